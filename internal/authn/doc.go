@@ -1,0 +1,11 @@
+// Package authn authenticates callers of the socmgmt services and answers
+// the coarse authorisation questions the role table in DESIGN.md asks.
+//
+// Callers present an Ed25519-signed JWT (alg EdDSA) as a gRPC
+// "authorization: Bearer <token>" header. A [Verifier] checks it, caching
+// successful verifications so the hot path costs one SHA-256 instead of one
+// Ed25519 verification, and its interceptors put the resulting [Principal]
+// into the request context. Handlers then call [Require] for the role check
+// and do the object-level checks (community, enterprise) themselves with
+// [Principal.InCommunity] and the principal's fields.
+package authn
