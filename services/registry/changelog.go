@@ -1,0 +1,278 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"hash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+func newHash() hash.Hash { return sha256.New() }
+
+// changeWriter records retiree changes inside one write transaction: each
+// change gets the next revision, a change-log entry, a history entry, an
+// audit entry, index and counter updates. The head revision is written back
+// once when the transaction's work is done.
+type changeWriter struct {
+	s      *Store
+	tx     *bolt.Tx
+	now    time.Time
+	head   uint64
+	oldest uint64
+	added  int
+}
+
+// update runs fn in a write transaction with a changeWriter and wakes the
+// watchers after a successful commit.
+func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
+	changed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		head, oldest := readRevisions(tx)
+		w := &changeWriter{s: s, tx: tx, now: s.now(), head: head, oldest: oldest}
+		if err := fn(tx, w); err != nil {
+			return err
+		}
+		if w.added == 0 {
+			return nil
+		}
+		changed = true
+		return w.finish()
+	})
+	if err == nil && changed {
+		s.changes.broadcast()
+	}
+	return err
+}
+
+// apply records the change from old (nil on create) to r.
+func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, action, reason string) error {
+	w.head++
+	w.added++
+	rev := w.head
+	ts := timestamppb.New(w.now)
+	r.Etag = etagOf(rev)
+	r.UpdateTime = ts
+	id := []byte(r.Id)
+
+	if err := putProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
+		return err
+	}
+	if err := moveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
+		return err
+	}
+	if err := moveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
+		return err
+	}
+	if err := updateStats(w.tx.Bucket(bucketStats), old, r); err != nil {
+		return err
+	}
+	state, err := w.s.stateOf(r)
+	if err != nil {
+		return err
+	}
+	change := &pb.WatchRetireesResponse{Revision: int64(rev), Kind: kind, Retiree: state, ChangeTime: ts}
+	if err := putProto(w.tx.Bucket(bucketChanges), boltstore.U64(rev), change); err != nil {
+		return err
+	}
+	hist := &pb.HistoryEntry{
+		Revision: int64(rev), Kind: kind, ChangeTime: ts,
+		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
+	}
+	if err := putProto(w.tx.Bucket(bucketHistory), historyKey(r.Id, rev), hist); err != nil {
+		return err
+	}
+	return putAudit(w.tx, auditEntry(actor, action, r.Id, w.now))
+}
+
+// finish stores the head revision and prunes the change log down to the
+// retention bound, deleting at most twice what this transaction added so
+// that no single write pays for a large backlog.
+func (w *changeWriter) finish() error {
+	meta := w.tx.Bucket(bucketMeta)
+	if err := meta.Put(metaHead, boltstore.U64(w.head)); err != nil {
+		return err
+	}
+	if w.head < w.s.retention || w.head-w.s.retention < w.oldest {
+		return nil
+	}
+	c := w.tx.Bucket(bucketChanges).Cursor()
+	budget := 2 * w.added
+	oldest := w.oldest
+	for k, _ := c.First(); k != nil && budget > 0; k, _ = c.Next() {
+		rev, err := boltstore.ParseU64(k)
+		if err != nil {
+			return err
+		}
+		if w.head-rev < w.s.retention {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		oldest = rev + 1
+		budget--
+	}
+	return meta.Put(metaOldest, boltstore.U64(oldest))
+}
+
+func historyKey(id string, rev uint64) []byte {
+	return boltstore.AppendU64(boltstore.Prefix(id), rev)
+}
+
+// moveIndex keeps a (value, 0, retiree id) index in step when value changes.
+func moveIndex(b *bolt.Bucket, from, to, id string) error {
+	if from == to {
+		return nil
+	}
+	if from != "" {
+		if err := b.Delete(boltstore.Key(from, id)); err != nil {
+			return err
+		}
+	}
+	if to == "" {
+		return nil
+	}
+	return b.Put(boltstore.Key(to, id), nil)
+}
+
+// stateOf is the projection other services keep of a retiree.
+func (s *Store) stateOf(r *pb.Retiree) (*pb.RetireeState, error) {
+	id, err := idnumber.Parse(r.IdNumber)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.RetireeState{
+		Id:                   r.Id,
+		IdNumberKey:          s.keyer.Key(id),
+		CommunityId:          r.CommunityId,
+		Status:               r.Status,
+		ManagementMode:       r.ManagementMode,
+		EnterpriseCreditCode: r.EnterpriseCreditCode,
+		BirthDate:            r.BirthDate,
+		DateOfDeath:          r.DateOfDeath,
+		Flags:                slices.Clone(r.Flags),
+	}, nil
+}
+
+// diff lists the fields that changed from old (nil on create) to r, with
+// the phone number masked. The ID number never changes and is not listed.
+func diff(old, r *pb.Retiree) []*pb.FieldChange {
+	if old == nil {
+		old = &pb.Retiree{}
+	}
+	var out []*pb.FieldChange
+	add := func(field, a, b string) {
+		if a != b {
+			out = append(out, &pb.FieldChange{Field: field, OldValue: a, NewValue: b})
+		}
+	}
+	add("name", old.Name, r.Name)
+	add("phone", maskPhone(old.Phone), maskPhone(r.Phone))
+	add("residenceAddress", old.ResidenceAddress, r.ResidenceAddress)
+	add("retirementDate", old.RetirementDate, r.RetirementDate)
+	add("enterpriseCreditCode", old.EnterpriseCreditCode, r.EnterpriseCreditCode)
+	add("communityId", old.CommunityId, r.CommunityId)
+	add("managementMode", enumName(old.ManagementMode), enumName(r.ManagementMode))
+	add("status", enumName(old.Status), enumName(r.Status))
+	add("dateOfDeath", old.DateOfDeath, r.DateOfDeath)
+	add("flags", flagsString(old.Flags), flagsString(r.Flags))
+	return out
+}
+
+func enumName[E interface {
+	~int32
+	String() string
+}](e E) string {
+	if e == 0 {
+		return ""
+	}
+	return e.String()
+}
+
+func flagsString(flags []pb.RetireeFlag) string {
+	names := make([]string, len(flags))
+	for i, f := range flags {
+		names[i] = f.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// notifier wakes every waiting watcher when the change log grows.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
+
+// wait returns a channel closed at the next broadcast. Take it before
+// reading the log, so that a commit in between is not missed.
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) broadcast() {
+	n.mu.Lock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+// ReadChanges returns up to limit change-log entries after revision since,
+// with the oldest revision still kept (so a caller can tell it fell behind).
+func (s *Store) ReadChanges(since uint64, limit int) (out []*pb.WatchRetireesResponse, head, oldest uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		head, oldest = readRevisions(tx)
+		c := tx.Bucket(bucketChanges).Cursor()
+		for k, v := c.Seek(boltstore.U64(since + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			m := new(pb.WatchRetireesResponse)
+			if err := proto.Unmarshal(v, m); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, head, oldest, err
+}
+
+// SnapshotPage returns up to limit retiree states after the retiree id
+// after, for a WatchRetirees snapshot taken in several short transactions.
+func (s *Store) SnapshotPage(after string, limit int) ([]*pb.RetireeState, error) {
+	var out []*pb.RetireeState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var afterKey []byte
+		if after != "" {
+			afterKey = []byte(after)
+		}
+		_, err := boltstore.ScanPage(tx.Bucket(bucketRetirees).Cursor(), nil, afterKey, limit, func(_, v []byte) (bool, error) {
+			r := new(pb.Retiree)
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, err
+			}
+			st, err := s.stateOf(r)
+			if err != nil {
+				return false, err
+			}
+			out = append(out, st)
+			return true, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// Changed returns a channel closed at the next committed retiree change.
+func (s *Store) Changed() <-chan struct{} { return s.changes.wait() }

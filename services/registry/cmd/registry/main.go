@@ -1,0 +1,95 @@
+// Command registry runs the registry service: communities, enterprises,
+// retirees, their change log and audit.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+	"github.com/socmgmt/socmgmt/services/registry"
+)
+
+func main() {
+	cfg, err := registry.ParseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(2)
+	}
+	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("registry stopped", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}
+
+func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
+	pub, err := authn.LoadPublicKey(cfg.TokenKey)
+	if err != nil {
+		return fmt.Errorf("token key: %w", err)
+	}
+	idKey, err := idnumber.LoadKeyFile(cfg.IDKey)
+	if err != nil {
+		return err
+	}
+	keyer, err := idnumber.NewKeyer(idKey)
+	if err != nil {
+		return err
+	}
+	store, err := registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	verifier := authn.NewVerifier(pub)
+	srv := grpcserver.New(grpcserver.Options{
+		Name:            "registry",
+		GRPCAddr:        cfg.Server.GRPCAddr,
+		AdminAddr:       cfg.Server.AdminAddr,
+		Logger:          log,
+		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
+		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
+		Subject:         subjectOf,
+		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
+		ShutdownTimeout: cfg.Server.ShutdownTimeout,
+	})
+	registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
+		Logger:   log,
+		Stopping: srv.Stopping(),
+	}))
+	log.Info("registry starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr), zap.String("db", cfg.DBPath()))
+	return srv.Run(ctx)
+}
+
+// subjectOf names the caller in the access log.
+func subjectOf(ctx context.Context) string {
+	if p, ok := authn.FromContext(ctx); ok {
+		return p.Subject
+	}
+	return ""
+}

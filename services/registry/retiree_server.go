@@ -1,0 +1,376 @@
+package registry
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Who may do what with retirees (DESIGN "Identity and access"); the object
+// checks are in canSee and canChange.
+var (
+	retireeReaders  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService}
+	retireeCreators = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+	retireeEditors  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk}
+	lookupRoles     = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+)
+
+// canSee reports whether p may see retiree r. A clerk sees the retirees of
+// its communities; an enterprise sees its own retirees until they are
+// handed over.
+func canSee(p *authn.Principal, r *pb.Retiree) bool {
+	switch p.Role {
+	case authn.RoleAdmin, authn.RoleBureau, authn.RoleService:
+		return true
+	case authn.RoleClerk:
+		return p.InCommunity(r.CommunityId)
+	case authn.RoleEnterprise:
+		return r.EnterpriseCreditCode == p.Enterprise && r.ManagementMode == pb.ManagementMode_ENTERPRISE
+	}
+	return false
+}
+
+// knowsExistence reports whether p may learn that a retiree does not exist
+// (404); everyone else gets 403 for a missing retiree as for a hidden one.
+func knowsExistence(p *authn.Principal) bool {
+	return p.Is(authn.RoleAdmin, authn.RoleBureau, authn.RoleService)
+}
+
+// seesPersonalData reports whether p gets the full ID and phone numbers of
+// a retiree it can see. Services get the masked form only.
+func seesPersonalData(p *authn.Principal) bool { return !p.Is(authn.RoleService) }
+
+// hide answers a read of a missing or invisible retiree.
+func hide(p *authn.Principal, err error) error {
+	if isNotFound(err) && !knowsExistence(p) {
+		return authn.ErrPermissionDenied
+	}
+	return err
+}
+
+// guard returns the object check store mutations run inside their
+// transaction: r is nil when the retiree does not exist.
+func guard(p *authn.Principal) func(*pb.Retiree) error {
+	return func(r *pb.Retiree) error {
+		if r == nil {
+			if knowsExistence(p) {
+				return nil
+			}
+			return authn.ErrPermissionDenied
+		}
+		if !canSee(p, r) {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// present prepares a stored retiree for a response, in place: masks are
+// filled in, and full numbers removed unless full.
+func present(r *pb.Retiree, full bool) *pb.Retiree {
+	r.IdNumberMasked = idnumber.Mask(r.IdNumber)
+	r.PhoneMasked = maskPhone(r.Phone)
+	if !full {
+		r.IdNumber = ""
+		r.Phone = ""
+	}
+	return r
+}
+
+func timestampNow(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// CreateRetiree implements pb.RegistryServiceServer.
+func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest) (*pb.CreateRetireeResponse, error) {
+	p, err := authn.Require(ctx, retireeCreators...)
+	if err != nil {
+		return nil, err
+	}
+	r := req.Retiree
+	id, err := checkNewRetiree(r, s.now())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	switch p.Role {
+	case authn.RoleClerk:
+		if !p.InCommunity(r.CommunityId) {
+			return nil, authn.ErrPermissionDenied
+		}
+	case authn.RoleEnterprise:
+		if r.EnterpriseCreditCode != p.Enterprise {
+			return nil, authn.ErrPermissionDenied
+		}
+		if r.ManagementMode != pb.ManagementMode_ENTERPRISE {
+			return nil, s.fail(ctx, apierror.Invalid("managementMode", "an enterprise registers the retirees it still manages: ENTERPRISE"))
+		}
+	}
+	created, err := s.store.CreateRetiree(r, id, actorOf(ctx, p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CreateRetireeResponse{Retiree: present(created, true)}, nil
+}
+
+// GetRetiree implements pb.RegistryServiceServer.
+func (s *Server) GetRetiree(ctx context.Context, req *pb.GetRetireeRequest) (*pb.GetRetireeResponse, error) {
+	p, err := authn.Require(ctx, retireeReaders...)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.GetRetiree(req.Id)
+	if err != nil {
+		return nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, r) {
+		return nil, authn.ErrPermissionDenied
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetRetiree", r.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetRetireeResponse{Retiree: present(r, seesPersonalData(p))}, nil
+}
+
+// LookupRetiree implements pb.RegistryServiceServer.
+func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest) (*pb.LookupRetireeResponse, error) {
+	p, err := authn.Require(ctx, lookupRoles...)
+	if err != nil {
+		return nil, err
+	}
+	id, err := idnumber.ParseAt(req.IdNumber, s.now())
+	if err != nil {
+		var v apierror.Violations
+		idNumberViolation(&v, "idNumber", err)
+		return nil, s.fail(ctx, v.Err())
+	}
+	r, err := s.store.LookupRetiree(id)
+	if err != nil {
+		return nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, r) {
+		return nil, authn.ErrPermissionDenied
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "LookupRetiree", r.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.LookupRetireeResponse{Retiree: present(r, true)}, nil
+}
+
+// ListRetirees implements pb.RegistryServiceServer. A clerk lists one of
+// its communities (the only one, when it has one); an enterprise lists its
+// own retirees not yet handed over.
+func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) (*pb.ListRetireesResponse, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise)
+	if err != nil {
+		return nil, err
+	}
+	f := RetireeFilter{CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status}
+	var v apierror.Violations
+	if f.CommunityID != "" && !isCommunityID(f.CommunityID) {
+		v.Add("communityId", "must be a 12-digit division code")
+	}
+	checkMode(&v, f.Mode, false)
+	if _, ok := pb.RetireeStatus_name[int32(f.Status)]; !ok {
+		v.Add("status", "must be one of LIVING, DECEASED, MOVED_OUT")
+	}
+	switch p.Role {
+	case authn.RoleClerk:
+		if f.CommunityID == "" && len(p.Communities) == 1 {
+			f.CommunityID = p.Communities[0]
+		}
+		if f.CommunityID == "" {
+			v.Add("communityId", "required for a clerk of several communities")
+		} else if isCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
+			return nil, authn.ErrPermissionDenied
+		}
+	case authn.RoleEnterprise:
+		if f.EnterpriseCode != "" && f.EnterpriseCode != p.Enterprise {
+			return nil, authn.ErrPermissionDenied
+		}
+		if f.Mode != pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED && f.Mode != pb.ManagementMode_ENTERPRISE {
+			return nil, authn.ErrPermissionDenied
+		}
+		f.EnterpriseCode, f.Mode = p.Enterprise, pb.ManagementMode_ENTERPRISE
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	scope := f.scope()
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListRetirees(f, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	ids := make([]string, len(list))
+	for i, r := range list {
+		ids[i] = r.Id
+		present(r, false)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRetirees", ids...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// UpdateRetiree implements pb.RegistryServiceServer.
+func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest) (*pb.UpdateRetireeResponse, error) {
+	p, err := authn.Require(ctx, retireeEditors...)
+	if err != nil {
+		return nil, err
+	}
+	r := req.Retiree
+	if r == nil {
+		return nil, s.fail(ctx, apierror.Invalid("retiree", "required"))
+	}
+	paths, err := normaliseMask(req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	var v apierror.Violations
+	if r.Etag == "" {
+		v.Add("etag", "required: send the etag of the retiree you read")
+	}
+	for _, path := range paths {
+		if path == modeField && !p.Is(authn.RoleAdmin, authn.RoleBureau) {
+			return nil, authn.ErrPermissionDenied
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := checkPatch(paths, r, s.now()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	patch := RetireePatch{Paths: paths, Values: r, Etag: r.Etag}
+	updated, err := s.store.UpdateRetiree(r.Id, patch, actorOf(ctx, p), guard(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.UpdateRetireeResponse{Retiree: present(updated, true)}, nil
+}
+
+// TransferRetiree implements pb.RegistryServiceServer. A clerk transfers
+// retirees out of its communities, to any community.
+func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeRequest) (*pb.TransferRetireeResponse, error) {
+	p, err := authn.Require(ctx, retireeEditors...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkCommunityID(&v, "toCommunityId", req.ToCommunityId)
+	checkText(&v, "reason", req.Reason, true, maxReasonLen)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	r, err := s.store.TransferRetiree(req.Id, req.ToCommunityId, req.Reason, req.Etag, actorOf(ctx, p), guard(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.TransferRetireeResponse{Retiree: present(r, true)}, nil
+}
+
+// RecordDeath implements pb.RegistryServiceServer.
+func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*pb.RecordDeathResponse, error) {
+	p, err := authn.Require(ctx, retireeEditors...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	if req.DateOfDeath == "" {
+		v.Add("dateOfDeath", "required")
+	} else if d := parseDate(&v, "dateOfDeath", req.DateOfDeath); !d.IsZero() && d.After(s.now()) {
+		v.Add("dateOfDeath", "in the future")
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	r, err := s.store.RecordDeath(req.Id, req.DateOfDeath, req.Etag, actorOf(ctx, p), guard(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.RecordDeathResponse{Retiree: present(r, true)}, nil
+}
+
+// ListRetireeHistory implements pb.RegistryServiceServer. The history is
+// visible to whoever may read the retiree, and reading it is audited.
+func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHistoryRequest) (*pb.ListRetireeHistoryResponse, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.GetRetiree(req.Id)
+	if err != nil {
+		return nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, r) {
+		return nil, authn.ErrPermissionDenied
+	}
+	scope := "history:" + req.Id
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	entries, last, err := s.store.ListHistory(req.Id, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRetireeHistory", r.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRetireeHistoryResponse{Entries: entries, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// ListRetireeAuditLog implements pb.RegistryServiceServer (admin only).
+func (s *Server) ListRetireeAuditLog(ctx context.Context, req *pb.ListRetireeAuditLogRequest) (*pb.ListRetireeAuditLogResponse, error) {
+	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetRetiree(req.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	scope := "audit:" + req.Id
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	entries, last, err := s.store.ListAudit(req.Id, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRetireeAuditLogResponse{Entries: entries, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// AssignRetirees implements pb.RegistryServiceServer (role service; used by
+// the handover service's outbox).
+func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesRequest) (*pb.AssignRetireesResponse, error) {
+	p, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkText(&v, "requestKey", req.RequestKey, true, maxRequestKey)
+	checkCommunityID(&v, "communityId", req.CommunityId)
+	checkMode(&v, req.ManagementMode, true)
+	checkText(&v, "reason", req.Reason, false, maxReasonLen)
+	switch n := len(req.RetireeIds); {
+	case n == 0:
+		v.Add("retireeIds", "required")
+	case n > maxAssignBatch:
+		v.Addf("retireeIds", "at most %d retirees per request", maxAssignBatch)
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.store.AssignRetirees(req.RequestKey, req.RetireeIds, req.CommunityId, req.ManagementMode, req.Reason, actorOf(ctx, p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,462 @@
+package registry
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Rule-failure reasons the registry returns in ErrorInfo.
+const (
+	reasonRetireeExists   = "RETIREE_EXISTS"
+	reasonNotLiving       = "RETIREE_NOT_LIVING"
+	reasonSameCommunity   = "SAME_COMMUNITY"
+	reasonUnknownRef      = "UNKNOWN_REFERENCE"
+	reasonKeyReused       = "REQUEST_KEY_REUSED"
+	reasonTooManyRetirees = "TOO_MANY_RETIREES"
+)
+
+// retireeIDEncoding writes opaque retiree ids: 10 random bytes as 16
+// lowercase base32 characters.
+var retireeIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func newRetireeID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return retireeIDEncoding.EncodeToString(b[:])
+}
+
+// validRetireeID reports whether s has the shape of a retiree id, so that
+// malformed ids never reach a key.
+func validRetireeID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func etagOf(rev uint64) string { return "r" + strconv.FormatUint(rev, 10) }
+
+// CreateRetiree stores a validated new retiree, assigning its id. The ID
+// number must be unique.
+func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.Retiree, error) {
+	r = proto.Clone(r).(*pb.Retiree)
+	now := s.now()
+	r.CreateTime = timestamppb.New(now)
+	r.Status = pb.RetireeStatus_LIVING
+	idKey := s.keyer.Key(id)
+	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
+		if tx.Bucket(bucketRetireeByIDKey).Get(idKey) != nil {
+			return apierror.Rule(codes.AlreadyExists, reasonRetireeExists, "a retiree with this ID number already exists")
+		}
+		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
+			return err
+		}
+		for {
+			r.Id = newRetireeID()
+			if tx.Bucket(bucketRetirees).Get([]byte(r.Id)) == nil {
+				break
+			}
+		}
+		if err := tx.Bucket(bucketRetireeByIDKey).Put(idKey, []byte(r.Id)); err != nil {
+			return err
+		}
+		return w.apply(nil, r, pb.ChangeKind_CREATED, actor, "CreateRetiree", "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkRefs verifies that the community and (when given) the enterprise a
+// retiree names exist.
+func checkRefs(tx *bolt.Tx, communityID, creditCode string) error {
+	var v apierror.Violations
+	if tx.Bucket(bucketCommunities).Get([]byte(communityID)) == nil {
+		v.Add("communityId", "no community with this id")
+	}
+	if creditCode != "" && tx.Bucket(bucketEnterprises).Get([]byte(creditCode)) == nil {
+		v.Add("enterpriseCreditCode", "no enterprise with this credit code")
+	}
+	return v.Err()
+}
+
+// GetRetiree returns the stored retiree (with personal data) or ErrNotFound.
+func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
+	if !validRetireeID(id) {
+		return nil, errRetireeNotFound
+	}
+	r := new(pb.Retiree)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// LookupRetiree finds a retiree by ID number.
+func (s *Store) LookupRetiree(id idnumber.ID) (*pb.Retiree, error) {
+	key := s.keyer.Key(id)
+	r := new(pb.Retiree)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rid := tx.Bucket(bucketRetireeByIDKey).Get(key)
+		if rid == nil {
+			return errRetireeNotFound
+		}
+		return getProto(tx.Bucket(bucketRetirees), rid, r, errRetireeNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RetireeFilter selects retirees in ListRetirees; zero fields match all.
+type RetireeFilter struct {
+	CommunityID    string
+	EnterpriseCode string
+	Mode           pb.ManagementMode
+	Status         pb.RetireeStatus
+}
+
+func (f RetireeFilter) match(r *pb.Retiree) bool {
+	return (f.CommunityID == "" || r.CommunityId == f.CommunityID) &&
+		(f.EnterpriseCode == "" || r.EnterpriseCreditCode == f.EnterpriseCode) &&
+		(f.Mode == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED || r.ManagementMode == f.Mode) &&
+		(f.Status == pb.RetireeStatus_RETIREE_STATUS_UNSPECIFIED || r.Status == f.Status)
+}
+
+func (f RetireeFilter) scope() string {
+	return boltstore.PageScope("ListRetirees", f.CommunityID, f.EnterpriseCode, f.Mode.String(), f.Status.String())
+}
+
+// ListRetirees returns a page of retirees matching f, walking the community
+// or enterprise index when the filter names one. after is the last key of
+// the previous page.
+func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Retiree, []byte, error) {
+	var out []*pb.Retiree
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		retirees := tx.Bucket(bucketRetirees)
+		var index *bolt.Bucket
+		var prefix []byte
+		switch {
+		case f.CommunityID != "":
+			index, prefix = tx.Bucket(bucketRetireeByCommunity), boltstore.Prefix(f.CommunityID)
+		case f.EnterpriseCode != "":
+			index, prefix = tx.Bucket(bucketRetireeByEnterprise), boltstore.Prefix(f.EnterpriseCode)
+		}
+		keep := func(k, v []byte) (bool, error) {
+			if index != nil {
+				if v = retirees.Get(k[len(prefix):]); v == nil {
+					return false, fmt.Errorf("index entry %q without retiree", k)
+				}
+			}
+			r := new(pb.Retiree)
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, err
+			}
+			if !f.match(r) {
+				return false, nil
+			}
+			out = append(out, r)
+			return true, nil
+		}
+		cursor := retirees.Cursor()
+		if index != nil {
+			cursor = index.Cursor()
+		}
+		var err error
+		next, err = boltstore.ScanPage(cursor, prefix, after, size, keep)
+		return err
+	})
+	return out, next, err
+}
+
+// RetireePatch is a validated change to a retiree's editable fields.
+type RetireePatch struct {
+	// Paths are the proto field names to copy from Values.
+	Paths  []string
+	Values *pb.Retiree
+	Etag   string
+}
+
+// UpdateRetiree applies patch under the etag check. allowed is called with
+// the current record inside the transaction (for the caller's scope check).
+func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
+	return s.mutate(id, patch.Etag, allowed, func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
+		for _, p := range patch.Paths {
+			switch p {
+			case "name":
+				r.Name = patch.Values.Name
+			case "phone":
+				r.Phone = patch.Values.Phone
+			case "residence_address":
+				r.ResidenceAddress = patch.Values.ResidenceAddress
+			case "flags":
+				r.Flags = slices.Clone(patch.Values.Flags)
+			case "retirement_date":
+				r.RetirementDate = patch.Values.RetirementDate
+			case "enterprise_credit_code":
+				r.EnterpriseCreditCode = patch.Values.EnterpriseCreditCode
+			case "management_mode":
+				r.ManagementMode = patch.Values.ManagementMode
+			default:
+				return 0, "", fmt.Errorf("update of %q not handled", p)
+			}
+		}
+		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
+			return 0, "", err
+		}
+		return pb.ChangeKind_UPDATED, "", nil
+	}, actor, "UpdateRetiree")
+}
+
+// TransferRetiree moves a living retiree to another existing community.
+func (s *Store) TransferRetiree(id, to, reason, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
+	return s.mutate(id, etag, allowed, func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
+		if r.Status != pb.RetireeStatus_LIVING {
+			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonNotLiving, "only a living retiree can be transferred")
+		}
+		if r.CommunityId == to {
+			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonSameCommunity, "the retiree already belongs to this community")
+		}
+		if tx.Bucket(bucketCommunities).Get([]byte(to)) == nil {
+			return 0, "", apierror.Invalid("toCommunityId", "no community with this id")
+		}
+		r.CommunityId = to
+		return pb.ChangeKind_TRANSFERRED, reason, nil
+	}, actor, "TransferRetiree")
+}
+
+// RecordDeath marks a retiree deceased on date (YYYY-MM-DD, validated by
+// the caller against the clock).
+func (s *Store) RecordDeath(id, date, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
+	return s.mutate(id, etag, allowed, func(_ *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
+		if r.Status == pb.RetireeStatus_DECEASED {
+			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonNotLiving, "the retiree's death is already recorded")
+		}
+		if date < r.BirthDate {
+			return 0, "", apierror.Invalid("dateOfDeath", "before the birth date")
+		}
+		r.Status = pb.RetireeStatus_DECEASED
+		r.DateOfDeath = date
+		return pb.ChangeKind_DIED, "", nil
+	}, actor, "RecordDeath")
+}
+
+// mutate loads a retiree, checks the caller may change it and the etag
+// (when given), applies change to a copy, and records the change — all in
+// one transaction.
+func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
+	change func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error),
+	actor Actor, action string,
+) (*pb.Retiree, error) {
+	var out *pb.Retiree
+	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
+		old := new(pb.Retiree)
+		if !validRetireeID(id) {
+			if err := allowed(nil); err != nil {
+				return err
+			}
+			return errRetireeNotFound
+		}
+		if err := getProto(tx.Bucket(bucketRetirees), []byte(id), old, errRetireeNotFound); err != nil {
+			if aerr := allowed(nil); aerr != nil {
+				return aerr
+			}
+			return err
+		}
+		if err := allowed(old); err != nil {
+			return err
+		}
+		if etag != "" && etag != old.Etag {
+			return apierror.ErrConflict
+		}
+		r := proto.Clone(old).(*pb.Retiree)
+		kind, reason, err := change(tx, old, r)
+		if err != nil {
+			return err
+		}
+		if err := w.apply(old, r, kind, actor, action, reason); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// AssignRetirees sets community and management mode of the given retirees
+// in one transaction, remembering the answer under key so that a repeated
+// request changes nothing. Every retiree must exist and be living.
+func (s *Store) AssignRetirees(key string, ids []string, community string, mode pb.ManagementMode, reason string, actor Actor) (*pb.AssignRetireesResponse, error) {
+	fingerprint := assignFingerprint(ids, community, mode)
+	var resp *pb.AssignRetireesResponse
+	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
+		done := tx.Bucket(bucketAssignments)
+		if v := done.Get([]byte(key)); v != nil {
+			stored := new(pb.AssignRetireesResponse)
+			fp, body := splitFingerprint(v)
+			if !bytes.Equal(fp, fingerprint) {
+				return apierror.Rule(codes.FailedPrecondition, reasonKeyReused, "this request key was used for a different assignment")
+			}
+			if err := proto.Unmarshal(body, stored); err != nil {
+				return err
+			}
+			stored.Replayed = true
+			resp = stored
+			return nil
+		}
+		if tx.Bucket(bucketCommunities).Get([]byte(community)) == nil {
+			return apierror.Invalid("communityId", "no community with this id")
+		}
+		var v apierror.Violations
+		records := make([]*pb.Retiree, 0, len(ids))
+		for i, id := range ids {
+			r := new(pb.Retiree)
+			if !validRetireeID(id) {
+				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
+				continue
+			}
+			if err := getProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
+				if !isNotFound(err) {
+					return err
+				}
+				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
+				continue
+			}
+			if r.Status != pb.RetireeStatus_LIVING {
+				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "retiree is not living")
+				continue
+			}
+			records = append(records, r)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		resp = &pb.AssignRetireesResponse{}
+		for _, old := range records {
+			if old.CommunityId == community && old.ManagementMode == mode {
+				continue
+			}
+			r := proto.Clone(old).(*pb.Retiree)
+			r.CommunityId = community
+			r.ManagementMode = mode
+			if err := w.apply(old, r, pb.ChangeKind_ASSIGNED, actor, "AssignRetirees", reason); err != nil {
+				return err
+			}
+			resp.Assigned++
+		}
+		resp.Revision = int64(w.head)
+		body, err := proto.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		return done.Put([]byte(key), append(append([]byte{byte(len(fingerprint))}, fingerprint...), body...))
+	})
+	return resp, err
+}
+
+// assignFingerprint identifies an assignment's content, so that a request
+// key reused for something else is refused instead of answered wrongly.
+func assignFingerprint(ids []string, community string, mode pb.ManagementMode) []byte {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	h := newHash()
+	h.Write([]byte(community + "\x00" + mode.String() + "\x00" + strings.Join(sorted, ",")))
+	return h.Sum(nil)
+}
+
+func splitFingerprint(v []byte) (fp, body []byte) {
+	if len(v) == 0 || int(v[0]) > len(v)-1 {
+		return nil, nil
+	}
+	n := int(v[0])
+	return v[1 : 1+n], v[1+n:]
+}
+
+// ListHistory returns a page of a retiree's history, oldest first.
+func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEntry, []byte, error) {
+	return listUnder(s.db, bucketHistory, id, size, after, func() *pb.HistoryEntry { return new(pb.HistoryEntry) })
+}
+
+// ListAudit returns a page of a retiree's audit entries, oldest first.
+func (s *Store) ListAudit(id string, size int, after []byte) ([]*pb.AuditEntry, []byte, error) {
+	return listUnder(s.db, bucketAudit, id, size, after, func() *pb.AuditEntry { return new(pb.AuditEntry) })
+}
+
+// listUnder pages through the entries of bucket filed under a retiree id.
+func listUnder[M proto.Message](db *bolt.DB, bucket []byte, id string, size int, after []byte, mk func() M) ([]M, []byte, error) {
+	var out []M
+	var next []byte
+	if !validRetireeID(id) {
+		return nil, nil, nil
+	}
+	prefix := boltstore.Prefix(id)
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucket).Cursor(), prefix, after, size, func(_, v []byte) (bool, error) {
+			m := mk()
+			if err := proto.Unmarshal(v, m); err != nil {
+				return false, err
+			}
+			out = append(out, m)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// Head returns the newest revision and the oldest one still in the change
+// log.
+func (s *Store) Head() (head, oldest uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		head, oldest = readRevisions(tx)
+		return nil
+	})
+	return head, oldest, err
+}
+
+func readRevisions(tx *bolt.Tx) (head, oldest uint64) {
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(metaHead); v != nil {
+		head, _ = boltstore.ParseU64(v)
+	}
+	if v := meta.Get(metaOldest); v != nil {
+		oldest, _ = boltstore.ParseU64(v)
+	} else {
+		oldest = 1
+	}
+	return head, oldest
+}
+
+// dateOnly formats t as YYYY-MM-DD.
+func dateOnly(t time.Time) string { return t.Format(time.DateOnly) }

@@ -1,0 +1,43 @@
+package registry
+
+// Bucket names of the registry's bbolt file, all in one place. Keys are
+// order-preserving: ids as strings, revisions and sequences as 8-byte
+// big-endian numbers, composite keys joined by a zero byte.
+var (
+	// bucketMeta holds the head revision, the oldest retained revision and
+	// the page-token secret.
+	bucketMeta = []byte("meta")
+	// bucketCommunities maps community id to Community.
+	bucketCommunities = []byte("communities")
+	// bucketEnterprises maps credit code to Enterprise.
+	bucketEnterprises = []byte("enterprises")
+	// bucketRetirees maps retiree id to Retiree (with the full ID number).
+	bucketRetirees = []byte("retirees")
+	// bucketRetireeByIDKey maps the HMAC of an ID number to a retiree id.
+	bucketRetireeByIDKey = []byte("retirees_by_idkey")
+	// bucketRetireeByCommunity holds community id, 0, retiree id.
+	bucketRetireeByCommunity = []byte("retirees_by_community")
+	// bucketRetireeByEnterprise holds credit code, 0, retiree id.
+	bucketRetireeByEnterprise = []byte("retirees_by_enterprise")
+	// bucketChanges maps revision to WatchRetireesResponse: the change log.
+	bucketChanges = []byte("changes")
+	// bucketHistory holds retiree id, 0, revision -> HistoryEntry; kept for
+	// good, unlike the change log.
+	bucketHistory = []byte("history")
+	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
+	bucketAudit = []byte("audit")
+	// bucketStats maps community id to its SocialisationRow counters.
+	bucketStats = []byte("stats")
+	// bucketAssignments maps an AssignRetirees request key to its answer.
+	bucketAssignments = []byte("assignments")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
+		bucketRetireeByIDKey, bucketRetireeByCommunity, bucketRetireeByEnterprise,
+		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
+	}
+
+	metaHead       = []byte("head_revision")
+	metaOldest     = []byte("oldest_revision")
+	metaPageSecret = []byte("page_secret")
+)

@@ -1,0 +1,208 @@
+package registry
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Server implements the registry's gRPC API: each handler authorises,
+// validates, calls the store and translates the error.
+type Server struct {
+	pb.UnimplementedRegistryServiceServer
+
+	store    *Store
+	log      *zap.Logger
+	now      func() time.Time
+	stopping <-chan struct{}
+}
+
+var _ pb.RegistryServiceServer = (*Server)(nil)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Stopping, when closed, ends WatchRetirees streams so that a graceful
+	// shutdown does not wait for them.
+	Stopping <-chan struct{}
+}
+
+// NewServer returns a Server over store.
+func NewServer(store *Store, o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping}
+}
+
+// fail translates err for the client; detail of the unexpected goes to the
+// request's log.
+func (s *Server) fail(ctx context.Context, err error) error {
+	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
+}
+
+func actorOf(ctx context.Context, p *authn.Principal) Actor {
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
+}
+
+// pageArgs validates page size and token for a list bound to scope.
+func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
+	var v apierror.Violations
+	n, err := boltstore.PageSize(size)
+	if err != nil {
+		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
+	}
+	after, err := s.store.PageTokens().Decode(scope, token)
+	if err != nil {
+		v.Add("pageToken", "invalid page token")
+	}
+	return n, after, v.Err()
+}
+
+func (s *Server) nextToken(scope string, last []byte) string {
+	if last == nil {
+		return ""
+	}
+	return s.store.PageTokens().Encode(scope, last)
+}
+
+// Every role may read communities and enterprises: they hold no personal
+// data, and clerks and enterprises need them to fill in forms.
+var readerRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService}
+
+// CreateCommunity implements pb.RegistryServiceServer.
+func (s *Server) CreateCommunity(ctx context.Context, req *pb.CreateCommunityRequest) (*pb.CreateCommunityResponse, error) {
+	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := checkCommunity(req.Community); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	c, err := s.store.CreateCommunity(req.Community)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CreateCommunityResponse{Community: c}, nil
+}
+
+// GetCommunity implements pb.RegistryServiceServer.
+func (s *Server) GetCommunity(ctx context.Context, req *pb.GetCommunityRequest) (*pb.GetCommunityResponse, error) {
+	if _, err := authn.Require(ctx, readerRoles...); err != nil {
+		return nil, err
+	}
+	if !isCommunityID(req.Id) {
+		return nil, s.fail(ctx, apierror.Invalid("id", "must be a 12-digit division code"))
+	}
+	c, err := s.store.GetCommunity(req.Id)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetCommunityResponse{Community: c}, nil
+}
+
+// ListCommunities implements pb.RegistryServiceServer.
+func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesRequest) (*pb.ListCommunitiesResponse, error) {
+	if _, err := authn.Require(ctx, readerRoles...); err != nil {
+		return nil, err
+	}
+	scope := boltstore.PageScope("ListCommunities", req.District, req.Street)
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListCommunities(req.District, req.Street, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListCommunitiesResponse{Communities: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// CreateEnterprise implements pb.RegistryServiceServer.
+func (s *Server) CreateEnterprise(ctx context.Context, req *pb.CreateEnterpriseRequest) (*pb.CreateEnterpriseResponse, error) {
+	if _, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau); err != nil {
+		return nil, err
+	}
+	if err := checkEnterprise(req.Enterprise); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	e, err := s.store.CreateEnterprise(req.Enterprise)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CreateEnterpriseResponse{Enterprise: e}, nil
+}
+
+// GetEnterprise implements pb.RegistryServiceServer.
+func (s *Server) GetEnterprise(ctx context.Context, req *pb.GetEnterpriseRequest) (*pb.GetEnterpriseResponse, error) {
+	if _, err := authn.Require(ctx, readerRoles...); err != nil {
+		return nil, err
+	}
+	e, err := s.store.GetEnterprise(req.CreditCode)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetEnterpriseResponse{Enterprise: e}, nil
+}
+
+// ListEnterprises implements pb.RegistryServiceServer.
+func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesRequest) (*pb.ListEnterprisesResponse, error) {
+	if _, err := authn.Require(ctx, readerRoles...); err != nil {
+		return nil, err
+	}
+	if _, ok := pb.EnterpriseStatus_name[int32(req.Status)]; !ok {
+		return nil, s.fail(ctx, apierror.Invalid("status", "unknown status"))
+	}
+	scope := boltstore.PageScope("ListEnterprises", req.Status.String())
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListEnterprises(req.Status, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListEnterprisesResponse{Enterprises: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// GetSocialisationReport implements pb.RegistryServiceServer.
+func (s *Server) GetSocialisationReport(ctx context.Context, req *pb.GetSocialisationReportRequest) (*pb.GetSocialisationReportResponse, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk)
+	if err != nil {
+		return nil, err
+	}
+	groupBy := req.GroupBy
+	switch groupBy {
+	case "":
+		groupBy = groupCommunity
+	case groupDistrict, groupStreet, groupCommunity:
+	default:
+		return nil, s.fail(ctx, apierror.Invalid("groupBy", "must be district, street or community"))
+	}
+	var only func(string) bool
+	if p.Role == authn.RoleClerk {
+		only = p.InCommunity
+	}
+	rows, total, err := s.store.SocialisationReport(groupBy, only)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetSocialisationReportResponse{GroupBy: groupBy, Rows: rows, Total: total, AsOf: timestampNow(s.now())}, nil
+}
+
+// errStreamStopping ends watch streams when the server shuts down; clients
+// reconnect and resume from their cursor.
+var errStreamStopping = status.Error(codes.Unavailable, "server is shutting down")

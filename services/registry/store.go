@@ -1,0 +1,243 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// DefaultRetention is how many change-log entries the store keeps for
+// WatchRetirees consumers to replay.
+const DefaultRetention = 1_000_000
+
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// Retention is the number of change-log entries kept; older ones are
+	// pruned as new ones are written. Zero means DefaultRetention.
+	Retention uint64
+	// Logger receives bbolt's own messages and audit-writer failures.
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is the registry's bbolt-backed storage: communities, enterprises,
+// retirees with their indexes, the change log, history, audit and the
+// socialisation counters. Every write to a retiree and its change-log entry
+// happen in one transaction.
+type Store struct {
+	db        *bolt.DB
+	keyer     *idnumber.Keyer
+	retention uint64
+	pages     *boltstore.PageTokens
+	now       func() time.Time
+	log       *zap.Logger
+	changes   *notifier
+	audit     *auditWriter
+}
+
+// OpenStore opens (creating if needed) the registry database at path.
+func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	pages, err := boltstore.NewPageTokens(secret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{
+		db:        db,
+		keyer:     keyer,
+		retention: o.Retention,
+		pages:     pages,
+		now:       o.Now,
+		log:       o.Logger,
+		changes:   newNotifier(),
+	}
+	s.audit = newAuditWriter(db, o.Logger)
+	return s, nil
+}
+
+// Close stops the audit writer and closes the database.
+func (s *Store) Close() error {
+	s.audit.close()
+	return s.db.Close()
+}
+
+// DB returns the underlying database, for the online-backup handler.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Actor is who makes a change or a read, for history and audit.
+type Actor struct {
+	Subject   string
+	Role      string
+	RequestID string
+}
+
+// Errors particular to the registry store; the general ones come from
+// apierror.
+var (
+	errCommunityNotFound  = fmt.Errorf("community %w", apierror.ErrNotFound)
+	errEnterpriseNotFound = fmt.Errorf("enterprise %w", apierror.ErrNotFound)
+	errRetireeNotFound    = fmt.Errorf("retiree %w", apierror.ErrNotFound)
+)
+
+// CreateCommunity stores a new community; ErrAlreadyExists for a known id.
+func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
+	c = proto.Clone(c).(*pb.Community)
+	c.CreateTime = timestamppb.New(s.now())
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCommunities)
+		if b.Get([]byte(c.Id)) != nil {
+			return apierror.Rule(codes.AlreadyExists, "COMMUNITY_EXISTS", "a community with this id already exists")
+		}
+		return putProto(b, []byte(c.Id), c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetCommunity returns a community or ErrNotFound.
+func (s *Store) GetCommunity(id string) (*pb.Community, error) {
+	c := new(pb.Community)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getProto(tx.Bucket(bucketCommunities), []byte(id), c, errCommunityNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListCommunities returns a page of communities in id order.
+func (s *Store) ListCommunities(district, street string, size int, after []byte) ([]*pb.Community, []byte, error) {
+	var out []*pb.Community
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucketCommunities).Cursor(), nil, after, size, func(_, v []byte) (bool, error) {
+			c := new(pb.Community)
+			if err := proto.Unmarshal(v, c); err != nil {
+				return false, err
+			}
+			if (district != "" && c.District != district) || (street != "" && c.Street != street) {
+				return false, nil
+			}
+			out = append(out, c)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// CreateEnterprise stores a new enterprise; a known credit code is a
+// conflict.
+func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
+	e = proto.Clone(e).(*pb.Enterprise)
+	e.CreateTime = timestamppb.New(s.now())
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEnterprises)
+		if b.Get([]byte(e.CreditCode)) != nil {
+			return apierror.Rule(codes.AlreadyExists, "ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")
+		}
+		return putProto(b, []byte(e.CreditCode), e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// GetEnterprise returns an enterprise or ErrNotFound.
+func (s *Store) GetEnterprise(code string) (*pb.Enterprise, error) {
+	e := new(pb.Enterprise)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getProto(tx.Bucket(bucketEnterprises), []byte(code), e, errEnterpriseNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ListEnterprises returns a page of enterprises in credit-code order.
+func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []byte) ([]*pb.Enterprise, []byte, error) {
+	var out []*pb.Enterprise
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucketEnterprises).Cursor(), nil, after, size, func(_, v []byte) (bool, error) {
+			e := new(pb.Enterprise)
+			if err := proto.Unmarshal(v, e); err != nil {
+				return false, err
+			}
+			if status != pb.EnterpriseStatus_ENTERPRISE_STATUS_UNSPECIFIED && e.Status != status {
+				return false, nil
+			}
+			out = append(out, e)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// PageTokens returns the store's page-token codec.
+func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
+
+func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+// getProto decodes the value at key into m, or returns notFound.
+func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
+	v := b.Get(key)
+	if v == nil {
+		return notFound
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode %s: %w", b, err)
+	}
+	return nil
+}
+
+// isNotFound reports whether err says the object does not exist.
+func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }

@@ -1,0 +1,343 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Bounds on free-text and list inputs.
+const (
+	maxNameLen      = 64
+	maxAddressLen   = 200
+	maxReasonLen    = 500
+	maxDistrictLen  = 64
+	maxHouseholds   = 1_000_000
+	maxAssignBatch  = 10_000
+	maxRequestKey   = 128
+	maxFlags        = 16
+	phonePattern    = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
+	communityIDSize = 12
+)
+
+var phoneRE = regexp.MustCompile(phonePattern)
+
+// checkText validates a required or optional free-text field: trimmed,
+// bounded in characters, no control characters.
+func checkText(v *apierror.Violations, field, s string, required bool, max int) {
+	switch {
+	case s == "" && required:
+		v.Add(field, "required")
+	case !utf8.ValidString(s):
+		v.Add(field, "not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Addf(field, "longer than %d characters", max)
+	case strings.TrimSpace(s) != s:
+		v.Add(field, "leading or trailing white space")
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.Add(field, "contains control characters")
+	}
+}
+
+// checkCommunityID validates a 12-digit statistical division code.
+func checkCommunityID(v *apierror.Violations, field, s string) {
+	if s == "" {
+		v.Add(field, "required")
+		return
+	}
+	if !isCommunityID(s) {
+		v.Add(field, "must be a 12-digit division code")
+	}
+}
+
+func isCommunityID(s string) bool {
+	if len(s) != communityIDSize {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate parses a YYYY-MM-DD date; an empty string is the zero time.
+func parseDate(v *apierror.Violations, field, s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		v.Add(field, "must be a date YYYY-MM-DD")
+		return time.Time{}
+	}
+	return t
+}
+
+// idNumberViolation turns an ID-number error into a field violation whose
+// text never repeats the number.
+func idNumberViolation(v *apierror.Violations, field string, err error) {
+	var e *idnumber.Error
+	if errors.As(err, &e) {
+		v.Add(field, e.Message)
+		return
+	}
+	v.Add(field, "invalid ID number")
+}
+
+func checkCommunity(c *pb.Community) error {
+	var v apierror.Violations
+	if c == nil {
+		return apierror.Invalid("community", "required")
+	}
+	checkCommunityID(&v, "id", c.Id)
+	checkText(&v, "name", c.Name, true, maxNameLen)
+	checkText(&v, "district", c.District, true, maxDistrictLen)
+	checkText(&v, "street", c.Street, true, maxDistrictLen)
+	if _, ok := pb.CommunityKind_name[int32(c.Kind)]; !ok || c.Kind == pb.CommunityKind_COMMUNITY_KIND_UNSPECIFIED {
+		v.Add("kind", "must be one of BLOCK, COMPOUND, WORK_UNIT, FUNCTIONAL")
+	}
+	if c.Households < 0 || c.Households > maxHouseholds {
+		v.Addf("households", "must be between 0 and %d", maxHouseholds)
+	}
+	return v.Err()
+}
+
+func checkEnterprise(e *pb.Enterprise) error {
+	var v apierror.Violations
+	if e == nil {
+		return apierror.Invalid("enterprise", "required")
+	}
+	if code, err := creditcode.Parse(e.CreditCode); err != nil {
+		v.Add("creditCode", err.Error())
+	} else {
+		e.CreditCode = string(code)
+	}
+	checkText(&v, "name", e.Name, true, maxNameLen)
+	if _, ok := pb.Ownership_name[int32(e.Ownership)]; !ok || e.Ownership == pb.Ownership_OWNERSHIP_UNSPECIFIED {
+		v.Add("ownership", "must be one of STATE, COLLECTIVE, PRIVATE, OTHER")
+	}
+	if _, ok := pb.EnterpriseStatus_name[int32(e.Status)]; !ok {
+		v.Add("status", "must be one of OPERATING, BANKRUPT, CLOSED")
+	}
+	if e.Status == pb.EnterpriseStatus_ENTERPRISE_STATUS_UNSPECIFIED {
+		e.Status = pb.EnterpriseStatus_OPERATING
+	}
+	return v.Err()
+}
+
+// checkNewRetiree validates and normalises a retiree to create: the ID
+// number (with sex and birth date derived from it), dates, references'
+// shapes and free text. Output-only fields are cleared.
+func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
+	var v apierror.Violations
+	if r == nil {
+		return idnumber.ID{}, apierror.Invalid("retiree", "required")
+	}
+	var id idnumber.ID
+	if r.IdNumber == "" {
+		v.Add("idNumber", "required")
+	} else if parsed, err := idnumber.ParseAt(r.IdNumber, today); err != nil {
+		idNumberViolation(&v, "idNumber", err)
+	} else {
+		id = parsed
+		if err := id.CheckSex(sexOf(r.Sex)); err != nil {
+			v.Add("sex", "does not match the ID number")
+		}
+		birth := dateOnly(id.BirthDate())
+		if r.BirthDate != "" && r.BirthDate != birth {
+			v.Add("birthDate", "does not match the ID number")
+		}
+		r.IdNumber = id.Digits()
+		r.BirthDate = birth
+		r.Sex = pbSex(id.Sex())
+	}
+	if _, ok := pb.Sex_name[int32(r.Sex)]; !ok {
+		v.Add("sex", "must be MALE or FEMALE")
+	}
+	checkText(&v, "name", r.Name, true, maxNameLen)
+	checkCommunityID(&v, "communityId", r.CommunityId)
+	if r.EnterpriseCreditCode != "" {
+		if code, err := creditcode.Parse(r.EnterpriseCreditCode); err != nil {
+			v.Add("enterpriseCreditCode", err.Error())
+		} else {
+			r.EnterpriseCreditCode = string(code)
+		}
+	}
+	checkMode(&v, r.ManagementMode, true)
+	if r.ManagementMode == pb.ManagementMode_ENTERPRISE && r.EnterpriseCreditCode == "" {
+		v.Add("enterpriseCreditCode", "required when managementMode is ENTERPRISE")
+	}
+	checkRetirementDate(&v, r.RetirementDate, r.BirthDate, today)
+	checkPhone(&v, r.Phone)
+	checkText(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+	r.Flags = checkFlags(&v, r.Flags)
+	if err := v.Err(); err != nil {
+		return idnumber.ID{}, err
+	}
+	r.Id, r.IdNumberMasked, r.PhoneMasked, r.Etag, r.DateOfDeath = "", "", "", "", ""
+	r.Status = pb.RetireeStatus_LIVING
+	r.CreateTime, r.UpdateTime = nil, nil
+	return id, nil
+}
+
+func checkMode(v *apierror.Violations, m pb.ManagementMode, required bool) {
+	if _, ok := pb.ManagementMode_name[int32(m)]; !ok || (required && m == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED) {
+		v.Add("managementMode", "must be one of ENTERPRISE, COMMUNITY, BUREAU")
+	}
+}
+
+func checkRetirementDate(v *apierror.Violations, s, birth string, today time.Time) {
+	if s == "" {
+		return
+	}
+	t := parseDate(v, "retirementDate", s)
+	if t.IsZero() {
+		return
+	}
+	if birth != "" && s <= birth {
+		v.Add("retirementDate", "must be after the birth date")
+	}
+	if t.After(today.AddDate(1, 0, 0)) {
+		v.Add("retirementDate", "more than a year in the future")
+	}
+}
+
+func checkPhone(v *apierror.Violations, s string) {
+	if s != "" && !phoneRE.MatchString(s) {
+		v.Add("phone", "must be 6 to 20 digits, spaces or dashes, optionally with a leading +")
+	}
+}
+
+// checkFlags validates flags and returns them without duplicates, sorted.
+func checkFlags(v *apierror.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
+	if len(flags) > maxFlags {
+		v.Addf("flags", "at most %d flags", maxFlags)
+		return nil
+	}
+	for i, f := range flags {
+		if _, ok := pb.RetireeFlag_name[int32(f)]; !ok || f == pb.RetireeFlag_RETIREE_FLAG_UNSPECIFIED {
+			v.Add(fmt.Sprintf("flags[%d]", i), "unknown flag")
+		}
+	}
+	out := slices.Clone(flags)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// editableFields are the retiree fields UpdateRetiree may change, by proto
+// name. modeField is limited to admin and bureau.
+var editableFields = map[string]bool{
+	"name": true, "phone": true, "residence_address": true, "flags": true,
+	"retirement_date": true, "enterprise_credit_code": true, "management_mode": true,
+}
+
+const modeField = "management_mode"
+
+// ignoredMaskFields are sent back by clients with the body (REST infers the
+// mask from the body's keys) and are not edits.
+var ignoredMaskFields = map[string]bool{"id": true, "etag": true}
+
+// normaliseMask turns mask paths (proto or JSON names) into proto names,
+// dropping id and etag, and reports paths that cannot be edited.
+func normaliseMask(paths []string) ([]string, error) {
+	var v apierror.Violations
+	fields := (&pb.Retiree{}).ProtoReflect().Descriptor().Fields()
+	var out []string
+	for _, p := range paths {
+		fd := fields.ByName(protoreflect.Name(p))
+		if fd == nil {
+			fd = fields.ByJSONName(p)
+		}
+		if fd == nil {
+			v.Addf("updateMask", "unknown field %q", p)
+			continue
+		}
+		name := string(fd.Name())
+		switch {
+		case ignoredMaskFields[name]:
+		case !editableFields[name]:
+			v.Addf("updateMask", "field %q cannot be changed here (community: use :transfer; status: use :recordDeath)", fd.JSONName())
+		case !slices.Contains(out, name):
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 && v.Err() == nil {
+		v.Add("updateMask", "names no field to change")
+	}
+	return out, v.Err()
+}
+
+// checkPatch validates the new values of the masked fields.
+func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
+	var v apierror.Violations
+	for _, p := range paths {
+		switch p {
+		case "name":
+			checkText(&v, "name", r.Name, true, maxNameLen)
+		case "phone":
+			checkPhone(&v, r.Phone)
+		case "residence_address":
+			checkText(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+		case "flags":
+			r.Flags = checkFlags(&v, r.Flags)
+		case "retirement_date":
+			checkRetirementDate(&v, r.RetirementDate, "", today)
+		case "enterprise_credit_code":
+			if r.EnterpriseCreditCode != "" {
+				if code, err := creditcode.Parse(r.EnterpriseCreditCode); err != nil {
+					v.Add("enterpriseCreditCode", err.Error())
+				} else {
+					r.EnterpriseCreditCode = string(code)
+				}
+			}
+		case "management_mode":
+			checkMode(&v, r.ManagementMode, true)
+		}
+	}
+	return v.Err()
+}
+
+func sexOf(s pb.Sex) idnumber.Sex {
+	switch s {
+	case pb.Sex_MALE:
+		return idnumber.SexMale
+	case pb.Sex_FEMALE:
+		return idnumber.SexFemale
+	}
+	return idnumber.SexUnknown
+}
+
+func pbSex(s idnumber.Sex) pb.Sex {
+	switch s {
+	case idnumber.SexMale:
+		return pb.Sex_MALE
+	case idnumber.SexFemale:
+		return pb.Sex_FEMALE
+	}
+	return pb.Sex_SEX_UNSPECIFIED
+}
+
+// maskPhone keeps the first three and last four digits of a phone number.
+func maskPhone(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) < 8 {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:3] + strings.Repeat("*", len(s)-7) + s[len(s)-4:]
+}
