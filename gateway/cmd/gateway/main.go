@@ -1,0 +1,68 @@
+// Command gateway serves socmgmt's REST API by forwarding to its gRPC
+// services. Every flag can also be set as a GATEWAY_* environment variable,
+// e.g. --registry-addr as GATEWAY_REGISTRY_ADDR; see --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3"
+
+	"github.com/socmgmt/socmgmt/gateway"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// run reads the configuration, builds the logger it names and runs the
+// gateway until ctx is done. --help prints the flags and returns nil.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger, err := grpcserver.NewLogger(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer logger.Sync()
+	return gateway.Run(ctx, cfg, logger)
+}
+
+// parseConfig reads flags, falling back to GATEWAY_* environment variables,
+// and validates the result.
+func parseConfig(args []string, stderr io.Writer) (gateway.Config, error) {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: gateway [flags]\n\nServes socmgmt's REST API by forwarding to its gRPC services.\nEvery flag may also be set as GATEWAY_<FLAG>, e.g. GATEWAY_REGISTRY_ADDR.\n\n")
+		fs.PrintDefaults()
+	}
+	var cfg gateway.Config
+	cfg.RegisterFlags(fs)
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("GATEWAY")); err != nil {
+		return gateway.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return gateway.Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return cfg, cfg.Validate()
+}

@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string // a fragment of the error, "" for valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"all upstreams", func(c *Config) {
+			c.HandoverAddr, c.PensionAddr, c.ActivityAddr = "127.0.0.1:9102", "127.0.0.1:9103", "127.0.0.1:9104"
+		}, ""},
+		{"metrics disabled", func(c *Config) { c.AdminAddr = "" }, ""},
+		{"no http address", func(c *Config) { c.HTTPAddr = "" }, "--http-addr"},
+		{"address without port", func(c *Config) { c.RegistryAddr = "localhost" }, "--registry-addr"},
+		{"port out of range", func(c *Config) { c.PensionAddr = "127.0.0.1:70000" }, "--pension-addr"},
+		{"admin on the API port", func(c *Config) { c.AdminAddr = c.HTTPAddr }, "--admin-addr"},
+		{"no upstream", func(c *Config) { c.RegistryAddr = "" }, "no upstream"},
+		{"zero body limit", func(c *Config) { c.MaxBodyBytes = 0 }, "--max-body-bytes"},
+		{"unknown log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.change(&cfg)
+			err := cfg.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate: %v, want ErrInvalidConfig mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}

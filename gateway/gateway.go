@@ -1,0 +1,270 @@
+// Package gateway is the REST/JSON front of socmgmt: it dials the gRPC
+// services it is configured for and serves their HTTP routes through
+// grpc-gateway, plus /healthz and a merged /openapi.json.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.uber.org/zap"
+	// errdetails registers google.rpc.BadRequest, ErrorInfo and friends, so
+	// the details of an upstream's status can be rendered as JSON.
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// maxCallRecvMsgSize bounds a single upstream answer; lists of up to 1000
+// retirees fit comfortably.
+const maxCallRecvMsgSize = 8 << 20
+
+// Timeouts of the public HTTP server. ReadTimeout bounds reading a whole
+// request including its body; WriteTimeout bounds the upstream call too.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// The gateway's own routes.
+const (
+	healthzRoute = "/healthz"
+	openAPIRoute = "/openapi.json"
+)
+
+// service is one gRPC service behind the gateway.
+type service struct {
+	// name labels the service in /healthz, logs and flags (--<name>-addr).
+	name string
+	// addr is where it listens; empty means not configured.
+	addr string
+	// register adds its REST routes to the mux over conn; nil while the
+	// service has no generated gateway code.
+	register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+}
+
+// services lists every gRPC service the gateway knows, with the addresses
+// configured in c. A service whose gateway code has been generated gets its
+// Register…Handler here; that one line is all it takes to serve its routes.
+func (c Config) services() []service {
+	return []service{
+		{name: "registry", addr: c.RegistryAddr, register: registryv1.RegisterRegistryServiceHandler},
+		{name: "handover", addr: c.HandoverAddr},
+		{name: "pension", addr: c.PensionAddr},
+		{name: "activity", addr: c.ActivityAddr},
+	}
+}
+
+// upstream is a configured service and the one connection the gateway keeps
+// to it, shared by its REST handlers and its health checks.
+type upstream struct {
+	name   string
+	conn   *grpc.ClientConn
+	health grpc_health_v1.HealthClient
+}
+
+// Gateway is the REST gateway's HTTP handler together with the upstream
+// connections behind it. It is safe for concurrent use.
+type Gateway struct {
+	cfg       Config
+	logger    *zap.Logger
+	mux       *runtime.ServeMux
+	handler   http.Handler
+	upstreams []upstream
+	openapi   []byte
+	metrics   *metrics
+	// draining makes /healthz answer 503 once shutdown has begun, so a
+	// load balancer stops sending new work.
+	draining atomic.Bool
+}
+
+var _ http.Handler = (*Gateway)(nil)
+
+// New validates cfg, builds the merged OpenAPI document and connects to every
+// configured upstream. Connections are made lazily, so an upstream that is
+// down does not fail New; its routes answer 503 until it is back. Call Close
+// when done.
+func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	doc, err := openAPIDocument()
+	if err != nil {
+		return nil, fmt.Errorf("build openapi document: %w", err)
+	}
+	g := &Gateway{cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics()}
+	g.mux = runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false, UseProtoNames: false},
+			// Unknown fields are rejected, so a misspelt field is a 400
+			// naming it rather than a silently ignored change.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithMetadata(requestIDMetadata),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMiddlewares(g.recordRoute, g.limitBody),
+	)
+	if err := g.mux.HandlePath(http.MethodGet, healthzRoute, g.serveHealthz); err != nil {
+		return nil, err
+	}
+	if err := g.mux.HandlePath(http.MethodGet, openAPIRoute, g.serveOpenAPI); err != nil {
+		return nil, err
+	}
+	for _, s := range cfg.services() {
+		if s.addr == "" {
+			continue
+		}
+		conn, err := dial(s.addr)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err)
+		}
+		g.upstreams = append(g.upstreams, upstream{name: s.name, conn: conn, health: grpc_health_v1.NewHealthClient(conn)})
+		if s.register == nil {
+			logger.Warn("upstream has no REST routes in this build; only health-checked", zap.String("upstream", s.name))
+			continue
+		}
+		// The dialled form: requests go through the service's own
+		// interceptors (authentication, audit), unlike the in-process
+		// Register…HandlerServer.
+		if err := s.register(context.Background(), g.mux, conn); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("register %s routes: %w", s.name, err)
+		}
+	}
+	g.handler = g.observe(g.mux)
+	return g, nil
+}
+
+// dial creates the client connection to one upstream. The upstreams run on
+// loopback, hence no TLS. The short backoff lets the gateway notice a
+// restarted service within seconds instead of grpc's default two minutes.
+func dial(addr string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxCallRecvMsgSize)),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	)
+}
+
+// ServeHTTP serves the REST routes, /healthz and /openapi.json.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}
+
+// MetricsHandler serves the gateway's Prometheus metrics.
+func (g *Gateway) MetricsHandler() http.Handler {
+	return g.metrics.handler()
+}
+
+// Close closes the upstream connections; requests still running fail.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, u := range g.upstreams {
+		if err := u.conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s connection: %w", u.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves the gateway on cfg.HTTPAddr, and metrics on cfg.AdminAddr when
+// set, until ctx is done; then it stops accepting requests, lets running
+// ones finish within cfg.ShutdownTimeout and closes the upstream
+// connections. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
+	g, err := New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	err = g.serve(ctx)
+	return errors.Join(err, g.Close())
+}
+
+// serve runs the HTTP servers of Run until ctx is done or one fails.
+func (g *Gateway) serve(ctx context.Context) error {
+	var servers []*http.Server
+	var listeners []net.Listener
+	defer func() {
+		// Shutdown closes them too; this covers a failed second Listen.
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}()
+	listen := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+		}
+		listeners = append(listeners, ln)
+		servers = append(servers, &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          zap.NewStdLog(g.logger.With(zap.String("server", name))),
+		})
+		g.logger.Info("listening", zap.String("server", name), zap.String("addr", ln.Addr().String()))
+		return nil
+	}
+	if err := listen("http", g.cfg.HTTPAddr, g); err != nil {
+		return err
+	}
+	if g.cfg.AdminAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", g.MetricsHandler())
+		if err := listen("admin", g.cfg.AdminAddr, mux); err != nil {
+			return err
+		}
+	}
+
+	serveErr := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+		g.logger.Info("shutting down")
+	case err = <-serveErr:
+		g.logger.Error("server failed; shutting down", zap.Error(err))
+	}
+	g.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if serr := srv.Shutdown(shutdownCtx); serr != nil {
+			// Requests still running past the timeout are cut off.
+			srv.Close()
+			err = errors.Join(err, fmt.Errorf("shut down: %w", serr))
+		}
+	}
+	return err
+}

@@ -1,0 +1,727 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// fakeRegistry records what reaches it and answers just enough for the
+// gateway to have something to forward.
+type fakeRegistry struct {
+	registryv1.UnimplementedRegistryServiceServer
+
+	mu    sync.Mutex
+	calls []upstreamCall
+}
+
+type upstreamCall struct {
+	method string
+	req    proto.Message
+	md     metadata.MD
+}
+
+// record remembers the call and, like the real services, echoes the request
+// id back as a response header.
+func (f *fakeRegistry) record(ctx context.Context, method string, req proto.Message) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	f.mu.Lock()
+	f.calls = append(f.calls, upstreamCall{method: method, req: req, md: md})
+	f.mu.Unlock()
+	if ids := md.Get(requestIDKey); len(ids) > 0 {
+		grpc.SetHeader(ctx, metadata.Pairs(requestIDKey, ids[0]))
+	}
+}
+
+func (f *fakeRegistry) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func (f *fakeRegistry) lastCall(t *testing.T) upstreamCall {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) == 0 {
+		t.Fatal("no call reached the upstream")
+	}
+	return f.calls[len(f.calls)-1]
+}
+
+func (f *fakeRegistry) CreateRetiree(ctx context.Context, req *registryv1.CreateRetireeRequest) (*registryv1.CreateRetireeResponse, error) {
+	f.record(ctx, "CreateRetiree", req)
+	r := proto.Clone(req.GetRetiree()).(*registryv1.Retiree)
+	r.Id = "r-1"
+	return &registryv1.CreateRetireeResponse{Retiree: r}, nil
+}
+
+// GetRetiree fails with code N, carrying an ErrorInfo, for id "code-N".
+func (f *fakeRegistry) GetRetiree(ctx context.Context, req *registryv1.GetRetireeRequest) (*registryv1.GetRetireeResponse, error) {
+	f.record(ctx, "GetRetiree", req)
+	if n, ok := strings.CutPrefix(req.GetId(), "code-"); ok {
+		c, err := strconv.Atoi(n)
+		if err != nil {
+			return nil, status.Error(codes.Internal, "bad test id")
+		}
+		st := status.New(codes.Code(c), "refused by test").Proto()
+		st.Details = append(st.Details, errorInfo("TEST_REASON", "registry.socmgmt"))
+		return nil, status.FromProto(st).Err()
+	}
+	return &registryv1.GetRetireeResponse{Retiree: &registryv1.Retiree{Id: req.GetId(), Name: "张三"}}, nil
+}
+
+// errorInfo encodes a google.rpc.ErrorInfo by hand: the test must not import
+// errdetails, or it would register the types the gateway has to register
+// itself to render details.
+func errorInfo(reason, domain string) *anypb.Any {
+	var b []byte
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendString(b, reason)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendString(b, domain)
+	return &anypb.Any{TypeUrl: "type.googleapis.com/google.rpc.ErrorInfo", Value: b}
+}
+
+func (f *fakeRegistry) UpdateRetiree(ctx context.Context, req *registryv1.UpdateRetireeRequest) (*registryv1.UpdateRetireeResponse, error) {
+	f.record(ctx, "UpdateRetiree", req)
+	return &registryv1.UpdateRetireeResponse{Retiree: req.GetRetiree()}, nil
+}
+
+// testUpstream is a running fake service.
+type testUpstream struct {
+	addr   string
+	fake   *fakeRegistry
+	health *health.Server
+	srv    *grpc.Server
+}
+
+func startUpstream(t *testing.T) *testUpstream {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &testUpstream{addr: lis.Addr().String(), fake: &fakeRegistry{}, health: health.NewServer(), srv: grpc.NewServer()}
+	registryv1.RegisterRegistryServiceServer(u.srv, u.fake)
+	grpc_health_v1.RegisterHealthServer(u.srv, u.health)
+	go u.srv.Serve(lis)
+	t.Cleanup(u.srv.Stop)
+	return u
+}
+
+// startGateway serves a gateway in front of registry, with defaults
+// otherwise, returning its base URL.
+func startGateway(t *testing.T, cfg Config, logger *zap.Logger) (*Gateway, string) {
+	t.Helper()
+	g, err := New(cfg, logger)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ts := httptest.NewServer(g)
+	t.Cleanup(func() {
+		ts.Close()
+		if err := g.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return g, ts.URL
+}
+
+func testConfig(registryAddr string) Config {
+	cfg := DefaultConfig()
+	cfg.RegistryAddr = registryAddr
+	cfg.AdminAddr = ""
+	return cfg
+}
+
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func send(t *testing.T, req *http.Request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{code: resp.StatusCode, header: resp.Header, body: body}
+}
+
+func newRequest(t *testing.T, method, url, body string, header map[string]string) *http.Request {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// statusBody is google.rpc.Status as JSON, decoded without its proto types.
+type statusBody struct {
+	Code    codes.Code       `json:"code"`
+	Message string           `json:"message"`
+	Details []map[string]any `json:"details"`
+}
+
+func decodeStatus(t *testing.T, body []byte) statusBody {
+	t.Helper()
+	var st statusBody
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		t.Fatalf("body is not a google.rpc.Status: %v\n%s", err, body)
+	}
+	return st
+}
+
+func TestCreateRetireeReachesUpstream(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	body := `{"idNumber":"11010519491231002X","name":"张三","sex":"FEMALE","communityId":"210102001001","flags":["LIVING_ALONE","AGED_80_PLUS"]}`
+	resp := send(t, newRequest(t, http.MethodPost, url+"/v1/retirees", body, map[string]string{"Content-Type": "application/json"}))
+	if resp.code != http.StatusOK {
+		t.Fatalf("status %d, body %s", resp.code, resp.body)
+	}
+	want := &registryv1.Retiree{
+		IdNumber:    "11010519491231002X",
+		Name:        "张三",
+		Sex:         registryv1.Sex_FEMALE,
+		CommunityId: "210102001001",
+		Flags:       []registryv1.RetireeFlag{registryv1.RetireeFlag_LIVING_ALONE, registryv1.RetireeFlag_AGED_80_PLUS},
+	}
+	call := up.fake.lastCall(t)
+	if diff := cmp.Diff(&registryv1.CreateRetireeRequest{Retiree: want}, call.req, protocmp.Transform()); diff != "" {
+		t.Errorf("upstream request (-want +got):\n%s", diff)
+	}
+	if got := resp.header.Get("Grpc-Metadata-Content-Type"); got != "" {
+		t.Errorf("the upstream's gRPC content type %q leaked into the response", got)
+	}
+	// The response body is the retiree itself, in protojson.
+	var got registryv1.Retiree
+	if err := protojson.Unmarshal(resp.body, &got); err != nil {
+		t.Fatalf("response: %v\n%s", err, resp.body)
+	}
+	want.Id = "r-1"
+	if diff := cmp.Diff(want, &got, protocmp.Transform()); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+}
+
+func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	body := `{"name":"李四","residenceAddress":"沈阳市和平区","etag":"e1"}`
+	resp := send(t, newRequest(t, http.MethodPatch, url+"/v1/retirees/r-9", body, nil))
+	if resp.code != http.StatusOK {
+		t.Fatalf("status %d, body %s", resp.code, resp.body)
+	}
+	req, ok := up.fake.lastCall(t).req.(*registryv1.UpdateRetireeRequest)
+	if !ok {
+		t.Fatalf("upstream got %T", up.fake.lastCall(t).req)
+	}
+	want := &registryv1.UpdateRetireeRequest{
+		Retiree:    &registryv1.Retiree{Id: "r-9", Name: "李四", ResidenceAddress: "沈阳市和平区", Etag: "e1"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"etag", "name", "residence_address"}},
+	}
+	slices.Sort(req.GetUpdateMask().GetPaths())
+	if diff := cmp.Diff(want, req, protocmp.Transform()); diff != "" {
+		t.Errorf("upstream request (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnknownFieldIsRejected(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	tests := []struct {
+		name, method, path, body string
+	}{
+		{"create", http.MethodPost, "/v1/retirees", `{"name":"张三","bogusField":1}`},
+		{"update", http.MethodPatch, "/v1/retirees/r-1", `{"name":"张三","bogusField":1}`},
+		{"lookup", http.MethodPost, "/v1/retirees:lookup", `{"idNumber":"11010519491231002X","bogusField":1}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.fake.callCount()
+			resp := send(t, newRequest(t, tc.method, url+tc.path, tc.body, nil))
+			if resp.code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %s", resp.code, resp.body)
+			}
+			st := decodeStatus(t, resp.body)
+			if st.Code != codes.InvalidArgument || !strings.Contains(st.Message, "bogusField") {
+				t.Errorf("status %v %q, want InvalidArgument naming bogusField", st.Code, st.Message)
+			}
+			if n := up.fake.callCount(); n != before {
+				t.Errorf("the upstream was called")
+			}
+		})
+	}
+}
+
+func TestUpstreamErrorsBecomeStatusJSON(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	tests := []struct {
+		code codes.Code
+		want int
+	}{
+		{codes.InvalidArgument, http.StatusBadRequest},
+		{codes.FailedPrecondition, http.StatusBadRequest},
+		{codes.Unauthenticated, http.StatusUnauthorized},
+		{codes.PermissionDenied, http.StatusForbidden},
+		{codes.NotFound, http.StatusNotFound},
+		{codes.AlreadyExists, http.StatusConflict},
+		{codes.Aborted, http.StatusConflict},
+		{codes.ResourceExhausted, http.StatusTooManyRequests},
+		{codes.Unavailable, http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			resp := send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/code-"+strconv.Itoa(int(tc.code)), "", nil))
+			if resp.code != tc.want {
+				t.Fatalf("status %d, want %d; body %s", resp.code, tc.want, resp.body)
+			}
+			if ct := resp.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			want := statusBody{
+				Code:    tc.code,
+				Message: "refused by test",
+				Details: []map[string]any{{
+					"@type":  "type.googleapis.com/google.rpc.ErrorInfo",
+					"reason": "TEST_REASON",
+					"domain": "registry.socmgmt",
+				}},
+			}
+			if diff := cmp.Diff(want, decodeStatus(t, resp.body)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// unsizedReader hides the length of its contents, so the client sends them
+// chunked, without Content-Length.
+type unsizedReader struct{ io.Reader }
+
+func jsonBodyOfSize(n int) []byte {
+	const head, tail = `{"name":"`, `"}`
+	return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
+}
+
+func TestBodyLimit(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	const limit = 1 << 20
+
+	tests := []struct {
+		name    string
+		size    int
+		chunked bool
+		want    int
+	}{
+		{"2 MiB with Content-Length", 2 << 20, false, http.StatusRequestEntityTooLarge},
+		{"2 MiB chunked", 2 << 20, true, http.StatusRequestEntityTooLarge},
+		{"one byte over, with Content-Length", limit + 1, false, http.StatusRequestEntityTooLarge},
+		{"one byte over, chunked", limit + 1, true, http.StatusRequestEntityTooLarge},
+		{"at the limit, with Content-Length", limit, false, http.StatusOK},
+		{"at the limit, chunked", limit, true, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := jsonBodyOfSize(tc.size)
+			var rd io.Reader = bytes.NewReader(body)
+			if tc.chunked {
+				rd = unsizedReader{rd}
+			}
+			req, err := http.NewRequest(http.MethodPost, url+"/v1/retirees", rd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.chunked {
+				req.ContentLength = -1
+			}
+			before := up.fake.callCount()
+			resp := send(t, req)
+			if resp.code != tc.want {
+				t.Fatalf("status %d, want %d; body %.200s", resp.code, tc.want, resp.body)
+			}
+			if tc.want == http.StatusOK {
+				got := up.fake.lastCall(t).req.(*registryv1.CreateRetireeRequest).GetRetiree().GetName()
+				if len(got) != tc.size-len(`{"name":""}`) {
+					t.Errorf("upstream got a name of %d bytes", len(got))
+				}
+				return
+			}
+			want := statusBody{Code: codes.InvalidArgument, Message: "request body exceeds 1048576 bytes"}
+			if diff := cmp.Diff(want, decodeStatus(t, resp.body)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			if n := up.fake.callCount(); n != before {
+				t.Errorf("the upstream was called")
+			}
+		})
+	}
+}
+
+func TestAuthorizationIsForwarded(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	tests := []struct {
+		name   string
+		header map[string]string
+		want   []string
+	}{
+		{"bearer token", map[string]string{"Authorization": "Bearer aaa.bbb.ccc"}, []string{"Bearer aaa.bbb.ccc"}},
+		{"none", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", tc.header))
+			if resp.code != http.StatusOK {
+				t.Fatalf("status %d; body %s", resp.code, resp.body)
+			}
+			got := up.fake.lastCall(t).md.Get("authorization")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("authorization metadata (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	tests := []struct {
+		name     string
+		path     string
+		sent     string
+		keep     bool // the sent id is used as is
+		upstream bool // the request reaches the upstream
+	}{
+		{"client id kept", "/v1/retirees/r-1", "3f6c1d2e-7a0b-4c55-9d0e-1f2a3b4c5d6e", true, true},
+		{"longest client id kept", "/v1/retirees/r-1", strings.Repeat("a", maxRequestIDLen), true, true},
+		{"generated when absent", "/v1/retirees/r-1", "", false, true},
+		{"replaced when unsafe", "/v1/retirees/r-1", "evil\" id", false, true},
+		{"replaced when too long", "/v1/retirees/r-1", strings.Repeat("a", maxRequestIDLen+1), false, true},
+		{"set on gateway routes", "/healthz", "abc123", true, false},
+		{"set on unmatched routes", "/nowhere", "", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := newRequest(t, http.MethodGet, url+tc.path, "", nil)
+			if tc.sent != "" {
+				req.Header.Set(requestIDHeader, tc.sent)
+			}
+			before := up.fake.callCount()
+			resp := send(t, req)
+			got := resp.header.Values(requestIDHeader)
+			if len(got) != 1 || !validRequestID(got[0]) {
+				t.Fatalf("X-Request-Id %q, want one valid id", got)
+			}
+			if tc.keep != (got[0] == tc.sent) {
+				t.Errorf("X-Request-Id %q, sent %q, want kept: %v", got[0], tc.sent, tc.keep)
+			}
+			if !tc.upstream {
+				if up.fake.callCount() != before {
+					t.Errorf("the upstream was called")
+				}
+				return
+			}
+			if diff := cmp.Diff([]string{got[0]}, up.fake.lastCall(t).md.Get(requestIDKey)); diff != "" {
+				t.Errorf("upstream x-request-id (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	registry := startUpstream(t)
+	handover := startUpstream(t) // health only: no handover routes yet
+	cfg := testConfig(registry.addr)
+	cfg.HandoverAddr = handover.addr
+	_, url := startGateway(t, cfg, zaptest.NewLogger(t))
+
+	check := func(t *testing.T, wantCode int, want healthReport) {
+		t.Helper()
+		resp := send(t, newRequest(t, http.MethodGet, url+"/healthz", "", nil))
+		var got healthReport
+		if err := json.Unmarshal(resp.body, &got); err != nil {
+			t.Fatalf("body: %v\n%s", err, resp.body)
+		}
+		if resp.code != wantCode {
+			t.Errorf("status %d, want %d", resp.code, wantCode)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("report (-want +got):\n%s", diff)
+		}
+	}
+
+	check(t, http.StatusOK, healthReport{Status: "SERVING", Upstreams: map[string]string{"registry": "SERVING", "handover": "SERVING"}})
+
+	handover.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	check(t, http.StatusServiceUnavailable, healthReport{Status: "NOT_SERVING", Upstreams: map[string]string{"registry": "SERVING", "handover": "NOT_SERVING"}})
+	handover.health.SetServingStatus("", grpc_health_v1.HealthCheckResponse_SERVING)
+
+	registry.srv.Stop()
+	want := healthReport{Status: "NOT_SERVING", Upstreams: map[string]string{"registry": "UNREACHABLE", "handover": "SERVING"}}
+	// The gateway learns of the closed connection asynchronously.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp := send(t, newRequest(t, http.MethodGet, url+"/healthz", "", nil))
+		var got healthReport
+		if json.Unmarshal(resp.body, &got) == nil && cmp.Equal(want, got) {
+			if resp.code != http.StatusServiceUnavailable {
+				t.Errorf("status %d, want 503", resp.code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %d, report %s; want 503 with %+v", resp.code, resp.body, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestHealthzWhileDraining(t *testing.T) {
+	up := startUpstream(t)
+	g, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	g.draining.Store(true)
+	resp := send(t, newRequest(t, http.MethodGet, url+"/healthz", "", nil))
+	if resp.code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503; body %s", resp.code, resp.body)
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
+	if resp.code != http.StatusOK {
+		t.Fatalf("status %d", resp.code)
+	}
+	if ct := resp.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var doc struct {
+		Swagger string `json:"swagger"`
+		Info    struct {
+			Title string `json:"title"`
+		} `json:"info"`
+		SecurityDefinitions map[string]map[string]string `json:"securityDefinitions"`
+		Paths               map[string]map[string]any    `json:"paths"`
+		Definitions         map[string]any               `json:"definitions"`
+	}
+	if err := json.Unmarshal(resp.body, &doc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if doc.Swagger != "2.0" || doc.Info.Title != "socmgmt API" {
+		t.Errorf("swagger %q, title %q", doc.Swagger, doc.Info.Title)
+	}
+	if got := doc.SecurityDefinitions["bearer"]; got["in"] != "header" || got["name"] != "Authorization" {
+		t.Errorf("bearer security definition %v", got)
+	}
+	for path, method := range map[string]string{
+		"/v1/retirees/{id}":         "get",
+		"/v1/retirees/{retiree.id}": "patch",
+		"/v1/retirees:lookup":       "post",
+		"/v1/retirees":              "post",
+	} {
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("no %s %s in paths", method, path)
+		}
+	}
+	for _, def := range []string{"v1Retiree", "rpcStatus", "protobufAny"} {
+		if _, ok := doc.Definitions[def]; !ok {
+			t.Errorf("no definition %s", def)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	up := startUpstream(t)
+	g, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", nil))
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/code-7", "", nil))
+	send(t, newRequest(t, http.MethodGet, url+"/no/such/route", "", nil))
+
+	rec := httptest.NewRecorder()
+	g.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	out := rec.Body.String()
+	for _, want := range []string{
+		`socmgmt_http_requests_total{code="200",method="GET",route="/v1/retirees/{id}"} 1`,
+		`socmgmt_http_requests_total{code="403",method="GET",route="/v1/retirees/{id}"} 1`,
+		`socmgmt_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`socmgmt_http_request_duration_seconds_count{method="GET",route="/v1/retirees/{id}"} 2`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(out, "r-1") || strings.Contains(out, "/no/such/route") {
+		t.Errorf("metrics contain a request path")
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	up := startUpstream(t)
+	core, logs := observer.New(zap.InfoLevel)
+	_, url := startGateway(t, testConfig(up.addr), zap.New(core))
+
+	const token, idNumber = "Bearer secret.token.value", "11010519491231002X"
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestIDHeader: "req-1"}))
+	send(t, newRequest(t, http.MethodPost, url+"/v1/retirees:lookup", `{"idNumber":"`+idNumber+`"}`, map[string]string{"Authorization": token}))
+
+	entries := logs.FilterMessage("http request").AllUntimed()
+	if len(entries) != 2 {
+		t.Fatalf("%d request log entries, want 2", len(entries))
+	}
+	first := entries[0].ContextMap()
+	if first["route"] != "/v1/retirees" || first["request_id"] != "req-1" || first["method"] != "GET" {
+		t.Errorf("log entry %v", first)
+	}
+	for _, e := range logs.AllUntimed() {
+		line, _ := json.Marshal(e.ContextMap())
+		for _, secret := range []string{"secret.token", idNumber, "communityId"} {
+			if strings.Contains(e.Message, secret) || strings.Contains(string(line), secret) {
+				t.Errorf("log entry %q %s contains %q", e.Message, line, secret)
+			}
+		}
+	}
+}
+
+func TestRoutesOfUnconfiguredServicesAreAbsent(t *testing.T) {
+	cfg := testConfig("")
+	cfg.HandoverAddr = "127.0.0.1:1" // something must be configured
+	_, url := startGateway(t, cfg, zaptest.NewLogger(t))
+	resp := send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", nil))
+	if resp.code != http.StatusNotFound {
+		t.Errorf("status %d, want 404; body %s", resp.code, resp.body)
+	}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestRun(t *testing.T) {
+	up := startUpstream(t)
+	t.Run("serves until cancelled", func(t *testing.T) {
+		cfg := testConfig(up.addr)
+		cfg.HTTPAddr = freeAddr(t)
+		cfg.AdminAddr = freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, cfg, zaptest.NewLogger(t)) }()
+
+		for _, u := range []string{"http://" + cfg.HTTPAddr + "/healthz", "http://" + cfg.AdminAddr + "/metrics"} {
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				resp, err := http.Get(u)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("GET %s: status %d", u, resp.StatusCode)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("GET %s: %v", u, err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+		if _, err := http.Get("http://" + cfg.HTTPAddr + "/healthz"); err == nil {
+			t.Error("the gateway still answers after Run returned")
+		}
+	})
+	t.Run("address in use", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		cfg := testConfig(up.addr)
+		cfg.HTTPAddr = ln.Addr().String()
+		if err := Run(context.Background(), cfg, zaptest.NewLogger(t)); err == nil {
+			t.Error("Run succeeded on an address in use")
+		}
+	})
+	t.Run("invalid config", func(t *testing.T) {
+		cfg := testConfig(up.addr)
+		cfg.MaxBodyBytes = 0
+		if err := Run(context.Background(), cfg, nil); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("Run: %v, want ErrInvalidConfig", err)
+		}
+	})
+}

@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+)
+
+const (
+	// requestIDHeader carries the request id between client and gateway.
+	requestIDHeader = "X-Request-Id"
+	// requestIDKey carries it between gateway and upstream, both ways.
+	requestIDKey = grpcserver.RequestIDKey
+	// maxRequestIDLen bounds a client-chosen id; longer ones are replaced.
+	// It and validRequestID follow the services' rule (internal/grpcserver),
+	// so an id the gateway passes on is never replaced upstream.
+	maxRequestIDLen = 64
+	// routeUnmatched labels requests that matched no route, so that
+	// arbitrary paths never become metric labels or log entries.
+	routeUnmatched = "unmatched"
+)
+
+// requestStateKey is the context key of *requestState.
+type requestStateKey struct{}
+
+// requestState travels in the request context from observe, which creates
+// it, to the mux middleware, which fills in the route only the mux knows.
+type requestState struct {
+	id    string
+	route string
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
+}
+
+// observe gives every request an id, then logs and measures it once it is
+// done. It logs the route pattern, never the path or query, which may hold
+// personal data.
+func (g *Gateway) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
+			id = rand.Text()
+		}
+		st := &requestState{id: id, route: routeUnmatched}
+		rec := &statusRecorder{ResponseWriter: w, requestID: id}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st)))
+		elapsed := time.Since(start)
+		code := rec.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		method := metricMethod(r.Method)
+		g.metrics.observe(method, st.route, code, elapsed)
+		level := zapcore.InfoLevel
+		switch {
+		case code >= 500:
+			level = zapcore.WarnLevel
+		case st.route == healthzRoute:
+			// Probes arrive every few seconds and would drown the rest.
+			level = zapcore.DebugLevel
+		}
+		if ce := g.logger.Check(level, "http request"); ce != nil {
+			ce.Write(
+				zap.String("method", method),
+				zap.String("route", st.route),
+				zap.Int("status", code),
+				zap.Duration("duration", elapsed),
+				zap.String("request_id", id),
+			)
+		}
+	})
+}
+
+// validRequestID accepts the ids clients and proxies commonly send (UUIDs,
+// hex, base32) and nothing that could forge log lines or break gRPC
+// metadata.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// metricMethod keeps client-chosen method names out of metric labels.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusRecorder remembers the status code and makes sure every response
+// carries the request id: the upstream's if it sent one back, else the
+// gateway's.
+type statusRecorder struct {
+	http.ResponseWriter
+	requestID string
+	status    int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+		if h := r.Header(); h.Get(requestIDHeader) == "" {
+			h.Set(requestIDHeader, r.requestID)
+		}
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush keeps streamed responses streaming through the recorder.
+func (r *statusRecorder) Flush() {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
+	}
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// requestIDMetadata sends the request id to the upstream, so that its logs
+// and the gateway's share it.
+func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
+	if st := stateFrom(ctx); st != nil {
+		return metadata.Pairs(requestIDKey, st.id)
+	}
+	return nil
+}
+
+// outgoingHeader returns the upstream's request id as X-Request-Id, drops
+// the gRPC content type (application/grpc says nothing about the JSON
+// response) and keeps grpc-gateway's Grpc-Metadata- prefix for the rest.
+func outgoingHeader(key string) (string, bool) {
+	switch key {
+	case requestIDKey:
+		return requestIDHeader, true
+	case "content-type":
+		return "", false
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
+
+// recordRoute tells observe which route pattern matched. grpc-gateway wraps
+// each registered handler separately, so the pattern is computed once per
+// route and kept in the closure.
+func (g *Gateway) recordRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
+	var route atomic.Pointer[string]
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		p := route.Load()
+		if p == nil {
+			s := routeOf(r)
+			p = &s
+			route.Store(p)
+		}
+		if st := stateFrom(r.Context()); st != nil {
+			st.route = *p
+		}
+		next(w, r, params)
+	}
+}
+
+// routeOf spells the matched pattern as in the HTTP rules,
+// "/v1/retirees/{id}" rather than grpc-gateway's "/v1/retirees/{id=*}".
+func routeOf(r *http.Request) string {
+	pat, ok := runtime.HTTPPattern(r.Context())
+	if !ok {
+		return routeUnmatched
+	}
+	return strings.ReplaceAll(pat.String(), "=*}", "}")
+}
+
+// limitBody answers 413 to bodies over MaxBodyBytes before any of them is
+// decoded. A declared Content-Length is checked up front (net/http never
+// reads past it); a body of unknown length (chunked) is read up to one byte
+// past the limit and handed on from memory.
+func (g *Gateway) limitBody(next runtime.HandlerFunc) runtime.HandlerFunc {
+	limit := g.cfg.MaxBodyBytes
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if r.ContentLength > limit {
+			g.bodyTooLarge(w, r)
+			return
+		}
+		if r.ContentLength < 0 && r.Body != nil {
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+			if err != nil {
+				g.writeError(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, "cannot read request body"))
+				return
+			}
+			if int64(len(body)) > limit {
+				g.bodyTooLarge(w, r)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		next(w, r, params)
+	}
+}
+
+func (g *Gateway) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
+	msg := fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes)
+	g.writeError(w, r, http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, msg))
+}
+
+// writeError answers with st as google.rpc.Status JSON, like every other
+// error of the gateway, but with an HTTP status of our choosing.
+func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, httpStatus int, st *status.Status) {
+	_, out := runtime.MarshalerForRequest(g.mux, r)
+	runtime.HTTPError(r.Context(), g.mux, out, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
+}

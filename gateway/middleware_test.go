@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+)
+
+// FuzzLimitBody checks that a body is refused exactly when it is over the
+// limit, and otherwise reaches the handler unchanged, whether its length is
+// declared or not.
+func FuzzLimitBody(f *testing.F) {
+	f.Add([]byte(`{"name":"x"}`), uint16(64), false)
+	f.Add([]byte(`{"name":"x"}`), uint16(11), true)
+	f.Add([]byte(`{"name":"x"}`), uint16(12), true)
+	f.Add([]byte{}, uint16(0), true)
+	mux := runtime.NewServeMux()
+	f.Fuzz(func(t *testing.T, body []byte, limit uint16, chunked bool) {
+		g := &Gateway{cfg: Config{MaxBodyBytes: int64(limit) + 1}, mux: mux}
+		var got []byte
+		called := false
+		h := g.limitBody(func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+			called = true
+			var err error
+			if got, err = io.ReadAll(r.Body); err != nil {
+				t.Fatal(err)
+			}
+			if r.ContentLength != int64(len(got)) {
+				t.Errorf("ContentLength %d for %d bytes", r.ContentLength, len(got))
+			}
+		})
+		req := httptest.NewRequest(http.MethodPost, "/v1/retirees", bytes.NewReader(body))
+		if chunked {
+			req.ContentLength = -1
+		}
+		rec := httptest.NewRecorder()
+		h(rec, req, nil)
+
+		if over := int64(len(body)) > g.cfg.MaxBodyBytes; over {
+			if called || rec.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%d bytes over a limit of %d: status %d, handler called %v", len(body), g.cfg.MaxBodyBytes, rec.Code, called)
+			}
+			return
+		}
+		if !called || !bytes.Equal(got, body) {
+			t.Fatalf("%d bytes within a limit of %d: handler called %v, got %d bytes", len(body), g.cfg.MaxBodyBytes, called, len(got))
+		}
+	})
+}
+
+// FuzzValidRequestID checks that an id the gateway accepts from a client is
+// safe in a log line and in gRPC metadata.
+func FuzzValidRequestID(f *testing.F) {
+	f.Add("3f6c1d2e-7a0b-4c55-9d0e-1f2a3b4c5d6e")
+	f.Add("evil\"\nid")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, id string) {
+		if !validRequestID(id) {
+			return
+		}
+		if len(id) == 0 || len(id) > maxRequestIDLen {
+			t.Fatalf("accepted an id of %d bytes", len(id))
+		}
+		for _, c := range []byte(id) {
+			if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+				t.Fatalf("accepted %q", id)
+			}
+		}
+	})
+}

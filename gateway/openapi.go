@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"reflect"
+	"strings"
+)
+
+// openapiFiles holds the generated per-service OpenAPI v2 documents,
+// openapi/socmgmt/<service>/v1/*.swagger.json.
+//
+//go:embed openapi
+var openapiFiles embed.FS
+
+// openAPIDocument merges the embedded documents; see mergeOpenAPI.
+func openAPIDocument() ([]byte, error) {
+	sub, err := fs.Sub(openapiFiles, "openapi")
+	if err != nil {
+		return nil, err
+	}
+	return mergeOpenAPI(sub)
+}
+
+// ErrOpenAPIConflict reports two service documents that cannot be merged:
+// both describe the same operation, or a definition clashes even after
+// renaming.
+var ErrOpenAPIConflict = errors.New("conflicting OpenAPI documents")
+
+const definitionRefPrefix = "#/definitions/"
+
+// swaggerFile is the part of a generated document that is merged.
+type swaggerFile struct {
+	Tags        []map[string]any          `json:"tags"`
+	Paths       map[string]map[string]any `json:"paths"`
+	Definitions map[string]any            `json:"definitions"`
+}
+
+// mergeOpenAPI merges every *.swagger.json under fsys, in lexical order,
+// into one OpenAPI v2 document for the whole API. Definitions of the same
+// name and content are kept once (every document carries rpcStatus and
+// protobufAny); a later document's definition that clashes with an earlier
+// one is renamed with its service's name as prefix, and its references with
+// it.
+func mergeOpenAPI(fsys fs.FS) ([]byte, error) {
+	merged := swaggerFile{Tags: []map[string]any{}, Paths: map[string]map[string]any{}, Definitions: map[string]any{}}
+	tagSeen := map[string]bool{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(name, ".swagger.json") {
+			return nil
+		}
+		raw, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		f, err := resolveDefinitions(raw, serviceOf(name), merged.Definitions)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for p, ops := range f.Paths {
+			dst := merged.Paths[p]
+			if dst == nil {
+				dst = map[string]any{}
+				merged.Paths[p] = dst
+			}
+			for method, op := range ops {
+				if _, dup := dst[method]; dup {
+					return fmt.Errorf("%s: %w: %s %s is described twice", name, ErrOpenAPIConflict, strings.ToUpper(method), p)
+				}
+				dst[method] = op
+			}
+		}
+		for n, def := range f.Definitions {
+			merged.Definitions[n] = def
+		}
+		for _, tag := range f.Tags {
+			if n, _ := tag["name"].(string); !tagSeen[n] {
+				tagSeen[n] = true
+				merged.Tags = append(merged.Tags, tag)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc := map[string]any{
+		"swagger": "2.0",
+		"info": map[string]any{
+			"title":       "socmgmt API",
+			"version":     "v1",
+			"description": "REST API of the retiree socialised-management system. Errors are google.rpc.Status JSON.",
+		},
+		"consumes": []string{"application/json"},
+		"produces": []string{"application/json"},
+		"securityDefinitions": map[string]any{
+			"bearer": map[string]any{
+				"type":        "apiKey",
+				"in":          "header",
+				"name":        "Authorization",
+				"description": "An EdDSA-signed JWT, sent as `Authorization: Bearer <token>`.",
+			},
+		},
+		"security":    []map[string][]string{{"bearer": {}}},
+		"tags":        merged.Tags,
+		"paths":       merged.Paths,
+		"definitions": merged.Definitions,
+	}
+	return json.Marshal(doc)
+}
+
+// resolveDefinitions decodes one document, renaming the definitions that
+// clash with those already merged. Renaming one definition changes the
+// content of those that refer to it, which may then clash in turn, hence
+// the loop; it ends because every round renames at least one more name.
+func resolveDefinitions(raw []byte, prefix string, merged map[string]any) (swaggerFile, error) {
+	renames := map[string]string{} // original name → new name
+	targets := map[string]bool{}   // new names
+	for {
+		var f swaggerFile
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return swaggerFile{}, err
+		}
+		if len(renames) > 0 {
+			f.Paths = renameRefs(f.Paths, renames).(map[string]map[string]any)
+			f.Definitions = renameRefs(f.Definitions, renames).(map[string]any)
+			for from, to := range renames {
+				if def, ok := f.Definitions[from]; ok {
+					delete(f.Definitions, from)
+					f.Definitions[to] = def
+				}
+			}
+		}
+		clashed := false
+		for n, def := range f.Definitions {
+			if prev, ok := merged[n]; !ok || reflect.DeepEqual(prev, def) {
+				continue
+			}
+			if targets[n] {
+				return swaggerFile{}, fmt.Errorf("%w: definition %q differs from an earlier one", ErrOpenAPIConflict, n)
+			}
+			to := prefix + strings.ToUpper(n[:1]) + n[1:]
+			renames[n] = to
+			targets[to] = true
+			clashed = true
+		}
+		if !clashed {
+			return f, nil
+		}
+	}
+}
+
+// renameRefs rewrites every "$ref" to a renamed definition inside v,
+// returning v with the same dynamic type.
+func renameRefs(v any, renames map[string]string) any {
+	switch v := v.(type) {
+	case map[string]map[string]any:
+		for k, m := range v {
+			v[k] = renameRefs(m, renames).(map[string]any)
+		}
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok && k == "$ref" {
+				if to, ok := renames[strings.TrimPrefix(s, definitionRefPrefix)]; ok && strings.HasPrefix(s, definitionRefPrefix) {
+					v[k] = definitionRefPrefix + to
+				}
+				continue
+			}
+			v[k] = renameRefs(e, renames)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = renameRefs(e, renames)
+		}
+	}
+	return v
+}
+
+// serviceOf names the service of a generated file from its directory,
+// socmgmt/<service>/v1/x.swagger.json, falling back to the file's base name.
+func serviceOf(name string) string {
+	parts := strings.Split(path.Dir(name), "/")
+	if len(parts) >= 2 {
+		return parts[1]
+	}
+	return strings.TrimSuffix(path.Base(name), ".swagger.json")
+}
+
+// serveOpenAPI serves the document merged at start-up.
+func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(g.openapi)
+}
