@@ -19,8 +19,10 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -120,6 +122,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		runtime.WithMetadata(requestIDMetadata),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMiddlewares(g.recordRoute, g.limitBody),
+		runtime.WithErrorHandler(g.handleError),
 	)
 	if err := g.mux.HandlePath(http.MethodGet, healthzRoute, g.serveHealthz); err != nil {
 		return nil, err
@@ -267,4 +270,15 @@ func (g *Gateway) serve(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// handleError writes errors as google.rpc.Status JSON (grpc-gateway's
+// default), except that an unreachable upstream is reported without the
+// transport's detail: clients need not learn internal addresses.
+func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable && len(st.Details()) == 0 {
+		g.logger.Warn("upstream unavailable", zap.String("error", st.Message()))
+		err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
