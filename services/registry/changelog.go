@@ -33,10 +33,12 @@ type changeWriter struct {
 }
 
 // update runs fn in a write transaction with a changeWriter and wakes the
-// watchers after a successful commit.
+// watchers after a successful commit. Concurrent updates share a
+// transaction (bbolt's Batch), so many writers pay for one commit; fn may
+// therefore run more than once and must only act through tx.
 func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 	changed := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		head, oldest := readRevisions(tx)
 		w := &changeWriter{s: s, tx: tx, now: s.now(), head: head, oldest: oldest}
 		if err := fn(tx, w); err != nil {
