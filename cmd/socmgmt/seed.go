@@ -1,0 +1,454 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+const (
+	// defaultRegistryAddr is where `make run` starts the registry.
+	defaultRegistryAddr = "127.0.0.1:9101"
+	// defaultReachTimeout bounds the health check made before seeding.
+	defaultReachTimeout = 3 * time.Second
+	// seedTokenTTL outlives a seed of a large city on a slow machine.
+	seedTokenTTL = 4 * time.Hour
+	// progressEvery is how many retirees pass between progress lines.
+	progressEvery = 2000
+	// maxReportedFailures bounds the failure messages printed, so that a
+	// systematic failure does not print twenty thousand lines.
+	maxReportedFailures = 20
+	// maxRetirees and maxConcurrency bound the flags.
+	maxRetirees    = 1_000_000
+	maxConcurrency = 256
+)
+
+// seedConfig is the configuration of `socmgmt seed`.
+type seedConfig struct {
+	// registryAddr is the registry's gRPC host:port.
+	registryAddr string
+	// keyFile is the stack's Ed25519 signing key, used to mint the admin
+	// token the seed calls with.
+	keyFile string
+	// retirees is how many retirees to create.
+	retirees int
+	// seed picks the generated city; equal seeds give equal cities.
+	seed uint64
+	// concurrency is how many calls are in flight at once.
+	concurrency int
+	// reachTimeout bounds the health check made before seeding; zero
+	// means defaultReachTimeout.
+	reachTimeout time.Duration
+}
+
+// validate checks the configuration before anything is dialled.
+func (c seedConfig) validate() error {
+	switch {
+	case c.registryAddr == "":
+		return errors.New("--registry must not be empty")
+	case c.keyFile == "":
+		return fmt.Errorf("--key must not be empty (or set $%s)", envKey)
+	case c.retirees < 0 || c.retirees > maxRetirees:
+		return fmt.Errorf("--retirees %d: must be between 0 and %d", c.retirees, maxRetirees)
+	case c.concurrency < 1 || c.concurrency > maxConcurrency:
+		return fmt.Errorf("--concurrency %d: must be between 1 and %d", c.concurrency, maxConcurrency)
+	}
+	return nil
+}
+
+func newSeedCmd(e env) *cobra.Command {
+	cfg := seedConfig{}
+	cmd := &cobra.Command{
+		Use:   "seed",
+		Short: "Fill a running stack with a realistic demo city",
+		Long: `Fill a running stack with a demo city (` + cityName + `): its districts, street
+offices and about 60 communities, 40 enterprises, and --retirees retirees
+with valid ID numbers, of whom about 2 % have died and 1 % moved since.
+
+The data depend only on --seed, so running seed again with the same seed
+finds everything in place: records that already exist are counted as
+"already present", not as failures. The command exits non-zero if any
+other create fails.
+
+It calls the registry over gRPC with an admin token it signs itself with
+--key, so it needs the stack's signing key.`,
+		Example: `  socmgmt seed
+  socmgmt seed --retirees 200000 --concurrency 32
+  socmgmt seed --registry 127.0.0.1:9101 --key var/dev-signing.key --seed 7`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSeed(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.registryAddr, "registry", defaultRegistryAddr, "registry gRPC `host:port`")
+	f.StringVar(&cfg.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key ($"+envKey+" overrides the default)")
+	f.IntVar(&cfg.retirees, "retirees", 20000, "number of retirees to create")
+	f.Uint64Var(&cfg.seed, "seed", 1, "random seed; the same seed gives the same city")
+	f.IntVar(&cfg.concurrency, "concurrency", 16, "calls in flight at once")
+	return cmd
+}
+
+// runSeed seeds the registry at cfg.registryAddr. Progress goes to
+// progress, the summary to out.
+func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	priv, err := authn.LoadPrivateKey(cfg.keyFile)
+	if err != nil {
+		return fmt.Errorf("cannot use signing key (is the stack started with make run, or pass --key): %w", err)
+	}
+	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL, time.Now())
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(cfg.registryAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(authn.BearerCredentials(token)),
+	)
+	if err != nil {
+		return fmt.Errorf("registry address %q: %w", cfg.registryAddr, err)
+	}
+	defer conn.Close()
+	reach := cfg.reachTimeout
+	if reach == 0 {
+		reach = defaultReachTimeout
+	}
+	if err := checkReachable(ctx, conn, cfg.registryAddr, reach); err != nil {
+		return err
+	}
+
+	plan, err := generateCity(cfg.seed, cfg.retirees)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	s := newSeeder(registryv1.NewRegistryServiceClient(conn), cfg.concurrency, progress)
+	sum, err := s.seed(ctx, plan)
+	sum.write(out, cfg, time.Since(start))
+	return err
+}
+
+// checkReachable fails unless the registry at addr answers a health check
+// with SERVING within timeout.
+func checkReachable(ctx context.Context, conn *grpc.ClientConn, addr string, timeout time.Duration) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Wait for ready: a registry that is still starting gets the whole
+	// timeout to come up instead of failing on the first refused dial.
+	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("registry not reachable at %s: is the stack running? (make run)", addr)
+	}
+	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("registry at %s reports %s, not SERVING: wait for it to start, or read its log", addr, st)
+	}
+	return nil
+}
+
+// tally counts the outcomes of one kind of operation.
+type tally struct {
+	created atomic.Int64
+	present atomic.Int64
+	failed  atomic.Int64
+}
+
+// seedSummary is what a seed did, by kind.
+type seedSummary struct {
+	communities tally
+	enterprises tally
+	retirees    tally
+	deaths      tally
+	transfers   tally
+}
+
+// failed returns the number of failed operations of every kind.
+func (s *seedSummary) failed() int64 {
+	return s.communities.failed.Load() + s.enterprises.failed.Load() + s.retirees.failed.Load() +
+		s.deaths.failed.Load() + s.transfers.failed.Load()
+}
+
+// write prints the summary as a table.
+func (s *seedSummary) write(w io.Writer, cfg seedConfig, elapsed time.Duration) {
+	fmt.Fprintf(w, "Seeded %s (seed %d) into the registry at %s in %v:\n", cityName, cfg.seed, cfg.registryAddr, elapsed.Round(100*time.Millisecond))
+	const row = "  %-12s %8v %16v %7v\n"
+	fmt.Fprintf(w, row, "", "created", "already present", "failed")
+	for _, r := range []struct {
+		name string
+		t    *tally
+	}{
+		{"communities", &s.communities},
+		{"enterprises", &s.enterprises},
+		{"retirees", &s.retirees},
+		{"deaths", &s.deaths},
+		{"transfers", &s.transfers},
+	} {
+		fmt.Fprintf(w, row, r.name, r.t.created.Load(), r.t.present.Load(), r.t.failed.Load())
+	}
+}
+
+// seeder loads a cityPlan into the registry.
+type seeder struct {
+	client      registryv1.RegistryServiceClient
+	concurrency int
+	// retryBase is the first wait before retrying an Unavailable or
+	// ResourceExhausted call; it doubles on each of maxAttempts.
+	retryBase   time.Duration
+	maxAttempts int
+
+	mu       sync.Mutex // guards progress and reported
+	progress io.Writer
+	reported int
+}
+
+func newSeeder(client registryv1.RegistryServiceClient, concurrency int, progress io.Writer) *seeder {
+	return &seeder{
+		client:      client,
+		concurrency: concurrency,
+		retryBase:   100 * time.Millisecond,
+		maxAttempts: 5,
+		progress:    progress,
+	}
+}
+
+// errAborted is the cause given to the seed's context when a failure
+// means that carrying on would only fail again.
+var errAborted = errors.New("seed aborted")
+
+// seed creates everything in plan, in dependency order: communities and
+// enterprises, then retirees, then the deaths and transfers. It returns
+// an error if anything failed or the seed was cancelled; the summary is
+// valid either way.
+func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, error) {
+	ctx, abort := context.WithCancelCause(parent)
+	defer abort(nil)
+	sum := &seedSummary{}
+
+	s.logf("creating %d communities and %d enterprises", len(plan.Communities), len(plan.Enterprises))
+	s.forEach(ctx, len(plan.Communities), func(ctx context.Context, i int) {
+		c := plan.Communities[i]
+		err := s.call(ctx, func(ctx context.Context) error {
+			_, err := s.client.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: c})
+			return err
+		})
+		s.count(ctx, abort, &sum.communities, err, "create community "+c.GetId())
+	})
+	s.forEach(ctx, len(plan.Enterprises), func(ctx context.Context, i int) {
+		e := plan.Enterprises[i]
+		err := s.call(ctx, func(ctx context.Context) error {
+			_, err := s.client.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: e})
+			return err
+		})
+		s.count(ctx, abort, &sum.enterprises, err, "create enterprise "+e.GetCreditCode())
+	})
+
+	s.logf("creating %d retirees", len(plan.Retirees))
+	// ids[i] is the id of Retirees[i] when this run created it; each
+	// worker writes only its own index.
+	ids := make([]string, len(plan.Retirees))
+	var done atomic.Int64
+	start := time.Now()
+	s.forEach(ctx, len(plan.Retirees), func(ctx context.Context, i int) {
+		var resp *registryv1.CreateRetireeResponse
+		err := s.call(ctx, func(ctx context.Context) error {
+			var err error
+			resp, err = s.client.CreateRetiree(ctx, &registryv1.CreateRetireeRequest{Retiree: plan.Retirees[i]})
+			return err
+		})
+		if err == nil {
+			ids[i] = resp.GetRetiree().GetId()
+		}
+		// The index, never the ID number, names the retiree in messages.
+		s.count(ctx, abort, &sum.retirees, err, fmt.Sprintf("create retiree #%d", i))
+		if n := done.Add(1); n%progressEvery == 0 {
+			s.logf("retirees %d/%d: %d created, %d already present, %d failed (%v)",
+				n, len(plan.Retirees), sum.retirees.created.Load(), sum.retirees.present.Load(),
+				sum.retirees.failed.Load(), time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+
+	s.logf("recording %d deaths and %d transfers", len(plan.Deaths), len(plan.Transfers))
+	s.forEach(ctx, len(plan.Deaths), func(ctx context.Context, i int) {
+		d := plan.Deaths[i]
+		what := fmt.Sprintf("record death of retiree #%d", d.Index)
+		id, done, err := s.resolve(ctx, plan.Retirees[d.Index], ids[d.Index], func(r *registryv1.Retiree) bool {
+			return r.GetStatus() == registryv1.RetireeStatus_DECEASED
+		})
+		if err == nil && done {
+			sum.deaths.present.Add(1)
+			return
+		}
+		if err == nil {
+			err = s.call(ctx, func(ctx context.Context) error {
+				_, err := s.client.RecordDeath(ctx, &registryv1.RecordDeathRequest{Id: id, DateOfDeath: d.Date})
+				return err
+			})
+		}
+		s.count(ctx, abort, &sum.deaths, err, what)
+	})
+	s.forEach(ctx, len(plan.Transfers), func(ctx context.Context, i int) {
+		t := plan.Transfers[i]
+		what := fmt.Sprintf("transfer retiree #%d", t.Index)
+		id, done, err := s.resolve(ctx, plan.Retirees[t.Index], ids[t.Index], func(r *registryv1.Retiree) bool {
+			return r.GetCommunityId() == t.ToCommunity || r.GetStatus() != registryv1.RetireeStatus_LIVING
+		})
+		if err == nil && done {
+			sum.transfers.present.Add(1)
+			return
+		}
+		if err == nil {
+			err = s.call(ctx, func(ctx context.Context) error {
+				_, err := s.client.TransferRetiree(ctx, &registryv1.TransferRetireeRequest{
+					Id: id, ToCommunityId: t.ToCommunity, Reason: t.Reason,
+				})
+				return err
+			})
+		}
+		s.count(ctx, abort, &sum.transfers, err, what)
+	})
+
+	if parent.Err() != nil {
+		return sum, fmt.Errorf("interrupted: %w", context.Cause(parent))
+	}
+	if err := context.Cause(ctx); err != nil {
+		return sum, err
+	}
+	if n := sum.failed(); n > 0 {
+		return sum, fmt.Errorf("%d operations failed (the first are shown above)", n)
+	}
+	return sum, nil
+}
+
+// resolve returns the id of retiree r for a follow-up change. A retiree
+// this run created has its id already (created != ""); one that already
+// existed is looked up by ID number, and done reports whether the change
+// is already in place according to applied.
+func (s *seeder) resolve(ctx context.Context, r *registryv1.Retiree, created string, applied func(*registryv1.Retiree) bool) (id string, done bool, err error) {
+	if created != "" {
+		return created, false, nil
+	}
+	var resp *registryv1.LookupRetireeResponse
+	err = s.call(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = s.client.LookupRetiree(ctx, &registryv1.LookupRetireeRequest{IdNumber: r.GetIdNumber()})
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return resp.GetRetiree().GetId(), applied(resp.GetRetiree()), nil
+}
+
+// forEach calls fn for 0..n-1 on s.concurrency workers and returns when
+// all calls have returned. It stops handing out work once ctx is done.
+func (s *seeder) forEach(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(s.concurrency, n) {
+		wg.Go(func() {
+			for i := range work {
+				fn(ctx, i)
+			}
+		})
+	}
+feed:
+	for i := range n {
+		// Checked first: select picks at random among ready cases, and an
+		// idle worker is always ready.
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// call runs f, retrying with exponential backoff while the registry is
+// briefly unavailable or rate-limiting. A create retried after its first
+// attempt committed comes back AlreadyExists, which counts as present.
+func (s *seeder) call(ctx context.Context, f func(context.Context) error) error {
+	wait := s.retryBase
+	for attempt := 1; ; attempt++ {
+		err := f(ctx)
+		switch status.Code(err) {
+		case codes.Unavailable, codes.ResourceExhausted:
+			if attempt >= s.maxAttempts {
+				return err
+			}
+		default:
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// count records the outcome err of the operation what in t. Errors that
+// every further call would repeat abort the whole seed.
+func (s *seeder) count(ctx context.Context, abort context.CancelCauseFunc, t *tally, err error, what string) {
+	code := status.Code(err)
+	switch {
+	case err == nil:
+		t.created.Add(1)
+		return
+	case code == codes.AlreadyExists:
+		t.present.Add(1)
+		return
+	case ctx.Err() != nil:
+		// Cancelled (Ctrl-C or an abort elsewhere): not this call's fault.
+		return
+	}
+	t.failed.Add(1)
+	switch code {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		abort(fmt.Errorf("%w: the registry rejected the admin token (%s): is --key the signing key the stack was started with?", errAborted, code))
+		return
+	case codes.Unavailable:
+		abort(fmt.Errorf("%w: the registry became unreachable: %s", errAborted, status.Convert(err).Message()))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reported++
+	switch {
+	case s.reported <= maxReportedFailures:
+		st := status.Convert(err)
+		fmt.Fprintf(s.progress, "seed: %s: %s: %s\n", what, st.Code(), st.Message())
+	case s.reported == maxReportedFailures+1:
+		fmt.Fprintln(s.progress, "seed: further failures are counted but not shown")
+	}
+}
+
+// logf prints a progress line.
+func (s *seeder) logf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.progress, "seed: "+format+"\n", args...)
+}

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// fakeRegistry keeps what a seed creates in memory and enforces the rules
+// of the real registry that the seed depends on: uniqueness, references
+// that must exist, and deaths only of the living.
+type fakeRegistry struct {
+	registryv1.UnimplementedRegistryServiceServer
+
+	mu          sync.Mutex
+	communities map[string]*registryv1.Community
+	enterprises map[string]*registryv1.Enterprise
+	retirees    map[string]*registryv1.Retiree // by id
+	byIDNumber  map[string]string
+	// reject makes CreateRetiree fail for these names.
+	reject map[string]bool
+	// calls counts the calls of each method that passed authentication.
+	calls map[string]int
+	// attempts counts every call, before authentication.
+	attempts atomic.Int64
+}
+
+func newFakeRegistry() *fakeRegistry {
+	return &fakeRegistry{
+		communities: map[string]*registryv1.Community{},
+		enterprises: map[string]*registryv1.Enterprise{},
+		retirees:    map[string]*registryv1.Retiree{},
+		byIDNumber:  map[string]string{},
+		reject:      map[string]bool{},
+		calls:       map[string]int{},
+	}
+}
+
+func (f *fakeRegistry) CreateCommunity(_ context.Context, req *registryv1.CreateCommunityRequest) (*registryv1.CreateCommunityResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["CreateCommunity"]++
+	c := req.GetCommunity()
+	if _, ok := f.communities[c.GetId()]; ok {
+		return nil, status.Error(codes.AlreadyExists, "community exists")
+	}
+	f.communities[c.GetId()] = proto.Clone(c).(*registryv1.Community)
+	return &registryv1.CreateCommunityResponse{Community: c}, nil
+}
+
+func (f *fakeRegistry) CreateEnterprise(_ context.Context, req *registryv1.CreateEnterpriseRequest) (*registryv1.CreateEnterpriseResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["CreateEnterprise"]++
+	e := req.GetEnterprise()
+	if _, ok := f.enterprises[e.GetCreditCode()]; ok {
+		return nil, status.Error(codes.AlreadyExists, "enterprise exists")
+	}
+	f.enterprises[e.GetCreditCode()] = proto.Clone(e).(*registryv1.Enterprise)
+	return &registryv1.CreateEnterpriseResponse{Enterprise: e}, nil
+}
+
+func (f *fakeRegistry) CreateRetiree(_ context.Context, req *registryv1.CreateRetireeRequest) (*registryv1.CreateRetireeResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["CreateRetiree"]++
+	r := proto.Clone(req.GetRetiree()).(*registryv1.Retiree)
+	switch {
+	case f.reject[r.GetName()]:
+		return nil, status.Error(codes.InvalidArgument, "rejected by the test")
+	case f.communities[r.GetCommunityId()] == nil:
+		return nil, status.Error(codes.FailedPrecondition, "no such community")
+	case f.enterprises[r.GetEnterpriseCreditCode()] == nil:
+		return nil, status.Error(codes.FailedPrecondition, "no such enterprise")
+	case f.byIDNumber[r.GetIdNumber()] != "":
+		return nil, status.Error(codes.AlreadyExists, "retiree exists")
+	}
+	r.Id = fmt.Sprintf("r%06d", len(f.retirees)+1)
+	r.Status = registryv1.RetireeStatus_LIVING
+	f.retirees[r.Id] = r
+	f.byIDNumber[r.GetIdNumber()] = r.Id
+	return &registryv1.CreateRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+func (f *fakeRegistry) LookupRetiree(_ context.Context, req *registryv1.LookupRetireeRequest) (*registryv1.LookupRetireeResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["LookupRetiree"]++
+	id := f.byIDNumber[req.GetIdNumber()]
+	if id == "" {
+		return nil, status.Error(codes.NotFound, "no such retiree")
+	}
+	return &registryv1.LookupRetireeResponse{Retiree: proto.Clone(f.retirees[id]).(*registryv1.Retiree)}, nil
+}
+
+func (f *fakeRegistry) RecordDeath(_ context.Context, req *registryv1.RecordDeathRequest) (*registryv1.RecordDeathResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["RecordDeath"]++
+	r := f.retirees[req.GetId()]
+	switch {
+	case r == nil:
+		return nil, status.Error(codes.NotFound, "no such retiree")
+	case r.GetStatus() != registryv1.RetireeStatus_LIVING:
+		return nil, status.Error(codes.FailedPrecondition, "not living")
+	case req.GetDateOfDeath() < r.GetRetirementDate():
+		return nil, status.Error(codes.InvalidArgument, "died before retiring")
+	}
+	r.Status = registryv1.RetireeStatus_DECEASED
+	r.DateOfDeath = req.GetDateOfDeath()
+	return &registryv1.RecordDeathResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+func (f *fakeRegistry) TransferRetiree(_ context.Context, req *registryv1.TransferRetireeRequest) (*registryv1.TransferRetireeResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["TransferRetiree"]++
+	r := f.retirees[req.GetId()]
+	switch {
+	case r == nil:
+		return nil, status.Error(codes.NotFound, "no such retiree")
+	case f.communities[req.GetToCommunityId()] == nil:
+		return nil, status.Error(codes.FailedPrecondition, "no such community")
+	case req.GetToCommunityId() == r.GetCommunityId():
+		return nil, status.Error(codes.FailedPrecondition, "already there")
+	case req.GetReason() == "":
+		return nil, status.Error(codes.InvalidArgument, "no reason")
+	}
+	r.CommunityId = req.GetToCommunityId()
+	return &registryv1.TransferRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+// count returns the number of records in the fake, by kind.
+func (f *fakeRegistry) count() (communities, enterprises, retirees, dead int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.retirees {
+		if r.GetStatus() == registryv1.RetireeStatus_DECEASED {
+			dead++
+		}
+	}
+	return len(f.communities), len(f.enterprises), len(f.retirees), dead
+}
+
+// startFakeRegistry serves reg on a loopback port, authenticating with
+// the public half of the key in keyFile, and returns its address and the
+// health server.
+func startFakeRegistry(t *testing.T, reg *fakeRegistry, pub ed25519.PublicKey) (string, *health.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := authn.NewVerifier(pub)
+	countAttempts := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		reg.attempts.Add(1)
+		return handler(ctx, req)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(countAttempts, v.UnaryInterceptor()))
+	registryv1.RegisterRegistryServiceServer(srv, reg)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), hs
+}
+
+// newKeyFile creates a signing key in a temporary directory.
+func newKeyFile(t *testing.T) (string, ed25519.PublicKey) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "signing.key")
+	priv, err := authn.GenerateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, priv.Public().(ed25519.PublicKey)
+}
+
+func TestSeedCreatesCityAndRerunFindsIt(t *testing.T) {
+	keyFile, pub := newKeyFile(t)
+	reg := newFakeRegistry()
+	addr, _ := startFakeRegistry(t, reg, pub)
+	cfg := seedConfig{registryAddr: addr, keyFile: keyFile, retirees: 4100, seed: 3, concurrency: 8}
+	plan := mustGenerate(t, cfg.seed, cfg.retirees)
+
+	var out, progress bytes.Buffer
+	if err := runSeed(t.Context(), cfg, &out, &progress); err != nil {
+		t.Fatalf("first seed: %v\nprogress:\n%s", err, progress.String())
+	}
+	c, e, r, dead := reg.count()
+	if c != len(plan.Communities) || e != len(plan.Enterprises) || r != cfg.retirees || dead != len(plan.Deaths) {
+		t.Errorf("registry has %d communities, %d enterprises, %d retirees (%d dead); want %d, %d, %d (%d)",
+			c, e, r, dead, len(plan.Communities), len(plan.Enterprises), cfg.retirees, len(plan.Deaths))
+	}
+	for _, tr := range plan.Transfers {
+		id := reg.byIDNumber[plan.Retirees[tr.Index].GetIdNumber()]
+		if got := reg.retirees[id].GetCommunityId(); got != tr.ToCommunity {
+			t.Errorf("retiree #%d in %s, want transferred to %s", tr.Index, got, tr.ToCommunity)
+		}
+	}
+	if got := strings.Count(progress.String(), "seed: retirees "); got != 2 {
+		t.Errorf("got %d progress lines for 4100 retirees, want 2 (at 2000 and 4000):\n%s", got, progress.String())
+	}
+	if !strings.Contains(collapseSpaces(out.String()), fmt.Sprintf("retirees  %d  0  0", cfg.retirees)) {
+		t.Errorf("summary does not report %d created retirees:\n%s", cfg.retirees, out.String())
+	}
+
+	// The second run finds everything and changes nothing.
+	out.Reset()
+	progress.Reset()
+	if err := runSeed(t.Context(), cfg, &out, &progress); err != nil {
+		t.Fatalf("second seed: %v\nprogress:\n%s", err, progress.String())
+	}
+	if c2, e2, r2, dead2 := reg.count(); c2 != c || e2 != e || r2 != r || dead2 != dead {
+		t.Errorf("second seed changed the registry: %d/%d/%d/%d, was %d/%d/%d/%d", c2, e2, r2, dead2, c, e, r, dead)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("retirees  0  %d  0", cfg.retirees),
+		fmt.Sprintf("deaths  0  %d  0", len(plan.Deaths)),
+		fmt.Sprintf("transfers  0  %d  0", len(plan.Transfers)),
+	} {
+		if !strings.Contains(collapseSpaces(out.String()), want) {
+			t.Errorf("second summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if n := reg.calls["RecordDeath"]; n != len(plan.Deaths) {
+		t.Errorf("RecordDeath called %d times over two runs, want %d", n, len(plan.Deaths))
+	}
+}
+
+func TestSeedReportsFailures(t *testing.T) {
+	keyFile, pub := newKeyFile(t)
+	reg := newFakeRegistry()
+	plan := mustGenerate(t, 1, 300)
+	rejected := plan.Retirees[17]
+	reg.reject[rejected.GetName()] = true
+	addr, _ := startFakeRegistry(t, reg, pub)
+
+	var out, progress bytes.Buffer
+	err := runSeed(t.Context(), seedConfig{registryAddr: addr, keyFile: keyFile, retirees: 300, seed: 1, concurrency: 4}, &out, &progress)
+	if err == nil || !strings.Contains(err.Error(), "failed") {
+		t.Fatalf("seed with a rejected retiree: err = %v, want a failure", err)
+	}
+	if !strings.Contains(progress.String(), "create retiree #17: InvalidArgument: rejected by the test") {
+		t.Errorf("progress does not report the failure of retiree #17:\n%s", progress.String())
+	}
+	if strings.Contains(progress.String()+out.String()+err.Error(), rejected.GetIdNumber()) {
+		t.Error("output contains an ID number")
+	}
+	if _, _, r, _ := reg.count(); r == 0 || r == 300 {
+		t.Errorf("registry has %d retirees; want all but the rejected ones", r)
+	}
+}
+
+func TestSeedAbortsOnWrongKey(t *testing.T) {
+	keyFile, _ := newKeyFile(t)
+	_, otherPub := newKeyFile(t)
+	reg := newFakeRegistry()
+	addr, _ := startFakeRegistry(t, reg, otherPub)
+
+	var out, progress bytes.Buffer
+	err := runSeed(t.Context(), seedConfig{registryAddr: addr, keyFile: keyFile, retirees: 1000, seed: 1, concurrency: 4}, &out, &progress)
+	if !errors.Is(err, errAborted) || !strings.Contains(err.Error(), "--key") {
+		t.Fatalf("err = %v, want an abort that names --key", err)
+	}
+	// The seed must stop at the first rejections, not try all 1100
+	// creates; a few calls already in flight may still arrive.
+	if n := reg.attempts.Load(); n == 0 || n > 20 {
+		t.Errorf("%d calls reached the registry, want a handful", n)
+	}
+}
+
+func TestSeedChecksReachability(t *testing.T) {
+	keyFile, pub := newKeyFile(t)
+
+	// A port nobody listens on: take one and close it.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := lis.Addr().String()
+	lis.Close()
+
+	notServingAddr, hs := startFakeRegistry(t, newFakeRegistry(), pub)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+
+	for _, tc := range []struct {
+		name    string
+		addr    string
+		wantErr string
+	}{
+		{"nothing listening", deadAddr, "registry not reachable at " + deadAddr + ": is the stack running? (make run)"},
+		{"not serving", notServingAddr, "reports NOT_SERVING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := seedConfig{registryAddr: tc.addr, keyFile: keyFile, retirees: 10, seed: 1, concurrency: 1, reachTimeout: 300 * time.Millisecond}
+			var out, progress bytes.Buffer
+			err := runSeed(t.Context(), cfg, &out, &progress)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSeedConfigValidate(t *testing.T) {
+	good := seedConfig{registryAddr: defaultRegistryAddr, keyFile: "k", retirees: 10, seed: 1, concurrency: 16}
+	for _, tc := range []struct {
+		name    string
+		mod     func(*seedConfig)
+		wantErr string
+	}{
+		{"good", func(*seedConfig) {}, ""},
+		{"no retirees is fine", func(c *seedConfig) { c.retirees = 0 }, ""},
+		{"negative retirees", func(c *seedConfig) { c.retirees = -1 }, "--retirees"},
+		{"too many retirees", func(c *seedConfig) { c.retirees = maxRetirees + 1 }, "--retirees"},
+		{"zero concurrency", func(c *seedConfig) { c.concurrency = 0 }, "--concurrency"},
+		{"huge concurrency", func(c *seedConfig) { c.concurrency = maxConcurrency + 1 }, "--concurrency"},
+		{"no key", func(c *seedConfig) { c.keyFile = "" }, "--key"},
+		{"no registry", func(c *seedConfig) { c.registryAddr = "" }, "--registry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.mod(&c)
+			err := c.validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Errorf("validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("validate: %v, want an error about %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSeedCommandMissingKey(t *testing.T) {
+	var out, errOut bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "nope.key")
+	err := run(t.Context(), []string{"seed", "--key", missing}, &out, &errOut, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "signing key") {
+		t.Errorf("seed with a missing key: %v, want an error about the signing key", err)
+	}
+}
+
+// collapseSpaces turns runs of spaces into two, so that assertions on
+// the summary table do not depend on column widths.
+func collapseSpaces(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), "  ")
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// The gateway's addresses (DESIGN.md, "Operator contract").
+const (
+	gatewayHTTPAddr  = "127.0.0.1:8080"
+	gatewayAdminAddr = "127.0.0.1:9200"
+)
+
+// The development keys devrun creates in the data directory.
+const (
+	signingKeyName = "dev-signing.key"
+	idKeyName      = "dev-id.key"
+)
+
+// service is one gRPC service of the stack.
+type service struct {
+	// name is the program's name in the bin directory and the log prefix.
+	name      string
+	grpcAddr  string
+	adminAddr string
+	// required services make devrun fail when their program is missing;
+	// the others are started when they have been built.
+	required bool
+	// idKey says that the service indexes retirees by ID number and so
+	// takes --id-key.
+	idKey bool
+	// upstreams are the services it calls; each present one is passed as
+	// --<name>-addr.
+	upstreams []string
+}
+
+// services lists the stack's gRPC services in start order. Adding a
+// service is adding an entry here (and its --<name>-addr to the gateway,
+// which gatewayArgs does for every present service).
+func services() []service {
+	return []service{
+		{name: "registry", grpcAddr: "127.0.0.1:9101", adminAddr: "127.0.0.1:9201", required: true, idKey: true},
+		{name: "handover", grpcAddr: "127.0.0.1:9102", adminAddr: "127.0.0.1:9202", upstreams: []string{"registry", "activity"}},
+		{name: "pension", grpcAddr: "127.0.0.1:9103", adminAddr: "127.0.0.1:9203", idKey: true, upstreams: []string{"registry"}},
+		{name: "activity", grpcAddr: "127.0.0.1:9104", adminAddr: "127.0.0.1:9204", upstreams: []string{"registry"}},
+	}
+}
+
+// proc is one child process of the stack.
+type proc struct {
+	// name is the program's name and the prefix of its output lines.
+	name string
+	// path is the program to run.
+	path string
+	args []string
+	// health returns nil once the process serves; it is retried until
+	// then.
+	health func(ctx context.Context) error
+	// endpoint is where clients reach it, for the banner.
+	endpoint string
+}
+
+// stackProcs returns the processes to start, in order: the services whose
+// programs are in cfg.BinDir, then the gateway, which is told about each
+// of them. exists reports whether a program file exists.
+func stackProcs(cfg config, exists func(path string) bool) ([]proc, error) {
+	present := map[string]service{}
+	var started []service
+	for _, s := range services() {
+		path := filepath.Join(cfg.BinDir, s.name)
+		if !exists(path) {
+			if s.required {
+				return nil, fmt.Errorf("%s not found: build the programs first (make build)", path)
+			}
+			continue
+		}
+		present[s.name] = s
+		started = append(started, s)
+	}
+	gatewayPath := filepath.Join(cfg.BinDir, "gateway")
+	if !exists(gatewayPath) {
+		return nil, fmt.Errorf("%s not found: build the programs first (make build)", gatewayPath)
+	}
+
+	var procs []proc
+	for _, s := range started {
+		args := []string{
+			"--grpc-addr", s.grpcAddr,
+			"--admin-addr", s.adminAddr,
+			"--data-dir", cfg.DataDir,
+			"--token-key", filepath.Join(cfg.DataDir, signingKeyName),
+		}
+		if s.idKey {
+			args = append(args, "--id-key", filepath.Join(cfg.DataDir, idKeyName))
+		}
+		for _, up := range s.upstreams {
+			if u, ok := present[up]; ok {
+				args = append(args, "--"+up+"-addr", u.grpcAddr)
+			}
+		}
+		args = append(args, "--log-format", "console")
+		procs = append(procs, proc{
+			name:     s.name,
+			path:     filepath.Join(cfg.BinDir, s.name),
+			args:     args,
+			health:   grpcHealthCheck(s.grpcAddr),
+			endpoint: s.grpcAddr + " (gRPC), metrics http://" + s.adminAddr + "/metrics",
+		})
+	}
+
+	args := []string{"--http-addr", gatewayHTTPAddr}
+	for _, s := range started {
+		args = append(args, "--"+s.name+"-addr", s.grpcAddr)
+	}
+	args = append(args, "--admin-addr", gatewayAdminAddr, "--log-format", "console")
+	procs = append(procs, proc{
+		name:     "gateway",
+		path:     gatewayPath,
+		args:     args,
+		health:   httpHealthCheck("http://" + gatewayHTTPAddr + "/healthz"),
+		endpoint: "http://" + gatewayHTTPAddr + " (REST), metrics http://" + gatewayAdminAddr + "/metrics",
+	})
+	return procs, nil
+}
+
+// isProgram reports whether path is a regular file someone may execute.
+func isProgram(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}

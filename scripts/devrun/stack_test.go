@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestStackProcs(t *testing.T) {
+	cfg := config{BinDir: "/opt/bin", DataDir: "/srv/var"}
+	registryArgs := []string{
+		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "/srv/var",
+		"--token-key", "/srv/var/dev-signing.key", "--id-key", "/srv/var/dev-id.key", "--log-format", "console",
+	}
+	type want struct {
+		name string
+		path string
+		args []string
+	}
+	for _, tc := range []struct {
+		name     string
+		programs []string
+		want     []want
+		wantErr  string
+	}{
+		{
+			name:     "registry and gateway only",
+			programs: []string{"registry", "gateway", "socmgmt"},
+			want: []want{
+				{"registry", "/opt/bin/registry", registryArgs},
+				{"gateway", "/opt/bin/gateway", []string{
+					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
+					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+				}},
+			},
+		},
+		{
+			name:     "the whole stack",
+			programs: []string{"registry", "handover", "pension", "activity", "gateway"},
+			want: []want{
+				{"registry", "/opt/bin/registry", registryArgs},
+				{"handover", "/opt/bin/handover", []string{
+					"--grpc-addr", "127.0.0.1:9102", "--admin-addr", "127.0.0.1:9202", "--data-dir", "/srv/var",
+					"--token-key", "/srv/var/dev-signing.key",
+					"--registry-addr", "127.0.0.1:9101", "--activity-addr", "127.0.0.1:9104", "--log-format", "console",
+				}},
+				{"pension", "/opt/bin/pension", []string{
+					"--grpc-addr", "127.0.0.1:9103", "--admin-addr", "127.0.0.1:9203", "--data-dir", "/srv/var",
+					"--token-key", "/srv/var/dev-signing.key", "--id-key", "/srv/var/dev-id.key",
+					"--registry-addr", "127.0.0.1:9101", "--log-format", "console",
+				}},
+				{"activity", "/opt/bin/activity", []string{
+					"--grpc-addr", "127.0.0.1:9104", "--admin-addr", "127.0.0.1:9204", "--data-dir", "/srv/var",
+					"--token-key", "/srv/var/dev-signing.key",
+					"--registry-addr", "127.0.0.1:9101", "--log-format", "console",
+				}},
+				{"gateway", "/opt/bin/gateway", []string{
+					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
+					"--handover-addr", "127.0.0.1:9102", "--pension-addr", "127.0.0.1:9103", "--activity-addr", "127.0.0.1:9104",
+					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+				}},
+			},
+		},
+		{
+			name:     "handover without activity",
+			programs: []string{"registry", "handover", "gateway"},
+			want: []want{
+				{"registry", "/opt/bin/registry", registryArgs},
+				{"handover", "/opt/bin/handover", []string{
+					"--grpc-addr", "127.0.0.1:9102", "--admin-addr", "127.0.0.1:9202", "--data-dir", "/srv/var",
+					"--token-key", "/srv/var/dev-signing.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",
+				}},
+				{"gateway", "/opt/bin/gateway", []string{
+					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101", "--handover-addr", "127.0.0.1:9102",
+					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+				}},
+			},
+		},
+		{name: "no registry", programs: []string{"gateway", "pension"}, wantErr: "/opt/bin/registry not found: build the programs first (make build)"},
+		{name: "no gateway", programs: []string{"registry"}, wantErr: "/opt/bin/gateway not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exists := func(path string) bool {
+				for _, p := range tc.programs {
+					if path == filepath.Join(cfg.BinDir, p) {
+						return true
+					}
+				}
+				return false
+			}
+			procs, err := stackProcs(cfg, exists)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []want
+			for _, p := range procs {
+				got = append(got, want{p.name, p.path, p.args})
+				if p.health == nil {
+					t.Errorf("%s has no health check", p.name)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(want{})); diff != "" {
+				t.Errorf("processes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIsProgram(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "registry")
+	plain := filepath.Join(dir, "README")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plain, []byte("text"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{exe: true, plain: false, dir: false, filepath.Join(dir, "none"): false} {
+		if got := isProgram(path); got != want {
+			t.Errorf("isProgram(%s) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    config
+		wantErr string
+	}{
+		{name: "defaults", want: config{BinDir: "./bin", DataDir: "./var", StartTimeout: 30 * time.Second, StopTimeout: 15 * time.Second}},
+		{
+			name: "as make run calls it",
+			args: []string{"--bin", "/w/bin", "--data-dir", "/w/var"},
+			want: config{BinDir: "/w/bin", DataDir: "/w/var", StartTimeout: 30 * time.Second, StopTimeout: 15 * time.Second},
+		},
+		{name: "stray argument", args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{name: "empty data dir", args: []string{"--data-dir", ""}, wantErr: "--data-dir"},
+		{name: "zero stop timeout", args: []string{"--stop-timeout", "0s"}, wantErr: "--stop-timeout"},
+		{name: "unknown flag", args: []string{"--port", "1"}, wantErr: "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			got, err := parseConfig(tc.args, &out)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	var out bytes.Buffer
+	if _, err := parseConfig([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: err = %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "make run") || !strings.Contains(out.String(), "-data-dir") {
+		t.Errorf("--help output lacks the description or the flags:\n%s", out.String())
+	}
+}
+
+func TestPrepareDataDir(t *testing.T) {
+	cfg := config{DataDir: filepath.Join(t.TempDir(), "var")}
+	var logged []string
+	logf := func(format string, args ...any) { logged = append(logged, format) }
+
+	if err := prepareDataDir(cfg, logf); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("data directory mode %v, want 0700", perm)
+	}
+	signing, err := os.ReadFile(filepath.Join(cfg.DataDir, signingKeyName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, idKeyName)); err != nil {
+		t.Fatal(err)
+	}
+	if len(logged) != 2 {
+		t.Errorf("logged %q, want the creation of two keys", logged)
+	}
+
+	// A second start keeps the keys: tokens minted before stay valid.
+	logged = nil
+	if err := prepareDataDir(cfg, logf); err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(filepath.Join(cfg.DataDir, signingKeyName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(signing, again) {
+		t.Error("the signing key changed on the second start")
+	}
+	if len(logged) != 0 {
+		t.Errorf("second start logged %q, want nothing", logged)
+	}
+}
+
+func TestPrintBanner(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := stackProcs(config{BinDir: filepath.Join(wd, "bin"), DataDir: filepath.Join(wd, "var")}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		dataDir string
+		want    []string
+	}{
+		{"default data dir", filepath.Join(wd, "var"), []string{
+			"Stack is up",
+			"bin/socmgmt token --key var/dev-signing.key --role admin",
+			`curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/communities`,
+			"Load the demo city:  bin/socmgmt seed\n",
+			"registry  127.0.0.1:9101",
+			"activity  127.0.0.1:9104",
+		}},
+		{"other data dir", "/elsewhere/data", []string{
+			"bin/socmgmt token --key /elsewhere/data/dev-signing.key --role admin",
+			"bin/socmgmt seed --key /elsewhere/data/dev-signing.key\n",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			printBanner(&out, config{BinDir: filepath.Join(wd, "bin"), DataDir: tc.dataDir}, procs)
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("banner lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestRunNeedsBuiltPrograms(t *testing.T) {
+	var out, errOut bytes.Buffer
+	dataDir := filepath.Join(t.TempDir(), "var")
+	err := run(t.Context(), []string{"--bin", t.TempDir(), "--data-dir", dataDir}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("err = %v, want a hint to run make build", err)
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		t.Error("the data directory was created although nothing could start")
+	}
+}
