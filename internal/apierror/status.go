@@ -3,7 +3,6 @@ package apierror
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
@@ -92,10 +91,14 @@ func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 }
 
 func badRequest(log *zap.Logger, fields []FieldViolation, omitted int) error {
-	msg := "invalid argument"
-	if omitted > 0 {
-		msg = fmt.Sprintf("invalid argument; %d more violations not listed", omitted)
+	// The message repeats the first few violations for clients that read
+	// only the message; descriptions are written here and carry no input.
+	const inMessage = 3
+	shown := fields
+	if len(shown) > inMessage {
+		shown = shown[:inMessage]
 	}
+	msg := (&ValidationError{Fields: shown, Omitted: omitted + len(fields) - len(shown)}).Error()
 	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(fields))}
 	for i, f := range fields {
 		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description}

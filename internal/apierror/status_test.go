@@ -93,7 +93,7 @@ func TestToStatus(t *testing.T) {
 			name:        "one invalid field",
 			err:         Invalid("retiree.birth_date", "not a date"),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument",
+			wantMsg:     "invalid argument: retiree.birth_date: not a date",
 			wantDetails: []protoadapt.MessageV1{badRequestOf("retiree.birth_date", "not a date")},
 		},
 		{
@@ -105,7 +105,7 @@ func TestToStatus(t *testing.T) {
 				return v.Err()
 			}()),
 			wantCode: codes.InvalidArgument,
-			wantMsg:  "invalid argument",
+			wantMsg:  "invalid argument: retiree.id_number: check character does not match; retiree.phone: must have 11 digits",
 			wantDetails: []protoadapt.MessageV1{badRequestOf(
 				"retiree.id_number", "check character does not match",
 				"retiree.phone", "must have 11 digits")},
@@ -114,21 +114,21 @@ func TestToStatus(t *testing.T) {
 			name:        "too many violations",
 			err:         many.Err(),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument; 3 more violations not listed",
+			wantMsg:     "invalid argument: retiree_ids[0]: not a retiree id; retiree_ids[1]: not a retiree id; retiree_ids[2]: not a retiree id; and 100 more",
 			wantDetails: []protoadapt.MessageV1{manyWant},
 		},
 		{
 			name:        "bad page token",
 			err:         fmt.Errorf("list retirees: %w", boltstore.ErrBadPageToken),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument",
+			wantMsg:     "invalid argument: pageToken: invalid page token; start again without one",
 			wantDetails: []protoadapt.MessageV1{badRequestOf("pageToken", "invalid page token; start again without one")},
 		},
 		{
 			name:        "bad page size",
 			err:         func() error { _, err := boltstore.PageSize(-1); return err }(),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument",
+			wantMsg:     "invalid argument: pageSize: must be between 0 and 1000",
 			wantDetails: []protoadapt.MessageV1{badRequestOf("pageSize", "must be between 0 and 1000")},
 		},
 		{
