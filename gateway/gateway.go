@@ -9,14 +9,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
-	// errdetails registers google.rpc.BadRequest, ErrorInfo and friends, so
-	// the details of an upstream's status can be rendered as JSON.
-	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	// errdetails also registers google.rpc.BadRequest, ErrorInfo and
+	// friends, so the details of an upstream's status render as JSON.
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
@@ -276,9 +277,33 @@ func (g *Gateway) serve(ctx context.Context) error {
 // default), except that an unreachable upstream is reported without the
 // transport's detail: clients need not learn internal addresses.
 func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable && len(st.Details()) == 0 {
-		g.logger.Warn("upstream unavailable", zap.String("error", st.Message()))
-		err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
+	if st, ok := status.FromError(err); ok && len(st.Details()) == 0 {
+		switch st.Code() {
+		case codes.Unavailable:
+			g.logger.Warn("upstream unavailable", zap.String("error", st.Message()))
+			err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
+		case codes.InvalidArgument:
+			err = unknownFieldError(st, g.logger)
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// unknownFieldRE finds the field name in protojson's decoding error.
+var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]{1,128})"`)
+
+// unknownFieldError gives a body with an unknown JSON field the same shape
+// as every other validation error: a BadRequest naming the field.
+func unknownFieldError(st *status.Status, log *zap.Logger) error {
+	m := unknownFieldRE.FindStringSubmatch(st.Message())
+	if m == nil {
+		return st.Err()
+	}
+	out, err := status.New(codes.InvalidArgument, fmt.Sprintf("invalid argument: %s: unknown field", m[1])).
+		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: m[1], Description: "unknown field"}}})
+	if err != nil {
+		log.Error("attach BadRequest", zap.Error(err))
+		return st.Err()
+	}
+	return out.Err()
 }

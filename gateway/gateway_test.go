@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -297,6 +298,10 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 			st := decodeStatus(t, resp.body)
 			if st.Code != codes.InvalidArgument || !strings.Contains(st.Message, "bogusField") {
 				t.Errorf("status %v %q, want InvalidArgument naming bogusField", st.Code, st.Message)
+			}
+			if len(st.Details) != 1 || st.Details[0]["@type"] != "type.googleapis.com/google.rpc.BadRequest" ||
+				!strings.Contains(fmt.Sprint(st.Details[0]["fieldViolations"]), "field:bogusField") {
+				t.Errorf("details %v, want a BadRequest naming bogusField", st.Details)
 			}
 			if n := up.fake.callCount(); n != before {
 				t.Errorf("the upstream was called")
