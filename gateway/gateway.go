@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -45,8 +46,9 @@ const (
 
 // The gateway's own routes.
 const (
-	healthzRoute = "/healthz"
-	openAPIRoute = "/openapi.json"
+	healthzRoute  = "/healthz"
+	openAPIRoute  = "/openapi.json"
+	calendarRoute = "/v1/communities/{id}/calendar.ics"
 )
 
 // service is one gRPC service behind the gateway.
@@ -67,8 +69,8 @@ func (c Config) services() []service {
 	return []service{
 		{name: "registry", addr: c.RegistryAddr, register: registryv1.RegisterRegistryServiceHandler},
 		{name: "handover", addr: c.HandoverAddr},
-		{name: "pension", addr: c.PensionAddr},
-		{name: "activity", addr: c.ActivityAddr},
+		{name: "pension", addr: c.PensionAddr, register: pensionv1.RegisterPensionServiceHandler},
+		{name: "activity", addr: c.ActivityAddr, register: registerActivity},
 	}
 }
 
