@@ -1,0 +1,377 @@
+// Package projection keeps a service's local copy of the registry's
+// retirees — id, ID-number key, community, status and the few fields the
+// service's rules need — fed by registry's WatchRetirees stream. The copy
+// and its cursor live in the service's own bbolt file and change in one
+// transaction, so a restart resumes exactly where it stopped, and the
+// service's hot paths read it without calling registry.
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Buckets the projection owns in the service's database.
+var (
+	bucketRetirees    = []byte("projection_retirees")     // retiree id -> RetireeState
+	bucketByIDKey     = []byte("projection_by_idkey")     // ID-number HMAC -> retiree id
+	bucketByCommunity = []byte("projection_by_community") // community id, 0, retiree id -> nil
+	bucketMeta        = []byte("projection_meta")
+	keyCursor         = []byte("cursor")
+)
+
+// maxApplyBatch bounds how many stream messages one transaction applies.
+const maxApplyBatch = 1000
+
+// ApplyHook lets the owning service keep its own derived data in step, in
+// the same transaction as the projection change. old is nil for a retiree
+// seen for the first time.
+type ApplyHook func(tx *bolt.Tx, old, cur *registryv1.RetireeState) error
+
+// Options configure a Projection.
+type Options struct {
+	// Logger receives connection and apply failures.
+	Logger *zap.Logger
+	// MinBackoff and MaxBackoff bound the wait between reconnects
+	// (defaults 100 ms and 5 s).
+	MinBackoff, MaxBackoff time.Duration
+	// OnApply, when set, runs for every applied retiree state.
+	OnApply ApplyHook
+}
+
+// Projection follows WatchRetirees into a bbolt file.
+type Projection struct {
+	db     *bolt.DB
+	client registryv1.RegistryServiceClient
+	log    *zap.Logger
+	opts   Options
+
+	cursor    atomic.Uint64
+	connected atomic.Bool
+
+	mu      sync.Mutex
+	applied chan struct{} // closed and replaced after every applied batch
+}
+
+// New prepares the projection's buckets in db and reads its cursor. Run
+// starts following.
+func New(db *bolt.DB, client registryv1.RegistryServiceClient, o Options) (*Projection, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if err := boltstore.CreateBuckets(db, bucketRetirees, bucketByIDKey, bucketByCommunity, bucketMeta); err != nil {
+		return nil, err
+	}
+	p := &Projection{db: db, client: client, log: o.Logger, opts: o, applied: make(chan struct{})}
+	err := db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyCursor); v != nil {
+			c, err := boltstore.ParseU64(v)
+			if err != nil {
+				return err
+			}
+			p.cursor.Store(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Cursor is the registry revision the projection has applied through.
+func (p *Projection) Cursor() uint64 { return p.cursor.Load() }
+
+// Connected reports whether a watch stream is currently open.
+func (p *Projection) Connected() bool { return p.connected.Load() }
+
+// WaitFor blocks until the projection has applied revision rev, or ctx
+// ends. Tests and read-your-writes callers use it.
+func (p *Projection) WaitFor(ctx context.Context, rev uint64) error {
+	for {
+		p.mu.Lock()
+		ch := p.applied
+		p.mu.Unlock()
+		if p.Cursor() >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Run follows the registry until ctx ends, reconnecting with jittered
+// exponential backoff when the stream breaks or registry is down. It
+// returns nil when ctx is cancelled.
+func (p *Projection) Run(ctx context.Context) error {
+	backoff := p.opts.MinBackoff
+	for {
+		progressed, err := p.follow(ctx)
+		p.connected.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if progressed {
+			backoff = p.opts.MinBackoff
+		}
+		p.log.Warn("registry watch interrupted; reconnecting", zap.Uint64("cursor", p.Cursor()), zap.Duration("backoff", backoff), zap.Error(err))
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(2*backoff, p.opts.MaxBackoff)
+	}
+}
+
+// follow runs one watch stream from the cursor, applying what arrives in
+// batched transactions. It reports whether anything was applied.
+func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())})
+	if err != nil {
+		return false, err
+	}
+	msgs := make(chan *registryv1.WatchRetireesResponse, maxApplyBatch)
+	recvErr := make(chan error, 1)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			p.connected.Store(true)
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				recvErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	batch := make([]*registryv1.WatchRetireesResponse, 0, maxApplyBatch)
+	for m := range msgs {
+		batch = append(batch[:0], m)
+	drain:
+		for len(batch) < maxApplyBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if err := p.apply(batch); err != nil {
+			return progressed, fmt.Errorf("apply: %w", err)
+		}
+		progressed = true
+	}
+	err = <-recvErr
+	if reason := errorReason(err); reason == "REVISION_COMPACTED" || reason == "REVISION_AHEAD" {
+		// Our cursor is no longer in registry's change log (we fell behind
+		// its retention, or registry was restored from an older backup):
+		// start over from a snapshot. Registry never deletes retirees, so
+		// upserting the snapshot over the old copy is enough.
+		p.log.Warn("cursor not in registry's change log; resynchronising from a snapshot", zap.String("reason", reason), zap.Uint64("cursor", p.Cursor()))
+		if err := p.setCursor(0); err != nil {
+			return progressed, err
+		}
+		return true, err
+	}
+	return progressed, err
+}
+
+// apply writes one batch of stream messages and the new cursor in one
+// transaction. Snapshot entries do not move the cursor: a restart during a
+// snapshot starts the snapshot again.
+func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
+	cursor := p.Cursor()
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		for _, m := range batch {
+			switch m.Kind {
+			case registryv1.ChangeKind_SNAPSHOT_END:
+				cursor = uint64(m.Revision)
+				continue
+			case registryv1.ChangeKind_SNAPSHOT:
+			default:
+				if uint64(m.Revision) <= cursor {
+					continue // already applied (a replay after reconnect)
+				}
+				cursor = uint64(m.Revision)
+			}
+			if m.Retiree == nil {
+				continue
+			}
+			if err := p.put(tx, m.Retiree); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyCursor, boltstore.U64(cursor))
+	})
+	if err != nil {
+		return err
+	}
+	p.cursor.Store(cursor)
+	p.mu.Lock()
+	close(p.applied)
+	p.applied = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Projection) put(tx *bolt.Tx, st *registryv1.RetireeState) error {
+	if st.Id == "" {
+		return errors.New("retiree state without id")
+	}
+	retirees := tx.Bucket(bucketRetirees)
+	var old *registryv1.RetireeState
+	if v := retirees.Get([]byte(st.Id)); v != nil {
+		old = new(registryv1.RetireeState)
+		if err := proto.Unmarshal(v, old); err != nil {
+			return err
+		}
+	}
+	v, err := proto.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := retirees.Put([]byte(st.Id), v); err != nil {
+		return err
+	}
+	if len(st.IdNumberKey) > 0 {
+		if err := tx.Bucket(bucketByIDKey).Put(st.IdNumberKey, []byte(st.Id)); err != nil {
+			return err
+		}
+	}
+	byCommunity := tx.Bucket(bucketByCommunity)
+	if old != nil && old.CommunityId != st.CommunityId && old.CommunityId != "" {
+		if err := byCommunity.Delete(boltstore.Key(old.CommunityId, st.Id)); err != nil {
+			return err
+		}
+	}
+	if st.CommunityId != "" {
+		if err := byCommunity.Put(boltstore.Key(st.CommunityId, st.Id), nil); err != nil {
+			return err
+		}
+	}
+	if p.opts.OnApply != nil {
+		return p.opts.OnApply(tx, old, st)
+	}
+	return nil
+}
+
+func (p *Projection) setCursor(c uint64) error {
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyCursor, boltstore.U64(c))
+	})
+	if err == nil {
+		p.cursor.Store(c)
+	}
+	return err
+}
+
+// errorReason returns the ErrorInfo reason of a gRPC status error, if any.
+func errorReason(err error) string {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.FailedPrecondition {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.Reason
+		}
+	}
+	return ""
+}
+
+// ErrUnknownRetiree is returned for a retiree the projection has not seen.
+var ErrUnknownRetiree = errors.New("retiree not known to the projection")
+
+// Get returns a retiree's state within the caller's transaction.
+func Get(tx *bolt.Tx, id string) (*registryv1.RetireeState, error) {
+	v := tx.Bucket(bucketRetirees).Get([]byte(id))
+	if v == nil {
+		return nil, ErrUnknownRetiree
+	}
+	st := new(registryv1.RetireeState)
+	if err := proto.Unmarshal(v, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// IDForKey returns the retiree id filed under an ID-number HMAC within the
+// caller's transaction.
+func IDForKey(tx *bolt.Tx, idKey []byte) (string, error) {
+	v := tx.Bucket(bucketByIDKey).Get(idKey)
+	if v == nil {
+		return "", ErrUnknownRetiree
+	}
+	return string(v), nil
+}
+
+// LookupKey returns the state of the retiree with the given ID-number HMAC.
+func LookupKey(tx *bolt.Tx, idKey []byte) (*registryv1.RetireeState, error) {
+	id, err := IDForKey(tx, idKey)
+	if err != nil {
+		return nil, err
+	}
+	return Get(tx, id)
+}
+
+// ScanCommunity calls fn for the retirees of a community in id order,
+// starting after the retiree id after (empty: from the start), until fn
+// returns false.
+func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.RetireeState) (bool, error)) error {
+	prefix := boltstore.Prefix(community)
+	var afterKey []byte
+	if after != "" {
+		afterKey = boltstore.Key(community, after)
+	}
+	retirees := tx.Bucket(bucketRetirees)
+	return boltstore.ScanPrefix(tx.Bucket(bucketByCommunity).Cursor(), prefix, afterKey, func(k, _ []byte) (bool, error) {
+		v := retirees.Get(k[len(prefix):])
+		if v == nil {
+			return false, fmt.Errorf("projection index entry without retiree")
+		}
+		st := new(registryv1.RetireeState)
+		if err := proto.Unmarshal(v, st); err != nil {
+			return false, err
+		}
+		return fn(st)
+	})
+}
+
+// Count returns how many retirees the projection holds.
+func Count(tx *bolt.Tx) int { return tx.Bucket(bucketRetirees).Stats().KeyN }
