@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -93,7 +94,7 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	if err := putProto(w.tx.Bucket(bucketHistory), historyKey(r.Id, rev), hist); err != nil {
 		return err
 	}
-	return putAudit(w.tx, auditEntry(actor, action, r.Id, w.now))
+	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))
 }
 
 // finish stores the head revision and prunes the change log down to the

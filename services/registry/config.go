@@ -26,6 +26,9 @@ type Config struct {
 	IDKey string
 	// Retention is how many change-log entries are kept for WatchRetirees.
 	Retention uint64
+	// AuditDurableReads makes each read wait until its audit record is on
+	// disk before answering (see StoreOptions.DurableReads).
+	AuditDurableReads bool
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -38,6 +41,7 @@ func ParseConfig(args []string) (*Config, error) {
 	fs.StringVar(&c.TokenKey, "token-key", "", "Ed25519 key `file` (PEM) that verifies bearer tokens (required)")
 	fs.StringVar(&c.IDKey, "id-key", "", "`file` of the hex HMAC key that indexes ID numbers (required)")
 	fs.Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
+	fs.BoolVar(&c.AuditDurableReads, "audit-durable-reads", false, "answer a read only after its audit record is on disk (slower); otherwise records are group-committed within milliseconds")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: registry [flags]\n\nThe registry service: communities, enterprises, retirees and their change log.\nEvery flag may also be set as REGISTRY_<FLAG>, e.g. REGISTRY_DATA_DIR.\n\n")
 		fs.PrintDefaults()

@@ -2,12 +2,14 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -172,6 +174,13 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	var v apierror.Violations
 	if f.CommunityID != "" && !isCommunityID(f.CommunityID) {
 		v.Add("communityId", "must be a 12-digit division code")
+	}
+	if f.EnterpriseCode != "" {
+		if code, err := creditcode.Parse(f.EnterpriseCode); err != nil {
+			v.Add("enterpriseCreditCode", err.Error())
+		} else {
+			f.EnterpriseCode = string(code)
+		}
 	}
 	checkMode(&v, f.Mode, false)
 	if _, ok := pb.RetireeStatus_name[int32(f.Status)]; !ok {
@@ -364,6 +373,14 @@ func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesReque
 		v.Add("retireeIds", "required")
 	case n > maxAssignBatch:
 		v.Addf("retireeIds", "at most %d retirees per request", maxAssignBatch)
+	default:
+		seen := make(map[string]bool, n)
+		for i, id := range req.RetireeIds {
+			if seen[id] {
+				v.Add(fmt.Sprintf("retireeIds[%d]", i), "listed twice")
+			}
+			seen[id] = true
+		}
 	}
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)

@@ -234,6 +234,17 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
 			return 0, "", err
 		}
+		// The merged record must still satisfy what creation requires.
+		var v apierror.Violations
+		if r.ManagementMode == pb.ManagementMode_ENTERPRISE && r.EnterpriseCreditCode == "" {
+			v.Add("enterpriseCreditCode", "required when managementMode is ENTERPRISE")
+		}
+		if r.RetirementDate != "" && r.RetirementDate <= r.BirthDate {
+			v.Add("retirementDate", "must be after the birth date")
+		}
+		if err := v.Err(); err != nil {
+			return 0, "", err
+		}
 		return pb.ChangeKind_UPDATED, "", nil
 	}, actor, "UpdateRetiree")
 }
@@ -405,11 +416,6 @@ func splitFingerprint(v []byte) (fp, body []byte) {
 // ListHistory returns a page of a retiree's history, oldest first.
 func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEntry, []byte, error) {
 	return listUnder(s.db, bucketHistory, id, size, after, func() *pb.HistoryEntry { return new(pb.HistoryEntry) })
-}
-
-// ListAudit returns a page of a retiree's audit entries, oldest first.
-func (s *Store) ListAudit(id string, size int, after []byte) ([]*pb.AuditEntry, []byte, error) {
-	return listUnder(s.db, bucketAudit, id, size, after, func() *pb.AuditEntry { return new(pb.AuditEntry) })
 }
 
 // listUnder pages through the entries of bucket filed under a retiree id.

@@ -1,5 +1,7 @@
 package registry
 
+import "github.com/socmgmt/socmgmt/internal/audit"
+
 // Bucket names of the registry's bbolt file, all in one place. Keys are
 // order-preserving: ids as strings, revisions and sequences as 8-byte
 // big-endian numbers, composite keys joined by a zero byte.
@@ -25,7 +27,7 @@ var (
 	// good, unlike the change log.
 	bucketHistory = []byte("history")
 	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
-	bucketAudit = []byte("audit")
+	bucketAudit = audit.Bucket
 	// bucketStats maps community id to its SocialisationRow counters.
 	bucketStats = []byte("stats")
 	// bucketAssignments maps an AssignRetirees request key to its answer.

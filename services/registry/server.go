@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -119,6 +120,12 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 	if _, err := authn.Require(ctx, readerRoles...); err != nil {
 		return nil, err
 	}
+	var v apierror.Violations
+	checkText(&v, "district", req.District, false, maxDistrictLen)
+	checkText(&v, "street", req.Street, false, maxDistrictLen)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	scope := boltstore.PageScope("ListCommunities", req.District, req.Street)
 	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
 	if err != nil {
@@ -151,7 +158,11 @@ func (s *Server) GetEnterprise(ctx context.Context, req *pb.GetEnterpriseRequest
 	if _, err := authn.Require(ctx, readerRoles...); err != nil {
 		return nil, err
 	}
-	e, err := s.store.GetEnterprise(req.CreditCode)
+	code, err := creditcode.Parse(req.CreditCode)
+	if err != nil {
+		return nil, s.fail(ctx, apierror.Invalid("creditCode", err.Error()))
+	}
+	e, err := s.store.GetEnterprise(string(code))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

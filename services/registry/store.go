@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -30,6 +31,10 @@ type StoreOptions struct {
 	Logger *zap.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// DurableReads makes every read wait until its audit record is on disk
+	// before the data is answered. Off, records are group-committed within
+	// milliseconds of the answer, and a crash can lose the last commit's.
+	DurableReads bool
 }
 
 // Store is the registry's bbolt-backed storage: communities, enterprises,
@@ -44,7 +49,9 @@ type Store struct {
 	now       func() time.Time
 	log       *zap.Logger
 	changes   *notifier
-	audit     *auditWriter
+	audit     *audit.Log
+	// durableReads: see StoreOptions.DurableReads.
+	durableReads bool
 }
 
 // OpenStore opens (creating if needed) the registry database at path.
@@ -85,25 +92,19 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		log:       o.Logger,
 		changes:   newNotifier(),
 	}
-	s.audit = newAuditWriter(db, o.Logger)
+	s.audit = audit.NewLog(db, o.Logger, o.Now)
+	s.durableReads = o.DurableReads
 	return s, nil
 }
 
 // Close stops the audit writer and closes the database.
 func (s *Store) Close() error {
-	s.audit.close()
+	s.audit.Close()
 	return s.db.Close()
 }
 
 // DB returns the underlying database, for the online-backup handler.
 func (s *Store) DB() *bolt.DB { return s.db }
-
-// Actor is who makes a change or a read, for history and audit.
-type Actor struct {
-	Subject   string
-	Role      string
-	RequestID string
-}
 
 // Errors particular to the registry store; the general ones come from
 // apierror.

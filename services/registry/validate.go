@@ -32,7 +32,10 @@ const (
 	communityIDSize = 12
 )
 
-var phoneRE = regexp.MustCompile(phonePattern)
+var (
+	phoneRE     = regexp.MustCompile(phonePattern)
+	fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_]{0,63}$`)
+)
 
 // checkText validates a required or optional free-text field: trimmed,
 // bounded in characters, no control characters.
@@ -263,7 +266,13 @@ func normaliseMask(paths []string) ([]string, error) {
 			fd = fields.ByJSONName(p)
 		}
 		if fd == nil {
-			v.Addf("updateMask", "unknown field %q", p)
+			// The path is echoed only when it looks like a field name: a
+			// client must not get back whatever it put there.
+			if fieldNameRE.MatchString(p) {
+				v.Addf("updateMask", "unknown field %q", p)
+			} else {
+				v.Add("updateMask", "unknown field")
+			}
 			continue
 		}
 		name := string(fd.Name())

@@ -41,6 +41,15 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 		cursor = head
 	}
 	for {
+		// Checked on every round, not only when idle: a consumer replaying a
+		// long backlog must not hold up a graceful shutdown.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return errStreamStopping
+		default:
+		}
 		wake := s.store.Changed()
 		changes, head, oldest, err := s.store.ReadChanges(cursor, watchBatch)
 		if err != nil {

@@ -60,7 +60,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log})
+	store, err := registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads})
 	if err != nil {
 		return err
 	}

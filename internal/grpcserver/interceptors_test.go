@@ -1,0 +1,114 @@
+package grpcserver
+
+import (
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// saneRequestID is the rule for client request ids, written independently
+// of validRequestID as the fuzz oracle.
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func FuzzRequestID(f *testing.F) {
+	for _, s := range []string{
+		"", "abc", "req-1.A_b", strings.Repeat("a", 64), strings.Repeat("a", 65),
+		"a b", "ü", "\x00", `"}`, "a\nb", "0123456789abcdef",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{RequestIDKey: []string{in}})
+		got := requestIDFrom(ctx)
+		if !saneRequestID.MatchString(got) {
+			t.Fatalf("requestIDFrom(%q) = %q, not a sane id", in, got)
+		}
+		kept := got == in
+		if want := saneRequestID.MatchString(in); kept != want {
+			t.Fatalf("requestIDFrom(%q) = %q: kept %v, want kept %v", in, got, kept, want)
+		}
+	})
+}
+
+// fakeTransportStream stands in for the grpc stream that a real server puts
+// into the context, so that the header write is measured as in production.
+type fakeTransportStream struct{}
+
+func (fakeTransportStream) Method() string               { return echoUnaryMethod }
+func (fakeTransportStream) SetHeader(metadata.MD) error  { return nil }
+func (fakeTransportStream) SendHeader(metadata.MD) error { return nil }
+func (fakeTransportStream) SetTrailer(metadata.MD) error { return nil }
+
+// benchHandler is not inlined, so "bare handler" measures a real call.
+//
+//go:noinline
+func benchHandler(_ context.Context, req any) (any, error) { return req, nil }
+
+// BenchmarkUnaryChain measures the bootstrap's interceptors around a trivial
+// handler with one inner interceptor and a Subject func, without a network.
+func BenchmarkUnaryChain(b *testing.B) {
+	jsonLog := zap.New(zapcore.NewCore(
+		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+	passthrough := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return handler(ctx, req)
+	}
+	handler := benchHandler
+	info := &grpc.UnaryServerInfo{FullMethod: echoUnaryMethod}
+	req := wrapperspb.String("x")
+	base := grpc.NewContextWithServerTransportStream(context.Background(), fakeTransportStream{})
+
+	b.Run("bare handler", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = handler(base, req)
+		}
+	})
+
+	tests := []struct {
+		name     string
+		log      *zap.Logger
+		incoming metadata.MD
+		parallel bool
+	}{
+		{name: "nop log", log: zap.NewNop(), incoming: metadata.Pairs(RequestIDKey, "bench-1")},
+		{name: "json log", log: jsonLog, incoming: metadata.Pairs(RequestIDKey, "bench-1")},
+		{name: "json log generated id", log: jsonLog, incoming: metadata.Pairs("x-other", "1")},
+		{name: "json log parallel", log: jsonLog, incoming: metadata.Pairs(RequestIDKey, "bench-1"), parallel: true},
+	}
+	for _, tc := range tests {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := New(Options{
+				Name:    "bench",
+				Logger:  tc.log,
+				Unary:   []grpc.UnaryServerInterceptor{passthrough},
+				Subject: func(context.Context) string { return testSubject },
+			})
+			ctx := metadata.NewIncomingContext(base, tc.incoming)
+			b.ReportAllocs()
+			if tc.parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := srv.interceptUnary(ctx, req, info, handler); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
+			for b.Loop() {
+				if _, err := srv.interceptUnary(ctx, req, info, handler); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

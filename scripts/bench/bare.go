@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// bareServerArg, as the first argument, makes the program the reference
+// server instead of the harness. It is not a flag of the harness, so --help
+// does not offer it.
+const bareServerArg = "--bare-server"
+
+// bareServer is the reference the registry is measured against: grpc-go
+// with its defaults, no interceptors, no store, answering GetRetiree with a
+// canned response of the size the registry sends.
+type bareServer struct {
+	registryv1.UnimplementedRegistryServiceServer
+	resp *registryv1.GetRetireeResponse
+}
+
+// GetRetiree implements registryv1.RegistryServiceServer. The response is
+// shared between calls; grpc-go only reads it.
+func (s *bareServer) GetRetiree(context.Context, *registryv1.GetRetireeRequest) (*registryv1.GetRetireeResponse, error) {
+	return s.resp, nil
+}
+
+// bareMain runs the reference server until SIGTERM or SIGINT and returns
+// the exit code.
+func bareMain(args []string) int {
+	fs := flag.NewFlagSet("bench "+bareServerArg, flag.ContinueOnError)
+	addr := fs.String("addr", "", "host:port to serve on")
+	respPath := fs.String("response", "", "file holding the binary GetRetireeResponse to answer with")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := serveBare(*addr, *respPath); err != nil {
+		fmt.Fprintln(os.Stderr, "bare server:", err)
+		return 1
+	}
+	return 0
+}
+
+func serveBare(addr, respPath string) error {
+	data, err := os.ReadFile(respPath)
+	if err != nil {
+		return err
+	}
+	resp := new(registryv1.GetRetireeResponse)
+	if err := proto.Unmarshal(data, resp); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer()
+	registryv1.RegisterRegistryServiceServer(srv, &bareServer{resp: resp})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		srv.GracefulStop()
+	}()
+	return srv.Serve(lis)
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// config is the whole configuration of the harness, from flags only: a
+// benchmark should not change with the environment it happens to run in.
+type config struct {
+	// Bin is the directory holding the built programs (registry, gateway).
+	Bin string
+	// Retirees is how many retirees the registry scenario loads.
+	Retirees int
+	// Duration is how long each measurement runs, after Warmup.
+	Duration time.Duration
+	// Warmup is how long each measurement runs before it starts counting.
+	Warmup time.Duration
+	// Concurrency is the number of closed-loop workers of a measurement.
+	Concurrency int
+	// Conns is how many gRPC client connections the workers share.
+	Conns int
+	// LoadConcurrency is how many CreateRetiree calls are in flight while
+	// loading.
+	LoadConcurrency int
+	// Timeout bounds the run; stopping the programs afterwards may add up
+	// to stopTimeout for each.
+	Timeout time.Duration
+	// Scenarios names the scenarios to run, comma-separated, or "all".
+	Scenarios string
+	// Keep leaves the temporary directory (data and logs) in place.
+	Keep bool
+}
+
+// Bounds on the settings: beyond them a run would take longer than a
+// benchmark should, or stop measuring what it claims to.
+const (
+	maxRetirees    = 2_000_000
+	maxConcurrency = 4096
+	maxConns       = 64
+)
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Bin, "bin", "./bin", "`directory` of the built programs (make build)")
+	fs.IntVar(&c.Retirees, "retirees", 200_000, "retirees to load into the registry")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each measurement")
+	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "uncounted load before each measurement")
+	fs.IntVar(&c.Concurrency, "concurrency", 64, "closed-loop workers of each measurement")
+	fs.IntVar(&c.Conns, "conns", 4, "gRPC client connections the workers share")
+	fs.IntVar(&c.LoadConcurrency, "load-concurrency", 128, "CreateRetiree calls in flight while loading")
+	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "bound on the whole run")
+	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: bench [flags]\n\nStarts the built programs on loopback ports, loads them and prints the\nfigures of DESIGN.md's Performance section as a markdown table.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if fi, err := os.Stat(filepath.Join(c.Bin, "registry")); err != nil || fi.IsDir() {
+		errs = append(errs, fmt.Errorf("--bin %s: no registry program there (run make build)", c.Bin))
+	}
+	if c.Retirees < 1 || c.Retirees > maxRetirees {
+		errs = append(errs, fmt.Errorf("--retirees must be between 1 and %d", maxRetirees))
+	}
+	if c.Duration <= 0 {
+		errs = append(errs, errors.New("--duration must be positive"))
+	}
+	if c.Warmup < 0 {
+		errs = append(errs, errors.New("--warmup must not be negative"))
+	}
+	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("--concurrency must be between 1 and %d", maxConcurrency))
+	}
+	if c.Conns < 1 || c.Conns > maxConns {
+		errs = append(errs, fmt.Errorf("--conns must be between 1 and %d", maxConns))
+	}
+	if c.LoadConcurrency < 1 || c.LoadConcurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("--load-concurrency must be between 1 and %d", maxConcurrency))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	for _, name := range strings.Split(c.Scenarios, ",") {
+		if name = strings.TrimSpace(name); name != "all" && findScenario(name) == nil {
+			errs = append(errs, fmt.Errorf("--scenarios: unknown scenario %q", name))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// binDir returns a directory with a file named registry, as --bin wants.
+func binDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "registry"), nil, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestParseConfig(t *testing.T) {
+	bin := binDir(t)
+	defaults := config{
+		Bin: bin, Retirees: 200_000, Duration: 10 * time.Second, Warmup: 2 * time.Second,
+		Concurrency: 64, Conns: 4, LoadConcurrency: 128, Timeout: 15 * time.Minute, Scenarios: "all",
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    func(c *config)
+		wantErr []string // flags the error must name
+	}{
+		{name: "defaults", args: nil, want: func(*config) {}},
+		{name: "all set", args: []string{"--retirees", "1000", "--duration", "1s", "--warmup", "0s", "--concurrency", "8",
+			"--conns", "2", "--load-concurrency", "16", "--timeout", "1m", "--scenarios", "registry", "--keep"},
+			want: func(c *config) {
+				c.Retirees, c.Duration, c.Warmup, c.Concurrency = 1000, time.Second, 0, 8
+				c.Conns, c.LoadConcurrency, c.Timeout, c.Scenarios, c.Keep = 2, 16, time.Minute, "registry", true
+			}},
+		{name: "out of range", args: []string{"--retirees", "0", "--duration", "0s", "--warmup", "-1s", "--concurrency", "0",
+			"--conns", "65", "--load-concurrency", "5000", "--timeout", "0s"},
+			wantErr: []string{"--retirees", "--duration", "--warmup", "--concurrency", "--conns", "--load-concurrency", "--timeout"}},
+		{name: "unknown scenario", args: []string{"--scenarios", "registry,nope"}, wantErr: []string{`"nope"`}},
+		{name: "no registry program", args: []string{"--bin", t.TempDir()}, wantErr: []string{"--bin"}},
+		{name: "extra argument", args: []string{"registry"}, wantErr: []string{"unexpected arguments"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--bin", bin}, tc.args...)
+			got, err := parseConfig(args, io.Discard)
+			if tc.wantErr != nil {
+				if err == nil {
+					t.Fatal("parseConfig succeeded, want an error")
+				}
+				for _, s := range tc.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not mention %s", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaults
+			tc.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("parseConfig (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseConfigHelp(t *testing.T) {
+	var out strings.Builder
+	_, err := parseConfig([]string{"--help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseConfig(--help) = %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "-retirees") || strings.Contains(out.String(), bareServerArg) {
+		t.Errorf("help text lists the wrong flags:\n%s", out.String())
+	}
+}
+
+func TestSelectScenarios(t *testing.T) {
+	names := func(scs []scenario) []string {
+		var out []string
+		for _, sc := range scs {
+			out = append(out, sc.name)
+		}
+		return out
+	}
+	if diff := cmp.Diff(scenarioNames(), names(selectScenarios("all"))); diff != "" {
+		t.Errorf("all (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"registry"}, names(selectScenarios(" registry "))); diff != "" {
+		t.Errorf("registry (-want +got):\n%s", diff)
+	}
+	if got := selectScenarios("nope"); len(got) != 0 {
+		t.Errorf("unknown name selected %v", names(got))
+	}
+}

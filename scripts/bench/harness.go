@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+)
+
+const (
+	// startTimeout bounds how long a program may take to become ready.
+	startTimeout = 30 * time.Second
+	// stopTimeout is how long a child gets after SIGTERM before it is killed.
+	stopTimeout = 15 * time.Second
+	// pollInterval is how often readiness is checked.
+	pollInterval = 50 * time.Millisecond
+	// logTailLines is how much of a child's log is shown when the run fails.
+	logTailLines = 20
+)
+
+// harness owns what a run creates: the temporary directory with the keys,
+// data and logs, and the child processes. close undoes all of it.
+type harness struct {
+	cfg config
+	log *log.Logger
+	// dir is the temporary directory; every child's files are under it.
+	dir string
+	// tokenKey and idKey are the key files the services are started with.
+	tokenKey, idKey string
+	// token is an admin bearer token signed with tokenKey.
+	token    string
+	children []*child
+}
+
+// child is a started program.
+type child struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	// exited is closed when the process has ended; waitErr is then Wait's
+	// result.
+	exited  chan struct{}
+	waitErr error
+}
+
+func newHarness(cfg config, logger *log.Logger) (*harness, error) {
+	dir, err := os.MkdirTemp("", "socmgmt-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{cfg: cfg, log: logger, dir: dir,
+		tokenKey: filepath.Join(dir, "token.key"), idKey: filepath.Join(dir, "id.key")}
+	if err := h.makeKeys(); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	return h, nil
+}
+
+func (h *harness) makeKeys() error {
+	priv, err := authn.GenerateKeyFile(h.tokenKey)
+	if err != nil {
+		return err
+	}
+	if _, _, err := idnumber.LoadOrCreateKeyFile(h.idKey); err != nil {
+		return err
+	}
+	// The token outlives the run: a token expiring mid-measurement would
+	// read as a slow server.
+	ttl := min(h.cfg.Timeout+time.Hour, authn.MaxTTL)
+	h.token, err = authn.NewSigner(priv).Sign(authn.Principal{Subject: "bench", Role: authn.RoleAdmin}, ttl, time.Now())
+	return err
+}
+
+// close stops every child, newest first, and removes the temporary
+// directory unless --keep. After a failed run it shows the end of each
+// child's log first, since the directory is about to go.
+func (h *harness) close(failed bool) error {
+	var errs []error
+	for i := len(h.children) - 1; i >= 0; i-- {
+		errs = append(errs, h.stop(h.children[i]))
+	}
+	if failed {
+		for _, c := range h.children {
+			h.showLogTail(c)
+		}
+	}
+	if h.cfg.Keep {
+		h.log.Printf("kept %s", h.dir)
+		return errors.Join(errs...)
+	}
+	return errors.Join(append(errs, os.RemoveAll(h.dir))...)
+}
+
+// start runs the program at path with args as a child whose output goes to
+// a log file named after it.
+func (h *harness) start(name, path string, args ...string) (*child, error) {
+	logPath := filepath.Join(h.dir, name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = childEnv(os.Environ())
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c := &child{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+	h.children = append(h.children, c)
+	return c, nil
+}
+
+// childEnv drops the variables the programs read as configuration, so that
+// the flags the harness passes are the whole configuration.
+func childEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "REGISTRY_") || strings.HasPrefix(kv, "GATEWAY_") ||
+			strings.HasPrefix(kv, "PENSION_") || strings.HasPrefix(kv, "ACTIVITY_") || strings.HasPrefix(kv, "HANDOVER_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// stop ends a child with SIGTERM, or SIGKILL when it does not stop in
+// time. Stopping a child that already ended is not an error: the log tail
+// shown for a failed run tells why it ended.
+func (h *harness) stop(c *child) error {
+	select {
+	case <-c.exited:
+		return nil
+	default:
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop %s: %w", c.name, err)
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(stopTimeout):
+	}
+	h.log.Printf("%s did not stop within %v; killing it", c.name, stopTimeout)
+	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill %s: %w", c.name, err)
+	}
+	<-c.exited
+	return nil
+}
+
+func (h *harness) showLogTail(c *child) {
+	data, err := os.ReadFile(c.logPath)
+	if err != nil || len(data) == 0 {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	lines = lines[max(0, len(lines)-logTailLines):]
+	h.log.Printf("last lines of %s's log:\n%s", c.name, strings.Join(lines, "\n"))
+}
+
+// waitReady calls ready until it succeeds, the child exits, or
+// startTimeout passes.
+func (h *harness) waitReady(ctx context.Context, c *child, ready func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for {
+		err := ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("%s exited while starting: %v", c.name, c.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %v: %w", c.name, startTimeout, err)
+		case <-ticker.C:
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago. Another process could take it before the child binds it; the child
+// then fails to start and the run says so.
+func freeAddr() (string, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := lis.Addr().String()
+	return addr, lis.Close()
+}
+
+// dial returns conns connections to addr that send the harness's token.
+// Several connections spread the load over more than one HTTP/2 stream
+// writer, as a fleet of clients would.
+func (h *harness) dial(addr string, conns int) ([]*grpc.ClientConn, error) {
+	out := make([]*grpc.ClientConn, 0, conns)
+	for range conns {
+		conn, err := grpc.NewClient(addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithPerRPCCredentials(authn.BearerCredentials(h.token)),
+		)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, conn)
+	}
+	return out, nil
+}
+
+func closeAll(conns []*grpc.ClientConn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// scrapeMetric reads one unlabelled sample from a Prometheus /metrics page.
+func scrapeMetric(ctx context.Context, url, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return metricValue(io.LimitReader(resp.Body, maxMetricsBytes), name)
+}
+
+// maxMetricsBytes bounds how much of a /metrics page is read.
+const maxMetricsBytes = 16 << 20
+
+var errNoMetric = errors.New("metric not found")
+
+// metricValue finds the unlabelled sample name in a Prometheus text
+// exposition and returns its value.
+func metricValue(r io.Reader, name string) (float64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != name {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric %s: %w", name, err)
+		}
+		return v, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: %w", name, errNoMetric)
+}

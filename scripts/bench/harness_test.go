@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestMetricValue(t *testing.T) {
+	page := `# HELP go_memstats_heap_alloc_bytes Number of heap bytes allocated and currently in use.
+# TYPE go_memstats_heap_alloc_bytes gauge
+go_memstats_heap_alloc_bytes 4.5342e+06
+go_memstats_heap_alloc_bytes_total 99
+socmgmt_grpc_requests_total{code="OK",method="GetRetiree"} 12
+process_open_fds 17
+bad_value abc
+`
+	tests := []struct {
+		name    string
+		metric  string
+		want    float64
+		wantErr error
+	}{
+		{"float", "go_memstats_heap_alloc_bytes", 4.5342e6, nil},
+		{"integer", "process_open_fds", 17, nil},
+		{"name is matched whole", "go_memstats_heap_alloc", 0, errNoMetric},
+		{"labelled samples are not matched", "socmgmt_grpc_requests_total", 0, errNoMetric},
+		{"missing", "go_goroutines", 0, errNoMetric},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := metricValue(strings.NewReader(page), tc.metric)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("metricValue(%s) error = %v, want %v", tc.metric, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("metricValue(%s) = %v, want %v", tc.metric, got, tc.want)
+			}
+		})
+	}
+	if _, err := metricValue(strings.NewReader(page), "bad_value"); err == nil || errors.Is(err, errNoMetric) {
+		t.Errorf("metricValue(bad_value) error = %v, want a parse error", err)
+	}
+}
+
+func FuzzMetricValue(f *testing.F) {
+	f.Add("go_memstats_heap_alloc_bytes 123\n")
+	f.Add("# HELP x\ngo_memstats_heap_alloc_bytes NaN\n")
+	f.Add("go_memstats_heap_alloc_bytes{a=\"b\"} 1\ngo_memstats_heap_alloc_bytes +Inf")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, page string) {
+		v, err := metricValue(strings.NewReader(page), "go_memstats_heap_alloc_bytes")
+		if err != nil {
+			return
+		}
+		// A value was found, so a line starts with the name and a space.
+		found := false
+		for _, line := range strings.Split(page, "\n") {
+			fields := strings.Fields(line)
+			if len(fields) >= 2 && fields[0] == "go_memstats_heap_alloc_bytes" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("metricValue = %v from a page without the sample", v)
+		}
+	})
+}
+
+func TestChildEnv(t *testing.T) {
+	in := []string{"PATH=/bin", "REGISTRY_DATA_DIR=/x", "GATEWAY_HTTP_ADDR=:1", "HOME=/root", "PENSION_X=1", "MY_REGISTRY_X=1"}
+	want := []string{"PATH=/bin", "HOME=/root", "MY_REGISTRY_X=1"}
+	if diff := cmp.Diff(want, childEnv(in)); diff != "" {
+		t.Errorf("childEnv (-want +got):\n%s", diff)
+	}
+}
+
+func newTestHarness(t *testing.T) *harness {
+	t.Helper()
+	h, err := newHarness(config{Timeout: time.Minute}, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{h.tokenKey, h.idKey} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("key file: %v", err)
+		}
+	}
+	if h.token == "" {
+		t.Error("no token")
+	}
+	return h
+}
+
+func TestHarnessStopsChildrenAndRemovesDir(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep program")
+	}
+	h := newTestHarness(t)
+	c, err := h.start("sleeper", sleep, "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "sleeper.log")); err != nil {
+		t.Errorf("child log: %v", err)
+	}
+	start := time.Now()
+	if err := h.close(false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.exited:
+	default:
+		t.Fatal("close returned before the child exited")
+	}
+	if took := time.Since(start); took > stopTimeout/2 {
+		t.Errorf("stopping took %v: SIGTERM did not work", took)
+	}
+	if _, err := os.Stat(h.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary directory still there: %v", err)
+	}
+}
+
+func TestWaitReadyNoticesExit(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh program")
+	}
+	h := newTestHarness(t)
+	defer h.close(false)
+	c, err := h.start("quitter", sh, "-c", "exit 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errNotYet := errors.New("not yet")
+	err = h.waitReady(context.Background(), c, func(context.Context) error { return errNotYet })
+	if err == nil || !strings.Contains(err.Error(), "exited while starting") {
+		t.Errorf("waitReady = %v, want an error saying the child exited", err)
+	}
+
+	ready := 0
+	err = h.waitReady(context.Background(), c, func(context.Context) error { ready++; return nil })
+	if err != nil || ready != 1 {
+		t.Errorf("waitReady with a ready check = %v after %d calls, want nil after 1", err, ready)
+	}
+}

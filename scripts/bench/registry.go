@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// DESIGN.md's goals for the registry.
+const (
+	goalDirectShare  = 0.60 // of the bare grpc-go server's rate
+	goalGatewayShare = 0.35 // of the direct gRPC rate
+	goalP99          = 5 * time.Millisecond
+	goalHeapBytes    = 200 << 20
+)
+
+const (
+	seedCommunities = 20
+	seedEnterprises = 10
+	// birthDays is how many consecutive birth dates the loaded ID numbers
+	// use; with the sequence number it makes every one distinct.
+	birthDays = 9000
+	// progressEvery is how often loading reports how far it got.
+	progressEvery = 5 * time.Second
+)
+
+// registryScenario measures GetRetiree against a bare grpc-go server, at
+// half its own rate, and through the gateway, with cfg.Retirees loaded.
+func registryScenario(ctx context.Context, h *harness) ([]row, error) {
+	reg, err := h.startRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(conns)
+
+	var rows []row
+	ids, loadRow, err := loadRegistry(ctx, h, conns)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, loadRow)
+
+	bare, size, err := h.measureBare(ctx, conns[0], ids)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, row{
+		What:  fmt.Sprintf("bare grpc-go server: GetRetiree answering a canned %d-byte response", size),
+		Value: formatRate(bare.Rate(), "req"), P50: formatLatency(bare.P50), P99: formatLatency(bare.P99),
+	})
+
+	direct := runLoad(ctx, h.closedLoop(), getRetireeCallers(conns, ids))
+	if err := direct.Err(); err != nil {
+		return rows, fmt.Errorf("registry GetRetiree: %w", err)
+	}
+	share := direct.Rate() / bare.Rate()
+	rows = append(rows, row{
+		What:  "registry GetRetiree, direct gRPC",
+		Value: formatRate(direct.Rate(), "req"), P50: formatLatency(direct.P50), P99: formatLatency(direct.P99),
+		Compared: percentOf(direct.Rate(), bare.Rate(), "bare"),
+		Goal:     fmt.Sprintf("≥ %.0f %% of bare", 100*goalDirectShare), Result: verdict(share >= goalDirectShare),
+	})
+
+	halfSpec := h.closedLoop()
+	halfSpec.Rate = direct.Rate() / 2
+	half := runLoad(ctx, halfSpec, getRetireeCallers(conns, ids))
+	if err := half.Err(); err != nil {
+		return rows, fmt.Errorf("registry GetRetiree at half rate: %w", err)
+	}
+	halfRow := row{
+		What:  fmt.Sprintf("registry GetRetiree, paced at half that rate (%s offered)", formatRate(halfSpec.Rate, "req")),
+		Value: formatRate(half.Rate(), "req"), P50: formatLatency(half.P50), P99: formatLatency(half.P99),
+		Goal: fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond)), Result: verdict(half.P99 <= goalP99 && half.Dropped == 0),
+	}
+	if half.Dropped > 0 {
+		halfRow.Compared = fmt.Sprintf("%s not sent: queue full", formatCount(int64(half.Dropped)))
+	}
+	rows = append(rows, halfRow)
+
+	gatewayRow, err := h.measureGateway(ctx, reg.grpcAddr, ids, direct.Rate())
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, gatewayRow)
+
+	heap, err := scrapeMetric(ctx, "http://"+reg.adminAddr+"/metrics", "go_memstats_heap_alloc_bytes")
+	if err != nil {
+		return rows, fmt.Errorf("registry heap: %w", err)
+	}
+	rows = append(rows, row{
+		What: "registry Go heap after the run (go_memstats_heap_alloc_bytes)", Value: formatBytes(heap),
+		Goal: fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap <= goalHeapBytes),
+	})
+	return rows, nil
+}
+
+// closedLoop is the measurement every row uses unless it paces itself.
+func (h *harness) closedLoop() loadSpec {
+	return loadSpec{Workers: h.cfg.Concurrency, Warmup: h.cfg.Warmup, Duration: h.cfg.Duration}
+}
+
+// getRetireeCallers returns callers that ask for random retirees of ids,
+// each worker on one of conns in turn.
+func getRetireeCallers(conns []*grpc.ClientConn, ids []string) func(int) caller {
+	return func(worker int) caller {
+		client := registryv1.NewRegistryServiceClient(conns[worker%len(conns)])
+		rng := rand.New(rand.NewPCG(uint64(worker), 1))
+		return func(ctx context.Context) error {
+			_, err := client.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: ids[rng.IntN(len(ids))]})
+			return err
+		}
+	}
+}
+
+// registryProc is a started registry program.
+type registryProc struct {
+	child               *child
+	grpcAddr, adminAddr string
+}
+
+// startRegistry starts the registry program with a fresh data directory
+// and waits until its health service says SERVING.
+func (h *harness) startRegistry(ctx context.Context) (*registryProc, error) {
+	grpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.start("registry", filepath.Join(h.cfg.Bin, "registry"),
+		"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
+		"--data-dir", filepath.Join(h.dir, "registry"),
+		"--token-key", h.tokenKey, "--id-key", h.idKey,
+		"--log-level", "warn", "--log-format", "json")
+	if err != nil {
+		return nil, err
+	}
+	if err := h.waitHealthy(ctx, c, grpcAddr); err != nil {
+		return nil, err
+	}
+	return &registryProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
+}
+
+// waitHealthy waits until the gRPC health service at addr reports the
+// whole server SERVING.
+func (h *harness) waitHealthy(ctx context.Context, c *child, addr string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	return h.waitReady(ctx, c, func(ctx context.Context) error {
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err
+		}
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("health: %s", resp.GetStatus())
+		}
+		return nil
+	})
+}
+
+// loadRegistry creates the communities and enterprises, then cfg.Retirees
+// retirees with cfg.LoadConcurrency calls in flight, and returns their ids
+// and the row of the load rate.
+func loadRegistry(ctx context.Context, h *harness, conns []*grpc.ClientConn) ([]string, row, error) {
+	client := registryv1.NewRegistryServiceClient(conns[0])
+	communities, enterprises, err := seedReferences(ctx, client)
+	if err != nil {
+		return nil, row{}, err
+	}
+	total := h.cfg.Retirees
+	h.log.Printf("loading %s retirees, %d calls in flight", formatCount(int64(total)), h.cfg.LoadConcurrency)
+	ids := make([]string, total)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range h.cfg.LoadConcurrency {
+		client := registryv1.NewRegistryServiceClient(conns[w%len(conns)])
+		wg.Go(func() {
+			for n := int(next.Add(1) - 1); n < total && ctx.Err() == nil; n = int(next.Add(1) - 1) {
+				r, err := benchRetiree(n, communities, enterprises)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				resp, err := client.CreateRetiree(ctx, &registryv1.CreateRetireeRequest{Retiree: r})
+				if err != nil {
+					cancel(fmt.Errorf("create retiree %d: %w", n, err))
+					return
+				}
+				ids[n] = resp.GetRetiree().GetId()
+				done.Add(1)
+			}
+		})
+	}
+	stopProgress := h.reportProgress(&done, total, start)
+	wg.Wait()
+	stopProgress()
+	if err := context.Cause(ctx); err != nil {
+		return nil, row{}, err
+	}
+	elapsed := time.Since(start)
+	h.log.Printf("loaded in %v", elapsed.Round(time.Millisecond))
+	return ids, row{
+		What:     fmt.Sprintf("registry: load %s retirees with CreateRetiree, %d in flight", formatCount(int64(total)), h.cfg.LoadConcurrency),
+		Value:    formatRate(float64(total)/elapsed.Seconds(), "retirees"),
+		Compared: fmt.Sprintf("%.1f s in all", elapsed.Seconds()),
+	}, nil
+}
+
+// reportProgress logs the loading progress every progressEvery until the
+// returned function is called.
+func (h *harness) reportProgress(done *atomic.Int64, total int, start time.Time) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ticker := time.NewTicker(progressEvery)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ticker.C:
+				n := done.Load()
+				h.log.Printf("  %s/%s (%s)", formatCount(n), formatCount(int64(total)),
+					formatRate(float64(n)/time.Since(start).Seconds(), "retirees"))
+			}
+		}
+	})
+	return func() { close(quit); wg.Wait() }
+}
+
+// seedReferences creates the communities and enterprises the retirees
+// belong to and returns their ids.
+func seedReferences(ctx context.Context, client registryv1.RegistryServiceClient) (communities, enterprises []string, err error) {
+	for i := range seedCommunities {
+		c := &registryv1.Community{
+			Id:         fmt.Sprintf("210102%03d%03d", 1+i/5, 1+i%5),
+			Name:       fmt.Sprintf("测试社区%02d", i+1),
+			District:   "和平区",
+			Street:     fmt.Sprintf("第%d街道", 1+i/5),
+			Kind:       registryv1.CommunityKind_BLOCK,
+			Households: 3000,
+		}
+		if _, err := client.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: c}); err != nil {
+			return nil, nil, fmt.Errorf("create community: %w", err)
+		}
+		communities = append(communities, c.Id)
+	}
+	for i := range seedEnterprises {
+		code, err := creditcode.Build("91", "210100", fmt.Sprintf("MA%06d", i+1))
+		if err != nil {
+			return nil, nil, err
+		}
+		e := &registryv1.Enterprise{
+			CreditCode: string(code),
+			Name:       fmt.Sprintf("测试机械厂%02d", i+1),
+			Ownership:  registryv1.Ownership_STATE,
+			Status:     registryv1.EnterpriseStatus_BANKRUPT,
+		}
+		if _, err := client.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: e}); err != nil {
+			return nil, nil, fmt.Errorf("create enterprise: %w", err)
+		}
+		enterprises = append(enterprises, e.CreditCode)
+	}
+	return communities, enterprises, nil
+}
+
+// areaCodes are the ID numbers' area codes, in turn.
+var areaCodes = [...]string{"210102", "210103", "210104", "210105"}
+
+// benchRetiree returns the n-th retiree to load: a distinct valid ID number
+// (birth date and sequence number from n), fields of realistic size, and
+// references spread over the seeded communities and enterprises.
+func benchRetiree(n int, communities, enterprises []string) (*registryv1.Retiree, error) {
+	birth := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%birthDays)
+	id, err := idnumber.Build(areaCodes[n%len(areaCodes)], birth, n/birthDays%1000)
+	if err != nil {
+		return nil, err
+	}
+	r := &registryv1.Retiree{
+		IdNumber:             id.Digits(),
+		Name:                 fmt.Sprintf("退休职工%06d", n),
+		RetirementDate:       birth.AddDate(60, 0, 0).Format(time.DateOnly),
+		EnterpriseCreditCode: enterprises[n%len(enterprises)],
+		CommunityId:          communities[n%len(communities)],
+		ManagementMode:       registryv1.ManagementMode_COMMUNITY,
+		Phone:                fmt.Sprintf("139%08d", n%100_000_000),
+		ResidenceAddress:     fmt.Sprintf("和平区北市场街%d号%d单元%d室", 1+n%500, 1+n%6, 101+n%20),
+	}
+	if n%4 == 0 {
+		r.ManagementMode = registryv1.ManagementMode_ENTERPRISE
+	}
+	if n%3 == 0 {
+		r.Flags = []registryv1.RetireeFlag{registryv1.RetireeFlag_AGED_80_PLUS}
+	}
+	return r, nil
+}
+
+// measureBare starts the reference server answering with the registry's
+// own response for ids[0], measures it as the registry is measured, and
+// stops it again. It returns the summary and the response's size.
+func (h *harness) measureBare(ctx context.Context, conn *grpc.ClientConn, ids []string) (summary, int, error) {
+	resp, err := registryv1.NewRegistryServiceClient(conn).GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: ids[0]})
+	if err != nil {
+		return summary{}, 0, fmt.Errorf("fetch a sample response: %w", err)
+	}
+	data, err := proto.Marshal(resp)
+	if err != nil {
+		return summary{}, 0, err
+	}
+	respPath := filepath.Join(h.dir, "bare-response.pb")
+	if err := os.WriteFile(respPath, data, 0o600); err != nil {
+		return summary{}, 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return summary{}, 0, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return summary{}, 0, err
+	}
+	c, err := h.start("bare", self, bareServerArg, "--addr", addr, "--response", respPath)
+	if err != nil {
+		return summary{}, 0, err
+	}
+	defer h.stop(c)
+	conns, err := h.dial(addr, h.cfg.Conns)
+	if err != nil {
+		return summary{}, 0, err
+	}
+	defer closeAll(conns)
+	probe := registryv1.NewRegistryServiceClient(conns[0])
+	err = h.waitReady(ctx, c, func(ctx context.Context) error {
+		_, err := probe.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: ids[0]})
+		return err
+	})
+	if err != nil {
+		return summary{}, 0, err
+	}
+	s := runLoad(ctx, h.closedLoop(), getRetireeCallers(conns, ids))
+	if err := s.Err(); err != nil {
+		return summary{}, 0, fmt.Errorf("bare GetRetiree: %w", err)
+	}
+	return s, len(data), nil
+}
+
+// measureGateway starts the gateway in front of the registry and measures
+// GET /v1/retirees/{id}. Without a gateway program the row says it was
+// skipped: the registry's own figures still stand.
+func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids []string, directRate float64) (row, error) {
+	const what = "registry GetRetiree through the REST gateway (GET /v1/retirees/{id})"
+	bin := filepath.Join(h.cfg.Bin, "gateway")
+	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
+		h.log.Printf("no %s: skipping the gateway measurement", bin)
+		return row{What: what, Value: "skipped: no gateway program"}, nil
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return row{}, err
+	}
+	c, err := h.start("gateway", bin, "--http-addr", addr, "--registry-addr", registryAddr,
+		"--admin-addr", "", "--log-format", "json", "--log-level", "warn")
+	if err != nil {
+		return row{}, err
+	}
+	defer h.stop(c)
+	transport := &http.Transport{
+		MaxIdleConns:        h.cfg.Concurrency,
+		MaxIdleConnsPerHost: h.cfg.Concurrency,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport}
+	base := "http://" + addr
+	err = h.waitReady(ctx, c, func(ctx context.Context) error {
+		return getOK(ctx, client, base+"/healthz", "")
+	})
+	if err != nil {
+		return row{}, err
+	}
+	auth := "Bearer " + h.token
+	s := runLoad(ctx, h.closedLoop(), func(worker int) caller {
+		rng := rand.New(rand.NewPCG(uint64(worker), 2))
+		return func(ctx context.Context) error {
+			return getOK(ctx, client, base+"/v1/retirees/"+ids[rng.IntN(len(ids))], auth)
+		}
+	})
+	if err := s.Err(); err != nil {
+		return row{}, fmt.Errorf("gateway GetRetiree: %w", err)
+	}
+	return row{
+		What:  what,
+		Value: formatRate(s.Rate(), "req"), P50: formatLatency(s.P50), P99: formatLatency(s.P99),
+		Compared: percentOf(s.Rate(), directRate, "direct gRPC"),
+		Goal:     fmt.Sprintf("≥ %.0f %% of direct gRPC", 100*goalGatewayShare),
+		Result:   verdict(s.Rate()/directRate >= goalGatewayShare),
+	}, nil
+}
+
+// getOK sends a GET, reads the whole body so that the connection is
+// reused, and wants 200.
+func getOK(ctx context.Context, client *http.Client, url, auth string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
+	}
+	return err
+}

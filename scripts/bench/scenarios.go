@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"strings"
+)
+
+// scenario measures one part of DESIGN.md's Performance table. run starts
+// the programs it needs through the harness (which stops them at the end)
+// and returns its rows; on error it returns the rows measured so far.
+type scenario struct {
+	name string
+	run  func(ctx context.Context, h *harness) ([]row, error)
+}
+
+// scenarios lists every scenario in the order they run. A new figure is a
+// new function here.
+func scenarios() []scenario {
+	return []scenario{
+		{name: "registry", run: registryScenario},
+	}
+}
+
+func scenarioNames() []string {
+	var names []string
+	for _, sc := range scenarios() {
+		names = append(names, sc.name)
+	}
+	return names
+}
+
+func findScenario(name string) *scenario {
+	for _, sc := range scenarios() {
+		if sc.name == name {
+			return &sc
+		}
+	}
+	return nil
+}
+
+// selectScenarios returns the scenarios named in list (comma-separated,
+// validated by config.validate), in their usual order.
+func selectScenarios(list string) []scenario {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		want[strings.TrimSpace(name)] = true
+	}
+	var out []scenario
+	for _, sc := range scenarios() {
+		if want["all"] || want[sc.name] {
+			out = append(out, sc)
+		}
+	}
+	return out
+}

@@ -1,0 +1,454 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// target is the object a matrix call names.
+type target int
+
+const (
+	// own is in the caller's scope when it has one: a retiree of communityA
+	// still managed by enterpriseX, a list of communityA.
+	own target = iota
+	// other is outside every scope: a retiree of communityB, handed over to
+	// the community (its former enterprise is still enterpriseX).
+	other
+	// missing does not exist: an unknown retiree id or ID number, an
+	// unknown community.
+	missing
+)
+
+func (tg target) String() string { return [...]string{"own", "other", "missing"}[tg] }
+
+// TestAuthorizationMatrix calls every RPC as every role on an object in
+// its scope, out of it, and missing. A caller who may not see an object
+// gets the same PermissionDenied whether or not it exists; only admin,
+// bureau and service may learn that a retiree does not exist.
+func TestAuthorizationMatrix(t *testing.T) {
+	// Shorthands for the matrix.
+	const (
+		ok = codes.OK
+		pd = codes.PermissionDenied
+		nf = codes.NotFound
+		ia = codes.InvalidArgument
+		na = codes.Code(1000) // the RPC names no object: only the own column counts
+	)
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+
+	n := 1000 // next fixture number: each mutation gets fresh retirees
+	fresh := func(tg target) *pb.Retiree {
+		n++
+		switch tg {
+		case own:
+			return mustCreate(t, s, newRetiree(t, n, communityA, pb.ManagementMode_ENTERPRISE))
+		case other:
+			return mustCreate(t, s, newRetiree(t, n, communityB, pb.ManagementMode_COMMUNITY))
+		}
+		return &pb.Retiree{Id: unknownRetiree, IdNumber: idNumber(t, 1).Digits(), Etag: "r1"}
+	}
+	shared := map[target]*pb.Retiree{own: fresh(own), other: fresh(other), missing: fresh(missing)}
+	if _, err := s.LookupRetiree(idNumber(t, 1)); err == nil {
+		t.Fatal("the missing retiree's ID number is registered")
+	}
+	communities := map[target]string{own: communityA, other: communityB, missing: unknownCommunity}
+
+	// calls prepare a call of each RPC on a target (creating fresh
+	// fixtures for the calls that change them) and return it.
+	calls := map[string]func(tg target) func(ctx context.Context) error{
+		"GetRetiree": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id})
+				return err
+			}
+		},
+		"LookupRetiree": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber})
+				return err
+			}
+		},
+		"ListRetireeHistory": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id})
+				return err
+			}
+		},
+		"ListRetireeAuditLog": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id})
+				return err
+			}
+		},
+		"ListRetirees": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]})
+				return err
+			}
+		},
+		"CreateRetiree": func(tg target) func(context.Context) error {
+			n++
+			r := newRetiree(t, n, communities[tg], pb.ManagementMode_ENTERPRISE)
+			if tg == other {
+				r.EnterpriseCreditCode = enterpriseY
+			}
+			return func(ctx context.Context) error {
+				_, err := c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: r})
+				return err
+			}
+		},
+		"UpdateRetiree": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{
+					Retiree:    &pb.Retiree{Id: r.Id, Etag: r.Etag, Phone: "13900001111"},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}},
+				})
+				return err
+			}
+		},
+		"TransferRetiree": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"})
+				return err
+			}
+		},
+		"RecordDeath": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"})
+				return err
+			}
+		},
+		"AssignRetirees": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			key := fmt.Sprintf("key-%d", n)
+			return func(ctx context.Context) error {
+				_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{
+					RequestKey: key, RetireeIds: []string{r.Id},
+					CommunityId: communityC, ManagementMode: pb.ManagementMode_COMMUNITY,
+				})
+				return err
+			}
+		},
+		"CreateCommunity": func(target) func(context.Context) error {
+			n++
+			id := fmt.Sprintf("2101029%05d", n)
+			return func(ctx context.Context) error {
+				_, err := c.CreateCommunity(ctx, &pb.CreateCommunityRequest{Community: &pb.Community{
+					Id: id, Name: "新社区", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK,
+				}})
+				return err
+			}
+		},
+		"GetCommunity": func(target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB})
+				return err
+			}
+		},
+		"ListCommunities": func(target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListCommunities(ctx, &pb.ListCommunitiesRequest{})
+				return err
+			}
+		},
+		"CreateEnterprise": func(target) func(context.Context) error {
+			n++
+			code, err := creditcode.Build("91", "210102", fmt.Sprintf("%08d", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(ctx context.Context) error {
+				_, err := c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}})
+				return err
+			}
+		},
+		"GetEnterprise": func(target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY})
+				return err
+			}
+		},
+		"ListEnterprises": func(target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{})
+				return err
+			}
+		},
+		"GetSocialisationReport": func(target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{})
+				return err
+			}
+		},
+		"WatchRetirees": func(target) func(context.Context) error {
+			return func(ctx context.Context) error { return watchOnce(ctx, c, 0) }
+		},
+	}
+	changes := map[string]bool{"UpdateRetiree": true, "TransferRetiree": true, "RecordDeath": true, "AssignRetirees": true, "CreateRetiree": true}
+
+	principals := map[string]authn.Principal{
+		"admin": adminP, "bureau": bureauP, "clerk": clerkP, "enterprise": enterpriseP, "service": serviceP,
+	}
+	type matrixRow struct {
+		rpc, role           string
+		own, other, missing codes.Code
+	}
+	matrix := []matrixRow{
+		{"GetRetiree", "admin", ok, ok, nf},
+		{"GetRetiree", "bureau", ok, ok, nf},
+		{"GetRetiree", "clerk", ok, pd, pd},
+		{"GetRetiree", "enterprise", ok, pd, pd},
+		{"GetRetiree", "service", ok, ok, nf},
+
+		{"LookupRetiree", "admin", ok, ok, nf},
+		{"LookupRetiree", "bureau", ok, ok, nf},
+		{"LookupRetiree", "clerk", ok, pd, pd},
+		{"LookupRetiree", "enterprise", ok, pd, pd},
+		{"LookupRetiree", "service", pd, pd, pd},
+
+		{"ListRetireeHistory", "admin", ok, ok, nf},
+		{"ListRetireeHistory", "bureau", ok, ok, nf},
+		{"ListRetireeHistory", "clerk", ok, pd, pd},
+		{"ListRetireeHistory", "enterprise", ok, pd, pd},
+		{"ListRetireeHistory", "service", pd, pd, pd},
+
+		{"ListRetireeAuditLog", "admin", ok, ok, nf},
+		{"ListRetireeAuditLog", "bureau", pd, pd, pd},
+		{"ListRetireeAuditLog", "clerk", pd, pd, pd},
+		{"ListRetireeAuditLog", "enterprise", pd, pd, pd},
+		{"ListRetireeAuditLog", "service", pd, pd, pd},
+
+		{"ListRetirees", "admin", ok, ok, ok},
+		{"ListRetirees", "bureau", ok, ok, ok},
+		{"ListRetirees", "clerk", ok, pd, pd},
+		{"ListRetirees", "enterprise", ok, ok, ok}, // narrowed to its own retirees
+		{"ListRetirees", "service", pd, pd, pd},
+
+		// CreateRetiree: own is communityA/enterpriseX, other is
+		// communityB/enterpriseY, missing an unknown community.
+		{"CreateRetiree", "admin", ok, ok, ia},
+		{"CreateRetiree", "bureau", ok, ok, ia},
+		{"CreateRetiree", "clerk", ok, pd, pd},
+		{"CreateRetiree", "enterprise", ok, pd, ia},
+		{"CreateRetiree", "service", pd, pd, pd},
+
+		{"UpdateRetiree", "admin", ok, ok, nf},
+		{"UpdateRetiree", "bureau", ok, ok, nf},
+		{"UpdateRetiree", "clerk", ok, pd, pd},
+		{"UpdateRetiree", "enterprise", pd, pd, pd},
+		{"UpdateRetiree", "service", pd, pd, pd},
+
+		{"TransferRetiree", "admin", ok, ok, nf},
+		{"TransferRetiree", "bureau", ok, ok, nf},
+		{"TransferRetiree", "clerk", ok, pd, pd},
+		{"TransferRetiree", "enterprise", pd, pd, pd},
+		{"TransferRetiree", "service", pd, pd, pd},
+
+		{"RecordDeath", "admin", ok, ok, nf},
+		{"RecordDeath", "bureau", ok, ok, nf},
+		{"RecordDeath", "clerk", ok, pd, pd},
+		{"RecordDeath", "enterprise", pd, pd, pd},
+		{"RecordDeath", "service", pd, pd, pd},
+
+		// AssignRetirees is the handover outbox's call: scope plays no
+		// part, and an unknown retiree is a field violation.
+		{"AssignRetirees", "admin", ok, ok, ia},
+		{"AssignRetirees", "bureau", pd, pd, pd},
+		{"AssignRetirees", "clerk", pd, pd, pd},
+		{"AssignRetirees", "enterprise", pd, pd, pd},
+		{"AssignRetirees", "service", ok, ok, ia},
+
+		{"CreateCommunity", "admin", ok, na, na},
+		{"CreateCommunity", "bureau", pd, na, na},
+		{"CreateCommunity", "clerk", pd, na, na},
+		{"CreateCommunity", "enterprise", pd, na, na},
+		{"CreateCommunity", "service", pd, na, na},
+
+		{"CreateEnterprise", "admin", ok, na, na},
+		{"CreateEnterprise", "bureau", ok, na, na},
+		{"CreateEnterprise", "clerk", pd, na, na},
+		{"CreateEnterprise", "enterprise", pd, na, na},
+		{"CreateEnterprise", "service", pd, na, na},
+
+		{"GetSocialisationReport", "admin", ok, na, na},
+		{"GetSocialisationReport", "bureau", ok, na, na},
+		{"GetSocialisationReport", "clerk", ok, na, na},
+		{"GetSocialisationReport", "enterprise", pd, na, na},
+		{"GetSocialisationReport", "service", pd, na, na},
+
+		{"WatchRetirees", "admin", ok, na, na},
+		{"WatchRetirees", "bureau", pd, na, na},
+		{"WatchRetirees", "clerk", pd, na, na},
+		{"WatchRetirees", "enterprise", pd, na, na},
+		{"WatchRetirees", "service", ok, na, na},
+	}
+	// Reference data is readable by every role.
+	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
+		for _, role := range []string{"admin", "bureau", "clerk", "enterprise", "service"} {
+			matrix = append(matrix, matrixRow{rpc, role, ok, na, na})
+		}
+	}
+
+	covered := map[string]bool{}
+	for _, m := range matrix {
+		covered[m.rpc] = true
+		prepare, found := calls[m.rpc]
+		if !found {
+			t.Fatalf("no call for %s", m.rpc)
+		}
+		ctx := h.as(principals[m.role])
+		for tg, want := range [...]codes.Code{own: m.own, other: m.other, missing: m.missing} {
+			if want == na {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s/%s", m.rpc, m.role, target(tg)), func(t *testing.T) {
+				call := prepare(target(tg))
+				before, _, _ := s.Head()
+				st := wantStatus(t, call(ctx), want, shared[own].IdNumber, shared[other].IdNumber, shared[missing].IdNumber)
+				if want == pd && (st.Message() != "permission denied" || len(st.Details()) != 0) {
+					t.Errorf("PermissionDenied %q with %d details; want the same bare answer everywhere", st.Message(), len(st.Details()))
+				}
+				if !changes[m.rpc] {
+					return
+				}
+				after, _, _ := s.Head()
+				switch {
+				case want == ok && after != before+1:
+					t.Errorf("successful %s moved the head from %d to %d", m.rpc, before, after)
+				case want != ok && after != before:
+					t.Errorf("refused %s moved the head from %d to %d", m.rpc, before, after)
+				}
+			})
+		}
+	}
+	for name := range calls {
+		if !covered[name] {
+			t.Errorf("%s is not in the matrix", name)
+		}
+	}
+	if len(calls) != len(pb.RegistryService_ServiceDesc.Methods)+len(pb.RegistryService_ServiceDesc.Streams) {
+		t.Errorf("the matrix calls %d RPCs, the service has more", len(calls))
+	}
+}
+
+// TestScopedLists checks what each role's list contains, not only that it
+// may list.
+func TestScopedLists(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	mk := func(n int, community, code string, mode pb.ManagementMode) string {
+		r := newRetiree(t, n, community, mode)
+		r.EnterpriseCreditCode = code
+		return mustCreate(t, s, r).Id
+	}
+	e1 := mk(1, communityA, enterpriseX, pb.ManagementMode_ENTERPRISE)
+	e2 := mk(2, communityB, enterpriseX, pb.ManagementMode_ENTERPRISE)
+	c1 := mk(3, communityB, enterpriseX, pb.ManagementMode_COMMUNITY) // handed over
+	y1 := mk(4, communityC, enterpriseY, pb.ManagementMode_ENTERPRISE)
+	a2 := mk(5, communityA, enterpriseY, pb.ManagementMode_BUREAU)
+	if _, err := s.RecordDeath(a2, "2026-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func(p authn.Principal, req *pb.ListRetireesRequest) ([]string, error) {
+		resp, err := c.ListRetirees(h.as(p), req)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, r := range resp.Retirees {
+			ids = append(ids, r.Id)
+		}
+		slices.Sort(ids)
+		return ids, nil
+	}
+	sorted := func(ids ...string) []string {
+		slices.Sort(ids)
+		if ids == nil {
+			return []string{}
+		}
+		return ids
+	}
+	tests := []struct {
+		name string
+		p    authn.Principal
+		req  *pb.ListRetireesRequest
+		want []string // nil: refused with PermissionDenied
+	}{
+		{"admin, everything", adminP, &pb.ListRetireesRequest{}, sorted(e1, e2, c1, y1, a2)},
+		{"admin, enterprise X", adminP, &pb.ListRetireesRequest{EnterpriseCreditCode: enterpriseX}, sorted(e1, e2, c1)},
+		{"admin, enterprise-managed", adminP, &pb.ListRetireesRequest{ManagementMode: pb.ManagementMode_ENTERPRISE}, sorted(e1, e2, y1)},
+		{"bureau, deceased", bureauP, &pb.ListRetireesRequest{Status: pb.RetireeStatus_DECEASED}, sorted(a2)},
+		{"bureau, community B and living", bureauP, &pb.ListRetireesRequest{CommunityId: communityB, Status: pb.RetireeStatus_LIVING}, sorted(e2, c1)},
+		{"clerk, its community by default", clerkP, &pb.ListRetireesRequest{}, sorted(e1, a2)},
+		{"clerk, its community named", clerkP, &pb.ListRetireesRequest{CommunityId: communityA, ManagementMode: pb.ManagementMode_BUREAU}, sorted(a2)},
+		{"clerk, another community", clerkP, &pb.ListRetireesRequest{CommunityId: communityB}, nil},
+		{"enterprise, its retirees not yet handed over", enterpriseP, &pb.ListRetireesRequest{}, sorted(e1, e2)},
+		{"enterprise, its own code named", enterpriseP, &pb.ListRetireesRequest{EnterpriseCreditCode: enterpriseX}, sorted(e1, e2)},
+		{"enterprise, in community B", enterpriseP, &pb.ListRetireesRequest{CommunityId: communityB}, sorted(e2)},
+		{"enterprise, another enterprise", enterpriseP, &pb.ListRetireesRequest{EnterpriseCreditCode: enterpriseY}, nil},
+		{"enterprise, community-managed", enterpriseP, &pb.ListRetireesRequest{ManagementMode: pb.ManagementMode_COMMUNITY}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := list(tc.p, tc.req)
+			if tc.want == nil {
+				wantStatus(t, err, codes.PermissionDenied)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, sorted(got...)); diff != "" {
+				t.Errorf("listed (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// Once handed over, the enterprise loses sight of its retiree.
+	ent := h.as(enterpriseP)
+	if _, err := c.GetRetiree(ent, &pb.GetRetireeRequest{Id: e1}); err != nil {
+		t.Fatalf("enterprise reads its retiree: %v", err)
+	}
+	if _, err := c.GetRetiree(ent, &pb.GetRetireeRequest{Id: c1}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("enterprise reads a handed-over retiree: %v", err)
+	}
+	if _, err := c.AssignRetirees(h.as(serviceP), &pb.AssignRetireesRequest{RequestKey: "h-1", RetireeIds: []string{e1}, CommunityId: communityA, ManagementMode: pb.ManagementMode_COMMUNITY}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetRetiree(ent, &pb.GetRetireeRequest{Id: e1})
+	wantStatus(t, err, codes.PermissionDenied)
+
+	// An enterprise registers only its own retirees, and only as
+	// enterprise-managed; a clerk only in its communities.
+	mine := newRetiree(t, 6, communityC, pb.ManagementMode_ENTERPRISE)
+	created, err := c.CreateRetiree(ent, &pb.CreateRetireeRequest{Retiree: mine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetRetiree(ent, &pb.GetRetireeRequest{Id: created.Retiree.Id}); err != nil {
+		t.Errorf("enterprise reads the retiree it registered: %v", err)
+	}
+	theirs := newRetiree(t, 7, communityA, pb.ManagementMode_ENTERPRISE)
+	theirs.EnterpriseCreditCode = enterpriseY
+	_, err = c.CreateRetiree(ent, &pb.CreateRetireeRequest{Retiree: theirs})
+	wantStatus(t, err, codes.PermissionDenied)
+}

@@ -1,0 +1,393 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// TestListRetireesPaging pages through 2,500 retirees with several page
+// sizes, filters and callers: every retiree of the query exactly once.
+func TestListRetireesPaging(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	const n = 2500
+	var in []*pb.Retiree
+	for i := range n {
+		community := communityA
+		if i%3 == 0 {
+			community = communityB
+		}
+		in = append(in, newRetiree(t, i, community, pb.ManagementMode_COMMUNITY))
+	}
+	created := createMany(t, s, in)
+	all := map[string]bool{}
+	inA := map[string]bool{}
+	for _, r := range created {
+		all[r.Id] = true
+		if r.CommunityId == communityA {
+			inA[r.Id] = true
+		}
+	}
+
+	// page lists every page of req and returns the ids in order.
+	page := func(t *testing.T, ctx context.Context, req *pb.ListRetireesRequest) ([]string, int) {
+		t.Helper()
+		var ids []string
+		pages := 0
+		for {
+			resp, err := h.client.ListRetirees(ctx, req)
+			if err != nil {
+				t.Fatalf("page %d: %v", pages+1, err)
+			}
+			pages++
+			size := int(req.PageSize)
+			if size == 0 {
+				size = 50
+			}
+			if len(resp.Retirees) > size {
+				t.Fatalf("page %d has %d retirees, more than %d", pages, len(resp.Retirees), size)
+			}
+			for _, r := range resp.Retirees {
+				ids = append(ids, r.Id)
+			}
+			if resp.NextPageToken == "" {
+				return ids, pages
+			}
+			if pages > n {
+				t.Fatal("paging does not end")
+			}
+			req.PageToken = resp.NextPageToken
+		}
+	}
+	check := func(t *testing.T, ids []string, want map[string]bool) {
+		t.Helper()
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("retiree %s listed twice", id)
+			}
+			if !want[id] {
+				t.Fatalf("retiree %s does not belong in the list", id)
+			}
+			seen[id] = true
+		}
+		if len(seen) != len(want) {
+			t.Errorf("listed %d retirees, want %d", len(seen), len(want))
+		}
+	}
+
+	tests := []struct {
+		name      string
+		p         authn.Principal
+		req       *pb.ListRetireesRequest
+		want      map[string]bool
+		wantPages int
+	}{
+		{"admin, 100 a page", adminP, &pb.ListRetireesRequest{PageSize: 100}, all, 25},
+		{"admin, 1000 a page", adminP, &pb.ListRetireesRequest{PageSize: 1000}, all, 3},
+		{"bureau, community A, 250 a page", bureauP, &pb.ListRetireesRequest{PageSize: 250, CommunityId: communityA}, inA, 7},
+		{"clerk of A, default page size", clerkP, &pb.ListRetireesRequest{}, inA, 34},
+		{"clerk of A, 1000 a page", clerkP, &pb.ListRetireesRequest{PageSize: 1000, CommunityId: communityA}, inA, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ids, pages := page(t, h.as(tc.p), tc.req)
+			check(t, ids, tc.want)
+			if pages != tc.wantPages {
+				t.Errorf("%d pages, want %d", pages, tc.wantPages)
+			}
+		})
+	}
+
+	t.Run("page size may change between pages", func(t *testing.T) {
+		ctx := h.as(adminP)
+		var ids []string
+		token := ""
+		for i := 0; ; i++ {
+			resp, err := h.client.ListRetirees(ctx, &pb.ListRetireesRequest{PageSize: int32(7 + i*97%1000), PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range resp.Retirees {
+				ids = append(ids, r.Id)
+			}
+			if token = resp.NextPageToken; token == "" {
+				break
+			}
+		}
+		check(t, ids, all)
+	})
+
+	t.Run("a token belongs to its query", func(t *testing.T) {
+		admin := h.as(adminP)
+		first, err := h.client.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 10, CommunityId: communityA})
+		if err != nil || first.NextPageToken == "" {
+			t.Fatalf("first page = %v, %v", first, err)
+		}
+		tok := first.NextPageToken
+		for _, req := range []*pb.ListRetireesRequest{
+			{CommunityId: communityB, PageToken: tok},
+			{PageToken: tok},
+			{CommunityId: communityA, ManagementMode: pb.ManagementMode_COMMUNITY, PageToken: tok},
+			{CommunityId: communityA, Status: pb.RetireeStatus_LIVING, PageToken: tok},
+			{CommunityId: communityA, EnterpriseCreditCode: enterpriseX, PageToken: tok},
+		} {
+			_, err := h.client.ListRetirees(admin, req)
+			wantFields(t, err, "pageToken")
+		}
+		// The same query continues with it, whoever asks.
+		next, err := h.client.ListRetirees(h.as(clerkP), &pb.ListRetireesRequest{PageSize: 10, PageToken: tok})
+		if err != nil || len(next.Retirees) != 10 || next.Retirees[0].Id == first.Retirees[9].Id {
+			t.Errorf("second page for the clerk = %d retirees, %v", len(next.GetRetirees()), err)
+		}
+		// An admin token for everything does not page the clerk's list.
+		everything, err := h.client.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.client.ListRetirees(h.as(clerkP), &pb.ListRetireesRequest{PageToken: everything.NextPageToken})
+		wantFields(t, err, "pageToken")
+	})
+}
+
+// maskedID is the shape of a masked ID number: area code, eight stars for
+// the birth date, sequence and check character.
+var maskedID = regexp.MustCompile(`^[1-9][0-9]{5}\*{8}[0-9]{3}[0-9X]$`)
+
+// TestPersonalData: lists never carry full ID or phone numbers; single
+// reads do, to those who may see them, except to services.
+func TestPersonalData(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	var in []*pb.Retiree
+	for i := range 30 {
+		in = append(in, newRetiree(t, i, []string{communityA, communityB}[i%2], pb.ManagementMode_ENTERPRISE))
+	}
+	created := createMany(t, s, in)
+	mine := created[0] // communityA, managed by enterpriseX
+	byID := map[string]*pb.Retiree{}
+	for _, r := range created {
+		byID[r.Id] = r
+	}
+
+	for _, p := range []authn.Principal{adminP, bureauP, clerkP, enterpriseP} {
+		t.Run("list as "+string(p.Role), func(t *testing.T) {
+			resp, err := c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.Retirees) == 0 {
+				t.Fatal("empty list")
+			}
+			for _, r := range resp.Retirees {
+				stored := byID[r.Id]
+				if r.IdNumber != "" || r.Phone != "" {
+					t.Errorf("list entry %s has ID number or phone", r.Id)
+				}
+				want := stored.IdNumber[:6] + "********" + stored.IdNumber[14:]
+				if r.IdNumberMasked != want || !maskedID.MatchString(r.IdNumberMasked) {
+					t.Errorf("idNumberMasked = %q, want %q", r.IdNumberMasked, want)
+				}
+				if r.PhoneMasked != "138****5678" {
+					t.Errorf("phoneMasked = %q", r.PhoneMasked)
+				}
+			}
+		})
+	}
+
+	full := func(r *pb.Retiree) bool {
+		return r.IdNumber == mine.IdNumber && r.Phone == mine.Phone && r.IdNumberMasked != "" && r.PhoneMasked != ""
+	}
+	for _, p := range []authn.Principal{adminP, bureauP, clerkP, enterpriseP} {
+		t.Run("get and lookup as "+string(p.Role), func(t *testing.T) {
+			got, err := c.GetRetiree(h.as(p), &pb.GetRetireeRequest{Id: mine.Id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !full(got.Retiree) {
+				t.Errorf("get: ID number or phone missing")
+			}
+			found, err := c.LookupRetiree(h.as(p), &pb.LookupRetireeRequest{IdNumber: mine.IdNumber})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !full(found.Retiree) {
+				t.Errorf("lookup: ID number or phone missing")
+			}
+		})
+	}
+	t.Run("get as service", func(t *testing.T) {
+		got, err := c.GetRetiree(h.as(serviceP), &pb.GetRetireeRequest{Id: mine.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := got.Retiree
+		if r.IdNumber != "" || r.Phone != "" {
+			t.Error("a service gets the full ID or phone number")
+		}
+		if !maskedID.MatchString(r.IdNumberMasked) || r.PhoneMasked != "138****5678" || r.Name != mine.Name {
+			t.Errorf("service view = %v", r)
+		}
+	})
+	t.Run("changes answer in full to whoever made them", func(t *testing.T) {
+		clerk := h.as(clerkP)
+		up, err := c.UpdateRetiree(clerk, &pb.UpdateRetireeRequest{
+			Retiree:    &pb.Retiree{Id: mine.Id, Etag: mine.Etag, Name: "改名"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Retiree.IdNumber != mine.IdNumber || !maskedID.MatchString(up.Retiree.IdNumberMasked) {
+			t.Errorf("update answer: %v", up.Retiree.IdNumberMasked)
+		}
+	})
+	t.Run("watch carries keys, not numbers", func(t *testing.T) {
+		stream, _ := h.watch(t, 0)
+		for _, m := range recvN(t, stream, len(created)+1) {
+			if m.Retiree == nil {
+				continue
+			}
+			if r := byID[m.Retiree.Id]; r != nil && len(m.Retiree.IdNumberKey) != 32 {
+				t.Errorf("retiree %s: key of %d bytes", r.Id, len(m.Retiree.IdNumberKey))
+			}
+			if idLike.Match(m.Retiree.IdNumberKey) {
+				t.Errorf("watch state carries an ID number")
+			}
+		}
+	})
+}
+
+// TestAuditLog: every read or change of a retiree's personal data is in
+// its audit log, in order, with who, what and which request.
+func TestAuditLog(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	as := func(p authn.Principal, rid string) context.Context { return withRequestID(h.as(p), rid) }
+
+	created, err := c.CreateRetiree(as(clerkP, "req-create"), &pb.CreateRetireeRequest{Retiree: newRetiree(t, 1, communityA, pb.ManagementMode_ENTERPRISE)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := created.Retiree
+	mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY)) // listed too, audited under its own id
+	steps := []struct {
+		p    authn.Principal
+		rid  string
+		call func(ctx context.Context) error
+	}{
+		{adminP, "req-get", func(ctx context.Context) error {
+			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id})
+			return err
+		}},
+		{bureauP, "req-lookup", func(ctx context.Context) error {
+			_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: r.IdNumber})
+			return err
+		}},
+		{clerkP, "req-list", func(ctx context.Context) error {
+			_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{})
+			return err
+		}},
+		{clerkP, "req-update", func(ctx context.Context) error {
+			_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{
+				Retiree:    &pb.Retiree{Id: r.Id, Etag: r.Etag, Phone: "13900001111"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}},
+			})
+			return err
+		}},
+		{enterpriseP, "req-history", func(ctx context.Context) error {
+			_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id})
+			return err
+		}},
+		{serviceP, "req-service", func(ctx context.Context) error {
+			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id})
+			return err
+		}},
+		{bureauP, "req-transfer", func(ctx context.Context) error {
+			_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家"})
+			return err
+		}},
+		{serviceP, "req-assign", func(ctx context.Context) error {
+			_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "h-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}},
+		{adminP, "req-death", func(ctx context.Context) error {
+			_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-03-01"})
+			return err
+		}},
+	}
+	for _, st := range steps {
+		if err := st.call(as(st.p, st.rid)); err != nil {
+			t.Fatalf("%s: %v", st.rid, err)
+		}
+	}
+	// Refused calls read nothing and are not audited.
+	if _, err := c.GetRetiree(as(clerkP, "req-refused"), &pb.GetRetireeRequest{Id: r.Id}); err == nil {
+		t.Fatal("clerk of A reads a retiree of B")
+	}
+
+	resp, err := c.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: r.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ Subject, Role, Action, RequestID, RetireeID string }
+	var got []entry
+	for _, e := range resp.Entries {
+		if e.Time == nil {
+			t.Errorf("entry %s has no time", e.RequestId)
+		}
+		got = append(got, entry{e.Subject, e.Role, e.Action, e.RequestId, e.RetireeId})
+	}
+	want := []entry{
+		{"clerk-a", "clerk", "CreateRetiree", "req-create", r.Id},
+		{"admin-1", "admin", "GetRetiree", "req-get", r.Id},
+		{"bureau-shenyang", "bureau", "LookupRetiree", "req-lookup", r.Id},
+		{"clerk-a", "clerk", "ListRetirees", "req-list", r.Id},
+		{"clerk-a", "clerk", "UpdateRetiree", "req-update", r.Id},
+		{"enterprise-x", "enterprise", "ListRetireeHistory", "req-history", r.Id},
+		{"handover", "service", "GetRetiree", "req-service", r.Id},
+		{"bureau-shenyang", "bureau", "TransferRetiree", "req-transfer", r.Id},
+		{"handover", "service", "AssignRetirees", "req-assign", r.Id},
+		{"admin-1", "admin", "RecordDeath", "req-death", r.Id},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit log (-want +got):\n%s", diff)
+	}
+
+	// Paging through a long log.
+	for i := range 120 {
+		if _, err := c.GetRetiree(as(bureauP, fmt.Sprintf("bulk-%d", i)), &pb.GetRetireeRequest{Id: r.Id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []string
+	token := ""
+	for {
+		page, err := c.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: 50, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			all = append(all, e.RequestId)
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	if len(all) != len(want)+120 || all[len(want)] != "bulk-0" || all[len(all)-1] != "bulk-119" {
+		t.Errorf("paged audit log: %d entries, from %q to %q", len(all), all[len(want)], all[len(all)-1])
+	}
+	_, err = c.ListRetireeAuditLog(h.as(bureauP), &pb.ListRetireeAuditLogRequest{Id: r.Id})
+	wantStatus(t, err, codes.PermissionDenied)
+}

@@ -1,0 +1,996 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// unknownRetiree has the shape of a retiree id but names none.
+const unknownRetiree = "aaaaaaaaaaaaaaaa"
+
+// unknownCommunity has the shape of a community id but names none.
+const unknownCommunity = "210199999999"
+
+// rpc is one call of the service with a plausible request.
+type rpc struct {
+	name string
+	call func(ctx context.Context, c pb.RegistryServiceClient, opts ...grpc.CallOption) error
+}
+
+// watchOnce opens a watch stream and waits for its first message or error.
+func watchOnce(ctx context.Context, c pb.RegistryServiceClient, since int64, opts ...grpc.CallOption) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stream, err := c.WatchRetirees(ctx, &pb.WatchRetireesRequest{SinceRevision: since}, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = stream.Recv()
+	return err
+}
+
+// everyRPC lists every RPC of the service, reading or changing retiree r.
+func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
+	fresh := newRetiree(t, 9000, communityA, pb.ManagementMode_COMMUNITY)
+	return []rpc{
+		{"CreateCommunity", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.CreateCommunity(ctx, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "新社区", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK}}, o...)
+			return err
+		}},
+		{"GetCommunity", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityA}, o...)
+			return err
+		}},
+		{"ListCommunities", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}, o...)
+			return err
+		}},
+		{"CreateEnterprise", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91110000600037341L", Name: "北京某厂", Ownership: pb.Ownership_PRIVATE}}, o...)
+			return err
+		}},
+		{"GetEnterprise", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseX}, o...)
+			return err
+		}},
+		{"ListEnterprises", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}, o...)
+			return err
+		}},
+		{"CreateRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: proto.Clone(fresh).(*pb.Retiree)}, o...)
+			return err
+		}},
+		{"GetRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id}, o...)
+			return err
+		}},
+		{"ListRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communityA}, o...)
+			return err
+		}},
+		{"UpdateRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{
+				Retiree:    &pb.Retiree{Id: r.Id, Phone: "13900001111", Etag: r.Etag},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}},
+			}, o...)
+			return err
+		}},
+		{"LookupRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: r.IdNumber}, o...)
+			return err
+		}},
+		{"TransferRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}, o...)
+			return err
+		}},
+		{"RecordDeath", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}, o...)
+			return err
+		}},
+		{"ListRetireeHistory", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id}, o...)
+			return err
+		}},
+		{"ListRetireeAuditLog", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: r.Id}, o...)
+			return err
+		}},
+		{"GetSocialisationReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}, o...)
+			return err
+		}},
+		{"WatchRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return watchOnce(ctx, c, 0, o...)
+		}},
+		{"AssignRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "k-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}, o...)
+			return err
+		}},
+	}
+}
+
+func TestEveryRPCIsCovered(t *testing.T) {
+	methods := pb.RegistryService_ServiceDesc.Methods
+	want := make(map[string]bool)
+	for _, m := range methods {
+		want[m.MethodName] = true
+	}
+	for _, s := range pb.RegistryService_ServiceDesc.Streams {
+		want[s.StreamName] = true
+	}
+	got := make(map[string]bool)
+	for _, c := range everyRPC(t, &pb.Retiree{}) {
+		got[c.name] = true
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("everyRPC does not list exactly the service's methods (-service +listed):\n%s", diff)
+	}
+}
+
+func TestServerUnauthenticated(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	head, _, _ := s.Head()
+
+	expired, err := h.keys.signer.Sign(adminP, time.Hour, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := newKeys(t).signer.Sign(adminP, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := []struct {
+		name string
+		opts []grpc.CallOption
+	}{
+		{"no token", nil},
+		{"expired token", []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials(expired))}},
+		{"token of another key", []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials(forged))}},
+		{"garbage token", []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials("not.a.jwt"))}},
+	}
+	for _, c := range everyRPC(t, r) {
+		for _, cred := range creds {
+			t.Run(c.name+"/"+cred.name, func(t *testing.T) {
+				err := c.call(context.Background(), h.client, cred.opts...)
+				wantStatus(t, err, codes.Unauthenticated, r.IdNumber, expired, forged)
+			})
+		}
+	}
+	// The same calls with a good token pass authentication: the test above
+	// does not pass for a reason unrelated to the token.
+	for _, c := range everyRPC(t, r) {
+		if c.name == "RecordDeath" || c.name == "TransferRetiree" || c.name == "AssignRetirees" {
+			continue // they would change r for the calls after them
+		}
+		t.Run(c.name+"/admin", func(t *testing.T) {
+			opts := []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials(h.token(adminP)))}
+			if err := c.call(context.Background(), h.client, opts...); err != nil {
+				t.Errorf("admin call: %v", err)
+			}
+		})
+	}
+	if after, _, _ := s.Head(); after != head+2 { // UpdateRetiree and CreateRetiree as admin
+		t.Errorf("head moved from %d to %d, want %d", head, after, head+2)
+	}
+}
+
+// TestServerValidation sends every kind of invalid input to each RPC and
+// checks the field violations or rule reasons; nothing may change.
+func TestServerValidation(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	other := mustCreate(t, s, newRetiree(t, 2, communityB, pb.ManagementMode_COMMUNITY))
+	dead := mustCreate(t, s, newRetiree(t, 3, communityB, pb.ManagementMode_COMMUNITY))
+	if _, err := s.RecordDeath(dead.Id, "2025-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := s.Head()
+
+	admin := h.as(adminP)
+	clerk := h.as(clerkP)
+	clerk2 := h.as(authn.Principal{Subject: "clerk-ab", Role: authn.RoleClerk, Communities: []string{communityA, communityB}})
+	service := h.as(serviceP)
+	c := h.client
+
+	newR := func(mut func(*pb.Retiree)) *pb.CreateRetireeRequest {
+		nr := newRetiree(t, 100, communityA, pb.ManagementMode_COMMUNITY)
+		mut(nr)
+		return &pb.CreateRetireeRequest{Retiree: nr}
+	}
+	futureBorn, err := idnumber.Build("110105", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownCode, err := creditcode.Build("91", "110000", "60003734")
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(ctx context.Context, paths []string, mut func(*pb.Retiree)) error {
+		v := &pb.Retiree{Id: r.Id, Etag: r.Etag}
+		mut(v)
+		_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{Retiree: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		return err
+	}
+	listToken := func() string {
+		resp, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: 1})
+		if err != nil || resp.NextPageToken == "" {
+			t.Fatalf("ListCommunities = %v, %v", resp, err)
+		}
+		return resp.NextPageToken
+	}()
+	randomToken := base64.RawURLEncoding.EncodeToString([]byte("\x01retiree-key-that-nobody-signed0123456789abcdef"))
+	badTokens := []string{"forged", "!!!", randomToken, listToken, strings.Repeat("A", 2000)}
+	manyIDs := make([]string, maxAssignBatch+1)
+	for i := range manyIDs {
+		manyIDs[i] = unknownRetiree
+	}
+
+	type validationCase struct {
+		name   string
+		call   func() error
+		fields []string // InvalidArgument with these fields, or
+		code   codes.Code
+		reason string // a rule failure
+	}
+	tests := []validationCase{
+		// CreateCommunity
+		{name: "CreateCommunity/no community", call: func() error {
+			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{})
+			return err
+		}, fields: []string{"community"}},
+		{name: "CreateCommunity/everything wrong", call: func() error {
+			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100", Name: " x", Street: "s", Households: -1}})
+			return err
+		}, fields: []string{"id", "name", "district", "kind", "households"}},
+		{name: "CreateCommunity/letters in id", call: func() error {
+			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100a", Name: "x", District: "d", Street: "s", Kind: pb.CommunityKind_BLOCK}})
+			return err
+		}, fields: []string{"id"}},
+		{name: "CreateCommunity/unknown kind", call: func() error {
+			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "x", District: "d", Street: "s", Kind: 42, Households: maxHouseholds + 1}})
+			return err
+		}, fields: []string{"kind", "households"}},
+		// GetCommunity
+		{name: "GetCommunity/bad id", call: func() error {
+			_, err := c.GetCommunity(admin, &pb.GetCommunityRequest{Id: "abc"})
+			return err
+		}, fields: []string{"id"}},
+		{name: "GetCommunity/unknown", call: func() error {
+			_, err := c.GetCommunity(admin, &pb.GetCommunityRequest{Id: unknownCommunity})
+			return err
+		}, code: codes.NotFound},
+		// CreateEnterprise
+		{name: "CreateEnterprise/no enterprise", call: func() error {
+			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{})
+			return err
+		}, fields: []string{"enterprise"}},
+		{name: "CreateEnterprise/bad credit code", call: func() error {
+			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91350100M000100Y44", Name: "x", Ownership: pb.Ownership_STATE}})
+			return err
+		}, fields: []string{"creditCode"}},
+		{name: "CreateEnterprise/everything wrong", call: func() error {
+			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "short", Status: 9}})
+			return err
+		}, fields: []string{"creditCode", "name", "ownership", "status"}},
+		// GetEnterprise
+		{name: "GetEnterprise/unknown", call: func() error {
+			_, err := c.GetEnterprise(admin, &pb.GetEnterpriseRequest{CreditCode: string(unknownCode)})
+			return err
+		}, code: codes.NotFound},
+		// CreateRetiree
+		{name: "CreateRetiree/no retiree", call: func() error {
+			_, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{})
+			return err
+		}, fields: []string{"retiree"}},
+		{name: "CreateRetiree/check character", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194912310021" }))
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "CreateRetiree/30 February", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194902300020" }))
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "CreateRetiree/born in the future", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = futureBorn.Digits() }))
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "CreateRetiree/missing ID number", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "" }))
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "CreateRetiree/sex mismatch", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Sex = "11010519491231002X", pb.Sex_MALE }))
+			return err
+		}, fields: []string{"sex"}},
+		{name: "CreateRetiree/birth date mismatch", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.BirthDate = "11010519491231002X", "1949-12-30" }))
+			return err
+		}, fields: []string{"birthDate"}},
+		{name: "CreateRetiree/missing name", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = "" }))
+			return err
+		}, fields: []string{"name"}},
+		{name: "CreateRetiree/long name", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = strings.Repeat("名", maxNameLen+1) }))
+			return err
+		}, fields: []string{"name"}},
+		{name: "CreateRetiree/control character in address", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ResidenceAddress = "北市场街\x001号" }))
+			return err
+		}, fields: []string{"residenceAddress"}},
+		{name: "CreateRetiree/bad community id", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "2101020010" }))
+			return err
+		}, fields: []string{"communityId"}},
+		{name: "CreateRetiree/missing community", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "" }))
+			return err
+		}, fields: []string{"communityId"}},
+		{name: "CreateRetiree/unknown community and enterprise", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId, r.EnterpriseCreditCode = unknownCommunity, string(unknownCode) }))
+			return err
+		}, fields: []string{"communityId", "enterpriseCreditCode"}},
+		{name: "CreateRetiree/bad credit code", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = "91350100M000100Y44" }))
+			return err
+		}, fields: []string{"enterpriseCreditCode"}},
+		{name: "CreateRetiree/enterprise-managed without enterprise", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) {
+				r.ManagementMode, r.EnterpriseCreditCode = pb.ManagementMode_ENTERPRISE, ""
+			}))
+			return err
+		}, fields: []string{"enterpriseCreditCode"}},
+		{name: "CreateRetiree/no management mode", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 0 }))
+			return err
+		}, fields: []string{"managementMode"}},
+		{name: "CreateRetiree/unknown management mode", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 42 }))
+			return err
+		}, fields: []string{"managementMode"}},
+		{name: "CreateRetiree/unknown flag", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99} }))
+			return err
+		}, fields: []string{"flags[1]"}},
+		{name: "CreateRetiree/unspecified flag", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{0} }))
+			return err
+		}, fields: []string{"flags[0]"}},
+		{name: "CreateRetiree/too many flags", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = make([]pb.RetireeFlag, maxFlags+1) }))
+			return err
+		}, fields: []string{"flags"}},
+		{name: "CreateRetiree/retired before birth", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "1930-01-01" }))
+			return err
+		}, fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/retirement far ahead", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2031-01-01" }))
+			return err
+		}, fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/retirement not a date", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2010-13-01" }))
+			return err
+		}, fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/bad phone", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Phone = "138-abcd-5678" }))
+			return err
+		}, fields: []string{"phone"}},
+		{name: "CreateRetiree/several fields at once", call: func() error {
+			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Name, r.CommunityId = "110105194912310021", "", "x" }))
+			return err
+		}, fields: []string{"idNumber", "name", "communityId"}},
+		{name: "CreateRetiree/enterprise registers a community-managed retiree", call: func() error {
+			req := newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = enterpriseX })
+			_, err := c.CreateRetiree(h.as(enterpriseP), req)
+			return err
+		}, fields: []string{"managementMode"}},
+		// GetRetiree
+		{name: "GetRetiree/unknown", call: func() error {
+			_, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: unknownRetiree})
+			return err
+		}, code: codes.NotFound},
+		{name: "GetRetiree/malformed id", call: func() error {
+			_, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: "../../etc/passwd"})
+			return err
+		}, code: codes.NotFound},
+		// LookupRetiree
+		{name: "LookupRetiree/check character", call: func() error {
+			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194912310021"})
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "LookupRetiree/30 February", call: func() error {
+			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194902300020"})
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "LookupRetiree/empty", call: func() error {
+			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{})
+			return err
+		}, fields: []string{"idNumber"}},
+		{name: "LookupRetiree/unknown", call: func() error {
+			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "500105195801012713"})
+			return err
+		}, code: codes.NotFound},
+		// ListRetirees
+		{name: "ListRetirees/bad community id", call: func() error {
+			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{CommunityId: "abc"})
+			return err
+		}, fields: []string{"communityId"}},
+		{name: "ListRetirees/unknown enums", call: func() error {
+			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{ManagementMode: 9, Status: 9})
+			return err
+		}, fields: []string{"managementMode", "status"}},
+		{name: "ListRetirees/negative page size", call: func() error {
+			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: -1})
+			return err
+		}, fields: []string{"pageSize"}},
+		{name: "ListRetirees/page size over 1000", call: func() error {
+			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 1001})
+			return err
+		}, fields: []string{"pageSize"}},
+		{name: "ListRetirees/clerk of several communities without filter", call: func() error {
+			_, err := c.ListRetirees(clerk2, &pb.ListRetireesRequest{})
+			return err
+		}, fields: []string{"communityId"}},
+		// UpdateRetiree
+		{name: "UpdateRetiree/no retiree", call: func() error {
+			_, err := c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
+			return err
+		}, fields: []string{"retiree"}},
+		{name: "UpdateRetiree/ID number in mask", call: func() error {
+			return update(admin, []string{"idNumber"}, func(v *pb.Retiree) { v.IdNumber = "500105195801012713" })
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/unknown field in mask", call: func() error {
+			return update(admin, []string{"phone", "favouriteColour"}, func(v *pb.Retiree) { v.Phone = "13900001111" })
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/community in mask", call: func() error {
+			return update(admin, []string{"community_id"}, func(v *pb.Retiree) { v.CommunityId = communityB })
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/status in mask", call: func() error {
+			return update(admin, []string{"status"}, func(v *pb.Retiree) { v.Status = pb.RetireeStatus_DECEASED })
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/empty mask", call: func() error {
+			return update(admin, nil, func(v *pb.Retiree) { v.Phone = "13900001111" })
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/mask of only id and etag", call: func() error {
+			return update(admin, []string{"id", "etag"}, func(*pb.Retiree) {})
+		}, fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/missing etag", call: func() error {
+			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "" })
+		}, fields: []string{"etag"}},
+		{name: "UpdateRetiree/bad phone", call: func() error {
+			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone = "call me" })
+		}, fields: []string{"phone"}},
+		{name: "UpdateRetiree/empty name", call: func() error {
+			return update(admin, []string{"name"}, func(*pb.Retiree) {})
+		}, fields: []string{"name"}},
+		{name: "UpdateRetiree/unknown flag", call: func() error {
+			return update(admin, []string{"flags"}, func(v *pb.Retiree) { v.Flags = []pb.RetireeFlag{77} })
+		}, fields: []string{"flags[0]"}},
+		{name: "UpdateRetiree/retirement far ahead", call: func() error {
+			return update(admin, []string{"retirementDate"}, func(v *pb.Retiree) { v.RetirementDate = "2031-01-01" })
+		}, fields: []string{"retirementDate"}},
+		{name: "UpdateRetiree/bad credit code", call: func() error {
+			return update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = "91350100M000100Y44" })
+		}, fields: []string{"enterpriseCreditCode"}},
+		{name: "UpdateRetiree/unknown enterprise", call: func() error {
+			return update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = string(unknownCode) })
+		}, fields: []string{"enterpriseCreditCode"}},
+		{name: "UpdateRetiree/no management mode", call: func() error {
+			return update(admin, []string{"managementMode"}, func(*pb.Retiree) {})
+		}, fields: []string{"managementMode"}},
+		{name: "UpdateRetiree/clerk changes management mode", call: func() error {
+			return update(clerk, []string{"managementMode"}, func(v *pb.Retiree) { v.ManagementMode = pb.ManagementMode_BUREAU })
+		}, code: codes.PermissionDenied},
+		{name: "UpdateRetiree/stale etag", call: func() error {
+			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "r999" })
+		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "UpdateRetiree/unknown", call: func() error {
+			_, err := c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{Retiree: &pb.Retiree{Id: unknownRetiree, Phone: "13900001111", Etag: "r1"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
+			return err
+		}, code: codes.NotFound},
+		// TransferRetiree
+		{name: "TransferRetiree/bad target and no reason", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: "123"})
+			return err
+		}, fields: []string{"toCommunityId", "reason"}},
+		{name: "TransferRetiree/missing target", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, Reason: "搬家"})
+			return err
+		}, fields: []string{"toCommunityId"}},
+		{name: "TransferRetiree/long reason", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: strings.Repeat("因", maxReasonLen+1)})
+			return err
+		}, fields: []string{"reason"}},
+		{name: "TransferRetiree/unknown community", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: unknownCommunity, Reason: "搬家"})
+			return err
+		}, fields: []string{"toCommunityId"}},
+		{name: "TransferRetiree/same community", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityA, Reason: "搬家"})
+			return err
+		}, code: codes.FailedPrecondition, reason: reasonSameCommunity},
+		{name: "TransferRetiree/deceased", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: dead.Id, ToCommunityId: communityA, Reason: "搬家"})
+			return err
+		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
+		{name: "TransferRetiree/stale etag", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家", Etag: "r999"})
+			return err
+		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "TransferRetiree/unknown", call: func() error {
+			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: unknownRetiree, ToCommunityId: communityB, Reason: "搬家"})
+			return err
+		}, code: codes.NotFound},
+		// RecordDeath
+		{name: "RecordDeath/missing date", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id})
+			return err
+		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/30 February", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-02-30"})
+			return err
+		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/not a date", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026/01/02"})
+			return err
+		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/tomorrow", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-16"})
+			return err
+		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/before birth", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "1900-01-01"})
+			return err
+		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/already deceased", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: dead.Id, DateOfDeath: "2026-01-01"})
+			return err
+		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
+		{name: "RecordDeath/stale etag", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02", Etag: "r999"})
+			return err
+		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "RecordDeath/unknown", call: func() error {
+			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: unknownRetiree, DateOfDeath: "2026-01-02"})
+			return err
+		}, code: codes.NotFound},
+		// ListRetireeHistory and ListRetireeAuditLog
+		{name: "ListRetireeHistory/unknown", call: func() error {
+			_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: unknownRetiree})
+			return err
+		}, code: codes.NotFound},
+		{name: "ListRetireeHistory/page size", call: func() error {
+			_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000})
+			return err
+		}, fields: []string{"pageSize"}},
+		{name: "ListRetireeAuditLog/unknown", call: func() error {
+			_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree})
+			return err
+		}, code: codes.NotFound},
+		{name: "ListRetireeAuditLog/page size", call: func() error {
+			_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3})
+			return err
+		}, fields: []string{"pageSize"}},
+		// Lists of communities and enterprises
+		{name: "ListCommunities/page size", call: func() error {
+			_, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: -1})
+			return err
+		}, fields: []string{"pageSize"}},
+		{name: "ListEnterprises/unknown status", call: func() error {
+			_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{Status: 9})
+			return err
+		}, fields: []string{"status"}},
+		{name: "ListEnterprises/page size and token", call: func() error {
+			_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1001, PageToken: "x"})
+			return err
+		}, fields: []string{"pageSize", "pageToken"}},
+		// GetSocialisationReport
+		{name: "GetSocialisationReport/unknown grouping", call: func() error {
+			_, err := c.GetSocialisationReport(admin, &pb.GetSocialisationReportRequest{GroupBy: "city"})
+			return err
+		}, fields: []string{"groupBy"}},
+		// WatchRetirees
+		{name: "WatchRetirees/negative revision", call: func() error {
+			return watchOnce(service, c, -1)
+		}, fields: []string{"sinceRevision"}},
+		// AssignRetirees
+		{name: "AssignRetirees/nothing given", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{})
+			return err
+		}, fields: []string{"requestKey", "communityId", "managementMode", "retireeIds"}},
+		{name: "AssignRetirees/bad community and long key", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: strings.Repeat("k", maxRequestKey+1), RetireeIds: []string{r.Id}, CommunityId: "x", ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}, fields: []string{"requestKey", "communityId"}},
+		{name: "AssignRetirees/control character in reason", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY, Reason: "a\nb"})
+			return err
+		}, fields: []string{"reason"}},
+		{name: "AssignRetirees/unknown retirees", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id, unknownRetiree, other.Id, "not-an-id"}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}, fields: []string{"retireeIds[1]", "retireeIds[3]"}},
+		{name: "AssignRetirees/deceased retiree", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{dead.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}, fields: []string{"retireeIds[0]"}},
+		{name: "AssignRetirees/unknown community", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: unknownCommunity, ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}, fields: []string{"communityId"}},
+		{name: "AssignRetirees/over 10000 retirees", call: func() error {
+			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
+			return err
+		}, fields: []string{"retireeIds"}},
+	}
+	// Every list rejects page tokens it did not issue for the same query.
+	for i, tok := range badTokens {
+		for _, l := range []struct {
+			name string
+			call func() error
+		}{
+			{"ListRetirees", func() error {
+				_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageToken: tok})
+				return err
+			}},
+			{"ListEnterprises", func() error {
+				_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageToken: tok})
+				return err
+			}},
+			{"ListRetireeHistory", func() error {
+				_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageToken: tok})
+				return err
+			}},
+			{"ListRetireeAuditLog", func() error {
+				_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageToken: tok})
+				return err
+			}},
+		} {
+			tests = append(tests, validationCase{name: fmt.Sprintf("%s/bad page token %d", l.name, i), call: l.call, fields: []string{"pageToken"}})
+		}
+		if tok != listToken {
+			tests = append(tests, validationCase{name: fmt.Sprintf("ListCommunities/bad page token %d", i), call: func() error {
+				_, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageToken: tok})
+				return err
+			}, fields: []string{"pageToken"}})
+		}
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			switch {
+			case tc.fields != nil:
+				wantFields(t, err, tc.fields...)
+			case tc.reason != "":
+				wantReason(t, err, tc.code, tc.reason)
+			default:
+				wantStatus(t, err, tc.code)
+			}
+		})
+	}
+	if after, _, _ := s.Head(); after != head {
+		t.Errorf("rejected requests moved the head from %d to %d", head, after)
+	}
+	got, err := s.GetRetiree(r.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got, protocmp.Transform()); diff != "" {
+		t.Errorf("rejected requests changed the retiree (-before +after):\n%s", diff)
+	}
+}
+
+// TestServerRetireeLifecycle walks one retiree through every RPC that
+// succeeds for it and checks what each answers.
+func TestServerRetireeLifecycle(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	admin := h.as(adminP)
+
+	in := newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)
+	in.IdNumber = "11010519491231002x" // lower-case check character is accepted
+	in.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE}
+	in.Etag, in.Status, in.DateOfDeath = "forged", pb.RetireeStatus_DECEASED, "2020-01-01" // output only: ignored
+	created, err := c.CreateRetiree(h.as(clerkP), &pb.CreateRetireeRequest{Retiree: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := created.Retiree
+	want := &pb.Retiree{
+		Id:                   r.Id,
+		IdNumber:             "11010519491231002X",
+		IdNumberMasked:       "110105********002X",
+		Name:                 in.Name,
+		Sex:                  pb.Sex_FEMALE,
+		BirthDate:            "1949-12-31",
+		RetirementDate:       "2010-01-01",
+		EnterpriseCreditCode: enterpriseX,
+		CommunityId:          communityA,
+		ManagementMode:       pb.ManagementMode_COMMUNITY,
+		Status:               pb.RetireeStatus_LIVING,
+		Phone:                "13812345678",
+		PhoneMasked:          "138****5678",
+		ResidenceAddress:     in.ResidenceAddress,
+		Flags:                []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE},
+		Etag:                 "r1",
+	}
+	if diff := cmp.Diff(want, r, protocmp.Transform(), protocmp.IgnoreFields(&pb.Retiree{}, "create_time", "update_time")); diff != "" {
+		t.Errorf("created (-want +got):\n%s", diff)
+	}
+	if !validRetireeID(r.Id) || r.CreateTime == nil || r.UpdateTime == nil {
+		t.Errorf("created id %q, times %v %v", r.Id, r.CreateTime, r.UpdateTime)
+	}
+
+	got, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: r.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got.Retiree, protocmp.Transform()); diff != "" {
+		t.Errorf("get (-created +got):\n%s", diff)
+	}
+	for _, number := range []string{"11010519491231002X", " 11010519491231002x ", "110105491231002"} {
+		found, err := c.LookupRetiree(h.as(bureauP), &pb.LookupRetireeRequest{IdNumber: number})
+		if err != nil {
+			t.Fatalf("lookup %s: %v", idnumber.Mask(number), err)
+		}
+		if diff := cmp.Diff(r, found.Retiree, protocmp.Transform()); diff != "" {
+			t.Errorf("lookup %s (-created +got):\n%s", idnumber.Mask(number), diff)
+		}
+	}
+
+	updated, err := c.UpdateRetiree(h.as(clerkP), &pb.UpdateRetireeRequest{
+		Retiree: &pb.Retiree{
+			Id: r.Id, Etag: r.Etag, Phone: "139 0000 1111", Name: "王秀英",
+			Flags: []pb.RetireeFlag{pb.RetireeFlag_HARDSHIP}, ResidenceAddress: "not in the mask",
+		},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone", "name", "flags", "id", "etag"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := updated.Retiree
+	if u.Phone != "139 0000 1111" || u.Name != "王秀英" || u.ResidenceAddress != in.ResidenceAddress ||
+		!cmp.Equal(u.Flags, []pb.RetireeFlag{pb.RetireeFlag_HARDSHIP}) || u.Etag != "r2" || u.IdNumber != want.IdNumber {
+		t.Errorf("updated = %v", u)
+	}
+	mode, err := c.UpdateRetiree(h.as(bureauP), &pb.UpdateRetireeRequest{
+		Retiree:    &pb.Retiree{Id: r.Id, Etag: u.Etag, ManagementMode: pb.ManagementMode_BUREAU},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"management_mode"}},
+	})
+	if err != nil || mode.Retiree.ManagementMode != pb.ManagementMode_BUREAU {
+		t.Fatalf("bureau changes management mode: %v, %v", mode, err)
+	}
+
+	moved, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住", Etag: mode.Retiree.Etag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Retiree.CommunityId != communityC || moved.Retiree.Etag != "r4" {
+		t.Errorf("transferred = %v", moved.Retiree)
+	}
+	// Transferred out, the retiree is no longer the clerk's.
+	if _, err := c.GetRetiree(h.as(clerkP), &pb.GetRetireeRequest{Id: r.Id}); err == nil {
+		t.Error("clerk of A still reads a retiree transferred to C")
+	} else {
+		wantStatus(t, err, codes.PermissionDenied)
+	}
+
+	died, err := c.RecordDeath(h.as(bureauP), &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if died.Retiree.Status != pb.RetireeStatus_DECEASED || died.Retiree.DateOfDeath != "2026-06-15" {
+		t.Errorf("deceased = %v", died.Retiree)
+	}
+
+	hist, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		Rev    int64
+		Kind   pb.ChangeKind
+		Actor  string
+		Role   string
+		Reason string
+		Fields string
+	}
+	var steps []step
+	for _, e := range hist.Entries {
+		var fields []string
+		for _, ch := range e.Changes {
+			fields = append(fields, ch.Field)
+			if strings.Contains(ch.OldValue+ch.NewValue, "13812345678") || strings.Contains(ch.OldValue+ch.NewValue, "139 0000 1111") {
+				t.Errorf("history shows a full phone number: %v", ch)
+			}
+		}
+		steps = append(steps, step{e.Revision, e.Kind, e.Actor, e.ActorRole, e.Reason, strings.Join(fields, ",")})
+	}
+	wantSteps := []step{
+		{1, pb.ChangeKind_CREATED, "clerk-a", "clerk", "", "name,phone,residenceAddress,retirementDate,enterpriseCreditCode,communityId,managementMode,status,flags"},
+		{2, pb.ChangeKind_UPDATED, "clerk-a", "clerk", "", "name,phone,flags"},
+		{3, pb.ChangeKind_UPDATED, "bureau-shenyang", "bureau", "", "managementMode"},
+		{4, pb.ChangeKind_TRANSFERRED, "clerk-a", "clerk", "随子女居住", "communityId"},
+		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,dateOfDeath"},
+	}
+	if diff := cmp.Diff(wantSteps, steps); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	if hist.NextPageToken != "" {
+		t.Errorf("history of 5 entries has a next page")
+	}
+	page, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 3})
+	if err != nil || len(page.Entries) != 3 || page.NextPageToken == "" {
+		t.Fatalf("history page 1 = %v, %v", page, err)
+	}
+	page2, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 3, PageToken: page.NextPageToken})
+	if err != nil || len(page2.Entries) != 2 || page2.Entries[0].Revision != 4 || page2.NextPageToken != "" {
+		t.Fatalf("history page 2 = %v, %v", page2, err)
+	}
+	// A token of one retiree's history is refused for another's.
+	other := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
+	_, err = c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: other.Id, PageToken: page.NextPageToken})
+	wantFields(t, err, "pageToken")
+}
+
+// TestServerCommunitiesAndEnterprises covers the reference data RPCs.
+func TestServerCommunitiesAndEnterprises(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	admin := h.as(adminP)
+
+	nc := &pb.Community{Id: "210103002002", Name: "大西社区", District: "沈河区", Street: "大西街道", Kind: pb.CommunityKind_FUNCTIONAL, Households: 1500}
+	created, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Community.CreateTime == nil {
+		t.Error("community has no create time")
+	}
+	got, err := c.GetCommunity(h.as(enterpriseP), &pb.GetCommunityRequest{Id: nc.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(created.Community, got.Community, protocmp.Transform()); diff != "" {
+		t.Errorf("get community (-created +got):\n%s", diff)
+	}
+	// The district filter, paged one at a time.
+	var ids []string
+	token := ""
+	for range 10 {
+		resp, err := c.ListCommunities(h.as(serviceP), &pb.ListCommunitiesRequest{District: "沈河区", PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.Communities {
+			ids = append(ids, c.Id)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([]string{communityC, nc.Id}, ids); diff != "" {
+		t.Errorf("communities of 沈河区 (-want +got):\n%s", diff)
+	}
+	streets, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{Street: "北市场街道"})
+	if err != nil || len(streets.Communities) != 2 {
+		t.Errorf("communities of 北市场街道 = %v, %v", streets, err)
+	}
+
+	code, err := creditcode.Build("91", "210102", "12345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := c.CreateEnterprise(h.as(bureauP), &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{
+		CreditCode: strings.ToLower(string(code)), Name: "沈阳变压器厂", Ownership: pb.Ownership_STATE,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ent.Enterprise.CreditCode != string(code) || ent.Enterprise.Status != pb.EnterpriseStatus_OPERATING {
+		t.Errorf("created enterprise = %v, want canonical code and OPERATING", ent.Enterprise)
+	}
+	gotE, err := c.GetEnterprise(h.as(clerkP), &pb.GetEnterpriseRequest{CreditCode: string(code)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ent.Enterprise, gotE.Enterprise, protocmp.Transform()); diff != "" {
+		t.Errorf("get enterprise (-created +got):\n%s", diff)
+	}
+	bankrupt, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{Status: pb.EnterpriseStatus_BANKRUPT})
+	if err != nil || len(bankrupt.Enterprises) != 1 || bankrupt.Enterprises[0].CreditCode != enterpriseX {
+		t.Errorf("bankrupt enterprises = %v, %v", bankrupt, err)
+	}
+	all, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{})
+	if err != nil || len(all.Enterprises) != 3 {
+		t.Errorf("all enterprises = %v, %v", all, err)
+	}
+	// A token issued for one status filter does not page another.
+	first, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1})
+	if err != nil || first.NextPageToken == "" {
+		t.Fatalf("first page = %v, %v", first, err)
+	}
+	_, err = c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1, Status: pb.EnterpriseStatus_OPERATING, PageToken: first.NextPageToken})
+	wantFields(t, err, "pageToken")
+}
+
+// TestServerConflicts: the duplicates DESIGN answers with 409 (the gateway
+// maps AlreadyExists and Aborted to it).
+func TestServerConflicts(t *testing.T) {
+	s := seededStore(t, 0)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	admin := h.as(adminP)
+	r, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{Retiree: newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("same ID number", func(t *testing.T) {
+		again := newRetiree(t, 1, communityB, pb.ManagementMode_BUREAU)
+		again.Name = "另一个人"
+		_, err := c.CreateRetiree(h.as(bureauP), &pb.CreateRetireeRequest{Retiree: again})
+		wantReason(t, err, codes.AlreadyExists, reasonRetireeExists)
+	})
+	t.Run("same ID number in the legacy form", func(t *testing.T) {
+		first := newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY)
+		first.IdNumber = "11010519491231002X"
+		if _, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{Retiree: first}); err != nil {
+			t.Fatal(err)
+		}
+		legacy := newRetiree(t, 3, communityA, pb.ManagementMode_COMMUNITY)
+		legacy.IdNumber = "110105491231002"
+		_, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{Retiree: legacy})
+		wantReason(t, err, codes.AlreadyExists, reasonRetireeExists)
+	})
+	t.Run("same credit code", func(t *testing.T) {
+		_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: strings.ToLower(enterpriseX), Name: "又一个", Ownership: pb.Ownership_PRIVATE}})
+		wantReason(t, err, codes.AlreadyExists, "ENTERPRISE_EXISTS")
+	})
+	t.Run("same community", func(t *testing.T) {
+		_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: communityB, Name: "重复", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK}})
+		wantReason(t, err, codes.AlreadyExists, "COMMUNITY_EXISTS")
+	})
+	t.Run("concurrent edit", func(t *testing.T) {
+		edit := func(etag, phone string) error {
+			_, err := c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{
+				Retiree:    &pb.Retiree{Id: r.Retiree.Id, Etag: etag, Phone: phone},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}},
+			})
+			return err
+		}
+		if err := edit(r.Retiree.Etag, "13900000001"); err != nil {
+			t.Fatal(err)
+		}
+		// The second editor read the same version.
+		wantReason(t, edit(r.Retiree.Etag, "13900000002"), codes.Aborted, "ETAG_MISMATCH")
+		got, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: r.Retiree.Id})
+		if err != nil || got.Retiree.Phone != "13900000001" {
+			t.Errorf("after the conflict: %v, %v", got.GetRetiree().GetPhone(), err)
+		}
+	})
+}
