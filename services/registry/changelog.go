@@ -164,6 +164,7 @@ func (s *Store) stateOf(r *pb.Retiree) (*pb.RetireeState, error) {
 		BirthDate:            r.BirthDate,
 		DateOfDeath:          r.DateOfDeath,
 		Flags:                slices.Clone(r.Flags),
+		RetirementDate:       r.RetirementDate,
 	}, nil
 }
 

@@ -2918,6 +2918,7 @@ type RetireeState struct {
 	BirthDate            string         `protobuf:"bytes,7,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
 	DateOfDeath          string         `protobuf:"bytes,8,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	Flags                []RetireeFlag  `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	RetirementDate       string         `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -3013,6 +3014,13 @@ func (x *RetireeState) GetFlags() []RetireeFlag {
 		return x.Flags
 	}
 	return nil
+}
+
+func (x *RetireeState) GetRetirementDate() string {
+	if x != nil {
+		return x.RetirementDate
+	}
+	return ""
 }
 
 // WatchRetireesResponse is one change, a snapshot entry, or the snapshot's
@@ -3416,7 +3424,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x05total\x18\x03 \x01(\v2%.socmgmt.registry.v1.SocialisationRowR\x05total\x12/\n" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"=\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
-	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\"\xa0\x03\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\"\xc9\x03\n" +
 	"\fRetireeState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rid_number_key\x18\x02 \x01(\fR\vidNumberKey\x12!\n" +
@@ -3427,7 +3435,9 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"birth_date\x18\a \x01(\tR\tbirthDate\x12\"\n" +
 	"\rdate_of_death\x18\b \x01(\tR\vdateOfDeath\x126\n" +
-	"\x05flags\x18\t \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\"\xe2\x01\n" +
+	"\x05flags\x18\t \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\x12'\n" +
+	"\x0fretirement_date\x18\n" +
+	" \x01(\tR\x0eretirementDate\"\xe2\x01\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
