@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -68,7 +69,7 @@ type service struct {
 func (c Config) services() []service {
 	return []service{
 		{name: "registry", addr: c.RegistryAddr, register: registryv1.RegisterRegistryServiceHandler},
-		{name: "handover", addr: c.HandoverAddr},
+		{name: "handover", addr: c.HandoverAddr, register: handoverv1.RegisterHandoverServiceHandler},
 		{name: "pension", addr: c.PensionAddr, register: pensionv1.RegisterPensionServiceHandler},
 		{name: "activity", addr: c.ActivityAddr, register: registerActivity},
 	}
