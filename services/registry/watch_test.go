@@ -85,6 +85,7 @@ func TestWatchReplayThenFollow(t *testing.T) {
 		want := &pb.RetireeState{
 			Id: r.Id, IdNumberKey: s.keyer.Key(id), CommunityId: communityA, Status: pb.RetireeStatus_LIVING,
 			ManagementMode: pb.ManagementMode_COMMUNITY, EnterpriseCreditCode: enterpriseX, BirthDate: r.BirthDate,
+			RetirementDate: r.RetirementDate,
 		}
 		if c.Kind != pb.ChangeKind_CREATED || c.ChangeTime == nil {
 			t.Errorf("change %d: kind %v, time %v", c.Revision, c.Kind, c.ChangeTime)
