@@ -5,9 +5,13 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,8 +23,33 @@ import (
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// Bucket is where entries are kept: retiree id, 0, sequence -> AuditEntry.
+// Bucket holds the audit log of the owning service. Three key ranges
+// share it:
+//
+//	0x01 seq           -> AuditEntry   the log, appended in order (cheap to
+//	                                   write however many retirees are read)
+//	0x02 retiree 0 seq -> (empty)      the per-retiree index, built from the
+//	                                   log in large sorted batches by the
+//	                                   Log's indexer, off the request path
+//	0x00 "indexed"     -> seq          how far the index reaches
+//
+// A listing reads the index and then scans the short tail of the log that
+// is not indexed yet, so it is complete at any moment.
 var Bucket = []byte("audit")
+
+const (
+	prefixLog   = 0x01
+	prefixIndex = 0x02
+)
+
+var keyIndexed = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
+
+// Indexing: the indexer runs every indexInterval, or sooner when this many
+// entries wait, and indexes at most maxIndexBatch entries a transaction.
+const (
+	indexInterval = 2 * time.Second
+	maxIndexBatch = 100_000
+)
 
 // maxBatch bounds how many requests one audit transaction commits.
 const maxBatch = 2048
@@ -47,9 +76,8 @@ func NewEntry(actor Actor, action, retireeID string, at time.Time) *registryv1.A
 	}
 }
 
-// Put files e under its retiree with the bucket's next sequence, so a
-// retiree's entries list in the order they were written. Use it to audit a
-// change in the change's own transaction.
+// Put appends e to the log. Use it to audit a change in the change's own
+// transaction; the indexer files it under its retiree later.
 func Put(tx *bolt.Tx, e *registryv1.AuditEntry) error {
 	b := tx.Bucket(Bucket)
 	seq, err := b.NextSequence()
@@ -60,26 +88,98 @@ func Put(tx *bolt.Tx, e *registryv1.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(boltstore.AppendU64(boltstore.Prefix(e.RetireeId), seq), v)
+	return b.Put(logKey(seq), v)
 }
 
-// List returns a page of a retiree's entries, oldest first.
-func List(db *bolt.DB, retireeID string, size int, after []byte) ([]*registryv1.AuditEntry, []byte, error) {
-	var out []*registryv1.AuditEntry
-	var next []byte
-	err := db.View(func(tx *bolt.Tx) error {
-		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(Bucket).Cursor(), boltstore.Prefix(retireeID), after, size, func(_, v []byte) (bool, error) {
+func logKey(seq uint64) []byte {
+	return boltstore.AppendU64([]byte{prefixLog}, seq)
+}
+
+func indexPrefix(retireeID string) []byte {
+	return append([]byte{prefixIndex}, boltstore.Prefix(retireeID)...)
+}
+
+func indexedThrough(b *bolt.Bucket) uint64 {
+	v := b.Get(keyIndexed)
+	if v == nil {
+		return 0
+	}
+	n, _ := boltstore.ParseU64(v)
+	return n
+}
+
+// List returns a page of a retiree's entries, oldest first. after is the
+// previous page's last position (nil for the first page); next is nil when
+// there is no more.
+func List(db *bolt.DB, retireeID string, size int, after []byte) (page []*registryv1.AuditEntry, next []byte, err error) {
+	var from uint64 // entries with a sequence above this
+	if after != nil {
+		if from, err = boltstore.ParseU64(after); err != nil {
+			return nil, nil, err
+		}
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(Bucket)
+		indexed := indexedThrough(b)
+		var last uint64
+		add := func(seq uint64, v []byte) (bool, error) {
 			e := new(registryv1.AuditEntry)
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err
 			}
-			out = append(out, e)
-			return true, nil
-		})
-		return err
+			page = append(page, e)
+			last = seq
+			return len(page) < size, nil
+		}
+		// The indexed part.
+		prefix := indexPrefix(retireeID)
+		var afterKey []byte
+		if from > 0 {
+			afterKey = boltstore.AppendU64(append([]byte(nil), prefix...), from)
+		}
+		more := true
+		if err := boltstore.ScanPrefix(b.Cursor(), prefix, afterKey, func(k, _ []byte) (bool, error) {
+			seq, err := boltstore.ParseU64(k[len(prefix):])
+			if err != nil {
+				return false, err
+			}
+			v := b.Get(logKey(seq))
+			if v == nil {
+				return false, fmt.Errorf("audit index entry %d without log entry", seq)
+			}
+			more, err = add(seq, v)
+			return more, err
+		}); err != nil {
+			return err
+		}
+		if !more {
+			next = boltstore.U64(last)
+			return nil
+		}
+		// The tail of the log the indexer has not reached.
+		start := max(from, indexed) + 1
+		c := b.Cursor()
+		for k, v := c.Seek(logKey(start)); k != nil && k[0] == prefixLog; k, v = c.Next() {
+			e := new(registryv1.AuditEntry)
+			if err := proto.Unmarshal(v, e); err != nil {
+				return err
+			}
+			if e.RetireeId != retireeID {
+				continue
+			}
+			seq, err := boltstore.ParseU64(k[1:])
+			if err != nil {
+				return err
+			}
+			page = append(page, e)
+			if len(page) == size {
+				next = boltstore.U64(seq)
+				return nil
+			}
+		}
+		return nil
 	})
-	return out, next, err
+	return page, next, err
 }
 
 // Log records reads in group-committed transactions. While one transaction
@@ -90,6 +190,9 @@ type Log struct {
 	log     *zap.Logger
 	now     func() time.Time
 	reqs    chan *request
+	pending atomic.Int64 // entries appended since the last indexing
+	kick    chan struct{}
+	idxDone chan struct{} // closed when the indexer has exited
 	quit    chan struct{} // closed by Close
 	stopped chan struct{} // closed when run has failed what was queued and exited
 	closed  sync.Once
@@ -109,8 +212,13 @@ func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Log{db: db, log: log, now: now, reqs: make(chan *request, maxBatch), quit: make(chan struct{}), stopped: make(chan struct{})}
+	l := &Log{
+		db: db, log: log, now: now,
+		reqs: make(chan *request, maxBatch), kick: make(chan struct{}, 1),
+		quit: make(chan struct{}), stopped: make(chan struct{}), idxDone: make(chan struct{}),
+	}
 	go l.run()
+	go l.indexer()
 	return l
 }
 
@@ -220,6 +328,17 @@ func (l *Log) run() {
 		})
 		if err != nil {
 			l.log.Error("audit commit failed", zap.Int("requests", len(batch)), zap.Error(err))
+		} else {
+			n := 0
+			for _, r := range batch {
+				n += len(r.entries)
+			}
+			if l.pending.Add(int64(n)) >= maxIndexBatch {
+				select {
+				case l.kick <- struct{}{}:
+				default:
+				}
+			}
 		}
 		for _, r := range batch {
 			if r.done != nil {
@@ -255,4 +374,73 @@ func (l *Log) fail(r *request) {
 func (l *Log) Close() {
 	l.closed.Do(func() { close(l.quit) })
 	<-l.stopped
+	<-l.idxDone
+}
+
+// indexer files log entries under their retirees in large sorted batches,
+// so that each index page is written once per batch rather than once per
+// read. It indexes once more when the log closes.
+func (l *Log) indexer() {
+	defer close(l.idxDone)
+	t := time.NewTicker(indexInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-l.kick:
+		case <-l.stopped:
+			for {
+				n, err := l.indexOnce()
+				if err != nil || n < maxIndexBatch {
+					return
+				}
+			}
+		}
+		for {
+			n, err := l.indexOnce()
+			if err != nil {
+				l.log.Error("audit indexing failed", zap.Error(err))
+				break
+			}
+			if n < maxIndexBatch {
+				break
+			}
+		}
+	}
+}
+
+// indexOnce indexes up to maxIndexBatch log entries past the indexed mark.
+func (l *Log) indexOnce() (int, error) {
+	l.pending.Store(0)
+	n := 0
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(Bucket)
+		done := indexedThrough(b)
+		keys := make([][]byte, 0, 1024)
+		c := b.Cursor()
+		for k, v := c.Seek(logKey(done + 1)); k != nil && k[0] == prefixLog && len(keys) < maxIndexBatch; k, v = c.Next() {
+			seq, err := boltstore.ParseU64(k[1:])
+			if err != nil {
+				return err
+			}
+			var e registryv1.AuditEntry
+			if err := proto.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			keys = append(keys, boltstore.AppendU64(indexPrefix(e.RetireeId), seq))
+			done = seq
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		slices.SortFunc(keys, bytes.Compare)
+		for _, k := range keys {
+			if err := b.Put(k, nil); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return b.Put(keyIndexed, boltstore.U64(done))
+	})
+	return n, err
 }

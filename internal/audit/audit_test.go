@@ -3,11 +3,13 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 
@@ -113,5 +115,61 @@ func TestEnqueueIsWrittenByClose(t *testing.T) {
 	}
 	if len(page) != 500 {
 		t.Errorf("%d entries after Close, want 500", len(page))
+	}
+}
+
+// TestListAcrossIndexAndTail pages through entries of which some are
+// indexed and some still only in the log, and checks order and
+// completeness for two interleaved retirees.
+func TestListAcrossIndexAndTail(t *testing.T) {
+	db := openDB(t)
+	l := NewLog(db, zaptest.NewLogger(t), nil)
+	defer l.Close()
+	ctx := context.Background()
+	actor := Actor{Subject: "admin-1", Role: "admin"}
+	write := func(n int) {
+		for i := 0; i < n; i++ {
+			if err := l.Record(ctx, actor, fmt.Sprintf("Read%d", i), "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(25)
+	if _, err := l.indexOnce(); err != nil {
+		t.Fatal(err)
+	}
+	write(17) // not indexed yet
+	for _, size := range []int{1, 7, 25, 100} {
+		var got []string
+		var after []byte
+		for pages := 0; ; pages++ {
+			if pages > 100 {
+				t.Fatal("paging does not end")
+			}
+			page, next, err := List(db, "bbbbbbbbbbbbbbbb", size, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				if e.RetireeId != "bbbbbbbbbbbbbbbb" {
+					t.Fatalf("entry of %s", e.RetireeId)
+				}
+				got = append(got, e.Action)
+			}
+			if next == nil {
+				break
+			}
+			after = next
+		}
+		var want []string
+		for i := 0; i < 25; i++ {
+			want = append(want, fmt.Sprintf("Read%d", i))
+		}
+		for i := 0; i < 17; i++ {
+			want = append(want, fmt.Sprintf("Read%d", i))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("page size %d (-want +got):\n%s", size, diff)
+		}
 	}
 }
