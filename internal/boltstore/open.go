@@ -38,7 +38,15 @@ type Options struct {
 	NoFreelistSync bool
 	// Logger receives bbolt's own warnings and errors; nil discards them.
 	Logger *zap.Logger
+	// InitialMmapSize is the address space mapped up front; 0 means
+	// DefaultInitialMmapSize. While the file fits, bbolt never remaps, and
+	// a remap is the one moment a writer stops every reader.
+	InitialMmapSize int
 }
+
+// DefaultInitialMmapSize is 1 GiB of address space (not memory: pages are
+// read in on use).
+const DefaultInitialMmapSize = 1 << 30
 
 // Open opens (creating if needed) the bbolt file at path with the settings
 // every service uses: the parent directory is created with mode 0700 and a
@@ -56,10 +64,14 @@ func Open(path string, o Options) (*bolt.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open %s: create directory: %w", path, err)
 	}
+	if o.InitialMmapSize <= 0 {
+		o.InitialMmapSize = DefaultInitialMmapSize
+	}
 	bo := &bolt.Options{
-		Timeout:        o.Timeout,
-		NoFreelistSync: o.NoFreelistSync,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:         o.Timeout,
+		NoFreelistSync:  o.NoFreelistSync,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: o.InitialMmapSize,
 	}
 	if o.Logger != nil {
 		// Only a real logger is handed over: bbolt skips its per-key logging
