@@ -15,11 +15,11 @@ import (
 // registerActivity adds the activity service's generated routes and the
 // calendar feed, which the gateway serves itself so that it can answer
 // text/calendar instead of JSON.
-func registerActivity(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	if err := activityv1.RegisterActivityServiceHandler(ctx, mux, conn); err != nil {
+func registerActivity(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+	client := activityv1.NewActivityServiceClient(cc)
+	if err := activityv1.RegisterActivityServiceHandlerClient(ctx, mux, client); err != nil {
 		return err
 	}
-	client := activityv1.NewActivityServiceClient(conn)
 	return mux.HandlePath(http.MethodGet, calendarRoute, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		serveCalendar(mux, client, w, r, params["id"])
 	})

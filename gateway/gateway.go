@@ -58,9 +58,9 @@ type service struct {
 	name string
 	// addr is where it listens; empty means not configured.
 	addr string
-	// register adds its REST routes to the mux over conn; nil while the
+	// register adds its REST routes to the mux over cc; nil while the
 	// service has no generated gateway code.
-	register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	register func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error
 }
 
 // services lists every gRPC service the gateway knows, with the addresses
@@ -68,18 +68,24 @@ type service struct {
 // Register…Handler here; that one line is all it takes to serve its routes.
 func (c Config) services() []service {
 	return []service{
-		{name: "registry", addr: c.RegistryAddr, register: registryv1.RegisterRegistryServiceHandler},
-		{name: "handover", addr: c.HandoverAddr, register: handoverv1.RegisterHandoverServiceHandler},
-		{name: "pension", addr: c.PensionAddr, register: pensionv1.RegisterPensionServiceHandler},
+		{name: "registry", addr: c.RegistryAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return registryv1.RegisterRegistryServiceHandlerClient(ctx, mux, registryv1.NewRegistryServiceClient(cc))
+		}},
+		{name: "handover", addr: c.HandoverAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return handoverv1.RegisterHandoverServiceHandlerClient(ctx, mux, handoverv1.NewHandoverServiceClient(cc))
+		}},
+		{name: "pension", addr: c.PensionAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return pensionv1.RegisterPensionServiceHandlerClient(ctx, mux, pensionv1.NewPensionServiceClient(cc))
+		}},
 		{name: "activity", addr: c.ActivityAddr, register: registerActivity},
 	}
 }
 
-// upstream is a configured service and the one connection the gateway keeps
+// upstream is a configured service and the connections the gateway keeps
 // to it, shared by its REST handlers and its health checks.
 type upstream struct {
 	name   string
-	conn   *grpc.ClientConn
+	conns  *connPool
 	health grpc_health_v1.HealthClient
 }
 
@@ -138,12 +144,12 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		if s.addr == "" {
 			continue
 		}
-		conn, err := dial(s.addr)
+		conns, err := dialPool(s.addr, upstreamConns)
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err)
 		}
-		g.upstreams = append(g.upstreams, upstream{name: s.name, conn: conn, health: grpc_health_v1.NewHealthClient(conn)})
+		g.upstreams = append(g.upstreams, upstream{name: s.name, conns: conns, health: grpc_health_v1.NewHealthClient(conns)})
 		if s.register == nil {
 			logger.Warn("upstream has no REST routes in this build; only health-checked", zap.String("upstream", s.name))
 			continue
@@ -151,7 +157,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		// The dialled form: requests go through the service's own
 		// interceptors (authentication, audit), unlike the in-process
 		// Register…HandlerServer.
-		if err := s.register(context.Background(), g.mux, conn); err != nil {
+		if err := s.register(context.Background(), g.mux, conns); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("register %s routes: %w", s.name, err)
 		}
@@ -188,7 +194,7 @@ func (g *Gateway) MetricsHandler() http.Handler {
 func (g *Gateway) Close() error {
 	var errs []error
 	for _, u := range g.upstreams {
-		if err := u.conn.Close(); err != nil {
+		if err := u.conns.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s connection: %w", u.name, err))
 		}
 	}

@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+)
+
+// upstreamConns is how many connections the gateway keeps to each
+// upstream. One HTTP/2 connection funnels every call through one writer
+// and one reader; a few spread the load over both cores.
+const upstreamConns = 4
+
+// connPool spreads calls over several client connections to one upstream,
+// round robin. Every connection goes through the upstream's interceptors
+// like any client's.
+type connPool struct {
+	conns []*grpc.ClientConn
+	next  atomic.Uint32
+}
+
+var _ grpc.ClientConnInterface = (*connPool)(nil)
+
+func dialPool(addr string, n int) (*connPool, error) {
+	p := &connPool{}
+	for range n {
+		conn, err := dial(addr)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.conns = append(p.conns, conn)
+	}
+	return p, nil
+}
+
+func (p *connPool) pick() *grpc.ClientConn {
+	return p.conns[int(p.next.Add(1))%len(p.conns)]
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (p *connPool) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return p.pick().Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream implements grpc.ClientConnInterface.
+func (p *connPool) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return p.pick().NewStream(ctx, desc, method, opts...)
+}
+
+// Close closes every connection.
+func (p *connPool) Close() error {
+	var errs []error
+	for _, c := range p.conns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
