@@ -7,6 +7,7 @@
 package projection
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -32,7 +37,14 @@ var (
 	bucketByIDKey     = []byte("projection_by_idkey")     // ID-number HMAC -> retiree id
 	bucketByCommunity = []byte("projection_by_community") // community id, 0, retiree id -> nil
 	bucketMeta        = []byte("projection_meta")
-	keyCursor         = []byte("cursor")
+	// bucketSeen collects the ids of a snapshot in progress, so that its
+	// end can drop retirees registry no longer has (after registry was
+	// restored from an older backup).
+	bucketSeen = []byte("projection_snapshot_seen")
+	keyCursor  = []byte("cursor")
+	// seenMark is the value of a seen id: bbolt returns nil for an empty
+	// value, which would read as "not seen".
+	seenMark = []byte{1}
 )
 
 // maxApplyBatch bounds how many stream messages one transaction applies.
@@ -40,7 +52,8 @@ const maxApplyBatch = 1000
 
 // ApplyHook lets the owning service keep its own derived data in step, in
 // the same transaction as the projection change. old is nil for a retiree
-// seen for the first time.
+// seen for the first time; cur is nil for a retiree dropped because
+// registry no longer has it (registry restored from an older backup).
 type ApplyHook func(tx *bolt.Tx, old, cur *registryv1.RetireeState) error
 
 // Options configure a Projection.
@@ -80,7 +93,7 @@ func New(db *bolt.DB, client registryv1.RegistryServiceClient, o Options) (*Proj
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = 5 * time.Second
 	}
-	if err := boltstore.CreateBuckets(db, bucketRetirees, bucketByIDKey, bucketByCommunity, bucketMeta); err != nil {
+	if err := boltstore.CreateBuckets(db, bucketRetirees, bucketByIDKey, bucketByCommunity, bucketMeta, bucketSeen); err != nil {
 		return nil, err
 	}
 	p := &Projection{db: db, client: client, log: o.Logger, opts: o, applied: make(chan struct{})}
@@ -154,10 +167,28 @@ func (p *Projection) Run(ctx context.Context) error {
 func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if p.Cursor() == 0 {
+		// A snapshot follows: start collecting its ids afresh.
+		if err := p.db.Update(func(tx *bolt.Tx) error {
+			if err := tx.DeleteBucket(bucketSeen); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucket(bucketSeen)
+			return err
+		}); err != nil {
+			return false, err
+		}
+	}
 	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())})
 	if err != nil {
 		return false, err
 	}
+	// Registry sends its headers as soon as it accepts the watch, so an
+	// open stream is known even while no change arrives.
+	if _, err := stream.Header(); err != nil {
+		return false, err
+	}
+	p.connected.Store(true)
 	msgs := make(chan *registryv1.WatchRetireesResponse, maxApplyBatch)
 	recvErr := make(chan error, 1)
 	go func() {
@@ -168,7 +199,6 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 				recvErr <- err
 				return
 			}
-			p.connected.Store(true)
 			select {
 			case msgs <- m:
 			case <-ctx.Done():
@@ -201,8 +231,8 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 	if reason := errorReason(err); reason == "REVISION_COMPACTED" || reason == "REVISION_AHEAD" {
 		// Our cursor is no longer in registry's change log (we fell behind
 		// its retention, or registry was restored from an older backup):
-		// start over from a snapshot. Registry never deletes retirees, so
-		// upserting the snapshot over the old copy is enough.
+		// start over from a snapshot; its end drops the retirees registry
+		// no longer has.
 		p.log.Warn("cursor not in registry's change log; resynchronising from a snapshot", zap.String("reason", reason), zap.Uint64("cursor", p.Cursor()))
 		if err := p.setCursor(0); err != nil {
 			return progressed, err
@@ -221,9 +251,17 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 		for _, m := range batch {
 			switch m.Kind {
 			case registryv1.ChangeKind_SNAPSHOT_END:
+				if err := p.dropUnseen(tx); err != nil {
+					return err
+				}
 				cursor = uint64(m.Revision)
 				continue
 			case registryv1.ChangeKind_SNAPSHOT:
+				if m.Retiree != nil {
+					if err := tx.Bucket(bucketSeen).Put([]byte(m.Retiree.Id), seenMark); err != nil {
+						return err
+					}
+				}
 			default:
 				if uint64(m.Revision) <= cursor {
 					continue // already applied (a replay after reconnect)
@@ -287,6 +325,62 @@ func (p *Projection) put(tx *bolt.Tx, st *registryv1.RetireeState) error {
 	}
 	if p.opts.OnApply != nil {
 		return p.opts.OnApply(tx, old, st)
+	}
+	return nil
+}
+
+// dropUnseen removes, at the end of a snapshot, the retirees the snapshot
+// did not name, and empties the list of names.
+func (p *Projection) dropUnseen(tx *bolt.Tx) error {
+	seen := tx.Bucket(bucketSeen)
+	var gone [][]byte
+	if err := tx.Bucket(bucketRetirees).ForEach(func(k, _ []byte) error {
+		if seen.Get(k) == nil {
+			gone = append(gone, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range gone {
+		if err := p.remove(tx, string(id)); err != nil {
+			return err
+		}
+	}
+	if len(gone) > 0 {
+		p.log.Warn("dropped retirees registry no longer has", zap.Int("count", len(gone)))
+	}
+	if err := tx.DeleteBucket(bucketSeen); err != nil {
+		return err
+	}
+	_, err := tx.CreateBucket(bucketSeen)
+	return err
+}
+
+// remove deletes one retiree and its index entries.
+func (p *Projection) remove(tx *bolt.Tx, id string) error {
+	old, err := Get(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRetirees).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if len(old.IdNumberKey) > 0 {
+		byKey := tx.Bucket(bucketByIDKey)
+		if string(byKey.Get(old.IdNumberKey)) == id {
+			if err := byKey.Delete(old.IdNumberKey); err != nil {
+				return err
+			}
+		}
+	}
+	if old.CommunityId != "" {
+		if err := tx.Bucket(bucketByCommunity).Delete(boltstore.Key(old.CommunityId, id)); err != nil {
+			return err
+		}
+	}
+	if p.opts.OnApply != nil {
+		return p.opts.OnApply(tx, old, nil)
 	}
 	return nil
 }
@@ -375,3 +469,18 @@ func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.Ret
 
 // Count returns how many retirees the projection holds.
 func Count(tx *bolt.Tx) int { return tx.Bucket(bucketRetirees).Stats().KeyN }
+
+// Dial connects to registry for a projection: plaintext on loopback, with
+// the given per-call credentials, and a reconnect backoff capped at a few
+// seconds (gRPC's default grows to two minutes) so that the projection
+// catches up soon after registry comes back.
+func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(creds),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	)
+}

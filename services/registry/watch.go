@@ -32,6 +32,11 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 	if req.SinceRevision < 0 {
 		return s.fail(ctx, apierror.Invalid("sinceRevision", "must not be negative"))
 	}
+	// Headers go out at once, so the consumer knows the watch is open even
+	// while nothing changes.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	cursor := uint64(req.SinceRevision)
 	if cursor == 0 {
 		head, err := s.sendSnapshot(stream)

@@ -1,0 +1,531 @@
+package projection_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/projection"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+	"github.com/socmgmt/socmgmt/services/registry"
+)
+
+// Fixture communities and enterprise.
+const (
+	communityA  = "210102001001"
+	communityB  = "210102001002"
+	communityC  = "210103002001"
+	enterpriseX = "91350100M000100Y43"
+)
+
+var allCommunities = []string{communityA, communityB, communityC}
+
+// waitTimeout bounds every wait of the tests; generous for -race on two
+// cores, never reached when things work.
+const waitTimeout = 10 * time.Second
+
+var testActor = registry.Actor{Subject: "test", Role: "admin"}
+
+func allowAll(*registryv1.Retiree) error { return nil }
+
+// testRegistry is a real registry: a store on a bbolt file served by the
+// grpcserver bootstrap with the authn interceptors on a fixed loopback
+// address, so that it can be stopped and started again where its clients
+// expect it.
+type testRegistry struct {
+	t         *testing.T
+	path      string
+	retention uint64
+	keyer     *idnumber.Keyer
+	pub       ed25519.PublicKey
+	signer    *authn.Signer
+	addr      string
+
+	// store is nil while the registry is down.
+	store  *registry.Store
+	cancel context.CancelFunc
+	served chan error
+	// seq numbers the ID numbers the fixtures build.
+	seq int
+}
+
+// newTestRegistry opens a registry store with the fixture communities and
+// enterprise and serves it; it is stopped at the end of the test.
+func newTestRegistry(t *testing.T, retention uint64) *testRegistry {
+	t.Helper()
+	keyer, err := idnumber.NewKeyer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRegistry{
+		t:         t,
+		path:      filepath.Join(t.TempDir(), "registry.db"),
+		retention: retention,
+		keyer:     keyer,
+		pub:       pub,
+		signer:    authn.NewSigner(priv),
+		addr:      "127.0.0.1:0",
+	}
+	r.openStore()
+	for _, id := range allCommunities {
+		c := &registryv1.Community{Id: id, Name: "社区" + id[len(id)-3:], District: "和平区", Street: "北市场街道", Kind: registryv1.CommunityKind_BLOCK}
+		if _, err := r.store.CreateCommunity(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &registryv1.Enterprise{CreditCode: enterpriseX, Name: "沈阳机床厂", Ownership: registryv1.Ownership_STATE, Status: registryv1.EnterpriseStatus_BANKRUPT}
+	if _, err := r.store.CreateEnterprise(e); err != nil {
+		t.Fatal(err)
+	}
+	r.serve()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRegistry) openStore() {
+	r.t.Helper()
+	s, err := registry.OpenStore(r.path, r.keyer, registry.StoreOptions{
+		Retention:    r.retention,
+		Logger:       zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)),
+		DurableReads: true,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.store = s
+}
+
+// serve starts the gRPC server on r.addr (a free port the first time).
+func (r *testRegistry) serve() {
+	r.t.Helper()
+	log := zaptest.NewLogger(r.t, zaptest.Level(zap.ErrorLevel))
+	verifier := authn.NewVerifier(r.pub)
+	srv := grpcserver.New(grpcserver.Options{
+		Name:            "registry",
+		Logger:          log,
+		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
+		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
+		ShutdownTimeout: 2 * time.Second,
+	})
+	registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(r.store, registry.ServerOptions{
+		Logger:   log,
+		Stopping: srv.Stopping(),
+	}))
+	lis := r.listen()
+	r.addr = lis.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.served = make(chan error, 1)
+	go func() { r.served <- srv.ServeListener(ctx, lis) }()
+}
+
+// listen binds r.addr, retrying briefly: the port of a stopped registry
+// can take a moment to be free again.
+func (r *testRegistry) listen() net.Listener {
+	r.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		lis, err := net.Listen("tcp", r.addr)
+		if err == nil {
+			return lis
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("listen on %s: %v", r.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop shuts the server down gracefully and closes the store, as a
+// registry process ending on SIGTERM does. Stopping a stopped registry
+// does nothing.
+func (r *testRegistry) stop() {
+	r.t.Helper()
+	if r.store == nil {
+		return
+	}
+	r.cancel()
+	if err := <-r.served; err != nil {
+		r.t.Errorf("registry serve: %v", err)
+	}
+	if err := r.store.Close(); err != nil {
+		r.t.Errorf("close registry store: %v", err)
+	}
+	r.store = nil
+}
+
+// start reopens the store file of a stopped registry and serves it on
+// the same address.
+func (r *testRegistry) start() {
+	r.t.Helper()
+	r.openStore()
+	r.serve()
+}
+
+// dial returns a client of the registry as a service presents itself,
+// with a short reconnect backoff so that tests do not wait for gRPC's
+// default of up to two minutes.
+func (r *testRegistry) dial() registryv1.RegistryServiceClient {
+	r.t.Helper()
+	conn, err := grpc.NewClient(r.addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(authn.NewServiceCredentials(r.signer, "test", time.Hour)),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		}),
+	)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { conn.Close() })
+	return registryv1.NewRegistryServiceClient(conn)
+}
+
+// head returns the registry's head and oldest kept revisions.
+func (r *testRegistry) head() (head, oldest uint64) {
+	r.t.Helper()
+	head, oldest, err := r.store.Head()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return head, oldest
+}
+
+// nextID returns an ID number no retiree of this registry has yet.
+func (r *testRegistry) nextID() idnumber.ID {
+	r.t.Helper()
+	n := r.seq
+	r.seq++
+	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n)
+	id, err := idnumber.Build("210102", birth, n%1000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return id
+}
+
+// newRetiree returns a valid retiree of community to create with id.
+func newRetiree(id idnumber.ID, community string) *registryv1.Retiree {
+	sex := registryv1.Sex_MALE
+	if id.Sex() == idnumber.SexFemale {
+		sex = registryv1.Sex_FEMALE
+	}
+	return &registryv1.Retiree{
+		IdNumber:             id.Digits(),
+		Name:                 "退休人员",
+		Sex:                  sex,
+		BirthDate:            id.BirthDate().Format(time.DateOnly),
+		CommunityId:          community,
+		EnterpriseCreditCode: enterpriseX,
+		ManagementMode:       registryv1.ManagementMode_COMMUNITY,
+		Phone:                "13812345678",
+		RetirementDate:       "2010-01-01",
+	}
+}
+
+// create stores a new retiree of community and returns it with its
+// revision.
+func (r *testRegistry) create(community string) (*registryv1.Retiree, uint64) {
+	r.t.Helper()
+	id := r.nextID()
+	out, err := r.store.CreateRetiree(newRetiree(id, community), id, testActor)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out, revOf(r.t, out)
+}
+
+func (r *testRegistry) transfer(id, to string) uint64 {
+	r.t.Helper()
+	out, err := r.store.TransferRetiree(id, to, "moved house", "", testActor, allowAll)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return revOf(r.t, out)
+}
+
+func (r *testRegistry) recordDeath(id, date string) uint64 {
+	r.t.Helper()
+	out, err := r.store.RecordDeath(id, date, "", testActor, allowAll)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return revOf(r.t, out)
+}
+
+// idKey is the ID-number key registry files a retiree under.
+func (r *testRegistry) idKey(ret *registryv1.Retiree) []byte {
+	r.t.Helper()
+	id, err := idnumber.Parse(ret.IdNumber)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return r.keyer.Key(id)
+}
+
+// revOf reads the revision a change gave a retiree from its etag ("r<rev>").
+func revOf(t *testing.T, r *registryv1.Retiree) uint64 {
+	t.Helper()
+	var rev uint64
+	if _, err := fmt.Sscanf(r.Etag, "r%d", &rev); err != nil {
+		t.Fatalf("etag %q: %v", r.Etag, err)
+	}
+	return rev
+}
+
+// states reads every retiree's state from the registry through a fresh
+// WatchRetirees snapshot: what a correct projection must hold.
+func states(t *testing.T, client registryv1.RegistryServiceClient) (map[string]*registryv1.RetireeState, uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	stream, err := client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]*registryv1.RetireeState)
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("registry snapshot: %v", err)
+		}
+		switch m.Kind {
+		case registryv1.ChangeKind_SNAPSHOT:
+			out[m.Retiree.Id] = m.Retiree
+		case registryv1.ChangeKind_SNAPSHOT_END:
+			return out, uint64(m.Revision)
+		default:
+			t.Fatalf("snapshot: unexpected %v", m.Kind)
+		}
+	}
+}
+
+// checkMatches compares everything the projection in db answers with
+// want: every retiree by id and by ID-number key, the count, and the
+// members of every community.
+func checkMatches(t *testing.T, db *bolt.DB, want map[string]*registryv1.RetireeState) {
+	t.Helper()
+	err := db.View(func(tx *bolt.Tx) error {
+		if got := projection.Count(tx); got != len(want) {
+			t.Errorf("Count = %d, want %d", got, len(want))
+		}
+		for id, w := range want {
+			got, err := projection.Get(tx, id)
+			if err != nil {
+				t.Errorf("Get(%s): %v", id, err)
+				continue
+			}
+			if diff := cmp.Diff(w, got, protocmp.Transform()); diff != "" {
+				t.Errorf("Get(%s) mismatch (-registry +projection):\n%s", id, diff)
+			}
+			byKey, err := projection.LookupKey(tx, w.IdNumberKey)
+			if err != nil {
+				t.Errorf("LookupKey(key of %s): %v", id, err)
+			} else if byKey.Id != id {
+				t.Errorf("LookupKey(key of %s) = %s", id, byKey.Id)
+			}
+		}
+		for _, c := range allCommunities {
+			var wantIDs []string
+			for id, w := range want {
+				if w.CommunityId == c {
+					wantIDs = append(wantIDs, id)
+				}
+			}
+			slices.Sort(wantIDs)
+			if diff := cmp.Diff(wantIDs, scanIDs(t, tx, c, "")); diff != "" {
+				t.Errorf("ScanCommunity(%s) mismatch (-registry +projection):\n%s", c, diff)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scanIDs lists the retiree ids ScanCommunity yields after after.
+func scanIDs(t *testing.T, tx *bolt.Tx, community, after string) []string {
+	t.Helper()
+	var ids []string
+	err := projection.ScanCommunity(tx, community, after, func(st *registryv1.RetireeState) (bool, error) {
+		if st.CommunityId != community {
+			t.Errorf("ScanCommunity(%s) yielded %s of community %s", community, st.Id, st.CommunityId)
+		}
+		ids = append(ids, st.Id)
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("ScanCommunity(%s): %v", community, err)
+	}
+	return ids
+}
+
+// get reads one retiree from the projection in its own transaction.
+func get(t *testing.T, db *bolt.DB, id string) (*registryv1.RetireeState, error) {
+	t.Helper()
+	var st *registryv1.RetireeState
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = projection.Get(tx, id)
+		return err
+	})
+	return st, err
+}
+
+// runningProjection is a projection over its own bbolt file, following
+// the registry in the background like a service's.
+type runningProjection struct {
+	t       *testing.T
+	path    string
+	db      *bolt.DB
+	p       *projection.Projection
+	cancel  context.CancelFunc
+	done    chan error
+	running bool
+}
+
+// startProjection opens (or reopens) the projection's database at path
+// and runs it until stopped or the test ends.
+func startProjection(t *testing.T, path string, client registryv1.RegistryServiceClient, o projection.Options) *runningProjection {
+	t.Helper()
+	rp := openProjection(t, path, client, o)
+	rp.run()
+	return rp
+}
+
+// openProjection opens the projection's database at path and makes the
+// Projection, without running it yet.
+func openProjection(t *testing.T, path string, client registryv1.RegistryServiceClient, o projection.Options) *runningProjection {
+	t.Helper()
+	db, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Logger == nil {
+		o.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = 10 * time.Millisecond
+		o.MaxBackoff = 100 * time.Millisecond
+	}
+	p, err := projection.New(db, client, o)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	rp := &runningProjection{t: t, path: path, db: db, p: p, cancel: func() {}, done: make(chan error, 1)}
+	t.Cleanup(rp.stop)
+	return rp
+}
+
+// run starts following the registry in the background.
+func (rp *runningProjection) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	rp.cancel = cancel
+	rp.running = true
+	go func() { rp.done <- rp.p.Run(ctx) }()
+}
+
+// stop ends Run, which must return nil, and closes the database, as a
+// service does on shutdown. Stopping twice does nothing.
+func (rp *runningProjection) stop() {
+	rp.t.Helper()
+	if rp.db == nil {
+		return
+	}
+	rp.cancel()
+	if rp.running {
+		select {
+		case err := <-rp.done:
+			if err != nil {
+				rp.t.Errorf("Run returned %v after cancel, want nil", err)
+			}
+		case <-time.After(waitTimeout):
+			rp.t.Fatal("Run did not return after its context was cancelled")
+		}
+	}
+	if err := rp.db.Close(); err != nil {
+		rp.t.Errorf("close projection db: %v", err)
+	}
+	rp.db = nil
+}
+
+// waitFor waits until the projection has applied rev.
+func (rp *runningProjection) waitFor(rev uint64) {
+	rp.t.Helper()
+	ctx, cancel := context.WithTimeout(rp.t.Context(), waitTimeout)
+	defer cancel()
+	if err := rp.p.WaitFor(ctx, rev); err != nil {
+		rp.t.Fatalf("WaitFor(%d): %v (cursor %d)", rev, err, rp.p.Cursor())
+	}
+}
+
+// eventually polls cond until it holds or waitTimeout passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	eventuallyWithin(t, waitTimeout, what, cond)
+}
+
+// eventuallyWithin polls cond until it holds or d passes.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recordingClient remembers the since_revision of every WatchRetirees
+// call, to tell a resumed stream from a new snapshot.
+type recordingClient struct {
+	registryv1.RegistryServiceClient
+
+	mu     sync.Mutex
+	sinces []int64
+}
+
+func (c *recordingClient) WatchRetirees(ctx context.Context, in *registryv1.WatchRetireesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[registryv1.WatchRetireesResponse], error) {
+	c.mu.Lock()
+	c.sinces = append(c.sinces, in.SinceRevision)
+	c.mu.Unlock()
+	return c.RegistryServiceClient.WatchRetirees(ctx, in, opts...)
+}
+
+func (c *recordingClient) calls() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sinces)
+}
+
+// errInjected is the failure tests make callbacks return.
+var errInjected = errors.New("failure injected by the test")
