@@ -1,0 +1,560 @@
+package handover
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+)
+
+// The actions of the timeline (Event.action).
+const (
+	actionCreated           = "CREATED"
+	actionUpdated           = "UPDATED"
+	actionSubmitted         = "SUBMITTED"
+	actionReturned          = "RETURNED"
+	actionWithdrawn         = "WITHDRAWN"
+	actionFundsReceived     = "FUNDS_RECEIVED"
+	actionArchivesReceived  = "ARCHIVES_RECEIVED"
+	actionPremisesInspected = "PREMISES_INSPECTED"
+	actionCompleted         = "COMPLETED"
+	actionDelivered         = "DELIVERED"
+	actionDeliveryFailed    = "DELIVERY_FAILED"
+)
+
+// Rule-failure reasons the handover service returns in ErrorInfo; clients
+// match on them.
+const (
+	// ReasonWrongState: the step is not possible in the handover's state.
+	ReasonWrongState = "HANDOVER_WRONG_STATE"
+	// ReasonChecksFailed: submit found retirees, dossiers, funds or the
+	// community wanting; the BadRequest detail lists every one.
+	ReasonChecksFailed = "HANDOVER_CHECKS_FAILED"
+	// ReasonIncomplete: complete found funds, archives or premises not yet
+	// settled; the BadRequest detail lists them.
+	ReasonIncomplete = "HANDOVER_INCOMPLETE"
+	// ReasonOverReceived: a receipt would take the funds received past the
+	// amount of the package.
+	ReasonOverReceived = "FUNDS_OVER_RECEIVED"
+	// ReasonBelowReceived: an edit would make the amount less than what
+	// was already received.
+	ReasonBelowReceived = "FUNDS_BELOW_RECEIVED"
+	// ReasonDuplicateVoucher: the voucher was already recorded.
+	ReasonDuplicateVoucher = "VOUCHER_ALREADY_RECORDED"
+	// ReasonTooManyReceipts: the package has maxReceipts receipts already.
+	ReasonTooManyReceipts = "TOO_MANY_RECEIPTS"
+)
+
+// chinaTime is the zone in which dates (received on, active on, today)
+// are meant: the system serves China.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// dateIn is t's date in China, YYYY-MM-DD.
+func dateIn(t time.Time) string { return t.In(chinaTime).Format(time.DateOnly) }
+
+// requireState fails with ReasonWrongState unless h is in one of states.
+func requireState(h *pb.Handover, what string, states ...pb.Handover_State) error {
+	if slices.Contains(states, h.State) {
+		return nil
+	}
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = s.String()
+	}
+	return apierror.Rule(codes.FailedPrecondition, ReasonWrongState,
+		fmt.Sprintf("the handover is %s; %s needs it %s", h.State, what, strings.Join(names, " or ")),
+		"state", h.State.String())
+}
+
+// checkError is a workflow rule broken by items of the package: a
+// FailedPrecondition with an ErrorInfo of its reason and a BadRequest
+// naming every offending item, not just the first.
+type checkError struct {
+	reason, summary string
+	fields          []apierror.FieldViolation
+}
+
+// Error lists the violations.
+func (e *checkError) Error() string {
+	return e.reason + ": " + (&apierror.ValidationError{Fields: e.fields}).Error()
+}
+
+// checkMessageItems is how many violations the message repeats for
+// clients that read only the message.
+const checkMessageItems = 3
+
+// GRPCStatus makes the error its own status, which apierror.ToStatus
+// passes through.
+func (e *checkError) GRPCStatus() *status.Status {
+	st := status.New(codes.FailedPrecondition, e.message())
+	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(e.fields))}
+	for i, f := range e.fields {
+		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description}
+	}
+	ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.reason, Domain: apierror.Domain}, br)
+	if err != nil {
+		// Only an unmarshalable detail fails, and these are not.
+		return st
+	}
+	return ds
+}
+
+// newCheckError returns nil when fields is empty.
+func newCheckError(reason, summary string, fields []apierror.FieldViolation) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &checkError{reason: reason, summary: summary, fields: fields}
+}
+
+// message is the status message of e: the summary, the count and the
+// first few problems.
+func (e *checkError) message() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem", e.summary, len(e.fields))
+	if len(e.fields) != 1 {
+		b.WriteString("s")
+	}
+	for i, f := range e.fields[:min(len(e.fields), checkMessageItems)] {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field + ": " + f.Description)
+	}
+	if n := len(e.fields) - checkMessageItems; n > 0 {
+		fmt.Fprintf(&b, "; and %d more", n)
+	}
+	return b.String()
+}
+
+// newDraft prepares a validated package for storage as a DRAFT: every
+// output-only field is cleared or set to its start value, and premises get
+// their ids.
+func newDraft(in *pb.Handover) *pb.Handover {
+	h := proto.Clone(in).(*pb.Handover)
+	h.Id, h.Etag, h.ReturnReason = "", "", ""
+	h.State = pb.Handover_DRAFT
+	h.Delivery = nil
+	h.CreateTime, h.UpdateTime, h.SubmitTime, h.CompleteTime = nil, nil, nil, nil
+	if h.Funds == nil {
+		h.Funds = &pb.Funds{}
+	}
+	h.Funds.ReceivedFen, h.Funds.Receipts = 0, nil
+	for _, d := range h.Dossiers {
+		d.State, d.Explanation = pb.Dossier_PENDING, ""
+	}
+	for i, pr := range h.Premises {
+		pr.Id = premisesID(i + 1)
+		pr.Inspection, pr.InspectionNotes, pr.VenueId = pb.Premises_NOT_INSPECTED, "", ""
+	}
+	return h
+}
+
+func premisesID(n int) string { return "P" + strconv.Itoa(n) }
+
+// premisesNumber reads n back from a premises id "Pn"; 0 when it is not one.
+func premisesNumber(id string) int {
+	rest, ok := strings.CutPrefix(id, "P")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n <= 0 || premisesID(n) != id {
+		return 0
+	}
+	return n
+}
+
+// draftSummary describes a new package for its CREATED event.
+func draftSummary(h *pb.Handover) string {
+	return fmt.Sprintf("package for community %s: %d retirees, %d dossiers, %d premises, %d obligations, %d fen",
+		h.CommunityId, len(h.RetireeIds), len(h.Dossiers), len(h.Premises), len(h.Obligations), h.GetFunds().GetAmountFen())
+}
+
+// Patch is a validated edit of a DRAFT or RETURNED package.
+type Patch struct {
+	// Paths are the normalised field paths to copy from Values: proto
+	// names, with funds' two fields addressed separately.
+	Paths  []string
+	Values *pb.Handover
+}
+
+// The paths a Patch may carry.
+const (
+	pathCommunity   = "community_id"
+	pathRetirees    = "retiree_ids"
+	pathAmount      = "funds.amount_fen"
+	pathStandard    = "funds.per_retiree_standard_fen"
+	pathDossiers    = "dossiers"
+	pathPremises    = "premises"
+	pathObligations = "obligations"
+)
+
+// jsonPath names a patch path as clients write it.
+var jsonPath = map[string]string{
+	pathCommunity: "communityId", pathRetirees: "retireeIds", pathAmount: "funds.amountFen",
+	pathStandard: "funds.perRetireeStandardFen", pathDossiers: "dossiers", pathPremises: "premises",
+	pathObligations: "obligations",
+}
+
+// applyPatch edits h. Dossiers keep what the clerk recorded about them
+// while retiree and dossier number stay the same; premises given with
+// their id keep their inspection while they are unchanged; new premises
+// get new ids. It returns the retirees that left the package, whose
+// claims the caller releases, and the event's detail.
+func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err error) {
+	if err := requireState(h, "editing", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
+		return nil, "", err
+	}
+	v := p.Values
+	if h.Funds == nil {
+		h.Funds = &pb.Funds{}
+	}
+	changed := make([]string, 0, len(p.Paths))
+	for _, path := range p.Paths {
+		changed = append(changed, jsonPath[path])
+		switch path {
+		case pathCommunity:
+			h.CommunityId = v.CommunityId
+		case pathRetirees:
+			keep := make(map[string]bool, len(v.RetireeIds))
+			for _, id := range v.RetireeIds {
+				keep[id] = true
+			}
+			for _, id := range h.RetireeIds {
+				if !keep[id] {
+					removed = append(removed, id)
+				}
+			}
+			h.RetireeIds = slices.Clone(v.RetireeIds)
+		case pathAmount:
+			h.Funds.AmountFen = v.GetFunds().GetAmountFen()
+		case pathStandard:
+			h.Funds.PerRetireeStandardFen = v.GetFunds().GetPerRetireeStandardFen()
+		case pathDossiers:
+			h.Dossiers = mergeDossiers(h.Dossiers, v.Dossiers)
+		case pathPremises:
+			h.Premises = mergePremises(h.Premises, v.Premises)
+		case pathObligations:
+			h.Obligations = cloneAll(v.Obligations)
+		default:
+			return nil, "", fmt.Errorf("patch of %q not handled", path)
+		}
+	}
+	if h.Funds.AmountFen < h.Funds.ReceivedFen {
+		return nil, "", apierror.Rule(codes.FailedPrecondition, ReasonBelowReceived,
+			fmt.Sprintf("funds.amountFen would be less than the %d fen already received", h.Funds.ReceivedFen))
+	}
+	return removed, "changed " + strings.Join(changed, ", "), nil
+}
+
+func cloneAll[M proto.Message](in []M) []M {
+	out := make([]M, len(in))
+	for i, m := range in {
+		out[i] = proto.Clone(m).(M)
+	}
+	return out
+}
+
+// mergeDossiers returns the new dossiers with the state of the old ones
+// for the same retiree and dossier number.
+func mergeDossiers(old, in []*pb.Dossier) []*pb.Dossier {
+	byRetiree := make(map[string]*pb.Dossier, len(old))
+	for _, d := range old {
+		byRetiree[d.RetireeId] = d
+	}
+	out := cloneAll(in)
+	for _, d := range out {
+		d.State, d.Explanation = pb.Dossier_PENDING, ""
+		if o := byRetiree[d.RetireeId]; o != nil && o.DossierNo == d.DossierNo {
+			d.State, d.Explanation = o.State, o.Explanation
+		}
+	}
+	return out
+}
+
+// mergePremises returns the new premises: one given with the id of an old
+// one keeps the id, and its inspection if nothing about it changed; the
+// others get ids after the highest in use.
+func mergePremises(old, in []*pb.Premises) []*pb.Premises {
+	byID := make(map[string]*pb.Premises, len(old))
+	next := 0
+	for _, pr := range old {
+		byID[pr.Id] = pr
+		next = max(next, premisesNumber(pr.Id))
+	}
+	out := cloneAll(in)
+	taken := map[string]bool{}
+	for _, pr := range out {
+		o := byID[pr.Id]
+		if o == nil || taken[pr.Id] {
+			pr.Id = ""
+			continue
+		}
+		taken[pr.Id] = true
+		pr.Inspection, pr.InspectionNotes, pr.VenueId = pb.Premises_NOT_INSPECTED, "", ""
+		if o.Name == pr.Name && o.Address == pr.Address && o.AreaSqm == pr.AreaSqm && o.Capacity == pr.Capacity && o.Use == pr.Use {
+			pr.Inspection, pr.InspectionNotes = o.Inspection, o.InspectionNotes
+		}
+	}
+	for _, pr := range out {
+		if pr.Id == "" {
+			next++
+			pr.Id = premisesID(next)
+			pr.Inspection, pr.InspectionNotes, pr.VenueId = pb.Premises_NOT_INSPECTED, "", ""
+		}
+	}
+	return out
+}
+
+// localSubmitViolations are the submit checks that need nothing but the
+// package: retirees listed, a dossier for each and for no one else, funds
+// that add up.
+func localSubmitViolations(h *pb.Handover) []apierror.FieldViolation {
+	var v []apierror.FieldViolation
+	add := func(field, desc string) { v = append(v, apierror.FieldViolation{Field: field, Description: desc}) }
+	if len(h.RetireeIds) == 0 {
+		add("retireeIds", "the package lists no retirees")
+	}
+	listed := make(map[string]bool, len(h.RetireeIds))
+	for _, id := range h.RetireeIds {
+		listed[id] = true
+	}
+	has := make(map[string]bool, len(h.Dossiers))
+	for j, d := range h.Dossiers {
+		has[d.RetireeId] = true
+		if !listed[d.RetireeId] {
+			add(fmt.Sprintf("dossiers[%d]", j), "the retiree is not in retireeIds")
+		}
+	}
+	for i, id := range h.RetireeIds {
+		if !has[id] {
+			add("dossiers", fmt.Sprintf("no dossier for retireeIds[%d]", i))
+		}
+	}
+	f := h.GetFunds()
+	switch {
+	case f.GetAmountFen() <= 0:
+		add("funds.amountFen", "must be more than 0")
+	case f.GetPerRetireeStandardFen() > 0 && f.GetAmountFen() != f.GetPerRetireeStandardFen()*int64(len(h.RetireeIds)):
+		add("funds.amountFen", fmt.Sprintf("must equal perRetireeStandardFen × %d retirees = %d",
+			len(h.RetireeIds), f.GetPerRetireeStandardFen()*int64(len(h.RetireeIds))))
+	}
+	return v
+}
+
+// claimViolations names the retirees that other open handovers hold.
+func claimViolations(h *pb.Handover, others map[string]string) []apierror.FieldViolation {
+	var v []apierror.FieldViolation
+	for i, id := range h.RetireeIds {
+		if other, ok := others[id]; ok {
+			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: "in handover " + other})
+		}
+	}
+	return v
+}
+
+// sortViolations orders the violations of a submit as the package's
+// fields: the community, then the retirees by index, then the rest.
+func sortViolations(v []apierror.FieldViolation) []apierror.FieldViolation {
+	rank := func(field string) int {
+		if field == "communityId" {
+			return -1
+		}
+		if rest, ok := strings.CutPrefix(field, "retireeIds["); ok {
+			if n, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
+				return n
+			}
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(v, func(a, b apierror.FieldViolation) int { return cmp.Compare(rank(a.Field), rank(b.Field)) })
+	return v
+}
+
+// markSubmitted moves h to SUBMITTED.
+func markSubmitted(h *pb.Handover, now time.Time) string {
+	h.State = pb.Handover_SUBMITTED
+	h.SubmitTime = timestamppb.New(now)
+	return fmt.Sprintf("submitted to community %s: %d retirees, %d fen", h.CommunityId, len(h.RetireeIds), h.GetFunds().GetAmountFen())
+}
+
+// withdraw ends h before completion.
+func withdraw(h *pb.Handover, reason string) (string, error) {
+	if err := requireState(h, "withdrawing", pb.Handover_DRAFT, pb.Handover_SUBMITTED, pb.Handover_RETURNED); err != nil {
+		return "", err
+	}
+	h.State = pb.Handover_WITHDRAWN
+	if reason == "" {
+		return "withdrawn", nil
+	}
+	return "withdrawn: " + reason, nil
+}
+
+// returnToEnterprise sends a submitted h back with the clerk's reason.
+func returnToEnterprise(h *pb.Handover, reason string) (string, error) {
+	if err := requireState(h, "returning", pb.Handover_SUBMITTED); err != nil {
+		return "", err
+	}
+	h.State = pb.Handover_RETURNED
+	h.ReturnReason = reason
+	return "returned: " + reason, nil
+}
+
+// maxReceipts bounds the receipts of one package.
+const maxReceipts = 100
+
+// receiveFunds adds a receipt. Partial receipts add up to the amount of
+// the package and no further; a voucher counts once.
+func receiveFunds(h *pb.Handover, r *pb.FundsReceipt) (string, error) {
+	if err := requireState(h, "receiving funds", pb.Handover_SUBMITTED); err != nil {
+		return "", err
+	}
+	if h.Funds == nil {
+		h.Funds = &pb.Funds{}
+	}
+	f := h.Funds
+	for _, old := range f.Receipts {
+		if old.VoucherNo == r.VoucherNo {
+			return "", apierror.Rule(codes.AlreadyExists, ReasonDuplicateVoucher, "this voucher is already recorded", "voucherNo", r.VoucherNo)
+		}
+	}
+	if len(f.Receipts) >= maxReceipts {
+		return "", apierror.Rule(codes.FailedPrecondition, ReasonTooManyReceipts, fmt.Sprintf("a package takes at most %d receipts", maxReceipts))
+	}
+	if r.AmountFen > f.AmountFen-f.ReceivedFen {
+		return "", apierror.Rule(codes.FailedPrecondition, ReasonOverReceived,
+			fmt.Sprintf("%d fen would exceed the package: %d of %d fen received, %d outstanding",
+				r.AmountFen, f.ReceivedFen, f.AmountFen, f.AmountFen-f.ReceivedFen),
+			"outstandingFen", strconv.FormatInt(f.AmountFen-f.ReceivedFen, 10))
+	}
+	f.Receipts = append(f.Receipts, proto.Clone(r).(*pb.FundsReceipt))
+	f.ReceivedFen += r.AmountFen
+	return fmt.Sprintf("received %d fen (voucher %s, %s): %d of %d fen",
+		r.AmountFen, r.VoucherNo, r.ReceivedOn, f.ReceivedFen, f.AmountFen), nil
+}
+
+// receiveArchives marks dossiers received, or missing with an
+// explanation. Each retiree named must have a dossier in the package.
+func receiveArchives(h *pb.Handover, received []string, missing []*pb.MissingDossier) (string, error) {
+	if err := requireState(h, "receiving archives", pb.Handover_SUBMITTED); err != nil {
+		return "", err
+	}
+	byRetiree := make(map[string]*pb.Dossier, len(h.Dossiers))
+	for _, d := range h.Dossiers {
+		byRetiree[d.RetireeId] = d
+	}
+	var v apierror.Violations
+	for i, id := range received {
+		if byRetiree[id] == nil {
+			v.Add(fmt.Sprintf("received[%d]", i), "no dossier for this retiree in the package")
+		}
+	}
+	for i, m := range missing {
+		if byRetiree[m.RetireeId] == nil {
+			v.Add(fmt.Sprintf("missing[%d].retireeId", i), "no dossier for this retiree in the package")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	for _, id := range received {
+		d := byRetiree[id]
+		d.State, d.Explanation = pb.Dossier_RECEIVED, ""
+	}
+	for _, m := range missing {
+		d := byRetiree[m.RetireeId]
+		d.State, d.Explanation = pb.Dossier_MISSING, m.Explanation
+	}
+	var got, lacking int
+	for _, d := range h.Dossiers {
+		switch d.State {
+		case pb.Dossier_RECEIVED:
+			got++
+		case pb.Dossier_MISSING:
+			lacking++
+		}
+	}
+	return fmt.Sprintf("%d dossiers received, %d missing and explained; in all %d received, %d missing, %d pending",
+		len(received), len(missing), got, lacking, len(h.Dossiers)-got-lacking), nil
+}
+
+// inspectPremises records the verdict on one premises.
+func inspectPremises(h *pb.Handover, id string, accepted bool, notes string) (string, error) {
+	if err := requireState(h, "inspecting premises", pb.Handover_SUBMITTED); err != nil {
+		return "", err
+	}
+	for _, pr := range h.Premises {
+		if pr.Id != id {
+			continue
+		}
+		pr.Inspection, pr.InspectionNotes = pb.Premises_DECLINED, notes
+		verdict := "declined"
+		if accepted {
+			pr.Inspection, verdict = pb.Premises_ACCEPTED, "accepted"
+		}
+		detail := fmt.Sprintf("premises %s %s", id, verdict)
+		if notes != "" {
+			detail += ": " + notes
+		}
+		return detail, nil
+	}
+	return "", apierror.Invalid("premisesId", "no premises with this id in the handover")
+}
+
+// completeViolations lists what still stands between h and completion:
+// funds not received in full, dossiers neither received nor explained,
+// premises not inspected.
+func completeViolations(h *pb.Handover) []apierror.FieldViolation {
+	var v []apierror.FieldViolation
+	if f := h.GetFunds(); f.GetReceivedFen() != f.GetAmountFen() {
+		v = append(v, apierror.FieldViolation{Field: "funds.receivedFen",
+			Description: fmt.Sprintf("%d of %d fen received", f.GetReceivedFen(), f.GetAmountFen())})
+	}
+	for i, d := range h.Dossiers {
+		if d.State != pb.Dossier_RECEIVED && !(d.State == pb.Dossier_MISSING && d.Explanation != "") {
+			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
+		}
+	}
+	for i, pr := range h.Premises {
+		if pr.Inspection != pb.Premises_ACCEPTED && pr.Inspection != pb.Premises_DECLINED {
+			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})
+		}
+	}
+	return v
+}
+
+// complete moves h to COMPLETED and returns the commands its completion
+// queues; the caller writes them to the outbox in the same transaction.
+func complete(h *pb.Handover, now time.Time) ([]*command, string, error) {
+	if err := requireState(h, "completing", pb.Handover_SUBMITTED); err != nil {
+		return nil, "", err
+	}
+	if err := newCheckError(ReasonIncomplete, "the handover cannot be completed yet", completeViolations(h)); err != nil {
+		return nil, "", err
+	}
+	h.State = pb.Handover_COMPLETED
+	h.CompleteTime = timestamppb.New(now)
+	cmds, err := completionCommands(h)
+	if err != nil {
+		return nil, "", err
+	}
+	h.Delivery = &pb.Delivery{State: pb.Delivery_PENDING, Commands: int32(len(cmds))}
+	venues := len(cmds) - (len(h.RetireeIds)+assignBatch-1)/assignBatch
+	return cmds, fmt.Sprintf("completed: %d retirees to become COMMUNITY-managed in community %s, %d premises to become venues; %d commands queued",
+		len(h.RetireeIds), h.CommunityId, venues, len(cmds)), nil
+}

@@ -1,0 +1,36 @@
+package handover
+
+// Bucket names of the handover's bbolt file, all in one place. Keys are
+// order-preserving: ids as strings, sequences as 8-byte big-endian numbers,
+// composite keys joined by a zero byte.
+var (
+	// bucketMeta holds the page-token secret.
+	bucketMeta = []byte("meta")
+	// bucketHandovers maps handover id to Handover.
+	bucketHandovers = []byte("handovers")
+	// bucketByEnterprise holds credit code, 0, handover id.
+	bucketByEnterprise = []byte("handovers_by_enterprise")
+	// bucketByCommunity holds receiving community id, 0, handover id.
+	bucketByCommunity = []byte("handovers_by_community")
+	// bucketEvents holds handover id, 0, sequence -> Event: the timeline.
+	bucketEvents = []byte("events")
+	// bucketClaims maps retiree id to the id of the open handover that
+	// holds it: claimed at submit, released on withdraw and on delivery.
+	bucketClaims = []byte("claims")
+	// bucketOutbox holds lane byte, sequence -> encoded command: what a
+	// completion still has to deliver to other services.
+	bucketOutbox = []byte("outbox")
+	// bucketObligations holds credit code, 0, handover id, 0, index ->
+	// OwedObligation, written when a handover completes.
+	bucketObligations = []byte("obligations")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
+		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
+	}
+
+	metaPageSecret = []byte("page_secret")
+	// metaOutboxSeq is the last outbox sequence handed out; it is global
+	// across lanes so that the outbox keeps the order of completions.
+	metaOutboxSeq = []byte("outbox_seq")
+)

@@ -1,0 +1,556 @@
+package handover
+
+import (
+	"context"
+	"time"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Server implements the handover's gRPC API: each handler authorises,
+// validates, calls the store with a workflow step and translates the
+// error.
+type Server struct {
+	pb.UnimplementedHandoverServiceServer
+
+	store    *Store
+	registry *registryChecker
+	now      func() time.Time
+}
+
+var _ pb.HandoverServiceServer = (*Server)(nil)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	// Registry is the client submit checks packages with; it must present
+	// a service token.
+	Registry registryv1.RegistryServiceClient
+	// SubmitTimeout bounds the registry checks of one submit;
+	// DefaultSubmitTimeout when zero.
+	SubmitTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewServer returns a Server over store.
+func NewServer(store *Store, o ServerOptions) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SubmitTimeout <= 0 {
+		o.SubmitTimeout = DefaultSubmitTimeout
+	}
+	return &Server{
+		store:    store,
+		registry: &registryChecker{client: o.Registry, timeout: o.SubmitTimeout, parallel: checkParallelism},
+		now:      o.Now,
+	}
+}
+
+// Who may do what (DESIGN "Identity and access"); admin passes every
+// authn.Require. The object checks are canSee, ownerGuard and
+// receiverGuard.
+var (
+	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+	owners    = []authn.Role{authn.RoleEnterprise}
+	receivers = []authn.Role{authn.RoleClerk}
+)
+
+// canSee reports whether p may read h: an enterprise its own packages, a
+// clerk those addressed to its communities once they were submitted (a
+// draft is the enterprise's own business), bureau and admin all.
+func canSee(p *authn.Principal, h *pb.Handover) bool {
+	switch p.Role {
+	case authn.RoleAdmin, authn.RoleBureau:
+		return true
+	case authn.RoleEnterprise:
+		return p.OwnsEnterprise(h.EnterpriseCreditCode)
+	case authn.RoleClerk:
+		return p.InCommunity(h.CommunityId) && h.SubmitTime != nil
+	}
+	return false
+}
+
+// knowsExistence reports whether p may learn that a handover does not
+// exist (404); everyone else gets 403 for a missing handover as for a
+// hidden one.
+func knowsExistence(p *authn.Principal) bool { return p.Is(authn.RoleAdmin, authn.RoleBureau) }
+
+// hide answers a read of a missing handover.
+func hide(p *authn.Principal, err error) error {
+	if isNotFound(err) && !knowsExistence(p) {
+		return authn.ErrPermissionDenied
+	}
+	return err
+}
+
+// ownerGuard is the object check of the enterprise's steps: its own
+// packages only. h is nil when the handover does not exist.
+func ownerGuard(p *authn.Principal) func(*pb.Handover) error {
+	return func(h *pb.Handover) error {
+		switch {
+		case p.Role == authn.RoleAdmin:
+			return nil
+		case h == nil || !p.OwnsEnterprise(h.EnterpriseCreditCode):
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// receiverGuard is the object check of the clerk's steps: packages
+// submitted to one of its communities.
+func receiverGuard(p *authn.Principal) func(*pb.Handover) error {
+	return func(h *pb.Handover) error {
+		switch {
+		case p.Role == authn.RoleAdmin:
+			return nil
+		case h == nil || !canSee(p, h):
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// fail translates err for the client; detail of the unexpected goes to the
+// request's log.
+func (s *Server) fail(ctx context.Context, err error) error {
+	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
+}
+
+func actorOf(p *authn.Principal) Actor {
+	return Actor{Subject: p.Subject, Role: string(p.Role)}
+}
+
+// pageArgs validates page size and token for a list bound to scope.
+func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
+	var v apierror.Violations
+	n, err := boltstore.PageSize(size)
+	if err != nil {
+		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
+	}
+	after, err := s.store.PageTokens().Decode(scope, token)
+	if err != nil {
+		v.Add("pageToken", "invalid page token")
+	}
+	return n, after, v.Err()
+}
+
+func (s *Server) nextToken(scope string, last []byte) string {
+	if last == nil {
+		return ""
+	}
+	return s.store.PageTokens().Encode(scope, last)
+}
+
+// today is the date in China now.
+func (s *Server) today() string { return dateIn(s.now()) }
+
+// CreateHandover implements pb.HandoverServiceServer. An enterprise
+// creates packages of its own credit code, which it may leave out.
+func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverRequest) (*pb.CreateHandoverResponse, error) {
+	p, err := authn.Require(ctx, owners...)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Handover
+	if h != nil && h.EnterpriseCreditCode == "" && p.Role == authn.RoleEnterprise {
+		h.EnterpriseCreditCode = p.Enterprise
+	}
+	if err := checkNewHandover(h); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if p.Role == authn.RoleEnterprise && !p.OwnsEnterprise(h.EnterpriseCreditCode) {
+		return nil, authn.ErrPermissionDenied
+	}
+	draft := newDraft(h)
+	created, err := s.store.CreateHandover(draft, actorOf(p), draftSummary(draft))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CreateHandoverResponse{Handover: created}, nil
+}
+
+// GetHandover implements pb.HandoverServiceServer.
+func (s *Server) GetHandover(ctx context.Context, req *pb.GetHandoverRequest) (*pb.GetHandoverResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.GetHandover(req.Id)
+	if err != nil {
+		return nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, h) {
+		return nil, authn.ErrPermissionDenied
+	}
+	return &pb.GetHandoverResponse{Handover: h}, nil
+}
+
+// ListHandovers implements pb.HandoverServiceServer. An enterprise lists
+// its own packages; a clerk those submitted to its communities.
+func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest) (*pb.ListHandoversResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	f := Filter{State: req.State, CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode}
+	var v apierror.Violations
+	if _, ok := pb.Handover_State_name[int32(f.State)]; !ok {
+		v.Add("state", "must be one of DRAFT, SUBMITTED, RETURNED, COMPLETED, WITHDRAWN")
+	}
+	if f.CommunityID != "" {
+		checkCommunityID(&v, "communityId", f.CommunityID)
+	}
+	if f.EnterpriseCode != "" {
+		checkCreditCode(&v, "enterpriseCreditCode", &f.EnterpriseCode)
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	switch p.Role {
+	case authn.RoleEnterprise:
+		if f.EnterpriseCode != "" && !p.OwnsEnterprise(f.EnterpriseCode) {
+			return nil, authn.ErrPermissionDenied
+		}
+		f.EnterpriseCode = p.Enterprise
+	case authn.RoleClerk:
+		if f.CommunityID != "" && !p.InCommunity(f.CommunityID) {
+			return nil, authn.ErrPermissionDenied
+		}
+		if f.CommunityID == "" && len(p.Communities) == 1 {
+			f.CommunityID = p.Communities[0]
+		}
+	}
+	scope := boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode)
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	f.Visible = func(h *pb.Handover) bool { return canSee(p, h) }
+	list, last, err := s.store.ListHandovers(f, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// UpdateHandover implements pb.HandoverServiceServer: the enterprise
+// edits a DRAFT or RETURNED package, naming the etag it read.
+func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverRequest) (*pb.UpdateHandoverResponse, error) {
+	p, err := authn.Require(ctx, owners...)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Handover
+	if h == nil {
+		return nil, s.fail(ctx, apierror.Invalid("handover", "required"))
+	}
+	paths, err := normaliseMask(req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if h.Etag == "" {
+		return nil, s.fail(ctx, apierror.Invalid("etag", "required: send the etag of the handover you read"))
+	}
+	if err := checkPatch(paths, h); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	patch := Patch{Paths: paths, Values: h}
+	updated, err := s.store.mutate(h.Id, h.Etag, actorOf(p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+		removed, detail, err := applyPatch(cur, patch)
+		if err != nil {
+			return "", "", err
+		}
+		// A returned package holds its retirees; those taken out of it
+		// are free for another one at once.
+		if err := w.release(cur.Id, removed); err != nil {
+			return "", "", err
+		}
+		return actionUpdated, detail, nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.UpdateHandoverResponse{Handover: updated}, nil
+}
+
+// SubmitHandover implements pb.HandoverServiceServer. The package is
+// checked against registry outside the transaction; the transaction then
+// requires the revision that was checked, so that nothing edited in
+// between goes through unchecked.
+func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverRequest) (*pb.SubmitHandoverResponse, error) {
+	p, err := authn.Require(ctx, owners...)
+	if err != nil {
+		return nil, err
+	}
+	guard := ownerGuard(p)
+	h, err := s.store.GetHandover(req.Id)
+	if err != nil {
+		if gerr := guard(nil); gerr != nil {
+			return nil, gerr
+		}
+		return nil, s.fail(ctx, err)
+	}
+	if err := guard(h); err != nil {
+		return nil, err
+	}
+	if req.Etag != "" && req.Etag != h.Etag {
+		return nil, s.fail(ctx, apierror.ErrConflict)
+	}
+	if err := requireState(h, "submitting", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	found, err := s.registry.check(ctx, grpcserver.Logger(ctx), h)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	claims, err := s.store.OtherClaims(h.Id, h.RetireeIds)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	found = mergeRetireeViolations(found, claimViolations(h, claims))
+	found = append(found, localSubmitViolations(h)...)
+	if err := newCheckError(ReasonChecksFailed, "the handover cannot be submitted", found); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	submitted, err := s.store.mutate(h.Id, h.Etag, actorOf(p), guard, func(w *txn, cur *pb.Handover) (string, string, error) {
+		if err := requireState(cur, "submitting", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
+			return "", "", err
+		}
+		// Another package may have claimed a retiree since the check.
+		others, err := w.claim(cur)
+		if err != nil {
+			return "", "", err
+		}
+		if err := newCheckError(ReasonChecksFailed, "the handover cannot be submitted", claimViolations(cur, others)); err != nil {
+			return "", "", err
+		}
+		return actionSubmitted, markSubmitted(cur, w.now), nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.SubmitHandoverResponse{Handover: submitted}, nil
+}
+
+// mergeRetireeViolations adds the claim violations to registry's, one
+// per retiree: a retiree registry already faults keeps that reason.
+func mergeRetireeViolations(found, claims []apierror.FieldViolation) []apierror.FieldViolation {
+	named := make(map[string]bool, len(found))
+	for _, f := range found {
+		named[f.Field] = true
+	}
+	for _, c := range claims {
+		if !named[c.Field] {
+			found = append(found, c)
+		}
+	}
+	return sortViolations(found)
+}
+
+// WithdrawHandover implements pb.HandoverServiceServer.
+func (s *Server) WithdrawHandover(ctx context.Context, req *pb.WithdrawHandoverRequest) (*pb.WithdrawHandoverResponse, error) {
+	p, err := authn.Require(ctx, owners...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkText(&v, "reason", req.Reason, false, maxReasonLen)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := withdraw(cur, req.Reason)
+		if err != nil {
+			return "", "", err
+		}
+		if err := w.release(cur.Id, cur.RetireeIds); err != nil {
+			return "", "", err
+		}
+		return actionWithdrawn, detail, nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.WithdrawHandoverResponse{Handover: h}, nil
+}
+
+// ReturnHandover implements pb.HandoverServiceServer.
+func (s *Server) ReturnHandover(ctx context.Context, req *pb.ReturnHandoverRequest) (*pb.ReturnHandoverResponse, error) {
+	p, err := authn.Require(ctx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkText(&v, "reason", req.Reason, true, maxReasonLen)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := returnToEnterprise(cur, req.Reason)
+		return actionReturned, detail, err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ReturnHandoverResponse{Handover: h}, nil
+}
+
+// ReceiveFunds implements pb.HandoverServiceServer.
+func (s *Server) ReceiveFunds(ctx context.Context, req *pb.ReceiveFundsRequest) (*pb.ReceiveFundsResponse, error) {
+	p, err := authn.Require(ctx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	r := &pb.FundsReceipt{VoucherNo: req.VoucherNo, ReceivedOn: req.ReceivedOn, AmountFen: req.AmountFen}
+	if err := checkReceipt(r, s.today()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := receiveFunds(cur, r)
+		return actionFundsReceived, detail, err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ReceiveFundsResponse{Handover: h}, nil
+}
+
+// ReceiveArchives implements pb.HandoverServiceServer.
+func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesRequest) (*pb.ReceiveArchivesResponse, error) {
+	p, err := authn.Require(ctx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkArchives(req.Received, req.Missing); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := receiveArchives(cur, req.Received, req.Missing)
+		return actionArchivesReceived, detail, err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ReceiveArchivesResponse{Handover: h}, nil
+}
+
+// InspectPremises implements pb.HandoverServiceServer.
+func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesRequest) (*pb.InspectPremisesResponse, error) {
+	p, err := authn.Require(ctx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInspection(req.PremisesId, req.Accepted, req.Notes); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := inspectPremises(cur, req.PremisesId, req.Accepted, req.Notes)
+		return actionPremisesInspected, detail, err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.InspectPremisesResponse{Handover: h}, nil
+}
+
+// CompleteHandover implements pb.HandoverServiceServer. The state change,
+// the commands for registry and activity and the obligations are one
+// transaction: the outbox delivers the commands afterwards.
+func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverRequest) (*pb.CompleteHandoverResponse, error) {
+	p, err := authn.Require(ctx, receivers...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+		cmds, detail, err := complete(cur, w.now)
+		if err != nil {
+			return "", "", err
+		}
+		if err := w.enqueue(cmds); err != nil {
+			return "", "", err
+		}
+		if err := w.putObligations(cur); err != nil {
+			return "", "", err
+		}
+		return actionCompleted, detail, nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CompleteHandoverResponse{Handover: h}, nil
+}
+
+// ListHandoverEvents implements pb.HandoverServiceServer: whoever may read
+// the handover may read its timeline.
+func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEventsRequest) (*pb.ListHandoverEventsResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.GetHandover(req.Id)
+	if err != nil {
+		return nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, h) {
+		return nil, authn.ErrPermissionDenied
+	}
+	scope := boltstore.PageScope("ListHandoverEvents", h.Id)
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	events, last, err := s.store.ListEvents(h.Id, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// ListObligations implements pb.HandoverServiceServer: bureau and admin
+// see every enterprise's, an enterprise its own, a clerk those of the
+// handovers its communities received.
+func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsRequest) (*pb.ListObligationsResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	f := ObligationFilter{EnterpriseCode: req.EnterpriseCreditCode, ActiveOn: req.ActiveOn}
+	var v apierror.Violations
+	if f.EnterpriseCode != "" {
+		checkCreditCode(&v, "enterpriseCreditCode", &f.EnterpriseCode)
+	}
+	if f.ActiveOn == "" {
+		f.ActiveOn = s.today()
+	} else {
+		parseDate(&v, "activeOn", f.ActiveOn)
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	switch p.Role {
+	case authn.RoleEnterprise:
+		if f.EnterpriseCode != "" && !p.OwnsEnterprise(f.EnterpriseCode) {
+			return nil, authn.ErrPermissionDenied
+		}
+		f.EnterpriseCode = p.Enterprise
+	case authn.RoleClerk:
+		f.Visible = func(o *pb.OwedObligation) bool { return p.InCommunity(o.CommunityId) }
+	}
+	scope := boltstore.PageScope("ListObligations", f.EnterpriseCode, f.ActiveOn)
+	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListObligations(f, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: s.nextToken(scope, last)}, nil
+}

@@ -1,0 +1,635 @@
+// Package handover is the handover service: an enterprise hands its
+// retirees over to the community where they live — with funds, personnel
+// archives, premises and continuing obligations — through DRAFT →
+// SUBMITTED → (RETURNED → SUBMITTED)… → COMPLETED, or WITHDRAWN. Every
+// step is an event on the handover's timeline. Completion reaches registry
+// and activity only through a transactional outbox, written in the same
+// bbolt transaction as the state change and delivered by a Dispatcher.
+package handover
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+)
+
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// Logger receives bbolt's own messages.
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is the handover service's bbolt-backed storage: handovers with
+// their indexes and timelines, the retirees' claims, the outbox and the
+// obligations of completed handovers. Each workflow step, its event and
+// whatever it queues for delivery are written in one transaction.
+type Store struct {
+	db    *bolt.DB
+	pages *boltstore.PageTokens
+	now   func() time.Time
+	log   *zap.Logger
+	// outbox wakes the dispatcher when commands are queued.
+	outbox *notifier
+	// backlog is the number of commands in the outbox, kept beside the
+	// bucket so that the metric costs no transaction.
+	backlog atomic.Int64
+}
+
+// OpenStore opens (creating if needed) the handover database at path.
+func OpenStore(path string, o StoreOptions) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	pages, err := boltstore.NewPageTokens(secret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger, outbox: newNotifier()}
+	err = db.View(func(tx *bolt.Tx) error {
+		s.backlog.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the underlying database, for the online-backup handler.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// PageTokens returns the store's page-token codec.
+func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
+
+// Actor is who takes a step, as the timeline records it.
+type Actor struct {
+	Subject string
+	Role    string
+}
+
+// errHandoverNotFound is what a read or step of an unknown handover gets
+// (turned into 403 for callers who may not learn that).
+var errHandoverNotFound = fmt.Errorf("handover %w", apierror.ErrNotFound)
+
+// handoverIDEncoding writes handover ids in an alphabet whose byte order is
+// the order of the encoded bytes, so that ids sort by creation time.
+var handoverIDEncoding = base32.NewEncoding("0123456789ABCDEFGHIJKLMNOPQRSTUV").WithPadding(base32.NoPadding)
+
+// handoverIDLen is the length of a handover id: "H" and 16 characters.
+const handoverIDLen = 17
+
+// newHandoverID returns "H" and the base32 of 6 bytes of milliseconds and
+// 4 random bytes: sorted by creation, and not guessable from a neighbour.
+func newHandoverID(now time.Time) string {
+	var b [10]byte
+	ms := uint64(now.UnixMilli())
+	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return "H" + handoverIDEncoding.EncodeToString(b[:])
+}
+
+// validHandoverID reports whether s has the shape of a handover id, so
+// that malformed ids never reach a key.
+func validHandoverID(s string) bool {
+	if len(s) != handoverIDLen || s[0] != 'H' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'V') {
+			return false
+		}
+	}
+	return true
+}
+
+// etagOf is the etag of a handover's revision.
+func etagOf(rev uint64) string { return "r" + strconv.FormatUint(rev, 10) }
+
+// revisionOf reads the revision back from an etag; 0 when malformed.
+func revisionOf(etag string) uint64 {
+	if len(etag) < 2 || etag[0] != 'r' {
+		return 0
+	}
+	n, err := strconv.ParseUint(etag[1:], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// txn is one write transaction of the store with the helpers that the
+// workflow steps need: saving the handover, its events, claims, the
+// outbox and obligations.
+type txn struct {
+	s   *Store
+	tx  *bolt.Tx
+	now time.Time
+	// queued counts the commands added to the outbox; removed those
+	// deleted from it. The store's backlog follows once the commit is done.
+	queued, removed int
+}
+
+// update runs fn in a write transaction and, after a successful commit,
+// brings the backlog up to date and wakes the dispatcher for new
+// commands. Plain Update rather than Batch: steps are few, and fn's side
+// effects on its handover must not run twice.
+func (s *Store) update(fn func(w *txn) error) error {
+	w := &txn{s: s, now: s.now()}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w.tx = tx
+		w.queued, w.removed = 0, 0
+		return fn(w)
+	})
+	if err != nil {
+		return err
+	}
+	if d := w.queued - w.removed; d != 0 {
+		s.backlog.Add(int64(d))
+	}
+	if w.queued > 0 {
+		s.outbox.broadcast()
+	}
+	return nil
+}
+
+// get reads a handover inside the transaction.
+func (w *txn) get(id string) (*pb.Handover, error) {
+	h := new(pb.Handover)
+	if err := getProto(w.tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// save writes h as its next revision and keeps the indexes in step with
+// old (nil for a new handover).
+func (w *txn) save(old, h *pb.Handover) error {
+	h.Etag = etagOf(revisionOf(old.GetEtag()) + 1)
+	h.UpdateTime = timestamppb.New(w.now)
+	if err := putProto(w.tx.Bucket(bucketHandovers), []byte(h.Id), h); err != nil {
+		return err
+	}
+	if err := moveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
+		return err
+	}
+	return moveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
+}
+
+// event appends a step to h's timeline, with the state h is in now.
+func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
+	prefix := boltstore.Prefix(h.Id)
+	seq := uint64(1)
+	c := w.tx.Bucket(bucketEvents).Cursor()
+	k, _ := c.Seek(boltstore.AppendU64(bytes.Clone(prefix), math.MaxUint64))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+		last, err := boltstore.ParseU64(k[len(prefix):])
+		if err != nil {
+			return err
+		}
+		seq = last + 1
+	}
+	e := &pb.Event{
+		Sequence:  int64(seq),
+		Time:      timestamppb.New(w.now),
+		Actor:     actor.Subject,
+		ActorRole: actor.Role,
+		Action:    action,
+		Detail:    detail,
+		State:     h.State,
+	}
+	return putProto(w.tx.Bucket(bucketEvents), boltstore.AppendU64(prefix, seq), e)
+}
+
+// CreateHandover stores a new handover prepared by newDraft, with its
+// CREATED event.
+func (s *Store) CreateHandover(h *pb.Handover, actor Actor, detail string) (*pb.Handover, error) {
+	h = proto.Clone(h).(*pb.Handover)
+	err := s.update(func(w *txn) error {
+		for {
+			h.Id = newHandoverID(w.now)
+			if w.tx.Bucket(bucketHandovers).Get([]byte(h.Id)) == nil {
+				break
+			}
+		}
+		h.CreateTime = timestamppb.New(w.now)
+		if err := w.save(nil, h); err != nil {
+			return err
+		}
+		return w.event(h, actor, actionCreated, detail)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// GetHandover returns a handover or ErrNotFound.
+func (s *Store) GetHandover(id string) (*pb.Handover, error) {
+	if !validHandoverID(id) {
+		return nil, errHandoverNotFound
+	}
+	h := new(pb.Handover)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return getProto(tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// step is one workflow step applied to a stored handover inside the
+// store's write transaction: it changes h in place (w gives it the
+// claims, outbox and obligations) and names the event to record.
+type step func(w *txn, h *pb.Handover) (action, detail string, err error)
+
+// mutate loads a handover, checks that the caller may act on it and the
+// etag (when given), applies fn and saves the result with its event — all
+// in one transaction. allowed is called with nil when the handover does
+// not exist, so that the caller's answer can be 403 rather than 404.
+func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) error, fn step) (*pb.Handover, error) {
+	var out *pb.Handover
+	err := s.update(func(w *txn) error {
+		var old *pb.Handover
+		var err error
+		if validHandoverID(id) {
+			old, err = w.get(id)
+		} else {
+			err = errHandoverNotFound
+		}
+		if err != nil {
+			if aerr := allowed(nil); aerr != nil {
+				return aerr
+			}
+			return err
+		}
+		if err := allowed(old); err != nil {
+			return err
+		}
+		if etag != "" && etag != old.Etag {
+			return apierror.ErrConflict
+		}
+		h := proto.Clone(old).(*pb.Handover)
+		action, detail, err := fn(w, h)
+		if err != nil {
+			return err
+		}
+		if err := w.save(old, h); err != nil {
+			return err
+		}
+		if err := w.event(h, actor, action, detail); err != nil {
+			return err
+		}
+		out = h
+		return nil
+	})
+	return out, err
+}
+
+// Filter selects handovers in ListHandovers; zero fields match all.
+type Filter struct {
+	State          pb.Handover_State
+	CommunityID    string
+	EnterpriseCode string
+	// Visible, when set, leaves out what the caller may not see.
+	Visible func(*pb.Handover) bool
+}
+
+func (f Filter) match(h *pb.Handover) bool {
+	return (f.State == pb.Handover_STATE_UNSPECIFIED || h.State == f.State) &&
+		(f.CommunityID == "" || h.CommunityId == f.CommunityID) &&
+		(f.EnterpriseCode == "" || h.EnterpriseCreditCode == f.EnterpriseCode) &&
+		(f.Visible == nil || f.Visible(h))
+}
+
+// listBudget bounds the bytes of one page of handovers: a handover of
+// 10,000 retirees is most of a megabyte, and a page must stay well under
+// the 4 MiB a gRPC message may have.
+const listBudget = 2 << 20
+
+// ListHandovers returns a page of handovers matching f in id (creation)
+// order, walking the community or enterprise index when f names one. A
+// page ends after size handovers or once it holds listBudget bytes.
+func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover, []byte, error) {
+	var out []*pb.Handover
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		handovers := tx.Bucket(bucketHandovers)
+		var index *bolt.Bucket
+		var prefix []byte
+		switch {
+		case f.CommunityID != "":
+			index, prefix = tx.Bucket(bucketByCommunity), boltstore.Prefix(f.CommunityID)
+		case f.EnterpriseCode != "":
+			index, prefix = tx.Bucket(bucketByEnterprise), boltstore.Prefix(f.EnterpriseCode)
+		}
+		cursor := handovers.Cursor()
+		if index != nil {
+			cursor = index.Cursor()
+		}
+		var err error
+		next, err = scanBudget(cursor, prefix, after, size, listBudget, func(k, v []byte) (int, error) {
+			if index != nil {
+				if v = handovers.Get(k[len(prefix):]); v == nil {
+					return 0, fmt.Errorf("index entry %q without handover", k)
+				}
+			}
+			h := new(pb.Handover)
+			if err := proto.Unmarshal(v, h); err != nil {
+				return 0, err
+			}
+			if !f.match(h) {
+				return 0, nil
+			}
+			out = append(out, h)
+			return len(v), nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// scanBudget is boltstore.ScanPage with a second bound: keep returns the
+// bytes an entry added to the page (0: skipped), and the page also ends
+// once they reach budget. It returns the last kept key when more keys
+// follow, else nil.
+func scanBudget(c *bolt.Cursor, prefix, after []byte, size, budget int, keep func(k, v []byte) (int, error)) ([]byte, error) {
+	var k, v []byte
+	if after == nil || bytes.Compare(after, prefix) < 0 {
+		k, v = c.Seek(prefix)
+	} else if k, v = c.Seek(after); bytes.Equal(k, after) {
+		k, v = c.Next()
+	}
+	kept, used := 0, 0
+	var last []byte
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if last != nil {
+			return last, nil
+		}
+		n, err := keep(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			kept++
+			used += n
+			if kept == size || used >= budget {
+				last = bytes.Clone(k)
+			}
+		}
+	}
+	return nil, nil
+}
+
+// ListEvents returns a page of a handover's timeline, oldest first.
+func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []byte, error) {
+	var out []*pb.Event
+	var next []byte
+	if !validHandoverID(id) {
+		return nil, nil, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucketEvents).Cursor(), boltstore.Prefix(id), after, size, func(_, v []byte) (bool, error) {
+			e := new(pb.Event)
+			if err := proto.Unmarshal(v, e); err != nil {
+				return false, err
+			}
+			out = append(out, e)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// OtherClaims returns, for each of ids that a handover other than self
+// holds, that handover's id.
+func (s *Store) OtherClaims(self string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out = otherClaims(tx.Bucket(bucketClaims), self, ids)
+		return nil
+	})
+	return out, err
+}
+
+func otherClaims(b *bolt.Bucket, self string, ids []string) map[string]string {
+	out := map[string]string{}
+	for _, id := range ids {
+		if v := b.Get([]byte(id)); v != nil && string(v) != self {
+			out[id] = string(v)
+		}
+	}
+	return out
+}
+
+// claim makes h the holder of its retirees. It changes nothing and returns
+// the conflicts when another handover holds any of them.
+func (w *txn) claim(h *pb.Handover) (map[string]string, error) {
+	b := w.tx.Bucket(bucketClaims)
+	if others := otherClaims(b, h.Id, h.RetireeIds); len(others) > 0 {
+		return others, nil
+	}
+	for _, id := range h.RetireeIds {
+		if err := b.Put([]byte(id), []byte(h.Id)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// release gives up the claims that handover id holds on ids.
+func (w *txn) release(id string, ids []string) error {
+	b := w.tx.Bucket(bucketClaims)
+	for _, rid := range ids {
+		if v := b.Get([]byte(rid)); v != nil && string(v) == id {
+			if err := b.Delete([]byte(rid)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// putObligations files the obligations of a completed handover under its
+// enterprise.
+func (w *txn) putObligations(h *pb.Handover) error {
+	b := w.tx.Bucket(bucketObligations)
+	for i, o := range h.Obligations {
+		owed := &pb.OwedObligation{
+			HandoverId:           h.Id,
+			EnterpriseCreditCode: h.EnterpriseCreditCode,
+			CommunityId:          h.CommunityId,
+			Obligation:           o,
+			CompleteTime:         h.CompleteTime,
+		}
+		key := boltstore.AppendU64(boltstore.Prefix(h.EnterpriseCreditCode, h.Id), uint64(i))
+		if err := putProto(b, key, owed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ObligationFilter selects obligations in ListObligations.
+type ObligationFilter struct {
+	// EnterpriseCode limits the list to one enterprise; "" lists all.
+	EnterpriseCode string
+	// ActiveOn (YYYY-MM-DD) keeps the obligations owed on that day: the
+	// handover was completed by then and the obligation runs until then.
+	ActiveOn string
+	// Visible, when set, leaves out what the caller may not see.
+	Visible func(*pb.OwedObligation) bool
+}
+
+// ListObligations returns a page of obligations of completed handovers,
+// by enterprise and handover.
+func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*pb.OwedObligation, []byte, error) {
+	var out []*pb.OwedObligation
+	var next []byte
+	var prefix []byte
+	if f.EnterpriseCode != "" {
+		prefix = boltstore.Prefix(f.EnterpriseCode)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucketObligations).Cursor(), prefix, after, size, func(_, v []byte) (bool, error) {
+			o := new(pb.OwedObligation)
+			if err := proto.Unmarshal(v, o); err != nil {
+				return false, err
+			}
+			if !owedOn(o, f.ActiveOn) || (f.Visible != nil && !f.Visible(o)) {
+				return false, nil
+			}
+			out = append(out, o)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// owedOn reports whether o is owed on day (YYYY-MM-DD).
+func owedOn(o *pb.OwedObligation, day string) bool {
+	if day == "" {
+		return true
+	}
+	if o.CompleteTime != nil && dateIn(o.CompleteTime.AsTime()) > day {
+		return false
+	}
+	until := o.GetObligation().GetUntil()
+	return until == "" || until >= day
+}
+
+// moveIndex keeps a (value, 0, handover id) index in step when value
+// changes.
+func moveIndex(b *bolt.Bucket, from, to, id string) error {
+	if from == to {
+		return nil
+	}
+	if from != "" {
+		if err := b.Delete(boltstore.Key(from, id)); err != nil {
+			return err
+		}
+	}
+	if to == "" {
+		return nil
+	}
+	return b.Put(boltstore.Key(to, id), nil)
+}
+
+func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+// getProto decodes the value at key into m, or returns notFound.
+func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
+	v := b.Get(key)
+	if v == nil {
+		return notFound
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode %s: %w", b, err)
+	}
+	return nil
+}
+
+// isNotFound reports whether err says the object does not exist.
+func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }
+
+// notifier wakes every waiter at the next broadcast.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
+
+// wait returns a channel closed at the next broadcast. Take it before
+// reading, so that a commit in between is not missed.
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) broadcast() {
+	n.mu.Lock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}

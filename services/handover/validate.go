@@ -1,0 +1,410 @@
+package handover
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+)
+
+// Bounds on the inputs.
+const (
+	// MaxRetirees is the most retirees one package may hand over.
+	MaxRetirees = 10_000
+	// MaxPremises is the most premises one package may hand over.
+	MaxPremises = 50
+	// MaxObligations is the most obligations one package may list.
+	MaxObligations = 20
+
+	maxNameLen        = 64
+	maxAddressLen     = 200
+	maxReasonLen      = 500
+	maxDescriptionLen = 200
+	maxDossierNoLen   = 32
+	maxVoucherLen     = 64
+	maxVolumes        = 100
+	// maxChecklist is the ten categories of a personnel dossier.
+	maxChecklist = 10
+	maxCapacity  = 10_000
+	maxAreaSqm   = 1_000_000
+	// maxAmountFen is a trillion yuan: more than any package, and far from
+	// overflowing when multiplied by the number of retirees.
+	maxAmountFen     = 100_000_000_000_000
+	communityIDSize  = 12
+	retireeIDSize    = 16
+	maxPremisesIDLen = 8
+)
+
+var fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_.]{0,63}$`)
+
+// checkText validates a required or optional free-text field: trimmed,
+// bounded in characters, no control characters.
+func checkText(v *apierror.Violations, field, s string, required bool, max int) {
+	switch {
+	case s == "" && required:
+		v.Add(field, "required")
+	case !utf8.ValidString(s):
+		v.Add(field, "not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Addf(field, "longer than %d characters", max)
+	case strings.TrimSpace(s) != s:
+		v.Add(field, "leading or trailing white space")
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.Add(field, "contains control characters")
+	}
+}
+
+// isCommunityID reports whether s is a 12-digit statistical division code.
+func isCommunityID(s string) bool {
+	if len(s) != communityIDSize {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkCommunityID(v *apierror.Violations, field, s string) {
+	if s == "" {
+		v.Add(field, "required")
+	} else if !isCommunityID(s) {
+		v.Add(field, "must be a 12-digit division code")
+	}
+}
+
+// validRetireeID reports whether s has the shape of a registry retiree id:
+// 16 characters of lowercase base32.
+func validRetireeID(s string) bool {
+	if len(s) != retireeIDSize {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDate validates a YYYY-MM-DD date; it returns the zero time (and
+// adds a violation) when s is not one.
+func parseDate(v *apierror.Violations, field, s string) time.Time {
+	t, err := time.ParseInLocation(time.DateOnly, s, chinaTime)
+	if err != nil {
+		v.Add(field, "must be a date YYYY-MM-DD")
+		return time.Time{}
+	}
+	return t
+}
+
+// checkAmount validates an amount in fen.
+func checkAmount(v *apierror.Violations, field string, n int64, positive bool) {
+	switch {
+	case n < 0 || n > maxAmountFen:
+		v.Addf(field, "must be between 0 and %d fen", int64(maxAmountFen))
+	case positive && n == 0:
+		v.Add(field, "must be more than 0")
+	}
+}
+
+// checkCreditCode validates and normalises an enterprise credit code.
+func checkCreditCode(v *apierror.Violations, field string, s *string) {
+	if *s == "" {
+		v.Add(field, "required")
+		return
+	}
+	code, err := creditcode.Parse(*s)
+	if err != nil {
+		v.Add(field, err.Error())
+		return
+	}
+	*s = string(code)
+}
+
+// checkNewHandover validates and normalises a package to create.
+func checkNewHandover(h *pb.Handover) error {
+	if h == nil {
+		return apierror.Invalid("handover", "required")
+	}
+	var v apierror.Violations
+	checkCreditCode(&v, "enterpriseCreditCode", &h.EnterpriseCreditCode)
+	checkCommunityID(&v, "communityId", h.CommunityId)
+	checkRetireeIDs(&v, h.RetireeIds)
+	checkFunds(&v, h.GetFunds())
+	h.Dossiers = checkDossiers(&v, h.Dossiers)
+	checkPremises(&v, h.Premises)
+	checkObligations(&v, h.Obligations)
+	return v.Err()
+}
+
+func checkRetireeIDs(v *apierror.Violations, ids []string) {
+	if len(ids) > MaxRetirees {
+		v.Addf("retireeIds", "at most %d retirees per package", MaxRetirees)
+		return
+	}
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		field := fmt.Sprintf("retireeIds[%d]", i)
+		switch {
+		case !validRetireeID(id):
+			v.Add(field, "not a retiree id")
+		case seen[id]:
+			v.Add(field, "listed twice")
+		}
+		seen[id] = true
+	}
+}
+
+func checkFunds(v *apierror.Violations, f *pb.Funds) {
+	checkAmount(v, "funds.amountFen", f.GetAmountFen(), false)
+	checkAmount(v, "funds.perRetireeStandardFen", f.GetPerRetireeStandardFen(), false)
+}
+
+// checkDossiers validates dossiers and returns them with their checklists
+// sorted and without duplicates.
+func checkDossiers(v *apierror.Violations, ds []*pb.Dossier) []*pb.Dossier {
+	if len(ds) > MaxRetirees {
+		v.Addf("dossiers", "at most %d dossiers per package", MaxRetirees)
+		return ds
+	}
+	seen := make(map[string]bool, len(ds))
+	for i, d := range ds {
+		field := fmt.Sprintf("dossiers[%d]", i)
+		if d == nil {
+			v.Add(field, "required")
+			continue
+		}
+		switch {
+		case !validRetireeID(d.RetireeId):
+			v.Add(field+".retireeId", "not a retiree id")
+		case seen[d.RetireeId]:
+			v.Add(field+".retireeId", "a second dossier for this retiree")
+		}
+		seen[d.RetireeId] = true
+		checkText(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
+		if d.Volumes < 1 || d.Volumes > maxVolumes {
+			v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
+		}
+		if len(d.Checklist) > maxChecklist {
+			v.Addf(field+".checklist", "at most %d categories", maxChecklist)
+			continue
+		}
+		for j, c := range d.Checklist {
+			if _, ok := pb.ArchiveCategory_name[int32(c)]; !ok || c == pb.ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED {
+				v.Add(fmt.Sprintf("%s.checklist[%d]", field, j), "unknown archive category")
+			}
+		}
+		d.Checklist = slices.Compact(slices.Sorted(slices.Values(d.Checklist)))
+	}
+	return ds
+}
+
+func checkPremises(v *apierror.Violations, ps []*pb.Premises) {
+	if len(ps) > MaxPremises {
+		v.Addf("premises", "at most %d premises per package", MaxPremises)
+		return
+	}
+	for i, pr := range ps {
+		field := fmt.Sprintf("premises[%d]", i)
+		if pr == nil {
+			v.Add(field, "required")
+			continue
+		}
+		if pr.Id != "" && (len(pr.Id) > maxPremisesIDLen || premisesNumber(pr.Id) == 0) {
+			v.Add(field+".id", "not a premises id")
+		}
+		checkText(v, field+".name", pr.Name, true, maxNameLen)
+		checkText(v, field+".address", pr.Address, true, maxAddressLen)
+		checkText(v, field+".use", pr.Use, false, maxNameLen)
+		if math.IsNaN(pr.AreaSqm) || pr.AreaSqm <= 0 || pr.AreaSqm > maxAreaSqm {
+			v.Addf(field+".areaSqm", "must be more than 0 and at most %d", maxAreaSqm)
+		}
+		if pr.Capacity < 1 || pr.Capacity > maxCapacity {
+			v.Addf(field+".capacity", "must be between 1 and %d", maxCapacity)
+		}
+	}
+}
+
+func checkObligations(v *apierror.Violations, os []*pb.Obligation) {
+	if len(os) > MaxObligations {
+		v.Addf("obligations", "at most %d obligations per package", MaxObligations)
+		return
+	}
+	for i, o := range os {
+		field := fmt.Sprintf("obligations[%d]", i)
+		if o == nil {
+			v.Add(field, "required")
+			continue
+		}
+		if _, ok := pb.Obligation_Kind_name[int32(o.Kind)]; !ok || o.Kind == pb.Obligation_KIND_UNSPECIFIED {
+			v.Add(field+".kind", "must be one of PENSION_OUTSIDE_POOLING, MEDICAL_UNINSURED, OTHER")
+		}
+		checkText(v, field+".description", o.Description, o.Kind == pb.Obligation_OTHER, maxDescriptionLen)
+		checkAmount(v, field+".monthlyAmountFen", o.MonthlyAmountFen, true)
+		if o.Until != "" {
+			parseDate(v, field+".until", o.Until)
+		}
+	}
+}
+
+// maskPaths maps the update-mask paths a client may send (proto or JSON
+// names, "funds" whole or its two fields) to Patch paths.
+var maskPaths = map[string][]string{
+	"community_id": {pathCommunity}, "communityId": {pathCommunity},
+	"retiree_ids": {pathRetirees}, "retireeIds": {pathRetirees},
+	"funds":            {pathAmount, pathStandard},
+	"funds.amount_fen": {pathAmount}, "funds.amountFen": {pathAmount},
+	"funds.per_retiree_standard_fen": {pathStandard}, "funds.perRetireeStandardFen": {pathStandard},
+	"dossiers": {pathDossiers}, "premises": {pathPremises}, "obligations": {pathObligations},
+}
+
+// ignoredMaskPaths come with the body when REST infers the mask from it
+// (the etag the client read, the id from the URL) and are not edits.
+var ignoredMaskPaths = map[string]bool{"id": true, "etag": true}
+
+// normaliseMask turns update-mask paths into Patch paths, reporting those
+// that cannot be edited.
+func normaliseMask(paths []string) ([]string, error) {
+	var v apierror.Violations
+	var out []string
+	fields := (&pb.Handover{}).ProtoReflect().Descriptor().Fields()
+	for _, p := range paths {
+		if ignoredMaskPaths[p] {
+			continue
+		}
+		if mapped, ok := maskPaths[p]; ok {
+			for _, m := range mapped {
+				if !slices.Contains(out, m) {
+					out = append(out, m)
+				}
+			}
+			continue
+		}
+		top, _, _ := strings.Cut(p, ".")
+		fd := fields.ByName(protoreflect.Name(top))
+		if fd == nil {
+			fd = fields.ByJSONName(top)
+		}
+		switch {
+		case fd != nil && fieldNameRE.MatchString(p):
+			v.Addf("updateMask", "field %q cannot be changed here (output only, or fixed at creation)", p)
+		case fd != nil:
+			v.Addf("updateMask", "field %q cannot be changed here (output only, or fixed at creation)", fd.JSONName())
+		case fieldNameRE.MatchString(p):
+			// Echoed only when it looks like a field name: a client must
+			// not get back whatever it put there.
+			v.Addf("updateMask", "unknown field %q", p)
+		default:
+			v.Add("updateMask", "unknown field")
+		}
+	}
+	if len(out) == 0 && v.Err() == nil {
+		v.Add("updateMask", "names no field to change")
+	}
+	return out, v.Err()
+}
+
+// checkPatch validates the new values of the fields a patch changes and
+// normalises them as checkNewHandover does.
+func checkPatch(paths []string, h *pb.Handover) error {
+	var v apierror.Violations
+	for _, p := range paths {
+		switch p {
+		case pathCommunity:
+			checkCommunityID(&v, "communityId", h.CommunityId)
+		case pathRetirees:
+			checkRetireeIDs(&v, h.RetireeIds)
+		case pathAmount:
+			checkAmount(&v, "funds.amountFen", h.GetFunds().GetAmountFen(), false)
+		case pathStandard:
+			checkAmount(&v, "funds.perRetireeStandardFen", h.GetFunds().GetPerRetireeStandardFen(), false)
+		case pathDossiers:
+			h.Dossiers = checkDossiers(&v, h.Dossiers)
+		case pathPremises:
+			checkPremises(&v, h.Premises)
+		case pathObligations:
+			checkObligations(&v, h.Obligations)
+		}
+	}
+	return v.Err()
+}
+
+// checkReceipt validates a receipt of funds; received on must not be
+// after today.
+func checkReceipt(r *pb.FundsReceipt, today string) error {
+	var v apierror.Violations
+	checkAmount(&v, "amountFen", r.AmountFen, true)
+	checkText(&v, "voucherNo", r.VoucherNo, true, maxVoucherLen)
+	if r.ReceivedOn == "" {
+		v.Add("receivedOn", "required")
+	} else if !parseDate(&v, "receivedOn", r.ReceivedOn).IsZero() && r.ReceivedOn > today {
+		v.Add("receivedOn", "in the future")
+	}
+	return v.Err()
+}
+
+// checkArchives validates what a ReceiveArchives names.
+func checkArchives(received []string, missing []*pb.MissingDossier) error {
+	var v apierror.Violations
+	switch {
+	case len(received) == 0 && len(missing) == 0:
+		v.Add("received", "name at least one dossier received or missing")
+	case len(received)+len(missing) > MaxRetirees:
+		v.Addf("received", "at most %d dossiers per call", MaxRetirees)
+		return v.Err()
+	}
+	seen := make(map[string]bool, len(received)+len(missing))
+	for i, id := range received {
+		field := fmt.Sprintf("received[%d]", i)
+		switch {
+		case !validRetireeID(id):
+			v.Add(field, "not a retiree id")
+		case seen[id]:
+			v.Add(field, "named twice")
+		}
+		seen[id] = true
+	}
+	for i, m := range missing {
+		field := fmt.Sprintf("missing[%d]", i)
+		if m == nil {
+			v.Add(field, "required")
+			continue
+		}
+		switch {
+		case !validRetireeID(m.RetireeId):
+			v.Add(field+".retireeId", "not a retiree id")
+		case seen[m.RetireeId]:
+			v.Add(field+".retireeId", "named twice")
+		}
+		seen[m.RetireeId] = true
+		checkText(&v, field+".explanation", m.Explanation, true, maxReasonLen)
+	}
+	return v.Err()
+}
+
+// checkInspection validates an inspection: a declined premises needs its
+// notes.
+func checkInspection(premisesID string, accepted bool, notes string) error {
+	var v apierror.Violations
+	if premisesID == "" {
+		v.Add("premisesId", "required")
+	} else if len(premisesID) > maxPremisesIDLen || premisesNumber(premisesID) == 0 {
+		v.Add("premisesId", "not a premises id")
+	}
+	checkText(&v, "notes", notes, !accepted, maxReasonLen)
+	return v.Err()
+}

@@ -1,0 +1,693 @@
+package handover
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// TestWorkflowHappyPath follows one package from draft to delivery and
+// checks the timeline it leaves.
+func TestWorkflowHappyPath(t *testing.T) {
+	w := newWorld(t, worldOptions{dispatch: true})
+	h := w.draft(3)
+	if h.State != pb.Handover_DRAFT || h.Etag == "" || !validHandoverID(h.Id) {
+		t.Fatalf("created %v %q %q", h.State, h.Etag, h.Id)
+	}
+	if got := h.Premises[0]; got.Id != "P1" || got.Inspection != pb.Premises_NOT_INSPECTED {
+		t.Errorf("premises = %v", got)
+	}
+	for _, d := range h.Dossiers {
+		if d.State != pb.Dossier_PENDING {
+			t.Errorf("dossier %s state %v", d.RetireeId, d.State)
+		}
+	}
+	ent, clerk := w.as(enterpriseXP), w.as(clerkAP)
+
+	sub, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = sub.Handover
+	if h.State != pb.Handover_SUBMITTED || h.SubmitTime == nil {
+		t.Fatalf("after submit: %v", h.State)
+	}
+	ret, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Etag: h.Etag, Reason: "场地面积有误"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = ret.Handover
+	if h.State != pb.Handover_RETURNED || h.ReturnReason != "场地面积有误" {
+		t.Fatalf("after return: %v %q", h.State, h.ReturnReason)
+	}
+	fix := &pb.Handover{Id: h.Id, Etag: h.Etag, Premises: []*pb.Premises{
+		{Id: "P1", Name: "老干部活动室", Address: "和平区北市场街3号", AreaSqm: 96, Capacity: 30, Use: "棋牌"},
+	}}
+	upd, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: fix, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"premises", "etag"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = upd.Handover
+	if h.Premises[0].AreaSqm != 96 || h.Premises[0].Id != "P1" || h.State != pb.Handover_RETURNED {
+		t.Fatalf("after update: %v", h.Premises[0])
+	}
+	sub, err = w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = sub.Handover
+	half := h.Funds.AmountFen / 2
+	for i, amount := range []int64{half, h.Funds.AmountFen - half} {
+		fr, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: amount, VoucherNo: fmt.Sprintf("PZ-%d", i), ReceivedOn: "2026-01-0" + fmt.Sprint(i+1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = fr.Handover
+	}
+	if h.Funds.ReceivedFen != h.Funds.AmountFen || len(h.Funds.Receipts) != 2 {
+		t.Fatalf("funds = %v", h.Funds)
+	}
+	ar, err := w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds[:2],
+		Missing: []*pb.MissingDossier{{RetireeId: h.RetireeIds[2], Explanation: "原单位档案室火灾焚毁，已出具证明"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = ar.Handover
+	if h.Dossiers[2].State != pb.Dossier_MISSING || h.Dossiers[0].State != pb.Dossier_RECEIVED {
+		t.Fatalf("dossiers = %v", h.Dossiers)
+	}
+	ir, err := w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true, Notes: "可用"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = ir.Handover
+	cr, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = cr.Handover
+	if h.State != pb.Handover_COMPLETED || h.Delivery.GetState() != pb.Delivery_PENDING || h.Delivery.Commands != 2 {
+		t.Fatalf("after complete: %v %v", h.State, h.Delivery)
+	}
+
+	h = w.waitDelivered(h.Id, 10*time.Second)
+	if h.Premises[0].VenueId == "" || h.Delivery.Delivered != 2 || h.Delivery.LastError != "" {
+		t.Errorf("delivered handover: premises %v, delivery %v", h.Premises[0], h.Delivery)
+	}
+	for _, id := range h.RetireeIds {
+		r, err := w.registry.GetRetiree(w.as(adminP), &registryv1.GetRetireeRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Retiree.CommunityId != communityA || r.Retiree.ManagementMode != registryv1.ManagementMode_COMMUNITY {
+			t.Errorf("retiree %s: %s %v", id, r.Retiree.CommunityId, r.Retiree.ManagementMode)
+		}
+	}
+	venues, _ := w.act.fake.snapshot()
+	if len(venues) != 1 || venues[0].Id != h.Premises[0].VenueId || venues[0].CommunityId != communityA || venues[0].Capacity != 30 {
+		t.Errorf("venues = %v", venues)
+	}
+
+	type step struct {
+		Action, Actor, Role string
+		State               pb.Handover_State
+	}
+	var got []step
+	for _, e := range w.events(h.Id) {
+		got = append(got, step{e.Action, e.Actor, e.ActorRole, e.State})
+		if e.Time == nil || e.Detail == "" {
+			t.Errorf("event %d lacks time or detail: %v", e.Sequence, e)
+		}
+	}
+	want := []step{
+		{"CREATED", "enterprise-x", "enterprise", pb.Handover_DRAFT},
+		{"SUBMITTED", "enterprise-x", "enterprise", pb.Handover_SUBMITTED},
+		{"RETURNED", "clerk-a", "clerk", pb.Handover_RETURNED},
+		{"UPDATED", "enterprise-x", "enterprise", pb.Handover_RETURNED},
+		{"SUBMITTED", "enterprise-x", "enterprise", pb.Handover_SUBMITTED},
+		{"FUNDS_RECEIVED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
+		{"FUNDS_RECEIVED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
+		{"ARCHIVES_RECEIVED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
+		{"PREMISES_INSPECTED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
+		{"COMPLETED", "clerk-a", "clerk", pb.Handover_COMPLETED},
+	}
+	// The two deliveries go in parallel lanes; their order is not fixed.
+	if len(got) != len(want)+2 {
+		t.Fatalf("timeline has %d events, want %d: %v", len(got), len(want)+2, got)
+	}
+	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
+		t.Errorf("timeline (-want +got):\n%s", diff)
+	}
+	for _, s := range got[len(want):] {
+		if s.Action != "DELIVERED" || s.Role != "service" {
+			t.Errorf("delivery event %v", s)
+		}
+	}
+
+	ob, err := w.client.ListObligations(w.as(enterpriseXP), &pb.ListObligationsRequest{ActiveOn: "2028-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.Obligations) != 1 || ob.Obligations[0].HandoverId != h.Id || ob.Obligations[0].CommunityId != communityA {
+		t.Errorf("obligations = %v", ob.Obligations)
+	}
+}
+
+// TestAccess is the table of who may take which step: every transition
+// and read against every kind of caller. Each case gets a fresh package in
+// the state the step needs.
+func TestAccess(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	type caller struct {
+		name string
+		p    authn.Principal
+	}
+	callers := []caller{
+		{"enterprise own", enterpriseXP}, {"enterprise other", enterpriseYP},
+		{"clerk receiving", clerkAP}, {"clerk other", clerkBP},
+		{"bureau", bureauP}, {"admin", adminP}, {"service", serviceP},
+	}
+	const (
+		ok     = codes.OK
+		denied = codes.PermissionDenied
+	)
+	// Who may: the enterprise's steps, the clerk's steps, reads.
+	ownerOnly := map[string]codes.Code{"enterprise own": ok, "admin": ok}
+	receiverOnly := map[string]codes.Code{"clerk receiving": ok, "admin": ok}
+	readers := map[string]codes.Code{"enterprise own": ok, "clerk receiving": ok, "bureau": ok, "admin": ok}
+	draftReaders := map[string]codes.Code{"enterprise own": ok, "bureau": ok, "admin": ok}
+
+	for _, tc := range []struct {
+		name  string
+		setup func() *pb.Handover
+		call  func(h *pb.Handover, c caller) error
+		may   map[string]codes.Code
+	}{
+		{"create", func() *pb.Handover { return nil }, func(_ *pb.Handover, c caller) error {
+			_, err := w.client.CreateHandover(w.as(c.p), &pb.CreateHandoverRequest{Handover: packageFor(nil)})
+			return err
+		}, ownerOnly},
+		{"get draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id})
+			return err
+		}, draftReaders},
+		{"get submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id})
+			return err
+		}, readers},
+		{"events", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.ListHandoverEvents(w.as(c.p), &pb.ListHandoverEventsRequest{Id: h.Id})
+			return err
+		}, readers},
+		{"update draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
+				Handover:   &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"funds.amount_fen"}},
+			})
+			return err
+		}, ownerOnly},
+		{"update returned", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
+				Handover:   &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"funds.amount_fen"}},
+			})
+			return err
+		}, ownerOnly},
+		{"submit", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id})
+			return err
+		}, ownerOnly},
+		{"resubmit", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id})
+			return err
+		}, ownerOnly},
+		{"withdraw draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id})
+			return err
+		}, ownerOnly},
+		{"withdraw submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "企业重组"})
+			return err
+		}, ownerOnly},
+		{"return", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.ReturnHandover(w.as(c.p), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "资金不足"})
+			return err
+		}, receiverOnly},
+		{"receive funds", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.ReceiveFunds(w.as(c.p), &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 100, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
+			return err
+		}, receiverOnly},
+		{"receive archives", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.ReceiveArchives(w.as(c.p), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds})
+			return err
+		}, receiverOnly},
+		{"inspect premises", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.InspectPremises(w.as(c.p), &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true})
+			return err
+		}, receiverOnly},
+		{"complete", func() *pb.Handover { return w.ready(1) }, func(h *pb.Handover, c caller) error {
+			_, err := w.client.CompleteHandover(w.as(c.p), &pb.CompleteHandoverRequest{Id: h.Id})
+			return err
+		}, receiverOnly},
+	} {
+		for _, c := range callers {
+			t.Run(tc.name+"/"+c.name, func(t *testing.T) {
+				h := tc.setup()
+				want, okay := tc.may[c.name]
+				if !okay {
+					want = denied
+				}
+				err := tc.call(h, c)
+				st := wantCode(t, err, want)
+				if want == denied && st.Message() != "permission denied" {
+					t.Errorf("denial says %q", st.Message())
+				}
+				if h != nil && want == denied {
+					// A refused step changes nothing.
+					if got := w.get(h.Id); got.Etag != h.Etag {
+						t.Errorf("refused step changed the handover: etag %s -> %s", h.Etag, got.Etag)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestAccessToUnknownHandover checks that only who may know gets 404 for
+// an id that does not exist; everyone else gets 403 as for a hidden one.
+func TestAccessToUnknownHandover(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	unknown := "H00000000000000000"[:handoverIDLen]
+	for _, id := range []string{unknown, "no-such-id"} {
+		for _, tc := range []struct {
+			p    authn.Principal
+			want codes.Code
+		}{
+			{adminP, codes.NotFound}, {bureauP, codes.NotFound},
+			{enterpriseXP, codes.PermissionDenied}, {clerkAP, codes.PermissionDenied}, {serviceP, codes.PermissionDenied},
+		} {
+			t.Run(id+"/"+tc.p.Subject, func(t *testing.T) {
+				_, err := w.client.GetHandover(w.as(tc.p), &pb.GetHandoverRequest{Id: id})
+				wantCode(t, err, tc.want)
+				_, err = w.client.ListHandoverEvents(w.as(tc.p), &pb.ListHandoverEventsRequest{Id: id})
+				wantCode(t, err, tc.want)
+			})
+		}
+		// Steps: the clerk and enterprise are refused as for another's
+		// package; admin learns it does not exist.
+		ctxs := map[string]codes.Code{"clerk": codes.PermissionDenied, "enterprise": codes.PermissionDenied, "admin": codes.NotFound}
+		for name, want := range ctxs {
+			p := map[string]authn.Principal{"clerk": clerkAP, "enterprise": enterpriseXP, "admin": adminP}[name]
+			t.Run(id+"/steps/"+name, func(t *testing.T) {
+				var err error
+				if name == "enterprise" {
+					_, err = w.client.SubmitHandover(w.as(p), &pb.SubmitHandoverRequest{Id: id})
+				} else {
+					_, err = w.client.CompleteHandover(w.as(p), &pb.CompleteHandoverRequest{Id: id})
+				}
+				wantCode(t, err, want)
+			})
+		}
+	}
+}
+
+// TestRefusals checks every rule of the workflow with its reason, and that
+// a refused step changes nothing.
+func TestRefusals(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	ent, clerk := w.as(enterpriseXP), w.as(clerkAP)
+	mask := func(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+	for _, tc := range []struct {
+		name   string
+		setup  func() *pb.Handover
+		call   func(h *pb.Handover) error
+		code   codes.Code
+		reason string
+		// fields, for InvalidArgument and the checks' BadRequest.
+		fields []string
+	}{
+		{"edit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("community_id")})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"edit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: "r999", CommunityId: communityB}, UpdateMask: mask("communityId")})
+			return err
+		}, codes.Aborted, "ETAG_MISMATCH", nil},
+		{"edit without an etag", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, CommunityId: communityB}, UpdateMask: mask("communityId")})
+			return err
+		}, codes.InvalidArgument, "", []string{"etag"}},
+		{"edit an output field", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, State: pb.Handover_COMPLETED}, UpdateMask: mask("state", "delivery")})
+			return err
+		}, codes.InvalidArgument, "", []string{"updateMask", "updateMask"}},
+		{"edit with bad values", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag,
+				RetireeIds: []string{"bad", h.RetireeIds[0], h.RetireeIds[0]},
+				Premises:   []*pb.Premises{{Name: " 空格", Address: "", AreaSqm: -1, Capacity: 0}}},
+				UpdateMask: mask("retireeIds", "premises")})
+			return err
+		}, codes.InvalidArgument, "", []string{"premises[0].address", "premises[0].areaSqm", "premises[0].capacity", "premises[0].name", "retireeIds[0]", "retireeIds[2]"}},
+		{"lower the amount below what was received", func() *pb.Handover {
+			h := w.submitted(2)
+			if _, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 1500, VoucherNo: "V1", ReceivedOn: "2026-01-05"}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Reason: "请补充档案"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Handover
+		}, func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}}, UpdateMask: mask("funds")})
+			return err
+		}, codes.FailedPrecondition, ReasonBelowReceived, nil},
+		{"submit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"submit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: "r0"})
+			return err
+		}, codes.Aborted, "ETAG_MISMATCH", nil},
+		{"withdraw a completed package", w.completedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"withdraw twice", w.withdrawnFn(1), func(h *pb.Handover) error {
+			_, err := w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"return without a reason", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id})
+			return err
+		}, codes.InvalidArgument, "", []string{"reason"}},
+		{"return a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Reason: "再次退回"})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"return a draft (admin)", w.draftFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReturnHandover(w.as(adminP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "未提交"})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"receive more than the package", w.receivedFn(2, 1500), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 501, VoucherNo: "V2", ReceivedOn: "2026-01-06"})
+			return err
+		}, codes.FailedPrecondition, ReasonOverReceived, nil},
+		{"receive a voucher twice", w.receivedFn(2, 500), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
+			return err
+		}, codes.AlreadyExists, ReasonDuplicateVoucher, nil},
+		{"receive funds dated in the future", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: time.Now().AddDate(0, 0, 3).Format(time.DateOnly)})
+			return err
+		}, codes.InvalidArgument, "", []string{"receivedOn"}},
+		{"receive funds without voucher or amount", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, ReceivedOn: "2026-02-30"})
+			return err
+		}, codes.InvalidArgument, "", []string{"amountFen", "receivedOn", "voucherNo"}},
+		{"receive funds of a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"receive a dossier not in the package", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Received: []string{"aaaaaaaaaaaaaaaa", h.RetireeIds[0]}})
+			return err
+		}, codes.InvalidArgument, "", []string{"received[0]"}},
+		{"missing dossier without explanation", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Missing: []*pb.MissingDossier{{RetireeId: h.RetireeIds[0]}}})
+			return err
+		}, codes.InvalidArgument, "", []string{"missing[0].explanation"}},
+		{"inspect unknown premises", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P9", Accepted: true})
+			return err
+		}, codes.InvalidArgument, "", []string{"premisesId"}},
+		{"decline premises without notes", w.submittedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1"})
+			return err
+		}, codes.InvalidArgument, "", []string{"notes"}},
+		{"complete with nothing settled", w.submittedFn(2), func(h *pb.Handover) error {
+			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonIncomplete, []string{"dossiers[0]", "dossiers[1]", "funds.receivedFen", "premises[0]"}},
+		{"complete with part of the funds", func() *pb.Handover {
+			h := w.submitted(2)
+			h = w.settleArchivesAndPremises(h)
+			if _, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 1999, VoucherNo: "V1", ReceivedOn: "2026-01-05"}); err != nil {
+				t.Fatal(err)
+			}
+			return w.get(h.Id)
+		}, func(h *pb.Handover) error {
+			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonIncomplete, []string{"funds.receivedFen"}},
+		{"complete a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"complete with a stale etag", w.readyFn(1), func(h *pb.Handover) error {
+			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: "r1"})
+			return err
+		}, codes.Aborted, "ETAG_MISMATCH", nil},
+		{"complete twice", w.completedFn(1), func(h *pb.Handover) error {
+			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.setup()
+			before := w.get(h.Id)
+			nEvents := len(w.events(h.Id))
+			err := tc.call(h)
+			st := wantCode(t, err, tc.code)
+			if tc.reason != "" {
+				if got := reasonOf(st); got != tc.reason {
+					t.Errorf("reason = %q, want %q (%s)", got, tc.reason, st.Message())
+				}
+			}
+			if tc.fields != nil {
+				want := slices.Clone(tc.fields)
+				slices.Sort(want)
+				if got := fieldsOf(st); !slices.Equal(got, want) {
+					t.Errorf("fields = %q, want %q", got, want)
+				}
+			}
+			after := w.get(h.Id)
+			if diff := cmp.Diff(before, after, protocmp.Transform()); diff != "" {
+				t.Errorf("refused step changed the handover (-before +after):\n%s", diff)
+			}
+			if n := len(w.events(h.Id)); n != nEvents {
+				t.Errorf("refused step added %d events", n-nEvents)
+			}
+		})
+	}
+}
+
+func (w *world) draftFn(n int) func() *pb.Handover { return func() *pb.Handover { return w.draft(n) } }
+func (w *world) submittedFn(n int) func() *pb.Handover {
+	return func() *pb.Handover { return w.submitted(n) }
+}
+func (w *world) returnedFn(n int) func() *pb.Handover {
+	return func() *pb.Handover { return w.returned(n) }
+}
+func (w *world) readyFn(n int) func() *pb.Handover { return func() *pb.Handover { return w.ready(n) } }
+func (w *world) completedFn(n int) func() *pb.Handover {
+	return func() *pb.Handover { return w.completed(n) }
+}
+func (w *world) withdrawnFn(n int) func() *pb.Handover {
+	return func() *pb.Handover { return w.withdrawn(n) }
+}
+
+// receivedFn returns a setup of a submitted package of n retirees with
+// amount received under voucher V1.
+func (w *world) receivedFn(n int, amount int64) func() *pb.Handover {
+	return func() *pb.Handover {
+		h := w.submitted(n)
+		resp, err := w.client.ReceiveFunds(w.as(clerkAP), &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: amount, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return resp.Handover
+	}
+}
+
+// settleArchivesAndPremises receives every dossier and accepts every
+// premises, leaving the funds as they are.
+func (w *world) settleArchivesAndPremises(h *pb.Handover) *pb.Handover {
+	w.t.Helper()
+	ctx := w.as(clerkAP)
+	if _, err := w.client.ReceiveArchives(ctx, &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, pr := range h.Premises {
+		if _, err := w.client.InspectPremises(ctx, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: pr.Id, Accepted: true}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return w.get(h.Id)
+}
+
+// TestSubmitListsEveryProblem builds a package with one retiree of each
+// kind that may not be handed over, and checks that the one refusal names
+// them all, and nothing else.
+func TestSubmitListsEveryProblem(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	w.kill(dead[0])
+	foreign := w.retirees(1, enterpriseY, registryv1.ManagementMode_ENTERPRISE)
+	handed := w.retirees(1, enterpriseX, registryv1.ManagementMode_COMMUNITY)
+	other := w.submitted(1) // holds its retiree
+	unknown := "aaaaaaaaaaaaaaaa"
+	noDossier := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	stranger := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+
+	ids := []string{fine[0], dead[0], foreign[0], handed[0], other.RetireeIds[0], unknown, noDossier[0], fine[1]}
+	pkg := packageFor(ids)
+	pkg.Dossiers = slices.DeleteFunc(pkg.Dossiers, func(d *pb.Dossier) bool { return d.RetireeId == noDossier[0] })
+	pkg.Dossiers = append(pkg.Dossiers, &pb.Dossier{RetireeId: stranger[0], DossierNo: "D-X", Volumes: 1})
+	pkg.Funds = &pb.Funds{AmountFen: 7000, PerRetireeStandardFen: 1000}
+	created, err := w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: pkg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := created.Handover
+
+	_, err = w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag})
+	st := wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
+	want := []string{
+		"retireeIds[1]: not living",
+		"retireeIds[2]: belongs to another enterprise",
+		"retireeIds[3]: already handed over (COMMUNITY-managed)",
+		"retireeIds[4]: in handover " + other.Id,
+		"retireeIds[5]: not registered",
+		"dossiers[7]: the retiree is not in retireeIds",
+		"dossiers: no dossier for retireeIds[6]",
+		"funds.amountFen: must equal perRetireeStandardFen × 8 retirees = 8000",
+	}
+	if diff := cmp.Diff(want, violations(st)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(st.Message(), "8 problems") {
+		t.Errorf("message = %q", st.Message())
+	}
+	if got := w.get(h.Id); got.State != pb.Handover_DRAFT || got.Etag != h.Etag {
+		t.Errorf("refused submit changed the handover: %v %s", got.State, got.Etag)
+	}
+	claims, err := w.store.OtherClaims("", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{other.RetireeIds[0]: other.Id}, claims); diff != "" {
+		t.Errorf("claims after a refused submit (-want +got):\n%s", diff)
+	}
+
+	// A package for a community registry does not know, and no retirees.
+	bad, err := w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: &pb.Handover{CommunityId: "210199999999"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: bad.Handover.Id})
+	st = wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
+	want = []string{"communityId: no community with this id", "retireeIds: the package lists no retirees", "funds.amountFen: must be more than 0"}
+	if diff := cmp.Diff(want, violations(st)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
+
+// TestClaims checks that a retiree is held by one open package at a time:
+// from submit until withdrawal, or until its completion is delivered.
+func TestClaims(t *testing.T) {
+	w := newWorld(t, worldOptions{dispatch: true})
+	ent := w.as(enterpriseXP)
+	first := w.submitted(2)
+	second, err := w.client.CreateHandover(ent, &pb.CreateHandoverRequest{Handover: packageFor(first.RetireeIds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: second.Handover.Id})
+	st := wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
+	if got := fieldsOf(st); !slices.Equal(got, []string{"retireeIds[0]", "retireeIds[1]"}) {
+		t.Errorf("fields = %q", got)
+	}
+
+	// Returned and edited: the retiree taken out is free at once.
+	ret, err := w.client.ReturnHandover(w.as(clerkAP), &pb.ReturnHandoverRequest{Id: first.Id, Reason: "人员有误"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := packageFor(first.RetireeIds[:1])
+	one.Id, one.Etag = first.Id, ret.Handover.Etag
+	if _, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: one, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retireeIds", "dossiers", "funds"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: second.Handover.Id})
+	st = wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
+	if diff := cmp.Diff([]string{"retireeIds[0]: in handover " + first.Id}, violations(st)); diff != "" {
+		t.Errorf("after the edit (-want +got):\n%s", diff)
+	}
+
+	// Withdrawn: free.
+	if _, err := w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: first.Id}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: second.Handover.Id})
+	if err != nil {
+		t.Fatalf("submit after withdrawal: %v", err)
+	}
+
+	// Completed and delivered: the claims go, and registry's own answer
+	// takes over.
+	h := w.settle(sub.Handover)
+	if _, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitDelivered(h.Id, 10*time.Second)
+	claims, err := w.store.OtherClaims("", h.RetireeIds)
+	if err != nil || len(claims) != 0 {
+		t.Errorf("claims after delivery: %v %v", claims, err)
+	}
+	third, err := w.client.CreateHandover(ent, &pb.CreateHandoverRequest{Handover: packageFor(h.RetireeIds[:1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: third.Handover.Id})
+	st = wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
+	if diff := cmp.Diff([]string{"retireeIds[0]: already handed over (COMMUNITY-managed)"}, violations(st)); diff != "" {
+		t.Errorf("after delivery (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubmitWithRegistryDown checks that a submit that cannot reach
+// registry is Unavailable and changes nothing.
+func TestSubmitWithRegistryDown(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	h := w.draft(2)
+	w.reg.stop()
+	_, err := w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id})
+	wantCode(t, err, codes.Unavailable)
+	w.reg.start()
+	got := w.get(h.Id)
+	if got.State != pb.Handover_DRAFT || got.Etag != h.Etag {
+		t.Errorf("after a failed submit: %v %s", got.State, got.Etag)
+	}
+	if n := len(w.events(h.Id)); n != 1 {
+		t.Errorf("%d events, want only CREATED", n)
+	}
+	claims, err := w.store.OtherClaims("", h.RetireeIds)
+	if err != nil || len(claims) != 0 {
+		t.Errorf("claims: %v %v", claims, err)
+	}
+}
