@@ -1,0 +1,274 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// target is the object a matrix call names.
+type target int
+
+const (
+	// own is in the clerk's community, communityA.
+	own target = iota
+	// other is in communityB, outside the clerk's scope.
+	other
+	// missing does not exist: an unknown venue or activity id.
+	missing
+)
+
+func (tg target) String() string { return [...]string{"own", "other", "missing"}[tg] }
+
+// TestAuthorizationMatrix calls every RPC with real tokens as every role
+// on an object in the clerk's community, in another, and missing. Admin
+// does everything; bureau reads everything and changes nothing; a clerk
+// reads and manages its own community and gets PermissionDenied for
+// others' objects and for missing ones alike; the service role only
+// creates venues; enterprises get nothing.
+func TestAuthorizationMatrix(t *testing.T) {
+	const (
+		ok = codes.OK
+		pd = codes.PermissionDenied
+		nf = codes.NotFound
+		ia = codes.InvalidArgument
+		na = codes.Code(1000) // the RPC names no object that can be missing
+	)
+	h := newHarness(t)
+	c := h.client
+	pool := map[target][]*registryv1.RetireeState{own: livingIn(communityA, 40), other: livingIn(communityB, 40)}
+	h.retirees(append(slices.Clone(pool[own]), pool[other]...)...)
+	communities := map[target]string{own: communityA, other: communityB, missing: communityA}
+	venues := map[target]*pb.Venue{
+		own:     h.mustVenue(communityA, 100),
+		other:   h.mustVenue(communityB, 100),
+		missing: {Id: unknownID, CommunityId: communityA, Capacity: 100},
+	}
+
+	// Every new weekly activity gets its own hour of the week, so that
+	// none clash.
+	slot := 0
+	activityAt := func(tg target, start time.Time) *pb.Activity {
+		if tg == missing {
+			return &pb.Activity{Id: unknownID}
+		}
+		a := weekly(venues[tg], start, time.Hour, 1, 4)
+		return h.mustActivity(a)
+	}
+	freshActivity := func(tg target) *pb.Activity {
+		slot++
+		return activityAt(tg, sh(2026, 7, 1, 0, 0).Add(time.Duration(slot)*time.Hour))
+	}
+	// Retirees of the pool are handed out one per registration.
+	next := map[target]int{}
+	retiree := func(tg target) string {
+		if tg == missing {
+			return pool[own][0].Id
+		}
+		next[tg]++
+		return pool[tg][next[tg]-1].Id
+	}
+	register := func(a *pb.Activity, tg target) string {
+		id := retiree(tg)
+		if tg != missing {
+			if _, err := h.store.Register(a.Id, id, Actor{Subject: "fixture"}, allow); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	shared := map[target]*pb.Activity{own: freshActivity(own), other: freshActivity(other), missing: freshActivity(missing)}
+	for _, tg := range []target{own, other} {
+		register(shared[tg], tg)
+	}
+	// started has a session that began a week before the tests' now.
+	started := map[target]*pb.Activity{missing: {Id: unknownID, StartTime: "2026-06-08T18:00:00+08:00"}}
+	startedAt := testNow.Add(-7 * 24 * time.Hour).Truncate(time.Hour)
+	for _, tg := range []target{own, other} {
+		started[tg] = activityAt(tg, startedAt.Add(time.Duration(tg)*2*time.Hour))
+	}
+	keys := 0
+
+	calls := map[string]func(tg target) func(ctx context.Context) error{
+		"CreateVenue": func(tg target) func(context.Context) error {
+			keys++
+			key := fmt.Sprintf("premises-%d", keys)
+			return func(ctx context.Context) error {
+				_, err := c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key})
+				return err
+			}
+		},
+		"GetVenue": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id})
+				return err
+			}
+		},
+		"ListVenues": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]})
+				return err
+			}
+		},
+		"CreateActivity": func(tg target) func(context.Context) error {
+			slot++
+			a := weekly(venues[tg], sh(2026, 7, 1, 0, 0).Add(time.Duration(slot)*time.Hour), time.Hour, 1, 2)
+			return func(ctx context.Context) error {
+				_, err := c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a})
+				return err
+			}
+		},
+		"GetActivity": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id})
+				return err
+			}
+		},
+		"ListActivities by venue": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id})
+				return err
+			}
+		},
+		"ListActivities by community": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]})
+				return err
+			}
+		},
+		"CancelActivity": func(tg target) func(context.Context) error {
+			a := freshActivity(tg)
+			return func(ctx context.Context) error {
+				_, err := c.CancelActivity(ctx, &pb.CancelActivityRequest{Id: a.Id, Reason: "场地维修"})
+				return err
+			}
+		},
+		"RegisterRetiree": func(tg target) func(context.Context) error {
+			id := retiree(tg)
+			return func(ctx context.Context) error {
+				_, err := c.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: shared[tg].Id, RetireeId: id})
+				return err
+			}
+		},
+		"CancelRegistration": func(tg target) func(context.Context) error {
+			id := register(shared[tg], tg)
+			return func(ctx context.Context) error {
+				_, err := c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id})
+				return err
+			}
+		},
+		"ListRegistrations": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id})
+				return err
+			}
+		},
+		"RecordAttendance": func(tg target) func(context.Context) error {
+			id := register(started[tg], tg)
+			return func(ctx context.Context) error {
+				_, err := c.RecordAttendance(ctx, &pb.RecordAttendanceRequest{
+					Id: started[tg].Id, OccurrenceStart: started[tg].GetStartTime(), Present: []string{id},
+				})
+				return err
+			}
+		},
+		"GetParticipationReport": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]})
+				return err
+			}
+		},
+		"GetCommunityCalendar": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]})
+				return err
+			}
+		},
+	}
+	// want[rpc][role] = codes for own, other, missing.
+	type row [3]codes.Code
+	read := map[authn.Role]row{
+		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {ok, ok, nf}, authn.RoleClerk: {ok, pd, pd},
+		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	}
+	readCommunity := map[authn.Role]row{
+		authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {ok, ok, na}, authn.RoleClerk: {ok, pd, na},
+		authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {pd, pd, na},
+	}
+	manage := map[authn.Role]row{
+		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
+		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	}
+	want := map[string]map[authn.Role]row{
+		"CreateVenue": {
+			authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {pd, pd, na}, authn.RoleClerk: {ok, pd, na},
+			authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {ok, ok, na},
+		},
+		"GetVenue":   read,
+		"ListVenues": readCommunity,
+		"CreateActivity": {
+			// A missing venue is a bad reference for those who may know.
+			authn.RoleAdmin: {ok, ok, ia}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
+			authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+		},
+		"GetActivity":                 read,
+		"ListActivities by venue":     read,
+		"ListActivities by community": readCommunity,
+		"CancelActivity":              manage,
+		"RegisterRetiree":             manage,
+		"CancelRegistration":          manage,
+		"ListRegistrations":           read,
+		"RecordAttendance":            manage,
+		"GetParticipationReport":      readCommunity,
+		"GetCommunityCalendar":        readCommunity,
+	}
+	principals := map[authn.Role]authn.Principal{
+		authn.RoleAdmin: adminP, authn.RoleBureau: bureauP, authn.RoleClerk: clerkP,
+		authn.RoleEnterprise: enterpriseP, authn.RoleService: serviceP,
+	}
+	if len(want) != len(calls) {
+		t.Fatalf("%d RPCs with expectations, %d with calls", len(want), len(calls))
+	}
+	for name, byRole := range want {
+		for _, role := range authn.Roles() {
+			for _, tg := range []target{own, other, missing} {
+				code := byRole[role][tg]
+				if code == na {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", name, role, tg), func(t *testing.T) {
+					err := calls[name](tg)(h.as(principals[role]))
+					if got := status.Code(err); got != code {
+						t.Errorf("code = %v (%v), want %v", got, err, code)
+					}
+					if code == pd && status.Convert(err).Message() != "permission denied" {
+						t.Errorf("PermissionDenied says %q: it must not hint at existence", status.Convert(err).Message())
+					}
+				})
+			}
+		}
+	}
+
+	t.Run("no token", func(t *testing.T) {
+		_, err := c.GetVenue(context.Background(), &pb.GetVenueRequest{Id: venues[own].Id})
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("code = %v, want Unauthenticated", status.Code(err))
+		}
+	})
+	t.Run("service without request key", func(t *testing.T) {
+		_, err := c.CreateVenue(h.as(serviceP), &pb.CreateVenueRequest{Venue: venueOf(communityA, 10)})
+		st := wantCode(t, err, codes.InvalidArgument)
+		if _, ok := violations(st)["requestKey"]; !ok {
+			t.Errorf("violations %v do not name requestKey", violations(st))
+		}
+	})
+}

@@ -1,0 +1,224 @@
+package activity
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+)
+
+// Bounds of the calendar feed.
+const (
+	// calendarPast is how far back the feed reaches: activities with a
+	// session since then are in it, with all their sessions.
+	calendarPast = 90 * 24 * time.Hour
+	// maxCalendarEvents bounds the events of one feed.
+	maxCalendarEvents = 5000
+	// maxLineOctets is RFC 5545's limit on a content line, CRLF excluded.
+	maxLineOctets = 75
+)
+
+// shanghaiZone is the zone the feed describes with a VTIMEZONE of its
+// own; events in other zones are written in UTC.
+const shanghaiZone = "Asia/Shanghai"
+
+// calendarEvent is one VEVENT: an activity, its venue and its sessions'
+// span.
+type calendarEvent struct {
+	activity  *pb.Activity
+	venue     *pb.Venue
+	loc       *time.Location
+	first     span
+	lastStart int64
+	sessions  int
+}
+
+// calendarEvents returns the community's activities with a session since
+// calendarPast before now, in the order of their first such session, at
+// most maxCalendarEvents of them.
+func (s *Store) calendarEvents(community string, now time.Time) ([]calendarEvent, error) {
+	var out []calendarEvent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seen := map[string]bool{}
+		venues := map[string]*pb.Venue{}
+		activities := newActivityCache(tx, s.zones)
+		occurrences := tx.Bucket(bucketOccurrences)
+		metas := tx.Bucket(bucketActivityMeta)
+		prefix := boltstore.Prefix(community)
+		c := tx.Bucket(bucketCommunitySlots).Cursor()
+		for k, v := c.Seek(slotTimeKey(community, now.Add(-calendarPast).Unix())); k != nil && bytes.HasPrefix(k, prefix) && len(out) < maxCalendarEvents; k, v = c.Next() {
+			sl, err := parseSlot(prefix, k, v)
+			if err != nil {
+				return err
+			}
+			if seen[sl.activityID] {
+				continue
+			}
+			seen[sl.activityID] = true
+			a, err := activities.get(sl.activityID)
+			if err != nil {
+				return err
+			}
+			venue := venues[a.VenueId]
+			if venue == nil {
+				venue = new(pb.Venue)
+				if err := getProto(tx.Bucket(bucketVenues), []byte(a.VenueId), venue, errVenueNotFound); err != nil {
+					return err
+				}
+				venues[a.VenueId] = venue
+			}
+			meta, err := decodeMeta(metas.Get([]byte(a.Id)))
+			if err != nil {
+				return err
+			}
+			firstKey := occurrenceKey(a.Id, 1)
+			_, first, err := parseOccurrence(firstKey[:len(firstKey)-4], firstKey, occurrences.Get(firstKey))
+			if err != nil {
+				return err
+			}
+			out = append(out, calendarEvent{
+				activity: a.Activity, venue: venue, loc: a.loc,
+				first: first, lastStart: meta.lastStart, sessions: int(meta.sessions),
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// encodeCalendar renders events as an RFC 5545 calendar stamped at stamp.
+// It writes the format itself: a handful of properties, escaped and
+// folded as the RFC says, are less code than adapting a library.
+func encodeCalendar(name string, events []calendarEvent, stamp time.Time) []byte {
+	var w icsWriter
+	w.line("BEGIN:VCALENDAR")
+	w.line("VERSION:2.0")
+	w.line("PRODID:-//socmgmt//activity calendar//ZH")
+	w.line("CALSCALE:GREGORIAN")
+	w.line("METHOD:PUBLISH")
+	w.line("X-WR-CALNAME:" + escapeText(name))
+	for _, e := range events {
+		if e.activity.TimeZone == shanghaiZone {
+			w.line("BEGIN:VTIMEZONE")
+			w.line("TZID:" + shanghaiZone)
+			w.line("BEGIN:STANDARD")
+			w.line("DTSTART:19700101T000000")
+			w.line("TZOFFSETFROM:+0800")
+			w.line("TZOFFSETTO:+0800")
+			w.line("TZNAME:CST")
+			w.line("END:STANDARD")
+			w.line("END:VTIMEZONE")
+			break
+		}
+	}
+	dstamp := utcStamp(stamp)
+	for _, e := range events {
+		a := e.activity
+		w.line("BEGIN:VEVENT")
+		w.line("UID:" + a.Id + "@socmgmt")
+		w.line("DTSTAMP:" + dstamp)
+		if a.CreateTime != nil {
+			w.line("CREATED:" + utcStamp(a.CreateTime.AsTime()))
+		}
+		w.line("DTSTART" + e.when(e.first.start))
+		w.line("DTEND" + e.when(e.first.end))
+		if r := a.Recurrence; r != nil {
+			rule := "RRULE:FREQ=WEEKLY;INTERVAL=" + strconv.Itoa(int(r.IntervalWeeks))
+			if r.Count > 0 {
+				rule += ";COUNT=" + strconv.Itoa(e.sessions)
+			} else {
+				rule += ";UNTIL=" + utcStamp(time.Unix(e.lastStart, 0))
+			}
+			w.line(rule)
+		}
+		w.line("SUMMARY:" + escapeText(a.Title))
+		if a.Description != "" {
+			w.line("DESCRIPTION:" + escapeText(a.Description))
+		}
+		location := e.venue.Name
+		if e.venue.Address != "" {
+			location += ", " + e.venue.Address
+		}
+		w.line("LOCATION:" + escapeText(location))
+		w.line("CATEGORIES:" + a.Category.String())
+		if a.State == pb.Activity_CANCELLED {
+			w.line("STATUS:CANCELLED")
+		} else {
+			w.line("STATUS:CONFIRMED")
+		}
+		w.line("END:VEVENT")
+	}
+	w.line("END:VCALENDAR")
+	return w.buf.Bytes()
+}
+
+// when writes a DTSTART or DTEND value with its parameters: local time
+// with the zone's id for Asia/Shanghai, UTC otherwise.
+func (e calendarEvent) when(sec int64) string {
+	if e.activity.TimeZone == shanghaiZone {
+		return ";TZID=" + shanghaiZone + ":" + time.Unix(sec, 0).In(e.loc).Format("20060102T150405")
+	}
+	return ":" + utcStamp(time.Unix(sec, 0))
+}
+
+func utcStamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+
+// icsWriter collects content lines, folded and CRLF-terminated.
+type icsWriter struct {
+	buf bytes.Buffer
+}
+
+// line writes one content line, folded into physical lines of at most
+// maxLineOctets octets each: every continuation starts with a space, which
+// counts, and a fold never splits a UTF-8 sequence.
+func (w *icsWriter) line(s string) {
+	limit := maxLineOctets
+	for len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if cut == 0 {
+			// Not UTF-8 (inputs are validated, so never in practice):
+			// split by octets rather than loop.
+			cut = limit
+		}
+		w.buf.WriteString(s[:cut])
+		w.buf.WriteString("\r\n ")
+		s = s[cut:]
+		limit = maxLineOctets - 1
+	}
+	w.buf.WriteString(s)
+	w.buf.WriteString("\r\n")
+}
+
+// escapeText escapes a TEXT value: backslash, semicolon and comma get a
+// backslash, a line break becomes \n, and other control characters but tab
+// are dropped, as TEXT does not allow them.
+func escapeText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == ';':
+			b.WriteString(`\;`)
+		case c == ',':
+			b.WriteString(`\,`)
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+		case c == '\n' || c == '\r':
+			b.WriteString(`\n`)
+		case c < 0x20 && c != '\t' || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,130 @@
+package activity
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
+
+// Slot states, the last byte of a slot value. A cancelled activity's
+// slots stay listed but no longer clash.
+const (
+	slotScheduled byte = 0
+	slotCancelled byte = 1
+)
+
+// slotKey is owner (venue or community id), 0, start, activity id, number.
+func slotKey(owner string, start int64, activityID string, n int) []byte {
+	k := boltstore.Prefix(owner)
+	k = boltstore.AppendU64(k, uint64(start))
+	k = append(k, activityID...)
+	return binary.BigEndian.AppendUint32(k, uint32(n))
+}
+
+// slotTimeKey is the part of a slot key up to its start: where a scan
+// from that time begins.
+func slotTimeKey(owner string, start int64) []byte {
+	return boltstore.AppendU64(boltstore.Prefix(owner), uint64(start))
+}
+
+// slot is a decoded slot entry.
+type slot struct {
+	start      int64
+	activityID string
+	number     int
+	end        int64
+	state      byte
+}
+
+// parseSlot decodes a slot entry whose key starts with prefix.
+func parseSlot(prefix, k, v []byte) (slot, error) {
+	rest := k[len(prefix):]
+	if len(rest) != 8+idLen+4 || len(v) != 9 {
+		return slot{}, fmt.Errorf("%w: slot entry", boltstore.ErrBadKey)
+	}
+	return slot{
+		start:      int64(binary.BigEndian.Uint64(rest)),
+		activityID: string(rest[8 : 8+idLen]),
+		number:     int(binary.BigEndian.Uint32(rest[8+idLen:])),
+		end:        int64(binary.BigEndian.Uint64(v)),
+		state:      v[8],
+	}, nil
+}
+
+func slotValue(end int64, state byte) []byte {
+	return append(boltstore.U64(uint64(end)), state)
+}
+
+// occurrenceKey is activity id, 0, number.
+func occurrenceKey(activityID string, n int) []byte {
+	return binary.BigEndian.AppendUint32(boltstore.Prefix(activityID), uint32(n))
+}
+
+func occurrenceValue(s span) []byte {
+	return boltstore.AppendU64(boltstore.U64(uint64(s.start)), uint64(s.end))
+}
+
+func parseOccurrence(prefix, k, v []byte) (int, span, error) {
+	rest := k[len(prefix):]
+	if len(rest) != 4 || len(v) != 16 {
+		return 0, span{}, fmt.Errorf("%w: occurrence entry", boltstore.ErrBadKey)
+	}
+	return int(binary.BigEndian.Uint32(rest)), span{
+		start: int64(binary.BigEndian.Uint64(v)),
+		end:   int64(binary.BigEndian.Uint64(v[8:])),
+	}, nil
+}
+
+// registrationKey is activity id, 0, position.
+func registrationKey(activityID string, pos uint64) []byte {
+	return boltstore.AppendU64(boltstore.Prefix(activityID), pos)
+}
+
+// sessionKey is activity id, 0, session start: the attendance-recorded
+// key, and the prefix of the session's attendance entries.
+func sessionKey(activityID string, start int64) []byte {
+	return boltstore.AppendU64(boltstore.Prefix(activityID), uint64(start))
+}
+
+// activityMeta is what registrations and reports need to know of an
+// activity without reading its sessions: its counters and the span of its
+// sessions. It is stored as fixed-width big-endian fields.
+type activityMeta struct {
+	// nextPosition is the position the next registration gets.
+	nextPosition uint64
+	confirmed    uint32
+	waitlisted   uint32
+	sessions     uint32
+	firstStart   int64
+	lastStart    int64
+	lastEnd      int64
+}
+
+const activityMetaLen = 8 + 4 + 4 + 4 + 8 + 8 + 8
+
+func (m activityMeta) encode() []byte {
+	b := make([]byte, 0, activityMetaLen)
+	b = binary.BigEndian.AppendUint64(b, m.nextPosition)
+	b = binary.BigEndian.AppendUint32(b, m.confirmed)
+	b = binary.BigEndian.AppendUint32(b, m.waitlisted)
+	b = binary.BigEndian.AppendUint32(b, m.sessions)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.firstStart))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.lastStart))
+	return binary.BigEndian.AppendUint64(b, uint64(m.lastEnd))
+}
+
+func decodeMeta(b []byte) (activityMeta, error) {
+	if len(b) != activityMetaLen {
+		return activityMeta{}, fmt.Errorf("%w: activity meta of %d bytes", boltstore.ErrBadKey, len(b))
+	}
+	return activityMeta{
+		nextPosition: binary.BigEndian.Uint64(b),
+		confirmed:    binary.BigEndian.Uint32(b[8:]),
+		waitlisted:   binary.BigEndian.Uint32(b[12:]),
+		sessions:     binary.BigEndian.Uint32(b[16:]),
+		firstStart:   int64(binary.BigEndian.Uint64(b[20:])),
+		lastStart:    int64(binary.BigEndian.Uint64(b[28:])),
+		lastEnd:      int64(binary.BigEndian.Uint64(b[36:])),
+	}, nil
+}

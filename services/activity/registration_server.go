@@ -1,0 +1,178 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+)
+
+// RegisterRetiree implements pb.ActivityServiceServer.
+func (s *Server) RegisterRetiree(ctx context.Context, req *pb.RegisterRetireeRequest) (*pb.RegisterRetireeResponse, error) {
+	p, err := authn.Require(ctx, managers...)
+	if err != nil {
+		return nil, err
+	}
+	if req.RetireeId == "" {
+		return nil, s.fail(ctx, apierror.Invalid("retireeId", "required"))
+	}
+	r, err := s.store.Register(req.ActivityId, req.RetireeId, actorOf(ctx, p), scopeOf(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.RegisterRetireeResponse{Registration: r}, nil
+}
+
+// CancelRegistration implements pb.ActivityServiceServer.
+func (s *Server) CancelRegistration(ctx context.Context, req *pb.CancelRegistrationRequest) (*pb.CancelRegistrationResponse, error) {
+	p, err := authn.Require(ctx, managers...)
+	if err != nil {
+		return nil, err
+	}
+	r, promoted, err := s.store.CancelRegistration(req.ActivityId, req.RetireeId, actorOf(ctx, p), scopeOf(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CancelRegistrationResponse{Registration: r, Promoted: promoted}, nil
+}
+
+// ListRegistrations implements pb.ActivityServiceServer. The registrations
+// name retirees, so the read is audited before it is answered.
+func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistrationsRequest) (*pb.ListRegistrationsResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	scope := "registrations:" + req.ActivityId
+	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListRegistrations(req.ActivityId, scopeOf(p), size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	ids := make([]string, len(list))
+	for i, r := range list {
+		ids[i] = r.RetireeId
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRegistrations", ids...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// RecordAttendance implements pb.ActivityServiceServer.
+func (s *Server) RecordAttendance(ctx context.Context, req *pb.RecordAttendanceRequest) (*pb.RecordAttendanceResponse, error) {
+	p, err := authn.Require(ctx, managers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	var start time.Time
+	if req.OccurrenceStart == "" {
+		v.Add("occurrenceStart", "required")
+	} else {
+		start = parseTime(&v, "occurrenceStart", req.OccurrenceStart)
+	}
+	if len(req.Present) > maxPresent {
+		v.Addf("present", "at most %d retirees", maxPresent)
+	} else {
+		seen := make(map[string]bool, len(req.Present))
+		for i, id := range req.Present {
+			switch {
+			case !validID(id):
+				v.Add(fmt.Sprintf("present[%d]", i), "not a retiree id")
+			case seen[id]:
+				v.Add(fmt.Sprintf("present[%d]", i), "listed twice")
+			}
+			seen[id] = true
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.store.RecordAttendance(req.Id, start, req.Present, actorOf(ctx, p), scopeOf(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return resp, nil
+}
+
+// GetParticipationReport implements pb.ActivityServiceServer. Its bounds
+// are RFC 3339 instants or dates in DefaultTimeZone, a date ending the
+// range including its whole day; the range defaults to the 31 days before
+// now and spans at most maxListSpan.
+func (s *Server) GetParticipationReport(ctx context.Context, req *pb.GetParticipationReportRequest) (*pb.GetParticipationReportResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	community := communityFor(p, &v, "communityId", req.CommunityId)
+	loc, err := s.store.zones.load(DefaultTimeZone)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	to := s.store.Now().Truncate(time.Second)
+	if req.To != "" {
+		if to, err = parseBound(req.To, loc, true); err != nil {
+			v.Add("to", err.Error())
+		}
+	}
+	from := to.Add(-defaultListSpan)
+	if req.From != "" {
+		if from, err = parseBound(req.From, loc, false); err != nil {
+			v.Add("from", err.Error())
+		}
+	}
+	if v.Err() == nil {
+		switch {
+		case !to.After(from):
+			v.Add("to", "must be after from")
+		case to.Sub(from) > maxListSpan+24*time.Hour:
+			v.Addf("to", "at most %d days after from", int(maxListSpan.Hours()/24))
+		case from.UTC().Year() < minYear-1 || to.UTC().Year() > maxYear+2:
+			v.Addf("from", "must be in the years %d to %d", minYear-1, maxYear+2)
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := scopeOf(p)(community); err != nil {
+		return nil, err
+	}
+	resp, err := s.store.ParticipationReport(community, from, to)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp.From = from.In(loc).Format(time.RFC3339)
+	resp.To = to.In(loc).Format(time.RFC3339)
+	return resp, nil
+}
+
+// GetCommunityCalendar implements pb.ActivityServiceServer.
+func (s *Server) GetCommunityCalendar(ctx context.Context, req *pb.GetCommunityCalendarRequest) (*pb.GetCommunityCalendarResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkCommunityID(&v, "communityId", req.CommunityId)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := scopeOf(p)(req.CommunityId); err != nil {
+		return nil, err
+	}
+	now := s.store.Now()
+	events, err := s.store.calendarEvents(req.CommunityId, now)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetCommunityCalendarResponse{Ics: encodeCalendar("社区活动 "+req.CommunityId, events, now)}, nil
+}

@@ -1,0 +1,340 @@
+package activity
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/projection"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Why a retiree cannot be registered, as the retireeId violation says it.
+const (
+	whyUnknownRetiree = "unknown retiree"
+	whyNotLiving      = "retiree is not living"
+	whyOtherCommunity = "retiree does not belong to the activity's community"
+)
+
+// Register registers a retiree for an activity: CONFIRMED while places
+// remain, else WAITLISTED behind those already waiting. The activity must
+// be open, and the retiree living and of the activity's community as the
+// projection knows them. Counting and inserting happen in one write
+// transaction, which bbolt runs one at a time, so concurrent registrations
+// never exceed the capacity. A retiree who cancelled may register again,
+// at the end of the queue.
+func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope) (*pb.Registration, error) {
+	var out *pb.Registration
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		now := s.now()
+		a, meta, err := loadActivity(tx, activityID, scope)
+		if err != nil {
+			return err
+		}
+		if err := checkOpen(a, meta, now); err != nil {
+			return err
+		}
+		if err := checkRetiree(tx, retireeID, a.CommunityId); err != nil {
+			return err
+		}
+		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
+		idxKey := boltstore.Key(a.Id, retireeID)
+		if pos := byRetiree.Get(idxKey); pos != nil {
+			old, err := loadRegistration(regs, a.Id, pos)
+			if err != nil {
+				return err
+			}
+			if old.State != pb.Registration_CANCELLED {
+				return apierror.Rule(codes.AlreadyExists, ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
+			}
+			// One record per retiree: the cancelled one makes way.
+			if err := regs.Delete(registrationKey(a.Id, uint64(old.Position))); err != nil {
+				return err
+			}
+		}
+		r := &pb.Registration{
+			ActivityId:   a.Id,
+			RetireeId:    retireeID,
+			Position:     int64(meta.nextPosition),
+			RegisterTime: timestamppb.New(now),
+			State:        pb.Registration_CONFIRMED,
+		}
+		if meta.confirmed >= uint32(a.Capacity) {
+			if meta.waitlisted >= maxWaitlist {
+				return apierror.Rule(codes.FailedPrecondition, ReasonWaitlistFull, fmt.Sprintf("the activity is full and %d are waiting", maxWaitlist))
+			}
+			r.State = pb.Registration_WAITLISTED
+			meta.waitlisted++
+		} else {
+			meta.confirmed++
+		}
+		meta.nextPosition++
+		if err := putProto(regs, registrationKey(a.Id, meta.nextPosition-1), r); err != nil {
+			return err
+		}
+		if err := byRetiree.Put(idxKey, boltstore.U64(meta.nextPosition-1)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode()); err != nil {
+			return err
+		}
+		out = r
+		return audit.Put(tx, audit.NewEntry(actor, "RegisterRetiree", retireeID, now))
+	})
+	return out, err
+}
+
+// checkRetiree applies the registration rule to the projection's copy of
+// a retiree.
+func checkRetiree(tx *bolt.Tx, retireeID, community string) error {
+	if !validID(retireeID) {
+		return apierror.Invalid("retireeId", whyUnknownRetiree)
+	}
+	st, err := projection.Get(tx, retireeID)
+	if errors.Is(err, projection.ErrUnknownRetiree) {
+		return apierror.Invalid("retireeId", whyUnknownRetiree)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Status != registryv1.RetireeStatus_LIVING {
+		return apierror.Invalid("retireeId", whyNotLiving)
+	}
+	if st.CommunityId != community {
+		return apierror.Invalid("retireeId", whyOtherCommunity)
+	}
+	return nil
+}
+
+func loadRegistration(regs *bolt.Bucket, activityID string, pos []byte) (*pb.Registration, error) {
+	p, err := boltstore.ParseU64(pos)
+	if err != nil {
+		return nil, err
+	}
+	r := new(pb.Registration)
+	if err := getProto(regs, registrationKey(activityID, p), r, errRegistrationNotFound); err != nil {
+		return nil, fmt.Errorf("registration index: %w", err)
+	}
+	return r, nil
+}
+
+// CancelRegistration cancels a retiree's registration for an open
+// activity. When it held a confirmed place, the first on the waiting list
+// (the lowest position) is confirmed in its place, in the same
+// transaction; promoted is that registration, or nil.
+func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, scope Scope) (cancelled, promoted *pb.Registration, err error) {
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		cancelled, promoted = nil, nil
+		now := s.now()
+		a, meta, err := loadActivity(tx, activityID, scope)
+		if err != nil {
+			return err
+		}
+		if err := checkOpen(a, meta, now); err != nil {
+			return err
+		}
+		if !validID(retireeID) {
+			return errRegistrationNotFound
+		}
+		regs := tx.Bucket(bucketRegistrations)
+		pos := tx.Bucket(bucketRegistrationByRetiree).Get(boltstore.Key(a.Id, retireeID))
+		if pos == nil {
+			return errRegistrationNotFound
+		}
+		r, err := loadRegistration(regs, a.Id, pos)
+		if err != nil {
+			return err
+		}
+		was := r.State
+		switch was {
+		case pb.Registration_CANCELLED:
+			return errRegistrationNotFound
+		case pb.Registration_CONFIRMED:
+			meta.confirmed--
+		case pb.Registration_WAITLISTED:
+			meta.waitlisted--
+		}
+		r.State = pb.Registration_CANCELLED
+		if err := putProto(regs, registrationKey(a.Id, uint64(r.Position)), r); err != nil {
+			return err
+		}
+		if err := audit.Put(tx, audit.NewEntry(actor, "CancelRegistration", retireeID, now)); err != nil {
+			return err
+		}
+		if was == pb.Registration_CONFIRMED && meta.waitlisted > 0 {
+			next, err := firstWaitlisted(regs, a.Id)
+			if err != nil {
+				return err
+			}
+			next.State = pb.Registration_CONFIRMED
+			meta.waitlisted--
+			meta.confirmed++
+			if err := putProto(regs, registrationKey(a.Id, uint64(next.Position)), next); err != nil {
+				return err
+			}
+			if err := audit.Put(tx, audit.NewEntry(actor, "PromoteRegistration", next.RetireeId, now)); err != nil {
+				return err
+			}
+			promoted = next
+		}
+		cancelled = r
+		return tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode())
+	})
+	return cancelled, promoted, err
+}
+
+// firstWaitlisted returns the waiting registration with the lowest
+// position. The meta counters say one exists.
+func firstWaitlisted(regs *bolt.Bucket, activityID string) (*pb.Registration, error) {
+	var found *pb.Registration
+	err := boltstore.ScanPrefix(regs.Cursor(), boltstore.Prefix(activityID), nil, func(_, v []byte) (bool, error) {
+		r := new(pb.Registration)
+		if err := proto.Unmarshal(v, r); err != nil {
+			return false, err
+		}
+		if r.State == pb.Registration_WAITLISTED {
+			found = r
+			return false, nil
+		}
+		return true, nil
+	})
+	if err == nil && found == nil {
+		err = errors.New("waiting list count without a waiting registration")
+	}
+	return found, err
+}
+
+// ListRegistrations returns a page of an activity's registrations in
+// position order.
+func (s *Store) ListRegistrations(activityID string, scope Scope, size int, after []byte) ([]*pb.Registration, []byte, error) {
+	var out []*pb.Registration
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		a, _, err := loadActivity(tx, activityID, scope)
+		if err != nil {
+			return err
+		}
+		next, err = boltstore.ScanPage(tx.Bucket(bucketRegistrations).Cursor(), boltstore.Prefix(a.Id), after, size, func(_, v []byte) (bool, error) {
+			r := new(pb.Registration)
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, err
+			}
+			out = append(out, r)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+// RecordAttendance replaces the attendance of one session: the session
+// (by its start) must be one of the activity's, not cancelled, and have
+// begun, and each retiree present must hold a confirmed registration.
+func (s *Store) RecordAttendance(activityID string, start time.Time, present []string, actor Actor, scope Scope) (*pb.RecordAttendanceResponse, error) {
+	var out *pb.RecordAttendanceResponse
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		now := s.now()
+		a, meta, err := loadActivity(tx, activityID, scope)
+		if err != nil {
+			return err
+		}
+		n, err := sessionNumber(tx, a.Id, start.Unix())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apierror.Invalid("occurrenceStart", "not the start of a session of this activity")
+		}
+		if v := tx.Bucket(bucketCommunitySlots).Get(slotKey(a.CommunityId, start.Unix(), a.Id, n)); len(v) == 9 && v[8] == slotCancelled {
+			return apierror.Rule(codes.FailedPrecondition, ReasonActivityCancelled, "the session was cancelled")
+		}
+		if start.After(now) {
+			return apierror.Rule(codes.FailedPrecondition, ReasonSessionNotStarted, "the session has not started yet")
+		}
+		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
+		var v apierror.Violations
+		for i, id := range present {
+			pos := byRetiree.Get(boltstore.Key(a.Id, id))
+			if pos == nil {
+				v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
+				continue
+			}
+			r, err := loadRegistration(regs, a.Id, pos)
+			if err != nil {
+				return err
+			}
+			if r.State != pb.Registration_CONFIRMED {
+				v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		attendance := tx.Bucket(bucketAttendance)
+		session := sessionKey(a.Id, start.Unix())
+		var stale [][]byte
+		if err := boltstore.ScanPrefix(attendance.Cursor(), session, nil, func(k, _ []byte) (bool, error) {
+			stale = append(stale, bytes.Clone(k))
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := attendance.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, id := range present {
+			if err := attendance.Put(append(slices.Clip(session), id...), nil); err != nil {
+				return err
+			}
+			if err := audit.Put(tx, audit.NewEntry(actor, "RecordAttendance", id, now)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketAttendanceRecorded).Put(session, boltstore.U64(uint64(meta.confirmed))); err != nil {
+			return err
+		}
+		loc, err := s.zones.load(a.TimeZone)
+		if err != nil {
+			return err
+		}
+		out = &pb.RecordAttendanceResponse{
+			ActivityId:      a.Id,
+			OccurrenceStart: start.In(loc).Format(time.RFC3339),
+			Present:         int32(len(present)),
+			Confirmed:       int32(meta.confirmed),
+		}
+		return nil
+	})
+	return out, err
+}
+
+// sessionNumber returns the number of an activity's session starting at
+// start, or 0 when it has none.
+func sessionNumber(tx *bolt.Tx, activityID string, start int64) (int, error) {
+	prefix := boltstore.Prefix(activityID)
+	found := 0
+	err := boltstore.ScanPrefix(tx.Bucket(bucketOccurrences).Cursor(), prefix, nil, func(k, v []byte) (bool, error) {
+		n, sp, err := parseOccurrence(prefix, k, v)
+		if err != nil {
+			return false, err
+		}
+		if sp.start == start {
+			found = n
+		}
+		return found == 0 && sp.start < start, nil
+	})
+	return found, err
+}

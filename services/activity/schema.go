@@ -1,0 +1,59 @@
+package activity
+
+import "github.com/socmgmt/socmgmt/internal/audit"
+
+// Bucket names of the activity service's bbolt file, all in one place
+// (the retiree projection keeps its own, see internal/projection). Keys
+// are order-preserving: ids as strings, times as 8-byte big-endian Unix
+// seconds, counters as big-endian numbers. Ids are fixed-width (idLen
+// characters), so composite keys need no separator after an id that is
+// followed by fixed-width parts; a 0 byte follows an id that starts a key
+// (boltstore.Prefix) so that prefix scans stop at its end.
+var (
+	// bucketMeta holds the page-token secret.
+	bucketMeta = []byte("meta")
+	// bucketVenues maps venue id to Venue.
+	bucketVenues = []byte("venues")
+	// bucketVenuesByCommunity holds community id, 0, venue id -> nil.
+	bucketVenuesByCommunity = []byte("venues_by_community")
+	// bucketVenueKeys maps a CreateVenue request key to the fingerprint of
+	// the venue first created with it and that venue's id.
+	bucketVenueKeys = []byte("venue_keys")
+	// bucketActivities maps activity id to Activity.
+	bucketActivities = []byte("activities")
+	// bucketActivityMeta maps activity id to its activityMeta: the
+	// registration counters and the span of its sessions.
+	bucketActivityMeta = []byte("activity_meta")
+	// bucketOccurrences holds activity id, 0, number (4 bytes) -> start,
+	// end: every session of an activity as it was expanded at creation.
+	bucketOccurrences = []byte("occurrences")
+	// bucketVenueSlots is the clash index: venue id, 0, start, activity
+	// id, number -> end, state. Sessions are at most maxDuration long, so
+	// the sessions that can overlap [s, e) start in [s-maxDuration, e).
+	bucketVenueSlots = []byte("venue_slots")
+	// bucketCommunitySlots lists sessions by community and time: community
+	// id, 0, start, activity id, number -> end, state.
+	bucketCommunitySlots = []byte("community_slots")
+	// bucketRegistrations holds activity id, 0, position -> Registration.
+	bucketRegistrations = []byte("registrations")
+	// bucketRegistrationByRetiree holds activity id, 0, retiree id ->
+	// position.
+	bucketRegistrationByRetiree = []byte("registrations_by_retiree")
+	// bucketAttendance holds activity id, 0, session start, retiree id ->
+	// nil: who attended a session.
+	bucketAttendance = []byte("attendance")
+	// bucketAttendanceRecorded holds activity id, 0, session start -> the
+	// number of confirmed places when the attendance was recorded.
+	bucketAttendanceRecorded = []byte("attendance_recorded")
+	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
+	bucketAudit = audit.Bucket
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketVenues, bucketVenuesByCommunity, bucketVenueKeys,
+		bucketActivities, bucketActivityMeta, bucketOccurrences, bucketVenueSlots,
+		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree,
+		bucketAttendance, bucketAttendanceRecorded, bucketAudit,
+	}
+
+	metaPageSecret = []byte("page_secret")
+)

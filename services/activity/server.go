@@ -1,0 +1,165 @@
+package activity
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+)
+
+// Server implements the activity service's gRPC API: each handler
+// authorises, validates, calls the store and translates the error.
+type Server struct {
+	pb.UnimplementedActivityServiceServer
+
+	store *Store
+	log   *zap.Logger
+}
+
+var _ pb.ActivityServiceServer = (*Server)(nil)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	// Logger receives the server's own events; requests log through the
+	// bootstrap's per-request logger.
+	Logger *zap.Logger
+}
+
+// NewServer returns a Server over store; the store's clock is the
+// server's.
+func NewServer(store *Store, o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Server{store: store, log: o.Logger}
+}
+
+// Who may do what (DESIGN "Identity and access"): admin everything; bureau
+// reads everything but manages nothing; a clerk manages and reads its own
+// communities; role service only creates venues (handover's outbox);
+// enterprises nothing. Require lets admin through everywhere.
+var (
+	readers  = []authn.Role{authn.RoleBureau, authn.RoleClerk}
+	managers = []authn.Role{authn.RoleClerk}
+)
+
+// scopeOf is the object check of p's requests: a clerk sees the objects
+// of its communities; admin and bureau see everything and may learn that
+// an object does not exist, which everyone else is told with the same
+// PermissionDenied as for an object they may not see.
+func scopeOf(p *authn.Principal) Scope {
+	return func(community string) error {
+		if community == "" {
+			if p.Is(authn.RoleAdmin, authn.RoleBureau) {
+				return nil
+			}
+			return authn.ErrPermissionDenied
+		}
+		if p.Is(authn.RoleClerk) && !p.InCommunity(community) {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// communityFor returns the community a request about a whole community is
+// for: the one it names, or for a clerk of a single community that one.
+// A missing or malformed id is added to v.
+func communityFor(p *authn.Principal, v *apierror.Violations, field, named string) string {
+	if named == "" && p.Is(authn.RoleClerk) && len(p.Communities) == 1 {
+		return p.Communities[0]
+	}
+	checkCommunityID(v, field, named)
+	return named
+}
+
+// fail translates err for the client; detail of the unexpected goes to the
+// request's log.
+func (s *Server) fail(ctx context.Context, err error) error {
+	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
+}
+
+func actorOf(ctx context.Context, p *authn.Principal) Actor {
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
+}
+
+// pageArgs validates page size and token for a list bound to scope.
+func (s *Server) pageArgs(v *apierror.Violations, size int32, token, scope string) (int, []byte) {
+	n, err := boltstore.PageSize(size)
+	if err != nil {
+		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
+	}
+	after, err := s.store.PageTokens().Decode(scope, token)
+	if err != nil {
+		v.Add("pageToken", "invalid page token; start again without one")
+	}
+	return n, after
+}
+
+func (s *Server) nextToken(scope string, last []byte) string {
+	if last == nil {
+		return ""
+	}
+	return s.store.PageTokens().Encode(scope, last)
+}
+
+// CreateVenue implements pb.ActivityServiceServer. Role service must send
+// a request key, so that its retried deliveries create one venue.
+func (s *Server) CreateVenue(ctx context.Context, req *pb.CreateVenueRequest) (*pb.CreateVenueResponse, error) {
+	p, err := authn.Require(ctx, authn.RoleClerk, authn.RoleService)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVenue(req.Venue, req.RequestKey, p.Is(authn.RoleService)); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := scopeOf(p)(req.Venue.CommunityId); err != nil {
+		return nil, err
+	}
+	v, err := s.store.CreateVenue(req.Venue, req.RequestKey)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.CreateVenueResponse{Venue: v}, nil
+}
+
+// GetVenue implements pb.ActivityServiceServer.
+func (s *Server) GetVenue(ctx context.Context, req *pb.GetVenueRequest) (*pb.GetVenueResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.GetVenue(req.Id, scopeOf(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.GetVenueResponse{Venue: v}, nil
+}
+
+// ListVenues implements pb.ActivityServiceServer.
+func (s *Server) ListVenues(ctx context.Context, req *pb.ListVenuesRequest) (*pb.ListVenuesResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	community := communityFor(p, &v, "communityId", req.CommunityId)
+	scope := boltstore.PageScope("ListVenues", community)
+	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := scopeOf(p)(community); err != nil {
+		return nil, err
+	}
+	list, last, err := s.store.ListVenues(community, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListVenuesResponse{Venues: list, NextPageToken: s.nextToken(scope, last)}, nil
+}

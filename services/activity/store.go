@@ -1,0 +1,308 @@
+package activity
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/projection"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// Logger receives bbolt's own messages, audit-writer failures and the
+	// projection's reconnects.
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// DurableReads makes every read of registrations wait until its audit
+	// record is on disk before the data is answered (see
+	// audit.Log.Record); otherwise records are group-committed within
+	// milliseconds of the answer.
+	DurableReads bool
+}
+
+// Store is the activity service's bbolt-backed storage: venues,
+// activities with their sessions and the per-venue clash index,
+// registrations, attendance, the audit log, and the projection of
+// registry's retirees that registration rules read. Every request's
+// writes happen in one transaction.
+type Store struct {
+	db           *bolt.DB
+	pages        *boltstore.PageTokens
+	now          func() time.Time
+	log          *zap.Logger
+	audit        *audit.Log
+	durableReads bool
+	zones        *zoneCache
+	projection   *projection.Projection
+}
+
+// OpenStore opens (creating if needed) the activity database at path and
+// prepares the retiree projection in it, which follows registry through
+// the given client once Projection().Run is called. A nil client is for
+// tests that never run the projection.
+func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOptions) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Store, error) {
+		db.Close()
+		return nil, err
+	}
+	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
+		return fail(err)
+	}
+	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
+	if err != nil {
+		return fail(err)
+	}
+	pages, err := boltstore.NewPageTokens(secret)
+	if err != nil {
+		return fail(err)
+	}
+	proj, err := projection.New(db, registry, projection.Options{Logger: o.Logger.Named("projection")})
+	if err != nil {
+		return fail(err)
+	}
+	return &Store{
+		db:           db,
+		pages:        pages,
+		now:          o.Now,
+		log:          o.Logger,
+		audit:        audit.NewLog(db, o.Logger, o.Now),
+		durableReads: o.DurableReads,
+		zones:        newZoneCache(),
+		projection:   proj,
+	}, nil
+}
+
+// Close stops the audit writer and closes the database. Stop the
+// projection's Run first.
+func (s *Store) Close() error {
+	s.audit.Close()
+	return s.db.Close()
+}
+
+// DB returns the underlying database, for the online-backup handler.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Projection returns the retiree projection kept in the store's file.
+func (s *Store) Projection() *projection.Projection { return s.projection }
+
+// PageTokens returns the store's page-token codec.
+func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Actor is who makes a change or a read, for the audit log.
+type Actor = audit.Actor
+
+// AuditReads records that actor read registrations naming the retirees.
+// With durable reads configured it returns once the records are on disk;
+// otherwise once they are queued for the next group commit.
+func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
+	if s.durableReads {
+		return s.audit.Record(ctx, actor, action, retireeIDs...)
+	}
+	return s.audit.Enqueue(ctx, actor, action, retireeIDs...)
+}
+
+// Scope is the object check of a caller: the store calls it inside its
+// transaction with the community of the object a request names, or with
+// "" when the object does not exist. It returns nil to go on, or the
+// error to answer (PermissionDenied for an object the caller may not
+// see, or may not learn the absence of).
+type Scope func(community string) error
+
+// Errors particular to the activity store; the general ones come from
+// apierror.
+var (
+	errVenueNotFound        = fmt.Errorf("venue %w", apierror.ErrNotFound)
+	errActivityNotFound     = fmt.Errorf("activity %w", apierror.ErrNotFound)
+	errRegistrationNotFound = fmt.Errorf("registration %w", apierror.ErrNotFound)
+)
+
+// Rule-failure reasons the activity service returns in ErrorInfo; clients
+// match on them.
+const (
+	// ReasonScheduleConflict (AlreadyExists) refuses an activity with a
+	// session overlapping a booking of its venue; the metadata name the
+	// conflicting activity and session and the new session that clashes.
+	ReasonScheduleConflict = "SCHEDULE_CONFLICT"
+	// ReasonAlreadyRegistered (AlreadyExists) refuses a second
+	// registration of a retiree who has not cancelled the first.
+	ReasonAlreadyRegistered = "ALREADY_REGISTERED"
+	// ReasonRequestKeyReused refuses a CreateVenue whose request key
+	// created a different venue.
+	ReasonRequestKeyReused = "REQUEST_KEY_REUSED"
+	// ReasonActivityCancelled refuses changes to a cancelled activity or
+	// session.
+	ReasonActivityCancelled = "ACTIVITY_CANCELLED"
+	// ReasonActivityEnded refuses changes to an activity whose last
+	// session is over.
+	ReasonActivityEnded = "ACTIVITY_ENDED"
+	// ReasonWaitlistFull refuses a registration when the activity is full
+	// and its waiting list too.
+	ReasonWaitlistFull = "WAITLIST_FULL"
+	// ReasonSessionNotStarted refuses attendance of a session yet to
+	// begin.
+	ReasonSessionNotStarted = "SESSION_NOT_STARTED"
+)
+
+// CreateVenue stores a validated new venue. With a request key, a repeated
+// request returns the venue the key first created, and the key used for a
+// different venue is a REQUEST_KEY_REUSED failure.
+func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) {
+	v := proto.Clone(in).(*pb.Venue)
+	v.CreateTime = timestamppb.New(s.now())
+	fp := venueFingerprint(v)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bucketVenueKeys)
+		if requestKey != "" {
+			if rec := keys.Get([]byte(requestKey)); rec != nil {
+				if len(rec) != len(fp)+idLen || !bytes.Equal(rec[:len(fp)], fp) {
+					return apierror.Rule(codes.FailedPrecondition, ReasonRequestKeyReused, "this request key was used for a different venue")
+				}
+				return getProto(tx.Bucket(bucketVenues), rec[len(fp):], v, errVenueNotFound)
+			}
+		}
+		venues := tx.Bucket(bucketVenues)
+		for {
+			v.Id = newID()
+			if venues.Get([]byte(v.Id)) == nil {
+				break
+			}
+		}
+		if err := putProto(venues, []byte(v.Id), v); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketVenuesByCommunity).Put(boltstore.Key(v.CommunityId, v.Id), nil); err != nil {
+			return err
+		}
+		if requestKey != "" {
+			return keys.Put([]byte(requestKey), append(append([]byte(nil), fp...), v.Id...))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// venueFingerprint identifies a venue's content, so that a request key
+// reused for another venue is refused instead of answered wrongly.
+func venueFingerprint(v *pb.Venue) []byte {
+	h := sha256.New()
+	for _, s := range []string{v.CommunityId, v.Name, v.Address} {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(v.Capacity)))
+	h.Write(binary.BigEndian.AppendUint64(nil, math.Float64bits(v.AreaSqm)))
+	return h.Sum(nil)
+}
+
+// GetVenue returns a venue the caller may see.
+func (s *Store) GetVenue(id string, scope Scope) (*pb.Venue, error) {
+	var v *pb.Venue
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = loadVenue(tx, id, scope)
+		return err
+	})
+	return v, err
+}
+
+// loadVenue reads a venue and applies scope to it.
+func loadVenue(tx *bolt.Tx, id string, scope Scope) (*pb.Venue, error) {
+	v := new(pb.Venue)
+	if !validID(id) {
+		return nil, absent(scope, errVenueNotFound)
+	}
+	if err := getProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {
+		if errors.Is(err, apierror.ErrNotFound) {
+			return nil, absent(scope, err)
+		}
+		return nil, err
+	}
+	if err := scope(v.CommunityId); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// absent answers a request for an object that does not exist: the
+// scope's error when the caller may not learn that, else notFound.
+func absent(scope Scope, notFound error) error {
+	if err := scope(""); err != nil {
+		return err
+	}
+	return notFound
+}
+
+// ListVenues returns a page of a community's venues in id order.
+func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venue, []byte, error) {
+	var out []*pb.Venue
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		venues := tx.Bucket(bucketVenues)
+		prefix := boltstore.Prefix(community)
+		var err error
+		next, err = boltstore.ScanPage(tx.Bucket(bucketVenuesByCommunity).Cursor(), prefix, after, size, func(k, _ []byte) (bool, error) {
+			v := new(pb.Venue)
+			if err := getProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
+				return false, fmt.Errorf("venue index: %w", err)
+			}
+			out = append(out, v)
+			return true, nil
+		})
+		return err
+	})
+	return out, next, err
+}
+
+func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+// getProto decodes the value at key into m, or returns notFound.
+func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
+	v := b.Get(key)
+	if v == nil {
+		return notFound
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode %s: %w", b, err)
+	}
+	return nil
+}

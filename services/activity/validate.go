@@ -1,0 +1,336 @@
+package activity
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+)
+
+// Bounds on inputs.
+const (
+	maxNameLen        = 64
+	maxTitleLen       = 100
+	maxAddressLen     = 200
+	maxDescriptionLen = 2000
+	maxReasonLen      = 500
+	maxRequestKeyLen  = 128
+	maxTimeLen        = 64
+	maxZoneLen        = 64
+	maxVenueCapacity  = 10_000
+	maxAreaSqm        = 1_000_000
+	maxCount          = maxSessions
+	// maxWaitlist bounds the waiting list of an activity.
+	maxWaitlist = 1000
+	// maxPresent bounds the retirees one attendance record names.
+	maxPresent = maxVenueCapacity
+	// maxListSpan bounds the time range of a list or a report.
+	maxListSpan = 366 * 24 * time.Hour
+	// defaultListSpan is the range of a list that names no end.
+	defaultListSpan = 31 * 24 * time.Hour
+	communityIDLen  = 12
+	// idLen is the length of venue, activity and retiree ids.
+	idLen = 16
+)
+
+// DefaultTimeZone is the zone of an activity that names none.
+const DefaultTimeZone = "Asia/Shanghai"
+
+// idEncoding writes opaque ids: 10 random bytes as 16 lowercase base32
+// characters, the shape registry gives retiree ids too.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func newID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return idEncoding.EncodeToString(b[:])
+}
+
+// validID reports whether s has the shape of an id (venue, activity or
+// retiree), so that malformed ids never reach a key.
+func validID(s string) bool {
+	if len(s) != idLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func isCommunityID(s string) bool {
+	if len(s) != communityIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCommunityID validates a 12-digit statistical division code.
+func checkCommunityID(v *apierror.Violations, field, s string) {
+	switch {
+	case s == "":
+		v.Add(field, "required")
+	case !isCommunityID(s):
+		v.Add(field, "must be a 12-digit division code")
+	}
+}
+
+// checkText validates a required or optional free-text field: trimmed,
+// bounded in characters, no control characters (but newlines when
+// multiline).
+func checkText(v *apierror.Violations, field, s string, required bool, max int, multiline bool) {
+	control := func(r rune) bool { return unicode.IsControl(r) && !(multiline && r == '\n') }
+	switch {
+	case s == "" && required:
+		v.Add(field, "required")
+	case !utf8.ValidString(s):
+		v.Add(field, "not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Addf(field, "longer than %d characters", max)
+	case strings.TrimSpace(s) != s:
+		v.Add(field, "leading or trailing white space")
+	case strings.IndexFunc(s, control) >= 0:
+		v.Add(field, "contains control characters")
+	}
+}
+
+// checkVenue validates a venue to create and clears its output fields.
+func checkVenue(in *pb.Venue, requestKey string, keyRequired bool) error {
+	var v apierror.Violations
+	if in == nil {
+		return apierror.Invalid("venue", "required")
+	}
+	checkCommunityID(&v, "communityId", in.CommunityId)
+	checkText(&v, "name", in.Name, true, maxNameLen, false)
+	checkText(&v, "address", in.Address, false, maxAddressLen, false)
+	if in.Capacity < 1 || in.Capacity > maxVenueCapacity {
+		v.Addf("capacity", "must be between 1 and %d", maxVenueCapacity)
+	}
+	if math.IsNaN(in.AreaSqm) || in.AreaSqm < 0 || in.AreaSqm > maxAreaSqm {
+		v.Addf("areaSqm", "must be between 0 and %d", maxAreaSqm)
+	}
+	checkText(&v, "requestKey", requestKey, keyRequired, maxRequestKeyLen, false)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	in.Id, in.CreateTime = "", nil
+	return nil
+}
+
+// zoneCache loads IANA time zones once each: loading parses the zone's
+// data every time.
+type zoneCache struct {
+	mu    sync.Mutex
+	zones map[string]*time.Location
+}
+
+func newZoneCache() *zoneCache { return &zoneCache{zones: make(map[string]*time.Location)} }
+
+// load returns the named zone. "Local" and "" are refused: they mean
+// whatever the server's machine is set to.
+func (z *zoneCache) load(name string) (*time.Location, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if loc, ok := z.zones[name]; ok {
+		return loc, nil
+	}
+	if name == "" || name == "Local" || len(name) > maxZoneLen {
+		return nil, errUnknownZone
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errUnknownZone
+	}
+	z.zones[name] = loc
+	return loc, nil
+}
+
+var errUnknownZone = errors.New("unknown time zone")
+
+// parseTime parses an RFC 3339 instant with an offset and a whole second.
+func parseTime(v *apierror.Violations, field, s string) time.Time {
+	if len(s) > maxTimeLen {
+		v.Add(field, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00")
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		v.Add(field, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00")
+		return time.Time{}
+	}
+	if t.Nanosecond() != 0 {
+		v.Add(field, "must be a whole second")
+		return time.Time{}
+	}
+	return t
+}
+
+// parseBound parses the bound of a report's range: an RFC 3339 instant, or
+// a date (YYYY-MM-DD) in loc. A date that ends a range includes its whole
+// day.
+func parseBound(s string, loc *time.Location, end bool) (time.Time, error) {
+	if len(s) > maxTimeLen {
+		return time.Time{}, errBadBound
+	}
+	if len(s) == len(time.DateOnly) {
+		d, err := time.ParseInLocation(time.DateOnly, s, loc)
+		if err != nil {
+			return time.Time{}, errBadBound
+		}
+		if end {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errBadBound
+	}
+	return t, nil
+}
+
+var errBadBound = errors.New("must be an RFC 3339 time or a date YYYY-MM-DD")
+
+// plan is a validated activity to create: the normalised record and its
+// sessions.
+type plan struct {
+	activity *pb.Activity
+	loc      *time.Location
+	sessions []span
+}
+
+// checkActivity validates an activity to create: fields, times and the
+// recurrence, which it expands. Times are normalised to the activity's
+// zone and output fields cleared. The venue's rules (community, capacity,
+// clashes) are checked by the store.
+func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
+	var v apierror.Violations
+	if in == nil {
+		return nil, apierror.Invalid("activity", "required")
+	}
+	checkCommunityID(&v, "communityId", in.CommunityId)
+	switch {
+	case in.VenueId == "":
+		v.Add("venueId", "required")
+	case !validID(in.VenueId):
+		v.Add("venueId", "not a venue id")
+	}
+	checkText(&v, "title", in.Title, true, maxTitleLen, false)
+	checkText(&v, "description", in.Description, false, maxDescriptionLen, true)
+	if _, ok := pb.Category_name[int32(in.Category)]; !ok || in.Category == pb.Category_CATEGORY_UNSPECIFIED {
+		v.Add("category", "must be one of CULTURE, SPORTS, HEALTH, EDUCATION, VOLUNTEER, OTHER")
+	}
+	if in.Capacity < 1 || in.Capacity > maxVenueCapacity {
+		v.Add("capacity", "must be between 1 and the venue's capacity")
+	}
+	zone := in.TimeZone
+	if zone == "" {
+		zone = DefaultTimeZone
+	}
+	loc, err := zones.load(zone)
+	if err != nil {
+		v.Add("timeZone", "not a known IANA time zone, e.g. Asia/Shanghai")
+	}
+	var start, end time.Time
+	if in.StartTime == "" {
+		v.Add("startTime", "required")
+	} else {
+		start = parseTime(&v, "startTime", in.StartTime)
+	}
+	if in.EndTime == "" {
+		v.Add("endTime", "required")
+	} else {
+		end = parseTime(&v, "endTime", in.EndTime)
+	}
+	if !start.IsZero() {
+		if y := start.UTC().Year(); y < minYear || y > maxYear {
+			v.Addf("startTime", "must be in the years %d to %d", minYear, maxYear)
+		}
+	}
+	if !start.IsZero() && !end.IsZero() {
+		switch d := end.Sub(start); {
+		case d <= 0:
+			v.Add("endTime", "must be after the start")
+		case d > maxDuration:
+			v.Addf("endTime", "a session lasts at most %d hours", int(maxDuration.Hours()))
+		}
+	}
+	s := series{first: start, duration: end.Sub(start), loc: loc}
+	if r := in.Recurrence; r != nil {
+		s.weekly = true
+		s.intervalWeeks = int(r.IntervalWeeks)
+		if s.intervalWeeks == 0 {
+			s.intervalWeeks = 1
+		}
+		if s.intervalWeeks < 1 || s.intervalWeeks > maxIntervalWeeks {
+			v.Addf("recurrence.intervalWeeks", "must be between 1 and %d", maxIntervalWeeks)
+		}
+		switch {
+		case r.Count != 0 && r.Until != "":
+			v.Add("recurrence", "set either count or until, not both")
+		case r.Count == 0 && r.Until == "":
+			v.Add("recurrence", "set count or until")
+		case r.Count != 0:
+			if r.Count < 1 || r.Count > maxCount {
+				v.Addf("recurrence.count", "must be between 1 and %d", maxCount)
+			}
+			s.count = int(r.Count)
+		default:
+			u, err := time.Parse(time.DateOnly, r.Until)
+			if err != nil || len(r.Until) != len(time.DateOnly) {
+				v.Add("recurrence.until", "must be a date YYYY-MM-DD")
+			} else {
+				s.until = u
+				if loc != nil && !start.IsZero() && r.Until < start.In(loc).Format(time.DateOnly) {
+					v.Add("recurrence.until", "before the first session")
+				}
+			}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	sessions, err := s.expand()
+	if err != nil {
+		return nil, err
+	}
+	a := &pb.Activity{
+		CommunityId: in.CommunityId,
+		VenueId:     in.VenueId,
+		Title:       in.Title,
+		Category:    in.Category,
+		StartTime:   start.In(loc).Format(time.RFC3339),
+		EndTime:     end.In(loc).Format(time.RFC3339),
+		TimeZone:    zone,
+		Capacity:    in.Capacity,
+		State:       pb.Activity_SCHEDULED,
+		Description: in.Description,
+	}
+	if r := in.Recurrence; r != nil {
+		a.Recurrence = &pb.Recurrence{IntervalWeeks: int32(s.intervalWeeks), Count: r.Count, Until: r.Until}
+	}
+	return &plan{activity: a, loc: loc, sessions: sessions}, nil
+}
+
+// formatUnix formats Unix seconds as RFC 3339 in loc.
+func formatUnix(sec int64, loc *time.Location) string {
+	return time.Unix(sec, 0).In(loc).Format(time.RFC3339)
+}
