@@ -19,9 +19,7 @@ import (
 	// friends, so the details of an upstream's status render as JSON.
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -30,10 +28,6 @@ import (
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
-
-// maxCallRecvMsgSize bounds a single upstream answer; lists of up to 1000
-// retirees fit comfortably.
-const maxCallRecvMsgSize = 8 << 20
 
 // Timeouts of the public HTTP server. ReadTimeout bounds reading a whole
 // request including its body; WriteTimeout bounds the upstream call too.
@@ -164,20 +158,6 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	}
 	g.handler = g.observe(g.mux)
 	return g, nil
-}
-
-// dial creates the client connection to one upstream. The upstreams run on
-// loopback, hence no TLS. The short backoff lets the gateway notice a
-// restarted service within seconds instead of grpc's default two minutes.
-func dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxCallRecvMsgSize)),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-	)
 }
 
 // ServeHTTP serves the REST routes, /healthz and /openapi.json.

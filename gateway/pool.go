@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -26,7 +27,7 @@ var _ grpc.ClientConnInterface = (*connPool)(nil)
 func dialPool(addr string, n int) (*connPool, error) {
 	p := &connPool{}
 	for range n {
-		conn, err := dial(addr)
+		conn, err := grpcdial.Dial(addr)
 		if err != nil {
 			p.Close()
 			return nil, err

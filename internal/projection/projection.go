@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -470,17 +469,8 @@ func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.Ret
 // Count returns how many retirees the projection holds.
 func Count(tx *bolt.Tx) int { return tx.Bucket(bucketRetirees).Stats().KeyN }
 
-// Dial connects to registry for a projection: plaintext on loopback, with
-// the given per-call credentials, and a reconnect backoff capped at a few
-// seconds (gRPC's default grows to two minutes) so that the projection
-// catches up soon after registry comes back.
+// Dial connects to registry for a projection, with the given per-call
+// credentials (see grpcdial: loopback, short reconnect backoff).
 func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(creds),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-	)
+	return grpcdial.Dial(addr, grpc.WithPerRPCCredentials(creds))
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,7 +20,6 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
@@ -62,10 +62,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("credentials for registry: %w", err)
 	}
-	conn, err := grpc.NewClient(cfg.RegistryAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(creds),
-	)
+	conn, err := projection.Dial(cfg.RegistryAddr, creds)
 	if err != nil {
 		return fmt.Errorf("registry address: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	"net/http"
 	"os"
 	"os/signal"
@@ -16,7 +17,6 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
@@ -61,10 +61,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 		return fmt.Errorf("service credentials: %w", err)
 	}
 	dial := func(addr string) (*grpc.ClientConn, error) {
-		return grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(creds),
-		)
+		return grpcdial.Dial(addr, grpc.WithPerRPCCredentials(creds))
 	}
 	registryConn, err := dial(cfg.RegistryAddr)
 	if err != nil {
