@@ -18,10 +18,13 @@ GRPC_GATEWAY_VERSION     := v2.33.0
 GRPCURL_VERSION          := v1.9.4
 TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)
 
-PROGRAMS := registry gateway socmgmt
+PROGRAMS := registry gateway socmgmt activity handover pension
 registry_PKG := ./services/registry/cmd/registry
 gateway_PKG  := ./gateway/cmd/gateway
 socmgmt_PKG  := ./cmd/socmgmt
+pension_PKG  := ./services/pension/cmd/pension
+activity_PKG := ./services/activity/cmd/activity
+handover_PKG := ./services/handover/cmd/handover
 
 GENERATED := proto gateway/openapi
 

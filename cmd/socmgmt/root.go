@@ -57,7 +57,7 @@ It talks gRPC to the services started by "make run" (registry on
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newTokenCmd(e), newSeedCmd(e))
+	root.AddCommand(newTokenCmd(e), newSeedCmd(e), newImportCmd(e))
 	return root
 }
 

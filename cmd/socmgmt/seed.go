@@ -53,6 +53,15 @@ type seedConfig struct {
 	// reachTimeout bounds the health check made before seeding; zero
 	// means defaultReachTimeout.
 	reachTimeout time.Duration
+	// activityAddr is the activity service's gRPC host:port; empty skips
+	// venues and activities (see seed_activity.go).
+	activityAddr string
+	// pensionAddr is the pension service's gRPC host:port; empty skips
+	// payments and certifications (see seed_pension.go).
+	pensionAddr string
+	// handoverAddr is the handover service's gRPC host:port; empty skips
+	// the handover packages (see seed_handover.go).
+	handoverAddr string
 }
 
 // validate checks the configuration before anything is dialled.
@@ -85,7 +94,18 @@ finds everything in place: records that already exist are counted as
 other create fails.
 
 It calls the registry over gRPC with an admin token it signs itself with
---key, so it needs the stack's signing key.`,
+--key, so it needs the stack's signing key. Then, unless --activity is
+empty, it gives a dozen communities venues and a season of weekly
+activities in the activity service, registers their retirees and records
+attendance of the sessions already held. And unless --pension is empty or
+does not answer, it imports the last twelve months of pension payments and
+records the certifications that keep them due, with a few anomalies planted
+for the anomaly report: deceased retirees still paid, living ones missing a
+month, sharp drops, and payments to retirees not certified for over a
+year. Last, unless --handover is empty or does not answer, it leaves a
+handover package in every state of the workflow, each from an enterprise
+that still manages its retirees, the completed one delivered to registry
+and activity.`,
 		Example: `  socmgmt seed
   socmgmt seed --retirees 200000 --concurrency 32
   socmgmt seed --registry 127.0.0.1:9101 --key var/dev-signing.key --seed 7`,
@@ -100,6 +120,9 @@ It calls the registry over gRPC with an admin token it signs itself with
 	f.IntVar(&cfg.retirees, "retirees", 20000, "number of retirees to create")
 	f.Uint64Var(&cfg.seed, "seed", 1, "random seed; the same seed gives the same city")
 	f.IntVar(&cfg.concurrency, "concurrency", 16, "calls in flight at once")
+	f.StringVar(&cfg.activityAddr, "activity", defaultActivityAddr, "activity gRPC `host:port` for venues, a season of activities and registrations (empty or unreachable: skip them)")
+	f.StringVar(&cfg.handoverAddr, "handover", defaultHandoverAddr, "handover gRPC `host:port` for a package in every state of the workflow (empty or unreachable: skip them)")
+	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port` for a year of payments and certifications, with a few planted anomalies (empty or unreachable: skip them)")
 	return cmd
 }
 
@@ -141,6 +164,15 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	s := newSeeder(registryv1.NewRegistryServiceClient(conn), cfg.concurrency, progress)
 	sum, err := s.seed(ctx, plan)
 	sum.write(out, cfg, time.Since(start))
+	if err == nil && cfg.activityAddr != "" {
+		err = seedActivities(ctx, cfg, token, s.client, plan, out, progress)
+	}
+	if err == nil {
+		err = seedPension(ctx, cfg, plan, priv, out, progress)
+	}
+	if err == nil && cfg.handoverAddr != "" {
+		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)
+	}
 	return err
 }
 

@@ -18,6 +18,9 @@ type scenario struct {
 func scenarios() []scenario {
 	return []scenario{
 		{name: "registry", run: registryScenario},
+		{name: "activity", run: activityScenario},
+		{name: "pension", run: pensionScenario},
+		{name: "handover", run: handoverScenario},
 	}
 }
 

@@ -16,6 +16,9 @@ var programs = []string{
 	"./services/registry/cmd/registry",
 	"./gateway/cmd/gateway",
 	"./cmd/socmgmt",
+	"./services/activity/cmd/activity",
+	"./services/handover/cmd/handover",
+	"./services/pension/cmd/pension",
 }
 
 // binDir is the directory of the binaries TestMain built; empty under

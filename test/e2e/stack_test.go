@@ -79,7 +79,9 @@ func startProc(t *testing.T, name, logPath string, args ...string) *proc {
 func programEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "REGISTRY_") || strings.HasPrefix(kv, "GATEWAY_") || strings.HasPrefix(kv, "SOCMGMT_") {
+		if strings.HasPrefix(kv, "REGISTRY_") || strings.HasPrefix(kv, "GATEWAY_") || strings.HasPrefix(kv, "SOCMGMT_") ||
+			strings.HasPrefix(kv, "ACTIVITY_") || strings.HasPrefix(kv, "HANDOVER_") ||
+			strings.HasPrefix(kv, "PENSION_") {
 			continue
 		}
 		env = append(env, kv)
@@ -199,6 +201,15 @@ type stack struct {
 	baseURL      string
 	registry     *proc
 	gateway      *proc
+	// activityAddr is the activity service's gRPC address.
+	activityAddr string
+	activity     *proc
+	// pensionAddr is the pension service's gRPC address.
+	pensionAddr string
+	pension     *proc
+	// handoverAddr is the handover service's gRPC address.
+	handoverAddr string
+	handover     *proc
 	// logs are every log file written, failed start attempts included.
 	logs []string
 	// secrets are the strings that must never appear in a log: personal
@@ -245,12 +256,18 @@ func startStack(t *testing.T) *stack {
 		},
 		grpcServing)
 	s.registryAddr = addrs[0]
+	s.startActivity(t, pubKey)
+	s.startPension(t, pubKey, idKey)
+	s.startHandover(t, pubKey)
 
 	s.gateway, addrs = s.launch(t, "gateway", 2,
 		func(a []string) []string {
 			return []string{
 				"--http-addr", a[0], "--admin-addr", a[1],
 				"--registry-addr", s.registryAddr,
+				"--activity-addr", s.activityAddr,
+				"--pension-addr", s.pensionAddr,
+				"--handover-addr", s.handoverAddr,
 				"--log-format", "json", "--log-level", "debug",
 			}
 		},
@@ -261,6 +278,9 @@ func startStack(t *testing.T) *stack {
 	// cleanups.
 	t.Cleanup(func() {
 		s.gateway.stop(t)
+		s.handover.stop(t)
+		s.activity.stop(t)
+		s.pension.stop(t)
 		s.registry.stop(t)
 		s.checkLogs(t)
 	})
@@ -327,13 +347,16 @@ func (s *stack) secret(values ...string) {
 var requestMarkers = map[string]string{
 	"registry": "/grpc.health.v1.Health/Check",
 	"gateway":  `"route":"/healthz"`,
+	"activity": "/grpc.health.v1.Health/Check",
+	"handover": "/grpc.health.v1.Health/Check",
+	"pension":  "/grpc.health.v1.Health/Check",
 }
 
 // checkLogs fails t when a log holds a secret. Matching ignores case: an
 // ID number's check character may be written x or X.
 func (s *stack) checkLogs(t *testing.T) {
 	t.Helper()
-	for _, p := range []*proc{s.registry, s.gateway} {
+	for _, p := range []*proc{s.registry, s.gateway, s.activity, s.handover, s.pension} {
 		data, err := os.ReadFile(p.logPath)
 		if err != nil {
 			t.Errorf("read log: %v", err)

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+	"github.com/socmgmt/socmgmt/services/handover"
+	"github.com/socmgmt/socmgmt/services/registry"
+)
+
+// hoVenues is an activity service that only creates venues, remembering
+// request keys as the real one does.
+type hoVenues struct {
+	activityv1.UnimplementedActivityServiceServer
+	mu    sync.Mutex
+	byKey map[string]*activityv1.Venue
+}
+
+func (v *hoVenues) CreateVenue(_ context.Context, req *activityv1.CreateVenueRequest) (*activityv1.CreateVenueResponse, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if got, ok := v.byKey[req.RequestKey]; ok {
+		return &activityv1.CreateVenueResponse{Venue: got}, nil
+	}
+	venue := &activityv1.Venue{Id: "v" + req.RequestKey, CommunityId: req.Venue.CommunityId, Name: req.Venue.Name}
+	v.byKey[req.RequestKey] = venue
+	return &activityv1.CreateVenueResponse{Venue: venue}, nil
+}
+
+// hoServe serves what register adds on a loopback port, behind token
+// verification, until the test ends.
+func hoServe(t *testing.T, pub ed25519.PublicKey, register func(*grpc.Server)) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := authn.NewVerifier(pub)
+	srv := grpcserver.New(grpcserver.Options{Unary: []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()}, ShutdownTimeout: time.Second})
+	register(srv.GRPC())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ServeListener(ctx, lis)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return lis.Addr().String()
+}
+
+// TestSeedHandovers seeds a small city into a real registry and a real
+// handover service, then checks that there is a package in every state,
+// that the completed one reached registry, and that a second run adds
+// nothing.
+func TestSeedHandovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a city of 1,000 retirees")
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyer, err := idnumber.NewKeyer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	regStore, err := registry.OpenStore(filepath.Join(dir, "registry.db"), keyer, registry.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { regStore.Close() })
+	regAddr := hoServe(t, pub, func(g *grpc.Server) {
+		registryv1.RegisterRegistryServiceServer(g, registry.NewServer(regStore, registry.ServerOptions{}))
+	})
+	actAddr := hoServe(t, pub, func(g *grpc.Server) {
+		activityv1.RegisterActivityServiceServer(g, &hoVenues{byKey: map[string]*activityv1.Venue{}})
+	})
+	service := authn.NewServiceCredentials(authn.NewSigner(priv), "handover", time.Hour)
+	dial := func(addr string, creds ...grpc.DialOption) *grpc.ClientConn {
+		conn, err := grpc.NewClient(addr, append(creds, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	hoStore, err := handover.OpenStore(filepath.Join(dir, "handover.db"), handover.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hoStore.Close() })
+	regForHandover := registryv1.NewRegistryServiceClient(dial(regAddr, grpc.WithPerRPCCredentials(service)))
+	dispatcher := handover.NewDispatcher(hoStore, handover.DispatcherOptions{
+		Registry: regForHandover,
+		Activity: activityv1.NewActivityServiceClient(dial(actAddr, grpc.WithPerRPCCredentials(service))),
+	})
+	dctx, stopDispatcher := context.WithCancel(context.Background())
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		_ = dispatcher.Run(dctx)
+	}()
+	hoAddr := hoServe(t, pub, func(g *grpc.Server) {
+		handoverv1.RegisterHandoverServiceServer(g, handover.NewServer(hoStore, handover.ServerOptions{Registry: regForHandover}))
+	})
+	// Cleanups run in reverse: the dispatcher stops before the servers.
+	t.Cleanup(func() {
+		stopDispatcher()
+		<-dispatched
+	})
+
+	adminTok, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "test", Role: authn.RoleAdmin}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	regAdmin := registryv1.NewRegistryServiceClient(dial(regAddr, grpc.WithPerRPCCredentials(authn.BearerCredentials(adminTok))))
+	plan, err := generateCity(1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := newSeeder(regAdmin, 16, io.Discard).seed(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := seedConfig{handoverAddr: hoAddr}
+	var out, progress bytes.Buffer
+	if err := seedHandovers(ctx, cfg, priv, regAdmin, plan, &out, &progress); err != nil {
+		t.Fatalf("seedHandovers: %v\n%s", err, progress.String())
+	}
+	if !strings.Contains(out.String(), "5 created (COMPLETED, SUBMITTED, RETURNED, DRAFT, WITHDRAWN), 0 states already present") {
+		t.Errorf("summary: %s", out.String())
+	}
+
+	hoClient := handoverv1.NewHandoverServiceClient(dial(hoAddr))
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminTok)
+	list, err := hoClient.ListHandovers(admin, &handoverv1.ListHandoversRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[handoverv1.Handover_State]*handoverv1.Handover{}
+	enterprises := map[string]bool{}
+	for _, h := range list.Handovers {
+		states[h.State] = h
+		enterprises[h.EnterpriseCreditCode] = true
+	}
+	if len(list.Handovers) != 5 || len(states) != 5 || len(enterprises) != 5 {
+		t.Fatalf("%d handovers in %d states of %d enterprises, want 5 of each", len(list.Handovers), len(states), len(enterprises))
+	}
+	done := states[handoverv1.Handover_COMPLETED]
+	if done.Delivery.GetState() != handoverv1.Delivery_DELIVERED || done.Premises[0].VenueId == "" {
+		t.Errorf("completed handover's delivery %v, premises %v", done.Delivery, done.Premises[0])
+	}
+	for _, id := range done.RetireeIds {
+		r, err := regAdmin.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Retiree.ManagementMode != registryv1.ManagementMode_COMMUNITY || r.Retiree.CommunityId != done.CommunityId {
+			t.Errorf("retiree %s after the completed handover: %v in %s", id, r.Retiree.ManagementMode, r.Retiree.CommunityId)
+		}
+	}
+	if sub := states[handoverv1.Handover_SUBMITTED]; sub.Funds.ReceivedFen == 0 || sub.Funds.ReceivedFen == sub.Funds.AmountFen {
+		t.Errorf("the submitted package should be half-way: funds %v", sub.Funds)
+	}
+
+	out.Reset()
+	if err := seedHandovers(ctx, cfg, priv, regAdmin, plan, &out, &progress); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "0 created (), 5 states already present") {
+		t.Errorf("second run: %s", out.String())
+	}
+	again, err := hoClient.ListHandovers(admin, &handoverv1.ListHandoversRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Handovers) != 5 {
+		t.Errorf("second run left %d handovers", len(again.Handovers))
+	}
+}
+
+// TestSeedHandoversUnreachable: without a handover service the seed says
+// so and goes on.
+func TestSeedHandoversUnreachable(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	var out, progress bytes.Buffer
+	plan, err := generateCity(1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seedHandovers(context.Background(), seedConfig{handoverAddr: addr, reachTimeout: 200 * time.Millisecond}, priv, nil, plan, &out, &progress); err != nil {
+		t.Fatalf("unreachable handover service: %v", err)
+	}
+	if !strings.Contains(progress.String(), "skipping handovers") {
+		t.Errorf("progress: %q", progress.String())
+	}
+}

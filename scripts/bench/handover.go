@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// The handover scenario's package.
+const (
+	benchHandoverRetirees  = 5000
+	benchHandoverCommunity = "210103002001"
+	// goalHandover is DESIGN's goal from :complete until registry and
+	// activity show the handover.
+	goalHandover = 5 * time.Second
+	// handoverPoll is how often the scenario looks at registry and
+	// activity while it waits.
+	handoverPoll = 5 * time.Millisecond
+)
+
+// handoverScenario hands 5,000 retirees and a clubhouse over from an
+// enterprise to a community, through the handover program with registry
+// and activity behind it, and measures the time from the clerk's
+// :complete until registry's socialisation report shows all 5,000
+// COMMUNITY-managed in the community and activity lists the clubhouse as
+// a venue. The submit (5,000 registry checks) is reported beside it.
+func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
+	bin := filepath.Join(h.cfg.Bin, "handover")
+	actBin := filepath.Join(h.cfg.Bin, "activity")
+	for _, b := range []string{bin, actBin} {
+		if _, err := os.Stat(b); errors.Is(err, fs.ErrNotExist) {
+			h.log.Printf("no %s: skipping the handover scenario", b)
+			return []row{{What: "handover service", Value: "skipped: no " + filepath.Base(b) + " program"}}, nil
+		}
+	}
+	st, err := h.startHandoverStack(ctx, bin, actBin)
+	if err != nil {
+		return nil, err
+	}
+	defer st.stop()
+	admin, err := h.dial(st.registryAddr, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(admin)
+	actConns, err := h.dial(st.activityAddr, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(actConns)
+	hoConn, err := grpc.NewClient(st.handoverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer hoConn.Close()
+	registry := registryv1.NewRegistryServiceClient(admin[0])
+	activity := activityv1.NewActivityServiceClient(actConns[0])
+	handover := handoverv1.NewHandoverServiceClient(hoConn)
+
+	code, ids, err := loadHandoverRetirees(ctx, h, registry)
+	if err != nil {
+		return nil, err
+	}
+	ent, clerk, err := h.handoverTokens(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	pkg := benchPackage(code, ids)
+	cr, err := handover.CreateHandover(ent, &handoverv1.CreateHandoverRequest{Handover: pkg})
+	if err != nil {
+		return rows, fmt.Errorf("create handover: %w", err)
+	}
+	id := cr.Handover.Id
+	start := time.Now()
+	sr, err := handover.SubmitHandover(ent, &handoverv1.SubmitHandoverRequest{Id: id})
+	if err != nil {
+		return rows, fmt.Errorf("submit handover: %w", err)
+	}
+	rows = append(rows, row{
+		What:  fmt.Sprintf("handover: :submit of %s retirees (a GetRetiree each, 16 in flight)", formatCount(benchHandoverRetirees)),
+		Value: fmt.Sprintf("%.2f s", time.Since(start).Seconds()),
+	})
+	if _, err := handover.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: id, AmountFen: sr.Handover.Funds.AmountFen,
+		VoucherNo: "BENCH-1", ReceivedOn: time.Now().In(cst).Format(time.DateOnly)}); err != nil {
+		return rows, fmt.Errorf("receive funds: %w", err)
+	}
+	if _, err := handover.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: id, Received: ids}); err != nil {
+		return rows, fmt.Errorf("receive archives: %w", err)
+	}
+	if _, err := handover.InspectPremises(clerk, &handoverv1.InspectPremisesRequest{Id: id, PremisesId: "P1", Accepted: true}); err != nil {
+		return rows, fmt.Errorf("inspect premises: %w", err)
+	}
+
+	h.log.Printf("completing the handover of %d retirees", benchHandoverRetirees)
+	start = time.Now()
+	if _, err := handover.CompleteHandover(clerk, &handoverv1.CompleteHandoverRequest{Id: id}); err != nil {
+		return rows, fmt.Errorf("complete handover: %w", err)
+	}
+	completeCall := time.Since(start)
+	var registryAt, activityAt time.Duration
+	for registryAt == 0 || activityAt == 0 {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		if time.Since(start) > 20*goalHandover {
+			return rows, fmt.Errorf("the handover did not show within %v (registry %v, activity %v)", 20*goalHandover, registryAt, activityAt)
+		}
+		if registryAt == 0 {
+			n, err := communityManaged(ctx, registry)
+			if err != nil {
+				return rows, err
+			}
+			if n >= benchHandoverRetirees {
+				registryAt = time.Since(start)
+			}
+		}
+		if activityAt == 0 {
+			resp, err := activity.ListVenues(ctx, &activityv1.ListVenuesRequest{CommunityId: benchHandoverCommunity})
+			if err != nil {
+				return rows, fmt.Errorf("list venues: %w", err)
+			}
+			if len(resp.Venues) > 0 {
+				activityAt = time.Since(start)
+			}
+		}
+		time.Sleep(handoverPoll)
+	}
+	total := max(registryAt, activityAt)
+	rows = append(rows, row{
+		What:  fmt.Sprintf("handover: :complete of %s retirees and a clubhouse until registry's report and activity's venues show it", formatCount(benchHandoverRetirees)),
+		Value: fmt.Sprintf("%.2f s", total.Seconds()),
+		Compared: fmt.Sprintf(":complete answered in %s; registry at %.2f s, activity at %.2f s",
+			formatLatency(completeCall), registryAt.Seconds(), activityAt.Seconds()),
+		Goal:   fmt.Sprintf("≤ %.0f s", goalHandover.Seconds()),
+		Result: verdict(total <= goalHandover),
+	})
+	return rows, nil
+}
+
+// communityManaged is how many living retirees registry's report counts
+// as COMMUNITY-managed in the scenario's community.
+func communityManaged(ctx context.Context, registry registryv1.RegistryServiceClient) (int64, error) {
+	resp, err := registry.GetSocialisationReport(ctx, &registryv1.GetSocialisationReportRequest{GroupBy: "community"})
+	if err != nil {
+		return 0, fmt.Errorf("socialisation report: %w", err)
+	}
+	for _, r := range resp.Rows {
+		if r.Key == benchHandoverCommunity {
+			return r.CommunityManaged, nil
+		}
+	}
+	return 0, nil
+}
+
+// handoverStack is the programs of the handover scenario.
+type handoverStack struct {
+	registryAddr, activityAddr, handoverAddr string
+	children                                 []*child
+	h                                        *harness
+}
+
+func (s *handoverStack) stop() {
+	for i := len(s.children) - 1; i >= 0; i-- {
+		s.h.stop(s.children[i])
+	}
+}
+
+// startHandoverStack starts a registry, the activity program following it
+// and the handover program in front of both, each with its own data
+// directory. The token key is the private key: activity and handover mint
+// their own service tokens, as in development.
+func (h *harness) startHandoverStack(ctx context.Context, bin, actBin string) (*handoverStack, error) {
+	addrs := make([]string, 6)
+	for i := range addrs {
+		var err error
+		if addrs[i], err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	st := &handoverStack{registryAddr: addrs[0], activityAddr: addrs[2], handoverAddr: addrs[4], h: h}
+	for _, p := range []struct {
+		name, bin string
+		args      []string
+	}{
+		{"handover-registry", filepath.Join(h.cfg.Bin, "registry"), []string{
+			"--grpc-addr", addrs[0], "--admin-addr", addrs[1], "--data-dir", filepath.Join(h.dir, "handover-registry"),
+			"--token-key", h.tokenKey, "--id-key", h.idKey}},
+		{"handover-activity", actBin, []string{
+			"--grpc-addr", addrs[2], "--admin-addr", addrs[3], "--data-dir", filepath.Join(h.dir, "handover-activity"),
+			"--token-key", h.tokenKey, "--registry-addr", addrs[0]}},
+		{"handover", bin, []string{
+			"--grpc-addr", addrs[4], "--admin-addr", addrs[5], "--data-dir", filepath.Join(h.dir, "handover"),
+			"--token-key", h.tokenKey, "--registry-addr", addrs[0], "--activity-addr", addrs[2]}},
+	} {
+		c, err := h.start(p.name, p.bin, append(p.args, "--log-level", "warn", "--log-format", "json")...)
+		if err != nil {
+			st.stop()
+			return nil, err
+		}
+		st.children = append(st.children, c)
+		if err := h.waitHealthy(ctx, c, p.args[1]); err != nil {
+			st.stop()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// loadHandoverRetirees creates the community, an enterprise and its
+// benchHandoverRetirees retirees, ENTERPRISE-managed and living in the
+// community, and returns the enterprise's credit code and their ids.
+func loadHandoverRetirees(ctx context.Context, h *harness, registry registryv1.RegistryServiceClient) (string, []string, error) {
+	if _, err := registry.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: &registryv1.Community{
+		Id: benchHandoverCommunity, Name: "五里河社区", District: "沈河区", Street: "五里河街道", Kind: registryv1.CommunityKind_WORK_UNIT, Households: 6000,
+	}}); err != nil {
+		return "", nil, fmt.Errorf("create community: %w", err)
+	}
+	code, err := creditcode.Build("91", "210100", "MA0HAND1")
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := registry.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: &registryv1.Enterprise{
+		CreditCode: string(code), Name: "沈阳变压器厂", Ownership: registryv1.Ownership_STATE, Status: registryv1.EnterpriseStatus_OPERATING,
+	}}); err != nil {
+		return "", nil, fmt.Errorf("create enterprise: %w", err)
+	}
+	h.log.Printf("loading %d retirees of one enterprise for the handover", benchHandoverRetirees)
+	ids := make([]string, benchHandoverRetirees)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(h.cfg.LoadConcurrency, 64) {
+		wg.Go(func() {
+			for n := int(next.Add(1) - 1); n < benchHandoverRetirees && ctx.Err() == nil; n = int(next.Add(1) - 1) {
+				birth := time.Date(1945, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%birthDays)
+				id, err := idnumber.Build("210103", birth, n/birthDays%1000)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				resp, err := registry.CreateRetiree(ctx, &registryv1.CreateRetireeRequest{Retiree: &registryv1.Retiree{
+					IdNumber: id.Digits(), Name: fmt.Sprintf("变压器厂职工%04d", n), RetirementDate: birth.AddDate(60, 0, 0).Format(time.DateOnly),
+					EnterpriseCreditCode: string(code), CommunityId: benchHandoverCommunity, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
+				}})
+				if err != nil {
+					cancel(fmt.Errorf("create retiree %d: %w", n, err))
+					return
+				}
+				ids[n] = resp.GetRetiree().GetId()
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return "", nil, err
+	}
+	return string(code), ids, nil
+}
+
+// handoverTokens returns contexts carrying the enterprise's token and the
+// receiving clerk's, signed with the harness's key.
+func (h *harness) handoverTokens(ctx context.Context, code string) (ent, clerk context.Context, err error) {
+	priv, err := authn.LoadPrivateKey(h.tokenKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer := authn.NewSigner(priv)
+	ttl := min(h.cfg.Timeout+time.Hour, authn.MaxTTL)
+	entTok, err := signer.Sign(authn.Principal{Subject: "bench-enterprise", Role: authn.RoleEnterprise, Enterprise: code}, ttl, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	clerkTok, err := signer.Sign(authn.Principal{Subject: "bench-clerk", Role: authn.RoleClerk, Communities: []string{benchHandoverCommunity}}, ttl, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+entTok),
+		metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+clerkTok), nil
+}
+
+// benchPackage is the scenario's package: every retiree with a dossier,
+// funds at 3,000 yuan a head, and a clubhouse.
+func benchPackage(code string, ids []string) *handoverv1.Handover {
+	p := &handoverv1.Handover{
+		EnterpriseCreditCode: code,
+		CommunityId:          benchHandoverCommunity,
+		RetireeIds:           ids,
+		Funds:                &handoverv1.Funds{AmountFen: 300_000 * int64(len(ids)), PerRetireeStandardFen: 300_000},
+		Premises:             []*handoverv1.Premises{{Name: "变压器厂职工俱乐部", Address: "沈河区五里河街8号", AreaSqm: 860, Capacity: 300, Use: "文体活动"}},
+	}
+	for i, id := range ids {
+		p.Dossiers = append(p.Dossiers, &handoverv1.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("BYQ-%05d", i+1), Volumes: 2,
+			Checklist: []handoverv1.ArchiveCategory{handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS}})
+	}
+	return p
+}

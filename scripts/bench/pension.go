@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// DESIGN.md's goals for the payment import.
+const (
+	goalImportRate  = 50_000 // records/s, durable at acknowledgement
+	goalImportShare = 0.50   // of raw bbolt inserts of the same records
+)
+
+const (
+	// importRecords is how many records the import scenario streams.
+	importRecords = 1_000_000
+	// importGroup is the pension service's group size (maxGroup): the
+	// raw reference commits the same number of records per transaction.
+	importGroup = 4096
+	// importBatch is the scenario's batch id.
+	importBatch = "bench-import"
+	// projectionDeadline bounds the wait for pension's projection to take
+	// in the loaded retirees.
+	projectionDeadline = 5 * time.Minute
+)
+
+// pensionScenario measures ImportPayments of importRecords records over
+// one stream into the pension program, durable at acknowledgement, beside
+// raw bbolt inserts of the same keys and values in groups of the same size
+// into a fresh file on the same disk, and reports the pension's heap
+// after the import. The records are month after month for every retiree,
+// as a bureau's monthly files would be sent one after another.
+func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
+	bin := filepath.Join(h.cfg.Bin, "pension")
+	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
+		h.log.Printf("no %s: skipping the pension scenario", bin)
+		return []row{{What: "pension ImportPayments", Value: "skipped: no pension program"}}, nil
+	}
+	reg, err := h.startRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer h.stop(reg.child)
+	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(conns)
+	ids, loadRow, err := loadRegistry(ctx, h, conns)
+	if err != nil {
+		return nil, err
+	}
+	rows := []row{loadRow}
+
+	p, err := h.startPension(ctx, bin, reg.grpcAddr)
+	if err != nil {
+		return rows, err
+	}
+	defer h.stop(p.child)
+	pconns, err := h.dial(p.grpcAddr, 1)
+	if err != nil {
+		return rows, err
+	}
+	defer closeAll(pconns)
+	client := pensionv1.NewPensionServiceClient(pconns[0])
+
+	idNumbers, err := benchIDNumbers(len(ids))
+	if err != nil {
+		return rows, err
+	}
+	// The projection starts with a snapshot in registry's id order, so the
+	// retiree with the greatest id arrives last.
+	last := 0
+	for n, id := range ids {
+		if id > ids[last] {
+			last = n
+		}
+	}
+	start := time.Now()
+	if err := waitProjection(ctx, client, idNumbers[last]); err != nil {
+		return rows, err
+	}
+	h.log.Printf("pension's projection caught up with %s retirees in %v", formatCount(int64(len(ids))), time.Since(start).Round(time.Millisecond))
+
+	months := lastMonths(time.Now(), (importRecords+len(ids)-1)/len(ids))
+	// The generator shares the machine with the service: its strings are
+	// made once, not per record.
+	banks := benchBankAccounts()
+	record := func(i int) *pensionv1.PaymentRecord {
+		n := i % len(ids)
+		return benchPayment(int64(i+1), idNumbers[n], months[i/len(ids)], banks, n)
+	}
+
+	h.log.Printf("streaming %s payment records", formatCount(importRecords))
+	rate, err := streamImport(ctx, client, record)
+	if err != nil {
+		return rows, err
+	}
+
+	h.log.Printf("raw bbolt inserts of the same records")
+	rawRate, err := rawInserts(filepath.Join(h.dir, "raw-import.db"), ids, months)
+	if err != nil {
+		return rows, err
+	}
+	share := rate / rawRate
+	rows = append(rows,
+		row{
+			What:  fmt.Sprintf("raw bbolt: insert the same %s records, %d per transaction, keys sorted (reference)", formatCount(importRecords), importGroup),
+			Value: formatRate(rawRate, "records"),
+		},
+		row{
+			What:     fmt.Sprintf("pension ImportPayments: %s records on one stream, durable at ack", formatCount(importRecords)),
+			Value:    formatRate(rate, "records"),
+			Compared: percentOf(rate, rawRate, "raw bbolt"),
+			Goal:     fmt.Sprintf("≥ %s records/s and ≥ %.0f %% of raw", formatCount(goalImportRate), 100*goalImportShare),
+			Result:   verdict(rate >= goalImportRate && share >= goalImportShare),
+		})
+
+	for _, svc := range []struct{ name, admin string }{{"pension", p.adminAddr}, {"registry", reg.adminAddr}} {
+		heap, err := scrapeMetric(ctx, "http://"+svc.admin+"/metrics", "go_memstats_heap_alloc_bytes")
+		if err != nil {
+			return rows, fmt.Errorf("%s heap: %w", svc.name, err)
+		}
+		rows = append(rows, row{
+			What: svc.name + " Go heap after the import (go_memstats_heap_alloc_bytes)", Value: formatBytes(heap),
+			Goal: fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap <= goalHeapBytes),
+		})
+	}
+	return rows, nil
+}
+
+// pensionProc is a started pension program.
+type pensionProc struct {
+	child               *child
+	grpcAddr, adminAddr string
+}
+
+// startPension starts the pension program against the registry at
+// registryAddr, minting its service tokens from the harness's key.
+func (h *harness) startPension(ctx context.Context, bin, registryAddr string) (*pensionProc, error) {
+	grpcAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.start("pension", bin,
+		"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
+		"--data-dir", filepath.Join(h.dir, "pension"),
+		"--token-key", h.tokenKey, "--id-key", h.idKey, "--registry-addr", registryAddr,
+		"--log-level", "warn", "--log-format", "json")
+	if err != nil {
+		return nil, err
+	}
+	if err := h.waitHealthy(ctx, c, grpcAddr); err != nil {
+		return nil, err
+	}
+	return &pensionProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
+}
+
+// benchIDNumbers returns the ID numbers of the first n retirees of
+// benchRetiree.
+func benchIDNumbers(n int) ([]string, error) {
+	out := make([]string, n)
+	one := []string{"x"}
+	for i := range out {
+		r, err := benchRetiree(i, one, one)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r.GetIdNumber()
+	}
+	return out, nil
+}
+
+// waitProjection waits until pension knows the retiree with idNumber.
+func waitProjection(ctx context.Context, client pensionv1.PensionServiceClient, idNumber string) error {
+	ctx, cancel := context.WithTimeout(ctx, projectionDeadline)
+	defer cancel()
+	for {
+		_, err := client.QueryPayments(ctx, &pensionv1.QueryPaymentsRequest{IdNumber: idNumber})
+		if err == nil {
+			return nil
+		}
+		if status.Code(err) != codes.NotFound {
+			return fmt.Errorf("waiting for pension's projection: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pension's projection did not catch up within %v", projectionDeadline)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// benchMonth is a paid month and the day it was paid.
+type benchMonth struct{ month, paidOn string }
+
+// lastMonths returns the n months before now's, oldest first.
+func lastMonths(now time.Time, n int) []benchMonth {
+	out := make([]benchMonth, n)
+	first := time.Date(now.Year(), now.Month()-time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	for i := range out {
+		m := first.AddDate(0, i, 0)
+		out[i] = benchMonth{month: m.Format("2006-01"), paidOn: m.AddDate(0, 0, 14).Format(time.DateOnly)}
+	}
+	return out
+}
+
+// benchBankAccounts returns the masked accounts benchPayment uses.
+func benchBankAccounts() []string {
+	out := make([]string, 10_000)
+	for i := range out {
+		out[i] = fmt.Sprintf("6222************%04d", i)
+	}
+	return out
+}
+
+// benchPayment is the record of retiree n for a month.
+func benchPayment(index int64, idNumber string, month benchMonth, banks []string, n int) *pensionv1.PaymentRecord {
+	basic := int64(250_000 + n%200_000)
+	return &pensionv1.PaymentRecord{
+		Index: index, IdNumber: idNumber, Month: month.month,
+		BasicFen: basic, PersonalAccountFen: basic / 5, TransitionalFen: basic / 10, OtherFen: 5000,
+		PaidOn: month.paidOn, BankAccountMasked: banks[n%len(banks)],
+	}
+}
+
+// streamImport sends importRecords records on one stream and returns the
+// rate from the first send to the summary, which follows the last commit.
+func streamImport(ctx context.Context, client pensionv1.PensionServiceClient, record func(i int) *pensionv1.PaymentRecord) (float64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.ImportPayments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	sendErr := make(chan error, 1)
+	go func() {
+		err := stream.Send(&pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Header{Header: &pensionv1.ImportHeader{
+			BatchId: importBatch, FormatVersion: 1, ExpectedRecords: importRecords,
+		}}})
+		for i := 0; i < importRecords && err == nil; i++ {
+			err = stream.Send(&pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Record{Record: record(i)}})
+		}
+		if err == nil {
+			err = stream.CloseSend()
+		}
+		sendErr <- err
+	}()
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return 0, errors.New("import stream ended without a summary")
+		}
+		if err != nil {
+			return 0, fmt.Errorf("import: %w", err)
+		}
+		if a := resp.GetAck(); a != nil {
+			if len(a.Rejections) > 0 {
+				return 0, fmt.Errorf("import: record %d rejected: %s", a.Rejections[0].Index, a.Rejections[0].Reason)
+			}
+		}
+		if s := resp.GetSummary(); s != nil {
+			elapsed := time.Since(start)
+			if err := <-sendErr; err != nil {
+				return 0, err
+			}
+			if s.Accepted != importRecords {
+				return 0, fmt.Errorf("import: %d of %d records accepted", s.Accepted, importRecords)
+			}
+			return float64(importRecords) / elapsed.Seconds(), nil
+		}
+	}
+}
+
+// rawInserts writes the payments the import wrote — the same keys (retiree
+// id, 0, month) and values (a Payment of the same size) in groups of
+// importGroup, sorted within the group, one transaction each — into a
+// fresh bbolt file opened as the services open theirs, and returns the
+// rate.
+func rawInserts(path string, ids []string, months []benchMonth) (float64, error) {
+	db, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(path)
+	defer db.Close()
+	bucket := []byte("payments")
+	if err := boltstore.CreateBuckets(db, bucket); err != nil {
+		return 0, err
+	}
+	type kv struct{ k, v []byte }
+	ts := timestamppb.Now()
+	banks := benchBankAccounts()
+	group := make([]kv, 0, importGroup)
+	var elapsed time.Duration
+	flush := func() error {
+		// Building the values is not part of the reference: only bbolt is.
+		slices.SortFunc(group, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		t0 := time.Now()
+		err := db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for _, e := range group {
+				if err := b.Put(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		elapsed += time.Since(t0)
+		group = group[:0]
+		return err
+	}
+	for i := range importRecords {
+		n := i % len(ids)
+		m := months[i/len(ids)]
+		r := benchPayment(int64(i+1), "", m, banks, n)
+		v, err := proto.Marshal(&pensionv1.Payment{
+			RetireeId: ids[n], Month: m.month, BasicFen: r.BasicFen, PersonalAccountFen: r.PersonalAccountFen,
+			TransitionalFen: r.TransitionalFen, OtherFen: r.OtherFen,
+			TotalFen: r.BasicFen + r.PersonalAccountFen + r.TransitionalFen + r.OtherFen,
+			PaidOn:   r.PaidOn, BankAccountMasked: r.BankAccountMasked, BatchId: importBatch, Version: 1, ImportTime: ts,
+		})
+		if err != nil {
+			return 0, err
+		}
+		group = append(group, kv{k: []byte(ids[n] + "\x00" + m.month), v: v})
+		if len(group) == importGroup {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(group) > 0 {
+		if err := flush(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(importRecords) / elapsed.Seconds(), nil
+}

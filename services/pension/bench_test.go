@@ -1,0 +1,79 @@
+package pension
+
+import (
+	"testing"
+
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// benchRetirees is how many retirees the import benchmarks pay.
+const benchRetirees = 10_000
+
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	keyer := testKeyer(b)
+	states := make([]*registryv1.RetireeState, benchRetirees)
+	for n := range states {
+		states[n] = retiree(b, keyer, n, communityA)
+	}
+	return newEnv(b, states...)
+}
+
+// benchRecords returns n records, month after month for every retiree,
+// as a bureau's monthly files would be concatenated.
+func benchRecords(b testing.TB, n int) []*pb.PaymentRecord {
+	b.Helper()
+	out := make([]*pb.PaymentRecord, n)
+	for i := range out {
+		k := i % benchRetirees
+		m := month(2000*12) + month(i/benchRetirees)
+		out[i] = payment(b, int64(i+1), k, m.String(), 300000+int64(k))
+	}
+	return out
+}
+
+// BenchmarkImportCommit measures one record through the checker and the
+// group commit (durable: one fsync per group of maxGroup records).
+func BenchmarkImportCommit(b *testing.B) {
+	e := benchEnv(b)
+	records := benchRecords(b, b.N)
+	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
+	im := e.store.newImporter("bench", Actor{Subject: "bench", Role: "bureau"})
+	group := make([]record, 0, maxGroup)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, in := range records {
+		group = append(group, checker.check(in))
+		if len(group) == maxGroup {
+			if _, err := im.commit(group); err != nil {
+				b.Fatal(err)
+			}
+			group = group[:0]
+		}
+	}
+	if len(group) > 0 {
+		if _, err := im.commit(group); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if im.sum.Accepted != int64(b.N) {
+		b.Fatalf("accepted %d of %d", im.sum.Accepted, b.N)
+	}
+}
+
+// BenchmarkImportStream measures one record through ImportPayments over
+// bufconn: the gRPC stream, the receiving goroutine and the commits.
+func BenchmarkImportStream(b *testing.B) {
+	h := newHarness(b, benchEnv(b), harnessOptions{})
+	records := benchRecords(b, b.N)
+	ctx := h.as(bureauP)
+	b.ReportAllocs()
+	b.ResetTimer()
+	res := importStream(ctx, h.client, header("bench"), records)
+	b.StopTimer()
+	if res.err != nil || res.summary.GetAccepted() != int64(b.N) {
+		b.Fatalf("import: %v, summary %v", res.err, res.summary)
+	}
+}

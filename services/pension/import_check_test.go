@@ -1,0 +1,37 @@
+package pension
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// FuzzCheckRecord feeds arbitrary records to the checker: it must not
+// panic, must reject or key every record, and its messages must never
+// carry the ID number or a run of its digits.
+func FuzzCheckRecord(f *testing.F) {
+	f.Add(int64(1), "11010519491231002X", "2026-05", int64(300000), int64(0), "2026-05-15", "6222****1234")
+	f.Add(int64(2), "110105194912310021", "2026-13", int64(-1), int64(10_000_001), "2026-02-30", "abc")
+	f.Add(int64(0), "110105491231002", "1949-12", int64(0), int64(0), "", "")
+	f.Add(int64(3), " 11010519491231002x ", "2026-06", int64(1), int64(1), "2026-07-31", "**")
+	keyer := testKeyer(f)
+	fixedNow := func() time.Time { return testNow }
+	f.Fuzz(func(t *testing.T, index int64, id, month string, basic, other int64, paidOn, bank string) {
+		checker := &recordChecker{keyer: keyer, now: fixedNow}
+		r := checker.check(&pb.PaymentRecord{Index: index, IdNumber: id, Month: month, BasicFen: basic, OtherFen: other, PaidOn: paidOn, BankAccountMasked: bank})
+		if (r.reason == "") == (r.idKey == nil) {
+			t.Fatalf("record with reason %q and key %x", r.reason, r.idKey)
+		}
+		if r.reason == "" && (r.paidOn != paidOn || r.bank != bank || r.basic != basic) {
+			t.Fatalf("accepted record changed: %+v", r)
+		}
+		if trimmed := strings.TrimSpace(id); len(trimmed) >= 8 && strings.Contains(r.message, trimmed) {
+			t.Fatalf("message %q repeats the ID number", r.message)
+		}
+		if idLike.MatchString(r.message) {
+			t.Fatalf("message %q looks like an ID number", r.message)
+		}
+	})
+}

@@ -1,0 +1,144 @@
+package pension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// reasonTooManyRecords is the ErrorInfo reason of a stream over its bound.
+const reasonTooManyRecords = "TOO_MANY_RECORDS"
+
+// ImportPayments implements pb.PensionServiceServer. The first message is
+// the header; each record is checked on its own by a receiving goroutine
+// while the handler commits what has arrived in groups of up to maxGroup
+// records, one transaction each, and acknowledges every group once it is
+// durable. When the client closes its side the handler answers with the
+// stream's summary.
+func (s *Server) ImportPayments(stream grpc.BidiStreamingServer[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse]) error {
+	ctx := stream.Context()
+	p, err := authn.Require(ctx, importers...)
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return s.fail(ctx, apierror.Invalid("header", "the stream must start with a header"))
+	}
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return s.fail(ctx, apierror.Invalid("header", "the stream must start with a header"))
+	}
+	var v apierror.Violations
+	checkBatchID(&v, h.BatchId)
+	if h.FormatVersion != 0 && h.FormatVersion != 1 {
+		v.Add("header.formatVersion", "only format 1 is known")
+	}
+	if h.ExpectedRecords < 0 {
+		v.Add("header.expectedRecords", "must not be negative")
+	}
+	if err := v.Err(); err != nil {
+		return s.fail(ctx, err)
+	}
+	if h.ExpectedRecords > s.maxRecords {
+		return s.fail(ctx, s.tooMany())
+	}
+	log := grpcserver.Logger(ctx).With(zap.String("batch_id", h.BatchId))
+	log.Info("import started", zap.Int64("expected_records", h.ExpectedRecords))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	records := make(chan record, 2*maxGroup)
+	recvErr := make(chan error, 1)
+	checker := &recordChecker{keyer: s.store.keyer, now: s.now}
+	go func() {
+		defer close(records)
+		recvErr <- s.receive(ctx, stream, checker, records)
+	}()
+
+	im := s.store.newImporter(h.BatchId, actorOf(ctx, p))
+	group := make([]record, 0, maxGroup)
+	for r := range records {
+		group = append(group[:0], r)
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-records:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		ack, err := im.commit(group)
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		if err := stream.Send(&pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Ack{Ack: ack}}); err != nil {
+			return err
+		}
+	}
+	if err := <-recvErr; err != nil {
+		log.Warn("import ended early", zap.Int64("durable_through_index", im.sum.LastIndex), zap.Error(err))
+		return s.fail(ctx, err)
+	}
+	if im.sum.Received == 0 {
+		// Record the batch even when it is empty.
+		if _, err := im.commit(nil); err != nil {
+			return s.fail(ctx, err)
+		}
+	}
+	sum := &im.sum
+	log.Info("import finished", zap.Int64("received", sum.Received), zap.Int64("accepted", sum.Accepted),
+		zap.Int64("duplicates", sum.Duplicates), zap.Int64("corrections", sum.Corrections),
+		zap.Int64("rejected", sum.Rejected), zap.String("subject", p.Subject))
+	return stream.Send(&pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Summary{Summary: sum}})
+}
+
+// receive reads records until the client closes its side (nil), the
+// stream breaks, a message is not a record, or the stream goes over its
+// bound.
+func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse], c *recordChecker, out chan<- record) error {
+	var n int64
+	for {
+		req := new(pb.ImportPaymentsRequest)
+		if err := stream.RecvMsg(req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		in := req.GetRecord()
+		if in == nil {
+			return apierror.Invalid("record", "only the first message may be a header")
+		}
+		if n++; n > s.maxRecords {
+			return s.tooMany()
+		}
+		select {
+		case out <- c.check(in):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Server) tooMany() error {
+	return apierror.Rule(codes.ResourceExhausted, reasonTooManyRecords,
+		fmt.Sprintf("an import stream may carry at most %d records; split the batch", s.maxRecords))
+}

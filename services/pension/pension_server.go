@@ -1,0 +1,266 @@
+package pension
+
+import (
+	"context"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// ListPayments implements pb.PensionServiceServer.
+func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	from, to := monthRange(&v, req.FromMonth, req.ToMonth, s.now())
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := s.visibleRetiree(p, req.RetireeId)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	payments, err := s.store.Payments(st.Id, from, to)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPayments", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListPaymentsResponse{Payments: payments}, nil
+}
+
+// QueryPayments implements pb.PensionServiceServer: ListPayments by ID
+// number, which travels in the body, never in a URL.
+func (s *Server) QueryPayments(ctx context.Context, req *pb.QueryPaymentsRequest) (*pb.QueryPaymentsResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	var id idnumber.ID
+	if req.IdNumber == "" {
+		v.Add("idNumber", "required")
+	} else if id, err = idnumber.ParseAt(req.IdNumber, s.now()); err != nil {
+		idNumberViolation(&v, "idNumber", err)
+	}
+	from, to := monthRange(&v, req.FromMonth, req.ToMonth, s.now())
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := visible(p)(s.store.LookupRetiree(id))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	payments, err := s.store.Payments(st.Id, from, to)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "QueryPayments", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.QueryPaymentsResponse{RetireeId: st.Id, Payments: payments}, nil
+}
+
+// ListPaymentVersions implements pb.PensionServiceServer.
+func (s *Server) ListPaymentVersions(ctx context.Context, req *pb.ListPaymentVersionsRequest) (*pb.ListPaymentVersionsResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	m, ok := parseMonth(req.Month)
+	if !ok {
+		v.Add("month", "must be a month YYYY-MM from 1950")
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := s.visibleRetiree(p, req.RetireeId)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	versions, err := s.store.PaymentVersions(st.Id, m)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPaymentVersions", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListPaymentVersionsResponse{Versions: versions}, nil
+}
+
+// GetStatement implements pb.PensionServiceServer.
+func (s *Server) GetStatement(ctx context.Context, req *pb.GetStatementRequest) (*pb.GetStatementResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	if req.Year < minYear || int(req.Year) > now.Year() {
+		v.Addf("year", "must be between %d and the current year", minYear)
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := s.visibleRetiree(p, req.RetireeId)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.store.Statement(st, int(req.Year), now)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetStatement", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return resp, nil
+}
+
+// RecordCertification implements pb.PensionServiceServer.
+func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertificationRequest) (*pb.RecordCertificationResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := checkCertification(req.Certification, s.now()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	c, err := s.store.RecordCertification(req.RetireeId, req.Certification, actorOf(ctx, p), guard(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.RecordCertificationResponse{Certification: c}, nil
+}
+
+// ListCertifications implements pb.PensionServiceServer.
+func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificationsRequest) (*pb.ListCertificationsResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	scope := boltstore.PageScope("ListCertifications", req.RetireeId)
+	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := s.visibleRetiree(p, req.RetireeId)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListCertifications(st.Id, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListCertifications", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// GetEntitlement implements pb.PensionServiceServer.
+func (s *Server) GetEntitlement(ctx context.Context, req *pb.GetEntitlementRequest) (*pb.GetEntitlementResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkRetireeID(&v, req.RetireeId)
+	asOf := asOfDate(&v, req.AsOf, s.now())
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	st, err := s.visibleRetiree(p, req.RetireeId)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	resp, err := s.store.Entitlement(st, asOf)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetEntitlement", st.Id); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return resp, nil
+}
+
+// ListOverdueCertifications implements pb.PensionServiceServer.
+func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOverdueCertificationsRequest) (*pb.ListOverdueCertificationsResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	checkCommunityID(&v, req.CommunityId)
+	asOf := asOfDate(&v, req.AsOf, s.now())
+	scope := boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf)
+	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := canSeeCommunity(p, req.CommunityId); err != nil {
+		return nil, err
+	}
+	f := OverdueFilter{CommunityID: req.CommunityId, AsOf: asOf, DueBy: asOf.AddDate(0, 0, overdueHorizonDays)}
+	list, last, err := s.store.ListOverdue(f, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	ids := make([]string, len(list))
+	for i, o := range list {
+		ids[i] = o.RetireeId
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListOverdueCertifications", ids...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: s.nextToken(scope, last)}, nil
+}
+
+// ListPaymentAnomalies implements pb.PensionServiceServer.
+func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAnomaliesRequest) (*pb.ListPaymentAnomaliesResponse, error) {
+	p, err := authn.Require(ctx, pensionReaders...)
+	if err != nil {
+		return nil, err
+	}
+	var v apierror.Violations
+	m := requiredMonth(&v, "month", req.Month, s.now())
+	checkCommunityID(&v, req.CommunityId)
+	scope := boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month)
+	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := canSeeCommunity(p, req.CommunityId); err != nil {
+		return nil, err
+	}
+	list, last, err := s.store.ListAnomalies(AnomalyFilter{CommunityID: req.CommunityId, Month: m, DropShare: s.dropShare}, size, after)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	var ids []string
+	for i, a := range list {
+		if i == 0 || list[i-1].RetireeId != a.RetireeId {
+			ids = append(ids, a.RetireeId)
+		}
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPaymentAnomalies", ids...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: s.nextToken(scope, last)}, nil
+}

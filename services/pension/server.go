@@ -1,0 +1,167 @@
+package pension
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// DefaultAmountDropShare is the share below the previous month's total
+// that makes a payment an AMOUNT_DROP anomaly unless configured otherwise.
+const DefaultAmountDropShare = 0.2
+
+// Server implements the pension service's gRPC API: each handler
+// authorises, validates, calls the store and translates the error.
+type Server struct {
+	pb.UnimplementedPensionServiceServer
+
+	store      *Store
+	log        *zap.Logger
+	now        func() time.Time
+	dropShare  float64
+	maxRecords int64
+}
+
+var _ pb.PensionServiceServer = (*Server)(nil)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// AmountDropShare is the AMOUNT_DROP threshold (DefaultAmountDropShare
+	// when zero).
+	AmountDropShare float64
+	// MaxStreamRecords bounds the records of one import stream
+	// (DefaultMaxStreamRecords when zero).
+	MaxStreamRecords int64
+}
+
+// NewServer returns a Server over store.
+func NewServer(store *Store, o ServerOptions) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.AmountDropShare == 0 {
+		o.AmountDropShare = DefaultAmountDropShare
+	}
+	if o.MaxStreamRecords == 0 {
+		o.MaxStreamRecords = DefaultMaxStreamRecords
+	}
+	return &Server{store: store, log: o.Logger, now: o.Now, dropShare: o.AmountDropShare, maxRecords: o.MaxStreamRecords}
+}
+
+// Who may do what (DESIGN "Identity and access"): admin and bureau
+// everything, a clerk the retirees of its communities; enterprises and
+// services nothing here. authn.Require lets admin through everywhere.
+var (
+	pensionReaders = []authn.Role{authn.RoleBureau, authn.RoleClerk}
+	importers      = []authn.Role{authn.RoleBureau}
+)
+
+// knowsExistence reports whether p may learn that a retiree does not
+// exist (404); a clerk gets 403 for a missing retiree as for a hidden one.
+func knowsExistence(p *authn.Principal) bool { return p.Is(authn.RoleAdmin, authn.RoleBureau) }
+
+// canSee reports whether p may see the pension data of a retiree.
+func canSee(p *authn.Principal, st *registryv1.RetireeState) bool {
+	switch p.Role {
+	case authn.RoleAdmin, authn.RoleBureau:
+		return true
+	case authn.RoleClerk:
+		return p.InCommunity(st.GetCommunityId())
+	}
+	return false
+}
+
+// guard is the object check the store runs inside its transaction; st is
+// nil when the retiree is unknown.
+func guard(p *authn.Principal) func(*registryv1.RetireeState) error {
+	return func(st *registryv1.RetireeState) error {
+		if st == nil {
+			if knowsExistence(p) {
+				return nil
+			}
+			return authn.ErrPermissionDenied
+		}
+		if !canSee(p, st) {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// visibleRetiree returns the projected retiree p asks about, or the error
+// p gets: 403 when it may not see it or may not learn that it is missing.
+func (s *Server) visibleRetiree(p *authn.Principal, id string) (*registryv1.RetireeState, error) {
+	return visible(p)(s.store.Retiree(id))
+}
+
+// visible returns a function that applies p's object check to the result
+// of a retiree look-up.
+func visible(p *authn.Principal) func(*registryv1.RetireeState, error) (*registryv1.RetireeState, error) {
+	return func(st *registryv1.RetireeState, err error) (*registryv1.RetireeState, error) {
+		switch {
+		case err == nil:
+			err = guard(p)(st)
+		case isNotFound(err):
+			if gerr := guard(p)(nil); gerr != nil {
+				err = gerr
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+}
+
+// canSeeCommunity checks a community-wide list: a clerk lists only its own
+// communities.
+func canSeeCommunity(p *authn.Principal, community string) error {
+	if p.Role == authn.RoleClerk && !p.InCommunity(community) {
+		return authn.ErrPermissionDenied
+	}
+	return nil
+}
+
+// fail translates err for the client; detail of the unexpected goes to the
+// request's log.
+func (s *Server) fail(ctx context.Context, err error) error {
+	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
+}
+
+func actorOf(ctx context.Context, p *authn.Principal) Actor {
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
+}
+
+// pageArgs validates page size and token for a list bound to scope.
+func (s *Server) pageArgs(v *apierror.Violations, size int32, token, scope string) (int, []byte) {
+	n, err := boltstore.PageSize(size)
+	if err != nil {
+		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
+	}
+	after, err := s.store.PageTokens().Decode(scope, token)
+	if err != nil {
+		v.Add("pageToken", "invalid page token")
+	}
+	return n, after
+}
+
+func (s *Server) nextToken(scope string, last []byte) string {
+	if last == nil {
+		return ""
+	}
+	return s.store.PageTokens().Encode(scope, last)
+}

@@ -1,0 +1,219 @@
+// Package pension is the pension service: the monthly payments that
+// social-security bureaus stream in, the annual certifications that each
+// pensioner is alive, and what follows from them — entitlement, overdue
+// certifications and payment anomalies. It knows retirees through its own
+// projection of registry's change log, kept in the same bbolt file, and
+// never calls registry while serving.
+package pension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/projection"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// Logger receives bbolt's own messages, audit-writer and projection
+	// failures.
+	Logger *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// DurableReads makes every read wait until its audit record is on disk
+	// before the data is answered. Off, records are group-committed within
+	// milliseconds of the answer, and a crash can lose the last commit's.
+	DurableReads bool
+	// Registry is the client the projection follows WatchRetirees with; it
+	// is only used once Projection().Run is called.
+	Registry registryv1.RegistryServiceClient
+	// ProjectionMinBackoff and ProjectionMaxBackoff bound the projection's
+	// reconnect wait (zero: the projection's defaults).
+	ProjectionMinBackoff, ProjectionMaxBackoff time.Duration
+}
+
+// Store is the pension service's storage: payments with their superseded
+// versions, certifications with the due-date index, import batches, the
+// audit log, and the retiree projection, all in one bbolt file.
+type Store struct {
+	db    *bolt.DB
+	keyer *idnumber.Keyer
+	pages *boltstore.PageTokens
+	now   func() time.Time
+	log   *zap.Logger
+	audit *audit.Log
+	proj  *projection.Projection
+	// durableReads: see StoreOptions.DurableReads.
+	durableReads bool
+}
+
+// Actor is who makes a change or a read, for the audit log.
+type Actor = audit.Actor
+
+// errRetireeNotFound is what a read of a retiree unknown to the projection
+// gets; the server turns it into 403 for callers who may not learn that.
+var errRetireeNotFound = fmt.Errorf("retiree %w", apierror.ErrNotFound)
+
+// OpenStore opens (creating if needed) the pension database at path and
+// prepares the projection in it.
+func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	// Imports write thousands of random keys per commit, which leaves a
+	// long freelist; writing it on every commit costs more than rebuilding
+	// it when the file is opened (etcd makes the same choice).
+	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger, NoFreelistSync: true})
+	if err != nil {
+		return nil, err
+	}
+	s, err := newStore(db, keyer, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(db *bolt.DB, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
+	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
+		return nil, err
+	}
+	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := boltstore.NewPageTokens(secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, keyer: keyer, pages: pages, now: o.Now, log: o.Logger, durableReads: o.DurableReads}
+	s.proj, err = projection.New(db, o.Registry, projection.Options{
+		Logger:     o.Logger.Named("projection"),
+		MinBackoff: o.ProjectionMinBackoff,
+		MaxBackoff: o.ProjectionMaxBackoff,
+		OnApply:    s.applyRetiree,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.audit = audit.NewLog(db, o.Logger, o.Now)
+	return s, nil
+}
+
+// Close stops the audit writer and closes the database. Stop the
+// projection's Run first.
+func (s *Store) Close() error {
+	s.audit.Close()
+	return s.db.Close()
+}
+
+// DB returns the underlying database, for the online-backup handler.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Projection returns the retiree projection; main runs it.
+func (s *Store) Projection() *projection.Projection { return s.proj }
+
+// PageTokens returns the store's page-token codec.
+func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
+
+// Retiree returns a retiree's projected state, or a not-found error.
+func (s *Store) Retiree(id string) (*registryv1.RetireeState, error) {
+	if !validRetireeID(id) {
+		return nil, errRetireeNotFound
+	}
+	var st *registryv1.RetireeState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = getRetiree(tx, id)
+		return err
+	})
+	return st, err
+}
+
+// LookupRetiree returns the projected state of the retiree with an ID
+// number, or a not-found error.
+func (s *Store) LookupRetiree(id idnumber.ID) (*registryv1.RetireeState, error) {
+	key := s.keyer.Key(id)
+	var st *registryv1.RetireeState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = projection.LookupKey(tx, key)
+		if errors.Is(err, projection.ErrUnknownRetiree) {
+			return errRetireeNotFound
+		}
+		return err
+	})
+	return st, err
+}
+
+// getRetiree is projection.Get with the store's not-found error.
+func getRetiree(tx *bolt.Tx, id string) (*registryv1.RetireeState, error) {
+	st, err := projection.Get(tx, id)
+	if errors.Is(err, projection.ErrUnknownRetiree) {
+		return nil, errRetireeNotFound
+	}
+	return st, err
+}
+
+// AuditReads records that actor read the pension data of the given
+// retirees. With durable reads configured it returns once the records are
+// on disk; otherwise once they are queued for the next group commit.
+func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
+	if s.durableReads {
+		return s.audit.Record(ctx, actor, action, retireeIDs...)
+	}
+	return s.audit.Enqueue(ctx, actor, action, retireeIDs...)
+}
+
+// ListAudit returns a page of a retiree's audit entries, oldest first.
+func (s *Store) ListAudit(id string, size int, after []byte) ([]*registryv1.AuditEntry, []byte, error) {
+	if !validRetireeID(id) {
+		return nil, nil, nil
+	}
+	return audit.List(s.db, id, size, after)
+}
+
+// validRetireeID reports whether s has the shape of registry's retiree ids
+// (16 characters of lowercase base32), so that nothing else reaches a key.
+func validRetireeID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+func unmarshal(v []byte, m proto.Message, what string) error {
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	return nil
+}

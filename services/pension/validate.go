@@ -1,0 +1,158 @@
+package pension
+
+import (
+	"errors"
+	"time"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// Bounds on query arguments.
+const (
+	// maxMonthRange bounds the months one ListPayments covers: ten years.
+	maxMonthRange = 120
+	// defaultMonthRange is the months ListPayments covers without a
+	// fromMonth: the year up to toMonth.
+	defaultMonthRange = 12
+	// overdueHorizonDays is how far ahead of asOf a certification counts as
+	// due: a clerk plans the next month's visits.
+	overdueHorizonDays = 30
+	// minCertificationYear is the earliest certification date accepted.
+	minCertificationYear = 2000
+)
+
+// checkRetireeID requires a retiree id. Its shape is checked by the store,
+// which answers a malformed one like an unknown one.
+func checkRetireeID(v *apierror.Violations, id string) {
+	if id == "" {
+		v.Add("retireeId", "required")
+	}
+}
+
+// checkCommunityID validates a 12-digit statistical division code.
+func checkCommunityID(v *apierror.Violations, id string) {
+	switch {
+	case id == "":
+		v.Add("communityId", "required")
+	case len(id) != 12:
+		v.Add("communityId", "must be a 12-digit division code")
+	default:
+		if _, ok := digits(id); !ok {
+			v.Add("communityId", "must be a 12-digit division code")
+		}
+	}
+}
+
+// monthRange validates an optional month range: toMonth defaults to the
+// current month, fromMonth to eleven months before toMonth.
+func monthRange(v *apierror.Violations, fromS, toS string, today time.Time) (from, to month) {
+	to = monthOf(today)
+	if toS != "" {
+		m, ok := parseMonth(toS)
+		if !ok {
+			v.Add("toMonth", "must be a month YYYY-MM from 1950")
+			return 0, 0
+		}
+		to = m
+	}
+	from = to - (defaultMonthRange - 1)
+	if fromS != "" {
+		m, ok := parseMonth(fromS)
+		if !ok {
+			v.Add("fromMonth", "must be a month YYYY-MM from 1950")
+			return 0, 0
+		}
+		from = m
+	}
+	switch {
+	case from > to:
+		v.Add("fromMonth", "after toMonth")
+	case to-from+1 > maxMonthRange:
+		v.Addf("fromMonth", "the range may cover at most %d months", maxMonthRange)
+	}
+	return from, to
+}
+
+// requiredMonth validates a required month, not after the current one.
+func requiredMonth(v *apierror.Violations, field, s string, today time.Time) month {
+	if s == "" {
+		v.Add(field, "required")
+		return 0
+	}
+	m, ok := parseMonth(s)
+	if !ok {
+		v.Add(field, "must be a month YYYY-MM from 1950")
+		return 0
+	}
+	if m > monthOf(today) {
+		v.Add(field, "after the current month")
+	}
+	return m
+}
+
+// asOfDate validates an optional as-of date, today by default.
+func asOfDate(v *apierror.Violations, s string, today time.Time) time.Time {
+	if s == "" {
+		return dayOf(today)
+	}
+	d, ok := parseDate(s)
+	if !ok {
+		v.Add("asOf", "must be a date YYYY-MM-DD")
+	}
+	return d
+}
+
+// checkCertification validates a certification to record.
+func checkCertification(c *pb.Certification, today time.Time) error {
+	var v apierror.Violations
+	if c == nil {
+		return apierror.Invalid("certification", "required")
+	}
+	if _, ok := pb.CertificationMethod_name[int32(c.Method)]; !ok || c.Method == pb.CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED {
+		v.Add("method", "must be one of IN_PERSON, HOME_VISIT, REMOTE_FACE, DATA_MATCH")
+	}
+	switch d, ok := parseDate(c.CertifiedOn); {
+	case c.CertifiedOn == "":
+		v.Add("certifiedOn", "required")
+	case !ok:
+		v.Add("certifiedOn", "must be a date YYYY-MM-DD")
+	case d.After(dayOf(today)):
+		v.Add("certifiedOn", "in the future")
+	case d.Year() < minCertificationYear:
+		v.Addf("certifiedOn", "before %d", minCertificationYear)
+	}
+	return v.Err()
+}
+
+// idNumberViolation turns an ID-number error into a field violation whose
+// text never repeats the number.
+func idNumberViolation(v *apierror.Violations, field string, err error) {
+	var e *idnumber.Error
+	if errors.As(err, &e) {
+		v.Add(field, e.Message)
+		return
+	}
+	v.Add(field, "invalid ID number")
+}
+
+// checkBatchID validates an import batch id: 1 to 64 characters of
+// [A-Za-z0-9._-].
+func checkBatchID(v *apierror.Violations, id string) {
+	if id == "" {
+		v.Add("header.batchId", "required")
+		return
+	}
+	if len(id) > maxBatchIDLen {
+		v.Addf("header.batchId", "longer than %d characters", maxBatchIDLen)
+		return
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			v.Add("header.batchId", "may hold only letters, digits, '.', '_' and '-'")
+			return
+		}
+	}
+}

@@ -1,0 +1,450 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// startHandover starts the handover service beside registry and activity,
+// as production runs it: it verifies tokens with the public key only and
+// calls registry and activity with a pre-issued service token.
+func (s *stack) startHandover(t *testing.T, pubKey string) {
+	t.Helper()
+	tokenFile := filepath.Join(s.dir, "keys", "handover.token")
+	tok := s.signToken(t, authn.Principal{Subject: "handover", Role: authn.RoleService}, time.Now())
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.secret(tok)
+	var addrs []string
+	s.handover, addrs = s.launch(t, "handover", 2,
+		func(a []string) []string {
+			return []string{
+				"--grpc-addr", a[0], "--admin-addr", a[1],
+				"--data-dir", filepath.Join(s.dir, "data"),
+				"--token-key", pubKey, "--service-token-file", tokenFile,
+				"--registry-addr", s.registryAddr, "--activity-addr", s.activityAddr,
+				"--log-format", "json", "--log-level", "debug",
+			}
+		},
+		grpcServing)
+	s.handoverAddr = addrs[0]
+}
+
+// handoverDoc is the Handover resource as a client reads it. int64
+// fields are JSON strings in protojson, and zero values are left out.
+type handoverDoc struct {
+	ID                   string   `json:"id"`
+	State                string   `json:"state"`
+	EnterpriseCreditCode string   `json:"enterpriseCreditCode"`
+	CommunityID          string   `json:"communityId"`
+	RetireeIDs           []string `json:"retireeIds"`
+	Funds                struct {
+		AmountFen   int64 `json:"amountFen,string"`
+		ReceivedFen int64 `json:"receivedFen,string"`
+	} `json:"funds"`
+	Dossiers []struct {
+		RetireeID   string `json:"retireeId"`
+		State       string `json:"state"`
+		Explanation string `json:"explanation"`
+	} `json:"dossiers"`
+	Premises []struct {
+		ID         string  `json:"id"`
+		Name       string  `json:"name"`
+		Capacity   int     `json:"capacity"`
+		AreaSqm    float64 `json:"areaSqm"`
+		Inspection string  `json:"inspection"`
+		VenueID    string  `json:"venueId"`
+	} `json:"premises"`
+	Delivery struct {
+		State     string `json:"state"`
+		Commands  int    `json:"commands"`
+		Delivered int    `json:"delivered"`
+		LastError string `json:"lastError"`
+	} `json:"delivery"`
+	ReturnReason string `json:"returnReason"`
+	Etag         string `json:"etag"`
+}
+
+// TestHandoverService is the handover as its users live it, through the
+// gateway and the real registry, handover and activity programs: an
+// enterprise registers and hands over 50 retirees with a clubhouse; a
+// clerk of another community is refused; the receiving clerk returns the
+// package, the enterprise fixes and resubmits it; the clerk records the
+// funds in two parts, the archives with one dossier missing and
+// explained, inspects the premises and completes. Then registry shows the
+// 50 retirees managed by the community, the socialisation report has
+// moved, and the clubhouse is a venue that takes bookings.
+func TestHandoverService(t *testing.T) {
+	s := startStack(t)
+	tk := s.mintTokens(t)
+	s.secret(personalData...)
+	api := newRESTClient(s.baseURL)
+	must := func(name string, f func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+	send := func(t *testing.T, c call, want int, v any) reply {
+		t.Helper()
+		r := api.do(t, c)
+		if !r.want(t, c, want) {
+			t.FailNow()
+		}
+		if v != nil {
+			r.decode(t, v)
+		}
+		return r
+	}
+	const retirees = 50
+	const standardFen = 360000 // 3,600 yuan a head
+
+	must("registry: communities and the enterprise", func(t *testing.T) {
+		for _, body := range []map[string]any{
+			{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800},
+			{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950},
+		} {
+			send(t, call{method: http.MethodPost, path: "/v1/communities", token: tk.admin, body: body}, http.StatusOK, nil)
+		}
+		send(t, call{method: http.MethodPost, path: "/v1/enterprises", token: tk.bureau, body: map[string]any{
+			"creditCode": creditCode, "name": "沈阳重型机械厂", "ownership": "STATE", "status": "BANKRUPT",
+		}}, http.StatusOK, nil)
+	})
+
+	var ids []string
+	must("the enterprise registers its retirees", func(t *testing.T) {
+		for i := range retirees {
+			birth := time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 17*i)
+			id, err := idnumber.Build("210102", birth, 100+i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.secret(id.Digits())
+			var r retiree
+			send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.enterprise, body: map[string]any{
+				"idNumber": id.Digits(), "name": fmt.Sprintf("职工%02d", i), "communityId": communityA,
+				"enterpriseCreditCode": creditCode, "managementMode": "ENTERPRISE", "retirementDate": "2012-05-01",
+			}}, http.StatusOK, &r)
+			ids = append(ids, r.ID)
+		}
+	})
+
+	report := func(t *testing.T) reportRow {
+		t.Helper()
+		var rep report
+		send(t, call{method: http.MethodGet, path: "/v1/reports/socialisation?groupBy=community", token: tk.bureau}, http.StatusOK, &rep)
+		for _, row := range rep.Rows {
+			if row.Key == communityA {
+				return row
+			}
+		}
+		t.Fatalf("no report row for %s: %+v", communityA, rep.Rows)
+		return reportRow{}
+	}
+	before := report(t)
+	if before.EnterpriseManaged != retirees || before.CommunityManaged != 0 {
+		t.Fatalf("report before the handover: %+v", before)
+	}
+
+	dossiers := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		dossiers[i] = map[string]any{"retireeId": id, "dossierNo": fmt.Sprintf("SY-2026-%03d", i+1), "volumes": 1 + i%3,
+			"checklist": []string{"RESUME", "APPRAISAL", "WAGES_APPOINTMENTS"}}
+	}
+	premises := map[string]any{"name": "机械厂老干部活动中心", "address": "和平区太原北街18号", "areaSqm": 260.5, "capacity": 60, "use": "文体活动"}
+	var h handoverDoc
+	must("the enterprise builds and submits the package", func(t *testing.T) {
+		send(t, call{method: http.MethodPost, path: "/v1/handovers", token: tk.enterprise, body: map[string]any{
+			"enterpriseCreditCode": creditCode, "communityId": communityA, "retireeIds": ids,
+			"funds":       map[string]any{"amountFen": standardFen * retirees, "perRetireeStandardFen": standardFen},
+			"dossiers":    dossiers,
+			"premises":    []any{premises},
+			"obligations": []any{map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "统筹外补贴", "monthlyAmountFen": 1500000, "until": "2035-12-31"}},
+		}}, http.StatusOK, &h)
+		if h.State != "DRAFT" || h.ID == "" || len(h.RetireeIDs) != retirees || len(h.Premises) != 1 || h.Premises[0].ID == "" {
+			t.Fatalf("created %+v", h)
+		}
+		send(t, call{method: http.MethodPost, path: "/v1/handovers/" + h.ID + ":submit", token: tk.enterprise, body: map[string]any{"etag": h.Etag}}, http.StatusOK, &h)
+		if h.State != "SUBMITTED" {
+			t.Fatalf("after submit: %s", h.State)
+		}
+	})
+	path := "/v1/handovers/" + h.ID
+
+	must("a second package of the same retirees is refused, every one named", func(t *testing.T) {
+		var other handoverDoc
+		send(t, call{method: http.MethodPost, path: "/v1/handovers", token: tk.enterprise, body: map[string]any{
+			"communityId": communityB, "retireeIds": []string{ids[3], missingID, ids[7]},
+			"funds": map[string]any{"amountFen": 100},
+		}}, http.StatusOK, &other)
+		r := send(t, call{method: http.MethodPost, path: "/v1/handovers/" + other.ID + ":submit", token: tk.enterprise, body: map[string]any{}}, http.StatusBadRequest, nil)
+		st := r.status(t)
+		want := []string{"retireeIds[0]", "retireeIds[1]", "retireeIds[2]", "dossiers", "dossiers", "dossiers"}
+		if got := st.violatedFields(); !slices.Equal(got, want) || !slices.Equal(st.reasons(), []string{"HANDOVER_CHECKS_FAILED"}) {
+			t.Errorf("violations %q, reasons %q, want %q: %s", got, st.reasons(), want, r.body)
+		}
+		if !strings.Contains(string(r.body), "in handover "+h.ID) || !strings.Contains(string(r.body), "not registered") {
+			t.Errorf("reasons missing from %s", r.body)
+		}
+		send(t, call{method: http.MethodPost, path: "/v1/handovers/" + other.ID + ":withdraw", token: tk.enterprise, body: map[string]any{"reason": "重复提交"}}, http.StatusOK, nil)
+	})
+
+	must("a clerk of another community may not see or touch it", func(t *testing.T) {
+		for _, c := range []call{
+			{method: http.MethodGet, path: path, token: tk.clerkB},
+			{method: http.MethodGet, path: path + "/events", token: tk.clerkB},
+			{method: http.MethodPost, path: path + ":return", token: tk.clerkB, body: map[string]any{"reason": "不是我们社区的"}},
+			{method: http.MethodPost, path: path + ":complete", token: tk.clerkB, body: map[string]any{}},
+			// Whether or not the handover exists.
+			{method: http.MethodGet, path: "/v1/handovers/H0000000000000000", token: tk.clerkB},
+			// Nor may the enterprise do the clerk's part.
+			{method: http.MethodPost, path: path + ":receiveFunds", token: tk.enterprise, body: map[string]any{"amountFen": 1, "voucherNo": "X", "receivedOn": "2026-01-05"}},
+		} {
+			send(t, c, http.StatusForbidden, nil)
+		}
+	})
+
+	must("the receiving clerk returns it", func(t *testing.T) {
+		send(t, call{method: http.MethodPost, path: path + ":return", token: tk.clerkA, body: map[string]any{
+			"etag": h.Etag, "reason": "活动中心可容纳人数与实际不符，请核实后重新提交",
+		}}, http.StatusOK, &h)
+		if h.State != "RETURNED" || h.ReturnReason == "" {
+			t.Fatalf("after return: %+v", h)
+		}
+	})
+
+	must("the enterprise fixes it and resubmits", func(t *testing.T) {
+		fixed := map[string]any{"id": h.Premises[0].ID, "name": premises["name"], "address": premises["address"],
+			"areaSqm": premises["areaSqm"], "capacity": 45, "use": premises["use"]}
+		// A stale etag is a conflict.
+		send(t, call{method: http.MethodPatch, path: path, token: tk.enterprise, body: map[string]any{"etag": "r1", "premises": []any{fixed}}}, http.StatusConflict, nil)
+		send(t, call{method: http.MethodPatch, path: path, token: tk.enterprise, body: map[string]any{"etag": h.Etag, "premises": []any{fixed}}}, http.StatusOK, &h)
+		if h.State != "RETURNED" || h.Premises[0].Capacity != 45 || len(h.Dossiers) != retirees {
+			t.Fatalf("after the fix: %+v", h)
+		}
+		send(t, call{method: http.MethodPost, path: path + ":submit", token: tk.enterprise, body: map[string]any{"etag": h.Etag}}, http.StatusOK, &h)
+		if h.State != "SUBMITTED" {
+			t.Fatalf("after resubmit: %s", h.State)
+		}
+	})
+
+	total := int64(standardFen * retirees)
+	must("the clerk records the funds in two parts", func(t *testing.T) {
+		first := total * 6 / 10
+		send(t, call{method: http.MethodPost, path: path + ":receiveFunds", token: tk.clerkA, body: map[string]any{
+			"amountFen": first, "voucherNo": "HZ-2026-0117", "receivedOn": "2026-01-17"}}, http.StatusOK, &h)
+		r := send(t, call{method: http.MethodPost, path: path + ":receiveFunds", token: tk.clerkA, body: map[string]any{
+			"amountFen": total - first + 1, "voucherNo": "HZ-2026-0203", "receivedOn": "2026-02-03"}}, http.StatusBadRequest, nil)
+		if rs := r.status(t).reasons(); !slices.Equal(rs, []string{"FUNDS_OVER_RECEIVED"}) {
+			t.Errorf("over-receipt reasons %q", rs)
+		}
+		send(t, call{method: http.MethodPost, path: path + ":receiveFunds", token: tk.clerkA, body: map[string]any{
+			"amountFen": total - first, "voucherNo": "HZ-2026-0203", "receivedOn": "2026-02-03"}}, http.StatusOK, &h)
+		if h.Funds.ReceivedFen != total {
+			t.Fatalf("received %d of %d", h.Funds.ReceivedFen, total)
+		}
+	})
+
+	must("the clerk receives the archives, one missing and explained", func(t *testing.T) {
+		send(t, call{method: http.MethodPost, path: path + ":receiveArchives", token: tk.clerkA, body: map[string]any{
+			"received": ids[:retirees-1],
+			"missing":  []any{map[string]any{"retireeId": ids[retirees-1], "explanation": "档案于2008年移交时遗失，原单位已出具书面说明"}},
+		}}, http.StatusOK, &h)
+		if st := h.Dossiers[retirees-1]; st.State != "MISSING" || st.Explanation == "" || h.Dossiers[0].State != "RECEIVED" {
+			t.Fatalf("dossiers: first %+v, last %+v", h.Dossiers[0], st)
+		}
+	})
+
+	must("the clerk inspects the premises and completes", func(t *testing.T) {
+		// Not before the premises are inspected.
+		r := send(t, call{method: http.MethodPost, path: path + ":complete", token: tk.clerkA, body: map[string]any{}}, http.StatusBadRequest, nil)
+		if st := r.status(t); !slices.Equal(st.violatedFields(), []string{"premises[0]"}) {
+			t.Errorf("incomplete: %s", r.body)
+		}
+		send(t, call{method: http.MethodPost, path: path + ":inspectPremises", token: tk.clerkA, body: map[string]any{
+			"premisesId": h.Premises[0].ID, "accepted": true, "notes": "房屋结构完好，消防设施齐全"}}, http.StatusOK, &h)
+		send(t, call{method: http.MethodPost, path: path + ":complete", token: tk.clerkA, body: map[string]any{"etag": h.Etag}}, http.StatusOK, &h)
+		if h.State != "COMPLETED" || h.Delivery.Commands != 2 {
+			t.Fatalf("after complete: %+v", h)
+		}
+	})
+
+	must("the outbox delivers", func(t *testing.T) {
+		deadline := time.Now().Add(30 * time.Second)
+		for h.Delivery.State != "DELIVERED" {
+			if time.Now().After(deadline) {
+				t.Fatalf("not delivered: %+v", h.Delivery)
+			}
+			time.Sleep(100 * time.Millisecond)
+			send(t, call{method: http.MethodGet, path: path, token: tk.clerkA}, http.StatusOK, &h)
+		}
+		if h.Premises[0].VenueID == "" || h.Delivery.LastError != "" {
+			t.Errorf("delivered: %+v, premises %+v", h.Delivery, h.Premises[0])
+		}
+	})
+
+	must("registry shows the retirees managed by the community", func(t *testing.T) {
+		var list struct {
+			Retirees      []retiree `json:"retirees"`
+			NextPageToken string    `json:"nextPageToken"`
+		}
+		send(t, call{method: http.MethodGet, path: "/v1/retirees?communityId=" + communityA + "&managementMode=COMMUNITY&pageSize=100", token: tk.clerkA}, http.StatusOK, &list)
+		var got []string
+		for _, r := range list.Retirees {
+			got = append(got, r.ID)
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(ids))
+		if !slices.Equal(got, want) {
+			t.Errorf("%d COMMUNITY-managed retirees in %s, want the %d handed over", len(got), communityA, len(want))
+		}
+		after := report(t)
+		if after.CommunityManaged != before.CommunityManaged+retirees || after.EnterpriseManaged != before.EnterpriseManaged-retirees || after.Rate != 1 {
+			t.Errorf("report moved from %+v to %+v", before, after)
+		}
+		// The enterprise no longer sees them as its own.
+		send(t, call{method: http.MethodGet, path: retireePath(ids[0]), token: tk.enterprise}, http.StatusForbidden, nil)
+	})
+
+	must("the clubhouse is a venue that takes bookings", func(t *testing.T) {
+		var venues struct {
+			Venues []struct {
+				ID       string `json:"id"`
+				Name     string `json:"name"`
+				Capacity int    `json:"capacity"`
+			} `json:"venues"`
+		}
+		send(t, call{method: http.MethodGet, path: "/v1/venues?communityId=" + communityA, token: tk.clerkA}, http.StatusOK, &venues)
+		if len(venues.Venues) != 1 || venues.Venues[0].ID != h.Premises[0].VenueID || venues.Venues[0].Capacity != 45 {
+			t.Fatalf("venues %+v, want the clubhouse %s", venues.Venues, h.Premises[0].VenueID)
+		}
+		start := time.Now().In(time.FixedZone("CST", 8*3600)).Truncate(time.Hour).AddDate(0, 0, 7)
+		var a struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		}
+		send(t, call{method: http.MethodPost, path: "/v1/activities", token: tk.clerkA, body: map[string]any{
+			"communityId": communityA, "venueId": h.Premises[0].VenueID, "title": "老职工迎新春联欢会", "category": "CULTURE",
+			"startTime": start.Format(time.RFC3339), "endTime": start.Add(2 * time.Hour).Format(time.RFC3339), "capacity": 40,
+		}}, http.StatusOK, &a)
+		if a.ID == "" || a.State != "SCHEDULED" {
+			t.Errorf("activity %+v", a)
+		}
+	})
+
+	must("re-sent commands act once", func(t *testing.T) {
+		// The outbox's commands, sent again as after a lost answer, with
+		// the service's own token: the same venue, and no second
+		// assignment.
+		svc := s.signToken(t, authn.Principal{Subject: "handover", Role: authn.RoleService}, time.Now())
+		s.secret(svc)
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+svc)
+		actConn, err := grpc.NewClient(s.activityAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer actConn.Close()
+		v, err := activityv1.NewActivityServiceClient(actConn).CreateVenue(ctx, &activityv1.CreateVenueRequest{
+			RequestKey: h.ID + "/venue/" + h.Premises[0].ID,
+			Venue: &activityv1.Venue{CommunityId: communityA, Name: premises["name"].(string), Address: premises["address"].(string),
+				Capacity: 45, AreaSqm: premises["areaSqm"].(float64)},
+		})
+		if err != nil || v.Venue.Id != h.Premises[0].VenueID {
+			t.Errorf("re-sent CreateVenue: %v, %v; want venue %s", v, err, h.Premises[0].VenueID)
+		}
+		regConn, err := grpc.NewClient(s.registryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer regConn.Close()
+		a, err := registryv1.NewRegistryServiceClient(regConn).AssignRetirees(ctx, &registryv1.AssignRetireesRequest{
+			RequestKey: h.ID + "/assign/1", RetireeIds: ids, CommunityId: communityA,
+			ManagementMode: registryv1.ManagementMode_COMMUNITY, Reason: "handover " + h.ID + " completed",
+		})
+		if err != nil || !a.Replayed {
+			t.Errorf("re-sent AssignRetirees: %v, %v; want a replay", a, err)
+		}
+		var hist struct {
+			Entries []struct {
+				Kind string `json:"kind"`
+			} `json:"entries"`
+		}
+		send(t, call{method: http.MethodGet, path: retireePath(ids[0]) + "/history", token: tk.clerkA}, http.StatusOK, &hist)
+		assigned := 0
+		for _, e := range hist.Entries {
+			if e.Kind == "ASSIGNED" {
+				assigned++
+			}
+		}
+		if assigned != 1 {
+			t.Errorf("%d ASSIGNED history entries, want 1: %+v", assigned, hist.Entries)
+		}
+		var venues struct {
+			Venues []any `json:"venues"`
+		}
+		send(t, call{method: http.MethodGet, path: "/v1/venues?communityId=" + communityA, token: tk.clerkA}, http.StatusOK, &venues)
+		if len(venues.Venues) != 1 {
+			t.Errorf("%d venues after the re-sent command, want 1", len(venues.Venues))
+		}
+	})
+
+	must("the timeline tells the story", func(t *testing.T) {
+		var ev struct {
+			Events []struct {
+				Action    string `json:"action"`
+				Actor     string `json:"actor"`
+				ActorRole string `json:"actorRole"`
+				State     string `json:"state"`
+				Detail    string `json:"detail"`
+			} `json:"events"`
+		}
+		send(t, call{method: http.MethodGet, path: path + "/events", token: tk.enterprise}, http.StatusOK, &ev)
+		var actions []string
+		for _, e := range ev.Events {
+			actions = append(actions, e.Action)
+			if e.Action == "RETURNED" && (e.Actor != subjectClerkA || e.ActorRole != "clerk") {
+				t.Errorf("return by %s/%s", e.Actor, e.ActorRole)
+			}
+		}
+		want := []string{"CREATED", "SUBMITTED", "RETURNED", "UPDATED", "SUBMITTED", "FUNDS_RECEIVED", "FUNDS_RECEIVED",
+			"ARCHIVES_RECEIVED", "PREMISES_INSPECTED", "COMPLETED", "DELIVERED", "DELIVERED"}
+		if !slices.Equal(actions, want) {
+			t.Errorf("timeline %q, want %q", actions, want)
+		}
+	})
+
+	must("the enterprise's obligations are listed", func(t *testing.T) {
+		var ob struct {
+			Obligations []struct {
+				HandoverID string `json:"handoverId"`
+			} `json:"obligations"`
+		}
+		send(t, call{method: http.MethodGet, path: "/v1/obligations?enterpriseCreditCode=" + creditCode + "&activeOn=2030-06-30", token: tk.bureau}, http.StatusOK, &ob)
+		if len(ob.Obligations) != 1 || ob.Obligations[0].HandoverID != h.ID {
+			t.Errorf("obligations %+v", ob.Obligations)
+		}
+		var later struct {
+			Obligations []any `json:"obligations"`
+		}
+		send(t, call{method: http.MethodGet, path: "/v1/obligations?activeOn=2036-01-01", token: tk.enterprise}, http.StatusOK, &later)
+		if len(later.Obligations) != 0 {
+			t.Errorf("obligations after their end: %+v", later.Obligations)
+		}
+	})
+}
