@@ -263,8 +263,9 @@ func (x *ImportHeader) GetExpectedRecords() int64 {
 // PaymentRecord is one month's pension payment of one retiree.
 type PaymentRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The record's position in the batch, starting at 1 and increasing by
-	// one; a resumed stream continues after the last acknowledged index.
+	// The record's position in the batch, from 1, strictly increasing (a
+	// client may skip the indexes of rows it could not read); a resumed
+	// stream continues after the last acknowledged index.
 	Index int64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	// The resident ID number of the retiree.
 	IdNumber string `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
@@ -464,7 +465,8 @@ type RecordRejection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Index int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	// A stable reason: ID_NUMBER_INVALID, UNKNOWN_RETIREE, MONTH_INVALID,
-	// MONTH_IN_FUTURE, AMOUNT_INVALID, PAID_ON_INVALID, INDEX_OUT_OF_ORDER.
+	// MONTH_IN_FUTURE, AMOUNT_INVALID, PAID_ON_INVALID, BANK_ACCOUNT_INVALID,
+	// INDEX_OUT_OF_ORDER.
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
