@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -228,6 +229,11 @@ func (g *Gateway) serve(ctx context.Context) error {
 	if g.cfg.AdminAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", g.MetricsHandler())
+		// Profiles for operators, on the admin port only (loopback).
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		if err := listen("admin", g.cfg.AdminAddr, mux); err != nil {
 			return err
 		}

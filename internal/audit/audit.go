@@ -46,13 +46,19 @@ var keyIndexed = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
 
 // Indexing: the indexer runs every indexInterval, or sooner when this many
 // entries wait, and indexes at most maxIndexBatch entries a transaction.
+// Small, frequent batches keep each pause of the log's writer short.
 const (
-	indexInterval = 2 * time.Second
-	maxIndexBatch = 100_000
+	indexInterval = 500 * time.Millisecond
+	maxIndexBatch = 20_000
 )
 
-// maxBatch bounds how many requests one audit transaction commits.
-const maxBatch = 2048
+// maxBatch bounds how many requests one audit transaction commits;
+// queueSize how many may wait (then Record and Enqueue wait too). The queue
+// absorbs the moments the writer is busy indexing or the disk stalls.
+const (
+	maxBatch  = 4096
+	queueSize = 16384
+)
 
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit log closed")
@@ -214,7 +220,7 @@ func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time) *Log {
 	}
 	l := &Log{
 		db: db, log: log, now: now,
-		reqs: make(chan *request, maxBatch), kick: make(chan struct{}, 1),
+		reqs: make(chan *request, queueSize), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}), idxDone: make(chan struct{}),
 	}
 	go l.run()

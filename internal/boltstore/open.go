@@ -33,9 +33,11 @@ var ErrLocked = errors.New("database is locked by another process")
 type Options struct {
 	// Timeout is how long to wait for the file lock; 0 means DefaultLockTimeout.
 	Timeout time.Duration
-	// NoFreelistSync skips writing the freelist on every commit, trading
-	// faster writes for a freelist rebuild when the file is next opened.
-	NoFreelistSync bool
+	// SyncFreelist writes the freelist on every commit. Off (the default,
+	// as in etcd), a commit skips sorting and writing every free page id —
+	// costly once a file has many — and the freelist is rebuilt by a scan
+	// when the file is opened.
+	SyncFreelist bool
 	// Logger receives bbolt's own warnings and errors; nil discards them.
 	Logger *zap.Logger
 	// InitialMmapSize is the address space mapped up front; 0 means
@@ -69,7 +71,7 @@ func Open(path string, o Options) (*bolt.DB, error) {
 	}
 	bo := &bolt.Options{
 		Timeout:         o.Timeout,
-		NoFreelistSync:  o.NoFreelistSync,
+		NoFreelistSync:  !o.SyncFreelist,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: o.InitialMmapSize,
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +48,9 @@ type harness struct {
 	// token is an admin bearer token signed with tokenKey.
 	token    string
 	children []*child
+	// registries numbers the registry instances, each with a data
+	// directory of its own.
+	registries atomic.Int32
 }
 
 // child is a started program.

@@ -49,6 +49,9 @@ func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stopped when done, so that later scenarios have the machine to
+	// themselves.
+	defer h.stop(reg.child)
 	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
 	if err != nil {
 		return nil, err
@@ -153,7 +156,7 @@ func (h *harness) startRegistry(ctx context.Context) (*registryProc, error) {
 	}
 	c, err := h.start("registry", filepath.Join(h.cfg.Bin, "registry"),
 		"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
-		"--data-dir", filepath.Join(h.dir, "registry"),
+		"--data-dir", filepath.Join(h.dir, fmt.Sprintf("registry-%d", h.registries.Add(1))),
 		"--token-key", h.tokenKey, "--id-key", h.idKey,
 		"--log-level", "warn", "--log-format", "json")
 	if err != nil {

@@ -77,7 +77,7 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	// Imports write thousands of random keys per commit, which leaves a
 	// long freelist; writing it on every commit costs more than rebuilding
 	// it when the file is opened (etcd makes the same choice).
-	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger, NoFreelistSync: true})
+	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
