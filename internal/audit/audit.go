@@ -44,11 +44,15 @@ const (
 
 var keyIndexed = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
 
-// Indexing: the indexer runs every indexInterval, or sooner when this many
-// entries wait, and indexes at most maxIndexBatch entries a transaction.
-// Small, frequent batches keep each pause of the log's writer short.
+// Indexing is deferred work: the indexer looks every indexTick and runs
+// when the log has been idle for idleAfter, or when more than maxBacklog
+// entries wait even under load; it indexes at most maxIndexBatch entries a
+// transaction, so each pause of the log's writer stays short. Until then a
+// listing scans the unindexed tail, which maxBacklog bounds.
 const (
-	indexInterval = 500 * time.Millisecond
+	indexTick     = 500 * time.Millisecond
+	idleAfter     = time.Second
+	maxBacklog    = 500_000
 	maxIndexBatch = 20_000
 )
 
@@ -192,16 +196,17 @@ func List(db *bolt.DB, retireeID string, size int, after []byte) (page []*regist
 // commits, new requests queue and form the next one; an idle log commits a
 // lone request at once.
 type Log struct {
-	db      *bolt.DB
-	log     *zap.Logger
-	now     func() time.Time
-	reqs    chan *request
-	pending atomic.Int64 // entries appended since the last indexing
-	kick    chan struct{}
-	idxDone chan struct{} // closed when the indexer has exited
-	quit    chan struct{} // closed by Close
-	stopped chan struct{} // closed when run has failed what was queued and exited
-	closed  sync.Once
+	db         *bolt.DB
+	log        *zap.Logger
+	now        func() time.Time
+	reqs       chan *request
+	pending    atomic.Int64 // entries appended since the last indexing
+	lastAppend atomic.Int64 // unix nanoseconds of the last commit
+	kick       chan struct{}
+	idxDone    chan struct{} // closed when the indexer has exited
+	quit       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when run has failed what was queued and exited
+	closed     sync.Once
 }
 
 type request struct {
@@ -339,7 +344,8 @@ func (l *Log) run() {
 			for _, r := range batch {
 				n += len(r.entries)
 			}
-			if l.pending.Add(int64(n)) >= maxIndexBatch {
+			l.lastAppend.Store(time.Now().UnixNano())
+			if l.pending.Add(int64(n)) >= maxBacklog {
 				select {
 				case l.kick <- struct{}{}:
 				default:
@@ -385,32 +391,38 @@ func (l *Log) Close() {
 
 // indexer files log entries under their retirees in large sorted batches,
 // so that each index page is written once per batch rather than once per
-// read. It indexes once more when the log closes.
+// read, and mostly while the service is idle. It indexes what is left when
+// the log closes.
 func (l *Log) indexer() {
 	defer close(l.idxDone)
-	t := time.NewTicker(indexInterval)
+	t := time.NewTicker(indexTick)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			idle := time.Since(time.Unix(0, l.lastAppend.Load())) >= idleAfter
+			if !idle && l.pending.Load() < maxBacklog {
+				continue
+			}
 		case <-l.kick:
 		case <-l.stopped:
-			for {
-				n, err := l.indexOnce()
-				if err != nil || n < maxIndexBatch {
-					return
-				}
+			if err := l.indexAll(); err != nil {
+				l.log.Error("audit indexing at close failed", zap.Error(err))
 			}
+			return
 		}
-		for {
-			n, err := l.indexOnce()
-			if err != nil {
-				l.log.Error("audit indexing failed", zap.Error(err))
-				break
-			}
-			if n < maxIndexBatch {
-				break
-			}
+		if err := l.indexAll(); err != nil {
+			l.log.Error("audit indexing failed", zap.Error(err))
+		}
+	}
+}
+
+// indexAll indexes the whole backlog, batch by batch.
+func (l *Log) indexAll() error {
+	for {
+		n, err := l.indexOnce()
+		if err != nil || n < maxIndexBatch {
+			return err
 		}
 	}
 }
@@ -418,6 +430,16 @@ func (l *Log) indexer() {
 // indexOnce indexes up to maxIndexBatch log entries past the indexed mark.
 func (l *Log) indexOnce() (int, error) {
 	l.pending.Store(0)
+	// A look first, so that an idle log does not commit empty transactions.
+	var behind bool
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(Bucket)
+		k, _ := b.Cursor().Seek(logKey(indexedThrough(b) + 1))
+		behind = k != nil && k[0] == prefixLog
+		return nil
+	}); err != nil || !behind {
+		return 0, err
+	}
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(Bucket)

@@ -173,3 +173,37 @@ func TestListAcrossIndexAndTail(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexerCatchesUpWhenIdle checks that entries written by reads and by
+// changes' own transactions are indexed once the log goes quiet.
+func TestIndexerCatchesUpWhenIdle(t *testing.T) {
+	db := openDB(t)
+	l := NewLog(db, zaptest.NewLogger(t), nil)
+	defer l.Close()
+	for i := 0; i < 30; i++ {
+		if err := l.Record(context.Background(), Actor{Subject: "s"}, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return Put(tx, NewEntry(Actor{Subject: "s"}, "UpdateRetiree", "aaaaaaaaaaaaaaaa", time.Now()))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var indexed, last uint64
+		db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(Bucket)
+			indexed, last = indexedThrough(b), b.Sequence()
+			return nil
+		})
+		if indexed == last && last == 31 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("indexed through %d of %d after 10 s", indexed, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
