@@ -42,6 +42,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// once shutdown begins.
 	ShutdownTimeout time.Duration
+	// GCPercent is the garbage collector's target (GOGC), applied by the
+	// gateway program at start; 0 keeps the runtime's setting.
+	GCPercent int
 }
 
 // DefaultConfig returns the configuration `make run` expects: everything on
@@ -55,6 +58,7 @@ func DefaultConfig() Config {
 		LogFormat:       grpcserver.LogFormatJSON,
 		LogLevel:        "info",
 		ShutdownTimeout: 10 * time.Second,
+		GCPercent:       grpcserver.DefaultGCPercent,
 	}
 }
 
@@ -72,6 +76,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long in-flight requests may run after shutdown begins")
+	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
 }
 
 // Validate reports every problem of c at once, each wrapping ErrInvalidConfig.

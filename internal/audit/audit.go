@@ -44,16 +44,19 @@ const (
 
 var keyIndexed = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
 
-// Indexing is deferred work: the indexer looks every indexTick and runs
-// when the log has been idle for idleAfter, or when more than maxBacklog
-// entries wait even under load; it indexes at most maxIndexBatch entries a
-// transaction, so each pause of the log's writer stays short. Until then a
-// listing scans the unindexed tail, which maxBacklog bounds.
+// Indexing is deferred work. Every indexTick the indexer looks at how many
+// entries arrived since its last look: while reads are recorded faster than
+// quietRate it leaves the index alone (its random writes would take CPU and
+// the writer from the reads being served), unless more than maxBacklog
+// entries wait. It indexes at most maxIndexBatch entries a transaction and
+// rests as long as each batch took. Until an entry is indexed, a listing
+// finds it by scanning the unindexed tail, which maxBacklog bounds (a few
+// seconds of scanning at worst).
 const (
 	indexTick     = 500 * time.Millisecond
-	idleAfter     = time.Second
-	maxBacklog    = 500_000
-	maxIndexBatch = 20_000
+	quietRate     = 2_000 // entries a second
+	maxBacklog    = 2_000_000
+	maxIndexBatch = 5_000
 )
 
 // maxBatch bounds how many requests one audit transaction commits;
@@ -196,17 +199,17 @@ func List(db *bolt.DB, retireeID string, size int, after []byte) (page []*regist
 // commits, new requests queue and form the next one; an idle log commits a
 // lone request at once.
 type Log struct {
-	db         *bolt.DB
-	log        *zap.Logger
-	now        func() time.Time
-	reqs       chan *request
-	pending    atomic.Int64 // entries appended since the last indexing
-	lastAppend atomic.Int64 // unix nanoseconds of the last commit
-	kick       chan struct{}
-	idxDone    chan struct{} // closed when the indexer has exited
-	quit       chan struct{} // closed by Close
-	stopped    chan struct{} // closed when run has failed what was queued and exited
-	closed     sync.Once
+	db       *bolt.DB
+	log      *zap.Logger
+	now      func() time.Time
+	reqs     chan *request
+	pending  atomic.Int64 // entries appended since the last indexing
+	appended atomic.Int64 // entries appended in all, for the indexer's rate
+	kick     chan struct{}
+	idxDone  chan struct{} // closed when the indexer has exited
+	quit     chan struct{} // closed by Close
+	stopped  chan struct{} // closed when run has failed what was queued and exited
+	closed   sync.Once
 }
 
 type request struct {
@@ -344,7 +347,7 @@ func (l *Log) run() {
 			for _, r := range batch {
 				n += len(r.entries)
 			}
-			l.lastAppend.Store(time.Now().UnixNano())
+			l.appended.Add(int64(n))
 			if l.pending.Add(int64(n)) >= maxBacklog {
 				select {
 				case l.kick <- struct{}{}:
@@ -397,11 +400,14 @@ func (l *Log) indexer() {
 	defer close(l.idxDone)
 	t := time.NewTicker(indexTick)
 	defer t.Stop()
+	seen := l.appended.Load()
 	for {
 		select {
 		case <-t.C:
-			idle := time.Since(time.Unix(0, l.lastAppend.Load())) >= idleAfter
-			if !idle && l.pending.Load() < maxBacklog {
+			now := l.appended.Load()
+			busy := float64(now-seen) > quietRate*indexTick.Seconds()
+			seen = now
+			if busy && l.pending.Load() < maxBacklog {
 				continue
 			}
 		case <-l.kick:
@@ -417,12 +423,18 @@ func (l *Log) indexer() {
 	}
 }
 
-// indexAll indexes the whole backlog, batch by batch.
+// indexAll indexes the whole backlog, batch by batch, resting between
+// batches as long as each took.
 func (l *Log) indexAll() error {
 	for {
+		start := time.Now()
 		n, err := l.indexOnce()
 		if err != nil || n < maxIndexBatch {
 			return err
+		}
+		select {
+		case <-time.After(time.Since(start)):
+		case <-l.stopped:
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
@@ -38,6 +39,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if cfg.GCPercent != 0 {
+		debug.SetGCPercent(cfg.GCPercent)
 	}
 	logger, err := grpcserver.NewLogger(cfg.LogFormat, cfg.LogLevel)
 	if err != nil {

@@ -38,6 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "activity:", err)
 		os.Exit(2)
 	}
+	cfg.Server.ApplyRuntime()
 	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "activity:", err)

@@ -32,6 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "registry:", err)
 		os.Exit(2)
 	}
+	cfg.Server.ApplyRuntime()
 	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "registry:", err)
