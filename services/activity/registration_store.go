@@ -45,7 +45,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 		if err := checkOpen(a, meta, now); err != nil {
 			return err
 		}
-		if err := checkRetiree(tx, retireeID, a.CommunityId); err != nil {
+		if err := checkRetiree(tx, retireeID, a.CommunityId, scope); err != nil {
 			return err
 		}
 		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
@@ -96,23 +96,26 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 }
 
 // checkRetiree applies the registration rule to the projection's copy of
-// a retiree.
-func checkRetiree(tx *bolt.Tx, retireeID, community string) error {
-	if !validID(retireeID) {
-		return apierror.Invalid("retireeId", whyUnknownRetiree)
-	}
+// a retiree. A caller who may not see the retiree — unknown, or of a
+// community outside its scope — gets scope's refusal (403), so the answer
+// says nothing about a retiree it may not see; only then do the rule's
+// reasons come, community before life status.
+func checkRetiree(tx *bolt.Tx, retireeID, community string, scope Scope) error {
 	st, err := projection.Get(tx, retireeID)
-	if errors.Is(err, projection.ErrUnknownRetiree) {
-		return apierror.Invalid("retireeId", whyUnknownRetiree)
+	if !validID(retireeID) || errors.Is(err, projection.ErrUnknownRetiree) {
+		return absent(scope, apierror.Invalid("retireeId", whyUnknownRetiree))
 	}
 	if err != nil {
 		return err
 	}
-	if st.Status != registryv1.RetireeStatus_LIVING {
-		return apierror.Invalid("retireeId", whyNotLiving)
+	if err := scope(st.CommunityId); err != nil {
+		return err
 	}
 	if st.CommunityId != community {
 		return apierror.Invalid("retireeId", whyOtherCommunity)
+	}
+	if st.Status != registryv1.RetireeStatus_LIVING {
+		return apierror.Invalid("retireeId", whyNotLiving)
 	}
 	return nil
 }
@@ -124,7 +127,9 @@ func loadRegistration(regs *bolt.Bucket, activityID string, pos []byte) (*pb.Reg
 	}
 	r := new(pb.Registration)
 	if err := getProto(regs, registrationKey(activityID, p), r, errRegistrationNotFound); err != nil {
-		return nil, fmt.Errorf("registration index: %w", err)
+		// The index names a registration that is not there: corruption,
+		// not a missing object, so it must not read as 404.
+		return nil, fmt.Errorf("registration index inconsistent at %s/%d: %v", activityID, p, err)
 	}
 	return r, nil
 }

@@ -121,7 +121,13 @@ func (s *Server) CreateVenue(ctx context.Context, req *pb.CreateVenueRequest) (*
 	if err := scopeOf(p)(req.Venue.CommunityId); err != nil {
 		return nil, err
 	}
-	v, err := s.store.CreateVenue(req.Venue, req.RequestKey)
+	// Keys are the caller's own: one caller cannot take, or block, a key
+	// another uses (the handover service's keys are predictable).
+	key := ""
+	if req.RequestKey != "" {
+		key = string(p.Role) + "\x00" + p.Subject + "\x00" + req.RequestKey
+	}
+	v, err := s.store.CreateVenue(req.Venue, key)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

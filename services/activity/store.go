@@ -277,7 +277,7 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		next, err = boltstore.ScanPage(tx.Bucket(bucketVenuesByCommunity).Cursor(), prefix, after, size, func(k, _ []byte) (bool, error) {
 			v := new(pb.Venue)
 			if err := getProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
-				return false, fmt.Errorf("venue index: %w", err)
+				return false, fmt.Errorf("venue index inconsistent: %v", err)
 			}
 			out = append(out, v)
 			return true, nil

@@ -229,6 +229,13 @@ func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err e
 		changed = append(changed, jsonPath[path])
 		switch path {
 		case pathCommunity:
+			// Once submitted, the package has been seen and worked on by the
+			// receiving community; moving it would hand another community
+			// those receipts and that history. Withdraw and start anew.
+			if h.SubmitTime != nil && v.CommunityId != h.CommunityId {
+				return nil, "", apierror.Rule(codes.FailedPrecondition, ReasonWrongState,
+					"the receiving community cannot change after submission; withdraw the package and create a new one")
+			}
 			h.CommunityId = v.CommunityId
 		case pathRetirees:
 			keep := make(map[string]bool, len(v.RetireeIds))

@@ -104,9 +104,14 @@ feed:
 // retiree returns what is wrong with one retiree of h ("" for nothing),
 // or the error of the call.
 func (c *registryChecker) retiree(ctx context.Context, h *pb.Handover, id string) (string, error) {
+	// Registry answers this service everything; the enterprise may learn
+	// only what it could read itself: its own retirees still in its hands.
+	// Missing and foreign ids read alike, and management is checked before
+	// life status.
+	const notOurs = "not a retiree of this enterprise"
 	resp, err := c.client.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: id})
 	if status.Code(err) == codes.NotFound {
-		return "not registered", nil
+		return notOurs, nil
 	}
 	if err != nil {
 		return "", err
@@ -114,11 +119,11 @@ func (c *registryChecker) retiree(ctx context.Context, h *pb.Handover, id string
 	r := resp.GetRetiree()
 	switch {
 	case r.GetEnterpriseCreditCode() != h.EnterpriseCreditCode:
-		return "belongs to another enterprise", nil
+		return notOurs, nil
+	case r.GetManagementMode() != registryv1.ManagementMode_ENTERPRISE:
+		return "already handed over (no longer managed by the enterprise)", nil
 	case r.GetStatus() != registryv1.RetireeStatus_LIVING:
 		return "not living", nil
-	case r.GetManagementMode() != registryv1.ManagementMode_ENTERPRISE:
-		return fmt.Sprintf("already handed over (%s-managed)", r.GetManagementMode()), nil
 	}
 	return "", nil
 }

@@ -341,6 +341,10 @@ func TestRefusals(t *testing.T) {
 			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("community_id")})
 			return err
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
+		{"move a returned package to another community", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover) error {
+			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("communityId")})
+			return err
+		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"edit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
 			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: "r999", CommunityId: communityB}, UpdateMask: mask("communityId")})
 			return err
@@ -569,10 +573,10 @@ func TestSubmitListsEveryProblem(t *testing.T) {
 	st := wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
 	want := []string{
 		"retireeIds[1]: not living",
-		"retireeIds[2]: belongs to another enterprise",
-		"retireeIds[3]: already handed over (COMMUNITY-managed)",
+		"retireeIds[2]: not a retiree of this enterprise",
+		"retireeIds[3]: already handed over (no longer managed by the enterprise)",
 		"retireeIds[4]: in handover " + other.Id,
-		"retireeIds[5]: not registered",
+		"retireeIds[5]: not a retiree of this enterprise",
 		"dossiers[7]: the retiree is not in retireeIds",
 		"dossiers: no dossier for retireeIds[6]",
 		"funds.amountFen: must equal perRetireeStandardFen × 8 retirees = 8000",
@@ -665,7 +669,7 @@ func TestClaims(t *testing.T) {
 	}
 	_, err = w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: third.Handover.Id})
 	st = wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
-	if diff := cmp.Diff([]string{"retireeIds[0]: already handed over (COMMUNITY-managed)"}, violations(st)); diff != "" {
+	if diff := cmp.Diff([]string{"retireeIds[0]: already handed over (no longer managed by the enterprise)"}, violations(st)); diff != "" {
 		t.Errorf("after delivery (-want +got):\n%s", diff)
 	}
 }

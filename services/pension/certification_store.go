@@ -1,6 +1,7 @@
 package pension
 
 import (
+	"cmp"
 	"bytes"
 	"errors"
 	"time"
@@ -214,8 +215,10 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 	if from == to && old != nil {
 		return nil
 	}
-	last := latestCertification(tx, cur.Id)
-	return moveDue(tx, from, last, to, last, cur.Id)
+	// cur is nil when the projection drops a retiree registry no longer has.
+	id := cmp.Or(cur.GetId(), old.GetId())
+	last := latestCertification(tx, id)
+	return moveDue(tx, from, last, to, last, id)
 }
 
 // OverdueFilter selects ListOverdue's entries: the living retirees of a

@@ -35,3 +35,24 @@ func FuzzCheckRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestValidBankAccount(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", true},
+		{"6222************1234", true},
+		{"622202******1234", true},
+		{"****1234", true},
+		{"6222020012341234", false},                  // a full account number
+		{"6222020012341234***", false},               // too many digits shown
+		{"6222-****-1234", false},                    // not digits and '*'
+		{"6222***1234", false},                       // fewer than four '*'
+		{"*********************************", false}, // over 32 characters
+	} {
+		if got := validBankAccount(tc.in); got != tc.want {
+			t.Errorf("validBankAccount(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

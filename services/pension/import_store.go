@@ -118,7 +118,7 @@ func (c *recordChecker) check(in *pb.PaymentRecord) record {
 	}
 	r.paidOn = in.GetPaidOn()
 	if !validBankAccount(in.GetBankAccountMasked()) {
-		return r.reject(ReasonBankAccountInvalid, "bankAccountMasked must be at most 32 digits and '*'")
+		return r.reject(ReasonBankAccountInvalid, "bankAccountMasked must be masked: digits and '*', at least four '*', at most ten digits shown")
 	}
 	r.bank = in.GetBankAccountMasked()
 	r.idKey = c.keyer.Key(id)
@@ -130,16 +130,29 @@ func (r record) reject(reason, message string) record {
 	return r
 }
 
+// validBankAccount accepts a masked account number: digits and '*', with
+// at least four '*' and at most ten digits shown (banks show the first six
+// and last four, 622202******1234) — a full account number must not be
+// stored. Empty is allowed (not every bureau sends it).
 func validBankAccount(s string) bool {
+	if s == "" {
+		return true
+	}
 	if len(s) > maxBankAccountLen {
 		return false
 	}
+	stars, digits := 0, 0
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != '*' && (c < '0' || c > '9') {
+		switch c := s[i]; {
+		case c == '*':
+			stars++
+		case c >= '0' && c <= '9':
+			digits++
+		default:
 			return false
 		}
 	}
-	return true
+	return stars >= 4 && digits <= 10
 }
 
 // importer commits the record groups of one import stream and keeps the

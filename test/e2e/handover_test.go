@@ -199,7 +199,7 @@ func TestHandoverService(t *testing.T) {
 		if got := st.violatedFields(); !slices.Equal(got, want) || !slices.Equal(st.reasons(), []string{"HANDOVER_CHECKS_FAILED"}) {
 			t.Errorf("violations %q, reasons %q, want %q: %s", got, st.reasons(), want, r.body)
 		}
-		if !strings.Contains(string(r.body), "in handover "+h.ID) || !strings.Contains(string(r.body), "not registered") {
+		if !strings.Contains(string(r.body), "in handover "+h.ID) || !strings.Contains(string(r.body), "not a retiree of this enterprise") {
 			t.Errorf("reasons missing from %s", r.body)
 		}
 		send(t, call{method: http.MethodPost, path: "/v1/handovers/" + other.ID + ":withdraw", token: tk.enterprise, body: map[string]any{"reason": "重复提交"}}, http.StatusOK, nil)

@@ -159,7 +159,7 @@ func TestPensionService(t *testing.T) {
 		file := filepath.Join(dir, "bureau-2025-04.csv")
 		body := "\uFEFFid_number,month,basic_fen,personal_account_fen,transitional_fen,other_fen,paid_on,bank_account_masked\r\n" +
 			idNumber1 + ",2025-04,320000,80000,0,1000,2025-04-15,6222************1234\r\n" +
-			unusedIDNumber + ",2025-04,1,0,0,0,2025-04-15,6222\r\n"
+			unusedIDNumber + ",2025-04,1,0,0,0,2025-04-15,6222************9999\r\n"
 		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
