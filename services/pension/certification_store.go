@@ -1,8 +1,8 @@
 package pension
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"errors"
 	"time"
 
