@@ -39,7 +39,8 @@ build: ## Build every program into ./bin.
 
 .PHONY: run
 run: build ## Build and start the whole stack on 127.0.0.1 (data in DATA_DIR, default ./var); Ctrl-C stops it.
-	$(GO) run ./scripts/devrun --bin $(BIN) --data-dir $(DATA_DIR)
+	$(GO) build -o $(BIN)/devrun ./scripts/devrun
+	$(BIN)/devrun --bin $(BIN) --data-dir $(DATA_DIR)
 
 .PHONY: test
 test: ## Run every test with the race detector (unit, service, end-to-end).

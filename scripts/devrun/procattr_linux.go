@@ -15,3 +15,9 @@ import (
 func setProcAttr(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
+
+// stopWithParent asks the kernel for SIGTERM when devrun's parent (make)
+// dies, so that a SIGTERM to `make run` stops the stack too.
+func stopWithParent() {
+	syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
+}

@@ -13,3 +13,7 @@ import (
 func setProcAttr(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
+
+// stopWithParent is Linux-only; elsewhere make's own signal handling has
+// to reach devrun.
+func stopWithParent() {}
