@@ -266,6 +266,15 @@ func (d *Dispatcher) createVenue(ctx context.Context, c *command) error {
 	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
 	resp, err := d.activity.CreateVenue(cctx, req)
 	cancel()
+	if code := status.Code(err); code == codes.InvalidArgument || code == codes.FailedPrecondition {
+		// Activity refuses these premises as a venue for good (they break
+		// its rules). Retrying cannot help and would block every venue
+		// behind them: the refusal goes on the timeline and the lane moves
+		// on; the premises stay without a venue.
+		d.failed.WithLabelValues(LaneActivity.String()).Inc()
+		detail := fmt.Sprintf("activity refused premises %s as a venue (%s); no venue created", c.part, lastError(LaneActivity, err))
+		return d.store.delivered(c, "", detail)
+	}
 	if err != nil {
 		return err
 	}

@@ -170,6 +170,33 @@ func TestOutboxLostAcknowledgements(t *testing.T) {
 	}
 }
 
+// TestOutboxVenueRefusedForGood: activity refuses a premises for good
+// (InvalidArgument); the refusal goes on the timeline, the delivery
+// completes, and the lane is not blocked.
+func TestOutboxVenueRefusedForGood(t *testing.T) {
+	w := newWorld(t, worldOptions{dispatch: true})
+	w.act.fake.beforeCreate = func(int) error {
+		return status.Error(codes.InvalidArgument, "capacity: more than the venue rules allow (test)")
+	}
+	h := w.completed(3)
+	h = w.waitDelivered(h.Id, 10*time.Second)
+	w.wantHandedOver(h.RetireeIds)
+	if h.Premises[0].VenueId != "" {
+		t.Errorf("premises got venue %q", h.Premises[0].VenueId)
+	}
+	events, err := w.client.ListHandoverEvents(w.as(adminP), &pb.ListHandoverEventsRequest{Id: h.Id, PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events.Events {
+		found = found || strings.Contains(e.Detail, "refused premises")
+	}
+	if !found {
+		t.Errorf("no timeline entry names the refusal: %v", events.Events)
+	}
+}
+
 // TestOutboxActivityRestartMidDelivery: activity goes down after the
 // first of three venues, and comes back. Each premises becomes exactly
 // one venue.
