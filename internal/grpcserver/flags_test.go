@@ -19,12 +19,12 @@ func TestFlagsRegister(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout},
+			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout, GCPercent: DefaultGCPercent},
 		},
 		{
 			name: "all set",
-			args: []string{"-grpc-addr=:1", "-admin-addr=", "-log-format=console", "-log-level=debug", "-shutdown-timeout=3s"},
-			want: Flags{GRPCAddr: ":1", AdminAddr: "", LogFormat: "console", LogLevel: "debug", ShutdownTimeout: 3 * time.Second},
+			args: []string{"-grpc-addr=:1", "-admin-addr=", "-log-format=console", "-log-level=debug", "-shutdown-timeout=3s", "-gc-percent=150"},
+			want: Flags{GRPCAddr: ":1", AdminAddr: "", LogFormat: "console", LogLevel: "debug", ShutdownTimeout: 3 * time.Second, GCPercent: 150},
 		},
 	}
 	for _, tc := range tests {
