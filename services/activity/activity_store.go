@@ -54,7 +54,7 @@ func (s *Store) createActivity(p *plan, scope Scope) (*pb.Activity, error) {
 				break
 			}
 		}
-		if err := putProto(activities, []byte(a.Id), a); err != nil {
+		if err := boltstore.PutProto(activities, []byte(a.Id), a); err != nil {
 			return err
 		}
 		last := p.sessions[len(p.sessions)-1]
@@ -119,7 +119,7 @@ func (s *Store) checkClashes(tx *bolt.Tx, venueID string, sessions []span, loc *
 // new one, each in its own activity's zone.
 func (s *Store) clashError(tx *bolt.Tx, booked slot, sp span, n int, loc *time.Location) error {
 	other := new(pb.Activity)
-	if err := getProto(tx.Bucket(bucketActivities), []byte(booked.activityID), other, errActivityNotFound); err != nil {
+	if err := boltstore.GetProto(tx.Bucket(bucketActivities), []byte(booked.activityID), other, errActivityNotFound); err != nil {
 		return err
 	}
 	otherLoc, err := s.zones.load(other.TimeZone)
@@ -153,7 +153,7 @@ func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMe
 		return nil, activityMeta{}, absent(scope, errActivityNotFound)
 	}
 	a := new(pb.Activity)
-	if err := getProto(tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
+	if err := boltstore.GetProto(tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
 		if errors.Is(err, apierror.ErrNotFound) {
 			return nil, activityMeta{}, absent(scope, err)
 		}
@@ -198,7 +198,7 @@ func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, er
 		}
 		a.State = pb.Activity_CANCELLED
 		a.CancelReason = reason
-		if err := putProto(tx.Bucket(bucketActivities), []byte(a.Id), a); err != nil {
+		if err := boltstore.PutProto(tx.Bucket(bucketActivities), []byte(a.Id), a); err != nil {
 			return err
 		}
 		venueSlots, communitySlots := tx.Bucket(bucketVenueSlots), tx.Bucket(bucketCommunitySlots)
@@ -347,7 +347,7 @@ func (c *activityCache) get(id string) (cachedActivity, error) {
 		return a, nil
 	}
 	a := new(pb.Activity)
-	if err := getProto(c.tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
+	if err := boltstore.GetProto(c.tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
 		return cachedActivity{}, err
 	}
 	loc, err := c.zones.load(a.TimeZone)

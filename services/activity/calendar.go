@@ -68,7 +68,7 @@ func (s *Store) calendarEvents(community string, now time.Time) ([]calendarEvent
 			venue := venues[a.VenueId]
 			if venue == nil {
 				venue = new(pb.Venue)
-				if err := getProto(tx.Bucket(bucketVenues), []byte(a.VenueId), venue, errVenueNotFound); err != nil {
+				if err := boltstore.GetProto(tx.Bucket(bucketVenues), []byte(a.VenueId), venue, errVenueNotFound); err != nil {
 					return err
 				}
 				venues[a.VenueId] = venue

@@ -80,7 +80,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 			meta.confirmed++
 		}
 		meta.nextPosition++
-		if err := putProto(regs, registrationKey(a.Id, meta.nextPosition-1), r); err != nil {
+		if err := boltstore.PutProto(regs, registrationKey(a.Id, meta.nextPosition-1), r); err != nil {
 			return err
 		}
 		if err := byRetiree.Put(idxKey, boltstore.U64(meta.nextPosition-1)); err != nil {
@@ -126,7 +126,7 @@ func loadRegistration(regs *bolt.Bucket, activityID string, pos []byte) (*pb.Reg
 		return nil, err
 	}
 	r := new(pb.Registration)
-	if err := getProto(regs, registrationKey(activityID, p), r, errRegistrationNotFound); err != nil {
+	if err := boltstore.GetProto(regs, registrationKey(activityID, p), r, errRegistrationNotFound); err != nil {
 		// The index names a registration that is not there: corruption,
 		// not a missing object, so it must not read as 404.
 		return nil, fmt.Errorf("registration index inconsistent at %s/%d: %v", activityID, p, err)
@@ -171,7 +171,7 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 			meta.waitlisted--
 		}
 		r.State = pb.Registration_CANCELLED
-		if err := putProto(regs, registrationKey(a.Id, uint64(r.Position)), r); err != nil {
+		if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(r.Position)), r); err != nil {
 			return err
 		}
 		if err := audit.Put(tx, audit.NewEntry(actor, "CancelRegistration", retireeID, now)); err != nil {
@@ -185,7 +185,7 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 			next.State = pb.Registration_CONFIRMED
 			meta.waitlisted--
 			meta.confirmed++
-			if err := putProto(regs, registrationKey(a.Id, uint64(next.Position)), next); err != nil {
+			if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(next.Position)), next); err != nil {
 				return err
 			}
 			if err := audit.Put(tx, audit.NewEntry(actor, "PromoteRegistration", next.RetireeId, now)); err != nil {

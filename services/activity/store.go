@@ -188,7 +188,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 				if len(rec) != len(fp)+idLen || !bytes.Equal(rec[:len(fp)], fp) {
 					return apierror.Rule(codes.FailedPrecondition, ReasonRequestKeyReused, "this request key was used for a different venue")
 				}
-				return getProto(tx.Bucket(bucketVenues), rec[len(fp):], v, errVenueNotFound)
+				return boltstore.GetProto(tx.Bucket(bucketVenues), rec[len(fp):], v, errVenueNotFound)
 			}
 		}
 		venues := tx.Bucket(bucketVenues)
@@ -198,7 +198,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 				break
 			}
 		}
-		if err := putProto(venues, []byte(v.Id), v); err != nil {
+		if err := boltstore.PutProto(venues, []byte(v.Id), v); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketVenuesByCommunity).Put(boltstore.Key(v.CommunityId, v.Id), nil); err != nil {
@@ -245,7 +245,7 @@ func loadVenue(tx *bolt.Tx, id string, scope Scope) (*pb.Venue, error) {
 	if !validID(id) {
 		return nil, absent(scope, errVenueNotFound)
 	}
-	if err := getProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {
+	if err := boltstore.GetProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {
 		if errors.Is(err, apierror.ErrNotFound) {
 			return nil, absent(scope, err)
 		}
@@ -276,7 +276,7 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		var err error
 		next, err = boltstore.ScanPage(tx.Bucket(bucketVenuesByCommunity).Cursor(), prefix, after, size, func(k, _ []byte) (bool, error) {
 			v := new(pb.Venue)
-			if err := getProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
+			if err := boltstore.GetProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
 				return false, fmt.Errorf("venue index inconsistent: %v", err)
 			}
 			out = append(out, v)
@@ -285,24 +285,4 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		return err
 	})
 	return out, next, err
-}
-
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
-	v, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, v)
-}
-
-// getProto decodes the value at key into m, or returns notFound.
-func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
-	v := b.Get(key)
-	if v == nil {
-		return notFound
-	}
-	if err := proto.Unmarshal(v, m); err != nil {
-		return fmt.Errorf("decode %s: %w", b, err)
-	}
-	return nil
 }

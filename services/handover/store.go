@@ -199,7 +199,7 @@ func (s *Store) update(fn func(w *txn) error) error {
 // get reads a handover inside the transaction.
 func (w *txn) get(id string) (*pb.Handover, error) {
 	h := new(pb.Handover)
-	if err := getProto(w.tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound); err != nil {
+	if err := boltstore.GetProto(w.tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -210,7 +210,7 @@ func (w *txn) get(id string) (*pb.Handover, error) {
 func (w *txn) save(old, h *pb.Handover) error {
 	h.Etag = etagOf(revisionOf(old.GetEtag()) + 1)
 	h.UpdateTime = timestamppb.New(w.now)
-	if err := putProto(w.tx.Bucket(bucketHandovers), []byte(h.Id), h); err != nil {
+	if err := boltstore.PutProto(w.tx.Bucket(bucketHandovers), []byte(h.Id), h); err != nil {
 		return err
 	}
 	if err := moveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
@@ -246,7 +246,7 @@ func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
 		Detail:    detail,
 		State:     h.State,
 	}
-	return putProto(w.tx.Bucket(bucketEvents), boltstore.AppendU64(prefix, seq), e)
+	return boltstore.PutProto(w.tx.Bucket(bucketEvents), boltstore.AppendU64(prefix, seq), e)
 }
 
 // CreateHandover stores a new handover prepared by newDraft, with its
@@ -279,7 +279,7 @@ func (s *Store) GetHandover(id string) (*pb.Handover, error) {
 	}
 	h := new(pb.Handover)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getProto(tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound)
+		return boltstore.GetProto(tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -514,7 +514,7 @@ func (w *txn) putObligations(h *pb.Handover) error {
 			CompleteTime:         h.CompleteTime,
 		}
 		key := boltstore.AppendU64(boltstore.Prefix(h.EnterpriseCreditCode, h.Id), uint64(i))
-		if err := putProto(b, key, owed); err != nil {
+		if err := boltstore.PutProto(b, key, owed); err != nil {
 			return err
 		}
 	}
@@ -586,26 +586,6 @@ func moveIndex(b *bolt.Bucket, from, to, id string) error {
 		return nil
 	}
 	return b.Put(boltstore.Key(to, id), nil)
-}
-
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
-	v, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, v)
-}
-
-// getProto decodes the value at key into m, or returns notFound.
-func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
-	v := b.Get(key)
-	if v == nil {
-		return notFound
-	}
-	if err := proto.Unmarshal(v, m); err != nil {
-		return fmt.Errorf("decode %s: %w", b, err)
-	}
-	return nil
 }
 
 // isNotFound reports whether err says the object does not exist.

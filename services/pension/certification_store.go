@@ -67,7 +67,7 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 			RecordedBy:  actor.Subject,
 			RecordTime:  timestamppb.New(now),
 		}
-		if err := putProto(certs, boltstore.AppendU64(sameDay, seq), rec); err != nil {
+		if err := boltstore.PutProto(certs, boltstore.AppendU64(sameDay, seq), rec); err != nil {
 			return err
 		}
 		if c.CertifiedOn > latest && living(st) {

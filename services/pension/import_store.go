@@ -14,6 +14,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -313,7 +314,7 @@ func (im *importer) recordProgress(tx *bolt.Tx, received int64, g groupCounts, d
 	p.Corrections += g.corrections
 	p.Rejected += g.rejected
 	p.LastIndex = max(p.LastIndex, durable)
-	return putProto(b, []byte(im.batchID), p)
+	return boltstore.PutProto(b, []byte(im.batchID), p)
 }
 
 // sameContent reports whether a stored payment says what r says.

@@ -203,14 +203,6 @@ func validRetireeID(s string) bool {
 	return true
 }
 
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
-	v, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, v)
-}
-
 func unmarshal(v []byte, m proto.Message, what string) error {
 	if err := proto.Unmarshal(v, m); err != nil {
 		return fmt.Errorf("decode %s: %w", what, err)

@@ -67,7 +67,7 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	r.UpdateTime = ts
 	id := []byte(r.Id)
 
-	if err := putProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
+	if err := boltstore.PutProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
 		return err
 	}
 	if err := moveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
@@ -84,14 +84,14 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 		return err
 	}
 	change := &pb.WatchRetireesResponse{Revision: int64(rev), Kind: kind, Retiree: state, ChangeTime: ts}
-	if err := putProto(w.tx.Bucket(bucketChanges), boltstore.U64(rev), change); err != nil {
+	if err := boltstore.PutProto(w.tx.Bucket(bucketChanges), boltstore.U64(rev), change); err != nil {
 		return err
 	}
 	hist := &pb.HistoryEntry{
 		Revision: int64(rev), Kind: kind, ChangeTime: ts,
 		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
 	}
-	if err := putProto(w.tx.Bucket(bucketHistory), historyKey(r.Id, rev), hist); err != nil {
+	if err := boltstore.PutProto(w.tx.Bucket(bucketHistory), historyKey(r.Id, rev), hist); err != nil {
 		return err
 	}
 	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))

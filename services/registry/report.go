@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -48,7 +49,7 @@ func addStats(b *bolt.Bucket, r *pb.Retiree, delta int64) error {
 	case pb.ManagementMode_ENTERPRISE:
 		row.EnterpriseManaged += delta
 	}
-	return putProto(b, []byte(r.CommunityId), row)
+	return boltstore.PutProto(b, []byte(r.CommunityId), row)
 }
 
 // SocialisationReport groups the per-community counters by groupBy. When
@@ -68,7 +69,7 @@ func (s *Store) SocialisationReport(groupBy string, only func(communityID string
 				return err
 			}
 			c := new(pb.Community)
-			if err := getProto(communities, k, c, errCommunityNotFound); err != nil {
+			if err := boltstore.GetProto(communities, k, c, errCommunityNotFound); err != nil {
 				return err
 			}
 			key, name := id, c.Name

@@ -112,7 +112,7 @@ func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
 	}
 	r := new(pb.Retiree)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound)
+		return boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (s *Store) LookupRetiree(id idnumber.ID) (*pb.Retiree, error) {
 		if rid == nil {
 			return errRetireeNotFound
 		}
-		return getProto(tx.Bucket(bucketRetirees), rid, r, errRetireeNotFound)
+		return boltstore.GetProto(tx.Bucket(bucketRetirees), rid, r, errRetireeNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 			}
 			return errRetireeNotFound
 		}
-		if err := getProto(tx.Bucket(bucketRetirees), []byte(id), old, errRetireeNotFound); err != nil {
+		if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), old, errRetireeNotFound); err != nil {
 			if aerr := allowed(nil); aerr != nil {
 				return aerr
 			}
@@ -356,7 +356,7 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
 				continue
 			}
-			if err := getProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
+			if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
 				if !isNotFound(err) {
 					return err
 				}

@@ -123,7 +123,7 @@ func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 		if b.Get([]byte(c.Id)) != nil {
 			return apierror.Rule(codes.AlreadyExists, "COMMUNITY_EXISTS", "a community with this id already exists")
 		}
-		return putProto(b, []byte(c.Id), c)
+		return boltstore.PutProto(b, []byte(c.Id), c)
 	})
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 func (s *Store) GetCommunity(id string) (*pb.Community, error) {
 	c := new(pb.Community)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getProto(tx.Bucket(bucketCommunities), []byte(id), c, errCommunityNotFound)
+		return boltstore.GetProto(tx.Bucket(bucketCommunities), []byte(id), c, errCommunityNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 		if b.Get([]byte(e.CreditCode)) != nil {
 			return apierror.Rule(codes.AlreadyExists, "ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")
 		}
-		return putProto(b, []byte(e.CreditCode), e)
+		return boltstore.PutProto(b, []byte(e.CreditCode), e)
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 func (s *Store) GetEnterprise(code string) (*pb.Enterprise, error) {
 	e := new(pb.Enterprise)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return getProto(tx.Bucket(bucketEnterprises), []byte(code), e, errEnterpriseNotFound)
+		return boltstore.GetProto(tx.Bucket(bucketEnterprises), []byte(code), e, errEnterpriseNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -219,26 +219,6 @@ func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []by
 
 // PageTokens returns the store's page-token codec.
 func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
-
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
-	v, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, v)
-}
-
-// getProto decodes the value at key into m, or returns notFound.
-func getProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error {
-	v := b.Get(key)
-	if v == nil {
-		return notFound
-	}
-	if err := proto.Unmarshal(v, m); err != nil {
-		return fmt.Errorf("decode %s: %w", b, err)
-	}
-	return nil
-}
 
 // isNotFound reports whether err says the object does not exist.
 func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }
