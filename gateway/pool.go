@@ -3,10 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
-	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+
+	"github.com/socmgmt/socmgmt/internal/grpcdial"
 )
 
 // upstreamConns is how many connections the gateway keeps to each
