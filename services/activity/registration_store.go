@@ -86,6 +86,9 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 		if err := byRetiree.Put(idxKey, boltstore.U64(meta.nextPosition-1)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketRetireeRegistrations).Put(boltstore.Key(retireeID, a.Id), nil); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode()); err != nil {
 			return err
 		}
@@ -152,51 +155,96 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 		if !validID(retireeID) {
 			return errRegistrationNotFound
 		}
-		regs := tx.Bucket(bucketRegistrations)
-		pos := tx.Bucket(bucketRegistrationByRetiree).Get(boltstore.Key(a.Id, retireeID))
-		if pos == nil {
-			return errRegistrationNotFound
+		cancelled, promoted, err = cancelIn(tx, a, &meta, retireeID, actor, "CancelRegistration", now)
+		return err
+	})
+	return cancelled, promoted, err
+}
+
+// cancelIn cancels retireeID's registration of activity a within tx and,
+// when a confirmed place frees, confirms the first waitlisted; it stores
+// the activity's counters. errRegistrationNotFound when there is no open
+// registration.
+func cancelIn(tx *bolt.Tx, a *pb.Activity, meta *activityMeta, retireeID string, actor Actor, action string, now time.Time) (cancelled, promoted *pb.Registration, err error) {
+	regs := tx.Bucket(bucketRegistrations)
+	pos := tx.Bucket(bucketRegistrationByRetiree).Get(boltstore.Key(a.Id, retireeID))
+	if pos == nil {
+		return nil, nil, errRegistrationNotFound
+	}
+	r, err := loadRegistration(regs, a.Id, pos)
+	if err != nil {
+		return nil, nil, err
+	}
+	was := r.State
+	switch was {
+	case pb.Registration_CANCELLED:
+		return nil, nil, errRegistrationNotFound
+	case pb.Registration_CONFIRMED:
+		meta.confirmed--
+	case pb.Registration_WAITLISTED:
+		meta.waitlisted--
+	}
+	r.State = pb.Registration_CANCELLED
+	if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(r.Position)), r); err != nil {
+		return nil, nil, err
+	}
+	if err := audit.Put(tx, audit.NewEntry(actor, action, retireeID, now)); err != nil {
+		return nil, nil, err
+	}
+	if was == pb.Registration_CONFIRMED && meta.waitlisted > 0 {
+		next, err := firstWaitlisted(regs, a.Id)
+		if err != nil {
+			return nil, nil, err
 		}
-		r, err := loadRegistration(regs, a.Id, pos)
+		next.State = pb.Registration_CONFIRMED
+		meta.waitlisted--
+		meta.confirmed++
+		if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(next.Position)), next); err != nil {
+			return nil, nil, err
+		}
+		if err := audit.Put(tx, audit.NewEntry(actor, "PromoteRegistration", next.RetireeId, now)); err != nil {
+			return nil, nil, err
+		}
+		promoted = next
+	}
+	return r, promoted, tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode())
+}
+
+// applyRetiree is the projection hook: when a retiree dies, moves out or
+// leaves the community, the places it holds in activities not yet over
+// are released (the first waitlisted moves up), in the projection's
+// transaction.
+func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) error {
+	if old == nil {
+		return nil
+	}
+	if cur != nil && cur.Status == registryv1.RetireeStatus_LIVING && cur.CommunityId == old.CommunityId {
+		return nil
+	}
+	now := s.now()
+	system := Actor{Subject: "activity", Role: "service"}
+	prefix := boltstore.Prefix(old.Id)
+	var activities []string
+	if err := boltstore.ScanPrefix(tx.Bucket(bucketRetireeRegistrations).Cursor(), prefix, nil, func(k, _ []byte) (bool, error) {
+		activities = append(activities, string(k[len(prefix):]))
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	all := func(string) error { return nil }
+	for _, id := range activities {
+		a, meta, err := loadActivity(tx, id, all)
 		if err != nil {
 			return err
 		}
-		was := r.State
-		switch was {
-		case pb.Registration_CANCELLED:
-			return errRegistrationNotFound
-		case pb.Registration_CONFIRMED:
-			meta.confirmed--
-		case pb.Registration_WAITLISTED:
-			meta.waitlisted--
+		if checkOpen(a, meta, now) != nil {
+			continue // over or cancelled: its registrations are history
 		}
-		r.State = pb.Registration_CANCELLED
-		if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(r.Position)), r); err != nil {
+		if _, _, err := cancelIn(tx, a, &meta, old.Id, system, "ReleaseRegistration", now); err != nil && !errors.Is(err, errRegistrationNotFound) {
 			return err
 		}
-		if err := audit.Put(tx, audit.NewEntry(actor, "CancelRegistration", retireeID, now)); err != nil {
-			return err
-		}
-		if was == pb.Registration_CONFIRMED && meta.waitlisted > 0 {
-			next, err := firstWaitlisted(regs, a.Id)
-			if err != nil {
-				return err
-			}
-			next.State = pb.Registration_CONFIRMED
-			meta.waitlisted--
-			meta.confirmed++
-			if err := boltstore.PutProto(regs, registrationKey(a.Id, uint64(next.Position)), next); err != nil {
-				return err
-			}
-			if err := audit.Put(tx, audit.NewEntry(actor, "PromoteRegistration", next.RetireeId, now)); err != nil {
-				return err
-			}
-			promoted = next
-		}
-		cancelled = r
-		return tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode())
-	})
-	return cancelled, promoted, err
+	}
+	return nil
 }
 
 // firstWaitlisted returns the waiting registration with the lowest

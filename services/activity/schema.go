@@ -39,6 +39,10 @@ var (
 	// bucketRegistrationByRetiree holds activity id, 0, retiree id ->
 	// position.
 	bucketRegistrationByRetiree = []byte("registrations_by_retiree")
+	// bucketRetireeRegistrations holds retiree id, 0, activity id -> nil:
+	// the activities a retiree registered for, so that a death or a move
+	// can release their places.
+	bucketRetireeRegistrations = []byte("retiree_registrations")
 	// bucketAttendance holds activity id, 0, session start, retiree id ->
 	// nil: who attended a session.
 	bucketAttendance = []byte("attendance")
@@ -51,7 +55,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketVenues, bucketVenuesByCommunity, bucketVenueKeys,
 		bucketActivities, bucketActivityMeta, bucketOccurrences, bucketVenueSlots,
-		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree,
+		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree, bucketRetireeRegistrations,
 		bucketAttendance, bucketAttendanceRecorded, bucketAudit,
 	}
 

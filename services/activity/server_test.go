@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -557,4 +558,53 @@ func TestCancelMidSeries(t *testing.T) {
 	h.mustActivity(oneOff(venue, sh(2026, 7, 20, 9, 0), time.Hour))
 	_, err = h.createActivity(oneOff(venue, sh(2026, 7, 13, 9, 30), time.Hour))
 	wantCode(t, err, codes.AlreadyExists)
+}
+
+// TestDeathOrMoveReleasesPlaces: when registry reports a registered
+// retiree dead or moved to another community, its place in an activity
+// not yet held is released and the first waitlisted moves up.
+func TestDeathOrMoveReleasesPlaces(t *testing.T) {
+	h := newHarness(t)
+	rs := livingIn(communityA, 3)
+	h.retirees(rs...)
+	venue := h.mustVenue(communityA, 20)
+	act := oneOff(venue, sh(2026, 7, 1, 9, 0), time.Hour)
+	act.Capacity = 1
+	a := h.mustActivity(act)
+	ctx := h.as(clerkP)
+	for _, r := range rs {
+		if _, err := h.client.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: a.Id, RetireeId: r.Id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states := func() map[string]pb.Registration_State {
+		t.Helper()
+		resp, err := h.client.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: a.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]pb.Registration_State{}
+		for _, r := range resp.Registrations {
+			out[r.RetireeId] = r.State
+		}
+		return out
+	}
+
+	dead := proto.Clone(rs[0]).(*registryv1.RetireeState)
+	dead.Status, dead.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-06-01"
+	h.retirees(dead)
+	want := map[string]pb.Registration_State{
+		rs[0].Id: pb.Registration_CANCELLED, rs[1].Id: pb.Registration_CONFIRMED, rs[2].Id: pb.Registration_WAITLISTED,
+	}
+	if diff := cmp.Diff(want, states()); diff != "" {
+		t.Errorf("after a death (-want +got):\n%s", diff)
+	}
+
+	moved := proto.Clone(rs[1]).(*registryv1.RetireeState)
+	moved.CommunityId = communityB
+	h.retirees(moved)
+	want[rs[1].Id], want[rs[2].Id] = pb.Registration_CANCELLED, pb.Registration_CONFIRMED
+	if diff := cmp.Diff(want, states()); diff != "" {
+		t.Errorf("after a move (-want +got):\n%s", diff)
+	}
 }

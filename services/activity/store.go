@@ -84,20 +84,23 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if err != nil {
 		return fail(err)
 	}
-	proj, err := projection.New(db, registry, projection.Options{Logger: o.Logger.Named("projection")})
-	if err != nil {
-		return fail(err)
-	}
-	return &Store{
+	s := &Store{
 		db:           db,
 		pages:        pages,
 		now:          o.Now,
 		log:          o.Logger,
-		audit:        audit.NewLog(db, o.Logger, o.Now),
 		durableReads: o.DurableReads,
 		zones:        newZoneCache(),
-		projection:   proj,
-	}, nil
+	}
+	s.projection, err = projection.New(db, registry, projection.Options{
+		Logger:  o.Logger.Named("projection"),
+		OnApply: s.applyRetiree,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	s.audit = audit.NewLog(db, o.Logger, o.Now)
+	return s, nil
 }
 
 // Close stops the audit writer and closes the database. Stop the
