@@ -138,3 +138,12 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(*Principal)
 	return p, ok && p != nil
 }
+
+// SubjectOf names the caller of ctx for an access log: its subject, or ""
+// before authentication.
+func SubjectOf(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok {
+		return p.Subject
+	}
+	return ""
+}

@@ -5,14 +5,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	// The activities' time zones must load on any machine, with or without
 	// a system zoneinfo database.
 	_ "time/tzdata"
@@ -30,28 +25,7 @@ import (
 )
 
 func main() {
-	cfg, err := activity.ParseConfig(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "activity:", err)
-		os.Exit(2)
-	}
-	cfg.Server.ApplyRuntime()
-	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "activity:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("activity stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	grpcserver.Main("activity", activity.ParseConfig, func(c *activity.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
 func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
@@ -85,7 +59,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 		Logger:          log,
 		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         subjectOf,
+		Subject:         authn.SubjectOf,
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
 		ShutdownTimeout: cfg.Server.ShutdownTimeout,
 	})
@@ -106,12 +80,4 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	log.Info("activity starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
 		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr))
 	return srv.Run(ctx)
-}
-
-// subjectOf names the caller in the access log.
-func subjectOf(ctx context.Context) string {
-	if p, ok := authn.FromContext(ctx); ok {
-		return p.Subject
-	}
-	return ""
 }

@@ -5,14 +5,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -28,28 +23,7 @@ import (
 )
 
 func main() {
-	cfg, err := handover.ParseConfig(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "handover:", err)
-		os.Exit(2)
-	}
-	cfg.Server.ApplyRuntime()
-	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "handover:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("handover stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	grpcserver.Main("handover", handover.ParseConfig, func(c *handover.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
 func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
@@ -94,7 +68,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 		Logger:          log,
 		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         subjectOf,
+		Subject:         authn.SubjectOf,
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
 		ShutdownTimeout: cfg.Server.ShutdownTimeout,
 	})
@@ -134,12 +108,4 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// subjectOf names the caller in the access log.
-func subjectOf(ctx context.Context) string {
-	if p, ok := authn.FromContext(ctx); ok {
-		return p.Subject
-	}
-	return ""
 }

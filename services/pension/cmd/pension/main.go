@@ -5,14 +5,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -29,28 +24,7 @@ import (
 )
 
 func main() {
-	cfg, err := pension.ParseConfig(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pension:", err)
-		os.Exit(2)
-	}
-	cfg.Server.ApplyRuntime()
-	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pension:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("pension stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	grpcserver.Main("pension", pension.ParseConfig, func(c *pension.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
 func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
@@ -103,7 +77,7 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 		Logger:          log,
 		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         subjectOf,
+		Subject:         authn.SubjectOf,
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
 		ShutdownTimeout: cfg.Server.ShutdownTimeout,
 	})
@@ -131,12 +105,4 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	log.Info("pension starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
 		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr))
 	return srv.Run(ctx)
-}
-
-// subjectOf names the caller in the access log.
-func subjectOf(ctx context.Context) string {
-	if p, ok := authn.FromContext(ctx); ok {
-		return p.Subject
-	}
-	return ""
 }

@@ -4,13 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -24,28 +19,7 @@ import (
 )
 
 func main() {
-	cfg, err := registry.ParseConfig(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "registry:", err)
-		os.Exit(2)
-	}
-	cfg.Server.ApplyRuntime()
-	log, err := grpcserver.NewLogger(cfg.Server.LogFormat, cfg.Server.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "registry:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("registry stopped", zap.Error(err))
-		_ = log.Sync()
-		os.Exit(1)
-	}
-	_ = log.Sync()
+	grpcserver.Main("registry", registry.ParseConfig, func(c *registry.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
 func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
@@ -75,7 +49,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 		Logger:          log,
 		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         subjectOf,
+		Subject:         authn.SubjectOf,
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
 		ShutdownTimeout: cfg.Server.ShutdownTimeout,
 	})
@@ -85,12 +59,4 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	}))
 	log.Info("registry starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr), zap.String("db", cfg.DBPath()))
 	return srv.Run(ctx)
-}
-
-// subjectOf names the caller in the access log.
-func subjectOf(ctx context.Context) string {
-	if p, ok := authn.FromContext(ctx); ok {
-		return p.Subject
-	}
-	return ""
 }

@@ -1,0 +1,44 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+)
+
+// Main is the whole main of a service program: it parses the command line
+// with parse (help exits 0, a bad flag 2), applies the runtime settings,
+// builds the logger, and calls run with a context that ends on SIGINT or
+// SIGTERM; an error from run is logged and exits 1.
+func Main[C any](name string, parse func(args []string) (C, error), flags func(C) *Flags, run func(context.Context, C, *zap.Logger) error) {
+	cfg, err := parse(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+	f := flags(cfg)
+	f.ApplyRuntime()
+	log, err := NewLogger(f.LogFormat, f.LogLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, log)
+	stop()
+	if err != nil {
+		log.Error(name+" stopped", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}
