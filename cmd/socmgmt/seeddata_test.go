@@ -11,6 +11,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -32,7 +33,7 @@ func TestGenerateCityCommunities(t *testing.T) {
 	names := map[string]bool{}
 	kinds := map[registryv1.CommunityKind]int{}
 	for _, c := range plan.Communities {
-		if !isCommunityID(c.GetId()) {
+		if !inputcheck.IsCommunityID(c.GetId()) {
 			t.Errorf("community id %q is not 12 digits", c.GetId())
 		}
 		if ids[c.GetId()] {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 )
 
 // defaultTokenTTL is how long a minted token lives unless --ttl says
@@ -107,7 +108,7 @@ func (o tokenOptions) principal() (authn.Principal, error) {
 			return authn.Principal{}, errors.New("a clerk token needs at least one --community ID (a 12-digit community id)")
 		}
 		for _, c := range o.communities {
-			if !isCommunityID(c) {
+			if !inputcheck.IsCommunityID(c) {
 				return authn.Principal{}, fmt.Errorf("--community %q: a community id is 12 digits, e.g. 210102001001", c)
 			}
 		}
@@ -138,17 +139,4 @@ func roleNames() string {
 		names = append(names, string(r))
 	}
 	return strings.Join(names, ", ")
-}
-
-// isCommunityID reports whether s is a 12-digit division code.
-func isCommunityID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

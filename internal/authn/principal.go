@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 )
 
 // ErrInvalidPrincipal is returned by Signer.Sign for a principal that no
@@ -70,7 +72,7 @@ func (p *Principal) validate() error {
 			return errors.New("clerk has no communities")
 		}
 		for _, c := range p.Communities {
-			if !validCommunityID(c) {
+			if !inputcheck.IsCommunityID(c) {
 				return errors.New("community id is not 12 digits")
 			}
 		}
@@ -88,20 +90,6 @@ func (p *Principal) validate() error {
 		return errors.New("only an enterprise principal has an enterprise code")
 	}
 	return nil
-}
-
-// validCommunityID reports whether s has the shape of a community id: the
-// 12-digit statistical division code.
-func validCommunityID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validCreditCodeShape reports whether s has the shape of a unified social

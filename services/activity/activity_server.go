@@ -7,6 +7,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 			v.Add("venueId", "not a venue id")
 		}
 		if req.CommunityId != "" {
-			checkCommunityID(&v, "communityId", req.CommunityId)
+			inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 		}
 	default:
 		q.communityID = communityFor(p, &v, "communityId", req.CommunityId)
@@ -124,7 +125,7 @@ func (s *Server) CancelActivity(ctx context.Context, req *pb.CancelActivityReque
 		return nil, err
 	}
 	var v apierror.Violations
-	checkText(&v, "reason", req.Reason, true, maxReasonLen, false)
+	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

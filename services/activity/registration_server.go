@@ -7,6 +7,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -162,7 +163,7 @@ func (s *Server) GetCommunityCalendar(ctx context.Context, req *pb.GetCommunityC
 		return nil, err
 	}
 	var v apierror.Violations
-	checkCommunityID(&v, "communityId", req.CommunityId)
+	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

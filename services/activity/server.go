@@ -9,6 +9,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -74,7 +75,7 @@ func communityFor(p *authn.Principal, v *apierror.Violations, field, named strin
 	if named == "" && p.Is(authn.RoleClerk) && len(p.Communities) == 1 {
 		return p.Communities[0]
 	}
-	checkCommunityID(v, field, named)
+	inputcheck.CommunityID(v, field, named)
 	return named
 }
 

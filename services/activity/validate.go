@@ -5,13 +5,11 @@ import (
 	"encoding/base32"
 	"errors"
 	"math"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -36,7 +34,6 @@ const (
 	maxListSpan = 366 * 24 * time.Hour
 	// defaultListSpan is the range of a list that names no end.
 	defaultListSpan = 31 * 24 * time.Hour
-	communityIDLen  = 12
 	// idLen is the length of venue, activity and retiree ids.
 	idLen = 16
 )
@@ -71,63 +68,22 @@ func validID(s string) bool {
 	return true
 }
 
-func isCommunityID(s string) bool {
-	if len(s) != communityIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// checkCommunityID validates a 12-digit statistical division code.
-func checkCommunityID(v *apierror.Violations, field, s string) {
-	switch {
-	case s == "":
-		v.Add(field, "required")
-	case !isCommunityID(s):
-		v.Add(field, "must be a 12-digit division code")
-	}
-}
-
-// checkText validates a required or optional free-text field: trimmed,
-// bounded in characters, no control characters (but newlines when
-// multiline).
-func checkText(v *apierror.Violations, field, s string, required bool, max int, multiline bool) {
-	control := func(r rune) bool { return unicode.IsControl(r) && !(multiline && r == '\n') }
-	switch {
-	case s == "" && required:
-		v.Add(field, "required")
-	case !utf8.ValidString(s):
-		v.Add(field, "not valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.Addf(field, "longer than %d characters", max)
-	case strings.TrimSpace(s) != s:
-		v.Add(field, "leading or trailing white space")
-	case strings.IndexFunc(s, control) >= 0:
-		v.Add(field, "contains control characters")
-	}
-}
-
 // checkVenue validates a venue to create and clears its output fields.
 func checkVenue(in *pb.Venue, requestKey string, keyRequired bool) error {
 	var v apierror.Violations
 	if in == nil {
 		return apierror.Invalid("venue", "required")
 	}
-	checkCommunityID(&v, "communityId", in.CommunityId)
-	checkText(&v, "name", in.Name, true, maxNameLen, false)
-	checkText(&v, "address", in.Address, false, maxAddressLen, false)
+	inputcheck.CommunityID(&v, "communityId", in.CommunityId)
+	inputcheck.Text(&v, "name", in.Name, true, maxNameLen)
+	inputcheck.Text(&v, "address", in.Address, false, maxAddressLen)
 	if in.Capacity < 1 || in.Capacity > maxVenueCapacity {
 		v.Addf("capacity", "must be between 1 and %d", maxVenueCapacity)
 	}
 	if math.IsNaN(in.AreaSqm) || in.AreaSqm < 0 || in.AreaSqm > maxAreaSqm {
 		v.Addf("areaSqm", "must be between 0 and %d", maxAreaSqm)
 	}
-	checkText(&v, "requestKey", requestKey, keyRequired, maxRequestKeyLen, false)
+	inputcheck.Text(&v, "requestKey", requestKey, keyRequired, maxRequestKeyLen)
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -226,15 +182,15 @@ func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
 	if in == nil {
 		return nil, apierror.Invalid("activity", "required")
 	}
-	checkCommunityID(&v, "communityId", in.CommunityId)
+	inputcheck.CommunityID(&v, "communityId", in.CommunityId)
 	switch {
 	case in.VenueId == "":
 		v.Add("venueId", "required")
 	case !validID(in.VenueId):
 		v.Add("venueId", "not a venue id")
 	}
-	checkText(&v, "title", in.Title, true, maxTitleLen, false)
-	checkText(&v, "description", in.Description, false, maxDescriptionLen, true)
+	inputcheck.Text(&v, "title", in.Title, true, maxTitleLen)
+	inputcheck.MultilineText(&v, "description", in.Description, false, maxDescriptionLen)
 	if _, ok := pb.Category_name[int32(in.Category)]; !ok || in.Category == pb.Category_CATEGORY_UNSPECIFIED {
 		v.Add("category", "must be one of CULTURE, SPORTS, HEALTH, EDUCATION, VOLUNTEER, OTHER")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -205,7 +206,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 		v.Add("state", "must be one of DRAFT, SUBMITTED, RETURNED, COMPLETED, WITHDRAWN")
 	}
 	if f.CommunityID != "" {
-		checkCommunityID(&v, "communityId", f.CommunityID)
+		inputcheck.CommunityID(&v, "communityId", f.CommunityID)
 	}
 	if f.EnterpriseCode != "" {
 		checkCreditCode(&v, "enterpriseCreditCode", &f.EnterpriseCode)
@@ -361,7 +362,7 @@ func (s *Server) WithdrawHandover(ctx context.Context, req *pb.WithdrawHandoverR
 		return nil, err
 	}
 	var v apierror.Violations
-	checkText(&v, "reason", req.Reason, false, maxReasonLen)
+	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -388,7 +389,7 @@ func (s *Server) ReturnHandover(ctx context.Context, req *pb.ReturnHandoverReque
 		return nil, err
 	}
 	var v apierror.Violations
-	checkText(&v, "reason", req.Reason, true, maxReasonLen)
+	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

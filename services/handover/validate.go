@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -40,50 +39,11 @@ const (
 	// maxAmountFen is a trillion yuan: more than any package, and far from
 	// overflowing when multiplied by the number of retirees.
 	maxAmountFen     = 100_000_000_000_000
-	communityIDSize  = 12
 	retireeIDSize    = 16
 	maxPremisesIDLen = 8
 )
 
 var fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_.]{0,63}$`)
-
-// checkText validates a required or optional free-text field: trimmed,
-// bounded in characters, no control characters.
-func checkText(v *apierror.Violations, field, s string, required bool, max int) {
-	switch {
-	case s == "" && required:
-		v.Add(field, "required")
-	case !utf8.ValidString(s):
-		v.Add(field, "not valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.Addf(field, "longer than %d characters", max)
-	case strings.TrimSpace(s) != s:
-		v.Add(field, "leading or trailing white space")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		v.Add(field, "contains control characters")
-	}
-}
-
-// isCommunityID reports whether s is a 12-digit statistical division code.
-func isCommunityID(s string) bool {
-	if len(s) != communityIDSize {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func checkCommunityID(v *apierror.Violations, field, s string) {
-	if s == "" {
-		v.Add(field, "required")
-	} else if !isCommunityID(s) {
-		v.Add(field, "must be a 12-digit division code")
-	}
-}
 
 // validRetireeID reports whether s has the shape of a registry retiree id:
 // 16 characters of lowercase base32.
@@ -142,7 +102,7 @@ func checkNewHandover(h *pb.Handover) error {
 	}
 	var v apierror.Violations
 	checkCreditCode(&v, "enterpriseCreditCode", &h.EnterpriseCreditCode)
-	checkCommunityID(&v, "communityId", h.CommunityId)
+	inputcheck.CommunityID(&v, "communityId", h.CommunityId)
 	checkRetireeIDs(&v, h.RetireeIds)
 	checkFunds(&v, h.GetFunds())
 	h.Dossiers = checkDossiers(&v, h.Dossiers)
@@ -195,7 +155,7 @@ func checkDossiers(v *apierror.Violations, ds []*pb.Dossier) []*pb.Dossier {
 			v.Add(field+".retireeId", "a second dossier for this retiree")
 		}
 		seen[d.RetireeId] = true
-		checkText(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
+		inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
 		if d.Volumes < 1 || d.Volumes > maxVolumes {
 			v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
 		}
@@ -227,9 +187,9 @@ func checkPremises(v *apierror.Violations, ps []*pb.Premises) {
 		if pr.Id != "" && (len(pr.Id) > maxPremisesIDLen || premisesNumber(pr.Id) == 0) {
 			v.Add(field+".id", "not a premises id")
 		}
-		checkText(v, field+".name", pr.Name, true, maxNameLen)
-		checkText(v, field+".address", pr.Address, true, maxAddressLen)
-		checkText(v, field+".use", pr.Use, false, maxNameLen)
+		inputcheck.Text(v, field+".name", pr.Name, true, maxNameLen)
+		inputcheck.Text(v, field+".address", pr.Address, true, maxAddressLen)
+		inputcheck.Text(v, field+".use", pr.Use, false, maxNameLen)
 		if math.IsNaN(pr.AreaSqm) || pr.AreaSqm <= 0 || pr.AreaSqm > maxAreaSqm {
 			v.Addf(field+".areaSqm", "must be more than 0 and at most %d", maxAreaSqm)
 		}
@@ -253,7 +213,7 @@ func checkObligations(v *apierror.Violations, os []*pb.Obligation) {
 		if _, ok := pb.Obligation_Kind_name[int32(o.Kind)]; !ok || o.Kind == pb.Obligation_KIND_UNSPECIFIED {
 			v.Add(field+".kind", "must be one of PENSION_OUTSIDE_POOLING, MEDICAL_UNINSURED, OTHER")
 		}
-		checkText(v, field+".description", o.Description, o.Kind == pb.Obligation_OTHER, maxDescriptionLen)
+		inputcheck.Text(v, field+".description", o.Description, o.Kind == pb.Obligation_OTHER, maxDescriptionLen)
 		checkAmount(v, field+".monthlyAmountFen", o.MonthlyAmountFen, true)
 		if o.Until != "" {
 			parseDate(v, field+".until", o.Until)
@@ -325,7 +285,7 @@ func checkPatch(paths []string, h *pb.Handover) error {
 	for _, p := range paths {
 		switch p {
 		case pathCommunity:
-			checkCommunityID(&v, "communityId", h.CommunityId)
+			inputcheck.CommunityID(&v, "communityId", h.CommunityId)
 		case pathRetirees:
 			checkRetireeIDs(&v, h.RetireeIds)
 		case pathAmount:
@@ -348,7 +308,7 @@ func checkPatch(paths []string, h *pb.Handover) error {
 func checkReceipt(r *pb.FundsReceipt, today string) error {
 	var v apierror.Violations
 	checkAmount(&v, "amountFen", r.AmountFen, true)
-	checkText(&v, "voucherNo", r.VoucherNo, true, maxVoucherLen)
+	inputcheck.Text(&v, "voucherNo", r.VoucherNo, true, maxVoucherLen)
 	if r.ReceivedOn == "" {
 		v.Add("receivedOn", "required")
 	} else if !parseDate(&v, "receivedOn", r.ReceivedOn).IsZero() && r.ReceivedOn > today {
@@ -391,7 +351,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 			v.Add(field+".retireeId", "named twice")
 		}
 		seen[m.RetireeId] = true
-		checkText(&v, field+".explanation", m.Explanation, true, maxReasonLen)
+		inputcheck.Text(&v, field+".explanation", m.Explanation, true, maxReasonLen)
 	}
 	return v.Err()
 }
@@ -405,6 +365,6 @@ func checkInspection(premisesID string, accepted bool, notes string) error {
 	} else if len(premisesID) > maxPremisesIDLen || premisesNumber(premisesID) == 0 {
 		v.Add("premisesId", "not a premises id")
 	}
-	checkText(&v, "notes", notes, !accepted, maxReasonLen)
+	inputcheck.Text(&v, "notes", notes, !accepted, maxReasonLen)
 	return v.Err()
 }

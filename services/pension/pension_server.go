@@ -7,6 +7,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -207,7 +208,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 		return nil, err
 	}
 	var v apierror.Violations
-	checkCommunityID(&v, req.CommunityId)
+	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	asOf := asOfDate(&v, req.AsOf, s.now())
 	scope := boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf)
 	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
@@ -240,7 +241,7 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	}
 	var v apierror.Violations
 	m := requiredMonth(&v, "month", req.Month, s.now())
-	checkCommunityID(&v, req.CommunityId)
+	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	scope := boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month)
 	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {

@@ -31,20 +31,6 @@ func checkRetireeID(v *apierror.Violations, id string) {
 	}
 }
 
-// checkCommunityID validates a 12-digit statistical division code.
-func checkCommunityID(v *apierror.Violations, id string) {
-	switch {
-	case id == "":
-		v.Add("communityId", "required")
-	case len(id) != 12:
-		v.Add("communityId", "must be a 12-digit division code")
-	default:
-		if _, ok := digits(id); !ok {
-			v.Add("communityId", "must be a 12-digit division code")
-		}
-	}
-}
-
 // monthRange validates an optional month range: toMonth defaults to the
 // current month, fromMonth to eleven months before toMonth.
 func monthRange(v *apierror.Violations, fromS, toS string, today time.Time) (from, to month) {

@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -172,7 +173,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	}
 	f := RetireeFilter{CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status}
 	var v apierror.Violations
-	if f.CommunityID != "" && !isCommunityID(f.CommunityID) {
+	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
 		v.Add("communityId", "must be a 12-digit division code")
 	}
 	if f.EnterpriseCode != "" {
@@ -193,7 +194,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 		}
 		if f.CommunityID == "" {
 			v.Add("communityId", "required for a clerk of several communities")
-		} else if isCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
+		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
 			return nil, authn.ErrPermissionDenied
 		}
 	case authn.RoleEnterprise:
@@ -273,8 +274,8 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 		return nil, err
 	}
 	var v apierror.Violations
-	checkCommunityID(&v, "toCommunityId", req.ToCommunityId)
-	checkText(&v, "reason", req.Reason, true, maxReasonLen)
+	inputcheck.CommunityID(&v, "toCommunityId", req.ToCommunityId)
+	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -364,10 +365,10 @@ func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesReque
 		return nil, err
 	}
 	var v apierror.Violations
-	checkText(&v, "requestKey", req.RequestKey, true, maxRequestKey)
-	checkCommunityID(&v, "communityId", req.CommunityId)
+	inputcheck.Text(&v, "requestKey", req.RequestKey, true, maxRequestKey)
+	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	checkMode(&v, req.ManagementMode, true)
-	checkText(&v, "reason", req.Reason, false, maxReasonLen)
+	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
 	switch n := len(req.RetireeIds); {
 	case n == 0:
 		v.Add("retireeIds", "required")

@@ -13,6 +13,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -105,7 +106,7 @@ func (s *Server) GetCommunity(ctx context.Context, req *pb.GetCommunityRequest) 
 	if _, err := authn.Require(ctx, readerRoles...); err != nil {
 		return nil, err
 	}
-	if !isCommunityID(req.Id) {
+	if !inputcheck.IsCommunityID(req.Id) {
 		return nil, s.fail(ctx, apierror.Invalid("id", "must be a 12-digit division code"))
 	}
 	c, err := s.store.GetCommunity(req.Id)
@@ -121,8 +122,8 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 		return nil, err
 	}
 	var v apierror.Violations
-	checkText(&v, "district", req.District, false, maxDistrictLen)
-	checkText(&v, "street", req.Street, false, maxDistrictLen)
+	inputcheck.Text(&v, "district", req.District, false, maxDistrictLen)
+	inputcheck.Text(&v, "street", req.Street, false, maxDistrictLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -7,75 +7,33 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // Bounds on free-text and list inputs.
 const (
-	maxNameLen      = 64
-	maxAddressLen   = 200
-	maxReasonLen    = 500
-	maxDistrictLen  = 64
-	maxHouseholds   = 1_000_000
-	maxAssignBatch  = 10_000
-	maxRequestKey   = 128
-	maxFlags        = 16
-	phonePattern    = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
-	communityIDSize = 12
+	maxNameLen     = 64
+	maxAddressLen  = 200
+	maxReasonLen   = 500
+	maxDistrictLen = 64
+	maxHouseholds  = 1_000_000
+	maxAssignBatch = 10_000
+	maxRequestKey  = 128
+	maxFlags       = 16
+	phonePattern   = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
 )
 
 var (
 	phoneRE     = regexp.MustCompile(phonePattern)
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_]{0,63}$`)
 )
-
-// checkText validates a required or optional free-text field: trimmed,
-// bounded in characters, no control characters.
-func checkText(v *apierror.Violations, field, s string, required bool, max int) {
-	switch {
-	case s == "" && required:
-		v.Add(field, "required")
-	case !utf8.ValidString(s):
-		v.Add(field, "not valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.Addf(field, "longer than %d characters", max)
-	case strings.TrimSpace(s) != s:
-		v.Add(field, "leading or trailing white space")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		v.Add(field, "contains control characters")
-	}
-}
-
-// checkCommunityID validates a 12-digit statistical division code.
-func checkCommunityID(v *apierror.Violations, field, s string) {
-	if s == "" {
-		v.Add(field, "required")
-		return
-	}
-	if !isCommunityID(s) {
-		v.Add(field, "must be a 12-digit division code")
-	}
-}
-
-func isCommunityID(s string) bool {
-	if len(s) != communityIDSize {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // parseDate parses a YYYY-MM-DD date; an empty string is the zero time.
 func parseDate(v *apierror.Violations, field, s string) time.Time {
@@ -106,10 +64,10 @@ func checkCommunity(c *pb.Community) error {
 	if c == nil {
 		return apierror.Invalid("community", "required")
 	}
-	checkCommunityID(&v, "id", c.Id)
-	checkText(&v, "name", c.Name, true, maxNameLen)
-	checkText(&v, "district", c.District, true, maxDistrictLen)
-	checkText(&v, "street", c.Street, true, maxDistrictLen)
+	inputcheck.CommunityID(&v, "id", c.Id)
+	inputcheck.Text(&v, "name", c.Name, true, maxNameLen)
+	inputcheck.Text(&v, "district", c.District, true, maxDistrictLen)
+	inputcheck.Text(&v, "street", c.Street, true, maxDistrictLen)
 	if _, ok := pb.CommunityKind_name[int32(c.Kind)]; !ok || c.Kind == pb.CommunityKind_COMMUNITY_KIND_UNSPECIFIED {
 		v.Add("kind", "must be one of BLOCK, COMPOUND, WORK_UNIT, FUNCTIONAL")
 	}
@@ -129,7 +87,7 @@ func checkEnterprise(e *pb.Enterprise) error {
 	} else {
 		e.CreditCode = string(code)
 	}
-	checkText(&v, "name", e.Name, true, maxNameLen)
+	inputcheck.Text(&v, "name", e.Name, true, maxNameLen)
 	if _, ok := pb.Ownership_name[int32(e.Ownership)]; !ok || e.Ownership == pb.Ownership_OWNERSHIP_UNSPECIFIED {
 		v.Add("ownership", "must be one of STATE, COLLECTIVE, PRIVATE, OTHER")
 	}
@@ -171,8 +129,8 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	if _, ok := pb.Sex_name[int32(r.Sex)]; !ok {
 		v.Add("sex", "must be MALE or FEMALE")
 	}
-	checkText(&v, "name", r.Name, true, maxNameLen)
-	checkCommunityID(&v, "communityId", r.CommunityId)
+	inputcheck.Text(&v, "name", r.Name, true, maxNameLen)
+	inputcheck.CommunityID(&v, "communityId", r.CommunityId)
 	if r.EnterpriseCreditCode != "" {
 		if code, err := creditcode.Parse(r.EnterpriseCreditCode); err != nil {
 			v.Add("enterpriseCreditCode", err.Error())
@@ -186,7 +144,7 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	}
 	checkRetirementDate(&v, r.RetirementDate, r.BirthDate, today)
 	checkPhone(&v, r.Phone)
-	checkText(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+	inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
 	r.Flags = checkFlags(&v, r.Flags)
 	if err := v.Err(); err != nil {
 		return idnumber.ID{}, err
@@ -296,11 +254,11 @@ func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
 	for _, p := range paths {
 		switch p {
 		case "name":
-			checkText(&v, "name", r.Name, true, maxNameLen)
+			inputcheck.Text(&v, "name", r.Name, true, maxNameLen)
 		case "phone":
 			checkPhone(&v, r.Phone)
 		case "residence_address":
-			checkText(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+			inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
 		case "flags":
 			r.Flags = checkFlags(&v, r.Flags)
 		case "retirement_date":

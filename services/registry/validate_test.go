@@ -12,6 +12,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -157,7 +158,7 @@ func FuzzCheckNewRetiree(f *testing.F) {
 		if r.Id != "" || r.Etag != "" || r.DateOfDeath != "" || r.Status != pb.RetireeStatus_LIVING {
 			t.Fatalf("output-only fields kept: %v", r)
 		}
-		if !isCommunityID(r.CommunityId) || r.Name == "" || !utf8.ValidString(r.Name) || utf8.RuneCountInString(r.Name) > maxNameLen {
+		if !inputcheck.IsCommunityID(r.CommunityId) || r.Name == "" || !utf8.ValidString(r.Name) || utf8.RuneCountInString(r.Name) > maxNameLen {
 			t.Fatalf("accepted community %q, name %q", r.CommunityId, r.Name)
 		}
 		if r.ManagementMode == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED || pb.ManagementMode_name[int32(r.ManagementMode)] == "" {

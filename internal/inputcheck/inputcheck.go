@@ -1,0 +1,66 @@
+// Package inputcheck holds the field rules several services apply to
+// their input: free text and community ids. Each adds a violation to an
+// apierror.Violations, so a request's every problem is reported at once.
+package inputcheck
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
+)
+
+// CommunityIDLen is the length of a community id: the 12-digit statistical
+// division code.
+const CommunityIDLen = 12
+
+// IsCommunityID reports whether s is a 12-digit statistical division code.
+func IsCommunityID(s string) bool {
+	if len(s) != CommunityIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CommunityID requires field to hold a community id.
+func CommunityID(v *apierror.Violations, field, s string) {
+	switch {
+	case s == "":
+		v.Add(field, "required")
+	case !IsCommunityID(s):
+		v.Add(field, "must be a 12-digit division code")
+	}
+}
+
+// Text checks a single-line free-text field: present when required, valid
+// UTF-8, at most max characters, no leading or trailing white space, no
+// control characters.
+func Text(v *apierror.Violations, field, s string, required bool, max int) {
+	text(v, field, s, required, max, unicode.IsControl)
+}
+
+// MultilineText is Text that allows newlines.
+func MultilineText(v *apierror.Violations, field, s string, required bool, max int) {
+	text(v, field, s, required, max, func(r rune) bool { return r != '\n' && unicode.IsControl(r) })
+}
+
+func text(v *apierror.Violations, field, s string, required bool, max int, control func(rune) bool) {
+	switch {
+	case s == "" && required:
+		v.Add(field, "required")
+	case !utf8.ValidString(s):
+		v.Add(field, "not valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Addf(field, "longer than %d characters", max)
+	case strings.TrimSpace(s) != s:
+		v.Add(field, "leading or trailing white space")
+	case strings.IndexFunc(s, control) >= 0:
+		v.Add(field, "contains control characters")
+	}
+}
