@@ -415,25 +415,19 @@ func splitFingerprint(v []byte) (fp, body []byte) {
 
 // ListHistory returns a page of a retiree's history, oldest first.
 func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEntry, []byte, error) {
-	return listUnder(s.db, bucketHistory, id, size, after, func() *pb.HistoryEntry { return new(pb.HistoryEntry) })
-}
-
-// listUnder pages through the entries of bucket filed under a retiree id.
-func listUnder[M proto.Message](db *bolt.DB, bucket []byte, id string, size int, after []byte, mk func() M) ([]M, []byte, error) {
-	var out []M
-	var next []byte
 	if !validRetireeID(id) {
 		return nil, nil, nil
 	}
-	prefix := boltstore.Prefix(id)
-	err := db.View(func(tx *bolt.Tx) error {
+	var out []*pb.HistoryEntry
+	var next []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucket).Cursor(), prefix, after, size, func(_, v []byte) (bool, error) {
-			m := mk()
-			if err := proto.Unmarshal(v, m); err != nil {
+		next, err = boltstore.ScanPage(tx.Bucket(bucketHistory).Cursor(), boltstore.Prefix(id), after, size, func(_, v []byte) (bool, error) {
+			h := new(pb.HistoryEntry)
+			if err := proto.Unmarshal(v, h); err != nil {
 				return false, err
 			}
-			out = append(out, m)
+			out = append(out, h)
 			return true, nil
 		})
 		return err
