@@ -75,7 +75,9 @@ func guard(p *authn.Principal) func(*pb.Retiree) error {
 }
 
 // present prepares a stored retiree for a response, in place: masks are
-// filled in, and full numbers removed unless full.
+// filled in, and full numbers removed unless full. Only GetRetiree and
+// LookupRetiree answer with full numbers (DESIGN: "returned in full only by
+// get and lookup"); writes answer with the masks.
 func present(r *pb.Retiree, full bool) *pb.Retiree {
 	r.IdNumberMasked = idnumber.Mask(r.IdNumber)
 	r.PhoneMasked = maskPhone(r.Phone)
@@ -116,7 +118,7 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.CreateRetireeResponse{Retiree: present(created, true)}, nil
+	return &pb.CreateRetireeResponse{Retiree: present(created, false)}, nil
 }
 
 // GetRetiree implements pb.RegistryServiceServer.
@@ -263,7 +265,7 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.UpdateRetireeResponse{Retiree: present(updated, true)}, nil
+	return &pb.UpdateRetireeResponse{Retiree: present(updated, false)}, nil
 }
 
 // TransferRetiree implements pb.RegistryServiceServer. A clerk transfers
@@ -283,7 +285,7 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.TransferRetireeResponse{Retiree: present(r, true)}, nil
+	return &pb.TransferRetireeResponse{Retiree: present(r, false)}, nil
 }
 
 // RecordDeath implements pb.RegistryServiceServer.
@@ -305,7 +307,7 @@ func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.RecordDeathResponse{Retiree: present(r, true)}, nil
+	return &pb.RecordDeathResponse{Retiree: present(r, false)}, nil
 }
 
 // ListRetireeHistory implements pb.RegistryServiceServer. The history is
