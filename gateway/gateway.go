@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -278,27 +279,42 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 			g.logger.Warn("upstream unavailable", zap.String("error", st.Message()))
 			err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
 		case codes.InvalidArgument:
-			err = unknownFieldError(st, g.logger)
+			err = decodeError(st, g.logger)
 		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
-// unknownFieldRE finds the field name in protojson's decoding error.
-var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]{1,128})"`)
+// Field names in protojson's decoding errors. Only names are taken from
+// them: the rest of such a message can quote the value the client sent (an
+// ID number, say), which must not come back in a message.
+var (
+	unknownFieldRE = regexp.MustCompile(`unknown field "([A-Za-z_][A-Za-z0-9_]{0,63})"`)
+	badValueRE     = regexp.MustCompile(`field ([A-Za-z_][A-Za-z0-9_.]{0,127}):`)
+)
 
-// unknownFieldError gives a body with an unknown JSON field the same shape
-// as every other validation error: a BadRequest naming the field.
-func unknownFieldError(st *status.Status, log *zap.Logger) error {
-	m := unknownFieldRE.FindStringSubmatch(st.Message())
-	if m == nil {
+// decodeError rewrites an error of decoding the JSON body: the same shape
+// as every other validation error, a BadRequest naming the field, and never
+// the client's value.
+func decodeError(st *status.Status, log *zap.Logger) error {
+	msg := st.Message()
+	if !strings.HasPrefix(msg, "proto:") {
 		return st.Err()
 	}
-	out, err := status.New(codes.InvalidArgument, fmt.Sprintf("invalid argument: %s: unknown field", m[1])).
-		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: m[1], Description: "unknown field"}}})
+	var field, desc string
+	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
+		field, desc = m[1], "unknown field"
+	} else if m := badValueRE.FindStringSubmatch(msg); m != nil {
+		field, desc = m[1], "invalid value for this field"
+	}
+	if field == "" {
+		return status.Error(codes.InvalidArgument, "invalid argument: the request body is not valid JSON for this request")
+	}
+	out, err := status.New(codes.InvalidArgument, fmt.Sprintf("invalid argument: %s: %s", field, desc)).
+		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}})
 	if err != nil {
 		log.Error("attach BadRequest", zap.Error(err))
-		return st.Err()
+		return status.Error(codes.InvalidArgument, "invalid argument: "+field+": "+desc)
 	}
 	return out.Err()
 }

@@ -310,6 +310,37 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 	}
 }
 
+// TestBadValueIsNotEchoed: a body whose value has the wrong JSON type is a
+// 400 naming the field, without repeating the value (it may be an ID
+// number or a phone number).
+func TestBadValueIsNotEchoed(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	for _, tc := range []struct {
+		name, body, field string
+	}{
+		{"number for a string", `{"idNumber":110105194912310021,"name":"张三"}`, "idNumber"},
+		{"phone as number", `{"phone":13812345678}`, "phone"},
+		{"not JSON", `{"name":`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := send(t, newRequest(t, http.MethodPost, url+"/v1/retirees", tc.body, nil))
+			if resp.code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %s", resp.code, resp.body)
+			}
+			for _, secret := range []string{"110105194912310021", "13812345678"} {
+				if strings.Contains(string(resp.body), secret) {
+					t.Errorf("answer repeats the value: %s", resp.body)
+				}
+			}
+			st := decodeStatus(t, resp.body)
+			if tc.field != "" && (len(st.Details) != 1 || !strings.Contains(fmt.Sprint(st.Details[0]["fieldViolations"]), "field:"+tc.field)) {
+				t.Errorf("details %v, want a BadRequest naming %s", st.Details, tc.field)
+			}
+		})
+	}
+}
+
 func TestUpstreamErrorsBecomeStatusJSON(t *testing.T) {
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
