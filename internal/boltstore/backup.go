@@ -11,7 +11,7 @@ import (
 )
 
 // BackupHandler serves a consistent copy of db to GET requests, for the
-// admin port: `curl -o registry.db http://admin/backup`. The copy is taken
+// admin port: `curl -o registry.db http://127.0.0.1:9201/debug/backup`. The copy is taken
 // in one read transaction, so writes carry on meanwhile; but bbolt cannot
 // grow its memory map while a read transaction is open, so a slow download
 // of a growing database can hold up writers. A response shorter than its

@@ -361,6 +361,19 @@ func (s *Server) shutdown(drain bool) {
 	}
 }
 
+// loopbackOnly serves h to callers on the loopback interface and answers
+// 403 to anyone else.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "forbidden: only from this machine", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func (s *Server) newAdminHandler(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
@@ -369,15 +382,16 @@ func (s *Server) newAdminHandler(extra map[string]http.Handler) http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	mux.HandleFunc("/healthz", s.serveHealthz)
-	// Profiles for operators, on the admin port only (bind it to loopback):
-	// they show code paths and timings, never request data.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// Profiles and the extra handlers (the database backup holds every
+	// retiree's personal data) answer callers on this machine only, even
+	// when the admin port is opened to a metrics scraper elsewhere.
+	mux.Handle("/debug/pprof/", loopbackOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/cmdline", loopbackOnly(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("/debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/symbol", loopbackOnly(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("/debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
 	for pattern, h := range extra {
-		mux.Handle(pattern, h)
+		mux.Handle(pattern, loopbackOnly(h))
 	}
 	return mux
 }
