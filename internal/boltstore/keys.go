@@ -95,12 +95,15 @@ func ScanPrefix(c *bolt.Cursor, prefix, after []byte, fn func(k, v []byte) (bool
 // copy of the last kept key if any key under prefix follows it, so that the
 // caller can encode it as the next page token; otherwise it returns nil.
 //
-// A page whose filter matches little may scan much of the prefix; callers
-// with selective filters should keep an index instead.
+// A filter that matches little must not make one request read the whole
+// prefix: after examining MaxScanFactor × size keys (at least MinScan) the
+// page ends short, and the last examined key is returned as the next token
+// (a page may then hold fewer entries than asked, even none).
 func ScanPage(c *bolt.Cursor, prefix, after []byte, size int, keep func(k, v []byte) (bool, error)) ([]byte, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("boltstore: page size %d", size)
 	}
+	budget := max(MaxScanFactor*size, MinScan)
 	kept := 0
 	var last []byte
 	k, v := seekAfter(c, prefix, after)
@@ -110,6 +113,10 @@ func ScanPage(c *bolt.Cursor, prefix, after []byte, size int, keep func(k, v []b
 			// filter may leave it empty).
 			return last, nil
 		}
+		if budget == 0 {
+			return bytes.Clone(prevKey(c)), nil
+		}
+		budget--
 		ok, err := keep(k, v)
 		if err != nil {
 			return nil, err
@@ -121,6 +128,18 @@ func ScanPage(c *bolt.Cursor, prefix, after []byte, size int, keep func(k, v []b
 		}
 	}
 	return nil, nil
+}
+
+// Scan bounds of ScanPage.
+const (
+	MaxScanFactor = 20
+	MinScan       = 5000
+)
+
+// prevKey steps c back one key and returns it: the last key examined.
+func prevKey(c *bolt.Cursor) []byte {
+	k, _ := c.Prev()
+	return k
 }
 
 // seekAfter positions c on the first key under prefix that is strictly

@@ -264,3 +264,60 @@ func TestScanPage(t *testing.T) {
 		})
 	}
 }
+
+// TestScanPageBoundsTheScan: a filter that matches nothing does not read
+// the whole prefix in one page; paging on from the returned key reaches
+// the end, and every key is examined exactly once.
+func TestScanPageBoundsTheScan(t *testing.T) {
+	db := openTemp(t)
+	const n = 3*MinScan + 7
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			if err := b.Put(U64(uint64(i)), []byte{1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	examined := map[uint64]int{}
+	var after []byte
+	pages := 0
+	for {
+		var next []byte
+		seen := 0
+		if err := db.View(func(tx *bolt.Tx) error {
+			var err error
+			next, err = ScanPage(tx.Bucket([]byte("b")).Cursor(), nil, after, 10, func(k, _ []byte) (bool, error) {
+				i, _ := ParseU64(k)
+				examined[i]++
+				seen++
+				return false, nil
+			})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if seen > MinScan {
+			t.Fatalf("page %d examined %d keys, want at most %d", pages, seen, MinScan)
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if len(examined) != n || pages != 4 {
+		t.Errorf("examined %d distinct keys in %d pages, want %d in 4", len(examined), pages, n)
+	}
+	for i, c := range examined {
+		if c != 1 {
+			t.Fatalf("key %d examined %d times", i, c)
+		}
+	}
+}
