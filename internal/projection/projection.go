@@ -466,8 +466,6 @@ func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.Ret
 	})
 }
 
-// Count returns how many retirees the projection holds.
-func Count(tx *bolt.Tx) int { return tx.Bucket(bucketRetirees).Stats().KeyN }
 
 // Dial connects to registry for a projection, with the given per-call
 // credentials (see grpcdial: loopback, short reconnect backoff).
