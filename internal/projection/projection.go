@@ -466,7 +466,6 @@ func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.Ret
 	})
 }
 
-
 // Dial connects to registry for a projection, with the given per-call
 // credentials (see grpcdial: loopback, short reconnect backoff).
 func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
