@@ -3,9 +3,9 @@ package apierror
 import (
 	"context"
 	"errors"
-	"strconv"
+	"strings"
 
-	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -15,30 +15,37 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 )
 
-// ToStatus turns err into the status error a gRPC handler returns.
-//
-//   - nil stays nil.
-//   - A status error (even wrapped) with a code other than Unknown passes
-//     through with its own message and details, without the wrapping text.
-//   - context.Canceled and context.DeadlineExceeded give Canceled and
-//     DeadlineExceeded.
-//   - *ValidationError gives InvalidArgument with a BadRequest listing every
-//     field; boltstore's ErrBadPageToken and ErrBadPageSize do the same for
-//     the pageToken and pageSize fields (field paths are the JSON names clients write).
-//   - *RuleError gives its Code (FailedPrecondition when unset) and Message,
-//     with an ErrorInfo of its Reason and Metadata.
-//   - ErrNotFound gives NotFound, ErrAlreadyExists AlreadyExists, both with
-//     err's full message; ErrConflict gives Aborted with an ErrorInfo
-//     ETAG_MISMATCH; ErrPermissionDenied gives PermissionDenied with a fixed
-//     message, so that nothing hints whether the object exists.
-//   - bbolt's ErrTimeout and ErrDatabaseNotOpen give Unavailable.
-//   - Anything else is a bug or an outage the client cannot act on: it gets
-//     Internal "internal error", and err goes to log at Error level, the
-//     only place its text goes.
-//
-// Downstream status errors pass through unchanged; a caller of another
-// service whose errors would mislead its own client (a PermissionDenied
-// about the service's own token, say) must translate them first.
+// sentinels maps each sentinel error to the status a client gets. The
+// message of a wrapped sentinel reaches the client unless hide is set.
+var sentinels = []struct {
+	err    error
+	code   codes.Code
+	reason string // ErrorInfo reason, if any
+	msg    string // fixed message that replaces the error's own, if any
+	warn   bool   // log the error: it says the service, not the request, is unwell
+}{
+	{err: context.Canceled, code: codes.Canceled, msg: "request canceled"},
+	{err: context.DeadlineExceeded, code: codes.DeadlineExceeded, msg: "deadline exceeded"},
+	{err: fault.ErrNotFound, code: codes.NotFound},
+	{err: fault.ErrAlreadyExists, code: codes.AlreadyExists},
+	{err: fault.ErrEtagMismatch, code: codes.Aborted, reason: ReasonEtagMismatch},
+	{err: fault.ErrPermissionDenied, code: codes.PermissionDenied, msg: "permission denied"},
+	{err: berrors.ErrTimeout, code: codes.Unavailable, msg: "service unavailable", warn: true},
+	{err: berrors.ErrDatabaseNotOpen, code: codes.Unavailable, msg: "service unavailable", warn: true},
+}
+
+// ruleCodes maps the kind of a broken rule to its status code.
+var ruleCodes = map[fault.Kind]codes.Code{
+	fault.Precondition: codes.FailedPrecondition,
+	fault.Exists:       codes.AlreadyExists,
+	fault.Exhausted:    codes.ResourceExhausted,
+}
+
+// ToStatus returns the gRPC status error for err. A status error (from a
+// downstream call, or authn) passes through unless its code is Unknown;
+// the errors of package fault and context cancellation map as the tables
+// above say; anything else is logged with the method and answered with
+// Internal "internal error", so that no detail reaches the client.
 func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -52,77 +59,115 @@ func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 			return s.Err()
 		}
 	}
-
 	var (
-		ve *ValidationError
-		re *RuleError
+		ve *fault.ValidationError
+		re *fault.RuleError
 	)
 	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.As(err, &ve):
 		return badRequest(log, ve.Fields, ve.Omitted)
-	case errors.Is(err, boltstore.ErrBadPageToken):
-		return badRequest(log, []FieldViolation{{Field: "pageToken", Description: "invalid page token; start again without one"}}, 0)
-	case errors.Is(err, boltstore.ErrBadPageSize):
-		return badRequest(log, []FieldViolation{{Field: "pageSize", Description: "must be between 0 and " + strconv.Itoa(boltstore.MaxPageSize)}}, 0)
 	case errors.As(err, &re):
-		code := re.Code
-		if code == codes.OK || code == codes.Unknown {
-			code = codes.FailedPrecondition
+		return ruleStatus(log, re)
+	}
+	for _, s := range sentinels {
+		if !errors.Is(err, s.err) {
+			continue
 		}
-		return withInfo(log, status.New(code, re.Message), re.Reason, re.Metadata)
-	case errors.Is(err, ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, ErrConflict):
-		return withInfo(log, status.New(codes.Aborted, err.Error()), ReasonEtagMismatch, nil)
-	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, "permission denied")
-	case errors.Is(err, berrors.ErrTimeout), errors.Is(err, berrors.ErrDatabaseNotOpen):
-		log.Warn("storage unavailable", zap.String("method", method(ctx)), zap.Error(err))
-		return status.Error(codes.Unavailable, "service unavailable")
+		if s.warn {
+			log.Warn("storage unavailable", zap.String("method", method(ctx)), zap.Error(err))
+		}
+		msg := s.msg
+		if msg == "" {
+			msg = err.Error()
+		}
+		if s.reason != "" {
+			return withDetails(log, status.New(s.code, msg), info(s.reason, nil))
+		}
+		return status.Error(s.code, msg)
 	}
 	log.Error("internal error", zap.String("method", method(ctx)), zap.Error(err))
 	return status.Error(codes.Internal, "internal error")
 }
 
-func badRequest(log *zap.Logger, fields []FieldViolation, omitted int) error {
-	// The message repeats the first few violations for clients that read
-	// only the message; descriptions are written here and carry no input.
+// ruleStatus answers a broken rule with its kind's code, an ErrorInfo and,
+// when the rule names items of the request, a BadRequest.
+func ruleStatus(log *zap.Logger, re *fault.RuleError) error {
+	code, ok := ruleCodes[re.Kind]
+	if !ok {
+		code = codes.FailedPrecondition
+	}
+	details := []protoadapt.MessageV1{info(re.Reason, re.Metadata)}
+	if len(re.Fields) > 0 {
+		details = append(details, fieldViolations(re.Fields))
+	}
+	return withDetails(log, status.New(code, re.Message), details...)
+}
+
+func badRequest(log *zap.Logger, fields []fault.FieldViolation, omitted int) error {
 	const inMessage = 3
 	shown := fields
 	if len(shown) > inMessage {
 		shown = shown[:inMessage]
 	}
-	msg := (&ValidationError{Fields: shown, Omitted: omitted + len(fields) - len(shown)}).Error()
+	shown = jsonFields(shown)
+	msg := (&fault.ValidationError{Fields: shown, Omitted: omitted + len(fields) - len(shown)}).Error()
+	return withDetails(log, status.New(codes.InvalidArgument, msg), fieldViolations(fields))
+}
+
+func fieldViolations(fields []fault.FieldViolation) *errdetails.BadRequest {
 	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(fields))}
 	for i, f := range fields {
-		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description}
+		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: JSONPath(f.Field), Description: f.Description}
 	}
-	return withDetails(log, status.New(codes.InvalidArgument, msg), br)
+	return br
 }
 
-func withInfo(log *zap.Logger, s *status.Status, reason string, md map[string]string) error {
-	return withDetails(log, s, &errdetails.ErrorInfo{Reason: reason, Domain: Domain, Metadata: md})
+func jsonFields(fields []fault.FieldViolation) []fault.FieldViolation {
+	out := make([]fault.FieldViolation, len(fields))
+	for i, f := range fields {
+		out[i] = fault.FieldViolation{Field: JSONPath(f.Field), Description: f.Description}
+	}
+	return out
 }
 
-// withDetails attaches d to s. It can only fail on a message that cannot be
-// marshalled, which none of ours is; the status then goes without details
-// rather than turning a client error into an Internal one.
-func withDetails(log *zap.Logger, s *status.Status, d protoadapt.MessageV1) error {
-	ds, err := s.WithDetails(d)
+// JSONPath renders a field path in JSON names, as protojson names fields:
+// each snake_case segment becomes lowerCamelCase ("to_community_id" →
+// "toCommunityId"); a path already in JSON names is unchanged.
+func JSONPath(path string) string {
+	if !strings.Contains(path, "_") {
+		return path
+	}
+	var b strings.Builder
+	b.Grow(len(path))
+	upper := false
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '_':
+			upper = true
+			continue
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func info(reason string, md map[string]string) *errdetails.ErrorInfo {
+	return &errdetails.ErrorInfo{Reason: reason, Domain: Domain, Metadata: md}
+}
+
+func withDetails(log *zap.Logger, s *status.Status, ds ...protoadapt.MessageV1) error {
+	st, err := s.WithDetails(ds...)
 	if err != nil {
 		log.Error("attaching error details", zap.Error(err))
 		return s.Err()
 	}
-	return ds.Err()
+	return st.Err()
 }
 
-// method names the gRPC method for the log, or "" outside a gRPC server.
 func method(ctx context.Context) string {
 	m, _ := grpc.Method(ctx)
 	return m

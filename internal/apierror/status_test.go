@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -28,24 +28,20 @@ func badRequestOf(kv ...string) *errdetails.BadRequest {
 	return br
 }
 
-func info(reason string, md map[string]string) *errdetails.ErrorInfo {
-	return &errdetails.ErrorInfo{Reason: reason, Domain: "socmgmt", Metadata: md}
-}
-
 func TestToStatus(t *testing.T) {
 	downstream, err := status.New(codes.NotFound, "community 210102001001 not found").
 		WithDetails(info("COMMUNITY_MISSING", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var many Violations
-	for i := range MaxViolations + 3 {
+	var many fault.Violations
+	for i := range fault.MaxViolations + 3 {
 		many.Addf(fmt.Sprintf("retiree_ids[%d]", i), "not a retiree id")
 	}
 	manyWant := badRequestOf()
-	for i := range MaxViolations {
+	for i := range fault.MaxViolations {
 		manyWant.FieldViolations = append(manyWant.FieldViolations,
-			&errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("retiree_ids[%d]", i), Description: "not a retiree id"})
+			&errdetails.BadRequest_FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: "not a retiree id"})
 	}
 
 	for _, tc := range []struct {
@@ -91,95 +87,97 @@ func TestToStatus(t *testing.T) {
 		},
 		{
 			name:        "one invalid field",
-			err:         Invalid("retiree.birth_date", "not a date"),
+			err:         fault.Invalid("retiree.birth_date", "not a date"),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument: retiree.birth_date: not a date",
-			wantDetails: []protoadapt.MessageV1{badRequestOf("retiree.birth_date", "not a date")},
+			wantMsg:     "invalid argument: retiree.birthDate: not a date",
+			wantDetails: []protoadapt.MessageV1{badRequestOf("retiree.birthDate", "not a date")},
 		},
 		{
 			name: "violations, wrapped",
 			err: fmt.Errorf("create retiree: %w", func() error {
-				var v Violations
+				var v fault.Violations
 				v.Add("retiree.id_number", "check character does not match")
 				v.Addf("retiree.phone", "must have %d digits", 11)
 				return v.Err()
 			}()),
 			wantCode: codes.InvalidArgument,
-			wantMsg:  "invalid argument: retiree.id_number: check character does not match; retiree.phone: must have 11 digits",
+			wantMsg:  "invalid argument: retiree.idNumber: check character does not match; retiree.phone: must have 11 digits",
 			wantDetails: []protoadapt.MessageV1{badRequestOf(
-				"retiree.id_number", "check character does not match",
+				"retiree.idNumber", "check character does not match",
 				"retiree.phone", "must have 11 digits")},
 		},
 		{
 			name:        "too many violations",
 			err:         many.Err(),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument: retiree_ids[0]: not a retiree id; retiree_ids[1]: not a retiree id; retiree_ids[2]: not a retiree id; and 100 more",
+			wantMsg:     "invalid argument: retireeIds[0]: not a retiree id; retireeIds[1]: not a retiree id; retireeIds[2]: not a retiree id; and 100 more",
 			wantDetails: []protoadapt.MessageV1{manyWant},
 		},
 		{
-			name:        "bad page token",
-			err:         fmt.Errorf("list retirees: %w", boltstore.ErrBadPageToken),
+			name:        "store field in proto names is sent in JSON names",
+			err:         fmt.Errorf("transfer: %w", fault.Invalid("to_community_id", "no community with this id")),
 			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument: pageToken: invalid page token; start again without one",
-			wantDetails: []protoadapt.MessageV1{badRequestOf("pageToken", "invalid page token; start again without one")},
+			wantMsg:     "invalid argument: toCommunityId: no community with this id",
+			wantDetails: []protoadapt.MessageV1{badRequestOf("toCommunityId", "no community with this id")},
 		},
 		{
-			name:        "bad page size",
-			err:         func() error { _, err := boltstore.PageSize(-1); return err }(),
-			wantCode:    codes.InvalidArgument,
-			wantMsg:     "invalid argument: pageSize: must be between 0 and 1000",
-			wantDetails: []protoadapt.MessageV1{badRequestOf("pageSize", "must be between 0 and 1000")},
+			name: "rule naming items of the request",
+			err: &fault.RuleError{Reason: "CHECKS_FAILED", Message: "the handover cannot be submitted: 1 problem",
+				Fields: []fault.FieldViolation{{Field: "retirees[2].enterprise_code", Description: "another enterprise"}}},
+			wantCode: codes.FailedPrecondition,
+			wantMsg:  "the handover cannot be submitted: 1 problem",
+			wantDetails: []protoadapt.MessageV1{info("CHECKS_FAILED", nil),
+				badRequestOf("retirees[2].enterpriseCode", "another enterprise")},
 		},
 		{
 			name:        "rule with default code",
-			err:         Rule(0, "RETIREE_IN_OPEN_HANDOVER", "a retiree is in another open handover", "retiree_id", "r-1", "handover_id"),
+			err:         fault.Rule("RETIREE_IN_OPEN_HANDOVER", "a retiree is in another open handover", "retiree_id", "r-1", "handover_id"),
 			wantCode:    codes.FailedPrecondition,
 			wantMsg:     "a retiree is in another open handover",
 			wantDetails: []protoadapt.MessageV1{info("RETIREE_IN_OPEN_HANDOVER", map[string]string{"retiree_id": "r-1", "handover_id": ""})},
 		},
 		{
 			name:        "rule with own code, wrapped",
-			err:         fmt.Errorf("book: %w", Rule(codes.AlreadyExists, "VENUE_BOOKED", "the venue is booked then", "activity_id", "a-9")),
+			err:         fmt.Errorf("book: %w", fault.Conflict("VENUE_BOOKED", "the venue is booked then", "activity_id", "a-9")),
 			wantCode:    codes.AlreadyExists,
 			wantMsg:     "the venue is booked then",
 			wantDetails: []protoadapt.MessageV1{info("VENUE_BOOKED", map[string]string{"activity_id": "a-9"})},
 		},
 		{
 			name:        "rule struct literal",
-			err:         &RuleError{Code: codes.ResourceExhausted, Reason: "QUOTA", Message: "too many"},
+			err:         &fault.RuleError{Kind: fault.Exhausted, Reason: "QUOTA", Message: "too many"},
 			wantCode:    codes.ResourceExhausted,
 			wantMsg:     "too many",
 			wantDetails: []protoadapt.MessageV1{info("QUOTA", nil)},
 		},
 		{
 			name:     "not found",
-			err:      ErrNotFound,
+			err:      fault.ErrNotFound,
 			wantCode: codes.NotFound,
 			wantMsg:  "not found",
 		},
 		{
 			name:     "not found, wrapped message kept",
-			err:      fmt.Errorf("retiree %s: %w", "r-7f3a", ErrNotFound),
+			err:      fmt.Errorf("retiree %s: %w", "r-7f3a", fault.ErrNotFound),
 			wantCode: codes.NotFound,
 			wantMsg:  "retiree r-7f3a: not found",
 		},
 		{
 			name:     "already exists, wrapped",
-			err:      fmt.Errorf("enterprise: %w", ErrAlreadyExists),
+			err:      fmt.Errorf("enterprise: %w", fault.ErrAlreadyExists),
 			wantCode: codes.AlreadyExists,
 			wantMsg:  "enterprise: already exists",
 		},
 		{
 			name:        "conflict",
-			err:         fmt.Errorf("update retiree: %w", ErrConflict),
+			err:         fmt.Errorf("update retiree: %w", fault.ErrEtagMismatch),
 			wantCode:    codes.Aborted,
 			wantMsg:     "update retiree: concurrent modification",
 			wantDetails: []protoadapt.MessageV1{info("ETAG_MISMATCH", nil)},
 		},
 		{
 			name:     "permission denied hides the wrapping",
-			err:      fmt.Errorf("retiree r-1 exists in community 210102001001: %w", ErrPermissionDenied),
+			err:      fmt.Errorf("retiree r-1 exists in community 210102001001: %w", fault.ErrPermissionDenied),
 			wantCode: codes.PermissionDenied,
 			wantMsg:  "permission denied",
 		},
@@ -267,5 +265,21 @@ func TestToStatusNil(t *testing.T) {
 	// A nil logger must not panic on the logging branches.
 	if code := status.Code(ToStatus(context.Background(), nil, errors.New("x"))); code != codes.Internal {
 		t.Errorf("code = %v", code)
+	}
+}
+
+func TestJSONPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"pageToken":              "pageToken",
+		"to_community_id":        "toCommunityId",
+		"retiree.birth_date":     "retiree.birthDate",
+		"retiree_ids[12]":        "retireeIds[12]",
+		"funds.received_fen":     "funds.receivedFen",
+		"dossiers[0].archive_no": "dossiers[0].archiveNo",
+	} {
+		if got := JSONPath(in); got != want {
+			t.Errorf("JSONPath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package inputcheck holds the field rules several services apply to
 // their input: free text and community ids. Each adds a violation to an
-// apierror.Violations, so a request's every problem is reported at once.
+// fault.Violations, so a request's every problem is reported at once.
 package inputcheck
 
 import (
@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 // CommunityIDLen is the length of a community id: the 12-digit statistical
@@ -29,7 +29,7 @@ func IsCommunityID(s string) bool {
 }
 
 // CommunityID requires field to hold a community id.
-func CommunityID(v *apierror.Violations, field, s string) {
+func CommunityID(v *fault.Violations, field, s string) {
 	switch {
 	case s == "":
 		v.Add(field, "required")
@@ -41,16 +41,16 @@ func CommunityID(v *apierror.Violations, field, s string) {
 // Text checks a single-line free-text field: present when required, valid
 // UTF-8, at most max characters, no leading or trailing white space, no
 // control characters.
-func Text(v *apierror.Violations, field, s string, required bool, max int) {
+func Text(v *fault.Violations, field, s string, required bool, max int) {
 	text(v, field, s, required, max, unicode.IsControl)
 }
 
 // MultilineText is Text that allows newlines.
-func MultilineText(v *apierror.Violations, field, s string, required bool, max int) {
+func MultilineText(v *fault.Violations, field, s string, required bool, max int) {
 	text(v, field, s, required, max, func(r rune) bool { return r != '\n' && unicode.IsControl(r) })
 }
 
-func text(v *apierror.Violations, field, s string, required bool, max int, control func(rune) bool) {
+func text(v *fault.Violations, field, s string, required bool, max int, control func(rune) bool) {
 	switch {
 	case s == "" && required:
 		v.Add(field, "required")

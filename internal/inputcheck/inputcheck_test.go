@@ -7,14 +7,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
-func violations(t *testing.T, check func(*apierror.Violations)) []apierror.FieldViolation {
+func violations(t *testing.T, check func(*fault.Violations)) []fault.FieldViolation {
 	t.Helper()
-	var v apierror.Violations
+	var v fault.Violations
 	check(&v)
-	var verr *apierror.ValidationError
+	var verr *fault.ValidationError
 	if err := v.Err(); err == nil {
 		return nil
 	} else if !errors.As(err, &verr) {
@@ -33,10 +33,10 @@ func TestCommunityID(t *testing.T) {
 		{"2101020010011", "must be a 12-digit division code"},
 		{"21010200100a", "must be a 12-digit division code"},
 	} {
-		got := violations(t, func(v *apierror.Violations) { CommunityID(v, "communityId", tc.in) })
-		var want []apierror.FieldViolation
+		got := violations(t, func(v *fault.Violations) { CommunityID(v, "communityId", tc.in) })
+		var want []fault.FieldViolation
 		if tc.want != "" {
-			want = []apierror.FieldViolation{{Field: "communityId", Description: tc.want}}
+			want = []fault.FieldViolation{{Field: "communityId", Description: tc.want}}
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%q (-want +got):\n%s", tc.in, diff)
@@ -64,16 +64,16 @@ func TestText(t *testing.T) {
 		{"tab in multiline", "a\tb", false, true, "contains control characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := violations(t, func(v *apierror.Violations) {
+			got := violations(t, func(v *fault.Violations) {
 				if tc.multiline {
 					MultilineText(v, "notes", tc.in, tc.required, 10)
 				} else {
 					Text(v, "notes", tc.in, tc.required, 10)
 				}
 			})
-			var want []apierror.FieldViolation
+			var want []fault.FieldViolation
 			if tc.want != "" {
-				want = []apierror.FieldViolation{{Field: "notes", Description: tc.want}}
+				want = []fault.FieldViolation{{Field: "notes", Description: tc.want}}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
@@ -52,7 +52,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	q := occurrenceQuery{venueID: req.VenueId}
 	switch {
 	case req.VenueId != "":
@@ -81,7 +81,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 			return nil, s.fail(ctx, err)
 		}
 		if req.CommunityId != "" && req.CommunityId != venue.CommunityId {
-			return nil, s.fail(ctx, apierror.Invalid("venueId", "the venue belongs to another community"))
+			return nil, s.fail(ctx, fault.Invalid("venueId", "the venue belongs to another community"))
 		}
 	} else if err := scopeOf(p)(q.communityID); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 
 // listRange validates a list's [from, to): from defaults to now, to to
 // defaultListSpan after from, and the range spans at most maxListSpan.
-func (s *Server) listRange(v *apierror.Violations, fromText, toText string) (from, to time.Time) {
+func (s *Server) listRange(v *fault.Violations, fromText, toText string) (from, to time.Time) {
 	from = s.store.Now().Truncate(time.Second)
 	if fromText != "" {
 		from = parseTime(v, "from", fromText)
@@ -124,7 +124,7 @@ func (s *Server) CancelActivity(ctx context.Context, req *pb.CancelActivityReque
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)

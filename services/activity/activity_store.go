@@ -7,12 +7,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -28,13 +27,13 @@ func (s *Store) createActivity(p *plan, scope Scope) (*pb.Activity, error) {
 	a.CreateTime = timestamppb.New(s.now())
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		venue, err := loadVenue(tx, a.VenueId, scope)
-		if errors.Is(err, apierror.ErrNotFound) {
-			return apierror.Invalid("venueId", "no venue with this id")
+		if errors.Is(err, fault.ErrNotFound) {
+			return fault.Invalid("venue_id", "no venue with this id")
 		}
 		if err != nil {
 			return err
 		}
-		var v apierror.Violations
+		var v fault.Violations
 		if venue.CommunityId != a.CommunityId {
 			v.Add("venueId", "the venue belongs to another community")
 		}
@@ -126,7 +125,7 @@ func (s *Store) clashError(tx *bolt.Tx, booked slot, sp span, n int, loc *time.L
 	if err != nil {
 		return err
 	}
-	return apierror.Rule(codes.AlreadyExists, ReasonScheduleConflict,
+	return fault.Conflict(ReasonScheduleConflict,
 		"the venue is booked by another activity at that time",
 		"conflicting_activity_id", booked.activityID,
 		"conflicting_occurrence_start", formatUnix(booked.start, otherLoc),
@@ -154,7 +153,7 @@ func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMe
 	}
 	a := new(pb.Activity)
 	if err := boltstore.GetProto(tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
-		if errors.Is(err, apierror.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return nil, activityMeta{}, absent(scope, err)
 		}
 		return nil, activityMeta{}, err
@@ -173,10 +172,10 @@ func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMe
 // changes: cancelled, or its last session over.
 func checkOpen(a *pb.Activity, meta activityMeta, now time.Time) error {
 	if a.State == pb.Activity_CANCELLED {
-		return apierror.Rule(codes.FailedPrecondition, ReasonActivityCancelled, "the activity is cancelled")
+		return fault.Rule(ReasonActivityCancelled, "the activity is cancelled")
 	}
 	if meta.lastEnd <= now.Unix() {
-		return apierror.Rule(codes.FailedPrecondition, ReasonActivityEnded, "the activity's last session is over")
+		return fault.Rule(ReasonActivityEnded, "the activity's last session is over")
 	}
 	return nil
 }

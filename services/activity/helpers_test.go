@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	// The tests' zones must load whether or not the machine has a zoneinfo
 	// database, as they do in the program.
 	_ "time/tzdata"

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
@@ -18,7 +18,7 @@ func (s *Server) RegisterRetiree(ctx context.Context, req *pb.RegisterRetireeReq
 		return nil, err
 	}
 	if req.RetireeId == "" {
-		return nil, s.fail(ctx, apierror.Invalid("retireeId", "required"))
+		return nil, s.fail(ctx, fault.Invalid("retireeId", "required"))
 	}
 	r, err := s.store.Register(req.ActivityId, req.RetireeId, actorOf(ctx, p), scopeOf(p))
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	scope := "registrations:" + req.ActivityId
 	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
@@ -73,7 +73,7 @@ func (s *Server) RecordAttendance(ctx context.Context, req *pb.RecordAttendanceR
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	var start time.Time
 	if req.OccurrenceStart == "" {
 		v.Add("occurrenceStart", "required")
@@ -113,7 +113,7 @@ func (s *Server) GetParticipationReport(ctx context.Context, req *pb.GetParticip
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	community := communityFor(p, &v, "communityId", req.CommunityId)
 	loc, err := s.store.zones.load(DefaultTimeZone)
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Server) GetCommunityCalendar(ctx context.Context, req *pb.GetCommunityC
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)

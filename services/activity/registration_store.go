@@ -8,13 +8,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -56,7 +55,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 				return err
 			}
 			if old.State != pb.Registration_CANCELLED {
-				return apierror.Rule(codes.AlreadyExists, ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
+				return fault.Conflict(ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
 			}
 			// One record per retiree: the cancelled one makes way.
 			if err := regs.Delete(registrationKey(a.Id, uint64(old.Position))); err != nil {
@@ -72,7 +71,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 		}
 		if meta.confirmed >= uint32(a.Capacity) {
 			if meta.waitlisted >= maxWaitlist {
-				return apierror.Rule(codes.FailedPrecondition, ReasonWaitlistFull, fmt.Sprintf("the activity is full and %d are waiting", maxWaitlist))
+				return fault.Rule(ReasonWaitlistFull, fmt.Sprintf("the activity is full and %d are waiting", maxWaitlist))
 			}
 			r.State = pb.Registration_WAITLISTED
 			meta.waitlisted++
@@ -106,7 +105,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 func checkRetiree(tx *bolt.Tx, retireeID, community string, scope Scope) error {
 	st, err := projection.Get(tx, retireeID)
 	if !validID(retireeID) || errors.Is(err, projection.ErrUnknownRetiree) {
-		return absent(scope, apierror.Invalid("retireeId", whyUnknownRetiree))
+		return absent(scope, fault.Invalid("retiree_id", whyUnknownRetiree))
 	}
 	if err != nil {
 		return err
@@ -115,10 +114,10 @@ func checkRetiree(tx *bolt.Tx, retireeID, community string, scope Scope) error {
 		return err
 	}
 	if st.CommunityId != community {
-		return apierror.Invalid("retireeId", whyOtherCommunity)
+		return fault.Invalid("retiree_id", whyOtherCommunity)
 	}
 	if st.Status != registryv1.RetireeStatus_LIVING {
-		return apierror.Invalid("retireeId", whyNotLiving)
+		return fault.Invalid("retiree_id", whyNotLiving)
 	}
 	return nil
 }
@@ -307,16 +306,16 @@ func (s *Store) RecordAttendance(activityID string, start time.Time, present []s
 			return err
 		}
 		if n == 0 {
-			return apierror.Invalid("occurrenceStart", "not the start of a session of this activity")
+			return fault.Invalid("occurrence_start", "not the start of a session of this activity")
 		}
 		if v := tx.Bucket(bucketCommunitySlots).Get(slotKey(a.CommunityId, start.Unix(), a.Id, n)); len(v) == 9 && v[8] == slotCancelled {
-			return apierror.Rule(codes.FailedPrecondition, ReasonActivityCancelled, "the session was cancelled")
+			return fault.Rule(ReasonActivityCancelled, "the session was cancelled")
 		}
 		if start.After(now) {
-			return apierror.Rule(codes.FailedPrecondition, ReasonSessionNotStarted, "the session has not started yet")
+			return fault.Rule(ReasonSessionNotStarted, "the session has not started yet")
 		}
 		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
-		var v apierror.Violations
+		var v fault.Violations
 		for i, id := range present {
 			pos := byRetiree.Get(boltstore.Key(a.Id, id))
 			if pos == nil {

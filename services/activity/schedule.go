@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 // Bounds of scheduling.
@@ -79,14 +79,14 @@ func (s series) expand() ([]span, error) {
 			if s.count > 0 {
 				field = "recurrence.count"
 			}
-			return nil, apierror.Invalid(field, fmt.Sprintf("more than %d sessions", maxSessions))
+			return nil, fault.Invalid(field, fmt.Sprintf("more than %d sessions", maxSessions))
 		}
 		if start.After(limit) {
 			field := "recurrence.until"
 			if s.count > 0 {
 				field = "recurrence.count"
 			}
-			return nil, apierror.Invalid(field, fmt.Sprintf("the last session would start more than %d years after the first", seriesYears))
+			return nil, fault.Invalid(field, fmt.Sprintf("the last session would start more than %d years after the first", seriesYears))
 		}
 		out = append(out, s.sessionAt(start))
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
@@ -71,7 +72,7 @@ func scopeOf(p *authn.Principal) Scope {
 // communityFor returns the community a request about a whole community is
 // for: the one it names, or for a clerk of a single community that one.
 // A missing or malformed id is added to v.
-func communityFor(p *authn.Principal, v *apierror.Violations, field, named string) string {
+func communityFor(p *authn.Principal, v *fault.Violations, field, named string) string {
 	if named == "" && p.Is(authn.RoleClerk) && len(p.Communities) == 1 {
 		return p.Communities[0]
 	}
@@ -90,7 +91,7 @@ func actorOf(ctx context.Context, p *authn.Principal) Actor {
 }
 
 // pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(v *apierror.Violations, size int32, token, scope string) (int, []byte) {
+func (s *Server) pageArgs(v *fault.Violations, size int32, token, scope string) (int, []byte) {
 	n, err := boltstore.PageSize(size)
 	if err != nil {
 		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
@@ -154,7 +155,7 @@ func (s *Server) ListVenues(ctx context.Context, req *pb.ListVenuesRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	community := communityFor(p, &v, "communityId", req.CommunityId)
 	scope := boltstore.PageScope("ListVenues", community)
 	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)

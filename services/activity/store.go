@@ -12,13 +12,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -143,11 +142,11 @@ func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, reti
 type Scope func(community string) error
 
 // Errors particular to the activity store; the general ones come from
-// apierror.
+// fault.
 var (
-	errVenueNotFound        = fmt.Errorf("venue %w", apierror.ErrNotFound)
-	errActivityNotFound     = fmt.Errorf("activity %w", apierror.ErrNotFound)
-	errRegistrationNotFound = fmt.Errorf("registration %w", apierror.ErrNotFound)
+	errVenueNotFound        = fmt.Errorf("venue %w", fault.ErrNotFound)
+	errActivityNotFound     = fmt.Errorf("activity %w", fault.ErrNotFound)
+	errRegistrationNotFound = fmt.Errorf("registration %w", fault.ErrNotFound)
 )
 
 // Rule-failure reasons the activity service returns in ErrorInfo; clients
@@ -189,7 +188,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 		if requestKey != "" {
 			if rec := keys.Get([]byte(requestKey)); rec != nil {
 				if len(rec) != len(fp)+idLen || !bytes.Equal(rec[:len(fp)], fp) {
-					return apierror.Rule(codes.FailedPrecondition, ReasonRequestKeyReused, "this request key was used for a different venue")
+					return fault.Rule(ReasonRequestKeyReused, "this request key was used for a different venue")
 				}
 				return boltstore.GetProto(tx.Bucket(bucketVenues), rec[len(fp):], v, errVenueNotFound)
 			}
@@ -249,7 +248,7 @@ func loadVenue(tx *bolt.Tx, id string, scope Scope) (*pb.Venue, error) {
 		return nil, absent(scope, errVenueNotFound)
 	}
 	if err := boltstore.GetProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {
-		if errors.Is(err, apierror.ErrNotFound) {
+		if errors.Is(err, fault.ErrNotFound) {
 			return nil, absent(scope, err)
 		}
 		return nil, err

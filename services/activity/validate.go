@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
@@ -70,9 +70,9 @@ func validID(s string) bool {
 
 // checkVenue validates a venue to create and clears its output fields.
 func checkVenue(in *pb.Venue, requestKey string, keyRequired bool) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if in == nil {
-		return apierror.Invalid("venue", "required")
+		return fault.Invalid("venue", "required")
 	}
 	inputcheck.CommunityID(&v, "communityId", in.CommunityId)
 	inputcheck.Text(&v, "name", in.Name, true, maxNameLen)
@@ -122,7 +122,7 @@ func (z *zoneCache) load(name string) (*time.Location, error) {
 var errUnknownZone = errors.New("unknown time zone")
 
 // parseTime parses an RFC 3339 instant with an offset and a whole second.
-func parseTime(v *apierror.Violations, field, s string) time.Time {
+func parseTime(v *fault.Violations, field, s string) time.Time {
 	if len(s) > maxTimeLen {
 		v.Add(field, "must be an RFC 3339 time such as 2026-12-01T09:00:00+08:00")
 		return time.Time{}
@@ -178,9 +178,9 @@ type plan struct {
 // zone and output fields cleared. The venue's rules (community, capacity,
 // clashes) are checked by the store.
 func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	if in == nil {
-		return nil, apierror.Invalid("activity", "required")
+		return nil, fault.Invalid("activity", "required")
 	}
 	inputcheck.CommunityID(&v, "communityId", in.CommunityId)
 	switch {

@@ -9,13 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -73,61 +70,33 @@ func requireState(h *pb.Handover, what string, states ...pb.Handover_State) erro
 	for i, s := range states {
 		names[i] = s.String()
 	}
-	return apierror.Rule(codes.FailedPrecondition, ReasonWrongState,
+	return fault.Rule(ReasonWrongState,
 		fmt.Sprintf("the handover is %s; %s needs it %s", h.State, what, strings.Join(names, " or ")),
 		"state", h.State.String())
-}
-
-// checkError is a workflow rule broken by items of the package: a
-// FailedPrecondition with an ErrorInfo of its reason and a BadRequest
-// naming every offending item, not just the first.
-type checkError struct {
-	reason, summary string
-	fields          []apierror.FieldViolation
-}
-
-// Error lists the violations.
-func (e *checkError) Error() string {
-	return e.reason + ": " + (&apierror.ValidationError{Fields: e.fields}).Error()
 }
 
 // checkMessageItems is how many violations the message repeats for
 // clients that read only the message.
 const checkMessageItems = 3
 
-// GRPCStatus makes the error its own status, which apierror.ToStatus
-// passes through.
-func (e *checkError) GRPCStatus() *status.Status {
-	st := status.New(codes.FailedPrecondition, e.message())
-	br := &errdetails.BadRequest{FieldViolations: make([]*errdetails.BadRequest_FieldViolation, len(e.fields))}
-	for i, f := range e.fields {
-		br.FieldViolations[i] = &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description}
-	}
-	ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.reason, Domain: apierror.Domain}, br)
-	if err != nil {
-		// Only an unmarshalable detail fails, and these are not.
-		return st
-	}
-	return ds
-}
-
-// newCheckError returns nil when fields is empty.
-func newCheckError(reason, summary string, fields []apierror.FieldViolation) error {
+// newCheckError returns the workflow rule reason broken by items of the
+// package: a *fault.RuleError naming every offending item, not just the
+// first, or nil when fields is empty.
+func newCheckError(reason, summary string, fields []fault.FieldViolation) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return &checkError{reason: reason, summary: summary, fields: fields}
+	return &fault.RuleError{Reason: reason, Message: checkMessage(summary, fields), Fields: fields}
 }
 
-// message is the status message of e: the summary, the count and the
-// first few problems.
-func (e *checkError) message() string {
+// checkMessage is the summary, the count and the first few problems.
+func checkMessage(summary string, fields []fault.FieldViolation) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d problem", e.summary, len(e.fields))
-	if len(e.fields) != 1 {
+	fmt.Fprintf(&b, "%s: %d problem", summary, len(fields))
+	if len(fields) != 1 {
 		b.WriteString("s")
 	}
-	for i, f := range e.fields[:min(len(e.fields), checkMessageItems)] {
+	for i, f := range fields[:min(len(fields), checkMessageItems)] {
 		if i == 0 {
 			b.WriteString(": ")
 		} else {
@@ -135,7 +104,7 @@ func (e *checkError) message() string {
 		}
 		b.WriteString(f.Field + ": " + f.Description)
 	}
-	if n := len(e.fields) - checkMessageItems; n > 0 {
+	if n := len(fields) - checkMessageItems; n > 0 {
 		fmt.Fprintf(&b, "; and %d more", n)
 	}
 	return b.String()
@@ -233,7 +202,7 @@ func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err e
 			// receiving community; moving it would hand another community
 			// those receipts and that history. Withdraw and start anew.
 			if h.SubmitTime != nil && v.CommunityId != h.CommunityId {
-				return nil, "", apierror.Rule(codes.FailedPrecondition, ReasonWrongState,
+				return nil, "", fault.Rule(ReasonWrongState,
 					"the receiving community cannot change after submission; withdraw the package and create a new one")
 			}
 			h.CommunityId = v.CommunityId
@@ -263,7 +232,7 @@ func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err e
 		}
 	}
 	if h.Funds.AmountFen < h.Funds.ReceivedFen {
-		return nil, "", apierror.Rule(codes.FailedPrecondition, ReasonBelowReceived,
+		return nil, "", fault.Rule(ReasonBelowReceived,
 			fmt.Sprintf("funds.amountFen would be less than the %d fen already received", h.Funds.ReceivedFen))
 	}
 	return removed, "changed " + strings.Join(changed, ", "), nil
@@ -331,9 +300,9 @@ func mergePremises(old, in []*pb.Premises) []*pb.Premises {
 // localSubmitViolations are the submit checks that need nothing but the
 // package: retirees listed, a dossier for each and for no one else, funds
 // that add up.
-func localSubmitViolations(h *pb.Handover) []apierror.FieldViolation {
-	var v []apierror.FieldViolation
-	add := func(field, desc string) { v = append(v, apierror.FieldViolation{Field: field, Description: desc}) }
+func localSubmitViolations(h *pb.Handover) []fault.FieldViolation {
+	var v []fault.FieldViolation
+	add := func(field, desc string) { v = append(v, fault.FieldViolation{Field: field, Description: desc}) }
 	if len(h.RetireeIds) == 0 {
 		add("retireeIds", "the package lists no retirees")
 	}
@@ -365,11 +334,11 @@ func localSubmitViolations(h *pb.Handover) []apierror.FieldViolation {
 }
 
 // claimViolations names the retirees that other open handovers hold.
-func claimViolations(h *pb.Handover, others map[string]string) []apierror.FieldViolation {
-	var v []apierror.FieldViolation
+func claimViolations(h *pb.Handover, others map[string]string) []fault.FieldViolation {
+	var v []fault.FieldViolation
 	for i, id := range h.RetireeIds {
 		if other, ok := others[id]; ok {
-			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: "in handover " + other})
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: "in handover " + other})
 		}
 	}
 	return v
@@ -377,7 +346,7 @@ func claimViolations(h *pb.Handover, others map[string]string) []apierror.FieldV
 
 // sortViolations orders the violations of a submit as the package's
 // fields: the community, then the retirees by index, then the rest.
-func sortViolations(v []apierror.FieldViolation) []apierror.FieldViolation {
+func sortViolations(v []fault.FieldViolation) []fault.FieldViolation {
 	rank := func(field string) int {
 		if field == "communityId" {
 			return -1
@@ -389,7 +358,7 @@ func sortViolations(v []apierror.FieldViolation) []apierror.FieldViolation {
 		}
 		return math.MaxInt
 	}
-	slices.SortStableFunc(v, func(a, b apierror.FieldViolation) int { return cmp.Compare(rank(a.Field), rank(b.Field)) })
+	slices.SortStableFunc(v, func(a, b fault.FieldViolation) int { return cmp.Compare(rank(a.Field), rank(b.Field)) })
 	return v
 }
 
@@ -437,14 +406,14 @@ func receiveFunds(h *pb.Handover, r *pb.FundsReceipt) (string, error) {
 	f := h.Funds
 	for _, old := range f.Receipts {
 		if old.VoucherNo == r.VoucherNo {
-			return "", apierror.Rule(codes.AlreadyExists, ReasonDuplicateVoucher, "this voucher is already recorded", "voucherNo", r.VoucherNo)
+			return "", fault.Conflict(ReasonDuplicateVoucher, "this voucher is already recorded", "voucherNo", r.VoucherNo)
 		}
 	}
 	if len(f.Receipts) >= maxReceipts {
-		return "", apierror.Rule(codes.FailedPrecondition, ReasonTooManyReceipts, fmt.Sprintf("a package takes at most %d receipts", maxReceipts))
+		return "", fault.Rule(ReasonTooManyReceipts, fmt.Sprintf("a package takes at most %d receipts", maxReceipts))
 	}
 	if r.AmountFen > f.AmountFen-f.ReceivedFen {
-		return "", apierror.Rule(codes.FailedPrecondition, ReasonOverReceived,
+		return "", fault.Rule(ReasonOverReceived,
 			fmt.Sprintf("%d fen would exceed the package: %d of %d fen received, %d outstanding",
 				r.AmountFen, f.ReceivedFen, f.AmountFen, f.AmountFen-f.ReceivedFen),
 			"outstandingFen", strconv.FormatInt(f.AmountFen-f.ReceivedFen, 10))
@@ -465,7 +434,7 @@ func receiveArchives(h *pb.Handover, received []string, missing []*pb.MissingDos
 	for _, d := range h.Dossiers {
 		byRetiree[d.RetireeId] = d
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	for i, id := range received {
 		if byRetiree[id] == nil {
 			v.Add(fmt.Sprintf("received[%d]", i), "no dossier for this retiree in the package")
@@ -520,26 +489,26 @@ func inspectPremises(h *pb.Handover, id string, accepted bool, notes string) (st
 		}
 		return detail, nil
 	}
-	return "", apierror.Invalid("premisesId", "no premises with this id in the handover")
+	return "", fault.Invalid("premisesId", "no premises with this id in the handover")
 }
 
 // completeViolations lists what still stands between h and completion:
 // funds not received in full, dossiers neither received nor explained,
 // premises not inspected.
-func completeViolations(h *pb.Handover) []apierror.FieldViolation {
-	var v []apierror.FieldViolation
+func completeViolations(h *pb.Handover) []fault.FieldViolation {
+	var v []fault.FieldViolation
 	if f := h.GetFunds(); f.GetReceivedFen() != f.GetAmountFen() {
-		v = append(v, apierror.FieldViolation{Field: "funds.receivedFen",
+		v = append(v, fault.FieldViolation{Field: "funds.receivedFen",
 			Description: fmt.Sprintf("%d of %d fen received", f.GetReceivedFen(), f.GetAmountFen())})
 	}
 	for i, d := range h.Dossiers {
 		if d.State != pb.Dossier_RECEIVED && !(d.State == pb.Dossier_MISSING && d.Explanation != "") {
-			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
 		}
 	}
 	for i, pr := range h.Premises {
 		if pr.Inspection != pb.Premises_ACCEPTED && pr.Inspection != pb.Premises_DECLINED {
-			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})
 		}
 	}
 	return v

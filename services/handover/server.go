@@ -7,6 +7,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -130,7 +131,7 @@ func actorOf(p *authn.Principal) Actor {
 
 // pageArgs validates page size and token for a list bound to scope.
 func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	n, err := boltstore.PageSize(size)
 	if err != nil {
 		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
@@ -201,7 +202,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 		return nil, err
 	}
 	f := Filter{State: req.State, CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode}
-	var v apierror.Violations
+	var v fault.Violations
 	if _, ok := pb.Handover_State_name[int32(f.State)]; !ok {
 		v.Add("state", "must be one of DRAFT, SUBMITTED, RETURNED, COMPLETED, WITHDRAWN")
 	}
@@ -250,14 +251,14 @@ func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverReque
 	}
 	h := req.Handover
 	if h == nil {
-		return nil, s.fail(ctx, apierror.Invalid("handover", "required"))
+		return nil, s.fail(ctx, fault.Invalid("handover", "required"))
 	}
 	paths, err := normaliseMask(req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	if h.Etag == "" {
-		return nil, s.fail(ctx, apierror.Invalid("etag", "required: send the etag of the handover you read"))
+		return nil, s.fail(ctx, fault.Invalid("etag", "required: send the etag of the handover you read"))
 	}
 	if err := checkPatch(paths, h); err != nil {
 		return nil, s.fail(ctx, err)
@@ -302,7 +303,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 		return nil, err
 	}
 	if req.Etag != "" && req.Etag != h.Etag {
-		return nil, s.fail(ctx, apierror.ErrConflict)
+		return nil, s.fail(ctx, fault.ErrEtagMismatch)
 	}
 	if err := requireState(h, "submitting", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
 		return nil, s.fail(ctx, err)
@@ -342,7 +343,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 
 // mergeRetireeViolations adds the claim violations to registry's, one
 // per retiree: a retiree registry already faults keeps that reason.
-func mergeRetireeViolations(found, claims []apierror.FieldViolation) []apierror.FieldViolation {
+func mergeRetireeViolations(found, claims []fault.FieldViolation) []fault.FieldViolation {
 	named := make(map[string]bool, len(found))
 	for _, f := range found {
 		named[f.Field] = true
@@ -361,7 +362,7 @@ func (s *Server) WithdrawHandover(ctx context.Context, req *pb.WithdrawHandoverR
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
@@ -388,7 +389,7 @@ func (s *Server) ReturnHandover(ctx context.Context, req *pb.ReturnHandoverReque
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
@@ -523,7 +524,7 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 		return nil, err
 	}
 	f := ObligationFilter{EnterpriseCode: req.EnterpriseCreditCode, ActiveOn: req.ActiveOn}
-	var v apierror.Violations
+	var v fault.Violations
 	if f.EnterpriseCode != "" {
 		checkCreditCode(&v, "enterpriseCreditCode", &f.EnterpriseCode)
 	}

@@ -25,8 +25,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -109,7 +109,7 @@ type Actor struct {
 
 // errHandoverNotFound is what a read or step of an unknown handover gets
 // (turned into 403 for callers who may not learn that).
-var errHandoverNotFound = fmt.Errorf("handover %w", apierror.ErrNotFound)
+var errHandoverNotFound = fmt.Errorf("handover %w", fault.ErrNotFound)
 
 // handoverIDEncoding writes handover ids in an alphabet whose byte order is
 // the order of the encoded bytes, so that ids sort by creation time.
@@ -316,7 +316,7 @@ func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) 
 			return err
 		}
 		if etag != "" && etag != old.Etag {
-			return apierror.ErrConflict
+			return fault.ErrEtagMismatch
 		}
 		h := proto.Clone(old).(*pb.Handover)
 		action, detail, err := fn(w, h)
@@ -589,7 +589,7 @@ func moveIndex(b *bolt.Bucket, from, to, id string) error {
 }
 
 // isNotFound reports whether err says the object does not exist.
-func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }
 
 // notifier wakes every waiter at the next broadcast.
 type notifier struct {

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -41,16 +41,16 @@ type registryChecker struct {
 // check returns the violations registry finds, in the order of the
 // package's fields, or an error when registry could not answer (the
 // caller's context ending, or errRegistryUnavailable).
-func (c *registryChecker) check(ctx context.Context, log *zap.Logger, h *pb.Handover) ([]apierror.FieldViolation, error) {
+func (c *registryChecker) check(ctx context.Context, log *zap.Logger, h *pb.Handover) ([]fault.FieldViolation, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	var v []apierror.FieldViolation
+	var v []fault.FieldViolation
 	if _, err := c.client.GetCommunity(cctx, &registryv1.GetCommunityRequest{Id: h.CommunityId}); err != nil {
 		if status.Code(err) != codes.NotFound {
 			return nil, c.failure(ctx, log, "GetCommunity", err)
 		}
-		v = append(v, apierror.FieldViolation{Field: "communityId", Description: "no community with this id"})
+		v = append(v, fault.FieldViolation{Field: "communityId", Description: "no community with this id"})
 	}
 
 	reasons := make([]string, len(h.RetireeIds))
@@ -95,7 +95,7 @@ feed:
 	}
 	for i, r := range reasons {
 		if r != "" {
-			v = append(v, apierror.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: r})
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: r})
 		}
 	}
 	return v, nil

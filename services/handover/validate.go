@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -62,7 +62,7 @@ func validRetireeID(s string) bool {
 
 // parseDate validates a YYYY-MM-DD date; it returns the zero time (and
 // adds a violation) when s is not one.
-func parseDate(v *apierror.Violations, field, s string) time.Time {
+func parseDate(v *fault.Violations, field, s string) time.Time {
 	t, err := time.ParseInLocation(time.DateOnly, s, chinaTime)
 	if err != nil {
 		v.Add(field, "must be a date YYYY-MM-DD")
@@ -72,7 +72,7 @@ func parseDate(v *apierror.Violations, field, s string) time.Time {
 }
 
 // checkAmount validates an amount in fen.
-func checkAmount(v *apierror.Violations, field string, n int64, positive bool) {
+func checkAmount(v *fault.Violations, field string, n int64, positive bool) {
 	switch {
 	case n < 0 || n > maxAmountFen:
 		v.Addf(field, "must be between 0 and %d fen", int64(maxAmountFen))
@@ -82,7 +82,7 @@ func checkAmount(v *apierror.Violations, field string, n int64, positive bool) {
 }
 
 // checkCreditCode validates and normalises an enterprise credit code.
-func checkCreditCode(v *apierror.Violations, field string, s *string) {
+func checkCreditCode(v *fault.Violations, field string, s *string) {
 	if *s == "" {
 		v.Add(field, "required")
 		return
@@ -98,9 +98,9 @@ func checkCreditCode(v *apierror.Violations, field string, s *string) {
 // checkNewHandover validates and normalises a package to create.
 func checkNewHandover(h *pb.Handover) error {
 	if h == nil {
-		return apierror.Invalid("handover", "required")
+		return fault.Invalid("handover", "required")
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkCreditCode(&v, "enterpriseCreditCode", &h.EnterpriseCreditCode)
 	inputcheck.CommunityID(&v, "communityId", h.CommunityId)
 	checkRetireeIDs(&v, h.RetireeIds)
@@ -111,7 +111,7 @@ func checkNewHandover(h *pb.Handover) error {
 	return v.Err()
 }
 
-func checkRetireeIDs(v *apierror.Violations, ids []string) {
+func checkRetireeIDs(v *fault.Violations, ids []string) {
 	if len(ids) > MaxRetirees {
 		v.Addf("retireeIds", "at most %d retirees per package", MaxRetirees)
 		return
@@ -129,14 +129,14 @@ func checkRetireeIDs(v *apierror.Violations, ids []string) {
 	}
 }
 
-func checkFunds(v *apierror.Violations, f *pb.Funds) {
+func checkFunds(v *fault.Violations, f *pb.Funds) {
 	checkAmount(v, "funds.amountFen", f.GetAmountFen(), false)
 	checkAmount(v, "funds.perRetireeStandardFen", f.GetPerRetireeStandardFen(), false)
 }
 
 // checkDossiers validates dossiers and returns them with their checklists
 // sorted and without duplicates.
-func checkDossiers(v *apierror.Violations, ds []*pb.Dossier) []*pb.Dossier {
+func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 	if len(ds) > MaxRetirees {
 		v.Addf("dossiers", "at most %d dossiers per package", MaxRetirees)
 		return ds
@@ -173,7 +173,7 @@ func checkDossiers(v *apierror.Violations, ds []*pb.Dossier) []*pb.Dossier {
 	return ds
 }
 
-func checkPremises(v *apierror.Violations, ps []*pb.Premises) {
+func checkPremises(v *fault.Violations, ps []*pb.Premises) {
 	if len(ps) > MaxPremises {
 		v.Addf("premises", "at most %d premises per package", MaxPremises)
 		return
@@ -199,7 +199,7 @@ func checkPremises(v *apierror.Violations, ps []*pb.Premises) {
 	}
 }
 
-func checkObligations(v *apierror.Violations, os []*pb.Obligation) {
+func checkObligations(v *fault.Violations, os []*pb.Obligation) {
 	if len(os) > MaxObligations {
 		v.Addf("obligations", "at most %d obligations per package", MaxObligations)
 		return
@@ -239,7 +239,7 @@ var ignoredMaskPaths = map[string]bool{"id": true, "etag": true}
 // normaliseMask turns update-mask paths into Patch paths, reporting those
 // that cannot be edited.
 func normaliseMask(paths []string) ([]string, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	var out []string
 	fields := (&pb.Handover{}).ProtoReflect().Descriptor().Fields()
 	for _, p := range paths {
@@ -281,7 +281,7 @@ func normaliseMask(paths []string) ([]string, error) {
 // checkPatch validates the new values of the fields a patch changes and
 // normalises them as checkNewHandover does.
 func checkPatch(paths []string, h *pb.Handover) error {
-	var v apierror.Violations
+	var v fault.Violations
 	for _, p := range paths {
 		switch p {
 		case pathCommunity:
@@ -306,7 +306,7 @@ func checkPatch(paths []string, h *pb.Handover) error {
 // checkReceipt validates a receipt of funds; received on must not be
 // after today.
 func checkReceipt(r *pb.FundsReceipt, today string) error {
-	var v apierror.Violations
+	var v fault.Violations
 	checkAmount(&v, "amountFen", r.AmountFen, true)
 	inputcheck.Text(&v, "voucherNo", r.VoucherNo, true, maxVoucherLen)
 	if r.ReceivedOn == "" {
@@ -319,7 +319,7 @@ func checkReceipt(r *pb.FundsReceipt, today string) error {
 
 // checkArchives validates what a ReceiveArchives names.
 func checkArchives(received []string, missing []*pb.MissingDossier) error {
-	var v apierror.Violations
+	var v fault.Violations
 	switch {
 	case len(received) == 0 && len(missing) == 0:
 		v.Add("received", "name at least one dossier received or missing")
@@ -359,7 +359,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 // checkInspection validates an inspection: a declined premises needs its
 // notes.
 func checkInspection(premisesID string, accepted bool, notes string) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if premisesID == "" {
 		v.Add("premisesId", "required")
 	} else if len(premisesID) > maxPremisesIDLen || premisesNumber(premisesID) == 0 {

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -23,7 +23,7 @@ func violatedFields(t *testing.T, err error) []string {
 	if err == nil {
 		return nil
 	}
-	ve, ok := err.(*apierror.ValidationError)
+	ve, ok := err.(*fault.ValidationError)
 	if !ok {
 		t.Fatalf("error %T %v, want *ValidationError", err, err)
 	}
@@ -207,8 +207,8 @@ func FuzzNormaliseMask(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		paths, err := normaliseMask([]string{a, b})
 		if err != nil {
-			var ve *apierror.ValidationError
-			ve, ok := err.(*apierror.ValidationError)
+			var ve *fault.ValidationError
+			ve, ok := err.(*fault.ValidationError)
 			if !ok {
 				t.Fatalf("error %T", err)
 			}

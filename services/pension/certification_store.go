@@ -7,12 +7,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -37,7 +36,7 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 			return err
 		}
 		if st.GetStatus() == registryv1.RetireeStatus_DECEASED && st.GetDateOfDeath() != "" && c.CertifiedOn > st.GetDateOfDeath() {
-			return apierror.Rule(codes.FailedPrecondition, reasonDeceased, "the retiree's death is recorded before this date")
+			return fault.Rule(reasonDeceased, "the retiree's death is recorded before this date")
 		}
 		certs := tx.Bucket(bucketCertifications)
 		sameDay := boltstore.Prefix(id, c.CertifiedOn)
@@ -269,7 +268,7 @@ func (s *Store) ListOverdue(f OverdueFilter, size int, after []byte) ([]*pb.Over
 var errStopScan = errors.New("scan stopped")
 
 // isNotFound reports whether err says the object does not exist.
-func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }
 
 // scanPageReverse is boltstore.ScanPage walking backwards: it fills a page
 // from the keys under prefix, newest key first, starting strictly before

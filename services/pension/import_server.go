@@ -8,10 +8,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
@@ -33,16 +32,16 @@ func (s *Server) ImportPayments(stream grpc.BidiStreamingServer[pb.ImportPayment
 	}
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return s.fail(ctx, apierror.Invalid("header", "the stream must start with a header"))
+		return s.fail(ctx, fault.Invalid("header", "the stream must start with a header"))
 	}
 	if err != nil {
 		return err
 	}
 	h := first.GetHeader()
 	if h == nil {
-		return s.fail(ctx, apierror.Invalid("header", "the stream must start with a header"))
+		return s.fail(ctx, fault.Invalid("header", "the stream must start with a header"))
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkBatchID(&v, h.BatchId)
 	if h.FormatVersion != 0 && h.FormatVersion != 1 {
 		v.Add("header.formatVersion", "only format 1 is known")
@@ -125,7 +124,7 @@ func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb
 		}
 		in := req.GetRecord()
 		if in == nil {
-			return apierror.Invalid("record", "only the first message may be a header")
+			return fault.Invalid("record", "only the first message may be a header")
 		}
 		if n++; n > s.maxRecords {
 			return s.tooMany()
@@ -139,6 +138,6 @@ func (s *Server) receive(ctx context.Context, stream grpc.BidiStreamingServer[pb
 }
 
 func (s *Server) tooMany() error {
-	return apierror.Rule(codes.ResourceExhausted, reasonTooManyRecords,
+	return fault.Limit(reasonTooManyRecords,
 		fmt.Sprintf("an import stream may carry at most %d records; split the batch", s.maxRecords))
 }

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -340,4 +340,4 @@ func (s *Store) BatchProgress(id string) (*pb.ImportSummary, error) {
 	return p, nil
 }
 
-var errBatchNotFound = fmt.Errorf("batch %w", apierror.ErrNotFound)
+var errBatchNotFound = fmt.Errorf("batch %w", fault.ErrNotFound)

@@ -3,9 +3,9 @@ package pension
 import (
 	"context"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -17,7 +17,7 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	from, to := monthRange(&v, req.FromMonth, req.ToMonth, s.now())
 	if err := v.Err(); err != nil {
@@ -44,7 +44,7 @@ func (s *Server) QueryPayments(ctx context.Context, req *pb.QueryPaymentsRequest
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	var id idnumber.ID
 	if req.IdNumber == "" {
 		v.Add("idNumber", "required")
@@ -75,7 +75,7 @@ func (s *Server) ListPaymentVersions(ctx context.Context, req *pb.ListPaymentVer
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	m, ok := parseMonth(req.Month)
 	if !ok {
@@ -105,7 +105,7 @@ func (s *Server) GetStatement(ctx context.Context, req *pb.GetStatementRequest) 
 		return nil, err
 	}
 	now := s.now()
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	if req.Year < minYear || int(req.Year) > now.Year() {
 		v.Addf("year", "must be between %d and the current year", minYear)
@@ -133,7 +133,7 @@ func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertific
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
@@ -154,7 +154,7 @@ func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificati
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	scope := boltstore.PageScope("ListCertifications", req.RetireeId)
 	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
@@ -181,7 +181,7 @@ func (s *Server) GetEntitlement(ctx context.Context, req *pb.GetEntitlementReque
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	asOf := asOfDate(&v, req.AsOf, s.now())
 	if err := v.Err(); err != nil {
@@ -207,7 +207,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	asOf := asOfDate(&v, req.AsOf, s.now())
 	scope := boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf)
@@ -239,7 +239,7 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	m := requiredMonth(&v, "month", req.Month, s.now())
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	scope := boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month)

@@ -9,6 +9,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -147,7 +148,7 @@ func actorOf(ctx context.Context, p *authn.Principal) Actor {
 }
 
 // pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(v *apierror.Violations, size int32, token, scope string) (int, []byte) {
+func (s *Server) pageArgs(v *fault.Violations, size int32, token, scope string) (int, []byte) {
 	n, err := boltstore.PageSize(size)
 	if err != nil {
 		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)

@@ -16,9 +16,9 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -63,7 +63,7 @@ type Actor = audit.Actor
 
 // errRetireeNotFound is what a read of a retiree unknown to the projection
 // gets; the server turns it into 403 for callers who may not learn that.
-var errRetireeNotFound = fmt.Errorf("retiree %w", apierror.ErrNotFound)
+var errRetireeNotFound = fmt.Errorf("retiree %w", fault.ErrNotFound)
 
 // OpenStore opens (creating if needed) the pension database at path and
 // prepares the projection in it.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
@@ -25,7 +25,7 @@ const (
 
 // checkRetireeID requires a retiree id. Its shape is checked by the store,
 // which answers a malformed one like an unknown one.
-func checkRetireeID(v *apierror.Violations, id string) {
+func checkRetireeID(v *fault.Violations, id string) {
 	if id == "" {
 		v.Add("retireeId", "required")
 	}
@@ -33,7 +33,7 @@ func checkRetireeID(v *apierror.Violations, id string) {
 
 // monthRange validates an optional month range: toMonth defaults to the
 // current month, fromMonth to eleven months before toMonth.
-func monthRange(v *apierror.Violations, fromS, toS string, today time.Time) (from, to month) {
+func monthRange(v *fault.Violations, fromS, toS string, today time.Time) (from, to month) {
 	to = monthOf(today)
 	if toS != "" {
 		m, ok := parseMonth(toS)
@@ -62,7 +62,7 @@ func monthRange(v *apierror.Violations, fromS, toS string, today time.Time) (fro
 }
 
 // requiredMonth validates a required month, not after the current one.
-func requiredMonth(v *apierror.Violations, field, s string, today time.Time) month {
+func requiredMonth(v *fault.Violations, field, s string, today time.Time) month {
 	if s == "" {
 		v.Add(field, "required")
 		return 0
@@ -79,7 +79,7 @@ func requiredMonth(v *apierror.Violations, field, s string, today time.Time) mon
 }
 
 // asOfDate validates an optional as-of date, today by default.
-func asOfDate(v *apierror.Violations, s string, today time.Time) time.Time {
+func asOfDate(v *fault.Violations, s string, today time.Time) time.Time {
 	if s == "" {
 		return dayOf(today)
 	}
@@ -92,9 +92,9 @@ func asOfDate(v *apierror.Violations, s string, today time.Time) time.Time {
 
 // checkCertification validates a certification to record.
 func checkCertification(c *pb.Certification, today time.Time) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if c == nil {
-		return apierror.Invalid("certification", "required")
+		return fault.Invalid("certification", "required")
 	}
 	if _, ok := pb.CertificationMethod_name[int32(c.Method)]; !ok || c.Method == pb.CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED {
 		v.Add("method", "must be one of IN_PERSON, HOME_VISIT, REMOTE_FACE, DATA_MATCH")
@@ -114,7 +114,7 @@ func checkCertification(c *pb.Certification, today time.Time) error {
 
 // idNumberViolation turns an ID-number error into a field violation whose
 // text never repeats the number.
-func idNumberViolation(v *apierror.Violations, field string, err error) {
+func idNumberViolation(v *fault.Violations, field string, err error) {
 	var e *idnumber.Error
 	if errors.As(err, &e) {
 		v.Add(field, e.Message)
@@ -125,7 +125,7 @@ func idNumberViolation(v *apierror.Violations, field string, err error) {
 
 // checkBatchID validates an import batch id: 1 to 64 characters of
 // [A-Za-z0-9._-].
-func checkBatchID(v *apierror.Violations, id string) {
+func checkBatchID(v *fault.Violations, id string) {
 	if id == "" {
 		v.Add("header.batchId", "required")
 		return

@@ -7,9 +7,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -111,7 +111,7 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 			return nil, authn.ErrPermissionDenied
 		}
 		if r.ManagementMode != pb.ManagementMode_ENTERPRISE {
-			return nil, s.fail(ctx, apierror.Invalid("managementMode", "an enterprise registers the retirees it still manages: ENTERPRISE"))
+			return nil, s.fail(ctx, fault.Invalid("managementMode", "an enterprise registers the retirees it still manages: ENTERPRISE"))
 		}
 	}
 	created, err := s.store.CreateRetiree(r, id, actorOf(ctx, p))
@@ -148,7 +148,7 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 	}
 	id, err := idnumber.ParseAt(req.IdNumber, s.now())
 	if err != nil {
-		var v apierror.Violations
+		var v fault.Violations
 		idNumberViolation(&v, "idNumber", err)
 		return nil, s.fail(ctx, v.Err())
 	}
@@ -174,7 +174,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 		return nil, err
 	}
 	f := RetireeFilter{CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status}
-	var v apierror.Violations
+	var v fault.Violations
 	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
 		v.Add("communityId", "must be a 12-digit division code")
 	}
@@ -239,13 +239,13 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 	}
 	r := req.Retiree
 	if r == nil {
-		return nil, s.fail(ctx, apierror.Invalid("retiree", "required"))
+		return nil, s.fail(ctx, fault.Invalid("retiree", "required"))
 	}
 	paths, err := normaliseMask(req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	if r.Etag == "" {
 		v.Add("etag", "required: send the etag of the retiree you read")
 	}
@@ -275,7 +275,7 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.CommunityID(&v, "toCommunityId", req.ToCommunityId)
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	if err := v.Err(); err != nil {
@@ -294,7 +294,7 @@ func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	if req.DateOfDeath == "" {
 		v.Add("dateOfDeath", "required")
 	} else if d := parseDate(&v, "dateOfDeath", req.DateOfDeath); !d.IsZero() && d.After(s.now()) {
@@ -366,7 +366,7 @@ func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesReque
 	if err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.Text(&v, "requestKey", req.RequestKey, true, maxRequestKey)
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	checkMode(&v, req.ManagementMode, true)

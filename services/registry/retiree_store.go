@@ -11,12 +11,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -70,7 +69,7 @@ func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.R
 	idKey := s.keyer.Key(id)
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
 		if tx.Bucket(bucketRetireeByIDKey).Get(idKey) != nil {
-			return apierror.Rule(codes.AlreadyExists, reasonRetireeExists, "a retiree with this ID number already exists")
+			return fault.Conflict(reasonRetireeExists, "a retiree with this ID number already exists")
 		}
 		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
 			return err
@@ -95,7 +94,7 @@ func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.R
 // checkRefs verifies that the community and (when given) the enterprise a
 // retiree names exist.
 func checkRefs(tx *bolt.Tx, communityID, creditCode string) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if tx.Bucket(bucketCommunities).Get([]byte(communityID)) == nil {
 		v.Add("communityId", "no community with this id")
 	}
@@ -235,7 +234,7 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 			return 0, "", err
 		}
 		// The merged record must still satisfy what creation requires.
-		var v apierror.Violations
+		var v fault.Violations
 		if r.ManagementMode == pb.ManagementMode_ENTERPRISE && r.EnterpriseCreditCode == "" {
 			v.Add("enterpriseCreditCode", "required when managementMode is ENTERPRISE")
 		}
@@ -253,13 +252,13 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 func (s *Store) TransferRetiree(id, to, reason, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
 	return s.mutate(id, etag, allowed, func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
 		if r.Status != pb.RetireeStatus_LIVING {
-			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonNotLiving, "only a living retiree can be transferred")
+			return 0, "", fault.Rule(reasonNotLiving, "only a living retiree can be transferred")
 		}
 		if r.CommunityId == to {
-			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonSameCommunity, "the retiree already belongs to this community")
+			return 0, "", fault.Rule(reasonSameCommunity, "the retiree already belongs to this community")
 		}
 		if tx.Bucket(bucketCommunities).Get([]byte(to)) == nil {
-			return 0, "", apierror.Invalid("toCommunityId", "no community with this id")
+			return 0, "", fault.Invalid("to_community_id", "no community with this id")
 		}
 		r.CommunityId = to
 		return pb.ChangeKind_TRANSFERRED, reason, nil
@@ -271,10 +270,10 @@ func (s *Store) TransferRetiree(id, to, reason, etag string, actor Actor, allowe
 func (s *Store) RecordDeath(id, date, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
 	return s.mutate(id, etag, allowed, func(_ *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
 		if r.Status == pb.RetireeStatus_DECEASED {
-			return 0, "", apierror.Rule(codes.FailedPrecondition, reasonNotLiving, "the retiree's death is already recorded")
+			return 0, "", fault.Rule(reasonNotLiving, "the retiree's death is already recorded")
 		}
 		if date < r.BirthDate {
-			return 0, "", apierror.Invalid("dateOfDeath", "before the birth date")
+			return 0, "", fault.Invalid("date_of_death", "before the birth date")
 		}
 		r.Status = pb.RetireeStatus_DECEASED
 		r.DateOfDeath = date
@@ -308,7 +307,7 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 			return err
 		}
 		if etag != "" && etag != old.Etag {
-			return apierror.ErrConflict
+			return fault.ErrEtagMismatch
 		}
 		r := proto.Clone(old).(*pb.Retiree)
 		kind, reason, err := change(tx, old, r)
@@ -336,7 +335,7 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 			stored := new(pb.AssignRetireesResponse)
 			fp, body := splitFingerprint(v)
 			if !bytes.Equal(fp, fingerprint) {
-				return apierror.Rule(codes.FailedPrecondition, reasonKeyReused, "this request key was used for a different assignment")
+				return fault.Rule(reasonKeyReused, "this request key was used for a different assignment")
 			}
 			if err := proto.Unmarshal(body, stored); err != nil {
 				return err
@@ -346,9 +345,9 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 			return nil
 		}
 		if tx.Bucket(bucketCommunities).Get([]byte(community)) == nil {
-			return apierror.Invalid("communityId", "no community with this id")
+			return fault.Invalid("community_id", "no community with this id")
 		}
-		var v apierror.Violations
+		var v fault.Violations
 		records := make([]*pb.Retiree, 0, len(ids))
 		for i, id := range ids {
 			r := new(pb.Retiree)

@@ -12,6 +12,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -63,7 +64,7 @@ func actorOf(ctx context.Context, p *authn.Principal) Actor {
 
 // pageArgs validates page size and token for a list bound to scope.
 func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	n, err := boltstore.PageSize(size)
 	if err != nil {
 		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
@@ -107,7 +108,7 @@ func (s *Server) GetCommunity(ctx context.Context, req *pb.GetCommunityRequest) 
 		return nil, err
 	}
 	if !inputcheck.IsCommunityID(req.Id) {
-		return nil, s.fail(ctx, apierror.Invalid("id", "must be a 12-digit division code"))
+		return nil, s.fail(ctx, fault.Invalid("id", "must be a 12-digit division code"))
 	}
 	c, err := s.store.GetCommunity(req.Id)
 	if err != nil {
@@ -121,7 +122,7 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 	if _, err := authn.Require(ctx, readerRoles...); err != nil {
 		return nil, err
 	}
-	var v apierror.Violations
+	var v fault.Violations
 	inputcheck.Text(&v, "district", req.District, false, maxDistrictLen)
 	inputcheck.Text(&v, "street", req.Street, false, maxDistrictLen)
 	if err := v.Err(); err != nil {
@@ -161,7 +162,7 @@ func (s *Server) GetEnterprise(ctx context.Context, req *pb.GetEnterpriseRequest
 	}
 	code, err := creditcode.Parse(req.CreditCode)
 	if err != nil {
-		return nil, s.fail(ctx, apierror.Invalid("creditCode", err.Error()))
+		return nil, s.fail(ctx, fault.Invalid("creditCode", err.Error()))
 	}
 	e, err := s.store.GetEnterprise(string(code))
 	if err != nil {
@@ -176,7 +177,7 @@ func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesReq
 		return nil, err
 	}
 	if _, ok := pb.EnterpriseStatus_name[int32(req.Status)]; !ok {
-		return nil, s.fail(ctx, apierror.Invalid("status", "unknown status"))
+		return nil, s.fail(ctx, fault.Invalid("status", "unknown status"))
 	}
 	scope := boltstore.PageScope("ListEnterprises", req.Status.String())
 	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
@@ -202,7 +203,7 @@ func (s *Server) GetSocialisationReport(ctx context.Context, req *pb.GetSocialis
 		groupBy = groupCommunity
 	case groupDistrict, groupStreet, groupCommunity:
 	default:
-		return nil, s.fail(ctx, apierror.Invalid("groupBy", "must be district, street or community"))
+		return nil, s.fail(ctx, fault.Invalid("groupBy", "must be district, street or community"))
 	}
 	var only func(string) bool
 	if p.Role == authn.RoleClerk {

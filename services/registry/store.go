@@ -7,13 +7,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -107,11 +106,11 @@ func (s *Store) Close() error {
 func (s *Store) DB() *bolt.DB { return s.db }
 
 // Errors particular to the registry store; the general ones come from
-// apierror.
+// fault.
 var (
-	errCommunityNotFound  = fmt.Errorf("community %w", apierror.ErrNotFound)
-	errEnterpriseNotFound = fmt.Errorf("enterprise %w", apierror.ErrNotFound)
-	errRetireeNotFound    = fmt.Errorf("retiree %w", apierror.ErrNotFound)
+	errCommunityNotFound  = fmt.Errorf("community %w", fault.ErrNotFound)
+	errEnterpriseNotFound = fmt.Errorf("enterprise %w", fault.ErrNotFound)
+	errRetireeNotFound    = fmt.Errorf("retiree %w", fault.ErrNotFound)
 )
 
 // CreateCommunity stores a new community; ErrAlreadyExists for a known id.
@@ -121,7 +120,7 @@ func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCommunities)
 		if b.Get([]byte(c.Id)) != nil {
-			return apierror.Rule(codes.AlreadyExists, "COMMUNITY_EXISTS", "a community with this id already exists")
+			return fault.Conflict("COMMUNITY_EXISTS", "a community with this id already exists")
 		}
 		return boltstore.PutProto(b, []byte(c.Id), c)
 	})
@@ -173,7 +172,7 @@ func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEnterprises)
 		if b.Get([]byte(e.CreditCode)) != nil {
-			return apierror.Rule(codes.AlreadyExists, "ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")
+			return fault.Conflict("ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")
 		}
 		return boltstore.PutProto(b, []byte(e.CreditCode), e)
 	})
@@ -221,4 +220,4 @@ func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []by
 func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // isNotFound reports whether err says the object does not exist.
-func isNotFound(err error) bool { return errors.Is(err, apierror.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }

@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -50,10 +50,10 @@ func TestStoreCreateAndDuplicates(t *testing.T) {
 	if err != nil || found.Id != r.Id {
 		t.Errorf("lookup = %v, %v", found.GetId(), err)
 	}
-	if _, err := s.LookupRetiree(idNumber(t, 2)); !errors.Is(err, apierror.ErrNotFound) {
+	if _, err := s.LookupRetiree(idNumber(t, 2)); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("lookup unknown: %v", err)
 	}
-	if _, err := s.GetRetiree("aaaaaaaaaaaaaaaa"); !errors.Is(err, apierror.ErrNotFound) {
+	if _, err := s.GetRetiree("aaaaaaaaaaaaaaaa"); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("get unknown: %v", err)
 	}
 }
@@ -68,7 +68,7 @@ func TestStoreCreateUnknownReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.CreateRetiree(r, id, admin)
-	var verr *apierror.ValidationError
+	var verr *fault.ValidationError
 	if !errors.As(err, &verr) || len(verr.Fields) != 2 {
 		t.Fatalf("err = %v, want two field violations", err)
 	}
@@ -90,7 +90,7 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 	if updated.Phone != "13900001111" || updated.Name != "新名字" || updated.Etag == r.Etag {
 		t.Errorf("updated = %v", updated)
 	}
-	if _, err := s.UpdateRetiree(r.Id, patch, admin, allow); !errors.Is(err, apierror.ErrConflict) {
+	if _, err := s.UpdateRetiree(r.Id, patch, admin, allow); !errors.Is(err, fault.ErrEtagMismatch) {
 		t.Errorf("stale etag: %v", err)
 	}
 	moved, err := s.TransferRetiree(r.Id, communityC, "搬家", "", admin, allow)
@@ -268,6 +268,6 @@ func TestStoreAuditGroupCommit(t *testing.T) {
 }
 
 func isRule(err error, reason string) bool {
-	var r *apierror.RuleError
+	var r *fault.RuleError
 	return errors.As(err, &r) && r.Reason == reason
 }

@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -36,7 +36,7 @@ var (
 )
 
 // parseDate parses a YYYY-MM-DD date; an empty string is the zero time.
-func parseDate(v *apierror.Violations, field, s string) time.Time {
+func parseDate(v *fault.Violations, field, s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
@@ -50,7 +50,7 @@ func parseDate(v *apierror.Violations, field, s string) time.Time {
 
 // idNumberViolation turns an ID-number error into a field violation whose
 // text never repeats the number.
-func idNumberViolation(v *apierror.Violations, field string, err error) {
+func idNumberViolation(v *fault.Violations, field string, err error) {
 	var e *idnumber.Error
 	if errors.As(err, &e) {
 		v.Add(field, e.Message)
@@ -60,9 +60,9 @@ func idNumberViolation(v *apierror.Violations, field string, err error) {
 }
 
 func checkCommunity(c *pb.Community) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if c == nil {
-		return apierror.Invalid("community", "required")
+		return fault.Invalid("community", "required")
 	}
 	inputcheck.CommunityID(&v, "id", c.Id)
 	inputcheck.Text(&v, "name", c.Name, true, maxNameLen)
@@ -78,9 +78,9 @@ func checkCommunity(c *pb.Community) error {
 }
 
 func checkEnterprise(e *pb.Enterprise) error {
-	var v apierror.Violations
+	var v fault.Violations
 	if e == nil {
-		return apierror.Invalid("enterprise", "required")
+		return fault.Invalid("enterprise", "required")
 	}
 	if code, err := creditcode.Parse(e.CreditCode); err != nil {
 		v.Add("creditCode", err.Error())
@@ -104,9 +104,9 @@ func checkEnterprise(e *pb.Enterprise) error {
 // number (with sex and birth date derived from it), dates, references'
 // shapes and free text. Output-only fields are cleared.
 func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	if r == nil {
-		return idnumber.ID{}, apierror.Invalid("retiree", "required")
+		return idnumber.ID{}, fault.Invalid("retiree", "required")
 	}
 	var id idnumber.ID
 	if r.IdNumber == "" {
@@ -155,13 +155,13 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	return id, nil
 }
 
-func checkMode(v *apierror.Violations, m pb.ManagementMode, required bool) {
+func checkMode(v *fault.Violations, m pb.ManagementMode, required bool) {
 	if _, ok := pb.ManagementMode_name[int32(m)]; !ok || (required && m == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED) {
 		v.Add("managementMode", "must be one of ENTERPRISE, COMMUNITY, BUREAU")
 	}
 }
 
-func checkRetirementDate(v *apierror.Violations, s, birth string, today time.Time) {
+func checkRetirementDate(v *fault.Violations, s, birth string, today time.Time) {
 	if s == "" {
 		return
 	}
@@ -177,14 +177,14 @@ func checkRetirementDate(v *apierror.Violations, s, birth string, today time.Tim
 	}
 }
 
-func checkPhone(v *apierror.Violations, s string) {
+func checkPhone(v *fault.Violations, s string) {
 	if s != "" && !phoneRE.MatchString(s) {
 		v.Add("phone", "must be 6 to 20 digits, spaces or dashes, optionally with a leading +")
 	}
 }
 
 // checkFlags validates flags and returns them without duplicates, sorted.
-func checkFlags(v *apierror.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
+func checkFlags(v *fault.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
 	if len(flags) > maxFlags {
 		v.Addf("flags", "at most %d flags", maxFlags)
 		return nil
@@ -215,7 +215,7 @@ var ignoredMaskFields = map[string]bool{"id": true, "etag": true}
 // normaliseMask turns mask paths (proto or JSON names) into proto names,
 // dropping id and etag, and reports paths that cannot be edited.
 func normaliseMask(paths []string) ([]string, error) {
-	var v apierror.Violations
+	var v fault.Violations
 	fields := (&pb.Retiree{}).ProtoReflect().Descriptor().Fields()
 	var out []string
 	for _, p := range paths {
@@ -250,7 +250,7 @@ func normaliseMask(paths []string) ([]string, error) {
 
 // checkPatch validates the new values of the masked fields.
 func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
-	var v apierror.Violations
+	var v fault.Violations
 	for _, p := range paths {
 		switch p {
 		case "name":

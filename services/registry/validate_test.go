@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -48,7 +48,7 @@ func TestNormaliseMask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := normaliseMask(tc.paths)
 			if tc.want == nil {
-				var verr *apierror.ValidationError
+				var verr *fault.ValidationError
 				if !errors.As(err, &verr) {
 					t.Fatalf("normaliseMask(%q) = %q, %v; want a validation error", tc.paths, got, err)
 				}
@@ -75,7 +75,7 @@ func TestNormaliseMask(t *testing.T) {
 func TestNormaliseMaskDoesNotEchoInput(t *testing.T) {
 	for _, path := range []string{"11010519491231002X", "13812345678", strings.Repeat("x", 10_000)} {
 		_, err := normaliseMask([]string{path})
-		var verr *apierror.ValidationError
+		var verr *fault.ValidationError
 		if !errors.As(err, &verr) {
 			t.Fatalf("mask %s accepted", idnumber.Mask(path))
 		}
@@ -97,7 +97,7 @@ func FuzzNormaliseMask(f *testing.F) {
 		paths := strings.Split(joined, ",")
 		got, err := normaliseMask(paths)
 		if err != nil {
-			var verr *apierror.ValidationError
+			var verr *fault.ValidationError
 			if !errors.As(err, &verr) || len(verr.Fields) == 0 || verr.Fields[0].Field != "updateMask" {
 				t.Fatalf("normaliseMask(%q): %v", paths, err)
 			}
@@ -137,7 +137,7 @@ func FuzzCheckNewRetiree(f *testing.F) {
 		}
 		id, err := checkNewRetiree(r, testNow)
 		if err != nil {
-			var verr *apierror.ValidationError
+			var verr *fault.ValidationError
 			if !errors.As(err, &verr) || len(verr.Fields) == 0 {
 				t.Fatalf("error %v is not a validation error", err)
 			}

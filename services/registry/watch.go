@@ -3,10 +3,8 @@ package registry
 import (
 	"strconv"
 
-	"google.golang.org/grpc/codes"
-
-	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -30,7 +28,7 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 		return err
 	}
 	if req.SinceRevision < 0 {
-		return s.fail(ctx, apierror.Invalid("sinceRevision", "must not be negative"))
+		return s.fail(ctx, fault.Invalid("sinceRevision", "must not be negative"))
 	}
 	// Headers go out at once, so the consumer knows the watch is open even
 	// while nothing changes.
@@ -61,11 +59,11 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 			return s.fail(ctx, err)
 		}
 		if cursor > head {
-			return s.fail(ctx, apierror.Rule(codes.FailedPrecondition, reasonAhead,
+			return s.fail(ctx, fault.Rule(reasonAhead,
 				"since_revision is ahead of the registry's change log", "head_revision", strconv.FormatUint(head, 10)))
 		}
 		if cursor+1 < oldest {
-			return s.fail(ctx, apierror.Rule(codes.FailedPrecondition, reasonCompacted,
+			return s.fail(ctx, fault.Rule(reasonCompacted,
 				"revisions after since_revision were pruned; restart from 0", "oldest_revision", strconv.FormatUint(oldest, 10)))
 		}
 		for _, c := range changes {

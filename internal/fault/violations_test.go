@@ -1,4 +1,4 @@
-package apierror
+package fault
 
 import (
 	"errors"
@@ -62,7 +62,7 @@ func TestRuleMetadata(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var re *RuleError
-			if !errors.As(Rule(0, "R", "m", tc.kv...), &re) {
+			if !errors.As(Rule("R", "m", tc.kv...), &re) {
 				t.Fatal("Rule did not return a *RuleError")
 			}
 			if diff := cmp.Diff(tc.want, re.Metadata); diff != "" {

@@ -1,4 +1,4 @@
-package apierror
+package fault
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ const MaxViolations = 100
 
 // FieldViolation names one request field and what is wrong with it.
 type FieldViolation struct {
-	// Field is the path of the field in the request, e.g. "retiree.birth_date"
-	// or "retiree_ids[3]".
+	// Field names the field, e.g. "retiree.birth_date" or "retireeIds[3]":
+	// the proto name or the JSON name (see the package doc).
 	Field string
 	// Description says what is wrong, for a human; it must not repeat the
 	// value when that is personal data.
@@ -53,7 +53,7 @@ func (v *Violations) Err() error {
 	return &ValidationError{Fields: append([]FieldViolation(nil), v.fields...), Omitted: v.omitted}
 }
 
-// ValidationError reports invalid request fields; ToStatus turns it into
+// ValidationError reports invalid request fields; apierror turns it into
 // InvalidArgument with a BadRequest detail.
 type ValidationError struct {
 	// Fields are the violations, at most MaxViolations of them.
