@@ -169,27 +169,29 @@ func List(db *bolt.DB, retireeID string, size int, after []byte) (page []*regist
 			next = boltstore.U64(last)
 			return nil
 		}
-		// The tail of the log the indexer has not reached.
+		// The tail of the log the indexer has not reached, read with the
+		// same bound on keys examined as any list.
 		start := max(from, indexed) + 1
-		c := b.Cursor()
-		for k, v := c.Seek(logKey(start)); k != nil && k[0] == prefixLog; k, v = c.Next() {
+		scan := boltstore.Scan{Prefix: []byte{prefixLog}, From: logKey(start), Size: size - len(page)}
+		k, err := scan.Page(b.Cursor(), func(_, v []byte) (bool, error) {
 			e := new(registryv1.AuditEntry)
 			if err := proto.Unmarshal(v, e); err != nil {
-				return err
+				return false, err
 			}
 			if e.RetireeId != retireeID {
-				continue
-			}
-			seq, err := boltstore.ParseU64(k[1:])
-			if err != nil {
-				return err
+				return false, nil
 			}
 			page = append(page, e)
-			if len(page) == size {
-				next = boltstore.U64(seq)
-				return nil
-			}
+			return true, nil
+		})
+		if err != nil || k == nil {
+			return err
 		}
+		seq, err := boltstore.ParseU64(k[1:])
+		if err != nil {
+			return err
+		}
+		next = boltstore.U64(seq)
 		return nil
 	})
 	return page, next, err

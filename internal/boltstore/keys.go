@@ -88,58 +88,117 @@ func ScanPrefix(c *bolt.Cursor, prefix, after []byte, fn func(k, v []byte) (bool
 	return nil
 }
 
-// ScanPage fills one page of a list from the keys that start with prefix,
-// beginning strictly after after when after is non-nil. keep is called for
-// each key in order and reports whether the entry went into the page (a
-// filter may skip it). After size kept entries ScanPage stops and returns a
-// copy of the last kept key if any key under prefix follows it, so that the
-// caller can encode it as the next page token; otherwise it returns nil.
+// Scan is one page of a list read from the keys that start with Prefix:
+// every list of every service reads its pages through Scan.Page, so that
+// each has the same bounds.
 //
 // A filter that matches little must not make one request read the whole
-// prefix: after examining MaxScanFactor × size keys (at least MinScan) the
-// page ends short, and the last examined key is returned as the next token
-// (a page may then hold fewer entries than asked, even none).
-func ScanPage(c *bolt.Cursor, prefix, after []byte, size int, keep func(k, v []byte) (bool, error)) ([]byte, error) {
-	if size <= 0 {
-		return nil, fmt.Errorf("boltstore: page size %d", size)
+// prefix: after examining MaxExamined keys the page ends short, and the
+// last examined key is returned as the next token (a page may then hold
+// fewer entries than asked, even none). A page may also end before Size
+// entries when Full says so, which bounds its bytes.
+type Scan struct {
+	// Prefix selects the keys; nil means the whole bucket.
+	Prefix []byte
+	// After resumes the list strictly after this key (strictly before it
+	// when Reverse); nil starts at the beginning.
+	After []byte
+	// From, when After is nil, starts the first page at the first key not
+	// below it instead of the first key under Prefix (forward scans only);
+	// it must start with Prefix.
+	From []byte
+	// Size is the most entries a page holds; it must be positive.
+	Size int
+	// Reverse walks from the greatest key down.
+	Reverse bool
+	// MaxExamined bounds the keys one page examines; 0 means
+	// max(MaxScanFactor × Size, MinScan).
+	MaxExamined int
+	// Full, when set, is asked after each kept entry whether the page is
+	// full already (for example, because its entries reached a byte budget).
+	Full func() bool
+}
+
+// Scan bounds: by default a page examines MaxScanFactor × its size keys,
+// and at least MinScan.
+const (
+	MaxScanFactor = 20
+	MinScan       = 5000
+)
+
+// ErrEndOfList, returned by a keep function, ends the list at this key:
+// Page returns no next key and no error. A list ordered by a bound uses it
+// to stop where the rest cannot match.
+var ErrEndOfList = errors.New("boltstore: end of list")
+
+// Page calls keep for each key in order, beginning after s.After; keep
+// reports whether the entry went into the page (a filter may skip it).
+// Page returns a copy of the key to resume after when the list goes on —
+// the last kept key of a full page, or the last examined key of a page cut
+// short by MaxExamined — and nil at the end of the list. k and v are valid
+// only inside the transaction.
+func (s Scan) Page(c *bolt.Cursor, keep func(k, v []byte) (bool, error)) ([]byte, error) {
+	if s.Size <= 0 {
+		return nil, fmt.Errorf("boltstore: page size %d", s.Size)
 	}
-	budget := max(MaxScanFactor*size, MinScan)
+	budget := s.MaxExamined
+	if budget <= 0 {
+		budget = max(MaxScanFactor*s.Size, MinScan)
+	}
+	step, back := c.Next, c.Prev
+	if s.Reverse {
+		step, back = c.Prev, c.Next
+	}
 	kept := 0
 	var last []byte
-	k, v := seekAfter(c, prefix, after)
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	for k, v := s.first(c); k != nil && bytes.HasPrefix(k, s.Prefix); k, v = step() {
 		if last != nil {
 			// A key follows a full page, so there is a next page (though a
 			// filter may leave it empty).
 			return last, nil
 		}
 		if budget == 0 {
-			return bytes.Clone(prevKey(c)), nil
+			k, _ = back()
+			return bytes.Clone(k), nil
 		}
 		budget--
 		ok, err := keep(k, v)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrEndOfList):
+			return nil, nil
+		case err != nil:
 			return nil, err
+		case !ok:
+			continue
 		}
-		if ok {
-			if kept++; kept == size {
-				last = bytes.Clone(k)
-			}
+		if kept++; kept == s.Size || (s.Full != nil && s.Full()) {
+			last = bytes.Clone(k)
 		}
 	}
 	return nil, nil
 }
 
-// Scan bounds of ScanPage.
-const (
-	MaxScanFactor = 20
-	MinScan       = 5000
-)
-
-// prevKey steps c back one key and returns it: the last key examined.
-func prevKey(c *bolt.Cursor) []byte {
-	k, _ := c.Prev()
-	return k
+// first positions c on the first key of the page.
+func (s Scan) first(c *bolt.Cursor) ([]byte, []byte) {
+	switch {
+	case !s.Reverse && s.After == nil && s.From != nil:
+		return c.Seek(s.From)
+	case !s.Reverse:
+		return seekAfter(c, s.Prefix, s.After)
+	}
+	from := s.After
+	if from == nil || !bytes.HasPrefix(from, s.Prefix) {
+		if len(s.Prefix) == 0 {
+			return c.Last()
+		}
+		// Keys under a prefix continue with a date, a number or an id,
+		// never 0xff.
+		from = append(bytes.Clone(s.Prefix), 0xff)
+	}
+	if k, _ := c.Seek(from); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
 }
 
 // seekAfter positions c on the first key under prefix that is strictly

@@ -208,7 +208,7 @@ func TestScanPrefixError(t *testing.T) {
 	}
 }
 
-func TestScanPage(t *testing.T) {
+func TestScan(t *testing.T) {
 	db := openTemp(t)
 	var keys []string
 	for i := range 10 {
@@ -221,15 +221,24 @@ func TestScanPage(t *testing.T) {
 		name      string
 		size      int
 		evenOnly  bool
+		reverse   bool
+		from      []byte
+		fullAt    int // Full reports a full page after this many entries
+		endAt     int // keep ends the list at this number
 		wantPages [][]uint64
 	}{
-		{"exact pages", 5, false, [][]uint64{{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}}},
-		{"short last page", 4, false, [][]uint64{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}}},
-		{"one page", 100, false, [][]uint64{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}},
-		{"filtered", 2, true, [][]uint64{{0, 2}, {4, 6}, {8}}},
+		{name: "reverse", size: 4, reverse: true, wantPages: [][]uint64{{9, 8, 7, 6}, {5, 4, 3, 2}, {1, 0}}},
+		{name: "reverse filtered", size: 2, evenOnly: true, reverse: true, wantPages: [][]uint64{{8, 6}, {4, 2}, {0}}},
+		{name: "from", size: 3, from: AppendU64(Prefix("p"), 4), wantPages: [][]uint64{{4, 5, 6}, {7, 8, 9}}},
+		{name: "full before size", size: 100, fullAt: 3, wantPages: [][]uint64{{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {9}}},
+		{name: "end of list", size: 3, endAt: 5, wantPages: [][]uint64{{0, 1, 2}, {3, 4}}},
+		{name: "exact pages", size: 5, wantPages: [][]uint64{{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}}},
+		{name: "short last page", size: 4, wantPages: [][]uint64{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}}},
+		{name: "one page", size: 100, wantPages: [][]uint64{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}},
+		{name: "filtered", size: 2, evenOnly: true, wantPages: [][]uint64{{0, 2}, {4, 6}, {8}}},
 		// The last full page ends at 8 and 9 follows but is filtered out:
 		// an empty final page is allowed.
-		{"filtered empty tail", 5, true, [][]uint64{{0, 2, 4, 6, 8}, nil}},
+		{name: "filtered empty tail", size: 5, evenOnly: true, wantPages: [][]uint64{{0, 2, 4, 6, 8}, nil}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var pages [][]uint64
@@ -239,8 +248,18 @@ func TestScanPage(t *testing.T) {
 				var next []byte
 				err := db.View(func(tx *bolt.Tx) error {
 					var err error
-					next, err = ScanPage(tx.Bucket([]byte("t")).Cursor(), Prefix("p"), after, tc.size, func(k, v []byte) (bool, error) {
+					scan := Scan{Prefix: Prefix("p"), After: after, Size: tc.size, Reverse: tc.reverse, From: tc.from}
+					kept := 0
+					if tc.fullAt > 0 {
+						scan.Full = func() bool { return kept >= tc.fullAt }
+					}
+					next, err = scan.Page(tx.Bucket([]byte("t")).Cursor(), func(k, v []byte) (bool, error) {
+						if tc.endAt > 0 && k[len(k)-1] >= byte(tc.endAt) {
+							return false, ErrEndOfList
+						}
+						kept++
 						if tc.evenOnly && !even(k) {
+							kept--
 							return false, nil
 						}
 						n, err := ParseU64(k[2:])
@@ -265,10 +284,10 @@ func TestScanPage(t *testing.T) {
 	}
 }
 
-// TestScanPageBoundsTheScan: a filter that matches nothing does not read
+// TestScanBounds: a filter that matches nothing does not read
 // the whole prefix in one page; paging on from the returned key reaches
 // the end, and every key is examined exactly once.
-func TestScanPageBoundsTheScan(t *testing.T) {
+func TestScanBounds(t *testing.T) {
 	db := openTemp(t)
 	const n = 3*MinScan + 7
 	if err := db.Update(func(tx *bolt.Tx) error {
@@ -293,7 +312,7 @@ func TestScanPageBoundsTheScan(t *testing.T) {
 		seen := 0
 		if err := db.View(func(tx *bolt.Tx) error {
 			var err error
-			next, err = ScanPage(tx.Bucket([]byte("b")).Cursor(), nil, after, 10, func(k, _ []byte) (bool, error) {
+			next, err = Scan{After: after, Size: 10}.Page(tx.Bucket([]byte("b")).Cursor(), func(k, _ []byte) (bool, error) {
 				i, _ := ParseU64(k)
 				examined[i]++
 				seen++

@@ -360,7 +360,7 @@ func checkMatches(t *testing.T, db *bolt.DB, want map[string]*registryv1.Retiree
 			}
 			slices.Sort(wantIDs)
 			if diff := cmp.Diff(wantIDs, scanIDs(t, tx, c, "")); diff != "" {
-				t.Errorf("ScanCommunity(%s) mismatch (-registry +projection):\n%s", c, diff)
+				t.Errorf("PageCommunity(%s) mismatch (-registry +projection):\n%s", c, diff)
 			}
 		}
 		return nil
@@ -370,19 +370,19 @@ func checkMatches(t *testing.T, db *bolt.DB, want map[string]*registryv1.Retiree
 	}
 }
 
-// scanIDs lists the retiree ids ScanCommunity yields after after.
+// scanIDs lists the retiree ids PageCommunity yields after after.
 func scanIDs(t *testing.T, tx *bolt.Tx, community, after string) []string {
 	t.Helper()
 	var ids []string
-	err := projection.ScanCommunity(tx, community, after, func(st *registryv1.RetireeState) (bool, error) {
+	_, err := projection.PageCommunity(tx, community, after, boltstore.Scan{Size: boltstore.MaxPageSize}, func(st *registryv1.RetireeState) (bool, error) {
 		if st.CommunityId != community {
-			t.Errorf("ScanCommunity(%s) yielded %s of community %s", community, st.Id, st.CommunityId)
+			t.Errorf("PageCommunity(%s) yielded %s of community %s", community, st.Id, st.CommunityId)
 		}
 		ids = append(ids, st.Id)
 		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("ScanCommunity(%s): %v", community, err)
+		t.Fatalf("PageCommunity(%s): %v", community, err)
 	}
 	return ids
 }

@@ -443,17 +443,19 @@ func LookupKey(tx *bolt.Tx, idKey []byte) (*registryv1.RetireeState, error) {
 	return Get(tx, id)
 }
 
-// ScanCommunity calls fn for the retirees of a community in id order,
-// starting after the retiree id after (empty: from the start), until fn
-// returns false.
-func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.RetireeState) (bool, error)) error {
+// PageCommunity reads one page of the retirees of a community, in id
+// order, starting after the retiree id after (empty: from the start), with
+// the bounds of scan (its Prefix and After are set here). keep reports
+// whether a retiree went into the page. next is the retiree id to resume
+// after, or "" at the end of the community.
+func PageCommunity(tx *bolt.Tx, community, after string, scan boltstore.Scan, keep func(*registryv1.RetireeState) (bool, error)) (next string, err error) {
 	prefix := boltstore.Prefix(community)
-	var afterKey []byte
+	scan.Prefix, scan.After = prefix, nil
 	if after != "" {
-		afterKey = boltstore.Key(community, after)
+		scan.After = boltstore.Key(community, after)
 	}
 	retirees := tx.Bucket(bucketRetirees)
-	return boltstore.ScanPrefix(tx.Bucket(bucketByCommunity).Cursor(), prefix, afterKey, func(k, _ []byte) (bool, error) {
+	last, err := scan.Page(tx.Bucket(bucketByCommunity).Cursor(), func(k, _ []byte) (bool, error) {
 		v := retirees.Get(k[len(prefix):])
 		if v == nil {
 			return false, fmt.Errorf("projection index entry without retiree")
@@ -462,8 +464,12 @@ func ScanCommunity(tx *bolt.Tx, community, after string, fn func(*registryv1.Ret
 		if err := proto.Unmarshal(v, st); err != nil {
 			return false, err
 		}
-		return fn(st)
+		return keep(st)
 	})
+	if err != nil || last == nil {
+		return "", err
+	}
+	return string(last[len(prefix):]), nil
 }
 
 // Dial connects to registry for a projection, with the given per-call

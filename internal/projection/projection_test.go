@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -65,7 +66,7 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 					t.Errorf("new retiree = %v, want id %s in %s, LIVING", st, r3.Id, communityC)
 				}
 				if diff := cmp.Diff([]string{r3.Id}, scanIDs(t, tx, communityC, "")); diff != "" {
-					t.Errorf("ScanCommunity(C) (-want +got):\n%s", diff)
+					t.Errorf("PageCommunity(C) (-want +got):\n%s", diff)
 				}
 			},
 		},
@@ -81,12 +82,12 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 					t.Errorf("transferred retiree's community = %s, want %s", st.CommunityId, communityB)
 				}
 				if diff := cmp.Diff([]string{r1.Id}, scanIDs(t, tx, communityA, "")); diff != "" {
-					t.Errorf("ScanCommunity(A) after the transfer (-want +got):\n%s", diff)
+					t.Errorf("PageCommunity(A) after the transfer (-want +got):\n%s", diff)
 				}
 				wantB := []string{r0.Id, r2.Id}
 				slices.Sort(wantB)
 				if diff := cmp.Diff(wantB, scanIDs(t, tx, communityB, "")); diff != "" {
-					t.Errorf("ScanCommunity(B) after the transfer (-want +got):\n%s", diff)
+					t.Errorf("PageCommunity(B) after the transfer (-want +got):\n%s", diff)
 				}
 			},
 		},
@@ -164,7 +165,7 @@ func TestWaitFor(t *testing.T) {
 	})
 }
 
-func TestScanCommunity(t *testing.T) {
+func TestPageCommunity(t *testing.T) {
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	var ids []string
@@ -197,27 +198,52 @@ func TestScanCommunity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			err := rp.db.View(func(tx *bolt.Tx) error {
-				return projection.ScanCommunity(tx, tc.community, tc.after, func(st *registryv1.RetireeState) (bool, error) {
+				size := tc.limit
+				if size == 0 {
+					size = 100
+				}
+				next, err := projection.PageCommunity(tx, tc.community, tc.after, boltstore.Scan{Size: size}, func(st *registryv1.RetireeState) (bool, error) {
 					got = append(got, st.Id)
-					return tc.limit == 0 || len(got) < tc.limit, nil
+					return true, nil
 				})
+				if wantNext := tc.limit > 0 && len(tc.want) > 0 && tc.want[len(tc.want)-1] != ids[len(ids)-1]; (next != "") != wantNext {
+					t.Errorf("next = %q, want a next page: %v", next, wantNext)
+				}
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("ScanCommunity (-want +got):\n%s", diff)
+				t.Errorf("PageCommunity (-want +got):\n%s", diff)
 			}
 		})
 	}
 	t.Run("error from fn", func(t *testing.T) {
 		err := rp.db.View(func(tx *bolt.Tx) error {
-			return projection.ScanCommunity(tx, communityA, "", func(*registryv1.RetireeState) (bool, error) {
+			_, err := projection.PageCommunity(tx, communityA, "", boltstore.Scan{Size: 10}, func(*registryv1.RetireeState) (bool, error) {
 				return true, errInjected
 			})
+			return err
 		})
 		if !errors.Is(err, errInjected) {
-			t.Errorf("ScanCommunity = %v, want fn's error", err)
+			t.Errorf("PageCommunity = %v, want fn's error", err)
+		}
+	})
+	t.Run("a page examines a bounded number of retirees", func(t *testing.T) {
+		var got []string
+		err := rp.db.View(func(tx *bolt.Tx) error {
+			next, err := projection.PageCommunity(tx, communityA, "", boltstore.Scan{Size: 10, MaxExamined: 3}, func(st *registryv1.RetireeState) (bool, error) {
+				got = append(got, st.Id)
+				return false, nil // a filter that matches nobody
+			})
+			if next != ids[2] {
+				t.Errorf("next = %q, want the third retiree %q", next, ids[2])
+			}
+			return err
+		})
+		if err != nil || len(got) != 3 {
+			t.Errorf("examined %d retirees (err %v), want 3", len(got), err)
 		}
 	})
 	t.Run("unknown retiree", func(t *testing.T) {

@@ -269,38 +269,25 @@ func (s *Store) listOccurrences(q occurrenceQuery, size int, after []byte) ([]*p
 			bucket, owner = bucketVenueSlots, q.venueID
 		}
 		prefix := boltstore.Prefix(owner)
-		c := tx.Bucket(bucket).Cursor()
-		var k, v []byte
-		if after != nil {
-			if k, v = c.Seek(after); bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		} else {
-			k, v = c.Seek(slotTimeKey(owner, q.from))
-		}
 		activities := newActivityCache(tx, s.zones)
-		var last []byte
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		scan := boltstore.Scan{Prefix: prefix, After: after, From: slotTimeKey(owner, q.from), Size: size}
+		var err error
+		next, err = scan.Page(tx.Bucket(bucket).Cursor(), func(k, v []byte) (bool, error) {
 			sl, err := parseSlot(prefix, k, v)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if sl.start >= q.to {
-				break
-			}
-			if len(out) == size {
-				next = last
-				break
+				return false, boltstore.ErrEndOfList
 			}
 			a, err := activities.get(sl.activityID)
 			if err != nil {
-				return err
+				return false, err
 			}
 			out = append(out, a.occurrence(sl))
-			last = k
-		}
-		next = bytes.Clone(next)
-		return nil
+			return true, nil
+		})
+		return err
 	})
 	return out, next, err
 }

@@ -277,7 +277,7 @@ func (s *Store) ListRegistrations(activityID string, scope Scope, size int, afte
 		if err != nil {
 			return err
 		}
-		next, err = boltstore.ScanPage(tx.Bucket(bucketRegistrations).Cursor(), boltstore.Prefix(a.Id), after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(a.Id), After: after, Size: size}.Page(tx.Bucket(bucketRegistrations).Cursor(), func(_, v []byte) (bool, error) {
 			r := new(pb.Registration)
 			if err := proto.Unmarshal(v, r); err != nil {
 				return false, err

@@ -276,7 +276,7 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		venues := tx.Bucket(bucketVenues)
 		prefix := boltstore.Prefix(community)
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketVenuesByCommunity).Cursor(), prefix, after, size, func(k, _ []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketVenuesByCommunity).Cursor(), func(k, _ []byte) (bool, error) {
 			v := new(pb.Venue)
 			if err := boltstore.GetProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
 				return false, fmt.Errorf("venue index inconsistent: %v", err)

@@ -376,58 +376,29 @@ func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover,
 		if index != nil {
 			cursor = index.Cursor()
 		}
+		used := 0
+		scan := boltstore.Scan{Prefix: prefix, After: after, Size: size, Full: func() bool { return used >= listBudget }}
 		var err error
-		next, err = scanBudget(cursor, prefix, after, size, listBudget, func(k, v []byte) (int, error) {
+		next, err = scan.Page(cursor, func(k, v []byte) (bool, error) {
 			if index != nil {
 				if v = handovers.Get(k[len(prefix):]); v == nil {
-					return 0, fmt.Errorf("index entry %q without handover", k)
+					return false, fmt.Errorf("index entry %q without handover", k)
 				}
 			}
 			h := new(pb.Handover)
 			if err := proto.Unmarshal(v, h); err != nil {
-				return 0, err
+				return false, err
 			}
 			if !f.match(h) {
-				return 0, nil
+				return false, nil
 			}
 			out = append(out, h)
-			return len(v), nil
+			used += len(v)
+			return true, nil
 		})
 		return err
 	})
 	return out, next, err
-}
-
-// scanBudget is boltstore.ScanPage with a second bound: keep returns the
-// bytes an entry added to the page (0: skipped), and the page also ends
-// once they reach budget. It returns the last kept key when more keys
-// follow, else nil.
-func scanBudget(c *bolt.Cursor, prefix, after []byte, size, budget int, keep func(k, v []byte) (int, error)) ([]byte, error) {
-	var k, v []byte
-	if after == nil || bytes.Compare(after, prefix) < 0 {
-		k, v = c.Seek(prefix)
-	} else if k, v = c.Seek(after); bytes.Equal(k, after) {
-		k, v = c.Next()
-	}
-	kept, used := 0, 0
-	var last []byte
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if last != nil {
-			return last, nil
-		}
-		n, err := keep(k, v)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			kept++
-			used += n
-			if kept == size || used >= budget {
-				last = bytes.Clone(k)
-			}
-		}
-	}
-	return nil, nil
 }
 
 // ListEvents returns a page of a handover's timeline, oldest first.
@@ -439,7 +410,7 @@ func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []by
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketEvents).Cursor(), boltstore.Prefix(id), after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), func(_, v []byte) (bool, error) {
 			e := new(pb.Event)
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err
@@ -543,7 +514,7 @@ func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketObligations).Cursor(), prefix, after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketObligations).Cursor(), func(_, v []byte) (bool, error) {
 			o := new(pb.OwedObligation)
 			if err := proto.Unmarshal(v, o); err != nil {
 				return false, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -231,9 +232,12 @@ func TestScanBudget(t *testing.T) {
 				var next []byte
 				err := s.db.View(func(tx *bolt.Tx) error {
 					var err error
-					next, err = scanBudget(tx.Bucket(bucketHandovers).Cursor(), nil, after, tc.size, tc.budget, func(k, v []byte) (int, error) {
+					used := 0
+					scan := boltstore.Scan{After: after, Size: tc.size, Full: func() bool { return used >= tc.budget }}
+					next, err = scan.Page(tx.Bucket(bucketHandovers).Cursor(), func(k, v []byte) (bool, error) {
 						got = append(got, string(k))
-						return len(v), nil
+						used += len(v)
+						return true, nil
 					})
 					return err
 				})

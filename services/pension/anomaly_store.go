@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -33,6 +34,7 @@ type AnomalyFilter struct {
 //     month's.
 func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.Anomaly, []byte, error) {
 	var out []*pb.Anomaly
+	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		a := anomalyScan{tx: tx, f: f, payments: tx.Bucket(bucketPayments)}
 		afterID := ""
@@ -59,25 +61,35 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 				}
 			}
 		}
-		return projection.ScanCommunity(tx, f.CommunityID, afterID, func(st *registryv1.RetireeState) (bool, error) {
+		// A page needs at most size+1 retirees with anomalies: one more
+		// anomaly than fits says a next page exists.
+		scan := boltstore.Scan{Size: size + 1}
+		resume, err := projection.PageCommunity(tx, f.CommunityID, afterID, scan, func(st *registryv1.RetireeState) (bool, error) {
 			found, err := a.of(st)
-			if err != nil {
-				return false, err
-			}
 			out = append(out, found...)
-			return len(out) <= size, nil
+			return len(found) > 0, err
 		})
+		if resume != "" && len(out) <= size {
+			// The page examined its bound of retirees without filling up:
+			// the next page starts after the last one examined.
+			next = anomalyKey(resume, maxAnomalyKind)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(out) <= size {
-		return out, nil, nil
+		return out, next, nil
 	}
 	out = out[:size]
 	last := out[size-1]
 	return out, anomalyKey(last.RetireeId, last.Kind), nil
 }
+
+// maxAnomalyKind sorts after every kind: a page token naming a retiree
+// with it resumes at the next retiree.
+const maxAnomalyKind = pb.AnomalyKind(0xff)
 
 var errBadAnomalyKey = errors.New("malformed anomaly page key")
 

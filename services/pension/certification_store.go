@@ -118,13 +118,14 @@ func (s *Store) ListCertifications(id string, size int, after []byte) ([]*pb.Cer
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = scanPageReverse(tx.Bucket(bucketCertifications).Cursor(), boltstore.Prefix(id), after, size, func(_, v []byte) error {
+		scan := boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size, Reverse: true}
+		next, err = scan.Page(tx.Bucket(bucketCertifications).Cursor(), func(_, v []byte) (bool, error) {
 			c := new(pb.Certification)
 			if err := unmarshal(v, c, "certification"); err != nil {
-				return err
+				return false, err
 			}
 			out = append(out, c)
-			return nil
+			return true, nil
 		})
 		return err
 	})
@@ -239,7 +240,7 @@ func (s *Store) ListOverdue(f OverdueFilter, size int, after []byte) ([]*pb.Over
 	dueBy := formatDate(f.DueBy)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketDue).Cursor(), prefix, after, size, func(k, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketDue).Cursor(), func(k, v []byte) (bool, error) {
 			rest := k[len(prefix):]
 			i := bytes.IndexByte(rest, 0)
 			if i < 0 {
@@ -247,7 +248,7 @@ func (s *Store) ListOverdue(f OverdueFilter, size int, after []byte) ([]*pb.Over
 			}
 			due, id := string(rest[:i]), string(rest[i+1:])
 			if due > dueBy {
-				return false, errStopScan
+				return false, boltstore.ErrEndOfList
 			}
 			o := &pb.OverdueCertification{RetireeId: id, LastCertifiedOn: string(v), DueOn: due}
 			if d, ok := parseDate(due); ok {
@@ -256,46 +257,10 @@ func (s *Store) ListOverdue(f OverdueFilter, size int, after []byte) ([]*pb.Over
 			out = append(out, o)
 			return true, nil
 		})
-		if errors.Is(err, errStopScan) {
-			next, err = nil, nil
-		}
 		return err
 	})
 	return out, next, err
 }
 
-// errStopScan ends a scan early when the rest cannot match.
-var errStopScan = errors.New("scan stopped")
-
 // isNotFound reports whether err says the object does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }
-
-// scanPageReverse is boltstore.ScanPage walking backwards: it fills a page
-// from the keys under prefix, newest key first, starting strictly before
-// after when after is non-nil, and returns the last key kept when more
-// keys follow.
-func scanPageReverse(c *bolt.Cursor, prefix, after []byte, size int, keep func(k, v []byte) error) ([]byte, error) {
-	from := after
-	if from == nil || !bytes.HasPrefix(from, prefix) {
-		// Keys under prefix continue with a date or an id, never 0xff.
-		from = append(bytes.Clone(prefix), 0xff)
-	}
-	k, v := c.Seek(from)
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	var last []byte
-	for n := 0; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		if n == size {
-			return last, nil
-		}
-		if err := keep(k, v); err != nil {
-			return nil, err
-		}
-		last = bytes.Clone(k)
-		n++
-	}
-	return nil, nil
-}

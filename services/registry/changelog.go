@@ -261,7 +261,7 @@ func (s *Store) SnapshotPage(after string, limit int) ([]*pb.RetireeState, error
 		if after != "" {
 			afterKey = []byte(after)
 		}
-		_, err := boltstore.ScanPage(tx.Bucket(bucketRetirees).Cursor(), nil, afterKey, limit, func(_, v []byte) (bool, error) {
+		_, err := boltstore.Scan{After: afterKey, Size: limit}.Page(tx.Bucket(bucketRetirees).Cursor(), func(_, v []byte) (bool, error) {
 			r := new(pb.Retiree)
 			if err := proto.Unmarshal(v, r); err != nil {
 				return false, err

@@ -192,7 +192,7 @@ func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Ret
 			cursor = index.Cursor()
 		}
 		var err error
-		next, err = boltstore.ScanPage(cursor, prefix, after, size, keep)
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(cursor, keep)
 		return err
 	})
 	return out, next, err
@@ -421,7 +421,7 @@ func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEnt
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketHistory).Cursor(), boltstore.Prefix(id), after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), func(_, v []byte) (bool, error) {
 			h := new(pb.HistoryEntry)
 			if err := proto.Unmarshal(v, h); err != nil {
 				return false, err

@@ -148,7 +148,7 @@ func (s *Store) ListCommunities(district, street string, size int, after []byte)
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketCommunities).Cursor(), nil, after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{After: after, Size: size}.Page(tx.Bucket(bucketCommunities).Cursor(), func(_, v []byte) (bool, error) {
 			c := new(pb.Community)
 			if err := proto.Unmarshal(v, c); err != nil {
 				return false, err
@@ -200,7 +200,7 @@ func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []by
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.ScanPage(tx.Bucket(bucketEnterprises).Cursor(), nil, after, size, func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{After: after, Size: size}.Page(tx.Bucket(bucketEnterprises).Cursor(), func(_, v []byte) (bool, error) {
 			e := new(pb.Enterprise)
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err
