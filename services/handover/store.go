@@ -52,6 +52,9 @@ type Store struct {
 	// backlog is the number of commands in the outbox, kept beside the
 	// bucket so that the metric costs no transaction.
 	backlog atomic.Int64
+	// maxExamined bounds the keys a list page examines (0: boltstore's
+	// default); tests lower it to see the bound without a huge table.
+	maxExamined int
 }
 
 // OpenStore opens (creating if needed) the handover database at path.
@@ -377,7 +380,7 @@ func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover,
 			cursor = index.Cursor()
 		}
 		used := 0
-		scan := boltstore.Scan{Prefix: prefix, After: after, Size: size, Full: func() bool { return used >= listBudget }}
+		scan := boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
 		var err error
 		next, err = scan.Page(cursor, func(k, v []byte) (bool, error) {
 			if index != nil {
@@ -514,7 +517,7 @@ func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketObligations).Cursor(), func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), func(_, v []byte) (bool, error) {
 			o := new(pb.OwedObligation)
 			if err := proto.Unmarshal(v, o); err != nil {
 				return false, err

@@ -395,3 +395,37 @@ func TestListObligations(t *testing.T) {
 		})
 	}
 }
+
+// TestListHandoversRareFilterIsBounded: a state filter that matches one
+// handover in ten does not read every handover in one request.
+func TestListHandoversRareFilterIsBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	for range 9 {
+		w.draft(1)
+	}
+	rare := w.submitted(1)
+	w.store.maxExamined = 3
+	var found []string
+	var after []byte
+	pages := 0
+	for {
+		list, next, err := w.store.ListHandovers(Filter{State: pb.Handover_SUBMITTED}, 10, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages++; pages == 1 && (len(list) != 0 || next == nil) {
+			t.Fatalf("first page: %d handovers, token %v; want none and a token", len(list), next != nil)
+		}
+		for _, h := range list {
+			found = append(found, h.Id)
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if len(found) != 1 || found[0] != rare.Id || pages < 10/3 {
+		t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare.Id, 10/3)
+	}
+}

@@ -63,7 +63,7 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 		}
 		// A page needs at most size+1 retirees with anomalies: one more
 		// anomaly than fits says a next page exists.
-		scan := boltstore.Scan{Size: size + 1}
+		scan := boltstore.Scan{Size: size + 1, MaxExamined: s.maxExamined}
 		resume, err := projection.PageCommunity(tx, f.CommunityID, afterID, scan, func(st *registryv1.RetireeState) (bool, error) {
 			found, err := a.of(st)
 			out = append(out, found...)

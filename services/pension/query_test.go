@@ -374,6 +374,32 @@ func TestPaymentAnomalies(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a page examines a bounded number of retirees", func(t *testing.T) {
+		h.store.maxExamined = 2
+		defer func() { h.store.maxExamined = 0 }()
+		var got []*pb.Anomaly
+		token, pages := "", 0
+		for range 10 {
+			resp, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{
+				Month: "2026-05", CommunityId: communityA, PageSize: 50, PageToken: token,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			got = append(got, resp.Anomalies...)
+			if token = resp.NextPageToken; token == "" {
+				break
+			}
+		}
+		// Seven retirees of community A, two examined a page.
+		if pages != 4 {
+			t.Errorf("%d pages, want 4", pages)
+		}
+		if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+			t.Errorf("anomalies (-want +got):\n%s", diff)
+		}
+	})
 	// Both kinds for one retiree: paid while suspended and dropped.
 	h.pay(t, "may-fix", payItem{0, "2026-05", 100000})
 	var kinds []pb.AnomalyKind

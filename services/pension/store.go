@@ -56,6 +56,9 @@ type Store struct {
 	proj  *projection.Projection
 	// durableReads: see StoreOptions.DurableReads.
 	durableReads bool
+	// maxExamined bounds the keys a list page examines (0: boltstore's
+	// default); tests lower it to see the bound without a huge table.
+	maxExamined int
 }
 
 // Actor is who makes a change or a read, for the audit log.

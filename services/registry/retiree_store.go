@@ -192,7 +192,7 @@ func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Ret
 			cursor = index.Cursor()
 		}
 		var err error
-		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(cursor, keep)
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(cursor, keep)
 		return err
 	})
 	return out, next, err

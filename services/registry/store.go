@@ -51,6 +51,9 @@ type Store struct {
 	audit     *audit.Log
 	// durableReads: see StoreOptions.DurableReads.
 	durableReads bool
+	// maxExamined bounds the keys a list page examines (0: boltstore's
+	// default); tests lower it to see the bound without a huge table.
+	maxExamined int
 }
 
 // OpenStore opens (creating if needed) the registry database at path.
@@ -148,7 +151,7 @@ func (s *Store) ListCommunities(district, street string, size int, after []byte)
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size}.Page(tx.Bucket(bucketCommunities).Cursor(), func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketCommunities).Cursor(), func(_, v []byte) (bool, error) {
 			c := new(pb.Community)
 			if err := proto.Unmarshal(v, c); err != nil {
 				return false, err
@@ -200,7 +203,7 @@ func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []by
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size}.Page(tx.Bucket(bucketEnterprises).Cursor(), func(_, v []byte) (bool, error) {
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketEnterprises).Cursor(), func(_, v []byte) (bool, error) {
 			e := new(pb.Enterprise)
 			if err := proto.Unmarshal(v, e); err != nil {
 				return false, err

@@ -271,3 +271,47 @@ func isRule(err error, reason string) bool {
 	var r *fault.RuleError
 	return errors.As(err, &r) && r.Reason == reason
 }
+
+// TestStoreListRareFilterIsBounded: a filter that matches one retiree in
+// thirty does not read the whole community in one request; the first page
+// comes back empty with a token, and paging on finds the one.
+func TestStoreListRareFilterIsBounded(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, 0)
+	s.maxExamined = 5
+	seedRefs(t, s)
+	var rare string
+	for i := range 30 {
+		mode := pb.ManagementMode_COMMUNITY
+		if i == 27 {
+			mode = pb.ManagementMode_ENTERPRISE
+		}
+		r := mustCreate(t, s, newRetiree(t, i, communityA, mode))
+		if i == 27 {
+			rare = r.Id
+		}
+	}
+	f := RetireeFilter{CommunityID: communityA, Mode: pb.ManagementMode_ENTERPRISE}
+	var found []string
+	var after []byte
+	pages := 0
+	for {
+		list, next, err := s.ListRetirees(f, 10, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pages++; pages == 1 && (len(list) != 0 || next == nil) {
+			t.Fatalf("first page: %d retirees, token %v; want none and a token", len(list), next != nil)
+		}
+		for _, r := range list {
+			found = append(found, r.Id)
+		}
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if len(found) != 1 || found[0] != rare || pages < 30/5 {
+		t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare, 30/5)
+	}
+}
