@@ -212,6 +212,8 @@ type Log struct {
 	quit     chan struct{} // closed by Close
 	stopped  chan struct{} // closed when run has failed what was queued and exited
 	closed   sync.Once
+
+	durableReads bool
 }
 
 type request struct {
@@ -221,7 +223,8 @@ type request struct {
 
 // NewLog starts a Log over db, whose Bucket must exist (see
 // boltstore.CreateBuckets). now is the clock (time.Now when nil).
-func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time) *Log {
+// durableReads decides what Read waits for (see Read).
+func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time, durableReads bool) *Log {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -229,13 +232,24 @@ func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time) *Log {
 		now = time.Now
 	}
 	l := &Log{
-		db: db, log: log, now: now,
+		db: db, log: log, now: now, durableReads: durableReads,
 		reqs: make(chan *request, queueSize), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}), idxDone: make(chan struct{}),
 	}
 	go l.run()
 	go l.indexer()
 	return l
+}
+
+// Read records that actor read the data of the retirees, as the service
+// is configured: with durable reads it is Record (the data is disclosed
+// only once its read is on disk), otherwise Enqueue. Every service audits
+// its reads through it.
+func (l *Log) Read(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
+	if l.durableReads {
+		return l.Record(ctx, actor, action, retireeIDs...)
+	}
+	return l.Enqueue(ctx, actor, action, retireeIDs...)
 }
 
 // Record writes that actor did action to each retiree and returns once the

@@ -32,7 +32,7 @@ func openDB(t *testing.T) *bolt.DB {
 func TestGroupCommitRecordsEveryRead(t *testing.T) {
 	db := openDB(t)
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
-	l := NewLog(db, zaptest.NewLogger(t), func() time.Time { return at })
+	l := NewLog(db, zaptest.NewLogger(t), func() time.Time { return at }, true)
 	defer l.Close()
 
 	var wg sync.WaitGroup
@@ -77,7 +77,7 @@ func TestGroupCommitRecordsEveryRead(t *testing.T) {
 }
 
 func TestRecordAfterClose(t *testing.T) {
-	l := NewLog(openDB(t), nil, nil)
+	l := NewLog(openDB(t), nil, nil, true)
 	l.Close()
 	if err := l.Record(context.Background(), Actor{}, "GetRetiree", "aaaaaaaaaaaaaaaa"); !errors.Is(err, ErrClosed) {
 		t.Errorf("err = %v, want ErrClosed", err)
@@ -85,7 +85,7 @@ func TestRecordAfterClose(t *testing.T) {
 }
 
 func TestRecordCancelled(t *testing.T) {
-	l := NewLog(openDB(t), nil, nil)
+	l := NewLog(openDB(t), nil, nil, true)
 	defer l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -102,7 +102,7 @@ func TestRecordCancelled(t *testing.T) {
 
 func TestEnqueueIsWrittenByClose(t *testing.T) {
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil)
+	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	for i := 0; i < 500; i++ {
 		if err := l.Enqueue(context.Background(), Actor{Subject: "bureau-1", Role: "bureau"}, "ListRetirees", "aaaaaaaaaaaaaaaa"); err != nil {
 			t.Fatal(err)
@@ -123,7 +123,7 @@ func TestEnqueueIsWrittenByClose(t *testing.T) {
 // completeness for two interleaved retirees.
 func TestListAcrossIndexAndTail(t *testing.T) {
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil)
+	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	defer l.Close()
 	ctx := context.Background()
 	actor := Actor{Subject: "admin-1", Role: "admin"}
@@ -178,7 +178,7 @@ func TestListAcrossIndexAndTail(t *testing.T) {
 // changes' own transactions are indexed once the log goes quiet.
 func TestIndexerCatchesUpWhenIdle(t *testing.T) {
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil)
+	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	defer l.Close()
 	for i := 0; i < 30; i++ {
 		if err := l.Record(context.Background(), Actor{Subject: "s"}, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
@@ -205,5 +205,30 @@ func TestIndexerCatchesUpWhenIdle(t *testing.T) {
 			t.Fatalf("indexed through %d of %d after 10 s", indexed, last)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadDurableOrQueued: a durable log's Read returns once the entry is
+// stored; a queued log's Read may return before, and Close flushes it.
+func TestReadDurableOrQueued(t *testing.T) {
+	t.Parallel()
+	for _, durable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			t.Parallel()
+			db := openDB(t)
+			l := NewLog(db, zaptest.NewLogger(t), nil, durable)
+			if err := l.Read(context.Background(), Actor{Subject: "u"}, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
+				t.Fatal(err)
+			}
+			if durable {
+				if page, _, err := List(db, "aaaaaaaaaaaaaaaa", 10, nil); err != nil || len(page) != 1 {
+					t.Fatalf("after a durable Read: %d entries (err %v), want 1", len(page), err)
+				}
+			}
+			l.Close()
+			if page, _, err := List(db, "aaaaaaaaaaaaaaaa", 10, nil); err != nil || len(page) != 1 {
+				t.Errorf("after Close: %d entries (err %v), want 1", len(page), err)
+			}
+		})
 	}
 }

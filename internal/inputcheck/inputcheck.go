@@ -64,3 +64,22 @@ func text(v *fault.Violations, field, s string, required bool, max int, control 
 		v.Add(field, "contains control characters")
 	}
 }
+
+// OpaqueIDLen is the length of the opaque ids the services give retirees,
+// venues and activities: 10 random bytes in lowercase base32.
+const OpaqueIDLen = 16
+
+// IsOpaqueID reports whether s has the shape of an opaque id (see
+// OpaqueIDLen), so that a malformed id never reaches a key.
+func IsOpaqueID(s string) bool {
+	if len(s) != OpaqueIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}

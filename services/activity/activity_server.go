@@ -56,7 +56,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	q := occurrenceQuery{venueID: req.VenueId}
 	switch {
 	case req.VenueId != "":
-		if !validID(req.VenueId) {
+		if !inputcheck.IsOpaqueID(req.VenueId) {
 			v.Add("venueId", "not a venue id")
 		}
 		if req.CommunityId != "" {

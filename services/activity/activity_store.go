@@ -12,6 +12,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -148,7 +149,7 @@ func (s *Store) GetActivity(id string, scope Scope) (*pb.Activity, error) {
 
 // loadActivity reads an activity and its meta and applies scope to it.
 func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMeta, error) {
-	if !validID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, activityMeta{}, absent(scope, errActivityNotFound)
 	}
 	a := new(pb.Activity)

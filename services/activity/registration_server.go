@@ -86,7 +86,7 @@ func (s *Server) RecordAttendance(ctx context.Context, req *pb.RecordAttendanceR
 		seen := make(map[string]bool, len(req.Present))
 		for i, id := range req.Present {
 			switch {
-			case !validID(id):
+			case !inputcheck.IsOpaqueID(id):
 				v.Add(fmt.Sprintf("present[%d]", i), "not a retiree id")
 			case seen[id]:
 				v.Add(fmt.Sprintf("present[%d]", i), "listed twice")

@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -104,7 +105,7 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 // reasons come, community before life status.
 func checkRetiree(tx *bolt.Tx, retireeID, community string, scope Scope) error {
 	st, err := projection.Get(tx, retireeID)
-	if !validID(retireeID) || errors.Is(err, projection.ErrUnknownRetiree) {
+	if !inputcheck.IsOpaqueID(retireeID) || errors.Is(err, projection.ErrUnknownRetiree) {
 		return absent(scope, fault.Invalid("retiree_id", whyUnknownRetiree))
 	}
 	if err != nil {
@@ -151,7 +152,7 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 		if err := checkOpen(a, meta, now); err != nil {
 			return err
 		}
-		if !validID(retireeID) {
+		if !inputcheck.IsOpaqueID(retireeID) {
 			return errRegistrationNotFound
 		}
 		cancelled, promoted, err = cancelIn(tx, a, &meta, retireeID, actor, "CancelRegistration", now)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -98,7 +99,7 @@ func TestCreateActivityRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := resp.Activity
-		if got.Id == "mine" || !validID(got.Id) || got.State != pb.Activity_SCHEDULED || got.CancelReason != "" || got.TimeZone != DefaultTimeZone {
+		if got.Id == "mine" || !inputcheck.IsOpaqueID(got.Id) || got.State != pb.Activity_SCHEDULED || got.CancelReason != "" || got.TimeZone != DefaultTimeZone {
 			t.Errorf("created %v", got)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -43,14 +44,13 @@ type StoreOptions struct {
 // registry's retirees that registration rules read. Every request's
 // writes happen in one transaction.
 type Store struct {
-	db           *bolt.DB
-	pages        *boltstore.PageTokens
-	now          func() time.Time
-	log          *zap.Logger
-	audit        *audit.Log
-	durableReads bool
-	zones        *zoneCache
-	projection   *projection.Projection
+	db         *bolt.DB
+	pages      *boltstore.PageTokens
+	now        func() time.Time
+	log        *zap.Logger
+	audit      *audit.Log
+	zones      *zoneCache
+	projection *projection.Projection
 }
 
 // OpenStore opens (creating if needed) the activity database at path and
@@ -84,12 +84,11 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		return fail(err)
 	}
 	s := &Store{
-		db:           db,
-		pages:        pages,
-		now:          o.Now,
-		log:          o.Logger,
-		durableReads: o.DurableReads,
-		zones:        newZoneCache(),
+		db:    db,
+		pages: pages,
+		now:   o.Now,
+		log:   o.Logger,
+		zones: newZoneCache(),
 	}
 	s.projection, err = projection.New(db, registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
@@ -98,7 +97,7 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if err != nil {
 		return fail(err)
 	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now)
+	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
 }
 
@@ -128,10 +127,7 @@ type Actor = audit.Actor
 // With durable reads configured it returns once the records are on disk;
 // otherwise once they are queued for the next group commit.
 func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	if s.durableReads {
-		return s.audit.Record(ctx, actor, action, retireeIDs...)
-	}
-	return s.audit.Enqueue(ctx, actor, action, retireeIDs...)
+	return s.audit.Read(ctx, actor, action, retireeIDs...)
 }
 
 // Scope is the object check of a caller: the store calls it inside its
@@ -244,7 +240,7 @@ func (s *Store) GetVenue(id string, scope Scope) (*pb.Venue, error) {
 // loadVenue reads a venue and applies scope to it.
 func loadVenue(tx *bolt.Tx, id string, scope Scope) (*pb.Venue, error) {
 	v := new(pb.Venue)
-	if !validID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, absent(scope, errVenueNotFound)
 	}
 	if err := boltstore.GetProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {

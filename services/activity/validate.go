@@ -35,7 +35,7 @@ const (
 	// defaultListSpan is the range of a list that names no end.
 	defaultListSpan = 31 * 24 * time.Hour
 	// idLen is the length of venue, activity and retiree ids.
-	idLen = 16
+	idLen = inputcheck.OpaqueIDLen
 )
 
 // DefaultTimeZone is the zone of an activity that names none.
@@ -51,21 +51,6 @@ func newID() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return idEncoding.EncodeToString(b[:])
-}
-
-// validID reports whether s has the shape of an id (venue, activity or
-// retiree), so that malformed ids never reach a key.
-func validID(s string) bool {
-	if len(s) != idLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkVenue validates a venue to create and clears its output fields.
@@ -186,7 +171,7 @@ func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
 	switch {
 	case in.VenueId == "":
 		v.Add("venueId", "required")
-	case !validID(in.VenueId):
+	case !inputcheck.IsOpaqueID(in.VenueId):
 		v.Add("venueId", "not a venue id")
 	}
 	inputcheck.Text(&v, "title", in.Title, true, maxTitleLen)

@@ -39,26 +39,10 @@ const (
 	// maxAmountFen is a trillion yuan: more than any package, and far from
 	// overflowing when multiplied by the number of retirees.
 	maxAmountFen     = 100_000_000_000_000
-	retireeIDSize    = 16
 	maxPremisesIDLen = 8
 )
 
 var fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_.]{0,63}$`)
-
-// validRetireeID reports whether s has the shape of a registry retiree id:
-// 16 characters of lowercase base32.
-func validRetireeID(s string) bool {
-	if len(s) != retireeIDSize {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
-}
 
 // parseDate validates a YYYY-MM-DD date; it returns the zero time (and
 // adds a violation) when s is not one.
@@ -120,7 +104,7 @@ func checkRetireeIDs(v *fault.Violations, ids []string) {
 	for i, id := range ids {
 		field := fmt.Sprintf("retireeIds[%d]", i)
 		switch {
-		case !validRetireeID(id):
+		case !inputcheck.IsOpaqueID(id):
 			v.Add(field, "not a retiree id")
 		case seen[id]:
 			v.Add(field, "listed twice")
@@ -149,7 +133,7 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 			continue
 		}
 		switch {
-		case !validRetireeID(d.RetireeId):
+		case !inputcheck.IsOpaqueID(d.RetireeId):
 			v.Add(field+".retireeId", "not a retiree id")
 		case seen[d.RetireeId]:
 			v.Add(field+".retireeId", "a second dossier for this retiree")
@@ -331,7 +315,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 	for i, id := range received {
 		field := fmt.Sprintf("received[%d]", i)
 		switch {
-		case !validRetireeID(id):
+		case !inputcheck.IsOpaqueID(id):
 			v.Add(field, "not a retiree id")
 		case seen[id]:
 			v.Add(field, "named twice")
@@ -345,7 +329,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 			continue
 		}
 		switch {
-		case !validRetireeID(m.RetireeId):
+		case !inputcheck.IsOpaqueID(m.RetireeId):
 			v.Add(field+".retireeId", "not a retiree id")
 		case seen[m.RetireeId]:
 			v.Add(field+".retireeId", "named twice")

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -282,7 +283,7 @@ func FuzzCheckArchives(f *testing.F) {
 		if err := checkArchives([]string{received}, m); err != nil {
 			return
 		}
-		if received == missing || explanation == "" || !validRetireeID(received) || !validRetireeID(missing) {
+		if received == missing || explanation == "" || !inputcheck.IsOpaqueID(received) || !inputcheck.IsOpaqueID(missing) {
 			t.Fatalf("passed: %q %q %q", received, missing, explanation)
 		}
 		h := newDraft(packageFor([]string{received}))

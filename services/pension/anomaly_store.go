@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -99,7 +100,7 @@ func anomalyKey(id string, kind pb.AnomalyKind) []byte {
 
 func splitAnomalyKey(k []byte) (string, pb.AnomalyKind, bool) {
 	i := bytes.IndexByte(k, 0)
-	if i < 0 || i != len(k)-2 || !validRetireeID(string(k[:i])) {
+	if i < 0 || i != len(k)-2 || !inputcheck.IsOpaqueID(string(k[:i])) {
 		return "", 0, false
 	}
 	return string(k[:i]), pb.AnomalyKind(k[i+1]), true

@@ -12,6 +12,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -91,7 +92,7 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 func (s *Store) visibleIn(tx *bolt.Tx, id string, allowed func(*registryv1.RetireeState) error) (*registryv1.RetireeState, error) {
 	var st *registryv1.RetireeState
 	var err error
-	if validRetireeID(id) {
+	if inputcheck.IsOpaqueID(id) {
 		st, err = getRetiree(tx, id)
 	} else {
 		err = errRetireeNotFound

@@ -20,6 +20,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -54,8 +55,6 @@ type Store struct {
 	log   *zap.Logger
 	audit *audit.Log
 	proj  *projection.Projection
-	// durableReads: see StoreOptions.DurableReads.
-	durableReads bool
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
@@ -104,7 +103,7 @@ func newStore(db *bolt.DB, keyer *idnumber.Keyer, o StoreOptions) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, keyer: keyer, pages: pages, now: o.Now, log: o.Logger, durableReads: o.DurableReads}
+	s := &Store{db: db, keyer: keyer, pages: pages, now: o.Now, log: o.Logger}
 	s.proj, err = projection.New(db, o.Registry, projection.Options{
 		Logger:     o.Logger.Named("projection"),
 		MinBackoff: o.ProjectionMinBackoff,
@@ -114,7 +113,7 @@ func newStore(db *bolt.DB, keyer *idnumber.Keyer, o StoreOptions) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now)
+	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
 }
 
@@ -136,7 +135,7 @@ func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // Retiree returns a retiree's projected state, or a not-found error.
 func (s *Store) Retiree(id string) (*registryv1.RetireeState, error) {
-	if !validRetireeID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, errRetireeNotFound
 	}
 	var st *registryv1.RetireeState
@@ -177,33 +176,15 @@ func getRetiree(tx *bolt.Tx, id string) (*registryv1.RetireeState, error) {
 // retirees. With durable reads configured it returns once the records are
 // on disk; otherwise once they are queued for the next group commit.
 func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	if s.durableReads {
-		return s.audit.Record(ctx, actor, action, retireeIDs...)
-	}
-	return s.audit.Enqueue(ctx, actor, action, retireeIDs...)
+	return s.audit.Read(ctx, actor, action, retireeIDs...)
 }
 
 // ListAudit returns a page of a retiree's audit entries, oldest first.
 func (s *Store) ListAudit(id string, size int, after []byte) ([]*registryv1.AuditEntry, []byte, error) {
-	if !validRetireeID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, nil, nil
 	}
 	return audit.List(s.db, id, size, after)
-}
-
-// validRetireeID reports whether s has the shape of registry's retiree ids
-// (16 characters of lowercase base32), so that nothing else reaches a key.
-func validRetireeID(s string) bool {
-	if len(s) != 16 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
 }
 
 func unmarshal(v []byte, m proto.Message, what string) error {

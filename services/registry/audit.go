@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -15,15 +16,12 @@ type Actor = audit.Actor
 // only after its read is recorded); otherwise once they are queued for the
 // next group commit, milliseconds away.
 func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	if s.durableReads {
-		return s.audit.Record(ctx, actor, action, retireeIDs...)
-	}
-	return s.audit.Enqueue(ctx, actor, action, retireeIDs...)
+	return s.audit.Read(ctx, actor, action, retireeIDs...)
 }
 
 // ListAudit returns a page of a retiree's audit entries, oldest first.
 func (s *Store) ListAudit(id string, size int, after []byte) ([]*pb.AuditEntry, []byte, error) {
-	if !validRetireeID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, nil, nil
 	}
 	return audit.List(s.db, id, size, after)

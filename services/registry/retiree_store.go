@@ -17,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -40,21 +41,6 @@ func newRetireeID() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return retireeIDEncoding.EncodeToString(b[:])
-}
-
-// validRetireeID reports whether s has the shape of a retiree id, so that
-// malformed ids never reach a key.
-func validRetireeID(s string) bool {
-	if len(s) != 16 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
-			return false
-		}
-	}
-	return true
 }
 
 func etagOf(rev uint64) string { return "r" + strconv.FormatUint(rev, 10) }
@@ -106,7 +92,7 @@ func checkRefs(tx *bolt.Tx, communityID, creditCode string) error {
 
 // GetRetiree returns the stored retiree (with personal data) or ErrNotFound.
 func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
-	if !validRetireeID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, errRetireeNotFound
 	}
 	r := new(pb.Retiree)
@@ -291,7 +277,7 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 	var out *pb.Retiree
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
 		old := new(pb.Retiree)
-		if !validRetireeID(id) {
+		if !inputcheck.IsOpaqueID(id) {
 			if err := allowed(nil); err != nil {
 				return err
 			}
@@ -351,7 +337,7 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 		records := make([]*pb.Retiree, 0, len(ids))
 		for i, id := range ids {
 			r := new(pb.Retiree)
-			if !validRetireeID(id) {
+			if !inputcheck.IsOpaqueID(id) {
 				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
 				continue
 			}
@@ -414,7 +400,7 @@ func splitFingerprint(v []byte) (fp, body []byte) {
 
 // ListHistory returns a page of a retiree's history, oldest first.
 func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEntry, []byte, error) {
-	if !validRetireeID(id) {
+	if !inputcheck.IsOpaqueID(id) {
 		return nil, nil, nil
 	}
 	var out []*pb.HistoryEntry

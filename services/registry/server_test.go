@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -744,7 +745,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		t.Errorf("created (-want +got):\n%s", diff)
 	}
 	r.IdNumber, r.Phone = want.IdNumber, want.Phone
-	if !validRetireeID(r.Id) || r.CreateTime == nil || r.UpdateTime == nil {
+	if !inputcheck.IsOpaqueID(r.Id) || r.CreateTime == nil || r.UpdateTime == nil {
 		t.Errorf("created id %q, times %v %v", r.Id, r.CreateTime, r.UpdateTime)
 	}
 

@@ -49,8 +49,6 @@ type Store struct {
 	log       *zap.Logger
 	changes   *notifier
 	audit     *audit.Log
-	// durableReads: see StoreOptions.DurableReads.
-	durableReads bool
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
@@ -94,8 +92,7 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		log:       o.Logger,
 		changes:   newNotifier(),
 	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now)
-	s.durableReads = o.DurableReads
+	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
 }
 
