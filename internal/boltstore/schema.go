@@ -29,7 +29,8 @@ var ErrSchemaTooNew = errors.New("storage schema version too new")
 // and how to get there from older layouts.
 type Schema struct {
 	// Meta is the bucket holding the schema version and the page-token
-	// secret; it may hold the service's own keys besides.
+	// secret, under the keys "schema_version" and "page_secret"; it may
+	// hold the service's own keys besides.
 	Meta []byte
 	// Buckets are the top-level buckets of the current layout; Meta is
 	// created whether listed or not.
