@@ -1,6 +1,7 @@
 // Package boltstore holds what every service's bbolt store needs beyond
-// bbolt itself: opening a file safely, order-preserving keys, prefix scans,
-// page tokens and sizes, online backup, and a per-database secret.
+// bbolt itself: opening a file safely, storage schema versions and their
+// migrations, order-preserving keys, prefix scans, page tokens and sizes,
+// online backup, and a per-database secret.
 package boltstore
 
 import (
