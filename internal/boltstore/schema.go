@@ -49,10 +49,9 @@ type Migration struct {
 	// Name says in a few words what the step changes; it is logged.
 	Name string
 	// Apply rewrites the file inside the transaction that also records To
-	// as the version, so a step is applied entirely or not at all. The
-	// buckets of layout From exist; those Apply creates must not be
-	// assumed to exist beforehand. Nil for a step that only records the
-	// version.
+	// as the version, so a step is applied entirely or not at all. It
+	// finds the buckets of layout From and must create those it writes to
+	// that are new in To. Nil for a step that only records the version.
 	Apply func(tx *bolt.Tx) error
 }
 
