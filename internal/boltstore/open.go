@@ -1,6 +1,7 @@
 // Package boltstore holds what every service's bbolt store needs beyond
-// bbolt itself: opening a file safely, order-preserving keys, prefix scans,
-// page tokens and sizes, online backup, and a per-database secret.
+// bbolt itself: opening a file safely, storage schema versions and their
+// migrations, order-preserving keys, prefix scans, page tokens and sizes,
+// online backup, and a per-database secret.
 package boltstore
 
 import (
@@ -100,14 +101,16 @@ func Open(path string, o Options) (*bolt.DB, error) {
 // CreateBuckets creates the named top-level buckets that do not exist yet,
 // all in one transaction.
 func CreateBuckets(db *bolt.DB, names ...[]byte) error {
-	return db.Update(func(tx *bolt.Tx) error {
-		for _, name := range names {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %q: %w", name, err)
-			}
+	return db.Update(func(tx *bolt.Tx) error { return createBuckets(tx, names) })
+}
+
+func createBuckets(tx *bolt.Tx, names [][]byte) error {
+	for _, name := range names {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // boltLogger adapts zap to bbolt's Logger interface.

@@ -63,7 +63,8 @@ type PageTokens struct {
 }
 
 // NewPageTokens returns a PageTokens keyed with a copy of secret, which
-// must be at least MinSecretSize bytes (see LoadOrCreateSecret).
+// must be at least MinSecretSize bytes (see LoadOrCreateSecret and
+// OpenVersioned).
 func NewPageTokens(secret []byte) (*PageTokens, error) {
 	if len(secret) < MinSecretSize {
 		return nil, fmt.Errorf("page token secret is %d bytes, want at least %d", len(secret), MinSecretSize)

@@ -21,21 +21,27 @@ func LoadOrCreateSecret(db *bolt.DB, bucket, name []byte) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		if v := b.Get(name); v != nil {
-			if len(v) != SecretSize {
-				return fmt.Errorf("stored secret is %d bytes, want %d", len(v), SecretSize)
-			}
-			secret = append([]byte(nil), v...)
-			return nil
-		}
-		secret = make([]byte, SecretSize)
-		if _, err := rand.Read(secret); err != nil {
-			return err
-		}
-		return b.Put(name, secret)
+		secret, err = secretIn(b, name)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load secret %q/%q: %w", bucket, name, err)
 	}
 	return secret, nil
+}
+
+// secretIn returns the secret under name in b, storing a new one first if
+// there is none.
+func secretIn(b *bolt.Bucket, name []byte) ([]byte, error) {
+	if v := b.Get(name); v != nil {
+		if len(v) != SecretSize {
+			return nil, fmt.Errorf("stored secret is %d bytes, want %d", len(v), SecretSize)
+		}
+		return append([]byte(nil), v...), nil
+	}
+	secret := make([]byte, SecretSize)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	return secret, b.Put(name, secret)
 }

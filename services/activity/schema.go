@@ -1,6 +1,9 @@
 package activity
 
-import "github.com/socmgmt/socmgmt/internal/audit"
+import (
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
 
 // Bucket names of the activity service's bbolt file, all in one place
 // (the retiree projection keeps its own, see internal/projection). Keys
@@ -10,7 +13,8 @@ import "github.com/socmgmt/socmgmt/internal/audit"
 // followed by fixed-width parts; a 0 byte follows an id that starts a key
 // (boltstore.Prefix) so that prefix scans stop at its end.
 var (
-	// bucketMeta holds the page-token secret.
+	// bucketMeta holds, under keys boltstore owns, the storage schema
+	// version and the page-token secret.
 	bucketMeta = []byte("meta")
 	// bucketVenues maps venue id to Venue.
 	bucketVenues = []byte("venues")
@@ -58,6 +62,23 @@ var (
 		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree, bucketRetireeRegistrations,
 		bucketAttendance, bucketAttendanceRecorded, bucketAudit,
 	}
-
-	metaPageSecret = []byte("page_secret")
 )
+
+// storageSchema is the layout of activity.db, which OpenStore opens with
+// boltstore.OpenVersioned.
+//
+// To change what is stored, raise Version and append a Migration from the
+// old version to the new one whose Apply rewrites the affected records in
+// its transaction; never edit or drop a step that has shipped, since a file
+// may still be at any earlier version. Add a case to the test that writes
+// the previous layout with plain bbolt, opens it and reads it back.
+var storageSchema = boltstore.Schema{
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 1,
+	Migrations: []boltstore.Migration{
+		// Version 1 is the layout written before versions were recorded,
+		// unchanged: the step only records the version.
+		{From: 0, To: 1, Name: "record the storage schema version"},
+	},
+}

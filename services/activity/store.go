@@ -53,10 +53,12 @@ type Store struct {
 	projection *projection.Projection
 }
 
-// OpenStore opens (creating if needed) the activity database at path and
-// prepares the retiree projection in it, which follows registry through
-// the given client once Projection().Run is called. A nil client is for
-// tests that never run the projection.
+// OpenStore opens (creating if needed) the activity database at path,
+// migrating it to storageSchema (or refusing it with
+// boltstore.ErrSchemaTooNew when a newer build wrote it), and prepares the
+// retiree projection in it, which follows registry through the given
+// client once Projection().Run is called. A nil client is for tests that
+// never run the projection.
 func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOptions) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -64,24 +66,9 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
-	}
-	fail := func(err error) (*Store, error) {
-		db.Close()
-		return nil, err
-	}
-	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
-		return fail(err)
-	}
-	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
-	if err != nil {
-		return fail(err)
-	}
-	pages, err := boltstore.NewPageTokens(secret)
-	if err != nil {
-		return fail(err)
 	}
 	s := &Store{
 		db:    db,
@@ -95,7 +82,7 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		OnApply: s.applyRetiree,
 	})
 	if err != nil {
-		return fail(err)
+		return nil, errors.Join(err, db.Close())
 	}
 	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil

@@ -1,10 +1,13 @@
 package handover
 
+import "github.com/socmgmt/socmgmt/internal/boltstore"
+
 // Bucket names of the handover's bbolt file, all in one place. Keys are
 // order-preserving: ids as strings, sequences as 8-byte big-endian numbers,
 // composite keys joined by a zero byte.
 var (
-	// bucketMeta holds the page-token secret.
+	// bucketMeta holds the last outbox sequence and, under keys boltstore
+	// owns, the storage schema version and the page-token secret.
 	bucketMeta = []byte("meta")
 	// bucketHandovers maps handover id to Handover.
 	bucketHandovers = []byte("handovers")
@@ -29,8 +32,26 @@ var (
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
 	}
 
-	metaPageSecret = []byte("page_secret")
 	// metaOutboxSeq is the last outbox sequence handed out; it is global
 	// across lanes so that the outbox keeps the order of completions.
 	metaOutboxSeq = []byte("outbox_seq")
 )
+
+// storageSchema is the layout of handover.db, which OpenStore opens with
+// boltstore.OpenVersioned.
+//
+// To change what is stored, raise Version and append a Migration from the
+// old version to the new one whose Apply rewrites the affected records in
+// its transaction; never edit or drop a step that has shipped, since a file
+// may still be at any earlier version. Add a case to the test that writes
+// the previous layout with plain bbolt, opens it and reads it back.
+var storageSchema = boltstore.Schema{
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 1,
+	Migrations: []boltstore.Migration{
+		// Version 1 is the layout written before versions were recorded,
+		// unchanged: the step only records the version.
+		{From: 0, To: 1, Name: "record the storage schema version"},
+	},
+}

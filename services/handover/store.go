@@ -57,7 +57,9 @@ type Store struct {
 	maxExamined int
 }
 
-// OpenStore opens (creating if needed) the handover database at path.
+// OpenStore opens (creating if needed) the handover database at path,
+// migrating it to storageSchema, or refusing it with
+// boltstore.ErrSchemaTooNew when a newer build wrote it.
 func OpenStore(path string, o StoreOptions) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -65,22 +67,8 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
-		return nil, err
-	}
-	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
-		db.Close()
-		return nil, err
-	}
-	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	pages, err := boltstore.NewPageTokens(secret)
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger, outbox: newNotifier()}
@@ -89,8 +77,7 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
 }

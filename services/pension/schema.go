@@ -1,13 +1,17 @@
 package pension
 
-import "github.com/socmgmt/socmgmt/internal/audit"
+import (
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
 
 // Bucket names of pension.db, all in one place (the projection keeps its
 // own, see internal/projection). Keys are order-preserving: ids, months and
 // dates as strings, versions and sequences as 8-byte big-endian numbers,
 // composite keys joined by a zero byte.
 var (
-	// bucketMeta holds the page-token secret.
+	// bucketMeta holds, under keys boltstore owns, the storage schema
+	// version and the page-token secret.
 	bucketMeta = []byte("meta")
 	// bucketPayments maps retiree id, 0, month (YYYY-MM) to the current
 	// Payment of that month.
@@ -33,6 +37,23 @@ var (
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
 		bucketDue, bucketBatches, bucketAudit,
 	}
-
-	metaPageSecret = []byte("page_secret")
 )
+
+// storageSchema is the layout of pension.db, which OpenStore opens with
+// boltstore.OpenVersioned.
+//
+// To change what is stored, raise Version and append a Migration from the
+// old version to the new one whose Apply rewrites the affected records in
+// its transaction; never edit or drop a step that has shipped, since a file
+// may still be at any earlier version. Add a case to the test that writes
+// the previous layout with plain bbolt, opens it and reads it back.
+var storageSchema = boltstore.Schema{
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 1,
+	Migrations: []boltstore.Migration{
+		// Version 1 is the layout written before versions were recorded,
+		// unchanged: the step only records the version.
+		{From: 0, To: 1, Name: "record the storage schema version"},
+	},
+}

@@ -67,8 +67,10 @@ type Actor = audit.Actor
 // gets; the server turns it into 403 for callers who may not learn that.
 var errRetireeNotFound = fmt.Errorf("retiree %w", fault.ErrNotFound)
 
-// OpenStore opens (creating if needed) the pension database at path and
-// prepares the projection in it.
+// OpenStore opens (creating if needed) the pension database at path,
+// migrating it to storageSchema (or refusing it with
+// boltstore.ErrSchemaTooNew when a newer build wrote it), and prepares the
+// projection in it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -79,27 +81,7 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	// Imports write thousands of random keys per commit, which leaves a
 	// long freelist; writing it on every commit costs more than rebuilding
 	// it when the file is opened (etcd makes the same choice).
-	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
-	if err != nil {
-		return nil, err
-	}
-	s, err := newStore(db, keyer, o)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func newStore(db *bolt.DB, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
-	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
-		return nil, err
-	}
-	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
-	if err != nil {
-		return nil, err
-	}
-	pages, err := boltstore.NewPageTokens(secret)
+	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +93,7 @@ func newStore(db *bolt.DB, keyer *idnumber.Keyer, o StoreOptions) (*Store, error
 		OnApply:    s.applyRetiree,
 	})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil

@@ -1,13 +1,17 @@
 package registry
 
-import "github.com/socmgmt/socmgmt/internal/audit"
+import (
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
 
 // Bucket names of the registry's bbolt file, all in one place. Keys are
 // order-preserving: ids as strings, revisions and sequences as 8-byte
 // big-endian numbers, composite keys joined by a zero byte.
 var (
-	// bucketMeta holds the head revision, the oldest retained revision and
-	// the page-token secret.
+	// bucketMeta holds the head revision, the oldest retained revision
+	// and, under keys boltstore owns, the storage schema version and the
+	// page-token secret.
 	bucketMeta = []byte("meta")
 	// bucketCommunities maps community id to Community.
 	bucketCommunities = []byte("communities")
@@ -39,7 +43,25 @@ var (
 		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
 	}
 
-	metaHead       = []byte("head_revision")
-	metaOldest     = []byte("oldest_revision")
-	metaPageSecret = []byte("page_secret")
+	metaHead   = []byte("head_revision")
+	metaOldest = []byte("oldest_revision")
 )
+
+// storageSchema is the layout of registry.db, which OpenStore opens with
+// boltstore.OpenVersioned.
+//
+// To change what is stored, raise Version and append a Migration from the
+// old version to the new one whose Apply rewrites the affected records in
+// its transaction; never edit or drop a step that has shipped, since a file
+// may still be at any earlier version. Add a case to the test that writes
+// the previous layout with plain bbolt, opens it and reads it back.
+var storageSchema = boltstore.Schema{
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 1,
+	Migrations: []boltstore.Migration{
+		// Version 1 is the layout written before versions were recorded,
+		// unchanged: the step only records the version.
+		{From: 0, To: 1, Name: "record the storage schema version"},
+	},
+}

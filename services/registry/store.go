@@ -54,7 +54,9 @@ type Store struct {
 	maxExamined int
 }
 
-// OpenStore opens (creating if needed) the registry database at path.
+// OpenStore opens (creating if needed) the registry database at path,
+// migrating it to storageSchema, or refusing it with
+// boltstore.ErrSchemaTooNew when a newer build wrote it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -65,22 +67,8 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
-	db, err := boltstore.Open(path, boltstore.Options{Logger: o.Logger})
+	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
-		return nil, err
-	}
-	if err := boltstore.CreateBuckets(db, allBuckets...); err != nil {
-		db.Close()
-		return nil, err
-	}
-	secret, err := boltstore.LoadOrCreateSecret(db, bucketMeta, metaPageSecret)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	pages, err := boltstore.NewPageTokens(secret)
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	s := &Store{

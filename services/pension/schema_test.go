@@ -1,0 +1,78 @@
+package pension
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// TestOpenStoreMigratesVersion0 opens a file in the layout written before
+// storage versions were recorded (version 0: today's buckets, the
+// projection's among them, and no version key), built with plain bbolt,
+// and reads its records back.
+func TestOpenStoreMigratesVersion0(t *testing.T) {
+	t.Parallel()
+	id := retireeID(1)
+	state := &registryv1.RetireeState{
+		Id: id, IdNumberKey: testKeyer(t).Key(idNumber(t, 1)), CommunityId: communityA,
+		Status: registryv1.RetireeStatus_LIVING, ManagementMode: registryv1.ManagementMode_COMMUNITY,
+	}
+	payment := &pb.Payment{
+		RetireeId: id, Month: "2026-05", BasicFen: 300000, TotalFen: 300000,
+		PaidOn: "2026-05-10", BatchId: "B1", Version: 1,
+	}
+	secret := bytes.Repeat([]byte{7}, 32)
+	path := filepath.Join(t.TempDir(), "pension.db")
+	projectionBuckets := [][]byte{
+		[]byte("projection_retirees"), []byte("projection_by_idkey"),
+		[]byte("projection_by_community"), []byte("projection_meta"),
+	}
+	boltstoretest.WriteFile(t, path, append(projectionBuckets, allBuckets...), func(tx *bolt.Tx) error {
+		return errors.Join(
+			boltstoretest.Put(tx, "meta", "page_secret", secret),
+			boltstoretest.PutProto(tx, "payments", id+"\x002026-05", payment),
+			boltstoretest.PutProto(tx, "projection_retirees", id, state),
+		)
+	})
+
+	s, err := OpenStore(path, testKeyer(t), StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != 1 {
+		t.Errorf("schema version = %d, want 1", v)
+	}
+	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
+	for _, tc := range []struct {
+		name string
+		read func() (any, error)
+		want any
+	}{
+		{"payments", func() (any, error) {
+			m, _ := parseMonth("2026-05")
+			return s.Payments(id, m, m)
+		}, []*pb.Payment{payment}},
+		{"projected retiree", func() (any, error) { return s.Retiree(id) }, state},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

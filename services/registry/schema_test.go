@@ -1,0 +1,108 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// TestOpenStoreMigratesVersion0 opens a file in the layout written before
+// storage versions were recorded (version 0: today's buckets, no version
+// key), built with plain bbolt, and reads its records back.
+func TestOpenStoreMigratesVersion0(t *testing.T) {
+	t.Parallel()
+	keyer, err := idnumber.NewKeyer(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := idNumber(t, 1)
+	community := &pb.Community{Id: communityA, Name: "北市场社区", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK}
+	enterprise := &pb.Enterprise{CreditCode: enterpriseX, Name: "沈阳机床厂", Ownership: pb.Ownership_STATE, Status: pb.EnterpriseStatus_BANKRUPT}
+	retiree := &pb.Retiree{
+		Id: "abcdefghijklmnop", IdNumber: id.Digits(), Name: "退休人员", CommunityId: communityA,
+		EnterpriseCreditCode: enterpriseX, ManagementMode: pb.ManagementMode_COMMUNITY,
+		Status: pb.RetireeStatus_LIVING, Etag: "e1",
+	}
+	secret := bytes.Repeat([]byte{7}, 32)
+	path := filepath.Join(t.TempDir(), "registry.db")
+	boltstoretest.WriteFile(t, path, allBuckets, func(tx *bolt.Tx) error {
+		return errors.Join(
+			boltstoretest.Put(tx, "meta", "page_secret", secret),
+			boltstoretest.PutProto(tx, "communities", community.Id, community),
+			boltstoretest.PutProto(tx, "enterprises", enterprise.CreditCode, enterprise),
+			boltstoretest.PutProto(tx, "retirees", retiree.Id, retiree),
+			boltstoretest.Put(tx, "retirees_by_idkey", string(keyer.Key(id)), []byte(retiree.Id)),
+		)
+	})
+
+	s, err := OpenStore(path, keyer, StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != 1 {
+		t.Errorf("schema version = %d, want 1", v)
+	}
+	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
+	for _, tc := range []struct {
+		name string
+		read func() (any, error)
+		want any
+	}{
+		{"community", func() (any, error) { return s.GetCommunity(communityA) }, community},
+		{"enterprise", func() (any, error) { return s.GetEnterprise(enterpriseX) }, enterprise},
+		{"retiree", func() (any, error) { return s.GetRetiree(retiree.Id) }, retiree},
+		{"retiree by ID number", func() (any, error) { return s.LookupRetiree(id) }, retiree},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestOpenStoreRefusesNewerFile checks that a file written by a newer
+// build is refused, with a message an operator can act on, rather than
+// read with a layout it does not have.
+func TestOpenStoreRefusesNewerFile(t *testing.T) {
+	t.Parallel()
+	keyer, err := idnumber.NewKeyer(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "registry.db")
+	newer := storageSchema.Version + 1
+	boltstoretest.WriteFile(t, path, allBuckets, func(tx *bolt.Tx) error {
+		return boltstoretest.Put(tx, "meta", "schema_version", boltstore.U64(newer))
+	})
+	s, err := OpenStore(path, keyer, StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err == nil {
+		s.Close()
+		t.Fatal("OpenStore opened a file of a newer storage schema version")
+	}
+	if !errors.Is(err, boltstore.ErrSchemaTooNew) {
+		t.Errorf("OpenStore: %v, want ErrSchemaTooNew", err)
+	}
+	want := fmt.Sprintf("registry.db has storage schema version %d; this build reads versions up to %d: run a newer build", newer, storageSchema.Version)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("OpenStore: %q, want it to say %q", err, want)
+	}
+}
