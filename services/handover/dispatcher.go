@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -180,7 +178,7 @@ func (d *Dispatcher) assign(ctx context.Context, c *command) error {
 	resp, err := d.registry.AssignRetirees(cctx, req)
 	cancel()
 	if err != nil {
-		if gone := refusedRetirees(err, len(req.RetireeIds)); len(gone) > 0 {
+		if gone := refusedRetirees(err, req.RetireeIds); len(gone) > 0 {
 			return d.dropRetirees(c, req, gone)
 		}
 		return err
@@ -191,31 +189,33 @@ func (d *Dispatcher) assign(ctx context.Context, c *command) error {
 	return d.store.delivered(c, "", detail)
 }
 
-// refusedRetirees returns the indexes of the retirees registry refused
-// for good — not registered, or no longer living — from the BadRequest of
-// an InvalidArgument. Anything else about the error gives none.
-func refusedRetirees(err error, n int) []int {
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		return nil
+// finalRefusals are the reasons for which registry refuses a retiree for
+// good: sending the retiree again cannot succeed.
+var finalRefusals = map[registryv1.AssignRefusal]bool{
+	registryv1.AssignRefusal_RETIREE_NOT_FOUND:  true,
+	registryv1.AssignRefusal_RETIREE_NOT_LIVING: true,
+}
+
+// refusedRetirees returns the indexes in ids of the retirees registry
+// refused for good — not registered, or no longer living — read from the
+// AssignRetireesRefusal detail of err alone: the code, the message and a
+// BadRequest play no part. It returns none, so that the command is
+// retried like any failure, when there is no such detail, or when it
+// names a retiree not in ids or a reason not known to be final.
+func refusedRetirees(err error, ids []string) []int {
+	var refusal *registryv1.AssignRetireesRefusal
+	for _, det := range status.Convert(err).Details() {
+		if r, ok := det.(*registryv1.AssignRetireesRefusal); ok {
+			refusal = r
+		}
 	}
 	var out []int
-	for _, det := range st.Details() {
-		br, ok := det.(*errdetails.BadRequest)
-		if !ok {
-			continue
+	for _, r := range refusal.GetRefused() {
+		i := int(r.GetIndex())
+		if i < 0 || i >= len(ids) || r.GetRetireeId() != "" && r.GetRetireeId() != ids[i] || !finalRefusals[r.GetReason()] {
+			return nil
 		}
-		for _, fv := range br.FieldViolations {
-			rest, ok := strings.CutPrefix(fv.Field, "retireeIds[")
-			if !ok {
-				return nil
-			}
-			i, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
-			if err != nil || i < 0 || i >= n {
-				return nil
-			}
-			out = append(out, i)
-		}
+		out = append(out, i)
 	}
 	return out
 }

@@ -194,6 +194,9 @@ type worldOptions struct {
 	// activityInterceptors its calls to activity.
 	registryInterceptors []grpc.UnaryClientInterceptor
 	activityInterceptors []grpc.UnaryClientInterceptor
+	// submitInterceptors wrap the server's calls to registry (the
+	// submit checks).
+	submitInterceptors []grpc.UnaryClientInterceptor
 	// now is the handover's clock; time.Now when nil.
 	now func() time.Time
 }
@@ -225,7 +228,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.store = store
-	registryConn := dialService(t, k, w.reg.addr)
+	registryConn := dialService(t, k, w.reg.addr, o.submitInterceptors...)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 	verifier := authn.NewVerifier(k.pub)
 	srv := grpcserver.New(grpcserver.Options{

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -329,6 +330,156 @@ func TestOutboxLeavesOutTheDeceased(t *testing.T) {
 	}
 	if !strings.Contains(note, h.RetireeIds[1]) || strings.Contains(note, h.RetireeIds[0]) {
 		t.Errorf("timeline note = %q, want it to name the deceased retiree only", note)
+	}
+}
+
+// rewriteAssignErrors returns an interceptor that hands the dispatcher,
+// in place of each error registry answers AssignRetirees with, what
+// rewrite makes of it: a registry that words its refusals differently.
+func rewriteAssignErrors(rewrite func(*status.Status) *status.Status) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, m string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, m, req, reply, cc, opts...)
+		if err == nil || !strings.HasSuffix(m, "/AssignRetirees") {
+			return err
+		}
+		return rewrite(status.Convert(err)).Err()
+	}
+}
+
+// refusalDetail returns the AssignRetireesRefusal of st, or nil.
+func refusalDetail(st *status.Status) *registryv1.AssignRetireesRefusal {
+	for _, d := range st.Details() {
+		if r, ok := d.(*registryv1.AssignRetireesRefusal); ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// leftOutNote returns the timeline note of the retirees a delivery left
+// out, or "".
+func (w *world) leftOutNote(id string) string {
+	w.t.Helper()
+	for _, e := range w.events(id) {
+		if e.Action == actionDeliveryFailed && strings.Contains(e.Detail, "left out") {
+			return e.Detail
+		}
+	}
+	return ""
+}
+
+// TestOutboxActsOnTheRefusalNotItsWording: registry refuses a deceased
+// retiree in other words, with a BadRequest that names a different,
+// living retiree; the dispatcher follows the typed refusal alone.
+func TestOutboxActsOnTheRefusalNotItsWording(t *testing.T) {
+	reworded := rewriteAssignErrors(func(st *status.Status) *status.Status {
+		out := status.New(codes.FailedPrecondition, "Zuordnung abgelehnt (test)")
+		misleading := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: "retireeIds[0]", Description: "retiree is not living"},
+		}}
+		out, err := out.WithDetails(misleading, refusalDetail(st))
+		if err != nil {
+			panic(err)
+		}
+		return out
+	})
+	w := newWorld(t, worldOptions{})
+	h := w.completed(3)
+	w.kill(h.RetireeIds[1])
+	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{reworded}})
+	w.waitDelivered(h.Id, 10*time.Second)
+	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
+	if note := w.leftOutNote(h.Id); !strings.Contains(note, h.RetireeIds[1]) || strings.Contains(note, h.RetireeIds[0]) {
+		t.Errorf("timeline note = %q, want it to name the deceased retiree only", note)
+	}
+}
+
+// TestOutboxIgnoresFieldPaths: without the typed refusal, registry's
+// BadRequest naming the deceased retiree by field path is a failure like
+// any other: the command waits and nobody is left out. Once registry
+// answers with the refusal, the deceased retiree is left out.
+func TestOutboxIgnoresFieldPaths(t *testing.T) {
+	var strip atomic.Bool
+	strip.Store(true)
+	untyped := rewriteAssignErrors(func(st *status.Status) *status.Status {
+		if !strip.Load() {
+			return st
+		}
+		out := status.New(st.Code(), st.Message())
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				var err error
+				if out, err = out.WithDetails(br); err != nil {
+					panic(err)
+				}
+			}
+		}
+		return out
+	})
+	w := newWorld(t, worldOptions{})
+	h := w.completed(3)
+	w.kill(h.RetireeIds[1])
+	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{untyped}})
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		d := w.get(h.Id).Delivery
+		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: InvalidArgument"), fmt.Sprintf("delivery %v", d)
+	})
+	if got := w.get(h.Id).Delivery; got.State != pb.Delivery_PENDING || got.Delivered != 1 {
+		t.Errorf("delivery %v, want the assignment still waiting", got)
+	}
+	if n := len(w.assignedEntries(h.RetireeIds)); n != 0 {
+		t.Errorf("%d retirees assigned while registry refuses", n)
+	}
+	if note := w.leftOutNote(h.Id); note != "" {
+		t.Errorf("a BadRequest alone left retirees out: %q", note)
+	}
+
+	strip.Store(false)
+	w.waitDelivered(h.Id, 10*time.Second)
+	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
+	if note := w.leftOutNote(h.Id); !strings.Contains(note, h.RetireeIds[1]) {
+		t.Errorf("timeline note = %q, want it to name the deceased retiree", note)
+	}
+}
+
+// TestRefusedRetirees: only a refusal whose every entry fits the request
+// and has a final reason leaves retirees out.
+func TestRefusedRetirees(t *testing.T) {
+	ids := []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"}
+	refusal := func(rs ...*registryv1.RefusedRetiree) error {
+		st, err := status.New(codes.InvalidArgument, "refused").WithDetails(&registryv1.AssignRetireesRefusal{Refused: rs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Err()
+	}
+	notLiving, notFound := registryv1.AssignRefusal_RETIREE_NOT_LIVING, registryv1.AssignRefusal_RETIREE_NOT_FOUND
+	badRequest, err := status.New(codes.InvalidArgument, "invalid argument: retireeIds[1]: retiree is not living").
+		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "retireeIds[1]", Description: "retiree is not living"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []int
+	}{
+		{"two refused", refusal(&registryv1.RefusedRetiree{Index: 0, RetireeId: ids[0], Reason: notFound}, &registryv1.RefusedRetiree{Index: 2, RetireeId: ids[2], Reason: notLiving}), []int{0, 2}},
+		{"by index when the id is not repeated", refusal(&registryv1.RefusedRetiree{Index: 1, Reason: notFound}), []int{1}},
+		{"a BadRequest alone", badRequest.Err(), nil},
+		{"unavailable", status.Error(codes.Unavailable, "retireeIds[1]"), nil},
+		{"an empty refusal", refusal(), nil},
+		{"a reason not known to be final", refusal(&registryv1.RefusedRetiree{Index: 1, RetireeId: ids[1], Reason: registryv1.AssignRefusal(99)}), nil},
+		{"unspecified reason", refusal(&registryv1.RefusedRetiree{Index: 1, RetireeId: ids[1]}), nil},
+		{"index past the request", refusal(&registryv1.RefusedRetiree{Index: 3, Reason: notFound}), nil},
+		{"negative index", refusal(&registryv1.RefusedRetiree{Index: -1, Reason: notFound}), nil},
+		{"id and index disagree", refusal(&registryv1.RefusedRetiree{Index: 0, RetireeId: ids[1], Reason: notLiving}), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, refusedRetirees(tc.err, ids)); diff != "" {
+				t.Errorf("refused (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

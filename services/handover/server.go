@@ -49,7 +49,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	}
 	return &Server{
 		store:    store,
-		registry: &registryChecker{client: o.Registry, timeout: o.SubmitTimeout, parallel: checkParallelism},
+		registry: &registryChecker{client: o.Registry, timeout: o.SubmitTimeout, batch: factsBatch},
 		now:      o.Now,
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,10 +19,10 @@ import (
 const (
 	// DefaultSubmitTimeout bounds the registry checks of one submit.
 	DefaultSubmitTimeout = 30 * time.Second
-	// checkParallelism is how many GetRetiree calls a submit keeps in
-	// flight: enough to hide the round trips, few enough that one large
-	// package does not crowd out registry's other callers.
-	checkParallelism = 16
+	// factsBatch is how many ids one BatchGetRetireeFacts call names:
+	// registry takes up to 10,000, a package's most retirees, so that a
+	// submit makes one call.
+	factsBatch = MaxRetirees
 )
 
 // errRegistryUnavailable is what a submit answers when registry cannot
@@ -33,9 +33,10 @@ var errRegistryUnavailable = status.Error(codes.Unavailable, "registry is unavai
 // exists, and each retiree exists, belongs to the enterprise, is living
 // and still ENTERPRISE-managed.
 type registryChecker struct {
-	client   registryv1.RegistryServiceClient
-	timeout  time.Duration
-	parallel int
+	client  registryv1.RegistryServiceClient
+	timeout time.Duration
+	// batch is how many ids one BatchGetRetireeFacts call names.
+	batch int
 }
 
 // check returns the violations registry finds, in the order of the
@@ -52,80 +53,56 @@ func (c *registryChecker) check(ctx context.Context, log *zap.Logger, h *pb.Hand
 		}
 		v = append(v, fault.FieldViolation{Field: "communityId", Description: "no community with this id"})
 	}
-
-	reasons := make([]string, len(h.RetireeIds))
-	var (
-		mu       sync.Mutex
-		firstErr error
-	)
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(c.parallel, len(h.RetireeIds)) {
-		wg.Go(func() {
-			for i := range work {
-				reason, err := c.retiree(cctx, h, h.RetireeIds[i])
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-					continue
-				}
-				reasons[i] = reason
-			}
-		})
+	facts, err := c.facts(cctx, h.RetireeIds)
+	if err != nil {
+		return nil, c.failure(ctx, log, "BatchGetRetireeFacts", err)
 	}
-feed:
-	for i := range h.RetireeIds {
-		select {
-		case work <- i:
-		case <-cctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, c.failure(ctx, log, "GetRetiree", firstErr)
-	}
-	if err := cctx.Err(); err != nil {
-		return nil, c.failure(ctx, log, "GetRetiree", err)
-	}
-	for i, r := range reasons {
-		if r != "" {
+	for i, id := range h.RetireeIds {
+		if r := retireeProblem(h, facts[id]); r != "" {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("retireeIds[%d]", i), Description: r})
 		}
 	}
 	return v, nil
 }
 
-// retiree returns what is wrong with one retiree of h ("" for nothing),
-// or the error of the call.
-func (c *registryChecker) retiree(ctx context.Context, h *pb.Handover, id string) (string, error) {
-	// Registry answers this service everything; the enterprise may learn
-	// only what it could read itself: its own retirees still in its hands.
-	// Missing and foreign ids read alike, and management is checked before
-	// life status.
-	const notOurs = "not a retiree of this enterprise"
-	resp, err := c.client.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: id})
-	if status.Code(err) == codes.NotFound {
-		return notOurs, nil
+// facts asks registry for the facts of ids, batch ids a call, and
+// returns them by id.
+func (c *registryChecker) facts(ctx context.Context, ids []string) (map[string]*registryv1.RetireeFacts, error) {
+	out := make(map[string]*registryv1.RetireeFacts, len(ids))
+	for chunk := range slices.Chunk(ids, c.batch) {
+		resp, err := c.client.BatchGetRetireeFacts(ctx, &registryv1.BatchGetRetireeFactsRequest{Ids: chunk})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range resp.GetFacts() {
+			out[f.GetId()] = f
+		}
 	}
-	if err != nil {
-		return "", err
+	// An id left unanswered would read as "not a retiree of this
+	// enterprise", which registry did not say.
+	for _, id := range ids {
+		if out[id] == nil {
+			return nil, fmt.Errorf("registry answered no facts for retiree %s", id)
+		}
 	}
-	r := resp.GetRetiree()
+	return out, nil
+}
+
+// retireeProblem returns what is wrong with a retiree of h given its
+// facts ("" for nothing). Registry answers this service everything; the
+// enterprise may learn only what it could read itself: its own retirees
+// still in its hands. Missing and foreign ids read alike, and management
+// is checked before life status.
+func retireeProblem(h *pb.Handover, f *registryv1.RetireeFacts) string {
 	switch {
-	case r.GetEnterpriseCreditCode() != h.EnterpriseCreditCode:
-		return notOurs, nil
-	case r.GetManagementMode() != registryv1.ManagementMode_ENTERPRISE:
-		return "already handed over (no longer managed by the enterprise)", nil
-	case r.GetStatus() != registryv1.RetireeStatus_LIVING:
-		return "not living", nil
+	case !f.GetFound(), f.GetEnterpriseCreditCode() != h.EnterpriseCreditCode:
+		return "not a retiree of this enterprise"
+	case f.GetManagementMode() != registryv1.ManagementMode_ENTERPRISE:
+		return "already handed over (no longer managed by the enterprise)"
+	case f.GetStatus() != registryv1.RetireeStatus_LIVING:
+		return "not living"
 	}
-	return "", nil
+	return ""
 }
 
 // failure turns an error of a registry call into the submit's answer.

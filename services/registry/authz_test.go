@@ -146,6 +146,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
+		"BatchGetRetireeFacts": func(tg target) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}})
+				return err
+			}
+		},
 		"CreateCommunity": func(target) func(context.Context) error {
 			n++
 			id := fmt.Sprintf("2101029%05d", n)
@@ -274,6 +280,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"AssignRetirees", "clerk", pd, pd, pd},
 		{"AssignRetirees", "enterprise", pd, pd, pd},
 		{"AssignRetirees", "service", ok, ok, ia},
+
+		// BatchGetRetireeFacts is the handover submit's check: scope plays
+		// no part, and an unknown retiree is answered as not found.
+		{"BatchGetRetireeFacts", "admin", ok, ok, ok},
+		{"BatchGetRetireeFacts", "bureau", pd, pd, pd},
+		{"BatchGetRetireeFacts", "clerk", pd, pd, pd},
+		{"BatchGetRetireeFacts", "enterprise", pd, pd, pd},
+		{"BatchGetRetireeFacts", "service", ok, ok, ok},
 
 		{"CreateCommunity", "admin", ok, na, na},
 		{"CreateCommunity", "bureau", pd, na, na},

@@ -2,14 +2,18 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -22,6 +26,9 @@ var (
 	retireeCreators = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
 	retireeEditors  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk}
 	lookupRoles     = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+	// internalCallers make the calls between services (DESIGN: role
+	// service), and admin may do everything.
+	internalCallers = []authn.Role{authn.RoleService, authn.RoleAdmin}
 )
 
 // canSee reports whether p may see retiree r. A clerk sees the retirees of
@@ -362,7 +369,7 @@ func (s *Server) ListRetireeAuditLog(ctx context.Context, req *pb.ListRetireeAud
 // AssignRetirees implements pb.RegistryServiceServer (role service; used by
 // the handover service's outbox).
 func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesRequest) (*pb.AssignRetireesResponse, error) {
-	p, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin)
+	p, err := authn.Require(ctx, internalCallers...)
 	if err != nil {
 		return nil, err
 	}
@@ -371,26 +378,79 @@ func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesReque
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	checkMode(&v, req.ManagementMode, true)
 	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
-	switch n := len(req.RetireeIds); {
-	case n == 0:
-		v.Add("retireeIds", "required")
-	case n > maxAssignBatch:
-		v.Addf("retireeIds", "at most %d retirees per request", maxAssignBatch)
-	default:
-		seen := make(map[string]bool, n)
-		for i, id := range req.RetireeIds {
-			if seen[id] {
-				v.Add(fmt.Sprintf("retireeIds[%d]", i), "listed twice")
-			}
-			seen[id] = true
-		}
-	}
+	checkIDList(&v, "retireeIds", req.RetireeIds, maxAssignBatch, true)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	resp, err := s.store.AssignRetirees(req.RequestKey, req.RetireeIds, req.CommunityId, req.ManagementMode, req.Reason, actorOf(ctx, p))
+	var refused *AssignRefusedError
+	if errors.As(err, &refused) {
+		return nil, s.refusal(ctx, refused)
+	}
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return resp, nil
+}
+
+// refusalText is what the BadRequest of a refused assignment says of a
+// retiree.
+var refusalText = map[pb.AssignRefusal]string{
+	pb.AssignRefusal_RETIREE_NOT_FOUND:  "no retiree with this id",
+	pb.AssignRefusal_RETIREE_NOT_LIVING: "retiree is not living",
+}
+
+// refusal answers an assignment that refused retirees: InvalidArgument
+// with the BadRequest a person reads (its wording and its cap on
+// violations free to change) and the AssignRetireesRefusal that callers
+// act on, naming every refused retiree with a reason.
+func (s *Server) refusal(ctx context.Context, e *AssignRefusedError) error {
+	var v fault.Violations
+	detail := &pb.AssignRetireesRefusal{Refused: make([]*pb.RefusedRetiree, len(e.Refused))}
+	for i, r := range e.Refused {
+		v.Add(fmt.Sprintf("retireeIds[%d]", r.Index), refusalText[r.Reason])
+		detail.Refused[i] = &pb.RefusedRetiree{Index: int32(r.Index), Reason: r.Reason}
+		if inputcheck.IsOpaqueID(r.ID) {
+			detail.Refused[i].RetireeId = r.ID
+		}
+	}
+	st := status.Convert(s.fail(ctx, v.Err()))
+	typed, err := st.WithDetails(detail)
+	if err != nil {
+		// Only an unmarshallable detail fails, which ours is not; the
+		// client then still gets the BadRequest.
+		grpcserver.Logger(ctx).Error("attaching the assignment refusal", zap.Error(err))
+		return st.Err()
+	}
+	return typed.Err()
+}
+
+// BatchGetRetireeFacts implements pb.RegistryServiceServer (role service;
+// used by the handover service's submit). It discloses no personal data,
+// and an unknown id is answered as not found: a service may know. One
+// audit write covers the call, one entry for each retiree found.
+func (s *Server) BatchGetRetireeFacts(ctx context.Context, req *pb.BatchGetRetireeFactsRequest) (*pb.BatchGetRetireeFactsResponse, error) {
+	p, err := authn.Require(ctx, internalCallers...)
+	if err != nil {
+		return nil, err
+	}
+	var v fault.Violations
+	checkIDList(&v, "ids", req.Ids, maxFactsBatch, false)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	facts, err := s.store.RetireeFacts(req.Ids)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	found := make([]string, 0, len(facts))
+	for _, f := range facts {
+		if f.Found {
+			found = append(found, f.Id)
+		}
+	}
+	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "BatchGetRetireeFacts", found...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.BatchGetRetireeFactsResponse{Facts: facts}, nil
 }

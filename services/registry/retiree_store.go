@@ -311,7 +311,9 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 
 // AssignRetirees sets community and management mode of the given retirees
 // in one transaction, remembering the answer under key so that a repeated
-// request changes nothing. Every retiree must exist and be living.
+// request changes nothing. Every retiree must exist and be living: when one
+// does not, nothing changes, the key stays unused, and the error is an
+// *AssignRefusedError naming every refused retiree.
 func (s *Store) AssignRetirees(key string, ids []string, community string, mode pb.ManagementMode, reason string, actor Actor) (*pb.AssignRetireesResponse, error) {
 	fingerprint := assignFingerprint(ids, community, mode)
 	var resp *pb.AssignRetireesResponse
@@ -333,28 +335,8 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 		if tx.Bucket(bucketCommunities).Get([]byte(community)) == nil {
 			return fault.Invalid("community_id", "no community with this id")
 		}
-		var v fault.Violations
-		records := make([]*pb.Retiree, 0, len(ids))
-		for i, id := range ids {
-			r := new(pb.Retiree)
-			if !inputcheck.IsOpaqueID(id) {
-				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
-				continue
-			}
-			if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
-				if !isNotFound(err) {
-					return err
-				}
-				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "no retiree with this id")
-				continue
-			}
-			if r.Status != pb.RetireeStatus_LIVING {
-				v.Addf(fmt.Sprintf("retireeIds[%d]", i), "retiree is not living")
-				continue
-			}
-			records = append(records, r)
-		}
-		if err := v.Err(); err != nil {
+		records, err := assignable(tx, ids)
+		if err != nil {
 			return err
 		}
 		resp = &pb.AssignRetireesResponse{}
@@ -378,6 +360,85 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 		return done.Put([]byte(key), append(append([]byte{byte(len(fingerprint))}, fingerprint...), body...))
 	})
 	return resp, err
+}
+
+// AssignRefusedError reports the retirees an assignment refused for good;
+// nothing was assigned.
+type AssignRefusedError struct {
+	// Refused lists them in the order of the request.
+	Refused []RefusedRetiree
+}
+
+// RefusedRetiree is one retiree an assignment refused.
+type RefusedRetiree struct {
+	// Index is the retiree's place in the request.
+	Index  int
+	ID     string
+	Reason pb.AssignRefusal
+}
+
+// Error says how many retirees were refused.
+func (e *AssignRefusedError) Error() string {
+	return fmt.Sprintf("assignment refused %d retirees", len(e.Refused))
+}
+
+// assignable reads the retirees of ids for an assignment, or returns an
+// *AssignRefusedError naming each one that does not exist or is not living.
+func assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
+	var refused []RefusedRetiree
+	records := make([]*pb.Retiree, 0, len(ids))
+	for i, id := range ids {
+		r := new(pb.Retiree)
+		if !inputcheck.IsOpaqueID(id) {
+			refused = append(refused, RefusedRetiree{Index: i, ID: id, Reason: pb.AssignRefusal_RETIREE_NOT_FOUND})
+			continue
+		}
+		if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
+			if !isNotFound(err) {
+				return nil, err
+			}
+			refused = append(refused, RefusedRetiree{Index: i, ID: id, Reason: pb.AssignRefusal_RETIREE_NOT_FOUND})
+			continue
+		}
+		if r.Status != pb.RetireeStatus_LIVING {
+			refused = append(refused, RefusedRetiree{Index: i, ID: id, Reason: pb.AssignRefusal_RETIREE_NOT_LIVING})
+			continue
+		}
+		records = append(records, r)
+	}
+	if len(refused) > 0 {
+		return nil, &AssignRefusedError{Refused: refused}
+	}
+	return records, nil
+}
+
+// RetireeFacts returns, for each id in order, what other services check a
+// retiree against, read in one transaction; an id that no retiree has gets
+// Found false.
+func (s *Store) RetireeFacts(ids []string) ([]*pb.RetireeFacts, error) {
+	out := make([]*pb.RetireeFacts, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRetirees)
+		for i, id := range ids {
+			f := &pb.RetireeFacts{Id: id}
+			out[i] = f
+			if !inputcheck.IsOpaqueID(id) {
+				continue
+			}
+			r := new(pb.Retiree)
+			if err := boltstore.GetProto(b, []byte(id), r, errRetireeNotFound); err != nil {
+				if isNotFound(err) {
+					continue
+				}
+				return err
+			}
+			f.Found = true
+			f.Status, f.ManagementMode = r.Status, r.ManagementMode
+			f.EnterpriseCreditCode, f.CommunityId = r.EnterpriseCreditCode, r.CommunityId
+		}
+		return nil
+	})
+	return out, err
 }
 
 // assignFingerprint identifies an assignment's content, so that a request

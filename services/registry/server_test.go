@@ -124,6 +124,10 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 			_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "k-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}, o...)
 			return err
 		}},
+		{"BatchGetRetireeFacts", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id}}, o...)
+			return err
+		}},
 	}
 }
 
@@ -644,6 +648,15 @@ func TestServerValidation(t *testing.T) {
 			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
 			return err
 		}, fields: []string{"retireeIds"}},
+		// BatchGetRetireeFacts
+		{name: "BatchGetRetireeFacts/over 10000 ids", call: func() error {
+			_, err := c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: make([]string, maxFactsBatch+1)})
+			return err
+		}, fields: []string{"ids"}},
+		{name: "BatchGetRetireeFacts/an id twice", call: func() error {
+			_, err := c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id, other.Id, r.Id}})
+			return err
+		}, fields: []string{"ids[2]"}},
 	}
 	// Every list rejects page tokens it did not issue for the same query.
 	for i, tok := range badTokens {

@@ -25,9 +25,12 @@ const (
 	maxDistrictLen = 64
 	maxHouseholds  = 1_000_000
 	maxAssignBatch = 10_000
-	maxRequestKey  = 128
-	maxFlags       = 16
-	phonePattern   = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
+	// maxFactsBatch is the most ids one BatchGetRetireeFacts names: a
+	// handover package's most retirees, so that a submit takes one call.
+	maxFactsBatch = 10_000
+	maxRequestKey = 128
+	maxFlags      = 16
+	phonePattern  = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
 )
 
 var (
@@ -46,6 +49,25 @@ func parseDate(v *fault.Violations, field, s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// checkIDList checks a list of retiree ids named field: at most max, none
+// listed twice, and at least one when required.
+func checkIDList(v *fault.Violations, field string, ids []string, max int, required bool) {
+	switch n := len(ids); {
+	case n == 0 && required:
+		v.Add(field, "required")
+	case n > max:
+		v.Addf(field, "at most %d retirees per request", max)
+	default:
+		seen := make(map[string]bool, n)
+		for i, id := range ids {
+			if seen[id] {
+				v.Add(fmt.Sprintf("%s[%d]", field, i), "listed twice")
+			}
+			seen[id] = true
+		}
+	}
 }
 
 // idNumberViolation turns an ID-number error into a field violation whose

@@ -471,6 +471,59 @@ func (ChangeKind) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
+// AssignRefusal is why AssignRetirees refuses a retiree for good: sending
+// it again cannot succeed.
+type AssignRefusal int32
+
+const (
+	AssignRefusal_ASSIGN_REFUSAL_UNSPECIFIED AssignRefusal = 0
+	// No retiree is registered under the id.
+	AssignRefusal_RETIREE_NOT_FOUND AssignRefusal = 1
+	// The retiree is deceased or moved out.
+	AssignRefusal_RETIREE_NOT_LIVING AssignRefusal = 2
+)
+
+// Enum value maps for AssignRefusal.
+var (
+	AssignRefusal_name = map[int32]string{
+		0: "ASSIGN_REFUSAL_UNSPECIFIED",
+		1: "RETIREE_NOT_FOUND",
+		2: "RETIREE_NOT_LIVING",
+	}
+	AssignRefusal_value = map[string]int32{
+		"ASSIGN_REFUSAL_UNSPECIFIED": 0,
+		"RETIREE_NOT_FOUND":          1,
+		"RETIREE_NOT_LIVING":         2,
+	}
+)
+
+func (x AssignRefusal) Enum() *AssignRefusal {
+	p := new(AssignRefusal)
+	*p = x
+	return p
+}
+
+func (x AssignRefusal) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AssignRefusal) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[8].Descriptor()
+}
+
+func (AssignRefusal) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[8]
+}
+
+func (x AssignRefusal) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AssignRefusal.Descriptor instead.
+func (AssignRefusal) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+}
+
 // Community is a residents' community, the unit that manages retirees.
 type Community struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3237,6 +3290,300 @@ func (x *AssignRetireesResponse) GetReplayed() bool {
 	return false
 }
 
+// RefusedRetiree is one retiree AssignRetirees refused, and why.
+type RefusedRetiree struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retiree's place in the request's retiree_ids, from 0.
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The retiree's id; empty when what was sent is not shaped like a
+	// retiree id, so that nothing else a caller sent is repeated.
+	RetireeId     string        `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	Reason        AssignRefusal `protobuf:"varint,3,opt,name=reason,proto3,enum=socmgmt.registry.v1.AssignRefusal" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefusedRetiree) Reset() {
+	*x = RefusedRetiree{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefusedRetiree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefusedRetiree) ProtoMessage() {}
+
+func (x *RefusedRetiree) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefusedRetiree.ProtoReflect.Descriptor instead.
+func (*RefusedRetiree) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RefusedRetiree) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RefusedRetiree) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *RefusedRetiree) GetReason() AssignRefusal {
+	if x != nil {
+		return x.Reason
+	}
+	return AssignRefusal_ASSIGN_REFUSAL_UNSPECIFIED
+}
+
+// AssignRetireesRefusal is an error detail of AssignRetirees: it comes
+// with InvalidArgument, beside a BadRequest for people, when retirees are
+// refused. A caller acts on it rather than on the BadRequest, whose
+// wording and length (at most 100 violations) may change.
+type AssignRetireesRefusal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every refused retiree, in the order of the request.
+	Refused       []*RefusedRetiree `protobuf:"bytes,1,rep,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignRetireesRefusal) Reset() {
+	*x = AssignRetireesRefusal{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignRetireesRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignRetireesRefusal) ProtoMessage() {}
+
+func (x *AssignRetireesRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignRetireesRefusal.ProtoReflect.Descriptor instead.
+func (*AssignRetireesRefusal) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *AssignRetireesRefusal) GetRefused() []*RefusedRetiree {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+// BatchGetRetireeFactsRequest is the request of BatchGetRetireeFacts.
+type BatchGetRetireeFactsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 10,000 ids, each at most once.
+	Ids           []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetRetireeFactsRequest) Reset() {
+	*x = BatchGetRetireeFactsRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetRetireeFactsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetRetireeFactsRequest) ProtoMessage() {}
+
+func (x *BatchGetRetireeFactsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetRetireeFactsRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetRetireeFactsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *BatchGetRetireeFactsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// RetireeFacts is what registry knows of one retiree that another
+// service's rules depend on. It holds no personal data: no name, ID
+// number, phone or address.
+type RetireeFacts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id as requested.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// False when no retiree has the id; the other fields are then empty.
+	Found                bool           `protobuf:"varint,2,opt,name=found,proto3" json:"found,omitempty"`
+	Status               RetireeStatus  `protobuf:"varint,3,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
+	ManagementMode       ManagementMode `protobuf:"varint,4,opt,name=management_mode,json=managementMode,proto3,enum=socmgmt.registry.v1.ManagementMode" json:"management_mode,omitempty"`
+	EnterpriseCreditCode string         `protobuf:"bytes,5,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
+	CommunityId          string         `protobuf:"bytes,6,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *RetireeFacts) Reset() {
+	*x = RetireeFacts{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeFacts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeFacts) ProtoMessage() {}
+
+func (x *RetireeFacts) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeFacts.ProtoReflect.Descriptor instead.
+func (*RetireeFacts) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RetireeFacts) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RetireeFacts) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *RetireeFacts) GetStatus() RetireeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
+}
+
+func (x *RetireeFacts) GetManagementMode() ManagementMode {
+	if x != nil {
+		return x.ManagementMode
+	}
+	return ManagementMode_MANAGEMENT_MODE_UNSPECIFIED
+}
+
+func (x *RetireeFacts) GetEnterpriseCreditCode() string {
+	if x != nil {
+		return x.EnterpriseCreditCode
+	}
+	return ""
+}
+
+func (x *RetireeFacts) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+// BatchGetRetireeFactsResponse is the response of BatchGetRetireeFacts.
+type BatchGetRetireeFactsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry for each requested id, in the order of the request.
+	Facts         []*RetireeFacts `protobuf:"bytes,1,rep,name=facts,proto3" json:"facts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetRetireeFactsResponse) Reset() {
+	*x = BatchGetRetireeFactsResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetRetireeFactsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetRetireeFactsResponse) ProtoMessage() {}
+
+func (x *BatchGetRetireeFactsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetRetireeFactsResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetRetireeFactsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *BatchGetRetireeFactsResponse) GetFacts() []*RetireeFacts {
+	if x != nil {
+		return x.Facts
+	}
+	return nil
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -3455,7 +3802,25 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x16AssignRetireesResponse\x12\x1a\n" +
 	"\bassigned\x18\x01 \x01(\x05R\bassigned\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12\x1a\n" +
-	"\breplayed\x18\x03 \x01(\bR\breplayed*g\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\x81\x01\n" +
+	"\x0eRefusedRetiree\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12:\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\".socmgmt.registry.v1.AssignRefusalR\x06reason\"V\n" +
+	"\x15AssignRetireesRefusal\x12=\n" +
+	"\arefused\x18\x01 \x03(\v2#.socmgmt.registry.v1.RefusedRetireeR\arefused\"/\n" +
+	"\x1bBatchGetRetireeFactsRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\"\x97\x02\n" +
+	"\fRetireeFacts\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05found\x18\x02 \x01(\bR\x05found\x12:\n" +
+	"\x06status\x18\x03 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\x12L\n" +
+	"\x0fmanagement_mode\x18\x04 \x01(\x0e2#.socmgmt.registry.v1.ManagementModeR\x0emanagementMode\x124\n" +
+	"\x16enterprise_credit_code\x18\x05 \x01(\tR\x14enterpriseCreditCode\x12!\n" +
+	"\fcommunity_id\x18\x06 \x01(\tR\vcommunityId\"W\n" +
+	"\x1cBatchGetRetireeFactsResponse\x127\n" +
+	"\x05facts\x18\x01 \x03(\v2!.socmgmt.registry.v1.RetireeFactsR\x05facts*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -3510,7 +3875,11 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x04DIED\x10\x04\x12\f\n" +
 	"\bASSIGNED\x10\x05\x12\f\n" +
 	"\bSNAPSHOT\x10\x06\x12\x10\n" +
-	"\fSNAPSHOT_END\x10\a2\xaf\x0f\n" +
+	"\fSNAPSHOT_END\x10\a*^\n" +
+	"\rAssignRefusal\x12\x1e\n" +
+	"\x1aASSIGN_REFUSAL_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RETIREE_NOT_FOUND\x10\x01\x12\x16\n" +
+	"\x12RETIREE_NOT_LIVING\x10\x022\xac\x10\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -3530,7 +3899,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x13ListRetireeAuditLog\x12/.socmgmt.registry.v1.ListRetireeAuditLogRequest\x1a0.socmgmt.registry.v1.ListRetireeAuditLogResponse\x12\x81\x01\n" +
 	"\x16GetSocialisationReport\x122.socmgmt.registry.v1.GetSocialisationReportRequest\x1a3.socmgmt.registry.v1.GetSocialisationReportResponse\x12h\n" +
 	"\rWatchRetirees\x12).socmgmt.registry.v1.WatchRetireesRequest\x1a*.socmgmt.registry.v1.WatchRetireesResponse0\x01\x12i\n" +
-	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponse\x12{\n" +
+	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -3544,8 +3914,8 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -3555,143 +3925,156 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(RetireeStatus)(0),                     // 5: socmgmt.registry.v1.RetireeStatus
 	(RetireeFlag)(0),                       // 6: socmgmt.registry.v1.RetireeFlag
 	(ChangeKind)(0),                        // 7: socmgmt.registry.v1.ChangeKind
-	(*Community)(nil),                      // 8: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                     // 9: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                        // 10: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),         // 11: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),        // 12: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),            // 13: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),           // 14: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),         // 15: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),        // 16: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),        // 17: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),       // 18: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),           // 19: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),          // 20: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),         // 21: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),        // 22: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),           // 23: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),          // 24: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),              // 25: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),             // 26: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),            // 27: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),           // 28: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),           // 29: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),          // 30: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),           // 31: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),          // 32: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),         // 33: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),        // 34: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),             // 35: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),            // 36: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                    // 37: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                   // 38: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),      // 39: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),     // 40: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                     // 41: socmgmt.registry.v1.AuditEntry
-	(*ListRetireeAuditLogRequest)(nil),     // 42: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 43: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 44: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 45: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 46: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 47: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 48: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 49: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 50: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 51: socmgmt.registry.v1.AssignRetireesResponse
-	(*timestamppb.Timestamp)(nil),          // 52: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 53: google.protobuf.FieldMask
+	(AssignRefusal)(0),                     // 8: socmgmt.registry.v1.AssignRefusal
+	(*Community)(nil),                      // 9: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                     // 10: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                        // 11: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),         // 12: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),        // 13: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),            // 14: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),           // 15: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),         // 16: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),        // 17: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),        // 18: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),       // 19: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),           // 20: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),          // 21: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),         // 22: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),        // 23: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),           // 24: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),          // 25: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),              // 26: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),             // 27: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),            // 28: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),           // 29: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),           // 30: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),          // 31: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),           // 32: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),          // 33: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),         // 34: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),        // 35: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),             // 36: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),            // 37: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                    // 38: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                   // 39: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),      // 40: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),     // 41: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                     // 42: socmgmt.registry.v1.AuditEntry
+	(*ListRetireeAuditLogRequest)(nil),     // 43: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),    // 44: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),  // 45: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),               // 46: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil), // 47: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),           // 48: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                   // 49: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),          // 50: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),          // 51: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),         // 52: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                 // 53: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),          // 54: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),    // 55: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                   // 56: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),   // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*timestamppb.Timestamp)(nil),          // 58: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 59: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	52, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	58, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,  // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	52, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	58, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,  // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,  // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,  // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	52, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	52, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	8,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	8,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	8,  // 14: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	9,  // 15: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	9,  // 16: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	9,  // 17: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	58, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	58, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	9,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	9,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	9,  // 14: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	10, // 15: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	10, // 16: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	10, // 17: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
 	2,  // 18: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	9,  // 19: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	10, // 20: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	10, // 21: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	10, // 22: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	10, // 19: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	11, // 20: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 21: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 22: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	4,  // 23: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,  // 24: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	10, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	10, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	53, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	10, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	10, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	10, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	11, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	59, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	11, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,  // 32: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	52, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	37, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	38, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	52, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	41, // 37: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	45, // 38: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	45, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	52, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	58, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	38, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	39, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	58, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	42, // 37: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	46, // 38: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	46, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	58, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,  // 41: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,  // 42: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,  // 43: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,  // 44: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	48, // 45: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	52, // 46: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	49, // 45: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	58, // 46: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,  // 47: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	11, // 48: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	13, // 49: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	15, // 50: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	17, // 51: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	19, // 52: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	21, // 53: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	23, // 54: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	25, // 55: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	27, // 56: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	29, // 57: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	31, // 58: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	33, // 59: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	35, // 60: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	39, // 61: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	42, // 62: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	44, // 63: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	47, // 64: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	50, // 65: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	12, // 66: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	14, // 67: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	16, // 68: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	18, // 69: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	20, // 70: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	22, // 71: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	24, // 72: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	26, // 73: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	28, // 74: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	30, // 75: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	32, // 76: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	34, // 77: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	36, // 78: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	40, // 79: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	43, // 80: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	46, // 81: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	49, // 82: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	51, // 83: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	66, // [66:84] is the sub-list for method output_type
-	48, // [48:66] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	8,  // 48: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	53, // 49: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,  // 50: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,  // 51: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	56, // 52: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	12, // 53: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	14, // 54: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	16, // 55: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	18, // 56: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	20, // 57: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	22, // 58: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	24, // 59: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	26, // 60: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	28, // 61: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	30, // 62: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	32, // 63: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	34, // 64: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	36, // 65: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	40, // 66: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	43, // 67: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	45, // 68: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	48, // 69: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	51, // 70: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	55, // 71: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	13, // 72: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	15, // 73: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	17, // 74: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	19, // 75: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	21, // 76: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	23, // 77: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	25, // 78: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	27, // 79: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	29, // 80: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	31, // 81: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	33, // 82: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	35, // 83: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	37, // 84: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	41, // 85: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	44, // 86: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	47, // 87: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	50, // 88: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	52, // 89: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	57, // 90: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	72, // [72:91] is the sub-list for method output_type
+	53, // [53:72] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -3704,8 +4087,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   44,
+			NumEnums:      9,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

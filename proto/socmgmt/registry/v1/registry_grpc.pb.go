@@ -37,6 +37,7 @@ const (
 	RegistryService_GetSocialisationReport_FullMethodName = "/socmgmt.registry.v1.RegistryService/GetSocialisationReport"
 	RegistryService_WatchRetirees_FullMethodName          = "/socmgmt.registry.v1.RegistryService/WatchRetirees"
 	RegistryService_AssignRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AssignRetirees"
+	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -90,8 +91,16 @@ type RegistryServiceClient interface {
 	// snapshot of every retiree, then follows.
 	WatchRetirees(ctx context.Context, in *WatchRetireesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRetireesResponse], error)
 	// AssignRetirees sets community and management mode for a set of
-	// retirees (role service), idempotent by request_key.
+	// retirees (role service), idempotent by request_key. All or nothing:
+	// when a retiree is not registered or not living, nothing changes, the
+	// request key stays unused, and the InvalidArgument names every refused
+	// retiree in an AssignRetireesRefusal detail.
 	AssignRetirees(ctx context.Context, in *AssignRetireesRequest, opts ...grpc.CallOption) (*AssignRetireesResponse, error)
+	// BatchGetRetireeFacts returns the facts another service checks retirees
+	// against (status, management mode, enterprise, community), and no
+	// personal data, for up to 10,000 ids (role service). One audit write
+	// covers the call.
+	BatchGetRetireeFacts(ctx context.Context, in *BatchGetRetireeFactsRequest, opts ...grpc.CallOption) (*BatchGetRetireeFactsResponse, error)
 }
 
 type registryServiceClient struct {
@@ -291,6 +300,16 @@ func (c *registryServiceClient) AssignRetirees(ctx context.Context, in *AssignRe
 	return out, nil
 }
 
+func (c *registryServiceClient) BatchGetRetireeFacts(ctx context.Context, in *BatchGetRetireeFactsRequest, opts ...grpc.CallOption) (*BatchGetRetireeFactsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetRetireeFactsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_BatchGetRetireeFacts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -342,8 +361,16 @@ type RegistryServiceServer interface {
 	// snapshot of every retiree, then follows.
 	WatchRetirees(*WatchRetireesRequest, grpc.ServerStreamingServer[WatchRetireesResponse]) error
 	// AssignRetirees sets community and management mode for a set of
-	// retirees (role service), idempotent by request_key.
+	// retirees (role service), idempotent by request_key. All or nothing:
+	// when a retiree is not registered or not living, nothing changes, the
+	// request key stays unused, and the InvalidArgument names every refused
+	// retiree in an AssignRetireesRefusal detail.
 	AssignRetirees(context.Context, *AssignRetireesRequest) (*AssignRetireesResponse, error)
+	// BatchGetRetireeFacts returns the facts another service checks retirees
+	// against (status, management mode, enterprise, community), and no
+	// personal data, for up to 10,000 ids (role service). One audit write
+	// covers the call.
+	BatchGetRetireeFacts(context.Context, *BatchGetRetireeFactsRequest) (*BatchGetRetireeFactsResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -407,6 +434,9 @@ func (UnimplementedRegistryServiceServer) WatchRetirees(*WatchRetireesRequest, g
 }
 func (UnimplementedRegistryServiceServer) AssignRetirees(context.Context, *AssignRetireesRequest) (*AssignRetireesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignRetirees not implemented")
+}
+func (UnimplementedRegistryServiceServer) BatchGetRetireeFacts(context.Context, *BatchGetRetireeFactsRequest) (*BatchGetRetireeFactsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetRetireeFacts not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -746,6 +776,24 @@ func _RegistryService_AssignRetirees_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_BatchGetRetireeFacts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetRetireeFactsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).BatchGetRetireeFacts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_BatchGetRetireeFacts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).BatchGetRetireeFacts(ctx, req.(*BatchGetRetireeFactsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -820,6 +868,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AssignRetirees",
 			Handler:    _RegistryService_AssignRetirees_Handler,
+		},
+		{
+			MethodName: "BatchGetRetireeFacts",
+			Handler:    _RegistryService_BatchGetRetireeFacts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
