@@ -29,11 +29,14 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 // DefaultShutdownTimeout is how long a shutdown waits for in-flight calls
-// when Options.ShutdownTimeout is zero.
-const DefaultShutdownTimeout = 10 * time.Second
+// when Options.ShutdownTimeout is zero: the default of every program's
+// -shutdown-timeout.
+const DefaultShutdownTimeout = procflags.DefaultShutdownTimeout
 
 const (
 	maxRecvMsgSize       = 4 << 20
@@ -47,7 +50,7 @@ const (
 )
 
 // ErrInvalidOption is wrapped by the errors returned for unusable settings:
-// an empty GRPCAddr, an unknown log format or level.
+// an empty GRPCAddr, and every problem Flags.Validate finds.
 var ErrInvalidOption = errors.New("grpcserver: invalid option")
 
 // ErrAlreadyStarted is returned by Run and ServeListener when the Server has
