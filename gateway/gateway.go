@@ -259,9 +259,16 @@ func (g *Gateway) serve(ctx context.Context) error {
 	case err = <-serveErr:
 		g.logger.Error("server failed; shutting down", zap.Error(err))
 	}
+	return errors.Join(err, g.shutdown(ctx, servers))
+}
+
+// shutdown makes /healthz answer 503, then stops servers, letting running
+// requests finish within cfg.ShutdownTimeout.
+func (g *Gateway) shutdown(ctx context.Context, servers []*http.Server) error {
 	g.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
+	var err error
 	for _, srv := range servers {
 		if serr := srv.Shutdown(shutdownCtx); serr != nil {
 			// Requests still running past the timeout are cut off.
