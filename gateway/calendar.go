@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/socmgmt/socmgmt/internal/requestid"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -34,7 +35,7 @@ func serveCalendar(mux *runtime.ServeMux, client activityv1.ActivityServiceClien
 		md.Set("authorization", auth)
 	}
 	if st := stateFrom(r.Context()); st != nil {
-		md.Set(requestIDKey, st.id)
+		md.Set(requestid.Key, st.id)
 	}
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
 	resp, err := client.GetCommunityCalendar(ctx, &activityv1.GetCommunityCalendarRequest{CommunityId: community})

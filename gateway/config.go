@@ -4,13 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
-	"go.uber.org/zap/zapcore"
-
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/logging"
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate returns.
@@ -55,10 +52,10 @@ func DefaultConfig() Config {
 		RegistryAddr:    "127.0.0.1:9101",
 		AdminAddr:       "127.0.0.1:9200",
 		MaxBodyBytes:    1 << 20,
-		LogFormat:       grpcserver.LogFormatJSON,
+		LogFormat:       logging.FormatJSON,
 		LogLevel:        "info",
-		ShutdownTimeout: 10 * time.Second,
-		GCPercent:       grpcserver.DefaultGCPercent,
+		ShutdownTimeout: procflags.DefaultShutdownTimeout,
+		GCPercent:       procflags.DefaultGCPercent,
 	}
 }
 
@@ -79,32 +76,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
 }
 
-// Validate reports every problem of c at once, each wrapping ErrInvalidConfig.
+// Validate reports every problem of c at once, each wrapping
+// ErrInvalidConfig: first those of the settings every program shares,
+// checked as the services check theirs, then the gateway's own.
 func (c Config) Validate() error {
 	var errs []error
+	for _, p := range c.common().Problems() {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, p))
+	}
 	bad := func(flagName, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: --%s: %s", ErrInvalidConfig, flagName, fmt.Sprintf(format, args...)))
 	}
-	checkAddr := func(flagName, addr string, required bool) {
-		if addr == "" {
-			if required {
-				bad(flagName, "must be set")
-			}
-			return
-		}
-		if err := validateHostPort(addr); err != nil {
-			bad(flagName, "%v", err)
-		}
-	}
-	checkAddr("http-addr", c.HTTPAddr, true)
-	checkAddr("admin-addr", c.AdminAddr, false)
-	if c.AdminAddr != "" && c.AdminAddr == c.HTTPAddr {
-		bad("admin-addr", "must differ from --http-addr")
-	}
 	anyUpstream := false
 	for _, s := range c.services() {
-		checkAddr(s.name+"-addr", s.addr, false)
-		anyUpstream = anyUpstream || s.addr != ""
+		if s.addr == "" {
+			continue
+		}
+		anyUpstream = true
+		if err := procflags.CheckHostPort(s.addr); err != nil {
+			bad(s.name+"-addr", "%v", err)
+		}
 	}
 	if !anyUpstream {
 		bad("registry-addr", "no upstream service is configured")
@@ -112,27 +103,18 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		bad("max-body-bytes", "must be positive")
 	}
-	if c.LogFormat != grpcserver.LogFormatJSON && c.LogFormat != grpcserver.LogFormatConsole {
-		bad("log-format", "must be json or console")
-	}
-	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
-		bad("log-level", "%v", err)
-	}
-	if c.ShutdownTimeout <= 0 {
-		bad("shutdown-timeout", "must be positive")
-	}
 	return errors.Join(errs...)
 }
 
-// validateHostPort accepts "host:port" with a numeric port; the host may be
-// empty (all interfaces), which net.Listen and grpc both understand.
-func validateHostPort(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
+// common is the part of c that every socmgmt program shares.
+func (c Config) common() procflags.Common {
+	return procflags.Common{
+		ListenFlag:      "http-addr",
+		ListenAddr:      c.HTTPAddr,
+		AdminAddr:       c.AdminAddr,
+		LogFormat:       c.LogFormat,
+		LogLevel:        c.LogLevel,
+		ShutdownTimeout: c.ShutdownTimeout,
+		GCPercent:       c.GCPercent,
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
-	}
-	return nil
 }

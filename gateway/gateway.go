@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/socmgmt/socmgmt/internal/adminhttp"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -172,6 +172,16 @@ func (g *Gateway) MetricsHandler() http.Handler {
 	return g.metrics.handler()
 }
 
+// AdminHandler is what Run serves on cfg.AdminAddr, built as the
+// services' admin port is: /metrics for anyone (GET only, as it always
+// was), and the profiles under /debug/pprof/ for callers on this machine
+// only, since the port may be opened to a scraper elsewhere.
+func (g *Gateway) AdminHandler() http.Handler {
+	return adminhttp.NewHandler(adminhttp.Options{
+		Open: map[string]http.Handler{"GET /metrics": g.MetricsHandler()},
+	})
+}
+
 // Close closes the upstream connections; requests still running fail.
 func (g *Gateway) Close() error {
 	var errs []error
@@ -228,14 +238,7 @@ func (g *Gateway) serve(ctx context.Context) error {
 		return err
 	}
 	if g.cfg.AdminAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", g.MetricsHandler())
-		// Profiles for operators, on the admin port only (loopback).
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		if err := listen("admin", g.cfg.AdminAddr, mux); err != nil {
+		if err := listen("admin", g.cfg.AdminAddr, g.AdminHandler()); err != nil {
 			return err
 		}
 	}
@@ -256,9 +259,16 @@ func (g *Gateway) serve(ctx context.Context) error {
 	case err = <-serveErr:
 		g.logger.Error("server failed; shutting down", zap.Error(err))
 	}
+	return errors.Join(err, g.shutdown(ctx, servers))
+}
+
+// shutdown makes /healthz answer 503, then stops servers, letting running
+// requests finish within cfg.ShutdownTimeout.
+func (g *Gateway) shutdown(ctx context.Context, servers []*http.Server) error {
 	g.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer cancel()
+	var err error
 	for _, srv := range servers {
 		if serr := srv.Shutdown(shutdownCtx); serr != nil {
 			// Requests still running past the timeout are cut off.

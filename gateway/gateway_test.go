@@ -34,6 +34,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/socmgmt/socmgmt/internal/requestid"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -59,8 +60,8 @@ func (f *fakeRegistry) record(ctx context.Context, method string, req proto.Mess
 	f.mu.Lock()
 	f.calls = append(f.calls, upstreamCall{method: method, req: req, md: md})
 	f.mu.Unlock()
-	if ids := md.Get(requestIDKey); len(ids) > 0 {
-		grpc.SetHeader(ctx, metadata.Pairs(requestIDKey, ids[0]))
+	if ids := md.Get(requestid.Key); len(ids) > 0 {
+		grpc.SetHeader(ctx, metadata.Pairs(requestid.Key, ids[0]))
 	}
 }
 
@@ -486,10 +487,10 @@ func TestRequestID(t *testing.T) {
 		upstream bool // the request reaches the upstream
 	}{
 		{"client id kept", "/v1/retirees/r-1", "3f6c1d2e-7a0b-4c55-9d0e-1f2a3b4c5d6e", true, true},
-		{"longest client id kept", "/v1/retirees/r-1", strings.Repeat("a", maxRequestIDLen), true, true},
+		{"longest client id kept", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen), true, true},
 		{"generated when absent", "/v1/retirees/r-1", "", false, true},
 		{"replaced when unsafe", "/v1/retirees/r-1", "evil\" id", false, true},
-		{"replaced when too long", "/v1/retirees/r-1", strings.Repeat("a", maxRequestIDLen+1), false, true},
+		{"replaced when too long", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen+1), false, true},
 		{"set on gateway routes", "/healthz", "abc123", true, false},
 		{"set on unmatched routes", "/nowhere", "", false, false},
 	}
@@ -497,12 +498,12 @@ func TestRequestID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := newRequest(t, http.MethodGet, url+tc.path, "", nil)
 			if tc.sent != "" {
-				req.Header.Set(requestIDHeader, tc.sent)
+				req.Header.Set(requestid.Header, tc.sent)
 			}
 			before := up.fake.callCount()
 			resp := send(t, req)
-			got := resp.header.Values(requestIDHeader)
-			if len(got) != 1 || !validRequestID(got[0]) {
+			got := resp.header.Values(requestid.Header)
+			if len(got) != 1 || !requestid.Valid(got[0]) {
 				t.Fatalf("X-Request-Id %q, want one valid id", got)
 			}
 			if tc.keep != (got[0] == tc.sent) {
@@ -514,7 +515,7 @@ func TestRequestID(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff([]string{got[0]}, up.fake.lastCall(t).md.Get(requestIDKey)); diff != "" {
+			if diff := cmp.Diff([]string{got[0]}, up.fake.lastCall(t).md.Get(requestid.Key)); diff != "" {
 				t.Errorf("upstream x-request-id (-want +got):\n%s", diff)
 			}
 		})
@@ -657,7 +658,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	_, url := startGateway(t, testConfig(up.addr), zap.New(core))
 
 	const token, idNumber = "Bearer secret.token.value", "11010519491231002X"
-	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestIDHeader: "req-1"}))
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "req-1"}))
 	send(t, newRequest(t, http.MethodPost, url+"/v1/retirees:lookup", `{"idNumber":"`+idNumber+`"}`, map[string]string{"Authorization": token}))
 
 	entries := logs.FilterMessage("http request").AllUntimed()

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,22 +17,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/requestid"
 )
 
-const (
-	// requestIDHeader carries the request id between client and gateway.
-	requestIDHeader = "X-Request-Id"
-	// requestIDKey carries it between gateway and upstream, both ways.
-	requestIDKey = grpcserver.RequestIDKey
-	// maxRequestIDLen bounds a client-chosen id; longer ones are replaced.
-	// It and validRequestID follow the services' rule (internal/grpcserver),
-	// so an id the gateway passes on is never replaced upstream.
-	maxRequestIDLen = 64
-	// routeUnmatched labels requests that matched no route, so that
-	// arbitrary paths never become metric labels or log entries.
-	routeUnmatched = "unmatched"
-)
+// routeUnmatched labels requests that matched no route, so that arbitrary
+// paths never become metric labels or log entries.
+const routeUnmatched = "unmatched"
 
 // requestStateKey is the context key of *requestState.
 type requestStateKey struct{}
@@ -56,10 +45,9 @@ func stateFrom(ctx context.Context) *requestState {
 func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get(requestIDHeader)
-		if !validRequestID(id) {
-			id = rand.Text()
-		}
+		// The services' rule (requestid), so that an id the gateway passes
+		// on is never replaced upstream.
+		id := requestid.FromClient(r.Header.Get(requestid.Header))
 		st := &requestState{id: id, route: routeUnmatched}
 		rec := &statusRecorder{ResponseWriter: w, requestID: id}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st)))
@@ -90,24 +78,6 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 	})
 }
 
-// validRequestID accepts the ids clients and proxies commonly send (UUIDs,
-// hex, base32) and nothing that could forge log lines or break gRPC
-// metadata.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // metricMethod keeps client-chosen method names out of metric labels.
 func metricMethod(m string) string {
 	switch m {
@@ -130,8 +100,8 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
-		if h := r.Header(); h.Get(requestIDHeader) == "" {
-			h.Set(requestIDHeader, r.requestID)
+		if h := r.Header(); h.Get(requestid.Header) == "" {
+			h.Set(requestid.Header, r.requestID)
 		}
 	}
 	r.ResponseWriter.WriteHeader(code)
@@ -161,7 +131,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // and the gateway's share it.
 func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
 	if st := stateFrom(ctx); st != nil {
-		return metadata.Pairs(requestIDKey, st.id)
+		return metadata.Pairs(requestid.Key, st.id)
 	}
 	return nil
 }
@@ -171,8 +141,8 @@ func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
 // response) and keeps grpc-gateway's Grpc-Metadata- prefix for the rest.
 func outgoingHeader(key string) (string, bool) {
 	switch key {
-	case requestIDKey:
-		return requestIDHeader, true
+	case requestid.Key:
+		return requestid.Header, true
 	case "content-type":
 		return "", false
 	}

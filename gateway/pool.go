@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/socmgmt/socmgmt/internal/grpcdial"
+	"github.com/socmgmt/socmgmt/internal/authn"
 )
 
 // upstreamConns is how many connections the gateway keeps to each
@@ -28,7 +28,9 @@ var _ grpc.ClientConnInterface = (*connPool)(nil)
 func dialPool(addr string, n int) (*connPool, error) {
 	p := &connPool{}
 	for range n {
-		conn, err := grpcdial.Dial(addr)
+		// No credentials of the gateway's own: each call carries its
+		// client's token, forwarded as metadata.
+		conn, err := authn.Dial(addr, nil)
 		if err != nil {
 			p.Close()
 			return nil, err

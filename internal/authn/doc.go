@@ -8,4 +8,9 @@
 // into the request context. Handlers then call [Require] for the role check
 // and do the object-level checks (community, enterprise) themselves with
 // [Principal.InCommunity] and the principal's fields.
+//
+// The other side is how a program presents itself when it calls another:
+// [Dial] connects to a sibling service, with [CallCredentials] when a
+// service calls as itself, or with none when the gateway forwards its
+// client's own token.
 package authn

@@ -1,19 +1,12 @@
 package grpcserver
 
 import (
+	"errors"
 	"flag"
-	"fmt"
-	"runtime/debug"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-)
-
-// Log formats accepted by NewLogger and the -log-format flag.
-const (
-	LogFormatJSON    = "json"
-	LogFormatConsole = "console"
+	"github.com/socmgmt/socmgmt/internal/logging"
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 // Flags are the settings every service binary shares. Register them on the
@@ -33,53 +26,49 @@ type Flags struct {
 	GCPercent int
 }
 
-// DefaultGCPercent lets the heap grow to five times the live data before
-// a collection. The services' live heaps are small (tens of MiB), so this
-// costs little memory and saves much of the collector's CPU at high
-// request rates.
-const DefaultGCPercent = 400
-
 // ApplyRuntime applies the runtime settings among the flags. Mains call it
 // once, before serving.
 func (f *Flags) ApplyRuntime() {
-	if f.GCPercent != 0 {
-		debug.SetGCPercent(f.GCPercent)
-	}
+	procflags.ApplyGCPercent(f.GCPercent)
 }
 
-// Register defines -grpc-addr, -admin-addr, -log-format, -log-level and
-// -shutdown-timeout on fs, storing into f.
+// Register defines -grpc-addr, -admin-addr, -log-format, -log-level,
+// -shutdown-timeout and -gc-percent on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.StringVar(&f.GRPCAddr, "grpc-addr", defaultGRPC, "`host:port` the gRPC server listens on")
 	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles answer loopback callers only); empty disables it")
-	fs.StringVar(&f.LogFormat, "log-format", LogFormatJSON, "log format: json or console")
+	fs.StringVar(&f.LogFormat, "log-format", logging.FormatJSON, "log format: json or console")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long a shutdown waits for in-flight calls before cancelling them")
-	fs.IntVar(&f.GCPercent, "gc-percent", DefaultGCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
+	fs.IntVar(&f.GCPercent, "gc-percent", procflags.DefaultGCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
 }
 
-// NewLogger builds the process logger: "json" is zap's production
-// configuration with ISO 8601 times, "console" its development one. An
-// unknown format or level is an error wrapping ErrInvalidOption.
-func NewLogger(format, level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("%w: log level %q: want debug, info, warn or error", ErrInvalidOption, level)
+// Validate checks the settings that every socmgmt program shares (see
+// procflags.Common) and reports each unusable one, naming its flag, as an
+// error wrapping ErrInvalidOption. A service's own validation calls it and
+// then checks only the service's own fields.
+func (f *Flags) Validate() error {
+	problems := procflags.Common{
+		ListenFlag:      "grpc-addr",
+		ListenAddr:      f.GRPCAddr,
+		AdminAddr:       f.AdminAddr,
+		LogFormat:       f.LogFormat,
+		LogLevel:        f.LogLevel,
+		ShutdownTimeout: f.ShutdownTimeout,
+		GCPercent:       f.GCPercent,
+	}.Problems()
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = &optionError{msg: p}
 	}
-	var cfg zap.Config
-	switch format {
-	case LogFormatJSON:
-		cfg = zap.NewProductionConfig()
-		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	case LogFormatConsole:
-		cfg = zap.NewDevelopmentConfig()
-	default:
-		return nil, fmt.Errorf("%w: log format %q: want json or console", ErrInvalidOption, format)
-	}
-	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	log, err := cfg.Build()
-	if err != nil {
-		return nil, fmt.Errorf("grpcserver: build logger: %w", err)
-	}
-	return log, nil
+	return errors.Join(errs...)
 }
+
+// optionError is an unusable setting. Its message is the problem alone,
+// as the services have always printed it ("--grpc-addr is required"),
+// while errors.Is still finds ErrInvalidOption.
+type optionError struct{ msg string }
+
+func (e *optionError) Error() string { return e.msg }
+
+func (e *optionError) Unwrap() error { return ErrInvalidOption }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap/zapcore"
+
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 func TestFlagsRegister(t *testing.T) {
@@ -19,7 +21,7 @@ func TestFlagsRegister(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout, GCPercent: DefaultGCPercent},
+			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent},
 		},
 		{
 			name: "all set",
@@ -43,32 +45,49 @@ func TestFlagsRegister(t *testing.T) {
 	}
 }
 
-func TestNewLogger(t *testing.T) {
+// TestFlagsValidate: the shared checks are reported with the flag's name,
+// each wrapping ErrInvalidOption, and the defaults pass them.
+func TestFlagsValidate(t *testing.T) {
 	tests := []struct {
-		name, format, level string
-		wantErr             bool
-		wantLevel           zapcore.Level
+		name string
+		args []string
+		want []string // the messages, one per line; none for valid
 	}{
-		{name: "json info", format: "json", level: "info", wantLevel: zapcore.InfoLevel},
-		{name: "json upper-case level", format: "json", level: "WARN", wantLevel: zapcore.WarnLevel},
-		{name: "console debug", format: "console", level: "debug", wantLevel: zapcore.DebugLevel},
-		{name: "unknown format", format: "xml", level: "info", wantErr: true},
-		{name: "unknown level", format: "json", level: "loud", wantErr: true},
+		{name: "defaults"},
+		{name: "console debug, no admin port", args: []string{"-log-format=console", "-log-level=debug", "-admin-addr="}},
+		{name: "no gRPC address", args: []string{"-grpc-addr="}, want: []string{"--grpc-addr is required"}},
+		{name: "admin on the gRPC address", args: []string{"-admin-addr=127.0.0.1:9101"}, want: []string{"--admin-addr must differ from --grpc-addr"}},
+		{name: "admin address without port", args: []string{"-admin-addr=localhost"}, want: []string{"--admin-addr: address localhost: missing port in address"}},
+		{name: "unknown log format and level", args: []string{"-log-format=xml", "-log-level=loud"}, want: []string{
+			"--log-format must be json or console", "--log-level must be debug, info, warn or error",
+		}},
+		{name: "zero shutdown timeout", args: []string{"-shutdown-timeout=0s"}, want: []string{"--shutdown-timeout must be positive"}},
+		{name: "collector off", args: []string{"-gc-percent=-1"}, want: []string{"--gc-percent must not be negative (0 keeps the runtime's setting)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			log, err := NewLogger(tc.format, tc.level)
-			if tc.wantErr {
-				if !errors.Is(err, ErrInvalidOption) {
-					t.Errorf("NewLogger = %v, want ErrInvalidOption", err)
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			var f Flags
+			f.Register(fs, "127.0.0.1:9101", "127.0.0.1:9201")
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			err := f.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatalf("NewLogger: %v", err)
+			if !errors.Is(err, ErrInvalidOption) {
+				t.Errorf("Validate = %v, want ErrInvalidOption", err)
 			}
-			if got := zapcore.LevelOf(log.Core()); got != tc.wantLevel {
-				t.Errorf("level = %v, want %v", got, tc.wantLevel)
+			if err == nil {
+				return
+			}
+			if diff := cmp.Diff(tc.want, strings.Split(err.Error(), "\n")); diff != "" {
+				t.Errorf("Validate messages (-want +got):\n%s", diff)
 			}
 		})
 	}

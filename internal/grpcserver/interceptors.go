@@ -3,7 +3,6 @@ package grpcserver
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,15 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/requestid"
 )
-
-// RequestIDKey is the metadata key (and HTTP header) that carries a request
-// id in to a server and back out in its response header.
-const RequestIDKey = "x-request-id"
-
-// maxRequestIDLen bounds an id taken from a client, which lands in every log
-// line of the call.
-const maxRequestIDLen = 64
 
 // Method prefixes of the services the bootstrap itself registers.
 const (
@@ -79,44 +72,13 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-// validRequestID reports whether id, which comes from a client, is short
-// and plain enough to be put into logs and echoed.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// newRequestID returns 16 random hex characters. The id only has to be
-// unique enough to find a call's log lines, not secret, so the runtime's
-// per-thread generator is used: it neither locks nor makes a system call.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	var b [16]byte
-	n := rand.Uint64()
-	for i := range b {
-		b[i] = hex[n&0xf]
-		n >>= 4
-	}
-	return string(b[:])
-}
-
 // requestIDFrom returns the client's id when it is sane, otherwise a new one.
 func requestIDFrom(ctx context.Context) string {
-	if vals := metadata.ValueFromIncomingContext(ctx, RequestIDKey); len(vals) > 0 && validRequestID(vals[0]) {
-		return vals[0]
+	var sent string
+	if vals := metadata.ValueFromIncomingContext(ctx, requestid.Key); len(vals) > 0 {
+		sent = vals[0]
 	}
-	return newRequestID()
+	return requestid.FromClient(sent)
 }
 
 func (s *Server) newCall(ctx context.Context) *callInfo {
@@ -132,7 +94,7 @@ func (s *Server) interceptUnary(ctx context.Context, req any, info *grpc.UnarySe
 	// The id goes back even when the call fails, so a client can quote it.
 	// SetHeader fails only outside a real grpc stream, or once headers are
 	// sent, which nothing can have done yet; neither is worth failing for.
-	_ = grpc.SetHeader(ctx, metadata.MD{RequestIDKey: []string{call.requestID}})
+	_ = grpc.SetHeader(ctx, metadata.MD{requestid.Key: []string{call.requestID}})
 	resp, err := s.runUnary(ctx, req, info, handler, call)
 	s.finish(info.FullMethod, call, start, err)
 	return resp, err
@@ -156,7 +118,7 @@ func (s *Server) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Strea
 	call := s.newCall(ss.Context())
 	ctx := context.WithValue(ss.Context(), callKey{}, call)
 	// As in interceptUnary: nothing can have sent headers yet.
-	_ = ss.SetHeader(metadata.MD{RequestIDKey: []string{call.requestID}})
+	_ = ss.SetHeader(metadata.MD{requestid.Key: []string{call.requestID}})
 	err := s.runStream(srv, &contextStream{ServerStream: ss, ctx: ctx}, info, handler, call)
 	s.finish(info.FullMethod, call, start, err)
 	return err

@@ -3,8 +3,6 @@ package grpcserver
 import (
 	"context"
 	"io"
-	"regexp"
-	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -12,31 +10,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/socmgmt/socmgmt/internal/requestid"
 )
-
-// saneRequestID is the rule for client request ids, written independently
-// of validRequestID as the fuzz oracle.
-var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-func FuzzRequestID(f *testing.F) {
-	for _, s := range []string{
-		"", "abc", "req-1.A_b", strings.Repeat("a", 64), strings.Repeat("a", 65),
-		"a b", "ü", "\x00", `"}`, "a\nb", "0123456789abcdef",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{RequestIDKey: []string{in}})
-		got := requestIDFrom(ctx)
-		if !saneRequestID.MatchString(got) {
-			t.Fatalf("requestIDFrom(%q) = %q, not a sane id", in, got)
-		}
-		kept := got == in
-		if want := saneRequestID.MatchString(in); kept != want {
-			t.Fatalf("requestIDFrom(%q) = %q: kept %v, want kept %v", in, got, kept, want)
-		}
-	})
-}
 
 // fakeTransportStream stands in for the grpc stream that a real server puts
 // into the context, so that the header write is measured as in production.
@@ -78,10 +54,10 @@ func BenchmarkUnaryChain(b *testing.B) {
 		incoming metadata.MD
 		parallel bool
 	}{
-		{name: "nop log", log: zap.NewNop(), incoming: metadata.Pairs(RequestIDKey, "bench-1")},
-		{name: "json log", log: jsonLog, incoming: metadata.Pairs(RequestIDKey, "bench-1")},
+		{name: "nop log", log: zap.NewNop(), incoming: metadata.Pairs(requestid.Key, "bench-1")},
+		{name: "json log", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "bench-1")},
 		{name: "json log generated id", log: jsonLog, incoming: metadata.Pairs("x-other", "1")},
-		{name: "json log parallel", log: jsonLog, incoming: metadata.Pairs(RequestIDKey, "bench-1"), parallel: true},
+		{name: "json log parallel", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "bench-1"), parallel: true},
 	}
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {

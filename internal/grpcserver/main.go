@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"go.uber.org/zap"
+
+	"github.com/socmgmt/socmgmt/internal/logging"
 )
 
 // Main is the whole main of a service program: it parses the command line
@@ -27,7 +29,7 @@ func Main[C any](name string, parse func(args []string) (C, error), flags func(C
 	}
 	f := flags(cfg)
 	f.ApplyRuntime()
-	log, err := NewLogger(f.LogFormat, f.LogLevel)
+	log, err := logging.New(f.LogFormat, f.LogLevel)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)

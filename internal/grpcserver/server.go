@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -29,11 +28,15 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 // DefaultShutdownTimeout is how long a shutdown waits for in-flight calls
-// when Options.ShutdownTimeout is zero.
-const DefaultShutdownTimeout = 10 * time.Second
+// when Options.ShutdownTimeout is zero: the default of every program's
+// -shutdown-timeout.
+const DefaultShutdownTimeout = procflags.DefaultShutdownTimeout
 
 const (
 	maxRecvMsgSize       = 4 << 20
@@ -47,7 +50,7 @@ const (
 )
 
 // ErrInvalidOption is wrapped by the errors returned for unusable settings:
-// an empty GRPCAddr, an unknown log format or level.
+// an empty GRPCAddr, and every problem Flags.Validate finds.
 var ErrInvalidOption = errors.New("grpcserver: invalid option")
 
 // ErrAlreadyStarted is returned by Run and ServeListener when the Server has
@@ -79,8 +82,10 @@ type Options struct {
 	// authentication put there. Nil logs an empty subject.
 	Subject func(ctx context.Context) string
 	// AdminHandlers are extra routes on the admin server, keyed by
-	// http.ServeMux pattern. A pattern that is invalid or collides with
-	// /metrics or /healthz makes New panic, as http.ServeMux.Handle does.
+	// http.ServeMux pattern; like the profiles they answer loopback callers
+	// only (see adminhttp). A pattern that is invalid or collides with
+	// /metrics, /healthz or the profiles makes New panic, as
+	// http.ServeMux.Handle does.
 	AdminHandlers map[string]http.Handler
 	// Registry receives the server's metrics and the Go and process
 	// collectors and is what /metrics serves. Nil means a new one.
@@ -361,39 +366,18 @@ func (s *Server) shutdown(drain bool) {
 	}
 }
 
-// loopbackOnly serves h to callers on the loopback interface and answers
-// 403 to anyone else.
-func loopbackOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			http.Error(w, "forbidden: only from this machine", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
+func (s *Server) newAdminHandler(local map[string]http.Handler) http.Handler {
+	return adminhttp.NewHandler(adminhttp.Options{
+		Open: map[string]http.Handler{
+			"/metrics": promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+				Registry:      s.registry,
+				ErrorLog:      zap.NewStdLog(s.log),
+				ErrorHandling: promhttp.ContinueOnError,
+			}),
+			"/healthz": http.HandlerFunc(s.serveHealthz),
+		},
+		Local: local,
 	})
-}
-
-func (s *Server) newAdminHandler(extra map[string]http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
-		Registry:      s.registry,
-		ErrorLog:      zap.NewStdLog(s.log),
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
-	mux.HandleFunc("/healthz", s.serveHealthz)
-	// Profiles and the extra handlers (the database backup holds every
-	// retiree's personal data) answer callers on this machine only, even
-	// when the admin port is opened to a metrics scraper elsewhere.
-	mux.Handle("/debug/pprof/", loopbackOnly(http.HandlerFunc(pprof.Index)))
-	mux.Handle("/debug/pprof/cmdline", loopbackOnly(http.HandlerFunc(pprof.Cmdline)))
-	mux.Handle("/debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
-	mux.Handle("/debug/pprof/symbol", loopbackOnly(http.HandlerFunc(pprof.Symbol)))
-	mux.Handle("/debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
-	for pattern, h := range extra {
-		mux.Handle(pattern, loopbackOnly(h))
-	}
-	return mux
 }
 
 func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {

@@ -23,6 +23,8 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/socmgmt/socmgmt/internal/requestid"
 )
 
 func TestRequestID(t *testing.T) {
@@ -45,16 +47,16 @@ func TestRequestID(t *testing.T) {
 			h := start(t, Options{Name: "test"})
 			var md []string
 			for _, v := range tc.incoming {
-				md = append(md, RequestIDKey, v)
+				md = append(md, requestid.Key, v)
 			}
 
 			got, header, err := h.unary(t, requestIDValue, md...)
 			if err != nil {
 				t.Fatalf("Unary: %v", err)
 			}
-			echoed := header.Get(RequestIDKey)
+			echoed := header.Get(requestid.Key)
 			if len(echoed) != 1 || echoed[0] != got {
-				t.Errorf("header %s = %q, want [%q] as the handler saw", RequestIDKey, echoed, got)
+				t.Errorf("header %s = %q, want [%q] as the handler saw", requestid.Key, echoed, got)
 			}
 			if tc.want != "" {
 				if got != tc.want {
@@ -79,8 +81,8 @@ func TestRequestID(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stream Header: %v", err)
 			}
-			if echoed := sh.Get(RequestIDKey); len(echoed) != 1 || echoed[0] != streamID {
-				t.Errorf("stream header %s = %q, want [%q] as the handler saw", RequestIDKey, echoed, streamID)
+			if echoed := sh.Get(requestid.Key); len(echoed) != 1 || echoed[0] != streamID {
+				t.Errorf("stream header %s = %q, want [%q] as the handler saw", requestid.Key, echoed, streamID)
 			}
 			if tc.want != "" && streamID != tc.want {
 				t.Errorf("stream request id = %q, want %q", streamID, tc.want)
@@ -132,7 +134,7 @@ func TestPanicRecovery(t *testing.T) {
 			return err
 		}},
 		{name: "inner interceptor", call: func() error {
-			_, _, err := h.unary(t, "x", RequestIDKey, "interceptor-panic")
+			_, _, err := h.unary(t, "x", requestid.Key, "interceptor-panic")
 			return err
 		}},
 		{name: "stream handler", call: func() error {
@@ -232,7 +234,7 @@ func TestAccessLog(t *testing.T) {
 				"method":     echoUnaryMethod,
 				"code":       tc.wantCode,
 				"subject":    tc.wantSubject,
-				"request_id": header.Get(RequestIDKey)[0],
+				"request_id": header.Get(requestid.Key)[0],
 			}
 			if diff := cmp.Diff(want, fields); diff != "" {
 				t.Errorf("access log fields (-want +got):\n%s", diff)

@@ -19,14 +19,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
-	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -470,10 +467,4 @@ func PageCommunity(tx *bolt.Tx, community, after string, scan boltstore.Scan, ke
 		return "", err
 	}
 	return string(last[len(prefix):]), nil
-}
-
-// Dial connects to registry for a projection, with the given per-call
-// credentials (see grpcdial: loopback, short reconnect backoff).
-func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
-	return grpcdial.Dial(addr, grpc.WithPerRPCCredentials(creds))
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -40,5 +42,13 @@ func TestParseConfig(t *testing.T) {
 	}
 	if _, err := ParseConfig([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v, want flag.ErrHelp", err)
+	}
+
+	// The flags every service shares are checked by grpcserver.Flags.
+	_, err = ParseConfig(append(devrun, "--log-format", "xml", "--grpc-addr", ""))
+	for _, want := range []string{"--log-format must be json or console", "--grpc-addr is required"} {
+		if !errors.Is(err, grpcserver.ErrInvalidOption) || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want ErrInvalidOption saying %q", err, want)
+		}
 	}
 }

@@ -48,6 +48,10 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--token-key", "k", "--registry-addr", ""}, "--registry-addr is required"},
 		{[]string{"--token-key", "k", "--outbox-min-backoff", "2s", "--outbox-max-backoff", "1s"}, "--outbox-min-backoff"},
 		{[]string{"--token-key", "k", "--submit-timeout", "0s"}, "--submit-timeout"},
+		// The flags every service shares, checked by grpcserver.Flags.
+		{[]string{"--token-key", "k", "--grpc-addr", ""}, "--grpc-addr is required"},
+		{[]string{"--token-key", "k", "--log-level", "loud"}, "--log-level must be debug, info, warn or error"},
+		{[]string{"--token-key", "k", "--shutdown-timeout", "0s"}, "--shutdown-timeout must be positive"},
 	} {
 		_, err := ParseConfig(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

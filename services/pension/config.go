@@ -65,11 +65,10 @@ func ParseConfig(args []string) (*Config, error) {
 	return &c, c.validate()
 }
 
+// validate reports every problem at once: those of the flags every
+// service shares, then those of the service's own.
 func (c *Config) validate() error {
-	var errs []error
-	if c.Server.GRPCAddr == "" {
-		errs = append(errs, errors.New("--grpc-addr is required"))
-	}
+	errs := []error{c.Server.Validate()}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required"))
 	}

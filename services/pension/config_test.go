@@ -44,6 +44,10 @@ func TestParseConfig(t *testing.T) {
 		{"share zero", append(base, "--amount-drop-share", "0"), "--amount-drop-share"},
 		{"no records", append(base, "--max-stream-records", "0"), "--max-stream-records"},
 		{"no registry", append(base, "--registry-addr", ""), "--registry-addr"},
+		// The flags every service shares, checked by grpcserver.Flags.
+		{"no gRPC address", append(base, "--grpc-addr", ""), "--grpc-addr is required"},
+		{"admin on the gRPC address", append(base, "--admin-addr", "127.0.0.1:9103"), "--admin-addr must differ from --grpc-addr"},
+		{"unknown log format", append(base, "--log-format", "xml"), "--log-format must be json or console"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig(tc.args)

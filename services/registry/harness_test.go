@@ -26,6 +26,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/requestid"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -160,7 +161,7 @@ func withToken(ctx context.Context, tok string) context.Context {
 
 // withRequestID adds the request id the bootstrap records for the call.
 func withRequestID(ctx context.Context, id string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, grpcserver.RequestIDKey, id)
+	return metadata.AppendToOutgoingContext(ctx, requestid.Key, id)
 }
 
 // openStoreAt opens a registry store at path; the caller closes it.

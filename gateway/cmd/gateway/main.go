@@ -11,13 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
 
 	"github.com/socmgmt/socmgmt/gateway"
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/logging"
+	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
 func main() {
@@ -40,10 +40,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.GCPercent != 0 {
-		debug.SetGCPercent(cfg.GCPercent)
-	}
-	logger, err := grpcserver.NewLogger(cfg.LogFormat, cfg.LogLevel)
+	procflags.ApplyGCPercent(cfg.GCPercent)
+	logger, err := logging.New(cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}

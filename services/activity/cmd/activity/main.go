@@ -18,7 +18,6 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
-	"github.com/socmgmt/socmgmt/internal/projection"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/activity"
@@ -37,7 +36,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("credentials for registry: %w", err)
 	}
-	conn, err := projection.Dial(cfg.RegistryAddr, creds)
+	conn, err := authn.Dial(cfg.RegistryAddr, creds)
 	if err != nil {
 		return fmt.Errorf("registry address: %w", err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
-	"github.com/socmgmt/socmgmt/internal/grpcdial"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -35,17 +34,14 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("service credentials: %w", err)
 	}
-	dial := func(addr string) (*grpc.ClientConn, error) {
-		return grpcdial.Dial(addr, grpc.WithPerRPCCredentials(creds))
-	}
-	registryConn, err := dial(cfg.RegistryAddr)
+	registryConn, err := authn.Dial(cfg.RegistryAddr, creds)
 	if err != nil {
 		return fmt.Errorf("registry address: %w", err)
 	}
 	defer registryConn.Close()
 	var activity activityv1.ActivityServiceClient
 	if cfg.ActivityAddr != "" {
-		activityConn, err := dial(cfg.ActivityAddr)
+		activityConn, err := authn.Dial(cfg.ActivityAddr, creds)
 		if err != nil {
 			return fmt.Errorf("activity address: %w", err)
 		}

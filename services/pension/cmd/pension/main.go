@@ -17,7 +17,6 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
-	"github.com/socmgmt/socmgmt/internal/projection"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/pension"
@@ -46,7 +45,7 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	}
 	// Dial does not connect yet: the projection connects, and reconnects,
 	// on its own schedule, so the service starts while registry is down.
-	conn, err := projection.Dial(cfg.RegistryAddr, creds)
+	conn, err := authn.Dial(cfg.RegistryAddr, creds)
 	if err != nil {
 		return fmt.Errorf("registry address: %w", err)
 	}
