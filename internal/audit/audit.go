@@ -19,7 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -75,6 +77,13 @@ type Actor struct {
 	Subject   string
 	Role      string
 	RequestID string
+}
+
+// ActorOf is the actor of a request: the caller's principal and the
+// request id the interceptors gave the call, so that a record leads to the
+// request's log lines.
+func ActorOf(ctx context.Context, p *authn.Principal) Actor {
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
 }
 
 // NewEntry returns an entry of actor doing action to a retiree at a time.

@@ -10,6 +10,8 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 // DefaultPageSize is the page size of a list request that names none.
@@ -118,6 +120,39 @@ func (p *PageTokens) mac(scope string, payload []byte) hash.Hash {
 	h.Write([]byte(scope))
 	h.Write(payload)
 	return h
+}
+
+// Args validates a list request's page size and token for the list bound
+// to scope, adding what is wrong to v under the request's field names
+// (pageSize, pageToken); it returns the page size and the key to resume
+// after. Every list handler reads its page arguments through it.
+func (p *PageTokens) Args(v *fault.Violations, size int32, token, scope string) (int, []byte) {
+	n, err := PageSize(size)
+	if err != nil {
+		v.Addf("pageSize", "must be between 0 and %d", MaxPageSize)
+	}
+	after, err := p.Decode(scope, token)
+	if err != nil {
+		v.Add("pageToken", "invalid page token; start again without one")
+	}
+	return n, after
+}
+
+// Parse is Args for a list with no other arguments to validate: it returns
+// the violations as a *fault.ValidationError.
+func (p *PageTokens) Parse(size int32, token, scope string) (int, []byte, error) {
+	var v fault.Violations
+	n, after := p.Args(&v, size, token, scope)
+	return n, after, v.Err()
+}
+
+// Next returns the token of the page after the one that ended at last,
+// or "" when last is nil (the list is complete).
+func (p *PageTokens) Next(scope string, last []byte) string {
+	if last == nil {
+		return ""
+	}
+	return p.Encode(scope, last)
 }
 
 // PageScope builds the scope of a list query from its method name and its

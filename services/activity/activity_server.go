@@ -71,7 +71,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	// clock, and the pages of one listing must share their scope. The
 	// token resumes after the last session listed, whatever from is.
 	scope := boltstore.PageScope("ListActivities", q.venueID, q.communityID, req.From, req.To)
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -90,7 +90,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListActivitiesResponse{Occurrences: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListActivitiesResponse{Occurrences: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // listRange validates a list's [from, to): from defaults to now, to to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
@@ -20,7 +21,7 @@ func (s *Server) RegisterRetiree(ctx context.Context, req *pb.RegisterRetireeReq
 	if req.RetireeId == "" {
 		return nil, s.fail(ctx, fault.Invalid("retireeId", "required"))
 	}
-	r, err := s.store.Register(req.ActivityId, req.RetireeId, actorOf(ctx, p), scopeOf(p))
+	r, err := s.store.Register(req.ActivityId, req.RetireeId, audit.ActorOf(ctx, p), scopeOf(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -33,7 +34,7 @@ func (s *Server) CancelRegistration(ctx context.Context, req *pb.CancelRegistrat
 	if err != nil {
 		return nil, err
 	}
-	r, promoted, err := s.store.CancelRegistration(req.ActivityId, req.RetireeId, actorOf(ctx, p), scopeOf(p))
+	r, promoted, err := s.store.CancelRegistration(req.ActivityId, req.RetireeId, audit.ActorOf(ctx, p), scopeOf(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -49,7 +50,7 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 	}
 	var v fault.Violations
 	scope := "registrations:" + req.ActivityId
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -61,10 +62,10 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 	for i, r := range list {
 		ids[i] = r.RetireeId
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRegistrations", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRegistrations", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // RecordAttendance implements pb.ActivityServiceServer.
@@ -97,7 +98,7 @@ func (s *Server) RecordAttendance(ctx context.Context, req *pb.RecordAttendanceR
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	resp, err := s.store.RecordAttendance(req.Id, start, req.Present, actorOf(ctx, p), scopeOf(p))
+	resp, err := s.store.RecordAttendance(req.Id, start, req.Present, audit.ActorOf(ctx, p), scopeOf(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -86,30 +86,6 @@ func (s *Server) fail(ctx context.Context, err error) error {
 	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
 }
 
-func actorOf(ctx context.Context, p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
-}
-
-// pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(v *fault.Violations, size int32, token, scope string) (int, []byte) {
-	n, err := boltstore.PageSize(size)
-	if err != nil {
-		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
-	}
-	after, err := s.store.PageTokens().Decode(scope, token)
-	if err != nil {
-		v.Add("pageToken", "invalid page token; start again without one")
-	}
-	return n, after
-}
-
-func (s *Server) nextToken(scope string, last []byte) string {
-	if last == nil {
-		return ""
-	}
-	return s.store.PageTokens().Encode(scope, last)
-}
-
 // CreateVenue implements pb.ActivityServiceServer. Role service must send
 // a request key, so that its retried deliveries create one venue.
 func (s *Server) CreateVenue(ctx context.Context, req *pb.CreateVenueRequest) (*pb.CreateVenueResponse, error) {
@@ -158,7 +134,7 @@ func (s *Server) ListVenues(ctx context.Context, req *pb.ListVenuesRequest) (*pb
 	var v fault.Violations
 	community := communityFor(p, &v, "communityId", req.CommunityId)
 	scope := boltstore.PageScope("ListVenues", community)
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -169,5 +145,5 @@ func (s *Server) ListVenues(ctx context.Context, req *pb.ListVenuesRequest) (*pb
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListVenuesResponse{Venues: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListVenuesResponse{Venues: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }

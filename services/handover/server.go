@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -125,31 +126,6 @@ func (s *Server) fail(ctx context.Context, err error) error {
 	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
 }
 
-func actorOf(p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role)}
-}
-
-// pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
-	var v fault.Violations
-	n, err := boltstore.PageSize(size)
-	if err != nil {
-		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
-	}
-	after, err := s.store.PageTokens().Decode(scope, token)
-	if err != nil {
-		v.Add("pageToken", "invalid page token")
-	}
-	return n, after, v.Err()
-}
-
-func (s *Server) nextToken(scope string, last []byte) string {
-	if last == nil {
-		return ""
-	}
-	return s.store.PageTokens().Encode(scope, last)
-}
-
 // today is the date in China now.
 func (s *Server) today() string { return dateIn(s.now()) }
 
@@ -171,7 +147,7 @@ func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverReque
 		return nil, authn.ErrPermissionDenied
 	}
 	draft := newDraft(h)
-	created, err := s.store.CreateHandover(draft, actorOf(p), draftSummary(draft))
+	created, err := s.store.CreateHandover(draft, audit.ActorOf(ctx, p), draftSummary(draft))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -230,7 +206,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 		}
 	}
 	scope := boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode)
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -239,7 +215,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // UpdateHandover implements pb.HandoverServiceServer: the enterprise
@@ -264,7 +240,7 @@ func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverReque
 		return nil, s.fail(ctx, err)
 	}
 	patch := Patch{Paths: paths, Values: h}
-	updated, err := s.store.mutate(h.Id, h.Etag, actorOf(p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	updated, err := s.store.mutate(h.Id, h.Etag, audit.ActorOf(ctx, p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
 		removed, detail, err := applyPatch(cur, patch)
 		if err != nil {
 			return "", "", err
@@ -321,7 +297,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 	if err := newCheckError(ReasonChecksFailed, "the handover cannot be submitted", found); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	submitted, err := s.store.mutate(h.Id, h.Etag, actorOf(p), guard, func(w *txn, cur *pb.Handover) (string, string, error) {
+	submitted, err := s.store.mutate(h.Id, h.Etag, audit.ActorOf(ctx, p), guard, func(w *txn, cur *pb.Handover) (string, string, error) {
 		if err := requireState(cur, "submitting", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
 			return "", "", err
 		}
@@ -367,7 +343,7 @@ func (s *Server) WithdrawHandover(ctx context.Context, req *pb.WithdrawHandoverR
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := withdraw(cur, req.Reason)
 		if err != nil {
 			return "", "", err
@@ -394,7 +370,7 @@ func (s *Server) ReturnHandover(ctx context.Context, req *pb.ReturnHandoverReque
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := returnToEnterprise(cur, req.Reason)
 		return actionReturned, detail, err
 	})
@@ -414,7 +390,7 @@ func (s *Server) ReceiveFunds(ctx context.Context, req *pb.ReceiveFundsRequest) 
 	if err := checkReceipt(r, s.today()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := receiveFunds(cur, r)
 		return actionFundsReceived, detail, err
 	})
@@ -433,7 +409,7 @@ func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesReq
 	if err := checkArchives(req.Received, req.Missing); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := receiveArchives(cur, req.Received, req.Missing)
 		return actionArchivesReceived, detail, err
 	})
@@ -452,7 +428,7 @@ func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesReq
 	if err := checkInspection(req.PremisesId, req.Accepted, req.Notes); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := inspectPremises(cur, req.PremisesId, req.Accepted, req.Notes)
 		return actionPremisesInspected, detail, err
 	})
@@ -470,7 +446,7 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.mutate(req.Id, req.Etag, actorOf(p), receiverGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
 		cmds, detail, err := complete(cur, w.now)
 		if err != nil {
 			return "", "", err
@@ -504,7 +480,7 @@ func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEve
 		return nil, authn.ErrPermissionDenied
 	}
 	scope := boltstore.PageScope("ListHandoverEvents", h.Id)
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -512,7 +488,7 @@ func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEve
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // ListObligations implements pb.HandoverServiceServer: bureau and admin
@@ -546,7 +522,7 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 		f.Visible = func(o *pb.OwedObligation) bool { return p.InCommunity(o.CommunityId) }
 	}
 	scope := boltstore.PageScope("ListObligations", f.EnterpriseCode, f.ActiveOn)
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -554,5 +530,5 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }

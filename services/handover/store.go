@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -91,11 +92,9 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // PageTokens returns the store's page-token codec.
 func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
-// Actor is who takes a step, as the timeline records it.
-type Actor struct {
-	Subject string
-	Role    string
-}
+// Actor is who takes a step, as the timeline records it: the same actor,
+// with its request id, as the audit logs of the other services.
+type Actor = audit.Actor
 
 // errHandoverNotFound is what a read or step of an unknown handover gets
 // (turned into 403 for callers who may not learn that).
@@ -232,6 +231,7 @@ func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
 		Time:      timestamppb.New(w.now),
 		Actor:     actor.Subject,
 		ActorRole: actor.Role,
+		RequestId: actor.RequestID,
 		Action:    action,
 		Detail:    detail,
 		State:     h.State,

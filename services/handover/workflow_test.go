@@ -9,10 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/requestid"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -693,5 +695,25 @@ func TestSubmitWithRegistryDown(t *testing.T) {
 	claims, err := w.store.OtherClaims("", h.RetireeIds)
 	if err != nil || len(claims) != 0 {
 		t.Errorf("claims: %v %v", claims, err)
+	}
+}
+
+// TestEventsCarryTheRequestID: a step on the timeline names the request
+// that took it, as the other services' audit records do.
+func TestEventsCarryTheRequestID(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ids := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	ctx := metadata.AppendToOutgoingContext(w.as(enterpriseXP), requestid.Key, "req-7f3a")
+	created, err := w.client.CreateHandover(ctx, &pb.CreateHandoverRequest{Handover: packageFor(ids)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.client.ListHandoverEvents(w.as(enterpriseXP), &pb.ListHandoverEventsRequest{Id: created.Handover.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Events) != 1 || resp.Events[0].RequestId != "req-7f3a" {
+		t.Errorf("events = %v, want one CREATED with request id req-7f3a", resp.Events)
 	}
 }

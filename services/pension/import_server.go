@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
@@ -68,7 +69,7 @@ func (s *Server) ImportPayments(stream grpc.BidiStreamingServer[pb.ImportPayment
 		recvErr <- s.receive(ctx, stream, checker, records)
 	}()
 
-	im := s.store.newImporter(h.BatchId, actorOf(ctx, p))
+	im := s.store.newImporter(h.BatchId, audit.ActorOf(ctx, p))
 	group := make([]record, 0, maxGroup)
 	for r := range records {
 		group = append(group[:0], r)

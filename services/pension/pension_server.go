@@ -3,6 +3,7 @@ package pension
 import (
 	"context"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -31,7 +32,7 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPayments", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPayments", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListPaymentsResponse{Payments: payments}, nil
@@ -63,7 +64,7 @@ func (s *Server) QueryPayments(ctx context.Context, req *pb.QueryPaymentsRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "QueryPayments", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "QueryPayments", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.QueryPaymentsResponse{RetireeId: st.Id, Payments: payments}, nil
@@ -92,7 +93,7 @@ func (s *Server) ListPaymentVersions(ctx context.Context, req *pb.ListPaymentVer
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPaymentVersions", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentVersions", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListPaymentVersionsResponse{Versions: versions}, nil
@@ -121,7 +122,7 @@ func (s *Server) GetStatement(ctx context.Context, req *pb.GetStatementRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetStatement", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetStatement", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return resp, nil
@@ -141,7 +142,7 @@ func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertific
 	if err := checkCertification(req.Certification, s.now()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	c, err := s.store.RecordCertification(req.RetireeId, req.Certification, actorOf(ctx, p), guard(p))
+	c, err := s.store.RecordCertification(req.RetireeId, req.Certification, audit.ActorOf(ctx, p), guard(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -157,7 +158,7 @@ func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificati
 	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
 	scope := boltstore.PageScope("ListCertifications", req.RetireeId)
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -169,10 +170,10 @@ func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificati
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListCertifications", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListCertifications", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // GetEntitlement implements pb.PensionServiceServer.
@@ -195,7 +196,7 @@ func (s *Server) GetEntitlement(ctx context.Context, req *pb.GetEntitlementReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetEntitlement", st.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetEntitlement", st.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return resp, nil
@@ -211,7 +212,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	asOf := asOfDate(&v, req.AsOf, s.now())
 	scope := boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf)
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -227,10 +228,10 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	for i, o := range list {
 		ids[i] = o.RetireeId
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListOverdueCertifications", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListOverdueCertifications", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // ListPaymentAnomalies implements pb.PensionServiceServer.
@@ -243,7 +244,7 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	m := requiredMonth(&v, "month", req.Month, s.now())
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	scope := boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month)
-	size, after := s.pageArgs(&v, req.PageSize, req.PageToken, scope)
+	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -260,8 +261,8 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 			ids = append(ids, a.RetireeId)
 		}
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListPaymentAnomalies", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentAnomalies", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }

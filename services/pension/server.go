@@ -8,8 +8,6 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
-	"github.com/socmgmt/socmgmt/internal/boltstore"
-	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -141,28 +139,4 @@ func canSeeCommunity(p *authn.Principal, community string) error {
 // request's log.
 func (s *Server) fail(ctx context.Context, err error) error {
 	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
-}
-
-func actorOf(ctx context.Context, p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
-}
-
-// pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(v *fault.Violations, size int32, token, scope string) (int, []byte) {
-	n, err := boltstore.PageSize(size)
-	if err != nil {
-		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
-	}
-	after, err := s.store.PageTokens().Decode(scope, token)
-	if err != nil {
-		v.Add("pageToken", "invalid page token")
-	}
-	return n, after
-}
-
-func (s *Server) nextToken(scope string, last []byte) string {
-	if last == nil {
-		return ""
-	}
-	return s.store.PageTokens().Encode(scope, last)
 }

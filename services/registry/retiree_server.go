@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -121,7 +122,7 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 			return nil, s.fail(ctx, fault.Invalid("managementMode", "an enterprise registers the retirees it still manages: ENTERPRISE"))
 		}
 	}
-	created, err := s.store.CreateRetiree(r, id, actorOf(ctx, p))
+	created, err := s.store.CreateRetiree(r, id, audit.ActorOf(ctx, p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -141,7 +142,7 @@ func (s *Server) GetRetiree(ctx context.Context, req *pb.GetRetireeRequest) (*pb
 	if !canSee(p, r) {
 		return nil, authn.ErrPermissionDenied
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "GetRetiree", r.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetRetiree", r.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.GetRetireeResponse{Retiree: present(r, seesPersonalData(p))}, nil
@@ -166,7 +167,7 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 	if !canSee(p, r) {
 		return nil, authn.ErrPermissionDenied
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "LookupRetiree", r.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "LookupRetiree", r.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.LookupRetireeResponse{Retiree: present(r, true)}, nil
@@ -219,7 +220,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 		return nil, s.fail(ctx, err)
 	}
 	scope := f.scope()
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -232,10 +233,10 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 		ids[i] = r.Id
 		present(r, false)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRetirees", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetirees", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // UpdateRetiree implements pb.RegistryServiceServer.
@@ -268,7 +269,7 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 		return nil, s.fail(ctx, err)
 	}
 	patch := RetireePatch{Paths: paths, Values: r, Etag: r.Etag}
-	updated, err := s.store.UpdateRetiree(r.Id, patch, actorOf(ctx, p), guard(p))
+	updated, err := s.store.UpdateRetiree(r.Id, patch, audit.ActorOf(ctx, p), guard(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -288,7 +289,7 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	r, err := s.store.TransferRetiree(req.Id, req.ToCommunityId, req.Reason, req.Etag, actorOf(ctx, p), guard(p))
+	r, err := s.store.TransferRetiree(req.Id, req.ToCommunityId, req.Reason, req.Etag, audit.ActorOf(ctx, p), guard(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -310,7 +311,7 @@ func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	r, err := s.store.RecordDeath(req.Id, req.DateOfDeath, req.Etag, actorOf(ctx, p), guard(p))
+	r, err := s.store.RecordDeath(req.Id, req.DateOfDeath, req.Etag, audit.ActorOf(ctx, p), guard(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -332,7 +333,7 @@ func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHist
 		return nil, authn.ErrPermissionDenied
 	}
 	scope := "history:" + req.Id
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -340,10 +341,10 @@ func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHist
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "ListRetireeHistory", r.Id); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetireeHistory", r.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireeHistoryResponse{Entries: entries, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListRetireeHistoryResponse{Entries: entries, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // ListRetireeAuditLog implements pb.RegistryServiceServer (admin only).
@@ -355,7 +356,7 @@ func (s *Server) ListRetireeAuditLog(ctx context.Context, req *pb.ListRetireeAud
 		return nil, s.fail(ctx, err)
 	}
 	scope := "audit:" + req.Id
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -363,7 +364,7 @@ func (s *Server) ListRetireeAuditLog(ctx context.Context, req *pb.ListRetireeAud
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireeAuditLogResponse{Entries: entries, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListRetireeAuditLogResponse{Entries: entries, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // AssignRetirees implements pb.RegistryServiceServer (role service; used by
@@ -382,7 +383,7 @@ func (s *Server) AssignRetirees(ctx context.Context, req *pb.AssignRetireesReque
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	resp, err := s.store.AssignRetirees(req.RequestKey, req.RetireeIds, req.CommunityId, req.ManagementMode, req.Reason, actorOf(ctx, p))
+	resp, err := s.store.AssignRetirees(req.RequestKey, req.RetireeIds, req.CommunityId, req.ManagementMode, req.Reason, audit.ActorOf(ctx, p))
 	var refused *AssignRefusedError
 	if errors.As(err, &refused) {
 		return nil, s.refusal(ctx, refused)
@@ -449,7 +450,7 @@ func (s *Server) BatchGetRetireeFacts(ctx context.Context, req *pb.BatchGetRetir
 			found = append(found, f.Id)
 		}
 	}
-	if err := s.store.AuditReads(ctx, actorOf(ctx, p), "BatchGetRetireeFacts", found...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "BatchGetRetireeFacts", found...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.BatchGetRetireeFactsResponse{Facts: facts}, nil

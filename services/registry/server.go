@@ -58,31 +58,6 @@ func (s *Server) fail(ctx context.Context, err error) error {
 	return apierror.ToStatus(ctx, grpcserver.Logger(ctx), err)
 }
 
-func actorOf(ctx context.Context, p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
-}
-
-// pageArgs validates page size and token for a list bound to scope.
-func (s *Server) pageArgs(size int32, token, scope string) (int, []byte, error) {
-	var v fault.Violations
-	n, err := boltstore.PageSize(size)
-	if err != nil {
-		v.Addf("pageSize", "must be between 0 and %d", boltstore.MaxPageSize)
-	}
-	after, err := s.store.PageTokens().Decode(scope, token)
-	if err != nil {
-		v.Add("pageToken", "invalid page token")
-	}
-	return n, after, v.Err()
-}
-
-func (s *Server) nextToken(scope string, last []byte) string {
-	if last == nil {
-		return ""
-	}
-	return s.store.PageTokens().Encode(scope, last)
-}
-
 // Every role may read communities and enterprises: they hold no personal
 // data, and clerks and enterprises need them to fill in forms.
 var readerRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService}
@@ -129,7 +104,7 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 		return nil, s.fail(ctx, err)
 	}
 	scope := boltstore.PageScope("ListCommunities", req.District, req.Street)
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -137,7 +112,7 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListCommunitiesResponse{Communities: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListCommunitiesResponse{Communities: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // CreateEnterprise implements pb.RegistryServiceServer.
@@ -180,7 +155,7 @@ func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesReq
 		return nil, s.fail(ctx, fault.Invalid("status", "unknown status"))
 	}
 	scope := boltstore.PageScope("ListEnterprises", req.Status.String())
-	size, after, err := s.pageArgs(req.PageSize, req.PageToken, scope)
+	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -188,7 +163,7 @@ func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListEnterprisesResponse{Enterprises: list, NextPageToken: s.nextToken(scope, last)}, nil
+	return &pb.ListEnterprisesResponse{Enterprises: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
 }
 
 // GetSocialisationReport implements pb.RegistryServiceServer.

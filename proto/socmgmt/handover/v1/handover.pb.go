@@ -2286,7 +2286,11 @@ type Event struct {
 	// What changed, in words a clerk reads.
 	Detail string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
 	// The state after the step.
-	State         Handover_State `protobuf:"varint,7,opt,name=state,proto3,enum=socmgmt.handover.v1.Handover_State" json:"state,omitempty"`
+	State Handover_State `protobuf:"varint,7,opt,name=state,proto3,enum=socmgmt.handover.v1.Handover_State" json:"state,omitempty"`
+	// The id of the request that took the step (its x-request-id), which
+	// leads to the services' log lines; empty for steps taken before it was
+	// recorded.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2368,6 +2372,13 @@ func (x *Event) GetState() Handover_State {
 		return x.State
 	}
 	return Handover_STATE_UNSPECIFIED
+}
+
+func (x *Event) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // ListHandoverEventsRequest is the request of ListHandoverEvents.
@@ -2862,7 +2873,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"U\n" +
 	"\x18CompleteHandoverResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xf3\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\x92\x02\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -2871,7 +2882,9 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"actor_role\x18\x04 \x01(\tR\tactorRole\x12\x16\n" +
 	"\x06action\x18\x05 \x01(\tR\x06action\x12\x16\n" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x129\n" +
-	"\x05state\x18\a \x01(\x0e2#.socmgmt.handover.v1.Handover.StateR\x05state\"g\n" +
+	"\x05state\x18\a \x01(\x0e2#.socmgmt.handover.v1.Handover.StateR\x05state\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"g\n" +
 	"\x19ListHandoverEventsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
