@@ -48,8 +48,8 @@ type series struct {
 	intervalWeeks int
 	// count is the number of sessions; zero when until bounds them.
 	count int
-	// until is the last date (inclusive, in loc) a session may start on,
-	// as midnight in loc; zero when count bounds them.
+	// until is the last date (inclusive, in loc) a session may start on;
+	// only its date counts. Zero when count bounds them.
 	until time.Time
 }
 

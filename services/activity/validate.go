@@ -161,46 +161,72 @@ type plan struct {
 // checkActivity validates an activity to create: fields, times and the
 // recurrence, which it expands. Times are normalised to the activity's
 // zone and output fields cleared. The venue's rules (community, capacity,
-// clashes) are checked by the store.
+// clashes) are checked by the store. Violations are reported in field
+// order, each step adding those of its own fields.
 func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
-	var v fault.Violations
 	if in == nil {
 		return nil, fault.Invalid("activity", "required")
 	}
-	inputcheck.CommunityID(&v, "communityId", in.CommunityId)
+	var v fault.Violations
+	checkActivityFields(&v, in)
+	zone, loc := activityZone(&v, in.TimeZone, zones)
+	start, end := checkSessionTimes(&v, in.StartTime, in.EndTime)
+	s := series{first: start, duration: end.Sub(start), loc: loc}
+	if in.Recurrence != nil {
+		checkRecurrence(&v, in.Recurrence, &s)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	sessions, err := s.expand()
+	if err != nil {
+		return nil, err
+	}
+	return &plan{activity: activityRecord(in, zone, s), loc: loc, sessions: sessions}, nil
+}
+
+// checkActivityFields checks the fields of an activity that stand alone,
+// needing neither a zone nor a parse: ids, texts, category and capacity.
+// The capacity is checked against the venue later, by the store.
+func checkActivityFields(v *fault.Violations, in *pb.Activity) {
+	inputcheck.CommunityID(v, "communityId", in.CommunityId)
 	switch {
 	case in.VenueId == "":
 		v.Add("venueId", "required")
 	case !inputcheck.IsOpaqueID(in.VenueId):
 		v.Add("venueId", "not a venue id")
 	}
-	inputcheck.Text(&v, "title", in.Title, true, maxTitleLen)
-	inputcheck.MultilineText(&v, "description", in.Description, false, maxDescriptionLen)
+	inputcheck.Text(v, "title", in.Title, true, maxTitleLen)
+	inputcheck.MultilineText(v, "description", in.Description, false, maxDescriptionLen)
 	if _, ok := pb.Category_name[int32(in.Category)]; !ok || in.Category == pb.Category_CATEGORY_UNSPECIFIED {
 		v.Add("category", "must be one of CULTURE, SPORTS, HEALTH, EDUCATION, VOLUNTEER, OTHER")
 	}
 	if in.Capacity < 1 || in.Capacity > maxVenueCapacity {
 		v.Add("capacity", "must be between 1 and the venue's capacity")
 	}
-	zone := in.TimeZone
-	if zone == "" {
-		zone = DefaultTimeZone
+}
+
+// activityZone returns the name of an activity's zone, DefaultTimeZone
+// when it names none, and the zone; the zone is nil when the name is not
+// a known one.
+func activityZone(v *fault.Violations, name string, zones *zoneCache) (string, *time.Location) {
+	if name == "" {
+		name = DefaultTimeZone
 	}
-	loc, err := zones.load(zone)
+	loc, err := zones.load(name)
 	if err != nil {
 		v.Add("timeZone", "not a known IANA time zone, e.g. Asia/Shanghai")
 	}
-	var start, end time.Time
-	if in.StartTime == "" {
-		v.Add("startTime", "required")
-	} else {
-		start = parseTime(&v, "startTime", in.StartTime)
-	}
-	if in.EndTime == "" {
-		v.Add("endTime", "required")
-	} else {
-		end = parseTime(&v, "endTime", in.EndTime)
-	}
+	return name, loc
+}
+
+// checkSessionTimes parses the start and end of an activity's (first)
+// session and checks that the session lies in the years a store keeps
+// and lasts at most maxDuration. A time that is missing or does not parse
+// comes back zero, and the checks that need it are skipped.
+func checkSessionTimes(v *fault.Violations, startTime, endTime string) (start, end time.Time) {
+	start = requiredTime(v, "startTime", startTime)
+	end = requiredTime(v, "endTime", endTime)
 	if !start.IsZero() {
 		if y := start.UTC().Year(); y < minYear || y > maxYear {
 			v.Addf("startTime", "must be in the years %d to %d", minYear, maxYear)
@@ -214,52 +240,72 @@ func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
 			v.Addf("endTime", "a session lasts at most %d hours", int(maxDuration.Hours()))
 		}
 	}
-	s := series{first: start, duration: end.Sub(start), loc: loc}
-	if r := in.Recurrence; r != nil {
-		s.weekly = true
-		s.intervalWeeks = int(r.IntervalWeeks)
-		if s.intervalWeeks == 0 {
-			s.intervalWeeks = 1
-		}
-		if s.intervalWeeks < 1 || s.intervalWeeks > maxIntervalWeeks {
-			v.Addf("recurrence.intervalWeeks", "must be between 1 and %d", maxIntervalWeeks)
-		}
-		switch {
-		case r.Count != 0 && r.Until != "":
-			v.Add("recurrence", "set either count or until, not both")
-		case r.Count == 0 && r.Until == "":
-			v.Add("recurrence", "set count or until")
-		case r.Count != 0:
-			if r.Count < 1 || r.Count > maxCount {
-				v.Addf("recurrence.count", "must be between 1 and %d", maxCount)
-			}
-			s.count = int(r.Count)
-		default:
-			u, err := time.Parse(time.DateOnly, r.Until)
-			if err != nil || len(r.Until) != len(time.DateOnly) {
-				v.Add("recurrence.until", "must be a date YYYY-MM-DD")
-			} else {
-				s.until = u
-				if loc != nil && !start.IsZero() && r.Until < start.In(loc).Format(time.DateOnly) {
-					v.Add("recurrence.until", "before the first session")
-				}
-			}
-		}
+	return start, end
+}
+
+// requiredTime is parseTime for a field that must be set.
+func requiredTime(v *fault.Violations, field, s string) time.Time {
+	if s == "" {
+		v.Add(field, "required")
+		return time.Time{}
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
+	return parseTime(v, field, s)
+}
+
+// checkRecurrence checks a weekly recurrence and sets it on s, whose first
+// session and zone are already set (either may be missing when their own
+// fields were refused). Exactly one of count and until bounds the series.
+func checkRecurrence(v *fault.Violations, r *pb.Recurrence, s *series) {
+	s.weekly = true
+	s.intervalWeeks = int(r.IntervalWeeks)
+	if s.intervalWeeks == 0 {
+		s.intervalWeeks = 1
 	}
-	sessions, err := s.expand()
-	if err != nil {
-		return nil, err
+	if s.intervalWeeks < 1 || s.intervalWeeks > maxIntervalWeeks {
+		v.Addf("recurrence.intervalWeeks", "must be between 1 and %d", maxIntervalWeeks)
 	}
+	switch {
+	case r.Count != 0 && r.Until != "":
+		v.Add("recurrence", "set either count or until, not both")
+	case r.Count == 0 && r.Until == "":
+		v.Add("recurrence", "set count or until")
+	case r.Count != 0:
+		if r.Count < 1 || r.Count > maxCount {
+			v.Addf("recurrence.count", "must be between 1 and %d", maxCount)
+		}
+		s.count = int(r.Count)
+	default:
+		s.until = checkUntil(v, r.Until, s.first, s.loc)
+	}
+}
+
+// checkUntil parses a recurrence's until date, which may not fall before
+// the first session's date in loc. It returns the date, or zero when it
+// does not parse.
+func checkUntil(v *fault.Violations, until string, first time.Time, loc *time.Location) time.Time {
+	u, err := time.Parse(time.DateOnly, until)
+	if err != nil || len(until) != len(time.DateOnly) {
+		v.Add("recurrence.until", "must be a date YYYY-MM-DD")
+		return time.Time{}
+	}
+	if loc != nil && !first.IsZero() && until < first.In(loc).Format(time.DateOnly) {
+		v.Add("recurrence.until", "before the first session")
+	}
+	return u
+}
+
+// activityRecord is the activity to store for a validated request: its
+// input fields with the times of the first session written in the
+// activity's zone, the zone named, and the recurrence with its interval
+// made explicit. Output fields other than the state stay empty.
+func activityRecord(in *pb.Activity, zone string, s series) *pb.Activity {
 	a := &pb.Activity{
 		CommunityId: in.CommunityId,
 		VenueId:     in.VenueId,
 		Title:       in.Title,
 		Category:    in.Category,
-		StartTime:   start.In(loc).Format(time.RFC3339),
-		EndTime:     end.In(loc).Format(time.RFC3339),
+		StartTime:   s.first.In(s.loc).Format(time.RFC3339),
+		EndTime:     s.first.Add(s.duration).In(s.loc).Format(time.RFC3339),
 		TimeZone:    zone,
 		Capacity:    in.Capacity,
 		State:       pb.Activity_SCHEDULED,
@@ -268,7 +314,7 @@ func checkActivity(in *pb.Activity, zones *zoneCache) (*plan, error) {
 	if r := in.Recurrence; r != nil {
 		a.Recurrence = &pb.Recurrence{IntervalWeeks: int32(s.intervalWeeks), Count: r.Count, Until: r.Until}
 	}
-	return &plan{activity: a, loc: loc, sessions: sessions}, nil
+	return a
 }
 
 // formatUnix formats Unix seconds as RFC 3339 in loc.
