@@ -26,23 +26,9 @@ type participant struct {
 // whose attendance was recorded, and who took part. A retiree counts as
 // aged 80 or more when flagged so or 80 on the day of a session attended.
 func (s *Store) ParticipationReport(community string, from, to time.Time) (*pb.GetParticipationReportResponse, error) {
-	out := &pb.GetParticipationReportResponse{CommunityId: community}
+	var out *pb.GetParticipationReportResponse
 	err := s.db.View(func(tx *bolt.Tx) error {
-		byCategory := map[pb.Category]*pb.CategoryParticipation{}
-		category := func(c pb.Category) *pb.CategoryParticipation {
-			if byCategory[c] == nil {
-				byCategory[c] = &pb.CategoryParticipation{Category: c}
-			}
-			return byCategory[c]
-		}
-		counted := map[string]bool{} // activities whose registrations are counted
-		people := map[string]*participant{}
-		var places uint64 // confirmed places of sessions with attendance recorded
-		activities := newActivityCache(tx, s.zones)
-		metas := tx.Bucket(bucketActivityMeta)
-		recorded := tx.Bucket(bucketAttendanceRecorded)
-		attendance := tx.Bucket(bucketAttendance).Cursor()
-
+		t := newParticipationTally(tx, s.zones, community)
 		prefix := boltstore.Prefix(community)
 		c := tx.Bucket(bucketCommunitySlots).Cursor()
 		for k, v := c.Seek(slotTimeKey(community, from.Unix())); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -56,67 +42,142 @@ func (s *Store) ParticipationReport(community string, from, to time.Time) (*pb.G
 			if sl.state == slotCancelled {
 				continue
 			}
-			a, err := activities.get(sl.activityID)
-			if err != nil {
+			if err := t.addSession(sl); err != nil {
 				return err
 			}
-			cat := category(a.Category)
-			out.OccurrencesHeld++
-			cat.Occurrences++
-			if !counted[a.Id] {
-				counted[a.Id] = true
-				meta, err := decodeMeta(metas.Get([]byte(a.Id)))
-				if err != nil {
-					return err
-				}
-				out.Registrations += int32(meta.confirmed)
-				cat.Registrations += int32(meta.confirmed)
-			}
-			session := sessionKey(a.Id, sl.start)
-			if n := recorded.Get(session); n != nil {
-				confirmed, err := boltstore.ParseU64(n)
-				if err != nil {
-					return err
-				}
-				places += confirmed
-			}
-			day := time.Unix(sl.start, 0).In(a.loc)
-			for ak, _ := attendance.Seek(session); ak != nil && bytes.HasPrefix(ak, session); ak, _ = attendance.Next() {
-				id := string(ak[len(session):])
-				out.Attended++
-				cat.Attended++
-				p := people[id]
-				if p == nil {
-					p = &participant{}
-					people[id] = p
-				}
-				if err := p.note(tx, id, day); err != nil {
-					return err
-				}
-			}
 		}
-		for _, p := range people {
-			if p.aged80 {
-				out.Aged_80PlusParticipants++
-			}
-			if p.livingAlone {
-				out.LivingAloneParticipants++
-			}
-		}
-		out.DistinctParticipants = int32(len(people))
-		if places > 0 {
-			out.AttendanceRate = float64(out.Attended) / float64(places)
-		}
-		for _, cat := range byCategory {
-			out.ByCategory = append(out.ByCategory, cat)
-		}
-		slices.SortFunc(out.ByCategory, func(a, b *pb.CategoryParticipation) int { return int(a.Category - b.Category) })
+		out = t.result()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// participationTally accumulates a participation report, session by
+// session, within one read transaction.
+type participationTally struct {
+	tx  *bolt.Tx
+	out *pb.GetParticipationReportResponse
+	// byCategory holds the figures of each category met so far.
+	byCategory map[pb.Category]*pb.CategoryParticipation
+	// counted holds the activities whose registrations are counted.
+	counted map[string]bool
+	// people holds the participants met so far, by retiree id.
+	people map[string]*participant
+	// places sums the confirmed places of the sessions whose attendance
+	// was recorded: the attendance rate's denominator.
+	places     uint64
+	activities *activityCache
+	metas      *bolt.Bucket
+	recorded   *bolt.Bucket
+	attendance *bolt.Cursor
+}
+
+func newParticipationTally(tx *bolt.Tx, zones *zoneCache, community string) *participationTally {
+	return &participationTally{
+		tx:         tx,
+		out:        &pb.GetParticipationReportResponse{CommunityId: community},
+		byCategory: map[pb.Category]*pb.CategoryParticipation{},
+		counted:    map[string]bool{},
+		people:     map[string]*participant{},
+		activities: newActivityCache(tx, zones),
+		metas:      tx.Bucket(bucketActivityMeta),
+		recorded:   tx.Bucket(bucketAttendanceRecorded),
+		attendance: tx.Bucket(bucketAttendance).Cursor(),
+	}
+}
+
+// category returns the figures of category c, created on first use.
+func (t *participationTally) category(c pb.Category) *pb.CategoryParticipation {
+	if t.byCategory[c] == nil {
+		t.byCategory[c] = &pb.CategoryParticipation{Category: c}
+	}
+	return t.byCategory[c]
+}
+
+// addSession counts a session held: the session itself, its activity's
+// registrations the first time the activity is met, the confirmed places
+// when its attendance was recorded, and those who attended.
+func (t *participationTally) addSession(sl slot) error {
+	a, err := t.activities.get(sl.activityID)
+	if err != nil {
+		return err
+	}
+	cat := t.category(a.Category)
+	t.out.OccurrencesHeld++
+	cat.Occurrences++
+	if err := t.addRegistrations(a.Id, cat); err != nil {
+		return err
+	}
+	session := sessionKey(a.Id, sl.start)
+	if n := t.recorded.Get(session); n != nil {
+		confirmed, err := boltstore.ParseU64(n)
+		if err != nil {
+			return err
+		}
+		t.places += confirmed
+	}
+	return t.addAttendance(session, time.Unix(sl.start, 0).In(a.loc), cat)
+}
+
+// addRegistrations counts an activity's confirmed registrations, once
+// however many of its sessions the report covers.
+func (t *participationTally) addRegistrations(activityID string, cat *pb.CategoryParticipation) error {
+	if t.counted[activityID] {
+		return nil
+	}
+	t.counted[activityID] = true
+	meta, err := decodeMeta(t.metas.Get([]byte(activityID)))
+	if err != nil {
+		return err
+	}
+	t.out.Registrations += int32(meta.confirmed)
+	cat.Registrations += int32(meta.confirmed)
+	return nil
+}
+
+// addAttendance counts the attendances recorded for a session (its key)
+// held on day, and notes each participant.
+func (t *participationTally) addAttendance(session []byte, day time.Time, cat *pb.CategoryParticipation) error {
+	for ak, _ := t.attendance.Seek(session); ak != nil && bytes.HasPrefix(ak, session); ak, _ = t.attendance.Next() {
+		id := string(ak[len(session):])
+		t.out.Attended++
+		cat.Attended++
+		p := t.people[id]
+		if p == nil {
+			p = &participant{}
+			t.people[id] = p
+		}
+		if err := p.note(t.tx, id, day); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// result completes the report: the participants' figures, the attendance
+// rate and the categories in enum order.
+func (t *participationTally) result() *pb.GetParticipationReportResponse {
+	out := t.out
+	for _, p := range t.people {
+		if p.aged80 {
+			out.Aged_80PlusParticipants++
+		}
+		if p.livingAlone {
+			out.LivingAloneParticipants++
+		}
+	}
+	out.DistinctParticipants = int32(len(t.people))
+	if t.places > 0 {
+		out.AttendanceRate = float64(out.Attended) / float64(t.places)
+	}
+	for _, cat := range t.byCategory {
+		out.ByCategory = append(out.ByCategory, cat)
+	}
+	slices.SortFunc(out.ByCategory, func(a, b *pb.CategoryParticipation) int { return int(a.Category - b.Category) })
+	return out
 }
 
 // note records what the projection says of a participant on the day of a
