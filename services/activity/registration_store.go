@@ -48,54 +48,79 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 		if err := checkRetiree(tx, retireeID, a.CommunityId, scope); err != nil {
 			return err
 		}
-		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
-		idxKey := boltstore.Key(a.Id, retireeID)
-		if pos := byRetiree.Get(idxKey); pos != nil {
-			old, err := loadRegistration(regs, a.Id, pos)
-			if err != nil {
-				return err
-			}
-			if old.State != pb.Registration_CANCELLED {
-				return fault.Conflict(ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
-			}
-			// One record per retiree: the cancelled one makes way.
-			if err := regs.Delete(registrationKey(a.Id, uint64(old.Position))); err != nil {
-				return err
-			}
+		if err := clearCancelled(tx, a.Id, retireeID); err != nil {
+			return err
+		}
+		state, err := admit(&meta, a.Capacity)
+		if err != nil {
+			return err
 		}
 		r := &pb.Registration{
 			ActivityId:   a.Id,
 			RetireeId:    retireeID,
 			Position:     int64(meta.nextPosition),
 			RegisterTime: timestamppb.New(now),
-			State:        pb.Registration_CONFIRMED,
-		}
-		if meta.confirmed >= uint32(a.Capacity) {
-			if meta.waitlisted >= maxWaitlist {
-				return fault.Rule(ReasonWaitlistFull, fmt.Sprintf("the activity is full and %d are waiting", maxWaitlist))
-			}
-			r.State = pb.Registration_WAITLISTED
-			meta.waitlisted++
-		} else {
-			meta.confirmed++
+			State:        state,
 		}
 		meta.nextPosition++
-		if err := boltstore.PutProto(regs, registrationKey(a.Id, meta.nextPosition-1), r); err != nil {
-			return err
-		}
-		if err := byRetiree.Put(idxKey, boltstore.U64(meta.nextPosition-1)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketRetireeRegistrations).Put(boltstore.Key(retireeID, a.Id), nil); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode()); err != nil {
+		if err := putRegistration(tx, r, meta); err != nil {
 			return err
 		}
 		out = r
 		return audit.Put(tx, audit.NewEntry(actor, "RegisterRetiree", retireeID, now))
 	})
 	return out, err
+}
+
+// clearCancelled refuses a retiree already registered for an activity and
+// deletes the retiree's cancelled registration, if any: one record per
+// retiree, so the cancelled one makes way for the new.
+func clearCancelled(tx *bolt.Tx, activityID, retireeID string) error {
+	regs := tx.Bucket(bucketRegistrations)
+	pos := tx.Bucket(bucketRegistrationByRetiree).Get(boltstore.Key(activityID, retireeID))
+	if pos == nil {
+		return nil
+	}
+	old, err := loadRegistration(regs, activityID, pos)
+	if err != nil {
+		return err
+	}
+	if old.State != pb.Registration_CANCELLED {
+		return fault.Conflict(ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
+	}
+	return regs.Delete(registrationKey(activityID, uint64(old.Position)))
+}
+
+// admit counts a new registration in an activity's counters m and says its
+// state: CONFIRMED while fewer than capacity are confirmed, else
+// WAITLISTED while fewer than maxWaitlist wait.
+func admit(m *activityMeta, capacity int32) (pb.Registration_State, error) {
+	if m.confirmed < uint32(capacity) {
+		m.confirmed++
+		return pb.Registration_CONFIRMED, nil
+	}
+	if m.waitlisted >= maxWaitlist {
+		return 0, fault.Rule(ReasonWaitlistFull, fmt.Sprintf("the activity is full and %d are waiting", maxWaitlist))
+	}
+	m.waitlisted++
+	return pb.Registration_WAITLISTED, nil
+}
+
+// putRegistration stores a new registration with its two indexes (by
+// activity and retiree, by retiree and activity) and its activity's
+// counters, in tx.
+func putRegistration(tx *bolt.Tx, r *pb.Registration, meta activityMeta) error {
+	pos := uint64(r.Position)
+	if err := boltstore.PutProto(tx.Bucket(bucketRegistrations), registrationKey(r.ActivityId, pos), r); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRegistrationByRetiree).Put(boltstore.Key(r.ActivityId, r.RetireeId), boltstore.U64(pos)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRetireeRegistrations).Put(boltstore.Key(r.RetireeId, r.ActivityId), nil); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketActivityMeta).Put([]byte(r.ActivityId), meta.encode())
 }
 
 // checkRetiree applies the registration rule to the projection's copy of
@@ -302,60 +327,18 @@ func (s *Store) RecordAttendance(activityID string, start time.Time, present []s
 		if err != nil {
 			return err
 		}
-		n, err := sessionNumber(tx, a.Id, start.Unix())
-		if err != nil {
+		if err := checkSessionBegun(tx, a, start, now); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fault.Invalid("occurrence_start", "not the start of a session of this activity")
-		}
-		if v := tx.Bucket(bucketCommunitySlots).Get(slotKey(a.CommunityId, start.Unix(), a.Id, n)); len(v) == 9 && v[8] == slotCancelled {
-			return fault.Rule(ReasonActivityCancelled, "the session was cancelled")
-		}
-		if start.After(now) {
-			return fault.Rule(ReasonSessionNotStarted, "the session has not started yet")
-		}
-		regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
-		var v fault.Violations
-		for i, id := range present {
-			pos := byRetiree.Get(boltstore.Key(a.Id, id))
-			if pos == nil {
-				v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
-				continue
-			}
-			r, err := loadRegistration(regs, a.Id, pos)
-			if err != nil {
-				return err
-			}
-			if r.State != pb.Registration_CONFIRMED {
-				v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
-			}
-		}
-		if err := v.Err(); err != nil {
+		if err := checkConfirmed(tx, a.Id, present); err != nil {
 			return err
 		}
-		attendance := tx.Bucket(bucketAttendance)
 		session := sessionKey(a.Id, start.Unix())
-		var stale [][]byte
-		if err := boltstore.ScanPrefix(attendance.Cursor(), session, nil, func(k, _ []byte) (bool, error) {
-			stale = append(stale, bytes.Clone(k))
-			return true, nil
-		}); err != nil {
+		if err := replaceAttendance(tx, session, present, actor, now); err != nil {
 			return err
 		}
-		for _, k := range stale {
-			if err := attendance.Delete(k); err != nil {
-				return err
-			}
-		}
-		for _, id := range present {
-			if err := attendance.Put(append(slices.Clip(session), id...), nil); err != nil {
-				return err
-			}
-			if err := audit.Put(tx, audit.NewEntry(actor, "RecordAttendance", id, now)); err != nil {
-				return err
-			}
-		}
+		// The places confirmed now are the session's: the report's
+		// attendance rate is over them.
 		if err := tx.Bucket(bucketAttendanceRecorded).Put(session, boltstore.U64(uint64(meta.confirmed))); err != nil {
 			return err
 		}
@@ -372,6 +355,77 @@ func (s *Store) RecordAttendance(activityID string, start time.Time, present []s
 		return nil
 	})
 	return out, err
+}
+
+// checkSessionBegun fails unless start is the start of a session of a
+// that was not cancelled and has begun by now.
+func checkSessionBegun(tx *bolt.Tx, a *pb.Activity, start, now time.Time) error {
+	n, err := sessionNumber(tx, a.Id, start.Unix())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.Invalid("occurrence_start", "not the start of a session of this activity")
+	}
+	if v := tx.Bucket(bucketCommunitySlots).Get(slotKey(a.CommunityId, start.Unix(), a.Id, n)); len(v) == 9 && v[8] == slotCancelled {
+		return fault.Rule(ReasonActivityCancelled, "the session was cancelled")
+	}
+	if start.After(now) {
+		return fault.Rule(ReasonSessionNotStarted, "the session has not started yet")
+	}
+	return nil
+}
+
+// checkConfirmed fails, naming each offending entry of present, unless
+// every retiree in it holds a confirmed registration for the activity.
+func checkConfirmed(tx *bolt.Tx, activityID string, present []string) error {
+	regs, byRetiree := tx.Bucket(bucketRegistrations), tx.Bucket(bucketRegistrationByRetiree)
+	var v fault.Violations
+	for i, id := range present {
+		pos := byRetiree.Get(boltstore.Key(activityID, id))
+		if pos == nil {
+			v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
+			continue
+		}
+		r, err := loadRegistration(regs, activityID, pos)
+		if err != nil {
+			return err
+		}
+		if r.State != pb.Registration_CONFIRMED {
+			v.Add(fmt.Sprintf("present[%d]", i), "holds no confirmed registration")
+		}
+	}
+	return v.Err()
+}
+
+// replaceAttendance makes present the attendance of a session (its key):
+// the attendance recorded before is deleted, and each retiree present is
+// stored and audited.
+func replaceAttendance(tx *bolt.Tx, session []byte, present []string, actor Actor, now time.Time) error {
+	attendance := tx.Bucket(bucketAttendance)
+	var stale [][]byte
+	if err := boltstore.ScanPrefix(attendance.Cursor(), session, nil, func(k, _ []byte) (bool, error) {
+		stale = append(stale, bytes.Clone(k))
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	// Deleted after the scan: a bbolt cursor must not walk a bucket that
+	// is being changed under it.
+	for _, k := range stale {
+		if err := attendance.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, id := range present {
+		if err := attendance.Put(append(slices.Clip(session), id...), nil); err != nil {
+			return err
+		}
+		if err := audit.Put(tx, audit.NewEntry(actor, "RecordAttendance", id, now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sessionNumber returns the number of an activity's session starting at
