@@ -27,67 +27,87 @@ func (s *Store) createActivity(p *plan, scope Scope) (*pb.Activity, error) {
 	a := proto.Clone(p.activity).(*pb.Activity)
 	a.CreateTime = timestamppb.New(s.now())
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		venue, err := loadVenue(tx, a.VenueId, scope)
-		if errors.Is(err, fault.ErrNotFound) {
-			return fault.Invalid("venue_id", "no venue with this id")
-		}
-		if err != nil {
-			return err
-		}
-		var v fault.Violations
-		if venue.CommunityId != a.CommunityId {
-			v.Add("venueId", "the venue belongs to another community")
-		}
-		if a.Capacity > venue.Capacity {
-			v.Addf("capacity", "more than the venue holds (%d)", venue.Capacity)
-		}
-		if err := v.Err(); err != nil {
+		if err := checkVenueFits(tx, a, scope); err != nil {
 			return err
 		}
 		if err := s.checkClashes(tx, a.VenueId, p.sessions, p.loc); err != nil {
 			return err
 		}
-		activities := tx.Bucket(bucketActivities)
-		for {
-			a.Id = newID()
-			if activities.Get([]byte(a.Id)) == nil {
-				break
-			}
-		}
-		if err := boltstore.PutProto(activities, []byte(a.Id), a); err != nil {
+		if err := insertActivity(tx, a, p.sessions); err != nil {
 			return err
 		}
-		last := p.sessions[len(p.sessions)-1]
-		meta := activityMeta{
-			nextPosition: 1,
-			sessions:     uint32(len(p.sessions)),
-			firstStart:   p.sessions[0].start,
-			lastStart:    last.start,
-			lastEnd:      last.end,
-		}
-		if err := tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode()); err != nil {
-			return err
-		}
-		occ, venueSlots, communitySlots := tx.Bucket(bucketOccurrences), tx.Bucket(bucketVenueSlots), tx.Bucket(bucketCommunitySlots)
-		for i, sp := range p.sessions {
-			n := i + 1
-			val := slotValue(sp.end, slotScheduled)
-			if err := occ.Put(occurrenceKey(a.Id, n), occurrenceValue(sp)); err != nil {
-				return err
-			}
-			if err := venueSlots.Put(slotKey(a.VenueId, sp.start, a.Id, n), val); err != nil {
-				return err
-			}
-			if err := communitySlots.Put(slotKey(a.CommunityId, sp.start, a.Id, n), val); err != nil {
-				return err
-			}
-		}
-		return nil
+		return bookSessions(tx, a, p.sessions)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// checkVenueFits applies the venue's rules to an activity to create: the
+// venue exists, belongs to the activity's community and holds the
+// activity's capacity. A caller who may not see the venue gets scope's
+// refusal, whether or not it exists.
+func checkVenueFits(tx *bolt.Tx, a *pb.Activity, scope Scope) error {
+	venue, err := loadVenue(tx, a.VenueId, scope)
+	if errors.Is(err, fault.ErrNotFound) {
+		return fault.Invalid("venue_id", "no venue with this id")
+	}
+	if err != nil {
+		return err
+	}
+	var v fault.Violations
+	if venue.CommunityId != a.CommunityId {
+		v.Add("venueId", "the venue belongs to another community")
+	}
+	if a.Capacity > venue.Capacity {
+		v.Addf("capacity", "more than the venue holds (%d)", venue.Capacity)
+	}
+	return v.Err()
+}
+
+// insertActivity gives a a fresh id and stores it with its counters,
+// which start from its sessions.
+func insertActivity(tx *bolt.Tx, a *pb.Activity, sessions []span) error {
+	activities := tx.Bucket(bucketActivities)
+	for {
+		a.Id = newID()
+		if activities.Get([]byte(a.Id)) == nil {
+			break
+		}
+	}
+	if err := boltstore.PutProto(activities, []byte(a.Id), a); err != nil {
+		return err
+	}
+	last := sessions[len(sessions)-1]
+	meta := activityMeta{
+		nextPosition: 1,
+		sessions:     uint32(len(sessions)),
+		firstStart:   sessions[0].start,
+		lastStart:    last.start,
+		lastEnd:      last.end,
+	}
+	return tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode())
+}
+
+// bookSessions stores a stored activity's sessions, numbered from 1, and
+// books each in the venue's and the community's slot indexes.
+func bookSessions(tx *bolt.Tx, a *pb.Activity, sessions []span) error {
+	occ, venueSlots, communitySlots := tx.Bucket(bucketOccurrences), tx.Bucket(bucketVenueSlots), tx.Bucket(bucketCommunitySlots)
+	for i, sp := range sessions {
+		n := i + 1
+		val := slotValue(sp.end, slotScheduled)
+		if err := occ.Put(occurrenceKey(a.Id, n), occurrenceValue(sp)); err != nil {
+			return err
+		}
+		if err := venueSlots.Put(slotKey(a.VenueId, sp.start, a.Id, n), val); err != nil {
+			return err
+		}
+		if err := communitySlots.Put(slotKey(a.CommunityId, sp.start, a.Id, n), val); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkClashes fails with SCHEDULE_CONFLICT when one of sessions overlaps
@@ -201,54 +221,69 @@ func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, er
 		if err := boltstore.PutProto(tx.Bucket(bucketActivities), []byte(a.Id), a); err != nil {
 			return err
 		}
-		venueSlots, communitySlots := tx.Bucket(bucketVenueSlots), tx.Bucket(bucketCommunitySlots)
-		prefix := boltstore.Prefix(a.Id)
-		err = boltstore.ScanPrefix(tx.Bucket(bucketOccurrences).Cursor(), prefix, nil, func(k, v []byte) (bool, error) {
-			n, sp, err := parseOccurrence(prefix, k, v)
-			if err != nil {
-				return false, err
-			}
-			if sp.start <= now.Unix() {
-				return true, nil
-			}
-			val := slotValue(sp.end, slotCancelled)
-			if err := venueSlots.Put(slotKey(a.VenueId, sp.start, a.Id, n), val); err != nil {
-				return false, err
-			}
-			return true, communitySlots.Put(slotKey(a.CommunityId, sp.start, a.Id, n), val)
-		})
-		if err != nil {
+		if err := cancelFutureSessions(tx, a, now); err != nil {
 			return err
 		}
-		regs := tx.Bucket(bucketRegistrations)
-		var marked [][2][]byte
-		err = boltstore.ScanPrefix(regs.Cursor(), prefix, nil, func(k, v []byte) (bool, error) {
-			r := new(pb.Registration)
-			if err := proto.Unmarshal(v, r); err != nil {
-				return false, err
-			}
-			r.ActivityCancelled = true
-			b, err := proto.Marshal(r)
-			if err != nil {
-				return false, err
-			}
-			marked = append(marked, [2][]byte{bytes.Clone(k), b})
-			return true, nil
-		})
-		if err != nil {
+		if err := markRegistrationsCancelled(tx, a.Id); err != nil {
 			return err
-		}
-		// Written after the scan: a bbolt cursor must not walk a bucket
-		// that is being changed under it.
-		for _, kv := range marked {
-			if err := regs.Put(kv[0], kv[1]); err != nil {
-				return err
-			}
 		}
 		out = a
 		return nil
 	})
 	return out, err
+}
+
+// cancelFutureSessions marks cancelled, in the venue's and the community's
+// slot indexes, the sessions of a that start after now; this frees the
+// venue for them.
+func cancelFutureSessions(tx *bolt.Tx, a *pb.Activity, now time.Time) error {
+	venueSlots, communitySlots := tx.Bucket(bucketVenueSlots), tx.Bucket(bucketCommunitySlots)
+	prefix := boltstore.Prefix(a.Id)
+	return boltstore.ScanPrefix(tx.Bucket(bucketOccurrences).Cursor(), prefix, nil, func(k, v []byte) (bool, error) {
+		n, sp, err := parseOccurrence(prefix, k, v)
+		if err != nil {
+			return false, err
+		}
+		if sp.start <= now.Unix() {
+			return true, nil
+		}
+		val := slotValue(sp.end, slotCancelled)
+		if err := venueSlots.Put(slotKey(a.VenueId, sp.start, a.Id, n), val); err != nil {
+			return false, err
+		}
+		return true, communitySlots.Put(slotKey(a.CommunityId, sp.start, a.Id, n), val)
+	})
+}
+
+// markRegistrationsCancelled sets ActivityCancelled on every registration
+// of an activity, whatever its state.
+func markRegistrationsCancelled(tx *bolt.Tx, activityID string) error {
+	regs := tx.Bucket(bucketRegistrations)
+	var marked [][2][]byte
+	err := boltstore.ScanPrefix(regs.Cursor(), boltstore.Prefix(activityID), nil, func(k, v []byte) (bool, error) {
+		r := new(pb.Registration)
+		if err := proto.Unmarshal(v, r); err != nil {
+			return false, err
+		}
+		r.ActivityCancelled = true
+		b, err := proto.Marshal(r)
+		if err != nil {
+			return false, err
+		}
+		marked = append(marked, [2][]byte{bytes.Clone(k), b})
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Written after the scan: a bbolt cursor must not walk a bucket
+	// that is being changed under it.
+	for _, kv := range marked {
+		if err := regs.Put(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // occurrenceQuery selects the sessions of listOccurrences: those of a
