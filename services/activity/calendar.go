@@ -2,6 +2,7 @@ package activity
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,59 +104,74 @@ func encodeCalendar(name string, events []calendarEvent, stamp time.Time) []byte
 	w.line("CALSCALE:GREGORIAN")
 	w.line("METHOD:PUBLISH")
 	w.line("X-WR-CALNAME:" + escapeText(name))
-	for _, e := range events {
-		if e.activity.TimeZone == shanghaiZone {
-			w.line("BEGIN:VTIMEZONE")
-			w.line("TZID:" + shanghaiZone)
-			w.line("BEGIN:STANDARD")
-			w.line("DTSTART:19700101T000000")
-			w.line("TZOFFSETFROM:+0800")
-			w.line("TZOFFSETTO:+0800")
-			w.line("TZNAME:CST")
-			w.line("END:STANDARD")
-			w.line("END:VTIMEZONE")
-			break
-		}
+	if slices.ContainsFunc(events, func(e calendarEvent) bool { return e.activity.TimeZone == shanghaiZone }) {
+		w.shanghaiTimeZone()
 	}
 	dstamp := utcStamp(stamp)
 	for _, e := range events {
-		a := e.activity
-		w.line("BEGIN:VEVENT")
-		w.line("UID:" + a.Id + "@socmgmt")
-		w.line("DTSTAMP:" + dstamp)
-		if a.CreateTime != nil {
-			w.line("CREATED:" + utcStamp(a.CreateTime.AsTime()))
-		}
-		w.line("DTSTART" + e.when(e.first.start))
-		w.line("DTEND" + e.when(e.first.end))
-		if r := a.Recurrence; r != nil {
-			rule := "RRULE:FREQ=WEEKLY;INTERVAL=" + strconv.Itoa(int(r.IntervalWeeks))
-			if r.Count > 0 {
-				rule += ";COUNT=" + strconv.Itoa(e.sessions)
-			} else {
-				rule += ";UNTIL=" + utcStamp(time.Unix(e.lastStart, 0))
-			}
-			w.line(rule)
-		}
-		w.line("SUMMARY:" + escapeText(a.Title))
-		if a.Description != "" {
-			w.line("DESCRIPTION:" + escapeText(a.Description))
-		}
-		location := e.venue.Name
-		if e.venue.Address != "" {
-			location += ", " + e.venue.Address
-		}
-		w.line("LOCATION:" + escapeText(location))
-		w.line("CATEGORIES:" + a.Category.String())
-		if a.State == pb.Activity_CANCELLED {
-			w.line("STATUS:CANCELLED")
-		} else {
-			w.line("STATUS:CONFIRMED")
-		}
-		w.line("END:VEVENT")
+		w.event(e, dstamp)
 	}
 	w.line("END:VCALENDAR")
 	return w.buf.Bytes()
+}
+
+// shanghaiTimeZone writes the VTIMEZONE that the events in Asia/Shanghai
+// refer to: China has kept +08:00 all year since 1991, so one STANDARD
+// rule describes every session the store accepts.
+func (w *icsWriter) shanghaiTimeZone() {
+	w.line("BEGIN:VTIMEZONE")
+	w.line("TZID:" + shanghaiZone)
+	w.line("BEGIN:STANDARD")
+	w.line("DTSTART:19700101T000000")
+	w.line("TZOFFSETFROM:+0800")
+	w.line("TZOFFSETTO:+0800")
+	w.line("TZNAME:CST")
+	w.line("END:STANDARD")
+	w.line("END:VTIMEZONE")
+}
+
+// event writes the VEVENT of one activity, stamped dstamp.
+func (w *icsWriter) event(e calendarEvent, dstamp string) {
+	a := e.activity
+	w.line("BEGIN:VEVENT")
+	w.line("UID:" + a.Id + "@socmgmt")
+	w.line("DTSTAMP:" + dstamp)
+	if a.CreateTime != nil {
+		w.line("CREATED:" + utcStamp(a.CreateTime.AsTime()))
+	}
+	w.line("DTSTART" + e.when(e.first.start))
+	w.line("DTEND" + e.when(e.first.end))
+	if a.Recurrence != nil {
+		w.line(e.rrule())
+	}
+	w.line("SUMMARY:" + escapeText(a.Title))
+	if a.Description != "" {
+		w.line("DESCRIPTION:" + escapeText(a.Description))
+	}
+	location := e.venue.Name
+	if e.venue.Address != "" {
+		location += ", " + e.venue.Address
+	}
+	w.line("LOCATION:" + escapeText(location))
+	w.line("CATEGORIES:" + a.Category.String())
+	if a.State == pb.Activity_CANCELLED {
+		w.line("STATUS:CANCELLED")
+	} else {
+		w.line("STATUS:CONFIRMED")
+	}
+	w.line("END:VEVENT")
+}
+
+// rrule writes the RRULE of a weekly activity. A count is written as the
+// sessions stored and an until as the last session's start, so a client
+// expands the rule to exactly the sessions the service lists.
+func (e calendarEvent) rrule() string {
+	r := e.activity.Recurrence
+	rule := "RRULE:FREQ=WEEKLY;INTERVAL=" + strconv.Itoa(int(r.IntervalWeeks))
+	if r.Count > 0 {
+		return rule + ";COUNT=" + strconv.Itoa(e.sessions)
+	}
+	return rule + ";UNTIL=" + utcStamp(time.Unix(e.lastStart, 0))
 }
 
 // when writes a DTSTART or DTEND value with its parameters: local time
