@@ -19,8 +19,6 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -128,12 +126,9 @@ func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) e
 	} else if err := checkBatchID(cfg.batchID); err != nil {
 		return err
 	}
-	if cfg.keyFile == "" {
-		return fmt.Errorf("--key must not be empty (or set $%s)", envKey)
-	}
-	priv, err := authn.LoadPrivateKey(cfg.keyFile)
+	priv, err := loadSigningKey(cfg.keyFile)
 	if err != nil {
-		return fmt.Errorf("cannot use signing key (is the stack started with make run, or pass --key): %w", err)
+		return err
 	}
 	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-import", Role: authn.RoleBureau}, importTokenTTL, time.Now())
 	if err != nil {
@@ -148,15 +143,12 @@ func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) e
 		return err
 	}
 
-	conn, err := grpc.NewClient(cfg.pensionAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authn.BearerCredentials(token)),
-	)
+	conn, err := dialService("pension", cfg.pensionAddr, authn.BearerCredentials(token))
 	if err != nil {
-		return fmt.Errorf("pension address %q: %w", cfg.pensionAddr, err)
+		return err
 	}
 	defer conn.Close()
-	if err := checkServing(ctx, conn, "pension", cfg.pensionAddr, cfg.reachTimeout); err != nil {
+	if err := requireServing(ctx, conn, "pension", cfg.pensionAddr, cfg.reachTimeout); err != nil {
 		return err
 	}
 
@@ -272,24 +264,6 @@ func withRows(file string, from int64, fn func(paymentRow) error) error {
 			return err
 		}
 	}
-}
-
-// checkServing fails unless the service at addr answers a health check
-// with SERVING within timeout.
-func checkServing(ctx context.Context, conn *grpc.ClientConn, name, addr string, timeout time.Duration) error {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%s not reachable at %s: is the stack running? (make run)", name, addr)
-	}
-	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("%s at %s reports %s, not SERVING", name, addr, st)
-	}
-	return nil
 }
 
 // paymentImport is one run of `import payments`: it streams the file,

@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -132,27 +129,20 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	priv, err := authn.LoadPrivateKey(cfg.keyFile)
+	priv, err := loadSigningKey(cfg.keyFile)
 	if err != nil {
-		return fmt.Errorf("cannot use signing key (is the stack started with make run, or pass --key): %w", err)
+		return err
 	}
 	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL, time.Now())
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(cfg.registryAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authn.BearerCredentials(token)),
-	)
+	conn, err := dialService("registry", cfg.registryAddr, authn.BearerCredentials(token))
 	if err != nil {
-		return fmt.Errorf("registry address %q: %w", cfg.registryAddr, err)
+		return err
 	}
 	defer conn.Close()
-	reach := cfg.reachTimeout
-	if reach == 0 {
-		reach = defaultReachTimeout
-	}
-	if err := checkReachable(ctx, conn, cfg.registryAddr, reach); err != nil {
+	if err := requireServing(ctx, conn, "registry", cfg.registryAddr, cfg.reachTimeout); err != nil {
 		return err
 	}
 
@@ -174,26 +164,6 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)
 	}
 	return err
-}
-
-// checkReachable fails unless the registry at addr answers a health check
-// with SERVING within timeout.
-func checkReachable(ctx context.Context, conn *grpc.ClientConn, addr string, timeout time.Duration) error {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// Wait for ready: a registry that is still starting gets the whole
-	// timeout to come up instead of failing on the first refused dial.
-	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("registry not reachable at %s: is the stack running? (make run)", addr)
-	}
-	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("registry at %s reports %s, not SERVING: wait for it to start, or read its log", addr, st)
-	}
-	return nil
 }
 
 // tally counts the outcomes of one kind of operation.
@@ -221,20 +191,45 @@ func (s *seedSummary) failed() int64 {
 // write prints the summary as a table.
 func (s *seedSummary) write(w io.Writer, cfg seedConfig, elapsed time.Duration) {
 	fmt.Fprintf(w, "Seeded %s (seed %d) into the registry at %s in %v:\n", cityName, cfg.seed, cfg.registryAddr, elapsed.Round(100*time.Millisecond))
-	const row = "  %-12s %8v %16v %7v\n"
-	fmt.Fprintf(w, row, "", "created", "already present", "failed")
-	for _, r := range []struct {
-		name string
-		t    *tally
-	}{
+	writeTallies(w, 12, []tallyRow{
 		{"communities", &s.communities},
 		{"enterprises", &s.enterprises},
 		{"retirees", &s.retirees},
 		{"deaths", &s.deaths},
 		{"transfers", &s.transfers},
-	} {
-		fmt.Fprintf(w, row, r.name, r.t.created.Load(), r.t.present.Load(), r.t.failed.Load())
+	})
+}
+
+// tallyRow is one line of a summary table.
+type tallyRow struct {
+	name string
+	t    *tally
+}
+
+// writeTallies prints rows as a table under a header, the names in a
+// column width wide.
+func writeTallies(w io.Writer, width int, rows []tallyRow) {
+	const row = "  %-*s %8v %16v %7v\n"
+	fmt.Fprintf(w, row, width, "", "created", "already present", "failed")
+	for _, r := range rows {
+		fmt.Fprintf(w, row, width, r.name, r.t.created.Load(), r.t.present.Load(), r.t.failed.Load())
 	}
+}
+
+// outcome is the error of a seed step run under ctx, derived from parent:
+// the interruption, the cause of an abort, or how many of its operations
+// (what) failed.
+func outcome(parent, ctx context.Context, failed int64, what string) error {
+	if parent.Err() != nil {
+		return fmt.Errorf("interrupted: %w", context.Cause(parent))
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d %s failed (the first are shown above)", failed, what)
+	}
+	return nil
 }
 
 // seeder loads a cityPlan into the registry.
@@ -245,6 +240,10 @@ type seeder struct {
 	// ResourceExhausted call; it doubles on each of maxAttempts.
 	retryBase   time.Duration
 	maxAttempts int
+	// aborted is the cause an abort wraps; target names, in its message,
+	// who rejected the token or went away.
+	aborted error
+	target  string
 
 	mu       sync.Mutex // guards progress and reported
 	progress io.Writer
@@ -257,6 +256,8 @@ func newSeeder(client registryv1.RegistryServiceClient, concurrency int, progres
 		concurrency: concurrency,
 		retryBase:   100 * time.Millisecond,
 		maxAttempts: 5,
+		aborted:     errAborted,
+		target:      "the registry",
 		progress:    progress,
 	}
 }
@@ -357,16 +358,7 @@ func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, err
 		s.count(ctx, abort, &sum.transfers, err, what)
 	})
 
-	if parent.Err() != nil {
-		return sum, fmt.Errorf("interrupted: %w", context.Cause(parent))
-	}
-	if err := context.Cause(ctx); err != nil {
-		return sum, err
-	}
-	if n := sum.failed(); n > 0 {
-		return sum, fmt.Errorf("%d operations failed (the first are shown above)", n)
-	}
-	return sum, nil
+	return sum, outcome(parent, ctx, sum.failed(), "operations")
 }
 
 // resolve returns the id of retiree r for a follow-up change. A retiree
@@ -442,8 +434,9 @@ func (s *seeder) call(ctx context.Context, f func(context.Context) error) error 
 	}
 }
 
-// count records the outcome err of the operation what in t. Errors that
-// every further call would repeat abort the whole seed.
+// count records the outcome err of the operation what in t, printing the
+// first failures. Errors that every further call would repeat (a rejected
+// token, a vanished service) abort the whole seed.
 func (s *seeder) count(ctx context.Context, abort context.CancelCauseFunc, t *tally, err error, what string) {
 	code := status.Code(err)
 	switch {
@@ -460,10 +453,10 @@ func (s *seeder) count(ctx context.Context, abort context.CancelCauseFunc, t *ta
 	t.failed.Add(1)
 	switch code {
 	case codes.Unauthenticated, codes.PermissionDenied:
-		abort(fmt.Errorf("%w: the registry rejected the admin token (%s): is --key the signing key the stack was started with?", errAborted, code))
+		abort(fmt.Errorf("%w: %s rejected the token (%s): is --key the signing key the stack was started with?", s.aborted, s.target, code))
 		return
 	case codes.Unavailable:
-		abort(fmt.Errorf("%w: the registry became unreachable: %s", errAborted, status.Convert(err).Message()))
+		abort(fmt.Errorf("%w: %s became unreachable: %s", s.aborted, s.target, status.Convert(err).Message()))
 		return
 	}
 	s.mu.Lock()

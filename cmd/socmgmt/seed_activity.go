@@ -8,15 +8,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -93,19 +89,12 @@ func (s *activitySummary) failed() int64 {
 
 func (s *activitySummary) write(w io.Writer, addr string, elapsed time.Duration) {
 	fmt.Fprintf(w, "Seeded venues and a season of activities into the activity service at %s in %v:\n", addr, elapsed.Round(100*time.Millisecond))
-	const row = "  %-13s %8v %16v %7v\n"
-	fmt.Fprintf(w, row, "", "created", "already present", "failed")
-	for _, r := range []struct {
-		name string
-		t    *tally
-	}{
+	writeTallies(w, 13, []tallyRow{
 		{"venues", &s.venues},
 		{"activities", &s.activities},
 		{"registrations", &s.registrations},
 		{"attendance", &s.attendance},
-	} {
-		fmt.Fprintf(w, row, r.name, r.t.created.Load(), r.t.present.Load(), r.t.failed.Load())
-	}
+	})
 }
 
 // seededActivity is an activity of the season, as created or found.
@@ -127,26 +116,16 @@ type seededActivity struct {
 // registrations already made and attendance recorded again change
 // nothing. An activity service that does not answer is skipped.
 func seedActivities(ctx context.Context, cfg seedConfig, token string, registry registryv1.RegistryServiceClient, plan *cityPlan, out, progress io.Writer) error {
-	conn, err := grpc.NewClient(cfg.activityAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authn.BearerCredentials(token)),
-	)
-	if err != nil {
-		return fmt.Errorf("activity address %q: %w", cfg.activityAddr, err)
+	conn, err := dialOptional(ctx, cfg, "activity service", cfg.activityAddr, authn.BearerCredentials(token), progress, "venues and activities")
+	if conn == nil {
+		return err
 	}
 	defer conn.Close()
-	if err := activityReachable(ctx, conn, cfg.activityAddr, cfg.reachTimeout); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		// As for the other optional services: a stack without activity
-		// still gets its registry seeded.
-		fmt.Fprintf(progress, "seed: %v; skipping venues and activities\n", err)
-		return nil
-	}
 	start := time.Now()
+	s := newSeeder(registry, cfg.concurrency, progress)
+	s.aborted, s.target = errActivityAborted, "a service"
 	as := &activitySeeder{
-		seeder:   newSeeder(registry, cfg.concurrency, progress),
+		seeder:   s,
 		activity: activityv1.NewActivityServiceClient(conn),
 		seed:     cfg.seed,
 		now:      time.Now(),
@@ -155,27 +134,6 @@ func seedActivities(ctx context.Context, cfg seedConfig, token string, registry 
 	sum, err := as.run(ctx, communities)
 	sum.write(out, cfg.activityAddr, time.Since(start))
 	return err
-}
-
-// activityReachable fails unless the activity service answers a health
-// check with SERVING within timeout.
-func activityReachable(ctx context.Context, conn *grpc.ClientConn, addr string, timeout time.Duration) error {
-	if timeout == 0 {
-		timeout = defaultReachTimeout
-	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("activity service not reachable at %s", addr)
-	}
-	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("activity service at %s reports %s, not SERVING", addr, st)
-	}
-	return nil
 }
 
 // activitySeeder loads venues, activities and registrations; the embedded
@@ -187,9 +145,6 @@ type activitySeeder struct {
 	now      time.Time
 	// projectionDeadline ends the wait for the projection; set by run.
 	projectionDeadline time.Time
-	// failMu guards failures, the count of failures reported.
-	failMu   sync.Mutex
-	failures int
 }
 
 func (s *activitySeeder) run(parent context.Context, communities []*registryv1.Community) (*activitySummary, error) {
@@ -232,16 +187,7 @@ func (s *activitySeeder) run(parent context.Context, communities []*registryv1.C
 		s.attend(ctx, abort, sum, all[i])
 	})
 
-	if parent.Err() != nil {
-		return sum, fmt.Errorf("interrupted: %w", context.Cause(parent))
-	}
-	if err := context.Cause(ctx); err != nil {
-		return sum, err
-	}
-	if n := sum.failed(); n > 0 {
-		return sum, fmt.Errorf("%d activity operations failed (the first are shown above)", n)
-	}
-	return sum, nil
+	return sum, outcome(parent, ctx, sum.failed(), "activity operations")
 }
 
 // seasonStart is the Monday seasonPastWeeks weeks before the current
@@ -271,7 +217,7 @@ func (s *activitySeeder) community(ctx context.Context, abort context.CancelCaus
 		})
 		// The request key makes a repeated seed get the same venue back,
 		// which counts as created: the service does not say which it was.
-		s.tally(ctx, abort, &sum.venues, err, "create venue in community "+community)
+		s.count(ctx, abort, &sum.venues, err, "create venue in community "+community)
 		if err != nil {
 			return nil
 		}
@@ -298,7 +244,7 @@ func (s *activitySeeder) community(ctx context.Context, abort context.CancelCaus
 			// Seeded before: the clash names the activity that holds the slot.
 			id = reasonMetadata(err, "SCHEDULE_CONFLICT")["conflicting_activity_id"]
 		}
-		s.tally(ctx, abort, &sum.activities, err, "create activity "+at.title+" in community "+community)
+		s.count(ctx, abort, &sum.activities, err, "create activity "+at.title+" in community "+community)
 		if id != "" {
 			out = append(out, &seededActivity{id: id, community: community, tmpl: at, first: first, sessions: sessions, k: k})
 		}
@@ -318,7 +264,7 @@ func (s *activitySeeder) roster(ctx context.Context, abort context.CancelCauseFu
 	})
 	if err != nil {
 		var t tally
-		s.tally(ctx, abort, &t, err, "list the retirees of community "+community)
+		s.count(ctx, abort, &t, err, "list the retirees of community "+community)
 		return nil
 	}
 	ids := make([]string, len(resp.GetRetirees()))
@@ -352,7 +298,7 @@ func (s *activitySeeder) register(ctx context.Context, abort context.CancelCause
 				}
 			}
 		})
-		s.tally(ctx, abort, &sum.registrations, err, fmt.Sprintf("register retiree for activity %s", a.id))
+		s.count(ctx, abort, &sum.registrations, err, fmt.Sprintf("register retiree for activity %s", a.id))
 	}
 }
 
@@ -366,26 +312,23 @@ func isUnknownRetiree(err error) bool {
 // four of the confirmed, the same ones on every seed.
 func (s *activitySeeder) attend(ctx context.Context, abort context.CancelCauseFunc, sum *activitySummary, a *seededActivity) {
 	var confirmed []string
-	token := ""
-	for {
+	err := eachPage(func(token string) (string, error) {
 		var resp *activityv1.ListRegistrationsResponse
 		err := s.call(ctx, func(ctx context.Context) error {
 			var err error
 			resp, err = s.activity.ListRegistrations(ctx, &activityv1.ListRegistrationsRequest{ActivityId: a.id, PageSize: 1000, PageToken: token})
 			return err
 		})
-		if err != nil {
-			s.tally(ctx, abort, &sum.attendance, err, "list the registrations of activity "+a.id)
-			return
-		}
 		for _, r := range resp.GetRegistrations() {
 			if r.GetState() == activityv1.Registration_CONFIRMED {
 				confirmed = append(confirmed, r.GetRetireeId())
 			}
 		}
-		if token = resp.GetNextPageToken(); token == "" {
-			break
-		}
+		return resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		s.count(ctx, abort, &sum.attendance, err, "list the registrations of activity "+a.id)
+		return
 	}
 	for k := range a.sessions {
 		start := a.first.AddDate(0, 0, 7*int(a.tmpl.interval)*k)
@@ -404,7 +347,7 @@ func (s *activitySeeder) attend(ctx context.Context, abort context.CancelCauseFu
 			})
 			return err
 		})
-		s.tally(ctx, abort, &sum.attendance, err, "record attendance of activity "+a.id)
+		s.count(ctx, abort, &sum.attendance, err, "record attendance of activity "+a.id)
 	}
 }
 
@@ -430,38 +373,3 @@ func reasonMetadata(err error, reason string) map[string]string {
 // errActivityAborted is the cause given when a failure means carrying on
 // would only fail again.
 var errActivityAborted = errors.New("activity seed aborted")
-
-// tally records the outcome err of the operation what in t, printing the
-// first failures; a rejected token or a vanished service aborts.
-func (s *activitySeeder) tally(ctx context.Context, abort context.CancelCauseFunc, t *tally, err error, what string) {
-	code := status.Code(err)
-	switch {
-	case err == nil:
-		t.created.Add(1)
-		return
-	case code == codes.AlreadyExists:
-		t.present.Add(1)
-		return
-	case ctx.Err() != nil:
-		return
-	}
-	t.failed.Add(1)
-	switch code {
-	case codes.Unauthenticated, codes.PermissionDenied:
-		abort(fmt.Errorf("%w: the token was rejected (%s): is --key the signing key the stack was started with?", errActivityAborted, code))
-		return
-	case codes.Unavailable:
-		abort(fmt.Errorf("%w: a service became unreachable: %s", errActivityAborted, status.Convert(err).Message()))
-		return
-	}
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	s.failures++
-	switch {
-	case s.failures <= maxReportedFailures:
-		st := status.Convert(err)
-		s.logf("%s: %s: %s", what, st.Code(), st.Message())
-	case s.failures == maxReportedFailures+1:
-		s.logf("further failures are counted but not shown")
-	}
-}

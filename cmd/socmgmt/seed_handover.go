@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -52,22 +49,13 @@ type handoverPick struct {
 // has are left alone, so that a second run adds nothing. An unreachable
 // handover service is skipped with a note.
 func seedHandovers(ctx context.Context, cfg seedConfig, priv ed25519.PrivateKey, registry registryv1.RegistryServiceClient, plan *cityPlan, out, progress io.Writer) error {
-	conn, err := grpc.NewClient(cfg.handoverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("handover address %q: %w", cfg.handoverAddr, err)
+	// No call credentials: each step carries the token of the enterprise
+	// or clerk who takes it.
+	conn, err := dialOptional(ctx, cfg, "handover", cfg.handoverAddr, nil, progress, "handovers")
+	if conn == nil {
+		return err
 	}
 	defer conn.Close()
-	reach := cfg.reachTimeout
-	if reach == 0 {
-		reach = defaultReachTimeout
-	}
-	hctx, cancel := context.WithTimeout(ctx, reach)
-	resp, err := healthpb.NewHealthClient(conn).Check(hctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	cancel()
-	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		fmt.Fprintf(progress, "seed: no handover service serving at %s; skipping handovers\n", cfg.handoverAddr)
-		return nil
-	}
 	hs := &handoverSeeder{
 		client:   handoverv1.NewHandoverServiceClient(conn),
 		registry: registry,
@@ -115,12 +103,9 @@ func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []h
 	}
 	have := map[handoverv1.Handover_State]bool{}
 	used := map[string]bool{}
-	for token := ""; ; {
+	err = eachPage(func(token string) (string, error) {
 		resp, err := hs.client.ListHandovers(admin, &handoverv1.ListHandoversRequest{PageSize: 1000, PageToken: token})
-		if err != nil {
-			return nil, 0, fmt.Errorf("list handovers: %w", err)
-		}
-		for _, h := range resp.Handovers {
+		for _, h := range resp.GetHandovers() {
 			if ours[h.EnterpriseCreditCode] {
 				have[h.State] = true
 			}
@@ -128,9 +113,10 @@ func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []h
 				used[id] = true
 			}
 		}
-		if token = resp.NextPageToken; token == "" {
-			break
-		}
+		return resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list handovers: %w", err)
 	}
 	var missing []handoverv1.Handover_State
 	for _, s := range seededStates {
@@ -176,22 +162,20 @@ func (hs *handoverSeeder) pick(ctx context.Context, plan *cityPlan, n int, used 
 			continue
 		}
 		byCommunity := map[string][]string{}
-		for token := ""; ; {
+		err := eachPage(func(token string) (string, error) {
 			resp, err := hs.registry.ListRetirees(ctx, &registryv1.ListRetireesRequest{
 				EnterpriseCreditCode: e.CreditCode, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
 				Status: registryv1.RetireeStatus_LIVING, PageSize: 1000, PageToken: token,
 			})
-			if err != nil {
-				return nil, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
-			}
-			for _, r := range resp.Retirees {
+			for _, r := range resp.GetRetirees() {
 				if !used[r.Id] {
 					byCommunity[r.CommunityId] = append(byCommunity[r.CommunityId], r.Id)
 				}
 			}
-			if token = resp.NextPageToken; token == "" {
-				break
-			}
+			return resp.GetNextPageToken(), err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
 		}
 		best := ""
 		for c, ids := range byCommunity {

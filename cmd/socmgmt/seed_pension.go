@@ -10,9 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -34,25 +32,11 @@ func seedPension(ctx context.Context, cfg seedConfig, city *cityPlan, priv ed255
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(cfg.pensionAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authn.BearerCredentials(token)),
-	)
-	if err != nil {
-		return fmt.Errorf("pension address %q: %w", cfg.pensionAddr, err)
+	conn, err := dialOptional(ctx, cfg, "pension", cfg.pensionAddr, authn.BearerCredentials(token), progress, "payments and certifications")
+	if conn == nil {
+		return err
 	}
 	defer conn.Close()
-	reach := cfg.reachTimeout
-	if reach == 0 {
-		reach = defaultReachTimeout
-	}
-	if err := checkServing(ctx, conn, "pension", cfg.pensionAddr, reach); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fmt.Fprintf(progress, "seed: %v; skipping payments and certifications\n", err)
-		return nil
-	}
 	if len(city.Retirees) == 0 {
 		return nil
 	}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+)
+
+// errNotReachable marks a health check that got no answer at all, as
+// opposed to one answered with a status other than SERVING.
+var errNotReachable = errors.New("not reachable")
+
+// loadSigningKey loads the stack's Ed25519 key from the --key file, with
+// the hint an operator needs when it is missing.
+func loadSigningKey(file string) (ed25519.PrivateKey, error) {
+	if file == "" {
+		return nil, fmt.Errorf("--key must not be empty (or set $%s)", envKey)
+	}
+	priv, err := authn.LoadPrivateKey(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot use signing key (is the stack started with make run, or pass --key): %w", err)
+	}
+	return priv, nil
+}
+
+// dialService connects lazily to the service name at addr, sending creds
+// on every call (nil: the caller puts a token on each call itself).
+func dialService(name, addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+	conn, err := authn.Dial(addr, creds)
+	if err != nil {
+		return nil, fmt.Errorf("%s address %q: %w", name, addr, err)
+	}
+	return conn, nil
+}
+
+// checkServing fails unless the service name at addr answers a health
+// check with SERVING within timeout (zero: defaultReachTimeout). It waits
+// for ready, so that a service still starting gets the whole timeout to
+// come up instead of failing on the first refused dial.
+func checkServing(ctx context.Context, conn *grpc.ClientConn, name, addr string, timeout time.Duration) error {
+	if timeout == 0 {
+		timeout = defaultReachTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s %w at %s", name, errNotReachable, addr)
+	}
+	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("%s at %s reports %s, not SERVING", name, addr, st)
+	}
+	return nil
+}
+
+// requireServing is checkServing for a service the command cannot do
+// without, so its failure says what the operator can do about it.
+func requireServing(ctx context.Context, conn *grpc.ClientConn, name, addr string, timeout time.Duration) error {
+	err := checkServing(ctx, conn, name, addr, timeout)
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return err
+	case errors.Is(err, errNotReachable):
+		return fmt.Errorf("%w: is the stack running? (make run)", err)
+	}
+	return fmt.Errorf("%w: wait for it to start, or read its log", err)
+}
+
+// dialOptional connects to a service the seed can do without. When it
+// does not serve, a note says what is skipped and the connection is nil
+// with a nil error: a stack without that service still gets the rest
+// seeded.
+func dialOptional(ctx context.Context, cfg seedConfig, name, addr string, creds credentials.PerRPCCredentials, progress io.Writer, skipped string) (*grpc.ClientConn, error) {
+	conn, err := dialService(name, addr, creds)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkServing(ctx, conn, name, addr, cfg.reachTimeout); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		fmt.Fprintf(progress, "seed: %v; skipping %s\n", err, skipped)
+		return nil, nil
+	}
+	return conn, nil
+}
+
+// eachPage calls fetch with the empty page token, then with each next
+// page token fetch returns, until it returns an empty one or an error.
+func eachPage(fetch func(token string) (next string, err error)) error {
+	for token := ""; ; {
+		next, err := fetch(token)
+		if err != nil || next == "" {
+			return err
+		}
+		token = next
+	}
+}
