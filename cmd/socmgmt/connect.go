@@ -65,17 +65,25 @@ func checkServing(ctx context.Context, conn *grpc.ClientConn, name, addr string,
 	return nil
 }
 
-// requireServing is checkServing for a service the command cannot do
-// without, so its failure says what the operator can do about it.
-func requireServing(ctx context.Context, conn *grpc.ClientConn, name, addr string, timeout time.Duration) error {
-	err := checkServing(ctx, conn, name, addr, timeout)
-	switch {
-	case err == nil || ctx.Err() != nil:
-		return err
-	case errors.Is(err, errNotReachable):
-		return fmt.Errorf("%w: is the stack running? (make run)", err)
+// dialRequired connects to a service the command cannot do without and
+// checks that it serves; a failure says what the operator can do about it.
+func dialRequired(ctx context.Context, name, addr string, creds credentials.PerRPCCredentials, timeout time.Duration) (*grpc.ClientConn, error) {
+	conn, err := dialService(name, addr, creds)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("%w: wait for it to start, or read its log", err)
+	err = checkServing(ctx, conn, name, addr, timeout)
+	switch {
+	case err == nil:
+		return conn, nil
+	case ctx.Err() != nil:
+	case errors.Is(err, errNotReachable):
+		err = fmt.Errorf("%w: is the stack running? (make run)", err)
+	default:
+		err = fmt.Errorf("%w: wait for it to start, or read its log", err)
+	}
+	conn.Close()
+	return nil, err
 }
 
 // dialOptional connects to a service the seed can do without. When it

@@ -143,14 +143,11 @@ func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) e
 		return err
 	}
 
-	conn, err := dialService("pension", cfg.pensionAddr, authn.BearerCredentials(token))
+	conn, err := dialRequired(ctx, "pension", cfg.pensionAddr, authn.BearerCredentials(token), cfg.reachTimeout)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := requireServing(ctx, conn, "pension", cfg.pensionAddr, cfg.reachTimeout); err != nil {
-		return err
-	}
 
 	rejectedPath := rejectedFileName(cfg.file)
 	if err := os.Remove(rejectedPath); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -137,14 +137,11 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err != nil {
 		return err
 	}
-	conn, err := dialService("registry", cfg.registryAddr, authn.BearerCredentials(token))
+	conn, err := dialRequired(ctx, "registry", cfg.registryAddr, authn.BearerCredentials(token), cfg.reachTimeout)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := requireServing(ctx, conn, "registry", cfg.registryAddr, cfg.reachTimeout); err != nil {
-		return err
-	}
 
 	plan, err := generateCity(cfg.seed, cfg.retirees)
 	if err != nil {
