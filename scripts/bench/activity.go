@@ -169,45 +169,21 @@ func freeSlot(base time.Time, i int) time.Time {
 // it, each with its own data directory, and returns the activity's gRPC
 // address and a function that stops both.
 func (h *harness) startActivityStack(ctx context.Context, bin string) (string, func(), error) {
-	addrs := make([]string, 4)
-	for i := range addrs {
-		var err error
-		if addrs[i], err = freeAddr(); err != nil {
-			return "", nil, err
-		}
-	}
-	reg, err := h.start("activity-registry", filepath.Join(h.cfg.Bin, "registry"),
-		"--grpc-addr", addrs[0], "--admin-addr", addrs[1],
-		"--data-dir", filepath.Join(h.dir, "activity-registry"),
-		"--token-key", h.tokenKey, "--id-key", h.idKey,
-		"--log-level", "warn", "--log-format", "json")
+	reg, err := h.startService(ctx, "activity-registry", filepath.Join(h.cfg.Bin, "registry"), "activity-registry", "--id-key", h.idKey)
 	if err != nil {
-		return "", nil, err
-	}
-	if err := h.waitHealthy(ctx, reg, addrs[0]); err != nil {
-		h.stop(reg)
 		return "", nil, err
 	}
 	// The token key is the private key: the activity program mints its
 	// own service tokens for registry, as in development.
-	act, err := h.start("activity", bin,
-		"--grpc-addr", addrs[2], "--admin-addr", addrs[3],
-		"--data-dir", filepath.Join(h.dir, "activity"),
-		"--token-key", h.tokenKey, "--registry-addr", addrs[0],
-		"--log-level", "warn", "--log-format", "json")
+	act, err := h.startService(ctx, "activity", bin, "activity", "--registry-addr", reg.grpcAddr)
 	if err != nil {
-		h.stop(reg)
+		h.stop(reg.child)
 		return "", nil, err
 	}
-	stop := func() {
-		h.stop(act)
-		h.stop(reg)
-	}
-	if err := h.waitHealthy(ctx, act, addrs[2]); err != nil {
-		stop()
-		return "", nil, err
-	}
-	return addrs[2], stop, nil
+	return act.grpcAddr, func() {
+		h.stop(act.child)
+		h.stop(reg.child)
+	}, nil
 }
 
 // probeFsync writes and fdatasyncs a 16 KiB block n times in a file at

@@ -188,38 +188,27 @@ func (s *handoverStack) stop() {
 // directory. The token key is the private key: activity and handover mint
 // their own service tokens, as in development.
 func (h *harness) startHandoverStack(ctx context.Context, bin, actBin string) (*handoverStack, error) {
-	addrs := make([]string, 6)
-	for i := range addrs {
-		var err error
-		if addrs[i], err = freeAddr(); err != nil {
-			return nil, err
-		}
-	}
-	st := &handoverStack{registryAddr: addrs[0], activityAddr: addrs[2], handoverAddr: addrs[4], h: h}
-	for _, p := range []struct {
-		name, bin string
-		args      []string
-	}{
-		{"handover-registry", filepath.Join(h.cfg.Bin, "registry"), []string{
-			"--grpc-addr", addrs[0], "--admin-addr", addrs[1], "--data-dir", filepath.Join(h.dir, "handover-registry"),
-			"--token-key", h.tokenKey, "--id-key", h.idKey}},
-		{"handover-activity", actBin, []string{
-			"--grpc-addr", addrs[2], "--admin-addr", addrs[3], "--data-dir", filepath.Join(h.dir, "handover-activity"),
-			"--token-key", h.tokenKey, "--registry-addr", addrs[0]}},
-		{"handover", bin, []string{
-			"--grpc-addr", addrs[4], "--admin-addr", addrs[5], "--data-dir", filepath.Join(h.dir, "handover"),
-			"--token-key", h.tokenKey, "--registry-addr", addrs[0], "--activity-addr", addrs[2]}},
-	} {
-		c, err := h.start(p.name, p.bin, append(p.args, "--log-level", "warn", "--log-format", "json")...)
+	st := &handoverStack{h: h}
+	// start starts one program of the stack and returns its gRPC address;
+	// after a failure it stops the ones already started.
+	start := func(name, bin string, args ...string) (string, error) {
+		p, err := h.startService(ctx, name, bin, name, args...)
 		if err != nil {
 			st.stop()
-			return nil, err
+			return "", err
 		}
-		st.children = append(st.children, c)
-		if err := h.waitHealthy(ctx, c, p.args[1]); err != nil {
-			st.stop()
-			return nil, err
-		}
+		st.children = append(st.children, p.child)
+		return p.grpcAddr, nil
+	}
+	var err error
+	if st.registryAddr, err = start("handover-registry", filepath.Join(h.cfg.Bin, "registry"), "--id-key", h.idKey); err != nil {
+		return nil, err
+	}
+	if st.activityAddr, err = start("handover-activity", actBin, "--registry-addr", st.registryAddr); err != nil {
+		return nil, err
+	}
+	if st.handoverAddr, err = start("handover", bin, "--registry-addr", st.registryAddr, "--activity-addr", st.activityAddr); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

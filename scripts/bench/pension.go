@@ -146,35 +146,10 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	return rows, nil
 }
 
-// pensionProc is a started pension program.
-type pensionProc struct {
-	child               *child
-	grpcAddr, adminAddr string
-}
-
 // startPension starts the pension program against the registry at
 // registryAddr, minting its service tokens from the harness's key.
-func (h *harness) startPension(ctx context.Context, bin, registryAddr string) (*pensionProc, error) {
-	grpcAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	adminAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	c, err := h.start("pension", bin,
-		"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
-		"--data-dir", filepath.Join(h.dir, "pension"),
-		"--token-key", h.tokenKey, "--id-key", h.idKey, "--registry-addr", registryAddr,
-		"--log-level", "warn", "--log-format", "json")
-	if err != nil {
-		return nil, err
-	}
-	if err := h.waitHealthy(ctx, c, grpcAddr); err != nil {
-		return nil, err
-	}
-	return &pensionProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
+func (h *harness) startPension(ctx context.Context, bin, registryAddr string) (*serviceProc, error) {
+	return h.startService(ctx, "pension", bin, "pension", "--id-key", h.idKey, "--registry-addr", registryAddr)
 }
 
 // benchIDNumbers returns the ID numbers of the first n retirees of

@@ -137,15 +137,25 @@ func getRetireeCallers(conns []*grpc.ClientConn, ids []string) func(int) caller 
 	}
 }
 
-// registryProc is a started registry program.
-type registryProc struct {
+// startRegistry starts the registry program with a data directory of
+// its own and waits until it serves.
+func (h *harness) startRegistry(ctx context.Context) (*serviceProc, error) {
+	return h.startService(ctx, "registry", filepath.Join(h.cfg.Bin, "registry"),
+		fmt.Sprintf("registry-%d", h.registries.Add(1)), "--id-key", h.idKey)
+}
+
+// serviceProc is a started service program.
+type serviceProc struct {
 	child               *child
 	grpcAddr, adminAddr string
 }
 
-// startRegistry starts the registry program with a fresh data directory
-// and waits until its health service says SERVING.
-func (h *harness) startRegistry(ctx context.Context) (*registryProc, error) {
+// startService starts the service program bin as name on free gRPC and
+// admin ports, with a fresh data directory dataDir under the harness's,
+// the harness's token key and args, logging warnings as JSON, and waits
+// until its health service says SERVING. One that does not is stopped
+// again; its log stays for the failed run's report.
+func (h *harness) startService(ctx context.Context, name, bin, dataDir string, args ...string) (*serviceProc, error) {
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -154,18 +164,16 @@ func (h *harness) startRegistry(ctx context.Context) (*registryProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := h.start("registry", filepath.Join(h.cfg.Bin, "registry"),
-		"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
-		"--data-dir", filepath.Join(h.dir, fmt.Sprintf("registry-%d", h.registries.Add(1))),
-		"--token-key", h.tokenKey, "--id-key", h.idKey,
-		"--log-level", "warn", "--log-format", "json")
+	all := append([]string{"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
+		"--data-dir", filepath.Join(h.dir, dataDir), "--token-key", h.tokenKey}, args...)
+	c, err := h.start(name, bin, append(all, "--log-level", "warn", "--log-format", "json")...)
 	if err != nil {
 		return nil, err
 	}
 	if err := h.waitHealthy(ctx, c, grpcAddr); err != nil {
-		return nil, err
+		return nil, errors.Join(err, h.stop(c))
 	}
-	return &registryProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
+	return &serviceProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
 }
 
 // waitHealthy waits until the gRPC health service at addr reports the
