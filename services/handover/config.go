@@ -2,12 +2,8 @@ package handover
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"path/filepath"
 	"time"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
@@ -47,40 +43,30 @@ type Config struct {
 // validates it.
 func ParseConfig(args []string) (*Config, error) {
 	var c Config
-	fs := flag.NewFlagSet("handover", flag.ContinueOnError)
-	c.Server.Register(fs, "127.0.0.1:9102", "127.0.0.1:9202")
-	fs.StringVar(&c.DataDir, "data-dir", "./var", "`directory` of handover.db")
-	fs.StringVar(&c.TokenKey, "token-key", "", "Ed25519 key `file` (PEM) that verifies bearer tokens; a private key also signs the service's own calls (required)")
-	fs.StringVar(&c.ServiceTokenFile, "service-token-file", "", "`file` with a service token for calls to registry and activity (default: mint them with --token-key)")
-	fs.StringVar(&c.RegistryAddr, "registry-addr", "127.0.0.1:9101", "registry gRPC `host:port`")
+	cmd := grpcserver.NewCommand("handover",
+		"The handover service: enterprise-to-community handover packages, delivered to\n"+
+			"registry and activity through a transactional outbox.",
+		&c.Server, "127.0.0.1:9102", "127.0.0.1:9202")
+	cmd.DataDir(&c.DataDir)
+	cmd.TokenKey(&c.TokenKey, "registry and activity")
+	cmd.ServiceTokenFile(&c.ServiceTokenFile, "registry and activity")
+	cmd.RegistryAddr(&c.RegistryAddr, "")
+	fs := cmd.FlagSet()
 	fs.StringVar(&c.ActivityAddr, "activity-addr", "", "activity gRPC `host:port`; empty keeps venue commands waiting")
 	fs.DurationVar(&c.SubmitTimeout, "submit-timeout", DefaultSubmitTimeout, "bound on the registry checks of one submit")
 	fs.BoolVar(&c.OutboxHold, "outbox-hold", false, "testing aid: deliver nothing from the outbox (completions still queue their commands)")
 	fs.DurationVar(&c.OutboxMinBackoff, "outbox-min-backoff", DefaultMinBackoff, "first wait before retrying a failed delivery")
 	fs.DurationVar(&c.OutboxMaxBackoff, "outbox-max-backoff", DefaultMaxBackoff, "longest wait between retries of a failed delivery")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: handover [flags]\n\nThe handover service: enterprise-to-community handover packages, delivered to\nregistry and activity through a transactional outbox.\nEvery flag may also be set as HANDOVER_<FLAG>, e.g. HANDOVER_DATA_DIR.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("HANDOVER")); err != nil {
+	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, c.validate()
+	return &c, errors.Join(cmd.Validate(), c.validate())
 }
 
-// validate reports every problem at once: those of the flags every
-// service shares, then those of the service's own.
+// validate reports every problem of the handover's own flags at once; the
+// shared ones are grpcserver.Command's.
 func (c *Config) validate() error {
-	errs := []error{c.Server.Validate()}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir is required"))
-	}
-	if c.TokenKey == "" {
-		errs = append(errs, errors.New("--token-key is required"))
-	}
-	if c.RegistryAddr == "" {
-		errs = append(errs, errors.New("--registry-addr is required"))
-	}
+	var errs []error
 	if c.SubmitTimeout <= 0 {
 		errs = append(errs, errors.New("--submit-timeout must be positive"))
 	}

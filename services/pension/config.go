@@ -2,11 +2,7 @@ package pension
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"path/filepath"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
@@ -45,42 +41,28 @@ type Config struct {
 // validates it.
 func ParseConfig(args []string) (*Config, error) {
 	var c Config
-	fs := flag.NewFlagSet("pension", flag.ContinueOnError)
-	c.Server.Register(fs, "127.0.0.1:9103", "127.0.0.1:9203")
-	fs.StringVar(&c.DataDir, "data-dir", "./var", "`directory` of pension.db")
-	fs.StringVar(&c.TokenKey, "token-key", "", "Ed25519 key `file` (PEM) that verifies bearer tokens; a private key also signs the service's own tokens for registry (required)")
-	fs.StringVar(&c.IDKey, "id-key", "", "`file` of the hex HMAC key that indexes ID numbers, the same as registry's (required)")
-	fs.StringVar(&c.RegistryAddr, "registry-addr", "127.0.0.1:9101", "registry gRPC `host:port` whose retirees are projected")
-	fs.StringVar(&c.ServiceTokenFile, "service-token-file", "", "`file` of a pre-issued service token for registry (default: mint one with --token-key)")
+	cmd := grpcserver.NewCommand("pension",
+		"The pension service: payments imported from bureaus, certifications, entitlement and anomalies.",
+		&c.Server, "127.0.0.1:9103", "127.0.0.1:9203")
+	cmd.DataDir(&c.DataDir)
+	cmd.TokenKey(&c.TokenKey, "registry")
+	cmd.IDKey(&c.IDKey, "registry")
+	cmd.RegistryAddr(&c.RegistryAddr, "whose retirees are projected")
+	cmd.ServiceTokenFile(&c.ServiceTokenFile, "registry")
+	cmd.AuditDurableReads(&c.AuditDurableReads, "a read")
+	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportPayments stream may carry")
-	fs.BoolVar(&c.AuditDurableReads, "audit-durable-reads", false, "answer a read only after its audit record is on disk (slower); otherwise records are group-committed within milliseconds")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: pension [flags]\n\nThe pension service: payments imported from bureaus, certifications, entitlement and anomalies.\nEvery flag may also be set as PENSION_<FLAG>, e.g. PENSION_DATA_DIR.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("PENSION")); err != nil {
+	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, c.validate()
+	return &c, errors.Join(cmd.Validate(), c.validate())
 }
 
-// validate reports every problem at once: those of the flags every
-// service shares, then those of the service's own.
+// validate reports every problem of the pension's own flags at once; the
+// shared ones are grpcserver.Command's.
 func (c *Config) validate() error {
-	errs := []error{c.Server.Validate()}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir is required"))
-	}
-	if c.TokenKey == "" {
-		errs = append(errs, errors.New("--token-key is required"))
-	}
-	if c.IDKey == "" {
-		errs = append(errs, errors.New("--id-key is required"))
-	}
-	if c.RegistryAddr == "" {
-		errs = append(errs, errors.New("--registry-addr is required"))
-	}
+	var errs []error
 	if !(c.AmountDropShare > 0 && c.AmountDropShare < 1) {
 		errs = append(errs, errors.New("--amount-drop-share must be between 0 and 1 (exclusive)"))
 	}

@@ -2,11 +2,7 @@ package registry
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"path/filepath"
-
-	"github.com/peterbourgon/ff/v3"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
@@ -35,40 +31,27 @@ type Config struct {
 // validates it.
 func ParseConfig(args []string) (*Config, error) {
 	var c Config
-	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
-	c.Server.Register(fs, "127.0.0.1:9101", "127.0.0.1:9201")
-	fs.StringVar(&c.DataDir, "data-dir", "./var", "`directory` of registry.db")
-	fs.StringVar(&c.TokenKey, "token-key", "", "Ed25519 key `file` (PEM) that verifies bearer tokens (required)")
-	fs.StringVar(&c.IDKey, "id-key", "", "`file` of the hex HMAC key that indexes ID numbers (required)")
-	fs.Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
-	fs.BoolVar(&c.AuditDurableReads, "audit-durable-reads", false, "answer a read only after its audit record is on disk (slower); otherwise records are group-committed within milliseconds")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: registry [flags]\n\nThe registry service: communities, enterprises, retirees and their change log.\nEvery flag may also be set as REGISTRY_<FLAG>, e.g. REGISTRY_DATA_DIR.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("REGISTRY")); err != nil {
+	cmd := grpcserver.NewCommand("registry",
+		"The registry service: communities, enterprises, retirees and their change log.",
+		&c.Server, "127.0.0.1:9101", "127.0.0.1:9201")
+	cmd.DataDir(&c.DataDir)
+	cmd.TokenKey(&c.TokenKey, "")
+	cmd.IDKey(&c.IDKey, "")
+	cmd.AuditDurableReads(&c.AuditDurableReads, "a read")
+	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
+	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, c.validate()
+	return &c, errors.Join(cmd.Validate(), c.validate())
 }
 
-// validate reports every problem at once: those of the flags every
-// service shares, then those of the service's own.
+// validate reports every problem of the registry's own flags at once; the
+// shared ones are grpcserver.Command's.
 func (c *Config) validate() error {
-	errs := []error{c.Server.Validate()}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir is required"))
-	}
-	if c.TokenKey == "" {
-		errs = append(errs, errors.New("--token-key is required"))
-	}
-	if c.IDKey == "" {
-		errs = append(errs, errors.New("--id-key is required"))
-	}
 	if c.Retention < 1000 {
-		errs = append(errs, errors.New("--changelog-retention must be at least 1000"))
+		return errors.New("--changelog-retention must be at least 1000")
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // DBPath is the registry's database file.

@@ -1,0 +1,135 @@
+package grpcserver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// DefaultRegistryAddr is registry's gRPC address on a developer's machine,
+// the default of every service's --registry-addr.
+const DefaultRegistryAddr = "127.0.0.1:9101"
+
+// Command is the command line of one service program: Flags, the flags
+// that several services share (each defined by one method here, so that
+// name, default, help and check cannot drift between copies), and the
+// service's own flags, defined on FlagSet. Every flag may also be set in
+// the environment as <NAME>_<FLAG>.
+//
+// The shared flags write into the fields of the service's own Config, so
+// each service keeps one flat, typed Config.
+type Command struct {
+	name, about string
+	server      *Flags
+	fs          *flag.FlagSet
+	// required are the shared flags that must not be empty, in the order
+	// they were defined, for Validate's messages.
+	required []requiredFlag
+}
+
+// requiredFlag is a string flag that Validate insists on.
+type requiredFlag struct {
+	name  string
+	value *string
+}
+
+// NewCommand starts the command line of the service program name (e.g.
+// "registry"), described for --help by about (one or more lines without
+// a final newline), and defines Flags on it, storing into server.
+func NewCommand(name, about string, server *Flags, defaultGRPC, defaultAdmin string) *Command {
+	c := &Command{name: name, about: about, server: server, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	server.Register(c.fs, defaultGRPC, defaultAdmin)
+	return c
+}
+
+// FlagSet is where the service defines its own flags.
+func (c *Command) FlagSet() *flag.FlagSet { return c.fs }
+
+// DataDir defines the required --data-dir, the directory of the service's
+// bbolt file <name>.db.
+func (c *Command) DataDir(p *string) {
+	c.fs.StringVar(p, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", c.name))
+	c.require("data-dir", p)
+}
+
+// TokenKey defines the required --token-key, the key file bearer tokens
+// are verified with. A service that calls others names them in signsFor
+// ("registry"): in development its private key also signs those calls.
+func (c *Command) TokenKey(p *string, signsFor string) {
+	help := "Ed25519 key `file` (PEM) that verifies bearer tokens"
+	if signsFor != "" {
+		help += "; a private key also signs the service's own tokens for " + signsFor
+	}
+	c.fs.StringVar(p, "token-key", "", help+" (required)")
+	c.require("token-key", p)
+}
+
+// IDKey defines the required --id-key, the HMAC key that indexes ID
+// numbers. sameAs names the service whose key it must be, if any.
+func (c *Command) IDKey(p *string, sameAs string) {
+	help := "`file` of the hex HMAC key that indexes ID numbers"
+	if sameAs != "" {
+		help += ", the same as " + sameAs + "'s"
+	}
+	c.fs.StringVar(p, "id-key", "", help+" (required)")
+	c.require("id-key", p)
+}
+
+// RegistryAddr defines the required --registry-addr; purpose, if not
+// empty, ends its help ("whose retirees are projected").
+func (c *Command) RegistryAddr(p *string, purpose string) {
+	help := "registry gRPC `host:port`"
+	if purpose != "" {
+		help += " " + purpose
+	}
+	c.fs.StringVar(p, "registry-addr", DefaultRegistryAddr, help)
+	c.require("registry-addr", p)
+}
+
+// ServiceTokenFile defines --service-token-file, a pre-issued service
+// token for the calls to the services named in callees, for deployments
+// that give the service only the public half of --token-key.
+func (c *Command) ServiceTokenFile(p *string, callees string) {
+	c.fs.StringVar(p, "service-token-file", "",
+		"`file` of a pre-issued service token for calls to "+callees+" (default: mint them with --token-key)")
+}
+
+// AuditDurableReads defines --audit-durable-reads; reads says which reads
+// are audited ("a read", "a read of registrations").
+func (c *Command) AuditDurableReads(p *bool, reads string) {
+	c.fs.BoolVar(p, "audit-durable-reads", false,
+		"answer "+reads+" only after its audit record is on disk (slower); otherwise records are group-committed within milliseconds")
+}
+
+// require has Validate insist that the flag name, stored at p, is set.
+func (c *Command) require(name string, p *string) {
+	c.required = append(c.required, requiredFlag{name: name, value: p})
+}
+
+// Parse reads args, then the environment for the flags args leave unset.
+// It returns flag.ErrHelp after printing the usage for --help.
+func (c *Command) Parse(args []string) error {
+	prefix := strings.ToUpper(c.name)
+	c.fs.Usage = func() {
+		fmt.Fprintf(c.fs.Output(), "Usage: %s [flags]\n\n%s\nEvery flag may also be set as %s_<FLAG>, e.g. %s_DATA_DIR.\n\n",
+			c.name, c.about, prefix, prefix)
+		c.fs.PrintDefaults()
+	}
+	return ff.Parse(c.fs, args, ff.WithEnvVarPrefix(prefix))
+}
+
+// Validate reports every problem of the shared flags at once, each naming
+// its flag and wrapping ErrInvalidOption: first those of Flags, then each
+// required flag left empty. The service joins its own problems after them.
+func (c *Command) Validate() error {
+	errs := []error{c.server.Validate()}
+	for _, r := range c.required {
+		if *r.value == "" {
+			errs = append(errs, &optionError{msg: "--" + r.name + " is required"})
+		}
+	}
+	return errors.Join(errs...)
+}

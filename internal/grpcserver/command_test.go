@@ -1,0 +1,104 @@
+package grpcserver
+
+import (
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// commandConfig is a service configuration with every shared flag.
+type commandConfig struct {
+	Server                                        Flags
+	DataDir, TokenKey, IDKey, RegistryAddr, Token string
+	DurableReads                                  bool
+	Own                                           int
+}
+
+func newTestCommand(c *commandConfig) *Command {
+	cmd := NewCommand("pension", "The pension service.", &c.Server, "127.0.0.1:9103", "127.0.0.1:9203")
+	cmd.DataDir(&c.DataDir)
+	cmd.TokenKey(&c.TokenKey, "registry")
+	cmd.IDKey(&c.IDKey, "registry")
+	cmd.RegistryAddr(&c.RegistryAddr, "whose retirees are projected")
+	cmd.ServiceTokenFile(&c.Token, "registry")
+	cmd.AuditDurableReads(&c.DurableReads, "a read")
+	cmd.FlagSet().IntVar(&c.Own, "own", 7, "a flag of the service's own")
+	return cmd
+}
+
+func TestCommandParse(t *testing.T) {
+	t.Setenv("PENSION_SERVICE_TOKEN_FILE", "/run/token")
+	t.Setenv("PENSION_OWN", "8")
+	var c commandConfig
+	cmd := newTestCommand(&c)
+	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Validate(); err != nil {
+		t.Errorf("Validate = %v", err)
+	}
+	want := commandConfig{
+		DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
+		Token: "/run/token", DurableReads: true, Own: 8,
+	}
+	want.Server = c.Server
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	if c.Server.GRPCAddr != "127.0.0.1:9103" || c.Server.AdminAddr != "127.0.0.1:9203" {
+		t.Errorf("server flags %+v", c.Server)
+	}
+}
+
+// TestCommandValidate: every problem at once, those of Flags first, then
+// each empty required flag in the order defined, all ErrInvalidOption.
+func TestCommandValidate(t *testing.T) {
+	var c commandConfig
+	cmd := newTestCommand(&c)
+	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud"}); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Validate()
+	want := []string{
+		"--log-level must be debug, info, warn or error",
+		"--data-dir is required",
+		"--token-key is required",
+		"--id-key is required",
+		"--registry-addr is required",
+	}
+	if err == nil {
+		t.Fatal("Validate = nil")
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("Validate = %v, want ErrInvalidOption", err)
+	}
+}
+
+func TestCommandHelp(t *testing.T) {
+	var c commandConfig
+	cmd := newTestCommand(&c)
+	var out strings.Builder
+	cmd.FlagSet().SetOutput(&out)
+	if err := cmd.Parse([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{
+		"Usage: pension [flags]\n\nThe pension service.\nEvery flag may also be set as PENSION_<FLAG>, e.g. PENSION_DATA_DIR.\n\n",
+		"directory of pension.db",
+		"verifies bearer tokens; a private key also signs the service's own tokens for registry (required)",
+		"indexes ID numbers, the same as registry's (required)",
+		"registry gRPC host:port whose retirees are projected",
+		"service token for calls to registry (default: mint them with --token-key)",
+		"answer a read only after its audit record is on disk",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
