@@ -30,6 +30,19 @@ const maxBatchDelay = 2 * time.Millisecond
 // returns it wrapped together with bbolt's ErrTimeout.
 var ErrLocked = errors.New("database is locked by another process")
 
+// LoggerAndClock returns log and now, with a no-op logger for a nil log
+// and time.Now for a nil now: the defaults of every service store's
+// options, which tests and tools leave out.
+func LoggerAndClock(log *zap.Logger, now func() time.Time) (*zap.Logger, func() time.Time) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return log, now
+}
+
 // Options tunes Open. The zero value is ready to use.
 type Options struct {
 	// Timeout is how long to wait for the file lock; 0 means DefaultLockTimeout.

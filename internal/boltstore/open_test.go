@@ -162,3 +162,24 @@ func TestOpenLogging(t *testing.T) {
 		t.Errorf("no warning for a 0644 file: %v", logs.AllUntimed())
 	}
 }
+
+// TestLoggerAndClock: what a store is given is kept; what it is not given
+// becomes a logger that may be called and the wall clock.
+func TestLoggerAndClock(t *testing.T) {
+	log := zaptest.NewLogger(t)
+	fixed := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	gotLog, gotNow := LoggerAndClock(log, func() time.Time { return fixed })
+	if gotLog != log || !gotNow().Equal(fixed) {
+		t.Errorf("given logger and clock not kept: %p, %v", gotLog, gotNow())
+	}
+
+	before := time.Now()
+	gotLog, gotNow = LoggerAndClock(nil, nil)
+	if gotLog == nil {
+		t.Fatal("nil logger not replaced")
+	}
+	gotLog.Info("a no-op logger accepts this")
+	if now := gotNow(); now.Before(before) || now.After(time.Now()) {
+		t.Errorf("default clock read %v, not the wall clock", now)
+	}
+}

@@ -60,12 +60,7 @@ type Store struct {
 // client once Projection().Run is called. A nil client is for tests that
 // never run the projection.
 func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOptions) (*Store, error) {
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
 	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err

@@ -62,12 +62,7 @@ type Store struct {
 // migrating it to storageSchema, or refusing it with
 // boltstore.ErrSchemaTooNew when a newer build wrote it.
 func OpenStore(path string, o StoreOptions) (*Store, error) {
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
 	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err

@@ -72,12 +72,7 @@ var errRetireeNotFound = fmt.Errorf("retiree %w", fault.ErrNotFound)
 // boltstore.ErrSchemaTooNew when a newer build wrote it), and prepares the
 // projection in it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
 	// Imports write thousands of random keys per commit, which leaves a
 	// long freelist; writing it on every commit costs more than rebuilding
 	// it when the file is opened (etcd makes the same choice).

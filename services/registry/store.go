@@ -58,12 +58,7 @@ type Store struct {
 // migrating it to storageSchema, or refusing it with
 // boltstore.ErrSchemaTooNew when a newer build wrote it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
