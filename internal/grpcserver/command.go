@@ -100,8 +100,8 @@ func (c *Command) ServiceTokenFile(p *string, callees string) {
 // AuditDurableReads defines --audit-durable-reads; reads says which reads
 // are audited ("a read", "a read of registrations").
 func (c *Command) AuditDurableReads(p *bool, reads string) {
-	c.fs.BoolVar(p, "audit-durable-reads", false,
-		"answer "+reads+" only after its audit record is on disk (slower); otherwise records are group-committed within milliseconds")
+	c.fs.BoolVar(p, "audit-durable-reads", true,
+		"answer "+reads+" only after its audit record is on disk (group-committed with concurrent reads); false answers once the record is queued for the commit that follows within milliseconds")
 }
 
 // require has Validate insist that the flag name, stored at p, is set.

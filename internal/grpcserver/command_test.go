@@ -34,7 +34,7 @@ func TestCommandParse(t *testing.T) {
 	t.Setenv("PENSION_OWN", "8")
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads"}); err != nil {
+	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads=false"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Validate(); err != nil {
@@ -42,7 +42,7 @@ func TestCommandParse(t *testing.T) {
 	}
 	want := commandConfig{
 		DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
-		Token: "/run/token", DurableReads: true, Own: 8,
+		Token: "/run/token", DurableReads: false, Own: 8,
 	}
 	want.Server = c.Server
 	if diff := cmp.Diff(want, c); diff != "" {

@@ -25,12 +25,12 @@ func TestParseConfig(t *testing.T) {
 	}
 
 	t.Setenv("ACTIVITY_SERVICE_TOKEN_FILE", "/run/secrets/activity.token")
-	t.Setenv("ACTIVITY_AUDIT_DURABLE_READS", "true")
+	t.Setenv("ACTIVITY_AUDIT_DURABLE_READS", "false")
 	c, err = ParseConfig(devrun)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ServiceTokenFile != "/run/secrets/activity.token" || !c.AuditDurableReads {
+	if c.ServiceTokenFile != "/run/secrets/activity.token" || c.AuditDurableReads {
 		t.Errorf("environment not read: %+v", c)
 	}
 
