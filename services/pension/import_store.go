@@ -192,110 +192,165 @@ type groupCounts struct {
 // import time, and the batch its counts, which traces an import without
 // doubling the writes of a million-record one.
 func (im *importer) commit(group []record) (*pb.ImportAck, error) {
-	durable := im.sum.LastIndex
-	for i := range group {
-		if group[i].reason != ReasonIndexOutOfOrder && group[i].index > durable {
-			durable = group[i].index
-		}
-	}
+	durable := durableThrough(im.sum.LastIndex, group)
 	var g groupCounts
 	var rejections []*pb.RecordRejection
 	now := im.s.now()
-	ts := timestamppb.New(now)
 	err := im.s.db.Update(func(tx *bolt.Tx) error {
-		g, rejections = groupCounts{}, rejections[:0]
-		im.keys, im.vals, im.order = im.keys[:0], im.vals[:0], im.order[:0]
-		for i := range group {
-			r := &group[i]
-			if r.reason == "" {
-				id, err := projection.IDForKey(tx, r.idKey)
-				switch {
-				case errors.Is(err, projection.ErrUnknownRetiree):
-					r.reason, r.message = ReasonUnknownRetiree, "no retiree with this ID number is known"
-				case err != nil:
-					return err
-				default:
-					start := len(im.keys)
-					im.keys = paymentKey(im.keys, id, r.month)
-					r.retireeID, r.key = id, im.keys[start:len(im.keys):len(im.keys)]
-				}
-			}
-			if r.reason != "" {
-				rejections = append(rejections, &pb.RecordRejection{Index: r.index, Reason: r.reason, Message: r.message})
-				g.rejected++
-				continue
-			}
-			im.order = append(im.order, i)
+		g = groupCounts{}
+		var err error
+		if rejections, err = im.resolve(tx, group, &g); err != nil {
+			return err
 		}
-		slices.SortStableFunc(im.order, func(a, b int) int { return bytes.Compare(group[a].key, group[b].key) })
-
-		payments := tx.Bucket(bucketPayments)
-		versions := tx.Bucket(bucketPaymentVersions)
-		for _, i := range im.order {
-			r := &group[i]
-			version := int32(1)
-			if v := payments.Get(r.key); v != nil {
-				if err := proto.Unmarshal(v, &im.old); err != nil {
-					return err
-				}
-				if sameContent(&im.old, r) {
-					g.duplicates++
-					continue
-				}
-				// A correction: the replaced version is kept under its
-				// number. bbolt wants keys and values to stay valid until
-				// the commit, hence the copies into the group's buffer.
-				start := len(im.vals)
-				im.vals = versionKey(im.vals, r.key, im.old.Version)
-				mid := len(im.vals)
-				im.vals = append(im.vals, v...)
-				if err := versions.Put(im.vals[start:mid:mid], im.vals[mid:len(im.vals):len(im.vals)]); err != nil {
-					return err
-				}
-				if err := audit.Put(tx, audit.NewEntry(im.actor, "ImportPayments", r.retireeID, now)); err != nil {
-					return err
-				}
-				version = im.old.Version + 1
-				g.corrections++
-			} else {
-				g.accepted++
-			}
-			im.msg = pb.Payment{
-				RetireeId:          r.retireeID,
-				Month:              string(r.key[len(r.retireeID)+1:]),
-				BasicFen:           r.basic,
-				PersonalAccountFen: r.personal,
-				TransitionalFen:    r.transitional,
-				OtherFen:           r.other,
-				TotalFen:           r.basic + r.personal + r.transitional + r.other,
-				PaidOn:             r.paidOn,
-				BankAccountMasked:  r.bank,
-				BatchId:            im.batchID,
-				Version:            version,
-				ImportTime:         ts,
-			}
-			start := len(im.vals)
-			var err error
-			im.vals, err = im.marshal.MarshalAppend(im.vals, &im.msg)
-			if err != nil {
-				return err
-			}
-			if err := payments.Put(r.key, im.vals[start:len(im.vals):len(im.vals)]); err != nil {
-				return err
-			}
+		if err := im.write(tx, group, &g, now); err != nil {
+			return err
 		}
 		return im.recordProgress(tx, int64(len(group)), g, durable)
 	})
 	if err != nil {
 		return nil, err
 	}
-	im.sum.Received += int64(len(group))
+	im.count(int64(len(group)), g, durable)
+	return &pb.ImportAck{DurableThroughIndex: durable, Rejections: rejections}, nil
+}
+
+// durableThrough returns the index a group's commit makes durable: the
+// highest index in it, or last when it has none higher. A record out of
+// order does not count; its index may be any number.
+func durableThrough(last int64, group []record) int64 {
+	durable := last
+	for i := range group {
+		if group[i].reason != ReasonIndexOutOfOrder && group[i].index > durable {
+			durable = group[i].index
+		}
+	}
+	return durable
+}
+
+// resolve finds the retiree of each record the checker passed, rejects
+// the records of unknown ID numbers, and lists the rest in im.order by
+// payment key. It returns the group's rejections, the checker's and its
+// own, in the order they arrived.
+func (im *importer) resolve(tx *bolt.Tx, group []record, g *groupCounts) ([]*pb.RecordRejection, error) {
+	im.keys, im.order = im.keys[:0], im.order[:0]
+	var rejections []*pb.RecordRejection
+	for i := range group {
+		r := &group[i]
+		if r.reason == "" {
+			if err := im.keyRecord(tx, r); err != nil {
+				return nil, err
+			}
+		}
+		if r.reason != "" {
+			rejections = append(rejections, &pb.RecordRejection{Index: r.index, Reason: r.reason, Message: r.message})
+			g.rejected++
+			continue
+		}
+		im.order = append(im.order, i)
+	}
+	slices.SortStableFunc(im.order, func(a, b int) int { return bytes.Compare(group[a].key, group[b].key) })
+	return rejections, nil
+}
+
+// keyRecord finds r's retiree by the key of its ID number and sets r's
+// payment key, or rejects r when no retiree has that ID number.
+func (im *importer) keyRecord(tx *bolt.Tx, r *record) error {
+	id, err := projection.IDForKey(tx, r.idKey)
+	switch {
+	case errors.Is(err, projection.ErrUnknownRetiree):
+		r.reason, r.message = ReasonUnknownRetiree, "no retiree with this ID number is known"
+	case err != nil:
+		return err
+	default:
+		start := len(im.keys)
+		im.keys = paymentKey(im.keys, id, r.month)
+		r.retireeID, r.key = id, im.keys[start:len(im.keys):len(im.keys)]
+	}
+	return nil
+}
+
+// write stores the records listed in im.order: a duplicate of the stored
+// payment is only counted, a correction replaces it as its next version.
+func (im *importer) write(tx *bolt.Tx, group []record, g *groupCounts, now time.Time) error {
+	im.vals = im.vals[:0]
+	payments := tx.Bucket(bucketPayments)
+	versions := tx.Bucket(bucketPaymentVersions)
+	ts := timestamppb.New(now)
+	for _, i := range im.order {
+		r := &group[i]
+		version := int32(1)
+		if v := payments.Get(r.key); v != nil {
+			if err := proto.Unmarshal(v, &im.old); err != nil {
+				return err
+			}
+			if sameContent(&im.old, r) {
+				g.duplicates++
+				continue
+			}
+			if err := im.keepVersion(tx, versions, r, v, now); err != nil {
+				return err
+			}
+			version = im.old.Version + 1
+			g.corrections++
+		} else {
+			g.accepted++
+		}
+		if err := im.putPayment(payments, r, version, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepVersion keeps the stored payment v, which r corrects, under its
+// version number, and audits the correction. bbolt wants keys and values
+// to stay valid until the commit, hence the copies into the group's
+// buffer.
+func (im *importer) keepVersion(tx *bolt.Tx, versions *bolt.Bucket, r *record, v []byte, now time.Time) error {
+	start := len(im.vals)
+	im.vals = versionKey(im.vals, r.key, im.old.Version)
+	mid := len(im.vals)
+	im.vals = append(im.vals, v...)
+	if err := versions.Put(im.vals[start:mid:mid], im.vals[mid:len(im.vals):len(im.vals)]); err != nil {
+		return err
+	}
+	return audit.Put(tx, audit.NewEntry(im.actor, "ImportPayments", r.retireeID, now))
+}
+
+// putPayment writes r as the given version of its payment, encoded into
+// the group's buffer.
+func (im *importer) putPayment(payments *bolt.Bucket, r *record, version int32, ts *timestamppb.Timestamp) error {
+	im.msg = pb.Payment{
+		RetireeId:          r.retireeID,
+		Month:              string(r.key[len(r.retireeID)+1:]),
+		BasicFen:           r.basic,
+		PersonalAccountFen: r.personal,
+		TransitionalFen:    r.transitional,
+		OtherFen:           r.other,
+		TotalFen:           r.basic + r.personal + r.transitional + r.other,
+		PaidOn:             r.paidOn,
+		BankAccountMasked:  r.bank,
+		BatchId:            im.batchID,
+		Version:            version,
+		ImportTime:         ts,
+	}
+	start := len(im.vals)
+	var err error
+	im.vals, err = im.marshal.MarshalAppend(im.vals, &im.msg)
+	if err != nil {
+		return err
+	}
+	return payments.Put(r.key, im.vals[start:len(im.vals):len(im.vals)])
+}
+
+// count adds a committed group to the stream's counts.
+func (im *importer) count(received int64, g groupCounts, durable int64) {
+	im.sum.Received += received
 	im.sum.Accepted += g.accepted
 	im.sum.Duplicates += g.duplicates
 	im.sum.Corrections += g.corrections
 	im.sum.Rejected += g.rejected
 	im.sum.LastIndex = durable
-	return &pb.ImportAck{DurableThroughIndex: durable, Rejections: rejections}, nil
 }
 
 // recordProgress adds a group to the batch's counts over all its streams.
