@@ -30,25 +30,11 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
 	}
-	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "handover")
+	up, err := dialUpstreams(cfg)
 	if err != nil {
-		return fmt.Errorf("service credentials: %w", err)
+		return err
 	}
-	registryConn, err := authn.Dial(cfg.RegistryAddr, creds)
-	if err != nil {
-		return fmt.Errorf("registry address: %w", err)
-	}
-	defer registryConn.Close()
-	var activity activityv1.ActivityServiceClient
-	if cfg.ActivityAddr != "" {
-		activityConn, err := authn.Dial(cfg.ActivityAddr, creds)
-		if err != nil {
-			return fmt.Errorf("activity address: %w", err)
-		}
-		defer activityConn.Close()
-		activity = activityv1.NewActivityServiceClient(activityConn)
-	}
-	registry := registryv1.NewRegistryServiceClient(registryConn)
+	defer up.close()
 
 	store, err := handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log})
 	if err != nil {
@@ -56,7 +42,66 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	}
 	defer store.Close()
 
-	verifier := authn.NewVerifier(pub)
+	srv := newServer(cfg, authn.NewVerifier(pub), store, up.registry, log)
+	dispatcher := newDispatcher(cfg, store, up, log)
+	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
+		return err
+	}
+
+	log.Info("handover starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
+		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr), zap.String("activity_addr", cfg.ActivityAddr),
+		zap.Bool("outbox_hold", cfg.OutboxHold), zap.Int64("outbox_backlog", store.Backlog()))
+	// The dispatcher stops with the server, even one that failed to
+	// start, and is waited for before the store closes under it.
+	stopDispatcher := startDispatcher(ctx, dispatcher, log)
+	defer stopDispatcher()
+	return srv.Run(ctx)
+}
+
+// upstreams are the services handover calls, over connections carrying
+// its service token.
+type upstreams struct {
+	registry registryv1.RegistryServiceClient
+	// activity is nil when no activity address is configured.
+	activity activityv1.ActivityServiceClient
+	// conns are closed in reverse order by close.
+	conns []*grpc.ClientConn
+}
+
+// dialUpstreams connects to registry, and to activity when its address is
+// configured.
+func dialUpstreams(cfg *handover.Config) (*upstreams, error) {
+	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "handover")
+	if err != nil {
+		return nil, fmt.Errorf("service credentials: %w", err)
+	}
+	registryConn, err := authn.Dial(cfg.RegistryAddr, creds)
+	if err != nil {
+		return nil, fmt.Errorf("registry address: %w", err)
+	}
+	up := &upstreams{registry: registryv1.NewRegistryServiceClient(registryConn), conns: []*grpc.ClientConn{registryConn}}
+	if cfg.ActivityAddr != "" {
+		activityConn, err := authn.Dial(cfg.ActivityAddr, creds)
+		if err != nil {
+			up.close()
+			return nil, fmt.Errorf("activity address: %w", err)
+		}
+		up.conns = append(up.conns, activityConn)
+		up.activity = activityv1.NewActivityServiceClient(activityConn)
+	}
+	return up, nil
+}
+
+// close closes the connections, the last dialled first.
+func (u *upstreams) close() {
+	for i := len(u.conns) - 1; i >= 0; i-- {
+		_ = u.conns[i].Close()
+	}
+}
+
+// newServer builds the gRPC server with the handover service and the
+// store's backup on the admin port.
+func newServer(cfg *handover.Config, verifier *authn.Verifier, store *handover.Store, registry registryv1.RegistryServiceClient, log *zap.Logger) *grpcserver.Server {
 	srv := grpcserver.New(grpcserver.Options{
 		Name:            "handover",
 		GRPCAddr:        cfg.Server.GRPCAddr,
@@ -72,36 +117,36 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 		Registry:      registry,
 		SubmitTimeout: cfg.SubmitTimeout,
 	}))
+	return srv
+}
 
-	var dispatcher *handover.Dispatcher
-	if !cfg.OutboxHold {
-		dispatcher = handover.NewDispatcher(store, handover.DispatcherOptions{
-			Registry:   registry,
-			Activity:   activity,
-			Logger:     log.Named("outbox"),
-			MinBackoff: cfg.OutboxMinBackoff,
-			MaxBackoff: cfg.OutboxMaxBackoff,
-		})
+// newDispatcher returns the outbox dispatcher, or nil when the outbox is
+// held.
+func newDispatcher(cfg *handover.Config, store *handover.Store, up *upstreams, log *zap.Logger) *handover.Dispatcher {
+	if cfg.OutboxHold {
+		return nil
 	}
-	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
-		return err
-	}
+	return handover.NewDispatcher(store, handover.DispatcherOptions{
+		Registry:   up.registry,
+		Activity:   up.activity,
+		Logger:     log.Named("outbox"),
+		MinBackoff: cfg.OutboxMinBackoff,
+		MaxBackoff: cfg.OutboxMaxBackoff,
+	})
+}
 
-	log.Info("handover starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
-		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr), zap.String("activity_addr", cfg.ActivityAddr),
-		zap.Bool("outbox_hold", cfg.OutboxHold), zap.Int64("outbox_backlog", store.Backlog()))
-	// The dispatcher stops with the server, even one that failed to
-	// start, and is waited for before the store closes under it.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// startDispatcher runs d, when there is one, until the returned function
+// is called; that function returns once d has stopped.
+func startDispatcher(ctx context.Context, d *handover.Dispatcher, log *zap.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	if dispatcher != nil {
-		wg.Go(func() { _ = dispatcher.Run(dctx) })
+	if d != nil {
+		wg.Go(func() { _ = d.Run(ctx) })
 	} else {
 		log.Warn("outbox hold: nothing will be delivered (a testing aid)")
 	}
-	err = srv.Run(ctx)
-	cancel()
-	wg.Wait()
-	return err
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }

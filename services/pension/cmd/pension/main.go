@@ -17,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/pension"
@@ -31,23 +32,13 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
 	}
-	idKey, err := idnumber.LoadKeyFile(cfg.IDKey)
+	keyer, err := loadKeyer(cfg.IDKey)
 	if err != nil {
 		return err
 	}
-	keyer, err := idnumber.NewKeyer(idKey)
+	conn, err := dialRegistry(cfg)
 	if err != nil {
 		return err
-	}
-	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "pension")
-	if err != nil {
-		return fmt.Errorf("credentials for registry: %w", err)
-	}
-	// Dial does not connect yet: the projection connects, and reconnects,
-	// on its own schedule, so the service starts while registry is down.
-	conn, err := authn.Dial(cfg.RegistryAddr, creds)
-	if err != nil {
-		return fmt.Errorf("registry address: %w", err)
 	}
 	defer conn.Close()
 
@@ -60,15 +51,56 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 		return err
 	}
 	defer store.Close()
-
-	projCtx, stopProjection := context.WithCancel(ctx)
-	var projDone sync.WaitGroup
-	projDone.Go(func() { _ = store.Projection().Run(projCtx) })
 	// The store closes after the projection has stopped writing to it.
-	defer projDone.Wait()
+	stopProjection := startProjection(ctx, store.Projection())
 	defer stopProjection()
 
-	verifier := authn.NewVerifier(pub)
+	srv := newServer(cfg, authn.NewVerifier(pub), store, log)
+	log.Info("pension starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
+		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr))
+	return srv.Run(ctx)
+}
+
+// loadKeyer reads the key that ID numbers are looked up by.
+func loadKeyer(path string) (*idnumber.Keyer, error) {
+	idKey, err := idnumber.LoadKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return idnumber.NewKeyer(idKey)
+}
+
+// dialRegistry returns a connection to registry carrying pension's service
+// token. Dial does not connect yet: the projection connects, and
+// reconnects, on its own schedule, so the service starts while registry is
+// down.
+func dialRegistry(cfg *pension.Config) (*grpc.ClientConn, error) {
+	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "pension")
+	if err != nil {
+		return nil, fmt.Errorf("credentials for registry: %w", err)
+	}
+	conn, err := authn.Dial(cfg.RegistryAddr, creds)
+	if err != nil {
+		return nil, fmt.Errorf("registry address: %w", err)
+	}
+	return conn, nil
+}
+
+// startProjection runs the retiree projection until the returned function
+// is called; that function returns once the projection has stopped.
+func startProjection(ctx context.Context, proj *projection.Projection) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var done sync.WaitGroup
+	done.Go(func() { _ = proj.Run(ctx) })
+	return func() {
+		cancel()
+		done.Wait()
+	}
+}
+
+// newServer builds the gRPC server with the pension service, the store's
+// backup on the admin port and the projection's gauges.
+func newServer(cfg *pension.Config, verifier *authn.Verifier, store *pension.Store, log *zap.Logger) *grpcserver.Server {
 	srv := grpcserver.New(grpcserver.Options{
 		Name:            "pension",
 		GRPCAddr:        cfg.Server.GRPCAddr,
@@ -80,8 +112,19 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
 		ShutdownTimeout: cfg.Server.ShutdownTimeout,
 	})
-	proj := store.Projection()
-	srv.Metrics().MustRegister(
+	registerProjectionMetrics(srv.Metrics(), store.Projection())
+	pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
+		Logger:           log,
+		AmountDropShare:  cfg.AmountDropShare,
+		MaxStreamRecords: cfg.MaxStreamRecords,
+	}))
+	return srv
+}
+
+// registerProjectionMetrics exports how far the projection has followed
+// registry and whether it is following now.
+func registerProjectionMetrics(reg *prometheus.Registry, proj *projection.Projection) {
+	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "pension_projection_revision",
 			Help: "The registry revision the retiree projection has applied through.",
@@ -96,12 +139,4 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 			return 0
 		}),
 	)
-	pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
-		Logger:           log,
-		AmountDropShare:  cfg.AmountDropShare,
-		MaxStreamRecords: cfg.MaxStreamRecords,
-	}))
-	log.Info("pension starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
-		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr))
-	return srv.Run(ctx)
 }
