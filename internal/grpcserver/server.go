@@ -174,16 +174,32 @@ func New(o Options) *Server {
 		draining:        make(chan struct{}),
 	}
 
-	unary := append([]grpc.UnaryServerInterceptor(nil), o.Unary...)
-	stream := append([]grpc.StreamServerInterceptor(nil), o.Stream...)
+	s.chainInterceptors(o.Unary, o.Stream)
+	s.grpc = grpc.NewServer(append(s.serverOptions(), o.ServerOptions...)...)
+	s.registerHealth()
+	reflection.Register(s.grpc)
+
+	s.admin = s.newAdminHandler(o.AdminHandlers)
+	return s
+}
+
+// chainInterceptors sets the interceptors that run inside the bootstrap's
+// own: the caller's, then the subject capture when there is a subject.
+func (s *Server) chainInterceptors(unaryIn []grpc.UnaryServerInterceptor, streamIn []grpc.StreamServerInterceptor) {
+	unary := append([]grpc.UnaryServerInterceptor(nil), unaryIn...)
+	stream := append([]grpc.StreamServerInterceptor(nil), streamIn...)
 	if s.subject != nil {
 		unary = append(unary, s.captureUnary)
 		stream = append(stream, s.captureStream)
 	}
 	s.innerUnary = chainUnary(unary)
 	s.innerStream = chainStream(stream)
+}
 
-	opts := []grpc.ServerOption{
+// serverOptions are the bootstrap's grpc.ServerOptions: its interceptors,
+// message and stream bounds, worker pool and keepalive rules.
+func (s *Server) serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
 		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.StreamInterceptor(s.interceptStream),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
@@ -202,8 +218,11 @@ func New(o Options) *Server {
 			Timeout:           20 * time.Second,
 		}),
 	}
-	s.grpc = grpc.NewServer(append(opts, o.ServerOptions...)...)
+}
 
+// registerHealth registers the health service on the gRPC server, not
+// serving until Run says so.
+func (s *Server) registerHealth() {
 	// health.NewServer reports "" as SERVING from the start; a load balancer
 	// must not see that before Serve runs.
 	s.health = health.NewServer()
@@ -212,10 +231,6 @@ func New(o Options) *Server {
 		s.health.SetServingStatus(s.name, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 	healthpb.RegisterHealthServer(s.grpc, &healthService{Server: s.health, draining: s.draining})
-	reflection.Register(s.grpc)
-
-	s.admin = s.newAdminHandler(o.AdminHandlers)
-	return s
 }
 
 // GRPC returns the grpc.Server to register services on before serving.
