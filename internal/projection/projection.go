@@ -165,26 +165,41 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 	defer cancel()
 	if p.Cursor() == 0 {
 		// A snapshot follows: start collecting its ids afresh.
-		if err := p.db.Update(func(tx *bolt.Tx) error {
-			if err := tx.DeleteBucket(bucketSeen); err != nil {
-				return err
-			}
-			_, err := tx.CreateBucket(bucketSeen)
-			return err
-		}); err != nil {
+		if err := p.db.Update(emptySeen); err != nil {
 			return false, err
 		}
 	}
-	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())})
+	stream, err := p.openWatch(ctx)
 	if err != nil {
 		return false, err
 	}
-	// Registry sends its headers as soon as it accepts the watch, so an
-	// open stream is known even while no change arrives.
+	msgs, recvErr := receive(ctx, stream)
+	if progressed, err = p.applyAll(msgs); err != nil {
+		return progressed, err
+	}
+	return p.streamEnded(<-recvErr, progressed)
+}
+
+// openWatch opens a watch stream from the cursor and waits for registry
+// to accept it. Registry sends its headers as soon as it accepts the
+// watch, so an open stream is known even while no change arrives.
+func (p *Projection) openWatch(ctx context.Context) (registryv1.RegistryService_WatchRetireesClient, error) {
+	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())})
+	if err != nil {
+		return nil, err
+	}
 	if _, err := stream.Header(); err != nil {
-		return false, err
+		return nil, err
 	}
 	p.connected.Store(true)
+	return stream, nil
+}
+
+// receive starts the goroutine that reads the stream, so that the next
+// messages arrive while a batch is applied. It closes the message channel
+// when it stops, then sends why on the error channel: the stream's error,
+// or ctx's.
+func receive(ctx context.Context, stream registryv1.RegistryService_WatchRetireesClient) (<-chan *registryv1.WatchRetireesResponse, <-chan error) {
 	msgs := make(chan *registryv1.WatchRetireesResponse, maxApplyBatch)
 	recvErr := make(chan error, 1)
 	go func() {
@@ -203,39 +218,56 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 			}
 		}
 	}()
+	return msgs, recvErr
+}
+
+// applyAll applies the messages as they arrive, each time as many as have
+// arrived up to maxApplyBatch, until msgs is closed. It reports whether
+// anything was applied.
+func (p *Projection) applyAll(msgs <-chan *registryv1.WatchRetireesResponse) (progressed bool, err error) {
 	batch := make([]*registryv1.WatchRetireesResponse, 0, maxApplyBatch)
 	for m := range msgs {
-		batch = append(batch[:0], m)
-	drain:
-		for len(batch) < maxApplyBatch {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, m)
-			default:
-				break drain
-			}
-		}
+		batch = gather(append(batch[:0], m), msgs)
 		if err := p.apply(batch); err != nil {
 			return progressed, fmt.Errorf("apply: %w", err)
 		}
 		progressed = true
 	}
-	err = <-recvErr
-	if reason := errorReason(err); reason == "REVISION_COMPACTED" || reason == "REVISION_AHEAD" {
-		// Our cursor is no longer in registry's change log (we fell behind
-		// its retention, or registry was restored from an older backup):
-		// start over from a snapshot; its end drops the retirees registry
-		// no longer has.
-		p.log.Warn("cursor not in registry's change log; resynchronising from a snapshot", zap.String("reason", reason), zap.Uint64("cursor", p.Cursor()))
-		if err := p.setCursor(0); err != nil {
-			return progressed, err
+	return progressed, nil
+}
+
+// gather adds to batch the messages that have already arrived, up to
+// maxApplyBatch, without waiting for more.
+func gather(batch []*registryv1.WatchRetireesResponse, msgs <-chan *registryv1.WatchRetireesResponse) []*registryv1.WatchRetireesResponse {
+	for len(batch) < maxApplyBatch {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
 		}
-		return true, err
 	}
-	return progressed, err
+	return batch
+}
+
+// streamEnded handles the error a stream ended with. When our cursor is no
+// longer in registry's change log (we fell behind its retention, or
+// registry was restored from an older backup), it resets the cursor, so
+// that the next stream starts over from a snapshot, whose end drops the
+// retirees registry no longer has; that counts as progress.
+func (p *Projection) streamEnded(err error, progressed bool) (bool, error) {
+	reason := errorReason(err)
+	if reason != "REVISION_COMPACTED" && reason != "REVISION_AHEAD" {
+		return progressed, err
+	}
+	p.log.Warn("cursor not in registry's change log; resynchronising from a snapshot", zap.String("reason", reason), zap.Uint64("cursor", p.Cursor()))
+	if serr := p.setCursor(0); serr != nil {
+		return progressed, serr
+	}
+	return true, err
 }
 
 // apply writes one batch of stream messages and the new cursor in one
@@ -346,6 +378,11 @@ func (p *Projection) dropUnseen(tx *bolt.Tx) error {
 	if len(gone) > 0 {
 		p.log.Warn("dropped retirees registry no longer has", zap.Int("count", len(gone)))
 	}
+	return emptySeen(tx)
+}
+
+// emptySeen empties the list of ids a snapshot has named.
+func emptySeen(tx *bolt.Tx) error {
 	if err := tx.DeleteBucket(bucketSeen); err != nil {
 		return err
 	}
