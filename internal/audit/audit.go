@@ -148,66 +148,77 @@ func List(db *bolt.DB, retireeID string, size int, after []byte) (page []*regist
 		b := tx.Bucket(Bucket)
 		indexed := indexedThrough(b)
 		var last uint64
-		add := func(seq uint64, v []byte) (bool, error) {
-			e := new(registryv1.AuditEntry)
-			if err := proto.Unmarshal(v, e); err != nil {
-				return false, err
-			}
-			page = append(page, e)
-			last = seq
-			return len(page) < size, nil
-		}
-		// The indexed part.
-		prefix := indexPrefix(retireeID)
-		var afterKey []byte
-		if from > 0 {
-			afterKey = boltstore.AppendU64(append([]byte(nil), prefix...), from)
-		}
-		more := true
-		if err := boltstore.ScanPrefix(b.Cursor(), prefix, afterKey, func(k, _ []byte) (bool, error) {
-			seq, err := boltstore.ParseU64(k[len(prefix):])
-			if err != nil {
-				return false, err
-			}
-			v := b.Get(logKey(seq))
-			if v == nil {
-				return false, fmt.Errorf("audit index entry %d without log entry", seq)
-			}
-			more, err = add(seq, v)
-			return more, err
-		}); err != nil {
+		var more bool
+		page, last, more, err = listIndexed(b, retireeID, from, size)
+		if err != nil {
 			return err
 		}
 		if !more {
 			next = boltstore.U64(last)
 			return nil
 		}
-		// The tail of the log the indexer has not reached, read with the
-		// same bound on keys examined as any list.
-		start := max(from, indexed) + 1
-		scan := boltstore.Scan{Prefix: []byte{prefixLog}, From: logKey(start), Size: size - len(page)}
-		k, err := scan.Page(b.Cursor(), func(_, v []byte) (bool, error) {
-			e := new(registryv1.AuditEntry)
-			if err := proto.Unmarshal(v, e); err != nil {
-				return false, err
-			}
-			if e.RetireeId != retireeID {
-				return false, nil
-			}
-			page = append(page, e)
-			return true, nil
-		})
-		if err != nil || k == nil {
-			return err
-		}
-		seq, err := boltstore.ParseU64(k[1:])
-		if err != nil {
-			return err
-		}
-		next = boltstore.U64(seq)
-		return nil
+		page, next, err = listUnindexed(b, retireeID, max(from, indexed)+1, size, page)
+		return err
 	})
 	return page, next, err
+}
+
+// listIndexed reads up to size of a retiree's entries through its index,
+// those with a sequence above from. last is the sequence of the last one
+// read; more reports whether the page has room for more.
+func listIndexed(b *bolt.Bucket, retireeID string, from uint64, size int) (page []*registryv1.AuditEntry, last uint64, more bool, err error) {
+	prefix := indexPrefix(retireeID)
+	var afterKey []byte
+	if from > 0 {
+		afterKey = boltstore.AppendU64(append([]byte(nil), prefix...), from)
+	}
+	more = true
+	err = boltstore.ScanPrefix(b.Cursor(), prefix, afterKey, func(k, _ []byte) (bool, error) {
+		seq, err := boltstore.ParseU64(k[len(prefix):])
+		if err != nil {
+			return false, err
+		}
+		v := b.Get(logKey(seq))
+		if v == nil {
+			return false, fmt.Errorf("audit index entry %d without log entry", seq)
+		}
+		e := new(registryv1.AuditEntry)
+		if err := proto.Unmarshal(v, e); err != nil {
+			return false, err
+		}
+		page = append(page, e)
+		last = seq
+		more = len(page) < size
+		return more, nil
+	})
+	return page, last, more, err
+}
+
+// listUnindexed fills page with the retiree's entries from the tail of
+// the log the indexer has not reached, from sequence start, read with the
+// same bound on keys examined as any list. next is the position the page
+// ends at, nil when the log does.
+func listUnindexed(b *bolt.Bucket, retireeID string, start uint64, size int, page []*registryv1.AuditEntry) ([]*registryv1.AuditEntry, []byte, error) {
+	scan := boltstore.Scan{Prefix: []byte{prefixLog}, From: logKey(start), Size: size - len(page)}
+	k, err := scan.Page(b.Cursor(), func(_, v []byte) (bool, error) {
+		e := new(registryv1.AuditEntry)
+		if err := proto.Unmarshal(v, e); err != nil {
+			return false, err
+		}
+		if e.RetireeId != retireeID {
+			return false, nil
+		}
+		page = append(page, e)
+		return true, nil
+	})
+	if err != nil || k == nil {
+		return page, nil, err
+	}
+	seq, err := boltstore.ParseU64(k[1:])
+	if err != nil {
+		return page, nil, err
+	}
+	return page, boltstore.U64(seq), nil
 }
 
 // Log records reads in group-committed transactions. While one transaction
@@ -331,6 +342,8 @@ func (l *Log) submit(ctx context.Context, req *request) error {
 	}
 }
 
+// run commits the queued requests, as many at a time as have queued up
+// to maxBatch, until Close.
 func (l *Log) run() {
 	defer close(l.stopped)
 	batch := make([]*request, 0, maxBatch)
@@ -339,57 +352,79 @@ func (l *Log) run() {
 		select {
 		case first = <-l.reqs:
 		case <-l.quit:
-			// Fail whatever is still queued rather than leave callers waiting.
-			for {
-				select {
-				case r := <-l.reqs:
-					l.fail(r)
-				default:
-					return
-				}
-			}
+			l.failQueued()
+			return
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-l.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+		batch = l.gather(append(batch[:0], first))
+		l.answer(batch, l.commit(batch))
+	}
+}
+
+// gather adds to batch the requests already queued, up to maxBatch,
+// without waiting for more.
+func (l *Log) gather(batch []*request) []*request {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
 		}
-		err := l.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range batch {
-				for _, e := range r.entries {
-					if err := Put(tx, e); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			l.log.Error("audit commit failed", zap.Int("requests", len(batch)), zap.Error(err))
-		} else {
-			n := 0
-			for _, r := range batch {
-				n += len(r.entries)
-			}
-			l.appended.Add(int64(n))
-			if l.pending.Add(int64(n)) >= maxBacklog {
-				select {
-				case l.kick <- struct{}{}:
-				default:
-				}
-			}
-		}
+	}
+	return batch
+}
+
+// commit writes the entries of a batch in one transaction and counts them
+// for the indexer.
+func (l *Log) commit(batch []*request) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
 		for _, r := range batch {
-			if r.done != nil {
-				r.done <- err
-			} else if err != nil {
-				l.log.Error("queued audit records lost", zap.Int("entries", len(r.entries)))
+			if err := putEntries(tx, r.entries); err != nil {
+				return err
 			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.log.Error("audit commit failed", zap.Int("requests", len(batch)), zap.Error(err))
+		return err
+	}
+	n := 0
+	for _, r := range batch {
+		n += len(r.entries)
+	}
+	l.appended.Add(int64(n))
+	if l.pending.Add(int64(n)) >= maxBacklog {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// answer tells each waiting caller of a batch how its commit went; the
+// records of a queued request whose commit failed are lost, which is
+// logged.
+func (l *Log) answer(batch []*request, err error) {
+	for _, r := range batch {
+		if r.done != nil {
+			r.done <- err
+		} else if err != nil {
+			l.log.Error("queued audit records lost", zap.Int("entries", len(r.entries)))
+		}
+	}
+}
+
+// failQueued answers, with fail, whatever is still queued at Close rather
+// than leave callers waiting.
+func (l *Log) failQueued() {
+	for {
+		select {
+		case r := <-l.reqs:
+			l.fail(r)
+		default:
+			return
 		}
 	}
 }
@@ -401,16 +436,19 @@ func (l *Log) fail(r *request) {
 		r.done <- ErrClosed
 		return
 	}
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		for _, e := range r.entries {
-			if err := Put(tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := l.db.Update(func(tx *bolt.Tx) error { return putEntries(tx, r.entries) }); err != nil {
 		l.log.Error("queued audit records lost at close", zap.Int("entries", len(r.entries)), zap.Error(err))
 	}
+}
+
+// putEntries appends entries to the log within tx.
+func putEntries(tx *bolt.Tx, entries []*registryv1.AuditEntry) error {
+	for _, e := range entries {
+		if err := Put(tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the log: waiting requests still queued fail with ErrClosed,
