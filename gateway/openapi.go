@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
 	"reflect"
@@ -65,34 +66,54 @@ func mergeOpenAPI(fsys fs.FS) ([]byte, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		for p, ops := range f.Paths {
-			dst := merged.Paths[p]
-			if dst == nil {
-				dst = map[string]any{}
-				merged.Paths[p] = dst
-			}
-			for method, op := range ops {
-				if _, dup := dst[method]; dup {
-					return fmt.Errorf("%s: %w: %s %s is described twice", name, ErrOpenAPIConflict, strings.ToUpper(method), p)
-				}
-				dst[method] = op
-			}
+		if err := mergePaths(merged.Paths, f.Paths); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		for n, def := range f.Definitions {
-			merged.Definitions[n] = def
-		}
-		for _, tag := range f.Tags {
-			if n, _ := tag["name"].(string); !tagSeen[n] {
-				tagSeen[n] = true
-				merged.Tags = append(merged.Tags, tag)
-			}
-		}
+		maps.Copy(merged.Definitions, f.Definitions)
+		merged.Tags = mergeTags(merged.Tags, tagSeen, f.Tags)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	doc := map[string]any{
+	return json.Marshal(apiDocument(merged))
+}
+
+// mergePaths adds the operations of paths to merged; an operation both
+// describe is a conflict.
+func mergePaths(merged, paths map[string]map[string]any) error {
+	for p, ops := range paths {
+		dst := merged[p]
+		if dst == nil {
+			dst = map[string]any{}
+			merged[p] = dst
+		}
+		for method, op := range ops {
+			if _, dup := dst[method]; dup {
+				return fmt.Errorf("%w: %s %s is described twice", ErrOpenAPIConflict, strings.ToUpper(method), p)
+			}
+			dst[method] = op
+		}
+	}
+	return nil
+}
+
+// mergeTags appends to merged the tags whose names are not in seen yet,
+// keeping their order, and adds the names to seen.
+func mergeTags(merged []map[string]any, seen map[string]bool, tags []map[string]any) []map[string]any {
+	for _, tag := range tags {
+		if n, _ := tag["name"].(string); !seen[n] {
+			seen[n] = true
+			merged = append(merged, tag)
+		}
+	}
+	return merged
+}
+
+// apiDocument wraps the merged tags, paths and definitions in the
+// document's description of the whole API and its security.
+func apiDocument(merged swaggerFile) map[string]any {
+	return map[string]any{
 		"swagger": "2.0",
 		"info": map[string]any{
 			"title":       "socmgmt API",
@@ -114,7 +135,6 @@ func mergeOpenAPI(fsys fs.FS) ([]byte, error) {
 		"paths":       merged.Paths,
 		"definitions": merged.Definitions,
 	}
-	return json.Marshal(doc)
 }
 
 // resolveDefinitions decodes one document, renaming the definitions that
