@@ -183,38 +183,9 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	}
 	f := RetireeFilter{CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status}
 	var v fault.Violations
-	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
-		v.Add("communityId", "must be a 12-digit division code")
-	}
-	if f.EnterpriseCode != "" {
-		if code, err := creditcode.Parse(f.EnterpriseCode); err != nil {
-			v.Add("enterpriseCreditCode", err.Error())
-		} else {
-			f.EnterpriseCode = string(code)
-		}
-	}
-	checkMode(&v, f.Mode, false)
-	if _, ok := pb.RetireeStatus_name[int32(f.Status)]; !ok {
-		v.Add("status", "must be one of LIVING, DECEASED, MOVED_OUT")
-	}
-	switch p.Role {
-	case authn.RoleClerk:
-		if f.CommunityID == "" && len(p.Communities) == 1 {
-			f.CommunityID = p.Communities[0]
-		}
-		if f.CommunityID == "" {
-			v.Add("communityId", "required for a clerk of several communities")
-		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
-			return nil, authn.ErrPermissionDenied
-		}
-	case authn.RoleEnterprise:
-		if f.EnterpriseCode != "" && f.EnterpriseCode != p.Enterprise {
-			return nil, authn.ErrPermissionDenied
-		}
-		if f.Mode != pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED && f.Mode != pb.ManagementMode_ENTERPRISE {
-			return nil, authn.ErrPermissionDenied
-		}
-		f.EnterpriseCode, f.Mode = p.Enterprise, pb.ManagementMode_ENTERPRISE
+	checkRetireeFilter(&v, &f)
+	if err := narrowRetireeFilter(&v, p, &f); err != nil {
+		return nil, err
 	}
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
@@ -228,15 +199,69 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	ids := presentListed(list)
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetirees", ids...); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+}
+
+// checkRetireeFilter validates the fields of a list filter and puts its
+// enterprise credit code in canonical form.
+func checkRetireeFilter(v *fault.Violations, f *RetireeFilter) {
+	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
+		v.Add("communityId", "must be a 12-digit division code")
+	}
+	if f.EnterpriseCode != "" {
+		if code, err := creditcode.Parse(f.EnterpriseCode); err != nil {
+			v.Add("enterpriseCreditCode", err.Error())
+		} else {
+			f.EnterpriseCode = string(code)
+		}
+	}
+	checkMode(v, f.Mode, false)
+	if _, ok := pb.RetireeStatus_name[int32(f.Status)]; !ok {
+		v.Add("status", "must be one of LIVING, DECEASED, MOVED_OUT")
+	}
+}
+
+// narrowRetireeFilter confines a list filter to what p may list: a clerk
+// one of its communities, the only one by default; an enterprise its own
+// retirees under enterprise management. It returns the permission error
+// of a filter that asks for more; a filter that names too little is a
+// violation.
+func narrowRetireeFilter(v *fault.Violations, p *authn.Principal, f *RetireeFilter) error {
+	switch p.Role {
+	case authn.RoleClerk:
+		if f.CommunityID == "" && len(p.Communities) == 1 {
+			f.CommunityID = p.Communities[0]
+		}
+		if f.CommunityID == "" {
+			v.Add("communityId", "required for a clerk of several communities")
+		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
+			return authn.ErrPermissionDenied
+		}
+	case authn.RoleEnterprise:
+		if f.EnterpriseCode != "" && f.EnterpriseCode != p.Enterprise {
+			return authn.ErrPermissionDenied
+		}
+		if f.Mode != pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED && f.Mode != pb.ManagementMode_ENTERPRISE {
+			return authn.ErrPermissionDenied
+		}
+		f.EnterpriseCode, f.Mode = p.Enterprise, pb.ManagementMode_ENTERPRISE
+	}
+	return nil
+}
+
+// presentListed prepares listed retirees for a list answer, their numbers
+// masked, and returns their ids for the read audit.
+func presentListed(list []*pb.Retiree) []string {
 	ids := make([]string, len(list))
 	for i, r := range list {
 		ids[i] = r.Id
 		present(r, false)
 	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetirees", ids...); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return ids
 }
 
 // UpdateRetiree implements pb.RegistryServiceServer.

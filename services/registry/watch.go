@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -43,6 +44,12 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 		}
 		cursor = head
 	}
+	return s.sendChanges(ctx, stream, cursor)
+}
+
+// sendChanges streams every change after cursor, from the change log and
+// then as changes commit, until the consumer goes or the server stops.
+func (s *Server) sendChanges(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64) error {
 	for {
 		// Checked on every round, not only when idle: a consumer replaying a
 		// long backlog must not hold up a graceful shutdown.
@@ -53,26 +60,15 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 			return errStreamStopping
 		default:
 		}
+		// Taken before reading, so that a change committed after the read
+		// still wakes the stream.
 		wake := s.store.Changed()
-		changes, head, oldest, err := s.store.ReadChanges(cursor, watchBatch)
-		if err != nil {
-			return s.fail(ctx, err)
+		var full bool
+		var err error
+		if cursor, full, err = s.sendChangeBatch(ctx, stream, cursor); err != nil {
+			return err
 		}
-		if cursor > head {
-			return s.fail(ctx, fault.Rule(reasonAhead,
-				"since_revision is ahead of the registry's change log", "head_revision", strconv.FormatUint(head, 10)))
-		}
-		if cursor+1 < oldest {
-			return s.fail(ctx, fault.Rule(reasonCompacted,
-				"revisions after since_revision were pruned; restart from 0", "oldest_revision", strconv.FormatUint(oldest, 10)))
-		}
-		for _, c := range changes {
-			if err := stream.Send(c); err != nil {
-				return err
-			}
-			cursor = uint64(c.Revision)
-		}
-		if len(changes) == watchBatch {
+		if full {
 			continue
 		}
 		select {
@@ -83,6 +79,40 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 			return errStreamStopping
 		}
 	}
+}
+
+// sendChangeBatch sends up to watchBatch changes after cursor from the
+// change log. It returns the revision of the last one sent (cursor when
+// none was) and whether the batch was full, so that more may wait.
+func (s *Server) sendChangeBatch(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64) (next uint64, full bool, err error) {
+	changes, head, oldest, err := s.store.ReadChanges(cursor, watchBatch)
+	if err != nil {
+		return cursor, false, s.fail(ctx, err)
+	}
+	if err := cursorInLog(cursor, head, oldest); err != nil {
+		return cursor, false, s.fail(ctx, err)
+	}
+	for _, c := range changes {
+		if err := stream.Send(c); err != nil {
+			return cursor, false, err
+		}
+		cursor = uint64(c.Revision)
+	}
+	return cursor, len(changes) == watchBatch, nil
+}
+
+// cursorInLog checks that the change log can continue from cursor: it is
+// not ahead of the log's head, and the changes after it were not pruned.
+func cursorInLog(cursor, head, oldest uint64) error {
+	if cursor > head {
+		return fault.Rule(reasonAhead,
+			"since_revision is ahead of the registry's change log", "head_revision", strconv.FormatUint(head, 10))
+	}
+	if cursor+1 < oldest {
+		return fault.Rule(reasonCompacted,
+			"revisions after since_revision were pruned; restart from 0", "oldest_revision", strconv.FormatUint(oldest, 10))
+	}
+	return nil
 }
 
 // sendSnapshot streams every retiree's state in short read transactions,
