@@ -189,53 +189,70 @@ func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err e
 	if err := requireState(h, "editing", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
 		return nil, "", err
 	}
-	v := p.Values
 	if h.Funds == nil {
 		h.Funds = &pb.Funds{}
 	}
 	changed := make([]string, 0, len(p.Paths))
 	for _, path := range p.Paths {
 		changed = append(changed, jsonPath[path])
-		switch path {
-		case pathCommunity:
-			// Once submitted, the package has been seen and worked on by the
-			// receiving community; moving it would hand another community
-			// those receipts and that history. Withdraw and start anew.
-			if h.SubmitTime != nil && v.CommunityId != h.CommunityId {
-				return nil, "", fault.Rule(ReasonWrongState,
-					"the receiving community cannot change after submission; withdraw the package and create a new one")
-			}
-			h.CommunityId = v.CommunityId
-		case pathRetirees:
-			keep := make(map[string]bool, len(v.RetireeIds))
-			for _, id := range v.RetireeIds {
-				keep[id] = true
-			}
-			for _, id := range h.RetireeIds {
-				if !keep[id] {
-					removed = append(removed, id)
-				}
-			}
-			h.RetireeIds = slices.Clone(v.RetireeIds)
-		case pathAmount:
-			h.Funds.AmountFen = v.GetFunds().GetAmountFen()
-		case pathStandard:
-			h.Funds.PerRetireeStandardFen = v.GetFunds().GetPerRetireeStandardFen()
-		case pathDossiers:
-			h.Dossiers = mergeDossiers(h.Dossiers, v.Dossiers)
-		case pathPremises:
-			h.Premises = mergePremises(h.Premises, v.Premises)
-		case pathObligations:
-			h.Obligations = cloneAll(v.Obligations)
-		default:
-			return nil, "", fmt.Errorf("patch of %q not handled", path)
+		gone, err := applyField(h, path, p.Values)
+		if err != nil {
+			return nil, "", err
 		}
+		removed = append(removed, gone...)
 	}
 	if h.Funds.AmountFen < h.Funds.ReceivedFen {
 		return nil, "", fault.Rule(ReasonBelowReceived,
 			fmt.Sprintf("funds.amountFen would be less than the %d fen already received", h.Funds.ReceivedFen))
 	}
 	return removed, "changed " + strings.Join(changed, ", "), nil
+}
+
+// applyField copies the field at path from v to h. For the retirees it
+// returns those that left the package.
+func applyField(h *pb.Handover, path string, v *pb.Handover) (removed []string, err error) {
+	switch path {
+	case pathCommunity:
+		// Once submitted, the package has been seen and worked on by the
+		// receiving community; moving it would hand another community
+		// those receipts and that history. Withdraw and start anew.
+		if h.SubmitTime != nil && v.CommunityId != h.CommunityId {
+			return nil, fault.Rule(ReasonWrongState,
+				"the receiving community cannot change after submission; withdraw the package and create a new one")
+		}
+		h.CommunityId = v.CommunityId
+	case pathRetirees:
+		removed = leaving(h.RetireeIds, v.RetireeIds)
+		h.RetireeIds = slices.Clone(v.RetireeIds)
+	case pathAmount:
+		h.Funds.AmountFen = v.GetFunds().GetAmountFen()
+	case pathStandard:
+		h.Funds.PerRetireeStandardFen = v.GetFunds().GetPerRetireeStandardFen()
+	case pathDossiers:
+		h.Dossiers = mergeDossiers(h.Dossiers, v.Dossiers)
+	case pathPremises:
+		h.Premises = mergePremises(h.Premises, v.Premises)
+	case pathObligations:
+		h.Obligations = cloneAll(v.Obligations)
+	default:
+		return nil, fmt.Errorf("patch of %q not handled", path)
+	}
+	return removed, nil
+}
+
+// leaving returns the ids of from that are not in to, in from's order.
+func leaving(from, to []string) []string {
+	keep := make(map[string]bool, len(to))
+	for _, id := range to {
+		keep[id] = true
+	}
+	var gone []string
+	for _, id := range from {
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	return gone
 }
 
 func cloneAll[M proto.Message](in []M) []M {
