@@ -179,31 +179,12 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	}
 	f := Filter{State: req.State, CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode}
 	var v fault.Violations
-	if _, ok := pb.Handover_State_name[int32(f.State)]; !ok {
-		v.Add("state", "must be one of DRAFT, SUBMITTED, RETURNED, COMPLETED, WITHDRAWN")
-	}
-	if f.CommunityID != "" {
-		inputcheck.CommunityID(&v, "communityId", f.CommunityID)
-	}
-	if f.EnterpriseCode != "" {
-		checkCreditCode(&v, "enterpriseCreditCode", &f.EnterpriseCode)
-	}
+	checkHandoverFilter(&v, &f)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	switch p.Role {
-	case authn.RoleEnterprise:
-		if f.EnterpriseCode != "" && !p.OwnsEnterprise(f.EnterpriseCode) {
-			return nil, authn.ErrPermissionDenied
-		}
-		f.EnterpriseCode = p.Enterprise
-	case authn.RoleClerk:
-		if f.CommunityID != "" && !p.InCommunity(f.CommunityID) {
-			return nil, authn.ErrPermissionDenied
-		}
-		if f.CommunityID == "" && len(p.Communities) == 1 {
-			f.CommunityID = p.Communities[0]
-		}
+	if err := narrowHandoverFilter(p, &f); err != nil {
+		return nil, err
 	}
 	scope := boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode)
 	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
@@ -216,6 +197,42 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+}
+
+// checkHandoverFilter validates the fields of a list filter and puts its
+// enterprise credit code in canonical form.
+func checkHandoverFilter(v *fault.Violations, f *Filter) {
+	if _, ok := pb.Handover_State_name[int32(f.State)]; !ok {
+		v.Add("state", "must be one of DRAFT, SUBMITTED, RETURNED, COMPLETED, WITHDRAWN")
+	}
+	if f.CommunityID != "" {
+		inputcheck.CommunityID(v, "communityId", f.CommunityID)
+	}
+	if f.EnterpriseCode != "" {
+		checkCreditCode(v, "enterpriseCreditCode", &f.EnterpriseCode)
+	}
+}
+
+// narrowHandoverFilter confines a list filter to what p may list: an
+// enterprise its own packages; a clerk those of one of its communities, or
+// of all of them unless it has only one. It returns the permission error
+// of a filter that asks for more.
+func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
+	switch p.Role {
+	case authn.RoleEnterprise:
+		if f.EnterpriseCode != "" && !p.OwnsEnterprise(f.EnterpriseCode) {
+			return authn.ErrPermissionDenied
+		}
+		f.EnterpriseCode = p.Enterprise
+	case authn.RoleClerk:
+		if f.CommunityID != "" && !p.InCommunity(f.CommunityID) {
+			return authn.ErrPermissionDenied
+		}
+		if f.CommunityID == "" && len(p.Communities) == 1 {
+			f.CommunityID = p.Communities[0]
+		}
+	}
+	return nil
 }
 
 // UpdateHandover implements pb.HandoverServiceServer: the enterprise
