@@ -39,52 +39,65 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 		if st.GetStatus() == registryv1.RetireeStatus_DECEASED && st.GetDateOfDeath() != "" && c.CertifiedOn > st.GetDateOfDeath() {
 			return fault.Rule(reasonDeceased, "the retiree's death is recorded before this date")
 		}
-		certs := tx.Bucket(bucketCertifications)
-		sameDay := boltstore.Prefix(id, c.CertifiedOn)
-		err = boltstore.ScanPrefix(certs.Cursor(), sameDay, nil, func(_, v []byte) (bool, error) {
-			prev := new(pb.Certification)
-			if err := unmarshal(v, prev, "certification"); err != nil {
-				return false, err
-			}
-			if prev.Method == c.Method {
-				out = prev
-				return false, nil
-			}
-			return true, nil
-		})
-		if err != nil || out != nil {
+		if out, err = recordedOn(tx, id, c.CertifiedOn, c.Method); err != nil || out != nil {
 			return err
 		}
-		latest := latestCertification(tx, id)
-		seq, err := certs.NextSequence()
-		if err != nil {
-			return err
-		}
-		rec := &pb.Certification{
-			RetireeId:   id,
-			Method:      c.Method,
-			CertifiedOn: c.CertifiedOn,
-			RecordedBy:  actor.Subject,
-			RecordTime:  timestamppb.New(now),
-		}
-		if err := boltstore.PutProto(certs, boltstore.AppendU64(sameDay, seq), rec); err != nil {
-			return err
-		}
-		if c.CertifiedOn > latest && living(st) {
-			if err := moveDue(tx, st.CommunityId, latest, st.CommunityId, c.CertifiedOn, id); err != nil {
-				return err
-			}
-		}
-		if err := audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now)); err != nil {
-			return err
-		}
-		out = rec
-		return nil
+		out, err = addCertification(tx, id, st, c, actor, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// recordedOn returns the certification of a retiree by method on a day,
+// or nil when there is none.
+func recordedOn(tx *bolt.Tx, id, day string, method pb.CertificationMethod) (*pb.Certification, error) {
+	var found *pb.Certification
+	err := boltstore.ScanPrefix(tx.Bucket(bucketCertifications).Cursor(), boltstore.Prefix(id, day), nil, func(_, v []byte) (bool, error) {
+		prev := new(pb.Certification)
+		if err := unmarshal(v, prev, "certification"); err != nil {
+			return false, err
+		}
+		if prev.Method == method {
+			found = prev
+			return false, nil
+		}
+		return true, nil
+	})
+	return found, err
+}
+
+// addCertification stores c as a new certification of retiree id, whose
+// projected state is st, moves the retiree's due date when c is its
+// latest, and audits the change.
+func addCertification(tx *bolt.Tx, id string, st *registryv1.RetireeState, c *pb.Certification, actor Actor, now time.Time) (*pb.Certification, error) {
+	certs := tx.Bucket(bucketCertifications)
+	latest := latestCertification(tx, id)
+	seq, err := certs.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	rec := &pb.Certification{
+		RetireeId:   id,
+		Method:      c.Method,
+		CertifiedOn: c.CertifiedOn,
+		RecordedBy:  actor.Subject,
+		RecordTime:  timestamppb.New(now),
+	}
+	if err := boltstore.PutProto(certs, boltstore.AppendU64(boltstore.Prefix(id, c.CertifiedOn), seq), rec); err != nil {
+		return nil, err
+	}
+	if c.CertifiedOn > latest && living(st) {
+		if err := moveDue(tx, st.CommunityId, latest, st.CommunityId, c.CertifiedOn, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now)); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // visibleIn loads a retiree inside tx and runs the caller's check on it
