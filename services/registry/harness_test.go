@@ -2,12 +2,8 @@ package registry
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"net"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,63 +13,43 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
-	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/requestid"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // The callers of the service tests, one per role; the clerk works for
 // communityA only and the enterprise is enterpriseX.
 var (
-	adminP      = authn.Principal{Subject: "admin-1", Role: authn.RoleAdmin}
-	bureauP     = authn.Principal{Subject: "bureau-shenyang", Role: authn.RoleBureau}
-	clerkP      = authn.Principal{Subject: "clerk-a", Role: authn.RoleClerk, Communities: []string{communityA}}
-	enterpriseP = authn.Principal{Subject: "enterprise-x", Role: authn.RoleEnterprise, Enterprise: enterpriseX}
-	serviceP    = authn.Principal{Subject: "handover", Role: authn.RoleService}
+	adminP      = servicetest.Admin()
+	bureauP     = servicetest.Bureau()
+	clerkP      = servicetest.Clerk("clerk-a", communityA)
+	enterpriseP = servicetest.Enterprise("enterprise-x", enterpriseX)
+	serviceP    = servicetest.Service("handover")
 )
 
-// keys is an Ed25519 key pair the harness verifies tokens with.
-type keys struct {
-	pub    ed25519.PublicKey
-	signer *authn.Signer
-}
-
-func newKeys(t testing.TB) keys {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys{pub: pub, signer: authn.NewSigner(priv)}
-}
-
 // harness is a registry served by the real bootstrap (grpcserver, the authn
-// interceptors, Server over a real store) on a bufconn listener, and a
+// interceptors, Server over a real store) on an in-memory listener, and a
 // client of it.
 type harness struct {
 	t      testing.TB
 	store  *Store
-	keys   keys
+	keys   servicetest.Keys
+	server *servicetest.Server
 	client pb.RegistryServiceClient
-
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	served   chan error
 }
 
 // harnessOptions tunes newHarness; the zero value is fine.
 type harnessOptions struct {
 	// keys verify tokens; new ones when zero, so that a restarted server
 	// can share them with the one before.
-	keys keys
+	keys servicetest.Keys
 	// shutdownTimeout bounds the graceful stop; 10 s when zero.
 	shutdownTimeout time.Duration
 }
@@ -83,81 +59,33 @@ type harnessOptions struct {
 // closed by the cleanup newTestStore registered earlier.
 func newHarness(t testing.TB, store *Store, o harnessOptions) *harness {
 	t.Helper()
-	if o.keys.signer == nil {
-		o.keys = newKeys(t)
+	if o.keys.Signer == nil {
+		o.keys = servicetest.NewKeys(t)
 	}
-	if o.shutdownTimeout == 0 {
-		o.shutdownTimeout = 10 * time.Second
-	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	verifier := authn.NewVerifier(o.keys.pub)
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            "registry",
-		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		ShutdownTimeout: o.shutdownTimeout,
+	h := &harness{t: t, store: store, keys: o.keys}
+	h.server = servicetest.Serve(t, servicetest.Options{
+		Name: "registry", Keys: o.keys, ShutdownTimeout: o.shutdownTimeout,
+		Register: func(srv *grpcserver.Server) {
+			pb.RegisterRegistryServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
+				Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+				Now:      func() time.Time { return testNow },
+				Stopping: srv.Stopping(),
+			}))
+		},
 	})
-	pb.RegisterRegistryServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
-		Logger:   log,
-		Now:      func() time.Time { return testNow },
-		Stopping: srv.Stopping(),
-	}))
-
-	lis := bufconn.Listen(1 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, store: store, keys: o.keys, cancel: cancel, served: make(chan error, 1)}
-	go func() { h.served <- srv.ServeListener(ctx, lis) }()
-
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.client = pb.NewRegistryServiceClient(conn)
-	t.Cleanup(func() {
-		conn.Close()
-		h.stop()
-	})
+	h.client = pb.NewRegistryServiceClient(h.server.Conn())
 	return h
 }
 
-// stop shuts the server down gracefully and waits for it; it returns how
-// long that took. Later calls do nothing.
-func (h *harness) stop() time.Duration {
-	var took time.Duration
-	h.stopOnce.Do(func() {
-		start := time.Now()
-		h.cancel()
-		if err := <-h.served; err != nil {
-			h.t.Errorf("ServeListener: %v", err)
-		}
-		took = time.Since(start)
-	})
-	return took
-}
+// stop shuts the server down gracefully and waits for it. Later calls do
+// nothing.
+func (h *harness) stop() { h.server.Stop() }
 
 // token signs a token for p, valid for an hour from now.
-func (h *harness) token(p authn.Principal) string {
-	h.t.Helper()
-	tok, err := h.keys.signer.Sign(p, time.Hour, time.Now())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return tok
-}
+func (h *harness) token(p authn.Principal) string { return h.keys.Token(h.t, p) }
 
 // as returns a context whose calls carry a token for p.
-func (h *harness) as(p authn.Principal) context.Context {
-	h.t.Helper()
-	return withToken(context.Background(), h.token(p))
-}
-
-func withToken(ctx context.Context, tok string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
-}
+func (h *harness) as(p authn.Principal) context.Context { return h.keys.As(h.t, p) }
 
 // withRequestID adds the request id the bootstrap records for the call.
 func withRequestID(ctx context.Context, id string) context.Context {
@@ -175,6 +103,8 @@ func openStoreAt(t testing.TB, path string, retention uint64) *Store {
 		Retention: retention,
 		Logger:    zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Now:       func() time.Time { return testNow },
+		// The tests read the audit log right after the reads it records.
+		DurableReads: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -268,81 +198,25 @@ var personalData = []string{
 // carries no ID number or phone number; it returns the status.
 func wantStatus(t testing.TB, err error, want codes.Code, secrets ...string) *status.Status {
 	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != want {
-		t.Fatalf("code = %v (%q), want %v", st.Code(), st.Message(), want)
-	}
-	checkNoPersonalData(t, st, secrets...)
-	return st
+	return servicetest.WantCode(t, err, want, append(slices.Clone(personalData), secrets...)...)
 }
 
-func checkNoPersonalData(t testing.TB, st *status.Status, secrets ...string) {
-	t.Helper()
-	text := prototext.Format(st.Proto())
-	for _, d := range st.Details() {
-		if m, ok := d.(interface{ String() string }); ok {
-			text += "\n" + m.String()
-		}
-	}
-	for _, s := range append(slices.Clone(personalData), secrets...) {
-		if s != "" && strings.Contains(text, s) {
-			t.Errorf("status carries personal data %q: %s", idnumber.Mask(s), st.Message())
-		}
-	}
-	if idLike.MatchString(text) {
-		t.Errorf("status carries something shaped like an ID number: %s", st.Message())
-	}
-}
-
-// badFields returns the field names of the BadRequest detail of st.
-func badFields(st *status.Status) []string {
-	var out []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.FieldViolations {
-				out = append(out, v.Field)
-			}
-		}
-	}
-	return out
-}
-
-// errorInfo returns the ErrorInfo detail of st, or nil.
-func errorInfo(st *status.Status) *errdetails.ErrorInfo {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info
-		}
-	}
-	return nil
-}
+// badFields returns the fields the BadRequest detail of st names, sorted.
+func badFields(st *status.Status) []string { return servicetest.Fields(st) }
 
 // wantFields checks that err is InvalidArgument naming exactly the fields.
 func wantFields(t testing.TB, err error, fields ...string) {
 	t.Helper()
-	st := wantStatus(t, err, codes.InvalidArgument)
-	got := badFields(st)
-	slices.Sort(got)
-	want := slices.Clone(fields)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("violated fields = %q, want %q", got, want)
-	}
+	wantStatus(t, err, codes.InvalidArgument)
+	servicetest.WantFields(t, err, fields...)
 }
 
 // wantReason checks err's code and ErrorInfo reason and returns the
 // ErrorInfo.
 func wantReason(t testing.TB, err error, code codes.Code, reason string) *errdetails.ErrorInfo {
 	t.Helper()
-	st := wantStatus(t, err, code)
-	info := errorInfo(st)
-	if info == nil {
-		t.Fatalf("no ErrorInfo in %v", st.Details())
-	}
-	if info.Reason != reason || info.Domain != "socmgmt" {
-		t.Errorf("ErrorInfo = %s/%s, want socmgmt/%s", info.Domain, info.Reason, reason)
-	}
-	return info
+	wantStatus(t, err, code)
+	return servicetest.WantReason(t, err, code, reason)
 }
 
 // recvN receives n messages from a watch stream, failing on an error.

@@ -19,6 +19,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -155,11 +156,11 @@ func TestServerUnauthenticated(t *testing.T) {
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
 	head, _, _ := s.Head()
 
-	expired, err := h.keys.signer.Sign(adminP, time.Hour, time.Now().Add(-2*time.Hour))
+	expired, err := h.keys.Signer.Sign(adminP, time.Hour, time.Now().Add(-2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := newKeys(t).signer.Sign(adminP, time.Hour, time.Now())
+	forged, err := servicetest.NewKeys(t).Signer.Sign(adminP, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
