@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -225,5 +227,65 @@ func TestProcessKill(t *testing.T) {
 	p.Kill()
 	if !p.Exited() || p.Err() == nil {
 		t.Errorf("after Kill: exited %v, %v; want an exit by signal", p.Exited(), p.Err())
+	}
+}
+
+// recv receives n messages from a watch stream.
+func recv(t *testing.T, stream grpc.ServerStreamingClient[registryv1.WatchRetireesResponse], n int) []*registryv1.WatchRetireesResponse {
+	t.Helper()
+	var out []*registryv1.WatchRetireesResponse
+	for len(out) < n {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(out), n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestFakeRegistry(t *testing.T) {
+	t.Parallel()
+	a := &registryv1.RetireeState{Id: "a", CommunityId: servicetest.CommunityA}
+	b := &registryv1.RetireeState{Id: "b", CommunityId: servicetest.CommunityB}
+	fake := servicetest.NewFakeRegistry(a)
+	srv := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: fake.Register})
+	client := registryv1.NewRegistryServiceClient(srv.Conn())
+	ctx, cancel := waitfor.Context(t)
+	defer cancel()
+
+	snapshot, err := client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := recv(t, snapshot, 2)
+	if got[0].Kind != registryv1.ChangeKind_SNAPSHOT || got[0].Retiree.Id != "a" || got[1].Kind != registryv1.ChangeKind_SNAPSHOT_END || got[1].Revision != 1 {
+		t.Errorf("snapshot %v", got)
+	}
+	if rev := fake.Change(b, registryv1.ChangeKind_CREATED); rev != 2 {
+		t.Errorf("Change = revision %d, want 2", rev)
+	}
+	if live := recv(t, snapshot, 1)[0]; live.Revision != 2 || live.Retiree.Id != "b" {
+		t.Errorf("live change %v", live)
+	}
+
+	fake.Change(a, registryv1.ChangeKind_DIED)
+	recv(t, snapshot, 1)
+	resumed, err := client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, resumed, 1)[0]; got.Revision != 3 || got.Kind != registryv1.ChangeKind_DIED {
+		t.Errorf("resumed from 2: %v", got)
+	}
+	if got := fake.Sinces(); !slices.Equal(got, []int64{0, 2}) {
+		t.Errorf("Sinces = %v, want [0 2]", got)
+	}
+
+	srv.Stop()
+	for _, stream := range []grpc.ServerStreamingClient[registryv1.WatchRetireesResponse]{snapshot, resumed} {
+		if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {
+			t.Errorf("stream after the stop: %v, want Unavailable", err)
+		}
 	}
 }

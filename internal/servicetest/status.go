@@ -22,6 +22,10 @@ const errorDomain = "socmgmt"
 // idLike matches anything shaped like an 18-character ID number.
 var idLike = regexp.MustCompile(`(^|[^0-9])[0-9]{17}[0-9Xx]`)
 
+// LooksLikeIDNumber reports whether s holds something shaped like an
+// 18-character ID number, valid or not.
+func LooksLikeIDNumber(s string) bool { return idLike.MatchString(s) }
+
 // WantCode checks err's gRPC code and that its status, message and
 // details, carries nothing shaped like an ID number and none of secrets
 // (phone numbers, names); it returns the status.

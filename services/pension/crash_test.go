@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,12 +16,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -50,7 +47,7 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 		t.Skip("builds and kills the pension binary: skipped under -short")
 	}
 	dir := t.TempDir()
-	bin := buildPension(t, dir)
+	bin := servicetest.Build(t, "github.com/socmgmt/socmgmt/services/pension/cmd/pension")
 	keyFile := filepath.Join(dir, "signing.key")
 	priv, err := authn.GenerateKeyFile(keyFile)
 	if err != nil {
@@ -69,14 +66,15 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 	for n := range states {
 		states[n] = retiree(t, keyer, n, communityA)
 	}
-	registryAddr := serveRegistryTCP(t, newFakeRegistry(states))
-	token, err := authn.NewSigner(priv).Sign(bureauP, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake := servicetest.NewFakeRegistry(states...)
+	registry := servicetest.Serve(t, servicetest.Options{
+		Name: "registry", TCP: true,
+		Register: fake.Register,
+	})
+	keys := servicetest.KeysOf(priv)
 
-	child := &pensionChild{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), keyFile: keyFile, idKeyFile: idKeyFile, registryAddr: registryAddr, grpcAddr: freeTCPAddr(t)}
-	conn, err := grpc.NewClient(child.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(authn.BearerCredentials(token)))
+	child := &pensionChild{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), keyFile: keyFile, idKeyFile: idKeyFile, registryAddr: registry.Addr(), grpcAddr: servicetest.FreeAddrs(t, 1)[0]}
+	conn, err := grpc.NewClient(child.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(authn.BearerCredentials(keys.Token(t, bureauP))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +98,13 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 			// boundary of our choosing.
 			killAt = from + 1 + rng.Int64N(min(crashRecords-from-1, 60_000))
 		}
+		// A random pause between the acknowledgement and the kill, so
+		// that the kill lands anywhere in the stream's work: not a wait
+		// for anything.
+		pause := time.Duration(rng.IntN(20)) * time.Millisecond
 		var err error
 		summary, err = streamFrom(t.Context(), client, from, &acked, killAt, func() {
-			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+			time.Sleep(pause)
 			child.kill()
 		})
 		t.Logf("attempt %d: resumed after %d, kill planned after ack %d, now acknowledged through %d (%v)", attempt, from, killAt, acked.Load(), err)
@@ -110,7 +112,7 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("stream without a kill failed: %v", err)
 		}
 		if summary == nil {
-			child.waitExit()
+			waitfor.Receive(t, "the killed pension to exit", child.proc.Done())
 		}
 	}
 	if summary.LastIndex != crashRecords || summary.Rejected != 0 {
@@ -120,133 +122,37 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 	verifyCrashFile(t, filepath.Join(child.dataDir, "pension.db"), states)
 }
 
-// buildPension builds cmd/pension into dir.
-func buildPension(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "pension")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/pension")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// serveRegistryTCP serves f on a loopback port.
-func serveRegistryTCP(t *testing.T, f *fakeRegistry) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(srv, f)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
-}
-
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
-}
-
 // pensionChild is the pension program run as a child process, restarted
 // on the same address and data directory.
 type pensionChild struct {
 	t                                *testing.T
 	bin, dataDir, keyFile, idKeyFile string
 	registryAddr, grpcAddr           string
-	cmd                              *exec.Cmd
-	exited                           chan struct{}
-	waitErr                          error
+	proc                             *servicetest.Process
 	logs                             int
 }
 
+// start starts the program and waits until it serves.
 func (c *pensionChild) start() {
 	c.t.Helper()
 	c.logs++
-	logFile, err := os.Create(filepath.Join(filepath.Dir(c.dataDir), fmt.Sprintf("pension-%d.log", c.logs)))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.cmd = exec.Command(c.bin, "--grpc-addr", c.grpcAddr, "--admin-addr", "", "--data-dir", c.dataDir,
-		"--token-key", c.keyFile, "--id-key", c.idKeyFile, "--registry-addr", c.registryAddr,
-		"--log-format", "json", "--log-level", "warn")
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.cmd.Start(); err != nil {
-		logFile.Close()
-		c.t.Fatal(err)
-	}
-	c.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		c.waitErr = cmd.Wait()
-		logFile.Close()
-		close(done)
-	}(c.cmd, c.exited)
-	c.t.Cleanup(c.kill)
-	deadline := time.Now().Add(20 * time.Second)
-	conn, err := grpc.NewClient(c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer conn.Close()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		select {
-		case <-c.exited:
-			c.t.Fatalf("pension exited during start-up: %v", c.waitErr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatal("pension not healthy within 20 s")
-		}
-	}
+	c.proc = servicetest.Start(c.t, servicetest.Program{
+		Name: "pension", Path: c.bin,
+		Args: []string{
+			"--grpc-addr", c.grpcAddr, "--admin-addr", "", "--data-dir", c.dataDir,
+			"--token-key", c.keyFile, "--id-key", c.idKeyFile, "--registry-addr", c.registryAddr,
+			"--log-format", "json", "--log-level", "warn",
+		},
+		Log: filepath.Join(filepath.Dir(c.dataDir), fmt.Sprintf("pension-%d.log", c.logs)),
+	})
+	c.proc.WaitServing(c.t, c.grpcAddr)
 }
 
-// kill sends SIGKILL if the child is running.
-func (c *pensionChild) kill() {
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	}
-}
-
-func (c *pensionChild) waitExit() {
-	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		c.t.Fatal("killed pension did not exit")
-	}
-}
+// kill sends SIGKILL; the stream's reader sees the connection drop.
+func (c *pensionChild) kill() { _ = c.proc.Signal(syscall.SIGKILL) }
 
 // stop ends the child with SIGTERM and wants a clean exit.
-func (c *pensionChild) stop() {
-	c.t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-		if c.waitErr != nil {
-			c.t.Errorf("pension after SIGTERM: %v", c.waitErr)
-		}
-	case <-time.After(15 * time.Second):
-		c.kill()
-		c.t.Error("pension did not stop within 15 s of SIGTERM")
-	}
-}
+func (c *pensionChild) stop() { c.proc.Stop(c.t) }
 
 // crashRecord is the record with the given index: the same every time it
 // is sent, so that a resent one is a duplicate.
@@ -255,20 +161,13 @@ func crashRecord(_ *testing.T, index int64) *pb.PaymentRecord { return crashReco
 // waitKnown waits until the child's projection knows the n-th retiree.
 func waitKnown(t *testing.T, client pb.PensionServiceClient, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, err := client.QueryPayments(t.Context(), &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()})
-		if err == nil {
-			return
+	waitfor.NoError(t, "the projection to catch up", func(ctx context.Context) error {
+		_, err := client.QueryPayments(ctx, &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()})
+		if c := status.Code(err); c != codes.OK && c != codes.NotFound && c != codes.Unavailable {
+			return waitfor.Permanent(err)
 		}
-		if status.Code(err) != codes.NotFound && status.Code(err) != codes.Unavailable {
-			t.Fatalf("waiting for the projection: %v", err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the projection did not catch up within 20 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // checkAcknowledged looks up the last acknowledged record and a sample of
@@ -348,11 +247,7 @@ func streamFrom(ctx context.Context, client pb.PensionServiceClient, from int64,
 func crashRecordNoT(index int64) *pb.PaymentRecord {
 	n := int((index - 1) % crashRetirees)
 	m := month(2025*12) + month((index-1)/crashRetirees)
-	birth := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%9000)
-	id, err := idnumber.Build("210102", birth, n/9000%1000)
-	if err != nil {
-		panic(err)
-	}
+	id := servicetest.IDNumber(n)
 	base := 300000 + int64(n)
 	return &pb.PaymentRecord{
 		Index: index, IdNumber: id.Digits(), Month: m.String(),

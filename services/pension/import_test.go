@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -227,7 +228,7 @@ func TestImportRejectsRecordsOneByOne(t *testing.T) {
 	var outOfOrder int
 	for _, a := range res.acks {
 		for _, rj := range a.Rejections {
-			if idLike.MatchString(rj.Message) || strings.Contains(rj.Message, "1101051949") {
+			if servicetest.LooksLikeIDNumber(rj.Message) || strings.Contains(rj.Message, "1101051949") {
 				t.Errorf("rejection %d message repeats the ID number: %q", rj.Index, rj.Message)
 			}
 			if rj.Reason == ReasonIndexOutOfOrder {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -15,13 +16,7 @@ import (
 // waitDisconnected waits until the projection notices registry is gone.
 func waitDisconnected(t *testing.T, e *env) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.store.Projection().Connected() {
-		if time.Now().After(deadline) {
-			t.Fatal("the projection still reports a connection to a stopped registry")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.True(t, "the projection to notice that registry stopped", func() bool { return !e.store.Projection().Connected() })
 }
 
 // TestServesWhileRegistryIsDown stops registry and checks that every query,
@@ -31,7 +26,7 @@ func TestServesWhileRegistryIsDown(t *testing.T) {
 	h.certify(t, 0, "2025-09-01")
 	h.pay(t, "before", payItem{0, "2026-04", 300000})
 
-	h.server.stop()
+	h.server.Stop()
 	waitDisconnected(t, h.env)
 
 	ctx, cancel := context.WithTimeout(h.as(clerkP), 5*time.Second)
@@ -56,10 +51,10 @@ func TestServesWhileRegistryIsDown(t *testing.T) {
 
 	// Registry comes back with a change made meanwhile; the projection
 	// resumes from its cursor and applies it.
-	st := h.registry.state(retireeID(1))
+	st := h.registry.State(retireeID(1))
 	st.Status, st.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-06-02"
-	h.registry.change(st, registryv1.ChangeKind_DIED)
-	h.server.start()
+	h.registry.Change(st, registryv1.ChangeKind_DIED)
+	h.server.Start()
 	h.sync()
 	ent, err := h.client.GetEntitlement(h.as(bureauP), &pb.GetEntitlementRequest{RetireeId: retireeID(1)})
 	if err != nil {
@@ -68,7 +63,7 @@ func TestServesWhileRegistryIsDown(t *testing.T) {
 	if ent.State != pb.EntitlementState_STOPPED {
 		t.Errorf("after registry came back, entitlement = %v, want STOPPED", ent.State)
 	}
-	calls := h.registry.calls()
+	calls := h.registry.Sinces()
 	if last := calls[len(calls)-1]; last != 1 {
 		t.Errorf("the projection resumed from revision %d, want its cursor 1 (calls %v)", last, calls)
 	}
@@ -82,15 +77,15 @@ func TestProjectionResumesAfterRestart(t *testing.T) {
 	e := newEnv(t, retiree(t, keyer, 0, communityA), retiree(t, keyer, 1, communityA))
 	e.change(retiree(t, keyer, 2, communityA), registryv1.ChangeKind_CREATED)
 	e.close()
-	e.server.stop()
+	e.server.Stop()
 
-	st := e.registry.state(retireeID(0))
+	st := e.registry.State(retireeID(0))
 	st.CommunityId = communityB
-	e.registry.change(st, registryv1.ChangeKind_TRANSFERRED)
+	e.registry.Change(st, registryv1.ChangeKind_TRANSFERRED)
 	e.open()
 	e.sync()
 
-	calls := e.registry.calls()
+	calls := e.registry.Sinces()
 	if calls[0] != 0 || calls[len(calls)-1] != 2 {
 		t.Errorf("since revisions %v: want a first snapshot and, after the restart, a resume from 2", calls)
 	}

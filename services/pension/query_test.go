@@ -296,10 +296,10 @@ func TestOverdueCertifications(t *testing.T) {
 
 	// A certification, a transfer and a death move retirees off the list.
 	h.certify(t, 0, "2026-06-01")
-	st := h.registry.state(retireeID(3))
+	st := h.registry.State(retireeID(3))
 	st.CommunityId = communityB
 	h.change(st, registryv1.ChangeKind_TRANSFERRED)
-	st = h.registry.state(retireeID(4))
+	st = h.registry.State(retireeID(4))
 	st.Status, st.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-06-01"
 	h.change(st, registryv1.ChangeKind_DIED)
 	if diff := cmp.Diff([]string{retireeID(1) + " 2025-07-10 2026-07-10 -25"}, list(communityA, 50)); diff != "" {

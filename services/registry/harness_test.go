@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -183,9 +182,6 @@ func retirees(t testing.TB, from, to int, community string, mode pb.ManagementMo
 	}
 	return out
 }
-
-// idLike matches anything shaped like an 18-character ID number.
-var idLike = regexp.MustCompile(`(^|[^0-9])[0-9]{17}[0-9Xx]`)
 
 // personalData are values no error may carry: ID numbers the tests use
 // (valid and invalid) and the fixtures' phone number.
