@@ -2,10 +2,7 @@ package activity
 
 import (
 	"context"
-	"net"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,21 +13,20 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // Fixture communities: a clerk of the tests works for communityA only.
 const (
-	communityA = "210102001001"
-	communityB = "210102001002"
+	communityA = servicetest.CommunityA
+	communityB = servicetest.CommunityB
 	// unknownID is shaped like an id and names nothing.
 	unknownID = "aaaaaaaaaaaaaaaa"
 )
@@ -49,83 +45,56 @@ func mustZone(name string) *time.Location {
 	return loc
 }
 
-// clock is a test clock that tests may move.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // env is a store on a fresh file whose projection follows a fake
 // registry, and the clock it runs on.
 type env struct {
 	t        testing.TB
 	store    *Store
-	registry *fakeRegistry
-	clock    *clock
+	registry *servicetest.FakeRegistry
+	clock    *servicetest.Clock
 }
 
 // newEnv opens a store in t.TempDir() with its projection following a
 // fake registry; everything stops at the end of the test.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	reg := newFakeRegistry()
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(gs, reg)
-	go gs.Serve(lis)
-	conn, err := grpc.NewClient("passthrough:///registry",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{now: testNow}
-	store, err := OpenStore(filepath.Join(t.TempDir(), "activity.db"), registryv1.NewRegistryServiceClient(conn), StoreOptions{
+	e := &env{t: t, registry: servicetest.NewFakeRegistry(), clock: servicetest.NewClock(testNow)}
+	registry := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: e.registry.Register})
+	store, err := OpenStore(filepath.Join(t.TempDir(), "activity.db"), registryv1.NewRegistryServiceClient(registry.Conn()), StoreOptions{
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Now:    clk.Now,
+		Now:    e.clock.Now,
 		// The tests read the audit log right after the reads it records.
 		DurableReads: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.store = store
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		store.Projection().Run(ctx)
+		_ = store.Projection().Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 		store.Close()
-		conn.Close()
-		gs.Stop()
 	})
-	return &env{t: t, store: store, registry: reg, clock: clk}
+	return e
 }
 
 // retirees publishes the states through the fake registry and waits until
 // the projection has applied them.
 func (e *env) retirees(states ...*registryv1.RetireeState) {
 	e.t.Helper()
-	rev := e.registry.put(states...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	var rev int64
+	for _, st := range states {
+		rev = e.registry.Change(st, registryv1.ChangeKind_UPDATED)
+	}
+	ctx, cancel := waitfor.Context(e.t)
 	defer cancel()
-	if err := e.store.Projection().WaitFor(ctx, rev); err != nil {
+	if err := e.store.Projection().WaitFor(ctx, uint64(rev)); err != nil {
 		e.t.Fatalf("projection did not catch up: %v", err)
 	}
 }
@@ -148,54 +117,6 @@ func ids(states []*registryv1.RetireeState) []string {
 		out[i] = st.Id
 	}
 	return out
-}
-
-// fakeRegistry serves WatchRetirees from an in-memory change log.
-type fakeRegistry struct {
-	registryv1.UnimplementedRegistryServiceServer
-
-	mu      sync.Mutex
-	changes []*registryv1.WatchRetireesResponse
-	grew    chan struct{}
-}
-
-func newFakeRegistry() *fakeRegistry { return &fakeRegistry{grew: make(chan struct{})} }
-
-// put appends a change for each state and returns the head revision.
-func (f *fakeRegistry) put(states ...*registryv1.RetireeState) uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, st := range states {
-		f.changes = append(f.changes, &registryv1.WatchRetireesResponse{
-			Revision: int64(len(f.changes) + 1), Kind: registryv1.ChangeKind_UPDATED, Retiree: st,
-		})
-	}
-	close(f.grew)
-	f.grew = make(chan struct{})
-	return uint64(len(f.changes))
-}
-
-// WatchRetirees replays the changes after the requested revision, then
-// follows new ones.
-func (f *fakeRegistry) WatchRetirees(req *registryv1.WatchRetireesRequest, stream grpc.ServerStreamingServer[registryv1.WatchRetireesResponse]) error {
-	next := int(req.SinceRevision)
-	for {
-		f.mu.Lock()
-		pending := slices.Clone(f.changes[min(next, len(f.changes)):])
-		grew := f.grew
-		f.mu.Unlock()
-		for _, m := range pending {
-			if err := stream.Send(m); err != nil {
-				return err
-			}
-			next = int(m.Revision)
-		}
-		select {
-		case <-grew:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
 }
 
 // Fixtures of venues and activities.
@@ -264,11 +185,7 @@ func sh(y int, m time.Month, d, hh, mm int) time.Time {
 // its status.
 func wantCode(t testing.TB, err error, want codes.Code) *status.Status {
 	t.Helper()
-	st := status.Convert(toStatus(err))
-	if st.Code() != want {
-		t.Fatalf("code = %v (%q), want %v", st.Code(), st.Message(), want)
-	}
-	return st
+	return servicetest.WantCode(t, toStatus(err), want)
 }
 
 // toStatus turns a store error into what a client receives.
@@ -277,24 +194,7 @@ func toStatus(err error) error {
 }
 
 // errorInfo returns the ErrorInfo detail of st, or nil.
-func errorInfo(st *status.Status) *errdetails.ErrorInfo {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info
-		}
-	}
-	return nil
-}
+func errorInfo(st *status.Status) *errdetails.ErrorInfo { return servicetest.ErrorInfo(st) }
 
 // violations returns the field violations of st as field -> description.
-func violations(st *status.Status) map[string]string {
-	out := map[string]string{}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.FieldViolations {
-				out[v.Field] = v.Description
-			}
-		}
-	}
-	return out
-}
+func violations(st *status.Status) map[string]string { return servicetest.Violations(st) }
