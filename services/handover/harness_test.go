@@ -2,9 +2,7 @@ package handover
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -14,174 +12,110 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry"
 )
 
-// node is a gRPC server of the tests on a loopback port that can be
-// stopped and started again on the same port, as a restarted process
-// would be.
-type node struct {
-	t        testing.TB
-	name     string
-	keys     keys
-	addr     string
-	register func(*grpc.Server)
-	// open and closeFn bracket each run: the registry reopens its store.
-	open    func()
-	closeFn func()
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// start serves the node (again) on its address.
-func (n *node) start() {
-	n.t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cancel != nil {
-		return
-	}
-	if n.open != nil {
-		n.open()
-	}
-	addr := n.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var lis net.Listener
-	var err error
-	// The port was ours a moment ago; a rebind right after a stop can
-	// briefly fail while the old socket closes.
-	for try := 0; try < 50; try++ {
-		if lis, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		n.t.Fatalf("%s: listen: %v", n.name, err)
-	}
-	n.addr = lis.Addr().String()
-	verifier := authn.NewVerifier(n.keys.pub)
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            n.name,
-		Logger:          zaptest.NewLogger(n.t, zaptest.Level(zap.ErrorLevel)),
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		ShutdownTimeout: time.Second,
-	})
-	n.register(srv.GRPC())
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.done = cancel, make(chan error, 1)
-	go func() { n.done <- srv.ServeListener(ctx, lis) }()
-}
-
-// stop shuts the node down and waits for it.
-func (n *node) stop() {
-	n.t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cancel == nil {
-		return
-	}
-	n.cancel()
-	// A stop right after a start can reach GracefulStop before Serve ran,
-	// which then reports ErrServerStopped: no failure of the test's.
-	if err := <-n.done; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		n.t.Errorf("%s: serve: %v", n.name, err)
-	}
-	n.cancel = nil
-	if n.closeFn != nil {
-		n.closeFn()
-	}
-}
-
-// registryNode is a real registry (store and server) on a loopback port.
+// registryNode is a real registry (store and server) on a loopback port;
+// a stop closes its store and a start reopens it, as a restarted process
+// would.
 type registryNode struct {
-	*node
+	*servicetest.Server
+	t     testing.TB
 	path  string
+	keyer *idnumber.Keyer
 	store *registry.Store
 }
 
-func startRegistry(t testing.TB, k keys, dir string) *registryNode {
+func startRegistry(t testing.TB, k servicetest.Keys, dir string) *registryNode {
 	t.Helper()
-	r := &registryNode{path: filepath.Join(dir, "registry.db")}
-	keyer, err := idnumber.NewKeyer(testKey)
+	keyer, err := idnumber.NewKeyer(servicetest.IDKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.node = &node{t: t, name: "registry", keys: k}
-	r.open = func() {
-		s, err := registry.OpenStore(r.path, keyer, registry.StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.store = s
-	}
-	r.closeFn = func() { r.store.Close() }
-	r.register = func(g *grpc.Server) {
-		registryv1.RegisterRegistryServiceServer(g, registry.NewServer(r.store, registry.ServerOptions{}))
-	}
-	r.start()
-	t.Cleanup(r.stop)
+	r := &registryNode{t: t, path: filepath.Join(dir, "registry.db"), keyer: keyer}
+	r.open()
+	// Registered before Serve's cleanup, so that it runs after: the
+	// server stops before its store closes.
+	t.Cleanup(r.close)
+	r.Server = servicetest.Serve(t, servicetest.Options{
+		Name: "registry", Keys: k, TCP: true,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		Register: func(srv *grpcserver.Server) {
+			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(r.store, registry.ServerOptions{Stopping: srv.Stopping()}))
+		},
+	})
 	return r
+}
+
+func (r *registryNode) open() {
+	r.t.Helper()
+	s, err := registry.OpenStore(r.path, r.keyer, registry.StoreOptions{Logger: zaptest.NewLogger(r.t, zaptest.Level(zap.ErrorLevel))})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.store = s
+}
+
+func (r *registryNode) close() {
+	if r.store != nil {
+		r.store.Close()
+		r.store = nil
+	}
+}
+
+// start reopens the store and serves it again on the same address.
+func (r *registryNode) start() {
+	r.t.Helper()
+	if r.store == nil {
+		r.open()
+	}
+	r.Start()
+}
+
+// stop shuts the server down and closes the store.
+func (r *registryNode) stop() {
+	r.t.Helper()
+	r.Stop()
+	r.close()
 }
 
 // activityNode is the fake activity service on a loopback port; its
 // venues survive restarts, as a real one's file would.
 type activityNode struct {
-	*node
+	*servicetest.Server
 	fake *fakeActivity
 }
 
-func startActivity(t testing.TB, k keys) *activityNode {
+func startActivity(t testing.TB, k servicetest.Keys) *activityNode {
 	t.Helper()
 	a := &activityNode{fake: newFakeActivity()}
-	a.node = &node{t: t, name: "activity", keys: k, register: func(g *grpc.Server) {
-		activityv1.RegisterActivityServiceServer(g, a.fake)
-	}}
-	a.start()
-	t.Cleanup(a.stop)
+	a.Server = servicetest.Serve(t, servicetest.Options{
+		Name: "activity", Keys: k, TCP: true,
+		Logger:   zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		Register: func(srv *grpcserver.Server) { activityv1.RegisterActivityServiceServer(srv.GRPC(), a.fake) },
+	})
 	return a
 }
 
-// dialService returns a connection to addr that presents the handover
-// service's own credentials, with extra interceptors.
-func dialService(t testing.TB, k keys, addr string, interceptors ...grpc.UnaryClientInterceptor) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(k.serviceCreds()),
-		grpc.WithChainUnaryInterceptor(interceptors...),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
+func (a *activityNode) start() { a.Start() }
+func (a *activityNode) stop()  { a.Stop() }
 
-// dialPlain returns a connection whose calls carry the token of their
-// context.
-func dialPlain(t testing.TB, addr string) *grpc.ClientConn {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
+// asHandover returns the options of a connection that presents the
+// handover service's own credentials, with extra interceptors.
+func asHandover(k servicetest.Keys, interceptors ...grpc.UnaryClientInterceptor) []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithPerRPCCredentials(k.ServiceCredentials("handover")),
+		grpc.WithChainUnaryInterceptor(interceptors...),
 	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // worldOptions tunes newWorld; the zero value runs no dispatcher.
@@ -205,7 +139,7 @@ type worldOptions struct {
 // service behind it, and clients of all three.
 type world struct {
 	t        testing.TB
-	keys     keys
+	keys     servicetest.Keys
 	dir      string
 	reg      *registryNode
 	act      *activityNode
@@ -221,52 +155,29 @@ type world struct {
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
-	w := newBackends(t, newKeys(t))
-	k, dir := w.keys, w.dir
-	store, err := OpenStore(filepath.Join(dir, "handover.db"), StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now})
+	w := newBackends(t, servicetest.NewKeys(t))
+	store, err := OpenStore(filepath.Join(w.dir, "handover.db"), StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.store = store
-	registryConn := dialService(t, k, w.reg.addr, o.submitInterceptors...)
-	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
-	verifier := authn.NewVerifier(k.pub)
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            "handover",
-		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		ShutdownTimeout: time.Second,
+	// Registered before Serve's cleanup, so that it runs after: the server
+	// stops before the store closes, and the registry and activity nodes
+	// (started earlier) after both; a dispatcher started later stops first.
+	t.Cleanup(func() { store.Close() })
+	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
+	srv := servicetest.Serve(t, servicetest.Options{
+		Name: "handover", Keys: w.keys,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		Register: func(srv *grpcserver.Server) {
+			pb.RegisterHandoverServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
+				Registry:      registryv1.NewRegistryServiceClient(registryConn),
+				SubmitTimeout: 5 * time.Second,
+				Now:           o.now,
+			}))
+		},
 	})
-	pb.RegisterHandoverServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
-		Registry:      registryv1.NewRegistryServiceClient(registryConn),
-		SubmitTimeout: 5 * time.Second,
-		Now:           o.now,
-	}))
-	lis := bufconn.Listen(4 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeListener(ctx, lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.client = pb.NewHandoverServiceClient(conn)
-
-	// Cleanups run last-in first-out: the server stops before the store
-	// closes, and before the registry and activity nodes stop (their
-	// cleanups were registered earlier); a dispatcher started later stops
-	// first.
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("handover serve: %v", err)
-		}
-		store.Close()
-	})
+	w.client = pb.NewHandoverServiceClient(srv.Conn())
 	if o.dispatch {
 		w.startDispatcher(o)
 	}
@@ -277,14 +188,14 @@ func newWorld(t testing.TB, o worldOptions) *world {
 // with the fixture communities and enterprises, and a fake activity
 // service — verifying tokens with k; the world has no handover service
 // yet.
-func newBackends(t testing.TB, k keys) *world {
+func newBackends(t testing.TB, k servicetest.Keys) *world {
 	t.Helper()
 	dir := t.TempDir()
 	w := &world{t: t, keys: k, dir: dir}
 	w.reg = startRegistry(t, k, dir)
 	w.act = startActivity(t, k)
-	w.registry = registryv1.NewRegistryServiceClient(dialPlain(t, w.reg.addr))
-	w.activity = activityv1.NewActivityServiceClient(dialPlain(t, w.act.addr))
+	w.registry = registryv1.NewRegistryServiceClient(w.reg.Conn())
+	w.activity = activityv1.NewActivityServiceClient(w.act.Conn())
 	w.seedRegistry()
 	return w
 }
@@ -294,14 +205,14 @@ func newBackends(t testing.TB, k keys) *world {
 func (w *world) startDispatcher(o worldOptions) (stop func()) {
 	w.t.Helper()
 	dopts := DispatcherOptions{
-		Registry:    registryv1.NewRegistryServiceClient(dialService(w.t, w.keys, w.reg.addr, o.registryInterceptors...)),
+		Registry:    registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys, o.registryInterceptors...)...)),
 		Logger:      zaptest.NewLogger(w.t, zaptest.Level(zap.ErrorLevel)),
 		MinBackoff:  10 * time.Millisecond,
 		MaxBackoff:  100 * time.Millisecond,
 		CallTimeout: 2 * time.Second,
 	}
 	if !o.noActivity {
-		dopts.Activity = activityv1.NewActivityServiceClient(dialService(w.t, w.keys, w.act.addr, o.activityInterceptors...))
+		dopts.Activity = activityv1.NewActivityServiceClient(w.act.Dial(asHandover(w.keys, o.activityInterceptors...)...))
 	}
 	d := NewDispatcher(w.store, dopts)
 	w.dispatcher = d
@@ -323,24 +234,18 @@ func (w *world) startDispatcher(o worldOptions) (stop func()) {
 }
 
 // as returns a context whose calls carry a token for p.
-func (w *world) as(p authn.Principal) context.Context { return w.keys.as(w.t, p) }
+func (w *world) as(p authn.Principal) context.Context { return w.keys.As(w.t, p) }
 
 // seedRegistry creates the fixture communities and enterprises.
 func (w *world) seedRegistry() {
 	w.t.Helper()
 	ctx := w.as(adminP)
-	for _, c := range []*registryv1.Community{
-		{Id: communityA, Name: "北市场社区", District: "和平区", Street: "北市场街道", Kind: registryv1.CommunityKind_BLOCK, Households: 3200},
-		{Id: communityB, Name: "太原街社区", District: "和平区", Street: "北市场街道", Kind: registryv1.CommunityKind_COMPOUND, Households: 2100},
-	} {
+	for _, c := range servicetest.Communities() {
 		if _, err := w.registry.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: c}); err != nil {
 			w.t.Fatal(err)
 		}
 	}
-	for _, e := range []*registryv1.Enterprise{
-		{CreditCode: enterpriseX, Name: "沈阳机床厂", Ownership: registryv1.Ownership_STATE, Status: registryv1.EnterpriseStatus_OPERATING},
-		{CreditCode: enterpriseY, Name: "武汉锅炉厂", Ownership: registryv1.Ownership_COLLECTIVE, Status: registryv1.EnterpriseStatus_OPERATING},
-	} {
+	for _, e := range servicetest.Enterprises() {
 		if _, err := w.registry.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: e}); err != nil {
 			w.t.Fatal(err)
 		}
@@ -359,11 +264,7 @@ func (w *world) retirees(n int, enterprise string, mode registryv1.ManagementMod
 	sem := make(chan struct{}, 16)
 	for i := range n {
 		serial := int(w.serial.Add(1))
-		birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, serial%5000)
-		id, err := idnumber.Build("210102", birth, serial/5000%1000)
-		if err != nil {
-			w.t.Fatal(err)
-		}
+		id := servicetest.IDNumber(serial)
 		r := &registryv1.Retiree{
 			IdNumber: id.Digits(), Name: fmt.Sprintf("退休人员%d", serial), CommunityId: communityB,
 			EnterpriseCreditCode: enterprise, ManagementMode: mode, RetirementDate: "2012-03-01",
@@ -529,30 +430,41 @@ func (w *world) events(id string) []*pb.Event {
 	return resp.Events
 }
 
-// waitFor polls cond until it reports true, failing t after timeout with
-// the last description cond gave.
-func waitFor(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, desc)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitDelivered waits until the handover's delivery is DELIVERED.
-func (w *world) waitDelivered(id string, timeout time.Duration) *pb.Handover {
+func (w *world) waitDelivered(id string) *pb.Handover {
 	w.t.Helper()
 	var h *pb.Handover
-	waitFor(w.t, timeout, func() (bool, string) {
+	waitfor.NoError(w.t, "handover "+id+" to be delivered", func(context.Context) error {
 		h = w.get(id)
-		return h.GetDelivery().GetState() == pb.Delivery_DELIVERED, fmt.Sprintf("delivery %v", h.GetDelivery())
+		if h.GetDelivery().GetState() != pb.Delivery_DELIVERED {
+			return fmt.Errorf("delivery %v", h.GetDelivery())
+		}
+		return nil
 	})
 	return h
+}
+
+// waitBacklog waits until the store's outbox holds n commands: the
+// counter follows a delivery's commit, a moment after the handover shows
+// the delivery.
+func (w *world) waitBacklog(n int64) {
+	w.t.Helper()
+	waitfor.NoError(w.t, fmt.Sprintf("an outbox backlog of %d", n), func(context.Context) error {
+		if b := w.store.Backlog(); b != n {
+			return fmt.Errorf("backlog %d", b)
+		}
+		return nil
+	})
+}
+
+// waitDelivery waits until the handover's delivery satisfies ok, which
+// what describes.
+func (w *world) waitDelivery(id, what string, ok func(d *pb.Delivery) bool) {
+	w.t.Helper()
+	waitfor.NoError(w.t, "the delivery of "+id+" to be "+what, func(context.Context) error {
+		if d := w.get(id).GetDelivery(); !ok(d) {
+			return fmt.Errorf("delivery %v", d)
+		}
+		return nil
+	})
 }

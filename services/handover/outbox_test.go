@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -100,9 +100,8 @@ func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 	if resp.Handover.State != pb.Handover_COMPLETED || resp.Handover.Delivery.GetState() != pb.Delivery_PENDING {
 		t.Fatalf("after complete: %v %v", resp.Handover.State, resp.Handover.Delivery)
 	}
-	waitFor(t, 10*time.Second, func() (bool, string) {
-		d := w.get(h.Id).Delivery
-		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: Unavailable"), fmt.Sprintf("delivery %v", d)
+	w.waitDelivery(h.Id, "retried against the stopped registry", func(d *pb.Delivery) bool {
+		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: Unavailable")
 	})
 	got := w.get(h.Id)
 	if got.Delivery.State != pb.Delivery_PENDING || got.Delivery.Delivered != 1 {
@@ -117,7 +116,7 @@ func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 	}
 
 	w.reg.start()
-	got = w.waitDelivered(h.Id, 10*time.Second)
+	got = w.waitDelivered(h.Id)
 	if got.Delivery.LastError != "" || got.Delivery.Delivered != 2 || got.Delivery.Commands != 2 || got.Delivery.DeliveredTime == nil {
 		t.Errorf("delivered: %v", got.Delivery)
 	}
@@ -125,9 +124,7 @@ func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 	if venues, _ := w.act.fake.snapshot(); len(venues) != 1 {
 		t.Errorf("%d venues, want 1", len(venues))
 	}
-	if b := w.store.Backlog(); b != 0 {
-		t.Errorf("backlog %d after delivery", b)
-	}
+	w.waitBacklog(0)
 }
 
 // loseFirstAnswers returns an interceptor that makes the first n calls of
@@ -157,7 +154,7 @@ func TestOutboxLostAcknowledgements(t *testing.T) {
 		activityInterceptors: []grpc.UnaryClientInterceptor{lostVenue},
 	})
 	h := w.completed(5)
-	h = w.waitDelivered(h.Id, 10*time.Second)
+	h = w.waitDelivered(h.Id)
 	if assigns.Load() < 3 || venues.Load() < 3 {
 		t.Fatalf("AssignRetirees sent %d times, CreateVenue %d times; want each at least 3", assigns.Load(), venues.Load())
 	}
@@ -180,7 +177,7 @@ func TestOutboxVenueRefusedForGood(t *testing.T) {
 		return status.Error(codes.InvalidArgument, "capacity: more than the venue rules allow (test)")
 	}
 	h := w.completed(3)
-	h = w.waitDelivered(h.Id, 10*time.Second)
+	h = w.waitDelivered(h.Id)
 	w.wantHandedOver(h.RetireeIds)
 	if h.Premises[0].VenueId != "" {
 		t.Errorf("premises got venue %q", h.Premises[0].VenueId)
@@ -231,18 +228,13 @@ func TestOutboxActivityRestartMidDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.startDispatcher(worldOptions{})
-	select {
-	case <-firstDone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no venue was created")
-	}
+	waitfor.Receive(t, "the first venue to be created", firstDone)
 	w.act.stop()
-	waitFor(t, 10*time.Second, func() (bool, string) {
-		d := w.get(h.Id).Delivery
-		return strings.HasPrefix(d.GetLastError(), "activity: Unavailable") && d.Attempts >= 3, fmt.Sprintf("delivery %v", d)
+	w.waitDelivery(h.Id, "retried against the stopped activity service", func(d *pb.Delivery) bool {
+		return strings.HasPrefix(d.GetLastError(), "activity: Unavailable") && d.Attempts >= 3
 	})
 	w.act.start()
-	h = w.waitDelivered(h.Id, 10*time.Second)
+	h = w.waitDelivered(h.Id)
 
 	vs, _ := w.act.fake.snapshot()
 	if len(vs) != 3 {
@@ -283,8 +275,8 @@ func TestOutboxSurvivesDispatcherRestart(t *testing.T) {
 		t.Errorf("backlog %d, want 4 commands", b)
 	}
 	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{record}})
-	w.waitDelivered(first.Id, 10*time.Second)
-	w.waitDelivered(second.Id, 10*time.Second)
+	w.waitDelivered(first.Id)
+	w.waitDelivered(second.Id)
 	want := []string{first.Id + "/assign/1", second.Id + "/assign/1"}
 	mu.Lock()
 	defer mu.Unlock()
@@ -299,17 +291,14 @@ func TestOutboxSurvivesDispatcherRestart(t *testing.T) {
 func TestOutboxLanes(t *testing.T) {
 	w := newWorld(t, worldOptions{dispatch: true, noActivity: true})
 	h := w.completed(2)
-	waitFor(t, 10*time.Second, func() (bool, string) {
-		d := w.get(h.Id).Delivery
-		return d.GetDelivered() == 1 && strings.Contains(d.GetLastError(), "activity service not configured"), fmt.Sprintf("delivery %v", d)
+	w.waitDelivery(h.Id, "the assignment only", func(d *pb.Delivery) bool {
+		return d.GetDelivered() == 1 && strings.Contains(d.GetLastError(), "activity service not configured")
 	})
 	w.wantHandedOver(h.RetireeIds)
 	if got := w.get(h.Id); got.Delivery.State != pb.Delivery_PENDING {
 		t.Errorf("delivery %v, want PENDING while the venue waits", got.Delivery)
 	}
-	if b := w.store.Backlog(); b != 1 {
-		t.Errorf("backlog %d, want 1", b)
-	}
+	w.waitBacklog(1)
 }
 
 // TestOutboxLeavesOutTheDeceased: a retiree who dies between completion
@@ -320,7 +309,7 @@ func TestOutboxLeavesOutTheDeceased(t *testing.T) {
 	h := w.completed(3)
 	w.kill(h.RetireeIds[1])
 	w.startDispatcher(worldOptions{})
-	w.waitDelivered(h.Id, 10*time.Second)
+	w.waitDelivered(h.Id)
 	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
 	var note string
 	for _, e := range w.events(h.Id) {
@@ -387,7 +376,7 @@ func TestOutboxActsOnTheRefusalNotItsWording(t *testing.T) {
 	h := w.completed(3)
 	w.kill(h.RetireeIds[1])
 	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{reworded}})
-	w.waitDelivered(h.Id, 10*time.Second)
+	w.waitDelivered(h.Id)
 	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
 	if note := w.leftOutNote(h.Id); !strings.Contains(note, h.RetireeIds[1]) || strings.Contains(note, h.RetireeIds[0]) {
 		t.Errorf("timeline note = %q, want it to name the deceased retiree only", note)
@@ -420,9 +409,8 @@ func TestOutboxIgnoresFieldPaths(t *testing.T) {
 	h := w.completed(3)
 	w.kill(h.RetireeIds[1])
 	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{untyped}})
-	waitFor(t, 10*time.Second, func() (bool, string) {
-		d := w.get(h.Id).Delivery
-		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: InvalidArgument"), fmt.Sprintf("delivery %v", d)
+	w.waitDelivery(h.Id, "retried against the untyped refusal", func(d *pb.Delivery) bool {
+		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: InvalidArgument")
 	})
 	if got := w.get(h.Id).Delivery; got.State != pb.Delivery_PENDING || got.Delivered != 1 {
 		t.Errorf("delivery %v, want the assignment still waiting", got)
@@ -435,7 +423,7 @@ func TestOutboxIgnoresFieldPaths(t *testing.T) {
 	}
 
 	strip.Store(false)
-	w.waitDelivered(h.Id, 10*time.Second)
+	w.waitDelivered(h.Id)
 	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
 	if note := w.leftOutNote(h.Id); !strings.Contains(note, h.RetireeIds[1]) {
 		t.Errorf("timeline note = %q, want it to name the deceased retiree", note)
@@ -512,12 +500,9 @@ func TestOutboxMetrics(t *testing.T) {
 		t.Errorf("backlog %v after a completion, want 2", g)
 	}
 	w.startDispatcher(worldOptions{})
-	w.waitDelivered(h.Id, 10*time.Second)
+	w.waitDelivered(h.Id)
 	// The gauge follows the commit a moment later.
-	waitFor(t, 5*time.Second, func() (bool, string) {
-		g := gauge()
-		return g == 0, fmt.Sprintf("backlog %v after delivery", g)
-	})
+	waitfor.True(t, "the backlog gauge to fall to 0 after delivery", func() bool { return gauge() == 0 })
 	if n := testutil.CollectAndCount(d.delivered); n != 0 {
 		// d never ran: its counters have no series.
 		t.Errorf("unused dispatcher counted %d series", n)

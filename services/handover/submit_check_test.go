@@ -2,6 +2,7 @@ package handover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -67,10 +69,10 @@ func TestSubmitAsksRegistryOnce(t *testing.T) {
 	// wait for the entries, then check that there is one per retiree.
 	for _, id := range h.RetireeIds {
 		var actions []string
-		waitFor(t, 5*time.Second, func() (bool, string) {
+		waitfor.NoError(t, "the audit entry of the submit for retiree "+id, func(context.Context) error {
 			resp, err := w.registry.ListRetireeAuditLog(w.as(adminP), &registryv1.ListRetireeAuditLogRequest{Id: id, PageSize: 100})
 			if err != nil {
-				t.Fatal(err)
+				return waitfor.Permanent(err)
 			}
 			actions = actions[:0]
 			for _, e := range resp.Entries {
@@ -78,7 +80,10 @@ func TestSubmitAsksRegistryOnce(t *testing.T) {
 					actions = append(actions, e.Action)
 				}
 			}
-			return len(actions) > 0, fmt.Sprintf("retiree %s: no audit entry of the submit", id)
+			if len(actions) == 0 {
+				return errors.New("none yet")
+			}
+			return nil
 		})
 		if diff := cmp.Diff([]string{"BatchGetRetireeFacts"}, actions); diff != "" {
 			t.Errorf("retiree %s: the submit's audit entries (-want +got):\n%s", id, diff)
@@ -110,7 +115,7 @@ func TestRegistryCheckerBatches(t *testing.T) {
 		t.Run(fmt.Sprintf("batch %d", tc.batch), func(t *testing.T) {
 			calls := &callLog{}
 			c := &registryChecker{
-				client:  registryv1.NewRegistryServiceClient(dialService(t, w.keys, w.reg.addr, calls.intercept)),
+				client:  registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys, calls.intercept)...)),
 				timeout: 5 * time.Second,
 				batch:   tc.batch,
 			}

@@ -103,7 +103,7 @@ func TestWorkflowHappyPath(t *testing.T) {
 		t.Fatalf("after complete: %v %v", h.State, h.Delivery)
 	}
 
-	h = w.waitDelivered(h.Id, 10*time.Second)
+	h = w.waitDelivered(h.Id)
 	if h.Premises[0].VenueId == "" || h.Delivery.Delivered != 2 || h.Delivery.LastError != "" {
 		t.Errorf("delivered handover: premises %v, delivery %v", h.Premises[0], h.Delivery)
 	}
@@ -660,7 +660,7 @@ func TestClaims(t *testing.T) {
 	if _, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id}); err != nil {
 		t.Fatal(err)
 	}
-	w.waitDelivered(h.Id, 10*time.Second)
+	w.waitDelivered(h.Id)
 	claims, err := w.store.OtherClaims("", h.RetireeIds)
 	if err != nil || len(claims) != 0 {
 		t.Errorf("claims after delivery: %v %v", claims, err)
