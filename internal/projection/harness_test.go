@@ -2,12 +2,8 @@ package projection_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -18,32 +14,27 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry"
+	"github.com/socmgmt/socmgmt/services/registry/registrytest"
 )
 
 // Fixture communities and enterprise.
 const (
-	communityA  = "210102001001"
-	communityB  = "210102001002"
-	communityC  = "210103002001"
-	enterpriseX = "91350100M000100Y43"
+	communityA  = servicetest.CommunityA
+	communityB  = servicetest.CommunityB
+	communityC  = servicetest.CommunityC
+	enterpriseX = servicetest.EnterpriseX
 )
 
 var allCommunities = []string{communityA, communityB, communityC}
-
-// waitTimeout bounds every wait of the tests; generous for -race on two
-// cores, never reached when things work.
-const waitTimeout = 10 * time.Second
 
 var testActor = registry.Actor{Subject: "test", Role: "admin"}
 
@@ -54,163 +45,31 @@ func allowAll(*registryv1.Retiree) error { return nil }
 // address, so that it can be stopped and started again where its clients
 // expect it.
 type testRegistry struct {
-	t         *testing.T
-	path      string
-	retention uint64
-	keyer     *idnumber.Keyer
-	pub       ed25519.PublicKey
-	signer    *authn.Signer
-	addr      string
-
-	// store is nil while the registry is down.
-	store  *registry.Store
-	cancel context.CancelFunc
-	served chan error
+	*registrytest.Registry
+	t    *testing.T
+	keys servicetest.Keys
 	// seq numbers the ID numbers the fixtures build.
 	seq int
 }
 
-// newTestRegistry opens a registry store with the fixture communities and
-// enterprise and serves it; it is stopped at the end of the test.
+// newTestRegistry starts a registry with the fixture communities and
+// enterprises; it stops at the end of the test.
 func newTestRegistry(t *testing.T, retention uint64) *testRegistry {
 	t.Helper()
-	keyer, err := idnumber.NewKeyer([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &testRegistry{
-		t:         t,
-		path:      filepath.Join(t.TempDir(), "registry.db"),
-		retention: retention,
-		keyer:     keyer,
-		pub:       pub,
-		signer:    authn.NewSigner(priv),
-		addr:      "127.0.0.1:0",
-	}
-	r.openStore()
-	for _, id := range allCommunities {
-		c := &registryv1.Community{Id: id, Name: "社区" + id[len(id)-3:], District: "和平区", Street: "北市场街道", Kind: registryv1.CommunityKind_BLOCK}
-		if _, err := r.store.CreateCommunity(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &registryv1.Enterprise{CreditCode: enterpriseX, Name: "沈阳机床厂", Ownership: registryv1.Ownership_STATE, Status: registryv1.EnterpriseStatus_BANKRUPT}
-	if _, err := r.store.CreateEnterprise(e); err != nil {
-		t.Fatal(err)
-	}
-	r.serve()
-	t.Cleanup(r.stop)
-	return r
+	keys := servicetest.NewKeys(t)
+	return &testRegistry{Registry: registrytest.Start(t, registrytest.Options{Keys: keys, Retention: retention}), t: t, keys: keys}
 }
 
-func (r *testRegistry) openStore() {
-	r.t.Helper()
-	s, err := registry.OpenStore(r.path, r.keyer, registry.StoreOptions{
-		Retention:    r.retention,
-		Logger:       zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)),
-		DurableReads: true,
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.store = s
-}
-
-// serve starts the gRPC server on r.addr (a free port the first time).
-func (r *testRegistry) serve() {
-	r.t.Helper()
-	log := zaptest.NewLogger(r.t, zaptest.Level(zap.ErrorLevel))
-	verifier := authn.NewVerifier(r.pub)
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            "registry",
-		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		ShutdownTimeout: 2 * time.Second,
-	})
-	registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(r.store, registry.ServerOptions{
-		Logger:   log,
-		Stopping: srv.Stopping(),
-	}))
-	lis := r.listen()
-	r.addr = lis.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.served = make(chan error, 1)
-	go func() { r.served <- srv.ServeListener(ctx, lis) }()
-}
-
-// listen binds r.addr, retrying briefly: the port of a stopped registry
-// can take a moment to be free again.
-func (r *testRegistry) listen() net.Listener {
-	r.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		lis, err := net.Listen("tcp", r.addr)
-		if err == nil {
-			return lis
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("listen on %s: %v", r.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop shuts the server down gracefully and closes the store, as a
-// registry process ending on SIGTERM does. Stopping a stopped registry
-// does nothing.
-func (r *testRegistry) stop() {
-	r.t.Helper()
-	if r.store == nil {
-		return
-	}
-	r.cancel()
-	if err := <-r.served; err != nil {
-		r.t.Errorf("registry serve: %v", err)
-	}
-	if err := r.store.Close(); err != nil {
-		r.t.Errorf("close registry store: %v", err)
-	}
-	r.store = nil
-}
-
-// start reopens the store file of a stopped registry and serves it on
-// the same address.
-func (r *testRegistry) start() {
-	r.t.Helper()
-	r.openStore()
-	r.serve()
-}
-
-// dial returns a client of the registry as a service presents itself,
-// with a short reconnect backoff so that tests do not wait for gRPC's
-// default of up to two minutes.
+// dial returns a client of the registry as a service presents itself.
 func (r *testRegistry) dial() registryv1.RegistryServiceClient {
 	r.t.Helper()
-	conn, err := grpc.NewClient(r.addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authn.NewServiceCredentials(r.signer, "test", time.Hour)),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 200 * time.Millisecond},
-			MinConnectTimeout: time.Second,
-		}),
-	)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { conn.Close() })
-	return registryv1.NewRegistryServiceClient(conn)
+	return registryv1.NewRegistryServiceClient(r.Dial(grpc.WithPerRPCCredentials(r.keys.ServiceCredentials("test"))))
 }
 
 // head returns the registry's head and oldest kept revisions.
 func (r *testRegistry) head() (head, oldest uint64) {
 	r.t.Helper()
-	head, oldest, err := r.store.Head()
+	head, oldest, err := r.Store().Head()
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -222,12 +81,7 @@ func (r *testRegistry) nextID() idnumber.ID {
 	r.t.Helper()
 	n := r.seq
 	r.seq++
-	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n)
-	id, err := idnumber.Build("210102", birth, n%1000)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return id
+	return servicetest.IDNumber(n)
 }
 
 // newRetiree returns a valid retiree of community to create with id.
@@ -254,7 +108,7 @@ func newRetiree(id idnumber.ID, community string) *registryv1.Retiree {
 func (r *testRegistry) create(community string) (*registryv1.Retiree, uint64) {
 	r.t.Helper()
 	id := r.nextID()
-	out, err := r.store.CreateRetiree(newRetiree(id, community), id, testActor)
+	out, err := r.Store().CreateRetiree(newRetiree(id, community), id, testActor)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -263,7 +117,7 @@ func (r *testRegistry) create(community string) (*registryv1.Retiree, uint64) {
 
 func (r *testRegistry) transfer(id, to string) uint64 {
 	r.t.Helper()
-	out, err := r.store.TransferRetiree(id, to, "moved house", "", testActor, allowAll)
+	out, err := r.Store().TransferRetiree(id, to, "moved house", "", testActor, allowAll)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -272,7 +126,7 @@ func (r *testRegistry) transfer(id, to string) uint64 {
 
 func (r *testRegistry) recordDeath(id, date string) uint64 {
 	r.t.Helper()
-	out, err := r.store.RecordDeath(id, date, "", testActor, allowAll)
+	out, err := r.Store().RecordDeath(id, date, "", testActor, allowAll)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -286,7 +140,7 @@ func (r *testRegistry) idKey(ret *registryv1.Retiree) []byte {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return r.keyer.Key(id)
+	return r.Keyer().Key(id)
 }
 
 // revOf reads the revision a change gave a retiree from its etag ("r<rev>").
@@ -303,7 +157,7 @@ func revOf(t *testing.T, r *registryv1.Retiree) uint64 {
 // WatchRetirees snapshot: what a correct projection must hold.
 func states(t *testing.T, client registryv1.RegistryServiceClient) (map[string]*registryv1.RetireeState, uint64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	ctx, cancel := waitfor.Context(t)
 	defer cancel()
 	stream, err := client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{})
 	if err != nil {
@@ -462,13 +316,8 @@ func (rp *runningProjection) stop() {
 	}
 	rp.cancel()
 	if rp.running {
-		select {
-		case err := <-rp.done:
-			if err != nil {
-				rp.t.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(waitTimeout):
-			rp.t.Fatal("Run did not return after its context was cancelled")
+		if err := waitfor.Receive(rp.t, "Run to return after its context was cancelled", rp.done); err != nil {
+			rp.t.Errorf("Run returned %v after cancel, want nil", err)
 		}
 	}
 	if err := rp.db.Close(); err != nil {
@@ -480,29 +329,17 @@ func (rp *runningProjection) stop() {
 // waitFor waits until the projection has applied rev.
 func (rp *runningProjection) waitFor(rev uint64) {
 	rp.t.Helper()
-	ctx, cancel := context.WithTimeout(rp.t.Context(), waitTimeout)
+	ctx, cancel := waitfor.Context(rp.t)
 	defer cancel()
 	if err := rp.p.WaitFor(ctx, rev); err != nil {
 		rp.t.Fatalf("WaitFor(%d): %v (cursor %d)", rev, err, rp.p.Cursor())
 	}
 }
 
-// eventually polls cond until it holds or waitTimeout passes.
+// eventually waits until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	eventuallyWithin(t, waitTimeout, what, cond)
-}
-
-// eventuallyWithin polls cond until it holds or d passes.
-func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.True(t, what, cond)
 }
 
 // recordingClient remembers the since_revision of every WatchRetirees

@@ -15,78 +15,13 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
-	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
-	"github.com/socmgmt/socmgmt/services/registry"
+	"github.com/socmgmt/socmgmt/services/registry/registrytest"
 )
-
-// registryNode is a real registry (store and server) on a loopback port;
-// a stop closes its store and a start reopens it, as a restarted process
-// would.
-type registryNode struct {
-	*servicetest.Server
-	t     testing.TB
-	path  string
-	keyer *idnumber.Keyer
-	store *registry.Store
-}
-
-func startRegistry(t testing.TB, k servicetest.Keys, dir string) *registryNode {
-	t.Helper()
-	keyer, err := idnumber.NewKeyer(servicetest.IDKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &registryNode{t: t, path: filepath.Join(dir, "registry.db"), keyer: keyer}
-	r.open()
-	// Registered before Serve's cleanup, so that it runs after: the
-	// server stops before its store closes.
-	t.Cleanup(r.close)
-	r.Server = servicetest.Serve(t, servicetest.Options{
-		Name: "registry", Keys: k, TCP: true,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-		Register: func(srv *grpcserver.Server) {
-			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(r.store, registry.ServerOptions{Stopping: srv.Stopping()}))
-		},
-	})
-	return r
-}
-
-func (r *registryNode) open() {
-	r.t.Helper()
-	s, err := registry.OpenStore(r.path, r.keyer, registry.StoreOptions{Logger: zaptest.NewLogger(r.t, zaptest.Level(zap.ErrorLevel))})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.store = s
-}
-
-func (r *registryNode) close() {
-	if r.store != nil {
-		r.store.Close()
-		r.store = nil
-	}
-}
-
-// start reopens the store and serves it again on the same address.
-func (r *registryNode) start() {
-	r.t.Helper()
-	if r.store == nil {
-		r.open()
-	}
-	r.Start()
-}
-
-// stop shuts the server down and closes the store.
-func (r *registryNode) stop() {
-	r.t.Helper()
-	r.Stop()
-	r.close()
-}
 
 // activityNode is the fake activity service on a loopback port; its
 // venues survive restarts, as a real one's file would.
@@ -105,9 +40,6 @@ func startActivity(t testing.TB, k servicetest.Keys) *activityNode {
 	})
 	return a
 }
-
-func (a *activityNode) start() { a.Start() }
-func (a *activityNode) stop()  { a.Stop() }
 
 // asHandover returns the options of a connection that presents the
 // handover service's own credentials, with extra interceptors.
@@ -141,7 +73,7 @@ type world struct {
 	t        testing.TB
 	keys     servicetest.Keys
 	dir      string
-	reg      *registryNode
+	reg      *registrytest.Registry
 	act      *activityNode
 	store    *Store
 	client   pb.HandoverServiceClient
@@ -184,19 +116,18 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	return w
 }
 
-// newBackends starts what a handover service works with — a registry
-// with the fixture communities and enterprises, and a fake activity
-// service — verifying tokens with k; the world has no handover service
+// newBackends starts what a handover service works with, a registry
+// with the fixture communities and enterprises and a fake activity
+// service, verifying tokens with k; the world has no handover service
 // yet.
 func newBackends(t testing.TB, k servicetest.Keys) *world {
 	t.Helper()
 	dir := t.TempDir()
 	w := &world{t: t, keys: k, dir: dir}
-	w.reg = startRegistry(t, k, dir)
+	w.reg = registrytest.Start(t, registrytest.Options{Keys: k})
 	w.act = startActivity(t, k)
 	w.registry = registryv1.NewRegistryServiceClient(w.reg.Conn())
 	w.activity = activityv1.NewActivityServiceClient(w.act.Conn())
-	w.seedRegistry()
 	return w
 }
 
@@ -235,22 +166,6 @@ func (w *world) startDispatcher(o worldOptions) (stop func()) {
 
 // as returns a context whose calls carry a token for p.
 func (w *world) as(p authn.Principal) context.Context { return w.keys.As(w.t, p) }
-
-// seedRegistry creates the fixture communities and enterprises.
-func (w *world) seedRegistry() {
-	w.t.Helper()
-	ctx := w.as(adminP)
-	for _, c := range servicetest.Communities() {
-		if _, err := w.registry.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: c}); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	for _, e := range servicetest.Enterprises() {
-		if _, err := w.registry.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: e}); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-}
 
 // retirees creates n living retirees of enterprise in community B (where
 // they live before the handover moves them), managed as mode, and

@@ -92,7 +92,7 @@ func count[T comparable](list []T, v T) int {
 func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 	w := newWorld(t, worldOptions{dispatch: true})
 	h := w.ready(4)
-	w.reg.stop()
+	w.reg.Stop()
 	resp, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
 	if err != nil {
 		t.Fatalf("complete with registry down: %v", err)
@@ -115,7 +115,7 @@ func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 		t.Errorf("%d DELIVERY_FAILED events for one repeated error, want 1", n)
 	}
 
-	w.reg.start()
+	w.reg.Start()
 	got = w.waitDelivered(h.Id)
 	if got.Delivery.LastError != "" || got.Delivery.Delivered != 2 || got.Delivery.Commands != 2 || got.Delivery.DeliveredTime == nil {
 		t.Errorf("delivered: %v", got.Delivery)
@@ -229,11 +229,11 @@ func TestOutboxActivityRestartMidDelivery(t *testing.T) {
 	}
 	w.startDispatcher(worldOptions{})
 	waitfor.Receive(t, "the first venue to be created", firstDone)
-	w.act.stop()
+	w.act.Stop()
 	w.waitDelivery(h.Id, "retried against the stopped activity service", func(d *pb.Delivery) bool {
 		return strings.HasPrefix(d.GetLastError(), "activity: Unavailable") && d.Attempts >= 3
 	})
-	w.act.start()
+	w.act.Start()
 	h = w.waitDelivered(h.Id)
 
 	vs, _ := w.act.fake.snapshot()

@@ -681,10 +681,10 @@ func TestClaims(t *testing.T) {
 func TestSubmitWithRegistryDown(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	h := w.draft(2)
-	w.reg.stop()
+	w.reg.Stop()
 	_, err := w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id})
 	wantCode(t, err, codes.Unavailable)
-	w.reg.start()
+	w.reg.Start()
 	got := w.get(h.Id)
 	if got.State != pb.Handover_DRAFT || got.Etag != h.Etag {
 		t.Errorf("after a failed submit: %v %s", got.State, got.Etag)
