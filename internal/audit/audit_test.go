@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
 func openDB(t *testing.T) *bolt.DB {
@@ -190,22 +191,20 @@ func TestIndexerCatchesUpWhenIdle(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitfor.NoError(t, "the indexer to catch up with 31 entries", func(context.Context) error {
 		var indexed, last uint64
-		db.View(func(tx *bolt.Tx) error {
+		if err := db.View(func(tx *bolt.Tx) error {
 			b := tx.Bucket(Bucket)
 			indexed, last = indexedThrough(b), b.Sequence()
 			return nil
-		})
-		if indexed == last && last == 31 {
-			return
+		}); err != nil {
+			return waitfor.Permanent(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("indexed through %d of %d after 10 s", indexed, last)
+		if indexed != last || last != 31 {
+			return fmt.Errorf("indexed through %d of %d", indexed, last)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestReadDurableOrQueued: a durable log's Read returns once the entry is

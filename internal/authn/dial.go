@@ -12,6 +12,12 @@ import (
 // maxCallRecvMsgSize bounds a response a client accepts.
 const maxCallRecvMsgSize = 8 << 20
 
+// reconnect is Dial's reconnect backoff, capped at a few seconds.
+var reconnect = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
+	MinConnectTimeout: 5 * time.Second,
+}
+
 // Dial connects one socmgmt program to another at addr; it connects lazily.
 // It lives here because what decides such a connection is who the caller
 // is to the callee: a service presents creds, its own token from
@@ -25,10 +31,7 @@ func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, e
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxCallRecvMsgSize)),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 3 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		}),
+		grpc.WithConnectParams(reconnect),
 	}
 	if creds != nil {
 		opts = append(opts, grpc.WithPerRPCCredentials(creds))

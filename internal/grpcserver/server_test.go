@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/socmgmt/socmgmt/internal/requestid"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
 func TestRequestID(t *testing.T) {
@@ -250,7 +251,7 @@ func TestAccessLog(t *testing.T) {
 			t.Fatalf("RecvMsg after cancel = %v, want Canceled", err)
 		}
 		// The server notices the cancellation on its own time.
-		waitFor(t, func() bool { return len(h.accessLines(echoWatchMethod)) == 1 })
+		waitfor.True(t, "the stream's access log line", func() bool { return len(h.accessLines(echoWatchMethod)) == 1 })
 		fields := h.accessLines(echoWatchMethod)[0].ContextMap()
 		if fields["subject"] != testSubject || fields["code"] != "Canceled" {
 			t.Errorf("stream access log = %v, want subject %q and code Canceled", fields, testSubject)
@@ -268,17 +269,6 @@ func TestAccessLog(t *testing.T) {
 	})
 
 	assertNoSecretLogged(t, h)
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestMetrics(t *testing.T) {
@@ -464,13 +454,10 @@ func TestShutdown(t *testing.T) {
 	if _, err := hw.Recv(); status.Code(err) != codes.Unavailable {
 		t.Errorf("health Watch end = %v, want Unavailable", err)
 	}
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("ServeListener = %v, want nil", err)
-		}
-	case <-time.After(DefaultShutdownTimeout / 2):
-		t.Fatal("ServeListener did not return: a stream held the graceful stop")
+	// Had a stream held the graceful stop, it would be forced at the
+	// shutdown timeout, which the log below would show.
+	if err := waitfor.Receive(t, "ServeListener to return", stopped); err != nil {
+		t.Errorf("ServeListener = %v, want nil", err)
 	}
 	if n := h.logs.FilterMessage("gRPC graceful stop timed out, cancelling remaining calls").Len(); n != 0 {
 		t.Errorf("shutdown was forced, want graceful")
@@ -579,7 +566,7 @@ func TestAdminHandler(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeListener(ctx, lis) }()
-	waitFor(t, func() bool { code, _ := httpGet(t, admin.URL+"/healthz"); return code == http.StatusOK })
+	waitfor.True(t, "the admin /healthz to answer 200", func() bool { code, _ := httpGet(t, admin.URL+"/healthz"); return code == http.StatusOK })
 	conn := dial(t, lis.Addr().String())
 	if err := conn.Invoke(context.Background(), echoUnaryMethod, wrapperspb.String("x"), new(wrapperspb.StringValue)); err != nil {
 		t.Fatalf("Unary over TCP: %v", err)
@@ -643,7 +630,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 
-	waitFor(t, func() bool {
+	waitfor.True(t, "the admin /healthz to answer 200", func() bool {
 		resp, err := http.Get("http://" + adminAddr + "/healthz")
 		if err != nil {
 			return false
@@ -657,13 +644,8 @@ func TestRun(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v, want nil", err)
-		}
-	case <-time.After(shutdownDeadline):
-		t.Fatal("Run did not return after cancel")
+	if err := waitfor.Receive(t, "Run to return after cancel", done); err != nil {
+		t.Errorf("Run = %v, want nil", err)
 	}
 	for _, addr := range []string{grpcAddr, adminAddr} {
 		if c, err := net.Dial("tcp", addr); err == nil {
@@ -694,7 +676,7 @@ func TestRunErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := New(Options{Name: "test", GRPCAddr: tc.grpcAddr, AdminAddr: tc.adminAddr})
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownDeadline)
+			ctx, cancel := waitfor.Context(t)
 			defer cancel()
 			err := srv.Run(ctx)
 			if err == nil {
