@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
@@ -35,6 +34,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/requestid"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -553,21 +553,17 @@ func TestHealthz(t *testing.T) {
 	registry.srv.Stop()
 	want := healthReport{Status: "NOT_SERVING", Upstreams: map[string]string{"registry": "UNREACHABLE", "handover": "SERVING"}}
 	// The gateway learns of the closed connection asynchronously.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitfor.NoError(t, "/healthz to report registry unreachable", func(context.Context) error {
 		resp := send(t, newRequest(t, http.MethodGet, url+"/healthz", "", nil))
 		var got healthReport
-		if json.Unmarshal(resp.body, &got) == nil && cmp.Equal(want, got) {
-			if resp.code != http.StatusServiceUnavailable {
-				t.Errorf("status %d, want 503", resp.code)
-			}
-			break
+		if json.Unmarshal(resp.body, &got) != nil || !cmp.Equal(want, got) {
+			return fmt.Errorf("status %d, report %s; want 503 with %+v", resp.code, resp.body, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %d, report %s; want 503 with %+v", resp.code, resp.body, want)
+		if resp.code != http.StatusServiceUnavailable {
+			t.Errorf("status %d, want 503", resp.code)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestHealthzWhileDraining(t *testing.T) {
@@ -712,31 +708,22 @@ func TestRun(t *testing.T) {
 		go func() { done <- Run(ctx, cfg, zaptest.NewLogger(t)) }()
 
 		for _, u := range []string{"http://" + cfg.HTTPAddr + "/healthz", "http://" + cfg.AdminAddr + "/metrics"} {
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			waitfor.NoError(t, "GET "+u, func(context.Context) error {
 				resp, err := http.Get(u)
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						t.Errorf("GET %s: status %d", u, resp.StatusCode)
-					}
-					break
+				if err != nil {
+					return err
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("GET %s: %v", u, err)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("GET %s: status %d", u, resp.StatusCode)
 				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return nil
+			})
 		}
 
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return after cancel")
+		if err := waitfor.Receive(t, "Run to return after cancel", done); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 		if _, err := http.Get("http://" + cfg.HTTPAddr + "/healthz"); err == nil {
 			t.Error("the gateway still answers after Run returned")

@@ -3,10 +3,15 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
 )
 
 func TestMergeOpenAPI(t *testing.T) {
@@ -115,4 +120,60 @@ func TestMergeOpenAPIRejectsBadJSON(t *testing.T) {
 	if _, err := mergeOpenAPI(files); err == nil {
 		t.Error("merged a truncated document")
 	}
+}
+
+// update rewrites the golden files from what the code produces, for a
+// reviewer to read in the diff: go test ./gateway -run TestOpenAPIGolden -update
+var update = flag.Bool("update", false, "rewrite gateway/testdata/*.golden.json from what the gateway serves")
+
+// openAPIGolden is the document /openapi.json serves, kept so that every
+// change to the REST surface shows in review.
+const openAPIGolden = "testdata/openapi.golden.json"
+
+// TestOpenAPIGolden compares the document the gateway serves at
+// /openapi.json with the golden file. When a change to the protos or
+// their HTTP rules changes the REST surface, run the test with -update
+// and commit the golden file with the change.
+func TestOpenAPIGolden(t *testing.T) {
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
+	if resp.code != http.StatusOK {
+		t.Fatalf("GET /openapi.json: status %d", resp.code)
+	}
+	got := indentJSON(t, resp.body)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(openAPIGolden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote %s", openAPIGolden)
+		return
+	}
+	want, err := os.ReadFile(openAPIGolden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./gateway -run TestOpenAPIGolden -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("/openapi.json differs from %s (-golden +served):\n%s\n"+
+			"If the REST surface was meant to change, run go test ./gateway -run TestOpenAPIGolden -update and commit %[1]s.",
+			openAPIGolden, diff)
+	}
+}
+
+// indentJSON returns doc indented with sorted keys and a final newline,
+// so that a change to one field is one line of the diff.
+func indentJSON(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, '\n')
 }
