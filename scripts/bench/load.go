@@ -118,7 +118,9 @@ func runLoad(ctx context.Context, spec loadSpec, newCaller func(worker int) call
 			call := newCaller(i)
 			wg.Go(func() { paced(ctx, &workers[i], call, jobs, from) })
 		}
-		dropped = dispatch(ctx, spec.Rate, start, from, to, jobs)
+		ticker := time.NewTicker(dispatchTick)
+		dropped = dispatch(ctx, spec.Rate, start, from, to, ticker.C, jobs)
+		ticker.Stop()
 	} else {
 		for i := range workers {
 			call := newCaller(i)
@@ -161,21 +163,21 @@ func paced(ctx context.Context, w *worker, call caller, jobs <-chan time.Time, f
 const dispatchTick = time.Millisecond
 
 // dispatch releases rate jobs per second from start until to, then closes
-// jobs. It returns how many jobs of the counted window found the queue
-// full and were dropped.
-func dispatch(ctx context.Context, rate float64, start, from, to time.Time, jobs chan<- time.Time) int {
+// jobs; each tick, carrying the time it stands for, releases those that
+// fell due by then (a test ticks with a clock of its own). It returns how
+// many jobs of the counted window found the queue full and were dropped.
+func dispatch(ctx context.Context, rate float64, start, from, to time.Time, ticks <-chan time.Time, jobs chan<- time.Time) int {
 	defer close(jobs)
-	ticker := time.NewTicker(dispatchTick)
-	defer ticker.Stop()
 	sent, dropped := 0, 0
 	for {
+		var now time.Time
+		var ticking bool
 		select {
 		case <-ctx.Done():
 			return dropped
-		case <-ticker.C:
+		case now, ticking = <-ticks:
 		}
-		now := time.Now()
-		if !now.Before(to) {
+		if !ticking || !now.Before(to) {
 			return dropped
 		}
 		due := int(rate*now.Sub(start).Seconds()) - sent
