@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	ical "github.com/arran4/golang-ical"
+
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
 // activityErrorInfo is the ErrorInfo of an activity error with its
@@ -20,11 +23,6 @@ type activityErrorInfo struct {
 	Metadata map[string]string `json:"metadata"`
 }
 
-// projectionDeadline bounds the wait for the activity service's projection
-// to learn of a retiree registry just created; it is normally well under a
-// second.
-const projectionDeadline = 20 * time.Second
-
 // TestActivityService drives the activity service through the gateway as
 // clerks do, with a real registry feeding its projection: venue, weekly
 // activity, registration of a retiree created in registry, a clash, the
@@ -34,34 +32,11 @@ func TestActivityService(t *testing.T) {
 	tk := s.mintTokens(t)
 	s.secret(personalData...)
 	api := newRESTClient(s.baseURL)
-	must := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
-	// send sends a request that must get the status want and decodes
-	// the reply into v when v is not nil.
-	send := func(t *testing.T, c call, want int, v any) reply {
-		t.Helper()
-		r := api.do(t, c)
-		if !r.want(t, c, want) {
-			t.FailNow()
-		}
-		if v != nil {
-			r.decode(t, v)
-		}
-		return r
-	}
+	send := api.send
 
 	var retireeID, venueID, activityID string
-	must("registry: communities and a retiree", func(t *testing.T) {
-		for _, body := range []map[string]any{
-			{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800},
-			{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950},
-		} {
-			send(t, call{method: http.MethodPost, path: "/v1/communities", token: tk.admin, body: body}, http.StatusOK, nil)
-		}
+	must(t, "registry: communities and a retiree", func(t *testing.T) {
+		api.createCommunities(t, tk.admin)
 		var r retiree
 		send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.clerkA, body: map[string]any{
 			"idNumber": idNumber1, "name": "张桂英", "communityId": communityA, "managementMode": "COMMUNITY", "phone": phone1,
@@ -76,7 +51,7 @@ func TestActivityService(t *testing.T) {
 	first := time.Date(y, m, d, 9, 0, 0, 0, cst)
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
 
-	must("clerk creates a venue and a weekly activity", func(t *testing.T) {
+	must(t, "clerk creates a venue and a weekly activity", func(t *testing.T) {
 		var v struct{ ID, CommunityID string }
 		send(t, call{method: http.MethodPost, path: "/v1/venues", token: tk.clerkA, body: map[string]any{
 			"communityId": communityA, "name": "太原街社区活动中心", "address": "和平区太原街1号", "capacity": 40, "areaSqm": 120.5,
@@ -100,27 +75,23 @@ func TestActivityService(t *testing.T) {
 	})
 
 	registrations := "/v1/activities/" + activityID + "/registrations"
-	must("registering the retiree once the projection knows her", func(t *testing.T) {
+	must(t, "registering the retiree once the projection knows her", func(t *testing.T) {
 		c := call{method: http.MethodPost, path: registrations, token: tk.clerkA, body: map[string]any{"retireeId": retireeID}}
-		deadline := time.Now().Add(projectionDeadline)
-		for {
-			r := api.do(t, c)
-			if r.code == http.StatusOK {
-				var reg struct{ RetireeID, State string }
-				r.decode(t, &reg)
-				if reg.RetireeID != retireeID || reg.State != "CONFIRMED" {
-					t.Fatalf("registration = %+v", reg)
-				}
-				return
+		var r reply
+		waitfor.NoError(t, "the projection to learn of the retiree", func(context.Context) error {
+			r = api.do(t, c)
+			switch {
+			case r.code == http.StatusOK:
+				return nil
+			case r.code == http.StatusBadRequest && bytes.Contains(r.body, []byte("unknown retiree")):
+				return fmt.Errorf("%d %s", r.code, r.body)
 			}
-			if r.code != http.StatusBadRequest || !bytes.Contains(r.body, []byte("unknown retiree")) {
-				r.want(t, c, http.StatusOK)
-				t.FailNow()
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the projection did not learn of the retiree within %v: %s", projectionDeadline, r.body)
-			}
-			time.Sleep(50 * time.Millisecond)
+			return waitfor.Permanent(fmt.Errorf("%d, want 200\n%s", r.code, r.body))
+		})
+		var reg struct{ RetireeID, State string }
+		r.decode(t, &reg)
+		if reg.RetireeID != retireeID || reg.State != "CONFIRMED" {
+			t.Fatalf("registration = %+v", reg)
 		}
 	})
 

@@ -93,6 +93,44 @@ func (rc *restClient) do(t *testing.T, c call) reply {
 	return r
 }
 
+// send sends c, which must be answered with the status want, and decodes
+// the reply into v unless v is nil; another status stops t.
+func (rc *restClient) send(t *testing.T, c call, want int, v any) reply {
+	t.Helper()
+	r := rc.do(t, c)
+	if !r.want(t, c, want) {
+		t.FailNow()
+	}
+	if v != nil {
+		r.decode(t, v)
+	}
+	return r
+}
+
+// must runs a step that later steps depend on: when it fails, the test
+// stops.
+func must(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
+}
+
+// communityBodies are communities A and B as a client creates them.
+func communityBodies() (a, b map[string]any) {
+	return map[string]any{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800},
+		map[string]any{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950}
+}
+
+// createCommunities creates communities A and B with the admin's token.
+func (rc *restClient) createCommunities(t *testing.T, adminToken string) {
+	t.Helper()
+	a, b := communityBodies()
+	for _, body := range []map[string]any{a, b} {
+		rc.send(t, call{method: http.MethodPost, path: "/v1/communities", token: adminToken, body: body}, http.StatusOK, nil)
+	}
+}
+
 // want fails t unless r has the status code; the message shows the request
 // and the whole reply.
 func (r reply) want(t *testing.T, c call, code int) bool {

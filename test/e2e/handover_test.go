@@ -1,10 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,37 +13,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
-
-// startHandover starts the handover service beside registry and activity,
-// as production runs it: it verifies tokens with the public key only and
-// calls registry and activity with a pre-issued service token.
-func (s *stack) startHandover(t *testing.T, pubKey string) {
-	t.Helper()
-	tokenFile := filepath.Join(s.dir, "keys", "handover.token")
-	tok := s.signToken(t, authn.Principal{Subject: "handover", Role: authn.RoleService}, time.Now())
-	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.secret(tok)
-	var addrs []string
-	s.handover, addrs = s.launch(t, "handover", 2,
-		func(a []string) []string {
-			return []string{
-				"--grpc-addr", a[0], "--admin-addr", a[1],
-				"--data-dir", filepath.Join(s.dir, "data"),
-				"--token-key", pubKey, "--service-token-file", tokenFile,
-				"--registry-addr", s.registryAddr, "--activity-addr", s.activityAddr,
-				"--log-format", "json", "--log-level", "debug",
-			}
-		},
-		grpcServing)
-	s.handoverAddr = addrs[0]
-}
 
 // handoverDoc is the Handover resource as a client reads it. int64
 // fields are JSON strings in protojson, and zero values are left out.
@@ -95,40 +68,19 @@ func TestHandoverService(t *testing.T) {
 	tk := s.mintTokens(t)
 	s.secret(personalData...)
 	api := newRESTClient(s.baseURL)
-	must := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
-	send := func(t *testing.T, c call, want int, v any) reply {
-		t.Helper()
-		r := api.do(t, c)
-		if !r.want(t, c, want) {
-			t.FailNow()
-		}
-		if v != nil {
-			r.decode(t, v)
-		}
-		return r
-	}
+	send := api.send
 	const retirees = 50
 	const standardFen = 360000 // 3,600 yuan a head
 
-	must("registry: communities and the enterprise", func(t *testing.T) {
-		for _, body := range []map[string]any{
-			{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800},
-			{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950},
-		} {
-			send(t, call{method: http.MethodPost, path: "/v1/communities", token: tk.admin, body: body}, http.StatusOK, nil)
-		}
+	must(t, "registry: communities and the enterprise", func(t *testing.T) {
+		api.createCommunities(t, tk.admin)
 		send(t, call{method: http.MethodPost, path: "/v1/enterprises", token: tk.bureau, body: map[string]any{
 			"creditCode": creditCode, "name": "沈阳重型机械厂", "ownership": "STATE", "status": "BANKRUPT",
 		}}, http.StatusOK, nil)
 	})
 
 	var ids []string
-	must("the enterprise registers its retirees", func(t *testing.T) {
+	must(t, "the enterprise registers its retirees", func(t *testing.T) {
 		for i := range retirees {
 			birth := time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 17*i)
 			id, err := idnumber.Build("210102", birth, 100+i)
@@ -169,7 +121,7 @@ func TestHandoverService(t *testing.T) {
 	}
 	premises := map[string]any{"name": "机械厂老干部活动中心", "address": "和平区太原北街18号", "areaSqm": 260.5, "capacity": 60, "use": "文体活动"}
 	var h handoverDoc
-	must("the enterprise builds and submits the package", func(t *testing.T) {
+	must(t, "the enterprise builds and submits the package", func(t *testing.T) {
 		send(t, call{method: http.MethodPost, path: "/v1/handovers", token: tk.enterprise, body: map[string]any{
 			"enterpriseCreditCode": creditCode, "communityId": communityA, "retireeIds": ids,
 			"funds":       map[string]any{"amountFen": standardFen * retirees, "perRetireeStandardFen": standardFen},
@@ -187,7 +139,7 @@ func TestHandoverService(t *testing.T) {
 	})
 	path := "/v1/handovers/" + h.ID
 
-	must("a second package of the same retirees is refused, every one named", func(t *testing.T) {
+	must(t, "a second package of the same retirees is refused, every one named", func(t *testing.T) {
 		var other handoverDoc
 		send(t, call{method: http.MethodPost, path: "/v1/handovers", token: tk.enterprise, body: map[string]any{
 			"communityId": communityB, "retireeIds": []string{ids[3], missingID, ids[7]},
@@ -205,7 +157,7 @@ func TestHandoverService(t *testing.T) {
 		send(t, call{method: http.MethodPost, path: "/v1/handovers/" + other.ID + ":withdraw", token: tk.enterprise, body: map[string]any{"reason": "重复提交"}}, http.StatusOK, nil)
 	})
 
-	must("a clerk of another community may not see or touch it", func(t *testing.T) {
+	must(t, "a clerk of another community may not see or touch it", func(t *testing.T) {
 		for _, c := range []call{
 			{method: http.MethodGet, path: path, token: tk.clerkB},
 			{method: http.MethodGet, path: path + "/events", token: tk.clerkB},
@@ -220,7 +172,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the receiving clerk returns it", func(t *testing.T) {
+	must(t, "the receiving clerk returns it", func(t *testing.T) {
 		send(t, call{method: http.MethodPost, path: path + ":return", token: tk.clerkA, body: map[string]any{
 			"etag": h.Etag, "reason": "活动中心可容纳人数与实际不符，请核实后重新提交",
 		}}, http.StatusOK, &h)
@@ -229,7 +181,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the enterprise fixes it and resubmits", func(t *testing.T) {
+	must(t, "the enterprise fixes it and resubmits", func(t *testing.T) {
 		fixed := map[string]any{"id": h.Premises[0].ID, "name": premises["name"], "address": premises["address"],
 			"areaSqm": premises["areaSqm"], "capacity": 45, "use": premises["use"]}
 		// A stale etag is a conflict.
@@ -245,7 +197,7 @@ func TestHandoverService(t *testing.T) {
 	})
 
 	total := int64(standardFen * retirees)
-	must("the clerk records the funds in two parts", func(t *testing.T) {
+	must(t, "the clerk records the funds in two parts", func(t *testing.T) {
 		first := total * 6 / 10
 		send(t, call{method: http.MethodPost, path: path + ":receiveFunds", token: tk.clerkA, body: map[string]any{
 			"amountFen": first, "voucherNo": "HZ-2026-0117", "receivedOn": "2026-01-17"}}, http.StatusOK, &h)
@@ -261,7 +213,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the clerk receives the archives, one missing and explained", func(t *testing.T) {
+	must(t, "the clerk receives the archives, one missing and explained", func(t *testing.T) {
 		send(t, call{method: http.MethodPost, path: path + ":receiveArchives", token: tk.clerkA, body: map[string]any{
 			"received": ids[:retirees-1],
 			"missing":  []any{map[string]any{"retireeId": ids[retirees-1], "explanation": "档案于2008年移交时遗失，原单位已出具书面说明"}},
@@ -271,7 +223,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the clerk inspects the premises and completes", func(t *testing.T) {
+	must(t, "the clerk inspects the premises and completes", func(t *testing.T) {
 		// Not before the premises are inspected.
 		r := send(t, call{method: http.MethodPost, path: path + ":complete", token: tk.clerkA, body: map[string]any{}}, http.StatusBadRequest, nil)
 		if st := r.status(t); !slices.Equal(st.violatedFields(), []string{"premises[0]"}) {
@@ -285,21 +237,20 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the outbox delivers", func(t *testing.T) {
-		deadline := time.Now().Add(30 * time.Second)
-		for h.Delivery.State != "DELIVERED" {
-			if time.Now().After(deadline) {
-				t.Fatalf("not delivered: %+v", h.Delivery)
-			}
-			time.Sleep(100 * time.Millisecond)
+	must(t, "the outbox delivers", func(t *testing.T) {
+		waitfor.NoError(t, "the handover to be delivered", func(context.Context) error {
 			send(t, call{method: http.MethodGet, path: path, token: tk.clerkA}, http.StatusOK, &h)
-		}
+			if h.Delivery.State != "DELIVERED" {
+				return fmt.Errorf("delivery %+v", h.Delivery)
+			}
+			return nil
+		})
 		if h.Premises[0].VenueID == "" || h.Delivery.LastError != "" {
 			t.Errorf("delivered: %+v, premises %+v", h.Delivery, h.Premises[0])
 		}
 	})
 
-	must("registry shows the retirees managed by the community", func(t *testing.T) {
+	must(t, "registry shows the retirees managed by the community", func(t *testing.T) {
 		var list struct {
 			Retirees      []retiree `json:"retirees"`
 			NextPageToken string    `json:"nextPageToken"`
@@ -322,7 +273,7 @@ func TestHandoverService(t *testing.T) {
 		send(t, call{method: http.MethodGet, path: retireePath(ids[0]), token: tk.enterprise}, http.StatusForbidden, nil)
 	})
 
-	must("the clubhouse is a venue that takes bookings", func(t *testing.T) {
+	must(t, "the clubhouse is a venue that takes bookings", func(t *testing.T) {
 		var venues struct {
 			Venues []struct {
 				ID       string `json:"id"`
@@ -348,11 +299,11 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("re-sent commands act once", func(t *testing.T) {
+	must(t, "re-sent commands act once", func(t *testing.T) {
 		// The outbox's commands, sent again as after a lost answer, with
 		// the service's own token: the same venue, and no second
 		// assignment.
-		svc := s.signToken(t, authn.Principal{Subject: "handover", Role: authn.RoleService}, time.Now())
+		svc := s.cliToken(t, s.signKey, "--role", "service", "--subject", "handover")
 		s.secret(svc)
 		ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+svc)
 		actConn, err := grpc.NewClient(s.activityAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -404,7 +355,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the timeline tells the story", func(t *testing.T) {
+	must(t, "the timeline tells the story", func(t *testing.T) {
 		var ev struct {
 			Events []struct {
 				Action    string `json:"action"`
@@ -429,7 +380,7 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must("the enterprise's obligations are listed", func(t *testing.T) {
+	must(t, "the enterprise's obligations are listed", func(t *testing.T) {
 		var ob struct {
 			Obligations []struct {
 				HandoverID string `json:"handoverId"`

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 // programs are the packages TestMain builds, relative to the module root.
@@ -42,52 +40,12 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := buildPrograms(dir); err != nil {
+	if err := servicetest.GoBuild(dir, programs...); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	binDir = dir
 	return m.Run()
-}
-
-// buildPrograms runs `go build -o dir/ <programs>` in the module root.
-func buildPrograms(dir string) error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		// `go test` runs with the toolchain's go first on PATH, but a
-		// test binary run by hand may not have it there.
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	args := append([]string{"build", "-o", dir + string(os.PathSeparator)}, programs...)
-	cmd := exec.Command(goTool, args...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build in %s: %w\n%s", root, err, out)
-	}
-	return nil
-}
-
-// moduleRoot walks up from the working directory to the one with go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // requireBinaries skips t under -short, where TestMain built nothing.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -42,21 +43,11 @@ func TestPensionService(t *testing.T) {
 	tk := s.mintTokens(t)
 	s.secret(personalData...)
 	api := newRESTClient(s.baseURL)
-	must := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
+	// send is api.send that also fails t when a reading or an error
+	// reply repeats personal data.
 	send := func(t *testing.T, c call, want int, v any) reply {
 		t.Helper()
-		r := api.do(t, c)
-		if !r.want(t, c, want) {
-			t.FailNow()
-		}
-		if v != nil {
-			r.decode(t, v)
-		}
+		r := api.send(t, c, want, v)
 		if v := containsAny(r.body, personalData...); v != "" && (r.code >= 400 || c.method == http.MethodGet) {
 			t.Errorf("%s %s: reply repeats personal data %q", c.method, c.path, v)
 		}
@@ -64,13 +55,8 @@ func TestPensionService(t *testing.T) {
 	}
 
 	var r1, r2 retiree
-	must("registry: communities and retirees", func(t *testing.T) {
-		for _, body := range []map[string]any{
-			{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800},
-			{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950},
-		} {
-			send(t, call{method: http.MethodPost, path: "/v1/communities", token: tk.admin, body: body}, http.StatusOK, nil)
-		}
+	must(t, "registry: communities and retirees", func(t *testing.T) {
+		api.createCommunities(t, tk.admin)
 		send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.clerkA, body: map[string]any{
 			"idNumber": idNumber1, "name": "张桂英", "communityId": communityA, "managementMode": "COMMUNITY", "retirementDate": "2004-12-01",
 		}}, http.StatusOK, &r1)
@@ -79,21 +65,20 @@ func TestPensionService(t *testing.T) {
 		}}, http.StatusOK, &r2)
 	})
 
-	must("the pension service learns the retirees", func(t *testing.T) {
-		deadline := time.Now().Add(projectionDeadline)
-		for {
+	must(t, "the pension service learns the retirees", func(t *testing.T) {
+		waitfor.NoError(t, "the pension service to know the new retiree", func(context.Context) error {
 			r := api.do(t, call{method: http.MethodPost, path: "/v1/pension:query", token: tk.admin, body: map[string]any{"idNumber": idNumber2}})
-			if r.code == http.StatusOK {
-				return
+			switch r.code {
+			case http.StatusOK:
+				return nil
+			case http.StatusNotFound:
+				return errors.New("pension:query: 404")
 			}
-			if r.code != http.StatusNotFound || time.Now().After(deadline) {
-				t.Fatalf("pension:query for a new retiree: %d %s", r.code, r.body)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return waitfor.Permanent(fmt.Errorf("pension:query for a new retiree: %d %s", r.code, r.body))
+		})
 	})
 
-	must("import over gRPC as the bureau", func(t *testing.T) {
+	must(t, "import over gRPC as the bureau", func(t *testing.T) {
 		conn, err := grpc.NewClient(s.pensionAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
 		if err != nil {

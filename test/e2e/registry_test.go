@@ -95,13 +95,6 @@ func TestRegistryREST(t *testing.T) {
 	s.secret(personalData...)
 	api := newRESTClient(s.baseURL)
 
-	// must runs a step that later steps depend on.
-	must := func(name string, f func(t *testing.T)) {
-		t.Helper()
-		if !t.Run(name, f) {
-			t.FailNow()
-		}
-	}
 	// noPersonalData fails t when an error reply repeats personal data.
 	noPersonalData := func(t *testing.T, c call, r reply) {
 		t.Helper()
@@ -131,9 +124,8 @@ func TestRegistryREST(t *testing.T) {
 
 	var r1, r2, r3, r4 retiree
 
-	must("communities", func(t *testing.T) {
-		bodyA := map[string]any{"id": communityA, "name": communityAName, "district": districtA, "street": "太原街街道", "kind": "BLOCK", "households": 1800}
-		bodyB := map[string]any{"id": communityB, "name": communityBName, "district": districtB, "street": "大西街道", "kind": "COMPOUND", "households": 950}
+	must(t, "communities", func(t *testing.T) {
+		bodyA, bodyB := communityBodies()
 		cases := []struct {
 			name  string
 			token string
@@ -163,7 +155,7 @@ func TestRegistryREST(t *testing.T) {
 		}
 	})
 
-	must("enterprise", func(t *testing.T) {
+	must(t, "enterprise", func(t *testing.T) {
 		body := map[string]any{"creditCode": creditCode, "name": "福州第一机械厂", "ownership": "STATE", "status": "BANKRUPT"}
 		cases := []struct {
 			name  string
@@ -190,7 +182,7 @@ func TestRegistryREST(t *testing.T) {
 		}
 	})
 
-	must("create retiree", func(t *testing.T) {
+	must(t, "create retiree", func(t *testing.T) {
 		c := call{method: http.MethodPost, path: "/v1/retirees", token: tk.clerkA, body: r1Body}
 		r := api.do(t, c)
 		if !r.want(t, c, http.StatusOK) {
@@ -259,7 +251,7 @@ func TestRegistryREST(t *testing.T) {
 		}
 	})
 
-	must("more retirees", func(t *testing.T) {
+	must(t, "more retirees", func(t *testing.T) {
 		cases := []struct {
 			name     string
 			token    string
@@ -296,8 +288,8 @@ func TestRegistryREST(t *testing.T) {
 	})
 
 	t.Run("unauthenticated", func(t *testing.T) {
-		expired := s.signToken(t, authn.Principal{Subject: subjectAdmin, Role: authn.RoleAdmin}, time.Now().Add(-time.Hour))
-		foreign := foreignToken(t)
+		expired := s.expiredToken(t)
+		foreign := s.foreignToken(t)
 		s.secret(expired, foreign)
 		tokens := []struct{ name, token string }{
 			{"no token", ""},
@@ -392,7 +384,7 @@ func TestRegistryREST(t *testing.T) {
 		}
 	})
 
-	must("update", func(t *testing.T) {
+	must(t, "update", func(t *testing.T) {
 		stale := r1.Etag
 		c := call{method: http.MethodPatch, path: retireePath(r1.ID), token: tk.clerkA, body: map[string]any{"phone": phone1New, "etag": stale}}
 		r := api.do(t, c)
@@ -541,7 +533,7 @@ func TestRegistryREST(t *testing.T) {
 		checkReports(t, api, tk, allLiving, total)
 	})
 
-	must("transfer", func(t *testing.T) {
+	must(t, "transfer", func(t *testing.T) {
 		c := call{method: http.MethodPost, path: retireePath(r1.ID) + ":transfer", token: tk.clerkA, body: map[string]any{"toCommunityId": communityB, "reason": "搬迁"}}
 		r := api.do(t, c)
 		if !r.want(t, c, http.StatusOK) {
@@ -571,7 +563,7 @@ func TestRegistryREST(t *testing.T) {
 		}
 	})
 
-	must("record death", func(t *testing.T) {
+	must(t, "record death", func(t *testing.T) {
 		c := call{method: http.MethodPost, path: retireePath(r1.ID) + ":recordDeath", token: tk.clerkB, body: map[string]any{"dateOfDeath": dateOfDeath}}
 		r := api.do(t, c)
 		if !r.want(t, c, http.StatusOK) {

@@ -4,74 +4,34 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
 const (
-	// startTimeout bounds how long a program may take to become healthy.
-	startTimeout = 20 * time.Second
-	// stopTimeout is how long a program may take to exit after SIGTERM.
-	stopTimeout = 15 * time.Second
 	// bindAttempts is how often a program is started on fresh ports when
 	// another process took a port between our probe and its bind.
 	bindAttempts = 3
-	// pollInterval is the pause between health probes.
-	pollInterval = 50 * time.Millisecond
-	// logTailLines is how much of a log a failure message shows.
-	logTailLines = 40
 )
-
-// proc is one started program whose output goes to a log file.
-type proc struct {
-	name    string
-	logPath string
-	cmd     *exec.Cmd
-	// done is closed once the program has exited and waitErr is set.
-	done    chan struct{}
-	waitErr error
-}
 
 // startProc starts the built program name with args, its stdout and stderr
 // going to logPath. A cleanup kills it if it is still running then.
-func startProc(t *testing.T, name, logPath string, args ...string) *proc {
+func startProc(t *testing.T, name, logPath string, args ...string) *servicetest.Process {
 	t.Helper()
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = programEnv()
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	t.Cleanup(p.kill)
-	return p
+	return servicetest.Start(t, servicetest.Program{
+		Name: name, Path: filepath.Join(binDir, name), Args: args, Env: programEnv(), Log: logPath,
+	})
 }
 
 // programEnv is the test's environment without the variables the programs
@@ -89,104 +49,11 @@ func programEnv() []string {
 	return env
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill ends the program at once if it is still running.
-func (p *proc) kill() {
-	if !p.exited() {
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// stop sends SIGTERM and checks that the program exits with status 0
-// within stopTimeout: a graceful shutdown.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	if p.exited() {
-		t.Errorf("%s had exited before it was stopped (%v)\n%s", p.name, p.waitErr, p.tail())
-		return
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("SIGTERM %s: %v", p.name, err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(stopTimeout):
-		p.kill()
-		t.Errorf("%s did not exit within %v of SIGTERM; killed it\n%s", p.name, stopTimeout, p.tail())
-		return
-	}
-	if p.waitErr != nil {
-		t.Errorf("%s after SIGTERM: %v, want exit status 0\n%s", p.name, p.waitErr, p.tail())
-	}
-}
-
-// tail returns the last lines of the program's log, for failure messages.
-func (p *proc) tail() string {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return fmt.Sprintf("--- last lines of %s ---\n%s\n---", filepath.Base(p.logPath), strings.Join(lines, "\n"))
-}
-
-// waitReady polls ready until it reports true, the program exits or
-// startTimeout passes.
-func (p *proc) waitReady(ready func(ctx context.Context) bool) error {
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if p.exited() {
-			return fmt.Errorf("exited during start-up: %v", p.waitErr)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		ok := ready(ctx)
-		cancel()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not healthy within %v", startTimeout)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(pollInterval):
-		}
-	}
-}
-
 // lostBindRace reports whether the program exited because one of its
 // ports had been taken.
-func (p *proc) lostBindRace() bool {
-	data, _ := os.ReadFile(p.logPath)
-	return p.exited() && bytes.Contains(data, []byte("address already in use"))
-}
-
-// freeAddrs returns n distinct loopback addresses that were free a moment
-// ago. The listeners are held together so that the ports differ.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		addrs[i] = ln.Addr().String()
-	}
-	return addrs
+func lostBindRace(p *servicetest.Process) bool {
+	data, _ := os.ReadFile(p.Log())
+	return p.Exited() && bytes.Contains(data, []byte("address already in use"))
 }
 
 // stack is a registry and a gateway in front of it, each its own process.
@@ -199,19 +66,20 @@ type stack struct {
 	// registryAddr is the registry's gRPC address, baseURL the gateway's.
 	registryAddr string
 	baseURL      string
-	registry     *proc
-	gateway      *proc
+	registry     *servicetest.Process
+	gateway      *servicetest.Process
 	// activityAddr is the activity service's gRPC address.
 	activityAddr string
-	activity     *proc
+	activity     *servicetest.Process
 	// pensionAddr is the pension service's gRPC address.
 	pensionAddr string
-	pension     *proc
+	pension     *servicetest.Process
 	// handoverAddr is the handover service's gRPC address.
 	handoverAddr string
-	handover     *proc
-	// logs are every log file written, failed start attempts included.
-	logs []string
+	handover     *servicetest.Process
+	// started are every program started, failed start attempts
+	// included: their logs are searched for secrets.
+	started []*servicetest.Process
 	// secrets are the strings that must never appear in a log: personal
 	// data and tokens. Tests add to it before they use them.
 	secrets []string
@@ -256,9 +124,10 @@ func startStack(t *testing.T) *stack {
 		},
 		grpcServing)
 	s.registryAddr = addrs[0]
-	s.startActivity(t, pubKey)
-	s.startPension(t, pubKey, idKey)
-	s.startHandover(t, pubKey)
+	s.activity, s.activityAddr = s.startService(t, "activity", pubKey, "--registry-addr", s.registryAddr)
+	s.pension, s.pensionAddr = s.startService(t, "pension", pubKey, "--id-key", idKey, "--registry-addr", s.registryAddr)
+	s.handover, s.handoverAddr = s.startService(t, "handover", pubKey,
+		"--registry-addr", s.registryAddr, "--activity-addr", s.activityAddr)
 
 	s.gateway, addrs = s.launch(t, "gateway", 2,
 		func(a []string) []string {
@@ -277,63 +146,86 @@ func startStack(t *testing.T) *stack {
 	// Registered last so that it runs before the processes' own kill
 	// cleanups.
 	t.Cleanup(func() {
-		s.gateway.stop(t)
-		s.handover.stop(t)
-		s.activity.stop(t)
-		s.pension.stop(t)
-		s.registry.stop(t)
+		s.gateway.Stop(t)
+		s.handover.Stop(t)
+		s.activity.Stop(t)
+		s.pension.Stop(t)
+		s.registry.Stop(t)
 		s.checkLogs(t)
 	})
 	return s
 }
 
+// startService starts a service beside registry as production runs it:
+// it verifies tokens with the public key only and calls the other
+// services with a service token that `socmgmt token` issued beforehand.
+// extra are its own flags; it returns the process and its gRPC address.
+func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string) (*servicetest.Process, string) {
+	t.Helper()
+	tokenFile := filepath.Join(s.dir, "keys", name+".token")
+	// The token outlives the test: the service's streams must not lose
+	// their credentials half-way.
+	tok := s.cliToken(t, s.signKey, "--role", "service", "--subject", name)
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.secret(tok)
+	p, addrs := s.launch(t, name, 2,
+		func(a []string) []string {
+			return append([]string{
+				"--grpc-addr", a[0], "--admin-addr", a[1],
+				"--data-dir", filepath.Join(s.dir, "data"),
+				"--token-key", pubKey, "--service-token-file", tokenFile,
+				"--log-format", "json", "--log-level", "debug",
+			}, extra...)
+		},
+		grpcServing)
+	return p, addrs[0]
+}
+
 // launch starts program name with the args built from nports fresh
 // addresses and waits until ready says it serves on them. When the
 // program lost a port to another process it is tried again on new ones.
-func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []string) []string, ready func(ctx context.Context, addr string) bool) (*proc, []string) {
+func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []string) []string, ready func(ctx context.Context, addr string) error) (*servicetest.Process, []string) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		addrs := freeAddrs(t, nports)
-		logPath := filepath.Join(s.dir, fmt.Sprintf("%s-%d.log", name, attempt))
-		s.logs = append(s.logs, logPath)
-		p := startProc(t, name, logPath, args(addrs)...)
-		err := p.waitReady(func(ctx context.Context) bool { return ready(ctx, addrs[0]) })
+		addrs := servicetest.FreeAddrs(t, nports)
+		p := startProc(t, name, filepath.Join(s.dir, fmt.Sprintf("%s-%d.log", name, attempt)), args(addrs)...)
+		s.started = append(s.started, p)
+		ctx, cancel := waitfor.Context(t)
+		err := p.Ready(ctx, func(ctx context.Context) error { return ready(ctx, addrs[0]) })
+		cancel()
 		if err == nil {
 			return p, addrs
 		}
-		p.kill()
-		if attempt < bindAttempts && p.lostBindRace() {
+		p.Kill()
+		if attempt < bindAttempts && lostBindRace(p) {
 			t.Logf("%s lost a port to another process; starting it again on new ports", name)
 			continue
 		}
-		t.Fatalf("%s: %v\n%s", name, err, p.tail())
+		t.Fatalf("%s: %v\n%s", name, err, p.Tail())
 	}
 }
 
-// grpcServing reports whether the gRPC server at addr answers the health
-// check with SERVING.
-func grpcServing(ctx context.Context, addr string) bool {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-}
+// grpcServing returns nil once the gRPC server at addr answers the
+// health check with SERVING.
+func grpcServing(ctx context.Context, addr string) error { return servicetest.GRPCServing(ctx, addr) }
 
-// httpHealthy reports whether GET /healthz at addr answers 200.
-func httpHealthy(ctx context.Context, addr string) bool {
+// httpHealthy returns nil once GET /healthz at addr answers 200.
+func httpHealthy(ctx context.Context, addr string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
 	if err != nil {
-		return false
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz: status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // secret adds strings that must never be logged.
@@ -356,18 +248,20 @@ var requestMarkers = map[string]string{
 // ID number's check character may be written x or X.
 func (s *stack) checkLogs(t *testing.T) {
 	t.Helper()
-	for _, p := range []*proc{s.registry, s.gateway, s.activity, s.handover, s.pension} {
-		data, err := os.ReadFile(p.logPath)
+	for name, p := range map[string]*servicetest.Process{
+		"registry": s.registry, "gateway": s.gateway, "activity": s.activity, "handover": s.handover, "pension": s.pension,
+	} {
+		data, err := os.ReadFile(p.Log())
 		if err != nil {
 			t.Errorf("read log: %v", err)
 			continue
 		}
-		if marker := requestMarkers[p.name]; !bytes.Contains(data, []byte(marker)) {
-			t.Errorf("%s's log does not show the requests it served (no %s): were its logs captured?\n%s", p.name, marker, p.tail())
+		if marker := requestMarkers[name]; !bytes.Contains(data, []byte(marker)) {
+			t.Errorf("%s's log does not show the requests it served (no %s): were its logs captured?\n%s", name, marker, p.Tail())
 		}
 	}
-	for _, path := range s.logs {
-		data, err := os.ReadFile(path)
+	for _, p := range s.started {
+		data, err := os.ReadFile(p.Log())
 		if err != nil {
 			t.Errorf("read log: %v", err)
 			continue
@@ -384,7 +278,7 @@ func (s *stack) checkLogs(t *testing.T) {
 		}
 		if len(hits) > 0 {
 			t.Errorf("%s holds personal data or tokens, which must never be logged:\n%s\n%s",
-				filepath.Base(path), strings.Join(hits, "\n"), (&proc{logPath: path}).tail())
+				filepath.Base(p.Log()), strings.Join(hits, "\n"), p.Tail())
 		}
 	}
 }
@@ -429,79 +323,65 @@ const (
 // tokenTTL is long enough for the test and short enough to be harmless.
 const tokenTTL = 10 * time.Minute
 
-// mintTokens runs `socmgmt token` for every principal. Should the CLI
-// fail, the token is signed in-process instead and the test says so, so
-// that the REST checks still run.
+// mintTokens runs `socmgmt token` for every principal; the tests use no
+// token the CLI did not make, so that they fail when it does.
 func (s *stack) mintTokens(t *testing.T) tokens {
 	t.Helper()
-	var tk tokens
-	specs := []struct {
-		dst  *string
-		args []string
-		p    authn.Principal
-	}{
-		{&tk.admin, []string{"--role", "admin", "--subject", subjectAdmin},
-			authn.Principal{Subject: subjectAdmin, Role: authn.RoleAdmin}},
-		{&tk.bureau, []string{"--role", "bureau", "--subject", subjectBureau},
-			authn.Principal{Subject: subjectBureau, Role: authn.RoleBureau}},
-		{&tk.clerkA, []string{"--role", "clerk", "--community", communityA, "--subject", subjectClerkA},
-			authn.Principal{Subject: subjectClerkA, Role: authn.RoleClerk, Communities: []string{communityA}}},
-		{&tk.clerkB, []string{"--role", "clerk", "--community", communityB, "--subject", subjectClerkB},
-			authn.Principal{Subject: subjectClerkB, Role: authn.RoleClerk, Communities: []string{communityB}}},
-		{&tk.enterprise, []string{"--role", "enterprise", "--enterprise", creditCode, "--subject", subjectEnterprise},
-			authn.Principal{Subject: subjectEnterprise, Role: authn.RoleEnterprise, Enterprise: creditCode}},
-	}
-	for _, sp := range specs {
-		tok, err := s.cliToken(sp.args)
-		if err != nil {
-			t.Logf("FALLBACK: socmgmt token %s: %v; signing the token in-process with authn.NewSigner", strings.Join(sp.args, " "), err)
-			tok = s.signToken(t, sp.p, time.Now())
-		}
-		*sp.dst = tok
+	mint := func(args ...string) string {
+		tok := s.cliToken(t, s.signKey, args...)
 		s.secret(tok)
+		return tok
 	}
-	return tk
+	return tokens{
+		admin:      mint("--role", "admin", "--subject", subjectAdmin),
+		bureau:     mint("--role", "bureau", "--subject", subjectBureau),
+		clerkA:     mint("--role", "clerk", "--community", communityA, "--subject", subjectClerkA),
+		clerkB:     mint("--role", "clerk", "--community", communityB, "--subject", subjectClerkB),
+		enterprise: mint("--role", "enterprise", "--enterprise", creditCode, "--subject", subjectEnterprise),
+	}
 }
 
-// cliToken runs the real CLI: socmgmt token --key … args.
-func (s *stack) cliToken(args []string) (string, error) {
-	full := append([]string{"token", "--key", s.signKey, "--ttl", tokenTTL.String()}, args...)
+// cliToken runs the real CLI, socmgmt token --key keyFile … args, and
+// returns the token it printed; a failure of the CLI fails t with what it
+// wrote to stderr.
+func (s *stack) cliToken(t *testing.T, keyFile string, args ...string) string {
+	t.Helper()
+	full := append([]string{"token", "--key", keyFile, "--ttl", tokenTTL.String()}, args...)
 	cmd := exec.Command(filepath.Join(binDir, "socmgmt"), full...)
 	cmd.Env = programEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		t.Fatalf("socmgmt %s: %v\n%s", strings.Join(full, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	tok := strings.TrimSuffix(stdout.String(), "\n")
 	if strings.Count(tok, ".") != 2 || strings.ContainsAny(tok, " \n") {
-		return "", errors.New("output is not a single JWT line")
+		t.Fatalf("socmgmt %s printed %q, not a single JWT line", strings.Join(full, " "), stdout.String())
 	}
-	return tok, nil
+	return tok
 }
 
-// signToken signs a token for p with the stack's key, issued at now.
-func (s *stack) signToken(t *testing.T, p authn.Principal, now time.Time) string {
+// foreignToken is an admin token that `socmgmt token` signs with a key the
+// stack does not trust.
+func (s *stack) foreignToken(t *testing.T) string {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "foreign.key")
+	if _, err := authn.GenerateKeyFile(key); err != nil {
+		t.Fatal(err)
+	}
+	return s.cliToken(t, key, "--role", "admin", "--subject", "intruder")
+}
+
+// expiredToken is an admin token of the stack's key that expired an hour
+// ago. The CLI mints no such token (a lifetime must be positive), so it is
+// the one token the tests sign themselves.
+func (s *stack) expiredToken(t *testing.T) string {
 	t.Helper()
 	priv, err := authn.LoadPrivateKey(s.signKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := authn.NewSigner(priv).Sign(p, tokenTTL, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// foreignToken signs an admin token with a key the stack does not trust.
-func foreignToken(t *testing.T) string {
-	t.Helper()
-	priv, err := authn.GenerateKeyFile(filepath.Join(t.TempDir(), "foreign.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "intruder", Role: authn.RoleAdmin}, tokenTTL, time.Now())
+	tok, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: subjectAdmin, Role: authn.RoleAdmin}, tokenTTL, time.Now().Add(-time.Hour-tokenTTL))
 	if err != nil {
 		t.Fatal(err)
 	}
