@@ -222,6 +222,7 @@ func decodeStatus(t *testing.T, body []byte) statusBody {
 }
 
 func TestCreateRetireeReachesUpstream(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -256,6 +257,7 @@ func TestCreateRetireeReachesUpstream(t *testing.T) {
 }
 
 func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -279,6 +281,7 @@ func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
 }
 
 func TestUnknownFieldIsRejected(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -315,6 +318,7 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 // 400 naming the field, without repeating the value (it may be an ID
 // number or a phone number).
 func TestBadValueIsNotEchoed(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 	for _, tc := range []struct {
@@ -343,6 +347,7 @@ func TestBadValueIsNotEchoed(t *testing.T) {
 }
 
 func TestUpstreamErrorsBecomeStatusJSON(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -395,6 +400,7 @@ func jsonBodyOfSize(n int) []byte {
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 	const limit = 1 << 20
@@ -450,6 +456,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestAuthorizationIsForwarded(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -476,6 +483,7 @@ func TestAuthorizationIsForwarded(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -523,6 +531,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	registry := startUpstream(t)
 	handover := startUpstream(t) // health only: no handover routes yet
 	cfg := testConfig(registry.addr)
@@ -567,6 +576,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestHealthzWhileDraining(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	g, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 	g.draining.Store(true)
@@ -577,6 +587,7 @@ func TestHealthzWhileDraining(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -623,6 +634,7 @@ func TestOpenAPIServed(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	g, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
@@ -649,6 +661,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	core, logs := observer.New(zap.InfoLevel)
 	_, url := startGateway(t, testConfig(up.addr), zap.New(core))
@@ -676,6 +689,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 }
 
 func TestRoutesOfUnconfiguredServicesAreAbsent(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig("")
 	cfg.HandoverAddr = "127.0.0.1:1" // something must be configured
 	_, url := startGateway(t, cfg, zaptest.NewLogger(t))
@@ -697,6 +711,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	t.Run("serves until cancelled", func(t *testing.T) {
 		cfg := testConfig(up.addr)

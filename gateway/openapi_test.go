@@ -135,6 +135,7 @@ const openAPIGolden = "testdata/openapi.golden.json"
 // their HTTP rules changes the REST surface, run the test with -update
 // and commit the golden file with the change.
 func TestOpenAPIGolden(t *testing.T) {
+	t.Parallel()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))

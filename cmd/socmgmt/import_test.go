@@ -170,6 +170,7 @@ func importCfg(addr, keyFile, file string) importConfig {
 }
 
 func TestImportPaymentsFile(t *testing.T) {
+	t.Parallel()
 	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	addr := startFakePension(t, f, pub)
@@ -266,6 +267,7 @@ func readCSV(t *testing.T, path string) [][]string {
 }
 
 func TestImportPaymentsResumesAfterDrop(t *testing.T) {
+	t.Parallel()
 	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	f.dropAfter, f.drops = 5, 2 // acks 3 of the first 4, then drops
@@ -298,6 +300,7 @@ func TestImportPaymentsResumesAfterDrop(t *testing.T) {
 }
 
 func TestImportPaymentsGivesUp(t *testing.T) {
+	t.Parallel()
 	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	f.dropAfter, f.drops = 1, 100 // never gets a record through
@@ -315,6 +318,7 @@ func TestImportPaymentsGivesUp(t *testing.T) {
 }
 
 func TestImportPaymentsRefusals(t *testing.T) {
+	t.Parallel()
 	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	addr := startFakePension(t, f, pub)

@@ -75,6 +75,7 @@ func hoServe(t *testing.T, pub ed25519.PublicKey, register func(*grpc.Server)) s
 // that the completed one reached registry, and that a second run adds
 // nothing.
 func TestSeedHandovers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("seeds a city of 1,000 retirees")
 	}

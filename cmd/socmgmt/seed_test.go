@@ -358,6 +358,7 @@ func TestSeedConfigValidate(t *testing.T) {
 }
 
 func TestSeedCommandMissingKey(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	missing := filepath.Join(t.TempDir(), "nope.key")
 	err := run(t.Context(), []string{"seed", "--key", missing}, &out, &errOut, func(string) string { return "" })

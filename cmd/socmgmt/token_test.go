@@ -15,6 +15,7 @@ import (
 )
 
 func TestTokenCommand(t *testing.T) {
+	t.Parallel()
 	keyFile, pub := newKeyFile(t)
 	notAKey := filepath.Join(t.TempDir(), "garbage.key")
 	if err := os.WriteFile(notAKey, []byte("not a key"), 0o600); err != nil {

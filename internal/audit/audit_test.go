@@ -31,6 +31,7 @@ func openDB(t *testing.T) *bolt.DB {
 }
 
 func TestGroupCommitRecordsEveryRead(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	l := NewLog(db, zaptest.NewLogger(t), func() time.Time { return at }, true)
@@ -78,6 +79,7 @@ func TestGroupCommitRecordsEveryRead(t *testing.T) {
 }
 
 func TestRecordAfterClose(t *testing.T) {
+	t.Parallel()
 	l := NewLog(openDB(t), nil, nil, true)
 	l.Close()
 	if err := l.Record(context.Background(), Actor{}, "GetRetiree", "aaaaaaaaaaaaaaaa"); !errors.Is(err, ErrClosed) {
@@ -86,6 +88,7 @@ func TestRecordAfterClose(t *testing.T) {
 }
 
 func TestRecordCancelled(t *testing.T) {
+	t.Parallel()
 	l := NewLog(openDB(t), nil, nil, true)
 	defer l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,6 +105,7 @@ func TestRecordCancelled(t *testing.T) {
 }
 
 func TestEnqueueIsWrittenByClose(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	for i := 0; i < 500; i++ {
@@ -123,6 +127,7 @@ func TestEnqueueIsWrittenByClose(t *testing.T) {
 // indexed and some still only in the log, and checks order and
 // completeness for two interleaved retirees.
 func TestListAcrossIndexAndTail(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	defer l.Close()
@@ -178,6 +183,7 @@ func TestListAcrossIndexAndTail(t *testing.T) {
 // TestIndexerCatchesUpWhenIdle checks that entries written by reads and by
 // changes' own transactions are indexed once the log goes quiet.
 func TestIndexerCatchesUpWhenIdle(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	l := NewLog(db, zaptest.NewLogger(t), nil, true)
 	defer l.Close()

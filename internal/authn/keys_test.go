@@ -17,6 +17,7 @@ import (
 )
 
 func TestGenerateKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "var", "keys")
 	path := filepath.Join(dir, "dev-signing.key")
 	priv, err := GenerateKeyFile(path)
@@ -83,6 +84,7 @@ func TestGenerateKeyFile(t *testing.T) {
 }
 
 func TestLoadOrCreateKeyFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "k", "signing.key")
 	first, created, err := LoadOrCreateKeyFile(path)
 	if err != nil || !created {
@@ -104,6 +106,7 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 }
 
 func TestLoadOrCreateKeyFileRace(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "signing.key")
 	const n = 8
 	keys := make([]ed25519.PrivateKey, n)
@@ -124,6 +127,7 @@ func TestLoadOrCreateKeyFileRace(t *testing.T) {
 }
 
 func TestLoadPublicKey(t *testing.T) {
+	t.Parallel()
 	pub, priv := newKey(t)
 	pubPEM, err := EncodePublicKeyPEM(pub)
 	if err != nil {
@@ -164,6 +168,7 @@ func TestLoadPublicKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			path := filepath.Join(t.TempDir(), "key.pem")
 			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
 				t.Fatal(err)

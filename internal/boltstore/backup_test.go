@@ -15,6 +15,7 @@ import (
 )
 
 func TestBackupHandler(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	const n = 2000
 	err := db.Update(func(tx *bolt.Tx) error {
@@ -89,6 +90,7 @@ func TestBackupHandler(t *testing.T) {
 }
 
 func TestBackupHandlerMethodsAndClosedDB(t *testing.T) {
+	t.Parallel()
 	db, err := Open(filepath.Join(t.TempDir(), "b.db"), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -150,6 +150,7 @@ var scanKeys = []string{
 }
 
 func TestScanPrefix(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	fill(t, db, scanKeys...)
 
@@ -193,6 +194,7 @@ func TestScanPrefix(t *testing.T) {
 }
 
 func TestScanPrefixError(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	fill(t, db, scanKeys...)
 	boom := errors.New("boom")
@@ -209,6 +211,7 @@ func TestScanPrefixError(t *testing.T) {
 }
 
 func TestScan(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	var keys []string
 	for i := range 10 {
@@ -288,6 +291,7 @@ func TestScan(t *testing.T) {
 // the whole prefix in one page; paging on from the returned key reaches
 // the end, and every key is examined exactly once.
 func TestScanBounds(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	const n = 3*MinScan + 7
 	if err := db.Update(func(tx *bolt.Tx) error {

@@ -31,6 +31,7 @@ func openTemp(t *testing.T) *bolt.DB {
 }
 
 func TestOpenCreatesPrivateFiles(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "var", "registry")
 	path := filepath.Join(dir, "registry.db")
 	db, err := Open(path, Options{})
@@ -66,6 +67,7 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 }
 
 func TestOpenTwiceFailsFast(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "locked.db")
 	db, err := Open(path, Options{})
 	if err != nil {
@@ -89,6 +91,7 @@ func TestOpenTwiceFailsFast(t *testing.T) {
 }
 
 func TestCreateBuckets(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	names := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
 	for i := 0; i < 2; i++ { // the second call must be a no-op, not an error
@@ -119,6 +122,7 @@ func TestCreateBuckets(t *testing.T) {
 }
 
 func TestOpenLogging(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "l.db")
 	core, logs := observer.New(zapcore.DebugLevel)
 	db, err := Open(path, Options{Logger: zap.New(core)})

@@ -9,6 +9,7 @@ import (
 )
 
 func TestLoadOrCreateSecret(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "s.db")
 	bucket, name := []byte("meta"), []byte("page-token-secret")
 	load := func(name []byte) []byte {
@@ -40,6 +41,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 }
 
 func TestLoadOrCreateSecretRejectsBadStoredValue(t *testing.T) {
+	t.Parallel()
 	db := openTemp(t)
 	bucket, name := []byte("meta"), []byte("k")
 	err := db.Update(func(tx *bolt.Tx) error {

@@ -29,6 +29,7 @@ import (
 )
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	long64 := strings.Repeat("a", 64)
 	tests := []struct {
 		name     string
@@ -118,6 +119,7 @@ func TestRequestIDAndLoggerOutsideCall(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
+	t.Parallel()
 	panicky := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if RequestID(ctx) == "interceptor-panic" {
 			panic(errors.New("interceptor saw " + secretIDNumber))
@@ -196,6 +198,7 @@ func assertNoSecretLogged(t *testing.T, h *harness) {
 }
 
 func TestAccessLog(t *testing.T) {
+	t.Parallel()
 	h := start(t, Options{
 		Name:    "test",
 		Unary:   []grpc.UnaryServerInterceptor{fakeAuthUnary},
@@ -272,6 +275,7 @@ func TestAccessLog(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	h := start(t, Options{Name: "test", Registry: reg})
 	if h.srv.Metrics() != reg {
@@ -330,6 +334,7 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name, method string)
 }
 
 func TestInnerInterceptors(t *testing.T) {
+	t.Parallel()
 	var order []string
 	record := func(name string) grpc.UnaryServerInterceptor {
 		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -412,6 +417,7 @@ func TestInnerInterceptors(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
+	t.Parallel()
 	h := start(t, Options{Name: "test", DrainDelay: time.Second})
 	health := healthpb.NewHealthClient(h.conn)
 	ctx := context.Background()
@@ -465,6 +471,7 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestShutdownTimeoutCancelsStuckCalls(t *testing.T) {
+	t.Parallel()
 	h := start(t, Options{Name: "test", ShutdownTimeout: 100 * time.Millisecond})
 	stream, _ := h.watch(context.Background(), t, ignoreStopValue)
 	if err := h.stop(); err != nil {
@@ -479,6 +486,7 @@ func TestShutdownTimeoutCancelsStuckCalls(t *testing.T) {
 }
 
 func TestServeListenerTwice(t *testing.T) {
+	t.Parallel()
 	h := start(t, Options{Name: "test"})
 	// A served call proves the harness's ServeListener is the one running.
 	if _, _, err := h.unary(t, "x"); err != nil {
@@ -499,6 +507,7 @@ func TestServeListenerTwice(t *testing.T) {
 }
 
 func TestReflection(t *testing.T) {
+	t.Parallel()
 	h := start(t, Options{Name: "test"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -29,6 +29,7 @@ func projectionPath(t *testing.T) string {
 }
 
 func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	r0, _ := reg.create(communityA)
@@ -126,6 +127,7 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 }
 
 func TestWaitFor(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	a, rev := reg.create(communityA)
@@ -167,6 +169,7 @@ func TestWaitFor(t *testing.T) {
 }
 
 func TestPageCommunity(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	var ids []string
@@ -264,6 +267,7 @@ func TestPageCommunity(t *testing.T) {
 }
 
 func TestResumesFromStoredCursor(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := &recordingClient{RegistryServiceClient: reg.dial()}
 	a, _ := reg.create(communityA)
@@ -313,6 +317,7 @@ func TestResumesFromStoredCursor(t *testing.T) {
 }
 
 func TestCatchesUpAfterRegistryRestart(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	a, head := reg.create(communityA)
@@ -342,6 +347,7 @@ func TestCatchesUpAfterRegistryRestart(t *testing.T) {
 // reporting it (health, metrics) shows a healthy projection as
 // disconnected for as long as registry is quiet.
 func TestConnectedAfterReconnectWithoutChanges(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	_, head := reg.create(communityA)
@@ -356,6 +362,7 @@ func TestConnectedAfterReconnectWithoutChanges(t *testing.T) {
 }
 
 func TestServesReadsWhileRegistryDown(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	reg.create(communityA)
@@ -396,6 +403,7 @@ func TestServesReadsWhileRegistryDown(t *testing.T) {
 }
 
 func TestResynchronisesAfterCompaction(t *testing.T) {
+	t.Parallel()
 	const retention = 5
 	reg := newTestRegistry(t, retention)
 	client := &recordingClient{RegistryServiceClient: reg.dial()}
@@ -447,6 +455,7 @@ func TestResynchronisesAfterCompaction(t *testing.T) {
 // them: a service would otherwise count, pay or invite a retiree registry
 // does not know.
 func TestResynchronisesAfterRegistryRestoredFromBackup(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := &recordingClient{RegistryServiceClient: reg.dial()}
 	a, _ := reg.create(communityA)
@@ -500,6 +509,7 @@ type hookCall struct {
 var hookBucket = []byte("test_hook")
 
 func TestOnApplySeesOldAndNewInSameTransaction(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	a, head := reg.create(communityA)
@@ -663,6 +673,7 @@ func TestOnApplySeesOldAndNewInSameTransaction(t *testing.T) {
 }
 
 func TestAppliesBurstInFewTransactions(t *testing.T) {
+	t.Parallel()
 	const creates, assigns = 500, 3 // 500 creates and 3 × 500 assignments: 2,000 changes
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()

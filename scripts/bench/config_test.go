@@ -24,6 +24,7 @@ func binDir(t *testing.T) string {
 }
 
 func TestParseConfig(t *testing.T) {
+	t.Parallel()
 	bin := binDir(t)
 	defaults := config{
 		Bin: bin, Retirees: 200_000, Duration: 10 * time.Second, Warmup: 2 * time.Second,

@@ -79,6 +79,7 @@ func TestBenchRetireesDistinct(t *testing.T) {
 // of retirees in a real registry server: the data the harness loads must
 // meet the registry's rules, or the run fails halfway.
 func TestLoadDataPassesTheRegistry(t *testing.T) {
+	t.Parallel()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

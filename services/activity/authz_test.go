@@ -36,6 +36,7 @@ func (tg target) String() string { return [...]string{"own", "other", "missing"}
 // others' objects and for missing ones alike; the service role only
 // creates venues; enterprises get nothing.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	const (
 		ok = codes.OK
 		pd = codes.PermissionDenied

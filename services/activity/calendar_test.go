@@ -21,6 +21,7 @@ const longTitle = "沈阳市和平区北市场街道社区老年大学书法绘�
 // checks it line by line (CRLF, 75-octet folding between characters,
 // continuations) and parses it back with an independent iCalendar parser.
 func TestCalendarFeed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	venue := h.mustVenue(communityA, 50)
 	hall := &pb.Venue{CommunityId: communityA, Name: "文化活动中心", Address: "和平区北市场街1号; 二楼, 东侧", Capacity: 50}

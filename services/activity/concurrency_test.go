@@ -17,6 +17,7 @@ import (
 // confirmed places then promotes the waiting list in position order, also
 // when the cancellations themselves race.
 func TestConcurrentRegistrations(t *testing.T) {
+	t.Parallel()
 	const places, people = 10, 50
 	h := newHarness(t)
 	retirees := livingIn(communityA, people)
@@ -139,6 +140,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 // TestConcurrentBookings creates 20 overlapping activities at one venue at
 // once: exactly one wins, every other gets SCHEDULE_CONFLICT naming it.
 func TestConcurrentBookings(t *testing.T) {
+	t.Parallel()
 	const racers = 20
 	h := newHarness(t)
 	venue := h.mustVenue(communityA, 40)

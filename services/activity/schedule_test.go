@@ -225,6 +225,7 @@ func TestActivityValidation(t *testing.T) {
 // session of the new activity that clashes: a weekly activity meeting a
 // one-off on its 7th week names that week.
 func TestClashes(t *testing.T) {
+	t.Parallel()
 	// The weekly activity: Mondays 09:00-11:00 for 10 weeks from 6 July
 	// 2026; its 7th session is on 17 August.
 	first := sh(2026, 7, 6, 9, 0)
@@ -322,6 +323,7 @@ func TestClashes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t)
 			venue := e.mustVenue(communityA, 50)
 			other := e.mustVenue(communityA, 50)

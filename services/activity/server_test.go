@@ -16,6 +16,7 @@ import (
 )
 
 func TestCreateVenueRequestKey(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := h.as(serviceP)
 	create := func(v *pb.Venue, key string) (*pb.Venue, error) {
@@ -54,6 +55,7 @@ func TestCreateVenueRequestKey(t *testing.T) {
 }
 
 func TestCreateActivityRules(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	venueA := h.mustVenue(communityA, 20)
 	venueB := h.mustVenue(communityB, 20)
@@ -107,6 +109,7 @@ func TestCreateActivityRules(t *testing.T) {
 
 // TestRegistrationRules checks who can be registered and when.
 func TestRegistrationRules(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	living := livingIn(communityA, 3)
 	dead := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_DECEASED, BirthDate: "1940-01-01", DateOfDeath: "2026-01-01"}
@@ -260,6 +263,7 @@ func TestRegistrationRules(t *testing.T) {
 // TestListActivities pages through a community's sessions in a range, in
 // start order, and checks the range's bounds.
 func TestListActivities(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	venue := h.mustVenue(communityA, 20)
 	other := h.mustVenue(communityA, 20)
@@ -363,6 +367,7 @@ func TestListActivities(t *testing.T) {
 // the aged-80+ (by flag, or by age on the day of a session attended) and
 // living-alone participants.
 func TestAttendanceAndReport(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r1 := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1944-08-01"}
 	// r2 turns 80 on 10 July 2026, between two sessions she attends.
@@ -498,6 +503,7 @@ func TestAttendanceAndReport(t *testing.T) {
 // projection's latest copy: a retiree who dies or moves can no longer be
 // registered.
 func TestProjectionFollowsRegistry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := livingIn(communityA, 1)[0]
 	h.retirees(r)
@@ -519,6 +525,7 @@ func TestProjectionFollowsRegistry(t *testing.T) {
 // sessions: those two were held (listed, reported, attendance recordable),
 // the other two are cancelled and free the venue.
 func TestCancelMidSeries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	r := livingIn(communityA, 1)[0]
 	h.retirees(r)
@@ -565,6 +572,7 @@ func TestCancelMidSeries(t *testing.T) {
 // retiree dead or moved to another community, its place in an activity
 // not yet held is released and the first waitlisted moves up.
 func TestDeathOrMoveReleasesPlaces(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	rs := livingIn(communityA, 3)
 	h.retirees(rs...)

@@ -24,6 +24,7 @@ import (
 // outbox held), then starts it again without the hold: every command is
 // delivered exactly once.
 func TestOutboxKilledAfterCommit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the handover program")
 	}

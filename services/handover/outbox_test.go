@@ -90,6 +90,7 @@ func count[T comparable](list []T, v T) int {
 // completes. The completion stands, the delivery waits with its error,
 // and once registry is back it is delivered, once.
 func TestOutboxRegistryDownAtCompletion(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{dispatch: true})
 	h := w.ready(4)
 	w.reg.Stop()
@@ -146,6 +147,7 @@ func loseFirstAnswers(method string, n int32) (grpc.UnaryClientInterceptor, *ato
 // idempotency keys make the repeats harmless: one history entry per
 // retiree, one venue.
 func TestOutboxLostAcknowledgements(t *testing.T) {
+	t.Parallel()
 	lostAssign, assigns := loseFirstAnswers("AssignRetirees", 2)
 	lostVenue, venues := loseFirstAnswers("CreateVenue", 2)
 	w := newWorld(t, worldOptions{
@@ -172,6 +174,7 @@ func TestOutboxLostAcknowledgements(t *testing.T) {
 // (InvalidArgument); the refusal goes on the timeline, the delivery
 // completes, and the lane is not blocked.
 func TestOutboxVenueRefusedForGood(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{dispatch: true})
 	w.act.fake.beforeCreate = func(int) error {
 		return status.Error(codes.InvalidArgument, "capacity: more than the venue rules allow (test)")
@@ -199,6 +202,7 @@ func TestOutboxVenueRefusedForGood(t *testing.T) {
 // first of three venues, and comes back. Each premises becomes exactly
 // one venue.
 func TestOutboxActivityRestartMidDelivery(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	firstDone := make(chan struct{})
 	var once atomic.Bool
@@ -256,6 +260,7 @@ func TestOutboxActivityRestartMidDelivery(t *testing.T) {
 // runs are delivered by the next one from the store alone, in the order
 // they were queued.
 func TestOutboxSurvivesDispatcherRestart(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	var (
 		mu    sync.Mutex
@@ -289,6 +294,7 @@ func TestOutboxSurvivesDispatcherRestart(t *testing.T) {
 // TestOutboxLanes: without an activity service the venue commands wait,
 // visibly, and the assignments go through regardless.
 func TestOutboxLanes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{dispatch: true, noActivity: true})
 	h := w.completed(2)
 	w.waitDelivery(h.Id, "the assignment only", func(d *pb.Delivery) bool {
@@ -305,6 +311,7 @@ func TestOutboxLanes(t *testing.T) {
 // and delivery is refused by registry for good; the others are assigned,
 // and the timeline says who was left out.
 func TestOutboxLeavesOutTheDeceased(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	h := w.completed(3)
 	w.kill(h.RetireeIds[1])
@@ -473,6 +480,7 @@ func TestRefusedRetirees(t *testing.T) {
 
 // TestOutboxMetrics checks the backlog gauge and the delivery counters.
 func TestOutboxMetrics(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	reg := prometheus.NewRegistry()
 	d := NewDispatcher(w.store, DispatcherOptions{})

@@ -49,6 +49,7 @@ func storedDraft(t *testing.T, s *Store, n int) *pb.Handover {
 // TestStoreOutboxSurvivesReopen checks that the outbox and its backlog are
 // read back from the file, lane by lane in queue order.
 func TestStoreOutboxSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "handover.db")
 	s := openTestStore(t, path)
 	var ids []string
@@ -129,6 +130,7 @@ func TestHandoverIDs(t *testing.T) {
 // TestEventsAndPaging checks the timeline's sequence numbers and the
 // event pages.
 func TestEventsAndPaging(t *testing.T) {
+	t.Parallel()
 	s := openTestStore(t, filepath.Join(t.TempDir(), "handover.db"))
 	defer s.Close()
 	h := storedDraft(t, s, 1)
@@ -174,6 +176,7 @@ func TestEventsAndPaging(t *testing.T) {
 // TestMutateChecks checks Mutate's guard and etag order: the guard
 // decides before existence and etag are revealed.
 func TestMutateChecks(t *testing.T) {
+	t.Parallel()
 	s := openTestStore(t, filepath.Join(t.TempDir(), "handover.db"))
 	defer s.Close()
 	h := storedDraft(t, s, 1)
@@ -203,6 +206,7 @@ func TestMutateChecks(t *testing.T) {
 // TestScanBudget checks that a page ends at its size or its byte budget,
 // whichever comes first, and that the pages cover everything once.
 func TestScanBudget(t *testing.T) {
+	t.Parallel()
 	s := openTestStore(t, filepath.Join(t.TempDir(), "handover.db"))
 	defer s.Close()
 	var want []string
@@ -289,6 +293,7 @@ func TestOwedOn(t *testing.T) {
 // TestListHandovers checks what each caller's list holds, the filters and
 // the page tokens.
 func TestListHandovers(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	draft := w.draft(1)
 	submitted := w.submitted(1)
@@ -359,6 +364,7 @@ func TestListHandovers(t *testing.T) {
 // TestListObligations checks who sees which obligations, and the as-of
 // date.
 func TestListObligations(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	done := w.completed(1)
 	w.submitted(1) // not completed: owes nothing yet

@@ -22,6 +22,7 @@ import (
 // TestWorkflowHappyPath follows one package from draft to delivery and
 // checks the timeline it leaves.
 func TestWorkflowHappyPath(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{dispatch: true})
 	h := w.draft(3)
 	if h.State != pb.Handover_DRAFT || h.Etag == "" || !validHandoverID(h.Id) {
@@ -170,6 +171,7 @@ func TestWorkflowHappyPath(t *testing.T) {
 // and read against every kind of caller. Each case gets a fresh package in
 // the state the step needs.
 func TestAccess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	type caller struct {
 		name string
@@ -289,6 +291,7 @@ func TestAccess(t *testing.T) {
 // TestAccessToUnknownHandover checks that only who may know gets 404 for
 // an id that does not exist; everyone else gets 403 as for a hidden one.
 func TestAccessToUnknownHandover(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	unknown := "H00000000000000000"[:handoverIDLen]
 	for _, id := range []string{unknown, "no-such-id"} {
@@ -327,6 +330,7 @@ func TestAccessToUnknownHandover(t *testing.T) {
 // TestRefusals checks every rule of the workflow with its reason, and that
 // a refused step changes nothing.
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	ent, clerk := w.as(enterpriseXP), w.as(clerkAP)
 	mask := func(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
@@ -549,6 +553,7 @@ func (w *world) settleArchivesAndPremises(h *pb.Handover) *pb.Handover {
 // kind that may not be handed over, and checks that the one refusal names
 // them all, and nothing else.
 func TestSubmitListsEveryProblem(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
 	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
@@ -616,6 +621,7 @@ func TestSubmitListsEveryProblem(t *testing.T) {
 // TestClaims checks that a retiree is held by one open package at a time:
 // from submit until withdrawal, or until its completion is delivered.
 func TestClaims(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{dispatch: true})
 	ent := w.as(enterpriseXP)
 	first := w.submitted(2)
@@ -679,6 +685,7 @@ func TestClaims(t *testing.T) {
 // TestSubmitWithRegistryDown checks that a submit that cannot reach
 // registry is Unavailable and changes nothing.
 func TestSubmitWithRegistryDown(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	h := w.draft(2)
 	w.reg.Stop()

@@ -16,6 +16,7 @@ import (
 // clerk's community (own), of another community (other) and on one that
 // does not exist (unknown), with real tokens through the interceptors.
 func TestAuthorisationMatrix(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	const unknown = 99
 	target := map[string]int{"own": 0, "other": 6, "unknown": unknown}

@@ -43,6 +43,7 @@ const (
 // resumes after its last acknowledged index, and at the end the file must
 // pass bbolt's consistency check and hold every record exactly once.
 func TestImportSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and kills the pension binary: skipped under -short")
 	}

@@ -58,6 +58,7 @@ func wantSummary(t *testing.T, got *pb.ImportSummary, want *pb.ImportSummary) {
 }
 
 func TestImportDuplicatesCorrectionsAndResend(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	ctx := h.as(bureauP)
 
@@ -176,6 +177,7 @@ func allPayments(t *testing.T, s *Store) map[string]*pb.Payment {
 }
 
 func TestImportRejectsRecordsOneByOne(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	good := func(i int64) *pb.PaymentRecord { return payment(t, i, 1, "2026-05", 300000) }
 	with := func(i int64, f func(r *pb.PaymentRecord)) *pb.PaymentRecord {
@@ -254,6 +256,7 @@ func TestImportRejectsRecordsOneByOne(t *testing.T) {
 }
 
 func TestImportStreamRules(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{maxRecords: 5})
 	ctx := h.as(bureauP)
 	rec := func(i int64) *pb.PaymentRecord {
@@ -327,6 +330,7 @@ func TestImportStreamRules(t *testing.T) {
 }
 
 func TestImportAfterProjectionChange(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	ctx := h.as(bureauP)
 	unknown := 100

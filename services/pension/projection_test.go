@@ -22,6 +22,7 @@ func waitDisconnected(t *testing.T, e *env) {
 // TestServesWhileRegistryIsDown stops registry and checks that every query,
 // certification and import still works from the projection.
 func TestServesWhileRegistryIsDown(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	h.certify(t, 0, "2025-09-01")
 	h.pay(t, "before", payItem{0, "2026-04", 300000})
@@ -73,6 +74,7 @@ func TestServesWhileRegistryIsDown(t *testing.T) {
 // opens the store again: the projection resumes from its stored cursor and
 // the index built from it follows.
 func TestProjectionResumesAfterRestart(t *testing.T) {
+	t.Parallel()
 	keyer := testKeyer(t)
 	e := newEnv(t, retiree(t, keyer, 0, communityA), retiree(t, keyer, 1, communityA))
 	e.change(retiree(t, keyer, 2, communityA), registryv1.ChangeKind_CREATED)

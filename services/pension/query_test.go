@@ -48,6 +48,7 @@ type payItem struct {
 }
 
 func TestListPayments(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	var items []payItem
 	for m := mustMonth(t, "2024-01"); m <= mustMonth(t, "2026-06"); m++ {
@@ -128,6 +129,7 @@ func TestListPayments(t *testing.T) {
 }
 
 func TestStatement(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	h.certify(t, 0, "2025-07-01")
 	h.certify(t, 5, "2025-06-01")
@@ -173,6 +175,7 @@ func TestStatement(t *testing.T) {
 }
 
 func TestCertifications(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	ctx := h.as(clerkP)
 	record := func(n int, method pb.CertificationMethod, day string) (*pb.Certification, error) {
@@ -256,6 +259,7 @@ func TestCertifications(t *testing.T) {
 }
 
 func TestOverdueCertifications(t *testing.T) {
+	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	h.certify(t, 0, "2024-02-01", "2025-05-01") // due 2026-05-01: 45 days overdue
 	h.certify(t, 1, "2025-07-10")               // due 2026-07-10: within 30 days
@@ -314,6 +318,7 @@ func TestOverdueCertifications(t *testing.T) {
 }
 
 func TestPaymentAnomalies(t *testing.T) {
+	t.Parallel()
 	keyer := testKeyer(t)
 	var states []*registryv1.RetireeState
 	for n := range 8 {

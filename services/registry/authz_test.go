@@ -38,6 +38,7 @@ func (tg target) String() string { return [...]string{"own", "other", "missing"}
 // gets the same PermissionDenied whether or not it exists; only admin,
 // bureau and service may learn that a retiree does not exist.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	// Shorthands for the matrix.
 	const (
 		ok = codes.OK
@@ -365,6 +366,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // TestScopedLists checks what each role's list contains, not only that it
 // may list.
 func TestScopedLists(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client

@@ -57,6 +57,7 @@ func checkAddsUp(t *testing.T, resp *pb.GetSocialisationReportResponse) {
 }
 
 func TestSocialisationReport(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	n := 0
@@ -131,6 +132,7 @@ func TestSocialisationReport(t *testing.T) {
 }
 
 func TestAssignRetirees(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client
@@ -233,6 +235,7 @@ func TestAssignRetirees(t *testing.T) {
 // moved once. Counting it twice would take it out of its old community's
 // figures twice and into the new one's twice.
 func TestAssignRetireesRepeatedID(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	rs := createMany(t, s, retirees(t, 1, 3, communityA, pb.ManagementMode_ENTERPRISE))

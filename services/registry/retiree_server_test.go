@@ -19,6 +19,7 @@ import (
 // TestListRetireesPaging pages through 2,500 retirees with several page
 // sizes, filters and callers: every retiree of the query exactly once.
 func TestListRetireesPaging(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	const n = 2500
@@ -168,6 +169,7 @@ var maskedID = regexp.MustCompile(`^[1-9][0-9]{5}\*{8}[0-9]{3}[0-9X]$`)
 // TestPersonalData: lists never carry full ID or phone numbers; single
 // reads do, to those who may see them, except to services.
 func TestPersonalData(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client
@@ -273,6 +275,7 @@ func TestPersonalData(t *testing.T) {
 // TestAuditLog: every read or change of a retiree's personal data is in
 // its audit log, in order, with who, what and which request.
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client

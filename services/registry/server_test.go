@@ -151,6 +151,7 @@ func TestEveryRPCIsCovered(t *testing.T) {
 }
 
 func TestServerUnauthenticated(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
@@ -202,6 +203,7 @@ func TestServerUnauthenticated(t *testing.T) {
 // TestServerValidation sends every kind of invalid input to each RPC and
 // checks the field violations or rule reasons; nothing may change.
 func TestServerValidation(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
@@ -720,6 +722,7 @@ func TestServerValidation(t *testing.T) {
 // TestServerRetireeLifecycle walks one retiree through every RPC that
 // succeeds for it and checks what each answers.
 func TestServerRetireeLifecycle(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client
@@ -877,6 +880,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 
 // TestServerCommunitiesAndEnterprises covers the reference data RPCs.
 func TestServerCommunitiesAndEnterprises(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client
@@ -960,6 +964,7 @@ func TestServerCommunitiesAndEnterprises(t *testing.T) {
 // TestServerConflicts: the duplicates DESIGN answers with 409 (the gateway
 // maps AlreadyExists and Aborted to it).
 func TestServerConflicts(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client

@@ -19,6 +19,7 @@ var admin = Actor{Subject: "admin-1", Role: "admin", RequestID: "req-1"}
 func allow(*pb.Retiree) error { return nil }
 
 func TestStoreCreateAndDuplicates(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 
@@ -60,6 +61,7 @@ func TestStoreCreateAndDuplicates(t *testing.T) {
 }
 
 func TestStoreCreateUnknownReferences(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 	r := newRetiree(t, 1, "210199999999", pb.ManagementMode_ENTERPRISE)
@@ -79,6 +81,7 @@ func TestStoreCreateUnknownReferences(t *testing.T) {
 }
 
 func TestStoreMutationsAndHistory(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
@@ -137,6 +140,7 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 }
 
 func TestStoreListPaging(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 	const n = 2500
@@ -180,6 +184,7 @@ func TestStoreListPaging(t *testing.T) {
 }
 
 func TestStoreChangeLogRetention(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 5)
 	seedRefs(t, s)
 	for i := 0; i < 12; i++ {
@@ -198,6 +203,7 @@ func TestStoreChangeLogRetention(t *testing.T) {
 }
 
 func TestStoreAssignIdempotent(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 	var ids []string
@@ -238,6 +244,7 @@ func TestStoreAssignIdempotent(t *testing.T) {
 }
 
 func TestStoreAuditGroupCommit(t *testing.T) {
+	t.Parallel()
 	s := newTestStore(t, 0)
 	seedRefs(t, s)
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))

@@ -184,6 +184,7 @@ func FuzzCheckNewRetiree(f *testing.F) {
 // TestUpdateKeepsCreateRules: an update may not leave a retiree in a state
 // that CreateRetiree refuses.
 func TestUpdateKeepsCreateRules(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	n := 0

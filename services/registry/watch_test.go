@@ -68,6 +68,7 @@ func createSerially(t *testing.T, s *Store, from, to int) []*pb.Retiree {
 }
 
 func TestWatchReplayThenFollow(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	created := createSerially(t, s, 1, 11)
@@ -111,6 +112,7 @@ func TestWatchReplayThenFollow(t *testing.T) {
 }
 
 func TestWatchSnapshot(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	created := createMany(t, s, retirees(t, 1, watchBatch+40, communityA, pb.ManagementMode_COMMUNITY)) // more than one snapshot page
@@ -153,6 +155,7 @@ func TestWatchSnapshot(t *testing.T) {
 }
 
 func TestWatchEmptyRegistry(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	stream, _ := h.watch(t, 0)
@@ -169,6 +172,7 @@ func TestWatchEmptyRegistry(t *testing.T) {
 // TestWatchResume disconnects a consumer and resumes from its cursor:
 // nothing is lost or repeated, including changes made while it was away.
 func TestWatchResume(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	createSerially(t, s, 1, 11)
@@ -197,6 +201,7 @@ func TestWatchResume(t *testing.T) {
 // TestWatchAcrossRestart stops the server, closes the store, opens the same
 // file in a new server and resumes from the consumer's cursor.
 func TestWatchAcrossRestart(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "registry.db")
 	s1 := openStoreAt(t, path, 0)
 	t.Cleanup(func() { s1.Close() })
@@ -238,6 +243,7 @@ func TestWatchAcrossRestart(t *testing.T) {
 }
 
 func TestWatchCompacted(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 5)
 	h := newHarness(t, s, harnessOptions{})
 	createSerially(t, s, 1, 13) // revisions 1..12, 8..12 kept
@@ -277,6 +283,7 @@ func TestWatchCompacted(t *testing.T) {
 }
 
 func TestWatchAhead(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	createSerially(t, s, 1, 4)
@@ -299,6 +306,7 @@ func TestWatchAhead(t *testing.T) {
 // a timeout longer than any test may run, a stop that waited for the
 // streams would never return.
 func TestWatchEndsOnShutdown(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{shutdownTimeout: 24 * time.Hour})
 	createSerially(t, s, 1, 3)

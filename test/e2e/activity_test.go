@@ -28,6 +28,7 @@ type activityErrorInfo struct {
 // activity, registration of a retiree created in registry, a clash, the
 // scopes of two clerks, the calendar feed, the report, cancellations.
 func TestActivityService(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	tk := s.mintTokens(t)
 	s.secret(personalData...)

@@ -64,6 +64,7 @@ type handoverDoc struct {
 // 50 retirees managed by the community, the socialisation report has
 // moved, and the clubhouse is a venue that takes bookings.
 func TestHandoverService(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	tk := s.mintTokens(t)
 	s.secret(personalData...)

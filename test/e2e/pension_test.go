@@ -39,6 +39,7 @@ type payment struct {
 // by ID number, the statement, certification and entitlement, with the
 // access rules and a bad month on the way.
 func TestPensionService(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	tk := s.mintTokens(t)
 	s.secret(personalData...)

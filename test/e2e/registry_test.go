@@ -90,6 +90,7 @@ func masked(idNumber string) string { return idNumber[:6] + "********" + idNumbe
 // retiree" leaves the later steps without their retiree); a failed step
 // that later ones depend on stops the test.
 func TestRegistryREST(t *testing.T) {
+	t.Parallel()
 	s := startStack(t)
 	tk := s.mintTokens(t)
 	s.secret(personalData...)
