@@ -588,13 +588,7 @@ func TestHealthzWhileDraining(t *testing.T) {
 
 func TestOpenAPIServed(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
-
-	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
-	if resp.code != http.StatusOK {
-		t.Fatalf("status %d", resp.code)
-	}
+	resp := getOpenAPI(t)
 	if ct := resp.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}

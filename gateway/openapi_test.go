@@ -136,13 +136,7 @@ const openAPIGolden = "testdata/openapi.golden.json"
 // and commit the golden file with the change.
 func TestOpenAPIGolden(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
-	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
-	if resp.code != http.StatusOK {
-		t.Fatalf("GET /openapi.json: status %d", resp.code)
-	}
-	got := indentJSON(t, resp.body)
+	got := indentJSON(t, getOpenAPI(t).body)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o755); err != nil {
 			t.Fatal(err)
@@ -162,6 +156,19 @@ func TestOpenAPIGolden(t *testing.T) {
 			"If the REST surface was meant to change, run go test ./gateway -run TestOpenAPIGolden -update and commit %[1]s.",
 			openAPIGolden, diff)
 	}
+}
+
+// getOpenAPI starts a gateway and answers its GET /openapi.json, which
+// must succeed.
+func getOpenAPI(t *testing.T) response {
+	t.Helper()
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
+	if resp.code != http.StatusOK {
+		t.Fatalf("GET /openapi.json: status %d", resp.code)
+	}
+	return resp
 }
 
 // indentJSON returns doc indented with sorted keys and a final newline,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,12 +19,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -131,17 +130,10 @@ func (f *fakePension) ImportPayments(stream grpc.BidiStreamingServer[pensionv1.I
 // interceptors.
 func startFakePension(t *testing.T, f *fakePension, pub ed25519.PublicKey) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := authn.NewVerifier(pub)
-	srv := grpc.NewServer(grpc.StreamInterceptor(v.StreamInterceptor()), grpc.UnaryInterceptor(v.UnaryInterceptor()))
-	pensionv1.RegisterPensionServiceServer(srv, f)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return servicetest.Serve(t, servicetest.Options{
+		Name: "pension", Keys: servicetest.Keys{Public: pub}, TCP: true,
+		Register: func(srv *grpcserver.Server) { pensionv1.RegisterPensionServiceServer(srv.GRPC(), f) },
+	}).Addr()
 }
 
 // csvIDNumber returns the n-th valid ID number of these tests.

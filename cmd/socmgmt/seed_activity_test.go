@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,11 +14,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -159,16 +157,10 @@ func (f *fakeActivity) RecordAttendance(_ context.Context, req *activityv1.Recor
 // behind token verification.
 func startFakeServer(t *testing.T, pub ed25519.PublicKey, register func(*grpc.Server)) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(authn.NewVerifier(pub).UnaryInterceptor()))
-	register(srv)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return servicetest.Serve(t, servicetest.Options{
+		Name: "fake", Keys: servicetest.Keys{Public: pub}, TCP: true,
+		Register: func(srv *grpcserver.Server) { register(srv.GRPC()) },
+	}).Addr()
 }
 
 func TestSeedActivities(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,13 +13,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -117,17 +116,10 @@ func (f *fakeSeedPension) RecordCertification(ctx context.Context, req *pensionv
 
 func startFakeSeedPension(t *testing.T, f *fakeSeedPension, pub ed25519.PublicKey) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := authn.NewVerifier(pub)
-	srv := grpc.NewServer(grpc.StreamInterceptor(v.StreamInterceptor()), grpc.UnaryInterceptor(v.UnaryInterceptor()))
-	pensionv1.RegisterPensionServiceServer(srv, f)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return servicetest.Serve(t, servicetest.Options{
+		Name: "pension", Keys: servicetest.Keys{Public: pub}, TCP: true,
+		Register: func(srv *grpcserver.Server) { pensionv1.RegisterPensionServiceServer(srv.GRPC(), f) },
+	}).Addr()
 }
 
 func TestSeedPension(t *testing.T) {

@@ -2,6 +2,7 @@ package servicetest
 
 import (
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/idnumber"
@@ -36,6 +37,27 @@ func Enterprises() []*registryv1.Enterprise {
 	return []*registryv1.Enterprise{
 		{CreditCode: EnterpriseX, Name: "沈阳机床厂", Ownership: registryv1.Ownership_STATE, Status: registryv1.EnterpriseStatus_BANKRUPT},
 		{CreditCode: EnterpriseY, Name: "武汉锅炉厂", Ownership: registryv1.Ownership_COLLECTIVE, Status: registryv1.EnterpriseStatus_OPERATING},
+	}
+}
+
+// FixtureStore is what CreateFixtures writes to: a registry store.
+type FixtureStore interface {
+	CreateCommunity(*registryv1.Community) (*registryv1.Community, error)
+	CreateEnterprise(*registryv1.Enterprise) (*registryv1.Enterprise, error)
+}
+
+// CreateFixtures creates the fixture communities and enterprises in s.
+func CreateFixtures(t testing.TB, s FixtureStore) {
+	t.Helper()
+	for _, c := range Communities() {
+		if _, err := s.CreateCommunity(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range Enterprises() {
+		if _, err := s.CreateEnterprise(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -76,6 +76,13 @@ func WithToken(ctx context.Context, tok string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 }
 
+// Callers returns the principals a service's tests act as, one per role:
+// the administrator, the bureau, a clerk of community, the enterprise
+// with the given credit code, and the service named service.
+func Callers(community, enterprise, service string) (admin, bureau, clerk, ent, svc authn.Principal) {
+	return Admin(), Bureau(), Clerk("clerk-a", community), Enterprise("enterprise-x", enterprise), Service(service)
+}
+
 // Admin is the administrator the tests act as.
 func Admin() authn.Principal {
 	return authn.Principal{Subject: "admin-1", Role: authn.RoleAdmin}

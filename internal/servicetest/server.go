@@ -172,6 +172,21 @@ func (s *Server) Conn() *grpc.ClientConn {
 	return s.conn
 }
 
+// RecvN receives n messages from a server stream, failing t on an error
+// before the n-th.
+func RecvN[T any](t testing.TB, stream grpc.ServerStreamingClient[T], n int) []*T {
+	t.Helper()
+	out := make([]*T, 0, n)
+	for len(out) < n {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(out), n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // Dial returns a new connection to the server with extra options, such as
 // a service's credentials or interceptors; it closes at the end of the
 // test. It reconnects soon after a restart, not after gRPC's default

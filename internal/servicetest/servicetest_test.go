@@ -230,20 +230,6 @@ func TestProcessKill(t *testing.T) {
 	}
 }
 
-// recv receives n messages from a watch stream.
-func recv(t *testing.T, stream grpc.ServerStreamingClient[registryv1.WatchRetireesResponse], n int) []*registryv1.WatchRetireesResponse {
-	t.Helper()
-	var out []*registryv1.WatchRetireesResponse
-	for len(out) < n {
-		m, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("after %d of %d messages: %v", len(out), n, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 func TestFakeRegistry(t *testing.T) {
 	t.Parallel()
 	a := &registryv1.RetireeState{Id: "a", CommunityId: servicetest.CommunityA}
@@ -258,24 +244,24 @@ func TestFakeRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := recv(t, snapshot, 2)
+	got := servicetest.RecvN(t, snapshot, 2)
 	if got[0].Kind != registryv1.ChangeKind_SNAPSHOT || got[0].Retiree.Id != "a" || got[1].Kind != registryv1.ChangeKind_SNAPSHOT_END || got[1].Revision != 1 {
 		t.Errorf("snapshot %v", got)
 	}
 	if rev := fake.Change(b, registryv1.ChangeKind_CREATED); rev != 2 {
 		t.Errorf("Change = revision %d, want 2", rev)
 	}
-	if live := recv(t, snapshot, 1)[0]; live.Revision != 2 || live.Retiree.Id != "b" {
+	if live := servicetest.RecvN(t, snapshot, 1)[0]; live.Revision != 2 || live.Retiree.Id != "b" {
 		t.Errorf("live change %v", live)
 	}
 
 	fake.Change(a, registryv1.ChangeKind_DIED)
-	recv(t, snapshot, 1)
+	servicetest.RecvN(t, snapshot, 1)
 	resumed, err := client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := recv(t, resumed, 1)[0]; got.Revision != 3 || got.Kind != registryv1.ChangeKind_DIED {
+	if got := servicetest.RecvN(t, resumed, 1)[0]; got.Revision != 3 || got.Kind != registryv1.ChangeKind_DIED {
 		t.Errorf("resumed from 2: %v", got)
 	}
 	if got := fake.Sinces(); !slices.Equal(got, []int64{0, 2}) {

@@ -15,13 +15,7 @@ import (
 
 // The callers of the service tests, one per role; the clerk works for
 // communityA only.
-var (
-	adminP      = servicetest.Admin()
-	bureauP     = servicetest.Bureau()
-	clerkP      = servicetest.Clerk("clerk-a", communityA)
-	enterpriseP = servicetest.Enterprise("enterprise-x", servicetest.EnterpriseX)
-	serviceP    = servicetest.Service("handover")
-)
+var adminP, bureauP, clerkP, enterpriseP, serviceP = servicetest.Callers(communityA, servicetest.EnterpriseX, "handover")
 
 // harness is an env served by the real bootstrap (grpcserver, the authn
 // interceptors, Server over the store) on an in-memory listener, and a

@@ -19,13 +19,7 @@ import (
 
 // The callers of the service tests, one per role; the clerk works for
 // communityA only.
-var (
-	adminP      = servicetest.Admin()
-	bureauP     = servicetest.Bureau()
-	clerkP      = servicetest.Clerk("clerk-a", communityA)
-	enterpriseP = servicetest.Enterprise("enterprise-x", servicetest.EnterpriseX)
-	serviceP    = servicetest.Service("activity")
-)
+var adminP, bureauP, clerkP, enterpriseP, serviceP = servicetest.Callers(communityA, servicetest.EnterpriseX, "activity")
 
 // harness is the pension service served by the real bootstrap (grpcserver,
 // the authn interceptors, Server over the env's store) on an in-memory

@@ -25,13 +25,7 @@ import (
 
 // The callers of the service tests, one per role; the clerk works for
 // communityA only and the enterprise is enterpriseX.
-var (
-	adminP      = servicetest.Admin()
-	bureauP     = servicetest.Bureau()
-	clerkP      = servicetest.Clerk("clerk-a", communityA)
-	enterpriseP = servicetest.Enterprise("enterprise-x", enterpriseX)
-	serviceP    = servicetest.Service("handover")
-)
+var adminP, bureauP, clerkP, enterpriseP, serviceP = servicetest.Callers(communityA, enterpriseX, "handover")
 
 // harness is a registry served by the real bootstrap (grpcserver, the authn
 // interceptors, Server over a real store) on an in-memory listener, and a
@@ -218,13 +212,5 @@ func wantReason(t testing.TB, err error, code codes.Code, reason string) *errdet
 // recvN receives n messages from a watch stream, failing on an error.
 func recvN(t testing.TB, stream grpc.ServerStreamingClient[pb.WatchRetireesResponse], n int) []*pb.WatchRetireesResponse {
 	t.Helper()
-	out := make([]*pb.WatchRetireesResponse, 0, n)
-	for len(out) < n {
-		m, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("after %d of %d messages: %v", len(out), n, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	return servicetest.RecvN(t, stream, n)
 }

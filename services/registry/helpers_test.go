@@ -35,19 +35,7 @@ func newTestStore(t testing.TB, retention uint64) *Store {
 }
 
 // seedRefs creates the fixture communities and enterprises.
-func seedRefs(t testing.TB, s *Store) {
-	t.Helper()
-	for _, c := range servicetest.Communities() {
-		if _, err := s.CreateCommunity(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range servicetest.Enterprises() {
-		if _, err := s.CreateEnterprise(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func seedRefs(t testing.TB, s *Store) { servicetest.CreateFixtures(t, s) }
 
 // idNumber returns the n-th distinct valid ID number of the tests.
 func idNumber(_ testing.TB, n int) idnumber.ID { return servicetest.IDNumber(n) }

@@ -29,10 +29,7 @@ type activityErrorInfo struct {
 // scopes of two clerks, the calendar feed, the report, cancellations.
 func TestActivityService(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	tk := s.mintTokens(t)
-	s.secret(personalData...)
-	api := newRESTClient(s.baseURL)
+	_, tk, api := startSession(t)
 	send := api.send
 
 	var retireeID, venueID, activityID string

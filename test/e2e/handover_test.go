@@ -65,10 +65,7 @@ type handoverDoc struct {
 // moved, and the clubhouse is a venue that takes bookings.
 func TestHandoverService(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	tk := s.mintTokens(t)
-	s.secret(personalData...)
-	api := newRESTClient(s.baseURL)
+	s, tk, api := startSession(t)
 	send := api.send
 	const retirees = 50
 	const standardFen = 360000 // 3,600 yuan a head

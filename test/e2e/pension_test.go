@@ -40,10 +40,7 @@ type payment struct {
 // access rules and a bad month on the way.
 func TestPensionService(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	tk := s.mintTokens(t)
-	s.secret(personalData...)
-	api := newRESTClient(s.baseURL)
+	s, tk, api := startSession(t)
 	// send is api.send that also fails t when a reading or an error
 	// reply repeats personal data.
 	send := func(t *testing.T, c call, want int, v any) reply {

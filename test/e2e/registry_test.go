@@ -91,10 +91,7 @@ func masked(idNumber string) string { return idNumber[:6] + "********" + idNumbe
 // that later ones depend on stops the test.
 func TestRegistryREST(t *testing.T) {
 	t.Parallel()
-	s := startStack(t)
-	tk := s.mintTokens(t)
-	s.secret(personalData...)
-	api := newRESTClient(s.baseURL)
+	s, tk, api := startSession(t)
 
 	// noPersonalData fails t when an error reply repeats personal data.
 	noPersonalData := func(t *testing.T, c call, r reply) {

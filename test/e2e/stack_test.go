@@ -85,6 +85,17 @@ type stack struct {
 	secrets []string
 }
 
+// startSession starts a stack, mints the tokens of the principals the
+// tests act as and returns them with a REST client of the gateway; the
+// fixtures' personal data are among the secrets no log may hold.
+func startSession(t *testing.T) (*stack, tokens, *restClient) {
+	t.Helper()
+	s := startStack(t)
+	tk := s.mintTokens(t)
+	s.secret(personalData...)
+	return s, tk, newRESTClient(s.baseURL)
+}
+
 // startStack starts registry and gateway on free ports and waits until
 // the gateway's /healthz says both are serving. At the end of the test the
 // stack is stopped with SIGTERM, and the logs are searched for secrets.

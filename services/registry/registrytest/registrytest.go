@@ -53,7 +53,7 @@ func Start(t testing.TB, o Options) *Registry {
 	}
 	r := &Registry{t: t, path: filepath.Join(t.TempDir(), "registry.db"), keyer: keyer, retention: o.Retention}
 	r.open()
-	seed(t, r.store)
+	servicetest.CreateFixtures(t, r.store)
 	// Registered before Serve's cleanup, so that it runs after it: the
 	// server stops before its store closes.
 	t.Cleanup(r.close)
@@ -68,21 +68,6 @@ func Start(t testing.TB, o Options) *Registry {
 		},
 	})
 	return r
-}
-
-// seed creates the fixture communities and enterprises.
-func seed(t testing.TB, s *registry.Store) {
-	t.Helper()
-	for _, c := range servicetest.Communities() {
-		if _, err := s.CreateCommunity(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range servicetest.Enterprises() {
-		if _, err := s.CreateEnterprise(e); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func (r *Registry) open() {
