@@ -17,13 +17,9 @@ import (
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
-// Fixture ids used across the tests.
-const (
-	communityA  = servicetest.CommunityA
-	communityB  = servicetest.CommunityB
-	enterpriseX = servicetest.EnterpriseX
-	enterpriseY = servicetest.EnterpriseY
-)
+// Fixture ids used across the tests: servicetest's.
+const communityA, communityB = servicetest.CommunityA, servicetest.CommunityB
+const enterpriseX, enterpriseY = servicetest.EnterpriseX, servicetest.EnterpriseY
 
 // The callers of the tests, one per role and scope: clerkA works for the
 // receiving community, clerkB for another; enterpriseXP owns the packages,

@@ -47,8 +47,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		ia = codes.InvalidArgument
 		na = codes.Code(1000) // the RPC names no object: only the own column counts
 	)
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 
 	n := 1000 // next fixture number: each mutation gets fresh retirees
@@ -367,8 +366,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // may list.
 func TestScopedLists(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 	mk := func(n int, community, code string, mode pb.ManagementMode) string {
 		r := newRetiree(t, n, community, mode)

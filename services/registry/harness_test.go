@@ -70,6 +70,14 @@ func newHarness(t testing.TB, store *Store, o harnessOptions) *harness {
 	return h
 }
 
+// newServed returns a fresh store with the fixture communities and
+// enterprises, served by a harness with the default options.
+func newServed(t testing.TB) (*Store, *harness) {
+	t.Helper()
+	s := seededStore(t, 0)
+	return s, newHarness(t, s, harnessOptions{})
+}
+
 // stop shuts the server down gracefully and waits for it. Later calls do
 // nothing.
 func (h *harness) stop() { h.server.Stop() }

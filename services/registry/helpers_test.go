@@ -11,14 +11,9 @@ import (
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// Fixture ids used across the tests.
-const (
-	communityA  = servicetest.CommunityA
-	communityB  = servicetest.CommunityB
-	communityC  = servicetest.CommunityC
-	enterpriseX = servicetest.EnterpriseX
-	enterpriseY = servicetest.EnterpriseY
-)
+// Fixture ids used across the tests: servicetest's.
+const communityA, communityB, communityC = servicetest.CommunityA, servicetest.CommunityB, servicetest.CommunityC
+const enterpriseX, enterpriseY = servicetest.EnterpriseX, servicetest.EnterpriseY
 
 var testKey = servicetest.IDKey
 

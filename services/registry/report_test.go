@@ -58,8 +58,7 @@ func checkAddsUp(t *testing.T, resp *pb.GetSocialisationReportResponse) {
 
 func TestSocialisationReport(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	n := 0
 	add := func(community string, mode pb.ManagementMode, count int) []*pb.Retiree {
 		var in []*pb.Retiree
@@ -133,8 +132,7 @@ func TestSocialisationReport(t *testing.T) {
 
 func TestAssignRetirees(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 	svc := h.as(serviceP)
 	var ids []string
@@ -236,8 +234,7 @@ func TestAssignRetirees(t *testing.T) {
 // figures twice and into the new one's twice.
 func TestAssignRetireesRepeatedID(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	rs := createMany(t, s, retirees(t, 1, 3, communityA, pb.ManagementMode_ENTERPRISE))
 	head0, _, _ := s.Head()
 

@@ -20,8 +20,7 @@ import (
 // sizes, filters and callers: every retiree of the query exactly once.
 func TestListRetireesPaging(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	const n = 2500
 	var in []*pb.Retiree
 	for i := range n {
@@ -170,8 +169,7 @@ var maskedID = regexp.MustCompile(`^[1-9][0-9]{5}\*{8}[0-9]{3}[0-9X]$`)
 // reads do, to those who may see them, except to services.
 func TestPersonalData(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 	var in []*pb.Retiree
 	for i := range 30 {
@@ -276,8 +274,7 @@ func TestPersonalData(t *testing.T) {
 // its audit log, in order, with who, what and which request.
 func TestAuditLog(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 	as := func(p authn.Principal, rid string) context.Context { return withRequestID(h.as(p), rid) }
 

@@ -152,8 +152,7 @@ func TestEveryRPCIsCovered(t *testing.T) {
 
 func TestServerUnauthenticated(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
 	head, _, _ := s.Head()
 
@@ -204,8 +203,7 @@ func TestServerUnauthenticated(t *testing.T) {
 // checks the field violations or rule reasons; nothing may change.
 func TestServerValidation(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
 	other := mustCreate(t, s, newRetiree(t, 2, communityB, pb.ManagementMode_COMMUNITY))
 	dead := mustCreate(t, s, newRetiree(t, 3, communityB, pb.ManagementMode_COMMUNITY))
@@ -723,8 +721,7 @@ func TestServerValidation(t *testing.T) {
 // succeeds for it and checks what each answers.
 func TestServerRetireeLifecycle(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	c := h.client
 	admin := h.as(adminP)
 
@@ -881,8 +878,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 // TestServerCommunitiesAndEnterprises covers the reference data RPCs.
 func TestServerCommunitiesAndEnterprises(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	_, h := newServed(t)
 	c := h.client
 	admin := h.as(adminP)
 
@@ -965,8 +961,7 @@ func TestServerCommunitiesAndEnterprises(t *testing.T) {
 // maps AlreadyExists and Aborted to it).
 func TestServerConflicts(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	_, h := newServed(t)
 	c := h.client
 	admin := h.as(adminP)
 	r, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{Retiree: newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)})

@@ -185,8 +185,7 @@ func FuzzCheckNewRetiree(f *testing.F) {
 // that CreateRetiree refuses.
 func TestUpdateKeepsCreateRules(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	n := 0
 	// fixtures make a fresh retiree for each case.
 	fixtures := map[string]func() *pb.Retiree{

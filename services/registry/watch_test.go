@@ -69,8 +69,7 @@ func createSerially(t *testing.T, s *Store, from, to int) []*pb.Retiree {
 
 func TestWatchReplayThenFollow(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	created := createSerially(t, s, 1, 11)
 
 	stream, _ := h.watch(t, 3)
@@ -113,8 +112,7 @@ func TestWatchReplayThenFollow(t *testing.T) {
 
 func TestWatchSnapshot(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	created := createMany(t, s, retirees(t, 1, watchBatch+40, communityA, pb.ManagementMode_COMMUNITY)) // more than one snapshot page
 	dead := created[0]
 	if _, err := s.RecordDeath(dead.Id, "2026-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
@@ -156,8 +154,7 @@ func TestWatchSnapshot(t *testing.T) {
 
 func TestWatchEmptyRegistry(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	stream, _ := h.watch(t, 0)
 	end := recvN(t, stream, 1)[0]
 	if end.Kind != pb.ChangeKind_SNAPSHOT_END || end.Revision != 0 {
@@ -173,8 +170,7 @@ func TestWatchEmptyRegistry(t *testing.T) {
 // nothing is lost or repeated, including changes made while it was away.
 func TestWatchResume(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	createSerially(t, s, 1, 11)
 
 	stream, cancel := h.watch(t, 1)
@@ -284,8 +280,7 @@ func TestWatchCompacted(t *testing.T) {
 
 func TestWatchAhead(t *testing.T) {
 	t.Parallel()
-	s := seededStore(t, 0)
-	h := newHarness(t, s, harnessOptions{})
+	s, h := newServed(t)
 	createSerially(t, s, 1, 4)
 	stream, _ := h.watch(t, 4)
 	_, err := stream.Recv()
