@@ -722,7 +722,7 @@ func TestRun(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
 					t.Errorf("GET %s: status %d", u, resp.StatusCode)
 				}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,18 +54,20 @@ func Start(t testing.TB, p Program) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(p.Path, p.Args...)
+	// Not tied to the test's context, which ends before the cleanups: a
+	// cleanup may stop the program gracefully and check how it ended.
+	cmd := exec.CommandContext(context.Background(), p.Path, p.Args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = p.Env
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		t.Fatalf("start %s: %v", p.Name, err)
 	}
 	proc := &Process{name: p.Name, log: p.Log, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		proc.waitErr = cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		close(proc.done)
 	}()
 	t.Cleanup(proc.Kill)
@@ -127,7 +128,11 @@ func (p *Process) Stop(t testing.TB) {
 func (p *Process) Ready(ctx context.Context, check func(ctx context.Context) error) error {
 	return waitfor.Poll(ctx, func(ctx context.Context) error {
 		if p.Exited() {
-			return waitfor.Permanent(fmt.Errorf("%s exited during start-up: %v", p.name, p.waitErr))
+			why := p.waitErr
+			if why == nil {
+				why = errors.New("exit status 0")
+			}
+			return waitfor.Permanent(fmt.Errorf("%s exited during start-up: %w", p.name, why))
 		}
 		return check(ctx)
 	})
@@ -166,7 +171,7 @@ func GRPCServing(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		return err
@@ -183,12 +188,13 @@ func GRPCServing(ctx context.Context, addr string) error {
 func FreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	addrs := make([]string, n)
+	var lc net.ListenConfig
 	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close()
+		defer func() { _ = ln.Close() }()
 		addrs[i] = ln.Addr().String()
 	}
 	return addrs
@@ -203,13 +209,12 @@ func GoBuild(dir string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
+	// `go test` puts its own toolchain's go first on PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		// `go test` puts its toolchain's go first on PATH, but a test
-		// binary run by hand may not have it there.
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return err
 	}
-	cmd := exec.Command(goTool, append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+	cmd := exec.CommandContext(context.Background(), goTool, append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build in %s: %w\n%s", root, err, out)

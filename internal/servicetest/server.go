@@ -125,9 +125,10 @@ func (s *Server) listen() net.Listener {
 		return s.lis
 	}
 	var lis net.Listener
-	waitfor.NoError(s.t, s.o.Name+" to bind "+s.addr, func(context.Context) error {
+	var lc net.ListenConfig
+	waitfor.NoError(s.t, s.o.Name+" to bind "+s.addr, func(ctx context.Context) error {
 		var err error
-		lis, err = net.Listen("tcp", s.addr)
+		lis, err = lc.Listen(ctx, "tcp", s.addr)
 		return err
 	})
 	s.addr = lis.Addr().String()
@@ -215,6 +216,6 @@ func (s *Server) Dial(opts ...grpc.DialOption) *grpc.ClientConn {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(func() { conn.Close() })
+	s.t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }

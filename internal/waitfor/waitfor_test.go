@@ -132,7 +132,7 @@ func TestFailureSaysWhatWasAwaited(t *testing.T) {
 			})
 		}, []string{"registry to serve", "exited with status 1"}},
 		{"Receive", func(t testing.TB) {
-			waitfor.Receive(t, "Run to return", make(chan error))
+			_ = waitfor.Receive(t, "Run to return", make(chan error))
 		}, []string{"Run to return"}},
 	}
 	for _, tc := range tests {

@@ -111,14 +111,6 @@ func livingIn(community string, n int) []*registryv1.RetireeState {
 	return out
 }
 
-func ids(states []*registryv1.RetireeState) []string {
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = st.Id
-	}
-	return out
-}
-
 // Fixtures of venues and activities.
 
 func venueOf(community string, capacity int32) *pb.Venue {

@@ -96,7 +96,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	// Registered before Serve's cleanup, so that it runs after: the server
 	// stops before the store closes, and the registry and activity nodes
 	// (started earlier) after both; a dispatcher started later stops first.
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { _ = store.Close() })
 	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
 	srv := servicetest.Serve(t, servicetest.Options{
 		Name: "handover", Keys: w.keys,
