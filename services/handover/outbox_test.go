@@ -368,6 +368,7 @@ func (w *world) leftOutNote(id string) string {
 // retiree in other words, with a BadRequest that names a different,
 // living retiree; the dispatcher follows the typed refusal alone.
 func TestOutboxActsOnTheRefusalNotItsWording(t *testing.T) {
+	t.Parallel()
 	reworded := rewriteAssignErrors(func(st *status.Status) *status.Status {
 		out := status.New(codes.FailedPrecondition, "Zuordnung abgelehnt (test)")
 		misleading := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
@@ -395,6 +396,7 @@ func TestOutboxActsOnTheRefusalNotItsWording(t *testing.T) {
 // any other: the command waits and nobody is left out. Once registry
 // answers with the refusal, the deceased retiree is left out.
 func TestOutboxIgnoresFieldPaths(t *testing.T) {
+	t.Parallel()
 	var strip atomic.Bool
 	strip.Store(true)
 	untyped := rewriteAssignErrors(func(st *status.Status) *status.Status {

@@ -50,6 +50,7 @@ func (l *callLog) take() (methods []string, factSizes []int) {
 // BatchGetRetireeFacts call, not a GetRetiree per retiree, and registry
 // audits each retiree once for it.
 func TestSubmitAsksRegistryOnce(t *testing.T) {
+	t.Parallel()
 	calls := &callLog{}
 	w := newWorld(t, worldOptions{submitInterceptors: []grpc.UnaryClientInterceptor{calls.intercept}})
 	h := w.draft(40)
@@ -94,6 +95,7 @@ func TestSubmitAsksRegistryOnce(t *testing.T) {
 // TestRegistryCheckerBatches: a package larger than registry's bound is
 // checked in batches, with the same findings as in one call.
 func TestRegistryCheckerBatches(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
 	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)

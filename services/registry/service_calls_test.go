@@ -36,6 +36,7 @@ func refusalOf(st *status.Status) *pb.AssignRetireesRefusal {
 // BadRequest clients have always had, the refusal names every refused
 // retiree with a reason, uncapped.
 func TestAssignRefusalIsTyped(t *testing.T) {
+	t.Parallel()
 	s := seededStore(t, 0)
 	h := newHarness(t, s, harnessOptions{})
 	c, service := h.client, h.as(serviceP)
@@ -139,6 +140,7 @@ func factAudits(t *testing.T, s *Store, id string) []*pb.AuditEntry {
 // found for unknown ids, no personal data, and one audit write per call
 // with an entry for each retiree found.
 func TestBatchGetRetireeFacts(t *testing.T) {
+	t.Parallel()
 	s := tickingStore(t)
 	h := newHarness(t, s, harnessOptions{})
 	c := h.client
