@@ -6,12 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -41,25 +40,11 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	}
 	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
 	anyone := func(string) error { return nil }
-	for _, tc := range []struct {
-		name string
-		read func() (any, error)
-		want any
-	}{
-		{"venue", func() (any, error) { return s.GetVenue(venue.Id, anyone) }, venue},
-		{"venues of the community", func() (any, error) {
+	servicetest.WantReads(t, []servicetest.Read{
+		{Name: "venue", Read: func() (any, error) { return s.GetVenue(venue.Id, anyone) }, Want: venue},
+		{Name: "venues of the community", Read: func() (any, error) {
 			venues, _, err := s.ListVenues(communityA, 10, nil)
 			return venues, err
-		}, []*pb.Venue{venue}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("read back (-want +got):\n%s", diff)
-			}
-		})
-	}
+		}, Want: []*pb.Venue{venue}},
+	})
 }

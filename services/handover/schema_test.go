@@ -11,9 +11,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -64,27 +64,12 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	if n := s.Backlog(); n != 1 {
 		t.Errorf("backlog = %d, want the 1 queued command", n)
 	}
-	for _, tc := range []struct {
-		name string
-		read func() (any, error)
-		want any
-	}{
-		{"handover", func() (any, error) { return s.GetHandover(hid) }, h},
-		{"handovers of the enterprise", func() (any, error) {
+	servicetest.WantReads(t, []servicetest.Read{
+		{Name: "handover", Read: func() (any, error) { return s.GetHandover(hid) }, Want: h},
+		{Name: "handovers of the enterprise", Read: func() (any, error) {
 			hs, _, err := s.ListHandovers(Filter{EnterpriseCode: enterpriseX}, 10, nil)
 			return hs, err
-		}, []*pb.Handover{h}},
-		{"outbox command", func() (any, error) { return s.nextCommand(LaneActivity) },
-			&command{seq: 1, kind: kindCreateVenue, handoverID: hid, part: "P1", payload: payload}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, protocmp.Transform(), cmp.AllowUnexported(command{})); diff != "" {
-				t.Errorf("read back (-want +got):\n%s", diff)
-			}
-		})
-	}
+		}, Want: []*pb.Handover{h}},
+		{Name: "outbox command", Read: func() (any, error) { return s.nextCommand(LaneActivity) }, Want: &command{seq: 1, kind: kindCreateVenue, handoverID: hid, part: "P1", payload: payload}},
+	}, cmp.AllowUnexported(command{}))
 }

@@ -6,12 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -54,25 +53,11 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		t.Errorf("schema version = %d, want 1", v)
 	}
 	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
-	for _, tc := range []struct {
-		name string
-		read func() (any, error)
-		want any
-	}{
-		{"payments", func() (any, error) {
+	servicetest.WantReads(t, []servicetest.Read{
+		{Name: "payments", Read: func() (any, error) {
 			m, _ := parseMonth("2026-05")
 			return s.Payments(id, m, m)
-		}, []*pb.Payment{payment}},
-		{"projected retiree", func() (any, error) { return s.Retiree(id) }, state},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("read back (-want +got):\n%s", diff)
-			}
-		})
-	}
+		}, Want: []*pb.Payment{payment}},
+		{Name: "projected retiree", Read: func() (any, error) { return s.Retiree(id) }, Want: state},
+	})
 }

@@ -8,14 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -57,26 +56,12 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		t.Errorf("schema version = %d, want 1", v)
 	}
 	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
-	for _, tc := range []struct {
-		name string
-		read func() (any, error)
-		want any
-	}{
-		{"community", func() (any, error) { return s.GetCommunity(communityA) }, community},
-		{"enterprise", func() (any, error) { return s.GetEnterprise(enterpriseX) }, enterprise},
-		{"retiree", func() (any, error) { return s.GetRetiree(retiree.Id) }, retiree},
-		{"retiree by ID number", func() (any, error) { return s.LookupRetiree(id) }, retiree},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("read back (-want +got):\n%s", diff)
-			}
-		})
-	}
+	servicetest.WantReads(t, []servicetest.Read{
+		{Name: "community", Read: func() (any, error) { return s.GetCommunity(communityA) }, Want: community},
+		{Name: "enterprise", Read: func() (any, error) { return s.GetEnterprise(enterpriseX) }, Want: enterprise},
+		{Name: "retiree", Read: func() (any, error) { return s.GetRetiree(retiree.Id) }, Want: retiree},
+		{Name: "retiree by ID number", Read: func() (any, error) { return s.LookupRetiree(id) }, Want: retiree},
+	})
 }
 
 // TestOpenStoreRefusesNewerFile checks that a file written by a newer
