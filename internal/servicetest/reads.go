@@ -4,7 +4,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 )
 
 // Read is one read a test makes of a store, such as one reopened after a
@@ -35,4 +39,21 @@ func WantReads(t *testing.T, reads []Read, opts ...cmp.Option) {
 			}
 		})
 	}
+}
+
+// VersionedStore is a service's store as its migration tests see it.
+type VersionedStore interface {
+	DB() *bolt.DB
+	PageTokens() *boltstore.PageTokens
+}
+
+// WantMigrated checks that s, opened on a file of an older layout,
+// records schema version in its meta bucket and kept the file's
+// page-token secret, so that page tokens handed out before still work.
+func WantMigrated(t testing.TB, s VersionedStore, meta []byte, version uint64, secret []byte) {
+	t.Helper()
+	if v := boltstoretest.SchemaVersion(t, s.DB(), meta); v != version {
+		t.Errorf("schema version = %d, want %d", v, version)
+	}
+	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
 }

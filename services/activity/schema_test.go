@@ -35,10 +35,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != 1 {
-		t.Errorf("schema version = %d, want 1", v)
-	}
-	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
+	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
 	anyone := func(string) error { return nil }
 	servicetest.WantReads(t, []servicetest.Read{
 		{Name: "venue", Read: func() (any, error) { return s.GetVenue(venue.Id, anyone) }, Want: venue},

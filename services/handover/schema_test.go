@@ -57,10 +57,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != 1 {
-		t.Errorf("schema version = %d, want 1", v)
-	}
-	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
+	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
 	if n := s.Backlog(); n != 1 {
 		t.Errorf("backlog = %d, want the 1 queued command", n)
 	}

@@ -52,10 +52,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != 1 {
-		t.Errorf("schema version = %d, want 1", v)
-	}
-	boltstoretest.CheckPageSecret(t, s.PageTokens(), secret)
+	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
 	servicetest.WantReads(t, []servicetest.Read{
 		{Name: "community", Read: func() (any, error) { return s.GetCommunity(communityA) }, Want: community},
 		{Name: "enterprise", Read: func() (any, error) { return s.GetEnterprise(enterpriseX) }, Want: enterprise},
