@@ -193,11 +193,13 @@ func TestIndexerCatchesUpWhenIdle(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var indexed, last uint64
-		db.View(func(tx *bolt.Tx) error {
+		if err := db.View(func(tx *bolt.Tx) error {
 			b := tx.Bucket(Bucket)
 			indexed, last = indexedThrough(b), b.Sequence()
 			return nil
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if indexed == last && last == 31 {
 			return
 		}
