@@ -106,7 +106,9 @@ func newEnv(t testing.TB) *env {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		store.Projection().Run(ctx)
+		if err := store.Projection().Run(ctx); err != nil {
+			t.Errorf("projection: %v", err)
+		}
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -138,14 +140,6 @@ func livingIn(community string, n int) []*registryv1.RetireeState {
 			Id: newID(), CommunityId: community, Status: registryv1.RetireeStatus_LIVING,
 			BirthDate: "1950-03-01", ManagementMode: registryv1.ManagementMode_COMMUNITY,
 		}
-	}
-	return out
-}
-
-func ids(states []*registryv1.RetireeState) []string {
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = st.Id
 	}
 	return out
 }

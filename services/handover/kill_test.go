@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,9 +26,10 @@ import (
 // buildHandover builds the handover program into a temporary directory.
 func buildHandover(t *testing.T) string {
 	t.Helper()
+	// `go test` puts its own toolchain first on PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "handover")
 	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/socmgmt/socmgmt/services/handover/cmd/handover")

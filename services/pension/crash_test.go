@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -123,9 +122,10 @@ func TestImportSurvivesSIGKILL(t *testing.T) {
 // buildPension builds cmd/pension into dir.
 func buildPension(t *testing.T, dir string) string {
 	t.Helper()
+	// `go test` puts its own toolchain first on PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "pension")
 	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/pension")
