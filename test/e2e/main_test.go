@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -56,11 +55,10 @@ func buildPrograms(dir string) error {
 	if err != nil {
 		return err
 	}
+	// `go test` runs with its own toolchain's go first on PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		// `go test` runs with the toolchain's go first on PATH, but a
-		// test binary run by hand may not have it there.
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return err
 	}
 	args := append([]string{"build", "-o", dir + string(os.PathSeparator)}, programs...)
 	cmd := exec.Command(goTool, args...)

@@ -148,7 +148,7 @@ func (p *proc) waitReady(ready func(ctx context.Context) bool) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if p.exited() {
-			return fmt.Errorf("exited during start-up: %v", p.waitErr)
+			return fmt.Errorf("exited during start-up: %w", p.waitErr)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		ok := ready(ctx)
