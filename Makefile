@@ -7,6 +7,9 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS     := $(CURDIR)/.tools/bin
 DATA_DIR  ?= $(CURDIR)/var
+# What `make breaking` compares the protos with: a buf input. CI passes the
+# previous commit, .git#ref=HEAD~1.
+BREAKING_AGAINST ?= .git\#branch=main
 export PATH := $(TOOLS):$(PATH)
 
 # Code-generation, lint and client tools, pinned. `make tools` installs
@@ -77,8 +80,8 @@ check-generate: generate ## Fail when committed generated code is out of date.
 		git status --porcelain -- $(GENERATED); exit 1; fi
 
 .PHONY: breaking
-breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against main.
-	buf breaking --against '.git#branch=main'
+breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against BREAKING_AGAINST (default: branch main).
+	buf breaking --against '$(BREAKING_AGAINST)'
 
 .PHONY: tools
 tools: $(TOOL_STAMP) ## Install the pinned tools into .tools/bin.
