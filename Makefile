@@ -7,16 +7,20 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 TOOLS     := $(CURDIR)/.tools/bin
 DATA_DIR  ?= $(CURDIR)/var
+# What `make breaking` compares the protos with: a buf input. CI passes the
+# previous commit, .git#ref=HEAD~1.
+BREAKING_AGAINST ?= .git\#branch=main
 export PATH := $(TOOLS):$(PATH)
 
-# Code-generation and client tools, pinned. `make tools` installs them into
-# .tools/bin from the Go module proxy; nothing else is downloaded.
+# Code-generation, lint and client tools, pinned. `make tools` installs
+# them into .tools/bin from the Go module proxy; nothing else is downloaded.
 BUF_VERSION              := v1.75.0
 PROTOC_GEN_GO_VERSION    := v1.36.12
 PROTOC_GEN_GO_GRPC_VER   := v1.6.2
 GRPC_GATEWAY_VERSION     := v2.33.0
 GRPCURL_VERSION          := v1.9.4
-TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)
+GOLANGCI_LINT_VERSION    := v2.15.0
+TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)-$(GOLANGCI_LINT_VERSION)
 
 PROGRAMS := registry gateway socmgmt activity handover pension
 registry_PKG := ./services/registry/cmd/registry
@@ -56,9 +60,10 @@ bench: build ## Run the Go benchmarks and the load harness; prints the figures t
 	$(GO) run ./scripts/bench --bin $(BIN)
 
 .PHONY: lint
-lint: $(TOOL_STAMP) ## go vet, gofmt, buf lint and buf format check.
+lint: $(TOOL_STAMP) ## go vet, gofmt, golangci-lint (.golangci.yml), buf lint and buf format check.
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\(\.gw\)\?\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	golangci-lint run ./...
 	buf lint
 	buf format --diff --exit-code
 
@@ -75,8 +80,8 @@ check-generate: generate ## Fail when committed generated code is out of date.
 		git status --porcelain -- $(GENERATED); exit 1; fi
 
 .PHONY: breaking
-breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against main.
-	buf breaking --against '.git#branch=main'
+breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against BREAKING_AGAINST (default: branch main).
+	buf breaking --against '$(BREAKING_AGAINST)'
 
 .PHONY: tools
 tools: $(TOOL_STAMP) ## Install the pinned tools into .tools/bin.
@@ -89,6 +94,7 @@ $(TOOL_STAMP):
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	@rm -f $(CURDIR)/.tools/stamp-* && touch $@
 
 .PHONY: clean

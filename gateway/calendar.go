@@ -50,5 +50,5 @@ func serveCalendar(mux *runtime.ServeMux, client activityv1.ActivityServiceClien
 	h.Set("Content-Length", strconv.Itoa(len(resp.Ics)))
 	h.Set("Cache-Control", "private, no-cache")
 	w.WriteHeader(http.StatusOK)
-	w.Write(resp.Ics)
+	_, _ = w.Write(resp.Ics) // a failed write means the client has gone
 }

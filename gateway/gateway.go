@@ -142,8 +142,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		}
 		conns, err := dialPool(s.addr, upstreamConns)
 		if err != nil {
-			g.Close()
-			return nil, fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err)
+			return nil, errors.Join(fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err), g.Close())
 		}
 		g.upstreams = append(g.upstreams, upstream{name: s.name, conns: conns, health: grpc_health_v1.NewHealthClient(conns)})
 		if s.register == nil {
@@ -154,8 +153,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		// interceptors (authentication, audit), unlike the in-process
 		// Register…HandlerServer.
 		if err := s.register(context.Background(), g.mux, conns); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("register %s routes: %w", s.name, err)
+			return nil, errors.Join(fmt.Errorf("register %s routes: %w", s.name, err), g.Close())
 		}
 	}
 	g.handler = g.observe(g.mux)
@@ -213,11 +211,11 @@ func (g *Gateway) serve(ctx context.Context) error {
 	defer func() {
 		// Shutdown closes them too; this covers a failed second Listen.
 		for _, ln := range listeners {
-			ln.Close()
+			_ = ln.Close() // "already closed" after Shutdown
 		}
 	}()
 	listen := func(name, addr string, h http.Handler) error {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 		}
@@ -272,8 +270,7 @@ func (g *Gateway) shutdown(ctx context.Context, servers []*http.Server) error {
 	for _, srv := range servers {
 		if serr := srv.Shutdown(shutdownCtx); serr != nil {
 			// Requests still running past the timeout are cut off.
-			srv.Close()
-			err = errors.Join(err, fmt.Errorf("shut down: %w", serr))
+			err = errors.Join(err, fmt.Errorf("shut down: %w", serr), srv.Close())
 		}
 	}
 	return err

@@ -48,7 +48,7 @@ func (g *Gateway) serveHealthz(w http.ResponseWriter, r *http.Request, _ map[str
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	w.Write(body)
+	_, _ = w.Write(body) // a failed write means the client has gone
 }
 
 // checkHealth asks every upstream's grpc.health.v1 service, concurrently,

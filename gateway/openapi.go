@@ -217,5 +217,5 @@ func serviceOf(name string) string {
 // serveOpenAPI serves the document merged at start-up.
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(g.openapi)
+	_, _ = w.Write(g.openapi) // a failed write means the client has gone
 }

@@ -32,8 +32,7 @@ func dialPool(addr string, n int) (*connPool, error) {
 		// client's token, forwarded as metadata.
 		conn, err := authn.Dial(addr, nil)
 		if err != nil {
-			p.Close()
-			return nil, err
+			return nil, errors.Join(err, p.Close())
 		}
 		p.conns = append(p.conns, conn)
 	}

@@ -167,9 +167,10 @@ func countDataRows(r io.Reader) (int64, error) {
 	last := byte('\n')
 	for {
 		k, err := r.Read(buf)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		if k > 0 {
-			last = buf[k-1]
+		chunk := buf[:k]
+		n += int64(bytes.Count(chunk, []byte{'\n'}))
+		if len(chunk) > 0 {
+			last = chunk[len(chunk)-1]
 		}
 		if errors.Is(err, io.EOF) {
 			break

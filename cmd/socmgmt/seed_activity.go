@@ -226,12 +226,12 @@ func (s *activitySeeder) community(ctx context.Context, abort context.CancelCaus
 	var out []*seededActivity
 	for k, at := range activityTemplates {
 		first := season.AddDate(0, 0, at.day).Add(time.Duration(at.hour)*time.Hour + time.Duration(at.minute)*time.Minute)
-		sessions := seasonWeeks / int(at.interval)
+		sessions := seasonWeeks / at.interval
 		a := &activityv1.Activity{
 			CommunityId: community, VenueId: venues[at.venue], Title: at.title, Category: at.category,
 			StartTime: first.Format(time.RFC3339), EndTime: first.Add(at.duration).Format(time.RFC3339),
 			TimeZone: "Asia/Shanghai", Capacity: at.capacity,
-			Recurrence: &activityv1.Recurrence{IntervalWeeks: at.interval, Count: int32(sessions)},
+			Recurrence: &activityv1.Recurrence{IntervalWeeks: at.interval, Count: sessions},
 		}
 		var resp *activityv1.CreateActivityResponse
 		err := s.call(ctx, func(ctx context.Context) error {
@@ -246,7 +246,7 @@ func (s *activitySeeder) community(ctx context.Context, abort context.CancelCaus
 		}
 		s.count(ctx, abort, &sum.activities, err, "create activity "+at.title+" in community "+community)
 		if id != "" {
-			out = append(out, &seededActivity{id: id, community: community, tmpl: at, first: first, sessions: sessions, k: k})
+			out = append(out, &seededActivity{id: id, community: community, tmpl: at, first: first, sessions: int(sessions), k: k})
 		}
 	}
 	return out

@@ -22,7 +22,7 @@ import (
 
 func badRequestOf(kv ...string) *errdetails.BadRequest {
 	br := &errdetails.BadRequest{}
-	for i := 0; i < len(kv); i += 2 {
+	for i := 0; i+1 < len(kv); i += 2 {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: kv[i], Description: kv[i+1]})
 	}
 	return br

@@ -113,12 +113,14 @@ func TestCreateBuckets(t *testing.T) {
 	if err := CreateBuckets(db, []byte("d"), nil); err == nil {
 		t.Error("CreateBuckets with an empty name succeeded")
 	}
-	db.View(func(tx *bolt.Tx) error {
+	if err := db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte("d")) != nil {
 			t.Error("failed CreateBuckets left bucket d behind; want one transaction")
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOpenLogging(t *testing.T) {

@@ -206,7 +206,7 @@ func (s *Server) serverOptions() []grpc.ServerOption {
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		// Reused handler goroutines keep the stacks they have grown, instead
 		// of growing a fresh one for every call.
-		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))), //nolint:gosec // G115: GOMAXPROCS counts CPUs, far below 2^28
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             10 * time.Second,
 			PermitWithoutStream: true,

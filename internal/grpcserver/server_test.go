@@ -747,7 +747,7 @@ func TestSplitMethod(t *testing.T) {
 // TestAdminDebugIsLoopbackOnly: the backup and the profiles answer callers
 // on this machine only; metrics and health answer anyone.
 func TestAdminDebugIsLoopbackOnly(t *testing.T) {
-	backup := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("db")) })
+	backup := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("db")) })
 	srv := New(Options{Name: "t", AdminHandlers: map[string]http.Handler{"/debug/backup": backup}})
 	for _, tc := range []struct {
 		path, remote string

@@ -18,7 +18,7 @@ const keyFileBytes = 32
 // bytes written as hex. Every service that indexes retirees by ID number
 // (registry, pension) must use the same key.
 func LoadKeyFile(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: the key file the operator configured
 	if err != nil {
 		return nil, fmt.Errorf("read ID-number key: %w", err)
 	}
@@ -47,13 +47,12 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: the key file the operator configured
 	if err != nil {
 		return nil, false, fmt.Errorf("create ID-number key: %w", err)
 	}
 	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("write ID-number key: %w", err)
+		return nil, false, errors.Join(fmt.Errorf("write ID-number key: %w", err), f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return nil, false, fmt.Errorf("write ID-number key: %w", err)

@@ -148,7 +148,7 @@ func (p *Projection) Run(ctx context.Context) error {
 			backoff = p.opts.MinBackoff
 		}
 		p.log.Warn("registry watch interrupted; reconnecting", zap.Uint64("cursor", p.Cursor()), zap.Duration("backoff", backoff), zap.Error(err))
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // G404: jitter, not a secret
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -184,7 +184,7 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 // to accept it. Registry sends its headers as soon as it accepts the
 // watch, so an open stream is known even while no change arrives.
 func (p *Projection) openWatch(ctx context.Context) (registryv1.RegistryService_WatchRetireesClient, error) {
-	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())})
+	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())}) //nolint:gosec // G115: apply stores only revisions it checked are not negative
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +277,11 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 	cursor := p.Cursor()
 	err := p.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range batch {
+			if m.Revision < 0 {
+				// Taken as unsigned it would move the cursor past every
+				// later change.
+				return fmt.Errorf("registry sent revision %d", m.Revision)
+			}
 			switch m.Kind {
 			case registryv1.ChangeKind_SNAPSHOT_END:
 				if err := p.dropUnseen(tx); err != nil {

@@ -177,12 +177,12 @@ func (h *harness) startActivityStack(ctx context.Context, bin string) (string, f
 	// own service tokens for registry, as in development.
 	act, err := h.startService(ctx, "activity", bin, "activity", "--registry-addr", reg.grpcAddr)
 	if err != nil {
-		h.stop(reg.child)
+		h.release(reg.child)
 		return "", nil, err
 	}
 	return act.grpcAddr, func() {
-		h.stop(act.child)
-		h.stop(reg.child)
+		h.release(act.child)
+		h.release(reg.child)
 	}, nil
 }
 
@@ -193,8 +193,7 @@ func probeFsync(path string, n int) (p50, p99 time.Duration, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	defer os.Remove(path)
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close(), os.Remove(path)) }()
 	block := make([]byte, 16<<10)
 	lat := make([]time.Duration, 0, n)
 	for i := range n {

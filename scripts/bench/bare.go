@@ -59,14 +59,14 @@ func serveBare(addr, respPath string) error {
 	if err := proto.Unmarshal(data, resp); err != nil {
 		return fmt.Errorf("decode response: %w", err)
 	}
-	lis, err := net.Listen("tcp", addr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lis, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	srv := grpc.NewServer()
 	registryv1.RegisterRegistryServiceServer(srv, &bareServer{resp: resp})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		srv.GracefulStop()

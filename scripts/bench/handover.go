@@ -179,7 +179,7 @@ type handoverStack struct {
 
 func (s *handoverStack) stop() {
 	for i := len(s.children) - 1; i >= 0; i-- {
-		s.h.stop(s.children[i])
+		s.h.release(s.children[i])
 	}
 }
 

@@ -139,7 +139,11 @@ func TestWaitReadyNoticesExit(t *testing.T) {
 		t.Skip("no sh program")
 	}
 	h := newTestHarness(t)
-	defer h.close(false)
+	defer func() {
+		if err := h.close(false); err != nil {
+			t.Error(err)
+		}
+	}()
 	c, err := h.start("quitter", sh, "-c", "exit 3")
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer h.stop(reg.child)
+	defer h.release(reg.child)
 	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	if err != nil {
 		return rows, err
 	}
-	defer h.stop(p.child)
+	defer h.release(p.child)
 	pconns, err := h.dial(p.grpcAddr, 1)
 	if err != nil {
 		return rows, err
@@ -274,13 +274,12 @@ func streamImport(ctx context.Context, client pensionv1.PensionServiceClient, re
 // importGroup, sorted within the group, one transaction each — into a
 // fresh bbolt file opened as the services open theirs, and returns the
 // rate.
-func rawInserts(path string, ids []string, months []benchMonth) (float64, error) {
+func rawInserts(path string, ids []string, months []benchMonth) (rate float64, err error) {
 	db, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(path)
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close(), os.Remove(path)) }()
 	bucket := []byte("payments")
 	if err := boltstore.CreateBuckets(db, bucket); err != nil {
 		return 0, err

@@ -51,7 +51,7 @@ func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 	}
 	// Stopped when done, so that later scenarios have the machine to
 	// themselves.
-	defer h.stop(reg.child)
+	defer h.release(reg.child)
 	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (h *harness) closedLoop() loadSpec {
 func getRetireeCallers(conns []*grpc.ClientConn, ids []string) func(int) caller {
 	return func(worker int) caller {
 		client := registryv1.NewRegistryServiceClient(conns[worker%len(conns)])
-		rng := rand.New(rand.NewPCG(uint64(worker), 1))
+		rng := rand.New(rand.NewPCG(uint64(worker), 1)) //nolint:gosec // G115: a worker number, from 0
 		return func(ctx context.Context) error {
 			_, err := client.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: ids[rng.IntN(len(ids))]})
 			return err
@@ -365,7 +365,7 @@ func (h *harness) measureBare(ctx context.Context, conn *grpc.ClientConn, ids []
 	if err != nil {
 		return summary{}, 0, err
 	}
-	defer h.stop(c)
+	defer h.release(c)
 	conns, err := h.dial(addr, h.cfg.Conns)
 	if err != nil {
 		return summary{}, 0, err
@@ -405,7 +405,7 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 	if err != nil {
 		return row{}, err
 	}
-	defer h.stop(c)
+	defer h.release(c)
 	transport := &http.Transport{
 		MaxIdleConns:        h.cfg.Concurrency,
 		MaxIdleConnsPerHost: h.cfg.Concurrency,
@@ -423,7 +423,7 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 	}
 	auth := "Bearer " + h.token
 	s := runLoad(ctx, h.closedLoop(), func(worker int) caller {
-		rng := rand.New(rand.NewPCG(uint64(worker), 2))
+		rng := rand.New(rand.NewPCG(uint64(worker), 2)) //nolint:gosec // G115: a worker number, from 0
 		return func(ctx context.Context) error {
 			return getOK(ctx, client, base+"/v1/retirees/"+ids[rng.IntN(len(ids))], auth)
 		}

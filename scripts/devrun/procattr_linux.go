@@ -19,5 +19,6 @@ func setProcAttr(cmd *exec.Cmd) {
 // stopWithParent asks the kernel for SIGTERM when devrun's parent (make)
 // dies, so that a SIGTERM to `make run` stops the stack too.
 func stopWithParent() {
-	syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
+	// Best effort: without it a killed make leaves the stack to Ctrl-C.
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
 }

@@ -82,7 +82,7 @@ func insertActivity(tx *bolt.Tx, a *pb.Activity, sessions []span) error {
 	last := sessions[len(sessions)-1]
 	meta := activityMeta{
 		nextPosition: 1,
-		sessions:     uint32(len(sessions)),
+		sessions:     uint32(len(sessions)), //nolint:gosec // G115: at most maxSessions (planned)
 		firstStart:   sessions[0].start,
 		lastStart:    last.start,
 		lastEnd:      last.end,
@@ -343,7 +343,7 @@ func (a cachedActivity) occurrence(sl slot) *pb.Occurrence {
 	}
 	return &pb.Occurrence{
 		ActivityId: sl.activityID,
-		Number:     int32(sl.number),
+		Number:     int32(sl.number), //nolint:gosec // G115: a session number, at most maxSessions
 		StartTime:  formatUnix(sl.start, a.loc),
 		EndTime:    formatUnix(sl.end, a.loc),
 		Title:      a.Title,

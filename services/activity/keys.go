@@ -14,18 +14,27 @@ const (
 	slotCancelled byte = 1
 )
 
+// keyU64 carries n in a key or value field as its two's-complement bits,
+// which keyI64 turns back into n exactly. The times stored fall in the
+// years 2000 to 2099 and positions count up from 1, so none is negative and
+// their big-endian bytes sort as the numbers do.
+func keyU64(n int64) uint64 { return uint64(n) } //nolint:gosec // G115: reinterpreted, not narrowed; keyI64 reverses it
+
+// keyI64 reverses keyU64.
+func keyI64(u uint64) int64 { return int64(u) } //nolint:gosec // G115: reinterpreted, not narrowed; keyU64 made it
+
 // slotKey is owner (venue or community id), 0, start, activity id, number.
 func slotKey(owner string, start int64, activityID string, n int) []byte {
 	k := boltstore.Prefix(owner)
-	k = boltstore.AppendU64(k, uint64(start))
+	k = boltstore.AppendU64(k, keyU64(start))
 	k = append(k, activityID...)
-	return binary.BigEndian.AppendUint32(k, uint32(n))
+	return binary.BigEndian.AppendUint32(k, uint32(n)) //nolint:gosec // G115: a session number, at most maxSessions
 }
 
 // slotTimeKey is the part of a slot key up to its start: where a scan
 // from that time begins.
 func slotTimeKey(owner string, start int64) []byte {
-	return boltstore.AppendU64(boltstore.Prefix(owner), uint64(start))
+	return boltstore.AppendU64(boltstore.Prefix(owner), keyU64(start))
 }
 
 // slot is a decoded slot entry.
@@ -44,25 +53,25 @@ func parseSlot(prefix, k, v []byte) (slot, error) {
 		return slot{}, fmt.Errorf("%w: slot entry", boltstore.ErrBadKey)
 	}
 	return slot{
-		start:      int64(binary.BigEndian.Uint64(rest)),
+		start:      keyI64(binary.BigEndian.Uint64(rest)),
 		activityID: string(rest[8 : 8+idLen]),
 		number:     int(binary.BigEndian.Uint32(rest[8+idLen:])),
-		end:        int64(binary.BigEndian.Uint64(v)),
+		end:        keyI64(binary.BigEndian.Uint64(v)),
 		state:      v[8],
 	}, nil
 }
 
 func slotValue(end int64, state byte) []byte {
-	return append(boltstore.U64(uint64(end)), state)
+	return append(boltstore.U64(keyU64(end)), state)
 }
 
 // occurrenceKey is activity id, 0, number.
 func occurrenceKey(activityID string, n int) []byte {
-	return binary.BigEndian.AppendUint32(boltstore.Prefix(activityID), uint32(n))
+	return binary.BigEndian.AppendUint32(boltstore.Prefix(activityID), uint32(n)) //nolint:gosec // G115: a session number, at most maxSessions
 }
 
 func occurrenceValue(s span) []byte {
-	return boltstore.AppendU64(boltstore.U64(uint64(s.start)), uint64(s.end))
+	return boltstore.AppendU64(boltstore.U64(keyU64(s.start)), keyU64(s.end))
 }
 
 func parseOccurrence(prefix, k, v []byte) (int, span, error) {
@@ -71,8 +80,8 @@ func parseOccurrence(prefix, k, v []byte) (int, span, error) {
 		return 0, span{}, fmt.Errorf("%w: occurrence entry", boltstore.ErrBadKey)
 	}
 	return int(binary.BigEndian.Uint32(rest)), span{
-		start: int64(binary.BigEndian.Uint64(v)),
-		end:   int64(binary.BigEndian.Uint64(v[8:])),
+		start: keyI64(binary.BigEndian.Uint64(v)),
+		end:   keyI64(binary.BigEndian.Uint64(v[8:])),
 	}, nil
 }
 
@@ -84,7 +93,7 @@ func registrationKey(activityID string, pos uint64) []byte {
 // sessionKey is activity id, 0, session start: the attendance-recorded
 // key, and the prefix of the session's attendance entries.
 func sessionKey(activityID string, start int64) []byte {
-	return boltstore.AppendU64(boltstore.Prefix(activityID), uint64(start))
+	return boltstore.AppendU64(boltstore.Prefix(activityID), keyU64(start))
 }
 
 // activityMeta is what registrations and reports need to know of an
@@ -109,9 +118,9 @@ func (m activityMeta) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, m.confirmed)
 	b = binary.BigEndian.AppendUint32(b, m.waitlisted)
 	b = binary.BigEndian.AppendUint32(b, m.sessions)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.firstStart))
-	b = binary.BigEndian.AppendUint64(b, uint64(m.lastStart))
-	return binary.BigEndian.AppendUint64(b, uint64(m.lastEnd))
+	b = binary.BigEndian.AppendUint64(b, keyU64(m.firstStart))
+	b = binary.BigEndian.AppendUint64(b, keyU64(m.lastStart))
+	return binary.BigEndian.AppendUint64(b, keyU64(m.lastEnd))
 }
 
 func decodeMeta(b []byte) (activityMeta, error) {
@@ -123,8 +132,8 @@ func decodeMeta(b []byte) (activityMeta, error) {
 		confirmed:    binary.BigEndian.Uint32(b[8:]),
 		waitlisted:   binary.BigEndian.Uint32(b[12:]),
 		sessions:     binary.BigEndian.Uint32(b[16:]),
-		firstStart:   int64(binary.BigEndian.Uint64(b[20:])),
-		lastStart:    int64(binary.BigEndian.Uint64(b[28:])),
-		lastEnd:      int64(binary.BigEndian.Uint64(b[36:])),
+		firstStart:   keyI64(binary.BigEndian.Uint64(b[20:])),
+		lastStart:    keyI64(binary.BigEndian.Uint64(b[28:])),
+		lastEnd:      keyI64(binary.BigEndian.Uint64(b[36:])),
 	}, nil
 }

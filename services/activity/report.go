@@ -3,6 +3,7 @@ package activity
 import (
 	"bytes"
 	"errors"
+	"math"
 	"slices"
 	"time"
 
@@ -133,8 +134,8 @@ func (t *participationTally) addRegistrations(activityID string, cat *pb.Categor
 	if err != nil {
 		return err
 	}
-	t.out.Registrations += int32(meta.confirmed)
-	cat.Registrations += int32(meta.confirmed)
+	t.out.Registrations += int32(meta.confirmed) //nolint:gosec // G115: within a capacity, at most maxVenueCapacity
+	cat.Registrations += int32(meta.confirmed)   //nolint:gosec // G115: within a capacity, at most maxVenueCapacity
 	return nil
 }
 
@@ -169,7 +170,7 @@ func (t *participationTally) result() *pb.GetParticipationReportResponse {
 			out.LivingAloneParticipants++
 		}
 	}
-	out.DistinctParticipants = int32(len(t.people))
+	out.DistinctParticipants = int32(min(len(t.people), math.MaxInt32))
 	if t.places > 0 {
 		out.AttendanceRate = float64(out.Attended) / float64(t.places)
 	}

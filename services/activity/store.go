@@ -203,7 +203,7 @@ func venueFingerprint(v *pb.Venue) []byte {
 		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
 		h.Write([]byte(s))
 	}
-	h.Write(binary.BigEndian.AppendUint32(nil, uint32(v.Capacity)))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(v.Capacity))) //nolint:gosec // G115: hashed as bits, not used as a number
 	h.Write(binary.BigEndian.AppendUint64(nil, math.Float64bits(v.AreaSqm)))
 	return h.Sum(nil)
 }
@@ -257,7 +257,8 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketVenuesByCommunity).Cursor(), func(k, _ []byte) (bool, error) {
 			v := new(pb.Venue)
 			if err := boltstore.GetProto(venues, k[len(prefix):], v, errVenueNotFound); err != nil {
-				return false, fmt.Errorf("venue index inconsistent: %v", err)
+				// Not wrapped: corruption must not read as 404.
+				return false, fmt.Errorf("venue index inconsistent: %v", err) //nolint:errorlint // see above
 			}
 			out = append(out, v)
 			return true, nil

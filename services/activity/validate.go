@@ -312,7 +312,8 @@ func activityRecord(in *pb.Activity, zone string, s series) *pb.Activity {
 		Description: in.Description,
 	}
 	if r := in.Recurrence; r != nil {
-		a.Recurrence = &pb.Recurrence{IntervalWeeks: int32(s.intervalWeeks), Count: r.Count, Until: r.Until}
+		weeks := int32(s.intervalWeeks) //nolint:gosec // G115: at most maxIntervalWeeks (checked above)
+		a.Recurrence = &pb.Recurrence{IntervalWeeks: weeks, Count: r.Count, Until: r.Until}
 	}
 	return a
 }

@@ -546,7 +546,8 @@ func complete(h *pb.Handover, now time.Time) ([]*command, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	h.Delivery = &pb.Delivery{State: pb.Delivery_PENDING, Commands: int32(len(cmds))}
+	n := int32(len(cmds)) //nolint:gosec // G115: at most MaxRetirees/assignBatch+MaxPremises (validated)
+	h.Delivery = &pb.Delivery{State: pb.Delivery_PENDING, Commands: n}
 	venues := len(cmds) - (len(h.RetireeIds)+assignBatch-1)/assignBatch
 	return cmds, fmt.Sprintf("completed: %d retirees to become COMMUNITY-managed in community %s, %d premises to become venues; %d commands queued",
 		len(h.RetireeIds), h.CommunityId, venues, len(cmds)), nil

@@ -132,10 +132,14 @@ func decodeCommand(seq uint64, v []byte) (*command, error) {
 
 func readString(b []byte) (string, []byte, error) {
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)-k) {
+	if k <= 0 {
 		return "", nil, errBadCommand
 	}
-	return string(b[k : k+int(n)]), b[k+int(n):], nil
+	rest := b[k:]
+	if n > uint64(len(rest)) {
+		return "", nil, errBadCommand
+	}
+	return string(rest[:n]), rest[n:], nil
 }
 
 func outboxKey(l Lane, seq uint64) []byte {

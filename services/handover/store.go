@@ -107,8 +107,8 @@ const handoverIDLen = 17
 func newHandoverID(now time.Time) string {
 	var b [10]byte
 	ms := uint64(now.UnixMilli())
-	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
-	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32&0xffff))
+	binary.BigEndian.PutUint32(b[2:6], uint32(ms&0xffff_ffff))
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}

@@ -1,6 +1,7 @@
 package handover
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -24,8 +25,8 @@ func violatedFields(t *testing.T, err error) []string {
 	if err == nil {
 		return nil
 	}
-	ve, ok := err.(*fault.ValidationError)
-	if !ok {
+	var ve *fault.ValidationError
+	if !errors.As(err, &ve) {
 		t.Fatalf("error %T %v, want *ValidationError", err, err)
 	}
 	var out []string
@@ -209,8 +210,7 @@ func FuzzNormaliseMask(f *testing.F) {
 		paths, err := normaliseMask([]string{a, b})
 		if err != nil {
 			var ve *fault.ValidationError
-			ve, ok := err.(*fault.ValidationError)
-			if !ok {
+			if !errors.As(err, &ve) {
 				t.Fatalf("error %T", err)
 			}
 			for _, fv := range ve.Fields {

@@ -95,7 +95,7 @@ const maxAnomalyKind = pb.AnomalyKind(0xff)
 var errBadAnomalyKey = errors.New("malformed anomaly page key")
 
 func anomalyKey(id string, kind pb.AnomalyKind) []byte {
-	return append(append([]byte(id), 0), byte(kind))
+	return append(append([]byte(id), 0), byte(kind)) //nolint:gosec // G115: the kinds are 0 to 4
 }
 
 func splitAnomalyKey(k []byte) (string, pb.AnomalyKind, bool) {

@@ -41,7 +41,7 @@ func (m month) String() string { return string(m.appendTo(make([]byte, 0, 7))) }
 func (m month) appendTo(dst []byte) []byte {
 	y, n := m.year(), m.number()
 	return append(dst, byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+n/10), byte('0'+n%10))
+		byte('0'+n/10%10), byte('0'+n%10))
 }
 
 // firstDay is the first day of m.

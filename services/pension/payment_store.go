@@ -23,7 +23,7 @@ func paymentKey(dst []byte, id string, m month) []byte {
 func versionKey(dst, payment []byte, version int32) []byte {
 	dst = append(dst, payment...)
 	dst = append(dst, 0)
-	return boltstore.AppendU64(dst, uint64(version))
+	return boltstore.AppendU64(dst, uint64(version)) //nolint:gosec // G115: versions count up from 1
 }
 
 // Payments returns a retiree's payments of the months from..to, oldest
@@ -89,7 +89,7 @@ func (s *Store) PaymentVersions(id string, m month) ([]*pb.Payment, error) {
 // paid. A month is payable after the month of retirement, up to the month
 // of death, and when the pension was not suspended for the whole month.
 func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time) (*pb.GetStatementResponse, error) {
-	resp := &pb.GetStatementResponse{RetireeId: st.Id, Year: int32(year)}
+	resp := &pb.GetStatementResponse{RetireeId: st.Id, Year: int32(year)} //nolint:gosec // G115: the server passes a validated int32 year
 	first := month(year * 12)
 	last := first + 11
 	if cur := monthOf(today); last > cur {
@@ -114,7 +114,7 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 			resp.TotalFen += p.TotalFen
 		}
 		resp.Payments = payments
-		resp.MonthsPaid = int32(len(payments))
+		resp.MonthsPaid = int32(len(payments)) //nolint:gosec // G115: one payment a month, at most 12
 		t := termsOf(st)
 		for m := first; m <= last; m++ {
 			if t.payable(m) && !h.suspendedIn(m) && !paid[m.String()] {

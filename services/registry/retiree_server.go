@@ -435,7 +435,8 @@ func (s *Server) refusal(ctx context.Context, e *AssignRefusedError) error {
 	detail := &pb.AssignRetireesRefusal{Refused: make([]*pb.RefusedRetiree, len(e.Refused))}
 	for i, r := range e.Refused {
 		v.Add(fmt.Sprintf("retireeIds[%d]", r.Index), refusalText[r.Reason])
-		detail.Refused[i] = &pb.RefusedRetiree{Index: int32(r.Index), Reason: r.Reason}
+		index := int32(r.Index) //nolint:gosec // G115: an index into at most maxAssignBatch ids (validated)
+		detail.Refused[i] = &pb.RefusedRetiree{Index: index, Reason: r.Reason}
 		if inputcheck.IsOpaqueID(r.ID) {
 			detail.Refused[i].RetireeId = r.ID
 		}

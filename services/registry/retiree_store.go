@@ -352,12 +352,12 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 			}
 			resp.Assigned++
 		}
-		resp.Revision = int64(w.head)
+		resp.Revision = apiRevision(w.head)
 		body, err := proto.Marshal(resp)
 		if err != nil {
 			return err
 		}
-		return done.Put([]byte(key), append(append([]byte{byte(len(fingerprint))}, fingerprint...), body...))
+		return done.Put([]byte(key), append(append([]byte{byte(len(fingerprint))}, fingerprint...), body...)) //nolint:gosec // G115: a hash sum, 32 bytes
 	})
 	return resp, err
 }

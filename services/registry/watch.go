@@ -96,7 +96,7 @@ func (s *Server) sendChangeBatch(ctx context.Context, stream pb.RegistryService_
 		if err := stream.Send(c); err != nil {
 			return cursor, false, err
 		}
-		cursor = uint64(c.Revision)
+		cursor = uint64(c.Revision) //nolint:gosec // G115: apiRevision wrote it from a uint64
 	}
 	return cursor, len(changes) == watchBatch, nil
 }
@@ -140,5 +140,5 @@ func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer) (ui
 			break
 		}
 	}
-	return head, stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT_END, Revision: int64(head)})
+	return head, stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT_END, Revision: apiRevision(head)})
 }

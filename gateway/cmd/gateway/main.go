@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer logger.Sync()
+	defer func() { _ = logger.Sync() }() // at exit there is no one left to tell
 	return gateway.Run(ctx, cfg, logger)
 }
 

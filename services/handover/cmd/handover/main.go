@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -25,7 +26,7 @@ func main() {
 	grpcserver.Main("handover", handover.ParseConfig, func(c *handover.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
-func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
+func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) (err error) {
 	pub, err := authn.LoadPublicKey(cfg.TokenKey)
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
@@ -40,7 +41,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { err = errors.Join(err, store.Close()) }()
 
 	srv := newServer(cfg, authn.NewVerifier(pub), store, up.registry, log)
 	dispatcher := newDispatcher(cfg, store, up, log)

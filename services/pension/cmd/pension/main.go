@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -27,7 +28,7 @@ func main() {
 	grpcserver.Main("pension", pension.ParseConfig, func(c *pension.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
-func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
+func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) (err error) {
 	pub, err := authn.LoadPublicKey(cfg.TokenKey)
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
@@ -50,7 +51,7 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { err = errors.Join(err, store.Close()) }()
 	// The store closes after the projection has stopped writing to it.
 	stopProjection := startProjection(ctx, store.Projection())
 	defer stopProjection()

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -22,7 +23,7 @@ func main() {
 	grpcserver.Main("registry", registry.ParseConfig, func(c *registry.Config) *grpcserver.Flags { return &c.Server }, run)
 }
 
-func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
+func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) (err error) {
 	pub, err := authn.LoadPublicKey(cfg.TokenKey)
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
@@ -39,7 +40,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() { err = errors.Join(err, store.Close()) }()
 
 	verifier := authn.NewVerifier(pub)
 	srv := grpcserver.New(grpcserver.Options{
