@@ -138,7 +138,7 @@ func TestOpenAPIGolden(t *testing.T) {
 	t.Parallel()
 	got := indentJSON(t, getOpenAPI(t).body)
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(openAPIGolden), 0o750); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(openAPIGolden, got, 0o644); err != nil {

@@ -56,7 +56,7 @@ func Start(t testing.TB, p Program) *Process {
 	}
 	// Not tied to the test's context, which ends before the cleanups: a
 	// cleanup may stop the program gracefully and check how it ended.
-	cmd := exec.CommandContext(context.Background(), p.Path, p.Args...)
+	cmd := exec.CommandContext(context.Background(), p.Path, p.Args...) //nolint:gosec // G204: runs a program the test built, with the test's own arguments
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = p.Env
 	setProcAttr(cmd)
@@ -214,7 +214,7 @@ func GoBuild(dir string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(context.Background(), goTool, append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+	cmd := exec.CommandContext(context.Background(), goTool, append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...) //nolint:gosec // G204: the go tool building the module's own packages
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build in %s: %w\n%s", root, err, out)
