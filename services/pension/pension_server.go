@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // ListPayments implements pb.PensionServiceServer.
@@ -24,18 +25,10 @@ func (s *Server) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) 
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := s.visibleRetiree(p, req.RetireeId)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	payments, err := s.store.Payments(st.Id, from, to)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPayments", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.ListPaymentsResponse{Payments: payments}, nil
+	return readRetiree(ctx, s, p, "ListPayments", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.ListPaymentsResponse, error) {
+		payments, err := s.store.Payments(st.Id, from, to)
+		return &pb.ListPaymentsResponse{Payments: payments}, err
+	})
 }
 
 // QueryPayments implements pb.PensionServiceServer: ListPayments by ID
@@ -56,18 +49,10 @@ func (s *Server) QueryPayments(ctx context.Context, req *pb.QueryPaymentsRequest
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := visible(p)(s.store.LookupRetiree(id))
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	payments, err := s.store.Payments(st.Id, from, to)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "QueryPayments", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.QueryPaymentsResponse{RetireeId: st.Id, Payments: payments}, nil
+	return readRetiree(ctx, s, p, "QueryPayments", s.store.LookupRetiree, id, func(st *registryv1.RetireeState) (*pb.QueryPaymentsResponse, error) {
+		payments, err := s.store.Payments(st.Id, from, to)
+		return &pb.QueryPaymentsResponse{RetireeId: st.Id, Payments: payments}, err
+	})
 }
 
 // ListPaymentVersions implements pb.PensionServiceServer.
@@ -85,18 +70,10 @@ func (s *Server) ListPaymentVersions(ctx context.Context, req *pb.ListPaymentVer
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := s.visibleRetiree(p, req.RetireeId)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	versions, err := s.store.PaymentVersions(st.Id, m)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentVersions", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.ListPaymentVersionsResponse{Versions: versions}, nil
+	return readRetiree(ctx, s, p, "ListPaymentVersions", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.ListPaymentVersionsResponse, error) {
+		versions, err := s.store.PaymentVersions(st.Id, m)
+		return &pb.ListPaymentVersionsResponse{Versions: versions}, err
+	})
 }
 
 // GetStatement implements pb.PensionServiceServer.
@@ -114,18 +91,9 @@ func (s *Server) GetStatement(ctx context.Context, req *pb.GetStatementRequest) 
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := s.visibleRetiree(p, req.RetireeId)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	resp, err := s.store.Statement(st, int(req.Year), now)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetStatement", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return resp, nil
+	return readRetiree(ctx, s, p, "GetStatement", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.GetStatementResponse, error) {
+		return s.store.Statement(st, int(req.Year), now)
+	})
 }
 
 // RecordCertification implements pb.PensionServiceServer.
@@ -162,18 +130,10 @@ func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificati
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := s.visibleRetiree(p, req.RetireeId)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	list, last, err := s.store.ListCertifications(st.Id, size, after)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListCertifications", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return readRetiree(ctx, s, p, "ListCertifications", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.ListCertificationsResponse, error) {
+		list, last, err := s.store.ListCertifications(st.Id, size, after)
+		return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, err
+	})
 }
 
 // GetEntitlement implements pb.PensionServiceServer.
@@ -188,18 +148,9 @@ func (s *Server) GetEntitlement(ctx context.Context, req *pb.GetEntitlementReque
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	st, err := s.visibleRetiree(p, req.RetireeId)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	resp, err := s.store.Entitlement(st, asOf)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetEntitlement", st.Id); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return resp, nil
+	return readRetiree(ctx, s, p, "GetEntitlement", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.GetEntitlementResponse, error) {
+		return s.store.Entitlement(st, asOf)
+	})
 }
 
 // ListOverdueCertifications implements pb.PensionServiceServer.

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -101,10 +102,27 @@ func guard(p *authn.Principal) func(*registryv1.RetireeState) error {
 	}
 }
 
-// visibleRetiree returns the projected retiree p asks about, or the error
-// p gets: 403 when it may not see it or may not learn that it is missing.
-func (s *Server) visibleRetiree(p *authn.Principal, id string) (*registryv1.RetireeState, error) {
-	return visible(p)(s.store.Retiree(id))
+// readRetiree answers a read of one retiree's pension data: it finds the
+// retiree by key, applies p's object check (403 when p may not see it or
+// may not learn that it is missing), reads the data, and records the read
+// as action before the answer leaves. Its errors are translated for the
+// client.
+func readRetiree[K, T any](ctx context.Context, s *Server, p *authn.Principal, action string,
+	find func(K) (*registryv1.RetireeState, error), key K, read func(*registryv1.RetireeState) (T, error),
+) (T, error) {
+	var zero T
+	st, err := visible(p)(find(key))
+	if err != nil {
+		return zero, s.fail(ctx, err)
+	}
+	out, err := read(st)
+	if err != nil {
+		return zero, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), action, st.Id); err != nil {
+		return zero, s.fail(ctx, err)
+	}
+	return out, nil
 }
 
 // visible returns a function that applies p's object check to the result

@@ -57,12 +57,39 @@ func knowsExistence(p *authn.Principal) bool {
 // a retiree it can see. Services get the masked form only.
 func seesPersonalData(p *authn.Principal) bool { return !p.Is(authn.RoleService) }
 
-// hide answers a read of a missing or invisible retiree.
-func hide(p *authn.Principal, err error) error {
-	if isNotFound(err) && !knowsExistence(p) {
-		return authn.ErrPermissionDenied
+// visible returns a function that applies p's object check to the result
+// of a retiree look-up: the retiree, or the error p gets (403 for one it
+// may not see, and for a missing one unless it may know).
+func visible(p *authn.Principal) func(*pb.Retiree, error) (*pb.Retiree, error) {
+	return func(r *pb.Retiree, err error) (*pb.Retiree, error) {
+		if isNotFound(err) && !knowsExistence(p) {
+			return nil, authn.ErrPermissionDenied
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !canSee(p, r) {
+			return nil, authn.ErrPermissionDenied
+		}
+		return r, nil
 	}
-	return err
+}
+
+// disclose returns a function that finishes a read of one retiree's
+// personal data: it applies p's object check to the look-up's result and
+// records the read as action before the caller answers with the data. Its
+// errors are translated for the client.
+func (s *Server) disclose(ctx context.Context, p *authn.Principal, action string) func(*pb.Retiree, error) (*pb.Retiree, error) {
+	return func(r *pb.Retiree, err error) (*pb.Retiree, error) {
+		r, err = visible(p)(r, err)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), action, r.Id); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		return r, nil
+	}
 }
 
 // guard returns the object check store mutations run inside their
@@ -135,15 +162,9 @@ func (s *Server) GetRetiree(ctx context.Context, req *pb.GetRetireeRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.store.GetRetiree(req.Id)
+	r, err := s.disclose(ctx, p, "GetRetiree")(s.store.GetRetiree(req.Id))
 	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, r) {
-		return nil, authn.ErrPermissionDenied
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "GetRetiree", r.Id); err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
 	return &pb.GetRetireeResponse{Retiree: present(r, seesPersonalData(p))}, nil
 }
@@ -160,15 +181,9 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 		idNumberViolation(&v, "idNumber", err)
 		return nil, s.fail(ctx, v.Err())
 	}
-	r, err := s.store.LookupRetiree(id)
+	r, err := s.disclose(ctx, p, "LookupRetiree")(s.store.LookupRetiree(id))
 	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, r) {
-		return nil, authn.ErrPermissionDenied
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "LookupRetiree", r.Id); err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
 	return &pb.LookupRetireeResponse{Retiree: present(r, true)}, nil
 }
@@ -350,12 +365,9 @@ func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHist
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.store.GetRetiree(req.Id)
+	r, err := visible(p)(s.store.GetRetiree(req.Id))
 	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, r) {
-		return nil, authn.ErrPermissionDenied
+		return nil, s.fail(ctx, err)
 	}
 	scope := "history:" + req.Id
 	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
