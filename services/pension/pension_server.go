@@ -42,8 +42,8 @@ func (s *Server) QueryPayments(ctx context.Context, req *pb.QueryPaymentsRequest
 	var id idnumber.ID
 	if req.IdNumber == "" {
 		v.Add("idNumber", "required")
-	} else if id, err = idnumber.ParseAt(req.IdNumber, s.now()); err != nil {
-		idNumberViolation(&v, "idNumber", err)
+	} else {
+		id, _ = idnumber.CheckAt(&v, "idNumber", req.IdNumber, s.now())
 	}
 	from, to := monthRange(&v, req.FromMonth, req.ToMonth, s.now())
 	if err := v.Err(); err != nil {
@@ -63,10 +63,7 @@ func (s *Server) ListPaymentVersions(ctx context.Context, req *pb.ListPaymentVer
 	}
 	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
-	m, ok := parseMonth(req.Month)
-	if !ok {
-		v.Add("month", "must be a month YYYY-MM from 1950")
-	}
+	m, _ := checkMonth(&v, "month", req.Month)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -1,11 +1,9 @@
 package pension
 
 import (
-	"errors"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
-	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -34,23 +32,13 @@ func checkRetireeID(v *fault.Violations, id string) {
 // monthRange validates an optional month range: toMonth defaults to the
 // current month, fromMonth to eleven months before toMonth.
 func monthRange(v *fault.Violations, fromS, toS string, today time.Time) (from, to month) {
-	to = monthOf(today)
-	if toS != "" {
-		m, ok := parseMonth(toS)
-		if !ok {
-			v.Add("toMonth", "must be a month YYYY-MM from 1950")
-			return 0, 0
-		}
-		to = m
+	to, ok := optionalMonth(v, "toMonth", toS, monthOf(today))
+	if !ok {
+		return 0, 0
 	}
-	from = to - (defaultMonthRange - 1)
-	if fromS != "" {
-		m, ok := parseMonth(fromS)
-		if !ok {
-			v.Add("fromMonth", "must be a month YYYY-MM from 1950")
-			return 0, 0
-		}
-		from = m
+	from, ok = optionalMonth(v, "fromMonth", fromS, to-(defaultMonthRange-1))
+	if !ok {
+		return 0, 0
 	}
 	switch {
 	case from > to:
@@ -61,15 +49,33 @@ func monthRange(v *fault.Violations, fromS, toS string, today time.Time) (from, 
 	return from, to
 }
 
+// optionalMonth validates an optional month named field, def when s is
+// empty; it reports false, with a violation, when s is not a month.
+func optionalMonth(v *fault.Violations, field, s string, def month) (month, bool) {
+	if s == "" {
+		return def, true
+	}
+	return checkMonth(v, field, s)
+}
+
+// checkMonth parses the month named field; it reports false, with a
+// violation, when s is not a month from minYear on.
+func checkMonth(v *fault.Violations, field, s string) (month, bool) {
+	m, ok := parseMonth(s)
+	if !ok {
+		v.Add(field, "must be a month YYYY-MM from 1950")
+	}
+	return m, ok
+}
+
 // requiredMonth validates a required month, not after the current one.
 func requiredMonth(v *fault.Violations, field, s string, today time.Time) month {
 	if s == "" {
 		v.Add(field, "required")
 		return 0
 	}
-	m, ok := parseMonth(s)
+	m, ok := checkMonth(v, field, s)
 	if !ok {
-		v.Add(field, "must be a month YYYY-MM from 1950")
 		return 0
 	}
 	if m > monthOf(today) {
@@ -110,17 +116,6 @@ func checkCertification(c *pb.Certification, today time.Time) error {
 		v.Addf("certifiedOn", "before %d", minCertificationYear)
 	}
 	return v.Err()
-}
-
-// idNumberViolation turns an ID-number error into a field violation whose
-// text never repeats the number.
-func idNumberViolation(v *fault.Violations, field string, err error) {
-	var e *idnumber.Error
-	if errors.As(err, &e) {
-		v.Add(field, e.Message)
-		return
-	}
-	v.Add(field, "invalid ID number")
 }
 
 // checkBatchID validates an import batch id: 1 to 64 characters of

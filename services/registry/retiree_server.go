@@ -175,11 +175,10 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 	if err != nil {
 		return nil, err
 	}
-	id, err := idnumber.ParseAt(req.IdNumber, s.now())
-	if err != nil {
-		var v fault.Violations
-		idNumberViolation(&v, "idNumber", err)
-		return nil, s.fail(ctx, v.Err())
+	var v fault.Violations
+	id, _ := idnumber.CheckAt(&v, "idNumber", req.IdNumber, s.now())
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
 	}
 	r, err := s.disclose(ctx, p, "LookupRetiree")(s.store.LookupRetiree(id))
 	if err != nil {

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -70,17 +69,6 @@ func checkIDList(v *fault.Violations, field string, ids []string, max int, requi
 	}
 }
 
-// idNumberViolation turns an ID-number error into a field violation whose
-// text never repeats the number.
-func idNumberViolation(v *fault.Violations, field string, err error) {
-	var e *idnumber.Error
-	if errors.As(err, &e) {
-		v.Add(field, e.Message)
-		return
-	}
-	v.Add(field, "invalid ID number")
-}
-
 func checkCommunity(c *pb.Community) error {
 	var v fault.Violations
 	if c == nil {
@@ -133,9 +121,7 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	var id idnumber.ID
 	if r.IdNumber == "" {
 		v.Add("idNumber", "required")
-	} else if parsed, err := idnumber.ParseAt(r.IdNumber, today); err != nil {
-		idNumberViolation(&v, "idNumber", err)
-	} else {
+	} else if parsed, ok := idnumber.CheckAt(&v, "idNumber", r.IdNumber, today); ok {
 		id = parsed
 		if err := id.CheckSex(sexOf(r.Sex)); err != nil {
 			v.Add("sex", "does not match the ID number")
@@ -300,22 +286,32 @@ func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
 	return v.Err()
 }
 
+// sexes pairs the API's sexes with the ID number's; sexOf and pbSex read it
+// in either direction, so that the two conversions cannot disagree.
+var sexes = []struct {
+	api pb.Sex
+	id  idnumber.Sex
+}{
+	{pb.Sex_MALE, idnumber.SexMale},
+	{pb.Sex_FEMALE, idnumber.SexFemale},
+}
+
+// sexOf is the ID number's sex for s; SexUnknown when s is unspecified.
 func sexOf(s pb.Sex) idnumber.Sex {
-	switch s {
-	case pb.Sex_MALE:
-		return idnumber.SexMale
-	case pb.Sex_FEMALE:
-		return idnumber.SexFemale
+	for _, p := range sexes {
+		if p.api == s {
+			return p.id
+		}
 	}
 	return idnumber.SexUnknown
 }
 
+// pbSex is the API's sex for s; SEX_UNSPECIFIED when s is unknown.
 func pbSex(s idnumber.Sex) pb.Sex {
-	switch s {
-	case idnumber.SexMale:
-		return pb.Sex_MALE
-	case idnumber.SexFemale:
-		return pb.Sex_FEMALE
+	for _, p := range sexes {
+		if p.id == s {
+			return p.api
+		}
 	}
 	return pb.Sex_SEX_UNSPECIFIED
 }
