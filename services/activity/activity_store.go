@@ -70,12 +70,7 @@ func checkVenueFits(tx *bolt.Tx, a *pb.Activity, scope Scope) error {
 // which start from its sessions.
 func insertActivity(tx *bolt.Tx, a *pb.Activity, sessions []span) error {
 	activities := tx.Bucket(bucketActivities)
-	for {
-		a.Id = newID()
-		if activities.Get([]byte(a.Id)) == nil {
-			break
-		}
-	}
+	a.Id = unusedID(activities)
 	if err := boltstore.PutProto(activities, []byte(a.Id), a); err != nil {
 		return err
 	}
@@ -189,6 +184,19 @@ func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMe
 	return a, meta, nil
 }
 
+// loadOpenActivity is loadActivity for a change: it also fails, as
+// checkOpen says, when the activity no longer takes changes.
+func loadOpenActivity(tx *bolt.Tx, id string, scope Scope, now time.Time) (*pb.Activity, activityMeta, error) {
+	a, meta, err := loadActivity(tx, id, scope)
+	if err != nil {
+		return nil, activityMeta{}, err
+	}
+	if err := checkOpen(a, meta, now); err != nil {
+		return nil, activityMeta{}, err
+	}
+	return a, meta, nil
+}
+
 // checkOpen fails when an activity no longer takes registrations or
 // changes: cancelled, or its last session over.
 func checkOpen(a *pb.Activity, meta activityMeta, now time.Time) error {
@@ -209,11 +217,8 @@ func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, er
 	var out *pb.Activity
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		now := s.now()
-		a, meta, err := loadActivity(tx, id, scope)
+		a, _, err := loadOpenActivity(tx, id, scope, now)
 		if err != nil {
-			return err
-		}
-		if err := checkOpen(a, meta, now); err != nil {
 			return err
 		}
 		a.State = pb.Activity_CANCELLED

@@ -38,11 +38,8 @@ func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope)
 	var out *pb.Registration
 	err := s.db.Batch(func(tx *bolt.Tx) error {
 		now := s.now()
-		a, meta, err := loadActivity(tx, activityID, scope)
+		a, meta, err := loadOpenActivity(tx, activityID, scope, now)
 		if err != nil {
-			return err
-		}
-		if err := checkOpen(a, meta, now); err != nil {
 			return err
 		}
 		if err := checkRetiree(tx, retireeID, a.CommunityId, scope); err != nil {
@@ -170,11 +167,8 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 	err = s.db.Batch(func(tx *bolt.Tx) error {
 		cancelled, promoted = nil, nil
 		now := s.now()
-		a, meta, err := loadActivity(tx, activityID, scope)
+		a, meta, err := loadOpenActivity(tx, activityID, scope, now)
 		if err != nil {
-			return err
-		}
-		if err := checkOpen(a, meta, now); err != nil {
 			return err
 		}
 		if !inputcheck.IsOpaqueID(retireeID) {

@@ -172,12 +172,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 			}
 		}
 		venues := tx.Bucket(bucketVenues)
-		for {
-			v.Id = newID()
-			if venues.Get([]byte(v.Id)) == nil {
-				break
-			}
-		}
+		v.Id = unusedID(venues)
 		if err := boltstore.PutProto(venues, []byte(v.Id), v); err != nil {
 			return err
 		}
@@ -266,4 +261,16 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 		return err
 	})
 	return out, next, err
+}
+
+// unusedID returns a new id that is not yet a key of b. A collision of 80
+// random bits is all but impossible, but a stored record must never be
+// overwritten by a new one.
+func unusedID(b *bolt.Bucket) string {
+	for {
+		id := newID()
+		if b.Get([]byte(id)) == nil {
+			return id
+		}
+	}
 }
