@@ -95,14 +95,7 @@ func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
 	if !inputcheck.IsOpaqueID(id) {
 		return nil, errRetireeNotFound
 	}
-	r := new(pb.Retiree)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return get[pb.Retiree](s.db, bucketRetirees, []byte(id), errRetireeNotFound)
 }
 
 // LookupRetiree finds a retiree by ID number.

@@ -100,14 +100,7 @@ var (
 func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 	c = proto.Clone(c).(*pb.Community)
 	c.CreateTime = timestamppb.New(s.now())
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCommunities)
-		if b.Get([]byte(c.Id)) != nil {
-			return fault.Conflict("COMMUNITY_EXISTS", "a community with this id already exists")
-		}
-		return boltstore.PutProto(b, []byte(c.Id), c)
-	})
-	if err != nil {
+	if err := s.insert(bucketCommunities, []byte(c.Id), c, fault.Conflict("COMMUNITY_EXISTS", "a community with this id already exists")); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -115,36 +108,14 @@ func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 
 // GetCommunity returns a community or ErrNotFound.
 func (s *Store) GetCommunity(id string) (*pb.Community, error) {
-	c := new(pb.Community)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return boltstore.GetProto(tx.Bucket(bucketCommunities), []byte(id), c, errCommunityNotFound)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return get[pb.Community](s.db, bucketCommunities, []byte(id), errCommunityNotFound)
 }
 
 // ListCommunities returns a page of communities in id order.
 func (s *Store) ListCommunities(district, street string, size int, after []byte) ([]*pb.Community, []byte, error) {
-	var out []*pb.Community
-	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketCommunities).Cursor(), func(_, v []byte) (bool, error) {
-			c := new(pb.Community)
-			if err := proto.Unmarshal(v, c); err != nil {
-				return false, err
-			}
-			if (district != "" && c.District != district) || (street != "" && c.Street != street) {
-				return false, nil
-			}
-			out = append(out, c)
-			return true, nil
-		})
-		return err
+	return page(s, bucketCommunities, size, after, func(c *pb.Community) bool {
+		return (district == "" || c.District == district) && (street == "" || c.Street == street)
 	})
-	return out, next, err
 }
 
 // CreateEnterprise stores a new enterprise; a known credit code is a
@@ -152,14 +123,7 @@ func (s *Store) ListCommunities(district, street string, size int, after []byte)
 func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 	e = proto.Clone(e).(*pb.Enterprise)
 	e.CreateTime = timestamppb.New(s.now())
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEnterprises)
-		if b.Get([]byte(e.CreditCode)) != nil {
-			return fault.Conflict("ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")
-		}
-		return boltstore.PutProto(b, []byte(e.CreditCode), e)
-	})
-	if err != nil {
+	if err := s.insert(bucketEnterprises, []byte(e.CreditCode), e, fault.Conflict("ENTERPRISE_EXISTS", "an enterprise with this credit code already exists")); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -167,31 +131,63 @@ func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 
 // GetEnterprise returns an enterprise or ErrNotFound.
 func (s *Store) GetEnterprise(code string) (*pb.Enterprise, error) {
-	e := new(pb.Enterprise)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return boltstore.GetProto(tx.Bucket(bucketEnterprises), []byte(code), e, errEnterpriseNotFound)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
+	return get[pb.Enterprise](s.db, bucketEnterprises, []byte(code), errEnterpriseNotFound)
 }
 
 // ListEnterprises returns a page of enterprises in credit-code order.
 func (s *Store) ListEnterprises(status pb.EnterpriseStatus, size int, after []byte) ([]*pb.Enterprise, []byte, error) {
-	var out []*pb.Enterprise
+	return page(s, bucketEnterprises, size, after, func(e *pb.Enterprise) bool {
+		return status == pb.EnterpriseStatus_ENTERPRISE_STATUS_UNSPECIFIED || e.Status == status
+	})
+}
+
+// message is a stored protobuf message type T, for the generic helpers
+// below: PT is *T.
+type message[T any] interface {
+	*T
+	proto.Message
+}
+
+// get reads the message stored under key in bucket, or notFound.
+func get[T any, PT message[T]](db *bolt.DB, bucket, key []byte, notFound error) (PT, error) {
+	m := PT(new(T))
+	err := db.View(func(tx *bolt.Tx) error {
+		return boltstore.GetProto(tx.Bucket(bucket), key, m, notFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// insert stores m under a new key in bucket; exists is the error when
+// the key is taken.
+func (s *Store) insert(bucket, key []byte, m proto.Message, exists error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b.Get(key) != nil {
+			return exists
+		}
+		return boltstore.PutProto(b, key, m)
+	})
+}
+
+// page returns a page of the messages of bucket that keep accepts, in key
+// order, examining at most the store's bound of entries.
+func page[T any, PT message[T]](s *Store, bucket []byte, size int, after []byte, keep func(PT) bool) ([]PT, []byte, error) {
+	var out []PT
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketEnterprises).Cursor(), func(_, v []byte) (bool, error) {
-			e := new(pb.Enterprise)
-			if err := proto.Unmarshal(v, e); err != nil {
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), func(_, v []byte) (bool, error) {
+			m := PT(new(T))
+			if err := proto.Unmarshal(v, m); err != nil {
 				return false, err
 			}
-			if status != pb.EnterpriseStatus_ENTERPRISE_STATUS_UNSPECIFIED && e.Status != status {
+			if !keep(m) {
 				return false, nil
 			}
-			out = append(out, e)
+			out = append(out, m)
 			return true, nil
 		})
 		return err
