@@ -10,24 +10,22 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// target is the object a matrix call names.
-type target int
-
+// The matrix's targets: own is in the clerk's community, communityA;
+// other in communityB, outside the clerk's scope; missing does not exist,
+// an unknown venue or activity id.
 const (
-	// own is in the clerk's community, communityA.
-	own target = iota
-	// other is in communityB, outside the clerk's scope.
-	other
-	// missing does not exist: an unknown venue or activity id.
-	missing
+	own     = servicetest.Own
+	other   = servicetest.Other
+	missing = servicetest.Missing
 )
 
-func (tg target) String() string { return [...]string{"own", "other", "missing"}[tg] }
+// target is the object a matrix call names.
+type target = servicetest.Target
 
 // TestAuthorizationMatrix calls every RPC with real tokens as every role
 // on an object in the clerk's community, in another, and missing. Admin
@@ -42,7 +40,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		pd = codes.PermissionDenied
 		nf = codes.NotFound
 		ia = codes.InvalidArgument
-		na = codes.Code(1000) // the RPC names no object that can be missing
+		na = servicetest.NA // the RPC names no object that can be missing
 	)
 	h := newHarness(t)
 	c := h.client
@@ -196,30 +194,30 @@ func TestAuthorizationMatrix(t *testing.T) {
 		},
 	}
 	// want[rpc][role] = codes for own, other, missing.
-	type row [3]codes.Code
-	read := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {ok, ok, nf}, authn.RoleClerk: {ok, pd, pd},
-		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	type row = servicetest.Cells
+	read := map[string]row{
+		"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+		"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 	}
-	readCommunity := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {ok, ok, na}, authn.RoleClerk: {ok, pd, na},
-		authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {pd, pd, na},
+	readCommunity := map[string]row{
+		"admin": {ok, ok, na}, "bureau": {ok, ok, na}, "clerk": {ok, pd, na},
+		"enterprise": {pd, pd, na}, "service": {pd, pd, na},
 	}
-	manage := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
-		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	manage := map[string]row{
+		"admin": {ok, ok, nf}, "bureau": {pd, pd, pd}, "clerk": {ok, pd, pd},
+		"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 	}
-	want := map[string]map[authn.Role]row{
+	want := map[string]map[string]row{
 		"CreateVenue": {
-			authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {pd, pd, na}, authn.RoleClerk: {ok, pd, na},
-			authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {ok, ok, na},
+			"admin": {ok, ok, na}, "bureau": {pd, pd, na}, "clerk": {ok, pd, na},
+			"enterprise": {pd, pd, na}, "service": {ok, ok, na},
 		},
 		"GetVenue":   read,
 		"ListVenues": readCommunity,
 		"CreateActivity": {
 			// A missing venue is a bad reference for those who may know.
-			authn.RoleAdmin: {ok, ok, ia}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
-			authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+			"admin": {ok, ok, ia}, "bureau": {pd, pd, pd}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
 		"GetActivity":                 read,
 		"ListActivities by venue":     read,
@@ -232,32 +230,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GetParticipationReport":      readCommunity,
 		"GetCommunityCalendar":        readCommunity,
 	}
-	principals := map[authn.Role]authn.Principal{
-		authn.RoleAdmin: adminP, authn.RoleBureau: bureauP, authn.RoleClerk: clerkP,
-		authn.RoleEnterprise: enterpriseP, authn.RoleService: serviceP,
-	}
-	if len(want) != len(calls) {
-		t.Fatalf("%d RPCs with expectations, %d with calls", len(want), len(calls))
-	}
-	for name, byRole := range want {
-		for _, role := range authn.Roles() {
-			for _, tg := range []target{own, other, missing} {
-				code := byRole[role][tg]
-				if code == na {
-					continue
-				}
-				t.Run(fmt.Sprintf("%s/%s/%s", name, role, tg), func(t *testing.T) {
-					err := calls[name](tg)(h.as(principals[role]))
-					if got := status.Code(err); got != code {
-						t.Errorf("code = %v (%v), want %v", got, err, code)
-					}
-					if code == pd && status.Convert(err).Message() != "permission denied" {
-						t.Errorf("PermissionDenied says %q: it must not hint at existence", status.Convert(err).Message())
-					}
-				})
-			}
-		}
-	}
+	servicetest.RunMatrix(t, servicetest.Matrix{
+		Calls: calls, Want: want,
+		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+	})
 
 	t.Run("no token", func(t *testing.T) {
 		_, err := c.GetVenue(context.Background(), &pb.GetVenueRequest{Id: venues[own].Id})
