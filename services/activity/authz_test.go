@@ -102,73 +102,62 @@ func TestAuthorizationMatrix(t *testing.T) {
 			keys++
 			key := fmt.Sprintf("premises-%d", keys)
 			return func(ctx context.Context) error {
-				_, err := c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key})
-				return err
+				return servicetest.ErrOf(c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key}))
 			}
 		},
 		"GetVenue": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id})
-				return err
+				return servicetest.ErrOf(c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id}))
 			}
 		},
 		"ListVenues": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]})
-				return err
+				return servicetest.ErrOf(c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]}))
 			}
 		},
 		"CreateActivity": func(tg target) func(context.Context) error {
 			slot++
 			a := weekly(venues[tg], sh(2026, 7, 1, 0, 0).Add(time.Duration(slot)*time.Hour), time.Hour, 1, 2)
 			return func(ctx context.Context) error {
-				_, err := c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a})
-				return err
+				return servicetest.ErrOf(c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a}))
 			}
 		},
 		"GetActivity": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id})
-				return err
+				return servicetest.ErrOf(c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id}))
 			}
 		},
 		"ListActivities by venue": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id})
-				return err
+				return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id}))
 			}
 		},
 		"ListActivities by community": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]})
-				return err
+				return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]}))
 			}
 		},
 		"CancelActivity": func(tg target) func(context.Context) error {
 			a := freshActivity(tg)
 			return func(ctx context.Context) error {
-				_, err := c.CancelActivity(ctx, &pb.CancelActivityRequest{Id: a.Id, Reason: "场地维修"})
-				return err
+				return servicetest.ErrOf(c.CancelActivity(ctx, &pb.CancelActivityRequest{Id: a.Id, Reason: "场地维修"}))
 			}
 		},
 		"RegisterRetiree": func(tg target) func(context.Context) error {
 			id := retiree(tg)
 			return func(ctx context.Context) error {
-				_, err := c.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: shared[tg].Id, RetireeId: id})
-				return err
+				return servicetest.ErrOf(c.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: shared[tg].Id, RetireeId: id}))
 			}
 		},
 		"CancelRegistration": func(tg target) func(context.Context) error {
 			id := register(shared[tg], tg)
 			return func(ctx context.Context) error {
-				_, err := c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id})
-				return err
+				return servicetest.ErrOf(c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id}))
 			}
 		},
 		"ListRegistrations": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id})
-				return err
+				return servicetest.ErrOf(c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id}))
 			}
 		},
 		"RecordAttendance": func(tg target) func(context.Context) error {
@@ -182,14 +171,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		},
 		"GetParticipationReport": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]})
-				return err
+				return servicetest.ErrOf(c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]}))
 			}
 		},
 		"GetCommunityCalendar": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]})
-				return err
+				return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]}))
 			}
 		},
 	}

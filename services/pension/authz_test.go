@@ -39,20 +39,16 @@ func TestAuthorisationMatrix(t *testing.T) {
 	day := 0
 	calls := map[string]func(servicetest.Target) func(context.Context) error{
 		"ListPayments": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.ListPayments(ctx, &pb.ListPaymentsRequest{RetireeId: retireeID(n)})
-			return err
+			return servicetest.ErrOf(h.client.ListPayments(ctx, &pb.ListPaymentsRequest{RetireeId: retireeID(n)}))
 		}),
 		"QueryPayments": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.QueryPayments(ctx, &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()})
-			return err
+			return servicetest.ErrOf(h.client.QueryPayments(ctx, &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()}))
 		}),
 		"ListPaymentVersions": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.ListPaymentVersions(ctx, &pb.ListPaymentVersionsRequest{RetireeId: retireeID(n), Month: "2026-01"})
-			return err
+			return servicetest.ErrOf(h.client.ListPaymentVersions(ctx, &pb.ListPaymentVersionsRequest{RetireeId: retireeID(n), Month: "2026-01"}))
 		}),
 		"GetStatement": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.GetStatement(ctx, &pb.GetStatementRequest{RetireeId: retireeID(n), Year: 2026})
-			return err
+			return servicetest.ErrOf(h.client.GetStatement(ctx, &pb.GetStatementRequest{RetireeId: retireeID(n), Year: 2026}))
 		}),
 		"RecordCertification": byRetiree(func(ctx context.Context, n int) error {
 			day++
@@ -61,20 +57,16 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return err
 		}),
 		"ListCertifications": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(n)})
-			return err
+			return servicetest.ErrOf(h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(n)}))
 		}),
 		"GetEntitlement": byRetiree(func(ctx context.Context, n int) error {
-			_, err := h.client.GetEntitlement(ctx, &pb.GetEntitlementRequest{RetireeId: retireeID(n)})
-			return err
+			return servicetest.ErrOf(h.client.GetEntitlement(ctx, &pb.GetEntitlementRequest{RetireeId: retireeID(n)}))
 		}),
 		"ListOverdueCertifications": byCommunity(func(ctx context.Context, c string) error {
-			_, err := h.client.ListOverdueCertifications(ctx, &pb.ListOverdueCertificationsRequest{CommunityId: c})
-			return err
+			return servicetest.ErrOf(h.client.ListOverdueCertifications(ctx, &pb.ListOverdueCertificationsRequest{CommunityId: c}))
 		}),
 		"ListPaymentAnomalies": byCommunity(func(ctx context.Context, c string) error {
-			_, err := h.client.ListPaymentAnomalies(ctx, &pb.ListPaymentAnomaliesRequest{CommunityId: c, Month: "2026-05"})
-			return err
+			return servicetest.ErrOf(h.client.ListPaymentAnomalies(ctx, &pb.ListPaymentAnomaliesRequest{CommunityId: c, Month: "2026-05"}))
 		}),
 	}
 	// communityCalls name a community, not a retiree: an unknown one is

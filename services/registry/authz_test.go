@@ -71,32 +71,27 @@ func TestAuthorizationMatrix(t *testing.T) {
 	calls := map[string]func(tg target) func(ctx context.Context) error{
 		"GetRetiree": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id})
-				return err
+				return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id}))
 			}
 		},
 		"LookupRetiree": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber})
-				return err
+				return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber}))
 			}
 		},
 		"ListRetireeHistory": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id})
-				return err
+				return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id}))
 			}
 		},
 		"ListRetireeAuditLog": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id})
-				return err
+				return servicetest.ErrOf(c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id}))
 			}
 		},
 		"ListRetirees": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]})
-				return err
+				return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]}))
 			}
 		},
 		"CreateRetiree": func(tg target) func(context.Context) error {
@@ -106,8 +101,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				r.EnterpriseCreditCode = enterpriseY
 			}
 			return func(ctx context.Context) error {
-				_, err := c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: r})
-				return err
+				return servicetest.ErrOf(c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: r}))
 			}
 		},
 		"UpdateRetiree": func(tg target) func(context.Context) error {
@@ -123,15 +117,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"TransferRetiree": func(tg target) func(context.Context) error {
 			r := fresh(tg)
 			return func(ctx context.Context) error {
-				_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"})
-				return err
+				return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}))
 			}
 		},
 		"RecordDeath": func(tg target) func(context.Context) error {
 			r := fresh(tg)
 			return func(ctx context.Context) error {
-				_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"})
-				return err
+				return servicetest.ErrOf(c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}))
 			}
 		},
 		"AssignRetirees": func(tg target) func(context.Context) error {
@@ -147,8 +139,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		},
 		"BatchGetRetireeFacts": func(tg target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}})
-				return err
+				return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}}))
 			}
 		},
 		"CreateCommunity": func(target) func(context.Context) error {
@@ -163,14 +154,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		},
 		"GetCommunity": func(target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB})
-				return err
+				return servicetest.ErrOf(c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB}))
 			}
 		},
 		"ListCommunities": func(target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListCommunities(ctx, &pb.ListCommunitiesRequest{})
-				return err
+				return servicetest.ErrOf(c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}))
 			}
 		},
 		"CreateEnterprise": func(target) func(context.Context) error {
@@ -180,26 +169,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(ctx context.Context) error {
-				_, err := c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}})
-				return err
+				return servicetest.ErrOf(c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}}))
 			}
 		},
 		"GetEnterprise": func(target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY})
-				return err
+				return servicetest.ErrOf(c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY}))
 			}
 		},
 		"ListEnterprises": func(target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{})
-				return err
+				return servicetest.ErrOf(c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}))
 			}
 		},
 		"GetSocialisationReport": func(target) func(context.Context) error {
 			return func(ctx context.Context) error {
-				_, err := c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{})
-				return err
+				return servicetest.ErrOf(c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}))
 			}
 		},
 		"WatchRetirees": func(target) func(context.Context) error {
