@@ -120,3 +120,11 @@ func (k Keys) CallersOf(t testing.TB, principals ...authn.Principal) []Caller {
 	}
 	return out
 }
+
+// OnTarget is the call of a matrix that needs no fixture of its own: it
+// calls call on the target when the matrix makes the call.
+func OnTarget(call func(ctx context.Context, tg Target) error) func(Target) func(context.Context) error {
+	return func(tg Target) func(context.Context) error {
+		return func(ctx context.Context) error { return call(ctx, tg) }
+	}
+}

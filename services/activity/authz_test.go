@@ -105,16 +105,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return servicetest.ErrOf(c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key}))
 			}
 		},
-		"GetVenue": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id}))
-			}
-		},
-		"ListVenues": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]}))
-			}
-		},
+		"GetVenue": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id}))
+		}),
+		"ListVenues": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]}))
+		}),
 		"CreateActivity": func(tg target) func(context.Context) error {
 			slot++
 			a := weekly(venues[tg], sh(2026, 7, 1, 0, 0).Add(time.Duration(slot)*time.Hour), time.Hour, 1, 2)
@@ -122,21 +118,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return servicetest.ErrOf(c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a}))
 			}
 		},
-		"GetActivity": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id}))
-			}
-		},
-		"ListActivities by venue": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id}))
-			}
-		},
-		"ListActivities by community": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]}))
-			}
-		},
+		"GetActivity": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id}))
+		}),
+		"ListActivities by venue": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id}))
+		}),
+		"ListActivities by community": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]}))
+		}),
 		"CancelActivity": func(tg target) func(context.Context) error {
 			a := freshActivity(tg)
 			return func(ctx context.Context) error {
@@ -155,11 +145,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return servicetest.ErrOf(c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id}))
 			}
 		},
-		"ListRegistrations": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id}))
-			}
-		},
+		"ListRegistrations": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id}))
+		}),
 		"RecordAttendance": func(tg target) func(context.Context) error {
 			id := register(started[tg], tg)
 			return func(ctx context.Context) error {
@@ -169,16 +157,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"GetParticipationReport": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]}))
-			}
-		},
-		"GetCommunityCalendar": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]}))
-			}
-		},
+		"GetParticipationReport": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]}))
+		}),
+		"GetCommunityCalendar": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]}))
+		}),
 	}
 	// want[rpc][role] = codes for own, other, missing.
 	type row = servicetest.Cells

@@ -26,14 +26,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 	// byRetiree and byCommunity make the calls of a matrix of calls that
 	// name a retiree and of calls that name a community.
 	byRetiree := func(call func(ctx context.Context, n int) error) func(servicetest.Target) func(context.Context) error {
-		return func(tg servicetest.Target) func(context.Context) error {
-			return func(ctx context.Context) error { return call(ctx, retiree[tg]) }
-		}
+		return servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error { return call(ctx, retiree[tg]) })
 	}
 	byCommunity := func(call func(ctx context.Context, c string) error) func(servicetest.Target) func(context.Context) error {
-		return func(tg servicetest.Target) func(context.Context) error {
-			return func(ctx context.Context) error { return call(ctx, community[tg]) }
-		}
+		return servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error { return call(ctx, community[tg]) })
 	}
 	// Each certification is on another day: a repeated one is not a change.
 	day := 0

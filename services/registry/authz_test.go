@@ -69,31 +69,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// calls prepare a call of each RPC on a target (creating fresh
 	// fixtures for the calls that change them) and return it.
 	calls := map[string]func(tg target) func(ctx context.Context) error{
-		"GetRetiree": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id}))
-			}
-		},
-		"LookupRetiree": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber}))
-			}
-		},
-		"ListRetireeHistory": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id}))
-			}
-		},
-		"ListRetireeAuditLog": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id}))
-			}
-		},
-		"ListRetirees": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]}))
-			}
-		},
+		"GetRetiree": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id}))
+		}),
+		"LookupRetiree": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber}))
+		}),
+		"ListRetireeHistory": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id}))
+		}),
+		"ListRetireeAuditLog": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id}))
+		}),
+		"ListRetirees": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]}))
+		}),
 		"CreateRetiree": func(tg target) func(context.Context) error {
 			n++
 			r := newRetiree(t, n, communities[tg], pb.ManagementMode_ENTERPRISE)
@@ -137,11 +127,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"BatchGetRetireeFacts": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}}))
-			}
-		},
+		"BatchGetRetireeFacts": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}}))
+		}),
 		"CreateCommunity": func(target) func(context.Context) error {
 			n++
 			id := fmt.Sprintf("2101029%05d", n)
@@ -152,16 +140,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"GetCommunity": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB}))
-			}
-		},
-		"ListCommunities": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}))
-			}
-		},
+		"GetCommunity": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB}))
+		}),
+		"ListCommunities": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}))
+		}),
 		"CreateEnterprise": func(target) func(context.Context) error {
 			n++
 			code, err := creditcode.Build("91", "210102", fmt.Sprintf("%08d", n))
@@ -172,21 +156,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return servicetest.ErrOf(c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}}))
 			}
 		},
-		"GetEnterprise": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY}))
-			}
-		},
-		"ListEnterprises": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}))
-			}
-		},
-		"GetSocialisationReport": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				return servicetest.ErrOf(c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}))
-			}
-		},
+		"GetEnterprise": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY}))
+		}),
+		"ListEnterprises": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}))
+		}),
+		"GetSocialisationReport": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}))
+		}),
 		"WatchRetirees": func(target) func(context.Context) error {
 			return func(ctx context.Context) error { return watchOnce(ctx, c, 0) }
 		},
