@@ -516,11 +516,8 @@ func (w *world) settleArchivesAndPremises(h *pb.Handover) *pb.Handover {
 func TestSubmitListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
-	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	w.kill(dead[0])
+	fine, dead, handed := w.retireesToCheck()
 	foreign := w.retirees(1, enterpriseY, registryv1.ManagementMode_ENTERPRISE)
-	handed := w.retirees(1, enterpriseX, registryv1.ManagementMode_COMMUNITY)
 	other := w.submitted(1) // holds its retiree
 	unknown := "aaaaaaaaaaaaaaaa"
 	noDossier := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
