@@ -31,13 +31,7 @@ func TestFlagsRegister(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			var got Flags
-			got.Register(fs, "127.0.0.1:9101", "127.0.0.1:9201")
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
+			got := parseFlags(t, tc.args)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("flags (-want +got):\n%s", diff)
 			}
@@ -66,13 +60,7 @@ func TestFlagsValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			var f Flags
-			f.Register(fs, "127.0.0.1:9101", "127.0.0.1:9201")
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
+			f := parseFlags(t, tc.args)
 			err := f.Validate()
 			if len(tc.want) == 0 {
 				if err != nil {
@@ -91,4 +79,18 @@ func TestFlagsValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseFlags registers Flags with the default gRPC and admin addresses of
+// a service and parses args into them.
+func parseFlags(t *testing.T, args []string) Flags {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f Flags
+	f.Register(fs, "127.0.0.1:9101", "127.0.0.1:9201")
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
 }

@@ -327,6 +327,14 @@ func (rp *runningProjection) stop() {
 }
 
 // waitFor waits until the projection has applied rev.
+// stopRegistry stops reg and waits until the projection notices that it
+// is gone.
+func (rp *runningProjection) stopRegistry(reg *testRegistry) {
+	rp.t.Helper()
+	reg.Stop()
+	eventually(rp.t, "the projection notices registry is gone", func() bool { return !rp.p.Connected() })
+}
+
 func (rp *runningProjection) waitFor(rev uint64) {
 	rp.t.Helper()
 	ctx, cancel := waitfor.Context(rp.t)

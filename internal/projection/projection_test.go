@@ -316,18 +316,24 @@ func TestResumesFromStoredCursor(t *testing.T) {
 	checkMatches(t, rp.db, want)
 }
 
-func TestCatchesUpAfterRegistryRestart(t *testing.T) {
-	t.Parallel()
+// connectedThenDown starts a registry with one retiree of communityA and
+// a projection following it, waits until the projection has caught up and
+// reports a connection, then stops the registry.
+func connectedThenDown(t *testing.T) (*testRegistry, registryv1.RegistryServiceClient, *runningProjection, *registryv1.Retiree) {
+	t.Helper()
 	reg := newTestRegistry(t, 0)
 	client := reg.dial()
 	a, head := reg.create(communityA)
 	rp := startProjection(t, projectionPath(t), client, projection.Options{})
 	rp.waitFor(head)
 	eventually(t, "the projection reports a connection", rp.p.Connected)
+	rp.stopRegistry(reg)
+	return reg, client, rp, a
+}
 
-	reg.Stop()
-	eventually(t, "the projection notices registry is gone", func() bool { return !rp.p.Connected() })
-
+func TestCatchesUpAfterRegistryRestart(t *testing.T) {
+	t.Parallel()
+	reg, client, rp, a := connectedThenDown(t)
 	reg.Start()
 	b, _ := reg.create(communityB)
 	rev := reg.transfer(a.Id, communityC)
@@ -348,15 +354,7 @@ func TestCatchesUpAfterRegistryRestart(t *testing.T) {
 // disconnected for as long as registry is quiet.
 func TestConnectedAfterReconnectWithoutChanges(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, 0)
-	client := reg.dial()
-	_, head := reg.create(communityA)
-	rp := startProjection(t, projectionPath(t), client, projection.Options{})
-	rp.waitFor(head)
-	eventually(t, "the projection reports a connection", rp.p.Connected)
-
-	reg.Stop()
-	eventually(t, "the projection notices registry is gone", func() bool { return !rp.p.Connected() })
+	reg, _, rp, _ := connectedThenDown(t)
 	reg.Start()
 	eventually(t, "Connected to be true again with registry up and quiet", rp.p.Connected)
 }
@@ -372,8 +370,7 @@ func TestServesReadsWhileRegistryDown(t *testing.T) {
 	rp.waitFor(head)
 	want, _ := states(t, client)
 
-	reg.Stop()
-	eventually(t, "the projection notices registry is gone", func() bool { return !rp.p.Connected() })
+	rp.stopRegistry(reg)
 
 	checkMatches(t, rp.db, want)
 	// The service's own writes are not held up by the reconnect loop.

@@ -10,24 +10,22 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// target is the object a matrix call names.
-type target int
-
+// The matrix's targets: own is in the clerk's community, communityA;
+// other in communityB, outside the clerk's scope; missing does not exist,
+// an unknown venue or activity id.
 const (
-	// own is in the clerk's community, communityA.
-	own target = iota
-	// other is in communityB, outside the clerk's scope.
-	other
-	// missing does not exist: an unknown venue or activity id.
-	missing
+	own     = servicetest.Own
+	other   = servicetest.Other
+	missing = servicetest.Missing
 )
 
-func (tg target) String() string { return [...]string{"own", "other", "missing"}[tg] }
+// target is the object a matrix call names.
+type target = servicetest.Target
 
 // TestAuthorizationMatrix calls every RPC with real tokens as every role
 // on an object in the clerk's community, in another, and missing. Admin
@@ -42,7 +40,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		pd = codes.PermissionDenied
 		nf = codes.NotFound
 		ia = codes.InvalidArgument
-		na = codes.Code(1000) // the RPC names no object that can be missing
+		na = servicetest.NA // the RPC names no object that can be missing
 	)
 	h := newHarness(t)
 	c := h.client
@@ -104,75 +102,52 @@ func TestAuthorizationMatrix(t *testing.T) {
 			keys++
 			key := fmt.Sprintf("premises-%d", keys)
 			return func(ctx context.Context) error {
-				_, err := c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key})
-				return err
+				return servicetest.ErrOf(c.CreateVenue(ctx, &pb.CreateVenueRequest{Venue: venueOf(communities[tg], 40), RequestKey: key}))
 			}
 		},
-		"GetVenue": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id})
-				return err
-			}
-		},
-		"ListVenues": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]})
-				return err
-			}
-		},
+		"GetVenue": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetVenue(ctx, &pb.GetVenueRequest{Id: venues[tg].Id}))
+		}),
+		"ListVenues": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListVenues(ctx, &pb.ListVenuesRequest{CommunityId: communities[tg]}))
+		}),
 		"CreateActivity": func(tg target) func(context.Context) error {
 			slot++
 			a := weekly(venues[tg], sh(2026, 7, 1, 0, 0).Add(time.Duration(slot)*time.Hour), time.Hour, 1, 2)
 			return func(ctx context.Context) error {
-				_, err := c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a})
-				return err
+				return servicetest.ErrOf(c.CreateActivity(ctx, &pb.CreateActivityRequest{Activity: a}))
 			}
 		},
-		"GetActivity": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id})
-				return err
-			}
-		},
-		"ListActivities by venue": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id})
-				return err
-			}
-		},
-		"ListActivities by community": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]})
-				return err
-			}
-		},
+		"GetActivity": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetActivity(ctx, &pb.GetActivityRequest{Id: shared[tg].Id}))
+		}),
+		"ListActivities by venue": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{VenueId: venues[tg].Id}))
+		}),
+		"ListActivities by community": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListActivities(ctx, &pb.ListActivitiesRequest{CommunityId: communities[tg]}))
+		}),
 		"CancelActivity": func(tg target) func(context.Context) error {
 			a := freshActivity(tg)
 			return func(ctx context.Context) error {
-				_, err := c.CancelActivity(ctx, &pb.CancelActivityRequest{Id: a.Id, Reason: "场地维修"})
-				return err
+				return servicetest.ErrOf(c.CancelActivity(ctx, &pb.CancelActivityRequest{Id: a.Id, Reason: "场地维修"}))
 			}
 		},
 		"RegisterRetiree": func(tg target) func(context.Context) error {
 			id := retiree(tg)
 			return func(ctx context.Context) error {
-				_, err := c.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: shared[tg].Id, RetireeId: id})
-				return err
+				return servicetest.ErrOf(c.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: shared[tg].Id, RetireeId: id}))
 			}
 		},
 		"CancelRegistration": func(tg target) func(context.Context) error {
 			id := register(shared[tg], tg)
 			return func(ctx context.Context) error {
-				_, err := c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id})
-				return err
+				return servicetest.ErrOf(c.CancelRegistration(ctx, &pb.CancelRegistrationRequest{ActivityId: shared[tg].Id, RetireeId: id}))
 			}
 		},
-		"ListRegistrations": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id})
-				return err
-			}
-		},
+		"ListRegistrations": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRegistrations(ctx, &pb.ListRegistrationsRequest{ActivityId: shared[tg].Id}))
+		}),
 		"RecordAttendance": func(tg target) func(context.Context) error {
 			id := register(started[tg], tg)
 			return func(ctx context.Context) error {
@@ -182,44 +157,38 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"GetParticipationReport": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]})
-				return err
-			}
-		},
-		"GetCommunityCalendar": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]})
-				return err
-			}
-		},
+		"GetParticipationReport": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]}))
+		}),
+		"GetCommunityCalendar": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]}))
+		}),
 	}
 	// want[rpc][role] = codes for own, other, missing.
-	type row [3]codes.Code
-	read := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {ok, ok, nf}, authn.RoleClerk: {ok, pd, pd},
-		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	type row = servicetest.Cells
+	read := map[string]row{
+		"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+		"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 	}
-	readCommunity := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {ok, ok, na}, authn.RoleClerk: {ok, pd, na},
-		authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {pd, pd, na},
+	readCommunity := map[string]row{
+		"admin": {ok, ok, na}, "bureau": {ok, ok, na}, "clerk": {ok, pd, na},
+		"enterprise": {pd, pd, na}, "service": {pd, pd, na},
 	}
-	manage := map[authn.Role]row{
-		authn.RoleAdmin: {ok, ok, nf}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
-		authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+	manage := map[string]row{
+		"admin": {ok, ok, nf}, "bureau": {pd, pd, pd}, "clerk": {ok, pd, pd},
+		"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 	}
-	want := map[string]map[authn.Role]row{
+	want := map[string]map[string]row{
 		"CreateVenue": {
-			authn.RoleAdmin: {ok, ok, na}, authn.RoleBureau: {pd, pd, na}, authn.RoleClerk: {ok, pd, na},
-			authn.RoleEnterprise: {pd, pd, na}, authn.RoleService: {ok, ok, na},
+			"admin": {ok, ok, na}, "bureau": {pd, pd, na}, "clerk": {ok, pd, na},
+			"enterprise": {pd, pd, na}, "service": {ok, ok, na},
 		},
 		"GetVenue":   read,
 		"ListVenues": readCommunity,
 		"CreateActivity": {
 			// A missing venue is a bad reference for those who may know.
-			authn.RoleAdmin: {ok, ok, ia}, authn.RoleBureau: {pd, pd, pd}, authn.RoleClerk: {ok, pd, pd},
-			authn.RoleEnterprise: {pd, pd, pd}, authn.RoleService: {pd, pd, pd},
+			"admin": {ok, ok, ia}, "bureau": {pd, pd, pd}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
 		"GetActivity":                 read,
 		"ListActivities by venue":     read,
@@ -232,32 +201,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GetParticipationReport":      readCommunity,
 		"GetCommunityCalendar":        readCommunity,
 	}
-	principals := map[authn.Role]authn.Principal{
-		authn.RoleAdmin: adminP, authn.RoleBureau: bureauP, authn.RoleClerk: clerkP,
-		authn.RoleEnterprise: enterpriseP, authn.RoleService: serviceP,
-	}
-	if len(want) != len(calls) {
-		t.Fatalf("%d RPCs with expectations, %d with calls", len(want), len(calls))
-	}
-	for name, byRole := range want {
-		for _, role := range authn.Roles() {
-			for _, tg := range []target{own, other, missing} {
-				code := byRole[role][tg]
-				if code == na {
-					continue
-				}
-				t.Run(fmt.Sprintf("%s/%s/%s", name, role, tg), func(t *testing.T) {
-					err := calls[name](tg)(h.as(principals[role]))
-					if got := status.Code(err); got != code {
-						t.Errorf("code = %v (%v), want %v", got, err, code)
-					}
-					if code == pd && status.Convert(err).Message() != "permission denied" {
-						t.Errorf("PermissionDenied says %q: it must not hint at existence", status.Convert(err).Message())
-					}
-				})
-			}
-		}
-	}
+	servicetest.RunMatrix(t, servicetest.Matrix{
+		Calls: calls, Want: want,
+		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+	})
 
 	t.Run("no token", func(t *testing.T) {
 		_, err := c.GetVenue(context.Background(), &pb.GetVenueRequest{Id: venues[own].Id})

@@ -1,9 +1,7 @@
 package activity
 
 import (
-	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,28 +18,26 @@ import (
 func TestOpenStoreMigratesVersion0(t *testing.T) {
 	t.Parallel()
 	venue := &pb.Venue{Id: "abcdefghijklmnop", CommunityId: communityA, Name: "活动室", Address: "北市场街1号", Capacity: 40, AreaSqm: 80}
-	secret := bytes.Repeat([]byte{7}, 32)
-	path := filepath.Join(t.TempDir(), "activity.db")
-	boltstoretest.WriteFile(t, path, allBuckets, func(tx *bolt.Tx) error {
-		return errors.Join(
-			boltstoretest.Put(tx, "meta", "page_secret", secret),
-			boltstoretest.PutProto(tx, "venues", venue.Id, venue),
-			boltstoretest.Put(tx, "venues_by_community", communityA+"\x00"+venue.Id, nil),
-		)
-	})
-
-	s, err := OpenStore(path, nil, StoreOptions{Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
 	anyone := func(string) error { return nil }
-	servicetest.WantReads(t, []servicetest.Read{
-		{Name: "venue", Read: func() (any, error) { return s.GetVenue(venue.Id, anyone) }, Want: venue},
-		{Name: "venues of the community", Read: func() (any, error) {
-			venues, _, err := s.ListVenues(communityA, 10, nil)
-			return venues, err
-		}, Want: []*pb.Venue{venue}},
+	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
+		File: "activity.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		Records: func(tx *bolt.Tx) error {
+			return errors.Join(
+				boltstoretest.PutProto(tx, "venues", venue.Id, venue),
+				boltstoretest.Put(tx, "venues_by_community", communityA+"\x00"+venue.Id, nil),
+			)
+		},
+		Open: func(path string) (*Store, error) {
+			return OpenStore(path, nil, StoreOptions{Logger: zaptest.NewLogger(t)})
+		},
+		Reads: func(s *Store) []servicetest.Read {
+			return []servicetest.Read{
+				{Name: "venue", Read: func() (any, error) { return s.GetVenue(venue.Id, anyone) }, Want: venue},
+				{Name: "venues of the community", Read: func() (any, error) {
+					venues, _, err := s.ListVenues(communityA, 10, nil)
+					return venues, err
+				}, Want: []*pb.Venue{venue}},
+			}
+		},
 	})
 }

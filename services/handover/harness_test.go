@@ -238,37 +238,35 @@ func packageFor(ids []string) *pb.Handover {
 	return h
 }
 
+// handover returns the handover of an answer, failing the test on an
+// error, which names the answer's type and so the call.
+func (w *world) handover(resp interface{ GetHandover() *pb.Handover }, err error) *pb.Handover {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatalf("%T: %v", resp, err)
+	}
+	return resp.GetHandover()
+}
+
 // draft creates a package of n new retirees of enterprise X as its owner.
 func (w *world) draft(n int) *pb.Handover {
 	w.t.Helper()
 	ids := w.retirees(n, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	resp, err := w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: packageFor(ids)})
-	if err != nil {
-		w.t.Fatalf("CreateHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: packageFor(ids)}))
 }
 
 // submitted is a new package of n retirees, submitted.
 func (w *world) submitted(n int) *pb.Handover {
 	w.t.Helper()
 	h := w.draft(n)
-	resp, err := w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag})
-	if err != nil {
-		w.t.Fatalf("SubmitHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag}))
 }
 
 // returned is a new package of n retirees, submitted and returned.
 func (w *world) returned(n int) *pb.Handover {
 	w.t.Helper()
 	h := w.submitted(n)
-	resp, err := w.client.ReturnHandover(w.as(clerkAP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "档案目录不全"})
-	if err != nil {
-		w.t.Fatalf("ReturnHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.ReturnHandover(w.as(clerkAP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "档案目录不全"}))
 }
 
 // ready is a submitted package of n retirees whose funds, archives and
@@ -283,22 +281,10 @@ func (w *world) ready(n int) *pb.Handover {
 func (w *world) settle(h *pb.Handover) *pb.Handover {
 	w.t.Helper()
 	ctx := w.as(clerkAP)
-	fr, err := w.client.ReceiveFunds(ctx, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: h.Funds.AmountFen, VoucherNo: "V-" + h.Id, ReceivedOn: "2026-01-05"})
-	if err != nil {
-		w.t.Fatalf("ReceiveFunds: %v", err)
-	}
-	h = fr.Handover
-	ar, err := w.client.ReceiveArchives(ctx, &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds})
-	if err != nil {
-		w.t.Fatalf("ReceiveArchives: %v", err)
-	}
-	h = ar.Handover
+	h = w.handover(w.client.ReceiveFunds(ctx, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: h.Funds.AmountFen, VoucherNo: "V-" + h.Id, ReceivedOn: "2026-01-05"}))
+	h = w.handover(w.client.ReceiveArchives(ctx, &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
 	for _, pr := range h.Premises {
-		ir, err := w.client.InspectPremises(ctx, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: pr.Id, Accepted: true, Notes: "房屋完好"})
-		if err != nil {
-			w.t.Fatalf("InspectPremises: %v", err)
-		}
-		h = ir.Handover
+		h = w.handover(w.client.InspectPremises(ctx, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: pr.Id, Accepted: true, Notes: "房屋完好"}))
 	}
 	return h
 }
@@ -307,32 +293,20 @@ func (w *world) settle(h *pb.Handover) *pb.Handover {
 func (w *world) completed(n int) *pb.Handover {
 	w.t.Helper()
 	h := w.ready(n)
-	resp, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
-	if err != nil {
-		w.t.Fatalf("CompleteHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag}))
 }
 
 // withdrawn is a package of n retirees, submitted and withdrawn.
 func (w *world) withdrawn(n int) *pb.Handover {
 	w.t.Helper()
 	h := w.submitted(n)
-	resp, err := w.client.WithdrawHandover(w.as(enterpriseXP), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "改期移交"})
-	if err != nil {
-		w.t.Fatalf("WithdrawHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.WithdrawHandover(w.as(enterpriseXP), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "改期移交"}))
 }
 
 // get reads a handover as admin.
 func (w *world) get(id string) *pb.Handover {
 	w.t.Helper()
-	resp, err := w.client.GetHandover(w.as(adminP), &pb.GetHandoverRequest{Id: id})
-	if err != nil {
-		w.t.Fatalf("GetHandover: %v", err)
-	}
-	return resp.Handover
+	return w.handover(w.client.GetHandover(w.as(adminP), &pb.GetHandoverRequest{Id: id}))
 }
 
 // events returns the actions of a handover's timeline, in order.

@@ -312,10 +312,7 @@ func TestOutboxLanes(t *testing.T) {
 // and the timeline says who was left out.
 func TestOutboxLeavesOutTheDeceased(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, worldOptions{})
-	h := w.completed(3)
-	w.kill(h.RetireeIds[1])
-	w.startDispatcher(worldOptions{})
+	w, h := deceasedOnDelivery(t, worldOptions{})
 	w.waitDelivered(h.Id)
 	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
 	var note string
@@ -364,6 +361,18 @@ func (w *world) leftOutNote(id string) string {
 	return ""
 }
 
+// deceasedOnDelivery completes a handover of three retirees, records the
+// death of the second before the outbox delivers it, and starts the
+// dispatcher with o.
+func deceasedOnDelivery(t *testing.T, o worldOptions) (*world, *pb.Handover) {
+	t.Helper()
+	w := newWorld(t, worldOptions{})
+	h := w.completed(3)
+	w.kill(h.RetireeIds[1])
+	w.startDispatcher(o)
+	return w, h
+}
+
 // TestOutboxActsOnTheRefusalNotItsWording: registry refuses a deceased
 // retiree in other words, with a BadRequest that names a different,
 // living retiree; the dispatcher follows the typed refusal alone.
@@ -380,10 +389,7 @@ func TestOutboxActsOnTheRefusalNotItsWording(t *testing.T) {
 		}
 		return out
 	})
-	w := newWorld(t, worldOptions{})
-	h := w.completed(3)
-	w.kill(h.RetireeIds[1])
-	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{reworded}})
+	w, h := deceasedOnDelivery(t, worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{reworded}})
 	w.waitDelivered(h.Id)
 	w.wantHandedOver([]string{h.RetireeIds[0], h.RetireeIds[2]})
 	if note := w.leftOutNote(h.Id); !strings.Contains(note, h.RetireeIds[1]) || strings.Contains(note, h.RetireeIds[0]) {
@@ -414,10 +420,7 @@ func TestOutboxIgnoresFieldPaths(t *testing.T) {
 		}
 		return out
 	})
-	w := newWorld(t, worldOptions{})
-	h := w.completed(3)
-	w.kill(h.RetireeIds[1])
-	w.startDispatcher(worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{untyped}})
+	w, h := deceasedOnDelivery(t, worldOptions{registryInterceptors: []grpc.UnaryClientInterceptor{untyped}})
 	w.waitDelivery(h.Id, "retried against the untyped refusal", func(d *pb.Delivery) bool {
 		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: InvalidArgument")
 	})

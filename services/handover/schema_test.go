@@ -1,9 +1,7 @@
 package handover
 
 import (
-	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,33 +38,30 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	// length-prefixed handover id and part, then the payload.
 	encoded := append([]byte{1, 2, byte(len(hid))}, hid...)
 	encoded = append(append(encoded, 2, 'P', '1'), payload...)
-	secret := bytes.Repeat([]byte{7}, 32)
-	path := filepath.Join(t.TempDir(), "handover.db")
-	boltstoretest.WriteFile(t, path, allBuckets, func(tx *bolt.Tx) error {
-		return errors.Join(
-			boltstoretest.Put(tx, "meta", "page_secret", secret),
-			boltstoretest.Put(tx, "meta", "outbox_seq", []byte{0, 0, 0, 0, 0, 0, 0, 1}),
-			boltstoretest.PutProto(tx, "handovers", hid, h),
-			boltstoretest.Put(tx, "handovers_by_enterprise", enterpriseX+"\x00"+hid, nil),
-			boltstoretest.Put(tx, "outbox", "a\x00\x00\x00\x00\x00\x00\x00\x01", encoded),
-		)
+	s := servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
+		File: "handover.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		Records: func(tx *bolt.Tx) error {
+			return errors.Join(
+				boltstoretest.Put(tx, "meta", "outbox_seq", []byte{0, 0, 0, 0, 0, 0, 0, 1}),
+				boltstoretest.PutProto(tx, "handovers", hid, h),
+				boltstoretest.Put(tx, "handovers_by_enterprise", enterpriseX+"\x00"+hid, nil),
+				boltstoretest.Put(tx, "outbox", "a\x00\x00\x00\x00\x00\x00\x00\x01", encoded),
+			)
+		},
+		Open: func(path string) (*Store, error) { return OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)}) },
+		Reads: func(s *Store) []servicetest.Read {
+			return []servicetest.Read{
+				{Name: "handover", Read: func() (any, error) { return s.GetHandover(hid) }, Want: h},
+				{Name: "handovers of the enterprise", Read: func() (any, error) {
+					hs, _, err := s.ListHandovers(Filter{EnterpriseCode: enterpriseX}, 10, nil)
+					return hs, err
+				}, Want: []*pb.Handover{h}},
+				{Name: "outbox command", Read: func() (any, error) { return s.nextCommand(LaneActivity) }, Want: &command{seq: 1, kind: kindCreateVenue, handoverID: hid, part: "P1", payload: payload}},
+			}
+		},
+		Opts: []cmp.Option{cmp.AllowUnexported(command{})},
 	})
-
-	s, err := OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
 	if n := s.Backlog(); n != 1 {
 		t.Errorf("backlog = %d, want the 1 queued command", n)
 	}
-	servicetest.WantReads(t, []servicetest.Read{
-		{Name: "handover", Read: func() (any, error) { return s.GetHandover(hid) }, Want: h},
-		{Name: "handovers of the enterprise", Read: func() (any, error) {
-			hs, _, err := s.ListHandovers(Filter{EnterpriseCode: enterpriseX}, 10, nil)
-			return hs, err
-		}, Want: []*pb.Handover{h}},
-		{Name: "outbox command", Read: func() (any, error) { return s.nextCommand(LaneActivity) }, Want: &command{seq: 1, kind: kindCreateVenue, handoverID: hid, part: "P1", payload: payload}},
-	}, cmp.AllowUnexported(command{}))
 }

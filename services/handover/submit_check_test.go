@@ -92,15 +92,24 @@ func TestSubmitAsksRegistryOnce(t *testing.T) {
 	}
 }
 
+// retireesToCheck registers retirees of enterprise X of the kinds a
+// submit's check tells apart: two fine, one deceased, one already handed
+// over to the community.
+func (w *world) retireesToCheck() (fine, dead, handed []string) {
+	w.t.Helper()
+	fine = w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	dead = w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	w.kill(dead[0])
+	handed = w.retirees(1, enterpriseX, registryv1.ManagementMode_COMMUNITY)
+	return fine, dead, handed
+}
+
 // TestRegistryCheckerBatches: a package larger than registry's bound is
 // checked in batches, with the same findings as in one call.
 func TestRegistryCheckerBatches(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
-	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	w.kill(dead[0])
-	handed := w.retirees(1, enterpriseX, registryv1.ManagementMode_COMMUNITY)
+	fine, dead, handed := w.retireesToCheck()
 	h := packageFor([]string{fine[0], dead[0], "aaaaaaaaaaaaaaaa", handed[0], fine[1]})
 	want := []fault.FieldViolation{
 		{Field: "retireeIds[1]", Description: "not living"},

@@ -2,6 +2,7 @@ package handover
 
 import (
 	"fmt"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"slices"
 	"strings"
 	"testing"
@@ -199,20 +200,16 @@ func TestAccess(t *testing.T) {
 		may   map[string]codes.Code
 	}{
 		{"create", func() *pb.Handover { return nil }, func(_ *pb.Handover, c caller) error {
-			_, err := w.client.CreateHandover(w.as(c.p), &pb.CreateHandoverRequest{Handover: packageFor(nil)})
-			return err
+			return servicetest.ErrOf(w.client.CreateHandover(w.as(c.p), &pb.CreateHandoverRequest{Handover: packageFor(nil)}))
 		}, ownerOnly},
 		{"get draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id}))
 		}, draftReaders},
 		{"get submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id}))
 		}, readers},
 		{"events", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.ListHandoverEvents(w.as(c.p), &pb.ListHandoverEventsRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.ListHandoverEvents(w.as(c.p), &pb.ListHandoverEventsRequest{Id: h.Id}))
 		}, readers},
 		{"update draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
 			_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
@@ -229,40 +226,31 @@ func TestAccess(t *testing.T) {
 			return err
 		}, ownerOnly},
 		{"submit", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id}))
 		}, ownerOnly},
 		{"resubmit", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id}))
 		}, ownerOnly},
 		{"withdraw draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, ownerOnly},
 		{"withdraw submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "企业重组"})
-			return err
+			return servicetest.ErrOf(w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "企业重组"}))
 		}, ownerOnly},
 		{"return", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.ReturnHandover(w.as(c.p), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "资金不足"})
-			return err
+			return servicetest.ErrOf(w.client.ReturnHandover(w.as(c.p), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "资金不足"}))
 		}, receiverOnly},
 		{"receive funds", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.ReceiveFunds(w.as(c.p), &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 100, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(w.as(c.p), &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 100, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, receiverOnly},
 		{"receive archives", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.ReceiveArchives(w.as(c.p), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveArchives(w.as(c.p), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
 		}, receiverOnly},
 		{"inspect premises", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.InspectPremises(w.as(c.p), &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true})
-			return err
+			return servicetest.ErrOf(w.client.InspectPremises(w.as(c.p), &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true}))
 		}, receiverOnly},
 		{"complete", func() *pb.Handover { return w.ready(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.CompleteHandover(w.as(c.p), &pb.CompleteHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(w.as(c.p), &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, receiverOnly},
 	} {
 		for _, c := range callers {
@@ -344,24 +332,19 @@ func TestRefusals(t *testing.T) {
 		fields []string
 	}{
 		{"edit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("community_id")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("community_id")}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"move a returned package to another community", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("communityId")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"edit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: "r999", CommunityId: communityB}, UpdateMask: mask("communityId")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: "r999", CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
 		{"edit without an etag", w.draftFn(1), func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, CommunityId: communityB}, UpdateMask: mask("communityId")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.InvalidArgument, "", []string{"etag"}},
 		{"edit an output field", w.draftFn(1), func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, State: pb.Handover_COMPLETED}, UpdateMask: mask("state", "delivery")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, State: pb.Handover_COMPLETED}, UpdateMask: mask("state", "delivery")}))
 		}, codes.InvalidArgument, "", []string{"updateMask", "updateMask"}},
 		{"edit with bad values", w.draftFn(1), func(h *pb.Handover) error {
 			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag,
@@ -381,76 +364,58 @@ func TestRefusals(t *testing.T) {
 			}
 			return r.Handover
 		}, func(h *pb.Handover) error {
-			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}}, UpdateMask: mask("funds")})
-			return err
+			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}}, UpdateMask: mask("funds")}))
 		}, codes.FailedPrecondition, ReasonBelowReceived, nil},
 		{"submit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"submit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
-			_, err := w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: "r0"})
-			return err
+			return servicetest.ErrOf(w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: "r0"}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
 		{"withdraw a completed package", w.completedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"withdraw twice", w.withdrawnFn(1), func(h *pb.Handover) error {
-			_, err := w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"return without a reason", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id}))
 		}, codes.InvalidArgument, "", []string{"reason"}},
 		{"return a returned package", w.returnedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Reason: "再次退回"})
-			return err
+			return servicetest.ErrOf(w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Reason: "再次退回"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"return a draft (admin)", w.draftFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReturnHandover(w.as(adminP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "未提交"})
-			return err
+			return servicetest.ErrOf(w.client.ReturnHandover(w.as(adminP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "未提交"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"receive more than the package", w.receivedFn(2, 1500), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 501, VoucherNo: "V2", ReceivedOn: "2026-01-06"})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 501, VoucherNo: "V2", ReceivedOn: "2026-01-06"}))
 		}, codes.FailedPrecondition, ReasonOverReceived, nil},
 		{"receive a voucher twice", w.receivedFn(2, 500), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, codes.AlreadyExists, ReasonDuplicateVoucher, nil},
 		{"receive funds dated in the future", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: time.Now().AddDate(0, 0, 3).Format(time.DateOnly)})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: time.Now().AddDate(0, 0, 3).Format(time.DateOnly)}))
 		}, codes.InvalidArgument, "", []string{"receivedOn"}},
 		{"receive funds without voucher or amount", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, ReceivedOn: "2026-02-30"})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, ReceivedOn: "2026-02-30"}))
 		}, codes.InvalidArgument, "", []string{"amountFen", "receivedOn", "voucherNo"}},
 		{"receive funds of a returned package", w.returnedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"receive a dossier not in the package", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Received: []string{"aaaaaaaaaaaaaaaa", h.RetireeIds[0]}})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Received: []string{"aaaaaaaaaaaaaaaa", h.RetireeIds[0]}}))
 		}, codes.InvalidArgument, "", []string{"received[0]"}},
 		{"missing dossier without explanation", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Missing: []*pb.MissingDossier{{RetireeId: h.RetireeIds[0]}}})
-			return err
+			return servicetest.ErrOf(w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Missing: []*pb.MissingDossier{{RetireeId: h.RetireeIds[0]}}}))
 		}, codes.InvalidArgument, "", []string{"missing[0].explanation"}},
 		{"inspect unknown premises", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P9", Accepted: true})
-			return err
+			return servicetest.ErrOf(w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P9", Accepted: true}))
 		}, codes.InvalidArgument, "", []string{"premisesId"}},
 		{"decline premises without notes", w.submittedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1"})
-			return err
+			return servicetest.ErrOf(w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1"}))
 		}, codes.InvalidArgument, "", []string{"notes"}},
 		{"complete with nothing settled", w.submittedFn(2), func(h *pb.Handover) error {
-			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonIncomplete, []string{"dossiers[0]", "dossiers[1]", "funds.receivedFen", "premises[0]"}},
 		{"complete with part of the funds", func() *pb.Handover {
 			h := w.submitted(2)
@@ -460,20 +425,16 @@ func TestRefusals(t *testing.T) {
 			}
 			return w.get(h.Id)
 		}, func(h *pb.Handover) error {
-			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonIncomplete, []string{"funds.receivedFen"}},
 		{"complete a returned package", w.returnedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"complete with a stale etag", w.readyFn(1), func(h *pb.Handover) error {
-			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: "r1"})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: "r1"}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
 		{"complete twice", w.completedFn(1), func(h *pb.Handover) error {
-			_, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id})
-			return err
+			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -555,11 +516,8 @@ func (w *world) settleArchivesAndPremises(h *pb.Handover) *pb.Handover {
 func TestSubmitListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
-	fine := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	dead := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	w.kill(dead[0])
+	fine, dead, handed := w.retireesToCheck()
 	foreign := w.retirees(1, enterpriseY, registryv1.ManagementMode_ENTERPRISE)
-	handed := w.retirees(1, enterpriseX, registryv1.ManagementMode_COMMUNITY)
 	other := w.submitted(1) // holds its retiree
 	unknown := "aaaaaaaaaaaaaaaa"
 	noDossier := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)

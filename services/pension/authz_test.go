@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -19,57 +20,90 @@ func TestAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
 	h := importFixture(t, harnessOptions{})
 	const unknown = 99
-	target := map[string]int{"own": 0, "other": 6, "unknown": unknown}
-	community := map[string]string{"own": communityA, "other": communityB, "unknown": "210199999999"}
+	retiree := [...]int{servicetest.Own: 0, servicetest.Other: 6, servicetest.Missing: unknown}
+	community := [...]string{servicetest.Own: communityA, servicetest.Other: communityB, servicetest.Missing: "210199999999"}
 
-	type rpc struct {
-		name string
-		// community says the call names a community, not a retiree.
-		community bool
-		call      func(ctx context.Context, n int, community string) error
+	// byRetiree and byCommunity make the calls of a matrix of calls that
+	// name a retiree and of calls that name a community.
+	byRetiree := func(call func(ctx context.Context, n int) error) func(servicetest.Target) func(context.Context) error {
+		return servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error { return call(ctx, retiree[tg]) })
+	}
+	byCommunity := func(call func(ctx context.Context, c string) error) func(servicetest.Target) func(context.Context) error {
+		return servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error { return call(ctx, community[tg]) })
 	}
 	// Each certification is on another day: a repeated one is not a change.
 	day := 0
-	rpcs := []rpc{
-		{name: "ListPayments", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.ListPayments(ctx, &pb.ListPaymentsRequest{RetireeId: retireeID(n)})
-			return err
-		}},
-		{name: "QueryPayments", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.QueryPayments(ctx, &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()})
-			return err
-		}},
-		{name: "ListPaymentVersions", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.ListPaymentVersions(ctx, &pb.ListPaymentVersionsRequest{RetireeId: retireeID(n), Month: "2026-01"})
-			return err
-		}},
-		{name: "GetStatement", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.GetStatement(ctx, &pb.GetStatementRequest{RetireeId: retireeID(n), Year: 2026})
-			return err
-		}},
-		{name: "RecordCertification", call: func(ctx context.Context, n int, _ string) error {
+	calls := map[string]func(servicetest.Target) func(context.Context) error{
+		"ListPayments": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.ListPayments(ctx, &pb.ListPaymentsRequest{RetireeId: retireeID(n)}))
+		}),
+		"QueryPayments": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.QueryPayments(ctx, &pb.QueryPaymentsRequest{IdNumber: idNumber(t, n).Digits()}))
+		}),
+		"ListPaymentVersions": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.ListPaymentVersions(ctx, &pb.ListPaymentVersionsRequest{RetireeId: retireeID(n), Month: "2026-01"}))
+		}),
+		"GetStatement": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.GetStatement(ctx, &pb.GetStatementRequest{RetireeId: retireeID(n), Year: 2026}))
+		}),
+		"RecordCertification": byRetiree(func(ctx context.Context, n int) error {
 			day++
 			_, err := h.client.RecordCertification(ctx, &pb.RecordCertificationRequest{RetireeId: retireeID(n),
 				Certification: &pb.Certification{Method: pb.CertificationMethod_IN_PERSON, CertifiedOn: fmt.Sprintf("2026-05-%02d", day%28+1)}})
 			return err
-		}},
-		{name: "ListCertifications", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(n)})
-			return err
-		}},
-		{name: "GetEntitlement", call: func(ctx context.Context, n int, _ string) error {
-			_, err := h.client.GetEntitlement(ctx, &pb.GetEntitlementRequest{RetireeId: retireeID(n)})
-			return err
-		}},
-		{name: "ListOverdueCertifications", community: true, call: func(ctx context.Context, _ int, c string) error {
-			_, err := h.client.ListOverdueCertifications(ctx, &pb.ListOverdueCertificationsRequest{CommunityId: c})
-			return err
-		}},
-		{name: "ListPaymentAnomalies", community: true, call: func(ctx context.Context, _ int, c string) error {
-			_, err := h.client.ListPaymentAnomalies(ctx, &pb.ListPaymentAnomaliesRequest{CommunityId: c, Month: "2026-05"})
-			return err
-		}},
+		}),
+		"ListCertifications": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(n)}))
+		}),
+		"GetEntitlement": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.GetEntitlement(ctx, &pb.GetEntitlementRequest{RetireeId: retireeID(n)}))
+		}),
+		"ListOverdueCertifications": byCommunity(func(ctx context.Context, c string) error {
+			return servicetest.ErrOf(h.client.ListOverdueCertifications(ctx, &pb.ListOverdueCertificationsRequest{CommunityId: c}))
+		}),
+		"ListPaymentAnomalies": byCommunity(func(ctx context.Context, c string) error {
+			return servicetest.ErrOf(h.client.ListPaymentAnomalies(ctx, &pb.ListPaymentAnomaliesRequest{CommunityId: c, Month: "2026-05"}))
+		}),
 	}
+	// communityCalls name a community, not a retiree: an unknown one is
+	// no NotFound, and a read of one is not audited.
+	communityCalls := map[string]bool{"ListOverdueCertifications": true, "ListPaymentAnomalies": true}
+	const (
+		ok = codes.OK
+		pd = codes.PermissionDenied
+		nf = codes.NotFound
+		ua = codes.Unauthenticated
+	)
+	want := map[string]map[string]servicetest.Cells{}
+	for rpc := range calls {
+		missing := nf
+		if communityCalls[rpc] {
+			missing = ok
+		}
+		want[rpc] = map[string]servicetest.Cells{
+			"admin": {ok, ok, missing}, "bureau": {ok, ok, missing}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd}, "no token": {ua, ua, ua},
+		}
+	}
+	servicetest.RunMatrix(t, servicetest.Matrix{
+		Calls: calls, Want: want,
+		Callers: append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+			servicetest.Caller{Name: "no token", Ctx: context.Background()}),
+		// A successful call on a retiree is audited; a refused one is not.
+		Around: func(t *testing.T, rpc string, tg servicetest.Target) func(codes.Code) {
+			before := auditCount(t, h, retiree[tg])
+			return func(got codes.Code) {
+				after := auditCount(t, h, retiree[tg])
+				switch {
+				case got == ok && !communityCalls[rpc] && after <= before:
+					t.Errorf("a successful %s was not audited", rpc)
+				case got != ok && after != before:
+					t.Errorf("a refused %s was audited", rpc)
+				}
+			}
+		},
+	})
+
 	roles := []struct {
 		name string
 		p    *authn.Principal
@@ -77,55 +111,6 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{"admin", &adminP}, {"bureau", &bureauP}, {"clerk", &clerkP},
 		{"enterprise", &enterpriseP}, {"service", &serviceP}, {"no token", nil},
 	}
-	expect := func(role, which string, communityCall bool) codes.Code {
-		switch role {
-		case "no token":
-			return codes.Unauthenticated
-		case "enterprise", "service":
-			return codes.PermissionDenied
-		case "clerk":
-			if which == "own" {
-				return codes.OK
-			}
-			return codes.PermissionDenied
-		}
-		if which == "unknown" && !communityCall {
-			return codes.NotFound
-		}
-		return codes.OK
-	}
-	for _, r := range roles {
-		ctx := context.Background()
-		if r.p != nil {
-			ctx = h.as(*r.p)
-		}
-		for _, c := range rpcs {
-			for _, which := range []string{"own", "other", "unknown"} {
-				t.Run(fmt.Sprintf("%s/%s/%s", r.name, c.name, which), func(t *testing.T) {
-					want := expect(r.name, which, c.community)
-					before := auditCount(t, h, target[which])
-					err := c.call(ctx, target[which], community[which])
-					if got := status.Code(err); got != want {
-						t.Fatalf("code = %v (%v), want %v", got, err, want)
-					}
-					if err != nil {
-						wantStatus(t, err, want)
-						if want == codes.PermissionDenied && status.Convert(err).Message() != "permission denied" {
-							t.Errorf("message %q hints at more than a refusal", status.Convert(err).Message())
-						}
-					}
-					after := auditCount(t, h, target[which])
-					switch {
-					case want == codes.OK && !c.community && after <= before:
-						t.Errorf("a successful %s was not audited", c.name)
-					case want != codes.OK && after != before:
-						t.Errorf("a refused %s was audited", c.name)
-					}
-				})
-			}
-		}
-	}
-
 	t.Run("ImportPayments", func(t *testing.T) {
 		for _, r := range roles {
 			ctx := context.Background()

@@ -1,9 +1,7 @@
 package pension
 
 import (
-	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,31 +28,29 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		RetireeId: id, Month: "2026-05", BasicFen: 300000, TotalFen: 300000,
 		PaidOn: "2026-05-10", BatchId: "B1", Version: 1,
 	}
-	secret := bytes.Repeat([]byte{7}, 32)
-	path := filepath.Join(t.TempDir(), "pension.db")
 	projectionBuckets := [][]byte{
 		[]byte("projection_retirees"), []byte("projection_by_idkey"),
 		[]byte("projection_by_community"), []byte("projection_meta"),
 	}
-	boltstoretest.WriteFile(t, path, append(projectionBuckets, allBuckets...), func(tx *bolt.Tx) error {
-		return errors.Join(
-			boltstoretest.Put(tx, "meta", "page_secret", secret),
-			boltstoretest.PutProto(tx, "payments", id+"\x002026-05", payment),
-			boltstoretest.PutProto(tx, "projection_retirees", id, state),
-		)
-	})
-
-	s, err := OpenStore(path, testKeyer(t), StoreOptions{Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
-	servicetest.WantReads(t, []servicetest.Read{
-		{Name: "payments", Read: func() (any, error) {
-			m, _ := parseMonth("2026-05")
-			return s.Payments(id, m, m)
-		}, Want: []*pb.Payment{payment}},
-		{Name: "projected retiree", Read: func() (any, error) { return s.Retiree(id) }, Want: state},
+	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
+		File: "pension.db", Buckets: append(projectionBuckets, allBuckets...), Meta: bucketMeta, Version: 1,
+		Records: func(tx *bolt.Tx) error {
+			return errors.Join(
+				boltstoretest.PutProto(tx, "payments", id+"\x002026-05", payment),
+				boltstoretest.PutProto(tx, "projection_retirees", id, state),
+			)
+		},
+		Open: func(path string) (*Store, error) {
+			return OpenStore(path, testKeyer(t), StoreOptions{Logger: zaptest.NewLogger(t)})
+		},
+		Reads: func(s *Store) []servicetest.Read {
+			return []servicetest.Read{
+				{Name: "payments", Read: func() (any, error) {
+					m, _ := parseMonth("2026-05")
+					return s.Payments(id, m, m)
+				}, Want: []*pb.Payment{payment}},
+				{Name: "projected retiree", Read: func() (any, error) { return s.Retiree(id) }, Want: state},
+			}
+		},
 	})
 }

@@ -13,25 +13,24 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// target is the object a matrix call names.
-type target int
-
+// The matrix's targets: own is in the caller's scope when it has one, a
+// retiree of communityA still managed by enterpriseX, a list of
+// communityA; other is outside every scope, a retiree of communityB handed
+// over to the community (its former enterprise is still enterpriseX);
+// missing does not exist, an unknown retiree id or ID number, an unknown
+// community.
 const (
-	// own is in the caller's scope when it has one: a retiree of communityA
-	// still managed by enterpriseX, a list of communityA.
-	own target = iota
-	// other is outside every scope: a retiree of communityB, handed over to
-	// the community (its former enterprise is still enterpriseX).
-	other
-	// missing does not exist: an unknown retiree id or ID number, an
-	// unknown community.
-	missing
+	own     = servicetest.Own
+	other   = servicetest.Other
+	missing = servicetest.Missing
 )
 
-func (tg target) String() string { return [...]string{"own", "other", "missing"}[tg] }
+// target is the object a matrix call names.
+type target = servicetest.Target
 
 // TestAuthorizationMatrix calls every RPC as every role on an object in
 // its scope, out of it, and missing. A caller who may not see an object
@@ -45,7 +44,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		pd = codes.PermissionDenied
 		nf = codes.NotFound
 		ia = codes.InvalidArgument
-		na = codes.Code(1000) // the RPC names no object: only the own column counts
+		na = servicetest.NA // the RPC names no object: only the own column counts
 	)
 	s, h := newServed(t)
 	c := h.client
@@ -70,36 +69,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// calls prepare a call of each RPC on a target (creating fresh
 	// fixtures for the calls that change them) and return it.
 	calls := map[string]func(tg target) func(ctx context.Context) error{
-		"GetRetiree": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id})
-				return err
-			}
-		},
-		"LookupRetiree": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber})
-				return err
-			}
-		},
-		"ListRetireeHistory": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id})
-				return err
-			}
-		},
-		"ListRetireeAuditLog": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id})
-				return err
-			}
-		},
-		"ListRetirees": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]})
-				return err
-			}
-		},
+		"GetRetiree": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: shared[tg].Id}))
+		}),
+		"LookupRetiree": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: shared[tg].IdNumber}))
+		}),
+		"ListRetireeHistory": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: shared[tg].Id}))
+		}),
+		"ListRetireeAuditLog": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: shared[tg].Id}))
+		}),
+		"ListRetirees": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communities[tg]}))
+		}),
 		"CreateRetiree": func(tg target) func(context.Context) error {
 			n++
 			r := newRetiree(t, n, communities[tg], pb.ManagementMode_ENTERPRISE)
@@ -107,8 +91,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				r.EnterpriseCreditCode = enterpriseY
 			}
 			return func(ctx context.Context) error {
-				_, err := c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: r})
-				return err
+				return servicetest.ErrOf(c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: r}))
 			}
 		},
 		"UpdateRetiree": func(tg target) func(context.Context) error {
@@ -124,15 +107,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"TransferRetiree": func(tg target) func(context.Context) error {
 			r := fresh(tg)
 			return func(ctx context.Context) error {
-				_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"})
-				return err
+				return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}))
 			}
 		},
 		"RecordDeath": func(tg target) func(context.Context) error {
 			r := fresh(tg)
 			return func(ctx context.Context) error {
-				_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"})
-				return err
+				return servicetest.ErrOf(c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}))
 			}
 		},
 		"AssignRetirees": func(tg target) func(context.Context) error {
@@ -146,12 +127,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"BatchGetRetireeFacts": func(tg target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}})
-				return err
-			}
-		},
+		"BatchGetRetireeFacts": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}}))
+		}),
 		"CreateCommunity": func(target) func(context.Context) error {
 			n++
 			id := fmt.Sprintf("2101029%05d", n)
@@ -162,18 +140,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return err
 			}
 		},
-		"GetCommunity": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB})
-				return err
-			}
-		},
-		"ListCommunities": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListCommunities(ctx, &pb.ListCommunitiesRequest{})
-				return err
-			}
-		},
+		"GetCommunity": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityB}))
+		}),
+		"ListCommunities": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}))
+		}),
 		"CreateEnterprise": func(target) func(context.Context) error {
 			n++
 			code, err := creditcode.Build("91", "210102", fmt.Sprintf("%08d", n))
@@ -181,182 +153,121 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			return func(ctx context.Context) error {
-				_, err := c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}})
-				return err
+				return servicetest.ErrOf(c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: string(code), Name: "新厂", Ownership: pb.Ownership_OTHER}}))
 			}
 		},
-		"GetEnterprise": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY})
-				return err
-			}
-		},
-		"ListEnterprises": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{})
-				return err
-			}
-		},
-		"GetSocialisationReport": func(target) func(context.Context) error {
-			return func(ctx context.Context) error {
-				_, err := c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{})
-				return err
-			}
-		},
+		"GetEnterprise": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseY}))
+		}),
+		"ListEnterprises": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}))
+		}),
+		"GetSocialisationReport": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}))
+		}),
 		"WatchRetirees": func(target) func(context.Context) error {
 			return func(ctx context.Context) error { return watchOnce(ctx, c, 0) }
 		},
 	}
 	changes := map[string]bool{"UpdateRetiree": true, "TransferRetiree": true, "RecordDeath": true, "AssignRetirees": true, "CreateRetiree": true}
 
-	principals := map[string]authn.Principal{
-		"admin": adminP, "bureau": bureauP, "clerk": clerkP, "enterprise": enterpriseP, "service": serviceP,
-	}
-	type matrixRow struct {
-		rpc, role           string
-		own, other, missing codes.Code
-	}
-	matrix := []matrixRow{
-		{"GetRetiree", "admin", ok, ok, nf},
-		{"GetRetiree", "bureau", ok, ok, nf},
-		{"GetRetiree", "clerk", ok, pd, pd},
-		{"GetRetiree", "enterprise", ok, pd, pd},
-		{"GetRetiree", "service", ok, ok, nf},
-
-		{"LookupRetiree", "admin", ok, ok, nf},
-		{"LookupRetiree", "bureau", ok, ok, nf},
-		{"LookupRetiree", "clerk", ok, pd, pd},
-		{"LookupRetiree", "enterprise", ok, pd, pd},
-		{"LookupRetiree", "service", pd, pd, pd},
-
-		{"ListRetireeHistory", "admin", ok, ok, nf},
-		{"ListRetireeHistory", "bureau", ok, ok, nf},
-		{"ListRetireeHistory", "clerk", ok, pd, pd},
-		{"ListRetireeHistory", "enterprise", ok, pd, pd},
-		{"ListRetireeHistory", "service", pd, pd, pd},
-
-		{"ListRetireeAuditLog", "admin", ok, ok, nf},
-		{"ListRetireeAuditLog", "bureau", pd, pd, pd},
-		{"ListRetireeAuditLog", "clerk", pd, pd, pd},
-		{"ListRetireeAuditLog", "enterprise", pd, pd, pd},
-		{"ListRetireeAuditLog", "service", pd, pd, pd},
-
-		{"ListRetirees", "admin", ok, ok, ok},
-		{"ListRetirees", "bureau", ok, ok, ok},
-		{"ListRetirees", "clerk", ok, pd, pd},
-		{"ListRetirees", "enterprise", ok, ok, ok}, // narrowed to its own retirees
-		{"ListRetirees", "service", pd, pd, pd},
-
+	matrix := map[string]map[string]servicetest.Cells{
+		"GetRetiree": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {ok, pd, pd}, "service": {ok, ok, nf},
+		},
+		"LookupRetiree": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {ok, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ListRetireeHistory": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {ok, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ListRetireeAuditLog": {
+			"admin": {ok, ok, nf}, "bureau": {pd, pd, pd}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		// An enterprise's list is narrowed to its own retirees.
+		"ListRetirees": {
+			"admin": {ok, ok, ok}, "bureau": {ok, ok, ok}, "clerk": {ok, pd, pd},
+			"enterprise": {ok, ok, ok}, "service": {pd, pd, pd},
+		},
 		// CreateRetiree: own is communityA/enterpriseX, other is
 		// communityB/enterpriseY, missing an unknown community.
-		{"CreateRetiree", "admin", ok, ok, ia},
-		{"CreateRetiree", "bureau", ok, ok, ia},
-		{"CreateRetiree", "clerk", ok, pd, pd},
-		{"CreateRetiree", "enterprise", ok, pd, ia},
-		{"CreateRetiree", "service", pd, pd, pd},
-
-		{"UpdateRetiree", "admin", ok, ok, nf},
-		{"UpdateRetiree", "bureau", ok, ok, nf},
-		{"UpdateRetiree", "clerk", ok, pd, pd},
-		{"UpdateRetiree", "enterprise", pd, pd, pd},
-		{"UpdateRetiree", "service", pd, pd, pd},
-
-		{"TransferRetiree", "admin", ok, ok, nf},
-		{"TransferRetiree", "bureau", ok, ok, nf},
-		{"TransferRetiree", "clerk", ok, pd, pd},
-		{"TransferRetiree", "enterprise", pd, pd, pd},
-		{"TransferRetiree", "service", pd, pd, pd},
-
-		{"RecordDeath", "admin", ok, ok, nf},
-		{"RecordDeath", "bureau", ok, ok, nf},
-		{"RecordDeath", "clerk", ok, pd, pd},
-		{"RecordDeath", "enterprise", pd, pd, pd},
-		{"RecordDeath", "service", pd, pd, pd},
-
+		"CreateRetiree": {
+			"admin": {ok, ok, ia}, "bureau": {ok, ok, ia}, "clerk": {ok, pd, pd},
+			"enterprise": {ok, pd, ia}, "service": {pd, pd, pd},
+		},
+		"UpdateRetiree": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"TransferRetiree": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"RecordDeath": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
 		// AssignRetirees is the handover outbox's call: scope plays no
 		// part, and an unknown retiree is a field violation.
-		{"AssignRetirees", "admin", ok, ok, ia},
-		{"AssignRetirees", "bureau", pd, pd, pd},
-		{"AssignRetirees", "clerk", pd, pd, pd},
-		{"AssignRetirees", "enterprise", pd, pd, pd},
-		{"AssignRetirees", "service", ok, ok, ia},
-
+		"AssignRetirees": {
+			"admin": {ok, ok, ia}, "bureau": {pd, pd, pd}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {ok, ok, ia},
+		},
 		// BatchGetRetireeFacts is the handover submit's check: scope plays
 		// no part, and an unknown retiree is answered as not found.
-		{"BatchGetRetireeFacts", "admin", ok, ok, ok},
-		{"BatchGetRetireeFacts", "bureau", pd, pd, pd},
-		{"BatchGetRetireeFacts", "clerk", pd, pd, pd},
-		{"BatchGetRetireeFacts", "enterprise", pd, pd, pd},
-		{"BatchGetRetireeFacts", "service", ok, ok, ok},
-
-		{"CreateCommunity", "admin", ok, na, na},
-		{"CreateCommunity", "bureau", pd, na, na},
-		{"CreateCommunity", "clerk", pd, na, na},
-		{"CreateCommunity", "enterprise", pd, na, na},
-		{"CreateCommunity", "service", pd, na, na},
-
-		{"CreateEnterprise", "admin", ok, na, na},
-		{"CreateEnterprise", "bureau", ok, na, na},
-		{"CreateEnterprise", "clerk", pd, na, na},
-		{"CreateEnterprise", "enterprise", pd, na, na},
-		{"CreateEnterprise", "service", pd, na, na},
-
-		{"GetSocialisationReport", "admin", ok, na, na},
-		{"GetSocialisationReport", "bureau", ok, na, na},
-		{"GetSocialisationReport", "clerk", ok, na, na},
-		{"GetSocialisationReport", "enterprise", pd, na, na},
-		{"GetSocialisationReport", "service", pd, na, na},
-
-		{"WatchRetirees", "admin", ok, na, na},
-		{"WatchRetirees", "bureau", pd, na, na},
-		{"WatchRetirees", "clerk", pd, na, na},
-		{"WatchRetirees", "enterprise", pd, na, na},
-		{"WatchRetirees", "service", ok, na, na},
+		"BatchGetRetireeFacts": {
+			"admin": {ok, ok, ok}, "bureau": {pd, pd, pd}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {ok, ok, ok},
+		},
+		"CreateCommunity": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {pd, na, na},
+		},
+		"CreateEnterprise": {
+			"admin": {ok, na, na}, "bureau": {ok, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {pd, na, na},
+		},
+		"GetSocialisationReport": {
+			"admin": {ok, na, na}, "bureau": {ok, na, na}, "clerk": {ok, na, na},
+			"enterprise": {pd, na, na}, "service": {pd, na, na},
+		},
+		"WatchRetirees": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {ok, na, na},
+		},
 	}
 	// Reference data is readable by every role.
 	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
-		for _, role := range []string{"admin", "bureau", "clerk", "enterprise", "service"} {
-			matrix = append(matrix, matrixRow{rpc, role, ok, na, na})
+		matrix[rpc] = map[string]servicetest.Cells{}
+		for _, role := range authn.Roles() {
+			matrix[rpc][role.String()] = servicetest.Cells{ok, na, na}
 		}
 	}
-
-	covered := map[string]bool{}
-	for _, m := range matrix {
-		covered[m.rpc] = true
-		prepare, found := calls[m.rpc]
-		if !found {
-			t.Fatalf("no call for %s", m.rpc)
-		}
-		ctx := h.as(principals[m.role])
-		for tg, want := range [...]codes.Code{own: m.own, other: m.other, missing: m.missing} {
-			if want == na {
-				continue
-			}
-			t.Run(fmt.Sprintf("%s/%s/%s", m.rpc, m.role, target(tg)), func(t *testing.T) {
-				call := prepare(target(tg))
-				before, _, _ := s.Head()
-				st := wantStatus(t, call(ctx), want, shared[own].IdNumber, shared[other].IdNumber, shared[missing].IdNumber)
-				if want == pd && (st.Message() != "permission denied" || len(st.Details()) != 0) {
-					t.Errorf("PermissionDenied %q with %d details; want the same bare answer everywhere", st.Message(), len(st.Details()))
-				}
-				if !changes[m.rpc] {
+	servicetest.RunMatrix(t, servicetest.Matrix{
+		Calls: calls, Want: matrix,
+		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+		Secrets: []string{shared[own].IdNumber, shared[other].IdNumber, shared[missing].IdNumber},
+		// A change moves the head once; a refusal leaves it where it was.
+		Around: func(t *testing.T, rpc string, _ target) func(codes.Code) {
+			before, _, _ := s.Head()
+			return func(got codes.Code) {
+				if !changes[rpc] {
 					return
 				}
 				after, _, _ := s.Head()
 				switch {
-				case want == ok && after != before+1:
-					t.Errorf("successful %s moved the head from %d to %d", m.rpc, before, after)
-				case want != ok && after != before:
-					t.Errorf("refused %s moved the head from %d to %d", m.rpc, before, after)
+				case got == ok && after != before+1:
+					t.Errorf("successful %s moved the head from %d to %d", rpc, before, after)
+				case got != ok && after != before:
+					t.Errorf("refused %s moved the head from %d to %d", rpc, before, after)
 				}
-			})
-		}
-	}
-	for name := range calls {
-		if !covered[name] {
-			t.Errorf("%s is not in the matrix", name)
-		}
-	}
+			}
+		},
+	})
 	if len(calls) != len(pb.RegistryService_ServiceDesc.Methods)+len(pb.RegistryService_ServiceDesc.Streams) {
 		t.Errorf("the matrix calls %d RPCs, the service has more", len(calls))
 	}

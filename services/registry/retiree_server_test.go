@@ -290,16 +290,13 @@ func TestAuditLog(t *testing.T) {
 		call func(ctx context.Context) error
 	}{
 		{adminP, "req-get", func(ctx context.Context) error {
-			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id})
-			return err
+			return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id}))
 		}},
 		{bureauP, "req-lookup", func(ctx context.Context) error {
-			_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: idNumber(t, 1).Digits()})
-			return err
+			return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: idNumber(t, 1).Digits()}))
 		}},
 		{clerkP, "req-list", func(ctx context.Context) error {
-			_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{})
-			return err
+			return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{}))
 		}},
 		{clerkP, "req-update", func(ctx context.Context) error {
 			_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{
@@ -309,24 +306,19 @@ func TestAuditLog(t *testing.T) {
 			return err
 		}},
 		{enterpriseP, "req-history", func(ctx context.Context) error {
-			_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id})
-			return err
+			return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id}))
 		}},
 		{serviceP, "req-service", func(ctx context.Context) error {
-			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id})
-			return err
+			return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id}))
 		}},
 		{bureauP, "req-transfer", func(ctx context.Context) error {
-			_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家"}))
 		}},
 		{serviceP, "req-assign", func(ctx context.Context) error {
-			_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "h-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "h-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}},
 		{adminP, "req-death", func(ctx context.Context) error {
-			_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-03-01"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-03-01"}))
 		}},
 	}
 	for _, st := range steps {

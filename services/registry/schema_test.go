@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -35,29 +34,27 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		EnterpriseCreditCode: enterpriseX, ManagementMode: pb.ManagementMode_COMMUNITY,
 		Status: pb.RetireeStatus_LIVING, Etag: "e1",
 	}
-	secret := bytes.Repeat([]byte{7}, 32)
-	path := filepath.Join(t.TempDir(), "registry.db")
-	boltstoretest.WriteFile(t, path, allBuckets, func(tx *bolt.Tx) error {
-		return errors.Join(
-			boltstoretest.Put(tx, "meta", "page_secret", secret),
-			boltstoretest.PutProto(tx, "communities", community.Id, community),
-			boltstoretest.PutProto(tx, "enterprises", enterprise.CreditCode, enterprise),
-			boltstoretest.PutProto(tx, "retirees", retiree.Id, retiree),
-			boltstoretest.Put(tx, "retirees_by_idkey", string(keyer.Key(id)), []byte(retiree.Id)),
-		)
-	})
-
-	s, err := OpenStore(path, keyer, StoreOptions{Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	servicetest.WantMigrated(t, s, bucketMeta, 1, secret)
-	servicetest.WantReads(t, []servicetest.Read{
-		{Name: "community", Read: func() (any, error) { return s.GetCommunity(communityA) }, Want: community},
-		{Name: "enterprise", Read: func() (any, error) { return s.GetEnterprise(enterpriseX) }, Want: enterprise},
-		{Name: "retiree", Read: func() (any, error) { return s.GetRetiree(retiree.Id) }, Want: retiree},
-		{Name: "retiree by ID number", Read: func() (any, error) { return s.LookupRetiree(id) }, Want: retiree},
+	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
+		File: "registry.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		Records: func(tx *bolt.Tx) error {
+			return errors.Join(
+				boltstoretest.PutProto(tx, "communities", community.Id, community),
+				boltstoretest.PutProto(tx, "enterprises", enterprise.CreditCode, enterprise),
+				boltstoretest.PutProto(tx, "retirees", retiree.Id, retiree),
+				boltstoretest.Put(tx, "retirees_by_idkey", string(keyer.Key(id)), []byte(retiree.Id)),
+			)
+		},
+		Open: func(path string) (*Store, error) {
+			return OpenStore(path, keyer, StoreOptions{Logger: zaptest.NewLogger(t)})
+		},
+		Reads: func(s *Store) []servicetest.Read {
+			return []servicetest.Read{
+				{Name: "community", Read: func() (any, error) { return s.GetCommunity(communityA) }, Want: community},
+				{Name: "enterprise", Read: func() (any, error) { return s.GetEnterprise(enterpriseX) }, Want: enterprise},
+				{Name: "retiree", Read: func() (any, error) { return s.GetRetiree(retiree.Id) }, Want: retiree},
+				{Name: "retiree by ID number", Read: func() (any, error) { return s.LookupRetiree(id) }, Want: retiree},
+			}
+		},
 	})
 }
 

@@ -52,40 +52,31 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 	fresh := newRetiree(t, 9000, communityA, pb.ManagementMode_COMMUNITY)
 	return []rpc{
 		{"CreateCommunity", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.CreateCommunity(ctx, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "新社区", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK}}, o...)
-			return err
+			return servicetest.ErrOf(c.CreateCommunity(ctx, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "新社区", District: "和平区", Street: "北市场街道", Kind: pb.CommunityKind_BLOCK}}, o...))
 		}},
 		{"GetCommunity", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityA}, o...)
-			return err
+			return servicetest.ErrOf(c.GetCommunity(ctx, &pb.GetCommunityRequest{Id: communityA}, o...))
 		}},
 		{"ListCommunities", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}, o...)
-			return err
+			return servicetest.ErrOf(c.ListCommunities(ctx, &pb.ListCommunitiesRequest{}, o...))
 		}},
 		{"CreateEnterprise", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91110000600037341L", Name: "北京某厂", Ownership: pb.Ownership_PRIVATE}}, o...)
-			return err
+			return servicetest.ErrOf(c.CreateEnterprise(ctx, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91110000600037341L", Name: "北京某厂", Ownership: pb.Ownership_PRIVATE}}, o...))
 		}},
 		{"GetEnterprise", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseX}, o...)
-			return err
+			return servicetest.ErrOf(c.GetEnterprise(ctx, &pb.GetEnterpriseRequest{CreditCode: enterpriseX}, o...))
 		}},
 		{"ListEnterprises", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}, o...)
-			return err
+			return servicetest.ErrOf(c.ListEnterprises(ctx, &pb.ListEnterprisesRequest{}, o...))
 		}},
 		{"CreateRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: proto.Clone(fresh).(*pb.Retiree)}, o...)
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(ctx, &pb.CreateRetireeRequest{Retiree: proto.Clone(fresh).(*pb.Retiree)}, o...))
 		}},
 		{"GetRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id}, o...)
-			return err
+			return servicetest.ErrOf(c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: r.Id}, o...))
 		}},
 		{"ListRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communityA}, o...)
-			return err
+			return servicetest.ErrOf(c.ListRetirees(ctx, &pb.ListRetireesRequest{CommunityId: communityA}, o...))
 		}},
 		{"UpdateRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{
@@ -95,39 +86,31 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 			return err
 		}},
 		{"LookupRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: r.IdNumber}, o...)
-			return err
+			return servicetest.ErrOf(c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: r.IdNumber}, o...))
 		}},
 		{"TransferRetiree", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}, o...)
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}, o...))
 		}},
 		{"RecordDeath", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}, o...)
-			return err
+			return servicetest.ErrOf(c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}, o...))
 		}},
 		{"ListRetireeHistory", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id}, o...)
-			return err
+			return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id}, o...))
 		}},
 		{"ListRetireeAuditLog", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: r.Id}, o...)
-			return err
+			return servicetest.ErrOf(c.ListRetireeAuditLog(ctx, &pb.ListRetireeAuditLogRequest{Id: r.Id}, o...))
 		}},
 		{"GetSocialisationReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}, o...)
-			return err
+			return servicetest.ErrOf(c.GetSocialisationReport(ctx, &pb.GetSocialisationReportRequest{}, o...))
 		}},
 		{"WatchRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return watchOnce(ctx, c, 0, o...)
 		}},
 		{"AssignRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "k-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}, o...)
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "k-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}, o...))
 		}},
 		{"BatchGetRetireeFacts", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
-			_, err := c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id}}, o...)
-			return err
+			return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id}}, o...))
 		}},
 	}
 }
@@ -260,105 +243,73 @@ func TestServerValidation(t *testing.T) {
 	}
 	tests := []validationCase{
 		// CreateCommunity
-		{name: "CreateCommunity/no community", call: func() error {
-			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{})
-			return err
-		}, fields: []string{"community"}},
+		{name: "CreateCommunity/no community", call: func() error { return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{})) }, fields: []string{"community"}},
 		{name: "CreateCommunity/everything wrong", call: func() error {
-			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100", Name: " x", Street: "s", Households: -1}})
-			return err
+			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100", Name: " x", Street: "s", Households: -1}}))
 		}, fields: []string{"id", "name", "district", "kind", "households"}},
 		{name: "CreateCommunity/letters in id", call: func() error {
-			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100a", Name: "x", District: "d", Street: "s", Kind: pb.CommunityKind_BLOCK}})
-			return err
+			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100a", Name: "x", District: "d", Street: "s", Kind: pb.CommunityKind_BLOCK}}))
 		}, fields: []string{"id"}},
 		{name: "CreateCommunity/unknown kind", call: func() error {
-			_, err := c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "x", District: "d", Street: "s", Kind: 42, Households: maxHouseholds + 1}})
-			return err
+			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "x", District: "d", Street: "s", Kind: 42, Households: maxHouseholds + 1}}))
 		}, fields: []string{"kind", "households"}},
 		// GetCommunity
-		{name: "GetCommunity/bad id", call: func() error {
-			_, err := c.GetCommunity(admin, &pb.GetCommunityRequest{Id: "abc"})
-			return err
-		}, fields: []string{"id"}},
+		{name: "GetCommunity/bad id", call: func() error { return servicetest.ErrOf(c.GetCommunity(admin, &pb.GetCommunityRequest{Id: "abc"})) }, fields: []string{"id"}},
 		{name: "GetCommunity/unknown", call: func() error {
-			_, err := c.GetCommunity(admin, &pb.GetCommunityRequest{Id: unknownCommunity})
-			return err
+			return servicetest.ErrOf(c.GetCommunity(admin, &pb.GetCommunityRequest{Id: unknownCommunity}))
 		}, code: codes.NotFound},
 		// CreateEnterprise
-		{name: "CreateEnterprise/no enterprise", call: func() error {
-			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{})
-			return err
-		}, fields: []string{"enterprise"}},
+		{name: "CreateEnterprise/no enterprise", call: func() error { return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{})) }, fields: []string{"enterprise"}},
 		{name: "CreateEnterprise/bad credit code", call: func() error {
-			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91350100M000100Y44", Name: "x", Ownership: pb.Ownership_STATE}})
-			return err
+			return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91350100M000100Y44", Name: "x", Ownership: pb.Ownership_STATE}}))
 		}, fields: []string{"creditCode"}},
 		{name: "CreateEnterprise/everything wrong", call: func() error {
-			_, err := c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "short", Status: 9}})
-			return err
+			return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "short", Status: 9}}))
 		}, fields: []string{"creditCode", "name", "ownership", "status"}},
 		// GetEnterprise
 		{name: "GetEnterprise/unknown", call: func() error {
-			_, err := c.GetEnterprise(admin, &pb.GetEnterpriseRequest{CreditCode: string(unknownCode)})
-			return err
+			return servicetest.ErrOf(c.GetEnterprise(admin, &pb.GetEnterpriseRequest{CreditCode: string(unknownCode)}))
 		}, code: codes.NotFound},
 		// CreateRetiree
-		{name: "CreateRetiree/no retiree", call: func() error {
-			_, err := c.CreateRetiree(admin, &pb.CreateRetireeRequest{})
-			return err
-		}, fields: []string{"retiree"}},
+		{name: "CreateRetiree/no retiree", call: func() error { return servicetest.ErrOf(c.CreateRetiree(admin, &pb.CreateRetireeRequest{})) }, fields: []string{"retiree"}},
 		{name: "CreateRetiree/check character", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194912310021" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194912310021" })))
 		}, fields: []string{"idNumber"}},
 		{name: "CreateRetiree/30 February", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194902300020" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194902300020" })))
 		}, fields: []string{"idNumber"}},
 		{name: "CreateRetiree/born in the future", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = futureBorn.Digits() }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = futureBorn.Digits() })))
 		}, fields: []string{"idNumber"}},
 		{name: "CreateRetiree/missing ID number", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "" })))
 		}, fields: []string{"idNumber"}},
 		{name: "CreateRetiree/sex mismatch", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Sex = "11010519491231002X", pb.Sex_MALE }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Sex = "11010519491231002X", pb.Sex_MALE })))
 		}, fields: []string{"sex"}},
 		{name: "CreateRetiree/birth date mismatch", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.BirthDate = "11010519491231002X", "1949-12-30" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.BirthDate = "11010519491231002X", "1949-12-30" })))
 		}, fields: []string{"birthDate"}},
 		{name: "CreateRetiree/missing name", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = "" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = "" })))
 		}, fields: []string{"name"}},
 		{name: "CreateRetiree/long name", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = strings.Repeat("名", maxNameLen+1) }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = strings.Repeat("名", maxNameLen+1) })))
 		}, fields: []string{"name"}},
 		{name: "CreateRetiree/control character in address", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ResidenceAddress = "北市场街\x001号" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ResidenceAddress = "北市场街\x001号" })))
 		}, fields: []string{"residenceAddress"}},
 		{name: "CreateRetiree/bad community id", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "2101020010" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "2101020010" })))
 		}, fields: []string{"communityId"}},
 		{name: "CreateRetiree/missing community", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "" })))
 		}, fields: []string{"communityId"}},
 		{name: "CreateRetiree/unknown community and enterprise", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId, r.EnterpriseCreditCode = unknownCommunity, string(unknownCode) }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId, r.EnterpriseCreditCode = unknownCommunity, string(unknownCode) })))
 		}, fields: []string{"communityId", "enterpriseCreditCode"}},
 		{name: "CreateRetiree/bad credit code", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = "91350100M000100Y44" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = "91350100M000100Y44" })))
 		}, fields: []string{"enterpriseCreditCode"}},
 		{name: "CreateRetiree/enterprise-managed without enterprise", call: func() error {
 			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) {
@@ -367,44 +318,34 @@ func TestServerValidation(t *testing.T) {
 			return err
 		}, fields: []string{"enterpriseCreditCode"}},
 		{name: "CreateRetiree/no management mode", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 0 }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 0 })))
 		}, fields: []string{"managementMode"}},
 		{name: "CreateRetiree/unknown management mode", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 42 }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 42 })))
 		}, fields: []string{"managementMode"}},
 		{name: "CreateRetiree/unknown flag", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99} }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99} })))
 		}, fields: []string{"flags[1]"}},
 		{name: "CreateRetiree/unspecified flag", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{0} }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{0} })))
 		}, fields: []string{"flags[0]"}},
 		{name: "CreateRetiree/too many flags", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = make([]pb.RetireeFlag, maxFlags+1) }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = make([]pb.RetireeFlag, maxFlags+1) })))
 		}, fields: []string{"flags"}},
 		{name: "CreateRetiree/retired before birth", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "1930-01-01" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "1930-01-01" })))
 		}, fields: []string{"retirementDate"}},
 		{name: "CreateRetiree/retirement far ahead", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2031-01-01" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2031-01-01" })))
 		}, fields: []string{"retirementDate"}},
 		{name: "CreateRetiree/retirement not a date", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2010-13-01" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2010-13-01" })))
 		}, fields: []string{"retirementDate"}},
 		{name: "CreateRetiree/bad phone", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Phone = "138-abcd-5678" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Phone = "138-abcd-5678" })))
 		}, fields: []string{"phone"}},
 		{name: "CreateRetiree/several fields at once", call: func() error {
-			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Name, r.CommunityId = "110105194912310021", "", "x" }))
-			return err
+			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Name, r.CommunityId = "110105194912310021", "", "x" })))
 		}, fields: []string{"idNumber", "name", "communityId"}},
 		{name: "CreateRetiree/enterprise registers a community-managed retiree", call: func() error {
 			req := newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = enterpriseX })
@@ -412,56 +353,34 @@ func TestServerValidation(t *testing.T) {
 			return err
 		}, fields: []string{"managementMode"}},
 		// GetRetiree
-		{name: "GetRetiree/unknown", call: func() error {
-			_, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: unknownRetiree})
-			return err
-		}, code: codes.NotFound},
+		{name: "GetRetiree/unknown", call: func() error { return servicetest.ErrOf(c.GetRetiree(admin, &pb.GetRetireeRequest{Id: unknownRetiree})) }, code: codes.NotFound},
 		{name: "GetRetiree/malformed id", call: func() error {
-			_, err := c.GetRetiree(admin, &pb.GetRetireeRequest{Id: "../../etc/passwd"})
-			return err
+			return servicetest.ErrOf(c.GetRetiree(admin, &pb.GetRetireeRequest{Id: "../../etc/passwd"}))
 		}, code: codes.NotFound},
 		// LookupRetiree
 		{name: "LookupRetiree/check character", call: func() error {
-			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194912310021"})
-			return err
+			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194912310021"}))
 		}, fields: []string{"idNumber"}},
 		{name: "LookupRetiree/30 February", call: func() error {
-			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194902300020"})
-			return err
+			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194902300020"}))
 		}, fields: []string{"idNumber"}},
-		{name: "LookupRetiree/empty", call: func() error {
-			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{})
-			return err
-		}, fields: []string{"idNumber"}},
+		{name: "LookupRetiree/empty", call: func() error { return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{})) }, fields: []string{"idNumber"}},
 		{name: "LookupRetiree/unknown", call: func() error {
-			_, err := c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "500105195801012713"})
-			return err
+			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "500105195801012713"}))
 		}, code: codes.NotFound},
 		// ListRetirees
 		{name: "ListRetirees/bad community id", call: func() error {
-			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{CommunityId: "abc"})
-			return err
+			return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{CommunityId: "abc"}))
 		}, fields: []string{"communityId"}},
 		{name: "ListRetirees/unknown enums", call: func() error {
-			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{ManagementMode: 9, Status: 9})
-			return err
+			return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{ManagementMode: 9, Status: 9}))
 		}, fields: []string{"managementMode", "status"}},
-		{name: "ListRetirees/negative page size", call: func() error {
-			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: -1})
-			return err
-		}, fields: []string{"pageSize"}},
-		{name: "ListRetirees/page size over 1000", call: func() error {
-			_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 1001})
-			return err
-		}, fields: []string{"pageSize"}},
-		{name: "ListRetirees/clerk of several communities without filter", call: func() error {
-			_, err := c.ListRetirees(clerk2, &pb.ListRetireesRequest{})
-			return err
-		}, fields: []string{"communityId"}},
+		{name: "ListRetirees/negative page size", call: func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: -1})) }, fields: []string{"pageSize"}},
+		{name: "ListRetirees/page size over 1000", call: func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 1001})) }, fields: []string{"pageSize"}},
+		{name: "ListRetirees/clerk of several communities without filter", call: func() error { return servicetest.ErrOf(c.ListRetirees(clerk2, &pb.ListRetireesRequest{})) }, fields: []string{"communityId"}},
 		// UpdateRetiree
 		{name: "UpdateRetiree/no retiree", call: func() error {
-			_, err := c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
-			return err
+			return servicetest.ErrOf(c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}))
 		}, fields: []string{"retiree"}},
 		{name: "UpdateRetiree/ID number in mask", call: func() error {
 			return update(admin, []string{"idNumber"}, func(v *pb.Retiree) { v.IdNumber = "500105195801012713" })
@@ -512,151 +431,113 @@ func TestServerValidation(t *testing.T) {
 			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "r999" })
 		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
 		{name: "UpdateRetiree/unknown", call: func() error {
-			_, err := c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{Retiree: &pb.Retiree{Id: unknownRetiree, Phone: "13900001111", Etag: "r1"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}})
-			return err
+			return servicetest.ErrOf(c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{Retiree: &pb.Retiree{Id: unknownRetiree, Phone: "13900001111", Etag: "r1"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}))
 		}, code: codes.NotFound},
 		// TransferRetiree
 		{name: "TransferRetiree/bad target and no reason", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: "123"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: "123"}))
 		}, fields: []string{"toCommunityId", "reason"}},
 		{name: "TransferRetiree/missing target", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, Reason: "搬家"}))
 		}, fields: []string{"toCommunityId"}},
 		{name: "TransferRetiree/long reason", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: strings.Repeat("因", maxReasonLen+1)})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: strings.Repeat("因", maxReasonLen+1)}))
 		}, fields: []string{"reason"}},
 		{name: "TransferRetiree/unknown community", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: unknownCommunity, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: unknownCommunity, Reason: "搬家"}))
 		}, fields: []string{"toCommunityId"}},
 		{name: "TransferRetiree/same community", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityA, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityA, Reason: "搬家"}))
 		}, code: codes.FailedPrecondition, reason: reasonSameCommunity},
 		{name: "TransferRetiree/deceased", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: dead.Id, ToCommunityId: communityA, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: dead.Id, ToCommunityId: communityA, Reason: "搬家"}))
 		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
 		{name: "TransferRetiree/stale etag", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家", Etag: "r999"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家", Etag: "r999"}))
 		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
 		{name: "TransferRetiree/unknown", call: func() error {
-			_, err := c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: unknownRetiree, ToCommunityId: communityB, Reason: "搬家"})
-			return err
+			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: unknownRetiree, ToCommunityId: communityB, Reason: "搬家"}))
 		}, code: codes.NotFound},
 		// RecordDeath
-		{name: "RecordDeath/missing date", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id})
-			return err
-		}, fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/missing date", call: func() error { return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id})) }, fields: []string{"dateOfDeath"}},
 		{name: "RecordDeath/30 February", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-02-30"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-02-30"}))
 		}, fields: []string{"dateOfDeath"}},
 		{name: "RecordDeath/not a date", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026/01/02"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026/01/02"}))
 		}, fields: []string{"dateOfDeath"}},
 		{name: "RecordDeath/tomorrow", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-16"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-16"}))
 		}, fields: []string{"dateOfDeath"}},
 		{name: "RecordDeath/before birth", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "1900-01-01"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "1900-01-01"}))
 		}, fields: []string{"dateOfDeath"}},
 		{name: "RecordDeath/already deceased", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: dead.Id, DateOfDeath: "2026-01-01"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: dead.Id, DateOfDeath: "2026-01-01"}))
 		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
 		{name: "RecordDeath/stale etag", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02", Etag: "r999"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02", Etag: "r999"}))
 		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
 		{name: "RecordDeath/unknown", call: func() error {
-			_, err := c.RecordDeath(admin, &pb.RecordDeathRequest{Id: unknownRetiree, DateOfDeath: "2026-01-02"})
-			return err
+			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: unknownRetiree, DateOfDeath: "2026-01-02"}))
 		}, code: codes.NotFound},
 		// ListRetireeHistory and ListRetireeAuditLog
 		{name: "ListRetireeHistory/unknown", call: func() error {
-			_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: unknownRetiree})
-			return err
+			return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: unknownRetiree}))
 		}, code: codes.NotFound},
 		{name: "ListRetireeHistory/page size", call: func() error {
-			_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000})
-			return err
+			return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000}))
 		}, fields: []string{"pageSize"}},
 		{name: "ListRetireeAuditLog/unknown", call: func() error {
-			_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree})
-			return err
+			return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree}))
 		}, code: codes.NotFound},
 		{name: "ListRetireeAuditLog/page size", call: func() error {
-			_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3})
-			return err
+			return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3}))
 		}, fields: []string{"pageSize"}},
 		// Lists of communities and enterprises
 		{name: "ListCommunities/page size", call: func() error {
-			_, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: -1})
-			return err
+			return servicetest.ErrOf(c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: -1}))
 		}, fields: []string{"pageSize"}},
 		{name: "ListEnterprises/unknown status", call: func() error {
-			_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{Status: 9})
-			return err
+			return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{Status: 9}))
 		}, fields: []string{"status"}},
 		{name: "ListEnterprises/page size and token", call: func() error {
-			_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1001, PageToken: "x"})
-			return err
+			return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1001, PageToken: "x"}))
 		}, fields: []string{"pageSize", "pageToken"}},
 		// GetSocialisationReport
 		{name: "GetSocialisationReport/unknown grouping", call: func() error {
-			_, err := c.GetSocialisationReport(admin, &pb.GetSocialisationReportRequest{GroupBy: "city"})
-			return err
+			return servicetest.ErrOf(c.GetSocialisationReport(admin, &pb.GetSocialisationReportRequest{GroupBy: "city"}))
 		}, fields: []string{"groupBy"}},
 		// WatchRetirees
 		{name: "WatchRetirees/negative revision", call: func() error {
 			return watchOnce(service, c, -1)
 		}, fields: []string{"sinceRevision"}},
 		// AssignRetirees
-		{name: "AssignRetirees/nothing given", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{})
-			return err
-		}, fields: []string{"requestKey", "communityId", "managementMode", "retireeIds"}},
+		{name: "AssignRetirees/nothing given", call: func() error { return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{})) }, fields: []string{"requestKey", "communityId", "managementMode", "retireeIds"}},
 		{name: "AssignRetirees/bad community and long key", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: strings.Repeat("k", maxRequestKey+1), RetireeIds: []string{r.Id}, CommunityId: "x", ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: strings.Repeat("k", maxRequestKey+1), RetireeIds: []string{r.Id}, CommunityId: "x", ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}, fields: []string{"requestKey", "communityId"}},
 		{name: "AssignRetirees/control character in reason", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY, Reason: "a\nb"})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY, Reason: "a\nb"}))
 		}, fields: []string{"reason"}},
 		{name: "AssignRetirees/unknown retirees", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id, unknownRetiree, other.Id, "not-an-id"}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id, unknownRetiree, other.Id, "not-an-id"}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}, fields: []string{"retireeIds[1]", "retireeIds[3]"}},
 		{name: "AssignRetirees/deceased retiree", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{dead.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{dead.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}, fields: []string{"retireeIds[0]"}},
 		{name: "AssignRetirees/unknown community", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: unknownCommunity, ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: unknownCommunity, ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}, fields: []string{"communityId"}},
 		{name: "AssignRetirees/over 10000 retirees", call: func() error {
-			_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
-			return err
+			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
 		}, fields: []string{"retireeIds"}},
 		// BatchGetRetireeFacts
 		{name: "BatchGetRetireeFacts/over 10000 ids", call: func() error {
-			_, err := c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: make([]string, maxFactsBatch+1)})
-			return err
+			return servicetest.ErrOf(c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: make([]string, maxFactsBatch+1)}))
 		}, fields: []string{"ids"}},
 		{name: "BatchGetRetireeFacts/an id twice", call: func() error {
-			_, err := c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id, other.Id, r.Id}})
-			return err
+			return servicetest.ErrOf(c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id, other.Id, r.Id}}))
 		}, fields: []string{"ids[2]"}},
 	}
 	// Every list rejects page tokens it did not issue for the same query.
@@ -665,29 +546,22 @@ func TestServerValidation(t *testing.T) {
 			name string
 			call func() error
 		}{
-			{"ListRetirees", func() error {
-				_, err := c.ListRetirees(admin, &pb.ListRetireesRequest{PageToken: tok})
-				return err
-			}},
+			{"ListRetirees", func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageToken: tok})) }},
 			{"ListEnterprises", func() error {
-				_, err := c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageToken: tok})
-				return err
+				return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageToken: tok}))
 			}},
 			{"ListRetireeHistory", func() error {
-				_, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageToken: tok})
-				return err
+				return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageToken: tok}))
 			}},
 			{"ListRetireeAuditLog", func() error {
-				_, err := c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageToken: tok})
-				return err
+				return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageToken: tok}))
 			}},
 		} {
 			tests = append(tests, validationCase{name: fmt.Sprintf("%s/bad page token %d", l.name, i), call: l.call, fields: []string{"pageToken"}})
 		}
 		if tok != listToken {
 			tests = append(tests, validationCase{name: fmt.Sprintf("ListCommunities/bad page token %d", i), call: func() error {
-				_, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageToken: tok})
-				return err
+				return servicetest.ErrOf(c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageToken: tok}))
 			}, fields: []string{"pageToken"}})
 		}
 	}

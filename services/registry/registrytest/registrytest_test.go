@@ -35,8 +35,7 @@ func TestRestartKeepsTheFile(t *testing.T) {
 		t.Errorf("restarted on %s, want %s", r.Addr(), addr)
 	}
 	waitfor.NoError(t, "the restarted registry to serve the retiree", func(ctx context.Context) error {
-		_, err := client.GetRetiree(admin, &registryv1.GetRetireeRequest{Id: created.Retiree.Id})
-		return err
+		return servicetest.ErrOf(client.GetRetiree(admin, &registryv1.GetRetireeRequest{Id: created.Retiree.Id}))
 	})
 	if _, err := client.GetEnterprise(admin, &registryv1.GetEnterpriseRequest{CreditCode: servicetest.EnterpriseY}); err != nil {
 		t.Errorf("fixture enterprise: %v", err)
