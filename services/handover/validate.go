@@ -287,6 +287,33 @@ func checkPatch(paths []string, h *pb.Handover) error {
 	return v.Err()
 }
 
+// checkUpdate validates an update of h at the update-mask paths and
+// returns it as a Patch, its values normalised as checkNewHandover does.
+func checkUpdate(h *pb.Handover, mask []string) (Patch, error) {
+	if h == nil {
+		return Patch{}, fault.Invalid("handover", "required")
+	}
+	paths, err := normaliseMask(mask)
+	if err != nil {
+		return Patch{}, err
+	}
+	if h.Etag == "" {
+		return Patch{}, fault.Invalid("etag", "required: send the etag of the handover you read")
+	}
+	if err := checkPatch(paths, h); err != nil {
+		return Patch{}, err
+	}
+	return Patch{Paths: paths, Values: h}, nil
+}
+
+// checkReason validates the reason given for withdrawing or returning a
+// package.
+func checkReason(reason string, required bool) error {
+	var v fault.Violations
+	inputcheck.Text(&v, "reason", reason, required, maxReasonLen)
+	return v.Err()
+}
+
 // checkReceipt validates a receipt of funds; received on must not be
 // after today.
 func checkReceipt(r *pb.FundsReceipt, today string) error {
