@@ -201,18 +201,29 @@ func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverReque
 
 // GetHandover implements pb.HandoverServiceServer.
 func (s *Server) GetHandover(ctx context.Context, req *pb.GetHandoverRequest) (*pb.GetHandoverResponse, error) {
+	h, err := s.readable(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetHandoverResponse{Handover: h}, nil
+}
+
+// readable returns handover id to a reader who may see it, or the error
+// to answer: whoever may not see the handover gets the same 403 whether
+// or not it exists.
+func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) {
 	p, err := authn.Require(ctx, readers...)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.GetHandover(req.Id)
+	h, err := s.store.GetHandover(id)
 	if err != nil {
 		return nil, s.fail(ctx, hide(p, err))
 	}
 	if !canSee(p, h) {
 		return nil, authn.ErrPermissionDenied
 	}
-	return &pb.GetHandoverResponse{Handover: h}, nil
+	return h, nil
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
@@ -465,16 +476,9 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 // ListHandoverEvents implements pb.HandoverServiceServer: whoever may read
 // the handover may read its timeline.
 func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEventsRequest) (*pb.ListHandoverEventsResponse, error) {
-	p, err := authn.Require(ctx, readers...)
+	h, err := s.readable(ctx, req.Id)
 	if err != nil {
 		return nil, err
-	}
-	h, err := s.store.GetHandover(req.Id)
-	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, h) {
-		return nil, authn.ErrPermissionDenied
 	}
 	scope := boltstore.PageScope("ListHandoverEvents", h.Id)
 	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
