@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -49,7 +49,7 @@ type Store struct {
 	now   func() time.Time
 	log   *zap.Logger
 	// outbox wakes the dispatcher when commands are queued.
-	outbox *notifier
+	outbox broadcast.Signal
 	// backlog is the number of commands in the outbox, kept beside the
 	// bucket so that the metric costs no transaction.
 	backlog atomic.Int64
@@ -67,7 +67,7 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger, outbox: newNotifier()}
+	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger}
 	err = db.View(func(tx *bolt.Tx) error {
 		s.backlog.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
 		return nil
@@ -175,7 +175,7 @@ func (s *Store) update(fn func(w *txn) error) error {
 		s.backlog.Add(int64(d))
 	}
 	if w.queued > 0 {
-		s.outbox.broadcast()
+		s.outbox.Broadcast()
 	}
 	return nil
 }
@@ -546,26 +546,3 @@ func moveIndex(b *bolt.Bucket, from, to, id string) error {
 
 // isNotFound reports whether err says the object does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }
-
-// notifier wakes every waiter at the next broadcast.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-// wait returns a channel closed at the next broadcast. Take it before
-// reading, so that a commit in between is not missed.
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) broadcast() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
-}
