@@ -29,3 +29,23 @@ func GetProto(b *bolt.Bucket, key []byte, m proto.Message, notFound error) error
 	}
 	return nil
 }
+
+// Collect returns a keep function for Scan.Page and Scan.Records that
+// decodes each value as a P and appends it to *out when match accepts it
+// (every one when match is nil).
+func Collect[M any, P interface {
+	*M
+	proto.Message
+}](out *[]P, match func(P) bool) func(k, v []byte) (bool, error) {
+	return func(_, v []byte) (bool, error) {
+		m := P(new(M))
+		if err := proto.Unmarshal(v, m); err != nil {
+			return false, fmt.Errorf("decode stored %T: %w", m, err)
+		}
+		if match != nil && !match(m) {
+			return false, nil
+		}
+		*out = append(*out, m)
+		return true, nil
+	}
+}

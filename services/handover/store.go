@@ -197,10 +197,10 @@ func (w *txn) save(old, h *pb.Handover) error {
 	if err := boltstore.PutProto(w.tx.Bucket(bucketHandovers), []byte(h.Id), h); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
 		return err
 	}
-	return moveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
+	return boltstore.MoveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
 }
 
 // event appends a step to h's timeline, with the state h is in now.
@@ -347,39 +347,18 @@ const listBudget = 2 << 20
 func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover, []byte, error) {
 	var out []*pb.Handover
 	var next []byte
+	indexes := []boltstore.Index{{Bucket: bucketByCommunity, Value: f.CommunityID}, {Bucket: bucketByEnterprise, Value: f.EnterpriseCode}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		handovers := tx.Bucket(bucketHandovers)
-		var index *bolt.Bucket
-		var prefix []byte
-		switch {
-		case f.CommunityID != "":
-			index, prefix = tx.Bucket(bucketByCommunity), boltstore.Prefix(f.CommunityID)
-		case f.EnterpriseCode != "":
-			index, prefix = tx.Bucket(bucketByEnterprise), boltstore.Prefix(f.EnterpriseCode)
-		}
-		cursor := handovers.Cursor()
-		if index != nil {
-			cursor = index.Cursor()
-		}
 		used := 0
-		scan := boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
+		collect := boltstore.Collect(&out, f.match)
+		scan := boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
 		var err error
-		next, err = scan.Page(cursor, func(k, v []byte) (bool, error) {
-			if index != nil {
-				if v = handovers.Get(k[len(prefix):]); v == nil {
-					return false, fmt.Errorf("index entry %q without handover", k)
-				}
+		next, err = scan.Records(tx, bucketHandovers, indexes, func(k, v []byte) (bool, error) {
+			kept, err := collect(k, v)
+			if kept {
+				used += len(v)
 			}
-			h := new(pb.Handover)
-			if err := proto.Unmarshal(v, h); err != nil {
-				return false, err
-			}
-			if !f.match(h) {
-				return false, nil
-			}
-			out = append(out, h)
-			used += len(v)
-			return true, nil
+			return kept, err
 		})
 		return err
 	})
@@ -395,14 +374,7 @@ func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []by
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), func(_, v []byte) (bool, error) {
-			e := new(pb.Event)
-			if err := proto.Unmarshal(v, e); err != nil {
-				return false, err
-			}
-			out = append(out, e)
-			return true, nil
-		})
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), boltstore.Collect(&out, nil))
 		return err
 	})
 	return out, next, err
@@ -488,6 +460,10 @@ type ObligationFilter struct {
 	Visible func(*pb.OwedObligation) bool
 }
 
+func (f ObligationFilter) match(o *pb.OwedObligation) bool {
+	return owedOn(o, f.ActiveOn) && (f.Visible == nil || f.Visible(o))
+}
+
 // ListObligations returns a page of obligations of completed handovers,
 // by enterprise and handover.
 func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*pb.OwedObligation, []byte, error) {
@@ -499,17 +475,7 @@ func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), func(_, v []byte) (bool, error) {
-			o := new(pb.OwedObligation)
-			if err := proto.Unmarshal(v, o); err != nil {
-				return false, err
-			}
-			if !owedOn(o, f.ActiveOn) || (f.Visible != nil && !f.Visible(o)) {
-				return false, nil
-			}
-			out = append(out, o)
-			return true, nil
-		})
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), boltstore.Collect(&out, f.match))
 		return err
 	})
 	return out, next, err
@@ -525,23 +491,6 @@ func owedOn(o *pb.OwedObligation, day string) bool {
 	}
 	until := o.GetObligation().GetUntil()
 	return until == "" || until >= day
-}
-
-// moveIndex keeps a (value, 0, handover id) index in step when value
-// changes.
-func moveIndex(b *bolt.Bucket, from, to, id string) error {
-	if from == to {
-		return nil
-	}
-	if from != "" {
-		if err := b.Delete(boltstore.Key(from, id)); err != nil {
-			return err
-		}
-	}
-	if to == "" {
-		return nil
-	}
-	return b.Put(boltstore.Key(to, id), nil)
 }
 
 // isNotFound reports whether err says the object does not exist.

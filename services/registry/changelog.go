@@ -69,10 +69,10 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	if err := boltstore.PutProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
 		return err
 	}
 	if err := updateStats(w.tx.Bucket(bucketStats), old, r); err != nil {
@@ -129,22 +129,6 @@ func (w *changeWriter) finish() error {
 
 func historyKey(id string, rev uint64) []byte {
 	return boltstore.AppendU64(boltstore.Prefix(id), rev)
-}
-
-// moveIndex keeps a (value, 0, retiree id) index in step when value changes.
-func moveIndex(b *bolt.Bucket, from, to, id string) error {
-	if from == to {
-		return nil
-	}
-	if from != "" {
-		if err := b.Delete(boltstore.Key(from, id)); err != nil {
-			return err
-		}
-	}
-	if to == "" {
-		return nil
-	}
-	return b.Put(boltstore.Key(to, id), nil)
 }
 
 // stateOf is the projection other services keep of a retiree.
