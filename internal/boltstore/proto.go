@@ -5,6 +5,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 // PutProto stores m, encoded, under key.
@@ -48,4 +50,35 @@ func Collect[M any, P interface {
 		*out = append(*out, m)
 		return true, nil
 	}
+}
+
+// GetForChange reads the record at id in b for a change that allowed
+// guards, and returns it. A caller who may not act must get the same
+// answer whether or not the record exists, so a missing record (or an id
+// of the wrong shape: valid false) first asks allowed(nil), and only then
+// gives notFound. Then allowed sees the record, and etag, when given, must
+// be the record's, or the answer is fault.ErrEtagMismatch.
+func GetForChange[M any, P interface {
+	*M
+	proto.Message
+	GetEtag() string
+}](b *bolt.Bucket, id string, valid bool, notFound error, etag string, allowed func(P) error) (P, error) {
+	old := P(new(M))
+	err := notFound
+	if valid {
+		err = GetProto(b, []byte(id), old, notFound)
+	}
+	if err != nil {
+		if aerr := allowed(nil); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	if err := allowed(old); err != nil {
+		return nil, err
+	}
+	if etag != "" && etag != old.GetEtag() {
+		return nil, fault.ErrEtagMismatch
+	}
+	return old, nil
 }

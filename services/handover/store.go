@@ -284,24 +284,9 @@ type step func(w *txn, h *pb.Handover) (action, detail string, err error)
 func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) error, fn step) (*pb.Handover, error) {
 	var out *pb.Handover
 	err := s.update(func(w *txn) error {
-		var old *pb.Handover
-		var err error
-		if validHandoverID(id) {
-			old, err = w.get(id)
-		} else {
-			err = errHandoverNotFound
-		}
+		old, err := boltstore.GetForChange(w.tx.Bucket(bucketHandovers), id, validHandoverID(id), errHandoverNotFound, etag, allowed)
 		if err != nil {
-			if aerr := allowed(nil); aerr != nil {
-				return aerr
-			}
 			return err
-		}
-		if err := allowed(old); err != nil {
-			return err
-		}
-		if etag != "" && etag != old.Etag {
-			return fault.ErrEtagMismatch
 		}
 		h := proto.Clone(old).(*pb.Handover)
 		action, detail, err := fn(w, h)

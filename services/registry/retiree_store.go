@@ -241,24 +241,9 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 ) (*pb.Retiree, error) {
 	var out *pb.Retiree
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
-		old := new(pb.Retiree)
-		if !inputcheck.IsOpaqueID(id) {
-			if err := allowed(nil); err != nil {
-				return err
-			}
-			return errRetireeNotFound
-		}
-		if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), old, errRetireeNotFound); err != nil {
-			if aerr := allowed(nil); aerr != nil {
-				return aerr
-			}
+		old, err := boltstore.GetForChange(tx.Bucket(bucketRetirees), id, inputcheck.IsOpaqueID(id), errRetireeNotFound, etag, allowed)
+		if err != nil {
 			return err
-		}
-		if err := allowed(old); err != nil {
-			return err
-		}
-		if etag != "" && etag != old.Etag {
-			return fault.ErrEtagMismatch
 		}
 		r := proto.Clone(old).(*pb.Retiree)
 		kind, reason, err := change(tx, old, r)
