@@ -56,8 +56,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 }
 
 // Who may do what (DESIGN "Identity and access"); admin passes every
-// authn.Require. The object checks are canSee, ownerGuard and
-// receiverGuard.
+// authn.Require. The object checks are canSee and the parties' guards.
 var (
 	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
 	owners    = []authn.Role{authn.RoleEnterprise}
@@ -92,47 +91,34 @@ func hide(p *authn.Principal, err error) error {
 	return err
 }
 
-// ownerGuard is the object check of the enterprise's steps: its own
-// packages only. h is nil when the handover does not exist.
-func ownerGuard(p *authn.Principal) func(*pb.Handover) error {
-	return func(h *pb.Handover) error {
-		switch {
-		case p.Role == authn.RoleAdmin:
-			return nil
-		case h == nil || !p.OwnsEnterprise(h.EnterpriseCreditCode):
-			return authn.ErrPermissionDenied
-		}
-		return nil
-	}
-}
-
-// receiverGuard is the object check of the clerk's steps: packages
-// submitted to one of its communities.
-func receiverGuard(p *authn.Principal) func(*pb.Handover) error {
-	return func(h *pb.Handover) error {
-		switch {
-		case p.Role == authn.RoleAdmin:
-			return nil
-		case h == nil || !canSee(p, h):
-			return authn.ErrPermissionDenied
-		}
-		return nil
-	}
-}
-
 // party is who takes a workflow step: the roles that may call it and the
-// object check, from the caller, of the handover it acts on.
+// object check of the handover it acts on.
 type party struct {
 	roles []authn.Role
-	guard func(*authn.Principal) func(*pb.Handover) error
+	// may reports whether p may act on h; admin may act on every
+	// handover.
+	may func(p *authn.Principal, h *pb.Handover) bool
 }
 
-// The two parties of the workflow: the enterprise that hands over and the
-// community clerk who receives.
+// The two parties of the workflow: the enterprise acts on its own
+// packages, the clerk on those submitted to one of its communities.
 var (
-	byOwner    = party{roles: owners, guard: ownerGuard}
-	byReceiver = party{roles: receivers, guard: receiverGuard}
+	byOwner = party{roles: owners, may: func(p *authn.Principal, h *pb.Handover) bool {
+		return p.OwnsEnterprise(h.EnterpriseCreditCode)
+	}}
+	byReceiver = party{roles: receivers, may: canSee}
 )
+
+// guard is by's object check for p, as Store.mutate takes it: h is nil
+// when the handover does not exist.
+func (by party) guard(p *authn.Principal) func(*pb.Handover) error {
+	return func(h *pb.Handover) error {
+		if p.Role == authn.RoleAdmin || h != nil && by.may(p, h) {
+			return nil
+		}
+		return authn.ErrPermissionDenied
+	}
+}
 
 // takeStep is every workflow step on a stored handover: it authorises the
 // caller as one of by's roles, validates the request with check (nil when
