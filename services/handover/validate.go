@@ -100,17 +100,26 @@ func checkRetireeIDs(v *fault.Violations, ids []string) {
 		v.Addf("retireeIds", "at most %d retirees per package", MaxRetirees)
 		return
 	}
-	seen := make(map[string]bool, len(ids))
+	seen := make(retireeSet, len(ids))
 	for i, id := range ids {
-		field := fmt.Sprintf("retireeIds[%d]", i)
-		switch {
-		case !inputcheck.IsOpaqueID(id):
-			v.Add(field, "not a retiree id")
-		case seen[id]:
-			v.Add(field, "listed twice")
-		}
-		seen[id] = true
+		seen.check(v, fmt.Sprintf("retireeIds[%d]", i), id, "listed twice")
 	}
+}
+
+// retireeSet holds the retirees a request named so far, so that each is
+// named once.
+type retireeSet map[string]bool
+
+// check adds id, named at field, to the set: it must be a retiree id not
+// named before, or field gets "not a retiree id" or twice.
+func (seen retireeSet) check(v *fault.Violations, field, id, twice string) {
+	switch {
+	case !inputcheck.IsOpaqueID(id):
+		v.Add(field, "not a retiree id")
+	case seen[id]:
+		v.Add(field, twice)
+	}
+	seen[id] = true
 }
 
 func checkFunds(v *fault.Violations, f *pb.Funds) {
@@ -125,20 +134,14 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 		v.Addf("dossiers", "at most %d dossiers per package", MaxRetirees)
 		return ds
 	}
-	seen := make(map[string]bool, len(ds))
+	seen := make(retireeSet, len(ds))
 	for i, d := range ds {
 		field := fmt.Sprintf("dossiers[%d]", i)
 		if d == nil {
 			v.Add(field, "required")
 			continue
 		}
-		switch {
-		case !inputcheck.IsOpaqueID(d.RetireeId):
-			v.Add(field+".retireeId", "not a retiree id")
-		case seen[d.RetireeId]:
-			v.Add(field+".retireeId", "a second dossier for this retiree")
-		}
-		seen[d.RetireeId] = true
+		seen.check(v, field+".retireeId", d.RetireeId, "a second dossier for this retiree")
 		inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
 		if d.Volumes < 1 || d.Volumes > maxVolumes {
 			v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
@@ -338,16 +341,9 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 		v.Addf("received", "at most %d dossiers per call", MaxRetirees)
 		return v.Err()
 	}
-	seen := make(map[string]bool, len(received)+len(missing))
+	seen := make(retireeSet, len(received)+len(missing))
 	for i, id := range received {
-		field := fmt.Sprintf("received[%d]", i)
-		switch {
-		case !inputcheck.IsOpaqueID(id):
-			v.Add(field, "not a retiree id")
-		case seen[id]:
-			v.Add(field, "named twice")
-		}
-		seen[id] = true
+		seen.check(&v, fmt.Sprintf("received[%d]", i), id, "named twice")
 	}
 	for i, m := range missing {
 		field := fmt.Sprintf("missing[%d]", i)
@@ -355,13 +351,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 			v.Add(field, "required")
 			continue
 		}
-		switch {
-		case !inputcheck.IsOpaqueID(m.RetireeId):
-			v.Add(field+".retireeId", "not a retiree id")
-		case seen[m.RetireeId]:
-			v.Add(field+".retireeId", "named twice")
-		}
-		seen[m.RetireeId] = true
+		seen.check(&v, field+".retireeId", m.RetireeId, "named twice")
 		inputcheck.Text(&v, field+".explanation", m.Explanation, true, maxReasonLen)
 	}
 	return v.Err()
