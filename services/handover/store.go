@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -95,9 +96,12 @@ type Actor = audit.Actor
 // (turned into 403 for callers who may not learn that).
 var errHandoverNotFound = fmt.Errorf("handover %w", fault.ErrNotFound)
 
-// handoverIDEncoding writes handover ids in an alphabet whose byte order is
-// the order of the encoded bytes, so that ids sort by creation time.
-var handoverIDEncoding = base32.NewEncoding("0123456789ABCDEFGHIJKLMNOPQRSTUV").WithPadding(base32.NoPadding)
+// handoverIDAlphabet is the base32 alphabet of handover ids: its byte
+// order is the order of the encoded bytes, so that ids sort by creation
+// time.
+const handoverIDAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+
+var handoverIDEncoding = base32.NewEncoding(handoverIDAlphabet).WithPadding(base32.NoPadding)
 
 // handoverIDLen is the length of a handover id: "H" and 16 characters.
 const handoverIDLen = 17
@@ -118,16 +122,7 @@ func newHandoverID(now time.Time) string {
 // validHandoverID reports whether s has the shape of a handover id, so
 // that malformed ids never reach a key.
 func validHandoverID(s string) bool {
-	if len(s) != handoverIDLen || s[0] != 'H' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'V') {
-			return false
-		}
-	}
-	return true
+	return len(s) == handoverIDLen && s[0] == 'H' && strings.Trim(s[1:], handoverIDAlphabet) == ""
 }
 
 // etagOf is the etag of a handover's revision.
