@@ -130,17 +130,8 @@ func checkFunds(v *fault.Violations, f *pb.Funds) {
 // checkDossiers validates dossiers and returns them with their checklists
 // sorted and without duplicates.
 func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
-	if len(ds) > MaxRetirees {
-		v.Addf("dossiers", "at most %d dossiers per package", MaxRetirees)
-		return ds
-	}
-	seen := make(retireeSet, len(ds))
-	for i, d := range ds {
-		field := fmt.Sprintf("dossiers[%d]", i)
-		if d == nil {
-			v.Add(field, "required")
-			continue
-		}
+	seen := make(retireeSet, min(len(ds), MaxRetirees))
+	checkEach(v, "dossiers", ds, MaxRetirees, func(field string, d *pb.Dossier) {
 		seen.check(v, field+".retireeId", d.RetireeId, "a second dossier for this retiree")
 		inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
 		if d.Volumes < 1 || d.Volumes > maxVolumes {
@@ -148,7 +139,7 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 		}
 		if len(d.Checklist) > maxChecklist {
 			v.Addf(field+".checklist", "at most %d categories", maxChecklist)
-			continue
+			return
 		}
 		for j, c := range d.Checklist {
 			if _, ok := pb.ArchiveCategory_name[int32(c)]; !ok || c == pb.ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED {
@@ -156,21 +147,30 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 			}
 		}
 		d.Checklist = slices.Compact(slices.Sorted(slices.Values(d.Checklist)))
-	}
+	})
 	return ds
 }
 
-func checkPremises(v *fault.Violations, ps []*pb.Premises) {
-	if len(ps) > MaxPremises {
-		v.Addf("premises", "at most %d premises per package", MaxPremises)
+// checkEach validates the list field name of a package: at most most
+// items (when there are more, only that is said), each present and
+// checked by check under its path name[i].
+func checkEach[T any](v *fault.Violations, name string, items []*T, most int, check func(field string, item *T)) {
+	if len(items) > most {
+		v.Addf(name, "at most %d %s per package", most, name)
 		return
 	}
-	for i, pr := range ps {
-		field := fmt.Sprintf("premises[%d]", i)
-		if pr == nil {
+	for i, item := range items {
+		field := fmt.Sprintf("%s[%d]", name, i)
+		if item == nil {
 			v.Add(field, "required")
 			continue
 		}
+		check(field, item)
+	}
+}
+
+func checkPremises(v *fault.Violations, ps []*pb.Premises) {
+	checkEach(v, "premises", ps, MaxPremises, func(field string, pr *pb.Premises) {
 		if pr.Id != "" && (len(pr.Id) > maxPremisesIDLen || premisesNumber(pr.Id) == 0) {
 			v.Add(field+".id", "not a premises id")
 		}
@@ -183,20 +183,11 @@ func checkPremises(v *fault.Violations, ps []*pb.Premises) {
 		if pr.Capacity < 1 || pr.Capacity > maxCapacity {
 			v.Addf(field+".capacity", "must be between 1 and %d", maxCapacity)
 		}
-	}
+	})
 }
 
 func checkObligations(v *fault.Violations, os []*pb.Obligation) {
-	if len(os) > MaxObligations {
-		v.Addf("obligations", "at most %d obligations per package", MaxObligations)
-		return
-	}
-	for i, o := range os {
-		field := fmt.Sprintf("obligations[%d]", i)
-		if o == nil {
-			v.Add(field, "required")
-			continue
-		}
+	checkEach(v, "obligations", os, MaxObligations, func(field string, o *pb.Obligation) {
 		if _, ok := pb.Obligation_Kind_name[int32(o.Kind)]; !ok || o.Kind == pb.Obligation_KIND_UNSPECIFIED {
 			v.Add(field+".kind", "must be one of PENSION_OUTSIDE_POOLING, MEDICAL_UNINSURED, OTHER")
 		}
@@ -205,7 +196,7 @@ func checkObligations(v *fault.Violations, os []*pb.Obligation) {
 		if o.Until != "" {
 			parseDate(v, field+".until", o.Until)
 		}
-	}
+	})
 }
 
 // maskPaths maps the update-mask paths a client may send (proto or JSON
