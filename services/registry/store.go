@@ -180,17 +180,7 @@ func page[T any, PT message[T]](s *Store, bucket []byte, size int, after []byte,
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), func(_, v []byte) (bool, error) {
-			m := PT(new(T))
-			if err := proto.Unmarshal(v, m); err != nil {
-				return false, err
-			}
-			if !keep(m) {
-				return false, nil
-			}
-			out = append(out, m)
-			return true, nil
-		})
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), boltstore.Collect(&out, keep))
 		return err
 	})
 	return out, next, err
