@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -170,15 +171,9 @@ func (d *Dispatcher) deliver(ctx context.Context, c *command) error {
 }
 
 func (d *Dispatcher) assign(ctx context.Context, c *command) error {
-	req := new(registryv1.AssignRetireesRequest)
-	if err := proto.Unmarshal(c.payload, req); err != nil {
-		return fmt.Errorf("outbox command %d: %w", c.seq, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
-	resp, err := d.registry.AssignRetirees(cctx, req)
-	cancel()
+	req, resp, err := call(ctx, d, c, d.registry.AssignRetirees)
 	if err != nil {
-		if gone := refusedRetirees(err, req.RetireeIds); len(gone) > 0 {
+		if gone := refusedRetirees(err, req.GetRetireeIds()); len(gone) > 0 {
 			return d.dropRetirees(c, req, gone)
 		}
 		return err
@@ -187,6 +182,24 @@ func (d *Dispatcher) assign(ctx context.Context, c *command) error {
 	detail := fmt.Sprintf("registry: part %s, %d retirees COMMUNITY-managed in community %s (%d changed)",
 		c.part, len(req.RetireeIds), req.CommunityId, resp.GetAssigned())
 	return d.store.delivered(c, "", detail)
+}
+
+// call makes one delivery attempt of c: it decodes c's payload as the
+// request of rpc and calls rpc under the dispatcher's call timeout. The
+// request is nil when the payload does not decode.
+func call[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp any](ctx context.Context, d *Dispatcher, c *command, rpc func(context.Context, PReq, ...grpc.CallOption) (Resp, error)) (PReq, Resp, error) {
+	req := PReq(new(Req))
+	if err := proto.Unmarshal(c.payload, req); err != nil {
+		var none Resp
+		return nil, none, fmt.Errorf("outbox command %d: %w", c.seq, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
+	defer cancel()
+	resp, err := rpc(cctx, req)
+	return req, resp, err
 }
 
 // finalRefusals are the reasons for which registry refuses a retiree for
@@ -259,13 +272,7 @@ func (d *Dispatcher) createVenue(ctx context.Context, c *command) error {
 	if d.activity == nil {
 		return errActivityNotConfigured
 	}
-	req := new(activityv1.CreateVenueRequest)
-	if err := proto.Unmarshal(c.payload, req); err != nil {
-		return fmt.Errorf("outbox command %d: %w", c.seq, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, d.callTimeout)
-	resp, err := d.activity.CreateVenue(cctx, req)
-	cancel()
+	req, resp, err := call(ctx, d, c, d.activity.CreateVenue)
 	if code := status.Code(err); code == codes.InvalidArgument || code == codes.FailedPrecondition {
 		// Activity refuses these premises as a venue for good (they break
 		// its rules). Retrying cannot help and would block every venue

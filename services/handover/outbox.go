@@ -238,7 +238,7 @@ func (s *Store) nextCommand(l Lane) (*command, error) {
 func (s *Store) Backlog() int64 { return s.backlog.Load() }
 
 // outboxChanged returns a channel closed when commands are next queued.
-func (s *Store) outboxChanged() <-chan struct{} { return s.outbox.wait() }
+func (s *Store) outboxChanged() <-chan struct{} { return s.outbox.Wait() }
 
 // dispatcherActor is who the timeline names for delivery steps.
 var dispatcherActor = Actor{Subject: "handover-outbox", Role: "service"}

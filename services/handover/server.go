@@ -56,8 +56,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 }
 
 // Who may do what (DESIGN "Identity and access"); admin passes every
-// authn.Require. The object checks are canSee, ownerGuard and
-// receiverGuard.
+// authn.Require. The object checks are canSee and the parties' guards.
 var (
 	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
 	owners    = []authn.Role{authn.RoleEnterprise}
@@ -92,31 +91,63 @@ func hide(p *authn.Principal, err error) error {
 	return err
 }
 
-// ownerGuard is the object check of the enterprise's steps: its own
-// packages only. h is nil when the handover does not exist.
-func ownerGuard(p *authn.Principal) func(*pb.Handover) error {
+// party is who takes a workflow step: the roles that may call it and the
+// object check of the handover it acts on.
+type party struct {
+	roles []authn.Role
+	// may reports whether p may act on h; admin may act on every
+	// handover.
+	may func(p *authn.Principal, h *pb.Handover) bool
+}
+
+// The two parties of the workflow: the enterprise acts on its own
+// packages, the clerk on those submitted to one of its communities.
+var (
+	byOwner = party{roles: owners, may: func(p *authn.Principal, h *pb.Handover) bool {
+		return p.OwnsEnterprise(h.EnterpriseCreditCode)
+	}}
+	byReceiver = party{roles: receivers, may: canSee}
+)
+
+// guard is by's object check for p, as Store.mutate takes it: h is nil
+// when the handover does not exist.
+func (by party) guard(p *authn.Principal) func(*pb.Handover) error {
 	return func(h *pb.Handover) error {
-		switch {
-		case p.Role == authn.RoleAdmin:
+		if p.Role == authn.RoleAdmin || h != nil && by.may(p, h) {
 			return nil
-		case h == nil || !p.OwnsEnterprise(h.EnterpriseCreditCode):
-			return authn.ErrPermissionDenied
 		}
-		return nil
+		return authn.ErrPermissionDenied
 	}
 }
 
-// receiverGuard is the object check of the clerk's steps: packages
-// submitted to one of its communities.
-func receiverGuard(p *authn.Principal) func(*pb.Handover) error {
-	return func(h *pb.Handover) error {
-		switch {
-		case p.Role == authn.RoleAdmin:
-			return nil
-		case h == nil || !canSee(p, h):
-			return authn.ErrPermissionDenied
+// takeStep is every workflow step on a stored handover: it authorises the
+// caller as one of by's roles, validates the request with check (nil when
+// there is nothing to check beyond the id and the etag), applies fn under
+// by's object check and the etag in one transaction, and translates the
+// error.
+func (s *Server) takeStep(ctx context.Context, by party, id, etag string, check func() error, fn step) (*pb.Handover, error) {
+	p, err := authn.Require(ctx, by.roles...)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, s.fail(ctx, err)
 		}
-		return nil
+	}
+	h, err := s.store.mutate(id, etag, audit.ActorOf(ctx, p), by.guard(p), fn)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return h, nil
+}
+
+// rule makes a step of a workflow rule that changes nothing but the
+// handover, recording action with the rule's detail.
+func rule(action string, apply func(*pb.Handover) (string, error)) step {
+	return func(_ *txn, h *pb.Handover) (string, string, error) {
+		detail, err := apply(h)
+		return action, detail, err
 	}
 }
 
@@ -156,18 +187,29 @@ func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverReque
 
 // GetHandover implements pb.HandoverServiceServer.
 func (s *Server) GetHandover(ctx context.Context, req *pb.GetHandoverRequest) (*pb.GetHandoverResponse, error) {
+	h, err := s.readable(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetHandoverResponse{Handover: h}, nil
+}
+
+// readable returns handover id to a reader who may see it, or the error
+// to answer: whoever may not see the handover gets the same 403 whether
+// or not it exists.
+func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) {
 	p, err := authn.Require(ctx, readers...)
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.GetHandover(req.Id)
+	h, err := s.store.GetHandover(id)
 	if err != nil {
 		return nil, s.fail(ctx, hide(p, err))
 	}
 	if !canSee(p, h) {
 		return nil, authn.ErrPermissionDenied
 	}
-	return &pb.GetHandoverResponse{Handover: h}, nil
+	return h, nil
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
@@ -238,41 +280,24 @@ func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
 // UpdateHandover implements pb.HandoverServiceServer: the enterprise
 // edits a DRAFT or RETURNED package, naming the etag it read.
 func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverRequest) (*pb.UpdateHandoverResponse, error) {
-	p, err := authn.Require(ctx, owners...)
-	if err != nil {
-		return nil, err
+	var patch Patch
+	check := func() (err error) {
+		patch, err = checkUpdate(req.Handover, req.GetUpdateMask().GetPaths())
+		return err
 	}
-	h := req.Handover
-	if h == nil {
-		return nil, s.fail(ctx, fault.Invalid("handover", "required"))
-	}
-	paths, err := normaliseMask(req.GetUpdateMask().GetPaths())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if h.Etag == "" {
-		return nil, s.fail(ctx, fault.Invalid("etag", "required: send the etag of the handover you read"))
-	}
-	if err := checkPatch(paths, h); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	patch := Patch{Paths: paths, Values: h}
-	updated, err := s.store.mutate(h.Id, h.Etag, audit.ActorOf(ctx, p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.takeStep(ctx, byOwner, req.GetHandover().GetId(), req.GetHandover().GetEtag(), check, func(w *txn, cur *pb.Handover) (string, string, error) {
 		removed, detail, err := applyPatch(cur, patch)
 		if err != nil {
 			return "", "", err
 		}
 		// A returned package holds its retirees; those taken out of it
 		// are free for another one at once.
-		if err := w.release(cur.Id, removed); err != nil {
-			return "", "", err
-		}
-		return actionUpdated, detail, nil
+		return actionUpdated, detail, w.release(cur.Id, removed)
 	})
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
-	return &pb.UpdateHandoverResponse{Handover: updated}, nil
+	return &pb.UpdateHandoverResponse{Handover: h}, nil
 }
 
 // SubmitHandover implements pb.HandoverServiceServer. The package is
@@ -280,11 +305,11 @@ func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverReque
 // requires the revision that was checked, so that nothing edited in
 // between goes through unchecked.
 func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverRequest) (*pb.SubmitHandoverResponse, error) {
-	p, err := authn.Require(ctx, owners...)
+	p, err := authn.Require(ctx, byOwner.roles...)
 	if err != nil {
 		return nil, err
 	}
-	guard := ownerGuard(p)
+	guard := byOwner.guard(p)
 	h, err := s.store.GetHandover(req.Id)
 	if err != nil {
 		if gerr := guard(nil); gerr != nil {
@@ -351,106 +376,65 @@ func mergeRetireeViolations(found, claims []fault.FieldViolation) []fault.FieldV
 
 // WithdrawHandover implements pb.HandoverServiceServer.
 func (s *Server) WithdrawHandover(ctx context.Context, req *pb.WithdrawHandoverRequest) (*pb.WithdrawHandoverResponse, error) {
-	p, err := authn.Require(ctx, owners...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), ownerGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	check := func() error { return checkReason(req.Reason, false) }
+	h, err := s.takeStep(ctx, byOwner, req.Id, req.Etag, check, func(w *txn, cur *pb.Handover) (string, string, error) {
 		detail, err := withdraw(cur, req.Reason)
 		if err != nil {
 			return "", "", err
 		}
-		if err := w.release(cur.Id, cur.RetireeIds); err != nil {
-			return "", "", err
-		}
-		return actionWithdrawn, detail, nil
+		return actionWithdrawn, detail, w.release(cur.Id, cur.RetireeIds)
 	})
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
 	return &pb.WithdrawHandoverResponse{Handover: h}, nil
 }
 
 // ReturnHandover implements pb.HandoverServiceServer.
 func (s *Server) ReturnHandover(ctx context.Context, req *pb.ReturnHandoverRequest) (*pb.ReturnHandoverResponse, error) {
-	p, err := authn.Require(ctx, receivers...)
+	check := func() error { return checkReason(req.Reason, true) }
+	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionReturned, func(cur *pb.Handover) (string, error) {
+		return returnToEnterprise(cur, req.Reason)
+	}))
 	if err != nil {
 		return nil, err
-	}
-	var v fault.Violations
-	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
-		detail, err := returnToEnterprise(cur, req.Reason)
-		return actionReturned, detail, err
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
 	}
 	return &pb.ReturnHandoverResponse{Handover: h}, nil
 }
 
 // ReceiveFunds implements pb.HandoverServiceServer.
 func (s *Server) ReceiveFunds(ctx context.Context, req *pb.ReceiveFundsRequest) (*pb.ReceiveFundsResponse, error) {
-	p, err := authn.Require(ctx, receivers...)
+	r := &pb.FundsReceipt{VoucherNo: req.VoucherNo, ReceivedOn: req.ReceivedOn, AmountFen: req.AmountFen}
+	check := func() error { return checkReceipt(r, s.today()) }
+	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionFundsReceived, func(cur *pb.Handover) (string, error) {
+		return receiveFunds(cur, r)
+	}))
 	if err != nil {
 		return nil, err
-	}
-	r := &pb.FundsReceipt{VoucherNo: req.VoucherNo, ReceivedOn: req.ReceivedOn, AmountFen: req.AmountFen}
-	if err := checkReceipt(r, s.today()); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
-		detail, err := receiveFunds(cur, r)
-		return actionFundsReceived, detail, err
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
 	}
 	return &pb.ReceiveFundsResponse{Handover: h}, nil
 }
 
 // ReceiveArchives implements pb.HandoverServiceServer.
 func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesRequest) (*pb.ReceiveArchivesResponse, error) {
-	p, err := authn.Require(ctx, receivers...)
+	check := func() error { return checkArchives(req.Received, req.Missing) }
+	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionArchivesReceived, func(cur *pb.Handover) (string, error) {
+		return receiveArchives(cur, req.Received, req.Missing)
+	}))
 	if err != nil {
 		return nil, err
-	}
-	if err := checkArchives(req.Received, req.Missing); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
-		detail, err := receiveArchives(cur, req.Received, req.Missing)
-		return actionArchivesReceived, detail, err
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
 	}
 	return &pb.ReceiveArchivesResponse{Handover: h}, nil
 }
 
 // InspectPremises implements pb.HandoverServiceServer.
 func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesRequest) (*pb.InspectPremisesResponse, error) {
-	p, err := authn.Require(ctx, receivers...)
+	check := func() error { return checkInspection(req.PremisesId, req.Accepted, req.Notes) }
+	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionPremisesInspected, func(cur *pb.Handover) (string, error) {
+		return inspectPremises(cur, req.PremisesId, req.Accepted, req.Notes)
+	}))
 	if err != nil {
 		return nil, err
-	}
-	if err := checkInspection(req.PremisesId, req.Accepted, req.Notes); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(_ *txn, cur *pb.Handover) (string, string, error) {
-		detail, err := inspectPremises(cur, req.PremisesId, req.Accepted, req.Notes)
-		return actionPremisesInspected, detail, err
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
 	}
 	return &pb.InspectPremisesResponse{Handover: h}, nil
 }
@@ -459,11 +443,7 @@ func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesReq
 // the commands for registry and activity and the obligations are one
 // transaction: the outbox delivers the commands afterwards.
 func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverRequest) (*pb.CompleteHandoverResponse, error) {
-	p, err := authn.Require(ctx, receivers...)
-	if err != nil {
-		return nil, err
-	}
-	h, err := s.store.mutate(req.Id, req.Etag, audit.ActorOf(ctx, p), receiverGuard(p), func(w *txn, cur *pb.Handover) (string, string, error) {
+	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, nil, func(w *txn, cur *pb.Handover) (string, string, error) {
 		cmds, detail, err := complete(cur, w.now)
 		if err != nil {
 			return "", "", err
@@ -471,13 +451,10 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 		if err := w.enqueue(cmds); err != nil {
 			return "", "", err
 		}
-		if err := w.putObligations(cur); err != nil {
-			return "", "", err
-		}
-		return actionCompleted, detail, nil
+		return actionCompleted, detail, w.putObligations(cur)
 	})
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, err
 	}
 	return &pb.CompleteHandoverResponse{Handover: h}, nil
 }
@@ -485,16 +462,9 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 // ListHandoverEvents implements pb.HandoverServiceServer: whoever may read
 // the handover may read its timeline.
 func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEventsRequest) (*pb.ListHandoverEventsResponse, error) {
-	p, err := authn.Require(ctx, readers...)
+	h, err := s.readable(ctx, req.Id)
 	if err != nil {
 		return nil, err
-	}
-	h, err := s.store.GetHandover(req.Id)
-	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, h) {
-		return nil, authn.ErrPermissionDenied
 	}
 	scope := boltstore.PageScope("ListHandoverEvents", h.Id)
 	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +27,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -49,7 +50,7 @@ type Store struct {
 	now   func() time.Time
 	log   *zap.Logger
 	// outbox wakes the dispatcher when commands are queued.
-	outbox *notifier
+	outbox broadcast.Signal
 	// backlog is the number of commands in the outbox, kept beside the
 	// bucket so that the metric costs no transaction.
 	backlog atomic.Int64
@@ -67,7 +68,7 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger, outbox: newNotifier()}
+	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger}
 	err = db.View(func(tx *bolt.Tx) error {
 		s.backlog.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
 		return nil
@@ -95,9 +96,12 @@ type Actor = audit.Actor
 // (turned into 403 for callers who may not learn that).
 var errHandoverNotFound = fmt.Errorf("handover %w", fault.ErrNotFound)
 
-// handoverIDEncoding writes handover ids in an alphabet whose byte order is
-// the order of the encoded bytes, so that ids sort by creation time.
-var handoverIDEncoding = base32.NewEncoding("0123456789ABCDEFGHIJKLMNOPQRSTUV").WithPadding(base32.NoPadding)
+// handoverIDAlphabet is the base32 alphabet of handover ids: its byte
+// order is the order of the encoded bytes, so that ids sort by creation
+// time.
+const handoverIDAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+
+var handoverIDEncoding = base32.NewEncoding(handoverIDAlphabet).WithPadding(base32.NoPadding)
 
 // handoverIDLen is the length of a handover id: "H" and 16 characters.
 const handoverIDLen = 17
@@ -118,16 +122,7 @@ func newHandoverID(now time.Time) string {
 // validHandoverID reports whether s has the shape of a handover id, so
 // that malformed ids never reach a key.
 func validHandoverID(s string) bool {
-	if len(s) != handoverIDLen || s[0] != 'H' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'V') {
-			return false
-		}
-	}
-	return true
+	return len(s) == handoverIDLen && s[0] == 'H' && strings.Trim(s[1:], handoverIDAlphabet) == ""
 }
 
 // etagOf is the etag of a handover's revision.
@@ -175,7 +170,7 @@ func (s *Store) update(fn func(w *txn) error) error {
 		s.backlog.Add(int64(d))
 	}
 	if w.queued > 0 {
-		s.outbox.broadcast()
+		s.outbox.Broadcast()
 	}
 	return nil
 }
@@ -197,10 +192,10 @@ func (w *txn) save(old, h *pb.Handover) error {
 	if err := boltstore.PutProto(w.tx.Bucket(bucketHandovers), []byte(h.Id), h); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
 		return err
 	}
-	return moveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
+	return boltstore.MoveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
 }
 
 // event appends a step to h's timeline, with the state h is in now.
@@ -284,24 +279,9 @@ type step func(w *txn, h *pb.Handover) (action, detail string, err error)
 func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) error, fn step) (*pb.Handover, error) {
 	var out *pb.Handover
 	err := s.update(func(w *txn) error {
-		var old *pb.Handover
-		var err error
-		if validHandoverID(id) {
-			old, err = w.get(id)
-		} else {
-			err = errHandoverNotFound
-		}
+		old, err := boltstore.GetForChange(w.tx.Bucket(bucketHandovers), id, validHandoverID(id), errHandoverNotFound, etag, allowed)
 		if err != nil {
-			if aerr := allowed(nil); aerr != nil {
-				return aerr
-			}
 			return err
-		}
-		if err := allowed(old); err != nil {
-			return err
-		}
-		if etag != "" && etag != old.Etag {
-			return fault.ErrEtagMismatch
 		}
 		h := proto.Clone(old).(*pb.Handover)
 		action, detail, err := fn(w, h)
@@ -347,39 +327,18 @@ const listBudget = 2 << 20
 func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover, []byte, error) {
 	var out []*pb.Handover
 	var next []byte
+	indexes := []boltstore.Index{{Bucket: bucketByCommunity, Value: f.CommunityID}, {Bucket: bucketByEnterprise, Value: f.EnterpriseCode}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		handovers := tx.Bucket(bucketHandovers)
-		var index *bolt.Bucket
-		var prefix []byte
-		switch {
-		case f.CommunityID != "":
-			index, prefix = tx.Bucket(bucketByCommunity), boltstore.Prefix(f.CommunityID)
-		case f.EnterpriseCode != "":
-			index, prefix = tx.Bucket(bucketByEnterprise), boltstore.Prefix(f.EnterpriseCode)
-		}
-		cursor := handovers.Cursor()
-		if index != nil {
-			cursor = index.Cursor()
-		}
 		used := 0
-		scan := boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
+		collect := boltstore.Collect(&out, f.match)
+		scan := boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
 		var err error
-		next, err = scan.Page(cursor, func(k, v []byte) (bool, error) {
-			if index != nil {
-				if v = handovers.Get(k[len(prefix):]); v == nil {
-					return false, fmt.Errorf("index entry %q without handover", k)
-				}
+		next, err = scan.Records(tx, bucketHandovers, indexes, func(k, v []byte) (bool, error) {
+			kept, err := collect(k, v)
+			if kept {
+				used += len(v)
 			}
-			h := new(pb.Handover)
-			if err := proto.Unmarshal(v, h); err != nil {
-				return false, err
-			}
-			if !f.match(h) {
-				return false, nil
-			}
-			out = append(out, h)
-			used += len(v)
-			return true, nil
+			return kept, err
 		})
 		return err
 	})
@@ -395,14 +354,7 @@ func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []by
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), func(_, v []byte) (bool, error) {
-			e := new(pb.Event)
-			if err := proto.Unmarshal(v, e); err != nil {
-				return false, err
-			}
-			out = append(out, e)
-			return true, nil
-		})
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), boltstore.Collect(&out, nil))
 		return err
 	})
 	return out, next, err
@@ -488,6 +440,10 @@ type ObligationFilter struct {
 	Visible func(*pb.OwedObligation) bool
 }
 
+func (f ObligationFilter) match(o *pb.OwedObligation) bool {
+	return owedOn(o, f.ActiveOn) && (f.Visible == nil || f.Visible(o))
+}
+
 // ListObligations returns a page of obligations of completed handovers,
 // by enterprise and handover.
 func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*pb.OwedObligation, []byte, error) {
@@ -499,17 +455,7 @@ func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), func(_, v []byte) (bool, error) {
-			o := new(pb.OwedObligation)
-			if err := proto.Unmarshal(v, o); err != nil {
-				return false, err
-			}
-			if !owedOn(o, f.ActiveOn) || (f.Visible != nil && !f.Visible(o)) {
-				return false, nil
-			}
-			out = append(out, o)
-			return true, nil
-		})
+		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), boltstore.Collect(&out, f.match))
 		return err
 	})
 	return out, next, err
@@ -527,45 +473,5 @@ func owedOn(o *pb.OwedObligation, day string) bool {
 	return until == "" || until >= day
 }
 
-// moveIndex keeps a (value, 0, handover id) index in step when value
-// changes.
-func moveIndex(b *bolt.Bucket, from, to, id string) error {
-	if from == to {
-		return nil
-	}
-	if from != "" {
-		if err := b.Delete(boltstore.Key(from, id)); err != nil {
-			return err
-		}
-	}
-	if to == "" {
-		return nil
-	}
-	return b.Put(boltstore.Key(to, id), nil)
-}
-
 // isNotFound reports whether err says the object does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }
-
-// notifier wakes every waiter at the next broadcast.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-// wait returns a channel closed at the next broadcast. Take it before
-// reading, so that a commit in between is not missed.
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) broadcast() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
-}

@@ -100,17 +100,26 @@ func checkRetireeIDs(v *fault.Violations, ids []string) {
 		v.Addf("retireeIds", "at most %d retirees per package", MaxRetirees)
 		return
 	}
-	seen := make(map[string]bool, len(ids))
+	seen := make(retireeSet, len(ids))
 	for i, id := range ids {
-		field := fmt.Sprintf("retireeIds[%d]", i)
-		switch {
-		case !inputcheck.IsOpaqueID(id):
-			v.Add(field, "not a retiree id")
-		case seen[id]:
-			v.Add(field, "listed twice")
-		}
-		seen[id] = true
+		seen.check(v, fmt.Sprintf("retireeIds[%d]", i), id, "listed twice")
 	}
+}
+
+// retireeSet holds the retirees a request named so far, so that each is
+// named once.
+type retireeSet map[string]bool
+
+// check adds id, named at field, to the set: it must be a retiree id not
+// named before, or field gets "not a retiree id" or twice.
+func (seen retireeSet) check(v *fault.Violations, field, id, twice string) {
+	switch {
+	case !inputcheck.IsOpaqueID(id):
+		v.Add(field, "not a retiree id")
+	case seen[id]:
+		v.Add(field, twice)
+	}
+	seen[id] = true
 }
 
 func checkFunds(v *fault.Violations, f *pb.Funds) {
@@ -121,31 +130,16 @@ func checkFunds(v *fault.Violations, f *pb.Funds) {
 // checkDossiers validates dossiers and returns them with their checklists
 // sorted and without duplicates.
 func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
-	if len(ds) > MaxRetirees {
-		v.Addf("dossiers", "at most %d dossiers per package", MaxRetirees)
-		return ds
-	}
-	seen := make(map[string]bool, len(ds))
-	for i, d := range ds {
-		field := fmt.Sprintf("dossiers[%d]", i)
-		if d == nil {
-			v.Add(field, "required")
-			continue
-		}
-		switch {
-		case !inputcheck.IsOpaqueID(d.RetireeId):
-			v.Add(field+".retireeId", "not a retiree id")
-		case seen[d.RetireeId]:
-			v.Add(field+".retireeId", "a second dossier for this retiree")
-		}
-		seen[d.RetireeId] = true
+	seen := make(retireeSet, min(len(ds), MaxRetirees))
+	checkEach(v, "dossiers", ds, MaxRetirees, func(field string, d *pb.Dossier) {
+		seen.check(v, field+".retireeId", d.RetireeId, "a second dossier for this retiree")
 		inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
 		if d.Volumes < 1 || d.Volumes > maxVolumes {
 			v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
 		}
 		if len(d.Checklist) > maxChecklist {
 			v.Addf(field+".checklist", "at most %d categories", maxChecklist)
-			continue
+			return
 		}
 		for j, c := range d.Checklist {
 			if _, ok := pb.ArchiveCategory_name[int32(c)]; !ok || c == pb.ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED {
@@ -153,21 +147,30 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 			}
 		}
 		d.Checklist = slices.Compact(slices.Sorted(slices.Values(d.Checklist)))
-	}
+	})
 	return ds
 }
 
-func checkPremises(v *fault.Violations, ps []*pb.Premises) {
-	if len(ps) > MaxPremises {
-		v.Addf("premises", "at most %d premises per package", MaxPremises)
+// checkEach validates the list field name of a package: at most most
+// items (when there are more, only that is said), each present and
+// checked by check under its path name[i].
+func checkEach[T any](v *fault.Violations, name string, items []*T, most int, check func(field string, item *T)) {
+	if len(items) > most {
+		v.Addf(name, "at most %d %s per package", most, name)
 		return
 	}
-	for i, pr := range ps {
-		field := fmt.Sprintf("premises[%d]", i)
-		if pr == nil {
+	for i, item := range items {
+		field := fmt.Sprintf("%s[%d]", name, i)
+		if item == nil {
 			v.Add(field, "required")
 			continue
 		}
+		check(field, item)
+	}
+}
+
+func checkPremises(v *fault.Violations, ps []*pb.Premises) {
+	checkEach(v, "premises", ps, MaxPremises, func(field string, pr *pb.Premises) {
 		if pr.Id != "" && (len(pr.Id) > maxPremisesIDLen || premisesNumber(pr.Id) == 0) {
 			v.Add(field+".id", "not a premises id")
 		}
@@ -180,20 +183,11 @@ func checkPremises(v *fault.Violations, ps []*pb.Premises) {
 		if pr.Capacity < 1 || pr.Capacity > maxCapacity {
 			v.Addf(field+".capacity", "must be between 1 and %d", maxCapacity)
 		}
-	}
+	})
 }
 
 func checkObligations(v *fault.Violations, os []*pb.Obligation) {
-	if len(os) > MaxObligations {
-		v.Addf("obligations", "at most %d obligations per package", MaxObligations)
-		return
-	}
-	for i, o := range os {
-		field := fmt.Sprintf("obligations[%d]", i)
-		if o == nil {
-			v.Add(field, "required")
-			continue
-		}
+	checkEach(v, "obligations", os, MaxObligations, func(field string, o *pb.Obligation) {
 		if _, ok := pb.Obligation_Kind_name[int32(o.Kind)]; !ok || o.Kind == pb.Obligation_KIND_UNSPECIFIED {
 			v.Add(field+".kind", "must be one of PENSION_OUTSIDE_POOLING, MEDICAL_UNINSURED, OTHER")
 		}
@@ -202,7 +196,7 @@ func checkObligations(v *fault.Violations, os []*pb.Obligation) {
 		if o.Until != "" {
 			parseDate(v, field+".until", o.Until)
 		}
-	}
+	})
 }
 
 // maskPaths maps the update-mask paths a client may send (proto or JSON
@@ -287,6 +281,33 @@ func checkPatch(paths []string, h *pb.Handover) error {
 	return v.Err()
 }
 
+// checkUpdate validates an update of h at the update-mask paths and
+// returns it as a Patch, its values normalised as checkNewHandover does.
+func checkUpdate(h *pb.Handover, mask []string) (Patch, error) {
+	if h == nil {
+		return Patch{}, fault.Invalid("handover", "required")
+	}
+	paths, err := normaliseMask(mask)
+	if err != nil {
+		return Patch{}, err
+	}
+	if h.Etag == "" {
+		return Patch{}, fault.Invalid("etag", "required: send the etag of the handover you read")
+	}
+	if err := checkPatch(paths, h); err != nil {
+		return Patch{}, err
+	}
+	return Patch{Paths: paths, Values: h}, nil
+}
+
+// checkReason validates the reason given for withdrawing or returning a
+// package.
+func checkReason(reason string, required bool) error {
+	var v fault.Violations
+	inputcheck.Text(&v, "reason", reason, required, maxReasonLen)
+	return v.Err()
+}
+
 // checkReceipt validates a receipt of funds; received on must not be
 // after today.
 func checkReceipt(r *pb.FundsReceipt, today string) error {
@@ -311,16 +332,9 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 		v.Addf("received", "at most %d dossiers per call", MaxRetirees)
 		return v.Err()
 	}
-	seen := make(map[string]bool, len(received)+len(missing))
+	seen := make(retireeSet, len(received)+len(missing))
 	for i, id := range received {
-		field := fmt.Sprintf("received[%d]", i)
-		switch {
-		case !inputcheck.IsOpaqueID(id):
-			v.Add(field, "not a retiree id")
-		case seen[id]:
-			v.Add(field, "named twice")
-		}
-		seen[id] = true
+		seen.check(&v, fmt.Sprintf("received[%d]", i), id, "named twice")
 	}
 	for i, m := range missing {
 		field := fmt.Sprintf("missing[%d]", i)
@@ -328,13 +342,7 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 			v.Add(field, "required")
 			continue
 		}
-		switch {
-		case !inputcheck.IsOpaqueID(m.RetireeId):
-			v.Add(field+".retireeId", "not a retiree id")
-		case seen[m.RetireeId]:
-			v.Add(field+".retireeId", "named twice")
-		}
-		seen[m.RetireeId] = true
+		seen.check(&v, field+".retireeId", m.RetireeId, "named twice")
 		inputcheck.Text(&v, field+".explanation", m.Explanation, true, maxReasonLen)
 	}
 	return v.Err()

@@ -5,7 +5,6 @@ import (
 	"hash"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,7 +51,7 @@ func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 		return w.finish()
 	})
 	if err == nil && changed {
-		s.changes.broadcast()
+		s.changes.Broadcast()
 	}
 	return err
 }
@@ -70,10 +69,10 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	if err := boltstore.PutProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
 		return err
 	}
-	if err := moveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
 		return err
 	}
 	if err := updateStats(w.tx.Bucket(bucketStats), old, r); err != nil {
@@ -130,22 +129,6 @@ func (w *changeWriter) finish() error {
 
 func historyKey(id string, rev uint64) []byte {
 	return boltstore.AppendU64(boltstore.Prefix(id), rev)
-}
-
-// moveIndex keeps a (value, 0, retiree id) index in step when value changes.
-func moveIndex(b *bolt.Bucket, from, to, id string) error {
-	if from == to {
-		return nil
-	}
-	if from != "" {
-		if err := b.Delete(boltstore.Key(from, id)); err != nil {
-			return err
-		}
-	}
-	if to == "" {
-		return nil
-	}
-	return b.Put(boltstore.Key(to, id), nil)
 }
 
 // stateOf is the projection other services keep of a retiree.
@@ -211,29 +194,6 @@ func flagsString(flags []pb.RetireeFlag) string {
 	return strings.Join(names, ",")
 }
 
-// notifier wakes every waiting watcher when the change log grows.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-// wait returns a channel closed at the next broadcast. Take it before
-// reading the log, so that a commit in between is not missed.
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) broadcast() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
-}
-
 // ReadChanges returns up to limit change-log entries after revision since,
 // with the oldest revision still kept (so a caller can tell it fell behind).
 func (s *Store) ReadChanges(since uint64, limit int) (out []*pb.WatchRetireesResponse, head, oldest uint64, err error) {
@@ -279,7 +239,7 @@ func (s *Store) SnapshotPage(after string, limit int) ([]*pb.RetireeState, error
 }
 
 // Changed returns a channel closed at the next committed retiree change.
-func (s *Store) Changed() <-chan struct{} { return s.changes.wait() }
+func (s *Store) Changed() <-chan struct{} { return s.changes.Wait() }
 
 // apiRevision is a change-log revision as the API's int64. Revisions count
 // up by one per change from 1, so they stay far below 2^63.

@@ -140,38 +140,10 @@ func (f RetireeFilter) scope() string {
 func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Retiree, []byte, error) {
 	var out []*pb.Retiree
 	var next []byte
+	indexes := []boltstore.Index{{Bucket: bucketRetireeByCommunity, Value: f.CommunityID}, {Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		retirees := tx.Bucket(bucketRetirees)
-		var index *bolt.Bucket
-		var prefix []byte
-		switch {
-		case f.CommunityID != "":
-			index, prefix = tx.Bucket(bucketRetireeByCommunity), boltstore.Prefix(f.CommunityID)
-		case f.EnterpriseCode != "":
-			index, prefix = tx.Bucket(bucketRetireeByEnterprise), boltstore.Prefix(f.EnterpriseCode)
-		}
-		keep := func(k, v []byte) (bool, error) {
-			if index != nil {
-				if v = retirees.Get(k[len(prefix):]); v == nil {
-					return false, fmt.Errorf("index entry %q without retiree", k)
-				}
-			}
-			r := new(pb.Retiree)
-			if err := proto.Unmarshal(v, r); err != nil {
-				return false, err
-			}
-			if !f.match(r) {
-				return false, nil
-			}
-			out = append(out, r)
-			return true, nil
-		}
-		cursor := retirees.Cursor()
-		if index != nil {
-			cursor = index.Cursor()
-		}
 		var err error
-		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(cursor, keep)
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, boltstore.Collect(&out, f.match))
 		return err
 	})
 	return out, next, err
@@ -269,24 +241,9 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 ) (*pb.Retiree, error) {
 	var out *pb.Retiree
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
-		old := new(pb.Retiree)
-		if !inputcheck.IsOpaqueID(id) {
-			if err := allowed(nil); err != nil {
-				return err
-			}
-			return errRetireeNotFound
-		}
-		if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), old, errRetireeNotFound); err != nil {
-			if aerr := allowed(nil); aerr != nil {
-				return aerr
-			}
+		old, err := boltstore.GetForChange(tx.Bucket(bucketRetirees), id, inputcheck.IsOpaqueID(id), errRetireeNotFound, etag, allowed)
+		if err != nil {
 			return err
-		}
-		if err := allowed(old); err != nil {
-			return err
-		}
-		if etag != "" && etag != old.Etag {
-			return fault.ErrEtagMismatch
 		}
 		r := proto.Clone(old).(*pb.Retiree)
 		kind, reason, err := change(tx, old, r)
@@ -461,14 +418,7 @@ func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEnt
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), func(_, v []byte) (bool, error) {
-			h := new(pb.HistoryEntry)
-			if err := proto.Unmarshal(v, h); err != nil {
-				return false, err
-			}
-			out = append(out, h)
-			return true, nil
-		})
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), boltstore.Collect(&out, nil))
 		return err
 	})
 	return out, next, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -47,8 +48,9 @@ type Store struct {
 	pages     *boltstore.PageTokens
 	now       func() time.Time
 	log       *zap.Logger
-	changes   *notifier
-	audit     *audit.Log
+	// changes wakes the watchers after a commit.
+	changes broadcast.Signal
+	audit   *audit.Log
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
@@ -73,7 +75,6 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		pages:     pages,
 		now:       o.Now,
 		log:       o.Logger,
-		changes:   newNotifier(),
 	}
 	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
@@ -179,17 +180,7 @@ func page[T any, PT message[T]](s *Store, bucket []byte, size int, after []byte,
 	var next []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), func(_, v []byte) (bool, error) {
-			m := PT(new(T))
-			if err := proto.Unmarshal(v, m); err != nil {
-				return false, err
-			}
-			if !keep(m) {
-				return false, nil
-			}
-			out = append(out, m)
-			return true, nil
-		})
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), boltstore.Collect(&out, keep))
 		return err
 	})
 	return out, next, err
