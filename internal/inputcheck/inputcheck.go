@@ -4,6 +4,8 @@
 package inputcheck
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -68,6 +70,20 @@ func text(v *fault.Violations, field, s string, required bool, max int, control 
 // OpaqueIDLen is the length of the opaque ids the services give retirees,
 // venues and activities: 10 random bytes in lowercase base32.
 const OpaqueIDLen = 16
+
+// opaqueIDEncoding writes opaque ids; its alphabet is what IsOpaqueID
+// accepts.
+var opaqueIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewOpaqueID returns a new random opaque id (see OpaqueIDLen): nothing
+// about the object can be read from it or guessed from a neighbour's.
+func NewOpaqueID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return opaqueIDEncoding.EncodeToString(b[:])
+}
 
 // IsOpaqueID reports whether s has the shape of an opaque id (see
 // OpaqueIDLen), so that a malformed id never reaches a key.

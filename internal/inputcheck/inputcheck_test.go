@@ -81,3 +81,14 @@ func TestText(t *testing.T) {
 		})
 	}
 }
+
+func TestNewOpaqueID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := NewOpaqueID()
+		if !IsOpaqueID(id) || seen[id] {
+			t.Fatalf("NewOpaqueID() = %q: shape ok %v, seen before %v", id, IsOpaqueID(id), seen[id])
+		}
+		seen[id] = true
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
@@ -104,7 +105,7 @@ func livingIn(community string, n int) []*registryv1.RetireeState {
 	out := make([]*registryv1.RetireeState, n)
 	for i := range out {
 		out[i] = &registryv1.RetireeState{
-			Id: newID(), CommunityId: community, Status: registryv1.RetireeStatus_LIVING,
+			Id: inputcheck.NewOpaqueID(), CommunityId: community, Status: registryv1.RetireeStatus_LIVING,
 			BirthDate: "1950-03-01", ManagementMode: registryv1.ManagementMode_COMMUNITY,
 		}
 	}

@@ -112,8 +112,8 @@ func TestRegistrationRules(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	living := livingIn(communityA, 3)
-	dead := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_DECEASED, BirthDate: "1940-01-01", DateOfDeath: "2026-01-01"}
-	movedOut := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_MOVED_OUT, BirthDate: "1940-01-01"}
+	dead := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_DECEASED, BirthDate: "1940-01-01", DateOfDeath: "2026-01-01"}
+	movedOut := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_MOVED_OUT, BirthDate: "1940-01-01"}
 	elsewhere := livingIn(communityB, 1)[0]
 	h.retirees(append(living, dead, movedOut, elsewhere)...)
 	venue := h.mustVenue(communityA, 20)
@@ -145,7 +145,7 @@ func TestRegistrationRules(t *testing.T) {
 		name, retiree string
 	}{
 		{"of another community", elsewhere.Id},
-		{"unknown to the projection", newID()},
+		{"unknown to the projection", inputcheck.NewOpaqueID()},
 		{"not an id", "../../etc/passwd"},
 	} {
 		t.Run("clerk/"+tc.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestRegistrationRules(t *testing.T) {
 		name, retiree, why string
 	}{
 		{"of another community", elsewhere.Id, "retiree does not belong to the activity's community"},
-		{"unknown to the projection", newID(), "unknown retiree"},
+		{"unknown to the projection", inputcheck.NewOpaqueID(), "unknown retiree"},
 	} {
 		t.Run("admin/"+tc.name, func(t *testing.T) {
 			_, err := h.client.RegisterRetiree(h.as(adminP), &pb.RegisterRetireeRequest{ActivityId: a.Id, RetireeId: tc.retiree})
@@ -369,12 +369,12 @@ func TestListActivities(t *testing.T) {
 func TestAttendanceAndReport(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	r1 := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1944-08-01"}
+	r1 := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1944-08-01"}
 	// r2 turns 80 on 10 July 2026, between two sessions she attends.
-	r2 := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1946-07-10"}
-	r3 := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1955-05-05",
+	r2 := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1946-07-10"}
+	r3 := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1955-05-05",
 		Flags: []registryv1.RetireeFlag{registryv1.RetireeFlag_LIVING_ALONE}}
-	r4 := &registryv1.RetireeState{Id: newID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1960-01-01",
+	r4 := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_LIVING, BirthDate: "1960-01-01",
 		Flags: []registryv1.RetireeFlag{registryv1.RetireeFlag_AGED_80_PLUS}}
 	r5 := livingIn(communityA, 1)[0]
 	h.retirees(r1, r2, r3, r4, r5)

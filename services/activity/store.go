@@ -268,7 +268,7 @@ func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venu
 // overwritten by a new one.
 func unusedID(b *bolt.Bucket) string {
 	for {
-		id := newID()
+		id := inputcheck.NewOpaqueID()
 		if b.Get([]byte(id)) == nil {
 			return id
 		}

@@ -1,8 +1,6 @@
 package activity
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"math"
 	"sync"
@@ -40,18 +38,6 @@ const (
 
 // DefaultTimeZone is the zone of an activity that names none.
 const DefaultTimeZone = "Asia/Shanghai"
-
-// idEncoding writes opaque ids: 10 random bytes as 16 lowercase base32
-// characters, the shape registry gives retiree ids too.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func newID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return idEncoding.EncodeToString(b[:])
-}
 
 // checkVenue validates a venue to create and clears its output fields.
 func checkVenue(in *pb.Venue, requestKey string, keyRequired bool) error {

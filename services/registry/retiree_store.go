@@ -2,8 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,18 +29,6 @@ const (
 	reasonTooManyRetirees = "TOO_MANY_RETIREES"
 )
 
-// retireeIDEncoding writes opaque retiree ids: 10 random bytes as 16
-// lowercase base32 characters.
-var retireeIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func newRetireeID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return retireeIDEncoding.EncodeToString(b[:])
-}
-
 func etagOf(rev uint64) string { return "r" + strconv.FormatUint(rev, 10) }
 
 // CreateRetiree stores a validated new retiree, assigning its id. The ID
@@ -61,7 +47,7 @@ func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.R
 			return err
 		}
 		for {
-			r.Id = newRetireeID()
+			r.Id = inputcheck.NewOpaqueID()
 			if tx.Bucket(bucketRetirees).Get([]byte(r.Id)) == nil {
 				break
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -84,7 +85,7 @@ func TestAssignRefusalIsTyped(t *testing.T) {
 	t.Run("more than the BadRequest holds", func(t *testing.T) {
 		ids := []string{ok1.Id}
 		for len(ids) < fault.MaxViolations+51 {
-			ids = append(ids, newRetireeID())
+			ids = append(ids, inputcheck.NewOpaqueID())
 		}
 		_, err := c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "h-2", RetireeIds: ids, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY})
 		st := wantStatus(t, err, codes.InvalidArgument)
