@@ -148,24 +148,11 @@ type RetireePatch struct {
 func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
 	return s.mutate(id, patch.Etag, allowed, func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
 		for _, p := range patch.Paths {
-			switch p {
-			case "name":
-				r.Name = patch.Values.Name
-			case "phone":
-				r.Phone = patch.Values.Phone
-			case "residence_address":
-				r.ResidenceAddress = patch.Values.ResidenceAddress
-			case "flags":
-				r.Flags = slices.Clone(patch.Values.Flags)
-			case "retirement_date":
-				r.RetirementDate = patch.Values.RetirementDate
-			case "enterprise_credit_code":
-				r.EnterpriseCreditCode = patch.Values.EnterpriseCreditCode
-			case "management_mode":
-				r.ManagementMode = patch.Values.ManagementMode
-			default:
+			set := editableFields[p]
+			if set == nil {
 				return 0, "", fmt.Errorf("update of %q not handled", p)
 			}
+			set(r, patch.Values)
 		}
 		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
 			return 0, "", err

@@ -208,10 +208,17 @@ func checkFlags(v *fault.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
 }
 
 // editableFields are the retiree fields UpdateRetiree may change, by proto
-// name. modeField is limited to admin and bureau.
-var editableFields = map[string]bool{
-	"name": true, "phone": true, "residence_address": true, "flags": true,
-	"retirement_date": true, "enterprise_credit_code": true, "management_mode": true,
+// name, each with how an update copies it: the one list that the mask check
+// and the store's update both read. modeField is limited to admin and
+// bureau.
+var editableFields = map[string]func(dst, src *pb.Retiree){
+	"name":                   func(d, s *pb.Retiree) { d.Name = s.Name },
+	"phone":                  func(d, s *pb.Retiree) { d.Phone = s.Phone },
+	"residence_address":      func(d, s *pb.Retiree) { d.ResidenceAddress = s.ResidenceAddress },
+	"flags":                  func(d, s *pb.Retiree) { d.Flags = slices.Clone(s.Flags) },
+	"retirement_date":        func(d, s *pb.Retiree) { d.RetirementDate = s.RetirementDate },
+	"enterprise_credit_code": func(d, s *pb.Retiree) { d.EnterpriseCreditCode = s.EnterpriseCreditCode },
+	"management_mode":        func(d, s *pb.Retiree) { d.ManagementMode = s.ManagementMode },
 }
 
 const modeField = "management_mode"
@@ -244,7 +251,7 @@ func normaliseMask(paths []string) ([]string, error) {
 		name := string(fd.Name())
 		switch {
 		case ignoredMaskFields[name]:
-		case !editableFields[name]:
+		case editableFields[name] == nil:
 			v.Addf("updateMask", "field %q cannot be changed here (community: use :transfer; status: use :recordDeath)", fd.JSONName())
 		case !slices.Contains(out, name):
 			out = append(out, name)
