@@ -38,24 +38,20 @@ type requiredFlag struct {
 
 // NewCommand starts the command line of the service program name (e.g.
 // "registry"), described for --help by about (one or more lines without
-// a final newline): it sets cfg.Name and defines Flags on it, storing
-// into cfg.Server.
+// a final newline): it sets cfg.Name and defines Flags, storing into
+// cfg.Server, and the required --data-dir, the directory of the
+// service's bbolt file <name>.db, which every service has.
 func NewCommand(name, about string, cfg *ServiceConfig, defaultGRPC, defaultAdmin string) *Command {
 	cfg.Name = name
 	c := &Command{about: about, cfg: cfg, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	cfg.Server.Register(c.fs, defaultGRPC, defaultAdmin)
+	c.fs.StringVar(&cfg.DataDir, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", name))
+	c.require("data-dir", &cfg.DataDir)
 	return c
 }
 
 // FlagSet is where the service defines its own flags.
 func (c *Command) FlagSet() *flag.FlagSet { return c.fs }
-
-// DataDir defines the required --data-dir, the directory of the service's
-// bbolt file <name>.db.
-func (c *Command) DataDir() {
-	c.fs.StringVar(&c.cfg.DataDir, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", c.cfg.Name))
-	c.require("data-dir", &c.cfg.DataDir)
-}
 
 // TokenKey defines the required --token-key, the key file bearer tokens
 // are verified with. A service that calls others names them in signsFor

@@ -17,7 +17,6 @@ type commandConfig struct {
 
 func newTestCommand(c *commandConfig) *Command {
 	cmd := NewCommand("pension", "The pension service.", &c.ServiceConfig, "127.0.0.1:9103", "127.0.0.1:9203")
-	cmd.DataDir()
 	cmd.TokenKey("registry")
 	cmd.IDKey("registry")
 	cmd.RegistryAddr("whose retirees are projected")

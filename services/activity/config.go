@@ -23,7 +23,6 @@ func ParseConfig(args []string) (*Config, error) {
 		"The activity service: venues, activities without clashes, registrations,\n"+
 			"attendance, participation reports and the calendar feed.",
 		&c.ServiceConfig, "127.0.0.1:9104", "127.0.0.1:9204")
-	cmd.DataDir()
 	cmd.TokenKey("registry")
 	cmd.RegistryAddr("whose WatchRetirees feeds the retiree projection")
 	cmd.ServiceTokenFile("registry")

@@ -35,7 +35,6 @@ func ParseConfig(args []string) (*Config, error) {
 		"The handover service: enterprise-to-community handover packages, delivered to\n"+
 			"registry and activity through a transactional outbox.",
 		&c.ServiceConfig, "127.0.0.1:9102", "127.0.0.1:9202")
-	cmd.DataDir()
 	cmd.TokenKey("registry and activity")
 	cmd.ServiceTokenFile("registry and activity")
 	cmd.RegistryAddr("")

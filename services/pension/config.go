@@ -27,7 +27,6 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd := grpcserver.NewCommand("pension",
 		"The pension service: payments imported from bureaus, certifications, entitlement and anomalies.",
 		&c.ServiceConfig, "127.0.0.1:9103", "127.0.0.1:9203")
-	cmd.DataDir()
 	cmd.TokenKey("registry")
 	cmd.IDKey("registry")
 	cmd.RegistryAddr("whose retirees are projected")

@@ -24,7 +24,6 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd := grpcserver.NewCommand("registry",
 		"The registry service: communities, enterprises, retirees and their change log.",
 		&c.ServiceConfig, "127.0.0.1:9101", "127.0.0.1:9201")
-	cmd.DataDir()
 	cmd.TokenKey("")
 	cmd.IDKey("")
 	cmd.AuditDurableReads("a read")
