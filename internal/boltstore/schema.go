@@ -18,6 +18,16 @@ var (
 	metaPageSecret = []byte("page_secret")
 )
 
+// MetaBucket is the name of the meta bucket (Schema.Meta) of every
+// service's file. Besides the keys boltstore owns there, the storage
+// schema version and the page-token secret, a service may keep its own.
+var MetaBucket = []byte("meta")
+
+// RecordFirstVersion is the first migration of every service's schema:
+// version 1 is the layout the services wrote before versions were
+// recorded, unchanged, so the step only records the version.
+var RecordFirstVersion = Migration{From: 0, To: 1, Name: "record the storage schema version"}
+
 // ErrSchemaTooNew reports a file whose storage schema version is newer than
 // the running build reads: it was written by a newer build, and reading it
 // with this one could misread or damage what the newer build wrote.
@@ -27,6 +37,13 @@ var ErrSchemaTooNew = errors.New("storage schema version too new")
 // Schema describes the stored layout of one service's file, as OpenVersioned
 // needs it: where the version lives, which buckets the current layout has,
 // and how to get there from older layouts.
+//
+// To change what a service stores, raise its Version and append a
+// Migration from the old version to the new one whose Apply rewrites the
+// affected records in its transaction; never edit or drop a step that has
+// shipped, since a file may still be at any earlier version. Add a case to
+// the service's schema test that writes the previous layout with plain
+// bbolt, opens it and reads it back.
 type Schema struct {
 	// Meta is the bucket holding the schema version and the page-token
 	// secret, under the keys "schema_version" and "page_secret"; it may

@@ -19,12 +19,12 @@ const DefaultRegistryAddr = "127.0.0.1:9101"
 // service's own flags, defined on FlagSet. Every flag may also be set in
 // the environment as <NAME>_<FLAG>.
 //
-// The shared flags write into the fields of the service's own Config, so
-// each service keeps one flat, typed Config.
+// The shared flags write into the ServiceConfig that the service's own
+// Config embeds.
 type Command struct {
-	name, about string
-	server      *Flags
-	fs          *flag.FlagSet
+	about string
+	cfg   *ServiceConfig
+	fs    *flag.FlagSet
 	// required are the shared flags that must not be empty, in the order
 	// they were defined, for Validate's messages.
 	required []requiredFlag
@@ -38,69 +38,67 @@ type requiredFlag struct {
 
 // NewCommand starts the command line of the service program name (e.g.
 // "registry"), described for --help by about (one or more lines without
-// a final newline), and defines Flags on it, storing into server.
-func NewCommand(name, about string, server *Flags, defaultGRPC, defaultAdmin string) *Command {
-	c := &Command{name: name, about: about, server: server, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	server.Register(c.fs, defaultGRPC, defaultAdmin)
+// a final newline): it sets cfg.Name and defines Flags, storing into
+// cfg.Server, and the required --data-dir, the directory of the
+// service's bbolt file <name>.db, which every service has.
+func NewCommand(name, about string, cfg *ServiceConfig, defaultGRPC, defaultAdmin string) *Command {
+	cfg.Name = name
+	c := &Command{about: about, cfg: cfg, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	cfg.Server.Register(c.fs, defaultGRPC, defaultAdmin)
+	c.fs.StringVar(&cfg.DataDir, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", name))
+	c.require("data-dir", &cfg.DataDir)
 	return c
 }
 
 // FlagSet is where the service defines its own flags.
 func (c *Command) FlagSet() *flag.FlagSet { return c.fs }
 
-// DataDir defines the required --data-dir, the directory of the service's
-// bbolt file <name>.db.
-func (c *Command) DataDir(p *string) {
-	c.fs.StringVar(p, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", c.name))
-	c.require("data-dir", p)
-}
-
 // TokenKey defines the required --token-key, the key file bearer tokens
 // are verified with. A service that calls others names them in signsFor
 // ("registry"): in development its private key also signs those calls.
-func (c *Command) TokenKey(p *string, signsFor string) {
+func (c *Command) TokenKey(signsFor string) {
 	help := "Ed25519 key `file` (PEM) that verifies bearer tokens"
 	if signsFor != "" {
 		help += "; a private key also signs the service's own tokens for " + signsFor
 	}
-	c.fs.StringVar(p, "token-key", "", help+" (required)")
-	c.require("token-key", p)
+	c.fs.StringVar(&c.cfg.TokenKey, "token-key", "", help+" (required)")
+	c.require("token-key", &c.cfg.TokenKey)
 }
 
 // IDKey defines the required --id-key, the HMAC key that indexes ID
 // numbers. sameAs names the service whose key it must be, if any.
-func (c *Command) IDKey(p *string, sameAs string) {
+func (c *Command) IDKey(sameAs string) {
 	help := "`file` of the hex HMAC key that indexes ID numbers"
 	if sameAs != "" {
 		help += ", the same as " + sameAs + "'s"
 	}
-	c.fs.StringVar(p, "id-key", "", help+" (required)")
-	c.require("id-key", p)
+	c.fs.StringVar(&c.cfg.IDKey, "id-key", "", help+" (required)")
+	c.require("id-key", &c.cfg.IDKey)
 }
 
 // RegistryAddr defines the required --registry-addr; purpose, if not
 // empty, ends its help ("whose retirees are projected").
-func (c *Command) RegistryAddr(p *string, purpose string) {
+func (c *Command) RegistryAddr(purpose string) {
 	help := "registry gRPC `host:port`"
 	if purpose != "" {
 		help += " " + purpose
 	}
-	c.fs.StringVar(p, "registry-addr", DefaultRegistryAddr, help)
-	c.require("registry-addr", p)
+	c.fs.StringVar(&c.cfg.RegistryAddr, "registry-addr", DefaultRegistryAddr, help)
+	c.require("registry-addr", &c.cfg.RegistryAddr)
 }
 
 // ServiceTokenFile defines --service-token-file, a pre-issued service
 // token for the calls to the services named in callees, for deployments
 // that give the service only the public half of --token-key.
-func (c *Command) ServiceTokenFile(p *string, callees string) {
-	c.fs.StringVar(p, "service-token-file", "",
+func (c *Command) ServiceTokenFile(callees string) {
+	c.fs.StringVar(&c.cfg.ServiceTokenFile, "service-token-file", "",
 		"`file` of a pre-issued service token for calls to "+callees+" (default: mint them with --token-key)")
 }
 
 // AuditDurableReads defines --audit-durable-reads; reads says which reads
 // are audited ("a read", "a read of registrations").
-func (c *Command) AuditDurableReads(p *bool, reads string) {
-	c.fs.BoolVar(p, "audit-durable-reads", true,
+func (c *Command) AuditDurableReads(reads string) {
+	c.fs.BoolVar(&c.cfg.AuditDurableReads, "audit-durable-reads", true,
 		"answer "+reads+" only after its audit record is on disk (group-committed with concurrent reads); false answers once the record is queued for the commit that follows within milliseconds")
 }
 
@@ -112,10 +110,10 @@ func (c *Command) require(name string, p *string) {
 // Parse reads args, then the environment for the flags args leave unset.
 // It returns flag.ErrHelp after printing the usage for --help.
 func (c *Command) Parse(args []string) error {
-	prefix := strings.ToUpper(c.name)
+	prefix := strings.ToUpper(c.cfg.Name)
 	c.fs.Usage = func() {
 		fmt.Fprintf(c.fs.Output(), "Usage: %s [flags]\n\n%s\nEvery flag may also be set as %s_<FLAG>, e.g. %s_DATA_DIR.\n\n",
-			c.name, c.about, prefix, prefix)
+			c.cfg.Name, c.about, prefix, prefix)
 		c.fs.PrintDefaults()
 	}
 	return ff.Parse(c.fs, args, ff.WithEnvVarPrefix(prefix))
@@ -125,7 +123,7 @@ func (c *Command) Parse(args []string) error {
 // its flag and wrapping ErrInvalidOption: first those of Flags, then each
 // required flag left empty. The service joins its own problems after them.
 func (c *Command) Validate() error {
-	errs := []error{c.server.Validate()}
+	errs := []error{c.cfg.Server.Validate()}
 	for _, r := range c.required {
 		if *r.value == "" {
 			errs = append(errs, &optionError{msg: "--" + r.name + " is required"})

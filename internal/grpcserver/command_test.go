@@ -11,20 +11,17 @@ import (
 
 // commandConfig is a service configuration with every shared flag.
 type commandConfig struct {
-	Server                                        Flags
-	DataDir, TokenKey, IDKey, RegistryAddr, Token string
-	DurableReads                                  bool
-	Own                                           int
+	ServiceConfig
+	Own int
 }
 
 func newTestCommand(c *commandConfig) *Command {
-	cmd := NewCommand("pension", "The pension service.", &c.Server, "127.0.0.1:9103", "127.0.0.1:9203")
-	cmd.DataDir(&c.DataDir)
-	cmd.TokenKey(&c.TokenKey, "registry")
-	cmd.IDKey(&c.IDKey, "registry")
-	cmd.RegistryAddr(&c.RegistryAddr, "whose retirees are projected")
-	cmd.ServiceTokenFile(&c.Token, "registry")
-	cmd.AuditDurableReads(&c.DurableReads, "a read")
+	cmd := NewCommand("pension", "The pension service.", &c.ServiceConfig, "127.0.0.1:9103", "127.0.0.1:9203")
+	cmd.TokenKey("registry")
+	cmd.IDKey("registry")
+	cmd.RegistryAddr("whose retirees are projected")
+	cmd.ServiceTokenFile("registry")
+	cmd.AuditDurableReads("a read")
 	cmd.FlagSet().IntVar(&c.Own, "own", 7, "a flag of the service's own")
 	return cmd
 }
@@ -41,8 +38,11 @@ func TestCommandParse(t *testing.T) {
 		t.Errorf("Validate = %v", err)
 	}
 	want := commandConfig{
-		DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
-		Token: "/run/token", DurableReads: false, Own: 8,
+		ServiceConfig: ServiceConfig{
+			Name: "pension", DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
+			ServiceTokenFile: "/run/token", AuditDurableReads: false,
+		},
+		Own: 8,
 	}
 	want.Server = c.Server
 	if diff := cmp.Diff(want, c); diff != "" {

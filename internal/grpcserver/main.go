@@ -17,8 +17,9 @@ import (
 // Main is the whole main of a service program: it parses the command line
 // with parse (help exits 0, a bad flag 2), applies the runtime settings,
 // builds the logger, and calls run with a context that ends on SIGINT or
-// SIGTERM; an error from run is logged and exits 1.
-func Main[C any](name string, parse func(args []string) (C, error), flags func(C) *Flags, run func(context.Context, C, *zap.Logger) error) {
+// SIGTERM; an error from run is logged and exits 1. C is a pointer to the
+// service's Config, which embeds ServiceConfig.
+func Main[C serviceConfig](name string, parse func(args []string) (C, error), run func(context.Context, C, *zap.Logger) error) {
 	cfg, err := parse(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -27,7 +28,7 @@ func Main[C any](name string, parse func(args []string) (C, error), flags func(C
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)
 	}
-	f := flags(cfg)
+	f := cfg.serverFlags()
 	f.ApplyRuntime()
 	log, err := logging.New(f.LogFormat, f.LogLevel)
 	if err != nil {

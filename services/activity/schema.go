@@ -13,9 +13,8 @@ import (
 // followed by fixed-width parts; a 0 byte follows an id that starts a key
 // (boltstore.Prefix) so that prefix scans stop at its end.
 var (
-	// bucketMeta holds, under keys boltstore owns, the storage schema
-	// version and the page-token secret.
-	bucketMeta = []byte("meta")
+	// bucketMeta holds only the keys boltstore owns.
+	bucketMeta = boltstore.MetaBucket
 	// bucketVenues maps venue id to Venue.
 	bucketVenues = []byte("venues")
 	// bucketVenuesByCommunity holds community id, 0, venue id -> nil.
@@ -53,7 +52,8 @@ var (
 	// bucketAttendanceRecorded holds activity id, 0, session start -> the
 	// number of confirmed places when the attendance was recorded.
 	bucketAttendanceRecorded = []byte("attendance_recorded")
-	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
+	// bucketAudit is the audit log of reads and changes of retirees (see
+	// audit.Bucket).
 	bucketAudit = audit.Bucket
 
 	allBuckets = [][]byte{
@@ -65,20 +65,10 @@ var (
 )
 
 // storageSchema is the layout of activity.db, which OpenStore opens with
-// boltstore.OpenVersioned.
-//
-// To change what is stored, raise Version and append a Migration from the
-// old version to the new one whose Apply rewrites the affected records in
-// its transaction; never edit or drop a step that has shipped, since a file
-// may still be at any earlier version. Add a case to the test that writes
-// the previous layout with plain bbolt, opens it and reads it back.
+// boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:    bucketMeta,
-	Buckets: allBuckets,
-	Version: 1,
-	Migrations: []boltstore.Migration{
-		// Version 1 is the layout written before versions were recorded,
-		// unchanged: the step only records the version.
-		{From: 0, To: 1, Name: "record the storage schema version"},
-	},
+	Meta:       bucketMeta,
+	Buckets:    allBuckets,
+	Version:    1,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
 }

@@ -2,7 +2,6 @@ package handover
 
 import (
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
@@ -10,22 +9,11 @@ import (
 
 // Config is the handover program's configuration, from flags or, for each
 // flag, the environment variable HANDOVER_<FLAG> (e.g. HANDOVER_DATA_DIR).
+// Of the shared settings, RegistryAddr is where submit checks and the
+// outbox's assignments go, and the service's own tokens (minted with
+// TokenKey, or ServiceTokenFile) are for registry and activity.
 type Config struct {
-	// Server holds the listen addresses, logging and shutdown settings.
-	Server grpcserver.Flags
-	// DataDir is the directory of the handover's bbolt file, handover.db.
-	DataDir string
-	// TokenKey is the Ed25519 key file that bearer tokens are verified
-	// with; when it is the private key, the service also mints its own
-	// service tokens from it for its calls to registry and activity.
-	TokenKey string
-	// ServiceTokenFile holds a pre-issued service token for the calls to
-	// registry and activity, for deployments that give the service only
-	// the public key.
-	ServiceTokenFile string
-	// RegistryAddr is the registry's gRPC host:port: submit checks and
-	// the outbox's assignments.
-	RegistryAddr string
+	grpcserver.ServiceConfig
 	// ActivityAddr is the activity service's gRPC host:port, where
 	// accepted premises become venues; empty keeps those commands waiting.
 	ActivityAddr string
@@ -46,11 +34,10 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd := grpcserver.NewCommand("handover",
 		"The handover service: enterprise-to-community handover packages, delivered to\n"+
 			"registry and activity through a transactional outbox.",
-		&c.Server, "127.0.0.1:9102", "127.0.0.1:9202")
-	cmd.DataDir(&c.DataDir)
-	cmd.TokenKey(&c.TokenKey, "registry and activity")
-	cmd.ServiceTokenFile(&c.ServiceTokenFile, "registry and activity")
-	cmd.RegistryAddr(&c.RegistryAddr, "")
+		&c.ServiceConfig, "127.0.0.1:9102", "127.0.0.1:9202")
+	cmd.TokenKey("registry and activity")
+	cmd.ServiceTokenFile("registry and activity")
+	cmd.RegistryAddr("")
 	fs := cmd.FlagSet()
 	fs.StringVar(&c.ActivityAddr, "activity-addr", "", "activity gRPC `host:port`; empty keeps venue commands waiting")
 	fs.DurationVar(&c.SubmitTimeout, "submit-timeout", DefaultSubmitTimeout, "bound on the registry checks of one submit")
@@ -75,6 +62,3 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// DBPath is the handover's database file.
-func (c *Config) DBPath() string { return filepath.Join(c.DataDir, "handover.db") }

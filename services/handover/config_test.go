@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -19,7 +21,10 @@ func TestParseConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		DataDir: "var", TokenKey: "var/dev-signing.key", RegistryAddr: "127.0.0.1:9101", ActivityAddr: "127.0.0.1:9104",
+		ServiceConfig: grpcserver.ServiceConfig{
+			Name: "handover", DataDir: "var", TokenKey: "var/dev-signing.key", RegistryAddr: "127.0.0.1:9101",
+		},
+		ActivityAddr:  "127.0.0.1:9104",
 		SubmitTimeout: DefaultSubmitTimeout, OutboxMinBackoff: DefaultMinBackoff, OutboxMaxBackoff: DefaultMaxBackoff,
 	}
 	want.Server = c.Server

@@ -8,7 +8,7 @@ import "github.com/socmgmt/socmgmt/internal/boltstore"
 var (
 	// bucketMeta holds the last outbox sequence and, under keys boltstore
 	// owns, the storage schema version and the page-token secret.
-	bucketMeta = []byte("meta")
+	bucketMeta = boltstore.MetaBucket
 	// bucketHandovers maps handover id to Handover.
 	bucketHandovers = []byte("handovers")
 	// bucketByEnterprise holds credit code, 0, handover id.
@@ -38,20 +38,10 @@ var (
 )
 
 // storageSchema is the layout of handover.db, which OpenStore opens with
-// boltstore.OpenVersioned.
-//
-// To change what is stored, raise Version and append a Migration from the
-// old version to the new one whose Apply rewrites the affected records in
-// its transaction; never edit or drop a step that has shipped, since a file
-// may still be at any earlier version. Add a case to the test that writes
-// the previous layout with plain bbolt, opens it and reads it back.
+// boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:    bucketMeta,
-	Buckets: allBuckets,
-	Version: 1,
-	Migrations: []boltstore.Migration{
-		// Version 1 is the layout written before versions were recorded,
-		// unchanged: the step only records the version.
-		{From: 0, To: 1, Name: "record the storage schema version"},
-	},
+	Meta:       bucketMeta,
+	Buckets:    allBuckets,
+	Version:    1,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
 }

@@ -2,39 +2,22 @@ package pension
 
 import (
 	"errors"
-	"path/filepath"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
 
 // Config is the pension program's configuration, from flags or, for each
 // flag, the environment variable PENSION_<FLAG> (e.g. PENSION_DATA_DIR).
+// Of the shared settings, RegistryAddr is followed for the retiree
+// projection, IDKey must be registry's, and AuditDurableReads applies to
+// every read (see StoreOptions.DurableReads).
 type Config struct {
-	// Server holds the listen addresses, logging and shutdown settings.
-	Server grpcserver.Flags
-	// DataDir is the directory of the pension's bbolt file, pension.db.
-	DataDir string
-	// TokenKey is the Ed25519 key file that bearer tokens are verified
-	// with. When it holds the private key (development), the service also
-	// mints its own service tokens for registry from it.
-	TokenKey string
-	// IDKey is the file of the HMAC key that indexes ID numbers; it must be
-	// registry's.
-	IDKey string
-	// RegistryAddr is the registry's gRPC host:port, followed for the
-	// retiree projection.
-	RegistryAddr string
-	// ServiceTokenFile holds a pre-issued service token for the calls to
-	// registry, for deployments where TokenKey is only the public key.
-	ServiceTokenFile string
+	grpcserver.ServiceConfig
 	// AmountDropShare is the AMOUNT_DROP threshold: a total more than this
 	// share below the previous month's is an anomaly.
 	AmountDropShare float64
 	// MaxStreamRecords bounds the records of one import stream.
 	MaxStreamRecords int64
-	// AuditDurableReads makes each read wait until its audit record is on
-	// disk before answering (see StoreOptions.DurableReads).
-	AuditDurableReads bool
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -43,13 +26,12 @@ func ParseConfig(args []string) (*Config, error) {
 	var c Config
 	cmd := grpcserver.NewCommand("pension",
 		"The pension service: payments imported from bureaus, certifications, entitlement and anomalies.",
-		&c.Server, "127.0.0.1:9103", "127.0.0.1:9203")
-	cmd.DataDir(&c.DataDir)
-	cmd.TokenKey(&c.TokenKey, "registry")
-	cmd.IDKey(&c.IDKey, "registry")
-	cmd.RegistryAddr(&c.RegistryAddr, "whose retirees are projected")
-	cmd.ServiceTokenFile(&c.ServiceTokenFile, "registry")
-	cmd.AuditDurableReads(&c.AuditDurableReads, "a read")
+		&c.ServiceConfig, "127.0.0.1:9103", "127.0.0.1:9203")
+	cmd.TokenKey("registry")
+	cmd.IDKey("registry")
+	cmd.RegistryAddr("whose retirees are projected")
+	cmd.ServiceTokenFile("registry")
+	cmd.AuditDurableReads("a read")
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportPayments stream may carry")
@@ -71,6 +53,3 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// DBPath is the pension's database file.
-func (c *Config) DBPath() string { return filepath.Join(c.DataDir, "pension.db") }

@@ -10,9 +10,8 @@ import (
 // dates as strings, versions and sequences as 8-byte big-endian numbers,
 // composite keys joined by a zero byte.
 var (
-	// bucketMeta holds, under keys boltstore owns, the storage schema
-	// version and the page-token secret.
-	bucketMeta = []byte("meta")
+	// bucketMeta holds only the keys boltstore owns.
+	bucketMeta = boltstore.MetaBucket
 	// bucketPayments maps retiree id, 0, month (YYYY-MM) to the current
 	// Payment of that month.
 	bucketPayments = []byte("payments")
@@ -30,7 +29,8 @@ var (
 	// that batch so far: who last sent it is in the log, the counts and the
 	// last durable index here.
 	bucketBatches = []byte("batches")
-	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
+	// bucketAudit is the audit log of reads and changes of retirees (see
+	// audit.Bucket).
 	bucketAudit = audit.Bucket
 
 	allBuckets = [][]byte{
@@ -40,20 +40,10 @@ var (
 )
 
 // storageSchema is the layout of pension.db, which OpenStore opens with
-// boltstore.OpenVersioned.
-//
-// To change what is stored, raise Version and append a Migration from the
-// old version to the new one whose Apply rewrites the affected records in
-// its transaction; never edit or drop a step that has shipped, since a file
-// may still be at any earlier version. Add a case to the test that writes
-// the previous layout with plain bbolt, opens it and reads it back.
+// boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:    bucketMeta,
-	Buckets: allBuckets,
-	Version: 1,
-	Migrations: []boltstore.Migration{
-		// Version 1 is the layout written before versions were recorded,
-		// unchanged: the step only records the version.
-		{From: 0, To: 1, Name: "record the storage schema version"},
-	},
+	Meta:       bucketMeta,
+	Buckets:    allBuckets,
+	Version:    1,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
 }

@@ -2,29 +2,19 @@ package registry
 
 import (
 	"errors"
-	"path/filepath"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
 
 // Config is the registry program's configuration, from flags or, for each
 // flag, the environment variable REGISTRY_<FLAG> (e.g. REGISTRY_DATA_DIR).
+// Registry calls no other service, so of the shared settings it has
+// neither RegistryAddr nor ServiceTokenFile; AuditDurableReads applies to
+// every read (see StoreOptions.DurableReads).
 type Config struct {
-	// Server holds the listen addresses, logging and shutdown settings.
-	Server grpcserver.Flags
-	// DataDir is the directory of the registry's bbolt file, registry.db.
-	DataDir string
-	// TokenKey is the Ed25519 key file (public, or private from which the
-	// public half is taken) that bearer tokens are verified with.
-	TokenKey string
-	// IDKey is the file of the HMAC key that indexes ID numbers; pension
-	// must use the same one.
-	IDKey string
+	grpcserver.ServiceConfig
 	// Retention is how many change-log entries are kept for WatchRetirees.
 	Retention uint64
-	// AuditDurableReads makes each read wait until its audit record is on
-	// disk before answering (see StoreOptions.DurableReads).
-	AuditDurableReads bool
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -33,11 +23,10 @@ func ParseConfig(args []string) (*Config, error) {
 	var c Config
 	cmd := grpcserver.NewCommand("registry",
 		"The registry service: communities, enterprises, retirees and their change log.",
-		&c.Server, "127.0.0.1:9101", "127.0.0.1:9201")
-	cmd.DataDir(&c.DataDir)
-	cmd.TokenKey(&c.TokenKey, "")
-	cmd.IDKey(&c.IDKey, "")
-	cmd.AuditDurableReads(&c.AuditDurableReads, "a read")
+		&c.ServiceConfig, "127.0.0.1:9101", "127.0.0.1:9201")
+	cmd.TokenKey("")
+	cmd.IDKey("")
+	cmd.AuditDurableReads("a read")
 	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
@@ -53,6 +42,3 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
-
-// DBPath is the registry's database file.
-func (c *Config) DBPath() string { return filepath.Join(c.DataDir, "registry.db") }

@@ -23,11 +23,15 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("the devrun flags: %v", err)
 	}
 	want := Config{
-		Server: grpcserver.Flags{
-			GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "console", LogLevel: "info",
-			ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
+		ServiceConfig: grpcserver.ServiceConfig{
+			Name: "registry",
+			Server: grpcserver.Flags{
+				GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "console", LogLevel: "info",
+				ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
+			},
+			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key", AuditDurableReads: true,
 		},
-		DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key", Retention: DefaultRetention, AuditDurableReads: true,
+		Retention: DefaultRetention,
 	}
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -12,7 +12,7 @@ var (
 	// bucketMeta holds the head revision, the oldest retained revision
 	// and, under keys boltstore owns, the storage schema version and the
 	// page-token secret.
-	bucketMeta = []byte("meta")
+	bucketMeta = boltstore.MetaBucket
 	// bucketCommunities maps community id to Community.
 	bucketCommunities = []byte("communities")
 	// bucketEnterprises maps credit code to Enterprise.
@@ -30,7 +30,8 @@ var (
 	// bucketHistory holds retiree id, 0, revision -> HistoryEntry; kept for
 	// good, unlike the change log.
 	bucketHistory = []byte("history")
-	// bucketAudit holds retiree id, 0, sequence -> AuditEntry.
+	// bucketAudit is the audit log of reads and changes of retirees (see
+	// audit.Bucket).
 	bucketAudit = audit.Bucket
 	// bucketStats maps community id to its SocialisationRow counters.
 	bucketStats = []byte("stats")
@@ -48,20 +49,10 @@ var (
 )
 
 // storageSchema is the layout of registry.db, which OpenStore opens with
-// boltstore.OpenVersioned.
-//
-// To change what is stored, raise Version and append a Migration from the
-// old version to the new one whose Apply rewrites the affected records in
-// its transaction; never edit or drop a step that has shipped, since a file
-// may still be at any earlier version. Add a case to the test that writes
-// the previous layout with plain bbolt, opens it and reads it back.
+// boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:    bucketMeta,
-	Buckets: allBuckets,
-	Version: 1,
-	Migrations: []boltstore.Migration{
-		// Version 1 is the layout written before versions were recorded,
-		// unchanged: the step only records the version.
-		{From: 0, To: 1, Name: "record the storage schema version"},
-	},
+	Meta:       bucketMeta,
+	Buckets:    allBuckets,
+	Version:    1,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
 }

@@ -7,14 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"sync"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
-	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -23,13 +20,13 @@ import (
 )
 
 func main() {
-	grpcserver.Main("handover", handover.ParseConfig, func(c *handover.Config) *grpcserver.Flags { return &c.Server }, run)
+	grpcserver.Main("handover", handover.ParseConfig, run)
 }
 
 func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) (err error) {
-	pub, err := authn.LoadPublicKey(cfg.TokenKey)
+	verifier, err := cfg.Verifier()
 	if err != nil {
-		return fmt.Errorf("token key: %w", err)
+		return err
 	}
 	up, err := dialUpstreams(cfg)
 	if err != nil {
@@ -43,19 +40,26 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) (err error)
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	srv := newServer(cfg, authn.NewVerifier(pub), store, up.registry, log)
+	srv := cfg.NewServer(verifier, store.DB(), log)
+	handoverv1.RegisterHandoverServiceServer(srv.GRPC(), handover.NewServer(store, handover.ServerOptions{
+		Registry:      up.registry,
+		SubmitTimeout: cfg.SubmitTimeout,
+	}))
 	dispatcher := newDispatcher(cfg, store, up, log)
 	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
 		return err
 	}
 
-	log.Info("handover starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
-		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr), zap.String("activity_addr", cfg.ActivityAddr),
+	cfg.LogStarting(log, zap.String("activity_addr", cfg.ActivityAddr),
 		zap.Bool("outbox_hold", cfg.OutboxHold), zap.Int64("outbox_backlog", store.Backlog()))
 	// The dispatcher stops with the server, even one that failed to
 	// start, and is waited for before the store closes under it.
-	stopDispatcher := startDispatcher(ctx, dispatcher, log)
-	defer stopDispatcher()
+	if dispatcher != nil {
+		stopDispatcher := grpcserver.StartTask(ctx, log, "outbox dispatcher", dispatcher.Run)
+		defer stopDispatcher()
+	} else {
+		log.Warn("outbox hold: nothing will be delivered (a testing aid)")
+	}
 	return srv.Run(ctx)
 }
 
@@ -72,9 +76,9 @@ type upstreams struct {
 // dialUpstreams connects to registry, and to activity when its address is
 // configured.
 func dialUpstreams(cfg *handover.Config) (*upstreams, error) {
-	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "handover")
+	creds, err := cfg.CallCredentials()
 	if err != nil {
-		return nil, fmt.Errorf("service credentials: %w", err)
+		return nil, err
 	}
 	registryConn, err := authn.Dial(cfg.RegistryAddr, creds)
 	if err != nil {
@@ -100,27 +104,6 @@ func (u *upstreams) close() {
 	}
 }
 
-// newServer builds the gRPC server with the handover service and the
-// store's backup on the admin port.
-func newServer(cfg *handover.Config, verifier *authn.Verifier, store *handover.Store, registry registryv1.RegistryServiceClient, log *zap.Logger) *grpcserver.Server {
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            "handover",
-		GRPCAddr:        cfg.Server.GRPCAddr,
-		AdminAddr:       cfg.Server.AdminAddr,
-		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         authn.SubjectOf,
-		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
-		ShutdownTimeout: cfg.Server.ShutdownTimeout,
-	})
-	handoverv1.RegisterHandoverServiceServer(srv.GRPC(), handover.NewServer(store, handover.ServerOptions{
-		Registry:      registry,
-		SubmitTimeout: cfg.SubmitTimeout,
-	}))
-	return srv
-}
-
 // newDispatcher returns the outbox dispatcher, or nil when the outbox is
 // held.
 func newDispatcher(cfg *handover.Config, store *handover.Store, up *upstreams, log *zap.Logger) *handover.Dispatcher {
@@ -134,20 +117,4 @@ func newDispatcher(cfg *handover.Config, store *handover.Store, up *upstreams, l
 		MinBackoff: cfg.OutboxMinBackoff,
 		MaxBackoff: cfg.OutboxMaxBackoff,
 	})
-}
-
-// startDispatcher runs d, when there is one, until the returned function
-// is called; that function returns once d has stopped.
-func startDispatcher(ctx context.Context, d *handover.Dispatcher, log *zap.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	if d != nil {
-		wg.Go(func() { _ = d.Run(ctx) })
-	} else {
-		log.Warn("outbox hold: nothing will be delivered (a testing aid)")
-	}
-	return func() {
-		cancel()
-		wg.Wait()
-	}
 }

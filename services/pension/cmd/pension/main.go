@@ -6,18 +6,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
-	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
-	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -25,19 +19,19 @@ import (
 )
 
 func main() {
-	grpcserver.Main("pension", pension.ParseConfig, func(c *pension.Config) *grpcserver.Flags { return &c.Server }, run)
+	grpcserver.Main("pension", pension.ParseConfig, run)
 }
 
 func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) (err error) {
-	pub, err := authn.LoadPublicKey(cfg.TokenKey)
-	if err != nil {
-		return fmt.Errorf("token key: %w", err)
-	}
-	keyer, err := loadKeyer(cfg.IDKey)
+	verifier, err := cfg.Verifier()
 	if err != nil {
 		return err
 	}
-	conn, err := dialRegistry(cfg)
+	keyer, err := cfg.Keyer()
+	if err != nil {
+		return err
+	}
+	conn, err := cfg.DialRegistry()
 	if err != nil {
 		return err
 	}
@@ -53,66 +47,18 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) (err error) 
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 	// The store closes after the projection has stopped writing to it.
-	stopProjection := startProjection(ctx, store.Projection())
+	stopProjection := grpcserver.StartTask(ctx, log, "retiree projection", store.Projection().Run)
 	defer stopProjection()
 
-	srv := newServer(cfg, authn.NewVerifier(pub), store, log)
-	log.Info("pension starting", zap.String("grpc_addr", cfg.Server.GRPCAddr), zap.String("admin_addr", cfg.Server.AdminAddr),
-		zap.String("db", cfg.DBPath()), zap.String("registry_addr", cfg.RegistryAddr))
+	srv := newServer(cfg, verifier, store, log)
+	cfg.LogStarting(log)
 	return srv.Run(ctx)
 }
 
-// loadKeyer reads the key that ID numbers are looked up by.
-func loadKeyer(path string) (*idnumber.Keyer, error) {
-	idKey, err := idnumber.LoadKeyFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return idnumber.NewKeyer(idKey)
-}
-
-// dialRegistry returns a connection to registry carrying pension's service
-// token. Dial does not connect yet: the projection connects, and
-// reconnects, on its own schedule, so the service starts while registry is
-// down.
-func dialRegistry(cfg *pension.Config) (*grpc.ClientConn, error) {
-	creds, err := authn.CallCredentials(cfg.TokenKey, cfg.ServiceTokenFile, "pension")
-	if err != nil {
-		return nil, fmt.Errorf("credentials for registry: %w", err)
-	}
-	conn, err := authn.Dial(cfg.RegistryAddr, creds)
-	if err != nil {
-		return nil, fmt.Errorf("registry address: %w", err)
-	}
-	return conn, nil
-}
-
-// startProjection runs the retiree projection until the returned function
-// is called; that function returns once the projection has stopped.
-func startProjection(ctx context.Context, proj *projection.Projection) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	var done sync.WaitGroup
-	done.Go(func() { _ = proj.Run(ctx) })
-	return func() {
-		cancel()
-		done.Wait()
-	}
-}
-
-// newServer builds the gRPC server with the pension service, the store's
-// backup on the admin port and the projection's gauges.
+// newServer builds the gRPC server with the pension service and the
+// projection's gauges.
 func newServer(cfg *pension.Config, verifier *authn.Verifier, store *pension.Store, log *zap.Logger) *grpcserver.Server {
-	srv := grpcserver.New(grpcserver.Options{
-		Name:            "pension",
-		GRPCAddr:        cfg.Server.GRPCAddr,
-		AdminAddr:       cfg.Server.AdminAddr,
-		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
-		Subject:         authn.SubjectOf,
-		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)},
-		ShutdownTimeout: cfg.Server.ShutdownTimeout,
-	})
+	srv := cfg.NewServer(verifier, store.DB(), log)
 	registerProjectionMetrics(srv.Metrics(), store.Projection())
 	pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
 		Logger:           log,

@@ -1,0 +1,158 @@
+package grpcserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+)
+
+// ServiceConfig is the part of a service program's Config that several
+// services share. Each service's Config embeds it; NewCommand fills Name
+// and Server, and the Command's methods define the flags of those other
+// fields the service has. A field the service defines no flag for stays
+// empty.
+type ServiceConfig struct {
+	// Name is the service's short name ("registry"): it names the
+	// database file, the environment variables and the subject of the
+	// service's own tokens.
+	Name string
+	// Server holds the listen addresses, logging and shutdown settings.
+	Server Flags
+	// DataDir is the directory of the service's bbolt file, <Name>.db.
+	DataDir string
+	// TokenKey is the Ed25519 key file (PEM) that bearer tokens are
+	// verified with. When it holds the private key (development), a
+	// service that calls others also mints its own service tokens from it.
+	TokenKey string
+	// IDKey is the file of the HMAC key that indexes ID numbers; registry
+	// and pension must use the same one.
+	IDKey string
+	// RegistryAddr is registry's gRPC host:port, for the services that
+	// follow or call it.
+	RegistryAddr string
+	// ServiceTokenFile holds a pre-issued service token for the calls to
+	// other services, for deployments that give the service only the
+	// public half of TokenKey; empty means minting them with TokenKey.
+	ServiceTokenFile string
+	// AuditDurableReads makes each audited read wait until its audit
+	// record is on disk before answering (see audit.Log.Read).
+	AuditDurableReads bool
+}
+
+// serviceConfig is what Main needs of a service's Config: the pointer
+// to a Config that embeds ServiceConfig has it.
+type serviceConfig interface {
+	serverFlags() *Flags
+}
+
+func (c *ServiceConfig) serverFlags() *Flags { return &c.Server }
+
+// DBPath is the service's database file, <Name>.db in DataDir.
+func (c *ServiceConfig) DBPath() string { return filepath.Join(c.DataDir, c.Name+".db") }
+
+// Verifier loads TokenKey and returns the verifier of the bearer tokens
+// the service is called with.
+func (c *ServiceConfig) Verifier() (*authn.Verifier, error) {
+	pub, err := authn.LoadPublicKey(c.TokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
+	}
+	return authn.NewVerifier(pub), nil
+}
+
+// Keyer loads IDKey and returns the keyer that ID numbers are looked up
+// by.
+func (c *ServiceConfig) Keyer() (*idnumber.Keyer, error) {
+	key, err := idnumber.LoadKeyFile(c.IDKey)
+	if err != nil {
+		return nil, err
+	}
+	return idnumber.NewKeyer(key)
+}
+
+// CallCredentials returns the per-RPC credentials of the service's calls
+// to other services: the token in ServiceTokenFile, or tokens of subject
+// Name minted with TokenKey.
+func (c *ServiceConfig) CallCredentials() (credentials.PerRPCCredentials, error) {
+	creds, err := authn.CallCredentials(c.TokenKey, c.ServiceTokenFile, c.Name)
+	if err != nil {
+		return nil, fmt.Errorf("service credentials: %w", err)
+	}
+	return creds, nil
+}
+
+// DialRegistry returns a connection to registry at RegistryAddr carrying
+// the service's CallCredentials. Dial does not connect yet: a projection
+// connects, and reconnects, on its own schedule, so the service starts
+// while registry is down.
+func (c *ServiceConfig) DialRegistry() (*grpc.ClientConn, error) {
+	creds, err := c.CallCredentials()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := authn.Dial(c.RegistryAddr, creds)
+	if err != nil {
+		return nil, fmt.Errorf("registry address: %w", err)
+	}
+	return conn, nil
+}
+
+// NewServer returns the service's Server: every call but health and
+// reflection authenticated by verifier, the caller's subject in the
+// access log, and an online backup of db at /debug/backup on the admin
+// port.
+func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) *Server {
+	return New(Options{
+		Name:            c.Name,
+		GRPCAddr:        c.Server.GRPCAddr,
+		AdminAddr:       c.Server.AdminAddr,
+		Logger:          log,
+		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
+		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
+		Subject:         authn.SubjectOf,
+		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(db, log)},
+		ShutdownTimeout: c.Server.ShutdownTimeout,
+	})
+}
+
+// LogStarting writes the line "<Name> starting" with the addresses, the
+// database, registry's address when the service has one, and extra.
+func (c *ServiceConfig) LogStarting(log *zap.Logger, extra ...zap.Field) {
+	fields := []zap.Field{
+		zap.String("grpc_addr", c.Server.GRPCAddr), zap.String("admin_addr", c.Server.AdminAddr), zap.String("db", c.DBPath()),
+	}
+	if c.RegistryAddr != "" {
+		fields = append(fields, zap.String("registry_addr", c.RegistryAddr))
+	}
+	log.Info(c.Name+" starting", append(fields, extra...)...)
+}
+
+// StartTask runs task, work a service does beside serving (following
+// registry, delivering an outbox), until the returned stop is called;
+// stop returns once task has returned. A main defers stop after the
+// store's Close, so that the task stops writing before the store closes.
+// An error task returns is logged as "<name> stopped".
+func StartTask(ctx context.Context, log *zap.Logger, name string, task func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var done sync.WaitGroup
+	done.Go(func() {
+		if err := task(ctx); err != nil {
+			log.Error(name+" stopped", zap.Error(err))
+		}
+	})
+	return func() {
+		cancel()
+		done.Wait()
+	}
+}
