@@ -26,7 +26,7 @@ const maxDurationSec = int64(maxDuration / time.Second)
 func (s *Store) createActivity(p *plan, scope Scope) (*pb.Activity, error) {
 	a := proto.Clone(p.activity).(*pb.Activity)
 	a.CreateTime = timestamppb.New(s.now())
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.DB().Update(func(tx *bolt.Tx) error {
 		if err := checkVenueFits(tx, a, scope); err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func (s *Store) clashError(tx *bolt.Tx, booked slot, sp span, n int, loc *time.L
 // GetActivity returns an activity the caller may see.
 func (s *Store) GetActivity(id string, scope Scope) (*pb.Activity, error) {
 	var a *pb.Activity
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		a, _, err = loadActivity(tx, id, scope)
 		return err
@@ -215,7 +215,7 @@ func checkOpen(a *pb.Activity, meta activityMeta, now time.Time) error {
 // registrations are kept and marked.
 func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, error) {
 	var out *pb.Activity
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.DB().Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		a, _, err := loadOpenActivity(tx, id, scope, now)
 		if err != nil {
@@ -304,7 +304,7 @@ type occurrenceQuery struct {
 func (s *Store) listOccurrences(q occurrenceQuery, size int, after []byte) ([]*pb.Occurrence, []byte, error) {
 	var out []*pb.Occurrence
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		bucket, owner := bucketCommunitySlots, q.communityID
 		if q.venueID != "" {
 			bucket, owner = bucketVenueSlots, q.venueID

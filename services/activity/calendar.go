@@ -45,7 +45,7 @@ type calendarEvent struct {
 // most maxCalendarEvents of them.
 func (s *Store) calendarEvents(community string, now time.Time) ([]calendarEvent, error) {
 	var out []calendarEvent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		seen := map[string]bool{}
 		venues := map[string]*pb.Venue{}
 		activities := newActivityCache(tx, s.zones)

@@ -28,7 +28,7 @@ type participant struct {
 // aged 80 or more when flagged so or 80 on the day of a session attended.
 func (s *Store) ParticipationReport(community string, from, to time.Time) (*pb.GetParticipationReportResponse, error) {
 	var out *pb.GetParticipationReportResponse
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		t := newParticipationTally(tx, s.zones, community)
 		prefix := boltstore.Prefix(community)
 		c := tx.Bucket(bucketCommunitySlots).Cursor()

@@ -2,7 +2,6 @@ package activity
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -44,11 +44,9 @@ type StoreOptions struct {
 // registry's retirees that registration rules read. Every request's
 // writes happen in one transaction.
 type Store struct {
-	db         *bolt.DB
-	pages      *boltstore.PageTokens
+	servicedb.Base
 	now        func() time.Time
 	log        *zap.Logger
-	audit      *audit.Log
 	zones      *zoneCache
 	projection *projection.Projection
 }
@@ -61,56 +59,29 @@ type Store struct {
 // never run the projection.
 func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOptions) (*Store, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
-	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
-		db:    db,
-		pages: pages,
-		now:   o.Now,
-		log:   o.Logger,
-		zones: newZoneCache(),
-	}
-	s.projection, err = projection.New(db, registry, projection.Options{
+	s := &Store{Base: base, now: o.Now, log: o.Logger, zones: newZoneCache()}
+	s.projection, err = projection.New(base.DB(), registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,
 	})
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(err, s.Close())
 	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
 }
 
-// Close stops the audit writer and closes the database. Stop the
-// projection's Run first.
-func (s *Store) Close() error {
-	s.audit.Close()
-	return s.db.Close()
-}
-
-// DB returns the underlying database, for the online-backup handler.
-func (s *Store) DB() *bolt.DB { return s.db }
-
 // Projection returns the retiree projection kept in the store's file.
 func (s *Store) Projection() *projection.Projection { return s.projection }
-
-// PageTokens returns the store's page-token codec.
-func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // Now returns the store's clock reading.
 func (s *Store) Now() time.Time { return s.now() }
 
 // Actor is who makes a change or a read, for the audit log.
 type Actor = audit.Actor
-
-// AuditReads records that actor read registrations naming the retirees.
-// With durable reads configured it returns once the records are on disk;
-// otherwise once they are queued for the next group commit.
-func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	return s.audit.Read(ctx, actor, action, retireeIDs...)
-}
 
 // Scope is the object check of a caller: the store calls it inside its
 // transaction with the community of the object a request names, or with
@@ -161,7 +132,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 	v := proto.Clone(in).(*pb.Venue)
 	v.CreateTime = timestamppb.New(s.now())
 	fp := venueFingerprint(v)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.DB().Update(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketVenueKeys)
 		if requestKey != "" {
 			if rec := keys.Get([]byte(requestKey)); rec != nil {
@@ -206,7 +177,7 @@ func venueFingerprint(v *pb.Venue) []byte {
 // GetVenue returns a venue the caller may see.
 func (s *Store) GetVenue(id string, scope Scope) (*pb.Venue, error) {
 	var v *pb.Venue
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		v, err = loadVenue(tx, id, scope)
 		return err
@@ -245,7 +216,7 @@ func absent(scope Scope, notFound error) error {
 func (s *Store) ListVenues(community string, size int, after []byte) ([]*pb.Venue, []byte, error) {
 	var out []*pb.Venue
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		venues := tx.Bucket(bucketVenues)
 		prefix := boltstore.Prefix(community)
 		var err error

@@ -216,7 +216,7 @@ func (w *txn) enqueue(cmds []*command) error {
 // is empty.
 func (s *Store) nextCommand(l Lane) (*command, error) {
 	var out *command
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		k, v := tx.Bucket(bucketOutbox).Cursor().Seek([]byte{byte(l)})
 		if k == nil || k[0] != byte(l) {
 			return nil

@@ -29,6 +29,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -45,10 +46,9 @@ type StoreOptions struct {
 // obligations of completed handovers. Each workflow step, its event and
 // whatever it queues for delivery are written in one transaction.
 type Store struct {
-	db    *bolt.DB
-	pages *boltstore.PageTokens
-	now   func() time.Time
-	log   *zap.Logger
+	servicedb.Base
+	now func() time.Time
+	log *zap.Logger
 	// outbox wakes the dispatcher when commands are queued.
 	outbox broadcast.Signal
 	// backlog is the number of commands in the outbox, kept beside the
@@ -64,29 +64,20 @@ type Store struct {
 // boltstore.ErrSchemaTooNew when a newer build wrote it.
 func OpenStore(path string, o StoreOptions) (*Store, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
-	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, pages: pages, now: o.Now, log: o.Logger}
-	err = db.View(func(tx *bolt.Tx) error {
+	s := &Store{Base: base, now: o.Now, log: o.Logger}
+	err = s.DB().View(func(tx *bolt.Tx) error {
 		s.backlog.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
 		return nil
 	})
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }
-
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-// DB returns the underlying database, for the online-backup handler.
-func (s *Store) DB() *bolt.DB { return s.db }
-
-// PageTokens returns the store's page-token codec.
-func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // Actor is who takes a step, as the timeline records it: the same actor,
 // with its request id, as the audit logs of the other services.
@@ -158,7 +149,7 @@ type txn struct {
 // effects on its handover must not run twice.
 func (s *Store) update(fn func(w *txn) error) error {
 	w := &txn{s: s, now: s.now()}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.DB().Update(func(tx *bolt.Tx) error {
 		w.tx = tx
 		w.queued, w.removed = 0, 0
 		return fn(w)
@@ -258,7 +249,7 @@ func (s *Store) GetHandover(id string) (*pb.Handover, error) {
 		return nil, errHandoverNotFound
 	}
 	h := new(pb.Handover)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		return boltstore.GetProto(tx.Bucket(bucketHandovers), []byte(id), h, errHandoverNotFound)
 	})
 	if err != nil {
@@ -328,7 +319,7 @@ func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover,
 	var out []*pb.Handover
 	var next []byte
 	indexes := []boltstore.Index{{Bucket: bucketByCommunity, Value: f.CommunityID}, {Bucket: bucketByEnterprise, Value: f.EnterpriseCode}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		used := 0
 		collect := boltstore.Collect(&out, f.match)
 		scan := boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined, Full: func() bool { return used >= listBudget }}
@@ -352,7 +343,7 @@ func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []by
 	if !validHandoverID(id) {
 		return nil, nil, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketEvents).Cursor(), boltstore.Collect(&out, nil))
 		return err
@@ -364,7 +355,7 @@ func (s *Store) ListEvents(id string, size int, after []byte) ([]*pb.Event, []by
 // holds, that handover's id.
 func (s *Store) OtherClaims(self string, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		out = otherClaims(tx.Bucket(bucketClaims), self, ids)
 		return nil
 	})
@@ -453,7 +444,7 @@ func (s *Store) ListObligations(f ObligationFilter, size int, after []byte) ([]*
 	if f.EnterpriseCode != "" {
 		prefix = boltstore.Prefix(f.EnterpriseCode)
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucketObligations).Cursor(), boltstore.Collect(&out, f.match))
 		return err

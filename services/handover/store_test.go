@@ -92,7 +92,7 @@ func TestStoreOutboxSurvivesReopen(t *testing.T) {
 				break
 			}
 			order = append(order, idempotencyKey(c.handoverID, c.kind, c.part))
-			if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOutbox).Delete(outboxKey(l, c.seq)) }); err != nil {
+			if err := s.DB().Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOutbox).Delete(outboxKey(l, c.seq)) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -234,7 +234,7 @@ func TestScanBudget(t *testing.T) {
 			pages := 0
 			for {
 				var next []byte
-				err := s.db.View(func(tx *bolt.Tx) error {
+				err := s.DB().View(func(tx *bolt.Tx) error {
 					var err error
 					used := 0
 					scan := boltstore.Scan{After: after, Size: tc.size, Full: func() bool { return used >= tc.budget }}

@@ -2,11 +2,12 @@ package handover
 
 import (
 	"fmt"
-	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"

@@ -36,7 +36,7 @@ type AnomalyFilter struct {
 func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.Anomaly, []byte, error) {
 	var out []*pb.Anomaly
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		a := anomalyScan{tx: tx, f: f, payments: tx.Bucket(bucketPayments)}
 		afterID := ""
 		if after != nil {

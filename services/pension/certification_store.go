@@ -30,7 +30,7 @@ const reasonDeceased = "RETIREE_DECEASED"
 func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor, allowed func(*registryv1.RetireeState) error) (*pb.Certification, error) {
 	now := s.now()
 	var out *pb.Certification
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.DB().Batch(func(tx *bolt.Tx) error {
 		out = nil
 		st, err := s.visibleIn(tx, id, allowed)
 		if err != nil {
@@ -130,7 +130,7 @@ func (s *Store) visibleIn(tx *bolt.Tx, id string, allowed func(*registryv1.Retir
 func (s *Store) ListCertifications(id string, size int, after []byte) ([]*pb.Certification, []byte, error) {
 	var out []*pb.Certification
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		scan := boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size, Reverse: true}
 		next, err = scan.Page(tx.Bucket(bucketCertifications).Cursor(), func(_, v []byte) (bool, error) {
@@ -252,7 +252,7 @@ func (s *Store) ListOverdue(f OverdueFilter, size int, after []byte) ([]*pb.Over
 	var next []byte
 	prefix := boltstore.Prefix(f.CommunityID)
 	dueBy := formatDate(f.DueBy)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{Prefix: prefix, After: after, Size: size}.Page(tx.Bucket(bucketDue).Cursor(), func(k, v []byte) (bool, error) {
 			rest := k[len(prefix):]

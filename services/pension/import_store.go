@@ -196,7 +196,7 @@ func (im *importer) commit(group []record) (*pb.ImportAck, error) {
 	var g groupCounts
 	var rejections []*pb.RecordRejection
 	now := im.s.now()
-	err := im.s.db.Update(func(tx *bolt.Tx) error {
+	err := im.s.DB().Update(func(tx *bolt.Tx) error {
 		g = groupCounts{}
 		var err error
 		if rejections, err = im.resolve(tx, group, &g); err != nil {
@@ -382,7 +382,7 @@ func sameContent(p *pb.Payment, r *record) bool {
 // not-found error.
 func (s *Store) BatchProgress(id string) (*pb.ImportSummary, error) {
 	p := new(pb.ImportSummary)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketBatches).Get([]byte(id))
 		if v == nil {
 			return errBatchNotFound

@@ -30,7 +30,7 @@ func versionKey(dst, payment []byte, version int32) []byte {
 // first.
 func (s *Store) Payments(id string, from, to month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		out, err = paymentsIn(tx, id, from, to)
 		return err
@@ -56,7 +56,7 @@ func paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
 // month, newest first; none when the month was never paid.
 func (s *Store) PaymentVersions(id string, m month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		key := paymentKey(nil, id, m)
 		v := tx.Bucket(bucketPayments).Get(key)
 		if v == nil {
@@ -95,7 +95,7 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 	if cur := monthOf(today); last > cur {
 		last = cur
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		payments, err := paymentsIn(tx, st.Id, first, first+11)
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 // Entitlement evaluates a retiree's entitlement as of a day.
 func (s *Store) Entitlement(st *registryv1.RetireeState, asOf time.Time) (*pb.GetEntitlementResponse, error) {
 	var resp *pb.GetEntitlementResponse
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		h, err := certHistoryIn(tx, st.Id)
 		if err != nil {
 			return err

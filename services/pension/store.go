@@ -7,7 +7,6 @@
 package pension
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -48,12 +48,10 @@ type StoreOptions struct {
 // versions, certifications with the due-date index, import batches, the
 // audit log, and the retiree projection, all in one bbolt file.
 type Store struct {
-	db    *bolt.DB
+	servicedb.Base
 	keyer *idnumber.Keyer
-	pages *boltstore.PageTokens
 	now   func() time.Time
 	log   *zap.Logger
-	audit *audit.Log
 	proj  *projection.Projection
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
@@ -73,42 +71,25 @@ var errRetireeNotFound = fmt.Errorf("retiree %w", fault.ErrNotFound)
 // projection in it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
-	// Imports write thousands of random keys per commit, which leaves a
-	// long freelist; writing it on every commit costs more than rebuilding
-	// it when the file is opened (etcd makes the same choice).
-	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, keyer: keyer, pages: pages, now: o.Now, log: o.Logger}
-	s.proj, err = projection.New(db, o.Registry, projection.Options{
+	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger}
+	s.proj, err = projection.New(base.DB(), o.Registry, projection.Options{
 		Logger:     o.Logger.Named("projection"),
 		MinBackoff: o.ProjectionMinBackoff,
 		MaxBackoff: o.ProjectionMaxBackoff,
 		OnApply:    s.applyRetiree,
 	})
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(err, s.Close())
 	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
 	return s, nil
 }
 
-// Close stops the audit writer and closes the database. Stop the
-// projection's Run first.
-func (s *Store) Close() error {
-	s.audit.Close()
-	return s.db.Close()
-}
-
-// DB returns the underlying database, for the online-backup handler.
-func (s *Store) DB() *bolt.DB { return s.db }
-
 // Projection returns the retiree projection; main runs it.
 func (s *Store) Projection() *projection.Projection { return s.proj }
-
-// PageTokens returns the store's page-token codec.
-func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // Retiree returns a retiree's projected state, or a not-found error.
 func (s *Store) Retiree(id string) (*registryv1.RetireeState, error) {
@@ -116,7 +97,7 @@ func (s *Store) Retiree(id string) (*registryv1.RetireeState, error) {
 		return nil, errRetireeNotFound
 	}
 	var st *registryv1.RetireeState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		st, err = getRetiree(tx, id)
 		return err
@@ -129,7 +110,7 @@ func (s *Store) Retiree(id string) (*registryv1.RetireeState, error) {
 func (s *Store) LookupRetiree(id idnumber.ID) (*registryv1.RetireeState, error) {
 	key := s.keyer.Key(id)
 	var st *registryv1.RetireeState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		st, err = projection.LookupKey(tx, key)
 		if errors.Is(err, projection.ErrUnknownRetiree) {
@@ -147,21 +128,6 @@ func getRetiree(tx *bolt.Tx, id string) (*registryv1.RetireeState, error) {
 		return nil, errRetireeNotFound
 	}
 	return st, err
-}
-
-// AuditReads records that actor read the pension data of the given
-// retirees. With durable reads configured it returns once the records are
-// on disk; otherwise once they are queued for the next group commit.
-func (s *Store) AuditReads(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	return s.audit.Read(ctx, actor, action, retireeIDs...)
-}
-
-// ListAudit returns a page of a retiree's audit entries, oldest first.
-func (s *Store) ListAudit(id string, size int, after []byte) ([]*registryv1.AuditEntry, []byte, error) {
-	if !inputcheck.IsOpaqueID(id) {
-		return nil, nil, nil
-	}
-	return audit.List(s.db, id, size, after)
 }
 
 func unmarshal(v []byte, m proto.Message, what string) error {

@@ -38,7 +38,7 @@ type changeWriter struct {
 // therefore run more than once and must only act through tx.
 func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 	changed := false
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.DB().Batch(func(tx *bolt.Tx) error {
 		head, oldest := readRevisions(tx)
 		w := &changeWriter{s: s, tx: tx, now: s.now(), head: head, oldest: oldest}
 		if err := fn(tx, w); err != nil {
@@ -197,7 +197,7 @@ func flagsString(flags []pb.RetireeFlag) string {
 // ReadChanges returns up to limit change-log entries after revision since,
 // with the oldest revision still kept (so a caller can tell it fell behind).
 func (s *Store) ReadChanges(since uint64, limit int) (out []*pb.WatchRetireesResponse, head, oldest uint64, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.DB().View(func(tx *bolt.Tx) error {
 		head, oldest = readRevisions(tx)
 		c := tx.Bucket(bucketChanges).Cursor()
 		for k, v := c.Seek(boltstore.U64(since + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -216,7 +216,7 @@ func (s *Store) ReadChanges(since uint64, limit int) (out []*pb.WatchRetireesRes
 // after, for a WatchRetirees snapshot taken in several short transactions.
 func (s *Store) SnapshotPage(after string, limit int) ([]*pb.RetireeState, error) {
 	var out []*pb.RetireeState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var afterKey []byte
 		if after != "" {
 			afterKey = []byte(after)

@@ -57,7 +57,7 @@ func addStats(b *bolt.Bucket, r *pb.Retiree, delta int64) error {
 func (s *Store) SocialisationReport(groupBy string, only func(communityID string) bool) (rows []*pb.SocialisationRow, total *pb.SocialisationRow, err error) {
 	groups := map[string]*pb.SocialisationRow{}
 	total = &pb.SocialisationRow{Key: "total"}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.DB().View(func(tx *bolt.Tx) error {
 		communities := tx.Bucket(bucketCommunities)
 		return tx.Bucket(bucketStats).ForEach(func(k, v []byte) error {
 			id := string(k)

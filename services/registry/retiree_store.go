@@ -81,14 +81,14 @@ func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
 	if !inputcheck.IsOpaqueID(id) {
 		return nil, errRetireeNotFound
 	}
-	return get[pb.Retiree](s.db, bucketRetirees, []byte(id), errRetireeNotFound)
+	return get[pb.Retiree](s.DB(), bucketRetirees, []byte(id), errRetireeNotFound)
 }
 
 // LookupRetiree finds a retiree by ID number.
 func (s *Store) LookupRetiree(id idnumber.ID) (*pb.Retiree, error) {
 	key := s.keyer.Key(id)
 	r := new(pb.Retiree)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		rid := tx.Bucket(bucketRetireeByIDKey).Get(key)
 		if rid == nil {
 			return errRetireeNotFound
@@ -127,7 +127,7 @@ func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Ret
 	var out []*pb.Retiree
 	var next []byte
 	indexes := []boltstore.Index{{Bucket: bucketRetireeByCommunity, Value: f.CommunityID}, {Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, boltstore.Collect(&out, f.match))
 		return err
@@ -340,7 +340,7 @@ func assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
 // Found false.
 func (s *Store) RetireeFacts(ids []string) ([]*pb.RetireeFacts, error) {
 	out := make([]*pb.RetireeFacts, len(ids))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRetirees)
 		for i, id := range ids {
 			f := &pb.RetireeFacts{Id: id}
@@ -389,7 +389,7 @@ func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEnt
 	}
 	var out []*pb.HistoryEntry
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), boltstore.Collect(&out, nil))
 		return err
@@ -400,7 +400,7 @@ func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEnt
 // Head returns the newest revision and the oldest one still in the change
 // log.
 func (s *Store) Head() (head, oldest uint64, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.DB().View(func(tx *bolt.Tx) error {
 		head, oldest = readRevisions(tx)
 		return nil
 	})

@@ -10,11 +10,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -42,15 +42,13 @@ type StoreOptions struct {
 // socialisation counters. Every write to a retiree and its change-log entry
 // happen in one transaction.
 type Store struct {
-	db        *bolt.DB
+	servicedb.Base
 	keyer     *idnumber.Keyer
 	retention uint64
-	pages     *boltstore.PageTokens
 	now       func() time.Time
 	log       *zap.Logger
 	// changes wakes the watchers after a commit.
 	changes broadcast.Signal
-	audit   *audit.Log
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
@@ -64,30 +62,12 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
-	db, pages, err := boltstore.OpenVersioned(path, storageSchema, boltstore.Options{Logger: o.Logger})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
-		db:        db,
-		keyer:     keyer,
-		retention: o.Retention,
-		pages:     pages,
-		now:       o.Now,
-		log:       o.Logger,
-	}
-	s.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
-	return s, nil
+	return &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger}, nil
 }
-
-// Close stops the audit writer and closes the database.
-func (s *Store) Close() error {
-	s.audit.Close()
-	return s.db.Close()
-}
-
-// DB returns the underlying database, for the online-backup handler.
-func (s *Store) DB() *bolt.DB { return s.db }
 
 // Errors particular to the registry store; the general ones come from
 // fault.
@@ -109,7 +89,7 @@ func (s *Store) CreateCommunity(c *pb.Community) (*pb.Community, error) {
 
 // GetCommunity returns a community or ErrNotFound.
 func (s *Store) GetCommunity(id string) (*pb.Community, error) {
-	return get[pb.Community](s.db, bucketCommunities, []byte(id), errCommunityNotFound)
+	return get[pb.Community](s.DB(), bucketCommunities, []byte(id), errCommunityNotFound)
 }
 
 // ListCommunities returns a page of communities in id order.
@@ -132,7 +112,7 @@ func (s *Store) CreateEnterprise(e *pb.Enterprise) (*pb.Enterprise, error) {
 
 // GetEnterprise returns an enterprise or ErrNotFound.
 func (s *Store) GetEnterprise(code string) (*pb.Enterprise, error) {
-	return get[pb.Enterprise](s.db, bucketEnterprises, []byte(code), errEnterpriseNotFound)
+	return get[pb.Enterprise](s.DB(), bucketEnterprises, []byte(code), errEnterpriseNotFound)
 }
 
 // ListEnterprises returns a page of enterprises in credit-code order.
@@ -164,7 +144,7 @@ func get[T any, PT message[T]](db *bolt.DB, bucket, key []byte, notFound error) 
 // insert stores m under a new key in bucket; exists is the error when
 // the key is taken.
 func (s *Store) insert(bucket, key []byte, m proto.Message, exists error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.DB().Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b.Get(key) != nil {
 			return exists
@@ -178,16 +158,13 @@ func (s *Store) insert(bucket, key []byte, m proto.Message, exists error) error 
 func page[T any, PT message[T]](s *Store, bucket []byte, size int, after []byte, keep func(PT) bool) ([]PT, []byte, error) {
 	var out []PT
 	var next []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Page(tx.Bucket(bucket).Cursor(), boltstore.Collect(&out, keep))
 		return err
 	})
 	return out, next, err
 }
-
-// PageTokens returns the store's page-token codec.
-func (s *Store) PageTokens() *boltstore.PageTokens { return s.pages }
 
 // isNotFound reports whether err says the object does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fault.ErrNotFound) }

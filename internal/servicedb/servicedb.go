@@ -1,0 +1,90 @@
+// Package servicedb is what every service's store is built on: its bbolt
+// file opened and migrated to the service's storage schema, the page tokens
+// bound to that file, and, for a service that holds personal data, the
+// audit log of reads kept in the same file. A store embeds a Base and adds
+// its own buckets' logic.
+package servicedb
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// Options configure Open.
+type Options struct {
+	// Logger receives bbolt's and the audit log's messages; nil discards.
+	Logger *zap.Logger
+	// Now is the audit log's clock; nil means time.Now.
+	Now func() time.Time
+	// Audit starts the log of reads (audit.Bucket must be in the schema).
+	Audit bool
+	// DurableReads makes AuditReads return only once a read's record is on
+	// disk (see audit.Log.Read).
+	DurableReads bool
+}
+
+// Base is a service's open database, its page tokens and its audit log.
+type Base struct {
+	db    *bolt.DB
+	pages *boltstore.PageTokens
+	audit *audit.Log // nil unless Options.Audit
+}
+
+// Open opens (creating or migrating as needed) the database at path with
+// schema; see boltstore.OpenVersioned.
+func Open(path string, schema boltstore.Schema, o Options) (Base, error) {
+	db, pages, err := boltstore.OpenVersioned(path, schema, boltstore.Options{Logger: o.Logger})
+	if err != nil {
+		return Base{}, err
+	}
+	b := Base{db: db, pages: pages}
+	if o.Audit {
+		b.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
+	}
+	return b, nil
+}
+
+// DB returns the database, for the store's transactions and the online
+// backup handler.
+func (b *Base) DB() *bolt.DB { return b.db }
+
+// PageTokens returns the codec of the store's page tokens.
+func (b *Base) PageTokens() *boltstore.PageTokens { return b.pages }
+
+// AuditReads records that actor read the data of the retirees, as the
+// service is configured (see Options.DurableReads). A caller must not
+// disclose the data when it fails.
+func (b *Base) AuditReads(ctx context.Context, actor audit.Actor, action string, retireeIDs ...string) error {
+	if b.audit == nil {
+		return errors.New("servicedb: reads audited in a store opened without an audit log")
+	}
+	return b.audit.Read(ctx, actor, action, retireeIDs...)
+}
+
+// Close stops the audit writer, flushing what it holds, and closes the
+// database. Stop whatever else uses the database (a projection's Run)
+// first.
+func (b *Base) Close() error {
+	if b.audit != nil {
+		b.audit.Close()
+	}
+	return b.db.Close()
+}
+
+// ListAudit returns a page of a retiree's audit entries, oldest first; an
+// id that cannot be a retiree's has none.
+func (b *Base) ListAudit(id string, size int, after []byte) ([]*registryv1.AuditEntry, []byte, error) {
+	if !inputcheck.IsOpaqueID(id) {
+		return nil, nil, nil
+	}
+	return audit.List(b.db, id, size, after)
+}
