@@ -129,11 +129,7 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	priv, err := loadSigningKey(cfg.keyFile)
-	if err != nil {
-		return err
-	}
-	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL, time.Now())
+	priv, token, err := signedToken(cfg.keyFile, authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL)
 	if err != nil {
 		return err
 	}
