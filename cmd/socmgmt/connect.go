@@ -32,6 +32,21 @@ func loadSigningKey(file string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
+// signedToken loads the stack's signing key from keyFile and signs a
+// token for p valid for ttl from now: the credentials seed and import call
+// with. The key is returned for the tokens the seed signs later.
+func signedToken(keyFile string, p authn.Principal, ttl time.Duration) (ed25519.PrivateKey, string, error) {
+	priv, err := loadSigningKey(keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	token, err := authn.NewSigner(priv).Sign(p, ttl, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	return priv, token, nil
+}
+
 // dialService connects lazily to the service name at addr, sending creds
 // on every call (nil: the caller puts a token on each call itself).
 func dialService(name, addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {

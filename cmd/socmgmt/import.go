@@ -114,32 +114,16 @@ ID numbers are never printed.`,
 // runImport imports cfg.file. The progress bar and notes go to progress,
 // the summary to out.
 func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) error {
-	fi, err := os.Stat(cfg.file)
-	if err != nil {
-		return fmt.Errorf("payment file: %w", err)
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("payment file %s is a directory", cfg.file)
-	}
-	if cfg.batchID == "" {
-		cfg.batchID = defaultBatchID(cfg.file, fi.Size(), fi.ModTime())
-	} else if err := checkBatchID(cfg.batchID); err != nil {
-		return err
-	}
-	priv, err := loadSigningKey(cfg.keyFile)
+	cfg, err := withBatchID(cfg)
 	if err != nil {
 		return err
 	}
-	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-import", Role: authn.RoleBureau}, importTokenTTL, time.Now())
+	_, token, err := signedToken(cfg.keyFile, authn.Principal{Subject: "socmgmt-import", Role: authn.RoleBureau}, importTokenTTL)
 	if err != nil {
 		return err
 	}
-	total, err := countRows(cfg.file)
+	total, err := checkRows(cfg.file)
 	if err != nil {
-		return err
-	}
-	// The header is checked before anything is dialled.
-	if err := withRows(cfg.file, 0, func(paymentRow) error { return errStopRows }); err != nil && !errors.Is(err, errStopRows) {
 		return err
 	}
 
@@ -158,15 +142,7 @@ func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) e
 		client:       pensionv1.NewPensionServiceClient(conn),
 		rejectedPath: rejectedPath,
 		progress:     progress,
-		bar: progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(progress),
-			progressbar.OptionSetDescription("importing "+filepath.Base(cfg.file)),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-		),
+		bar:          newImportBar(progress, cfg.file, total),
 	}
 	start := time.Now()
 	runErr := im.run(ctx)
@@ -181,6 +157,51 @@ func runImport(ctx context.Context, cfg importConfig, out, progress io.Writer) e
 		return fmt.Errorf("%w: %d of %d rows, listed in %s", errRowsRejected, n, im.rows, rejectedPath)
 	}
 	return nil
+}
+
+// withBatchID returns cfg with its batch id checked, or derived from the
+// payment file when none is given.
+func withBatchID(cfg importConfig) (importConfig, error) {
+	fi, err := os.Stat(cfg.file)
+	if err != nil {
+		return cfg, fmt.Errorf("payment file: %w", err)
+	}
+	if fi.IsDir() {
+		return cfg, fmt.Errorf("payment file %s is a directory", cfg.file)
+	}
+	if cfg.batchID == "" {
+		cfg.batchID = defaultBatchID(cfg.file, fi.Size(), fi.ModTime())
+	} else if err := checkBatchID(cfg.batchID); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// checkRows counts the data rows of file, for the progress bar, and
+// checks its header, so that a wrong file fails before anything is
+// dialled.
+func checkRows(file string) (int64, error) {
+	total, err := countRows(file)
+	if err != nil {
+		return 0, err
+	}
+	if err := withRows(file, 0, func(paymentRow) error { return errStopRows }); err != nil && !errors.Is(err, errStopRows) {
+		return 0, err
+	}
+	return total, nil
+}
+
+// newImportBar is the progress bar of importing total rows of file.
+func newImportBar(progress io.Writer, file string, total int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(progress),
+		progressbar.OptionSetDescription("importing "+filepath.Base(file)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+	)
 }
 
 // defaultBatchID derives a batch id from the file: its name, made safe,
@@ -345,14 +366,7 @@ func (im *paymentImport) stream(ctx context.Context) (*pensionv1.ImportSummary, 
 		return nil, err
 	}
 	from := im.acked
-	// inFlight keeps the rows sent and not yet acknowledged, for the
-	// rejected-rows file; window limits them.
-	var (
-		mu       sync.Mutex
-		inFlight = map[int64]paymentRow{}
-		acked    = from
-		moved    = make(chan struct{}, 1)
-	)
+	win := newAckWindow(from)
 	sendErr := make(chan error, 1)
 	senderDone := make(chan struct{})
 	// The sender must be gone before another stream starts: both read the
@@ -363,29 +377,19 @@ func (im *paymentImport) stream(ctx context.Context) (*pensionv1.ImportSummary, 
 	}()
 	go func() {
 		defer close(senderDone)
-		var err error
-		defer func() {
-			if err != nil {
-				cancel() // so that Recv returns and the error is seen
-			}
-			sendErr <- err
-		}()
-		err = im.send(ctx, stream, from, func(row paymentRow) error {
-			mu.Lock()
-			inFlight[row.index] = row
-			for row.index-acked > importWindow {
-				mu.Unlock()
-				select {
-				case <-moved:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				mu.Lock()
-			}
-			mu.Unlock()
-			return nil
-		})
+		err := im.send(ctx, stream, from, func(row paymentRow) error { return win.track(ctx, row) })
+		if err != nil {
+			cancel() // so that Recv returns and the error is seen
+		}
+		sendErr <- err
 	}()
+	return im.receive(ctx, stream, win, sendErr)
+}
+
+// receive reads the acknowledgements of stream into win, listing the rows
+// the service rejects, until the summary; sendErr gives the sender's
+// error once it is done.
+func (im *paymentImport) receive(ctx context.Context, stream grpc.BidiStreamingClient[pensionv1.ImportPaymentsRequest, pensionv1.ImportPaymentsResponse], win *ackWindow, sendErr <-chan error) (*pensionv1.ImportSummary, error) {
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -402,23 +406,8 @@ func (im *paymentImport) stream(ctx context.Context) (*pensionv1.ImportSummary, 
 		}
 		switch m := resp.Message.(type) {
 		case *pensionv1.ImportPaymentsResponse_Ack:
-			mu.Lock()
-			for _, rj := range m.Ack.Rejections {
-				row := inFlight[rj.Index]
-				if err := im.reject(row, rj.Index, rj.Reason, rj.Message); err != nil {
-					mu.Unlock()
-					return nil, err
-				}
-				im.serverRejected++
-			}
-			for i := acked + 1; i <= m.Ack.DurableThroughIndex; i++ {
-				delete(inFlight, i)
-			}
-			acked = max(acked, m.Ack.DurableThroughIndex)
-			mu.Unlock()
-			select {
-			case moved <- struct{}{}:
-			default:
+			if err := win.ack(m.Ack, im.rejectedByService); err != nil {
+				return nil, err
 			}
 			im.acked = max(im.acked, m.Ack.DurableThroughIndex)
 			_ = im.bar.Set64(im.acked)
@@ -430,6 +419,70 @@ func (im *paymentImport) stream(ctx context.Context) (*pensionv1.ImportSummary, 
 			return m.Summary, nil
 		}
 	}
+}
+
+// rejectedByService lists row, which the service rejected as rj says.
+func (im *paymentImport) rejectedByService(row paymentRow, rj *pensionv1.RecordRejection) error {
+	if err := im.reject(row, rj.Index, rj.Reason, rj.Message); err != nil {
+		return err
+	}
+	im.serverRejected++
+	return nil
+}
+
+// ackWindow keeps the rows sent on one stream and not yet acknowledged,
+// for the rejected-rows file, and holds the sender back while more than
+// importWindow of them are in flight.
+type ackWindow struct {
+	mu       sync.Mutex
+	inFlight map[int64]paymentRow
+	acked    int64
+	// moved wakes a held-back sender after an acknowledgement.
+	moved chan struct{}
+}
+
+// newAckWindow returns the window of a stream resuming after row from.
+func newAckWindow(from int64) *ackWindow {
+	return &ackWindow{inFlight: map[int64]paymentRow{}, acked: from, moved: make(chan struct{}, 1)}
+}
+
+// track keeps row, about to be sent, and waits while the window is full.
+func (w *ackWindow) track(ctx context.Context, row paymentRow) error {
+	w.mu.Lock()
+	w.inFlight[row.index] = row
+	for row.index-w.acked > importWindow {
+		w.mu.Unlock()
+		select {
+		case <-w.moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// ack applies an acknowledgement: reject is called with each rejected row
+// as it was sent, and the rows now durable leave the window.
+func (w *ackWindow) ack(a *pensionv1.ImportAck, reject func(paymentRow, *pensionv1.RecordRejection) error) error {
+	w.mu.Lock()
+	for _, rj := range a.Rejections {
+		if err := reject(w.inFlight[rj.Index], rj); err != nil {
+			w.mu.Unlock()
+			return err
+		}
+	}
+	for i := w.acked + 1; i <= a.DurableThroughIndex; i++ {
+		delete(w.inFlight, i)
+	}
+	w.acked = max(w.acked, a.DurableThroughIndex)
+	w.mu.Unlock()
+	select {
+	case w.moved <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // send writes the header and the rows after from, calling track before

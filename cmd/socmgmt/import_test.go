@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -77,15 +76,7 @@ func (f *fakePension) ImportPayments(stream grpc.BidiStreamingServer[pensionv1.I
 		pending = nil
 		return err
 	}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		r := req.GetRecord()
+	err = eachRecord(stream, func(r *pensionv1.PaymentRecord) error {
 		if r.Index <= prev {
 			return status.Errorf(codes.InvalidArgument, "index %d after %d", r.Index, prev)
 		}
@@ -114,10 +105,12 @@ func (f *fakePension) ImportPayments(stream grpc.BidiStreamingServer[pensionv1.I
 			f.mu.Unlock()
 		}
 		if n%int64(f.ackEvery) == 0 {
-			if err := ack(); err != nil {
-				return err
-			}
+			return ack()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := ack(); err != nil {
 		return err
@@ -127,13 +120,32 @@ func (f *fakePension) ImportPayments(stream grpc.BidiStreamingServer[pensionv1.I
 }
 
 // startFakePension serves f on a loopback port behind the authn
-// interceptors.
-func startFakePension(t *testing.T, f *fakePension, pub ed25519.PublicKey) string {
+// interceptors, trusting a new signing key, and returns its address and
+// the key's file.
+func startFakePension(t *testing.T, f *fakePension) (addr, keyFile string) {
 	t.Helper()
+	keyFile, pub := newKeyFile(t)
 	return servicetest.Serve(t, servicetest.Options{
 		Name: "pension", Keys: servicetest.Keys{Public: pub}, TCP: true,
 		Register: func(srv *grpcserver.Server) { pensionv1.RegisterPensionServiceServer(srv.GRPC(), f) },
-	}).Addr()
+	}).Addr(), keyFile
+}
+
+// eachRecord calls fn with each record sent on stream, after the header
+// the caller has read, until the client closes its side.
+func eachRecord(stream grpc.BidiStreamingServer[pensionv1.ImportPaymentsRequest, pensionv1.ImportPaymentsResponse], fn func(*pensionv1.PaymentRecord) error) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(req.GetRecord()); err != nil {
+			return err
+		}
+	}
 }
 
 // csvIDNumber returns the n-th valid ID number of these tests.
@@ -163,9 +175,8 @@ func importCfg(addr, keyFile, file string) importConfig {
 
 func TestImportPaymentsFile(t *testing.T) {
 	t.Parallel()
-	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
-	addr := startFakePension(t, f, pub)
+	addr, keyFile := startFakePension(t, f)
 	dir := t.TempDir()
 	var ids []string
 	var rows []string
@@ -260,10 +271,9 @@ func readCSV(t *testing.T, path string) [][]string {
 
 func TestImportPaymentsResumesAfterDrop(t *testing.T) {
 	t.Parallel()
-	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	f.dropAfter, f.drops = 5, 2 // acks 3 of the first 4, then drops
-	addr := startFakePension(t, f, pub)
+	addr, keyFile := startFakePension(t, f)
 	var rows []string
 	for n := range 12 {
 		rows = append(rows, fmt.Sprintf("%s,2026-01,350000,0,0,0,2026-01-15,6222", csvIDNumber(t, n)))
@@ -293,10 +303,9 @@ func TestImportPaymentsResumesAfterDrop(t *testing.T) {
 
 func TestImportPaymentsGivesUp(t *testing.T) {
 	t.Parallel()
-	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
 	f.dropAfter, f.drops = 1, 100 // never gets a record through
-	addr := startFakePension(t, f, pub)
+	addr, keyFile := startFakePension(t, f)
 	file := writeCSV(t, t.TempDir(), "pay.csv", "", csvIDNumber(t, 1)+",2026-01,1,0,0,0,2026-01-15,6222")
 	err := runImport(t.Context(), importCfg(addr, keyFile, file), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "Unavailable") {
@@ -311,9 +320,8 @@ func TestImportPaymentsGivesUp(t *testing.T) {
 
 func TestImportPaymentsRefusals(t *testing.T) {
 	t.Parallel()
-	keyFile, pub := newKeyFile(t)
 	f := newFakePension()
-	addr := startFakePension(t, f, pub)
+	addr, keyFile := startFakePension(t, f)
 	dir := t.TempDir()
 	good := writeCSV(t, dir, "good.csv", "", csvIDNumber(t, 1)+",2026-01,1,0,0,0,2026-01-15,6222")
 	badHeader := filepath.Join(dir, "bad.csv")

@@ -129,11 +129,7 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	priv, err := loadSigningKey(cfg.keyFile)
-	if err != nil {
-		return err
-	}
-	token, err := authn.NewSigner(priv).Sign(authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL, time.Now())
+	priv, token, err := signedToken(cfg.keyFile, authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin}, seedTokenTTL)
 	if err != nil {
 		return err
 	}
@@ -179,22 +175,21 @@ type seedSummary struct {
 	transfers   tally
 }
 
-// failed returns the number of failed operations of every kind.
-func (s *seedSummary) failed() int64 {
-	return s.communities.failed.Load() + s.enterprises.failed.Load() + s.retirees.failed.Load() +
-		s.deaths.failed.Load() + s.transfers.failed.Load()
-}
-
-// write prints the summary as a table.
-func (s *seedSummary) write(w io.Writer, cfg seedConfig, elapsed time.Duration) {
-	fmt.Fprintf(w, "Seeded %s (seed %d) into the registry at %s in %v:\n", cityName, cfg.seed, cfg.registryAddr, elapsed.Round(100*time.Millisecond))
-	writeTallies(w, 12, []tallyRow{
+// rows lists the tallies of every kind, in the order they are printed.
+func (s *seedSummary) rows() tallyRows {
+	return tallyRows{
 		{"communities", &s.communities},
 		{"enterprises", &s.enterprises},
 		{"retirees", &s.retirees},
 		{"deaths", &s.deaths},
 		{"transfers", &s.transfers},
-	})
+	}
+}
+
+// write prints the summary as a table.
+func (s *seedSummary) write(w io.Writer, cfg seedConfig, elapsed time.Duration) {
+	fmt.Fprintf(w, "Seeded %s (seed %d) into the registry at %s in %v:\n", cityName, cfg.seed, cfg.registryAddr, elapsed.Round(100*time.Millisecond))
+	s.rows().write(w, 12)
 }
 
 // tallyRow is one line of a summary table.
@@ -203,9 +198,21 @@ type tallyRow struct {
 	t    *tally
 }
 
-// writeTallies prints rows as a table under a header, the names in a
-// column width wide.
-func writeTallies(w io.Writer, width int, rows []tallyRow) {
+// tallyRows are the tallies of one part of a seed, by kind.
+type tallyRows []tallyRow
+
+// failed returns the number of failed operations of every kind.
+func (rows tallyRows) failed() int64 {
+	var n int64
+	for _, r := range rows {
+		n += r.t.failed.Load()
+	}
+	return n
+}
+
+// write prints rows as a table under a header, the names in a column
+// width wide.
+func (rows tallyRows) write(w io.Writer, width int) {
 	const row = "  %-*s %8v %16v %7v\n"
 	fmt.Fprintf(w, row, width, "", "created", "already present", "failed")
 	for _, r := range rows {
@@ -273,89 +280,103 @@ func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, err
 	sum := &seedSummary{}
 
 	s.logf("creating %d communities and %d enterprises", len(plan.Communities), len(plan.Enterprises))
-	s.forEach(ctx, len(plan.Communities), func(ctx context.Context, i int) {
-		c := plan.Communities[i]
-		err := s.call(ctx, func(ctx context.Context) error {
+	createEach(ctx, s, abort, &sum.communities, plan.Communities,
+		func(c *registryv1.Community) string { return "create community " + c.GetId() },
+		func(ctx context.Context, c *registryv1.Community) error {
 			_, err := s.client.CreateCommunity(ctx, &registryv1.CreateCommunityRequest{Community: c})
 			return err
 		})
-		s.count(ctx, abort, &sum.communities, err, "create community "+c.GetId())
-	})
-	s.forEach(ctx, len(plan.Enterprises), func(ctx context.Context, i int) {
-		e := plan.Enterprises[i]
-		err := s.call(ctx, func(ctx context.Context) error {
+	createEach(ctx, s, abort, &sum.enterprises, plan.Enterprises,
+		func(e *registryv1.Enterprise) string { return "create enterprise " + e.GetCreditCode() },
+		func(ctx context.Context, e *registryv1.Enterprise) error {
 			_, err := s.client.CreateEnterprise(ctx, &registryv1.CreateEnterpriseRequest{Enterprise: e})
 			return err
 		})
-		s.count(ctx, abort, &sum.enterprises, err, "create enterprise "+e.GetCreditCode())
-	})
 
 	s.logf("creating %d retirees", len(plan.Retirees))
-	// ids[i] is the id of Retirees[i] when this run created it; each
-	// worker writes only its own index.
-	ids := make([]string, len(plan.Retirees))
+	ids := s.createRetirees(ctx, abort, &sum.retirees, plan.Retirees)
+
+	s.logf("recording %d deaths and %d transfers", len(plan.Deaths), len(plan.Transfers))
+	s.forEach(ctx, len(plan.Deaths), func(ctx context.Context, i int) {
+		d := plan.Deaths[i]
+		s.followUp(ctx, abort, &sum.deaths, plan.Retirees[d.Index], ids[d.Index], fmt.Sprintf("record death of retiree #%d", d.Index),
+			func(r *registryv1.Retiree) bool { return r.GetStatus() == registryv1.RetireeStatus_DECEASED },
+			func(ctx context.Context, id string) error {
+				_, err := s.client.RecordDeath(ctx, &registryv1.RecordDeathRequest{Id: id, DateOfDeath: d.Date})
+				return err
+			})
+	})
+	s.forEach(ctx, len(plan.Transfers), func(ctx context.Context, i int) {
+		t := plan.Transfers[i]
+		s.followUp(ctx, abort, &sum.transfers, plan.Retirees[t.Index], ids[t.Index], fmt.Sprintf("transfer retiree #%d", t.Index),
+			func(r *registryv1.Retiree) bool {
+				return r.GetCommunityId() == t.ToCommunity || r.GetStatus() != registryv1.RetireeStatus_LIVING
+			},
+			func(ctx context.Context, id string) error {
+				_, err := s.client.TransferRetiree(ctx, &registryv1.TransferRetireeRequest{
+					Id: id, ToCommunityId: t.ToCommunity, Reason: t.Reason,
+				})
+				return err
+			})
+	})
+
+	return sum, outcome(parent, ctx, sum.rows().failed(), "operations")
+}
+
+// createEach runs create, with retries, for each of items on s's workers
+// and counts the outcomes in t; what names an item's creation in messages.
+func createEach[T any](ctx context.Context, s *seeder, abort context.CancelCauseFunc, t *tally, items []T,
+	what func(T) string, create func(context.Context, T) error) {
+	s.forEach(ctx, len(items), func(ctx context.Context, i int) {
+		item := items[i]
+		err := s.call(ctx, func(ctx context.Context) error { return create(ctx, item) })
+		s.count(ctx, abort, t, err, what(item))
+	})
+}
+
+// createRetirees creates retirees, printing progress every progressEvery,
+// and returns the id of each one this run created ("" for those that
+// already existed or failed).
+func (s *seeder) createRetirees(ctx context.Context, abort context.CancelCauseFunc, t *tally, retirees []*registryv1.Retiree) []string {
+	// Each worker writes only its own index of ids.
+	ids := make([]string, len(retirees))
 	var done atomic.Int64
 	start := time.Now()
-	s.forEach(ctx, len(plan.Retirees), func(ctx context.Context, i int) {
+	s.forEach(ctx, len(retirees), func(ctx context.Context, i int) {
 		var resp *registryv1.CreateRetireeResponse
 		err := s.call(ctx, func(ctx context.Context) error {
 			var err error
-			resp, err = s.client.CreateRetiree(ctx, &registryv1.CreateRetireeRequest{Retiree: plan.Retirees[i]})
+			resp, err = s.client.CreateRetiree(ctx, &registryv1.CreateRetireeRequest{Retiree: retirees[i]})
 			return err
 		})
 		if err == nil {
 			ids[i] = resp.GetRetiree().GetId()
 		}
 		// The index, never the ID number, names the retiree in messages.
-		s.count(ctx, abort, &sum.retirees, err, fmt.Sprintf("create retiree #%d", i))
+		s.count(ctx, abort, t, err, fmt.Sprintf("create retiree #%d", i))
 		if n := done.Add(1); n%progressEvery == 0 {
 			s.logf("retirees %d/%d: %d created, %d already present, %d failed (%v)",
-				n, len(plan.Retirees), sum.retirees.created.Load(), sum.retirees.present.Load(),
-				sum.retirees.failed.Load(), time.Since(start).Round(100*time.Millisecond))
+				n, len(retirees), t.created.Load(), t.present.Load(),
+				t.failed.Load(), time.Since(start).Round(100*time.Millisecond))
 		}
 	})
+	return ids
+}
 
-	s.logf("recording %d deaths and %d transfers", len(plan.Deaths), len(plan.Transfers))
-	s.forEach(ctx, len(plan.Deaths), func(ctx context.Context, i int) {
-		d := plan.Deaths[i]
-		what := fmt.Sprintf("record death of retiree #%d", d.Index)
-		id, done, err := s.resolve(ctx, plan.Retirees[d.Index], ids[d.Index], func(r *registryv1.Retiree) bool {
-			return r.GetStatus() == registryv1.RetireeStatus_DECEASED
-		})
-		if err == nil && done {
-			sum.deaths.present.Add(1)
-			return
-		}
-		if err == nil {
-			err = s.call(ctx, func(ctx context.Context) error {
-				_, err := s.client.RecordDeath(ctx, &registryv1.RecordDeathRequest{Id: id, DateOfDeath: d.Date})
-				return err
-			})
-		}
-		s.count(ctx, abort, &sum.deaths, err, what)
-	})
-	s.forEach(ctx, len(plan.Transfers), func(ctx context.Context, i int) {
-		t := plan.Transfers[i]
-		what := fmt.Sprintf("transfer retiree #%d", t.Index)
-		id, done, err := s.resolve(ctx, plan.Retirees[t.Index], ids[t.Index], func(r *registryv1.Retiree) bool {
-			return r.GetCommunityId() == t.ToCommunity || r.GetStatus() != registryv1.RetireeStatus_LIVING
-		})
-		if err == nil && done {
-			sum.transfers.present.Add(1)
-			return
-		}
-		if err == nil {
-			err = s.call(ctx, func(ctx context.Context) error {
-				_, err := s.client.TransferRetiree(ctx, &registryv1.TransferRetireeRequest{
-					Id: id, ToCommunityId: t.ToCommunity, Reason: t.Reason,
-				})
-				return err
-			})
-		}
-		s.count(ctx, abort, &sum.transfers, err, what)
-	})
-
-	return sum, outcome(parent, ctx, sum.failed(), "operations")
+// followUp makes change (what) to retiree r, whose id is created when this
+// run created it, unless applied says an earlier run made it already; the
+// outcome is counted in t.
+func (s *seeder) followUp(ctx context.Context, abort context.CancelCauseFunc, t *tally, r *registryv1.Retiree, created, what string,
+	applied func(*registryv1.Retiree) bool, change func(ctx context.Context, id string) error) {
+	id, done, err := s.resolve(ctx, r, created, applied)
+	if err == nil && done {
+		t.present.Add(1)
+		return
+	}
+	if err == nil {
+		err = s.call(ctx, func(ctx context.Context) error { return change(ctx, id) })
+	}
+	s.count(ctx, abort, t, err, what)
 }
 
 // resolve returns the id of retiree r for a follow-up change. A retiree

@@ -83,18 +83,19 @@ type activitySummary struct {
 	venues, activities, registrations, attendance tally
 }
 
-func (s *activitySummary) failed() int64 {
-	return s.venues.failed.Load() + s.activities.failed.Load() + s.registrations.failed.Load() + s.attendance.failed.Load()
-}
-
-func (s *activitySummary) write(w io.Writer, addr string, elapsed time.Duration) {
-	fmt.Fprintf(w, "Seeded venues and a season of activities into the activity service at %s in %v:\n", addr, elapsed.Round(100*time.Millisecond))
-	writeTallies(w, 13, []tallyRow{
+// rows lists the tallies of every kind, in the order they are printed.
+func (s *activitySummary) rows() tallyRows {
+	return tallyRows{
 		{"venues", &s.venues},
 		{"activities", &s.activities},
 		{"registrations", &s.registrations},
 		{"attendance", &s.attendance},
-	})
+	}
+}
+
+func (s *activitySummary) write(w io.Writer, addr string, elapsed time.Duration) {
+	fmt.Fprintf(w, "Seeded venues and a season of activities into the activity service at %s in %v:\n", addr, elapsed.Round(100*time.Millisecond))
+	s.rows().write(w, 13)
 }
 
 // seededActivity is an activity of the season, as created or found.
@@ -187,7 +188,7 @@ func (s *activitySeeder) run(parent context.Context, communities []*registryv1.C
 		s.attend(ctx, abort, sum, all[i])
 	})
 
-	return sum, outcome(parent, ctx, sum.failed(), "activity operations")
+	return sum, outcome(parent, ctx, sum.rows().failed(), "activity operations")
 }
 
 // seasonStart is the Monday seasonPastWeeks weeks before the current

@@ -257,22 +257,38 @@ func (hs *handoverSeeder) drive(ctx context.Context, p handoverPick, state hando
 	}
 	// SUBMITTED is left half-way: part of the funds and of the archives
 	// in. COMPLETED goes the whole way.
-	total := h.Funds.AmountFen
-	first := total / 2
-	if _, err := c.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: h.Id, AmountFen: first, VoucherNo: "YJ-" + h.Id[len(h.Id)-6:] + "-1", ReceivedOn: dateDaysAgo(30)}); err != nil {
+	if err := hs.receiveFirstHalf(clerk, h); err != nil || state == handoverv1.Handover_SUBMITTED {
+		return err
+	}
+	if err := hs.complete(clerk, h); err != nil {
+		return err
+	}
+	return hs.awaitDelivery(clerk, h.Id)
+}
+
+// receiveFirstHalf receives, as the clerk whose token ctx carries, half of
+// h's funds and the archives of the first half of its retirees.
+func (hs *handoverSeeder) receiveFirstHalf(clerk context.Context, h *handoverv1.Handover) error {
+	first := h.Funds.AmountFen / 2
+	if _, err := hs.client.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: h.Id, AmountFen: first, VoucherNo: "YJ-" + h.Id[len(h.Id)-6:] + "-1", ReceivedOn: dateDaysAgo(30)}); err != nil {
 		return err
 	}
 	half := h.RetireeIds[:len(h.RetireeIds)/2]
-	if _, err := c.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: half}); err != nil {
-		return err
-	}
-	if state == handoverv1.Handover_SUBMITTED {
-		return nil
-	}
+	_, err := hs.client.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: half})
+	return err
+}
+
+// complete receives the rest of h's funds and archives (one dossier
+// explained as missing), accepts its premises and completes it, as the
+// clerk after receiveFirstHalf.
+func (hs *handoverSeeder) complete(clerk context.Context, h *handoverv1.Handover) error {
+	c := hs.client
+	total := h.Funds.AmountFen
+	first := total / 2
 	if _, err := c.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: h.Id, AmountFen: total - first, VoucherNo: "YJ-" + h.Id[len(h.Id)-6:] + "-2", ReceivedOn: dateDaysAgo(7)}); err != nil {
 		return err
 	}
-	rest := h.RetireeIds[len(half):]
+	rest := h.RetireeIds[len(h.RetireeIds)/2:]
 	missing := []*handoverv1.MissingDossier{{RetireeId: rest[len(rest)-1], Explanation: "档案早年遗失，原单位已出具证明材料"}}
 	if _, err := c.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: rest[:len(rest)-1], Missing: missing}); err != nil {
 		return err
@@ -287,9 +303,18 @@ func (hs *handoverSeeder) drive(ctx context.Context, p handoverPick, state hando
 		return err
 	}
 	hs.logf("handover %s completed; waiting up to %v for its delivery to registry and activity", done.Handover.Id, deliveryWait)
+	return nil
+}
+
+// awaitDelivery waits up to deliveryWait for the outbox of the completed
+// package id to deliver it; a delivery still pending then is noted, not
+// an error, as the outbox keeps trying. clerk carries the token it polls
+// with and, being the seed's context underneath, ends the wait when the
+// seed is cancelled.
+func (hs *handoverSeeder) awaitDelivery(clerk context.Context, id string) error {
 	deadline := time.Now().Add(deliveryWait)
 	for {
-		got, err := c.GetHandover(clerk, &handoverv1.GetHandoverRequest{Id: h.Id})
+		got, err := hs.client.GetHandover(clerk, &handoverv1.GetHandoverRequest{Id: id})
 		if err != nil {
 			return err
 		}
@@ -299,13 +324,13 @@ func (hs *handoverSeeder) drive(ctx context.Context, p handoverPick, state hando
 		}
 		if time.Now().After(deadline) {
 			hs.logf("handover %s: delivery still pending (%d of %d commands; last error: %s); the outbox keeps trying",
-				h.Id, d.GetDelivered(), d.GetCommands(), d.GetLastError())
+				id, d.GetDelivered(), d.GetCommands(), d.GetLastError())
 			return nil
 		}
 		select {
 		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-clerk.Done():
+			return clerk.Err()
 		}
 	}
 }

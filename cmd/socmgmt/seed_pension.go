@@ -40,94 +40,135 @@ func seedPension(ctx context.Context, cfg seedConfig, city *cityPlan, priv ed255
 	if len(city.Retirees) == 0 {
 		return nil
 	}
-	client := pensionv1.NewPensionServiceClient(conn)
-	start := time.Now()
-	pp := generatePensionPlan(city, cfg.seed, start)
-	s := newSeeder(nil, cfg.concurrency, progress)
+	ps := &pensionSeeder{
+		seeder: newSeeder(nil, cfg.concurrency, progress),
+		client: pensionv1.NewPensionServiceClient(conn),
+		city:   city,
+		start:  time.Now(),
+	}
+	ps.plan = generatePensionPlan(city, cfg.seed, ps.start)
 
-	s.logf("waiting for the pension service to learn the retirees")
+	ps.logf("waiting for the pension service to learn the retirees")
 	last := city.Retirees[len(city.Retirees)-1].GetIdNumber()
-	if err := waitProjected(ctx, client, last, pensionProjectionWait); err != nil {
+	if err := waitProjected(ctx, ps.client, last, pensionProjectionWait); err != nil {
 		return err
 	}
-
-	batch := fmt.Sprintf("seed-%d-%s", cfg.seed, pp.Months[0])
-	s.logf("importing %d payments of %s to %s as batch %s", len(pp.Payments), pp.Months[0], pp.Months[len(pp.Months)-1], batch)
-	records := make([]*pensionv1.PaymentRecord, len(pp.Payments))
-	for i, p := range pp.Payments {
-		records[i] = p.Record
-	}
-	sum, rejected, err := importAll(ctx, client, batch, records)
+	sum, rejected, err := ps.importPayments(ctx, fmt.Sprintf("seed-%d-%s", cfg.seed, ps.plan.Months[0]))
 	if err != nil {
 		return fmt.Errorf("import payments: %w", err)
 	}
-
-	// Certifications name retirees by id, which the pension service
-	// tells for an ID number.
-	need := map[int]bool{}
-	for _, c := range pp.Certifications {
-		need[c.Index] = true
-	}
-	indexes := make([]int, 0, len(need))
-	for i := range city.Retirees {
-		if need[i] {
-			indexes = append(indexes, i)
-		}
-	}
-	s.logf("recording %d certifications of %d retirees", len(pp.Certifications), len(indexes))
-	ids := make([]string, len(city.Retirees))
-	var certs tally
-	byRetiree := map[int][]plannedCertification{}
-	for _, c := range pp.Certifications {
-		byRetiree[c.Index] = append(byRetiree[c.Index], c)
-	}
 	sctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	s.forEach(sctx, len(indexes), func(ctx context.Context, k int) {
-		i := indexes[k]
-		err := s.call(ctx, func(ctx context.Context) error {
-			resp, err := client.QueryPayments(ctx, &pensionv1.QueryPaymentsRequest{IdNumber: city.Retirees[i].GetIdNumber(), FromMonth: pp.Months[len(pp.Months)-1], ToMonth: pp.Months[len(pp.Months)-1]})
-			if err == nil {
-				ids[i] = resp.GetRetireeId()
-			}
-			return err
-		})
-		if err != nil {
-			s.count(ctx, abort, &certs, err, fmt.Sprintf("look up retiree #%d", i))
-			return
-		}
-		for _, c := range byRetiree[i] {
-			var resp *pensionv1.RecordCertificationResponse
-			err := s.call(ctx, func(ctx context.Context) error {
-				var err error
-				resp, err = client.RecordCertification(ctx, &pensionv1.RecordCertificationRequest{
-					RetireeId: ids[i], Certification: &pensionv1.Certification{Method: c.Method, CertifiedOn: c.Date},
-				})
-				return err
-			})
-			if err == nil && resp.GetCertification().GetRecordTime().AsTime().Before(start) {
-				certs.present.Add(1) // an earlier run recorded it
-				continue
-			}
-			s.count(ctx, abort, &certs, err, fmt.Sprintf("certify retiree #%d", i))
-		}
-	})
-	fmt.Fprintf(out, "Seeded the pension service at %s in %v:\n", cfg.pensionAddr, time.Since(start).Round(100*time.Millisecond))
-	fmt.Fprintf(out, "  payments %s to %s: %d new, %d already present, %d corrected, %d rejected\n",
-		pp.Months[0], pp.Months[len(pp.Months)-1], sum.GetAccepted(), sum.GetDuplicates(), sum.GetCorrections(), rejected)
-	fmt.Fprintf(out, "  certifications: %d recorded, %d already present, %d failed\n", certs.created.Load(), certs.present.Load(), certs.failed.Load())
-	fmt.Fprintf(out, "  planted anomalies: %d deceased paid after death, %d living not paid for a month, %d amount drops in %s, %d paid though last certified over a year ago\n",
-		len(pp.PaidAfterDeath), len(pp.Unpaid), len(pp.Dropped), pp.Months[len(pp.Months)-1], len(pp.Uncertified))
+	ps.certify(sctx, abort)
+	ps.writeSummary(out, cfg.pensionAddr, sum, rejected)
 	if err := context.Cause(sctx); err != nil && ctx.Err() == nil {
 		return err
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	if n := certs.failed.Load(); n > 0 || rejected > 0 {
+	if n := ps.certs.failed.Load(); n > 0 || rejected > 0 {
 		return fmt.Errorf("%d certifications failed and %d payments were rejected (the first failures are shown above)", n, rejected)
 	}
 	return nil
+}
+
+// pensionSeeder loads a pensionPlan into the pension service; the embedded
+// seeder gives it workers, retries and progress lines.
+type pensionSeeder struct {
+	*seeder
+	client pensionv1.PensionServiceClient
+	city   *cityPlan
+	plan   *pensionPlan
+	// start is when the seed began: a certification recorded before it
+	// was recorded by an earlier run.
+	start time.Time
+	certs tally
+}
+
+// lastMonth is the newest paid month of the plan.
+func (ps *pensionSeeder) lastMonth() string { return ps.plan.Months[len(ps.plan.Months)-1] }
+
+// importPayments imports the plan's payments as batch, returning the
+// summary and the number of rejected records.
+func (ps *pensionSeeder) importPayments(ctx context.Context, batch string) (*pensionv1.ImportSummary, int, error) {
+	pp := ps.plan
+	ps.logf("importing %d payments of %s to %s as batch %s", len(pp.Payments), pp.Months[0], ps.lastMonth(), batch)
+	records := make([]*pensionv1.PaymentRecord, len(pp.Payments))
+	for i, p := range pp.Payments {
+		records[i] = p.Record
+	}
+	return importAll(ctx, ps.client, batch, records)
+}
+
+// certify records the plan's certifications, retiree by retiree on the
+// seeder's workers, counting them in ps.certs; abort cancels ctx when
+// carrying on would only fail again.
+func (ps *pensionSeeder) certify(ctx context.Context, abort context.CancelCauseFunc) {
+	byRetiree := map[int][]plannedCertification{}
+	for _, c := range ps.plan.Certifications {
+		byRetiree[c.Index] = append(byRetiree[c.Index], c)
+	}
+	indexes := make([]int, 0, len(byRetiree))
+	for i := range ps.city.Retirees {
+		if len(byRetiree[i]) > 0 {
+			indexes = append(indexes, i)
+		}
+	}
+	ps.logf("recording %d certifications of %d retirees", len(ps.plan.Certifications), len(indexes))
+	ps.forEach(ctx, len(indexes), func(ctx context.Context, k int) {
+		i := indexes[k]
+		id, err := ps.retireeID(ctx, i)
+		if err != nil {
+			ps.count(ctx, abort, &ps.certs, err, fmt.Sprintf("look up retiree #%d", i))
+			return
+		}
+		for _, c := range byRetiree[i] {
+			ps.recordCertification(ctx, abort, i, id, c)
+		}
+	})
+}
+
+// retireeID asks the pension service for the id of retiree i of the city,
+// which certifications name them by.
+func (ps *pensionSeeder) retireeID(ctx context.Context, i int) (string, error) {
+	var id string
+	err := ps.call(ctx, func(ctx context.Context) error {
+		resp, err := ps.client.QueryPayments(ctx, &pensionv1.QueryPaymentsRequest{IdNumber: ps.city.Retirees[i].GetIdNumber(), FromMonth: ps.lastMonth(), ToMonth: ps.lastMonth()})
+		if err == nil {
+			id = resp.GetRetireeId()
+		}
+		return err
+	})
+	return id, err
+}
+
+// recordCertification records c of retiree i, whose pension id is id.
+func (ps *pensionSeeder) recordCertification(ctx context.Context, abort context.CancelCauseFunc, i int, id string, c plannedCertification) {
+	var resp *pensionv1.RecordCertificationResponse
+	err := ps.call(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = ps.client.RecordCertification(ctx, &pensionv1.RecordCertificationRequest{
+			RetireeId: id, Certification: &pensionv1.Certification{Method: c.Method, CertifiedOn: c.Date},
+		})
+		return err
+	})
+	if err == nil && resp.GetCertification().GetRecordTime().AsTime().Before(ps.start) {
+		ps.certs.present.Add(1) // an earlier run recorded it
+		return
+	}
+	ps.count(ctx, abort, &ps.certs, err, fmt.Sprintf("certify retiree #%d", i))
+}
+
+// writeSummary prints what the pension part of the seed did.
+func (ps *pensionSeeder) writeSummary(out io.Writer, addr string, sum *pensionv1.ImportSummary, rejected int) {
+	pp := ps.plan
+	fmt.Fprintf(out, "Seeded the pension service at %s in %v:\n", addr, time.Since(ps.start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "  payments %s to %s: %d new, %d already present, %d corrected, %d rejected\n",
+		pp.Months[0], ps.lastMonth(), sum.GetAccepted(), sum.GetDuplicates(), sum.GetCorrections(), rejected)
+	fmt.Fprintf(out, "  certifications: %d recorded, %d already present, %d failed\n", ps.certs.created.Load(), ps.certs.present.Load(), ps.certs.failed.Load())
+	fmt.Fprintf(out, "  planted anomalies: %d deceased paid after death, %d living not paid for a month, %d amount drops in %s, %d paid though last certified over a year ago\n",
+		len(pp.PaidAfterDeath), len(pp.Unpaid), len(pp.Dropped), ps.lastMonth(), len(pp.Uncertified))
 }
 
 // waitProjected waits until the pension service knows the retiree with

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // This file plans what `socmgmt seed` loads into the pension service: a
@@ -68,148 +69,215 @@ func (m yearMonth) day(d int) time.Time {
 	return time.Date(int(m)/12, time.Month(int(m)%12+1), d, 0, 0, 0, 0, time.UTC)
 }
 
+// certificationMethods are the ways a retiree's entitlement is certified,
+// drawn from at random.
+var certificationMethods = []pensionv1.CertificationMethod{
+	pensionv1.CertificationMethod_IN_PERSON, pensionv1.CertificationMethod_HOME_VISIT,
+	pensionv1.CertificationMethod_REMOTE_FACE, pensionv1.CertificationMethod_DATA_MATCH,
+}
+
+// anomaly is the deliberate irregularity planted in one retiree's plan.
+type anomaly int
+
+const (
+	noAnomaly anomaly = iota
+	paidAfterDeath
+	unpaidMonth
+	droppedAmount
+	uncertified
+)
+
+// pensionPlanner holds what generatePensionPlan shares between retirees:
+// the random source, the months and days that depend on now alone, and the
+// plan being built.
+type pensionPlanner struct {
+	rng *rand.Rand
+	now time.Time
+	// current is now's month; first is the oldest paid month.
+	current, first yearMonth
+	// Certification dates depend on the month only, so that a re-run in
+	// the same month plans the same days: anchor is the first day of the
+	// current month, windowStart that of the first paid month.
+	anchor, windowStart time.Time
+	pp                  *pensionPlan
+	// index numbers the payment records from 1.
+	index int64
+}
+
+// plannedRetiree is one retiree as the pension plan sees them, with the
+// amounts and anomaly drawn for them.
+type plannedRetiree struct {
+	i       int
+	r       *registryv1.Retiree
+	retired time.Time
+	death   time.Time
+	dead    bool
+
+	basic, personal, transitional, other int64
+	bank                                 string
+	payDay                               int
+	skipMonth                            yearMonth
+	extraMonths                          int
+	anomaly                              anomaly
+}
+
 // generatePensionPlan plans the payments and certifications of a city for
 // the paidMonths months before now's month.
 func generatePensionPlan(city *cityPlan, seed uint64, now time.Time) *pensionPlan {
-	rng := rand.New(rand.NewPCG(seed, 0x9e75_10a5)) //nolint:gosec // G404: seeded on purpose, so a seed always plans the same payments
 	current := monthOfTime(now)
 	first := current - paidMonths
-	// Certification dates depend on the month only, so that a re-run in
-	// the same month plans the same days.
-	anchor := current.day(1)
-	windowStart := first.day(1)
-	pp := &pensionPlan{}
+	p := &pensionPlanner{
+		rng:     rand.New(rand.NewPCG(seed, 0x9e75_10a5)), //nolint:gosec // G404: seeded on purpose, so a seed always plans the same payments
+		now:     now,
+		current: current, first: first,
+		anchor: current.day(1), windowStart: first.day(1),
+		pp: &pensionPlan{},
+	}
 	for m := first; m < current; m++ {
-		pp.Months = append(pp.Months, m.String())
+		p.pp.Months = append(p.pp.Months, m.String())
 	}
 	died := make(map[int]time.Time, len(city.Deaths))
 	for _, d := range city.Deaths {
 		t, _ := time.Parse(dateLayout, d.Date)
 		died[d.Index] = t
 	}
-	methods := []pensionv1.CertificationMethod{
-		pensionv1.CertificationMethod_IN_PERSON, pensionv1.CertificationMethod_HOME_VISIT,
-		pensionv1.CertificationMethod_REMOTE_FACE, pensionv1.CertificationMethod_DATA_MATCH,
-	}
-	var index int64
 	for i, r := range city.Retirees {
-		retired, _ := time.Parse(dateLayout, r.GetRetirementDate())
-		death, dead := died[i]
-		basic := int64(200_000 + 100*rng.IntN(2500))
-		personal := basic * int64(15+rng.IntN(16)) / 100
-		transitional := int64(0)
-		if retired.Year() < 2006 {
-			transitional = basic / 10
-		}
-		other := int64(0)
-		if len(r.GetFlags()) > 0 {
-			other = 5000
-		}
-		bank := fmt.Sprintf("6222************%04d", rng.IntN(10000))
-		payDay := 10 + rng.IntN(11)
+		pr := p.draw(i, r, died)
+		paidAny := p.planPayments(pr)
+		p.noteAnomaly(pr, paidAny)
+		p.planCertifications(pr)
+	}
+	return p.pp
+}
 
-		// The retiree's anomaly, if any; the draws are made for everyone so
-		// that one retiree's plan does not shift another's.
-		draw := rng.IntN(1000)
-		skipMonth := first + yearMonth(rng.IntN(paidMonths))
-		extraMonths := 1 + rng.IntN(3)
-		const (
-			none = iota
-			afterDeath
-			unpaid
-			dropped
-			uncertified
-		)
-		anomaly := none
-		switch {
-		case dead && draw < paidAfterDeathPermille:
-			anomaly = afterDeath
-		case dead:
-		case draw < unpaidPermille:
-			anomaly = unpaid
-		case draw < unpaidPermille+dropPermille:
-			anomaly = dropped
-		case draw < unpaidPermille+dropPermille+uncertifiedPermille && retired.Before(anchor.AddDate(-2, 0, 0)):
-			// Only someone retired long enough to have lapsed.
-			anomaly = uncertified
-		}
+// draw makes the random draws of retiree i: amounts, bank account, pay day
+// and anomaly. The anomaly's draws are made for everyone so that one
+// retiree's plan does not shift another's.
+func (p *pensionPlanner) draw(i int, r *registryv1.Retiree, died map[int]time.Time) *plannedRetiree {
+	pr := &plannedRetiree{i: i, r: r}
+	pr.retired, _ = time.Parse(dateLayout, r.GetRetirementDate())
+	pr.death, pr.dead = died[i]
+	pr.basic = int64(200_000 + 100*p.rng.IntN(2500))
+	pr.personal = pr.basic * int64(15+p.rng.IntN(16)) / 100
+	if pr.retired.Year() < 2006 {
+		pr.transitional = pr.basic / 10
+	}
+	if len(r.GetFlags()) > 0 {
+		pr.other = 5000
+	}
+	pr.bank = fmt.Sprintf("6222************%04d", p.rng.IntN(10000))
+	pr.payDay = 10 + p.rng.IntN(11)
 
-		paidAny := false
-		for m := first; m < current; m++ {
-			payable := m > monthOfTime(retired) && (!dead || m <= monthOfTime(death))
-			if anomaly == afterDeath && m > monthOfTime(death) && m < first+yearMonth(extraMonths) {
-				payable = true
-			}
-			if !payable || (anomaly == unpaid && m == skipMonth) {
-				continue
-			}
-			scale := int64(100)
-			if anomaly == dropped && m == current-1 {
-				scale = 60
-			}
-			paid := m.day(payDay)
-			if paid.After(now) {
-				paid = m.day(1)
-			}
-			index++
-			pp.Payments = append(pp.Payments, plannedPayment{Index: i, Record: &pensionv1.PaymentRecord{
-				Index:              index,
-				IdNumber:           r.GetIdNumber(),
-				Month:              m.String(),
-				BasicFen:           basic * scale / 100,
-				PersonalAccountFen: personal * scale / 100,
-				TransitionalFen:    transitional * scale / 100,
-				OtherFen:           other * scale / 100,
-				PaidOn:             paid.Format(dateLayout),
-				BankAccountMasked:  bank,
-			}})
-			paidAny = true
-		}
-		switch anomaly {
-		case afterDeath:
-			if paidAny && monthOfTime(death) < first {
-				pp.PaidAfterDeath = append(pp.PaidAfterDeath, i)
-			}
-		case unpaid:
-			if skipMonth > monthOfTime(retired) {
-				pp.Unpaid = append(pp.Unpaid, i)
-			}
-		case dropped:
-			if current-1 > monthOfTime(retired)+1 {
-				pp.Dropped = append(pp.Dropped, i)
-			}
-		case uncertified:
-			pp.Uncertified = append(pp.Uncertified, i)
-		}
+	draw := p.rng.IntN(1000)
+	pr.skipMonth = p.first + yearMonth(p.rng.IntN(paidMonths))
+	pr.extraMonths = 1 + p.rng.IntN(3)
+	switch {
+	case pr.dead && draw < paidAfterDeathPermille:
+		pr.anomaly = paidAfterDeath
+	case pr.dead:
+	case draw < unpaidPermille:
+		pr.anomaly = unpaidMonth
+	case draw < unpaidPermille+dropPermille:
+		pr.anomaly = droppedAmount
+	case draw < unpaidPermille+dropPermille+uncertifiedPermille && pr.retired.Before(p.anchor.AddDate(-2, 0, 0)):
+		// Only someone retired long enough to have lapsed.
+		pr.anomaly = uncertified
+	}
+	return pr
+}
 
-		// Certifications a little under a year apart, going back from one
-		// in the last year to one before the paid months, so that the
-		// pension stays active throughout; none before retirement (which
-		// is certified itself when recent) or after death.
-		last := anchor.AddDate(0, 0, -(5 + rng.IntN(325)))
-		if anomaly == uncertified {
-			last = anchor.AddDate(0, -(14 + rng.IntN(6)), 0)
+// payable tells whether pr is paid for month m, anomalies included.
+func (p *pensionPlanner) payable(pr *plannedRetiree, m yearMonth) bool {
+	if pr.anomaly == paidAfterDeath && m > monthOfTime(pr.death) && m < p.first+yearMonth(pr.extraMonths) {
+		return true
+	}
+	if pr.anomaly == unpaidMonth && m == pr.skipMonth {
+		return false
+	}
+	return m > monthOfTime(pr.retired) && (!pr.dead || m <= monthOfTime(pr.death))
+}
+
+// planPayments adds pr's payments of the paid months and tells whether
+// there was any.
+func (p *pensionPlanner) planPayments(pr *plannedRetiree) bool {
+	paidAny := false
+	for m := p.first; m < p.current; m++ {
+		if !p.payable(pr, m) {
+			continue
 		}
-		var days []time.Time
-		for d := last; ; d = d.AddDate(0, 0, -(350 + rng.IntN(14))) {
-			if d.Before(retired) {
-				if retired.After(windowStart.AddDate(-1, 0, 0)) && retired.Before(anchor) {
-					days = append(days, retired)
-				}
-				break
-			}
-			if !dead || !d.After(death) {
-				days = append(days, d)
-			}
-			if d.Before(windowStart.AddDate(0, -1, 0)) {
-				break
-			}
+		scale := int64(100)
+		if pr.anomaly == droppedAmount && m == p.current-1 {
+			scale = 60
 		}
-		for k := len(days) - 1; k >= 0; k-- {
-			pp.Certifications = append(pp.Certifications, plannedCertification{
-				Index: i, Method: methods[rng.IntN(len(methods))], Date: days[k].Format(dateLayout),
-			})
+		paid := m.day(pr.payDay)
+		if paid.After(p.now) {
+			paid = m.day(1)
+		}
+		p.index++
+		p.pp.Payments = append(p.pp.Payments, plannedPayment{Index: pr.i, Record: &pensionv1.PaymentRecord{
+			Index:              p.index,
+			IdNumber:           pr.r.GetIdNumber(),
+			Month:              m.String(),
+			BasicFen:           pr.basic * scale / 100,
+			PersonalAccountFen: pr.personal * scale / 100,
+			TransitionalFen:    pr.transitional * scale / 100,
+			OtherFen:           pr.other * scale / 100,
+			PaidOn:             paid.Format(dateLayout),
+			BankAccountMasked:  pr.bank,
+		}})
+		paidAny = true
+	}
+	return paidAny
+}
+
+// noteAnomaly lists pr under their anomaly when the payments show it.
+func (p *pensionPlanner) noteAnomaly(pr *plannedRetiree, paidAny bool) {
+	pp := p.pp
+	switch pr.anomaly {
+	case paidAfterDeath:
+		if paidAny && monthOfTime(pr.death) < p.first {
+			pp.PaidAfterDeath = append(pp.PaidAfterDeath, pr.i)
+		}
+	case unpaidMonth:
+		if pr.skipMonth > monthOfTime(pr.retired) {
+			pp.Unpaid = append(pp.Unpaid, pr.i)
+		}
+	case droppedAmount:
+		if p.current-1 > monthOfTime(pr.retired)+1 {
+			pp.Dropped = append(pp.Dropped, pr.i)
+		}
+	case uncertified:
+		pp.Uncertified = append(pp.Uncertified, pr.i)
+	}
+}
+
+// planCertifications adds pr's certifications, a little under a year
+// apart, going back from one in the last year to one before the paid
+// months, so that the pension stays active throughout; none before
+// retirement (which is certified itself when recent) or after death.
+func (p *pensionPlanner) planCertifications(pr *plannedRetiree) {
+	last := p.anchor.AddDate(0, 0, -(5 + p.rng.IntN(325)))
+	if pr.anomaly == uncertified {
+		last = p.anchor.AddDate(0, -(14 + p.rng.IntN(6)), 0)
+	}
+	var days []time.Time
+	for d := last; ; d = d.AddDate(0, 0, -(350 + p.rng.IntN(14))) {
+		if d.Before(pr.retired) {
+			if pr.retired.After(p.windowStart.AddDate(-1, 0, 0)) && pr.retired.Before(p.anchor) {
+				days = append(days, pr.retired)
+			}
+			break
+		}
+		if !pr.dead || !d.After(pr.death) {
+			days = append(days, d)
+		}
+		if d.Before(p.windowStart.AddDate(0, -1, 0)) {
+			break
 		}
 	}
-	return pp
+	for k := len(days) - 1; k >= 0; k-- {
+		p.pp.Certifications = append(p.pp.Certifications, plannedCertification{
+			Index: pr.i, Method: certificationMethods[p.rng.IntN(len(certificationMethods))], Date: days[k].Format(dateLayout),
+		})
+	}
 }

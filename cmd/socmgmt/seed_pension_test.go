@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -54,15 +52,7 @@ func (f *fakeSeedPension) ImportPayments(stream grpc.BidiStreamingServer[pension
 		return status.Error(codes.InvalidArgument, "header first")
 	}
 	sum := &pensionv1.ImportSummary{BatchId: first.GetHeader().GetBatchId()}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		r := req.GetRecord()
+	err = eachRecord(stream, func(r *pensionv1.PaymentRecord) error {
 		sum.Received++
 		sum.LastIndex = r.Index
 		key := r.IdNumber + r.Month
@@ -75,10 +65,12 @@ func (f *fakeSeedPension) ImportPayments(stream grpc.BidiStreamingServer[pension
 		f.payments[key] = r
 		f.mu.Unlock()
 		if sum.Received%1000 == 0 {
-			if err := stream.Send(&pensionv1.ImportPaymentsResponse{Message: &pensionv1.ImportPaymentsResponse_Ack{Ack: &pensionv1.ImportAck{DurableThroughIndex: r.Index}}}); err != nil {
-				return err
-			}
+			return stream.Send(&pensionv1.ImportPaymentsResponse{Message: &pensionv1.ImportPaymentsResponse_Ack{Ack: &pensionv1.ImportAck{DurableThroughIndex: r.Index}}})
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return stream.Send(&pensionv1.ImportPaymentsResponse{Message: &pensionv1.ImportPaymentsResponse_Summary{Summary: sum}})
 }

@@ -55,34 +55,44 @@ func newFakeRegistry() *fakeRegistry {
 	}
 }
 
-func (f *fakeRegistry) CreateCommunity(_ context.Context, req *registryv1.CreateCommunityRequest) (*registryv1.CreateCommunityResponse, error) {
+// call counts a call of method and holds the fake's lock until the
+// returned function is called: `defer f.call("Method")()`.
+func (f *fakeRegistry) call(method string) (unlock func()) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["CreateCommunity"]++
-	c := req.GetCommunity()
-	if _, ok := f.communities[c.GetId()]; ok {
-		return nil, status.Error(codes.AlreadyExists, "community exists")
+	f.calls[method]++
+	return f.mu.Unlock
+}
+
+// createOnce stores a copy of m under key, as the registry creates a
+// record: a second create of the same key is AlreadyExists.
+func createOnce[M proto.Message](records map[string]M, key string, m M, what string) error {
+	if _, ok := records[key]; ok {
+		return status.Error(codes.AlreadyExists, what+" exists")
 	}
-	f.communities[c.GetId()] = proto.Clone(c).(*registryv1.Community)
+	records[key] = proto.Clone(m).(M)
+	return nil
+}
+
+func (f *fakeRegistry) CreateCommunity(_ context.Context, req *registryv1.CreateCommunityRequest) (*registryv1.CreateCommunityResponse, error) {
+	defer f.call("CreateCommunity")()
+	c := req.GetCommunity()
+	if err := createOnce(f.communities, c.GetId(), c, "community"); err != nil {
+		return nil, err
+	}
 	return &registryv1.CreateCommunityResponse{Community: c}, nil
 }
 
 func (f *fakeRegistry) CreateEnterprise(_ context.Context, req *registryv1.CreateEnterpriseRequest) (*registryv1.CreateEnterpriseResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["CreateEnterprise"]++
+	defer f.call("CreateEnterprise")()
 	e := req.GetEnterprise()
-	if _, ok := f.enterprises[e.GetCreditCode()]; ok {
-		return nil, status.Error(codes.AlreadyExists, "enterprise exists")
+	if err := createOnce(f.enterprises, e.GetCreditCode(), e, "enterprise"); err != nil {
+		return nil, err
 	}
-	f.enterprises[e.GetCreditCode()] = proto.Clone(e).(*registryv1.Enterprise)
 	return &registryv1.CreateEnterpriseResponse{Enterprise: e}, nil
 }
 
 func (f *fakeRegistry) CreateRetiree(_ context.Context, req *registryv1.CreateRetireeRequest) (*registryv1.CreateRetireeResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["CreateRetiree"]++
+	defer f.call("CreateRetiree")()
 	r := proto.Clone(req.GetRetiree()).(*registryv1.Retiree)
 	switch {
 	case f.reject[r.GetName()]:
@@ -102,9 +112,7 @@ func (f *fakeRegistry) CreateRetiree(_ context.Context, req *registryv1.CreateRe
 }
 
 func (f *fakeRegistry) LookupRetiree(_ context.Context, req *registryv1.LookupRetireeRequest) (*registryv1.LookupRetireeResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["LookupRetiree"]++
+	defer f.call("LookupRetiree")()
 	id := f.byIDNumber[req.GetIdNumber()]
 	if id == "" {
 		return nil, status.Error(codes.NotFound, "no such retiree")
@@ -113,9 +121,7 @@ func (f *fakeRegistry) LookupRetiree(_ context.Context, req *registryv1.LookupRe
 }
 
 func (f *fakeRegistry) RecordDeath(_ context.Context, req *registryv1.RecordDeathRequest) (*registryv1.RecordDeathResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["RecordDeath"]++
+	defer f.call("RecordDeath")()
 	r := f.retirees[req.GetId()]
 	switch {
 	case r == nil:
@@ -131,9 +137,7 @@ func (f *fakeRegistry) RecordDeath(_ context.Context, req *registryv1.RecordDeat
 }
 
 func (f *fakeRegistry) TransferRetiree(_ context.Context, req *registryv1.TransferRetireeRequest) (*registryv1.TransferRetireeResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["TransferRetiree"]++
+	defer f.call("TransferRetiree")()
 	r := f.retirees[req.GetId()]
 	switch {
 	case r == nil:

@@ -268,6 +268,34 @@ func (g *generator) communities(plan *cityPlan) []communityInfo {
 	for _, d := range g.dists {
 		total += len(d.streets) * communitiesPerStreet
 	}
+	kinds := g.communityKinds(total)
+	names := g.newCommunityNamer()
+	infos := make([]communityInfo, 0, total)
+	for di := range g.dists {
+		d := &g.dists[di]
+		for si, street := range d.streets {
+			streetCode := d.code + fmt.Sprintf("%03d", si+1)
+			for ci := range communitiesPerStreet {
+				kind := kinds[len(infos)]
+				households := g.households(kind)
+				plan.Communities = append(plan.Communities, &registryv1.Community{
+					Id:         streetCode + fmt.Sprintf("%03d", ci+1),
+					Name:       names.next(kind),
+					District:   d.name,
+					Street:     street,
+					Kind:       kind,
+					Households: int32(households), //nolint:gosec // G115: households draws at most 5000
+				})
+				infos = append(infos, communityInfo{district: d, weight: households})
+			}
+		}
+	}
+	return infos
+}
+
+// communityKinds returns the kinds of total communities in fixed
+// proportions, shuffled.
+func (g *generator) communityKinds(total int) []registryv1.CommunityKind {
 	kinds := make([]registryv1.CommunityKind, 0, total)
 	for _, k := range []struct {
 		kind    registryv1.CommunityKind
@@ -285,11 +313,21 @@ func (g *generator) communities(plan *cityPlan) []communityInfo {
 		kinds = append(kinds, registryv1.CommunityKind_FUNCTIONAL)
 	}
 	g.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	return kinds
+}
 
-	// Each kind's stems in a seed-dependent order, taken without
-	// replacement so that names are unique. The kinds go in enum order:
-	// ranging over the map would consume random numbers in a different
-	// order every run.
+// communityNamer hands out unique community names, kind by kind.
+type communityNamer struct {
+	// stems are each kind's stems in a seed-dependent order, taken
+	// without replacement; used counts those taken.
+	stems map[registryv1.CommunityKind][]string
+	used  map[registryv1.CommunityKind]int
+}
+
+// newCommunityNamer shuffles each kind's stems. The kinds go in enum
+// order: ranging over the map would consume random numbers in a different
+// order every run.
+func (g *generator) newCommunityNamer() *communityNamer {
 	stems := make(map[registryv1.CommunityKind][]string, len(communityNames))
 	for _, k := range []registryv1.CommunityKind{
 		registryv1.CommunityKind_BLOCK, registryv1.CommunityKind_COMPOUND,
@@ -299,54 +337,39 @@ func (g *generator) communities(plan *cityPlan) []communityInfo {
 		g.rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 		stems[k] = s
 	}
-	used := make(map[registryv1.CommunityKind]int)
-
-	infos := make([]communityInfo, 0, total)
-	n := 0
-	for di := range g.dists {
-		d := &g.dists[di]
-		for si, street := range d.streets {
-			streetCode := d.code + fmt.Sprintf("%03d", si+1)
-			for ci := range communitiesPerStreet {
-				kind := kinds[n]
-				n++
-				i := used[kind]
-				used[kind]++
-				list := stems[kind]
-				name := list[i%len(list)] + "社区"
-				if i >= len(list) {
-					// Only if someone raises the counts past the lists.
-					name = list[i%len(list)] + strconv.Itoa(i/len(list)+1) + "社区"
-				}
-				households := g.households(kind)
-				plan.Communities = append(plan.Communities, &registryv1.Community{
-					Id:         streetCode + fmt.Sprintf("%03d", ci+1),
-					Name:       name,
-					District:   d.name,
-					Street:     street,
-					Kind:       kind,
-					Households: int32(households), //nolint:gosec // G115: households draws at most 5000
-				})
-				infos = append(infos, communityInfo{district: d, weight: households})
-			}
-		}
-	}
-	return infos
+	return &communityNamer{stems: stems, used: make(map[registryv1.CommunityKind]int)}
 }
+
+// next returns the next unused name of a community of kind.
+func (n *communityNamer) next(kind registryv1.CommunityKind) string {
+	i := n.used[kind]
+	n.used[kind]++
+	list := n.stems[kind]
+	if i >= len(list) {
+		// Only if someone raises the counts past the lists.
+		return list[i%len(list)] + strconv.Itoa(i/len(list)+1) + "社区"
+	}
+	return list[i] + "社区"
+}
+
+// householdRanges are the lowest and highest household counts typical of
+// each kind of community; functionalHouseholds those of the other kinds.
+var (
+	householdRanges = map[registryv1.CommunityKind][2]int{
+		registryv1.CommunityKind_BLOCK:     {2000, 5000},
+		registryv1.CommunityKind_COMPOUND:  {1000, 3500},
+		registryv1.CommunityKind_WORK_UNIT: {800, 2500},
+	}
+	functionalHouseholds = [2]int{300, 1200}
+)
 
 // households draws a household count typical of a community kind.
 func (g *generator) households(kind registryv1.CommunityKind) int {
-	lo, hi := 0, 0
-	switch kind {
-	case registryv1.CommunityKind_BLOCK:
-		lo, hi = 2000, 5000
-	case registryv1.CommunityKind_COMPOUND:
-		lo, hi = 1000, 3500
-	case registryv1.CommunityKind_WORK_UNIT:
-		lo, hi = 800, 2500
-	default:
-		lo, hi = 300, 1200
+	r, ok := householdRanges[kind]
+	if !ok {
+		r = functionalHouseholds
 	}
+	lo, hi := r[0], r[1]
 	// Round to tens, as community statistics usually are.
 	return (lo + g.rng.IntN(hi-lo+1)) / 10 * 10
 }
@@ -400,19 +423,27 @@ func (g *generator) orgBody() string {
 	return string(b)
 }
 
-// enterpriseStatus draws a status: many old state and collective
-// factories went bankrupt or closed, which is why their retirees are being
-// handed over.
-func (g *generator) enterpriseStatus(o registryv1.Ownership) registryv1.EnterpriseStatus {
-	operating, bankrupt := 85, 5
-	switch o {
-	case registryv1.Ownership_STATE:
-		operating, bankrupt = 50, 35
-	case registryv1.Ownership_COLLECTIVE:
-		operating, bankrupt = 40, 30
-	case registryv1.Ownership_OTHER:
-		operating, bankrupt = 75, 10
+// statusOdds are the percent chances that an enterprise of an ownership
+// is still operating or went bankrupt (else it closed): many old state and
+// collective factories went bankrupt or closed, which is why their
+// retirees are being handed over. otherStatusOdds are those of the rest.
+var (
+	statusOdds = map[registryv1.Ownership]struct{ operating, bankrupt int }{
+		registryv1.Ownership_STATE:      {50, 35},
+		registryv1.Ownership_COLLECTIVE: {40, 30},
+		registryv1.Ownership_OTHER:      {75, 10},
 	}
+	otherStatusOdds = struct{ operating, bankrupt int }{85, 5}
+)
+
+// enterpriseStatus draws the status of an enterprise of ownership o by
+// statusOdds.
+func (g *generator) enterpriseStatus(o registryv1.Ownership) registryv1.EnterpriseStatus {
+	odds, ok := statusOdds[o]
+	if !ok {
+		odds = otherStatusOdds
+	}
+	operating, bankrupt := odds.operating, odds.bankrupt
 	switch p := g.rng.IntN(100); {
 	case p < operating:
 		return registryv1.EnterpriseStatus_OPERATING
@@ -454,18 +485,7 @@ func (g *generator) retirees(plan *cityPlan, infos []communityInfo, n int) error
 
 		ci := g.pick(commWeights)
 		comm := plan.Communities[ci]
-		ei := g.pick(entWeights)
-		mode := registryv1.ManagementMode_COMMUNITY
-		switch p := g.rng.IntN(100); {
-		case p < 15 && len(operating) > 0:
-			// Only an enterprise that still exists manages its retirees.
-			mode = registryv1.ManagementMode_ENTERPRISE
-			if plan.Enterprises[ei].Status != registryv1.EnterpriseStatus_OPERATING {
-				ei = operating[g.rng.IntN(len(operating))]
-			}
-		case p < 30:
-			mode = registryv1.ManagementMode_BUREAU
-		}
+		mode, ei := g.management(plan, g.pick(entWeights), operating)
 
 		sex := registryv1.Sex_FEMALE
 		given := femaleGiven
@@ -487,6 +507,23 @@ func (g *generator) retirees(plan *cityPlan, infos []communityInfo, n int) error
 		})
 	}
 	return nil
+}
+
+// management draws who manages a retiree of enterprise ei: mostly the
+// community, some the bureau, and some the enterprise, which must then
+// still be operating, so the retiree's enterprise is drawn again from
+// operating when it is not. It returns the mode and the enterprise.
+func (g *generator) management(plan *cityPlan, ei int, operating []int) (registryv1.ManagementMode, int) {
+	switch p := g.rng.IntN(100); {
+	case p < 15 && len(operating) > 0:
+		if plan.Enterprises[ei].Status != registryv1.EnterpriseStatus_OPERATING {
+			ei = operating[g.rng.IntN(len(operating))]
+		}
+		return registryv1.ManagementMode_ENTERPRISE, ei
+	case p < 30:
+		return registryv1.ManagementMode_BUREAU, ei
+	}
+	return registryv1.ManagementMode_COMMUNITY, ei
 }
 
 // birthDate draws a birth date, skewed towards the later years because

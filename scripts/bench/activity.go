@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,12 +37,10 @@ var cst = time.FixedZone("CST", 8*3600)
 // the latencies are the service's own rather than queueing behind other
 // clients.
 func activityScenario(ctx context.Context, h *harness) ([]row, error) {
-	bin := filepath.Join(h.cfg.Bin, "activity")
-	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
-		h.log.Printf("no %s: skipping the activity scenario", bin)
-		return []row{{What: "activity service", Value: "skipped: no activity program"}}, nil
+	if p := h.missingProgram("activity", "activity"); p != "" {
+		return skippedRows("activity service", p), nil
 	}
-	addr, stop, err := h.startActivityStack(ctx, bin)
+	addr, stop, err := h.startActivityStack(ctx, filepath.Join(h.cfg.Bin, "activity"))
 	if err != nil {
 		return nil, err
 	}
@@ -61,15 +58,35 @@ func activityScenario(ctx context.Context, h *harness) ([]row, error) {
 		return rows, err
 	}
 	rows = append(rows, loadRow)
+	createRow, err := h.measureCreateActivity(ctx, client, venue, base)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, createRow)
+	listRow, err := h.measureListActivities(ctx, client, base)
+	if err != nil {
+		return rows, err
+	}
+	return append(rows, listRow), nil
+}
 
+// oneClient is the measurement of a latency that must be the service's
+// own rather than queueing behind other clients.
+func (h *harness) oneClient() loadSpec {
+	return loadSpec{Workers: 1, Warmup: h.cfg.Warmup, Duration: h.cfg.Duration}
+}
+
+// measureCreateActivity measures CreateActivity in the free slots of the
+// booked venue, beside the disk's own write+fdatasync latency.
+func (h *harness) measureCreateActivity(ctx context.Context, client activityv1.ActivityServiceClient, venue string, base time.Time) (row, error) {
 	// The reference: what the disk's own write+fdatasync costs now, of
 	// which every commit pays two (pages, then meta page).
 	syncP50, syncP99, err := probeFsync(filepath.Join(h.dir, "fsync-probe"), 1000)
 	if err != nil {
-		return rows, err
+		return row{}, err
 	}
 	var next atomic.Int64
-	create := runLoad(ctx, loadSpec{Workers: 1, Warmup: h.cfg.Warmup, Duration: h.cfg.Duration}, func(int) caller {
+	create := runLoad(ctx, h.oneClient(), func(int) caller {
 		return func(ctx context.Context) error {
 			start := freeSlot(base, int(next.Add(1)-1))
 			_, err := client.CreateActivity(ctx, &activityv1.CreateActivityRequest{Activity: &activityv1.Activity{
@@ -80,41 +97,40 @@ func activityScenario(ctx context.Context, h *harness) ([]row, error) {
 		}
 	})
 	if err := create.Err(); err != nil {
-		return rows, fmt.Errorf("activity CreateActivity: %w", err)
+		return row{}, fmt.Errorf("activity CreateActivity: %w", err)
 	}
-	rows = append(rows, row{
-		What:  "activity CreateActivity at a venue holding 10,000 bookings, 1 client (durable at answer)",
-		Value: formatRate(create.Rate(), "req"), P50: formatLatency(create.P50), P99: formatLatency(create.P99),
-		Compared: fmt.Sprintf("%s created; the disk's write+fdatasync alone: p50 %s, p99 %s (a commit has two)",
-			formatCount(next.Load()), formatLatency(syncP50), formatLatency(syncP99)),
-		Goal: fmt.Sprintf("p99 ≤ %g ms", float64(goalCreateP99)/float64(time.Millisecond)), Result: verdict(create.P99 <= goalCreateP99),
-	})
+	r := measuredRow("activity CreateActivity at a venue holding 10,000 bookings, 1 client (durable at answer)", create)
+	r.Compared = fmt.Sprintf("%s created; the disk's write+fdatasync alone: p50 %s, p99 %s (a commit has two)",
+		formatCount(next.Load()), formatLatency(syncP50), formatLatency(syncP99))
+	r.Goal = fmt.Sprintf("p99 ≤ %g ms", float64(goalCreateP99)/float64(time.Millisecond))
+	r.Result = verdict(create.P99 <= goalCreateP99)
+	return r, nil
+}
 
+// measureListActivities measures ListActivities of a month of the
+// community's sessions, which must fit one page.
+func (h *harness) measureListActivities(ctx context.Context, client activityv1.ActivityServiceClient, base time.Time) (row, error) {
 	from := base.AddDate(0, 0, 28)
 	req := &activityv1.ListActivitiesRequest{
 		CommunityId: benchCommunity, From: from.Format(time.RFC3339), To: from.Add(benchListWindow).Format(time.RFC3339), PageSize: 1000,
 	}
 	resp, err := client.ListActivities(ctx, req)
 	if err != nil {
-		return rows, fmt.Errorf("activity ListActivities: %w", err)
+		return row{}, fmt.Errorf("activity ListActivities: %w", err)
 	}
 	if resp.GetNextPageToken() != "" {
-		return rows, errors.New("activity ListActivities: a month did not fit one page of 1000")
+		return row{}, errors.New("activity ListActivities: a month did not fit one page of 1000")
 	}
-	list := runLoad(ctx, loadSpec{Workers: 1, Warmup: h.cfg.Warmup, Duration: h.cfg.Duration}, func(int) caller {
+	list := runLoad(ctx, h.oneClient(), func(int) caller {
 		return func(ctx context.Context) error {
 			_, err := client.ListActivities(ctx, req)
 			return err
 		}
 	})
 	if err := list.Err(); err != nil {
-		return rows, fmt.Errorf("activity ListActivities: %w", err)
+		return row{}, fmt.Errorf("activity ListActivities: %w", err)
 	}
-	rows = append(rows, row{
-		What:  fmt.Sprintf("activity ListActivities, a month of the community (%d sessions in one page), 1 client", len(resp.GetOccurrences())),
-		Value: formatRate(list.Rate(), "req"), P50: formatLatency(list.P50), P99: formatLatency(list.P99),
-	})
-	return rows, nil
+	return measuredRow(fmt.Sprintf("activity ListActivities, a month of the community (%d sessions in one page), 1 client", len(resp.GetOccurrences())), list), nil
 }
 
 // bookVenue creates the benchmark venue and its 10,000 bookings, and

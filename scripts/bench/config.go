@@ -73,28 +73,30 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	return c, c.validate()
 }
 
+// validate checks every flag and reports all that are wrong at once.
 func (c config) validate() error {
 	var errs []error
 	if fi, err := os.Stat(filepath.Join(c.Bin, "registry")); err != nil || fi.IsDir() {
 		errs = append(errs, fmt.Errorf("--bin %s: no registry program there (run make build)", c.Bin))
 	}
-	if c.Retirees < 1 || c.Retirees > maxRetirees {
-		errs = append(errs, fmt.Errorf("--retirees must be between 1 and %d", maxRetirees))
+	for _, f := range []struct {
+		flag          string
+		value, lo, hi int
+	}{
+		{"--retirees", c.Retirees, 1, maxRetirees},
+		{"--concurrency", c.Concurrency, 1, maxConcurrency},
+		{"--conns", c.Conns, 1, maxConns},
+		{"--load-concurrency", c.LoadConcurrency, 1, maxConcurrency},
+	} {
+		if f.value < f.lo || f.value > f.hi {
+			errs = append(errs, fmt.Errorf("%s must be between %d and %d", f.flag, f.lo, f.hi))
+		}
 	}
 	if c.Duration <= 0 {
 		errs = append(errs, errors.New("--duration must be positive"))
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, errors.New("--warmup must not be negative"))
-	}
-	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
-		errs = append(errs, fmt.Errorf("--concurrency must be between 1 and %d", maxConcurrency))
-	}
-	if c.Conns < 1 || c.Conns > maxConns {
-		errs = append(errs, fmt.Errorf("--conns must be between 1 and %d", maxConns))
-	}
-	if c.LoadConcurrency < 1 || c.LoadConcurrency > maxConcurrency {
-		errs = append(errs, fmt.Errorf("--load-concurrency must be between 1 and %d", maxConcurrency))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))

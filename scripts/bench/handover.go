@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -42,39 +39,21 @@ const (
 // COMMUNITY-managed in the community and activity lists the clubhouse as
 // a venue. The submit (5,000 registry checks) is reported beside it.
 func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
-	bin := filepath.Join(h.cfg.Bin, "handover")
-	actBin := filepath.Join(h.cfg.Bin, "activity")
-	for _, b := range []string{bin, actBin} {
-		if _, err := os.Stat(b); errors.Is(err, fs.ErrNotExist) {
-			h.log.Printf("no %s: skipping the handover scenario", b)
-			return []row{{What: "handover service", Value: "skipped: no " + filepath.Base(b) + " program"}}, nil
-		}
+	if p := h.missingProgram("handover", "handover", "activity"); p != "" {
+		return skippedRows("handover service", p), nil
 	}
-	st, err := h.startHandoverStack(ctx, bin, actBin)
+	st, err := h.startHandoverStack(ctx, filepath.Join(h.cfg.Bin, "handover"), filepath.Join(h.cfg.Bin, "activity"))
 	if err != nil {
 		return nil, err
 	}
 	defer st.stop()
-	admin, err := h.dial(st.registryAddr, 1)
+	cl, err := h.dialHandoverStack(st)
 	if err != nil {
 		return nil, err
 	}
-	defer closeAll(admin)
-	actConns, err := h.dial(st.activityAddr, 1)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll(actConns)
-	hoConn, err := grpc.NewClient(st.handoverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, err
-	}
-	defer hoConn.Close()
-	registry := registryv1.NewRegistryServiceClient(admin[0])
-	activity := activityv1.NewActivityServiceClient(actConns[0])
-	handover := handoverv1.NewHandoverServiceClient(hoConn)
+	defer cl.close()
 
-	code, ids, err := loadHandoverRetirees(ctx, h, registry)
+	code, ids, err := loadHandoverRetirees(ctx, h, cl.registry)
 	if err != nil {
 		return nil, err
 	}
@@ -82,60 +61,145 @@ func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []row
-	pkg := benchPackage(code, ids)
-	cr, err := handover.CreateHandover(ent, &handoverv1.CreateHandoverRequest{Handover: pkg})
+	submitted, submitRow, err := cl.submit(ent, benchPackage(code, ids))
 	if err != nil {
-		return rows, fmt.Errorf("create handover: %w", err)
+		return nil, err
 	}
-	id := cr.Handover.Id
+	rows := []row{submitRow}
+	if err := cl.receive(clerk, submitted); err != nil {
+		return rows, err
+	}
+	completeRow, err := cl.complete(ctx, h, clerk, submitted.Id)
+	if err != nil {
+		return rows, err
+	}
+	return append(rows, completeRow), nil
+}
+
+// handoverClients are the scenario's clients of the handover stack.
+type handoverClients struct {
+	registry registryv1.RegistryServiceClient
+	activity activityv1.ActivityServiceClient
+	handover handoverv1.HandoverServiceClient
+	conns    []*grpc.ClientConn
+}
+
+// dialHandoverStack connects to the programs of st: registry and activity
+// with the harness's admin token, handover with none, since each step
+// carries the token of the enterprise or clerk who takes it.
+func (h *harness) dialHandoverStack(st *handoverStack) (*handoverClients, error) {
+	cl := &handoverClients{}
+	admin, err := h.dial(st.registryAddr, 1)
+	if err != nil {
+		return nil, err
+	}
+	cl.conns = append(cl.conns, admin...)
+	actConns, err := h.dial(st.activityAddr, 1)
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	cl.conns = append(cl.conns, actConns...)
+	hoConn, err := grpc.NewClient(st.handoverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	cl.conns = append(cl.conns, hoConn)
+	cl.registry = registryv1.NewRegistryServiceClient(admin[0])
+	cl.activity = activityv1.NewActivityServiceClient(actConns[0])
+	cl.handover = handoverv1.NewHandoverServiceClient(hoConn)
+	return cl, nil
+}
+
+// close closes the connections, newest first.
+func (cl *handoverClients) close() {
+	for i := len(cl.conns) - 1; i >= 0; i-- {
+		cl.conns[i].Close()
+	}
+}
+
+// submit creates pkg and submits it as the enterprise whose token ent
+// carries, and returns the submitted package and the row of the submit.
+func (cl *handoverClients) submit(ent context.Context, pkg *handoverv1.Handover) (*handoverv1.Handover, row, error) {
+	cr, err := cl.handover.CreateHandover(ent, &handoverv1.CreateHandoverRequest{Handover: pkg})
+	if err != nil {
+		return nil, row{}, fmt.Errorf("create handover: %w", err)
+	}
 	start := time.Now()
-	sr, err := handover.SubmitHandover(ent, &handoverv1.SubmitHandoverRequest{Id: id})
+	sr, err := cl.handover.SubmitHandover(ent, &handoverv1.SubmitHandoverRequest{Id: cr.Handover.Id})
 	if err != nil {
-		return rows, fmt.Errorf("submit handover: %w", err)
+		return nil, row{}, fmt.Errorf("submit handover: %w", err)
 	}
-	rows = append(rows, row{
+	return sr.Handover, row{
 		What:  fmt.Sprintf("handover: :submit of %s retirees (a GetRetiree each, 16 in flight)", formatCount(benchHandoverRetirees)),
 		Value: fmt.Sprintf("%.2f s", time.Since(start).Seconds()),
-	})
-	if _, err := handover.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: id, AmountFen: sr.Handover.Funds.AmountFen,
-		VoucherNo: "BENCH-1", ReceivedOn: time.Now().In(cst).Format(time.DateOnly)}); err != nil {
-		return rows, fmt.Errorf("receive funds: %w", err)
-	}
-	if _, err := handover.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: id, Received: ids}); err != nil {
-		return rows, fmt.Errorf("receive archives: %w", err)
-	}
-	if _, err := handover.InspectPremises(clerk, &handoverv1.InspectPremisesRequest{Id: id, PremisesId: "P1", Accepted: true}); err != nil {
-		return rows, fmt.Errorf("inspect premises: %w", err)
-	}
+	}, nil
+}
 
+// receive receives all of h's funds and archives and accepts its premises
+// as the clerk whose token clerk carries.
+func (cl *handoverClients) receive(clerk context.Context, h *handoverv1.Handover) error {
+	if _, err := cl.handover.ReceiveFunds(clerk, &handoverv1.ReceiveFundsRequest{Id: h.Id, AmountFen: h.Funds.AmountFen,
+		VoucherNo: "BENCH-1", ReceivedOn: time.Now().In(cst).Format(time.DateOnly)}); err != nil {
+		return fmt.Errorf("receive funds: %w", err)
+	}
+	if _, err := cl.handover.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}); err != nil {
+		return fmt.Errorf("receive archives: %w", err)
+	}
+	if _, err := cl.handover.InspectPremises(clerk, &handoverv1.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true}); err != nil {
+		return fmt.Errorf("inspect premises: %w", err)
+	}
+	return nil
+}
+
+// complete completes package id as the clerk and returns the row of the
+// time until registry and activity both show it.
+func (cl *handoverClients) complete(ctx context.Context, h *harness, clerk context.Context, id string) (row, error) {
 	h.log.Printf("completing the handover of %d retirees", benchHandoverRetirees)
-	start = time.Now()
-	if _, err := handover.CompleteHandover(clerk, &handoverv1.CompleteHandoverRequest{Id: id}); err != nil {
-		return rows, fmt.Errorf("complete handover: %w", err)
+	start := time.Now()
+	if _, err := cl.handover.CompleteHandover(clerk, &handoverv1.CompleteHandoverRequest{Id: id}); err != nil {
+		return row{}, fmt.Errorf("complete handover: %w", err)
 	}
 	completeCall := time.Since(start)
-	var registryAt, activityAt time.Duration
+	registryAt, activityAt, err := cl.awaitShown(ctx, start)
+	if err != nil {
+		return row{}, err
+	}
+	total := max(registryAt, activityAt)
+	return row{
+		What:  fmt.Sprintf("handover: :complete of %s retirees and a clubhouse until registry's report and activity's venues show it", formatCount(benchHandoverRetirees)),
+		Value: fmt.Sprintf("%.2f s", total.Seconds()),
+		Compared: fmt.Sprintf(":complete answered in %s; registry at %.2f s, activity at %.2f s",
+			formatLatency(completeCall), registryAt.Seconds(), activityAt.Seconds()),
+		Goal:   fmt.Sprintf("≤ %.0f s", goalHandover.Seconds()),
+		Result: verdict(total <= goalHandover),
+	}, nil
+}
+
+// awaitShown polls registry and activity until both show the handover
+// completed at start, and returns how long after start each did.
+func (cl *handoverClients) awaitShown(ctx context.Context, start time.Time) (registryAt, activityAt time.Duration, err error) {
 	for registryAt == 0 || activityAt == 0 {
 		if err := ctx.Err(); err != nil {
-			return rows, err
+			return 0, 0, err
 		}
 		if time.Since(start) > 20*goalHandover {
-			return rows, fmt.Errorf("the handover did not show within %v (registry %v, activity %v)", 20*goalHandover, registryAt, activityAt)
+			return 0, 0, fmt.Errorf("the handover did not show within %v (registry %v, activity %v)", 20*goalHandover, registryAt, activityAt)
 		}
 		if registryAt == 0 {
-			n, err := communityManaged(ctx, registry)
+			n, err := communityManaged(ctx, cl.registry)
 			if err != nil {
-				return rows, err
+				return 0, 0, err
 			}
 			if n >= benchHandoverRetirees {
 				registryAt = time.Since(start)
 			}
 		}
 		if activityAt == 0 {
-			resp, err := activity.ListVenues(ctx, &activityv1.ListVenuesRequest{CommunityId: benchHandoverCommunity})
+			resp, err := cl.activity.ListVenues(ctx, &activityv1.ListVenuesRequest{CommunityId: benchHandoverCommunity})
 			if err != nil {
-				return rows, fmt.Errorf("list venues: %w", err)
+				return 0, 0, fmt.Errorf("list venues: %w", err)
 			}
 			if len(resp.Venues) > 0 {
 				activityAt = time.Since(start)
@@ -143,16 +207,7 @@ func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
 		}
 		time.Sleep(handoverPoll)
 	}
-	total := max(registryAt, activityAt)
-	rows = append(rows, row{
-		What:  fmt.Sprintf("handover: :complete of %s retirees and a clubhouse until registry's report and activity's venues show it", formatCount(benchHandoverRetirees)),
-		Value: fmt.Sprintf("%.2f s", total.Seconds()),
-		Compared: fmt.Sprintf(":complete answered in %s; registry at %.2f s, activity at %.2f s",
-			formatLatency(completeCall), registryAt.Seconds(), activityAt.Seconds()),
-		Goal:   fmt.Sprintf("≤ %.0f s", goalHandover.Seconds()),
-		Result: verdict(total <= goalHandover),
-	})
-	return rows, nil
+	return registryAt, activityAt, nil
 }
 
 // communityManaged is how many living retirees registry's report counts

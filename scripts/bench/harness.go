@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -212,6 +213,33 @@ func (h *harness) waitReady(ctx context.Context, c *child, ready func(ctx contex
 		case <-ticker.C:
 		}
 	}
+}
+
+// missingProgram returns the first of programs that is not in --bin,
+// logging that scenario is skipped, or "" when all are there: a scenario
+// whose program was not built is skipped, and the others still run.
+func (h *harness) missingProgram(scenario string, programs ...string) string {
+	for _, p := range programs {
+		bin := filepath.Join(h.cfg.Bin, p)
+		if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
+			h.log.Printf("no %s: skipping the %s scenario", bin, scenario)
+			return p
+		}
+	}
+	return ""
+}
+
+// heapRow reads the Go heap of the service name from the metrics at its
+// admin address and sets it against the goal; after says after what.
+func heapRow(ctx context.Context, name, adminAddr, after string) (row, error) {
+	heap, err := scrapeMetric(ctx, "http://"+adminAddr+"/metrics", "go_memstats_heap_alloc_bytes")
+	if err != nil {
+		return row{}, fmt.Errorf("%s heap: %w", name, err)
+	}
+	return row{
+		What: name + " Go heap after " + after + " (go_memstats_heap_alloc_bytes)", Value: formatBytes(heap),
+		Goal: fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap <= goalHeapBytes),
+	}, nil
 }
 
 // freeAddr returns a loopback address with a port that was free a moment

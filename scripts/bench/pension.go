@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,28 +47,17 @@ const (
 // after the import. The records are month after month for every retiree,
 // as a bureau's monthly files would be sent one after another.
 func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
-	bin := filepath.Join(h.cfg.Bin, "pension")
-	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
-		h.log.Printf("no %s: skipping the pension scenario", bin)
-		return []row{{What: "pension ImportPayments", Value: "skipped: no pension program"}}, nil
+	if p := h.missingProgram("pension", "pension"); p != "" {
+		return skippedRows("pension ImportPayments", p), nil
 	}
-	reg, err := h.startRegistry(ctx)
+	reg, err := h.startLoadedRegistry(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer h.release(reg.child)
-	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll(conns)
-	ids, loadRow, err := loadRegistry(ctx, h, conns)
-	if err != nil {
-		return nil, err
-	}
-	rows := []row{loadRow}
+	defer reg.close()
+	rows := []row{reg.loadRow}
 
-	p, err := h.startPension(ctx, bin, reg.grpcAddr)
+	p, err := h.startPension(ctx, filepath.Join(h.cfg.Bin, "pension"), reg.grpcAddr)
 	if err != nil {
 		return rows, err
 	}
@@ -81,9 +69,32 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	defer closeAll(pconns)
 	client := pensionv1.NewPensionServiceClient(pconns[0])
 
-	idNumbers, err := benchIDNumbers(len(ids))
+	idNumbers, err := h.awaitProjection(ctx, client, reg.ids)
 	if err != nil {
 		return rows, err
+	}
+	importRows, err := h.measureImport(ctx, client, reg.ids, idNumbers)
+	if err != nil {
+		return rows, err
+	}
+	rows = append(rows, importRows...)
+
+	for _, svc := range []struct{ name, admin string }{{"pension", p.adminAddr}, {"registry", reg.adminAddr}} {
+		heap, err := heapRow(ctx, svc.name, svc.admin, "the import")
+		if err != nil {
+			return rows, err
+		}
+		rows = append(rows, heap)
+	}
+	return rows, nil
+}
+
+// awaitProjection waits until pension's projection has taken in the
+// retirees loaded into registry, with ids, and returns their ID numbers.
+func (h *harness) awaitProjection(ctx context.Context, client pensionv1.PensionServiceClient, ids []string) ([]string, error) {
+	idNumbers, err := benchIDNumbers(len(ids))
+	if err != nil {
+		return nil, err
 	}
 	// The projection starts with a snapshot in registry's id order, so the
 	// retiree with the greatest id arrives last.
@@ -95,10 +106,16 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	}
 	start := time.Now()
 	if err := waitProjection(ctx, client, idNumbers[last]); err != nil {
-		return rows, err
+		return nil, err
 	}
 	h.log.Printf("pension's projection caught up with %s retirees in %v", formatCount(int64(len(ids))), time.Since(start).Round(time.Millisecond))
+	return idNumbers, nil
+}
 
+// measureImport streams importRecords payments of the retirees with ids
+// and idNumbers into pension and inserts the same records into a raw
+// bbolt file, and returns the rows of both.
+func (h *harness) measureImport(ctx context.Context, client pensionv1.PensionServiceClient, ids, idNumbers []string) ([]row, error) {
 	months := lastMonths(time.Now(), (importRecords+len(ids)-1)/len(ids))
 	// The generator shares the machine with the service: its strings are
 	// made once, not per record.
@@ -111,39 +128,28 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	h.log.Printf("streaming %s payment records", formatCount(importRecords))
 	rate, err := streamImport(ctx, client, record)
 	if err != nil {
-		return rows, err
+		return nil, err
 	}
 
 	h.log.Printf("raw bbolt inserts of the same records")
 	rawRate, err := rawInserts(filepath.Join(h.dir, "raw-import.db"), ids, months)
 	if err != nil {
-		return rows, err
+		return nil, err
 	}
 	share := rate / rawRate
-	rows = append(rows,
-		row{
+	return []row{
+		{
 			What:  fmt.Sprintf("raw bbolt: insert the same %s records, %d per transaction, keys sorted (reference)", formatCount(importRecords), importGroup),
 			Value: formatRate(rawRate, "records"),
 		},
-		row{
+		{
 			What:     fmt.Sprintf("pension ImportPayments: %s records on one stream, durable at ack", formatCount(importRecords)),
 			Value:    formatRate(rate, "records"),
 			Compared: percentOf(rate, rawRate, "raw bbolt"),
 			Goal:     fmt.Sprintf("≥ %s records/s and ≥ %.0f %% of raw", formatCount(goalImportRate), 100*goalImportShare),
 			Result:   verdict(rate >= goalImportRate && share >= goalImportShare),
-		})
-
-	for _, svc := range []struct{ name, admin string }{{"pension", p.adminAddr}, {"registry", reg.adminAddr}} {
-		heap, err := scrapeMetric(ctx, "http://"+svc.admin+"/metrics", "go_memstats_heap_alloc_bytes")
-		if err != nil {
-			return rows, fmt.Errorf("%s heap: %w", svc.name, err)
-		}
-		rows = append(rows, row{
-			What: svc.name + " Go heap after the import (go_memstats_heap_alloc_bytes)", Value: formatBytes(heap),
-			Goal: fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap <= goalHeapBytes),
-		})
-	}
-	return rows, nil
+		},
+	}, nil
 }
 
 // startPension starts the pension program against the registry at

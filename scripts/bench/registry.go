@@ -45,78 +45,105 @@ const (
 // registryScenario measures GetRetiree against a bare grpc-go server, at
 // half its own rate, and through the gateway, with cfg.Retirees loaded.
 func registryScenario(ctx context.Context, h *harness) ([]row, error) {
-	reg, err := h.startRegistry(ctx)
+	reg, err := h.startLoadedRegistry(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// Stopped when done, so that later scenarios have the machine to
 	// themselves.
-	defer h.release(reg.child)
-	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll(conns)
+	defer reg.close()
+	rows := []row{reg.loadRow}
 
-	var rows []row
-	ids, loadRow, err := loadRegistry(ctx, h, conns)
+	bare, size, err := h.measureBare(ctx, reg.conns[0], reg.ids)
 	if err != nil {
 		return rows, err
 	}
-	rows = append(rows, loadRow)
+	rows = append(rows, measuredRow(fmt.Sprintf("bare grpc-go server: GetRetiree answering a canned %d-byte response", size), bare))
 
-	bare, size, err := h.measureBare(ctx, conns[0], ids)
-	if err != nil {
-		return rows, err
-	}
-	rows = append(rows, row{
-		What:  fmt.Sprintf("bare grpc-go server: GetRetiree answering a canned %d-byte response", size),
-		Value: formatRate(bare.Rate(), "req"), P50: formatLatency(bare.P50), P99: formatLatency(bare.P99),
-	})
-
-	direct := runLoad(ctx, h.closedLoop(), getRetireeCallers(conns, ids))
+	direct := runLoad(ctx, h.closedLoop(), getRetireeCallers(reg.conns, reg.ids))
 	if err := direct.Err(); err != nil {
 		return rows, fmt.Errorf("registry GetRetiree: %w", err)
 	}
-	share := direct.Rate() / bare.Rate()
-	rows = append(rows, row{
-		What:  "registry GetRetiree, direct gRPC",
-		Value: formatRate(direct.Rate(), "req"), P50: formatLatency(direct.P50), P99: formatLatency(direct.P99),
-		Compared: percentOf(direct.Rate(), bare.Rate(), "bare"),
-		Goal:     fmt.Sprintf("≥ %.0f %% of bare", 100*goalDirectShare), Result: verdict(share >= goalDirectShare),
-	})
+	directRow := measuredRow("registry GetRetiree, direct gRPC", direct)
+	directRow.Compared = percentOf(direct.Rate(), bare.Rate(), "bare")
+	directRow.Goal = fmt.Sprintf("≥ %.0f %% of bare", 100*goalDirectShare)
+	directRow.Result = verdict(direct.Rate()/bare.Rate() >= goalDirectShare)
+	rows = append(rows, directRow)
 
-	halfSpec := h.closedLoop()
-	halfSpec.Rate = direct.Rate() / 2
-	half := runLoad(ctx, halfSpec, getRetireeCallers(conns, ids))
-	if err := half.Err(); err != nil {
-		return rows, fmt.Errorf("registry GetRetiree at half rate: %w", err)
-	}
-	halfRow := row{
-		What:  fmt.Sprintf("registry GetRetiree, paced at half that rate (%s offered)", formatRate(halfSpec.Rate, "req")),
-		Value: formatRate(half.Rate(), "req"), P50: formatLatency(half.P50), P99: formatLatency(half.P99),
-		Goal: fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond)), Result: verdict(half.P99 <= goalP99 && half.Dropped == 0),
-	}
-	if half.Dropped > 0 {
-		halfRow.Compared = fmt.Sprintf("%s not sent: queue full", formatCount(int64(half.Dropped)))
+	halfRow, err := h.measureHalfRate(ctx, reg, direct.Rate())
+	if err != nil {
+		return rows, err
 	}
 	rows = append(rows, halfRow)
 
-	gatewayRow, err := h.measureGateway(ctx, reg.grpcAddr, ids, direct.Rate())
+	gatewayRow, err := h.measureGateway(ctx, reg.grpcAddr, reg.ids, direct.Rate())
 	if err != nil {
 		return rows, err
 	}
 	rows = append(rows, gatewayRow)
 
-	heap, err := scrapeMetric(ctx, "http://"+reg.adminAddr+"/metrics", "go_memstats_heap_alloc_bytes")
+	heap, err := heapRow(ctx, "registry", reg.adminAddr, "the run")
 	if err != nil {
-		return rows, fmt.Errorf("registry heap: %w", err)
+		return rows, err
 	}
-	rows = append(rows, row{
-		What: "registry Go heap after the run (go_memstats_heap_alloc_bytes)", Value: formatBytes(heap),
-		Goal: fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap <= goalHeapBytes),
-	})
-	return rows, nil
+	return append(rows, heap), nil
+}
+
+// measureHalfRate measures GetRetiree paced at half the direct rate, where
+// DESIGN sets the latency goal.
+func (h *harness) measureHalfRate(ctx context.Context, reg *loadedRegistry, directRate float64) (row, error) {
+	spec := h.closedLoop()
+	spec.Rate = directRate / 2
+	half := runLoad(ctx, spec, getRetireeCallers(reg.conns, reg.ids))
+	if err := half.Err(); err != nil {
+		return row{}, fmt.Errorf("registry GetRetiree at half rate: %w", err)
+	}
+	r := measuredRow(fmt.Sprintf("registry GetRetiree, paced at half that rate (%s offered)", formatRate(spec.Rate, "req")), half)
+	r.Goal = fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond))
+	r.Result = verdict(half.P99 <= goalP99 && half.Dropped == 0)
+	if half.Dropped > 0 {
+		r.Compared = fmt.Sprintf("%s not sent: queue full", formatCount(int64(half.Dropped)))
+	}
+	return r, nil
+}
+
+// loadedRegistry is a registry started and loaded for a scenario, with
+// the connections it was loaded through.
+type loadedRegistry struct {
+	*serviceProc
+	h     *harness
+	conns []*grpc.ClientConn
+	// ids are the loaded retirees' ids, in load order; loadRow is the row
+	// of the load rate.
+	ids     []string
+	loadRow row
+}
+
+// startLoadedRegistry starts a registry, dials it on cfg.Conns
+// connections and loads cfg.Retirees retirees into it. close stops it.
+func (h *harness) startLoadedRegistry(ctx context.Context) (*loadedRegistry, error) {
+	reg, err := h.startRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := h.dial(reg.grpcAddr, h.cfg.Conns)
+	if err != nil {
+		h.release(reg.child)
+		return nil, err
+	}
+	lr := &loadedRegistry{serviceProc: reg, h: h, conns: conns}
+	lr.ids, lr.loadRow, err = loadRegistry(ctx, h, conns)
+	if err != nil {
+		lr.close()
+		return nil, err
+	}
+	return lr, nil
+}
+
+// close closes the connections and stops the registry.
+func (r *loadedRegistry) close() {
+	closeAll(r.conns)
+	r.h.release(r.child)
 }
 
 // closedLoop is the measurement every row uses unless it paces itself.

@@ -32,6 +32,17 @@ func verdict(met bool) string {
 	return "**missed**"
 }
 
+// measuredRow is the row of measurement s: its request rate and
+// latencies.
+func measuredRow(what string, s summary) row {
+	return row{What: what, Value: formatRate(s.Rate(), "req"), P50: formatLatency(s.P50), P99: formatLatency(s.P99)}
+}
+
+// skippedRows are the rows of a scenario skipped for want of a program.
+func skippedRows(what, program string) []row {
+	return []row{{What: what, Value: "skipped: no " + program + " program"}}
+}
+
 func writeTable(w io.Writer, rows []row) {
 	fmt.Fprintln(w, "| what | value | p50 | p99 | compared | goal | result |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|---|")

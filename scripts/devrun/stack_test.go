@@ -96,14 +96,11 @@ func TestStackProcs(t *testing.T) {
 				return false
 			}
 			procs, err := stackProcs(cfg, exists)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
+			if !errorMatches(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
 			var got []want
 			for _, p := range procs {
@@ -157,14 +154,11 @@ func TestParseConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			got, err := parseConfig(tc.args, &out)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
+			if !errorMatches(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
@@ -273,4 +267,13 @@ func TestRunNeedsBuiltPrograms(t *testing.T) {
 	if _, err := os.Stat(dataDir); err == nil {
 		t.Error("the data directory was created although nothing could start")
 	}
+}
+
+// errorMatches reports whether err is what a test case wants: nil when
+// want is empty, else an error whose message contains want.
+func errorMatches(err error, want string) bool {
+	if want == "" {
+		return err == nil
+	}
+	return err != nil && strings.Contains(err.Error(), want)
 }

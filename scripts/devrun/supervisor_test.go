@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,16 +84,16 @@ func helperProc(t *testing.T, out *syncBuffer, name, mode string, health func(co
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of
-// children and the supervisor.
+// children and the supervisor: it is written through the lockedWriter the
+// supervisor's own output uses, and read under the same lock.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	*lockedWriter
+	b *bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func newSyncBuffer() *syncBuffer {
+	b := &bytes.Buffer{}
+	return &syncBuffer{lockedWriter: &lockedWriter{w: b}, b: b}
 }
 
 func (s *syncBuffer) String() string {
@@ -111,7 +110,7 @@ func newTestSupervisor(t *testing.T, stopTimeout time.Duration) (*supervisor, *s
 	// exiting (the race runtime's atexit_sleep_ms), longer than some stop
 	// timeouts here.
 	t.Setenv("GORACE", "atexit_sleep_ms=0")
-	out := &syncBuffer{}
+	out := newSyncBuffer()
 	s := newSupervisor(out, out, stopTimeout, func(format string, args ...any) {
 		fmt.Fprintf(out, "[devrun] "+format+"\n", args...)
 	})
@@ -247,14 +246,7 @@ func TestSupervisorStopVerdicts(t *testing.T) {
 			if err := s.startAll(t.Context(), []proc{helperProc(t, out, "x", tc.mode, nil)}, 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			err := s.stopAll()
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Errorf("stopAll: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			if err := s.stopAll(); !errorMatches(err, tc.wantErr) {
 				t.Errorf("stopAll: %v, want %q", err, tc.wantErr)
 			}
 		})
