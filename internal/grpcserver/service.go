@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -92,18 +93,23 @@ func (c *ServiceConfig) CallCredentials() (credentials.PerRPCCredentials, error)
 	return creds, nil
 }
 
-// DialRegistry returns a connection to registry at RegistryAddr carrying
-// the service's CallCredentials. Dial does not connect yet: a projection
-// connects, and reconnects, on its own schedule, so the service starts
-// while registry is down.
+// DialRegistry returns a connection to registry at RegistryAddr; see
+// Dial. A projection connects, and reconnects, on its own schedule, so
+// the service starts while registry is down.
 func (c *ServiceConfig) DialRegistry() (*grpc.ClientConn, error) {
+	return c.Dial("registry", c.RegistryAddr)
+}
+
+// Dial returns a connection to the service named service at addr,
+// carrying the service's CallCredentials. Dial does not connect yet.
+func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 	creds, err := c.CallCredentials()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := authn.Dial(c.RegistryAddr, creds)
+	conn, err := authn.Dial(addr, creds)
 	if err != nil {
-		return nil, fmt.Errorf("registry address: %w", err)
+		return nil, fmt.Errorf("%s address: %w", service, err)
 	}
 	return conn, nil
 }
@@ -155,4 +161,65 @@ func StartTask(ctx context.Context, log *zap.Logger, name string, task func(cont
 		cancel()
 		done.Wait()
 	}
+}
+
+// Store is what RunService needs of a service's store: the database that
+// /debug/backup copies, and Close.
+type Store interface {
+	DB() *bolt.DB
+	Close() error
+}
+
+// Task is work a service does beside serving, named for the log; see
+// StartTask.
+type Task struct {
+	Name string
+	Run  func(context.Context) error
+}
+
+// Service is one service's part of RunService's start-up.
+type Service[S Store] struct {
+	// Open opens the service's store, after the token key has loaded; it
+	// loads any other key the store needs first, so that a bad key file
+	// is reported before the database is touched.
+	Open func() (S, error)
+	// Setup registers the service's gRPC services and metrics on srv and
+	// returns its Tasks, which run while srv does.
+	Setup func(srv *Server, store S) ([]Task, error)
+	// Starting, if not nil, returns the fields of the "starting" line
+	// beyond those LogStarting writes.
+	Starting func(store S) []zap.Field
+}
+
+// RunService runs a service program until ctx ends: it loads the token
+// key, opens the store, builds the server on it with svc.Setup, logs
+// "<Name> starting", starts the tasks and serves. On the way out the
+// tasks stop before the store closes, so that none writes to a closed
+// database; an error from Close joins the one returned.
+func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger, svc Service[S]) (err error) {
+	verifier, err := c.Verifier()
+	if err != nil {
+		return err
+	}
+	store, err := svc.Open()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, store.Close()) }()
+
+	srv := c.NewServer(verifier, store.DB(), log)
+	tasks, err := svc.Setup(srv, store)
+	if err != nil {
+		return err
+	}
+	var extra []zap.Field
+	if svc.Starting != nil {
+		extra = svc.Starting(store)
+	}
+	c.LogStarting(log, extra...)
+	for _, t := range tasks {
+		stop := StartTask(ctx, log, t.Name, t.Run)
+		defer stop()
+	}
+	return srv.Run(ctx)
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	// The activities' time zones must load on any machine, with or without
 	// a system zoneinfo database.
 	_ "time/tzdata"
@@ -22,31 +21,23 @@ func main() {
 	grpcserver.Main("activity", activity.ParseConfig, run)
 }
 
-func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) (err error) {
-	verifier, err := cfg.Verifier()
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	conn, err := cfg.DialRegistry()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	store, err := activity.OpenStore(cfg.DBPath(), registryv1.NewRegistryServiceClient(conn), activity.StoreOptions{
-		Logger:       log,
-		DurableReads: cfg.AuditDurableReads,
+	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*activity.Store]{
+		Open: func() (*activity.Store, error) {
+			return activity.OpenStore(cfg.DBPath(), registryv1.NewRegistryServiceClient(conn), activity.StoreOptions{
+				Logger:       log,
+				DurableReads: cfg.AuditDurableReads,
+			})
+		},
+		Setup: func(srv *grpcserver.Server, store *activity.Store) ([]grpcserver.Task, error) {
+			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log}))
+			// The projection follows registry for as long as the server runs.
+			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
+		},
 	})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, store.Close()) }()
-	// The projection follows registry for as long as the server runs, and
-	// stops before the store closes.
-	stopProjection := grpcserver.StartTask(ctx, log, "retiree projection", store.Projection().Run)
-	defer stopProjection()
-
-	srv := cfg.NewServer(verifier, store.DB(), log)
-	activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log}))
-	cfg.LogStarting(log)
-	return srv.Run(ctx)
 }

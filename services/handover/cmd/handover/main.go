@@ -5,13 +5,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -23,44 +20,42 @@ func main() {
 	grpcserver.Main("handover", handover.ParseConfig, run)
 }
 
-func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) (err error) {
-	verifier, err := cfg.Verifier()
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	up, err := dialUpstreams(cfg)
 	if err != nil {
 		return err
 	}
 	defer up.close()
+	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*handover.Store]{
+		Open: func() (*handover.Store, error) {
+			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log})
+		},
+		Setup: func(srv *grpcserver.Server, store *handover.Store) ([]grpcserver.Task, error) {
+			return setup(srv, cfg, store, up, log)
+		},
+		Starting: func(store *handover.Store) []zap.Field {
+			return []zap.Field{zap.String("activity_addr", cfg.ActivityAddr),
+				zap.Bool("outbox_hold", cfg.OutboxHold), zap.Int64("outbox_backlog", store.Backlog())}
+		},
+	})
+}
 
-	store, err := handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, store.Close()) }()
-
-	srv := cfg.NewServer(verifier, store.DB(), log)
+// setup registers the handover service and its metrics on srv and returns
+// the outbox dispatcher's task, none when the outbox is held.
+func setup(srv *grpcserver.Server, cfg *handover.Config, store *handover.Store, up *upstreams, log *zap.Logger) ([]grpcserver.Task, error) {
 	handoverv1.RegisterHandoverServiceServer(srv.GRPC(), handover.NewServer(store, handover.ServerOptions{
 		Registry:      up.registry,
 		SubmitTimeout: cfg.SubmitTimeout,
 	}))
 	dispatcher := newDispatcher(cfg, store, up, log)
 	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
-		return err
+		return nil, err
 	}
-
-	cfg.LogStarting(log, zap.String("activity_addr", cfg.ActivityAddr),
-		zap.Bool("outbox_hold", cfg.OutboxHold), zap.Int64("outbox_backlog", store.Backlog()))
-	// The dispatcher stops with the server, even one that failed to
-	// start, and is waited for before the store closes under it.
-	if dispatcher != nil {
-		stopDispatcher := grpcserver.StartTask(ctx, log, "outbox dispatcher", dispatcher.Run)
-		defer stopDispatcher()
-	} else {
+	if dispatcher == nil {
 		log.Warn("outbox hold: nothing will be delivered (a testing aid)")
+		return nil, nil
 	}
-	return srv.Run(ctx)
+	return []grpcserver.Task{{Name: "outbox dispatcher", Run: dispatcher.Run}}, nil
 }
 
 // upstreams are the services handover calls, over connections carrying
@@ -76,20 +71,16 @@ type upstreams struct {
 // dialUpstreams connects to registry, and to activity when its address is
 // configured.
 func dialUpstreams(cfg *handover.Config) (*upstreams, error) {
-	creds, err := cfg.CallCredentials()
+	registryConn, err := cfg.DialRegistry()
 	if err != nil {
 		return nil, err
 	}
-	registryConn, err := authn.Dial(cfg.RegistryAddr, creds)
-	if err != nil {
-		return nil, fmt.Errorf("registry address: %w", err)
-	}
 	up := &upstreams{registry: registryv1.NewRegistryServiceClient(registryConn), conns: []*grpc.ClientConn{registryConn}}
 	if cfg.ActivityAddr != "" {
-		activityConn, err := authn.Dial(cfg.ActivityAddr, creds)
+		activityConn, err := cfg.Dial("activity", cfg.ActivityAddr)
 		if err != nil {
 			up.close()
-			return nil, fmt.Errorf("activity address: %w", err)
+			return nil, err
 		}
 		up.conns = append(up.conns, activityConn)
 		up.activity = activityv1.NewActivityServiceClient(activityConn)

@@ -5,12 +5,10 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -22,50 +20,34 @@ func main() {
 	grpcserver.Main("pension", pension.ParseConfig, run)
 }
 
-func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) (err error) {
-	verifier, err := cfg.Verifier()
-	if err != nil {
-		return err
-	}
-	keyer, err := cfg.Keyer()
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	conn, err := cfg.DialRegistry()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-
-	store, err := pension.OpenStore(cfg.DBPath(), keyer, pension.StoreOptions{
-		Logger:       log,
-		DurableReads: cfg.AuditDurableReads,
-		Registry:     registryv1.NewRegistryServiceClient(conn),
+	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*pension.Store]{
+		Open: func() (*pension.Store, error) {
+			keyer, err := cfg.Keyer()
+			if err != nil {
+				return nil, err
+			}
+			return pension.OpenStore(cfg.DBPath(), keyer, pension.StoreOptions{
+				Logger:       log,
+				DurableReads: cfg.AuditDurableReads,
+				Registry:     registryv1.NewRegistryServiceClient(conn),
+			})
+		},
+		Setup: func(srv *grpcserver.Server, store *pension.Store) ([]grpcserver.Task, error) {
+			registerProjectionMetrics(srv.Metrics(), store.Projection())
+			pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
+				Logger:           log,
+				AmountDropShare:  cfg.AmountDropShare,
+				MaxStreamRecords: cfg.MaxStreamRecords,
+			}))
+			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
+		},
 	})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, store.Close()) }()
-	// The store closes after the projection has stopped writing to it.
-	stopProjection := grpcserver.StartTask(ctx, log, "retiree projection", store.Projection().Run)
-	defer stopProjection()
-
-	srv := newServer(cfg, verifier, store, log)
-	cfg.LogStarting(log)
-	return srv.Run(ctx)
-}
-
-// newServer builds the gRPC server with the pension service and the
-// projection's gauges.
-func newServer(cfg *pension.Config, verifier *authn.Verifier, store *pension.Store, log *zap.Logger) *grpcserver.Server {
-	srv := cfg.NewServer(verifier, store.DB(), log)
-	registerProjectionMetrics(srv.Metrics(), store.Projection())
-	pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
-		Logger:           log,
-		AmountDropShare:  cfg.AmountDropShare,
-		MaxStreamRecords: cfg.MaxStreamRecords,
-	}))
-	return srv
 }
 
 // registerProjectionMetrics exports how far the projection has followed

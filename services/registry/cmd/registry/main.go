@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"go.uber.org/zap"
 
@@ -17,26 +16,21 @@ func main() {
 	grpcserver.Main("registry", registry.ParseConfig, run)
 }
 
-func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) (err error) {
-	verifier, err := cfg.Verifier()
-	if err != nil {
-		return err
-	}
-	keyer, err := cfg.Keyer()
-	if err != nil {
-		return err
-	}
-	store, err := registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads})
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, store.Close()) }()
-
-	srv := cfg.NewServer(verifier, store.DB(), log)
-	registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
-		Logger:   log,
-		Stopping: srv.Stopping(),
-	}))
-	cfg.LogStarting(log)
-	return srv.Run(ctx)
+func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
+	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
+		Open: func() (*registry.Store, error) {
+			keyer, err := cfg.Keyer()
+			if err != nil {
+				return nil, err
+			}
+			return registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads})
+		},
+		Setup: func(srv *grpcserver.Server, store *registry.Store) ([]grpcserver.Task, error) {
+			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
+				Logger:   log,
+				Stopping: srv.Stopping(),
+			}))
+			return nil, nil
+		},
+	})
 }
