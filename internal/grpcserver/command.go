@@ -28,6 +28,15 @@ type Command struct {
 	// required are the shared flags that must not be empty, in the order
 	// they were defined, for Validate's messages.
 	required []requiredFlag
+	// checks are the service's own, in the order added.
+	checks []check
+}
+
+// check is a condition on the service's own flags, and the problem when
+// it fails.
+type check struct {
+	ok  func() bool
+	msg string
 }
 
 // requiredFlag is a string flag that Validate insists on.
@@ -102,6 +111,13 @@ func (c *Command) AuditDurableReads(reads string) {
 		"answer "+reads+" only after its audit record is on disk (group-committed with concurrent reads); false answers once the record is queued for the commit that follows within milliseconds")
 }
 
+// Check has Validate report msg ("--submit-timeout must be positive")
+// when ok, called after parsing, is false: a check of the service's own
+// flags, reported with the shared ones.
+func (c *Command) Check(msg string, ok func() bool) {
+	c.checks = append(c.checks, check{ok: ok, msg: msg})
+}
+
 // require has Validate insist that the flag name, stored at p, is set.
 func (c *Command) require(name string, p *string) {
 	c.required = append(c.required, requiredFlag{name: name, value: p})
@@ -119,14 +135,19 @@ func (c *Command) Parse(args []string) error {
 	return ff.Parse(c.fs, args, ff.WithEnvVarPrefix(prefix))
 }
 
-// Validate reports every problem of the shared flags at once, each naming
-// its flag and wrapping ErrInvalidOption: first those of Flags, then each
-// required flag left empty. The service joins its own problems after them.
+// Validate reports every problem at once, each naming its flag and
+// wrapping ErrInvalidOption: first those of Flags, then each required
+// flag left empty, then each failed Check.
 func (c *Command) Validate() error {
 	errs := []error{c.cfg.Server.Validate()}
 	for _, r := range c.required {
 		if *r.value == "" {
 			errs = append(errs, &optionError{msg: "--" + r.name + " is required"})
+		}
+	}
+	for _, ch := range c.checks {
+		if !ch.ok() {
+			errs = append(errs, &optionError{msg: ch.msg})
 		}
 	}
 	return errors.Join(errs...)

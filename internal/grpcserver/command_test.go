@@ -23,6 +23,7 @@ func newTestCommand(c *commandConfig) *Command {
 	cmd.ServiceTokenFile("registry")
 	cmd.AuditDurableReads("a read")
 	cmd.FlagSet().IntVar(&c.Own, "own", 7, "a flag of the service's own")
+	cmd.Check("--own must be positive", func() bool { return c.Own > 0 })
 	return cmd
 }
 
@@ -54,11 +55,12 @@ func TestCommandParse(t *testing.T) {
 }
 
 // TestCommandValidate: every problem at once, those of Flags first, then
-// each empty required flag in the order defined, all ErrInvalidOption.
+// each empty required flag in the order defined, then the failed checks
+// of the service's own flags, all ErrInvalidOption.
 func TestCommandValidate(t *testing.T) {
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud"}); err != nil {
+	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud", "--own", "0"}); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Validate()
@@ -68,6 +70,7 @@ func TestCommandValidate(t *testing.T) {
 		"--token-key is required",
 		"--id-key is required",
 		"--registry-addr is required",
+		"--own must be positive",
 	}
 	if err == nil {
 		t.Fatal("Validate = nil")

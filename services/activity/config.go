@@ -1,8 +1,6 @@
 package activity
 
-import (
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
-)
+import "github.com/socmgmt/socmgmt/internal/grpcserver"
 
 // Config is the activity program's configuration, from flags or, for each
 // flag, the environment variable ACTIVITY_<FLAG> (e.g. ACTIVITY_DATA_DIR).

@@ -1,7 +1,6 @@
 package handover
 
 import (
-	"errors"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
@@ -44,21 +43,12 @@ func ParseConfig(args []string) (*Config, error) {
 	fs.BoolVar(&c.OutboxHold, "outbox-hold", false, "testing aid: deliver nothing from the outbox (completions still queue their commands)")
 	fs.DurationVar(&c.OutboxMinBackoff, "outbox-min-backoff", DefaultMinBackoff, "first wait before retrying a failed delivery")
 	fs.DurationVar(&c.OutboxMaxBackoff, "outbox-max-backoff", DefaultMaxBackoff, "longest wait between retries of a failed delivery")
+	cmd.Check("--submit-timeout must be positive", func() bool { return c.SubmitTimeout > 0 })
+	cmd.Check("--outbox-min-backoff must be positive and at most --outbox-max-backoff", func() bool {
+		return c.OutboxMinBackoff > 0 && c.OutboxMaxBackoff >= c.OutboxMinBackoff
+	})
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, errors.Join(cmd.Validate(), c.validate())
-}
-
-// validate reports every problem of the handover's own flags at once; the
-// shared ones are grpcserver.Command's.
-func (c *Config) validate() error {
-	var errs []error
-	if c.SubmitTimeout <= 0 {
-		errs = append(errs, errors.New("--submit-timeout must be positive"))
-	}
-	if c.OutboxMinBackoff <= 0 || c.OutboxMaxBackoff < c.OutboxMinBackoff {
-		errs = append(errs, errors.New("--outbox-min-backoff must be positive and at most --outbox-max-backoff"))
-	}
-	return errors.Join(errs...)
+	return &c, cmd.Validate()
 }

@@ -1,10 +1,6 @@
 package pension
 
-import (
-	"errors"
-
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
-)
+import "github.com/socmgmt/socmgmt/internal/grpcserver"
 
 // Config is the pension program's configuration, from flags or, for each
 // flag, the environment variable PENSION_<FLAG> (e.g. PENSION_DATA_DIR).
@@ -35,21 +31,14 @@ func ParseConfig(args []string) (*Config, error) {
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportPayments stream may carry")
+	cmd.Check("--amount-drop-share must be between 0 and 1 (exclusive)", func() bool {
+		return c.AmountDropShare > 0 && c.AmountDropShare < 1
+	})
+	cmd.Check("--max-stream-records must be between 1 and 100000000", func() bool {
+		return c.MaxStreamRecords >= 1 && c.MaxStreamRecords <= 100_000_000
+	})
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, errors.Join(cmd.Validate(), c.validate())
-}
-
-// validate reports every problem of the pension's own flags at once; the
-// shared ones are grpcserver.Command's.
-func (c *Config) validate() error {
-	var errs []error
-	if !(c.AmountDropShare > 0 && c.AmountDropShare < 1) {
-		errs = append(errs, errors.New("--amount-drop-share must be between 0 and 1 (exclusive)"))
-	}
-	if c.MaxStreamRecords < 1 || c.MaxStreamRecords > 100_000_000 {
-		errs = append(errs, errors.New("--max-stream-records must be between 1 and 100000000"))
-	}
-	return errors.Join(errs...)
+	return &c, cmd.Validate()
 }

@@ -1,10 +1,6 @@
 package registry
 
-import (
-	"errors"
-
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
-)
+import "github.com/socmgmt/socmgmt/internal/grpcserver"
 
 // Config is the registry program's configuration, from flags or, for each
 // flag, the environment variable REGISTRY_<FLAG> (e.g. REGISTRY_DATA_DIR).
@@ -28,17 +24,9 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.IDKey("")
 	cmd.AuditDurableReads("a read")
 	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
+	cmd.Check("--changelog-retention must be at least 1000", func() bool { return c.Retention >= 1000 })
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}
-	return &c, errors.Join(cmd.Validate(), c.validate())
-}
-
-// validate reports every problem of the registry's own flags at once; the
-// shared ones are grpcserver.Command's.
-func (c *Config) validate() error {
-	if c.Retention < 1000 {
-		return errors.New("--changelog-retention must be at least 1000")
-	}
-	return nil
+	return &c, cmd.Validate()
 }
