@@ -86,30 +86,29 @@ func LoadOrCreateKeyFile(path string) (priv ed25519.PrivateKey, created bool, er
 // LoadPrivateKey reads an Ed25519 private key from a PKCS#8 "PRIVATE KEY"
 // PEM file.
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path) //nolint:gosec // G304: the key file the operator configured
-	if err != nil {
-		return nil, fmt.Errorf("authn: read private key: %w", err)
-	}
-	priv, err := parsePrivateKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("authn: %s: %w", path, err)
-	}
-	return priv, nil
+	return loadKeyFile(path, "private", parsePrivateKeyPEM)
 }
 
 // LoadPublicKey reads an Ed25519 public key from a PEM file holding either
 // a PKIX "PUBLIC KEY" or a PKCS#8 "PRIVATE KEY", whose public half it
 // derives. Services that only verify should be given the public key.
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
+	return loadKeyFile(path, "public", parsePublicKeyPEM)
+}
+
+// loadKeyFile reads the kind ("public") of key in the PEM file at path
+// with parse; an error names the file when it was read but did not parse.
+func loadKeyFile[K any](path, kind string, parse func([]byte) (K, error)) (K, error) {
+	var none K
 	data, err := os.ReadFile(path) //nolint:gosec // G304: the key file the operator configured
 	if err != nil {
-		return nil, fmt.Errorf("authn: read public key: %w", err)
+		return none, fmt.Errorf("authn: read %s key: %w", kind, err)
 	}
-	pub, err := parsePublicKeyPEM(data)
+	key, err := parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("authn: %s: %w", path, err)
+		return none, fmt.Errorf("authn: %s: %w", path, err)
 	}
-	return pub, nil
+	return key, nil
 }
 
 // EncodePublicKeyPEM returns pub as a PKIX "PUBLIC KEY" PEM block, the
