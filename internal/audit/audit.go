@@ -25,6 +25,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -355,23 +356,9 @@ func (l *Log) run() {
 			l.failQueued()
 			return
 		}
-		batch = l.gather(append(batch[:0], first))
+		batch = gather.Queued(append(batch[:0], first), l.reqs, maxBatch)
 		l.answer(batch, l.commit(batch))
 	}
-}
-
-// gather adds to batch the requests already queued, up to maxBatch,
-// without waiting for more.
-func (l *Log) gather(batch []*request) []*request {
-	for len(batch) < maxBatch {
-		select {
-		case r := <-l.reqs:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 // commit writes the entries of a batch in one transaction and counts them

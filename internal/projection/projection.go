@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/gather"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -227,30 +228,13 @@ func receive(ctx context.Context, stream registryv1.RegistryService_WatchRetiree
 func (p *Projection) applyAll(msgs <-chan *registryv1.WatchRetireesResponse) (progressed bool, err error) {
 	batch := make([]*registryv1.WatchRetireesResponse, 0, maxApplyBatch)
 	for m := range msgs {
-		batch = gather(append(batch[:0], m), msgs)
+		batch = gather.Queued(append(batch[:0], m), msgs, maxApplyBatch)
 		if err := p.apply(batch); err != nil {
 			return progressed, fmt.Errorf("apply: %w", err)
 		}
 		progressed = true
 	}
 	return progressed, nil
-}
-
-// gather adds to batch the messages that have already arrived, up to
-// maxApplyBatch, without waiting for more.
-func gather(batch []*registryv1.WatchRetireesResponse, msgs <-chan *registryv1.WatchRetireesResponse) []*registryv1.WatchRetireesResponse {
-	for len(batch) < maxApplyBatch {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, m)
-		default:
-			return batch
-		}
-	}
-	return batch
 }
 
 // streamEnded handles the error a stream ended with. When our cursor is no

@@ -12,6 +12,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
@@ -118,7 +119,7 @@ func (s *Server) startReceiving(ctx context.Context, stream importServerStream) 
 func (s *Server) commitGroups(ctx context.Context, stream importServerStream, im *importer, records <-chan record) error {
 	group := make([]record, 0, maxGroup)
 	for r := range records {
-		group = gather(append(group[:0], r), records)
+		group = gather.Queued(append(group[:0], r), records, maxGroup)
 		ack, err := im.commit(group)
 		if err != nil {
 			return s.fail(ctx, err)
@@ -128,24 +129,6 @@ func (s *Server) commitGroups(ctx context.Context, stream importServerStream, im
 		}
 	}
 	return nil
-}
-
-// gather adds to group the records that have already arrived, up to
-// maxGroup, without waiting for more: a slow client gets small groups
-// acknowledged soon, a fast one large groups that share an fsync.
-func gather(group []record, records <-chan record) []record {
-	for len(group) < maxGroup {
-		select {
-		case r, ok := <-records:
-			if !ok {
-				return group
-			}
-			group = append(group, r)
-		default:
-			return group
-		}
-	}
-	return group
 }
 
 // finishImport records the batch if the stream carried no record, so that
