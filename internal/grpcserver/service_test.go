@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,28 +113,29 @@ func TestStartTask(t *testing.T) {
 	}
 }
 
-// stepLog records the steps of a RunService run in order.
-type stepLog struct {
-	mu    sync.Mutex
-	steps []string
-}
+// stepLog records the steps of a RunService run in order; it holds more
+// than any run takes.
+type stepLog chan string
 
-func (l *stepLog) add(step string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.steps = append(l.steps, step)
-}
+func (l stepLog) add(step string) { l <- step }
 
-func (l *stepLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.steps)
+// all returns the steps so far.
+func (l stepLog) all() []string {
+	var steps []string
+	for {
+		select {
+		case s := <-l:
+			steps = append(steps, s)
+		default:
+			return steps
+		}
+	}
 }
 
 // fakeStore is a Store over a real bbolt file that logs its Close.
 type fakeStore struct {
 	db  *bolt.DB
-	log *stepLog
+	log stepLog
 }
 
 func (s *fakeStore) DB() *bolt.DB { return s.db }
@@ -163,15 +162,16 @@ func runServiceConfig(t *testing.T, dir string) *ServiceConfig {
 // while the server serves, and it has stopped before the store closes.
 func TestRunServiceOrder(t *testing.T) {
 	c := runServiceConfig(t, t.TempDir())
-	var steps stepLog
+	steps := make(stepLog, 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	serving := make(chan *Server, 1)
+	core, logs := observer.New(zapcore.InfoLevel)
 	svc := Service[*fakeStore]{
 		Open: func() (*fakeStore, error) {
 			steps.add("open")
 			db, err := bolt.Open(c.DBPath(), 0o600, nil)
-			return &fakeStore{db: db, log: &steps}, err
+			return &fakeStore{db: db, log: steps}, err
 		},
 		Setup: func(srv *Server, _ *fakeStore) ([]Task, error) {
 			steps.add("setup")
@@ -179,13 +179,16 @@ func TestRunServiceOrder(t *testing.T) {
 				steps.add("task started")
 				serving <- srv
 				<-ctx.Done()
+				// Stop only once the server has: a store closed before
+				// the task's stop would show in the steps.
+				waitLogged(logs, "gRPC stopped")
 				steps.add("task stopped")
 				return nil
 			}}}, nil
 		},
 	}
 	done := make(chan error, 1)
-	go func() { done <- RunService(ctx, c, zaptest.NewLogger(t), svc) }()
+	go func() { done <- RunService(ctx, c, zap.New(core), svc) }()
 
 	srv := <-serving
 	waitServing(t, srv)
@@ -196,6 +199,13 @@ func TestRunServiceOrder(t *testing.T) {
 	want := []string{"open", "setup", "task started", "task stopped", "close"}
 	if diff := cmp.Diff(want, steps.all()); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
+// waitLogged waits until logs hold a line saying msg.
+func waitLogged(logs *observer.ObservedLogs, msg string) {
+	for logs.FilterMessage(msg).Len() == 0 {
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -231,12 +241,12 @@ func TestRunServiceFailures(t *testing.T) {
 			if tc.noKey {
 				c.TokenKey = filepath.Join(c.DataDir, "missing.key")
 			}
-			var steps stepLog
+			steps := make(stepLog, 10)
 			svc := Service[*fakeStore]{
 				Open: func() (*fakeStore, error) {
 					steps.add("open")
 					db, err := bolt.Open(c.DBPath(), 0o600, nil)
-					return &fakeStore{db: db, log: &steps}, err
+					return &fakeStore{db: db, log: steps}, err
 				},
 				Setup: func(*Server, *fakeStore) ([]Task, error) {
 					steps.add("setup")
