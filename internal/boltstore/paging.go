@@ -122,37 +122,58 @@ func (p *PageTokens) mac(scope string, payload []byte) hash.Hash {
 	return h
 }
 
-// Args validates a list request's page size and token for the list bound
-// to scope, adding what is wrong to v under the request's field names
-// (pageSize, pageToken); it returns the page size and the key to resume
-// after. Every list handler reads its page arguments through it.
-func (p *PageTokens) Args(v *fault.Violations, size int32, token, scope string) (int, []byte) {
-	n, err := PageSize(size)
+// PageRequest is the paging half of a list request; every generated
+// List…Request implements it.
+type PageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// Page is a list request's page arguments, checked and bound to the scope
+// of its query. Every list handler makes the same round trip with it:
+// Page (or ParsePage) before the store's list, Size and After to the
+// list, and Next on the last key the list read.
+type Page struct {
+	// Size is the number of items to return.
+	Size int
+	// After is the key to resume after; nil on the first page.
+	After []byte
+
+	tokens *PageTokens
+	scope  string
+}
+
+// Page validates req's page size and token for the list bound to scope
+// (see PageScope), adding what is wrong to v under the request's field
+// names (pageSize, pageToken), so that they are reported together with
+// the list's own filter violations.
+func (p *PageTokens) Page(v *fault.Violations, req PageRequest, scope string) Page {
+	n, err := PageSize(req.GetPageSize())
 	if err != nil {
 		v.Addf("pageSize", "must be between 0 and %d", MaxPageSize)
 	}
-	after, err := p.Decode(scope, token)
+	after, err := p.Decode(scope, req.GetPageToken())
 	if err != nil {
 		v.Add("pageToken", "invalid page token; start again without one")
 	}
-	return n, after
+	return Page{Size: n, After: after, tokens: p, scope: scope}
 }
 
-// Parse is Args for a list with no other arguments to validate: it returns
-// the violations as a *fault.ValidationError.
-func (p *PageTokens) Parse(size int32, token, scope string) (int, []byte, error) {
+// ParsePage is Page for a list whose filters were checked already: it
+// returns the violations as a *fault.ValidationError.
+func (p *PageTokens) ParsePage(req PageRequest, scope string) (Page, error) {
 	var v fault.Violations
-	n, after := p.Args(&v, size, token, scope)
-	return n, after, v.Err()
+	page := p.Page(&v, req, scope)
+	return page, v.Err()
 }
 
 // Next returns the token of the page after the one that ended at last,
 // or "" when last is nil (the list is complete).
-func (p *PageTokens) Next(scope string, last []byte) string {
+func (pg Page) Next(last []byte) string {
 	if last == nil {
 		return ""
 	}
-	return p.Encode(scope, last)
+	return pg.tokens.Encode(pg.scope, last)
 }
 
 // PageScope builds the scope of a list query from its method name and its

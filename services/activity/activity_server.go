@@ -70,8 +70,7 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	// The range as the client wrote it: a default range moves with the
 	// clock, and the pages of one listing must share their scope. The
 	// token resumes after the last session listed, whatever from is.
-	scope := boltstore.PageScope("ListActivities", q.venueID, q.communityID, req.From, req.To)
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListActivities", q.venueID, q.communityID, req.From, req.To))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -86,11 +85,11 @@ func (s *Server) ListActivities(ctx context.Context, req *pb.ListActivitiesReque
 	} else if err := scopeOf(p)(q.communityID); err != nil {
 		return nil, err
 	}
-	list, last, err := s.store.listOccurrences(q, size, after)
+	list, last, err := s.store.listOccurrences(q, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListActivitiesResponse{Occurrences: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListActivitiesResponse{Occurrences: list, NextPageToken: page.Next(last)}, nil
 }
 
 // listRange validates a list's [from, to): from defaults to now, to to

@@ -48,13 +48,11 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 	if err != nil {
 		return nil, err
 	}
-	var v fault.Violations
-	scope := "registrations:" + req.ActivityId
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
-	if err := v.Err(); err != nil {
+	page, err := s.store.PageTokens().ParsePage(req, "registrations:"+req.ActivityId)
+	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	list, last, err := s.store.ListRegistrations(req.ActivityId, scopeOf(p), size, after)
+	list, last, err := s.store.ListRegistrations(req.ActivityId, scopeOf(p), page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -65,7 +63,7 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRegistrations", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: page.Next(last)}, nil
 }
 
 // RecordAttendance implements pb.ActivityServiceServer.

@@ -133,17 +133,16 @@ func (s *Server) ListVenues(ctx context.Context, req *pb.ListVenuesRequest) (*pb
 	}
 	var v fault.Violations
 	community := communityFor(p, &v, "communityId", req.CommunityId)
-	scope := boltstore.PageScope("ListVenues", community)
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListVenues", community))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	if err := scopeOf(p)(community); err != nil {
 		return nil, err
 	}
-	list, last, err := s.store.ListVenues(community, size, after)
+	list, last, err := s.store.ListVenues(community, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListVenuesResponse{Venues: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListVenuesResponse{Venues: list, NextPageToken: page.Next(last)}, nil
 }

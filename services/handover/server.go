@@ -228,17 +228,16 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	if err := narrowHandoverFilter(p, &f); err != nil {
 		return nil, err
 	}
-	scope := boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode)
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	f.Visible = func(h *pb.Handover) bool { return canSee(p, h) }
-	list, last, err := s.store.ListHandovers(f, size, after)
+	list, last, err := s.store.ListHandovers(f, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: page.Next(last)}, nil
 }
 
 // checkHandoverFilter validates the fields of a list filter and puts its
@@ -466,16 +465,15 @@ func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEve
 	if err != nil {
 		return nil, err
 	}
-	scope := boltstore.PageScope("ListHandoverEvents", h.Id)
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListHandoverEvents", h.Id))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	events, last, err := s.store.ListEvents(h.Id, size, after)
+	events, last, err := s.store.ListEvents(h.Id, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: page.Next(last)}, nil
 }
 
 // ListObligations implements pb.HandoverServiceServer: bureau and admin
@@ -508,14 +506,13 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 	case authn.RoleClerk:
 		f.Visible = func(o *pb.OwedObligation) bool { return p.InCommunity(o.CommunityId) }
 	}
-	scope := boltstore.PageScope("ListObligations", f.EnterpriseCode, f.ActiveOn)
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListObligations", f.EnterpriseCode, f.ActiveOn))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	list, last, err := s.store.ListObligations(f, size, after)
+	list, last, err := s.store.ListObligations(f, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: page.Next(last)}, nil
 }

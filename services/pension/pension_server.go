@@ -122,14 +122,13 @@ func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificati
 	}
 	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
-	scope := boltstore.PageScope("ListCertifications", req.RetireeId)
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListCertifications", req.RetireeId))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return readRetiree(ctx, s, p, "ListCertifications", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.ListCertificationsResponse, error) {
-		list, last, err := s.store.ListCertifications(st.Id, size, after)
-		return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, err
+		list, last, err := s.store.ListCertifications(st.Id, page.Size, page.After)
+		return &pb.ListCertificationsResponse{Certifications: list, NextPageToken: page.Next(last)}, err
 	})
 }
 
@@ -159,8 +158,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	var v fault.Violations
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
 	asOf := asOfDate(&v, req.AsOf, s.now())
-	scope := boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf)
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -168,7 +166,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 		return nil, err
 	}
 	f := OverdueFilter{CommunityID: req.CommunityId, AsOf: asOf, DueBy: asOf.AddDate(0, 0, overdueHorizonDays)}
-	list, last, err := s.store.ListOverdue(f, size, after)
+	list, last, err := s.store.ListOverdue(f, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -179,7 +177,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListOverdueCertifications", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: page.Next(last)}, nil
 }
 
 // ListPaymentAnomalies implements pb.PensionServiceServer.
@@ -191,15 +189,14 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	var v fault.Violations
 	m := requiredMonth(&v, "month", req.Month, s.now())
 	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
-	scope := boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month)
-	size, after := s.store.PageTokens().Args(&v, req.PageSize, req.PageToken, scope)
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListPaymentAnomalies", req.CommunityId, req.Month))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	if err := canSeeCommunity(p, req.CommunityId); err != nil {
 		return nil, err
 	}
-	list, last, err := s.store.ListAnomalies(AnomalyFilter{CommunityID: req.CommunityId, Month: m, DropShare: s.dropShare}, size, after)
+	list, last, err := s.store.ListAnomalies(AnomalyFilter{CommunityID: req.CommunityId, Month: m, DropShare: s.dropShare}, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -212,5 +209,5 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentAnomalies", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: page.Next(last)}, nil
 }

@@ -204,12 +204,11 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	scope := f.scope()
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, f.scope())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	list, last, err := s.store.ListRetirees(f, size, after)
+	list, last, err := s.store.ListRetirees(f, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -217,7 +216,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetirees", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListRetireesResponse{Retirees: list, NextPageToken: page.Next(last)}, nil
 }
 
 // checkRetireeFilter validates the fields of a list filter and puts its
@@ -368,19 +367,18 @@ func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHist
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	scope := "history:" + req.Id
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, "history:"+req.Id)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	entries, last, err := s.store.ListHistory(req.Id, size, after)
+	entries, last, err := s.store.ListHistory(req.Id, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetireeHistory", r.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireeHistoryResponse{Entries: entries, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListRetireeHistoryResponse{Entries: entries, NextPageToken: page.Next(last)}, nil
 }
 
 // ListRetireeAuditLog implements pb.RegistryServiceServer (admin only).
@@ -391,16 +389,15 @@ func (s *Server) ListRetireeAuditLog(ctx context.Context, req *pb.ListRetireeAud
 	if _, err := s.store.GetRetiree(req.Id); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	scope := "audit:" + req.Id
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, "audit:"+req.Id)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	entries, last, err := s.store.ListAudit(req.Id, size, after)
+	entries, last, err := s.store.ListAudit(req.Id, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListRetireeAuditLogResponse{Entries: entries, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListRetireeAuditLogResponse{Entries: entries, NextPageToken: page.Next(last)}, nil
 }
 
 // AssignRetirees implements pb.RegistryServiceServer (role service; used by

@@ -103,16 +103,15 @@ func (s *Server) ListCommunities(ctx context.Context, req *pb.ListCommunitiesReq
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	scope := boltstore.PageScope("ListCommunities", req.District, req.Street)
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListCommunities", req.District, req.Street))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	list, last, err := s.store.ListCommunities(req.District, req.Street, size, after)
+	list, last, err := s.store.ListCommunities(req.District, req.Street, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListCommunitiesResponse{Communities: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListCommunitiesResponse{Communities: list, NextPageToken: page.Next(last)}, nil
 }
 
 // CreateEnterprise implements pb.RegistryServiceServer.
@@ -154,16 +153,15 @@ func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesReq
 	if _, ok := pb.EnterpriseStatus_name[int32(req.Status)]; !ok {
 		return nil, s.fail(ctx, fault.Invalid("status", "unknown status"))
 	}
-	scope := boltstore.PageScope("ListEnterprises", req.Status.String())
-	size, after, err := s.store.PageTokens().Parse(req.PageSize, req.PageToken, scope)
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListEnterprises", req.Status.String()))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	list, last, err := s.store.ListEnterprises(req.Status, size, after)
+	list, last, err := s.store.ListEnterprises(req.Status, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.ListEnterprisesResponse{Enterprises: list, NextPageToken: s.store.PageTokens().Next(scope, last)}, nil
+	return &pb.ListEnterprisesResponse{Enterprises: list, NextPageToken: page.Next(last)}, nil
 }
 
 // GetSocialisationReport implements pb.RegistryServiceServer.
