@@ -12,7 +12,6 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
-	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
@@ -164,17 +163,8 @@ func (s *Store) GetActivity(id string, scope Scope) (*pb.Activity, error) {
 
 // loadActivity reads an activity and its meta and applies scope to it.
 func loadActivity(tx *bolt.Tx, id string, scope Scope) (*pb.Activity, activityMeta, error) {
-	if !inputcheck.IsOpaqueID(id) {
-		return nil, activityMeta{}, absent(scope, errActivityNotFound)
-	}
-	a := new(pb.Activity)
-	if err := boltstore.GetProto(tx.Bucket(bucketActivities), []byte(id), a, errActivityNotFound); err != nil {
-		if errors.Is(err, fault.ErrNotFound) {
-			return nil, activityMeta{}, absent(scope, err)
-		}
-		return nil, activityMeta{}, err
-	}
-	if err := scope(a.CommunityId); err != nil {
+	a, err := loadScoped[pb.Activity](tx.Bucket(bucketActivities), id, scope, errActivityNotFound)
+	if err != nil {
 		return nil, activityMeta{}, err
 	}
 	meta, err := decodeMeta(tx.Bucket(bucketActivityMeta).Get([]byte(id)))

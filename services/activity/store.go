@@ -187,20 +187,33 @@ func (s *Store) GetVenue(id string, scope Scope) (*pb.Venue, error) {
 
 // loadVenue reads a venue and applies scope to it.
 func loadVenue(tx *bolt.Tx, id string, scope Scope) (*pb.Venue, error) {
-	v := new(pb.Venue)
+	return loadScoped[pb.Venue](tx.Bucket(bucketVenues), id, scope, errVenueNotFound)
+}
+
+// loadScoped reads the object of a community stored under id in b and
+// applies scope to it. An id that cannot be one, or names nothing, is
+// absent: scope's refusal for a caller that may not learn so, else
+// notFound. Venues and activities are read through it, so that both hide
+// what does not exist in the same way.
+func loadScoped[M any, P interface {
+	*M
+	proto.Message
+	GetCommunityId() string
+}](b *bolt.Bucket, id string, scope Scope, notFound error) (P, error) {
 	if !inputcheck.IsOpaqueID(id) {
-		return nil, absent(scope, errVenueNotFound)
+		return nil, absent(scope, notFound)
 	}
-	if err := boltstore.GetProto(tx.Bucket(bucketVenues), []byte(id), v, errVenueNotFound); err != nil {
+	m := P(new(M))
+	if err := boltstore.GetProto(b, []byte(id), m, notFound); err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
 			return nil, absent(scope, err)
 		}
 		return nil, err
 	}
-	if err := scope(v.CommunityId); err != nil {
+	if err := scope(m.GetCommunityId()); err != nil {
 		return nil, err
 	}
-	return v, nil
+	return m, nil
 }
 
 // absent answers a request for an object that does not exist: the
