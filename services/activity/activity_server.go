@@ -103,18 +103,25 @@ func (s *Server) listRange(v *fault.Violations, fromText, toText string) (from, 
 	if toText != "" {
 		to = parseTime(v, "to", toText)
 	}
-	if from.IsZero() || to.IsZero() {
-		return from, to
+	if !from.IsZero() && !to.IsZero() {
+		checkRange(v, from, to, maxListSpan)
 	}
+	return from, to
+}
+
+// checkRange adds to v what is wrong with the range [from, to) of a list
+// or a report: empty, longer than span, or outside the years sessions can
+// be in (with a year's margin before the first and two after the last).
+// The message names maxListSpan, the span as the client counts it.
+func checkRange(v *fault.Violations, from, to time.Time, span time.Duration) {
 	switch {
 	case !to.After(from):
 		v.Add("to", "must be after from")
-	case to.Sub(from) > maxListSpan:
+	case to.Sub(from) > span:
 		v.Addf("to", "at most %d days after from", int(maxListSpan.Hours()/24))
 	case from.UTC().Year() < minYear-1 || to.UTC().Year() > maxYear+2:
 		v.Addf("from", "must be in the years %d to %d", minYear-1, maxYear+2)
 	}
-	return from, to
 }
 
 // CancelActivity implements pb.ActivityServiceServer.

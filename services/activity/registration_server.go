@@ -118,28 +118,7 @@ func (s *Server) GetParticipationReport(ctx context.Context, req *pb.GetParticip
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	to := s.store.Now().Truncate(time.Second)
-	if req.To != "" {
-		if to, err = parseBound(req.To, loc, true); err != nil {
-			v.Add("to", err.Error())
-		}
-	}
-	from := to.Add(-defaultListSpan)
-	if req.From != "" {
-		if from, err = parseBound(req.From, loc, false); err != nil {
-			v.Add("from", err.Error())
-		}
-	}
-	if v.Err() == nil {
-		switch {
-		case !to.After(from):
-			v.Add("to", "must be after from")
-		case to.Sub(from) > maxListSpan+24*time.Hour:
-			v.Addf("to", "at most %d days after from", int(maxListSpan.Hours()/24))
-		case from.UTC().Year() < minYear-1 || to.UTC().Year() > maxYear+2:
-			v.Addf("from", "must be in the years %d to %d", minYear-1, maxYear+2)
-		}
-	}
+	from, to := s.reportRange(&v, req.From, req.To, loc)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -153,6 +132,30 @@ func (s *Server) GetParticipationReport(ctx context.Context, req *pb.GetParticip
 	resp.From = from.In(loc).Format(time.RFC3339)
 	resp.To = to.In(loc).Format(time.RFC3339)
 	return resp, nil
+}
+
+// reportRange validates a report's [from, to), bounds in loc: to defaults
+// to now, from to defaultListSpan before to, and the range spans at most
+// maxListSpan, a day more when to is a date (its whole day is included).
+// It checks the range only when v holds nothing yet.
+func (s *Server) reportRange(v *fault.Violations, fromText, toText string, loc *time.Location) (from, to time.Time) {
+	var err error
+	to = s.store.Now().Truncate(time.Second)
+	if toText != "" {
+		if to, err = parseBound(toText, loc, true); err != nil {
+			v.Add("to", err.Error())
+		}
+	}
+	from = to.Add(-defaultListSpan)
+	if fromText != "" {
+		if from, err = parseBound(fromText, loc, false); err != nil {
+			v.Add("from", err.Error())
+		}
+	}
+	if v.Err() == nil {
+		checkRange(v, from, to, maxListSpan+24*time.Hour)
+	}
+	return from, to
 }
 
 // GetCommunityCalendar implements pb.ActivityServiceServer.
