@@ -170,11 +170,7 @@ func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOver
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	ids := make([]string, len(list))
-	for i, o := range list {
-		ids[i] = o.RetireeId
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListOverdueCertifications", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListOverdueCertifications", listedRetirees(list)...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: page.Next(last)}, nil
@@ -200,14 +196,21 @@ func (s *Server) ListPaymentAnomalies(ctx context.Context, req *pb.ListPaymentAn
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	var ids []string
-	for i, a := range list {
-		if i == 0 || list[i-1].RetireeId != a.RetireeId {
-			ids = append(ids, a.RetireeId)
-		}
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentAnomalies", ids...); err != nil {
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListPaymentAnomalies", listedRetirees(list)...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListPaymentAnomaliesResponse{Anomalies: list, NextPageToken: page.Next(last)}, nil
+}
+
+// listedRetirees returns the ids of the retirees whose data a page of a
+// list discloses, for the audit of the read: each once, as a list names a
+// retiree's entries one after another.
+func listedRetirees[T interface{ GetRetireeId() string }](list []T) []string {
+	var ids []string
+	for i, e := range list {
+		if i == 0 || list[i-1].GetRetireeId() != e.GetRetireeId() {
+			ids = append(ids, e.GetRetireeId())
+		}
+	}
+	return ids
 }
