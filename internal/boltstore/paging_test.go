@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 func newTokens(t testing.TB, seed byte) *PageTokens {
@@ -179,4 +181,43 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode(%q, %q) = %x, %v", scope, token, got, err)
 		}
 	})
+}
+
+type pageReq struct {
+	size  int32
+	token string
+}
+
+func (r pageReq) GetPageSize() int32   { return r.size }
+func (r pageReq) GetPageToken() string { return r.token }
+
+// TestPageRoundTrip: a list handler's page arguments, checked and bound to
+// the query's scope; the next token resumes that query and no other.
+func TestPageRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := newTokens(t, 1)
+	scope := PageScope("ListVenues", "210102001001")
+
+	first, err := p.ParsePage(pageReq{}, scope)
+	if err != nil || first.Size != DefaultPageSize || first.After != nil {
+		t.Fatalf("first page = %+v, %v; want the default size from the start", first, err)
+	}
+	if got := first.Next(nil); got != "" {
+		t.Errorf("Next(nil) = %q, want no token at the end of the list", got)
+	}
+	token := first.Next([]byte("k7"))
+	second, err := p.ParsePage(pageReq{size: 5, token: token}, scope)
+	if err != nil || second.Size != 5 || string(second.After) != "k7" {
+		t.Errorf("second page = %+v, %v; want size 5 after k7", second, err)
+	}
+	if _, err := p.ParsePage(pageReq{token: token}, PageScope("ListVenues", "210102001002")); err == nil {
+		t.Error("a token was accepted for another community's list")
+	}
+
+	var v fault.Violations
+	p.Page(&v, pageReq{size: MaxPageSize + 1, token: "garbage"}, scope)
+	var ve *fault.ValidationError
+	if !errors.As(v.Err(), &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "pageSize" || ve.Fields[1].Field != "pageToken" {
+		t.Errorf("violations = %v, want pageSize and pageToken", v.Err())
+	}
 }
