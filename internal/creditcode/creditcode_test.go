@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/reasontest"
 )
 
 func TestParse(t *testing.T) {
@@ -44,16 +46,7 @@ func TestParse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Parse(tc.in)
 			if tc.wantReason != "" {
-				var e *Error
-				if !errors.As(err, &e) {
-					t.Fatalf("Parse() error = %v, want reason %s", err, tc.wantReason)
-				}
-				if e.Reason != tc.wantReason {
-					t.Errorf("Parse() reason = %s, want %s", e.Reason, tc.wantReason)
-				}
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("errors.Is(%v, ErrInvalid) = false", err)
-				}
+				wantReason(t, err, tc.wantReason)
 				if got != "" {
 					t.Errorf("Parse() = %q with an error, want empty", got)
 				}
@@ -94,10 +87,7 @@ func TestBuild(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Build(tc.prefix2, tc.area, tc.body)
 			if tc.wantReason != "" {
-				var e *Error
-				if !errors.As(err, &e) || e.Reason != tc.wantReason {
-					t.Fatalf("Build() error = %v, want reason %s", err, tc.wantReason)
-				}
+				wantReason(t, err, tc.wantReason)
 				return
 			}
 			if err != nil {
@@ -226,4 +216,11 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// wantReason fails t unless err is an *Error with the reason want that
+// matches ErrInvalid.
+func wantReason(t *testing.T, err error, want string) {
+	t.Helper()
+	reasontest.WantReason(t, err, func(e *Error) string { return e.Reason }, want, ErrInvalid)
 }

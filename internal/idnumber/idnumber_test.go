@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/reasontest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,16 +75,7 @@ func TestParse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id, err := Parse(tc.in)
 			if tc.wantReason != "" {
-				var e *Error
-				if !errors.As(err, &e) {
-					t.Fatalf("Parse() error = %v, want *Error with reason %s", err, tc.wantReason)
-				}
-				if e.Reason != tc.wantReason {
-					t.Errorf("Parse() reason = %s, want %s", e.Reason, tc.wantReason)
-				}
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("errors.Is(%v, ErrInvalid) = false", err)
-				}
+				wantReason(t, err, tc.wantReason)
 				if !id.IsZero() {
 					t.Errorf("Parse() returned non-zero ID with an error")
 				}
@@ -243,13 +236,7 @@ func TestCheckSex(t *testing.T) {
 			if err == nil {
 				return
 			}
-			var e *Error
-			if !errors.As(err, &e) || e.Reason != ReasonSexMismatch {
-				t.Errorf("CheckSex() error = %#v, want reason %s", err, ReasonSexMismatch)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Error("sex mismatch is not ErrInvalid")
-			}
+			wantReason(t, err, ReasonSexMismatch)
 		})
 	}
 }
@@ -343,10 +330,7 @@ func TestBuild(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id, err := Build(tc.area, tc.birth, tc.seq)
 			if tc.wantReason != "" {
-				var e *Error
-				if !errors.As(err, &e) || e.Reason != tc.wantReason {
-					t.Fatalf("Build() error = %v, want reason %s", err, tc.wantReason)
-				}
+				wantReason(t, err, tc.wantReason)
 				return
 			}
 			if err != nil {
@@ -572,4 +556,11 @@ func BenchmarkKey(b *testing.B) {
 			_ = k.Key(id)
 		}
 	})
+}
+
+// wantReason fails t unless err is an *Error with the reason want that
+// matches ErrInvalid.
+func wantReason(t *testing.T, err error, want string) {
+	t.Helper()
+	reasontest.WantReason(t, err, func(e *Error) string { return e.Reason }, want, ErrInvalid)
 }
