@@ -5,11 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/socmgmt/socmgmt/internal/testclock"
 )
 
 func TestServiceCredentialsRenew(t *testing.T) {
 	pub, priv := newKey(t)
-	clock := newClock(t0)
+	clock := testclock.New(t0)
 	v := NewVerifier(pub, WithClock(clock.Now), WithCacheSize(0))
 	c := NewServiceCredentials(NewSigner(priv), "pension", time.Hour)
 	c.now = clock.Now

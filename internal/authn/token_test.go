@@ -16,6 +16,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/testclock"
 )
 
 // t0 is the fixed "now" of the tests.
@@ -34,26 +36,6 @@ var (
 	enterpriseP = Principal{Subject: "ent-1", Role: RoleEnterprise, Enterprise: creditCode}
 	serviceP    = Principal{Subject: "handover", Role: RoleService}
 )
-
-// clock is a settable time source for WithClock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
@@ -377,7 +359,7 @@ func TestVerifyCache(t *testing.T) {
 	})
 
 	t.Run("hit rejected after expiry", func(t *testing.T) {
-		clk := newClock(t0)
+		clk := testclock.New(t0)
 		v := NewVerifier(pub, WithClock(clk.Now))
 		tok := mustSign(t, priv, adminP, time.Hour, t0)
 		if _, err := v.Verify(tok); err != nil {
@@ -397,7 +379,7 @@ func TestVerifyCache(t *testing.T) {
 	})
 
 	t.Run("not cached before nbf", func(t *testing.T) {
-		clk := newClock(t0)
+		clk := testclock.New(t0)
 		v := NewVerifier(pub, WithClock(clk.Now))
 		tok := mustSign(t, priv, adminP, time.Hour, t0.Add(10*time.Minute))
 		if _, err := v.Verify(tok); !errors.Is(err, ErrTokenNotYetValid) {
@@ -449,7 +431,7 @@ func TestVerifyCache(t *testing.T) {
 	})
 
 	t.Run("evicts the soonest to expire", func(t *testing.T) {
-		clk := newClock(t0)
+		clk := testclock.New(t0)
 		v := NewVerifier(pub, WithCacheSize(2), WithClock(clk.Now))
 		short := mustSign(t, priv, Principal{Subject: "short", Role: RoleAdmin}, time.Minute, t0)
 		long := mustSign(t, priv, Principal{Subject: "long", Role: RoleAdmin}, time.Hour, t0)

@@ -2,7 +2,6 @@ package servicetest
 
 import (
 	"sync"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -147,27 +146,4 @@ func (f *FakeRegistry) after(since int64) ([]*registryv1.WatchRetireesResponse, 
 		}
 	}
 	return out, since, f.wake
-}
-
-// Clock is a clock that a test sets, for a store or server under test.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock showing now.
-func NewClock(now time.Time) *Clock { return &Clock{now: now} }
-
-// Now is the time the clock shows.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }

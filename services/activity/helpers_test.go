@@ -19,6 +19,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/testclock"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -52,14 +53,14 @@ type env struct {
 	t        testing.TB
 	store    *Store
 	registry *servicetest.FakeRegistry
-	clock    *servicetest.Clock
+	clock    *testclock.Clock
 }
 
 // newEnv opens a store in t.TempDir() with its projection following a
 // fake registry; everything stops at the end of the test.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, registry: servicetest.NewFakeRegistry(), clock: servicetest.NewClock(testNow)}
+	e := &env{t: t, registry: servicetest.NewFakeRegistry(), clock: testclock.New(testNow)}
 	registry := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: e.registry.Register})
 	store, err := OpenStore(filepath.Join(t.TempDir(), "activity.db"), registryv1.NewRegistryServiceClient(registry.Conn()), StoreOptions{
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/testclock"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -77,7 +78,7 @@ type env struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	// now is the store's clock; tests may move it.
-	now *servicetest.Clock
+	now *testclock.Clock
 }
 
 // newEnv opens a store in a temporary directory, starts its projection
@@ -87,7 +88,7 @@ func newEnv(t testing.TB, states ...*registryv1.RetireeState) *env {
 	t.Helper()
 	e := &env{
 		t: t, registry: servicetest.NewFakeRegistry(states...), keyer: testKeyer(t),
-		path: filepath.Join(t.TempDir(), "pension.db"), now: servicetest.NewClock(testNow),
+		path: filepath.Join(t.TempDir(), "pension.db"), now: testclock.New(testNow),
 	}
 	e.server = servicetest.Serve(t, servicetest.Options{
 		Name:     "registry",
