@@ -1,13 +1,10 @@
 package activity
 
 import (
-	"errors"
-	"flag"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -34,21 +31,13 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("environment not read: %+v", c)
 	}
 
-	_, err = ParseConfig([]string{"--registry-addr", ""})
-	for _, want := range []string{"--token-key is required", "--registry-addr is required"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not say %q", err, want)
-		}
-	}
-	if _, err := ParseConfig([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("--help: %v, want flag.ErrHelp", err)
-	}
-
-	// The flags every service shares are checked by grpcserver.Flags.
-	_, err = ParseConfig(append(devrun, "--log-format", "xml", "--grpc-addr", ""))
-	for _, want := range []string{"--log-format must be json or console", "--grpc-addr is required"} {
-		if !errors.Is(err, grpcserver.ErrInvalidOption) || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v, want ErrInvalidOption saying %q", err, want)
-		}
-	}
+	// Both missing flags are named at once, and so are both bad shared
+	// flags.
+	bothShared := append(devrun, "--log-format", "xml", "--grpc-addr", "")
+	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
+		{Name: "no keys, token", Args: []string{"--registry-addr", ""}, Want: "--token-key is required"},
+		{Name: "no keys, registry", Args: []string{"--registry-addr", ""}, Want: "--registry-addr is required"},
+		{Name: "two shared, log format", Args: bothShared, Want: "--log-format must be json or console", Shared: true},
+		{Name: "two shared, gRPC address", Args: bothShared, Want: "--grpc-addr is required", Shared: true},
+	}, servicetest.SharedFlagCases(devrun)...))
 }

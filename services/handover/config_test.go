@@ -1,12 +1,12 @@
 package handover
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -45,22 +45,11 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("environment not read: hold %v, token file %q", c.OutboxHold, c.ServiceTokenFile)
 	}
 
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--registry-addr", ""}, "--token-key is required"},
-		{[]string{"--token-key", "k", "--registry-addr", ""}, "--registry-addr is required"},
-		{[]string{"--token-key", "k", "--outbox-min-backoff", "2s", "--outbox-max-backoff", "1s"}, "--outbox-min-backoff"},
-		{[]string{"--token-key", "k", "--submit-timeout", "0s"}, "--submit-timeout"},
-		// The flags every service shares, checked by grpcserver.Flags.
-		{[]string{"--token-key", "k", "--grpc-addr", ""}, "--grpc-addr is required"},
-		{[]string{"--token-key", "k", "--log-level", "loud"}, "--log-level must be debug, info, warn or error"},
-		{[]string{"--token-key", "k", "--shutdown-timeout", "0s"}, "--shutdown-timeout must be positive"},
-	} {
-		_, err := ParseConfig(tc.args)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseConfig(%q) = %v, want an error about %s", tc.args, err, tc.want)
-		}
-	}
+	base := []string{"--token-key", "k"}
+	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
+		{Name: "no keys", Args: []string{"--registry-addr", ""}, Want: "--token-key is required"},
+		{Name: "no registry", Args: append(base, "--registry-addr", ""), Want: "--registry-addr is required"},
+		{Name: "backoffs crossed", Args: append(base, "--outbox-min-backoff", "2s", "--outbox-max-backoff", "1s"), Want: "--outbox-min-backoff"},
+		{Name: "no submit timeout", Args: append(base, "--submit-timeout", "0s"), Want: "--submit-timeout"},
+	}, servicetest.SharedFlagCases(base)...))
 }

@@ -1,10 +1,9 @@
 package pension
 
 import (
-	"errors"
-	"flag"
-	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -34,29 +33,13 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("ParseConfig = %+v, %v", c, err)
 		}
 	})
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"no keys", nil, "--token-key is required"},
-		{"share too big", append(base, "--amount-drop-share", "1"), "--amount-drop-share"},
-		{"share zero", append(base, "--amount-drop-share", "0"), "--amount-drop-share"},
-		{"no records", append(base, "--max-stream-records", "0"), "--max-stream-records"},
-		{"no registry", append(base, "--registry-addr", ""), "--registry-addr"},
-		// The flags every service shares, checked by grpcserver.Flags.
-		{"no gRPC address", append(base, "--grpc-addr", ""), "--grpc-addr is required"},
-		{"admin on the gRPC address", append(base, "--admin-addr", "127.0.0.1:9103"), "--admin-addr must differ from --grpc-addr"},
-		{"unknown log format", append(base, "--log-format", "xml"), "--log-format must be json or console"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig(tc.args)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ParseConfig(%q) = %v, want an error about %s", tc.args, err, tc.want)
-			}
-		})
-	}
-	if _, err := ParseConfig([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("--help: %v", err)
-	}
+	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
+		{Name: "no keys", Want: "--token-key is required"},
+		{Name: "share too big", Args: append(base, "--amount-drop-share", "1"), Want: "--amount-drop-share"},
+		{Name: "share zero", Args: append(base, "--amount-drop-share", "0"), Want: "--amount-drop-share"},
+		{Name: "no records", Args: append(base, "--max-stream-records", "0"), Want: "--max-stream-records"},
+		{Name: "no registry", Args: append(base, "--registry-addr", ""), Want: "--registry-addr"},
+		// pension's own default gRPC address, where admin may not listen.
+		{Name: "admin on the gRPC address", Args: append(base, "--admin-addr", "127.0.0.1:9103"), Want: "--admin-addr must differ from --grpc-addr", Shared: true},
+	}, servicetest.SharedFlagCases(base)...))
 }

@@ -1,15 +1,13 @@
 package registry
 
 import (
-	"errors"
-	"flag"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -46,32 +44,10 @@ func TestParseConfig(t *testing.T) {
 	}
 
 	base := []string{"--token-key", "k.pem", "--id-key", "id.key"}
-	for _, tc := range []struct {
-		name     string
-		args     []string
-		want     string
-		isOption bool // a shared flag, whose error wraps grpcserver.ErrInvalidOption
-	}{
-		{"no keys", nil, "--token-key is required", false},
-		{"no id key", []string{"--token-key", "k.pem"}, "--id-key is required", false},
-		{"short retention", append(base, "--changelog-retention", "999"), "--changelog-retention must be at least 1000", false},
-		{"no data directory", append(base, "--data-dir", ""), "--data-dir is required", false},
-		{"no gRPC address", append(base, "--grpc-addr", ""), "--grpc-addr is required", true},
-		{"gRPC address without port", append(base, "--grpc-addr", "localhost"), "--grpc-addr: address localhost: missing port in address", true},
-		{"unknown log level", append(base, "--log-level", "loud"), "--log-level must be debug, info, warn or error", true},
-		{"collector off", append(base, "--gc-percent", "-1"), "--gc-percent must not be negative", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig(tc.args)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ParseConfig(%q) = %v, want an error about %s", tc.args, err, tc.want)
-			}
-			if tc.isOption && !errors.Is(err, grpcserver.ErrInvalidOption) {
-				t.Errorf("ParseConfig(%q) = %v, want it to wrap ErrInvalidOption", tc.args, err)
-			}
-		})
-	}
-	if _, err := ParseConfig([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("--help: %v, want flag.ErrHelp", err)
-	}
+	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
+		{Name: "no keys", Want: "--token-key is required"},
+		{Name: "no id key", Args: []string{"--token-key", "k.pem"}, Want: "--id-key is required"},
+		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
+		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},
+	}, servicetest.SharedFlagCases(base)...))
 }
