@@ -1,12 +1,14 @@
 package servicetest
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -129,3 +131,13 @@ func ErrorInfo(st *status.Status) *errdetails.ErrorInfo {
 // ErrOf returns the error of a call whose answer a test does not need,
 // such as ErrOf(client.GetVenue(ctx, req)) in a table of refusals.
 func ErrOf[T any](_ T, err error) error { return err }
+
+// Call puts off a unary call to when a case of a table runs: the function
+// it returns calls rpc, a client method such as client.GetVenue, with ctx
+// and req and returns the call's error.
+func Call[Req, Resp any](ctx context.Context, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) func() error {
+	return func() error {
+		_, err := rpc(ctx, req)
+		return err
+	}
+}

@@ -193,6 +193,20 @@ func TestAccess(t *testing.T) {
 	receiverOnly := map[string]codes.Code{"clerk receiving": ok, "admin": ok}
 	readers := map[string]codes.Code{"enterprise own": ok, "clerk receiving": ok, "bureau": ok, "admin": ok}
 	draftReaders := map[string]codes.Code{"enterprise own": ok, "bureau": ok, "admin": ok}
+	// The steps taken from two states.
+	update := func(h *pb.Handover, c caller) error {
+		_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
+			Handover:   &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"funds.amount_fen"}},
+		})
+		return err
+	}
+	get := func(h *pb.Handover, c caller) error {
+		return servicetest.ErrOf(w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id}))
+	}
+	submit := func(h *pb.Handover, c caller) error {
+		return servicetest.ErrOf(w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id}))
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -203,54 +217,34 @@ func TestAccess(t *testing.T) {
 		{"create", func() *pb.Handover { return nil }, func(_ *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.CreateHandover(w.as(c.p), &pb.CreateHandoverRequest{Handover: packageFor(nil)}))
 		}, ownerOnly},
-		{"get draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			return servicetest.ErrOf(w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id}))
-		}, draftReaders},
-		{"get submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
-			return servicetest.ErrOf(w.client.GetHandover(w.as(c.p), &pb.GetHandoverRequest{Id: h.Id}))
-		}, readers},
-		{"events", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"get draft", fixture(w.draft, 1), get, draftReaders},
+		{"get submitted", fixture(w.submitted, 1), get, readers},
+		{"events", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.ListHandoverEvents(w.as(c.p), &pb.ListHandoverEventsRequest{Id: h.Id}))
 		}, readers},
-		{"update draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
-				Handover:   &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}},
-				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"funds.amount_fen"}},
-			})
-			return err
-		}, ownerOnly},
-		{"update returned", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover, c caller) error {
-			_, err := w.client.UpdateHandover(w.as(c.p), &pb.UpdateHandoverRequest{
-				Handover:   &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}},
-				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"funds.amount_fen"}},
-			})
-			return err
-		}, ownerOnly},
-		{"submit", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
-			return servicetest.ErrOf(w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id}))
-		}, ownerOnly},
-		{"resubmit", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover, c caller) error {
-			return servicetest.ErrOf(w.client.SubmitHandover(w.as(c.p), &pb.SubmitHandoverRequest{Id: h.Id}))
-		}, ownerOnly},
-		{"withdraw draft", func() *pb.Handover { return w.draft(1) }, func(h *pb.Handover, c caller) error {
+		{"update draft", fixture(w.draft, 1), update, ownerOnly},
+		{"update returned", fixture(w.returned, 1), update, ownerOnly},
+		{"submit", fixture(w.draft, 1), submit, ownerOnly},
+		{"resubmit", fixture(w.returned, 1), submit, ownerOnly},
+		{"withdraw draft", fixture(w.draft, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, ownerOnly},
-		{"withdraw submitted", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"withdraw submitted", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(w.as(c.p), &pb.WithdrawHandoverRequest{Id: h.Id, Reason: "企业重组"}))
 		}, ownerOnly},
-		{"return", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"return", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.ReturnHandover(w.as(c.p), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "资金不足"}))
 		}, receiverOnly},
-		{"receive funds", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"receive funds", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.ReceiveFunds(w.as(c.p), &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 100, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, receiverOnly},
-		{"receive archives", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"receive archives", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.ReceiveArchives(w.as(c.p), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
 		}, receiverOnly},
-		{"inspect premises", func() *pb.Handover { return w.submitted(1) }, func(h *pb.Handover, c caller) error {
+		{"inspect premises", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.InspectPremises(w.as(c.p), &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true}))
 		}, receiverOnly},
-		{"complete", func() *pb.Handover { return w.ready(1) }, func(h *pb.Handover, c caller) error {
+		{"complete", fixture(w.ready, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(w.as(c.p), &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, receiverOnly},
 	} {
@@ -332,22 +326,22 @@ func TestRefusals(t *testing.T) {
 		// fields, for InvalidArgument and the checks' BadRequest.
 		fields []string
 	}{
-		{"edit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
+		{"edit a submitted package", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("community_id")}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"move a returned package to another community", func() *pb.Handover { return w.returned(1) }, func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"edit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
+		{"edit with a stale etag", fixture(w.draft, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: "r999", CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
-		{"edit without an etag", w.draftFn(1), func(h *pb.Handover) error {
+		{"edit without an etag", fixture(w.draft, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, CommunityId: communityB}, UpdateMask: mask("communityId")}))
 		}, codes.InvalidArgument, "", []string{"etag"}},
-		{"edit an output field", w.draftFn(1), func(h *pb.Handover) error {
+		{"edit an output field", fixture(w.draft, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, State: pb.Handover_COMPLETED}, UpdateMask: mask("state", "delivery")}))
 		}, codes.InvalidArgument, "", []string{"updateMask", "updateMask"}},
-		{"edit with bad values", w.draftFn(1), func(h *pb.Handover) error {
+		{"edit with bad values", fixture(w.draft, 1), func(h *pb.Handover) error {
 			_, err := w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag,
 				RetireeIds: []string{"bad", h.RetireeIds[0], h.RetireeIds[0]},
 				Premises:   []*pb.Premises{{Name: " 空格", Address: "", AreaSqm: -1, Capacity: 0}}},
@@ -367,25 +361,25 @@ func TestRefusals(t *testing.T) {
 		}, func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: &pb.Handover{Id: h.Id, Etag: h.Etag, Funds: &pb.Funds{AmountFen: 1000}}, UpdateMask: mask("funds")}))
 		}, codes.FailedPrecondition, ReasonBelowReceived, nil},
-		{"submit a submitted package", w.submittedFn(1), func(h *pb.Handover) error {
+		{"submit a submitted package", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"submit with a stale etag", w.draftFn(1), func(h *pb.Handover) error {
+		{"submit with a stale etag", fixture(w.draft, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: "r0"}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
-		{"withdraw a completed package", w.completedFn(1), func(h *pb.Handover) error {
+		{"withdraw a completed package", fixture(w.completed, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"withdraw twice", w.withdrawnFn(1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"return without a reason", w.submittedFn(1), func(h *pb.Handover) error {
+		{"return without a reason", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id}))
 		}, codes.InvalidArgument, "", []string{"reason"}},
-		{"return a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+		{"return a returned package", fixture(w.returned, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReturnHandover(clerk, &pb.ReturnHandoverRequest{Id: h.Id, Reason: "再次退回"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"return a draft (admin)", w.draftFn(1), func(h *pb.Handover) error {
+		{"return a draft (admin)", fixture(w.draft, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReturnHandover(w.as(adminP), &pb.ReturnHandoverRequest{Id: h.Id, Reason: "未提交"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"receive more than the package", w.receivedFn(2, 1500), func(h *pb.Handover) error {
@@ -394,28 +388,28 @@ func TestRefusals(t *testing.T) {
 		{"receive a voucher twice", w.receivedFn(2, 500), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, codes.AlreadyExists, ReasonDuplicateVoucher, nil},
-		{"receive funds dated in the future", w.submittedFn(1), func(h *pb.Handover) error {
+		{"receive funds dated in the future", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: time.Now().AddDate(0, 0, 3).Format(time.DateOnly)}))
 		}, codes.InvalidArgument, "", []string{"receivedOn"}},
-		{"receive funds without voucher or amount", w.submittedFn(1), func(h *pb.Handover) error {
+		{"receive funds without voucher or amount", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, ReceivedOn: "2026-02-30"}))
 		}, codes.InvalidArgument, "", []string{"amountFen", "receivedOn", "voucherNo"}},
-		{"receive funds of a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+		{"receive funds of a returned package", fixture(w.returned, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveFunds(clerk, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: 500, VoucherNo: "V1", ReceivedOn: "2026-01-05"}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"receive a dossier not in the package", w.submittedFn(1), func(h *pb.Handover) error {
+		{"receive a dossier not in the package", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Received: []string{"aaaaaaaaaaaaaaaa", h.RetireeIds[0]}}))
 		}, codes.InvalidArgument, "", []string{"received[0]"}},
-		{"missing dossier without explanation", w.submittedFn(1), func(h *pb.Handover) error {
+		{"missing dossier without explanation", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.ReceiveArchives(clerk, &pb.ReceiveArchivesRequest{Id: h.Id, Missing: []*pb.MissingDossier{{RetireeId: h.RetireeIds[0]}}}))
 		}, codes.InvalidArgument, "", []string{"missing[0].explanation"}},
-		{"inspect unknown premises", w.submittedFn(1), func(h *pb.Handover) error {
+		{"inspect unknown premises", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P9", Accepted: true}))
 		}, codes.InvalidArgument, "", []string{"premisesId"}},
-		{"decline premises without notes", w.submittedFn(1), func(h *pb.Handover) error {
+		{"decline premises without notes", fixture(w.submitted, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.InspectPremises(clerk, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1"}))
 		}, codes.InvalidArgument, "", []string{"notes"}},
-		{"complete with nothing settled", w.submittedFn(2), func(h *pb.Handover) error {
+		{"complete with nothing settled", fixture(w.submitted, 2), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonIncomplete, []string{"dossiers[0]", "dossiers[1]", "funds.receivedFen", "premises[0]"}},
 		{"complete with part of the funds", func() *pb.Handover {
@@ -428,13 +422,13 @@ func TestRefusals(t *testing.T) {
 		}, func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonIncomplete, []string{"funds.receivedFen"}},
-		{"complete a returned package", w.returnedFn(1), func(h *pb.Handover) error {
+		{"complete a returned package", fixture(w.returned, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"complete with a stale etag", w.readyFn(1), func(h *pb.Handover) error {
+		{"complete with a stale etag", fixture(w.ready, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: "r1"}))
 		}, codes.Aborted, "ETAG_MISMATCH", nil},
-		{"complete twice", w.completedFn(1), func(h *pb.Handover) error {
+		{"complete twice", fixture(w.completed, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 	} {
@@ -467,16 +461,10 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func (w *world) draftFn(n int) func() *pb.Handover { return func() *pb.Handover { return w.draft(n) } }
-func (w *world) submittedFn(n int) func() *pb.Handover {
-	return func() *pb.Handover { return w.submitted(n) }
-}
-func (w *world) returnedFn(n int) func() *pb.Handover {
-	return func() *pb.Handover { return w.returned(n) }
-}
-func (w *world) readyFn(n int) func() *pb.Handover { return func() *pb.Handover { return w.ready(n) } }
-func (w *world) completedFn(n int) func() *pb.Handover {
-	return func() *pb.Handover { return w.completed(n) }
+// fixture puts off making a package of n retirees in a state, such as
+// w.submitted, to when a case runs, so that each case gets its own.
+func fixture(state func(n int) *pb.Handover, n int) func() *pb.Handover {
+	return func() *pb.Handover { return state(n) }
 }
 func (w *world) withdrawnFn(n int) func() *pb.Handover {
 	return func() *pb.Handover { return w.withdrawn(n) }

@@ -214,11 +214,11 @@ func TestServerValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	update := func(ctx context.Context, paths []string, mut func(*pb.Retiree)) error {
+	// update is a call of UpdateRetiree on r with the fields mut sets.
+	update := func(ctx context.Context, paths []string, mut func(*pb.Retiree)) func() error {
 		v := &pb.Retiree{Id: r.Id, Etag: r.Etag}
 		mut(v)
-		_, err := c.UpdateRetiree(ctx, &pb.UpdateRetireeRequest{Retiree: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
-		return err
+		return servicetest.Call(ctx, c.UpdateRetiree, &pb.UpdateRetireeRequest{Retiree: v, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
 	}
 	listToken := func() string {
 		resp, err := c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: 1})
@@ -243,302 +243,132 @@ func TestServerValidation(t *testing.T) {
 	}
 	tests := []validationCase{
 		// CreateCommunity
-		{name: "CreateCommunity/no community", call: func() error { return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{})) }, fields: []string{"community"}},
-		{name: "CreateCommunity/everything wrong", call: func() error {
-			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100", Name: " x", Street: "s", Households: -1}}))
-		}, fields: []string{"id", "name", "district", "kind", "households"}},
-		{name: "CreateCommunity/letters in id", call: func() error {
-			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100a", Name: "x", District: "d", Street: "s", Kind: pb.CommunityKind_BLOCK}}))
-		}, fields: []string{"id"}},
-		{name: "CreateCommunity/unknown kind", call: func() error {
-			return servicetest.ErrOf(c.CreateCommunity(admin, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "x", District: "d", Street: "s", Kind: 42, Households: maxHouseholds + 1}}))
-		}, fields: []string{"kind", "households"}},
+		{name: "CreateCommunity/no community", call: servicetest.Call(admin, c.CreateCommunity, &pb.CreateCommunityRequest{}), fields: []string{"community"}},
+		{name: "CreateCommunity/everything wrong", call: servicetest.Call(admin, c.CreateCommunity, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100", Name: " x", Street: "s", Households: -1}}), fields: []string{"id", "name", "district", "kind", "households"}},
+		{name: "CreateCommunity/letters in id", call: servicetest.Call(admin, c.CreateCommunity, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "21010200100a", Name: "x", District: "d", Street: "s", Kind: pb.CommunityKind_BLOCK}}), fields: []string{"id"}},
+		{name: "CreateCommunity/unknown kind", call: servicetest.Call(admin, c.CreateCommunity, &pb.CreateCommunityRequest{Community: &pb.Community{Id: "210102001099", Name: "x", District: "d", Street: "s", Kind: 42, Households: maxHouseholds + 1}}), fields: []string{"kind", "households"}},
 		// GetCommunity
-		{name: "GetCommunity/bad id", call: func() error { return servicetest.ErrOf(c.GetCommunity(admin, &pb.GetCommunityRequest{Id: "abc"})) }, fields: []string{"id"}},
-		{name: "GetCommunity/unknown", call: func() error {
-			return servicetest.ErrOf(c.GetCommunity(admin, &pb.GetCommunityRequest{Id: unknownCommunity}))
-		}, code: codes.NotFound},
+		{name: "GetCommunity/bad id", call: servicetest.Call(admin, c.GetCommunity, &pb.GetCommunityRequest{Id: "abc"}), fields: []string{"id"}},
+		{name: "GetCommunity/unknown", call: servicetest.Call(admin, c.GetCommunity, &pb.GetCommunityRequest{Id: unknownCommunity}), code: codes.NotFound},
 		// CreateEnterprise
-		{name: "CreateEnterprise/no enterprise", call: func() error { return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{})) }, fields: []string{"enterprise"}},
-		{name: "CreateEnterprise/bad credit code", call: func() error {
-			return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91350100M000100Y44", Name: "x", Ownership: pb.Ownership_STATE}}))
-		}, fields: []string{"creditCode"}},
-		{name: "CreateEnterprise/everything wrong", call: func() error {
-			return servicetest.ErrOf(c.CreateEnterprise(admin, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "short", Status: 9}}))
-		}, fields: []string{"creditCode", "name", "ownership", "status"}},
+		{name: "CreateEnterprise/no enterprise", call: servicetest.Call(admin, c.CreateEnterprise, &pb.CreateEnterpriseRequest{}), fields: []string{"enterprise"}},
+		{name: "CreateEnterprise/bad credit code", call: servicetest.Call(admin, c.CreateEnterprise, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "91350100M000100Y44", Name: "x", Ownership: pb.Ownership_STATE}}), fields: []string{"creditCode"}},
+		{name: "CreateEnterprise/everything wrong", call: servicetest.Call(admin, c.CreateEnterprise, &pb.CreateEnterpriseRequest{Enterprise: &pb.Enterprise{CreditCode: "short", Status: 9}}), fields: []string{"creditCode", "name", "ownership", "status"}},
 		// GetEnterprise
-		{name: "GetEnterprise/unknown", call: func() error {
-			return servicetest.ErrOf(c.GetEnterprise(admin, &pb.GetEnterpriseRequest{CreditCode: string(unknownCode)}))
-		}, code: codes.NotFound},
+		{name: "GetEnterprise/unknown", call: servicetest.Call(admin, c.GetEnterprise, &pb.GetEnterpriseRequest{CreditCode: string(unknownCode)}), code: codes.NotFound},
 		// CreateRetiree
-		{name: "CreateRetiree/no retiree", call: func() error { return servicetest.ErrOf(c.CreateRetiree(admin, &pb.CreateRetireeRequest{})) }, fields: []string{"retiree"}},
-		{name: "CreateRetiree/check character", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194912310021" })))
-		}, fields: []string{"idNumber"}},
-		{name: "CreateRetiree/30 February", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "110105194902300020" })))
-		}, fields: []string{"idNumber"}},
-		{name: "CreateRetiree/born in the future", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = futureBorn.Digits() })))
-		}, fields: []string{"idNumber"}},
-		{name: "CreateRetiree/missing ID number", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber = "" })))
-		}, fields: []string{"idNumber"}},
-		{name: "CreateRetiree/sex mismatch", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Sex = "11010519491231002X", pb.Sex_MALE })))
-		}, fields: []string{"sex"}},
-		{name: "CreateRetiree/birth date mismatch", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.BirthDate = "11010519491231002X", "1949-12-30" })))
-		}, fields: []string{"birthDate"}},
-		{name: "CreateRetiree/missing name", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = "" })))
-		}, fields: []string{"name"}},
-		{name: "CreateRetiree/long name", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Name = strings.Repeat("名", maxNameLen+1) })))
-		}, fields: []string{"name"}},
-		{name: "CreateRetiree/control character in address", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ResidenceAddress = "北市场街\x001号" })))
-		}, fields: []string{"residenceAddress"}},
-		{name: "CreateRetiree/bad community id", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "2101020010" })))
-		}, fields: []string{"communityId"}},
-		{name: "CreateRetiree/missing community", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId = "" })))
-		}, fields: []string{"communityId"}},
-		{name: "CreateRetiree/unknown community and enterprise", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.CommunityId, r.EnterpriseCreditCode = unknownCommunity, string(unknownCode) })))
-		}, fields: []string{"communityId", "enterpriseCreditCode"}},
-		{name: "CreateRetiree/bad credit code", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = "91350100M000100Y44" })))
-		}, fields: []string{"enterpriseCreditCode"}},
+		{name: "CreateRetiree/no retiree", call: servicetest.Call(admin, c.CreateRetiree, &pb.CreateRetireeRequest{}), fields: []string{"retiree"}},
+		{name: "CreateRetiree/check character", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber = "110105194912310021" })), fields: []string{"idNumber"}},
+		{name: "CreateRetiree/30 February", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber = "110105194902300020" })), fields: []string{"idNumber"}},
+		{name: "CreateRetiree/born in the future", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber = futureBorn.Digits() })), fields: []string{"idNumber"}},
+		{name: "CreateRetiree/missing ID number", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber = "" })), fields: []string{"idNumber"}},
+		{name: "CreateRetiree/sex mismatch", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber, r.Sex = "11010519491231002X", pb.Sex_MALE })), fields: []string{"sex"}},
+		{name: "CreateRetiree/birth date mismatch", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber, r.BirthDate = "11010519491231002X", "1949-12-30" })), fields: []string{"birthDate"}},
+		{name: "CreateRetiree/missing name", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Name = "" })), fields: []string{"name"}},
+		{name: "CreateRetiree/long name", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Name = strings.Repeat("名", maxNameLen+1) })), fields: []string{"name"}},
+		{name: "CreateRetiree/control character in address", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.ResidenceAddress = "北市场街\x001号" })), fields: []string{"residenceAddress"}},
+		{name: "CreateRetiree/bad community id", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.CommunityId = "2101020010" })), fields: []string{"communityId"}},
+		{name: "CreateRetiree/missing community", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.CommunityId = "" })), fields: []string{"communityId"}},
+		{name: "CreateRetiree/unknown community and enterprise", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.CommunityId, r.EnterpriseCreditCode = unknownCommunity, string(unknownCode) })), fields: []string{"communityId", "enterpriseCreditCode"}},
+		{name: "CreateRetiree/bad credit code", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = "91350100M000100Y44" })), fields: []string{"enterpriseCreditCode"}},
 		{name: "CreateRetiree/enterprise-managed without enterprise", call: func() error {
 			_, err := c.CreateRetiree(admin, newR(func(r *pb.Retiree) {
 				r.ManagementMode, r.EnterpriseCreditCode = pb.ManagementMode_ENTERPRISE, ""
 			}))
 			return err
 		}, fields: []string{"enterpriseCreditCode"}},
-		{name: "CreateRetiree/no management mode", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 0 })))
-		}, fields: []string{"managementMode"}},
-		{name: "CreateRetiree/unknown management mode", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.ManagementMode = 42 })))
-		}, fields: []string{"managementMode"}},
-		{name: "CreateRetiree/unknown flag", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99} })))
-		}, fields: []string{"flags[1]"}},
-		{name: "CreateRetiree/unspecified flag", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{0} })))
-		}, fields: []string{"flags[0]"}},
-		{name: "CreateRetiree/too many flags", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Flags = make([]pb.RetireeFlag, maxFlags+1) })))
-		}, fields: []string{"flags"}},
-		{name: "CreateRetiree/retired before birth", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "1930-01-01" })))
-		}, fields: []string{"retirementDate"}},
-		{name: "CreateRetiree/retirement far ahead", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2031-01-01" })))
-		}, fields: []string{"retirementDate"}},
-		{name: "CreateRetiree/retirement not a date", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.RetirementDate = "2010-13-01" })))
-		}, fields: []string{"retirementDate"}},
-		{name: "CreateRetiree/bad phone", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.Phone = "138-abcd-5678" })))
-		}, fields: []string{"phone"}},
-		{name: "CreateRetiree/several fields at once", call: func() error {
-			return servicetest.ErrOf(c.CreateRetiree(admin, newR(func(r *pb.Retiree) { r.IdNumber, r.Name, r.CommunityId = "110105194912310021", "", "x" })))
-		}, fields: []string{"idNumber", "name", "communityId"}},
+		{name: "CreateRetiree/no management mode", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.ManagementMode = 0 })), fields: []string{"managementMode"}},
+		{name: "CreateRetiree/unknown management mode", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.ManagementMode = 42 })), fields: []string{"managementMode"}},
+		{name: "CreateRetiree/unknown flag", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99} })), fields: []string{"flags[1]"}},
+		{name: "CreateRetiree/unspecified flag", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{0} })), fields: []string{"flags[0]"}},
+		{name: "CreateRetiree/too many flags", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = make([]pb.RetireeFlag, maxFlags+1) })), fields: []string{"flags"}},
+		{name: "CreateRetiree/retired before birth", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.RetirementDate = "1930-01-01" })), fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/retirement far ahead", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.RetirementDate = "2031-01-01" })), fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/retirement not a date", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.RetirementDate = "2010-13-01" })), fields: []string{"retirementDate"}},
+		{name: "CreateRetiree/bad phone", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Phone = "138-abcd-5678" })), fields: []string{"phone"}},
+		{name: "CreateRetiree/several fields at once", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.IdNumber, r.Name, r.CommunityId = "110105194912310021", "", "x" })), fields: []string{"idNumber", "name", "communityId"}},
 		{name: "CreateRetiree/enterprise registers a community-managed retiree", call: func() error {
 			req := newR(func(r *pb.Retiree) { r.EnterpriseCreditCode = enterpriseX })
 			_, err := c.CreateRetiree(h.as(enterpriseP), req)
 			return err
 		}, fields: []string{"managementMode"}},
 		// GetRetiree
-		{name: "GetRetiree/unknown", call: func() error { return servicetest.ErrOf(c.GetRetiree(admin, &pb.GetRetireeRequest{Id: unknownRetiree})) }, code: codes.NotFound},
-		{name: "GetRetiree/malformed id", call: func() error {
-			return servicetest.ErrOf(c.GetRetiree(admin, &pb.GetRetireeRequest{Id: "../../etc/passwd"}))
-		}, code: codes.NotFound},
+		{name: "GetRetiree/unknown", call: servicetest.Call(admin, c.GetRetiree, &pb.GetRetireeRequest{Id: unknownRetiree}), code: codes.NotFound},
+		{name: "GetRetiree/malformed id", call: servicetest.Call(admin, c.GetRetiree, &pb.GetRetireeRequest{Id: "../../etc/passwd"}), code: codes.NotFound},
 		// LookupRetiree
-		{name: "LookupRetiree/check character", call: func() error {
-			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194912310021"}))
-		}, fields: []string{"idNumber"}},
-		{name: "LookupRetiree/30 February", call: func() error {
-			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "110105194902300020"}))
-		}, fields: []string{"idNumber"}},
-		{name: "LookupRetiree/empty", call: func() error { return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{})) }, fields: []string{"idNumber"}},
-		{name: "LookupRetiree/unknown", call: func() error {
-			return servicetest.ErrOf(c.LookupRetiree(admin, &pb.LookupRetireeRequest{IdNumber: "500105195801012713"}))
-		}, code: codes.NotFound},
+		{name: "LookupRetiree/check character", call: servicetest.Call(admin, c.LookupRetiree, &pb.LookupRetireeRequest{IdNumber: "110105194912310021"}), fields: []string{"idNumber"}},
+		{name: "LookupRetiree/30 February", call: servicetest.Call(admin, c.LookupRetiree, &pb.LookupRetireeRequest{IdNumber: "110105194902300020"}), fields: []string{"idNumber"}},
+		{name: "LookupRetiree/empty", call: servicetest.Call(admin, c.LookupRetiree, &pb.LookupRetireeRequest{}), fields: []string{"idNumber"}},
+		{name: "LookupRetiree/unknown", call: servicetest.Call(admin, c.LookupRetiree, &pb.LookupRetireeRequest{IdNumber: "500105195801012713"}), code: codes.NotFound},
 		// ListRetirees
-		{name: "ListRetirees/bad community id", call: func() error {
-			return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{CommunityId: "abc"}))
-		}, fields: []string{"communityId"}},
-		{name: "ListRetirees/unknown enums", call: func() error {
-			return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{ManagementMode: 9, Status: 9}))
-		}, fields: []string{"managementMode", "status"}},
-		{name: "ListRetirees/negative page size", call: func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: -1})) }, fields: []string{"pageSize"}},
-		{name: "ListRetirees/page size over 1000", call: func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageSize: 1001})) }, fields: []string{"pageSize"}},
-		{name: "ListRetirees/clerk of several communities without filter", call: func() error { return servicetest.ErrOf(c.ListRetirees(clerk2, &pb.ListRetireesRequest{})) }, fields: []string{"communityId"}},
+		{name: "ListRetirees/bad community id", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{CommunityId: "abc"}), fields: []string{"communityId"}},
+		{name: "ListRetirees/unknown enums", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{ManagementMode: 9, Status: 9}), fields: []string{"managementMode", "status"}},
+		{name: "ListRetirees/negative page size", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{PageSize: -1}), fields: []string{"pageSize"}},
+		{name: "ListRetirees/page size over 1000", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{PageSize: 1001}), fields: []string{"pageSize"}},
+		{name: "ListRetirees/clerk of several communities without filter", call: servicetest.Call(clerk2, c.ListRetirees, &pb.ListRetireesRequest{}), fields: []string{"communityId"}},
 		// UpdateRetiree
-		{name: "UpdateRetiree/no retiree", call: func() error {
-			return servicetest.ErrOf(c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}))
-		}, fields: []string{"retiree"}},
-		{name: "UpdateRetiree/ID number in mask", call: func() error {
-			return update(admin, []string{"idNumber"}, func(v *pb.Retiree) { v.IdNumber = "500105195801012713" })
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/unknown field in mask", call: func() error {
-			return update(admin, []string{"phone", "favouriteColour"}, func(v *pb.Retiree) { v.Phone = "13900001111" })
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/community in mask", call: func() error {
-			return update(admin, []string{"community_id"}, func(v *pb.Retiree) { v.CommunityId = communityB })
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/status in mask", call: func() error {
-			return update(admin, []string{"status"}, func(v *pb.Retiree) { v.Status = pb.RetireeStatus_DECEASED })
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/empty mask", call: func() error {
-			return update(admin, nil, func(v *pb.Retiree) { v.Phone = "13900001111" })
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/mask of only id and etag", call: func() error {
-			return update(admin, []string{"id", "etag"}, func(*pb.Retiree) {})
-		}, fields: []string{"updateMask"}},
-		{name: "UpdateRetiree/missing etag", call: func() error {
-			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "" })
-		}, fields: []string{"etag"}},
-		{name: "UpdateRetiree/bad phone", call: func() error {
-			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone = "call me" })
-		}, fields: []string{"phone"}},
-		{name: "UpdateRetiree/empty name", call: func() error {
-			return update(admin, []string{"name"}, func(*pb.Retiree) {})
-		}, fields: []string{"name"}},
-		{name: "UpdateRetiree/unknown flag", call: func() error {
-			return update(admin, []string{"flags"}, func(v *pb.Retiree) { v.Flags = []pb.RetireeFlag{77} })
-		}, fields: []string{"flags[0]"}},
-		{name: "UpdateRetiree/retirement far ahead", call: func() error {
-			return update(admin, []string{"retirementDate"}, func(v *pb.Retiree) { v.RetirementDate = "2031-01-01" })
-		}, fields: []string{"retirementDate"}},
-		{name: "UpdateRetiree/bad credit code", call: func() error {
-			return update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = "91350100M000100Y44" })
-		}, fields: []string{"enterpriseCreditCode"}},
-		{name: "UpdateRetiree/unknown enterprise", call: func() error {
-			return update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = string(unknownCode) })
-		}, fields: []string{"enterpriseCreditCode"}},
-		{name: "UpdateRetiree/no management mode", call: func() error {
-			return update(admin, []string{"managementMode"}, func(*pb.Retiree) {})
-		}, fields: []string{"managementMode"}},
-		{name: "UpdateRetiree/clerk changes management mode", call: func() error {
-			return update(clerk, []string{"managementMode"}, func(v *pb.Retiree) { v.ManagementMode = pb.ManagementMode_BUREAU })
-		}, code: codes.PermissionDenied},
-		{name: "UpdateRetiree/stale etag", call: func() error {
-			return update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "r999" })
-		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
-		{name: "UpdateRetiree/unknown", call: func() error {
-			return servicetest.ErrOf(c.UpdateRetiree(admin, &pb.UpdateRetireeRequest{Retiree: &pb.Retiree{Id: unknownRetiree, Phone: "13900001111", Etag: "r1"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}))
-		}, code: codes.NotFound},
+		{name: "UpdateRetiree/no retiree", call: servicetest.Call(admin, c.UpdateRetiree, &pb.UpdateRetireeRequest{UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}), fields: []string{"retiree"}},
+		{name: "UpdateRetiree/ID number in mask", call: update(admin, []string{"idNumber"}, func(v *pb.Retiree) { v.IdNumber = "500105195801012713" }), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/unknown field in mask", call: update(admin, []string{"phone", "favouriteColour"}, func(v *pb.Retiree) { v.Phone = "13900001111" }), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/community in mask", call: update(admin, []string{"community_id"}, func(v *pb.Retiree) { v.CommunityId = communityB }), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/status in mask", call: update(admin, []string{"status"}, func(v *pb.Retiree) { v.Status = pb.RetireeStatus_DECEASED }), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/empty mask", call: update(admin, nil, func(v *pb.Retiree) { v.Phone = "13900001111" }), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/mask of only id and etag", call: update(admin, []string{"id", "etag"}, func(*pb.Retiree) {}), fields: []string{"updateMask"}},
+		{name: "UpdateRetiree/missing etag", call: update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "" }), fields: []string{"etag"}},
+		{name: "UpdateRetiree/bad phone", call: update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone = "call me" }), fields: []string{"phone"}},
+		{name: "UpdateRetiree/empty name", call: update(admin, []string{"name"}, func(*pb.Retiree) {}), fields: []string{"name"}},
+		{name: "UpdateRetiree/unknown flag", call: update(admin, []string{"flags"}, func(v *pb.Retiree) { v.Flags = []pb.RetireeFlag{77} }), fields: []string{"flags[0]"}},
+		{name: "UpdateRetiree/retirement far ahead", call: update(admin, []string{"retirementDate"}, func(v *pb.Retiree) { v.RetirementDate = "2031-01-01" }), fields: []string{"retirementDate"}},
+		{name: "UpdateRetiree/bad credit code", call: update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = "91350100M000100Y44" }), fields: []string{"enterpriseCreditCode"}},
+		{name: "UpdateRetiree/unknown enterprise", call: update(admin, []string{"enterpriseCreditCode"}, func(v *pb.Retiree) { v.EnterpriseCreditCode = string(unknownCode) }), fields: []string{"enterpriseCreditCode"}},
+		{name: "UpdateRetiree/no management mode", call: update(admin, []string{"managementMode"}, func(*pb.Retiree) {}), fields: []string{"managementMode"}},
+		{name: "UpdateRetiree/clerk changes management mode", call: update(clerk, []string{"managementMode"}, func(v *pb.Retiree) { v.ManagementMode = pb.ManagementMode_BUREAU }), code: codes.PermissionDenied},
+		{name: "UpdateRetiree/stale etag", call: update(admin, []string{"phone"}, func(v *pb.Retiree) { v.Phone, v.Etag = "13900001111", "r999" }), code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "UpdateRetiree/unknown", call: servicetest.Call(admin, c.UpdateRetiree, &pb.UpdateRetireeRequest{Retiree: &pb.Retiree{Id: unknownRetiree, Phone: "13900001111", Etag: "r1"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"phone"}}}), code: codes.NotFound},
 		// TransferRetiree
-		{name: "TransferRetiree/bad target and no reason", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: "123"}))
-		}, fields: []string{"toCommunityId", "reason"}},
-		{name: "TransferRetiree/missing target", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, Reason: "搬家"}))
-		}, fields: []string{"toCommunityId"}},
-		{name: "TransferRetiree/long reason", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: strings.Repeat("因", maxReasonLen+1)}))
-		}, fields: []string{"reason"}},
-		{name: "TransferRetiree/unknown community", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: unknownCommunity, Reason: "搬家"}))
-		}, fields: []string{"toCommunityId"}},
-		{name: "TransferRetiree/same community", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityA, Reason: "搬家"}))
-		}, code: codes.FailedPrecondition, reason: reasonSameCommunity},
-		{name: "TransferRetiree/deceased", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: dead.Id, ToCommunityId: communityA, Reason: "搬家"}))
-		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
-		{name: "TransferRetiree/stale etag", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家", Etag: "r999"}))
-		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
-		{name: "TransferRetiree/unknown", call: func() error {
-			return servicetest.ErrOf(c.TransferRetiree(admin, &pb.TransferRetireeRequest{Id: unknownRetiree, ToCommunityId: communityB, Reason: "搬家"}))
-		}, code: codes.NotFound},
+		{name: "TransferRetiree/bad target and no reason", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: "123"}), fields: []string{"toCommunityId", "reason"}},
+		{name: "TransferRetiree/missing target", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, Reason: "搬家"}), fields: []string{"toCommunityId"}},
+		{name: "TransferRetiree/long reason", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: strings.Repeat("因", maxReasonLen+1)}), fields: []string{"reason"}},
+		{name: "TransferRetiree/unknown community", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: unknownCommunity, Reason: "搬家"}), fields: []string{"toCommunityId"}},
+		{name: "TransferRetiree/same community", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityA, Reason: "搬家"}), code: codes.FailedPrecondition, reason: reasonSameCommunity},
+		{name: "TransferRetiree/deceased", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: dead.Id, ToCommunityId: communityA, Reason: "搬家"}), code: codes.FailedPrecondition, reason: reasonNotLiving},
+		{name: "TransferRetiree/stale etag", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "搬家", Etag: "r999"}), code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "TransferRetiree/unknown", call: servicetest.Call(admin, c.TransferRetiree, &pb.TransferRetireeRequest{Id: unknownRetiree, ToCommunityId: communityB, Reason: "搬家"}), code: codes.NotFound},
 		// RecordDeath
-		{name: "RecordDeath/missing date", call: func() error { return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id})) }, fields: []string{"dateOfDeath"}},
-		{name: "RecordDeath/30 February", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-02-30"}))
-		}, fields: []string{"dateOfDeath"}},
-		{name: "RecordDeath/not a date", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026/01/02"}))
-		}, fields: []string{"dateOfDeath"}},
-		{name: "RecordDeath/tomorrow", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-16"}))
-		}, fields: []string{"dateOfDeath"}},
-		{name: "RecordDeath/before birth", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "1900-01-01"}))
-		}, fields: []string{"dateOfDeath"}},
-		{name: "RecordDeath/already deceased", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: dead.Id, DateOfDeath: "2026-01-01"}))
-		}, code: codes.FailedPrecondition, reason: reasonNotLiving},
-		{name: "RecordDeath/stale etag", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02", Etag: "r999"}))
-		}, code: codes.Aborted, reason: "ETAG_MISMATCH"},
-		{name: "RecordDeath/unknown", call: func() error {
-			return servicetest.ErrOf(c.RecordDeath(admin, &pb.RecordDeathRequest{Id: unknownRetiree, DateOfDeath: "2026-01-02"}))
-		}, code: codes.NotFound},
+		{name: "RecordDeath/missing date", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id}), fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/30 February", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-02-30"}), fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/not a date", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026/01/02"}), fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/tomorrow", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-06-16"}), fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/before birth", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "1900-01-01"}), fields: []string{"dateOfDeath"}},
+		{name: "RecordDeath/already deceased", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: dead.Id, DateOfDeath: "2026-01-01"}), code: codes.FailedPrecondition, reason: reasonNotLiving},
+		{name: "RecordDeath/stale etag", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02", Etag: "r999"}), code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "RecordDeath/unknown", call: servicetest.Call(admin, c.RecordDeath, &pb.RecordDeathRequest{Id: unknownRetiree, DateOfDeath: "2026-01-02"}), code: codes.NotFound},
 		// ListRetireeHistory and ListRetireeAuditLog
-		{name: "ListRetireeHistory/unknown", call: func() error {
-			return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: unknownRetiree}))
-		}, code: codes.NotFound},
-		{name: "ListRetireeHistory/page size", call: func() error {
-			return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000}))
-		}, fields: []string{"pageSize"}},
-		{name: "ListRetireeAuditLog/unknown", call: func() error {
-			return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree}))
-		}, code: codes.NotFound},
-		{name: "ListRetireeAuditLog/page size", call: func() error {
-			return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3}))
-		}, fields: []string{"pageSize"}},
+		{name: "ListRetireeHistory/unknown", call: servicetest.Call(admin, c.ListRetireeHistory, &pb.ListRetireeHistoryRequest{Id: unknownRetiree}), code: codes.NotFound},
+		{name: "ListRetireeHistory/page size", call: servicetest.Call(admin, c.ListRetireeHistory, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000}), fields: []string{"pageSize"}},
+		{name: "ListRetireeAuditLog/unknown", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree}), code: codes.NotFound},
+		{name: "ListRetireeAuditLog/page size", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3}), fields: []string{"pageSize"}},
 		// Lists of communities and enterprises
-		{name: "ListCommunities/page size", call: func() error {
-			return servicetest.ErrOf(c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageSize: -1}))
-		}, fields: []string{"pageSize"}},
-		{name: "ListEnterprises/unknown status", call: func() error {
-			return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{Status: 9}))
-		}, fields: []string{"status"}},
-		{name: "ListEnterprises/page size and token", call: func() error {
-			return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageSize: 1001, PageToken: "x"}))
-		}, fields: []string{"pageSize", "pageToken"}},
+		{name: "ListCommunities/page size", call: servicetest.Call(admin, c.ListCommunities, &pb.ListCommunitiesRequest{PageSize: -1}), fields: []string{"pageSize"}},
+		{name: "ListEnterprises/unknown status", call: servicetest.Call(admin, c.ListEnterprises, &pb.ListEnterprisesRequest{Status: 9}), fields: []string{"status"}},
+		{name: "ListEnterprises/page size and token", call: servicetest.Call(admin, c.ListEnterprises, &pb.ListEnterprisesRequest{PageSize: 1001, PageToken: "x"}), fields: []string{"pageSize", "pageToken"}},
 		// GetSocialisationReport
-		{name: "GetSocialisationReport/unknown grouping", call: func() error {
-			return servicetest.ErrOf(c.GetSocialisationReport(admin, &pb.GetSocialisationReportRequest{GroupBy: "city"}))
-		}, fields: []string{"groupBy"}},
+		{name: "GetSocialisationReport/unknown grouping", call: servicetest.Call(admin, c.GetSocialisationReport, &pb.GetSocialisationReportRequest{GroupBy: "city"}), fields: []string{"groupBy"}},
 		// WatchRetirees
 		{name: "WatchRetirees/negative revision", call: func() error {
 			return watchOnce(service, c, -1)
 		}, fields: []string{"sinceRevision"}},
 		// AssignRetirees
-		{name: "AssignRetirees/nothing given", call: func() error { return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{})) }, fields: []string{"requestKey", "communityId", "managementMode", "retireeIds"}},
-		{name: "AssignRetirees/bad community and long key", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: strings.Repeat("k", maxRequestKey+1), RetireeIds: []string{r.Id}, CommunityId: "x", ManagementMode: pb.ManagementMode_COMMUNITY}))
-		}, fields: []string{"requestKey", "communityId"}},
-		{name: "AssignRetirees/control character in reason", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY, Reason: "a\nb"}))
-		}, fields: []string{"reason"}},
-		{name: "AssignRetirees/unknown retirees", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id, unknownRetiree, other.Id, "not-an-id"}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
-		}, fields: []string{"retireeIds[1]", "retireeIds[3]"}},
-		{name: "AssignRetirees/deceased retiree", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{dead.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
-		}, fields: []string{"retireeIds[0]"}},
-		{name: "AssignRetirees/unknown community", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: unknownCommunity, ManagementMode: pb.ManagementMode_COMMUNITY}))
-		}, fields: []string{"communityId"}},
-		{name: "AssignRetirees/over 10000 retirees", call: func() error {
-			return servicetest.ErrOf(c.AssignRetirees(service, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}))
-		}, fields: []string{"retireeIds"}},
+		{name: "AssignRetirees/nothing given", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{}), fields: []string{"requestKey", "communityId", "managementMode", "retireeIds"}},
+		{name: "AssignRetirees/bad community and long key", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: strings.Repeat("k", maxRequestKey+1), RetireeIds: []string{r.Id}, CommunityId: "x", ManagementMode: pb.ManagementMode_COMMUNITY}), fields: []string{"requestKey", "communityId"}},
+		{name: "AssignRetirees/control character in reason", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY, Reason: "a\nb"}), fields: []string{"reason"}},
+		{name: "AssignRetirees/unknown retirees", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id, unknownRetiree, other.Id, "not-an-id"}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}), fields: []string{"retireeIds[1]", "retireeIds[3]"}},
+		{name: "AssignRetirees/deceased retiree", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{dead.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}), fields: []string{"retireeIds[0]"}},
+		{name: "AssignRetirees/unknown community", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: []string{r.Id}, CommunityId: unknownCommunity, ManagementMode: pb.ManagementMode_COMMUNITY}), fields: []string{"communityId"}},
+		{name: "AssignRetirees/over 10000 retirees", call: servicetest.Call(service, c.AssignRetirees, &pb.AssignRetireesRequest{RequestKey: "k", RetireeIds: manyIDs, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}), fields: []string{"retireeIds"}},
 		// BatchGetRetireeFacts
-		{name: "BatchGetRetireeFacts/over 10000 ids", call: func() error {
-			return servicetest.ErrOf(c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: make([]string, maxFactsBatch+1)}))
-		}, fields: []string{"ids"}},
-		{name: "BatchGetRetireeFacts/an id twice", call: func() error {
-			return servicetest.ErrOf(c.BatchGetRetireeFacts(service, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id, other.Id, r.Id}}))
-		}, fields: []string{"ids[2]"}},
+		{name: "BatchGetRetireeFacts/over 10000 ids", call: servicetest.Call(service, c.BatchGetRetireeFacts, &pb.BatchGetRetireeFactsRequest{Ids: make([]string, maxFactsBatch+1)}), fields: []string{"ids"}},
+		{name: "BatchGetRetireeFacts/an id twice", call: servicetest.Call(service, c.BatchGetRetireeFacts, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id, other.Id, r.Id}}), fields: []string{"ids[2]"}},
 	}
 	// Every list rejects page tokens it did not issue for the same query.
 	for i, tok := range badTokens {
@@ -546,23 +376,15 @@ func TestServerValidation(t *testing.T) {
 			name string
 			call func() error
 		}{
-			{"ListRetirees", func() error { return servicetest.ErrOf(c.ListRetirees(admin, &pb.ListRetireesRequest{PageToken: tok})) }},
-			{"ListEnterprises", func() error {
-				return servicetest.ErrOf(c.ListEnterprises(admin, &pb.ListEnterprisesRequest{PageToken: tok}))
-			}},
-			{"ListRetireeHistory", func() error {
-				return servicetest.ErrOf(c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageToken: tok}))
-			}},
-			{"ListRetireeAuditLog", func() error {
-				return servicetest.ErrOf(c.ListRetireeAuditLog(admin, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageToken: tok}))
-			}},
+			{"ListRetirees", servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{PageToken: tok})},
+			{"ListEnterprises", servicetest.Call(admin, c.ListEnterprises, &pb.ListEnterprisesRequest{PageToken: tok})},
+			{"ListRetireeHistory", servicetest.Call(admin, c.ListRetireeHistory, &pb.ListRetireeHistoryRequest{Id: r.Id, PageToken: tok})},
+			{"ListRetireeAuditLog", servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageToken: tok})},
 		} {
 			tests = append(tests, validationCase{name: fmt.Sprintf("%s/bad page token %d", l.name, i), call: l.call, fields: []string{"pageToken"}})
 		}
 		if tok != listToken {
-			tests = append(tests, validationCase{name: fmt.Sprintf("ListCommunities/bad page token %d", i), call: func() error {
-				return servicetest.ErrOf(c.ListCommunities(admin, &pb.ListCommunitiesRequest{PageToken: tok}))
-			}, fields: []string{"pageToken"}})
+			tests = append(tests, validationCase{name: fmt.Sprintf("ListCommunities/bad page token %d", i), call: servicetest.Call(admin, c.ListCommunities, &pb.ListCommunitiesRequest{PageToken: tok}), fields: []string{"pageToken"}})
 		}
 	}
 
