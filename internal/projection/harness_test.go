@@ -344,6 +344,24 @@ func (rp *runningProjection) waitFor(rev uint64) {
 	}
 }
 
+// caughtUp waits for the projection to apply rev and checks that its
+// cursor stands there, not past it.
+func (rp *runningProjection) caughtUp(t *testing.T, rev uint64) {
+	t.Helper()
+	rp.waitFor(rev)
+	if got := rp.p.Cursor(); got != rev {
+		t.Errorf("Cursor = %d, want %d", got, rev)
+	}
+}
+
+// matchesRegistry checks that the projection holds exactly the retirees of
+// registry's snapshot, as client reads it now.
+func (rp *runningProjection) matchesRegistry(t *testing.T, client registryv1.RegistryServiceClient) {
+	t.Helper()
+	want, _ := states(t, client)
+	checkMatches(t, rp.db, want)
+}
+
 // eventually waits until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -38,13 +38,9 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 	head, _ := reg.head()
 
 	rp := startProjection(t, projectionPath(t), client, projection.Options{})
-	rp.waitFor(head)
-	if got := rp.p.Cursor(); got != head {
-		t.Errorf("Cursor after the snapshot = %d, want the head %d", got, head)
-	}
+	rp.caughtUp(t, head)
 	eventually(t, "the projection reports a connection", rp.p.Connected)
-	want, _ := states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.matchesRegistry(t, client)
 
 	var r3 *registryv1.Retiree
 	steps := []struct {
@@ -112,18 +108,13 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			rev := s.change()
-			rp.waitFor(rev)
-			if got := rp.p.Cursor(); got != rev {
-				t.Errorf("Cursor = %d, want %d", got, rev)
-			}
+			rp.caughtUp(t, s.change())
 			if err := rp.db.View(func(tx *bolt.Tx) error { s.check(t, tx); return nil }); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
-	want, _ = states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.matchesRegistry(t, client)
 }
 
 func TestWaitFor(t *testing.T) {
@@ -312,8 +303,7 @@ func TestResumesFromStoredCursor(t *testing.T) {
 	if diff := cmp.Diff([]string{c.Id, a.Id}, got); diff != "" {
 		t.Errorf("retirees applied after the restart (-want +got):\n%s", diff)
 	}
-	want, _ := states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.matchesRegistry(t, client)
 }
 
 // connectedThenDown starts a registry with one retiree of communityA and
@@ -428,22 +418,16 @@ func TestResynchronisesAfterCompaction(t *testing.T) {
 
 	before := len(client.calls())
 	rp = startProjection(t, path, client, projection.Options{})
-	rp.waitFor(head)
-	if got := rp.p.Cursor(); got != head {
-		t.Errorf("Cursor = %d, want the head %d", got, head)
-	}
+	rp.caughtUp(t, head)
 	calls := client.calls()[before:]
 	if len(calls) < 2 || calls[0] != int64(cursor) || !slices.Contains(calls[1:], 0) {
 		t.Errorf("since_revision of the calls = %v, want %d then a snapshot (0)", calls, cursor)
 	}
-	want, _ := states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.matchesRegistry(t, client)
 
 	// And it follows live again afterwards.
-	rev := reg.transfer(c.Id, communityA)
-	rp.waitFor(rev)
-	want, _ = states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.waitFor(reg.transfer(c.Id, communityA))
+	rp.matchesRegistry(t, client)
 }
 
 // Restoring registry from a backup takes its change log back behind the
@@ -746,11 +730,8 @@ func TestAppliesBurstInFewTransactions(t *testing.T) {
 	mu.Unlock()
 	start := time.Now()
 	rp = startProjection(t, path, client, o)
-	rp.waitFor(head)
+	rp.caughtUp(t, head)
 	t.Logf("applied %d changes in %v", changes, time.Since(start))
-	if got := rp.p.Cursor(); got != head {
-		t.Errorf("Cursor = %d, want registry's head %d", got, head)
-	}
 
 	mu.Lock()
 	total, largest := 0, 0
@@ -773,6 +754,5 @@ func TestAppliesBurstInFewTransactions(t *testing.T) {
 	if largest > 1000 {
 		t.Errorf("one transaction applied %d changes, more than the batch bound 1000", largest)
 	}
-	want, _ := states(t, client)
-	checkMatches(t, rp.db, want)
+	rp.matchesRegistry(t, client)
 }
