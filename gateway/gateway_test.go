@@ -66,6 +66,19 @@ func (f *fakeRegistry) record(ctx context.Context, method string, req proto.Mess
 	}
 }
 
+// noCallsFromNow returns a check that fails t if the upstream has been
+// called since noCallsFromNow: a request the gateway refuses itself must
+// not reach it.
+func (f *fakeRegistry) noCallsFromNow() func(t *testing.T) {
+	before := f.callCount()
+	return func(t *testing.T) {
+		t.Helper()
+		if f.callCount() != before {
+			t.Errorf("the upstream was called")
+		}
+	}
+}
+
 func (f *fakeRegistry) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -174,6 +187,17 @@ type response struct {
 	body   []byte
 }
 
+// sendWant sends req and fails the test unless the answer has the status
+// want.
+func sendWant(t *testing.T, req *http.Request, want int) response {
+	t.Helper()
+	resp := send(t, req)
+	if resp.code != want {
+		t.Fatalf("%s %s: status %d, want %d; body %.200s", req.Method, req.URL.Path, resp.code, want, resp.body)
+	}
+	return resp
+}
+
 func send(t *testing.T, req *http.Request) response {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
@@ -228,10 +252,7 @@ func TestCreateRetireeReachesUpstream(t *testing.T) {
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
 	body := `{"idNumber":"11010519491231002X","name":"张三","sex":"FEMALE","communityId":"210102001001","flags":["LIVING_ALONE","AGED_80_PLUS"]}`
-	resp := send(t, newRequest(t, http.MethodPost, url+"/v1/retirees", body, map[string]string{"Content-Type": "application/json"}))
-	if resp.code != http.StatusOK {
-		t.Fatalf("status %d, body %s", resp.code, resp.body)
-	}
+	resp := sendWant(t, newRequest(t, http.MethodPost, url+"/v1/retirees", body, map[string]string{"Content-Type": "application/json"}), http.StatusOK)
 	want := &registryv1.Retiree{
 		IdNumber:    "11010519491231002X",
 		Name:        "张三",
@@ -263,10 +284,7 @@ func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
 
 	body := `{"name":"李四","residenceAddress":"沈阳市和平区","etag":"e1"}`
-	resp := send(t, newRequest(t, http.MethodPatch, url+"/v1/retirees/r-9", body, nil))
-	if resp.code != http.StatusOK {
-		t.Fatalf("status %d, body %s", resp.code, resp.body)
-	}
+	sendWant(t, newRequest(t, http.MethodPatch, url+"/v1/retirees/r-9", body, nil), http.StatusOK)
 	req, ok := up.fake.lastCall(t).req.(*registryv1.UpdateRetireeRequest)
 	if !ok {
 		t.Fatalf("upstream got %T", up.fake.lastCall(t).req)
@@ -295,11 +313,8 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := up.fake.callCount()
-			resp := send(t, newRequest(t, tc.method, url+tc.path, tc.body, nil))
-			if resp.code != http.StatusBadRequest {
-				t.Fatalf("status %d, want 400; body %s", resp.code, resp.body)
-			}
+			noCall := up.fake.noCallsFromNow()
+			resp := sendWant(t, newRequest(t, tc.method, url+tc.path, tc.body, nil), http.StatusBadRequest)
 			st := decodeStatus(t, resp.body)
 			if st.Code != codes.InvalidArgument || !strings.Contains(st.Message, "bogusField") {
 				t.Errorf("status %v %q, want InvalidArgument naming bogusField", st.Code, st.Message)
@@ -308,9 +323,7 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 				!strings.Contains(fmt.Sprint(st.Details[0]["fieldViolations"]), "field:bogusField") {
 				t.Errorf("details %v, want a BadRequest naming bogusField", st.Details)
 			}
-			if n := up.fake.callCount(); n != before {
-				t.Errorf("the upstream was called")
-			}
+			noCall(t)
 		})
 	}
 }
@@ -330,10 +343,7 @@ func TestBadValueIsNotEchoed(t *testing.T) {
 		{"not JSON", `{"name":`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := send(t, newRequest(t, http.MethodPost, url+"/v1/retirees", tc.body, nil))
-			if resp.code != http.StatusBadRequest {
-				t.Fatalf("status %d, want 400; body %s", resp.code, resp.body)
-			}
+			resp := sendWant(t, newRequest(t, http.MethodPost, url+"/v1/retirees", tc.body, nil), http.StatusBadRequest)
 			for _, secret := range []string{"110105194912310021", "13812345678"} {
 				if strings.Contains(string(resp.body), secret) {
 					t.Errorf("answer repeats the value: %s", resp.body)
@@ -368,10 +378,7 @@ func TestUpstreamErrorsBecomeStatusJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.code.String(), func(t *testing.T) {
-			resp := send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/code-"+strconv.Itoa(int(tc.code)), "", nil))
-			if resp.code != tc.want {
-				t.Fatalf("status %d, want %d; body %s", resp.code, tc.want, resp.body)
-			}
+			resp := sendWant(t, newRequest(t, http.MethodGet, url+"/v1/retirees/code-"+strconv.Itoa(int(tc.code)), "", nil), tc.want)
 			if ct := resp.header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
@@ -433,11 +440,8 @@ func TestBodyLimit(t *testing.T) {
 			if tc.chunked {
 				req.ContentLength = -1
 			}
-			before := up.fake.callCount()
-			resp := send(t, req)
-			if resp.code != tc.want {
-				t.Fatalf("status %d, want %d; body %.200s", resp.code, tc.want, resp.body)
-			}
+			noCall := up.fake.noCallsFromNow()
+			resp := sendWant(t, req, tc.want)
 			if tc.want == http.StatusOK {
 				got := up.fake.lastCall(t).req.(*registryv1.CreateRetireeRequest).GetRetiree().GetName()
 				if len(got) != tc.size-len(`{"name":""}`) {
@@ -449,9 +453,7 @@ func TestBodyLimit(t *testing.T) {
 			if diff := cmp.Diff(want, decodeStatus(t, resp.body)); diff != "" {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
-			if n := up.fake.callCount(); n != before {
-				t.Errorf("the upstream was called")
-			}
+			noCall(t)
 		})
 	}
 }
@@ -471,10 +473,7 @@ func TestAuthorizationIsForwarded(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := send(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", tc.header))
-			if resp.code != http.StatusOK {
-				t.Fatalf("status %d; body %s", resp.code, resp.body)
-			}
+			sendWant(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", tc.header), http.StatusOK)
 			got := up.fake.lastCall(t).md.Get("authorization")
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("authorization metadata (-want +got):\n%s", diff)
@@ -509,7 +508,7 @@ func TestRequestID(t *testing.T) {
 			if tc.sent != "" {
 				req.Header.Set(requestid.Header, tc.sent)
 			}
-			before := up.fake.callCount()
+			noCall := up.fake.noCallsFromNow()
 			resp := send(t, req)
 			got := resp.header.Values(requestid.Header)
 			if len(got) != 1 || !requestid.Valid(got[0]) {
@@ -519,9 +518,7 @@ func TestRequestID(t *testing.T) {
 				t.Errorf("X-Request-Id %q, sent %q, want kept: %v", got[0], tc.sent, tc.keep)
 			}
 			if !tc.upstream {
-				if up.fake.callCount() != before {
-					t.Errorf("the upstream was called")
-				}
+				noCall(t)
 				return
 			}
 			if diff := cmp.Diff([]string{got[0]}, up.fake.lastCall(t).md.Get(requestid.Key)); diff != "" {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"net/http"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestMergeOpenAPI(t *testing.T) {
@@ -81,14 +82,8 @@ func TestMergeOpenAPI(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			raw, err := mergeOpenAPI(tc.files)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("error %v, want %v", err, tc.wantErr)
-				}
+			if servicetest.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got struct {
 				Info        map[string]any   `json:"info"`
@@ -164,11 +159,7 @@ func getOpenAPI(t *testing.T) response {
 	t.Helper()
 	up := startUpstream(t)
 	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
-	resp := send(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil))
-	if resp.code != http.StatusOK {
-		t.Fatalf("GET /openapi.json: status %d", resp.code)
-	}
-	return resp
+	return sendWant(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil), http.StatusOK)
 }
 
 // indentJSON returns doc indented with sorted keys and a final newline,

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/gateway"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -49,14 +49,8 @@ func TestParseConfig(t *testing.T) {
 			}
 			var stderr bytes.Buffer
 			got, err := parseConfig(tc.args, &stderr)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("error %v, want %v", err, tc.wantErr)
-				}
+			if servicetest.WantErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := gateway.DefaultConfig()
 			tc.want(&want)
