@@ -504,10 +504,7 @@ func TestAttendanceAndReport(t *testing.T) {
 // registered.
 func TestProjectionFollowsRegistry(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	r := livingIn(communityA, 1)[0]
-	h.retirees(r)
-	venue := h.mustVenue(communityA, 20)
+	h, r, venue := newHarnessWithRetiree(t)
 	a := h.mustActivity(oneOff(venue, sh(2026, 7, 1, 9, 0), time.Hour))
 	b := h.mustActivity(oneOff(venue, sh(2026, 7, 2, 9, 0), time.Hour))
 	ctx := h.as(clerkP)
@@ -526,10 +523,7 @@ func TestProjectionFollowsRegistry(t *testing.T) {
 // the other two are cancelled and free the venue.
 func TestCancelMidSeries(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	r := livingIn(communityA, 1)[0]
-	h.retirees(r)
-	venue := h.mustVenue(communityA, 20)
+	h, r, venue := newHarnessWithRetiree(t)
 	a := h.mustActivity(weekly(venue, sh(2026, 7, 6, 9, 0), time.Hour, 1, 4))
 	ctx := h.as(clerkP)
 	if _, err := h.client.RegisterRetiree(ctx, &pb.RegisterRetireeRequest{ActivityId: a.Id, RetireeId: r.Id}); err != nil {
@@ -616,4 +610,15 @@ func TestDeathOrMoveReleasesPlaces(t *testing.T) {
 	if diff := cmp.Diff(want, states()); diff != "" {
 		t.Errorf("after a move (-want +got):\n%s", diff)
 	}
+}
+
+// newHarnessWithRetiree starts a harness whose registry knows one living
+// retiree of communityA, who may register for activities at the venue of
+// 20 places it makes there.
+func newHarnessWithRetiree(t *testing.T) (*harness, *registryv1.RetireeState, *pb.Venue) {
+	t.Helper()
+	h := newHarness(t)
+	r := livingIn(communityA, 1)[0]
+	h.retirees(r)
+	return h, r, h.mustVenue(communityA, 20)
 }
