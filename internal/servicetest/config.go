@@ -57,3 +57,14 @@ func RefuseConfigs[C any](t *testing.T, parse func([]string) (C, error), cases [
 		t.Errorf("--help: %v, want flag.ErrHelp", err)
 	}
 }
+
+// MustParseConfig is the config that parse makes of args, which must be
+// valid, such as the flags scripts/devrun starts a service with.
+func MustParseConfig[C any](t *testing.T, parse func([]string) (C, error), args []string) C {
+	t.Helper()
+	c, err := parse(args)
+	if err != nil {
+		t.Fatalf("ParseConfig(%q): %v", args, err)
+	}
+	return c
+}

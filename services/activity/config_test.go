@@ -13,20 +13,14 @@ func TestParseConfig(t *testing.T) {
 		"--grpc-addr", "127.0.0.1:9104", "--admin-addr", "127.0.0.1:9204", "--data-dir", "var",
 		"--token-key", "var/dev-signing.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",
 	}
-	c, err := ParseConfig(devrun)
-	if err != nil {
-		t.Fatalf("the devrun flags: %v", err)
-	}
+	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
 	if c.RegistryAddr != "127.0.0.1:9101" || c.Server.GRPCAddr != "127.0.0.1:9104" || c.DBPath() != filepath.Join("var", "activity.db") {
 		t.Errorf("config = %+v", c)
 	}
 
 	t.Setenv("ACTIVITY_SERVICE_TOKEN_FILE", "/run/secrets/activity.token")
 	t.Setenv("ACTIVITY_AUDIT_DURABLE_READS", "false")
-	c, err = ParseConfig(devrun)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = servicetest.MustParseConfig(t, ParseConfig, devrun)
 	if c.ServiceTokenFile != "/run/secrets/activity.token" || c.AuditDurableReads {
 		t.Errorf("environment not read: %+v", c)
 	}

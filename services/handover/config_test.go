@@ -16,10 +16,7 @@ func TestParseConfig(t *testing.T) {
 		"--token-key", "var/dev-signing.key", "--registry-addr", "127.0.0.1:9101",
 		"--activity-addr", "127.0.0.1:9104", "--log-format", "console",
 	}
-	c, err := ParseConfig(devrun)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
 	want := Config{
 		ServiceConfig: grpcserver.ServiceConfig{
 			Name: "handover", DataDir: "var", TokenKey: "var/dev-signing.key", RegistryAddr: "127.0.0.1:9101",
@@ -37,10 +34,7 @@ func TestParseConfig(t *testing.T) {
 
 	t.Setenv("HANDOVER_OUTBOX_HOLD", "true")
 	t.Setenv("HANDOVER_SERVICE_TOKEN_FILE", "/run/secrets/handover.token")
-	c, err = ParseConfig(devrun)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = servicetest.MustParseConfig(t, ParseConfig, devrun)
 	if !c.OutboxHold || c.ServiceTokenFile != "/run/secrets/handover.token" {
 		t.Errorf("environment not read: hold %v, token file %q", c.OutboxHold, c.ServiceTokenFile)
 	}

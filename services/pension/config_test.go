@@ -9,10 +9,7 @@ import (
 func TestParseConfig(t *testing.T) {
 	base := []string{"--token-key", "k.pem", "--id-key", "id.key"}
 	t.Run("defaults", func(t *testing.T) {
-		c, err := ParseConfig(base)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := servicetest.MustParseConfig(t, ParseConfig, base)
 		if c.Server.GRPCAddr != "127.0.0.1:9103" || c.Server.AdminAddr != "127.0.0.1:9203" || c.RegistryAddr != "127.0.0.1:9101" ||
 			c.AmountDropShare != 0.2 || c.MaxStreamRecords != 2_000_000 || !c.AuditDurableReads || c.DBPath() != "var/pension.db" {
 			t.Errorf("defaults: %+v", c)

@@ -16,10 +16,7 @@ func TestParseConfig(t *testing.T) {
 		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "var",
 		"--token-key", "var/dev-signing.key", "--id-key", "var/dev-id.key", "--log-format", "console",
 	}
-	c, err := ParseConfig(devrun)
-	if err != nil {
-		t.Fatalf("the devrun flags: %v", err)
-	}
+	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
 	want := Config{
 		ServiceConfig: grpcserver.ServiceConfig{
 			Name: "registry",
