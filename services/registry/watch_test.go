@@ -140,30 +140,19 @@ func TestWatchSnapshot(t *testing.T) {
 			t.Errorf("retiree %s missing from the snapshot", r.Id)
 		}
 	}
-	end := got[len(created)]
-	if end.Kind != pb.ChangeKind_SNAPSHOT_END || end.Revision != int64(head) {
-		t.Fatalf("after the snapshot: %v, want SNAPSHOT_END at %d", end, head)
-	}
+	wantChange(t, got[len(created)], pb.ChangeKind_SNAPSHOT_END, int64(head))
 
 	createSerially(t, s, 2000, 2001)
-	live := recvN(t, stream, 1)
-	if live[0].Kind != pb.ChangeKind_CREATED || live[0].Revision != int64(head)+1 {
-		t.Errorf("live change after the snapshot = %v, want CREATED at %d", live[0], head+1)
-	}
+	wantChange(t, recvN(t, stream, 1)[0], pb.ChangeKind_CREATED, int64(head)+1)
 }
 
 func TestWatchEmptyRegistry(t *testing.T) {
 	t.Parallel()
 	s, h := newServed(t)
 	stream, _ := h.watch(t, 0)
-	end := recvN(t, stream, 1)[0]
-	if end.Kind != pb.ChangeKind_SNAPSHOT_END || end.Revision != 0 {
-		t.Fatalf("first message = %v, want SNAPSHOT_END at 0", end)
-	}
+	wantChange(t, recvN(t, stream, 1)[0], pb.ChangeKind_SNAPSHOT_END, 0)
 	createSerially(t, s, 1, 2)
-	if got := recvN(t, stream, 1)[0]; got.Revision != 1 || got.Kind != pb.ChangeKind_CREATED {
-		t.Errorf("first change = %v", got)
-	}
+	wantChange(t, recvN(t, stream, 1)[0], pb.ChangeKind_CREATED, 1)
 }
 
 // TestWatchResume disconnects a consumer and resumes from its cursor:
@@ -208,10 +197,8 @@ func TestWatchAcrossRestart(t *testing.T) {
 
 	stream, _ := h1.watch(t, 0)
 	got := recvN(t, stream, 6) // 5 snapshot entries and SNAPSHOT_END
+	wantChange(t, got[5], pb.ChangeKind_SNAPSHOT_END, 5)
 	cursor := got[5].Revision
-	if got[5].Kind != pb.ChangeKind_SNAPSHOT_END || cursor != 5 {
-		t.Fatalf("snapshot end = %v", got[5])
-	}
 	createSerially(t, s1, 6, 8)
 	got = recvN(t, stream, 2)
 	cursor = got[1].Revision
@@ -272,10 +259,7 @@ func TestWatchCompacted(t *testing.T) {
 	}
 	// A consumer told to start again from 0 gets a full snapshot.
 	stream, _ := h.watch(t, 0)
-	got := recvN(t, stream, 13)
-	if end := got[12]; end.Kind != pb.ChangeKind_SNAPSHOT_END || end.Revision != 12 {
-		t.Errorf("snapshot end = %v", end)
-	}
+	wantChange(t, recvN(t, stream, 13)[12], pb.ChangeKind_SNAPSHOT_END, 12)
 }
 
 func TestWatchAhead(t *testing.T) {
@@ -317,5 +301,14 @@ func TestWatchEndsOnShutdown(t *testing.T) {
 		if st.Message() != "server is shutting down" {
 			t.Errorf("message = %q", st.Message())
 		}
+	}
+}
+
+// wantChange fails t unless the watch message got is of kind at revision
+// rev.
+func wantChange(t *testing.T, got *pb.WatchRetireesResponse, kind pb.ChangeKind, rev int64) {
+	t.Helper()
+	if got.Kind != kind || got.Revision != rev {
+		t.Fatalf("watch message = %v, want %v at %d", got, kind, rev)
 	}
 }
