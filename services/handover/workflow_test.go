@@ -370,7 +370,7 @@ func TestRefusals(t *testing.T) {
 		{"withdraw a completed package", fixture(w.completed, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
-		{"withdraw twice", w.withdrawnFn(1), func(h *pb.Handover) error {
+		{"withdraw twice", fixture(w.withdrawn, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.WithdrawHandover(ent, &pb.WithdrawHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
 		{"return without a reason", fixture(w.submitted, 1), func(h *pb.Handover) error {
@@ -465,9 +465,6 @@ func TestRefusals(t *testing.T) {
 // w.submitted, to when a case runs, so that each case gets its own.
 func fixture(state func(n int) *pb.Handover, n int) func() *pb.Handover {
 	return func() *pb.Handover { return state(n) }
-}
-func (w *world) withdrawnFn(n int) func() *pb.Handover {
-	return func() *pb.Handover { return w.withdrawn(n) }
 }
 
 // receivedFn returns a setup of a submitted package of n retirees with
