@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -274,4 +275,50 @@ func TestFakeRegistry(t *testing.T) {
 			t.Errorf("stream after the stop: %v, want Unavailable", err)
 		}
 	}
+}
+
+func TestAllPages(t *testing.T) {
+	pages := map[string]struct {
+		items []int
+		next  string
+	}{"": {[]int{1, 2}, "b"}, "b": {[]int{3}, "c"}, "c": {nil, "d"}, "d": {[]int{4}, ""}}
+	var tokens []string
+	read := func(token string) ([]int, string, error) {
+		tokens = append(tokens, token)
+		p := pages[token]
+		return p.items, p.next, nil
+	}
+	if got := servicetest.AllPages(t, 10, read); !slices.Equal(got, []int{1, 2, 3, 4}) {
+		t.Errorf("AllPages = %v, want [1 2 3 4]", got)
+	}
+	if want := []string{"", "b", "c", "d"}; !slices.Equal(tokens, want) {
+		t.Errorf("tokens asked for = %q, want %q", tokens, want)
+	}
+	if got := servicetest.AllPages(t, 4, read); len(got) != 4 {
+		t.Errorf("AllPages of at most 4 pages = %v, want all 4 items", got)
+	}
+	// A list that has not ended by maxPages fails the test.
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		servicetest.AllPages(rec, 3, read)
+	}()
+	<-done
+	if !rec.fatal {
+		t.Error("AllPages of a list longer than maxPages did not fail the test")
+	}
+}
+
+// fatalRecorder records a Fatalf and ends the goroutine, as testing.T does.
+type fatalRecorder struct {
+	testing.TB
+	fatal bool
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(string, ...any) {
+	r.fatal = true
+	runtime.Goexit()
 }

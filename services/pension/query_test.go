@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -222,24 +223,22 @@ func TestCertifications(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var got []string
-	token := ""
-	for page := 0; ; page++ {
+	issued := "" // a token retiree 0's list issued
+	got := servicetest.AllPages(t, 5, func(token string) ([]string, string, error) {
 		resp, err := h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(0), PageSize: 3, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
+		if resp.GetNextPageToken() != "" {
+			issued = resp.GetNextPageToken()
 		}
-		for _, c := range resp.Certifications {
-			got = append(got, c.CertifiedOn)
+		var days []string
+		for _, c := range resp.GetCertifications() {
+			days = append(days, c.CertifiedOn)
 		}
-		if token = resp.NextPageToken; token == "" || page > 3 {
-			break
-		}
-	}
+		return days, resp.GetNextPageToken(), err
+	})
 	if diff := cmp.Diff([]string{"2026-01-08", "2025-01-10", "2024-01-05", "2023-01-11"}, got); diff != "" {
 		t.Errorf("certifications newest first (-want +got):\n%s", diff)
 	}
-	_, err = h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(1), PageToken: token + "x"})
+	_, err = h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(1), PageToken: issued + "x"})
 	wantFields(t, err, "pageToken")
 
 	_, err = h.client.RecordCertification(h.as(adminP), &pb.RecordCertificationRequest{
@@ -268,23 +267,16 @@ func TestOverdueCertifications(t *testing.T) {
 
 	list := func(community string, size int32) []string {
 		t.Helper()
-		var out []string
-		token := ""
-		for range 10 {
+		return servicetest.AllPages(t, 10, func(token string) ([]string, string, error) {
 			resp, err := h.client.ListOverdueCertifications(h.as(adminP), &pb.ListOverdueCertificationsRequest{
 				CommunityId: community, PageSize: size, PageToken: token,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range resp.Overdue {
+			var out []string
+			for _, o := range resp.GetOverdue() {
 				out = append(out, fmt.Sprintf("%s %s %s %d", o.RetireeId, o.LastCertifiedOn, o.DueOn, o.DaysOverdue))
 			}
-			if token = resp.NextPageToken; token == "" {
-				break
-			}
-		}
-		return out
+			return out, resp.GetNextPageToken(), err
+		})
 	}
 	never := []string{retireeID(3) + "   0", retireeID(4) + "   0"}
 	if retireeID(4) < retireeID(3) {
@@ -357,23 +349,15 @@ func TestPaymentAnomalies(t *testing.T) {
 
 	for _, size := range []int32{1, 2, 50} {
 		t.Run(fmt.Sprintf("pages of %d", size), func(t *testing.T) {
-			var got []*pb.Anomaly
-			token := ""
-			for range 10 {
+			got := servicetest.AllPages(t, 10, func(token string) ([]*pb.Anomaly, string, error) {
 				resp, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{
 					Month: "2026-05", CommunityId: communityA, PageSize: size, PageToken: token,
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(resp.Anomalies) > int(size) {
+				if len(resp.GetAnomalies()) > int(size) {
 					t.Errorf("page of %d anomalies, asked for %d", len(resp.Anomalies), size)
 				}
-				got = append(got, resp.Anomalies...)
-				if token = resp.NextPageToken; token == "" {
-					break
-				}
-			}
+				return resp.GetAnomalies(), resp.GetNextPageToken(), err
+			})
 			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 				t.Errorf("anomalies (-want +got):\n%s", diff)
 			}
@@ -382,21 +366,14 @@ func TestPaymentAnomalies(t *testing.T) {
 	t.Run("a page examines a bounded number of retirees", func(t *testing.T) {
 		h.store.maxExamined = 2
 		defer func() { h.store.maxExamined = 0 }()
-		var got []*pb.Anomaly
-		token, pages := "", 0
-		for range 10 {
+		pages := 0
+		got := servicetest.AllPages(t, 10, func(token string) ([]*pb.Anomaly, string, error) {
+			pages++
 			resp, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{
 				Month: "2026-05", CommunityId: communityA, PageSize: 50, PageToken: token,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pages++
-			got = append(got, resp.Anomalies...)
-			if token = resp.NextPageToken; token == "" {
-				break
-			}
-		}
+			return resp.GetAnomalies(), resp.GetNextPageToken(), err
+		})
 		// Seven retirees of community A, two examined a page.
 		if pages != 4 {
 			t.Errorf("%d pages, want 4", pages)
@@ -408,19 +385,13 @@ func TestPaymentAnomalies(t *testing.T) {
 	// Both kinds for one retiree: paid while suspended and dropped.
 	h.pay(t, "may-fix", payItem{0, "2026-05", 100000})
 	var kinds []pb.AnomalyKind
-	token := ""
-	for range 10 {
+	all := servicetest.AllPages(t, 10, func(token string) ([]*pb.Anomaly, string, error) {
 		resp, err := h.client.ListPaymentAnomalies(h.as(bureauP), &pb.ListPaymentAnomaliesRequest{Month: "2026-05", CommunityId: communityA, PageSize: 1, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range resp.Anomalies {
-			if a.RetireeId == retireeID(0) {
-				kinds = append(kinds, a.Kind)
-			}
-		}
-		if token = resp.NextPageToken; token == "" {
-			break
+		return resp.GetAnomalies(), resp.GetNextPageToken(), err
+	})
+	for _, a := range all {
+		if a.RetireeId == retireeID(0) {
+			kinds = append(kinds, a.Kind)
 		}
 	}
 	if diff := cmp.Diff([]pb.AnomalyKind{pb.AnomalyKind_PAID_WHILE_SUSPENDED, pb.AnomalyKind_AMOUNT_DROP}, kinds); diff != "" {

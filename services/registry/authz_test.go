@@ -298,10 +298,7 @@ func TestScopedLists(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		var ids []string
-		for _, r := range resp.Retirees {
-			ids = append(ids, r.Id)
-		}
+		ids := retireeIDs(resp.Retirees)
 		slices.Sort(ids)
 		return ids, nil
 	}

@@ -135,10 +135,7 @@ func TestAssignRetirees(t *testing.T) {
 	s, h := newServed(t)
 	c := h.client
 	svc := h.as(serviceP)
-	var ids []string
-	for _, r := range createMany(t, s, retirees(t, 1, 6, communityA, pb.ManagementMode_ENTERPRISE)) {
-		ids = append(ids, r.Id)
-	}
+	ids := retireeIDs(createMany(t, s, retirees(t, 1, 6, communityA, pb.ManagementMode_ENTERPRISE)))
 	report := func() map[string]*pb.SocialisationRow {
 		resp, err := c.GetSocialisationReport(h.as(adminP), &pb.GetSocialisationReportRequest{})
 		if err != nil {

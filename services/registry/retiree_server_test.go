@@ -43,32 +43,21 @@ func TestListRetireesPaging(t *testing.T) {
 	// page lists every page of req and returns the ids in order.
 	page := func(t *testing.T, ctx context.Context, req *pb.ListRetireesRequest) ([]string, int) {
 		t.Helper()
-		var ids []string
+		size := int(req.PageSize)
+		if size == 0 {
+			size = 50
+		}
 		pages := 0
-		for {
+		ids := servicetest.AllPages(t, n, func(token string) ([]string, string, error) {
+			req.PageToken = token
 			resp, err := h.client.ListRetirees(ctx, req)
-			if err != nil {
-				t.Fatalf("page %d: %v", pages+1, err)
-			}
 			pages++
-			size := int(req.PageSize)
-			if size == 0 {
-				size = 50
-			}
-			if len(resp.Retirees) > size {
+			if len(resp.GetRetirees()) > size {
 				t.Fatalf("page %d has %d retirees, more than %d", pages, len(resp.Retirees), size)
 			}
-			for _, r := range resp.Retirees {
-				ids = append(ids, r.Id)
-			}
-			if resp.NextPageToken == "" {
-				return ids, pages
-			}
-			if pages > n {
-				t.Fatal("paging does not end")
-			}
-			req.PageToken = resp.NextPageToken
-		}
+			return retireeIDs(resp.GetRetirees()), resp.GetNextPageToken(), err
+		})
+		return ids, pages
 	}
 	check := func(t *testing.T, ids []string, want map[string]bool) {
 		t.Helper()
@@ -112,20 +101,12 @@ func TestListRetireesPaging(t *testing.T) {
 
 	t.Run("page size may change between pages", func(t *testing.T) {
 		ctx := h.as(adminP)
-		var ids []string
-		token := ""
-		for i := 0; ; i++ {
+		i := 0
+		ids := servicetest.AllPages(t, 1000, func(token string) ([]string, string, error) {
 			resp, err := h.client.ListRetirees(ctx, &pb.ListRetireesRequest{PageSize: int32(7 + i*97%1000), PageToken: token})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range resp.Retirees {
-				ids = append(ids, r.Id)
-			}
-			if token = resp.NextPageToken; token == "" {
-				break
-			}
-		}
+			i++
+			return retireeIDs(resp.GetRetirees()), resp.GetNextPageToken(), err
+		})
 		check(t, ids, all)
 	})
 
@@ -365,23 +346,26 @@ func TestAuditLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var all []string
-	token := ""
-	for {
+	all := servicetest.AllPages(t, 1000, func(token string) ([]string, string, error) {
 		page, err := c.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: 50, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
+		var ids []string
+		for _, e := range page.GetEntries() {
+			ids = append(ids, e.RequestId)
 		}
-		for _, e := range page.Entries {
-			all = append(all, e.RequestId)
-		}
-		if token = page.NextPageToken; token == "" {
-			break
-		}
-	}
+		return ids, page.GetNextPageToken(), err
+	})
 	if len(all) != len(want)+120 || all[len(want)] != "bulk-0" || all[len(all)-1] != "bulk-119" {
 		t.Errorf("paged audit log: %d entries, from %q to %q", len(all), all[len(want)], all[len(all)-1])
 	}
 	_, err = c.ListRetireeAuditLog(h.as(bureauP), &pb.ListRetireeAuditLogRequest{Id: r.Id})
 	wantStatus(t, err, codes.PermissionDenied)
+}
+
+// retireeIDs are the ids of rs, in order.
+func retireeIDs(rs []*pb.Retiree) []string {
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.Id)
+	}
+	return ids
 }

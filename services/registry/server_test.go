@@ -594,20 +594,14 @@ func TestServerCommunitiesAndEnterprises(t *testing.T) {
 		t.Errorf("get community (-created +got):\n%s", diff)
 	}
 	// The district filter, paged one at a time.
-	var ids []string
-	token := ""
-	for range 10 {
+	ids := servicetest.AllPages(t, 10, func(token string) ([]string, string, error) {
 		resp, err := c.ListCommunities(h.as(serviceP), &pb.ListCommunitiesRequest{District: "沈河区", PageSize: 1, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range resp.Communities {
+		var ids []string
+		for _, c := range resp.GetCommunities() {
 			ids = append(ids, c.Id)
 		}
-		if token = resp.NextPageToken; token == "" {
-			break
-		}
-	}
+		return ids, resp.GetNextPageToken(), err
+	})
 	if diff := cmp.Diff([]string{communityC, nc.Id}, ids); diff != "" {
 		t.Errorf("communities of 沈河区 (-want +got):\n%s", diff)
 	}
