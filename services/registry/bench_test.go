@@ -146,29 +146,26 @@ func newBenchFixture(b *testing.B) (*benchFixture, error) {
 func benchSpread(i int) int { return i * 7919 % benchRetirees }
 
 func BenchmarkStoreGetRetiree(b *testing.B) {
-	f := benchStore(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r, err := f.store.GetRetiree(f.ids[benchSpread(i)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r.Id != f.ids[benchSpread(i)] {
-			b.Fatalf("GetRetiree returned retiree %s, want %s", r.Id, f.ids[benchSpread(i)])
-		}
-	}
+	benchReads(b, func(f *benchFixture, n int) (*pb.Retiree, error) { return f.store.GetRetiree(f.ids[n]) })
 }
 
 func BenchmarkStoreLookupRetiree(b *testing.B) {
+	benchReads(b, func(f *benchFixture, n int) (*pb.Retiree, error) { return f.store.LookupRetiree(f.numbers[n]) })
+}
+
+// benchReads times read of the fixture's retirees in benchSpread's order,
+// checking that each read answers the retiree asked for.
+func benchReads(b *testing.B, read func(f *benchFixture, n int) (*pb.Retiree, error)) {
 	f := benchStore(b)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		r, err := f.store.LookupRetiree(f.numbers[benchSpread(i)])
+		n := benchSpread(i)
+		r, err := read(f, n)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r.Id != f.ids[benchSpread(i)] {
-			b.Fatalf("LookupRetiree returned retiree %s, want %s", r.Id, f.ids[benchSpread(i)])
+		if r.Id != f.ids[n] {
+			b.Fatalf("read retiree %s, want %s", r.Id, f.ids[n])
 		}
 	}
 }
