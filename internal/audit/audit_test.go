@@ -14,7 +14,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 func openDB(t *testing.T) *bolt.DB {
@@ -54,26 +56,16 @@ func TestGroupCommitRecordsEveryRead(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"} {
-		var all int
-		var after []byte
-		for {
-			page, next, err := List(db, id, 30, after)
-			if err != nil {
-				t.Fatal(err)
+		all := servicetest.AllPages(t, 100, func(after []byte) ([]*registryv1.AuditEntry, []byte, error) {
+			return List(db, id, 30, after)
+		})
+		for _, e := range all {
+			if e.RetireeId != id || e.Subject != "clerk-7" || e.Action != "GetRetiree" || !e.Time.AsTime().Equal(at) {
+				t.Fatalf("entry %v", e)
 			}
-			for _, e := range page {
-				if e.RetireeId != id || e.Subject != "clerk-7" || e.Action != "GetRetiree" || !e.Time.AsTime().Equal(at) {
-					t.Fatalf("entry %v", e)
-				}
-			}
-			all += len(page)
-			if next == nil {
-				break
-			}
-			after = next
 		}
-		if all != 100 {
-			t.Errorf("%s: %d entries, want 100", id, all)
+		if len(all) != 100 {
+			t.Errorf("%s: %d entries, want 100", id, len(all))
 		}
 	}
 }
@@ -147,25 +139,14 @@ func TestListAcrossIndexAndTail(t *testing.T) {
 	write(17) // not indexed yet
 	for _, size := range []int{1, 7, 25, 100} {
 		var got []string
-		var after []byte
-		for pages := 0; ; pages++ {
-			if pages > 100 {
-				t.Fatal("paging does not end")
+		entries := servicetest.AllPages(t, 100, func(after []byte) ([]*registryv1.AuditEntry, []byte, error) {
+			return List(db, "bbbbbbbbbbbbbbbb", size, after)
+		})
+		for _, e := range entries {
+			if e.RetireeId != "bbbbbbbbbbbbbbbb" {
+				t.Fatalf("entry of %s", e.RetireeId)
 			}
-			page, next, err := List(db, "bbbbbbbbbbbbbbbb", size, after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range page {
-				if e.RetireeId != "bbbbbbbbbbbbbbbb" {
-					t.Fatalf("entry of %s", e.RetireeId)
-				}
-				got = append(got, e.Action)
-			}
-			if next == nil {
-				break
-			}
-			after = next
+			got = append(got, e.Action)
 		}
 		var want []string
 		for i := 0; i < 25; i++ {

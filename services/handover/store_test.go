@@ -17,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -147,21 +148,14 @@ func TestEventsAndPaging(t *testing.T) {
 	if h.Etag != "r6" {
 		t.Errorf("etag after 6 revisions = %q", h.Etag)
 	}
-	var seqs []int64
-	var after []byte
-	for {
+	seqs := servicetest.AllPages(t, 10, func(after []byte) ([]int64, []byte, error) {
 		page, next, err := s.ListEvents(h.Id, 4, after)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var seqs []int64
 		for _, e := range page {
 			seqs = append(seqs, e.Sequence)
 		}
-		if next == nil {
-			break
-		}
-		after = next
-	}
+		return seqs, next, err
+	})
 	if !slices.Equal(seqs, []int64{1, 2, 3, 4, 5, 6}) {
 		t.Errorf("sequences %v", seqs)
 	}
@@ -412,23 +406,16 @@ func TestListHandoversRareFilterIsBounded(t *testing.T) {
 	}
 	rare := w.submitted(1)
 	w.store.maxExamined = 3
-	var found []string
-	var after []byte
 	pages := 0
-	for {
-		list, next, err := w.store.ListHandovers(Filter{State: pb.Handover_SUBMITTED}, 10, after)
-		if err != nil {
-			t.Fatal(err)
-		}
+	found := servicetest.AllPages(t, 100, func(after []byte) ([]string, []byte, error) {
 		pages++
+		list, next, err := w.store.ListHandovers(Filter{State: pb.Handover_SUBMITTED}, 10, after)
+		var ids []string
 		for _, h := range list {
-			found = append(found, h.Id)
+			ids = append(ids, h.Id)
 		}
-		if next == nil {
-			break
-		}
-		after = next
-	}
+		return ids, next, err
+	})
 	if len(found) != 1 || found[0] != rare.Id || pages < 10/3 {
 		t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare.Id, 10/3)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -156,13 +157,9 @@ func TestStoreListPaging(t *testing.T) {
 		}
 	}
 	seen := map[string]bool{}
-	var after []byte
 	pages := 0
-	for {
+	servicetest.AllPages(t, 1000, func(after []byte) ([]*pb.Retiree, []byte, error) {
 		list, next, err := s.ListRetirees(RetireeFilter{CommunityID: communityA}, 333, after)
-		if err != nil {
-			t.Fatal(err)
-		}
 		pages++
 		for _, r := range list {
 			if seen[r.Id] {
@@ -173,11 +170,8 @@ func TestStoreListPaging(t *testing.T) {
 			}
 			seen[r.Id] = true
 		}
-		if next == nil {
-			break
-		}
-		after = next
-	}
+		return list, next, err
+	})
 	if len(seen) != len(want) {
 		t.Errorf("listed %d, want %d (pages %d)", len(seen), len(want), pages)
 	}
@@ -300,23 +294,12 @@ func TestStoreListRareFilterIsBounded(t *testing.T) {
 		}
 	}
 	f := RetireeFilter{CommunityID: communityA, Mode: pb.ManagementMode_ENTERPRISE}
-	var found []string
-	var after []byte
 	pages := 0
-	for {
-		list, next, err := s.ListRetirees(f, 10, after)
-		if err != nil {
-			t.Fatal(err)
-		}
+	found := servicetest.AllPages(t, 100, func(after []byte) ([]string, []byte, error) {
 		pages++
-		for _, r := range list {
-			found = append(found, r.Id)
-		}
-		if next == nil {
-			break
-		}
-		after = next
-	}
+		list, next, err := s.ListRetirees(f, 10, after)
+		return retireeIDs(list), next, err
+	})
 	if len(found) != 1 || found[0] != rare || pages < 30/5 {
 		t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare, 30/5)
 	}
