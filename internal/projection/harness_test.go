@@ -265,6 +265,18 @@ type runningProjection struct {
 	running bool
 }
 
+// followedThenStopped makes a projection file that followed registry up
+// to rev and was closed, as a service leaves it at shutdown, and returns
+// its path.
+func followedThenStopped(t *testing.T, client registryv1.RegistryServiceClient, o projection.Options, rev uint64) string {
+	t.Helper()
+	path := projectionPath(t)
+	rp := startProjection(t, path, client, o)
+	rp.waitFor(rev)
+	rp.stop()
+	return path
+}
+
 // startProjection opens (or reopens) the projection's database at path
 // and runs it until stopped or the test ends.
 func startProjection(t *testing.T, path string, client registryv1.RegistryServiceClient, o projection.Options) *runningProjection {

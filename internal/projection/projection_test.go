@@ -264,11 +264,7 @@ func TestResumesFromStoredCursor(t *testing.T) {
 	a, _ := reg.create(communityA)
 	reg.create(communityB)
 	head, _ := reg.head()
-	path := projectionPath(t)
-
-	rp := startProjection(t, path, client, projection.Options{})
-	rp.waitFor(head)
-	rp.stop()
+	path := followedThenStopped(t, client, projection.Options{}, head)
 
 	// Registry moves on while the service is down.
 	c, _ := reg.create(communityC)
@@ -277,7 +273,7 @@ func TestResumesFromStoredCursor(t *testing.T) {
 
 	var mu sync.Mutex
 	var applied []string
-	rp = openProjection(t, path, client, projection.Options{
+	rp := openProjection(t, path, client, projection.Options{
 		OnApply: func(_ *bolt.Tx, _, cur *registryv1.RetireeState) error {
 			mu.Lock()
 			applied = append(applied, cur.Id)
@@ -398,10 +394,7 @@ func TestResynchronisesAfterCompaction(t *testing.T) {
 	b, _ := reg.create(communityA)
 	c, _ := reg.create(communityB)
 	cursor, _ := reg.head()
-	path := projectionPath(t)
-	rp := startProjection(t, path, client, projection.Options{})
-	rp.waitFor(cursor)
-	rp.stop()
+	path := followedThenStopped(t, client, projection.Options{}, cursor)
 
 	// While the service is down registry writes more than it keeps.
 	d, _ := reg.create(communityC)
@@ -417,7 +410,7 @@ func TestResynchronisesAfterCompaction(t *testing.T) {
 	}
 
 	before := len(client.calls())
-	rp = startProjection(t, path, client, projection.Options{})
+	rp := startProjection(t, path, client, projection.Options{})
 	rp.caughtUp(t, head)
 	calls := client.calls()[before:]
 	if len(calls) < 2 || calls[0] != int64(cursor) || !slices.Contains(calls[1:], 0) {
@@ -671,10 +664,7 @@ func TestAppliesBurstInFewTransactions(t *testing.T) {
 		return nil
 	}}
 	perTx = make(map[int]int)
-	path := projectionPath(t)
-	rp := startProjection(t, path, client, o)
-	rp.waitFor(first)
-	rp.stop()
+	path := followedThenStopped(t, client, o, first)
 
 	// The burst is written while the service is down, so that it arrives
 	// as one backlog rather than trickling in as it is made.
@@ -729,7 +719,7 @@ func TestAppliesBurstInFewTransactions(t *testing.T) {
 	perTx = make(map[int]int)
 	mu.Unlock()
 	start := time.Now()
-	rp = startProjection(t, path, client, o)
+	rp := startProjection(t, path, client, o)
 	rp.caughtUp(t, head)
 	t.Logf("applied %d changes in %v", changes, time.Since(start))
 
