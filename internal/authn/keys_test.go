@@ -129,15 +129,8 @@ func TestLoadOrCreateKeyFileRace(t *testing.T) {
 func TestLoadPublicKey(t *testing.T) {
 	t.Parallel()
 	pub, priv := newKey(t)
-	pubPEM, err := EncodePublicKeyPEM(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	privPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	pubPEM, privPEM := keyPEMs(t, pub, priv)
+	privBlock, _ := pem.Decode(privPEM)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +154,7 @@ func TestLoadPublicKey(t *testing.T) {
 		{"PKCS#8 private key", privPEM, true, true},
 		{"empty", nil, false, false},
 		{"not PEM", []byte("hello"), false, false},
-		{"wrong block type", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), false, false},
+		{"wrong block type", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: privBlock.Bytes}), false, false},
 		{"EC public key", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecPubDER}), false, false},
 		{"EC private key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecPrivDER}), false, false},
 		{"garbage in block", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}}), false, false},
@@ -210,16 +203,9 @@ func TestLoadPublicKey(t *testing.T) {
 
 func FuzzParseKeyPEM(f *testing.F) {
 	pub, priv := newKey(f)
-	pubPEM, err := EncodePublicKeyPEM(pub)
-	if err != nil {
-		f.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		f.Fatal(err)
-	}
+	pubPEM, privPEM := keyPEMs(f, pub, priv)
 	f.Add(pubPEM)
-	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	f.Add(privPEM)
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -242,4 +228,19 @@ func FuzzParseKeyPEM(f *testing.F) {
 			t.Fatalf("public err = %v, want ErrBadKey", pubErr)
 		}
 	})
+}
+
+// keyPEMs are the PEM files of a key pair: the public key as
+// EncodePublicKeyPEM writes it and the private key as PKCS#8.
+func keyPEMs(t testing.TB, pub ed25519.PublicKey, priv ed25519.PrivateKey) (pubPEM, privPEM []byte) {
+	t.Helper()
+	pubPEM, err := EncodePublicKeyPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pubPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

@@ -46,6 +46,16 @@ func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 	return pub, priv
 }
 
+// mustVerify is the principal v reads from tok, which must verify.
+func mustVerify(t testing.TB, v *Verifier, tok string) *Principal {
+	t.Helper()
+	p, err := v.Verify(tok)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return p
+}
+
 func mustSign(t testing.TB, priv ed25519.PrivateKey, p Principal, ttl time.Duration, now time.Time) string {
 	t.Helper()
 	tok, err := NewSigner(priv).Sign(p, ttl, now)
@@ -342,14 +352,8 @@ func TestVerifyCache(t *testing.T) {
 	t.Run("hit returns the same principal", func(t *testing.T) {
 		v := NewVerifier(pub, WithClock(func() time.Time { return t0 }))
 		tok := mustSign(t, priv, clerkP, time.Hour, t0)
-		p1, err := v.Verify(tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p2, err := v.Verify(tok)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p1 := mustVerify(t, v, tok)
+		p2 := mustVerify(t, v, tok)
 		if p1 != p2 {
 			t.Error("second Verify returned a new principal; want the cached one")
 		}
@@ -362,13 +366,9 @@ func TestVerifyCache(t *testing.T) {
 		clk := testclock.New(t0)
 		v := NewVerifier(pub, WithClock(clk.Now))
 		tok := mustSign(t, priv, adminP, time.Hour, t0)
-		if _, err := v.Verify(tok); err != nil {
-			t.Fatal(err)
-		}
+		mustVerify(t, v, tok)
 		clk.Set(exp.Add(DefaultLeeway - time.Nanosecond))
-		if _, err := v.Verify(tok); err != nil {
-			t.Fatalf("Verify within leeway: %v", err)
-		}
+		mustVerify(t, v, tok) // within the leeway
 		clk.Set(exp.Add(DefaultLeeway))
 		if _, err := v.Verify(tok); !errors.Is(err, ErrTokenExpired) {
 			t.Errorf("Verify after expiry: err = %v, want ErrTokenExpired", err)
@@ -386,9 +386,7 @@ func TestVerifyCache(t *testing.T) {
 			t.Fatalf("err = %v, want ErrTokenNotYetValid", err)
 		}
 		clk.Set(t0.Add(10 * time.Minute))
-		if _, err := v.Verify(tok); err != nil {
-			t.Fatalf("Verify once valid: %v", err)
-		}
+		mustVerify(t, v, tok) // once valid
 		// A clock stepped back before nbf must not be served from the cache.
 		clk.Set(t0)
 		if _, err := v.Verify(tok); !errors.Is(err, ErrTokenNotYetValid) {
@@ -414,10 +412,7 @@ func TestVerifyCache(t *testing.T) {
 		v := NewVerifier(pub, WithCacheSize(size), WithClock(func() time.Time { return t0 }))
 		for i := range 20 {
 			p := Principal{Subject: fmt.Sprintf("user-%d", i), Role: RoleBureau}
-			got, err := v.Verify(mustSign(t, priv, p, time.Hour, t0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := mustVerify(t, v, mustSign(t, priv, p, time.Hour, t0))
 			if got.Subject != p.Subject {
 				t.Fatalf("Subject = %q, want %q", got.Subject, p.Subject)
 			}
@@ -435,22 +430,11 @@ func TestVerifyCache(t *testing.T) {
 		v := NewVerifier(pub, WithCacheSize(2), WithClock(clk.Now))
 		short := mustSign(t, priv, Principal{Subject: "short", Role: RoleAdmin}, time.Minute, t0)
 		long := mustSign(t, priv, Principal{Subject: "long", Role: RoleAdmin}, time.Hour, t0)
-		pLong, err := v.Verify(long)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := v.Verify(short); err != nil {
-			t.Fatal(err)
-		}
+		pLong := mustVerify(t, v, long)
+		mustVerify(t, v, short)
 		clk.Set(t0.Add(5 * time.Minute))
-		if _, err := v.Verify(mustSign(t, priv, bureauP, time.Hour, t0)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := v.Verify(long)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != pLong {
+		mustVerify(t, v, mustSign(t, priv, bureauP, time.Hour, t0))
+		if got := mustVerify(t, v, long); got != pLong {
 			t.Error("long-lived token was evicted instead of the expired one")
 		}
 	})
