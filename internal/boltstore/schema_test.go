@@ -35,6 +35,15 @@ func writeRaw(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 	}
 }
 
+// putRaw puts key and value into bucket, making the bucket if need be.
+func putRaw(tx *bolt.Tx, bucket, key, value []byte) error {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, value)
+}
+
 // readRaw reads a closed file with plain bbolt.
 func readRaw(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 	t.Helper()
@@ -54,18 +63,10 @@ func version0File(t *testing.T, secret []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.db")
 	writeRaw(t, path, func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(testMeta)
-		if err != nil {
+		if err := putRaw(tx, testMeta, metaPageSecret, secret); err != nil {
 			return err
 		}
-		if err := meta.Put(metaPageSecret, secret); err != nil {
-			return err
-		}
-		people, err := tx.CreateBucket(testPeople)
-		if err != nil {
-			return err
-		}
-		return people.Put([]byte("p1"), []byte("ann"))
+		return putRaw(tx, testPeople, []byte("p1"), []byte("ann"))
 	})
 	return path
 }
@@ -218,13 +219,7 @@ func TestOpenVersionedResumesAfterFailedStep(t *testing.T) {
 func TestOpenVersionedRefusesNewerFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "test.db")
-	writeRaw(t, path, func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(testMeta)
-		if err != nil {
-			return err
-		}
-		return meta.Put(metaSchemaVersion, U64(3))
-	})
+	writeRaw(t, path, func(tx *bolt.Tx) error { return putRaw(tx, testMeta, metaSchemaVersion, U64(3)) })
 	s := Schema{Meta: testMeta, Buckets: [][]byte{testPeople}, Version: 2, Migrations: []Migration{
 		recordOnly, rewritePeople(1, bytes.ToUpper),
 	}}
