@@ -158,6 +158,16 @@ func startUpstream(t *testing.T) *testUpstream {
 
 // startGateway serves a gateway in front of registry, with defaults
 // otherwise, returning its base URL.
+// startBehindGateway starts a fake registry and, in front of it, a
+// gateway with the test configuration; it returns the fake and the
+// gateway's URL.
+func startBehindGateway(t *testing.T) (*testUpstream, string) {
+	t.Helper()
+	up := startUpstream(t)
+	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	return up, url
+}
+
 func startGateway(t *testing.T, cfg Config, logger *zap.Logger) (*Gateway, string) {
 	t.Helper()
 	g, err := New(cfg, logger)
@@ -248,8 +258,7 @@ func decodeStatus(t *testing.T, body []byte) statusBody {
 
 func TestCreateRetireeReachesUpstream(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 
 	body := `{"idNumber":"11010519491231002X","name":"张三","sex":"FEMALE","communityId":"210102001001","flags":["LIVING_ALONE","AGED_80_PLUS"]}`
 	resp := sendWant(t, newRequest(t, http.MethodPost, url+"/v1/retirees", body, map[string]string{"Content-Type": "application/json"}), http.StatusOK)
@@ -280,8 +289,7 @@ func TestCreateRetireeReachesUpstream(t *testing.T) {
 
 func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 
 	body := `{"name":"李四","residenceAddress":"沈阳市和平区","etag":"e1"}`
 	sendWant(t, newRequest(t, http.MethodPatch, url+"/v1/retirees/r-9", body, nil), http.StatusOK)
@@ -301,8 +309,7 @@ func TestUpdateRetireeInfersMaskFromBody(t *testing.T) {
 
 func TestUnknownFieldIsRejected(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 
 	tests := []struct {
 		name, method, path, body string
@@ -333,8 +340,7 @@ func TestUnknownFieldIsRejected(t *testing.T) {
 // number or a phone number).
 func TestBadValueIsNotEchoed(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	_, url := startBehindGateway(t)
 	for _, tc := range []struct {
 		name, body, field string
 	}{
@@ -359,8 +365,7 @@ func TestBadValueIsNotEchoed(t *testing.T) {
 
 func TestUpstreamErrorsBecomeStatusJSON(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	_, url := startBehindGateway(t)
 
 	tests := []struct {
 		code codes.Code
@@ -409,8 +414,7 @@ func jsonBodyOfSize(n int) []byte {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 	const limit = 1 << 20
 
 	tests := []struct {
@@ -460,8 +464,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestAuthorizationIsForwarded(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 
 	tests := []struct {
 		name   string
@@ -484,8 +487,7 @@ func TestAuthorizationIsForwarded(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	up, url := startBehindGateway(t)
 
 	tests := []struct {
 		name     string

@@ -10,7 +10,6 @@ import (
 	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
@@ -157,8 +156,7 @@ func TestOpenAPIGolden(t *testing.T) {
 // must succeed.
 func getOpenAPI(t *testing.T) response {
 	t.Helper()
-	up := startUpstream(t)
-	_, url := startGateway(t, testConfig(up.addr), zaptest.NewLogger(t))
+	_, url := startBehindGateway(t)
 	return sendWant(t, newRequest(t, http.MethodGet, url+"/openapi.json", "", nil), http.StatusOK)
 }
 
