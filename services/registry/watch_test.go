@@ -198,10 +198,8 @@ func TestWatchAcrossRestart(t *testing.T) {
 	stream, _ := h1.watch(t, 0)
 	got := recvN(t, stream, 6) // 5 snapshot entries and SNAPSHOT_END
 	wantChange(t, got[5], pb.ChangeKind_SNAPSHOT_END, 5)
-	cursor := got[5].Revision
 	createSerially(t, s1, 6, 8)
-	got = recvN(t, stream, 2)
-	cursor = got[1].Revision
+	cursor := recvN(t, stream, 2)[1].Revision
 
 	h1.stop()
 	_, err := stream.Recv()
