@@ -619,30 +619,27 @@ func TestOnApplySeesOldAndNewInSameTransaction(t *testing.T) {
 		if got := rp.p.Cursor(); got != before {
 			t.Errorf("Cursor moved to %d past a failed apply, want %d", got, before)
 		}
-		st, err := get(t, rp.db, a.Id)
-		if err != nil {
-			t.Fatal(err)
+		// The projection and the hook's own record hold a in community,
+		// and always together.
+		wantIn := func(community, when string) {
+			t.Helper()
+			st, err := get(t, rp.db, a.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.CommunityId != community {
+				t.Errorf("projection community = %s %s, want %s", st.CommunityId, when, community)
+			}
+			if v, want := hookValue(a.Id), community+"/LIVING"; v != want {
+				t.Errorf("hook's own record = %q %s, want %q", v, when, want)
+			}
 		}
-		if st.CommunityId != communityC {
-			t.Errorf("projection community = %s after the hook failed, want the old %s", st.CommunityId, communityC)
-		}
-		if v, want := hookValue(a.Id), communityC+"/LIVING"; v != want {
-			t.Errorf("hook's own record = %q after it failed, want the old %q", v, want)
-		}
+		wantIn(communityC, "after the hook failed (the old one)")
 		takeCalls()
 
 		fail.Store(false)
 		rp.waitFor(rev)
-		st, err = get(t, rp.db, a.Id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.CommunityId != communityA {
-			t.Errorf("projection community = %s once the hook works, want %s", st.CommunityId, communityA)
-		}
-		if v, want := hookValue(a.Id), communityA+"/LIVING"; v != want {
-			t.Errorf("hook's own record = %q, want %q", v, want)
-		}
+		wantIn(communityA, "once the hook works")
 	})
 }
 

@@ -640,9 +640,9 @@ func TestRegistryREST(t *testing.T) {
 			})
 		}
 
-		c := call{method: http.MethodGet, path: path, token: tk.admin}
-		r := api.do(t, c)
-		if !r.want(t, c, http.StatusOK) {
+		// The audit log names who read whom by id, never by personal data.
+		r, ok := api.readMasked(t, call{method: http.MethodGet, path: path, token: tk.admin})
+		if !ok {
 			return
 		}
 		var audit struct {
