@@ -107,8 +107,8 @@ func (c *Command) ServiceTokenFile(callees string) {
 // AuditDurableReads defines --audit-durable-reads; reads says which reads
 // are audited ("a read", "a read of registrations").
 func (c *Command) AuditDurableReads(reads string) {
-	c.fs.BoolVar(&c.cfg.AuditDurableReads, "audit-durable-reads", true,
-		"answer "+reads+" only after its audit record is on disk (group-committed with concurrent reads); false answers once the record is queued for the commit that follows within milliseconds")
+	c.fs.BoolVar(&c.cfg.AuditDurableReads, "audit-durable-reads", false,
+		"answer "+reads+" only after its audit record is on disk (slower); otherwise the record is queued before the answer and group-committed within milliseconds")
 }
 
 // Check has Validate report msg ("--submit-timeout must be positive")

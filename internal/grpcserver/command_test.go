@@ -32,7 +32,7 @@ func TestCommandParse(t *testing.T) {
 	t.Setenv("PENSION_OWN", "8")
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads=false"}); err != nil {
+	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Validate(); err != nil {
@@ -41,7 +41,7 @@ func TestCommandParse(t *testing.T) {
 	want := commandConfig{
 		ServiceConfig: ServiceConfig{
 			Name: "pension", DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
-			ServiceTokenFile: "/run/token", AuditDurableReads: false,
+			ServiceTokenFile: "/run/token", AuditDurableReads: true,
 		},
 		Own: 8,
 	}

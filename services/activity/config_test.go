@@ -19,9 +19,9 @@ func TestParseConfig(t *testing.T) {
 	}
 
 	t.Setenv("ACTIVITY_SERVICE_TOKEN_FILE", "/run/secrets/activity.token")
-	t.Setenv("ACTIVITY_AUDIT_DURABLE_READS", "false")
+	t.Setenv("ACTIVITY_AUDIT_DURABLE_READS", "true")
 	c = servicetest.MustParseConfig(t, ParseConfig, devrun)
-	if c.ServiceTokenFile != "/run/secrets/activity.token" || c.AuditDurableReads {
+	if c.ServiceTokenFile != "/run/secrets/activity.token" || !c.AuditDurableReads {
 		t.Errorf("environment not read: %+v", c)
 	}
 

@@ -11,7 +11,7 @@ func TestParseConfig(t *testing.T) {
 	t.Run("defaults", func(t *testing.T) {
 		c := servicetest.MustParseConfig(t, ParseConfig, base)
 		if c.Server.GRPCAddr != "127.0.0.1:9103" || c.Server.AdminAddr != "127.0.0.1:9203" || c.RegistryAddr != "127.0.0.1:9101" ||
-			c.AmountDropShare != 0.2 || c.MaxStreamRecords != 2_000_000 || !c.AuditDurableReads || c.DBPath() != "var/pension.db" {
+			c.AmountDropShare != 0.2 || c.MaxStreamRecords != 2_000_000 || c.AuditDurableReads || c.DBPath() != "var/pension.db" {
 			t.Errorf("defaults: %+v", c)
 		}
 	})
@@ -24,9 +24,9 @@ func TestParseConfig(t *testing.T) {
 	})
 	t.Run("environment", func(t *testing.T) {
 		t.Setenv("PENSION_AMOUNT_DROP_SHARE", "0.3")
-		t.Setenv("PENSION_AUDIT_DURABLE_READS", "false")
+		t.Setenv("PENSION_AUDIT_DURABLE_READS", "true")
 		c, err := ParseConfig(base)
-		if err != nil || c.AmountDropShare != 0.3 || c.AuditDurableReads {
+		if err != nil || c.AmountDropShare != 0.3 || !c.AuditDurableReads {
 			t.Errorf("ParseConfig = %+v, %v", c, err)
 		}
 	})

@@ -24,7 +24,7 @@ func TestParseConfig(t *testing.T) {
 				GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "console", LogLevel: "info",
 				ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
 			},
-			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key", AuditDurableReads: true,
+			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key",
 		},
 		Retention: DefaultRetention,
 	}
@@ -35,8 +35,8 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("DBPath = %q", c.DBPath())
 	}
 
-	t.Setenv("REGISTRY_AUDIT_DURABLE_READS", "false")
-	if c, err := ParseConfig(devrun); err != nil || c.AuditDurableReads {
+	t.Setenv("REGISTRY_AUDIT_DURABLE_READS", "true")
+	if c, err := ParseConfig(devrun); err != nil || !c.AuditDurableReads {
 		t.Errorf("environment not read: %+v, %v", c, err)
 	}
 
