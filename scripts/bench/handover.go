@@ -132,7 +132,7 @@ func (cl *handoverClients) submit(ent context.Context, pkg *handoverv1.Handover)
 		return nil, row{}, fmt.Errorf("submit handover: %w", err)
 	}
 	return sr.Handover, row{
-		What:  fmt.Sprintf("handover: :submit of %s retirees (a GetRetiree each, 16 in flight)", formatCount(benchHandoverRetirees)),
+		What:  fmt.Sprintf("handover: :submit of %s retirees (one BatchGetRetireeFacts call to registry)", formatCount(benchHandoverRetirees)),
 		Value: fmt.Sprintf("%.2f s", time.Since(start).Seconds()),
 	}, nil
 }
