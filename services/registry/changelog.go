@@ -148,6 +148,9 @@ func (s *Store) stateOf(r *pb.Retiree) (*pb.RetireeState, error) {
 		DateOfDeath:          r.DateOfDeath,
 		Flags:                slices.Clone(r.Flags),
 		RetirementDate:       r.RetirementDate,
+		Name:                 r.Name,
+		IdNumberMasked:       idnumber.Mask(r.IdNumber),
+		PhoneMasked:          maskPhone(r.Phone),
 	}, nil
 }
 

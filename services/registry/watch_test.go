@@ -87,6 +87,8 @@ func TestWatchReplayThenFollow(t *testing.T) {
 			Id: r.Id, IdNumberKey: s.keyer.Key(id), CommunityId: communityA, Status: pb.RetireeStatus_LIVING,
 			ManagementMode: pb.ManagementMode_COMMUNITY, EnterpriseCreditCode: enterpriseX, BirthDate: r.BirthDate,
 			RetirementDate: r.RetirementDate,
+			// The work-list fields: the name and masked numbers only.
+			Name: r.Name, IdNumberMasked: idnumber.Mask(r.IdNumber), PhoneMasked: maskPhone(r.Phone),
 		}
 		if c.Kind != pb.ChangeKind_CREATED || c.ChangeTime == nil {
 			t.Errorf("change %d: kind %v, time %v", c.Revision, c.Kind, c.ChangeTime)

@@ -7,6 +7,7 @@
 package pensionv1
 
 import (
+	v1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -22,15 +23,91 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// CertificationMethod is how a retiree was certified alive.
+// PaymentKind says what a payment pays for.
+type PaymentKind int32
+
+const (
+	PaymentKind_PAYMENT_KIND_UNSPECIFIED PaymentKind = 0
+	// The month's pension, paid in or just after its month.
+	PaymentKind_REGULAR PaymentKind = 1
+	// Back-pay of an earlier month, e.g. after a restoration.
+	PaymentKind_ARREARS PaymentKind = 2
+	// The retroactive part of a yearly pension adjustment.
+	PaymentKind_ADJUSTMENT PaymentKind = 3
+)
+
+// Enum value maps for PaymentKind.
+var (
+	PaymentKind_name = map[int32]string{
+		0: "PAYMENT_KIND_UNSPECIFIED",
+		1: "REGULAR",
+		2: "ARREARS",
+		3: "ADJUSTMENT",
+	}
+	PaymentKind_value = map[string]int32{
+		"PAYMENT_KIND_UNSPECIFIED": 0,
+		"REGULAR":                  1,
+		"ARREARS":                  2,
+		"ADJUSTMENT":               3,
+	}
+)
+
+func (x PaymentKind) Enum() *PaymentKind {
+	p := new(PaymentKind)
+	*p = x
+	return p
+}
+
+func (x PaymentKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PaymentKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[0].Descriptor()
+}
+
+func (PaymentKind) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[0]
+}
+
+func (x PaymentKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PaymentKind.Descriptor instead.
+func (PaymentKind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{0}
+}
+
+// CertificationMethod is the channel through which a retiree was
+// certified alive. DATA_MATCH, FACE_APP, CONSULAR and OTHER_REGION are the
+// bureau's channels; clerks record IN_PERSON, HOME_VISIT and ACTIVITY.
 type CertificationMethod int32
 
 const (
 	CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED CertificationMethod = 0
-	CertificationMethod_IN_PERSON                        CertificationMethod = 1
-	CertificationMethod_HOME_VISIT                       CertificationMethod = 2
-	CertificationMethod_REMOTE_FACE                      CertificationMethod = 3
-	CertificationMethod_DATA_MATCH                       CertificationMethod = 4
+	// At the community's or the bureau's counter.
+	CertificationMethod_IN_PERSON CertificationMethod = 1
+	// At home, for a retiree who cannot come.
+	CertificationMethod_HOME_VISIT CertificationMethod = 2
+	// Face recognition in the ministry's or the province's app.
+	CertificationMethod_FACE_APP CertificationMethod = 3
+	// The earlier name of FACE_APP, still accepted.
+	//
+	// Deprecated: Marked as deprecated in socmgmt/pension/v1/pension.proto.
+	CertificationMethod_REMOTE_FACE CertificationMethod = 3
+	// Matched with civil-affairs, public-security or health records.
+	CertificationMethod_DATA_MATCH CertificationMethod = 4
+	// Abroad, through the consular app.
+	CertificationMethod_CONSULAR CertificationMethod = 5
+	// By another region's agency, for a retiree living there.
+	CertificationMethod_OTHER_REGION CertificationMethod = 6
+	// Seen by a clerk at a community activity.
+	CertificationMethod_ACTIVITY CertificationMethod = 7
+	// Never recorded: the first month of pension counts as a certification
+	// on its first day; lists and the entitlement name it as the channel
+	// last used when nothing later was recorded.
+	CertificationMethod_PENSION_START CertificationMethod = 8
 )
 
 // Enum value maps for CertificationMethod.
@@ -39,15 +116,25 @@ var (
 		0: "CERTIFICATION_METHOD_UNSPECIFIED",
 		1: "IN_PERSON",
 		2: "HOME_VISIT",
-		3: "REMOTE_FACE",
+		3: "FACE_APP",
+		// Duplicate value: 3: "REMOTE_FACE",
 		4: "DATA_MATCH",
+		5: "CONSULAR",
+		6: "OTHER_REGION",
+		7: "ACTIVITY",
+		8: "PENSION_START",
 	}
 	CertificationMethod_value = map[string]int32{
 		"CERTIFICATION_METHOD_UNSPECIFIED": 0,
 		"IN_PERSON":                        1,
 		"HOME_VISIT":                       2,
+		"FACE_APP":                         3,
 		"REMOTE_FACE":                      3,
 		"DATA_MATCH":                       4,
+		"CONSULAR":                         5,
+		"OTHER_REGION":                     6,
+		"ACTIVITY":                         7,
+		"PENSION_START":                    8,
 	}
 )
 
@@ -62,11 +149,11 @@ func (x CertificationMethod) String() string {
 }
 
 func (CertificationMethod) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_pension_v1_pension_proto_enumTypes[0].Descriptor()
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[1].Descriptor()
 }
 
 func (CertificationMethod) Type() protoreflect.EnumType {
-	return &file_socmgmt_pension_v1_pension_proto_enumTypes[0]
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[1]
 }
 
 func (x CertificationMethod) Number() protoreflect.EnumNumber {
@@ -75,19 +162,136 @@ func (x CertificationMethod) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CertificationMethod.Descriptor instead.
 func (CertificationMethod) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{0}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{1}
 }
 
-// EntitlementState is whether a pension is being paid.
+// DecisionAction is what the bureau decided about a pension.
+type DecisionAction int32
+
+const (
+	DecisionAction_DECISION_ACTION_UNSPECIFIED DecisionAction = 0
+	// Not paid from the effective month on, until restored.
+	DecisionAction_SUSPEND DecisionAction = 1
+	// Paid again from the effective month on; the suspended months before it
+	// are owed as back-pay.
+	DecisionAction_RESTORE DecisionAction = 2
+	// Never paid again from the effective month on.
+	DecisionAction_STOP DecisionAction = 3
+)
+
+// Enum value maps for DecisionAction.
+var (
+	DecisionAction_name = map[int32]string{
+		0: "DECISION_ACTION_UNSPECIFIED",
+		1: "SUSPEND",
+		2: "RESTORE",
+		3: "STOP",
+	}
+	DecisionAction_value = map[string]int32{
+		"DECISION_ACTION_UNSPECIFIED": 0,
+		"SUSPEND":                     1,
+		"RESTORE":                     2,
+		"STOP":                        3,
+	}
+)
+
+func (x DecisionAction) Enum() *DecisionAction {
+	p := new(DecisionAction)
+	*p = x
+	return p
+}
+
+func (x DecisionAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DecisionAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[2].Descriptor()
+}
+
+func (DecisionAction) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[2]
+}
+
+func (x DecisionAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DecisionAction.Descriptor instead.
+func (DecisionAction) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{2}
+}
+
+// DecisionReason is why the bureau suspended or stopped a pension.
+type DecisionReason int32
+
+const (
+	DecisionReason_DECISION_REASON_UNSPECIFIED DecisionReason = 0
+	DecisionReason_NOT_CERTIFIED               DecisionReason = 1
+	DecisionReason_LOST_CONTACT                DecisionReason = 2
+	DecisionReason_IMPRISONED                  DecisionReason = 3
+	DecisionReason_DECEASED                    DecisionReason = 4
+	DecisionReason_OTHER                       DecisionReason = 5
+)
+
+// Enum value maps for DecisionReason.
+var (
+	DecisionReason_name = map[int32]string{
+		0: "DECISION_REASON_UNSPECIFIED",
+		1: "NOT_CERTIFIED",
+		2: "LOST_CONTACT",
+		3: "IMPRISONED",
+		4: "DECEASED",
+		5: "OTHER",
+	}
+	DecisionReason_value = map[string]int32{
+		"DECISION_REASON_UNSPECIFIED": 0,
+		"NOT_CERTIFIED":               1,
+		"LOST_CONTACT":                2,
+		"IMPRISONED":                  3,
+		"DECEASED":                    4,
+		"OTHER":                       5,
+	}
+)
+
+func (x DecisionReason) Enum() *DecisionReason {
+	p := new(DecisionReason)
+	*p = x
+	return p
+}
+
+func (x DecisionReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DecisionReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[3].Descriptor()
+}
+
+func (DecisionReason) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[3]
+}
+
+func (x DecisionReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DecisionReason.Descriptor instead.
+func (DecisionReason) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{3}
+}
+
+// EntitlementState is whether a pension is being paid, as the bureau
+// decided.
 type EntitlementState int32
 
 const (
 	EntitlementState_ENTITLEMENT_STATE_UNSPECIFIED EntitlementState = 0
-	// Certified within the last 12 months.
+	// Paid: no decision of the bureau says otherwise.
 	EntitlementState_ACTIVE EntitlementState = 1
-	// The last certification is more than 12 months before the as-of date.
+	// The bureau suspended the pension and has not restored it.
 	EntitlementState_SUSPENDED EntitlementState = 2
-	// The retiree died.
+	// The bureau stopped the pension, or registry records a death.
 	EntitlementState_STOPPED EntitlementState = 3
 )
 
@@ -118,11 +322,11 @@ func (x EntitlementState) String() string {
 }
 
 func (EntitlementState) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_pension_v1_pension_proto_enumTypes[1].Descriptor()
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[4].Descriptor()
 }
 
 func (EntitlementState) Type() protoreflect.EnumType {
-	return &file_socmgmt_pension_v1_pension_proto_enumTypes[1]
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[4]
 }
 
 func (x EntitlementState) Number() protoreflect.EnumNumber {
@@ -131,7 +335,116 @@ func (x EntitlementState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntitlementState.Descriptor instead.
 func (EntitlementState) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{1}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{4}
+}
+
+// CertificationStatus is socmgmt's own view of a retiree's certification:
+// whom a clerk should help to certify.
+type CertificationStatus int32
+
+const (
+	CertificationStatus_CERTIFICATION_STATUS_UNSPECIFIED CertificationStatus = 0
+	// Certified for the current cycle and not due within 30 days.
+	CertificationStatus_CURRENT CertificationStatus = 1
+	// Due within the next 30 days.
+	CertificationStatus_DUE_SOON CertificationStatus = 2
+	// Past its due date.
+	CertificationStatus_OVERDUE CertificationStatus = 3
+)
+
+// Enum value maps for CertificationStatus.
+var (
+	CertificationStatus_name = map[int32]string{
+		0: "CERTIFICATION_STATUS_UNSPECIFIED",
+		1: "CURRENT",
+		2: "DUE_SOON",
+		3: "OVERDUE",
+	}
+	CertificationStatus_value = map[string]int32{
+		"CERTIFICATION_STATUS_UNSPECIFIED": 0,
+		"CURRENT":                          1,
+		"DUE_SOON":                         2,
+		"OVERDUE":                          3,
+	}
+)
+
+func (x CertificationStatus) Enum() *CertificationStatus {
+	p := new(CertificationStatus)
+	*p = x
+	return p
+}
+
+func (x CertificationStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CertificationStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[5].Descriptor()
+}
+
+func (CertificationStatus) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[5]
+}
+
+func (x CertificationStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CertificationStatus.Descriptor instead.
+func (CertificationStatus) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{5}
+}
+
+// CertificationRuleKind is how a region schedules certification.
+type CertificationRuleKind int32
+
+const (
+	CertificationRuleKind_CERTIFICATION_RULE_KIND_UNSPECIFIED CertificationRuleKind = 0
+	// Due 12 months after the last certification (the national default).
+	CertificationRuleKind_ROLLING CertificationRuleKind = 1
+	// Once in each yearly cycle, by the cycle's deadline.
+	CertificationRuleKind_WINDOW CertificationRuleKind = 2
+)
+
+// Enum value maps for CertificationRuleKind.
+var (
+	CertificationRuleKind_name = map[int32]string{
+		0: "CERTIFICATION_RULE_KIND_UNSPECIFIED",
+		1: "ROLLING",
+		2: "WINDOW",
+	}
+	CertificationRuleKind_value = map[string]int32{
+		"CERTIFICATION_RULE_KIND_UNSPECIFIED": 0,
+		"ROLLING":                             1,
+		"WINDOW":                              2,
+	}
+)
+
+func (x CertificationRuleKind) Enum() *CertificationRuleKind {
+	p := new(CertificationRuleKind)
+	*p = x
+	return p
+}
+
+func (x CertificationRuleKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CertificationRuleKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[6].Descriptor()
+}
+
+func (CertificationRuleKind) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[6]
+}
+
+func (x CertificationRuleKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CertificationRuleKind.Descriptor instead.
+func (CertificationRuleKind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{6}
 }
 
 // AnomalyKind is what is wrong with a month's payment.
@@ -139,15 +452,18 @@ type AnomalyKind int32
 
 const (
 	AnomalyKind_ANOMALY_KIND_UNSPECIFIED AnomalyKind = 0
-	// A living, active retiree was not paid.
+	// A living retiree whom the bureau has ACTIVE has no REGULAR or ARREARS
+	// payment for the month.
 	AnomalyKind_MISSING AnomalyKind = 1
 	// Paid for a month after the month of death.
 	AnomalyKind_PAID_AFTER_DEATH AnomalyKind = 2
-	// Paid while the entitlement was suspended.
+	// Paid for a month the bureau had suspended and has not restored.
 	AnomalyKind_PAID_WHILE_SUSPENDED AnomalyKind = 3
-	// The total dropped by more than the configured share below the
-	// previous month's.
+	// The month's REGULAR total dropped by more than the configured share
+	// below the previous month's (adjustments are left out).
 	AnomalyKind_AMOUNT_DROP AnomalyKind = 4
+	// Two REGULAR payments for one month.
+	AnomalyKind_PAID_TWICE AnomalyKind = 5
 )
 
 // Enum value maps for AnomalyKind.
@@ -158,6 +474,7 @@ var (
 		2: "PAID_AFTER_DEATH",
 		3: "PAID_WHILE_SUSPENDED",
 		4: "AMOUNT_DROP",
+		5: "PAID_TWICE",
 	}
 	AnomalyKind_value = map[string]int32{
 		"ANOMALY_KIND_UNSPECIFIED": 0,
@@ -165,6 +482,7 @@ var (
 		"PAID_AFTER_DEATH":         2,
 		"PAID_WHILE_SUSPENDED":     3,
 		"AMOUNT_DROP":              4,
+		"PAID_TWICE":               5,
 	}
 )
 
@@ -179,11 +497,11 @@ func (x AnomalyKind) String() string {
 }
 
 func (AnomalyKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_pension_v1_pension_proto_enumTypes[2].Descriptor()
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[7].Descriptor()
 }
 
 func (AnomalyKind) Type() protoreflect.EnumType {
-	return &file_socmgmt_pension_v1_pension_proto_enumTypes[2]
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[7]
 }
 
 func (x AnomalyKind) Number() protoreflect.EnumNumber {
@@ -192,7 +510,7 @@ func (x AnomalyKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AnomalyKind.Descriptor instead.
 func (AnomalyKind) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{2}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{7}
 }
 
 // ImportHeader opens an import stream.
@@ -275,12 +593,16 @@ type PaymentRecord struct {
 	PersonalAccountFen int64  `protobuf:"varint,5,opt,name=personal_account_fen,json=personalAccountFen,proto3" json:"personal_account_fen,omitempty"`
 	TransitionalFen    int64  `protobuf:"varint,6,opt,name=transitional_fen,json=transitionalFen,proto3" json:"transitional_fen,omitempty"`
 	OtherFen           int64  `protobuf:"varint,7,opt,name=other_fen,json=otherFen,proto3" json:"other_fen,omitempty"`
-	// YYYY-MM-DD; within the month or up to the end of the following month.
+	// YYYY-MM-DD; from the first day of the month up to today.
 	PaidOn string `protobuf:"bytes,8,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
 	// The bank account with all but the last four digits masked.
 	BankAccountMasked string `protobuf:"bytes,9,opt,name=bank_account_masked,json=bankAccountMasked,proto3" json:"bank_account_masked,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// REGULAR, ARREARS or ADJUSTMENT. Unspecified means REGULAR when paid
+	// by the end of the following month; a record paid later is ARREARS
+	// unless it says ADJUSTMENT.
+	Kind          PaymentKind `protobuf:"varint,10,opt,name=kind,proto3,enum=socmgmt.pension.v1.PaymentKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PaymentRecord) Reset() {
@@ -376,6 +698,13 @@ func (x *PaymentRecord) GetBankAccountMasked() string {
 	return ""
 }
 
+func (x *PaymentRecord) GetKind() PaymentKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PaymentKind_PAYMENT_KIND_UNSPECIFIED
+}
+
 // ImportPaymentsRequest is one message of an import stream: the header
 // first, then records.
 type ImportPaymentsRequest struct {
@@ -466,7 +795,9 @@ type RecordRejection struct {
 	Index int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	// A stable reason: ID_NUMBER_INVALID, UNKNOWN_RETIREE, MONTH_INVALID,
 	// MONTH_IN_FUTURE, AMOUNT_INVALID, PAID_ON_INVALID, BANK_ACCOUNT_INVALID,
-	// INDEX_OUT_OF_ORDER.
+	// KIND_INVALID, INDEX_OUT_OF_ORDER; for certifications DATE_INVALID,
+	// DATE_IN_FUTURE, CHANNEL_INVALID, REFERENCE_INVALID; for decisions
+	// ACTION_INVALID, REASON_INVALID, NOTE_INVALID.
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -584,11 +915,11 @@ type ImportSummary struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	BatchId  string                 `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	Received int64                  `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
-	// New (retiree, month) payments.
+	// New records (payments, certifications or decisions).
 	Accepted int64 `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Identical to what was already stored: nothing changed.
 	Duplicates int64 `protobuf:"varint,4,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
-	// Changed payments; the previous version is kept.
+	// Changed records; the previous version is kept.
 	Corrections   int64 `protobuf:"varint,5,opt,name=corrections,proto3" json:"corrections,omitempty"`
 	Rejected      int64 `protobuf:"varint,6,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	LastIndex     int64 `protobuf:"varint,7,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
@@ -773,8 +1104,12 @@ type Payment struct {
 	// The batch that brought this version.
 	BatchId string `protobuf:"bytes,10,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	// 1 for the first version, increasing with each correction.
-	Version       int32                  `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
-	ImportTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=import_time,json=importTime,proto3" json:"import_time,omitempty"`
+	Version    int32                  `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
+	ImportTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=import_time,json=importTime,proto3" json:"import_time,omitempty"`
+	// A payment is one (retiree, month, kind, paid_on): a re-sent record
+	// with other amounts is a correction of it, one with another paid_on a
+	// second payment.
+	Kind          PaymentKind `protobuf:"varint,13,opt,name=kind,proto3,enum=socmgmt.pension.v1.PaymentKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -891,6 +1226,13 @@ func (x *Payment) GetImportTime() *timestamppb.Timestamp {
 		return x.ImportTime
 	}
 	return nil
+}
+
+func (x *Payment) GetKind() PaymentKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PaymentKind_PAYMENT_KIND_UNSPECIFIED
 }
 
 // ListPaymentsRequest is the request of ListPayments.
@@ -1269,16 +1611,18 @@ func (x *GetStatementRequest) GetYear() int32 {
 
 // GetStatementResponse is the response of GetStatement.
 type GetStatementResponse struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	RetireeId          string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
-	Year               int32                  `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
-	Payments           []*Payment             `protobuf:"bytes,3,rep,name=payments,proto3" json:"payments,omitempty"`
-	MonthsPaid         int32                  `protobuf:"varint,4,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
-	BasicFen           int64                  `protobuf:"varint,5,opt,name=basic_fen,json=basicFen,proto3" json:"basic_fen,omitempty"`
-	PersonalAccountFen int64                  `protobuf:"varint,6,opt,name=personal_account_fen,json=personalAccountFen,proto3" json:"personal_account_fen,omitempty"`
-	TransitionalFen    int64                  `protobuf:"varint,7,opt,name=transitional_fen,json=transitionalFen,proto3" json:"transitional_fen,omitempty"`
-	OtherFen           int64                  `protobuf:"varint,8,opt,name=other_fen,json=otherFen,proto3" json:"other_fen,omitempty"`
-	TotalFen           int64                  `protobuf:"varint,9,opt,name=total_fen,json=totalFen,proto3" json:"total_fen,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	Year      int32                  `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
+	Payments  []*Payment             `protobuf:"bytes,3,rep,name=payments,proto3" json:"payments,omitempty"`
+	// Months of the year with a REGULAR or ARREARS payment.
+	MonthsPaid int32 `protobuf:"varint,4,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
+	// Totals over every payment for a month of the year, of every kind.
+	BasicFen           int64 `protobuf:"varint,5,opt,name=basic_fen,json=basicFen,proto3" json:"basic_fen,omitempty"`
+	PersonalAccountFen int64 `protobuf:"varint,6,opt,name=personal_account_fen,json=personalAccountFen,proto3" json:"personal_account_fen,omitempty"`
+	TransitionalFen    int64 `protobuf:"varint,7,opt,name=transitional_fen,json=transitionalFen,proto3" json:"transitional_fen,omitempty"`
+	OtherFen           int64 `protobuf:"varint,8,opt,name=other_fen,json=otherFen,proto3" json:"other_fen,omitempty"`
+	TotalFen           int64 `protobuf:"varint,9,opt,name=total_fen,json=totalFen,proto3" json:"total_fen,omitempty"`
 	// YYYY-MM months of the year (up to the current month, and while the
 	// retiree was entitled) without a payment.
 	MonthsMissing []string `protobuf:"bytes,10,rep,name=months_missing,json=monthsMissing,proto3" json:"months_missing,omitempty"`
@@ -1392,9 +1736,14 @@ type Certification struct {
 	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
 	Method    CertificationMethod    `protobuf:"varint,2,opt,name=method,proto3,enum=socmgmt.pension.v1.CertificationMethod" json:"method,omitempty"`
 	// YYYY-MM-DD, not in the future.
-	CertifiedOn   string                 `protobuf:"bytes,3,opt,name=certified_on,json=certifiedOn,proto3" json:"certified_on,omitempty"`
-	RecordedBy    string                 `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	CertifiedOn string                 `protobuf:"bytes,3,opt,name=certified_on,json=certifiedOn,proto3" json:"certified_on,omitempty"`
+	RecordedBy  string                 `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	RecordTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The bureau's reference of its own record, where it has one: up to 64
+	// characters of [A-Za-z0-9._/-].
+	Reference string `protobuf:"bytes,6,opt,name=reference,proto3" json:"reference,omitempty"`
+	// The import batch that brought it; empty when recorded by a call.
+	BatchId       string `protobuf:"bytes,7,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1464,6 +1813,870 @@ func (x *Certification) GetRecordTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Certification) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *Certification) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+// CertificationRecord is one certification in an ImportCertifications
+// stream.
+type CertificationRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As PaymentRecord.index.
+	Index int64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The resident ID number of the retiree.
+	IdNumber string `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// YYYY-MM-DD, not in the future.
+	CertifiedOn string `protobuf:"bytes,3,opt,name=certified_on,json=certifiedOn,proto3" json:"certified_on,omitempty"`
+	// Any channel but PENSION_START.
+	Channel CertificationMethod `protobuf:"varint,4,opt,name=channel,proto3,enum=socmgmt.pension.v1.CertificationMethod" json:"channel,omitempty"`
+	// Optional: the bureau's reference of its record.
+	Reference     string `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificationRecord) Reset() {
+	*x = CertificationRecord{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificationRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificationRecord) ProtoMessage() {}
+
+func (x *CertificationRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificationRecord.ProtoReflect.Descriptor instead.
+func (*CertificationRecord) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CertificationRecord) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *CertificationRecord) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *CertificationRecord) GetCertifiedOn() string {
+	if x != nil {
+		return x.CertifiedOn
+	}
+	return ""
+}
+
+func (x *CertificationRecord) GetChannel() CertificationMethod {
+	if x != nil {
+		return x.Channel
+	}
+	return CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED
+}
+
+func (x *CertificationRecord) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// ImportCertificationsRequest is one message of an ImportCertifications
+// stream: the header first, then records.
+type ImportCertificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportCertificationsRequest_Header
+	//	*ImportCertificationsRequest_Record
+	Message       isImportCertificationsRequest_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportCertificationsRequest) Reset() {
+	*x = ImportCertificationsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCertificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCertificationsRequest) ProtoMessage() {}
+
+func (x *ImportCertificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCertificationsRequest.ProtoReflect.Descriptor instead.
+func (*ImportCertificationsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ImportCertificationsRequest) GetMessage() isImportCertificationsRequest_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportCertificationsRequest) GetHeader() *ImportHeader {
+	if x != nil {
+		if x, ok := x.Message.(*ImportCertificationsRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *ImportCertificationsRequest) GetRecord() *CertificationRecord {
+	if x != nil {
+		if x, ok := x.Message.(*ImportCertificationsRequest_Record); ok {
+			return x.Record
+		}
+	}
+	return nil
+}
+
+type isImportCertificationsRequest_Message interface {
+	isImportCertificationsRequest_Message()
+}
+
+type ImportCertificationsRequest_Header struct {
+	Header *ImportHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type ImportCertificationsRequest_Record struct {
+	Record *CertificationRecord `protobuf:"bytes,2,opt,name=record,proto3,oneof"`
+}
+
+func (*ImportCertificationsRequest_Header) isImportCertificationsRequest_Message() {}
+
+func (*ImportCertificationsRequest_Record) isImportCertificationsRequest_Message() {}
+
+// ImportCertificationsResponse is an acknowledgement or the final summary.
+type ImportCertificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportCertificationsResponse_Ack
+	//	*ImportCertificationsResponse_Summary
+	Message       isImportCertificationsResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportCertificationsResponse) Reset() {
+	*x = ImportCertificationsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCertificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCertificationsResponse) ProtoMessage() {}
+
+func (x *ImportCertificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCertificationsResponse.ProtoReflect.Descriptor instead.
+func (*ImportCertificationsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ImportCertificationsResponse) GetMessage() isImportCertificationsResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportCertificationsResponse) GetAck() *ImportAck {
+	if x != nil {
+		if x, ok := x.Message.(*ImportCertificationsResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ImportCertificationsResponse) GetSummary() *ImportSummary {
+	if x != nil {
+		if x, ok := x.Message.(*ImportCertificationsResponse_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+type isImportCertificationsResponse_Message interface {
+	isImportCertificationsResponse_Message()
+}
+
+type ImportCertificationsResponse_Ack struct {
+	Ack *ImportAck `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type ImportCertificationsResponse_Summary struct {
+	Summary *ImportSummary `protobuf:"bytes,2,opt,name=summary,proto3,oneof"`
+}
+
+func (*ImportCertificationsResponse_Ack) isImportCertificationsResponse_Message() {}
+
+func (*ImportCertificationsResponse_Summary) isImportCertificationsResponse_Message() {}
+
+// EntitlementDecision is one decision of the social-insurance agency.
+type EntitlementDecision struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	Action    DecisionAction         `protobuf:"varint,2,opt,name=action,proto3,enum=socmgmt.pension.v1.DecisionAction" json:"action,omitempty"`
+	// YYYY-MM: the first month the decision applies to.
+	EffectiveMonth string `protobuf:"bytes,3,opt,name=effective_month,json=effectiveMonth,proto3" json:"effective_month,omitempty"`
+	// Required for SUSPEND and STOP; unspecified for RESTORE.
+	Reason DecisionReason `protobuf:"varint,4,opt,name=reason,proto3,enum=socmgmt.pension.v1.DecisionReason" json:"reason,omitempty"`
+	// Optional free text, up to 500 characters.
+	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	// Optional: the bureau's reference of its decision, as
+	// Certification.reference.
+	Reference  string                 `protobuf:"bytes,6,opt,name=reference,proto3" json:"reference,omitempty"`
+	RecordedBy string                 `protobuf:"bytes,7,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The import batch that brought it; empty when recorded by a call.
+	BatchId string `protobuf:"bytes,9,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// 1 for the first version, increasing with each correction.
+	Version       int32 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntitlementDecision) Reset() {
+	*x = EntitlementDecision{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntitlementDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntitlementDecision) ProtoMessage() {}
+
+func (x *EntitlementDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntitlementDecision.ProtoReflect.Descriptor instead.
+func (*EntitlementDecision) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *EntitlementDecision) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetAction() DecisionAction {
+	if x != nil {
+		return x.Action
+	}
+	return DecisionAction_DECISION_ACTION_UNSPECIFIED
+}
+
+func (x *EntitlementDecision) GetEffectiveMonth() string {
+	if x != nil {
+		return x.EffectiveMonth
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetReason() DecisionReason {
+	if x != nil {
+		return x.Reason
+	}
+	return DecisionReason_DECISION_REASON_UNSPECIFIED
+}
+
+func (x *EntitlementDecision) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *EntitlementDecision) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *EntitlementDecision) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// DecisionRecord is one decision in an ImportDecisions stream.
+type DecisionRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As PaymentRecord.index.
+	Index int64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The resident ID number of the retiree.
+	IdNumber string         `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	Action   DecisionAction `protobuf:"varint,3,opt,name=action,proto3,enum=socmgmt.pension.v1.DecisionAction" json:"action,omitempty"`
+	// YYYY-MM, not after the next month.
+	EffectiveMonth string         `protobuf:"bytes,4,opt,name=effective_month,json=effectiveMonth,proto3" json:"effective_month,omitempty"`
+	Reason         DecisionReason `protobuf:"varint,5,opt,name=reason,proto3,enum=socmgmt.pension.v1.DecisionReason" json:"reason,omitempty"`
+	Note           string         `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	Reference      string         `protobuf:"bytes,7,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DecisionRecord) Reset() {
+	*x = DecisionRecord{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecisionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecisionRecord) ProtoMessage() {}
+
+func (x *DecisionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecisionRecord.ProtoReflect.Descriptor instead.
+func (*DecisionRecord) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DecisionRecord) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *DecisionRecord) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetAction() DecisionAction {
+	if x != nil {
+		return x.Action
+	}
+	return DecisionAction_DECISION_ACTION_UNSPECIFIED
+}
+
+func (x *DecisionRecord) GetEffectiveMonth() string {
+	if x != nil {
+		return x.EffectiveMonth
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetReason() DecisionReason {
+	if x != nil {
+		return x.Reason
+	}
+	return DecisionReason_DECISION_REASON_UNSPECIFIED
+}
+
+func (x *DecisionRecord) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *DecisionRecord) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// ImportDecisionsRequest is one message of an ImportDecisions stream: the
+// header first, then records.
+type ImportDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportDecisionsRequest_Header
+	//	*ImportDecisionsRequest_Record
+	Message       isImportDecisionsRequest_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportDecisionsRequest) Reset() {
+	*x = ImportDecisionsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportDecisionsRequest) ProtoMessage() {}
+
+func (x *ImportDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ImportDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ImportDecisionsRequest) GetMessage() isImportDecisionsRequest_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportDecisionsRequest) GetHeader() *ImportHeader {
+	if x != nil {
+		if x, ok := x.Message.(*ImportDecisionsRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *ImportDecisionsRequest) GetRecord() *DecisionRecord {
+	if x != nil {
+		if x, ok := x.Message.(*ImportDecisionsRequest_Record); ok {
+			return x.Record
+		}
+	}
+	return nil
+}
+
+type isImportDecisionsRequest_Message interface {
+	isImportDecisionsRequest_Message()
+}
+
+type ImportDecisionsRequest_Header struct {
+	Header *ImportHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type ImportDecisionsRequest_Record struct {
+	Record *DecisionRecord `protobuf:"bytes,2,opt,name=record,proto3,oneof"`
+}
+
+func (*ImportDecisionsRequest_Header) isImportDecisionsRequest_Message() {}
+
+func (*ImportDecisionsRequest_Record) isImportDecisionsRequest_Message() {}
+
+// ImportDecisionsResponse is an acknowledgement or the final summary.
+type ImportDecisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportDecisionsResponse_Ack
+	//	*ImportDecisionsResponse_Summary
+	Message       isImportDecisionsResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportDecisionsResponse) Reset() {
+	*x = ImportDecisionsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportDecisionsResponse) ProtoMessage() {}
+
+func (x *ImportDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ImportDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ImportDecisionsResponse) GetMessage() isImportDecisionsResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportDecisionsResponse) GetAck() *ImportAck {
+	if x != nil {
+		if x, ok := x.Message.(*ImportDecisionsResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ImportDecisionsResponse) GetSummary() *ImportSummary {
+	if x != nil {
+		if x, ok := x.Message.(*ImportDecisionsResponse_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+type isImportDecisionsResponse_Message interface {
+	isImportDecisionsResponse_Message()
+}
+
+type ImportDecisionsResponse_Ack struct {
+	Ack *ImportAck `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type ImportDecisionsResponse_Summary struct {
+	Summary *ImportSummary `protobuf:"bytes,2,opt,name=summary,proto3,oneof"`
+}
+
+func (*ImportDecisionsResponse_Ack) isImportDecisionsResponse_Message() {}
+
+func (*ImportDecisionsResponse_Summary) isImportDecisionsResponse_Message() {}
+
+// RecordDecisionRequest is the request of RecordDecision.
+type RecordDecisionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// action, effective_month, reason, note and reference.
+	Decision      *EntitlementDecision `protobuf:"bytes,2,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDecisionRequest) Reset() {
+	*x = RecordDecisionRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDecisionRequest) ProtoMessage() {}
+
+func (x *RecordDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDecisionRequest.ProtoReflect.Descriptor instead.
+func (*RecordDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecordDecisionRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *RecordDecisionRequest) GetDecision() *EntitlementDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+// RecordDecisionResponse is the response of RecordDecision.
+type RecordDecisionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      *EntitlementDecision   `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDecisionResponse) Reset() {
+	*x = RecordDecisionResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDecisionResponse) ProtoMessage() {}
+
+func (x *RecordDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDecisionResponse.ProtoReflect.Descriptor instead.
+func (*RecordDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RecordDecisionResponse) GetDecision() *EntitlementDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+// ListDecisionsRequest is the request of ListDecisions.
+type ListDecisionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId     string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDecisionsRequest) Reset() {
+	*x = ListDecisionsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDecisionsRequest) ProtoMessage() {}
+
+func (x *ListDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListDecisionsRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *ListDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDecisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDecisionsResponse is the response of ListDecisions.
+type ListDecisionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decisions     []*EntitlementDecision `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDecisionsResponse) Reset() {
+	*x = ListDecisionsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDecisionsResponse) ProtoMessage() {}
+
+func (x *ListDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListDecisionsResponse) GetDecisions() []*EntitlementDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *ListDecisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // RecordCertificationRequest is the request of RecordCertification.
 type RecordCertificationRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1476,7 +2689,7 @@ type RecordCertificationRequest struct {
 
 func (x *RecordCertificationRequest) Reset() {
 	*x = RecordCertificationRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[17]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +2701,7 @@ func (x *RecordCertificationRequest) String() string {
 func (*RecordCertificationRequest) ProtoMessage() {}
 
 func (x *RecordCertificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[17]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +2714,7 @@ func (x *RecordCertificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCertificationRequest.ProtoReflect.Descriptor instead.
 func (*RecordCertificationRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{17}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordCertificationRequest) GetRetireeId() string {
@@ -1528,7 +2741,7 @@ type RecordCertificationResponse struct {
 
 func (x *RecordCertificationResponse) Reset() {
 	*x = RecordCertificationResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[18]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +2753,7 @@ func (x *RecordCertificationResponse) String() string {
 func (*RecordCertificationResponse) ProtoMessage() {}
 
 func (x *RecordCertificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[18]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +2766,7 @@ func (x *RecordCertificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCertificationResponse.ProtoReflect.Descriptor instead.
 func (*RecordCertificationResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{18}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordCertificationResponse) GetCertification() *Certification {
@@ -1575,7 +2788,7 @@ type ListCertificationsRequest struct {
 
 func (x *ListCertificationsRequest) Reset() {
 	*x = ListCertificationsRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[19]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +2800,7 @@ func (x *ListCertificationsRequest) String() string {
 func (*ListCertificationsRequest) ProtoMessage() {}
 
 func (x *ListCertificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[19]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +2813,7 @@ func (x *ListCertificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCertificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListCertificationsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{19}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListCertificationsRequest) GetRetireeId() string {
@@ -1635,7 +2848,7 @@ type ListCertificationsResponse struct {
 
 func (x *ListCertificationsResponse) Reset() {
 	*x = ListCertificationsResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[20]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +2860,7 @@ func (x *ListCertificationsResponse) String() string {
 func (*ListCertificationsResponse) ProtoMessage() {}
 
 func (x *ListCertificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[20]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +2873,7 @@ func (x *ListCertificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCertificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListCertificationsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{20}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListCertificationsResponse) GetCertifications() []*Certification {
@@ -1677,6 +2890,89 @@ func (x *ListCertificationsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CertificationState is a retiree's certification status on a date, under
+// the region's rule.
+type CertificationState struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status CertificationStatus    `protobuf:"varint,1,opt,name=status,proto3,enum=socmgmt.pension.v1.CertificationStatus" json:"status,omitempty"`
+	// YYYY-MM-DD of the last certification, or the first day of the first
+	// month of pension when nothing later was recorded.
+	LastCertifiedOn string `protobuf:"bytes,2,opt,name=last_certified_on,json=lastCertifiedOn,proto3" json:"last_certified_on,omitempty"`
+	// YYYY-MM-DD: the last day on which the next certification is in time.
+	DueOn string `protobuf:"bytes,3,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	// The channel of the last certification.
+	LastChannel CertificationMethod `protobuf:"varint,4,opt,name=last_channel,json=lastChannel,proto3,enum=socmgmt.pension.v1.CertificationMethod" json:"last_channel,omitempty"`
+	// The rule that applies (its id), empty for the national default.
+	RuleId        string `protobuf:"bytes,5,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CertificationState) Reset() {
+	*x = CertificationState{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificationState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificationState) ProtoMessage() {}
+
+func (x *CertificationState) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificationState.ProtoReflect.Descriptor instead.
+func (*CertificationState) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CertificationState) GetStatus() CertificationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return CertificationStatus_CERTIFICATION_STATUS_UNSPECIFIED
+}
+
+func (x *CertificationState) GetLastCertifiedOn() string {
+	if x != nil {
+		return x.LastCertifiedOn
+	}
+	return ""
+}
+
+func (x *CertificationState) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+func (x *CertificationState) GetLastChannel() CertificationMethod {
+	if x != nil {
+		return x.LastChannel
+	}
+	return CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED
+}
+
+func (x *CertificationState) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
 // GetEntitlementRequest is the request of GetEntitlement.
 type GetEntitlementRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1689,7 +2985,7 @@ type GetEntitlementRequest struct {
 
 func (x *GetEntitlementRequest) Reset() {
 	*x = GetEntitlementRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[21]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +2997,7 @@ func (x *GetEntitlementRequest) String() string {
 func (*GetEntitlementRequest) ProtoMessage() {}
 
 func (x *GetEntitlementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[21]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +3010,7 @@ func (x *GetEntitlementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntitlementRequest.ProtoReflect.Descriptor instead.
 func (*GetEntitlementRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{21}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetEntitlementRequest) GetRetireeId() string {
@@ -1735,23 +3031,32 @@ func (x *GetEntitlementRequest) GetAsOf() string {
 type GetEntitlementResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
-	State     EntitlementState       `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.pension.v1.EntitlementState" json:"state,omitempty"`
-	AsOf      string                 `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// YYYY-MM-DD of the last certification, empty when none.
+	// The bureau's decision in force in the as-of month.
+	State EntitlementState `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.pension.v1.EntitlementState" json:"state,omitempty"`
+	AsOf  string           `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// As certification.last_certified_on.
 	LastCertifiedOn string `protobuf:"bytes,4,opt,name=last_certified_on,json=lastCertifiedOn,proto3" json:"last_certified_on,omitempty"`
-	// YYYY-MM-DD by which the next certification is due.
+	// As certification.due_on.
 	NextDueOn string `protobuf:"bytes,5,opt,name=next_due_on,json=nextDueOn,proto3" json:"next_due_on,omitempty"`
-	// When the retiree was suspended and certified again: the months of the
-	// suspension to pay back (YYYY-MM).
+	// Months (YYYY-MM) the bureau suspended and then restored, within the
+	// months of pension, for which no REGULAR or ARREARS payment is
+	// recorded: what the restoration owes.
 	BackPayMonths []string `protobuf:"bytes,6,rep,name=back_pay_months,json=backPayMonths,proto3" json:"back_pay_months,omitempty"`
 	DateOfDeath   string   `protobuf:"bytes,7,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
+	// The certification status on the as-of date.
+	Certification *CertificationState `protobuf:"bytes,8,opt,name=certification,proto3" json:"certification,omitempty"`
+	// Why the pension is suspended or stopped; unspecified when ACTIVE.
+	Reason DecisionReason `protobuf:"varint,9,opt,name=reason,proto3,enum=socmgmt.pension.v1.DecisionReason" json:"reason,omitempty"`
+	// YYYY-MM from which the current state holds; empty for ACTIVE without
+	// any decision.
+	StateSince    string `protobuf:"bytes,10,opt,name=state_since,json=stateSince,proto3" json:"state_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetEntitlementResponse) Reset() {
 	*x = GetEntitlementResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[22]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +3068,7 @@ func (x *GetEntitlementResponse) String() string {
 func (*GetEntitlementResponse) ProtoMessage() {}
 
 func (x *GetEntitlementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[22]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +3081,7 @@ func (x *GetEntitlementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntitlementResponse.ProtoReflect.Descriptor instead.
 func (*GetEntitlementResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{22}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetEntitlementResponse) GetRetireeId() string {
@@ -1828,6 +3133,27 @@ func (x *GetEntitlementResponse) GetDateOfDeath() string {
 	return ""
 }
 
+func (x *GetEntitlementResponse) GetCertification() *CertificationState {
+	if x != nil {
+		return x.Certification
+	}
+	return nil
+}
+
+func (x *GetEntitlementResponse) GetReason() DecisionReason {
+	if x != nil {
+		return x.Reason
+	}
+	return DecisionReason_DECISION_REASON_UNSPECIFIED
+}
+
+func (x *GetEntitlementResponse) GetStateSince() string {
+	if x != nil {
+		return x.StateSince
+	}
+	return ""
+}
+
 // ListOverdueCertificationsRequest is the request of
 // ListOverdueCertifications.
 type ListOverdueCertificationsRequest struct {
@@ -1843,7 +3169,7 @@ type ListOverdueCertificationsRequest struct {
 
 func (x *ListOverdueCertificationsRequest) Reset() {
 	*x = ListOverdueCertificationsRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[23]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +3181,7 @@ func (x *ListOverdueCertificationsRequest) String() string {
 func (*ListOverdueCertificationsRequest) ProtoMessage() {}
 
 func (x *ListOverdueCertificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[23]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +3194,7 @@ func (x *ListOverdueCertificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOverdueCertificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListOverdueCertificationsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{23}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListOverdueCertificationsRequest) GetCommunityId() string {
@@ -1899,21 +3225,34 @@ func (x *ListOverdueCertificationsRequest) GetPageToken() string {
 	return ""
 }
 
-// OverdueCertification is a retiree whose certification is due or overdue.
+// OverdueCertification is a retiree whose certification is overdue or
+// due soon, with what a clerk needs to reach them.
 type OverdueCertification struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	RetireeId       string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
 	LastCertifiedOn string                 `protobuf:"bytes,2,opt,name=last_certified_on,json=lastCertifiedOn,proto3" json:"last_certified_on,omitempty"`
 	DueOn           string                 `protobuf:"bytes,3,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
-	// Days past due_on; 0 or negative when due within the next 30 days.
-	DaysOverdue   int32 `protobuf:"varint,4,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	// Days past due_on; negative when not yet due (due-soon list).
+	DaysOverdue int32  `protobuf:"varint,4,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	Name        string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// The ID number with the birth date masked, as registry shows it.
+	IdNumberMasked string `protobuf:"bytes,6,opt,name=id_number_masked,json=idNumberMasked,proto3" json:"id_number_masked,omitempty"`
+	// The phone number with its middle digits masked; empty when none.
+	PhoneMasked string `protobuf:"bytes,7,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// The retiree's flags, e.g. LIVING_ALONE.
+	Flags []v1.RetireeFlag `protobuf:"varint,8,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	// The channel of the last certification.
+	LastChannel CertificationMethod `protobuf:"varint,9,opt,name=last_channel,json=lastChannel,proto3,enum=socmgmt.pension.v1.CertificationMethod" json:"last_channel,omitempty"`
+	Status      CertificationStatus `protobuf:"varint,10,opt,name=status,proto3,enum=socmgmt.pension.v1.CertificationStatus" json:"status,omitempty"`
+	// The bureau's entitlement state on the list's date.
+	Entitlement   EntitlementState `protobuf:"varint,11,opt,name=entitlement,proto3,enum=socmgmt.pension.v1.EntitlementState" json:"entitlement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OverdueCertification) Reset() {
 	*x = OverdueCertification{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[24]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +3264,7 @@ func (x *OverdueCertification) String() string {
 func (*OverdueCertification) ProtoMessage() {}
 
 func (x *OverdueCertification) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[24]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +3277,7 @@ func (x *OverdueCertification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverdueCertification.ProtoReflect.Descriptor instead.
 func (*OverdueCertification) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{24}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *OverdueCertification) GetRetireeId() string {
@@ -1969,6 +3308,55 @@ func (x *OverdueCertification) GetDaysOverdue() int32 {
 	return 0
 }
 
+func (x *OverdueCertification) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OverdueCertification) GetIdNumberMasked() string {
+	if x != nil {
+		return x.IdNumberMasked
+	}
+	return ""
+}
+
+func (x *OverdueCertification) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *OverdueCertification) GetFlags() []v1.RetireeFlag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *OverdueCertification) GetLastChannel() CertificationMethod {
+	if x != nil {
+		return x.LastChannel
+	}
+	return CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED
+}
+
+func (x *OverdueCertification) GetStatus() CertificationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return CertificationStatus_CERTIFICATION_STATUS_UNSPECIFIED
+}
+
+func (x *OverdueCertification) GetEntitlement() EntitlementState {
+	if x != nil {
+		return x.Entitlement
+	}
+	return EntitlementState_ENTITLEMENT_STATE_UNSPECIFIED
+}
+
 // ListOverdueCertificationsResponse is the response of
 // ListOverdueCertifications.
 type ListOverdueCertificationsResponse struct {
@@ -1981,7 +3369,7 @@ type ListOverdueCertificationsResponse struct {
 
 func (x *ListOverdueCertificationsResponse) Reset() {
 	*x = ListOverdueCertificationsResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[25]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +3381,7 @@ func (x *ListOverdueCertificationsResponse) String() string {
 func (*ListOverdueCertificationsResponse) ProtoMessage() {}
 
 func (x *ListOverdueCertificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[25]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +3394,7 @@ func (x *ListOverdueCertificationsResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListOverdueCertificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOverdueCertificationsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{25}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListOverdueCertificationsResponse) GetOverdue() []*OverdueCertification {
@@ -2021,6 +3409,587 @@ func (x *ListOverdueCertificationsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+// ListDueSoonCertificationsRequest is the request of
+// ListDueSoonCertifications.
+type ListDueSoonCertificationsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CommunityId string                 `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// 1 to 366; default 30: lists those due from as_of to as_of + within_days.
+	WithinDays int32 `protobuf:"varint,2,opt,name=within_days,json=withinDays,proto3" json:"within_days,omitempty"`
+	// YYYY-MM-DD; default today.
+	AsOf          string `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDueSoonCertificationsRequest) Reset() {
+	*x = ListDueSoonCertificationsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDueSoonCertificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDueSoonCertificationsRequest) ProtoMessage() {}
+
+func (x *ListDueSoonCertificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDueSoonCertificationsRequest.ProtoReflect.Descriptor instead.
+func (*ListDueSoonCertificationsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListDueSoonCertificationsRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListDueSoonCertificationsRequest) GetWithinDays() int32 {
+	if x != nil {
+		return x.WithinDays
+	}
+	return 0
+}
+
+func (x *ListDueSoonCertificationsRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+func (x *ListDueSoonCertificationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDueSoonCertificationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDueSoonCertificationsResponse is the response of
+// ListDueSoonCertifications.
+type ListDueSoonCertificationsResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	DueSoon       []*OverdueCertification `protobuf:"bytes,1,rep,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
+	NextPageToken string                  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDueSoonCertificationsResponse) Reset() {
+	*x = ListDueSoonCertificationsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDueSoonCertificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDueSoonCertificationsResponse) ProtoMessage() {}
+
+func (x *ListDueSoonCertificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDueSoonCertificationsResponse.ProtoReflect.Descriptor instead.
+func (*ListDueSoonCertificationsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListDueSoonCertificationsResponse) GetDueSoon() []*OverdueCertification {
+	if x != nil {
+		return x.DueSoon
+	}
+	return nil
+}
+
+func (x *ListDueSoonCertificationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CertificationRule is how a region certifies, from a date on. The newest
+// rule in effect for the most specific region of a community applies;
+// where none does, the national default ROLLING.
+type CertificationRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the service.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The region: a community-id prefix of 2 (province), 4 (city) or 6
+	// (district) digits.
+	RegionPrefix string `protobuf:"bytes,2,opt,name=region_prefix,json=regionPrefix,proto3" json:"region_prefix,omitempty"`
+	// YYYY-MM-DD from which the rule applies.
+	EffectiveOn string                `protobuf:"bytes,3,opt,name=effective_on,json=effectiveOn,proto3" json:"effective_on,omitempty"`
+	Kind        CertificationRuleKind `protobuf:"varint,4,opt,name=kind,proto3,enum=socmgmt.pension.v1.CertificationRuleKind" json:"kind,omitempty"`
+	// WINDOW only: MM-DD on which each yearly cycle, and its window, opens.
+	// A certification belongs to the cycle that contains its date.
+	WindowOpens string `protobuf:"bytes,5,opt,name=window_opens,json=windowOpens,proto3" json:"window_opens,omitempty"`
+	// WINDOW only: MM-DD, the last day of the window in the same calendar
+	// year as window_opens: a cycle's certification is due by it in the
+	// following cycle's year.
+	WindowDeadline string                 `protobuf:"bytes,6,opt,name=window_deadline,json=windowDeadline,proto3" json:"window_deadline,omitempty"`
+	CreatedBy      string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CertificationRule) Reset() {
+	*x = CertificationRule{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CertificationRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CertificationRule) ProtoMessage() {}
+
+func (x *CertificationRule) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CertificationRule.ProtoReflect.Descriptor instead.
+func (*CertificationRule) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CertificationRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetRegionPrefix() string {
+	if x != nil {
+		return x.RegionPrefix
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetEffectiveOn() string {
+	if x != nil {
+		return x.EffectiveOn
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetKind() CertificationRuleKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CertificationRuleKind_CERTIFICATION_RULE_KIND_UNSPECIFIED
+}
+
+func (x *CertificationRule) GetWindowOpens() string {
+	if x != nil {
+		return x.WindowOpens
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetWindowDeadline() string {
+	if x != nil {
+		return x.WindowDeadline
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *CertificationRule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// CreateCertificationRuleRequest is the request of
+// CreateCertificationRule.
+type CreateCertificationRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *CertificationRule     `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificationRuleRequest) Reset() {
+	*x = CreateCertificationRuleRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificationRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificationRuleRequest) ProtoMessage() {}
+
+func (x *CreateCertificationRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificationRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateCertificationRuleRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateCertificationRuleRequest) GetRule() *CertificationRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// CreateCertificationRuleResponse is the response of
+// CreateCertificationRule.
+type CreateCertificationRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *CertificationRule     `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificationRuleResponse) Reset() {
+	*x = CreateCertificationRuleResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificationRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificationRuleResponse) ProtoMessage() {}
+
+func (x *CreateCertificationRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificationRuleResponse.ProtoReflect.Descriptor instead.
+func (*CreateCertificationRuleResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateCertificationRuleResponse) GetRule() *CertificationRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// ListCertificationRulesRequest is the request of ListCertificationRules.
+type ListCertificationRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: only rules whose region starts with it.
+	RegionPrefix  string `protobuf:"bytes,1,opt,name=region_prefix,json=regionPrefix,proto3" json:"region_prefix,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificationRulesRequest) Reset() {
+	*x = ListCertificationRulesRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificationRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificationRulesRequest) ProtoMessage() {}
+
+func (x *ListCertificationRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificationRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListCertificationRulesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListCertificationRulesRequest) GetRegionPrefix() string {
+	if x != nil {
+		return x.RegionPrefix
+	}
+	return ""
+}
+
+func (x *ListCertificationRulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCertificationRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListCertificationRulesResponse is the response of
+// ListCertificationRules.
+type ListCertificationRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*CertificationRule   `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificationRulesResponse) Reset() {
+	*x = ListCertificationRulesResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificationRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificationRulesResponse) ProtoMessage() {}
+
+func (x *ListCertificationRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificationRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListCertificationRulesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListCertificationRulesResponse) GetRules() []*CertificationRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListCertificationRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// PreviewCertificationRuleRequest is the request of
+// PreviewCertificationRule.
+type PreviewCertificationRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposed rule; id, created_by and create_time are ignored.
+	Rule *CertificationRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// YYYY-MM-DD; default today.
+	AsOf          string `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewCertificationRuleRequest) Reset() {
+	*x = PreviewCertificationRuleRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewCertificationRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewCertificationRuleRequest) ProtoMessage() {}
+
+func (x *PreviewCertificationRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewCertificationRuleRequest.ProtoReflect.Descriptor instead.
+func (*PreviewCertificationRuleRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PreviewCertificationRuleRequest) GetRule() *CertificationRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *PreviewCertificationRuleRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+// PreviewCertificationRuleResponse counts the living retirees of the
+// rule's region by certification status on as_of, as if the rule were in
+// force (communities that a more specific rule governs keep theirs).
+type PreviewCertificationRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AsOf          string                 `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	Current       int64                  `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`
+	DueSoon       int64                  `protobuf:"varint,3,opt,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
+	Overdue       int64                  `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewCertificationRuleResponse) Reset() {
+	*x = PreviewCertificationRuleResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewCertificationRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewCertificationRuleResponse) ProtoMessage() {}
+
+func (x *PreviewCertificationRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewCertificationRuleResponse.ProtoReflect.Descriptor instead.
+func (*PreviewCertificationRuleResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *PreviewCertificationRuleResponse) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+func (x *PreviewCertificationRuleResponse) GetCurrent() int64 {
+	if x != nil {
+		return x.Current
+	}
+	return 0
+}
+
+func (x *PreviewCertificationRuleResponse) GetDueSoon() int64 {
+	if x != nil {
+		return x.DueSoon
+	}
+	return 0
+}
+
+func (x *PreviewCertificationRuleResponse) GetOverdue() int64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
 }
 
 // Anomaly is one payment anomaly.
@@ -2039,7 +4008,7 @@ type Anomaly struct {
 
 func (x *Anomaly) Reset() {
 	*x = Anomaly{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[26]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +4020,7 @@ func (x *Anomaly) String() string {
 func (*Anomaly) ProtoMessage() {}
 
 func (x *Anomaly) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[26]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +4033,7 @@ func (x *Anomaly) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Anomaly.ProtoReflect.Descriptor instead.
 func (*Anomaly) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{26}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Anomaly) GetKind() AnomalyKind {
@@ -2130,7 +4099,7 @@ type ListPaymentAnomaliesRequest struct {
 
 func (x *ListPaymentAnomaliesRequest) Reset() {
 	*x = ListPaymentAnomaliesRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[27]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +4111,7 @@ func (x *ListPaymentAnomaliesRequest) String() string {
 func (*ListPaymentAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListPaymentAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[27]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +4124,7 @@ func (x *ListPaymentAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{27}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListPaymentAnomaliesRequest) GetMonth() string {
@@ -2197,7 +4166,7 @@ type ListPaymentAnomaliesResponse struct {
 
 func (x *ListPaymentAnomaliesResponse) Reset() {
 	*x = ListPaymentAnomaliesResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[28]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +4178,7 @@ func (x *ListPaymentAnomaliesResponse) String() string {
 func (*ListPaymentAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListPaymentAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[28]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +4191,7 @@ func (x *ListPaymentAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{28}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListPaymentAnomaliesResponse) GetAnomalies() []*Anomaly {
@@ -2243,11 +4212,11 @@ var File_socmgmt_pension_v1_pension_proto protoreflect.FileDescriptor
 
 const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\n" +
-	" socmgmt/pension/v1/pension.proto\x12\x12socmgmt.pension.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n" +
+	" socmgmt/pension/v1/pension.proto\x12\x12socmgmt.pension.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"socmgmt/registry/v1/registry.proto\"{\n" +
 	"\fImportHeader\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12%\n" +
 	"\x0eformat_version\x18\x02 \x01(\x05R\rformatVersion\x12)\n" +
-	"\x10expected_records\x18\x03 \x01(\x03R\x0fexpectedRecords\"\xb8\x02\n" +
+	"\x10expected_records\x18\x03 \x01(\x03R\x0fexpectedRecords\"\xed\x02\n" +
 	"\rPaymentRecord\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12\x14\n" +
@@ -2257,7 +4226,9 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x10transitional_fen\x18\x06 \x01(\x03R\x0ftransitionalFen\x12\x1b\n" +
 	"\tother_fen\x18\a \x01(\x03R\botherFen\x12\x17\n" +
 	"\apaid_on\x18\b \x01(\tR\x06paidOn\x12.\n" +
-	"\x13bank_account_masked\x18\t \x01(\tR\x11bankAccountMasked\"\x9b\x01\n" +
+	"\x13bank_account_masked\x18\t \x01(\tR\x11bankAccountMasked\x123\n" +
+	"\x04kind\x18\n" +
+	" \x01(\x0e2\x1f.socmgmt.pension.v1.PaymentKindR\x04kind\"\x9b\x01\n" +
 	"\x15ImportPaymentsRequest\x12:\n" +
 	"\x06header\x18\x01 \x01(\v2 .socmgmt.pension.v1.ImportHeaderH\x00R\x06header\x12;\n" +
 	"\x06record\x18\x02 \x01(\v2!.socmgmt.pension.v1.PaymentRecordH\x00R\x06recordB\t\n" +
@@ -2285,7 +4256,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x16ImportPaymentsResponse\x121\n" +
 	"\x03ack\x18\x01 \x01(\v2\x1d.socmgmt.pension.v1.ImportAckH\x00R\x03ack\x12=\n" +
 	"\asummary\x18\x02 \x01(\v2!.socmgmt.pension.v1.ImportSummaryH\x00R\asummaryB\t\n" +
-	"\amessage\"\xad\x03\n" +
+	"\amessage\"\xe2\x03\n" +
 	"\aPayment\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x14\n" +
@@ -2301,7 +4272,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	" \x01(\tR\abatchId\x12\x18\n" +
 	"\aversion\x18\v \x01(\x05R\aversion\x12;\n" +
 	"\vimport_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"importTime\"n\n" +
+	"importTime\x123\n" +
+	"\x04kind\x18\r \x01(\x0e2\x1f.socmgmt.pension.v1.PaymentKindR\x04kind\"n\n" +
 	"\x13ListPaymentsRequest\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x1d\n" +
@@ -2342,7 +4314,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\tother_fen\x18\b \x01(\x03R\botherFen\x12\x1b\n" +
 	"\ttotal_fen\x18\t \x01(\x03R\btotalFen\x12%\n" +
 	"\x0emonths_missing\x18\n" +
-	" \x03(\tR\rmonthsMissing\"\xf0\x01\n" +
+	" \x03(\tR\rmonthsMissing\"\xa9\x02\n" +
 	"\rCertification\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12?\n" +
@@ -2351,7 +4323,69 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\vrecorded_by\x18\x04 \x01(\tR\n" +
 	"recordedBy\x12;\n" +
 	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\x84\x01\n" +
+	"recordTime\x12\x1c\n" +
+	"\treference\x18\x06 \x01(\tR\treference\x12\x19\n" +
+	"\bbatch_id\x18\a \x01(\tR\abatchId\"\xcc\x01\n" +
+	"\x13CertificationRecord\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12!\n" +
+	"\fcertified_on\x18\x03 \x01(\tR\vcertifiedOn\x12A\n" +
+	"\achannel\x18\x04 \x01(\x0e2'.socmgmt.pension.v1.CertificationMethodR\achannel\x12\x1c\n" +
+	"\treference\x18\x05 \x01(\tR\treference\"\xa7\x01\n" +
+	"\x1bImportCertificationsRequest\x12:\n" +
+	"\x06header\x18\x01 \x01(\v2 .socmgmt.pension.v1.ImportHeaderH\x00R\x06header\x12A\n" +
+	"\x06record\x18\x02 \x01(\v2'.socmgmt.pension.v1.CertificationRecordH\x00R\x06recordB\t\n" +
+	"\amessage\"\x9b\x01\n" +
+	"\x1cImportCertificationsResponse\x121\n" +
+	"\x03ack\x18\x01 \x01(\v2\x1d.socmgmt.pension.v1.ImportAckH\x00R\x03ack\x12=\n" +
+	"\asummary\x18\x02 \x01(\v2!.socmgmt.pension.v1.ImportSummaryH\x00R\asummaryB\t\n" +
+	"\amessage\"\x9a\x03\n" +
+	"\x13EntitlementDecision\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12:\n" +
+	"\x06action\x18\x02 \x01(\x0e2\".socmgmt.pension.v1.DecisionActionR\x06action\x12'\n" +
+	"\x0feffective_month\x18\x03 \x01(\tR\x0eeffectiveMonth\x12:\n" +
+	"\x06reason\x18\x04 \x01(\x0e2\".socmgmt.pension.v1.DecisionReasonR\x06reason\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x12\x1c\n" +
+	"\treference\x18\x06 \x01(\tR\treference\x12\x1f\n" +
+	"\vrecorded_by\x18\a \x01(\tR\n" +
+	"recordedBy\x12;\n" +
+	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12\x19\n" +
+	"\bbatch_id\x18\t \x01(\tR\abatchId\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\x05R\aversion\"\x96\x02\n" +
+	"\x0eDecisionRecord\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12:\n" +
+	"\x06action\x18\x03 \x01(\x0e2\".socmgmt.pension.v1.DecisionActionR\x06action\x12'\n" +
+	"\x0feffective_month\x18\x04 \x01(\tR\x0eeffectiveMonth\x12:\n" +
+	"\x06reason\x18\x05 \x01(\x0e2\".socmgmt.pension.v1.DecisionReasonR\x06reason\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12\x1c\n" +
+	"\treference\x18\a \x01(\tR\treference\"\x9d\x01\n" +
+	"\x16ImportDecisionsRequest\x12:\n" +
+	"\x06header\x18\x01 \x01(\v2 .socmgmt.pension.v1.ImportHeaderH\x00R\x06header\x12<\n" +
+	"\x06record\x18\x02 \x01(\v2\".socmgmt.pension.v1.DecisionRecordH\x00R\x06recordB\t\n" +
+	"\amessage\"\x96\x01\n" +
+	"\x17ImportDecisionsResponse\x121\n" +
+	"\x03ack\x18\x01 \x01(\v2\x1d.socmgmt.pension.v1.ImportAckH\x00R\x03ack\x12=\n" +
+	"\asummary\x18\x02 \x01(\v2!.socmgmt.pension.v1.ImportSummaryH\x00R\asummaryB\t\n" +
+	"\amessage\"{\n" +
+	"\x15RecordDecisionRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12C\n" +
+	"\bdecision\x18\x02 \x01(\v2'.socmgmt.pension.v1.EntitlementDecisionR\bdecision\"]\n" +
+	"\x16RecordDecisionResponse\x12C\n" +
+	"\bdecision\x18\x01 \x01(\v2'.socmgmt.pension.v1.EntitlementDecisionR\bdecision\"q\n" +
+	"\x14ListDecisionsRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x86\x01\n" +
+	"\x15ListDecisionsResponse\x12E\n" +
+	"\tdecisions\x18\x01 \x03(\v2'.socmgmt.pension.v1.EntitlementDecisionR\tdecisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
 	"\x1aRecordCertificationRequest\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12G\n" +
@@ -2366,11 +4400,17 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8f\x01\n" +
 	"\x1aListCertificationsResponse\x12I\n" +
 	"\x0ecertifications\x18\x01 \x03(\v2!.socmgmt.pension.v1.CertificationR\x0ecertifications\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfd\x01\n" +
+	"\x12CertificationState\x12?\n" +
+	"\x06status\x18\x01 \x01(\x0e2'.socmgmt.pension.v1.CertificationStatusR\x06status\x12*\n" +
+	"\x11last_certified_on\x18\x02 \x01(\tR\x0flastCertifiedOn\x12\x15\n" +
+	"\x06due_on\x18\x03 \x01(\tR\x05dueOn\x12J\n" +
+	"\flast_channel\x18\x04 \x01(\x0e2'.socmgmt.pension.v1.CertificationMethodR\vlastChannel\x12\x17\n" +
+	"\arule_id\x18\x05 \x01(\tR\x06ruleId\"K\n" +
 	"\x15GetEntitlementRequest\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x13\n" +
-	"\x05as_of\x18\x02 \x01(\tR\x04asOf\"\xa0\x02\n" +
+	"\x05as_of\x18\x02 \x01(\tR\x04asOf\"\xcb\x03\n" +
 	"\x16GetEntitlementResponse\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12:\n" +
@@ -2379,22 +4419,77 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x11last_certified_on\x18\x04 \x01(\tR\x0flastCertifiedOn\x12\x1e\n" +
 	"\vnext_due_on\x18\x05 \x01(\tR\tnextDueOn\x12&\n" +
 	"\x0fback_pay_months\x18\x06 \x03(\tR\rbackPayMonths\x12\"\n" +
-	"\rdate_of_death\x18\a \x01(\tR\vdateOfDeath\"\x96\x01\n" +
+	"\rdate_of_death\x18\a \x01(\tR\vdateOfDeath\x12L\n" +
+	"\rcertification\x18\b \x01(\v2&.socmgmt.pension.v1.CertificationStateR\rcertification\x12:\n" +
+	"\x06reason\x18\t \x01(\x0e2\".socmgmt.pension.v1.DecisionReasonR\x06reason\x12\x1f\n" +
+	"\vstate_since\x18\n" +
+	" \x01(\tR\n" +
+	"stateSince\"\x96\x01\n" +
 	" ListOverdueCertificationsRequest\x12!\n" +
 	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x13\n" +
 	"\x05as_of\x18\x02 \x01(\tR\x04asOf\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x9b\x01\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x89\x04\n" +
 	"\x14OverdueCertification\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12*\n" +
 	"\x11last_certified_on\x18\x02 \x01(\tR\x0flastCertifiedOn\x12\x15\n" +
 	"\x06due_on\x18\x03 \x01(\tR\x05dueOn\x12!\n" +
-	"\fdays_overdue\x18\x04 \x01(\x05R\vdaysOverdue\"\x8f\x01\n" +
+	"\fdays_overdue\x18\x04 \x01(\x05R\vdaysOverdue\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12(\n" +
+	"\x10id_number_masked\x18\x06 \x01(\tR\x0eidNumberMasked\x12!\n" +
+	"\fphone_masked\x18\a \x01(\tR\vphoneMasked\x126\n" +
+	"\x05flags\x18\b \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\x12J\n" +
+	"\flast_channel\x18\t \x01(\x0e2'.socmgmt.pension.v1.CertificationMethodR\vlastChannel\x12?\n" +
+	"\x06status\x18\n" +
+	" \x01(\x0e2'.socmgmt.pension.v1.CertificationStatusR\x06status\x12F\n" +
+	"\ventitlement\x18\v \x01(\x0e2$.socmgmt.pension.v1.EntitlementStateR\ventitlement\"\x8f\x01\n" +
 	"!ListOverdueCertificationsResponse\x12B\n" +
 	"\aoverdue\x18\x01 \x03(\v2(.socmgmt.pension.v1.OverdueCertificationR\aoverdue\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb7\x01\n" +
+	" ListDueSoonCertificationsRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x1f\n" +
+	"\vwithin_days\x18\x02 \x01(\x05R\n" +
+	"withinDays\x12\x13\n" +
+	"\x05as_of\x18\x03 \x01(\tR\x04asOf\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x90\x01\n" +
+	"!ListDueSoonCertificationsResponse\x12C\n" +
+	"\bdue_soon\x18\x01 \x03(\v2(.socmgmt.pension.v1.OverdueCertificationR\adueSoon\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd2\x02\n" +
+	"\x11CertificationRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rregion_prefix\x18\x02 \x01(\tR\fregionPrefix\x12!\n" +
+	"\feffective_on\x18\x03 \x01(\tR\veffectiveOn\x12=\n" +
+	"\x04kind\x18\x04 \x01(\x0e2).socmgmt.pension.v1.CertificationRuleKindR\x04kind\x12!\n" +
+	"\fwindow_opens\x18\x05 \x01(\tR\vwindowOpens\x12'\n" +
+	"\x0fwindow_deadline\x18\x06 \x01(\tR\x0ewindowDeadline\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\a \x01(\tR\tcreatedBy\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"[\n" +
+	"\x1eCreateCertificationRuleRequest\x129\n" +
+	"\x04rule\x18\x01 \x01(\v2%.socmgmt.pension.v1.CertificationRuleR\x04rule\"\\\n" +
+	"\x1fCreateCertificationRuleResponse\x129\n" +
+	"\x04rule\x18\x01 \x01(\v2%.socmgmt.pension.v1.CertificationRuleR\x04rule\"\x80\x01\n" +
+	"\x1dListCertificationRulesRequest\x12#\n" +
+	"\rregion_prefix\x18\x01 \x01(\tR\fregionPrefix\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x85\x01\n" +
+	"\x1eListCertificationRulesResponse\x12;\n" +
+	"\x05rules\x18\x01 \x03(\v2%.socmgmt.pension.v1.CertificationRuleR\x05rules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
+	"\x1fPreviewCertificationRuleRequest\x129\n" +
+	"\x04rule\x18\x01 \x01(\v2%.socmgmt.pension.v1.CertificationRuleR\x04rule\x12\x13\n" +
+	"\x05as_of\x18\x02 \x01(\tR\x04asOf\"\x86\x01\n" +
+	" PreviewCertificationRuleResponse\x12\x13\n" +
+	"\x05as_of\x18\x01 \x01(\tR\x04asOf\x12\x18\n" +
+	"\acurrent\x18\x02 \x01(\x03R\acurrent\x12\x19\n" +
+	"\bdue_soon\x18\x03 \x01(\x03R\adueSoon\x12\x18\n" +
+	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\"\x8e\x02\n" +
 	"\aAnomaly\x123\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1f.socmgmt.pension.v1.AnomalyKindR\x04kind\x12\x1d\n" +
 	"\n" +
@@ -2412,37 +4507,81 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1cListPaymentAnomaliesResponse\x129\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1b.socmgmt.pension.v1.AnomalyR\tanomalies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*{\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*U\n" +
+	"\vPaymentKind\x12\x1c\n" +
+	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aREGULAR\x10\x01\x12\v\n" +
+	"\aARREARS\x10\x02\x12\x0e\n" +
+	"\n" +
+	"ADJUSTMENT\x10\x03*\xd2\x01\n" +
 	"\x13CertificationMethod\x12$\n" +
 	" CERTIFICATION_METHOD_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tIN_PERSON\x10\x01\x12\x0e\n" +
 	"\n" +
-	"HOME_VISIT\x10\x02\x12\x0f\n" +
-	"\vREMOTE_FACE\x10\x03\x12\x0e\n" +
+	"HOME_VISIT\x10\x02\x12\f\n" +
+	"\bFACE_APP\x10\x03\x12\x13\n" +
+	"\vREMOTE_FACE\x10\x03\x1a\x02\b\x01\x12\x0e\n" +
 	"\n" +
-	"DATA_MATCH\x10\x04*]\n" +
+	"DATA_MATCH\x10\x04\x12\f\n" +
+	"\bCONSULAR\x10\x05\x12\x10\n" +
+	"\fOTHER_REGION\x10\x06\x12\f\n" +
+	"\bACTIVITY\x10\a\x12\x11\n" +
+	"\rPENSION_START\x10\b\x1a\x02\x10\x01*U\n" +
+	"\x0eDecisionAction\x12\x1f\n" +
+	"\x1bDECISION_ACTION_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aSUSPEND\x10\x01\x12\v\n" +
+	"\aRESTORE\x10\x02\x12\b\n" +
+	"\x04STOP\x10\x03*\x7f\n" +
+	"\x0eDecisionReason\x12\x1f\n" +
+	"\x1bDECISION_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rNOT_CERTIFIED\x10\x01\x12\x10\n" +
+	"\fLOST_CONTACT\x10\x02\x12\x0e\n" +
+	"\n" +
+	"IMPRISONED\x10\x03\x12\f\n" +
+	"\bDECEASED\x10\x04\x12\t\n" +
+	"\x05OTHER\x10\x05*]\n" +
 	"\x10EntitlementState\x12!\n" +
 	"\x1dENTITLEMENT_STATE_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06ACTIVE\x10\x01\x12\r\n" +
 	"\tSUSPENDED\x10\x02\x12\v\n" +
-	"\aSTOPPED\x10\x03*y\n" +
+	"\aSTOPPED\x10\x03*c\n" +
+	"\x13CertificationStatus\x12$\n" +
+	" CERTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aCURRENT\x10\x01\x12\f\n" +
+	"\bDUE_SOON\x10\x02\x12\v\n" +
+	"\aOVERDUE\x10\x03*Y\n" +
+	"\x15CertificationRuleKind\x12'\n" +
+	"#CERTIFICATION_RULE_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aROLLING\x10\x01\x12\n" +
+	"\n" +
+	"\x06WINDOW\x10\x02*\x89\x01\n" +
 	"\vAnomalyKind\x12\x1c\n" +
 	"\x18ANOMALY_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aMISSING\x10\x01\x12\x14\n" +
 	"\x10PAID_AFTER_DEATH\x10\x02\x12\x18\n" +
 	"\x14PAID_WHILE_SUSPENDED\x10\x03\x12\x0f\n" +
-	"\vAMOUNT_DROP\x10\x042\xfd\b\n" +
+	"\vAMOUNT_DROP\x10\x04\x12\x0e\n" +
+	"\n" +
+	"PAID_TWICE\x10\x052\xd4\x10\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
 	"\rQueryPayments\x12(.socmgmt.pension.v1.QueryPaymentsRequest\x1a).socmgmt.pension.v1.QueryPaymentsResponse\x12v\n" +
 	"\x13ListPaymentVersions\x12..socmgmt.pension.v1.ListPaymentVersionsRequest\x1a/.socmgmt.pension.v1.ListPaymentVersionsResponse\x12a\n" +
 	"\fGetStatement\x12'.socmgmt.pension.v1.GetStatementRequest\x1a(.socmgmt.pension.v1.GetStatementResponse\x12v\n" +
-	"\x13RecordCertification\x12..socmgmt.pension.v1.RecordCertificationRequest\x1a/.socmgmt.pension.v1.RecordCertificationResponse\x12s\n" +
+	"\x13RecordCertification\x12..socmgmt.pension.v1.RecordCertificationRequest\x1a/.socmgmt.pension.v1.RecordCertificationResponse\x12}\n" +
+	"\x14ImportCertifications\x12/.socmgmt.pension.v1.ImportCertificationsRequest\x1a0.socmgmt.pension.v1.ImportCertificationsResponse(\x010\x01\x12n\n" +
+	"\x0fImportDecisions\x12*.socmgmt.pension.v1.ImportDecisionsRequest\x1a+.socmgmt.pension.v1.ImportDecisionsResponse(\x010\x01\x12g\n" +
+	"\x0eRecordDecision\x12).socmgmt.pension.v1.RecordDecisionRequest\x1a*.socmgmt.pension.v1.RecordDecisionResponse\x12d\n" +
+	"\rListDecisions\x12(.socmgmt.pension.v1.ListDecisionsRequest\x1a).socmgmt.pension.v1.ListDecisionsResponse\x12s\n" +
 	"\x12ListCertifications\x12-.socmgmt.pension.v1.ListCertificationsRequest\x1a..socmgmt.pension.v1.ListCertificationsResponse\x12g\n" +
 	"\x0eGetEntitlement\x12).socmgmt.pension.v1.GetEntitlementRequest\x1a*.socmgmt.pension.v1.GetEntitlementResponse\x12\x88\x01\n" +
-	"\x19ListOverdueCertifications\x124.socmgmt.pension.v1.ListOverdueCertificationsRequest\x1a5.socmgmt.pension.v1.ListOverdueCertificationsResponse\x12y\n" +
+	"\x19ListOverdueCertifications\x124.socmgmt.pension.v1.ListOverdueCertificationsRequest\x1a5.socmgmt.pension.v1.ListOverdueCertificationsResponse\x12\x88\x01\n" +
+	"\x19ListDueSoonCertifications\x124.socmgmt.pension.v1.ListDueSoonCertificationsRequest\x1a5.socmgmt.pension.v1.ListDueSoonCertificationsResponse\x12\x82\x01\n" +
+	"\x17CreateCertificationRule\x122.socmgmt.pension.v1.CreateCertificationRuleRequest\x1a3.socmgmt.pension.v1.CreateCertificationRuleResponse\x12\x7f\n" +
+	"\x16ListCertificationRules\x121.socmgmt.pension.v1.ListCertificationRulesRequest\x1a2.socmgmt.pension.v1.ListCertificationRulesResponse\x12\x85\x01\n" +
+	"\x18PreviewCertificationRule\x123.socmgmt.pension.v1.PreviewCertificationRuleRequest\x1a4.socmgmt.pension.v1.PreviewCertificationRuleResponse\x12y\n" +
 	"\x14ListPaymentAnomalies\x12/.socmgmt.pension.v1.ListPaymentAnomaliesRequest\x1a0.socmgmt.pension.v1.ListPaymentAnomaliesResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
 
 var (
@@ -2457,88 +4596,165 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 	return file_socmgmt_pension_v1_pension_proto_rawDescData
 }
 
-var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
-	(CertificationMethod)(0),                  // 0: socmgmt.pension.v1.CertificationMethod
-	(EntitlementState)(0),                     // 1: socmgmt.pension.v1.EntitlementState
-	(AnomalyKind)(0),                          // 2: socmgmt.pension.v1.AnomalyKind
-	(*ImportHeader)(nil),                      // 3: socmgmt.pension.v1.ImportHeader
-	(*PaymentRecord)(nil),                     // 4: socmgmt.pension.v1.PaymentRecord
-	(*ImportPaymentsRequest)(nil),             // 5: socmgmt.pension.v1.ImportPaymentsRequest
-	(*RecordRejection)(nil),                   // 6: socmgmt.pension.v1.RecordRejection
-	(*ImportAck)(nil),                         // 7: socmgmt.pension.v1.ImportAck
-	(*ImportSummary)(nil),                     // 8: socmgmt.pension.v1.ImportSummary
-	(*ImportPaymentsResponse)(nil),            // 9: socmgmt.pension.v1.ImportPaymentsResponse
-	(*Payment)(nil),                           // 10: socmgmt.pension.v1.Payment
-	(*ListPaymentsRequest)(nil),               // 11: socmgmt.pension.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),              // 12: socmgmt.pension.v1.ListPaymentsResponse
-	(*QueryPaymentsRequest)(nil),              // 13: socmgmt.pension.v1.QueryPaymentsRequest
-	(*QueryPaymentsResponse)(nil),             // 14: socmgmt.pension.v1.QueryPaymentsResponse
-	(*ListPaymentVersionsRequest)(nil),        // 15: socmgmt.pension.v1.ListPaymentVersionsRequest
-	(*ListPaymentVersionsResponse)(nil),       // 16: socmgmt.pension.v1.ListPaymentVersionsResponse
-	(*GetStatementRequest)(nil),               // 17: socmgmt.pension.v1.GetStatementRequest
-	(*GetStatementResponse)(nil),              // 18: socmgmt.pension.v1.GetStatementResponse
-	(*Certification)(nil),                     // 19: socmgmt.pension.v1.Certification
-	(*RecordCertificationRequest)(nil),        // 20: socmgmt.pension.v1.RecordCertificationRequest
-	(*RecordCertificationResponse)(nil),       // 21: socmgmt.pension.v1.RecordCertificationResponse
-	(*ListCertificationsRequest)(nil),         // 22: socmgmt.pension.v1.ListCertificationsRequest
-	(*ListCertificationsResponse)(nil),        // 23: socmgmt.pension.v1.ListCertificationsResponse
-	(*GetEntitlementRequest)(nil),             // 24: socmgmt.pension.v1.GetEntitlementRequest
-	(*GetEntitlementResponse)(nil),            // 25: socmgmt.pension.v1.GetEntitlementResponse
-	(*ListOverdueCertificationsRequest)(nil),  // 26: socmgmt.pension.v1.ListOverdueCertificationsRequest
-	(*OverdueCertification)(nil),              // 27: socmgmt.pension.v1.OverdueCertification
-	(*ListOverdueCertificationsResponse)(nil), // 28: socmgmt.pension.v1.ListOverdueCertificationsResponse
-	(*Anomaly)(nil),                           // 29: socmgmt.pension.v1.Anomaly
-	(*ListPaymentAnomaliesRequest)(nil),       // 30: socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	(*ListPaymentAnomaliesResponse)(nil),      // 31: socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	(*timestamppb.Timestamp)(nil),             // 32: google.protobuf.Timestamp
+	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
+	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
+	(DecisionAction)(0),                       // 2: socmgmt.pension.v1.DecisionAction
+	(DecisionReason)(0),                       // 3: socmgmt.pension.v1.DecisionReason
+	(EntitlementState)(0),                     // 4: socmgmt.pension.v1.EntitlementState
+	(CertificationStatus)(0),                  // 5: socmgmt.pension.v1.CertificationStatus
+	(CertificationRuleKind)(0),                // 6: socmgmt.pension.v1.CertificationRuleKind
+	(AnomalyKind)(0),                          // 7: socmgmt.pension.v1.AnomalyKind
+	(*ImportHeader)(nil),                      // 8: socmgmt.pension.v1.ImportHeader
+	(*PaymentRecord)(nil),                     // 9: socmgmt.pension.v1.PaymentRecord
+	(*ImportPaymentsRequest)(nil),             // 10: socmgmt.pension.v1.ImportPaymentsRequest
+	(*RecordRejection)(nil),                   // 11: socmgmt.pension.v1.RecordRejection
+	(*ImportAck)(nil),                         // 12: socmgmt.pension.v1.ImportAck
+	(*ImportSummary)(nil),                     // 13: socmgmt.pension.v1.ImportSummary
+	(*ImportPaymentsResponse)(nil),            // 14: socmgmt.pension.v1.ImportPaymentsResponse
+	(*Payment)(nil),                           // 15: socmgmt.pension.v1.Payment
+	(*ListPaymentsRequest)(nil),               // 16: socmgmt.pension.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),              // 17: socmgmt.pension.v1.ListPaymentsResponse
+	(*QueryPaymentsRequest)(nil),              // 18: socmgmt.pension.v1.QueryPaymentsRequest
+	(*QueryPaymentsResponse)(nil),             // 19: socmgmt.pension.v1.QueryPaymentsResponse
+	(*ListPaymentVersionsRequest)(nil),        // 20: socmgmt.pension.v1.ListPaymentVersionsRequest
+	(*ListPaymentVersionsResponse)(nil),       // 21: socmgmt.pension.v1.ListPaymentVersionsResponse
+	(*GetStatementRequest)(nil),               // 22: socmgmt.pension.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),              // 23: socmgmt.pension.v1.GetStatementResponse
+	(*Certification)(nil),                     // 24: socmgmt.pension.v1.Certification
+	(*CertificationRecord)(nil),               // 25: socmgmt.pension.v1.CertificationRecord
+	(*ImportCertificationsRequest)(nil),       // 26: socmgmt.pension.v1.ImportCertificationsRequest
+	(*ImportCertificationsResponse)(nil),      // 27: socmgmt.pension.v1.ImportCertificationsResponse
+	(*EntitlementDecision)(nil),               // 28: socmgmt.pension.v1.EntitlementDecision
+	(*DecisionRecord)(nil),                    // 29: socmgmt.pension.v1.DecisionRecord
+	(*ImportDecisionsRequest)(nil),            // 30: socmgmt.pension.v1.ImportDecisionsRequest
+	(*ImportDecisionsResponse)(nil),           // 31: socmgmt.pension.v1.ImportDecisionsResponse
+	(*RecordDecisionRequest)(nil),             // 32: socmgmt.pension.v1.RecordDecisionRequest
+	(*RecordDecisionResponse)(nil),            // 33: socmgmt.pension.v1.RecordDecisionResponse
+	(*ListDecisionsRequest)(nil),              // 34: socmgmt.pension.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil),             // 35: socmgmt.pension.v1.ListDecisionsResponse
+	(*RecordCertificationRequest)(nil),        // 36: socmgmt.pension.v1.RecordCertificationRequest
+	(*RecordCertificationResponse)(nil),       // 37: socmgmt.pension.v1.RecordCertificationResponse
+	(*ListCertificationsRequest)(nil),         // 38: socmgmt.pension.v1.ListCertificationsRequest
+	(*ListCertificationsResponse)(nil),        // 39: socmgmt.pension.v1.ListCertificationsResponse
+	(*CertificationState)(nil),                // 40: socmgmt.pension.v1.CertificationState
+	(*GetEntitlementRequest)(nil),             // 41: socmgmt.pension.v1.GetEntitlementRequest
+	(*GetEntitlementResponse)(nil),            // 42: socmgmt.pension.v1.GetEntitlementResponse
+	(*ListOverdueCertificationsRequest)(nil),  // 43: socmgmt.pension.v1.ListOverdueCertificationsRequest
+	(*OverdueCertification)(nil),              // 44: socmgmt.pension.v1.OverdueCertification
+	(*ListOverdueCertificationsResponse)(nil), // 45: socmgmt.pension.v1.ListOverdueCertificationsResponse
+	(*ListDueSoonCertificationsRequest)(nil),  // 46: socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	(*ListDueSoonCertificationsResponse)(nil), // 47: socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	(*CertificationRule)(nil),                 // 48: socmgmt.pension.v1.CertificationRule
+	(*CreateCertificationRuleRequest)(nil),    // 49: socmgmt.pension.v1.CreateCertificationRuleRequest
+	(*CreateCertificationRuleResponse)(nil),   // 50: socmgmt.pension.v1.CreateCertificationRuleResponse
+	(*ListCertificationRulesRequest)(nil),     // 51: socmgmt.pension.v1.ListCertificationRulesRequest
+	(*ListCertificationRulesResponse)(nil),    // 52: socmgmt.pension.v1.ListCertificationRulesResponse
+	(*PreviewCertificationRuleRequest)(nil),   // 53: socmgmt.pension.v1.PreviewCertificationRuleRequest
+	(*PreviewCertificationRuleResponse)(nil),  // 54: socmgmt.pension.v1.PreviewCertificationRuleResponse
+	(*Anomaly)(nil),                           // 55: socmgmt.pension.v1.Anomaly
+	(*ListPaymentAnomaliesRequest)(nil),       // 56: socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	(*ListPaymentAnomaliesResponse)(nil),      // 57: socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	(*timestamppb.Timestamp)(nil),             // 58: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 59: socmgmt.registry.v1.RetireeFlag
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
-	3,  // 0: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	4,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
-	6,  // 2: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
-	7,  // 3: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	8,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	32, // 5: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
-	10, // 6: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	10, // 7: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	10, // 8: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
-	10, // 9: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	0,  // 10: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	32, // 11: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
-	19, // 12: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
-	19, // 13: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
-	19, // 14: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
-	1,  // 15: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
-	27, // 16: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
-	2,  // 17: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
-	29, // 18: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
-	5,  // 19: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	11, // 20: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	13, // 21: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	15, // 22: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	17, // 23: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	20, // 24: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	22, // 25: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	24, // 26: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	26, // 27: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	30, // 28: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	9,  // 29: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	12, // 30: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	14, // 31: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	16, // 32: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	18, // 33: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	21, // 34: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	23, // 35: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	25, // 36: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	28, // 37: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	31, // 38: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	0,  // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
+	8,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	9,  // 2: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
+	11, // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
+	12, // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	13, // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	58, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	0,  // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
+	15, // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	15, // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	15, // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
+	15, // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	1,  // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
+	58, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	1,  // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	8,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	25, // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
+	12, // 17: socmgmt.pension.v1.ImportCertificationsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	13, // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	2,  // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
+	3,  // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	58, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	2,  // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
+	3,  // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	8,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	29, // 25: socmgmt.pension.v1.ImportDecisionsRequest.record:type_name -> socmgmt.pension.v1.DecisionRecord
+	12, // 26: socmgmt.pension.v1.ImportDecisionsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	13, // 27: socmgmt.pension.v1.ImportDecisionsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	28, // 28: socmgmt.pension.v1.RecordDecisionRequest.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	28, // 29: socmgmt.pension.v1.RecordDecisionResponse.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	28, // 30: socmgmt.pension.v1.ListDecisionsResponse.decisions:type_name -> socmgmt.pension.v1.EntitlementDecision
+	24, // 31: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
+	24, // 32: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
+	24, // 33: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
+	5,  // 34: socmgmt.pension.v1.CertificationState.status:type_name -> socmgmt.pension.v1.CertificationStatus
+	1,  // 35: socmgmt.pension.v1.CertificationState.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	4,  // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
+	40, // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
+	3,  // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	59, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	1,  // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	5,  // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
+	4,  // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
+	44, // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
+	44, // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
+	6,  // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
+	58, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	48, // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	48, // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	48, // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
+	48, // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	7,  // 51: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
+	55, // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
+	10, // 53: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	16, // 54: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	18, // 55: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	20, // 56: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	22, // 57: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	36, // 58: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	26, // 59: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	30, // 60: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	32, // 61: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	34, // 62: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	38, // 63: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	41, // 64: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	43, // 65: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	46, // 66: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	49, // 67: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	51, // 68: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	53, // 69: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	56, // 70: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	14, // 71: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	17, // 72: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	19, // 73: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	21, // 74: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	23, // 75: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	37, // 76: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	27, // 77: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	31, // 78: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	33, // 79: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	35, // 80: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	39, // 81: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	42, // 82: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	45, // 83: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	47, // 84: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	50, // 85: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	52, // 86: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	54, // 87: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	57, // 88: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	71, // [71:89] is the sub-list for method output_type
+	53, // [53:71] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -2554,13 +4770,29 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 		(*ImportPaymentsResponse_Ack)(nil),
 		(*ImportPaymentsResponse_Summary)(nil),
 	}
+	file_socmgmt_pension_v1_pension_proto_msgTypes[18].OneofWrappers = []any{
+		(*ImportCertificationsRequest_Header)(nil),
+		(*ImportCertificationsRequest_Record)(nil),
+	}
+	file_socmgmt_pension_v1_pension_proto_msgTypes[19].OneofWrappers = []any{
+		(*ImportCertificationsResponse_Ack)(nil),
+		(*ImportCertificationsResponse_Summary)(nil),
+	}
+	file_socmgmt_pension_v1_pension_proto_msgTypes[22].OneofWrappers = []any{
+		(*ImportDecisionsRequest_Header)(nil),
+		(*ImportDecisionsRequest_Record)(nil),
+	}
+	file_socmgmt_pension_v1_pension_proto_msgTypes[23].OneofWrappers = []any{
+		(*ImportDecisionsResponse_Ack)(nil),
+		(*ImportDecisionsResponse_Summary)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   29,
+			NumEnums:      8,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

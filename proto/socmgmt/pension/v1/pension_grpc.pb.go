@@ -25,9 +25,17 @@ const (
 	PensionService_ListPaymentVersions_FullMethodName       = "/socmgmt.pension.v1.PensionService/ListPaymentVersions"
 	PensionService_GetStatement_FullMethodName              = "/socmgmt.pension.v1.PensionService/GetStatement"
 	PensionService_RecordCertification_FullMethodName       = "/socmgmt.pension.v1.PensionService/RecordCertification"
+	PensionService_ImportCertifications_FullMethodName      = "/socmgmt.pension.v1.PensionService/ImportCertifications"
+	PensionService_ImportDecisions_FullMethodName           = "/socmgmt.pension.v1.PensionService/ImportDecisions"
+	PensionService_RecordDecision_FullMethodName            = "/socmgmt.pension.v1.PensionService/RecordDecision"
+	PensionService_ListDecisions_FullMethodName             = "/socmgmt.pension.v1.PensionService/ListDecisions"
 	PensionService_ListCertifications_FullMethodName        = "/socmgmt.pension.v1.PensionService/ListCertifications"
 	PensionService_GetEntitlement_FullMethodName            = "/socmgmt.pension.v1.PensionService/GetEntitlement"
 	PensionService_ListOverdueCertifications_FullMethodName = "/socmgmt.pension.v1.PensionService/ListOverdueCertifications"
+	PensionService_ListDueSoonCertifications_FullMethodName = "/socmgmt.pension.v1.PensionService/ListDueSoonCertifications"
+	PensionService_CreateCertificationRule_FullMethodName   = "/socmgmt.pension.v1.PensionService/CreateCertificationRule"
+	PensionService_ListCertificationRules_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListCertificationRules"
+	PensionService_PreviewCertificationRule_FullMethodName  = "/socmgmt.pension.v1.PensionService/PreviewCertificationRule"
 	PensionService_ListPaymentAnomalies_FullMethodName      = "/socmgmt.pension.v1.PensionService/ListPaymentAnomalies"
 )
 
@@ -57,15 +65,46 @@ type PensionServiceClient interface {
 	// component, months missing.
 	GetStatement(ctx context.Context, in *GetStatementRequest, opts ...grpc.CallOption) (*GetStatementResponse, error)
 	// RecordCertification records that a retiree was certified alive.
+	// Clerks record IN_PERSON, HOME_VISIT and ACTIVITY for their
+	// communities; the other channels are the bureau's.
 	RecordCertification(ctx context.Context, in *RecordCertificationRequest, opts ...grpc.CallOption) (*RecordCertificationResponse, error)
+	// ImportCertifications streams the bureau's certifications in (role
+	// bureau), with the protocol of ImportPayments: header first, per-record
+	// rejections, acknowledgements once durable, resumable, idempotent per
+	// (retiree, date, channel).
+	ImportCertifications(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportCertificationsRequest, ImportCertificationsResponse], error)
+	// ImportDecisions streams the bureau's entitlement decisions in (role
+	// bureau), with the protocol of ImportPayments; idempotent per (retiree,
+	// effective month, action).
+	ImportDecisions(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportDecisionsRequest, ImportDecisionsResponse], error)
+	// RecordDecision records one entitlement decision of the bureau, for
+	// corrections (bureau, admin). A decision for a (retiree, effective
+	// month, action) already recorded replaces it and keeps the old version.
+	RecordDecision(ctx context.Context, in *RecordDecisionRequest, opts ...grpc.CallOption) (*RecordDecisionResponse, error)
+	// ListDecisions lists a retiree's entitlement decisions, newest
+	// effective month first.
+	ListDecisions(ctx context.Context, in *ListDecisionsRequest, opts ...grpc.CallOption) (*ListDecisionsResponse, error)
 	// ListCertifications lists a retiree's certifications, newest first.
 	ListCertifications(ctx context.Context, in *ListCertificationsRequest, opts ...grpc.CallOption) (*ListCertificationsResponse, error)
-	// GetEntitlement says whether a retiree's pension is active, suspended
-	// for want of certification, or stopped, as of a date.
+	// GetEntitlement answers a retiree's entitlement as the bureau decided
+	// it (ACTIVE unless the bureau suspended or stopped it; STOPPED also once
+	// registry records a death) and, beside it, socmgmt's certification
+	// status, as of a date.
 	GetEntitlement(ctx context.Context, in *GetEntitlementRequest, opts ...grpc.CallOption) (*GetEntitlementResponse, error)
 	// ListOverdueCertifications lists the living retirees of a community
-	// whose certification is due or overdue, oldest first.
+	// whose certification status is OVERDUE, longest overdue first.
 	ListOverdueCertifications(ctx context.Context, in *ListOverdueCertificationsRequest, opts ...grpc.CallOption) (*ListOverdueCertificationsResponse, error)
+	// ListDueSoonCertifications lists the living retirees of a community
+	// whose certification falls due within the next days, soonest first.
+	ListDueSoonCertifications(ctx context.Context, in *ListDueSoonCertificationsRequest, opts ...grpc.CallOption) (*ListDueSoonCertificationsResponse, error)
+	// CreateCertificationRule adds a certification rule for a region (admin).
+	CreateCertificationRule(ctx context.Context, in *CreateCertificationRuleRequest, opts ...grpc.CallOption) (*CreateCertificationRuleResponse, error)
+	// ListCertificationRules lists the certification rules (admin, bureau).
+	ListCertificationRules(ctx context.Context, in *ListCertificationRulesRequest, opts ...grpc.CallOption) (*ListCertificationRulesResponse, error)
+	// PreviewCertificationRule counts, for a proposed rule and a date, how
+	// many retirees of the rule's region would be current, due soon and
+	// overdue, without changing anything (admin).
+	PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(ctx context.Context, in *ListPaymentAnomaliesRequest, opts ...grpc.CallOption) (*ListPaymentAnomaliesResponse, error)
 }
@@ -141,6 +180,52 @@ func (c *pensionServiceClient) RecordCertification(ctx context.Context, in *Reco
 	return out, nil
 }
 
+func (c *pensionServiceClient) ImportCertifications(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportCertificationsRequest, ImportCertificationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PensionService_ServiceDesc.Streams[1], PensionService_ImportCertifications_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportCertificationsRequest, ImportCertificationsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_ImportCertificationsClient = grpc.BidiStreamingClient[ImportCertificationsRequest, ImportCertificationsResponse]
+
+func (c *pensionServiceClient) ImportDecisions(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportDecisionsRequest, ImportDecisionsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PensionService_ServiceDesc.Streams[2], PensionService_ImportDecisions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportDecisionsRequest, ImportDecisionsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_ImportDecisionsClient = grpc.BidiStreamingClient[ImportDecisionsRequest, ImportDecisionsResponse]
+
+func (c *pensionServiceClient) RecordDecision(ctx context.Context, in *RecordDecisionRequest, opts ...grpc.CallOption) (*RecordDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordDecisionResponse)
+	err := c.cc.Invoke(ctx, PensionService_RecordDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ListDecisions(ctx context.Context, in *ListDecisionsRequest, opts ...grpc.CallOption) (*ListDecisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDecisionsResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListDecisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pensionServiceClient) ListCertifications(ctx context.Context, in *ListCertificationsRequest, opts ...grpc.CallOption) (*ListCertificationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCertificationsResponse)
@@ -165,6 +250,46 @@ func (c *pensionServiceClient) ListOverdueCertifications(ctx context.Context, in
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOverdueCertificationsResponse)
 	err := c.cc.Invoke(ctx, PensionService_ListOverdueCertifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ListDueSoonCertifications(ctx context.Context, in *ListDueSoonCertificationsRequest, opts ...grpc.CallOption) (*ListDueSoonCertificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDueSoonCertificationsResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListDueSoonCertifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) CreateCertificationRule(ctx context.Context, in *CreateCertificationRuleRequest, opts ...grpc.CallOption) (*CreateCertificationRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCertificationRuleResponse)
+	err := c.cc.Invoke(ctx, PensionService_CreateCertificationRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ListCertificationRules(ctx context.Context, in *ListCertificationRulesRequest, opts ...grpc.CallOption) (*ListCertificationRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCertificationRulesResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListCertificationRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewCertificationRuleResponse)
+	err := c.cc.Invoke(ctx, PensionService_PreviewCertificationRule_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,15 +332,46 @@ type PensionServiceServer interface {
 	// component, months missing.
 	GetStatement(context.Context, *GetStatementRequest) (*GetStatementResponse, error)
 	// RecordCertification records that a retiree was certified alive.
+	// Clerks record IN_PERSON, HOME_VISIT and ACTIVITY for their
+	// communities; the other channels are the bureau's.
 	RecordCertification(context.Context, *RecordCertificationRequest) (*RecordCertificationResponse, error)
+	// ImportCertifications streams the bureau's certifications in (role
+	// bureau), with the protocol of ImportPayments: header first, per-record
+	// rejections, acknowledgements once durable, resumable, idempotent per
+	// (retiree, date, channel).
+	ImportCertifications(grpc.BidiStreamingServer[ImportCertificationsRequest, ImportCertificationsResponse]) error
+	// ImportDecisions streams the bureau's entitlement decisions in (role
+	// bureau), with the protocol of ImportPayments; idempotent per (retiree,
+	// effective month, action).
+	ImportDecisions(grpc.BidiStreamingServer[ImportDecisionsRequest, ImportDecisionsResponse]) error
+	// RecordDecision records one entitlement decision of the bureau, for
+	// corrections (bureau, admin). A decision for a (retiree, effective
+	// month, action) already recorded replaces it and keeps the old version.
+	RecordDecision(context.Context, *RecordDecisionRequest) (*RecordDecisionResponse, error)
+	// ListDecisions lists a retiree's entitlement decisions, newest
+	// effective month first.
+	ListDecisions(context.Context, *ListDecisionsRequest) (*ListDecisionsResponse, error)
 	// ListCertifications lists a retiree's certifications, newest first.
 	ListCertifications(context.Context, *ListCertificationsRequest) (*ListCertificationsResponse, error)
-	// GetEntitlement says whether a retiree's pension is active, suspended
-	// for want of certification, or stopped, as of a date.
+	// GetEntitlement answers a retiree's entitlement as the bureau decided
+	// it (ACTIVE unless the bureau suspended or stopped it; STOPPED also once
+	// registry records a death) and, beside it, socmgmt's certification
+	// status, as of a date.
 	GetEntitlement(context.Context, *GetEntitlementRequest) (*GetEntitlementResponse, error)
 	// ListOverdueCertifications lists the living retirees of a community
-	// whose certification is due or overdue, oldest first.
+	// whose certification status is OVERDUE, longest overdue first.
 	ListOverdueCertifications(context.Context, *ListOverdueCertificationsRequest) (*ListOverdueCertificationsResponse, error)
+	// ListDueSoonCertifications lists the living retirees of a community
+	// whose certification falls due within the next days, soonest first.
+	ListDueSoonCertifications(context.Context, *ListDueSoonCertificationsRequest) (*ListDueSoonCertificationsResponse, error)
+	// CreateCertificationRule adds a certification rule for a region (admin).
+	CreateCertificationRule(context.Context, *CreateCertificationRuleRequest) (*CreateCertificationRuleResponse, error)
+	// ListCertificationRules lists the certification rules (admin, bureau).
+	ListCertificationRules(context.Context, *ListCertificationRulesRequest) (*ListCertificationRulesResponse, error)
+	// PreviewCertificationRule counts, for a proposed rule and a date, how
+	// many retirees of the rule's region would be current, due soon and
+	// overdue, without changing anything (admin).
+	PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error)
 	mustEmbedUnimplementedPensionServiceServer()
@@ -246,6 +402,18 @@ func (UnimplementedPensionServiceServer) GetStatement(context.Context, *GetState
 func (UnimplementedPensionServiceServer) RecordCertification(context.Context, *RecordCertificationRequest) (*RecordCertificationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordCertification not implemented")
 }
+func (UnimplementedPensionServiceServer) ImportCertifications(grpc.BidiStreamingServer[ImportCertificationsRequest, ImportCertificationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportCertifications not implemented")
+}
+func (UnimplementedPensionServiceServer) ImportDecisions(grpc.BidiStreamingServer[ImportDecisionsRequest, ImportDecisionsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportDecisions not implemented")
+}
+func (UnimplementedPensionServiceServer) RecordDecision(context.Context, *RecordDecisionRequest) (*RecordDecisionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordDecision not implemented")
+}
+func (UnimplementedPensionServiceServer) ListDecisions(context.Context, *ListDecisionsRequest) (*ListDecisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDecisions not implemented")
+}
 func (UnimplementedPensionServiceServer) ListCertifications(context.Context, *ListCertificationsRequest) (*ListCertificationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCertifications not implemented")
 }
@@ -254,6 +422,18 @@ func (UnimplementedPensionServiceServer) GetEntitlement(context.Context, *GetEnt
 }
 func (UnimplementedPensionServiceServer) ListOverdueCertifications(context.Context, *ListOverdueCertificationsRequest) (*ListOverdueCertificationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOverdueCertifications not implemented")
+}
+func (UnimplementedPensionServiceServer) ListDueSoonCertifications(context.Context, *ListDueSoonCertificationsRequest) (*ListDueSoonCertificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDueSoonCertifications not implemented")
+}
+func (UnimplementedPensionServiceServer) CreateCertificationRule(context.Context, *CreateCertificationRuleRequest) (*CreateCertificationRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCertificationRule not implemented")
+}
+func (UnimplementedPensionServiceServer) ListCertificationRules(context.Context, *ListCertificationRulesRequest) (*ListCertificationRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCertificationRules not implemented")
+}
+func (UnimplementedPensionServiceServer) PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewCertificationRule not implemented")
 }
 func (UnimplementedPensionServiceServer) ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPaymentAnomalies not implemented")
@@ -376,6 +556,56 @@ func _PensionService_RecordCertification_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_ImportCertifications_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PensionServiceServer).ImportCertifications(&grpc.GenericServerStream[ImportCertificationsRequest, ImportCertificationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_ImportCertificationsServer = grpc.BidiStreamingServer[ImportCertificationsRequest, ImportCertificationsResponse]
+
+func _PensionService_ImportDecisions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PensionServiceServer).ImportDecisions(&grpc.GenericServerStream[ImportDecisionsRequest, ImportDecisionsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_ImportDecisionsServer = grpc.BidiStreamingServer[ImportDecisionsRequest, ImportDecisionsResponse]
+
+func _PensionService_RecordDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).RecordDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_RecordDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).RecordDecision(ctx, req.(*RecordDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ListDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListDecisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListDecisions(ctx, req.(*ListDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PensionService_ListCertifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCertificationsRequest)
 	if err := dec(in); err != nil {
@@ -430,6 +660,78 @@ func _PensionService_ListOverdueCertifications_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_ListDueSoonCertifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDueSoonCertificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListDueSoonCertifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListDueSoonCertifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListDueSoonCertifications(ctx, req.(*ListDueSoonCertificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_CreateCertificationRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCertificationRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).CreateCertificationRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_CreateCertificationRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).CreateCertificationRule(ctx, req.(*CreateCertificationRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ListCertificationRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCertificationRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListCertificationRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListCertificationRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListCertificationRules(ctx, req.(*ListCertificationRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_PreviewCertificationRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewCertificationRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).PreviewCertificationRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_PreviewCertificationRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).PreviewCertificationRule(ctx, req.(*PreviewCertificationRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PensionService_ListPaymentAnomalies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListPaymentAnomaliesRequest)
 	if err := dec(in); err != nil {
@@ -476,6 +778,14 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PensionService_RecordCertification_Handler,
 		},
 		{
+			MethodName: "RecordDecision",
+			Handler:    _PensionService_RecordDecision_Handler,
+		},
+		{
+			MethodName: "ListDecisions",
+			Handler:    _PensionService_ListDecisions_Handler,
+		},
+		{
 			MethodName: "ListCertifications",
 			Handler:    _PensionService_ListCertifications_Handler,
 		},
@@ -488,6 +798,22 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PensionService_ListOverdueCertifications_Handler,
 		},
 		{
+			MethodName: "ListDueSoonCertifications",
+			Handler:    _PensionService_ListDueSoonCertifications_Handler,
+		},
+		{
+			MethodName: "CreateCertificationRule",
+			Handler:    _PensionService_CreateCertificationRule_Handler,
+		},
+		{
+			MethodName: "ListCertificationRules",
+			Handler:    _PensionService_ListCertificationRules_Handler,
+		},
+		{
+			MethodName: "PreviewCertificationRule",
+			Handler:    _PensionService_PreviewCertificationRule_Handler,
+		},
+		{
 			MethodName: "ListPaymentAnomalies",
 			Handler:    _PensionService_ListPaymentAnomalies_Handler,
 		},
@@ -496,6 +822,18 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ImportPayments",
 			Handler:       _PensionService_ImportPayments_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImportCertifications",
+			Handler:       _PensionService_ImportCertifications_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ImportDecisions",
+			Handler:       _PensionService_ImportDecisions_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

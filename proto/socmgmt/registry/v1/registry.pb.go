@@ -2972,8 +2972,13 @@ type RetireeState struct {
 	DateOfDeath          string         `protobuf:"bytes,8,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	Flags                []RetireeFlag  `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
 	RetirementDate       string         `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// What a clerk's work list shows to reach the retiree: the name and the
+	// masked numbers (never the full ID or phone number).
+	Name           string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	IdNumberMasked string `protobuf:"bytes,12,opt,name=id_number_masked,json=idNumberMasked,proto3" json:"id_number_masked,omitempty"`
+	PhoneMasked    string `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RetireeState) Reset() {
@@ -3072,6 +3077,27 @@ func (x *RetireeState) GetFlags() []RetireeFlag {
 func (x *RetireeState) GetRetirementDate() string {
 	if x != nil {
 		return x.RetirementDate
+	}
+	return ""
+}
+
+func (x *RetireeState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RetireeState) GetIdNumberMasked() string {
+	if x != nil {
+		return x.IdNumberMasked
+	}
+	return ""
+}
+
+func (x *RetireeState) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
 	}
 	return ""
 }
@@ -3771,7 +3797,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x05total\x18\x03 \x01(\v2%.socmgmt.registry.v1.SocialisationRowR\x05total\x12/\n" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"=\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
-	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\"\xc9\x03\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\"\xaa\x04\n" +
 	"\fRetireeState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rid_number_key\x18\x02 \x01(\fR\vidNumberKey\x12!\n" +
@@ -3784,7 +3810,10 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\rdate_of_death\x18\b \x01(\tR\vdateOfDeath\x126\n" +
 	"\x05flags\x18\t \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\x12'\n" +
 	"\x0fretirement_date\x18\n" +
-	" \x01(\tR\x0eretirementDate\"\xe2\x01\n" +
+	" \x01(\tR\x0eretirementDate\x12\x12\n" +
+	"\x04name\x18\v \x01(\tR\x04name\x12(\n" +
+	"\x10id_number_masked\x18\f \x01(\tR\x0eidNumberMasked\x12!\n" +
+	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\"\xe2\x01\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
