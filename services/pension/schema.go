@@ -29,13 +29,24 @@ var (
 	// that batch so far: who last sent it is in the log, the counts and the
 	// last durable index here.
 	bucketBatches = []byte("batches")
+	// bucketDecisions maps retiree id, 0, effective month (YYYY-MM), 0,
+	// action (one byte, the DecisionAction number) to the current version of
+	// the bureau's EntitlementDecision for them.
+	bucketDecisions = []byte("decisions")
+	// bucketDecisionVersions maps a decisions key, 0, version (4 bytes,
+	// big-endian) to a version a correction replaced.
+	bucketDecisionVersions = []byte("decision_versions")
+	// bucketRules maps region prefix, 0, effective_on (YYYY-MM-DD), 0, rule
+	// id to a CertificationRule.
+	bucketRules = []byte("certification_rules")
 	// bucketAudit is the audit log of reads and changes of retirees (see
 	// audit.Bucket).
 	bucketAudit = audit.Bucket
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
-		bucketDue, bucketBatches, bucketAudit,
+		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
+		bucketRules, bucketAudit,
 	}
 )
 
