@@ -10,39 +10,72 @@ import (
 )
 
 // This file plans what `socmgmt seed` loads into the pension service: a
-// year of monthly payments for the demo city's retirees and the
-// certifications that keep them entitled, with a few deliberate anomalies
-// for the anomaly report to find. Like the city it is pure: the same seed
-// in the same calendar month gives the same plan, so a re-run imports
-// duplicates and records no certification twice.
+// year as a bureau lives it. Most retirees are certified by the bureau's
+// own data matching, a few by face recognition, abroad or by another
+// region, the rest by clerks; a handful are overdue; the bureau suspends a
+// few for want of certification and restores some of them, paying the
+// suspended months back as ARREARS; July brings the yearly adjustment, paid
+// back to January as ADJUSTMENT. A few deliberate anomalies are planted for
+// the anomaly report to find. Like the city it is pure: the same seed in
+// the same calendar month gives the same plan, so a re-run imports
+// duplicates and records nothing twice.
 
 // paidMonths is how many months of payments the seed imports: the ones
 // before the current month.
 const paidMonths = 12
 
-// Shares, in per mille, of the retirees given each anomaly.
+// Shares, in per mille, of the retirees given each case. The anomalies and
+// cases are drawn for the living except paidAfterDeathPermille, which is a
+// share of the deceased.
 const (
-	// paidAfterDeathPermille of the deceased are still paid in the first
-	// months of the year.
 	paidAfterDeathPermille = 150
-	// unpaidPermille of the living miss one month's payment.
+	// unpaidPermille miss one month's payment.
 	unpaidPermille = 10
-	// dropPermille of the living get 40 % less in the last month.
+	// dropPermille get 40 % less in the last month.
 	dropPermille = 10
-	// uncertifiedPermille of the living were last certified more than a
-	// year ago, yet are paid.
-	uncertifiedPermille = 10
+	// paidTwicePermille are paid one month twice.
+	paidTwicePermille = 3
+	// overduePermille were last certified more than a year ago; the bureau
+	// has not acted yet.
+	overduePermille = 10
+	// suspendedPermille were suspended for want of certification and are
+	// still suspended; restoredPermille were suspended, certified again and
+	// restored with back-pay; paidWhileSuspendedPermille are suspended and
+	// yet paid a month.
+	suspendedPermille          = 3
+	restoredPermille           = 3
+	paidWhileSuspendedPermille = 2
 )
+
+// Shares, in per mille, of the channels through which retirees are
+// certified; the rest are certified by clerks.
+const (
+	dataMatchPermille   = 900
+	faceAppPermille     = 30
+	consularPermille    = 10
+	otherRegionPermille = 10
+)
+
+// adjustmentPercent is the yearly adjustment of the basic pension, decided
+// in July and paid back to January.
+const adjustmentPercent = 2
 
 // pensionPlan is what seed loads into the pension service.
 type pensionPlan struct {
 	// Months are the paid months, oldest first (YYYY-MM).
 	Months   []string
 	Payments []plannedPayment
-	// Certifications are ordered by retiree, oldest first.
+	// Certifications are ordered by retiree, oldest first: the bureau's
+	// channels go in an import, the clerks' are recorded one by one.
 	Certifications []plannedCertification
-	// The retirees given each anomaly, by index into cityPlan.Retirees.
-	PaidAfterDeath, Unpaid, Dropped, Uncertified []int
+	// Decisions are the bureau's suspensions and restorations, in order.
+	Decisions []plannedDecision
+	// AdjustmentMonth is the month (YYYY-MM) the yearly adjustment is paid.
+	AdjustmentMonth string
+	// The retirees given each anomaly or case, by index into
+	// cityPlan.Retirees.
+	PaidAfterDeath, Unpaid, Dropped, PaidTwice, PaidWhileSuspended []int
+	Overdue, Suspended, Restored                                   []int
 }
 
 // plannedPayment is one payment record, of cityPlan.Retirees[Index].
@@ -58,6 +91,25 @@ type plannedCertification struct {
 	Date   string
 }
 
+// byBureau tells whether c goes through the bureau's import.
+func (c plannedCertification) byBureau() bool { return !clerkChannel(c.Method) }
+
+// clerkChannel tells whether a clerk may record m.
+func clerkChannel(m pensionv1.CertificationMethod) bool {
+	switch m {
+	case pensionv1.CertificationMethod_IN_PERSON, pensionv1.CertificationMethod_HOME_VISIT, pensionv1.CertificationMethod_ACTIVITY:
+		return true
+	}
+	return false
+}
+
+// plannedDecision is a decision of the bureau about
+// cityPlan.Retirees[Index].
+type plannedDecision struct {
+	Index  int
+	Record *pensionv1.DecisionRecord
+}
+
 // yearMonth is a calendar month as a number: year*12 + month - 1.
 type yearMonth int
 
@@ -69,23 +121,42 @@ func (m yearMonth) day(d int) time.Time {
 	return time.Date(int(m)/12, time.Month(int(m)%12+1), d, 0, 0, 0, 0, time.UTC)
 }
 
-// certificationMethods are the ways a retiree's entitlement is certified,
-// drawn from at random.
-var certificationMethods = []pensionv1.CertificationMethod{
-	pensionv1.CertificationMethod_IN_PERSON, pensionv1.CertificationMethod_HOME_VISIT,
-	pensionv1.CertificationMethod_REMOTE_FACE, pensionv1.CertificationMethod_DATA_MATCH,
+// clerkChannels are drawn from for the retirees certified by clerks.
+var clerkChannels = []pensionv1.CertificationMethod{
+	pensionv1.CertificationMethod_IN_PERSON, pensionv1.CertificationMethod_HOME_VISIT, pensionv1.CertificationMethod_ACTIVITY,
 }
 
-// anomaly is the deliberate irregularity planted in one retiree's plan.
-type anomaly int
+// pensionCase is what sets one retiree's year apart, if anything.
+type pensionCase int
 
 const (
-	noAnomaly anomaly = iota
+	ordinary pensionCase = iota
 	paidAfterDeath
 	unpaidMonth
 	droppedAmount
-	uncertified
+	paidTwice
+	overdue
+	suspended
+	restored
+	paidWhileSuspended
 )
+
+// caseShares are the cases of the living, in the order they are drawn.
+var caseShares = []struct {
+	c        pensionCase
+	permille int
+}{
+	{unpaidMonth, unpaidPermille}, {droppedAmount, dropPermille}, {paidTwice, paidTwicePermille},
+	{overdue, overduePermille}, {suspended, suspendedPermille}, {restored, restoredPermille},
+	{paidWhileSuspended, paidWhileSuspendedPermille},
+}
+
+// lapses tells whether c is a case of a certification more than a year
+// old, which needs a retiree retired long enough to have lapsed.
+func (c pensionCase) lapses() bool { return c >= overdue }
+
+// suspends tells whether the bureau suspends the retiree of case c.
+func (c pensionCase) suspends() bool { return c >= suspended }
 
 // pensionPlanner holds what generatePensionPlan shares between retirees:
 // the random source, the months and days that depend on now alone, and the
@@ -93,19 +164,21 @@ const (
 type pensionPlanner struct {
 	rng *rand.Rand
 	now time.Time
-	// current is now's month; first is the oldest paid month.
-	current, first yearMonth
+	// current is now's month; first is the oldest paid month; july is the
+	// month of the yearly adjustment, the July among the paid months.
+	current, first, july yearMonth
 	// Certification dates depend on the month only, so that a re-run in
 	// the same month plans the same days: anchor is the first day of the
 	// current month, windowStart that of the first paid month.
 	anchor, windowStart time.Time
 	pp                  *pensionPlan
-	// index numbers the payment records from 1.
-	index int64
+	// index numbers the payment records from 1; decisionIndex the
+	// decision records.
+	index, decisionIndex int64
 }
 
 // plannedRetiree is one retiree as the pension plan sees them, with the
-// amounts and anomaly drawn for them.
+// amounts and case drawn for them.
 type plannedRetiree struct {
 	i       int
 	r       *registryv1.Retiree
@@ -116,22 +189,29 @@ type plannedRetiree struct {
 	basic, personal, transitional, other int64
 	bank                                 string
 	payDay                               int
-	skipMonth                            yearMonth
-	extraMonths                          int
-	anomaly                              anomaly
+	channel                              pensionv1.CertificationMethod
+	// skipMonth is the unpaid or twice-paid month; extraMonths how long
+	// the deceased are paid on.
+	skipMonth   yearMonth
+	extraMonths int
+	// suspendFrom and restoreFrom are the months of the bureau's
+	// decisions in the suspension cases.
+	suspendFrom, restoreFrom yearMonth
+	pensionCase              pensionCase
 }
 
-// generatePensionPlan plans the payments and certifications of a city for
-// the paidMonths months before now's month.
+// generatePensionPlan plans the payments, certifications and decisions of
+// a city for the paidMonths months before now's month.
 func generatePensionPlan(city *cityPlan, seed uint64, now time.Time) *pensionPlan {
 	current := monthOfTime(now)
 	first := current - paidMonths
+	july := first + (yearMonth(6)-first%12+12)%12
 	p := &pensionPlanner{
-		rng:     rand.New(rand.NewPCG(seed, 0x9e75_10a5)), //nolint:gosec // G404: seeded on purpose, so a seed always plans the same payments
+		rng:     rand.New(rand.NewPCG(seed, 0x9e75_10a5)), //nolint:gosec // G404: seeded on purpose, so a seed always plans the same year
 		now:     now,
-		current: current, first: first,
+		current: current, first: first, july: july,
 		anchor: current.day(1), windowStart: first.day(1),
-		pp: &pensionPlan{},
+		pp: &pensionPlan{AdjustmentMonth: july.String()},
 	}
 	for m := first; m < current; m++ {
 		p.pp.Months = append(p.pp.Months, m.String())
@@ -144,15 +224,17 @@ func generatePensionPlan(city *cityPlan, seed uint64, now time.Time) *pensionPla
 	for i, r := range city.Retirees {
 		pr := p.draw(i, r, died)
 		paidAny := p.planPayments(pr)
-		p.noteAnomaly(pr, paidAny)
+		p.planAdjustment(pr)
+		p.noteCase(pr, paidAny)
 		p.planCertifications(pr)
+		p.planDecisions(pr)
 	}
 	return p.pp
 }
 
-// draw makes the random draws of retiree i: amounts, bank account, pay day
-// and anomaly. The anomaly's draws are made for everyone so that one
-// retiree's plan does not shift another's.
+// draw makes the random draws of retiree i: amounts, bank account, pay day,
+// channel and case. Every draw is made for everyone so that one retiree's
+// plan does not shift another's.
 func (p *pensionPlanner) draw(i int, r *registryv1.Retiree, died map[int]time.Time) *plannedRetiree {
 	pr := &plannedRetiree{i: i, r: r}
 	pr.retired, _ = time.Parse(dateLayout, r.GetRetirementDate())
@@ -167,73 +249,172 @@ func (p *pensionPlanner) draw(i int, r *registryv1.Retiree, died map[int]time.Ti
 	}
 	pr.bank = fmt.Sprintf("6222************%04d", p.rng.IntN(10000))
 	pr.payDay = 10 + p.rng.IntN(11)
-
-	draw := p.rng.IntN(1000)
+	pr.channel = p.drawChannel()
 	pr.skipMonth = p.first + yearMonth(p.rng.IntN(paidMonths))
 	pr.extraMonths = 1 + p.rng.IntN(3)
-	switch {
-	case pr.dead && draw < paidAfterDeathPermille:
-		pr.anomaly = paidAfterDeath
-	case pr.dead:
-	case draw < unpaidPermille:
-		pr.anomaly = unpaidMonth
-	case draw < unpaidPermille+dropPermille:
-		pr.anomaly = droppedAmount
-	case draw < unpaidPermille+dropPermille+uncertifiedPermille && pr.retired.Before(p.anchor.AddDate(-2, 0, 0)):
-		// Only someone retired long enough to have lapsed.
-		pr.anomaly = uncertified
-	}
+	pr.suspendFrom = p.first + 2 + yearMonth(p.rng.IntN(4))
+	pr.restoreFrom = pr.suspendFrom + 2 + yearMonth(p.rng.IntN(3))
+	pr.pensionCase = p.drawCase(pr, p.rng.IntN(1000))
 	return pr
 }
 
-// payable tells whether pr is paid for month m, anomalies included.
-func (p *pensionPlanner) payable(pr *plannedRetiree, m yearMonth) bool {
-	if pr.anomaly == paidAfterDeath && m > monthOfTime(pr.death) && m < p.first+yearMonth(pr.extraMonths) {
-		return true
+// drawChannel draws how a retiree is usually certified.
+func (p *pensionPlanner) drawChannel() pensionv1.CertificationMethod {
+	draw, clerk := p.rng.IntN(1000), clerkChannels[p.rng.IntN(len(clerkChannels))]
+	switch {
+	case draw < dataMatchPermille:
+		return pensionv1.CertificationMethod_DATA_MATCH
+	case draw < dataMatchPermille+faceAppPermille:
+		return pensionv1.CertificationMethod_FACE_APP
+	case draw < dataMatchPermille+faceAppPermille+consularPermille:
+		return pensionv1.CertificationMethod_CONSULAR
+	case draw < dataMatchPermille+faceAppPermille+consularPermille+otherRegionPermille:
+		return pensionv1.CertificationMethod_OTHER_REGION
 	}
-	if pr.anomaly == unpaidMonth && m == pr.skipMonth {
-		return false
+	return clerk
+}
+
+// drawCase turns the draw into pr's case: paidAfterDeath for some of the
+// deceased, the shares of caseShares for the living. A lapse needs a
+// retiree retired two years or more.
+func (p *pensionPlanner) drawCase(pr *plannedRetiree, draw int) pensionCase {
+	if pr.dead {
+		if draw < paidAfterDeathPermille {
+			return paidAfterDeath
+		}
+		return ordinary
 	}
+	for _, cs := range caseShares {
+		if draw < cs.permille {
+			if cs.c.lapses() && !pr.retired.Before(p.anchor.AddDate(-2, 0, 0)) {
+				return ordinary
+			}
+			return cs.c
+		}
+		draw -= cs.permille
+	}
+	return ordinary
+}
+
+// entitled tells whether pr is owed month m: after the month of
+// retirement, up to the month of death.
+func (pr *plannedRetiree) entitled(m yearMonth) bool {
 	return m > monthOfTime(pr.retired) && (!pr.dead || m <= monthOfTime(pr.death))
 }
 
-// planPayments adds pr's payments of the paid months and tells whether
-// there was any.
+// suspendedIn tells whether the bureau had pr's pension suspended in m.
+func (pr *plannedRetiree) suspendedIn(m yearMonth) bool {
+	switch pr.pensionCase {
+	case suspended, paidWhileSuspended:
+		return m >= pr.suspendFrom
+	case restored:
+		return m >= pr.suspendFrom && m < pr.restoreFrom
+	}
+	return false
+}
+
+// paidRegularly tells whether pr is paid a REGULAR payment for month m,
+// the planted anomalies included.
+func (p *pensionPlanner) paidRegularly(pr *plannedRetiree, m yearMonth) bool {
+	switch {
+	case pr.pensionCase == paidAfterDeath && m > monthOfTime(pr.death) && m < p.first+yearMonth(pr.extraMonths):
+		return true
+	case pr.pensionCase == unpaidMonth && m == pr.skipMonth:
+		return false
+	case pr.pensionCase == paidWhileSuspended && m == pr.suspendFrom+1:
+		return true
+	case pr.suspendedIn(m):
+		return false
+	}
+	return pr.entitled(m)
+}
+
+// basicFor is pr's basic pension for month m: raised by the adjustment
+// from July on.
+func (p *pensionPlanner) basicFor(pr *plannedRetiree, m yearMonth) int64 {
+	if m >= p.july {
+		return pr.basic * (100 + adjustmentPercent) / 100
+	}
+	return pr.basic
+}
+
+// planPayments adds pr's regular payments of the paid months, a second one
+// for the twice paid, and the back-pay of the restored, and tells whether
+// there was any regular payment.
 func (p *pensionPlanner) planPayments(pr *plannedRetiree) bool {
 	paidAny := false
 	for m := p.first; m < p.current; m++ {
-		if !p.payable(pr, m) {
+		if !p.paidRegularly(pr, m) {
 			continue
 		}
 		scale := int64(100)
-		if pr.anomaly == droppedAmount && m == p.current-1 {
+		if pr.pensionCase == droppedAmount && m == p.current-1 {
 			scale = 60
 		}
-		paid := m.day(pr.payDay)
-		if paid.After(p.now) {
-			paid = m.day(1)
+		p.addPayment(pr, m, m.day(pr.payDay), pensionv1.PaymentKind_REGULAR, scale)
+		if pr.pensionCase == paidTwice && m == pr.skipMonth {
+			p.addPayment(pr, m, m.day(pr.payDay+3), pensionv1.PaymentKind_REGULAR, scale)
 		}
-		p.index++
-		p.pp.Payments = append(p.pp.Payments, plannedPayment{Index: pr.i, Record: &pensionv1.PaymentRecord{
-			Index:              p.index,
-			IdNumber:           pr.r.GetIdNumber(),
-			Month:              m.String(),
-			BasicFen:           pr.basic * scale / 100,
-			PersonalAccountFen: pr.personal * scale / 100,
-			TransitionalFen:    pr.transitional * scale / 100,
-			OtherFen:           pr.other * scale / 100,
-			PaidOn:             paid.Format(dateLayout),
-			BankAccountMasked:  pr.bank,
-		}})
 		paidAny = true
+	}
+	if pr.pensionCase == restored {
+		for m := pr.suspendFrom; m < pr.restoreFrom; m++ {
+			if pr.entitled(m) {
+				p.addPayment(pr, m, pr.restoreFrom.day(pr.payDay), pensionv1.PaymentKind_ARREARS, 100)
+			}
+		}
 	}
 	return paidAny
 }
 
-// noteAnomaly lists pr under their anomaly when the payments show it.
-func (p *pensionPlanner) noteAnomaly(pr *plannedRetiree, paidAny bool) {
+// addPayment adds one payment record of pr for month m, its amounts scaled
+// by scale percent.
+func (p *pensionPlanner) addPayment(pr *plannedRetiree, m yearMonth, paid time.Time, kind pensionv1.PaymentKind, scale int64) {
+	if paid.After(p.now) {
+		paid = m.day(1)
+	}
+	p.index++
+	p.pp.Payments = append(p.pp.Payments, plannedPayment{Index: pr.i, Record: &pensionv1.PaymentRecord{
+		Index:              p.index,
+		IdNumber:           pr.r.GetIdNumber(),
+		Month:              m.String(),
+		BasicFen:           p.basicFor(pr, m) * scale / 100,
+		PersonalAccountFen: pr.personal * scale / 100,
+		TransitionalFen:    pr.transitional * scale / 100,
+		OtherFen:           pr.other * scale / 100,
+		PaidOn:             paid.Format(dateLayout),
+		BankAccountMasked:  pr.bank,
+		Kind:               kind,
+	}})
+}
+
+// planAdjustment adds the retroactive part of the yearly adjustment for
+// January to June, paid in July as ADJUSTMENT, to everyone paid in July.
+func (p *pensionPlanner) planAdjustment(pr *plannedRetiree) {
+	if !p.paidRegularly(pr, p.july) || pr.suspendedIn(p.july) {
+		return
+	}
+	for m := p.july - 6; m < p.july; m++ {
+		if !pr.entitled(m) || pr.suspendedIn(m) {
+			continue
+		}
+		p.index++
+		p.pp.Payments = append(p.pp.Payments, plannedPayment{Index: pr.i, Record: &pensionv1.PaymentRecord{
+			Index:             p.index,
+			IdNumber:          pr.r.GetIdNumber(),
+			Month:             m.String(),
+			BasicFen:          pr.basic * adjustmentPercent / 100,
+			PaidOn:            p.july.day(pr.payDay).Format(dateLayout),
+			BankAccountMasked: pr.bank,
+			Kind:              pensionv1.PaymentKind_ADJUSTMENT,
+		}})
+	}
+}
+
+// noteCase lists pr under their case when the plan shows it.
+func (p *pensionPlanner) noteCase(pr *plannedRetiree, paidAny bool) {
 	pp := p.pp
-	switch pr.anomaly {
+	switch pr.pensionCase {
 	case paidAfterDeath:
 		if paidAny && monthOfTime(pr.death) < p.first {
 			pp.PaidAfterDeath = append(pp.PaidAfterDeath, pr.i)
@@ -246,28 +427,53 @@ func (p *pensionPlanner) noteAnomaly(pr *plannedRetiree, paidAny bool) {
 		if p.current-1 > monthOfTime(pr.retired)+1 {
 			pp.Dropped = append(pp.Dropped, pr.i)
 		}
-	case uncertified:
-		pp.Uncertified = append(pp.Uncertified, pr.i)
+	case paidTwice:
+		if pr.entitled(pr.skipMonth) {
+			pp.PaidTwice = append(pp.PaidTwice, pr.i)
+		}
+	case overdue:
+		pp.Overdue = append(pp.Overdue, pr.i)
+	case suspended:
+		pp.Suspended = append(pp.Suspended, pr.i)
+	case restored:
+		pp.Restored = append(pp.Restored, pr.i)
+	case paidWhileSuspended:
+		pp.PaidWhileSuspended = append(pp.PaidWhileSuspended, pr.i)
 	}
 }
 
-// planCertifications adds pr's certifications, a little under a year
-// apart, going back from one in the last year to one before the paid
-// months, so that the pension stays active throughout; none before
-// retirement (which is certified itself when recent) or after death.
-func (p *pensionPlanner) planCertifications(pr *plannedRetiree) {
+// lastCertification is the day of pr's latest certification: within the
+// last year for most; over a year ago for the overdue; for the suspended,
+// over a year before the suspension (which is why the bureau suspended);
+// for the restored, in the month before the restoration.
+func (p *pensionPlanner) lastCertification(pr *plannedRetiree) time.Time {
 	last := p.anchor.AddDate(0, 0, -(5 + p.rng.IntN(325)))
-	if pr.anomaly == uncertified {
-		last = p.anchor.AddDate(0, -(14 + p.rng.IntN(6)), 0)
+	switch pr.pensionCase {
+	case overdue:
+		last = p.anchor.AddDate(0, -(13 + p.rng.IntN(5)), 0)
+	case suspended, paidWhileSuspended:
+		last = pr.suspendFrom.day(1).AddDate(-1, 0, -(1 + p.rng.IntN(20)))
+	case restored:
+		last = (pr.restoreFrom - 1).day(3 + p.rng.IntN(20))
 	}
+	return last
+}
+
+// planCertifications adds pr's certifications, a little under a year
+// apart, going back from the last one to one before the paid months; none
+// before the first month of pension (which counts as a certification) or
+// after death. A restored retiree's renewed certification follows a gap
+// of over a year.
+func (p *pensionPlanner) planCertifications(pr *plannedRetiree) {
+	pensionStart := (monthOfTime(pr.retired) + 1).day(1)
+	last := p.lastCertification(pr)
 	var days []time.Time
-	for d := last; ; d = d.AddDate(0, 0, -(350 + p.rng.IntN(14))) {
-		if d.Before(pr.retired) {
-			if pr.retired.After(p.windowStart.AddDate(-1, 0, 0)) && pr.retired.Before(p.anchor) {
-				days = append(days, pr.retired)
-			}
-			break
-		}
+	d := last
+	if pr.pensionCase == restored {
+		days = append(days, last)
+		d = pr.suspendFrom.day(1).AddDate(-1, 0, -(1 + p.rng.IntN(20)))
+	}
+	for ; !d.Before(pensionStart); d = d.AddDate(0, 0, -(350 + p.rng.IntN(14))) {
 		if !pr.dead || !d.After(pr.death) {
 			days = append(days, d)
 		}
@@ -276,8 +482,34 @@ func (p *pensionPlanner) planCertifications(pr *plannedRetiree) {
 		}
 	}
 	for k := len(days) - 1; k >= 0; k-- {
-		p.pp.Certifications = append(p.pp.Certifications, plannedCertification{
-			Index: pr.i, Method: certificationMethods[p.rng.IntN(len(certificationMethods))], Date: days[k].Format(dateLayout),
-		})
+		method := pr.channel
+		if pr.pensionCase == restored && k == 0 {
+			// Helped by the community after the suspension.
+			method = pensionv1.CertificationMethod_HOME_VISIT
+		}
+		p.pp.Certifications = append(p.pp.Certifications, plannedCertification{Index: pr.i, Method: method, Date: days[k].Format(dateLayout)})
 	}
+}
+
+// planDecisions adds the bureau's decisions of the suspension cases.
+func (p *pensionPlanner) planDecisions(pr *plannedRetiree) {
+	if !pr.pensionCase.suspends() {
+		return
+	}
+	p.addDecision(pr, pensionv1.DecisionAction_SUSPEND, pr.suspendFrom, pensionv1.DecisionReason_NOT_CERTIFIED)
+	if pr.pensionCase == restored {
+		p.addDecision(pr, pensionv1.DecisionAction_RESTORE, pr.restoreFrom, pensionv1.DecisionReason_DECISION_REASON_UNSPECIFIED)
+	}
+}
+
+func (p *pensionPlanner) addDecision(pr *plannedRetiree, action pensionv1.DecisionAction, from yearMonth, reason pensionv1.DecisionReason) {
+	p.decisionIndex++
+	p.pp.Decisions = append(p.pp.Decisions, plannedDecision{Index: pr.i, Record: &pensionv1.DecisionRecord{
+		Index:          p.decisionIndex,
+		IdNumber:       pr.r.GetIdNumber(),
+		Action:         action,
+		EffectiveMonth: from.String(),
+		Reason:         reason,
+		Reference:      fmt.Sprintf("SEED-%s-%d", from, p.decisionIndex),
+	}})
 }
