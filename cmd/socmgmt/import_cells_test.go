@@ -132,7 +132,7 @@ func TestFenCell(t *testing.T) {
 }
 
 func TestEnumCell(t *testing.T) {
-	names, labels := pensionv1.CertificationMethod_value, channelLabels
+	names, labels := channelNames, channelLabels
 	for in, want := range map[string]pensionv1.CertificationMethod{
 		"DATA_MATCH":  pensionv1.CertificationMethod_DATA_MATCH,
 		"data match":  pensionv1.CertificationMethod_DATA_MATCH,
@@ -141,20 +141,19 @@ func TestEnumCell(t *testing.T) {
 		"数据比对":        pensionv1.CertificationMethod_DATA_MATCH,
 		"上门认证":        pensionv1.CertificationMethod_HOME_VISIT,
 		"":            0,
-		// PENSION_START is a name; whether it may be recorded is the
-		// service's to say.
-		"PENSION_START": pensionv1.CertificationMethod_PENSION_START,
 	} {
 		got, rj := enumCell("channel", in, names, labels, "CHANNEL_INVALID")
 		if rj != nil || pensionv1.CertificationMethod(got) != want {
 			t.Errorf("enumCell(%q) = %v, %v; want %v", in, got, rj, want)
 		}
 	}
-	_, rj := enumCell("channel", "CERTIFICATION_METHOD_UNSPECIFIED", names, labels, "CHANNEL_INVALID")
-	if rj == nil || rj.code != "CHANNEL_INVALID" {
-		t.Errorf("unspecified by name: %v", rj)
+	for _, in := range []string{"CERTIFICATION_METHOD_UNSPECIFIED", "PENSION_START", "4"} {
+		_, rj := enumCell("channel", in, names, labels, "CHANNEL_INVALID")
+		if rj == nil || rj.code != "CHANNEL_INVALID" || strings.Contains(rj.message, "PENSION_START,") {
+			t.Errorf("%s: %v, want CHANNEL_INVALID", in, rj)
+		}
 	}
-	_, rj = enumCell("channel", "11010519491231002X", names, labels, "CHANNEL_INVALID")
+	_, rj := enumCell("channel", "11010519491231002X", names, labels, "CHANNEL_INVALID")
 	if rj == nil || strings.Contains(rj.message, "11010519491231002X") || !strings.Contains(rj.message, "DATA_MATCH/数据比对") {
 		t.Errorf("an ID number in the channel column: %v", rj)
 	}

@@ -36,6 +36,18 @@ var channelLabels = map[string]int32{
 	"社区活动":   int32(pensionv1.CertificationMethod_ACTIVITY),
 }
 
+// channelNames are the proto names of the channels a file may give:
+// PENSION_START is never recorded, so it is not offered.
+var channelNames = func() map[string]int32 {
+	m := map[string]int32{}
+	for name, n := range pensionv1.CertificationMethod_value {
+		if n != int32(pensionv1.CertificationMethod_PENSION_START) {
+			m[name] = n
+		}
+	}
+	return m
+}()
+
 // certificationsImport imports a bureau's certification file through
 // ImportCertifications.
 var certificationsImport = &importKind[*pensionv1.CertificationRecord]{
@@ -65,7 +77,7 @@ func parseCertificationRow(index int64, v []string) (*pensionv1.CertificationRec
 	if rj := dateCell("certified_on", v[certOn]); rj != nil {
 		return nil, rj
 	}
-	channel, rj := enumCell("channel", v[certChannel], pensionv1.CertificationMethod_value, channelLabels, "CHANNEL_INVALID")
+	channel, rj := enumCell("channel", v[certChannel], channelNames, channelLabels, "CHANNEL_INVALID")
 	if rj != nil {
 		return nil, rj
 	}

@@ -223,7 +223,11 @@ func (im *importer[R]) receive(ctx context.Context, stream recordStream[R], win 
 
 // rejectedByService lists rec, which the service rejected as rj says.
 func (im *importer[R]) rejectedByService(rec fileRecord, rj *pensionv1.RecordRejection) error {
-	if err := im.rejected.add(rec, rj.Index, rj.Reason, rj.Message); err != nil {
+	message := rj.Message
+	if message == "" {
+		message = "rejected by the service"
+	}
+	if err := im.rejected.add(rec, rj.Index, rj.Reason, message); err != nil {
 		return err
 	}
 	im.serverRejected++
