@@ -230,9 +230,9 @@ func prepareFile[R any](k *importKind[R], cfg importConfig, progress io.Writer) 
 	}
 	switch {
 	case bf.kind == fileXLSX:
-		sheet := cfg.sheet
-		if sheet == "" {
-			sheet = "the first sheet"
+		sheet := "the first sheet"
+		if cfg.sheet != "" {
+			sheet = "sheet " + strconv.Quote(cfg.sheet)
 		}
 		fmt.Fprintf(progress, "reading %s: %s of an Excel workbook, %d records\n", filepath.Base(cfg.file), sheet, total)
 	case bf.opts.detected:
