@@ -203,24 +203,6 @@ func serveFakeImport[Req, Resp any, R fakeRecord](f *fakePension, kind string, s
 	return stream.Send(reply(nil, sum))
 }
 
-// eachRecord calls fn with each payment record sent on stream, after the
-// header the caller has read, until the client closes its side (for the
-// seed's fake).
-func eachRecord(stream grpc.BidiStreamingServer[pensionv1.ImportPaymentsRequest, pensionv1.ImportPaymentsResponse], fn func(*pensionv1.PaymentRecord) error) error {
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(req.GetRecord()); err != nil {
-			return err
-		}
-	}
-}
-
 // records returns the stored records of kind in index order.
 func (f *fakePension) records(kind string) []proto.Message {
 	f.mu.Lock()
