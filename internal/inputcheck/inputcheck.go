@@ -17,9 +17,28 @@ import (
 // division code.
 const CommunityIDLen = 12
 
-// IsCommunityID reports whether s is a 12-digit statistical division code.
+// provinces are the first two digits of the GB/T 2260 division codes in
+// use: the provinces, autonomous regions and municipalities (11–65),
+// Taiwan (71), Hong Kong (81) and Macao (82). A community id starting with
+// anything else names no place.
+var provinces = map[string]bool{
+	"11": true, "12": true, "13": true, "14": true, "15": true,
+	"21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true,
+	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
+	"50": true, "51": true, "52": true, "53": true, "54": true,
+	"61": true, "62": true, "63": true, "64": true, "65": true,
+	"71": true, "81": true, "82": true,
+}
+
+// IsCommunityID reports whether s is a 12-digit statistical division code
+// whose first two digits are a province code in use.
 func IsCommunityID(s string) bool {
-	if len(s) != CommunityIDLen {
+	return allDigits(s, CommunityIDLen) && provinces[s[:2]]
+}
+
+func allDigits(s string, n int) bool {
+	if len(s) != n {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -30,29 +49,31 @@ func IsCommunityID(s string) bool {
 	return true
 }
 
-// CommunityID requires field to hold a community id.
+// CommunityID requires field to hold a community id (see IsCommunityID).
 func CommunityID(v *fault.Violations, field, s string) {
 	switch {
 	case s == "":
 		v.Add(field, "required")
-	case !IsCommunityID(s):
+	case !allDigits(s, CommunityIDLen):
 		v.Add(field, "must be a 12-digit division code")
+	case !provinces[s[:2]]:
+		v.Add(field, "must start with a province code in use (11–82, GB/T 2260)")
 	}
 }
 
 // Text checks a single-line free-text field: present when required, valid
-// UTF-8, at most max characters, no leading or trailing white space, no
-// control characters.
+// UTF-8, at most max characters, no leading or trailing white space, and
+// nothing that does not show as itself (see TextProblem).
 func Text(v *fault.Violations, field, s string, required bool, max int) {
-	text(v, field, s, required, max, unicode.IsControl)
+	text(v, field, s, required, max, false)
 }
 
-// MultilineText is Text that allows newlines.
+// MultilineText is Text that allows newlines ("\n"; not "\r").
 func MultilineText(v *fault.Violations, field, s string, required bool, max int) {
-	text(v, field, s, required, max, func(r rune) bool { return r != '\n' && unicode.IsControl(r) })
+	text(v, field, s, required, max, true)
 }
 
-func text(v *fault.Violations, field, s string, required bool, max int, control func(rune) bool) {
+func text(v *fault.Violations, field, s string, required bool, max int, multiline bool) {
 	switch {
 	case s == "" && required:
 		v.Add(field, "required")
@@ -62,9 +83,42 @@ func text(v *fault.Violations, field, s string, required bool, max int, control 
 		v.Addf(field, "longer than %d characters", max)
 	case strings.TrimSpace(s) != s:
 		v.Add(field, "leading or trailing white space")
-	case strings.IndexFunc(s, control) >= 0:
-		v.Add(field, "contains control characters")
+	default:
+		if problem := TextProblem(s, multiline); problem != "" {
+			v.Add(field, problem)
+		}
 	}
+}
+
+// TextProblem says what in s would not show as itself, or "" when nothing
+// does. Refused are control characters (but "\n" when multiline), line and
+// paragraph separators, bidirectional formatting characters (which make a
+// name render backwards), the other format characters such as zero-width
+// spaces and joiners and the byte-order mark (which make one render as
+// nothing, or two different names look alike), and Unicode non-characters.
+// s must be valid UTF-8.
+func TextProblem(s string, multiline bool) string {
+	for _, r := range s {
+		switch {
+		case r == '\n' && multiline:
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return "contains control characters"
+		case unicode.Is(unicode.Bidi_Control, r):
+			return "contains bidirectional formatting characters"
+		case unicode.Is(unicode.Cf, r):
+			return "contains invisible formatting characters (such as zero-width spaces)"
+		case IsNoncharacter(r):
+			return "contains Unicode non-characters"
+		}
+	}
+	return ""
+}
+
+// IsNoncharacter reports whether r is one of the 66 code points Unicode
+// reserves never to be characters: U+FDD0..U+FDEF and the last two of
+// every plane.
+func IsNoncharacter(r rune) bool {
+	return r >= 0xFDD0 && r <= 0xFDEF || r&0xFFFE == 0xFFFE && r <= unicode.MaxRune
 }
 
 // OpaqueIDLen is the length of the opaque ids the services give retirees,
