@@ -162,8 +162,8 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 		if r.ManagementMode == pb.ManagementMode_ENTERPRISE && r.EnterpriseCreditCode == "" {
 			v.Add("enterpriseCreditCode", "required when managementMode is ENTERPRISE")
 		}
-		if r.RetirementDate != "" && r.RetirementDate <= r.BirthDate {
-			v.Add("retirementDate", "must be after the birth date")
+		if problem := retirementProblem(r.RetirementDate, r.BirthDate); problem != "" {
+			v.Add("retirementDate", problem)
 		}
 		if err := v.Err(); err != nil {
 			return 0, "", err

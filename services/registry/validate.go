@@ -30,6 +30,15 @@ const (
 	maxRequestKey = 128
 	maxFlags      = 16
 	phonePattern  = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
+	// earliestBirth bounds the birth dates of retirees: the ID-number rules
+	// reach back to 1800, but no one born before 1900 is alive to manage,
+	// so such a date is a mistake in the number.
+	earliestBirth = "1900-01-01"
+	// minRetirementAge is the youngest age anyone retires at: the
+	// earliest statutory ages (45 for women in special types of work, a
+	// few years less for invalidity) are all above it, so a retirement
+	// date before it is a mistake in one of the two dates.
+	minRetirementAge = 40
 )
 
 var (
@@ -130,6 +139,9 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 		if r.BirthDate != "" && r.BirthDate != birth {
 			v.Add("birthDate", "does not match the ID number")
 		}
+		if birth < earliestBirth {
+			v.Add("birthDate", "before 1900 (as the ID number gives it)")
+		}
 		r.IdNumber = id.Digits()
 		r.BirthDate = birth
 		r.Sex = pbSex(id.Sex())
@@ -177,12 +189,32 @@ func checkRetirementDate(v *fault.Violations, s, birth string, today time.Time) 
 	if t.IsZero() {
 		return
 	}
-	if birth != "" && s <= birth {
-		v.Add("retirementDate", "must be after the birth date")
+	if problem := retirementProblem(s, birth); problem != "" {
+		v.Add("retirementDate", problem)
 	}
 	if t.After(today.AddDate(1, 0, 0)) {
 		v.Add("retirementDate", "more than a year in the future")
 	}
+}
+
+// retirementProblem says what is wrong with retiring on retired (a valid
+// YYYY-MM-DD, or empty when not known) when born on birth (likewise), or
+// "" when nothing is. Creation and every update check the same rule.
+func retirementProblem(retired, birth string) string {
+	if retired == "" || birth == "" {
+		return ""
+	}
+	if retired <= birth {
+		return "must be after the birth date"
+	}
+	b, err := time.Parse(time.DateOnly, birth)
+	if err != nil {
+		return ""
+	}
+	if retired < dateOnly(b.AddDate(minRetirementAge, 0, 0)) {
+		return fmt.Sprintf("before the age of %d", minRetirementAge)
+	}
+	return ""
 }
 
 func checkPhone(v *fault.Violations, s string) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -170,6 +171,9 @@ func FuzzCheckNewRetiree(f *testing.F) {
 		if r.RetirementDate != "" && r.RetirementDate <= r.BirthDate {
 			t.Fatalf("accepted retirement %q before birth %q", r.RetirementDate, r.BirthDate)
 		}
+		if r.BirthDate < "1900-01-01" || r.RetirementDate != "" && r.RetirementDate < fortieth(t, r.BirthDate) {
+			t.Fatalf("accepted birth %q, retirement %q", r.BirthDate, r.RetirementDate)
+		}
 		if !slices.IsSorted(r.Flags) || len(slices.Compact(slices.Clone(r.Flags))) != len(r.Flags) || len(r.Flags) > maxFlags {
 			t.Fatalf("flags %v not sorted and unique", r.Flags)
 		}
@@ -210,6 +214,7 @@ func TestUpdateKeepsCreateRules(t *testing.T) {
 		{"enterprise-managed loses its enterprise", "enterprise-managed", []string{"enterpriseCreditCode"}, &pb.Retiree{}, "enterpriseCreditCode"},
 		{"enterprise-managed without an enterprise", "without enterprise", []string{"managementMode"}, &pb.Retiree{ManagementMode: pb.ManagementMode_ENTERPRISE}, "enterpriseCreditCode"},
 		{"retired before birth", "enterprise-managed", []string{"retirementDate"}, &pb.Retiree{RetirementDate: "1930-01-01"}, "retirementDate"},
+		{"retired before forty", "enterprise-managed", []string{"retirementDate"}, &pb.Retiree{RetirementDate: "1975-01-01"}, "retirementDate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +226,70 @@ func TestUpdateKeepsCreateRules(t *testing.T) {
 				t.Fatalf("update accepted: now %v, enterprise %q, retired %q (born %q)", got.ManagementMode, got.EnterpriseCreditCode, got.RetirementDate, got.BirthDate)
 			}
 			wantFields(t, err, tc.field)
+		})
+	}
+}
+
+// fortieth returns the date of the fortieth birthday of someone born on
+// birth.
+func fortieth(t testing.TB, birth string) string {
+	t.Helper()
+	b, err := time.Parse(time.DateOnly, birth)
+	if err != nil {
+		t.Fatalf("birth date %q: %v", birth, err)
+	}
+	return b.AddDate(40, 0, 0).Format(time.DateOnly)
+}
+
+// TestRetireeDates: a birth date before 1900 and a retirement before the
+// age of 40 are refused, naming the field; the days either side of each
+// bound show where it lies.
+func TestRetireeDates(t *testing.T) {
+	born := func(y int, m time.Month, d int) string {
+		id, err := idnumber.Build("210102", time.Date(y, m, d, 0, 0, 0, 0, time.UTC), 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id.Digits()
+	}
+	tests := []struct {
+		name, idNumber, retired string
+		want                    []fault.FieldViolation
+	}{
+		{"born on the first day of 1900", born(1900, 1, 1), "1960-01-01", nil},
+		{"born on the last day of 1899", born(1899, 12, 31), "1959-12-31",
+			[]fault.FieldViolation{{Field: "birthDate", Description: "before 1900 (as the ID number gives it)"}}},
+		{"born in 1850", born(1850, 6, 1), "",
+			[]fault.FieldViolation{{Field: "birthDate", Description: "before 1900 (as the ID number gives it)"}}},
+		{"retired on the fortieth birthday", born(1960, 3, 15), "2000-03-15", nil},
+		{"retired the day before the fortieth birthday", born(1960, 3, 15), "2000-03-14",
+			[]fault.FieldViolation{{Field: "retirementDate", Description: "before the age of 40"}}},
+		{"retired at twenty", born(1960, 3, 15), "1980-03-15",
+			[]fault.FieldViolation{{Field: "retirementDate", Description: "before the age of 40"}}},
+		{"retired before birth", born(1960, 3, 15), "1950-01-01",
+			[]fault.FieldViolation{{Field: "retirementDate", Description: "must be after the birth date"}}},
+		{"born on 29 February", born(1952, 2, 29), "1992-02-29", nil},
+		{"born on 29 February, retired a day early", born(1952, 2, 29), "1992-02-28",
+			[]fault.FieldViolation{{Field: "retirementDate", Description: "before the age of 40"}}},
+		{"no retirement date", born(1960, 3, 15), "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &pb.Retiree{
+				IdNumber: tc.idNumber, Name: "张三", CommunityId: communityA,
+				ManagementMode: pb.ManagementMode_COMMUNITY, RetirementDate: tc.retired,
+			}
+			_, err := checkNewRetiree(r, testNow)
+			var got []fault.FieldViolation
+			var verr *fault.ValidationError
+			if errors.As(err, &verr) {
+				got = verr.Fields
+			} else if err != nil {
+				t.Fatalf("error %v is not a validation error", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("violations (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
