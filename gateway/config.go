@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/logging"
@@ -42,6 +43,9 @@ type Config struct {
 	// GCPercent is the garbage collector's target (GOGC), applied by the
 	// gateway program at start; 0 keeps the runtime's setting.
 	GCPercent int
+	// CORSOrigins are the origins (scheme://host[:port]) whose browser
+	// pages may call the API; empty allows none.
+	CORSOrigins []string
 }
 
 // DefaultConfig returns the configuration `make run` expects: everything on
@@ -74,6 +78,21 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long in-flight requests may run after shutdown begins")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
+	fs.Func("cors-origins", "comma-separated origins (scheme://host[:port]) whose browser pages may call the API (default none)", func(s string) error {
+		c.CORSOrigins = splitList(s)
+		return nil
+	})
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // Validate reports every problem of c at once, each wrapping
@@ -102,6 +121,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		bad("max-body-bytes", "must be positive")
+	}
+	for _, o := range c.CORSOrigins {
+		if err := checkOrigin(o); err != nil {
+			bad("cors-origins", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"errors"
+	"flag"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -29,6 +32,13 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout"},
+		{"cors origins", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org", "http://127.0.0.1:5173"} }, ""},
+		{"cors origin with a path", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org/app"} }, "--cors-origins"},
+		{"cors origin with a trailing slash", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org/"} }, "--cors-origins"},
+		{"cors wildcard", func(c *Config) { c.CORSOrigins = []string{"*"} }, "--cors-origins"},
+		{"cors wildcard host", func(c *Config) { c.CORSOrigins = []string{"https://*.example.org"} }, "--cors-origins"},
+		{"cors origin without scheme", func(c *Config) { c.CORSOrigins = []string{"console.example.org"} }, "--cors-origins"},
+		{"cors origin of another scheme", func(c *Config) { c.CORSOrigins = []string{"ftp://console.example.org"} }, "--cors-origins"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +53,30 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Validate: %v, want ErrInvalidConfig mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCORSOriginsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"default none", nil, nil},
+		{"list", []string{"--cors-origins", "https://a.example.org, http://127.0.0.1:5173,"}, []string{"https://a.example.org", "http://127.0.0.1:5173"}},
+		{"empty", []string{"--cors-origins", ""}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+			var cfg Config
+			cfg.RegisterFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, cfg.CORSOrigins); diff != "" {
+				t.Errorf("CORSOrigins (-want +got):\n%s", diff)
 			}
 		})
 	}

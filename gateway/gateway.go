@@ -16,9 +16,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
-	// errdetails also registers google.rpc.BadRequest, ErrorInfo and
-	// friends, so the details of an upstream's status render as JSON.
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -95,6 +93,8 @@ type Gateway struct {
 	upstreams []upstream
 	openapi   []byte
 	metrics   *metrics
+	// quiet is logger without stack traces, for what is expected.
+	quiet *zap.Logger
 	// draining makes /healthz answer 503 once shutdown has begun, so a
 	// load balancer stops sending new work.
 	draining atomic.Bool
@@ -117,23 +117,17 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build openapi document: %w", err)
 	}
-	g := &Gateway{cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics()}
-	g.mux = runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false, UseProtoNames: false},
-			// Unknown fields are rejected, so a misspelt field is a 400
-			// naming it rather than a silently ignored change.
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
-		runtime.WithMetadata(requestIDMetadata),
-		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
-		runtime.WithMiddlewares(g.recordRoute, g.limitBody),
-		runtime.WithErrorHandler(g.handleError),
-	)
-	if err := g.mux.HandlePath(http.MethodGet, healthzRoute, g.serveHealthz); err != nil {
+	g := &Gateway{
+		cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics(),
+		// Expected conditions (an upstream down, a request answered 5xx
+		// because of it) are warnings; no stack trace says more about them.
+		quiet: logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
+	}
+	g.mux = g.newMux()
+	if err := g.mux.HandlePath(http.MethodGet, healthzRoute, g.noQuery(g.serveHealthz)); err != nil {
 		return nil, err
 	}
-	if err := g.mux.HandlePath(http.MethodGet, openAPIRoute, g.serveOpenAPI); err != nil {
+	if err := g.mux.HandlePath(http.MethodGet, openAPIRoute, g.noQuery(g.serveOpenAPI)); err != nil {
 		return nil, err
 	}
 	for _, s := range cfg.services() {
@@ -152,12 +146,41 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		// The dialled form: requests go through the service's own
 		// interceptors (authentication, audit), unlike the in-process
 		// Register…HandlerServer.
-		if err := s.register(context.Background(), g.mux, conns); err != nil {
+		if err := s.register(context.Background(), g.mux, restGuard{conns}); err != nil {
 			return nil, errors.Join(fmt.Errorf("register %s routes: %w", s.name, err), g.Close())
 		}
 	}
-	g.handler = g.observe(g.mux)
+	// Outermost first: every request is logged and measured; CORS answers
+	// preflights before anything else looks at them; compress sees HEAD
+	// before normalise serves it as GET; conditional sees the ETag that
+	// the mux's forward-response option sets.
+	g.handler = g.observe(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux)))))
 	return g, nil
+}
+
+// newMux builds the grpc-gateway mux with the gateway's marshaler,
+// middlewares and error handlers.
+func (g *Gateway) newMux() *runtime.ServeMux {
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSONPb{&runtime.JSONPb{
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false, UseProtoNames: false},
+			// Unknown fields are rejected, so a misspelt field is a 400
+			// naming it rather than a silently ignored change.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}}),
+		runtime.WithMetadata(requestIDMetadata),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMiddlewares(g.answerProbe, g.recordRoute, g.checkPathParams, g.limitBody),
+		runtime.WithErrorHandler(g.handleError),
+		runtime.WithRoutingErrorHandler(g.routingError),
+		runtime.WithForwardResponseOption(setETag),
+		// Though a mux option, this sets grpc-gateway's one package-level
+		// parser; every gateway in a process sets the same.
+		runtime.SetQueryParameterParser(&strictQueryParser{}),
+		// A form-encoded POST to a GET route would be served as the GET
+		// (grpc-gateway's fallback for long URLs): a wrong method is 405.
+		runtime.WithDisablePathLengthFallback(),
+	)
 }
 
 // ServeHTTP serves the REST routes, /healthz and /openapi.json.
@@ -278,18 +301,54 @@ func (g *Gateway) shutdown(ctx context.Context, servers []*http.Server) error {
 
 // handleError writes errors as google.rpc.Status JSON (grpc-gateway's
 // default), except that an unreachable upstream is reported without the
-// transport's detail: clients need not learn internal addresses.
+// transport's detail (clients need not learn internal addresses), a stale
+// etag named by If-Match is 412, and a 401 challenges as RFC 6750 says.
 func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && len(st.Details()) == 0 {
-		switch st.Code() {
-		case codes.Unavailable:
-			g.logger.Warn("upstream unavailable", zap.String("error", st.Message()))
-			err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
-		case codes.InvalidArgument:
-			err = decodeError(st, g.logger)
+	st, ok := status.FromError(err)
+	switch {
+	case !ok:
+	case st.Code() == codes.Unavailable && len(st.Details()) == 0:
+		g.quiet.Warn("upstream unavailable", zap.String("error", st.Message()))
+		err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
+	case st.Code() == codes.InvalidArgument && len(st.Details()) == 0:
+		if qerr, ok := queryError(st); ok {
+			err = qerr
+		} else {
+			err = decodeError(st)
 		}
+	case etagMismatch(st):
+		if rs := stateFrom(ctx); rs != nil && rs.ifMatch != "" {
+			err = &runtime.HTTPStatusError{HTTPStatus: http.StatusPreconditionFailed, Err: err}
+		}
+	case st.Code() == codes.Unauthenticated:
+		w = challenge{ResponseWriter: w, value: bearerChallenge(r)}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750 section 3):
+// the scheme alone when no bearer token was sent, invalid_token when one
+// was and it was refused. The refusal's text stays in the body.
+func bearerChallenge(r *http.Request) string {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != "" {
+		return `Bearer error="invalid_token"`
+	}
+	return "Bearer"
+}
+
+// challenge sets WWW-Authenticate on a 401 as the header is written,
+// replacing grpc-gateway's, which is the error's text.
+type challenge struct {
+	http.ResponseWriter
+	value string
+}
+
+func (c challenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", c.value)
+	}
+	c.ResponseWriter.WriteHeader(code)
 }
 
 // Field names in protojson's decoding errors. Only names are taken from
@@ -303,7 +362,7 @@ var (
 // decodeError rewrites an error of decoding the JSON body: the same shape
 // as every other validation error, a BadRequest naming the field, and never
 // the client's value.
-func decodeError(st *status.Status, log *zap.Logger) error {
+func decodeError(st *status.Status) error {
 	msg := st.Message()
 	if !strings.HasPrefix(msg, "proto:") {
 		return st.Err()
@@ -317,11 +376,5 @@ func decodeError(st *status.Status, log *zap.Logger) error {
 	if field == "" {
 		return status.Error(codes.InvalidArgument, "invalid argument: the request body is not valid JSON for this request")
 	}
-	out, err := status.New(codes.InvalidArgument, fmt.Sprintf("invalid argument: %s: %s", field, desc)).
-		WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}})
-	if err != nil {
-		log.Error("attach BadRequest", zap.Error(err))
-		return status.Error(codes.InvalidArgument, "invalid argument: "+field+": "+desc)
-	}
-	return out.Err()
+	return badRequest(field, desc).Err()
 }

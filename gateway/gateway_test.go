@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,8 +34,12 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/requestid"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
+	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -45,6 +50,9 @@ type fakeRegistry struct {
 
 	mu    sync.Mutex
 	calls []upstreamCall
+	// reached counts the calls of every service on the fake's server but
+	// health, so that a test sees a request reach any upstream.
+	reached atomic.Int64
 }
 
 type upstreamCall struct {
@@ -80,9 +88,15 @@ func (f *fakeRegistry) noCallsFromNow() func(t *testing.T) {
 }
 
 func (f *fakeRegistry) callCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
+	return int(f.reached.Load())
+}
+
+// countCalls is the fake server's interceptor behind reached.
+func (f *fakeRegistry) countCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, "/grpc.health.") {
+		f.reached.Add(1)
+	}
+	return handler(ctx, req)
 }
 
 func (f *fakeRegistry) lastCall(t *testing.T) upstreamCall {
@@ -114,7 +128,40 @@ func (f *fakeRegistry) GetRetiree(ctx context.Context, req *registryv1.GetRetire
 		st.Details = append(st.Details, errorInfo("TEST_REASON", "registry.socmgmt"))
 		return nil, status.FromProto(st).Err()
 	}
-	return &registryv1.GetRetireeResponse{Retiree: &registryv1.Retiree{Id: req.GetId(), Name: "张三"}}, nil
+	return &registryv1.GetRetireeResponse{Retiree: &registryv1.Retiree{Id: req.GetId(), Name: "张三", Etag: fakeEtag}}, nil
+}
+
+// fakeEtag is the etag of every retiree the fake has; staleEtag is one
+// it refuses as the real registry refuses an etag that is out of date.
+const (
+	fakeEtag  = "r7"
+	staleEtag = "r6"
+)
+
+// staleEtagError is the registry's refusal of a stale etag.
+func staleEtagError() error {
+	st := status.New(codes.Aborted, "the retiree has changed since it was read").Proto()
+	st.Details = append(st.Details, errorInfo(apierror.ReasonEtagMismatch, apierror.Domain))
+	return status.FromProto(st).Err()
+}
+
+// ListRetirees answers pageSize retirees, so that a test chooses how long
+// the answer is.
+func (f *fakeRegistry) ListRetirees(ctx context.Context, req *registryv1.ListRetireesRequest) (*registryv1.ListRetireesResponse, error) {
+	f.record(ctx, "ListRetirees", req)
+	resp := &registryv1.ListRetireesResponse{}
+	for i := range req.GetPageSize() {
+		resp.Retirees = append(resp.Retirees, &registryv1.Retiree{Id: fmt.Sprintf("r-%d", i), Name: "张三", CommunityId: "210102001001", Etag: fakeEtag})
+	}
+	return resp, nil
+}
+
+func (f *fakeRegistry) TransferRetiree(ctx context.Context, req *registryv1.TransferRetireeRequest) (*registryv1.TransferRetireeResponse, error) {
+	f.record(ctx, "TransferRetiree", req)
+	if req.GetEtag() == staleEtag {
+		return nil, staleEtagError()
+	}
+	return &registryv1.TransferRetireeResponse{Retiree: &registryv1.Retiree{Id: req.GetId(), CommunityId: req.GetToCommunityId(), Etag: "r8"}}, nil
 }
 
 // errorInfo encodes a google.rpc.ErrorInfo by hand: the test must not import
@@ -131,6 +178,9 @@ func errorInfo(reason, domain string) *anypb.Any {
 
 func (f *fakeRegistry) UpdateRetiree(ctx context.Context, req *registryv1.UpdateRetireeRequest) (*registryv1.UpdateRetireeResponse, error) {
 	f.record(ctx, "UpdateRetiree", req)
+	if req.GetRetiree().GetEtag() == staleEtag {
+		return nil, staleEtagError()
+	}
 	return &registryv1.UpdateRetireeResponse{Retiree: req.GetRetiree()}, nil
 }
 
@@ -148,8 +198,14 @@ func startUpstream(t *testing.T) *testUpstream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &testUpstream{addr: lis.Addr().String(), fake: &fakeRegistry{}, health: health.NewServer(), srv: grpc.NewServer()}
+	fake := &fakeRegistry{}
+	u := &testUpstream{addr: lis.Addr().String(), fake: fake, health: health.NewServer(), srv: grpc.NewServer(grpc.UnaryInterceptor(fake.countCalls))}
 	registryv1.RegisterRegistryServiceServer(u.srv, u.fake)
+	// The other services answer Unimplemented to everything, which is
+	// enough to see that a request got through the gateway.
+	handoverv1.RegisterHandoverServiceServer(u.srv, handoverv1.UnimplementedHandoverServiceServer{})
+	pensionv1.RegisterPensionServiceServer(u.srv, pensionv1.UnimplementedPensionServiceServer{})
+	activityv1.RegisterActivityServiceServer(u.srv, activityv1.UnimplementedActivityServiceServer{})
 	grpc_health_v1.RegisterHealthServer(u.srv, u.health)
 	go u.srv.Serve(lis)
 	t.Cleanup(u.srv.Stop)
@@ -652,6 +708,18 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(out, "r-1") || strings.Contains(out, "/no/such/route") {
 		t.Errorf("metrics contain a request path")
 	}
+	// The gateway's own metrics carry the project's prefix; go_, process_
+	// and promhttp_ are the client library's standard ones, which every
+	// exporter names alike.
+	families, err := g.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if name := f.GetName(); !strings.HasPrefix(name, "socmgmt_") && !slices.ContainsFunc([]string{"go_", "process_", "promhttp_"}, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			t.Errorf("metric %s lacks the socmgmt_ prefix", name)
+		}
+	}
 }
 
 func TestLogsHoldNoSecrets(t *testing.T) {
@@ -758,4 +826,68 @@ func TestRun(t *testing.T) {
 			t.Errorf("Run: %v, want ErrInvalidConfig", err)
 		}
 	})
+}
+
+// TestBearerChallenge: a 401 challenges as RFC 6750 says: the scheme alone
+// when no bearer token was sent, invalid_token when one was refused; the
+// refusal's text stays in the body.
+func TestBearerChallenge(t *testing.T) {
+	t.Parallel()
+	_, base := startBehindGateway(t)
+	tests := []struct {
+		name, authorization, want string
+	}{
+		{"no token", "", "Bearer"},
+		{"a refused token", "Bearer aaa.bbb.ccc", `Bearer error="invalid_token"`},
+		{"scheme in lower case", "bearer aaa.bbb.ccc", `Bearer error="invalid_token"`},
+		{"another scheme", "Basic dXNlcjpwYXNz", "Bearer"},
+		{"scheme without a token", "Bearer ", "Bearer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			header := map[string]string{}
+			if tc.authorization != "" {
+				header["Authorization"] = tc.authorization
+			}
+			path := "/v1/retirees/code-" + strconv.Itoa(int(codes.Unauthenticated))
+			resp := sendWant(t, newRequest(t, http.MethodGet, base+path, "", header), http.StatusUnauthorized)
+			if got := resp.header.Values("WWW-Authenticate"); !cmp.Equal(got, []string{tc.want}) {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tc.want)
+			}
+			if st := decodeStatus(t, resp.body); st.Message != "refused by test" {
+				t.Errorf("message %q", st.Message)
+			}
+		})
+	}
+	t.Run("not on other errors", func(t *testing.T) {
+		resp := sendWant(t, newRequest(t, http.MethodGet, base+"/v1/retirees/code-7", "", nil), http.StatusForbidden)
+		if got := resp.header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("WWW-Authenticate %q on a 403", got)
+		}
+	})
+}
+
+// TestUpstreamDownLogsNoStack: an upstream that is down is an expected
+// condition: it is logged, as a warning without a stack trace, even by a
+// logger that adds them to warnings (zap's development configuration,
+// which --log-format console uses).
+func TestUpstreamDownLogsNoStack(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	_, base := startGateway(t, testConfig(freeAddr(t)), zap.New(core, zap.AddStacktrace(zap.WarnLevel)))
+	sendWant(t, newRequest(t, http.MethodGet, base+"/v1/retirees/r-1", "", nil), http.StatusServiceUnavailable)
+	entries := logs.AllUntimed()
+	if len(logs.FilterMessage("upstream unavailable").AllUntimed()) != 1 {
+		t.Errorf("entries %v, want one upstream unavailable", entries)
+	}
+	for _, e := range entries {
+		if e.Stack != "" {
+			t.Errorf("entry %q has a stack trace", e.Message)
+		}
+	}
+	// The same logger does add them where they are due.
+	zap.New(core, zap.AddStacktrace(zap.WarnLevel)).Warn("control")
+	if e := logs.FilterMessage("control").AllUntimed(); len(e) != 1 || e[0].Stack == "" {
+		t.Error("the test's logger adds no stack traces to warnings")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,10 +29,21 @@ const routeUnmatched = "unmatched"
 type requestStateKey struct{}
 
 // requestState travels in the request context from observe, which creates
-// it, to the mux middleware, which fills in the route only the mux knows.
+// it, to the mux middleware, which fills in what only the mux knows, and on
+// to the call of the upstream (see restGuard), which reads it.
 type requestState struct {
 	id    string
 	route string
+	// method is the request's method as the mux sees it (GET for HEAD).
+	method string
+	// query is the parsed query string; nil when there is none.
+	query url.Values
+	// req is the request the matched handler got: its Form is still nil
+	// at the upstream call unless the handler read the query.
+	req *http.Request
+	// ifMatch is the etag of the If-Match header of a write, unquoted;
+	// empty when there is none or it is "*".
+	ifMatch string
 }
 
 func stateFrom(ctx context.Context) *requestState {
@@ -66,7 +78,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			// Probes arrive every few seconds and would drown the rest.
 			level = zapcore.DebugLevel
 		}
-		if ce := g.logger.Check(level, "http request"); ce != nil {
+		if ce := g.quiet.Check(level, "http request"); ce != nil {
 			ce.Write(
 				zap.String("method", method),
 				zap.String("route", st.route),
