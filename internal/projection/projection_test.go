@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -742,4 +745,43 @@ func TestAppliesBurstInFewTransactions(t *testing.T) {
 		t.Errorf("one transaction applied %d changes, more than the batch bound 1000", largest)
 	}
 	rp.matchesRegistry(t, client)
+}
+
+// TestMetrics: the projection's revision and connection are exported under
+// the project's prefix, read afresh at each scrape.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, 0)
+	client := reg.dial()
+	_, rev := reg.create(communityA)
+	rp := startProjection(t, projectionPath(t), client, projection.Options{})
+	metrics := prometheus.NewRegistry()
+	if err := projection.RegisterMetrics(metrics, rp.p); err != nil {
+		t.Fatal(err)
+	}
+	rp.waitFor(rev)
+	eventually(t, "the projection to report itself connected", rp.p.Connected)
+	want := fmt.Sprintf(`
+# HELP socmgmt_projection_connected 1 while the projection's WatchRetirees stream is open, else 0.
+# TYPE socmgmt_projection_connected gauge
+socmgmt_projection_connected 1
+# HELP socmgmt_projection_revision The registry revision the retiree projection has applied through.
+# TYPE socmgmt_projection_revision gauge
+socmgmt_projection_revision %d
+`, rp.p.Cursor())
+	if err := testutil.GatherAndCompare(metrics, strings.NewReader(want), projection.MetricConnected, projection.MetricRevision); err != nil {
+		t.Error(err)
+	}
+	rp.stopRegistry(reg)
+	disconnected := `
+# HELP socmgmt_projection_connected 1 while the projection's WatchRetirees stream is open, else 0.
+# TYPE socmgmt_projection_connected gauge
+socmgmt_projection_connected 0
+`
+	if err := testutil.GatherAndCompare(metrics, strings.NewReader(disconnected), projection.MetricConnected); err != nil {
+		t.Errorf("after registry stopped: %v", err)
+	}
+	if err := projection.RegisterMetrics(metrics, rp.p); err == nil {
+		t.Error("registering the same metrics twice succeeded")
+	}
 }

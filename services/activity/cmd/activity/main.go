@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/activity"
@@ -35,6 +36,9 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 			})
 		},
 		Setup: func(srv *grpcserver.Server, store *activity.Store) ([]grpcserver.Task, error) {
+			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
+				return nil, err
+			}
 			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log}))
 			// The projection follows registry for as long as the server runs.
 			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
