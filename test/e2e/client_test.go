@@ -30,6 +30,8 @@ type call struct {
 	body any
 	// requestID, when set, is sent as X-Request-Id.
 	requestID string
+	// header holds more headers to send.
+	header map[string]string
 }
 
 // reply is a response read whole.
@@ -73,6 +75,9 @@ func (rc *restClient) do(t *testing.T, c call) reply {
 	}
 	if c.requestID != "" {
 		req.Header.Set(requestIDHeader, c.requestID)
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
 	}
 	resp, err := rc.hc.Do(req)
 	if err != nil {

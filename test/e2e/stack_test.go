@@ -77,6 +77,8 @@ type stack struct {
 	// handoverAddr is the handover service's gRPC address.
 	handoverAddr string
 	handover     *servicetest.Process
+	// adminAddrs are the admin (metrics) addresses, by program name.
+	adminAddrs map[string]string
 	// started are every program started, failed start attempts
 	// included: their logs are searched for secrets.
 	started []*servicetest.Process
@@ -103,7 +105,7 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	requireBinaries(t)
 	dir := t.TempDir()
-	s := &stack{dir: dir, signKey: filepath.Join(dir, "keys", "signing.key")}
+	s := &stack{dir: dir, signKey: filepath.Join(dir, "keys", "signing.key"), adminAddrs: map[string]string{}}
 	priv, err := authn.GenerateKeyFile(s.signKey)
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +209,9 @@ func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []
 		err := p.Ready(ctx, func(ctx context.Context) error { return ready(ctx, addrs[0]) })
 		cancel()
 		if err == nil {
+			if nports > 1 {
+				s.adminAddrs[name] = addrs[1]
+			}
 			return p, addrs
 		}
 		p.Kill()
