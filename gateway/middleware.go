@@ -34,8 +34,6 @@ type requestStateKey struct{}
 type requestState struct {
 	id    string
 	route string
-	// method is the request's method as the mux sees it (GET for HEAD).
-	method string
 	// query is the parsed query string; nil when there is none.
 	query url.Values
 	// req is the request the matched handler got: its Form is still nil

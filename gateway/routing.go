@@ -33,7 +33,6 @@ func (g *Gateway) normalise(next http.Handler) http.Handler {
 		}
 		if st := stateFrom(r.Context()); st != nil {
 			st.query = query
-			st.method = r.Method
 		}
 		next.ServeHTTP(w, r)
 	})
