@@ -93,7 +93,8 @@ type Gateway struct {
 	upstreams []upstream
 	openapi   []byte
 	metrics   *metrics
-	// quiet is logger without stack traces, for what is expected.
+	// quiet is logger without stack traces, for conditions that are
+	// expected (an upstream down) and need none.
 	quiet *zap.Logger
 	// draining makes /healthz answer 503 once shutdown has begun, so a
 	// load balancer stops sending new work.
@@ -119,8 +120,6 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	}
 	g := &Gateway{
 		cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics(),
-		// Expected conditions (an upstream down, a request answered 5xx
-		// because of it) are warnings; no stack trace says more about them.
 		quiet: logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
 	}
 	g.mux = g.newMux()
