@@ -122,6 +122,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics(),
 		quiet: logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
 	}
+	installStrictQueryParser()
 	g.mux = g.newMux()
 	if err := g.mux.HandlePath(http.MethodGet, healthzRoute, g.noQuery(g.serveHealthz)); err != nil {
 		return nil, err
@@ -173,9 +174,6 @@ func (g *Gateway) newMux() *runtime.ServeMux {
 		runtime.WithErrorHandler(g.handleError),
 		runtime.WithRoutingErrorHandler(g.routingError),
 		runtime.WithForwardResponseOption(setETag),
-		// Though a mux option, this sets grpc-gateway's one package-level
-		// parser; every gateway in a process sets the same.
-		runtime.SetQueryParameterParser(&strictQueryParser{}),
 		// A form-encoded POST to a GET route would be served as the GET
 		// (grpc-gateway's fallback for long URLs): a wrong method is 405.
 		runtime.WithDisablePathLengthFallback(),

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -190,6 +191,14 @@ var queryParamErrorRE = regexp.MustCompile(`^query parameter "([A-Za-z_][A-Za-z0
 type strictQueryParser struct {
 	runtime.DefaultQueryParser
 }
+
+// installStrictQueryParser makes strictQueryParser grpc-gateway's query
+// parser. That parser is one package-level variable, though it is set
+// through a mux option: it is set once per process, before any gateway
+// serves, so that no request reads it while it is written.
+var installStrictQueryParser = sync.OnceFunc(func() {
+	runtime.NewServeMux(runtime.SetQueryParameterParser(&strictQueryParser{}))
+})
 
 // Parse implements runtime.QueryParameterParser.
 func (p *strictQueryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
