@@ -497,11 +497,13 @@ func TestRequestID(t *testing.T) {
 		upstream bool // the request reaches the upstream
 	}{
 		{"client id kept", "/v1/retirees/r-1", "3f6c1d2e-7a0b-4c55-9d0e-1f2a3b4c5d6e", true, true},
-		{"longest client id kept", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen), true, true},
+		{"client ULID kept", "/v1/retirees/r-1", "01ARZ3NDEKTSV4RRFFQ69G5FAV", true, true},
 		{"generated when absent", "/v1/retirees/r-1", "", false, true},
 		{"replaced when unsafe", "/v1/retirees/r-1", "evil\" id", false, true},
+		{"replaced when free-form", "/v1/retirees/r-1", "req-1.A_b", false, true},
+		{"replaced when an ID number", "/v1/retirees/r-1", "11010519491231002X", false, true},
 		{"replaced when too long", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen+1), false, true},
-		{"set on gateway routes", "/healthz", "abc123", true, false},
+		{"set on gateway routes", "/healthz", "01ARZ3NDEKTSV4RRFFQ69G5FAW", true, false},
 		{"set on unmatched routes", "/nowhere", "", false, false},
 	}
 	for _, tc := range tests {

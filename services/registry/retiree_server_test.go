@@ -325,16 +325,16 @@ func TestAuditLog(t *testing.T) {
 		got = append(got, entry{e.Subject, e.Role, e.Action, e.RequestId, e.RetireeId})
 	}
 	want := []entry{
-		{"clerk-a", "clerk", "CreateRetiree", "req-create", r.Id},
-		{"admin-1", "admin", "GetRetiree", "req-get", r.Id},
-		{"bureau-shenyang", "bureau", "LookupRetiree", "req-lookup", r.Id},
-		{"clerk-a", "clerk", "ListRetirees", "req-list", r.Id},
-		{"clerk-a", "clerk", "UpdateRetiree", "req-update", r.Id},
-		{"enterprise-x", "enterprise", "ListRetireeHistory", "req-history", r.Id},
-		{"handover", "service", "GetRetiree", "req-service", r.Id},
-		{"bureau-shenyang", "bureau", "TransferRetiree", "req-transfer", r.Id},
-		{"handover", "service", "AssignRetirees", "req-assign", r.Id},
-		{"admin-1", "admin", "RecordDeath", "req-death", r.Id},
+		{"clerk-a", "clerk", "CreateRetiree", rid("req-create"), r.Id},
+		{"admin-1", "admin", "GetRetiree", rid("req-get"), r.Id},
+		{"bureau-shenyang", "bureau", "LookupRetiree", rid("req-lookup"), r.Id},
+		{"clerk-a", "clerk", "ListRetirees", rid("req-list"), r.Id},
+		{"clerk-a", "clerk", "UpdateRetiree", rid("req-update"), r.Id},
+		{"enterprise-x", "enterprise", "ListRetireeHistory", rid("req-history"), r.Id},
+		{"handover", "service", "GetRetiree", rid("req-service"), r.Id},
+		{"bureau-shenyang", "bureau", "TransferRetiree", rid("req-transfer"), r.Id},
+		{"handover", "service", "AssignRetirees", rid("req-assign"), r.Id},
+		{"admin-1", "admin", "RecordDeath", rid("req-death"), r.Id},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit log (-want +got):\n%s", diff)
@@ -354,7 +354,7 @@ func TestAuditLog(t *testing.T) {
 		}
 		return ids, page.GetNextPageToken(), err
 	})
-	if len(all) != len(want)+120 || all[len(want)] != "bulk-0" || all[len(all)-1] != "bulk-119" {
+	if len(all) != len(want)+120 || all[len(want)] != rid("bulk-0") || all[len(all)-1] != rid("bulk-119") {
 		t.Errorf("paged audit log: %d entries, from %q to %q", len(all), all[len(want)], all[len(all)-1])
 	}
 	_, err = c.ListRetireeAuditLog(h.as(bureauP), &pb.ListRetireeAuditLogRequest{Id: r.Id})
