@@ -199,10 +199,12 @@ func (s *Server) chainInterceptors(unaryIn []grpc.UnaryServerInterceptor, stream
 	s.innerStream = chainStream(stream)
 }
 
-// serverOptions are the bootstrap's grpc.ServerOptions: its interceptors,
-// message and stream bounds, worker pool and keepalive rules.
+// serverOptions are the bootstrap's grpc.ServerOptions: its codec (see
+// requestCodec) and interceptors, message and stream bounds, worker pool
+// and keepalive rules.
 func (s *Server) serverOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.StreamInterceptor(s.interceptStream),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
