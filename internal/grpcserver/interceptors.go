@@ -186,6 +186,9 @@ func (s *Server) finish(method string, call *callInfo, start time.Time, err erro
 	d := time.Since(start)
 	code := errCode(err)
 	s.metrics.observe(method, code, d)
+	if storageUnavailable(code, err) {
+		s.metrics.observeStorage(method)
+	}
 	lvl := zapcore.InfoLevel
 	if strings.HasPrefix(method, healthMethodPrefix) {
 		lvl = zapcore.DebugLevel

@@ -742,4 +742,3 @@ func TestSplitMethod(t *testing.T) {
 		})
 	}
 }
-
