@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -103,6 +104,26 @@ func guard(p *authn.Principal) func(*pb.Retiree) error {
 			return authn.ErrPermissionDenied
 		}
 		if !canSee(p, r) {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
+// guardUpdate is guard for an update by p: moreover, moving a retiree
+// that its enterprise still manages to another enterprise is the
+// bureau's (or admin's) decision, not a clerk's: who pays for and looks
+// after the retiree changes with it. The stored retiree decides, inside
+// the update's transaction.
+func guardUpdate(p *authn.Principal, patch RetireePatch) func(*pb.Retiree) error {
+	g := guard(p)
+	movesEnterprise := slices.Contains(patch.Paths, enterpriseField) && !p.Is(authn.RoleAdmin, authn.RoleBureau)
+	return func(r *pb.Retiree) error {
+		if err := g(r); err != nil {
+			return err
+		}
+		if movesEnterprise && r != nil && r.ManagementMode == pb.ManagementMode_ENTERPRISE &&
+			r.EnterpriseCreditCode != patch.Values.GetEnterpriseCreditCode() {
 			return authn.ErrPermissionDenied
 		}
 		return nil
@@ -307,7 +328,7 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 		return nil, s.fail(ctx, err)
 	}
 	patch := RetireePatch{Paths: paths, Values: r, Etag: r.Etag}
-	updated, err := s.store.UpdateRetiree(r.Id, patch, audit.ActorOf(ctx, p), guard(p))
+	updated, err := s.store.UpdateRetiree(r.Id, patch, audit.ActorOf(ctx, p), guardUpdate(p, patch))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -368,4 +369,56 @@ func retireeIDs(rs []*pb.Retiree) []string {
 		ids = append(ids, r.Id)
 	}
 	return ids
+}
+
+// TestEnterpriseMoveIsTheBureaus: a clerk may correct the former
+// enterprise of a retiree the community manages, and may send back the
+// enterprise of one still managed by it unchanged, but moving such a
+// retiree to another enterprise is the bureau's decision.
+func TestEnterpriseMoveIsTheBureaus(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	update := func(p authn.Principal, r *pb.Retiree, code string) error {
+		_, err := c.UpdateRetiree(h.as(p), &pb.UpdateRetireeRequest{
+			Retiree:    &pb.Retiree{Id: r.Id, Etag: r.Etag, EnterpriseCreditCode: code},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enterpriseCreditCode"}},
+		})
+		return err
+	}
+	managed := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_ENTERPRISE))
+	handed := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
+	tests := []struct {
+		name string
+		p    authn.Principal
+		r    *pb.Retiree
+		code string
+		want codes.Code
+	}{
+		{"clerk moves an enterprise-managed retiree", clerkP, managed, enterpriseY, codes.PermissionDenied},
+		{"clerk resends its enterprise", clerkP, managed, managed.EnterpriseCreditCode, codes.OK},
+		{"clerk corrects a handed-over retiree's former enterprise", clerkP, handed, enterpriseY, codes.OK},
+		{"bureau moves an enterprise-managed retiree", bureauP, managed, enterpriseY, codes.OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			current, err := s.GetRetiree(tc.r.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := status.Code(update(tc.p, current, tc.code)); got != tc.want {
+				t.Fatalf("code %v, want %v", got, tc.want)
+			}
+			after, err := s.GetRetiree(tc.r.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != codes.OK && after.Etag != current.Etag {
+				t.Errorf("refused update changed the retiree: etag %s → %s", current.Etag, after.Etag)
+			}
+			if tc.want == codes.OK && after.EnterpriseCreditCode != tc.code {
+				t.Errorf("enterprise %s, want %s", after.EnterpriseCreditCode, tc.code)
+			}
+		})
+	}
 }
