@@ -284,6 +284,23 @@ func (l *Log) Read(ctx context.Context, actor Actor, action string, retireeIDs .
 	return l.Enqueue(ctx, actor, action, retireeIDs...)
 }
 
+// ReadWithReason is Read for a disclosure that the action alone does not
+// explain, such as a refused create that told the caller a retiree is on
+// file: reason, an UPPER_SNAKE code, goes into each entry.
+func (l *Log) ReadWithReason(ctx context.Context, actor Actor, action, reason string, retireeIDs ...string) error {
+	if len(retireeIDs) == 0 {
+		return nil
+	}
+	req := &request{entries: l.entries(actor, action, retireeIDs)}
+	for _, e := range req.entries {
+		e.Reason = reason
+	}
+	if l.durableReads || l.failing.Load() {
+		req.done = make(chan error, 1)
+	}
+	return l.submit(ctx, req)
+}
+
 // Record writes that actor did action to each retiree and returns once the
 // entries are durable. A caller must not disclose the data when it fails.
 func (l *Log) Record(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {

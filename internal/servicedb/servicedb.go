@@ -81,6 +81,16 @@ func (b *Base) AuditReads(ctx context.Context, actor audit.Actor, action string,
 	return b.audit.Read(ctx, actor, action, retireeIDs...)
 }
 
+// AuditReadsWithReason is AuditReads for a disclosure that action alone
+// does not explain; reason goes into each entry (see
+// audit.Log.ReadWithReason).
+func (b *Base) AuditReadsWithReason(ctx context.Context, actor audit.Actor, action, reason string, retireeIDs ...string) error {
+	if b.audit == nil {
+		return errors.New("servicedb: reads audited in a store opened without an audit log")
+	}
+	return b.audit.ReadWithReason(ctx, actor, action, reason, retireeIDs...)
+}
+
 // Close stops the audit writer, flushing what it holds, and closes the
 // database. Stop whatever else uses the database (a projection's Run)
 // first.

@@ -172,9 +172,29 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 	}
 	created, err := s.store.CreateRetiree(r, id, audit.ActorOf(ctx, p))
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, s.fail(ctx, s.auditConflict(ctx, p, err))
 	}
 	return &pb.CreateRetireeResponse{Retiree: present(created, false)}, nil
+}
+
+// auditReasonCreateConflict is the reason of the audit entry that a
+// refused create writes: the caller learnt that the ID number is on file,
+// as a look-up would have told it.
+const auditReasonCreateConflict = "CREATE_CONFLICT"
+
+// auditConflict records a create refused because the ID number is on file
+// as p's look-up of the retiree who has it, and returns err, the 409 the
+// contract keeps; the refusal is answered only once it is recorded, as a
+// look-up is. Any other err is returned as it is.
+func (s *Server) auditConflict(ctx context.Context, p *authn.Principal, err error) error {
+	var exists *RetireeExistsError
+	if !errors.As(err, &exists) {
+		return err
+	}
+	if aerr := s.store.AuditReadsWithReason(ctx, audit.ActorOf(ctx, p), "LookupRetiree", auditReasonCreateConflict, exists.RetireeID); aerr != nil {
+		return aerr
+	}
+	return err
 }
 
 // GetRetiree implements pb.RegistryServiceServer.

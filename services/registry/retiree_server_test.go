@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -420,5 +421,52 @@ func TestEnterpriseMoveIsTheBureaus(t *testing.T) {
 				t.Errorf("enterprise %s, want %s", after.EnterpriseCreditCode, tc.code)
 			}
 		})
+	}
+}
+
+// TestCreateConflictIsAuditedAsALookup: a create refused because the ID
+// number is on file keeps its 409, but it told the caller that the
+// number is on file, so it is audited as the caller's look-up of that
+// retiree, with the reason CREATE_CONFLICT; whoever the caller is.
+func TestCreateConflictIsAuditedAsALookup(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	on := mustCreate(t, s, newRetiree(t, 1, communityB, pb.ManagementMode_COMMUNITY))
+	again := func(community string) *pb.Retiree { return newRetiree(t, 1, community, pb.ManagementMode_ENTERPRISE) }
+	for _, tc := range []struct {
+		p    authn.Principal
+		r    *pb.Retiree
+		rid  string
+		want codes.Code
+	}{
+		{enterpriseP, again(communityA), "conflict-enterprise", codes.AlreadyExists},
+		{clerkP, again(communityA), "conflict-clerk", codes.AlreadyExists},
+		{bureauP, again(communityC), "conflict-bureau", codes.AlreadyExists},
+	} {
+		_, err := h.client.CreateRetiree(withRequestID(h.as(tc.p), tc.rid), &pb.CreateRetireeRequest{Retiree: tc.r})
+		wantReason(t, err, tc.want, reasonRetireeExists)
+		if st, _ := status.FromError(err); strings.Contains(fmt.Sprint(st.Proto()), on.Id) {
+			t.Errorf("the refusal names the retiree on file: %v", st)
+		}
+	}
+
+	resp, err := h.client.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: on.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ Subject, Role, Action, Reason, RequestID string }
+	var got []entry
+	for _, e := range resp.Entries {
+		got = append(got, entry{e.Subject, e.Role, e.Action, e.Reason, e.RequestId})
+	}
+	want := []entry{
+		{"test", "admin", "CreateRetiree", "", ""}, // mustCreate's
+
+		{enterpriseP.Subject, "enterprise", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-enterprise")},
+		{clerkP.Subject, "clerk", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-clerk")},
+		{bureauP.Subject, "bureau", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-bureau")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit log of the retiree on file (-want +got):\n%s", diff)
 	}
 }
