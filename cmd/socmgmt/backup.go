@@ -351,7 +351,11 @@ func verifyBackup(path string) (buckets int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", errBackupInvalid, err)
 	}
-	defer db.Close()
+	defer func() {
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	err = db.View(func(tx *bolt.Tx) error {
 		var problems []string
 		for err := range tx.Check() {

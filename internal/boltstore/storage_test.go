@@ -46,7 +46,7 @@ func TestStorageFault(t *testing.T) {
 			if tc.err == nil && got != nil {
 				t.Errorf("StorageFault(nil) = %v", got)
 			}
-			if again := boltstore.StorageFault(got); tc.want && again != got {
+			if again := boltstore.StorageFault(got); tc.want && again != got { //nolint:errorlint // the very same error value, not wrapped again
 				t.Errorf("StorageFault wrapped twice: %v", again)
 			}
 		})

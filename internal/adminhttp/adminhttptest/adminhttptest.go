@@ -6,6 +6,7 @@
 package adminhttptest
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"net/http"
@@ -95,7 +96,7 @@ func Check(t *testing.T, h http.Handler, s *authn.Signer, path string) {
 // Get sends GET path to h from remote with the Authorization headers
 // given.
 func Get(h http.Handler, path, remote string, authorization ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, path, nil)
 	req.RemoteAddr = remote
 	for _, a := range authorization {
 		req.Header.Add("Authorization", a)
