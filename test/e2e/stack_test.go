@@ -71,8 +71,8 @@ type stack struct {
 	registryAdmin, gatewayAdmin string
 	// pubKey and idKey are the key files the services are given.
 	pubKey, idKey string
-	registry     *servicetest.Process
-	gateway      *servicetest.Process
+	registry      *servicetest.Process
+	gateway       *servicetest.Process
 	// activityAddr is the activity service's gRPC address.
 	activityAddr string
 	activity     *servicetest.Process
