@@ -663,7 +663,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	_, url := startGateway(t, testConfig(up.addr), zap.New(core))
 
 	const token, idNumber = "Bearer secret.token.value", "11010519491231002X"
-	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "req-1"}))
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
 	send(t, newRequest(t, http.MethodPost, url+"/v1/retirees:lookup", `{"idNumber":"`+idNumber+`"}`, map[string]string{"Authorization": token}))
 
 	entries := logs.FilterMessage("http request").AllUntimed()
@@ -671,7 +671,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatalf("%d request log entries, want 2", len(entries))
 	}
 	first := entries[0].ContextMap()
-	if first["route"] != "/v1/retirees" || first["request_id"] != "req-1" || first["method"] != "GET" {
+	if first["route"] != "/v1/retirees" || first["request_id"] != "01ARZ3NDEKTSV4RRFFQ69G5FAV" || first["method"] != "GET" {
 		t.Errorf("log entry %v", first)
 	}
 	for _, e := range logs.AllUntimed() {
