@@ -31,6 +31,12 @@ type Config struct {
 	// empty disables it. It is separate so that metrics are never exposed
 	// on the public REST port.
 	AdminAddr string
+	// TokenKey is the Ed25519 key file (PEM, the public half will do) that
+	// the admin tokens of the admin port's profiles are verified with, as
+	// the services' --token-key. Empty leaves the profiles refused to
+	// everyone; the REST routes do not need it, since the services verify
+	// the tokens the gateway forwards.
+	TokenKey string
 	// MaxBodyBytes bounds every request body; larger ones get HTTP 413.
 	MaxBodyBytes int64
 	// LogFormat is "json" (for machines) or "console" (for people).
@@ -73,6 +79,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PensionAddr, "pension-addr", d.PensionAddr, "host:port of the pension gRPC service (empty: not served)")
 	fs.StringVar(&c.ActivityAddr, "activity-addr", d.ActivityAddr, "host:port of the activity gRPC service (empty: not served)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", d.AdminAddr, "host:port of the Prometheus /metrics endpoint (empty: disabled)")
+	fs.StringVar(&c.TokenKey, "token-key", d.TokenKey, "Ed25519 key `file` (PEM) that verifies the admin tokens of the admin port's /debug/pprof/ (empty: profiles refused)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest accepted request body in bytes")
 	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/authn"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -96,6 +97,9 @@ type Gateway struct {
 	// quiet is logger without stack traces, for conditions that are
 	// expected (an upstream down) and need none.
 	quiet *zap.Logger
+	// adminTokens verifies the admin port's admin tokens; nil without
+	// cfg.TokenKey.
+	adminTokens *authn.Verifier
 	// draining makes /healthz answer 503 once shutdown has begun, so a
 	// load balancer stops sending new work.
 	draining atomic.Bool
@@ -121,6 +125,11 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	g := &Gateway{
 		cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics(),
 		quiet: logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
+	}
+	if cfg.TokenKey != "" {
+		if g.adminTokens, err = adminVerifier(cfg.TokenKey); err != nil {
+			return nil, err
+		}
 	}
 	installStrictQueryParser()
 	g.mux = g.newMux()
@@ -192,12 +201,29 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // AdminHandler is what Run serves on cfg.AdminAddr, built as the
 // services' admin port is: /metrics for anyone (GET only, as it always
-// was), and the profiles under /debug/pprof/ for callers on this machine
-// only, since the port may be opened to a scraper elsewhere.
+// was), and the profiles under /debug/pprof/ for a caller on this machine
+// with an admin token that cfg.TokenKey verifies, since the port may be
+// opened to a scraper elsewhere.
 func (g *Gateway) AdminHandler() http.Handler {
-	return adminhttp.NewHandler(adminhttp.Options{
-		Open: map[string]http.Handler{"GET /metrics": g.MetricsHandler()},
-	})
+	o := adminhttp.Options{
+		Open:   map[string]http.Handler{"GET /metrics": g.MetricsHandler()},
+		Logger: g.logger,
+	}
+	if g.adminTokens != nil {
+		// Assigned only when set: a nil *authn.Verifier in the interface
+		// would not be a nil Verifier.
+		o.Verifier = g.adminTokens
+	}
+	return adminhttp.NewHandler(o)
+}
+
+// adminVerifier loads the key file of --token-key.
+func adminVerifier(file string) (*authn.Verifier, error) {
+	pub, err := authn.LoadPublicKey(file)
+	if err != nil {
+		return nil, fmt.Errorf("--token-key: %w", err)
+	}
+	return authn.NewVerifier(pub), nil
 }
 
 // Close closes the upstream connections; requests still running fail.

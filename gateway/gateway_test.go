@@ -553,11 +553,13 @@ func TestRequestID(t *testing.T) {
 		upstream bool // the request reaches the upstream
 	}{
 		{"client id kept", "/v1/retirees/r-1", "3f6c1d2e-7a0b-4c55-9d0e-1f2a3b4c5d6e", true, true},
-		{"longest client id kept", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen), true, true},
+		{"client ULID kept", "/v1/retirees/r-1", "01ARZ3NDEKTSV4RRFFQ69G5FAV", true, true},
 		{"generated when absent", "/v1/retirees/r-1", "", false, true},
 		{"replaced when unsafe", "/v1/retirees/r-1", "evil\" id", false, true},
+		{"replaced when free-form", "/v1/retirees/r-1", "req-1.A_b", false, true},
+		{"replaced when an ID number", "/v1/retirees/r-1", "11010519491231002X", false, true},
 		{"replaced when too long", "/v1/retirees/r-1", strings.Repeat("a", requestid.MaxLen+1), false, true},
-		{"set on gateway routes", "/healthz", "abc123", true, false},
+		{"set on gateway routes", "/healthz", "01ARZ3NDEKTSV4RRFFQ69G5FAW", true, false},
 		{"set on unmatched routes", "/nowhere", "", false, false},
 	}
 	for _, tc := range tests {
@@ -729,7 +731,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	_, url := startGateway(t, testConfig(up.addr), zap.New(core))
 
 	const token, idNumber = "Bearer secret.token.value", "11010519491231002X"
-	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "req-1"}))
+	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
 	send(t, newRequest(t, http.MethodPost, url+"/v1/retirees:lookup", `{"idNumber":"`+idNumber+`"}`, map[string]string{"Authorization": token}))
 
 	entries := logs.FilterMessage("http request").AllUntimed()
@@ -737,7 +739,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatalf("%d request log entries, want 2", len(entries))
 	}
 	first := entries[0].ContextMap()
-	if first["route"] != "/v1/retirees" || first["request_id"] != "req-1" || first["method"] != "GET" {
+	if first["route"] != "/v1/retirees" || first["request_id"] != "01ARZ3NDEKTSV4RRFFQ69G5FAV" || first["method"] != "GET" {
 		t.Errorf("log entry %v", first)
 	}
 	for _, e := range logs.AllUntimed() {

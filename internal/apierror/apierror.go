@@ -12,3 +12,8 @@ const Domain = "socmgmt"
 // ReasonEtagMismatch is the ErrorInfo reason sent with
 // fault.ErrEtagMismatch.
 const ReasonEtagMismatch = "ETAG_MISMATCH"
+
+// ReasonStorageUnavailable is the ErrorInfo reason sent with
+// fault.ErrStorageUnavailable: the service could not write for want of
+// room, wrote nothing, and the request may be retried later.
+const ReasonStorageUnavailable = "STORAGE_UNAVAILABLE"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
@@ -30,6 +31,7 @@ var sentinels = []struct {
 	{err: fault.ErrAlreadyExists, code: codes.AlreadyExists},
 	{err: fault.ErrEtagMismatch, code: codes.Aborted, reason: ReasonEtagMismatch},
 	{err: fault.ErrPermissionDenied, code: codes.PermissionDenied, msg: "permission denied"},
+	{err: fault.ErrStorageUnavailable, code: codes.Unavailable, reason: ReasonStorageUnavailable, msg: "storage unavailable: the service cannot write now; retry later", warn: true},
 	{err: berrors.ErrTimeout, code: codes.Unavailable, msg: "service unavailable", warn: true},
 	{err: berrors.ErrDatabaseNotOpen, code: codes.Unavailable, msg: "service unavailable", warn: true},
 }
@@ -44,7 +46,8 @@ var ruleCodes = map[fault.Kind]codes.Code{
 // ToStatus returns the gRPC status error for err. A status error (from a
 // downstream call, or authn) passes through unless its code is Unknown;
 // the errors of package fault and context cancellation map as the tables
-// above say; anything else is logged with the method and answered with
+// above say, a full disk (see boltstore.StorageFault) as
+// fault.ErrStorageUnavailable, UNAVAILABLE; anything else is logged with the method and answered with
 // Internal "internal error", so that no detail reaches the client.
 func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 	if err == nil {
@@ -53,6 +56,12 @@ func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	// Stores wrap a full disk as fault.ErrStorageUnavailable; a write
+	// that does not go through them (an audit record, a projection) is
+	// recognised here, so that no full disk becomes INTERNAL. The log
+	// shows the error as it came.
+	cause := err
+	err = boltstore.StorageFault(err)
 	var se interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &se) {
 		if s := se.GRPCStatus(); s.Code() != codes.Unknown && s.Code() != codes.OK {
@@ -74,7 +83,7 @@ func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 			continue
 		}
 		if s.warn {
-			log.Warn("storage unavailable", zap.String("method", method(ctx)), zap.Error(err))
+			log.Warn("storage unavailable", zap.String("method", method(ctx)), zap.Error(cause))
 		}
 		msg := s.msg
 		if msg == "" {

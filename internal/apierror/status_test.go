@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
@@ -27,6 +30,9 @@ func badRequestOf(kv ...string) *errdetails.BadRequest {
 	}
 	return br
 }
+
+// storageMsg is what a client is told of a full disk.
+const storageMsg = "storage unavailable: the service cannot write now; retry later"
 
 func TestToStatus(t *testing.T) {
 	downstream, err := status.New(codes.NotFound, "community 210102001001 not found").
@@ -180,6 +186,45 @@ func TestToStatus(t *testing.T) {
 			err:      fmt.Errorf("retiree r-1 exists in community 210102001001: %w", fault.ErrPermissionDenied),
 			wantCode: codes.PermissionDenied,
 			wantMsg:  "permission denied",
+		},
+		{
+			name:        "storage unavailable from a store",
+			err:         fmt.Errorf("create retiree: %w", boltstore.StorageFault(&fs.PathError{Op: "write", Path: "/srv/registry.db", Err: syscall.ENOSPC})),
+			wantCode:    codes.Unavailable,
+			wantMsg:     storageMsg,
+			wantDetails: []protoadapt.MessageV1{info(ReasonStorageUnavailable, nil)},
+			wantLog:     zapcore.WarnLevel,
+		},
+		{
+			name:        "a full disk that no store wrapped",
+			err:         fmt.Errorf("audit commit: %w", &fs.PathError{Op: "write", Path: "/srv/registry.db", Err: syscall.ENOSPC}),
+			wantCode:    codes.Unavailable,
+			wantMsg:     storageMsg,
+			wantDetails: []protoadapt.MessageV1{info(ReasonStorageUnavailable, nil)},
+			wantLog:     zapcore.WarnLevel,
+		},
+		{
+			name:        "quota exceeded",
+			err:         &fs.PathError{Op: "write", Path: "/srv/registry.db", Err: syscall.EDQUOT},
+			wantCode:    codes.Unavailable,
+			wantMsg:     storageMsg,
+			wantDetails: []protoadapt.MessageV1{info(ReasonStorageUnavailable, nil)},
+			wantLog:     zapcore.WarnLevel,
+		},
+		{
+			name:        "the file cannot grow",
+			err:         errors.New("file resize error: no space left on device"),
+			wantCode:    codes.Unavailable,
+			wantMsg:     storageMsg,
+			wantDetails: []protoadapt.MessageV1{info(ReasonStorageUnavailable, nil)},
+			wantLog:     zapcore.WarnLevel,
+		},
+		{
+			name:     "another I/O error stays internal",
+			err:      &fs.PathError{Op: "write", Path: "/srv/registry.db", Err: syscall.EIO},
+			wantCode: codes.Internal,
+			wantMsg:  "internal error",
+			wantLog:  zapcore.ErrorLevel,
 		},
 		{
 			name:     "bbolt timeout",

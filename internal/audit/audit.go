@@ -239,6 +239,11 @@ type Log struct {
 	closed   sync.Once
 
 	durableReads bool
+	// failing is set while commits fail (a full disk): then Read waits
+	// for its record as with durableReads, so that no read is disclosed
+	// whose record cannot be written. The first commit that succeeds
+	// clears it.
+	failing atomic.Bool
 }
 
 type request struct {
@@ -268,13 +273,32 @@ func NewLog(db *bolt.DB, log *zap.Logger, now func() time.Time, durableReads boo
 
 // Read records that actor read the data of the retirees, as the service
 // is configured: with durable reads it is Record (the data is disclosed
-// only once its read is on disk), otherwise Enqueue. Every service audits
-// its reads through it.
+// only once its read is on disk), otherwise Enqueue. While commits fail
+// (a full disk) it is Record whatever the configuration: the reads are
+// refused rather than disclosed unrecorded, and only those queued before
+// the first failure are lost. Every service audits its reads through it.
 func (l *Log) Read(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
-	if l.durableReads {
+	if l.durableReads || l.failing.Load() {
 		return l.Record(ctx, actor, action, retireeIDs...)
 	}
 	return l.Enqueue(ctx, actor, action, retireeIDs...)
+}
+
+// ReadWithReason is Read for a disclosure that the action alone does not
+// explain, such as a refused create that told the caller a retiree is on
+// file: reason, an UPPER_SNAKE code, goes into each entry.
+func (l *Log) ReadWithReason(ctx context.Context, actor Actor, action, reason string, retireeIDs ...string) error {
+	if len(retireeIDs) == 0 {
+		return nil
+	}
+	req := &request{entries: l.entries(actor, action, retireeIDs)}
+	for _, e := range req.entries {
+		e.Reason = reason
+	}
+	if l.durableReads || l.failing.Load() {
+		req.done = make(chan error, 1)
+	}
+	return l.submit(ctx, req)
 }
 
 // Record writes that actor did action to each retiree and returns once the
@@ -364,7 +388,7 @@ func (l *Log) run() {
 // commit writes the entries of a batch in one transaction and counts them
 // for the indexer.
 func (l *Log) commit(batch []*request) error {
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := boltstore.Update(l.db, func(tx *bolt.Tx) error {
 		for _, r := range batch {
 			if err := putEntries(tx, r.entries); err != nil {
 				return err
@@ -372,6 +396,7 @@ func (l *Log) commit(batch []*request) error {
 		}
 		return nil
 	})
+	l.failing.Store(err != nil)
 	if err != nil {
 		l.log.Error("audit commit failed", zap.Int("requests", len(batch)), zap.Error(err))
 		return err

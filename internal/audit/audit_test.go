@@ -11,9 +11,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -219,5 +222,40 @@ func TestReadDurableOrQueued(t *testing.T) {
 				t.Errorf("after Close: %d entries, want 1", n)
 			}
 		})
+	}
+}
+
+// TestReadsOnAFullDiskAreRefused: with reads queued for a group commit
+// (not durable), a read whose record meets a full disk is lost, but from
+// then on every read waits for its record and is refused as storage
+// unavailable, rather than disclosed unrecorded, until a commit succeeds
+// again.
+func TestReadsOnAFullDiskAreRefused(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	l := NewLog(db, zaptest.NewLogger(t, zaptest.Level(zap.FatalLevel)), nil, false)
+	defer l.Close()
+	clerk := Actor{Subject: "clerk-7", Role: "clerk", RequestID: "r"}
+	const id = "aaaaaaaaaaaaaaaa"
+
+	restore := boltstoretest.FillDisk(t, db)
+	if err := l.Read(context.Background(), clerk, "GetRetiree", id); err != nil {
+		t.Fatalf("first read, queued: %v", err)
+	}
+	waitfor.True(t, "the audit log to see its commit fail", l.failing.Load)
+	if err := l.Read(context.Background(), clerk, "GetRetiree", id); !errors.Is(err, fault.ErrStorageUnavailable) {
+		t.Fatalf("read while the disk is full = %v, want storage unavailable", err)
+	}
+	restore()
+
+	if err := l.Read(context.Background(), clerk, "LookupRetiree", id); err != nil {
+		t.Fatalf("read once there is room again: %v", err)
+	}
+	if l.failing.Load() {
+		t.Error("the log still fails after a commit succeeded")
+	}
+	got := entriesOf(t, db, id)
+	if len(got) != 1 || got[0].Action != "LookupRetiree" {
+		t.Errorf("entries %v, want only the read made once there was room", got)
 	}
 }

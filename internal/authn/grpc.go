@@ -65,6 +65,12 @@ func (v *Verifier) Authenticate(ctx context.Context) (*Principal, error) {
 	return p, nil
 }
 
+// ParseBearer extracts the token from an HTTP Authorization header of the
+// form "Bearer <token>", by the rule the gRPC interceptors apply to the
+// "authorization" metadata: the admin port's routes take their admin
+// token this way.
+func ParseBearer(h string) (string, bool) { return parseBearer(h) }
+
 // parseBearer extracts the token from an "authorization" value of the form
 // "Bearer <token>" (RFC 6750; the scheme is case-insensitive).
 func parseBearer(h string) (string, bool) {

@@ -29,4 +29,10 @@ var (
 	// ErrPermissionDenied reports that the caller may not do this, or may
 	// not see the object; the client is never told which.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrStorageUnavailable reports that the service's storage cannot
+	// take a write now: the disk or the quota is full, or the database
+	// file cannot grow. Nothing of the request was written; it may be
+	// retried once an operator has made room. A store wraps the cause
+	// with it (see boltstore.StorageFault).
+	ErrStorageUnavailable = errors.New("storage unavailable")
 )

@@ -36,7 +36,7 @@ func (f *Flags) ApplyRuntime() {
 // -shutdown-timeout and -gc-percent on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.StringVar(&f.GRPCAddr, "grpc-addr", defaultGRPC, "`host:port` the gRPC server listens on")
-	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles answer loopback callers only); empty disables it")
+	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles need an admin token from this machine); empty disables it")
 	fs.StringVar(&f.LogFormat, "log-format", logging.FormatJSON, "log format: json or console")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long a shutdown waits for in-flight calls before cancelling them")

@@ -2,10 +2,12 @@ package grpcserver
 
 import (
 	"context"
+	"io/fs"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
 )
 
 // The test service, described by hand so that the package needs no
@@ -34,6 +38,7 @@ const (
 	requestIDValue  = "rid"
 	ignoreStopValue = "ignore-stopping"
 	codeValuePrefix = "code:"
+	diskFullValue   = "disk-full"
 )
 
 // echoHandler is the HandlerType of the test service.
@@ -95,6 +100,9 @@ func (e *echo) Unary(ctx context.Context, in *wrapperspb.StringValue) (*wrappers
 		panic("cannot handle " + secretIDNumber)
 	case v == requestIDValue:
 		return wrapperspb.String(RequestID(ctx)), nil
+	case v == diskFullValue:
+		// As a store's write on a full disk reaches the error edge.
+		return nil, apierror.ToStatus(ctx, nil, &fs.PathError{Op: "write", Path: "/srv/x.db", Err: syscall.ENOSPC})
 	case strings.HasPrefix(v, codeValuePrefix):
 		n, err := strconv.Atoi(strings.TrimPrefix(v, codeValuePrefix))
 		if err != nil {

@@ -95,6 +95,10 @@ func (s *Server) interceptUnary(ctx context.Context, req any, info *grpc.UnarySe
 	// SetHeader fails only outside a real grpc stream, or once headers are
 	// sent, which nothing can have done yet; neither is worth failing for.
 	_ = grpc.SetHeader(ctx, metadata.MD{requestid.Key: []string{call.requestID}})
+	if malformed(req) {
+		s.finish(info.FullMethod, call, start, errMalformedRequest)
+		return nil, errMalformedRequest
+	}
 	resp, err := s.runUnary(ctx, req, info, handler, call)
 	s.finish(info.FullMethod, call, start, err)
 	return resp, err
@@ -182,6 +186,9 @@ func (s *Server) finish(method string, call *callInfo, start time.Time, err erro
 	d := time.Since(start)
 	code := errCode(err)
 	s.metrics.observe(method, code, d)
+	if storageUnavailable(code, err) {
+		s.metrics.observeStorage(method)
+	}
 	lvl := zapcore.InfoLevel
 	if strings.HasPrefix(method, healthMethodPrefix) {
 		lvl = zapcore.DebugLevel
@@ -209,13 +216,24 @@ func errCode(err error) codes.Code {
 	return status.FromContextError(err).Code()
 }
 
-// contextStream is a ServerStream whose context carries the call's info.
+// contextStream is a ServerStream whose context carries the call's info,
+// and whose RecvMsg answers a malformed message (see requestCodec).
 type contextStream struct {
 	grpc.ServerStream
 	ctx context.Context
 }
 
 func (c *contextStream) Context() context.Context { return c.ctx }
+
+func (c *contextStream) RecvMsg(m any) error {
+	if err := c.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if malformed(m) {
+		return errMalformedRequest
+	}
+	return nil
+}
 
 // chainUnary makes one interceptor of ics, first outermost; nil for none.
 func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {

@@ -54,10 +54,10 @@ func BenchmarkUnaryChain(b *testing.B) {
 		incoming metadata.MD
 		parallel bool
 	}{
-		{name: "nop log", log: zap.NewNop(), incoming: metadata.Pairs(requestid.Key, "bench-1")},
-		{name: "json log", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "bench-1")},
+		{name: "nop log", log: zap.NewNop(), incoming: metadata.Pairs(requestid.Key, "01ARZ3NDEKTSV4RRFFQ69G5FAV")},
+		{name: "json log", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "01ARZ3NDEKTSV4RRFFQ69G5FAV")},
 		{name: "json log generated id", log: jsonLog, incoming: metadata.Pairs("x-other", "1")},
-		{name: "json log parallel", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "bench-1"), parallel: true},
+		{name: "json log parallel", log: jsonLog, incoming: metadata.Pairs(requestid.Key, "01ARZ3NDEKTSV4RRFFQ69G5FAV"), parallel: true},
 	}
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {

@@ -9,7 +9,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/socmgmt/socmgmt/internal/apierror"
 )
 
 // numCodes is the number of gRPC codes defined, OK through Unauthenticated.
@@ -21,6 +25,9 @@ const numCodes = int(codes.Unauthenticated) + 1
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// storageUnavailable counts the calls answered STORAGE_UNAVAILABLE:
+	// the disk is full and writes are refused until someone makes room.
+	storageUnavailable *prometheus.CounterVec
 	// methods maps a full method name to its *methodMetrics. Interceptors
 	// never see unregistered methods (grpc-go answers Unimplemented before
 	// them), so it cannot grow past the registered services.
@@ -47,7 +54,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}, []string{"service", "method"}),
 	}
+	m.storageUnavailable = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "socmgmt_storage_unavailable_total",
+		Help: "gRPC calls refused with UNAVAILABLE because the service's storage could not be written (disk or quota full, file cannot grow), by gRPC service and method.",
+	}, []string{"service", "method"})
 	m.requests = registerShared(reg, m.requests)
+	m.storageUnavailable = registerShared(reg, m.storageUnavailable)
 	m.duration = registerShared(reg, m.duration)
 	// A registry handed in may have these already; one copy is enough.
 	registerShared(reg, collectors.NewGoCollector())
@@ -105,4 +117,25 @@ func splitMethod(fullMethod string) (service, method string) {
 		return name[:i], name[i+1:]
 	}
 	return "unknown", name
+}
+
+// observeStorage counts a call refused for want of storage.
+func (m *metrics) observeStorage(fullMethod string) {
+	mm := m.forMethod(fullMethod)
+	m.storageUnavailable.WithLabelValues(mm.service, mm.method).Inc()
+}
+
+// storageUnavailable reports whether err is a status whose ErrorInfo says
+// STORAGE_UNAVAILABLE (see apierror). Only UNAVAILABLE statuses are asked,
+// so that other calls pay nothing for decoding details.
+func storageUnavailable(code codes.Code, err error) bool {
+	if code != codes.Unavailable {
+		return false
+	}
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == apierror.ReasonStorageUnavailable {
+			return true
+		}
+	}
+	return false
 }

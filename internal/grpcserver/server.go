@@ -82,11 +82,14 @@ type Options struct {
 	// authentication put there. Nil logs an empty subject.
 	Subject func(ctx context.Context) string
 	// AdminHandlers are extra routes on the admin server, keyed by
-	// http.ServeMux pattern; like the profiles they answer loopback callers
-	// only (see adminhttp). A pattern that is invalid or collides with
-	// /metrics, /healthz or the profiles makes New panic, as
-	// http.ServeMux.Handle does.
+	// http.ServeMux pattern; like the profiles they answer only loopback
+	// callers with an admin token (see adminhttp). A pattern that is
+	// invalid or collides with /metrics, /healthz or the profiles makes
+	// New panic, as http.ServeMux.Handle does.
 	AdminHandlers map[string]http.Handler
+	// AdminVerifier checks the admin tokens of the profiles and
+	// AdminHandlers. Nil refuses those routes to everyone.
+	AdminVerifier adminhttp.Verifier
 	// Registry receives the server's metrics and the Go and process
 	// collectors and is what /metrics serves. Nil means a new one.
 	Registry *prometheus.Registry
@@ -179,7 +182,7 @@ func New(o Options) *Server {
 	s.registerHealth()
 	reflection.Register(s.grpc)
 
-	s.admin = s.newAdminHandler(o.AdminHandlers)
+	s.admin = s.newAdminHandler(o.AdminHandlers, o.AdminVerifier)
 	return s
 }
 
@@ -196,10 +199,12 @@ func (s *Server) chainInterceptors(unaryIn []grpc.UnaryServerInterceptor, stream
 	s.innerStream = chainStream(stream)
 }
 
-// serverOptions are the bootstrap's grpc.ServerOptions: its interceptors,
-// message and stream bounds, worker pool and keepalive rules.
+// serverOptions are the bootstrap's grpc.ServerOptions: its codec (see
+// requestCodec) and interceptors, message and stream bounds, worker pool
+// and keepalive rules.
 func (s *Server) serverOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.UnaryInterceptor(s.interceptUnary),
 		grpc.StreamInterceptor(s.interceptStream),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
@@ -244,8 +249,9 @@ func (s *Server) Health() *health.Server { return s.health }
 // their own collectors to.
 func (s *Server) Metrics() *prometheus.Registry { return s.registry }
 
-// AdminHandler returns the admin HTTP handler: /metrics, /healthz and
-// Options.AdminHandlers. Run serves it on AdminAddr.
+// AdminHandler returns the admin HTTP handler: /metrics, /healthz, and
+// the profiles and Options.AdminHandlers for an admin. Run serves it on
+// AdminAddr.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // Stopping returns a channel that is closed when shutdown begins. Handlers of
@@ -381,7 +387,7 @@ func (s *Server) shutdown(drain bool) {
 	}
 }
 
-func (s *Server) newAdminHandler(local map[string]http.Handler) http.Handler {
+func (s *Server) newAdminHandler(admin map[string]http.Handler, v adminhttp.Verifier) http.Handler {
 	return adminhttp.NewHandler(adminhttp.Options{
 		Open: map[string]http.Handler{
 			"/metrics": promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
@@ -391,7 +397,9 @@ func (s *Server) newAdminHandler(local map[string]http.Handler) http.Handler {
 			}),
 			"/healthz": http.HandlerFunc(s.serveHealthz),
 		},
-		Local: local,
+		Admin:    admin,
+		Verifier: v,
+		Logger:   s.log,
 	})
 }
 

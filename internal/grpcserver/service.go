@@ -117,7 +117,8 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 // NewServer returns the service's Server: every call but health and
 // reflection authenticated by verifier, the caller's subject in the
 // access log, and an online backup of db at /debug/backup on the admin
-// port.
+// port, which like the profiles needs an admin token that verifier
+// accepts.
 func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) *Server {
 	return New(Options{
 		Name:            c.Name,
@@ -128,6 +129,7 @@ func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *za
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
 		Subject:         authn.SubjectOf,
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(db, log)},
+		AdminVerifier:   verifier,
 		ShutdownTimeout: c.Server.ShutdownTimeout,
 	})
 }

@@ -3,6 +3,7 @@ package grpcserver
 import (
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/socmgmt/socmgmt/internal/adminhttp/adminhttptest"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 )
@@ -264,5 +266,39 @@ func TestRunServiceFailures(t *testing.T) {
 				t.Errorf("steps (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestServiceAdminPortNeedsAdminToken: a service's admin port, as
+// NewServer builds it, serves the backup and the profiles to an admin on
+// this machine only: a local caller without a token, or with a clerk's,
+// bureau's, enterprise's or service's token, is refused. Metrics and
+// health stay open to anyone.
+func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	c := ServiceConfig{Name: "registry", DataDir: dir, TokenKey: filepath.Join(dir, "signing.key")}
+	priv, err := authn.GenerateKeyFile(c.TokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := c.Verifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(c.DBPath(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	admin := c.NewServer(verifier, db, zaptest.NewLogger(t)).AdminHandler()
+
+	signer := authn.NewSigner(priv)
+	adminhttptest.Check(t, admin, signer, "/debug/backup")
+	adminhttptest.Check(t, admin, signer, "/debug/pprof/heap")
+	for _, path := range []string{"/metrics", "/healthz"} {
+		// /healthz says 503 before serving; what matters is that it answers.
+		if rec := adminhttptest.Get(admin, path, "10.1.2.3:5000"); rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
+			t.Errorf("GET %s from another machine without a token: %d, want it open", path, rec.Code)
+		}
 	}
 }

@@ -57,6 +57,17 @@ func Open(path string, schema boltstore.Schema, o Options) (Base, error) {
 // backup handler.
 func (b *Base) DB() *bolt.DB { return b.db }
 
+// Update runs fn in a read-write transaction; a commit that failed for
+// want of room is fault.ErrStorageUnavailable, wrapping the cause (see
+// boltstore.StorageFault). Stores write through Update and Batch rather
+// than DB, so that a full disk reaches the client as UNAVAILABLE.
+func (b *Base) Update(fn func(*bolt.Tx) error) error { return boltstore.Update(b.db, fn) }
+
+// Batch runs fn as part of a batched read-write transaction (see
+// bolt.DB.Batch: fn may run more than once), reporting a full disk as
+// Update does.
+func (b *Base) Batch(fn func(*bolt.Tx) error) error { return boltstore.Batch(b.db, fn) }
+
 // PageTokens returns the codec of the store's page tokens.
 func (b *Base) PageTokens() *boltstore.PageTokens { return b.pages }
 
@@ -68,6 +79,16 @@ func (b *Base) AuditReads(ctx context.Context, actor audit.Actor, action string,
 		return errors.New("servicedb: reads audited in a store opened without an audit log")
 	}
 	return b.audit.Read(ctx, actor, action, retireeIDs...)
+}
+
+// AuditReadsWithReason is AuditReads for a disclosure that action alone
+// does not explain; reason goes into each entry (see
+// audit.Log.ReadWithReason).
+func (b *Base) AuditReadsWithReason(ctx context.Context, actor audit.Actor, action, reason string, retireeIDs ...string) error {
+	if b.audit == nil {
+		return errors.New("servicedb: reads audited in a store opened without an audit log")
+	}
+	return b.audit.ReadWithReason(ctx, actor, action, reason, retireeIDs...)
 }
 
 // Close stops the audit writer, flushing what it holds, and closes the

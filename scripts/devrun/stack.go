@@ -114,7 +114,8 @@ func stackProcs(cfg config, exists func(path string) bool) ([]proc, error) {
 	for _, s := range started {
 		args = append(args, "--"+s.name+"-addr", s.grpcAddr)
 	}
-	args = append(args, "--admin-addr", gatewayAdminAddr, "--log-format", "console")
+	args = append(args, "--admin-addr", gatewayAdminAddr,
+		"--token-key", filepath.Join(cfg.DataDir, signingKeyName), "--log-format", "console")
 	procs = append(procs, proc{
 		name:     "gateway",
 		path:     gatewayPath,

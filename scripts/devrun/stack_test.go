@@ -37,7 +37,7 @@ func TestStackProcs(t *testing.T) {
 				{"registry", "/opt/bin/registry", registryArgs},
 				{"gateway", "/opt/bin/gateway", []string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
-					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
 				}},
 			},
 		},
@@ -64,7 +64,7 @@ func TestStackProcs(t *testing.T) {
 				{"gateway", "/opt/bin/gateway", []string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
 					"--handover-addr", "127.0.0.1:9102", "--pension-addr", "127.0.0.1:9103", "--activity-addr", "127.0.0.1:9104",
-					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
 				}},
 			},
 		},
@@ -79,7 +79,7 @@ func TestStackProcs(t *testing.T) {
 				}},
 				{"gateway", "/opt/bin/gateway", []string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101", "--handover-addr", "127.0.0.1:9102",
-					"--admin-addr", "127.0.0.1:9200", "--log-format", "console",
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
 				}},
 			},
 		},

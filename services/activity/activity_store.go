@@ -25,7 +25,7 @@ const maxDurationSec = int64(maxDuration / time.Second)
 func (s *Store) createActivity(p *plan, scope Scope) (*pb.Activity, error) {
 	a := proto.Clone(p.activity).(*pb.Activity)
 	a.CreateTime = timestamppb.New(s.now())
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		if err := checkVenueFits(tx, a, scope); err != nil {
 			return err
 		}
@@ -205,7 +205,7 @@ func checkOpen(a *pb.Activity, meta activityMeta, now time.Time) error {
 // registrations are kept and marked.
 func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, error) {
 	var out *pb.Activity
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		now := s.now()
 		a, _, err := loadOpenActivity(tx, id, scope, now)
 		if err != nil {

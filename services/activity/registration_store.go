@@ -36,7 +36,7 @@ const (
 // at the end of the queue.
 func (s *Store) Register(activityID, retireeID string, actor Actor, scope Scope) (*pb.Registration, error) {
 	var out *pb.Registration
-	err := s.DB().Batch(func(tx *bolt.Tx) error {
+	err := s.Batch(func(tx *bolt.Tx) error {
 		now := s.now()
 		a, meta, err := loadOpenActivity(tx, activityID, scope, now)
 		if err != nil {
@@ -164,7 +164,7 @@ func loadRegistration(regs *bolt.Bucket, activityID string, pos []byte) (*pb.Reg
 // (the lowest position) is confirmed in its place, in the same
 // transaction; promoted is that registration, or nil.
 func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, scope Scope) (cancelled, promoted *pb.Registration, err error) {
-	err = s.DB().Batch(func(tx *bolt.Tx) error {
+	err = s.Batch(func(tx *bolt.Tx) error {
 		cancelled, promoted = nil, nil
 		now := s.now()
 		a, meta, err := loadOpenActivity(tx, activityID, scope, now)
@@ -315,7 +315,7 @@ func (s *Store) ListRegistrations(activityID string, scope Scope, size int, afte
 // begun, and each retiree present must hold a confirmed registration.
 func (s *Store) RecordAttendance(activityID string, start time.Time, present []string, actor Actor, scope Scope) (*pb.RecordAttendanceResponse, error) {
 	var out *pb.RecordAttendanceResponse
-	err := s.DB().Batch(func(tx *bolt.Tx) error {
+	err := s.Batch(func(tx *bolt.Tx) error {
 		now := s.now()
 		a, meta, err := loadActivity(tx, activityID, scope)
 		if err != nil {

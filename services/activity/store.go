@@ -132,7 +132,7 @@ func (s *Store) CreateVenue(in *pb.Venue, requestKey string) (*pb.Venue, error) 
 	v := proto.Clone(in).(*pb.Venue)
 	v.CreateTime = timestamppb.New(s.now())
 	fp := venueFingerprint(v)
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		keys := tx.Bucket(bucketVenueKeys)
 		if requestKey != "" {
 			if rec := keys.Get([]byte(requestKey)); rec != nil {

@@ -149,7 +149,7 @@ type txn struct {
 // effects on its handover must not run twice.
 func (s *Store) update(fn func(w *txn) error) error {
 	w := &txn{s: s, now: s.now()}
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		w.tx = tx
 		w.queued, w.removed = 0, 0
 		return fn(w)

@@ -655,7 +655,7 @@ func TestEventsCarryTheRequestID(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	ids := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
-	ctx := metadata.AppendToOutgoingContext(w.as(enterpriseXP), requestid.Key, "req-7f3a")
+	ctx := metadata.AppendToOutgoingContext(w.as(enterpriseXP), requestid.Key, "01HV6R8Z4N2J5K7M9P3Q1S0T7F")
 	created, err := w.client.CreateHandover(ctx, &pb.CreateHandoverRequest{Handover: packageFor(ids)})
 	if err != nil {
 		t.Fatal(err)
@@ -664,7 +664,7 @@ func TestEventsCarryTheRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Events) != 1 || resp.Events[0].RequestId != "req-7f3a" {
-		t.Errorf("events = %v, want one CREATED with request id req-7f3a", resp.Events)
+	if len(resp.Events) != 1 || resp.Events[0].RequestId != "01HV6R8Z4N2J5K7M9P3Q1S0T7F" {
+		t.Errorf("events = %v, want one CREATED with request id 01HV6R8Z4N2J5K7M9P3Q1S0T7F", resp.Events)
 	}
 }

@@ -38,7 +38,7 @@ type changeWriter struct {
 // therefore run more than once and must only act through tx.
 func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 	changed := false
-	err := s.DB().Batch(func(tx *bolt.Tx) error {
+	err := s.Batch(func(tx *bolt.Tx) error {
 		head, oldest := readRevisions(tx)
 		w := &changeWriter{s: s, tx: tx, now: s.now(), head: head, oldest: oldest}
 		if err := fn(tx, w); err != nil {

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -88,9 +90,17 @@ func (h *harness) token(p authn.Principal) string { return h.keys.Token(h.t, p) 
 // as returns a context whose calls carry a token for p.
 func (h *harness) as(p authn.Principal) context.Context { return h.keys.As(h.t, p) }
 
-// withRequestID adds the request id the bootstrap records for the call.
-func withRequestID(ctx context.Context, id string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, requestid.Key, id)
+// withRequestID adds the request id the bootstrap records for the call:
+// rid(label).
+func withRequestID(ctx context.Context, label string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, requestid.Key, rid(label))
+}
+
+// rid is the request id a test sends for label: a UUID made from it, the
+// shape of id the bootstrap keeps.
+func rid(label string) string {
+	h := sha256.Sum256([]byte(label))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // openStoreAt opens a registry store at path; the caller closes it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -109,6 +110,26 @@ func guard(p *authn.Principal) func(*pb.Retiree) error {
 	}
 }
 
+// guardUpdate is guard for an update by p: moreover, moving a retiree
+// that its enterprise still manages to another enterprise is the
+// bureau's (or admin's) decision, not a clerk's: who pays for and looks
+// after the retiree changes with it. The stored retiree decides, inside
+// the update's transaction.
+func guardUpdate(p *authn.Principal, patch RetireePatch) func(*pb.Retiree) error {
+	g := guard(p)
+	movesEnterprise := slices.Contains(patch.Paths, enterpriseField) && !p.Is(authn.RoleAdmin, authn.RoleBureau)
+	return func(r *pb.Retiree) error {
+		if err := g(r); err != nil {
+			return err
+		}
+		if movesEnterprise && r != nil && r.ManagementMode == pb.ManagementMode_ENTERPRISE &&
+			r.EnterpriseCreditCode != patch.Values.GetEnterpriseCreditCode() {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
 // present prepares a stored retiree for a response, in place: masks are
 // filled in, and full numbers removed unless full. Only GetRetiree and
 // LookupRetiree answer with full numbers (DESIGN: "returned in full only by
@@ -151,9 +172,29 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 	}
 	created, err := s.store.CreateRetiree(r, id, audit.ActorOf(ctx, p))
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return nil, s.fail(ctx, s.auditConflict(ctx, p, err))
 	}
 	return &pb.CreateRetireeResponse{Retiree: present(created, false)}, nil
+}
+
+// auditReasonCreateConflict is the reason of the audit entry that a
+// refused create writes: the caller learnt that the ID number is on file,
+// as a look-up would have told it.
+const auditReasonCreateConflict = "CREATE_CONFLICT"
+
+// auditConflict records a create refused because the ID number is on file
+// as p's look-up of the retiree who has it, and returns err, the 409 the
+// contract keeps; the refusal is answered only once it is recorded, as a
+// look-up is. Any other err is returned as it is.
+func (s *Server) auditConflict(ctx context.Context, p *authn.Principal, err error) error {
+	var exists *RetireeExistsError
+	if !errors.As(err, &exists) {
+		return err
+	}
+	if aerr := s.store.AuditReadsWithReason(ctx, audit.ActorOf(ctx, p), "LookupRetiree", auditReasonCreateConflict, exists.RetireeID); aerr != nil {
+		return aerr
+	}
+	return err
 }
 
 // GetRetiree implements pb.RegistryServiceServer.
@@ -307,7 +348,7 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 		return nil, s.fail(ctx, err)
 	}
 	patch := RetireePatch{Paths: paths, Values: r, Etag: r.Etag}
-	updated, err := s.store.UpdateRetiree(r.Id, patch, audit.ActorOf(ctx, p), guard(p))
+	updated, err := s.store.UpdateRetiree(r.Id, patch, audit.ActorOf(ctx, p), guardUpdate(p, patch))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

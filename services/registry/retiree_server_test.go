@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -325,16 +327,16 @@ func TestAuditLog(t *testing.T) {
 		got = append(got, entry{e.Subject, e.Role, e.Action, e.RequestId, e.RetireeId})
 	}
 	want := []entry{
-		{"clerk-a", "clerk", "CreateRetiree", "req-create", r.Id},
-		{"admin-1", "admin", "GetRetiree", "req-get", r.Id},
-		{"bureau-shenyang", "bureau", "LookupRetiree", "req-lookup", r.Id},
-		{"clerk-a", "clerk", "ListRetirees", "req-list", r.Id},
-		{"clerk-a", "clerk", "UpdateRetiree", "req-update", r.Id},
-		{"enterprise-x", "enterprise", "ListRetireeHistory", "req-history", r.Id},
-		{"handover", "service", "GetRetiree", "req-service", r.Id},
-		{"bureau-shenyang", "bureau", "TransferRetiree", "req-transfer", r.Id},
-		{"handover", "service", "AssignRetirees", "req-assign", r.Id},
-		{"admin-1", "admin", "RecordDeath", "req-death", r.Id},
+		{"clerk-a", "clerk", "CreateRetiree", rid("req-create"), r.Id},
+		{"admin-1", "admin", "GetRetiree", rid("req-get"), r.Id},
+		{"bureau-shenyang", "bureau", "LookupRetiree", rid("req-lookup"), r.Id},
+		{"clerk-a", "clerk", "ListRetirees", rid("req-list"), r.Id},
+		{"clerk-a", "clerk", "UpdateRetiree", rid("req-update"), r.Id},
+		{"enterprise-x", "enterprise", "ListRetireeHistory", rid("req-history"), r.Id},
+		{"handover", "service", "GetRetiree", rid("req-service"), r.Id},
+		{"bureau-shenyang", "bureau", "TransferRetiree", rid("req-transfer"), r.Id},
+		{"handover", "service", "AssignRetirees", rid("req-assign"), r.Id},
+		{"admin-1", "admin", "RecordDeath", rid("req-death"), r.Id},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit log (-want +got):\n%s", diff)
@@ -354,7 +356,7 @@ func TestAuditLog(t *testing.T) {
 		}
 		return ids, page.GetNextPageToken(), err
 	})
-	if len(all) != len(want)+120 || all[len(want)] != "bulk-0" || all[len(all)-1] != "bulk-119" {
+	if len(all) != len(want)+120 || all[len(want)] != rid("bulk-0") || all[len(all)-1] != rid("bulk-119") {
 		t.Errorf("paged audit log: %d entries, from %q to %q", len(all), all[len(want)], all[len(all)-1])
 	}
 	_, err = c.ListRetireeAuditLog(h.as(bureauP), &pb.ListRetireeAuditLogRequest{Id: r.Id})
@@ -368,4 +370,103 @@ func retireeIDs(rs []*pb.Retiree) []string {
 		ids = append(ids, r.Id)
 	}
 	return ids
+}
+
+// TestEnterpriseMoveIsTheBureaus: a clerk may correct the former
+// enterprise of a retiree the community manages, and may send back the
+// enterprise of one still managed by it unchanged, but moving such a
+// retiree to another enterprise is the bureau's decision.
+func TestEnterpriseMoveIsTheBureaus(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	update := func(p authn.Principal, r *pb.Retiree, code string) error {
+		_, err := c.UpdateRetiree(h.as(p), &pb.UpdateRetireeRequest{
+			Retiree:    &pb.Retiree{Id: r.Id, Etag: r.Etag, EnterpriseCreditCode: code},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"enterpriseCreditCode"}},
+		})
+		return err
+	}
+	managed := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_ENTERPRISE))
+	handed := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
+	tests := []struct {
+		name string
+		p    authn.Principal
+		r    *pb.Retiree
+		code string
+		want codes.Code
+	}{
+		{"clerk moves an enterprise-managed retiree", clerkP, managed, enterpriseY, codes.PermissionDenied},
+		{"clerk resends its enterprise", clerkP, managed, managed.EnterpriseCreditCode, codes.OK},
+		{"clerk corrects a handed-over retiree's former enterprise", clerkP, handed, enterpriseY, codes.OK},
+		{"bureau moves an enterprise-managed retiree", bureauP, managed, enterpriseY, codes.OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			current, err := s.GetRetiree(tc.r.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := status.Code(update(tc.p, current, tc.code)); got != tc.want {
+				t.Fatalf("code %v, want %v", got, tc.want)
+			}
+			after, err := s.GetRetiree(tc.r.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != codes.OK && after.Etag != current.Etag {
+				t.Errorf("refused update changed the retiree: etag %s → %s", current.Etag, after.Etag)
+			}
+			if tc.want == codes.OK && after.EnterpriseCreditCode != tc.code {
+				t.Errorf("enterprise %s, want %s", after.EnterpriseCreditCode, tc.code)
+			}
+		})
+	}
+}
+
+// TestCreateConflictIsAuditedAsALookup: a create refused because the ID
+// number is on file keeps its 409, but it told the caller that the
+// number is on file, so it is audited as the caller's look-up of that
+// retiree, with the reason CREATE_CONFLICT; whoever the caller is.
+func TestCreateConflictIsAuditedAsALookup(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	on := mustCreate(t, s, newRetiree(t, 1, communityB, pb.ManagementMode_COMMUNITY))
+	again := func(community string) *pb.Retiree { return newRetiree(t, 1, community, pb.ManagementMode_ENTERPRISE) }
+	for _, tc := range []struct {
+		p    authn.Principal
+		r    *pb.Retiree
+		rid  string
+		want codes.Code
+	}{
+		{enterpriseP, again(communityA), "conflict-enterprise", codes.AlreadyExists},
+		{clerkP, again(communityA), "conflict-clerk", codes.AlreadyExists},
+		{bureauP, again(communityC), "conflict-bureau", codes.AlreadyExists},
+	} {
+		_, err := h.client.CreateRetiree(withRequestID(h.as(tc.p), tc.rid), &pb.CreateRetireeRequest{Retiree: tc.r})
+		wantReason(t, err, tc.want, reasonRetireeExists)
+		if st, _ := status.FromError(err); strings.Contains(fmt.Sprint(st.Proto()), on.Id) {
+			t.Errorf("the refusal names the retiree on file: %v", st)
+		}
+	}
+
+	resp, err := h.client.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: on.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ Subject, Role, Action, Reason, RequestID string }
+	var got []entry
+	for _, e := range resp.Entries {
+		got = append(got, entry{e.Subject, e.Role, e.Action, e.Reason, e.RequestId})
+	}
+	want := []entry{
+		{"test", "admin", "CreateRetiree", "", ""}, // mustCreate's
+
+		{enterpriseP.Subject, "enterprise", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-enterprise")},
+		{clerkP.Subject, "clerk", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-clerk")},
+		{bureauP.Subject, "bureau", "LookupRetiree", "CREATE_CONFLICT", rid("conflict-bureau")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit log of the retiree on file (-want +got):\n%s", diff)
+	}
 }

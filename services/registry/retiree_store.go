@@ -31,8 +31,24 @@ const (
 
 func etagOf(rev uint64) string { return "r" + strconv.FormatUint(rev, 10) }
 
+// RetireeExistsError is CreateRetiree's refusal of an ID number that is
+// on file: the conflict the client is told, which wraps, and the id of
+// the retiree on file, which the client is not told but the audit log
+// records (the refusal disclosed that the number is on file).
+type RetireeExistsError struct {
+	// RetireeID is the id of the retiree with the ID number.
+	RetireeID string
+	err       error
+}
+
+// Error returns the conflict's text, without the retiree's id.
+func (e *RetireeExistsError) Error() string { return e.err.Error() }
+
+// Unwrap returns the *fault.RuleError of the conflict.
+func (e *RetireeExistsError) Unwrap() error { return e.err }
+
 // CreateRetiree stores a validated new retiree, assigning its id. The ID
-// number must be unique.
+// number must be unique: a second one is a *RetireeExistsError.
 func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.Retiree, error) {
 	r = proto.Clone(r).(*pb.Retiree)
 	now := s.now()
@@ -40,8 +56,11 @@ func (s *Store) CreateRetiree(r *pb.Retiree, id idnumber.ID, actor Actor) (*pb.R
 	r.Status = pb.RetireeStatus_LIVING
 	idKey := s.keyer.Key(id)
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
-		if tx.Bucket(bucketRetireeByIDKey).Get(idKey) != nil {
-			return fault.Conflict(reasonRetireeExists, "a retiree with this ID number already exists")
+		if on := tx.Bucket(bucketRetireeByIDKey).Get(idKey); on != nil {
+			return &RetireeExistsError{
+				RetireeID: string(on),
+				err:       fault.Conflict(reasonRetireeExists, "a retiree with this ID number already exists"),
+			}
 		}
 		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
 			return err

@@ -189,7 +189,7 @@ func TestBatchGetRetireeFacts(t *testing.T) {
 			t.Fatalf("retiree %s has %d BatchGetRetireeFacts entries, want 1", id, len(entries))
 		}
 		e := entries[0]
-		if e.Subject != serviceP.Subject || e.Role != "service" || e.RequestId != "req-facts-1" {
+		if e.Subject != serviceP.Subject || e.Role != "service" || e.RequestId != rid("req-facts-1") {
 			t.Errorf("audit entry = %v", e)
 		}
 		stamps = append(stamps, e.Time.AsTime())
@@ -212,7 +212,7 @@ func TestBatchGetRetireeFacts(t *testing.T) {
 	if !first[1].Time.AsTime().Equal(second[1].Time.AsTime()) || !first[1].Time.AsTime().After(first[0].Time.AsTime()) {
 		t.Errorf("second call's entries at %v and %v, after the first's at %v", first[1].Time.AsTime(), second[1].Time.AsTime(), first[0].Time.AsTime())
 	}
-	if first[1].RequestId != "req-facts-2" || first[1].Role != "admin" {
+	if first[1].RequestId != rid("req-facts-2") || first[1].Role != "admin" {
 		t.Errorf("second call's entry = %v", first[1])
 	}
 

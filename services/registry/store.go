@@ -144,7 +144,7 @@ func get[T any, PT message[T]](db *bolt.DB, bucket, key []byte, notFound error) 
 // insert stores m under a new key in bucket; exists is the error when
 // the key is taken.
 func (s *Store) insert(bucket, key []byte, m proto.Message, exists error) error {
-	return s.DB().Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b.Get(key) != nil {
 			return exists

@@ -253,7 +253,13 @@ var editableFields = map[string]func(dst, src *pb.Retiree){
 	"management_mode":        func(d, s *pb.Retiree) { d.ManagementMode = s.ManagementMode },
 }
 
-const modeField = "management_mode"
+// modeField and enterpriseField name the fields whose update is limited
+// by role: the mode to admin and bureau (see UpdateRetiree), the
+// enterprise of a retiree it still manages likewise (see guardUpdate).
+const (
+	modeField       = "management_mode"
+	enterpriseField = "enterprise_credit_code"
+)
 
 // ignoredMaskFields are sent back by clients with the body (REST infers the
 // mask from the body's keys) and are not edits.

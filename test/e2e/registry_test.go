@@ -92,6 +92,10 @@ const (
 // dateOfDeath is in the past whatever the clock says.
 const dateOfDeath = "2024-11-02"
 
+// clerkAReadID is the X-Request-Id of clerk A's read of her retiree,
+// which the audit log must carry: a ULID, as a client's tracing sends.
+const clerkAReadID = "01J2Y8Q6W5K7D3V9X0R4T1M8ZB"
+
 func retireePath(id string) string { return "/v1/retirees/" + id }
 
 // masked is how an 18-character ID number appears in lists.
@@ -349,7 +353,7 @@ func TestRegistryREST(t *testing.T) {
 			want  int
 			check func(*testing.T, reply)
 		}{
-			{name: "clerk A reads her", c: call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkA, requestID: "e2e-clerk-a-read-r1"}, want: http.StatusOK, check: wantFull(idNumber1, phone1)},
+			{name: "clerk A reads her", c: call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkA, requestID: clerkAReadID}, want: http.StatusOK, check: wantFull(idNumber1, phone1)},
 			{name: "bureau reads her", c: call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.bureau}, want: http.StatusOK, check: wantFull(idNumber1, phone1)},
 			{name: "admin reads her", c: call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.admin}, want: http.StatusOK},
 			{name: "clerk B reads her", c: call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkB}, want: http.StatusForbidden},
@@ -661,7 +665,7 @@ func TestRegistryREST(t *testing.T) {
 			if e.RetireeID != r1.ID {
 				t.Errorf("entry %+v of another retiree in her audit log", e)
 			}
-			if e.RequestID == "e2e-clerk-a-read-r1" && (e.Subject != subjectClerkA || e.Action != "GetRetiree") {
+			if e.RequestID == clerkAReadID && (e.Subject != subjectClerkA || e.Action != "GetRetiree") {
 				t.Errorf("entry %+v carries the request id of clerk A's GetRetiree", e)
 			}
 		}
@@ -683,8 +687,8 @@ func TestRegistryREST(t *testing.T) {
 		for _, e := range audit.Entries {
 			requestIDs[e.RequestID] = true
 		}
-		if !requestIDs["e2e-clerk-a-read-r1"] {
-			t.Errorf("no audit entry carries the X-Request-Id the client sent (e2e-clerk-a-read-r1): %s", r.body)
+		if !requestIDs[clerkAReadID] {
+			t.Errorf("no audit entry carries the X-Request-Id the client sent (%s): %s", clerkAReadID, r.body)
 		}
 	})
 
@@ -705,7 +709,7 @@ func TestRegistryREST(t *testing.T) {
 	})
 
 	t.Run("gateway endpoints", func(t *testing.T) {
-		c := call{method: http.MethodGet, path: "/healthz", requestID: "e2e-healthz"}
+		c := call{method: http.MethodGet, path: "/healthz", requestID: "01ARZ3NDEKTSV4RRFFQ69G5FAV"}
 		r := api.do(t, c)
 		if r.want(t, c, http.StatusOK) {
 			var h struct {

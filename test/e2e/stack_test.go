@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +67,12 @@ type stack struct {
 	// registryAddr is the registry's gRPC address, baseURL the gateway's.
 	registryAddr string
 	baseURL      string
-	registry     *servicetest.Process
-	gateway      *servicetest.Process
+	// registryAdmin and gatewayAdmin are the admin ports.
+	registryAdmin, gatewayAdmin string
+	// pubKey and idKey are the key files the services are given.
+	pubKey, idKey string
+	registry      *servicetest.Process
+	gateway       *servicetest.Process
 	// activityAddr is the activity service's gRPC address.
 	activityAddr string
 	activity     *servicetest.Process
@@ -85,6 +90,8 @@ type stack struct {
 	// secrets are the strings that must never appear in a log: personal
 	// data and tokens. Tests add to it before they use them.
 	secrets []string
+	// stopOnce guards stop.
+	stopOnce sync.Once
 }
 
 // startSession starts a stack, mints the tokens of the principals the
@@ -125,18 +132,10 @@ func startStack(t *testing.T) *stack {
 
 	var addrs []string
 	s.registry, addrs = s.launch(t, "registry", 2,
-		func(a []string) []string {
-			return []string{
-				"--grpc-addr", a[0], "--admin-addr", a[1],
-				"--data-dir", filepath.Join(dir, "data"),
-				"--token-key", pubKey, "--id-key", idKey,
-				// Debug, so that the personal-data check covers every
-				// line the programs can write.
-				"--log-format", "json", "--log-level", "debug",
-			}
-		},
+		func(a []string) []string { return registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey) },
 		grpcServing)
-	s.registryAddr = addrs[0]
+	s.registryAddr, s.registryAdmin = addrs[0], addrs[1]
+	s.pubKey, s.idKey = pubKey, idKey
 	s.activity, s.activityAddr = s.startService(t, "activity", pubKey, "--registry-addr", s.registryAddr)
 	s.pension, s.pensionAddr = s.startService(t, "pension", pubKey, "--id-key", idKey, "--registry-addr", s.registryAddr)
 	s.handover, s.handoverAddr = s.startService(t, "handover", pubKey,
@@ -150,15 +149,25 @@ func startStack(t *testing.T) *stack {
 				"--activity-addr", s.activityAddr,
 				"--pension-addr", s.pensionAddr,
 				"--handover-addr", s.handoverAddr,
+				"--token-key", pubKey,
 				"--log-format", "json", "--log-level", "debug",
 			}
 		},
 		httpHealthy)
-	s.baseURL = "http://" + addrs[0]
+	s.baseURL, s.gatewayAdmin = "http://"+addrs[0], addrs[1]
 
 	// Registered last so that it runs before the processes' own kill
 	// cleanups.
-	t.Cleanup(func() {
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop stops the stack with SIGTERM, each program checked to exit 0, and
+// searches the logs for secrets; it runs once. A test that starts a
+// program in place of one of the stack's registers it again after that
+// start, so that it runs before the new program's kill cleanup.
+func (s *stack) stop(t *testing.T) {
+	s.stopOnce.Do(func() {
 		s.gateway.Stop(t)
 		s.handover.Stop(t)
 		s.activity.Stop(t)
@@ -166,7 +175,19 @@ func startStack(t *testing.T) *stack {
 		s.registry.Stop(t)
 		s.checkLogs(t)
 	})
-	return s
+}
+
+// registryArgs are registry's flags: gRPC and admin addresses, the data
+// directory and the key files.
+func registryArgs(addrs []string, dataDir, pubKey, idKey string) []string {
+	return []string{
+		"--grpc-addr", addrs[0], "--admin-addr", addrs[1],
+		"--data-dir", dataDir,
+		"--token-key", pubKey, "--id-key", idKey,
+		// Debug, so that the personal-data check covers every
+		// line the programs can write.
+		"--log-format", "json", "--log-level", "debug",
+	}
 }
 
 // startService starts a service beside registry as production runs it:

@@ -2508,9 +2508,13 @@ type AuditEntry struct {
 	Subject string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
 	Role    string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
 	// The RPC, e.g. GetRetiree.
-	Action        string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	RetireeId     string `protobuf:"bytes,5,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
-	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Action    string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	RetireeId string `protobuf:"bytes,5,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the entry was written, when the action alone does not say:
+	// CREATE_CONFLICT on a LookupRetiree entry records a create refused
+	// because the ID number is on file, which told the caller so.
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2583,6 +2587,13 @@ func (x *AuditEntry) GetRetireeId() string {
 func (x *AuditEntry) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -3762,7 +3773,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1aListRetireeHistoryResponse\x12;\n" +
 	"\aentries\x18\x01 \x03(\v2!.socmgmt.registry.v1.HistoryEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd8\x01\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
@@ -3772,7 +3783,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"retiree_id\x18\x05 \x01(\tR\tretireeId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"h\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"h\n" +
 	"\x1aListRetireeAuditLogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
+
+// TestMain lets the test binary stand in for socmgmt when backup runs its
+// verify-backup child.
+func TestMain(m *testing.M) {
+	const asMain = "SOCMGMT_TEST_AS_MAIN=1"
+	if os.Getenv("SOCMGMT_TEST_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	childEnv = []string{asMain}
+	os.Exit(m.Run())
+}
+
+// backupServer serves /debug/backup of a database holding one bucket of
+// n records on an admin port as the services build it, verifying tokens
+// with pub; serve, when not nil, replaces the backup handler.
+func backupServer(t *testing.T, pub ed25519.PublicKey, n int, serve http.Handler) string {
+	t.Helper()
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "registry.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("retirees"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket([]byte("meta")); err != nil {
+			return err
+		}
+		for i := range n {
+			if err := b.Put(boltstore.U64(uint64(i)), fmt.Appendf(nil, "retiree %d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serve == nil {
+		serve = boltstore.BackupHandler(db, zaptest.NewLogger(t))
+	}
+	srv := httptest.NewServer(adminhttp.NewHandler(adminhttp.Options{
+		Admin:    map[string]http.Handler{"/debug/backup": serve},
+		Verifier: authn.NewVerifier(pub),
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestBackupCommand: the backup lands at --out only once it verifies, and
+// a refused or broken one leaves nothing there, not even a temporary
+// file.
+func TestBackupCommand(t *testing.T) {
+	t.Parallel()
+	keyFile, pub := newKeyFile(t)
+	priv, err := authn.LoadPrivateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := func(p authn.Principal) string {
+		tok, err := authn.NewSigner(priv).Sign(p, time.Minute, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := backupServer(t, pub, 5000, nil)
+	garbage := backupServer(t, pub, 1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(bytes.Repeat([]byte("not a database "), 2000))
+	}))
+	flipped := backupServer(t, pub, 1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(corruptCopy(t, 5000))
+	}))
+	cut := backupServer(t, pub, 1, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "1048576")
+		_, _ = w.Write(make([]byte, 4096))
+	}))
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" means success
+	}{
+		{name: "minted admin token", args: []string{"--service", "registry", "--addr", good, "--key", keyFile}},
+		{name: "admin token file", args: []string{"--service", "registry", "--addr", good, "--token-file", tokenFile(authn.Principal{Subject: "ops", Role: authn.RoleAdmin})}},
+		{
+			name:    "clerk token refused",
+			args:    []string{"--service", "registry", "--addr", good, "--token-file", tokenFile(authn.Principal{Subject: "c", Role: authn.RoleClerk, Communities: []string{"210102001001"}})},
+			wantErr: "refused (HTTP 403",
+		},
+		{
+			name:    "bureau token refused",
+			args:    []string{"--service", "registry", "--addr", good, "--token-file", tokenFile(authn.Principal{Subject: "b", Role: authn.RoleBureau})},
+			wantErr: "refused (HTTP 403",
+		},
+		{name: "not a database", args: []string{"--service", "registry", "--addr", garbage, "--key", keyFile}, wantErr: "the backup does not verify"},
+		{name: "a page overwritten", args: []string{"--service", "registry", "--addr", flipped, "--key", keyFile}, wantErr: "the backup does not verify"},
+		{name: "download cut short", args: []string{"--service", "registry", "--addr", cut, "--key", keyFile}, wantErr: "download cut short"},
+		{name: "unknown service", args: []string{"--service", "gateway", "--key", keyFile}, wantErr: `--service "gateway": want one of activity, handover, pension, registry`},
+		{name: "no service", args: []string{"--key", keyFile}, wantErr: "--service is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "registry.db")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"backup", "--out", out}, tc.args...)
+			err := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("socmgmt backup = %v, want an error containing %q", err, tc.wantErr)
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					t.Errorf("a failed backup left %v behind", entries)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("socmgmt backup: %v", err)
+			}
+			if !strings.Contains(stdout.String(), "backup of registry written to "+out) || !strings.Contains(stdout.String(), "2 buckets checked") {
+				t.Errorf("output %q, want the file, its size and the buckets checked", stdout.String())
+			}
+			checkCopy(t, out, 5000)
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("directory holds %v, want the backup only", entries)
+			}
+		})
+	}
+}
+
+// checkCopy opens the backup at path and checks it holds n records, with
+// mode 0600.
+func checkCopy(t *testing.T, path string, n int) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode %v, want 0600", fi.Mode().Perm())
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		if got := tx.Bucket([]byte("retirees")).Stats().KeyN; got != n {
+			t.Errorf("backup holds %d records, want %d", got, n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// corruptCopy returns a database of n records whose meta pages are sound
+// but whose other pages after the first few are overwritten: only a
+// check of every page finds it.
+func corruptCopy(t *testing.T, n int) []byte {
+	t.Helper()
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var buf bytes.Buffer
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("retirees"))
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			if err := b.Put(boltstore.U64(uint64(i)), fmt.Appendf(nil, "retiree %d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = db.View(func(tx *bolt.Tx) error { _, err := tx.WriteTo(&buf); return err })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	const pageSize = 4096
+	for i := 4 * pageSize; i < len(data); i += pageSize {
+		copy(data[i:i+16], bytes.Repeat([]byte{0xee}, 16)) // every page's header
+	}
+	return data
+}
+
+// TestVerifyBackupCommand: verify-backup passes a sound file and fails a
+// broken one, and the backup's check in a child process survives a file
+// that makes bbolt stop its process.
+func TestVerifyBackupCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.db")
+	if err := os.WriteFile(broken, corruptCopy(t, 5000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("x"), 1<<16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sound := filepath.Join(dir, "sound.db")
+	db, err := boltstore.Open(sound, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boltstore.CreateBuckets(db, []byte("a"), []byte("b"), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"verify-backup", sound}, &stdout, &stdout, func(string) string { return "" }); err != nil {
+		t.Fatalf("verify-backup of a sound file: %v", err)
+	}
+	if want := sound + ": 3" + verifiedSuffix + "\n"; stdout.String() != want {
+		t.Errorf("verify-backup printed %q, want %q", stdout.String(), want)
+	}
+	if err := run(context.Background(), []string{"verify-backup", garbage}, &stdout, &stdout, func(string) string { return "" }); err == nil {
+		t.Error("verify-backup passed a file that is not a database")
+	}
+	for _, path := range []string{sound, garbage, broken} {
+		n, err := verifyInChild(context.Background(), path)
+		if ok := path == sound; (err == nil) != ok || (ok && n != 3) {
+			t.Errorf("verifyInChild(%s) = %d, %v", filepath.Base(path), n, err)
+		}
+		if err != nil {
+			t.Logf("verifyInChild(%s): %v", filepath.Base(path), err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "the backup does not verify") {
+			t.Errorf("verifyInChild(%s) = %v, want it to say the backup does not verify", filepath.Base(path), err)
+		}
+	}
+}
