@@ -39,12 +39,13 @@ func BenchmarkImportCommit(b *testing.B) {
 	e := benchEnv(b)
 	records := benchRecords(b, b.N)
 	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
-	im := e.store.newImporter("bench", Actor{Subject: "bench", Role: "bureau"})
-	group := make([]record, 0, maxGroup)
+	kind := new(paymentKind)
+	im := newImporter(e.store, kind, rpcImportPayments, "bench", Actor{Subject: "bench", Role: "bureau"})
+	group := make([]paymentRecord, 0, maxGroup)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, in := range records {
-		group = append(group, checker.check(in))
+		group = append(group, kind.check(checker, in))
 		if len(group) == maxGroup {
 			if _, err := im.commit(group); err != nil {
 				b.Fatal(err)

@@ -21,7 +21,7 @@ func FuzzCheckRecord(f *testing.F) {
 	fixedNow := func() time.Time { return testNow }
 	f.Fuzz(func(t *testing.T, index int64, id, month string, basic, other int64, paidOn, bank string) {
 		checker := &recordChecker{keyer: keyer, now: fixedNow}
-		r := checker.check(&pb.PaymentRecord{Index: index, IdNumber: id, Month: month, BasicFen: basic, OtherFen: other, PaidOn: paidOn, BankAccountMasked: bank})
+		r := new(paymentKind).check(checker, &pb.PaymentRecord{Index: index, IdNumber: id, Month: month, BasicFen: basic, OtherFen: other, PaidOn: paidOn, BankAccountMasked: bank})
 		if (r.reason == "") == (r.idKey == nil) {
 			t.Fatalf("record with reason %q and key %x", r.reason, r.idKey)
 		}

@@ -98,7 +98,7 @@ func TestImportDuplicatesCorrectionsAndResend(t *testing.T) {
 		if diff := cmp.Diff(before, allPayments(t, h.store), protocmp.Transform()); diff != "" {
 			t.Errorf("a re-sent batch changed the payments (-before +after):\n%s", diff)
 		}
-		b, err := h.store.BatchProgress("2026Q1-shenyang")
+		b, err := h.store.BatchProgress(rpcImportPayments, "2026Q1-shenyang")
 		if err != nil {
 			t.Fatal(err)
 		}
