@@ -282,7 +282,7 @@ func verifyCrashFile(t *testing.T, path string, states []*registryv1.RetireeStat
 			r := crashRecordNoT(i)
 			m, _ := parseMonth(r.Month)
 			n := int((i - 1) % crashRetirees)
-			v := payments.Get(paymentKey(nil, states[n].Id, m))
+			v := payments.Get(paymentKey(nil, states[n].Id, m, r.PaidOn, pb.PaymentKind_REGULAR))
 			if v == nil {
 				t.Errorf("record %d is missing", i)
 				continue

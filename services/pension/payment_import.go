@@ -21,11 +21,13 @@ type paymentRecord struct {
 	month                                month
 	basic, personal, transitional, other int64
 	paidOn, bank                         string
+	kind                                 pb.PaymentKind
 }
 
-// paymentKind is the importKind of ImportPayments. A payment is new when
-// its key is not stored, and a correction, kept as the next version, when
-// it is stored with other amounts or account. A correction, which changes
+// paymentKind is the importKind of ImportPayments. A payment is one
+// (retiree, month, kind, paid_on): a record is new when that is not
+// stored, and a correction, kept as the next version, when it is stored
+// with other amounts or account. A correction, which changes
 // what a retiree was paid, is audited in the same transaction. A new
 // payment is not: each carries its batch id and import time, and the
 // batch its counts, which traces an import without doubling the writes of
@@ -70,17 +72,39 @@ func (*paymentKind) check(c *recordChecker, in *pb.PaymentRecord) paymentRecord 
 	}
 	r.basic, r.personal, r.transitional, r.other = in.GetBasicFen(), in.GetPersonalAccountFen(), in.GetTransitionalFen(), in.GetOtherFen()
 	paid, ok := parseCivil(in.GetPaidOn())
-	if !ok || paid < monthStart(m) || paid > monthEnd(m+1) || paid > civilOf(now) {
-		r.reject(ReasonPaidOnInvalid, "paidOn must be a date YYYY-MM-DD from the first day of the month to the last day of the next, not in the future")
+	if !ok || paid < monthStart(m) || paid > civilOf(now) {
+		r.reject(ReasonPaidOnInvalid, "paidOn must be a date YYYY-MM-DD from the first day of the month up to today")
 		return r
 	}
 	r.paidOn = in.GetPaidOn()
+	if r.kind, ok = paymentKindOf(in.GetKind(), m, paid); !ok {
+		r.reject(ReasonKindInvalid, "kind must be REGULAR, ARREARS or ADJUSTMENT")
+		return r
+	}
 	if !validBankAccount(in.GetBankAccountMasked()) {
 		r.reject(ReasonBankAccountInvalid, "bankAccountMasked must be masked: digits and '*', at least four '*', at most ten digits shown")
 		return r
 	}
 	r.bank = in.GetBankAccountMasked()
 	return r
+}
+
+// paymentKindOf is the kind of a payment for month m paid on paid that
+// says it is of kind said: a payment paid by the end of the following
+// month is REGULAR unless it says otherwise; a later one is ARREARS (even
+// when it says REGULAR) unless it says ADJUSTMENT. ok is false for a kind
+// the API does not know.
+func paymentKindOf(said pb.PaymentKind, m month, paid civilDate) (kind pb.PaymentKind, ok bool) {
+	switch said {
+	case pb.PaymentKind_PAYMENT_KIND_UNSPECIFIED, pb.PaymentKind_REGULAR:
+		if paid > monthEnd(m+1) {
+			return pb.PaymentKind_ARREARS, true
+		}
+		return pb.PaymentKind_REGULAR, true
+	case pb.PaymentKind_ARREARS, pb.PaymentKind_ADJUSTMENT:
+		return said, true
+	}
+	return 0, false
 }
 
 // validBankAccount accepts a masked account number: digits and '*', with
@@ -111,7 +135,7 @@ func validBankAccount(s string) bool {
 // identify sets r's payment key.
 func (*paymentKind) identify(g *groupTx, r *paymentRecord) error {
 	start := len(g.buf)
-	g.buf = paymentKey(g.buf, r.retireeID, r.month)
+	g.buf = paymentKey(g.buf, r.retireeID, r.month, r.paidOn, r.kind)
 	r.key = g.keep(start)
 	return nil
 }
@@ -128,10 +152,11 @@ func (k *paymentKind) load(g *groupTx, r *paymentRecord) (*pb.Payment, bool, err
 	return &k.old, true, nil
 }
 
-// same reports whether a stored payment says what r says.
+// same reports whether a stored payment says what r says; month, kind
+// and paid_on are its identity.
 func (*paymentKind) same(p *pb.Payment, r *paymentRecord) bool {
 	return p.BasicFen == r.basic && p.PersonalAccountFen == r.personal && p.TransitionalFen == r.transitional &&
-		p.OtherFen == r.other && p.PaidOn == r.paidOn && p.BankAccountMasked == r.bank
+		p.OtherFen == r.other && p.BankAccountMasked == r.bank
 }
 
 func (k *paymentKind) add(g *groupTx, r *paymentRecord) error { return k.put(g, r, 1) }
@@ -158,7 +183,7 @@ func (k *paymentKind) correct(g *groupTx, r *paymentRecord, old *pb.Payment) err
 func (k *paymentKind) put(g *groupTx, r *paymentRecord, version int32) error {
 	k.msg = pb.Payment{
 		RetireeId:          r.retireeID,
-		Month:              string(r.key[len(r.retireeID)+1:]),
+		Month:              string(r.key[len(r.retireeID)+1 : len(r.retireeID)+8]),
 		BasicFen:           r.basic,
 		PersonalAccountFen: r.personal,
 		TransitionalFen:    r.transitional,
@@ -169,6 +194,7 @@ func (k *paymentKind) put(g *groupTx, r *paymentRecord, version int32) error {
 		BatchId:            g.batchID,
 		Version:            version,
 		ImportTime:         g.ts,
+		Kind:               r.kind,
 	}
 	start := len(g.buf)
 	var err error
