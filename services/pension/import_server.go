@@ -45,9 +45,47 @@ var paymentsImport = &importProtocol[pb.ImportPaymentsRequest, pb.ImportPayments
 	kind: func() importKind[*pb.PaymentRecord, paymentRecord, *pb.Payment] { return new(paymentKind) },
 }
 
+var certificationsImport = &importProtocol[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse, *pb.CertificationRecord, certificationRecord, *pb.Certification]{
+	rpc:    rpcImportCertifications,
+	header: (*pb.ImportCertificationsRequest).GetHeader,
+	record: (*pb.ImportCertificationsRequest).GetRecord,
+	ack: func(a *pb.ImportAck) *pb.ImportCertificationsResponse {
+		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Ack{Ack: a}}
+	},
+	summary: func(s *pb.ImportSummary) *pb.ImportCertificationsResponse {
+		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Summary{Summary: s}}
+	},
+	kind: func() importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] { return certificationKind{} },
+}
+
+var decisionsImport = &importProtocol[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse, *pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision]{
+	rpc:    rpcImportDecisions,
+	header: (*pb.ImportDecisionsRequest).GetHeader,
+	record: (*pb.ImportDecisionsRequest).GetRecord,
+	ack: func(a *pb.ImportAck) *pb.ImportDecisionsResponse {
+		return &pb.ImportDecisionsResponse{Message: &pb.ImportDecisionsResponse_Ack{Ack: a}}
+	},
+	summary: func(s *pb.ImportSummary) *pb.ImportDecisionsResponse {
+		return &pb.ImportDecisionsResponse{Message: &pb.ImportDecisionsResponse_Summary{Summary: s}}
+	},
+	kind: func() importKind[*pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision] { return decisionKind{} },
+}
+
 // ImportPayments implements pb.PensionServiceServer (see importProtocol.serve).
 func (s *Server) ImportPayments(stream grpc.BidiStreamingServer[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse]) error {
 	return paymentsImport.serve(s, stream)
+}
+
+// ImportCertifications implements pb.PensionServiceServer (see
+// importProtocol.serve).
+func (s *Server) ImportCertifications(stream grpc.BidiStreamingServer[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse]) error {
+	return certificationsImport.serve(s, stream)
+}
+
+// ImportDecisions implements pb.PensionServiceServer (see
+// importProtocol.serve).
+func (s *Server) ImportDecisions(stream grpc.BidiStreamingServer[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse]) error {
+	return decisionsImport.serve(s, stream)
 }
 
 // serve serves one import stream. The first message is the header;
