@@ -101,7 +101,9 @@ var paymentFraming = importFraming[pb.ImportPaymentsRequest, pb.ImportPaymentsRe
 	record: func(r *pb.PaymentRecord) *pb.ImportPaymentsRequest {
 		return &pb.ImportPaymentsRequest{Message: &pb.ImportPaymentsRequest_Record{Record: r}}
 	},
-	answer: func(r *pb.ImportPaymentsResponse) (*pb.ImportAck, *pb.ImportSummary) { return r.GetAck(), r.GetSummary() },
+	answer: func(r *pb.ImportPaymentsResponse) (*pb.ImportAck, *pb.ImportSummary) {
+		return r.GetAck(), r.GetSummary()
+	},
 }
 
 var certificationFraming = importFraming[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse, *pb.CertificationRecord]{
@@ -129,7 +131,9 @@ var decisionFraming = importFraming[pb.ImportDecisionsRequest, pb.ImportDecision
 	record: func(r *pb.DecisionRecord) *pb.ImportDecisionsRequest {
 		return &pb.ImportDecisionsRequest{Message: &pb.ImportDecisionsRequest_Record{Record: r}}
 	},
-	answer: func(r *pb.ImportDecisionsResponse) (*pb.ImportAck, *pb.ImportSummary) { return r.GetAck(), r.GetSummary() },
+	answer: func(r *pb.ImportDecisionsResponse) (*pb.ImportAck, *pb.ImportSummary) {
+		return r.GetAck(), r.GetSummary()
+	},
 }
 
 // run sends a header (none when nil) and records, closes its side and

@@ -55,7 +55,9 @@ var certificationsImport = &importProtocol[pb.ImportCertificationsRequest, pb.Im
 	summary: func(s *pb.ImportSummary) *pb.ImportCertificationsResponse {
 		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Summary{Summary: s}}
 	},
-	kind: func() importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] { return certificationKind{} },
+	kind: func() importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] {
+		return certificationKind{}
+	},
 }
 
 var decisionsImport = &importProtocol[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse, *pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision]{
