@@ -54,7 +54,7 @@ func TestImportCertifications(t *testing.T) {
 	batch := []*pb.CertificationRecord{
 		certRecord(t, 1, 0, "2026-03-01", dataMatch, "DM/2026/0001"),
 		certRecord(t, 2, 1, "2026-03-02", faceApp, ""),
-		certRecord(t, 3, 1, "2026-03-02", pb.CertificationMethod_REMOTE_FACE, ""), // FACE_APP's old name: the same
+		certRecord(t, 3, 1, "2026-03-02", pb.CertificationMethod_REMOTE_FACE, ""), //nolint:staticcheck // SA1019: FACE_APP's old name, still accepted, is the same channel
 		certRecord(t, 4, 2, "2026-03-02", pb.CertificationMethod_IN_PERSON, ""),
 		certRecord(t, 5, 100, "2026-03-02", dataMatch, ""),
 		certRecord(t, 6, 0, "2026-02-30", dataMatch, ""),
