@@ -36,3 +36,11 @@ func TestBenchIDNumbersMatchTheLoadedRetirees(t *testing.T) {
 		t.Errorf("benchPayment = %v", p)
 	}
 }
+
+func TestLastDays(t *testing.T) {
+	got := lastDays(time.Date(2026, 3, 2, 23, 0, 0, 0, time.UTC), 3)
+	want := []string{"2026-02-27", "2026-02-28", "2026-03-01"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lastDays (-want +got):\n%s", diff)
+	}
+}

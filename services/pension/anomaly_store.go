@@ -37,7 +37,7 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 	var out []*pb.Anomaly
 	var next []byte
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		a := anomalyScan{tx: tx, f: f, payments: tx.Bucket(bucketPayments)}
+		a := anomalyScan{tx: tx, f: f}
 		afterID := ""
 		if after != nil {
 			id, kind, ok := splitAnomalyKey(after)
@@ -108,24 +108,22 @@ func splitAnomalyKey(k []byte) (string, pb.AnomalyKind, bool) {
 
 // anomalyScan holds what the anomalies of one month share.
 type anomalyScan struct {
-	tx       *bolt.Tx
-	f        AnomalyFilter
-	payments *bolt.Bucket
-	key      []byte
+	tx *bolt.Tx
+	f  AnomalyFilter
 }
 
-// payment returns a retiree's payment for m, or nil.
+// payment returns a retiree's payments for m, of every kind, summed into
+// one, or nil when there is none.
 func (a *anomalyScan) payment(id string, m month) (*pb.Payment, error) {
-	a.key = paymentKey(a.key[:0], id, m)
-	v := a.payments.Get(a.key)
-	if v == nil {
-		return nil, nil
-	}
-	p := new(pb.Payment)
-	if err := unmarshal(v, p, "payment"); err != nil {
+	list, err := paymentsOfMonth(a.tx, id, m)
+	if err != nil || len(list) == 0 {
 		return nil, err
 	}
-	return p, nil
+	sum := &pb.Payment{RetireeId: id, Month: m.String()}
+	for _, p := range list {
+		sum.TotalFen += p.TotalFen
+	}
+	return sum, nil
 }
 
 // of returns one retiree's anomalies of the month, in kind order.

@@ -3,6 +3,7 @@ package pension
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -31,8 +32,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 	byCommunity := func(call func(ctx context.Context, c string) error) func(servicetest.Target) func(context.Context) error {
 		return servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error { return call(ctx, community[tg]) })
 	}
-	// Each certification is on another day: a repeated one is not a change.
-	day := 0
+	// Each certification is on another day and each decision says
+	// something else: a repeated one is not a change.
+	day, decision := 0, 0
 	calls := map[string]func(servicetest.Target) func(context.Context) error{
 		"ListPayments": byRetiree(func(ctx context.Context, n int) error {
 			return servicetest.ErrOf(h.client.ListPayments(ctx, &pb.ListPaymentsRequest{RetireeId: retireeID(n)}))
@@ -51,6 +53,16 @@ func TestAuthorisationMatrix(t *testing.T) {
 			_, err := h.client.RecordCertification(ctx, &pb.RecordCertificationRequest{RetireeId: retireeID(n),
 				Certification: &pb.Certification{Method: pb.CertificationMethod_IN_PERSON, CertifiedOn: fmt.Sprintf("2026-05-%02d", day%28+1)}})
 			return err
+		}),
+		"RecordDecision": byRetiree(func(ctx context.Context, n int) error {
+			decision++
+			_, err := h.client.RecordDecision(ctx, &pb.RecordDecisionRequest{RetireeId: retireeID(n), Decision: &pb.EntitlementDecision{
+				Action: pb.DecisionAction_SUSPEND, EffectiveMonth: "2026-04", Reason: pb.DecisionReason_OTHER, Note: fmt.Sprintf("call %d", decision),
+			}})
+			return err
+		}),
+		"ListDecisions": byRetiree(func(ctx context.Context, n int) error {
+			return servicetest.ErrOf(h.client.ListDecisions(ctx, &pb.ListDecisionsRequest{RetireeId: retireeID(n)}))
 		}),
 		"ListCertifications": byRetiree(func(ctx context.Context, n int) error {
 			return servicetest.ErrOf(h.client.ListCertifications(ctx, &pb.ListCertificationsRequest{RetireeId: retireeID(n)}))
@@ -85,6 +97,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd}, "no token": {ua, ua, ua},
 		}
 	}
+	// Only the bureau (and admin) records the bureau's decisions: a clerk
+	// gets 403 whether or not the retiree exists.
+	want["RecordDecision"]["clerk"] = servicetest.Cells{pd, pd, pd}
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: want,
 		Callers: append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
@@ -111,25 +126,45 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{"admin", &adminP}, {"bureau", &bureauP}, {"clerk", &clerkP},
 		{"enterprise", &enterpriseP}, {"service", &serviceP}, {"no token", nil},
 	}
-	t.Run("ImportPayments", func(t *testing.T) {
-		for _, r := range roles {
-			ctx := context.Background()
-			if r.p != nil {
-				ctx = h.as(*r.p)
+	// The imports: bureau and admin only; a refused stream changes nothing.
+	for _, stream := range []struct {
+		rpc string
+		run func(ctx context.Context, batch string) importResult
+	}{
+		{rpcImportPayments, func(ctx context.Context, batch string) importResult {
+			return importStream(ctx, h.client, header(batch), []*pb.PaymentRecord{payment(t, 1, 0, "2026-01", 300000)})
+		}},
+		{rpcImportCertifications, func(ctx context.Context, batch string) importResult {
+			return certificationFraming.run(ctx, h.client, header(batch), []*pb.CertificationRecord{certRecord(t, 1, 0, "2026-01-05", pb.CertificationMethod_DATA_MATCH, "")})
+		}},
+		{rpcImportDecisions, func(ctx context.Context, batch string) importResult {
+			return decisionFraming.run(ctx, h.client, header(batch), []*pb.DecisionRecord{decisionRec(t, 1, 0, pb.DecisionAction_SUSPEND, "2026-01", pb.DecisionReason_OTHER, "")})
+		}},
+	} {
+		t.Run(stream.rpc, func(t *testing.T) {
+			for _, r := range roles {
+				ctx := context.Background()
+				if r.p != nil {
+					ctx = h.as(*r.p)
+				}
+				want := codes.OK
+				switch r.name {
+				case "clerk", "enterprise", "service":
+					want = codes.PermissionDenied
+				case "no token":
+					want = codes.Unauthenticated
+				}
+				batch := "authz-" + strings.ReplaceAll(r.name, " ", "-")
+				res := stream.run(ctx, batch)
+				if got := status.Code(res.err); got != want {
+					t.Errorf("%s: code = %v (%v), want %v", r.name, got, res.err, want)
+				}
+				if _, err := h.store.BatchProgress(stream.rpc, batch); (err == nil) != (want == codes.OK) {
+					t.Errorf("%s: batch progress after the stream: %v", r.name, err)
+				}
 			}
-			want := codes.OK
-			switch r.name {
-			case "clerk", "enterprise", "service":
-				want = codes.PermissionDenied
-			case "no token":
-				want = codes.Unauthenticated
-			}
-			res := importStream(ctx, h.client, header("authz-"+fmt.Sprint(len(r.name))), []*pb.PaymentRecord{payment(t, 1, 0, "2026-01", 300000)})
-			if got := status.Code(res.err); got != want {
-				t.Errorf("%s: code = %v (%v), want %v", r.name, got, res.err, want)
-			}
-		}
-	})
+		})
+	}
 }
 
 // auditCount returns how many audit entries a retiree has.

@@ -2,6 +2,7 @@ package pension
 
 import (
 	"testing"
+	"time"
 
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -39,12 +40,13 @@ func BenchmarkImportCommit(b *testing.B) {
 	e := benchEnv(b)
 	records := benchRecords(b, b.N)
 	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
-	im := e.store.newImporter("bench", Actor{Subject: "bench", Role: "bureau"})
-	group := make([]record, 0, maxGroup)
+	kind := new(paymentKind)
+	im := newImporter(e.store, kind, rpcImportPayments, "bench", Actor{Subject: "bench", Role: "bureau"})
+	group := make([]paymentRecord, 0, maxGroup)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for _, in := range records {
-		group = append(group, checker.check(in))
+		group = append(group, kind.check(checker, in))
 		if len(group) == maxGroup {
 			if _, err := im.commit(group); err != nil {
 				b.Fatal(err)
@@ -75,5 +77,51 @@ func BenchmarkImportStream(b *testing.B) {
 	b.StopTimer()
 	if res.err != nil || res.summary.GetAccepted() != int64(b.N) {
 		b.Fatalf("import: %v, summary %v", res.err, res.summary)
+	}
+}
+
+// benchCertifications returns n certification records, day after day for
+// every retiree, as a bureau's data-matching runs would be sent.
+func benchCertifications(b testing.TB, n int) []*pb.CertificationRecord {
+	b.Helper()
+	out := make([]*pb.CertificationRecord, n)
+	first := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range out {
+		k := i % benchRetirees
+		day := formatDate(first.AddDate(0, 0, i/benchRetirees))
+		out[i] = certRecord(b, int64(i+1), k, day, pb.CertificationMethod_DATA_MATCH, "")
+	}
+	return out
+}
+
+// BenchmarkImportCertificationsCommit measures one certification through
+// the checker and the group commit (addCertification, the due-date index
+// and the audit; one fsync per group of maxGroup records).
+func BenchmarkImportCertificationsCommit(b *testing.B) {
+	e := benchEnv(b)
+	records := benchCertifications(b, b.N)
+	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
+	var kind certificationKind
+	im := newImporter(e.store, kind, rpcImportCertifications, "bench", Actor{Subject: "bench", Role: "bureau"})
+	group := make([]certificationRecord, 0, maxGroup)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, in := range records {
+		group = append(group, kind.check(checker, in))
+		if len(group) == maxGroup {
+			if _, err := im.commit(group); err != nil {
+				b.Fatal(err)
+			}
+			group = group[:0]
+		}
+	}
+	if len(group) > 0 {
+		if _, err := im.commit(group); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if im.sum.Accepted != int64(b.N) {
+		b.Fatalf("accepted %d of %d", im.sum.Accepted, b.N)
 	}
 }

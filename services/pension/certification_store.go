@@ -42,7 +42,8 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 		if out, err = recordedOn(tx, id, c.CertifiedOn, c.Method); err != nil || out != nil {
 			return err
 		}
-		out, err = addCertification(tx, id, st, c, actor, now)
+		// A call records no batch; the reference is the caller's.
+		out, err = addCertification(tx, id, st, &pb.Certification{Method: c.Method, CertifiedOn: c.CertifiedOn, Reference: c.Reference}, actor, now)
 		return err
 	})
 	if err != nil {
@@ -54,19 +55,8 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 // recordedOn returns the certification of a retiree by method on a day,
 // or nil when there is none.
 func recordedOn(tx *bolt.Tx, id, day string, method pb.CertificationMethod) (*pb.Certification, error) {
-	var found *pb.Certification
-	err := boltstore.ScanPrefix(tx.Bucket(bucketCertifications).Cursor(), boltstore.Prefix(id, day), nil, func(_, v []byte) (bool, error) {
-		prev := new(pb.Certification)
-		if err := unmarshal(v, prev, "certification"); err != nil {
-			return false, err
-		}
-		if prev.Method == method {
-			found = prev
-			return false, nil
-		}
-		return true, nil
-	})
-	return found, err
+	_, c, err := certificationOn(tx, id, day, method)
+	return c, err
 }
 
 // addCertification stores c as a new certification of retiree id, whose
@@ -85,6 +75,8 @@ func addCertification(tx *bolt.Tx, id string, st *registryv1.RetireeState, c *pb
 		CertifiedOn: c.CertifiedOn,
 		RecordedBy:  actor.Subject,
 		RecordTime:  timestamppb.New(now),
+		Reference:   c.Reference,
+		BatchId:     c.BatchId,
 	}
 	if err := boltstore.PutProto(certs, boltstore.AppendU64(boltstore.Prefix(id, c.CertifiedOn), seq), rec); err != nil {
 		return nil, err

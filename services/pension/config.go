@@ -30,7 +30,7 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.AuditDurableReads("a read")
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
-	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportPayments stream may carry")
+	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one import stream (payments, certifications, decisions) may carry")
 	cmd.Check("--amount-drop-share must be between 0 and 1 (exclusive)", func() bool {
 		return c.AmountDropShare > 0 && c.AmountDropShare < 1
 	})

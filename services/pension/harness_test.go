@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -81,23 +82,77 @@ func (r importResult) lastDurable() int64 {
 	return n
 }
 
-// importStream sends a header and records, closes its side and reads the
-// answers to the end.
-func importStream(ctx context.Context, client pb.PensionServiceClient, header *pb.ImportHeader, records []*pb.PaymentRecord) importResult {
-	stream, err := client.ImportPayments(ctx)
+// importFraming frames one import RPC for the tests: Req and Resp are its
+// messages, In its records.
+type importFraming[Req, Resp, In any] struct {
+	open   func(ctx context.Context, c pb.PensionServiceClient) (grpc.BidiStreamingClient[Req, Resp], error)
+	header func(*pb.ImportHeader) *Req
+	record func(In) *Req
+	answer func(*Resp) (*pb.ImportAck, *pb.ImportSummary)
+}
+
+var paymentFraming = importFraming[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse, *pb.PaymentRecord]{
+	open: func(ctx context.Context, c pb.PensionServiceClient) (grpc.BidiStreamingClient[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse], error) {
+		return c.ImportPayments(ctx)
+	},
+	header: func(h *pb.ImportHeader) *pb.ImportPaymentsRequest {
+		return &pb.ImportPaymentsRequest{Message: &pb.ImportPaymentsRequest_Header{Header: h}}
+	},
+	record: func(r *pb.PaymentRecord) *pb.ImportPaymentsRequest {
+		return &pb.ImportPaymentsRequest{Message: &pb.ImportPaymentsRequest_Record{Record: r}}
+	},
+	answer: func(r *pb.ImportPaymentsResponse) (*pb.ImportAck, *pb.ImportSummary) {
+		return r.GetAck(), r.GetSummary()
+	},
+}
+
+var certificationFraming = importFraming[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse, *pb.CertificationRecord]{
+	open: func(ctx context.Context, c pb.PensionServiceClient) (grpc.BidiStreamingClient[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse], error) {
+		return c.ImportCertifications(ctx)
+	},
+	header: func(h *pb.ImportHeader) *pb.ImportCertificationsRequest {
+		return &pb.ImportCertificationsRequest{Message: &pb.ImportCertificationsRequest_Header{Header: h}}
+	},
+	record: func(r *pb.CertificationRecord) *pb.ImportCertificationsRequest {
+		return &pb.ImportCertificationsRequest{Message: &pb.ImportCertificationsRequest_Record{Record: r}}
+	},
+	answer: func(r *pb.ImportCertificationsResponse) (*pb.ImportAck, *pb.ImportSummary) {
+		return r.GetAck(), r.GetSummary()
+	},
+}
+
+var decisionFraming = importFraming[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse, *pb.DecisionRecord]{
+	open: func(ctx context.Context, c pb.PensionServiceClient) (grpc.BidiStreamingClient[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse], error) {
+		return c.ImportDecisions(ctx)
+	},
+	header: func(h *pb.ImportHeader) *pb.ImportDecisionsRequest {
+		return &pb.ImportDecisionsRequest{Message: &pb.ImportDecisionsRequest_Header{Header: h}}
+	},
+	record: func(r *pb.DecisionRecord) *pb.ImportDecisionsRequest {
+		return &pb.ImportDecisionsRequest{Message: &pb.ImportDecisionsRequest_Record{Record: r}}
+	},
+	answer: func(r *pb.ImportDecisionsResponse) (*pb.ImportAck, *pb.ImportSummary) {
+		return r.GetAck(), r.GetSummary()
+	},
+}
+
+// run sends a header (none when nil) and records, closes its side and
+// reads the answers to the end.
+func (f importFraming[Req, Resp, In]) run(ctx context.Context, client pb.PensionServiceClient, header *pb.ImportHeader, records []In) importResult {
+	stream, err := f.open(ctx, client)
 	if err != nil {
 		return importResult{err: err}
 	}
 	sendErr := make(chan error, 1)
 	go func() {
 		if header != nil {
-			if err := stream.Send(&pb.ImportPaymentsRequest{Message: &pb.ImportPaymentsRequest_Header{Header: header}}); err != nil {
+			if err := stream.Send(f.header(header)); err != nil {
 				sendErr <- err
 				return
 			}
 		}
 		for _, r := range records {
-			if err := stream.Send(&pb.ImportPaymentsRequest{Message: &pb.ImportPaymentsRequest_Record{Record: r}}); err != nil {
+			if err := stream.Send(f.record(r)); err != nil {
 				sendErr <- err
 				return
 			}
@@ -114,17 +169,21 @@ func importStream(ctx context.Context, client pb.PensionServiceClient, header *p
 			res.err = err
 			break
 		}
-		switch m := resp.Message.(type) {
-		case *pb.ImportPaymentsResponse_Ack:
-			res.acks = append(res.acks, m.Ack)
-		case *pb.ImportPaymentsResponse_Summary:
-			res.summary = m.Summary
+		if ack, sum := f.answer(resp); ack != nil {
+			res.acks = append(res.acks, ack)
+		} else if sum != nil {
+			res.summary = sum
 		}
 	}
 	if err := <-sendErr; err != nil && res.err == nil && !errors.Is(err, io.EOF) {
 		res.err = err
 	}
 	return res
+}
+
+// importStream runs an ImportPayments stream (see importFraming.run).
+func importStream(ctx context.Context, client pb.PensionServiceClient, header *pb.ImportHeader, records []*pb.PaymentRecord) importResult {
+	return paymentFraming.run(ctx, client, header, records)
 }
 
 // wantStatus checks err's code and that the status carries no ID number or

@@ -20,46 +20,115 @@ import (
 // reasonTooManyRecords is the ErrorInfo reason of a stream over its bound.
 const reasonTooManyRecords = "TOO_MANY_RECORDS"
 
-// importServerStream is the server side of an ImportPayments stream.
-type importServerStream = grpc.BidiStreamingServer[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse]
+// importProtocol is one import RPC: how its messages are framed (Req and
+// Resp, with records of type In), and the importKind of its records.
+type importProtocol[Req, Resp any, In comparable, R, S any] struct {
+	rpc     string
+	header  func(*Req) *pb.ImportHeader
+	record  func(*Req) In
+	ack     func(*pb.ImportAck) *Resp
+	summary func(*pb.ImportSummary) *Resp
+	// kind returns the kind of one stream: it may keep buffers.
+	kind func() importKind[In, R, S]
+}
 
-// ImportPayments implements pb.PensionServiceServer. The first message is
-// the header; each record is checked on its own by a receiving goroutine
-// while the handler commits what has arrived in groups of up to maxGroup
-// records, one transaction each, and acknowledges every group once it is
-// durable. When the client closes its side the handler answers with the
-// stream's summary.
-func (s *Server) ImportPayments(stream importServerStream) error {
+var paymentsImport = &importProtocol[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse, *pb.PaymentRecord, paymentRecord, *pb.Payment]{
+	rpc:    rpcImportPayments,
+	header: (*pb.ImportPaymentsRequest).GetHeader,
+	record: (*pb.ImportPaymentsRequest).GetRecord,
+	ack: func(a *pb.ImportAck) *pb.ImportPaymentsResponse {
+		return &pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Ack{Ack: a}}
+	},
+	summary: func(s *pb.ImportSummary) *pb.ImportPaymentsResponse {
+		return &pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Summary{Summary: s}}
+	},
+	kind: func() importKind[*pb.PaymentRecord, paymentRecord, *pb.Payment] { return new(paymentKind) },
+}
+
+var certificationsImport = &importProtocol[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse, *pb.CertificationRecord, certificationRecord, *pb.Certification]{
+	rpc:    rpcImportCertifications,
+	header: (*pb.ImportCertificationsRequest).GetHeader,
+	record: (*pb.ImportCertificationsRequest).GetRecord,
+	ack: func(a *pb.ImportAck) *pb.ImportCertificationsResponse {
+		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Ack{Ack: a}}
+	},
+	summary: func(s *pb.ImportSummary) *pb.ImportCertificationsResponse {
+		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Summary{Summary: s}}
+	},
+	kind: func() importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] {
+		return certificationKind{}
+	},
+}
+
+var decisionsImport = &importProtocol[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse, *pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision]{
+	rpc:    rpcImportDecisions,
+	header: (*pb.ImportDecisionsRequest).GetHeader,
+	record: (*pb.ImportDecisionsRequest).GetRecord,
+	ack: func(a *pb.ImportAck) *pb.ImportDecisionsResponse {
+		return &pb.ImportDecisionsResponse{Message: &pb.ImportDecisionsResponse_Ack{Ack: a}}
+	},
+	summary: func(s *pb.ImportSummary) *pb.ImportDecisionsResponse {
+		return &pb.ImportDecisionsResponse{Message: &pb.ImportDecisionsResponse_Summary{Summary: s}}
+	},
+	kind: func() importKind[*pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision] { return decisionKind{} },
+}
+
+// ImportPayments implements pb.PensionServiceServer (see importProtocol.serve).
+func (s *Server) ImportPayments(stream grpc.BidiStreamingServer[pb.ImportPaymentsRequest, pb.ImportPaymentsResponse]) error {
+	return paymentsImport.serve(s, stream)
+}
+
+// ImportCertifications implements pb.PensionServiceServer (see
+// importProtocol.serve).
+func (s *Server) ImportCertifications(stream grpc.BidiStreamingServer[pb.ImportCertificationsRequest, pb.ImportCertificationsResponse]) error {
+	return certificationsImport.serve(s, stream)
+}
+
+// ImportDecisions implements pb.PensionServiceServer (see
+// importProtocol.serve).
+func (s *Server) ImportDecisions(stream grpc.BidiStreamingServer[pb.ImportDecisionsRequest, pb.ImportDecisionsResponse]) error {
+	return decisionsImport.serve(s, stream)
+}
+
+// serve serves one import stream. The first message is the header;
+// each record is checked on its own by a receiving goroutine while the
+// handler commits what has arrived in groups of up to maxGroup records,
+// one transaction each, and acknowledges every group once it is durable.
+// When the client closes its side the handler answers with the stream's
+// summary.
+func (p *importProtocol[Req, Resp, In, R, S]) serve(s *Server, stream grpc.BidiStreamingServer[Req, Resp]) error {
 	ctx := stream.Context()
-	p, err := authn.Require(ctx, importers...)
+	principal, err := authn.Require(ctx, importers...)
 	if err != nil {
 		return err
 	}
-	h, err := s.recvHeader(ctx, stream)
+	h, err := p.recvHeader(s, stream)
 	if err != nil {
 		return err
 	}
-	log := grpcserver.Logger(ctx).With(zap.String("batch_id", h.BatchId))
+	log := grpcserver.Logger(ctx).With(zap.String("rpc", p.rpc), zap.String("batch_id", h.BatchId))
 	log.Info("import started", zap.Int64("expected_records", h.ExpectedRecords))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	records, recvErr := s.startReceiving(ctx, stream)
-	im := s.store.newImporter(h.BatchId, audit.ActorOf(ctx, p))
-	if err := s.commitGroups(ctx, stream, im, records); err != nil {
+	kind := p.kind()
+	records, recvErr := p.startReceiving(ctx, s, stream, kind)
+	im := newImporter(s.store, kind, p.rpc, h.BatchId, audit.ActorOf(ctx, principal))
+	if err := p.commitGroups(s, stream, im, records); err != nil {
 		return err
 	}
 	if err := <-recvErr; err != nil {
 		log.Warn("import ended early", zap.Int64("durable_through_index", im.sum.LastIndex), zap.Error(err))
 		return s.fail(ctx, err)
 	}
-	return s.finishImport(ctx, stream, im, log, p.Subject)
+	return p.finish(s, stream, im, log, principal.Subject)
 }
 
 // recvHeader reads the stream's first message and checks that it is a
 // header the import can follow. The error of a broken stream is returned
 // as it is; any other is already translated for the client.
-func (s *Server) recvHeader(ctx context.Context, stream importServerStream) (*pb.ImportHeader, error) {
+func (p *importProtocol[Req, Resp, In, R, S]) recvHeader(s *Server, stream grpc.BidiStreamingServer[Req, Resp]) (*pb.ImportHeader, error) {
+	ctx := stream.Context()
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
 		return nil, s.fail(ctx, fault.Invalid("header", "the stream must start with a header"))
@@ -67,7 +136,7 @@ func (s *Server) recvHeader(ctx context.Context, stream importServerStream) (*pb
 	if err != nil {
 		return nil, err
 	}
-	h := first.GetHeader()
+	h := p.header(first)
 	if h == nil {
 		return nil, s.fail(ctx, fault.Invalid("header", "the stream must start with a header"))
 	}
@@ -101,77 +170,78 @@ func (s *Server) checkHeader(h *pb.ImportHeader) error {
 // records, so that checking overlaps the previous group's commit. It
 // closes records when it stops, then sends its result, nil when the client
 // closed its side, on the returned error channel; cancelling ctx stops it.
-func (s *Server) startReceiving(ctx context.Context, stream importServerStream) (<-chan record, <-chan error) {
-	records := make(chan record, 2*maxGroup)
+func (p *importProtocol[Req, Resp, In, R, S]) startReceiving(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], kind importKind[In, R, S]) (<-chan R, <-chan error) {
+	records := make(chan R, 2*maxGroup)
 	recvErr := make(chan error, 1)
 	checker := &recordChecker{keyer: s.store.keyer, now: s.now}
 	go func() {
 		defer close(records)
-		recvErr <- s.receive(ctx, stream, checker, records)
+		recvErr <- p.receive(ctx, s, stream, func(in In) R { return kind.check(checker, in) }, records)
 	}()
 	return records, recvErr
-}
-
-// commitGroups commits the records as they arrive, each time as many as
-// have arrived up to maxGroup, and acknowledges each group once it is
-// durable. It returns when records is closed, or with the error for the
-// client: a failed commit translated, a failed send as it is.
-func (s *Server) commitGroups(ctx context.Context, stream importServerStream, im *importer, records <-chan record) error {
-	group := make([]record, 0, maxGroup)
-	for r := range records {
-		group = gather.Queued(append(group[:0], r), records, maxGroup)
-		ack, err := im.commit(group)
-		if err != nil {
-			return s.fail(ctx, err)
-		}
-		if err := stream.Send(&pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Ack{Ack: ack}}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// finishImport records the batch if the stream carried no record, so that
-// even an empty batch is known, and answers with the stream's summary.
-func (s *Server) finishImport(ctx context.Context, stream importServerStream, im *importer, log *zap.Logger, subject string) error {
-	if im.sum.Received == 0 {
-		if _, err := im.commit(nil); err != nil {
-			return s.fail(ctx, err)
-		}
-	}
-	sum := &im.sum
-	log.Info("import finished", zap.Int64("received", sum.Received), zap.Int64("accepted", sum.Accepted),
-		zap.Int64("duplicates", sum.Duplicates), zap.Int64("corrections", sum.Corrections),
-		zap.Int64("rejected", sum.Rejected), zap.String("subject", subject))
-	return stream.Send(&pb.ImportPaymentsResponse{Message: &pb.ImportPaymentsResponse_Summary{Summary: sum}})
 }
 
 // receive reads records until the client closes its side (nil), the
 // stream breaks, a message is not a record, or the stream goes over its
 // bound.
-func (s *Server) receive(ctx context.Context, stream importServerStream, c *recordChecker, out chan<- record) error {
+func (p *importProtocol[Req, Resp, In, R, S]) receive(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], check func(In) R, out chan<- R) error {
 	var n int64
+	var none In
 	for {
-		req := new(pb.ImportPaymentsRequest)
+		req := new(Req)
 		if err := stream.RecvMsg(req); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		in := req.GetRecord()
-		if in == nil {
+		in := p.record(req)
+		if in == none {
 			return fault.Invalid("record", "only the first message may be a header")
 		}
 		if n++; n > s.maxRecords {
 			return s.tooMany()
 		}
 		select {
-		case out <- c.check(in):
+		case out <- check(in):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// commitGroups commits the records as they arrive, each time as many as
+// have arrived up to maxGroup, and acknowledges each group once it is
+// durable. It returns when records is closed, or with the error for the
+// client: a failed commit translated, a failed send as it is.
+func (p *importProtocol[Req, Resp, In, R, S]) commitGroups(s *Server, stream grpc.BidiStreamingServer[Req, Resp], im *importer[In, R, S], records <-chan R) error {
+	group := make([]R, 0, maxGroup)
+	for r := range records {
+		group = gather.Queued(append(group[:0], r), records, maxGroup)
+		ack, err := im.commit(group)
+		if err != nil {
+			return s.fail(stream.Context(), err)
+		}
+		if err := stream.Send(p.ack(ack)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish records the batch if the stream carried no record, so that
+// even an empty batch is known, and answers with the stream's summary.
+func (p *importProtocol[Req, Resp, In, R, S]) finish(s *Server, stream grpc.BidiStreamingServer[Req, Resp], im *importer[In, R, S], log *zap.Logger, subject string) error {
+	if im.sum.Received == 0 {
+		if _, err := im.commit(nil); err != nil {
+			return s.fail(stream.Context(), err)
+		}
+	}
+	sum := &im.sum
+	log.Info("import finished", zap.Int64("received", sum.Received), zap.Int64("accepted", sum.Accepted),
+		zap.Int64("duplicates", sum.Duplicates), zap.Int64("corrections", sum.Corrections),
+		zap.Int64("rejected", sum.Rejected), zap.String("subject", subject))
+	return stream.Send(p.summary(sum))
 }
 
 func (s *Server) tooMany() error {

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
@@ -20,12 +18,17 @@ import (
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
+// The import engine: one protocol for every stream a bureau sends
+// (payments, certifications, decisions). A receiving goroutine checks each
+// record on its own (importKind.check); the handler commits what has
+// arrived in groups, one transaction each, which finds each record's
+// retiree, rejects the unknown, and writes the rest in the order of their
+// identity keys: a record whose identity is stored with the same content
+// is a duplicate, with other content a correction, else new. What is
+// particular to a kind of record is an importKind.
+
 // Bounds of an import.
 const (
-	// maxAmountFen bounds each component of a payment: 100,000 yuan.
-	maxAmountFen = 10_000_000
-	// maxBankAccountLen bounds the masked bank account.
-	maxBankAccountLen = 32
 	// maxBatchIDLen bounds a batch id.
 	maxBatchIDLen = 64
 	// maxGroup bounds how many records one transaction commits: large
@@ -47,24 +50,65 @@ const (
 	ReasonAmountInvalid      = "AMOUNT_INVALID"
 	ReasonPaidOnInvalid      = "PAID_ON_INVALID"
 	ReasonBankAccountInvalid = "BANK_ACCOUNT_INVALID"
+	ReasonKindInvalid        = "KIND_INVALID"
 	ReasonIndexOutOfOrder    = "INDEX_OUT_OF_ORDER"
+	ReasonDateInvalid        = "DATE_INVALID"
+	ReasonDateInFuture       = "DATE_IN_FUTURE"
+	ReasonChannelInvalid     = "CHANNEL_INVALID"
+	ReasonReferenceInvalid   = "REFERENCE_INVALID"
+	ReasonActionInvalid      = "ACTION_INVALID"
+	ReasonReasonInvalid      = "REASON_INVALID"
+	ReasonNoteInvalid        = "NOTE_INVALID"
 )
 
-// record is one payment record on its way through an import.
-type record struct {
+// The import RPCs, as the audit log and the batches' progress name them.
+const (
+	rpcImportPayments       = "ImportPayments"
+	rpcImportCertifications = "ImportCertifications"
+	rpcImportDecisions      = "ImportDecisions"
+)
+
+// importKind is what the engine needs to know of one kind of record: In
+// is the record as received, R as checked, S as stored. check runs on the
+// receiving goroutine while the previous group commits, so it must leave
+// alone whatever the other methods keep between calls; the others run in
+// the group's transaction, one record after another.
+type importKind[In, R, S any] interface {
+	// check validates a received record on its own, before the store sees
+	// it, starting with recordChecker.begin.
+	check(c *recordChecker, in In) R
+	// head returns the part of r that every kind has.
+	head(r *R) *recordHead
+	// identify sets r's identity key (in g's buffer) once its retiree is
+	// known, or rejects r for what the store says about the retiree.
+	identify(g *groupTx, r *R) error
+	// load returns the stored record with r's identity, if there is one.
+	load(g *groupTx, r *R) (stored S, found bool, err error)
+	// same reports whether stored says what r says: r is a duplicate.
+	same(stored S, r *R) bool
+	// add stores r as a new record.
+	add(g *groupTx, r *R) error
+	// correct stores r in place of stored, keeping what a correction keeps.
+	correct(g *groupTx, r *R, stored S) error
+}
+
+// recordHead is the part of a record every kind has.
+type recordHead struct {
 	index int64
 	// idKey is the HMAC of the ID number; the number itself goes no
 	// further than the checker.
-	idKey                                []byte
-	month                                month
-	basic, personal, transitional, other int64
-	paidOn, bank                         string
+	idKey []byte
 	// reason and message are set when the record is rejected.
 	reason, message string
-
-	// retireeID and key are filled in by the commit.
+	// retireeID and key are filled in by the commit: the record's retiree
+	// and its identity key, whose order the group is written in.
 	retireeID string
 	key       []byte
+}
+
+// reject marks the record rejected.
+func (h *recordHead) reject(reason, message string) {
+	h.reason, h.message, h.idKey = reason, message, nil
 }
 
 // recordChecker validates records on their own, before the store sees
@@ -77,103 +121,74 @@ type recordChecker struct {
 	prevIndex int64
 }
 
-// check turns a received record into a record, rejected or not.
-func (c *recordChecker) check(in *pb.PaymentRecord) record {
-	r := record{index: in.GetIndex()}
-	if r.index <= c.prevIndex {
-		return r.reject(ReasonIndexOutOfOrder, "index must be greater than the previous record's, "+strconv.FormatInt(c.prevIndex, 10))
-	}
-	c.prevIndex = r.index
+// begin starts the check of a record: its index must follow the previous
+// one's and its ID number be valid. It returns the record's head, rejected
+// or keyed, and the time the rest of the check compares dates with.
+func (c *recordChecker) begin(index int64, idNumber string) (recordHead, time.Time) {
+	h := recordHead{index: index}
 	now := c.now()
-	if in.GetIdNumber() == "" {
-		return r.reject(ReasonIDNumberInvalid, "ID number is required")
+	if index <= c.prevIndex {
+		h.reject(ReasonIndexOutOfOrder, "index must be greater than the previous record's, "+strconv.FormatInt(c.prevIndex, 10))
+		return h, now
 	}
-	id, err := idnumber.ParseAt(in.GetIdNumber(), now)
+	c.prevIndex = index
+	if idNumber == "" {
+		h.reject(ReasonIDNumberInvalid, "ID number is required")
+		return h, now
+	}
+	id, err := idnumber.ParseAt(idNumber, now)
 	if err != nil {
 		var e *idnumber.Error
 		if errors.As(err, &e) {
-			return r.reject(ReasonIDNumberInvalid, e.Message)
+			h.reject(ReasonIDNumberInvalid, e.Message)
+		} else {
+			h.reject(ReasonIDNumberInvalid, "invalid ID number")
 		}
-		return r.reject(ReasonIDNumberInvalid, "invalid ID number")
+		return h, now
 	}
-	m, ok := parseMonth(in.GetMonth())
-	if !ok {
-		return r.reject(ReasonMonthInvalid, "month must be YYYY-MM, from 1950")
-	}
-	if m > monthOf(now) {
-		return r.reject(ReasonMonthInFuture, "month is after the current month")
-	}
-	r.month = m
-	for _, a := range [...]struct {
-		name string
-		v    int64
-	}{{"basicFen", in.GetBasicFen()}, {"personalAccountFen", in.GetPersonalAccountFen()}, {"transitionalFen", in.GetTransitionalFen()}, {"otherFen", in.GetOtherFen()}} {
-		if a.v < 0 || a.v > maxAmountFen {
-			return r.reject(ReasonAmountInvalid, a.name+" must be between 0 and 10000000 fen")
-		}
-	}
-	r.basic, r.personal, r.transitional, r.other = in.GetBasicFen(), in.GetPersonalAccountFen(), in.GetTransitionalFen(), in.GetOtherFen()
-	paid, ok := parseCivil(in.GetPaidOn())
-	if !ok || paid < monthStart(m) || paid > monthEnd(m+1) || paid > civilOf(now) {
-		return r.reject(ReasonPaidOnInvalid, "paidOn must be a date YYYY-MM-DD from the first day of the month to the last day of the next, not in the future")
-	}
-	r.paidOn = in.GetPaidOn()
-	if !validBankAccount(in.GetBankAccountMasked()) {
-		return r.reject(ReasonBankAccountInvalid, "bankAccountMasked must be masked: digits and '*', at least four '*', at most ten digits shown")
-	}
-	r.bank = in.GetBankAccountMasked()
-	r.idKey = c.keyer.Key(id)
-	return r
+	h.idKey = c.keyer.Key(id)
+	return h, now
 }
 
-func (r record) reject(reason, message string) record {
-	r.reason, r.message = reason, message
-	return r
+// groupTx is one group's transaction and what the writes of its records
+// share.
+type groupTx struct {
+	tx    *bolt.Tx
+	now   time.Time
+	ts    *timestamppb.Timestamp
+	actor Actor
+	// rpc is the import's RPC, the action of the audit entries it writes.
+	rpc     string
+	batchID string
+	// buf holds the keys and values the group writes: bbolt wants them to
+	// stay valid until the commit. It is reused from group to group, so
+	// that a record costs no allocation here beyond what bbolt makes.
+	buf []byte
 }
 
-// validBankAccount accepts a masked account number: digits and '*', with
-// at least four '*' and at most ten digits shown (banks show the first six
-// and last four, 622202******1234) — a full account number must not be
-// stored. Empty is allowed (not every bureau sends it).
-func validBankAccount(s string) bool {
-	if s == "" {
-		return true
-	}
-	if len(s) > maxBankAccountLen {
-		return false
-	}
-	stars, digits := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '*':
-			stars++
-		case c >= '0' && c <= '9':
-			digits++
-		default:
-			return false
-		}
-	}
-	return stars >= 4 && digits <= 10
-}
+// keep returns what was appended to g.buf from start on, capped so that a
+// later append cannot overwrite it.
+func (g *groupTx) keep(start int) []byte { return g.buf[start:len(g.buf):len(g.buf)] }
 
 // importer commits the record groups of one import stream and keeps the
-// stream's counts. Its buffers are reused from group to group, so that a
-// record costs no allocation in the commit beyond what bbolt makes.
-type importer struct {
-	s       *Store
-	batchID string
-	actor   Actor
+// stream's counts.
+type importer[In, R, S any] struct {
+	s    *Store
+	kind importKind[In, R, S]
+	g    groupTx
 	// sum is this stream's counts so far.
-	sum pb.ImportSummary
-
-	order      []int
-	keys, vals []byte
-	msg, old   pb.Payment
-	marshal    proto.MarshalOptions
+	sum   pb.ImportSummary
+	order []int
 }
 
-func (s *Store) newImporter(batchID string, actor Actor) *importer {
-	return &importer{s: s, batchID: batchID, actor: actor, sum: pb.ImportSummary{BatchId: batchID}}
+// newImporter returns the importer of one stream of batchID, sent by
+// actor through rpc.
+func newImporter[In, R, S any](s *Store, kind importKind[In, R, S], rpc, batchID string, actor Actor) *importer[In, R, S] {
+	return &importer[In, R, S]{
+		s: s, kind: kind,
+		g:   groupTx{actor: actor, rpc: rpc, batchID: batchID},
+		sum: pb.ImportSummary{BatchId: batchID},
+	}
 }
 
 // groupCounts are the outcomes of one group.
@@ -182,208 +197,164 @@ type groupCounts struct {
 }
 
 // commit checks the group's records against the projection and the
-// stored payments and writes them, with the batch's progress, in one
+// stored records and writes them, with the batch's progress, in one
 // transaction; then it returns the acknowledgement. Records are written in
-// key order, which keeps bbolt's page splits few; records for the same
-// month of the same retiree are applied in index order.
-//
-// A correction, which changes what a retiree was paid, is audited in the
-// same transaction. A new payment is not: each carries its batch id and
-// import time, and the batch its counts, which traces an import without
-// doubling the writes of a million-record one.
-func (im *importer) commit(group []record) (*pb.ImportAck, error) {
-	durable := durableThrough(im.sum.LastIndex, group)
-	var g groupCounts
+// identity-key order, which keeps bbolt's page splits few; records with
+// the same identity are applied in index order.
+func (im *importer[In, R, S]) commit(group []R) (*pb.ImportAck, error) {
+	durable := im.durableThrough(group)
+	var c groupCounts
 	var rejections []*pb.RecordRejection
 	now := im.s.now()
 	err := im.s.DB().Update(func(tx *bolt.Tx) error {
-		g = groupCounts{}
+		c = groupCounts{}
+		im.g.tx, im.g.now, im.g.ts, im.g.buf = tx, now, timestamppb.New(now), im.g.buf[:0]
 		var err error
-		if rejections, err = im.resolve(tx, group, &g); err != nil {
+		if rejections, err = im.resolve(group, &c); err != nil {
 			return err
 		}
-		if err := im.write(tx, group, &g, now); err != nil {
+		if err := im.write(group, &c); err != nil {
 			return err
 		}
-		return im.recordProgress(tx, int64(len(group)), g, durable)
+		return recordProgress(tx, im.g.rpc, im.g.batchID, int64(len(group)), c, durable)
 	})
+	im.g.tx = nil
 	if err != nil {
 		return nil, err
 	}
-	im.count(int64(len(group)), g, durable)
+	im.count(int64(len(group)), c, durable)
 	return &pb.ImportAck{DurableThroughIndex: durable, Rejections: rejections}, nil
 }
 
 // durableThrough returns the index a group's commit makes durable: the
-// highest index in it, or last when it has none higher. A record out of
-// order does not count; its index may be any number.
-func durableThrough(last int64, group []record) int64 {
-	durable := last
+// highest index in it, or the last acknowledged when it has none higher.
+// A record out of order does not count; its index may be any number.
+func (im *importer[In, R, S]) durableThrough(group []R) int64 {
+	durable := im.sum.LastIndex
 	for i := range group {
-		if group[i].reason != ReasonIndexOutOfOrder && group[i].index > durable {
-			durable = group[i].index
+		if h := im.kind.head(&group[i]); h.reason != ReasonIndexOutOfOrder && h.index > durable {
+			durable = h.index
 		}
 	}
 	return durable
 }
 
 // resolve finds the retiree of each record the checker passed, rejects
-// the records of unknown ID numbers, and lists the rest in im.order by
-// payment key. It returns the group's rejections, the checker's and its
-// own, in the order they arrived.
-func (im *importer) resolve(tx *bolt.Tx, group []record, g *groupCounts) ([]*pb.RecordRejection, error) {
-	im.keys, im.order = im.keys[:0], im.order[:0]
+// the records of unknown ID numbers and those the kind refuses, and lists
+// the rest in im.order by identity key. It returns the group's
+// rejections, the checker's and its own, in the order they arrived.
+func (im *importer[In, R, S]) resolve(group []R, c *groupCounts) ([]*pb.RecordRejection, error) {
+	im.order = im.order[:0]
 	var rejections []*pb.RecordRejection
 	for i := range group {
 		r := &group[i]
-		if r.reason == "" {
-			if err := im.keyRecord(tx, r); err != nil {
+		h := im.kind.head(r)
+		if h.reason == "" {
+			if err := im.identify(r, h); err != nil {
 				return nil, err
 			}
 		}
-		if r.reason != "" {
-			rejections = append(rejections, &pb.RecordRejection{Index: r.index, Reason: r.reason, Message: r.message})
-			g.rejected++
+		if h.reason != "" {
+			rejections = append(rejections, &pb.RecordRejection{Index: h.index, Reason: h.reason, Message: h.message})
+			c.rejected++
 			continue
 		}
 		im.order = append(im.order, i)
 	}
-	slices.SortStableFunc(im.order, func(a, b int) int { return bytes.Compare(group[a].key, group[b].key) })
+	slices.SortStableFunc(im.order, func(a, b int) int {
+		return bytes.Compare(im.kind.head(&group[a]).key, im.kind.head(&group[b]).key)
+	})
 	return rejections, nil
 }
 
-// keyRecord finds r's retiree by the key of its ID number and sets r's
-// payment key, or rejects r when no retiree has that ID number.
-func (im *importer) keyRecord(tx *bolt.Tx, r *record) error {
-	id, err := projection.IDForKey(tx, r.idKey)
+// identify finds r's retiree by the key of its ID number and lets the
+// kind set r's identity key, or rejects r when no retiree has that ID
+// number.
+func (im *importer[In, R, S]) identify(r *R, h *recordHead) error {
+	id, err := projection.IDForKey(im.g.tx, h.idKey)
 	switch {
 	case errors.Is(err, projection.ErrUnknownRetiree):
-		r.reason, r.message = ReasonUnknownRetiree, "no retiree with this ID number is known"
+		h.reject(ReasonUnknownRetiree, "no retiree with this ID number is known")
+		return nil
 	case err != nil:
 		return err
-	default:
-		start := len(im.keys)
-		im.keys = paymentKey(im.keys, id, r.month)
-		r.retireeID, r.key = id, im.keys[start:len(im.keys):len(im.keys)]
 	}
-	return nil
+	h.retireeID = id
+	return im.kind.identify(&im.g, r)
 }
 
 // write stores the records listed in im.order: a duplicate of the stored
-// payment is only counted, a correction replaces it as its next version.
-func (im *importer) write(tx *bolt.Tx, group []record, g *groupCounts, now time.Time) error {
-	im.vals = im.vals[:0]
-	payments := tx.Bucket(bucketPayments)
-	versions := tx.Bucket(bucketPaymentVersions)
-	ts := timestamppb.New(now)
+// record is only counted, a correction replaces it, anything else is new.
+func (im *importer[In, R, S]) write(group []R, c *groupCounts) error {
 	for _, i := range im.order {
 		r := &group[i]
-		version := int32(1)
-		if v := payments.Get(r.key); v != nil {
-			if err := proto.Unmarshal(v, &im.old); err != nil {
-				return err
-			}
-			if sameContent(&im.old, r) {
-				g.duplicates++
-				continue
-			}
-			if err := im.keepVersion(tx, versions, r, v, now); err != nil {
-				return err
-			}
-			version = im.old.Version + 1
-			g.corrections++
-		} else {
-			g.accepted++
+		stored, found, err := im.kind.load(&im.g, r)
+		switch {
+		case err != nil:
+		case !found:
+			err = im.kind.add(&im.g, r)
+			c.accepted++
+		case im.kind.same(stored, r):
+			c.duplicates++
+		default:
+			err = im.kind.correct(&im.g, r, stored)
+			c.corrections++
 		}
-		if err := im.putPayment(payments, r, version, ts); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// keepVersion keeps the stored payment v, which r corrects, under its
-// version number, and audits the correction. bbolt wants keys and values
-// to stay valid until the commit, hence the copies into the group's
-// buffer.
-func (im *importer) keepVersion(tx *bolt.Tx, versions *bolt.Bucket, r *record, v []byte, now time.Time) error {
-	start := len(im.vals)
-	im.vals = versionKey(im.vals, r.key, im.old.Version)
-	mid := len(im.vals)
-	im.vals = append(im.vals, v...)
-	if err := versions.Put(im.vals[start:mid:mid], im.vals[mid:len(im.vals):len(im.vals)]); err != nil {
-		return err
-	}
-	return audit.Put(tx, audit.NewEntry(im.actor, "ImportPayments", r.retireeID, now))
-}
-
-// putPayment writes r as the given version of its payment, encoded into
-// the group's buffer.
-func (im *importer) putPayment(payments *bolt.Bucket, r *record, version int32, ts *timestamppb.Timestamp) error {
-	im.msg = pb.Payment{
-		RetireeId:          r.retireeID,
-		Month:              string(r.key[len(r.retireeID)+1:]),
-		BasicFen:           r.basic,
-		PersonalAccountFen: r.personal,
-		TransitionalFen:    r.transitional,
-		OtherFen:           r.other,
-		TotalFen:           r.basic + r.personal + r.transitional + r.other,
-		PaidOn:             r.paidOn,
-		BankAccountMasked:  r.bank,
-		BatchId:            im.batchID,
-		Version:            version,
-		ImportTime:         ts,
-	}
-	start := len(im.vals)
-	var err error
-	im.vals, err = im.marshal.MarshalAppend(im.vals, &im.msg)
-	if err != nil {
-		return err
-	}
-	return payments.Put(r.key, im.vals[start:len(im.vals):len(im.vals)])
-}
-
 // count adds a committed group to the stream's counts.
-func (im *importer) count(received int64, g groupCounts, durable int64) {
-	im.sum.Received += received
-	im.sum.Accepted += g.accepted
-	im.sum.Duplicates += g.duplicates
-	im.sum.Corrections += g.corrections
-	im.sum.Rejected += g.rejected
+func (im *importer[In, R, S]) count(received int64, c groupCounts, durable int64) {
+	addCounts(&im.sum, received, c)
 	im.sum.LastIndex = durable
 }
 
+func addCounts(s *pb.ImportSummary, received int64, c groupCounts) {
+	s.Received += received
+	s.Accepted += c.accepted
+	s.Duplicates += c.duplicates
+	s.Corrections += c.corrections
+	s.Rejected += c.rejected
+}
+
+// batchKey is the key of a batch's progress in bucketBatches: the batch id
+// for payments, as before the other streams existed, and the RPC, 0 and
+// the batch id for the others, so that a bureau may give a payment file
+// and a certification file the same batch id.
+func batchKey(rpc, batchID string) []byte {
+	if rpc == rpcImportPayments {
+		return []byte(batchID)
+	}
+	return boltstore.Key(rpc, batchID)
+}
+
 // recordProgress adds a group to the batch's counts over all its streams.
-func (im *importer) recordProgress(tx *bolt.Tx, received int64, g groupCounts, durable int64) error {
+func recordProgress(tx *bolt.Tx, rpc, batchID string, received int64, c groupCounts, durable int64) error {
 	b := tx.Bucket(bucketBatches)
+	key := batchKey(rpc, batchID)
 	p := new(pb.ImportSummary)
-	if v := b.Get([]byte(im.batchID)); v != nil {
+	if v := b.Get(key); v != nil {
 		if err := unmarshal(v, p, "batch"); err != nil {
 			return err
 		}
 	}
-	p.BatchId = im.batchID
-	p.Received += received
-	p.Accepted += g.accepted
-	p.Duplicates += g.duplicates
-	p.Corrections += g.corrections
-	p.Rejected += g.rejected
+	p.BatchId = batchID
+	addCounts(p, received, c)
 	p.LastIndex = max(p.LastIndex, durable)
-	return boltstore.PutProto(b, []byte(im.batchID), p)
+	return boltstore.PutProto(b, key, p)
 }
 
-// sameContent reports whether a stored payment says what r says.
-func sameContent(p *pb.Payment, r *record) bool {
-	return p.BasicFen == r.basic && p.PersonalAccountFen == r.personal && p.TransitionalFen == r.transitional &&
-		p.OtherFen == r.other && p.PaidOn == r.paidOn && p.BankAccountMasked == r.bank
-}
-
-// BatchProgress returns the counts of every stream of a batch so far, or a
-// not-found error.
-func (s *Store) BatchProgress(id string) (*pb.ImportSummary, error) {
+// BatchProgress returns the counts of every stream of a batch sent through
+// an import RPC (ImportPayments, ImportCertifications or ImportDecisions)
+// so far, or a not-found error.
+func (s *Store) BatchProgress(rpc, id string) (*pb.ImportSummary, error) {
 	p := new(pb.ImportSummary)
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBatches).Get([]byte(id))
+		v := tx.Bucket(bucketBatches).Get(batchKey(rpc, id))
 		if v == nil {
 			return errBatchNotFound
 		}

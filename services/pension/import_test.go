@@ -98,7 +98,7 @@ func TestImportDuplicatesCorrectionsAndResend(t *testing.T) {
 		if diff := cmp.Diff(before, allPayments(t, h.store), protocmp.Transform()); diff != "" {
 			t.Errorf("a re-sent batch changed the payments (-before +after):\n%s", diff)
 		}
-		b, err := h.store.BatchProgress("2026Q1-shenyang")
+		b, err := h.store.BatchProgress(rpcImportPayments, "2026Q1-shenyang")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestImportRejectsRecordsOneByOne(t *testing.T) {
 		with(7, func(r *pb.PaymentRecord) { r.BasicFen = -1 }),
 		with(8, func(r *pb.PaymentRecord) { r.OtherFen = 10_000_001 }),
 		with(9, func(r *pb.PaymentRecord) { r.PaidOn = "2026-03-31" }),
-		with(10, func(r *pb.PaymentRecord) { r.PaidOn = "2026-06-01" }),
+		with(10, func(r *pb.PaymentRecord) { r.Kind = pb.PaymentKind(9) }),
 		with(11, func(r *pb.PaymentRecord) { r.Month, r.PaidOn = "2026-06", "2026-06-16" }),
 		with(12, func(r *pb.PaymentRecord) { r.PaidOn = "2026-04-31" }),
 		with(13, func(r *pb.PaymentRecord) { r.BankAccountMasked = "6222-1234" }),
@@ -203,7 +203,7 @@ func TestImportRejectsRecordsOneByOne(t *testing.T) {
 		with(0, func(*pb.PaymentRecord) {}),
 		with(14, func(r *pb.PaymentRecord) { r.IdNumber = "" }),
 		with(15, func(r *pb.PaymentRecord) { r.IdNumber = "11010519491231002X" + "0" }),
-		// The month's last day of the next month is still in time; the
+		// Paid on the last day of the next month is still REGULAR; the
 		// 15-digit form of a known number is that number.
 		with(16, func(r *pb.PaymentRecord) {
 			r.PaidOn = "2026-05-31"
@@ -221,7 +221,7 @@ func TestImportRejectsRecordsOneByOne(t *testing.T) {
 	want := map[int64]string{
 		2: ReasonIDNumberInvalid, 3: ReasonUnknownRetiree, 4: ReasonMonthInvalid, 5: ReasonMonthInvalid,
 		6: ReasonMonthInFuture, 7: ReasonAmountInvalid, 8: ReasonAmountInvalid, 9: ReasonPaidOnInvalid,
-		10: ReasonPaidOnInvalid, 11: ReasonPaidOnInvalid, 12: ReasonPaidOnInvalid, 13: ReasonBankAccountInvalid,
+		10: ReasonKindInvalid, 11: ReasonPaidOnInvalid, 12: ReasonPaidOnInvalid, 13: ReasonBankAccountInvalid,
 		14: ReasonIDNumberInvalid, 15: ReasonIDNumberInvalid,
 	}
 	got := res.rejections()

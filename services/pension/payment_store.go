@@ -12,12 +12,25 @@ import (
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// paymentKey is retiree id, 0, month.
-func paymentKey(dst []byte, id string, m month) []byte {
+// paymentKey is retiree id, 0, month, 0, paid_on, 0, kind (one byte, the
+// PaymentKind number): a payment is one (retiree, month, kind, paid_on),
+// and a month's payments are listed by the day they were paid.
+func paymentKey(dst []byte, id string, m month, paidOn string, kind pb.PaymentKind) []byte {
+	dst = paymentMonthPrefix(dst, id, m)
+	dst = append(dst, paidOn...)
+	return append(dst, 0, byte(kind)) //nolint:gosec // G115: the kinds are 1 to 3
+}
+
+// paymentMonthPrefix is retiree id, 0, month, 0: the prefix of the keys
+// of a month's payments.
+func paymentMonthPrefix(dst []byte, id string, m month) []byte {
 	dst = append(dst, id...)
 	dst = append(dst, 0)
-	return m.appendTo(dst)
+	return append(m.appendTo(dst), 0)
 }
+
+// kindOfPaymentKey returns the kind a payment key ends with.
+func kindOfPaymentKey(k []byte) pb.PaymentKind { return pb.PaymentKind(k[len(k)-1]) }
 
 // versionKey is a payment key, 0, version.
 func versionKey(dst, payment []byte, version int32) []byte {
@@ -26,8 +39,14 @@ func versionKey(dst, payment []byte, version int32) []byte {
 	return boltstore.AppendU64(dst, uint64(version)) //nolint:gosec // G115: versions count up from 1
 }
 
+// paysMonth reports whether a payment of a kind counts as the month's
+// pension: REGULAR or ARREARS (an ADJUSTMENT only adds to it).
+func paysMonth(k pb.PaymentKind) bool {
+	return k == pb.PaymentKind_REGULAR || k == pb.PaymentKind_ARREARS
+}
+
 // Payments returns a retiree's payments of the months from..to, oldest
-// first.
+// first; a month's payments by the day they were paid.
 func (s *Store) Payments(id string, from, to month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
 	err := s.DB().View(func(tx *bolt.Tx) error {
@@ -40,9 +59,10 @@ func (s *Store) Payments(id string, from, to month) ([]*pb.Payment, error) {
 
 func paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
-	end := paymentKey(nil, id, to)
+	// Every key of the months up to to sorts before to+1's prefix.
+	end := paymentMonthPrefix(nil, id, to+1)
 	c := tx.Bucket(bucketPayments).Cursor()
-	for k, v := c.Seek(paymentKey(nil, id, from)); k != nil && bytes.Compare(k, end) <= 0; k, v = c.Next() {
+	for k, v := c.Seek(paymentMonthPrefix(nil, id, from)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
 		p := new(pb.Payment)
 		if err := unmarshal(v, p, "payment"); err != nil {
 			return nil, err
@@ -52,41 +72,68 @@ func paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
 	return out, nil
 }
 
-// PaymentVersions returns every version of a retiree's payment for a
-// month, newest first; none when the month was never paid.
+// paymentsOfMonth returns every current payment of a retiree for month m,
+// of any kind, by the day they were paid.
+func paymentsOfMonth(tx *bolt.Tx, id string, m month) ([]*pb.Payment, error) {
+	var out []*pb.Payment
+	err := boltstore.ScanPrefix(tx.Bucket(bucketPayments).Cursor(), paymentMonthPrefix(nil, id, m), nil, func(_, v []byte) (bool, error) {
+		p := new(pb.Payment)
+		if err := unmarshal(v, p, "payment"); err != nil {
+			return false, err
+		}
+		out = append(out, p)
+		return true, nil
+	})
+	return out, err
+}
+
+// monthPaid reports whether a REGULAR or ARREARS payment of a retiree is
+// recorded for month m. It reads only keys.
+func monthPaid(tx *bolt.Tx, id string, m month) bool {
+	prefix := paymentMonthPrefix(nil, id, m)
+	c := tx.Bucket(bucketPayments).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if paysMonth(kindOfPaymentKey(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// PaymentVersions returns every version of a retiree's payments for a
+// month: each payment of the month, by the day it was paid, followed by
+// the versions its corrections replaced, newest first. None when the
+// month was never paid.
 func (s *Store) PaymentVersions(id string, m month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		key := paymentKey(nil, id, m)
-		v := tx.Bucket(bucketPayments).Get(key)
-		if v == nil {
-			return nil
-		}
-		cur := new(pb.Payment)
-		if err := unmarshal(v, cur, "payment"); err != nil {
-			return err
-		}
-		out = append(out, cur)
-		prefix := append(key, 0)
-		var older []*pb.Payment
-		err := boltstore.ScanPrefix(tx.Bucket(bucketPaymentVersions).Cursor(), prefix, nil, func(_, v []byte) (bool, error) {
-			p := new(pb.Payment)
-			if err := unmarshal(v, p, "payment version"); err != nil {
+		versions := tx.Bucket(bucketPaymentVersions)
+		return boltstore.ScanPrefix(tx.Bucket(bucketPayments).Cursor(), paymentMonthPrefix(nil, id, m), nil, func(k, v []byte) (bool, error) {
+			cur := new(pb.Payment)
+			if err := unmarshal(v, cur, "payment"); err != nil {
 				return false, err
 			}
-			older = append(older, p)
-			return true, nil
+			out = append(out, cur)
+			var older []*pb.Payment
+			err := boltstore.ScanPrefix(versions.Cursor(), append(bytes.Clone(k), 0), nil, func(_, v []byte) (bool, error) {
+				p := new(pb.Payment)
+				if err := unmarshal(v, p, "payment version"); err != nil {
+					return false, err
+				}
+				older = append(older, p)
+				return true, nil
+			})
+			slices.Reverse(older)
+			out = append(out, older...)
+			return err == nil, err
 		})
-		slices.Reverse(older)
-		out = append(out, older...)
-		return err
 	})
 	return out, err
 }
 
 // Statement returns a retiree's statement for a year: the year's payments
-// with their totals, and the payable months up to today that were not
-// paid. A month is payable after the month of retirement, up to the month
+// of every kind with their totals, and the payable months up to today
+// without a REGULAR or ARREARS payment. A month is payable after the month of retirement, up to the month
 // of death, and when the pension was not suspended for the whole month.
 func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time) (*pb.GetStatementResponse, error) {
 	resp := &pb.GetStatementResponse{RetireeId: st.Id, Year: int32(year)} //nolint:gosec // G115: the server passes a validated int32 year
@@ -104,9 +151,11 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 		if err != nil {
 			return err
 		}
-		paid := make(map[string]bool, len(payments))
+		paid := make(map[string]bool, 12)
 		for _, p := range payments {
-			paid[p.Month] = true
+			if paysMonth(p.Kind) {
+				paid[p.Month] = true
+			}
 			resp.BasicFen += p.BasicFen
 			resp.PersonalAccountFen += p.PersonalAccountFen
 			resp.TransitionalFen += p.TransitionalFen
@@ -114,7 +163,7 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 			resp.TotalFen += p.TotalFen
 		}
 		resp.Payments = payments
-		resp.MonthsPaid = int32(len(payments)) //nolint:gosec // G115: one payment a month, at most 12
+		resp.MonthsPaid = int32(len(paid)) //nolint:gosec // G115: at most 12 months
 		t := termsOf(st)
 		for m := first; m <= last; m++ {
 			if t.payable(m) && !h.suspendedIn(m) && !paid[m.String()] {
@@ -137,12 +186,7 @@ func (s *Store) Entitlement(st *registryv1.RetireeState, asOf time.Time) (*pb.Ge
 		if err != nil {
 			return err
 		}
-		payments := tx.Bucket(bucketPayments)
-		var key []byte
-		paid := func(m month) bool {
-			key = paymentKey(key[:0], st.Id, m)
-			return payments.Get(key) != nil
-		}
+		paid := func(m month) bool { return monthPaid(tx, st.Id, m) }
 		resp = entitlementAsOf(st, h, paid, asOf)
 		return nil
 	})

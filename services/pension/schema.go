@@ -12,11 +12,13 @@ import (
 var (
 	// bucketMeta holds only the keys boltstore owns.
 	bucketMeta = boltstore.MetaBucket
-	// bucketPayments maps retiree id, 0, month (YYYY-MM) to the current
-	// Payment of that month.
+	// bucketPayments maps retiree id, 0, month (YYYY-MM), 0, paid_on
+	// (YYYY-MM-DD), 0, kind (one byte, the PaymentKind number) to the
+	// current version of that Payment (see paymentKey). Up to version 1 it
+	// mapped retiree id, 0, month to the month's only payment.
 	bucketPayments = []byte("payments")
-	// bucketPaymentVersions maps retiree id, 0, month, 0, version to a
-	// Payment a correction replaced.
+	// bucketPaymentVersions maps a payments key, 0, version (8 bytes,
+	// big-endian) to a Payment a correction replaced.
 	bucketPaymentVersions = []byte("payment_versions")
 	// bucketCertifications maps retiree id, 0, certified_on, 0, sequence to
 	// a Certification.
@@ -55,6 +57,6 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    1,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
+	Version:    2,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity},
 }

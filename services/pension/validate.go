@@ -115,6 +115,9 @@ func checkCertification(c *pb.Certification, today time.Time) error {
 	case d.Year() < minCertificationYear:
 		v.Addf("certifiedOn", "before %d", minCertificationYear)
 	}
+	if !validReference(c.Reference) {
+		v.Addf("reference", "at most %d characters of letters, digits, '.', '_', '/' and '-'", maxReferenceLen)
+	}
 	return v.Err()
 }
 

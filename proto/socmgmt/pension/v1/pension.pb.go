@@ -2096,9 +2096,13 @@ type EntitlementDecision struct {
 	// The import batch that brought it; empty when recorded by a call.
 	BatchId string `protobuf:"bytes,9,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	// 1 for the first version, increasing with each correction.
-	Version       int32 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int32 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	// The order in which the service recorded this version, increasing
+	// over all decisions: of two decisions for one effective month, the one
+	// recorded later is in force.
+	RecordSequence int64 `protobuf:"varint,11,opt,name=record_sequence,json=recordSequence,proto3" json:"record_sequence,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EntitlementDecision) Reset() {
@@ -2197,6 +2201,13 @@ func (x *EntitlementDecision) GetBatchId() string {
 func (x *EntitlementDecision) GetVersion() int32 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *EntitlementDecision) GetRecordSequence() int64 {
+	if x != nil {
+		return x.RecordSequence
 	}
 	return 0
 }
@@ -4339,7 +4350,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x1cImportCertificationsResponse\x121\n" +
 	"\x03ack\x18\x01 \x01(\v2\x1d.socmgmt.pension.v1.ImportAckH\x00R\x03ack\x12=\n" +
 	"\asummary\x18\x02 \x01(\v2!.socmgmt.pension.v1.ImportSummaryH\x00R\asummaryB\t\n" +
-	"\amessage\"\x9a\x03\n" +
+	"\amessage\"\xc3\x03\n" +
 	"\x13EntitlementDecision\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12:\n" +
@@ -4354,7 +4365,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"recordTime\x12\x19\n" +
 	"\bbatch_id\x18\t \x01(\tR\abatchId\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x05R\aversion\"\x96\x02\n" +
+	" \x01(\x05R\aversion\x12'\n" +
+	"\x0frecord_sequence\x18\v \x01(\x03R\x0erecordSequence\"\x96\x02\n" +
 	"\x0eDecisionRecord\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12:\n" +

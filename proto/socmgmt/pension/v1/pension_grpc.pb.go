@@ -52,14 +52,15 @@ type PensionServiceClient interface {
 	// ImportPayments streams a bureau's payment records in (role bureau). The
 	// first message is a header; then records. After each committed group the
 	// server sends the highest record index now durable; at the end a
-	// summary. Idempotent per (retiree, month).
+	// summary. Idempotent per (retiree, month, kind, paid_on).
 	ImportPayments(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportPaymentsRequest, ImportPaymentsResponse], error)
 	// ListPayments lists a retiree's payments in a month range.
 	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
 	// QueryPayments is ListPayments by ID number, given in the body.
 	QueryPayments(ctx context.Context, in *QueryPaymentsRequest, opts ...grpc.CallOption) (*QueryPaymentsResponse, error)
-	// ListPaymentVersions lists the versions of one month's payment, newest
-	// first: corrections keep what they replaced.
+	// ListPaymentVersions lists the versions of a month's payments: each
+	// payment, by the day it was paid, followed by the versions its
+	// corrections replaced, newest first.
 	ListPaymentVersions(ctx context.Context, in *ListPaymentVersionsRequest, opts ...grpc.CallOption) (*ListPaymentVersionsResponse, error)
 	// GetStatement is a retiree's annual statement: months paid, totals per
 	// component, months missing.
@@ -319,14 +320,15 @@ type PensionServiceServer interface {
 	// ImportPayments streams a bureau's payment records in (role bureau). The
 	// first message is a header; then records. After each committed group the
 	// server sends the highest record index now durable; at the end a
-	// summary. Idempotent per (retiree, month).
+	// summary. Idempotent per (retiree, month, kind, paid_on).
 	ImportPayments(grpc.BidiStreamingServer[ImportPaymentsRequest, ImportPaymentsResponse]) error
 	// ListPayments lists a retiree's payments in a month range.
 	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
 	// QueryPayments is ListPayments by ID number, given in the body.
 	QueryPayments(context.Context, *QueryPaymentsRequest) (*QueryPaymentsResponse, error)
-	// ListPaymentVersions lists the versions of one month's payment, newest
-	// first: corrections keep what they replaced.
+	// ListPaymentVersions lists the versions of a month's payments: each
+	// payment, by the day it was paid, followed by the versions its
+	// corrections replaced, newest first.
 	ListPaymentVersions(context.Context, *ListPaymentVersionsRequest) (*ListPaymentVersionsResponse, error)
 	// GetStatement is a retiree's annual statement: months paid, totals per
 	// component, months missing.
