@@ -431,6 +431,38 @@ func errorReason(err error) string {
 	return ""
 }
 
+// ResetCursor sets the cursor stored in tx's file to 0, creating the
+// projection's meta bucket when the file has none yet: the next Run
+// starts over from a snapshot, which re-applies every retiree (through
+// the ApplyHook too) and drops those registry no longer has. A service's
+// storage migration calls it when its projection must take in fields
+// that the states it holds lack.
+func ResetCursor(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	return b.Put(keyCursor, boltstore.U64(0))
+}
+
+// ForEach calls fn for every retiree of the projection in tx's file, in
+// id order, until fn returns an error; a file without a projection has
+// none. A service's storage migration uses it to rebuild what it derives
+// from the projection.
+func ForEach(tx *bolt.Tx, fn func(*registryv1.RetireeState) error) error {
+	b := tx.Bucket(bucketRetirees)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(_, v []byte) error {
+		st := new(registryv1.RetireeState)
+		if err := proto.Unmarshal(v, st); err != nil {
+			return err
+		}
+		return fn(st)
+	})
+}
+
 // ErrUnknownRetiree is returned for a retiree the projection has not seen.
 var ErrUnknownRetiree = errors.New("retiree not known to the projection")
 
