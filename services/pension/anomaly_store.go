@@ -26,13 +26,15 @@ type AnomalyFilter struct {
 // retirees of a community, by retiree id and then kind. A page token's key
 // is the retiree id, 0 and the kind of the page's last anomaly.
 //
-//   - MISSING: a living retiree, past the month of retirement and not
-//     suspended for the month, has no payment.
+//   - MISSING: a living retiree, past the month of retirement, whom the
+//     bureau has ACTIVE for the month, has no REGULAR or ARREARS payment.
 //   - PAID_AFTER_DEATH: a payment for a month after the month of death.
-//   - PAID_WHILE_SUSPENDED: a payment for a month the pension was suspended
-//     throughout (see entitlement.go).
-//   - AMOUNT_DROP: the total is below (1 - DropShare) of the previous
-//     month's.
+//   - PAID_WHILE_SUSPENDED: a payment for a month the bureau suspended and
+//     has not restored since (see entitlement.go); socmgmt's own
+//     certification status plays no part.
+//   - AMOUNT_DROP: the month's REGULAR total is below (1 - DropShare) of
+//     the previous month's; arrears and adjustments are left out.
+//   - PAID_TWICE: two or more REGULAR payments for the month.
 func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.Anomaly, []byte, error) {
 	var out []*pb.Anomaly
 	var next []byte
@@ -95,7 +97,7 @@ const maxAnomalyKind = pb.AnomalyKind(0xff)
 var errBadAnomalyKey = errors.New("malformed anomaly page key")
 
 func anomalyKey(id string, kind pb.AnomalyKind) []byte {
-	return append(append([]byte(id), 0), byte(kind)) //nolint:gosec // G115: the kinds are 0 to 4
+	return append(append([]byte(id), 0), byte(kind)) //nolint:gosec // G115: the kinds are 0 to 5
 }
 
 func splitAnomalyKey(k []byte) (string, pb.AnomalyKind, bool) {
@@ -112,62 +114,101 @@ type anomalyScan struct {
 	f  AnomalyFilter
 }
 
-// payment returns a retiree's payments for m, of every kind, summed into
-// one, or nil when there is none.
-func (a *anomalyScan) payment(id string, m month) (*pb.Payment, error) {
-	list, err := paymentsOfMonth(a.tx, id, m)
-	if err != nil || len(list) == 0 {
-		return nil, err
+// monthTotals sums one month's payments of a retiree.
+type monthTotals struct {
+	// total is over every kind; regular over the REGULAR payments, of
+	// which there are regularCount.
+	total, regular int64
+	regularCount   int
+	// paid says a REGULAR or an ARREARS payment pays the month.
+	paid, any bool
+}
+
+// paidIn sums a retiree's payments for m.
+func (a *anomalyScan) paidIn(id string, m month) (monthTotals, error) {
+	payments, err := paymentsOfMonth(a.tx, id, m)
+	var out monthTotals
+	for _, p := range payments {
+		out.any = true
+		out.total += p.TotalFen
+		switch p.Kind {
+		case pb.PaymentKind_REGULAR:
+			out.regular += p.TotalFen
+			out.regularCount++
+			out.paid = true
+		case pb.PaymentKind_ARREARS:
+			out.paid = true
+		}
 	}
-	sum := &pb.Payment{RetireeId: id, Month: m.String()}
-	for _, p := range list {
-		sum.TotalFen += p.TotalFen
-	}
-	return sum, nil
+	return out, err
 }
 
 // of returns one retiree's anomalies of the month, in kind order.
 func (a *anomalyScan) of(st *registryv1.RetireeState) ([]*pb.Anomaly, error) {
-	m := a.f.Month
-	t := termsOf(st)
-	cur, err := a.payment(st.Id, m)
-	if err != nil {
+	f := monthFacts{month: a.f.Month, terms: termsOf(st), living: living(st), dropShare: a.f.DropShare}
+	var err error
+	if f.cur, err = a.paidIn(st.Id, f.month); err != nil {
 		return nil, err
 	}
-	if cur == nil && !(living(st) && t.payable(m)) {
+	if !f.cur.any && !(f.living && f.terms.payable(f.month)) {
 		return nil, nil
 	}
-	h, err := certHistoryIn(a.tx, st.Id)
-	if err != nil {
-		return nil, err
-	}
-	lastCertified := ""
-	if last, ok := h.lastOn(m.lastDay()); ok {
-		lastCertified = formatDate(last)
-	}
-	var out []*pb.Anomaly
-	add := func(kind pb.AnomalyKind) *pb.Anomaly {
-		x := &pb.Anomaly{Kind: kind, RetireeId: st.Id, Month: m.String(), TotalFen: cur.GetTotalFen(), LastCertifiedOn: lastCertified, DateOfDeath: t.dateOfDeath}
-		out = append(out, x)
-		return x
-	}
-	if cur == nil {
-		if !h.suspendedIn(m) {
-			add(pb.AnomalyKind_MISSING)
+	if f.cur.regularCount > 0 {
+		if f.prev, err = a.paidIn(st.Id, f.month-1); err != nil {
+			return nil, err
 		}
-		return out, nil
 	}
-	if t.deceased && m > t.until {
-		add(pb.AnomalyKind_PAID_AFTER_DEATH)
-	} else if h.suspendedIn(m) {
-		add(pb.AnomalyKind_PAID_WHILE_SUSPENDED)
-	}
-	prev, err := a.payment(st.Id, m-1)
+	decisions, err := decisionsOf(a.tx, st.Id)
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && float64(cur.TotalFen) < (1-a.f.DropShare)*float64(prev.TotalFen) {
-		add(pb.AnomalyKind_AMOUNT_DROP).PreviousTotalFen = prev.TotalFen
+	f.view = bureauView(st, decisions)
+	day, channel, err := latestRecordedBy(a.tx, st.Id, formatDate(f.month.lastDay()))
+	if err != nil {
+		return nil, err
+	}
+	lastCertified := lastCertOf(st, day, channel).day
+	var out []*pb.Anomaly
+	for _, kind := range f.kinds() {
+		x := &pb.Anomaly{Kind: kind, RetireeId: st.Id, Month: f.month.String(), TotalFen: f.cur.total, LastCertifiedOn: lastCertified, DateOfDeath: f.terms.dateOfDeath}
+		if kind == pb.AnomalyKind_AMOUNT_DROP {
+			x.TotalFen, x.PreviousTotalFen = f.cur.regular, f.prev.regular
+		}
+		out = append(out, x)
 	}
 	return out, nil
+}
+
+// monthFacts are what the anomalies of one retiree's month follow from.
+type monthFacts struct {
+	month     month
+	terms     terms
+	living    bool
+	view      entitlementView
+	cur, prev monthTotals
+	dropShare float64
+}
+
+// kinds returns the month's anomalies, in kind order.
+func (f monthFacts) kinds() []pb.AnomalyKind {
+	var out []pb.AnomalyKind
+	m := f.month
+	if !f.cur.paid && f.living && f.terms.payable(m) && f.view.stateIn(m).state == pb.EntitlementState_ACTIVE {
+		out = append(out, pb.AnomalyKind_MISSING)
+	}
+	if !f.cur.any {
+		return out
+	}
+	if f.terms.deceased && m > f.terms.until {
+		out = append(out, pb.AnomalyKind_PAID_AFTER_DEATH)
+	} else if f.view.suspendedUnrestored(m) {
+		out = append(out, pb.AnomalyKind_PAID_WHILE_SUSPENDED)
+	}
+	if f.cur.regularCount > 0 && f.prev.regularCount > 0 && float64(f.cur.regular) < (1-f.dropShare)*float64(f.prev.regular) {
+		out = append(out, pb.AnomalyKind_AMOUNT_DROP)
+	}
+	if f.cur.regularCount > 1 {
+		out = append(out, pb.AnomalyKind_PAID_TWICE)
+	}
+	return out
 }

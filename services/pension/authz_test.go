@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,10 +77,33 @@ func TestAuthorisationMatrix(t *testing.T) {
 		"ListPaymentAnomalies": byCommunity(func(ctx context.Context, c string) error {
 			return servicetest.ErrOf(h.client.ListPaymentAnomalies(ctx, &pb.ListPaymentAnomaliesRequest{CommunityId: c, Month: "2026-05"}))
 		}),
+		"ListDueSoonCertifications": byCommunity(func(ctx context.Context, c string) error {
+			return servicetest.ErrOf(h.client.ListDueSoonCertifications(ctx, &pb.ListDueSoonCertificationsRequest{CommunityId: c}))
+		}),
+		// The rules are the region's, no retiree's or community's: every
+		// target is the same call. Each rule starts on another day: a
+		// second rule of a region from the same day is a conflict.
+		"CreateCertificationRule": servicetest.OnTarget(func(ctx context.Context, _ servicetest.Target) error {
+			day++
+			return servicetest.ErrOf(h.client.CreateCertificationRule(ctx, &pb.CreateCertificationRuleRequest{Rule: &pb.CertificationRule{
+				RegionPrefix: "2101", EffectiveOn: testNow.AddDate(0, 0, day).Format(time.DateOnly), Kind: pb.CertificationRuleKind_ROLLING,
+			}}))
+		}),
+		"ListCertificationRules": servicetest.OnTarget(func(ctx context.Context, _ servicetest.Target) error {
+			return servicetest.ErrOf(h.client.ListCertificationRules(ctx, &pb.ListCertificationRulesRequest{}))
+		}),
+		"PreviewCertificationRule": servicetest.OnTarget(func(ctx context.Context, _ servicetest.Target) error {
+			return servicetest.ErrOf(h.client.PreviewCertificationRule(ctx, &pb.PreviewCertificationRuleRequest{Rule: &pb.CertificationRule{
+				RegionPrefix: "21", EffectiveOn: "2026-01-01", Kind: pb.CertificationRuleKind_WINDOW, WindowOpens: "01-01", WindowDeadline: "06-30",
+			}}))
+		}),
 	}
 	// communityCalls name a community, not a retiree: an unknown one is
 	// no NotFound, and a read of one is not audited.
-	communityCalls := map[string]bool{"ListOverdueCertifications": true, "ListPaymentAnomalies": true}
+	communityCalls := map[string]bool{"ListOverdueCertifications": true, "ListPaymentAnomalies": true, "ListDueSoonCertifications": true}
+	// ruleCalls name no retiree and no community; who may call them is all
+	// there is to check.
+	ruleCalls := map[string]bool{"CreateCertificationRule": true, "ListCertificationRules": true, "PreviewCertificationRule": true}
 	const (
 		ok = codes.OK
 		pd = codes.PermissionDenied
@@ -88,6 +112,17 @@ func TestAuthorisationMatrix(t *testing.T) {
 	)
 	want := map[string]map[string]servicetest.Cells{}
 	for rpc := range calls {
+		if ruleCalls[rpc] {
+			bureau := servicetest.Cells{pd, pd, pd}
+			if rpc == "ListCertificationRules" {
+				bureau = servicetest.Cells{ok, ok, ok}
+			}
+			want[rpc] = map[string]servicetest.Cells{
+				"admin": {ok, ok, ok}, "bureau": bureau, "clerk": {pd, pd, pd},
+				"enterprise": {pd, pd, pd}, "service": {pd, pd, pd}, "no token": {ua, ua, ua},
+			}
+			continue
+		}
 		missing := nf
 		if communityCalls[rpc] {
 			missing = ok
@@ -110,7 +145,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			return func(got codes.Code) {
 				after := auditCount(t, h, retiree[tg])
 				switch {
-				case got == ok && !communityCalls[rpc] && after <= before:
+				case got == ok && !communityCalls[rpc] && !ruleCalls[rpc] && after <= before:
 					t.Errorf("a successful %s was not audited", rpc)
 				case got != ok && after != before:
 					t.Errorf("a refused %s was audited", rpc)

@@ -100,10 +100,6 @@ func dayOf(t time.Time) time.Time {
 
 func formatDate(t time.Time) string { return t.Format(time.DateOnly) }
 
-// dueAfter is when the certification after one made on day is due: a year
-// later (29 February certifies until 1 March).
-func dueAfter(day time.Time) time.Time { return day.AddDate(1, 0, 0) }
-
 // daysBetween is the number of days from a to b (negative when b is
 // earlier); both are midnight UTC.
 func daysBetween(a, b time.Time) int { return int(b.Sub(a).Hours() / 24) }

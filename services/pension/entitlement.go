@@ -2,67 +2,25 @@ package pension
 
 import (
 	"math"
-	"sort"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// The rules that decide what a retiree is owed, as pure functions of the
-// projected retiree, the certification days and the payments, so that the
-// statement, the entitlement and the anomaly report agree.
+// What a retiree is owed, as pure functions of the projected retiree and
+// the bureau's decisions, so that the entitlement, the statement, the
+// anomaly report and the work lists agree.
 //
-// A certification keeps the pension ACTIVE up to and including the day a
-// year later (its due date); from the next day it is SUSPENDED until the
-// next certification. A month counts as suspended when the pension was
-// suspended on its first and on its last day, that is for the whole month:
-// a certification within a month makes that month payable. So after a
-// certification due on day D the first suspended month is the one after
-// D's month, and a re-certification in month R makes R payable again.
-// A retiree never certified is SUSPENDED.
-
-// certHistory is a retiree's certification days, oldest first.
-type certHistory []time.Time
-
-// upTo returns the certifications made on or before day.
-func (h certHistory) upTo(day time.Time) certHistory {
-	return h[:sort.Search(len(h), func(i int) bool { return h[i].After(day) })]
-}
-
-// lastOn returns the latest certification on or before day.
-func (h certHistory) lastOn(day time.Time) (time.Time, bool) {
-	h = h.upTo(day)
-	if len(h) == 0 {
-		return time.Time{}, false
-	}
-	return h[len(h)-1], true
-}
-
-// activeOn reports whether a certification covers day.
-func (h certHistory) activeOn(day time.Time) bool {
-	last, ok := h.lastOn(day)
-	return ok && !day.After(dueAfter(last))
-}
-
-// suspendedIn reports whether the pension was suspended for all of m.
-func (h certHistory) suspendedIn(m month) bool {
-	return !h.activeOn(m.firstDay()) && !h.activeOn(m.lastDay())
-}
-
-// lastGap returns the months of the most recent suspension that a
-// certification ended: from the month after the due date to the month
-// before the re-certification. ok is false when no two certifications are
-// more than a year apart; from > to when the gap holds no whole month.
-func (h certHistory) lastGap() (from, to month, ok bool) {
-	for i := len(h) - 1; i > 0; i-- {
-		due := dueAfter(h[i-1])
-		if h[i].After(due) {
-			return monthOf(due) + 1, monthOf(h[i]) - 1, true
-		}
-	}
-	return 0, 0, false
-}
+// Only the social-insurance agency suspends, restores or stops a pension:
+// the state for a month is the action of the latest of its decisions in
+// effect by that month (SUSPEND: SUSPENDED, RESTORE: ACTIVE, STOP:
+// STOPPED), ACTIVE when there is none. A death recorded in registry stops
+// the pension from the month after the month of death. socmgmt's own view,
+// the certification status, tells a clerk whom to help, and never changes
+// the entitlement.
 
 // terms are the months in which a retiree is owed a pension at all, from
 // the projected state: after the month of retirement, up to and including
@@ -71,7 +29,8 @@ type terms struct {
 	// after is the retirement month; months after it are payable. Without
 	// a retirement date every month is.
 	after month
-	// until is the month of death, or the largest month for the living.
+	// until is the month of death, or the largest month for the living and
+	// for the deceased without a date of death.
 	until    month
 	deceased bool
 	// dateOfDeath is as projected, for responses.
@@ -101,33 +60,187 @@ func living(st *registryv1.RetireeState) bool {
 	return st.GetStatus() == registryv1.RetireeStatus_LIVING
 }
 
-// entitlementAsOf evaluates a retiree's entitlement on asOf. paid reports
-// whether a month has a payment.
-func entitlementAsOf(st *registryv1.RetireeState, all certHistory, paid func(month) bool, asOf time.Time) *pb.GetEntitlementResponse {
-	t := termsOf(st)
-	h := all.upTo(asOf)
+// decision is a bureau's decision with its month parsed.
+type decision struct {
+	month  month
+	action pb.DecisionAction
+	reason pb.DecisionReason
+}
+
+// entitlementView is a retiree's entitlement as the bureau's decisions and
+// registry's death make it.
+type entitlementView struct {
+	terms terms
+	// decisions are in effect order: by effective month, then as recorded.
+	decisions []decision
+}
+
+// bureauView returns the entitlement view of a retiree with decisions,
+// which decisionsOf gives in effect order.
+func bureauView(st *registryv1.RetireeState, decisions []*pb.EntitlementDecision) entitlementView {
+	v := entitlementView{terms: termsOf(st), decisions: make([]decision, 0, len(decisions))}
+	for _, d := range decisions {
+		if m, ok := parseMonth(d.EffectiveMonth); ok {
+			v.decisions = append(v.decisions, decision{month: m, action: d.Action, reason: d.Reason})
+		}
+	}
+	return v
+}
+
+// monthState is the entitlement state of a month, why, and since when it
+// holds without a break.
+type monthState struct {
+	state  pb.EntitlementState
+	reason pb.DecisionReason
+	// since is the first month of the state's run; valid when hasSince.
+	since    month
+	hasSince bool
+}
+
+// stateOfAction is the state a decision's action puts a pension in.
+func stateOfAction(a pb.DecisionAction) pb.EntitlementState {
+	switch a {
+	case pb.DecisionAction_SUSPEND:
+		return pb.EntitlementState_SUSPENDED
+	case pb.DecisionAction_STOP:
+		return pb.EntitlementState_STOPPED
+	}
+	return pb.EntitlementState_ACTIVE
+}
+
+// stateIn returns the entitlement state for month m.
+func (v entitlementView) stateIn(m month) monthState {
+	s := monthState{state: pb.EntitlementState_ACTIVE}
+	for _, d := range v.decisions {
+		if d.month > m {
+			break
+		}
+		next := stateOfAction(d.action)
+		if next != s.state || !s.hasSince {
+			s.since, s.hasSince = d.month, true
+		}
+		s.state, s.reason = next, d.reason
+		if next == pb.EntitlementState_ACTIVE {
+			s.reason = pb.DecisionReason_DECISION_REASON_UNSPECIFIED
+		}
+	}
+	t := v.terms
+	switch {
+	case t.deceased && t.until == math.MaxInt32:
+		// Deceased without a date: stopped, since when is not known.
+		return monthState{state: pb.EntitlementState_STOPPED, reason: pb.DecisionReason_DECEASED}
+	case !t.deceased || m <= t.until:
+		return s
+	case s.state == pb.EntitlementState_STOPPED && s.hasSince && s.since <= t.until+1:
+		return s
+	}
+	return monthState{state: pb.EntitlementState_STOPPED, reason: pb.DecisionReason_DECEASED, since: t.until + 1, hasSince: true}
+}
+
+// owedMonths returns the months that restorations in effect by month upTo
+// owe: for each suspension a RESTORE ended, the months from the SUSPEND's
+// effective month to the month before the RESTORE's, within the months of
+// pension. A STOP ends a suspension without owing anything.
+func (v entitlementView) owedMonths(upTo month) []month {
+	var out []month
+	suspended := false
+	var from month
+	for _, d := range v.decisions {
+		if d.month > upTo {
+			break
+		}
+		switch d.action {
+		case pb.DecisionAction_SUSPEND:
+			if !suspended {
+				suspended, from = true, d.month
+			}
+		case pb.DecisionAction_RESTORE:
+			for m := from; suspended && m < d.month; m++ {
+				if v.terms.payable(m) {
+					out = append(out, m)
+				}
+			}
+			suspended = false
+		case pb.DecisionAction_STOP:
+			suspended = false
+		}
+	}
+	return out
+}
+
+// suspendedUnrestored reports whether m is a month the bureau suspended
+// and no later RESTORE has ended that suspension (by any decision
+// recorded, whatever its month): a payment for it is paid while
+// suspended.
+func (v entitlementView) suspendedUnrestored(m month) bool {
+	if v.stateIn(m).state != pb.EntitlementState_SUSPENDED {
+		return false
+	}
+	for _, d := range v.decisions {
+		if d.month <= m {
+			continue
+		}
+		switch d.action {
+		case pb.DecisionAction_RESTORE:
+			return false
+		case pb.DecisionAction_STOP:
+			return true
+		}
+	}
+	return true
+}
+
+// entitlementAsOf is the entitlement of a retiree on asOf: the bureau's
+// state for asOf's month, the months a restoration owes and no REGULAR or
+// ARREARS payment paid (paid reports that), and the certification state
+// on asOf under rule of a retiree last certified as last.
+func entitlementAsOf(st *registryv1.RetireeState, v entitlementView, paid func(month) bool, last lastCert, rule certRule, asOf time.Time) *pb.GetEntitlementResponse {
+	m := monthOf(asOf)
+	s := v.stateIn(m)
 	resp := &pb.GetEntitlementResponse{
 		RetireeId:   st.GetId(),
 		AsOf:        formatDate(asOf),
-		DateOfDeath: t.dateOfDeath,
-		State:       pb.EntitlementState_SUSPENDED,
+		DateOfDeath: v.terms.dateOfDeath,
+		State:       s.state,
+		Reason:      s.reason,
 	}
-	if last, ok := h.lastOn(asOf); ok {
-		resp.LastCertifiedOn = formatDate(last)
-		resp.NextDueOn = formatDate(dueAfter(last))
-		if h.activeOn(asOf) {
-			resp.State = pb.EntitlementState_ACTIVE
+	if s.hasSince {
+		resp.StateSince = s.since.String()
+	}
+	for _, owed := range v.owedMonths(m) {
+		if !paid(owed) {
+			resp.BackPayMonths = append(resp.BackPayMonths, owed.String())
 		}
 	}
-	if t.deceased {
-		resp.State = pb.EntitlementState_STOPPED
+	cs := certificationState(last, rule, asOf)
+	if !living(st) {
+		// Nobody is to certify: the dates stay, for the record.
+		cs.Status = pb.CertificationStatus_CERTIFICATION_STATUS_UNSPECIFIED
 	}
-	if from, to, ok := h.lastGap(); ok {
-		for m := from; m <= to; m++ {
-			if t.payable(m) && !paid(m) {
-				resp.BackPayMonths = append(resp.BackPayMonths, m.String())
-			}
-		}
-	}
+	resp.Certification = cs
+	resp.LastCertifiedOn, resp.NextDueOn = cs.LastCertifiedOn, cs.DueOn
 	return resp
+}
+
+// Entitlement evaluates a retiree's entitlement as of a day.
+func (s *Store) Entitlement(st *registryv1.RetireeState, asOf time.Time) (*pb.GetEntitlementResponse, error) {
+	var resp *pb.GetEntitlementResponse
+	err := s.DB().View(func(tx *bolt.Tx) error {
+		decisions, err := decisionsOf(tx, st.Id)
+		if err != nil {
+			return err
+		}
+		day, channel, err := latestRecordedBy(tx, st.Id, formatDate(asOf))
+		if err != nil {
+			return err
+		}
+		rule, err := ruleOn(tx, st.CommunityId, asOf)
+		if err != nil {
+			return err
+		}
+		paid := func(m month) bool { return monthPaid(tx, st.Id, m) }
+		resp = entitlementAsOf(st, bureauView(st, decisions), paid, lastCertOf(st, day, channel), rule, asOf)
+		return nil
+	})
+	return resp, err
 }

@@ -133,8 +133,9 @@ func (s *Store) PaymentVersions(id string, m month) ([]*pb.Payment, error) {
 
 // Statement returns a retiree's statement for a year: the year's payments
 // of every kind with their totals, and the payable months up to today
-// without a REGULAR or ARREARS payment. A month is payable after the month of retirement, up to the month
-// of death, and when the pension was not suspended for the whole month.
+// without a REGULAR or ARREARS payment. A month is payable after the month
+// of retirement, up to the month of death, while the bureau has the
+// pension ACTIVE.
 func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time) (*pb.GetStatementResponse, error) {
 	resp := &pb.GetStatementResponse{RetireeId: st.Id, Year: int32(year)} //nolint:gosec // G115: the server passes a validated int32 year
 	first := month(year * 12)
@@ -147,10 +148,11 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 		if err != nil {
 			return err
 		}
-		h, err := certHistoryIn(tx, st.Id)
+		decisions, err := decisionsOf(tx, st.Id)
 		if err != nil {
 			return err
 		}
+		view := bureauView(st, decisions)
 		paid := make(map[string]bool, 12)
 		for _, p := range payments {
 			if paysMonth(p.Kind) {
@@ -164,9 +166,8 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 		}
 		resp.Payments = payments
 		resp.MonthsPaid = int32(len(paid)) //nolint:gosec // G115: at most 12 months
-		t := termsOf(st)
 		for m := first; m <= last; m++ {
-			if t.payable(m) && !h.suspendedIn(m) && !paid[m.String()] {
+			if view.terms.payable(m) && view.stateIn(m).state == pb.EntitlementState_ACTIVE && !paid[m.String()] {
 				resp.MonthsMissing = append(resp.MonthsMissing, m.String())
 			}
 		}
@@ -178,17 +179,3 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 	return resp, nil
 }
 
-// Entitlement evaluates a retiree's entitlement as of a day.
-func (s *Store) Entitlement(st *registryv1.RetireeState, asOf time.Time) (*pb.GetEntitlementResponse, error) {
-	var resp *pb.GetEntitlementResponse
-	err := s.DB().View(func(tx *bolt.Tx) error {
-		h, err := certHistoryIn(tx, st.Id)
-		if err != nil {
-			return err
-		}
-		paid := func(m month) bool { return monthPaid(tx, st.Id, m) }
-		resp = entitlementAsOf(st, h, paid, asOf)
-		return nil
-	})
-	return resp, err
-}

@@ -93,27 +93,6 @@ func (s *Server) GetStatement(ctx context.Context, req *pb.GetStatementRequest) 
 	})
 }
 
-// RecordCertification implements pb.PensionServiceServer.
-func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertificationRequest) (*pb.RecordCertificationResponse, error) {
-	p, err := authn.Require(ctx, pensionReaders...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	checkRetireeID(&v, req.RetireeId)
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := checkCertification(req.Certification, s.now()); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	c, err := s.store.RecordCertification(req.RetireeId, req.Certification, audit.ActorOf(ctx, p), guard(p))
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.RecordCertificationResponse{Certification: c}, nil
-}
-
 // ListCertifications implements pb.PensionServiceServer.
 func (s *Server) ListCertifications(ctx context.Context, req *pb.ListCertificationsRequest) (*pb.ListCertificationsResponse, error) {
 	p, err := authn.Require(ctx, pensionReaders...)
@@ -147,33 +126,6 @@ func (s *Server) GetEntitlement(ctx context.Context, req *pb.GetEntitlementReque
 	return readRetiree(ctx, s, p, "GetEntitlement", s.store.Retiree, req.RetireeId, func(st *registryv1.RetireeState) (*pb.GetEntitlementResponse, error) {
 		return s.store.Entitlement(st, asOf)
 	})
-}
-
-// ListOverdueCertifications implements pb.PensionServiceServer.
-func (s *Server) ListOverdueCertifications(ctx context.Context, req *pb.ListOverdueCertificationsRequest) (*pb.ListOverdueCertificationsResponse, error) {
-	p, err := authn.Require(ctx, pensionReaders...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
-	asOf := asOfDate(&v, req.AsOf, s.now())
-	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListOverdueCertifications", req.CommunityId, req.AsOf))
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := canSeeCommunity(p, req.CommunityId); err != nil {
-		return nil, err
-	}
-	f := OverdueFilter{CommunityID: req.CommunityId, AsOf: asOf, DueBy: asOf.AddDate(0, 0, overdueHorizonDays)}
-	list, last, err := s.store.ListOverdue(f, page.Size, page.After)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListOverdueCertifications", listedRetirees(list)...); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.ListOverdueCertificationsResponse{Overdue: list, NextPageToken: page.Next(last)}, nil
 }
 
 // ListPaymentAnomalies implements pb.PensionServiceServer.

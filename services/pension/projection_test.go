@@ -53,7 +53,7 @@ func TestServesWhileRegistryIsDown(t *testing.T) {
 	// Registry comes back with a change made meanwhile; the projection
 	// resumes from its cursor and applies it.
 	st := h.registry.State(retireeID(1))
-	st.Status, st.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-06-02"
+	st.Status, st.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-05-20"
 	h.registry.Change(st, registryv1.ChangeKind_DIED)
 	h.server.Start()
 	h.sync()
@@ -95,7 +95,7 @@ func TestProjectionResumesAfterRestart(t *testing.T) {
 	if err != nil || got.CommunityId != communityB {
 		t.Fatalf("retiree 0 after restart: %v, %v; want in %s", got, err, communityB)
 	}
-	list, _, err := e.store.ListOverdue(OverdueFilter{CommunityID: communityA, AsOf: testNow, DueBy: testNow}, 50, nil)
+	list, _, err := e.store.ListDue(OverdueOn(communityA, testNow), 50, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

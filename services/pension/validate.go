@@ -14,9 +14,11 @@ const (
 	// defaultMonthRange is the months ListPayments covers without a
 	// fromMonth: the year up to toMonth.
 	defaultMonthRange = 12
-	// overdueHorizonDays is how far ahead of asOf a certification counts as
-	// due: a clerk plans the next month's visits.
-	overdueHorizonDays = 30
+	// defaultDueSoonDays and maxDueSoonDays bound how far ahead the
+	// due-soon list looks: a clerk plans the next month's visits, at most
+	// a year's.
+	defaultDueSoonDays = 30
+	maxDueSoonDays     = 366
 	// minCertificationYear is the earliest certification date accepted.
 	minCertificationYear = 2000
 )
@@ -96,14 +98,17 @@ func asOfDate(v *fault.Violations, s string, today time.Time) time.Time {
 	return d
 }
 
-// checkCertification validates a certification to record.
-func checkCertification(c *pb.Certification, today time.Time) error {
-	var v fault.Violations
+// checkCertification validates a certification to record by a call.
+func checkCertification(v *fault.Violations, c *pb.Certification, today time.Time) {
 	if c == nil {
-		return fault.Invalid("certification", "required")
+		v.Add("certification", "required")
+		return
 	}
-	if _, ok := pb.CertificationMethod_name[int32(c.Method)]; !ok || c.Method == pb.CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED {
-		v.Add("method", "must be one of IN_PERSON, HOME_VISIT, REMOTE_FACE, DATA_MATCH")
+	switch _, known := pb.CertificationMethod_name[int32(c.Method)]; {
+	case c.Method == pb.CertificationMethod_PENSION_START:
+		v.Add("method", "PENSION_START is never recorded: the first month of pension counts as a certification by itself")
+	case !known || c.Method == pb.CertificationMethod_CERTIFICATION_METHOD_UNSPECIFIED:
+		v.Add("method", "must be one of IN_PERSON, HOME_VISIT, ACTIVITY, DATA_MATCH, FACE_APP, CONSULAR, OTHER_REGION")
 	}
 	switch d, ok := parseDate(c.CertifiedOn); {
 	case c.CertifiedOn == "":
@@ -118,7 +123,6 @@ func checkCertification(c *pb.Certification, today time.Time) error {
 	if !validReference(c.Reference) {
 		v.Addf("reference", "at most %d characters of letters, digits, '.', '_', '/' and '-'", maxReferenceLen)
 	}
-	return v.Err()
 }
 
 // checkBatchID validates an import batch id: 1 to 64 characters of
