@@ -228,12 +228,26 @@ func (h *harness) waitHealthy(ctx context.Context, c *child, addr string) error 
 // retirees with cfg.LoadConcurrency calls in flight, and returns their ids
 // and the row of the load rate.
 func loadRegistry(ctx context.Context, h *harness, conns []*grpc.ClientConn) ([]string, row, error) {
-	client := registryv1.NewRegistryServiceClient(conns[0])
-	communities, enterprises, err := seedReferences(ctx, client)
+	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(conns[0]))
 	if err != nil {
 		return nil, row{}, err
 	}
 	total := h.cfg.Retirees
+	ids, elapsed, err := loadRetirees(ctx, h, conns, total, communities, enterprises)
+	if err != nil {
+		return nil, row{}, err
+	}
+	return ids, row{
+		What:     fmt.Sprintf("registry: load %s retirees with CreateRetiree, %d in flight", formatCount(int64(total)), h.cfg.LoadConcurrency),
+		Value:    formatRate(float64(total)/elapsed.Seconds(), "retirees"),
+		Compared: fmt.Sprintf("%.1f s in all", elapsed.Seconds()),
+	}, nil
+}
+
+// loadRetirees creates the first total retirees of benchRetiree, spread
+// over communities and enterprises, with cfg.LoadConcurrency calls in
+// flight, and returns their ids and how long it took.
+func loadRetirees(ctx context.Context, h *harness, conns []*grpc.ClientConn, total int, communities, enterprises []string) ([]string, time.Duration, error) {
 	h.log.Printf("loading %s retirees, %d calls in flight", formatCount(int64(total)), h.cfg.LoadConcurrency)
 	ids := make([]string, total)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -264,15 +278,11 @@ func loadRegistry(ctx context.Context, h *harness, conns []*grpc.ClientConn) ([]
 	wg.Wait()
 	stopProgress()
 	if err := context.Cause(ctx); err != nil {
-		return nil, row{}, err
+		return nil, 0, err
 	}
 	elapsed := time.Since(start)
 	h.log.Printf("loaded in %v", elapsed.Round(time.Millisecond))
-	return ids, row{
-		What:     fmt.Sprintf("registry: load %s retirees with CreateRetiree, %d in flight", formatCount(int64(total)), h.cfg.LoadConcurrency),
-		Value:    formatRate(float64(total)/elapsed.Seconds(), "retirees"),
-		Compared: fmt.Sprintf("%.1f s in all", elapsed.Seconds()),
-	}, nil
+	return ids, elapsed, nil
 }
 
 // reportProgress logs the loading progress every progressEvery until the

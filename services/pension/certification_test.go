@@ -356,6 +356,11 @@ func TestWorkListEntries(t *testing.T) {
 				t.Errorf("pages of %d (-one page +pages):\n%s", size, diff)
 			}
 		}
+		// A page that ends with the list gives no token for an empty one.
+		resp, err := h.client.ListOverdueCertifications(h.as(adminP), &pb.ListOverdueCertificationsRequest{CommunityId: communityA, PageSize: int32(len(all))})
+		if err != nil || len(resp.Overdue) != len(all) || resp.NextPageToken != "" {
+			t.Errorf("a page of exactly the list: %d entries, token %q, %v", len(resp.GetOverdue()), resp.GetNextPageToken(), err)
+		}
 	})
 	t.Run("a page examines a bounded number of keys", func(t *testing.T) {
 		h.store.maxExamined = 3

@@ -3,12 +3,10 @@ package pension
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/projection"
@@ -122,24 +120,6 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 	return moveDue(tx, old, lastCertOf(old, day, channel), cur, lastCertOf(cur, day, channel))
 }
 
-// rebuildDueIndex empties the due index and files every living retiree
-// of the projection in it again.
-func rebuildDueIndex(tx *bolt.Tx) error {
-	if err := tx.DeleteBucket(bucketDue); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-		return err
-	}
-	if _, err := tx.CreateBucket(bucketDue); err != nil {
-		return err
-	}
-	return projection.ForEach(tx, func(st *registryv1.RetireeState) error {
-		last, err := indexedLast(tx, st)
-		if err != nil {
-			return err
-		}
-		return moveDue(tx, nil, lastCert{}, st, last)
-	})
-}
-
 // DueList selects the entries of a certification work list: the living
 // retirees of a community whose next certification is due in a range of
 // days, ordered by due date (and then retiree id).
@@ -194,9 +174,27 @@ func (s *Store) ListDue(l DueList, size int, after []byte) ([]*pb.OverdueCertifi
 			out = append(out, e)
 			return true, err
 		})
+		if err == nil && next != nil && !dueAfter(tx.Bucket(bucketDue).Cursor(), scan.Prefix, next, end) {
+			// The page ended with the list: no token for an empty page.
+			next = nil
+		}
 		return err
 	})
 	return out, next, err
+}
+
+// dueAfter reports whether the due index holds a key under prefix after
+// key, filed under a day before end.
+func dueAfter(c *bolt.Cursor, prefix, key []byte, end string) bool {
+	k, _ := c.Seek(key)
+	if bytes.Equal(k, key) {
+		k, _ = c.Next()
+	}
+	if !bytes.HasPrefix(k, prefix) {
+		return false
+	}
+	_, last, _, ok := splitDueKey(k)
+	return ok && last < end
 }
 
 // dueEntries makes the entries of one work list.
