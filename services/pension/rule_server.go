@@ -59,12 +59,20 @@ func (s *Server) PreviewCertificationRule(ctx context.Context, req *pb.PreviewCe
 		return nil, err
 	}
 	var v fault.Violations
-	checkRule(&v, req.Rule)
 	asOf := asOfDate(&v, req.AsOf, s.now())
+	var r *pb.CertificationRule
+	if req.Rule != nil {
+		r = proposedRule(req.Rule)
+		if r.EffectiveOn == "" && v.Err() == nil {
+			// Without a day of its own the rule is previewed as in force
+			// on the day counted.
+			r.EffectiveOn = formatDate(asOf)
+		}
+	}
+	checkRule(&v, r)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	r := proposedRule(req.Rule)
 	r.Id = ruleID(r.RegionPrefix, r.EffectiveOn)
 	out, err := s.store.PreviewRule(r, asOf)
 	if err != nil {

@@ -149,6 +149,9 @@ func TestPreviewCertificationRule(t *testing.T) {
 		{"rolling", rolling("21", "2026-01-01"), "2026-06-15", counts("2026-06-15", 2, 2, 2)},
 		{"a rule not yet in effect", windowRule("210102", "2026-07-01", "01-01", "06-30"), "2026-06-15", counts("2026-06-15", 2, 2, 2)},
 		{"another district", windowRule("210103", "2026-01-01", "01-01", "06-30"), "2026-06-15", counts("2026-06-15", 0, 0, 0)},
+		// Without a day of its own, the rule is in force on the day counted.
+		{"no effective day", windowRule("210102", "", "01-01", "06-30"), "2026-06-15", counts("2026-06-15", 1, 3, 2)},
+		{"no effective day nor as-of day", windowRule("210102", "", "01-01", "06-30"), "", counts("2026-06-15", 1, 3, 2)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, preview(tc.rule, tc.asOf), protocmp.Transform()); diff != "" {
