@@ -305,6 +305,84 @@ func TestResumesFromStoredCursor(t *testing.T) {
 	rp.matchesRegistry(t, client)
 }
 
+// TestResetCursorStartsOverFromSnapshot: a migration that resets the
+// cursor in a stopped projection's file makes the next run take a
+// snapshot, which applies every retiree again; ForEach walks the retirees
+// the file holds.
+func TestResetCursorStartsOverFromSnapshot(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, 0)
+	client := &recordingClient{RegistryServiceClient: reg.dial()}
+	a, _ := reg.create(communityA)
+	b, _ := reg.create(communityB)
+	head, _ := reg.head()
+	path := followedThenStopped(t, client, projection.Options{}, head)
+
+	db, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := projection.ForEach(tx, func(st *registryv1.RetireeState) error {
+			seen = append(seen, st.Id)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return projection.ResetCursor(tx)
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(slices.Sorted(slices.Values([]string{a.Id, b.Id})), seen); diff != "" {
+		t.Errorf("ForEach (-want +got):\n%s", diff)
+	}
+
+	var mu sync.Mutex
+	var applied []string
+	rp := openProjection(t, path, client, projection.Options{
+		OnApply: func(_ *bolt.Tx, _, cur *registryv1.RetireeState) error {
+			mu.Lock()
+			applied = append(applied, cur.Id)
+			mu.Unlock()
+			return nil
+		},
+	})
+	if got := rp.p.Cursor(); got != 0 {
+		t.Fatalf("Cursor after the reset = %d, want 0", got)
+	}
+	before := len(client.calls())
+	rp.run()
+	rp.waitFor(head)
+	if calls := client.calls()[before:]; len(calls) == 0 || calls[0] != 0 {
+		t.Errorf("WatchRetirees since_revision after the reset = %v, want 0 first", calls)
+	}
+	mu.Lock()
+	got := slices.Sorted(slices.Values(applied))
+	mu.Unlock()
+	if diff := cmp.Diff(seen, got); diff != "" {
+		t.Errorf("retirees applied again (-want +got):\n%s", diff)
+	}
+	rp.matchesRegistry(t, client)
+
+	// A file without a projection has nothing to walk, and gets a cursor.
+	empty, err := boltstore.Open(projectionPath(t), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	err = empty.Update(func(tx *bolt.Tx) error {
+		if err := projection.ForEach(tx, func(*registryv1.RetireeState) error { return errInjected }); err != nil {
+			return err
+		}
+		return projection.ResetCursor(tx)
+	})
+	if err != nil {
+		t.Errorf("ForEach and ResetCursor on a file without a projection: %v", err)
+	}
+}
+
 // connectedThenDown starts a registry with one retiree of communityA and
 // a projection following it, waits until the projection has caught up and
 // reports a connection, then stops the registry.
