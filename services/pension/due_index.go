@@ -148,6 +148,10 @@ func DueWithin(community string, day time.Time, days int) DueList {
 // previous page. The list reads only the index keys of its range: the
 // rule of the community on l.AsOf turns the due dates into last
 // certification days, where the scan starts and ends.
+//
+// The index holds each retiree's latest certification: for a day before
+// today, certifications recorded since count already, where the
+// entitlement's certification state counts only those up to its day.
 func (s *Store) ListDue(l DueList, size int, after []byte) ([]*pb.OverdueCertification, []byte, error) {
 	var out []*pb.OverdueCertification
 	var next []byte

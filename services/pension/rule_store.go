@@ -153,7 +153,7 @@ func countStatuses(tx *bolt.Tx, region string, asOf time.Time, rules []*pb.Certi
 	n := 0
 	return boltstore.ScanPrefix(tx.Bucket(bucketDue).Cursor(), []byte(region), nil, func(k, _ []byte) (bool, error) {
 		if n++; n > maxPreviewRetirees {
-			return false, fault.Limit("PREVIEW_TOO_LARGE", "the region has too many retirees to preview; preview a smaller region")
+			return false, fault.Rule("PREVIEW_TOO_LARGE", "the region has too many retirees to preview at once; preview its cities or districts")
 		}
 		c, last, _, ok := splitDueKey(k)
 		if !ok {
