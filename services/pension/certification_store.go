@@ -64,7 +64,7 @@ func recordedOn(tx *bolt.Tx, id, day string, method pb.CertificationMethod) (*pb
 // the bureau's certifications commits through it too.
 func addCertification(tx *bolt.Tx, id string, st *registryv1.RetireeState, c *pb.Certification, actor Actor, now time.Time) (*pb.Certification, error) {
 	certs := tx.Bucket(bucketCertifications)
-	before, err := indexedLast(tx, st)
+	prevDay, prevChannel, err := latestRecorded(tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -84,12 +84,15 @@ func addCertification(tx *bolt.Tx, id string, st *registryv1.RetireeState, c *pb
 	if err := boltstore.PutProto(certs, boltstore.AppendU64(boltstore.Prefix(id, c.CertifiedOn), seq), rec); err != nil {
 		return nil, err
 	}
-	after, err := indexedLast(tx, st)
-	if err != nil {
-		return nil, err
-	}
-	if err := moveDue(tx, st, before, st, after); err != nil {
-		return nil, err
+	// The new key sorts after the day's earlier ones: from that day on it
+	// is the latest recorded.
+	if c.CertifiedOn >= prevDay {
+		before, after := lastCertOf(st, prevDay, prevChannel), lastCertOf(st, c.CertifiedOn, c.Method)
+		if after != before {
+			if err := moveDue(tx, st, before, st, after); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now)); err != nil {
 		return nil, err
