@@ -178,4 +178,3 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 	}
 	return resp, nil
 }
-

@@ -23,9 +23,12 @@ var (
 	// bucketCertifications maps retiree id, 0, certified_on, 0, sequence to
 	// a Certification.
 	bucketCertifications = []byte("certifications")
-	// bucketDue indexes the living retirees of each community by when their
-	// next certification is due: community id, 0, due date (empty when never
-	// certified), 0, retiree id -> the last certified_on (empty when none).
+	// bucketDue indexes the living retirees of each community by the day
+	// of their last certification (see due_index.go): community id, 0, that
+	// day (YYYY-MM-DD, the start of the pension when nothing later is
+	// recorded; empty when neither is known), 0, retiree id -> its channel
+	// (one byte, the CertificationMethod number). Up to version 2 it filed
+	// them under a rolling due date, with the last certified_on as value.
 	bucketDue = []byte("certification_due")
 	// bucketBatches maps a batch id to an ImportSummary of every stream of
 	// that batch so far: who last sent it is in the log, the counts and the
@@ -57,6 +60,6 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    2,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity},
+	Version:    3,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification},
 }
