@@ -28,7 +28,7 @@ const reasonDeceased = "RETIREE_DECEASED"
 func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor, allowed func(*registryv1.RetireeState) error) (*pb.Certification, error) {
 	now := s.now()
 	var out *pb.Certification
-	err := s.DB().Batch(func(tx *bolt.Tx) error {
+	err := s.Batch(func(tx *bolt.Tx) error {
 		out = nil
 		st, err := s.visibleIn(tx, id, allowed)
 		if err != nil {

@@ -133,7 +133,7 @@ func nextDecisionSequence(tx *bolt.Tx) (uint64, error) {
 func (s *Store) RecordDecision(id string, in *decisionInput, actor Actor, allowed func(*registryv1.RetireeState) error) (*pb.EntitlementDecision, error) {
 	now := s.now()
 	var out *pb.EntitlementDecision
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		if _, err := s.visibleIn(tx, id, allowed); err != nil {
 			return err
 		}

@@ -206,7 +206,7 @@ func (im *importer[In, R, S]) commit(group []R) (*pb.ImportAck, error) {
 	var c groupCounts
 	var rejections []*pb.RecordRejection
 	now := im.s.now()
-	err := im.s.DB().Update(func(tx *bolt.Tx) error {
+	err := im.s.Update(func(tx *bolt.Tx) error {
 		c = groupCounts{}
 		im.g.tx, im.g.now, im.g.ts, im.g.buf = tx, now, timestamppb.New(now), im.g.buf[:0]
 		var err error

@@ -42,7 +42,7 @@ func (s *Store) CreateRule(r *pb.CertificationRule, actor Actor) (*pb.Certificat
 	out.Id = ruleID(r.RegionPrefix, r.EffectiveOn)
 	out.CreatedBy = actor.Subject
 	out.CreateTime = timestamppb.New(s.now())
-	err := s.DB().Update(func(tx *bolt.Tx) error {
+	err := s.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRules)
 		k, _ := b.Cursor().Seek(boltstore.Prefix(r.RegionPrefix, r.EffectiveOn))
 		if bytes.HasPrefix(k, boltstore.Prefix(r.RegionPrefix, r.EffectiveOn)) {

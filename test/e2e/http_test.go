@@ -106,20 +106,16 @@ func TestHTTPAsClientsExpect(t *testing.T) {
 		for name, addr := range s.adminAddrs {
 			names := scrapeNames(t, "http://"+addr+"/metrics")
 			for _, n := range names {
-				if !strings.HasPrefix(n, "socmgmt_") && !standardMetric(n) && !pensionsOwn[n] {
+				if !strings.HasPrefix(n, "socmgmt_") && !standardMetric(n) {
 					t.Errorf("%s exports %s", name, n)
 				}
 			}
-			if name == "activity" && !slices.Contains(names, "socmgmt_projection_revision") {
-				t.Errorf("activity exports no projection revision: %q", names)
+			if (name == "activity" || name == "pension") && !slices.Contains(names, "socmgmt_projection_revision") {
+				t.Errorf("%s exports no projection revision: %q", name, names)
 			}
 		}
 	})
 }
-
-// pensionsOwn are the pension service's projection metrics, which its
-// rewrite is to rename (to internal/projection's socmgmt_projection_*).
-var pensionsOwn = map[string]bool{"pension_projection_revision": true, "pension_projection_connected": true}
 
 // standardMetric reports the metrics of the Prometheus client library,
 // named alike by every exporter.

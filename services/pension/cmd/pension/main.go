@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
@@ -39,7 +38,9 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 			})
 		},
 		Setup: func(srv *grpcserver.Server, store *pension.Store) ([]grpcserver.Task, error) {
-			registerProjectionMetrics(srv.Metrics(), store.Projection())
+			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
+				return nil, err
+			}
 			pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
 				Logger:           log,
 				AmountDropShare:  cfg.AmountDropShare,
@@ -48,24 +49,4 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
 		},
 	})
-}
-
-// registerProjectionMetrics exports how far the projection has followed
-// registry and whether it is following now.
-func registerProjectionMetrics(reg *prometheus.Registry, proj *projection.Projection) {
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "pension_projection_revision",
-			Help: "The registry revision the retiree projection has applied through.",
-		}, func() float64 { return float64(proj.Cursor()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "pension_projection_connected",
-			Help: "1 while the projection's WatchRetirees stream is open.",
-		}, func() float64 {
-			if proj.Connected() {
-				return 1
-			}
-			return 0
-		}),
-	)
 }
