@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -65,7 +68,8 @@ func TestCertificationYear(t *testing.T) {
 
 	uncertified := map[string][]string{} // by community
 	must(t, "the bureau certifies 900, clerks 50", func(t *testing.T) {
-		y.importBureauCertifications(t, pension)
+		y.importBureauCertifications(t, pension, 0, 450)
+		y.importCertificationFile(t, s, 450, 900)
 		for i := 900; i < 950; i++ {
 			token := map[string]string{communityA: tk.clerkA, communityB: tk.clerkB}[y.communities[i]]
 			api.send(t, call{method: http.MethodPost, path: "/v1/retirees/" + y.ids[i] + "/certifications", token: token,
@@ -208,28 +212,61 @@ func dialPension(t *testing.T, s *stack, token string) pensionv1.PensionServiceC
 	return pensionv1.NewPensionServiceClient(dial(t, s.pensionAddr, token))
 }
 
-// importBureauCertifications imports the bureau's certifications of the
-// first 900 retirees, by data matching and a few by face recognition.
-func (y *certYear) importBureauCertifications(t *testing.T, pension pensionv1.PensionServiceClient) {
+// bureauCertification is the bureau's certification of retiree i: by data
+// matching, a few by face recognition, within the last nine months.
+func (y *certYear) bureauCertification(i int) *pensionv1.CertificationRecord {
+	channel := pensionv1.CertificationMethod_DATA_MATCH
+	if i%50 == 0 {
+		channel = pensionv1.CertificationMethod_FACE_APP
+	}
+	return &pensionv1.CertificationRecord{
+		IdNumber: y.idNumbers[i], CertifiedOn: y.today.AddDate(0, -1-i%9, 0).Format(time.DateOnly), Channel: channel,
+		Reference: fmt.Sprintf("DM-%04d", i),
+	}
+}
+
+// importBureauCertifications imports the bureau's certifications of
+// retirees from to to-1 over gRPC, as an integration would.
+func (y *certYear) importBureauCertifications(t *testing.T, pension pensionv1.PensionServiceClient, from, to int) {
 	t.Helper()
 	stream, err := pension.ImportCertifications(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reqs := []*pensionv1.ImportCertificationsRequest{{Message: &pensionv1.ImportCertificationsRequest_Header{Header: &pensionv1.ImportHeader{BatchId: "e2e-data-match", FormatVersion: 1}}}}
-	for i := range 900 {
-		channel := pensionv1.CertificationMethod_DATA_MATCH
-		if i%50 == 0 {
-			channel = pensionv1.CertificationMethod_FACE_APP
-		}
-		reqs = append(reqs, &pensionv1.ImportCertificationsRequest{Message: &pensionv1.ImportCertificationsRequest_Record{Record: &pensionv1.CertificationRecord{
-			Index: int64(i + 1), IdNumber: y.idNumbers[i], CertifiedOn: y.today.AddDate(0, -1-i%9, 0).Format(time.DateOnly), Channel: channel,
-			Reference: fmt.Sprintf("DM-%04d", i),
-		}}})
+	for i := from; i < to; i++ {
+		r := y.bureauCertification(i)
+		r.Index = int64(i - from + 1)
+		reqs = append(reqs, &pensionv1.ImportCertificationsRequest{Message: &pensionv1.ImportCertificationsRequest_Record{Record: r}})
 	}
 	sum := runImport(t, stream, reqs)
-	if sum.GetAccepted() != 900 || sum.GetRejected() != 0 {
-		t.Fatalf("certification import: %v, want 900 accepted", sum)
+	if sum.GetAccepted() != int64(to-from) || sum.GetRejected() != 0 {
+		t.Fatalf("certification import: %v, want %d accepted", sum, to-from)
+	}
+}
+
+// importCertificationFile imports the bureau's certifications of retirees
+// from to to-1 as a bureau's clerk would: a spreadsheet export with
+// Chinese headers, through socmgmt import certifications.
+func (y *certYear) importCertificationFile(t *testing.T, s *stack, from, to int) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "认证数据.csv")
+	body := "\uFEFF身份证号,认证日期,认证方式,业务编号\r\n"
+	for i := from; i < to; i++ {
+		r := y.bureauCertification(i)
+		body += fmt.Sprintf("%s,%s,%s,%s\r\n", r.IdNumber, r.CertifiedOn, r.Channel, r.Reference)
+	}
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "socmgmt"), "import", "certifications", file, "--pension", s.pensionAddr, "--key", s.signKey)
+	cmd.Env = programEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("socmgmt import certifications: %v\n%s", err, out)
+	}
+	if v := containsAny(out, y.idNumbers...); v != "" {
+		t.Errorf("the CLI printed an ID number:\n%s", out)
 	}
 }
 
