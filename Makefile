@@ -83,8 +83,15 @@ check-generate: generate ## Fail when committed generated code is out of date.
 breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against BREAKING_AGAINST (default: branch main).
 	buf breaking --against '$(BREAKING_AGAINST)'
 
+# The npm package of the calendar check that runs a parser not written in
+# Go (ical.js), pinned by its package-lock.json.
+ICALJS_DIR := services/activity/testdata/icaljs
+
 .PHONY: tools
-tools: $(TOOL_STAMP) ## Install the pinned tools into .tools/bin.
+tools: $(TOOL_STAMP) $(ICALJS_DIR)/node_modules/.package-lock.json ## Install the pinned tools into .tools/bin, and ical.js for the calendar test.
+
+$(ICALJS_DIR)/node_modules/.package-lock.json: $(ICALJS_DIR)/package-lock.json $(ICALJS_DIR)/package.json
+	npm ci --prefix $(ICALJS_DIR) --no-audit --no-fund
 
 $(TOOL_STAMP):
 	@mkdir -p $(TOOLS)

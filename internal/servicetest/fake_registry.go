@@ -1,6 +1,7 @@
 package servicetest
 
 import (
+	"context"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -15,8 +16,8 @@ import (
 // FakeRegistry serves registry's WatchRetirees from memory as registry
 // does, for the services that project its retirees: since 0 gets a
 // snapshot and its end at the head revision, then live changes; since > 0
-// gets the changes after it. Serve it with Serve, zero Keys and
-// Register.
+// gets the changes after it. It also answers GetCommunity for the fixture
+// communities. Serve it with Serve, zero Keys and Register.
 type FakeRegistry struct {
 	registryv1.UnimplementedRegistryServiceServer
 
@@ -51,6 +52,18 @@ func (f *FakeRegistry) Register(srv *grpcserver.Server) {
 	f.stopping = srv.Stopping()
 	f.mu.Unlock()
 	registryv1.RegisterRegistryServiceServer(srv.GRPC(), f)
+}
+
+// GetCommunity answers for the fixture communities (see Communities) and
+// NotFound for any other id, as registry does: the services that ask
+// whether a community exists.
+func (f *FakeRegistry) GetCommunity(_ context.Context, req *registryv1.GetCommunityRequest) (*registryv1.GetCommunityResponse, error) {
+	for _, c := range Communities() {
+		if c.Id == req.GetId() {
+			return &registryv1.GetCommunityResponse{Community: c}, nil
+		}
+	}
+	return nil, status.Error(codes.NotFound, "community not found")
 }
 
 // Change records a change of kind to a retiree and returns its revision.

@@ -47,6 +47,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	pool := map[target][]*registryv1.RetireeState{own: livingIn(communityA, 40), other: livingIn(communityB, 40)}
 	h.retirees(append(slices.Clone(pool[own]), pool[other]...)...)
 	communities := map[target]string{own: communityA, other: communityB, missing: communityA}
+	// calendars names a community registry does not know as missing.
+	calendars := map[target]string{own: communityA, other: communityB, missing: unknownCommunity}
 	venues := map[target]*pb.Venue{
 		own:     h.mustVenue(communityA, 100),
 		other:   h.mustVenue(communityB, 100),
@@ -161,8 +163,40 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return servicetest.ErrOf(c.GetParticipationReport(ctx, &pb.GetParticipationReportRequest{CommunityId: communities[tg]}))
 		}),
 		"GetCommunityCalendar": servicetest.OnTarget(func(ctx context.Context, tg target) error {
-			return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: communities[tg]}))
+			return servicetest.ErrOf(c.GetCommunityCalendar(ctx, &pb.GetCommunityCalendarRequest{CommunityId: calendars[tg]}))
 		}),
+		"SubscribeCalendar": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.SubscribeCalendar(ctx, &pb.SubscribeCalendarRequest{CommunityId: calendars[tg]}))
+		}),
+		"ListCalendarSubscriptions": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListCalendarSubscriptions(ctx, &pb.ListCalendarSubscriptionsRequest{CommunityId: communities[tg]}))
+		}),
+		// own is a subscription of the clerk's to its community's calendar,
+		// other one of the bureau's to communityB's: only its owner and
+		// admin may revoke one.
+		"RevokeCalendarSubscription": func(tg target) func(context.Context) error {
+			community, id := communityA, unknownID
+			if tg != missing {
+				owner := map[target]*subscriber{own: {clerkP.Subject, string(clerkP.Role)}, other: {bureauP.Subject, string(bureauP.Role)}}[tg]
+				community = communities[tg]
+				sub, _ := h.mustSubscribe(community, *owner)
+				id = sub.Id
+			}
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.RevokeCalendarSubscription(ctx, &pb.RevokeCalendarSubscriptionRequest{CommunityId: community, Id: id}))
+			}
+		},
+		// The feed token is the credential, whoever calls with it.
+		"GetCalendarFeed": func(tg target) func(context.Context) error {
+			token := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+			if tg != missing {
+				keys++
+				_, token = h.mustSubscribe(communities[tg], subscriber{fmt.Sprintf("app-%d", keys), "clerk"})
+			}
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.GetCalendarFeed(ctx, &pb.GetCalendarFeedRequest{FeedToken: token}))
+			}
+		},
 	}
 	// want[rpc][role] = codes for own, other, missing.
 	type row = servicetest.Cells
@@ -199,7 +233,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"ListRegistrations":           read,
 		"RecordAttendance":            manage,
 		"GetParticipationReport":      readCommunity,
-		"GetCommunityCalendar":        readCommunity,
+		"GetCommunityCalendar":        read,
+		"SubscribeCalendar":           read,
+		"ListCalendarSubscriptions":   readCommunity,
+		"RevokeCalendarSubscription": {
+			"admin": {ok, ok, nf}, "bureau": {pd, ok, pd}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"GetCalendarFeed": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, ok, nf},
+			"enterprise": {ok, ok, nf}, "service": {ok, ok, nf},
+		},
 	}
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: want,

@@ -2,7 +2,9 @@ package activity
 
 import (
 	"bytes"
-	"slices"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +25,13 @@ const (
 	maxCalendarEvents = 5000
 	// maxLineOctets is RFC 5545's limit on a content line, CRLF excluded.
 	maxLineOctets = 75
+	// refreshInterval is how often the feed asks calendar apps to poll
+	// it (RFC 7986 REFRESH-INTERVAL, and Apple's X-PUBLISHED-TTL).
+	refreshInterval = "PT1H"
 )
 
-// shanghaiZone is the zone the feed describes with a VTIMEZONE of its
-// own; events in other zones are written in UTC.
-const shanghaiZone = "Asia/Shanghai"
+// localLayout writes a local date-time: no zone, the TZID says it.
+const localLayout = "20060102T150405"
 
 // calendarEvent is one VEVENT: an activity, its venue and its sessions'
 // span.
@@ -37,6 +41,7 @@ type calendarEvent struct {
 	loc       *time.Location
 	first     span
 	lastStart int64
+	lastEnd   int64
 	sessions  int
 }
 
@@ -85,7 +90,7 @@ func (s *Store) calendarEvents(community string, now time.Time) ([]calendarEvent
 			}
 			out = append(out, calendarEvent{
 				activity: a.Activity, venue: venue, loc: a.loc,
-				first: first, lastStart: meta.lastStart, sessions: int(meta.sessions),
+				first: first, lastStart: meta.lastStart, lastEnd: meta.lastEnd, sessions: int(meta.sessions),
 			})
 		}
 		return nil
@@ -93,41 +98,31 @@ func (s *Store) calendarEvents(community string, now time.Time) ([]calendarEvent
 	return out, err
 }
 
-// encodeCalendar renders events as an RFC 5545 calendar stamped at stamp.
-// It writes the format itself: a handful of properties, escaped and
-// folded as the RFC says, are less code than adapting a library.
-func encodeCalendar(name string, events []calendarEvent, stamp time.Time) []byte {
-	var w icsWriter
+// encodeCalendar renders events as an RFC 5545 calendar stamped at stamp,
+// and returns it with its etag: a hash of every line but the DTSTAMPs,
+// so that it changes with the content and not with the clock. It writes
+// the format itself: a handful of properties, escaped and folded as the
+// RFC says, and VTIMEZONEs from Go's own zone data are less code than
+// adapting a library.
+func encodeCalendar(name string, events []calendarEvent, stamp time.Time) (ics []byte, etag string) {
+	w := icsWriter{sum: sha256.New()}
 	w.line("BEGIN:VCALENDAR")
 	w.line("VERSION:2.0")
 	w.line("PRODID:-//socmgmt//activity calendar//ZH")
 	w.line("CALSCALE:GREGORIAN")
 	w.line("METHOD:PUBLISH")
 	w.line("X-WR-CALNAME:" + escapeText(name))
-	if slices.ContainsFunc(events, func(e calendarEvent) bool { return e.activity.TimeZone == shanghaiZone }) {
-		w.shanghaiTimeZone()
+	w.line("REFRESH-INTERVAL;VALUE=DURATION:" + refreshInterval)
+	w.line("X-PUBLISHED-TTL:" + refreshInterval)
+	for _, z := range zoneSpans(events) {
+		w.timeZone(z)
 	}
 	dstamp := utcStamp(stamp)
 	for _, e := range events {
 		w.event(e, dstamp)
 	}
 	w.line("END:VCALENDAR")
-	return w.buf.Bytes()
-}
-
-// shanghaiTimeZone writes the VTIMEZONE that the events in Asia/Shanghai
-// refer to: China has kept +08:00 all year since 1991, so one STANDARD
-// rule describes every session the store accepts.
-func (w *icsWriter) shanghaiTimeZone() {
-	w.line("BEGIN:VTIMEZONE")
-	w.line("TZID:" + shanghaiZone)
-	w.line("BEGIN:STANDARD")
-	w.line("DTSTART:19700101T000000")
-	w.line("TZOFFSETFROM:+0800")
-	w.line("TZOFFSETTO:+0800")
-	w.line("TZNAME:CST")
-	w.line("END:STANDARD")
-	w.line("END:VTIMEZONE")
+	return w.buf.Bytes(), hex.EncodeToString(w.sum.Sum(nil)[:16])
 }
 
 // event writes the VEVENT of one activity, stamped dstamp.
@@ -135,7 +130,7 @@ func (w *icsWriter) event(e calendarEvent, dstamp string) {
 	a := e.activity
 	w.line("BEGIN:VEVENT")
 	w.line("UID:" + a.Id + "@socmgmt")
-	w.line("DTSTAMP:" + dstamp)
+	w.stamp("DTSTAMP:" + dstamp)
 	if a.CreateTime != nil {
 		w.line("CREATED:" + utcStamp(a.CreateTime.AsTime()))
 	}
@@ -163,8 +158,10 @@ func (w *icsWriter) event(e calendarEvent, dstamp string) {
 }
 
 // rrule writes the RRULE of a weekly activity. A count is written as the
-// sessions stored and an until as the last session's start, so a client
-// expands the rule to exactly the sessions the service lists.
+// sessions stored and an until as the last session's start in UTC (as
+// RFC 5545 asks when DTSTART has a TZID), so a client expands the rule
+// to exactly the sessions the service lists: the rule repeats DTSTART's
+// local time, as the service's own expansion does.
 func (e calendarEvent) rrule() string {
 	r := e.activity.Recurrence
 	rule := "RRULE:FREQ=WEEKLY;INTERVAL=" + strconv.Itoa(int(r.IntervalWeeks))
@@ -174,26 +171,41 @@ func (e calendarEvent) rrule() string {
 	return rule + ";UNTIL=" + utcStamp(time.Unix(e.lastStart, 0))
 }
 
-// when writes a DTSTART or DTEND value with its parameters: local time
-// with the zone's id for Asia/Shanghai, UTC otherwise.
+// when writes a DTSTART or DTEND value with its parameters: the local
+// time in the activity's zone and that zone's id, which a VTIMEZONE of
+// the feed describes. In UTC, a weekly session would move by an hour in
+// every parser once daylight saving time began or ended.
 func (e calendarEvent) when(sec int64) string {
-	if e.activity.TimeZone == shanghaiZone {
-		return ";TZID=" + shanghaiZone + ":" + time.Unix(sec, 0).In(e.loc).Format("20060102T150405")
-	}
-	return ":" + utcStamp(time.Unix(sec, 0))
+	return ";TZID=" + e.activity.TimeZone + ":" + time.Unix(sec, 0).In(e.loc).Format(localLayout)
 }
 
 func utcStamp(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 
-// icsWriter collects content lines, folded and CRLF-terminated.
+// icsWriter collects content lines, folded and CRLF-terminated, and a
+// hash of them.
 type icsWriter struct {
 	buf bytes.Buffer
+	// sum hashes every line but stamps; nil hashes nothing.
+	sum hash.Hash
 }
 
-// line writes one content line, folded into physical lines of at most
+// line writes one content line, and adds it to the hash.
+func (w *icsWriter) line(s string) {
+	from := w.buf.Len()
+	w.fold(s)
+	if w.sum != nil {
+		w.sum.Write(w.buf.Bytes()[from:])
+	}
+}
+
+// stamp writes a content line that the hash leaves out: one that changes
+// with the clock, not with the content.
+func (w *icsWriter) stamp(s string) { w.fold(s) }
+
+// fold writes one content line, folded into physical lines of at most
 // maxLineOctets octets each: every continuation starts with a space, which
 // counts, and a fold never splits a UTF-8 sequence.
-func (w *icsWriter) line(s string) {
+func (w *icsWriter) fold(s string) {
 	limit := maxLineOctets
 	for len(s) > limit {
 		cut := limit

@@ -2,6 +2,7 @@ package activity
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,11 +98,15 @@ func TestCalendarFeed(t *testing.T) {
 		}
 		for _, prop := range []string{
 			"BEGIN:VCALENDAR", "VERSION:2.0", "CALSCALE:GREGORIAN", "END:VCALENDAR",
-			"BEGIN:VTIMEZONE", "TZID:Asia/Shanghai", "TZOFFSETFROM:+0800", "TZOFFSETTO:+0800", "DTSTART:19700101T000000",
+			// Shanghai's VTIMEZONE: +08:00 since daylight saving time ended
+			// in 1991; Paris's: summer time since March 2026.
+			"BEGIN:VTIMEZONE", "TZID:Asia/Shanghai", "TZOFFSETFROM:+0900", "TZOFFSETTO:+0800", "DTSTART:19910915T020000",
+			"TZID:Europe/Paris", "BEGIN:DAYLIGHT", "DTSTART:20260329T020000", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "TZNAME:CEST",
+			"REFRESH-INTERVAL;VALUE=DURATION:PT1H",
 			"DTSTART;TZID=Asia/Shanghai:20260706T090000", "DTEND;TZID=Asia/Shanghai:20260706T103000",
 			"RRULE:FREQ=WEEKLY;INTERVAL=2;COUNT=6",
 			"RRULE:FREQ=WEEKLY;INTERVAL=1;UNTIL=20260804T113000Z",
-			"DTSTART:20260708T010000Z", "DTEND:20260708T020000Z",
+			"DTSTART;TZID=Europe/Paris:20260708T030000", "DTEND;TZID=Europe/Paris:20260708T040000",
 			`LOCATION:文化活动中心\, 和平区北市场街1号\; 二楼\, 东侧`,
 			`DESCRIPTION:请带好毛笔\n地点: 二楼\; 东侧\, 右转 \\ 谢谢`,
 			"DTSTAMP:20260615T100000Z",
@@ -117,8 +122,12 @@ func TestCalendarFeed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseCalendar: %v", err)
 		}
-		if tz := cal.Timezones(); len(tz) != 1 || tz[0].GetProperty(ical.ComponentPropertyTzid).Value != "Asia/Shanghai" {
-			t.Errorf("timezones = %v, want one Asia/Shanghai", tz)
+		var zones []string
+		for _, tz := range cal.Timezones() {
+			zones = append(zones, tz.GetProperty(ical.ComponentPropertyTzid).Value)
+		}
+		if want := []string{"Asia/Shanghai", "Europe/Paris"}; !slices.Equal(zones, want) {
+			t.Errorf("timezones = %v, want %v", zones, want)
 		}
 		type event struct {
 			UID, Summary, Location, Status, Categories, RRule string

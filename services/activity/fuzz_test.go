@@ -1,6 +1,8 @@
 package activity
 
 import (
+	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +73,29 @@ func FuzzParseBound(f *testing.F) {
 			t.Fatalf("the date %q spans %v", s, d)
 		case len(s) != len(time.DateOnly) && d != 0:
 			t.Fatalf("the instant %q moved by %v as an end", s, d)
+		}
+	})
+}
+
+// FuzzHashFeedToken feeds arbitrary text where a feed token goes (the
+// feed's URL): it must never panic, and it is taken only when it is the
+// one spelling of 256 bits that newFeedToken writes.
+func FuzzHashFeedToken(f *testing.F) {
+	token, _ := newFeedToken()
+	for _, s := range []string{"", token, token + "=", token[:len(token)-1] + "B", strings.Repeat("中", 15), "../../etc/passwd", strings.Repeat("A", 43)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hash, ok := hashFeedToken(s)
+		if !ok {
+			return
+		}
+		raw, err := feedTokenEncoding.DecodeString(s)
+		if err != nil || len(raw) != feedTokenBytes || feedTokenEncoding.EncodeToString(raw) != s {
+			t.Fatalf("took %q, which newFeedToken would not write", s)
+		}
+		if hash != sha256.Sum256([]byte(s)) {
+			t.Fatalf("hash of %q is not its SHA-256", s)
 		}
 	})
 }

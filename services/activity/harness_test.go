@@ -35,7 +35,8 @@ func newHarness(t testing.TB) *harness {
 		Name: "activity", Keys: h.keys,
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterActivityServiceServer(srv.GRPC(), NewServer(h.store, ServerOptions{
-				Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+				Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+				Registry: h.registryClient,
 			}))
 		},
 	})

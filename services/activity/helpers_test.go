@@ -31,6 +31,9 @@ const (
 	communityB = servicetest.CommunityB
 	// unknownID is shaped like an id and names nothing.
 	unknownID = "aaaaaaaaaaaaaaaa"
+	// unknownCommunity is shaped like a community id and names none that
+	// the fake registry knows.
+	unknownCommunity = "210102009999"
 )
 
 // testNow is the fixed clock of the tests: 18:00 in Shanghai.
@@ -53,7 +56,9 @@ type env struct {
 	t        testing.TB
 	store    *Store
 	registry *servicetest.FakeRegistry
-	clock    *testclock.Clock
+	// registryClient calls the fake registry.
+	registryClient registryv1.RegistryServiceClient
+	clock          *testclock.Clock
 }
 
 // newEnv opens a store in t.TempDir() with its projection following a
@@ -62,7 +67,8 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, registry: servicetest.NewFakeRegistry(), clock: testclock.New(testNow)}
 	registry := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: e.registry.Register})
-	store, err := OpenStore(filepath.Join(t.TempDir(), "activity.db"), registryv1.NewRegistryServiceClient(registry.Conn()), StoreOptions{
+	e.registryClient = registryv1.NewRegistryServiceClient(registry.Conn())
+	store, err := OpenStore(filepath.Join(t.TempDir(), "activity.db"), e.registryClient, StoreOptions{
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Now:    e.clock.Now,
 		// The tests read the audit log right after the reads it records.
@@ -192,3 +198,14 @@ func errorInfo(st *status.Status) *errdetails.ErrorInfo { return servicetest.Err
 
 // violations returns the field violations of st as field -> description.
 func violations(st *status.Status) map[string]string { return servicetest.Violations(st) }
+
+// mustSubscribe stores a subscription of o to community's calendar and
+// returns it with its feed token.
+func (e *env) mustSubscribe(community string, o subscriber) (*pb.CalendarSubscription, string) {
+	e.t.Helper()
+	sub, token, err := e.store.Subscribe(community, o, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sub, token
+}

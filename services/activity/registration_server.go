@@ -157,25 +157,3 @@ func (s *Server) reportRange(v *fault.Violations, fromText, toText string, loc *
 	}
 	return from, to
 }
-
-// GetCommunityCalendar implements pb.ActivityServiceServer.
-func (s *Server) GetCommunityCalendar(ctx context.Context, req *pb.GetCommunityCalendarRequest) (*pb.GetCommunityCalendarResponse, error) {
-	p, err := authn.Require(ctx, readers...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	inputcheck.CommunityID(&v, "communityId", req.CommunityId)
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	if err := scopeOf(p)(req.CommunityId); err != nil {
-		return nil, err
-	}
-	now := s.store.Now()
-	events, err := s.store.calendarEvents(req.CommunityId, now)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.GetCommunityCalendarResponse{Ics: encodeCalendar("社区活动 "+req.CommunityId, events, now)}, nil
-}

@@ -1,6 +1,10 @@
 package activity
 
 import (
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 )
@@ -55,13 +59,29 @@ var (
 	// bucketAudit is the audit log of reads and changes of retirees (see
 	// audit.Bucket).
 	bucketAudit = audit.Bucket
+	// bucketCalendarSubscriptions maps a calendar subscription's id to its
+	// CalendarSubscription (version 2).
+	bucketCalendarSubscriptions = []byte("calendar_subscriptions")
+	// bucketCalendarFeeds maps the SHA-256 of a feed token (32 bytes) to
+	// its subscription's id: the feed's only way in. The token itself is
+	// stored nowhere (version 2).
+	bucketCalendarFeeds = []byte("calendar_feeds")
+	// bucketCalendarSubscriptionsByOwner holds community id, 0, owner key
+	// (ownerKeyLen bytes), subscription id -> the SHA-256 of its token,
+	// which revoking deletes from bucketCalendarFeeds (version 2).
+	bucketCalendarSubscriptionsByOwner = []byte("calendar_subscriptions_by_owner")
 
-	allBuckets = [][]byte{
+	// bucketsV1 are the buckets of storage version 1.
+	bucketsV1 = [][]byte{
 		bucketMeta, bucketVenues, bucketVenuesByCommunity, bucketVenueKeys,
 		bucketActivities, bucketActivityMeta, bucketOccurrences, bucketVenueSlots,
 		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree, bucketRetireeRegistrations,
 		bucketAttendance, bucketAttendanceRecorded, bucketAudit,
 	}
+	// calendarBuckets are the buckets version 2 adds.
+	calendarBuckets = [][]byte{bucketCalendarSubscriptions, bucketCalendarFeeds, bucketCalendarSubscriptionsByOwner}
+
+	allBuckets = append(slices.Clone(bucketsV1), calendarBuckets...)
 )
 
 // storageSchema is the layout of activity.db, which OpenStore opens with
@@ -69,6 +89,21 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    1,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
+	Version:    2,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions},
+}
+
+// calendarSubscriptions is the step to version 2: the buckets of calendar
+// subscriptions, empty. A build before it must not open such a file: it
+// would not know that feeds exist, nor keep them revocable.
+var calendarSubscriptions = boltstore.Migration{
+	From: 1, To: 2, Name: "calendar subscriptions",
+	Apply: func(tx *bolt.Tx) error {
+		for _, name := range calendarBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
 }

@@ -20,7 +20,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	venue := &pb.Venue{Id: "abcdefghijklmnop", CommunityId: communityA, Name: "活动室", Address: "北市场街1号", Capacity: 40, AreaSqm: 80}
 	anyone := func(string) error { return nil }
 	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
-		File: "activity.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		File: "activity.db", Buckets: bucketsV1, Meta: bucketMeta, Version: storageSchema.Version,
 		Records: func(tx *bolt.Tx) error {
 			return errors.Join(
 				boltstoretest.PutProto(tx, "venues", venue.Id, venue),

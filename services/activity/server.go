@@ -12,6 +12,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // Server implements the activity service's gRPC API: each handler
@@ -19,8 +20,9 @@ import (
 type Server struct {
 	pb.UnimplementedActivityServiceServer
 
-	store *Store
-	log   *zap.Logger
+	store       *Store
+	log         *zap.Logger
+	communities *communities
 }
 
 var _ pb.ActivityServiceServer = (*Server)(nil)
@@ -30,6 +32,9 @@ type ServerOptions struct {
 	// Logger receives the server's own events; requests log through the
 	// bootstrap's per-request logger.
 	Logger *zap.Logger
+	// Registry answers whether a community exists, for the calendar's
+	// 404; nil takes every well-formed community id to exist.
+	Registry registryv1.RegistryServiceClient
 }
 
 // NewServer returns a Server over store; the store's clock is the
@@ -38,7 +43,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Server{store: store, log: o.Logger}
+	return &Server{store: store, log: o.Logger, communities: newCommunities(o.Registry, store)}
 }
 
 // Who may do what (DESIGN "Identity and access"): admin everything; bureau

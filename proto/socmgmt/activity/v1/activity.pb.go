@@ -2174,7 +2174,15 @@ func (x *GetCommunityCalendarRequest) GetCommunityId() string {
 type GetCommunityCalendarResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// text/calendar; charset=utf-8, CRLF line ends, folded at 75 octets.
-	Ics           []byte `protobuf:"bytes,1,opt,name=ics,proto3" json:"ics,omitempty"`
+	// Events are in their activity's time zone (DTSTART;TZID=...), each
+	// zone described by a VTIMEZONE, so that weekly sessions keep their
+	// local time across a change to or from daylight saving time.
+	Ics []byte `protobuf:"bytes,1,opt,name=ics,proto3" json:"ics,omitempty"`
+	// A validator of the calendar's content: it changes whenever the
+	// content does (an activity created or cancelled, say), and stays the
+	// same while only the DTSTAMP does. The gateway sends it as a weak
+	// ETag and answers If-None-Match with 304.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2214,6 +2222,537 @@ func (x *GetCommunityCalendarResponse) GetIcs() []byte {
 		return x.Ics
 	}
 	return nil
+}
+
+func (x *GetCommunityCalendarResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// CalendarSubscription is a feed URL given for a community's calendar.
+// Its token is not kept, only a hash of it.
+type CalendarSubscription struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CommunityId string                 `protobuf:"bytes,2,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Who subscribed: the subject of the bearer token that asked.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The role of that token, e.g. "clerk".
+	OwnerRole string `protobuf:"bytes,4,opt,name=owner_role,json=ownerRole,proto3" json:"owner_role,omitempty"`
+	// A name the owner gave it, e.g. the device it is for; may be empty.
+	Label         string                 `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalendarSubscription) Reset() {
+	*x = CalendarSubscription{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalendarSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalendarSubscription) ProtoMessage() {}
+
+func (x *CalendarSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalendarSubscription.ProtoReflect.Descriptor instead.
+func (*CalendarSubscription) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CalendarSubscription) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CalendarSubscription) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *CalendarSubscription) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *CalendarSubscription) GetOwnerRole() string {
+	if x != nil {
+		return x.OwnerRole
+	}
+	return ""
+}
+
+func (x *CalendarSubscription) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *CalendarSubscription) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// SubscribeCalendarRequest is the request of SubscribeCalendar.
+type SubscribeCalendarRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CommunityId string                 `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Optional, at most 64 characters.
+	Label         string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeCalendarRequest) Reset() {
+	*x = SubscribeCalendarRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeCalendarRequest) ProtoMessage() {}
+
+func (x *SubscribeCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeCalendarRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SubscribeCalendarRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *SubscribeCalendarRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+// SubscribeCalendarResponse is the response of SubscribeCalendar.
+type SubscribeCalendarResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Subscription *CalendarSubscription  `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The feed token: 256 random bits, base64url. Only this answer holds
+	// it; treat it as a password.
+	FeedToken string `protobuf:"bytes,2,opt,name=feed_token,json=feedToken,proto3" json:"feed_token,omitempty"`
+	// Where the gateway serves the feed: /v1/calendars/{feed_token}/calendar.ics.
+	// A calendar app subscribes to the gateway's base URL followed by it.
+	FeedPath      string `protobuf:"bytes,3,opt,name=feed_path,json=feedPath,proto3" json:"feed_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeCalendarResponse) Reset() {
+	*x = SubscribeCalendarResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeCalendarResponse) ProtoMessage() {}
+
+func (x *SubscribeCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeCalendarResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SubscribeCalendarResponse) GetSubscription() *CalendarSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+func (x *SubscribeCalendarResponse) GetFeedToken() string {
+	if x != nil {
+		return x.FeedToken
+	}
+	return ""
+}
+
+func (x *SubscribeCalendarResponse) GetFeedPath() string {
+	if x != nil {
+		return x.FeedPath
+	}
+	return ""
+}
+
+// ListCalendarSubscriptionsRequest is the request of
+// ListCalendarSubscriptions.
+type ListCalendarSubscriptionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommunityId   string                 `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarSubscriptionsRequest) Reset() {
+	*x = ListCalendarSubscriptionsRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListCalendarSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListCalendarSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListCalendarSubscriptionsRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListCalendarSubscriptionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCalendarSubscriptionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListCalendarSubscriptionsResponse is the response of
+// ListCalendarSubscriptions.
+type ListCalendarSubscriptionsResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Subscriptions []*CalendarSubscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	NextPageToken string                  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarSubscriptionsResponse) Reset() {
+	*x = ListCalendarSubscriptionsResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListCalendarSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListCalendarSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListCalendarSubscriptionsResponse) GetSubscriptions() []*CalendarSubscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *ListCalendarSubscriptionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// RevokeCalendarSubscriptionRequest is the request of
+// RevokeCalendarSubscription.
+type RevokeCalendarSubscriptionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommunityId   string                 `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCalendarSubscriptionRequest) Reset() {
+	*x = RevokeCalendarSubscriptionRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCalendarSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCalendarSubscriptionRequest) ProtoMessage() {}
+
+func (x *RevokeCalendarSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCalendarSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCalendarSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RevokeCalendarSubscriptionRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *RevokeCalendarSubscriptionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RevokeCalendarSubscriptionResponse is the response of
+// RevokeCalendarSubscription.
+type RevokeCalendarSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription as it was; its feed no longer answers.
+	Subscription  *CalendarSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCalendarSubscriptionResponse) Reset() {
+	*x = RevokeCalendarSubscriptionResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCalendarSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCalendarSubscriptionResponse) ProtoMessage() {}
+
+func (x *RevokeCalendarSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCalendarSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCalendarSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RevokeCalendarSubscriptionResponse) GetSubscription() *CalendarSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// GetCalendarFeedRequest is the request of GetCalendarFeed.
+type GetCalendarFeedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FeedToken     string                 `protobuf:"bytes,1,opt,name=feed_token,json=feedToken,proto3" json:"feed_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarFeedRequest) Reset() {
+	*x = GetCalendarFeedRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarFeedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarFeedRequest) ProtoMessage() {}
+
+func (x *GetCalendarFeedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarFeedRequest.ProtoReflect.Descriptor instead.
+func (*GetCalendarFeedRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetCalendarFeedRequest) GetFeedToken() string {
+	if x != nil {
+		return x.FeedToken
+	}
+	return ""
+}
+
+// GetCalendarFeedResponse is the response of GetCalendarFeed: as
+// GetCommunityCalendarResponse.
+type GetCalendarFeedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ics           []byte                 `protobuf:"bytes,1,opt,name=ics,proto3" json:"ics,omitempty"`
+	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarFeedResponse) Reset() {
+	*x = GetCalendarFeedResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarFeedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarFeedResponse) ProtoMessage() {}
+
+func (x *GetCalendarFeedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarFeedResponse.ProtoReflect.Descriptor instead.
+func (*GetCalendarFeedResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetCalendarFeedResponse) GetIcs() []byte {
+	if x != nil {
+		return x.Ics
+	}
+	return nil
+}
+
+func (x *GetCalendarFeedResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 var File_socmgmt_activity_v1_activity_proto protoreflect.FileDescriptor
@@ -2386,9 +2925,46 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	" \x01(\x05R\x17livingAloneParticipants\x123\n" +
 	"\x15distinct_participants\x18\v \x01(\x05R\x14distinctParticipants\"@\n" +
 	"\x1bGetCommunityCalendarRequest\x12!\n" +
-	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\"0\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\"D\n" +
 	"\x1cGetCommunityCalendarResponse\x12\x10\n" +
-	"\x03ics\x18\x01 \x01(\fR\x03ics*r\n" +
+	"\x03ics\x18\x01 \x01(\fR\x03ics\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd1\x01\n" +
+	"\x14CalendarSubscription\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcommunity_id\x18\x02 \x01(\tR\vcommunityId\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x1d\n" +
+	"\n" +
+	"owner_role\x18\x04 \x01(\tR\townerRole\x12\x14\n" +
+	"\x05label\x18\x05 \x01(\tR\x05label\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"S\n" +
+	"\x18SubscribeCalendarRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"\xa6\x01\n" +
+	"\x19SubscribeCalendarResponse\x12M\n" +
+	"\fsubscription\x18\x01 \x01(\v2).socmgmt.activity.v1.CalendarSubscriptionR\fsubscription\x12\x1d\n" +
+	"\n" +
+	"feed_token\x18\x02 \x01(\tR\tfeedToken\x12\x1b\n" +
+	"\tfeed_path\x18\x03 \x01(\tR\bfeedPath\"\x81\x01\n" +
+	" ListCalendarSubscriptionsRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x9c\x01\n" +
+	"!ListCalendarSubscriptionsResponse\x12O\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2).socmgmt.activity.v1.CalendarSubscriptionR\rsubscriptions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"V\n" +
+	"!RevokeCalendarSubscriptionRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"s\n" +
+	"\"RevokeCalendarSubscriptionResponse\x12M\n" +
+	"\fsubscription\x18\x01 \x01(\v2).socmgmt.activity.v1.CalendarSubscriptionR\fsubscription\"7\n" +
+	"\x16GetCalendarFeedRequest\x12\x1d\n" +
+	"\n" +
+	"feed_token\x18\x01 \x01(\tR\tfeedToken\"?\n" +
+	"\x17GetCalendarFeedResponse\x12\x10\n" +
+	"\x03ics\x18\x01 \x01(\fR\x03ics\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag*r\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aCULTURE\x10\x01\x12\n" +
@@ -2398,7 +2974,7 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x06HEALTH\x10\x03\x12\r\n" +
 	"\tEDUCATION\x10\x04\x12\r\n" +
 	"\tVOLUNTEER\x10\x05\x12\t\n" +
-	"\x05OTHER\x10\x062\x99\v\n" +
+	"\x05OTHER\x10\x062\x98\x0f\n" +
 	"\x0fActivityService\x12`\n" +
 	"\vCreateVenue\x12'.socmgmt.activity.v1.CreateVenueRequest\x1a(.socmgmt.activity.v1.CreateVenueResponse\x12W\n" +
 	"\bGetVenue\x12$.socmgmt.activity.v1.GetVenueRequest\x1a%.socmgmt.activity.v1.GetVenueResponse\x12]\n" +
@@ -2413,7 +2989,11 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x11ListRegistrations\x12-.socmgmt.activity.v1.ListRegistrationsRequest\x1a..socmgmt.activity.v1.ListRegistrationsResponse\x12o\n" +
 	"\x10RecordAttendance\x12,.socmgmt.activity.v1.RecordAttendanceRequest\x1a-.socmgmt.activity.v1.RecordAttendanceResponse\x12\x81\x01\n" +
 	"\x16GetParticipationReport\x122.socmgmt.activity.v1.GetParticipationReportRequest\x1a3.socmgmt.activity.v1.GetParticipationReportResponse\x12{\n" +
-	"\x14GetCommunityCalendar\x120.socmgmt.activity.v1.GetCommunityCalendarRequest\x1a1.socmgmt.activity.v1.GetCommunityCalendarResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
+	"\x14GetCommunityCalendar\x120.socmgmt.activity.v1.GetCommunityCalendarRequest\x1a1.socmgmt.activity.v1.GetCommunityCalendarResponse\x12r\n" +
+	"\x11SubscribeCalendar\x12-.socmgmt.activity.v1.SubscribeCalendarRequest\x1a..socmgmt.activity.v1.SubscribeCalendarResponse\x12\x8a\x01\n" +
+	"\x19ListCalendarSubscriptions\x125.socmgmt.activity.v1.ListCalendarSubscriptionsRequest\x1a6.socmgmt.activity.v1.ListCalendarSubscriptionsResponse\x12\x8d\x01\n" +
+	"\x1aRevokeCalendarSubscription\x126.socmgmt.activity.v1.RevokeCalendarSubscriptionRequest\x1a7.socmgmt.activity.v1.RevokeCalendarSubscriptionResponse\x12l\n" +
+	"\x0fGetCalendarFeed\x12+.socmgmt.activity.v1.GetCalendarFeedRequest\x1a,.socmgmt.activity.v1.GetCalendarFeedResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
 
 var (
 	file_socmgmt_activity_v1_activity_proto_rawDescOnce sync.Once
@@ -2428,55 +3008,64 @@ func file_socmgmt_activity_v1_activity_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_activity_v1_activity_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_socmgmt_activity_v1_activity_proto_goTypes = []any{
-	(Category)(0),                          // 0: socmgmt.activity.v1.Category
-	(Activity_State)(0),                    // 1: socmgmt.activity.v1.Activity.State
-	(Registration_State)(0),                // 2: socmgmt.activity.v1.Registration.State
-	(*Venue)(nil),                          // 3: socmgmt.activity.v1.Venue
-	(*Recurrence)(nil),                     // 4: socmgmt.activity.v1.Recurrence
-	(*Activity)(nil),                       // 5: socmgmt.activity.v1.Activity
-	(*Occurrence)(nil),                     // 6: socmgmt.activity.v1.Occurrence
-	(*Registration)(nil),                   // 7: socmgmt.activity.v1.Registration
-	(*CreateVenueRequest)(nil),             // 8: socmgmt.activity.v1.CreateVenueRequest
-	(*CreateVenueResponse)(nil),            // 9: socmgmt.activity.v1.CreateVenueResponse
-	(*GetVenueRequest)(nil),                // 10: socmgmt.activity.v1.GetVenueRequest
-	(*GetVenueResponse)(nil),               // 11: socmgmt.activity.v1.GetVenueResponse
-	(*ListVenuesRequest)(nil),              // 12: socmgmt.activity.v1.ListVenuesRequest
-	(*ListVenuesResponse)(nil),             // 13: socmgmt.activity.v1.ListVenuesResponse
-	(*CreateActivityRequest)(nil),          // 14: socmgmt.activity.v1.CreateActivityRequest
-	(*CreateActivityResponse)(nil),         // 15: socmgmt.activity.v1.CreateActivityResponse
-	(*GetActivityRequest)(nil),             // 16: socmgmt.activity.v1.GetActivityRequest
-	(*GetActivityResponse)(nil),            // 17: socmgmt.activity.v1.GetActivityResponse
-	(*ListActivitiesRequest)(nil),          // 18: socmgmt.activity.v1.ListActivitiesRequest
-	(*ListActivitiesResponse)(nil),         // 19: socmgmt.activity.v1.ListActivitiesResponse
-	(*CancelActivityRequest)(nil),          // 20: socmgmt.activity.v1.CancelActivityRequest
-	(*CancelActivityResponse)(nil),         // 21: socmgmt.activity.v1.CancelActivityResponse
-	(*RegisterRetireeRequest)(nil),         // 22: socmgmt.activity.v1.RegisterRetireeRequest
-	(*RegisterRetireeResponse)(nil),        // 23: socmgmt.activity.v1.RegisterRetireeResponse
-	(*CancelRegistrationRequest)(nil),      // 24: socmgmt.activity.v1.CancelRegistrationRequest
-	(*CancelRegistrationResponse)(nil),     // 25: socmgmt.activity.v1.CancelRegistrationResponse
-	(*ListRegistrationsRequest)(nil),       // 26: socmgmt.activity.v1.ListRegistrationsRequest
-	(*ListRegistrationsResponse)(nil),      // 27: socmgmt.activity.v1.ListRegistrationsResponse
-	(*RecordAttendanceRequest)(nil),        // 28: socmgmt.activity.v1.RecordAttendanceRequest
-	(*RecordAttendanceResponse)(nil),       // 29: socmgmt.activity.v1.RecordAttendanceResponse
-	(*GetParticipationReportRequest)(nil),  // 30: socmgmt.activity.v1.GetParticipationReportRequest
-	(*CategoryParticipation)(nil),          // 31: socmgmt.activity.v1.CategoryParticipation
-	(*GetParticipationReportResponse)(nil), // 32: socmgmt.activity.v1.GetParticipationReportResponse
-	(*GetCommunityCalendarRequest)(nil),    // 33: socmgmt.activity.v1.GetCommunityCalendarRequest
-	(*GetCommunityCalendarResponse)(nil),   // 34: socmgmt.activity.v1.GetCommunityCalendarResponse
-	(*timestamppb.Timestamp)(nil),          // 35: google.protobuf.Timestamp
+	(Category)(0),                              // 0: socmgmt.activity.v1.Category
+	(Activity_State)(0),                        // 1: socmgmt.activity.v1.Activity.State
+	(Registration_State)(0),                    // 2: socmgmt.activity.v1.Registration.State
+	(*Venue)(nil),                              // 3: socmgmt.activity.v1.Venue
+	(*Recurrence)(nil),                         // 4: socmgmt.activity.v1.Recurrence
+	(*Activity)(nil),                           // 5: socmgmt.activity.v1.Activity
+	(*Occurrence)(nil),                         // 6: socmgmt.activity.v1.Occurrence
+	(*Registration)(nil),                       // 7: socmgmt.activity.v1.Registration
+	(*CreateVenueRequest)(nil),                 // 8: socmgmt.activity.v1.CreateVenueRequest
+	(*CreateVenueResponse)(nil),                // 9: socmgmt.activity.v1.CreateVenueResponse
+	(*GetVenueRequest)(nil),                    // 10: socmgmt.activity.v1.GetVenueRequest
+	(*GetVenueResponse)(nil),                   // 11: socmgmt.activity.v1.GetVenueResponse
+	(*ListVenuesRequest)(nil),                  // 12: socmgmt.activity.v1.ListVenuesRequest
+	(*ListVenuesResponse)(nil),                 // 13: socmgmt.activity.v1.ListVenuesResponse
+	(*CreateActivityRequest)(nil),              // 14: socmgmt.activity.v1.CreateActivityRequest
+	(*CreateActivityResponse)(nil),             // 15: socmgmt.activity.v1.CreateActivityResponse
+	(*GetActivityRequest)(nil),                 // 16: socmgmt.activity.v1.GetActivityRequest
+	(*GetActivityResponse)(nil),                // 17: socmgmt.activity.v1.GetActivityResponse
+	(*ListActivitiesRequest)(nil),              // 18: socmgmt.activity.v1.ListActivitiesRequest
+	(*ListActivitiesResponse)(nil),             // 19: socmgmt.activity.v1.ListActivitiesResponse
+	(*CancelActivityRequest)(nil),              // 20: socmgmt.activity.v1.CancelActivityRequest
+	(*CancelActivityResponse)(nil),             // 21: socmgmt.activity.v1.CancelActivityResponse
+	(*RegisterRetireeRequest)(nil),             // 22: socmgmt.activity.v1.RegisterRetireeRequest
+	(*RegisterRetireeResponse)(nil),            // 23: socmgmt.activity.v1.RegisterRetireeResponse
+	(*CancelRegistrationRequest)(nil),          // 24: socmgmt.activity.v1.CancelRegistrationRequest
+	(*CancelRegistrationResponse)(nil),         // 25: socmgmt.activity.v1.CancelRegistrationResponse
+	(*ListRegistrationsRequest)(nil),           // 26: socmgmt.activity.v1.ListRegistrationsRequest
+	(*ListRegistrationsResponse)(nil),          // 27: socmgmt.activity.v1.ListRegistrationsResponse
+	(*RecordAttendanceRequest)(nil),            // 28: socmgmt.activity.v1.RecordAttendanceRequest
+	(*RecordAttendanceResponse)(nil),           // 29: socmgmt.activity.v1.RecordAttendanceResponse
+	(*GetParticipationReportRequest)(nil),      // 30: socmgmt.activity.v1.GetParticipationReportRequest
+	(*CategoryParticipation)(nil),              // 31: socmgmt.activity.v1.CategoryParticipation
+	(*GetParticipationReportResponse)(nil),     // 32: socmgmt.activity.v1.GetParticipationReportResponse
+	(*GetCommunityCalendarRequest)(nil),        // 33: socmgmt.activity.v1.GetCommunityCalendarRequest
+	(*GetCommunityCalendarResponse)(nil),       // 34: socmgmt.activity.v1.GetCommunityCalendarResponse
+	(*CalendarSubscription)(nil),               // 35: socmgmt.activity.v1.CalendarSubscription
+	(*SubscribeCalendarRequest)(nil),           // 36: socmgmt.activity.v1.SubscribeCalendarRequest
+	(*SubscribeCalendarResponse)(nil),          // 37: socmgmt.activity.v1.SubscribeCalendarResponse
+	(*ListCalendarSubscriptionsRequest)(nil),   // 38: socmgmt.activity.v1.ListCalendarSubscriptionsRequest
+	(*ListCalendarSubscriptionsResponse)(nil),  // 39: socmgmt.activity.v1.ListCalendarSubscriptionsResponse
+	(*RevokeCalendarSubscriptionRequest)(nil),  // 40: socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
+	(*RevokeCalendarSubscriptionResponse)(nil), // 41: socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
+	(*GetCalendarFeedRequest)(nil),             // 42: socmgmt.activity.v1.GetCalendarFeedRequest
+	(*GetCalendarFeedResponse)(nil),            // 43: socmgmt.activity.v1.GetCalendarFeedResponse
+	(*timestamppb.Timestamp)(nil),              // 44: google.protobuf.Timestamp
 }
 var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
-	35, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
+	44, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: socmgmt.activity.v1.Activity.category:type_name -> socmgmt.activity.v1.Category
 	4,  // 2: socmgmt.activity.v1.Activity.recurrence:type_name -> socmgmt.activity.v1.Recurrence
 	1,  // 3: socmgmt.activity.v1.Activity.state:type_name -> socmgmt.activity.v1.Activity.State
-	35, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
+	44, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: socmgmt.activity.v1.Occurrence.category:type_name -> socmgmt.activity.v1.Category
 	1,  // 6: socmgmt.activity.v1.Occurrence.state:type_name -> socmgmt.activity.v1.Activity.State
 	2,  // 7: socmgmt.activity.v1.Registration.state:type_name -> socmgmt.activity.v1.Registration.State
-	35, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
+	44, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
 	3,  // 9: socmgmt.activity.v1.CreateVenueRequest.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 10: socmgmt.activity.v1.CreateVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 11: socmgmt.activity.v1.GetVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
@@ -2492,37 +3081,49 @@ var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
 	7,  // 21: socmgmt.activity.v1.ListRegistrationsResponse.registrations:type_name -> socmgmt.activity.v1.Registration
 	0,  // 22: socmgmt.activity.v1.CategoryParticipation.category:type_name -> socmgmt.activity.v1.Category
 	31, // 23: socmgmt.activity.v1.GetParticipationReportResponse.by_category:type_name -> socmgmt.activity.v1.CategoryParticipation
-	8,  // 24: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
-	10, // 25: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
-	12, // 26: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
-	14, // 27: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
-	16, // 28: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
-	18, // 29: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
-	20, // 30: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
-	22, // 31: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
-	24, // 32: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
-	26, // 33: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
-	28, // 34: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
-	30, // 35: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
-	33, // 36: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
-	9,  // 37: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
-	11, // 38: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
-	13, // 39: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
-	15, // 40: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
-	17, // 41: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
-	19, // 42: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
-	21, // 43: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
-	23, // 44: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
-	25, // 45: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
-	27, // 46: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
-	29, // 47: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
-	32, // 48: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
-	34, // 49: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
-	37, // [37:50] is the sub-list for method output_type
-	24, // [24:37] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	44, // 24: socmgmt.activity.v1.CalendarSubscription.create_time:type_name -> google.protobuf.Timestamp
+	35, // 25: socmgmt.activity.v1.SubscribeCalendarResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
+	35, // 26: socmgmt.activity.v1.ListCalendarSubscriptionsResponse.subscriptions:type_name -> socmgmt.activity.v1.CalendarSubscription
+	35, // 27: socmgmt.activity.v1.RevokeCalendarSubscriptionResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
+	8,  // 28: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
+	10, // 29: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
+	12, // 30: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
+	14, // 31: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
+	16, // 32: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
+	18, // 33: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
+	20, // 34: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
+	22, // 35: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
+	24, // 36: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
+	26, // 37: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
+	28, // 38: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
+	30, // 39: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
+	33, // 40: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
+	36, // 41: socmgmt.activity.v1.ActivityService.SubscribeCalendar:input_type -> socmgmt.activity.v1.SubscribeCalendarRequest
+	38, // 42: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:input_type -> socmgmt.activity.v1.ListCalendarSubscriptionsRequest
+	40, // 43: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:input_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
+	42, // 44: socmgmt.activity.v1.ActivityService.GetCalendarFeed:input_type -> socmgmt.activity.v1.GetCalendarFeedRequest
+	9,  // 45: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
+	11, // 46: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
+	13, // 47: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
+	15, // 48: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
+	17, // 49: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
+	19, // 50: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
+	21, // 51: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
+	23, // 52: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
+	25, // 53: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
+	27, // 54: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
+	29, // 55: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
+	32, // 56: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
+	34, // 57: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
+	37, // 58: socmgmt.activity.v1.ActivityService.SubscribeCalendar:output_type -> socmgmt.activity.v1.SubscribeCalendarResponse
+	39, // 59: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:output_type -> socmgmt.activity.v1.ListCalendarSubscriptionsResponse
+	41, // 60: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:output_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
+	43, // 61: socmgmt.activity.v1.ActivityService.GetCalendarFeed:output_type -> socmgmt.activity.v1.GetCalendarFeedResponse
+	45, // [45:62] is the sub-list for method output_type
+	28, // [28:45] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_activity_v1_activity_proto_init() }
@@ -2536,7 +3137,7 @@ func file_socmgmt_activity_v1_activity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_activity_v1_activity_proto_rawDesc), len(file_socmgmt_activity_v1_activity_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   32,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

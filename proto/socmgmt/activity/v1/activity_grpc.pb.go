@@ -19,19 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ActivityService_CreateVenue_FullMethodName            = "/socmgmt.activity.v1.ActivityService/CreateVenue"
-	ActivityService_GetVenue_FullMethodName               = "/socmgmt.activity.v1.ActivityService/GetVenue"
-	ActivityService_ListVenues_FullMethodName             = "/socmgmt.activity.v1.ActivityService/ListVenues"
-	ActivityService_CreateActivity_FullMethodName         = "/socmgmt.activity.v1.ActivityService/CreateActivity"
-	ActivityService_GetActivity_FullMethodName            = "/socmgmt.activity.v1.ActivityService/GetActivity"
-	ActivityService_ListActivities_FullMethodName         = "/socmgmt.activity.v1.ActivityService/ListActivities"
-	ActivityService_CancelActivity_FullMethodName         = "/socmgmt.activity.v1.ActivityService/CancelActivity"
-	ActivityService_RegisterRetiree_FullMethodName        = "/socmgmt.activity.v1.ActivityService/RegisterRetiree"
-	ActivityService_CancelRegistration_FullMethodName     = "/socmgmt.activity.v1.ActivityService/CancelRegistration"
-	ActivityService_ListRegistrations_FullMethodName      = "/socmgmt.activity.v1.ActivityService/ListRegistrations"
-	ActivityService_RecordAttendance_FullMethodName       = "/socmgmt.activity.v1.ActivityService/RecordAttendance"
-	ActivityService_GetParticipationReport_FullMethodName = "/socmgmt.activity.v1.ActivityService/GetParticipationReport"
-	ActivityService_GetCommunityCalendar_FullMethodName   = "/socmgmt.activity.v1.ActivityService/GetCommunityCalendar"
+	ActivityService_CreateVenue_FullMethodName                = "/socmgmt.activity.v1.ActivityService/CreateVenue"
+	ActivityService_GetVenue_FullMethodName                   = "/socmgmt.activity.v1.ActivityService/GetVenue"
+	ActivityService_ListVenues_FullMethodName                 = "/socmgmt.activity.v1.ActivityService/ListVenues"
+	ActivityService_CreateActivity_FullMethodName             = "/socmgmt.activity.v1.ActivityService/CreateActivity"
+	ActivityService_GetActivity_FullMethodName                = "/socmgmt.activity.v1.ActivityService/GetActivity"
+	ActivityService_ListActivities_FullMethodName             = "/socmgmt.activity.v1.ActivityService/ListActivities"
+	ActivityService_CancelActivity_FullMethodName             = "/socmgmt.activity.v1.ActivityService/CancelActivity"
+	ActivityService_RegisterRetiree_FullMethodName            = "/socmgmt.activity.v1.ActivityService/RegisterRetiree"
+	ActivityService_CancelRegistration_FullMethodName         = "/socmgmt.activity.v1.ActivityService/CancelRegistration"
+	ActivityService_ListRegistrations_FullMethodName          = "/socmgmt.activity.v1.ActivityService/ListRegistrations"
+	ActivityService_RecordAttendance_FullMethodName           = "/socmgmt.activity.v1.ActivityService/RecordAttendance"
+	ActivityService_GetParticipationReport_FullMethodName     = "/socmgmt.activity.v1.ActivityService/GetParticipationReport"
+	ActivityService_GetCommunityCalendar_FullMethodName       = "/socmgmt.activity.v1.ActivityService/GetCommunityCalendar"
+	ActivityService_SubscribeCalendar_FullMethodName          = "/socmgmt.activity.v1.ActivityService/SubscribeCalendar"
+	ActivityService_ListCalendarSubscriptions_FullMethodName  = "/socmgmt.activity.v1.ActivityService/ListCalendarSubscriptions"
+	ActivityService_RevokeCalendarSubscription_FullMethodName = "/socmgmt.activity.v1.ActivityService/RevokeCalendarSubscription"
+	ActivityService_GetCalendarFeed_FullMethodName            = "/socmgmt.activity.v1.ActivityService/GetCalendarFeed"
 )
 
 // ActivityServiceClient is the client API for ActivityService service.
@@ -74,6 +78,24 @@ type ActivityServiceClient interface {
 	// GetCommunityCalendar renders a community's activities as an RFC 5545
 	// calendar; the gateway serves it at /v1/communities/{id}/calendar.ics.
 	GetCommunityCalendar(ctx context.Context, in *GetCommunityCalendarRequest, opts ...grpc.CallOption) (*GetCommunityCalendarResponse, error)
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	SubscribeCalendar(ctx context.Context, in *SubscribeCalendarRequest, opts ...grpc.CallOption) (*SubscribeCalendarResponse, error)
+	// ListCalendarSubscriptions lists the caller's subscriptions to a
+	// community's calendar (an admin's lists everyone's), without tokens.
+	ListCalendarSubscriptions(ctx context.Context, in *ListCalendarSubscriptionsRequest, opts ...grpc.CallOption) (*ListCalendarSubscriptionsResponse, error)
+	// RevokeCalendarSubscription revokes a subscription, by its owner or an
+	// admin: its feed is NOT_FOUND from then on.
+	RevokeCalendarSubscription(ctx context.Context, in *RevokeCalendarSubscriptionRequest, opts ...grpc.CallOption) (*RevokeCalendarSubscriptionResponse, error)
+	// GetCalendarFeed renders the calendar that a feed token was given for.
+	// It is called without a bearer token, the feed token being the
+	// credential; an unknown or revoked token is NOT_FOUND. The gateway
+	// serves it at /v1/calendars/{feed_token}/calendar.ics.
+	GetCalendarFeed(ctx context.Context, in *GetCalendarFeedRequest, opts ...grpc.CallOption) (*GetCalendarFeedResponse, error)
 }
 
 type activityServiceClient struct {
@@ -214,6 +236,46 @@ func (c *activityServiceClient) GetCommunityCalendar(ctx context.Context, in *Ge
 	return out, nil
 }
 
+func (c *activityServiceClient) SubscribeCalendar(ctx context.Context, in *SubscribeCalendarRequest, opts ...grpc.CallOption) (*SubscribeCalendarResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscribeCalendarResponse)
+	err := c.cc.Invoke(ctx, ActivityService_SubscribeCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *activityServiceClient) ListCalendarSubscriptions(ctx context.Context, in *ListCalendarSubscriptionsRequest, opts ...grpc.CallOption) (*ListCalendarSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCalendarSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, ActivityService_ListCalendarSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *activityServiceClient) RevokeCalendarSubscription(ctx context.Context, in *RevokeCalendarSubscriptionRequest, opts ...grpc.CallOption) (*RevokeCalendarSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeCalendarSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ActivityService_RevokeCalendarSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *activityServiceClient) GetCalendarFeed(ctx context.Context, in *GetCalendarFeedRequest, opts ...grpc.CallOption) (*GetCalendarFeedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCalendarFeedResponse)
+	err := c.cc.Invoke(ctx, ActivityService_GetCalendarFeed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ActivityServiceServer is the server API for ActivityService service.
 // All implementations must embed UnimplementedActivityServiceServer
 // for forward compatibility.
@@ -254,6 +316,24 @@ type ActivityServiceServer interface {
 	// GetCommunityCalendar renders a community's activities as an RFC 5545
 	// calendar; the gateway serves it at /v1/communities/{id}/calendar.ics.
 	GetCommunityCalendar(context.Context, *GetCommunityCalendarRequest) (*GetCommunityCalendarResponse, error)
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	SubscribeCalendar(context.Context, *SubscribeCalendarRequest) (*SubscribeCalendarResponse, error)
+	// ListCalendarSubscriptions lists the caller's subscriptions to a
+	// community's calendar (an admin's lists everyone's), without tokens.
+	ListCalendarSubscriptions(context.Context, *ListCalendarSubscriptionsRequest) (*ListCalendarSubscriptionsResponse, error)
+	// RevokeCalendarSubscription revokes a subscription, by its owner or an
+	// admin: its feed is NOT_FOUND from then on.
+	RevokeCalendarSubscription(context.Context, *RevokeCalendarSubscriptionRequest) (*RevokeCalendarSubscriptionResponse, error)
+	// GetCalendarFeed renders the calendar that a feed token was given for.
+	// It is called without a bearer token, the feed token being the
+	// credential; an unknown or revoked token is NOT_FOUND. The gateway
+	// serves it at /v1/calendars/{feed_token}/calendar.ics.
+	GetCalendarFeed(context.Context, *GetCalendarFeedRequest) (*GetCalendarFeedResponse, error)
 	mustEmbedUnimplementedActivityServiceServer()
 }
 
@@ -302,6 +382,18 @@ func (UnimplementedActivityServiceServer) GetParticipationReport(context.Context
 }
 func (UnimplementedActivityServiceServer) GetCommunityCalendar(context.Context, *GetCommunityCalendarRequest) (*GetCommunityCalendarResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCommunityCalendar not implemented")
+}
+func (UnimplementedActivityServiceServer) SubscribeCalendar(context.Context, *SubscribeCalendarRequest) (*SubscribeCalendarResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubscribeCalendar not implemented")
+}
+func (UnimplementedActivityServiceServer) ListCalendarSubscriptions(context.Context, *ListCalendarSubscriptionsRequest) (*ListCalendarSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCalendarSubscriptions not implemented")
+}
+func (UnimplementedActivityServiceServer) RevokeCalendarSubscription(context.Context, *RevokeCalendarSubscriptionRequest) (*RevokeCalendarSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeCalendarSubscription not implemented")
+}
+func (UnimplementedActivityServiceServer) GetCalendarFeed(context.Context, *GetCalendarFeedRequest) (*GetCalendarFeedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCalendarFeed not implemented")
 }
 func (UnimplementedActivityServiceServer) mustEmbedUnimplementedActivityServiceServer() {}
 func (UnimplementedActivityServiceServer) testEmbeddedByValue()                         {}
@@ -558,6 +650,78 @@ func _ActivityService_GetCommunityCalendar_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ActivityService_SubscribeCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscribeCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ActivityServiceServer).SubscribeCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ActivityService_SubscribeCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ActivityServiceServer).SubscribeCalendar(ctx, req.(*SubscribeCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ActivityService_ListCalendarSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCalendarSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ActivityServiceServer).ListCalendarSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ActivityService_ListCalendarSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ActivityServiceServer).ListCalendarSubscriptions(ctx, req.(*ListCalendarSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ActivityService_RevokeCalendarSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCalendarSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ActivityServiceServer).RevokeCalendarSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ActivityService_RevokeCalendarSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ActivityServiceServer).RevokeCalendarSubscription(ctx, req.(*RevokeCalendarSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ActivityService_GetCalendarFeed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCalendarFeedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ActivityServiceServer).GetCalendarFeed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ActivityService_GetCalendarFeed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ActivityServiceServer).GetCalendarFeed(ctx, req.(*GetCalendarFeedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ActivityService_ServiceDesc is the grpc.ServiceDesc for ActivityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -616,6 +780,22 @@ var ActivityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCommunityCalendar",
 			Handler:    _ActivityService_GetCommunityCalendar_Handler,
+		},
+		{
+			MethodName: "SubscribeCalendar",
+			Handler:    _ActivityService_SubscribeCalendar_Handler,
+		},
+		{
+			MethodName: "ListCalendarSubscriptions",
+			Handler:    _ActivityService_ListCalendarSubscriptions_Handler,
+		},
+		{
+			MethodName: "RevokeCalendarSubscription",
+			Handler:    _ActivityService_RevokeCalendarSubscription_Handler,
+		},
+		{
+			MethodName: "GetCalendarFeed",
+			Handler:    _ActivityService_GetCalendarFeed_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -28,9 +28,10 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 		return err
 	}
 	defer conn.Close()
+	registry := registryv1.NewRegistryServiceClient(conn)
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*activity.Store]{
 		Open: func() (*activity.Store, error) {
-			return activity.OpenStore(cfg.DBPath(), registryv1.NewRegistryServiceClient(conn), activity.StoreOptions{
+			return activity.OpenStore(cfg.DBPath(), registry, activity.StoreOptions{
 				Logger:       log,
 				DurableReads: cfg.AuditDurableReads,
 			})
@@ -39,7 +40,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
 				return nil, err
 			}
-			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log}))
+			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log, Registry: registry}))
 			// The projection follows registry for as long as the server runs.
 			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
 		},
