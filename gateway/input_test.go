@@ -209,7 +209,7 @@ func TestEveryRouteRefusesUnknownQueryParameters(t *testing.T) {
 	if err := json.Unmarshal(getOpenAPI(t).body, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, own := range []string{healthzRoute, openAPIRoute, calendarRoute} {
+	for _, own := range []string{healthzRoute, openAPIRoute, calendarRoute, feedRoute} {
 		if doc.Paths[own]["get"].Parameters == nil {
 			doc.Paths[own] = map[string]openAPIOperation{"get": {}}
 		}
