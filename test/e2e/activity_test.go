@@ -29,7 +29,7 @@ type activityErrorInfo struct {
 // scopes of two clerks, the calendar feed, the report, cancellations.
 func TestActivityService(t *testing.T) {
 	t.Parallel()
-	_, tk, api := startSession(t)
+	s, tk, api := startSession(t)
 	send := api.send
 
 	var retireeID, venueID, activityID string
@@ -201,6 +201,10 @@ func TestActivityService(t *testing.T) {
 		api.do(t, c).want(t, c, http.StatusUnauthorized)
 	})
 
+	t.Run("calendar subscription", func(t *testing.T) {
+		calendarSubscription(t, s, api, tk, activityID)
+	})
+
 	t.Run("participation report", func(t *testing.T) {
 		var rep struct {
 			CommunityID string `json:"communityId"`
@@ -231,4 +235,48 @@ func TestActivityService(t *testing.T) {
 			t.Errorf("an unknown field: status %d, want 400: %s", r.code, r.body)
 		}
 	})
+}
+
+// calendarSubscription subscribes to community A's calendar as its clerk,
+// reads the feed with no bearer token as a calendar app does, polls it
+// with If-None-Match, and revokes it. The feed token joins the secrets no
+// log may hold before it is first used.
+func calendarSubscription(t *testing.T, s *stack, api *restClient, tk tokens, activityID string) {
+	base := "/v1/communities/" + communityA + "/calendar"
+	var sub struct {
+		Subscription struct{ ID, CommunityID, OwnerRole string }
+		FeedToken    string
+		FeedPath     string
+	}
+	api.send(t, call{method: http.MethodPost, path: base + ":subscribe", token: tk.clerkA, body: map[string]any{"label": "手机"}}, http.StatusOK, &sub)
+	s.secret(sub.FeedToken)
+	if len(sub.FeedToken) < 22 || sub.FeedPath != "/v1/calendars/"+sub.FeedToken+"/calendar.ics" || sub.Subscription.OwnerRole != "clerk" {
+		t.Fatalf("subscription = %+v", sub)
+	}
+	r := api.send(t, call{method: http.MethodGet, path: sub.FeedPath}, http.StatusOK, nil)
+	cal, err := ical.ParseCalendar(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("the feed does not parse: %v", err)
+	}
+	found := false
+	for _, e := range cal.Events() {
+		found = found || e.Id() == activityID+"@socmgmt"
+	}
+	etag := r.header.Get("ETag")
+	if !found || !strings.HasPrefix(r.header.Get("Content-Type"), "text/calendar") || !strings.HasPrefix(etag, `W/"`) {
+		t.Errorf("feed: event found %v, Content-Type %q, ETag %q", found, r.header.Get("Content-Type"), etag)
+	}
+	api.send(t, call{method: http.MethodGet, path: sub.FeedPath, header: map[string]string{"If-None-Match": etag}}, http.StatusNotModified, nil)
+
+	api.send(t, call{method: http.MethodPost, path: base + ":subscribe", token: tk.clerkB, body: map[string]any{}}, http.StatusForbidden, nil)
+	api.send(t, call{method: http.MethodPost, path: "/v1/communities/210102009999/calendar:subscribe", token: tk.admin, body: map[string]any{}}, http.StatusNotFound, nil)
+	var list struct {
+		Subscriptions []struct{ ID string }
+	}
+	api.send(t, call{method: http.MethodGet, path: base + "/subscriptions", token: tk.clerkA}, http.StatusOK, &list)
+	if len(list.Subscriptions) != 1 || list.Subscriptions[0].ID != sub.Subscription.ID {
+		t.Errorf("the clerk's subscriptions: %+v", list)
+	}
+	api.send(t, call{method: http.MethodDelete, path: base + "/subscriptions/" + sub.Subscription.ID, token: tk.clerkA}, http.StatusOK, nil)
+	api.send(t, call{method: http.MethodGet, path: sub.FeedPath}, http.StatusNotFound, nil)
 }
