@@ -76,8 +76,13 @@ func (c seedConfig) validate() error {
 	return nil
 }
 
-func newSeedCmd(e env) *cobra.Command {
+func newSeedCmd(e env) *cobra.Command { return seedCommand(e, runSeed) }
+
+// seedCommand is `socmgmt seed` calling run with the configuration its
+// flags give; tests pass a run of their own.
+func seedCommand(e env, run func(context.Context, seedConfig, io.Writer, io.Writer) error) *cobra.Command {
 	cfg := seedConfig{}
+	var stack string
 	cmd := &cobra.Command{
 		Use:   "seed",
 		Short: "Fill a running stack with a realistic demo city",
@@ -102,17 +107,29 @@ month, sharp drops, and payments to retirees not certified for over a
 year. Last, unless --handover is empty or does not answer, it leaves a
 handover package in every state of the workflow, each from an enterprise
 that still manages its retirees, the completed one delivered to registry
-and activity.`,
+and activity.
+
+The four services are taken to be one stack, laid out as "make run" lays
+it out (registry :9101, handover :9102, pension :9103, activity :9104):
+--stack HOST seeds the stack on HOST, and --registry HOST:PORT alone puts
+the others on HOST at the same offsets from PORT, so that moving only
+--registry never writes the rest of the city into whatever listens on the
+default ports. A service's own flag overrides its derived address.`,
 		Example: `  socmgmt seed
   socmgmt seed --retirees 200000 --concurrency 32
-  socmgmt seed --registry 127.0.0.1:9101 --key var/dev-signing.key --seed 7`,
+  socmgmt seed --stack 10.0.0.5 --key stack.key
+  socmgmt seed --registry 127.0.0.1:19101 --key var/dev-signing.key --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSeed(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err := cfg.applyStack(stack, cmd.Flags().Changed); err != nil {
+				return err
+			}
+			return run(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.registryAddr, "registry", defaultRegistryAddr, "registry gRPC `host:port`")
+	f.StringVar(&stack, "stack", "", "`host` of a stack laid out as make run lays it out: every service at its make run port there")
+	f.StringVar(&cfg.registryAddr, "registry", defaultRegistryAddr, "registry gRPC `host:port`; alone, it moves the other services to the same host at make run's offsets from its port")
 	f.StringVar(&cfg.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key ($"+envKey+" overrides the default)")
 	f.IntVar(&cfg.retirees, "retirees", 20000, "number of retirees to create")
 	f.Uint64Var(&cfg.seed, "seed", 1, "random seed; the same seed gives the same city")
