@@ -94,6 +94,8 @@ type Gateway struct {
 	upstreams []upstream
 	openapi   []byte
 	metrics   *metrics
+	// routes counts the routes registered on mux (see answerProbe).
+	routes int
 	// quiet is logger without stack traces, for conditions that are
 	// expected (an upstream down) and need none.
 	quiet *zap.Logger
@@ -118,7 +120,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	doc, err := openAPIDocument()
+	doc, err := OpenAPIDocument()
 	if err != nil {
 		return nil, fmt.Errorf("build openapi document: %w", err)
 	}

@@ -651,36 +651,39 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	var doc struct {
-		Swagger string `json:"swagger"`
+		OpenAPI string `json:"openapi"`
 		Info    struct {
 			Title string `json:"title"`
 		} `json:"info"`
-		SecurityDefinitions map[string]map[string]string `json:"securityDefinitions"`
-		Paths               map[string]map[string]any    `json:"paths"`
-		Definitions         map[string]any               `json:"definitions"`
+		Paths      map[string]map[string]any `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]map[string]string `json:"securitySchemes"`
+			Schemas         map[string]any               `json:"schemas"`
+		} `json:"components"`
 	}
 	if err := json.Unmarshal(resp.body, &doc); err != nil {
 		t.Fatalf("not JSON: %v", err)
 	}
-	if doc.Swagger != "2.0" || doc.Info.Title != "socmgmt API" {
-		t.Errorf("swagger %q, title %q", doc.Swagger, doc.Info.Title)
+	if doc.OpenAPI != "3.0.3" || doc.Info.Title != "socmgmt API" {
+		t.Errorf("openapi %q, title %q", doc.OpenAPI, doc.Info.Title)
 	}
-	if got := doc.SecurityDefinitions["bearer"]; got["in"] != "header" || got["name"] != "Authorization" {
-		t.Errorf("bearer security definition %v", got)
+	if got := doc.Components.SecuritySchemes["bearer"]; got["type"] != "http" || got["scheme"] != "bearer" {
+		t.Errorf("bearer security scheme %v", got)
 	}
-	for path, method := range map[string]string{
-		"/v1/retirees/{id}":         "get",
-		"/v1/retirees/{retiree.id}": "patch",
-		"/v1/retirees:lookup":       "post",
-		"/v1/retirees":              "post",
+	for _, op := range [][2]string{
+		{"get", "/v1/retirees/{id}"},
+		{"patch", "/v1/retirees/{id}"},
+		{"post", "/v1/retirees:lookup"},
+		{"post", "/v1/retirees"},
+		{"get", "/v1/communities/{id}/calendar.ics"},
 	} {
-		if _, ok := doc.Paths[path][method]; !ok {
-			t.Errorf("no %s %s in paths", method, path)
+		if _, ok := doc.Paths[op[1]][op[0]]; !ok {
+			t.Errorf("no %s %s in paths", op[0], op[1])
 		}
 	}
-	for _, def := range []string{"v1Retiree", "rpcStatus", "protobufAny"} {
-		if _, ok := doc.Definitions[def]; !ok {
-			t.Errorf("no definition %s", def)
+	for _, def := range []string{"v1Retiree", "rpcStatus", "rpcBadRequest", "rpcErrorInfo", "protobufAny"} {
+		if _, ok := doc.Components.Schemas[def]; !ok {
+			t.Errorf("no schema %s", def)
 		}
 	}
 }

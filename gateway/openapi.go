@@ -19,13 +19,19 @@ import (
 //go:embed openapi
 var openapiFiles embed.FS
 
-// openAPIDocument merges the embedded documents; see mergeOpenAPI.
-func openAPIDocument() ([]byte, error) {
+// OpenAPIDocument returns the OpenAPI 3 document the gateway serves at
+// /openapi.json: every route, generated or its own. It needs no upstream,
+// so tools can write it out without a running stack.
+func OpenAPIDocument() ([]byte, error) {
 	sub, err := fs.Sub(openapiFiles, "openapi")
 	if err != nil {
 		return nil, err
 	}
-	return mergeOpenAPI(sub)
+	v2, err := mergeOpenAPI(sub)
+	if err != nil {
+		return nil, err
+	}
+	return toOpenAPI3(v2, gatewayOpenAPI)
 }
 
 // ErrOpenAPIConflict reports two service documents that cannot be merged:
@@ -43,7 +49,7 @@ type swaggerFile struct {
 }
 
 // mergeOpenAPI merges every *.swagger.json under fsys, in lexical order,
-// into one OpenAPI v2 document for the whole API. Definitions of the same
+// into one Swagger 2.0 document for the whole API. Definitions of the same
 // name and content are kept once (every document carries rpcStatus and
 // protobufAny); a later document's definition that clashes with an earlier
 // one is renamed with its service's name as prefix, and its references with
@@ -110,27 +116,14 @@ func mergeTags(merged []map[string]any, seen map[string]bool, tags []map[string]
 	return merged
 }
 
-// apiDocument wraps the merged tags, paths and definitions in the
-// document's description of the whole API and its security.
+// apiDocument wraps the merged tags, paths and definitions in a Swagger
+// 2.0 document; toOpenAPI3 gives it the description of the whole API.
 func apiDocument(merged swaggerFile) map[string]any {
 	return map[string]any{
-		"swagger": "2.0",
-		"info": map[string]any{
-			"title":       "socmgmt API",
-			"version":     "v1",
-			"description": "REST API of the retiree socialised-management system. Errors are google.rpc.Status JSON.",
-		},
-		"consumes": []string{"application/json"},
-		"produces": []string{"application/json"},
-		"securityDefinitions": map[string]any{
-			"bearer": map[string]any{
-				"type":        "apiKey",
-				"in":          "header",
-				"name":        "Authorization",
-				"description": "An EdDSA-signed JWT, sent as `Authorization: Bearer <token>`.",
-			},
-		},
-		"security":    []map[string][]string{{"bearer": {}}},
+		"swagger":     "2.0",
+		"info":        map[string]any{"title": "socmgmt API", "version": "v1"},
+		"consumes":    []string{"application/json"},
+		"produces":    []string{"application/json"},
 		"tags":        merged.Tags,
 		"paths":       merged.Paths,
 		"definitions": merged.Definitions,

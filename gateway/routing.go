@@ -76,19 +76,41 @@ func (b *bodyless) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (b *bodyless) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
-// probeKey is the context key of a probe's *bool (see allowedMethods).
+// probeKey is the context key of a probe's *probe (see allowedMethods).
 type probeKey struct{}
 
+// probe is what a probe request learns: the number of the route its
+// method and path matched, 0 for none, and that route's pattern.
+type probe struct {
+	route   int
+	pattern string
+}
+
 // answerProbe is the first mux middleware: a probe request only learns
-// that its method and path matched a route, and goes no further.
+// which route its method and path matched, and goes no further. The mux
+// builds the middlewares once for each route it registers, so the routes
+// are numbered here in that order, 1 to g.routes; a test can thus tell
+// that its probes reached every route the mux serves.
 func (g *Gateway) answerProbe(next runtime.HandlerFunc) runtime.HandlerFunc {
+	g.routes++
+	route := g.routes
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if matched, ok := r.Context().Value(probeKey{}).(*bool); ok {
-			*matched = true
+		if p, ok := r.Context().Value(probeKey{}).(*probe); ok {
+			p.route = route
+			if pat, ok := runtime.HTTPPattern(r.Context()); ok {
+				p.pattern = pat.String()
+			}
 			return
 		}
 		next(w, r, params)
 	}
+}
+
+// probeRoute asks the mux which route it serves r with, without serving it.
+func (g *Gateway) probeRoute(r *http.Request) probe {
+	var p probe
+	g.mux.ServeHTTP(discardWriter{header: http.Header{}}, r.WithContext(context.WithValue(r.Context(), probeKey{}, &p)))
+	return p
 }
 
 // allowedMethods asks the mux which methods it serves r's path with. The
@@ -97,11 +119,9 @@ func (g *Gateway) answerProbe(next runtime.HandlerFunc) runtime.HandlerFunc {
 func (g *Gateway) allowedMethods(r *http.Request) []string {
 	var allow []string
 	for _, m := range methodsToProbe {
-		matched := false
-		probe := r.WithContext(context.WithValue(r.Context(), probeKey{}, &matched))
-		probe.Method = m
-		g.mux.ServeHTTP(discardWriter{header: http.Header{}}, probe)
-		if matched {
+		req := r.WithContext(r.Context())
+		req.Method = m
+		if g.probeRoute(req).route != 0 {
 			allow = append(allow, m)
 			if m == http.MethodGet {
 				allow = append(allow, http.MethodHead)
@@ -122,7 +142,7 @@ func (d discardWriter) WriteHeader(int)             {}
 // with other methods gets 405 and an Allow header naming them (grpc-gateway
 // answers 501 without one); anything else is grpc-gateway's default.
 func (g *Gateway) routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	if _, probing := ctx.Value(probeKey{}).(*bool); probing {
+	if _, probing := ctx.Value(probeKey{}).(*probe); probing {
 		return
 	}
 	if httpStatus != http.StatusMethodNotAllowed {
