@@ -121,18 +121,35 @@ func describeOperations(doc *openapi3.T) {
 }
 
 // methodInWords spells the method of an operation id in words:
-// "RegistryService_ListRetireeHistory" is "List retiree history".
+// "RegistryService_ListRetireeHistory" is "List retiree history", and an
+// initialism stays one: "Gateway_OpenAPI" is "Open API".
 func methodInWords(operationID string) string {
 	_, method, _ := strings.Cut(operationID, "_")
-	var b strings.Builder
-	for i, r := range method {
-		if unicode.IsUpper(r) && i > 0 {
-			b.WriteByte(' ')
-			r = unicode.ToLower(r)
+	rs := []rune(method)
+	var words []string
+	start := 0
+	for i := 1; i <= len(rs); i++ {
+		if i < len(rs) && !wordStarts(rs, i) {
+			continue
 		}
-		b.WriteRune(r)
+		w := string(rs[start:i])
+		if len(words) > 0 && strings.ToUpper(w) != w {
+			w = strings.ToLower(w)
+		}
+		words = append(words, w)
+		start = i
 	}
-	return b.String()
+	return strings.Join(words, " ")
+}
+
+// wordStarts tells whether a word of a CamelCase name starts at rs[i]: an
+// upper-case letter after a lower-case one, or the last capital of an
+// initialism that a lower-case letter follows ("APIKey" is "API Key").
+func wordStarts(rs []rune, i int) bool {
+	if !unicode.IsUpper(rs[i]) {
+		return false
+	}
+	return !unicode.IsUpper(rs[i-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))
 }
 
 // addPathItem adds the operations of item to paths[key]; an operation

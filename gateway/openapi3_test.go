@@ -419,3 +419,19 @@ components:
 		})
 	}
 }
+
+func TestMethodInWords(t *testing.T) {
+	for id, want := range map[string]string{
+		"RegistryService_ListRetireeHistory": "List retiree history",
+		"RegistryService_GetRetiree":         "Get retiree",
+		"Gateway_OpenAPI":                    "Open API",
+		"Gateway_Healthz":                    "Healthz",
+		"S_GetAPIKey":                        "Get API key",
+		"S_RecordDeath2":                     "Record death2",
+		"NoService":                          "",
+	} {
+		if got := methodInWords(id); got != want {
+			t.Errorf("methodInWords(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
