@@ -20,7 +20,21 @@ PROTOC_GEN_GO_GRPC_VER   := v1.6.2
 GRPC_GATEWAY_VERSION     := v2.33.0
 GRPCURL_VERSION          := v1.9.4
 GOLANGCI_LINT_VERSION    := v2.15.0
-TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)-$(GOLANGCI_LINT_VERSION)
+OAPI_CODEGEN_VERSION     := v2.8.2
+TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)-$(GOLANGCI_LINT_VERSION)-$(OAPI_CODEGEN_VERSION)
+
+# The OpenAPI validators and the TypeScript client generator come from the
+# npm registry, pinned exactly in tools/openapi/package-lock.json; `make
+# tools` installs them with npm ci (Node.js 20.19 or later and npm must be
+# on the machine) and not again until the lock file changes.
+NPM_TOOLS   := tools/openapi
+NPM_BIN     := $(CURDIR)/$(NPM_TOOLS)/node_modules/.bin
+NPM_STAMP   := $(NPM_TOOLS)/node_modules/.installed
+# Where openapi-check writes the served document and the clients generated
+# from it; a directory whose name starts with _ is no package of ./... .
+OPENAPI_OUT := $(BIN)/_openapi
+# The Go REST client of the end-to-end tests, generated from the document.
+RESTCLIENT_CONFIG := test/e2e/restclient/oapi-codegen.yaml
 
 PROGRAMS := registry gateway socmgmt activity handover pension
 registry_PKG := ./services/registry/cmd/registry
@@ -30,7 +44,7 @@ pension_PKG  := ./services/pension/cmd/pension
 activity_PKG := ./services/activity/cmd/activity
 handover_PKG := ./services/handover/cmd/handover
 
-GENERATED := proto gateway/openapi
+GENERATED := proto gateway/openapi test/e2e/restclient
 
 .PHONY: help
 help: ## Show this help.
@@ -68,10 +82,27 @@ lint: $(TOOL_STAMP) ## go vet, gofmt, golangci-lint (.golangci.yml), buf lint an
 	buf format --diff --exit-code
 
 .PHONY: generate
-generate: $(TOOL_STAMP) ## Regenerate Go, gateway and OpenAPI code from the protos.
+generate: $(TOOL_STAMP) ## Regenerate Go, gateway and OpenAPI code from the protos, and the e2e tests' REST client from /openapi.json.
 	rm -rf gateway/openapi
 	find proto -name '*.pb.go' -o -name '*.pb.gw.go' | xargs -r rm -f
 	buf generate
+	@mkdir -p $(OPENAPI_OUT)
+	$(GO) run ./scripts/openapidoc -o $(OPENAPI_OUT)/openapi.json
+	oapi-codegen -config $(RESTCLIENT_CONFIG) -o test/e2e/restclient/client.gen.go $(OPENAPI_OUT)/openapi.json
+
+.PHONY: openapi-check
+# No telemetry and no update check: the checks read only the document.
+openapi-check: export REDOCLY_TELEMETRY := off
+openapi-check: export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+openapi-check: tools ## Lint the served OpenAPI document (Redocly, Spectral); generate and compile a TypeScript and a Go client from it.
+	@mkdir -p $(OPENAPI_OUT)/go
+	$(GO) run ./scripts/openapidoc -o $(OPENAPI_OUT)/openapi.json
+	$(NPM_BIN)/redocly lint --config $(NPM_TOOLS)/redocly.yaml $(OPENAPI_OUT)/openapi.json
+	$(NPM_BIN)/spectral lint --ruleset $(NPM_TOOLS)/.spectral.yaml --fail-severity=hint $(OPENAPI_OUT)/openapi.json
+	$(NPM_BIN)/openapi-typescript $(OPENAPI_OUT)/openapi.json -o $(NPM_TOOLS)/client/schema.d.ts
+	$(NPM_BIN)/tsc -p $(NPM_TOOLS)/tsconfig.json
+	oapi-codegen -config $(RESTCLIENT_CONFIG) -o $(OPENAPI_OUT)/go/client.gen.go $(OPENAPI_OUT)/openapi.json
+	$(GO) vet $(OPENAPI_OUT)/go/client.gen.go
 
 .PHONY: check-generate
 check-generate: generate ## Fail when committed generated code is out of date.
@@ -88,7 +119,7 @@ breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against BREAKIN
 ICALJS_DIR := services/activity/testdata/icaljs
 
 .PHONY: tools
-tools: $(TOOL_STAMP) $(ICALJS_DIR)/node_modules/.package-lock.json ## Install the pinned tools into .tools/bin, and ical.js for the calendar test.
+tools: $(TOOL_STAMP) $(NPM_STAMP) $(ICALJS_DIR)/node_modules/.package-lock.json ## Install the pinned tools: Go ones into .tools/bin, npm ones (OpenAPI checks, ical.js for the calendar test) with npm ci.
 
 $(ICALJS_DIR)/node_modules/.package-lock.json: $(ICALJS_DIR)/package-lock.json $(ICALJS_DIR)/package.json
 	npm ci --prefix $(ICALJS_DIR) --no-audit --no-fund
@@ -102,7 +133,15 @@ $(TOOL_STAMP):
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	GOBIN=$(TOOLS) $(GO) install github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
 	@rm -f $(CURDIR)/.tools/stamp-* && touch $@
+
+# npm ci installs exactly the lock file, from npm's cache when it has the
+# packages; .npmrc there turns off install scripts, audits and notices.
+$(NPM_STAMP): $(NPM_TOOLS)/package.json $(NPM_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "make tools: npm not found; the OpenAPI checks need Node.js 20.19+ and npm"; exit 1; }
+	cd $(NPM_TOOLS) && npm ci --prefer-offline --loglevel=error
+	@touch $@
 
 .PHONY: clean
 clean: ## Remove build output (not the data in ./var).
