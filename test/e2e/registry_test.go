@@ -731,18 +731,18 @@ func TestRegistryREST(t *testing.T) {
 			t.Errorf("Content-Type %q, want JSON", ct)
 		}
 		var doc struct {
-			Swagger string                    `json:"swagger"`
+			OpenAPI string                    `json:"openapi"`
 			Paths   map[string]map[string]any `json:"paths"`
 		}
 		r.decode(t, &doc)
-		if doc.Swagger == "" {
-			t.Error("the document has no swagger version")
+		if !strings.HasPrefix(doc.OpenAPI, "3.") {
+			t.Errorf("the document is OpenAPI %q, want 3.x", doc.OpenAPI)
 		}
 		for _, route := range []struct{ method, path string }{
 			{"post", "/v1/communities"}, {"get", "/v1/communities"}, {"get", "/v1/communities/{id}"},
 			{"post", "/v1/enterprises"}, {"get", "/v1/enterprises"}, {"get", "/v1/enterprises/{creditCode}"},
 			{"post", "/v1/retirees"}, {"get", "/v1/retirees"}, {"get", "/v1/retirees/{id}"},
-			{"patch", "/v1/retirees/{retiree.id}"}, {"post", "/v1/retirees:lookup"},
+			{"patch", "/v1/retirees/{id}"}, {"post", "/v1/retirees:lookup"},
 			{"post", "/v1/retirees/{id}:transfer"}, {"post", "/v1/retirees/{id}:recordDeath"},
 			{"get", "/v1/retirees/{id}/history"}, {"get", "/v1/retirees/{id}/auditLog"},
 			{"get", "/v1/reports/socialisation"},
