@@ -237,15 +237,17 @@ func TestOpenAPIDocumentDescribes(t *testing.T) {
 	if diff := cmp.Diff([]string{schemaRefPrefix + "rpcBadRequest", schemaRefPrefix + "rpcErrorInfo", schemaRefPrefix + "protobufAny"}, detailRefs); diff != "" {
 		t.Errorf("rpcStatus details (-want +got):\n%s", diff)
 	}
-	for _, p := range []string{healthzRoute, openAPIRoute} {
+	for _, p := range []string{healthzRoute, openAPIRoute, feedRoute} {
 		op := loaded.Paths.Value(p).Get
 		if op == nil || op.Security == nil || len(*op.Security) != 0 {
 			t.Errorf("GET %s: not described as needing no token", p)
 		}
 	}
-	cal := loaded.Paths.Value(calendarRoute)
-	if cal == nil || cal.Get.Responses.Status(http.StatusOK).Value.Content.Get("text/calendar") == nil {
-		t.Errorf("GET %s is not described as text/calendar", calendarRoute)
+	for _, p := range []string{calendarRoute, feedRoute} {
+		cal := loaded.Paths.Value(p)
+		if cal == nil || cal.Get.Responses.Status(http.StatusOK).Value.Content.Get("text/calendar") == nil {
+			t.Errorf("GET %s is not described as text/calendar", p)
+		}
 	}
 	if op := loaded.Paths.Value("/v1/retirees/{id}").Patch; op == nil || op.OperationID != "RegistryService_UpdateRetiree" {
 		t.Errorf("PATCH /v1/retirees/{id} is not UpdateRetiree: %+v", op)

@@ -885,6 +885,12 @@ type ActivityServiceRegisterRetireeBody struct {
 	RetireeID *string `json:"retireeId,omitempty"`
 }
 
+// ActivityServiceSubscribeCalendarBody SubscribeCalendarRequest is the request of SubscribeCalendar.
+type ActivityServiceSubscribeCalendarBody struct {
+	// Label Optional, at most 64 characters.
+	Label *string `json:"label,omitempty"`
+}
+
 // HandoverServiceCompleteHandoverBody CompleteHandoverRequest is the request of CompleteHandover.
 type HandoverServiceCompleteHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
@@ -1126,6 +1132,23 @@ type V1AuditEntry struct {
 	Role      *string    `json:"role,omitempty"`
 	Subject   *string    `json:"subject,omitempty"`
 	Time      *time.Time `json:"time,omitempty"`
+}
+
+// V1CalendarSubscription CalendarSubscription is a feed URL given for a community's calendar.
+// Its token is not kept, only a hash of it.
+type V1CalendarSubscription struct {
+	CommunityID *string    `json:"communityId,omitempty"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+	ID          *string    `json:"id,omitempty"`
+
+	// Label A name the owner gave it, e.g. the device it is for; may be empty.
+	Label *string `json:"label,omitempty"`
+
+	// Owner Who subscribed: the subject of the bearer token that asked.
+	Owner *string `json:"owner,omitempty"`
+
+	// OwnerRole The role of that token, e.g. "clerk".
+	OwnerRole *string `json:"ownerRole,omitempty"`
 }
 
 // V1CancelRegistrationResponse CancelRegistrationResponse is the response of CancelRegistration.
@@ -1613,6 +1636,13 @@ type V1ListActivitiesResponse struct {
 	Occurrences   *[]V1Occurrence `json:"occurrences,omitempty"`
 }
 
+// V1ListCalendarSubscriptionsResponse ListCalendarSubscriptionsResponse is the response of
+// ListCalendarSubscriptions.
+type V1ListCalendarSubscriptionsResponse struct {
+	NextPageToken *string                   `json:"nextPageToken,omitempty"`
+	Subscriptions *[]V1CalendarSubscription `json:"subscriptions,omitempty"`
+}
+
 // V1ListCertificationRulesResponse ListCertificationRulesResponse is the response of
 // ListCertificationRules.
 type V1ListCertificationRulesResponse struct {
@@ -1998,6 +2028,13 @@ type V1RetireeFlag string
 // V1RetireeStatus RetireeStatus is a retiree's life status.
 type V1RetireeStatus string
 
+// V1RevokeCalendarSubscriptionResponse RevokeCalendarSubscriptionResponse is the response of
+// RevokeCalendarSubscription.
+type V1RevokeCalendarSubscriptionResponse struct {
+	// Subscription The subscription as it was; its feed no longer answers.
+	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
+}
+
 // V1Sex Sex of a retiree; it must agree with the ID number's sequence digit.
 type V1Sex string
 
@@ -2016,6 +2053,21 @@ type V1SocialisationRow struct {
 
 	// Rate (community_managed + bureau_managed) / living, 0 when none living.
 	Rate *float64 `json:"rate,omitempty"`
+}
+
+// V1SubscribeCalendarResponse SubscribeCalendarResponse is the response of SubscribeCalendar.
+type V1SubscribeCalendarResponse struct {
+	// FeedPath Where the gateway serves the feed: /v1/calendars/{feed_token}/calendar.ics.
+	// A calendar app subscribes to the gateway's base URL followed by it.
+	FeedPath *string `json:"feedPath,omitempty"`
+
+	// FeedToken The feed token: 256 random bits, base64url. Only this answer holds
+	// it; treat it as a password.
+	FeedToken *string `json:"feedToken,omitempty"`
+
+	// Subscription CalendarSubscription is a feed URL given for a community's calendar.
+	// Its token is not kept, only a hash of it.
+	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
 }
 
 // V1Venue Venue is a place where a community holds activities.
@@ -2120,6 +2172,12 @@ type RegistryServiceListCommunitiesParams struct {
 
 	// Street Only communities of this street, when set.
 	Street *string `form:"street,omitempty" json:"street,omitempty"`
+}
+
+// ActivityServiceListCalendarSubscriptionsParams defines parameters for ActivityServiceListCalendarSubscriptions.
+type ActivityServiceListCalendarSubscriptionsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
 // RegistryServiceListEnterprisesParams defines parameters for RegistryServiceListEnterprises.
@@ -2347,6 +2405,9 @@ type PensionServicePreviewCertificationRuleJSONRequestBody = V1PreviewCertificat
 
 // RegistryServiceCreateCommunityJSONRequestBody defines body for RegistryServiceCreateCommunity for application/json ContentType.
 type RegistryServiceCreateCommunityJSONRequestBody = V1Community
+
+// ActivityServiceSubscribeCalendarJSONRequestBody defines body for ActivityServiceSubscribeCalendar for application/json ContentType.
+type ActivityServiceSubscribeCalendarJSONRequestBody = ActivityServiceSubscribeCalendarBody
 
 // RegistryServiceCreateEnterpriseJSONRequestBody defines body for RegistryServiceCreateEnterprise for application/json ContentType.
 type RegistryServiceCreateEnterpriseJSONRequestBody = V1Enterprise
@@ -2752,6 +2813,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendance(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ActivityServiceGetCalendarFeed A subscribed calendar, for calendar applications.
+	//
+	// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
+	//
+	// Corresponds with GET /v1/calendars/{feedToken}/calendar.ics (the `ActivityServiceGetCalendarFeed` operationId).
+	ActivityServiceGetCalendarFeed(ctx context.Context, feedToken string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PensionServiceListCertificationRules List certification rules
 	//
 	// ListCertificationRules lists the certification rules (admin, bureau).
@@ -2841,6 +2909,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/communities (the `RegistryServiceCreateCommunity` operationId).
 	RegistryServiceCreateCommunity(ctx context.Context, body RegistryServiceCreateCommunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivityServiceListCalendarSubscriptions List calendar subscriptions
+	//
+	// ListCalendarSubscriptions lists the caller's subscriptions to a
+	// community's calendar (an admin's lists everyone's), without tokens.
+	//
+	// Corresponds with GET /v1/communities/{communityId}/calendar/subscriptions (the `ActivityServiceListCalendarSubscriptions` operationId).
+	ActivityServiceListCalendarSubscriptions(ctx context.Context, communityID string, params *ActivityServiceListCalendarSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivityServiceRevokeCalendarSubscription Revoke calendar subscription
+	//
+	// RevokeCalendarSubscription revokes a subscription, by its owner or an
+	// admin: its feed is NOT_FOUND from then on.
+	//
+	// Corresponds with DELETE /v1/communities/{communityId}/calendar/subscriptions/{id} (the `ActivityServiceRevokeCalendarSubscription` operationId).
+	ActivityServiceRevokeCalendarSubscription(ctx context.Context, communityID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivityServiceSubscribeCalendarWithBody Subscribe calendar
+	//
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+	ActivityServiceSubscribeCalendarWithBody(ctx context.Context, communityID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivityServiceSubscribeCalendar Subscribe calendar
+	//
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+	ActivityServiceSubscribeCalendar(ctx context.Context, communityID string, body ActivityServiceSubscribeCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceGetCommunity Get community
 	//
@@ -3636,6 +3748,23 @@ func (c *Client) ActivityServiceRecordAttendance(ctx context.Context, id string,
 	return c.Client.Do(req)
 }
 
+// ActivityServiceGetCalendarFeed A subscribed calendar, for calendar applications.
+//
+// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
+//
+// Corresponds with GET /v1/calendars/{feedToken}/calendar.ics (the `ActivityServiceGetCalendarFeed` operationId).
+func (c *Client) ActivityServiceGetCalendarFeed(ctx context.Context, feedToken string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceGetCalendarFeedRequest(c.Server, feedToken)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PensionServiceListCertificationRules List certification rules
 //
 // ListCertificationRules lists the certification rules (admin, bureau).
@@ -3816,6 +3945,90 @@ func (c *Client) RegistryServiceCreateCommunityWithBody(ctx context.Context, con
 // Corresponds with POST /v1/communities (the `RegistryServiceCreateCommunity` operationId).
 func (c *Client) RegistryServiceCreateCommunity(ctx context.Context, body RegistryServiceCreateCommunityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceCreateCommunityRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivityServiceListCalendarSubscriptions List calendar subscriptions
+//
+// ListCalendarSubscriptions lists the caller's subscriptions to a
+// community's calendar (an admin's lists everyone's), without tokens.
+//
+// Corresponds with GET /v1/communities/{communityId}/calendar/subscriptions (the `ActivityServiceListCalendarSubscriptions` operationId).
+func (c *Client) ActivityServiceListCalendarSubscriptions(ctx context.Context, communityID string, params *ActivityServiceListCalendarSubscriptionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceListCalendarSubscriptionsRequest(c.Server, communityID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivityServiceRevokeCalendarSubscription Revoke calendar subscription
+//
+// RevokeCalendarSubscription revokes a subscription, by its owner or an
+// admin: its feed is NOT_FOUND from then on.
+//
+// Corresponds with DELETE /v1/communities/{communityId}/calendar/subscriptions/{id} (the `ActivityServiceRevokeCalendarSubscription` operationId).
+func (c *Client) ActivityServiceRevokeCalendarSubscription(ctx context.Context, communityID string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceRevokeCalendarSubscriptionRequest(c.Server, communityID, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivityServiceSubscribeCalendarWithBody Subscribe calendar
+//
+// SubscribeCalendar gives the caller a feed token for a community's
+// calendar, for calendar apps, which cannot send a bearer token: the
+// gateway serves the calendar at feed_path, without a bearer token, to
+// whoever has the URL. The token reads that calendar and nothing else,
+// works until it is revoked, and is answered only here: the service
+// keeps a hash of it. Whoever may read the calendar may subscribe.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+func (c *Client) ActivityServiceSubscribeCalendarWithBody(ctx context.Context, communityID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceSubscribeCalendarRequestWithBody(c.Server, communityID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivityServiceSubscribeCalendar Subscribe calendar
+//
+// SubscribeCalendar gives the caller a feed token for a community's
+// calendar, for calendar apps, which cannot send a bearer token: the
+// gateway serves the calendar at feed_path, without a bearer token, to
+// whoever has the URL. The token reads that calendar and nothing else,
+// works until it is revoked, and is answered only here: the service
+// keeps a hash of it. Whoever may read the calendar may subscribe.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+func (c *Client) ActivityServiceSubscribeCalendar(ctx context.Context, communityID string, body ActivityServiceSubscribeCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceSubscribeCalendarRequest(c.Server, communityID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5469,6 +5682,40 @@ func NewActivityServiceRecordAttendanceRequestWithBody(server string, id string,
 	return req, nil
 }
 
+// NewActivityServiceGetCalendarFeedRequest constructs an http.Request for the ActivityServiceGetCalendarFeed method
+func NewActivityServiceGetCalendarFeedRequest(server string, feedToken string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "feedToken", feedToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/calendars/%s/calendar.ics", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPensionServiceListCertificationRulesRequest constructs an http.Request for the PensionServiceListCertificationRules method
 func NewPensionServiceListCertificationRulesRequest(server string, params *PensionServiceListCertificationRulesParams) (*http.Request, error) {
 	var err error
@@ -5930,6 +6177,167 @@ func NewRegistryServiceCreateCommunityRequestWithBody(server string, contentType
 	}
 
 	operationPath := fmt.Sprintf("/v1/communities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewActivityServiceListCalendarSubscriptionsRequest constructs an http.Request for the ActivityServiceListCalendarSubscriptions method
+func NewActivityServiceListCalendarSubscriptionsRequest(server string, communityID string, params *ActivityServiceListCalendarSubscriptionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "communityId", communityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/communities/%s/calendar/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewActivityServiceRevokeCalendarSubscriptionRequest constructs an http.Request for the ActivityServiceRevokeCalendarSubscription method
+func NewActivityServiceRevokeCalendarSubscriptionRequest(server string, communityID string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "communityId", communityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/communities/%s/calendar/subscriptions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewActivityServiceSubscribeCalendarRequest calls the generic ActivityServiceSubscribeCalendar builder with application/json body
+func NewActivityServiceSubscribeCalendarRequest(server string, communityID string, body ActivityServiceSubscribeCalendarJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActivityServiceSubscribeCalendarRequestWithBody(server, communityID, "application/json", bodyReader)
+}
+
+// NewActivityServiceSubscribeCalendarRequestWithBody constructs an http.Request for the ActivityServiceSubscribeCalendar method, with any body, and a specified content type
+func NewActivityServiceSubscribeCalendarRequestWithBody(server string, communityID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "communityId", communityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/communities/%s/calendar:subscribe", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8469,6 +8877,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendanceWithResponse(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivityServiceRecordAttendanceResponse, error)
 
+	// ActivityServiceGetCalendarFeedWithResponse A subscribed calendar, for calendar applications.
+	//
+	// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/calendars/{feedToken}/calendar.ics (the `ActivityServiceGetCalendarFeed` operationId).
+	ActivityServiceGetCalendarFeedWithResponse(ctx context.Context, feedToken string, reqEditors ...RequestEditorFn) (*ActivityServiceGetCalendarFeedResponse, error)
+
 	// PensionServiceListCertificationRulesWithResponse List certification rules
 	//
 	// ListCertificationRules lists the certification rules (admin, bureau).
@@ -8566,6 +8983,54 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/communities (the `RegistryServiceCreateCommunity` operationId).
 	RegistryServiceCreateCommunityWithResponse(ctx context.Context, body RegistryServiceCreateCommunityJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceCreateCommunityResponse, error)
+
+	// ActivityServiceListCalendarSubscriptionsWithResponse List calendar subscriptions
+	//
+	// ListCalendarSubscriptions lists the caller's subscriptions to a
+	// community's calendar (an admin's lists everyone's), without tokens.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/communities/{communityId}/calendar/subscriptions (the `ActivityServiceListCalendarSubscriptions` operationId).
+	ActivityServiceListCalendarSubscriptionsWithResponse(ctx context.Context, communityID string, params *ActivityServiceListCalendarSubscriptionsParams, reqEditors ...RequestEditorFn) (*ActivityServiceListCalendarSubscriptionsResponse, error)
+
+	// ActivityServiceRevokeCalendarSubscriptionWithResponse Revoke calendar subscription
+	//
+	// RevokeCalendarSubscription revokes a subscription, by its owner or an
+	// admin: its feed is NOT_FOUND from then on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/communities/{communityId}/calendar/subscriptions/{id} (the `ActivityServiceRevokeCalendarSubscription` operationId).
+	ActivityServiceRevokeCalendarSubscriptionWithResponse(ctx context.Context, communityID string, id string, reqEditors ...RequestEditorFn) (*ActivityServiceRevokeCalendarSubscriptionResponse, error)
+
+	// ActivityServiceSubscribeCalendarWithBodyWithResponse Subscribe calendar
+	//
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+	ActivityServiceSubscribeCalendarWithBodyWithResponse(ctx context.Context, communityID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivityServiceSubscribeCalendarResponse, error)
+
+	// ActivityServiceSubscribeCalendarWithResponse Subscribe calendar
+	//
+	// SubscribeCalendar gives the caller a feed token for a community's
+	// calendar, for calendar apps, which cannot send a bearer token: the
+	// gateway serves the calendar at feed_path, without a bearer token, to
+	// whoever has the URL. The token reads that calendar and nothing else,
+	// works until it is revoked, and is answered only here: the service
+	// keeps a hash of it. Whoever may read the calendar may subscribe.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+	ActivityServiceSubscribeCalendarWithResponse(ctx context.Context, communityID string, body ActivityServiceSubscribeCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivityServiceSubscribeCalendarResponse, error)
 
 	// RegistryServiceGetCommunityWithResponse Get community
 	//
@@ -10022,6 +10487,75 @@ func (r ActivityServiceRecordAttendanceResponse) ContentType() string {
 	return ""
 }
 
+// ActivityServiceGetCalendarFeedResponse200Headers the declared response headers of an HTTP 200 response for ActivityServiceGetCalendarFeed
+type ActivityServiceGetCalendarFeedResponse200Headers struct {
+	ETag *string
+}
+
+type ActivityServiceGetCalendarFeedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ActivityServiceGetCalendarFeedResponse200Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivityServiceGetCalendarFeedResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivityServiceGetCalendarFeedResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActivityServiceGetCalendarFeedResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivityServiceGetCalendarFeedResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivityServiceGetCalendarFeedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivityServiceGetCalendarFeedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivityServiceGetCalendarFeedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivityServiceGetCalendarFeedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PensionServiceListCertificationRulesResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceListCertificationRules
 type PensionServiceListCertificationRulesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10645,6 +11179,297 @@ func (r RegistryServiceCreateCommunityResponse) ContentType() string {
 	return ""
 }
 
+// ActivityServiceListCalendarSubscriptionsResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceListCalendarSubscriptions
+type ActivityServiceListCalendarSubscriptionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ActivityServiceListCalendarSubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListCalendarSubscriptionsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivityServiceListCalendarSubscriptionsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON200() *V1ListCalendarSubscriptionsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivityServiceListCalendarSubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivityServiceListCalendarSubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivityServiceListCalendarSubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivityServiceListCalendarSubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActivityServiceRevokeCalendarSubscriptionResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceRevokeCalendarSubscription
+type ActivityServiceRevokeCalendarSubscriptionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ActivityServiceRevokeCalendarSubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RevokeCalendarSubscriptionResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivityServiceRevokeCalendarSubscriptionResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON200() *V1RevokeCalendarSubscriptionResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivityServiceRevokeCalendarSubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActivityServiceSubscribeCalendarResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceSubscribeCalendar
+type ActivityServiceSubscribeCalendarResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ActivityServiceSubscribeCalendarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1SubscribeCalendarResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivityServiceSubscribeCalendarResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON200() *V1SubscribeCalendarResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivityServiceSubscribeCalendarResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivityServiceSubscribeCalendarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivityServiceSubscribeCalendarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivityServiceSubscribeCalendarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivityServiceSubscribeCalendarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegistryServiceGetCommunityResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceGetCommunity
 type RegistryServiceGetCommunityResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10735,6 +11560,11 @@ func (r RegistryServiceGetCommunityResponse) ContentType() string {
 	return ""
 }
 
+// ActivityServiceGetCommunityCalendarResponse200Headers the declared response headers of an HTTP 200 response for ActivityServiceGetCommunityCalendar
+type ActivityServiceGetCommunityCalendarResponse200Headers struct {
+	ETag *string
+}
+
 // ActivityServiceGetCommunityCalendarResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceGetCommunityCalendar
 type ActivityServiceGetCommunityCalendarResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10757,6 +11587,8 @@ type ActivityServiceGetCommunityCalendarResponse struct {
 	JSON429 *TooManyRequests
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ActivityServiceGetCommunityCalendarResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ActivityServiceGetCommunityCalendarResponse401Headers
 }
@@ -14897,6 +15729,21 @@ func (c *ClientWithResponses) ActivityServiceRecordAttendanceWithResponse(ctx co
 	return ParseActivityServiceRecordAttendanceResponse(rsp)
 }
 
+// ActivityServiceGetCalendarFeedWithResponse A subscribed calendar, for calendar applications.
+//
+// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/calendars/{feedToken}/calendar.ics (the `ActivityServiceGetCalendarFeed` operationId).
+func (c *ClientWithResponses) ActivityServiceGetCalendarFeedWithResponse(ctx context.Context, feedToken string, reqEditors ...RequestEditorFn) (*ActivityServiceGetCalendarFeedResponse, error) {
+	rsp, err := c.ActivityServiceGetCalendarFeed(ctx, feedToken, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceGetCalendarFeedResponse(rsp)
+}
+
 // PensionServiceListCertificationRulesWithResponse List certification rules
 //
 // ListCertificationRules lists the certification rules (admin, bureau).
@@ -15053,6 +15900,78 @@ func (c *ClientWithResponses) RegistryServiceCreateCommunityWithResponse(ctx con
 		return nil, err
 	}
 	return ParseRegistryServiceCreateCommunityResponse(rsp)
+}
+
+// ActivityServiceListCalendarSubscriptionsWithResponse List calendar subscriptions
+//
+// ListCalendarSubscriptions lists the caller's subscriptions to a
+// community's calendar (an admin's lists everyone's), without tokens.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/communities/{communityId}/calendar/subscriptions (the `ActivityServiceListCalendarSubscriptions` operationId).
+func (c *ClientWithResponses) ActivityServiceListCalendarSubscriptionsWithResponse(ctx context.Context, communityID string, params *ActivityServiceListCalendarSubscriptionsParams, reqEditors ...RequestEditorFn) (*ActivityServiceListCalendarSubscriptionsResponse, error) {
+	rsp, err := c.ActivityServiceListCalendarSubscriptions(ctx, communityID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceListCalendarSubscriptionsResponse(rsp)
+}
+
+// ActivityServiceRevokeCalendarSubscriptionWithResponse Revoke calendar subscription
+//
+// RevokeCalendarSubscription revokes a subscription, by its owner or an
+// admin: its feed is NOT_FOUND from then on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/communities/{communityId}/calendar/subscriptions/{id} (the `ActivityServiceRevokeCalendarSubscription` operationId).
+func (c *ClientWithResponses) ActivityServiceRevokeCalendarSubscriptionWithResponse(ctx context.Context, communityID string, id string, reqEditors ...RequestEditorFn) (*ActivityServiceRevokeCalendarSubscriptionResponse, error) {
+	rsp, err := c.ActivityServiceRevokeCalendarSubscription(ctx, communityID, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceRevokeCalendarSubscriptionResponse(rsp)
+}
+
+// ActivityServiceSubscribeCalendarWithBodyWithResponse Subscribe calendar
+//
+// SubscribeCalendar gives the caller a feed token for a community's
+// calendar, for calendar apps, which cannot send a bearer token: the
+// gateway serves the calendar at feed_path, without a bearer token, to
+// whoever has the URL. The token reads that calendar and nothing else,
+// works until it is revoked, and is answered only here: the service
+// keeps a hash of it. Whoever may read the calendar may subscribe.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+func (c *ClientWithResponses) ActivityServiceSubscribeCalendarWithBodyWithResponse(ctx context.Context, communityID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActivityServiceSubscribeCalendarResponse, error) {
+	rsp, err := c.ActivityServiceSubscribeCalendarWithBody(ctx, communityID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceSubscribeCalendarResponse(rsp)
+}
+
+// ActivityServiceSubscribeCalendarWithResponse Subscribe calendar
+//
+// SubscribeCalendar gives the caller a feed token for a community's
+// calendar, for calendar apps, which cannot send a bearer token: the
+// gateway serves the calendar at feed_path, without a bearer token, to
+// whoever has the URL. The token reads that calendar and nothing else,
+// works until it is revoked, and is answered only here: the service
+// keeps a hash of it. Whoever may read the calendar may subscribe.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/communities/{communityId}/calendar:subscribe (the `ActivityServiceSubscribeCalendar` operationId).
+func (c *ClientWithResponses) ActivityServiceSubscribeCalendarWithResponse(ctx context.Context, communityID string, body ActivityServiceSubscribeCalendarJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivityServiceSubscribeCalendarResponse, error) {
+	rsp, err := c.ActivityServiceSubscribeCalendar(ctx, communityID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceSubscribeCalendarResponse(rsp)
 }
 
 // RegistryServiceGetCommunityWithResponse Get community
@@ -16773,6 +17692,69 @@ func ParseActivityServiceRecordAttendanceResponse(rsp *http.Response) (*Activity
 	return response, nil
 }
 
+// ParseActivityServiceGetCalendarFeedResponse parses an HTTP response from a ActivityServiceGetCalendarFeedWithResponse call
+func ParseActivityServiceGetCalendarFeedResponse(rsp *http.Response) (*ActivityServiceGetCalendarFeedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivityServiceGetCalendarFeedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ActivityServiceGetCalendarFeedResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
 // ParsePensionServiceListCertificationRulesResponse parses an HTTP response from a PensionServiceListCertificationRulesWithResponse call
 func ParsePensionServiceListCertificationRulesResponse(rsp *http.Response) (*PensionServiceListCertificationRulesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17333,6 +18315,270 @@ func ParseRegistryServiceCreateCommunityResponse(rsp *http.Response) (*RegistryS
 	return response, nil
 }
 
+// ParseActivityServiceListCalendarSubscriptionsResponse parses an HTTP response from a ActivityServiceListCalendarSubscriptionsWithResponse call
+func ParseActivityServiceListCalendarSubscriptionsResponse(rsp *http.Response) (*ActivityServiceListCalendarSubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivityServiceListCalendarSubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListCalendarSubscriptionsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ActivityServiceListCalendarSubscriptionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivityServiceRevokeCalendarSubscriptionResponse parses an HTTP response from a ActivityServiceRevokeCalendarSubscriptionWithResponse call
+func ParseActivityServiceRevokeCalendarSubscriptionResponse(rsp *http.Response) (*ActivityServiceRevokeCalendarSubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivityServiceRevokeCalendarSubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RevokeCalendarSubscriptionResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ActivityServiceRevokeCalendarSubscriptionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivityServiceSubscribeCalendarResponse parses an HTTP response from a ActivityServiceSubscribeCalendarWithResponse call
+func ParseActivityServiceSubscribeCalendarResponse(rsp *http.Response) (*ActivityServiceSubscribeCalendarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivityServiceSubscribeCalendarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1SubscribeCalendarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ActivityServiceSubscribeCalendarResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRegistryServiceGetCommunityResponse parses an HTTP response from a RegistryServiceGetCommunityWithResponse call
 func ParseRegistryServiceGetCommunityResponse(rsp *http.Response) (*RegistryServiceGetCommunityResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17428,6 +18674,9 @@ func ParseActivityServiceGetCommunityCalendarResponse(rsp *http.Response) (*Acti
 	}
 
 	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17480,6 +18729,16 @@ func ParseActivityServiceGetCommunityCalendarResponse(rsp *http.Response) (*Acti
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ActivityServiceGetCommunityCalendarResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers ActivityServiceGetCommunityCalendarResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
