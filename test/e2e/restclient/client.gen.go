@@ -1748,6 +1748,18 @@ type V1ListRetireesResponse struct {
 	Retirees      *[]V1Retiree `json:"retirees,omitempty"`
 }
 
+// V1ListRevokedTokensResponse ListRevokedTokensResponse is the response of ListRevokedTokens.
+type V1ListRevokedTokensResponse struct {
+	// Epoch Registry's epoch (see WatchRetireesRequest.epoch). Sequence numbers
+	// of one epoch only compare with each other: a follower that sees a
+	// new epoch reads the list again from 0.
+	Epoch *string `json:"epoch,omitempty"`
+
+	// RevokedTokens The entries still in force after after_sequence, in sequence order.
+	// An entry is dropped once its token has expired.
+	RevokedTokens *[]V1RevokedToken `json:"revokedTokens,omitempty"`
+}
+
 // V1ListVenuesResponse ListVenuesResponse is the response of ListVenues.
 type V1ListVenuesResponse struct {
 	NextPageToken *string    `json:"nextPageToken,omitempty"`
@@ -2033,6 +2045,42 @@ type V1RetireeStatus string
 type V1RevokeCalendarSubscriptionResponse struct {
 	// Subscription The subscription as it was; its feed no longer answers.
 	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
+}
+
+// V1RevokeTokenRequest RevokeTokenRequest is the request of RevokeToken: token_id and
+// expire_time, or token.
+type V1RevokeTokenRequest struct {
+	// ExpireTime The token's expiry (its exp claim): the revocation is kept until
+	// then. At most 366 days ahead.
+	ExpireTime *time.Time `json:"expireTime,omitempty"`
+
+	// Reason Why the token is revoked, for the list and the log; at most 200
+	// characters.
+	Reason *string `json:"reason,omitempty"`
+
+	// Token The token itself, instead of token_id and expire_time: registry reads
+	// both from it once it has checked that a trusted key signed it. It is
+	// never stored or logged.
+	Token *string `json:"token,omitempty"`
+
+	// TokenID The id of the token to revoke (its jti claim): 1 to 64 letters,
+	// digits, '-' or '_'.
+	TokenID *string `json:"tokenId,omitempty"`
+}
+
+// V1RevokedToken RevokedToken is one entry of the revocation list.
+type V1RevokedToken struct {
+	ExpireTime *time.Time `json:"expireTime,omitempty"`
+	Reason     *string    `json:"reason,omitempty"`
+	RevokeTime *time.Time `json:"revokeTime,omitempty"`
+
+	// RevokedBy The subject of the admin who revoked the token.
+	RevokedBy *string `json:"revokedBy,omitempty"`
+
+	// Sequence The entry's place in the list, from 1; ListRevokedTokens returns the
+	// entries after a sequence number.
+	Sequence *string `json:"sequence,omitempty"`
+	TokenID  *string `json:"tokenId,omitempty"`
 }
 
 // V1Sex Sex of a retiree; it must agree with the ID number's sequence digit.
@@ -2371,6 +2419,17 @@ type PensionServiceListPaymentsParams struct {
 	ToMonth *string `form:"toMonth,omitempty" json:"toMonth,omitempty"`
 }
 
+// RegistryServiceListRevokedTokensParams defines parameters for RegistryServiceListRevokedTokens.
+type RegistryServiceListRevokedTokensParams struct {
+	// AfterSequence Return the entries after this sequence number; 0 reads from the
+	// start.
+	AfterSequence *string `form:"afterSequence,omitempty" json:"afterSequence,omitempty"`
+
+	// PageSize At most this many entries (default and maximum 1000); fewer means
+	// the end of the list.
+	PageSize *int32 `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+}
+
 // ActivityServiceListVenuesParams defines parameters for ActivityServiceListVenues.
 type ActivityServiceListVenuesParams struct {
 	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
@@ -2462,6 +2521,9 @@ type PensionServiceRecordDecisionJSONRequestBody = V1EntitlementDecision
 
 // RegistryServiceLookupRetireeJSONRequestBody defines body for RegistryServiceLookupRetiree for application/json ContentType.
 type RegistryServiceLookupRetireeJSONRequestBody = V1LookupRetireeRequest
+
+// RegistryServiceRevokeTokenJSONRequestBody defines body for RegistryServiceRevokeToken for application/json ContentType.
+type RegistryServiceRevokeTokenJSONRequestBody = V1RevokeTokenRequest
 
 // ActivityServiceCreateVenueJSONRequestBody defines body for ActivityServiceCreateVenue for application/json ContentType.
 type ActivityServiceCreateVenueJSONRequestBody = V1Venue
@@ -3453,6 +3515,41 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/retirees:lookup (the `RegistryServiceLookupRetiree` operationId).
 	RegistryServiceLookupRetiree(ctx context.Context, body RegistryServiceLookupRetireeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceListRevokedTokens List revoked tokens
+	//
+	// ListRevokedTokens returns the revocation list in the order tokens
+	// were revoked, after a sequence number (role service, or admin): what
+	// every program's verifier follows.
+	//
+	// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
+	RegistryServiceListRevokedTokens(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceRevokeTokenWithBody Revoke token
+	//
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+	RegistryServiceRevokeTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceRevokeToken Revoke token
+	//
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+	RegistryServiceRevokeToken(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ActivityServiceListVenues List venues
 	//
@@ -5099,6 +5196,71 @@ func (c *Client) RegistryServiceLookupRetireeWithBody(ctx context.Context, conte
 // Corresponds with POST /v1/retirees:lookup (the `RegistryServiceLookupRetiree` operationId).
 func (c *Client) RegistryServiceLookupRetiree(ctx context.Context, body RegistryServiceLookupRetireeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceLookupRetireeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceListRevokedTokens List revoked tokens
+//
+// ListRevokedTokens returns the revocation list in the order tokens
+// were revoked, after a sequence number (role service, or admin): what
+// every program's verifier follows.
+//
+// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
+func (c *Client) RegistryServiceListRevokedTokens(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceListRevokedTokensRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceRevokeTokenWithBody Revoke token
+//
+// RevokeToken puts a bearer token on the revocation list (admin), which
+// registry keeps and every program follows: within seconds no service
+// accepts the token, until it would have expired anyway. The request
+// names the token by its id and expiry, or gives the token itself.
+// Revoking a token twice answers the first revocation again.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+func (c *Client) RegistryServiceRevokeTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceRevokeTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceRevokeToken Revoke token
+//
+// RevokeToken puts a bearer token on the revocation list (admin), which
+// registry keeps and every program follows: within seconds no service
+// accepts the token, until it would have expired anyway. The request
+// names the token by its id and expiry, or gives the token itself.
+// Revoking a token twice answers the first revocation again.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+func (c *Client) RegistryServiceRevokeToken(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceRevokeTokenRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8525,6 +8687,112 @@ func NewRegistryServiceLookupRetireeRequestWithBody(server string, contentType s
 	return req, nil
 }
 
+// NewRegistryServiceListRevokedTokensRequest constructs an http.Request for the RegistryServiceListRevokedTokens method
+func NewRegistryServiceListRevokedTokensRequest(server string, params *RegistryServiceListRevokedTokensParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/revokedTokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AfterSequence != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "afterSequence", *params.AfterSequence, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceRevokeTokenRequest calls the generic RegistryServiceRevokeToken builder with application/json body
+func NewRegistryServiceRevokeTokenRequest(server string, body RegistryServiceRevokeTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceRevokeTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRegistryServiceRevokeTokenRequestWithBody constructs an http.Request for the RegistryServiceRevokeToken method, with any body, and a specified content type
+func NewRegistryServiceRevokeTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens:revoke")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewActivityServiceListVenuesRequest constructs an http.Request for the ActivityServiceListVenues method
 func NewActivityServiceListVenuesRequest(server string, params *ActivityServiceListVenuesParams) (*http.Request, error) {
 	var err error
@@ -9573,6 +9841,43 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/retirees:lookup (the `RegistryServiceLookupRetiree` operationId).
 	RegistryServiceLookupRetireeWithResponse(ctx context.Context, body RegistryServiceLookupRetireeJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceLookupRetireeResponse, error)
+
+	// RegistryServiceListRevokedTokensWithResponse List revoked tokens
+	//
+	// ListRevokedTokens returns the revocation list in the order tokens
+	// were revoked, after a sequence number (role service, or admin): what
+	// every program's verifier follows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
+	RegistryServiceListRevokedTokensWithResponse(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRevokedTokensResponse, error)
+
+	// RegistryServiceRevokeTokenWithBodyWithResponse Revoke token
+	//
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+	RegistryServiceRevokeTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceRevokeTokenResponse, error)
+
+	// RegistryServiceRevokeTokenWithResponse Revoke token
+	//
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+	RegistryServiceRevokeTokenWithResponse(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceRevokeTokenResponse, error)
 
 	// ActivityServiceListVenuesWithResponse List venues
 	//
@@ -15246,6 +15551,186 @@ func (r RegistryServiceLookupRetireeResponse) ContentType() string {
 	return ""
 }
 
+// RegistryServiceListRevokedTokensResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceListRevokedTokens
+type RegistryServiceListRevokedTokensResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceListRevokedTokensResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRevokedTokensResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceListRevokedTokensResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSON200() *V1ListRevokedTokensResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceListRevokedTokensResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceListRevokedTokensResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceListRevokedTokensResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceListRevokedTokensResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceListRevokedTokensResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceRevokeTokenResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceRevokeToken
+type RegistryServiceRevokeTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceRevokeTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RevokedToken
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceRevokeTokenResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON200() *V1RevokedToken {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceRevokeTokenResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceRevokeTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceRevokeTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceRevokeTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceRevokeTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ActivityServiceListVenuesResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceListVenues
 type ActivityServiceListVenuesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -16856,6 +17341,61 @@ func (c *ClientWithResponses) RegistryServiceLookupRetireeWithResponse(ctx conte
 		return nil, err
 	}
 	return ParseRegistryServiceLookupRetireeResponse(rsp)
+}
+
+// RegistryServiceListRevokedTokensWithResponse List revoked tokens
+//
+// ListRevokedTokens returns the revocation list in the order tokens
+// were revoked, after a sequence number (role service, or admin): what
+// every program's verifier follows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
+func (c *ClientWithResponses) RegistryServiceListRevokedTokensWithResponse(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRevokedTokensResponse, error) {
+	rsp, err := c.RegistryServiceListRevokedTokens(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceListRevokedTokensResponse(rsp)
+}
+
+// RegistryServiceRevokeTokenWithBodyWithResponse Revoke token
+//
+// RevokeToken puts a bearer token on the revocation list (admin), which
+// registry keeps and every program follows: within seconds no service
+// accepts the token, until it would have expired anyway. The request
+// names the token by its id and expiry, or gives the token itself.
+// Revoking a token twice answers the first revocation again.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+func (c *ClientWithResponses) RegistryServiceRevokeTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceRevokeTokenResponse, error) {
+	rsp, err := c.RegistryServiceRevokeTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceRevokeTokenResponse(rsp)
+}
+
+// RegistryServiceRevokeTokenWithResponse Revoke token
+//
+// RevokeToken puts a bearer token on the revocation list (admin), which
+// registry keeps and every program follows: within seconds no service
+// accepts the token, until it would have expired anyway. The request
+// names the token by its id and expiry, or gives the token itself.
+// Revoking a token twice answers the first revocation again.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
+func (c *ClientWithResponses) RegistryServiceRevokeTokenWithResponse(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceRevokeTokenResponse, error) {
+	rsp, err := c.RegistryServiceRevokeToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceRevokeTokenResponse(rsp)
 }
 
 // ActivityServiceListVenuesWithResponse List venues
@@ -21997,6 +22537,168 @@ func ParseRegistryServiceLookupRetireeResponse(rsp *http.Response) (*RegistrySer
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceLookupRetireeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceListRevokedTokensResponse parses an HTTP response from a RegistryServiceListRevokedTokensWithResponse call
+func ParseRegistryServiceListRevokedTokensResponse(rsp *http.Response) (*RegistryServiceListRevokedTokensResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceListRevokedTokensResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRevokedTokensResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceListRevokedTokensResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceRevokeTokenResponse parses an HTTP response from a RegistryServiceRevokeTokenWithResponse call
+func ParseRegistryServiceRevokeTokenResponse(rsp *http.Response) (*RegistryServiceRevokeTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceRevokeTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RevokedToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceRevokeTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

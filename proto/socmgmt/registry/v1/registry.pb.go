@@ -2928,6 +2928,13 @@ type WatchRetireesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Replay changes after this revision. 0 starts with a snapshot.
 	SinceRevision int64 `protobuf:"varint,1,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	// The epoch of the change log that since_revision belongs to, as the
+	// consumer last received it. Revisions of one epoch only compare with
+	// each other: registry starts a new epoch when its file was restored
+	// from a backup (or was not closed cleanly), and a watch from another
+	// epoch fails with FAILED_PRECONDITION, ErrorInfo reason EPOCH_CHANGED,
+	// after which the consumer starts again from 0. Empty is not checked.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2967,6 +2974,13 @@ func (x *WatchRetireesRequest) GetSinceRevision() int64 {
 		return x.SinceRevision
 	}
 	return 0
+}
+
+func (x *WatchRetireesRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 // RetireeState is the part of a retiree other services project.
@@ -3119,10 +3133,13 @@ type WatchRetireesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The change's revision; 0 on SNAPSHOT entries, which must not move a
 	// consumer's cursor; the head revision on SNAPSHOT_END.
-	Revision      int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	Kind          ChangeKind             `protobuf:"varint,2,opt,name=kind,proto3,enum=socmgmt.registry.v1.ChangeKind" json:"kind,omitempty"`
-	Retiree       *RetireeState          `protobuf:"bytes,3,opt,name=retiree,proto3" json:"retiree,omitempty"`
-	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	Revision   int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Kind       ChangeKind             `protobuf:"varint,2,opt,name=kind,proto3,enum=socmgmt.registry.v1.ChangeKind" json:"kind,omitempty"`
+	Retiree    *RetireeState          `protobuf:"bytes,3,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// The epoch of the change log the revision belongs to; a consumer
+	// stores it with its cursor and sends it back in WatchRetireesRequest.
+	Epoch         string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3183,6 +3200,13 @@ func (x *WatchRetireesResponse) GetChangeTime() *timestamppb.Timestamp {
 		return x.ChangeTime
 	}
 	return nil
+}
+
+func (x *WatchRetireesResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 // AssignRetireesRequest is the request of AssignRetirees.
@@ -3621,6 +3645,333 @@ func (x *BatchGetRetireeFactsResponse) GetFacts() []*RetireeFacts {
 	return nil
 }
 
+// RevokeTokenRequest is the request of RevokeToken: token_id and
+// expire_time, or token.
+type RevokeTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the token to revoke (its jti claim): 1 to 64 letters,
+	// digits, '-' or '_'.
+	TokenId string `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// The token's expiry (its exp claim): the revocation is kept until
+	// then. At most 366 days ahead.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The token itself, instead of token_id and expire_time: registry reads
+	// both from it once it has checked that a trusted key signed it. It is
+	// never stored or logged.
+	Token string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	// Why the token is revoked, for the list and the log; at most 200
+	// characters.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RevokeTokenRequest) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RevokedToken is one entry of the revocation list.
+type RevokedToken struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TokenId    string                 `protobuf:"bytes,1,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// The subject of the admin who revoked the token.
+	RevokedBy string `protobuf:"bytes,4,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	Reason    string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The entry's place in the list, from 1; ListRevokedTokens returns the
+	// entries after a sequence number.
+	Sequence      int64 `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokedToken) Reset() {
+	*x = RevokedToken{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokedToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokedToken) ProtoMessage() {}
+
+func (x *RevokedToken) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokedToken.ProtoReflect.Descriptor instead.
+func (*RevokedToken) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RevokedToken) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *RevokedToken) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *RevokedToken) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *RevokedToken) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+func (x *RevokedToken) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RevokedToken) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// RevokeTokenResponse is the response of RevokeToken.
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RevokedToken  *RevokedToken          `protobuf:"bytes,1,opt,name=revoked_token,json=revokedToken,proto3" json:"revoked_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RevokeTokenResponse) GetRevokedToken() *RevokedToken {
+	if x != nil {
+		return x.RevokedToken
+	}
+	return nil
+}
+
+// ListRevokedTokensRequest is the request of ListRevokedTokens.
+type ListRevokedTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return the entries after this sequence number; 0 reads from the
+	// start.
+	AfterSequence int64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// At most this many entries (default and maximum 1000); fewer means
+	// the end of the list.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevokedTokensRequest) Reset() {
+	*x = ListRevokedTokensRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevokedTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevokedTokensRequest) ProtoMessage() {}
+
+func (x *ListRevokedTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevokedTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListRevokedTokensRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListRevokedTokensRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+func (x *ListRevokedTokensRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListRevokedTokensResponse is the response of ListRevokedTokens.
+type ListRevokedTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries still in force after after_sequence, in sequence order.
+	// An entry is dropped once its token has expired.
+	RevokedTokens []*RevokedToken `protobuf:"bytes,1,rep,name=revoked_tokens,json=revokedTokens,proto3" json:"revoked_tokens,omitempty"`
+	// Registry's epoch (see WatchRetireesRequest.epoch). Sequence numbers
+	// of one epoch only compare with each other: a follower that sees a
+	// new epoch reads the list again from 0.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevokedTokensResponse) Reset() {
+	*x = ListRevokedTokensResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevokedTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevokedTokensResponse) ProtoMessage() {}
+
+func (x *ListRevokedTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevokedTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListRevokedTokensResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListRevokedTokensResponse) GetRevokedTokens() []*RevokedToken {
+	if x != nil {
+		return x.RevokedTokens
+	}
+	return nil
+}
+
+func (x *ListRevokedTokensResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -3807,9 +4158,10 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\bgroup_by\x18\x01 \x01(\tR\agroupBy\x129\n" +
 	"\x04rows\x18\x02 \x03(\v2%.socmgmt.registry.v1.SocialisationRowR\x04rows\x12;\n" +
 	"\x05total\x18\x03 \x01(\v2%.socmgmt.registry.v1.SocialisationRowR\x05total\x12/\n" +
-	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"=\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"S\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
-	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\"\xaa\x04\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xaa\x04\n" +
 	"\fRetireeState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rid_number_key\x18\x02 \x01(\fR\vidNumberKey\x12!\n" +
@@ -3825,13 +4177,14 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	" \x01(\tR\x0eretirementDate\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12(\n" +
 	"\x10id_number_masked\x18\f \x01(\tR\x0eidNumberMasked\x12!\n" +
-	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\"\xe2\x01\n" +
+	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\"\xf8\x01\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
 	"\aretiree\x18\x03 \x01(\v2!.socmgmt.registry.v1.RetireeStateR\aretiree\x12;\n" +
 	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"changeTime\"\xe2\x01\n" +
+	"changeTime\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\xe2\x01\n" +
 	"\x15AssignRetireesRequest\x12\x1f\n" +
 	"\vrequest_key\x18\x01 \x01(\tR\n" +
 	"requestKey\x12\x1f\n" +
@@ -3861,7 +4214,31 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x16enterprise_credit_code\x18\x05 \x01(\tR\x14enterpriseCreditCode\x12!\n" +
 	"\fcommunity_id\x18\x06 \x01(\tR\vcommunityId\"W\n" +
 	"\x1cBatchGetRetireeFactsResponse\x127\n" +
-	"\x05facts\x18\x01 \x03(\v2!.socmgmt.registry.v1.RetireeFactsR\x05facts*g\n" +
+	"\x05facts\x18\x01 \x03(\v2!.socmgmt.registry.v1.RetireeFactsR\x05facts\"\x9a\x01\n" +
+	"\x12RevokeTokenRequest\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xf6\x01\n" +
+	"\fRevokedToken\x12\x19\n" +
+	"\btoken_id\x18\x01 \x01(\tR\atokenId\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12;\n" +
+	"\vrevoke_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\x04 \x01(\tR\trevokedBy\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\bsequence\x18\x06 \x01(\x03R\bsequence\"]\n" +
+	"\x13RevokeTokenResponse\x12F\n" +
+	"\rrevoked_token\x18\x01 \x01(\v2!.socmgmt.registry.v1.RevokedTokenR\frevokedToken\"^\n" +
+	"\x18ListRevokedTokensRequest\x12%\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x03R\rafterSequence\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"{\n" +
+	"\x19ListRevokedTokensResponse\x12H\n" +
+	"\x0erevoked_tokens\x18\x01 \x03(\v2!.socmgmt.registry.v1.RevokedTokenR\rrevokedTokens\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -3920,7 +4297,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\rAssignRefusal\x12\x1e\n" +
 	"\x1aASSIGN_REFUSAL_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RETIREE_NOT_FOUND\x10\x01\x12\x16\n" +
-	"\x12RETIREE_NOT_LIVING\x10\x022\xac\x10\n" +
+	"\x12RETIREE_NOT_LIVING\x10\x022\x82\x12\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -3941,7 +4318,9 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x16GetSocialisationReport\x122.socmgmt.registry.v1.GetSocialisationReportRequest\x1a3.socmgmt.registry.v1.GetSocialisationReportResponse\x12h\n" +
 	"\rWatchRetirees\x12).socmgmt.registry.v1.WatchRetireesRequest\x1a*.socmgmt.registry.v1.WatchRetireesResponse0\x01\x12i\n" +
 	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponse\x12{\n" +
-	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponse\x12`\n" +
+	"\vRevokeToken\x12'.socmgmt.registry.v1.RevokeTokenRequest\x1a(.socmgmt.registry.v1.RevokeTokenResponse\x12r\n" +
+	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -3956,7 +4335,7 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -4016,21 +4395,26 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(*BatchGetRetireeFactsRequest)(nil),    // 55: socmgmt.registry.v1.BatchGetRetireeFactsRequest
 	(*RetireeFacts)(nil),                   // 56: socmgmt.registry.v1.RetireeFacts
 	(*BatchGetRetireeFactsResponse)(nil),   // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*timestamppb.Timestamp)(nil),          // 58: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 59: google.protobuf.FieldMask
+	(*RevokeTokenRequest)(nil),             // 58: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                   // 59: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),            // 60: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),       // 61: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),      // 62: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*timestamppb.Timestamp)(nil),          // 63: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 64: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	58, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	63, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,  // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	58, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	63, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,  // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,  // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,  // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	58, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	58, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	63, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	63, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
 	9,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
 	9,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
 	9,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
@@ -4047,75 +4431,84 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	5,  // 24: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	11, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
 	11, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	59, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	11, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,  // 32: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	58, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	63, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
 	38, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
 	39, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	58, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	63, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	42, // 37: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
 	46, // 38: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
 	46, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	58, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	63, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,  // 41: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,  // 42: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,  // 43: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,  // 44: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
 	49, // 45: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	58, // 46: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	63, // 46: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,  // 47: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	8,  // 48: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
 	53, // 49: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
 	5,  // 50: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,  // 51: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	56, // 52: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	12, // 53: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	14, // 54: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	16, // 55: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	18, // 56: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	20, // 57: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	22, // 58: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	24, // 59: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	26, // 60: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	28, // 61: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	30, // 62: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	32, // 63: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	34, // 64: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	36, // 65: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	40, // 66: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	43, // 67: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	45, // 68: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	48, // 69: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	51, // 70: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	55, // 71: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	13, // 72: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	15, // 73: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	17, // 74: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	19, // 75: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	21, // 76: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	23, // 77: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	25, // 78: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	27, // 79: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	29, // 80: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	31, // 81: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	33, // 82: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	35, // 83: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	37, // 84: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	41, // 85: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	44, // 86: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	47, // 87: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	50, // 88: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	52, // 89: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	57, // 90: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	72, // [72:91] is the sub-list for method output_type
-	53, // [53:72] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	63, // 53: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	63, // 54: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	63, // 55: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	59, // 56: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	59, // 57: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	12, // 58: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	14, // 59: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	16, // 60: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	18, // 61: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	20, // 62: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	22, // 63: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	24, // 64: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	26, // 65: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	28, // 66: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	30, // 67: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	32, // 68: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	34, // 69: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	36, // 70: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	40, // 71: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	43, // 72: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	45, // 73: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	48, // 74: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	51, // 75: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	55, // 76: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	58, // 77: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	61, // 78: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	13, // 79: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	15, // 80: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	17, // 81: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	19, // 82: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	21, // 83: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	23, // 84: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	25, // 85: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	27, // 86: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	29, // 87: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	31, // 88: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	33, // 89: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	35, // 90: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	37, // 91: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	41, // 92: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	44, // 93: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	47, // 94: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	50, // 95: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	52, // 96: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	57, // 97: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	60, // 98: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	62, // 99: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	79, // [79:100] is the sub-list for method output_type
+	58, // [58:79] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -4129,7 +4522,7 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   49,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,8 @@ const (
 	RegistryService_WatchRetirees_FullMethodName          = "/socmgmt.registry.v1.RegistryService/WatchRetirees"
 	RegistryService_AssignRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AssignRetirees"
 	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
+	RegistryService_RevokeToken_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RevokeToken"
+	RegistryService_ListRevokedTokens_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -101,6 +103,16 @@ type RegistryServiceClient interface {
 	// personal data, for up to 10,000 ids (role service). One audit write
 	// covers the call.
 	BatchGetRetireeFacts(ctx context.Context, in *BatchGetRetireeFactsRequest, opts ...grpc.CallOption) (*BatchGetRetireeFactsResponse, error)
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// ListRevokedTokens returns the revocation list in the order tokens
+	// were revoked, after a sequence number (role service, or admin): what
+	// every program's verifier follows.
+	ListRevokedTokens(ctx context.Context, in *ListRevokedTokensRequest, opts ...grpc.CallOption) (*ListRevokedTokensResponse, error)
 }
 
 type registryServiceClient struct {
@@ -310,6 +322,26 @@ func (c *registryServiceClient) BatchGetRetireeFacts(ctx context.Context, in *Ba
 	return out, nil
 }
 
+func (c *registryServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, RegistryService_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListRevokedTokens(ctx context.Context, in *ListRevokedTokensRequest, opts ...grpc.CallOption) (*ListRevokedTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRevokedTokensResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListRevokedTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -371,6 +403,16 @@ type RegistryServiceServer interface {
 	// personal data, for up to 10,000 ids (role service). One audit write
 	// covers the call.
 	BatchGetRetireeFacts(context.Context, *BatchGetRetireeFactsRequest) (*BatchGetRetireeFactsResponse, error)
+	// RevokeToken puts a bearer token on the revocation list (admin), which
+	// registry keeps and every program follows: within seconds no service
+	// accepts the token, until it would have expired anyway. The request
+	// names the token by its id and expiry, or gives the token itself.
+	// Revoking a token twice answers the first revocation again.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// ListRevokedTokens returns the revocation list in the order tokens
+	// were revoked, after a sequence number (role service, or admin): what
+	// every program's verifier follows.
+	ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -437,6 +479,12 @@ func (UnimplementedRegistryServiceServer) AssignRetirees(context.Context, *Assig
 }
 func (UnimplementedRegistryServiceServer) BatchGetRetireeFacts(context.Context, *BatchGetRetireeFactsRequest) (*BatchGetRetireeFactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetRetireeFacts not implemented")
+}
+func (UnimplementedRegistryServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRevokedTokens not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -794,6 +842,42 @@ func _RegistryService_BatchGetRetireeFacts_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListRevokedTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevokedTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListRevokedTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListRevokedTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListRevokedTokens(ctx, req.(*ListRevokedTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -872,6 +956,14 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetRetireeFacts",
 			Handler:    _RegistryService_BatchGetRetireeFacts_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _RegistryService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "ListRevokedTokens",
+			Handler:    _RegistryService_ListRevokedTokens_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
