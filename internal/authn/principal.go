@@ -33,6 +33,9 @@ type Principal struct {
 	// Enterprise is the unified social credit code of an enterprise
 	// principal; empty for every other role.
 	Enterprise string
+	// TokenID is the id (jti) of the token the principal presented: what
+	// a revocation names. Empty for a principal not read from a token.
+	TokenID string
 }
 
 // InCommunity reports whether p is a clerk whose scope includes the

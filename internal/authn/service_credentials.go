@@ -12,16 +12,25 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
+// ServiceTokenTTL is the lifetime of the tokens a service mints for its
+// own calls; each is replaced once half of it has passed.
+const ServiceTokenTTL = time.Hour
+
+// tokenFileCheck is how often TokenFileCredentials looks whether the
+// token file was replaced.
+const tokenFileCheck = 10 * time.Second
+
 // ServiceCredentials are per-RPC credentials for calls between services:
 // a token of role service, minted by the caller itself and renewed before
 // it expires, so long-lived streams and dispatchers never present an
 // expired token. Like BearerCredentials they do not require transport
 // security (loopback only).
 type ServiceCredentials struct {
-	signer  *Signer
-	subject string
-	ttl     time.Duration
-	now     func() time.Time
+	signer   *Signer
+	subject  string
+	audience []string
+	ttl      time.Duration
+	now      func() time.Time
 
 	mu      sync.Mutex
 	header  string
@@ -31,9 +40,13 @@ type ServiceCredentials struct {
 var _ credentials.PerRPCCredentials = (*ServiceCredentials)(nil)
 
 // NewServiceCredentials mints tokens for subject (e.g. "pension") with the
-// given lifetime; each is replaced once half its lifetime has passed.
-func NewServiceCredentials(signer *Signer, subject string, ttl time.Duration) *ServiceCredentials {
-	return &ServiceCredentials{signer: signer, subject: subject, ttl: ttl, now: time.Now}
+// given lifetime for the given audiences (none: Audience); each is
+// replaced once half its lifetime has passed.
+func NewServiceCredentials(signer *Signer, subject string, ttl time.Duration, audience ...string) *ServiceCredentials {
+	if len(audience) == 0 {
+		audience = nil
+	}
+	return &ServiceCredentials{signer: signer, subject: subject, audience: audience, ttl: ttl, now: time.Now}
 }
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
@@ -42,11 +55,11 @@ func (c *ServiceCredentials) GetRequestMetadata(context.Context, ...string) (map
 	defer c.mu.Unlock()
 	now := c.now()
 	if c.header == "" || !now.Before(c.renewAt) {
-		tok, err := c.signer.Sign(Principal{Subject: c.subject, Role: RoleService}, c.ttl, now)
+		is, err := c.signer.Issue(Principal{Subject: c.subject, Role: RoleService}, c.audience, c.ttl, now)
 		if err != nil {
 			return nil, err
 		}
-		c.header = "Bearer " + tok
+		c.header = "Bearer " + is.Token
 		c.renewAt = now.Add(c.ttl / 2)
 	}
 	return map[string]string{authorizationKey: c.header}, nil
@@ -70,21 +83,83 @@ func LoadTokenFile(path string) (string, error) {
 	return tok, nil
 }
 
-// CallCredentials returns the credentials a service presents to other
-// services: when keyFile holds the Ed25519 private signing key (as in
-// development), tokens minted and renewed for subject; otherwise the
-// pre-issued service token in tokenFile.
-func CallCredentials(keyFile, tokenFile, subject string) (credentials.PerRPCCredentials, error) {
+// TokenFileCredentials present the token in a file, and take up a new
+// one when the file is replaced (looked at every few seconds), so that an
+// operator renews a pre-issued service token without restarting the
+// service. A file that cannot be read keeps the last token in use.
+type TokenFileCredentials struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	header  string
+	mod     time.Time
+	size    int64
+	checkAt time.Time
+}
+
+var _ credentials.PerRPCCredentials = (*TokenFileCredentials)(nil)
+
+// NewTokenFileCredentials reads the token at path; it fails when the file
+// holds none.
+func NewTokenFileCredentials(path string) (*TokenFileCredentials, error) {
+	c := &TokenFileCredentials{path: path, now: time.Now}
+	if err := c.reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reload reads the file when it differs from the one last read.
+func (c *TokenFileCredentials) reload() error {
+	info, err := os.Stat(c.path)
+	if err != nil {
+		return fmt.Errorf("read token file: %w", err)
+	}
+	if c.header != "" && info.ModTime().Equal(c.mod) && info.Size() == c.size {
+		return nil
+	}
+	tok, err := LoadTokenFile(c.path)
+	if err != nil {
+		return err
+	}
+	c.header, c.mod, c.size = "Bearer "+tok, info.ModTime(), info.Size()
+	return nil
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (c *TokenFileCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); !now.Before(c.checkAt) {
+		c.checkAt = now.Add(tokenFileCheck)
+		// A failed reload keeps the token in use: the file may be half
+		// way through being replaced.
+		_ = c.reload()
+	}
+	return map[string]string{authorizationKey: c.header}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (*TokenFileCredentials) RequireTransportSecurity() bool { return false }
+
+// CallCredentials returns the credentials a program presents to another,
+// named audience ("registry"): when tokenFile is set, the pre-issued
+// service token in it (re-read when replaced); otherwise tokens for
+// subject minted and renewed with the Ed25519 private key in keyFile (as
+// in development), each for that program alone (Audience when audience
+// is empty).
+func CallCredentials(keyFile, tokenFile, subject, audience string) (credentials.PerRPCCredentials, error) {
 	if tokenFile != "" {
-		tok, err := LoadTokenFile(tokenFile)
-		if err != nil {
-			return nil, err
-		}
-		return BearerCredentials(tok), nil
+		return NewTokenFileCredentials(tokenFile)
 	}
 	priv, err := LoadPrivateKey(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("no service token file, and the token key is not a private key to mint one: %w", err)
 	}
-	return NewServiceCredentials(NewSigner(priv), subject, time.Hour), nil
+	aud := Audience
+	if audience != "" {
+		aud = ServiceAudience(audience)
+	}
+	return NewServiceCredentials(NewSigner(priv), subject, ServiceTokenTTL, aud), nil
 }

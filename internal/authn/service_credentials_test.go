@@ -2,6 +2,9 @@ package authn
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +53,80 @@ func TestServiceCredentialsRenew(t *testing.T) {
 	header()
 	if c.RequireTransportSecurity() {
 		t.Error("loopback credentials must not require TLS")
+	}
+}
+
+// TestTokenFileCredentialsTakeUpANewToken: an operator replaces the
+// pre-issued token in its file and the credentials present the new one,
+// without a restart; a file that cannot be read keeps the last token.
+func TestTokenFileCredentialsTakeUpANewToken(t *testing.T) {
+	_, priv := newKey(t)
+	path := filepath.Join(t.TempDir(), "service.token")
+	first := mustSign(t, priv, serviceP, time.Hour, t0)
+	if err := os.WriteFile(path, []byte(first+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewTokenFileCredentials(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testclock.New(t0)
+	c.now = clock.Now
+	header := func() string {
+		t.Helper()
+		md, err := c.GetRequestMetadata(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md[authorizationKey]
+	}
+	if got := header(); got != "Bearer "+first {
+		t.Fatalf("header = %q, want the file's token", got)
+	}
+	second := mustSign(t, priv, serviceP, 2*time.Hour, t0)
+	if err := os.WriteFile(path, []byte(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(tokenFileCheck))
+	if got := header(); got != "Bearer "+second {
+		t.Errorf("header after the file was replaced = %q, want the new token", got)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(2 * tokenFileCheck))
+	if got := header(); got != "Bearer "+second {
+		t.Errorf("header after the file went = %q, want the last token kept", got)
+	}
+	if _, err := NewTokenFileCredentials(path); err == nil {
+		t.Error("NewTokenFileCredentials of a missing file succeeded")
+	}
+}
+
+// TestCallCredentialsNameTheCallee: tokens a service mints for its calls
+// are for the callee alone.
+func TestCallCredentialsNameTheCallee(t *testing.T) {
+	pub, priv := newKey(t)
+	_, privPEM := keyPEMs(t, pub, priv)
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(keyFile, privPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := CallCredentials(keyFile, "", "pension", "registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := creds.GetRequestMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimPrefix(md[authorizationKey], "Bearer ")
+	registry := NewVerifier(pub, WithAudience(Audience, ServiceAudience("registry")))
+	activity := NewVerifier(pub, WithAudience(Audience, ServiceAudience("activity")))
+	if p, err := registry.Verify(tok); err != nil || p.Subject != "pension" || p.Role != RoleService {
+		t.Errorf("registry: %+v, %v; want pension's service principal", p, err)
+	}
+	if _, err := activity.Verify(tok); !errors.Is(err, ErrBadClaims) {
+		t.Errorf("activity: err = %v, want ErrBadClaims (another program's token)", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,17 +99,24 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if diff := cmp.Diff(&p, got); diff != "" {
-				t.Errorf("principal mismatch (-want +got):\n%s", diff)
-			}
-
 			var c Claims
 			parsed, _, err := jwt.NewParser().ParseUnverified(tok, &c)
 			if err != nil {
 				t.Fatal(err)
 			}
+			want := p
+			want.TokenID = c.ID
+			if diff := cmp.Diff(&want, got); diff != "" {
+				t.Errorf("principal mismatch (-want +got):\n%s", diff)
+			}
 			if alg := parsed.Header["alg"]; alg != "EdDSA" {
 				t.Errorf("alg = %v, want EdDSA", alg)
+			}
+			if kid := parsed.Header["kid"]; kid != KeyID(pub) {
+				t.Errorf("kid = %v, want %s", kid, KeyID(pub))
+			}
+			if c.Issuer != Issuer || !slices.Equal(c.Audience, []string{Audience}) {
+				t.Errorf("iss, aud = %q, %q; want %q, [%q]", c.Issuer, c.Audience, Issuer, Audience)
 			}
 			if c.ExpiresAt == nil || !c.ExpiresAt.Equal(t0.Add(time.Hour)) {
 				t.Errorf("exp = %v, want %v", c.ExpiresAt, t0.Add(time.Hour))
@@ -195,9 +203,13 @@ func TestVerifyRejects(t *testing.T) {
 	pub, priv := newKey(t)
 	_, otherPriv := newKey(t)
 
-	header := map[string]string{"alg": "EdDSA", "typ": "JWT"}
+	kid := KeyID(pub)
+	header := map[string]string{"alg": "EdDSA", "typ": "JWT", "kid": kid}
 	claims := func(mod func(map[string]any)) map[string]any {
 		c := map[string]any{
+			"iss":  Issuer,
+			"aud":  []string{Audience},
+			"jti":  "TOKEN1",
 			"sub":  "alice",
 			"role": "admin",
 			"iat":  t0.Unix(),
@@ -230,15 +242,43 @@ func TestVerifyRejects(t *testing.T) {
 		{"not yet valid", mustSign(t, priv, adminP, time.Hour, t0.Add(time.Hour)), ErrTokenNotYetValid},
 		{"other key", mustSign(t, otherPriv, adminP, time.Hour, t0), ErrBadSignature},
 		{"tampered claims", tamperClaims(t, good, func(c map[string]any) { c["role"] = "admin"; delete(c, "communities") }), ErrBadSignature},
-		{"alg none", craft(t, map[string]string{"alg": "none", "typ": "JWT"}, claims(nil), nil), ErrBadSignature},
-		{"alg none with signature", craft(t, map[string]string{"alg": "none"}, claims(nil), edSign(priv)), ErrBadSignature},
-		{"HS256 keyed with public key", craft(t, map[string]string{"alg": "HS256", "typ": "JWT"}, claims(nil), func(in []byte) []byte {
+		{"alg none", craft(t, map[string]string{"alg": "none", "typ": "JWT", "kid": kid}, claims(nil), nil), ErrBadSignature},
+		{"alg none with signature", craft(t, map[string]string{"alg": "none", "kid": kid}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"HS256 keyed with public key", craft(t, map[string]string{"alg": "HS256", "typ": "JWT", "kid": kid}, claims(nil), func(in []byte) []byte {
 			m := hmac.New(sha256.New, pub)
 			m.Write(in)
 			return m.Sum(nil)
 		}), ErrBadSignature},
-		{"unknown alg", craft(t, map[string]string{"alg": "XX999"}, claims(nil), edSign(priv)), ErrBadSignature},
-		{"no alg", craft(t, map[string]string{"typ": "JWT"}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"unknown alg", craft(t, map[string]string{"alg": "XX999", "kid": kid}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"no alg", craft(t, map[string]string{"typ": "JWT", "kid": kid}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"no kid", craft(t, map[string]string{"alg": "EdDSA", "typ": "JWT"}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"unknown kid", craft(t, map[string]string{"alg": "EdDSA", "kid": KeyID(otherPriv.Public().(ed25519.PublicKey))}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"kid of the key, signed by another", craft(t, header, claims(nil), edSign(otherPriv)), ErrBadSignature},
+		{"kid not a string", craft(t, map[string]any{"alg": "EdDSA", "kid": 7}, claims(nil), edSign(priv)), ErrBadSignature},
+		{"missing jti", craft(t, header, claims(func(c map[string]any) { delete(c, "jti") }), edSign(priv)), ErrBadClaims},
+		{"empty jti", craft(t, header, claims(func(c map[string]any) { c["jti"] = "" }), edSign(priv)), ErrBadClaims},
+		{"jti with a space", craft(t, header, claims(func(c map[string]any) { c["jti"] = "a b" }), edSign(priv)), ErrBadClaims},
+		{"jti too long", craft(t, header, claims(func(c map[string]any) { c["jti"] = strings.Repeat("a", 65) }), edSign(priv)), ErrBadClaims},
+		{"missing iss", craft(t, header, claims(func(c map[string]any) { delete(c, "iss") }), edSign(priv)), ErrBadClaims},
+		{"other iss", craft(t, header, claims(func(c map[string]any) { c["iss"] = "other-system" }), edSign(priv)), ErrBadClaims},
+		{"missing aud", craft(t, header, claims(func(c map[string]any) { delete(c, "aud") }), edSign(priv)), ErrBadClaims},
+		{"other aud", craft(t, header, claims(func(c map[string]any) { c["aud"] = []string{"other-system"} }), edSign(priv)), ErrBadClaims},
+		{"aud of another program", craft(t, header, claims(func(c map[string]any) { c["aud"] = ServiceAudience("pension") }), edSign(priv)), ErrBadClaims},
+		{"aud as a string", craft(t, header, claims(func(c map[string]any) { c["aud"] = Audience }), edSign(priv)), nil},
+		{"aud among others", craft(t, header, claims(func(c map[string]any) { c["aud"] = []string{"x", Audience} }), edSign(priv)), nil},
+		{"missing iat", craft(t, header, claims(func(c map[string]any) { delete(c, "iat") }), edSign(priv)), ErrBadClaims},
+		{"iat in the future", craft(t, header, claims(func(c map[string]any) { c["iat"] = t0.Add(time.Minute).Unix() }), edSign(priv)), ErrTokenNotYetValid},
+		{"lifetime of a day", craft(t, header, claims(func(c map[string]any) { c["exp"] = t0.Add(DefaultMaxLifetime).Unix() }), edSign(priv)), nil},
+		{"lifetime over a day", craft(t, header, claims(func(c map[string]any) { c["exp"] = t0.Add(DefaultMaxLifetime + time.Second).Unix() }), edSign(priv)), ErrBadClaims},
+		{"146 billion years", craft(t, header, claims(func(c map[string]any) { c["exp"] = int64(1) << 62 }), edSign(priv)), ErrBadClaims},
+		{"service lifetime of 30 days", craft(t, header, claims(func(c map[string]any) {
+			c["role"] = "service"
+			c["exp"] = t0.Add(DefaultMaxServiceLifetime).Unix()
+		}), edSign(priv)), nil},
+		{"service lifetime over 30 days", craft(t, header, claims(func(c map[string]any) {
+			c["role"] = "service"
+			c["exp"] = t0.Add(DefaultMaxServiceLifetime + time.Second).Unix()
+		}), edSign(priv)), ErrBadClaims},
 		{"non-canonical signature encoding", nonCanonicalSignature(t, good), ErrMalformedToken},
 		{"missing exp", craft(t, header, claims(func(c map[string]any) { delete(c, "exp") }), edSign(priv)), ErrBadClaims},
 		{"exp not a number", craft(t, header, claims(func(c map[string]any) { c["exp"] = "tomorrow" }), edSign(priv)), ErrMalformedToken},
@@ -269,8 +309,8 @@ func TestVerifyRejects(t *testing.T) {
 			if len(tc.token) > 8 && strings.Contains(err.Error(), tc.token) {
 				t.Error("error message contains the token")
 			}
-			if v.cache.len() != 0 {
-				t.Errorf("cache holds %d entries after a failure, want 0", v.cache.len())
+			if v.cache.Load().len() != 0 {
+				t.Errorf("cache holds %d entries after a failure, want 0", v.cache.Load().len())
 			}
 		})
 	}
@@ -357,8 +397,8 @@ func TestVerifyCache(t *testing.T) {
 		if p1 != p2 {
 			t.Error("second Verify returned a new principal; want the cached one")
 		}
-		if v.cache.len() != 1 {
-			t.Errorf("cache len = %d, want 1", v.cache.len())
+		if v.cache.Load().len() != 1 {
+			t.Errorf("cache len = %d, want 1", v.cache.Load().len())
 		}
 	})
 
@@ -373,8 +413,8 @@ func TestVerifyCache(t *testing.T) {
 		if _, err := v.Verify(tok); !errors.Is(err, ErrTokenExpired) {
 			t.Errorf("Verify after expiry: err = %v, want ErrTokenExpired", err)
 		}
-		if v.cache.len() != 0 {
-			t.Errorf("cache len = %d after expiry, want 0", v.cache.len())
+		if v.cache.Load().len() != 0 {
+			t.Errorf("cache len = %d after expiry, want 0", v.cache.Load().len())
 		}
 	})
 
@@ -416,11 +456,11 @@ func TestVerifyCache(t *testing.T) {
 			if got.Subject != p.Subject {
 				t.Fatalf("Subject = %q, want %q", got.Subject, p.Subject)
 			}
-			if n := v.cache.len(); n > size {
+			if n := v.cache.Load().len(); n > size {
 				t.Fatalf("cache len = %d after %d tokens, want <= %d", n, i+1, size)
 			}
 		}
-		if n := v.cache.len(); n != size {
+		if n := v.cache.Load().len(); n != size {
 			t.Errorf("cache len = %d, want %d", n, size)
 		}
 	})
@@ -468,7 +508,7 @@ func TestVerifyCache(t *testing.T) {
 		for err := range errs {
 			t.Error(err)
 		}
-		if n := v.cache.len(); n > 4 {
+		if n := v.cache.Load().len(); n > 4 {
 			t.Errorf("cache len = %d, want <= 4", n)
 		}
 	})

@@ -70,8 +70,10 @@ func (c *Command) TokenKey(signsFor string) {
 	if signsFor != "" {
 		help += "; a private key also signs the service's own tokens for " + signsFor
 	}
+	help += "; a directory is read as its *.pem files, and several keys are accepted side by side while a key is rotated"
 	c.fs.StringVar(&c.cfg.TokenKey, "token-key", "", help+" (required)")
 	c.require("token-key", &c.cfg.TokenKey)
+	c.cfg.Tokens.Register(c.fs)
 }
 
 // IDKey defines the required --id-key, the HMAC key that indexes ID
@@ -92,8 +94,9 @@ func (c *Command) RegistryAddr(purpose string) {
 	if purpose != "" {
 		help += " " + purpose
 	}
-	c.fs.StringVar(&c.cfg.RegistryAddr, "registry-addr", DefaultRegistryAddr, help)
+	c.fs.StringVar(&c.cfg.RegistryAddr, "registry-addr", DefaultRegistryAddr, help+"; its list of revoked tokens is followed too")
 	c.require("registry-addr", &c.cfg.RegistryAddr)
+	c.cfg.Tokens.RegisterPoll(c.fs)
 }
 
 // ServiceTokenFile defines --service-token-file, a pre-issued service
@@ -140,6 +143,9 @@ func (c *Command) Parse(args []string) error {
 // flag left empty, then each failed Check.
 func (c *Command) Validate() error {
 	errs := []error{c.cfg.Server.Validate()}
+	for _, p := range c.cfg.Tokens.Problems() {
+		errs = append(errs, &optionError{msg: p})
+	}
 	for _, r := range c.required {
 		if *r.value == "" {
 			errs = append(errs, &optionError{msg: "--" + r.name + " is required"})

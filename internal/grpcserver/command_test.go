@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
 )
 
 // commandConfig is a service configuration with every shared flag.
@@ -42,6 +44,10 @@ func TestCommandParse(t *testing.T) {
 		ServiceConfig: ServiceConfig{
 			Name: "pension", DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
 			ServiceTokenFile: "/run/token", AuditDurableReads: true,
+			Tokens: TokenPolicy{
+				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime,
+				RevocationPoll: authn.DefaultRevocationPoll, KeyReload: authn.DefaultKeyReload,
+			},
 		},
 		Own: 8,
 	}
@@ -60,12 +66,17 @@ func TestCommandParse(t *testing.T) {
 func TestCommandValidate(t *testing.T) {
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud", "--own", "0"}); err != nil {
+	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud", "--own", "0",
+		"--max-token-lifetime", "0", "--max-service-token-lifetime", "9000h", "--revocation-poll", "2m", "--token-key-reload", "-1s"}); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Validate()
 	want := []string{
 		"--log-level must be debug, info, warn or error",
+		"--max-token-lifetime must be positive and at most 8784h0m0s",
+		"--max-service-token-lifetime must be positive and at most 8784h0m0s",
+		"--token-key-reload must be at most 1h (0: the default)",
+		"--revocation-poll must be at most 1m (0: the default)",
 		"--data-dir is required",
 		"--token-key is required",
 		"--id-key is required",
@@ -94,7 +105,9 @@ func TestCommandHelp(t *testing.T) {
 	for _, want := range []string{
 		"Usage: pension [flags]\n\nThe pension service.\nEvery flag may also be set as PENSION_<FLAG>, e.g. PENSION_DATA_DIR.\n\n",
 		"directory of pension.db",
-		"verifies bearer tokens; a private key also signs the service's own tokens for registry (required)",
+		"verifies bearer tokens; a private key also signs the service's own tokens for registry; a directory",
+		"longest lifetime (exp - iat) accepted in a token of a person's role",
+		"how often registry's list of revoked tokens is read",
 		"indexes ID numbers, the same as registry's (required)",
 		"registry gRPC host:port whose retirees are projected",
 		"service token for calls to registry (default: mint them with --token-key)",

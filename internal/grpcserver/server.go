@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 )
 
@@ -131,6 +132,10 @@ type Server struct {
 	// the subject capture; nil when there is nothing to run.
 	innerUnary  grpc.UnaryServerInterceptor
 	innerStream grpc.StreamServerInterceptor
+
+	// tokens verifies the bearer tokens of the calls; nil unless the
+	// server was built by ServiceConfig.NewServer.
+	tokens *authn.Verifier
 
 	grpc     *grpc.Server
 	health   *health.Server

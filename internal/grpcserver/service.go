@@ -16,6 +16,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // ServiceConfig is the part of a service program's Config that several
@@ -49,6 +50,9 @@ type ServiceConfig struct {
 	// AuditDurableReads makes each audited read wait until its audit
 	// record is on disk before answering (see audit.Log.Read).
 	AuditDurableReads bool
+	// Tokens bound the bearer tokens the service accepts and say how it
+	// keeps its keys and revocation list current.
+	Tokens TokenPolicy
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer
@@ -63,13 +67,14 @@ func (c *ServiceConfig) serverFlags() *Flags { return &c.Server }
 func (c *ServiceConfig) DBPath() string { return filepath.Join(c.DataDir, c.Name+".db") }
 
 // Verifier loads TokenKey and returns the verifier of the bearer tokens
-// the service is called with.
-func (c *ServiceConfig) Verifier() (*authn.Verifier, error) {
-	pub, err := authn.LoadPublicKey(c.TokenKey)
+// the service is called with, refusing those on revoked (nil: a list of
+// its own).
+func (c *ServiceConfig) Verifier(revoked *authn.Revocations) (*authn.Verifier, error) {
+	v, err := c.Tokens.NewVerifier(c.TokenKey, c.Name, revoked)
 	if err != nil {
 		return nil, fmt.Errorf("token key: %w", err)
 	}
-	return authn.NewVerifier(pub), nil
+	return v, nil
 }
 
 // Keyer loads IDKey and returns the keyer that ID numbers are looked up
@@ -83,10 +88,10 @@ func (c *ServiceConfig) Keyer() (*idnumber.Keyer, error) {
 }
 
 // CallCredentials returns the per-RPC credentials of the service's calls
-// to other services: the token in ServiceTokenFile, or tokens of subject
-// Name minted with TokenKey.
-func (c *ServiceConfig) CallCredentials() (credentials.PerRPCCredentials, error) {
-	creds, err := authn.CallCredentials(c.TokenKey, c.ServiceTokenFile, c.Name)
+// to the service named callee: the token in ServiceTokenFile, or tokens
+// of subject Name for callee alone, minted with TokenKey.
+func (c *ServiceConfig) CallCredentials(callee string) (credentials.PerRPCCredentials, error) {
+	creds, err := authn.CallCredentials(c.TokenKey, c.ServiceTokenFile, c.Name, callee)
 	if err != nil {
 		return nil, fmt.Errorf("service credentials: %w", err)
 	}
@@ -103,7 +108,7 @@ func (c *ServiceConfig) DialRegistry() (*grpc.ClientConn, error) {
 // Dial returns a connection to the service named service at addr,
 // carrying the service's CallCredentials. Dial does not connect yet.
 func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
-	creds, err := c.CallCredentials()
+	creds, err := c.CallCredentials(service)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +125,7 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 // port, which like the profiles needs an admin token that verifier
 // accepts.
 func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) *Server {
-	return New(Options{
+	srv := New(Options{
 		Name:            c.Name,
 		GRPCAddr:        c.Server.GRPCAddr,
 		AdminAddr:       c.Server.AdminAddr,
@@ -132,7 +137,14 @@ func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *za
 		AdminVerifier:   verifier,
 		ShutdownTimeout: c.Server.ShutdownTimeout,
 	})
+	srv.tokens = verifier
+	return srv
 }
+
+// Tokens returns the verifier of the bearer tokens the server's calls
+// carry (its keys and revocation list), or nil for a server not built by
+// ServiceConfig.NewServer.
+func (s *Server) Tokens() *authn.Verifier { return s.tokens }
 
 // LogStarting writes the line "<Name> starting" with the addresses, the
 // database, registry's address when the service has one, and extra.
@@ -191,6 +203,10 @@ type Service[S Store] struct {
 	// Starting, if not nil, returns the fields of the "starting" line
 	// beyond those LogStarting writes.
 	Starting func(store S) []zap.Field
+	// Revocations, when set, is the list of revoked tokens the service
+	// keeps itself: registry, which holds the list, fills it. Unset, the
+	// service follows registry's list at RegistryAddr.
+	Revocations *authn.Revocations
 }
 
 // RunService runs a service program until ctx ends: it loads the token
@@ -199,10 +215,19 @@ type Service[S Store] struct {
 // tasks stop before the store closes, so that none writes to a closed
 // database; an error from Close joins the one returned.
 func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger, svc Service[S]) (err error) {
-	verifier, err := c.Verifier()
+	revoked := svc.Revocations
+	if revoked == nil {
+		revoked = authn.NewRevocations()
+	}
+	verifier, err := c.Verifier(revoked)
 	if err != nil {
 		return err
 	}
+	tokenTasks, closeTasks, err := c.tokenTasks(verifier, svc.Revocations == nil, log)
+	if err != nil {
+		return err
+	}
+	defer closeTasks()
 	store, err := svc.Open()
 	if err != nil {
 		return err
@@ -219,9 +244,35 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 		extra = svc.Starting(store)
 	}
 	c.LogStarting(log, extra...)
-	for _, t := range tasks {
+	for _, t := range append(tokenTasks, tasks...) {
 		stop := StartTask(ctx, log, t.Name, t.Run)
 		defer stop()
 	}
 	return srv.Run(ctx)
+}
+
+// tokenTasks are the tasks that keep verifier current: one reads the
+// token key file again (a key rotation), and, when follow is set, one
+// follows registry's revocation list over a connection of its own, which
+// closeConn closes.
+func (c *ServiceConfig) tokenTasks(verifier *authn.Verifier, follow bool, log *zap.Logger) (tasks []Task, closeConn func(), err error) {
+	tasks = []Task{{Name: "token keys", Run: func(ctx context.Context) error {
+		return authn.WatchKeySet(ctx, c.TokenKey, verifier, c.Tokens.KeyReload, log)
+	}}}
+	if !follow {
+		return tasks, func() {}, nil
+	}
+	if c.RegistryAddr == "" {
+		log.Warn("no registry address: revoked tokens are not refused")
+		return tasks, func() {}, nil
+	}
+	conn, err := c.DialRegistry()
+	if err != nil {
+		return nil, nil, err
+	}
+	client := registryv1.NewRegistryServiceClient(conn)
+	tasks = append(tasks, Task{Name: "revocation list", Run: func(ctx context.Context) error {
+		return authn.FollowRevocations(ctx, client, verifier.Revocations(), authn.FollowOptions{Interval: c.Tokens.RevocationPoll, Logger: log})
+	}})
+	return tasks, func() { _ = conn.Close() }, nil
 }

@@ -35,10 +35,10 @@ func TestServiceConfigKeys(t *testing.T) {
 	if got, want := c.DBPath(), filepath.Join(dir, "pension.db"); got != want {
 		t.Errorf("DBPath = %q, want %q", got, want)
 	}
-	if _, err := c.Verifier(); err == nil || !strings.HasPrefix(err.Error(), "token key: ") {
+	if _, err := c.Verifier(nil); err == nil || !strings.HasPrefix(err.Error(), "token key: ") {
 		t.Errorf("Verifier without a key file = %v, want a token key error", err)
 	}
-	if _, err := c.CallCredentials(); err == nil || !strings.HasPrefix(err.Error(), "service credentials: ") {
+	if _, err := c.CallCredentials("registry"); err == nil || !strings.HasPrefix(err.Error(), "service credentials: ") {
 		t.Errorf("CallCredentials without a key file = %v, want a service credentials error", err)
 	}
 	if _, err := c.Keyer(); err == nil {
@@ -51,10 +51,10 @@ func TestServiceConfigKeys(t *testing.T) {
 	if _, _, err := idnumber.LoadOrCreateKeyFile(c.IDKey); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := c.Verifier(); err != nil || v == nil {
+	if v, err := c.Verifier(nil); err != nil || v == nil {
 		t.Errorf("Verifier = %v, %v", v, err)
 	}
-	if creds, err := c.CallCredentials(); err != nil || creds == nil {
+	if creds, err := c.CallCredentials("registry"); err != nil || creds == nil {
 		t.Errorf("CallCredentials = %v, %v", creds, err)
 	}
 	if k, err := c.Keyer(); err != nil || k == nil {
@@ -281,7 +281,7 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := c.Verifier()
+	verifier, err := c.Verifier(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Logger is the server's log; the test's, from warnings up, when nil.
 	Logger *zap.Logger
+	// Revocations are the revoked tokens the server refuses; registry's
+	// tests share the list with the registry server that fills it. Nil:
+	// none.
+	Revocations *authn.Revocations
 }
 
 // Server is a service served as its program serves it: the grpcserver
@@ -102,7 +106,10 @@ func (s *Server) Start() {
 	var unary []grpc.UnaryServerInterceptor
 	var stream []grpc.StreamServerInterceptor
 	if o.Keys.Public != nil {
-		v := authn.NewVerifier(o.Keys.Public)
+		// As the programs verify (grpcserver.TokenPolicy): tokens for
+		// every program or for this one alone.
+		v := authn.NewVerifier(o.Keys.Public,
+			authn.WithAudience(authn.Audience, authn.ServiceAudience(o.Name)), authn.WithRevocations(o.Revocations))
 		unary = append(unary, v.UnaryInterceptor())
 		stream = append(stream, v.StreamInterceptor())
 	}

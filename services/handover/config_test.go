@@ -24,7 +24,7 @@ func TestParseConfig(t *testing.T) {
 		ActivityAddr:  "127.0.0.1:9104",
 		SubmitTimeout: DefaultSubmitTimeout, OutboxMinBackoff: DefaultMinBackoff, OutboxMaxBackoff: DefaultMaxBackoff,
 	}
-	want.Server = c.Server
+	want.Server, want.Tokens = c.Server, c.Tokens
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
