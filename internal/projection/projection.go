@@ -39,6 +39,9 @@ var (
 	// restored from an older backup).
 	bucketSeen = []byte("projection_snapshot_seen")
 	keyCursor  = []byte("cursor")
+	// keyEpoch is the epoch of registry's change log the cursor belongs
+	// to (see registryv1.WatchRetireesRequest.epoch).
+	keyEpoch = []byte("epoch")
 	// seenMark is the value of a seen id: bbolt returns nil for an empty
 	// value, which would read as "not seen".
 	seenMark = []byte{1}
@@ -73,6 +76,9 @@ type Projection struct {
 
 	cursor    atomic.Uint64
 	connected atomic.Bool
+	// epoch is the epoch of the cursor; only Run's goroutine uses it
+	// after New.
+	epoch string
 
 	mu      sync.Mutex
 	applied chan struct{} // closed and replaced after every applied batch
@@ -95,17 +101,27 @@ func New(db *bolt.DB, client registryv1.RegistryServiceClient, o Options) (*Proj
 	}
 	p := &Projection{db: db, client: client, log: o.Logger, opts: o, applied: make(chan struct{})}
 	err := db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyCursor); v != nil {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyCursor); v != nil {
 			c, err := boltstore.ParseU64(v)
 			if err != nil {
 				return err
 			}
 			p.cursor.Store(c)
 		}
+		p.epoch = string(meta.Get(keyEpoch))
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.Cursor() > 0 && p.epoch == "" {
+		// A cursor stored before epochs were: nothing says which history
+		// of registry's it belongs to, so it is not trusted.
+		p.log.Warn("projection cursor has no epoch; resynchronising from a snapshot", zap.Uint64("cursor", p.Cursor()))
+		if err := p.setCursor(0, ""); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -176,6 +192,9 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 	}
 	msgs, recvErr := receive(ctx, stream)
 	if progressed, err = p.applyAll(msgs); err != nil {
+		if errors.Is(err, errEpochChanged) {
+			return p.streamEnded(err, progressed)
+		}
 		return progressed, err
 	}
 	return p.streamEnded(<-recvErr, progressed)
@@ -185,7 +204,8 @@ func (p *Projection) follow(ctx context.Context) (progressed bool, err error) {
 // to accept it. Registry sends its headers as soon as it accepts the
 // watch, so an open stream is known even while no change arrives.
 func (p *Projection) openWatch(ctx context.Context) (registryv1.RegistryService_WatchRetireesClient, error) {
-	stream, err := p.client.WatchRetirees(ctx, &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor())}) //nolint:gosec // G115: apply stores only revisions it checked are not negative
+	req := &registryv1.WatchRetireesRequest{SinceRevision: int64(p.Cursor()), Epoch: p.epoch} //nolint:gosec // G115: apply stores only revisions it checked are not negative
+	stream, err := p.client.WatchRetirees(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -239,26 +259,37 @@ func (p *Projection) applyAll(msgs <-chan *registryv1.WatchRetireesResponse) (pr
 
 // streamEnded handles the error a stream ended with. When our cursor is no
 // longer in registry's change log (we fell behind its retention, or
-// registry was restored from an older backup), it resets the cursor, so
-// that the next stream starts over from a snapshot, whose end drops the
-// retirees registry no longer has; that counts as progress.
+// registry was restored from a backup: its head is behind the cursor, or
+// its epoch is another), it resets the cursor, so that the next stream
+// starts over from a snapshot, whose end drops the retirees registry no
+// longer has; that counts as progress.
 func (p *Projection) streamEnded(err error, progressed bool) (bool, error) {
 	reason := errorReason(err)
-	if reason != "REVISION_COMPACTED" && reason != "REVISION_AHEAD" {
+	if errors.Is(err, errEpochChanged) {
+		reason = "EPOCH_CHANGED"
+	}
+	switch reason {
+	case "REVISION_COMPACTED", "REVISION_AHEAD", "EPOCH_CHANGED":
+	default:
 		return progressed, err
 	}
 	p.log.Warn("cursor not in registry's change log; resynchronising from a snapshot", zap.String("reason", reason), zap.Uint64("cursor", p.Cursor()))
-	if serr := p.setCursor(0); serr != nil {
+	if serr := p.setCursor(0, ""); serr != nil {
 		return progressed, serr
 	}
 	return true, err
 }
 
+// errEpochChanged stops a stream whose changes are of another epoch than
+// the cursor: registry checks the epoch when the watch starts, so this
+// only guards against a registry that did not.
+var errEpochChanged = errors.New("registry sent a change of another epoch")
+
 // apply writes one batch of stream messages and the new cursor in one
 // transaction. Snapshot entries do not move the cursor: a restart during a
 // snapshot starts the snapshot again.
 func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
-	cursor := p.Cursor()
+	cursor, epoch := p.Cursor(), p.epoch
 	err := p.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range batch {
 			if m.Revision < 0 {
@@ -271,7 +302,7 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 				if err := p.dropUnseen(tx); err != nil {
 					return err
 				}
-				cursor = uint64(m.Revision)
+				cursor, epoch = uint64(m.Revision), m.Epoch
 				continue
 			case registryv1.ChangeKind_SNAPSHOT:
 				if m.Retiree != nil {
@@ -280,6 +311,9 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 					}
 				}
 			default:
+				if epoch != "" && m.Epoch != epoch {
+					return errEpochChanged
+				}
 				if uint64(m.Revision) <= cursor {
 					continue // already applied (a replay after reconnect)
 				}
@@ -292,12 +326,13 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyCursor, boltstore.U64(cursor))
+		return putCursor(tx, cursor, epoch)
 	})
 	if err != nil {
 		return err
 	}
 	p.cursor.Store(cursor)
+	p.epoch = epoch
 	p.mu.Lock()
 	close(p.applied)
 	p.applied = make(chan struct{})
@@ -407,14 +442,25 @@ func (p *Projection) remove(tx *bolt.Tx, id string) error {
 	return nil
 }
 
-func (p *Projection) setCursor(c uint64) error {
-	err := p.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyCursor, boltstore.U64(c))
-	})
+func (p *Projection) setCursor(c uint64, epoch string) error {
+	err := p.db.Update(func(tx *bolt.Tx) error { return putCursor(tx, c, epoch) })
 	if err == nil {
 		p.cursor.Store(c)
+		p.epoch = epoch
 	}
 	return err
+}
+
+// putCursor stores the cursor and its epoch.
+func putCursor(tx *bolt.Tx, c uint64, epoch string) error {
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(keyCursor, boltstore.U64(c)); err != nil {
+		return err
+	}
+	if epoch == "" {
+		return meta.Delete(keyEpoch)
+	}
+	return meta.Put(keyEpoch, []byte(epoch))
 }
 
 // errorReason returns the ErrorInfo reason of a gRPC status error, if any.
@@ -438,11 +484,10 @@ func errorReason(err error) string {
 // storage migration calls it when its projection must take in fields
 // that the states it holds lack.
 func ResetCursor(tx *bolt.Tx) error {
-	b, err := tx.CreateBucketIfNotExists(bucketMeta)
-	if err != nil {
+	if _, err := tx.CreateBucketIfNotExists(bucketMeta); err != nil {
 		return err
 	}
-	return b.Put(keyCursor, boltstore.U64(0))
+	return putCursor(tx, 0, "")
 }
 
 // ForEach calls fn for every retiree of the projection in tx's file, in

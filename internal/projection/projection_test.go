@@ -553,6 +553,94 @@ func TestResynchronisesAfterRegistryRestoredFromBackup(t *testing.T) {
 	checkMatches(t, rp.db, want)
 }
 
+// TestResynchronisesWhenRestoredRegistryOvertookTheCursor: registry is
+// restored from a backup and written to past the projection's cursor
+// before the projection reconnects. Its head is no longer behind the
+// cursor, so only the change log's epoch can tell that the revisions
+// between the backup and the cursor now name other changes; without it
+// the projection would resume from its cursor, keep a retiree registry
+// no longer has, and miss the retirees created since the restore under
+// revisions it believes it has applied.
+func TestResynchronisesWhenRestoredRegistryOvertookTheCursor(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, 0)
+	client := &recordingClient{RegistryServiceClient: reg.dial()}
+	a, _ := reg.create(communityA)
+	reg.create(communityB)
+	// A backup is a copy of the file in use, as socmgmt backup takes it.
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := reg.Store().DB().View(func(tx *bolt.Tx) error { return tx.CopyFile(backup, 0o600) }); err != nil {
+		t.Fatal(err)
+	}
+	lost, _ := reg.create(communityC)
+	cursor := reg.transfer(a.Id, communityB)
+	path := followedThenStopped(t, client, projection.Options{}, cursor)
+
+	reg.Stop()
+	data, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(reg.Path(), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg.Start()
+	var overtaken []*registryv1.Retiree
+	for head, _ := reg.head(); head <= cursor; head, _ = reg.head() {
+		r, _ := reg.create(communityA)
+		overtaken = append(overtaken, r)
+	}
+	head, _ := reg.head()
+
+	before := len(client.calls())
+	rp := startProjection(t, path, client, projection.Options{})
+	eventually(t, "the projection resynchronises from a snapshot", func() bool {
+		return slices.Contains(client.calls()[before:], 0) && rp.p.Cursor() == head
+	})
+	if _, err := get(t, rp.db, lost.Id); !errors.Is(err, projection.ErrUnknownRetiree) {
+		t.Errorf("Get(retiree created after the backup) = %v, want ErrUnknownRetiree", err)
+	}
+	for _, r := range overtaken {
+		if _, err := get(t, rp.db, r.Id); err != nil {
+			t.Errorf("retiree created after the restore: %v", err)
+		}
+	}
+	rp.matchesRegistry(t, client)
+}
+
+// TestCursorWithoutEpochIsNotTrusted: a projection file whose cursor was
+// stored before epochs were starts over from a snapshot.
+func TestCursorWithoutEpochIsNotTrusted(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, 0)
+	client := &recordingClient{RegistryServiceClient: reg.dial()}
+	_, head := reg.create(communityA)
+	path := followedThenStopped(t, client, projection.Options{}, head)
+	db, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("projection_meta")).Delete([]byte("epoch")) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rp := openProjection(t, path, client, projection.Options{})
+	if got := rp.p.Cursor(); got != 0 {
+		t.Errorf("Cursor of a file without an epoch = %d, want 0", got)
+	}
+	before := len(client.calls())
+	rp.run()
+	rp.caughtUp(t, head)
+	if calls := client.calls()[before:]; len(calls) == 0 || calls[0] != 0 {
+		t.Errorf("watch calls %v, want a snapshot first", calls)
+	}
+	rp.matchesRegistry(t, client)
+}
+
 // hookCall is what one OnApply call saw.
 type hookCall struct {
 	old, cur *registryv1.RetireeState

@@ -13,11 +13,16 @@ import (
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
+// FakeEpoch is the epoch of a FakeRegistry's change log, on every
+// message it sends.
+const FakeEpoch = "FAKEEPOCH"
+
 // FakeRegistry serves registry's WatchRetirees from memory as registry
 // does, for the services that project its retirees: since 0 gets a
 // snapshot and its end at the head revision, then live changes; since > 0
-// gets the changes after it. It also answers GetCommunity for the fixture
-// communities. Serve it with Serve, zero Keys and Register.
+// gets the changes after it. Every message carries FakeEpoch. It also
+// answers GetCommunity for the fixture communities. Serve it with Serve,
+// zero Keys and Register.
 type FakeRegistry struct {
 	registryv1.UnimplementedRegistryServiceServer
 
@@ -76,7 +81,7 @@ func (f *FakeRegistry) Change(st *registryv1.RetireeState, kind registryv1.Chang
 	}
 	st = proto.Clone(st).(*registryv1.RetireeState)
 	f.states[st.Id] = st
-	f.changes = append(f.changes, &registryv1.WatchRetireesResponse{Revision: f.head, Kind: kind, Retiree: st})
+	f.changes = append(f.changes, &registryv1.WatchRetireesResponse{Revision: f.head, Kind: kind, Retiree: st, Epoch: FakeEpoch})
 	close(f.wake)
 	f.wake = make(chan struct{})
 	return f.head
@@ -140,9 +145,9 @@ func (f *FakeRegistry) begin(since int64) ([]*registryv1.WatchRetireesResponse, 
 	}
 	var out []*registryv1.WatchRetireesResponse
 	for _, id := range f.order {
-		out = append(out, &registryv1.WatchRetireesResponse{Kind: registryv1.ChangeKind_SNAPSHOT, Retiree: f.states[id]})
+		out = append(out, &registryv1.WatchRetireesResponse{Kind: registryv1.ChangeKind_SNAPSHOT, Retiree: f.states[id], Epoch: FakeEpoch})
 	}
-	out = append(out, &registryv1.WatchRetireesResponse{Kind: registryv1.ChangeKind_SNAPSHOT_END, Revision: f.head})
+	out = append(out, &registryv1.WatchRetireesResponse{Kind: registryv1.ChangeKind_SNAPSHOT_END, Revision: f.head, Epoch: FakeEpoch})
 	return out, f.head, f.stopping
 }
 

@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
@@ -181,6 +183,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"WatchRetirees": func(target) func(context.Context) error {
 			return func(ctx context.Context) error { return watchOnce(ctx, c, 0) }
 		},
+		"RevokeToken": func(target) func(context.Context) error {
+			n++
+			id := fmt.Sprintf("MATRIX%d", n)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.RevokeToken(ctx, &pb.RevokeTokenRequest{TokenId: id, ExpireTime: timestamppb.New(testNow.Add(time.Hour))}))
+			}
+		},
+		"ListRevokedTokens": servicetest.OnTarget(func(ctx context.Context, _ target) error {
+			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}))
+		}),
 	}
 	changes := map[string]bool{"UpdateRetiree": true, "UpdateRetiree/enterpriseCreditCode": true, "TransferRetiree": true, "RecordDeath": true, "AssignRetirees": true, "CreateRetiree": true}
 
@@ -255,6 +267,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"enterprise": {pd, na, na}, "service": {pd, na, na},
 		},
 		"WatchRetirees": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {ok, na, na},
+		},
+		"RevokeToken": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {pd, na, na},
+		},
+		// Every program follows the list as a service.
+		"ListRevokedTokens": {
 			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
 			"enterprise": {pd, na, na}, "service": {ok, na, na},
 		},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
@@ -25,6 +26,9 @@ func TestParseConfig(t *testing.T) {
 				ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
 			},
 			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key",
+			Tokens: grpcserver.TokenPolicy{
+				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime, KeyReload: authn.DefaultKeyReload,
+			},
 		},
 		Retention: DefaultRetention,
 	}

@@ -38,6 +38,9 @@ type harness struct {
 	keys   servicetest.Keys
 	server *servicetest.Server
 	client pb.RegistryServiceClient
+	// revoked is the revocation list the server's verifier refuses and
+	// RevokeToken adds to, as in cmd/registry.
+	revoked *authn.Revocations
 }
 
 // harnessOptions tunes newHarness; the zero value is fine.
@@ -57,14 +60,16 @@ func newHarness(t testing.TB, store *Store, o harnessOptions) *harness {
 	if o.keys.Signer == nil {
 		o.keys = servicetest.NewKeys(t)
 	}
-	h := &harness{t: t, store: store, keys: o.keys}
+	h := &harness{t: t, store: store, keys: o.keys, revoked: authn.NewRevocations()}
+	tokens := authn.NewVerifier(o.keys.Public, authn.WithRevocations(h.revoked))
 	h.server = servicetest.Serve(t, servicetest.Options{
-		Name: "registry", Keys: o.keys, ShutdownTimeout: o.shutdownTimeout,
+		Name: "registry", Keys: o.keys, ShutdownTimeout: o.shutdownTimeout, Revocations: h.revoked,
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterRegistryServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
 				Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 				Now:      func() time.Time { return testNow },
 				Stopping: srv.Stopping(),
+				Tokens:   tokens,
 			}))
 		},
 	})

@@ -37,22 +37,40 @@ var (
 	bucketStats = []byte("stats")
 	// bucketAssignments maps an AssignRetirees request key to its answer.
 	bucketAssignments = []byte("assignments")
+	// bucketRevoked maps a sequence number to a RevokedToken: the
+	// revocation list, in the order tokens were revoked.
+	bucketRevoked = []byte("revoked_tokens")
+	// bucketRevokedByID maps a token id (jti) to its sequence number.
+	bucketRevokedByID = []byte("revoked_tokens_by_id")
+	// bucketRevokedByExpiry holds expiry (Unix seconds), sequence number:
+	// the order in which entries lapse and are pruned.
+	bucketRevokedByExpiry = []byte("revoked_tokens_by_expiry")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
 		bucketRetireeByIDKey, bucketRetireeByCommunity, bucketRetireeByEnterprise,
 		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
+		bucketRevoked, bucketRevokedByID, bucketRevokedByExpiry,
 	}
 
 	metaHead   = []byte("head_revision")
 	metaOldest = []byte("oldest_revision")
+	// metaRevocationSeq holds the last sequence number of the revocation
+	// list.
+	metaRevocationSeq = []byte("revocation_sequence")
 )
 
 // storageSchema is the layout of registry.db, which OpenStore opens with
 // boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:       bucketMeta,
-	Buckets:    allBuckets,
-	Version:    1,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 2,
+	Migrations: []boltstore.Migration{
+		boltstore.RecordFirstVersion,
+		// The buckets are created empty on open; the step records that a
+		// build without them must not open the file, which would accept
+		// the tokens on the list.
+		{From: 1, To: 2, Name: "the revocation list of bearer tokens"},
+	},
 }

@@ -35,7 +35,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		Status: pb.RetireeStatus_LIVING, Etag: "e1",
 	}
 	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
-		File: "registry.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		File: "registry.db", Buckets: allBuckets, Meta: bucketMeta, Version: storageSchema.Version,
 		Records: func(tx *bolt.Tx) error {
 			return errors.Join(
 				boltstoretest.PutProto(tx, "communities", community.Id, community),

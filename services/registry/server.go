@@ -27,6 +27,7 @@ type Server struct {
 	log      *zap.Logger
 	now      func() time.Time
 	stopping <-chan struct{}
+	tokens   *authn.Verifier
 }
 
 var _ pb.RegistryServiceServer = (*Server)(nil)
@@ -39,6 +40,11 @@ type ServerOptions struct {
 	// Stopping, when closed, ends WatchRetirees streams so that a graceful
 	// shutdown does not wait for them.
 	Stopping <-chan struct{}
+	// Tokens is the verifier of the server's callers: RevokeToken checks
+	// a token given to it with its keys, and puts what it revokes on its
+	// revocation list at once. Nil: a revocation must name the token's id
+	// and expiry, and registry takes it up only at its next start.
+	Tokens *authn.Verifier
 }
 
 // NewServer returns a Server over store.
@@ -49,7 +55,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping}
+	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens}
 }
 
 // fail translates err for the client; detail of the unexpected goes to the

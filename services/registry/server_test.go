@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/creditcode"
@@ -111,6 +112,12 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		}},
 		{"BatchGetRetireeFacts", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{r.Id}}, o...))
+		}},
+		{"RevokeToken", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.RevokeToken(ctx, &pb.RevokeTokenRequest{TokenId: "EVERYRPC", ExpireTime: timestamppb.New(testNow.Add(time.Hour))}, o...))
+		}},
+		{"ListRevokedTokens", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}, o...))
 		}},
 	}
 }

@@ -52,6 +52,11 @@ type Store struct {
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
+	// epoch is the change log's epoch, fixed while the store is open.
+	epoch string
+	// maxRevoked bounds the revocation list (MaxRevokedTokens; tests
+	// lower it).
+	maxRevoked int
 }
 
 // OpenStore opens (creating if needed) the registry database at path,
@@ -66,7 +71,14 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger}, nil
+	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens}
+	if s.epoch, err = s.openEpoch(); err != nil {
+		return nil, errors.Join(err, base.Close())
+	}
+	if err := s.pruneRevocations(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
 }
 
 // Errors particular to the registry store; the general ones come from

@@ -15,14 +15,18 @@ const watchBatch = 512
 
 // Reasons of WatchRetirees failures a consumer acts on.
 const (
-	reasonCompacted = "REVISION_COMPACTED"
-	reasonAhead     = "REVISION_AHEAD"
+	reasonCompacted    = "REVISION_COMPACTED"
+	reasonAhead        = "REVISION_AHEAD"
+	reasonEpochChanged = "EPOCH_CHANGED"
 )
 
 // WatchRetirees implements pb.RegistryServiceServer: a snapshot when
 // since_revision is 0, then every change after the cursor, then live
 // changes as they commit. A consumer that falls behind the retention bound
-// gets FAILED_PRECONDITION REVISION_COMPACTED and starts again from 0.
+// gets FAILED_PRECONDITION REVISION_COMPACTED and starts again from 0, as
+// does one whose cursor belongs to another epoch of the change log
+// (EPOCH_CHANGED: registry was restored from a backup). Every message
+// carries the epoch.
 func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryService_WatchRetireesServer) error {
 	ctx := stream.Context()
 	if _, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin); err != nil {
@@ -36,20 +40,28 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 	if err := stream.SendHeader(nil); err != nil {
 		return err
 	}
+	// After the headers, as the other refusals of a cursor come, so that
+	// a consumer meets them all in the same place.
+	epoch := s.store.Epoch()
+	if req.SinceRevision > 0 && req.Epoch != "" && req.Epoch != epoch {
+		return s.fail(ctx, fault.Rule(reasonEpochChanged,
+			"since_revision belongs to another epoch of the registry's change log (restored from a backup, or not closed cleanly); restart from 0",
+			"epoch", epoch))
+	}
 	cursor := uint64(req.SinceRevision)
 	if cursor == 0 {
-		head, err := s.sendSnapshot(stream)
+		head, err := s.sendSnapshot(stream, epoch)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
 		cursor = head
 	}
-	return s.sendChanges(ctx, stream, cursor)
+	return s.sendChanges(ctx, stream, cursor, epoch)
 }
 
 // sendChanges streams every change after cursor, from the change log and
 // then as changes commit, until the consumer goes or the server stops.
-func (s *Server) sendChanges(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64) error {
+func (s *Server) sendChanges(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64, epoch string) error {
 	for {
 		// Checked on every round, not only when idle: a consumer replaying a
 		// long backlog must not hold up a graceful shutdown.
@@ -65,7 +77,7 @@ func (s *Server) sendChanges(ctx context.Context, stream pb.RegistryService_Watc
 		wake := s.store.Changed()
 		var full bool
 		var err error
-		if cursor, full, err = s.sendChangeBatch(ctx, stream, cursor); err != nil {
+		if cursor, full, err = s.sendChangeBatch(ctx, stream, cursor, epoch); err != nil {
 			return err
 		}
 		if full {
@@ -84,7 +96,7 @@ func (s *Server) sendChanges(ctx context.Context, stream pb.RegistryService_Watc
 // sendChangeBatch sends up to watchBatch changes after cursor from the
 // change log. It returns the revision of the last one sent (cursor when
 // none was) and whether the batch was full, so that more may wait.
-func (s *Server) sendChangeBatch(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64) (next uint64, full bool, err error) {
+func (s *Server) sendChangeBatch(ctx context.Context, stream pb.RegistryService_WatchRetireesServer, cursor uint64, epoch string) (next uint64, full bool, err error) {
 	changes, head, oldest, err := s.store.ReadChanges(cursor, watchBatch)
 	if err != nil {
 		return cursor, false, s.fail(ctx, err)
@@ -93,6 +105,7 @@ func (s *Server) sendChangeBatch(ctx context.Context, stream pb.RegistryService_
 		return cursor, false, s.fail(ctx, err)
 	}
 	for _, c := range changes {
+		c.Epoch = epoch
 		if err := stream.Send(c); err != nil {
 			return cursor, false, err
 		}
@@ -119,7 +132,7 @@ func cursorInLog(cursor, head, oldest uint64) error {
 // then SNAPSHOT_END carrying the head revision read before the snapshot
 // began: changes made during the snapshot are replayed after it, so the
 // consumer ends up current.
-func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer) (uint64, error) {
+func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer, epoch string) (uint64, error) {
 	head, _, err := s.store.Head()
 	if err != nil {
 		return 0, err
@@ -131,7 +144,7 @@ func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer) (ui
 			return 0, err
 		}
 		for _, st := range states {
-			if err := stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT, Retiree: st}); err != nil {
+			if err := stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT, Retiree: st, Epoch: epoch}); err != nil {
 				return 0, err
 			}
 			after = st.Id
@@ -140,5 +153,5 @@ func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer) (ui
 			break
 		}
 	}
-	return head, stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT_END, Revision: apiRevision(head)})
+	return head, stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT_END, Revision: apiRevision(head), Epoch: epoch})
 }

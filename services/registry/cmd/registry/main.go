@@ -1,5 +1,6 @@
 // Command registry runs the registry service: communities, enterprises,
-// retirees, their change log and audit.
+// retirees, their change log and audit, and the revocation list of bearer
+// tokens that every program follows.
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry"
@@ -17,7 +19,11 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
+	// Registry holds the revocation list: its verifier reads it from the
+	// store, and RevokeToken adds to it, rather than following itself.
+	revoked := authn.NewRevocations()
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
+		Revocations: revoked,
 		Open: func() (*registry.Store, error) {
 			keyer, err := cfg.Keyer()
 			if err != nil {
@@ -26,11 +32,20 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			return registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads})
 		},
 		Setup: func(srv *grpcserver.Server, store *registry.Store) ([]grpcserver.Task, error) {
+			list, err := store.Revocations()
+			if err != nil {
+				return nil, err
+			}
+			revoked.Add(list...)
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
 				Logger:   log,
 				Stopping: srv.Stopping(),
+				Tokens:   srv.Tokens(),
 			}))
 			return nil, nil
+		},
+		Starting: func(store *registry.Store) []zap.Field {
+			return []zap.Field{zap.String("changelog_epoch", store.Epoch()), zap.Int("revoked_tokens", revoked.Len())}
 		},
 	})
 }
