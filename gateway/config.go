@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 )
@@ -52,7 +53,25 @@ type Config struct {
 	// CORSOrigins are the origins (scheme://host[:port]) whose browser
 	// pages may call the API; empty allows none.
 	CORSOrigins []string
+	// UpstreamTimeout bounds every unary call to an upstream: one that
+	// has not answered by then (alive but stalled) is answered 504 with
+	// Retry-After, rather than holding the client until the write
+	// timeout.
+	UpstreamTimeout time.Duration
+	// ServiceTokenFile holds a pre-issued service token with which the
+	// gateway reads registry's revocation list, for deployments that give
+	// it only the public half of TokenKey; empty means minting its tokens
+	// with TokenKey.
+	ServiceTokenFile string
+	// Tokens bound the admin tokens TokenKey verifies, as the services
+	// bound theirs, and say how often the key file and registry's
+	// revocation list are read again.
+	Tokens authn.TokenPolicy
 }
+
+// DefaultUpstreamTimeout is the default of --upstream-timeout: far above
+// any call a healthy service answers, and well within writeTimeout.
+const DefaultUpstreamTimeout = 10 * time.Second
 
 // DefaultConfig returns the configuration `make run` expects: everything on
 // loopback, registry on its well-known port.
@@ -66,6 +85,8 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: procflags.DefaultShutdownTimeout,
 		GCPercent:       procflags.DefaultGCPercent,
+		UpstreamTimeout: DefaultUpstreamTimeout,
+		Tokens:          authn.DefaultTokenPolicy(),
 	}
 }
 
@@ -79,7 +100,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PensionAddr, "pension-addr", d.PensionAddr, "host:port of the pension gRPC service (empty: not served)")
 	fs.StringVar(&c.ActivityAddr, "activity-addr", d.ActivityAddr, "host:port of the activity gRPC service (empty: not served)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", d.AdminAddr, "host:port of the Prometheus /metrics endpoint (empty: disabled)")
-	fs.StringVar(&c.TokenKey, "token-key", d.TokenKey, "Ed25519 key `file` (PEM) that verifies the admin tokens of the admin port's /debug/pprof/ (empty: profiles refused)")
+	fs.StringVar(&c.TokenKey, "token-key", d.TokenKey, "Ed25519 key `file` (PEM, or a directory of them) that verifies the admin tokens of the admin port's /debug/pprof/ (empty: profiles refused)")
+	fs.StringVar(&c.ServiceTokenFile, "service-token-file", d.ServiceTokenFile, "`file` of a pre-issued service token for reading registry's list of revoked tokens (default: mint them with --token-key)")
+	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", d.UpstreamTimeout, "longest wait for an upstream's answer to a call; then 504 with Retry-After")
+	c.Tokens.Register(fs)
+	c.Tokens.RegisterPoll(fs)
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest accepted request body in bytes")
 	fs.StringVar(&c.LogFormat, "log-format", d.LogFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
@@ -128,6 +153,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		bad("max-body-bytes", "must be positive")
+	}
+	if c.UpstreamTimeout <= 0 || c.UpstreamTimeout >= writeTimeout {
+		bad("upstream-timeout", "must be positive and below the %v write timeout", writeTimeout)
+	}
+	for _, p := range c.Tokens.Problems() {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, p))
 	}
 	for _, o := range c.CORSOrigins {
 		if err := checkOrigin(o); err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -39,6 +40,10 @@ func TestConfigValidate(t *testing.T) {
 		{"cors wildcard host", func(c *Config) { c.CORSOrigins = []string{"https://*.example.org"} }, "--cors-origins"},
 		{"cors origin without scheme", func(c *Config) { c.CORSOrigins = []string{"console.example.org"} }, "--cors-origins"},
 		{"cors origin of another scheme", func(c *Config) { c.CORSOrigins = []string{"ftp://console.example.org"} }, "--cors-origins"},
+		{"no upstream timeout", func(c *Config) { c.UpstreamTimeout = 0 }, "--upstream-timeout"},
+		{"upstream timeout past the write timeout", func(c *Config) { c.UpstreamTimeout = writeTimeout }, "--upstream-timeout"},
+		{"token lifetime of zero", func(c *Config) { c.Tokens.MaxLifetime = 0 }, "--max-token-lifetime"},
+		{"slow revocation poll", func(c *Config) { c.Tokens.RevocationPoll = time.Hour }, "--revocation-poll"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,10 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,6 +108,10 @@ type Gateway struct {
 	// draining makes /healthz answer 503 once shutdown has begun, so a
 	// load balancer stops sending new work.
 	draining atomic.Bool
+	// retryAfter is the Retry-After of a 504: the upstream timeout in
+	// whole seconds, since a stalled upstream is unlikely to answer
+	// sooner.
+	retryAfter string
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -126,11 +133,12 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	}
 	g := &Gateway{
 		cfg: cfg, logger: logger, openapi: doc, metrics: newMetrics(),
-		quiet: logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
+		quiet:      logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
+		retryAfter: strconv.Itoa(int(math.Ceil(cfg.UpstreamTimeout.Seconds()))),
 	}
 	if cfg.TokenKey != "" {
-		if g.adminTokens, err = adminVerifier(cfg.TokenKey); err != nil {
-			return nil, err
+		if g.adminTokens, err = cfg.Tokens.NewVerifier(cfg.TokenKey, "gateway", nil); err != nil {
+			return nil, fmt.Errorf("--token-key: %w", err)
 		}
 	}
 	installStrictQueryParser()
@@ -145,7 +153,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		if s.addr == "" {
 			continue
 		}
-		conns, err := dialPool(s.addr, upstreamConns)
+		conns, err := dialPool(s.addr, upstreamConns, cfg.UpstreamTimeout)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err), g.Close())
 		}
@@ -161,11 +169,12 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 			return nil, errors.Join(fmt.Errorf("register %s routes: %w", s.name, err), g.Close())
 		}
 	}
-	// Outermost first: every request is logged and measured; CORS answers
+	// Outermost first: every request is logged and measured; every API
+	// answer is marked no-store, whoever writes it; CORS answers
 	// preflights before anything else looks at them; compress sees HEAD
 	// before normalise serves it as GET; conditional sees the ETag that
 	// the mux's forward-response option sets.
-	g.handler = g.observe(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux)))))
+	g.handler = g.observe(noStore(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux))))))
 	return g, nil
 }
 
@@ -219,15 +228,6 @@ func (g *Gateway) AdminHandler() http.Handler {
 	return adminhttp.NewHandler(o)
 }
 
-// adminVerifier loads the key file of --token-key.
-func adminVerifier(file string) (*authn.Verifier, error) {
-	pub, err := authn.LoadPublicKey(file)
-	if err != nil {
-		return nil, fmt.Errorf("--token-key: %w", err)
-	}
-	return authn.NewVerifier(pub), nil
-}
-
 // Close closes the upstream connections; requests still running fail.
 func (g *Gateway) Close() error {
 	var errs []error
@@ -248,8 +248,53 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopTasks := g.startTokenTasks(ctx)
 	err = g.serve(ctx)
+	stopTasks()
 	return errors.Join(err, g.Close())
+}
+
+// startTokenTasks keeps the admin port's verifier current while the
+// gateway runs, as the services keep theirs: it reads the --token-key file
+// again (a key rotation), and follows registry's revocation list with a
+// service token of its own (minted with --token-key when that is the
+// private key, else --service-token-file). stop ends them and waits.
+func (g *Gateway) startTokenTasks(ctx context.Context) (stop func()) {
+	if g.adminTokens == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var tasks sync.WaitGroup
+	tasks.Go(func() { _ = authn.WatchKeySet(ctx, g.cfg.TokenKey, g.adminTokens, g.cfg.Tokens.KeyReload, g.logger) })
+	conn, err := g.dialRevocations()
+	if err != nil {
+		g.logger.Warn("admin tokens are checked without registry's revocation list", zap.Error(err))
+	} else {
+		client := registryv1.NewRegistryServiceClient(conn)
+		tasks.Go(func() {
+			_ = authn.FollowRevocations(ctx, client, g.adminTokens.Revocations(), authn.FollowOptions{Interval: g.cfg.Tokens.RevocationPoll, Logger: g.logger})
+		})
+	}
+	return func() {
+		cancel()
+		tasks.Wait()
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}
+}
+
+// dialRevocations connects to registry for its revocation list, with the
+// gateway's own service credentials.
+func (g *Gateway) dialRevocations() (*grpc.ClientConn, error) {
+	if g.cfg.RegistryAddr == "" {
+		return nil, errors.New("no --registry-addr")
+	}
+	creds, err := authn.CallCredentials(g.cfg.TokenKey, g.cfg.ServiceTokenFile, "gateway", "registry")
+	if err != nil {
+		return nil, fmt.Errorf("no service credentials (give --service-token-file): %w", err)
+	}
+	return authn.Dial(g.cfg.RegistryAddr, creds)
 }
 
 // serve runs the HTTP servers of Run until ctx is done or one fails.
@@ -347,6 +392,14 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 		}
 	case st.Code() == codes.Unauthenticated:
 		w = challenge{ResponseWriter: w, value: bearerChallenge(r)}
+	case st.Code() == codes.DeadlineExceeded:
+		// 504: the upstream took longer than --upstream-timeout (or the
+		// client's own grpc-timeout). The call may still complete there;
+		// a retry of a write is safe where the route is idempotent or
+		// guarded by an etag.
+		g.quiet.Warn("upstream did not answer in time", zap.Duration("upstream_timeout", g.cfg.UpstreamTimeout))
+		w.Header().Set("Retry-After", g.retryAfter)
+		err = status.Error(codes.DeadlineExceeded, "the service did not answer in time; try again later")
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

@@ -276,7 +276,7 @@ func checkQueryParameters(t *testing.T, up *testUpstream, base, method, target s
 		}
 		v := "x"
 		switch {
-		case p.Schema.Type == "integer":
+		case p.Schema.Type == "integer", p.Schema.Format == "int64", p.Schema.Format == "uint64":
 			v = "1"
 		case p.Schema.Type == "boolean":
 			v = "true"

@@ -227,3 +227,21 @@ func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, httpStatus 
 	_, out := runtime.MarshalerForRequest(g.mux, r)
 	runtime.HTTPError(r.Context(), g.mux, out, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
 }
+
+// apiPrefix is the path prefix of the REST API's routes.
+const apiPrefix = "/v1/"
+
+// noStore marks every response of the API Cache-Control: no-store before
+// the route is served: any of them may carry personal data (a retiree,
+// an ID number, a pension), which no browser, proxy or CDN may keep, and
+// an error answer of a route is no different. A route that knows better
+// may set its own. /healthz and /openapi.json carry none and stay
+// cacheable.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, apiPrefix) {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -17,16 +18,21 @@ const upstreamConns = 4
 
 // connPool spreads calls over several client connections to one upstream,
 // round robin. Every connection goes through the upstream's interceptors
-// like any client's.
+// like any client's. Every unary call gets a deadline: an upstream that
+// is alive but does not answer (a stalled disk, a deadlock) would
+// otherwise hold the client until the HTTP write timeout, and the
+// connection's keepalive never notices a peer that acknowledges pings.
 type connPool struct {
 	conns []*grpc.ClientConn
 	next  atomic.Uint32
+	// timeout bounds each unary call; zero leaves calls unbounded.
+	timeout time.Duration
 }
 
 var _ grpc.ClientConnInterface = (*connPool)(nil)
 
-func dialPool(addr string, n int) (*connPool, error) {
-	p := &connPool{}
+func dialPool(addr string, n int, timeout time.Duration) (*connPool, error) {
+	p := &connPool{timeout: timeout}
 	for range n {
 		// No credentials of the gateway's own: each call carries its
 		// client's token, forwarded as metadata.
@@ -43,8 +49,14 @@ func (p *connPool) pick() *grpc.ClientConn {
 	return p.conns[int(p.next.Add(1))%len(p.conns)]
 }
 
-// Invoke implements grpc.ClientConnInterface.
+// Invoke implements grpc.ClientConnInterface. A call that outlives the
+// pool's timeout fails DeadlineExceeded, which handleError answers 504.
 func (p *connPool) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if p.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
 	return p.pick().Invoke(ctx, method, args, reply, opts...)
 }
 

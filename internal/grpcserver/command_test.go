@@ -44,7 +44,7 @@ func TestCommandParse(t *testing.T) {
 		ServiceConfig: ServiceConfig{
 			Name: "pension", DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
 			ServiceTokenFile: "/run/token", AuditDurableReads: true,
-			Tokens: TokenPolicy{
+			Tokens: authn.TokenPolicy{
 				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime,
 				RevocationPoll: authn.DefaultRevocationPoll, KeyReload: authn.DefaultKeyReload,
 			},

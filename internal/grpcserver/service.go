@@ -52,7 +52,7 @@ type ServiceConfig struct {
 	AuditDurableReads bool
 	// Tokens bound the bearer tokens the service accepts and say how it
 	// keeps its keys and revocation list current.
-	Tokens TokenPolicy
+	Tokens authn.TokenPolicy
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer

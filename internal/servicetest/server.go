@@ -106,7 +106,7 @@ func (s *Server) Start() {
 	var unary []grpc.UnaryServerInterceptor
 	var stream []grpc.StreamServerInterceptor
 	if o.Keys.Public != nil {
-		// As the programs verify (grpcserver.TokenPolicy): tokens for
+		// As the programs verify (authn.TokenPolicy): tokens for
 		// every program or for this one alone.
 		v := authn.NewVerifier(o.Keys.Public,
 			authn.WithAudience(authn.Audience, authn.ServiceAudience(o.Name)), authn.WithRevocations(o.Revocations))

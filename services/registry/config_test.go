@@ -26,7 +26,7 @@ func TestParseConfig(t *testing.T) {
 				ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
 			},
 			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key",
-			Tokens: grpcserver.TokenPolicy{
+			Tokens: authn.TokenPolicy{
 				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime, KeyReload: authn.DefaultKeyReload,
 			},
 		},
