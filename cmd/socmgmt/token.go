@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,30 +32,48 @@ type tokenOptions struct {
 	ttl time.Duration
 	// subject is the token's sub claim; "<role>-cli" when empty.
 	subject string
+	// audience are the programs the token is for: "socmgmt" (all) or
+	// "socmgmt:<program>"; all when empty.
+	audience []string
 }
+
+// programs are the socmgmt programs a token may be narrowed to.
+var programs = []string{"registry", "handover", "pension", "activity", "gateway"}
 
 func newTokenCmd(e env) *cobra.Command {
 	o := tokenOptions{}
 	cmd := &cobra.Command{
-		Use:   "token --key FILE --role ROLE [--community ID]... [--enterprise CODE] [--ttl DUR]",
+		Use:   "token --key FILE --role ROLE [--community ID]... [--enterprise CODE] [--ttl DUR] [--audience AUD]...",
 		Short: "Print a signed bearer token",
 		Long: `Print a bearer token (an EdDSA-signed JWT) for the given role, followed by a
-newline, and nothing else, so that it can be captured with $(...).
+newline, and nothing else, so that it can be captured with $(...). Its id
+(jti) and expiry go to stderr: they are what a revocation names
+(POST /v1/tokens:revoke).
 
 Roles: admin, bureau, clerk, enterprise, service. A clerk needs at least one
 --community (a 12-digit community id); an enterprise needs --enterprise (its
-unified social credit code). The key defaults to $` + envKey + `.`,
+unified social credit code). The key defaults to $` + envKey + `.
+
+The token names its issuer (iss socmgmt), its audience (aud socmgmt: every
+program, unless --audience narrows it to socmgmt:<program>), its id and
+the id of the signing key (kid), which lets the programs accept several
+keys while one is rotated. A person's token lives at most ` + authn.DefaultMaxLifetime.String() + `, a
+service token at most ` + authn.DefaultMaxServiceLifetime.String() + `: the programs refuse longer ones.`,
 		Example: `  socmgmt token --key var/dev-signing.key --role admin
   socmgmt token --key var/dev-signing.key --role clerk --community 210102001001 --community 210102001002
-  socmgmt token --key var/dev-signing.key --role enterprise --enterprise 91350100M000100Y43 --ttl 1h`,
+  socmgmt token --key var/dev-signing.key --role enterprise --enterprise 91350100M000100Y43 --ttl 1h
+  socmgmt token --key var/dev-signing.key --role service --subject pension --ttl 720h --audience socmgmt:registry`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tok, err := o.mint(time.Now())
+			is, err := o.mint(time.Now())
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), tok)
+			if _, err := fmt.Fprintln(cmd.OutOrStdout(), is.Token); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "token id %s, expires %s\n", is.ID, is.Expires.UTC().Format(time.RFC3339))
 			return err
 		},
 	}
@@ -63,28 +82,51 @@ unified social credit code). The key defaults to $` + envKey + `.`,
 	f.StringVar(&o.role, "role", "", "`role` of the token: admin, bureau, clerk, enterprise or service (required)")
 	f.StringArrayVar(&o.communities, "community", nil, "12-digit community `id` a clerk works for; repeat for several")
 	f.StringVar(&o.enterprise, "enterprise", "", "unified social credit `code` of an enterprise principal")
-	f.DurationVar(&o.ttl, "ttl", defaultTokenTTL, "lifetime of the token, e.g. 30m or 12h")
+	f.DurationVar(&o.ttl, "ttl", defaultTokenTTL, "lifetime of the token, e.g. 30m or 12h; at most "+authn.DefaultMaxLifetime.String()+" ("+authn.DefaultMaxServiceLifetime.String()+" for a service)")
+	f.StringArrayVar(&o.audience, "audience", nil, "`aud` of the token: socmgmt (every program, the default) or socmgmt:<program> for one of "+strings.Join(programs, ", ")+"; repeat for several")
 	f.StringVar(&o.subject, "subject", "", "`name` of the caller, recorded in audit logs (default \"<role>-cli\")")
 	return cmd
 }
 
 // mint validates the options, loads the key and signs a token.
-func (o tokenOptions) mint(now time.Time) (string, error) {
+func (o tokenOptions) mint(now time.Time) (authn.Issued, error) {
 	p, err := o.principal()
 	if err != nil {
-		return "", err
+		return authn.Issued{}, err
 	}
-	if o.ttl <= 0 || o.ttl > authn.MaxTTL {
-		return "", fmt.Errorf("--ttl %v: must be positive and at most %v", o.ttl, authn.MaxTTL)
+	limit := authn.DefaultMaxLifetime
+	if p.Role == authn.RoleService {
+		limit = authn.DefaultMaxServiceLifetime
+	}
+	if o.ttl <= 0 || o.ttl > limit {
+		return authn.Issued{}, fmt.Errorf("--ttl %v: must be positive and at most %v for a %s token (the programs refuse longer ones)", o.ttl, limit, p.Role)
+	}
+	if err := checkAudience(o.audience); err != nil {
+		return authn.Issued{}, err
 	}
 	if o.keyFile == "" {
-		return "", fmt.Errorf("--key is required (or set $%s)", envKey)
+		return authn.Issued{}, fmt.Errorf("--key is required (or set $%s)", envKey)
 	}
 	priv, err := authn.LoadPrivateKey(o.keyFile)
 	if err != nil {
-		return "", fmt.Errorf("cannot use signing key: %w", err)
+		return authn.Issued{}, fmt.Errorf("cannot use signing key: %w", err)
 	}
-	return authn.NewSigner(priv).Sign(p, o.ttl, now)
+	return authn.NewSigner(priv).Issue(p, o.audience, o.ttl, now)
+}
+
+// checkAudience refuses an audience no program accepts, so that a typo
+// does not make a token every program refuses.
+func checkAudience(aud []string) error {
+	for _, a := range aud {
+		if a == authn.Audience {
+			continue
+		}
+		name, ok := strings.CutPrefix(a, authn.Audience+":")
+		if !ok || !slices.Contains(programs, name) {
+			return fmt.Errorf("--audience %q: want %s or %s:<program> for one of %s", a, authn.Audience, authn.Audience, strings.Join(programs, ", "))
+		}
+	}
+	return nil
 }
 
 // principal turns the options into the principal the token names,

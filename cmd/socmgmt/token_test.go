@@ -70,6 +70,16 @@ func TestTokenCommand(t *testing.T) {
 		{name: "not a key", args: []string{"token", "--key", notAKey, "--role", "admin"}, wantErr: "not an Ed25519 key"},
 		{name: "zero ttl", args: []string{"token", "--key", keyFile, "--role", "admin", "--ttl", "0s"}, wantErr: "--ttl"},
 		{name: "ttl over a year", args: []string{"token", "--key", keyFile, "--role", "admin", "--ttl", "9000h"}, wantErr: "--ttl"},
+		{name: "a person's token over a day", args: []string{"token", "--key", keyFile, "--role", "bureau", "--ttl", "25h"}, wantErr: "at most 24h0m0s for a bureau token"},
+		{
+			name:    "a service token of 30 days",
+			args:    []string{"token", "--key", keyFile, "--role", "service", "--subject", "pension", "--ttl", "720h"},
+			want:    &authn.Principal{Subject: "pension", Role: authn.RoleService},
+			wantTTL: 720 * time.Hour,
+		},
+		{name: "a service token over 30 days", args: []string{"token", "--key", keyFile, "--role", "service", "--ttl", "721h"}, wantErr: "at most 720h0m0s for a service token"},
+		{name: "unknown audience", args: []string{"token", "--key", keyFile, "--role", "admin", "--audience", "socmgmt:payroll"}, wantErr: `--audience "socmgmt:payroll"`},
+		{name: "foreign audience", args: []string{"token", "--key", keyFile, "--role", "admin", "--audience", "other"}, wantErr: "--audience"},
 		{name: "stray argument", args: []string{"token", "--key", keyFile, "--role", "admin", "extra"}, wantErr: "unknown command"},
 		{name: "unknown flag", args: []string{"token", "--rol", "admin"}, wantErr: "see socmgmt token --help"},
 	} {
@@ -98,7 +108,28 @@ func TestTokenCommand(t *testing.T) {
 				t.Fatalf("output %q is not one token and a newline", out.String())
 			}
 			checkToken(t, pub, tok, tc.want, before.Add(tc.wantTTL))
+			if p, _ := authn.NewVerifier(pub).Verify(tok); !strings.Contains(errOut.String(), "token id "+p.TokenID+", expires ") {
+				t.Errorf("stderr %q does not name the token's id %s and expiry", errOut.String(), p.TokenID)
+			}
 		})
+	}
+}
+
+// TestTokenAudience: --audience narrows a token to the programs named.
+func TestTokenAudience(t *testing.T) {
+	t.Parallel()
+	keyFile, pub := newKeyFile(t)
+	var out, errOut bytes.Buffer
+	args := []string{"token", "--key", keyFile, "--role", "service", "--subject", "handover", "--audience", "socmgmt:registry", "--audience", "socmgmt:activity"}
+	if err := run(t.Context(), args, &out, &errOut, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	for program, want := range map[string]bool{"registry": true, "activity": true, "pension": false} {
+		v := authn.NewVerifier(pub, authn.WithAudience(authn.Audience, authn.ServiceAudience(program)))
+		if _, err := v.Verify(tok); (err == nil) != want {
+			t.Errorf("%s: Verify = %v, want accepted %v", program, err, want)
+		}
 	}
 }
 
@@ -110,6 +141,10 @@ func checkToken(t *testing.T, pub ed25519.PublicKey, tok string, want *authn.Pri
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
+	if p.TokenID == "" {
+		t.Error("the token has no id")
+	}
+	want = &authn.Principal{Subject: want.Subject, Role: want.Role, Communities: want.Communities, Enterprise: want.Enterprise, TokenID: p.TokenID}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("principal (-want +got):\n%s", diff)
 	}

@@ -328,7 +328,7 @@ func (h *harness) handoverTokens(ctx context.Context, code string) (ent, clerk c
 		return nil, nil, err
 	}
 	signer := authn.NewSigner(priv)
-	ttl := min(h.cfg.Timeout+time.Hour, authn.MaxTTL)
+	ttl := min(h.cfg.Timeout+time.Hour, authn.DefaultMaxLifetime)
 	entTok, err := signer.Sign(authn.Principal{Subject: "bench-enterprise", Role: authn.RoleEnterprise, Enterprise: code}, ttl, time.Now())
 	if err != nil {
 		return nil, nil, err

@@ -141,6 +141,9 @@ func startStack(t *testing.T) *stack {
 	s.handover, s.handoverAddr = s.startService(t, "handover", pubKey,
 		"--registry-addr", s.registryAddr, "--activity-addr", s.activityAddr)
 
+	// The gateway too verifies with the public key only, and reads the
+	// revocation list with a service token of its own.
+	gatewayToken := s.serviceTokenFile(t, "gateway")
 	s.gateway, addrs = s.launch(t, "gateway", 2,
 		func(a []string) []string {
 			return []string{
@@ -149,7 +152,7 @@ func startStack(t *testing.T) *stack {
 				"--activity-addr", s.activityAddr,
 				"--pension-addr", s.pensionAddr,
 				"--handover-addr", s.handoverAddr,
-				"--token-key", pubKey,
+				"--token-key", pubKey, "--service-token-file", gatewayToken,
 				"--log-format", "json", "--log-level", "debug",
 			}
 		},
@@ -196,14 +199,7 @@ func registryArgs(addrs []string, dataDir, pubKey, idKey string) []string {
 // extra are its own flags; it returns the process and its gRPC address.
 func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string) (*servicetest.Process, string) {
 	t.Helper()
-	tokenFile := filepath.Join(s.dir, "keys", name+".token")
-	// The token outlives the test: the service's streams must not lose
-	// their credentials half-way.
-	tok := s.cliToken(t, s.signKey, "--role", "service", "--subject", name)
-	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.secret(tok)
+	tokenFile := s.serviceTokenFile(t, name)
 	p, addrs := s.launch(t, name, 2,
 		func(a []string) []string {
 			return append([]string{
@@ -215,6 +211,21 @@ func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string)
 		},
 		grpcServing)
 	return p, addrs[0]
+}
+
+// serviceTokenFile writes a service token for the program name, issued
+// by `socmgmt token` beforehand as in production, and returns its file.
+func (s *stack) serviceTokenFile(t *testing.T, name string) string {
+	t.Helper()
+	tokenFile := filepath.Join(s.dir, "keys", name+".token")
+	// The token outlives the test: the service's streams must not lose
+	// their credentials half-way.
+	tok := s.cliToken(t, s.signKey, "--role", "service", "--subject", name)
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.secret(tok)
+	return tokenFile
 }
 
 // launch starts program name with the args built from nports fresh
