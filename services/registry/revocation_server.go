@@ -25,7 +25,7 @@ const (
 	reasonTokenExpired = "TOKEN_EXPIRED"
 	// reasonNoTokenKeys refuses a revocation by token where registry has
 	// no keys to check it with.
-	reasonNoTokenKeys = "TOKEN_KEYS_UNAVAILABLE"
+	reasonNoTokenKeys = "TOKEN_KEYS_UNAVAILABLE" //nolint:gosec // G101: an ErrorInfo reason, not a credential
 )
 
 // RevokeToken implements pb.RegistryServiceServer.
