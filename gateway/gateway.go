@@ -294,7 +294,7 @@ func (g *Gateway) dialRevocations() (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no service credentials (give --service-token-file): %w", err)
 	}
-	return authn.Dial(g.cfg.RegistryAddr, creds)
+	return authn.Dial(g.cfg.RegistryAddr, nil, creds)
 }
 
 // serve runs the HTTP servers of Run until ctx is done or one fails.

@@ -36,7 +36,7 @@ func dialPool(addr string, n int, timeout time.Duration) (*connPool, error) {
 	for range n {
 		// No credentials of the gateway's own: each call carries its
 		// client's token, forwarded as metadata.
-		conn, err := authn.Dial(addr, nil)
+		conn, err := authn.Dial(addr, nil, nil)
 		if err != nil {
 			return nil, errors.Join(err, p.Close())
 		}

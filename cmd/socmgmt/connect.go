@@ -50,7 +50,7 @@ func signedToken(keyFile string, p authn.Principal, ttl time.Duration) (ed25519.
 // dialService connects lazily to the service name at addr, sending creds
 // on every call (nil: the caller puts a token on each call itself).
 func dialService(name, addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
-	conn, err := authn.Dial(addr, creds)
+	conn, err := authn.Dial(addr, nil, creds)
 	if err != nil {
 		return nil, fmt.Errorf("%s address %q: %w", name, addr, err)
 	}

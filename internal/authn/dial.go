@@ -19,17 +19,24 @@ var reconnect = grpc.ConnectParams{
 }
 
 // Dial connects one socmgmt program to another at addr; it connects lazily.
-// It lives here because what decides such a connection is who the caller
-// is to the callee: a service presents creds, its own token from
-// CallCredentials, on every call; the gateway passes nil and forwards each
-// client's own token instead, so that a caller never gains rights by going
-// through it. The transport is plaintext: the programs talk on loopback,
-// which is why no credentials here require transport security. Reconnect
-// backoff is capped at a few seconds so that a client notices a restarted
-// service soon (gRPC's default grows to two minutes).
-func Dial(addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+// It is the one place where such a connection is made, so that every
+// program dials alike. transport secures the connection: TLS (see
+// tlsfiles.Client) whenever the deployment gives the program a CA, nil
+// for plaintext, as on a developer's loopback without certificates. creds
+// say who the caller is to the callee: a service presents its own token
+// from CallCredentials on every call; the gateway passes nil and forwards
+// each client's own token instead, so that a caller never gains rights by
+// going through it. The tokens do not insist on TLS
+// (RequireTransportSecurity is false): whether the wire is encrypted is
+// the deployment's choice, made by transport. Reconnect backoff is capped
+// at a few seconds so that a client notices a restarted service soon
+// (gRPC's default grows to two minutes).
+func Dial(addr string, transport credentials.TransportCredentials, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+	if transport == nil {
+		transport = insecure.NewCredentials()
+	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(transport),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxCallRecvMsgSize)),
 		grpc.WithConnectParams(reconnect),
 	}

@@ -51,7 +51,7 @@ func TestDialPresentsCredentials(t *testing.T) {
 			if tc.creds != nil {
 				creds = tc.creds
 			}
-			conn, err := Dial(lis.Addr().String(), creds)
+			conn, err := Dial(lis.Addr().String(), nil, creds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestDialReconnectsAfterRestart(t *testing.T) {
 		return s
 	}
 	srv := serve(lis)
-	conn, err := Dial(addr, nil)
+	conn, err := Dial(addr, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,14 @@ func (c *Command) ServiceTokenFile(callees string) {
 		"`file` of a pre-issued service token for calls to "+callees+" (default: mint them with --token-key)")
 }
 
+// TLSCA defines --tls-ca, the CAs that verify the services named in
+// callees when the service calls them; with it, the calls go over TLS and
+// present the service's --tls-cert.
+func (c *Command) TLSCA(callees string) {
+	c.fs.StringVar(&c.cfg.TLSCA, "tls-ca", "",
+		"PEM `file` of the CAs that sign "+callees+"'s certificates: calls to them go over TLS, presenting --tls-cert as the client certificate (empty: plaintext)")
+}
+
 // AuditDurableReads defines --audit-durable-reads; reads says which reads
 // are audited ("a read", "a read of registrations").
 func (c *Command) AuditDurableReads(reads string) {

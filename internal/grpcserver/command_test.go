@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // commandConfig is a service configuration with every shared flag.
@@ -23,6 +24,7 @@ func newTestCommand(c *commandConfig) *Command {
 	cmd.IDKey("registry")
 	cmd.RegistryAddr("whose retirees are projected")
 	cmd.ServiceTokenFile("registry")
+	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read")
 	cmd.FlagSet().IntVar(&c.Own, "own", 7, "a flag of the service's own")
 	cmd.Check("--own must be positive", func() bool { return c.Own > 0 })
@@ -32,9 +34,11 @@ func newTestCommand(c *commandConfig) *Command {
 func TestCommandParse(t *testing.T) {
 	t.Setenv("PENSION_SERVICE_TOKEN_FILE", "/run/token")
 	t.Setenv("PENSION_OWN", "8")
+	t.Setenv("PENSION_TLS_CA", "ca.crt")
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads"}); err != nil {
+	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads",
+		"--tls-cert", "pension.crt", "--tls-key", "pension.key", "--tls-client-ca", "ca.crt"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Validate(); err != nil {
@@ -43,7 +47,7 @@ func TestCommandParse(t *testing.T) {
 	want := commandConfig{
 		ServiceConfig: ServiceConfig{
 			Name: "pension", DataDir: "./var", TokenKey: "k.pem", IDKey: "id.key", RegistryAddr: DefaultRegistryAddr,
-			ServiceTokenFile: "/run/token", AuditDurableReads: true,
+			ServiceTokenFile: "/run/token", AuditDurableReads: true, TLSCA: "ca.crt",
 			Tokens: authn.TokenPolicy{
 				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime,
 				RevocationPoll: authn.DefaultRevocationPoll, KeyReload: authn.DefaultKeyReload,
@@ -58,6 +62,14 @@ func TestCommandParse(t *testing.T) {
 	if c.Server.GRPCAddr != "127.0.0.1:9103" || c.Server.AdminAddr != "127.0.0.1:9203" {
 		t.Errorf("server flags %+v", c.Server)
 	}
+	wantTLS := tlsfiles.Server{CertFile: "pension.crt", KeyFile: "pension.key", ClientCAFile: "ca.crt"}
+	if c.Server.TLS != wantTLS {
+		t.Errorf("TLS %+v, want %+v", c.Server.TLS, wantTLS)
+	}
+	// The service calls others with its own certificate.
+	if got, want := c.ClientTLS(), (tlsfiles.Client{CAFile: "ca.crt", CertFile: "pension.crt", KeyFile: "pension.key"}); got != want {
+		t.Errorf("ClientTLS = %+v, want %+v", got, want)
+	}
 }
 
 // TestCommandValidate: every problem at once, those of Flags first, then
@@ -66,13 +78,14 @@ func TestCommandParse(t *testing.T) {
 func TestCommandValidate(t *testing.T) {
 	var c commandConfig
 	cmd := newTestCommand(&c)
-	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud", "--own", "0",
+	if err := cmd.Parse([]string{"--data-dir", "", "--registry-addr", "", "--log-level", "loud", "--own", "0", "--tls-key", "k.pem",
 		"--max-token-lifetime", "0", "--max-service-token-lifetime", "9000h", "--revocation-poll", "2m", "--token-key-reload", "-1s"}); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Validate()
 	want := []string{
 		"--log-level must be debug, info, warn or error",
+		"--tls-cert and --tls-key must be given together",
 		"--max-token-lifetime must be positive and at most 8784h0m0s",
 		"--max-service-token-lifetime must be positive and at most 8784h0m0s",
 		"--token-key-reload must be at most 1h (0: the default)",
@@ -112,6 +125,9 @@ func TestCommandHelp(t *testing.T) {
 		"registry gRPC host:port whose retirees are projected",
 		"service token for calls to registry (default: mint them with --token-key)",
 		"answer a read only after its audit record is on disk",
+		"PEM certificate chain file to serve the gRPC port with TLS",
+		"CAs whose client certificates the gRPC port requires (mutual TLS; needs --tls-cert)",
+		"CAs that sign registry's certificates: calls to them go over TLS, presenting --tls-cert",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // Flags are the settings every service binary shares. Register them on the
@@ -24,6 +25,11 @@ type Flags struct {
 	ShutdownTimeout time.Duration
 	// GCPercent is the garbage collector's target (GOGC); see ApplyRuntime.
 	GCPercent int
+	// TLS is the gRPC port's TLS, and with ClientCAFile its demand for
+	// client certificates; zero serves plaintext. The admin port stays
+	// plain HTTP: it is meant for loopback, and what it serves beyond
+	// /metrics and /healthz needs an admin token.
+	TLS tlsfiles.Server
 }
 
 // ApplyRuntime applies the runtime settings among the flags. Mains call it
@@ -33,7 +39,8 @@ func (f *Flags) ApplyRuntime() {
 }
 
 // Register defines -grpc-addr, -admin-addr, -log-format, -log-level,
-// -shutdown-timeout and -gc-percent on fs, storing into f.
+// -shutdown-timeout, -gc-percent and the TLS flags (-tls-cert, -tls-key,
+// -tls-client-ca) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.StringVar(&f.GRPCAddr, "grpc-addr", defaultGRPC, "`host:port` the gRPC server listens on")
 	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles need an admin token from this machine); empty disables it")
@@ -41,6 +48,7 @@ func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long a shutdown waits for in-flight calls before cancelling them")
 	fs.IntVar(&f.GCPercent, "gc-percent", procflags.DefaultGCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
+	f.TLS.Register(fs, "the gRPC port")
 }
 
 // Validate checks the settings that every socmgmt program shares (see
@@ -57,6 +65,7 @@ func (f *Flags) Validate() error {
 		ShutdownTimeout: f.ShutdownTimeout,
 		GCPercent:       f.GCPercent,
 	}.Problems()
+	problems = append(problems, f.TLS.Problems()...)
 	errs := make([]error, len(problems))
 	for i, p := range problems {
 		errs[i] = &optionError{msg: p}

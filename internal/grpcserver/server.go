@@ -8,6 +8,7 @@ package grpcserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -101,6 +103,10 @@ type Options struct {
 	// the calls still running then are cancelled. Zero means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// TLS, when set, secures the gRPC port (see tlsfiles.Server.Config);
+	// nil serves plaintext. Health and reflection are served over it like
+	// every other service. The admin port is not affected.
+	TLS *tls.Config
 	// ServerOptions are appended to the bootstrap's grpc.ServerOptions
 	// (credentials, stats handlers). Interceptors belong in Unary and Stream:
 	// grpc.UnaryInterceptor or grpc.StreamInterceptor here makes New panic.
@@ -183,7 +189,11 @@ func New(o Options) *Server {
 	}
 
 	s.chainInterceptors(o.Unary, o.Stream)
-	s.grpc = grpc.NewServer(append(s.serverOptions(), o.ServerOptions...)...)
+	opts := s.serverOptions()
+	if o.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	s.grpc = grpc.NewServer(append(opts, o.ServerOptions...)...)
 	s.registerHealth()
 	reflection.Register(s.grpc)
 

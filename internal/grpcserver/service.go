@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -53,6 +55,12 @@ type ServiceConfig struct {
 	// Tokens bound the bearer tokens the service accepts and say how it
 	// keeps its keys and revocation list current.
 	Tokens authn.TokenPolicy
+	// TLSCA is the PEM file of the CAs that sign the certificates of the
+	// services this one calls: set, its calls go over TLS and present
+	// Server.TLS's certificate as the client certificate, so that one
+	// certificate is the service's identity both ways. Empty, its calls
+	// are plaintext.
+	TLSCA string
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer
@@ -105,26 +113,50 @@ func (c *ServiceConfig) DialRegistry() (*grpc.ClientConn, error) {
 	return c.Dial("registry", c.RegistryAddr)
 }
 
+// ClientTLS is the TLS of the service's calls to others: TLSCA verifies
+// them, and the service's own certificate is its client certificate.
+func (c *ServiceConfig) ClientTLS() tlsfiles.Client {
+	if c.TLSCA == "" {
+		return tlsfiles.Client{}
+	}
+	return tlsfiles.Client{CAFile: c.TLSCA, CertFile: c.Server.TLS.CertFile, KeyFile: c.Server.TLS.KeyFile}
+}
+
 // Dial returns a connection to the service named service at addr,
-// carrying the service's CallCredentials. Dial does not connect yet.
+// carrying the service's CallCredentials, over TLS when TLSCA is set (see
+// ClientTLS). Dial does not connect yet.
 func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 	creds, err := c.CallCredentials(service)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := authn.Dial(addr, creds)
+	transport, err := c.ClientTLS().Credentials()
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	conn, err := authn.Dial(addr, transport, creds)
 	if err != nil {
 		return nil, fmt.Errorf("%s address: %w", service, err)
 	}
 	return conn, nil
 }
 
-// NewServer returns the service's Server: every call but health and
-// reflection authenticated by verifier, the caller's subject in the
-// access log, and an online backup of db at /debug/backup on the admin
-// port, which like the profiles needs an admin token that verifier
-// accepts.
-func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) *Server {
+// NewServer returns the service's Server: its gRPC port over TLS when
+// Server.TLS says so, every call but health and reflection authenticated
+// by verifier, the caller's subject in the access log, and an online
+// backup of db at /debug/backup on the admin port, which like the
+// profiles needs an admin token that verifier accepts. It fails only
+// when the TLS files cannot be used.
+func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) (*Server, error) {
+	tlsConfig, err := c.Server.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	return c.newServer(verifier, db, log, tlsConfig), nil
+}
+
+// newServer is NewServer with the TLS files loaded.
+func (c *ServiceConfig) newServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger, tlsConfig *tls.Config) *Server {
 	srv := New(Options{
 		Name:            c.Name,
 		GRPCAddr:        c.Server.GRPCAddr,
@@ -136,6 +168,7 @@ func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *za
 		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(db, log)},
 		AdminVerifier:   verifier,
 		ShutdownTimeout: c.Server.ShutdownTimeout,
+		TLS:             tlsConfig,
 	})
 	srv.tokens = verifier
 	return srv
@@ -151,11 +184,25 @@ func (s *Server) Tokens() *authn.Verifier { return s.tokens }
 func (c *ServiceConfig) LogStarting(log *zap.Logger, extra ...zap.Field) {
 	fields := []zap.Field{
 		zap.String("grpc_addr", c.Server.GRPCAddr), zap.String("admin_addr", c.Server.AdminAddr), zap.String("db", c.DBPath()),
+		zap.String("grpc_tls", tlsMode(c.Server.TLS)),
 	}
 	if c.RegistryAddr != "" {
 		fields = append(fields, zap.String("registry_addr", c.RegistryAddr))
 	}
 	log.Info(c.Name+" starting", append(fields, extra...)...)
+}
+
+// tlsMode says how the gRPC port is served, for the "starting" line:
+// "mutual" (client certificates required), "server" or "off".
+func tlsMode(s tlsfiles.Server) string {
+	switch {
+	case s.ClientCAFile != "":
+		return "mutual"
+	case s.Enabled():
+		return "server"
+	default:
+		return "off"
+	}
 }
 
 // StartTask runs task, work a service does beside serving (following
@@ -210,8 +257,8 @@ type Service[S Store] struct {
 }
 
 // RunService runs a service program until ctx ends: it loads the token
-// key, opens the store, builds the server on it with svc.Setup, logs
-// "<Name> starting", starts the tasks and serves. On the way out the
+// key and the TLS files, opens the store, builds the server on it with
+// svc.Setup, logs "<Name> starting", starts the tasks and serves. On the way out the
 // tasks stop before the store closes, so that none writes to a closed
 // database; an error from Close joins the one returned.
 func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger, svc Service[S]) (err error) {
@@ -220,6 +267,12 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 		revoked = authn.NewRevocations()
 	}
 	verifier, err := c.Verifier(revoked)
+	if err != nil {
+		return err
+	}
+	// Like the keys, the certificate is checked before the database is
+	// touched.
+	tlsConfig, err := c.Server.TLS.Config()
 	if err != nil {
 		return err
 	}
@@ -234,7 +287,7 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	srv := c.NewServer(verifier, store.DB(), log)
+	srv := c.newServer(verifier, store.DB(), log, tlsConfig)
 	tasks, err := svc.Setup(srv, store)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +16,17 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp/adminhttptest"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // TestServiceConfigKeys: the keys and credentials load from the files the
@@ -69,8 +76,8 @@ func TestLogStarting(t *testing.T) {
 		registry string
 		want     []string
 	}{
-		{"", []string{"grpc_addr", "admin_addr", "db", "extra"}},
-		{"127.0.0.1:9101", []string{"grpc_addr", "admin_addr", "db", "registry_addr", "extra"}},
+		{"", []string{"grpc_addr", "admin_addr", "db", "grpc_tls", "extra"}},
+		{"127.0.0.1:9101", []string{"grpc_addr", "admin_addr", "db", "grpc_tls", "registry_addr", "extra"}},
 	} {
 		core, logs := observer.New(zapcore.InfoLevel)
 		c := ServiceConfig{Name: "activity", RegistryAddr: tc.registry}
@@ -223,18 +230,21 @@ func waitServing(t *testing.T, srv *Server) {
 	}
 }
 
-// TestRunServiceFailures: a bad token key stops the start before the
-// store opens; a failed Setup closes the store and starts no task.
+// TestRunServiceFailures: a bad token key or TLS certificate stops the
+// start before the store opens; a failed Setup closes the store and
+// starts no task.
 func TestRunServiceFailures(t *testing.T) {
 	setupErr := errors.New("setup failed")
 	tests := []struct {
 		name      string
 		noKey     bool
+		noCert    bool
 		setupErr  error
 		wantErr   string
 		wantSteps []string
 	}{
 		{name: "no token key", noKey: true, wantErr: "token key: ", wantSteps: nil},
+		{name: "no TLS certificate", noCert: true, wantErr: "--tls-cert and --tls-key: ", wantSteps: nil},
 		{name: "setup fails", setupErr: setupErr, wantErr: setupErr.Error(), wantSteps: []string{"open", "setup", "close"}},
 	}
 	for _, tc := range tests {
@@ -242,6 +252,9 @@ func TestRunServiceFailures(t *testing.T) {
 			c := runServiceConfig(t, t.TempDir())
 			if tc.noKey {
 				c.TokenKey = filepath.Join(c.DataDir, "missing.key")
+			}
+			if tc.noCert {
+				c.Server.TLS = tlsfiles.Server{CertFile: filepath.Join(c.DataDir, "missing.crt"), KeyFile: filepath.Join(c.DataDir, "missing.key")}
 			}
 			steps := make(stepLog, 10)
 			svc := Service[*fakeStore]{
@@ -290,7 +303,11 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	admin := c.NewServer(verifier, db, zaptest.NewLogger(t)).AdminHandler()
+	srv, err := c.NewServer(verifier, db, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := srv.AdminHandler()
 
 	signer := authn.NewSigner(priv)
 	adminhttptest.Check(t, admin, signer, "/debug/backup")
@@ -301,4 +318,124 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 			t.Errorf("GET %s from another machine without a token: %d, want it open", path, rec.Code)
 		}
 	}
+}
+
+// TestServiceMutualTLS runs a service with --tls-cert, --tls-key and
+// --tls-client-ca: a client with a certificate of the CA gets health and
+// reflection over TLS, and the service's own connections (Dial with
+// --tls-ca) present its certificate; a plaintext client, one without a
+// certificate and one with a certificate of another CA are refused.
+func TestServiceMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	pki, _, err := devca.Ensure(filepath.Join(dir, "tls"), "test", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := devca.Ensure(filepath.Join(dir, "other"), "intruder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runServiceConfig(t, dir)
+	c.Server.GRPCAddr = freeAddr(t)
+	c.Server.TLS = tlsfiles.Server{CertFile: pki.Cert("test"), KeyFile: pki.Key("test"), ClientCAFile: pki.CA()}
+	c.TLSCA = pki.CA()
+	startService(t, c)
+
+	dialAs := func(client *tlsfiles.Client) *grpc.ClientConn {
+		transport, err := client.Credentials()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := authn.Dial(c.Server.GRPCAddr, transport, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return conn
+	}
+	own, err := c.Dial("test", c.Server.GRPCAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	for name, conn := range map[string]*grpc.ClientConn{
+		"a client of the CA":     dialAs(&tlsfiles.Client{CAFile: pki.CA(), CertFile: pki.Cert("cli"), KeyFile: pki.Key("cli")}),
+		"the service's own Dial": own,
+	} {
+		if err := checkServing(conn); err != nil {
+			t.Errorf("%s: health %v", name, err)
+		}
+	}
+	names, err := listServices(dialAs(&tlsfiles.Client{CAFile: pki.CA(), CertFile: pki.Cert("cli"), KeyFile: pki.Key("cli")}))
+	if err != nil || !slices.Contains(names, "grpc.health.v1.Health") {
+		t.Errorf("reflection over TLS lists %v, %v; want the health service", names, err)
+	}
+
+	for name, client := range map[string]*tlsfiles.Client{
+		"plaintext":                   {},
+		"no client certificate":       {CAFile: pki.CA()},
+		"a certificate of another CA": {CAFile: pki.CA(), CertFile: other.Cert("intruder"), KeyFile: other.Key("intruder")},
+	} {
+		if err := checkServing(dialAs(client)); status.Code(err) != codes.Unavailable {
+			t.Errorf("%s: health %v, want Unavailable", name, err)
+		}
+	}
+}
+
+// startService runs c as a service with an empty store until the test
+// ends, and waits until it serves.
+func startService(t *testing.T, c *ServiceConfig) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	serving := make(chan *Server, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunService(ctx, c, zaptest.NewLogger(t), Service[*fakeStore]{
+			Open: func() (*fakeStore, error) {
+				db, err := bolt.Open(c.DBPath(), 0o600, nil)
+				return &fakeStore{db: db, log: make(stepLog, 10)}, err
+			},
+			Setup: func(srv *Server, _ *fakeStore) ([]Task, error) {
+				serving <- srv
+				return nil, nil
+			},
+		})
+	}()
+	waitServing(t, <-serving)
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunService = %v", err)
+		}
+	})
+}
+
+// checkServing makes one health check over conn.
+func checkServing(conn *grpc.ClientConn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return err
+}
+
+// listServices asks reflection over conn for the services.
+func listServices(conn *grpc.ClientConn) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rs, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		return nil, err
+	}
+	resp, err := rs.Recv()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	return names, rs.CloseSend()
 }

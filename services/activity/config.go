@@ -6,7 +6,8 @@ import "github.com/socmgmt/socmgmt/internal/grpcserver"
 // flag, the environment variable ACTIVITY_<FLAG> (e.g. ACTIVITY_DATA_DIR).
 // Every setting of the activity service is one that several services
 // share: the token key, registry's address, whose WatchRetirees feeds the
-// retiree projection, the service token for calling it, and whether reads
+// retiree projection, the service token and the TLS CA for calling it,
+// the TLS of its own gRPC port, and whether reads
 // of registrations wait for their audit records (see
 // StoreOptions.DurableReads).
 type Config struct {
@@ -24,6 +25,7 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.TokenKey("registry")
 	cmd.RegistryAddr("whose WatchRetirees feeds the retiree projection")
 	cmd.ServiceTokenFile("registry")
+	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read of registrations")
 	if err := cmd.Parse(args); err != nil {
 		return nil, err

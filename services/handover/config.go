@@ -10,7 +10,7 @@ import (
 // flag, the environment variable HANDOVER_<FLAG> (e.g. HANDOVER_DATA_DIR).
 // Of the shared settings, RegistryAddr is where submit checks and the
 // outbox's assignments go, and the service's own tokens (minted with
-// TokenKey, or ServiceTokenFile) are for registry and activity.
+// TokenKey, or ServiceTokenFile) and TLSCA are for registry and activity.
 type Config struct {
 	grpcserver.ServiceConfig
 	// ActivityAddr is the activity service's gRPC host:port, where
@@ -36,6 +36,7 @@ func ParseConfig(args []string) (*Config, error) {
 		&c.ServiceConfig, "127.0.0.1:9102", "127.0.0.1:9202")
 	cmd.TokenKey("registry and activity")
 	cmd.ServiceTokenFile("registry and activity")
+	cmd.TLSCA("registry and activity")
 	cmd.RegistryAddr("")
 	fs := cmd.FlagSet()
 	fs.StringVar(&c.ActivityAddr, "activity-addr", "", "activity gRPC `host:port`; empty keeps venue commands waiting")

@@ -27,6 +27,7 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.IDKey("registry")
 	cmd.RegistryAddr("whose retirees are projected")
 	cmd.ServiceTokenFile("registry")
+	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read")
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")

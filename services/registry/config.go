@@ -5,7 +5,7 @@ import "github.com/socmgmt/socmgmt/internal/grpcserver"
 // Config is the registry program's configuration, from flags or, for each
 // flag, the environment variable REGISTRY_<FLAG> (e.g. REGISTRY_DATA_DIR).
 // Registry calls no other service, so of the shared settings it has
-// neither RegistryAddr nor ServiceTokenFile; AuditDurableReads applies to
+// neither RegistryAddr nor ServiceTokenFile nor TLSCA; AuditDurableReads applies to
 // every read (see StoreOptions.DurableReads).
 type Config struct {
 	grpcserver.ServiceConfig

@@ -49,7 +49,7 @@ var directCalls = map[string]authenticatedCall{
 
 // dialFor connects to addr with token for the life of ctx.
 func dialFor(ctx context.Context, addr, token string) *grpc.ClientConn {
-	conn, err := authn.Dial(addr, authn.BearerCredentials(token))
+	conn, err := authn.Dial(addr, nil, authn.BearerCredentials(token))
 	if err != nil {
 		panic(err) // a malformed address is a bug of the test
 	}
