@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate returns.
@@ -67,6 +68,15 @@ type Config struct {
 	// bound theirs, and say how often the key file and registry's
 	// revocation list are read again.
 	Tokens authn.TokenPolicy
+	// TLS is the REST port's TLS, set by the flags every program serves
+	// TLS with (--tls-cert, --tls-key, --tls-client-ca); zero serves plain
+	// HTTP. The admin port stays plain HTTP, for loopback.
+	TLS tlsfiles.Server
+	// UpstreamTLS is the TLS of the connections to the services: CAFile
+	// (--tls-ca) verifies their certificates, CertFile and KeyFile
+	// (--tls-client-cert, --tls-client-key) are the certificate the
+	// gateway presents where they require one. Zero dials plaintext.
+	UpstreamTLS tlsfiles.Client
 }
 
 // DefaultUpstreamTimeout is the default of --upstream-timeout: far above
@@ -110,6 +120,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", d.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long in-flight requests may run after shutdown begins")
 	fs.IntVar(&c.GCPercent, "gc-percent", d.GCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
+	c.TLS.Register(fs, "the REST port")
+	fs.StringVar(&c.UpstreamTLS.CAFile, "tls-ca", d.UpstreamTLS.CAFile, "PEM `file` of the CAs that sign the services' certificates: the upstream connections go over TLS (empty: plaintext)")
+	fs.StringVar(&c.UpstreamTLS.CertFile, "tls-client-cert", d.UpstreamTLS.CertFile, "PEM certificate `file` the gateway presents to services that require client certificates (with --tls-client-key)")
+	fs.StringVar(&c.UpstreamTLS.KeyFile, "tls-client-key", d.UpstreamTLS.KeyFile, "PEM private key `file` of --tls-client-cert")
 	fs.Func("cors-origins", "comma-separated origins (scheme://host[:port]) whose browser pages may call the API (default none)", func(s string) error {
 		c.CORSOrigins = splitList(s)
 		return nil
@@ -132,7 +146,9 @@ func splitList(s string) []string {
 // checked as the services check theirs, then the gateway's own.
 func (c Config) Validate() error {
 	var errs []error
-	for _, p := range c.common().Problems() {
+	problems := append(c.common().Problems(), c.TLS.Problems()...)
+	problems = append(problems, c.UpstreamTLS.Problems("tls-ca", "tls-client-cert", "tls-client-key")...)
+	for _, p := range problems {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, p))
 	}
 	bad := func(flagName, format string, args ...any) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -33,6 +35,18 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"unknown log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "--shutdown-timeout"},
+		{"TLS on both sides", func(c *Config) {
+			c.TLS = tlsfiles.Server{CertFile: "gw.crt", KeyFile: "gw.key"}
+			c.UpstreamTLS = tlsfiles.Client{CAFile: "ca.crt", CertFile: "gateway.crt", KeyFile: "gateway.key"}
+		}, ""},
+		{"REST certificate without its key", func(c *Config) { c.TLS.CertFile = "gw.crt" }, "--tls-cert and --tls-key must be given together"},
+		{"client CA over plain HTTP", func(c *Config) { c.TLS.ClientCAFile = "ca.crt" }, "--tls-client-ca needs --tls-cert"},
+		{"client certificate without a CA", func(c *Config) {
+			c.UpstreamTLS = tlsfiles.Client{CertFile: "gateway.crt", KeyFile: "gateway.key"}
+		}, "--tls-client-cert needs --tls-ca"},
+		{"client key without its certificate", func(c *Config) {
+			c.UpstreamTLS = tlsfiles.Client{CAFile: "ca.crt", KeyFile: "gateway.key"}
+		}, "--tls-client-cert and --tls-client-key must be given together"},
 		{"cors origins", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org", "http://127.0.0.1:5173"} }, ""},
 		{"cors origin with a path", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org/app"} }, "--cors-origins"},
 		{"cors origin with a trailing slash", func(c *Config) { c.CORSOrigins = []string{"https://console.example.org/"} }, "--cors-origins"},

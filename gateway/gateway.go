@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -105,6 +107,11 @@ type Gateway struct {
 	// adminTokens verifies the admin port's admin tokens; nil without
 	// cfg.TokenKey.
 	adminTokens *authn.Verifier
+	// tls is the REST port's TLS, loaded from cfg.TLS; nil for plain HTTP.
+	tls *tls.Config
+	// upstreamTLS secures the connections to the services, loaded from
+	// cfg.UpstreamTLS; nil for plaintext.
+	upstreamTLS credentials.TransportCredentials
 	// draining makes /healthz answer 503 once shutdown has begun, so a
 	// load balancer stops sending new work.
 	draining atomic.Bool
@@ -136,10 +143,8 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		quiet:      logger.WithOptions(zap.AddStacktrace(zapcore.FatalLevel)),
 		retryAfter: strconv.Itoa(int(math.Ceil(cfg.UpstreamTimeout.Seconds()))),
 	}
-	if cfg.TokenKey != "" {
-		if g.adminTokens, err = cfg.Tokens.NewVerifier(cfg.TokenKey, "gateway", nil); err != nil {
-			return nil, fmt.Errorf("--token-key: %w", err)
-		}
+	if err := g.loadKeys(); err != nil {
+		return nil, err
 	}
 	installStrictQueryParser()
 	g.mux = g.newMux()
@@ -153,7 +158,7 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 		if s.addr == "" {
 			continue
 		}
-		conns, err := dialPool(s.addr, upstreamConns, cfg.UpstreamTimeout)
+		conns, err := dialPool(s.addr, upstreamConns, cfg.UpstreamTimeout, g.upstreamTLS)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err), g.Close())
 		}
@@ -176,6 +181,25 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	// the mux's forward-response option sets.
 	g.handler = g.observe(noStore(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux))))))
 	return g, nil
+}
+
+// loadKeys loads the files of g.cfg that New needs, each error naming its
+// flag: the admin tokens' key, the REST port's certificate and the CA
+// and client certificate of the upstream connections.
+func (g *Gateway) loadKeys() error {
+	var err error
+	if g.cfg.TokenKey != "" {
+		if g.adminTokens, err = g.cfg.Tokens.NewVerifier(g.cfg.TokenKey, "gateway", nil); err != nil {
+			return fmt.Errorf("--token-key: %w", err)
+		}
+	}
+	if g.tls, err = g.cfg.TLS.Config(); err != nil {
+		return err
+	}
+	if g.upstreamTLS, err = g.cfg.UpstreamTLS.Credentials(); err != nil {
+		return fmt.Errorf("--tls-ca: %w", err)
+	}
+	return nil
 }
 
 // newMux builds the grpc-gateway mux with the gateway's marshaler,
@@ -294,7 +318,7 @@ func (g *Gateway) dialRevocations() (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no service credentials (give --service-token-file): %w", err)
 	}
-	return authn.Dial(g.cfg.RegistryAddr, nil, creds)
+	return authn.Dial(g.cfg.RegistryAddr, g.upstreamTLS, creds)
 }
 
 // serve runs the HTTP servers of Run until ctx is done or one fails.
@@ -307,7 +331,7 @@ func (g *Gateway) serve(ctx context.Context) error {
 			_ = ln.Close() // "already closed" after Shutdown
 		}
 	}()
-	listen := func(name, addr string, h http.Handler) error {
+	listen := func(name, addr string, h http.Handler, tlsConfig *tls.Config) error {
 		ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
@@ -321,15 +345,18 @@ func (g *Gateway) serve(ctx context.Context) error {
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          zap.NewStdLog(g.logger.With(zap.String("server", name))),
+			TLSConfig:         tlsConfig,
 		})
-		g.logger.Info("listening", zap.String("server", name), zap.String("addr", ln.Addr().String()))
+		g.logger.Info("listening", zap.String("server", name), zap.String("addr", ln.Addr().String()), zap.Bool("tls", tlsConfig != nil))
 		return nil
 	}
-	if err := listen("http", g.cfg.HTTPAddr, g); err != nil {
+	if err := listen("http", g.cfg.HTTPAddr, g, g.tls); err != nil {
 		return err
 	}
 	if g.cfg.AdminAddr != "" {
-		if err := listen("admin", g.cfg.AdminAddr, g.AdminHandler()); err != nil {
+		// Plain HTTP: the admin port is for loopback, and its profiles
+		// need an admin token.
+		if err := listen("admin", g.cfg.AdminAddr, g.AdminHandler(), nil); err != nil {
 			return err
 		}
 	}
@@ -337,7 +364,7 @@ func (g *Gateway) serve(ctx context.Context) error {
 	serveErr := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
-			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+			if err := serveOne(srv, listeners[i]); !errors.Is(err, http.ErrServerClosed) {
 				serveErr <- err
 			}
 		}()
@@ -351,6 +378,15 @@ func (g *Gateway) serve(ctx context.Context) error {
 		g.logger.Error("server failed; shutting down", zap.Error(err))
 	}
 	return errors.Join(err, g.shutdown(ctx, servers))
+}
+
+// serveOne serves srv on ln, over TLS when srv has a TLSConfig: ServeTLS
+// takes the certificate from it and offers HTTP/2 as well.
+func serveOne(srv *http.Server, ln net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(ln, "", "")
+	}
+	return srv.Serve(ln)
 }
 
 // shutdown makes /healthz answer 503, then stops servers, letting running

@@ -192,14 +192,17 @@ type testUpstream struct {
 	srv    *grpc.Server
 }
 
-func startUpstream(t *testing.T) *testUpstream {
+// startUpstream serves a fake of every service on a loopback port, with
+// opts (credentials) beside its own options.
+func startUpstream(t *testing.T, opts ...grpc.ServerOption) *testUpstream {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := &fakeRegistry{}
-	u := &testUpstream{addr: lis.Addr().String(), fake: fake, health: health.NewServer(), srv: grpc.NewServer(grpc.UnaryInterceptor(fake.countCalls))}
+	u := &testUpstream{addr: lis.Addr().String(), fake: fake, health: health.NewServer(),
+		srv: grpc.NewServer(append(opts, grpc.UnaryInterceptor(fake.countCalls))...)}
 	registryv1.RegisterRegistryServiceServer(u.srv, u.fake)
 	// The other services answer Unimplemented to everything, which is
 	// enough to see that a request got through the gateway.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 )
@@ -31,12 +32,14 @@ type connPool struct {
 
 var _ grpc.ClientConnInterface = (*connPool)(nil)
 
-func dialPool(addr string, n int, timeout time.Duration) (*connPool, error) {
+// dialPool dials n connections to addr, secured by transport (nil:
+// plaintext), whose unary calls are bounded by timeout.
+func dialPool(addr string, n int, timeout time.Duration, transport credentials.TransportCredentials) (*connPool, error) {
 	p := &connPool{timeout: timeout}
 	for range n {
 		// No credentials of the gateway's own: each call carries its
 		// client's token, forwarded as metadata.
-		conn, err := authn.Dial(addr, nil, nil)
+		conn, err := authn.Dial(addr, transport, nil)
 		if err != nil {
 			return nil, errors.Join(err, p.Close())
 		}

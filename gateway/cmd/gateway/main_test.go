@@ -12,6 +12,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -36,6 +37,15 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"--http-addr=127.0.0.1:2"},
 			want: func(c *gateway.Config) {
 				c.ActivityAddr, c.HTTPAddr, c.LogLevel = "127.0.0.1:9104", "127.0.0.1:2", "debug"
+			},
+		},
+		{
+			name: "TLS",
+			env:  map[string]string{"GATEWAY_TLS_CA": "ca.crt"},
+			args: []string{"--tls-cert", "gw.crt", "--tls-key", "gw.key", "--tls-client-cert", "gateway.crt", "--tls-client-key", "gateway.key"},
+			want: func(c *gateway.Config) {
+				c.TLS = tlsfiles.Server{CertFile: "gw.crt", KeyFile: "gw.key"}
+				c.UpstreamTLS = tlsfiles.Client{CAFile: "ca.crt", CertFile: "gateway.crt", KeyFile: "gateway.key"}
 			},
 		},
 		{name: "help", args: []string{"--help"}, wantErr: flag.ErrHelp},
