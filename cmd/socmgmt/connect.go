@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 )
@@ -47,10 +48,15 @@ func signedToken(keyFile string, p authn.Principal, ttl time.Duration) (ed25519.
 	return priv, token, nil
 }
 
-// dialService connects lazily to the service name at addr, sending creds
-// on every call (nil: the caller puts a token on each call itself).
-func dialService(name, addr string, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
-	conn, err := authn.Dial(addr, nil, creds)
+// dialService connects lazily to the service name at addr over the
+// transport tls says, sending creds on every call (nil: the caller puts a
+// token on each call itself).
+func dialService(name, addr string, tls tlsFlags, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+	transport, err := tls.transport()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := authn.Dial(addr, transport, creds)
 	if err != nil {
 		return nil, fmt.Errorf("%s address %q: %w", name, addr, err)
 	}
@@ -72,7 +78,9 @@ func checkServing(ctx context.Context, conn *grpc.ClientConn, name, addr string,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s %w at %s", name, errNotReachable, addr)
+		// The transport's reason tells a stopped stack ("connection
+		// refused") from a TLS mismatch ("certificate required").
+		return fmt.Errorf("%s %w at %s (%s)", name, errNotReachable, addr, status.Convert(err).Message())
 	}
 	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
 		return fmt.Errorf("%s at %s reports %s, not SERVING", name, addr, st)
@@ -82,8 +90,8 @@ func checkServing(ctx context.Context, conn *grpc.ClientConn, name, addr string,
 
 // dialRequired connects to a service the command cannot do without and
 // checks that it serves; a failure says what the operator can do about it.
-func dialRequired(ctx context.Context, name, addr string, creds credentials.PerRPCCredentials, timeout time.Duration) (*grpc.ClientConn, error) {
-	conn, err := dialService(name, addr, creds)
+func dialRequired(ctx context.Context, name, addr string, tls tlsFlags, creds credentials.PerRPCCredentials, timeout time.Duration) (*grpc.ClientConn, error) {
+	conn, err := dialService(name, addr, tls, creds)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +114,7 @@ func dialRequired(ctx context.Context, name, addr string, creds credentials.PerR
 // with a nil error: a stack without that service still gets the rest
 // seeded.
 func dialOptional(ctx context.Context, cfg seedConfig, name, addr string, creds credentials.PerRPCCredentials, progress io.Writer, skipped string) (*grpc.ClientConn, error) {
-	conn, err := dialService(name, addr, creds)
+	conn, err := dialService(name, addr, cfg.tls, creds)
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,8 @@ type importConfig struct {
 	retryBase, retryMax time.Duration
 	// reachTimeout bounds the health check made before importing.
 	reachTimeout time.Duration
+	// tls is how the pension service is dialled.
+	tls tlsFlags
 }
 
 func newImportCmd(e env) *cobra.Command {
@@ -66,7 +68,10 @@ func newImportCmd(e env) *cobra.Command {
 		Use:   "import",
 		Short: "Import bureau files into a running stack",
 		Long: `Import a bureau's file into the pension service: payments, certifications or
-entitlement decisions, from a CSV file or an Excel workbook.` + importFormatsHelp,
+entitlement decisions, from a CSV file or an Excel workbook. The service is
+called over mutual TLS with make run's development CA and client
+certificate (var/tls) unless --tls-ca, --tls-cert and --tls-key name
+others, or --plaintext turns TLS off.` + importFormatsHelp,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(
@@ -152,6 +157,7 @@ func newImportKindCmd[R any](e env, k *importKind[R], short, long, example strin
 	f.StringVar(&cfg.batchID, "batch-id", "", "batch `id` (1-64 of A-Z a-z 0-9 . _ -); default: from the file's name, size and modification time")
 	f.StringVar(&cfg.encoding, "encoding", encodingAuto, "`encoding` of a CSV file: auto, utf-8 or gb18030 (also for GBK)")
 	f.StringVar(&cfg.sheet, "sheet", "", "`name` of the sheet of a workbook to read (default: the first)")
+	cfg.tls.register(cmd, e)
 	return cmd
 }
 
@@ -170,7 +176,7 @@ func runImport[R any](ctx context.Context, k *importKind[R], cfg importConfig, o
 	if err != nil {
 		return err
 	}
-	conn, err := dialRequired(ctx, "pension", cfg.pensionAddr, authn.BearerCredentials(token), cfg.reachTimeout)
+	conn, err := dialRequired(ctx, "pension", cfg.pensionAddr, cfg.tls, authn.BearerCredentials(token), cfg.reachTimeout)
 	if err != nil {
 		return err
 	}

@@ -63,9 +63,4 @@ It talks gRPC to the services started by "make run" (registry on
 
 // keyFileDefault is the default of a --key flag: $SOCMGMT_KEY when set,
 // else fallback.
-func keyFileDefault(e env, fallback string) string {
-	if v := e.getenv(envKey); v != "" {
-		return v
-	}
-	return fallback
-}
+func keyFileDefault(e env, fallback string) string { return envDefault(e, envKey, fallback) }

@@ -59,6 +59,8 @@ type seedConfig struct {
 	// handoverAddr is the handover service's gRPC host:port; empty skips
 	// the handover packages (see seed_handover.go).
 	handoverAddr string
+	// tls is how the services are dialled.
+	tls tlsFlags
 }
 
 // validate checks the configuration before anything is dialled.
@@ -96,7 +98,9 @@ finds everything in place: records that already exist are counted as
 other create fails.
 
 It calls the registry over gRPC with an admin token it signs itself with
---key, so it needs the stack's signing key. Then, unless --activity is
+--key, so it needs the stack's signing key, and over mutual TLS with make
+run's development CA and client certificate (var/tls) unless --tls-ca,
+--tls-cert and --tls-key name others, or --plaintext turns TLS off. Then, unless --activity is
 empty, it gives a dozen communities venues and a season of weekly
 activities in the activity service, registers their retirees and records
 attendance of the sessions already held. And unless --pension is empty or
@@ -137,6 +141,7 @@ default ports. A service's own flag overrides its derived address.`,
 	f.StringVar(&cfg.activityAddr, "activity", defaultActivityAddr, "activity gRPC `host:port` for venues, a season of activities and registrations (empty or unreachable: skip them)")
 	f.StringVar(&cfg.handoverAddr, "handover", defaultHandoverAddr, "handover gRPC `host:port` for a package in every state of the workflow (empty or unreachable: skip them)")
 	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port` for a year of payments and certifications, with a few planted anomalies (empty or unreachable: skip them)")
+	cfg.tls.register(cmd, e)
 	return cmd
 }
 
@@ -150,7 +155,7 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err != nil {
 		return err
 	}
-	conn, err := dialRequired(ctx, "registry", cfg.registryAddr, authn.BearerCredentials(token), cfg.reachTimeout)
+	conn, err := dialRequired(ctx, "registry", cfg.registryAddr, cfg.tls, authn.BearerCredentials(token), cfg.reachTimeout)
 	if err != nil {
 		return err
 	}

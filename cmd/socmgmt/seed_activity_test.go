@@ -263,7 +263,7 @@ func TestSeedActivitiesUnreachable(t *testing.T) {
 	if err := runSeed(t.Context(), cfg, &out, &progress); err != nil {
 		t.Errorf("seed: %v; want the registry seeded and activities skipped", err)
 	}
-	if !strings.Contains(progress.String(), "activity service not reachable at 127.0.0.1:1; skipping venues and activities") {
+	if p := progress.String(); !strings.Contains(p, "activity service not reachable at 127.0.0.1:1 (") || !strings.Contains(p, "; skipping venues and activities") {
 		t.Errorf("progress does not say activities were skipped:\n%s", progress.String())
 	}
 	if strings.Contains(out.String(), "activity service at") {

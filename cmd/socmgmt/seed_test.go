@@ -314,7 +314,8 @@ func TestSeedChecksReachability(t *testing.T) {
 		addr    string
 		wantErr string
 	}{
-		{"nothing listening", deadAddr, "registry not reachable at " + deadAddr + ": is the stack running? (make run)"},
+		{"nothing listening", deadAddr, "registry not reachable at " + deadAddr + " ("},
+		{"nothing listening, told what to do", deadAddr, "): is the stack running? (make run)"},
 		{"not serving", notServingAddr, "reports NOT_SERVING"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
