@@ -34,8 +34,12 @@ Starts the socmgmt stack on 127.0.0.1 for development, as "make run" does:
 registry (gRPC :9101), then handover (:9102), pension (:9103) and activity
 (:9104) when they are built, then the gateway (HTTP :8080). It creates the
 development signing key and ID-number key in the data directory if they
-are missing, waits until every process is healthy, prints how to use the
-stack, and stops everything on Ctrl-C or SIGTERM.
+are missing, and a development CA with a certificate for each program in
+its tls directory: every gRPC port requires mutual TLS, and the gateway
+and the services call each other with their certificates (the gateway's
+REST port stays plain HTTP on loopback). It waits until every process is
+healthy, prints how to use the stack, and stops everything on Ctrl-C or
+SIGTERM.
 
 Flags:
 `)

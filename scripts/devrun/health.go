@@ -5,19 +5,27 @@ import (
 	"fmt"
 	"net/http"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // grpcHealthCheck returns a check that asks the gRPC health service at
-// addr for the server's overall status and wants SERVING.
-func grpcHealthCheck(addr string) func(context.Context) error {
+// addr, over the TLS of client, for the server's overall status and
+// wants SERVING.
+func grpcHealthCheck(addr string, client tlsfiles.Client) func(context.Context) error {
 	return func(ctx context.Context) error {
+		// The files are read at each attempt: they are created after the
+		// check is made.
+		transport, err := client.Credentials()
+		if err != nil {
+			return err
+		}
 		// A fresh connection per attempt: a long-lived one would back off
 		// between reconnects for up to seconds after the first refusal,
 		// delaying the moment we notice the service is up.
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := authn.Dial(addr, transport, nil)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 )
 
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := prepareDataDir(cfg, logf); err != nil {
+	if err := prepareDataDir(cfg, certNames(procs), logf); err != nil {
 		return err
 	}
 
@@ -86,8 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // prepareDataDir creates the data directory and the development keys the
-// services need, when they are missing.
-func prepareDataDir(cfg config, logf func(string, ...any)) error {
+// services need, and the development CA with a certificate for each of
+// certs, when they are missing.
+func prepareDataDir(cfg config, certs []string, logf func(string, ...any)) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -103,6 +105,13 @@ func prepareDataDir(cfg config, logf func(string, ...any)) error {
 	} else if created {
 		logf("created the development ID-number key %s", idKey)
 	}
+	_, written, err := devca.Ensure(string(cfg.tlsDir()), certs...)
+	if err != nil {
+		return fmt.Errorf("development certificates: %w", err)
+	}
+	if len(written) > 0 {
+		logf("created development TLS certificates in %s (the CA is %s)", cfg.tlsDir(), cfg.tlsDir().CA())
+	}
 	return nil
 }
 
@@ -115,19 +124,23 @@ func printBanner(w io.Writer, cfg config, procs []proc) {
 	}
 	cli := displayPath(filepath.Join(cfg.BinDir, "socmgmt"))
 	key := displayPath(filepath.Join(cfg.DataDir, signingKeyName))
+	tls := cfg.cliTLS()
+	ca, cert, certKey := displayPath(tls.CAFile), displayPath(tls.CertFile), displayPath(tls.KeyFile)
 	seed := cli + " seed"
 	if !samePath(key, "var/"+signingKeyName) {
-		// seed's default key is ./var/dev-signing.key.
-		seed += " --key " + key
+		// seed's defaults are make run's files under ./var.
+		seed += " --key " + key + " --tls-ca " + ca + " --tls-cert " + cert + " --tls-key " + certKey
 	}
 	fmt.Fprintf(&b, `
 Mint a token:        %[1]s token --key %[2]s --role admin
 Call the REST API:   TOKEN=$(%[1]s token --key %[2]s --role admin)
                      curl -H "Authorization: Bearer $TOKEN" http://%[3]s/v1/communities
+Call gRPC (mutual TLS, make tools for grpcurl):
+                     .tools/bin/grpcurl -cacert %[5]s -cert %[6]s -key %[7]s %[8]s list
 Load the demo city:  %[4]s
 Stop with Ctrl-C.
 
-`, cli, key, gatewayHTTPAddr, seed)
+`, cli, key, gatewayHTTPAddr, seed, ca, cert, certKey, services()[0].grpcAddr)
 	_, _ = io.WriteString(w, b.String())
 }
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/socmgmt/socmgmt/internal/devca"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // The gateway's addresses (DESIGN.md, "Operator contract").
@@ -18,6 +21,25 @@ const (
 	signingKeyName = "dev-signing.key"
 	idKeyName      = "dev-id.key"
 )
+
+// tlsDirName is the directory of the data directory that holds the
+// development CA and the programs' certificates (see devca), and
+// cliCertName the certificate of the operator's tools: socmgmt's, where
+// it looks by default, grpcurl's, and devrun's own health checks.
+const (
+	tlsDirName  = "tls"
+	cliCertName = "cli"
+)
+
+// tlsDir is the development certificates' directory of cfg.
+func (c config) tlsDir() devca.Dir { return devca.Dir(filepath.Join(c.DataDir, tlsDirName)) }
+
+// cliTLS is how the operator's tools dial the services: trusting the
+// development CA, with the cli certificate.
+func (c config) cliTLS() tlsfiles.Client {
+	d := c.tlsDir()
+	return tlsfiles.Client{CAFile: d.CA(), CertFile: d.Cert(cliCertName), KeyFile: d.Key(cliCertName)}
+}
 
 // service is one gRPC service of the stack.
 type service struct {
@@ -86,36 +108,20 @@ func stackProcs(cfg config, exists func(path string) bool) ([]proc, error) {
 
 	var procs []proc
 	for _, s := range started {
-		args := []string{
-			"--grpc-addr", s.grpcAddr,
-			"--admin-addr", s.adminAddr,
-			"--data-dir", cfg.DataDir,
-			"--token-key", filepath.Join(cfg.DataDir, signingKeyName),
-		}
-		if s.idKey {
-			args = append(args, "--id-key", filepath.Join(cfg.DataDir, idKeyName))
-		}
-		for _, up := range s.upstreams {
-			if u, ok := present[up]; ok {
-				args = append(args, "--"+up+"-addr", u.grpcAddr)
-			}
-		}
-		args = append(args, "--log-format", "console")
-		procs = append(procs, proc{
-			name:     s.name,
-			path:     filepath.Join(cfg.BinDir, s.name),
-			args:     args,
-			health:   grpcHealthCheck(s.grpcAddr),
-			endpoint: s.grpcAddr + " (gRPC), metrics http://" + s.adminAddr + "/metrics",
-		})
+		procs = append(procs, serviceProc(cfg, s, present))
 	}
 
+	tls := cfg.tlsDir()
 	args := []string{"--http-addr", gatewayHTTPAddr}
 	for _, s := range started {
 		args = append(args, "--"+s.name+"-addr", s.grpcAddr)
 	}
 	args = append(args, "--admin-addr", gatewayAdminAddr,
-		"--token-key", filepath.Join(cfg.DataDir, signingKeyName), "--log-format", "console")
+		"--token-key", filepath.Join(cfg.DataDir, signingKeyName),
+		// The REST port stays plain HTTP on loopback; the calls behind it
+		// are mutual TLS like every other.
+		"--tls-ca", tls.CA(), "--tls-client-cert", tls.Cert("gateway"), "--tls-client-key", tls.Key("gateway"),
+		"--log-format", "console")
 	procs = append(procs, proc{
 		name:     "gateway",
 		path:     gatewayPath,
@@ -124,6 +130,52 @@ func stackProcs(cfg config, exists func(path string) bool) ([]proc, error) {
 		endpoint: "http://" + gatewayHTTPAddr + " (REST), metrics http://" + gatewayAdminAddr + "/metrics",
 	})
 	return procs, nil
+}
+
+// serviceProc is the process of the service s: its gRPC port serves
+// mutual TLS with its own development certificate, which it also presents
+// to the services it calls, each of those in present passed as
+// --<name>-addr.
+func serviceProc(cfg config, s service, present map[string]service) proc {
+	tls := cfg.tlsDir()
+	args := []string{
+		"--grpc-addr", s.grpcAddr,
+		"--admin-addr", s.adminAddr,
+		"--data-dir", cfg.DataDir,
+		"--token-key", filepath.Join(cfg.DataDir, signingKeyName),
+		"--tls-cert", tls.Cert(s.name), "--tls-key", tls.Key(s.name), "--tls-client-ca", tls.CA(),
+	}
+	if s.idKey {
+		args = append(args, "--id-key", filepath.Join(cfg.DataDir, idKeyName))
+	}
+	calls := false
+	for _, up := range s.upstreams {
+		if u, ok := present[up]; ok {
+			args = append(args, "--"+up+"-addr", u.grpcAddr)
+			calls = true
+		}
+	}
+	if calls {
+		args = append(args, "--tls-ca", tls.CA())
+	}
+	args = append(args, "--log-format", "console")
+	return proc{
+		name:     s.name,
+		path:     filepath.Join(cfg.BinDir, s.name),
+		args:     args,
+		health:   grpcHealthCheck(s.grpcAddr, cfg.cliTLS()),
+		endpoint: s.grpcAddr + " (gRPC, mutual TLS), metrics http://" + s.adminAddr + "/metrics",
+	}
+}
+
+// certNames are the names devrun issues development certificates to:
+// each program of procs, and the operator's tools.
+func certNames(procs []proc) []string {
+	names := make([]string, 0, len(procs)+1)
+	for _, p := range procs {
+		names = append(names, p.name)
+	}
+	return append(names, cliCertName)
 }
 
 // isProgram reports whether path is a regular file someone may execute.

@@ -6,19 +6,28 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 func TestStackProcs(t *testing.T) {
 	cfg := config{BinDir: "/opt/bin", DataDir: "/srv/var"}
-	registryArgs := []string{
-		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "/srv/var",
-		"--token-key", "/srv/var/dev-signing.key", "--id-key", "/srv/var/dev-id.key", "--log-format", "console",
+	// Every service serves mutual TLS with its own certificate.
+	serves := func(name string) []string {
+		return []string{"--tls-cert", "/srv/var/tls/" + name + ".crt", "--tls-key", "/srv/var/tls/" + name + ".key", "--tls-client-ca", "/srv/var/tls/ca.crt"}
 	}
+	registryArgs := slices.Concat([]string{
+		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "/srv/var",
+		"--token-key", "/srv/var/dev-signing.key"}, serves("registry"), []string{
+		"--id-key", "/srv/var/dev-id.key", "--log-format", "console",
+	})
+	gatewayTLS := []string{"--tls-ca", "/srv/var/tls/ca.crt", "--tls-client-cert", "/srv/var/tls/gateway.crt", "--tls-client-key", "/srv/var/tls/gateway.key"}
 	type want struct {
 		name string
 		path string
@@ -35,10 +44,9 @@ func TestStackProcs(t *testing.T) {
 			programs: []string{"registry", "gateway", "socmgmt"},
 			want: []want{
 				{"registry", "/opt/bin/registry", registryArgs},
-				{"gateway", "/opt/bin/gateway", []string{
+				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
-				}},
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
 			},
 		},
 		{
@@ -46,26 +54,25 @@ func TestStackProcs(t *testing.T) {
 			programs: []string{"registry", "handover", "pension", "activity", "gateway"},
 			want: []want{
 				{"registry", "/opt/bin/registry", registryArgs},
-				{"handover", "/opt/bin/handover", []string{
+				{"handover", "/opt/bin/handover", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9102", "--admin-addr", "127.0.0.1:9202", "--data-dir", "/srv/var",
-					"--token-key", "/srv/var/dev-signing.key",
-					"--registry-addr", "127.0.0.1:9101", "--activity-addr", "127.0.0.1:9104", "--log-format", "console",
-				}},
-				{"pension", "/opt/bin/pension", []string{
+					"--token-key", "/srv/var/dev-signing.key"}, serves("handover"), []string{
+					"--registry-addr", "127.0.0.1:9101", "--activity-addr", "127.0.0.1:9104", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+				})},
+				{"pension", "/opt/bin/pension", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9103", "--admin-addr", "127.0.0.1:9203", "--data-dir", "/srv/var",
-					"--token-key", "/srv/var/dev-signing.key", "--id-key", "/srv/var/dev-id.key",
-					"--registry-addr", "127.0.0.1:9101", "--log-format", "console",
-				}},
-				{"activity", "/opt/bin/activity", []string{
+					"--token-key", "/srv/var/dev-signing.key"}, serves("pension"), []string{"--id-key", "/srv/var/dev-id.key",
+					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+				})},
+				{"activity", "/opt/bin/activity", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9104", "--admin-addr", "127.0.0.1:9204", "--data-dir", "/srv/var",
-					"--token-key", "/srv/var/dev-signing.key",
-					"--registry-addr", "127.0.0.1:9101", "--log-format", "console",
-				}},
-				{"gateway", "/opt/bin/gateway", []string{
+					"--token-key", "/srv/var/dev-signing.key"}, serves("activity"), []string{
+					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+				})},
+				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
 					"--handover-addr", "127.0.0.1:9102", "--pension-addr", "127.0.0.1:9103", "--activity-addr", "127.0.0.1:9104",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
-				}},
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
 			},
 		},
 		{
@@ -73,14 +80,14 @@ func TestStackProcs(t *testing.T) {
 			programs: []string{"registry", "handover", "gateway"},
 			want: []want{
 				{"registry", "/opt/bin/registry", registryArgs},
-				{"handover", "/opt/bin/handover", []string{
+				{"handover", "/opt/bin/handover", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9102", "--admin-addr", "127.0.0.1:9202", "--data-dir", "/srv/var",
-					"--token-key", "/srv/var/dev-signing.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",
-				}},
-				{"gateway", "/opt/bin/gateway", []string{
+					"--token-key", "/srv/var/dev-signing.key"}, serves("handover"), []string{
+					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+				})},
+				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101", "--handover-addr", "127.0.0.1:9102",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key", "--log-format", "console",
-				}},
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
 			},
 		},
 		{name: "no registry", programs: []string{"gateway", "pension"}, wantErr: "/opt/bin/registry not found: build the programs first (make build)"},
@@ -180,7 +187,7 @@ func TestPrepareDataDir(t *testing.T) {
 	var logged []string
 	logf := func(format string, args ...any) { logged = append(logged, format) }
 
-	if err := prepareDataDir(cfg, logf); err != nil {
+	if err := prepareDataDir(cfg, []string{"registry", "cli"}, logf); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(cfg.DataDir)
@@ -197,14 +204,32 @@ func TestPrepareDataDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, idKeyName)); err != nil {
 		t.Fatal(err)
 	}
-	if len(logged) != 2 {
-		t.Errorf("logged %q, want the creation of two keys", logged)
+	if len(logged) != 3 {
+		t.Errorf("logged %q, want the creation of two keys and of the certificates", logged)
+	}
+	tls := cfg.tlsDir()
+	if _, err := (tlsfiles.Client{CAFile: tls.CA(), CertFile: tls.Cert("cli"), KeyFile: tls.Key("cli")}).Config(); err != nil {
+		t.Errorf("the cli certificate: %v", err)
+	}
+	if _, err := (tlsfiles.Server{CertFile: tls.Cert("registry"), KeyFile: tls.Key("registry"), ClientCAFile: tls.CA()}).Config(); err != nil {
+		t.Errorf("registry's certificate: %v", err)
+	}
+	certBefore, err := os.ReadFile(tls.Cert("registry"))
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A second start keeps the keys: tokens minted before stay valid.
 	logged = nil
-	if err := prepareDataDir(cfg, logf); err != nil {
+	if err := prepareDataDir(cfg, []string{"registry", "cli"}, logf); err != nil {
 		t.Fatal(err)
+	}
+	certAfter, err := os.ReadFile(tls.Cert("registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(certBefore, certAfter) {
+		t.Error("registry's certificate changed on the second start")
 	}
 	again, err := os.ReadFile(filepath.Join(cfg.DataDir, signingKeyName))
 	if err != nil {
@@ -237,12 +262,14 @@ func TestPrintBanner(t *testing.T) {
 			"bin/socmgmt token --key var/dev-signing.key --role admin",
 			`curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/communities`,
 			"Load the demo city:  bin/socmgmt seed\n",
+			".tools/bin/grpcurl -cacert var/tls/ca.crt -cert var/tls/cli.crt -key var/tls/cli.key 127.0.0.1:9101 list",
+			"registry  127.0.0.1:9101 (gRPC, mutual TLS)",
 			"registry  127.0.0.1:9101",
 			"activity  127.0.0.1:9104",
 		}},
 		{"other data dir", "/elsewhere/data", []string{
 			"bin/socmgmt token --key /elsewhere/data/dev-signing.key --role admin",
-			"bin/socmgmt seed --key /elsewhere/data/dev-signing.key\n",
+			"bin/socmgmt seed --key /elsewhere/data/dev-signing.key --tls-ca /elsewhere/data/tls/ca.crt --tls-cert /elsewhere/data/tls/cli.crt --tls-key /elsewhere/data/tls/cli.key\n",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
