@@ -140,12 +140,12 @@ func (p *Process) Ready(ctx context.Context, check func(ctx context.Context) err
 
 // WaitServing waits until the program's gRPC server at addr answers the
 // health check with SERVING, and fails t, with the log's last lines, when
-// the program exits first.
-func (p *Process) WaitServing(t testing.TB, addr string) {
+// the program exits first. opts are as GRPCServing's.
+func (p *Process) WaitServing(t testing.TB, addr string, opts ...grpc.DialOption) {
 	t.Helper()
 	ctx, cancel := waitfor.Context(t)
 	defer cancel()
-	if err := p.Ready(ctx, func(ctx context.Context) error { return GRPCServing(ctx, addr) }); err != nil {
+	if err := p.Ready(ctx, func(ctx context.Context) error { return GRPCServing(ctx, addr, opts...) }); err != nil {
 		t.Fatalf("%s: %v\n%s", p.name, err, p.Tail())
 	}
 }
@@ -165,9 +165,10 @@ func (p *Process) Tail() string {
 func (p *Process) Log() string { return p.log }
 
 // GRPCServing returns nil when the gRPC server at addr answers the health
-// check with SERVING, and why not otherwise.
-func GRPCServing(ctx context.Context, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// check with SERVING, and why not otherwise. It dials plaintext unless
+// opts give transport credentials (a server that requires TLS).
+func GRPCServing(ctx context.Context, addr string, opts ...grpc.DialOption) error {
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		return err
 	}

@@ -107,11 +107,11 @@ func (s *stack) restoreRegistry(t *testing.T, backup string) {
 	}
 	// Where the gateway and the other services expect registry.
 	p := startProc(t, "registry", filepath.Join(s.dir, "registry-restored.log"),
-		registryArgs([]string{s.registryAddr, s.registryAdmin}, restored, s.pubKey, s.idKey)...)
+		append(registryArgs([]string{s.registryAddr, s.registryAdmin}, restored, s.pubKey, s.idKey), s.servesTLS("registry")...)...)
 	s.started = append(s.started, p)
 	s.registry = p
 	t.Cleanup(func() { s.stop(t) })
-	p.WaitServing(t, s.registryAddr)
+	p.WaitServing(t, s.registryAddr, s.transport(t))
 	ctx, cancel := waitfor.Context(t)
 	defer cancel()
 	gateway := strings.TrimPrefix(s.baseURL, "http://")

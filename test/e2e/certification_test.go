@@ -16,7 +16,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -155,7 +154,7 @@ func newCertYear(now time.Time) *certYear {
 // integration would, eight at a time.
 func (y *certYear) create(t *testing.T, s *stack, token string) {
 	t.Helper()
-	conn := dial(t, s.registryAddr, token)
+	conn := s.dial(t, s.registryAddr, token)
 	reg := registryv1.NewRegistryServiceClient(conn)
 	y.ids = make([]string, certYearRetirees)
 	y.idNumbers = make([]string, certYearRetirees)
@@ -198,18 +197,15 @@ func (y *certYear) create(t *testing.T, s *stack, token string) {
 	}
 }
 
-func dial(t *testing.T, addr, token string) *grpc.ClientConn {
+// dial connects to the service at addr over the stack's TLS, calling with
+// token.
+func (s *stack) dial(t *testing.T, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(authn.BearerCredentials(token)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return s.dialGRPC(t, addr, grpc.WithPerRPCCredentials(authn.BearerCredentials(token)))
 }
 
 func dialPension(t *testing.T, s *stack, token string) pensionv1.PensionServiceClient {
-	return pensionv1.NewPensionServiceClient(dial(t, s.pensionAddr, token))
+	return pensionv1.NewPensionServiceClient(s.dial(t, s.pensionAddr, token))
 }
 
 // bureauCertification is the bureau's certification of retiree i: by data
@@ -259,7 +255,7 @@ func (y *certYear) importCertificationFile(t *testing.T, s *stack, from, to int)
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "socmgmt"), "import", "certifications", file, "--pension", s.pensionAddr, "--key", s.signKey)
+	cmd := exec.Command(filepath.Join(binDir, "socmgmt"), append([]string{"import", "certifications", file, "--pension", s.pensionAddr, "--key", s.signKey}, s.cliTLSArgs()...)...)
 	cmd.Env = programEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/socmgmt/socmgmt/internal/idnumber"
@@ -304,11 +302,7 @@ func TestHandoverService(t *testing.T) {
 		svc := s.cliToken(t, s.signKey, "--role", "service", "--subject", "handover")
 		s.secret(svc)
 		ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+svc)
-		actConn, err := grpc.NewClient(s.activityAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer actConn.Close()
+		actConn := s.dialGRPC(t, s.activityAddr)
 		v, err := activityv1.NewActivityServiceClient(actConn).CreateVenue(ctx, &activityv1.CreateVenueRequest{
 			RequestKey: h.ID + "/venue/" + h.Premises[0].ID,
 			Venue: &activityv1.Venue{CommunityId: communityA, Name: premises["name"].(string), Address: premises["address"].(string),
@@ -317,11 +311,7 @@ func TestHandoverService(t *testing.T) {
 		if err != nil || v.Venue.Id != h.Premises[0].VenueID {
 			t.Errorf("re-sent CreateVenue: %v, %v; want venue %s", v, err, h.Premises[0].VenueID)
 		}
-		regConn, err := grpc.NewClient(s.registryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer regConn.Close()
+		regConn := s.dialGRPC(t, s.registryAddr)
 		a, err := registryv1.NewRegistryServiceClient(regConn).AssignRetirees(ctx, &registryv1.AssignRetireesRequest{
 			RequestKey: h.ID + "/assign/1", RetireeIds: ids, CommunityId: communityA,
 			ManagementMode: registryv1.ManagementMode_COMMUNITY, Reason: "handover " + h.ID + " completed",

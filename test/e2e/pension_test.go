@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
@@ -77,12 +76,7 @@ func TestPensionService(t *testing.T) {
 	})
 
 	must(t, "import over gRPC as the bureau", func(t *testing.T) {
-		conn, err := grpc.NewClient(s.pensionAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := s.dialGRPC(t, s.pensionAddr, grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
 		stream, err := pensionv1.NewPensionServiceClient(conn).ImportPayments(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +140,7 @@ func TestPensionService(t *testing.T) {
 		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(filepath.Join(binDir, "socmgmt"), "import", "payments", file, "--pension", s.pensionAddr, "--key", s.signKey)
+		cmd := exec.Command(filepath.Join(binDir, "socmgmt"), append([]string{"import", "payments", file, "--pension", s.pensionAddr, "--key", s.signKey}, s.cliTLSArgs()...)...)
 		cmd.Env = programEnv()
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -14,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
@@ -92,7 +96,15 @@ type stack struct {
 	secrets []string
 	// stopOnce guards stop.
 	stopOnce sync.Once
+	// tls holds the stack's CA and a certificate per program, and the
+	// cli one the tests call the services with: as under make run, every
+	// gRPC port requires mutual TLS.
+	tls devca.Dir
 }
+
+// cliCert is the name of the certificate the tests, and the CLI they
+// run, present to the services.
+const cliCert = "cli"
 
 // startSession starts a stack, mints the tokens of the principals the
 // tests act as and returns them with a REST client of the gateway; the
@@ -113,6 +125,10 @@ func startStack(t *testing.T) *stack {
 	requireBinaries(t)
 	dir := t.TempDir()
 	s := &stack{dir: dir, signKey: filepath.Join(dir, "keys", "signing.key"), adminAddrs: map[string]string{}}
+	var err error
+	if s.tls, _, err = devca.Ensure(filepath.Join(dir, "tls"), "registry", "activity", "pension", "handover", "gateway", cliCert); err != nil {
+		t.Fatal(err)
+	}
 	priv, err := authn.GenerateKeyFile(s.signKey)
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +148,10 @@ func startStack(t *testing.T) *stack {
 
 	var addrs []string
 	s.registry, addrs = s.launch(t, "registry", 2,
-		func(a []string) []string { return registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey) },
-		grpcServing)
+		func(a []string) []string {
+			return append(registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey), s.servesTLS("registry")...)
+		},
+		s.grpcServing)
 	s.registryAddr, s.registryAdmin = addrs[0], addrs[1]
 	s.pubKey, s.idKey = pubKey, idKey
 	s.activity, s.activityAddr = s.startService(t, "activity", pubKey, "--registry-addr", s.registryAddr)
@@ -153,6 +171,7 @@ func startStack(t *testing.T) *stack {
 				"--pension-addr", s.pensionAddr,
 				"--handover-addr", s.handoverAddr,
 				"--token-key", pubKey, "--service-token-file", gatewayToken,
+				"--tls-ca", s.tls.CA(), "--tls-client-cert", s.tls.Cert("gateway"), "--tls-client-key", s.tls.Key("gateway"),
 				"--log-format", "json", "--log-level", "debug",
 			}
 		},
@@ -207,9 +226,12 @@ func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string)
 				"--data-dir", filepath.Join(s.dir, "data"),
 				"--token-key", pubKey, "--service-token-file", tokenFile,
 				"--log-format", "json", "--log-level", "debug",
-			}, extra...)
+				// Each calls registry, and handover activity, with its
+				// own certificate.
+				"--tls-ca", s.tls.CA(),
+			}, append(s.servesTLS(name), extra...)...)
 		},
-		grpcServing)
+		s.grpcServing)
 	return p, addrs[0]
 }
 
@@ -226,6 +248,46 @@ func (s *stack) serviceTokenFile(t *testing.T, name string) string {
 	}
 	s.secret(tok)
 	return tokenFile
+}
+
+// servesTLS are the flags that make the program name serve mutual TLS
+// with its certificate, as make run does.
+func (s *stack) servesTLS(name string) []string {
+	return []string{"--tls-cert", s.tls.Cert(name), "--tls-key", s.tls.Key(name), "--tls-client-ca", s.tls.CA()}
+}
+
+// cliTLSArgs are the socmgmt flags that call the services with the
+// stack's cli certificate.
+func (s *stack) cliTLSArgs() []string {
+	return []string{"--tls-ca", s.tls.CA(), "--tls-cert", s.tls.Cert(cliCert), "--tls-key", s.tls.Key(cliCert)}
+}
+
+// cliClient is the TLS the tests call the stack's gRPC ports with.
+func (s *stack) cliClient() tlsfiles.Client {
+	return tlsfiles.Client{CAFile: s.tls.CA(), CertFile: s.tls.Cert(cliCert), KeyFile: s.tls.Key(cliCert)}
+}
+
+// transport is how the tests dial the stack's gRPC ports: TLS with the
+// cli certificate.
+func (s *stack) transport(t *testing.T) grpc.DialOption {
+	t.Helper()
+	creds, err := s.cliClient().Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grpc.WithTransportCredentials(creds)
+}
+
+// dialGRPC connects to the gRPC service at addr over the stack's TLS,
+// with opts besides; the connection is closed when the test ends.
+func (s *stack) dialGRPC(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{s.transport(t)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // launch starts program name with the args built from nports fresh
@@ -256,8 +318,14 @@ func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []
 }
 
 // grpcServing returns nil once the gRPC server at addr answers the
-// health check with SERVING.
-func grpcServing(ctx context.Context, addr string) error { return servicetest.GRPCServing(ctx, addr) }
+// health check, over the stack's TLS, with SERVING.
+func (s *stack) grpcServing(ctx context.Context, addr string) error {
+	creds, err := s.cliClient().Credentials()
+	if err != nil {
+		return waitfor.Permanent(err)
+	}
+	return servicetest.GRPCServing(ctx, addr, grpc.WithTransportCredentials(creds))
+}
 
 // httpHealthy returns nil once GET /healthz at addr answers 200.
 func httpHealthy(ctx context.Context, addr string) error {

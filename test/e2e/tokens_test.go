@@ -30,26 +30,31 @@ type authenticatedCall func(ctx context.Context, s *stack, token string) error
 // directCalls are a call of each service, bypassing the gateway.
 var directCalls = map[string]authenticatedCall{
 	"registry": func(ctx context.Context, s *stack, token string) error {
-		_, err := registryv1.NewRegistryServiceClient(dialFor(ctx, s.registryAddr, token)).ListCommunities(ctx, &registryv1.ListCommunitiesRequest{})
+		_, err := registryv1.NewRegistryServiceClient(s.dialFor(ctx, s.registryAddr, token)).ListCommunities(ctx, &registryv1.ListCommunitiesRequest{})
 		return err
 	},
 	"pension": func(ctx context.Context, s *stack, token string) error {
-		_, err := pensionv1.NewPensionServiceClient(dialFor(ctx, s.pensionAddr, token)).ListCertificationRules(ctx, &pensionv1.ListCertificationRulesRequest{})
+		_, err := pensionv1.NewPensionServiceClient(s.dialFor(ctx, s.pensionAddr, token)).ListCertificationRules(ctx, &pensionv1.ListCertificationRulesRequest{})
 		return err
 	},
 	"activity": func(ctx context.Context, s *stack, token string) error {
-		_, err := activityv1.NewActivityServiceClient(dialFor(ctx, s.activityAddr, token)).ListVenues(ctx, &activityv1.ListVenuesRequest{})
+		_, err := activityv1.NewActivityServiceClient(s.dialFor(ctx, s.activityAddr, token)).ListVenues(ctx, &activityv1.ListVenuesRequest{})
 		return err
 	},
 	"handover": func(ctx context.Context, s *stack, token string) error {
-		_, err := handoverv1.NewHandoverServiceClient(dialFor(ctx, s.handoverAddr, token)).ListHandovers(ctx, &handoverv1.ListHandoversRequest{})
+		_, err := handoverv1.NewHandoverServiceClient(s.dialFor(ctx, s.handoverAddr, token)).ListHandovers(ctx, &handoverv1.ListHandoversRequest{})
 		return err
 	},
 }
 
-// dialFor connects to addr with token for the life of ctx.
-func dialFor(ctx context.Context, addr, token string) *grpc.ClientConn {
-	conn, err := authn.Dial(addr, nil, authn.BearerCredentials(token))
+// dialFor connects to addr over the stack's TLS with token for the life
+// of ctx.
+func (s *stack) dialFor(ctx context.Context, addr, token string) *grpc.ClientConn {
+	transport, err := s.cliClient().Credentials()
+	if err != nil {
+		panic(err) // the stack's own certificates: a bug of the test
+	}
+	conn, err := authn.Dial(addr, transport, authn.BearerCredentials(token))
 	if err != nil {
 		panic(err) // a malformed address is a bug of the test
 	}
