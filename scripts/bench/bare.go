@@ -10,8 +10,10 @@ import (
 	"syscall"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -40,17 +42,25 @@ func bareMain(args []string) int {
 	fs := flag.NewFlagSet("bench "+bareServerArg, flag.ContinueOnError)
 	addr := fs.String("addr", "", "host:port to serve on")
 	respPath := fs.String("response", "", "file holding the binary GetRetireeResponse to answer with")
+	var tls tlsfiles.Server
+	tls.Register(fs, "the reference server")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := serveBare(*addr, *respPath); err != nil {
+	if err := serveBare(*addr, *respPath, tls); err != nil {
 		fmt.Fprintln(os.Stderr, "bare server:", err)
 		return 1
 	}
 	return 0
 }
 
-func serveBare(addr, respPath string) error {
+// serveBare serves on addr, over TLS when tls says so: the reference
+// pays for the same transport as the registry it is measured against.
+func serveBare(addr, respPath string, tls tlsfiles.Server) error {
+	tlsConfig, err := tls.Config()
+	if err != nil {
+		return err
+	}
 	data, err := os.ReadFile(respPath)
 	if err != nil {
 		return err
@@ -65,7 +75,11 @@ func serveBare(addr, respPath string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if tlsConfig != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+	}
+	srv := grpc.NewServer(opts...)
 	registryv1.RegisterRegistryServiceServer(srv, &bareServer{resp: resp})
 	go func() {
 		<-ctx.Done()

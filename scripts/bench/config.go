@@ -36,6 +36,9 @@ type config struct {
 	Scenarios string
 	// Keep leaves the temporary directory (data and logs) in place.
 	Keep bool
+	// TLS runs every gRPC connection, the reference server's too, with
+	// mutual TLS, as make run does; false runs them plaintext.
+	TLS bool
 }
 
 // Bounds on the settings: beyond them a run would take longer than a
@@ -60,6 +63,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
+	fs.BoolVar(&c.TLS, "tls", true, "run every gRPC connection with mutual TLS, as make run does, the bare reference server's too (--tls=false: plaintext)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: bench [flags]\n\nStarts the built programs on loopback ports, loads them and prints the\nfigures of DESIGN.md's Performance section as a markdown table.\n\n")
 		fs.PrintDefaults()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -100,7 +99,12 @@ func (h *harness) dialHandoverStack(st *handoverStack) (*handoverClients, error)
 		return nil, err
 	}
 	cl.conns = append(cl.conns, actConns...)
-	hoConn, err := grpc.NewClient(st.handoverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := h.transport()
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	hoConn, err := grpc.NewClient(st.handoverAddr, transport)
 	if err != nil {
 		cl.close()
 		return nil, err

@@ -23,7 +23,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 const (
@@ -52,7 +54,17 @@ type harness struct {
 	// registries numbers the registry instances, each with a data
 	// directory of its own.
 	registries atomic.Int32
+	// tls holds the CA and the certificates of a run with --tls: one
+	// certificate every service serves and calls with, and one the load
+	// generator presents. Empty for a plaintext run.
+	tls devca.Dir
 }
+
+// Certificate names of a run with --tls.
+const (
+	serviceCert = "service"
+	clientCert  = "client"
+)
 
 // child is a started program.
 type child struct {
@@ -75,7 +87,52 @@ func newHarness(cfg config, logger *log.Logger) (*harness, error) {
 	if err := h.makeKeys(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
+	if cfg.TLS {
+		if h.tls, _, err = devca.Ensure(filepath.Join(dir, "tls"), serviceCert, clientCert); err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
+	}
 	return h, nil
+}
+
+// servesTLS are the flags of a service program (or the bare server) that
+// serve mutual TLS, as make run does; none for a plaintext run.
+func (h *harness) servesTLS() []string {
+	if h.tls == "" {
+		return nil
+	}
+	return []string{"--tls-cert", h.tls.Cert(serviceCert), "--tls-key", h.tls.Key(serviceCert), "--tls-client-ca", h.tls.CA()}
+}
+
+// callsTLS are the flags of a service program that calls others over
+// TLS; none for a plaintext run.
+func (h *harness) callsTLS() []string {
+	if h.tls == "" {
+		return nil
+	}
+	return []string{"--tls-ca", h.tls.CA()}
+}
+
+// gatewayTLS are the gateway's flags for calling the services with its
+// client certificate; its REST port stays plain HTTP, as under make run.
+func (h *harness) gatewayTLS() []string {
+	if h.tls == "" {
+		return nil
+	}
+	return []string{"--tls-ca", h.tls.CA(), "--tls-client-cert", h.tls.Cert(clientCert), "--tls-client-key", h.tls.Key(clientCert)}
+}
+
+// transport is how the load generator dials: mutual TLS with the client
+// certificate, or plaintext.
+func (h *harness) transport() (grpc.DialOption, error) {
+	if h.tls == "" {
+		return grpc.WithTransportCredentials(insecure.NewCredentials()), nil
+	}
+	creds, err := tlsfiles.Client{CAFile: h.tls.CA(), CertFile: h.tls.Cert(clientCert), KeyFile: h.tls.Key(clientCert)}.Credentials()
+	if err != nil {
+		return nil, err
+	}
+	return grpc.WithTransportCredentials(creds), nil
 }
 
 func (h *harness) makeKeys() error {
@@ -258,12 +315,13 @@ func freeAddr() (string, error) {
 // Several connections spread the load over more than one HTTP/2 stream
 // writer, as a fleet of clients would.
 func (h *harness) dial(addr string, conns int) ([]*grpc.ClientConn, error) {
+	transport, err := h.transport()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*grpc.ClientConn, 0, conns)
 	for range conns {
-		conn, err := grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(authn.BearerCredentials(h.token)),
-		)
+		conn, err := grpc.NewClient(addr, transport, grpc.WithPerRPCCredentials(authn.BearerCredentials(h.token)))
 		if err != nil {
 			closeAll(out)
 			return nil, err

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 func TestMetricValue(t *testing.T) {
@@ -158,5 +160,35 @@ func TestWaitReadyNoticesExit(t *testing.T) {
 	err = h.waitReady(context.Background(), c, func(context.Context) error { ready++; return nil })
 	if err != nil || ready != 1 {
 		t.Errorf("waitReady with a ready check = %v after %d calls, want nil after 1", err, ready)
+	}
+}
+
+// TestHarnessTLS: a run with --tls gives the services flags whose files
+// serve mutual TLS and the load generator a certificate of the same CA; a
+// plaintext run gives neither.
+func TestHarnessTLS(t *testing.T) {
+	h, err := newHarness(config{Timeout: time.Minute, TLS: true}, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.close(false) }()
+	args := h.servesTLS()
+	if len(args) != 6 || args[0] != "--tls-cert" || args[2] != "--tls-key" || args[4] != "--tls-client-ca" {
+		t.Fatalf("servesTLS = %q", args)
+	}
+	if _, err := (tlsfiles.Server{CertFile: args[1], KeyFile: args[3], ClientCAFile: args[5]}).Config(); err != nil {
+		t.Errorf("the services' files: %v", err)
+	}
+	if _, err := h.transport(); err != nil {
+		t.Errorf("the load generator's files: %v", err)
+	}
+	if got := h.callsTLS(); len(got) != 2 || got[1] != args[5] {
+		t.Errorf("callsTLS = %q, want the CA of %q", got, args)
+	}
+
+	plain := newTestHarness(t)
+	defer func() { _ = plain.close(false) }()
+	if got := append(plain.servesTLS(), append(plain.callsTLS(), plain.gatewayTLS()...)...); len(got) != 0 {
+		t.Errorf("a plaintext run passes %q", got)
 	}
 }

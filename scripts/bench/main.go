@@ -82,7 +82,11 @@ func printTable(out io.Writer, cfg config, rows []row) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintf(out, "\nsocmgmt performance: %d CPUs (GOMAXPROCS %d), %s; %d retirees; %d workers over %d connections; %v per measurement after %v warm-up\n\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), cfg.Retirees, cfg.Concurrency, cfg.Conns, cfg.Duration, cfg.Warmup)
+	transport := "mutual TLS"
+	if !cfg.TLS {
+		transport = "plaintext"
+	}
+	fmt.Fprintf(out, "\nsocmgmt performance: %d CPUs (GOMAXPROCS %d), %s; %d retirees; %d workers over %d %s connections; %v per measurement after %v warm-up\n\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), cfg.Retirees, cfg.Concurrency, cfg.Conns, transport, cfg.Duration, cfg.Warmup)
 	writeTable(out, rows)
 }

@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
@@ -192,7 +192,12 @@ func (h *harness) startService(ctx context.Context, name, bin, dataDir string, a
 		return nil, err
 	}
 	all := append([]string{"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
-		"--data-dir", filepath.Join(h.dir, dataDir), "--token-key", h.tokenKey}, args...)
+		"--data-dir", filepath.Join(h.dir, dataDir), "--token-key", h.tokenKey}, h.servesTLS()...)
+	if slices.Contains(args, "--registry-addr") {
+		// A service told where registry is calls it, and perhaps others.
+		all = append(all, h.callsTLS()...)
+	}
+	all = append(all, args...)
 	c, err := h.start(name, bin, append(all, "--log-level", "warn", "--log-format", "json")...)
 	if err != nil {
 		return nil, err
@@ -206,7 +211,11 @@ func (h *harness) startService(ctx context.Context, name, bin, dataDir string, a
 // waitHealthy waits until the gRPC health service at addr reports the
 // whole server SERVING.
 func (h *harness) waitHealthy(ctx context.Context, c *child, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := h.transport()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, transport)
 	if err != nil {
 		return err
 	}
@@ -398,7 +407,7 @@ func (h *harness) measureBare(ctx context.Context, conn *grpc.ClientConn, ids []
 	if err != nil {
 		return summary{}, 0, err
 	}
-	c, err := h.start("bare", self, bareServerArg, "--addr", addr, "--response", respPath)
+	c, err := h.start("bare", self, append([]string{bareServerArg, "--addr", addr, "--response", respPath}, h.servesTLS()...)...)
 	if err != nil {
 		return summary{}, 0, err
 	}
@@ -437,8 +446,8 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 	if err != nil {
 		return row{}, err
 	}
-	c, err := h.start("gateway", bin, "--http-addr", addr, "--registry-addr", registryAddr,
-		"--admin-addr", "", "--log-format", "json", "--log-level", "warn")
+	c, err := h.start("gateway", bin, append([]string{"--http-addr", addr, "--registry-addr", registryAddr,
+		"--admin-addr", "", "--log-format", "json", "--log-level", "warn"}, h.gatewayTLS()...)...)
 	if err != nil {
 		return row{}, err
 	}
