@@ -185,13 +185,13 @@ func freeSlot(base time.Time, i int) time.Time {
 // it, each with its own data directory, and returns the activity's gRPC
 // address and a function that stops both.
 func (h *harness) startActivityStack(ctx context.Context, bin string) (string, func(), error) {
-	reg, err := h.startService(ctx, "activity-registry", filepath.Join(h.cfg.Bin, "registry"), "activity-registry", "--id-key", h.idKey)
+	reg, err := h.startService(ctx, "activity-registry", filepath.Join(h.cfg.Bin, "registry"), "--id-key", h.idKey)
 	if err != nil {
 		return "", nil, err
 	}
 	// The token key is the private key: the activity program mints its
 	// own service tokens for registry, as in development.
-	act, err := h.startService(ctx, "activity", bin, "activity", "--registry-addr", reg.grpcAddr)
+	act, err := h.startService(ctx, "activity", bin, "--registry-addr", reg.grpcAddr)
 	if err != nil {
 		h.release(reg.child)
 		return "", nil, err

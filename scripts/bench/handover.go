@@ -251,7 +251,7 @@ func (h *harness) startHandoverStack(ctx context.Context, bin, actBin string) (*
 	// start starts one program of the stack and returns its gRPC address;
 	// after a failure it stops the ones already started.
 	start := func(name, bin string, args ...string) (string, error) {
-		p, err := h.startService(ctx, name, bin, name, args...)
+		p, err := h.startService(ctx, name, bin, args...)
 		if err != nil {
 			st.stop()
 			return "", err

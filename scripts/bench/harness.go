@@ -51,9 +51,10 @@ type harness struct {
 	// token is an admin bearer token signed with tokenKey.
 	token    string
 	children []*child
-	// registries numbers the registry instances, each with a data
-	// directory of its own.
-	registries atomic.Int32
+	// instances numbers the service instances started, each with a data
+	// directory of its own: a scenario's pension must not find the
+	// retirees an earlier scenario's pension projected.
+	instances atomic.Int32
 	// tls holds the CA and the certificates of a run with --tls: one
 	// certificate every service serves and calls with, and one the load
 	// generator presents. Empty for a plaintext run.

@@ -167,8 +167,7 @@ func getRetireeCallers(conns []*grpc.ClientConn, ids []string) func(int) caller 
 // startRegistry starts the registry program with a data directory of
 // its own and waits until it serves.
 func (h *harness) startRegistry(ctx context.Context) (*serviceProc, error) {
-	return h.startService(ctx, "registry", filepath.Join(h.cfg.Bin, "registry"),
-		fmt.Sprintf("registry-%d", h.registries.Add(1)), "--id-key", h.idKey)
+	return h.startService(ctx, "registry", filepath.Join(h.cfg.Bin, "registry"), "--id-key", h.idKey)
 }
 
 // serviceProc is a started service program.
@@ -178,11 +177,13 @@ type serviceProc struct {
 }
 
 // startService starts the service program bin as name on free gRPC and
-// admin ports, with a fresh data directory dataDir under the harness's,
-// the harness's token key and args, logging warnings as JSON, and waits
-// until its health service says SERVING. One that does not is stopped
-// again; its log stays for the failed run's report.
-func (h *harness) startService(ctx context.Context, name, bin, dataDir string, args ...string) (*serviceProc, error) {
+// admin ports, with a fresh data directory under the harness's (name and
+// the instance's number), the harness's token key and args, logging
+// warnings as JSON, and waits until its health service says SERVING. One
+// that does not is stopped again; its log stays for the failed run's
+// report.
+func (h *harness) startService(ctx context.Context, name, bin string, args ...string) (*serviceProc, error) {
+	dataDir := fmt.Sprintf("%s-%d", name, h.instances.Add(1))
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
