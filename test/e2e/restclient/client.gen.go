@@ -1123,15 +1123,36 @@ type V1AuditEntry struct {
 	// Action The RPC, e.g. GetRetiree.
 	Action *string `json:"action,omitempty"`
 
+	// ImportGroup On the one entry a bureau's bulk import (action ImportPayments,
+	// ImportCertifications or ImportDecisions) writes for each group of
+	// records it commits: which records of which batch the group stored.
+	ImportGroup *V1AuditedImportGroup `json:"importGroup,omitempty"`
+
 	// Reason Why the entry was written, when the action alone does not say:
 	// CREATE_CONFLICT on a LookupRetiree entry records a create refused
 	// because the ID number is on file, which told the caller so.
-	Reason    *string    `json:"reason,omitempty"`
-	RequestID *string    `json:"requestId,omitempty"`
+	Reason    *string `json:"reason,omitempty"`
+	RequestID *string `json:"requestId,omitempty"`
+
+	// RetireeID Empty on an entry of import_group, which names the records instead.
 	RetireeID *string    `json:"retireeId,omitempty"`
 	Role      *string    `json:"role,omitempty"`
 	Subject   *string    `json:"subject,omitempty"`
 	Time      *time.Time `json:"time,omitempty"`
+}
+
+// V1AuditedImportGroup AuditedImportGroup names the records of an import that one transaction
+// stored. Each stored record carries the batch id and the time of its
+// import, which lead from the entry to the retirees.
+type V1AuditedImportGroup struct {
+	BatchID *string `json:"batchId,omitempty"`
+
+	// FirstIndex The lowest and the highest index of the records stored.
+	FirstIndex *string `json:"firstIndex,omitempty"`
+	LastIndex  *string `json:"lastIndex,omitempty"`
+
+	// Records How many records the group stored: new ones and corrections.
+	Records *string `json:"records,omitempty"`
 }
 
 // V1CalendarSubscription CalendarSubscription is a feed URL given for a community's calendar.

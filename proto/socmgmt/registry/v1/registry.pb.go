@@ -2508,13 +2508,18 @@ type AuditEntry struct {
 	Subject string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
 	Role    string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
 	// The RPC, e.g. GetRetiree.
-	Action    string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Empty on an entry of import_group, which names the records instead.
 	RetireeId string `protobuf:"bytes,5,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
 	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Why the entry was written, when the action alone does not say:
 	// CREATE_CONFLICT on a LookupRetiree entry records a create refused
 	// because the ID number is on file, which told the caller so.
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// On the one entry a bureau's bulk import (action ImportPayments,
+	// ImportCertifications or ImportDecisions) writes for each group of
+	// records it commits: which records of which batch the group stored.
+	ImportGroup   *AuditedImportGroup `protobuf:"bytes,8,opt,name=import_group,json=importGroup,proto3" json:"import_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2598,6 +2603,86 @@ func (x *AuditEntry) GetReason() string {
 	return ""
 }
 
+func (x *AuditEntry) GetImportGroup() *AuditedImportGroup {
+	if x != nil {
+		return x.ImportGroup
+	}
+	return nil
+}
+
+// AuditedImportGroup names the records of an import that one transaction
+// stored. Each stored record carries the batch id and the time of its
+// import, which lead from the entry to the retirees.
+type AuditedImportGroup struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	BatchId string                 `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// The lowest and the highest index of the records stored.
+	FirstIndex int64 `protobuf:"varint,2,opt,name=first_index,json=firstIndex,proto3" json:"first_index,omitempty"`
+	LastIndex  int64 `protobuf:"varint,3,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	// How many records the group stored: new ones and corrections.
+	Records       int64 `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditedImportGroup) Reset() {
+	*x = AuditedImportGroup{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditedImportGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditedImportGroup) ProtoMessage() {}
+
+func (x *AuditedImportGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditedImportGroup.ProtoReflect.Descriptor instead.
+func (*AuditedImportGroup) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *AuditedImportGroup) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *AuditedImportGroup) GetFirstIndex() int64 {
+	if x != nil {
+		return x.FirstIndex
+	}
+	return 0
+}
+
+func (x *AuditedImportGroup) GetLastIndex() int64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *AuditedImportGroup) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
 // ListRetireeAuditLogRequest is the request of ListRetireeAuditLog.
 type ListRetireeAuditLogRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2610,7 +2695,7 @@ type ListRetireeAuditLogRequest struct {
 
 func (x *ListRetireeAuditLogRequest) Reset() {
 	*x = ListRetireeAuditLogRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2707,7 @@ func (x *ListRetireeAuditLogRequest) String() string {
 func (*ListRetireeAuditLogRequest) ProtoMessage() {}
 
 func (x *ListRetireeAuditLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2720,7 @@ func (x *ListRetireeAuditLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRetireeAuditLogRequest.ProtoReflect.Descriptor instead.
 func (*ListRetireeAuditLogRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListRetireeAuditLogRequest) GetId() string {
@@ -2670,7 +2755,7 @@ type ListRetireeAuditLogResponse struct {
 
 func (x *ListRetireeAuditLogResponse) Reset() {
 	*x = ListRetireeAuditLogResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +2767,7 @@ func (x *ListRetireeAuditLogResponse) String() string {
 func (*ListRetireeAuditLogResponse) ProtoMessage() {}
 
 func (x *ListRetireeAuditLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +2780,7 @@ func (x *ListRetireeAuditLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRetireeAuditLogResponse.ProtoReflect.Descriptor instead.
 func (*ListRetireeAuditLogResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListRetireeAuditLogResponse) GetEntries() []*AuditEntry {
@@ -2723,7 +2808,7 @@ type GetSocialisationReportRequest struct {
 
 func (x *GetSocialisationReportRequest) Reset() {
 	*x = GetSocialisationReportRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2820,7 @@ func (x *GetSocialisationReportRequest) String() string {
 func (*GetSocialisationReportRequest) ProtoMessage() {}
 
 func (x *GetSocialisationReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2833,7 @@ func (x *GetSocialisationReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSocialisationReportRequest.ProtoReflect.Descriptor instead.
 func (*GetSocialisationReportRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetSocialisationReportRequest) GetGroupBy() string {
@@ -2777,7 +2862,7 @@ type SocialisationRow struct {
 
 func (x *SocialisationRow) Reset() {
 	*x = SocialisationRow{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2874,7 @@ func (x *SocialisationRow) String() string {
 func (*SocialisationRow) ProtoMessage() {}
 
 func (x *SocialisationRow) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +2887,7 @@ func (x *SocialisationRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialisationRow.ProtoReflect.Descriptor instead.
 func (*SocialisationRow) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SocialisationRow) GetKey() string {
@@ -2867,7 +2952,7 @@ type GetSocialisationReportResponse struct {
 
 func (x *GetSocialisationReportResponse) Reset() {
 	*x = GetSocialisationReportResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +2964,7 @@ func (x *GetSocialisationReportResponse) String() string {
 func (*GetSocialisationReportResponse) ProtoMessage() {}
 
 func (x *GetSocialisationReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[38]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +2977,7 @@ func (x *GetSocialisationReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSocialisationReportResponse.ProtoReflect.Descriptor instead.
 func (*GetSocialisationReportResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{38}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetSocialisationReportResponse) GetGroupBy() string {
@@ -2941,7 +3026,7 @@ type WatchRetireesRequest struct {
 
 func (x *WatchRetireesRequest) Reset() {
 	*x = WatchRetireesRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2953,7 +3038,7 @@ func (x *WatchRetireesRequest) String() string {
 func (*WatchRetireesRequest) ProtoMessage() {}
 
 func (x *WatchRetireesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[39]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2966,7 +3051,7 @@ func (x *WatchRetireesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRetireesRequest.ProtoReflect.Descriptor instead.
 func (*WatchRetireesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{39}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WatchRetireesRequest) GetSinceRevision() int64 {
@@ -3008,7 +3093,7 @@ type RetireeState struct {
 
 func (x *RetireeState) Reset() {
 	*x = RetireeState{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3105,7 @@ func (x *RetireeState) String() string {
 func (*RetireeState) ProtoMessage() {}
 
 func (x *RetireeState) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[40]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3118,7 @@ func (x *RetireeState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireeState.ProtoReflect.Descriptor instead.
 func (*RetireeState) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{40}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RetireeState) GetId() string {
@@ -3146,7 +3231,7 @@ type WatchRetireesResponse struct {
 
 func (x *WatchRetireesResponse) Reset() {
 	*x = WatchRetireesResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3158,7 +3243,7 @@ func (x *WatchRetireesResponse) String() string {
 func (*WatchRetireesResponse) ProtoMessage() {}
 
 func (x *WatchRetireesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[41]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3171,7 +3256,7 @@ func (x *WatchRetireesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRetireesResponse.ProtoReflect.Descriptor instead.
 func (*WatchRetireesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{41}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WatchRetireesResponse) GetRevision() int64 {
@@ -3225,7 +3310,7 @@ type AssignRetireesRequest struct {
 
 func (x *AssignRetireesRequest) Reset() {
 	*x = AssignRetireesRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +3322,7 @@ func (x *AssignRetireesRequest) String() string {
 func (*AssignRetireesRequest) ProtoMessage() {}
 
 func (x *AssignRetireesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[42]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +3335,7 @@ func (x *AssignRetireesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignRetireesRequest.ProtoReflect.Descriptor instead.
 func (*AssignRetireesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{42}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AssignRetireesRequest) GetRequestKey() string {
@@ -3302,7 +3387,7 @@ type AssignRetireesResponse struct {
 
 func (x *AssignRetireesResponse) Reset() {
 	*x = AssignRetireesResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3399,7 @@ func (x *AssignRetireesResponse) String() string {
 func (*AssignRetireesResponse) ProtoMessage() {}
 
 func (x *AssignRetireesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[43]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3412,7 @@ func (x *AssignRetireesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignRetireesResponse.ProtoReflect.Descriptor instead.
 func (*AssignRetireesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{43}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AssignRetireesResponse) GetAssigned() int32 {
@@ -3366,7 +3451,7 @@ type RefusedRetiree struct {
 
 func (x *RefusedRetiree) Reset() {
 	*x = RefusedRetiree{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3378,7 +3463,7 @@ func (x *RefusedRetiree) String() string {
 func (*RefusedRetiree) ProtoMessage() {}
 
 func (x *RefusedRetiree) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[44]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3391,7 +3476,7 @@ func (x *RefusedRetiree) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefusedRetiree.ProtoReflect.Descriptor instead.
 func (*RefusedRetiree) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{44}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RefusedRetiree) GetIndex() int32 {
@@ -3429,7 +3514,7 @@ type AssignRetireesRefusal struct {
 
 func (x *AssignRetireesRefusal) Reset() {
 	*x = AssignRetireesRefusal{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3441,7 +3526,7 @@ func (x *AssignRetireesRefusal) String() string {
 func (*AssignRetireesRefusal) ProtoMessage() {}
 
 func (x *AssignRetireesRefusal) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[45]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3454,7 +3539,7 @@ func (x *AssignRetireesRefusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignRetireesRefusal.ProtoReflect.Descriptor instead.
 func (*AssignRetireesRefusal) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{45}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AssignRetireesRefusal) GetRefused() []*RefusedRetiree {
@@ -3475,7 +3560,7 @@ type BatchGetRetireeFactsRequest struct {
 
 func (x *BatchGetRetireeFactsRequest) Reset() {
 	*x = BatchGetRetireeFactsRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3487,7 +3572,7 @@ func (x *BatchGetRetireeFactsRequest) String() string {
 func (*BatchGetRetireeFactsRequest) ProtoMessage() {}
 
 func (x *BatchGetRetireeFactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[46]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3500,7 +3585,7 @@ func (x *BatchGetRetireeFactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetRetireeFactsRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetRetireeFactsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{46}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BatchGetRetireeFactsRequest) GetIds() []string {
@@ -3529,7 +3614,7 @@ type RetireeFacts struct {
 
 func (x *RetireeFacts) Reset() {
 	*x = RetireeFacts{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3626,7 @@ func (x *RetireeFacts) String() string {
 func (*RetireeFacts) ProtoMessage() {}
 
 func (x *RetireeFacts) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[47]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3639,7 @@ func (x *RetireeFacts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireeFacts.ProtoReflect.Descriptor instead.
 func (*RetireeFacts) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{47}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RetireeFacts) GetId() string {
@@ -3610,7 +3695,7 @@ type BatchGetRetireeFactsResponse struct {
 
 func (x *BatchGetRetireeFactsResponse) Reset() {
 	*x = BatchGetRetireeFactsResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3622,7 +3707,7 @@ func (x *BatchGetRetireeFactsResponse) String() string {
 func (*BatchGetRetireeFactsResponse) ProtoMessage() {}
 
 func (x *BatchGetRetireeFactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[48]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3635,7 +3720,7 @@ func (x *BatchGetRetireeFactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetRetireeFactsResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetRetireeFactsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{48}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *BatchGetRetireeFactsResponse) GetFacts() []*RetireeFacts {
@@ -3668,7 +3753,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3680,7 +3765,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[49]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3693,7 +3778,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{49}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RevokeTokenRequest) GetTokenId() string {
@@ -3742,7 +3827,7 @@ type RevokedToken struct {
 
 func (x *RevokedToken) Reset() {
 	*x = RevokedToken{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3754,7 +3839,7 @@ func (x *RevokedToken) String() string {
 func (*RevokedToken) ProtoMessage() {}
 
 func (x *RevokedToken) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[50]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3767,7 +3852,7 @@ func (x *RevokedToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokedToken.ProtoReflect.Descriptor instead.
 func (*RevokedToken) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{50}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RevokedToken) GetTokenId() string {
@@ -3822,7 +3907,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3834,7 +3919,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[51]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3847,7 +3932,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{51}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RevokeTokenResponse) GetRevokedToken() *RevokedToken {
@@ -3872,7 +3957,7 @@ type ListRevokedTokensRequest struct {
 
 func (x *ListRevokedTokensRequest) Reset() {
 	*x = ListRevokedTokensRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3884,7 +3969,7 @@ func (x *ListRevokedTokensRequest) String() string {
 func (*ListRevokedTokensRequest) ProtoMessage() {}
 
 func (x *ListRevokedTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[52]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3897,7 +3982,7 @@ func (x *ListRevokedTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevokedTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListRevokedTokensRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{52}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListRevokedTokensRequest) GetAfterSequence() int64 {
@@ -3930,7 +4015,7 @@ type ListRevokedTokensResponse struct {
 
 func (x *ListRevokedTokensResponse) Reset() {
 	*x = ListRevokedTokensResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3942,7 +4027,7 @@ func (x *ListRevokedTokensResponse) String() string {
 func (*ListRevokedTokensResponse) ProtoMessage() {}
 
 func (x *ListRevokedTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[53]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3955,7 +4040,7 @@ func (x *ListRevokedTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevokedTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListRevokedTokensResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{53}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListRevokedTokensResponse) GetRevokedTokens() []*RevokedToken {
@@ -4124,7 +4209,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1aListRetireeHistoryResponse\x12;\n" +
 	"\aentries\x18\x01 \x03(\v2!.socmgmt.registry.v1.HistoryEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd8\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa4\x02\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
@@ -4135,7 +4220,15 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"retiree_id\x18\x05 \x01(\tR\tretireeId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"h\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12J\n" +
+	"\fimport_group\x18\b \x01(\v2'.socmgmt.registry.v1.AuditedImportGroupR\vimportGroup\"\x89\x01\n" +
+	"\x12AuditedImportGroup\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x1f\n" +
+	"\vfirst_index\x18\x02 \x01(\x03R\n" +
+	"firstIndex\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x03 \x01(\x03R\tlastIndex\x12\x18\n" +
+	"\arecords\x18\x04 \x01(\x03R\arecords\"h\n" +
 	"\x1aListRetireeAuditLogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -4335,7 +4428,7 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -4380,41 +4473,42 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(*ListRetireeHistoryRequest)(nil),      // 40: socmgmt.registry.v1.ListRetireeHistoryRequest
 	(*ListRetireeHistoryResponse)(nil),     // 41: socmgmt.registry.v1.ListRetireeHistoryResponse
 	(*AuditEntry)(nil),                     // 42: socmgmt.registry.v1.AuditEntry
-	(*ListRetireeAuditLogRequest)(nil),     // 43: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 44: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 45: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 46: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 47: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 48: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 49: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 50: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 51: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 52: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                 // 53: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),          // 54: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),    // 55: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                   // 56: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),   // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),             // 58: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                   // 59: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),            // 60: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),       // 61: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),      // 62: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*timestamppb.Timestamp)(nil),          // 63: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 64: google.protobuf.FieldMask
+	(*AuditedImportGroup)(nil),             // 43: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),     // 44: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),    // 45: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),  // 46: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),               // 47: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil), // 48: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),           // 49: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                   // 50: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),          // 51: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),          // 52: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),         // 53: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                 // 54: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),          // 55: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),    // 56: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                   // 57: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),   // 58: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),             // 59: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                   // 60: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),            // 61: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),       // 62: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),      // 63: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*timestamppb.Timestamp)(nil),          // 64: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 65: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	63, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	64, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,  // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	63, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	64, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,  // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,  // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,  // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	63, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	63, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	64, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	64, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
 	9,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
 	9,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
 	9,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
@@ -4431,84 +4525,85 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	5,  // 24: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	11, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
 	11, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	64, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	11, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	11, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,  // 32: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	63, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	64, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
 	38, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
 	39, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	63, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	42, // 37: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	46, // 38: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	46, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	63, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,  // 41: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 42: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	6,  // 43: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	7,  // 44: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	49, // 45: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	63, // 46: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
-	4,  // 47: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	8,  // 48: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	53, // 49: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
-	5,  // 50: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 51: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	56, // 52: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	63, // 53: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	63, // 54: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	63, // 55: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	59, // 56: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	59, // 57: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
-	12, // 58: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	14, // 59: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	16, // 60: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	18, // 61: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	20, // 62: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	22, // 63: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	24, // 64: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	26, // 65: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	28, // 66: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	30, // 67: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	32, // 68: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	34, // 69: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	36, // 70: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	40, // 71: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	43, // 72: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	45, // 73: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	48, // 74: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	51, // 75: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	55, // 76: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	58, // 77: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	61, // 78: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	13, // 79: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	15, // 80: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	17, // 81: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	19, // 82: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	21, // 83: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	23, // 84: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	25, // 85: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	27, // 86: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	29, // 87: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	31, // 88: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	33, // 89: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	35, // 90: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	37, // 91: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	41, // 92: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	44, // 93: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	47, // 94: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	50, // 95: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	52, // 96: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	57, // 97: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	60, // 98: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	62, // 99: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	79, // [79:100] is the sub-list for method output_type
-	58, // [58:79] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	64, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	43, // 37: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	42, // 38: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	47, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	47, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	64, // 41: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,  // 42: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,  // 43: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	6,  // 44: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	7,  // 45: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	50, // 46: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	64, // 47: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	4,  // 48: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	8,  // 49: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	54, // 50: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,  // 51: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,  // 52: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	57, // 53: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	64, // 54: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	64, // 55: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	64, // 56: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	60, // 57: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	60, // 58: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	12, // 59: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	14, // 60: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	16, // 61: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	18, // 62: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	20, // 63: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	22, // 64: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	24, // 65: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	26, // 66: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	28, // 67: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	30, // 68: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	32, // 69: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	34, // 70: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	36, // 71: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	40, // 72: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	44, // 73: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	46, // 74: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	49, // 75: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	52, // 76: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	56, // 77: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	59, // 78: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	62, // 79: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	13, // 80: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	15, // 81: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	17, // 82: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	19, // 83: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	21, // 84: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	23, // 85: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	25, // 86: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	27, // 87: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	29, // 88: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	31, // 89: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	33, // 90: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	35, // 91: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	37, // 92: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	41, // 93: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	45, // 94: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	48, // 95: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	51, // 96: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	53, // 97: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	58, // 98: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	61, // 99: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	63, // 100: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	80, // [80:101] is the sub-list for method output_type
+	59, // [59:80] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -4522,7 +4617,7 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   54,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
