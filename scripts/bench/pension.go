@@ -433,8 +433,8 @@ func rawInserts(path, bucket string, record func(i int) (k, v []byte, err error)
 // data matching on one day after another, ending yesterday — and inserts
 // the same certifications into a raw bbolt file, and returns the rows of
 // both. The service does more per record than the reference: it finds
-// the retiree, looks the certification up, moves the retiree's due date
-// and audits the change, as RecordCertification does.
+// the retiree, looks the certification up and moves the retiree's due
+// date, as RecordCertification does; it audits each group it commits.
 func (h *harness) measureCertificationImport(ctx context.Context, client pensionv1.PensionServiceClient, ids, idNumbers []string) ([]row, error) {
 	days := lastDays(time.Now(), (importRecords+len(ids)-1)/len(ids))
 	record := func(i int) *pensionv1.CertificationRecord {

@@ -95,13 +95,13 @@ func benchCertifications(b testing.TB, n int) []*pb.CertificationRecord {
 }
 
 // BenchmarkImportCertificationsCommit measures one certification through
-// the checker and the group commit (addCertification, the due-date index
-// and the audit; one fsync per group of maxGroup records).
+// the checker and the group commit (addCertification and the due-date
+// index; one audit entry and one fsync per group of maxGroup records).
 func BenchmarkImportCertificationsCommit(b *testing.B) {
 	e := benchEnv(b)
 	records := benchCertifications(b, b.N)
 	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
-	var kind certificationKind
+	kind := new(certificationKind)
 	im := newImporter(e.store, kind, rpcImportCertifications, "bench", Actor{Subject: "bench", Role: "bureau"})
 	group := make([]certificationRecord, 0, maxGroup)
 	b.ReportAllocs()

@@ -1,10 +1,6 @@
 package pension
 
 import (
-	"bytes"
-
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -23,26 +19,33 @@ type certificationRecord struct {
 	channel   pb.CertificationMethod
 	reference string
 
-	// st is the retiree, and storedKey the key of the stored
-	// certification with this identity; both are filled in by the commit.
-	st        *registryv1.RetireeState
-	storedKey []byte
+	// st is the retiree, and found what the store holds of him: the
+	// certification with this identity, if any, and the latest; both are
+	// filled in by the commit.
+	st    *registryv1.RetireeState
+	found foundCertification
 }
 
 // certificationKind is the importKind of ImportCertifications. A
 // certification is one (retiree, certified_on, channel); it is stored
 // with addCertification, as RecordCertification stores one, so that the
-// due-date index and the audit follow the same rules. A re-sent record with
-// another reference is a correction of the reference.
-type certificationKind struct{}
+// due-date index follows the same rules. A re-sent record with another
+// reference is a correction of the reference, audited for its retiree.
+// A new certification is audited with its group (see
+// importer.auditGroup), not on its own: each carries its batch id and the
+// time of its import, which lead from the group's entry to it.
+type certificationKind struct {
+	// msg is reused from record to record.
+	msg pb.Certification
+}
 
-var _ importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] = certificationKind{}
+var _ importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] = (*certificationKind)(nil)
 
-func (certificationKind) head(r *certificationRecord) *recordHead { return &r.recordHead }
+func (*certificationKind) head(r *certificationRecord) *recordHead { return &r.recordHead }
 
 // check turns a received record into a certificationRecord, rejected or
 // not.
-func (certificationKind) check(c *recordChecker, in *pb.CertificationRecord) certificationRecord {
+func (*certificationKind) check(c *recordChecker, in *pb.CertificationRecord) certificationRecord {
 	h, now := c.begin(in.GetIndex(), in.GetIdNumber())
 	r := certificationRecord{recordHead: h}
 	if r.reason != "" {
@@ -99,7 +102,7 @@ func validReference(s string) bool {
 // identify loads r's retiree, refuses a certification after the recorded
 // death as RecordCertification does, and sets r's identity key: retiree
 // id, 0, certified_on, 0, channel.
-func (certificationKind) identify(g *groupTx, r *certificationRecord) error {
+func (*certificationKind) identify(g *groupTx, r *certificationRecord) error {
 	st, err := getRetiree(g.tx, r.retireeID)
 	if err != nil {
 		return err
@@ -115,50 +118,41 @@ func (certificationKind) identify(g *groupTx, r *certificationRecord) error {
 	return nil
 }
 
-func (certificationKind) load(g *groupTx, r *certificationRecord) (*pb.Certification, bool, error) {
-	key, c, err := certificationOn(g.tx, r.retireeID, r.day, r.channel)
-	if err != nil || c == nil {
+// load looks the record's identity up, and the retiree's latest
+// certification with it.
+func (*certificationKind) load(g *groupTx, r *certificationRecord) (*pb.Certification, bool, error) {
+	var err error
+	r.found, err = findCertification(g.tx.Bucket(bucketCertifications).Cursor(), r.retireeID, r.day, r.channel)
+	if err != nil || r.found.value == nil {
 		return nil, false, err
 	}
-	r.storedKey = key
+	c := new(pb.Certification)
+	if err := unmarshal(r.found.value, c, "certification"); err != nil {
+		return nil, false, err
+	}
 	return c, true, nil
 }
 
-func (certificationKind) same(c *pb.Certification, r *certificationRecord) bool {
+func (*certificationKind) same(c *pb.Certification, r *certificationRecord) bool {
 	return c.Reference == r.reference
 }
 
-func (certificationKind) add(g *groupTx, r *certificationRecord) error {
-	c := &pb.Certification{Method: r.channel, CertifiedOn: r.day, Reference: r.reference, BatchId: g.batchID}
-	_, err := addCertification(g.tx, r.retireeID, r.st, c, g.actor, g.now)
+// add stores r as a new certification, encoded into the group's buffer.
+func (k *certificationKind) add(g *groupTx, r *certificationRecord) error {
+	k.msg = pb.Certification{
+		RetireeId: r.retireeID, Method: r.channel, CertifiedOn: r.day, RecordedBy: g.actor.Subject,
+		RecordTime: g.ts, Reference: r.reference, BatchId: g.batchID,
+	}
+	var err error
+	g.buf, err = addCertification(g.tx, r.st, r.found.latest, &k.msg, g.buf)
 	return err
 }
 
 // correct stores the new reference and audits the change.
-func (certificationKind) correct(g *groupTx, r *certificationRecord, c *pb.Certification) error {
+func (*certificationKind) correct(g *groupTx, r *certificationRecord, c *pb.Certification) error {
 	c.Reference = r.reference
-	if err := boltstore.PutProto(g.tx.Bucket(bucketCertifications), r.storedKey, c); err != nil {
+	if err := boltstore.PutProto(g.tx.Bucket(bucketCertifications), r.found.key, c); err != nil {
 		return err
 	}
 	return audit.Put(g.tx, audit.NewEntry(g.actor, g.rpc, r.retireeID, g.now))
-}
-
-// certificationOn returns the certification of a retiree through a
-// channel on a day, with its key, or nils when there is none.
-func certificationOn(tx *bolt.Tx, id, day string, method pb.CertificationMethod) ([]byte, *pb.Certification, error) {
-	var key []byte
-	var found *pb.Certification
-	err := boltstore.ScanPrefix(tx.Bucket(bucketCertifications).Cursor(), boltstore.Prefix(id, day), nil, func(k, v []byte) (bool, error) {
-		prev := new(pb.Certification)
-		if err := unmarshal(v, prev, "certification"); err != nil {
-			return false, err
-		}
-		if prev.Method == method {
-			// bbolt's key may not outlive the writes that follow.
-			key, found = bytes.Clone(k), prev
-			return false, nil
-		}
-		return true, nil
-	})
-	return key, found, err
 }

@@ -1,10 +1,13 @@
 package pension
 
 import (
+	"bytes"
 	"errors"
-	"time"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -37,12 +40,23 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 		if st.GetStatus() == registryv1.RetireeStatus_DECEASED && st.GetDateOfDeath() != "" && c.CertifiedOn > st.GetDateOfDeath() {
 			return fault.Rule(reasonDeceased, "the retiree's death is recorded before this date")
 		}
-		if out, err = recordedOn(tx, id, c.CertifiedOn, c.Method); err != nil || out != nil {
+		found, err := findCertification(tx.Bucket(bucketCertifications).Cursor(), id, c.CertifiedOn, c.Method)
+		if err != nil {
 			return err
 		}
+		if found.value != nil {
+			out = new(pb.Certification)
+			return unmarshal(found.value, out, "certification")
+		}
 		// A call records no batch; the reference is the caller's.
-		out, err = addCertification(tx, id, st, &pb.Certification{Method: c.Method, CertifiedOn: c.CertifiedOn, Reference: c.Reference}, actor, now)
-		return err
+		out = &pb.Certification{
+			RetireeId: id, Method: c.Method, CertifiedOn: c.CertifiedOn,
+			RecordedBy: actor.Subject, RecordTime: timestamppb.New(now), Reference: c.Reference,
+		}
+		if _, err := addCertification(tx, st, found.latest, out, nil); err != nil {
+			return err
+		}
+		return audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now))
 	})
 	if err != nil {
 		return nil, err
@@ -50,54 +64,142 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 	return out, nil
 }
 
-// recordedOn returns the certification of a retiree by method on a day,
-// or nil when there is none.
-func recordedOn(tx *bolt.Tx, id, day string, method pb.CertificationMethod) (*pb.Certification, error) {
-	_, c, err := certificationOn(tx, id, day, method)
-	return c, err
+// certificationDayPrefix is retiree id, 0, day, 0: the prefix of the keys
+// of the certifications of a day.
+func certificationDayPrefix(dst []byte, id, day string) []byte {
+	dst = append(append(dst, id...), 0)
+	return append(append(dst, day...), 0)
 }
 
-// addCertification stores c as a new certification of retiree id, whose
-// projected state is st, keeps the retiree's entry in the due index in
-// step, and audits the change. It stores c's method, date, reference and
-// batch id; the recorder and the time are actor's and now. The import of
-// the bureau's certifications commits through it too.
-func addCertification(tx *bolt.Tx, id string, st *registryv1.RetireeState, c *pb.Certification, actor Actor, now time.Time) (*pb.Certification, error) {
-	certs := tx.Bucket(bucketCertifications)
-	prevDay, prevChannel, err := latestRecorded(tx, id)
-	if err != nil {
-		return nil, err
+// certificationKey is a certifications key: retiree id, 0, certified_on,
+// 0, sequence (8 bytes, big-endian).
+func certificationKey(dst []byte, id, day string, seq uint64) []byte {
+	return boltstore.AppendU64(certificationDayPrefix(dst, id, day), seq)
+}
+
+// certificationOnKey returns the certified_on of a certifications key
+// under prefix, the retiree's.
+func certificationOnKey(k, prefix []byte) (string, bool) {
+	day := len(k) - 9
+	if day < len(prefix) || !bytes.HasPrefix(k, prefix) || k[day] != 0 {
+		return "", false
 	}
+	return string(k[len(prefix):day]), true
+}
+
+// methodField is the field number of Certification.method.
+var methodField = (&pb.Certification{}).ProtoReflect().Descriptor().Fields().ByName("method").Number()
+
+// certificationMethod decodes only the method of a stored Certification:
+// the lookups that run for every imported record need no more, and a
+// whole message would cost its strings.
+func certificationMethod(v []byte) (pb.CertificationMethod, error) {
+	var method pb.CertificationMethod
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return 0, fmt.Errorf("decode certification: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+		if num == methodField && typ == protowire.VarintType {
+			m, n := protowire.ConsumeVarint(v)
+			if n < 0 {
+				return 0, fmt.Errorf("decode certification: %w", protowire.ParseError(n))
+			}
+			// The last value of a field wins, as in proto.Unmarshal.
+			method = pb.CertificationMethod(int32(m)) //nolint:gosec // G115: an enum is an int32 on the wire
+			v = v[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, v)
+		if n < 0 {
+			return 0, fmt.Errorf("decode certification: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+	}
+	return method, nil
+}
+
+// foundCertification is what findCertification finds.
+type foundCertification struct {
+	// key and value are those of the stored certification with the
+	// identity looked for, nil when there is none; key is a copy, value
+	// bbolt's, valid until the next write.
+	key, value []byte
+	// latest is the retiree's latest recorded certification ("" when none
+	// is).
+	latest lastCert
+}
+
+// findCertification returns the certification of retiree id through
+// method on day, if one is stored, and the latest recorded
+// certification of the retiree, with one seek of c into the
+// certifications in the common case: nothing recorded after day.
+func findCertification(c *bolt.Cursor, id, day string, method pb.CertificationMethod) (foundCertification, error) {
+	var f foundCertification
+	dayPrefix := certificationDayPrefix(nil, id, day)
+	prefix := dayPrefix[:len(id)+1] // the retiree's: id, 0
+	k, v := c.Seek(dayPrefix)
+	for ; k != nil && bytes.HasPrefix(k, dayPrefix); k, v = c.Next() {
+		m, err := certificationMethod(v)
+		if err != nil {
+			return f, err
+		}
+		if m == method && f.value == nil {
+			// bbolt's key may not outlive the writes that follow.
+			f.key, f.value = bytes.Clone(k), v
+		}
+	}
+	switch {
+	case k != nil && bytes.HasPrefix(k, prefix):
+		// Later days are recorded: the latest is the retiree's last key.
+		return f, latestRecordedIn(c, prefix, "", &f.latest)
+	case k == nil:
+		k, v = c.Last()
+	default:
+		k, v = c.Prev()
+	}
+	// Nothing after day: the key before the first that is not the
+	// retiree's, if the retiree's, is his latest.
+	return f, recordedAs(k, v, prefix, &f.latest)
+}
+
+// addCertification stores rec, a new certification of the retiree whose
+// projected state is st and whose latest recorded certification is
+// latest, under the next sequence, and keeps his entry in the due index in
+// step. The key and the value are appended to buf, which it returns: bbolt
+// keeps them until the commit, so the import passes its group's buffer
+// and a record costs no allocation of its own. It does not audit: a
+// clerk's call is audited with each certification, a bureau's import with
+// each group it commits.
+func addCertification(tx *bolt.Tx, st *registryv1.RetireeState, latest lastCert, rec *pb.Certification, buf []byte) ([]byte, error) {
+	certs := tx.Bucket(bucketCertifications)
 	seq, err := certs.NextSequence()
 	if err != nil {
-		return nil, err
+		return buf, err
 	}
-	rec := &pb.Certification{
-		RetireeId:   id,
-		Method:      c.Method,
-		CertifiedOn: c.CertifiedOn,
-		RecordedBy:  actor.Subject,
-		RecordTime:  timestamppb.New(now),
-		Reference:   c.Reference,
-		BatchId:     c.BatchId,
+	start := len(buf)
+	buf = certificationKey(buf, rec.RetireeId, rec.CertifiedOn, seq)
+	key := buf[start:len(buf):len(buf)]
+	start = len(buf)
+	if buf, err = (proto.MarshalOptions{}).MarshalAppend(buf, rec); err != nil {
+		return buf, err
 	}
-	if err := boltstore.PutProto(certs, boltstore.AppendU64(boltstore.Prefix(id, c.CertifiedOn), seq), rec); err != nil {
-		return nil, err
+	if err := certs.Put(key, buf[start:len(buf):len(buf)]); err != nil {
+		return buf, err
 	}
 	// The new key sorts after the day's earlier ones: from that day on it
 	// is the latest recorded.
-	if c.CertifiedOn >= prevDay {
-		before, after := lastCertOf(st, prevDay, prevChannel), lastCertOf(st, c.CertifiedOn, c.Method)
+	if rec.CertifiedOn >= latest.day {
+		start := pensionStartDay(st)
+		before, after := lastCertFrom(start, latest.day, latest.channel), lastCertFrom(start, rec.CertifiedOn, rec.Method)
 		if after != before {
 			if err := moveDue(tx, st, before, st, after); err != nil {
-				return nil, err
+				return buf, err
 			}
 		}
 	}
-	if err := audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now)); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return buf, nil
 }
 
 // visibleIn loads a retiree inside tx and runs the caller's check on it

@@ -81,7 +81,8 @@ type decisionRecord struct {
 
 // decisionKind is the importKind of ImportDecisions: a decision is one
 // (retiree, effective month, action). Every new decision and correction
-// is audited: each changes what a retiree is owed.
+// is audited for its retiree, besides its group's entry: each changes
+// what a retiree is owed.
 type decisionKind struct{}
 
 var _ importKind[*pb.DecisionRecord, decisionRecord, *pb.EntitlementDecision] = decisionKind{}

@@ -49,7 +49,15 @@ func latestRecorded(tx *bolt.Tx, id string) (string, pb.CertificationMethod, err
 // latestRecordedBy is latestRecorded among the certifications made on or
 // before day ("": any day).
 func latestRecordedBy(tx *bolt.Tx, id, day string) (string, pb.CertificationMethod, error) {
-	prefix := boltstore.Prefix(id)
+	var last lastCert
+	err := latestRecordedIn(tx.Bucket(bucketCertifications).Cursor(), boltstore.Prefix(id), day, &last)
+	return last.day, last.channel, err
+}
+
+// latestRecordedIn sets last to the latest certification under prefix, a
+// retiree's, made on or before day ("": any day), or leaves it alone when
+// there is none.
+func latestRecordedIn(c *bolt.Cursor, prefix []byte, day string, last *lastCert) error {
 	// The keys under prefix go on with a date and a 0 byte: a 1 byte after
 	// day sorts after that day's keys and before the next day's, and 0xff
 	// after every date.
@@ -57,7 +65,6 @@ func latestRecordedBy(tx *bolt.Tx, id, day string) (string, pb.CertificationMeth
 	if day != "" {
 		seek = append(append(bytes.Clone(prefix), day...), 1)
 	}
-	c := tx.Bucket(bucketCertifications).Cursor()
 	k, _ := c.Seek(seek)
 	var v []byte
 	if k == nil {
@@ -65,14 +72,26 @@ func latestRecordedBy(tx *bolt.Tx, id, day string) (string, pb.CertificationMeth
 	} else {
 		k, v = c.Prev()
 	}
+	return recordedAs(k, v, prefix, last)
+}
+
+// recordedAs sets last to the certification stored as k and v when k is
+// under prefix, a retiree's, and leaves it alone otherwise. The day is
+// the key's, the channel the value's method.
+func recordedAs(k, v, prefix []byte, last *lastCert) error {
 	if k == nil || !bytes.HasPrefix(k, prefix) {
-		return "", 0, nil
+		return nil
 	}
-	cert := new(pb.Certification)
-	if err := unmarshal(v, cert, "certification"); err != nil {
-		return "", 0, err
+	day, ok := certificationOnKey(k, prefix)
+	if !ok {
+		return fmt.Errorf("certification key: %w", boltstore.ErrBadKey)
 	}
-	return cert.CertifiedOn, cert.Method, nil
+	channel, err := certificationMethod(v)
+	if err != nil {
+		return err
+	}
+	*last = lastCert{day: day, channel: channel}
+	return nil
 }
 
 // indexedLast returns the last certification of a retiree as the due

@@ -71,7 +71,7 @@ func FuzzCheckCertificationRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, index int64, id, day string, channel int32, reference string) {
 		checker := &recordChecker{keyer: keyer, now: fixedNow}
 		in := &pb.CertificationRecord{Index: index, IdNumber: id, CertifiedOn: day, Channel: pb.CertificationMethod(channel), Reference: reference}
-		r := certificationKind{}.check(checker, in)
+		r := new(certificationKind).check(checker, in)
 		if (r.reason == "") == (r.idKey == nil) {
 			t.Fatalf("record with reason %q and key %x", r.reason, r.idKey)
 		}

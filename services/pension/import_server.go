@@ -56,7 +56,7 @@ var certificationsImport = &importProtocol[pb.ImportCertificationsRequest, pb.Im
 		return &pb.ImportCertificationsResponse{Message: &pb.ImportCertificationsResponse_Summary{Summary: s}}
 	},
 	kind: func() importKind[*pb.CertificationRecord, certificationRecord, *pb.Certification] {
-		return certificationKind{}
+		return new(certificationKind)
 	},
 }
 

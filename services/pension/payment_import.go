@@ -28,10 +28,10 @@ type paymentRecord struct {
 // (retiree, month, kind, paid_on): a record is new when that is not
 // stored, and a correction, kept as the next version, when it is stored
 // with other amounts or account. A correction, which changes
-// what a retiree was paid, is audited in the same transaction. A new
-// payment is not: each carries its batch id and import time, and the
-// batch its counts, which traces an import without doubling the writes of
-// a million-record one.
+// what a retiree was paid, is audited for the retiree in the same
+// transaction. A new payment is audited with its group (see
+// importer.auditGroup): each carries its batch id and import time, which
+// traces an import without doubling the writes of a million-record one.
 type paymentKind struct {
 	// msg and old are reused from record to record; oldRaw is the stored
 	// encoding of old.

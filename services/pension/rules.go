@@ -206,10 +206,23 @@ type lastCert struct {
 // lastCertOf returns the last certification of a retiree whose latest
 // recorded one is recorded ("" for none) through channel.
 func lastCertOf(st *registryv1.RetireeState, recorded string, channel pb.CertificationMethod) lastCert {
-	if start, ok := pensionStart(st); ok {
-		if s := formatDate(start); s > recorded {
-			return lastCert{day: s, channel: pb.CertificationMethod_PENSION_START}
-		}
+	return lastCertFrom(pensionStartDay(st), recorded, channel)
+}
+
+// pensionStartDay is pensionStart as YYYY-MM-DD, "" when unknown.
+func pensionStartDay(st *registryv1.RetireeState) string {
+	start, ok := pensionStart(st)
+	if !ok {
+		return ""
+	}
+	return formatDate(start)
+}
+
+// lastCertFrom is lastCertOf of a retiree whose pension started on start
+// (YYYY-MM-DD, "" when unknown), for a caller that needs it twice.
+func lastCertFrom(start, recorded string, channel pb.CertificationMethod) lastCert {
+	if start > recorded {
+		return lastCert{day: start, channel: pb.CertificationMethod_PENSION_START}
 	}
 	if recorded == "" {
 		return lastCert{}
