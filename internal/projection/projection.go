@@ -79,6 +79,9 @@ type Projection struct {
 	// epoch is the epoch of the cursor; only Run's goroutine uses it
 	// after New.
 	epoch string
+	// lastWrite is the id of the latest bbolt transaction that wrote
+	// retirees (see LastWrite).
+	lastWrite atomic.Uint64
 
 	mu      sync.Mutex
 	applied chan struct{} // closed and replaced after every applied batch
@@ -128,6 +131,16 @@ func New(db *bolt.DB, client registryv1.RegistryServiceClient, o Options) (*Proj
 
 // Cursor is the registry revision the projection has applied through.
 func (p *Projection) Cursor() uint64 { return p.cursor.Load() }
+
+// LastWrite returns the id of the latest bbolt write transaction in which
+// the projection changed, or began to change, the projected retirees; 0
+// before any. A caller that looked retirees up in a read transaction with
+// id S may rely on what it read, inside a later write transaction, while
+// LastWrite() <= S: nothing has been projected since. The id is taken
+// before the transaction commits, so a writer sees every projection
+// transaction that ran before it; one that rolled back only makes a
+// caller look again.
+func (p *Projection) LastWrite() uint64 { return p.lastWrite.Load() }
 
 // Connected reports whether a watch stream is currently open.
 func (p *Projection) Connected() bool { return p.connected.Load() }
@@ -291,6 +304,7 @@ var errEpochChanged = errors.New("registry sent a change of another epoch")
 func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 	cursor, epoch := p.Cursor(), p.epoch
 	err := p.db.Update(func(tx *bolt.Tx) error {
+		p.lastWrite.Store(uint64(tx.ID())) //nolint:gosec // G115: bbolt's transaction ids count up from 0
 		for _, m := range batch {
 			if m.Revision < 0 {
 				// Taken as unsigned it would move the cursor past every

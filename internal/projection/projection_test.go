@@ -162,6 +162,48 @@ func TestWaitFor(t *testing.T) {
 	})
 }
 
+// TestLastWrite checks the promise of LastWrite: a read transaction begun
+// before a projected change is overtaken by it, one begun after is not,
+// and a change elsewhere in the file does not count.
+func TestLastWrite(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, 0)
+	a, rev := reg.create(communityA)
+	rp := startProjection(t, projectionPath(t), reg.dial(), projection.Options{})
+	rp.waitFor(rev)
+
+	readAt := func() uint64 {
+		t.Helper()
+		tx, err := rp.db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback() //nolint:errcheck // a read transaction
+		return uint64(tx.ID())
+	}
+	before := readAt()
+	if got := rp.p.LastWrite(); got == 0 || got > before {
+		t.Fatalf("LastWrite() = %d after the snapshot, read transaction %d after it", got, before)
+	}
+	// A write of the owning service is not the projection's.
+	if err := rp.db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("service"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rp.p.LastWrite(); got > before {
+		t.Errorf("LastWrite() = %d after a write of another bucket, want <= %d", got, before)
+	}
+	rp.waitFor(reg.transfer(a.Id, communityB))
+	if got := rp.p.LastWrite(); got <= before {
+		t.Errorf("LastWrite() = %d after a transfer, want > %d (the read before it)", got, before)
+	}
+	if after := readAt(); rp.p.LastWrite() > after {
+		t.Errorf("LastWrite() = %d, above the read transaction %d begun after it", rp.p.LastWrite(), after)
+	}
+}
+
 func TestPageCommunity(t *testing.T) {
 	t.Parallel()
 	reg := newTestRegistry(t, 0)

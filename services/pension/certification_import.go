@@ -1,6 +1,8 @@
 package pension
 
 import (
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -99,13 +101,22 @@ func validReference(s string) bool {
 	return true
 }
 
-// identify loads r's retiree, refuses a certification after the recorded
-// death as RecordCertification does, and sets r's identity key: retiree
-// id, 0, certified_on, 0, channel.
+// lookUp reads the retiree's projected state ahead of the commit.
+func (*certificationKind) lookUp(tx *bolt.Tx, r *certificationRecord) {
+	// Not found, the commit reads it again and says why.
+	r.st, _ = getRetiree(tx, r.retireeID)
+}
+
+// identify loads r's retiree, unless it was looked up ahead, refuses a
+// certification after the recorded death as RecordCertification does,
+// and sets r's identity key: retiree id, 0, certified_on, 0, channel.
 func (*certificationKind) identify(g *groupTx, r *certificationRecord) error {
-	st, err := getRetiree(g.tx, r.retireeID)
-	if err != nil {
-		return err
+	st := r.st
+	if !r.lookedUp || st == nil {
+		var err error
+		if st, err = getRetiree(g.tx, r.retireeID); err != nil {
+			return err
+		}
 	}
 	if st.GetStatus() == registryv1.RetireeStatus_DECEASED && st.GetDateOfDeath() != "" && r.day > st.GetDateOfDeath() {
 		r.reject(ReasonDateInvalid, "the retiree's death is recorded before this date")

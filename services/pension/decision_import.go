@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -104,6 +106,9 @@ func (decisionKind) check(c *recordChecker, in *pb.DecisionRecord) decisionRecor
 	r.in = *d
 	return r
 }
+
+// lookUp needs nothing beyond the retiree's id.
+func (decisionKind) lookUp(*bolt.Tx, *decisionRecord) {}
 
 // identify sets r's decisions key and takes its record sequence.
 func (decisionKind) identify(g *groupTx, r *decisionRecord) error {

@@ -91,9 +91,10 @@ func (s *Server) ImportDecisions(stream grpc.BidiStreamingServer[pb.ImportDecisi
 }
 
 // serve serves one import stream. The first message is the header;
-// each record is checked on its own by a receiving goroutine while the
-// handler commits what has arrived in groups of up to maxGroup records,
-// one transaction each, and acknowledges every group once it is durable.
+// each record is checked on its own by a receiving goroutine, and its
+// retiree looked up by another (importer.lookAhead), while the handler
+// commits what has arrived in groups of up to maxGroup records, one
+// transaction each, and acknowledges every group once it is durable.
 // When the client closes its side the handler answers with the stream's
 // summary.
 func (p *importProtocol[Req, Resp, In, R, S]) serve(s *Server, stream grpc.BidiStreamingServer[Req, Resp]) error {
@@ -114,7 +115,7 @@ func (p *importProtocol[Req, Resp, In, R, S]) serve(s *Server, stream grpc.BidiS
 	kind := p.kind()
 	records, recvErr := p.startReceiving(ctx, s, stream, kind)
 	im := newImporter(s.store, kind, p.rpc, h.BatchId, audit.ActorOf(ctx, principal))
-	if err := p.commitGroups(s, stream, im, records); err != nil {
+	if err := p.commitGroups(s, stream, im, im.lookAhead(ctx, records)); err != nil {
 		return err
 	}
 	if err := <-recvErr; err != nil {

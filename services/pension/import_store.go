@@ -2,6 +2,7 @@ package pension
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -71,16 +73,20 @@ const (
 )
 
 // importKind is what the engine needs to know of one kind of record: In
-// is the record as received, R as checked, S as stored. check runs on the
-// receiving goroutine while the previous group commits, so it must leave
-// alone whatever the other methods keep between calls; the others run in
-// the group's transaction, one record after another.
+// is the record as received, R as checked, S as stored. check and
+// lookUp run on goroutines of their own while the previous group commits,
+// so they must leave alone whatever the other methods keep between calls;
+// the others run in the group's transaction, one record after another.
 type importKind[In, R, S any] interface {
 	// check validates a received record on its own, before the store sees
 	// it, starting with recordChecker.begin.
 	check(c *recordChecker, in In) R
 	// head returns the part of r that every kind has.
 	head(r *R) *recordHead
+	// lookUp reads, in a read transaction, what identify needs of r's
+	// retiree (head(r).retireeID), for identify to use when
+	// head(r).lookedUp is still set then. It may leave r alone.
+	lookUp(tx *bolt.Tx, r *R)
 	// identify sets r's identity key (in g's buffer) once its retiree is
 	// known, or rejects r for what the store says about the retiree.
 	identify(g *groupTx, r *R) error
@@ -106,6 +112,10 @@ type recordHead struct {
 	// and its identity key, whose order the group is written in.
 	retireeID string
 	key       []byte
+	// lookedUp says that retireeID (and what the kind's lookUp read) was
+	// read ahead of the commit, in the read transaction lookedUpAt.
+	lookedUp   bool
+	lookedUpAt uint64
 }
 
 // reject marks the record rejected.
@@ -181,6 +191,9 @@ type importer[In, R, S any] struct {
 	// sum is this stream's counts so far.
 	sum   pb.ImportSummary
 	order []int
+	// trustFrom is, during a commit, the oldest read transaction whose
+	// look-ups still hold (see projection.LastWrite).
+	trustFrom uint64
 }
 
 // newImporter returns the importer of one stream of batchID, sent by
@@ -222,6 +235,8 @@ func (im *importer[In, R, S]) commit(group []R) (*pb.ImportAck, error) {
 	err := im.s.Update(func(tx *bolt.Tx) error {
 		c = groupCounts{}
 		im.g.tx, im.g.now, im.g.ts, im.g.buf = tx, now, timestamppb.New(now), im.g.buf[:0]
+		// The writer holds the database: no projection transaction runs.
+		im.trustFrom = im.s.proj.LastWrite()
 		var err error
 		if rejections, err = im.resolve(group, &c); err != nil {
 			return err
@@ -283,10 +298,15 @@ func (im *importer[In, R, S]) resolve(group []R, c *groupCounts) ([]*pb.RecordRe
 	return rejections, nil
 }
 
-// identify finds r's retiree by the key of its ID number and lets the
-// kind set r's identity key, or rejects r when no retiree has that ID
+// identify finds r's retiree by the key of its ID number, unless it was
+// looked up ahead and the projection has not written since, and lets the
+// kind set r's identity key; it rejects r when no retiree has that ID
 // number.
 func (im *importer[In, R, S]) identify(r *R, h *recordHead) error {
+	if h.lookedUp && h.lookedUpAt >= im.trustFrom {
+		return im.kind.identify(&im.g, r)
+	}
+	h.lookedUp = false
 	id, err := projection.IDForKey(im.g.tx, h.idKey)
 	switch {
 	case errors.Is(err, projection.ErrUnknownRetiree):
@@ -297,6 +317,57 @@ func (im *importer[In, R, S]) identify(r *R, h *recordHead) error {
 	}
 	h.retireeID = id
 	return im.kind.identify(&im.g, r)
+}
+
+// lookAheadBatch bounds how many records one look-up transaction reads:
+// short, so that it never holds up a commit that must grow the file.
+const lookAheadBatch = 256
+
+// lookAhead forwards the checked records from in, each with its retiree
+// looked up in a read transaction beside the group that commits
+// meanwhile: the commit, which alone holds the database, then only checks
+// that the projection has not written since (identify). A record whose
+// retiree is not found is left to the commit. It closes the returned
+// channel when in is closed, and stops when ctx ends.
+func (im *importer[In, R, S]) lookAhead(ctx context.Context, in <-chan R) <-chan R {
+	out := make(chan R, maxGroup)
+	go func() {
+		defer close(out)
+		batch := make([]R, 0, lookAheadBatch)
+		for r := range in {
+			batch = gather.Queued(append(batch[:0], r), in, lookAheadBatch)
+			// A failed read leaves the records as they were, to the commit.
+			_ = im.s.DB().View(func(tx *bolt.Tx) error {
+				im.lookUp(tx, batch)
+				return nil
+			})
+			for _, r := range batch {
+				select {
+				case out <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// lookUp finds the retirees of the batch's records in tx.
+func (im *importer[In, R, S]) lookUp(tx *bolt.Tx, batch []R) {
+	at := uint64(tx.ID()) //nolint:gosec // G115: bbolt's transaction ids count up from 0
+	for i := range batch {
+		h := im.kind.head(&batch[i])
+		if h.reason != "" {
+			continue
+		}
+		id, err := projection.IDForKey(tx, h.idKey)
+		if err != nil {
+			continue
+		}
+		h.retireeID, h.lookedUp, h.lookedUpAt = id, true, at
+		im.kind.lookUp(tx, &batch[i])
+	}
 }
 
 // write stores the records listed in im.order: a duplicate of the stored

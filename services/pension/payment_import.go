@@ -1,6 +1,7 @@
 package pension
 
 import (
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -131,6 +132,9 @@ func validBankAccount(s string) bool {
 	}
 	return stars >= 4 && digits <= 10
 }
+
+// lookUp needs nothing beyond the retiree's id.
+func (*paymentKind) lookUp(*bolt.Tx, *paymentRecord) {}
 
 // identify sets r's payment key.
 func (*paymentKind) identify(g *groupTx, r *paymentRecord) error {

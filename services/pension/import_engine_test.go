@@ -131,3 +131,55 @@ func auditEntries(t *testing.T, s *Store, id string) []*registryv1.AuditEntry {
 	}
 	return entries
 }
+
+// TestImportTrustsOnlyCurrentLookUps checks the look-ahead of retirees:
+// the commit uses what a read transaction found while the projection has
+// not written since, and reads again once it has.
+func TestImportTrustsOnlyCurrentLookUps(t *testing.T) {
+	t.Parallel()
+	keyer := testKeyer(t)
+	e := newEnv(t, retiree(t, keyer, 0, communityA), retiree(t, keyer, 1, communityA))
+	checker := &recordChecker{keyer: e.keyer, now: e.now.Now}
+	kind := new(certificationKind)
+	im := newImporter(e.store, kind, rpcImportCertifications, "b", Actor{Subject: "bureau-1", Role: "bureau"})
+	// lookedUp checks a record of retiree 0 and looks it up, then makes the
+	// looked-up state say he died before the certification: a commit that
+	// trusts the look-up refuses the record.
+	var index int64
+	lookedUp := func() []certificationRecord {
+		t.Helper()
+		index++
+		group := []certificationRecord{kind.check(checker, certRecord(t, index, 0, "2026-03-01", pb.CertificationMethod_DATA_MATCH, ""))}
+		if err := e.store.DB().View(func(tx *bolt.Tx) error {
+			im.lookUp(tx, group)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !group[0].lookedUp || group[0].st == nil {
+			t.Fatalf("record not looked up: %+v", group[0].recordHead)
+		}
+		group[0].st.Status, group[0].st.DateOfDeath = registryv1.RetireeStatus_DECEASED, "2026-01-01"
+		return group
+	}
+
+	ack, err := im.commit(lookedUp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ack.Rejections) != 1 || ack.Rejections[0].Reason != ReasonDateInvalid {
+		t.Errorf("a current look-up was not used: rejections %v", ack.Rejections)
+	}
+
+	group := lookedUp()
+	// Any projected change overtakes the look-up.
+	other := retiree(t, keyer, 1, communityB)
+	e.change(other, registryv1.ChangeKind_TRANSFERRED)
+	ack, err = im.commit(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ack.Rejections) != 0 || im.sum.Accepted != 1 {
+		t.Errorf("an overtaken look-up was used: rejections %v, %d accepted", ack.Rejections, im.sum.Accepted)
+	}
+}
