@@ -209,13 +209,15 @@ func lastCertOf(st *registryv1.RetireeState, recorded string, channel pb.Certifi
 	return lastCertFrom(pensionStartDay(st), recorded, channel)
 }
 
-// pensionStartDay is pensionStart as YYYY-MM-DD, "" when unknown.
+// pensionStartDay is pensionStart as YYYY-MM-DD, "" when unknown, made
+// without building a time: the import asks for it with every record.
 func pensionStartDay(st *registryv1.RetireeState) string {
-	start, ok := pensionStart(st)
+	d, ok := parseCivil(st.GetRetirementDate())
 	if !ok {
 		return ""
 	}
-	return formatDate(start)
+	start := month(int(d)/10000*12+int(d)/100%100-1) + 1
+	return string(append(start.appendTo(make([]byte, 0, 10)), "-01"...))
 }
 
 // lastCertFrom is lastCertOf of a retiree whose pension started on start

@@ -363,3 +363,22 @@ func FuzzParseMonthDay(f *testing.F) {
 		}
 	})
 }
+
+// TestPensionStartDay checks the import's pensionStartDay against
+// pensionStart: the first day of the month after retirement, for every
+// day of four years, and "" without a valid retirement date.
+func TestPensionStartDay(t *testing.T) {
+	t.Parallel()
+	for d := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2027; d = d.AddDate(0, 0, 1) {
+		st := &registryv1.RetireeState{RetirementDate: formatDate(d)}
+		start, _ := pensionStart(st)
+		if got, want := pensionStartDay(st), formatDate(start); got != want {
+			t.Fatalf("pensionStartDay(retired %s) = %s, want %s", st.RetirementDate, got, want)
+		}
+	}
+	for _, bad := range []string{"", "2026-02-30", "2026-1-01"} {
+		if got := pensionStartDay(&registryv1.RetireeState{RetirementDate: bad}); got != "" {
+			t.Errorf("pensionStartDay(retired %q) = %q, want none", bad, got)
+		}
+	}
+}
