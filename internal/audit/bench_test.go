@@ -1,0 +1,52 @@
+package audit
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
+
+// benchReaders is the parallelism of the read benchmarks per CPU: the
+// group commit only amortises with many reads in flight, as in a
+// service under load.
+const benchReaders = 32
+
+// BenchmarkRead measures the audit hot path a service's read pays: one
+// Log.Read of one retiree, from many goroutines at once. Queued reads
+// return once their entries are queued; durable ones once committed.
+func BenchmarkRead(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		durable bool
+	}{{"queued", false}, {"durable", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			db, err := boltstore.Open(filepath.Join(b.TempDir(), "audit.db"), boltstore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if err := boltstore.CreateBuckets(db, Bucket); err != nil {
+				b.Fatal(err)
+			}
+			l := NewLog(db, zap.NewNop(), nil, bc.durable)
+			defer l.Close()
+			actor := Actor{Subject: "clerk-7", Role: "clerk", RequestID: "01HZY3V6Q8J8K2M7T4W9X0ABCD"}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(benchReaders)
+			b.ResetTimer()
+			b.RunParallel(func(p *testing.PB) {
+				for p.Next() {
+					if err := l.Read(ctx, actor, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
