@@ -8,6 +8,7 @@ package servicedb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,6 +31,9 @@ type Options struct {
 	// DurableReads makes AuditReads return only once a read's record is on
 	// disk (see audit.Log.Read).
 	DurableReads bool
+	// Checkpoints say how the audit log's chain is signed; Service names
+	// the service in them.
+	Checkpoints audit.Checkpoints
 }
 
 // Base is a service's open database, its page tokens and its audit log.
@@ -40,7 +44,9 @@ type Base struct {
 }
 
 // Open opens (creating or migrating as needed) the database at path with
-// schema; see boltstore.OpenVersioned.
+// schema; see boltstore.OpenVersioned. With Audit it starts the audit
+// log, first chaining entries a migration left unchained (see
+// audit.NewLog).
 func Open(path string, schema boltstore.Schema, o Options) (Base, error) {
 	db, pages, err := boltstore.OpenVersioned(path, schema, boltstore.Options{Logger: o.Logger})
 	if err != nil {
@@ -48,7 +54,12 @@ func Open(path string, schema boltstore.Schema, o Options) (Base, error) {
 	}
 	b := Base{db: db, pages: pages}
 	if o.Audit {
-		b.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
+		b.audit, err = audit.NewLog(db, audit.Options{
+			Logger: o.Logger, Now: o.Now, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
+		})
+		if err != nil {
+			return Base{}, errors.Join(fmt.Errorf("open %s: %w", path, err), db.Close())
+		}
 	}
 	return b, nil
 }

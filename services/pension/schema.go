@@ -60,6 +60,6 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    3,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification},
+	Version:    4,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3)},
 }

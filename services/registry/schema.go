@@ -65,12 +65,13 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 2,
+	Version: 3,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
 		// build without them must not open the file, which would accept
 		// the tokens on the list.
 		{From: 1, To: 2, Name: "the revocation list of bearer tokens"},
+		audit.Migration(2),
 	},
 }
