@@ -279,7 +279,7 @@ func rewriteFrom(seq uint64) func(b *bolt.Bucket) error {
 	return func(b *bolt.Bucket) error {
 		prev := [hashLen]byte{}
 		if seq > 1 {
-			copy(prev[:], b.Get(logKey(seq-1))[:hashLen])
+			copy(prev[:], b.Get(logKey(seq - 1))[:hashLen])
 		}
 		h := head{}
 		for s := seq; b.Get(logKey(s)) != nil; s++ {

@@ -154,4 +154,3 @@ func (b *Base) RotateHandler(log *zap.Logger) http.Handler {
 		_ = json.NewEncoder(w).Encode(res)
 	})
 }
-

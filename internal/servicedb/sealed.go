@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/datakey"
 )
 
@@ -292,4 +293,22 @@ func resealIn(tx *bolt.Tx, bucket []byte, ring *datakey.Ring, c cursor, limit in
 	}
 	r.Resealed += len(puts)
 	return c, nil
+}
+
+// SealingMigration is the storage schema step, from version from, after
+// which the values of a store's sealed buckets may be stored sealed. It
+// records that those there now are in plain text, so that Open seals them
+// as soon as it is given data keys; the version it records makes an older
+// build, which would take a sealed value for a record, refuse the file.
+func SealingMigration(from uint64, meta []byte) boltstore.Migration {
+	return boltstore.Migration{
+		From: from, To: from + 1, Name: "personal data encrypted at rest",
+		Apply: func(tx *bolt.Tx) error {
+			m, err := tx.CreateBucketIfNotExists(meta)
+			if err != nil {
+				return err
+			}
+			return writeDataKeys(m, []uint32{0})
+		},
+	}
 }

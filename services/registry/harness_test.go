@@ -121,6 +121,8 @@ func openStoreAt(t testing.TB, path string, retention uint64) *Store {
 		Now:       func() time.Time { return testNow },
 		// The tests read the audit log right after the reads it records.
 		DurableReads: true,
+		Checkpoints:  servicetest.Checkpoints("registry"),
+		DataKeys:     servicetest.DataKeys(t),
 	})
 	if err != nil {
 		t.Fatal(err)

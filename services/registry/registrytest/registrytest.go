@@ -77,6 +77,8 @@ func (r *Registry) open() {
 		Logger:    zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)),
 		// The tests read what a call did right after it.
 		DurableReads: true,
+		Checkpoints:  servicetest.Checkpoints("registry"),
+		DataKeys:     servicetest.DataKeys(r.t),
 	})
 	if err != nil {
 		r.t.Fatal(err)
