@@ -111,6 +111,8 @@ func (e *env) open() {
 		Registry:             registryv1.NewRegistryServiceClient(e.server.Conn()),
 		ProjectionMinBackoff: 5 * time.Millisecond,
 		ProjectionMaxBackoff: 20 * time.Millisecond,
+		Checkpoints:          servicetest.Checkpoints("pension"),
+		DataKeys:             servicetest.DataKeys(e.t),
 	})
 	if err != nil {
 		e.t.Fatal(err)
