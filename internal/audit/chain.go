@@ -10,9 +10,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -215,4 +217,28 @@ func lastCheckpoint(b *bolt.Bucket) (uint64, error) {
 		return 0, nil
 	}
 	return boltstore.ParseU64(k[1:])
+}
+
+// CheckpointsOf returns the Checkpoints a service program configures:
+// its name, its audit key (loaded now, so that a bad file stops the start
+// before the database is opened) and its flags' cadence.
+func CheckpointsOf(c *grpcserver.ServiceConfig) (Checkpoints, error) {
+	key, err := c.AuditSigningKey()
+	if err != nil {
+		return Checkpoints{}, err
+	}
+	return Checkpoints{Service: c.Name, Key: key, Every: c.AuditCheckpointEvery, Interval: c.AuditCheckpointInterval}, nil
+}
+
+// StartingFields are the fields of a service's "starting" line that say
+// how it signs its audit log: the id of its audit key, which `socmgmt
+// audit verify` names when a checkpoint's key is missing.
+func (c Checkpoints) StartingFields() []zap.Field {
+	if c.Key == nil {
+		return []zap.Field{zap.String("audit_key", "none")}
+	}
+	return []zap.Field{
+		zap.String("audit_key", KeyID(c.Key.Public().(ed25519.PublicKey))),
+		zap.Int("audit_checkpoint_every", c.Every), zap.Duration("audit_checkpoint_interval", c.Interval),
+	}
 }

@@ -109,6 +109,16 @@ func decodeCursor(s string) (cursor, error) {
 	}, nil
 }
 
+// AdminRoutes are the store's routes on the service's admin port: the
+// data-key rotation (RotatePath) when the store seals personal data,
+// none otherwise.
+func (b *Base) AdminRoutes(log *zap.Logger) map[string]http.Handler {
+	if len(b.seal.buckets) == 0 {
+		return nil
+	}
+	return map[string]http.Handler{RotatePath: b.RotateHandler(log)}
+}
+
 // RotateHandler serves Rotate to POST requests on the admin port
 // (RotatePath, which an admin token guards): the query's after and limit
 // (default DefaultRotateBatch, at most MaxRotateBatch) in, a RotateBatch

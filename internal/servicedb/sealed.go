@@ -81,6 +81,13 @@ func (b *Base) Unseal(bucket, key, v []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// UnsealWith returns the plain value of v, stored sealed at key in the
+// sealed bucket named bucket, opened with ring: for a tool or a test that
+// reads a store's file without opening the store.
+func UnsealWith(ring *datakey.Ring, bucket, key, v []byte) ([]byte, error) {
+	return ring.Open(nil, v, aad(bucket, key))
+}
+
 // PutProto stores m, encoded and sealed, under key in the sealed bucket
 // named bucket of tx.
 func (b *Base) PutProto(tx *bolt.Tx, bucket, key []byte, m proto.Message) error {

@@ -3,9 +3,10 @@ package servicetest
 import (
 	"bytes"
 	"crypto/ed25519"
+	"path/filepath"
 	"testing"
 
-	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/datakey"
 )
 
@@ -24,11 +25,28 @@ func DataKeys(t testing.TB) *datakey.Ring {
 }
 
 // AuditKey is the key the tests' stores sign their audit checkpoints
-// with: fixed, so that a store a test reopens goes on with the same key.
+// with (audit.Checkpoints.Key): fixed, so that a store a test reopens
+// goes on with the same key. (This package cannot build the Checkpoints
+// itself: the audit package's own tests import it.)
 var AuditKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0xa7}, ed25519.SeedSize))
 
-// Checkpoints are the audit checkpoints of a test's store of service,
-// signed with AuditKey at the default cadence.
-func Checkpoints(service string) audit.Checkpoints {
-	return audit.Checkpoints{Service: service, Key: AuditKey}
+// StoreKeyArgs returns the flags that give the program of service its
+// store's keys, creating the key files in dir on first use: --audit-key,
+// a private key of its own, and, when sealed, --data-key, a data key file
+// every service of dir shares.
+func StoreKeyArgs(t testing.TB, dir, service string, sealed bool) []string {
+	t.Helper()
+	auditKey := filepath.Join(dir, "audit-"+service+".key")
+	if _, _, err := authn.LoadOrCreateKeyFile(auditKey); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--audit-key", auditKey}
+	if !sealed {
+		return args
+	}
+	dataKey := filepath.Join(dir, "data.key")
+	if _, _, err := datakey.LoadOrCreateFile(dataKey); err != nil {
+		t.Fatal(err)
+	}
+	return append(args, "--data-key", dataKey)
 }

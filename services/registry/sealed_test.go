@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
@@ -92,7 +93,7 @@ func openWithKeys(t *testing.T, path string, keys *datakey.Ring) (*Store, error)
 	}
 	return OpenStore(path, keyer, StoreOptions{
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: func() time.Time { return testNow },
-		DurableReads: true, Checkpoints: servicetest.Checkpoints("registry"), DataKeys: keys,
+		DurableReads: true, Checkpoints: audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey}, DataKeys: keys,
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
@@ -77,7 +78,7 @@ func (r *Registry) open() {
 		Logger:    zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)),
 		// The tests read what a call did right after it.
 		DurableReads: true,
-		Checkpoints:  servicetest.Checkpoints("registry"),
+		Checkpoints:  audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
 		DataKeys:     servicetest.DataKeys(r.t),
 	})
 	if err != nil {
