@@ -210,4 +210,3 @@ func TestAuditVerifyRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
-
