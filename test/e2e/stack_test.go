@@ -149,7 +149,9 @@ func startStack(t *testing.T) *stack {
 	}
 
 	var addrs []string
-	s.registryKeys = servicetest.StoreKeyArgs(t, filepath.Join(dir, "keys"), "registry", true)
+	// A checkpoint every two audit entries, so that a test's few reads
+	// are signed.
+	s.registryKeys = append(servicetest.StoreKeyArgs(t, filepath.Join(dir, "keys"), "registry", true), "--audit-checkpoint-every", "2")
 	s.registry, addrs = s.launch(t, "registry", 2,
 		func(a []string) []string {
 			return append(registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey, s.registryKeys), s.servesTLS("registry")...)
