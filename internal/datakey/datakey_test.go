@@ -236,3 +236,37 @@ func FuzzOpen(f *testing.F) {
 		_, _ = r.Open(nil, v, nil)
 	})
 }
+
+// BenchmarkOpen opens a sealed value of a stored retiree's size, as
+// every read of one does.
+func BenchmarkOpen(b *testing.B) {
+	r, err := New(map[uint32][]byte{1: key(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	aad := []byte("retirees\x00abcdefghijklmnop")
+	sealed := r.Seal(nil, bytes.Repeat([]byte("x"), 360), aad)
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Open(buf[:0], sealed, aad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSeal seals a value of a stored retiree's size, as every write
+// of one does.
+func BenchmarkSeal(b *testing.B) {
+	r, err := New(map[uint32][]byte{1: key(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	aad := []byte("retirees\x00abcdefghijklmnop")
+	plain := bytes.Repeat([]byte("x"), 360)
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.Seal(buf[:0], plain, aad)
+	}
+}

@@ -47,9 +47,18 @@ type sealer struct {
 // aad is the additional data a value is sealed with: its bucket and key,
 // so that a sealed value copied to another record does not open.
 func aad(bucket, key []byte) []byte {
-	a := make([]byte, 0, len(bucket)+1+len(key))
-	return append(append(append(a, bucket...), 0), key...)
+	return appendAAD(make([]byte, 0, len(bucket)+1+len(key)), bucket, key)
 }
+
+func appendAAD(dst, bucket, key []byte) []byte {
+	return append(append(append(dst, bucket...), 0), key...)
+}
+
+// decodeBuf holds what Decode needs for one value; decodeBufs reuses
+// them, so that a read costs no allocation for its sealing.
+type decodeBuf struct{ aad, plain []byte }
+
+var decodeBufs = sync.Pool{New: func() any { return new(decodeBuf) }}
 
 // Sealed reports whether the store seals the values of its sealed
 // buckets (it was opened with data keys).
@@ -110,10 +119,23 @@ func (b *Base) GetProto(tx *bolt.Tx, bucket, key []byte, m proto.Message, notFou
 
 // Decode decodes into m v, the sealed value at key in bucket.
 func (b *Base) Decode(bucket, key, v []byte, m proto.Message) error {
-	plain, err := b.Unseal(bucket, key, v)
-	if err != nil {
-		return err
+	plain := v
+	if r := b.seal.ring.Load(); r != nil {
+		buf := decodeBufs.Get().(*decodeBuf)
+		defer func() {
+			// Personal data does not wait in the pool for the next read.
+			clear(buf.plain)
+			decodeBufs.Put(buf)
+		}()
+		buf.aad = appendAAD(buf.aad[:0], bucket, key)
+		var err error
+		if plain, err = r.Open(buf.plain[:0], v, buf.aad); err != nil {
+			return fmt.Errorf("stored %s %q: %w", bucket, key, err)
+		}
+		buf.plain = plain
 	}
+	// Unmarshal copies what it keeps (strings, bytes), so the buffer may
+	// be reused.
 	if err := proto.Unmarshal(plain, m); err != nil {
 		return fmt.Errorf("decode stored %T: %w", m, err)
 	}
