@@ -197,7 +197,11 @@ func TestHarnessTLS(t *testing.T) {
 // requires, so that the figures include sealing and signing.
 func TestStoreKeyArgs(t *testing.T) {
 	h := newTestHarness(t)
-	defer h.close(false)
+	t.Cleanup(func() {
+		if err := h.close(false); err != nil {
+			t.Error(err)
+		}
+	})
 	for bin, want := range map[string][]string{
 		"/b/registry": {"--audit-key", h.auditKey, "--data-key", h.dataKey},
 		"/b/pension":  {"--audit-key", h.auditKey, "--data-key", h.dataKey},
