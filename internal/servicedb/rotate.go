@@ -35,8 +35,11 @@ type RotateBatch struct {
 }
 
 // errKeyChanged answers a batch of a pass whose key is no longer the
-// current one.
-var errKeyChanged = errors.New("the data key changed during the rotation: start it again")
+// current one; errNoKeys a rotation of a store opened without data keys.
+var (
+	errKeyChanged = errors.New("the data key changed during the rotation: start it again")
+	errNoKeys     = errors.New("this store was opened without data keys: it seals nothing")
+)
 
 // Rotate reseals one batch of the service's personal data under the
 // newest data key, while the service serves. A pass starts with after
@@ -48,7 +51,7 @@ var errKeyChanged = errors.New("the data key changed during the rotation: start 
 func (b *Base) Rotate(after string, limit int) (RotateBatch, error) {
 	s := b.seal
 	if len(s.buckets) == 0 || s.ring.Load() == nil {
-		return RotateBatch{}, errors.New("this store seals nothing: it was opened without data keys")
+		return RotateBatch{}, errNoKeys
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,7 +151,7 @@ func (b *Base) RotateHandler(log *zap.Logger) http.Handler {
 		case errors.Is(err, errBadCursor):
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
-		case errors.Is(err, errKeyChanged):
+		case errors.Is(err, errKeyChanged), errors.Is(err, errNoKeys):
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		case err != nil:

@@ -60,10 +60,6 @@ type decodeBuf struct{ aad, plain []byte }
 
 var decodeBufs = sync.Pool{New: func() any { return new(decodeBuf) }}
 
-// Sealed reports whether the store seals the values of its sealed
-// buckets (it was opened with data keys).
-func (b *Base) Sealed() bool { return b.seal.ring.Load() != nil }
-
 // AppendSealed appends to dst the stored form of v, the value of a
 // sealed bucket's key: sealed under the current data key, or v itself
 // when the store has no keys.
