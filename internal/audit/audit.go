@@ -47,10 +47,14 @@ import (
 //	0x03 seq           -> checkpoint        a signed checkpoint of the chain
 //	                                        up to entry seq (see checkpoint)
 //	0x00 "indexed"     -> seq               how far the index reaches
-//	0x00 "chain"       -> seq, hash         the chain's head: the last entry
 //	0x00 "legacy"      -> seq               present while entries up to seq,
 //	                                        written before the chain, still
 //	                                        wait to be chained (see Migration)
+//	0x00 "chaining"    -> seq, hash         meanwhile, the last entry chained
+//
+// The chain's head is the last entry: a commit writes no key besides the
+// entries it appends (and, now and then, a checkpoint), so that it dirties
+// no page at the other end of the bucket.
 //
 // A listing reads the index and then scans the short tail of the log that
 // is not indexed yet, so it is complete at any moment. The index is
@@ -64,9 +68,9 @@ const (
 )
 
 var (
-	keyIndexed = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
-	keyHead    = []byte{0x00, 'c', 'h', 'a', 'i', 'n'}
-	keyLegacy  = []byte{0x00, 'l', 'e', 'g', 'a', 'c', 'y'}
+	keyIndexed  = []byte{0x00, 'i', 'n', 'd', 'e', 'x', 'e', 'd'}
+	keyLegacy   = []byte{0x00, 'l', 'e', 'g', 'a', 'c', 'y'}
+	keyChaining = []byte{0x00, 'c', 'h', 'a', 'i', 'n', 'i', 'n', 'g'}
 )
 
 // Indexing is deferred work. Every indexTick the indexer looks at how many
@@ -130,10 +134,7 @@ func Put(tx *bolt.Tx, e *registryv1.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := appendEntry(b, &h, e); err != nil {
-		return err
-	}
-	return writeHead(b, h)
+	return appendEntry(b, &h, e)
 }
 
 // decodeEntry decodes a stored log value: the chain hash, then the entry.

@@ -43,21 +43,38 @@ type head struct {
 }
 
 func readHead(b *bolt.Bucket) (head, error) {
-	v := b.Get(keyHead)
-	if v == nil {
+	k := lastKey(b, prefixLog)
+	if k == nil {
 		return head{}, nil
 	}
+	return headOf(k, b.Get(k))
+}
+
+// headOf is the head that the entry stored at k with value v makes.
+func headOf(k, v []byte) (head, error) {
+	seq, err := boltstore.ParseU64(k[1:])
+	if err != nil {
+		return head{}, err
+	}
+	if len(v) < hashLen {
+		return head{}, fmt.Errorf("audit entry %d is shorter than its chain hash", seq)
+	}
+	h := head{seq: seq}
+	copy(h.hash[:], v)
+	return h, nil
+}
+
+func encodeHead(h head) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+hashLen), h.seq), h.hash[:]...)
+}
+
+func decodeHead(v []byte) (head, error) {
 	if len(v) != 8+hashLen {
-		return head{}, fmt.Errorf("audit chain head is %d bytes, want %d", len(v), 8+hashLen)
+		return head{}, fmt.Errorf("audit chain mark is %d bytes, want %d", len(v), 8+hashLen)
 	}
 	h := head{seq: binary.BigEndian.Uint64(v)}
 	copy(h.hash[:], v[8:])
 	return h, nil
-}
-
-func writeHead(b *bolt.Bucket, h head) error {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+hashLen), h.seq)
-	return b.Put(keyHead, append(v, h.hash[:]...))
 }
 
 // chainHash is the chain hash of the entry at seq whose stored encoding

@@ -236,9 +236,6 @@ func (l *Log) commit(batch []*request) error {
 				}
 			}
 		}
-		if err := writeHead(b, h); err != nil {
-			return err
-		}
 		if l.checkpoints.Key == nil || h.seq-l.signed < uint64(l.checkpoints.Every) { //nolint:gosec // G115: Every is positive (withDefaults)
 			return nil
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,9 +77,11 @@ func chainLegacyBatch(b *bolt.Bucket) (through uint64, more bool, err error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("legacy mark: %w", err)
 	}
-	h, err := readHead(b)
-	if err != nil {
-		return 0, false, err
+	var h head // before the first entry until a batch is done
+	if v := b.Get(keyChaining); v != nil {
+		if h, err = decodeHead(v); err != nil {
+			return 0, false, err
+		}
 	}
 	type rewrite struct{ k, v []byte }
 	var todo []rewrite
@@ -104,13 +107,11 @@ func chainLegacyBatch(b *bolt.Bucket) (through uint64, more bool, err error) {
 			return 0, false, err
 		}
 	}
-	if err := writeHead(b, h); err != nil {
-		return 0, false, err
-	}
 	if len(todo) < legacyBatch || h.seq >= legacy {
-		return h.seq, false, b.Delete(keyLegacy)
+		// Done: from now on the last entry is the head.
+		return h.seq, false, errors.Join(b.Delete(keyLegacy), b.Delete(keyChaining))
 	}
-	return h.seq, true, nil
+	return h.seq, true, b.Put(keyChaining, encodeHead(h))
 }
 
 // lastKey returns the last key of b that starts with prefix, nil when
