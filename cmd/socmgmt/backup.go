@@ -8,19 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/socmgmt/socmgmt/internal/authn"
 )
 
 // defaultAdminAddrs are the services' admin ports as `make run` lays them
@@ -33,17 +29,12 @@ var defaultAdminAddrs = map[string]string{
 }
 
 const (
-	// backupTokenTTL bounds the admin token backup mints: it is checked
-	// when the download starts, however long the download takes.
-	backupTokenTTL = 5 * time.Minute
 	// backupSubject names the backup's caller in the service's log.
 	backupSubject = "socmgmt-backup"
 	// backupHeaderTimeout bounds the wait for the service to start
 	// answering; the download itself is bounded by nothing but ctx, since
 	// a database may be large.
 	backupHeaderTimeout = 30 * time.Second
-	// maxRefusalBody bounds what is read of a refusal's body.
-	maxRefusalBody = 512
 	// maxCheckErrors bounds the problems a failed check lists.
 	maxCheckErrors = 5
 )
@@ -54,16 +45,9 @@ var errBackupInvalid = errors.New("the backup does not verify")
 
 // backupOptions are the flags of `socmgmt backup`.
 type backupOptions struct {
-	// service is the service whose database is copied.
-	service string
+	adminTarget
 	// out is the file the verified copy is renamed to.
 	out string
-	// addr is the service's admin host:port; its make-run one when empty.
-	addr string
-	// keyFile is the signing key an admin token is minted with.
-	keyFile string
-	// tokenFile holds an admin token to use instead of minting one.
-	tokenFile string
 }
 
 func newBackupCmd(e env) *cobra.Command {
@@ -94,11 +78,8 @@ operator has only a token. See deploy/README.md for restoring.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.service, "service", "", "`name` of the service to back up: registry, pension, activity or handover (required)")
+	o.flags(f, e, "back up", defaultAdminAddrs)
 	f.StringVar(&o.out, "out", "", "`file` to write the verified copy to (required)")
-	f.StringVar(&o.addr, "addr", "", "the service's admin `host:port` (default: its make-run address, e.g. 127.0.0.1:9201 for registry)")
-	f.StringVar(&o.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key, to mint an admin token ($"+envKey+" overrides the default)")
-	f.StringVar(&o.tokenFile, "token-file", "", "`file` holding an admin token to use instead of minting one with --key")
 	return cmd
 }
 
@@ -116,7 +97,7 @@ func runBackup(ctx context.Context, o backupOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	token, err := o.token()
+	token, err := o.token(backupSubject)
 	if err != nil {
 		return err
 	}
@@ -136,19 +117,9 @@ func runBackup(ctx context.Context, o backupOptions, out io.Writer) error {
 
 // check validates the options and returns the admin address to use.
 func (o backupOptions) check() (string, error) {
-	known := slices.Sorted(func(yield func(string) bool) {
-		for name := range defaultAdminAddrs {
-			if !yield(name) {
-				return
-			}
-		}
-	})
-	if o.service == "" {
-		return "", fmt.Errorf("--service is required: one of %s", strings.Join(known, ", "))
-	}
-	addr, ok := defaultAdminAddrs[o.service]
-	if !ok {
-		return "", fmt.Errorf("--service %q: want one of %s", o.service, strings.Join(known, ", "))
+	addr, err := o.address(defaultAdminAddrs)
+	if err != nil {
+		return "", err
 	}
 	if o.out == "" {
 		return "", errors.New("--out FILE is required")
@@ -156,62 +127,21 @@ func (o backupOptions) check() (string, error) {
 	if fi, err := os.Stat(o.out); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("--out %s is a directory; name the file to write", o.out)
 	}
-	if o.addr != "" {
-		if _, _, err := net.SplitHostPort(o.addr); err != nil {
-			return "", fmt.Errorf("--addr %q: want host:port", o.addr)
-		}
-		addr = o.addr
-	}
 	return addr, nil
-}
-
-// token returns the admin token to call with: the one in --token-file, or
-// one minted with --key.
-func (o backupOptions) token() (string, error) {
-	if o.tokenFile != "" {
-		data, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
-		}
-		tok := strings.TrimSpace(string(data))
-		if tok == "" || strings.ContainsAny(tok, " \r\n\t") {
-			return "", fmt.Errorf("--token-file %s: want one token on one line", o.tokenFile)
-		}
-		return tok, nil
-	}
-	_, tok, err := signedToken(o.keyFile, authn.Principal{Subject: backupSubject, Role: authn.RoleAdmin}, backupTokenTTL)
-	return tok, err
 }
 
 // fetchBackup starts the download of addr's /debug/backup and returns its
 // body, or why the service refused.
 func fetchBackup(ctx context.Context, addr, token string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/backup", nil)
+	resp, err := adminRequest(ctx, http.MethodGet, "http://"+addr+"/debug/backup", token, backupHeaderTimeout)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	client := &http.Client{Transport: &http.Transport{
-		// Never through a proxy: the request carries an admin token.
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		ResponseHeaderTimeout: backupHeaderTimeout,
-	}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w (is the service running, and is this its machine?)", err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp.Body, nil
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxRefusalBody))
-	why := strings.TrimSpace(string(msg))
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("refused (HTTP %d: %s): an admin token of the service's key is needed, from the service's own machine", resp.StatusCode, why)
-	}
-	return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, why)
+	return nil, refusal(resp)
 }
 
 // installBackup writes body to a temporary file beside out, verifies it,

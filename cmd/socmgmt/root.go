@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 func newRootCmd(e env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "socmgmt",
-		Short: "Operate a socmgmt stack: mint tokens, load demo data, back up",
+		Short: "Operate a socmgmt stack: mint tokens, load demo data, back up, verify audit logs, rotate data keys",
 		Long: `socmgmt is the operator's tool for the retiree socialised-management stack.
 
 It talks gRPC to the services started by "make run" (registry on
@@ -57,7 +57,8 @@ It talks gRPC to the services started by "make run" (registry on
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
-	root.AddCommand(newTokenCmd(e), newSeedCmd(e), newImportCmd(e), newBackupCmd(e), newVerifyBackupCmd())
+	root.AddCommand(newTokenCmd(e), newSeedCmd(e), newImportCmd(e), newBackupCmd(e), newVerifyBackupCmd(),
+		newAuditCmd(e), newRotateDataKeyCmd(e))
 	return root
 }
 

@@ -30,6 +30,16 @@ func entriesOf(t *testing.T, db *bolt.DB, retireeID string) []*registryv1.AuditE
 	})
 }
 
+// newLog starts a Log for a test.
+func newLog(t testing.TB, db *bolt.DB, o Options) *Log {
+	t.Helper()
+	l, err := NewLog(db, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func openDB(t *testing.T) *bolt.DB {
 	t.Helper()
 	db, err := boltstore.Open(filepath.Join(t.TempDir(), "audit.db"), boltstore.Options{})
@@ -47,7 +57,7 @@ func TestGroupCommitRecordsEveryRead(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
 	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
-	l := NewLog(db, zaptest.NewLogger(t), func() time.Time { return at }, true)
+	l := newLog(t, db, Options{Logger: zaptest.NewLogger(t), Now: func() time.Time { return at }, DurableReads: true})
 	defer l.Close()
 
 	var wg sync.WaitGroup
@@ -83,7 +93,7 @@ func TestGroupCommitRecordsEveryRead(t *testing.T) {
 
 func TestRecordAfterClose(t *testing.T) {
 	t.Parallel()
-	l := NewLog(openDB(t), nil, nil, true)
+	l := newLog(t, openDB(t), Options{DurableReads: true})
 	l.Close()
 	if err := l.Record(context.Background(), Actor{}, "GetRetiree", "aaaaaaaaaaaaaaaa"); !errors.Is(err, ErrClosed) {
 		t.Errorf("err = %v, want ErrClosed", err)
@@ -92,7 +102,7 @@ func TestRecordAfterClose(t *testing.T) {
 
 func TestRecordCancelled(t *testing.T) {
 	t.Parallel()
-	l := NewLog(openDB(t), nil, nil, true)
+	l := newLog(t, openDB(t), Options{DurableReads: true})
 	defer l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -109,7 +119,7 @@ func TestRecordCancelled(t *testing.T) {
 func TestEnqueueIsWrittenByClose(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil, true)
+	l := newLog(t, db, Options{Logger: zaptest.NewLogger(t), DurableReads: true})
 	for i := 0; i < 500; i++ {
 		if err := l.Enqueue(context.Background(), Actor{Subject: "bureau-1", Role: "bureau"}, "ListRetirees", "aaaaaaaaaaaaaaaa"); err != nil {
 			t.Fatal(err)
@@ -127,7 +137,7 @@ func TestEnqueueIsWrittenByClose(t *testing.T) {
 func TestListAcrossIndexAndTail(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil, true)
+	l := newLog(t, db, Options{Logger: zaptest.NewLogger(t), DurableReads: true})
 	defer l.Close()
 	ctx := context.Background()
 	actor := Actor{Subject: "admin-1", Role: "admin"}
@@ -172,7 +182,7 @@ func TestListAcrossIndexAndTail(t *testing.T) {
 func TestIndexerCatchesUpWhenIdle(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t), nil, true)
+	l := newLog(t, db, Options{Logger: zaptest.NewLogger(t), DurableReads: true})
 	defer l.Close()
 	for i := 0; i < 30; i++ {
 		if err := l.Record(context.Background(), Actor{Subject: "s"}, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
@@ -208,7 +218,7 @@ func TestReadDurableOrQueued(t *testing.T) {
 		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
 			t.Parallel()
 			db := openDB(t)
-			l := NewLog(db, zaptest.NewLogger(t), nil, durable)
+			l := newLog(t, db, Options{Logger: zaptest.NewLogger(t), DurableReads: durable})
 			if err := l.Read(context.Background(), Actor{Subject: "u"}, "GetRetiree", "aaaaaaaaaaaaaaaa"); err != nil {
 				t.Fatal(err)
 			}
@@ -233,7 +243,7 @@ func TestReadDurableOrQueued(t *testing.T) {
 func TestReadsOnAFullDiskAreRefused(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
-	l := NewLog(db, zaptest.NewLogger(t, zaptest.Level(zap.FatalLevel)), nil, false)
+	l := newLog(t, db, Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.FatalLevel))})
 	defer l.Close()
 	clerk := Actor{Subject: "clerk-7", Role: "clerk", RequestID: "r"}
 	const id = "aaaaaaaaaaaaaaaa"

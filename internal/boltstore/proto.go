@@ -63,10 +63,20 @@ func GetForChange[M any, P interface {
 	proto.Message
 	GetEtag() string
 }](b *bolt.Bucket, id string, valid bool, notFound error, etag string, allowed func(P) error) (P, error) {
+	return ReadForChange(func(m P) error { return GetProto(b, []byte(id), m, notFound) }, valid, notFound, etag, allowed)
+}
+
+// ReadForChange is GetForChange for a record that read decodes into its
+// argument, returning notFound when there is none: one stored sealed, say.
+func ReadForChange[M any, P interface {
+	*M
+	proto.Message
+	GetEtag() string
+}](read func(P) error, valid bool, notFound error, etag string, allowed func(P) error) (P, error) {
 	old := P(new(M))
 	err := notFound
 	if valid {
-		err = GetProto(b, []byte(id), old, notFound)
+		err = read(old)
 	}
 	if err != nil {
 		if aerr := allowed(nil); aerr != nil {

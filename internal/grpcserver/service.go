@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -61,6 +63,18 @@ type ServiceConfig struct {
 	// certificate is the service's identity both ways. Empty, its calls
 	// are plaintext.
 	TLSCA string
+	// AuditKey is the Ed25519 private key file (PEM) that signs the
+	// audit log's checkpoints: the service's own, apart from the token
+	// key (see AuditSigningKey).
+	AuditKey string
+	// AuditCheckpointEvery and AuditCheckpointInterval are how many
+	// entries, or how long, may follow the last checkpoint before the
+	// next (see audit.Checkpoints).
+	AuditCheckpointEvery    int
+	AuditCheckpointInterval time.Duration
+	// DataKey is the file of the data keys that seal the personal data
+	// the service stores (see package datakey).
+	DataKey string
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer
@@ -143,20 +157,22 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 
 // NewServer returns the service's Server: its gRPC port over TLS when
 // Server.TLS says so, every call but health and reflection authenticated
-// by verifier, the caller's subject in the access log, and an online
-// backup of db at /debug/backup on the admin port, which like the
-// profiles needs an admin token that verifier accepts. It fails only
-// when the TLS files cannot be used.
-func (c *ServiceConfig) NewServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger) (*Server, error) {
+// by verifier, the caller's subject in the access log, and on the admin
+// port an online backup of the store's database at /debug/backup and the
+// store's own AdminRoutes, which like the profiles need an admin token
+// that verifier accepts. It fails only when the TLS files cannot be used.
+func (c *ServiceConfig) NewServer(verifier *authn.Verifier, store Store, log *zap.Logger) (*Server, error) {
 	tlsConfig, err := c.Server.TLS.Config()
 	if err != nil {
 		return nil, err
 	}
-	return c.newServer(verifier, db, log, tlsConfig), nil
+	return c.newServer(verifier, store, log, tlsConfig), nil
 }
 
 // newServer is NewServer with the TLS files loaded.
-func (c *ServiceConfig) newServer(verifier *authn.Verifier, db *bolt.DB, log *zap.Logger, tlsConfig *tls.Config) *Server {
+func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *zap.Logger, tlsConfig *tls.Config) *Server {
+	admin := map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)}
+	maps.Copy(admin, store.AdminRoutes(log))
 	srv := New(Options{
 		Name:            c.Name,
 		GRPCAddr:        c.Server.GRPCAddr,
@@ -165,7 +181,7 @@ func (c *ServiceConfig) newServer(verifier *authn.Verifier, db *bolt.DB, log *za
 		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
 		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
 		Subject:         authn.SubjectOf,
-		AdminHandlers:   map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(db, log)},
+		AdminHandlers:   admin,
 		AdminVerifier:   verifier,
 		ShutdownTimeout: c.Server.ShutdownTimeout,
 		TLS:             tlsConfig,
@@ -225,9 +241,12 @@ func StartTask(ctx context.Context, log *zap.Logger, name string, task func(cont
 }
 
 // Store is what RunService needs of a service's store: the database that
-// /debug/backup copies, and Close.
+// /debug/backup copies, the store's own admin routes (a data-key
+// rotation), and Close. servicedb.Base, which every store embeds, has
+// them.
 type Store interface {
 	DB() *bolt.DB
+	AdminRoutes(log *zap.Logger) map[string]http.Handler
 	Close() error
 }
 
@@ -287,7 +306,7 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	srv := c.newServer(verifier, store.DB(), log, tlsConfig)
+	srv := c.newServer(verifier, store, log, tlsConfig)
 	tasks, err := svc.Setup(srv, store)
 	if err != nil {
 		return err

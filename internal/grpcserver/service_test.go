@@ -143,11 +143,14 @@ func (l stepLog) all() []string {
 
 // fakeStore is a Store over a real bbolt file that logs its Close.
 type fakeStore struct {
-	db  *bolt.DB
-	log stepLog
+	db     *bolt.DB
+	log    stepLog
+	routes map[string]http.Handler
 }
 
 func (s *fakeStore) DB() *bolt.DB { return s.db }
+
+func (s *fakeStore) AdminRoutes(*zap.Logger) map[string]http.Handler { return s.routes }
 
 func (s *fakeStore) Close() error {
 	s.log.add("close")
@@ -303,7 +306,10 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	srv, err := c.NewServer(verifier, db, zaptest.NewLogger(t))
+	store := &fakeStore{db: db, routes: map[string]http.Handler{
+		"/debug/store-route": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
+	}}
+	srv, err := c.NewServer(verifier, store, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +317,7 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 
 	signer := authn.NewSigner(priv)
 	adminhttptest.Check(t, admin, signer, "/debug/backup")
+	adminhttptest.Check(t, admin, signer, "/debug/store-route")
 	adminhttptest.Check(t, admin, signer, "/debug/pprof/heap")
 	for _, path := range []string{"/metrics", "/healthz"} {
 		// /healthz says 503 before serving; what matters is that it answers.

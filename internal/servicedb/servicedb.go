@@ -1,13 +1,15 @@
 // Package servicedb is what every service's store is built on: its bbolt
 // file opened and migrated to the service's storage schema, the page tokens
 // bound to that file, and, for a service that holds personal data, the
-// audit log of reads kept in the same file. A store embeds a Base and adds
-// its own buckets' logic.
+// audit log of reads kept in the same file and the personal data itself
+// sealed under the service's data keys (see package datakey). A store
+// embeds a Base and adds its own buckets' logic.
 package servicedb
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -30,25 +33,62 @@ type Options struct {
 	// DurableReads makes AuditReads return only once a read's record is on
 	// disk (see audit.Log.Read).
 	DurableReads bool
+	// Checkpoints say how the audit log's chain is signed; Service names
+	// the service in them.
+	Checkpoints audit.Checkpoints
+	// Sealed are the buckets whose values hold personal data: they are
+	// stored sealed under DataKeys, through the Base's PutProto, GetProto,
+	// Decode, Collect and AppendSealed.
+	Sealed [][]byte
+	// DataKeys seal the values of the Sealed buckets. Nil keeps them in
+	// plain text, which Open refuses for a file whose values are sealed.
+	DataKeys *datakey.Ring
 }
 
-// Base is a service's open database, its page tokens and its audit log.
+// Base is a service's open database, its page tokens, its audit log and
+// the sealing of its personal data.
 type Base struct {
 	db    *bolt.DB
+	meta  []byte
 	pages *boltstore.PageTokens
 	audit *audit.Log // nil unless Options.Audit
+	seal  *sealer
 }
 
 // Open opens (creating or migrating as needed) the database at path with
-// schema; see boltstore.OpenVersioned.
+// schema; see boltstore.OpenVersioned. With DataKeys, values of the
+// Sealed buckets that were written in plain text are sealed, and the
+// file is then compacted so that their plain text does not linger in its
+// free pages; without, a file whose values are sealed is refused
+// (ErrDataKeyNeeded). With Audit it starts the audit log, first chaining
+// entries a migration left unchained (see audit.NewLog).
 func Open(path string, schema boltstore.Schema, o Options) (Base, error) {
-	db, pages, err := boltstore.OpenVersioned(path, schema, boltstore.Options{Logger: o.Logger})
+	bo := boltstore.Options{Logger: o.Logger}
+	db, pages, err := boltstore.OpenVersioned(path, schema, bo)
 	if err != nil {
 		return Base{}, err
 	}
-	b := Base{db: db, pages: pages}
-	if o.Audit {
-		b.audit = audit.NewLog(db, o.Logger, o.Now, o.DurableReads)
+	log, _ := boltstore.LoggerAndClock(o.Logger, nil)
+	b := Base{db: db, meta: schema.Meta, pages: pages, seal: &sealer{buckets: o.Sealed}}
+	compact, err := b.prepareSealing(schema.Meta, o.DataKeys, log)
+	if err == nil && compact {
+		if err = db.Close(); err == nil {
+			err = boltstore.CompactFile(path, bo)
+		}
+		if err != nil {
+			return Base{}, fmt.Errorf("open %s: compact after encrypting: %w", path, err)
+		}
+		if b.db, b.pages, err = boltstore.OpenVersioned(path, schema, bo); err != nil {
+			return Base{}, err
+		}
+	}
+	if err == nil && o.Audit {
+		b.audit, err = audit.NewLog(b.db, audit.Options{
+			Logger: o.Logger, Now: o.Now, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
+		})
+	}
+	if err != nil {
+		return Base{}, errors.Join(fmt.Errorf("open %s: %w", path, err), b.db.Close())
 	}
 	return b, nil
 }

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/tlsfiles"
@@ -46,8 +47,11 @@ type harness struct {
 	log *log.Logger
 	// dir is the temporary directory; every child's files are under it.
 	dir string
-	// tokenKey and idKey are the key files the services are started with.
-	tokenKey, idKey string
+	// tokenKey and idKey are the key files the services are started with;
+	// auditKey and dataKey those of the services that take them (see
+	// storeKeyArgs).
+	tokenKey, idKey   string
+	auditKey, dataKey string
 	// token is an admin bearer token signed with tokenKey.
 	token    string
 	children []*child
@@ -84,7 +88,8 @@ func newHarness(cfg config, logger *log.Logger) (*harness, error) {
 		return nil, err
 	}
 	h := &harness{cfg: cfg, log: logger, dir: dir,
-		tokenKey: filepath.Join(dir, "token.key"), idKey: filepath.Join(dir, "id.key")}
+		tokenKey: filepath.Join(dir, "token.key"), idKey: filepath.Join(dir, "id.key"),
+		auditKey: filepath.Join(dir, "audit.key"), dataKey: filepath.Join(dir, "data.key")}
 	if err := h.makeKeys(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
@@ -142,6 +147,12 @@ func (h *harness) makeKeys() error {
 		return err
 	}
 	if _, _, err := idnumber.LoadOrCreateKeyFile(h.idKey); err != nil {
+		return err
+	}
+	if _, err := authn.GenerateKeyFile(h.auditKey); err != nil {
+		return err
+	}
+	if _, _, err := datakey.LoadOrCreateFile(h.dataKey); err != nil {
 		return err
 	}
 	// The token outlives the run: a token expiring mid-measurement would
@@ -386,4 +397,18 @@ func metricValue(r io.Reader, name string) (float64, error) {
 		return 0, err
 	}
 	return 0, fmt.Errorf("%s: %w", name, errNoMetric)
+}
+
+// storeKeyArgs are the flags of the keys the program at bin takes beside
+// the token key, as in production: registry and pension seal personal
+// data under the data key, and they and activity sign their audit logs.
+// The measurements include both.
+func (h *harness) storeKeyArgs(bin string) []string {
+	switch filepath.Base(bin) {
+	case "registry", "pension":
+		return []string{"--audit-key", h.auditKey, "--data-key", h.dataKey}
+	case "activity":
+		return []string{"--audit-key", h.auditKey}
+	}
+	return nil
 }

@@ -94,7 +94,7 @@ func newTestHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{h.tokenKey, h.idKey} {
+	for _, f := range []string{h.tokenKey, h.idKey, h.auditKey, h.dataKey} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("key file: %v", err)
 		}
@@ -190,5 +190,26 @@ func TestHarnessTLS(t *testing.T) {
 	defer func() { _ = plain.close(false) }()
 	if got := append(plain.servesTLS(), append(plain.callsTLS(), plain.gatewayTLS()...)...); len(got) != 0 {
 		t.Errorf("a plaintext run passes %q", got)
+	}
+}
+
+// TestStoreKeyArgs: each service is started with the keys its program
+// requires, so that the figures include sealing and signing.
+func TestStoreKeyArgs(t *testing.T) {
+	h := newTestHarness(t)
+	t.Cleanup(func() {
+		if err := h.close(false); err != nil {
+			t.Error(err)
+		}
+	})
+	for bin, want := range map[string][]string{
+		"/b/registry": {"--audit-key", h.auditKey, "--data-key", h.dataKey},
+		"/b/pension":  {"--audit-key", h.auditKey, "--data-key", h.dataKey},
+		"/b/activity": {"--audit-key", h.auditKey},
+		"/b/handover": nil,
+	} {
+		if diff := cmp.Diff(want, h.storeKeyArgs(bin)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", bin, diff)
+		}
 	}
 }

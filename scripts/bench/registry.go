@@ -198,7 +198,7 @@ func (h *harness) startService(ctx context.Context, name, bin string, args ...st
 		// A service told where registry is calls it, and perhaps others.
 		all = append(all, h.callsTLS()...)
 	}
-	all = append(all, args...)
+	all = append(append(all, h.storeKeyArgs(bin)...), args...)
 	c, err := h.start(name, bin, append(all, "--log-level", "warn", "--log-format", "json")...)
 	if err != nil {
 		return nil, err

@@ -33,8 +33,9 @@ func parseConfig(args []string, out io.Writer) (config, error) {
 Starts the socmgmt stack on 127.0.0.1 for development, as "make run" does:
 registry (gRPC :9101), then handover (:9102), pension (:9103) and activity
 (:9104) when they are built, then the gateway (HTTP :8080). It creates the
-development signing key and ID-number key in the data directory if they
-are missing, and a development CA with a certificate for each program in
+development keys in the data directory if they are missing (the signing
+key, the ID-number key, the data key and each audited service's audit
+key), and a development CA with a certificate for each program in
 its tls directory: every gRPC port requires mutual TLS, and the gateway
 and the services call each other with their certificates (the gateway's
 REST port stays plain HTTP on loopback). It waits until every process is

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 )
@@ -105,12 +106,39 @@ func prepareDataDir(cfg config, certs []string, logf func(string, ...any)) error
 	} else if created {
 		logf("created the development ID-number key %s", idKey)
 	}
+	if err := prepareStoreKeys(cfg, logf); err != nil {
+		return err
+	}
 	_, written, err := devca.Ensure(string(cfg.tlsDir()), certs...)
 	if err != nil {
 		return fmt.Errorf("development certificates: %w", err)
 	}
 	if len(written) > 0 {
 		logf("created development TLS certificates in %s (the CA is %s)", cfg.tlsDir(), cfg.tlsDir().CA())
+	}
+	return nil
+}
+
+// prepareStoreKeys creates the development data key, which registry and
+// pension encrypt personal data with, and each audited service's audit
+// key, when they are missing.
+func prepareStoreKeys(cfg config, logf func(string, ...any)) error {
+	dataKey := filepath.Join(cfg.DataDir, dataKeyName)
+	if _, created, err := datakey.LoadOrCreateFile(dataKey); err != nil {
+		return fmt.Errorf("development data key: %w", err)
+	} else if created {
+		logf("created the development data key %s", dataKey)
+	}
+	for _, s := range services() {
+		if !s.audited {
+			continue
+		}
+		path := filepath.Join(cfg.DataDir, auditKeyName(s.name))
+		if _, created, err := authn.LoadOrCreateKeyFile(path); err != nil {
+			return fmt.Errorf("development audit key of %s: %w", s.name, err)
+		} else if created {
+			logf("created the development audit key %s", path)
+		}
 	}
 	return nil
 }

@@ -16,11 +16,16 @@ const (
 	gatewayAdminAddr = "127.0.0.1:9200"
 )
 
-// The development keys devrun creates in the data directory.
+// The development keys devrun creates in the data directory; each
+// audited service also gets its own audit key, auditKeyName(name).
 const (
 	signingKeyName = "dev-signing.key"
 	idKeyName      = "dev-id.key"
+	dataKeyName    = "dev-data.key"
 )
+
+// auditKeyName is the file of the development audit key of service.
+func auditKeyName(service string) string { return "dev-audit-" + service + ".key" }
 
 // tlsDirName is the directory of the data directory that holds the
 // development CA and the programs' certificates (see devca), and
@@ -53,6 +58,10 @@ type service struct {
 	// idKey says that the service indexes retirees by ID number and so
 	// takes --id-key.
 	idKey bool
+	// audited says that the service keeps an audit log and so takes
+	// --audit-key; sealed that it stores personal data and so takes
+	// --data-key.
+	audited, sealed bool
 	// upstreams are the services it calls; each present one is passed as
 	// --<name>-addr.
 	upstreams []string
@@ -63,10 +72,10 @@ type service struct {
 // which gatewayArgs does for every present service).
 func services() []service {
 	return []service{
-		{name: "registry", grpcAddr: "127.0.0.1:9101", adminAddr: "127.0.0.1:9201", required: true, idKey: true},
+		{name: "registry", grpcAddr: "127.0.0.1:9101", adminAddr: "127.0.0.1:9201", required: true, idKey: true, audited: true, sealed: true},
 		{name: "handover", grpcAddr: "127.0.0.1:9102", adminAddr: "127.0.0.1:9202", upstreams: []string{"registry", "activity"}},
-		{name: "pension", grpcAddr: "127.0.0.1:9103", adminAddr: "127.0.0.1:9203", idKey: true, upstreams: []string{"registry"}},
-		{name: "activity", grpcAddr: "127.0.0.1:9104", adminAddr: "127.0.0.1:9204", upstreams: []string{"registry"}},
+		{name: "pension", grpcAddr: "127.0.0.1:9103", adminAddr: "127.0.0.1:9203", idKey: true, audited: true, sealed: true, upstreams: []string{"registry"}},
+		{name: "activity", grpcAddr: "127.0.0.1:9104", adminAddr: "127.0.0.1:9204", audited: true, upstreams: []string{"registry"}},
 	}
 }
 
@@ -147,6 +156,12 @@ func serviceProc(cfg config, s service, present map[string]service) proc {
 	}
 	if s.idKey {
 		args = append(args, "--id-key", filepath.Join(cfg.DataDir, idKeyName))
+	}
+	if s.audited {
+		args = append(args, "--audit-key", filepath.Join(cfg.DataDir, auditKeyName(s.name)))
+	}
+	if s.sealed {
+		args = append(args, "--data-key", filepath.Join(cfg.DataDir, dataKeyName))
 	}
 	calls := false
 	for _, up := range s.upstreams {

@@ -25,7 +25,8 @@ func TestStackProcs(t *testing.T) {
 	registryArgs := slices.Concat([]string{
 		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "/srv/var",
 		"--token-key", "/srv/var/dev-signing.key"}, serves("registry"), []string{
-		"--id-key", "/srv/var/dev-id.key", "--log-format", "console",
+		"--id-key", "/srv/var/dev-id.key", "--audit-key", "/srv/var/dev-audit-registry.key", "--data-key", "/srv/var/dev-data.key",
+		"--log-format", "console",
 	})
 	gatewayTLS := []string{"--tls-ca", "/srv/var/tls/ca.crt", "--tls-client-cert", "/srv/var/tls/gateway.crt", "--tls-client-key", "/srv/var/tls/gateway.key"}
 	type want struct {
@@ -62,11 +63,13 @@ func TestStackProcs(t *testing.T) {
 				{"pension", "/opt/bin/pension", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9103", "--admin-addr", "127.0.0.1:9203", "--data-dir", "/srv/var",
 					"--token-key", "/srv/var/dev-signing.key"}, serves("pension"), []string{"--id-key", "/srv/var/dev-id.key",
+					"--audit-key", "/srv/var/dev-audit-pension.key", "--data-key", "/srv/var/dev-data.key",
 					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
 				})},
 				{"activity", "/opt/bin/activity", slices.Concat([]string{
 					"--grpc-addr", "127.0.0.1:9104", "--admin-addr", "127.0.0.1:9204", "--data-dir", "/srv/var",
 					"--token-key", "/srv/var/dev-signing.key"}, serves("activity"), []string{
+					"--audit-key", "/srv/var/dev-audit-activity.key",
 					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
 				})},
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
@@ -201,11 +204,13 @@ func TestPrepareDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, idKeyName)); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{idKeyName, dataKeyName, auditKeyName("registry"), auditKeyName("pension"), auditKeyName("activity")} {
+		if fi, err := os.Stat(filepath.Join(cfg.DataDir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want a file of mode 0600", name, fi, err)
+		}
 	}
-	if len(logged) != 3 {
-		t.Errorf("logged %q, want the creation of two keys and of the certificates", logged)
+	if len(logged) != 7 {
+		t.Errorf("logged %q, want the creation of six keys and of the certificates", logged)
 	}
 	tls := cfg.tlsDir()
 	if _, err := (tlsfiles.Client{CAFile: tls.CA(), CertFile: tls.Cert("cli"), KeyFile: tls.Key("cli")}).Config(); err != nil {

@@ -27,6 +27,7 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.ServiceTokenFile("registry")
 	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read of registrations")
+	cmd.AuditKey()
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

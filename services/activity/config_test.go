@@ -3,6 +3,7 @@ package activity
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
@@ -12,9 +13,11 @@ func TestParseConfig(t *testing.T) {
 	devrun := []string{
 		"--grpc-addr", "127.0.0.1:9104", "--admin-addr", "127.0.0.1:9204", "--data-dir", "var",
 		"--token-key", "var/dev-signing.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",
+		"--audit-key", "var/dev-audit-activity.key",
 	}
 	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
-	if c.RegistryAddr != "127.0.0.1:9101" || c.Server.GRPCAddr != "127.0.0.1:9104" || c.DBPath() != filepath.Join("var", "activity.db") {
+	if c.RegistryAddr != "127.0.0.1:9101" || c.Server.GRPCAddr != "127.0.0.1:9104" || c.DBPath() != filepath.Join("var", "activity.db") ||
+		c.AuditKey != "var/dev-audit-activity.key" || c.AuditCheckpointEvery != 1000 || c.AuditCheckpointInterval != time.Minute {
 		t.Errorf("config = %+v", c)
 	}
 
@@ -31,6 +34,9 @@ func TestParseConfig(t *testing.T) {
 	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
 		{Name: "no keys, token", Args: []string{"--registry-addr", ""}, Want: "--token-key is required"},
 		{Name: "no keys, registry", Args: []string{"--registry-addr", ""}, Want: "--registry-addr is required"},
+		{Name: "no keys, audit", Args: []string{"--registry-addr", ""}, Want: "--audit-key is required"},
+		{Name: "no checkpoint count", Args: append(devrun, "--audit-checkpoint-every", "0"), Want: "--audit-checkpoint-every must be between 1 and 1000000"},
+		{Name: "checkpoint interval too short", Args: append(devrun, "--audit-checkpoint-interval", "10ms"), Want: "--audit-checkpoint-interval must be between 1s and 24h"},
 		{Name: "two shared, log format", Args: bothShared, Want: "--log-format must be json or console", Shared: true},
 		{Name: "two shared, gRPC address", Args: bothShared, Want: "--grpc-addr is required", Shared: true},
 	}, servicetest.SharedFlagCases(devrun)...))

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
@@ -73,6 +74,7 @@ func newEnv(t testing.TB) *env {
 		Now:    e.clock.Now,
 		// The tests read the audit log right after the reads it records.
 		DurableReads: true,
+		Checkpoints:  audit.Checkpoints{Service: "activity", Key: servicetest.AuditKey},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -89,8 +89,8 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    2,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions},
+	Version:    3,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions, audit.Migration(2)},
 }
 
 // calendarSubscriptions is the step to version 2: the buckets of calendar

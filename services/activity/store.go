@@ -36,6 +36,8 @@ type StoreOptions struct {
 	// audit.Log.Record); otherwise records are group-committed within
 	// milliseconds of the answer.
 	DurableReads bool
+	// Checkpoints say how the audit log is signed (see audit.Checkpoints).
+	Checkpoints audit.Checkpoints
 }
 
 // Store is the activity service's bbolt-backed storage: venues,
@@ -59,7 +61,9 @@ type Store struct {
 // never run the projection.
 func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOptions) (*Store, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
-	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{
+		Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 	var out []*pb.Anomaly
 	var next []byte
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		a := anomalyScan{tx: tx, f: f}
+		a := anomalyScan{s: s, tx: tx, f: f}
 		afterID := ""
 		if after != nil {
 			id, kind, ok := splitAnomalyKey(after)
@@ -110,6 +110,7 @@ func splitAnomalyKey(k []byte) (string, pb.AnomalyKind, bool) {
 
 // anomalyScan holds what the anomalies of one month share.
 type anomalyScan struct {
+	s  *Store
 	tx *bolt.Tx
 	f  AnomalyFilter
 }
@@ -126,7 +127,7 @@ type monthTotals struct {
 
 // paidIn sums a retiree's payments for m.
 func (a *anomalyScan) paidIn(id string, m month) (monthTotals, error) {
-	payments, err := paymentsOfMonth(a.tx, id, m)
+	payments, err := a.s.paymentsOfMonth(a.tx, id, m)
 	var out monthTotals
 	for _, p := range payments {
 		out.any = true

@@ -29,6 +29,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.ServiceTokenFile("registry")
 	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read")
+	cmd.AuditKey()
+	cmd.DataKey()
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one import stream (payments, certifications, decisions) may carry")

@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	base := []string{"--token-key", "k.pem", "--id-key", "id.key"}
+	base := []string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-key", "audit.pem", "--data-key", "data.key"}
 	t.Run("defaults", func(t *testing.T) {
 		c := servicetest.MustParseConfig(t, ParseConfig, base)
 		if c.Server.GRPCAddr != "127.0.0.1:9103" || c.Server.AdminAddr != "127.0.0.1:9203" || c.RegistryAddr != "127.0.0.1:9101" ||
@@ -17,8 +17,9 @@ func TestParseConfig(t *testing.T) {
 	})
 	t.Run("devrun's flags", func(t *testing.T) {
 		c, err := ParseConfig([]string{"--grpc-addr", "127.0.0.1:9103", "--admin-addr", "127.0.0.1:9203", "--data-dir", "/d",
-			"--token-key", "/d/dev-signing.key", "--id-key", "/d/dev-id.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console"})
-		if err != nil || c.DBPath() != "/d/pension.db" || c.Server.LogFormat != "console" {
+			"--token-key", "/d/dev-signing.key", "--id-key", "/d/dev-id.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",
+			"--audit-key", "/d/dev-audit-pension.key", "--data-key", "/d/dev-data.key"})
+		if err != nil || c.DBPath() != "/d/pension.db" || c.Server.LogFormat != "console" || c.AuditKey != "/d/dev-audit-pension.key" || c.DataKey != "/d/dev-data.key" {
 			t.Errorf("ParseConfig = %+v, %v", c, err)
 		}
 	})
@@ -32,6 +33,8 @@ func TestParseConfig(t *testing.T) {
 	})
 	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
 		{Name: "no keys", Want: "--token-key is required"},
+		{Name: "no audit key", Args: []string{"--token-key", "k.pem", "--id-key", "id.key"}, Want: "--audit-key is required"},
+		{Name: "no data key", Args: []string{"--token-key", "k.pem", "--id-key", "id.key"}, Want: "--data-key is required"},
 		{Name: "share too big", Args: append(base, "--amount-drop-share", "1"), Want: "--amount-drop-share"},
 		{Name: "share zero", Args: append(base, "--amount-drop-share", "0"), Want: "--amount-drop-share"},
 		{Name: "no records", Args: append(base, "--max-stream-records", "0"), Want: "--max-stream-records"},

@@ -21,7 +21,9 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -183,11 +185,11 @@ func (c *pensionChild) start() {
 	c.logs++
 	c.proc = servicetest.Start(c.t, servicetest.Program{
 		Name: "pension", Path: c.bin,
-		Args: []string{
+		Args: append([]string{
 			"--grpc-addr", c.grpcAddr, "--admin-addr", "", "--data-dir", c.dataDir,
 			"--token-key", c.keyFile, "--id-key", c.idKeyFile, "--registry-addr", c.registryAddr,
 			"--log-format", "json", "--log-level", "warn",
-		},
+		}, servicetest.StoreKeyArgs(c.t, filepath.Dir(c.dataDir), "pension", true)...),
 		Log: filepath.Join(filepath.Dir(c.dataDir), fmt.Sprintf("pension-%d.log", c.logs)),
 	})
 	c.proc.WaitServing(c.t, c.grpcAddr)
@@ -341,17 +343,28 @@ func verifyCrashPayments(t *testing.T, tx *bolt.Tx, states []*registryv1.Retiree
 	if n := tx.Bucket(bucketPaymentVersions).Stats().KeyN; n != 0 {
 		t.Errorf("%d superseded versions: a record was stored twice with different content", n)
 	}
+	// The child's data key file is beside its data directory (see
+	// pensionChild.start).
+	ring, err := datakey.LoadFile(filepath.Join(filepath.Dir(filepath.Dir(tx.DB().Path())), "data.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var p pb.Payment
 	for i := int64(1); i <= crashRecords; i++ {
 		r := crashPayment(i)
 		m, _ := parseMonth(r.Month)
 		n := int((i - 1) % crashRetirees)
-		v := payments.Get(paymentKey(nil, states[n].Id, m, r.PaidOn, pb.PaymentKind_REGULAR))
+		key := paymentKey(nil, states[n].Id, m, r.PaidOn, pb.PaymentKind_REGULAR)
+		v := payments.Get(key)
 		if v == nil {
 			t.Errorf("record %d is missing", i)
 			continue
 		}
-		if err := proto.Unmarshal(v, &p); err != nil {
+		plain, err := servicedb.UnsealWith(ring, bucketPayments, key, v)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if err := proto.Unmarshal(plain, &p); err != nil {
 			t.Fatal(err)
 		}
 		if p.BasicFen != r.BasicFen || p.Version != 1 || p.BatchId != crashBatch {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
@@ -111,6 +112,8 @@ func (e *env) open() {
 		Registry:             registryv1.NewRegistryServiceClient(e.server.Conn()),
 		ProjectionMinBackoff: 5 * time.Millisecond,
 		ProjectionMaxBackoff: 20 * time.Millisecond,
+		Checkpoints:          audit.Checkpoints{Service: "pension", Key: servicetest.AuditKey},
+		DataKeys:             servicetest.DataKeys(e.t),
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -165,6 +166,8 @@ func (c *recordChecker) begin(index int64, idNumber string) (recordHead, time.Ti
 // groupTx is one group's transaction and what the writes of its records
 // share.
 type groupTx struct {
+	// base seals the records of sealed buckets.
+	base  *servicedb.Base
 	tx    *bolt.Tx
 	now   time.Time
 	ts    *timestamppb.Timestamp
@@ -201,7 +204,7 @@ type importer[In, R, S any] struct {
 func newImporter[In, R, S any](s *Store, kind importKind[In, R, S], rpc, batchID string, actor Actor) *importer[In, R, S] {
 	return &importer[In, R, S]{
 		s: s, kind: kind,
-		g:   groupTx{actor: actor, rpc: rpc, batchID: batchID},
+		g:   groupTx{base: &s.Base, actor: actor, rpc: rpc, batchID: batchID},
 		sum: pb.ImportSummary{BatchId: batchID},
 	}
 }

@@ -34,11 +34,11 @@ type paymentRecord struct {
 // importer.auditGroup): each carries its batch id and import time, which
 // traces an import without doubling the writes of a million-record one.
 type paymentKind struct {
-	// msg and old are reused from record to record; oldRaw is the stored
-	// encoding of old.
-	msg, old pb.Payment
-	oldRaw   []byte
-	marshal  proto.MarshalOptions
+	// msg, old and plain are reused from record to record; oldRaw is the
+	// encoding of old, unsealed, and plain msg's.
+	msg, old      pb.Payment
+	oldRaw, plain []byte
+	marshal       proto.MarshalOptions
 }
 
 var _ importKind[*pb.PaymentRecord, paymentRecord, *pb.Payment] = (*paymentKind)(nil)
@@ -146,9 +146,13 @@ func (*paymentKind) identify(g *groupTx, r *paymentRecord) error {
 
 // load decodes the stored payment into k.old.
 func (k *paymentKind) load(g *groupTx, r *paymentRecord) (*pb.Payment, bool, error) {
-	k.oldRaw = g.tx.Bucket(bucketPayments).Get(r.key)
-	if k.oldRaw == nil {
+	v := g.tx.Bucket(bucketPayments).Get(r.key)
+	if v == nil {
 		return nil, false, nil
+	}
+	var err error
+	if k.oldRaw, err = g.base.Unseal(bucketPayments, r.key, v); err != nil {
+		return nil, false, err
 	}
 	if err := unmarshal(k.oldRaw, &k.old, "payment"); err != nil {
 		return nil, false, err
@@ -172,7 +176,7 @@ func (k *paymentKind) correct(g *groupTx, r *paymentRecord, old *pb.Payment) err
 	g.buf = versionKey(g.buf, r.key, old.Version)
 	key := g.keep(start)
 	start = len(g.buf)
-	g.buf = append(g.buf, k.oldRaw...)
+	g.buf = g.base.AppendSealed(g.buf, bucketPaymentVersions, key, k.oldRaw)
 	if err := g.tx.Bucket(bucketPaymentVersions).Put(key, g.keep(start)); err != nil {
 		return err
 	}
@@ -182,8 +186,8 @@ func (k *paymentKind) correct(g *groupTx, r *paymentRecord, old *pb.Payment) err
 	return k.put(g, r, old.Version+1)
 }
 
-// put writes r as the given version of its payment, encoded into the
-// group's buffer.
+// put writes r as the given version of its payment, encoded and sealed
+// into the group's buffer.
 func (k *paymentKind) put(g *groupTx, r *paymentRecord, version int32) error {
 	k.msg = pb.Payment{
 		RetireeId:          r.retireeID,
@@ -200,11 +204,11 @@ func (k *paymentKind) put(g *groupTx, r *paymentRecord, version int32) error {
 		ImportTime:         g.ts,
 		Kind:               r.kind,
 	}
-	start := len(g.buf)
 	var err error
-	g.buf, err = k.marshal.MarshalAppend(g.buf, &k.msg)
-	if err != nil {
+	if k.plain, err = k.marshal.MarshalAppend(k.plain[:0], &k.msg); err != nil {
 		return err
 	}
+	start := len(g.buf)
+	g.buf = g.base.AppendSealed(g.buf, bucketPayments, r.key, k.plain)
 	return g.tx.Bucket(bucketPayments).Put(r.key, g.keep(start))
 }

@@ -134,7 +134,7 @@ func TestSeveralPaymentsPerMonth(t *testing.T) {
 			paid = append(paid, monthPaid(tx, retireeID(0), mm))
 		}
 		march, _ := parseMonth("2026-03")
-		got, err := paymentsOfMonth(tx, retireeID(0), march)
+		got, err := h.store.paymentsOfMonth(tx, retireeID(0), march)
 		if diff := cmp.Diff(want[0:1], describe(got[:1])); diff != "" || len(got) != 4 {
 			t.Errorf("paymentsOfMonth: %d payments, first (-want +got):\n%s", len(got), diff)
 		}

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -51,20 +52,22 @@ func (s *Store) Payments(id string, from, to month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = paymentsIn(tx, id, from, to)
+		out, err = s.paymentsIn(tx, id, from, to)
 		return err
 	})
 	return out, err
 }
 
-func paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
+// paymentsIn returns a retiree's payments of the months from..to, read
+// in tx.
+func (s *Store) paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
 	// Every key of the months up to to sorts before to+1's prefix.
 	end := paymentMonthPrefix(nil, id, to+1)
 	c := tx.Bucket(bucketPayments).Cursor()
 	for k, v := c.Seek(paymentMonthPrefix(nil, id, from)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
 		p := new(pb.Payment)
-		if err := unmarshal(v, p, "payment"); err != nil {
+		if err := s.Decode(bucketPayments, k, v, p); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -74,16 +77,10 @@ func paymentsIn(tx *bolt.Tx, id string, from, to month) ([]*pb.Payment, error) {
 
 // paymentsOfMonth returns every current payment of a retiree for month m,
 // of any kind, by the day they were paid.
-func paymentsOfMonth(tx *bolt.Tx, id string, m month) ([]*pb.Payment, error) {
+func (s *Store) paymentsOfMonth(tx *bolt.Tx, id string, m month) ([]*pb.Payment, error) {
 	var out []*pb.Payment
-	err := boltstore.ScanPrefix(tx.Bucket(bucketPayments).Cursor(), paymentMonthPrefix(nil, id, m), nil, func(_, v []byte) (bool, error) {
-		p := new(pb.Payment)
-		if err := unmarshal(v, p, "payment"); err != nil {
-			return false, err
-		}
-		out = append(out, p)
-		return true, nil
-	})
+	err := boltstore.ScanPrefix(tx.Bucket(bucketPayments).Cursor(), paymentMonthPrefix(nil, id, m), nil,
+		servicedb.Collect(&s.Base, bucketPayments, &out, nil))
 	return out, err
 }
 
@@ -110,19 +107,13 @@ func (s *Store) PaymentVersions(id string, m month) ([]*pb.Payment, error) {
 		versions := tx.Bucket(bucketPaymentVersions)
 		return boltstore.ScanPrefix(tx.Bucket(bucketPayments).Cursor(), paymentMonthPrefix(nil, id, m), nil, func(k, v []byte) (bool, error) {
 			cur := new(pb.Payment)
-			if err := unmarshal(v, cur, "payment"); err != nil {
+			if err := s.Decode(bucketPayments, k, v, cur); err != nil {
 				return false, err
 			}
 			out = append(out, cur)
 			var older []*pb.Payment
-			err := boltstore.ScanPrefix(versions.Cursor(), append(bytes.Clone(k), 0), nil, func(_, v []byte) (bool, error) {
-				p := new(pb.Payment)
-				if err := unmarshal(v, p, "payment version"); err != nil {
-					return false, err
-				}
-				older = append(older, p)
-				return true, nil
-			})
+			err := boltstore.ScanPrefix(versions.Cursor(), append(bytes.Clone(k), 0), nil,
+				servicedb.Collect(&s.Base, bucketPaymentVersions, &older, nil))
 			slices.Reverse(older)
 			out = append(out, older...)
 			return err == nil, err
@@ -144,7 +135,7 @@ func (s *Store) Statement(st *registryv1.RetireeState, year int, today time.Time
 		last = cur
 	}
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		payments, err := paymentsIn(tx, st.Id, first, first+11)
+		payments, err := s.paymentsIn(tx, st.Id, first, first+11)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package pension
 import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 )
 
 // Bucket names of pension.db, all in one place (the projection keeps its
@@ -15,10 +16,12 @@ var (
 	// bucketPayments maps retiree id, 0, month (YYYY-MM), 0, paid_on
 	// (YYYY-MM-DD), 0, kind (one byte, the PaymentKind number) to the
 	// current version of that Payment (see paymentKey). Up to version 1 it
-	// mapped retiree id, 0, month to the month's only payment.
+	// mapped retiree id, 0, month to the month's only payment. Sealed (see
+	// sealedBuckets) from version 5.
 	bucketPayments = []byte("payments")
 	// bucketPaymentVersions maps a payments key, 0, version (8 bytes,
-	// big-endian) to a Payment a correction replaced.
+	// big-endian) to a Payment a correction replaced. Sealed from version
+	// 5.
 	bucketPaymentVersions = []byte("payment_versions")
 	// bucketCertifications maps retiree id, 0, certified_on, 0, sequence to
 	// a Certification.
@@ -48,6 +51,11 @@ var (
 	// audit.Bucket).
 	bucketAudit = audit.Bucket
 
+	// sealedBuckets hold personal data, the payments' bank-account
+	// fragments: their values are stored sealed under the data keys (see
+	// servicedb.Options.Sealed).
+	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions}
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
 		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
@@ -58,8 +66,11 @@ var (
 // storageSchema is the layout of pension.db, which OpenStore opens with
 // boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:       bucketMeta,
-	Buckets:    allBuckets,
-	Version:    3,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification},
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 5,
+	Migrations: []boltstore.Migration{
+		boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3),
+		servicedb.SealingMigration(4, bucketMeta),
+	},
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
@@ -42,6 +43,12 @@ type StoreOptions struct {
 	// ProjectionMinBackoff and ProjectionMaxBackoff bound the projection's
 	// reconnect wait (zero: the projection's defaults).
 	ProjectionMinBackoff, ProjectionMaxBackoff time.Duration
+	// Checkpoints say how the audit log is signed (see audit.Checkpoints).
+	Checkpoints audit.Checkpoints
+	// DataKeys seal the personal data (the payments' bank-account
+	// fragments); nil keeps it in plain text, which a file already sealed
+	// refuses (see servicedb.Open).
+	DataKeys *datakey.Ring
 }
 
 // Store is the pension service's storage: payments with their superseded
@@ -71,7 +78,10 @@ var errRetireeNotFound = fmt.Errorf("retiree %w", fault.ErrNotFound)
 // projection in it.
 func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
-	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{
+		Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
+		Sealed: sealedBuckets, DataKeys: o.DataKeys,
+	})
 	if err != nil {
 		return nil, err
 	}

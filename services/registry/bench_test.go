@@ -19,9 +19,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -92,6 +94,9 @@ func newBenchFixture(b *testing.B) (*benchFixture, error) {
 		// Not zaptest: the store outlives the benchmark that opened it.
 		Logger: zap.NewNop(),
 		Now:    func() time.Time { return testNow },
+		// Sealed and signed, as the program runs.
+		Checkpoints: audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
+		DataKeys:    servicetest.DataKeys(b),
 	})
 	if rmErr := os.RemoveAll(dir); err == nil && rmErr != nil {
 		s.Close()

@@ -66,7 +66,7 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	r.UpdateTime = ts
 	id := []byte(r.Id)
 
-	if err := boltstore.PutProto(w.tx.Bucket(bucketRetirees), id, r); err != nil {
+	if err := w.s.PutProto(w.tx, bucketRetirees, id, r); err != nil {
 		return err
 	}
 	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByCommunity), old.GetCommunityId(), r.CommunityId, r.Id); err != nil {
@@ -90,7 +90,7 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 		Revision: apiRevision(rev), Kind: kind, ChangeTime: ts,
 		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
 	}
-	if err := boltstore.PutProto(w.tx.Bucket(bucketHistory), historyKey(r.Id, rev), hist); err != nil {
+	if err := w.s.PutProto(w.tx, bucketHistory, historyKey(r.Id, rev), hist); err != nil {
 		return err
 	}
 	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))
@@ -224,9 +224,9 @@ func (s *Store) SnapshotPage(after string, limit int) ([]*pb.RetireeState, error
 		if after != "" {
 			afterKey = []byte(after)
 		}
-		_, err := boltstore.Scan{After: afterKey, Size: limit}.Page(tx.Bucket(bucketRetirees).Cursor(), func(_, v []byte) (bool, error) {
+		_, err := boltstore.Scan{After: afterKey, Size: limit}.Page(tx.Bucket(bucketRetirees).Cursor(), func(k, v []byte) (bool, error) {
 			r := new(pb.Retiree)
-			if err := proto.Unmarshal(v, r); err != nil {
+			if err := s.Decode(bucketRetirees, k, v, r); err != nil {
 				return false, err
 			}
 			st, err := s.stateOf(r)

@@ -23,6 +23,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.TokenKey("")
 	cmd.IDKey("")
 	cmd.AuditDurableReads("a read")
+	cmd.AuditKey()
+	cmd.DataKey()
 	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
 	cmd.Check("--changelog-retention must be at least 1000", func() bool { return c.Retention >= 1000 })
 	if err := cmd.Parse(args); err != nil {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -16,6 +17,7 @@ func TestParseConfig(t *testing.T) {
 	devrun := []string{
 		"--grpc-addr", "127.0.0.1:9101", "--admin-addr", "127.0.0.1:9201", "--data-dir", "var",
 		"--token-key", "var/dev-signing.key", "--id-key", "var/dev-id.key", "--log-format", "console",
+		"--audit-key", "var/dev-audit-registry.key", "--data-key", "var/dev-data.key",
 	}
 	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
 	want := Config{
@@ -29,6 +31,8 @@ func TestParseConfig(t *testing.T) {
 			Tokens: authn.TokenPolicy{
 				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime, KeyReload: authn.DefaultKeyReload,
 			},
+			AuditKey: "var/dev-audit-registry.key", AuditCheckpointEvery: 1000, AuditCheckpointInterval: time.Minute,
+			DataKey: "var/dev-data.key",
 		},
 		Retention: DefaultRetention,
 	}
@@ -44,10 +48,12 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("environment not read: %+v, %v", c, err)
 	}
 
-	base := []string{"--token-key", "k.pem", "--id-key", "id.key"}
+	base := []string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-key", "audit.pem", "--data-key", "data.key"}
 	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
 		{Name: "no keys", Want: "--token-key is required"},
 		{Name: "no id key", Args: []string{"--token-key", "k.pem"}, Want: "--id-key is required"},
+		{Name: "no audit key", Args: []string{"--token-key", "k.pem"}, Want: "--audit-key is required"},
+		{Name: "no data key", Args: []string{"--token-key", "k.pem"}, Want: "--data-key is required"},
 		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
 		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},
 	}, servicetest.SharedFlagCases(base)...))

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
@@ -121,6 +122,8 @@ func openStoreAt(t testing.TB, path string, retention uint64) *Store {
 		Now:       func() time.Time { return testNow },
 		// The tests read the audit log right after the reads it records.
 		DurableReads: true,
+		Checkpoints:  audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
+		DataKeys:     servicetest.DataKeys(t),
 	})
 	if err != nil {
 		t.Fatal(err)

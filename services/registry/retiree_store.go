@@ -16,6 +16,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -100,7 +101,14 @@ func (s *Store) GetRetiree(id string) (*pb.Retiree, error) {
 	if !inputcheck.IsOpaqueID(id) {
 		return nil, errRetireeNotFound
 	}
-	return get[pb.Retiree](s.DB(), bucketRetirees, []byte(id), errRetireeNotFound)
+	r := new(pb.Retiree)
+	err := s.DB().View(func(tx *bolt.Tx) error {
+		return s.GetProto(tx, bucketRetirees, []byte(id), r, errRetireeNotFound)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // LookupRetiree finds a retiree by ID number.
@@ -112,7 +120,7 @@ func (s *Store) LookupRetiree(id idnumber.ID) (*pb.Retiree, error) {
 		if rid == nil {
 			return errRetireeNotFound
 		}
-		return boltstore.GetProto(tx.Bucket(bucketRetirees), rid, r, errRetireeNotFound)
+		return s.GetProto(tx, bucketRetirees, rid, r, errRetireeNotFound)
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +156,7 @@ func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Ret
 	indexes := []boltstore.Index{{Bucket: bucketRetireeByCommunity, Value: f.CommunityID}, {Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode}}
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, boltstore.Collect(&out, f.match))
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, servicedb.Collect(&s.Base, bucketRetirees, &out, f.match))
 		return err
 	})
 	return out, next, err
@@ -233,7 +241,8 @@ func (s *Store) mutate(id, etag string, allowed func(*pb.Retiree) error,
 ) (*pb.Retiree, error) {
 	var out *pb.Retiree
 	err := s.update(func(tx *bolt.Tx, w *changeWriter) error {
-		old, err := boltstore.GetForChange(tx.Bucket(bucketRetirees), id, inputcheck.IsOpaqueID(id), errRetireeNotFound, etag, allowed)
+		read := func(r *pb.Retiree) error { return s.GetProto(tx, bucketRetirees, []byte(id), r, errRetireeNotFound) }
+		old, err := boltstore.ReadForChange(read, inputcheck.IsOpaqueID(id), errRetireeNotFound, etag, allowed)
 		if err != nil {
 			return err
 		}
@@ -277,7 +286,7 @@ func (s *Store) AssignRetirees(key string, ids []string, community string, mode 
 		if tx.Bucket(bucketCommunities).Get([]byte(community)) == nil {
 			return fault.Invalid("community_id", "no community with this id")
 		}
-		records, err := assignable(tx, ids)
+		records, err := s.assignable(tx, ids)
 		if err != nil {
 			return err
 		}
@@ -326,7 +335,7 @@ func (e *AssignRefusedError) Error() string {
 
 // assignable reads the retirees of ids for an assignment, or returns an
 // *AssignRefusedError naming each one that does not exist or is not living.
-func assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
+func (s *Store) assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
 	var refused []RefusedRetiree
 	records := make([]*pb.Retiree, 0, len(ids))
 	for i, id := range ids {
@@ -335,7 +344,7 @@ func assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
 			refused = append(refused, RefusedRetiree{Index: i, ID: id, Reason: pb.AssignRefusal_RETIREE_NOT_FOUND})
 			continue
 		}
-		if err := boltstore.GetProto(tx.Bucket(bucketRetirees), []byte(id), r, errRetireeNotFound); err != nil {
+		if err := s.GetProto(tx, bucketRetirees, []byte(id), r, errRetireeNotFound); err != nil {
 			if !isNotFound(err) {
 				return nil, err
 			}
@@ -360,7 +369,6 @@ func assignable(tx *bolt.Tx, ids []string) ([]*pb.Retiree, error) {
 func (s *Store) RetireeFacts(ids []string) ([]*pb.RetireeFacts, error) {
 	out := make([]*pb.RetireeFacts, len(ids))
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRetirees)
 		for i, id := range ids {
 			f := &pb.RetireeFacts{Id: id}
 			out[i] = f
@@ -368,7 +376,7 @@ func (s *Store) RetireeFacts(ids []string) ([]*pb.RetireeFacts, error) {
 				continue
 			}
 			r := new(pb.Retiree)
-			if err := boltstore.GetProto(b, []byte(id), r, errRetireeNotFound); err != nil {
+			if err := s.GetProto(tx, bucketRetirees, []byte(id), r, errRetireeNotFound); err != nil {
 				if isNotFound(err) {
 					continue
 				}
@@ -410,7 +418,7 @@ func (s *Store) ListHistory(id string, size int, after []byte) ([]*pb.HistoryEnt
 	var next []byte
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), boltstore.Collect(&out, nil))
+		next, err = boltstore.Scan{Prefix: boltstore.Prefix(id), After: after, Size: size}.Page(tx.Bucket(bucketHistory).Cursor(), servicedb.Collect(&s.Base, bucketHistory, &out, nil))
 		return err
 	})
 	return out, next, err

@@ -170,7 +170,7 @@ func TestRevocationListLapsesAndPersists(t *testing.T) {
 	}
 
 	now = testNow.Add(2*time.Hour + revocationLapse + time.Second)
-	reopened, err := OpenStore(path, s.keyer, StoreOptions{Now: clock})
+	reopened, err := OpenStore(path, s.keyer, StoreOptions{Now: clock, DataKeys: servicetest.DataKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

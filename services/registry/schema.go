@@ -3,6 +3,7 @@ package registry
 import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 )
 
 // Bucket names of the registry's bbolt file, all in one place. Keys are
@@ -17,7 +18,8 @@ var (
 	bucketCommunities = []byte("communities")
 	// bucketEnterprises maps credit code to Enterprise.
 	bucketEnterprises = []byte("enterprises")
-	// bucketRetirees maps retiree id to Retiree (with the full ID number).
+	// bucketRetirees maps retiree id to Retiree (with the full ID number,
+	// the phone number and the address), sealed (see sealedBuckets).
 	bucketRetirees = []byte("retirees")
 	// bucketRetireeByIDKey maps the HMAC of an ID number to a retiree id.
 	bucketRetireeByIDKey = []byte("retirees_by_idkey")
@@ -27,8 +29,9 @@ var (
 	bucketRetireeByEnterprise = []byte("retirees_by_enterprise")
 	// bucketChanges maps revision to WatchRetireesResponse: the change log.
 	bucketChanges = []byte("changes")
-	// bucketHistory holds retiree id, 0, revision -> HistoryEntry; kept for
-	// good, unlike the change log.
+	// bucketHistory holds retiree id, 0, revision -> HistoryEntry, sealed
+	// (an address change lists both addresses); kept for good, unlike the
+	// change log.
 	bucketHistory = []byte("history")
 	// bucketAudit is the audit log of reads and changes of retirees (see
 	// audit.Bucket).
@@ -53,6 +56,11 @@ var (
 		bucketRevoked, bucketRevokedByID, bucketRevokedByExpiry,
 	}
 
+	// sealedBuckets hold personal data: their values are stored sealed
+	// under the data keys (see servicedb.Options.Sealed). The change log
+	// holds only masked numbers and the ID number's HMAC.
+	sealedBuckets = [][]byte{bucketRetirees, bucketHistory}
+
 	metaHead   = []byte("head_revision")
 	metaOldest = []byte("oldest_revision")
 	// metaRevocationSeq holds the last sequence number of the revocation
@@ -65,12 +73,14 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 2,
+	Version: 4,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
 		// build without them must not open the file, which would accept
 		// the tokens on the list.
 		{From: 1, To: 2, Name: "the revocation list of bearer tokens"},
+		audit.Migration(2),
+		servicedb.SealingMigration(3, bucketMeta),
 	},
 }

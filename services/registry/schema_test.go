@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
@@ -34,6 +35,9 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		EnterpriseCreditCode: enterpriseX, ManagementMode: pb.ManagementMode_COMMUNITY,
 		Status: pb.RetireeStatus_LIVING, Etag: "e1",
 	}
+	// An audit entry as builds before the hash chain stored it: the bare
+	// entry under 0x01 and its sequence.
+	read := &pb.AuditEntry{Time: timestamppb.New(testNow), Subject: "clerk-1", Role: "clerk", Action: "GetRetiree", RetireeId: retiree.Id, RequestId: "r1"}
 	servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
 		File: "registry.db", Buckets: allBuckets, Meta: bucketMeta, Version: storageSchema.Version,
 		Records: func(tx *bolt.Tx) error {
@@ -42,6 +46,8 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 				boltstoretest.PutProto(tx, "enterprises", enterprise.CreditCode, enterprise),
 				boltstoretest.PutProto(tx, "retirees", retiree.Id, retiree),
 				boltstoretest.Put(tx, "retirees_by_idkey", string(keyer.Key(id)), []byte(retiree.Id)),
+				boltstoretest.PutProto(tx, "audit", "\x01"+string(boltstore.U64(1)), read),
+				tx.Bucket([]byte("audit")).SetSequence(1),
 			)
 		},
 		Open: func(path string) (*Store, error) {
@@ -53,6 +59,10 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 				{Name: "enterprise", Read: func() (any, error) { return s.GetEnterprise(enterpriseX) }, Want: enterprise},
 				{Name: "retiree", Read: func() (any, error) { return s.GetRetiree(retiree.Id) }, Want: retiree},
 				{Name: "retiree by ID number", Read: func() (any, error) { return s.LookupRetiree(id) }, Want: retiree},
+				{Name: "audit entry, chained", Read: func() (any, error) {
+					page, _, err := s.ListAudit(retiree.Id, 10, nil)
+					return page, err
+				}, Want: []*pb.AuditEntry{read}},
 			}
 		},
 	})

@@ -10,8 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/broadcast"
+	"github.com/socmgmt/socmgmt/internal/datakey"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
@@ -35,6 +37,12 @@ type StoreOptions struct {
 	// before the data is answered. Off, records are group-committed within
 	// milliseconds of the answer, and a crash can lose the last commit's.
 	DurableReads bool
+	// Checkpoints say how the audit log is signed (see audit.Checkpoints).
+	Checkpoints audit.Checkpoints
+	// DataKeys seal the personal data (ID and phone numbers, addresses);
+	// nil keeps it in plain text, which a file already sealed refuses
+	// (see servicedb.Open).
+	DataKeys *datakey.Ring
 }
 
 // Store is the registry's bbolt-backed storage: communities, enterprises,
@@ -67,7 +75,10 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
-	base, err := servicedb.Open(path, storageSchema, servicedb.Options{Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads})
+	base, err := servicedb.Open(path, storageSchema, servicedb.Options{
+		Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
+		Sealed: sealedBuckets, DataKeys: o.DataKeys,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func (s *stack) restoreRegistry(t *testing.T, backup string) {
 	}
 	// Where the gateway and the other services expect registry.
 	p := startProc(t, "registry", filepath.Join(s.dir, "registry-restored.log"),
-		append(registryArgs([]string{s.registryAddr, s.registryAdmin}, restored, s.pubKey, s.idKey), s.servesTLS("registry")...)...)
+		append(registryArgs([]string{s.registryAddr, s.registryAdmin}, restored, s.pubKey, s.idKey, s.registryKeys), s.servesTLS("registry")...)...)
 	s.started = append(s.started, p)
 	s.registry = p
 	t.Cleanup(func() { s.stop(t) })

@@ -73,8 +73,10 @@ type stack struct {
 	baseURL      string
 	// registryAdmin and gatewayAdmin are the admin ports.
 	registryAdmin, gatewayAdmin string
-	// pubKey and idKey are the key files the services are given.
+	// pubKey and idKey are the key files the services are given;
+	// registryKeys the flags of registry's audit and data keys.
 	pubKey, idKey string
+	registryKeys  []string
 	registry      *servicetest.Process
 	gateway       *servicetest.Process
 	// activityAddr is the activity service's gRPC address.
@@ -147,9 +149,12 @@ func startStack(t *testing.T) *stack {
 	}
 
 	var addrs []string
+	// A checkpoint every two audit entries, so that a test's few reads
+	// are signed.
+	s.registryKeys = append(servicetest.StoreKeyArgs(t, filepath.Join(dir, "keys"), "registry", true), "--audit-checkpoint-every", "2")
 	s.registry, addrs = s.launch(t, "registry", 2,
 		func(a []string) []string {
-			return append(registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey), s.servesTLS("registry")...)
+			return append(registryArgs(a, filepath.Join(dir, "data"), pubKey, idKey, s.registryKeys), s.servesTLS("registry")...)
 		},
 		s.grpcServing)
 	s.registryAddr, s.registryAdmin = addrs[0], addrs[1]
@@ -200,16 +205,29 @@ func (s *stack) stop(t *testing.T) {
 }
 
 // registryArgs are registry's flags: gRPC and admin addresses, the data
-// directory and the key files.
-func registryArgs(addrs []string, dataDir, pubKey, idKey string) []string {
-	return []string{
+// directory and the key files (keys: those of the audit and data keys).
+func registryArgs(addrs []string, dataDir, pubKey, idKey string, keys []string) []string {
+	return append([]string{
 		"--grpc-addr", addrs[0], "--admin-addr", addrs[1],
 		"--data-dir", dataDir,
 		"--token-key", pubKey, "--id-key", idKey,
 		// Debug, so that the personal-data check covers every
 		// line the programs can write.
 		"--log-format", "json", "--log-level", "debug",
+	}, keys...)
+}
+
+// storeKeys are the flags of the audit and data keys of the service
+// name, as its program requires them.
+func (s *stack) storeKeys(t *testing.T, name string) []string {
+	t.Helper()
+	switch name {
+	case "pension":
+		return servicetest.StoreKeyArgs(t, filepath.Join(s.dir, "keys"), name, true)
+	case "activity":
+		return servicetest.StoreKeyArgs(t, filepath.Join(s.dir, "keys"), name, false)
 	}
+	return nil
 }
 
 // startService starts a service beside registry as production runs it:
@@ -219,9 +237,10 @@ func registryArgs(addrs []string, dataDir, pubKey, idKey string) []string {
 func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string) (*servicetest.Process, string) {
 	t.Helper()
 	tokenFile := s.serviceTokenFile(t, name)
+	keys := s.storeKeys(t, name)
 	p, addrs := s.launch(t, name, 2,
 		func(a []string) []string {
-			return append([]string{
+			return append(append([]string{
 				"--grpc-addr", a[0], "--admin-addr", a[1],
 				"--data-dir", filepath.Join(s.dir, "data"),
 				"--token-key", pubKey, "--service-token-file", tokenFile,
@@ -229,7 +248,7 @@ func (s *stack) startService(t *testing.T, name, pubKey string, extra ...string)
 				// Each calls registry, and handover activity, with its
 				// own certificate.
 				"--tls-ca", s.tls.CA(),
-			}, append(s.servesTLS(name), extra...)...)
+			}, keys...), append(s.servesTLS(name), extra...)...)
 		},
 		s.grpcServing)
 	return p, addrs[0]

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
@@ -77,6 +78,8 @@ func (r *Registry) open() {
 		Logger:    zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)),
 		// The tests read what a call did right after it.
 		DurableReads: true,
+		Checkpoints:  audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
+		DataKeys:     servicetest.DataKeys(r.t),
 	})
 	if err != nil {
 		r.t.Fatal(err)

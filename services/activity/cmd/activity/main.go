@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
@@ -29,13 +30,20 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	}
 	defer conn.Close()
 	registry := registryv1.NewRegistryServiceClient(conn)
+	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*activity.Store]{
 		Open: func() (*activity.Store, error) {
+			var err error
+			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {
+				return nil, err
+			}
 			return activity.OpenStore(cfg.DBPath(), registry, activity.StoreOptions{
 				Logger:       log,
 				DurableReads: cfg.AuditDurableReads,
+				Checkpoints:  checkpoints,
 			})
 		},
+		Starting: func(*activity.Store) []zap.Field { return checkpoints.StartingFields() },
 		Setup: func(srv *grpcserver.Server, store *activity.Store) ([]grpcserver.Task, error) {
 			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
 				return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -25,18 +26,29 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 		return err
 	}
 	defer conn.Close()
+	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*pension.Store]{
 		Open: func() (*pension.Store, error) {
 			keyer, err := cfg.Keyer()
 			if err != nil {
 				return nil, err
 			}
+			dataKeys, err := cfg.DataKeys()
+			if err != nil {
+				return nil, err
+			}
+			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {
+				return nil, err
+			}
 			return pension.OpenStore(cfg.DBPath(), keyer, pension.StoreOptions{
 				Logger:       log,
 				DurableReads: cfg.AuditDurableReads,
 				Registry:     registryv1.NewRegistryServiceClient(conn),
+				Checkpoints:  checkpoints,
+				DataKeys:     dataKeys,
 			})
 		},
+		Starting: func(*pension.Store) []zap.Field { return checkpoints.StartingFields() },
 		Setup: func(srv *grpcserver.Server, store *pension.Store) ([]grpcserver.Task, error) {
 			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
 				return nil, err

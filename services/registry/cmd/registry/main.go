@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -22,6 +23,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	// Registry holds the revocation list: its verifier reads it from the
 	// store, and RevokeToken adds to it, rather than following itself.
 	revoked := authn.NewRevocations()
+	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
 		Revocations: revoked,
 		Open: func() (*registry.Store, error) {
@@ -29,7 +31,17 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			if err != nil {
 				return nil, err
 			}
-			return registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads})
+			dataKeys, err := cfg.DataKeys()
+			if err != nil {
+				return nil, err
+			}
+			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {
+				return nil, err
+			}
+			return registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{
+				Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads,
+				Checkpoints: checkpoints, DataKeys: dataKeys,
+			})
 		},
 		Setup: func(srv *grpcserver.Server, store *registry.Store) ([]grpcserver.Task, error) {
 			list, err := store.Revocations()
@@ -45,7 +57,8 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			return nil, nil
 		},
 		Starting: func(store *registry.Store) []zap.Field {
-			return []zap.Field{zap.String("changelog_epoch", store.Epoch()), zap.Int("revoked_tokens", revoked.Len())}
+			return append(checkpoints.StartingFields(),
+				zap.String("changelog_epoch", store.Epoch()), zap.Int("revoked_tokens", revoked.Len()))
 		},
 	})
 }
