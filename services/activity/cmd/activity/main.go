@@ -30,6 +30,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	defer conn.Close()
 	registry := registryv1.NewRegistryServiceClient(conn)
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*activity.Store]{
+		Methods: activity.Methods,
 		Open: func() (*activity.Store, error) {
 			return activity.OpenStore(cfg.DBPath(), registry, activity.StoreOptions{
 				Logger:       log,

@@ -24,6 +24,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	revoked := authn.NewRevocations()
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
 		Revocations: revoked,
+		Methods:     registry.Methods,
 		Open: func() (*registry.Store, error) {
 			keyer, err := cfg.Keyer()
 			if err != nil {
