@@ -7,6 +7,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
@@ -29,8 +30,10 @@ func TestParseConfig(t *testing.T) {
 			Tokens: authn.TokenPolicy{
 				MaxLifetime: authn.DefaultMaxLifetime, MaxServiceLifetime: authn.DefaultMaxServiceLifetime, KeyReload: authn.DefaultKeyReload,
 			},
+			Limits: limits.DefaultConfig(),
 		},
-		Retention: DefaultRetention,
+		Retention:   DefaultRetention,
+		MaxWatchers: DefaultMaxWatchers,
 	}
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -49,6 +52,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no keys", Want: "--token-key is required"},
 		{Name: "no id key", Args: []string{"--token-key", "k.pem"}, Want: "--id-key is required"},
 		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
+		{Name: "no watchers", Args: append(base, "--max-watchers", "0"), Want: "--max-watchers must be between 1 and 10000"},
 		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},
 	}, servicetest.SharedFlagCases(base)...))
 }

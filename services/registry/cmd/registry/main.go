@@ -39,9 +39,10 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			}
 			revoked.Add(list...)
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
-				Logger:   log,
-				Stopping: srv.Stopping(),
-				Tokens:   srv.Tokens(),
+				Logger:      log,
+				Stopping:    srv.Stopping(),
+				Tokens:      srv.Tokens(),
+				MaxWatchers: cfg.MaxWatchers,
 			}))
 			return nil, nil
 		},
