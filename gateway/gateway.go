@@ -21,6 +21,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -436,8 +437,27 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 		g.quiet.Warn("upstream did not answer in time", zap.Duration("upstream_timeout", g.cfg.UpstreamTimeout))
 		w.Header().Set("Retry-After", g.retryAfter)
 		err = status.Error(codes.DeadlineExceeded, "the service did not answer in time; try again later")
+	case st.Code() == codes.ResourceExhausted:
+		// 429 for a caller over its budget: the service's RetryInfo says
+		// when to come back.
+		if after, ok := retryAfterHeader(st); ok {
+			w.Header().Set("Retry-After", after)
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// retryAfterHeader is the Retry-After header (RFC 9110 section 10.2.3) of a
+// status carrying a RetryInfo: its delay in whole seconds, rounded up,
+// at least one.
+func retryAfterHeader(st *status.Status) (string, bool) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			secs := (ri.GetRetryDelay().AsDuration() + time.Second - 1) / time.Second
+			return strconv.FormatInt(max(int64(secs), 1), 10), true
+		}
+	}
+	return "", false
 }
 
 // bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750 section 3):

@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -380,4 +382,33 @@ func collapseSpaces(s string) string {
 		lines[i] = strings.Join(strings.Fields(l), "  ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestSeedWaitsAsRateLimitsSay: a refusal that says when to retry (the
+// seed's token over its budget) is retried then, however often; one
+// that does not is retried maxAttempts times.
+func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
+	s := &seeder{retryBase: time.Millisecond, maxAttempts: 2}
+	limited, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err = s.call(t.Context(), func(context.Context) error {
+		if calls++; calls <= 5 {
+			return limited.Err()
+		}
+		return nil
+	})
+	if err != nil || calls != 6 {
+		t.Errorf("call = %v after %d calls, want success after 6", err, calls)
+	}
+	calls = 0
+	err = s.call(t.Context(), func(context.Context) error {
+		calls++
+		return status.Error(codes.ResourceExhausted, "over a limit")
+	})
+	if status.Code(err) != codes.ResourceExhausted || calls != 2 {
+		t.Errorf("call = %v after %d calls, want RESOURCE_EXHAUSTED after 2", err, calls)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // sentinels maps each sentinel error to the status a client gets. The
@@ -98,8 +99,9 @@ func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-// ruleStatus answers a broken rule with its kind's code, an ErrorInfo and,
-// when the rule names items of the request, a BadRequest.
+// ruleStatus answers a broken rule with its kind's code, an ErrorInfo,
+// when the rule names items of the request a BadRequest, and when it says
+// when to try again a RetryInfo (which the gateway sends as Retry-After).
 func ruleStatus(log *zap.Logger, re *fault.RuleError) error {
 	code, ok := ruleCodes[re.Kind]
 	if !ok {
@@ -108,6 +110,9 @@ func ruleStatus(log *zap.Logger, re *fault.RuleError) error {
 	details := []protoadapt.MessageV1{info(re.Reason, re.Metadata)}
 	if len(re.Fields) > 0 {
 		details = append(details, fieldViolations(re.Fields))
+	}
+	if re.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(re.RetryAfter)})
 	}
 	return withDetails(log, status.New(code, re.Message), details...)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func badRequestOf(kv ...string) *errdetails.BadRequest {
@@ -155,6 +157,14 @@ func TestToStatus(t *testing.T) {
 			wantCode:    codes.ResourceExhausted,
 			wantMsg:     "too many",
 			wantDetails: []protoadapt.MessageV1{info("QUOTA", nil)},
+		},
+		{
+			name:     "rule to retry later",
+			err:      fault.LimitRetry("RATE_LIMITED", "too many reads", 1500*time.Millisecond, "budget", "read"),
+			wantCode: codes.ResourceExhausted,
+			wantMsg:  "too many reads",
+			wantDetails: []protoadapt.MessageV1{info("RATE_LIMITED", map[string]string{"budget": "read"}),
+				&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)}},
 		},
 		{
 			name:     "not found",

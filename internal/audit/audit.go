@@ -145,6 +145,21 @@ func decodeEntry(v []byte, e *registryv1.AuditEntry) error {
 	return proto.Unmarshal(v[hashLen:], e)
 }
 
+// ForEach calls fn with every entry of the log in tx, oldest first.
+func ForEach(tx *bolt.Tx, fn func(*registryv1.AuditEntry) error) error {
+	c := tx.Bucket(Bucket).Cursor()
+	for k, v := c.Seek([]byte{prefixLog}); k != nil && k[0] == prefixLog; k, v = c.Next() {
+		e := new(registryv1.AuditEntry)
+		if err := decodeEntry(v, e); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func logKey(seq uint64) []byte {
 	return boltstore.AppendU64([]byte{prefixLog}, seq)
 }

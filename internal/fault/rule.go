@@ -1,5 +1,7 @@
 package fault
 
+import "time"
+
 // Kind says what sort of rule a RuleError breaks, which decides how a
 // client is told (apierror maps each kind to one status code).
 type Kind int
@@ -11,7 +13,8 @@ const (
 	// Exists: the request would create something that exists already
 	// (a second community with the same id, a voucher recorded twice).
 	Exists
-	// Exhausted: a limit of the object is reached (a full waiting list).
+	// Exhausted: a limit of the object is reached (a full waiting list),
+	// or of the caller (a rate limit; see LimitRetry).
 	Exhausted
 )
 
@@ -30,6 +33,9 @@ type RuleError struct {
 	// Fields lists the items of the request that break the rule, when
 	// there are several (a handover package with three incomplete items).
 	Fields []FieldViolation
+	// RetryAfter, when positive, is how long the client should wait
+	// before it tries again: the request may succeed then as it is.
+	RetryAfter time.Duration
 }
 
 // Error returns the reason and the message.
@@ -52,6 +58,14 @@ func Conflict(reason, message string, kv ...string) error {
 // Limit returns a *RuleError of kind Exhausted.
 func Limit(reason, message string, kv ...string) error {
 	return newRule(Exhausted, reason, message, kv)
+}
+
+// LimitRetry returns a *RuleError of kind Exhausted that the client may
+// retry unchanged after the given wait: a rate limit.
+func LimitRetry(reason, message string, after time.Duration, kv ...string) error {
+	e := newRule(Exhausted, reason, message, kv)
+	e.RetryAfter = after
+	return e
 }
 
 func newRule(kind Kind, reason, message string, kv []string) *RuleError {

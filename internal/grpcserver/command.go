@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3"
+
+	"github.com/socmgmt/socmgmt/internal/limits"
 )
 
 // DefaultRegistryAddr is registry's gRPC address on a developer's machine,
@@ -48,14 +50,17 @@ type requiredFlag struct {
 // NewCommand starts the command line of the service program name (e.g.
 // "registry"), described for --help by about (one or more lines without
 // a final newline): it sets cfg.Name and defines Flags, storing into
-// cfg.Server, and the required --data-dir, the directory of the
-// service's bbolt file <name>.db, which every service has.
+// cfg.Server, the required --data-dir, the directory of the service's
+// bbolt file <name>.db, and --rate-limits, the per-caller budgets, which
+// every service has.
 func NewCommand(name, about string, cfg *ServiceConfig, defaultGRPC, defaultAdmin string) *Command {
 	cfg.Name = name
 	c := &Command{about: about, cfg: cfg, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	cfg.Server.Register(c.fs, defaultGRPC, defaultAdmin)
 	c.fs.StringVar(&cfg.DataDir, "data-dir", "./var", fmt.Sprintf("`directory` of %s.db", name))
 	c.require("data-dir", &cfg.DataDir)
+	cfg.Limits = limits.DefaultConfig()
+	c.fs.Var(&cfg.Limits, "rate-limits", "per-caller `budgets` over the defaults: ROLE.BUDGET=RATE/UNIT:BURST for the personal, read and write budgets, ROLE.records=N for import records in flight; ROLE may be *. E.g. clerk.personal=5/s:50,bureau.records=20000")
 	return c
 }
 

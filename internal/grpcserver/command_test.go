@@ -3,12 +3,14 @@ package grpcserver
 import (
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
@@ -35,6 +37,7 @@ func TestCommandParse(t *testing.T) {
 	t.Setenv("PENSION_SERVICE_TOKEN_FILE", "/run/token")
 	t.Setenv("PENSION_OWN", "8")
 	t.Setenv("PENSION_TLS_CA", "ca.crt")
+	t.Setenv("PENSION_RATE_LIMITS", "clerk.read=1/s:2")
 	var c commandConfig
 	cmd := newTestCommand(&c)
 	if err := cmd.Parse([]string{"--token-key", "k.pem", "--id-key", "id.key", "--audit-durable-reads",
@@ -55,6 +58,10 @@ func TestCommandParse(t *testing.T) {
 		},
 		Own: 8,
 	}
+	want.Limits = limits.DefaultConfig()
+	clerk := want.Limits.Roles[authn.RoleClerk]
+	clerk.Read = limits.Budget{Rate: 1, Burst: 2}
+	want.Limits.Roles[authn.RoleClerk] = clerk
 	want.Server = c.Server
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -107,6 +114,24 @@ func TestCommandValidate(t *testing.T) {
 	}
 }
 
+// TestCommandRateLimits: without --rate-limits a service has the default
+// budgets, never none; a bad setting is refused naming what is wrong.
+func TestCommandRateLimits(t *testing.T) {
+	var c commandConfig
+	if err := newTestCommand(&c).Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(limits.DefaultConfig(), c.Limits); diff != "" {
+		t.Errorf("limits without the flag (-want +got):\n%s", diff)
+	}
+	cmd := newTestCommand(&commandConfig{})
+	cmd.FlagSet().SetOutput(io.Discard)
+	err := cmd.Parse([]string{"--rate-limits", "clerk.read=5/s:0"})
+	if err == nil || !strings.Contains(err.Error(), "-rate-limits") || !strings.Contains(err.Error(), "burst: want a count between 1") {
+		t.Errorf("a zero burst: %v, want an error naming the flag and the burst", err)
+	}
+}
+
 func TestCommandHelp(t *testing.T) {
 	var c commandConfig
 	cmd := newTestCommand(&c)
@@ -128,6 +153,7 @@ func TestCommandHelp(t *testing.T) {
 		"PEM certificate chain file to serve the gRPC port with TLS",
 		"CAs whose client certificates the gRPC port requires (mutual TLS; needs --tls-cert)",
 		"CAs that sign registry's certificates: calls to them go over TLS, presenting --tls-cert",
+		"per-caller budgets over the defaults",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())

@@ -8,8 +8,11 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -19,6 +22,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -75,6 +79,9 @@ type ServiceConfig struct {
 	// DataKey is the file of the data keys that seal the personal data
 	// the service stores (see package datakey).
 	DataKey string
+	// Limits are the per-caller budgets of each role (--rate-limits);
+	// NewCommand starts them at limits.DefaultConfig.
+	Limits limits.Config
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer
@@ -157,29 +164,33 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 
 // NewServer returns the service's Server: its gRPC port over TLS when
 // Server.TLS says so, every call but health and reflection authenticated
-// by verifier, the caller's subject in the access log, and on the admin
-// port an online backup of the store's database at /debug/backup and the
-// store's own AdminRoutes, which like the profiles need an admin token
+// by verifier, then charged to its caller's budgets (Limits) by the class
+// methods gives it, the caller's subject in the access log, and on the
+// admin port an online backup of the store's database at /debug/backup and
+// the store's own AdminRoutes, which like the profiles need an admin token
 // that verifier accepts. It fails only when the TLS files cannot be used.
-func (c *ServiceConfig) NewServer(verifier *authn.Verifier, store Store, log *zap.Logger) (*Server, error) {
+func (c *ServiceConfig) NewServer(verifier *authn.Verifier, store Store, log *zap.Logger, methods limits.Table) (*Server, error) {
 	tlsConfig, err := c.Server.TLS.Config()
 	if err != nil {
 		return nil, err
 	}
-	return c.newServer(verifier, store, log, tlsConfig), nil
+	return c.newServer(verifier, store, log, tlsConfig, methods), nil
 }
 
 // newServer is NewServer with the TLS files loaded.
-func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *zap.Logger, tlsConfig *tls.Config) *Server {
+func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *zap.Logger, tlsConfig *tls.Config, methods limits.Table) *Server {
 	admin := map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)}
 	maps.Copy(admin, store.AdminRoutes(log))
+	reg := prometheus.NewRegistry()
+	limiter := limits.New(limits.Options{Config: c.Limits, Methods: methods, Registerer: reg})
 	srv := New(Options{
 		Name:            c.Name,
 		GRPCAddr:        c.Server.GRPCAddr,
 		AdminAddr:       c.Server.AdminAddr,
 		Logger:          log,
-		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor()},
-		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor()},
+		Registry:        reg,
+		Unary:           []grpc.UnaryServerInterceptor{verifier.UnaryInterceptor(), limiter.UnaryInterceptor()},
+		Stream:          []grpc.StreamServerInterceptor{verifier.StreamInterceptor(), limiter.StreamInterceptor()},
 		Subject:         authn.SubjectOf,
 		AdminHandlers:   admin,
 		AdminVerifier:   verifier,
@@ -240,6 +251,12 @@ func StartTask(ctx context.Context, log *zap.Logger, name string, task func(cont
 	}
 }
 
+// ErrUnclassifiedMethod is wrapped by RunService's error when the
+// service registers a method its Service.Methods does not class: such a
+// method would be limited as a personal-data read without anyone having
+// decided so.
+var ErrUnclassifiedMethod = errors.New("grpcserver: method without a limits class")
+
 // Store is what RunService needs of a service's store: the database that
 // /debug/backup copies, the store's own admin routes (a data-key
 // rotation), and Close. servicedb.Base, which every store embeds, has
@@ -273,6 +290,9 @@ type Service[S Store] struct {
 	// keeps itself: registry, which holds the list, fills it. Unset, the
 	// service follows registry's list at RegistryAddr.
 	Revocations *authn.Revocations
+	// Methods classes every method Setup registers, for the per-caller
+	// limits; RunService refuses to serve a method it does not class.
+	Methods limits.Table
 }
 
 // RunService runs a service program until ctx ends: it loads the token
@@ -306,10 +326,13 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	srv := c.newServer(verifier, store, log, tlsConfig)
+	srv := c.newServer(verifier, store, log, tlsConfig, svc.Methods)
 	tasks, err := svc.Setup(srv, store)
 	if err != nil {
 		return err
+	}
+	if missing := svc.Methods.Unclassified(srv.GRPC().GetServiceInfo()); len(missing) > 0 {
+		return fmt.Errorf("%w: no limits class for %s", ErrUnclassifiedMethod, strings.Join(missing, ", "))
 	}
 	var extra []zap.Field
 	if svc.Starting != nil {

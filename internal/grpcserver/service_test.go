@@ -239,16 +239,19 @@ func waitServing(t *testing.T, srv *Server) {
 func TestRunServiceFailures(t *testing.T) {
 	setupErr := errors.New("setup failed")
 	tests := []struct {
-		name      string
-		noKey     bool
-		noCert    bool
-		setupErr  error
-		wantErr   string
-		wantSteps []string
+		name     string
+		noKey    bool
+		noCert   bool
+		setupErr error
+		// unclassified registers a service whose method has no class.
+		unclassified bool
+		wantErr      string
+		wantSteps    []string
 	}{
 		{name: "no token key", noKey: true, wantErr: "token key: ", wantSteps: nil},
 		{name: "no TLS certificate", noCert: true, wantErr: "--tls-cert and --tls-key: ", wantSteps: nil},
 		{name: "setup fails", setupErr: setupErr, wantErr: setupErr.Error(), wantSteps: []string{"open", "setup", "close"}},
+		{name: "a method without a limits class", unclassified: true, wantErr: ErrUnclassifiedMethod.Error() + ": no limits class for /test.Svc/Do", wantSteps: []string{"open", "setup", "close"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,8 +269,14 @@ func TestRunServiceFailures(t *testing.T) {
 					db, err := bolt.Open(c.DBPath(), 0o600, nil)
 					return &fakeStore{db: db, log: steps}, err
 				},
-				Setup: func(*Server, *fakeStore) ([]Task, error) {
+				Setup: func(srv *Server, _ *fakeStore) ([]Task, error) {
 					steps.add("setup")
+					if tc.unclassified {
+						srv.GRPC().RegisterService(&grpc.ServiceDesc{
+							ServiceName: "test.Svc", HandlerType: (*any)(nil),
+							Methods: []grpc.MethodDesc{{MethodName: "Do", Handler: nil}},
+						}, struct{}{})
+					}
 					return []Task{{Name: "task", Run: func(context.Context) error {
 						steps.add("task started")
 						return nil
@@ -309,7 +318,7 @@ func TestServiceAdminPortNeedsAdminToken(t *testing.T) {
 	store := &fakeStore{db: db, routes: map[string]http.Handler{
 		"/debug/store-route": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
 	}}
-	srv, err := c.NewServer(verifier, store, zaptest.NewLogger(t))
+	srv, err := c.NewServer(verifier, store, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	// tests share the list with the registry server that fills it. Nil:
 	// none.
 	Revocations *authn.Revocations
+	// Limiter, when set, charges the callers' budgets after the authn
+	// interceptors, as the programs do; nil limits nothing.
+	Limiter *limits.Limiter
 }
 
 // Server is a service served as its program serves it: the grpcserver
@@ -112,6 +116,10 @@ func (s *Server) Start() {
 			authn.WithAudience(authn.Audience, authn.ServiceAudience(o.Name)), authn.WithRevocations(o.Revocations))
 		unary = append(unary, v.UnaryInterceptor())
 		stream = append(stream, v.StreamInterceptor())
+	}
+	if o.Limiter != nil {
+		unary = append(unary, o.Limiter.UnaryInterceptor())
+		stream = append(stream, o.Limiter.StreamInterceptor())
 	}
 	srv := grpcserver.New(grpcserver.Options{
 		Name: o.Name, Logger: o.Logger, Unary: unary, Stream: stream, ShutdownTimeout: o.ShutdownTimeout,

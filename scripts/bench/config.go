@@ -32,6 +32,9 @@ type config struct {
 	// Timeout bounds the run; stopping the programs afterwards may add up
 	// to stopTimeout for each.
 	Timeout time.Duration
+	// Watchers is how many idle WatchRetirees streams the watchers
+	// scenario opens.
+	Watchers int
 	// Scenarios names the scenarios to run, comma-separated, or "all".
 	Scenarios string
 	// Keep leaves the temporary directory (data and logs) in place.
@@ -47,6 +50,7 @@ const (
 	maxRetirees    = 2_000_000
 	maxConcurrency = 4096
 	maxConns       = 64
+	maxWatchers    = 10_000
 )
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -60,6 +64,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "closed-loop workers of each measurement")
 	fs.IntVar(&c.Conns, "conns", 4, "gRPC client connections the workers share")
 	fs.IntVar(&c.LoadConcurrency, "load-concurrency", 128, "CreateRetiree calls in flight while loading")
+	fs.IntVar(&c.Watchers, "watchers", 1000, "idle WatchRetirees streams the watchers scenario opens")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
@@ -91,6 +96,7 @@ func (c config) validate() error {
 		{"--concurrency", c.Concurrency, 1, maxConcurrency},
 		{"--conns", c.Conns, 1, maxConns},
 		{"--load-concurrency", c.LoadConcurrency, 1, maxConcurrency},
+		{"--watchers", c.Watchers, 1, maxWatchers},
 	} {
 		if f.value < f.lo || f.value > f.hi {
 			errs = append(errs, fmt.Errorf("%s must be between %d and %d", f.flag, f.lo, f.hi))

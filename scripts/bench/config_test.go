@@ -28,7 +28,7 @@ func TestParseConfig(t *testing.T) {
 	bin := binDir(t)
 	defaults := config{
 		Bin: bin, Retirees: 200_000, Duration: 10 * time.Second, Warmup: 2 * time.Second,
-		Concurrency: 64, Conns: 4, LoadConcurrency: 128, Timeout: 15 * time.Minute, Scenarios: "all", TLS: true,
+		Concurrency: 64, Conns: 4, LoadConcurrency: 128, Timeout: 15 * time.Minute, Watchers: 1000, Scenarios: "all", TLS: true,
 	}
 	tests := []struct {
 		name    string
@@ -38,14 +38,15 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", args: nil, want: func(*config) {}},
 		{name: "all set", args: []string{"--retirees", "1000", "--duration", "1s", "--warmup", "0s", "--concurrency", "8",
-			"--conns", "2", "--load-concurrency", "16", "--timeout", "1m", "--scenarios", "registry", "--keep", "--tls=false"},
+			"--conns", "2", "--load-concurrency", "16", "--timeout", "1m", "--scenarios", "registry", "--keep", "--tls=false",
+			"--watchers", "70"},
 			want: func(c *config) {
-				c.Retirees, c.Duration, c.Warmup, c.Concurrency = 1000, time.Second, 0, 8
+				c.Retirees, c.Duration, c.Warmup, c.Concurrency, c.Watchers = 1000, time.Second, 0, 8, 70
 				c.Conns, c.LoadConcurrency, c.Timeout, c.Scenarios, c.Keep, c.TLS = 2, 16, time.Minute, "registry", true, false
 			}},
 		{name: "out of range", args: []string{"--retirees", "0", "--duration", "0s", "--warmup", "-1s", "--concurrency", "0",
-			"--conns", "65", "--load-concurrency", "5000", "--timeout", "0s"},
-			wantErr: []string{"--retirees", "--duration", "--warmup", "--concurrency", "--conns", "--load-concurrency", "--timeout"}},
+			"--conns", "65", "--load-concurrency", "5000", "--timeout", "0s", "--watchers", "0"},
+			wantErr: []string{"--retirees", "--duration", "--warmup", "--concurrency", "--conns", "--load-concurrency", "--timeout", "--watchers"}},
 		{name: "unknown scenario", args: []string{"--scenarios", "registry,nope"}, wantErr: []string{`"nope"`}},
 		{name: "no registry program", args: []string{"--bin", t.TempDir()}, wantErr: []string{"--bin"}},
 		{name: "extra argument", args: []string{"registry"}, wantErr: []string{"unexpected arguments"}},

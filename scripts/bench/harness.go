@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"io/fs"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,21 +351,11 @@ func closeAll(conns []*grpc.ClientConn) {
 
 // scrapeMetric reads one unlabelled sample from a Prometheus /metrics page.
 func scrapeMetric(ctx context.Context, url, name string) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	page, err := fetch(ctx, url, "")
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return metricValue(io.LimitReader(resp.Body, maxMetricsBytes), name)
+	return metricValue(bytes.NewReader(page), name)
 }
 
 // maxMetricsBytes bounds how much of a /metrics page is read.

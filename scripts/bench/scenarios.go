@@ -22,6 +22,7 @@ func scenarios() []scenario {
 		{name: "pension", run: pensionScenario},
 		{name: "overdue", run: overdueScenario},
 		{name: "handover", run: handoverScenario},
+		{name: "watchers", run: watchersScenario},
 	}
 }
 

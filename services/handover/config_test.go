@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
 
@@ -20,6 +21,7 @@ func TestParseConfig(t *testing.T) {
 	want := Config{
 		ServiceConfig: grpcserver.ServiceConfig{
 			Name: "handover", DataDir: "var", TokenKey: "var/dev-signing.key", RegistryAddr: "127.0.0.1:9101",
+			Limits: limits.DefaultConfig(),
 		},
 		ActivityAddr:  "127.0.0.1:9104",
 		SubmitTimeout: DefaultSubmitTimeout, OutboxMinBackoff: DefaultMinBackoff, OutboxMaxBackoff: DefaultMaxBackoff,

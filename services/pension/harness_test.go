@@ -14,6 +14,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
@@ -35,6 +36,9 @@ type harness struct {
 // harnessOptions tunes newHarness; the zero value is fine.
 type harnessOptions struct {
 	maxRecords int64
+	// limiter charges the callers' budgets, as the program does; nil
+	// limits nothing.
+	limiter *limits.Limiter
 }
 
 // newHarness serves e's store as cmd/pension does and returns a client.
@@ -45,7 +49,7 @@ func newHarness(t testing.TB, e *env, o harnessOptions) *harness {
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: e.now.Now, MaxStreamRecords: o.maxRecords,
 	})
 	srv := servicetest.Serve(t, servicetest.Options{
-		Name: "pension", Keys: h.keys,
+		Name: "pension", Keys: h.keys, Limiter: o.limiter,
 		Register: func(srv *grpcserver.Server) { pb.RegisterPensionServiceServer(srv.GRPC(), h.svc) },
 	})
 	h.client = pb.NewPensionServiceClient(srv.Conn())

@@ -18,18 +18,12 @@ func importGroupEntries(t *testing.T, s *Store) []*registryv1.AuditEntry {
 	t.Helper()
 	var out []*registryv1.AuditEntry
 	err := s.DB().View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(audit.Bucket).Cursor()
-		// The log's keys start with 0x01 (see audit.Bucket).
-		for k, v := c.Seek([]byte{0x01}); k != nil && k[0] == 0x01; k, v = c.Next() {
-			e := new(registryv1.AuditEntry)
-			if err := unmarshal(v, e, "audit entry"); err != nil {
-				return err
-			}
+		return audit.ForEach(tx, func(e *registryv1.AuditEntry) error {
 			if e.ImportGroup != nil {
 				out = append(out, e)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -113,9 +114,10 @@ func (p *importProtocol[Req, Resp, In, R, S]) serve(s *Server, stream grpc.BidiS
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	kind := p.kind()
-	records, recvErr := p.startReceiving(ctx, s, stream, kind)
+	inFlight := limits.RecordsFrom(ctx)
+	records, recvErr := p.startReceiving(ctx, s, stream, kind, inFlight)
 	im := newImporter(s.store, kind, p.rpc, h.BatchId, audit.ActorOf(ctx, principal))
-	if err := p.commitGroups(s, stream, im, im.lookAhead(ctx, records)); err != nil {
+	if err := p.commitGroups(s, stream, im, im.lookAhead(ctx, records), inFlight); err != nil {
 		return err
 	}
 	if err := <-recvErr; err != nil {
@@ -171,21 +173,25 @@ func (s *Server) checkHeader(h *pb.ImportHeader) error {
 // records, so that checking overlaps the previous group's commit. It
 // closes records when it stops, then sends its result, nil when the client
 // closed its side, on the returned error channel; cancelling ctx stops it.
-func (p *importProtocol[Req, Resp, In, R, S]) startReceiving(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], kind importKind[In, R, S]) (<-chan R, <-chan error) {
+// Each record takes a place among its caller's records in flight
+// (inFlight) before it is queued.
+func (p *importProtocol[Req, Resp, In, R, S]) startReceiving(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], kind importKind[In, R, S], inFlight *limits.Records) (<-chan R, <-chan error) {
 	records := make(chan R, 2*maxGroup)
 	recvErr := make(chan error, 1)
 	checker := &recordChecker{keyer: s.store.keyer, now: s.now}
 	go func() {
 		defer close(records)
-		recvErr <- p.receive(ctx, s, stream, func(in In) R { return kind.check(checker, in) }, records)
+		recvErr <- p.receive(ctx, s, stream, func(in In) R { return kind.check(checker, in) }, records, inFlight)
 	}()
 	return records, recvErr
 }
 
 // receive reads records until the client closes its side (nil), the
 // stream breaks, a message is not a record, or the stream goes over its
-// bound.
-func (p *importProtocol[Req, Resp, In, R, S]) receive(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], check func(In) R, out chan<- R) error {
+// bound. A record waits for its place in flight before it is queued, so
+// that a caller's streams together hold at most its role's records in
+// memory; the client's sends wait meanwhile, held back by flow control.
+func (p *importProtocol[Req, Resp, In, R, S]) receive(ctx context.Context, s *Server, stream grpc.BidiStreamingServer[Req, Resp], check func(In) R, out chan<- R, inFlight *limits.Records) error {
 	var n int64
 	var none In
 	for {
@@ -203,6 +209,9 @@ func (p *importProtocol[Req, Resp, In, R, S]) receive(ctx context.Context, s *Se
 		if n++; n > s.maxRecords {
 			return s.tooMany()
 		}
+		if err := inFlight.Acquire(ctx); err != nil {
+			return err
+		}
 		select {
 		case out <- check(in):
 		case <-ctx.Done():
@@ -213,9 +222,10 @@ func (p *importProtocol[Req, Resp, In, R, S]) receive(ctx context.Context, s *Se
 
 // commitGroups commits the records as they arrive, each time as many as
 // have arrived up to maxGroup, and acknowledges each group once it is
-// durable. It returns when records is closed, or with the error for the
-// client: a failed commit translated, a failed send as it is.
-func (p *importProtocol[Req, Resp, In, R, S]) commitGroups(s *Server, stream grpc.BidiStreamingServer[Req, Resp], im *importer[In, R, S], records <-chan R) error {
+// durable, giving back the group's places in flight. It returns when
+// records is closed, or with the error for the client: a failed commit
+// translated, a failed send as it is.
+func (p *importProtocol[Req, Resp, In, R, S]) commitGroups(s *Server, stream grpc.BidiStreamingServer[Req, Resp], im *importer[In, R, S], records <-chan R, inFlight *limits.Records) error {
 	group := make([]R, 0, maxGroup)
 	for r := range records {
 		group = gather.Queued(append(group[:0], r), records, maxGroup)
@@ -223,6 +233,7 @@ func (p *importProtocol[Req, Resp, In, R, S]) commitGroups(s *Server, stream grp
 		if err != nil {
 			return s.fail(stream.Context(), err)
 		}
+		inFlight.Release(len(group))
 		if err := stream.Send(p.ack(ack)); err != nil {
 			return err
 		}

@@ -1,6 +1,10 @@
 package registry
 
-import "github.com/socmgmt/socmgmt/internal/grpcserver"
+import (
+	"fmt"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+)
 
 // Config is the registry program's configuration, from flags or, for each
 // flag, the environment variable REGISTRY_<FLAG> (e.g. REGISTRY_DATA_DIR).
@@ -11,6 +15,9 @@ type Config struct {
 	grpcserver.ServiceConfig
 	// Retention is how many change-log entries are kept for WatchRetirees.
 	Retention uint64
+	// MaxWatchers bounds the WatchRetirees streams open at once; one more
+	// is refused with RESOURCE_EXHAUSTED.
+	MaxWatchers int
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -27,6 +34,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.DataKey()
 	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
 	cmd.Check("--changelog-retention must be at least 1000", func() bool { return c.Retention >= 1000 })
+	cmd.FlagSet().IntVar(&c.MaxWatchers, "max-watchers", DefaultMaxWatchers, "WatchRetirees streams open at once; beyond them a watch is refused with RESOURCE_EXHAUSTED")
+	cmd.Check(fmt.Sprintf("--max-watchers must be between 1 and %d", maxMaxWatchers), func() bool { return c.MaxWatchers >= 1 && c.MaxWatchers <= maxMaxWatchers })
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 )
@@ -33,8 +34,10 @@ func TestParseConfig(t *testing.T) {
 			},
 			AuditKey: "var/dev-audit-registry.key", AuditCheckpointEvery: 1000, AuditCheckpointInterval: time.Minute,
 			DataKey: "var/dev-data.key",
+			Limits:  limits.DefaultConfig(),
 		},
-		Retention: DefaultRetention,
+		Retention:   DefaultRetention,
+		MaxWatchers: DefaultMaxWatchers,
 	}
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -55,6 +58,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no audit key", Args: []string{"--token-key", "k.pem"}, Want: "--audit-key is required"},
 		{Name: "no data key", Args: []string{"--token-key", "k.pem"}, Want: "--data-key is required"},
 		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
+		{Name: "no watchers", Args: append(base, "--max-watchers", "0"), Want: "--max-watchers must be between 1 and 10000"},
 		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},
 	}, servicetest.SharedFlagCases(base)...))
 }

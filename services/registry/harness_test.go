@@ -21,6 +21,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/requestid"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -51,6 +52,11 @@ type harnessOptions struct {
 	keys servicetest.Keys
 	// shutdownTimeout bounds the graceful stop; 10 s when zero.
 	shutdownTimeout time.Duration
+	// limiter charges the callers' budgets, as the program does; nil
+	// limits nothing.
+	limiter *limits.Limiter
+	// maxWatchers bounds the watches open at once; the default when zero.
+	maxWatchers int
 }
 
 // newHarness serves store as cmd/registry does and returns a client. The
@@ -64,13 +70,14 @@ func newHarness(t testing.TB, store *Store, o harnessOptions) *harness {
 	h := &harness{t: t, store: store, keys: o.keys, revoked: authn.NewRevocations()}
 	tokens := authn.NewVerifier(o.keys.Public, authn.WithRevocations(h.revoked))
 	h.server = servicetest.Serve(t, servicetest.Options{
-		Name: "registry", Keys: o.keys, ShutdownTimeout: o.shutdownTimeout, Revocations: h.revoked,
+		Name: "registry", Keys: o.keys, ShutdownTimeout: o.shutdownTimeout, Revocations: h.revoked, Limiter: o.limiter,
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterRegistryServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
-				Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-				Now:      func() time.Time { return testNow },
-				Stopping: srv.Stopping(),
-				Tokens:   tokens,
+				Logger:      zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+				Now:         func() time.Time { return testNow },
+				Stopping:    srv.Stopping(),
+				Tokens:      tokens,
+				MaxWatchers: o.maxWatchers,
 			}))
 		},
 	})

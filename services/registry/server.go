@@ -28,6 +28,9 @@ type Server struct {
 	now      func() time.Time
 	stopping <-chan struct{}
 	tokens   *authn.Verifier
+	// watchers holds a token for each WatchRetirees stream open; its
+	// capacity is the most that may be.
+	watchers chan struct{}
 }
 
 var _ pb.RegistryServiceServer = (*Server)(nil)
@@ -45,6 +48,9 @@ type ServerOptions struct {
 	// revocation list at once. Nil: a revocation must name the token's id
 	// and expiry, and registry takes it up only at its next start.
 	Tokens *authn.Verifier
+	// MaxWatchers bounds the WatchRetirees streams open at once; one more
+	// is refused with RESOURCE_EXHAUSTED. DefaultMaxWatchers when zero.
+	MaxWatchers int
 }
 
 // NewServer returns a Server over store.
@@ -55,7 +61,10 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
+	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens, watchers: make(chan struct{}, o.MaxWatchers)}
 }
 
 // fail translates err for the client; detail of the unexpected goes to the

@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -10,14 +12,23 @@ import (
 )
 
 // watchBatch is how many entries one read transaction of a watch stream
-// takes from the change log or the snapshot.
-const watchBatch = 512
+// takes from the change log or the snapshot. It is also most of what a
+// stream holds while its consumer does not read: one batch decoded,
+// beside what gRPC queues for the stream (its write quota, 64 KiB). A
+// batch of 512 held about 200 KiB, which 1,000 stalled watchers turned
+// into a gigabyte.
+const watchBatch = 64
+
+// watcherRetry is how long a watch refused for want of a place should
+// wait: places free up as consumers restart or go.
+const watcherRetry = 5 * time.Second
 
 // Reasons of WatchRetirees failures a consumer acts on.
 const (
-	reasonCompacted    = "REVISION_COMPACTED"
-	reasonAhead        = "REVISION_AHEAD"
-	reasonEpochChanged = "EPOCH_CHANGED"
+	reasonCompacted      = "REVISION_COMPACTED"
+	reasonAhead          = "REVISION_AHEAD"
+	reasonEpochChanged   = "EPOCH_CHANGED"
+	reasonTooManyWatches = "TOO_MANY_WATCHES"
 )
 
 // WatchRetirees implements pb.RegistryServiceServer: a snapshot when
@@ -34,6 +45,14 @@ func (s *Server) WatchRetirees(req *pb.WatchRetireesRequest, stream pb.RegistryS
 	}
 	if req.SinceRevision < 0 {
 		return s.fail(ctx, fault.Invalid("sinceRevision", "must not be negative"))
+	}
+	select {
+	case s.watchers <- struct{}{}:
+		defer func() { <-s.watchers }()
+	default:
+		return s.fail(ctx, fault.LimitRetry(reasonTooManyWatches,
+			fmt.Sprintf("registry serves at most %d watches at once (--max-watchers); retry later", cap(s.watchers)),
+			watcherRetry, "max_watchers", strconv.Itoa(cap(s.watchers))))
 	}
 	// Headers go out at once, so the consumer knows the watch is open even
 	// while nothing changes.
@@ -155,3 +174,11 @@ func (s *Server) sendSnapshot(stream pb.RegistryService_WatchRetireesServer, epo
 	}
 	return head, stream.Send(&pb.WatchRetireesResponse{Kind: pb.ChangeKind_SNAPSHOT_END, Revision: apiRevision(head), Epoch: epoch})
 }
+
+// DefaultMaxWatchers is the default of --max-watchers: the consumers of a
+// deployment (pension, activity and handover follow registry) with room
+// for restarts, replicas and operators' tools.
+const DefaultMaxWatchers = 64
+
+// maxMaxWatchers bounds --max-watchers.
+const maxMaxWatchers = 10_000

@@ -32,6 +32,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 	registry := registryv1.NewRegistryServiceClient(conn)
 	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*activity.Store]{
+		Methods: activity.Methods,
 		Open: func() (*activity.Store, error) {
 			var err error
 			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {

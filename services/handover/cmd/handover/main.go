@@ -27,6 +27,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	}
 	defer up.close()
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*handover.Store]{
+		Methods: handover.Methods,
 		Open: func() (*handover.Store, error) {
 			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log})
 		},

@@ -28,6 +28,7 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 	defer conn.Close()
 	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*pension.Store]{
+		Methods: pension.Methods,
 		Open: func() (*pension.Store, error) {
 			keyer, err := cfg.Keyer()
 			if err != nil {

@@ -26,6 +26,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	var checkpoints audit.Checkpoints
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
 		Revocations: revoked,
+		Methods:     registry.Methods,
 		Open: func() (*registry.Store, error) {
 			keyer, err := cfg.Keyer()
 			if err != nil {
@@ -50,9 +51,10 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			}
 			revoked.Add(list...)
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
-				Logger:   log,
-				Stopping: srv.Stopping(),
-				Tokens:   srv.Tokens(),
+				Logger:      log,
+				Stopping:    srv.Stopping(),
+				Tokens:      srv.Tokens(),
+				MaxWatchers: cfg.MaxWatchers,
 			}))
 			return nil, nil
 		},

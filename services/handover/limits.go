@@ -1,0 +1,26 @@
+package handover
+
+import (
+	"github.com/socmgmt/socmgmt/internal/limits"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+)
+
+// Methods is the limits class of every handover method: what each call
+// costs its caller (see package limits). A handover names its retirees by
+// their opaque ids only, so none of its reads draws on the personal-data
+// budget.
+var Methods = limits.Table{
+	pb.HandoverService_CreateHandover_FullMethodName:     limits.Write,
+	pb.HandoverService_GetHandover_FullMethodName:        limits.Read,
+	pb.HandoverService_ListHandovers_FullMethodName:      limits.Read,
+	pb.HandoverService_UpdateHandover_FullMethodName:     limits.Write,
+	pb.HandoverService_SubmitHandover_FullMethodName:     limits.Write,
+	pb.HandoverService_WithdrawHandover_FullMethodName:   limits.Write,
+	pb.HandoverService_ReturnHandover_FullMethodName:     limits.Write,
+	pb.HandoverService_ReceiveFunds_FullMethodName:       limits.Write,
+	pb.HandoverService_ReceiveArchives_FullMethodName:    limits.Write,
+	pb.HandoverService_InspectPremises_FullMethodName:    limits.Write,
+	pb.HandoverService_CompleteHandover_FullMethodName:   limits.Write,
+	pb.HandoverService_ListHandoverEvents_FullMethodName: limits.Read,
+	pb.HandoverService_ListObligations_FullMethodName:    limits.Read,
+}
