@@ -357,8 +357,10 @@ func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
 	select {
 	case <-ctx.Done():
 		s.shutdown(true)
-		// Serve returns nil once GracefulStop or Stop has run.
-		if err := <-served; err != nil {
+		// Serve returns nil once GracefulStop or Stop has run, and
+		// ErrServerStopped when the stop came before its goroutine had
+		// entered it: a stop all the same.
+		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpcserver: serve gRPC: %w", err)
 		}
 		return nil
