@@ -81,15 +81,8 @@ func (c seedConfig) validate() error {
 
 func newSeedCmd(e env) *cobra.Command { return seedCommand(e, runSeed) }
 
-// seedCommand is `socmgmt seed` calling run with the configuration its
-// flags give; tests pass a run of their own.
-func seedCommand(e env, run func(context.Context, seedConfig, io.Writer, io.Writer) error) *cobra.Command {
-	cfg := seedConfig{}
-	var stack string
-	cmd := &cobra.Command{
-		Use:   "seed",
-		Short: "Fill a running stack with a realistic demo city",
-		Long: `Fill a running stack with a demo city (` + cityName + `): its districts, street
+// seedLong is the help text of `socmgmt seed`.
+const seedLong = `Fill a running stack with a demo city (` + cityName + `): its districts, street
 offices and about 60 communities, 40 enterprises, and --retirees retirees
 with valid ID numbers, of whom about 2 % have died and 1 % moved since.
 
@@ -105,11 +98,13 @@ run's development CA and client certificate (var/tls) unless --tls-ca,
 empty, it gives a dozen communities venues and a season of weekly
 activities in the activity service, registers their retirees and records
 attendance of the sessions already held. And unless --pension is empty or
-does not answer, it imports the last twelve months of pension payments and
-records the certifications that keep them due, with a few anomalies planted
-for the anomaly report: deceased retirees still paid, living ones missing a
-month, sharp drops, and payments to retirees not certified for over a
-year. Last, unless --handover is empty or does not answer, it leaves a
+does not answer, it loads a pension year as a bureau lives it: twelve
+months of payments, certifications (most by the bureau's data matching,
+the clerks' recorded one by one), the bureau's suspensions and
+restorations with back-pay as ARREARS, the July adjustment paid back to
+January, and a few anomalies planted for the anomaly report: deceased
+retirees still paid, living ones missing a month, sharp drops, months paid
+twice or while suspended. Last, unless --handover is empty or does not answer, it leaves a
 handover package in every state of the workflow, each from an enterprise
 that still manages its retirees, the completed one delivered to registry
 and activity.
@@ -119,7 +114,17 @@ it out (registry :9101, handover :9102, pension :9103, activity :9104):
 --stack HOST seeds the stack on HOST, and --registry HOST:PORT alone puts
 the others on HOST at the same offsets from PORT, so that moving only
 --registry never writes the rest of the city into whatever listens on the
-default ports. A service's own flag overrides its derived address.`,
+default ports. A service's own flag overrides its derived address.`
+
+// seedCommand is `socmgmt seed` calling run with the configuration its
+// flags give; tests pass a run of their own.
+func seedCommand(e env, run func(context.Context, seedConfig, io.Writer, io.Writer) error) *cobra.Command {
+	cfg := seedConfig{}
+	var stack string
+	cmd := &cobra.Command{
+		Use:   "seed",
+		Short: "Fill a running stack with a realistic demo city",
+		Long:  seedLong,
 		Example: `  socmgmt seed
   socmgmt seed --retirees 200000 --concurrency 32
   socmgmt seed --stack 10.0.0.5 --key stack.key
@@ -132,8 +137,14 @@ default ports. A service's own flag overrides its derived address.`,
 			return run(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	seedFlags(cmd, e, &cfg, &stack)
+	return cmd
+}
+
+// seedFlags defines the flags of `socmgmt seed` into cfg and stack.
+func seedFlags(cmd *cobra.Command, e env, cfg *seedConfig, stack *string) {
 	f := cmd.Flags()
-	f.StringVar(&stack, "stack", "", "`host` of a stack laid out as make run lays it out: every service at its make run port there")
+	f.StringVar(stack, "stack", "", "`host` of a stack laid out as make run lays it out: every service at its make run port there")
 	f.StringVar(&cfg.registryAddr, "registry", defaultRegistryAddr, "registry gRPC `host:port`; alone, it moves the other services to the same host at make run's offsets from its port")
 	f.StringVar(&cfg.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key ($"+envKey+" overrides the default)")
 	f.IntVar(&cfg.retirees, "retirees", 20000, "number of retirees to create")
@@ -143,7 +154,6 @@ default ports. A service's own flag overrides its derived address.`,
 	f.StringVar(&cfg.handoverAddr, "handover", defaultHandoverAddr, "handover gRPC `host:port` for a package in every state of the workflow (empty or unreachable: skip them)")
 	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port` for a year of payments and certifications, with a few planted anomalies (empty or unreachable: skip them)")
 	cfg.tls.register(cmd, e)
-	return cmd
 }
 
 // runSeed seeds the registry at cfg.registryAddr. Progress goes to
