@@ -58,6 +58,12 @@ func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 
 // apply records the change from old (nil on create) to r.
 func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, action, reason string) error {
+	return w.applyTransfer(old, r, kind, actor, action, reason, nil)
+}
+
+// applyTransfer is apply for a change a transfer makes: its history entry
+// carries t as it stands.
+func (w *changeWriter) applyTransfer(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, action, reason string, t *pb.Transfer) error {
 	w.head++
 	w.added++
 	rev := w.head
@@ -89,11 +95,56 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 	hist := &pb.HistoryEntry{
 		Revision: apiRevision(rev), Kind: kind, ChangeTime: ts,
 		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
+		Transfer: historyTransfer(t),
 	}
 	if err := w.s.PutProto(w.tx, bucketHistory, historyKey(r.Id, rev), hist); err != nil {
 		return err
 	}
 	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))
+}
+
+// note records in retiree id's history an event of kind that did not
+// change the retiree (a transfer proposed, declined or lapsed): no
+// revision, no change-log entry, the retiree's etag unchanged. The entry
+// has revision 0 and a key that sorts after the retiree's changes up to
+// the head revision and before the next one. A non-empty action is
+// audited as the actor's; the lapse sweep, which acts for no one, passes
+// none.
+func (w *changeWriter) note(id string, kind pb.ChangeKind, actor Actor, action, reason string, t *pb.Transfer) error {
+	meta := w.tx.Bucket(bucketMeta)
+	var seq uint64
+	if v := meta.Get(metaHistoryNoteSeq); v != nil {
+		var err error
+		if seq, err = boltstore.ParseU64(v); err != nil {
+			return err
+		}
+	}
+	seq++
+	if err := meta.Put(metaHistoryNoteSeq, boltstore.U64(seq)); err != nil {
+		return err
+	}
+	hist := &pb.HistoryEntry{
+		Kind: kind, ChangeTime: timestamppb.New(w.now),
+		Actor: actor.Subject, ActorRole: actor.Role, Reason: reason, Transfer: historyTransfer(t),
+	}
+	if err := w.s.PutProto(w.tx, bucketHistory, boltstore.AppendU64(historyKey(id, w.head), seq), hist); err != nil {
+		return err
+	}
+	if action == "" {
+		return nil
+	}
+	return audit.Put(w.tx, audit.NewEntry(actor, action, id, w.now))
+}
+
+// historyTransfer is t as a history entry keeps it: without the
+// retiree's name and number, which the entry's retiree has.
+func historyTransfer(t *pb.Transfer) *pb.Transfer {
+	if t == nil {
+		return nil
+	}
+	t = proto.Clone(t).(*pb.Transfer)
+	t.RetireeName, t.RetireeIdNumberMasked = "", ""
+	return t
 }
 
 // finish stores the head revision and prunes the change log down to the
@@ -175,6 +226,8 @@ func diff(old, r *pb.Retiree) []*pb.FieldChange {
 	add("managementMode", enumName(old.ManagementMode), enumName(r.ManagementMode))
 	add("status", enumName(old.Status), enumName(r.Status))
 	add("dateOfDeath", old.DateOfDeath, r.DateOfDeath)
+	add("movedOutTo", destinationString(old.MovedOutTo), destinationString(r.MovedOutTo))
+	add("movedOutDate", old.MovedOutDate, r.MovedOutDate)
 	add("flags", flagsString(old.Flags), flagsString(r.Flags))
 	return out
 }
@@ -187,6 +240,17 @@ func enumName[E interface {
 		return ""
 	}
 	return e.String()
+}
+
+// destinationString is a destination as a history entry lists it.
+func destinationString(d *pb.TransferDestination) string {
+	if d == nil {
+		return ""
+	}
+	if d.DivisionCode == "" {
+		return d.Description
+	}
+	return d.Description + " (" + d.DivisionCode + ")"
 }
 
 func flagsString(flags []pb.RetireeFlag) string {

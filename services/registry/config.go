@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 )
@@ -18,7 +19,14 @@ type Config struct {
 	// MaxWatchers bounds the WatchRetirees streams open at once; one more
 	// is refused with RESOURCE_EXHAUSTED.
 	MaxWatchers int
+	// TransferSweep is how often the proposed transfers past their lapse
+	// time are recorded as lapsed (a read or an answer sees the lapse at
+	// once anyway).
+	TransferSweep time.Duration
 }
+
+// DefaultTransferSweep is the default of Config.TransferSweep.
+const DefaultTransferSweep = time.Minute
 
 // ParseConfig reads the configuration from args and the environment and
 // validates it.
@@ -36,6 +44,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.Check("--changelog-retention must be at least 1000", func() bool { return c.Retention >= 1000 })
 	cmd.FlagSet().IntVar(&c.MaxWatchers, "max-watchers", DefaultMaxWatchers, "WatchRetirees streams open at once; beyond them a watch is refused with RESOURCE_EXHAUSTED")
 	cmd.Check(fmt.Sprintf("--max-watchers must be between 1 and %d", maxMaxWatchers), func() bool { return c.MaxWatchers >= 1 && c.MaxWatchers <= maxMaxWatchers })
+	cmd.FlagSet().DurationVar(&c.TransferSweep, "transfer-sweep-interval", DefaultTransferSweep, "how often proposed transfers unanswered for 30 days are recorded as lapsed")
+	cmd.Check("--transfer-sweep-interval must be between 1s and 24h", func() bool { return c.TransferSweep >= time.Second && c.TransferSweep <= 24*time.Hour })
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

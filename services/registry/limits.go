@@ -36,4 +36,10 @@ var Methods = limits.Table{
 	// Every service and the gateway poll the revocation list: a read each
 	// time, well within the service role's budget.
 	pb.RegistryService_ListRevokedTokens_FullMethodName: limits.Read,
+	// --- transfers (B): a transfer shows its retiree's name and masked
+	// ID number, audited as a read of the retiree.
+	pb.RegistryService_GetTransfer_FullMethodName:     limits.PersonalRead,
+	pb.RegistryService_ListTransfers_FullMethodName:   limits.PersonalRead,
+	pb.RegistryService_AcceptTransfer_FullMethodName:  limits.Write,
+	pb.RegistryService_DeclineTransfer_FullMethodName: limits.Write,
 }

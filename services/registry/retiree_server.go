@@ -355,26 +355,6 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 	return &pb.UpdateRetireeResponse{Retiree: present(updated, false)}, nil
 }
 
-// TransferRetiree implements pb.RegistryServiceServer. A clerk transfers
-// retirees out of its communities, to any community.
-func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeRequest) (*pb.TransferRetireeResponse, error) {
-	p, err := authn.Require(ctx, retireeEditors...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	inputcheck.CommunityID(&v, "toCommunityId", req.ToCommunityId)
-	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	r, err := s.store.TransferRetiree(req.Id, req.ToCommunityId, req.Reason, req.Etag, audit.ActorOf(ctx, p), guard(p))
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.TransferRetireeResponse{Retiree: present(r, false)}, nil
-}
-
 // RecordDeath implements pb.RegistryServiceServer.
 func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*pb.RecordDeathResponse, error) {
 	p, err := authn.Require(ctx, retireeEditors...)

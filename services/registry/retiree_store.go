@@ -199,23 +199,6 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 	}, actor, "UpdateRetiree")
 }
 
-// TransferRetiree moves a living retiree to another existing community.
-func (s *Store) TransferRetiree(id, to, reason, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
-	return s.mutate(id, etag, allowed, func(tx *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
-		if r.Status != pb.RetireeStatus_LIVING {
-			return 0, "", fault.Rule(reasonNotLiving, "only a living retiree can be transferred")
-		}
-		if r.CommunityId == to {
-			return 0, "", fault.Rule(reasonSameCommunity, "the retiree already belongs to this community")
-		}
-		if tx.Bucket(bucketCommunities).Get([]byte(to)) == nil {
-			return 0, "", fault.Invalid("to_community_id", "no community with this id")
-		}
-		r.CommunityId = to
-		return pb.ChangeKind_TRANSFERRED, reason, nil
-	}, actor, "TransferRetiree")
-}
-
 // RecordDeath marks a retiree deceased on date (YYYY-MM-DD, validated by
 // the caller against the clock).
 func (s *Store) RecordDeath(id, date, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {

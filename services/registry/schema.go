@@ -48,24 +48,42 @@ var (
 	// bucketRevokedByExpiry holds expiry (Unix seconds), sequence number:
 	// the order in which entries lapse and are pruned.
 	bucketRevokedByExpiry = []byte("revoked_tokens_by_expiry")
+	// bucketTransfers maps a transfer id to its Transfer, sealed (a
+	// destination may be an address).
+	bucketTransfers = []byte("transfers")
+	// bucketTransferByFrom holds sending community id, 0, transfer id.
+	bucketTransferByFrom = []byte("transfers_by_from")
+	// bucketTransferByTo holds receiving community id, 0, transfer id
+	// (none for a move out of the city).
+	bucketTransferByTo = []byte("transfers_by_to")
+	// bucketTransferOpen maps a retiree id to the id of its one PROPOSED
+	// transfer.
+	bucketTransferOpen = []byte("transfers_open")
+	// bucketTransferDue holds lapse time (Unix seconds), transfer id for
+	// each PROPOSED transfer: the order in which they lapse.
+	bucketTransferDue = []byte("transfers_due")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
 		bucketRetireeByIDKey, bucketRetireeByCommunity, bucketRetireeByEnterprise,
 		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
 		bucketRevoked, bucketRevokedByID, bucketRevokedByExpiry,
+		bucketTransfers, bucketTransferByFrom, bucketTransferByTo, bucketTransferOpen, bucketTransferDue,
 	}
 
 	// sealedBuckets hold personal data: their values are stored sealed
 	// under the data keys (see servicedb.Options.Sealed). The change log
 	// holds only masked numbers and the ID number's HMAC.
-	sealedBuckets = [][]byte{bucketRetirees, bucketHistory}
+	sealedBuckets = [][]byte{bucketRetirees, bucketHistory, bucketTransfers}
 
 	metaHead   = []byte("head_revision")
 	metaOldest = []byte("oldest_revision")
 	// metaRevocationSeq holds the last sequence number of the revocation
 	// list.
 	metaRevocationSeq = []byte("revocation_sequence")
+	// metaHistoryNoteSeq holds the last sequence number of the history
+	// entries that record no change (see changeWriter.note).
+	metaHistoryNoteSeq = []byte("history_note_sequence")
 )
 
 // storageSchema is the layout of registry.db, which OpenStore opens with
@@ -73,7 +91,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 4,
+	Version: 5,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
@@ -82,5 +100,9 @@ var storageSchema = boltstore.Schema{
 		{From: 1, To: 2, Name: "the revocation list of bearer tokens"},
 		audit.Migration(2),
 		servicedb.SealingMigration(3, bucketMeta),
+		// The buckets are created empty on open; the step records that a
+		// build without them must not open the file, which would move
+		// retirees with transfers pending and never lapse them.
+		{From: 4, To: 5, Name: "transfers proposed and answered"},
 	},
 }

@@ -98,11 +98,11 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 	if _, err := s.UpdateRetiree(r.Id, patch, admin, allow); !errors.Is(err, fault.ErrEtagMismatch) {
 		t.Errorf("stale etag: %v", err)
 	}
-	moved, err := s.TransferRetiree(r.Id, communityC, "搬家", "", admin, allow)
+	moved, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityC, Reason: "搬家", Direct: true}, admin, allow)
 	if err != nil || moved.CommunityId != communityC {
 		t.Fatalf("transfer = %v, %v", moved, err)
 	}
-	if _, err := s.TransferRetiree(r.Id, communityC, "again", "", admin, allow); !isRule(err, reasonSameCommunity) {
+	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityC, Reason: "again", Direct: true}, admin, allow); !isRule(err, reasonSameCommunity) {
 		t.Errorf("transfer to same community: %v", err)
 	}
 	dead, err := s.RecordDeath(r.Id, "2026-01-02", "", admin, allow)
@@ -112,7 +112,7 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 	if _, err := s.RecordDeath(r.Id, "2026-01-03", "", admin, allow); !isRule(err, reasonNotLiving) {
 		t.Errorf("second death: %v", err)
 	}
-	if _, err := s.TransferRetiree(r.Id, communityA, "x", "", admin, allow); !isRule(err, reasonNotLiving) {
+	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityA, Reason: "x", Direct: true}, admin, allow); !isRule(err, reasonNotLiving) {
 		t.Errorf("transfer of the deceased: %v", err)
 	}
 

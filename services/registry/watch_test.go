@@ -100,7 +100,7 @@ func TestWatchReplayThenFollow(t *testing.T) {
 
 	// Live changes while the stream is open: two creations and a transfer.
 	more := createSerially(t, s, 11, 13)
-	if _, err := s.TransferRetiree(more[0].Id, communityB, "搬家", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: more[0].Id, To: communityB, Reason: "搬家", Direct: true}, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 	live := recvN(t, stream, 3)

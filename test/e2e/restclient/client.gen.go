@@ -356,8 +356,12 @@ const (
 	V1ChangeKindCHANGEKINDUNSPECIFIED V1ChangeKind = "CHANGE_KIND_UNSPECIFIED"
 	V1ChangeKindCREATED               V1ChangeKind = "CREATED"
 	V1ChangeKindDIED                  V1ChangeKind = "DIED"
+	V1ChangeKindMOVEDOUTOFCITY        V1ChangeKind = "MOVED_OUT_OF_CITY"
 	V1ChangeKindSNAPSHOT              V1ChangeKind = "SNAPSHOT"
 	V1ChangeKindSNAPSHOTEND           V1ChangeKind = "SNAPSHOT_END"
+	V1ChangeKindTRANSFERDECLINED      V1ChangeKind = "TRANSFER_DECLINED"
+	V1ChangeKindTRANSFERLAPSED        V1ChangeKind = "TRANSFER_LAPSED"
+	V1ChangeKindTRANSFERPROPOSED      V1ChangeKind = "TRANSFER_PROPOSED"
 	V1ChangeKindTRANSFERRED           V1ChangeKind = "TRANSFERRED"
 	V1ChangeKindUPDATED               V1ChangeKind = "UPDATED"
 )
@@ -373,9 +377,17 @@ func (e V1ChangeKind) Valid() bool {
 		return true
 	case V1ChangeKindDIED:
 		return true
+	case V1ChangeKindMOVEDOUTOFCITY:
+		return true
 	case V1ChangeKindSNAPSHOT:
 		return true
 	case V1ChangeKindSNAPSHOTEND:
+		return true
+	case V1ChangeKindTRANSFERDECLINED:
+		return true
+	case V1ChangeKindTRANSFERLAPSED:
+		return true
+	case V1ChangeKindTRANSFERPROPOSED:
 		return true
 	case V1ChangeKindTRANSFERRED:
 		return true
@@ -764,6 +776,36 @@ func (e V1Sex) Valid() bool {
 	}
 }
 
+// Defines values for V1TransferState.
+const (
+	V1TransferStateACCEPTED                 V1TransferState = "ACCEPTED"
+	V1TransferStateCOMPLETEDOUTOFCITY       V1TransferState = "COMPLETED_OUT_OF_CITY"
+	V1TransferStateDECLINED                 V1TransferState = "DECLINED"
+	V1TransferStateLAPSED                   V1TransferState = "LAPSED"
+	V1TransferStatePROPOSED                 V1TransferState = "PROPOSED"
+	V1TransferStateTRANSFERSTATEUNSPECIFIED V1TransferState = "TRANSFER_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1TransferState enum.
+func (e V1TransferState) Valid() bool {
+	switch e {
+	case V1TransferStateACCEPTED:
+		return true
+	case V1TransferStateCOMPLETEDOUTOFCITY:
+		return true
+	case V1TransferStateDECLINED:
+		return true
+	case V1TransferStateLAPSED:
+		return true
+	case V1TransferStatePROPOSED:
+		return true
+	case V1TransferStateTRANSFERSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegistryServiceListEnterprisesParamsStatus.
 const (
 	RegistryServiceListEnterprisesParamsStatusBANKRUPT                    RegistryServiceListEnterprisesParamsStatus = "BANKRUPT"
@@ -866,6 +908,57 @@ func (e RegistryServiceListRetireesParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for RegistryServiceListTransfersParamsDirection.
+const (
+	RegistryServiceListTransfersParamsDirectionINCOMING                     RegistryServiceListTransfersParamsDirection = "INCOMING"
+	RegistryServiceListTransfersParamsDirectionOUTGOING                     RegistryServiceListTransfersParamsDirection = "OUTGOING"
+	RegistryServiceListTransfersParamsDirectionTRANSFERDIRECTIONUNSPECIFIED RegistryServiceListTransfersParamsDirection = "TRANSFER_DIRECTION_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListTransfersParamsDirection enum.
+func (e RegistryServiceListTransfersParamsDirection) Valid() bool {
+	switch e {
+	case RegistryServiceListTransfersParamsDirectionINCOMING:
+		return true
+	case RegistryServiceListTransfersParamsDirectionOUTGOING:
+		return true
+	case RegistryServiceListTransfersParamsDirectionTRANSFERDIRECTIONUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistryServiceListTransfersParamsState.
+const (
+	RegistryServiceListTransfersParamsStateACCEPTED                 RegistryServiceListTransfersParamsState = "ACCEPTED"
+	RegistryServiceListTransfersParamsStateCOMPLETEDOUTOFCITY       RegistryServiceListTransfersParamsState = "COMPLETED_OUT_OF_CITY"
+	RegistryServiceListTransfersParamsStateDECLINED                 RegistryServiceListTransfersParamsState = "DECLINED"
+	RegistryServiceListTransfersParamsStateLAPSED                   RegistryServiceListTransfersParamsState = "LAPSED"
+	RegistryServiceListTransfersParamsStatePROPOSED                 RegistryServiceListTransfersParamsState = "PROPOSED"
+	RegistryServiceListTransfersParamsStateTRANSFERSTATEUNSPECIFIED RegistryServiceListTransfersParamsState = "TRANSFER_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListTransfersParamsState enum.
+func (e RegistryServiceListTransfersParamsState) Valid() bool {
+	switch e {
+	case RegistryServiceListTransfersParamsStateACCEPTED:
+		return true
+	case RegistryServiceListTransfersParamsStateCOMPLETEDOUTOFCITY:
+		return true
+	case RegistryServiceListTransfersParamsStateDECLINED:
+		return true
+	case RegistryServiceListTransfersParamsStateLAPSED:
+		return true
+	case RegistryServiceListTransfersParamsStatePROPOSED:
+		return true
+	case RegistryServiceListTransfersParamsStateTRANSFERSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // ActivityServiceCancelActivityBody CancelActivityRequest is the request of CancelActivity.
 type ActivityServiceCancelActivityBody struct {
 	Reason *string `json:"reason,omitempty"`
@@ -949,6 +1042,15 @@ type ObligationKind string
 // PremisesInspection Inspection is the receiving community's verdict.
 type PremisesInspection string
 
+// RegistryServiceAcceptTransferBody AcceptTransferRequest is the request of AcceptTransfer.
+type RegistryServiceAcceptTransferBody = map[string]interface{}
+
+// RegistryServiceDeclineTransferBody DeclineTransferRequest is the request of DeclineTransfer.
+type RegistryServiceDeclineTransferBody struct {
+	// Reason Why the receiving side declines; required.
+	Reason *string `json:"reason,omitempty"`
+}
+
 // RegistryServiceRecordDeathBody RecordDeathRequest is the request of RecordDeath.
 type RegistryServiceRecordDeathBody struct {
 	// DateOfDeath YYYY-MM-DD, not in the future and not before the birth date.
@@ -960,8 +1062,16 @@ type RegistryServiceRecordDeathBody struct {
 
 // RegistryServiceTransferRetireeBody TransferRetireeRequest is the request of TransferRetiree.
 type RegistryServiceTransferRetireeBody struct {
+	// Destination Required with out_of_city, and only then.
+	Destination *V1TransferDestination `json:"destination,omitempty"`
+
 	// Etag Optional: when set, the transfer is refused if the retiree changed.
-	Etag          *string `json:"etag,omitempty"`
+	Etag *string `json:"etag,omitempty"`
+
+	// OutOfCity The retiree leaves the city's management, to a place outside this
+	// system: to_community_id stays empty and destination says where. No
+	// one answers such a transfer; the retiree becomes MOVED_OUT at once.
+	OutOfCity     *bool   `json:"outOfCity,omitempty"`
 	Reason        *string `json:"reason,omitempty"`
 	ToCommunityID *string `json:"toCommunityId,omitempty"`
 }
@@ -1034,6 +1144,16 @@ type RPCStatus struct {
 // RPCStatus_Details_Item defines model for rpcStatus.details.Item.
 type RPCStatus_Details_Item struct {
 	union json.RawMessage
+}
+
+// V1AcceptTransferResponse AcceptTransferResponse is the response of AcceptTransfer.
+type V1AcceptTransferResponse struct {
+	// Retiree The retiree in the receiving community, numbers masked.
+	Retiree *V1Retiree `json:"retiree,omitempty"`
+
+	// Transfer Transfer is a proposal to move a retiree to another community and its
+	// answer, or a move out of the city.
+	Transfer *V1Transfer `json:"transfer,omitempty"`
 }
 
 // V1Activity Activity is a one-off or weekly activity at a venue.
@@ -1323,6 +1443,15 @@ type V1CertificationStatus string
 //   - SNAPSHOT_END: The end of a WatchRetirees snapshot; its revision is where the live
 //
 // changes continue.
+//   - TRANSFER_PROPOSED: --- transfers (B)
+//
+// A transfer was proposed; the retiree has not changed. In the history
+// only (not in the change log), with revision 0.
+//   - TRANSFER_DECLINED: A proposed transfer was declined; in the history only, as above.
+//   - TRANSFER_LAPSED: A proposed transfer lapsed unanswered; in the history only, as above.
+//   - MOVED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT): in the
+//
+// history and the change log.
 type V1ChangeKind string
 
 // V1Community Community is a residents' community, the unit that manages retirees.
@@ -1354,6 +1483,13 @@ type V1DecisionAction string
 
 // V1DecisionReason DecisionReason is why the bureau suspended or stopped a pension.
 type V1DecisionReason string
+
+// V1DeclineTransferResponse DeclineTransferResponse is the response of DeclineTransfer.
+type V1DeclineTransferResponse struct {
+	// Transfer Transfer is a proposal to move a retiree to another community and its
+	// answer, or a move out of the city.
+	Transfer *V1Transfer `json:"transfer,omitempty"`
+}
 
 // V1Delivery Delivery is how far the completion's outbox has got.
 type V1Delivery struct {
@@ -1634,7 +1770,10 @@ type V1Handover struct {
 // V1HandoverState State of the workflow.
 type V1HandoverState string
 
-// V1HistoryEntry HistoryEntry is one change to a retiree.
+// V1HistoryEntry HistoryEntry is one change to a retiree, or an event of its transfers.
+// Entries that did not change the retiree (TRANSFER_PROPOSED,
+// TRANSFER_DECLINED, TRANSFER_LAPSED) have revision 0 and sit between the
+// changes they happened between.
 type V1HistoryEntry struct {
 	Actor      *string          `json:"actor,omitempty"`
 	ActorRole  *string          `json:"actorRole,omitempty"`
@@ -1646,9 +1785,20 @@ type V1HistoryEntry struct {
 	//  - SNAPSHOT: A snapshot entry of WatchRetirees started at revision 0.
 	//  - SNAPSHOT_END: The end of a WatchRetirees snapshot; its revision is where the live
 	// changes continue.
+	//  - TRANSFER_PROPOSED: --- transfers (B)
+	// A transfer was proposed; the retiree has not changed. In the history
+	// only (not in the change log), with revision 0.
+	//  - TRANSFER_DECLINED: A proposed transfer was declined; in the history only, as above.
+	//  - TRANSFER_LAPSED: A proposed transfer lapsed unanswered; in the history only, as above.
+	//  - MOVED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT): in the
+	// history and the change log.
 	Kind     *V1ChangeKind `json:"kind,omitempty"`
 	Reason   *string       `json:"reason,omitempty"`
 	Revision *string       `json:"revision,omitempty"`
+
+	// Transfer The transfer the entry records, as it stood then: on the TRANSFER_*
+	// kinds, MOVED_OUT_OF_CITY, and TRANSFERRED by an accepted transfer.
+	Transfer *V1Transfer `json:"transfer,omitempty"`
 }
 
 // V1ListActivitiesResponse ListActivitiesResponse is the response of ListActivities.
@@ -1779,6 +1929,12 @@ type V1ListRevokedTokensResponse struct {
 	// RevokedTokens The entries still in force after after_sequence, in sequence order.
 	// An entry is dropped once its token has expired.
 	RevokedTokens *[]V1RevokedToken `json:"revokedTokens,omitempty"`
+}
+
+// V1ListTransfersResponse ListTransfersResponse is the response of ListTransfers.
+type V1ListTransfersResponse struct {
+	NextPageToken *string       `json:"nextPageToken,omitempty"`
+	Transfers     *[]V1Transfer `json:"transfers,omitempty"`
 }
 
 // V1ListVenuesResponse ListVenuesResponse is the response of ListVenues.
@@ -2035,7 +2191,16 @@ type V1Retiree struct {
 
 	// ManagementMode ManagementMode says who manages a retiree.
 	ManagementMode *V1ManagementMode `json:"managementMode,omitempty"`
-	Name           *string           `json:"name,omitempty"`
+
+	// MovedOutDate YYYY-MM-DD, the day the move out of the city was recorded. Output
+	// only.
+	MovedOutDate *string `json:"movedOutDate,omitempty"`
+
+	// MovedOutTo --- transfers (B)
+	// Where the retiree went when a transfer out of the city set MOVED_OUT.
+	// Output only.
+	MovedOutTo *V1TransferDestination `json:"movedOutTo,omitempty"`
+	Name       *string                `json:"name,omitempty"`
 
 	// Phone Returned in full by GetRetiree and LookupRetiree only.
 	Phone *string `json:"phone,omitempty"`
@@ -2138,6 +2303,91 @@ type V1SubscribeCalendarResponse struct {
 	// Its token is not kept, only a hash of it.
 	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
 }
+
+// V1Transfer Transfer is a proposal to move a retiree to another community and its
+// answer, or a move out of the city.
+type V1Transfer struct {
+	// AnswerTime When it was answered, or lapsed.
+	AnswerTime *time.Time `json:"answerTime,omitempty"`
+
+	// AnsweredBy Who answered it; the proposer for a move out of the city or an
+	// admin's direct move; empty while PROPOSED and when LAPSED.
+	AnsweredBy *string `json:"answeredBy,omitempty"`
+
+	// DeclineReason The receiving side's reason, when DECLINED.
+	DeclineReason *string `json:"declineReason,omitempty"`
+
+	// Destination Where the retiree went, for a move out of the city.
+	Destination *V1TransferDestination `json:"destination,omitempty"`
+
+	// FromCommunityID The community the retiree belonged to when the transfer was proposed.
+	FromCommunityID *string `json:"fromCommunityId,omitempty"`
+
+	// ID Opaque, server-assigned.
+	ID *string `json:"id,omitempty"`
+
+	// LapseTime When a proposal lapses unanswered: propose_time plus 30 days.
+	LapseTime   *time.Time `json:"lapseTime,omitempty"`
+	ProposeTime *time.Time `json:"proposeTime,omitempty"`
+
+	// ProposedBy Who proposed it (the token's subject).
+	ProposedBy            *string `json:"proposedBy,omitempty"`
+	Reason                *string `json:"reason,omitempty"`
+	RetireeID             *string `json:"retireeId,omitempty"`
+	RetireeIDNumberMasked *string `json:"retireeIdNumberMasked,omitempty"`
+
+	// RetireeName Who the retiree is, so that the receiving clerk can recognise the
+	// person before accepting: the name and the masked ID number. Output
+	// only; empty in history entries.
+	RetireeName *string `json:"retireeName,omitempty"`
+
+	// State TransferState is where a transfer stands. PROPOSED is the only open
+	// state; every other is final.
+	//
+	//  - PROPOSED: Waiting for the receiving community's answer, until lapse_time.
+	//  - ACCEPTED: The receiving side accepted (or admin moved the retiree directly):
+	// the retiree belongs to the receiving community.
+	//  - DECLINED: The receiving side declined; the retiree stays.
+	//  - LAPSED: No one answered within 30 days; the retiree stays.
+	//  - COMPLETED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT).
+	State *V1TransferState `json:"state,omitempty"`
+
+	// ToCommunityID The receiving community; empty for a move out of the city.
+	ToCommunityID *string `json:"toCommunityId,omitempty"`
+}
+
+// V1TransferDestination TransferDestination is where a retiree went out of the city.
+type V1TransferDestination struct {
+	// Description Free text: the city, office or address the retiree moved to.
+	Description *string `json:"description,omitempty"`
+
+	// DivisionCode Optional: the destination's division code, 6 to 12 digits (e.g. the
+	// city's or district's code). Not a community of this system: a move to
+	// one of those is a transfer to it.
+	DivisionCode *string `json:"divisionCode,omitempty"`
+}
+
+// V1TransferRetireeResponse TransferRetireeResponse is the response of TransferRetiree.
+type V1TransferRetireeResponse struct {
+	// Retiree The retiree: unchanged by a proposal, moved by admin, MOVED_OUT by a
+	// transfer out of the city. Numbers masked.
+	Retiree *V1Retiree `json:"retiree,omitempty"`
+
+	// Transfer The transfer the request recorded.
+	Transfer *V1Transfer `json:"transfer,omitempty"`
+}
+
+// V1TransferState TransferState is where a transfer stands. PROPOSED is the only open
+// state; every other is final.
+//
+//   - PROPOSED: Waiting for the receiving community's answer, until lapse_time.
+//   - ACCEPTED: The receiving side accepted (or admin moved the retiree directly):
+//
+// the retiree belongs to the receiving community.
+//   - DECLINED: The receiving side declined; the retiree stays.
+//   - LAPSED: No one answered within 30 days; the retiree stays.
+//   - COMPLETED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT).
+type V1TransferState string
 
 // V1Venue Venue is a place where a community holds activities.
 type V1Venue struct {
@@ -2381,7 +2631,16 @@ type RegistryServiceUpdateRetireeJSONBody struct {
 
 	// ManagementMode ManagementMode says who manages a retiree.
 	ManagementMode *V1ManagementMode `json:"managementMode,omitempty"`
-	Name           *string           `json:"name,omitempty"`
+
+	// MovedOutDate YYYY-MM-DD, the day the move out of the city was recorded. Output
+	// only.
+	MovedOutDate *string `json:"movedOutDate,omitempty"`
+
+	// MovedOutTo --- transfers (B)
+	// Where the retiree went when a transfer out of the city set MOVED_OUT.
+	// Output only.
+	MovedOutTo *V1TransferDestination `json:"movedOutTo,omitempty"`
+	Name       *string                `json:"name,omitempty"`
 
 	// Phone Returned in full by GetRetiree and LookupRetiree only.
 	Phone *string `json:"phone,omitempty"`
@@ -2450,6 +2709,39 @@ type RegistryServiceListRevokedTokensParams struct {
 	// the end of the list.
 	PageSize *int32 `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 }
+
+// RegistryServiceListTransfersParams defines parameters for RegistryServiceListTransfers.
+type RegistryServiceListTransfersParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+
+	// CommunityID The community whose transfers to list; admin and bureau may leave it
+	// empty to list every transfer.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// Direction Required with community_id.
+	//
+	//  - INCOMING: Transfers into the community.
+	//  - OUTGOING: Transfers out of the community.
+	Direction *RegistryServiceListTransfersParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+
+	// State Only transfers in this state; a PROPOSED transfer past its lapse time
+	// is LAPSED here even before the sweep records it.
+	//
+	//  - PROPOSED: Waiting for the receiving community's answer, until lapse_time.
+	//  - ACCEPTED: The receiving side accepted (or admin moved the retiree directly):
+	// the retiree belongs to the receiving community.
+	//  - DECLINED: The receiving side declined; the retiree stays.
+	//  - LAPSED: No one answered within 30 days; the retiree stays.
+	//  - COMPLETED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT).
+	State *RegistryServiceListTransfersParamsState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// RegistryServiceListTransfersParamsDirection defines parameters for RegistryServiceListTransfers.
+type RegistryServiceListTransfersParamsDirection string
+
+// RegistryServiceListTransfersParamsState defines parameters for RegistryServiceListTransfers.
+type RegistryServiceListTransfersParamsState string
 
 // ActivityServiceListVenuesParams defines parameters for ActivityServiceListVenues.
 type ActivityServiceListVenuesParams struct {
@@ -2545,6 +2837,12 @@ type RegistryServiceLookupRetireeJSONRequestBody = V1LookupRetireeRequest
 
 // RegistryServiceRevokeTokenJSONRequestBody defines body for RegistryServiceRevokeToken for application/json ContentType.
 type RegistryServiceRevokeTokenJSONRequestBody = V1RevokeTokenRequest
+
+// RegistryServiceAcceptTransferJSONRequestBody defines body for RegistryServiceAcceptTransfer for application/json ContentType.
+type RegistryServiceAcceptTransferJSONRequestBody = RegistryServiceAcceptTransferBody
+
+// RegistryServiceDeclineTransferJSONRequestBody defines body for RegistryServiceDeclineTransfer for application/json ContentType.
+type RegistryServiceDeclineTransferJSONRequestBody = RegistryServiceDeclineTransferBody
 
 // ActivityServiceCreateVenueJSONRequestBody defines body for ActivityServiceCreateVenue for application/json ContentType.
 type ActivityServiceCreateVenueJSONRequestBody = V1Venue
@@ -3408,7 +3706,15 @@ type ClientInterface interface {
 
 	// RegistryServiceTransferRetireeWithBody Transfer retiree
 	//
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3417,7 +3723,15 @@ type ClientInterface interface {
 
 	// RegistryServiceTransferRetiree Transfer retiree
 	//
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3571,6 +3885,68 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
 	RegistryServiceRevokeToken(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceListTransfers List transfers
+	//
+	// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+	// a community, optionally in one state; admin and bureau may list all.
+	//
+	// Corresponds with GET /v1/transfers (the `RegistryServiceListTransfers` operationId).
+	RegistryServiceListTransfers(ctx context.Context, params *RegistryServiceListTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceGetTransfer Get transfer
+	//
+	// --- transfers (B)
+	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+	// its sending or receiving community. It carries the retiree's name and
+	// masked ID number, and reading it is audited as a read of the retiree.
+	//
+	// Corresponds with GET /v1/transfers/{id} (the `RegistryServiceGetTransfer` operationId).
+	RegistryServiceGetTransfer(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceAcceptTransferWithBody Accept transfer
+	//
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+	RegistryServiceAcceptTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceAcceptTransfer Accept transfer
+	//
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+	RegistryServiceAcceptTransfer(ctx context.Context, id string, body RegistryServiceAcceptTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceDeclineTransferWithBody Decline transfer
+	//
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+	RegistryServiceDeclineTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceDeclineTransfer Decline transfer
+	//
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+	RegistryServiceDeclineTransfer(ctx context.Context, id string, body RegistryServiceDeclineTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ActivityServiceListVenues List venues
 	//
@@ -4958,7 +5334,15 @@ func (c *Client) RegistryServiceRecordDeath(ctx context.Context, id string, body
 
 // RegistryServiceTransferRetireeWithBody Transfer retiree
 //
-// TransferRetiree moves a retiree to another community.
+// TransferRetiree proposes to move a retiree to another community: the
+// sending side (a clerk of the retiree's community, or bureau) proposes,
+// and the receiving community accepts or declines (AcceptTransfer,
+// DeclineTransfer); a proposal not answered in 30 days lapses. The
+// retiree is answered unchanged, with the proposal. A move out of the
+// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+// once. Admin moves a retiree at once, recording an accepted transfer.
+// One open proposal per retiree (ALREADY_EXISTS, reason
+// TRANSFER_PENDING, otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -4977,7 +5361,15 @@ func (c *Client) RegistryServiceTransferRetireeWithBody(ctx context.Context, id 
 
 // RegistryServiceTransferRetiree Transfer retiree
 //
-// TransferRetiree moves a retiree to another community.
+// TransferRetiree proposes to move a retiree to another community: the
+// sending side (a clerk of the retiree's community, or bureau) proposes,
+// and the receiving community accepts or declines (AcceptTransfer,
+// DeclineTransfer); a proposal not answered in 30 days lapses. The
+// retiree is answered unchanged, with the proposal. A move out of the
+// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+// once. Admin moves a retiree at once, recording an accepted transfer.
+// One open proposal per retiree (ALREADY_EXISTS, reason
+// TRANSFER_PENDING, otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5282,6 +5674,128 @@ func (c *Client) RegistryServiceRevokeTokenWithBody(ctx context.Context, content
 // Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
 func (c *Client) RegistryServiceRevokeToken(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceRevokeTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceListTransfers List transfers
+//
+// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+// a community, optionally in one state; admin and bureau may list all.
+//
+// Corresponds with GET /v1/transfers (the `RegistryServiceListTransfers` operationId).
+func (c *Client) RegistryServiceListTransfers(ctx context.Context, params *RegistryServiceListTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceListTransfersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceGetTransfer Get transfer
+//
+// --- transfers (B)
+// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+// its sending or receiving community. It carries the retiree's name and
+// masked ID number, and reading it is audited as a read of the retiree.
+//
+// Corresponds with GET /v1/transfers/{id} (the `RegistryServiceGetTransfer` operationId).
+func (c *Client) RegistryServiceGetTransfer(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceGetTransferRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceAcceptTransferWithBody Accept transfer
+//
+// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+// community, bureau or admin): the retiree moves to that community.
+// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+func (c *Client) RegistryServiceAcceptTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceAcceptTransferRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceAcceptTransfer Accept transfer
+//
+// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+// community, bureau or admin): the retiree moves to that community.
+// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+func (c *Client) RegistryServiceAcceptTransfer(ctx context.Context, id string, body RegistryServiceAcceptTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceAcceptTransferRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceDeclineTransferWithBody Decline transfer
+//
+// DeclineTransfer declines a proposed transfer with a reason (the
+// receiving side, as AcceptTransfer); the retiree stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+func (c *Client) RegistryServiceDeclineTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceDeclineTransferRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceDeclineTransfer Decline transfer
+//
+// DeclineTransfer declines a proposed transfer with a reason (the
+// receiving side, as AcceptTransfer); the retiree stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+func (c *Client) RegistryServiceDeclineTransfer(ctx context.Context, id string, body RegistryServiceDeclineTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceDeclineTransferRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8814,6 +9328,236 @@ func NewRegistryServiceRevokeTokenRequestWithBody(server string, contentType str
 	return req, nil
 }
 
+// NewRegistryServiceListTransfersRequest constructs an http.Request for the RegistryServiceListTransfers method
+func NewRegistryServiceListTransfersRequest(server string, params *RegistryServiceListTransfersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/transfers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Direction != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "direction", *params.Direction, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceGetTransferRequest constructs an http.Request for the RegistryServiceGetTransfer method
+func NewRegistryServiceGetTransferRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/transfers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceAcceptTransferRequest calls the generic RegistryServiceAcceptTransfer builder with application/json body
+func NewRegistryServiceAcceptTransferRequest(server string, id string, body RegistryServiceAcceptTransferJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceAcceptTransferRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceAcceptTransferRequestWithBody constructs an http.Request for the RegistryServiceAcceptTransfer method, with any body, and a specified content type
+func NewRegistryServiceAcceptTransferRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/transfers/%s:accept", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRegistryServiceDeclineTransferRequest calls the generic RegistryServiceDeclineTransfer builder with application/json body
+func NewRegistryServiceDeclineTransferRequest(server string, id string, body RegistryServiceDeclineTransferJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceDeclineTransferRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceDeclineTransferRequestWithBody constructs an http.Request for the RegistryServiceDeclineTransfer method, with any body, and a specified content type
+func NewRegistryServiceDeclineTransferRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/transfers/%s:decline", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewActivityServiceListVenuesRequest constructs an http.Request for the ActivityServiceListVenues method
 func NewActivityServiceListVenuesRequest(server string, params *ActivityServiceListVenuesParams) (*http.Request, error) {
 	var err error
@@ -9722,7 +10466,15 @@ type ClientWithResponsesInterface interface {
 
 	// RegistryServiceTransferRetireeWithBodyWithResponse Transfer retiree
 	//
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9731,7 +10483,15 @@ type ClientWithResponsesInterface interface {
 
 	// RegistryServiceTransferRetireeWithResponse Transfer retiree
 	//
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9899,6 +10659,72 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/tokens:revoke (the `RegistryServiceRevokeToken` operationId).
 	RegistryServiceRevokeTokenWithResponse(ctx context.Context, body RegistryServiceRevokeTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceRevokeTokenResponse, error)
+
+	// RegistryServiceListTransfersWithResponse List transfers
+	//
+	// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+	// a community, optionally in one state; admin and bureau may list all.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/transfers (the `RegistryServiceListTransfers` operationId).
+	RegistryServiceListTransfersWithResponse(ctx context.Context, params *RegistryServiceListTransfersParams, reqEditors ...RequestEditorFn) (*RegistryServiceListTransfersResponse, error)
+
+	// RegistryServiceGetTransferWithResponse Get transfer
+	//
+	// --- transfers (B)
+	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+	// its sending or receiving community. It carries the retiree's name and
+	// masked ID number, and reading it is audited as a read of the retiree.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/transfers/{id} (the `RegistryServiceGetTransfer` operationId).
+	RegistryServiceGetTransferWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RegistryServiceGetTransferResponse, error)
+
+	// RegistryServiceAcceptTransferWithBodyWithResponse Accept transfer
+	//
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+	RegistryServiceAcceptTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceAcceptTransferResponse, error)
+
+	// RegistryServiceAcceptTransferWithResponse Accept transfer
+	//
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+	RegistryServiceAcceptTransferWithResponse(ctx context.Context, id string, body RegistryServiceAcceptTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceAcceptTransferResponse, error)
+
+	// RegistryServiceDeclineTransferWithBodyWithResponse Decline transfer
+	//
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+	RegistryServiceDeclineTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceDeclineTransferResponse, error)
+
+	// RegistryServiceDeclineTransferWithResponse Decline transfer
+	//
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+	RegistryServiceDeclineTransferWithResponse(ctx context.Context, id string, body RegistryServiceDeclineTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceDeclineTransferResponse, error)
 
 	// ActivityServiceListVenuesWithResponse List venues
 	//
@@ -14625,7 +15451,7 @@ type RegistryServiceTransferRetireeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *V1Retiree
+	JSON200 *V1TransferRetireeResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -14649,7 +15475,7 @@ type RegistryServiceTransferRetireeResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RegistryServiceTransferRetireeResponse) GetJSON200() *V1Retiree {
+func (r RegistryServiceTransferRetireeResponse) GetJSON200() *V1TransferRetireeResponse {
 	return r.JSON200
 }
 
@@ -15746,6 +16572,387 @@ func (r RegistryServiceRevokeTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegistryServiceRevokeTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceListTransfersResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceListTransfers
+type RegistryServiceListTransfersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceListTransfersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListTransfersResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceListTransfersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSON200() *V1ListTransfersResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceListTransfersResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceListTransfersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceListTransfersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceListTransfersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceListTransfersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceGetTransferResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceGetTransfer
+type RegistryServiceGetTransferResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceGetTransferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Transfer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceGetTransferResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON200() *V1Transfer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceGetTransferResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceGetTransferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceGetTransferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceGetTransferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceGetTransferResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceAcceptTransferResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceAcceptTransfer
+type RegistryServiceAcceptTransferResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceAcceptTransferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1AcceptTransferResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceAcceptTransferResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON200() *V1AcceptTransferResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceAcceptTransferResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceAcceptTransferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceAcceptTransferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceAcceptTransferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceAcceptTransferResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceDeclineTransferResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceDeclineTransfer
+type RegistryServiceDeclineTransferResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceDeclineTransferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeclineTransferResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceDeclineTransferResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON200() *V1DeclineTransferResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceDeclineTransferResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceDeclineTransferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceDeclineTransferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceDeclineTransferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceDeclineTransferResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17139,7 +18346,15 @@ func (c *ClientWithResponses) RegistryServiceRecordDeathWithResponse(ctx context
 
 // RegistryServiceTransferRetireeWithBodyWithResponse Transfer retiree
 //
-// TransferRetiree moves a retiree to another community.
+// TransferRetiree proposes to move a retiree to another community: the
+// sending side (a clerk of the retiree's community, or bureau) proposes,
+// and the receiving community accepts or declines (AcceptTransfer,
+// DeclineTransfer); a proposal not answered in 30 days lapses. The
+// retiree is answered unchanged, with the proposal. A move out of the
+// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+// once. Admin moves a retiree at once, recording an accepted transfer.
+// One open proposal per retiree (ALREADY_EXISTS, reason
+// TRANSFER_PENDING, otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17154,7 +18369,15 @@ func (c *ClientWithResponses) RegistryServiceTransferRetireeWithBodyWithResponse
 
 // RegistryServiceTransferRetireeWithResponse Transfer retiree
 //
-// TransferRetiree moves a retiree to another community.
+// TransferRetiree proposes to move a retiree to another community: the
+// sending side (a clerk of the retiree's community, or bureau) proposes,
+// and the receiving community accepts or declines (AcceptTransfer,
+// DeclineTransfer); a proposal not answered in 30 days lapses. The
+// retiree is answered unchanged, with the proposal. A move out of the
+// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+// once. Admin moves a retiree at once, recording an accepted transfer.
+// One open proposal per retiree (ALREADY_EXISTS, reason
+// TRANSFER_PENDING, otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17417,6 +18640,108 @@ func (c *ClientWithResponses) RegistryServiceRevokeTokenWithResponse(ctx context
 		return nil, err
 	}
 	return ParseRegistryServiceRevokeTokenResponse(rsp)
+}
+
+// RegistryServiceListTransfersWithResponse List transfers
+//
+// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+// a community, optionally in one state; admin and bureau may list all.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/transfers (the `RegistryServiceListTransfers` operationId).
+func (c *ClientWithResponses) RegistryServiceListTransfersWithResponse(ctx context.Context, params *RegistryServiceListTransfersParams, reqEditors ...RequestEditorFn) (*RegistryServiceListTransfersResponse, error) {
+	rsp, err := c.RegistryServiceListTransfers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceListTransfersResponse(rsp)
+}
+
+// RegistryServiceGetTransferWithResponse Get transfer
+//
+// --- transfers (B)
+// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+// its sending or receiving community. It carries the retiree's name and
+// masked ID number, and reading it is audited as a read of the retiree.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/transfers/{id} (the `RegistryServiceGetTransfer` operationId).
+func (c *ClientWithResponses) RegistryServiceGetTransferWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RegistryServiceGetTransferResponse, error) {
+	rsp, err := c.RegistryServiceGetTransfer(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceGetTransferResponse(rsp)
+}
+
+// RegistryServiceAcceptTransferWithBodyWithResponse Accept transfer
+//
+// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+// community, bureau or admin): the retiree moves to that community.
+// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+func (c *ClientWithResponses) RegistryServiceAcceptTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceAcceptTransferResponse, error) {
+	rsp, err := c.RegistryServiceAcceptTransferWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceAcceptTransferResponse(rsp)
+}
+
+// RegistryServiceAcceptTransferWithResponse Accept transfer
+//
+// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+// community, bureau or admin): the retiree moves to that community.
+// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/transfers/{id}:accept (the `RegistryServiceAcceptTransfer` operationId).
+func (c *ClientWithResponses) RegistryServiceAcceptTransferWithResponse(ctx context.Context, id string, body RegistryServiceAcceptTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceAcceptTransferResponse, error) {
+	rsp, err := c.RegistryServiceAcceptTransfer(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceAcceptTransferResponse(rsp)
+}
+
+// RegistryServiceDeclineTransferWithBodyWithResponse Decline transfer
+//
+// DeclineTransfer declines a proposed transfer with a reason (the
+// receiving side, as AcceptTransfer); the retiree stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+func (c *ClientWithResponses) RegistryServiceDeclineTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceDeclineTransferResponse, error) {
+	rsp, err := c.RegistryServiceDeclineTransferWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceDeclineTransferResponse(rsp)
+}
+
+// RegistryServiceDeclineTransferWithResponse Decline transfer
+//
+// DeclineTransfer declines a proposed transfer with a reason (the
+// receiving side, as AcceptTransfer); the retiree stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/transfers/{id}:decline (the `RegistryServiceDeclineTransfer` operationId).
+func (c *ClientWithResponses) RegistryServiceDeclineTransferWithResponse(ctx context.Context, id string, body RegistryServiceDeclineTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceDeclineTransferResponse, error) {
+	rsp, err := c.RegistryServiceDeclineTransfer(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceDeclineTransferResponse(rsp)
 }
 
 // ActivityServiceListVenuesWithResponse List venues
@@ -21720,7 +23045,7 @@ func ParseRegistryServiceTransferRetireeResponse(rsp *http.Response) (*RegistryS
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest V1Retiree
+		var dest V1TransferRetireeResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22720,6 +24045,351 @@ func ParseRegistryServiceRevokeTokenResponse(rsp *http.Response) (*RegistryServi
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceRevokeTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceListTransfersResponse parses an HTTP response from a RegistryServiceListTransfersWithResponse call
+func ParseRegistryServiceListTransfersResponse(rsp *http.Response) (*RegistryServiceListTransfersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceListTransfersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListTransfersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceListTransfersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceGetTransferResponse parses an HTTP response from a RegistryServiceGetTransferWithResponse call
+func ParseRegistryServiceGetTransferResponse(rsp *http.Response) (*RegistryServiceGetTransferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceGetTransferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Transfer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceGetTransferResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceAcceptTransferResponse parses an HTTP response from a RegistryServiceAcceptTransferWithResponse call
+func ParseRegistryServiceAcceptTransferResponse(rsp *http.Response) (*RegistryServiceAcceptTransferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceAcceptTransferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1AcceptTransferResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceAcceptTransferResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceDeclineTransferResponse parses an HTTP response from a RegistryServiceDeclineTransferWithResponse call
+func ParseRegistryServiceDeclineTransferResponse(rsp *http.Response) (*RegistryServiceDeclineTransferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceDeclineTransferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeclineTransferResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceDeclineTransferResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -418,19 +418,34 @@ const (
 	// The end of a WatchRetirees snapshot; its revision is where the live
 	// changes continue.
 	ChangeKind_SNAPSHOT_END ChangeKind = 7
+	// --- transfers (B)
+	// A transfer was proposed; the retiree has not changed. In the history
+	// only (not in the change log), with revision 0.
+	ChangeKind_TRANSFER_PROPOSED ChangeKind = 9
+	// A proposed transfer was declined; in the history only, as above.
+	ChangeKind_TRANSFER_DECLINED ChangeKind = 10
+	// A proposed transfer lapsed unanswered; in the history only, as above.
+	ChangeKind_TRANSFER_LAPSED ChangeKind = 11
+	// The retiree left the city's management (status MOVED_OUT): in the
+	// history and the change log.
+	ChangeKind_MOVED_OUT_OF_CITY ChangeKind = 12
 )
 
 // Enum value maps for ChangeKind.
 var (
 	ChangeKind_name = map[int32]string{
-		0: "CHANGE_KIND_UNSPECIFIED",
-		1: "CREATED",
-		2: "UPDATED",
-		3: "TRANSFERRED",
-		4: "DIED",
-		5: "ASSIGNED",
-		6: "SNAPSHOT",
-		7: "SNAPSHOT_END",
+		0:  "CHANGE_KIND_UNSPECIFIED",
+		1:  "CREATED",
+		2:  "UPDATED",
+		3:  "TRANSFERRED",
+		4:  "DIED",
+		5:  "ASSIGNED",
+		6:  "SNAPSHOT",
+		7:  "SNAPSHOT_END",
+		9:  "TRANSFER_PROPOSED",
+		10: "TRANSFER_DECLINED",
+		11: "TRANSFER_LAPSED",
+		12: "MOVED_OUT_OF_CITY",
 	}
 	ChangeKind_value = map[string]int32{
 		"CHANGE_KIND_UNSPECIFIED": 0,
@@ -441,6 +456,10 @@ var (
 		"ASSIGNED":                5,
 		"SNAPSHOT":                6,
 		"SNAPSHOT_END":            7,
+		"TRANSFER_PROPOSED":       9,
+		"TRANSFER_DECLINED":       10,
+		"TRANSFER_LAPSED":         11,
+		"MOVED_OUT_OF_CITY":       12,
 	}
 )
 
@@ -522,6 +541,125 @@ func (x AssignRefusal) Number() protoreflect.EnumNumber {
 // Deprecated: Use AssignRefusal.Descriptor instead.
 func (AssignRefusal) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+}
+
+// TransferState is where a transfer stands. PROPOSED is the only open
+// state; every other is final.
+type TransferState int32
+
+const (
+	TransferState_TRANSFER_STATE_UNSPECIFIED TransferState = 0
+	// Waiting for the receiving community's answer, until lapse_time.
+	TransferState_PROPOSED TransferState = 1
+	// The receiving side accepted (or admin moved the retiree directly):
+	// the retiree belongs to the receiving community.
+	TransferState_ACCEPTED TransferState = 2
+	// The receiving side declined; the retiree stays.
+	TransferState_DECLINED TransferState = 3
+	// No one answered within 30 days; the retiree stays.
+	TransferState_LAPSED TransferState = 4
+	// The retiree left the city's management (status MOVED_OUT).
+	TransferState_COMPLETED_OUT_OF_CITY TransferState = 5
+)
+
+// Enum value maps for TransferState.
+var (
+	TransferState_name = map[int32]string{
+		0: "TRANSFER_STATE_UNSPECIFIED",
+		1: "PROPOSED",
+		2: "ACCEPTED",
+		3: "DECLINED",
+		4: "LAPSED",
+		5: "COMPLETED_OUT_OF_CITY",
+	}
+	TransferState_value = map[string]int32{
+		"TRANSFER_STATE_UNSPECIFIED": 0,
+		"PROPOSED":                   1,
+		"ACCEPTED":                   2,
+		"DECLINED":                   3,
+		"LAPSED":                     4,
+		"COMPLETED_OUT_OF_CITY":      5,
+	}
+)
+
+func (x TransferState) Enum() *TransferState {
+	p := new(TransferState)
+	*p = x
+	return p
+}
+
+func (x TransferState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferState) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[9].Descriptor()
+}
+
+func (TransferState) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[9]
+}
+
+func (x TransferState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferState.Descriptor instead.
+func (TransferState) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+}
+
+// TransferDirection says which side of a community's transfers a list
+// shows.
+type TransferDirection int32
+
+const (
+	TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED TransferDirection = 0
+	// Transfers into the community.
+	TransferDirection_INCOMING TransferDirection = 1
+	// Transfers out of the community.
+	TransferDirection_OUTGOING TransferDirection = 2
+)
+
+// Enum value maps for TransferDirection.
+var (
+	TransferDirection_name = map[int32]string{
+		0: "TRANSFER_DIRECTION_UNSPECIFIED",
+		1: "INCOMING",
+		2: "OUTGOING",
+	}
+	TransferDirection_value = map[string]int32{
+		"TRANSFER_DIRECTION_UNSPECIFIED": 0,
+		"INCOMING":                       1,
+		"OUTGOING":                       2,
+	}
+)
+
+func (x TransferDirection) Enum() *TransferDirection {
+	p := new(TransferDirection)
+	*p = x
+	return p
+}
+
+func (x TransferDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TransferDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[10].Descriptor()
+}
+
+func (TransferDirection) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[10]
+}
+
+func (x TransferDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TransferDirection.Descriptor instead.
+func (TransferDirection) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 // Community is a residents' community, the unit that manages retirees.
@@ -727,9 +865,16 @@ type Retiree struct {
 	// YYYY-MM-DD, set by RecordDeath. Output only.
 	DateOfDeath string `protobuf:"bytes,16,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	// Changes whenever the retiree changes; send it back on update.
-	Etag          string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// --- transfers (B)
+	// Where the retiree went when a transfer out of the city set MOVED_OUT.
+	// Output only.
+	MovedOutTo *TransferDestination `protobuf:"bytes,30,opt,name=moved_out_to,json=movedOutTo,proto3" json:"moved_out_to,omitempty"`
+	// YYYY-MM-DD, the day the move out of the city was recorded. Output
+	// only.
+	MovedOutDate  string `protobuf:"bytes,31,opt,name=moved_out_date,json=movedOutDate,proto3" json:"moved_out_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -895,6 +1040,20 @@ func (x *Retiree) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Retiree) GetMovedOutTo() *TransferDestination {
+	if x != nil {
+		return x.MovedOutTo
+	}
+	return nil
+}
+
+func (x *Retiree) GetMovedOutDate() string {
+	if x != nil {
+		return x.MovedOutDate
+	}
+	return ""
 }
 
 // CreateCommunityRequest is the request of CreateCommunity.
@@ -2016,7 +2175,13 @@ type TransferRetireeRequest struct {
 	ToCommunityId string                 `protobuf:"bytes,2,opt,name=to_community_id,json=toCommunityId,proto3" json:"to_community_id,omitempty"`
 	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Optional: when set, the transfer is refused if the retiree changed.
-	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The retiree leaves the city's management, to a place outside this
+	// system: to_community_id stays empty and destination says where. No
+	// one answers such a transfer; the retiree becomes MOVED_OUT at once.
+	OutOfCity bool `protobuf:"varint,5,opt,name=out_of_city,json=outOfCity,proto3" json:"out_of_city,omitempty"`
+	// Required with out_of_city, and only then.
+	Destination   *TransferDestination `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2079,10 +2244,28 @@ func (x *TransferRetireeRequest) GetEtag() string {
 	return ""
 }
 
+func (x *TransferRetireeRequest) GetOutOfCity() bool {
+	if x != nil {
+		return x.OutOfCity
+	}
+	return false
+}
+
+func (x *TransferRetireeRequest) GetDestination() *TransferDestination {
+	if x != nil {
+		return x.Destination
+	}
+	return nil
+}
+
 // TransferRetireeResponse is the response of TransferRetiree.
 type TransferRetireeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Retiree       *Retiree               `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retiree: unchanged by a proposal, moved by admin, MOVED_OUT by a
+	// transfer out of the city. Numbers masked.
+	Retiree *Retiree `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	// The transfer the request recorded.
+	Transfer      *Transfer `protobuf:"bytes,2,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2120,6 +2303,13 @@ func (*TransferRetireeResponse) Descriptor() ([]byte, []int) {
 func (x *TransferRetireeResponse) GetRetiree() *Retiree {
 	if x != nil {
 		return x.Retiree
+	}
+	return nil
+}
+
+func (x *TransferRetireeResponse) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
 	}
 	return nil
 }
@@ -2294,16 +2484,22 @@ func (x *FieldChange) GetNewValue() string {
 	return ""
 }
 
-// HistoryEntry is one change to a retiree.
+// HistoryEntry is one change to a retiree, or an event of its transfers.
+// Entries that did not change the retiree (TRANSFER_PROPOSED,
+// TRANSFER_DECLINED, TRANSFER_LAPSED) have revision 0 and sit between the
+// changes they happened between.
 type HistoryEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revision      int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	Kind          ChangeKind             `protobuf:"varint,2,opt,name=kind,proto3,enum=socmgmt.registry.v1.ChangeKind" json:"kind,omitempty"`
-	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
-	Actor         string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	ActorRole     string                 `protobuf:"bytes,5,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
-	Changes       []*FieldChange         `protobuf:"bytes,6,rep,name=changes,proto3" json:"changes,omitempty"`
-	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Revision   int64                  `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Kind       ChangeKind             `protobuf:"varint,2,opt,name=kind,proto3,enum=socmgmt.registry.v1.ChangeKind" json:"kind,omitempty"`
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	Actor      string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	ActorRole  string                 `protobuf:"bytes,5,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	Changes    []*FieldChange         `protobuf:"bytes,6,rep,name=changes,proto3" json:"changes,omitempty"`
+	Reason     string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The transfer the entry records, as it stood then: on the TRANSFER_*
+	// kinds, MOVED_OUT_OF_CITY, and TRANSFERRED by an accepted transfer.
+	Transfer      *Transfer `protobuf:"bytes,30,opt,name=transfer,proto3" json:"transfer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2385,6 +2581,13 @@ func (x *HistoryEntry) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *HistoryEntry) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
 }
 
 // ListRetireeHistoryRequest is the request of ListRetireeHistory.
@@ -4057,6 +4260,658 @@ func (x *ListRevokedTokensResponse) GetEpoch() string {
 	return ""
 }
 
+// TransferDestination is where a retiree went out of the city.
+type TransferDestination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Free text: the city, office or address the retiree moved to.
+	Description string `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
+	// Optional: the destination's division code, 6 to 12 digits (e.g. the
+	// city's or district's code). Not a community of this system: a move to
+	// one of those is a transfer to it.
+	DivisionCode  string `protobuf:"bytes,2,opt,name=division_code,json=divisionCode,proto3" json:"division_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferDestination) Reset() {
+	*x = TransferDestination{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferDestination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferDestination) ProtoMessage() {}
+
+func (x *TransferDestination) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferDestination.ProtoReflect.Descriptor instead.
+func (*TransferDestination) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *TransferDestination) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *TransferDestination) GetDivisionCode() string {
+	if x != nil {
+		return x.DivisionCode
+	}
+	return ""
+}
+
+// Transfer is a proposal to move a retiree to another community and its
+// answer, or a move out of the city.
+type Transfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Opaque, server-assigned.
+	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RetireeId string `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The community the retiree belonged to when the transfer was proposed.
+	FromCommunityId string `protobuf:"bytes,3,opt,name=from_community_id,json=fromCommunityId,proto3" json:"from_community_id,omitempty"`
+	// The receiving community; empty for a move out of the city.
+	ToCommunityId string        `protobuf:"bytes,4,opt,name=to_community_id,json=toCommunityId,proto3" json:"to_community_id,omitempty"`
+	Reason        string        `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	State         TransferState `protobuf:"varint,6,opt,name=state,proto3,enum=socmgmt.registry.v1.TransferState" json:"state,omitempty"`
+	// Who proposed it (the token's subject).
+	ProposedBy  string                 `protobuf:"bytes,7,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	ProposeTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=propose_time,json=proposeTime,proto3" json:"propose_time,omitempty"`
+	// Who answered it; the proposer for a move out of the city or an
+	// admin's direct move; empty while PROPOSED and when LAPSED.
+	AnsweredBy string `protobuf:"bytes,9,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// When it was answered, or lapsed.
+	AnswerTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// The receiving side's reason, when DECLINED.
+	DeclineReason string `protobuf:"bytes,11,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
+	// When a proposal lapses unanswered: propose_time plus 30 days.
+	LapseTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=lapse_time,json=lapseTime,proto3" json:"lapse_time,omitempty"`
+	// Where the retiree went, for a move out of the city.
+	Destination *TransferDestination `protobuf:"bytes,13,opt,name=destination,proto3" json:"destination,omitempty"`
+	// Who the retiree is, so that the receiving clerk can recognise the
+	// person before accepting: the name and the masked ID number. Output
+	// only; empty in history entries.
+	RetireeName           string `protobuf:"bytes,14,opt,name=retiree_name,json=retireeName,proto3" json:"retiree_name,omitempty"`
+	RetireeIdNumberMasked string `protobuf:"bytes,15,opt,name=retiree_id_number_masked,json=retireeIdNumberMasked,proto3" json:"retiree_id_number_masked,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *Transfer) Reset() {
+	*x = Transfer{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transfer) ProtoMessage() {}
+
+func (x *Transfer) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
+func (*Transfer) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *Transfer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Transfer) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *Transfer) GetFromCommunityId() string {
+	if x != nil {
+		return x.FromCommunityId
+	}
+	return ""
+}
+
+func (x *Transfer) GetToCommunityId() string {
+	if x != nil {
+		return x.ToCommunityId
+	}
+	return ""
+}
+
+func (x *Transfer) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Transfer) GetState() TransferState {
+	if x != nil {
+		return x.State
+	}
+	return TransferState_TRANSFER_STATE_UNSPECIFIED
+}
+
+func (x *Transfer) GetProposedBy() string {
+	if x != nil {
+		return x.ProposedBy
+	}
+	return ""
+}
+
+func (x *Transfer) GetProposeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ProposeTime
+	}
+	return nil
+}
+
+func (x *Transfer) GetAnsweredBy() string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return ""
+}
+
+func (x *Transfer) GetAnswerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerTime
+	}
+	return nil
+}
+
+func (x *Transfer) GetDeclineReason() string {
+	if x != nil {
+		return x.DeclineReason
+	}
+	return ""
+}
+
+func (x *Transfer) GetLapseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LapseTime
+	}
+	return nil
+}
+
+func (x *Transfer) GetDestination() *TransferDestination {
+	if x != nil {
+		return x.Destination
+	}
+	return nil
+}
+
+func (x *Transfer) GetRetireeName() string {
+	if x != nil {
+		return x.RetireeName
+	}
+	return ""
+}
+
+func (x *Transfer) GetRetireeIdNumberMasked() string {
+	if x != nil {
+		return x.RetireeIdNumberMasked
+	}
+	return ""
+}
+
+// GetTransferRequest is the request of GetTransfer.
+type GetTransferRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransferRequest) Reset() {
+	*x = GetTransferRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransferRequest) ProtoMessage() {}
+
+func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
+func (*GetTransferRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetTransferRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetTransferResponse is the response of GetTransfer.
+type GetTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfer      *Transfer              `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransferResponse) Reset() {
+	*x = GetTransferResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransferResponse) ProtoMessage() {}
+
+func (x *GetTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransferResponse.ProtoReflect.Descriptor instead.
+func (*GetTransferResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetTransferResponse) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+// ListTransfersRequest is the request of ListTransfers. A clerk must name
+// one of its communities (the only one by default) and a direction.
+type ListTransfersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The community whose transfers to list; admin and bureau may leave it
+	// empty to list every transfer.
+	CommunityId string `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Required with community_id.
+	Direction TransferDirection `protobuf:"varint,4,opt,name=direction,proto3,enum=socmgmt.registry.v1.TransferDirection" json:"direction,omitempty"`
+	// Only transfers in this state; a PROPOSED transfer past its lapse time
+	// is LAPSED here even before the sweep records it.
+	State         TransferState `protobuf:"varint,5,opt,name=state,proto3,enum=socmgmt.registry.v1.TransferState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransfersRequest) Reset() {
+	*x = ListTransfersRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransfersRequest) ProtoMessage() {}
+
+func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ListTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTransfersRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListTransfersRequest) GetDirection() TransferDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED
+}
+
+func (x *ListTransfersRequest) GetState() TransferState {
+	if x != nil {
+		return x.State
+	}
+	return TransferState_TRANSFER_STATE_UNSPECIFIED
+}
+
+// ListTransfersResponse is the response of ListTransfers.
+type ListTransfersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfers     []*Transfer            `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransfersResponse) Reset() {
+	*x = ListTransfersResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransfersResponse) ProtoMessage() {}
+
+func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListTransfersResponse) GetTransfers() []*Transfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *ListTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// AcceptTransferRequest is the request of AcceptTransfer.
+type AcceptTransferRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptTransferRequest) Reset() {
+	*x = AcceptTransferRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptTransferRequest) ProtoMessage() {}
+
+func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptTransferRequest.ProtoReflect.Descriptor instead.
+func (*AcceptTransferRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AcceptTransferRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// AcceptTransferResponse is the response of AcceptTransfer.
+type AcceptTransferResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Transfer *Transfer              `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The retiree in the receiving community, numbers masked.
+	Retiree       *Retiree `protobuf:"bytes,2,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptTransferResponse) Reset() {
+	*x = AcceptTransferResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptTransferResponse) ProtoMessage() {}
+
+func (x *AcceptTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptTransferResponse.ProtoReflect.Descriptor instead.
+func (*AcceptTransferResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *AcceptTransferResponse) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *AcceptTransferResponse) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
+// DeclineTransferRequest is the request of DeclineTransfer.
+type DeclineTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why the receiving side declines; required.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineTransferRequest) Reset() {
+	*x = DeclineTransferRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineTransferRequest) ProtoMessage() {}
+
+func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineTransferRequest.ProtoReflect.Descriptor instead.
+func (*DeclineTransferRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *DeclineTransferRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeclineTransferRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DeclineTransferResponse is the response of DeclineTransfer.
+type DeclineTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transfer      *Transfer              `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineTransferResponse) Reset() {
+	*x = DeclineTransferResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineTransferResponse) ProtoMessage() {}
+
+func (x *DeclineTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineTransferResponse.ProtoReflect.Descriptor instead.
+func (*DeclineTransferResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *DeclineTransferResponse) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -4081,7 +4936,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\townership\x18\x03 \x01(\x0e2\x1e.socmgmt.registry.v1.OwnershipR\townership\x12=\n" +
 	"\x06status\x18\x04 \x01(\x0e2%.socmgmt.registry.v1.EnterpriseStatusR\x06status\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x9b\x06\n" +
+	"createTime\"\x8d\a\n" +
 	"\aRetiree\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12(\n" +
@@ -4105,7 +4960,10 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"V\n" +
+	"updateTime\x12J\n" +
+	"\fmoved_out_to\x18\x1e \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\n" +
+	"movedOutTo\x12$\n" +
+	"\x0emoved_out_date\x18\x1f \x01(\tR\fmovedOutDate\"V\n" +
 	"\x16CreateCommunityRequest\x12<\n" +
 	"\tcommunity\x18\x01 \x01(\v2\x1e.socmgmt.registry.v1.CommunityR\tcommunity\"W\n" +
 	"\x17CreateCommunityResponse\x12<\n" +
@@ -4174,14 +5032,17 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x14LookupRetireeRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\"O\n" +
 	"\x15LookupRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"|\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xe8\x01\n" +
 	"\x16TransferRetireeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x0fto_community_id\x18\x02 \x01(\tR\rtoCommunityId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"Q\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1e\n" +
+	"\vout_of_city\x18\x05 \x01(\bR\toutOfCity\x12J\n" +
+	"\vdestination\x18\x06 \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\vdestination\"\x8c\x01\n" +
 	"\x17TransferRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\\\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\x129\n" +
+	"\btransfer\x18\x02 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\\\n" +
 	"\x12RecordDeathRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rdate_of_death\x18\x02 \x01(\tR\vdateOfDeath\x12\x12\n" +
@@ -4191,7 +5052,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vFieldChange\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x1b\n" +
 	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
-	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xa5\x02\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xe0\x02\n" +
 	"\fHistoryEntry\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
@@ -4201,7 +5062,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"actor_role\x18\x05 \x01(\tR\tactorRole\x12:\n" +
 	"\achanges\x18\x06 \x03(\v2 .socmgmt.registry.v1.FieldChangeR\achanges\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"g\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x129\n" +
+	"\btransfer\x18\x1e \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"g\n" +
 	"\x19ListRetireeHistoryRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -4331,7 +5193,56 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"{\n" +
 	"\x19ListRevokedTokensResponse\x12H\n" +
 	"\x0erevoked_tokens\x18\x01 \x03(\v2!.socmgmt.registry.v1.RevokedTokenR\rrevokedTokens\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch*g\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\\\n" +
+	"\x13TransferDestination\x12 \n" +
+	"\vdescription\x18\x01 \x01(\tR\vdescription\x12#\n" +
+	"\rdivision_code\x18\x02 \x01(\tR\fdivisionCode\"\xa7\x05\n" +
+	"\bTransfer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12*\n" +
+	"\x11from_community_id\x18\x03 \x01(\tR\x0ffromCommunityId\x12&\n" +
+	"\x0fto_community_id\x18\x04 \x01(\tR\rtoCommunityId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x128\n" +
+	"\x05state\x18\x06 \x01(\x0e2\".socmgmt.registry.v1.TransferStateR\x05state\x12\x1f\n" +
+	"\vproposed_by\x18\a \x01(\tR\n" +
+	"proposedBy\x12=\n" +
+	"\fpropose_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vproposeTime\x12\x1f\n" +
+	"\vanswered_by\x18\t \x01(\tR\n" +
+	"answeredBy\x12;\n" +
+	"\vanswer_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answerTime\x12%\n" +
+	"\x0edecline_reason\x18\v \x01(\tR\rdeclineReason\x129\n" +
+	"\n" +
+	"lapse_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tlapseTime\x12J\n" +
+	"\vdestination\x18\r \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\vdestination\x12!\n" +
+	"\fretiree_name\x18\x0e \x01(\tR\vretireeName\x127\n" +
+	"\x18retiree_id_number_masked\x18\x0f \x01(\tR\x15retireeIdNumberMasked\"$\n" +
+	"\x12GetTransferRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\x13GetTransferResponse\x129\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\xf5\x01\n" +
+	"\x14ListTransfersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12!\n" +
+	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x12D\n" +
+	"\tdirection\x18\x04 \x01(\x0e2&.socmgmt.registry.v1.TransferDirectionR\tdirection\x128\n" +
+	"\x05state\x18\x05 \x01(\x0e2\".socmgmt.registry.v1.TransferStateR\x05state\"|\n" +
+	"\x15ListTransfersResponse\x12;\n" +
+	"\ttransfers\x18\x01 \x03(\v2\x1d.socmgmt.registry.v1.TransferR\ttransfers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +
+	"\x15AcceptTransferRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x8b\x01\n" +
+	"\x16AcceptTransferResponse\x129\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\x126\n" +
+	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"@\n" +
+	"\x16DeclineTransferRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"T\n" +
+	"\x17DeclineTransferResponse\x129\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -4376,7 +5287,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\fLIVING_ALONE\x10\x02\x12\x10\n" +
 	"\fMODEL_WORKER\x10\x03\x12\f\n" +
 	"\bHARDSHIP\x10\x04\x12\x13\n" +
-	"\x0fSERIOUS_ILLNESS\x10\x05*\x8c\x01\n" +
+	"\x0fSERIOUS_ILLNESS\x10\x05*\xe6\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
@@ -4386,11 +5297,28 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x04DIED\x10\x04\x12\f\n" +
 	"\bASSIGNED\x10\x05\x12\f\n" +
 	"\bSNAPSHOT\x10\x06\x12\x10\n" +
-	"\fSNAPSHOT_END\x10\a*^\n" +
+	"\fSNAPSHOT_END\x10\a\x12\x15\n" +
+	"\x11TRANSFER_PROPOSED\x10\t\x12\x15\n" +
+	"\x11TRANSFER_DECLINED\x10\n" +
+	"\x12\x13\n" +
+	"\x0fTRANSFER_LAPSED\x10\v\x12\x15\n" +
+	"\x11MOVED_OUT_OF_CITY\x10\f*^\n" +
 	"\rAssignRefusal\x12\x1e\n" +
 	"\x1aASSIGN_REFUSAL_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RETIREE_NOT_FOUND\x10\x01\x12\x16\n" +
-	"\x12RETIREE_NOT_LIVING\x10\x022\x82\x12\n" +
+	"\x12RETIREE_NOT_LIVING\x10\x02*\x80\x01\n" +
+	"\rTransferState\x12\x1e\n" +
+	"\x1aTRANSFER_STATE_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bPROPOSED\x10\x01\x12\f\n" +
+	"\bACCEPTED\x10\x02\x12\f\n" +
+	"\bDECLINED\x10\x03\x12\n" +
+	"\n" +
+	"\x06LAPSED\x10\x04\x12\x19\n" +
+	"\x15COMPLETED_OUT_OF_CITY\x10\x05*S\n" +
+	"\x11TransferDirection\x12\"\n" +
+	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bINCOMING\x10\x01\x12\f\n" +
+	"\bOUTGOING\x10\x022\xa5\x15\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -4413,7 +5341,11 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponse\x12{\n" +
 	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponse\x12`\n" +
 	"\vRevokeToken\x12'.socmgmt.registry.v1.RevokeTokenRequest\x1a(.socmgmt.registry.v1.RevokeTokenResponse\x12r\n" +
-	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponse\x12`\n" +
+	"\vGetTransfer\x12'.socmgmt.registry.v1.GetTransferRequest\x1a(.socmgmt.registry.v1.GetTransferResponse\x12f\n" +
+	"\rListTransfers\x12).socmgmt.registry.v1.ListTransfersRequest\x1a*.socmgmt.registry.v1.ListTransfersResponse\x12i\n" +
+	"\x0eAcceptTransfer\x12*.socmgmt.registry.v1.AcceptTransferRequest\x1a+.socmgmt.registry.v1.AcceptTransferResponse\x12l\n" +
+	"\x0fDeclineTransfer\x12+.socmgmt.registry.v1.DeclineTransferRequest\x1a,.socmgmt.registry.v1.DeclineTransferResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -4427,8 +5359,8 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -4439,171 +5371,207 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(RetireeFlag)(0),                       // 6: socmgmt.registry.v1.RetireeFlag
 	(ChangeKind)(0),                        // 7: socmgmt.registry.v1.ChangeKind
 	(AssignRefusal)(0),                     // 8: socmgmt.registry.v1.AssignRefusal
-	(*Community)(nil),                      // 9: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                     // 10: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                        // 11: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),         // 12: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),        // 13: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),            // 14: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),           // 15: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),         // 16: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),        // 17: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),        // 18: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),       // 19: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),           // 20: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),          // 21: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),         // 22: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),        // 23: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),           // 24: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),          // 25: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),              // 26: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),             // 27: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),            // 28: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),           // 29: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),           // 30: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),          // 31: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),           // 32: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),          // 33: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),         // 34: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),        // 35: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),             // 36: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),            // 37: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                    // 38: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                   // 39: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),      // 40: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),     // 41: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                     // 42: socmgmt.registry.v1.AuditEntry
-	(*AuditedImportGroup)(nil),             // 43: socmgmt.registry.v1.AuditedImportGroup
-	(*ListRetireeAuditLogRequest)(nil),     // 44: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 45: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 46: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 47: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 48: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 49: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 50: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 51: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 52: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 53: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                 // 54: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),          // 55: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),    // 56: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                   // 57: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),   // 58: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),             // 59: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                   // 60: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),            // 61: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),       // 62: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),      // 63: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*timestamppb.Timestamp)(nil),          // 64: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 65: google.protobuf.FieldMask
+	(TransferState)(0),                     // 9: socmgmt.registry.v1.TransferState
+	(TransferDirection)(0),                 // 10: socmgmt.registry.v1.TransferDirection
+	(*Community)(nil),                      // 11: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                     // 12: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                        // 13: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),         // 14: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),        // 15: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),            // 16: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),           // 17: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),         // 18: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),        // 19: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),        // 20: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),       // 21: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),           // 22: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),          // 23: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),         // 24: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),        // 25: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),           // 26: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),          // 27: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),              // 28: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),             // 29: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),            // 30: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),           // 31: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),           // 32: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),          // 33: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),           // 34: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),          // 35: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),         // 36: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),        // 37: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),             // 38: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),            // 39: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                    // 40: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                   // 41: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),      // 42: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),     // 43: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                     // 44: socmgmt.registry.v1.AuditEntry
+	(*AuditedImportGroup)(nil),             // 45: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),     // 46: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),    // 47: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),  // 48: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),               // 49: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil), // 50: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),           // 51: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                   // 52: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),          // 53: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),          // 54: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),         // 55: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                 // 56: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),          // 57: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),    // 58: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                   // 59: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),   // 60: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),             // 61: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                   // 62: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),            // 63: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),       // 64: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),      // 65: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*TransferDestination)(nil),            // 66: socmgmt.registry.v1.TransferDestination
+	(*Transfer)(nil),                       // 67: socmgmt.registry.v1.Transfer
+	(*GetTransferRequest)(nil),             // 68: socmgmt.registry.v1.GetTransferRequest
+	(*GetTransferResponse)(nil),            // 69: socmgmt.registry.v1.GetTransferResponse
+	(*ListTransfersRequest)(nil),           // 70: socmgmt.registry.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),          // 71: socmgmt.registry.v1.ListTransfersResponse
+	(*AcceptTransferRequest)(nil),          // 72: socmgmt.registry.v1.AcceptTransferRequest
+	(*AcceptTransferResponse)(nil),         // 73: socmgmt.registry.v1.AcceptTransferResponse
+	(*DeclineTransferRequest)(nil),         // 74: socmgmt.registry.v1.DeclineTransferRequest
+	(*DeclineTransferResponse)(nil),        // 75: socmgmt.registry.v1.DeclineTransferResponse
+	(*timestamppb.Timestamp)(nil),          // 76: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 77: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
-	0,  // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	64, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
-	2,  // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	64, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
-	4,  // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	5,  // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	6,  // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	64, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	64, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 14: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	10, // 15: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	10, // 16: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	10, // 17: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	2,  // 18: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	10, // 19: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	11, // 20: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 21: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 22: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	4,  // 23: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	5,  // 24: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	11, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	11, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	65, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	7,  // 32: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	64, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	38, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	39, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	64, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	43, // 37: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
-	42, // 38: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	47, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	47, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	64, // 41: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,  // 42: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 43: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	6,  // 44: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	7,  // 45: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	50, // 46: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	64, // 47: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
-	4,  // 48: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	8,  // 49: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	54, // 50: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
-	5,  // 51: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 52: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	57, // 53: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	64, // 54: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	64, // 55: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	64, // 56: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	60, // 57: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	60, // 58: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
-	12, // 59: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	14, // 60: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	16, // 61: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	18, // 62: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	20, // 63: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	22, // 64: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	24, // 65: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	26, // 66: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	28, // 67: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	30, // 68: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	32, // 69: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	34, // 70: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	36, // 71: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	40, // 72: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	44, // 73: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	46, // 74: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	49, // 75: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	52, // 76: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	56, // 77: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	59, // 78: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	62, // 79: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	13, // 80: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	15, // 81: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	17, // 82: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	19, // 83: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	21, // 84: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	23, // 85: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	25, // 86: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	27, // 87: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	29, // 88: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	31, // 89: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	33, // 90: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	35, // 91: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	37, // 92: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	41, // 93: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	45, // 94: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	48, // 95: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	51, // 96: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	53, // 97: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	58, // 98: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	61, // 99: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	63, // 100: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	80, // [80:101] is the sub-list for method output_type
-	59, // [59:80] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
+	76,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
+	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
+	76,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
+	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	76,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	76,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	66,  // 11: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
+	11,  // 12: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	11,  // 13: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	11,  // 14: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	11,  // 15: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	12,  // 16: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	12,  // 17: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	12,  // 18: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	2,   // 19: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
+	12,  // 20: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	13,  // 21: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13,  // 22: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13,  // 23: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	4,   // 24: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	5,   // 25: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	13,  // 26: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	13,  // 27: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	77,  // 28: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 29: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13,  // 30: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	66,  // 31: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	13,  // 32: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	67,  // 33: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	13,  // 34: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	7,   // 35: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	76,  // 36: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	40,  // 37: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	67,  // 38: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
+	41,  // 39: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	76,  // 40: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	45,  // 41: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	44,  // 42: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	49,  // 43: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	49,  // 44: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	76,  // 45: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 46: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 47: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	6,   // 48: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	7,   // 49: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	52,  // 50: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	76,  // 51: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	4,   // 52: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	8,   // 53: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	56,  // 54: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,   // 55: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 56: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	59,  // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	76,  // 58: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	76,  // 59: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	76,  // 60: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	62,  // 61: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	62,  // 62: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	9,   // 63: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
+	76,  // 64: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	76,  // 65: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	76,  // 66: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	66,  // 67: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	67,  // 68: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	10,  // 69: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
+	9,   // 70: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
+	67,  // 71: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
+	67,  // 72: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	13,  // 73: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	67,  // 74: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	14,  // 75: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	16,  // 76: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	18,  // 77: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	20,  // 78: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	22,  // 79: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	24,  // 80: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	26,  // 81: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	28,  // 82: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	30,  // 83: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	32,  // 84: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	34,  // 85: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	36,  // 86: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	38,  // 87: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	42,  // 88: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	46,  // 89: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	48,  // 90: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	51,  // 91: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	54,  // 92: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	58,  // 93: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	61,  // 94: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	64,  // 95: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	68,  // 96: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	70,  // 97: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	72,  // 98: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	74,  // 99: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	15,  // 100: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	17,  // 101: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	19,  // 102: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	21,  // 103: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	23,  // 104: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	25,  // 105: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	27,  // 106: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	29,  // 107: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	31,  // 108: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	33,  // 109: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	35,  // 110: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	37,  // 111: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	39,  // 112: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	43,  // 113: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	47,  // 114: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	50,  // 115: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	53,  // 116: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	55,  // 117: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	60,  // 118: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	63,  // 119: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	65,  // 120: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	69,  // 121: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	71,  // 122: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	73,  // 123: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	75,  // 124: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	100, // [100:125] is the sub-list for method output_type
+	75,  // [75:100] is the sub-list for method input_type
+	75,  // [75:75] is the sub-list for extension type_name
+	75,  // [75:75] is the sub-list for extension extendee
+	0,   // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -4616,8 +5584,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   55,
+			NumEnums:      11,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,10 @@ const (
 	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
 	RegistryService_RevokeToken_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RevokeToken"
 	RegistryService_ListRevokedTokens_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
+	RegistryService_GetTransfer_FullMethodName            = "/socmgmt.registry.v1.RegistryService/GetTransfer"
+	RegistryService_ListTransfers_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ListTransfers"
+	RegistryService_AcceptTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
+	RegistryService_DeclineTransfer_FullMethodName        = "/socmgmt.registry.v1.RegistryService/DeclineTransfer"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -76,7 +80,15 @@ type RegistryServiceClient interface {
 	// LookupRetiree finds a retiree by ID number, given in the request body so
 	// it never appears in a URL. Audited.
 	LookupRetiree(ctx context.Context, in *LookupRetireeRequest, opts ...grpc.CallOption) (*LookupRetireeResponse, error)
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	TransferRetiree(ctx context.Context, in *TransferRetireeRequest, opts ...grpc.CallOption) (*TransferRetireeResponse, error)
 	// RecordDeath marks a retiree deceased as of a date.
 	RecordDeath(ctx context.Context, in *RecordDeathRequest, opts ...grpc.CallOption) (*RecordDeathResponse, error)
@@ -113,6 +125,22 @@ type RegistryServiceClient interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(ctx context.Context, in *ListRevokedTokensRequest, opts ...grpc.CallOption) (*ListRevokedTokensResponse, error)
+	// --- transfers (B)
+	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+	// its sending or receiving community. It carries the retiree's name and
+	// masked ID number, and reading it is audited as a read of the retiree.
+	GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*GetTransferResponse, error)
+	// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+	// a community, optionally in one state; admin and bureau may list all.
+	ListTransfers(ctx context.Context, in *ListTransfersRequest, opts ...grpc.CallOption) (*ListTransfersResponse, error)
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	AcceptTransfer(ctx context.Context, in *AcceptTransferRequest, opts ...grpc.CallOption) (*AcceptTransferResponse, error)
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*DeclineTransferResponse, error)
 }
 
 type registryServiceClient struct {
@@ -342,6 +370,46 @@ func (c *registryServiceClient) ListRevokedTokens(ctx context.Context, in *ListR
 	return out, nil
 }
 
+func (c *registryServiceClient) GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*GetTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTransferResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListTransfers(ctx context.Context, in *ListTransfersRequest, opts ...grpc.CallOption) (*ListTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransfersResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) AcceptTransfer(ctx context.Context, in *AcceptTransferRequest, opts ...grpc.CallOption) (*AcceptTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptTransferResponse)
+	err := c.cc.Invoke(ctx, RegistryService_AcceptTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*DeclineTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclineTransferResponse)
+	err := c.cc.Invoke(ctx, RegistryService_DeclineTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -376,7 +444,15 @@ type RegistryServiceServer interface {
 	// LookupRetiree finds a retiree by ID number, given in the request body so
 	// it never appears in a URL. Audited.
 	LookupRetiree(context.Context, *LookupRetireeRequest) (*LookupRetireeResponse, error)
-	// TransferRetiree moves a retiree to another community.
+	// TransferRetiree proposes to move a retiree to another community: the
+	// sending side (a clerk of the retiree's community, or bureau) proposes,
+	// and the receiving community accepts or declines (AcceptTransfer,
+	// DeclineTransfer); a proposal not answered in 30 days lapses. The
+	// retiree is answered unchanged, with the proposal. A move out of the
+	// city (out_of_city) needs no answer: the retiree becomes MOVED_OUT at
+	// once. Admin moves a retiree at once, recording an accepted transfer.
+	// One open proposal per retiree (ALREADY_EXISTS, reason
+	// TRANSFER_PENDING, otherwise).
 	TransferRetiree(context.Context, *TransferRetireeRequest) (*TransferRetireeResponse, error)
 	// RecordDeath marks a retiree deceased as of a date.
 	RecordDeath(context.Context, *RecordDeathRequest) (*RecordDeathResponse, error)
@@ -413,6 +489,22 @@ type RegistryServiceServer interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error)
+	// --- transfers (B)
+	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
+	// its sending or receiving community. It carries the retiree's name and
+	// masked ID number, and reading it is audited as a read of the retiree.
+	GetTransfer(context.Context, *GetTransferRequest) (*GetTransferResponse, error)
+	// ListTransfers lists the transfers into (INCOMING) or out of (OUTGOING)
+	// a community, optionally in one state; admin and bureau may list all.
+	ListTransfers(context.Context, *ListTransfersRequest) (*ListTransfersResponse, error)
+	// AcceptTransfer accepts a proposed transfer (a clerk of the receiving
+	// community, bureau or admin): the retiree moves to that community.
+	// Only a PROPOSED transfer can be answered (FAILED_PRECONDITION, reason
+	// TRANSFER_NOT_PROPOSED or TRANSFER_LAPSED, otherwise).
+	AcceptTransfer(context.Context, *AcceptTransferRequest) (*AcceptTransferResponse, error)
+	// DeclineTransfer declines a proposed transfer with a reason (the
+	// receiving side, as AcceptTransfer); the retiree stays.
+	DeclineTransfer(context.Context, *DeclineTransferRequest) (*DeclineTransferResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -485,6 +577,18 @@ func (UnimplementedRegistryServiceServer) RevokeToken(context.Context, *RevokeTo
 }
 func (UnimplementedRegistryServiceServer) ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRevokedTokens not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetTransfer(context.Context, *GetTransferRequest) (*GetTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTransfer not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListTransfers(context.Context, *ListTransfersRequest) (*ListTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTransfers not implemented")
+}
+func (UnimplementedRegistryServiceServer) AcceptTransfer(context.Context, *AcceptTransferRequest) (*AcceptTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptTransfer not implemented")
+}
+func (UnimplementedRegistryServiceServer) DeclineTransfer(context.Context, *DeclineTransferRequest) (*DeclineTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclineTransfer not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -878,6 +982,78 @@ func _RegistryService_ListRevokedTokens_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_GetTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetTransfer(ctx, req.(*GetTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListTransfers(ctx, req.(*ListTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_AcceptTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).AcceptTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_AcceptTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).AcceptTransfer(ctx, req.(*AcceptTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_DeclineTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).DeclineTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_DeclineTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).DeclineTransfer(ctx, req.(*DeclineTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -964,6 +1140,22 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRevokedTokens",
 			Handler:    _RegistryService_ListRevokedTokens_Handler,
+		},
+		{
+			MethodName: "GetTransfer",
+			Handler:    _RegistryService_GetTransfer_Handler,
+		},
+		{
+			MethodName: "ListTransfers",
+			Handler:    _RegistryService_ListTransfers_Handler,
+		},
+		{
+			MethodName: "AcceptTransfer",
+			Handler:    _RegistryService_AcceptTransfer_Handler,
+		},
+		{
+			MethodName: "DeclineTransfer",
+			Handler:    _RegistryService_DeclineTransfer_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -56,7 +56,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 				Tokens:      srv.Tokens(),
 				MaxWatchers: cfg.MaxWatchers,
 			}))
-			return nil, nil
+			return []grpcserver.Task{{Name: "transfer lapses", Run: store.LapseLoop(cfg.TransferSweep, log)}}, nil
 		},
 		Starting: func(store *registry.Store) []zap.Field {
 			return append(checkpoints.StartingFields(),
