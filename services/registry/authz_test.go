@@ -68,6 +68,39 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal("the missing retiree's ID number is registered")
 	}
 	communities := map[target]string{own: communityA, other: communityB, missing: unknownCommunity}
+	// proposal proposes, as bureau, to transfer a fresh retiree of from
+	// to to.
+	proposal := func(from, to string) *pb.Transfer {
+		n++
+		r := mustCreate(t, s, newRetiree(t, n, from, pb.ManagementMode_COMMUNITY))
+		_, tr, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: to, Reason: "随子女居住"}, Actor{Subject: "fixture", Role: "bureau"}, allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	// incoming is a transfer proposed into the target's community: own
+	// is one into communityA (the clerk's, as the receiving side), other
+	// one between two communities not the clerk's.
+	incoming := func(tg target) *pb.Transfer {
+		switch tg {
+		case own:
+			return proposal(communityB, communityA)
+		case other:
+			return proposal(communityB, communityC)
+		}
+		return &pb.Transfer{Id: unknownRetiree}
+	}
+	// outgoing is, for own, a transfer out of communityA (the clerk's, as
+	// the sending side, who may see it but not answer it).
+	outgoing := func(tg target) *pb.Transfer {
+		if tg == own {
+			return proposal(communityA, communityC)
+		}
+		return incoming(tg)
+	}
+	sharedTransfers := map[target]*pb.Transfer{own: incoming(own), other: incoming(other), missing: incoming(missing)}
+	sentTransfer := outgoing(own)
 
 	// calls prepare a call of each RPC on a target (creating fresh
 	// fixtures for the calls that change them) and return it.
@@ -123,6 +156,53 @@ func TestAuthorizationMatrix(t *testing.T) {
 			r := fresh(tg)
 			return func(ctx context.Context) error {
 				return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "搬家"}))
+			}
+		},
+		"TransferRetiree/outOfCity": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.TransferRetiree(ctx, &pb.TransferRetireeRequest{
+					Id: r.Id, Reason: "随子女定居", OutOfCity: true, Destination: &pb.TransferDestination{Description: "大连市"},
+				}))
+			}
+		},
+		"GetTransfer": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetTransfer(ctx, &pb.GetTransferRequest{Id: sharedTransfers[tg].Id}))
+		}),
+		// The sending clerk sees its proposal too.
+		"GetTransfer/outgoing": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			id := sharedTransfers[tg].Id
+			if tg == own {
+				id = sentTransfer.Id
+			}
+			return servicetest.ErrOf(c.GetTransfer(ctx, &pb.GetTransferRequest{Id: id}))
+		}),
+		"ListTransfers": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListTransfers(ctx, &pb.ListTransfersRequest{CommunityId: communities[tg], Direction: pb.TransferDirection_INCOMING}))
+		}),
+		"AcceptTransfer": func(tg target) func(context.Context) error {
+			tr := incoming(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.AcceptTransfer(ctx, &pb.AcceptTransferRequest{Id: tr.Id}))
+			}
+		},
+		// The sending clerk may not answer its own proposal.
+		"AcceptTransfer/outgoing": func(tg target) func(context.Context) error {
+			tr := outgoing(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.AcceptTransfer(ctx, &pb.AcceptTransferRequest{Id: tr.Id}))
+			}
+		},
+		"DeclineTransfer": func(tg target) func(context.Context) error {
+			tr := incoming(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.DeclineTransfer(ctx, &pb.DeclineTransferRequest{Id: tr.Id, Reason: "查无此人"}))
+			}
+		},
+		"DeclineTransfer/outgoing": func(tg target) func(context.Context) error {
+			tr := outgoing(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.DeclineTransfer(ctx, &pb.DeclineTransferRequest{Id: tr.Id, Reason: "查无此人"}))
 			}
 		},
 		"RecordDeath": func(tg target) func(context.Context) error {
@@ -194,7 +274,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}))
 		}),
 	}
-	changes := map[string]bool{"UpdateRetiree": true, "UpdateRetiree/enterpriseCreditCode": true, "TransferRetiree": true, "RecordDeath": true, "AssignRetirees": true, "CreateRetiree": true}
+	// A proposal (TransferRetiree but admin's), a decline and a lapse
+	// change no retiree, and leave the head where it was.
+	changes := map[string]bool{
+		"UpdateRetiree": true, "UpdateRetiree/enterpriseCreditCode": true, "TransferRetiree/outOfCity": true, "RecordDeath": true,
+		"AssignRetirees": true, "CreateRetiree": true, "AcceptTransfer": true, "AcceptTransfer/outgoing": true,
+	}
 
 	matrix := map[string]map[string]servicetest.Cells{
 		"GetRetiree": {
@@ -236,6 +321,40 @@ func TestAuthorizationMatrix(t *testing.T) {
 		},
 		"TransferRetiree": {
 			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"TransferRetiree/outOfCity": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		// own is a transfer into the clerk's community; a clerk of either
+		// side sees a transfer, only the receiving one answers it.
+		"GetTransfer": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"GetTransfer/outgoing": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ListTransfers": {
+			"admin": {ok, ok, ok}, "bureau": {ok, ok, ok}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"AcceptTransfer": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"AcceptTransfer/outgoing": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"DeclineTransfer": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"DeclineTransfer/outgoing": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {pd, pd, pd},
 			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
 		"RecordDeath": {

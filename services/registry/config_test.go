@@ -36,8 +36,9 @@ func TestParseConfig(t *testing.T) {
 			DataKey: "var/dev-data.key",
 			Limits:  limits.DefaultConfig(),
 		},
-		Retention:   DefaultRetention,
-		MaxWatchers: DefaultMaxWatchers,
+		Retention:     DefaultRetention,
+		MaxWatchers:   DefaultMaxWatchers,
+		TransferSweep: DefaultTransferSweep,
 	}
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -59,6 +60,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no data key", Args: []string{"--token-key", "k.pem"}, Want: "--data-key is required"},
 		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
 		{Name: "no watchers", Args: append(base, "--max-watchers", "0"), Want: "--max-watchers must be between 1 and 10000"},
+		{Name: "sweep too often", Args: append(base, "--transfer-sweep-interval", "10ms"), Want: "--transfer-sweep-interval must be between 1s and 24h"},
 		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},
 	}, servicetest.SharedFlagCases(base)...))
 }

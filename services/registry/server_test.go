@@ -119,6 +119,20 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"ListRevokedTokens", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}, o...))
 		}},
+		// The transfer calls name a transfer that does not exist, but for
+		// the list.
+		{"GetTransfer", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.GetTransfer(ctx, &pb.GetTransferRequest{Id: unknownRetiree}, o...))
+		}},
+		{"ListTransfers", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ListTransfers(ctx, &pb.ListTransfersRequest{CommunityId: communityA, Direction: pb.TransferDirection_INCOMING}, o...))
+		}},
+		{"AcceptTransfer", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.AcceptTransfer(ctx, &pb.AcceptTransferRequest{Id: unknownRetiree}, o...))
+		}},
+		{"DeclineTransfer", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.DeclineTransfer(ctx, &pb.DeclineTransferRequest{Id: unknownRetiree, Reason: "查无此人"}, o...))
+		}},
 	}
 }
 
@@ -174,8 +188,11 @@ func TestServerUnauthenticated(t *testing.T) {
 	// The same calls with a good token pass authentication: the test above
 	// does not pass for a reason unrelated to the token.
 	for _, c := range everyRPC(t, r) {
-		if c.name == "RecordDeath" || c.name == "TransferRetiree" || c.name == "AssignRetirees" {
+		switch c.name {
+		case "RecordDeath", "TransferRetiree", "AssignRetirees":
 			continue // they would change r for the calls after them
+		case "GetTransfer", "AcceptTransfer", "DeclineTransfer":
+			continue // they name no transfer
 		}
 		t.Run(c.name+"/admin", func(t *testing.T) {
 			opts := []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials(h.token(adminP)))}
@@ -506,12 +523,19 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		t.Fatalf("bureau changes management mode: %v, %v", mode, err)
 	}
 
-	moved, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住", Etag: mode.Retiree.Etag})
+	proposed, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住", Etag: mode.Retiree.Etag})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if moved.Retiree.CommunityId != communityC || moved.Retiree.Etag != "r4" {
-		t.Errorf("transferred = %v", moved.Retiree)
+	if proposed.Retiree.CommunityId != communityA || proposed.Retiree.Etag != "r3" || proposed.Transfer.GetState() != pb.TransferState_PROPOSED {
+		t.Errorf("proposed = %v", proposed)
+	}
+	moved, err := c.AcceptTransfer(h.as(servicetest.Clerk("clerk-c", communityC)), &pb.AcceptTransferRequest{Id: proposed.Transfer.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Retiree.CommunityId != communityC || moved.Retiree.Etag != "r4" || moved.Transfer.State != pb.TransferState_ACCEPTED {
+		t.Errorf("accepted = %v", moved)
 	}
 	// Transferred out, the retiree is no longer the clerk's.
 	if _, err := c.GetRetiree(h.as(clerkP), &pb.GetRetireeRequest{Id: r.Id}); err == nil {
@@ -555,21 +579,22 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		{1, pb.ChangeKind_CREATED, "clerk-a", "clerk", "", "name,phone,residenceAddress,retirementDate,enterpriseCreditCode,communityId,managementMode,status,flags"},
 		{2, pb.ChangeKind_UPDATED, "clerk-a", "clerk", "", "name,phone,flags"},
 		{3, pb.ChangeKind_UPDATED, "bureau-shenyang", "bureau", "", "managementMode"},
-		{4, pb.ChangeKind_TRANSFERRED, "clerk-a", "clerk", "随子女居住", "communityId"},
+		{0, pb.ChangeKind_TRANSFER_PROPOSED, "clerk-a", "clerk", "随子女居住", ""},
+		{4, pb.ChangeKind_TRANSFERRED, "clerk-c", "clerk", "随子女居住", "communityId"},
 		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,dateOfDeath"},
 	}
 	if diff := cmp.Diff(wantSteps, steps); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 	if hist.NextPageToken != "" {
-		t.Errorf("history of 5 entries has a next page")
+		t.Errorf("history of 6 entries has a next page")
 	}
 	page, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 3})
 	if err != nil || len(page.Entries) != 3 || page.NextPageToken == "" {
 		t.Fatalf("history page 1 = %v, %v", page, err)
 	}
 	page2, err := c.ListRetireeHistory(admin, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 3, PageToken: page.NextPageToken})
-	if err != nil || len(page2.Entries) != 2 || page2.Entries[0].Revision != 4 || page2.NextPageToken != "" {
+	if err != nil || len(page2.Entries) != 3 || page2.Entries[0].Kind != pb.ChangeKind_TRANSFER_PROPOSED || page2.Entries[1].Revision != 4 || page2.NextPageToken != "" {
 		t.Fatalf("history page 2 = %v, %v", page2, err)
 	}
 	// A token of one retiree's history is refused for another's.
