@@ -119,6 +119,12 @@ func rid(label string) string {
 // openStoreAt opens a registry store at path; the caller closes it.
 func openStoreAt(t testing.TB, path string, retention uint64) *Store {
 	t.Helper()
+	return openStoreClock(t, path, retention, func() time.Time { return testNow })
+}
+
+// openStoreClock is openStoreAt with the clock now.
+func openStoreClock(t testing.TB, path string, retention uint64, now func() time.Time) *Store {
+	t.Helper()
 	keyer, err := idnumber.NewKeyer(testKey)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +132,7 @@ func openStoreAt(t testing.TB, path string, retention uint64) *Store {
 	s, err := OpenStore(path, keyer, StoreOptions{
 		Retention: retention,
 		Logger:    zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Now:       func() time.Time { return testNow },
+		Now:       now,
 		// The tests read the audit log right after the reads it records.
 		DurableReads: true,
 		Checkpoints:  audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
