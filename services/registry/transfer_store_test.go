@@ -484,7 +484,9 @@ func TestLapseLoop(t *testing.T) {
 	tr := f.propose(t, f.retiree(t, communityA), communityC)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- f.s.LapseLoop(10*time.Millisecond, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))(ctx) }()
+	go func() {
+		done <- f.s.LapseLoop(10*time.Millisecond, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))(ctx)
+	}()
 	f.later(TransferLapse)
 	waitfor.True(t, "the loop to lapse the proposal", func() bool {
 		list, _, err := f.s.ListTransfers(TransferFilter{}, 10, nil)
