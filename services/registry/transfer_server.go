@@ -180,12 +180,13 @@ func checkTransferFilter(f TransferFilter, p *authn.Principal) error {
 	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
 		v.Add("communityId", "must be a 12-digit division code")
 	}
-	if f.CommunityID == "" && p.Role == authn.RoleClerk {
+	clerkWithout := f.CommunityID == "" && p.Role == authn.RoleClerk
+	if clerkWithout {
 		v.Add("communityId", "required for a clerk of several communities")
 	}
 	if _, ok := pb.TransferDirection_name[int32(f.Direction)]; !ok {
 		v.Add("direction", "must be INCOMING or OUTGOING")
-	} else if (f.Direction == pb.TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED) != (f.CommunityID == "") {
+	} else if !clerkWithout && (f.Direction == pb.TransferDirection_TRANSFER_DIRECTION_UNSPECIFIED) != (f.CommunityID == "") {
 		v.Add("direction", "INCOMING or OUTGOING, with communityId and only with it")
 	}
 	if _, ok := pb.TransferState_name[int32(f.State)]; !ok {

@@ -1,0 +1,208 @@
+package registry
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/testclock"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// clerkCP is a clerk of communityC, the receiving side of the tests'
+// transfers.
+var clerkCP = servicetest.Clerk("clerk-c", communityC)
+
+// TestServerTransferFlow proposes, lists, reads, accepts and declines
+// transfers over the API as the clerks of both sides would.
+func TestServerTransferFlow(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	sending, receiving := h.as(clerkP), h.as(clerkCP)
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	if _, err := c.GetRetiree(receiving, &pb.GetRetireeRequest{Id: r.Id}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("the receiving clerk reads the retiree before the transfer: %v", err)
+	}
+
+	proposed, err := c.TransferRetiree(sending, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := proposed.Retiree; p.CommunityId != communityA || p.Etag != r.Etag || p.IdNumber != "" || p.Phone != "" {
+		t.Errorf("proposal answered the retiree %v", p)
+	}
+	tr := proposed.Transfer
+	if tr.State != pb.TransferState_PROPOSED || tr.ProposedBy != clerkP.Subject {
+		t.Errorf("proposal = %v", tr)
+	}
+
+	// The receiving clerk finds the proposal among its incoming ones and
+	// recognises the retiree by name and masked number only.
+	in, err := c.ListTransfers(receiving, &pb.ListTransfersRequest{Direction: pb.TransferDirection_INCOMING})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Transfers) != 1 || in.Transfers[0].Id != tr.Id || in.Transfers[0].RetireeName != r.Name || in.Transfers[0].RetireeIdNumberMasked == "" {
+		t.Fatalf("incoming = %v", in)
+	}
+	got, err := c.GetTransfer(receiving, &pb.GetTransferRequest{Id: tr.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{prototext.Format(in), prototext.Format(got), prototext.Format(proposed)} {
+		if strings.Contains(m, r.IdNumber) || strings.Contains(m, r.Phone) {
+			t.Errorf("a transfer answer holds a full number: %s", m)
+		}
+	}
+	if _, err := c.ListTransfers(receiving, &pb.ListTransfersRequest{CommunityId: communityA, Direction: pb.TransferDirection_OUTGOING}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("the receiving clerk lists another community's transfers: %v", err)
+	}
+	out, err := c.ListTransfers(sending, &pb.ListTransfersRequest{Direction: pb.TransferDirection_OUTGOING, State: pb.TransferState_PROPOSED})
+	if err != nil || len(out.Transfers) != 1 {
+		t.Errorf("outgoing = %v, %v", out, err)
+	}
+	wantAudited(t, h, r.Id, clerkCP.Subject, "ListTransfers", "GetTransfer")
+
+	// The sending side cannot answer its own proposal; the receiving one
+	// accepts, and the retiree is its.
+	_, err = c.AcceptTransfer(sending, &pb.AcceptTransferRequest{Id: tr.Id})
+	wantStatus(t, err, codes.PermissionDenied)
+	accepted, err := c.AcceptTransfer(receiving, &pb.AcceptTransferRequest{Id: tr.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accepted.Transfer.State != pb.TransferState_ACCEPTED || accepted.Retiree.CommunityId != communityC || accepted.Retiree.IdNumber != "" {
+		t.Errorf("accepted = %v", accepted)
+	}
+	if _, err := c.GetRetiree(receiving, &pb.GetRetireeRequest{Id: r.Id}); err != nil {
+		t.Errorf("the receiving clerk reads the retiree after the transfer: %v", err)
+	}
+	_, err = c.GetRetiree(sending, &pb.GetRetireeRequest{Id: r.Id})
+	wantStatus(t, err, codes.PermissionDenied)
+	_, err = c.AcceptTransfer(receiving, &pb.AcceptTransferRequest{Id: tr.Id})
+	if info := wantReason(t, err, codes.FailedPrecondition, reasonTransferNotProposed); info.Metadata["state"] != "ACCEPTED" {
+		t.Errorf("refusal metadata = %v", info.Metadata)
+	}
+}
+
+// TestServerTransferDecline: one proposal at a time (409 naming it), a
+// decline with its reason in the history.
+func TestServerTransferDecline(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	sending, receiving := h.as(clerkP), h.as(clerkCP)
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	proposed, err := c.TransferRetiree(sending, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.TransferRetiree(sending, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "改迁"})
+	if info := wantReason(t, err, codes.AlreadyExists, reasonTransferPending); info.Metadata["transferId"] != proposed.Transfer.Id {
+		t.Errorf("409 metadata = %v", info.Metadata)
+	}
+	_, err = c.DeclineTransfer(receiving, &pb.DeclineTransferRequest{Id: proposed.Transfer.Id})
+	wantFields(t, err, "reason")
+	declined, err := c.DeclineTransfer(receiving, &pb.DeclineTransferRequest{Id: proposed.Transfer.Id, Reason: "本社区查无此户"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := declined.Transfer; d.State != pb.TransferState_DECLINED || d.DeclineReason != "本社区查无此户" || d.AnsweredBy != clerkCP.Subject {
+		t.Errorf("declined = %v", d)
+	}
+	hist, err := c.ListRetireeHistory(sending, &pb.ListRetireeHistoryRequest{Id: r.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range hist.Entries {
+		got = append(got, e.Kind.String()+"/"+e.Actor+"/"+e.Reason)
+	}
+	want := []string{"CREATED/test/", "TRANSFER_PROPOSED/clerk-a/随子女居住", "TRANSFER_DECLINED/clerk-c/本社区查无此户"}
+	if !slices.Equal(got, want) {
+		t.Errorf("history = %q, want %q", got, want)
+	}
+	if _, err := c.TransferRetiree(sending, &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityB, Reason: "改迁"}); err != nil {
+		t.Errorf("a new proposal after the decline: %v", err)
+	}
+}
+
+// TestServerTransferByAdmin: admin moves a retiree at once and the
+// transfer is recorded as accepted by admin; out of the city the retiree
+// is MOVED_OUT.
+func TestServerTransferByAdmin(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	moved, err := c.TransferRetiree(h.as(adminP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "纠正错误登记"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Retiree.CommunityId != communityC || moved.Transfer.State != pb.TransferState_ACCEPTED || moved.Transfer.AnsweredBy != adminP.Subject {
+		t.Errorf("admin's move = %v", moved)
+	}
+	gone, err := c.TransferRetiree(h.as(clerkCP), &pb.TransferRetireeRequest{
+		Id: r.Id, Reason: "随子女定居", OutOfCity: true, Destination: &pb.TransferDestination{Description: "北京市朝阳区", DivisionCode: "110105"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := gone.Retiree; g.Status != pb.RetireeStatus_MOVED_OUT || g.MovedOutTo.GetDivisionCode() != "110105" || gone.Transfer.State != pb.TransferState_COMPLETED_OUT_OF_CITY {
+		t.Errorf("moved out = %v", gone)
+	}
+}
+
+// TestServerTransferLapse: an answer after 30 days is refused as lapsed,
+// and the transfer reads LAPSED.
+func TestServerTransferLapse(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(testNow)
+	s := openStoreClock(t, filepath.Join(t.TempDir(), "registry.db"), 0, clock.Now)
+	t.Cleanup(func() { s.Close() })
+	seedRefs(t, s)
+	h := newHarness(t, s, harnessOptions{})
+	c := h.client
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	proposed, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "随子女居住"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(testNow.Add(TransferLapse))
+	_, err = c.AcceptTransfer(h.as(clerkCP), &pb.AcceptTransferRequest{Id: proposed.Transfer.Id})
+	wantReason(t, err, codes.FailedPrecondition, reasonTransferLapsed)
+	got, err := c.GetTransfer(h.as(clerkP), &pb.GetTransferRequest{Id: proposed.Transfer.Id})
+	if err != nil || got.Transfer.State != pb.TransferState_LAPSED || !got.Transfer.AnswerTime.AsTime().Equal(testNow.Add(TransferLapse)) {
+		t.Errorf("lapsed = %v, %v", got, err)
+	}
+	if r2, _ := s.GetRetiree(r.Id); r2.CommunityId != communityA || r2.Etag != r.Etag {
+		t.Errorf("the lapsed transfer changed the retiree: %v", r2)
+	}
+	clock.Set(clock.Now().Add(time.Hour))
+	if _, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: r.Id, ToCommunityId: communityC, Reason: "再次申请"}); err != nil {
+		t.Errorf("a new proposal after the lapse: %v", err)
+	}
+}
+
+// wantAudited checks that retiree id's audit log has, by subject, an
+// entry for each action.
+func wantAudited(t *testing.T, h *harness, id, subject string, actions ...string) {
+	t.Helper()
+	log, err := h.client.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: id, PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range actions {
+		if !slices.ContainsFunc(log.Entries, func(e *pb.AuditEntry) bool { return e.Subject == subject && e.Action == action }) {
+			t.Errorf("no audit entry of %s by %s in %v", action, subject, log.Entries)
+		}
+	}
+}
