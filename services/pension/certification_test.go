@@ -455,3 +455,32 @@ func TestWorkListFollowsChanges(t *testing.T) {
 		t.Errorf("overdue in B = %v, want the transferred retiree and 6", entries(got))
 	}
 }
+
+// TestMovedOutOfTheCity: a retiree whom a transfer out of the city made
+// MOVED_OUT is no longer managed here: off the certification work lists,
+// and nobody's to certify.
+func TestMovedOutOfTheCity(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	h.certify(t, 0, "2024-02-01", "2025-05-01") // due 2026-05-01: overdue
+	onList := func() bool {
+		for _, o := range h.workList(t, adminP, communityA, "", 0, 50) {
+			if o.RetireeId == retireeID(0) {
+				return true
+			}
+		}
+		return false
+	}
+	if !onList() {
+		t.Fatal("the overdue retiree is not on the list")
+	}
+	st := h.registry.State(retireeID(0))
+	st.Status = registryv1.RetireeStatus_MOVED_OUT
+	h.change(st, registryv1.ChangeKind_MOVED_OUT_OF_CITY)
+	if onList() {
+		t.Error("the retiree moved out of the city is still on the overdue list")
+	}
+	if ent := h.entitlement(t, 0, ""); ent.Certification.GetStatus() != pb.CertificationStatus_CERTIFICATION_STATUS_UNSPECIFIED {
+		t.Errorf("certification of the retiree moved out = %v, want none", ent.Certification)
+	}
+}
