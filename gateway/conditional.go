@@ -37,7 +37,8 @@ func entityTag(etag string) string {
 }
 
 // setETag is a forward-response option: an answer whose body is a
-// resource with an etag carries it as the ETag header too.
+// resource with an etag, or holds one such resource (a transfer's answer
+// with its retiree), carries the etag as the ETag header too.
 func setETag(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
 	// The generated code wraps a response whose body is one of its fields.
 	if rb, ok := resp.(interface{ XXX_ResponseBody() any }); ok {
@@ -49,10 +50,18 @@ func setETag(_ context.Context, w http.ResponseWriter, resp proto.Message) error
 	if !m.IsValid() {
 		return nil
 	}
-	if fd := m.Descriptor().Fields().ByName(etagFieldName); isEtagField(fd) {
-		if tag := entityTag(m.Get(fd).String()); tag != "" {
-			w.Header().Set("ETag", tag)
+	fields := m.Descriptor().Fields()
+	fd := fields.ByName(etagFieldName)
+	if !isEtagField(fd) {
+		holder := etagHolder(fields)
+		if holder == nil || !m.Has(holder) {
+			return nil
 		}
+		m = m.Get(holder).Message()
+		fd = holder.Message().Fields().ByName(etagFieldName)
+	}
+	if tag := entityTag(m.Get(fd).String()); tag != "" {
+		w.Header().Set("ETag", tag)
 	}
 	return nil
 }
@@ -255,6 +264,18 @@ func etagField(m protoreflect.Message) (protoreflect.Message, protoreflect.Field
 	if fd := fields.ByName(etagFieldName); isEtagField(fd) {
 		return m, fd
 	}
+	holder := etagHolder(fields)
+	if holder == nil {
+		return nil, nil
+	}
+	inner := m.Mutable(holder).Message()
+	return inner, inner.Descriptor().Fields().ByName(etagFieldName)
+}
+
+// etagHolder returns the one singular message field of fields whose
+// message has an etag, or nil when there is none or more than one (two
+// resources: which one an etag means is unclear).
+func etagHolder(fields protoreflect.FieldDescriptors) protoreflect.FieldDescriptor {
 	var holder protoreflect.FieldDescriptor
 	for i := range fields.Len() {
 		f := fields.Get(i)
@@ -262,15 +283,11 @@ func etagField(m protoreflect.Message) (protoreflect.Message, protoreflect.Field
 			continue
 		}
 		if holder != nil {
-			return nil, nil // two resources: which one If-Match means is unclear
+			return nil
 		}
 		holder = f
 	}
-	if holder == nil {
-		return nil, nil
-	}
-	inner := m.Mutable(holder).Message()
-	return inner, inner.Descriptor().Fields().ByName(etagFieldName)
+	return holder
 }
 
 // etagMismatch reports whether st is the upstream's refusal of a stale

@@ -250,6 +250,18 @@ type retiree struct {
 	Etag                 string   `json:"etag"`
 }
 
+// transfer is a Transfer as the gateway answers it.
+type transfer struct {
+	ID                    string `json:"id"`
+	RetireeID             string `json:"retireeId"`
+	FromCommunityID       string `json:"fromCommunityId"`
+	ToCommunityID         string `json:"toCommunityId"`
+	State                 string `json:"state"`
+	DeclineReason         string `json:"declineReason"`
+	RetireeName           string `json:"retireeName"`
+	RetireeIDNumberMasked string `json:"retireeIdNumberMasked"`
+}
+
 // reportRow is a SocialisationRow; int64 fields are JSON strings in
 // protojson, and zero values are left out.
 type reportRow struct {

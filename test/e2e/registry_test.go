@@ -547,15 +547,56 @@ func TestRegistryREST(t *testing.T) {
 	})
 
 	must(t, "transfer", func(t *testing.T) {
-		c := call{method: http.MethodPost, path: retireePath(r1.ID) + ":transfer", token: tk.clerkA, body: map[string]any{"toCommunityId": communityB, "reason": "搬迁"}}
-		r := api.do(t, c)
-		if !r.want(t, c, http.StatusOK) {
+		propose := call{method: http.MethodPost, path: retireePath(r1.ID) + ":transfer", token: tk.clerkA, body: map[string]any{"toCommunityId": communityB, "reason": "搬迁"}}
+		var proposed struct {
+			Retiree  retiree  `json:"retiree"`
+			Transfer transfer `json:"transfer"`
+		}
+		api.send(t, propose, http.StatusOK, &proposed)
+		if proposed.Retiree.CommunityID != communityA || proposed.Transfer.State != "PROPOSED" || proposed.Transfer.ToCommunityID != communityB {
+			t.Fatalf("proposal answered %+v", proposed)
+		}
+		// Clerk B does not see her yet, but finds the proposal among the
+		// incoming ones, with her name and masked number to recognise her.
+		forB := call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkB}
+		api.do(t, forB).want(t, forB, http.StatusForbidden)
+		incoming := call{method: http.MethodGet, path: "/v1/transfers?communityId=" + communityB + "&direction=INCOMING&state=PROPOSED", token: tk.clerkB}
+		r, ok := api.readMasked(t, incoming)
+		if !ok {
 			t.FailNow()
 		}
-		var got retiree
-		r.decode(t, &got)
-		if got.CommunityID != communityB || got.Status != "LIVING" {
-			t.Errorf("after transfer: community %q, status %q; want %s, LIVING", got.CommunityID, got.Status, communityB)
+		var list struct {
+			Transfers []transfer `json:"transfers"`
+		}
+		r.decode(t, &list)
+		if len(list.Transfers) != 1 || list.Transfers[0].ID != proposed.Transfer.ID ||
+			list.Transfers[0].RetireeName != "张桂英" || list.Transfers[0].RetireeIDNumberMasked != idNumber1Masked {
+			t.Fatalf("incoming transfers of B = %+v", list.Transfers)
+		}
+		refusals := []struct {
+			name string
+			c    call
+			want int
+		}{
+			{"clerk A lists B's incoming", call{method: http.MethodGet, path: "/v1/transfers?communityId=" + communityB + "&direction=INCOMING", token: tk.clerkA}, http.StatusForbidden},
+			{"clerk A accepts her own proposal", call{method: http.MethodPost, path: "/v1/transfers/" + proposed.Transfer.ID + ":accept", token: tk.clerkA, body: map[string]any{}}, http.StatusForbidden},
+			{"clerk A proposes again", propose, http.StatusConflict},
+		}
+		for _, tc := range refusals {
+			t.Run(tc.name, func(t *testing.T) {
+				r := api.do(t, tc.c)
+				r.want(t, tc.c, tc.want)
+				noPersonalData(t, tc.c, r)
+			})
+		}
+		accept := call{method: http.MethodPost, path: "/v1/transfers/" + proposed.Transfer.ID + ":accept", token: tk.clerkB, body: map[string]any{}}
+		var accepted struct {
+			Retiree  retiree  `json:"retiree"`
+			Transfer transfer `json:"transfer"`
+		}
+		api.send(t, accept, http.StatusOK, &accepted)
+		if accepted.Retiree.CommunityID != communityB || accepted.Retiree.Status != "LIVING" || accepted.Transfer.State != "ACCEPTED" {
+			t.Errorf("after acceptance: %+v", accepted)
 		}
 		cases := []struct {
 			name string
@@ -563,7 +604,8 @@ func TestRegistryREST(t *testing.T) {
 			want int
 		}{
 			{"clerk A reads her", call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkA}, http.StatusForbidden},
-			{"clerk B reads her", call{method: http.MethodGet, path: retireePath(r1.ID), token: tk.clerkB}, http.StatusOK},
+			{"clerk B reads her", forB, http.StatusOK},
+			{"clerk B accepts again", accept, http.StatusBadRequest},
 			{"clerk A transfers her again", call{method: http.MethodPost, path: retireePath(r1.ID) + ":transfer", token: tk.clerkA, body: map[string]any{"toCommunityId": communityA, "reason": "回迁"}}, http.StatusForbidden},
 			{"clerk B transfers her where she is", call{method: http.MethodPost, path: retireePath(r1.ID) + ":transfer", token: tk.clerkB, body: map[string]any{"toCommunityId": communityB, "reason": "搬迁"}}, http.StatusBadRequest},
 		}
@@ -574,6 +616,30 @@ func TestRegistryREST(t *testing.T) {
 				noPersonalData(t, tc.c, r)
 			})
 		}
+	})
+
+	t.Run("transfer declined", func(t *testing.T) {
+		c := call{method: http.MethodPost, path: retireePath(r3.ID) + ":transfer", token: tk.clerkA, body: map[string]any{"toCommunityId": communityB, "reason": "随子女居住"}}
+		var proposed struct {
+			Transfer transfer `json:"transfer"`
+		}
+		api.send(t, c, http.StatusOK, &proposed)
+		decline := call{method: http.MethodPost, path: "/v1/transfers/" + proposed.Transfer.ID + ":decline", token: tk.clerkB, body: map[string]any{"reason": "本社区查无此户"}}
+		var declined transfer
+		api.send(t, decline, http.StatusOK, &struct {
+			Transfer *transfer `json:"transfer"`
+		}{&declined})
+		if declined.State != "DECLINED" || declined.DeclineReason != "本社区查无此户" {
+			t.Errorf("declined = %+v", declined)
+		}
+		get := call{method: http.MethodGet, path: "/v1/transfers/" + proposed.Transfer.ID, token: tk.clerkA}
+		var got transfer
+		api.send(t, get, http.StatusOK, &got)
+		if got.State != "DECLINED" {
+			t.Errorf("clerk A reads the declined transfer as %+v", got)
+		}
+		forB := call{method: http.MethodGet, path: retireePath(r3.ID), token: tk.clerkB}
+		api.do(t, forB).want(t, forB, http.StatusForbidden)
 	})
 
 	must(t, "record death", func(t *testing.T) {
@@ -613,7 +679,8 @@ func TestRegistryREST(t *testing.T) {
 		want := []entry{
 			{"CREATED", subjectClerkA, ""},
 			{"UPDATED", subjectClerkA, ""},
-			{"TRANSFERRED", subjectClerkA, "搬迁"},
+			{"TRANSFER_PROPOSED", subjectClerkA, "搬迁"},
+			{"TRANSFERRED", subjectClerkB, "搬迁"},
 			{"DIED", subjectClerkB, ""},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -675,6 +742,8 @@ func TestRegistryREST(t *testing.T) {
 			{subjectClerkA, "LookupRetiree"},
 			{subjectClerkA, "ListRetirees"},
 			{subjectClerkA, "TransferRetiree"},
+			{subjectClerkB, "ListTransfers"},
+			{subjectClerkB, "AcceptTransfer"},
 			{subjectBureau, "GetRetiree"},
 			{subjectClerkB, "RecordDeath"},
 		} {

@@ -99,8 +99,13 @@ func TestGeneratedRESTClient(t *testing.T) {
 			ToCommunityID: new(communityB), Reason: new("搬迁"), Etag: r1.Etag,
 		}, bearer(tk.clerkA))
 		wantStatus(t, "transfer", moved, moved.Body, err, http.StatusOK)
-		if *moved.JSON200.CommunityID != communityB {
-			t.Errorf("after transfer: community %s, want %s", *moved.JSON200.CommunityID, communityB)
+		if *moved.JSON200.Retiree.CommunityID != communityA || *moved.JSON200.Transfer.State != restclient.V1TransferStatePROPOSED {
+			t.Errorf("after the proposal: community %s, transfer %s", *moved.JSON200.Retiree.CommunityID, moved.Body)
+		}
+		accepted, err := c.RegistryServiceAcceptTransferWithResponse(ctx, *moved.JSON200.Transfer.ID, restclient.RegistryServiceAcceptTransferBody{}, bearer(tk.clerkB))
+		wantStatus(t, "accept", accepted, accepted.Body, err, http.StatusOK)
+		if *accepted.JSON200.Retiree.CommunityID != communityB {
+			t.Errorf("after the acceptance: community %s, want %s", *accepted.JSON200.Retiree.CommunityID, communityB)
 		}
 		// Clerk A's retiree no more: the same 403 as for any other.
 		again, err := c.RegistryServiceGetRetireeWithResponse(ctx, *r1.ID, bearer(tk.clerkA))
