@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 
+	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -205,4 +208,45 @@ func wantAudited(t *testing.T, h *harness, id, subject string, actions ...string
 			t.Errorf("no audit entry of %s by %s in %v", action, subject, log.Entries)
 		}
 	}
+}
+
+// FuzzCheckTransferRequest: checkTransferRequest never panics, refuses
+// with field violations only, and what it accepts is either a transfer to
+// a community of this system or a move out of the city to a destination.
+func FuzzCheckTransferRequest(f *testing.F) {
+	f.Add(communityB, "搬迁", false, false, "", "")
+	f.Add("", "随子女定居", true, true, "辽宁省大连市中山区", "210202")
+	f.Add(communityB, "定居", true, true, "大连市", "")
+	f.Add("", "", true, false, "", "")
+	f.Add("123", "x\x00", false, true, "\u202e", "21020")
+	f.Add("", "定居", true, true, "北京市", "110105001001")
+	f.Fuzz(func(t *testing.T, to, reason string, outOfCity, withDest bool, description, code string) {
+		req := &pb.TransferRetireeRequest{Id: "r", ToCommunityId: to, Reason: reason, OutOfCity: outOfCity}
+		if withDest {
+			req.Destination = &pb.TransferDestination{Description: description, DivisionCode: code}
+		}
+		err := checkTransferRequest(req)
+		if err != nil {
+			var verr *fault.ValidationError
+			if !errors.As(err, &verr) || len(verr.Fields) == 0 {
+				t.Fatalf("error %v is not a validation error", err)
+			}
+			return
+		}
+		if strings.TrimSpace(reason) == "" {
+			t.Fatal("accepted without a reason")
+		}
+		if !outOfCity {
+			if !inputcheck.IsCommunityID(to) || req.Destination != nil {
+				t.Fatalf("accepted a transfer to %q with destination %v", to, req.Destination)
+			}
+			return
+		}
+		if to != "" || strings.TrimSpace(req.Destination.GetDescription()) == "" {
+			t.Fatalf("accepted a move out of the city to %q, %v", to, req.Destination)
+		}
+		if c := req.Destination.DivisionCode; c != "" && !isDivisionCode(c) {
+			t.Fatalf("accepted division code %q", c)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -481,8 +480,9 @@ func (s *Store) lapseSome() (int, error) {
 }
 
 // LapseLoop returns a task that lapses the due transfers now and then
-// every interval, until its context ends. A failed sweep is logged and
-// tried again at the next tick: the due index keeps what is left.
+// every interval, until its context ends (which RunService makes happen
+// before the store closes). A failed sweep is logged and tried again at
+// the next tick: the due index keeps what is left.
 func (s *Store) LapseLoop(interval time.Duration, log *zap.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		tick := time.NewTicker(interval)
@@ -490,8 +490,6 @@ func (s *Store) LapseLoop(interval time.Duration, log *zap.Logger) func(context.
 		for {
 			n, err := s.LapseDue()
 			switch {
-			case errors.Is(err, bolt.ErrDatabaseNotOpen):
-				return err
 			case err != nil:
 				log.Warn("lapsing transfers", zap.Error(err))
 			case n > 0:
