@@ -411,9 +411,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
 		Secrets: []string{shared[own].IdNumber, shared[other].IdNumber, shared[missing].IdNumber},
 		// A change moves the head once; a refusal leaves it where it was.
+		// A transfer call that succeeds records or answers one transfer;
+		// a refused one leaves the transfers as they were.
 		Around: func(t *testing.T, rpc string, _ target) func(codes.Code) {
 			before, _, _ := s.Head()
+			transfersBefore := transferTally(t, s)
 			return func(got codes.Code) {
+				if want, tracked := transferEffects[rpc]; tracked {
+					after := transferTally(t, s)
+					if got != ok {
+						want = transferStates{}
+					}
+					if d := after.minus(transfersBefore); d != want {
+						t.Errorf("%s answered %v changed the transfers by %+v, want %+v", rpc, got, d, want)
+					}
+				}
 				if !changes[rpc] {
 					return
 				}
@@ -434,6 +446,54 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	if len(rpcs) != len(pb.RegistryService_ServiceDesc.Methods)+len(pb.RegistryService_ServiceDesc.Streams) {
 		t.Errorf("the matrix calls %d RPCs, the service has more", len(rpcs))
+	}
+}
+
+// transferStates counts transfers by state.
+type transferStates struct{ proposed, accepted, declined, outOfCity int }
+
+func (a transferStates) minus(b transferStates) transferStates {
+	return transferStates{a.proposed - b.proposed, a.accepted - b.accepted, a.declined - b.declined, a.outOfCity - b.outOfCity}
+}
+
+// transferEffects is what each transfer call changes in the transfers'
+// states when it succeeds (a proposal by admin is a direct move, which
+// the matrix's TransferRetiree does not tell apart: see
+// TestServerTransferByAdmin).
+var transferEffects = map[string]transferStates{
+	"TransferRetiree/outOfCity": {outOfCity: 1},
+	"AcceptTransfer":            {proposed: -1, accepted: 1},
+	"AcceptTransfer/outgoing":   {proposed: -1, accepted: 1},
+	"DeclineTransfer":           {proposed: -1, declined: 1},
+	"DeclineTransfer/outgoing":  {proposed: -1, declined: 1},
+}
+
+// transferTally counts the transfers of s by state.
+func transferTally(t *testing.T, s *Store) transferStates {
+	t.Helper()
+	var n transferStates
+	var after []byte
+	for {
+		list, next, err := s.ListTransfers(TransferFilter{}, 1000, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range list {
+			switch tr.State {
+			case pb.TransferState_PROPOSED:
+				n.proposed++
+			case pb.TransferState_ACCEPTED:
+				n.accepted++
+			case pb.TransferState_DECLINED:
+				n.declined++
+			case pb.TransferState_COMPLETED_OUT_OF_CITY:
+				n.outOfCity++
+			}
+		}
+		if next == nil {
+			return n
+		}
+		after = next
 	}
 }
 
