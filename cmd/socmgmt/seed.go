@@ -345,6 +345,8 @@ func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, err
 			func(r *registryv1.Retiree) bool {
 				return r.GetCommunityId() == t.ToCommunity || r.GetStatus() != registryv1.RetireeStatus_LIVING
 			},
+			// The seed acts as admin, whose transfer moves the retiree at
+			// once; a clerk's would only propose it.
 			func(ctx context.Context, id string) error {
 				_, err := s.client.TransferRetiree(ctx, &registryv1.TransferRetireeRequest{
 					Id: id, ToCommunityId: t.ToCommunity, Reason: t.Reason,
