@@ -117,7 +117,9 @@ func (r *testRegistry) create(community string) (*registryv1.Retiree, uint64) {
 
 func (r *testRegistry) transfer(id, to string) uint64 {
 	r.t.Helper()
-	out, err := r.Store().TransferRetiree(id, to, "moved house", "", testActor, allowAll)
+	// A direct move, as admin's: the projection follows the change, not
+	// the proposal before it.
+	out, _, err := r.Store().TransferRetiree(registry.TransferRequest{RetireeID: id, To: to, Reason: "moved house", Direct: true}, testActor, allowAll)
 	if err != nil {
 		r.t.Fatal(err)
 	}
