@@ -164,6 +164,22 @@ func TestServerTransferByAdmin(t *testing.T) {
 	}
 }
 
+// TestServerMovedOutIsOutputOnly: only a transfer out of the city says
+// where a retiree went; a create that says it is not believed.
+func TestServerMovedOutIsOutputOnly(t *testing.T) {
+	t.Parallel()
+	_, h := newServed(t)
+	in := newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)
+	in.MovedOutTo, in.MovedOutDate = &pb.TransferDestination{Description: "大连市"}, "2026-01-01"
+	created, err := h.client.CreateRetiree(h.as(clerkP), &pb.CreateRetireeRequest{Retiree: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := created.Retiree; r.MovedOutTo != nil || r.MovedOutDate != "" || r.Status != pb.RetireeStatus_LIVING {
+		t.Errorf("created = %v", r)
+	}
+}
+
 // TestServerTransferLapse: an answer after 30 days is refused as lapsed,
 // and the transfer reads LAPSED.
 func TestServerTransferLapse(t *testing.T) {

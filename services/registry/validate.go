@@ -172,6 +172,8 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	r.Id, r.IdNumberMasked, r.PhoneMasked, r.Etag, r.DateOfDeath = "", "", "", "", ""
 	r.Status = pb.RetireeStatus_LIVING
 	r.CreateTime, r.UpdateTime = nil, nil
+	// Set only by a transfer out of the city.
+	r.MovedOutTo, r.MovedOutDate = nil, ""
 	return id, nil
 }
 
