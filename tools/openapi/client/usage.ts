@@ -5,7 +5,7 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 
-type Retiree = components["schemas"]["v1Retiree"];
+type Transfer = components["schemas"]["v1Transfer"];
 type Status = components["schemas"]["rpcStatus"];
 type BadRequest = components["schemas"]["rpcBadRequest"];
 
@@ -21,12 +21,15 @@ export function violatedFields(status: Status): string[] {
     .flatMap((d) => (d.fieldViolations ?? []).map((v) => v.field ?? ""));
 }
 
-/** Looks a retiree up by ID number (never in a URL) and moves her to another community. */
+/**
+ * Looks a retiree up by ID number (never in a URL) and proposes to move
+ * her to another community, whose clerk then accepts or declines.
+ */
 export async function lookUpAndTransfer(
   client: ReturnType<typeof socmgmt>,
   idNumber: string,
   toCommunityId: string,
-): Promise<Retiree> {
+): Promise<Transfer> {
   const found = await client.POST("/v1/retirees:lookup", { body: { idNumber } });
   if (found.error) {
     throw new Error(`lookup: ${found.error.message ?? ""} ${violatedFields(found.error).join(", ")}`);
@@ -42,7 +45,19 @@ export async function lookUpAndTransfer(
   if (moved.error) {
     throw new Error(`transfer: ${moved.error.message ?? ""}`);
   }
-  return moved.data;
+  if (moved.data.transfer === undefined) {
+    throw new Error("transfer: no proposal");
+  }
+  return moved.data.transfer;
+}
+
+/** Accepts, as the receiving community's clerk, a proposed transfer. */
+export async function acceptTransfer(client: ReturnType<typeof socmgmt>, id: string): Promise<Transfer | undefined> {
+  const accepted = await client.POST("/v1/transfers/{id}:accept", { params: { path: { id } }, body: {} });
+  if (accepted.error) {
+    throw new Error(`accept: ${accepted.error.message ?? ""}`);
+  }
+  return accepted.data.transfer;
 }
 
 /** Submits a handover package, guarded by its etag. */
