@@ -84,7 +84,10 @@ func newSeedCmd(e env) *cobra.Command { return seedCommand(e, runSeed) }
 // seedLong is the help text of `socmgmt seed`.
 const seedLong = `Fill a running stack with a demo city (` + cityName + `): its districts, street
 offices and about 60 communities, 40 enterprises, and --retirees retirees
-with valid ID numbers, of whom about 2 % have died and 1 % moved since.
+with valid ID numbers, of whom about 2 % have died and 1 % moved since
+(the seed moves them as admin, at once), and a few transfers proposed by
+the sending communities' clerks and left for the receiving ones to accept
+or decline.
 
 The data depend only on --seed, so running seed again with the same seed
 finds everything in place: records that already exist are counted as
@@ -180,6 +183,9 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	s := newSeeder(registryv1.NewRegistryServiceClient(conn), cfg.concurrency, progress)
 	sum, err := s.seed(ctx, plan)
 	sum.write(out, cfg, time.Since(start))
+	if err == nil {
+		err = seedPendingTransfers(ctx, cfg, priv, s, plan, out)
+	}
 	if err == nil && cfg.activityAddr != "" {
 		err = seedActivities(ctx, cfg, token, s.client, plan, out, progress)
 	}

@@ -229,6 +229,13 @@ func TestSeedCreatesCityAndRerunFindsIt(t *testing.T) {
 	if !strings.Contains(collapseSpaces(out.String()), fmt.Sprintf("retirees  %d  0  0", cfg.retirees)) {
 		t.Errorf("summary does not report %d created retirees:\n%s", cfg.retirees, out.String())
 	}
+	pending := pickPending(plan)
+	if len(pending) != pendingTransfers {
+		t.Errorf("%d transfers to leave pending, want %d", len(pending), pendingTransfers)
+	}
+	if !strings.Contains(collapseSpaces(out.String()), fmt.Sprintf("pending  transfers  %d  0  0", len(pending))) {
+		t.Errorf("summary does not report %d proposed transfers:\n%s", len(pending), out.String())
+	}
 
 	// The second run finds everything and changes nothing.
 	out.Reset()
@@ -243,6 +250,7 @@ func TestSeedCreatesCityAndRerunFindsIt(t *testing.T) {
 		fmt.Sprintf("retirees  0  %d  0", cfg.retirees),
 		fmt.Sprintf("deaths  0  %d  0", len(plan.Deaths)),
 		fmt.Sprintf("transfers  0  %d  0", len(plan.Transfers)),
+		fmt.Sprintf("pending  transfers  0  %d  0", len(pending)),
 	} {
 		if !strings.Contains(collapseSpaces(out.String()), want) {
 			t.Errorf("second summary lacks %q:\n%s", want, out.String())

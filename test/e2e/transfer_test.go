@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestSeedLeavesTransfersPending: the demo city's seed leaves transfers
+// proposed by the sending clerks, which the receiving communities find
+// among their incoming ones; a second seed finds them pending.
+func TestSeedLeavesTransfersPending(t *testing.T) {
+	t.Parallel()
+	s, tk, api := startSession(t)
+	seed := append([]string{
+		"seed", "--registry", s.registryAddr, "--key", s.signKey, "--retirees", "1500",
+		"--activity", "", "--pension", "", "--handover", "",
+	}, s.cliTLSArgs()...)
+
+	created, present := pendingRow(t, s.socmgmt(t, seed...))
+	if created == 0 || present != 0 {
+		t.Fatalf("first seed: %d pending transfers created, %d present", created, present)
+	}
+	var list struct {
+		Transfers []transfer `json:"transfers"`
+	}
+	api.send(t, call{method: http.MethodGet, path: "/v1/transfers?state=PROPOSED&pageSize=100", token: tk.admin}, http.StatusOK, &list)
+	if len(list.Transfers) != created {
+		t.Fatalf("%d transfers proposed, the seed says %d", len(list.Transfers), created)
+	}
+	for _, tr := range list.Transfers {
+		if tr.FromCommunityID == tr.ToCommunityID || tr.RetireeName == "" || tr.RetireeIDNumberMasked == "" {
+			t.Errorf("seeded transfer %+v", tr)
+		}
+	}
+
+	again, present := pendingRow(t, s.socmgmt(t, seed...))
+	if again != 0 || present != created {
+		t.Errorf("second seed: %d pending transfers created, %d present; want 0 and %d", again, present, created)
+	}
+}
+
+// pendingRow reads the created and present counts of the seed summary's
+// "pending transfers" row.
+func pendingRow(t *testing.T, out string) (created, present int) {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[0] != "pending" || f[1] != "transfers" {
+			continue
+		}
+		c, err1 := strconv.Atoi(f[2])
+		p, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("pending transfers row %q", line)
+		}
+		return c, p
+	}
+	t.Fatalf("no pending transfers row in the seed's summary:\n%s", out)
+	return 0, 0
+}
