@@ -36,4 +36,7 @@ var Methods = limits.Table{
 	// Every service and the gateway poll the revocation list: a read each
 	// time, well within the service role's budget.
 	pb.RegistryService_ListRevokedTokens_FullMethodName: limits.Read,
+
+	// --- roster statuses (A)
+	pb.RegistryService_ChangeRetireeStatus_FullMethodName: limits.Write,
 }

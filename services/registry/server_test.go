@@ -119,6 +119,10 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"ListRevokedTokens", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}, o...))
 		}},
+		// --- roster statuses (A)
+		{"ChangeRetireeStatus", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ChangeRetireeStatus(ctx, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "定居加拿大"}, o...))
+		}},
 	}
 }
 
@@ -174,7 +178,7 @@ func TestServerUnauthenticated(t *testing.T) {
 	// The same calls with a good token pass authentication: the test above
 	// does not pass for a reason unrelated to the token.
 	for _, c := range everyRPC(t, r) {
-		if c.name == "RecordDeath" || c.name == "TransferRetiree" || c.name == "AssignRetirees" {
+		if c.name == "RecordDeath" || c.name == "TransferRetiree" || c.name == "AssignRetirees" || c.name == "ChangeRetireeStatus" {
 			continue // they would change r for the calls after them
 		}
 		t.Run(c.name+"/admin", func(t *testing.T) {
@@ -430,7 +434,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 
 	in := newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)
 	in.IdNumber = "11010519491231002x" // lower-case check character is accepted
-	in.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE}
+	in.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_MODEL_WORKER, pb.RetireeFlag_LIVING_ALONE}
 	in.Etag, in.Status, in.DateOfDeath = "forged", pb.RetireeStatus_DECEASED, "2020-01-01" // output only: ignored
 	created, err := c.CreateRetiree(h.as(clerkP), &pb.CreateRetireeRequest{Retiree: in})
 	if err != nil {
@@ -452,7 +456,8 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		Phone:                "13812345678",
 		PhoneMasked:          "138****5678",
 		ResidenceAddress:     in.ResidenceAddress,
-		Flags:                []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE},
+		Residence:            &pb.Residence{Address: in.ResidenceAddress},
+		Flags:                []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_MODEL_WORKER},
 		Etag:                 "r1",
 	}
 	// A write answers with the masks only; get and lookup give the numbers.
@@ -556,7 +561,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		{2, pb.ChangeKind_UPDATED, "clerk-a", "clerk", "", "name,phone,flags"},
 		{3, pb.ChangeKind_UPDATED, "bureau-shenyang", "bureau", "", "managementMode"},
 		{4, pb.ChangeKind_TRANSFERRED, "clerk-a", "clerk", "随子女居住", "communityId"},
-		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,dateOfDeath"},
+		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,statusEffectiveOn,dateOfDeath"},
 	}
 	if diff := cmp.Diff(wantSteps, steps); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)

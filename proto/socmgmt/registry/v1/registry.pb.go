@@ -291,14 +291,23 @@ func (ManagementMode) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
-// RetireeStatus is a retiree's life status.
+// RetireeStatus is a retiree's status on the roster.
 type RetireeStatus int32
 
 const (
 	RetireeStatus_RETIREE_STATUS_UNSPECIFIED RetireeStatus = 0
 	RetireeStatus_LIVING                     RetireeStatus = 1
-	RetireeStatus_DECEASED                   RetireeStatus = 2
-	RetireeStatus_MOVED_OUT                  RetireeStatus = 3
+	// Set by RecordDeath only.
+	RetireeStatus_DECEASED RetireeStatus = 2
+	// Left the city's management: set by a transfer out of the city only.
+	RetireeStatus_MOVED_OUT RetireeStatus = 3
+	// The community cannot reach the retiree (the retiree is alive as far
+	// as anyone knows). Set by ChangeRetireeStatus, as are the next two.
+	RetireeStatus_LOST_CONTACT RetireeStatus = 4
+	// Serving a prison sentence.
+	RetireeStatus_IMPRISONED RetireeStatus = 5
+	// Settled abroad.
+	RetireeStatus_ABROAD RetireeStatus = 6
 )
 
 // Enum value maps for RetireeStatus.
@@ -308,12 +317,18 @@ var (
 		1: "LIVING",
 		2: "DECEASED",
 		3: "MOVED_OUT",
+		4: "LOST_CONTACT",
+		5: "IMPRISONED",
+		6: "ABROAD",
 	}
 	RetireeStatus_value = map[string]int32{
 		"RETIREE_STATUS_UNSPECIFIED": 0,
 		"LIVING":                     1,
 		"DECEASED":                   2,
 		"MOVED_OUT":                  3,
+		"LOST_CONTACT":               4,
+		"IMPRISONED":                 5,
+		"ABROAD":                     6,
 	}
 )
 
@@ -345,26 +360,45 @@ func (RetireeStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // RetireeFlag marks a special group the community pays attention to.
+// AGED_80_PLUS and AGED_90_PLUS are computed from the birth date on the
+// day of the read and are never stored: a request that sets them is
+// refused. A clerk sets the others.
 type RetireeFlag int32
 
 const (
 	RetireeFlag_RETIREE_FLAG_UNSPECIFIED RetireeFlag = 0
-	RetireeFlag_AGED_80_PLUS             RetireeFlag = 1
-	RetireeFlag_LIVING_ALONE             RetireeFlag = 2
-	RetireeFlag_MODEL_WORKER             RetireeFlag = 3
-	RetireeFlag_HARDSHIP                 RetireeFlag = 4
-	RetireeFlag_SERIOUS_ILLNESS          RetireeFlag = 5
+	// Computed: 80 years old or more today.
+	RetireeFlag_AGED_80_PLUS    RetireeFlag = 1
+	RetireeFlag_LIVING_ALONE    RetireeFlag = 2
+	RetireeFlag_MODEL_WORKER    RetireeFlag = 3
+	RetireeFlag_HARDSHIP        RetireeFlag = 4
+	RetireeFlag_SERIOUS_ILLNESS RetireeFlag = 5
+	// Computed: 90 years old or more today.
+	RetireeFlag_AGED_90_PLUS RetireeFlag = 6
+	// Children live elsewhere; the retiree lives alone or with the spouse.
+	RetireeFlag_EMPTY_NEST RetireeFlag = 7
+	RetireeFlag_DISABLED   RetireeFlag = 8
+	RetireeFlag_DEMENTIA   RetireeFlag = 9
+	// Lost their only child.
+	RetireeFlag_BEREAVED_PARENT RetireeFlag = 10
+	RetireeFlag_VETERAN         RetireeFlag = 11
 )
 
 // Enum value maps for RetireeFlag.
 var (
 	RetireeFlag_name = map[int32]string{
-		0: "RETIREE_FLAG_UNSPECIFIED",
-		1: "AGED_80_PLUS",
-		2: "LIVING_ALONE",
-		3: "MODEL_WORKER",
-		4: "HARDSHIP",
-		5: "SERIOUS_ILLNESS",
+		0:  "RETIREE_FLAG_UNSPECIFIED",
+		1:  "AGED_80_PLUS",
+		2:  "LIVING_ALONE",
+		3:  "MODEL_WORKER",
+		4:  "HARDSHIP",
+		5:  "SERIOUS_ILLNESS",
+		6:  "AGED_90_PLUS",
+		7:  "EMPTY_NEST",
+		8:  "DISABLED",
+		9:  "DEMENTIA",
+		10: "BEREAVED_PARENT",
+		11: "VETERAN",
 	}
 	RetireeFlag_value = map[string]int32{
 		"RETIREE_FLAG_UNSPECIFIED": 0,
@@ -373,6 +407,12 @@ var (
 		"MODEL_WORKER":             3,
 		"HARDSHIP":                 4,
 		"SERIOUS_ILLNESS":          5,
+		"AGED_90_PLUS":             6,
+		"EMPTY_NEST":               7,
+		"DISABLED":                 8,
+		"DEMENTIA":                 9,
+		"BEREAVED_PARENT":          10,
+		"VETERAN":                  11,
 	}
 )
 
@@ -418,6 +458,9 @@ const (
 	// The end of a WatchRetirees snapshot; its revision is where the live
 	// changes continue.
 	ChangeKind_SNAPSHOT_END ChangeKind = 7
+	// ChangeRetireeStatus: the history entry lists the old and new status
+	// and effective date, and carries the reason.
+	ChangeKind_STATUS_CHANGED ChangeKind = 8
 )
 
 // Enum value maps for ChangeKind.
@@ -431,6 +474,7 @@ var (
 		5: "ASSIGNED",
 		6: "SNAPSHOT",
 		7: "SNAPSHOT_END",
+		8: "STATUS_CHANGED",
 	}
 	ChangeKind_value = map[string]int32{
 		"CHANGE_KIND_UNSPECIFIED": 0,
@@ -441,6 +485,7 @@ var (
 		"ASSIGNED":                5,
 		"SNAPSHOT":                6,
 		"SNAPSHOT_END":            7,
+		"STATUS_CHANGED":          8,
 	}
 )
 
@@ -522,6 +567,136 @@ func (x AssignRefusal) Number() protoreflect.EnumNumber {
 // Deprecated: Use AssignRefusal.Descriptor instead.
 func (AssignRefusal) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+}
+
+// Kind is where the residence lies as seen from the city.
+type Residence_Kind int32
+
+const (
+	Residence_KIND_UNSPECIFIED Residence_Kind = 0
+	// In the city that manages the retiree.
+	Residence_LOCAL Residence_Kind = 1
+	// In another city of the province.
+	Residence_OTHER_CITY     Residence_Kind = 2
+	Residence_OTHER_PROVINCE Residence_Kind = 3
+	Residence_ABROAD         Residence_Kind = 4
+)
+
+// Enum value maps for Residence_Kind.
+var (
+	Residence_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "LOCAL",
+		2: "OTHER_CITY",
+		3: "OTHER_PROVINCE",
+		4: "ABROAD",
+	}
+	Residence_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"LOCAL":            1,
+		"OTHER_CITY":       2,
+		"OTHER_PROVINCE":   3,
+		"ABROAD":           4,
+	}
+)
+
+func (x Residence_Kind) Enum() *Residence_Kind {
+	p := new(Residence_Kind)
+	*p = x
+	return p
+}
+
+func (x Residence_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Residence_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[9].Descriptor()
+}
+
+func (Residence_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[9]
+}
+
+func (x Residence_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Residence_Kind.Descriptor instead.
+func (Residence_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55, 0}
+}
+
+// Relation is how the carer is related to the retiree.
+type Carer_Relation int32
+
+const (
+	Carer_RELATION_UNSPECIFIED Carer_Relation = 0
+	Carer_SPOUSE               Carer_Relation = 1
+	Carer_CHILD                Carer_Relation = 2
+	Carer_CHILD_IN_LAW         Carer_Relation = 3
+	Carer_GRANDCHILD           Carer_Relation = 4
+	Carer_SIBLING              Carer_Relation = 5
+	Carer_OTHER_RELATIVE       Carer_Relation = 6
+	Carer_NEIGHBOUR            Carer_Relation = 7
+	// A paid or volunteer carer.
+	Carer_CARER Carer_Relation = 8
+	Carer_OTHER Carer_Relation = 9
+)
+
+// Enum value maps for Carer_Relation.
+var (
+	Carer_Relation_name = map[int32]string{
+		0: "RELATION_UNSPECIFIED",
+		1: "SPOUSE",
+		2: "CHILD",
+		3: "CHILD_IN_LAW",
+		4: "GRANDCHILD",
+		5: "SIBLING",
+		6: "OTHER_RELATIVE",
+		7: "NEIGHBOUR",
+		8: "CARER",
+		9: "OTHER",
+	}
+	Carer_Relation_value = map[string]int32{
+		"RELATION_UNSPECIFIED": 0,
+		"SPOUSE":               1,
+		"CHILD":                2,
+		"CHILD_IN_LAW":         3,
+		"GRANDCHILD":           4,
+		"SIBLING":              5,
+		"OTHER_RELATIVE":       6,
+		"NEIGHBOUR":            7,
+		"CARER":                8,
+		"OTHER":                9,
+	}
+)
+
+func (x Carer_Relation) Enum() *Carer_Relation {
+	p := new(Carer_Relation)
+	*p = x
+	return p
+}
+
+func (x Carer_Relation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Carer_Relation) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[10].Descriptor()
+}
+
+func (Carer_Relation) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[10]
+}
+
+func (x Carer_Relation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Carer_Relation.Descriptor instead.
+func (Carer_Relation) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56, 0}
 }
 
 // Community is a residents' community, the unit that manages retirees.
@@ -716,20 +891,40 @@ type Retiree struct {
 	EnterpriseCreditCode string         `protobuf:"bytes,8,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	CommunityId          string         `protobuf:"bytes,9,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
 	ManagementMode       ManagementMode `protobuf:"varint,10,opt,name=management_mode,json=managementMode,proto3,enum=socmgmt.registry.v1.ManagementMode" json:"management_mode,omitempty"`
-	// Output only; changed by RecordDeath and TransferRetiree.
+	// Output only; changed by ChangeRetireeStatus, RecordDeath and
+	// transfers out of the city.
 	Status RetireeStatus `protobuf:"varint,11,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
 	// Returned in full by GetRetiree and LookupRetiree only.
 	Phone string `protobuf:"bytes,12,opt,name=phone,proto3" json:"phone,omitempty"`
 	// The phone number masked, e.g. 138****5678. Output only.
-	PhoneMasked      string        `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
-	ResidenceAddress string        `protobuf:"bytes,14,opt,name=residence_address,json=residenceAddress,proto3" json:"residence_address,omitempty"`
-	Flags            []RetireeFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	PhoneMasked string `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// The address where the retiree lives: the same as residence.address.
+	// Setting either sets both (when both are sent they must agree), so
+	// clients written before residence keep working.
+	ResidenceAddress string `protobuf:"bytes,14,opt,name=residence_address,json=residenceAddress,proto3" json:"residence_address,omitempty"`
+	// The stored flags and, in every answer, the computed ones
+	// (AGED_80_PLUS, AGED_90_PLUS), which a request must not set.
+	Flags []RetireeFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
 	// YYYY-MM-DD, set by RecordDeath. Output only.
 	DateOfDeath string `protobuf:"bytes,16,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	// Changes whenever the retiree changes; send it back on update.
-	Etag          string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Etag       string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// YYYY-MM-DD: the day the current status took effect (for DECEASED the
+	// date of death); empty for a retiree living since registration.
+	// Output only.
+	StatusEffectiveOn string `protobuf:"bytes,20,opt,name=status_effective_on,json=statusEffectiveOn,proto3" json:"status_effective_on,omitempty"`
+	// Why the status changed, as given to ChangeRetireeStatus (empty for
+	// statuses set otherwise). Output only.
+	StatusReason string `protobuf:"bytes,21,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// Where the retiree actually lives, which may be apart from the
+	// managing community. Update mask path: residence.
+	Residence *Residence `protobuf:"bytes,22,opt,name=residence,proto3" json:"residence,omitempty"`
+	// Family members, carers and contacts, at most 10, at most one of them
+	// the emergency contact. An update (mask path carers) replaces the
+	// list. Their phone numbers follow the rule of the retiree's own.
+	Carers        []*Carer `protobuf:"bytes,23,rep,name=carers,proto3" json:"carers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -893,6 +1088,34 @@ func (x *Retiree) GetCreateTime() *timestamppb.Timestamp {
 func (x *Retiree) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Retiree) GetStatusEffectiveOn() string {
+	if x != nil {
+		return x.StatusEffectiveOn
+	}
+	return ""
+}
+
+func (x *Retiree) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *Retiree) GetResidence() *Residence {
+	if x != nil {
+		return x.Residence
+	}
+	return nil
+}
+
+func (x *Retiree) GetCarers() []*Carer {
+	if x != nil {
+		return x.Carers
 	}
 	return nil
 }
@@ -1687,8 +1910,17 @@ type ListRetireesRequest struct {
 	EnterpriseCreditCode string                 `protobuf:"bytes,4,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	ManagementMode       ManagementMode         `protobuf:"varint,5,opt,name=management_mode,json=managementMode,proto3,enum=socmgmt.registry.v1.ManagementMode" json:"management_mode,omitempty"`
 	Status               RetireeStatus          `protobuf:"varint,6,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Only retirees with every one of these flags, computed ones included
+	// (REST: flags=LIVING_ALONE&flags=AGED_80_PLUS). At most 16.
+	Flags []RetireeFlag `protobuf:"varint,7,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	// Only retirees whose residence is of this kind, when set.
+	ResidenceKind Residence_Kind `protobuf:"varint,8,opt,name=residence_kind,json=residenceKind,proto3,enum=socmgmt.registry.v1.Residence_Kind" json:"residence_kind,omitempty"`
+	// Only retirees at least this old today, in whole years (0: no bound).
+	MinAge int32 `protobuf:"varint,9,opt,name=min_age,json=minAge,proto3" json:"min_age,omitempty"`
+	// Only retirees at most this old today, in whole years (0: no bound).
+	MaxAge        int32 `protobuf:"varint,10,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRetireesRequest) Reset() {
@@ -1763,6 +1995,34 @@ func (x *ListRetireesRequest) GetStatus() RetireeStatus {
 	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
 }
 
+func (x *ListRetireesRequest) GetFlags() []RetireeFlag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *ListRetireesRequest) GetResidenceKind() Residence_Kind {
+	if x != nil {
+		return x.ResidenceKind
+	}
+	return Residence_KIND_UNSPECIFIED
+}
+
+func (x *ListRetireesRequest) GetMinAge() int32 {
+	if x != nil {
+		return x.MinAge
+	}
+	return 0
+}
+
+func (x *ListRetireesRequest) GetMaxAge() int32 {
+	if x != nil {
+		return x.MaxAge
+	}
+	return 0
+}
+
 // ListRetireesResponse is the response of ListRetirees. ID numbers and
 // phone numbers appear masked only.
 type ListRetireesResponse struct {
@@ -1823,8 +2083,9 @@ type UpdateRetireeRequest struct {
 	// The fields to change, with id and etag.
 	Retiree *Retiree `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
 	// The fields to change. Through REST it is inferred from the body.
-	// Changeable: name, phone, residence_address, flags, retirement_date,
-	// enterprise_credit_code, management_mode (admin and bureau only).
+	// Changeable: name, phone, residence_address, residence, carers, flags,
+	// retirement_date, enterprise_credit_code, management_mode (admin and
+	// bureau only).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3080,15 +3341,20 @@ type RetireeState struct {
 	EnterpriseCreditCode string         `protobuf:"bytes,6,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	BirthDate            string         `protobuf:"bytes,7,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
 	DateOfDeath          string         `protobuf:"bytes,8,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
-	Flags                []RetireeFlag  `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
-	RetirementDate       string         `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
+	// The stored flags only: a change-log entry is written when the
+	// retiree changes, and a computed flag (AGED_80_PLUS, AGED_90_PLUS)
+	// would go stale in it; a consumer computes those from birth_date.
+	Flags          []RetireeFlag `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	RetirementDate string        `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
 	// What a clerk's work list shows to reach the retiree: the name and the
 	// masked numbers (never the full ID or phone number).
 	Name           string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	IdNumberMasked string `protobuf:"bytes,12,opt,name=id_number_masked,json=idNumberMasked,proto3" json:"id_number_masked,omitempty"`
 	PhoneMasked    string `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// YYYY-MM-DD: the day the status took effect (see Retiree).
+	StatusEffectiveOn string `protobuf:"bytes,14,opt,name=status_effective_on,json=statusEffectiveOn,proto3" json:"status_effective_on,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RetireeState) Reset() {
@@ -3208,6 +3474,13 @@ func (x *RetireeState) GetIdNumberMasked() string {
 func (x *RetireeState) GetPhoneMasked() string {
 	if x != nil {
 		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *RetireeState) GetStatusEffectiveOn() string {
+	if x != nil {
+		return x.StatusEffectiveOn
 	}
 	return ""
 }
@@ -4057,6 +4330,308 @@ func (x *ListRevokedTokensResponse) GetEpoch() string {
 	return ""
 }
 
+// Residence is where a retiree actually lives.
+type Residence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required when a residence is sent. Unspecified only on a retiree
+	// whose address was given as residence_address alone.
+	Kind Residence_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.registry.v1.Residence_Kind" json:"kind,omitempty"`
+	// At most 200 characters.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Optional: the 6-, 9- or 12-digit division code of where the retiree
+	// lives (district, street office or community); not for ABROAD.
+	DivisionCode string `protobuf:"bytes,3,opt,name=division_code,json=divisionCode,proto3" json:"division_code,omitempty"`
+	// ISO 3166-1 alpha-2 country code, e.g. "CA": required for ABROAD and
+	// only there.
+	Country       string `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Residence) Reset() {
+	*x = Residence{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Residence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Residence) ProtoMessage() {}
+
+func (x *Residence) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Residence.ProtoReflect.Descriptor instead.
+func (*Residence) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *Residence) GetKind() Residence_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Residence_KIND_UNSPECIFIED
+}
+
+func (x *Residence) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Residence) GetDivisionCode() string {
+	if x != nil {
+		return x.DivisionCode
+	}
+	return ""
+}
+
+func (x *Residence) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+// Carer is a family member, carer or other contact of a retiree.
+type Carer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at most 64 characters.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required.
+	Relation Carer_Relation `protobuf:"varint,2,opt,name=relation,proto3,enum=socmgmt.registry.v1.Carer_Relation" json:"relation,omitempty"`
+	// Returned in full by GetRetiree and LookupRetiree only, to the roles
+	// that see the retiree's own phone number.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The phone number masked, e.g. 138****5678. Output only.
+	PhoneMasked string `protobuf:"bytes,4,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// Legally responsible for the retiree's care (guardian or supporter).
+	LegallyResponsible bool `protobuf:"varint,5,opt,name=legally_responsible,json=legallyResponsible,proto3" json:"legally_responsible,omitempty"`
+	// The one to call first; at most one carer of a retiree.
+	EmergencyContact bool `protobuf:"varint,6,opt,name=emergency_contact,json=emergencyContact,proto3" json:"emergency_contact,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Carer) Reset() {
+	*x = Carer{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Carer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Carer) ProtoMessage() {}
+
+func (x *Carer) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Carer.ProtoReflect.Descriptor instead.
+func (*Carer) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *Carer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Carer) GetRelation() Carer_Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return Carer_RELATION_UNSPECIFIED
+}
+
+func (x *Carer) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Carer) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *Carer) GetLegallyResponsible() bool {
+	if x != nil {
+		return x.LegallyResponsible
+	}
+	return false
+}
+
+func (x *Carer) GetEmergencyContact() bool {
+	if x != nil {
+		return x.EmergencyContact
+	}
+	return false
+}
+
+// ChangeRetireeStatusRequest is the request of ChangeRetireeStatus.
+//
+// The status moves from LIVING to LOST_CONTACT, IMPRISONED or ABROAD, back
+// to LIVING, or from one of those three to another. A deceased or
+// moved-out retiree's status does not change here (FAILED_PRECONDITION,
+// ErrorInfo reason RETIREE_DECEASED or RETIREE_MOVED_OUT), nor does a
+// change to the status the retiree has (STATUS_UNCHANGED).
+type ChangeRetireeStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// LIVING, LOST_CONTACT, IMPRISONED or ABROAD.
+	Status RetireeStatus `protobuf:"varint,2,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
+	// YYYY-MM-DD, required: the day the new status took effect. Not in the
+	// future, not before the retirement date (when known), and not before
+	// the day the current status took effect.
+	EffectiveOn string `protobuf:"bytes,3,opt,name=effective_on,json=effectiveOn,proto3" json:"effective_on,omitempty"`
+	// Required, at most 500 characters; kept in the history.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional: when set, the change is refused if the retiree changed.
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeRetireeStatusRequest) Reset() {
+	*x = ChangeRetireeStatusRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeRetireeStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeRetireeStatusRequest) ProtoMessage() {}
+
+func (x *ChangeRetireeStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeRetireeStatusRequest.ProtoReflect.Descriptor instead.
+func (*ChangeRetireeStatusRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ChangeRetireeStatusRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetStatus() RetireeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
+}
+
+func (x *ChangeRetireeStatusRequest) GetEffectiveOn() string {
+	if x != nil {
+		return x.EffectiveOn
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// ChangeRetireeStatusResponse is the response of ChangeRetireeStatus.
+type ChangeRetireeStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Retiree       *Retiree               `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeRetireeStatusResponse) Reset() {
+	*x = ChangeRetireeStatusResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeRetireeStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeRetireeStatusResponse) ProtoMessage() {}
+
+func (x *ChangeRetireeStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeRetireeStatusResponse.ProtoReflect.Descriptor instead.
+func (*ChangeRetireeStatusResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ChangeRetireeStatusResponse) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -4081,7 +4656,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\townership\x18\x03 \x01(\x0e2\x1e.socmgmt.registry.v1.OwnershipR\townership\x12=\n" +
 	"\x06status\x18\x04 \x01(\x0e2%.socmgmt.registry.v1.EnterpriseStatusR\x06status\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x9b\x06\n" +
+	"createTime\"\xe2\a\n" +
 	"\aRetiree\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12(\n" +
@@ -4105,7 +4680,11 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"V\n" +
+	"updateTime\x12.\n" +
+	"\x13status_effective_on\x18\x14 \x01(\tR\x11statusEffectiveOn\x12#\n" +
+	"\rstatus_reason\x18\x15 \x01(\tR\fstatusReason\x12<\n" +
+	"\tresidence\x18\x16 \x01(\v2\x1e.socmgmt.registry.v1.ResidenceR\tresidence\x122\n" +
+	"\x06carers\x18\x17 \x03(\v2\x1a.socmgmt.registry.v1.CarerR\x06carers\"V\n" +
 	"\x16CreateCommunityRequest\x12<\n" +
 	"\tcommunity\x18\x01 \x01(\v2\x1e.socmgmt.registry.v1.CommunityR\tcommunity\"W\n" +
 	"\x17CreateCommunityResponse\x12<\n" +
@@ -4153,7 +4732,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11GetRetireeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
 	"\x12GetRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xb4\x02\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xea\x03\n" +
 	"\x13ListRetireesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4161,7 +4740,12 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x124\n" +
 	"\x16enterprise_credit_code\x18\x04 \x01(\tR\x14enterpriseCreditCode\x12L\n" +
 	"\x0fmanagement_mode\x18\x05 \x01(\x0e2#.socmgmt.registry.v1.ManagementModeR\x0emanagementMode\x12:\n" +
-	"\x06status\x18\x06 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\"x\n" +
+	"\x06status\x18\x06 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\x126\n" +
+	"\x05flags\x18\a \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\x12J\n" +
+	"\x0eresidence_kind\x18\b \x01(\x0e2#.socmgmt.registry.v1.Residence.KindR\rresidenceKind\x12\x17\n" +
+	"\amin_age\x18\t \x01(\x05R\x06minAge\x12\x17\n" +
+	"\amax_age\x18\n" +
+	" \x01(\x05R\x06maxAge\"x\n" +
 	"\x14ListRetireesResponse\x128\n" +
 	"\bretirees\x18\x01 \x03(\v2\x1c.socmgmt.registry.v1.RetireeR\bretirees\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x01\n" +
@@ -4254,7 +4838,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"S\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xaa\x04\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xda\x04\n" +
 	"\fRetireeState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rid_number_key\x18\x02 \x01(\fR\vidNumberKey\x12!\n" +
@@ -4270,7 +4854,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	" \x01(\tR\x0eretirementDate\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12(\n" +
 	"\x10id_number_masked\x18\f \x01(\tR\x0eidNumberMasked\x12!\n" +
-	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\"\xf8\x01\n" +
+	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\x12.\n" +
+	"\x13status_effective_on\x18\x0e \x01(\tR\x11statusEffectiveOn\"\xf8\x01\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
@@ -4331,7 +4916,48 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"{\n" +
 	"\x19ListRevokedTokensResponse\x12H\n" +
 	"\x0erevoked_tokens\x18\x01 \x03(\v2!.socmgmt.registry.v1.RevokedTokenR\rrevokedTokens\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch*g\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xf6\x01\n" +
+	"\tResidence\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.socmgmt.registry.v1.Residence.KindR\x04kind\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12#\n" +
+	"\rdivision_code\x18\x03 \x01(\tR\fdivisionCode\x12\x18\n" +
+	"\acountry\x18\x04 \x01(\tR\acountry\"W\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05LOCAL\x10\x01\x12\x0e\n" +
+	"\n" +
+	"OTHER_CITY\x10\x02\x12\x12\n" +
+	"\x0eOTHER_PROVINCE\x10\x03\x12\n" +
+	"\n" +
+	"\x06ABROAD\x10\x04\"\x99\x03\n" +
+	"\x05Carer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\brelation\x18\x02 \x01(\x0e2#.socmgmt.registry.v1.Carer.RelationR\brelation\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12!\n" +
+	"\fphone_masked\x18\x04 \x01(\tR\vphoneMasked\x12/\n" +
+	"\x13legally_responsible\x18\x05 \x01(\bR\x12legallyResponsible\x12+\n" +
+	"\x11emergency_contact\x18\x06 \x01(\bR\x10emergencyContact\"\xa3\x01\n" +
+	"\bRelation\x12\x18\n" +
+	"\x14RELATION_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06SPOUSE\x10\x01\x12\t\n" +
+	"\x05CHILD\x10\x02\x12\x10\n" +
+	"\fCHILD_IN_LAW\x10\x03\x12\x0e\n" +
+	"\n" +
+	"GRANDCHILD\x10\x04\x12\v\n" +
+	"\aSIBLING\x10\x05\x12\x12\n" +
+	"\x0eOTHER_RELATIVE\x10\x06\x12\r\n" +
+	"\tNEIGHBOUR\x10\a\x12\t\n" +
+	"\x05CARER\x10\b\x12\t\n" +
+	"\x05OTHER\x10\t\"\xb7\x01\n" +
+	"\x1aChangeRetireeStatusRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\x12!\n" +
+	"\feffective_on\x18\x03 \x01(\tR\veffectiveOn\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\"U\n" +
+	"\x1bChangeRetireeStatusResponse\x126\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -4363,20 +4989,33 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"ENTERPRISE\x10\x01\x12\r\n" +
 	"\tCOMMUNITY\x10\x02\x12\n" +
 	"\n" +
-	"\x06BUREAU\x10\x03*X\n" +
+	"\x06BUREAU\x10\x03*\x86\x01\n" +
 	"\rRetireeStatus\x12\x1e\n" +
 	"\x1aRETIREE_STATUS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06LIVING\x10\x01\x12\f\n" +
 	"\bDECEASED\x10\x02\x12\r\n" +
-	"\tMOVED_OUT\x10\x03*\x84\x01\n" +
+	"\tMOVED_OUT\x10\x03\x12\x10\n" +
+	"\fLOST_CONTACT\x10\x04\x12\x0e\n" +
+	"\n" +
+	"IMPRISONED\x10\x05\x12\n" +
+	"\n" +
+	"\x06ABROAD\x10\x06*\xe4\x01\n" +
 	"\vRetireeFlag\x12\x1c\n" +
 	"\x18RETIREE_FLAG_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fAGED_80_PLUS\x10\x01\x12\x10\n" +
 	"\fLIVING_ALONE\x10\x02\x12\x10\n" +
 	"\fMODEL_WORKER\x10\x03\x12\f\n" +
 	"\bHARDSHIP\x10\x04\x12\x13\n" +
-	"\x0fSERIOUS_ILLNESS\x10\x05*\x8c\x01\n" +
+	"\x0fSERIOUS_ILLNESS\x10\x05\x12\x10\n" +
+	"\fAGED_90_PLUS\x10\x06\x12\x0e\n" +
+	"\n" +
+	"EMPTY_NEST\x10\a\x12\f\n" +
+	"\bDISABLED\x10\b\x12\f\n" +
+	"\bDEMENTIA\x10\t\x12\x13\n" +
+	"\x0fBEREAVED_PARENT\x10\n" +
+	"\x12\v\n" +
+	"\aVETERAN\x10\v*\xa0\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
@@ -4386,11 +5025,12 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x04DIED\x10\x04\x12\f\n" +
 	"\bASSIGNED\x10\x05\x12\f\n" +
 	"\bSNAPSHOT\x10\x06\x12\x10\n" +
-	"\fSNAPSHOT_END\x10\a*^\n" +
+	"\fSNAPSHOT_END\x10\a\x12\x12\n" +
+	"\x0eSTATUS_CHANGED\x10\b*^\n" +
 	"\rAssignRefusal\x12\x1e\n" +
 	"\x1aASSIGN_REFUSAL_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RETIREE_NOT_FOUND\x10\x01\x12\x16\n" +
-	"\x12RETIREE_NOT_LIVING\x10\x022\x82\x12\n" +
+	"\x12RETIREE_NOT_LIVING\x10\x022\xfc\x12\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -4413,7 +5053,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponse\x12{\n" +
 	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponse\x12`\n" +
 	"\vRevokeToken\x12'.socmgmt.registry.v1.RevokeTokenRequest\x1a(.socmgmt.registry.v1.RevokeTokenResponse\x12r\n" +
-	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponse\x12x\n" +
+	"\x13ChangeRetireeStatus\x12/.socmgmt.registry.v1.ChangeRetireeStatusRequest\x1a0.socmgmt.registry.v1.ChangeRetireeStatusResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -4427,8 +5068,8 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -4439,171 +5080,187 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(RetireeFlag)(0),                       // 6: socmgmt.registry.v1.RetireeFlag
 	(ChangeKind)(0),                        // 7: socmgmt.registry.v1.ChangeKind
 	(AssignRefusal)(0),                     // 8: socmgmt.registry.v1.AssignRefusal
-	(*Community)(nil),                      // 9: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                     // 10: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                        // 11: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),         // 12: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),        // 13: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),            // 14: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),           // 15: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),         // 16: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),        // 17: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),        // 18: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),       // 19: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),           // 20: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),          // 21: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),         // 22: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),        // 23: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),           // 24: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),          // 25: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),              // 26: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),             // 27: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),            // 28: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),           // 29: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),           // 30: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),          // 31: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),           // 32: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),          // 33: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),         // 34: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),        // 35: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),             // 36: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),            // 37: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                    // 38: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                   // 39: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),      // 40: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),     // 41: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                     // 42: socmgmt.registry.v1.AuditEntry
-	(*AuditedImportGroup)(nil),             // 43: socmgmt.registry.v1.AuditedImportGroup
-	(*ListRetireeAuditLogRequest)(nil),     // 44: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 45: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 46: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 47: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 48: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 49: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 50: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 51: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 52: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 53: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                 // 54: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),          // 55: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),    // 56: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                   // 57: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),   // 58: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),             // 59: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                   // 60: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),            // 61: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),       // 62: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),      // 63: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*timestamppb.Timestamp)(nil),          // 64: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 65: google.protobuf.FieldMask
+	(Residence_Kind)(0),                    // 9: socmgmt.registry.v1.Residence.Kind
+	(Carer_Relation)(0),                    // 10: socmgmt.registry.v1.Carer.Relation
+	(*Community)(nil),                      // 11: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                     // 12: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                        // 13: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),         // 14: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),        // 15: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),            // 16: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),           // 17: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),         // 18: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),        // 19: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),        // 20: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),       // 21: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),           // 22: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),          // 23: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),         // 24: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),        // 25: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),           // 26: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),          // 27: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),              // 28: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),             // 29: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),            // 30: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),           // 31: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),           // 32: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),          // 33: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),           // 34: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),          // 35: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),         // 36: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),        // 37: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),             // 38: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),            // 39: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                    // 40: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                   // 41: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),      // 42: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),     // 43: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                     // 44: socmgmt.registry.v1.AuditEntry
+	(*AuditedImportGroup)(nil),             // 45: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),     // 46: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),    // 47: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),  // 48: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),               // 49: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil), // 50: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),           // 51: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                   // 52: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),          // 53: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),          // 54: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),         // 55: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                 // 56: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),          // 57: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),    // 58: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                   // 59: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),   // 60: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),             // 61: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                   // 62: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),            // 63: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),       // 64: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),      // 65: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*Residence)(nil),                      // 66: socmgmt.registry.v1.Residence
+	(*Carer)(nil),                          // 67: socmgmt.registry.v1.Carer
+	(*ChangeRetireeStatusRequest)(nil),     // 68: socmgmt.registry.v1.ChangeRetireeStatusRequest
+	(*ChangeRetireeStatusResponse)(nil),    // 69: socmgmt.registry.v1.ChangeRetireeStatusResponse
+	(*timestamppb.Timestamp)(nil),          // 70: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 71: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	64, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	70, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,  // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	64, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	70, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,  // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,  // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,  // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	64, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	64, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 11: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 12: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 13: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	9,  // 14: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	10, // 15: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	10, // 16: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	10, // 17: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	2,  // 18: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	10, // 19: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	11, // 20: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 21: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 22: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	4,  // 23: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	5,  // 24: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	11, // 25: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	11, // 26: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	65, // 27: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11, // 28: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 29: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 30: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	11, // 31: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	7,  // 32: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	64, // 33: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	38, // 34: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	39, // 35: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	64, // 36: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	43, // 37: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
-	42, // 38: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	47, // 39: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	47, // 40: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	64, // 41: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,  // 42: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 43: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	6,  // 44: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	7,  // 45: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	50, // 46: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	64, // 47: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
-	4,  // 48: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	8,  // 49: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	54, // 50: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
-	5,  // 51: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,  // 52: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	57, // 53: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	64, // 54: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	64, // 55: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	64, // 56: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	60, // 57: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	60, // 58: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
-	12, // 59: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	14, // 60: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	16, // 61: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	18, // 62: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	20, // 63: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	22, // 64: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	24, // 65: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	26, // 66: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	28, // 67: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	30, // 68: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	32, // 69: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	34, // 70: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	36, // 71: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	40, // 72: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	44, // 73: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	46, // 74: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	49, // 75: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	52, // 76: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	56, // 77: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	59, // 78: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	62, // 79: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	13, // 80: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	15, // 81: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	17, // 82: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	19, // 83: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	21, // 84: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	23, // 85: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	25, // 86: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	27, // 87: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	29, // 88: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	31, // 89: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	33, // 90: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	35, // 91: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	37, // 92: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	41, // 93: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	45, // 94: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	48, // 95: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	51, // 96: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	53, // 97: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	58, // 98: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	61, // 99: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	63, // 100: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	80, // [80:101] is the sub-list for method output_type
-	59, // [59:80] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	70, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	70, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	66, // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
+	67, // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
+	11, // 13: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	11, // 14: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	11, // 15: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	11, // 16: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	12, // 17: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	12, // 18: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	12, // 19: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	2,  // 20: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
+	12, // 21: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	13, // 22: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13, // 23: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13, // 24: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	4,  // 25: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	5,  // 26: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	6,  // 27: socmgmt.registry.v1.ListRetireesRequest.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	9,  // 28: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	13, // 29: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	13, // 30: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	71, // 31: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 32: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13, // 33: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13, // 34: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	13, // 35: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	7,  // 36: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	70, // 37: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	40, // 38: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	41, // 39: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	70, // 40: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	45, // 41: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	44, // 42: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	49, // 43: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	49, // 44: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	70, // 45: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,  // 46: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,  // 47: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	6,  // 48: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	7,  // 49: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	52, // 50: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	70, // 51: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	4,  // 52: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	8,  // 53: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	56, // 54: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,  // 55: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,  // 56: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	59, // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	70, // 58: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	70, // 59: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	70, // 60: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	62, // 61: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	62, // 62: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	9,  // 63: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	10, // 64: socmgmt.registry.v1.Carer.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	5,  // 65: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	13, // 66: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	14, // 67: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	16, // 68: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	18, // 69: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	20, // 70: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	22, // 71: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	24, // 72: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	26, // 73: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	28, // 74: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	30, // 75: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	32, // 76: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	34, // 77: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	36, // 78: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	38, // 79: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	42, // 80: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	46, // 81: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	48, // 82: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	51, // 83: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	54, // 84: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	58, // 85: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	61, // 86: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	64, // 87: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	68, // 88: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	15, // 89: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	17, // 90: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	19, // 91: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	21, // 92: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	23, // 93: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	25, // 94: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	27, // 95: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	29, // 96: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	31, // 97: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	33, // 98: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	35, // 99: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	37, // 100: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	39, // 101: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	43, // 102: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	47, // 103: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	50, // 104: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	53, // 105: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	55, // 106: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	60, // 107: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	63, // 108: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	65, // 109: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	69, // 110: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	89, // [89:111] is the sub-list for method output_type
+	67, // [67:89] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -4616,8 +5273,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   55,
+			NumEnums:      11,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

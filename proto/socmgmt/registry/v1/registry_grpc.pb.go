@@ -40,6 +40,7 @@ const (
 	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
 	RegistryService_RevokeToken_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RevokeToken"
 	RegistryService_ListRevokedTokens_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
+	RegistryService_ChangeRetireeStatus_FullMethodName    = "/socmgmt.registry.v1.RegistryService/ChangeRetireeStatus"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -113,6 +114,12 @@ type RegistryServiceClient interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(ctx context.Context, in *ListRevokedTokensRequest, opts ...grpc.CallOption) (*ListRevokedTokensResponse, error)
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	ChangeRetireeStatus(ctx context.Context, in *ChangeRetireeStatusRequest, opts ...grpc.CallOption) (*ChangeRetireeStatusResponse, error)
 }
 
 type registryServiceClient struct {
@@ -342,6 +349,16 @@ func (c *registryServiceClient) ListRevokedTokens(ctx context.Context, in *ListR
 	return out, nil
 }
 
+func (c *registryServiceClient) ChangeRetireeStatus(ctx context.Context, in *ChangeRetireeStatusRequest, opts ...grpc.CallOption) (*ChangeRetireeStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChangeRetireeStatusResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ChangeRetireeStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -413,6 +430,12 @@ type RegistryServiceServer interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error)
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	ChangeRetireeStatus(context.Context, *ChangeRetireeStatusRequest) (*ChangeRetireeStatusResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -485,6 +508,9 @@ func (UnimplementedRegistryServiceServer) RevokeToken(context.Context, *RevokeTo
 }
 func (UnimplementedRegistryServiceServer) ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRevokedTokens not implemented")
+}
+func (UnimplementedRegistryServiceServer) ChangeRetireeStatus(context.Context, *ChangeRetireeStatusRequest) (*ChangeRetireeStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangeRetireeStatus not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -878,6 +904,24 @@ func _RegistryService_ListRevokedTokens_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ChangeRetireeStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeRetireeStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ChangeRetireeStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ChangeRetireeStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ChangeRetireeStatus(ctx, req.(*ChangeRetireeStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -964,6 +1008,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRevokedTokens",
 			Handler:    _RegistryService_ListRevokedTokens_Handler,
+		},
+		{
+			MethodName: "ChangeRetireeStatus",
+			Handler:    _RegistryService_ChangeRetireeStatus_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
