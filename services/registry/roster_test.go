@@ -150,13 +150,7 @@ var cmpProto = cmp.Comparer(proto.Equal)
 // birthdays on 29 February included.
 func TestComputedFlags(t *testing.T) {
 	t.Parallel()
-	day := func(s string) time.Time {
-		d, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	day := func(s string) time.Time { return mustDate(t, s) }
 	for _, tc := range []struct {
 		birth, today string
 		want         []pb.RetireeFlag
@@ -444,4 +438,14 @@ func TestOpenStoreMigratesVersion4(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
+}
+
+// mustDate parses a YYYY-MM-DD date of a test.
+func mustDate(t testing.TB, s string) time.Time {
+	t.Helper()
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -359,6 +359,54 @@ func TestServerValidation(t *testing.T) {
 		{name: "ListRetireeHistory/page size", call: servicetest.Call(admin, c.ListRetireeHistory, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000}), fields: []string{"pageSize"}},
 		{name: "ListRetireeAuditLog/unknown", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree}), code: codes.NotFound},
 		{name: "ListRetireeAuditLog/page size", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3}), fields: []string{"pageSize"}},
+		// --- roster (A): statuses, computed flags, residence, carers, list filters
+		{name: "ChangeRetireeStatus/to DECEASED", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_DECEASED, EffectiveOn: "2026-01-02", Reason: "去世"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/to MOVED_OUT", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_MOVED_OUT, EffectiveOn: "2026-01-02", Reason: "迁出"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/nothing given", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id}), fields: []string{"status", "effectiveOn", "reason"}},
+		{name: "ChangeRetireeStatus/unknown status", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: 42, EffectiveOn: "2026-01-02", Reason: "x"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/tomorrow", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-06-16", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/not a date", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-02-30", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/long reason", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: strings.Repeat("因", maxReasonLen+1)}), fields: []string{"reason"}},
+		{name: "ChangeRetireeStatus/before retirement", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2009-12-31", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/same status", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_LIVING, EffectiveOn: "2026-01-02", Reason: "核实"}), code: codes.FailedPrecondition, reason: reasonStatusUnchanged},
+		{name: "ChangeRetireeStatus/deceased", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: dead.Id, Status: pb.RetireeStatus_LOST_CONTACT, EffectiveOn: "2026-01-02", Reason: "失联"}), code: codes.FailedPrecondition, reason: reasonDeceased},
+		{name: "ChangeRetireeStatus/stale etag", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国", Etag: "r999"}), code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "ChangeRetireeStatus/unknown", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: unknownRetiree, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国"}), code: codes.NotFound},
+		{name: "CreateRetiree/sets AGED_80_PLUS", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS} })), fields: []string{"flags"}},
+		{name: "UpdateRetiree/sets AGED_90_PLUS", call: update(admin, []string{"flags"}, func(v *pb.Retiree) { v.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_90_PLUS} }), fields: []string{"flags"}},
+		{name: "CreateRetiree/residence without kind", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Residence = &pb.Residence{Address: r.ResidenceAddress} })), fields: []string{"residence.kind"}},
+		{name: "CreateRetiree/abroad without country", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, DivisionCode: "210102"}
+		})), fields: []string{"residence.country", "residence.divisionCode"}},
+		{name: "CreateRetiree/country at home", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_LOCAL, Country: "CA", DivisionCode: "2101"}
+		})), fields: []string{"residence.country", "residence.divisionCode"}},
+		{name: "CreateRetiree/abroad in China", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, Country: "CN"}
+		})), fields: []string{"residence.country"}},
+		{name: "CreateRetiree/country not a code", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, Country: "Canada"}
+		})), fields: []string{"residence.country"}},
+		{name: "CreateRetiree/two addresses", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Residence = &pb.Residence{Kind: pb.Residence_OTHER_CITY, Address: "大连市中山区"}
+		})), fields: []string{"residenceAddress"}},
+		{name: "CreateRetiree/too many carers", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			for range maxCarers + 1 {
+				r.Carers = append(r.Carers, &pb.Carer{Name: "李明", Relation: pb.Carer_CHILD})
+			}
+		})), fields: []string{"carers"}},
+		{name: "CreateRetiree/carer without name or relation, bad phone", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Carers = []*pb.Carer{{Phone: "138-abcd-5678"}}
+		})), fields: []string{"carers[0].name", "carers[0].relation", "carers[0].phone"}},
+		{name: "CreateRetiree/two emergency contacts", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Carers = []*pb.Carer{{Name: "李明", Relation: pb.Carer_CHILD, EmergencyContact: true}, {Name: "王芳", Relation: pb.Carer_NEIGHBOUR, EmergencyContact: true}}
+		})), fields: []string{"carers"}},
+		{name: "UpdateRetiree/residence without kind", call: update(admin, []string{"residence"}, func(v *pb.Retiree) { v.Residence = &pb.Residence{Address: "x"} }), fields: []string{"residence.kind"}},
+		{name: "UpdateRetiree/residence against the address", call: update(admin, []string{"residence", "residence_address"}, func(v *pb.Retiree) { v.ResidenceAddress = "y" }), fields: []string{"residenceAddress"}},
+		{name: "UpdateRetiree/carer with unknown relation", call: update(admin, []string{"carers"}, func(v *pb.Retiree) { v.Carers = []*pb.Carer{{Name: "李明", Relation: 42}} }), fields: []string{"carers[0].relation"}},
+		{name: "ListRetirees/unknown flag and residence kind", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{Flags: []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99}, ResidenceKind: 9}), fields: []string{"flags[1]", "residenceKind"}},
+		{name: "ListRetirees/ages out of range", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{MinAge: -1, MaxAge: maxAge + 1}), fields: []string{"minAge", "maxAge"}},
+		{name: "ListRetirees/max age below min age", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{MinAge: 80, MaxAge: 70}), fields: []string{"maxAge"}},
 		// Lists of communities and enterprises
 		{name: "ListCommunities/page size", call: servicetest.Call(admin, c.ListCommunities, &pb.ListCommunitiesRequest{PageSize: -1}), fields: []string{"pageSize"}},
 		{name: "ListEnterprises/unknown status", call: servicetest.Call(admin, c.ListEnterprises, &pb.ListEnterprisesRequest{Status: 9}), fields: []string{"status"}},
