@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -49,6 +50,16 @@ func checkResidence(v *fault.Violations, r *pb.Retiree, addressSent bool) {
 			v.Add("residence.divisionCode", "must be a 6-, 9- or 12-digit division code")
 		}
 	}
+	checkCountry(v, res)
+	if addressSent && r.ResidenceAddress != res.Address {
+		v.Add("residenceAddress", "differs from residence.address: send one, or both the same")
+	}
+	r.ResidenceAddress = res.Address
+}
+
+// checkCountry validates a residence's country: a code for a residence
+// abroad, none for one in China.
+func checkCountry(v *fault.Violations, res *pb.Residence) {
 	switch {
 	case res.Kind == pb.Residence_ABROAD && res.Country == "":
 		v.Add("residence.country", "required for a residence ABROAD")
@@ -59,10 +70,17 @@ func checkResidence(v *fault.Violations, r *pb.Retiree, addressSent bool) {
 	case res.Country == homeCountry:
 		v.Add("residence.country", "a residence in China is LOCAL, OTHER_CITY or OTHER_PROVINCE")
 	}
-	if addressSent && r.ResidenceAddress != res.Address {
+}
+
+// checkResidencePatch validates an update of the residence: as on
+// create, and a residence cleared while the same update sets an address
+// disagrees with it.
+func checkResidencePatch(v *fault.Violations, paths []string, r *pb.Retiree) {
+	addressSent := slices.Contains(paths, "residence_address")
+	if r.Residence == nil && addressSent && r.ResidenceAddress != "" {
 		v.Add("residenceAddress", "differs from residence.address: send one, or both the same")
 	}
-	r.ResidenceAddress = res.Address
+	checkResidence(v, r, addressSent)
 }
 
 // syncResidence makes a record's residence and residence_address one

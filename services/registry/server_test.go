@@ -373,7 +373,9 @@ func TestServerValidation(t *testing.T) {
 		{name: "ChangeRetireeStatus/stale etag", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国", Etag: "r999"}), code: codes.Aborted, reason: "ETAG_MISMATCH"},
 		{name: "ChangeRetireeStatus/unknown", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: unknownRetiree, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国"}), code: codes.NotFound},
 		{name: "CreateRetiree/sets AGED_80_PLUS", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS} })), fields: []string{"flags"}},
-		{name: "UpdateRetiree/sets AGED_90_PLUS", call: update(admin, []string{"flags"}, func(v *pb.Retiree) { v.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_90_PLUS} }), fields: []string{"flags"}},
+		{name: "UpdateRetiree/sets AGED_90_PLUS", call: update(admin, []string{"flags"}, func(v *pb.Retiree) {
+			v.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_90_PLUS}
+		}), fields: []string{"flags"}},
 		{name: "CreateRetiree/residence without kind", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Residence = &pb.Residence{Address: r.ResidenceAddress} })), fields: []string{"residence.kind"}},
 		{name: "CreateRetiree/abroad without country", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
 			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, DivisionCode: "210102"}

@@ -342,11 +342,7 @@ func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
 		case "residence_address":
 			inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
 		case "residence":
-			addressSent := slices.Contains(paths, "residence_address")
-			if r.Residence == nil && addressSent && r.ResidenceAddress != "" {
-				v.Add("residenceAddress", "differs from residence.address: send one, or both the same")
-			}
-			checkResidence(&v, r, addressSent)
+			checkResidencePatch(&v, paths, r)
 		case "carers":
 			checkCarers(&v, r.Carers)
 		case "flags":
