@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -448,4 +449,93 @@ func mustDate(t testing.TB, s string) time.Time {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// FuzzAgeBounds: the store's ages, which compare birth dates as text with
+// a day that may not exist, agree with ages counted on the calendar, and
+// a list's birth-date range admits exactly the ages it asks for.
+func FuzzAgeBounds(f *testing.F) {
+	f.Add(uint16(1520), uint16(30000), uint8(80), uint8(80), uint8(95))
+	f.Add(uint16(1520), uint16(29220), uint8(80), uint8(0), uint8(0)) // 29 February
+	f.Add(uint16(0), uint16(65535), uint8(120), uint8(90), uint8(90))
+	f.Fuzz(func(t *testing.T, bornDays, todayDays uint16, age, minAge, maxAgeAsked uint8) {
+		start := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+		birth := dateOnly(start.AddDate(0, 0, int(bornDays)))
+		today := start.AddDate(0, 0, int(todayDays))
+		if birth > dateOnly(today) {
+			return
+		}
+		years := ageOn(birth, today)
+		if got := atLeast(birth, today, int(age)); got != (years >= int(age)) {
+			t.Fatalf("born %s, on %s (age %d): atLeast %d = %v", birth, dateOnly(today), years, age, got)
+		}
+		filter := RetireeFilter{MinAge: int32(minAge), MaxAge: int32(maxAgeAsked)}
+		want := (minAge == 0 || years >= int(minAge)) && (maxAgeAsked == 0 || years <= int(maxAgeAsked))
+		if got := filter.birthRangeOn(today).holds(birth); got != want {
+			t.Fatalf("born %s, on %s (age %d): ages %d to %d hold %v", birth, dateOnly(today), years, minAge, maxAgeAsked, got)
+		}
+	})
+}
+
+// FuzzCheckRoster: the residence and carers checks never panic, and what
+// they accept obeys the rules the store and the masks rely on.
+func FuzzCheckRoster(f *testing.F) {
+	f.Add(int32(2), "大连市", "210202", "", "", false, "李明", int32(2), "13912345678", true, uint8(1))
+	f.Add(int32(4), "Toronto", "", "CA", "Toronto", true, "", int32(0), "x", true, uint8(11))
+	f.Add(int32(4), "", "210202", "CN", "", false, "\x00", int32(42), "+86 138", false, uint8(2))
+	f.Add(int32(0), "a", "2101", "ca", "b", true, "王芳", int32(9), "", true, uint8(0))
+	f.Fuzz(func(t *testing.T, kind int32, address, division, country, residenceAddress string, addressSent bool,
+		carerName string, relation int32, phone string, emergency bool, carers uint8,
+	) {
+		r := &pb.Retiree{
+			ResidenceAddress: residenceAddress,
+			Residence:        &pb.Residence{Kind: pb.Residence_Kind(kind), Address: address, DivisionCode: division, Country: country},
+		}
+		for range carers % 16 {
+			r.Carers = append(r.Carers, &pb.Carer{Name: carerName, Relation: pb.Carer_Relation(relation), Phone: phone, EmergencyContact: emergency, PhoneMasked: "forged"})
+		}
+		var v fault.Violations
+		checkResidence(&v, r, addressSent)
+		checkCarers(&v, r.Carers)
+		if v.Err() != nil {
+			return
+		}
+		res := r.Residence
+		if res.Kind == pb.Residence_KIND_UNSPECIFIED || pb.Residence_Kind_name[int32(res.Kind)] == "" || r.ResidenceAddress != res.Address {
+			t.Fatalf("accepted residence %v with address %q", res, r.ResidenceAddress)
+		}
+		if (res.Kind == pb.Residence_ABROAD) != (res.Country != "") || res.Country == homeCountry || res.Kind == pb.Residence_ABROAD && res.DivisionCode != "" {
+			t.Fatalf("accepted residence %v", res)
+		}
+		emergencies := 0
+		for _, c := range r.Carers {
+			if c.Name == "" || c.Relation == pb.Carer_RELATION_UNSPECIFIED || pb.Carer_Relation_name[int32(c.Relation)] == "" || c.PhoneMasked != "" {
+				t.Fatalf("accepted carer %v", c)
+			}
+			if c.EmergencyContact {
+				emergencies++
+			}
+		}
+		if len(r.Carers) > maxCarers || emergencies > 1 {
+			t.Fatalf("accepted %d carers, %d emergency contacts", len(r.Carers), emergencies)
+		}
+	})
+}
+
+// FuzzCheckStatusChange: a status change the handler accepts names a
+// status the request may set, a real day not after today, and a reason.
+func FuzzCheckStatusChange(f *testing.F) {
+	f.Add(int32(4), "2026-01-02", "失联")
+	f.Add(int32(2), "2026-06-16", "")
+	f.Add(int32(1), "2026-02-30", "\u202e")
+	f.Fuzz(func(t *testing.T, status int32, on, reason string) {
+		req := &pb.ChangeRetireeStatusRequest{Status: pb.RetireeStatus(status), EffectiveOn: on, Reason: reason}
+		if checkStatusChange(req, testNow) != nil {
+			return
+		}
+		d, err := time.Parse(time.DateOnly, on)
+		if !settableStatus(req.Status) || err != nil || d.After(testNow) || strings.TrimSpace(reason) == "" {
+			t.Fatalf("accepted %v", req)
+		}
+	})
 }
