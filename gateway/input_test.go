@@ -192,6 +192,10 @@ type openAPIOperation struct {
 			Type   string   `json:"type"`
 			Enum   []string `json:"enum"`
 			Format string   `json:"format"`
+			// Items is the schema of a repeated parameter's values.
+			Items struct {
+				Enum []string `json:"enum"`
+			} `json:"items"`
 		} `json:"schema"`
 	} `json:"parameters"`
 }
@@ -282,6 +286,8 @@ func checkQueryParameters(t *testing.T, up *testUpstream, base, method, target s
 			v = "true"
 		case len(p.Schema.Enum) > 1:
 			v = p.Schema.Enum[1]
+		case len(p.Schema.Items.Enum) > 1:
+			v = p.Schema.Items.Enum[1]
 		}
 		resp := send(t, newRequest(t, method, base+target+"?"+url.Values{p.Name: {v}}.Encode(), body, nil))
 		if resp.code == http.StatusBadRequest {
@@ -298,6 +304,7 @@ func FuzzStrictQueryParser(f *testing.F) {
 	for _, kv := range [][2]string{
 		{"communityId", "210102001001"}, {"community_id", "x"}, {"pageSize", "abc"}, {"status", "LIVING"},
 		{"status", "3"}, {"retiree.name", "x"}, {"retiree.id", "x"}, {"updateMask", "name,phone"}, {"a[b]", "c"}, {"", ""}, {".", "x"},
+		{"flags", "AGED_80_PLUS"}, {"flags", "99"}, {"minAge", "80"}, {"max_age", "-1"}, {"residenceKind", "ABROAD"},
 	} {
 		f.Add(kv[0], kv[1], false)
 		f.Add(kv[0], kv[1], true)

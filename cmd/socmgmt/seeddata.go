@@ -597,11 +597,10 @@ func (g *generator) address(d *district) string {
 
 // flags draws the special-group flags, in enum order.
 func (g *generator) flags(birth time.Time) []registryv1.RetireeFlag {
+	// Registry computes AGED_80_PLUS from the birth date and refuses it
+	// in a request; the old live alone and fall ill more often.
 	old := birth.Before(aged80Before)
 	var f []registryv1.RetireeFlag
-	if old {
-		f = append(f, registryv1.RetireeFlag_AGED_80_PLUS)
-	}
 	alone, ill := 3, 3
 	if old {
 		alone, ill = 9, 8

@@ -229,10 +229,11 @@ func cancelIn(tx *bolt.Tx, a *pb.Activity, meta *activityMeta, retireeID string,
 	return r, promoted, tx.Bucket(bucketActivityMeta).Put([]byte(a.Id), meta.encode())
 }
 
-// applyRetiree is the projection hook: when a retiree dies, moves out or
-// leaves the community, the places it holds in activities not yet over
-// are released (the first waitlisted moves up), in the projection's
-// transaction.
+// applyRetiree is the projection hook: when a retiree dies, moves out,
+// leaves the community or is no longer LIVING otherwise (lost contact
+// with, imprisoned, abroad: none of them comes to an activity), the places
+// it holds in activities not yet over are released (the first waitlisted
+// moves up), in the projection's transaction.
 func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) error {
 	if old == nil {
 		return nil

@@ -114,8 +114,13 @@ func TestRegistrationRules(t *testing.T) {
 	living := livingIn(communityA, 3)
 	dead := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_DECEASED, BirthDate: "1940-01-01", DateOfDeath: "2026-01-01"}
 	movedOut := &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: registryv1.RetireeStatus_MOVED_OUT, BirthDate: "1940-01-01"}
+	// Alive and on the roster, but not where an activity can reach them.
+	var absent []*registryv1.RetireeState
+	for _, status := range []registryv1.RetireeStatus{registryv1.RetireeStatus_LOST_CONTACT, registryv1.RetireeStatus_IMPRISONED, registryv1.RetireeStatus_ABROAD} {
+		absent = append(absent, &registryv1.RetireeState{Id: inputcheck.NewOpaqueID(), CommunityId: communityA, Status: status, BirthDate: "1940-01-01", StatusEffectiveOn: "2026-01-01"})
+	}
 	elsewhere := livingIn(communityB, 1)[0]
-	h.retirees(append(living, dead, movedOut, elsewhere)...)
+	h.retirees(append(append(living, dead, movedOut, elsewhere), absent...)...)
 	venue := h.mustVenue(communityA, 20)
 	a := h.mustActivity(oneOff(venue, sh(2026, 7, 1, 9, 0), time.Hour))
 	ctx := h.as(clerkP)
@@ -129,6 +134,9 @@ func TestRegistrationRules(t *testing.T) {
 	}{
 		{"deceased", dead.Id, "retiree is not living"},
 		{"moved out", movedOut.Id, "retiree is not living"},
+		{"lost contact", absent[0].Id, "retiree is not living"},
+		{"imprisoned", absent[1].Id, "retiree is not living"},
+		{"abroad", absent[2].Id, "retiree is not living"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := register(a.Id, tc.retiree)

@@ -484,3 +484,39 @@ func TestMovedOutOfTheCity(t *testing.T) {
 		t.Errorf("certification of the retiree moved out = %v, want none", ent.Certification)
 	}
 }
+
+// TestWorkListKeepsAbsentRetirees: a retiree lost contact with, in prison
+// or abroad still has to certify and stays on the overdue list; one who
+// moved out of the city leaves it, as one who died does.
+func TestWorkListKeepsAbsentRetirees(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	overdue := func() []string {
+		var out []string
+		for _, o := range h.workList(t, adminP, communityA, "", 0, 50) {
+			out = append(out, o.RetireeId)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// 3 and 4 started their pension in February 2010 and never certified.
+	before := overdue()
+	if !slices.Contains(before, retireeID(3)) || !slices.Contains(before, retireeID(4)) {
+		t.Fatalf("overdue %v, want 3 and 4 among them", before)
+	}
+	for _, status := range []registryv1.RetireeStatus{registryv1.RetireeStatus_LOST_CONTACT, registryv1.RetireeStatus_IMPRISONED, registryv1.RetireeStatus_ABROAD} {
+		st := h.registry.State(retireeID(3))
+		st.Status, st.StatusEffectiveOn = status, "2026-01-01"
+		h.change(st, registryv1.ChangeKind_STATUS_CHANGED)
+		if diff := cmp.Diff(before, overdue()); diff != "" {
+			t.Errorf("overdue with 3 %s (-before +now):\n%s", status, diff)
+		}
+	}
+	st := h.registry.State(retireeID(4))
+	st.Status = registryv1.RetireeStatus_MOVED_OUT
+	h.change(st, registryv1.ChangeKind_TRANSFERRED)
+	want := slices.DeleteFunc(slices.Clone(before), func(id string) bool { return id == retireeID(4) })
+	if diff := cmp.Diff(want, overdue()); diff != "" {
+		t.Errorf("overdue with 4 moved out (-want +got):\n%s", diff)
+	}
+}

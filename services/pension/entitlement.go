@@ -54,10 +54,19 @@ func termsOf(st *registryv1.RetireeState) terms {
 // payable reports whether m lies between retirement and death.
 func (t terms) payable(m month) bool { return m > t.after && m <= t.until }
 
-// living reports whether the retiree is on the rolls: not deceased and not
-// moved out of the system.
+// living reports whether the retiree is on the rolls: alive and under
+// the city's management, so not deceased and not moved out. A retiree
+// lost contact with, imprisoned or living abroad is on the rolls: whether
+// the pension goes on is the bureau's decision (a decision stops it), and
+// such retirees are the ones whose certification the work lists must
+// show.
 func living(st *registryv1.RetireeState) bool {
-	return st.GetStatus() == registryv1.RetireeStatus_LIVING
+	switch st.GetStatus() {
+	case registryv1.RetireeStatus_LIVING, registryv1.RetireeStatus_LOST_CONTACT,
+		registryv1.RetireeStatus_IMPRISONED, registryv1.RetireeStatus_ABROAD:
+		return true
+	}
+	return false
 }
 
 // decision is a bureau's decision with its month parsed.

@@ -273,12 +273,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"ListRevokedTokens": servicetest.OnTarget(func(ctx context.Context, _ target) error {
 			return servicetest.ErrOf(c.ListRevokedTokens(ctx, &pb.ListRevokedTokensRequest{}))
 		}),
+		// --- roster statuses (A)
+		"ChangeRetireeStatus": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.ChangeRetireeStatus(ctx, &pb.ChangeRetireeStatusRequest{
+					Id: r.Id, Status: pb.RetireeStatus_LOST_CONTACT, EffectiveOn: "2026-01-02", Reason: "电话停机，上门无人",
+				}))
+			}
+		},
 	}
 	// A proposal (TransferRetiree but admin's), a decline and a lapse
 	// change no retiree, and leave the head where it was.
 	changes := map[string]bool{
 		"UpdateRetiree": true, "UpdateRetiree/enterpriseCreditCode": true, "TransferRetiree/outOfCity": true, "RecordDeath": true,
-		"AssignRetirees": true, "CreateRetiree": true, "AcceptTransfer": true, "AcceptTransfer/outgoing": true,
+		"AssignRetirees": true, "CreateRetiree": true, "AcceptTransfer": true, "AcceptTransfer/outgoing": true, "ChangeRetireeStatus": true,
 	}
 
 	matrix := map[string]map[string]servicetest.Cells{
@@ -397,6 +406,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"ListRevokedTokens": {
 			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
 			"enterprise": {pd, na, na}, "service": {ok, na, na},
+		},
+		// --- roster statuses (A)
+		"ChangeRetireeStatus": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
 	}
 	// Reference data is readable by every role.

@@ -81,6 +81,9 @@ func (w *changeWriter) applyTransfer(old, r *pb.Retiree, kind pb.ChangeKind, act
 	if err := boltstore.MoveIndex(w.tx.Bucket(bucketRetireeByEnterprise), old.GetEnterpriseCreditCode(), r.EnterpriseCreditCode, r.Id); err != nil {
 		return err
 	}
+	if err := moveDated(w.tx, old, r); err != nil {
+		return err
+	}
 	if err := updateStats(w.tx.Bucket(bucketStats), old, r); err != nil {
 		return err
 	}
@@ -202,11 +205,13 @@ func (s *Store) stateOf(r *pb.Retiree) (*pb.RetireeState, error) {
 		Name:                 r.Name,
 		IdNumberMasked:       idnumber.Mask(r.IdNumber),
 		PhoneMasked:          maskPhone(r.Phone),
+		StatusEffectiveOn:    r.StatusEffectiveOn,
 	}, nil
 }
 
 // diff lists the fields that changed from old (nil on create) to r, with
-// the phone number masked. The ID number never changes and is not listed.
+// the phone numbers masked (the retiree's and the carers'). The ID number
+// never changes and is not listed.
 func diff(old, r *pb.Retiree) []*pb.FieldChange {
 	if old == nil {
 		old = &pb.Retiree{}
@@ -225,10 +230,15 @@ func diff(old, r *pb.Retiree) []*pb.FieldChange {
 	add("communityId", old.CommunityId, r.CommunityId)
 	add("managementMode", enumName(old.ManagementMode), enumName(r.ManagementMode))
 	add("status", enumName(old.Status), enumName(r.Status))
+	add("statusEffectiveOn", old.StatusEffectiveOn, r.StatusEffectiveOn)
 	add("dateOfDeath", old.DateOfDeath, r.DateOfDeath)
 	add("movedOutTo", destinationString(old.MovedOutTo), destinationString(r.MovedOutTo))
 	add("movedOutDate", old.MovedOutDate, r.MovedOutDate)
 	add("flags", flagsString(old.Flags), flagsString(r.Flags))
+	add("residence.kind", enumName(old.GetResidence().GetKind()), enumName(r.GetResidence().GetKind()))
+	add("residence.divisionCode", old.GetResidence().GetDivisionCode(), r.GetResidence().GetDivisionCode())
+	add("residence.country", old.GetResidence().GetCountry(), r.GetResidence().GetCountry())
+	add("carers", carersString(old.Carers), carersString(r.Carers))
 	return out
 }
 
@@ -251,6 +261,26 @@ func destinationString(d *pb.TransferDestination) string {
 		return d.Description
 	}
 	return d.Description + " (" + d.DivisionCode + ")"
+}
+
+// carersString is the carers as a history entry lists them, one
+// "name (RELATION, masked phone, flags)" after another.
+func carersString(carers []*pb.Carer) string {
+	items := make([]string, len(carers))
+	for i, c := range carers {
+		parts := []string{enumName(c.Relation)}
+		if c.Phone != "" {
+			parts = append(parts, maskPhone(c.Phone))
+		}
+		if c.LegallyResponsible {
+			parts = append(parts, "legally responsible")
+		}
+		if c.EmergencyContact {
+			parts = append(parts, "emergency contact")
+		}
+		items[i] = c.Name + " (" + strings.Join(parts, ", ") + ")"
+	}
+	return strings.Join(items, "; ")
 }
 
 func flagsString(flags []pb.RetireeFlag) string {

@@ -42,4 +42,7 @@ var Methods = limits.Table{
 	pb.RegistryService_ListTransfers_FullMethodName:   limits.PersonalRead,
 	pb.RegistryService_AcceptTransfer_FullMethodName:  limits.Write,
 	pb.RegistryService_DeclineTransfer_FullMethodName: limits.Write,
+
+	// --- roster statuses (A)
+	pb.RegistryService_ChangeRetireeStatus_FullMethodName: limits.Write,
 }

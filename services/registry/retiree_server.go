@@ -130,17 +130,26 @@ func guardUpdate(p *authn.Principal, patch RetireePatch) func(*pb.Retiree) error
 	}
 }
 
-// present prepares a stored retiree for a response, in place: masks are
-// filled in, and full numbers removed unless full. Only GetRetiree and
-// LookupRetiree answer with full numbers (DESIGN: "returned in full only by
-// get and lookup"); writes answer with the masks.
-func present(r *pb.Retiree, full bool) *pb.Retiree {
+// present prepares a stored retiree for a response on today, in place:
+// masks are filled in (the carers' too), full numbers removed unless full,
+// the computed flags added. Only GetRetiree and LookupRetiree answer with
+// full numbers (DESIGN: "returned in full only by get and lookup"); writes
+// answer with the masks.
+func present(r *pb.Retiree, full bool, today time.Time) *pb.Retiree {
 	r.IdNumberMasked = idnumber.Mask(r.IdNumber)
 	r.PhoneMasked = maskPhone(r.Phone)
 	if !full {
 		r.IdNumber = ""
 		r.Phone = ""
 	}
+	for _, c := range r.Carers {
+		c.PhoneMasked = maskPhone(c.Phone)
+		if !full {
+			c.Phone = ""
+		}
+	}
+	syncResidence(r)
+	r.Flags = withComputedFlags(r.Flags, r.BirthDate, today)
 	return r
 }
 
@@ -174,7 +183,7 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 	if err != nil {
 		return nil, s.fail(ctx, s.auditConflict(ctx, p, err))
 	}
-	return &pb.CreateRetireeResponse{Retiree: present(created, false)}, nil
+	return &pb.CreateRetireeResponse{Retiree: present(created, false, s.now())}, nil
 }
 
 // auditReasonCreateConflict is the reason of the audit entry that a
@@ -207,7 +216,7 @@ func (s *Server) GetRetiree(ctx context.Context, req *pb.GetRetireeRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	return &pb.GetRetireeResponse{Retiree: present(r, seesPersonalData(p))}, nil
+	return &pb.GetRetireeResponse{Retiree: present(r, seesPersonalData(p), s.now())}, nil
 }
 
 // LookupRetiree implements pb.RegistryServiceServer.
@@ -225,7 +234,7 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 	if err != nil {
 		return nil, err
 	}
-	return &pb.LookupRetireeResponse{Retiree: present(r, true)}, nil
+	return &pb.LookupRetireeResponse{Retiree: present(r, true, s.now())}, nil
 }
 
 // ListRetirees implements pb.RegistryServiceServer. A clerk lists one of
@@ -236,7 +245,10 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	if err != nil {
 		return nil, err
 	}
-	f := RetireeFilter{CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status}
+	f := RetireeFilter{
+		CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status,
+		Flags: req.Flags, ResidenceKind: req.ResidenceKind, MinAge: req.MinAge, MaxAge: req.MaxAge,
+	}
 	var v fault.Violations
 	checkRetireeFilter(&v, &f)
 	if err := narrowRetireeFilter(&v, p, &f); err != nil {
@@ -253,7 +265,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	ids := presentListed(list)
+	ids := presentListed(list, s.now())
 	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetirees", ids...); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -275,8 +287,13 @@ func checkRetireeFilter(v *fault.Violations, f *RetireeFilter) {
 	}
 	checkMode(v, f.Mode, false)
 	if _, ok := pb.RetireeStatus_name[int32(f.Status)]; !ok {
-		v.Add("status", "must be one of LIVING, DECEASED, MOVED_OUT")
+		v.Add("status", "must be one of LIVING, DECEASED, MOVED_OUT, LOST_CONTACT, IMPRISONED, ABROAD")
 	}
+	f.Flags = checkFlagList(v, f.Flags)
+	if _, ok := pb.Residence_Kind_name[int32(f.ResidenceKind)]; !ok {
+		v.Add("residenceKind", "must be one of LOCAL, OTHER_CITY, OTHER_PROVINCE, ABROAD")
+	}
+	checkListAges(v, f.MinAge, f.MaxAge)
 }
 
 // narrowRetireeFilter confines a list filter to what p may list: a clerk
@@ -309,11 +326,11 @@ func narrowRetireeFilter(v *fault.Violations, p *authn.Principal, f *RetireeFilt
 
 // presentListed prepares listed retirees for a list answer, their numbers
 // masked, and returns their ids for the read audit.
-func presentListed(list []*pb.Retiree) []string {
+func presentListed(list []*pb.Retiree, today time.Time) []string {
 	ids := make([]string, len(list))
 	for i, r := range list {
 		ids[i] = r.Id
-		present(r, false)
+		present(r, false, today)
 	}
 	return ids
 }
@@ -352,7 +369,7 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.UpdateRetireeResponse{Retiree: present(updated, false)}, nil
+	return &pb.UpdateRetireeResponse{Retiree: present(updated, false, s.now())}, nil
 }
 
 // RecordDeath implements pb.RegistryServiceServer.
@@ -374,7 +391,7 @@ func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.RecordDeathResponse{Retiree: present(r, false)}, nil
+	return &pb.RecordDeathResponse{Retiree: present(r, false, s.now())}, nil
 }
 
 // ListRetireeHistory implements pb.RegistryServiceServer. The history is
@@ -509,4 +526,22 @@ func (s *Server) BatchGetRetireeFacts(ctx context.Context, req *pb.BatchGetRetir
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.BatchGetRetireeFactsResponse{Facts: facts}, nil
+}
+
+// ChangeRetireeStatus implements pb.RegistryServiceServer: admin, bureau,
+// or a clerk of the retiree's community.
+func (s *Server) ChangeRetireeStatus(ctx context.Context, req *pb.ChangeRetireeStatusRequest) (*pb.ChangeRetireeStatusResponse, error) {
+	p, err := authn.Require(ctx, retireeEditors...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStatusChange(req, s.now()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	c := StatusChange{Status: req.Status, EffectiveOn: req.EffectiveOn, Reason: req.Reason, Etag: req.Etag}
+	r, err := s.store.ChangeRetireeStatus(req.Id, c, audit.ActorOf(ctx, p), guard(p))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ChangeRetireeStatusResponse{Retiree: present(r, false, s.now())}, nil
 }

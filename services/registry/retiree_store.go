@@ -134,29 +134,65 @@ type RetireeFilter struct {
 	EnterpriseCode string
 	Mode           pb.ManagementMode
 	Status         pb.RetireeStatus
+	// Flags must all hold, the computed ones on the day of the read.
+	Flags         []pb.RetireeFlag
+	ResidenceKind pb.Residence_Kind
+	// MinAge and MaxAge bound the age in whole years on the day of the
+	// read; 0 leaves a side open.
+	MinAge, MaxAge int32
 }
 
-func (f RetireeFilter) match(r *pb.Retiree) bool {
+// matchOn reports whether r passes every condition of f on today.
+func (f RetireeFilter) matchOn(r *pb.Retiree, today time.Time) bool {
 	return (f.CommunityID == "" || r.CommunityId == f.CommunityID) &&
 		(f.EnterpriseCode == "" || r.EnterpriseCreditCode == f.EnterpriseCode) &&
 		(f.Mode == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED || r.ManagementMode == f.Mode) &&
-		(f.Status == pb.RetireeStatus_RETIREE_STATUS_UNSPECIFIED || r.Status == f.Status)
+		(f.Status == pb.RetireeStatus_RETIREE_STATUS_UNSPECIFIED || r.Status == f.Status) &&
+		(f.ResidenceKind == pb.Residence_KIND_UNSPECIFIED || r.GetResidence().GetKind() == f.ResidenceKind) &&
+		f.birthRangeOn(today).holds(r.BirthDate) &&
+		hasFlags(r.Flags, f.Flags)
 }
 
+// hasFlags reports whether stored holds every stored flag of want; the
+// computed ones are birth-date bounds (see birthRangeOn).
+func hasFlags(stored, want []pb.RetireeFlag) bool {
+	for _, f := range want {
+		if !isComputedFlag(f) && !slices.Contains(stored, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// scope binds a list's page tokens to its filter, and so to the index the
+// filter makes the list walk.
 func (f RetireeFilter) scope() string {
-	return boltstore.PageScope("ListRetirees", f.CommunityID, f.EnterpriseCode, f.Mode.String(), f.Status.String())
+	parts := []string{f.CommunityID, f.EnterpriseCode, f.Mode.String(), f.Status.String(), f.ResidenceKind.String(),
+		strconv.Itoa(int(f.MinAge)), strconv.Itoa(int(f.MaxAge))}
+	for _, flag := range f.Flags {
+		parts = append(parts, flag.String())
+	}
+	return boltstore.PageScope("ListRetirees", parts...)
 }
 
-// ListRetirees returns a page of retirees matching f, walking the community
-// or enterprise index when the filter names one. after is the last key of
-// the previous page.
+// ListRetirees returns a page of retirees matching f on the store's
+// today: through a dated index (see plan) when the filter asks for a
+// flag or an age, else through the community or enterprise index when it
+// names one, else over all retirees. after is the last key of the
+// previous page.
 func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Retiree, []byte, error) {
 	var out []*pb.Retiree
 	var next []byte
+	today := s.now()
 	indexes := []boltstore.Index{{Bucket: bucketRetireeByCommunity, Value: f.CommunityID}, {Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode}}
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
-		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, servicedb.Collect(&s.Base, bucketRetirees, &out, f.match))
+		if p, ok := f.plan(f.birthRangeOn(today)); ok {
+			next, err = s.listDated(tx, p, f, today, size, after, &out)
+			return err
+		}
+		match := func(r *pb.Retiree) bool { return f.matchOn(r, today) }
+		next, err = boltstore.Scan{After: after, Size: size, MaxExamined: s.maxExamined}.Records(tx, bucketRetirees, indexes, servicedb.Collect(&s.Base, bucketRetirees, &out, match))
 		return err
 	})
 	return out, next, err
@@ -181,6 +217,7 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 			}
 			set(r, patch.Values)
 		}
+		syncResidence(r)
 		if err := checkRefs(tx, r.CommunityId, r.EnterpriseCreditCode); err != nil {
 			return 0, "", err
 		}
@@ -211,6 +248,7 @@ func (s *Store) RecordDeath(id, date, etag string, actor Actor, allowed func(*pb
 		}
 		r.Status = pb.RetireeStatus_DECEASED
 		r.DateOfDeath = date
+		r.StatusEffectiveOn, r.StatusReason = date, ""
 		return pb.ChangeKind_DIED, "", nil
 	}, actor, "RecordDeath")
 }

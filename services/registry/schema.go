@@ -1,6 +1,8 @@
 package registry
 
 import (
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
@@ -27,6 +29,18 @@ var (
 	bucketRetireeByCommunity = []byte("retirees_by_community")
 	// bucketRetireeByEnterprise holds credit code, 0, retiree id.
 	bucketRetireeByEnterprise = []byte("retirees_by_enterprise")
+	// bucketRetireeByBirth holds birth date, 0, retiree id: the retirees
+	// by age (see retiree_index.go).
+	bucketRetireeByBirth = []byte("retirees_by_birth")
+	// bucketRetireeByCommunityBirth holds community id, 0, birth date, 0,
+	// retiree id.
+	bucketRetireeByCommunityBirth = []byte("retirees_by_community_birth")
+	// bucketRetireeByFlag holds a stored flag's number (flagKey), 0, birth
+	// date, 0, retiree id.
+	bucketRetireeByFlag = []byte("retirees_by_flag")
+	// bucketRetireeByCommunityFlag holds community id, 0, flag number, 0,
+	// birth date, 0, retiree id.
+	bucketRetireeByCommunityFlag = []byte("retirees_by_community_flag")
 	// bucketChanges maps revision to WatchRetireesResponse: the change log.
 	bucketChanges = []byte("changes")
 	// bucketHistory holds retiree id, 0, revision -> HistoryEntry, sealed
@@ -69,6 +83,7 @@ var (
 		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
 		bucketRevoked, bucketRevokedByID, bucketRevokedByExpiry,
 		bucketTransfers, bucketTransferByFrom, bucketTransferByTo, bucketTransferOpen, bucketTransferDue,
+		bucketRetireeByBirth, bucketRetireeByCommunityBirth, bucketRetireeByFlag, bucketRetireeByCommunityFlag,
 	}
 
 	// sealedBuckets hold personal data: their values are stored sealed
@@ -84,6 +99,9 @@ var (
 	// metaHistoryNoteSeq holds the last sequence number of the history
 	// entries that record no change (see changeWriter.note).
 	metaHistoryNoteSeq = []byte("history_note_sequence")
+	// metaReindexRetirees, while present, says that the dated indexes
+	// are still to be built from the retirees (see reindexRetirees).
+	metaReindexRetirees = []byte("reindex_retirees")
 )
 
 // storageSchema is the layout of registry.db, which OpenStore opens with
@@ -91,7 +109,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 5,
+	Version: 6,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
@@ -104,5 +122,14 @@ var storageSchema = boltstore.Schema{
 		// build without them must not open the file, which would move
 		// retirees with transfers pending and never lapse them.
 		{From: 4, To: 5, Name: "transfers proposed and answered"},
+		{
+			From: 5, To: 6, Name: "retirees indexed by flag and birth date; aged 80+ computed, not stored",
+			// The retirees may be sealed, and the data keys are known only
+			// after the migrations: the step leaves a mark, and OpenStore
+			// builds the indexes once it can read the records.
+			Apply: func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketMeta).Put(metaReindexRetirees, []byte{1})
+			},
+		},
 	},
 }

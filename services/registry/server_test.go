@@ -133,6 +133,10 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"DeclineTransfer", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.DeclineTransfer(ctx, &pb.DeclineTransferRequest{Id: unknownRetiree, Reason: "查无此人"}, o...))
 		}},
+		// --- roster statuses (A)
+		{"ChangeRetireeStatus", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ChangeRetireeStatus(ctx, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "定居加拿大"}, o...))
+		}},
 	}
 }
 
@@ -189,7 +193,7 @@ func TestServerUnauthenticated(t *testing.T) {
 	// does not pass for a reason unrelated to the token.
 	for _, c := range everyRPC(t, r) {
 		switch c.name {
-		case "RecordDeath", "TransferRetiree", "AssignRetirees":
+		case "RecordDeath", "TransferRetiree", "AssignRetirees", "ChangeRetireeStatus":
 			continue // they would change r for the calls after them
 		case "GetTransfer", "AcceptTransfer", "DeclineTransfer":
 			continue // they name no transfer
@@ -391,6 +395,56 @@ func TestServerValidation(t *testing.T) {
 		{name: "ListRetireeHistory/page size", call: servicetest.Call(admin, c.ListRetireeHistory, &pb.ListRetireeHistoryRequest{Id: r.Id, PageSize: 5000}), fields: []string{"pageSize"}},
 		{name: "ListRetireeAuditLog/unknown", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: unknownRetiree}), code: codes.NotFound},
 		{name: "ListRetireeAuditLog/page size", call: servicetest.Call(admin, c.ListRetireeAuditLog, &pb.ListRetireeAuditLogRequest{Id: r.Id, PageSize: -3}), fields: []string{"pageSize"}},
+		// --- roster (A): statuses, computed flags, residence, carers, list filters
+		{name: "ChangeRetireeStatus/to DECEASED", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_DECEASED, EffectiveOn: "2026-01-02", Reason: "去世"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/to MOVED_OUT", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_MOVED_OUT, EffectiveOn: "2026-01-02", Reason: "迁出"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/nothing given", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id}), fields: []string{"status", "effectiveOn", "reason"}},
+		{name: "ChangeRetireeStatus/unknown status", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: 42, EffectiveOn: "2026-01-02", Reason: "x"}), fields: []string{"status"}},
+		{name: "ChangeRetireeStatus/tomorrow", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-06-16", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/not a date", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-02-30", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/long reason", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: strings.Repeat("因", maxReasonLen+1)}), fields: []string{"reason"}},
+		{name: "ChangeRetireeStatus/before retirement", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2009-12-31", Reason: "出国"}), fields: []string{"effectiveOn"}},
+		{name: "ChangeRetireeStatus/same status", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_LIVING, EffectiveOn: "2026-01-02", Reason: "核实"}), code: codes.FailedPrecondition, reason: reasonStatusUnchanged},
+		{name: "ChangeRetireeStatus/deceased", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: dead.Id, Status: pb.RetireeStatus_LOST_CONTACT, EffectiveOn: "2026-01-02", Reason: "失联"}), code: codes.FailedPrecondition, reason: reasonDeceased},
+		{name: "ChangeRetireeStatus/stale etag", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国", Etag: "r999"}), code: codes.Aborted, reason: "ETAG_MISMATCH"},
+		{name: "ChangeRetireeStatus/unknown", call: servicetest.Call(admin, c.ChangeRetireeStatus, &pb.ChangeRetireeStatusRequest{Id: unknownRetiree, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "出国"}), code: codes.NotFound},
+		{name: "CreateRetiree/sets AGED_80_PLUS", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Flags = []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS} })), fields: []string{"flags"}},
+		{name: "UpdateRetiree/sets AGED_90_PLUS", call: update(admin, []string{"flags"}, func(v *pb.Retiree) {
+			v.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_90_PLUS}
+		}), fields: []string{"flags"}},
+		{name: "CreateRetiree/residence without kind", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) { r.Residence = &pb.Residence{Address: r.ResidenceAddress} })), fields: []string{"residence.kind"}},
+		{name: "CreateRetiree/abroad without country", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, DivisionCode: "210102"}
+		})), fields: []string{"residence.country", "residence.divisionCode"}},
+		{name: "CreateRetiree/country at home", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_LOCAL, Country: "CA", DivisionCode: "2101"}
+		})), fields: []string{"residence.country", "residence.divisionCode"}},
+		{name: "CreateRetiree/abroad in China", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, Country: "CN"}
+		})), fields: []string{"residence.country"}},
+		{name: "CreateRetiree/country not a code", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.ResidenceAddress, r.Residence = "", &pb.Residence{Kind: pb.Residence_ABROAD, Country: "Canada"}
+		})), fields: []string{"residence.country"}},
+		{name: "CreateRetiree/two addresses", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Residence = &pb.Residence{Kind: pb.Residence_OTHER_CITY, Address: "大连市中山区"}
+		})), fields: []string{"residenceAddress"}},
+		{name: "CreateRetiree/too many carers", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			for range maxCarers + 1 {
+				r.Carers = append(r.Carers, &pb.Carer{Name: "李明", Relation: pb.Carer_CHILD})
+			}
+		})), fields: []string{"carers"}},
+		{name: "CreateRetiree/carer without name or relation, bad phone", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Carers = []*pb.Carer{{Phone: "138-abcd-5678"}}
+		})), fields: []string{"carers[0].name", "carers[0].relation", "carers[0].phone"}},
+		{name: "CreateRetiree/two emergency contacts", call: servicetest.Call(admin, c.CreateRetiree, newR(func(r *pb.Retiree) {
+			r.Carers = []*pb.Carer{{Name: "李明", Relation: pb.Carer_CHILD, EmergencyContact: true}, {Name: "王芳", Relation: pb.Carer_NEIGHBOUR, EmergencyContact: true}}
+		})), fields: []string{"carers"}},
+		{name: "UpdateRetiree/residence without kind", call: update(admin, []string{"residence"}, func(v *pb.Retiree) { v.Residence = &pb.Residence{Address: "x"} }), fields: []string{"residence.kind"}},
+		{name: "UpdateRetiree/residence against the address", call: update(admin, []string{"residence", "residence_address"}, func(v *pb.Retiree) { v.ResidenceAddress = "y" }), fields: []string{"residenceAddress"}},
+		{name: "UpdateRetiree/carer with unknown relation", call: update(admin, []string{"carers"}, func(v *pb.Retiree) { v.Carers = []*pb.Carer{{Name: "李明", Relation: 42}} }), fields: []string{"carers[0].relation"}},
+		{name: "ListRetirees/unknown flag and residence kind", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{Flags: []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, 99}, ResidenceKind: 9}), fields: []string{"flags[1]", "residenceKind"}},
+		{name: "ListRetirees/ages out of range", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{MinAge: -1, MaxAge: maxAge + 1}), fields: []string{"minAge", "maxAge"}},
+		{name: "ListRetirees/max age below min age", call: servicetest.Call(admin, c.ListRetirees, &pb.ListRetireesRequest{MinAge: 80, MaxAge: 70}), fields: []string{"maxAge"}},
 		// Lists of communities and enterprises
 		{name: "ListCommunities/page size", call: servicetest.Call(admin, c.ListCommunities, &pb.ListCommunitiesRequest{PageSize: -1}), fields: []string{"pageSize"}},
 		{name: "ListEnterprises/unknown status", call: servicetest.Call(admin, c.ListEnterprises, &pb.ListEnterprisesRequest{Status: 9}), fields: []string{"status"}},
@@ -466,7 +520,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 
 	in := newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY)
 	in.IdNumber = "11010519491231002x" // lower-case check character is accepted
-	in.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE}
+	in.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_MODEL_WORKER, pb.RetireeFlag_LIVING_ALONE}
 	in.Etag, in.Status, in.DateOfDeath = "forged", pb.RetireeStatus_DECEASED, "2020-01-01" // output only: ignored
 	created, err := c.CreateRetiree(h.as(clerkP), &pb.CreateRetireeRequest{Retiree: in})
 	if err != nil {
@@ -488,7 +542,8 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		Phone:                "13812345678",
 		PhoneMasked:          "138****5678",
 		ResidenceAddress:     in.ResidenceAddress,
-		Flags:                []pb.RetireeFlag{pb.RetireeFlag_AGED_80_PLUS, pb.RetireeFlag_LIVING_ALONE},
+		Residence:            &pb.Residence{Address: in.ResidenceAddress},
+		Flags:                []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE, pb.RetireeFlag_MODEL_WORKER},
 		Etag:                 "r1",
 	}
 	// A write answers with the masks only; get and lookup give the numbers.
@@ -600,7 +655,7 @@ func TestServerRetireeLifecycle(t *testing.T) {
 		{3, pb.ChangeKind_UPDATED, "bureau-shenyang", "bureau", "", "managementMode"},
 		{0, pb.ChangeKind_TRANSFER_PROPOSED, "clerk-a", "clerk", "随子女居住", ""},
 		{4, pb.ChangeKind_TRANSFERRED, "clerk-c", "clerk", "随子女居住", "communityId"},
-		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,dateOfDeath"},
+		{5, pb.ChangeKind_DIED, "bureau-shenyang", "bureau", "", "status,statusEffectiveOn,dateOfDeath"},
 	}
 	if diff := cmp.Diff(wantSteps, steps); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)

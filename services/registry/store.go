@@ -89,6 +89,9 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err := s.pruneRevocations(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if err := s.reindexRetirees(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 

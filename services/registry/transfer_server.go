@@ -78,7 +78,7 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.TransferRetireeResponse{Retiree: present(r, false), Transfer: t}, nil
+	return &pb.TransferRetireeResponse{Retiree: present(r, false, s.now()), Transfer: t}, nil
 }
 
 // checkTransferRequest validates a transfer: to a community, or with
@@ -205,7 +205,7 @@ func (s *Server) AcceptTransfer(ctx context.Context, req *pb.AcceptTransferReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.AcceptTransferResponse{Transfer: t, Retiree: present(r, false)}, nil
+	return &pb.AcceptTransferResponse{Transfer: t, Retiree: present(r, false, s.now())}, nil
 }
 
 // DeclineTransfer implements pb.RegistryServiceServer.

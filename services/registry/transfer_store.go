@@ -58,7 +58,7 @@ type TransferRequest struct {
 
 // transferable reports whether a retiree in status st may be
 // transferred: only a living one. A retiree lost contact with, in prison
-// or abroad (statuses still to come) is not moved until the status is
+// or abroad is not moved until the status is
 // settled, since the receiving side could not take them in.
 func transferable(st pb.RetireeStatus) bool { return st == pb.RetireeStatus_LIVING }
 

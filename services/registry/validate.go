@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/socmgmt/socmgmt/internal/creditcode"
@@ -165,11 +166,15 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 	checkRetirementDate(&v, r.RetirementDate, r.BirthDate, today)
 	checkPhone(&v, r.Phone)
 	inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+	checkResidence(&v, r, r.ResidenceAddress != "")
+	checkCarers(&v, r.Carers)
 	r.Flags = checkFlags(&v, r.Flags)
 	if err := v.Err(); err != nil {
 		return idnumber.ID{}, err
 	}
+	syncResidence(r)
 	r.Id, r.IdNumberMasked, r.PhoneMasked, r.Etag, r.DateOfDeath = "", "", "", "", ""
+	r.StatusEffectiveOn, r.StatusReason = "", ""
 	r.Status = pb.RetireeStatus_LIVING
 	r.CreateTime, r.UpdateTime = nil, nil
 	// Set only by a transfer out of the city.
@@ -225,8 +230,22 @@ func checkPhone(v *fault.Violations, s string) {
 	}
 }
 
-// checkFlags validates flags and returns them without duplicates, sorted.
+// checkFlags validates the flags a retiree is given and returns them
+// without duplicates, sorted. The computed flags are refused: they follow
+// the birth date.
 func checkFlags(v *fault.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
+	for _, f := range flags {
+		if isComputedFlag(f) {
+			v.Addf("flags", "%s is computed from the birth date and cannot be set", f)
+			break
+		}
+	}
+	return checkFlagList(v, flags)
+}
+
+// checkFlagList validates a list of flags, the computed ones included,
+// and returns it without duplicates, sorted.
+func checkFlagList(v *fault.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
 	if len(flags) > maxFlags {
 		v.Addf("flags", "at most %d flags", maxFlags)
 		return nil
@@ -246,9 +265,19 @@ func checkFlags(v *fault.Violations, flags []pb.RetireeFlag) []pb.RetireeFlag {
 // and the store's update both read. modeField is limited to admin and
 // bureau.
 var editableFields = map[string]func(dst, src *pb.Retiree){
-	"name":                   func(d, s *pb.Retiree) { d.Name = s.Name },
-	"phone":                  func(d, s *pb.Retiree) { d.Phone = s.Phone },
-	"residence_address":      func(d, s *pb.Retiree) { d.ResidenceAddress = s.ResidenceAddress },
+	"name":              func(d, s *pb.Retiree) { d.Name = s.Name },
+	"phone":             func(d, s *pb.Retiree) { d.Phone = s.Phone },
+	"residence_address": func(d, s *pb.Retiree) { d.ResidenceAddress = s.ResidenceAddress },
+	"residence": func(d, s *pb.Retiree) {
+		d.Residence = proto.CloneOf(s.Residence)
+		d.ResidenceAddress = s.Residence.GetAddress()
+	},
+	"carers": func(d, s *pb.Retiree) {
+		d.Carers = make([]*pb.Carer, len(s.Carers))
+		for i, c := range s.Carers {
+			d.Carers[i] = proto.CloneOf(c)
+		}
+	},
 	"flags":                  func(d, s *pb.Retiree) { d.Flags = slices.Clone(s.Flags) },
 	"retirement_date":        func(d, s *pb.Retiree) { d.RetirementDate = s.RetirementDate },
 	"enterprise_credit_code": func(d, s *pb.Retiree) { d.EnterpriseCreditCode = s.EnterpriseCreditCode },
@@ -292,7 +321,7 @@ func normaliseMask(paths []string) ([]string, error) {
 		switch {
 		case ignoredMaskFields[name]:
 		case editableFields[name] == nil:
-			v.Addf("updateMask", "field %q cannot be changed here (community: use :transfer; status: use :recordDeath)", fd.JSONName())
+			v.Addf("updateMask", "field %q cannot be changed here (community: use :transfer; status: use :changeStatus or :recordDeath)", fd.JSONName())
 		case !slices.Contains(out, name):
 			out = append(out, name)
 		}
@@ -314,6 +343,10 @@ func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
 			checkPhone(&v, r.Phone)
 		case "residence_address":
 			inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
+		case "residence":
+			checkResidencePatch(&v, paths, r)
+		case "carers":
+			checkCarers(&v, r.Carers)
 		case "flags":
 			r.Flags = checkFlags(&v, r.Flags)
 		case "retirement_date":

@@ -178,7 +178,7 @@ func FuzzCheckNewRetiree(f *testing.F) {
 			t.Fatalf("flags %v not sorted and unique", r.Flags)
 		}
 		for _, fl := range r.Flags {
-			if fl == pb.RetireeFlag_RETIREE_FLAG_UNSPECIFIED || pb.RetireeFlag_name[int32(fl)] == "" {
+			if fl == pb.RetireeFlag_RETIREE_FLAG_UNSPECIFIED || pb.RetireeFlag_name[int32(fl)] == "" || isComputedFlag(fl) {
 				t.Fatalf("accepted flag %v", fl)
 			}
 		}

@@ -17,6 +17,48 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for CarerRelation.
+const (
+	CarerRelationCARER               CarerRelation = "CARER"
+	CarerRelationCHILD               CarerRelation = "CHILD"
+	CarerRelationCHILDINLAW          CarerRelation = "CHILD_IN_LAW"
+	CarerRelationGRANDCHILD          CarerRelation = "GRANDCHILD"
+	CarerRelationNEIGHBOUR           CarerRelation = "NEIGHBOUR"
+	CarerRelationOTHER               CarerRelation = "OTHER"
+	CarerRelationOTHERRELATIVE       CarerRelation = "OTHER_RELATIVE"
+	CarerRelationRELATIONUNSPECIFIED CarerRelation = "RELATION_UNSPECIFIED"
+	CarerRelationSIBLING             CarerRelation = "SIBLING"
+	CarerRelationSPOUSE              CarerRelation = "SPOUSE"
+)
+
+// Valid indicates whether the value is a known member of the CarerRelation enum.
+func (e CarerRelation) Valid() bool {
+	switch e {
+	case CarerRelationCARER:
+		return true
+	case CarerRelationCHILD:
+		return true
+	case CarerRelationCHILDINLAW:
+		return true
+	case CarerRelationGRANDCHILD:
+		return true
+	case CarerRelationNEIGHBOUR:
+		return true
+	case CarerRelationOTHER:
+		return true
+	case CarerRelationOTHERRELATIVE:
+		return true
+	case CarerRelationRELATIONUNSPECIFIED:
+		return true
+	case CarerRelationSIBLING:
+		return true
+	case CarerRelationSPOUSE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ObligationKind.
 const (
 	ObligationKindKINDUNSPECIFIED       ObligationKind = "KIND_UNSPECIFIED"
@@ -59,6 +101,33 @@ func (e PremisesInspection) Valid() bool {
 	case PremisesInspectionINSPECTIONUNSPECIFIED:
 		return true
 	case PremisesInspectionNOTINSPECTED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResidenceKind.
+const (
+	ResidenceKindABROAD          ResidenceKind = "ABROAD"
+	ResidenceKindKINDUNSPECIFIED ResidenceKind = "KIND_UNSPECIFIED"
+	ResidenceKindLOCAL           ResidenceKind = "LOCAL"
+	ResidenceKindOTHERCITY       ResidenceKind = "OTHER_CITY"
+	ResidenceKindOTHERPROVINCE   ResidenceKind = "OTHER_PROVINCE"
+)
+
+// Valid indicates whether the value is a known member of the ResidenceKind enum.
+func (e ResidenceKind) Valid() bool {
+	switch e {
+	case ResidenceKindABROAD:
+		return true
+	case ResidenceKindKINDUNSPECIFIED:
+		return true
+	case ResidenceKindLOCAL:
+		return true
+	case ResidenceKindOTHERCITY:
+		return true
+	case ResidenceKindOTHERPROVINCE:
 		return true
 	default:
 		return false
@@ -359,6 +428,7 @@ const (
 	V1ChangeKindMOVEDOUTOFCITY        V1ChangeKind = "MOVED_OUT_OF_CITY"
 	V1ChangeKindSNAPSHOT              V1ChangeKind = "SNAPSHOT"
 	V1ChangeKindSNAPSHOTEND           V1ChangeKind = "SNAPSHOT_END"
+	V1ChangeKindSTATUSCHANGED         V1ChangeKind = "STATUS_CHANGED"
 	V1ChangeKindTRANSFERDECLINED      V1ChangeKind = "TRANSFER_DECLINED"
 	V1ChangeKindTRANSFERLAPSED        V1ChangeKind = "TRANSFER_LAPSED"
 	V1ChangeKindTRANSFERPROPOSED      V1ChangeKind = "TRANSFER_PROPOSED"
@@ -382,6 +452,8 @@ func (e V1ChangeKind) Valid() bool {
 	case V1ChangeKindSNAPSHOT:
 		return true
 	case V1ChangeKindSNAPSHOTEND:
+		return true
+	case V1ChangeKindSTATUSCHANGED:
 		return true
 	case V1ChangeKindTRANSFERDECLINED:
 		return true
@@ -704,17 +776,33 @@ func (e V1RegistrationState) Valid() bool {
 // Defines values for V1RetireeFlag.
 const (
 	V1RetireeFlagAGED80PLUS             V1RetireeFlag = "AGED_80_PLUS"
+	V1RetireeFlagAGED90PLUS             V1RetireeFlag = "AGED_90_PLUS"
+	V1RetireeFlagBEREAVEDPARENT         V1RetireeFlag = "BEREAVED_PARENT"
+	V1RetireeFlagDEMENTIA               V1RetireeFlag = "DEMENTIA"
+	V1RetireeFlagDISABLED               V1RetireeFlag = "DISABLED"
+	V1RetireeFlagEMPTYNEST              V1RetireeFlag = "EMPTY_NEST"
 	V1RetireeFlagHARDSHIP               V1RetireeFlag = "HARDSHIP"
 	V1RetireeFlagLIVINGALONE            V1RetireeFlag = "LIVING_ALONE"
 	V1RetireeFlagMODELWORKER            V1RetireeFlag = "MODEL_WORKER"
 	V1RetireeFlagRETIREEFLAGUNSPECIFIED V1RetireeFlag = "RETIREE_FLAG_UNSPECIFIED"
 	V1RetireeFlagSERIOUSILLNESS         V1RetireeFlag = "SERIOUS_ILLNESS"
+	V1RetireeFlagVETERAN                V1RetireeFlag = "VETERAN"
 )
 
 // Valid indicates whether the value is a known member of the V1RetireeFlag enum.
 func (e V1RetireeFlag) Valid() bool {
 	switch e {
 	case V1RetireeFlagAGED80PLUS:
+		return true
+	case V1RetireeFlagAGED90PLUS:
+		return true
+	case V1RetireeFlagBEREAVEDPARENT:
+		return true
+	case V1RetireeFlagDEMENTIA:
+		return true
+	case V1RetireeFlagDISABLED:
+		return true
+	case V1RetireeFlagEMPTYNEST:
 		return true
 	case V1RetireeFlagHARDSHIP:
 		return true
@@ -726,6 +814,8 @@ func (e V1RetireeFlag) Valid() bool {
 		return true
 	case V1RetireeFlagSERIOUSILLNESS:
 		return true
+	case V1RetireeFlagVETERAN:
+		return true
 	default:
 		return false
 	}
@@ -733,8 +823,11 @@ func (e V1RetireeFlag) Valid() bool {
 
 // Defines values for V1RetireeStatus.
 const (
+	V1RetireeStatusABROAD                   V1RetireeStatus = "ABROAD"
 	V1RetireeStatusDECEASED                 V1RetireeStatus = "DECEASED"
+	V1RetireeStatusIMPRISONED               V1RetireeStatus = "IMPRISONED"
 	V1RetireeStatusLIVING                   V1RetireeStatus = "LIVING"
+	V1RetireeStatusLOSTCONTACT              V1RetireeStatus = "LOST_CONTACT"
 	V1RetireeStatusMOVEDOUT                 V1RetireeStatus = "MOVED_OUT"
 	V1RetireeStatusRETIREESTATUSUNSPECIFIED V1RetireeStatus = "RETIREE_STATUS_UNSPECIFIED"
 )
@@ -742,9 +835,15 @@ const (
 // Valid indicates whether the value is a known member of the V1RetireeStatus enum.
 func (e V1RetireeStatus) Valid() bool {
 	switch e {
+	case V1RetireeStatusABROAD:
+		return true
 	case V1RetireeStatusDECEASED:
 		return true
+	case V1RetireeStatusIMPRISONED:
+		return true
 	case V1RetireeStatusLIVING:
+		return true
+	case V1RetireeStatusLOSTCONTACT:
 		return true
 	case V1RetireeStatusMOVEDOUT:
 		return true
@@ -886,8 +985,11 @@ func (e RegistryServiceListRetireesParamsManagementMode) Valid() bool {
 
 // Defines values for RegistryServiceListRetireesParamsStatus.
 const (
+	RegistryServiceListRetireesParamsStatusABROAD                   RegistryServiceListRetireesParamsStatus = "ABROAD"
 	RegistryServiceListRetireesParamsStatusDECEASED                 RegistryServiceListRetireesParamsStatus = "DECEASED"
+	RegistryServiceListRetireesParamsStatusIMPRISONED               RegistryServiceListRetireesParamsStatus = "IMPRISONED"
 	RegistryServiceListRetireesParamsStatusLIVING                   RegistryServiceListRetireesParamsStatus = "LIVING"
+	RegistryServiceListRetireesParamsStatusLOSTCONTACT              RegistryServiceListRetireesParamsStatus = "LOST_CONTACT"
 	RegistryServiceListRetireesParamsStatusMOVEDOUT                 RegistryServiceListRetireesParamsStatus = "MOVED_OUT"
 	RegistryServiceListRetireesParamsStatusRETIREESTATUSUNSPECIFIED RegistryServiceListRetireesParamsStatus = "RETIREE_STATUS_UNSPECIFIED"
 )
@@ -895,13 +997,94 @@ const (
 // Valid indicates whether the value is a known member of the RegistryServiceListRetireesParamsStatus enum.
 func (e RegistryServiceListRetireesParamsStatus) Valid() bool {
 	switch e {
+	case RegistryServiceListRetireesParamsStatusABROAD:
+		return true
 	case RegistryServiceListRetireesParamsStatusDECEASED:
 		return true
+	case RegistryServiceListRetireesParamsStatusIMPRISONED:
+		return true
 	case RegistryServiceListRetireesParamsStatusLIVING:
+		return true
+	case RegistryServiceListRetireesParamsStatusLOSTCONTACT:
 		return true
 	case RegistryServiceListRetireesParamsStatusMOVEDOUT:
 		return true
 	case RegistryServiceListRetireesParamsStatusRETIREESTATUSUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistryServiceListRetireesParamsFlags.
+const (
+	RegistryServiceListRetireesParamsFlagsAGED80PLUS             RegistryServiceListRetireesParamsFlags = "AGED_80_PLUS"
+	RegistryServiceListRetireesParamsFlagsAGED90PLUS             RegistryServiceListRetireesParamsFlags = "AGED_90_PLUS"
+	RegistryServiceListRetireesParamsFlagsBEREAVEDPARENT         RegistryServiceListRetireesParamsFlags = "BEREAVED_PARENT"
+	RegistryServiceListRetireesParamsFlagsDEMENTIA               RegistryServiceListRetireesParamsFlags = "DEMENTIA"
+	RegistryServiceListRetireesParamsFlagsDISABLED               RegistryServiceListRetireesParamsFlags = "DISABLED"
+	RegistryServiceListRetireesParamsFlagsEMPTYNEST              RegistryServiceListRetireesParamsFlags = "EMPTY_NEST"
+	RegistryServiceListRetireesParamsFlagsHARDSHIP               RegistryServiceListRetireesParamsFlags = "HARDSHIP"
+	RegistryServiceListRetireesParamsFlagsLIVINGALONE            RegistryServiceListRetireesParamsFlags = "LIVING_ALONE"
+	RegistryServiceListRetireesParamsFlagsMODELWORKER            RegistryServiceListRetireesParamsFlags = "MODEL_WORKER"
+	RegistryServiceListRetireesParamsFlagsRETIREEFLAGUNSPECIFIED RegistryServiceListRetireesParamsFlags = "RETIREE_FLAG_UNSPECIFIED"
+	RegistryServiceListRetireesParamsFlagsSERIOUSILLNESS         RegistryServiceListRetireesParamsFlags = "SERIOUS_ILLNESS"
+	RegistryServiceListRetireesParamsFlagsVETERAN                RegistryServiceListRetireesParamsFlags = "VETERAN"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListRetireesParamsFlags enum.
+func (e RegistryServiceListRetireesParamsFlags) Valid() bool {
+	switch e {
+	case RegistryServiceListRetireesParamsFlagsAGED80PLUS:
+		return true
+	case RegistryServiceListRetireesParamsFlagsAGED90PLUS:
+		return true
+	case RegistryServiceListRetireesParamsFlagsBEREAVEDPARENT:
+		return true
+	case RegistryServiceListRetireesParamsFlagsDEMENTIA:
+		return true
+	case RegistryServiceListRetireesParamsFlagsDISABLED:
+		return true
+	case RegistryServiceListRetireesParamsFlagsEMPTYNEST:
+		return true
+	case RegistryServiceListRetireesParamsFlagsHARDSHIP:
+		return true
+	case RegistryServiceListRetireesParamsFlagsLIVINGALONE:
+		return true
+	case RegistryServiceListRetireesParamsFlagsMODELWORKER:
+		return true
+	case RegistryServiceListRetireesParamsFlagsRETIREEFLAGUNSPECIFIED:
+		return true
+	case RegistryServiceListRetireesParamsFlagsSERIOUSILLNESS:
+		return true
+	case RegistryServiceListRetireesParamsFlagsVETERAN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistryServiceListRetireesParamsResidenceKind.
+const (
+	RegistryServiceListRetireesParamsResidenceKindABROAD          RegistryServiceListRetireesParamsResidenceKind = "ABROAD"
+	RegistryServiceListRetireesParamsResidenceKindKINDUNSPECIFIED RegistryServiceListRetireesParamsResidenceKind = "KIND_UNSPECIFIED"
+	RegistryServiceListRetireesParamsResidenceKindLOCAL           RegistryServiceListRetireesParamsResidenceKind = "LOCAL"
+	RegistryServiceListRetireesParamsResidenceKindOTHERCITY       RegistryServiceListRetireesParamsResidenceKind = "OTHER_CITY"
+	RegistryServiceListRetireesParamsResidenceKindOTHERPROVINCE   RegistryServiceListRetireesParamsResidenceKind = "OTHER_PROVINCE"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListRetireesParamsResidenceKind enum.
+func (e RegistryServiceListRetireesParamsResidenceKind) Valid() bool {
+	switch e {
+	case RegistryServiceListRetireesParamsResidenceKindABROAD:
+		return true
+	case RegistryServiceListRetireesParamsResidenceKindKINDUNSPECIFIED:
+		return true
+	case RegistryServiceListRetireesParamsResidenceKindLOCAL:
+		return true
+	case RegistryServiceListRetireesParamsResidenceKindOTHERCITY:
+		return true
+	case RegistryServiceListRetireesParamsResidenceKindOTHERPROVINCE:
 		return true
 	default:
 		return false
@@ -984,6 +1167,11 @@ type ActivityServiceSubscribeCalendarBody struct {
 	Label *string `json:"label,omitempty"`
 }
 
+// CarerRelation Relation is how the carer is related to the retiree.
+//
+//   - CARER: A paid or volunteer carer.
+type CarerRelation string
+
 // HandoverServiceCompleteHandoverBody CompleteHandoverRequest is the request of CompleteHandover.
 type HandoverServiceCompleteHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
@@ -1045,6 +1233,29 @@ type PremisesInspection string
 // RegistryServiceAcceptTransferBody AcceptTransferRequest is the request of AcceptTransfer.
 type RegistryServiceAcceptTransferBody = map[string]interface{}
 
+// RegistryServiceChangeRetireeStatusBody ChangeRetireeStatusRequest is the request of ChangeRetireeStatus.
+//
+// The status moves from LIVING to LOST_CONTACT, IMPRISONED or ABROAD, back
+// to LIVING, or from one of those three to another. A deceased or
+// moved-out retiree's status does not change here (FAILED_PRECONDITION,
+// ErrorInfo reason RETIREE_DECEASED or RETIREE_MOVED_OUT), nor does a
+// change to the status the retiree has (STATUS_UNCHANGED).
+type RegistryServiceChangeRetireeStatusBody struct {
+	// EffectiveOn YYYY-MM-DD, required: the day the new status took effect. Not in the
+	// future, not before the retirement date (when known), and not before
+	// the day the current status took effect.
+	EffectiveOn *string `json:"effectiveOn,omitempty"`
+
+	// Etag Optional: when set, the change is refused if the retiree changed.
+	Etag *string `json:"etag,omitempty"`
+
+	// Reason Required, at most 500 characters; kept in the history.
+	Reason *string `json:"reason,omitempty"`
+
+	// Status LIVING, LOST_CONTACT, IMPRISONED or ABROAD.
+	Status *V1RetireeStatus `json:"status,omitempty"`
+}
+
 // RegistryServiceDeclineTransferBody DeclineTransferRequest is the request of DeclineTransfer.
 type RegistryServiceDeclineTransferBody struct {
 	// Reason Why the receiving side declines; required.
@@ -1075,6 +1286,12 @@ type RegistryServiceTransferRetireeBody struct {
 	Reason        *string `json:"reason,omitempty"`
 	ToCommunityID *string `json:"toCommunityId,omitempty"`
 }
+
+// ResidenceKind Kind is where the residence lies as seen from the city.
+//
+//   - LOCAL: In the city that manages the retiree.
+//   - OTHER_CITY: In another city of the province.
+type ResidenceKind string
 
 // GatewayHealth defines model for gatewayHealth.
 type GatewayHealth struct {
@@ -1301,6 +1518,28 @@ type V1CancelRegistrationResponse struct {
 	Registration *V1Registration `json:"registration,omitempty"`
 }
 
+// V1Carer Carer is a family member, carer or other contact of a retiree.
+type V1Carer struct {
+	// EmergencyContact The one to call first; at most one carer of a retiree.
+	EmergencyContact *bool `json:"emergencyContact,omitempty"`
+
+	// LegallyResponsible Legally responsible for the retiree's care (guardian or supporter).
+	LegallyResponsible *bool `json:"legallyResponsible,omitempty"`
+
+	// Name Required, at most 64 characters.
+	Name *string `json:"name,omitempty"`
+
+	// Phone Returned in full by GetRetiree and LookupRetiree only, to the roles
+	// that see the retiree's own phone number.
+	Phone *string `json:"phone,omitempty"`
+
+	// PhoneMasked The phone number masked, e.g. 138****5678. Output only.
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Relation Required.
+	Relation *CarerRelation `json:"relation,omitempty"`
+}
+
 // V1Category Category is the kind of an activity.
 type V1Category string
 
@@ -1443,6 +1682,9 @@ type V1CertificationStatus string
 //   - SNAPSHOT_END: The end of a WatchRetirees snapshot; its revision is where the live
 //
 // changes continue.
+//   - STATUS_CHANGED: ChangeRetireeStatus: the history entry lists the old and new status
+//
+// and effective date, and carries the reason.
 //   - TRANSFER_PROPOSED: --- transfers (B)
 //
 // A transfer was proposed; the retiree has not changed. In the history
@@ -1785,6 +2027,8 @@ type V1HistoryEntry struct {
 	//  - SNAPSHOT: A snapshot entry of WatchRetirees started at revision 0.
 	//  - SNAPSHOT_END: The end of a WatchRetirees snapshot; its revision is where the live
 	// changes continue.
+	//  - STATUS_CHANGED: ChangeRetireeStatus: the history entry lists the old and new status
+	// and effective date, and carries the reason.
 	//  - TRANSFER_PROPOSED: --- transfers (B)
 	// A transfer was proposed; the retiree has not changed. In the history
 	// only (not in the change log), with revision 0.
@@ -2164,10 +2408,33 @@ type V1Registration struct {
 // V1RegistrationState State is a registration's state.
 type V1RegistrationState string
 
+// V1Residence Residence is where a retiree actually lives.
+type V1Residence struct {
+	// Address At most 200 characters.
+	Address *string `json:"address,omitempty"`
+
+	// Country ISO 3166-1 alpha-2 country code, e.g. "CA": required for ABROAD and
+	// only there.
+	Country *string `json:"country,omitempty"`
+
+	// DivisionCode Optional: the 6-, 9- or 12-digit division code of where the retiree
+	// lives (district, street office or community); not for ABROAD.
+	DivisionCode *string `json:"divisionCode,omitempty"`
+
+	// Kind Required when a residence is sent. Unspecified only on a retiree
+	// whose address was given as residence_address alone.
+	Kind *ResidenceKind `json:"kind,omitempty"`
+}
+
 // V1Retiree Retiree is an enterprise retiree on the roster.
 type V1Retiree struct {
 	// BirthDate YYYY-MM-DD, derived from the ID number. Output only.
-	BirthDate   *string    `json:"birthDate,omitempty"`
+	BirthDate *string `json:"birthDate,omitempty"`
+
+	// Carers Family members, carers and contacts, at most 10, at most one of them
+	// the emergency contact. An update (mask path carers) replaces the
+	// list. Their phone numbers follow the rule of the retiree's own.
+	Carers      *[]V1Carer `json:"carers,omitempty"`
 	CommunityID *string    `json:"communityId,omitempty"`
 	CreateTime  *time.Time `json:"createTime,omitempty"`
 
@@ -2176,7 +2443,10 @@ type V1Retiree struct {
 	EnterpriseCreditCode *string `json:"enterpriseCreditCode,omitempty"`
 
 	// Etag Changes whenever the retiree changes; send it back on update.
-	Etag  *string          `json:"etag,omitempty"`
+	Etag *string `json:"etag,omitempty"`
+
+	// Flags The stored flags and, in every answer, the computed ones
+	// (AGED_80_PLUS, AGED_90_PLUS), which a request must not set.
 	Flags *[]V1RetireeFlag `json:"flags,omitempty"`
 
 	// ID Opaque, server-assigned.
@@ -2206,7 +2476,15 @@ type V1Retiree struct {
 	Phone *string `json:"phone,omitempty"`
 
 	// PhoneMasked The phone number masked, e.g. 138****5678. Output only.
-	PhoneMasked      *string `json:"phoneMasked,omitempty"`
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Residence Where the retiree actually lives, which may be apart from the
+	// managing community. Update mask path: residence.
+	Residence *V1Residence `json:"residence,omitempty"`
+
+	// ResidenceAddress The address where the retiree lives: the same as residence.address.
+	// Setting either sets both (when both are sent they must agree), so
+	// clients written before residence keep working.
 	ResidenceAddress *string `json:"residenceAddress,omitempty"`
 
 	// RetirementDate YYYY-MM-DD.
@@ -2215,15 +2493,41 @@ type V1Retiree struct {
 	// Sex Derived from the ID number when not given; must agree with it.
 	Sex *V1Sex `json:"sex,omitempty"`
 
-	// Status Output only; changed by RecordDeath and TransferRetiree.
-	Status     *V1RetireeStatus `json:"status,omitempty"`
-	UpdateTime *time.Time       `json:"updateTime,omitempty"`
+	// Status Output only; changed by ChangeRetireeStatus, RecordDeath and
+	// transfers out of the city.
+	Status *V1RetireeStatus `json:"status,omitempty"`
+
+	// StatusEffectiveOn YYYY-MM-DD: the day the current status took effect (for DECEASED the
+	// date of death); empty for a retiree living since registration.
+	// Output only.
+	StatusEffectiveOn *string `json:"statusEffectiveOn,omitempty"`
+
+	// StatusReason Why the status changed, as given to ChangeRetireeStatus (empty for
+	// statuses set otherwise). Output only.
+	StatusReason *string    `json:"statusReason,omitempty"`
+	UpdateTime   *time.Time `json:"updateTime,omitempty"`
 }
 
 // V1RetireeFlag RetireeFlag marks a special group the community pays attention to.
+// AGED_80_PLUS and AGED_90_PLUS are computed from the birth date on the
+// day of the read and are never stored: a request that sets them is
+// refused. A clerk sets the others.
+//
+//   - AGED_80_PLUS: Computed: 80 years old or more today.
+//   - AGED_90_PLUS: Computed: 90 years old or more today.
+//   - EMPTY_NEST: Children live elsewhere; the retiree lives alone or with the spouse.
+//   - BEREAVED_PARENT: Lost their only child.
 type V1RetireeFlag string
 
-// V1RetireeStatus RetireeStatus is a retiree's life status.
+// V1RetireeStatus RetireeStatus is a retiree's status on the roster.
+//
+//   - DECEASED: Set by RecordDeath only.
+//   - MOVED_OUT: Left the city's management: set by a transfer out of the city only.
+//   - LOST_CONTACT: The community cannot reach the retiree (the retiree is alive as far
+//
+// as anyone knows). Set by ChangeRetireeStatus, as are the next two.
+//   - IMPRISONED: Serving a prison sentence.
+//   - ABROAD: Settled abroad.
 type V1RetireeStatus string
 
 // V1RevokeCalendarSubscriptionResponse RevokeCalendarSubscriptionResponse is the response of
@@ -2598,7 +2902,35 @@ type RegistryServiceListRetireesParams struct {
 	CommunityID          *string                                          `form:"communityId,omitempty" json:"communityId,omitempty"`
 	EnterpriseCreditCode *string                                          `form:"enterpriseCreditCode,omitempty" json:"enterpriseCreditCode,omitempty"`
 	ManagementMode       *RegistryServiceListRetireesParamsManagementMode `form:"managementMode,omitempty" json:"managementMode,omitempty"`
-	Status               *RegistryServiceListRetireesParamsStatus         `form:"status,omitempty" json:"status,omitempty"`
+
+	// Status  - DECEASED: Set by RecordDeath only.
+	//  - MOVED_OUT: Left the city's management: set by a transfer out of the city only.
+	//  - LOST_CONTACT: The community cannot reach the retiree (the retiree is alive as far
+	// as anyone knows). Set by ChangeRetireeStatus, as are the next two.
+	//  - IMPRISONED: Serving a prison sentence.
+	//  - ABROAD: Settled abroad.
+	Status *RegistryServiceListRetireesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Flags Only retirees with every one of these flags, computed ones included
+	// (REST: flags=LIVING_ALONE&flags=AGED_80_PLUS). At most 16.
+	//
+	//  - AGED_80_PLUS: Computed: 80 years old or more today.
+	//  - AGED_90_PLUS: Computed: 90 years old or more today.
+	//  - EMPTY_NEST: Children live elsewhere; the retiree lives alone or with the spouse.
+	//  - BEREAVED_PARENT: Lost their only child.
+	Flags *[]RegistryServiceListRetireesParamsFlags `form:"flags,omitempty" json:"flags,omitempty"`
+
+	// ResidenceKind Only retirees whose residence is of this kind, when set.
+	//
+	//  - LOCAL: In the city that manages the retiree.
+	//  - OTHER_CITY: In another city of the province.
+	ResidenceKind *RegistryServiceListRetireesParamsResidenceKind `form:"residenceKind,omitempty" json:"residenceKind,omitempty"`
+
+	// MinAge Only retirees at least this old today, in whole years (0: no bound).
+	MinAge *int32 `form:"minAge,omitempty" json:"minAge,omitempty"`
+
+	// MaxAge Only retirees at most this old today, in whole years (0: no bound).
+	MaxAge *int32 `form:"maxAge,omitempty" json:"maxAge,omitempty"`
 }
 
 // RegistryServiceListRetireesParamsManagementMode defines parameters for RegistryServiceListRetirees.
@@ -2607,10 +2939,21 @@ type RegistryServiceListRetireesParamsManagementMode string
 // RegistryServiceListRetireesParamsStatus defines parameters for RegistryServiceListRetirees.
 type RegistryServiceListRetireesParamsStatus string
 
+// RegistryServiceListRetireesParamsFlags defines parameters for RegistryServiceListRetirees.
+type RegistryServiceListRetireesParamsFlags string
+
+// RegistryServiceListRetireesParamsResidenceKind defines parameters for RegistryServiceListRetirees.
+type RegistryServiceListRetireesParamsResidenceKind string
+
 // RegistryServiceUpdateRetireeJSONBody defines parameters for RegistryServiceUpdateRetiree.
 type RegistryServiceUpdateRetireeJSONBody struct {
 	// BirthDate YYYY-MM-DD, derived from the ID number. Output only.
-	BirthDate   *string    `json:"birthDate,omitempty"`
+	BirthDate *string `json:"birthDate,omitempty"`
+
+	// Carers Family members, carers and contacts, at most 10, at most one of them
+	// the emergency contact. An update (mask path carers) replaces the
+	// list. Their phone numbers follow the rule of the retiree's own.
+	Carers      *[]V1Carer `json:"carers,omitempty"`
 	CommunityID *string    `json:"communityId,omitempty"`
 	CreateTime  *time.Time `json:"createTime,omitempty"`
 
@@ -2619,7 +2962,10 @@ type RegistryServiceUpdateRetireeJSONBody struct {
 	EnterpriseCreditCode *string `json:"enterpriseCreditCode,omitempty"`
 
 	// Etag Changes whenever the retiree changes; send it back on update.
-	Etag  *string          `json:"etag,omitempty"`
+	Etag *string `json:"etag,omitempty"`
+
+	// Flags The stored flags and, in every answer, the computed ones
+	// (AGED_80_PLUS, AGED_90_PLUS), which a request must not set.
 	Flags *[]V1RetireeFlag `json:"flags,omitempty"`
 
 	// IDNumber The resident ID number. Written on create; returned in full only by
@@ -2646,7 +2992,15 @@ type RegistryServiceUpdateRetireeJSONBody struct {
 	Phone *string `json:"phone,omitempty"`
 
 	// PhoneMasked The phone number masked, e.g. 138****5678. Output only.
-	PhoneMasked      *string `json:"phoneMasked,omitempty"`
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Residence Where the retiree actually lives, which may be apart from the
+	// managing community. Update mask path: residence.
+	Residence *V1Residence `json:"residence,omitempty"`
+
+	// ResidenceAddress The address where the retiree lives: the same as residence.address.
+	// Setting either sets both (when both are sent they must agree), so
+	// clients written before residence keep working.
 	ResidenceAddress *string `json:"residenceAddress,omitempty"`
 
 	// RetirementDate YYYY-MM-DD.
@@ -2655,9 +3009,19 @@ type RegistryServiceUpdateRetireeJSONBody struct {
 	// Sex Derived from the ID number when not given; must agree with it.
 	Sex *V1Sex `json:"sex,omitempty"`
 
-	// Status Output only; changed by RecordDeath and TransferRetiree.
-	Status     *V1RetireeStatus `json:"status,omitempty"`
-	UpdateTime *time.Time       `json:"updateTime,omitempty"`
+	// Status Output only; changed by ChangeRetireeStatus, RecordDeath and
+	// transfers out of the city.
+	Status *V1RetireeStatus `json:"status,omitempty"`
+
+	// StatusEffectiveOn YYYY-MM-DD: the day the current status took effect (for DECEASED the
+	// date of death); empty for a retiree living since registration.
+	// Output only.
+	StatusEffectiveOn *string `json:"statusEffectiveOn,omitempty"`
+
+	// StatusReason Why the status changed, as given to ChangeRetireeStatus (empty for
+	// statuses set otherwise). Output only.
+	StatusReason *string    `json:"statusReason,omitempty"`
+	UpdateTime   *time.Time `json:"updateTime,omitempty"`
 }
 
 // RegistryServiceListRetireeAuditLogParams defines parameters for RegistryServiceListRetireeAuditLog.
@@ -2819,6 +3183,9 @@ type RegistryServiceCreateRetireeJSONRequestBody = V1Retiree
 
 // RegistryServiceUpdateRetireeJSONRequestBody defines body for RegistryServiceUpdateRetiree for application/json ContentType.
 type RegistryServiceUpdateRetireeJSONRequestBody RegistryServiceUpdateRetireeJSONBody
+
+// RegistryServiceChangeRetireeStatusJSONRequestBody defines body for RegistryServiceChangeRetireeStatus for application/json ContentType.
+type RegistryServiceChangeRetireeStatusJSONRequestBody = RegistryServiceChangeRetireeStatusBody
 
 // RegistryServiceRecordDeathJSONRequestBody defines body for RegistryServiceRecordDeath for application/json ContentType.
 type RegistryServiceRecordDeathJSONRequestBody = RegistryServiceRecordDeathBody
@@ -3685,6 +4052,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/retirees/{id}/history (the `RegistryServiceListRetireeHistory` operationId).
 	RegistryServiceListRetireeHistory(ctx context.Context, id string, params *RegistryServiceListRetireeHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceChangeRetireeStatusWithBody Change retiree status
+	//
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+	RegistryServiceChangeRetireeStatusWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceChangeRetireeStatus Change retiree status
+	//
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+	RegistryServiceChangeRetireeStatus(ctx context.Context, id string, body RegistryServiceChangeRetireeStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceRecordDeathWithBody Record death
 	//
@@ -5284,6 +5677,52 @@ func (c *Client) RegistryServiceListRetireeAuditLog(ctx context.Context, id stri
 // Corresponds with GET /v1/retirees/{id}/history (the `RegistryServiceListRetireeHistory` operationId).
 func (c *Client) RegistryServiceListRetireeHistory(ctx context.Context, id string, params *RegistryServiceListRetireeHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceListRetireeHistoryRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceChangeRetireeStatusWithBody Change retiree status
+//
+// ChangeRetireeStatus changes a retiree's status among LIVING,
+// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+// the reason (admin, bureau, or a clerk of the retiree's community).
+// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+// out of the city.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+func (c *Client) RegistryServiceChangeRetireeStatusWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceChangeRetireeStatusRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceChangeRetireeStatus Change retiree status
+//
+// ChangeRetireeStatus changes a retiree's status among LIVING,
+// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+// the reason (admin, bureau, or a clerk of the retiree's community).
+// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+// out of the city.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+func (c *Client) RegistryServiceChangeRetireeStatus(ctx context.Context, id string, body RegistryServiceChangeRetireeStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceChangeRetireeStatusRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8351,6 +8790,54 @@ func NewRegistryServiceListRetireesRequest(server string, params *RegistryServic
 
 		}
 
+		if params.Flags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "flags", *params.Flags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResidenceKind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "residenceKind", *params.ResidenceKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinAge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "minAge", *params.MinAge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MaxAge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "maxAge", *params.MaxAge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -8628,6 +9115,53 @@ func NewRegistryServiceListRetireeHistoryRequest(server string, id string, param
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewRegistryServiceChangeRetireeStatusRequest calls the generic RegistryServiceChangeRetireeStatus builder with application/json body
+func NewRegistryServiceChangeRetireeStatusRequest(server string, id string, body RegistryServiceChangeRetireeStatusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceChangeRetireeStatusRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceChangeRetireeStatusRequestWithBody constructs an http.Request for the RegistryServiceChangeRetireeStatus method, with any body, and a specified content type
+func NewRegistryServiceChangeRetireeStatusRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s:changeStatus", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -10445,6 +10979,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/retirees/{id}/history (the `RegistryServiceListRetireeHistory` operationId).
 	RegistryServiceListRetireeHistoryWithResponse(ctx context.Context, id string, params *RegistryServiceListRetireeHistoryParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRetireeHistoryResponse, error)
+
+	// RegistryServiceChangeRetireeStatusWithBodyWithResponse Change retiree status
+	//
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+	RegistryServiceChangeRetireeStatusWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceChangeRetireeStatusResponse, error)
+
+	// RegistryServiceChangeRetireeStatusWithResponse Change retiree status
+	//
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+	RegistryServiceChangeRetireeStatusWithResponse(ctx context.Context, id string, body RegistryServiceChangeRetireeStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceChangeRetireeStatusResponse, error)
 
 	// RegistryServiceRecordDeathWithBodyWithResponse Record death
 	//
@@ -15331,6 +15891,117 @@ func (r RegistryServiceListRetireeHistoryResponse) ContentType() string {
 	return ""
 }
 
+// RegistryServiceChangeRetireeStatusResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceChangeRetireeStatus
+type RegistryServiceChangeRetireeStatusResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceChangeRetireeStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Retiree
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceChangeRetireeStatusResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON200() *V1Retiree {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceChangeRetireeStatusResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceChangeRetireeStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceChangeRetireeStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceChangeRetireeStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceChangeRetireeStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegistryServiceRecordDeathResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceRecordDeath
 type RegistryServiceRecordDeathResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18312,6 +18983,44 @@ func (c *ClientWithResponses) RegistryServiceListRetireeHistoryWithResponse(ctx 
 		return nil, err
 	}
 	return ParseRegistryServiceListRetireeHistoryResponse(rsp)
+}
+
+// RegistryServiceChangeRetireeStatusWithBodyWithResponse Change retiree status
+//
+// ChangeRetireeStatus changes a retiree's status among LIVING,
+// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+// the reason (admin, bureau, or a clerk of the retiree's community).
+// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+// out of the city.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+func (c *ClientWithResponses) RegistryServiceChangeRetireeStatusWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceChangeRetireeStatusResponse, error) {
+	rsp, err := c.RegistryServiceChangeRetireeStatusWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceChangeRetireeStatusResponse(rsp)
+}
+
+// RegistryServiceChangeRetireeStatusWithResponse Change retiree status
+//
+// ChangeRetireeStatus changes a retiree's status among LIVING,
+// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+// the reason (admin, bureau, or a clerk of the retiree's community).
+// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+// out of the city.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{id}:changeStatus (the `RegistryServiceChangeRetireeStatus` operationId).
+func (c *ClientWithResponses) RegistryServiceChangeRetireeStatusWithResponse(ctx context.Context, id string, body RegistryServiceChangeRetireeStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceChangeRetireeStatusResponse, error) {
+	rsp, err := c.RegistryServiceChangeRetireeStatus(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceChangeRetireeStatusResponse(rsp)
 }
 
 // RegistryServiceRecordDeathWithBodyWithResponse Record death
@@ -22915,6 +23624,108 @@ func ParseRegistryServiceListRetireeHistoryResponse(rsp *http.Response) (*Regist
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceListRetireeHistoryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceChangeRetireeStatusResponse parses an HTTP response from a RegistryServiceChangeRetireeStatusWithResponse call
+func ParseRegistryServiceChangeRetireeStatusResponse(rsp *http.Response) (*RegistryServiceChangeRetireeStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceChangeRetireeStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Retiree
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceChangeRetireeStatusResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -291,14 +291,23 @@ func (ManagementMode) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
-// RetireeStatus is a retiree's life status.
+// RetireeStatus is a retiree's status on the roster.
 type RetireeStatus int32
 
 const (
 	RetireeStatus_RETIREE_STATUS_UNSPECIFIED RetireeStatus = 0
 	RetireeStatus_LIVING                     RetireeStatus = 1
-	RetireeStatus_DECEASED                   RetireeStatus = 2
-	RetireeStatus_MOVED_OUT                  RetireeStatus = 3
+	// Set by RecordDeath only.
+	RetireeStatus_DECEASED RetireeStatus = 2
+	// Left the city's management: set by a transfer out of the city only.
+	RetireeStatus_MOVED_OUT RetireeStatus = 3
+	// The community cannot reach the retiree (the retiree is alive as far
+	// as anyone knows). Set by ChangeRetireeStatus, as are the next two.
+	RetireeStatus_LOST_CONTACT RetireeStatus = 4
+	// Serving a prison sentence.
+	RetireeStatus_IMPRISONED RetireeStatus = 5
+	// Settled abroad.
+	RetireeStatus_ABROAD RetireeStatus = 6
 )
 
 // Enum value maps for RetireeStatus.
@@ -308,12 +317,18 @@ var (
 		1: "LIVING",
 		2: "DECEASED",
 		3: "MOVED_OUT",
+		4: "LOST_CONTACT",
+		5: "IMPRISONED",
+		6: "ABROAD",
 	}
 	RetireeStatus_value = map[string]int32{
 		"RETIREE_STATUS_UNSPECIFIED": 0,
 		"LIVING":                     1,
 		"DECEASED":                   2,
 		"MOVED_OUT":                  3,
+		"LOST_CONTACT":               4,
+		"IMPRISONED":                 5,
+		"ABROAD":                     6,
 	}
 )
 
@@ -345,26 +360,45 @@ func (RetireeStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // RetireeFlag marks a special group the community pays attention to.
+// AGED_80_PLUS and AGED_90_PLUS are computed from the birth date on the
+// day of the read and are never stored: a request that sets them is
+// refused. A clerk sets the others.
 type RetireeFlag int32
 
 const (
 	RetireeFlag_RETIREE_FLAG_UNSPECIFIED RetireeFlag = 0
-	RetireeFlag_AGED_80_PLUS             RetireeFlag = 1
-	RetireeFlag_LIVING_ALONE             RetireeFlag = 2
-	RetireeFlag_MODEL_WORKER             RetireeFlag = 3
-	RetireeFlag_HARDSHIP                 RetireeFlag = 4
-	RetireeFlag_SERIOUS_ILLNESS          RetireeFlag = 5
+	// Computed: 80 years old or more today.
+	RetireeFlag_AGED_80_PLUS    RetireeFlag = 1
+	RetireeFlag_LIVING_ALONE    RetireeFlag = 2
+	RetireeFlag_MODEL_WORKER    RetireeFlag = 3
+	RetireeFlag_HARDSHIP        RetireeFlag = 4
+	RetireeFlag_SERIOUS_ILLNESS RetireeFlag = 5
+	// Computed: 90 years old or more today.
+	RetireeFlag_AGED_90_PLUS RetireeFlag = 6
+	// Children live elsewhere; the retiree lives alone or with the spouse.
+	RetireeFlag_EMPTY_NEST RetireeFlag = 7
+	RetireeFlag_DISABLED   RetireeFlag = 8
+	RetireeFlag_DEMENTIA   RetireeFlag = 9
+	// Lost their only child.
+	RetireeFlag_BEREAVED_PARENT RetireeFlag = 10
+	RetireeFlag_VETERAN         RetireeFlag = 11
 )
 
 // Enum value maps for RetireeFlag.
 var (
 	RetireeFlag_name = map[int32]string{
-		0: "RETIREE_FLAG_UNSPECIFIED",
-		1: "AGED_80_PLUS",
-		2: "LIVING_ALONE",
-		3: "MODEL_WORKER",
-		4: "HARDSHIP",
-		5: "SERIOUS_ILLNESS",
+		0:  "RETIREE_FLAG_UNSPECIFIED",
+		1:  "AGED_80_PLUS",
+		2:  "LIVING_ALONE",
+		3:  "MODEL_WORKER",
+		4:  "HARDSHIP",
+		5:  "SERIOUS_ILLNESS",
+		6:  "AGED_90_PLUS",
+		7:  "EMPTY_NEST",
+		8:  "DISABLED",
+		9:  "DEMENTIA",
+		10: "BEREAVED_PARENT",
+		11: "VETERAN",
 	}
 	RetireeFlag_value = map[string]int32{
 		"RETIREE_FLAG_UNSPECIFIED": 0,
@@ -373,6 +407,12 @@ var (
 		"MODEL_WORKER":             3,
 		"HARDSHIP":                 4,
 		"SERIOUS_ILLNESS":          5,
+		"AGED_90_PLUS":             6,
+		"EMPTY_NEST":               7,
+		"DISABLED":                 8,
+		"DEMENTIA":                 9,
+		"BEREAVED_PARENT":          10,
+		"VETERAN":                  11,
 	}
 )
 
@@ -418,6 +458,9 @@ const (
 	// The end of a WatchRetirees snapshot; its revision is where the live
 	// changes continue.
 	ChangeKind_SNAPSHOT_END ChangeKind = 7
+	// ChangeRetireeStatus: the history entry lists the old and new status
+	// and effective date, and carries the reason.
+	ChangeKind_STATUS_CHANGED ChangeKind = 8
 	// --- transfers (B)
 	// A transfer was proposed; the retiree has not changed. In the history
 	// only (not in the change log), with revision 0.
@@ -442,6 +485,7 @@ var (
 		5:  "ASSIGNED",
 		6:  "SNAPSHOT",
 		7:  "SNAPSHOT_END",
+		8:  "STATUS_CHANGED",
 		9:  "TRANSFER_PROPOSED",
 		10: "TRANSFER_DECLINED",
 		11: "TRANSFER_LAPSED",
@@ -456,6 +500,7 @@ var (
 		"ASSIGNED":                5,
 		"SNAPSHOT":                6,
 		"SNAPSHOT_END":            7,
+		"STATUS_CHANGED":          8,
 		"TRANSFER_PROPOSED":       9,
 		"TRANSFER_DECLINED":       10,
 		"TRANSFER_LAPSED":         11,
@@ -662,6 +707,136 @@ func (TransferDirection) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
+// Kind is where the residence lies as seen from the city.
+type Residence_Kind int32
+
+const (
+	Residence_KIND_UNSPECIFIED Residence_Kind = 0
+	// In the city that manages the retiree.
+	Residence_LOCAL Residence_Kind = 1
+	// In another city of the province.
+	Residence_OTHER_CITY     Residence_Kind = 2
+	Residence_OTHER_PROVINCE Residence_Kind = 3
+	Residence_ABROAD         Residence_Kind = 4
+)
+
+// Enum value maps for Residence_Kind.
+var (
+	Residence_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "LOCAL",
+		2: "OTHER_CITY",
+		3: "OTHER_PROVINCE",
+		4: "ABROAD",
+	}
+	Residence_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"LOCAL":            1,
+		"OTHER_CITY":       2,
+		"OTHER_PROVINCE":   3,
+		"ABROAD":           4,
+	}
+)
+
+func (x Residence_Kind) Enum() *Residence_Kind {
+	p := new(Residence_Kind)
+	*p = x
+	return p
+}
+
+func (x Residence_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Residence_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[11].Descriptor()
+}
+
+func (Residence_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[11]
+}
+
+func (x Residence_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Residence_Kind.Descriptor instead.
+func (Residence_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55, 0}
+}
+
+// Relation is how the carer is related to the retiree.
+type Carer_Relation int32
+
+const (
+	Carer_RELATION_UNSPECIFIED Carer_Relation = 0
+	Carer_SPOUSE               Carer_Relation = 1
+	Carer_CHILD                Carer_Relation = 2
+	Carer_CHILD_IN_LAW         Carer_Relation = 3
+	Carer_GRANDCHILD           Carer_Relation = 4
+	Carer_SIBLING              Carer_Relation = 5
+	Carer_OTHER_RELATIVE       Carer_Relation = 6
+	Carer_NEIGHBOUR            Carer_Relation = 7
+	// A paid or volunteer carer.
+	Carer_CARER Carer_Relation = 8
+	Carer_OTHER Carer_Relation = 9
+)
+
+// Enum value maps for Carer_Relation.
+var (
+	Carer_Relation_name = map[int32]string{
+		0: "RELATION_UNSPECIFIED",
+		1: "SPOUSE",
+		2: "CHILD",
+		3: "CHILD_IN_LAW",
+		4: "GRANDCHILD",
+		5: "SIBLING",
+		6: "OTHER_RELATIVE",
+		7: "NEIGHBOUR",
+		8: "CARER",
+		9: "OTHER",
+	}
+	Carer_Relation_value = map[string]int32{
+		"RELATION_UNSPECIFIED": 0,
+		"SPOUSE":               1,
+		"CHILD":                2,
+		"CHILD_IN_LAW":         3,
+		"GRANDCHILD":           4,
+		"SIBLING":              5,
+		"OTHER_RELATIVE":       6,
+		"NEIGHBOUR":            7,
+		"CARER":                8,
+		"OTHER":                9,
+	}
+)
+
+func (x Carer_Relation) Enum() *Carer_Relation {
+	p := new(Carer_Relation)
+	*p = x
+	return p
+}
+
+func (x Carer_Relation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Carer_Relation) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[12].Descriptor()
+}
+
+func (Carer_Relation) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[12]
+}
+
+func (x Carer_Relation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Carer_Relation.Descriptor instead.
+func (Carer_Relation) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56, 0}
+}
+
 // Community is a residents' community, the unit that manages retirees.
 type Community struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -854,20 +1029,40 @@ type Retiree struct {
 	EnterpriseCreditCode string         `protobuf:"bytes,8,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	CommunityId          string         `protobuf:"bytes,9,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
 	ManagementMode       ManagementMode `protobuf:"varint,10,opt,name=management_mode,json=managementMode,proto3,enum=socmgmt.registry.v1.ManagementMode" json:"management_mode,omitempty"`
-	// Output only; changed by RecordDeath and TransferRetiree.
+	// Output only; changed by ChangeRetireeStatus, RecordDeath and
+	// transfers out of the city.
 	Status RetireeStatus `protobuf:"varint,11,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
 	// Returned in full by GetRetiree and LookupRetiree only.
 	Phone string `protobuf:"bytes,12,opt,name=phone,proto3" json:"phone,omitempty"`
 	// The phone number masked, e.g. 138****5678. Output only.
-	PhoneMasked      string        `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
-	ResidenceAddress string        `protobuf:"bytes,14,opt,name=residence_address,json=residenceAddress,proto3" json:"residence_address,omitempty"`
-	Flags            []RetireeFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	PhoneMasked string `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// The address where the retiree lives: the same as residence.address.
+	// Setting either sets both (when both are sent they must agree), so
+	// clients written before residence keep working.
+	ResidenceAddress string `protobuf:"bytes,14,opt,name=residence_address,json=residenceAddress,proto3" json:"residence_address,omitempty"`
+	// The stored flags and, in every answer, the computed ones
+	// (AGED_80_PLUS, AGED_90_PLUS), which a request must not set.
+	Flags []RetireeFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
 	// YYYY-MM-DD, set by RecordDeath. Output only.
 	DateOfDeath string `protobuf:"bytes,16,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	// Changes whenever the retiree changes; send it back on update.
 	Etag       string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// YYYY-MM-DD: the day the current status took effect (for DECEASED the
+	// date of death); empty for a retiree living since registration.
+	// Output only.
+	StatusEffectiveOn string `protobuf:"bytes,20,opt,name=status_effective_on,json=statusEffectiveOn,proto3" json:"status_effective_on,omitempty"`
+	// Why the status changed, as given to ChangeRetireeStatus (empty for
+	// statuses set otherwise). Output only.
+	StatusReason string `protobuf:"bytes,21,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// Where the retiree actually lives, which may be apart from the
+	// managing community. Update mask path: residence.
+	Residence *Residence `protobuf:"bytes,22,opt,name=residence,proto3" json:"residence,omitempty"`
+	// Family members, carers and contacts, at most 10, at most one of them
+	// the emergency contact. An update (mask path carers) replaces the
+	// list. Their phone numbers follow the rule of the retiree's own.
+	Carers []*Carer `protobuf:"bytes,23,rep,name=carers,proto3" json:"carers,omitempty"`
 	// --- transfers (B)
 	// Where the retiree went when a transfer out of the city set MOVED_OUT.
 	// Output only.
@@ -1038,6 +1233,34 @@ func (x *Retiree) GetCreateTime() *timestamppb.Timestamp {
 func (x *Retiree) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Retiree) GetStatusEffectiveOn() string {
+	if x != nil {
+		return x.StatusEffectiveOn
+	}
+	return ""
+}
+
+func (x *Retiree) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *Retiree) GetResidence() *Residence {
+	if x != nil {
+		return x.Residence
+	}
+	return nil
+}
+
+func (x *Retiree) GetCarers() []*Carer {
+	if x != nil {
+		return x.Carers
 	}
 	return nil
 }
@@ -1846,8 +2069,17 @@ type ListRetireesRequest struct {
 	EnterpriseCreditCode string                 `protobuf:"bytes,4,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	ManagementMode       ManagementMode         `protobuf:"varint,5,opt,name=management_mode,json=managementMode,proto3,enum=socmgmt.registry.v1.ManagementMode" json:"management_mode,omitempty"`
 	Status               RetireeStatus          `protobuf:"varint,6,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Only retirees with every one of these flags, computed ones included
+	// (REST: flags=LIVING_ALONE&flags=AGED_80_PLUS). At most 16.
+	Flags []RetireeFlag `protobuf:"varint,7,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	// Only retirees whose residence is of this kind, when set.
+	ResidenceKind Residence_Kind `protobuf:"varint,8,opt,name=residence_kind,json=residenceKind,proto3,enum=socmgmt.registry.v1.Residence_Kind" json:"residence_kind,omitempty"`
+	// Only retirees at least this old today, in whole years (0: no bound).
+	MinAge int32 `protobuf:"varint,9,opt,name=min_age,json=minAge,proto3" json:"min_age,omitempty"`
+	// Only retirees at most this old today, in whole years (0: no bound).
+	MaxAge        int32 `protobuf:"varint,10,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRetireesRequest) Reset() {
@@ -1922,6 +2154,34 @@ func (x *ListRetireesRequest) GetStatus() RetireeStatus {
 	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
 }
 
+func (x *ListRetireesRequest) GetFlags() []RetireeFlag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *ListRetireesRequest) GetResidenceKind() Residence_Kind {
+	if x != nil {
+		return x.ResidenceKind
+	}
+	return Residence_KIND_UNSPECIFIED
+}
+
+func (x *ListRetireesRequest) GetMinAge() int32 {
+	if x != nil {
+		return x.MinAge
+	}
+	return 0
+}
+
+func (x *ListRetireesRequest) GetMaxAge() int32 {
+	if x != nil {
+		return x.MaxAge
+	}
+	return 0
+}
+
 // ListRetireesResponse is the response of ListRetirees. ID numbers and
 // phone numbers appear masked only.
 type ListRetireesResponse struct {
@@ -1982,8 +2242,9 @@ type UpdateRetireeRequest struct {
 	// The fields to change, with id and etag.
 	Retiree *Retiree `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
 	// The fields to change. Through REST it is inferred from the body.
-	// Changeable: name, phone, residence_address, flags, retirement_date,
-	// enterprise_credit_code, management_mode (admin and bureau only).
+	// Changeable: name, phone, residence_address, residence, carers, flags,
+	// retirement_date, enterprise_credit_code, management_mode (admin and
+	// bureau only).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3283,15 +3544,20 @@ type RetireeState struct {
 	EnterpriseCreditCode string         `protobuf:"bytes,6,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
 	BirthDate            string         `protobuf:"bytes,7,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
 	DateOfDeath          string         `protobuf:"bytes,8,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
-	Flags                []RetireeFlag  `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
-	RetirementDate       string         `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
+	// The stored flags only: a change-log entry is written when the
+	// retiree changes, and a computed flag (AGED_80_PLUS, AGED_90_PLUS)
+	// would go stale in it; a consumer computes those from birth_date.
+	Flags          []RetireeFlag `protobuf:"varint,9,rep,packed,name=flags,proto3,enum=socmgmt.registry.v1.RetireeFlag" json:"flags,omitempty"`
+	RetirementDate string        `protobuf:"bytes,10,opt,name=retirement_date,json=retirementDate,proto3" json:"retirement_date,omitempty"`
 	// What a clerk's work list shows to reach the retiree: the name and the
 	// masked numbers (never the full ID or phone number).
 	Name           string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	IdNumberMasked string `protobuf:"bytes,12,opt,name=id_number_masked,json=idNumberMasked,proto3" json:"id_number_masked,omitempty"`
 	PhoneMasked    string `protobuf:"bytes,13,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// YYYY-MM-DD: the day the status took effect (see Retiree).
+	StatusEffectiveOn string `protobuf:"bytes,14,opt,name=status_effective_on,json=statusEffectiveOn,proto3" json:"status_effective_on,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RetireeState) Reset() {
@@ -3411,6 +3677,13 @@ func (x *RetireeState) GetIdNumberMasked() string {
 func (x *RetireeState) GetPhoneMasked() string {
 	if x != nil {
 		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *RetireeState) GetStatusEffectiveOn() string {
+	if x != nil {
+		return x.StatusEffectiveOn
 	}
 	return ""
 }
@@ -4260,6 +4533,308 @@ func (x *ListRevokedTokensResponse) GetEpoch() string {
 	return ""
 }
 
+// Residence is where a retiree actually lives.
+type Residence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required when a residence is sent. Unspecified only on a retiree
+	// whose address was given as residence_address alone.
+	Kind Residence_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.registry.v1.Residence_Kind" json:"kind,omitempty"`
+	// At most 200 characters.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// Optional: the 6-, 9- or 12-digit division code of where the retiree
+	// lives (district, street office or community); not for ABROAD.
+	DivisionCode string `protobuf:"bytes,3,opt,name=division_code,json=divisionCode,proto3" json:"division_code,omitempty"`
+	// ISO 3166-1 alpha-2 country code, e.g. "CA": required for ABROAD and
+	// only there.
+	Country       string `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Residence) Reset() {
+	*x = Residence{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Residence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Residence) ProtoMessage() {}
+
+func (x *Residence) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Residence.ProtoReflect.Descriptor instead.
+func (*Residence) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *Residence) GetKind() Residence_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Residence_KIND_UNSPECIFIED
+}
+
+func (x *Residence) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Residence) GetDivisionCode() string {
+	if x != nil {
+		return x.DivisionCode
+	}
+	return ""
+}
+
+func (x *Residence) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+// Carer is a family member, carer or other contact of a retiree.
+type Carer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at most 64 characters.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required.
+	Relation Carer_Relation `protobuf:"varint,2,opt,name=relation,proto3,enum=socmgmt.registry.v1.Carer_Relation" json:"relation,omitempty"`
+	// Returned in full by GetRetiree and LookupRetiree only, to the roles
+	// that see the retiree's own phone number.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The phone number masked, e.g. 138****5678. Output only.
+	PhoneMasked string `protobuf:"bytes,4,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// Legally responsible for the retiree's care (guardian or supporter).
+	LegallyResponsible bool `protobuf:"varint,5,opt,name=legally_responsible,json=legallyResponsible,proto3" json:"legally_responsible,omitempty"`
+	// The one to call first; at most one carer of a retiree.
+	EmergencyContact bool `protobuf:"varint,6,opt,name=emergency_contact,json=emergencyContact,proto3" json:"emergency_contact,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Carer) Reset() {
+	*x = Carer{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Carer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Carer) ProtoMessage() {}
+
+func (x *Carer) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Carer.ProtoReflect.Descriptor instead.
+func (*Carer) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *Carer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Carer) GetRelation() Carer_Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return Carer_RELATION_UNSPECIFIED
+}
+
+func (x *Carer) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Carer) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *Carer) GetLegallyResponsible() bool {
+	if x != nil {
+		return x.LegallyResponsible
+	}
+	return false
+}
+
+func (x *Carer) GetEmergencyContact() bool {
+	if x != nil {
+		return x.EmergencyContact
+	}
+	return false
+}
+
+// ChangeRetireeStatusRequest is the request of ChangeRetireeStatus.
+//
+// The status moves from LIVING to LOST_CONTACT, IMPRISONED or ABROAD, back
+// to LIVING, or from one of those three to another. A deceased or
+// moved-out retiree's status does not change here (FAILED_PRECONDITION,
+// ErrorInfo reason RETIREE_DECEASED or RETIREE_MOVED_OUT), nor does a
+// change to the status the retiree has (STATUS_UNCHANGED).
+type ChangeRetireeStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// LIVING, LOST_CONTACT, IMPRISONED or ABROAD.
+	Status RetireeStatus `protobuf:"varint,2,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
+	// YYYY-MM-DD, required: the day the new status took effect. Not in the
+	// future, not before the retirement date (when known), and not before
+	// the day the current status took effect.
+	EffectiveOn string `protobuf:"bytes,3,opt,name=effective_on,json=effectiveOn,proto3" json:"effective_on,omitempty"`
+	// Required, at most 500 characters; kept in the history.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional: when set, the change is refused if the retiree changed.
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeRetireeStatusRequest) Reset() {
+	*x = ChangeRetireeStatusRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeRetireeStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeRetireeStatusRequest) ProtoMessage() {}
+
+func (x *ChangeRetireeStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeRetireeStatusRequest.ProtoReflect.Descriptor instead.
+func (*ChangeRetireeStatusRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ChangeRetireeStatusRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetStatus() RetireeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
+}
+
+func (x *ChangeRetireeStatusRequest) GetEffectiveOn() string {
+	if x != nil {
+		return x.EffectiveOn
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ChangeRetireeStatusRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// ChangeRetireeStatusResponse is the response of ChangeRetireeStatus.
+type ChangeRetireeStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Retiree       *Retiree               `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeRetireeStatusResponse) Reset() {
+	*x = ChangeRetireeStatusResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeRetireeStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeRetireeStatusResponse) ProtoMessage() {}
+
+func (x *ChangeRetireeStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeRetireeStatusResponse.ProtoReflect.Descriptor instead.
+func (*ChangeRetireeStatusResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ChangeRetireeStatusResponse) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
 // TransferDestination is where a retiree went out of the city.
 type TransferDestination struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4275,7 +4850,7 @@ type TransferDestination struct {
 
 func (x *TransferDestination) Reset() {
 	*x = TransferDestination{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4287,7 +4862,7 @@ func (x *TransferDestination) String() string {
 func (*TransferDestination) ProtoMessage() {}
 
 func (x *TransferDestination) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[55]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4300,7 +4875,7 @@ func (x *TransferDestination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferDestination.ProtoReflect.Descriptor instead.
 func (*TransferDestination) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{55}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *TransferDestination) GetDescription() string {
@@ -4355,7 +4930,7 @@ type Transfer struct {
 
 func (x *Transfer) Reset() {
 	*x = Transfer{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4367,7 +4942,7 @@ func (x *Transfer) String() string {
 func (*Transfer) ProtoMessage() {}
 
 func (x *Transfer) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[56]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4380,7 +4955,7 @@ func (x *Transfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
 func (*Transfer) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Transfer) GetId() string {
@@ -4498,7 +5073,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4510,7 +5085,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[57]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4523,7 +5098,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{57}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetTransferRequest) GetId() string {
@@ -4543,7 +5118,7 @@ type GetTransferResponse struct {
 
 func (x *GetTransferResponse) Reset() {
 	*x = GetTransferResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4555,7 +5130,7 @@ func (x *GetTransferResponse) String() string {
 func (*GetTransferResponse) ProtoMessage() {}
 
 func (x *GetTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[58]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4568,7 +5143,7 @@ func (x *GetTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferResponse.ProtoReflect.Descriptor instead.
 func (*GetTransferResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{58}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetTransferResponse) GetTransfer() *Transfer {
@@ -4598,7 +5173,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4610,7 +5185,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[59]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4623,7 +5198,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{59}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListTransfersRequest) GetPageSize() int32 {
@@ -4672,7 +5247,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4684,7 +5259,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[60]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4697,7 +5272,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{60}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -4724,7 +5299,7 @@ type AcceptTransferRequest struct {
 
 func (x *AcceptTransferRequest) Reset() {
 	*x = AcceptTransferRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4736,7 +5311,7 @@ func (x *AcceptTransferRequest) String() string {
 func (*AcceptTransferRequest) ProtoMessage() {}
 
 func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[61]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4749,7 +5324,7 @@ func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptTransferRequest.ProtoReflect.Descriptor instead.
 func (*AcceptTransferRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{61}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AcceptTransferRequest) GetId() string {
@@ -4771,7 +5346,7 @@ type AcceptTransferResponse struct {
 
 func (x *AcceptTransferResponse) Reset() {
 	*x = AcceptTransferResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4783,7 +5358,7 @@ func (x *AcceptTransferResponse) String() string {
 func (*AcceptTransferResponse) ProtoMessage() {}
 
 func (x *AcceptTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[62]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4796,7 +5371,7 @@ func (x *AcceptTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptTransferResponse.ProtoReflect.Descriptor instead.
 func (*AcceptTransferResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{62}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AcceptTransferResponse) GetTransfer() *Transfer {
@@ -4825,7 +5400,7 @@ type DeclineTransferRequest struct {
 
 func (x *DeclineTransferRequest) Reset() {
 	*x = DeclineTransferRequest{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4837,7 +5412,7 @@ func (x *DeclineTransferRequest) String() string {
 func (*DeclineTransferRequest) ProtoMessage() {}
 
 func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[63]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4850,7 +5425,7 @@ func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineTransferRequest.ProtoReflect.Descriptor instead.
 func (*DeclineTransferRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{63}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DeclineTransferRequest) GetId() string {
@@ -4877,7 +5452,7 @@ type DeclineTransferResponse struct {
 
 func (x *DeclineTransferResponse) Reset() {
 	*x = DeclineTransferResponse{}
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4889,7 +5464,7 @@ func (x *DeclineTransferResponse) String() string {
 func (*DeclineTransferResponse) ProtoMessage() {}
 
 func (x *DeclineTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[64]
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4902,7 +5477,7 @@ func (x *DeclineTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineTransferResponse.ProtoReflect.Descriptor instead.
 func (*DeclineTransferResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{64}
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeclineTransferResponse) GetTransfer() *Transfer {
@@ -4936,7 +5511,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\townership\x18\x03 \x01(\x0e2\x1e.socmgmt.registry.v1.OwnershipR\townership\x12=\n" +
 	"\x06status\x18\x04 \x01(\x0e2%.socmgmt.registry.v1.EnterpriseStatusR\x06status\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x8d\a\n" +
+	"createTime\"\xd4\b\n" +
 	"\aRetiree\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12(\n" +
@@ -4960,7 +5535,11 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12J\n" +
+	"updateTime\x12.\n" +
+	"\x13status_effective_on\x18\x14 \x01(\tR\x11statusEffectiveOn\x12#\n" +
+	"\rstatus_reason\x18\x15 \x01(\tR\fstatusReason\x12<\n" +
+	"\tresidence\x18\x16 \x01(\v2\x1e.socmgmt.registry.v1.ResidenceR\tresidence\x122\n" +
+	"\x06carers\x18\x17 \x03(\v2\x1a.socmgmt.registry.v1.CarerR\x06carers\x12J\n" +
 	"\fmoved_out_to\x18\x1e \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\n" +
 	"movedOutTo\x12$\n" +
 	"\x0emoved_out_date\x18\x1f \x01(\tR\fmovedOutDate\"V\n" +
@@ -5011,7 +5590,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11GetRetireeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
 	"\x12GetRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xb4\x02\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xea\x03\n" +
 	"\x13ListRetireesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -5019,7 +5598,12 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x124\n" +
 	"\x16enterprise_credit_code\x18\x04 \x01(\tR\x14enterpriseCreditCode\x12L\n" +
 	"\x0fmanagement_mode\x18\x05 \x01(\x0e2#.socmgmt.registry.v1.ManagementModeR\x0emanagementMode\x12:\n" +
-	"\x06status\x18\x06 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\"x\n" +
+	"\x06status\x18\x06 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\x126\n" +
+	"\x05flags\x18\a \x03(\x0e2 .socmgmt.registry.v1.RetireeFlagR\x05flags\x12J\n" +
+	"\x0eresidence_kind\x18\b \x01(\x0e2#.socmgmt.registry.v1.Residence.KindR\rresidenceKind\x12\x17\n" +
+	"\amin_age\x18\t \x01(\x05R\x06minAge\x12\x17\n" +
+	"\amax_age\x18\n" +
+	" \x01(\x05R\x06maxAge\"x\n" +
 	"\x14ListRetireesResponse\x128\n" +
 	"\bretirees\x18\x01 \x03(\v2\x1c.socmgmt.registry.v1.RetireeR\bretirees\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x01\n" +
@@ -5116,7 +5700,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"S\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xaa\x04\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xda\x04\n" +
 	"\fRetireeState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rid_number_key\x18\x02 \x01(\fR\vidNumberKey\x12!\n" +
@@ -5132,7 +5716,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	" \x01(\tR\x0eretirementDate\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12(\n" +
 	"\x10id_number_masked\x18\f \x01(\tR\x0eidNumberMasked\x12!\n" +
-	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\"\xf8\x01\n" +
+	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\x12.\n" +
+	"\x13status_effective_on\x18\x0e \x01(\tR\x11statusEffectiveOn\"\xf8\x01\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
@@ -5193,7 +5778,48 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"{\n" +
 	"\x19ListRevokedTokensResponse\x12H\n" +
 	"\x0erevoked_tokens\x18\x01 \x03(\v2!.socmgmt.registry.v1.RevokedTokenR\rrevokedTokens\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\\\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xf6\x01\n" +
+	"\tResidence\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.socmgmt.registry.v1.Residence.KindR\x04kind\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12#\n" +
+	"\rdivision_code\x18\x03 \x01(\tR\fdivisionCode\x12\x18\n" +
+	"\acountry\x18\x04 \x01(\tR\acountry\"W\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05LOCAL\x10\x01\x12\x0e\n" +
+	"\n" +
+	"OTHER_CITY\x10\x02\x12\x12\n" +
+	"\x0eOTHER_PROVINCE\x10\x03\x12\n" +
+	"\n" +
+	"\x06ABROAD\x10\x04\"\x99\x03\n" +
+	"\x05Carer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\brelation\x18\x02 \x01(\x0e2#.socmgmt.registry.v1.Carer.RelationR\brelation\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12!\n" +
+	"\fphone_masked\x18\x04 \x01(\tR\vphoneMasked\x12/\n" +
+	"\x13legally_responsible\x18\x05 \x01(\bR\x12legallyResponsible\x12+\n" +
+	"\x11emergency_contact\x18\x06 \x01(\bR\x10emergencyContact\"\xa3\x01\n" +
+	"\bRelation\x12\x18\n" +
+	"\x14RELATION_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06SPOUSE\x10\x01\x12\t\n" +
+	"\x05CHILD\x10\x02\x12\x10\n" +
+	"\fCHILD_IN_LAW\x10\x03\x12\x0e\n" +
+	"\n" +
+	"GRANDCHILD\x10\x04\x12\v\n" +
+	"\aSIBLING\x10\x05\x12\x12\n" +
+	"\x0eOTHER_RELATIVE\x10\x06\x12\r\n" +
+	"\tNEIGHBOUR\x10\a\x12\t\n" +
+	"\x05CARER\x10\b\x12\t\n" +
+	"\x05OTHER\x10\t\"\xb7\x01\n" +
+	"\x1aChangeRetireeStatusRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status\x12!\n" +
+	"\feffective_on\x18\x03 \x01(\tR\veffectiveOn\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\"U\n" +
+	"\x1bChangeRetireeStatusResponse\x126\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\\\n" +
 	"\x13TransferDestination\x12 \n" +
 	"\vdescription\x18\x01 \x01(\tR\vdescription\x12#\n" +
 	"\rdivision_code\x18\x02 \x01(\tR\fdivisionCode\"\xa7\x05\n" +
@@ -5274,20 +5900,33 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"ENTERPRISE\x10\x01\x12\r\n" +
 	"\tCOMMUNITY\x10\x02\x12\n" +
 	"\n" +
-	"\x06BUREAU\x10\x03*X\n" +
+	"\x06BUREAU\x10\x03*\x86\x01\n" +
 	"\rRetireeStatus\x12\x1e\n" +
 	"\x1aRETIREE_STATUS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06LIVING\x10\x01\x12\f\n" +
 	"\bDECEASED\x10\x02\x12\r\n" +
-	"\tMOVED_OUT\x10\x03*\x84\x01\n" +
+	"\tMOVED_OUT\x10\x03\x12\x10\n" +
+	"\fLOST_CONTACT\x10\x04\x12\x0e\n" +
+	"\n" +
+	"IMPRISONED\x10\x05\x12\n" +
+	"\n" +
+	"\x06ABROAD\x10\x06*\xe4\x01\n" +
 	"\vRetireeFlag\x12\x1c\n" +
 	"\x18RETIREE_FLAG_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fAGED_80_PLUS\x10\x01\x12\x10\n" +
 	"\fLIVING_ALONE\x10\x02\x12\x10\n" +
 	"\fMODEL_WORKER\x10\x03\x12\f\n" +
 	"\bHARDSHIP\x10\x04\x12\x13\n" +
-	"\x0fSERIOUS_ILLNESS\x10\x05*\xe6\x01\n" +
+	"\x0fSERIOUS_ILLNESS\x10\x05\x12\x10\n" +
+	"\fAGED_90_PLUS\x10\x06\x12\x0e\n" +
+	"\n" +
+	"EMPTY_NEST\x10\a\x12\f\n" +
+	"\bDISABLED\x10\b\x12\f\n" +
+	"\bDEMENTIA\x10\t\x12\x13\n" +
+	"\x0fBEREAVED_PARENT\x10\n" +
+	"\x12\v\n" +
+	"\aVETERAN\x10\v*\xfa\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
@@ -5297,7 +5936,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x04DIED\x10\x04\x12\f\n" +
 	"\bASSIGNED\x10\x05\x12\f\n" +
 	"\bSNAPSHOT\x10\x06\x12\x10\n" +
-	"\fSNAPSHOT_END\x10\a\x12\x15\n" +
+	"\fSNAPSHOT_END\x10\a\x12\x12\n" +
+	"\x0eSTATUS_CHANGED\x10\b\x12\x15\n" +
 	"\x11TRANSFER_PROPOSED\x10\t\x12\x15\n" +
 	"\x11TRANSFER_DECLINED\x10\n" +
 	"\x12\x13\n" +
@@ -5318,7 +5958,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11TransferDirection\x12\"\n" +
 	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bINCOMING\x10\x01\x12\f\n" +
-	"\bOUTGOING\x10\x022\xa5\x15\n" +
+	"\bOUTGOING\x10\x022\x9f\x16\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -5341,7 +5981,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eAssignRetirees\x12*.socmgmt.registry.v1.AssignRetireesRequest\x1a+.socmgmt.registry.v1.AssignRetireesResponse\x12{\n" +
 	"\x14BatchGetRetireeFacts\x120.socmgmt.registry.v1.BatchGetRetireeFactsRequest\x1a1.socmgmt.registry.v1.BatchGetRetireeFactsResponse\x12`\n" +
 	"\vRevokeToken\x12'.socmgmt.registry.v1.RevokeTokenRequest\x1a(.socmgmt.registry.v1.RevokeTokenResponse\x12r\n" +
-	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponse\x12`\n" +
+	"\x11ListRevokedTokens\x12-.socmgmt.registry.v1.ListRevokedTokensRequest\x1a..socmgmt.registry.v1.ListRevokedTokensResponse\x12x\n" +
+	"\x13ChangeRetireeStatus\x12/.socmgmt.registry.v1.ChangeRetireeStatusRequest\x1a0.socmgmt.registry.v1.ChangeRetireeStatusResponse\x12`\n" +
 	"\vGetTransfer\x12'.socmgmt.registry.v1.GetTransferRequest\x1a(.socmgmt.registry.v1.GetTransferResponse\x12f\n" +
 	"\rListTransfers\x12).socmgmt.registry.v1.ListTransfersRequest\x1a*.socmgmt.registry.v1.ListTransfersResponse\x12i\n" +
 	"\x0eAcceptTransfer\x12*.socmgmt.registry.v1.AcceptTransferRequest\x1a+.socmgmt.registry.v1.AcceptTransferResponse\x12l\n" +
@@ -5359,8 +6000,8 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -5373,205 +6014,221 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(AssignRefusal)(0),                     // 8: socmgmt.registry.v1.AssignRefusal
 	(TransferState)(0),                     // 9: socmgmt.registry.v1.TransferState
 	(TransferDirection)(0),                 // 10: socmgmt.registry.v1.TransferDirection
-	(*Community)(nil),                      // 11: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                     // 12: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                        // 13: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),         // 14: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),        // 15: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),            // 16: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),           // 17: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),         // 18: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),        // 19: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),        // 20: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),       // 21: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),           // 22: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),          // 23: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),         // 24: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),        // 25: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),           // 26: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),          // 27: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),              // 28: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),             // 29: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),            // 30: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),           // 31: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),           // 32: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),          // 33: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),           // 34: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),          // 35: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),         // 36: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),        // 37: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),             // 38: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),            // 39: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                    // 40: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                   // 41: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),      // 42: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),     // 43: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                     // 44: socmgmt.registry.v1.AuditEntry
-	(*AuditedImportGroup)(nil),             // 45: socmgmt.registry.v1.AuditedImportGroup
-	(*ListRetireeAuditLogRequest)(nil),     // 46: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 47: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 48: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 49: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 50: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 51: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 52: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 53: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 54: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 55: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                 // 56: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),          // 57: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),    // 58: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                   // 59: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),   // 60: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),             // 61: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                   // 62: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),            // 63: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),       // 64: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),      // 65: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*TransferDestination)(nil),            // 66: socmgmt.registry.v1.TransferDestination
-	(*Transfer)(nil),                       // 67: socmgmt.registry.v1.Transfer
-	(*GetTransferRequest)(nil),             // 68: socmgmt.registry.v1.GetTransferRequest
-	(*GetTransferResponse)(nil),            // 69: socmgmt.registry.v1.GetTransferResponse
-	(*ListTransfersRequest)(nil),           // 70: socmgmt.registry.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),          // 71: socmgmt.registry.v1.ListTransfersResponse
-	(*AcceptTransferRequest)(nil),          // 72: socmgmt.registry.v1.AcceptTransferRequest
-	(*AcceptTransferResponse)(nil),         // 73: socmgmt.registry.v1.AcceptTransferResponse
-	(*DeclineTransferRequest)(nil),         // 74: socmgmt.registry.v1.DeclineTransferRequest
-	(*DeclineTransferResponse)(nil),        // 75: socmgmt.registry.v1.DeclineTransferResponse
-	(*timestamppb.Timestamp)(nil),          // 76: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 77: google.protobuf.FieldMask
+	(Residence_Kind)(0),                    // 11: socmgmt.registry.v1.Residence.Kind
+	(Carer_Relation)(0),                    // 12: socmgmt.registry.v1.Carer.Relation
+	(*Community)(nil),                      // 13: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                     // 14: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                        // 15: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),         // 16: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),        // 17: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),            // 18: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),           // 19: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),         // 20: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),        // 21: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),        // 22: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),       // 23: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),           // 24: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),          // 25: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),         // 26: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),        // 27: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),           // 28: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),          // 29: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),              // 30: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),             // 31: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),            // 32: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),           // 33: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),           // 34: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),          // 35: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),           // 36: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),          // 37: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),         // 38: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),        // 39: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),             // 40: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),            // 41: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                    // 42: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                   // 43: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),      // 44: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),     // 45: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                     // 46: socmgmt.registry.v1.AuditEntry
+	(*AuditedImportGroup)(nil),             // 47: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),     // 48: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),    // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),  // 50: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),               // 51: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil), // 52: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),           // 53: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                   // 54: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),          // 55: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),          // 56: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),         // 57: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                 // 58: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),          // 59: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),    // 60: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                   // 61: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),   // 62: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),             // 63: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                   // 64: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),            // 65: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),       // 66: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),      // 67: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*Residence)(nil),                      // 68: socmgmt.registry.v1.Residence
+	(*Carer)(nil),                          // 69: socmgmt.registry.v1.Carer
+	(*ChangeRetireeStatusRequest)(nil),     // 70: socmgmt.registry.v1.ChangeRetireeStatusRequest
+	(*ChangeRetireeStatusResponse)(nil),    // 71: socmgmt.registry.v1.ChangeRetireeStatusResponse
+	(*TransferDestination)(nil),            // 72: socmgmt.registry.v1.TransferDestination
+	(*Transfer)(nil),                       // 73: socmgmt.registry.v1.Transfer
+	(*GetTransferRequest)(nil),             // 74: socmgmt.registry.v1.GetTransferRequest
+	(*GetTransferResponse)(nil),            // 75: socmgmt.registry.v1.GetTransferResponse
+	(*ListTransfersRequest)(nil),           // 76: socmgmt.registry.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),          // 77: socmgmt.registry.v1.ListTransfersResponse
+	(*AcceptTransferRequest)(nil),          // 78: socmgmt.registry.v1.AcceptTransferRequest
+	(*AcceptTransferResponse)(nil),         // 79: socmgmt.registry.v1.AcceptTransferResponse
+	(*DeclineTransferRequest)(nil),         // 80: socmgmt.registry.v1.DeclineTransferRequest
+	(*DeclineTransferResponse)(nil),        // 81: socmgmt.registry.v1.DeclineTransferResponse
+	(*timestamppb.Timestamp)(nil),          // 82: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 83: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	76,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	82,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	76,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	82,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	76,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	76,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	66,  // 11: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
-	11,  // 12: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	11,  // 13: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	11,  // 14: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	11,  // 15: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	12,  // 16: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	12,  // 17: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	12,  // 18: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	2,   // 19: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	12,  // 20: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	13,  // 21: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	13,  // 22: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	13,  // 23: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	4,   // 24: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	5,   // 25: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	13,  // 26: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	13,  // 27: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	77,  // 28: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13,  // 29: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	13,  // 30: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	66,  // 31: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	13,  // 32: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	67,  // 33: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	13,  // 34: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	7,   // 35: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	76,  // 36: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	40,  // 37: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	67,  // 38: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
-	41,  // 39: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	76,  // 40: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	45,  // 41: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
-	44,  // 42: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	49,  // 43: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	49,  // 44: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	76,  // 45: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,   // 46: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,   // 47: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	6,   // 48: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	7,   // 49: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	52,  // 50: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	76,  // 51: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
-	4,   // 52: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	8,   // 53: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	56,  // 54: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
-	5,   // 55: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,   // 56: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	59,  // 57: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	76,  // 58: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	76,  // 59: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	76,  // 60: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	62,  // 61: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	62,  // 62: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
-	9,   // 63: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	76,  // 64: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	76,  // 65: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	76,  // 66: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
-	66,  // 67: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	67,  // 68: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	10,  // 69: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
-	9,   // 70: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
-	67,  // 71: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
-	67,  // 72: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	13,  // 73: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	67,  // 74: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	14,  // 75: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	16,  // 76: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	18,  // 77: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	20,  // 78: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	22,  // 79: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	24,  // 80: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	26,  // 81: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	28,  // 82: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	30,  // 83: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	32,  // 84: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	34,  // 85: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	36,  // 86: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	38,  // 87: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	42,  // 88: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	46,  // 89: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	48,  // 90: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	51,  // 91: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	54,  // 92: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	58,  // 93: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	61,  // 94: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	64,  // 95: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	68,  // 96: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
-	70,  // 97: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
-	72,  // 98: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
-	74,  // 99: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
-	15,  // 100: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	17,  // 101: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	19,  // 102: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	21,  // 103: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	23,  // 104: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	25,  // 105: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	27,  // 106: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	29,  // 107: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	31,  // 108: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	33,  // 109: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	35,  // 110: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	37,  // 111: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	39,  // 112: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	43,  // 113: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	47,  // 114: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	50,  // 115: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	53,  // 116: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	55,  // 117: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	60,  // 118: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	63,  // 119: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	65,  // 120: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	69,  // 121: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	71,  // 122: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	73,  // 123: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	75,  // 124: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	100, // [100:125] is the sub-list for method output_type
-	75,  // [75:100] is the sub-list for method input_type
-	75,  // [75:75] is the sub-list for extension type_name
-	75,  // [75:75] is the sub-list for extension extendee
-	0,   // [0:75] is the sub-list for field type_name
+	82,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	82,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	68,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
+	69,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
+	72,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
+	13,  // 14: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	13,  // 15: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	13,  // 16: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	13,  // 17: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	14,  // 18: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	14,  // 19: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	14,  // 20: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	2,   // 21: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
+	14,  // 22: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	15,  // 23: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	15,  // 24: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	15,  // 25: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	4,   // 26: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	5,   // 27: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	6,   // 28: socmgmt.registry.v1.ListRetireesRequest.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	11,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	15,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	15,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	83,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	15,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	15,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	72,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	15,  // 36: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	73,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	15,  // 38: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	7,   // 39: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	82,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	42,  // 41: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	73,  // 42: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
+	43,  // 43: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	82,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	47,  // 45: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	46,  // 46: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	51,  // 47: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	51,  // 48: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	82,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 50: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 51: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	6,   // 52: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	7,   // 53: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	54,  // 54: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	82,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	4,   // 56: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	8,   // 57: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	58,  // 58: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,   // 59: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 60: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	61,  // 61: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	82,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	82,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	82,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	64,  // 65: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	64,  // 66: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	11,  // 67: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	12,  // 68: socmgmt.registry.v1.Carer.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	5,   // 69: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	15,  // 70: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	9,   // 71: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
+	82,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	82,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	82,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	72,  // 75: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	73,  // 76: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	10,  // 77: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
+	9,   // 78: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
+	73,  // 79: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
+	73,  // 80: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	15,  // 81: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	73,  // 82: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	16,  // 83: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	18,  // 84: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	20,  // 85: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	22,  // 86: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	24,  // 87: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	26,  // 88: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	28,  // 89: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	30,  // 90: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	32,  // 91: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	34,  // 92: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	36,  // 93: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	38,  // 94: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	40,  // 95: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	44,  // 96: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	48,  // 97: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	50,  // 98: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	53,  // 99: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	56,  // 100: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	60,  // 101: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	63,  // 102: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	66,  // 103: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	70,  // 104: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	74,  // 105: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	76,  // 106: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	78,  // 107: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	80,  // 108: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	17,  // 109: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	19,  // 110: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	21,  // 111: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	23,  // 112: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	25,  // 113: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	27,  // 114: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	29,  // 115: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	31,  // 116: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	33,  // 117: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	35,  // 118: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	37,  // 119: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	39,  // 120: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	41,  // 121: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	45,  // 122: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	49,  // 123: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	52,  // 124: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	55,  // 125: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	57,  // 126: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	62,  // 127: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	65,  // 128: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	67,  // 129: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	71,  // 130: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	75,  // 131: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	77,  // 132: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	79,  // 133: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	81,  // 134: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	109, // [109:135] is the sub-list for method output_type
+	83,  // [83:109] is the sub-list for method input_type
+	83,  // [83:83] is the sub-list for extension type_name
+	83,  // [83:83] is the sub-list for extension extendee
+	0,   // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -5584,8 +6241,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      11,
-			NumMessages:   65,
+			NumEnums:      13,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ const (
 	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
 	RegistryService_RevokeToken_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RevokeToken"
 	RegistryService_ListRevokedTokens_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
+	RegistryService_ChangeRetireeStatus_FullMethodName    = "/socmgmt.registry.v1.RegistryService/ChangeRetireeStatus"
 	RegistryService_GetTransfer_FullMethodName            = "/socmgmt.registry.v1.RegistryService/GetTransfer"
 	RegistryService_ListTransfers_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ListTransfers"
 	RegistryService_AcceptTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
@@ -125,6 +126,12 @@ type RegistryServiceClient interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(ctx context.Context, in *ListRevokedTokensRequest, opts ...grpc.CallOption) (*ListRevokedTokensResponse, error)
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	ChangeRetireeStatus(ctx context.Context, in *ChangeRetireeStatusRequest, opts ...grpc.CallOption) (*ChangeRetireeStatusResponse, error)
 	// --- transfers (B)
 	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
 	// its sending or receiving community. It carries the retiree's name and
@@ -370,6 +377,16 @@ func (c *registryServiceClient) ListRevokedTokens(ctx context.Context, in *ListR
 	return out, nil
 }
 
+func (c *registryServiceClient) ChangeRetireeStatus(ctx context.Context, in *ChangeRetireeStatusRequest, opts ...grpc.CallOption) (*ChangeRetireeStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChangeRetireeStatusResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ChangeRetireeStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *registryServiceClient) GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*GetTransferResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTransferResponse)
@@ -489,6 +506,12 @@ type RegistryServiceServer interface {
 	// were revoked, after a sequence number (role service, or admin): what
 	// every program's verifier follows.
 	ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error)
+	// ChangeRetireeStatus changes a retiree's status among LIVING,
+	// LOST_CONTACT, IMPRISONED and ABROAD, with the date it took effect and
+	// the reason (admin, bureau, or a clerk of the retiree's community).
+	// Deaths are recorded by RecordDeath; MOVED_OUT is set by a transfer
+	// out of the city.
+	ChangeRetireeStatus(context.Context, *ChangeRetireeStatusRequest) (*ChangeRetireeStatusResponse, error)
 	// --- transfers (B)
 	// GetTransfer returns a transfer: to admin and bureau, and to a clerk of
 	// its sending or receiving community. It carries the retiree's name and
@@ -577,6 +600,9 @@ func (UnimplementedRegistryServiceServer) RevokeToken(context.Context, *RevokeTo
 }
 func (UnimplementedRegistryServiceServer) ListRevokedTokens(context.Context, *ListRevokedTokensRequest) (*ListRevokedTokensResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRevokedTokens not implemented")
+}
+func (UnimplementedRegistryServiceServer) ChangeRetireeStatus(context.Context, *ChangeRetireeStatusRequest) (*ChangeRetireeStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChangeRetireeStatus not implemented")
 }
 func (UnimplementedRegistryServiceServer) GetTransfer(context.Context, *GetTransferRequest) (*GetTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTransfer not implemented")
@@ -982,6 +1008,24 @@ func _RegistryService_ListRevokedTokens_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ChangeRetireeStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeRetireeStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ChangeRetireeStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ChangeRetireeStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ChangeRetireeStatus(ctx, req.(*ChangeRetireeStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_GetTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTransferRequest)
 	if err := dec(in); err != nil {
@@ -1140,6 +1184,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRevokedTokens",
 			Handler:    _RegistryService_ListRevokedTokens_Handler,
+		},
+		{
+			MethodName: "ChangeRetireeStatus",
+			Handler:    _RegistryService_ChangeRetireeStatus_Handler,
 		},
 		{
 			MethodName: "GetTransfer",
