@@ -14,7 +14,8 @@
 // one Ed25519 verification, and its interceptors put the resulting
 // [Principal] into the request context. Handlers then call [Require] for
 // the role check and do the object-level checks (community, enterprise)
-// themselves with [Principal.InCommunity] and the principal's fields.
+// themselves with [Principal.InArea] (a clerk's communities, a
+// supervisor's street office or district) and the principal's fields.
 //
 // The other side is how a program presents itself when it calls another:
 // [Dial] connects to a sibling service, with [CallCredentials] when a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 )
@@ -33,6 +34,12 @@ type Principal struct {
 	// Enterprise is the unified social credit code of an enterprise
 	// principal; empty for every other role.
 	Enterprise string
+	// Street is the 9-digit code of the street office a street
+	// supervisor oversees; empty for every other role.
+	Street string
+	// District is the 6-digit code of the district a district
+	// supervisor oversees; empty for every other role.
+	District string
 	// TokenID is the id (jti) of the token the principal presented: what
 	// a revocation names. Empty for a principal not read from a token.
 	TokenID string
@@ -46,6 +53,46 @@ func (p *Principal) InCommunity(id string) bool {
 	// would make a map pay for itself.
 	return p != nil && p.Role == RoleClerk && slices.Contains(p.Communities, id)
 }
+
+// InArea reports whether the community id is in p's area: a community of
+// a clerk, or a community of the street office or district a supervisor
+// oversees. A community id is a 12-digit division code whose first 9
+// digits are its street office's code and first 6 its district's, so a
+// supervisor's area is a prefix. It is false for every other role: their
+// access does not depend on a community, so check the role first.
+func (p *Principal) InArea(communityID string) bool {
+	if p == nil || len(communityID) != inputcheck.CommunityIDLen {
+		return false
+	}
+	switch p.Role {
+	case RoleClerk:
+		return p.InCommunity(communityID)
+	case RoleStreet, RoleDistrict:
+		area := p.Area()
+		return area != "" && strings.HasPrefix(communityID, area)
+	}
+	return false
+}
+
+// Area returns the prefix of the community ids a supervisor oversees: its
+// street office's code for a street supervisor, its district's for a
+// district supervisor, and "" for every other role. A list a supervisor
+// makes is confined to the communities whose ids start with it.
+func (p *Principal) Area() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Role == RoleStreet:
+		return p.Street
+	case p.Role == RoleDistrict:
+		return p.District
+	}
+	return ""
+}
+
+// IsSupervisor reports whether p is a street or district supervisor: a
+// reader of its whole area who edits nothing.
+func (p *Principal) IsSupervisor() bool { return p.Is(RoleStreet, RoleDistrict) }
 
 // OwnsEnterprise reports whether p is the enterprise with the given unified
 // social credit code. It is false for every other role.
@@ -82,6 +129,9 @@ func (p *Principal) validate() error {
 	} else if len(p.Communities) > 0 {
 		return errors.New("only a clerk has communities")
 	}
+	if err := p.validateArea(); err != nil {
+		return err
+	}
 	if p.Role == RoleEnterprise {
 		if p.Enterprise == "" {
 			return errors.New("enterprise principal has no enterprise code")
@@ -91,6 +141,23 @@ func (p *Principal) validate() error {
 		}
 	} else if p.Enterprise != "" {
 		return errors.New("only an enterprise principal has an enterprise code")
+	}
+	return nil
+}
+
+// validateArea checks the supervisors' claims: a street supervisor has a
+// street office code and a district supervisor a district code, each
+// under the province rule of community ids, and no one else has either.
+func (p *Principal) validateArea() error {
+	switch {
+	case p.Role == RoleStreet && !inputcheck.IsStreetCode(p.Street):
+		return errors.New("street supervisor has no 9-digit street office code")
+	case p.Role != RoleStreet && p.Street != "":
+		return errors.New("only a street supervisor has a street office code")
+	case p.Role == RoleDistrict && !inputcheck.IsDistrictCode(p.District):
+		return errors.New("district supervisor has no 6-digit district code")
+	case p.Role != RoleDistrict && p.District != "":
+		return errors.New("only a district supervisor has a district code")
 	}
 	return nil
 }

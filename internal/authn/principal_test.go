@@ -20,6 +20,9 @@ func TestParseRole(t *testing.T) {
 		{"clerk", RoleClerk, false},
 		{"enterprise", RoleEnterprise, false},
 		{"service", RoleService, false},
+		{"street", RoleStreet, false},
+		{"District", RoleDistrict, false},
+		{"archivist", "", true},
 		{" Clerk ", RoleClerk, false},
 		{"", "", true},
 		{"root", "", true},
@@ -73,6 +76,58 @@ func TestPrincipalScope(t *testing.T) {
 				t.Errorf("OwnsEnterprise(%q) = %v, want %v", tc.code, got, tc.ownsEnt)
 			}
 		})
+	}
+}
+
+func TestPrincipalInArea(t *testing.T) {
+	var nilP *Principal
+	otherStreet := "110105002001"   // same district, another street office
+	otherDistrict := "110106001001" // same street number, another district
+	tests := []struct {
+		name      string
+		p         *Principal
+		community string
+		want      bool
+		area      string
+	}{
+		{"clerk, its community", &clerkP, community1, true, ""},
+		{"clerk, a community of its street office", &clerkP, "110105001003", false, ""},
+		{"street, a community of it", &streetP, community1, true, "110105001"},
+		{"street, another community of it", &streetP, "110105001999", true, "110105001"},
+		{"street, another street office", &streetP, otherStreet, false, "110105001"},
+		{"street, another district", &streetP, otherDistrict, false, "110105001"},
+		{"street, its own code", &streetP, "110105001", false, "110105001"},
+		{"street, a longer id", &streetP, community1 + "0", false, "110105001"},
+		{"street, empty", &streetP, "", false, "110105001"},
+		{"district, a community of it", &districtP, community1, true, "110105"},
+		{"district, another street office of it", &districtP, otherStreet, true, "110105"},
+		{"district, another district", &districtP, otherDistrict, false, "110105"},
+		{"street without a code", &Principal{Subject: "s", Role: RoleStreet}, community1, false, ""},
+		{"district carrying a street code", &Principal{Subject: "d", Role: RoleDistrict, Street: "110105001"}, community1, false, ""},
+		{"bureau carrying a district code", &Principal{Subject: "b", Role: RoleBureau, District: "110105"}, community1, false, ""},
+		{"admin", &adminP, community1, false, ""},
+		{"enterprise", &enterpriseP, community1, false, ""},
+		{"nil", nilP, community1, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.p.InArea(tc.community); got != tc.want {
+				t.Errorf("InArea(%q) = %v, want %v", tc.community, got, tc.want)
+			}
+			if got := tc.p.Area(); got != tc.area {
+				t.Errorf("Area() = %q, want %q", got, tc.area)
+			}
+		})
+	}
+	for _, p := range []*Principal{&streetP, &districtP} {
+		if !p.IsSupervisor() {
+			t.Errorf("%s is not a supervisor", p.Role)
+		}
+	}
+	for _, p := range []*Principal{&adminP, &bureauP, &clerkP, &enterpriseP, &serviceP, nilP} {
+		if p.IsSupervisor() {
+			t.Errorf("%v is a supervisor", p)
+		}
 	}
 }
 

@@ -21,6 +21,12 @@ const (
 	RoleEnterprise Role = "enterprise"
 	// RoleService is another socmgmt service making an internal call.
 	RoleService Role = "service"
+	// RoleStreet supervises the communities of one street office,
+	// Principal.Street: it reads everything there and edits nothing.
+	RoleStreet Role = "street"
+	// RoleDistrict supervises the communities of one district,
+	// Principal.District, as RoleStreet does a street office's.
+	RoleDistrict Role = "district"
 )
 
 // ErrUnknownRole is returned by ParseRole for a name that is not a role.
@@ -28,7 +34,7 @@ var ErrUnknownRole = errors.New("authn: unknown role")
 
 // Roles lists every valid role, in the order of the table in DESIGN.md.
 func Roles() []Role {
-	return []Role{RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService}
+	return []Role{RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict}
 }
 
 // ParseRole turns a role name, as typed by an operator, into a Role. It
@@ -45,7 +51,7 @@ func ParseRole(s string) (Role, error) {
 // Valid reports whether r is one of the defined roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService:
+	case RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict:
 		return true
 	}
 	return false

@@ -52,7 +52,7 @@ const (
 	MaxTTL = 366 * 24 * time.Hour
 	// DefaultMaxLifetime is the longest lifetime (exp - iat) a Verifier
 	// accepts in a token of a person's role (admin, bureau, clerk,
-	// enterprise): a working day with room to spare, so that a stolen
+	// enterprise, street, district): a working day with room to spare, so that a stolen
 	// token is worth at most a day.
 	DefaultMaxLifetime = 24 * time.Hour
 	// DefaultMaxServiceLifetime is the longest lifetime a Verifier accepts
@@ -94,6 +94,10 @@ type Claims struct {
 	Communities []string `json:"communities,omitempty"`
 	// Enterprise is an enterprise principal's credit code.
 	Enterprise string `json:"enterprise,omitempty"`
+	// Street is a street supervisor's street office code.
+	Street string `json:"street,omitempty"`
+	// District is a district supervisor's district code.
+	District string `json:"district,omitempty"`
 }
 
 // Issued is a token Signer.Issue made, with the claims an operator needs
@@ -169,6 +173,8 @@ func (s *Signer) Issue(p Principal, audience []string, ttl time.Duration, now ti
 		Role:        p.Role,
 		Communities: slices.Clone(p.Communities),
 		Enterprise:  p.Enterprise,
+		Street:      p.Street,
+		District:    p.District,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	t.Header["kid"] = s.kid
@@ -421,6 +427,8 @@ func (v *Verifier) principal(c *Claims) (*Principal, error) {
 		Role:        c.Role,
 		Communities: c.Communities,
 		Enterprise:  c.Enterprise,
+		Street:      c.Street,
+		District:    c.District,
 		TokenID:     c.ID,
 	}
 	if err := p.validate(); err != nil {

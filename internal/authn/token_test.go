@@ -36,6 +36,8 @@ var (
 	clerkP      = Principal{Subject: "clerk-wang", Role: RoleClerk, Communities: []string{community1, community2}}
 	enterpriseP = Principal{Subject: "ent-1", Role: RoleEnterprise, Enterprise: creditCode}
 	serviceP    = Principal{Subject: "handover", Role: RoleService}
+	streetP     = Principal{Subject: "street-jiefang", Role: RoleStreet, Street: "110105001"}
+	districtP   = Principal{Subject: "district-chaoyang", Role: RoleDistrict, District: "110105"}
 )
 
 func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
@@ -92,7 +94,7 @@ func edSign(priv ed25519.PrivateKey) func([]byte) []byte {
 func TestSignVerifyRoundTrip(t *testing.T) {
 	pub, priv := newKey(t)
 	v := NewVerifier(pub, WithClock(func() time.Time { return t0 }))
-	for _, p := range []Principal{adminP, bureauP, clerkP, enterpriseP, serviceP} {
+	for _, p := range []Principal{adminP, bureauP, clerkP, enterpriseP, serviceP, streetP, districtP} {
 		t.Run(string(p.Role), func(t *testing.T) {
 			tok := mustSign(t, priv, p, time.Hour, t0)
 			got, err := v.Verify(tok)
@@ -159,6 +161,20 @@ func TestSignRejects(t *testing.T) {
 		{"enterprise with bad code", Principal{Subject: "x", Role: RoleEnterprise, Enterprise: "91350100I000100Y43"}, time.Hour},
 		{"bureau with communities", Principal{Subject: "x", Role: RoleBureau, Communities: []string{community1}}, time.Hour},
 		{"clerk with enterprise", Principal{Subject: "x", Role: RoleClerk, Communities: []string{community1}, Enterprise: creditCode}, time.Hour},
+		{"street without code", Principal{Subject: "x", Role: RoleStreet}, time.Hour},
+		{"street with a district's code", Principal{Subject: "x", Role: RoleStreet, Street: "110105"}, time.Hour},
+		{"street with a community id", Principal{Subject: "x", Role: RoleStreet, Street: community1}, time.Hour},
+		{"street of no province", Principal{Subject: "x", Role: RoleStreet, Street: "990105001"}, time.Hour},
+		{"street with a letter", Principal{Subject: "x", Role: RoleStreet, Street: "11010500A"}, time.Hour},
+		{"street with a district too", Principal{Subject: "x", Role: RoleStreet, Street: "110105001", District: "110105"}, time.Hour},
+		{"street with communities", Principal{Subject: "x", Role: RoleStreet, Street: "110105001", Communities: []string{community1}}, time.Hour},
+		{"district without code", Principal{Subject: "x", Role: RoleDistrict}, time.Hour},
+		{"district with a street's code", Principal{Subject: "x", Role: RoleDistrict, District: "110105001"}, time.Hour},
+		{"district of no province", Principal{Subject: "x", Role: RoleDistrict, District: "000105"}, time.Hour},
+		{"district with a street too", Principal{Subject: "x", Role: RoleDistrict, District: "110105", Street: "110105001"}, time.Hour},
+		{"district with enterprise", Principal{Subject: "x", Role: RoleDistrict, District: "110105", Enterprise: creditCode}, time.Hour},
+		{"clerk with a street", Principal{Subject: "x", Role: RoleClerk, Communities: []string{community1}, Street: "110105001"}, time.Hour},
+		{"bureau with a district", Principal{Subject: "x", Role: RoleBureau, District: "110105"}, time.Hour},
 		{"zero ttl", adminP, 0},
 		{"negative ttl", adminP, -time.Second},
 		{"ttl over 366 days", adminP, MaxTTL + time.Second},
@@ -289,6 +305,18 @@ func TestVerifyRejects(t *testing.T) {
 		{"clerk with empty communities", craft(t, header, claims(func(c map[string]any) { c["role"] = "clerk"; c["communities"] = []string{} }), edSign(priv)), ErrBadClaims},
 		{"communities not a list", craft(t, header, claims(func(c map[string]any) { c["role"] = "clerk"; c["communities"] = community1 }), edSign(priv)), ErrMalformedToken},
 		{"enterprise without code", craft(t, header, claims(func(c map[string]any) { c["role"] = "enterprise" }), edSign(priv)), ErrBadClaims},
+		{"street", craft(t, header, claims(func(c map[string]any) { c["role"] = "street"; c["street"] = "110105001" }), edSign(priv)), nil},
+		{"street without code", craft(t, header, claims(func(c map[string]any) { c["role"] = "street" }), edSign(priv)), ErrBadClaims},
+		{"street with a district code", craft(t, header, claims(func(c map[string]any) { c["role"] = "street"; c["street"] = "110105" }), edSign(priv)), ErrBadClaims},
+		{"street code not a string", craft(t, header, claims(func(c map[string]any) { c["role"] = "street"; c["street"] = 110105001 }), edSign(priv)), ErrMalformedToken},
+		{"district", craft(t, header, claims(func(c map[string]any) { c["role"] = "district"; c["district"] = "110105" }), edSign(priv)), nil},
+		{"district without code", craft(t, header, claims(func(c map[string]any) { c["role"] = "district" }), edSign(priv)), ErrBadClaims},
+		{"district scoped to a street as well", craft(t, header, claims(func(c map[string]any) {
+			c["role"] = "district"
+			c["district"] = "110105"
+			c["street"] = "110105001"
+		}), edSign(priv)), ErrBadClaims},
+		{"admin with a district", craft(t, header, claims(func(c map[string]any) { c["district"] = "110105" }), edSign(priv)), ErrBadClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

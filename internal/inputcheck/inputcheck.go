@@ -37,6 +37,26 @@ func IsCommunityID(s string) bool {
 	return allDigits(s, CommunityIDLen) && provinces[s[:2]]
 }
 
+// StreetCodeLen and DistrictCodeLen are the lengths of a street office's
+// and a district's division codes: the first 9 and the first 6 digits of
+// the community ids under them.
+const (
+	StreetCodeLen   = 9
+	DistrictCodeLen = 6
+)
+
+// IsStreetCode reports whether s is a street office's 9-digit division
+// code whose first two digits are a province code in use.
+func IsStreetCode(s string) bool {
+	return allDigits(s, StreetCodeLen) && provinces[s[:2]]
+}
+
+// IsDistrictCode reports whether s is a district's 6-digit division code
+// whose first two digits are a province code in use.
+func IsDistrictCode(s string) bool {
+	return allDigits(s, DistrictCodeLen) && provinces[s[:2]]
+}
+
 func allDigits(s string, n int) bool {
 	if len(s) != n {
 		return false

@@ -163,3 +163,28 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestAreaCodes(t *testing.T) {
+	for _, tc := range []struct {
+		in               string
+		street, district bool
+	}{
+		{"210102001", true, false},
+		{"210102", false, true},
+		{"210102001001", false, false},
+		{"21010200", false, false},
+		{"2101020", false, false},
+		{"21010200a", false, false},
+		{"99010200 ", false, false},
+		{"990102001", false, false},
+		{"990102", false, false},
+		{"", false, false},
+	} {
+		if got := IsStreetCode(tc.in); got != tc.street {
+			t.Errorf("IsStreetCode(%q) = %v, want %v", tc.in, got, tc.street)
+		}
+		if got := IsDistrictCode(tc.in); got != tc.district {
+			t.Errorf("IsDistrictCode(%q) = %v, want %v", tc.in, got, tc.district)
+		}
+	}
+}
