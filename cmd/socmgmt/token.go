@@ -28,6 +28,10 @@ type tokenOptions struct {
 	communities []string
 	// enterprise is an enterprise principal's credit code.
 	enterprise string
+	// street is a street supervisor's 9-digit street office code.
+	street string
+	// district is a district supervisor's 6-digit district code.
+	district string
 	// ttl is the token's lifetime.
 	ttl time.Duration
 	// subject is the token's sub claim; "<role>-cli" when empty.
@@ -43,16 +47,19 @@ var programs = []string{"registry", "handover", "pension", "activity", "gateway"
 func newTokenCmd(e env) *cobra.Command {
 	o := tokenOptions{}
 	cmd := &cobra.Command{
-		Use:   "token --key FILE --role ROLE [--community ID]... [--enterprise CODE] [--ttl DUR] [--audience AUD]...",
+		Use:   "token --key FILE --role ROLE [--community ID]... [--enterprise CODE] [--street CODE] [--district CODE] [--ttl DUR] [--audience AUD]...",
 		Short: "Print a signed bearer token",
 		Long: `Print a bearer token (an EdDSA-signed JWT) for the given role, followed by a
 newline, and nothing else, so that it can be captured with $(...). Its id
 (jti) and expiry go to stderr: they are what a revocation names
 (POST /v1/tokens:revoke).
 
-Roles: admin, bureau, clerk, enterprise, service. A clerk needs at least one
---community (a 12-digit community id); an enterprise needs --enterprise (its
-unified social credit code). The key defaults to $` + envKey + `.
+Roles: admin, bureau, clerk, enterprise, service, street, district. A clerk
+needs at least one --community (a 12-digit community id); an enterprise
+needs --enterprise (its unified social credit code); a street supervisor
+needs --street (the 9-digit code of its street office: the first 9 digits
+of its communities' ids) and a district supervisor --district (the 6-digit
+district code). The key defaults to $` + envKey + `.
 
 The token names its issuer (iss socmgmt), its audience (aud socmgmt: every
 program, unless --audience narrows it to socmgmt:<program>), its id and
@@ -62,6 +69,8 @@ service token at most ` + authn.DefaultMaxServiceLifetime.String() + `: the prog
 		Example: `  socmgmt token --key var/dev-signing.key --role admin
   socmgmt token --key var/dev-signing.key --role clerk --community 210102001001 --community 210102001002
   socmgmt token --key var/dev-signing.key --role enterprise --enterprise 91350100M000100Y43 --ttl 1h
+  socmgmt token --key var/dev-signing.key --role street --street 210102001
+  socmgmt token --key var/dev-signing.key --role district --district 210102
   socmgmt token --key var/dev-signing.key --role service --subject pension --ttl 720h --audience socmgmt:registry`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
@@ -79,9 +88,11 @@ service token at most ` + authn.DefaultMaxServiceLifetime.String() + `: the prog
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.keyFile, "key", keyFileDefault(e, ""), "PEM `file` of the Ed25519 signing key (default $"+envKey+")")
-	f.StringVar(&o.role, "role", "", "`role` of the token: admin, bureau, clerk, enterprise or service (required)")
+	f.StringVar(&o.role, "role", "", "`role` of the token: admin, bureau, clerk, enterprise, service, street or district (required)")
 	f.StringArrayVar(&o.communities, "community", nil, "12-digit community `id` a clerk works for; repeat for several")
 	f.StringVar(&o.enterprise, "enterprise", "", "unified social credit `code` of an enterprise principal")
+	f.StringVar(&o.street, "street", "", "9-digit `code` of the street office a street supervisor oversees")
+	f.StringVar(&o.district, "district", "", "6-digit `code` of the district a district supervisor oversees")
 	f.DurationVar(&o.ttl, "ttl", defaultTokenTTL, "lifetime of the token, e.g. 30m or 12h; at most "+authn.DefaultMaxLifetime.String()+" ("+authn.DefaultMaxServiceLifetime.String()+" for a service)")
 	f.StringArrayVar(&o.audience, "audience", nil, "`aud` of the token: socmgmt (every program, the default) or socmgmt:<program> for one of "+strings.Join(programs, ", ")+"; repeat for several")
 	f.StringVar(&o.subject, "subject", "", "`name` of the caller, recorded in audit logs (default \"<role>-cli\")")
@@ -171,7 +182,31 @@ func (o tokenOptions) principal() (authn.Principal, error) {
 	} else if o.enterprise != "" {
 		return authn.Principal{}, fmt.Errorf("--enterprise is only for --role enterprise, not %s", role)
 	}
+	if err := o.area(&p); err != nil {
+		return authn.Principal{}, err
+	}
 	return p, nil
+}
+
+// area sets a supervisor's street office or district code from --street
+// and --district, refusing either for any other role.
+func (o tokenOptions) area(p *authn.Principal) error {
+	switch {
+	case p.Role == authn.RoleStreet && o.street == "":
+		return errors.New("a street token needs --street CODE (the 9-digit code of its street office)")
+	case p.Role == authn.RoleStreet && !inputcheck.IsStreetCode(o.street):
+		return fmt.Errorf("--street %q: a street office code is 9 digits, e.g. 210102001", o.street)
+	case p.Role != authn.RoleStreet && o.street != "":
+		return fmt.Errorf("--street is only for --role street, not %s", p.Role)
+	case p.Role == authn.RoleDistrict && o.district == "":
+		return errors.New("a district token needs --district CODE (the 6-digit code of its district)")
+	case p.Role == authn.RoleDistrict && !inputcheck.IsDistrictCode(o.district):
+		return fmt.Errorf("--district %q: a district code is 6 digits, e.g. 210102", o.district)
+	case p.Role != authn.RoleDistrict && o.district != "":
+		return fmt.Errorf("--district is only for --role district, not %s", p.Role)
+	}
+	p.Street, p.District = o.street, o.district
+	return nil
 }
 
 // roleNames lists the roles for messages.

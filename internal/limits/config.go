@@ -56,7 +56,9 @@ const (
 // limit). An enterprise registers and reads only its own retirees. The
 // bureau and admin are integrations and operators' tools, the services
 // each other: their budgets are higher by orders of magnitude, and bound
-// a stolen token of theirs all the same.
+// a stolen token of theirs all the same. A street or district supervisor
+// reads across its area at a desk, as a clerk does in its communities,
+// and writes nothing.
 func DefaultConfig() Config {
 	return Config{Roles: map[authn.Role]RoleLimits{
 		authn.RoleClerk: {
@@ -79,7 +81,15 @@ func DefaultConfig() Config {
 			PersonalRead: Budget{Rate: 2000, Burst: 10000}, Read: Budget{Rate: 2000, Burst: 10000},
 			Write: Budget{Rate: 2000, Burst: 10000}, Records: 16384,
 		},
+		authn.RoleStreet:   supervisorLimits,
+		authn.RoleDistrict: supervisorLimits,
 	}}
+}
+
+// supervisorLimits are the budgets of a street or district supervisor.
+var supervisorLimits = RoleLimits{
+	PersonalRead: Budget{Rate: 5, Burst: 50}, Read: Budget{Rate: 20, Burst: 100},
+	Write: Budget{Rate: 5, Burst: 50}, Records: 4096,
 }
 
 // Names of the budgets in the --rate-limits syntax.
