@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +33,11 @@ type Index struct {
 	Bucket []byte
 	// Value is the indexed value to list the records of.
 	Value string
+	// Prefix makes Value a prefix of the indexed values instead of a
+	// whole one: the records of every value that starts with it, in the
+	// order of their values. A supervisor's area, the first digits of
+	// the community ids it oversees, is listed so.
+	Prefix bool
 }
 
 // Records reads one page of the records in the bucket named records: the
@@ -47,8 +53,17 @@ func (s Scan) Records(tx *bolt.Tx, records []byte, indexes []Index, keep func(k,
 			continue
 		}
 		s.Prefix = Prefix(ix.Value)
+		if ix.Prefix {
+			s.Prefix = []byte(ix.Value)
+		}
 		return s.Page(tx.Bucket(ix.Bucket).Cursor(), func(k, _ []byte) (bool, error) {
-			id := k[len(s.Prefix):]
+			// The id follows the first 0x00 after the prefix: values
+			// hold none (Key refuses them).
+			sep := bytes.IndexByte(k[len(ix.Value):], 0)
+			if sep < 0 {
+				return false, fmt.Errorf("index entry %q without a separator", k)
+			}
+			id := k[len(ix.Value)+sep+1:]
 			v := primary.Get(id)
 			if v == nil {
 				return false, fmt.Errorf("index entry %q without a record in %s", k, records)

@@ -128,6 +128,45 @@ func TestRecordsWalksTheFirstIndexWithAValue(t *testing.T) {
 	}
 }
 
+// TestRecordsByPrefix walks the records of every value that starts with
+// the prefix, in the order of the values, page by page; values that only
+// share a shorter prefix, or equal a longer string, stay out.
+func TestRecordsByPrefix(t *testing.T) {
+	t.Parallel()
+	db := indexedDB(t)
+	putRecord(t, db, "a", "red", "", "", "")
+	putRecord(t, db, "b", "reddish", "", "", "")
+	putRecord(t, db, "c", "re", "", "", "")
+	putRecord(t, db, "d", "redder", "", "", "")
+	putRecord(t, db, "e", "rose", "", "", "")
+	putRecord(t, db, "f", "red", "", "", "")
+	var pages [][]string
+	var after []byte
+	for range 5 {
+		var got []*wrapperspb.StringValue
+		err := db.View(func(tx *bolt.Tx) error {
+			var err error
+			after, err = Scan{Size: 2, After: after}.Records(tx, testRecords, []Index{{Bucket: testByColor, Value: "red", Prefix: true}}, Collect(&got, nil))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []string
+		for _, m := range got {
+			page = append(page, m.Value)
+		}
+		pages = append(pages, page)
+		if after == nil {
+			break
+		}
+	}
+	want := [][]string{{"red/", "red/"}, {"redder/", "reddish/"}}
+	if diff := cmp.Diff(want, pages); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
+	}
+}
+
 func TestRecordsFailsOnADanglingIndexEntry(t *testing.T) {
 	t.Parallel()
 	db := indexedDB(t)
