@@ -20,6 +20,15 @@ const (
 	EnterpriseY = "91420100177683101W"
 )
 
+// The supervisors' areas of the fixtures: StreetAB and DistrictAB hold
+// CommunityA and CommunityB, StreetC and DistrictC hold CommunityC.
+const (
+	StreetAB   = "210102001"
+	DistrictAB = "210102"
+	StreetC    = "210103002"
+	DistrictC  = "210103"
+)
+
 // IDKey is the key the tests' registries index ID numbers with.
 var IDKey = []byte("0123456789abcdef0123456789abcdef")
 

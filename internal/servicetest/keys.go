@@ -103,6 +103,16 @@ func Enterprise(subject, creditCode string) authn.Principal {
 	return authn.Principal{Subject: subject, Role: authn.RoleEnterprise, Enterprise: creditCode}
 }
 
+// Street is a supervisor of the street office with the 9-digit code.
+func Street(subject, code string) authn.Principal {
+	return authn.Principal{Subject: subject, Role: authn.RoleStreet, Street: code}
+}
+
+// District is a supervisor of the district with the 6-digit code.
+func District(subject, code string) authn.Principal {
+	return authn.Principal{Subject: subject, Role: authn.RoleDistrict, District: code}
+}
+
 // Service is the service named subject calling another.
 func Service(subject string) authn.Principal {
 	return authn.Principal{Subject: subject, Role: authn.RoleService}

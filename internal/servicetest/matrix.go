@@ -128,3 +128,63 @@ func OnTarget(call func(ctx context.Context, tg Target) error) func(Target) func
 		return func(ctx context.Context) error { return call(ctx, tg) }
 	}
 }
+
+// The names of the supervisors in a matrix (see Supervisors).
+const (
+	StreetCaller            = "street"
+	DistrictCaller          = "district"
+	StreetElsewhereCaller   = "street elsewhere"
+	DistrictElsewhereCaller = "district elsewhere"
+)
+
+// Supervisors returns the street and district supervisors of a matrix:
+// StreetCaller and DistrictCaller oversee the area of CommunityA and
+// CommunityB, a matrix's own and other targets; StreetElsewhereCaller
+// and DistrictElsewhereCaller oversee CommunityC's, which holds neither.
+func (k Keys) Supervisors(t testing.TB) []Caller {
+	t.Helper()
+	return []Caller{
+		{Name: StreetCaller, Ctx: k.As(t, Street("street-beishichang", StreetAB))},
+		{Name: DistrictCaller, Ctx: k.As(t, District("district-heping", DistrictAB))},
+		{Name: StreetElsewhereCaller, Ctx: k.As(t, Street("street-wulihe", StreetC))},
+		{Name: DistrictElsewhereCaller, Ctx: k.As(t, District("district-shenhe", DistrictC))},
+	}
+}
+
+// SupervisorCells are the codes of the four Supervisors for one RPC: the
+// supervisors of the targets' area get inArea, the others elsewhere.
+func SupervisorCells(inArea, elsewhere Cells) map[string]Cells {
+	return map[string]Cells{
+		StreetCaller: inArea, DistrictCaller: inArea,
+		StreetElsewhereCaller: elsewhere, DistrictElsewhereCaller: elsewhere,
+	}
+}
+
+// WithSupervisors adds the Supervisors' codes to every RPC of want:
+// those of reads where reads names the RPC, and a bare PermissionDenied
+// everywhere else, since a supervisor writes nothing (on the targets the
+// admin's row calls: NA stays NA).
+func WithSupervisors(t testing.TB, want, reads map[string]map[string]Cells) {
+	t.Helper()
+	for rpc := range reads {
+		if _, ok := want[rpc]; !ok {
+			t.Fatalf("supervisors' codes for %s, which the matrix does not have", rpc)
+		}
+	}
+	for rpc, row := range want {
+		cells, ok := reads[rpc]
+		if !ok {
+			denied, ok := row[authn.RoleAdmin.String()]
+			if !ok {
+				t.Fatalf("%s has no admin row to follow", rpc)
+			}
+			for i, c := range denied {
+				if c != NA {
+					denied[i] = codes.PermissionDenied
+				}
+			}
+			cells = SupervisorCells(denied, denied)
+		}
+		maps.Copy(row, cells)
+	}
+}

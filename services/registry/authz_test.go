@@ -420,9 +420,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 			matrix[rpc][role.String()] = servicetest.Cells{ok, na, na}
 		}
 	}
+	// Supervisors read in their area (own and other are both in it), get
+	// the same 403 for a missing retiree as for one elsewhere, and change
+	// nothing.
+	area, elsewhere := servicetest.Cells{ok, ok, pd}, servicetest.Cells{pd, pd, pd}
+	supervised := map[string]map[string]servicetest.Cells{
+		"GetRetiree":             servicetest.SupervisorCells(area, elsewhere),
+		"LookupRetiree":          servicetest.SupervisorCells(area, elsewhere),
+		"ListRetireeHistory":     servicetest.SupervisorCells(area, elsewhere),
+		"ListRetirees":           servicetest.SupervisorCells(area, elsewhere),
+		"GetSocialisationReport": servicetest.SupervisorCells(servicetest.Cells{ok, na, na}, servicetest.Cells{ok, na, na}),
+	}
+	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
+		supervised[rpc] = servicetest.SupervisorCells(servicetest.Cells{ok, na, na}, servicetest.Cells{ok, na, na})
+	}
+	servicetest.WithSupervisors(t, matrix, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: matrix,
-		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+		Callers: append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP), h.keys.Supervisors(t)...),
 		Secrets: []string{shared[own].IdNumber, shared[other].IdNumber, shared[missing].IdNumber},
 		// A change moves the head once; a refusal leaves it where it was.
 		// A transfer call that succeeds records or answers one transfer;
@@ -561,6 +576,16 @@ func TestScopedLists(t *testing.T) {
 		{"clerk, its community by default", clerkP, &pb.ListRetireesRequest{}, sorted(e1, a2)},
 		{"clerk, its community named", clerkP, &pb.ListRetireesRequest{CommunityId: communityA, ManagementMode: pb.ManagementMode_BUREAU}, sorted(a2)},
 		{"clerk, another community", clerkP, &pb.ListRetireesRequest{CommunityId: communityB}, nil},
+		{"street, its whole area by default", streetP, &pb.ListRetireesRequest{}, sorted(e1, e2, c1, a2)},
+		{"street, one community of its area", streetP, &pb.ListRetireesRequest{CommunityId: communityB}, sorted(e2, c1)},
+		{"street, living in its area", streetP, &pb.ListRetireesRequest{Status: pb.RetireeStatus_LIVING}, sorted(e1, e2, c1)},
+		{"street, enterprise X in its area", streetP, &pb.ListRetireesRequest{EnterpriseCreditCode: enterpriseX}, sorted(e1, e2, c1)},
+		{"street, a community elsewhere", streetP, &pb.ListRetireesRequest{CommunityId: communityC}, nil},
+		{"street elsewhere, its area", streetCP, &pb.ListRetireesRequest{}, sorted(y1)},
+		{"district, its whole area", districtP, &pb.ListRetireesRequest{}, sorted(e1, e2, c1, a2)},
+		{"district, bureau-managed", districtP, &pb.ListRetireesRequest{ManagementMode: pb.ManagementMode_BUREAU}, sorted(a2)},
+		{"district elsewhere, its area", districtCP, &pb.ListRetireesRequest{}, sorted(y1)},
+		{"district elsewhere, community A", districtCP, &pb.ListRetireesRequest{CommunityId: communityA}, nil},
 		{"enterprise, its retirees not yet handed over", enterpriseP, &pb.ListRetireesRequest{}, sorted(e1, e2)},
 		{"enterprise, its own code named", enterpriseP, &pb.ListRetireesRequest{EnterpriseCreditCode: enterpriseX}, sorted(e1, e2)},
 		{"enterprise, in community B", enterpriseP, &pb.ListRetireesRequest{CommunityId: communityB}, sorted(e2)},

@@ -31,6 +31,15 @@ import (
 // communityA only and the enterprise is enterpriseX.
 var adminP, bureauP, clerkP, enterpriseP, serviceP = servicetest.Callers(communityA, enterpriseX, "handover")
 
+// The supervisors of the fixtures' areas: streetP and districtP oversee
+// communityA and communityB, streetCP and districtCP communityC.
+var (
+	streetP    = servicetest.Street("street-beishichang", servicetest.StreetAB)
+	districtP  = servicetest.District("district-heping", servicetest.DistrictAB)
+	streetCP   = servicetest.Street("street-wulihe", servicetest.StreetC)
+	districtCP = servicetest.District("district-shenhe", servicetest.DistrictC)
+)
+
 // harness is a registry served by the real bootstrap (grpcserver, the authn
 // interceptors, Server over a real store) on an in-memory listener, and a
 // client of it.

@@ -107,6 +107,9 @@ func TestSocialisationReport(t *testing.T) {
 			row("和平区/北市场街道", "北市场街道", 1, 0, 1),
 			row("沈河区/五里河街道", "五里河街道", 0, 1, 2),
 		}, row("total", "", 1, 1, 3)},
+		{"street supervisor sees its street office's communities", streetP, "community", "community", []*pb.SocialisationRow{rowA, rowB}, row("total", "", 3, 1, 2)},
+		{"district supervisor by district", districtP, "district", "district", []*pb.SocialisationRow{row("和平区", "和平区", 3, 1, 2)}, row("total", "", 3, 1, 2)},
+		{"street supervisor elsewhere", streetCP, "street", "street", []*pb.SocialisationRow{row("沈河区/五里河街道", "五里河街道", 0, 1, 2)}, row("total", "", 0, 1, 2)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

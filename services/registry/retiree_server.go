@@ -23,25 +23,29 @@ import (
 
 // Who may do what with retirees (DESIGN "Identity and access"); the object
 // checks are in canSee and canChange.
+// Street and district supervisors read the retirees of their area and
+// change none.
 var (
-	retireeReaders  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService}
+	retireeReaders  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService, authn.RoleStreet, authn.RoleDistrict}
 	retireeCreators = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
 	retireeEditors  = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk}
-	lookupRoles     = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+	lookupRoles     = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleStreet, authn.RoleDistrict}
+	// listRoles may list retirees and read their history.
+	listRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleStreet, authn.RoleDistrict}
 	// internalCallers make the calls between services (DESIGN: role
 	// service), and admin may do everything.
 	internalCallers = []authn.Role{authn.RoleService, authn.RoleAdmin}
 )
 
 // canSee reports whether p may see retiree r. A clerk sees the retirees of
-// its communities; an enterprise sees its own retirees until they are
-// handed over.
+// its communities, a street or district supervisor those of its area; an
+// enterprise sees its own retirees until they are handed over.
 func canSee(p *authn.Principal, r *pb.Retiree) bool {
 	switch p.Role {
 	case authn.RoleAdmin, authn.RoleBureau, authn.RoleService:
 		return true
-	case authn.RoleClerk:
-		return p.InCommunity(r.CommunityId)
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		return p.InArea(r.CommunityId)
 	case authn.RoleEnterprise:
 		return r.EnterpriseCreditCode == p.Enterprise && r.ManagementMode == pb.ManagementMode_ENTERPRISE
 	}
@@ -55,8 +59,14 @@ func knowsExistence(p *authn.Principal) bool {
 }
 
 // seesPersonalData reports whether p gets the full ID and phone numbers of
-// a retiree it can see. Services get the masked form only.
-func seesPersonalData(p *authn.Principal) bool { return !p.Is(authn.RoleService) }
+// a retiree it can see. Services get the masked form only, and so do
+// street and district supervisors: they supervise the communities' work
+// and call no one, so GetRetiree and LookupRetiree answer them with the
+// masks as a list does (a supervisor who looks a retiree up by ID number
+// has the number already; the phone stays masked).
+func seesPersonalData(p *authn.Principal) bool {
+	return !p.Is(authn.RoleService, authn.RoleStreet, authn.RoleDistrict)
+}
 
 // visible returns a function that applies p's object check to the result
 // of a retiree look-up: the retiree, or the error p gets (403 for one it
@@ -168,7 +178,7 @@ func (s *Server) CreateRetiree(ctx context.Context, req *pb.CreateRetireeRequest
 	}
 	switch p.Role {
 	case authn.RoleClerk:
-		if !p.InCommunity(r.CommunityId) {
+		if !p.InArea(r.CommunityId) {
 			return nil, authn.ErrPermissionDenied
 		}
 	case authn.RoleEnterprise:
@@ -234,14 +244,15 @@ func (s *Server) LookupRetiree(ctx context.Context, req *pb.LookupRetireeRequest
 	if err != nil {
 		return nil, err
 	}
-	return &pb.LookupRetireeResponse{Retiree: present(r, true, s.now())}, nil
+	return &pb.LookupRetireeResponse{Retiree: present(r, seesPersonalData(p), s.now())}, nil
 }
 
 // ListRetirees implements pb.RegistryServiceServer. A clerk lists one of
-// its communities (the only one, when it has one); an enterprise lists its
-// own retirees not yet handed over.
+// its communities (the only one, when it has one); a street or district
+// supervisor one community of its area, or its whole area when it names
+// none; an enterprise lists its own retirees not yet handed over.
 func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) (*pb.ListRetireesResponse, error) {
-	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise)
+	p, err := authn.Require(ctx, listRoles...)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +308,8 @@ func checkRetireeFilter(v *fault.Violations, f *RetireeFilter) {
 }
 
 // narrowRetireeFilter confines a list filter to what p may list: a clerk
-// one of its communities, the only one by default; an enterprise its own
+// one of its communities, the only one by default; a supervisor one
+// community of its area, or the whole area; an enterprise its own
 // retirees under enterprise management. It returns the permission error
 // of a filter that asks for more; a filter that names too little is a
 // violation.
@@ -310,6 +322,12 @@ func narrowRetireeFilter(v *fault.Violations, p *authn.Principal, f *RetireeFilt
 		if f.CommunityID == "" {
 			v.Add("communityId", "required for a clerk of several communities")
 		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InCommunity(f.CommunityID) {
+			return authn.ErrPermissionDenied
+		}
+	case authn.RoleStreet, authn.RoleDistrict:
+		if f.CommunityID == "" {
+			f.Area = p.Area()
+		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InArea(f.CommunityID) {
 			return authn.ErrPermissionDenied
 		}
 	case authn.RoleEnterprise:
@@ -397,7 +415,7 @@ func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*
 // ListRetireeHistory implements pb.RegistryServiceServer. The history is
 // visible to whoever may read the retiree, and reading it is audited.
 func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHistoryRequest) (*pb.ListRetireeHistoryResponse, error) {
-	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise)
+	p, err := authn.Require(ctx, listRoles...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,6 +252,81 @@ func TestPersonalData(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSupervisorReads: a street or district supervisor reads the retirees
+// of its area with their numbers masked, even by get and lookup, pages
+// through its whole area, and each read is audited as anyone's is.
+func TestSupervisorReads(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	var in []*pb.Retiree
+	for i := range 9 {
+		in = append(in, newRetiree(t, i, []string{communityA, communityB, communityC}[i%3], pb.ManagementMode_ENTERPRISE))
+	}
+	created := createMany(t, s, in)
+	var inArea []string
+	for _, r := range created {
+		if r.CommunityId != communityC {
+			inArea = append(inArea, r.Id)
+		}
+	}
+	slices.Sort(inArea)
+	mine := created[1] // communityB
+	for _, p := range []authn.Principal{streetP, districtP} {
+		t.Run(string(p.Role), func(t *testing.T) {
+			ctx := withRequestID(h.as(p), "req-"+string(p.Role))
+			got, err := c.GetRetiree(ctx, &pb.GetRetireeRequest{Id: mine.Id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, err := c.LookupRetiree(ctx, &pb.LookupRetireeRequest{IdNumber: mine.IdNumber})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []*pb.Retiree{got.Retiree, found.Retiree} {
+				if r.IdNumber != "" || r.Phone != "" || !maskedID.MatchString(r.IdNumberMasked) || r.PhoneMasked != "138****5678" || r.Name != mine.Name {
+					t.Errorf("a supervisor's view: number %t, phone %t, masks %q %q", r.IdNumber != "", r.Phone != "", r.IdNumberMasked, r.PhoneMasked)
+				}
+			}
+			listed := servicetest.AllPages(t, 10, func(token string) ([]*pb.Retiree, string, error) {
+				resp, err := c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 2, PageToken: token})
+				return resp.GetRetirees(), resp.GetNextPageToken(), err
+			})
+			ids := retireeIDs(listed)
+			slices.Sort(ids)
+			if diff := cmp.Diff(inArea, ids); diff != "" {
+				t.Errorf("listed its area page by page (-want +got):\n%s", diff)
+			}
+			for _, r := range listed {
+				if r.IdNumber != "" || r.Phone != "" {
+					t.Errorf("list entry %s has its numbers", r.Id)
+				}
+			}
+			// A page token of the whole area is no token for a community.
+			first, err := c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 1, CommunityId: communityA, PageToken: first.NextPageToken})
+			wantStatus(t, err, codes.InvalidArgument)
+
+			audit, err := c.ListRetireeAuditLog(h.as(adminP), &pb.ListRetireeAuditLogRequest{Id: mine.Id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var actions []string
+			for _, e := range audit.Entries {
+				if e.Subject == p.Subject && e.Role == string(p.Role) && e.RequestId == rid("req-"+string(p.Role)) {
+					actions = append(actions, e.Action)
+				}
+			}
+			if diff := cmp.Diff([]string{"GetRetiree", "LookupRetiree"}, actions); diff != "" {
+				t.Errorf("the supervisor's reads in the audit log (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 // TestAuditLog: every read or change of a retiree's personal data is in

@@ -130,7 +130,10 @@ func (s *Store) LookupRetiree(id idnumber.ID) (*pb.Retiree, error) {
 
 // RetireeFilter selects retirees in ListRetirees; zero fields match all.
 type RetireeFilter struct {
-	CommunityID    string
+	CommunityID string
+	// Area is a prefix of the community ids to list: a supervisor's
+	// street office or district code.
+	Area           string
 	EnterpriseCode string
 	Mode           pb.ManagementMode
 	Status         pb.RetireeStatus
@@ -145,6 +148,7 @@ type RetireeFilter struct {
 // matchOn reports whether r passes every condition of f on today.
 func (f RetireeFilter) matchOn(r *pb.Retiree, today time.Time) bool {
 	return (f.CommunityID == "" || r.CommunityId == f.CommunityID) &&
+		strings.HasPrefix(r.CommunityId, f.Area) &&
 		(f.EnterpriseCode == "" || r.EnterpriseCreditCode == f.EnterpriseCode) &&
 		(f.Mode == pb.ManagementMode_MANAGEMENT_MODE_UNSPECIFIED || r.ManagementMode == f.Mode) &&
 		(f.Status == pb.RetireeStatus_RETIREE_STATUS_UNSPECIFIED || r.Status == f.Status) &&
@@ -167,7 +171,7 @@ func hasFlags(stored, want []pb.RetireeFlag) bool {
 // scope binds a list's page tokens to its filter, and so to the index the
 // filter makes the list walk.
 func (f RetireeFilter) scope() string {
-	parts := []string{f.CommunityID, f.EnterpriseCode, f.Mode.String(), f.Status.String(), f.ResidenceKind.String(),
+	parts := []string{f.CommunityID, f.Area, f.EnterpriseCode, f.Mode.String(), f.Status.String(), f.ResidenceKind.String(),
 		strconv.Itoa(int(f.MinAge)), strconv.Itoa(int(f.MaxAge))}
 	for _, flag := range f.Flags {
 		parts = append(parts, flag.String())
@@ -177,14 +181,19 @@ func (f RetireeFilter) scope() string {
 
 // ListRetirees returns a page of retirees matching f on the store's
 // today: through a dated index (see plan) when the filter asks for a
-// flag or an age, else through the community or enterprise index when it
-// names one, else over all retirees. after is the last key of the
-// previous page.
+// flag or an age, else through the community index when it names a
+// community or an area (the communities whose ids start with it), else
+// through the enterprise index when it names one, else over all
+// retirees. after is the last key of the previous page.
 func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Retiree, []byte, error) {
 	var out []*pb.Retiree
 	var next []byte
 	today := s.now()
-	indexes := []boltstore.Index{{Bucket: bucketRetireeByCommunity, Value: f.CommunityID}, {Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode}}
+	indexes := []boltstore.Index{
+		{Bucket: bucketRetireeByCommunity, Value: f.CommunityID},
+		{Bucket: bucketRetireeByCommunity, Value: f.Area, Prefix: true},
+		{Bucket: bucketRetireeByEnterprise, Value: f.EnterpriseCode},
+	}
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		if p, ok := f.plan(f.birthRangeOn(today)); ok {

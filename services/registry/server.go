@@ -75,7 +75,7 @@ func (s *Server) fail(ctx context.Context, err error) error {
 
 // Every role may read communities and enterprises: they hold no personal
 // data, and clerks and enterprises need them to fill in forms.
-var readerRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService}
+var readerRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleService, authn.RoleStreet, authn.RoleDistrict}
 
 // CreateCommunity implements pb.RegistryServiceServer.
 func (s *Server) CreateCommunity(ctx context.Context, req *pb.CreateCommunityRequest) (*pb.CreateCommunityResponse, error) {
@@ -181,7 +181,7 @@ func (s *Server) ListEnterprises(ctx context.Context, req *pb.ListEnterprisesReq
 
 // GetSocialisationReport implements pb.RegistryServiceServer.
 func (s *Server) GetSocialisationReport(ctx context.Context, req *pb.GetSocialisationReportRequest) (*pb.GetSocialisationReportResponse, error) {
-	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk)
+	p, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict)
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +193,10 @@ func (s *Server) GetSocialisationReport(ctx context.Context, req *pb.GetSocialis
 	default:
 		return nil, s.fail(ctx, fault.Invalid("groupBy", "must be district, street or community"))
 	}
+	// A clerk's report counts its communities, a supervisor's its area.
 	var only func(string) bool
-	if p.Role == authn.RoleClerk {
-		only = p.InCommunity
+	if p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict) {
+		only = p.InArea
 	}
 	rows, total, err := s.store.SocialisationReport(groupBy, only)
 	if err != nil {
