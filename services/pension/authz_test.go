@@ -135,10 +135,20 @@ func TestAuthorisationMatrix(t *testing.T) {
 	// Only the bureau (and admin) records the bureau's decisions: a clerk
 	// gets 403 whether or not the retiree exists.
 	want["RecordDecision"]["clerk"] = servicetest.Cells{pd, pd, pd}
+	// Supervisors read in their area (own and other are both in it), get
+	// 403 for a missing retiree or community as for one elsewhere, and
+	// record nothing.
+	supervised := map[string]map[string]servicetest.Cells{}
+	for rpc := range calls {
+		if !ruleCalls[rpc] && rpc != "RecordCertification" && rpc != "RecordDecision" {
+			supervised[rpc] = servicetest.SupervisorCells(servicetest.Cells{ok, ok, pd}, servicetest.Cells{pd, pd, pd})
+		}
+	}
+	servicetest.WithSupervisors(t, want, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: want,
-		Callers: append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
-			servicetest.Caller{Name: "no token", Ctx: context.Background()}),
+		Callers: append(append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+			servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...),
 		// A successful call on a retiree is audited; a refused one is not.
 		Around: func(t *testing.T, rpc string, tg servicetest.Target) func(codes.Code) {
 			before := auditCount(t, h, retiree[tg])
@@ -160,6 +170,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	}{
 		{"admin", &adminP}, {"bureau", &bureauP}, {"clerk", &clerkP},
 		{"enterprise", &enterpriseP}, {"service", &serviceP}, {"no token", nil},
+		{"street", &streetP}, {"district", &districtP},
 	}
 	// The imports: bureau and admin only; a refused stream changes nothing.
 	for _, stream := range []struct {
@@ -184,7 +195,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 				}
 				want := codes.OK
 				switch r.name {
-				case "clerk", "enterprise", "service":
+				case "clerk", "enterprise", "service", "street", "district":
 					want = codes.PermissionDenied
 				case "no token":
 					want = codes.Unauthenticated

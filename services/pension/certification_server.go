@@ -30,7 +30,7 @@ func mayRecordChannel(p *authn.Principal, channel pb.CertificationMethod) error 
 
 // RecordCertification implements pb.PensionServiceServer.
 func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertificationRequest) (*pb.RecordCertificationResponse, error) {
-	p, err := authn.Require(ctx, pensionReaders...)
+	p, err := authn.Require(ctx, certifiers...)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,12 @@ import (
 // communityA only.
 var adminP, bureauP, clerkP, enterpriseP, serviceP = servicetest.Callers(communityA, servicetest.EnterpriseX, "activity")
 
+// streetP and districtP supervise the area of communityA and communityB.
+var (
+	streetP   = servicetest.Street("street-beishichang", servicetest.StreetAB)
+	districtP = servicetest.District("district-heping", servicetest.DistrictAB)
+)
+
 // harness is the pension service served by the real bootstrap (grpcserver,
 // the authn interceptors, Server over the env's store) on an in-memory
 // listener, and a client of it.

@@ -63,10 +63,13 @@ func NewServer(store *Store, o ServerOptions) *Server {
 }
 
 // Who may do what (DESIGN "Identity and access"): admin and bureau
-// everything, a clerk the retirees of its communities; enterprises and
-// services nothing here. authn.Require lets admin through everywhere.
+// everything, a clerk the retirees of its communities; a street or
+// district supervisor reads those of its area and records nothing;
+// enterprises and services nothing here. authn.Require lets admin through
+// everywhere.
 var (
-	pensionReaders = []authn.Role{authn.RoleBureau, authn.RoleClerk}
+	pensionReaders = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict}
+	certifiers     = []authn.Role{authn.RoleBureau, authn.RoleClerk}
 	importers      = []authn.Role{authn.RoleBureau}
 )
 
@@ -79,8 +82,8 @@ func canSee(p *authn.Principal, st *registryv1.RetireeState) bool {
 	switch p.Role {
 	case authn.RoleAdmin, authn.RoleBureau:
 		return true
-	case authn.RoleClerk:
-		return p.InCommunity(st.GetCommunityId())
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		return p.InArea(st.GetCommunityId())
 	}
 	return false
 }
@@ -145,9 +148,12 @@ func visible(p *authn.Principal) func(*registryv1.RetireeState, error) (*registr
 }
 
 // canSeeCommunity checks a community-wide list: a clerk lists only its own
-// communities.
+// communities, a supervisor only those of its area. The lists name one
+// community each, for every role, so a supervisor names one of its area
+// too: the due index orders a community's retirees by date, and an
+// area-wide list would have to merge one range per community.
 func canSeeCommunity(p *authn.Principal, community string) error {
-	if p.Role == authn.RoleClerk && !p.InCommunity(community) {
+	if p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict) && !p.InArea(community) {
 		return authn.ErrPermissionDenied
 	}
 	return nil
