@@ -172,6 +172,9 @@ func WithSupervisors(t testing.TB, want, reads map[string]map[string]Cells) {
 		}
 	}
 	for rpc, row := range want {
+		// Rows may be shared between RPCs: each gets its own copy.
+		row = maps.Clone(row)
+		want[rpc] = row
 		cells, ok := reads[rpc]
 		if !ok {
 			denied, ok := row[authn.RoleAdmin.String()]

@@ -245,9 +245,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"enterprise": {ok, ok, nf}, "service": {ok, ok, nf},
 		},
 	}
+	// Supervisors read in their area (own and other are both in it) as
+	// the bureau does, get 403 for a missing object as for one elsewhere,
+	// and manage nothing; like every reader they may subscribe to a
+	// calendar of their area.
+	area, elsewhere := row{ok, ok, pd}, row{pd, pd, pd}
+	supervised := map[string]map[string]row{"GetCalendarFeed": servicetest.SupervisorCells(row{ok, ok, nf}, row{ok, ok, nf})}
+	for _, rpc := range []string{"GetVenue", "GetActivity", "ListActivities by venue", "ListRegistrations", "GetCommunityCalendar", "SubscribeCalendar"} {
+		supervised[rpc] = servicetest.SupervisorCells(area, elsewhere)
+	}
+	for _, rpc := range []string{"ListVenues", "ListActivities by community", "GetParticipationReport", "ListCalendarSubscriptions"} {
+		supervised[rpc] = servicetest.SupervisorCells(row{ok, ok, na}, row{pd, pd, na})
+	}
+	// The calendars' missing community is in the district, not in the
+	// street office: whether a community exists is no secret (every role
+	// lists them), so a district supervisor learns it as the bureau does.
+	for _, rpc := range []string{"GetCommunityCalendar", "SubscribeCalendar"} {
+		supervised[rpc][servicetest.DistrictCaller] = row{ok, ok, nf}
+	}
+	servicetest.WithSupervisors(t, want, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: want,
-		Callers: h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+		Callers: append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP), h.keys.Supervisors(t)...),
 	})
 
 	t.Run("no token", func(t *testing.T) {

@@ -48,15 +48,18 @@ func NewServer(store *Store, o ServerOptions) *Server {
 
 // Who may do what (DESIGN "Identity and access"): admin everything; bureau
 // reads everything but manages nothing; a clerk manages and reads its own
-// communities; role service only creates venues (handover's outbox);
+// communities; a street or district supervisor reads those of its area
+// (and, as every reader, may subscribe to their calendars) but manages
+// nothing; role service only creates venues (handover's outbox);
 // enterprises nothing. Require lets admin through everywhere.
 var (
-	readers  = []authn.Role{authn.RoleBureau, authn.RoleClerk}
+	readers  = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict}
 	managers = []authn.Role{authn.RoleClerk}
 )
 
 // scopeOf is the object check of p's requests: a clerk sees the objects
-// of its communities; admin and bureau see everything and may learn that
+// of its communities, a supervisor those of its area; admin and bureau
+// see everything and may learn that
 // an object does not exist, which everyone else is told with the same
 // PermissionDenied as for an object they may not see.
 func scopeOf(p *authn.Principal) Scope {
@@ -67,7 +70,7 @@ func scopeOf(p *authn.Principal) Scope {
 			}
 			return authn.ErrPermissionDenied
 		}
-		if p.Is(authn.RoleClerk) && !p.InCommunity(community) {
+		if p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict) && !p.InArea(community) {
 			return authn.ErrPermissionDenied
 		}
 		return nil
@@ -76,7 +79,9 @@ func scopeOf(p *authn.Principal) Scope {
 
 // communityFor returns the community a request about a whole community is
 // for: the one it names, or for a clerk of a single community that one.
-// A missing or malformed id is added to v.
+// A missing or malformed id is added to v: a supervisor names one
+// community of its area, as the bureau names one (the lists and the
+// report are a community's; its venues and activities are indexed so).
 func communityFor(p *authn.Principal, v *fault.Violations, field, named string) string {
 	if named == "" && p.Is(authn.RoleClerk) && len(p.Communities) == 1 {
 		return p.Communities[0]
