@@ -32,6 +32,12 @@ var (
 	enterpriseXP = servicetest.Enterprise("enterprise-x", enterpriseX)
 	enterpriseYP = servicetest.Enterprise("enterprise-y", enterpriseY)
 	serviceP     = servicetest.Service("pension")
+	// streetAP and districtAP supervise the receiving community's area,
+	// streetCP and districtCP another.
+	streetAP   = servicetest.Street("street-beishichang", servicetest.StreetAB)
+	districtAP = servicetest.District("district-heping", servicetest.DistrictAB)
+	streetCP   = servicetest.Street("street-wulihe", servicetest.StreetC)
+	districtCP = servicetest.District("district-shenhe", servicetest.DistrictC)
 )
 
 // wantCode checks err's code and returns its status.

@@ -58,22 +58,24 @@ func NewServer(store *Store, o ServerOptions) *Server {
 // Who may do what (DESIGN "Identity and access"); admin passes every
 // authn.Require. The object checks are canSee and the parties' guards.
 var (
-	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise}
+	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleStreet, authn.RoleDistrict}
 	owners    = []authn.Role{authn.RoleEnterprise}
 	receivers = []authn.Role{authn.RoleClerk}
 )
 
 // canSee reports whether p may read h: an enterprise its own packages, a
 // clerk those addressed to its communities once they were submitted (a
-// draft is the enterprise's own business), bureau and admin all.
+// draft is the enterprise's own business), a street or district
+// supervisor likewise those addressed to the communities of its area,
+// bureau and admin all.
 func canSee(p *authn.Principal, h *pb.Handover) bool {
 	switch p.Role {
 	case authn.RoleAdmin, authn.RoleBureau:
 		return true
 	case authn.RoleEnterprise:
 		return p.OwnsEnterprise(h.EnterpriseCreditCode)
-	case authn.RoleClerk:
-		return p.InCommunity(h.CommunityId) && h.SubmitTime != nil
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		return p.InArea(h.CommunityId) && h.SubmitTime != nil
 	}
 	return false
 }
@@ -213,7 +215,8 @@ func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) 
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
-// its own packages; a clerk those submitted to its communities.
+// its own packages; a clerk those submitted to its communities; a
+// supervisor those submitted to the communities of its area.
 func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest) (*pb.ListHandoversResponse, error) {
 	p, err := authn.Require(ctx, readers...)
 	if err != nil {
@@ -228,7 +231,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	if err := narrowHandoverFilter(p, &f); err != nil {
 		return nil, err
 	}
-	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.EnterpriseCode))
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListHandovers", f.State.String(), f.CommunityID, f.Area, f.EnterpriseCode))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -256,8 +259,10 @@ func checkHandoverFilter(v *fault.Violations, f *Filter) {
 
 // narrowHandoverFilter confines a list filter to what p may list: an
 // enterprise its own packages; a clerk those of one of its communities, or
-// of all of them unless it has only one. It returns the permission error
-// of a filter that asks for more.
+// of all of them unless it has only one; a supervisor those of one
+// community of its area, or of the whole area, walked through the
+// community index by its prefix. It returns the permission error of a
+// filter that asks for more.
 func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
 	switch p.Role {
 	case authn.RoleEnterprise:
@@ -272,6 +277,11 @@ func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
 		if f.CommunityID == "" && len(p.Communities) == 1 {
 			f.CommunityID = p.Communities[0]
 		}
+	case authn.RoleStreet, authn.RoleDistrict:
+		if f.CommunityID != "" && !p.InArea(f.CommunityID) {
+			return authn.ErrPermissionDenied
+		}
+		f.Area = p.Area()
 	}
 	return nil
 }
@@ -478,7 +488,8 @@ func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEve
 
 // ListObligations implements pb.HandoverServiceServer: bureau and admin
 // see every enterprise's, an enterprise its own, a clerk those of the
-// handovers its communities received.
+// handovers its communities received, a supervisor those its area's
+// communities received.
 func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsRequest) (*pb.ListObligationsResponse, error) {
 	p, err := authn.Require(ctx, readers...)
 	if err != nil {
@@ -503,8 +514,8 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 			return nil, authn.ErrPermissionDenied
 		}
 		f.EnterpriseCode = p.Enterprise
-	case authn.RoleClerk:
-		f.Visible = func(o *pb.OwedObligation) bool { return p.InCommunity(o.CommunityId) }
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		f.Visible = func(o *pb.OwedObligation) bool { return p.InArea(o.CommunityId) }
 	}
 	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListObligations", f.EnterpriseCode, f.ActiveOn))
 	if err != nil {

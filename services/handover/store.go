@@ -293,8 +293,11 @@ func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) 
 
 // Filter selects handovers in ListHandovers; zero fields match all.
 type Filter struct {
-	State          pb.Handover_State
-	CommunityID    string
+	State       pb.Handover_State
+	CommunityID string
+	// Area is a prefix of the receiving communities' ids: a supervisor's
+	// street office or district code.
+	Area           string
 	EnterpriseCode string
 	// Visible, when set, leaves out what the caller may not see.
 	Visible func(*pb.Handover) bool
@@ -303,6 +306,7 @@ type Filter struct {
 func (f Filter) match(h *pb.Handover) bool {
 	return (f.State == pb.Handover_STATE_UNSPECIFIED || h.State == f.State) &&
 		(f.CommunityID == "" || h.CommunityId == f.CommunityID) &&
+		strings.HasPrefix(h.CommunityId, f.Area) &&
 		(f.EnterpriseCode == "" || h.EnterpriseCreditCode == f.EnterpriseCode) &&
 		(f.Visible == nil || f.Visible(h))
 }
@@ -318,7 +322,11 @@ const listBudget = 2 << 20
 func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover, []byte, error) {
 	var out []*pb.Handover
 	var next []byte
-	indexes := []boltstore.Index{{Bucket: bucketByCommunity, Value: f.CommunityID}, {Bucket: bucketByEnterprise, Value: f.EnterpriseCode}}
+	indexes := []boltstore.Index{
+		{Bucket: bucketByCommunity, Value: f.CommunityID},
+		{Bucket: bucketByCommunity, Value: f.Area, Prefix: true},
+		{Bucket: bucketByEnterprise, Value: f.EnterpriseCode},
+	}
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		used := 0
 		collect := boltstore.Collect(&out, f.match)

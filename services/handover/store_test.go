@@ -378,6 +378,9 @@ func TestListObligations(t *testing.T) {
 		{"other enterprise", enterpriseYP, &pb.ListObligationsRequest{}, 0, codes.OK},
 		{"receiving clerk", clerkAP, &pb.ListObligationsRequest{}, 1, codes.OK},
 		{"other clerk", clerkBP, &pb.ListObligationsRequest{}, 0, codes.OK},
+		{"street of the receiving community", streetAP, &pb.ListObligationsRequest{}, 1, codes.OK},
+		{"district of the receiving community", districtAP, &pb.ListObligationsRequest{}, 1, codes.OK},
+		{"district elsewhere", districtCP, &pb.ListObligationsRequest{}, 0, codes.OK},
 		{"service", serviceP, &pb.ListObligationsRequest{}, 0, codes.PermissionDenied},
 		{"bad date", adminP, &pb.ListObligationsRequest{ActiveOn: "2026-13-01"}, 0, codes.InvalidArgument},
 	} {

@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -183,15 +184,22 @@ func TestAccess(t *testing.T) {
 		{"enterprise own", enterpriseXP}, {"enterprise other", enterpriseYP},
 		{"clerk receiving", clerkAP}, {"clerk other", clerkBP},
 		{"bureau", bureauP}, {"admin", adminP}, {"service", serviceP},
+		{"street receiving", streetAP}, {"district receiving", districtAP},
+		{"street other", streetCP}, {"district other", districtCP},
 	}
 	const (
 		ok     = codes.OK
 		denied = codes.PermissionDenied
 	)
-	// Who may: the enterprise's steps, the clerk's steps, reads.
+	// Who may: the enterprise's steps, the clerk's steps, reads. The
+	// supervisors of the receiving community's area read what its clerk
+	// reads and take no step.
 	ownerOnly := map[string]codes.Code{"enterprise own": ok, "admin": ok}
 	receiverOnly := map[string]codes.Code{"clerk receiving": ok, "admin": ok}
-	readers := map[string]codes.Code{"enterprise own": ok, "clerk receiving": ok, "bureau": ok, "admin": ok}
+	readers := map[string]codes.Code{
+		"enterprise own": ok, "clerk receiving": ok, "bureau": ok, "admin": ok,
+		"street receiving": ok, "district receiving": ok,
+	}
 	draftReaders := map[string]codes.Code{"enterprise own": ok, "bureau": ok, "admin": ok}
 	// The steps taken from two states.
 	update := func(h *pb.Handover, c caller) error {
@@ -271,6 +279,53 @@ func TestAccess(t *testing.T) {
 	}
 }
 
+// TestSupervisorLists: a street or district supervisor lists the
+// packages submitted to the communities of its area, the whole area
+// unless it names one of them, and the obligations they took on; never a
+// draft, never another area's.
+func TestSupervisorLists(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	draft := w.draft(1)
+	sent := w.submitted(1)
+	list := func(p authn.Principal, community string) ([]string, error) {
+		resp, err := w.client.ListHandovers(w.as(p), &pb.ListHandoversRequest{CommunityId: community})
+		var ids []string
+		for _, h := range resp.GetHandovers() {
+			ids = append(ids, h.Id)
+		}
+		return ids, err
+	}
+	for _, tc := range []struct {
+		name      string
+		p         authn.Principal
+		community string
+		want      []string // nil: PermissionDenied
+	}{
+		{"street, its area", streetAP, "", []string{sent.Id}},
+		{"street, the receiving community", streetAP, communityA, []string{sent.Id}},
+		{"street, another community of its area", streetAP, communityB, []string{}},
+		{"street, a community elsewhere", streetAP, servicetest.CommunityC, nil},
+		{"district, its area", districtAP, "", []string{sent.Id}},
+		{"street elsewhere, its area", streetCP, "", []string{}},
+		{"district elsewhere, the receiving community", districtCP, communityA, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := list(tc.p, tc.community)
+			if tc.want == nil {
+				wantCode(t, err, codes.PermissionDenied)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("listed (-want +got):\n%s (the draft is %s)", diff, draft.Id)
+			}
+		})
+	}
+}
+
 // TestAccessToUnknownHandover checks that only who may know gets 404 for
 // an id that does not exist; everyone else gets 403 as for a hidden one.
 func TestAccessToUnknownHandover(t *testing.T) {
@@ -284,6 +339,7 @@ func TestAccessToUnknownHandover(t *testing.T) {
 		}{
 			{adminP, codes.NotFound}, {bureauP, codes.NotFound},
 			{enterpriseXP, codes.PermissionDenied}, {clerkAP, codes.PermissionDenied}, {serviceP, codes.PermissionDenied},
+			{streetAP, codes.PermissionDenied}, {districtAP, codes.PermissionDenied},
 		} {
 			t.Run(id+"/"+tc.p.Subject, func(t *testing.T) {
 				_, err := w.client.GetHandover(w.as(tc.p), &pb.GetHandoverRequest{Id: id})
