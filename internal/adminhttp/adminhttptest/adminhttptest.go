@@ -69,6 +69,8 @@ func Cases(t testing.TB, s *authn.Signer) []Case {
 		{"bureau token", local, bearer(authn.Principal{Subject: "bureau-1", Role: authn.RoleBureau}), http.StatusForbidden},
 		{"enterprise token", local, bearer(authn.Principal{Subject: "ent-1", Role: authn.RoleEnterprise, Enterprise: "91350100M000100Y43"}), http.StatusForbidden},
 		{"service token", local, bearer(authn.Principal{Subject: "pension", Role: authn.RoleService}), http.StatusForbidden},
+		{"street token", local, bearer(authn.Principal{Subject: "street-1", Role: authn.RoleStreet, Street: "210102001"}), http.StatusForbidden},
+		{"district token", local, bearer(authn.Principal{Subject: "district-1", Role: authn.RoleDistrict, District: "210102"}), http.StatusForbidden},
 		{"admin token from another machine", remote, bearer(admin), http.StatusForbidden},
 		{"admin token", local, bearer(admin), http.StatusOK},
 		{"admin token over IPv6 loopback", "[::1]:5000", bearer(admin), http.StatusOK},
