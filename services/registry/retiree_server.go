@@ -325,11 +325,7 @@ func narrowRetireeFilter(v *fault.Violations, p *authn.Principal, f *RetireeFilt
 			return authn.ErrPermissionDenied
 		}
 	case authn.RoleStreet, authn.RoleDistrict:
-		if f.CommunityID == "" {
-			f.Area = p.Area()
-		} else if inputcheck.IsCommunityID(f.CommunityID) && !p.InArea(f.CommunityID) {
-			return authn.ErrPermissionDenied
-		}
+		return narrowToArea(p, f)
 	case authn.RoleEnterprise:
 		if f.EnterpriseCode != "" && f.EnterpriseCode != p.Enterprise {
 			return authn.ErrPermissionDenied
@@ -338,6 +334,19 @@ func narrowRetireeFilter(v *fault.Violations, p *authn.Principal, f *RetireeFilt
 			return authn.ErrPermissionDenied
 		}
 		f.EnterpriseCode, f.Mode = p.Enterprise, pb.ManagementMode_ENTERPRISE
+	}
+	return nil
+}
+
+// narrowToArea confines a supervisor's list filter to its area: the
+// community it names, which must be in the area, or the whole area.
+func narrowToArea(p *authn.Principal, f *RetireeFilter) error {
+	if f.CommunityID == "" {
+		f.Area = p.Area()
+		return nil
+	}
+	if inputcheck.IsCommunityID(f.CommunityID) && !p.InArea(f.CommunityID) {
+		return authn.ErrPermissionDenied
 	}
 	return nil
 }
