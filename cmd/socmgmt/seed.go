@@ -110,7 +110,8 @@ retirees still paid, living ones missing a month, sharp drops, months paid
 twice or while suspended. Last, unless --handover is empty or does not answer, it leaves a
 handover package in every state of the workflow, each from an enterprise
 that still manages its retirees, the completed one delivered to registry
-and activity.
+and activity. The summary ends with a street and a district supervisor's
+token over the first community's area, valid for a working day.
 
 The four services are taken to be one stack, laid out as "make run" lays
 it out (registry :9101, handover :9102, pension :9103, activity :9104):
@@ -194,6 +195,9 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	}
 	if err == nil && cfg.handoverAddr != "" {
 		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)
+	}
+	if err == nil {
+		err = writeSupervisorTokens(out, priv, plan, time.Now())
 	}
 	return err
 }
