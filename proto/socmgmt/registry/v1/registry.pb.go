@@ -2060,7 +2060,9 @@ func (x *GetRetireeResponse) GetRetiree() *Retiree {
 }
 
 // ListRetireesRequest is the request of ListRetirees. Filters combine with
-// AND. A clerk must name one of its communities.
+// AND. A clerk of several communities must name one of them; a street or
+// district supervisor lists its whole area unless it names one community
+// of it.
 type ListRetireesRequest struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	PageSize             int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
