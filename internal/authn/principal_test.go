@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -208,6 +209,45 @@ func TestRequire(t *testing.T) {
 		}
 		if p, err := Authenticated(NewContext(context.Background(), &enterpriseP)); err != nil || p != &enterpriseP {
 			t.Errorf("Authenticated = %v, %v", p, err)
+		}
+	})
+}
+
+// FuzzSupervisorClaims: whatever street and district codes a token
+// carries, a principal that passes validation has an area of the right
+// length, and InArea holds only for a 12-digit id that starts with it.
+func FuzzSupervisorClaims(f *testing.F) {
+	f.Add("street", "110105001", "", "110105001001")
+	f.Add("district", "", "110105", "110105002001")
+	f.Add("street", "110105", "", "110105001001")
+	f.Add("district", "", "1101050010", "1101050010")
+	f.Add("clerk", "", "", "110105001001")
+	f.Add("street", "11010500\x00", "", "11010500\x00001")
+	f.Fuzz(func(t *testing.T, role, street, district, community string) {
+		p := &Principal{Subject: "s", Role: Role(role), Street: street, District: district}
+		if p.Role == RoleClerk {
+			p.Communities = []string{"110105001001"}
+		}
+		if p.validate() != nil {
+			return
+		}
+		area := p.Area()
+		switch p.Role {
+		case RoleStreet:
+			if len(area) != 9 {
+				t.Fatalf("a valid street supervisor's area %q", area)
+			}
+		case RoleDistrict:
+			if len(area) != 6 {
+				t.Fatalf("a valid district supervisor's area %q", area)
+			}
+		default:
+			if area != "" {
+				t.Fatalf("a %s has the area %q", p.Role, area)
+			}
+		}
+		if p.InArea(community) && p.Role != RoleClerk && (len(community) != 12 || !strings.HasPrefix(community, area) || area == "") {
+			t.Fatalf("%q is in the area %q", community, area)
 		}
 	})
 }
