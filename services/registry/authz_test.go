@@ -434,6 +434,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
 		supervised[rpc] = servicetest.SupervisorCells(servicetest.Cells{ok, na, na}, servicetest.Cells{ok, na, na})
 	}
+	// A supervisor sees a transfer with either side in its area, and
+	// answers none. The transfers go B to A (own), B to C (other) and,
+	// outgoing, A to C: every one but B to A touches communityC's area.
+	supervised["GetTransfer"] = servicetest.SupervisorCells(area, servicetest.Cells{pd, ok, pd})
+	supervised["GetTransfer/outgoing"] = servicetest.SupervisorCells(area, area)
+	supervised["ListTransfers"] = servicetest.SupervisorCells(area, elsewhere)
 	servicetest.WithSupervisors(t, matrix, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: matrix,

@@ -304,6 +304,25 @@ func TestSupervisorReads(t *testing.T) {
 					t.Errorf("list entry %s has its numbers", r.Id)
 				}
 			}
+			// An age filter walks the city's birth-date index; the area
+			// still bounds what it finds.
+			aged := servicetest.AllPages(t, 10, func(token string) ([]*pb.Retiree, string, error) {
+				resp, err := c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 2, PageToken: token, MinAge: 1})
+				return resp.GetRetirees(), resp.GetNextPageToken(), err
+			})
+			ids = retireeIDs(aged)
+			slices.Sort(ids)
+			if diff := cmp.Diff(inArea, ids); diff != "" {
+				t.Errorf("listed its area by age (-want +got):\n%s", diff)
+			}
+			// Transfers: one community of the area at a time.
+			_, err = c.ListTransfers(h.as(p), &pb.ListTransfersRequest{})
+			wantFields(t, err, "communityId")
+			_, err = c.ListTransfers(h.as(p), &pb.ListTransfersRequest{CommunityId: communityC, Direction: pb.TransferDirection_INCOMING})
+			wantStatus(t, err, codes.PermissionDenied)
+			if _, err := c.ListTransfers(h.as(p), &pb.ListTransfersRequest{CommunityId: communityB, Direction: pb.TransferDirection_OUTGOING}); err != nil {
+				t.Errorf("transfers out of a community of its area: %v", err)
+			}
 			// A page token of the whole area is no token for a community.
 			first, err := c.ListRetirees(h.as(p), &pb.ListRetireesRequest{PageSize: 1})
 			if err != nil {

@@ -10,19 +10,24 @@ import (
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// transferRoles may read and answer transfers; the object checks are in
-// canSeeTransfer and canAnswerTransfer.
-var transferRoles = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk}
+// transferRoles may answer transfers, and transferReaders read them: a
+// street or district supervisor reads those of its area and answers
+// none. The object checks are in canSeeTransfer and canAnswerTransfer.
+var (
+	transferRoles   = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk}
+	transferReaders = []authn.Role{authn.RoleAdmin, authn.RoleBureau, authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict}
+)
 
 // canSeeTransfer reports whether p may see transfer t: a clerk of either
 // side sees it (the receiving one before it can see the retiree: only
-// the name and masked ID number that the transfer carries).
+// the name and masked ID number that the transfer carries), and so does
+// a supervisor whose area holds either side.
 func canSeeTransfer(p *authn.Principal, t *pb.Transfer) bool {
 	switch p.Role {
 	case authn.RoleAdmin, authn.RoleBureau:
 		return true
-	case authn.RoleClerk:
-		return p.InCommunity(t.FromCommunityId) || (t.ToCommunityId != "" && p.InCommunity(t.ToCommunityId))
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		return p.InArea(t.FromCommunityId) || (t.ToCommunityId != "" && p.InArea(t.ToCommunityId))
 	}
 	return false
 }
@@ -122,7 +127,7 @@ func isDivisionCode(s string) bool {
 // retiree's name and masked ID number, and is audited as a read of the
 // retiree.
 func (s *Server) GetTransfer(ctx context.Context, req *pb.GetTransferRequest) (*pb.GetTransferResponse, error) {
-	p, err := authn.Require(ctx, transferRoles...)
+	p, err := authn.Require(ctx, transferReaders...)
 	if err != nil {
 		return nil, err
 	}
@@ -138,10 +143,12 @@ func (s *Server) GetTransfer(ctx context.Context, req *pb.GetTransferRequest) (*
 
 // ListTransfers implements pb.RegistryServiceServer. A clerk lists the
 // transfers into or out of one of its communities (the only one, when it
-// has one); admin and bureau any community's, or all. The read is audited
-// as a read of each listed retiree.
+// has one), a supervisor those of one community of its area (the lists
+// are indexed by community and direction); admin and bureau any
+// community's, or all. The read is audited as a read of each listed
+// retiree.
 func (s *Server) ListTransfers(ctx context.Context, req *pb.ListTransfersRequest) (*pb.ListTransfersResponse, error) {
-	p, err := authn.Require(ctx, transferRoles...)
+	p, err := authn.Require(ctx, transferReaders...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +159,7 @@ func (s *Server) ListTransfers(ctx context.Context, req *pb.ListTransfersRequest
 	if err := checkTransferFilter(f, p); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if p.Role == authn.RoleClerk && !p.InCommunity(f.CommunityID) {
+	if p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict) && !p.InArea(f.CommunityID) {
 		return nil, authn.ErrPermissionDenied
 	}
 	page, err := s.store.PageTokens().ParsePage(req, f.scope())
@@ -174,15 +181,19 @@ func (s *Server) ListTransfers(ctx context.Context, req *pb.ListTransfersRequest
 }
 
 // checkTransferFilter validates a transfer list's filter for p: a
-// community and a direction go together, and a clerk names a community.
+// community and a direction go together, and a clerk or a supervisor
+// names a community.
 func checkTransferFilter(f TransferFilter, p *authn.Principal) error {
 	var v fault.Violations
 	if f.CommunityID != "" && !inputcheck.IsCommunityID(f.CommunityID) {
 		v.Add("communityId", "must be a 12-digit division code")
 	}
-	clerkWithout := f.CommunityID == "" && p.Role == authn.RoleClerk
-	if clerkWithout {
+	clerkWithout := f.CommunityID == "" && p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict)
+	switch {
+	case clerkWithout && p.Role == authn.RoleClerk:
 		v.Add("communityId", "required for a clerk of several communities")
+	case clerkWithout:
+		v.Add("communityId", "required for a supervisor: one community of its area")
 	}
 	if _, ok := pb.TransferDirection_name[int32(f.Direction)]; !ok {
 		v.Add("direction", "must be INCOMING or OUTGOING")
