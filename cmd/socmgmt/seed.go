@@ -216,6 +216,8 @@ type seedSummary struct {
 	retirees    tally
 	deaths      tally
 	transfers   tally
+	statuses    tally
+	movesOut    tally
 }
 
 // rows lists the tallies of every kind, in the order they are printed.
@@ -226,6 +228,8 @@ func (s *seedSummary) rows() tallyRows {
 		{"retirees", &s.retirees},
 		{"deaths", &s.deaths},
 		{"transfers", &s.transfers},
+		{"status changes", &s.statuses},
+		{"moves out", &s.movesOut},
 	}
 }
 
@@ -364,6 +368,7 @@ func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, err
 				return err
 			})
 	})
+	s.seedRoster(ctx, abort, plan, ids, sum)
 
 	return sum, outcome(parent, ctx, sum.rows().failed(), "operations")
 }

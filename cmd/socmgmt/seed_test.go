@@ -141,6 +141,9 @@ func (f *fakeRegistry) RecordDeath(_ context.Context, req *registryv1.RecordDeat
 func (f *fakeRegistry) TransferRetiree(_ context.Context, req *registryv1.TransferRetireeRequest) (*registryv1.TransferRetireeResponse, error) {
 	defer f.call("TransferRetiree")()
 	r := f.retirees[req.GetId()]
+	if r != nil && req.GetOutOfCity() {
+		return f.moveOut(r, req)
+	}
 	switch {
 	case r == nil:
 		return nil, status.Error(codes.NotFound, "no such retiree")
@@ -153,6 +156,42 @@ func (f *fakeRegistry) TransferRetiree(_ context.Context, req *registryv1.Transf
 	}
 	r.CommunityId = req.GetToCommunityId()
 	return &registryv1.TransferRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+// moveOut moves r out of the city, as the registry does for admin.
+func (f *fakeRegistry) moveOut(r *registryv1.Retiree, req *registryv1.TransferRetireeRequest) (*registryv1.TransferRetireeResponse, error) {
+	switch {
+	case r.GetStatus() != registryv1.RetireeStatus_LIVING:
+		return nil, status.Error(codes.FailedPrecondition, "not living")
+	case req.GetDestination().GetDescription() == "" || req.GetToCommunityId() != "":
+		return nil, status.Error(codes.InvalidArgument, "a move out of the city names a destination and no community")
+	case req.GetReason() == "":
+		return nil, status.Error(codes.InvalidArgument, "no reason")
+	}
+	r.Status = registryv1.RetireeStatus_MOVED_OUT
+	r.MovedOutTo = req.GetDestination()
+	return &registryv1.TransferRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+// ChangeRetireeStatus changes the status of a living or absent retiree,
+// with the registry's date rules that the seed depends on.
+func (f *fakeRegistry) ChangeRetireeStatus(_ context.Context, req *registryv1.ChangeRetireeStatusRequest) (*registryv1.ChangeRetireeStatusResponse, error) {
+	defer f.call("ChangeRetireeStatus")()
+	r := f.retirees[req.GetId()]
+	switch {
+	case r == nil:
+		return nil, status.Error(codes.NotFound, "no such retiree")
+	case r.GetStatus() == registryv1.RetireeStatus_DECEASED || r.GetStatus() == registryv1.RetireeStatus_MOVED_OUT:
+		return nil, status.Error(codes.FailedPrecondition, "deceased or moved out")
+	case r.GetStatus() == req.GetStatus():
+		return nil, status.Error(codes.FailedPrecondition, "unchanged")
+	case req.GetEffectiveOn() < r.GetRetirementDate() || req.GetEffectiveOn() > time.Now().Format(dateLayout):
+		return nil, status.Error(codes.InvalidArgument, "effective before retiring or in the future")
+	case req.GetReason() == "":
+		return nil, status.Error(codes.InvalidArgument, "no reason")
+	}
+	r.Status, r.StatusEffectiveOn, r.StatusReason = req.GetStatus(), req.GetEffectiveOn(), req.GetReason()
+	return &registryv1.ChangeRetireeStatusResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
 }
 
 // count returns the number of records in the fake, by kind.

@@ -208,6 +208,11 @@ type cityPlan struct {
 	// both.
 	Deaths    []deathPlan
 	Transfers []transferPlan
+	// StatusChanges and MovesOut (seed_roster.go) refer to Retirees by
+	// index too, none of them dying, moving or left with a pending
+	// transfer.
+	StatusChanges []statusPlan
+	MovesOut      []moveOutPlan
 }
 
 // deathPlan records the death of Retirees[Index].
@@ -249,6 +254,7 @@ func generateCity(seed uint64, retirees int) (*cityPlan, error) {
 		return nil, err
 	}
 	g.history(plan)
+	planRoster(seed, plan)
 	return plan, nil
 }
 

@@ -194,8 +194,9 @@ func TestGenerateCityRetirees(t *testing.T) {
 		if n := []rune(r.GetName()); len(n) < 2 || len(n) > 4 {
 			t.Errorf("retiree #%d: name %q", i, r.GetName())
 		}
-		if !strings.HasPrefix(r.GetResidenceAddress(), "辽宁省沈阳市") {
-			t.Errorf("retiree #%d: address %q", i, r.GetResidenceAddress())
+		if res := r.GetResidence(); res.GetAddress() != r.GetResidenceAddress() ||
+			(res.GetKind() == registryv1.Residence_LOCAL) != strings.HasPrefix(r.GetResidenceAddress(), "辽宁省沈阳市") {
+			t.Errorf("retiree #%d: residence %v, address %q", i, res.GetKind(), r.GetResidenceAddress())
 		}
 	}
 
