@@ -41,6 +41,8 @@ type Log struct {
 	failing atomic.Bool
 
 	checkpoints Checkpoints
+	// beforeCommit is Options.beforeCommit.
+	beforeCommit func()
 	// signed is the sequence of the newest checkpoint; only run (and
 	// NewLog before it) reads and writes it.
 	signed uint64
@@ -61,6 +63,10 @@ type Options struct {
 	DurableReads bool
 	// Checkpoints say how the chain is signed.
 	Checkpoints Checkpoints
+
+	// beforeCommit, set only by tests, runs in the committer before each
+	// commit: a stand-in for a commit stalled on a slow disk.
+	beforeCommit func()
 }
 
 // NewLog starts a Log over db, whose Bucket must exist (see
@@ -71,8 +77,8 @@ func NewLog(db *bolt.DB, o Options) (*Log, error) {
 	o.Logger, o.Now = boltstore.LoggerAndClock(o.Logger, o.Now)
 	l := &Log{
 		db: db, log: o.Logger, now: o.Now, durableReads: o.DurableReads,
-		checkpoints: o.Checkpoints.withDefaults(),
-		reqs:        make(chan *request, queueSize), kick: make(chan struct{}, 1),
+		checkpoints: o.Checkpoints.withDefaults(), beforeCommit: o.beforeCommit,
+		reqs: make(chan *request, queueSize), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}), idxDone: make(chan struct{}),
 	}
 	if err := chainLegacy(db, l.log); err != nil {
@@ -135,8 +141,12 @@ func (l *Log) Record(ctx context.Context, actor Actor, action string, retireeIDs
 // Enqueue queues the entries for the next group commit and returns without
 // waiting for it: the read is answered while its record is on its way to
 // disk. A crash can lose the records of the last few milliseconds, never
-// more than one commit's worth; Close flushes. When the queue is full,
-// Enqueue waits (back-pressure) rather than drop a record.
+// more than one commit's worth; Close flushes. The queue is bounded
+// (queueSize requests); when it is full, Enqueue waits for room
+// (back-pressure) as long as ctx allows and then fails with ctx's error,
+// rather than drop a record. It does not fall back to a durable write:
+// that would wait for the same committer, behind the same full queue.
+// The queue is a channel, so no lock is held while the committer writes.
 func (l *Log) Enqueue(ctx context.Context, actor Actor, action string, retireeIDs ...string) error {
 	if len(retireeIDs) == 0 {
 		return nil
@@ -214,6 +224,9 @@ func (l *Log) run() {
 			return
 		}
 		batch = gather.Queued(append(batch[:0], first), l.reqs, maxBatch)
+		if l.beforeCommit != nil {
+			l.beforeCommit()
+		}
 		l.answer(batch, l.commit(batch))
 	}
 }
