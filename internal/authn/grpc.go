@@ -56,8 +56,8 @@ func IsPublicMethod(fullMethod string) bool {
 // returns its principal, or a codes.Unauthenticated status. The
 // interceptors use it; call it directly only where they do not run.
 func (v *Verifier) Authenticate(ctx context.Context) (*Principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get(authorizationKey)
+	// Only the one key: FromIncomingContext would copy every header.
+	vals := metadata.ValueFromIncomingContext(ctx, authorizationKey)
 	if len(vals) == 0 {
 		return nil, errMissingToken
 	}

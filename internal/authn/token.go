@@ -373,7 +373,7 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 	cache := v.cache.Load()
 	var key [sha256.Size]byte
 	if cache != nil {
-		key = sha256.Sum256([]byte(token))
+		key = tokenKey(token)
 		if p, ok := cache.get(key, v.now()); ok {
 			if v.revoked.Revoked(p.TokenID) {
 				return nil, ErrTokenRevoked
@@ -404,6 +404,19 @@ func (v *Verifier) Verify(token string) (*Principal, error) {
 		cache.put(key, cacheEntry{p: p, from: from, until: until})
 	}
 	return p, nil
+}
+
+// tokenKey is the cache key of token, its SHA-256. A token of the usual
+// size (a few hundred bytes) is copied into a buffer on the stack rather
+// than converted, which would allocate on every call; a larger one, a
+// clerk's of many communities, pays the allocation.
+func tokenKey(token string) [sha256.Size]byte {
+	var buf [1 << 10]byte
+	if len(token) > len(buf) {
+		return sha256.Sum256([]byte(token))
+	}
+	n := copy(buf[:], token)
+	return sha256.Sum256(buf[:n])
 }
 
 // principal checks the claims the parser leaves to the application (jti,
