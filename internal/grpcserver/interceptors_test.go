@@ -3,12 +3,15 @@ package grpcserver
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/socmgmt/socmgmt/internal/requestid"
@@ -86,5 +89,39 @@ func BenchmarkUnaryChain(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestInnerChainNeedsTheCallsContext: the inner chain's steps find the
+// call in the context, so an interceptor that passes on a context not
+// derived from its own gets Internal rather than a call to nowhere.
+func TestInnerChainNeedsTheCallsContext(t *testing.T) {
+	t.Parallel()
+	var order []string
+	mark := func(name string, detach bool) grpc.UnaryServerInterceptor {
+		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			order = append(order, name)
+			if detach {
+				ctx = context.Background()
+			}
+			return handler(ctx, req)
+		}
+	}
+	info := &grpc.UnaryServerInfo{FullMethod: echoUnaryMethod}
+	base := grpc.NewContextWithServerTransportStream(context.Background(), fakeTransportStream{})
+	req := wrapperspb.String("x")
+
+	srv := New(Options{Name: "t", Unary: []grpc.UnaryServerInterceptor{mark("a", false), mark("b", false)}})
+	resp, err := srv.interceptUnary(base, req, info, benchHandler)
+	if err != nil || resp != req {
+		t.Fatalf("chain of two = %v, %v; want the handler's answer", resp, err)
+	}
+	if got := strings.Join(order, ","); got != "a,b" {
+		t.Errorf("interceptors ran in the order %s, want a,b", got)
+	}
+
+	srv = New(Options{Name: "t", Unary: []grpc.UnaryServerInterceptor{mark("detach", true), mark("b", false)}})
+	if _, err := srv.interceptUnary(base, req, info, benchHandler); status.Code(err) != codes.Internal {
+		t.Errorf("after a detached context: %v, want Internal", err)
 	}
 }

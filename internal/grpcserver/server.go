@@ -136,7 +136,7 @@ type Server struct {
 
 	// innerUnary and innerStream are the chained Options interceptors plus
 	// the subject capture; nil when there is nothing to run.
-	innerUnary  grpc.UnaryServerInterceptor
+	innerUnary  *innerChain
 	innerStream grpc.StreamServerInterceptor
 
 	// tokens verifies the bearer tokens of the calls; nil unless the
@@ -210,7 +210,7 @@ func (s *Server) chainInterceptors(unaryIn []grpc.UnaryServerInterceptor, stream
 		unary = append(unary, s.captureUnary)
 		stream = append(stream, s.captureStream)
 	}
-	s.innerUnary = chainUnary(unary)
+	s.innerUnary = newInnerChain(unary)
 	s.innerStream = chainStream(stream)
 }
 
