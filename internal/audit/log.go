@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/gather"
@@ -51,6 +52,39 @@ type Log struct {
 type request struct {
 	entries []*registryv1.AuditEntry
 	done    chan error
+	// one backs entries for a request of one retiree, the common read,
+	// so that it needs no slice of its own.
+	one [1]*registryv1.AuditEntry
+}
+
+// entryBox holds an entry and its time, so that a read's record takes
+// one allocation rather than two.
+type entryBox struct {
+	entry registryv1.AuditEntry
+	time  timestamppb.Timestamp
+}
+
+// newRequest returns the request of actor doing action to the retirees
+// now, its entries allocated together.
+func (l *Log) newRequest(actor Actor, action string, retireeIDs []string) *request {
+	now := l.now()
+	req := &request{}
+	if len(retireeIDs) == 1 {
+		req.entries = req.one[:]
+	} else {
+		req.entries = make([]*registryv1.AuditEntry, len(retireeIDs))
+	}
+	boxes := make([]entryBox, len(retireeIDs))
+	for i, id := range retireeIDs {
+		b := &boxes[i]
+		// As timestamppb.New and NewEntry.
+		b.time.Seconds, b.time.Nanos = now.Unix(), int32(now.Nanosecond()) //nolint:gosec // G115: below 1e9
+		e := &b.entry
+		e.Time, e.Subject, e.Role, e.Action = &b.time, actor.Subject, actor.Role, action
+		e.RetireeId, e.RequestId = id, actor.RequestID
+		req.entries[i] = e
+	}
+	return req
 }
 
 // Options configure a Log.
@@ -119,7 +153,7 @@ func (l *Log) ReadWithReason(ctx context.Context, actor Actor, action, reason st
 	if len(retireeIDs) == 0 {
 		return nil
 	}
-	req := &request{entries: l.entries(actor, action, retireeIDs)}
+	req := l.newRequest(actor, action, retireeIDs)
 	for _, e := range req.entries {
 		e.Reason = reason
 	}
@@ -135,7 +169,9 @@ func (l *Log) Record(ctx context.Context, actor Actor, action string, retireeIDs
 	if len(retireeIDs) == 0 {
 		return nil
 	}
-	return l.submit(ctx, &request{entries: l.entries(actor, action, retireeIDs), done: make(chan error, 1)})
+	req := l.newRequest(actor, action, retireeIDs)
+	req.done = make(chan error, 1)
+	return l.submit(ctx, req)
 }
 
 // Enqueue queues the entries for the next group commit and returns without
@@ -151,16 +187,7 @@ func (l *Log) Enqueue(ctx context.Context, actor Actor, action string, retireeID
 	if len(retireeIDs) == 0 {
 		return nil
 	}
-	return l.submit(ctx, &request{entries: l.entries(actor, action, retireeIDs)})
-}
-
-func (l *Log) entries(actor Actor, action string, retireeIDs []string) []*registryv1.AuditEntry {
-	now := l.now()
-	entries := make([]*registryv1.AuditEntry, len(retireeIDs))
-	for i, id := range retireeIDs {
-		entries[i] = NewEntry(actor, action, id, now)
-	}
-	return entries
+	return l.submit(ctx, l.newRequest(actor, action, retireeIDs))
 }
 
 // submit queues req and, when it has a done channel, waits for its commit.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 )
@@ -117,5 +119,25 @@ func TestFullQueuePushesBack(t *testing.T) {
 	l.Close()
 	if n := len(entriesOf(t, db, "bbbbbbbbbbbbbbbb")); n != 1 {
 		t.Errorf("%d entries of the read that waited, want 1", n)
+	}
+}
+
+// TestNewRequestEntriesAreNewEntry: the entries a read queues, allocated
+// together, are what NewEntry makes.
+func TestNewRequestEntriesAreNewEntry(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 5, 1, 8, 0, 0, 123456789, time.UTC)
+	l := &Log{now: func() time.Time { return at }}
+	actor := Actor{Subject: "clerk-7", Role: "clerk", RequestID: "01HZY3V6Q8J8K2M7T4W9X0ABCD"}
+	for _, ids := range [][]string{{"aaaaaaaaaaaaaaaa"}, {"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"}} {
+		req := l.newRequest(actor, "GetRetiree", ids)
+		if len(req.entries) != len(ids) {
+			t.Fatalf("%d entries for %d retirees", len(req.entries), len(ids))
+		}
+		for i, id := range ids {
+			if want := NewEntry(actor, "GetRetiree", id, at); !proto.Equal(req.entries[i], want) {
+				t.Errorf("entry %d = %v, want %v", i, req.entries[i], want)
+			}
+		}
 	}
 }
