@@ -214,6 +214,7 @@ func (g *Gateway) newMux() *runtime.ServeMux {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithMetadata(requestIDMetadata),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithMiddlewares(g.answerProbe, g.recordRoute, g.checkPathParams, g.limitBody),
 		runtime.WithErrorHandler(g.handleError),

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,23 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// children maps a seriesKey to its *series, looked up in the vectors
+	// once rather than on every request (which hashes the label values
+	// and formats the code). Its keys are as bounded as the labels: a
+	// method name of metricMethod's, a route pattern, an HTTP status.
+	children sync.Map
+}
+
+// seriesKey names the label values of one request's series.
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+// series is the counter and histogram of one seriesKey.
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -43,8 +61,18 @@ func newMetrics() *metrics {
 // observe records one finished request. route is a pattern, never a path,
 // so the label set stays small and holds no identifiers.
 func (m *metrics) observe(method, route string, code int, elapsed time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+	k := seriesKey{method: method, route: route, code: code}
+	v, ok := m.children.Load(k)
+	if !ok {
+		// Racing first requests get the same children from the vectors.
+		v, _ = m.children.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(method, route, strconv.Itoa(code)),
+			duration: m.duration.WithLabelValues(method, route),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

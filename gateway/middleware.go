@@ -31,9 +31,18 @@ type requestStateKey struct{}
 // requestState travels in the request context from observe, which creates
 // it, to the mux middleware, which fills in what only the mux knows, and on
 // to the call of the upstream (see restGuard), which reads it.
+//
+// It is itself that context: the request's, with itself under
+// requestStateKey; and it holds the request's statusRecorder. One
+// allocation for the three, rather than one each on every request.
 type requestState struct {
-	id    string
-	route string
+	context.Context
+
+	rec statusRecorder
+	id  string
+	// idValue backs the value of the request id metadata sent upstream.
+	idValue [1]string
+	route   string
 	// query is the parsed query string; nil when there is none.
 	query url.Values
 	// req is the request the matched handler got: its Form is still nil
@@ -42,6 +51,15 @@ type requestState struct {
 	// ifMatch is the etag of the If-Match header of a write, unquoted;
 	// empty when there is none or it is "*".
 	ifMatch string
+}
+
+// Value returns the requestState itself under requestStateKey, else what
+// the request's context holds.
+func (st *requestState) Value(key any) any {
+	if key == (requestStateKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
 }
 
 func stateFrom(ctx context.Context) *requestState {
@@ -58,9 +76,11 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		// The services' rule (requestid), so that an id the gateway passes
 		// on is never replaced upstream.
 		id := requestid.FromClient(r.Header.Get(requestid.Header))
-		st := &requestState{id: id, route: routeUnmatched}
-		rec := &statusRecorder{ResponseWriter: w, requestID: id}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st)))
+		st := &requestState{Context: r.Context(), id: id, route: routeUnmatched}
+		st.idValue[0] = id
+		rec := &st.rec
+		rec.ResponseWriter, rec.requestID = w, id
+		next.ServeHTTP(rec, r.WithContext(st))
 		elapsed := time.Since(start)
 		code := rec.status
 		if code == 0 {
@@ -141,10 +161,18 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // and the gateway's share it.
 func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
 	if st := stateFrom(ctx); st != nil {
-		return metadata.Pairs(requestid.Key, st.id)
+		return metadata.MD{requestid.Key: st.idValue[:]}
 	}
 	return nil
 }
+
+// incomingHeader forwards no HTTP header to the upstream as metadata.
+// grpc-gateway forwards Authorization itself, and the request id goes as
+// requestIDMetadata; the services read nothing else. Its default would
+// send every standard header (Accept, User-Agent, ...) as grpcgateway-*
+// metadata and any Grpc-Metadata-* header a client chose, for nothing
+// but work on both sides of every call.
+func incomingHeader(string) (string, bool) { return "", false }
 
 // outgoingHeader returns the upstream's request id as X-Request-Id, drops
 // the gRPC content type (application/grpc says nothing about the JSON

@@ -5,9 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	"github.com/socmgmt/socmgmt/internal/requestid"
 )
 
 // FuzzLimitBody checks that a body is refused exactly when it is over the
@@ -50,4 +53,33 @@ func FuzzLimitBody(f *testing.F) {
 			t.Fatalf("%d bytes within a limit of %d: handler called %v, got %d bytes", len(body), g.cfg.MaxBodyBytes, called, len(got))
 		}
 	})
+}
+
+// TestOnlyTheTokenAndRequestIDGoUpstream: of a request's headers only the
+// token reaches the service, beside the request id and the forwarded
+// host and address grpc-gateway sets; a client's Grpc-Metadata-* header
+// and the standard ones stay behind.
+func TestOnlyTheTokenAndRequestIDGoUpstream(t *testing.T) {
+	t.Parallel()
+	up, url := startBehindGateway(t)
+	sendWant(t, newRequest(t, http.MethodGet, url+"/v1/retirees/r-1", "", map[string]string{
+		"Authorization":       "Bearer aaa.bbb.ccc",
+		"Accept":              "application/json",
+		"User-Agent":          "test",
+		"Grpc-Metadata-Role":  "admin",
+		"Grpc-Metadata-X-Foo": "bar",
+	}), http.StatusOK)
+	md := up.fake.lastCall(t).md
+	for key := range md {
+		switch key {
+		case "authorization", requestid.Key, "x-forwarded-host", "x-forwarded-for",
+			// What grpc-go itself puts into every call's metadata.
+			":authority", "content-type", "user-agent":
+		default:
+			t.Errorf("metadata %q reached the service", key)
+		}
+	}
+	if ua := md.Get("user-agent"); len(ua) != 1 || strings.HasPrefix(ua[0], "test") {
+		t.Errorf("user-agent metadata %q, want grpc-go's own", ua)
+	}
 }
