@@ -37,6 +37,9 @@ type config struct {
 	Watchers int
 	// Scenarios names the scenarios to run, comma-separated, or "all".
 	Scenarios string
+	// Reps is how many times the headline figures are measured, each
+	// with its reference, for their median and range.
+	Reps int
 	// Keep leaves the temporary directory (data and logs) in place.
 	Keep bool
 	// TLS runs every gRPC connection, the reference server's too, with
@@ -51,6 +54,7 @@ const (
 	maxConcurrency = 4096
 	maxConns       = 64
 	maxWatchers    = 10_000
+	maxReps        = 20
 )
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -64,8 +68,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "closed-loop workers of each measurement")
 	fs.IntVar(&c.Conns, "conns", 4, "gRPC client connections the workers share")
 	fs.IntVar(&c.LoadConcurrency, "load-concurrency", 128, "CreateRetiree calls in flight while loading")
+	fs.IntVar(&c.Reps, "reps", 3, "repetitions of the registry's figures (bare, direct, paced, gateway), each with its reference; the table shows median (min–max)")
 	fs.IntVar(&c.Watchers, "watchers", 1000, "idle WatchRetirees streams the watchers scenario opens")
-	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "bound on the whole run")
+	fs.DurationVar(&c.Timeout, "timeout", 45*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
 	fs.BoolVar(&c.TLS, "tls", true, "run every gRPC connection with mutual TLS, as make run does, the bare reference server's too (--tls=false: plaintext)")
@@ -97,6 +102,7 @@ func (c config) validate() error {
 		{"--conns", c.Conns, 1, maxConns},
 		{"--load-concurrency", c.LoadConcurrency, 1, maxConcurrency},
 		{"--watchers", c.Watchers, 1, maxWatchers},
+		{"--reps", c.Reps, 1, maxReps},
 	} {
 		if f.value < f.lo || f.value > f.hi {
 			errs = append(errs, fmt.Errorf("%s must be between %d and %d", f.flag, f.lo, f.hi))

@@ -28,7 +28,8 @@ func TestParseConfig(t *testing.T) {
 	bin := binDir(t)
 	defaults := config{
 		Bin: bin, Retirees: 200_000, Duration: 10 * time.Second, Warmup: 2 * time.Second,
-		Concurrency: 64, Conns: 4, LoadConcurrency: 128, Timeout: 15 * time.Minute, Watchers: 1000, Scenarios: "all", TLS: true,
+		Concurrency: 64, Conns: 4, LoadConcurrency: 128, Timeout: 45 * time.Minute, Watchers: 1000, Scenarios: "all", TLS: true,
+		Reps: 3,
 	}
 	tests := []struct {
 		name    string
@@ -39,14 +40,14 @@ func TestParseConfig(t *testing.T) {
 		{name: "defaults", args: nil, want: func(*config) {}},
 		{name: "all set", args: []string{"--retirees", "1000", "--duration", "1s", "--warmup", "0s", "--concurrency", "8",
 			"--conns", "2", "--load-concurrency", "16", "--timeout", "1m", "--scenarios", "registry", "--keep", "--tls=false",
-			"--watchers", "70"},
+			"--watchers", "70", "--reps", "5"},
 			want: func(c *config) {
-				c.Retirees, c.Duration, c.Warmup, c.Concurrency, c.Watchers = 1000, time.Second, 0, 8, 70
+				c.Retirees, c.Duration, c.Warmup, c.Concurrency, c.Watchers, c.Reps = 1000, time.Second, 0, 8, 70, 5
 				c.Conns, c.LoadConcurrency, c.Timeout, c.Scenarios, c.Keep, c.TLS = 2, 16, time.Minute, "registry", true, false
 			}},
 		{name: "out of range", args: []string{"--retirees", "0", "--duration", "0s", "--warmup", "-1s", "--concurrency", "0",
-			"--conns", "65", "--load-concurrency", "5000", "--timeout", "0s", "--watchers", "0"},
-			wantErr: []string{"--retirees", "--duration", "--warmup", "--concurrency", "--conns", "--load-concurrency", "--timeout", "--watchers"}},
+			"--conns", "65", "--load-concurrency", "5000", "--timeout", "0s", "--watchers", "0", "--reps", "0"},
+			wantErr: []string{"--retirees", "--duration", "--warmup", "--concurrency", "--conns", "--load-concurrency", "--timeout", "--watchers", "--reps"}},
 		{name: "unknown scenario", args: []string{"--scenarios", "registry,nope"}, wantErr: []string{`"nope"`}},
 		{name: "no registry program", args: []string{"--bin", t.TempDir()}, wantErr: []string{"--bin"}},
 		{name: "extra argument", args: []string{"registry"}, wantErr: []string{"unexpected arguments"}},

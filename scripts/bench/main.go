@@ -4,7 +4,7 @@
 // DESIGN.md's Performance section beside its reference, and prints a
 // markdown table.
 //
-//	go run ./scripts/bench --bin ./bin [--retirees 200000] [--duration 10s] [--concurrency 64]
+//	go run ./scripts/bench --bin ./bin [--retirees 200000] [--duration 10s] [--concurrency 64] [--reps 3]
 //
 // Each scenario (see scenarios.go) is one function that starts what it
 // needs and returns its rows.

@@ -44,6 +44,8 @@ const (
 
 // registryScenario measures GetRetiree against a bare grpc-go server, at
 // half its own rate, and through the gateway, with cfg.Retirees loaded.
+// It measures them cfg.Reps times, the reference in each repetition, and
+// reports the median and range of each figure.
 func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 	reg, err := h.startLoadedRegistry(ctx)
 	if err != nil {
@@ -54,33 +56,17 @@ func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 	defer reg.close()
 	rows := []row{reg.loadRow}
 
-	bare, size, err := h.measureBare(ctx, reg.conns[0], reg.ids)
-	if err != nil {
-		return rows, err
+	var reps []registryRep
+	for i := range h.cfg.Reps {
+		h.log.Printf("registry: repetition %d of %d", i+1, h.cfg.Reps)
+		rep, err := h.registryRepetition(ctx, reg)
+		if err != nil {
+			// What the finished repetitions measured still stands.
+			return append(rows, registryRows(reps)...), err
+		}
+		reps = append(reps, rep)
 	}
-	rows = append(rows, measuredRow(fmt.Sprintf("bare grpc-go server: GetRetiree answering a canned %d-byte response", size), bare))
-
-	direct := runLoad(ctx, h.closedLoop(), getRetireeCallers(reg.conns, reg.ids))
-	if err := direct.Err(); err != nil {
-		return rows, fmt.Errorf("registry GetRetiree: %w", err)
-	}
-	directRow := measuredRow("registry GetRetiree, direct gRPC", direct)
-	directRow.Compared = percentOf(direct.Rate(), bare.Rate(), "bare")
-	directRow.Goal = fmt.Sprintf("≥ %.0f %% of bare", 100*goalDirectShare)
-	directRow.Result = verdict(direct.Rate()/bare.Rate() >= goalDirectShare)
-	rows = append(rows, directRow)
-
-	halfRow, err := h.measureHalfRate(ctx, reg, direct.Rate())
-	if err != nil {
-		return rows, err
-	}
-	rows = append(rows, halfRow)
-
-	gatewayRow, err := h.measureGateway(ctx, reg.grpcAddr, reg.ids, direct.Rate())
-	if err != nil {
-		return rows, err
-	}
-	rows = append(rows, gatewayRow)
+	rows = append(rows, registryRows(reps)...)
 
 	heap, err := heapRow(ctx, "registry", reg.adminAddr, "the run")
 	if err != nil {
@@ -89,22 +75,105 @@ func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 	return append(rows, heap), nil
 }
 
-// measureHalfRate measures GetRetiree paced at half the direct rate, where
-// DESIGN sets the latency goal.
-func (h *harness) measureHalfRate(ctx context.Context, reg *loadedRegistry, directRate float64) (row, error) {
+// registryRep is what one repetition of the registry scenario measured.
+type registryRep struct {
+	// bare is the reference server answering size-byte responses.
+	bare summary
+	size int
+	// direct is registry over gRPC; half is it paced at halfOffered,
+	// half of direct's rate.
+	direct, half summary
+	halfOffered  float64
+	// gateway is registry through the gateway, when there is a gateway
+	// program (gatewayRan).
+	gateway    summary
+	gatewayRan bool
+}
+
+// registryRepetition measures the reference, registry directly, at half
+// that rate and through the gateway, one after the other.
+func (h *harness) registryRepetition(ctx context.Context, reg *loadedRegistry) (registryRep, error) {
+	var rep registryRep
+	var err error
+	if rep.bare, rep.size, err = h.measureBare(ctx, reg.conns[0], reg.ids); err != nil {
+		return rep, err
+	}
+	rep.direct = runLoad(ctx, h.closedLoop(), getRetireeCallers(reg.conns, reg.ids))
+	if err := rep.direct.Err(); err != nil {
+		return rep, fmt.Errorf("registry GetRetiree: %w", err)
+	}
+	rep.halfOffered = rep.direct.Rate() / 2
+	if rep.half, err = h.measureHalfRate(ctx, reg, rep.halfOffered); err != nil {
+		return rep, err
+	}
+	rep.gateway, rep.gatewayRan, err = h.measureGateway(ctx, reg.grpcAddr, reg.ids)
+	return rep, err
+}
+
+// registryRows are the rows of the repetitions: each figure's median and
+// range, each share taken within a repetition (registry against that
+// repetition's reference) and judged on its median.
+func registryRows(reps []registryRep) []row {
+	if len(reps) == 0 {
+		return nil
+	}
+	pick := func(f func(registryRep) summary) []summary {
+		out := make([]summary, len(reps))
+		for i, r := range reps {
+			out[i] = f(r)
+		}
+		return out
+	}
+	rows := []row{summaryRow(fmt.Sprintf("bare grpc-go server: GetRetiree answering a canned %d-byte response", reps[0].size),
+		pick(func(r registryRep) summary { return r.bare }))}
+
+	direct := summaryRow("registry GetRetiree, direct gRPC", pick(func(r registryRep) summary { return r.direct }))
+	share := spreadOf(reps, func(r registryRep) float64 { return ratio(r.direct.Rate(), r.bare.Rate()) })
+	direct.Compared = percentSpread(share, "bare")
+	direct.Goal = fmt.Sprintf("≥ %.0f %% of bare", 100*goalDirectShare)
+	direct.Result = verdict(share.median() >= goalDirectShare)
+	rows = append(rows, direct, halfRateRow(reps, pick(func(r registryRep) summary { return r.half })))
+
+	const gatewayWhat = "registry GetRetiree through the REST gateway (GET /v1/retirees/{id})"
+	if !reps[0].gatewayRan {
+		return append(rows, row{What: gatewayWhat, Value: "skipped: no gateway program"})
+	}
+	gateway := summaryRow(gatewayWhat, pick(func(r registryRep) summary { return r.gateway }))
+	share = spreadOf(reps, func(r registryRep) float64 { return ratio(r.gateway.Rate(), r.direct.Rate()) })
+	gateway.Compared = percentSpread(share, "direct gRPC")
+	gateway.Goal = fmt.Sprintf("≥ %.0f %% of direct gRPC", 100*goalGatewayShare)
+	gateway.Result = verdict(share.median() >= goalGatewayShare)
+	return append(rows, gateway)
+}
+
+// halfRateRow is the row of the paced measurements half: the goal is met
+// when their median p99 is and no repetition left requests unsent.
+func halfRateRow(reps []registryRep, half []summary) row {
+	offered := spreadOf(reps, func(r registryRep) float64 { return r.halfOffered })
+	r := summaryRow(fmt.Sprintf("registry GetRetiree, paced at half that rate (%s offered)", rateSpread(offered)), half)
+	p99 := spreadOf(half, func(s summary) float64 { return float64(s.P99) })
+	dropped := 0
+	for _, s := range half {
+		dropped += s.Dropped
+	}
+	r.Goal = fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond))
+	r.Result = verdict(time.Duration(p99.median()) <= goalP99 && dropped == 0)
+	if dropped > 0 {
+		r.Compared = fmt.Sprintf("%s not sent: queue full", formatCount(int64(dropped)))
+	}
+	return r
+}
+
+// measureHalfRate measures GetRetiree paced at rate, half the direct
+// rate, where DESIGN sets the latency goal.
+func (h *harness) measureHalfRate(ctx context.Context, reg *loadedRegistry, rate float64) (summary, error) {
 	spec := h.closedLoop()
-	spec.Rate = directRate / 2
+	spec.Rate = rate
 	half := runLoad(ctx, spec, getRetireeCallers(reg.conns, reg.ids))
 	if err := half.Err(); err != nil {
-		return row{}, fmt.Errorf("registry GetRetiree at half rate: %w", err)
+		return summary{}, fmt.Errorf("registry GetRetiree at half rate: %w", err)
 	}
-	r := measuredRow(fmt.Sprintf("registry GetRetiree, paced at half that rate (%s offered)", formatRate(spec.Rate, "req")), half)
-	r.Goal = fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond))
-	r.Result = verdict(half.P99 <= goalP99 && half.Dropped == 0)
-	if half.Dropped > 0 {
-		r.Compared = fmt.Sprintf("%s not sent: queue full", formatCount(int64(half.Dropped)))
-	}
-	return r, nil
+	return half, nil
 }
 
 // loadedRegistry is a registry started and loaded for a scenario, with
@@ -443,23 +512,22 @@ func (h *harness) measureBare(ctx context.Context, conn *grpc.ClientConn, ids []
 }
 
 // measureGateway starts the gateway in front of the registry and measures
-// GET /v1/retirees/{id}. Without a gateway program the row says it was
-// skipped: the registry's own figures still stand.
-func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids []string, directRate float64) (row, error) {
-	const what = "registry GetRetiree through the REST gateway (GET /v1/retirees/{id})"
+// GET /v1/retirees/{id}. Without a gateway program it reports that it
+// did not run (false): the registry's own figures still stand.
+func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids []string) (summary, bool, error) {
 	bin := filepath.Join(h.cfg.Bin, "gateway")
 	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
 		h.log.Printf("no %s: skipping the gateway measurement", bin)
-		return row{What: what, Value: "skipped: no gateway program"}, nil
+		return summary{}, false, nil
 	}
 	addr, err := freeAddr()
 	if err != nil {
-		return row{}, err
+		return summary{}, false, err
 	}
 	c, err := h.start("gateway", bin, append([]string{"--http-addr", addr, "--registry-addr", registryAddr,
 		"--admin-addr", "", "--log-format", "json", "--log-level", "warn"}, h.gatewayTLS()...)...)
 	if err != nil {
-		return row{}, err
+		return summary{}, false, err
 	}
 	defer h.release(c)
 	transport := &http.Transport{
@@ -475,7 +543,7 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 		return getOK(ctx, client, base+"/healthz", "")
 	})
 	if err != nil {
-		return row{}, err
+		return summary{}, false, err
 	}
 	auth := "Bearer " + h.token
 	s := runLoad(ctx, h.closedLoop(), func(worker int) caller {
@@ -485,15 +553,9 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 		}
 	})
 	if err := s.Err(); err != nil {
-		return row{}, fmt.Errorf("gateway GetRetiree: %w", err)
+		return summary{}, false, fmt.Errorf("gateway GetRetiree: %w", err)
 	}
-	return row{
-		What:  what,
-		Value: formatRate(s.Rate(), "req"), P50: formatLatency(s.P50), P99: formatLatency(s.P99),
-		Compared: percentOf(s.Rate(), directRate, "direct gRPC"),
-		Goal:     fmt.Sprintf("≥ %.0f %% of direct gRPC", 100*goalGatewayShare),
-		Result:   verdict(s.Rate()/directRate >= goalGatewayShare),
-	}, nil
+	return s, true, nil
 }
 
 // getOK sends a GET, reads the whole body so that the connection is
