@@ -21,7 +21,8 @@ GRPC_GATEWAY_VERSION     := v2.33.0
 GRPCURL_VERSION          := v1.9.4
 GOLANGCI_LINT_VERSION    := v2.15.0
 OAPI_CODEGEN_VERSION     := v2.8.2
-TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)-$(GOLANGCI_LINT_VERSION)-$(OAPI_CODEGEN_VERSION)
+BENCHSTAT_VERSION        := v0.0.0-20260908200009-22c9c6c9d4da
+TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GO_GRPC_VER)-$(GRPC_GATEWAY_VERSION)-$(GRPCURL_VERSION)-$(GOLANGCI_LINT_VERSION)-$(OAPI_CODEGEN_VERSION)-$(BENCHSTAT_VERSION)
 
 # The OpenAPI validators and the TypeScript client generator come from the
 # npm registry, pinned exactly in tools/openapi/package-lock.json; `make
@@ -72,6 +73,33 @@ test-short: ## Run the tests without the race detector, skipping end-to-end test
 bench: build ## Run the Go benchmarks and the load harness; prints the figures table.
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2000x ./internal/... ./services/...
 	$(GO) run ./scripts/bench --bin $(BIN)
+
+# The hot paths' Go benchmarks that bench/baseline.txt keeps: the store's
+# get, the token check, the interceptor chain, a read's audit record, the
+# gateway's JSON encoding and its whole handler. -count=6 gives benchstat
+# enough samples to say whether a difference is noise.
+HOT_BENCH      := ^Benchmark(StoreGetRetiree|Authenticate|ServiceChain|NewRequest|GatewayMarshal|GatewayGetRetiree)$$
+HOT_BENCH_PKGS := ./services/registry ./internal/authn ./internal/grpcserver ./internal/audit ./gateway
+HOT_BENCH_RUN  := $(GO) test -run='^$$' -bench='$(HOT_BENCH)' -benchmem -count=6 $(HOT_BENCH_PKGS)
+BASELINE       := bench/baseline.txt
+# BASELINE_NOTE, when set, is one more comment line in the baseline: how
+# the machine was when it was recorded.
+BASELINE_NOTE  ?=
+
+.PHONY: bench-baseline
+bench-baseline: ## Record the hot paths' benchmarks into bench/baseline.txt (do it on a quiet machine).
+	@mkdir -p $(dir $(BASELINE))
+	{ echo "# The hot paths' benchmarks (make bench-baseline), recorded $$(date -u +%Y-%m-%dT%H:%MZ) at $$(git rev-parse --short HEAD)"; \
+	  echo "# on $$(nproc) CPUs; make bench-compare compares a new run with it."; \
+	  if [ -n "$(BASELINE_NOTE)" ]; then echo "# $(BASELINE_NOTE)"; fi; \
+	  $(HOT_BENCH_RUN); } > $(BASELINE).tmp
+	mv $(BASELINE).tmp $(BASELINE)
+
+.PHONY: bench-compare
+bench-compare: $(TOOL_STAMP) ## Run the hot paths' benchmarks and compare them with bench/baseline.txt (benchstat).
+	@mkdir -p $(BIN)
+	$(HOT_BENCH_RUN) > $(BIN)/bench-new.txt
+	benchstat $(BASELINE) $(BIN)/bench-new.txt
 
 .PHONY: lint
 lint: $(TOOL_STAMP) ## go vet, gofmt, golangci-lint (.golangci.yml), buf lint and buf format check.
@@ -134,6 +162,7 @@ $(TOOL_STAMP):
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	GOBIN=$(TOOLS) $(GO) install github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	@rm -f $(CURDIR)/.tools/stamp-* && touch $@
 
 # npm ci installs exactly the lock file, from npm's cache when it has the
