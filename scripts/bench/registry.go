@@ -457,7 +457,8 @@ func benchRetiree(n int, communities, enterprises []string) (*registryv1.Retiree
 		r.ManagementMode = registryv1.ManagementMode_ENTERPRISE
 	}
 	if n%3 == 0 {
-		r.Flags = []registryv1.RetireeFlag{registryv1.RetireeFlag_AGED_80_PLUS}
+		// A flag a clerk sets: the age flags are computed from the birth date.
+		r.Flags = []registryv1.RetireeFlag{registryv1.RetireeFlag_LIVING_ALONE}
 	}
 	return r, nil
 }
