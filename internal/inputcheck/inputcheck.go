@@ -173,3 +173,27 @@ func IsOpaqueID(s string) bool {
 	}
 	return true
 }
+
+// MaxBatchIDLen bounds the batch id of an import stream.
+const MaxBatchIDLen = 64
+
+// BatchID checks the batch id of an import stream: 1 to MaxBatchIDLen
+// characters of [A-Za-z0-9._-], so that it can go into a log line and a
+// key as it is.
+func BatchID(v *fault.Violations, field, id string) {
+	if id == "" {
+		v.Add(field, "required")
+		return
+	}
+	if len(id) > MaxBatchIDLen {
+		v.Addf(field, "longer than %d characters", MaxBatchIDLen)
+		return
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			v.Add(field, "may hold only letters, digits, '.', '_' and '-'")
+			return
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/gather"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/limits"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
@@ -153,7 +154,7 @@ func (p *importProtocol[Req, Resp, In, R, S]) recvHeader(s *Server, stream grpc.
 // against the stream's bound.
 func (s *Server) checkHeader(h *pb.ImportHeader) error {
 	var v fault.Violations
-	checkBatchID(&v, h.BatchId)
+	inputcheck.BatchID(&v, "header.batchId", h.BatchId)
 	if h.FormatVersion != 0 && h.FormatVersion != 1 {
 		v.Add("header.formatVersion", "only format 1 is known")
 	}

@@ -34,8 +34,6 @@ import (
 
 // Bounds of an import.
 const (
-	// maxBatchIDLen bounds a batch id.
-	maxBatchIDLen = 64
 	// maxGroup bounds how many records one transaction commits: large
 	// enough that a commit's fsync is shared by thousands of records, small
 	// enough that an acknowledgement follows within a fraction of a second.

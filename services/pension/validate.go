@@ -124,23 +124,3 @@ func checkCertification(v *fault.Violations, c *pb.Certification, today time.Tim
 		v.Addf("reference", "at most %d characters of letters, digits, '.', '_', '/' and '-'", maxReferenceLen)
 	}
 }
-
-// checkBatchID validates an import batch id: 1 to 64 characters of
-// [A-Za-z0-9._-].
-func checkBatchID(v *fault.Violations, id string) {
-	if id == "" {
-		v.Add("header.batchId", "required")
-		return
-	}
-	if len(id) > maxBatchIDLen {
-		v.Addf("header.batchId", "longer than %d characters", maxBatchIDLen)
-		return
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			v.Add("header.batchId", "may hold only letters, digits, '.', '_' and '-'")
-			return
-		}
-	}
-}

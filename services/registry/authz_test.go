@@ -282,6 +282,30 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}))
 			}
 		},
+		// --- bulk rosters (C)
+		// A roster of one new retiree of the target's community and
+		// enterprise; a record the caller may not import is rejected on
+		// its own (NOT_PERMITTED), which counts here as 403.
+		"ImportRetirees": func(tg target) func(context.Context) error {
+			n++
+			r := newRetiree(t, n, communities[tg], pb.ManagementMode_ENTERPRISE)
+			if tg == other {
+				r.EnterpriseCreditCode = enterpriseY
+			}
+			batch := fmt.Sprintf("matrix-%d", n)
+			return func(ctx context.Context) error {
+				res := importRoster(ctx, c, batch, []*pb.RetireeRecord{{Index: 1, Retiree: r}})
+				if res.err != nil {
+					return res.err
+				}
+				for _, rj := range res.rejections() {
+					if rj.Reason == ReasonNotPermitted {
+						return authn.ErrPermissionDenied
+					}
+				}
+				return nil
+			}
+		},
 	}
 	// A proposal (TransferRetiree but admin's), a decline and a lapse
 	// change no retiree, and leave the head where it was.
@@ -401,6 +425,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"RevokeToken": {
 			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
 			"enterprise": {pd, na, na}, "service": {pd, na, na},
+		},
+		// Clerks enter retirees one at a time; an enterprise imports its
+		// own.
+		"ImportRetirees": {
+			"admin": {ok, ok, na}, "bureau": {ok, ok, na}, "clerk": {pd, na, na},
+			"enterprise": {ok, pd, na}, "service": {pd, na, na},
 		},
 		// Every program follows the list as a service.
 		"ListRevokedTokens": {

@@ -37,8 +37,14 @@ type changeWriter struct {
 // transaction (bbolt's Batch), so many writers pay for one commit; fn may
 // therefore run more than once and must only act through tx.
 func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
+	return s.updateIn(s.Batch, fn)
+}
+
+// updateIn is update in a transaction that run makes: s.Batch, or
+// s.Update for a write that is large already and must not be retried.
+func (s *Store) updateIn(run func(func(*bolt.Tx) error) error, fn func(tx *bolt.Tx, w *changeWriter) error) error {
 	changed := false
-	err := s.Batch(func(tx *bolt.Tx) error {
+	err := run(func(tx *bolt.Tx) error {
 		head, oldest := readRevisions(tx)
 		w := &changeWriter{s: s, tx: tx, now: s.now(), head: head, oldest: oldest}
 		if err := fn(tx, w); err != nil {
@@ -56,7 +62,8 @@ func (s *Store) update(fn func(tx *bolt.Tx, w *changeWriter) error) error {
 	return err
 }
 
-// apply records the change from old (nil on create) to r.
+// apply records the change from old (nil on create) to r, with an audit
+// entry of actor doing action to r.
 func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, action, reason string) error {
 	return w.applyTransfer(old, r, kind, actor, action, reason, nil)
 }
@@ -64,6 +71,16 @@ func (w *changeWriter) apply(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor
 // applyTransfer is apply for a change a transfer makes: its history entry
 // carries t as it stands.
 func (w *changeWriter) applyTransfer(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, action, reason string, t *pb.Transfer) error {
+	if err := w.record(old, r, kind, actor, reason, t); err != nil {
+		return err
+	}
+	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))
+}
+
+// record is applyTransfer without the audit entry, for a bulk import that
+// audits a group of records with one entry (see
+// rosterImporter.auditGroup).
+func (w *changeWriter) record(old, r *pb.Retiree, kind pb.ChangeKind, actor Actor, reason string, t *pb.Transfer) error {
 	w.head++
 	w.added++
 	rev := w.head
@@ -100,10 +117,7 @@ func (w *changeWriter) applyTransfer(old, r *pb.Retiree, kind pb.ChangeKind, act
 		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
 		Transfer: historyTransfer(t),
 	}
-	if err := w.s.PutProto(w.tx, bucketHistory, historyKey(r.Id, rev), hist); err != nil {
-		return err
-	}
-	return audit.Put(w.tx, audit.NewEntry(actor, action, r.Id, w.now))
+	return w.s.PutProto(w.tx, bucketHistory, historyKey(r.Id, rev), hist)
 }
 
 // note records in retiree id's history an event of kind that did not

@@ -23,6 +23,8 @@ type Config struct {
 	// time are recorded as lapsed (a read or an answer sees the lapse at
 	// once anyway).
 	TransferSweep time.Duration
+	// MaxStreamRecords bounds the records of one ImportRetirees stream.
+	MaxStreamRecords int64
 }
 
 // DefaultTransferSweep is the default of Config.TransferSweep.
@@ -46,6 +48,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.Check(fmt.Sprintf("--max-watchers must be between 1 and %d", maxMaxWatchers), func() bool { return c.MaxWatchers >= 1 && c.MaxWatchers <= maxMaxWatchers })
 	cmd.FlagSet().DurationVar(&c.TransferSweep, "transfer-sweep-interval", DefaultTransferSweep, "how often proposed transfers unanswered for 30 days are recorded as lapsed")
 	cmd.Check("--transfer-sweep-interval must be between 1s and 24h", func() bool { return c.TransferSweep >= time.Second && c.TransferSweep <= 24*time.Hour })
+	cmd.FlagSet().Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportRetirees stream may carry")
+	cmd.Check("--max-stream-records must be between 1 and 100000000", func() bool { return c.MaxStreamRecords >= 1 && c.MaxStreamRecords <= 100_000_000 })
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

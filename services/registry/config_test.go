@@ -36,9 +36,10 @@ func TestParseConfig(t *testing.T) {
 			DataKey: "var/dev-data.key",
 			Limits:  limits.DefaultConfig(),
 		},
-		Retention:     DefaultRetention,
-		MaxWatchers:   DefaultMaxWatchers,
-		TransferSweep: DefaultTransferSweep,
+		Retention:        DefaultRetention,
+		MaxWatchers:      DefaultMaxWatchers,
+		TransferSweep:    DefaultTransferSweep,
+		MaxStreamRecords: DefaultMaxStreamRecords,
 	}
 	if diff := cmp.Diff(want, *c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -45,4 +45,8 @@ var Methods = limits.Table{
 
 	// --- roster statuses (A)
 	pb.RegistryService_ChangeRetireeStatus_FullMethodName: limits.Write,
+
+	// --- bulk rosters (C)
+	// A roster import is bounded by its caller's records in flight.
+	pb.RegistryService_ImportRetirees_FullMethodName: limits.Import,
 }

@@ -76,6 +76,9 @@ var (
 	// bucketTransferDue holds lapse time (Unix seconds), transfer id for
 	// each PROPOSED transfer: the order in which they lapse.
 	bucketTransferDue = []byte("transfers_due")
+	// bucketImportBatches maps a roster import's batch id to its
+	// RetireeImportSummary: the counts of every stream of the batch.
+	bucketImportBatches = []byte("import_batches")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
@@ -84,6 +87,7 @@ var (
 		bucketRevoked, bucketRevokedByID, bucketRevokedByExpiry,
 		bucketTransfers, bucketTransferByFrom, bucketTransferByTo, bucketTransferOpen, bucketTransferDue,
 		bucketRetireeByBirth, bucketRetireeByCommunityBirth, bucketRetireeByFlag, bucketRetireeByCommunityFlag,
+		bucketImportBatches,
 	}
 
 	// sealedBuckets hold personal data: their values are stored sealed
@@ -109,7 +113,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 6,
+	Version: 7,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
@@ -131,5 +135,9 @@ var storageSchema = boltstore.Schema{
 				return tx.Bucket(bucketMeta).Put(metaReindexRetirees, []byte{1})
 			},
 		},
+		// Created empty on open, like the revocation list: the step keeps
+		// an older build, which would not see the batches' progress, from
+		// opening the file.
+		{From: 6, To: 7, Name: "the progress of roster imports"},
 	},
 }

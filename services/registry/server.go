@@ -31,6 +31,8 @@ type Server struct {
 	// watchers holds a token for each WatchRetirees stream open; its
 	// capacity is the most that may be.
 	watchers chan struct{}
+	// maxRecords bounds the records of one ImportRetirees stream.
+	maxRecords int64
 }
 
 var _ pb.RegistryServiceServer = (*Server)(nil)
@@ -51,6 +53,9 @@ type ServerOptions struct {
 	// MaxWatchers bounds the WatchRetirees streams open at once; one more
 	// is refused with RESOURCE_EXHAUSTED. DefaultMaxWatchers when zero.
 	MaxWatchers int
+	// MaxStreamRecords bounds the records of one ImportRetirees stream
+	// (DefaultMaxStreamRecords when zero).
+	MaxStreamRecords int64
 }
 
 // NewServer returns a Server over store.
@@ -64,7 +69,13 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.MaxWatchers <= 0 {
 		o.MaxWatchers = DefaultMaxWatchers
 	}
-	return &Server{store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens, watchers: make(chan struct{}, o.MaxWatchers)}
+	if o.MaxStreamRecords <= 0 {
+		o.MaxStreamRecords = DefaultMaxStreamRecords
+	}
+	return &Server{
+		store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens,
+		watchers: make(chan struct{}, o.MaxWatchers), maxRecords: o.MaxStreamRecords,
+	}
 }
 
 // fail translates err for the client; detail of the unexpected goes to the

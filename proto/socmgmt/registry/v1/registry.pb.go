@@ -5489,6 +5489,523 @@ func (x *DeclineTransferResponse) GetTransfer() *Transfer {
 	return nil
 }
 
+// RetireeImportHeader opens an ImportRetirees stream; the same shape as
+// pension's ImportHeader.
+type RetireeImportHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sender's id of the batch, 1 to 64 characters of [A-Za-z0-9._-].
+	// Re-sending a batch uses the same id.
+	BatchId string `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// The record format; only 1 is known.
+	FormatVersion int32 `protobuf:"varint,2,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
+	// Optional: how many records the batch holds, for progress reporting.
+	ExpectedRecords int64 `protobuf:"varint,3,opt,name=expected_records,json=expectedRecords,proto3" json:"expected_records,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RetireeImportHeader) Reset() {
+	*x = RetireeImportHeader{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeImportHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeImportHeader) ProtoMessage() {}
+
+func (x *RetireeImportHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeImportHeader.ProtoReflect.Descriptor instead.
+func (*RetireeImportHeader) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *RetireeImportHeader) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *RetireeImportHeader) GetFormatVersion() int32 {
+	if x != nil {
+		return x.FormatVersion
+	}
+	return 0
+}
+
+func (x *RetireeImportHeader) GetExpectedRecords() int64 {
+	if x != nil {
+		return x.ExpectedRecords
+	}
+	return 0
+}
+
+// RetireeRecord is one retiree of a roster.
+type RetireeRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's position in the batch, from 1, strictly increasing (a
+	// client may skip the indexes of rows it could not read); a resumed
+	// stream continues after the last acknowledged index.
+	Index int64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The retiree as CreateRetiree takes it: id_number, name, sex,
+	// retirement_date, enterprise_credit_code, community_id,
+	// management_mode, phone, residence_address, flags, with the same
+	// rules. Output-only fields are ignored. For a retiree already on file
+	// the community must be the one on file (a move is a transfer).
+	Retiree       *Retiree `protobuf:"bytes,2,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireeRecord) Reset() {
+	*x = RetireeRecord{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeRecord) ProtoMessage() {}
+
+func (x *RetireeRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeRecord.ProtoReflect.Descriptor instead.
+func (*RetireeRecord) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *RetireeRecord) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RetireeRecord) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
+// ImportRetireesRequest is one message of an ImportRetirees stream: the
+// header first, then records.
+type ImportRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportRetireesRequest_Header
+	//	*ImportRetireesRequest_Record
+	Message       isImportRetireesRequest_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRetireesRequest) Reset() {
+	*x = ImportRetireesRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRetireesRequest) ProtoMessage() {}
+
+func (x *ImportRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRetireesRequest.ProtoReflect.Descriptor instead.
+func (*ImportRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ImportRetireesRequest) GetMessage() isImportRetireesRequest_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportRetireesRequest) GetHeader() *RetireeImportHeader {
+	if x != nil {
+		if x, ok := x.Message.(*ImportRetireesRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *ImportRetireesRequest) GetRecord() *RetireeRecord {
+	if x != nil {
+		if x, ok := x.Message.(*ImportRetireesRequest_Record); ok {
+			return x.Record
+		}
+	}
+	return nil
+}
+
+type isImportRetireesRequest_Message interface {
+	isImportRetireesRequest_Message()
+}
+
+type ImportRetireesRequest_Header struct {
+	Header *RetireeImportHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type ImportRetireesRequest_Record struct {
+	Record *RetireeRecord `protobuf:"bytes,2,opt,name=record,proto3,oneof"`
+}
+
+func (*ImportRetireesRequest_Header) isImportRetireesRequest_Message() {}
+
+func (*ImportRetireesRequest_Record) isImportRetireesRequest_Message() {}
+
+// RetireeRecordRejection says why one record of a roster was not
+// accepted; it never repeats the ID or phone number.
+type RetireeRecordRejection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// A stable reason: INDEX_OUT_OF_ORDER, RETIREE_MISSING (the record has
+	// no retiree), ID_NUMBER_INVALID, SEX_INVALID, BIRTH_DATE_INVALID,
+	// NAME_INVALID, COMMUNITY_INVALID (not a 12-digit code),
+	// COMMUNITY_UNKNOWN, ENTERPRISE_INVALID (not a valid credit code),
+	// ENTERPRISE_UNKNOWN, MANAGEMENT_MODE_INVALID, RETIREMENT_DATE_INVALID,
+	// PHONE_INVALID, ADDRESS_INVALID, FLAGS_INVALID, NOT_PERMITTED (an
+	// enterprise's record of a retiree that is not its own, or not
+	// ENTERPRISE-managed), COMMUNITY_CHANGED (a retiree on file in another
+	// community: moves are transfers), RETIREE_NOT_LIVING (a change to a
+	// retiree who is not living), RECORD_INVALID (any other field).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireeRecordRejection) Reset() {
+	*x = RetireeRecordRejection{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeRecordRejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeRecordRejection) ProtoMessage() {}
+
+func (x *RetireeRecordRejection) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeRecordRejection.ProtoReflect.Descriptor instead.
+func (*RetireeRecordRejection) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *RetireeRecordRejection) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RetireeRecordRejection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RetireeRecordRejection) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// RetireeImportAck tells the client which records are durable.
+type RetireeImportAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every record with an index up to this one is committed (or rejected).
+	DurableThroughIndex int64 `protobuf:"varint,1,opt,name=durable_through_index,json=durableThroughIndex,proto3" json:"durable_through_index,omitempty"`
+	// The records of this group that were rejected.
+	Rejections    []*RetireeRecordRejection `protobuf:"bytes,2,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireeImportAck) Reset() {
+	*x = RetireeImportAck{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeImportAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeImportAck) ProtoMessage() {}
+
+func (x *RetireeImportAck) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeImportAck.ProtoReflect.Descriptor instead.
+func (*RetireeImportAck) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *RetireeImportAck) GetDurableThroughIndex() int64 {
+	if x != nil {
+		return x.DurableThroughIndex
+	}
+	return 0
+}
+
+func (x *RetireeImportAck) GetRejections() []*RetireeRecordRejection {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+// RetireeImportSummary closes an ImportRetirees stream.
+type RetireeImportSummary struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	BatchId  string                 `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	Received int64                  `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	// New retirees.
+	Accepted int64 `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Identical to the retiree on file: nothing changed.
+	Duplicates int64 `protobuf:"varint,4,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// Retirees on file whose values changed (an UPDATED history entry).
+	Corrections   int64 `protobuf:"varint,5,opt,name=corrections,proto3" json:"corrections,omitempty"`
+	Rejected      int64 `protobuf:"varint,6,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	LastIndex     int64 `protobuf:"varint,7,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireeImportSummary) Reset() {
+	*x = RetireeImportSummary{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeImportSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeImportSummary) ProtoMessage() {}
+
+func (x *RetireeImportSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeImportSummary.ProtoReflect.Descriptor instead.
+func (*RetireeImportSummary) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *RetireeImportSummary) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *RetireeImportSummary) GetReceived() int64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *RetireeImportSummary) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *RetireeImportSummary) GetDuplicates() int64 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
+}
+
+func (x *RetireeImportSummary) GetCorrections() int64 {
+	if x != nil {
+		return x.Corrections
+	}
+	return 0
+}
+
+func (x *RetireeImportSummary) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *RetireeImportSummary) GetLastIndex() int64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+// ImportRetireesResponse is an acknowledgement or the final summary.
+type ImportRetireesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*ImportRetireesResponse_Ack
+	//	*ImportRetireesResponse_Summary
+	Message       isImportRetireesResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRetireesResponse) Reset() {
+	*x = ImportRetireesResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRetireesResponse) ProtoMessage() {}
+
+func (x *ImportRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRetireesResponse.ProtoReflect.Descriptor instead.
+func (*ImportRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ImportRetireesResponse) GetMessage() isImportRetireesResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *ImportRetireesResponse) GetAck() *RetireeImportAck {
+	if x != nil {
+		if x, ok := x.Message.(*ImportRetireesResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ImportRetireesResponse) GetSummary() *RetireeImportSummary {
+	if x != nil {
+		if x, ok := x.Message.(*ImportRetireesResponse_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+type isImportRetireesResponse_Message interface {
+	isImportRetireesResponse_Message()
+}
+
+type ImportRetireesResponse_Ack struct {
+	Ack *RetireeImportAck `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type ImportRetireesResponse_Summary struct {
+	Summary *RetireeImportSummary `protobuf:"bytes,2,opt,name=summary,proto3,oneof"`
+}
+
+func (*ImportRetireesResponse_Ack) isImportRetireesResponse_Message() {}
+
+func (*ImportRetireesResponse_Summary) isImportRetireesResponse_Message() {}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -5870,7 +6387,42 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"T\n" +
 	"\x17DeclineTransferResponse\x129\n" +
-	"\btransfer\x18\x01 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer*g\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\x82\x01\n" +
+	"\x13RetireeImportHeader\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12%\n" +
+	"\x0eformat_version\x18\x02 \x01(\x05R\rformatVersion\x12)\n" +
+	"\x10expected_records\x18\x03 \x01(\x03R\x0fexpectedRecords\"]\n" +
+	"\rRetireeRecord\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x126\n" +
+	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xa4\x01\n" +
+	"\x15ImportRetireesRequest\x12B\n" +
+	"\x06header\x18\x01 \x01(\v2(.socmgmt.registry.v1.RetireeImportHeaderH\x00R\x06header\x12<\n" +
+	"\x06record\x18\x02 \x01(\v2\".socmgmt.registry.v1.RetireeRecordH\x00R\x06recordB\t\n" +
+	"\amessage\"`\n" +
+	"\x16RetireeRecordRejection\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x93\x01\n" +
+	"\x10RetireeImportAck\x122\n" +
+	"\x15durable_through_index\x18\x01 \x01(\x03R\x13durableThroughIndex\x12K\n" +
+	"\n" +
+	"rejections\x18\x02 \x03(\v2+.socmgmt.registry.v1.RetireeRecordRejectionR\n" +
+	"rejections\"\xe6\x01\n" +
+	"\x14RetireeImportSummary\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x03R\breceived\x12\x1a\n" +
+	"\baccepted\x18\x03 \x01(\x03R\baccepted\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x04 \x01(\x03R\n" +
+	"duplicates\x12 \n" +
+	"\vcorrections\x18\x05 \x01(\x03R\vcorrections\x12\x1a\n" +
+	"\brejected\x18\x06 \x01(\x03R\brejected\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\a \x01(\x03R\tlastIndex\"\xa5\x01\n" +
+	"\x16ImportRetireesResponse\x129\n" +
+	"\x03ack\x18\x01 \x01(\v2%.socmgmt.registry.v1.RetireeImportAckH\x00R\x03ack\x12E\n" +
+	"\asummary\x18\x02 \x01(\v2).socmgmt.registry.v1.RetireeImportSummaryH\x00R\asummaryB\t\n" +
+	"\amessage*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -5960,7 +6512,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11TransferDirection\x12\"\n" +
 	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bINCOMING\x10\x01\x12\f\n" +
-	"\bOUTGOING\x10\x022\x9f\x16\n" +
+	"\bOUTGOING\x10\x022\x8e\x17\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -5988,7 +6540,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vGetTransfer\x12'.socmgmt.registry.v1.GetTransferRequest\x1a(.socmgmt.registry.v1.GetTransferResponse\x12f\n" +
 	"\rListTransfers\x12).socmgmt.registry.v1.ListTransfersRequest\x1a*.socmgmt.registry.v1.ListTransfersResponse\x12i\n" +
 	"\x0eAcceptTransfer\x12*.socmgmt.registry.v1.AcceptTransferRequest\x1a+.socmgmt.registry.v1.AcceptTransferResponse\x12l\n" +
-	"\x0fDeclineTransfer\x12+.socmgmt.registry.v1.DeclineTransferRequest\x1a,.socmgmt.registry.v1.DeclineTransferResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x0fDeclineTransfer\x12+.socmgmt.registry.v1.DeclineTransferRequest\x1a,.socmgmt.registry.v1.DeclineTransferResponse\x12m\n" +
+	"\x0eImportRetirees\x12*.socmgmt.registry.v1.ImportRetireesRequest\x1a+.socmgmt.registry.v1.ImportRetireesResponse(\x010\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -6003,7 +6556,7 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -6087,21 +6640,28 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(*AcceptTransferResponse)(nil),         // 79: socmgmt.registry.v1.AcceptTransferResponse
 	(*DeclineTransferRequest)(nil),         // 80: socmgmt.registry.v1.DeclineTransferRequest
 	(*DeclineTransferResponse)(nil),        // 81: socmgmt.registry.v1.DeclineTransferResponse
-	(*timestamppb.Timestamp)(nil),          // 82: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 83: google.protobuf.FieldMask
+	(*RetireeImportHeader)(nil),            // 82: socmgmt.registry.v1.RetireeImportHeader
+	(*RetireeRecord)(nil),                  // 83: socmgmt.registry.v1.RetireeRecord
+	(*ImportRetireesRequest)(nil),          // 84: socmgmt.registry.v1.ImportRetireesRequest
+	(*RetireeRecordRejection)(nil),         // 85: socmgmt.registry.v1.RetireeRecordRejection
+	(*RetireeImportAck)(nil),               // 86: socmgmt.registry.v1.RetireeImportAck
+	(*RetireeImportSummary)(nil),           // 87: socmgmt.registry.v1.RetireeImportSummary
+	(*ImportRetireesResponse)(nil),         // 88: socmgmt.registry.v1.ImportRetireesResponse
+	(*timestamppb.Timestamp)(nil),          // 89: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 90: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	82,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	89,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	82,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	89,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	82,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	82,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	89,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	89,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
 	68,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
 	69,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
 	72,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
@@ -6123,7 +6683,7 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	11,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
 	15,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
 	15,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	83,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	90,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	15,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	15,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	72,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
@@ -6131,31 +6691,31 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	73,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	15,  // 38: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,   // 39: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	82,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	89,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
 	42,  // 41: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
 	73,  // 42: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
 	43,  // 43: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	82,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	89,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	47,  // 45: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
 	46,  // 46: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
 	51,  // 47: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
 	51,  // 48: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	82,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	89,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,   // 50: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 51: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,   // 52: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,   // 53: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
 	54,  // 54: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	82,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	89,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,   // 56: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	8,   // 57: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
 	58,  // 58: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
 	5,   // 59: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 60: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	61,  // 61: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	82,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	82,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	82,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	89,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	89,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	89,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
 	64,  // 65: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
 	64,  // 66: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
 	11,  // 67: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
@@ -6163,9 +6723,9 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	5,   // 69: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	15,  // 70: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	9,   // 71: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	82,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	82,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	82,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	89,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	89,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	89,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
 	72,  // 75: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
 	73,  // 76: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	10,  // 77: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
@@ -6174,63 +6734,71 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	73,  // 80: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	15,  // 81: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	73,  // 82: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	16,  // 83: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	18,  // 84: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	20,  // 85: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	22,  // 86: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	24,  // 87: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	26,  // 88: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	28,  // 89: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	30,  // 90: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	32,  // 91: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	34,  // 92: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	36,  // 93: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	38,  // 94: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	40,  // 95: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	44,  // 96: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	48,  // 97: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	50,  // 98: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	53,  // 99: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	56,  // 100: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	60,  // 101: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	63,  // 102: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	66,  // 103: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	70,  // 104: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
-	74,  // 105: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
-	76,  // 106: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
-	78,  // 107: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
-	80,  // 108: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
-	17,  // 109: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	19,  // 110: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	21,  // 111: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	23,  // 112: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	25,  // 113: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	27,  // 114: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	29,  // 115: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	31,  // 116: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	33,  // 117: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	35,  // 118: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	37,  // 119: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	39,  // 120: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	41,  // 121: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	45,  // 122: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	49,  // 123: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	52,  // 124: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	55,  // 125: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	57,  // 126: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	62,  // 127: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	65,  // 128: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	67,  // 129: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	71,  // 130: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
-	75,  // 131: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	77,  // 132: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	79,  // 133: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	81,  // 134: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	109, // [109:135] is the sub-list for method output_type
-	83,  // [83:109] is the sub-list for method input_type
-	83,  // [83:83] is the sub-list for extension type_name
-	83,  // [83:83] is the sub-list for extension extendee
-	0,   // [0:83] is the sub-list for field type_name
+	15,  // 83: socmgmt.registry.v1.RetireeRecord.retiree:type_name -> socmgmt.registry.v1.Retiree
+	82,  // 84: socmgmt.registry.v1.ImportRetireesRequest.header:type_name -> socmgmt.registry.v1.RetireeImportHeader
+	83,  // 85: socmgmt.registry.v1.ImportRetireesRequest.record:type_name -> socmgmt.registry.v1.RetireeRecord
+	85,  // 86: socmgmt.registry.v1.RetireeImportAck.rejections:type_name -> socmgmt.registry.v1.RetireeRecordRejection
+	86,  // 87: socmgmt.registry.v1.ImportRetireesResponse.ack:type_name -> socmgmt.registry.v1.RetireeImportAck
+	87,  // 88: socmgmt.registry.v1.ImportRetireesResponse.summary:type_name -> socmgmt.registry.v1.RetireeImportSummary
+	16,  // 89: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	18,  // 90: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	20,  // 91: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	22,  // 92: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	24,  // 93: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	26,  // 94: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	28,  // 95: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	30,  // 96: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	32,  // 97: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	34,  // 98: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	36,  // 99: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	38,  // 100: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	40,  // 101: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	44,  // 102: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	48,  // 103: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	50,  // 104: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	53,  // 105: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	56,  // 106: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	60,  // 107: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	63,  // 108: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	66,  // 109: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	70,  // 110: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	74,  // 111: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	76,  // 112: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	78,  // 113: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	80,  // 114: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	84,  // 115: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
+	17,  // 116: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	19,  // 117: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	21,  // 118: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	23,  // 119: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	25,  // 120: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	27,  // 121: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	29,  // 122: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	31,  // 123: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	33,  // 124: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	35,  // 125: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	37,  // 126: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	39,  // 127: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	41,  // 128: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	45,  // 129: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	49,  // 130: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	52,  // 131: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	55,  // 132: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	57,  // 133: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	62,  // 134: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	65,  // 135: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	67,  // 136: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	71,  // 137: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	75,  // 138: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	77,  // 139: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	79,  // 140: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	81,  // 141: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	88,  // 142: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
+	116, // [116:143] is the sub-list for method output_type
+	89,  // [89:116] is the sub-list for method input_type
+	89,  // [89:89] is the sub-list for extension type_name
+	89,  // [89:89] is the sub-list for extension extendee
+	0,   // [0:89] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -6238,13 +6806,21 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 	if File_socmgmt_registry_v1_registry_proto != nil {
 		return
 	}
+	file_socmgmt_registry_v1_registry_proto_msgTypes[71].OneofWrappers = []any{
+		(*ImportRetireesRequest_Header)(nil),
+		(*ImportRetireesRequest_Record)(nil),
+	}
+	file_socmgmt_registry_v1_registry_proto_msgTypes[75].OneofWrappers = []any{
+		(*ImportRetireesResponse_Ack)(nil),
+		(*ImportRetireesResponse_Summary)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   69,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

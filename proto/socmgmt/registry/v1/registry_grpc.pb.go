@@ -45,6 +45,7 @@ const (
 	RegistryService_ListTransfers_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ListTransfers"
 	RegistryService_AcceptTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
 	RegistryService_DeclineTransfer_FullMethodName        = "/socmgmt.registry.v1.RegistryService/DeclineTransfer"
+	RegistryService_ImportRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ImportRetirees"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -148,6 +149,18 @@ type RegistryServiceClient interface {
 	// DeclineTransfer declines a proposed transfer with a reason (the
 	// receiving side, as AcceptTransfer); the retiree stays.
 	DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*DeclineTransferResponse, error)
+	// --- bulk rosters (C)
+	// ImportRetirees streams a roster in (admin, bureau; an enterprise for
+	// its own retirees, management mode ENTERPRISE), with the protocol of
+	// pension's ImportPayments: the first message is a header, then records
+	// with strictly increasing indexes. After each committed group the
+	// server sends the highest record index now durable, with the group's
+	// rejections; at the end a summary. A record is identified by its ID
+	// number: an unknown one is created (history: CREATED), a known one
+	// with other values updated (history: UPDATED), an identical one is a
+	// duplicate and changes nothing, so a batch can be sent again, or
+	// resumed after the last acknowledged index, under the same batch id.
+	ImportRetirees(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportRetireesRequest, ImportRetireesResponse], error)
 }
 
 type registryServiceClient struct {
@@ -427,6 +440,19 @@ func (c *registryServiceClient) DeclineTransfer(ctx context.Context, in *Decline
 	return out, nil
 }
 
+func (c *registryServiceClient) ImportRetirees(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportRetireesRequest, ImportRetireesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RegistryService_ServiceDesc.Streams[1], RegistryService_ImportRetirees_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportRetireesRequest, ImportRetireesResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_ImportRetireesClient = grpc.BidiStreamingClient[ImportRetireesRequest, ImportRetireesResponse]
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -528,6 +554,18 @@ type RegistryServiceServer interface {
 	// DeclineTransfer declines a proposed transfer with a reason (the
 	// receiving side, as AcceptTransfer); the retiree stays.
 	DeclineTransfer(context.Context, *DeclineTransferRequest) (*DeclineTransferResponse, error)
+	// --- bulk rosters (C)
+	// ImportRetirees streams a roster in (admin, bureau; an enterprise for
+	// its own retirees, management mode ENTERPRISE), with the protocol of
+	// pension's ImportPayments: the first message is a header, then records
+	// with strictly increasing indexes. After each committed group the
+	// server sends the highest record index now durable, with the group's
+	// rejections; at the end a summary. A record is identified by its ID
+	// number: an unknown one is created (history: CREATED), a known one
+	// with other values updated (history: UPDATED), an identical one is a
+	// duplicate and changes nothing, so a batch can be sent again, or
+	// resumed after the last acknowledged index, under the same batch id.
+	ImportRetirees(grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]) error
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -615,6 +653,9 @@ func (UnimplementedRegistryServiceServer) AcceptTransfer(context.Context, *Accep
 }
 func (UnimplementedRegistryServiceServer) DeclineTransfer(context.Context, *DeclineTransferRequest) (*DeclineTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeclineTransfer not implemented")
+}
+func (UnimplementedRegistryServiceServer) ImportRetirees(grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportRetirees not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1098,6 +1139,13 @@ func _RegistryService_DeclineTransfer_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_ImportRetirees_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RegistryServiceServer).ImportRetirees(&grpc.GenericServerStream[ImportRetireesRequest, ImportRetireesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_ImportRetireesServer = grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1211,6 +1259,12 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "WatchRetirees",
 			Handler:       _RegistryService_WatchRetirees_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "ImportRetirees",
+			Handler:       _RegistryService_ImportRetirees_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "socmgmt/registry/v1/registry.proto",

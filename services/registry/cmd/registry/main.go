@@ -51,10 +51,11 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			}
 			revoked.Add(list...)
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
-				Logger:      log,
-				Stopping:    srv.Stopping(),
-				Tokens:      srv.Tokens(),
-				MaxWatchers: cfg.MaxWatchers,
+				Logger:           log,
+				Stopping:         srv.Stopping(),
+				Tokens:           srv.Tokens(),
+				MaxWatchers:      cfg.MaxWatchers,
+				MaxStreamRecords: cfg.MaxStreamRecords,
 			}))
 			return []grpcserver.Task{{Name: "transfer lapses", Run: store.LapseLoop(cfg.TransferSweep, log)}}, nil
 		},
