@@ -176,6 +176,9 @@ type rosterImporter struct {
 	// sum is this stream's counts so far.
 	sum   pb.RetireeImportSummary
 	order []int
+	// ids makes the ids of the retirees a group creates, side by side
+	// in the file (see inputcheck.OpaqueIDGroup).
+	ids *inputcheck.OpaqueIDGroup
 	// known caches the communities and enterprises found to exist: none
 	// is ever deleted.
 	known map[string]bool
@@ -225,6 +228,7 @@ func (im *rosterImporter) commit(group []rosterRow) (*pb.RetireeImportAck, error
 	var c rosterCounts
 	err := im.s.updateIn(im.s.Update, func(tx *bolt.Tx, w *changeWriter) error {
 		c = rosterCounts{}
+		im.ids = inputcheck.NewOpaqueIDGroup()
 		im.sortGroup(group, &c)
 		for _, i := range im.order {
 			if err := im.write(tx, w, &group[i], &c); err != nil {
@@ -346,7 +350,7 @@ func (im *rosterImporter) create(tx *bolt.Tx, w *changeWriter, row *rosterRow, c
 	r = proto.Clone(r).(*pb.Retiree)
 	r.CreateTime = timestampNow(w.now)
 	for {
-		r.Id = inputcheck.NewOpaqueID()
+		r.Id = im.ids.Next()
 		if tx.Bucket(bucketRetirees).Get([]byte(r.Id)) == nil {
 			break
 		}

@@ -1,0 +1,169 @@
+package registry
+
+import (
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// benchImportRecords is how many records one run of the import
+// benchmarks streams: REGISTRY_BENCH_IMPORT_RECORDS, or 200,000, a
+// fifth of the goal's roster so that `make bench` stays short; the
+// bench program's registry-import scenario streams 1,000,000.
+func benchImportRecords(b *testing.B) int {
+	b.Helper()
+	if v := os.Getenv("REGISTRY_BENCH_IMPORT_RECORDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("REGISTRY_BENCH_IMPORT_RECORDS=%q: want a positive count", v)
+		}
+		return n
+	}
+	return 200_000
+}
+
+// benchRoster returns n import records over the fixture communities,
+// half of them managed by an enterprise.
+func benchRoster(b *testing.B, n int) []*pb.RetireeRecord {
+	b.Helper()
+	communities := []string{communityA, communityB, communityC}
+	modes := []pb.ManagementMode{pb.ManagementMode_COMMUNITY, pb.ManagementMode_ENTERPRISE}
+	out := make([]*pb.RetireeRecord, n)
+	for i := range out {
+		r := newRetiree(b, i, communities[i%len(communities)], modes[i%len(modes)])
+		out[i] = &pb.RetireeRecord{Index: int64(i + 1), Retiree: r}
+	}
+	return out
+}
+
+// openBenchImportStore opens a fresh store as the program runs it (sealed,
+// audited) with the fixture references.
+func openBenchImportStore(b *testing.B) *Store {
+	b.Helper()
+	keyer, err := idnumber.NewKeyer(testKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := OpenStore(filepath.Join(b.TempDir(), "registry.db"), keyer, StoreOptions{
+		Logger:      zap.NewNop(),
+		Now:         func() time.Time { return testNow },
+		Checkpoints: audit.Checkpoints{Service: "registry", Key: servicetest.AuditKey},
+		DataKeys:    servicetest.DataKeys(b),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	seedRefs(b, s)
+	return s
+}
+
+// BenchmarkImportRetirees streams a roster of new retirees into an empty
+// registry over one ImportRetirees stream (bufconn, a bureau token), each
+// record durable at its acknowledgement, and reports records/s. Every
+// iteration is a fresh store.
+func BenchmarkImportRetirees(b *testing.B) {
+	n := benchImportRecords(b)
+	records := benchRoster(b, n)
+	for b.Loop() {
+		b.StopTimer()
+		s := openBenchImportStore(b)
+		client := serveBench(b, s)
+		b.StartTimer()
+		res := importRoster(b.Context(), client, "bench-roster", records)
+		if res.err != nil {
+			b.Fatal(res.err)
+		}
+		if res.summary.Accepted != int64(n) {
+			b.Fatalf("accepted %d of %d", res.summary.Accepted, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRawBoltRoster is the reference for BenchmarkImportRetirees:
+// bbolt alone making, for each record, the puts an imported retiree
+// makes (the retiree, the ID-number key, the community and enterprise
+// indexes, the counters, the change log and the history), of values of
+// about the same size, in transactions of maxImportGroup records.
+func BenchmarkRawBoltRoster(b *testing.B) {
+	n := benchImportRecords(b)
+	records := benchRoster(b, n)
+	value, err := proto.Marshal(records[0].Retiree)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		db, err := boltstore.Open(filepath.Join(b.TempDir(), "raw.db"), boltstore.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := rawRoster(db, n, value); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// rawRoster writes n records' puts (see BenchmarkRawBoltRoster), with
+// random 10-byte ids as the registry's are.
+func rawRoster(db *bolt.DB, n int, value []byte) error {
+	names := []string{"retirees", "idkeys", "community", "enterprise", "stats", "changes", "history"}
+	var rev uint64
+	for done := 0; done < n; done += maxImportGroup {
+		err := db.Update(func(tx *bolt.Tx) error {
+			bs := make([]*bolt.Bucket, len(names))
+			for i, name := range names {
+				var err error
+				if bs[i], err = tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return err
+				}
+			}
+			for i := done; i < min(done+maxImportGroup, n); i++ {
+				var id, key [10]byte
+				if _, err := io.ReadFull(rand.Reader, id[:]); err != nil {
+					return err
+				}
+				if _, err := io.ReadFull(rand.Reader, key[:]); err != nil {
+					return err
+				}
+				rev++
+				puts := [][2][]byte{
+					{id[:], value}, {key[:], id[:]},
+					{append([]byte("210102001001\x00"), id[:]...), nil}, {append([]byte("91210102MA0XXXXXX0\x00"), id[:]...), nil},
+					{[]byte("210102001001"), value[:32]}, {boltstore.U64(rev), value},
+					{boltstore.AppendU64(append(id[:], 0), rev), value},
+				}
+				for j, p := range puts {
+					if err := bs[j].Put(p[0], p[1]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
