@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
-	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
 const (
@@ -43,11 +42,15 @@ var errRowsRejected = errors.New("rows were rejected")
 type importConfig struct {
 	// file is the CSV file or workbook to import.
 	file string
-	// pensionAddr is the pension service's gRPC host:port.
-	pensionAddr string
+	// addr is the gRPC host:port of the service the records go to.
+	addr string
 	// keyFile is the stack's Ed25519 signing key, used to mint the bureau
-	// token the import calls with.
+	// (or enterprise) token the import calls with.
 	keyFile string
+	// enterprise, when set, is the credit code of the enterprise the
+	// import calls as, instead of a bureau: an enterprise imports its own
+	// retirees.
+	enterprise string
 	// batchID names the batch; derived from the file when empty.
 	batchID string
 	// encoding of a CSV file: auto, utf-8 or gb18030.
@@ -59,7 +62,7 @@ type importConfig struct {
 	retryBase, retryMax time.Duration
 	// reachTimeout bounds the health check made before importing.
 	reachTimeout time.Duration
-	// tls is how the pension service is dialled.
+	// tls is how the service is dialled.
 	tls tlsFlags
 }
 
@@ -67,9 +70,9 @@ func newImportCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import bureau files into a running stack",
-		Long: `Import a bureau's file into the pension service: payments, certifications or
-entitlement decisions, from a CSV file or an Excel workbook. The service is
-called over mutual TLS with make run's development CA and client
+		Long: `Import a bureau's file into the pension service (payments, certifications or
+entitlement decisions) or a roster into the registry (retirees), from a CSV
+file or an Excel workbook. The service is called over mutual TLS with make run's development CA and client
 certificate (var/tls) unless --tls-ca, --tls-cert and --tls-key name
 others, or --plaintext turns TLS off.` + importFormatsHelp,
 		Args: cobra.NoArgs,
@@ -109,6 +112,25 @@ OTHER 其他; required for SUSPEND and STOP, empty for RESTORE), a note of up
 to 500 characters and the bureau's reference.`,
 			`  socmgmt import decisions decisions-2026-06.csv
   socmgmt import decisions --sheet 暂停恢复 待遇决定.xlsx`),
+		newImportKindCmd(e, retireesImport, "Stream a roster of retirees to the registry",
+			`Stream a roster of retirees to the registry over gRPC (ImportRetirees), with
+a progress bar and a summary at the end. A bureau's roster may name any
+community and enterprise; with --enterprise the import calls as that
+enterprise, which registers the retirees it manages itself (management
+mode ENTERPRISE, its own credit code).
+
+One retiree per row, as CreateRetiree takes them: the resident ID number,
+the name, optionally the sex (MALE/FEMALE, 男/女; it must agree with the
+ID number), the retirement date (YYYY-MM-DD), the enterprise's credit code,
+the community's 12-digit code, the management mode (ENTERPRISE 企业管理,
+COMMUNITY 社区管理, BUREAU 经办机构管理), optionally the phone number, the
+address where the retiree lives, and flags (LIVING_ALONE 独居, HARDSHIP
+困难, SERIOUS_ILLNESS 大病, MODEL_WORKER 劳模, ...; several separated by
+、 , ; or spaces). A retiree already on file is updated when the row
+differs (a new history entry) and left alone when it is the same; a
+retiree on file in another community is rejected: moves are transfers.`,
+			`  socmgmt import retirees 花名册-2026.xlsx
+  socmgmt import retirees --registry 127.0.0.1:9101 --enterprise 91210102MA0XXXXXX0 roster.csv`),
 	)
 	return cmd
 }
@@ -122,7 +144,7 @@ byte-order mark, or in GB18030/GBK as Excel saves "CSV (逗号分隔)" on a
 Chinese Windows (detected; --encoding to say which), with CR, LF or CRLF
 line ends. Its header row names the columns, in English or in Chinese, in
 any order; up to 10 title rows above it and columns it does not name (such
-as 姓名 or 序号) are skipped, and blank rows are not records.
+as 序号) are skipped, and blank rows are not records.
 
 Records are numbered from 1 after the header; that number is the record's
 index. When the connection drops, the import reconnects and resumes after
@@ -152,11 +174,14 @@ func newImportKindCmd[R any](e env, k *importKind[R], short, long, example strin
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port`")
+	f.StringVar(&cfg.addr, k.service.name, k.service.defaultAddr, k.service.name+" gRPC `host:port`")
 	f.StringVar(&cfg.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key ($"+envKey+" overrides the default)")
 	f.StringVar(&cfg.batchID, "batch-id", "", "batch `id` (1-64 of A-Z a-z 0-9 . _ -); default: from the file's name, size and modification time")
 	f.StringVar(&cfg.encoding, "encoding", encodingAuto, "`encoding` of a CSV file: auto, utf-8 or gb18030 (also for GBK)")
 	f.StringVar(&cfg.sheet, "sheet", "", "`name` of the sheet of a workbook to read (default: the first)")
+	if k.service == registryService {
+		f.StringVar(&cfg.enterprise, "enterprise", "", "call as the enterprise with this credit `code` instead of as a bureau")
+	}
 	cfg.tls.register(cmd, e)
 	return cmd
 }
@@ -172,11 +197,15 @@ func runImport[R any](ctx context.Context, k *importKind[R], cfg importConfig, o
 	if err != nil {
 		return err
 	}
-	_, token, err := signedToken(cfg.keyFile, authn.Principal{Subject: "socmgmt-import", Role: authn.RoleBureau}, importTokenTTL)
+	caller := authn.Principal{Subject: "socmgmt-import", Role: authn.RoleBureau}
+	if cfg.enterprise != "" {
+		caller = authn.Principal{Subject: "socmgmt-import", Role: authn.RoleEnterprise, Enterprise: cfg.enterprise}
+	}
+	_, token, err := signedToken(cfg.keyFile, caller, importTokenTTL)
 	if err != nil {
 		return err
 	}
-	conn, err := dialRequired(ctx, "pension", cfg.pensionAddr, cfg.tls, authn.BearerCredentials(token), cfg.reachTimeout)
+	conn, err := dialRequired(ctx, k.service.name, cfg.addr, cfg.tls, authn.BearerCredentials(token), cfg.reachTimeout)
 	if err != nil {
 		return err
 	}
@@ -191,7 +220,7 @@ func runImport[R any](ctx context.Context, k *importKind[R], cfg importConfig, o
 		cfg:      cfg,
 		file:     bf.bureauFile,
 		total:    total,
-		client:   pensionv1.NewPensionServiceClient(conn),
+		conn:     conn,
 		rejected: rejected,
 		bar:      newImportBar(progress, cfg.file, total),
 	}
@@ -324,7 +353,7 @@ func rejectedFileName(file string) string {
 
 // writeSummary prints what the import did; never an ID number.
 func (im *importer[R]) writeSummary(w io.Writer, elapsed time.Duration) {
-	fmt.Fprintf(w, "Imported %s as batch %s into %s in %v:\n", im.cfg.file, im.cfg.batchID, im.cfg.pensionAddr, elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "Imported %s as batch %s into %s in %v:\n", im.cfg.file, im.cfg.batchID, im.cfg.addr, elapsed.Round(100*time.Millisecond))
 	line := func(label string, format string, args ...any) {
 		fmt.Fprintf(w, "  %-26s"+format+"\n", append([]any{label}, args...)...)
 	}
@@ -335,11 +364,11 @@ func (im *importer[R]) writeSummary(w io.Writer, elapsed time.Duration) {
 		if im.attempts > 1 {
 			// Each connection reports its own counts; the earlier ones
 			// broke before their summaries.
-			note = fmt.Sprintf(" (in the last of %d connections, which sent %d records)", im.attempts, s.Received)
+			note = fmt.Sprintf(" (in the last of %d connections, which sent %d records)", im.attempts, s.received)
 		}
-		line("new "+im.kind.name, "%d%s", s.Accepted, note)
-		line("duplicates (unchanged)", "%d", s.Duplicates)
-		line("corrections", "%d", s.Corrections)
+		line("new "+im.kind.name, "%d%s", s.accepted, note)
+		line("duplicates (unchanged)", "%d", s.duplicates)
+		line(im.kind.changedLabel(), "%d", s.corrections)
 	}
 	line("rejected by the service", "%d", im.serverRejected)
 	line("rejected before sending", "%d", im.localRejected)

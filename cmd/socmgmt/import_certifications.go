@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"google.golang.org/grpc"
+
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -54,16 +56,18 @@ var certificationsImport = &importKind[*pensionv1.CertificationRecord]{
 	name:    "certifications",
 	columns: certificationColumns,
 	parse:   parseCertificationRow,
-	open: func(ctx context.Context, c pensionv1.PensionServiceClient) (recordStream[*pensionv1.CertificationRecord], error) {
-		s, err := c.ImportCertifications(ctx)
+	service: pensionService,
+	open: func(ctx context.Context, conn grpc.ClientConnInterface) (recordStream[*pensionv1.CertificationRecord], error) {
+		s, err := pensionv1.NewPensionServiceClient(conn).ImportCertifications(ctx)
 		return grpcImportStream[pensionv1.ImportCertificationsRequest, pensionv1.ImportCertificationsResponse, *pensionv1.CertificationRecord]{
 			stream: s,
-			header: func(h *pensionv1.ImportHeader) *pensionv1.ImportCertificationsRequest {
-				return &pensionv1.ImportCertificationsRequest{Message: &pensionv1.ImportCertificationsRequest_Header{Header: h}}
+			header: func(batchID string, expected int64) *pensionv1.ImportCertificationsRequest {
+				return &pensionv1.ImportCertificationsRequest{Message: &pensionv1.ImportCertificationsRequest_Header{Header: pensionHeader(batchID, expected)}}
 			},
 			record: func(r *pensionv1.CertificationRecord) *pensionv1.ImportCertificationsRequest {
 				return &pensionv1.ImportCertificationsRequest{Message: &pensionv1.ImportCertificationsRequest_Record{Record: r}}
 			},
+			reply: fromPension[pensionv1.ImportCertificationsResponse],
 		}, err
 	},
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"google.golang.org/grpc"
+
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -50,16 +52,18 @@ var decisionsImport = &importKind[*pensionv1.DecisionRecord]{
 	name:    "decisions",
 	columns: decisionColumns,
 	parse:   parseDecisionRow,
-	open: func(ctx context.Context, c pensionv1.PensionServiceClient) (recordStream[*pensionv1.DecisionRecord], error) {
-		s, err := c.ImportDecisions(ctx)
+	service: pensionService,
+	open: func(ctx context.Context, conn grpc.ClientConnInterface) (recordStream[*pensionv1.DecisionRecord], error) {
+		s, err := pensionv1.NewPensionServiceClient(conn).ImportDecisions(ctx)
 		return grpcImportStream[pensionv1.ImportDecisionsRequest, pensionv1.ImportDecisionsResponse, *pensionv1.DecisionRecord]{
 			stream: s,
-			header: func(h *pensionv1.ImportHeader) *pensionv1.ImportDecisionsRequest {
-				return &pensionv1.ImportDecisionsRequest{Message: &pensionv1.ImportDecisionsRequest_Header{Header: h}}
+			header: func(batchID string, expected int64) *pensionv1.ImportDecisionsRequest {
+				return &pensionv1.ImportDecisionsRequest{Message: &pensionv1.ImportDecisionsRequest_Header{Header: pensionHeader(batchID, expected)}}
 			},
 			record: func(r *pensionv1.DecisionRecord) *pensionv1.ImportDecisionsRequest {
 				return &pensionv1.ImportDecisionsRequest{Message: &pensionv1.ImportDecisionsRequest_Record{Record: r}}
 			},
+			reply: fromPension[pensionv1.ImportDecisionsResponse],
 		}, err
 	},
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"google.golang.org/grpc"
+
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -48,16 +50,18 @@ var paymentsImport = &importKind[*pensionv1.PaymentRecord]{
 	name:    "payments",
 	columns: paymentColumns,
 	parse:   parsePaymentRow,
-	open: func(ctx context.Context, c pensionv1.PensionServiceClient) (recordStream[*pensionv1.PaymentRecord], error) {
-		s, err := c.ImportPayments(ctx)
+	service: pensionService,
+	open: func(ctx context.Context, conn grpc.ClientConnInterface) (recordStream[*pensionv1.PaymentRecord], error) {
+		s, err := pensionv1.NewPensionServiceClient(conn).ImportPayments(ctx)
 		return grpcImportStream[pensionv1.ImportPaymentsRequest, pensionv1.ImportPaymentsResponse, *pensionv1.PaymentRecord]{
 			stream: s,
-			header: func(h *pensionv1.ImportHeader) *pensionv1.ImportPaymentsRequest {
-				return &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Header{Header: h}}
+			header: func(batchID string, expected int64) *pensionv1.ImportPaymentsRequest {
+				return &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Header{Header: pensionHeader(batchID, expected)}}
 			},
 			record: func(r *pensionv1.PaymentRecord) *pensionv1.ImportPaymentsRequest {
 				return &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Record{Record: r}}
 			},
+			reply: fromPension[pensionv1.ImportPaymentsResponse],
 		}, err
 	},
 }
@@ -99,4 +103,9 @@ func parsePaymentRow(index int64, v []string) (*pensionv1.PaymentRecord, *reject
 		BankAccountMasked:  v[payAccount],
 		Kind:               pensionv1.PaymentKind(kind),
 	}, nil
+}
+
+// pensionHeader is the header of a pension import stream.
+func pensionHeader(batchID string, expected int64) *pensionv1.ImportHeader {
+	return &pensionv1.ImportHeader{BatchId: batchID, FormatVersion: 1, ExpectedRecords: expected}
 }

@@ -19,71 +19,137 @@ import (
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
-// importKind is what one kind of bureau file adds to the importer: its
-// columns, how a row becomes a record, and the stream the records go to.
-// Everything else (the header, the acknowledgement window, reconnecting
-// and resuming, the rejected-rows file, the progress bar) is shared.
+// importKind is what one kind of file adds to the importer: its
+// columns, how a row becomes a record, the service and the stream the
+// records go to. Everything else (the header, the acknowledgement window,
+// reconnecting and resuming, the rejected-rows file, the progress bar) is
+// shared.
 type importKind[R any] struct {
 	// name is the subcommand and the noun of the summary: "payments".
-	name    string
+	name string
+	// service is the service the records go to.
+	service *importService
 	columns []column
 	// parse builds the record of a data row from its values, in the order
 	// of columns, or says why the row cannot be sent. It checks what the
 	// file decides (what Excel did to a cell, numbers, the names of enum
 	// values); the service validates the rest.
 	parse func(index int64, v []string) (R, *rejection)
-	// open opens the import stream.
-	open func(context.Context, pensionv1.PensionServiceClient) (recordStream[R], error)
+	// open opens the import stream on a connection to the service.
+	open func(context.Context, grpc.ClientConnInterface) (recordStream[R], error)
+	// changed is the summary's word for stored records that a record
+	// changed; "corrections" when empty.
+	changed string
 }
 
-// recordStream is one import stream of records R, as the three import
-// RPCs share it: a header, records, acknowledgements and a summary.
+// changedLabel is the summary's label of the changed records.
+func (k *importKind[R]) changedLabel() string {
+	if k.changed == "" {
+		return "corrections"
+	}
+	return k.changed
+}
+
+// importService is a service that takes import streams.
+type importService struct {
+	// name is the service's name, and its address flag: "pension".
+	name string
+	// defaultAddr is where `make run` starts it.
+	defaultAddr string
+}
+
+// The services that take imports.
+var (
+	pensionService  = &importService{name: "pension", defaultAddr: defaultPensionAddr}
+	registryService = &importService{name: "registry", defaultAddr: defaultRegistryAddr}
+)
+
+// recordStream is one import stream of records R, as every import RPC
+// has it: a header, records, acknowledgements and a summary. The RPCs of
+// pension and registry frame it in messages of their own, of the same
+// shape; streamAck and streamSummary are what the importer reads of them.
 type recordStream[R any] interface {
-	sendHeader(*pensionv1.ImportHeader) error
+	sendHeader(batchID string, expectedRecords int64) error
 	send(R) error
 	closeSend() error
 	// recv returns an acknowledgement or the summary.
-	recv() (*pensionv1.ImportAck, *pensionv1.ImportSummary, error)
+	recv() (*streamAck, *streamSummary, error)
 }
 
-// importReply is what every import stream answers.
-type importReply interface {
+// streamAck is an acknowledgement: every record up to durableThrough is
+// committed or rejected.
+type streamAck struct {
+	durableThrough int64
+	rejections     []streamRejection
+}
+
+// streamRejection says why the service rejected one record.
+type streamRejection struct {
+	index           int64
+	reason, message string
+}
+
+// streamSummary is the counts of one stream.
+type streamSummary struct {
+	received, accepted, duplicates, corrections int64
+}
+
+// pensionReply is what every pension import stream answers.
+type pensionReply interface {
 	GetAck() *pensionv1.ImportAck
 	GetSummary() *pensionv1.ImportSummary
 }
 
 var (
-	_ importReply = (*pensionv1.ImportPaymentsResponse)(nil)
-	_ importReply = (*pensionv1.ImportCertificationsResponse)(nil)
-	_ importReply = (*pensionv1.ImportDecisionsResponse)(nil)
+	_ pensionReply = (*pensionv1.ImportPaymentsResponse)(nil)
+	_ pensionReply = (*pensionv1.ImportCertificationsResponse)(nil)
+	_ pensionReply = (*pensionv1.ImportDecisionsResponse)(nil)
 )
+
+// fromPension reads a pension import stream's reply.
+func fromPension[Resp any, PR interface {
+	*Resp
+	pensionReply
+}](resp *Resp) (*streamAck, *streamSummary) {
+	reply := PR(resp)
+	var ack *streamAck
+	if a := reply.GetAck(); a != nil {
+		ack = &streamAck{durableThrough: a.DurableThroughIndex}
+		for _, rj := range a.Rejections {
+			ack.rejections = append(ack.rejections, streamRejection{index: rj.Index, reason: rj.Reason, message: rj.Message})
+		}
+	}
+	var sum *streamSummary
+	if s := reply.GetSummary(); s != nil {
+		sum = &streamSummary{received: s.Received, accepted: s.Accepted, duplicates: s.Duplicates, corrections: s.Corrections}
+	}
+	return ack, sum
+}
 
 // grpcImportStream is a generated import stream with requests Req and
 // responses Resp as a recordStream of R.
 type grpcImportStream[Req, Resp, R any] struct {
 	stream grpc.BidiStreamingClient[Req, Resp]
-	header func(*pensionv1.ImportHeader) *Req
+	header func(batchID string, expectedRecords int64) *Req
 	record func(R) *Req
+	reply  func(*Resp) (*streamAck, *streamSummary)
 }
 
-func (s grpcImportStream[Req, Resp, R]) sendHeader(h *pensionv1.ImportHeader) error {
-	return s.stream.Send(s.header(h))
+func (s grpcImportStream[Req, Resp, R]) sendHeader(batchID string, expectedRecords int64) error {
+	return s.stream.Send(s.header(batchID, expectedRecords))
 }
 
 func (s grpcImportStream[Req, Resp, R]) send(r R) error { return s.stream.Send(s.record(r)) }
 
 func (s grpcImportStream[Req, Resp, R]) closeSend() error { return s.stream.CloseSend() }
 
-func (s grpcImportStream[Req, Resp, R]) recv() (*pensionv1.ImportAck, *pensionv1.ImportSummary, error) {
+func (s grpcImportStream[Req, Resp, R]) recv() (*streamAck, *streamSummary, error) {
 	resp, err := s.stream.Recv()
 	if err != nil {
 		return nil, nil, err
 	}
-	reply, ok := any(resp).(importReply)
-	if !ok {
-		return nil, nil, fmt.Errorf("%T is not an import reply", resp)
-	}
-	return reply.GetAck(), reply.GetSummary(), nil
+	ack, sum := s.reply(resp)
+	return ack, sum, nil
 }
 
 // importer is one run of an import: it streams the file, reconnecting
@@ -93,7 +159,7 @@ type importer[R any] struct {
 	cfg      importConfig
 	file     bureauFile
 	total    int64
-	client   pensionv1.PensionServiceClient
+	conn     grpc.ClientConnInterface
 	rejected *rejectedRows
 	bar      *progressbar.ProgressBar
 
@@ -106,7 +172,7 @@ type importer[R any] struct {
 	// localRejected and serverRejected count the rejected rows.
 	localRejected, serverRejected int64
 	// last is the summary of the last stream; attempts counts streams.
-	last     *pensionv1.ImportSummary
+	last     *streamSummary
 	attempts int
 }
 
@@ -158,10 +224,10 @@ func describeStatus(err error) string {
 
 // stream makes one import stream from the record after im.acked and
 // returns its summary.
-func (im *importer[R]) stream(ctx context.Context) (*pensionv1.ImportSummary, error) {
+func (im *importer[R]) stream(ctx context.Context) (*streamSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := im.kind.open(ctx, im.client)
+	stream, err := im.kind.open(ctx, im.conn)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +255,7 @@ func (im *importer[R]) stream(ctx context.Context) (*pensionv1.ImportSummary, er
 // receive reads the acknowledgements of stream into win, listing the rows
 // the service rejects, until the summary; sendErr gives the sender's
 // error once it is done.
-func (im *importer[R]) receive(ctx context.Context, stream recordStream[R], win *ackWindow, sendErr <-chan error) (*pensionv1.ImportSummary, error) {
+func (im *importer[R]) receive(ctx context.Context, stream recordStream[R], win *ackWindow, sendErr <-chan error) (*streamSummary, error) {
 	for {
 		ack, sum, err := stream.recv()
 		if errors.Is(err, io.EOF) {
@@ -208,7 +274,7 @@ func (im *importer[R]) receive(ctx context.Context, stream recordStream[R], win 
 			if err := win.ack(ack, im.rejectedByService); err != nil {
 				return nil, err
 			}
-			im.acked = max(im.acked, ack.DurableThroughIndex)
+			im.acked = max(im.acked, ack.durableThrough)
 			_ = im.bar.Set64(im.acked)
 		}
 		if sum != nil {
@@ -222,12 +288,12 @@ func (im *importer[R]) receive(ctx context.Context, stream recordStream[R], win 
 }
 
 // rejectedByService lists rec, which the service rejected as rj says.
-func (im *importer[R]) rejectedByService(rec fileRecord, rj *pensionv1.RecordRejection) error {
-	message := rj.Message
+func (im *importer[R]) rejectedByService(rec fileRecord, rj streamRejection) error {
+	message := rj.message
 	if message == "" {
 		message = "rejected by the service"
 	}
-	if err := im.rejected.add(rec, rj.Index, rj.Reason, message); err != nil {
+	if err := im.rejected.add(rec, rj.index, rj.reason, message); err != nil {
 		return err
 	}
 	im.serverRejected++
@@ -238,7 +304,7 @@ func (im *importer[R]) rejectedByService(rec fileRecord, rj *pensionv1.RecordRej
 // each record is sent, and closes the sending side. A row that cannot be
 // sent is listed as rejected the first time it is read.
 func (im *importer[R]) send(ctx context.Context, stream recordStream[R], from int64, track func(fileRecord) error) error {
-	err := stream.sendHeader(&pensionv1.ImportHeader{BatchId: im.cfg.batchID, FormatVersion: 1, ExpectedRecords: im.total})
+	err := stream.sendHeader(im.cfg.batchID, im.total)
 	if err != nil {
 		return nil // the receiving side sees why
 	}
@@ -312,18 +378,18 @@ func (w *ackWindow) track(ctx context.Context, rec fileRecord) error {
 
 // ack applies an acknowledgement: reject is called with each rejected row
 // as it was sent, and the rows now durable leave the window.
-func (w *ackWindow) ack(a *pensionv1.ImportAck, reject func(fileRecord, *pensionv1.RecordRejection) error) error {
+func (w *ackWindow) ack(a *streamAck, reject func(fileRecord, streamRejection) error) error {
 	w.mu.Lock()
-	for _, rj := range a.Rejections {
-		if err := reject(w.inFlight[rj.Index], rj); err != nil {
+	for _, rj := range a.rejections {
+		if err := reject(w.inFlight[rj.index], rj); err != nil {
 			w.mu.Unlock()
 			return err
 		}
 	}
-	for i := w.acked + 1; i <= a.DurableThroughIndex; i++ {
+	for i := w.acked + 1; i <= a.durableThrough; i++ {
 		delete(w.inFlight, i)
 	}
-	w.acked = max(w.acked, a.DurableThroughIndex)
+	w.acked = max(w.acked, a.durableThrough)
 	w.mu.Unlock()
 	select {
 	case w.moved <- struct{}{}:

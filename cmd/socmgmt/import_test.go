@@ -265,7 +265,7 @@ func writeCSV(t *testing.T, dir, name, prefix string, rows ...string) string {
 }
 
 func importCfg(addr, keyFile, file string) importConfig {
-	return importConfig{file: file, pensionAddr: addr, keyFile: keyFile, encoding: encodingAuto, retryBase: time.Millisecond, retryMax: 5 * time.Millisecond, reachTimeout: 3 * time.Second}
+	return importConfig{file: file, addr: addr, keyFile: keyFile, encoding: encodingAuto, retryBase: time.Millisecond, retryMax: 5 * time.Millisecond, reachTimeout: 3 * time.Second}
 }
 
 // copyTestdata copies a file of testdata/ into a temporary directory, so
@@ -503,7 +503,7 @@ func TestImportRefusals(t *testing.T) {
 		{"bad batch id", with(good, func(c *importConfig) { c.batchID = "a/b" }), "--batch-id"},
 		{"bad encoding", with(good, func(c *importConfig) { c.encoding = "latin1" }), "--encoding"},
 		{"unreachable", with(good, func(c *importConfig) {
-			c.pensionAddr, c.reachTimeout = "127.0.0.1:1", 200*time.Millisecond
+			c.addr, c.reachTimeout = "127.0.0.1:1", 200*time.Millisecond
 		}), "pension not reachable at 127.0.0.1:1"},
 		{"wrong key", importCfg(addr, otherKey, good), "Unauthenticated"},
 	} {
