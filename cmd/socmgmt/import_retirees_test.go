@@ -262,4 +262,3 @@ func writeRosterXLSX(t *testing.T, path string, rows [][]string) {
 	}
 	must(t, f.SaveAs(path))
 }
-
