@@ -20,6 +20,7 @@ func scenarios() []scenario {
 		{name: "registry", run: registryScenario},
 		{name: "activity", run: activityScenario},
 		{name: "pension", run: pensionScenario},
+		{name: "roster", run: rosterScenario},
 		{name: "overdue", run: overdueScenario},
 		{name: "handover", run: handoverScenario},
 		{name: "watchers", run: watchersScenario},
