@@ -188,3 +188,28 @@ func TestAreaCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpaqueIDGroup: a group's ids are opaque ids, distinct, and share
+// their first 8 characters; another group's do not share them.
+func TestOpaqueIDGroup(t *testing.T) {
+	t.Parallel()
+	g := NewOpaqueIDGroup()
+	seen := map[string]bool{}
+	first := g.Next()
+	for range 10_000 {
+		id := g.Next()
+		if !IsOpaqueID(id) {
+			t.Fatalf("%q is not an opaque id", id)
+		}
+		if seen[id] {
+			t.Fatalf("%q made twice", id)
+		}
+		seen[id] = true
+		if id[:8] != first[:8] {
+			t.Fatalf("%q and %q do not share a prefix", id, first)
+		}
+	}
+	if other := NewOpaqueIDGroup().Next(); other[:8] == first[:8] {
+		t.Errorf("two groups share the prefix %q", first[:8])
+	}
+}
