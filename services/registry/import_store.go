@@ -177,8 +177,11 @@ type rosterImporter struct {
 	sum   pb.RetireeImportSummary
 	order []int
 	// ids makes the ids of the retirees a group creates, side by side
-	// in the file (see inputcheck.OpaqueIDGroup).
-	ids *inputcheck.OpaqueIDGroup
+	// in the file (see inputcheck.OpaqueIDGroup); sortedIDs are ids of
+	// it in ascending order, taken one by one (see newIDs).
+	ids       *inputcheck.OpaqueIDGroup
+	sortedIDs []string
+	taken     int
 	// known caches the communities and enterprises found to exist: none
 	// is ever deleted.
 	known map[string]bool
@@ -228,7 +231,8 @@ func (im *rosterImporter) commit(group []rosterRow) (*pb.RetireeImportAck, error
 	var c rosterCounts
 	err := im.s.updateIn(im.s.Update, func(tx *bolt.Tx, w *changeWriter) error {
 		c = rosterCounts{}
-		im.ids = inputcheck.NewOpaqueIDGroup()
+		im.newIDs(len(group))
+		fillPages(tx)
 		im.sortGroup(group, &c)
 		for _, i := range im.order {
 			if err := im.write(tx, w, &group[i], &c); err != nil {
@@ -247,6 +251,20 @@ func (im *rosterImporter) commit(group []rosterRow) (*pb.RetireeImportAck, error
 	im.sum.LastIndex = durable
 	slices.SortFunc(c.rejections, func(a, b *pb.RetireeRecordRejection) int { return cmpInt64(a.Index, b.Index) })
 	return &pb.RetireeImportAck{DurableThroughIndex: durable, Rejections: c.rejections}, nil
+}
+
+// importFillPercent is how full the commit of an import group leaves
+// the pages of the buckets the group's new retirees fill: their keys are
+// the group's ids, which share a prefix, or revisions in order, so the
+// group fills pages of its own that no later group inserts into, and
+// bbolt's default of half full would write twice the pages.
+const importFillPercent = 0.9
+
+// fillPages sets importFillPercent on the buckets a group fills in order.
+func fillPages(tx *bolt.Tx) {
+	for _, b := range [][]byte{bucketRetirees, bucketHistory, bucketChanges, bucketRetireeByCommunity, bucketRetireeByEnterprise} {
+		tx.Bucket(b).FillPercent = importFillPercent
+	}
 }
 
 func cmpInt64(a, b int64) int {
@@ -350,7 +368,7 @@ func (im *rosterImporter) create(tx *bolt.Tx, w *changeWriter, row *rosterRow, c
 	r = proto.Clone(r).(*pb.Retiree)
 	r.CreateTime = timestampNow(w.now)
 	for {
-		r.Id = im.ids.Next()
+		r.Id = im.nextID()
 		if tx.Bucket(bucketRetirees).Get([]byte(r.Id)) == nil {
 			break
 		}
@@ -361,6 +379,31 @@ func (im *rosterImporter) create(tx *bolt.Tx, w *changeWriter, row *rosterRow, c
 	c.accepted++
 	c.stored(row.index)
 	return w.record(nil, r, pb.ChangeKind_CREATED, im.actor, im.historyReason(), nil)
+}
+
+// newIDs makes the ids of a group of n records: a new OpaqueIDGroup,
+// and n of its ids in ascending order, so that the retirees the group
+// creates, whichever they are, are written in the order of their ids.
+// bbolt keeps a node's entries in an array: inserting at its end is a
+// copy of one entry, inserting anywhere else moves those after it, and a
+// group's new retirees all go to the few nodes of its prefix.
+func (im *rosterImporter) newIDs(n int) {
+	im.ids = inputcheck.NewOpaqueIDGroup()
+	im.sortedIDs, im.taken = im.sortedIDs[:0], 0
+	for range n {
+		im.sortedIDs = append(im.sortedIDs, im.ids.Next())
+	}
+	slices.Sort(im.sortedIDs)
+}
+
+// nextID returns the group's next id in order, or another of the group
+// once they are used up (after a collision).
+func (im *rosterImporter) nextID() string {
+	if im.taken == len(im.sortedIDs) {
+		return im.ids.Next()
+	}
+	im.taken++
+	return im.sortedIDs[im.taken-1]
 }
 
 // exists reports whether bucket holds key; an empty key (no enterprise)
