@@ -17,6 +17,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/importstream"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -349,7 +350,7 @@ func TestImportRetireesStreamErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = stream.Recv()
-	wantReason(t, err, codes.ResourceExhausted, reasonTooManyRecords)
+	wantReason(t, err, codes.ResourceExhausted, importstream.ReasonTooManyRecords)
 
 	if head, _, _ := s.Head(); head != 0 {
 		t.Errorf("refused streams moved the head to %d", head)

@@ -137,6 +137,21 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"ChangeRetireeStatus", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.ChangeRetireeStatus(ctx, &pb.ChangeRetireeStatusRequest{Id: r.Id, Status: pb.RetireeStatus_ABROAD, EffectiveOn: "2026-01-02", Reason: "定居加拿大"}, o...))
 		}},
+		// --- bulk rosters (C)
+		{"ImportRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			stream, err := c.ImportRetirees(ctx, o...)
+			if err != nil {
+				return err
+			}
+			if err := stream.Send(&pb.ImportRetireesRequest{Message: &pb.ImportRetireesRequest_Header{Header: &pb.RetireeImportHeader{BatchId: "every-rpc"}}}); err != nil {
+				return err
+			}
+			if err := stream.CloseSend(); err != nil {
+				return err
+			}
+			_, err = stream.Recv()
+			return err
+		}},
 	}
 }
 
