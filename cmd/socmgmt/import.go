@@ -112,8 +112,15 @@ OTHER 其他; required for SUSPEND and STOP, empty for RESTORE), a note of up
 to 500 characters and the bureau's reference.`,
 			`  socmgmt import decisions decisions-2026-06.csv
   socmgmt import decisions --sheet 暂停恢复 待遇决定.xlsx`),
-		newImportKindCmd(e, retireesImport, "Stream a roster of retirees to the registry",
-			`Stream a roster of retirees to the registry over gRPC (ImportRetirees), with
+		newImportRetireesCmd(e),
+	)
+	return cmd
+}
+
+// newImportRetireesCmd is `socmgmt import retirees FILE`.
+func newImportRetireesCmd(e env) *cobra.Command {
+	return newImportKindCmd(e, retireesImport, "Stream a roster of retirees to the registry",
+		`Stream a roster of retirees to the registry over gRPC (ImportRetirees), with
 a progress bar and a summary at the end. A bureau's roster may name any
 community and enterprise; with --enterprise the import calls as that
 enterprise, which registers the retirees it manages itself (management
@@ -129,10 +136,8 @@ address where the retiree lives, and flags (LIVING_ALONE 独居, HARDSHIP
 、 , ; or spaces). A retiree already on file is updated when the row
 differs (a new history entry) and left alone when it is the same; a
 retiree on file in another community is rejected: moves are transfers.`,
-			`  socmgmt import retirees 花名册-2026.xlsx
-  socmgmt import retirees --registry 127.0.0.1:9101 --enterprise 91210102MA0XXXXXX0 roster.csv`),
-	)
-	return cmd
+		`  socmgmt import retirees 花名册-2026.xlsx
+  socmgmt import retirees --registry 127.0.0.1:9101 --enterprise 91210102MA0XXXXXX0 roster.csv`)
 }
 
 // importFormatsHelp is what every import command says about its file.
