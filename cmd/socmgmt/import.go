@@ -131,11 +131,14 @@ the name, optionally the sex (MALE/FEMALE, 男/女; it must agree with the
 ID number), the retirement date (YYYY-MM-DD), the enterprise's credit code,
 the community's 12-digit code, the management mode (ENTERPRISE 企业管理,
 COMMUNITY 社区管理, BUREAU 经办机构管理), optionally the phone number, the
-address where the retiree lives, and flags (LIVING_ALONE 独居, HARDSHIP
-困难, SERIOUS_ILLNESS 大病, MODEL_WORKER 劳模, ...; several separated by
-、 , ; or spaces). A retiree already on file is updated when the row
-differs (a new history entry) and left alone when it is the same; a
-retiree on file in another community is rejected: moves are transfers.`,
+address where the retiree lives, and flags (LIVING_ALONE 独居, EMPTY_NEST
+空巢, HARDSHIP 困难, SERIOUS_ILLNESS 大病, DISABLED 残疾, DEMENTIA 失智,
+BEREAVED_PARENT 失独, MODEL_WORKER 劳模, VETERAN 退役军人; several
+separated by 、 , ; or spaces; aged 80+ and 90+ are computed). A retiree
+already on file is updated when the row differs (a new history entry; an
+empty optional cell keeps what is on file) and left alone when it is the
+same; a retiree on file in another community is rejected: moves are
+transfers.`,
 		`  socmgmt import retirees 花名册-2026.xlsx
   socmgmt import retirees --registry 127.0.0.1:9101 --enterprise 91210102MA0XXXXXX0 roster.csv`)
 }

@@ -60,10 +60,24 @@ var (
 		"经办机构管理": int32(registryv1.ManagementMode_BUREAU), "社保经办机构": int32(registryv1.ManagementMode_BUREAU),
 	}
 	flagLabels = map[string]int32{
-		"80岁以上": int32(registryv1.RetireeFlag_AGED_80_PLUS), "独居": int32(registryv1.RetireeFlag_LIVING_ALONE),
+		"独居": int32(registryv1.RetireeFlag_LIVING_ALONE), "空巢": int32(registryv1.RetireeFlag_EMPTY_NEST),
 		"劳模": int32(registryv1.RetireeFlag_MODEL_WORKER), "劳动模范": int32(registryv1.RetireeFlag_MODEL_WORKER),
 		"困难": int32(registryv1.RetireeFlag_HARDSHIP), "大病": int32(registryv1.RetireeFlag_SERIOUS_ILLNESS),
+		"残疾": int32(registryv1.RetireeFlag_DISABLED), "失能": int32(registryv1.RetireeFlag_DISABLED),
+		"失智": int32(registryv1.RetireeFlag_DEMENTIA), "失独": int32(registryv1.RetireeFlag_BEREAVED_PARENT),
+		"退役军人": int32(registryv1.RetireeFlag_VETERAN),
 	}
+	// flagNames are the flags a roster may set: the computed ones (aged
+	// 80+, 90+) are not among them.
+	flagNames = func() map[string]int32 {
+		m := map[string]int32{}
+		for name, n := range registryv1.RetireeFlag_value {
+			if f := registryv1.RetireeFlag(n); f != registryv1.RetireeFlag_AGED_80_PLUS && f != registryv1.RetireeFlag_AGED_90_PLUS {
+				m[name] = n
+			}
+		}
+		return m
+	}()
 )
 
 // flagSeparatorRE splits a flags cell: commas, semicolons, the Chinese
@@ -161,7 +175,7 @@ func flagsCell(v string) ([]registryv1.RetireeFlag, *rejection) {
 		if item == "" {
 			continue
 		}
-		n, rj := enumCell("flags", item, registryv1.RetireeFlag_value, flagLabels, reasonFlagsInvalid)
+		n, rj := enumCell("flags", item, flagNames, flagLabels, reasonFlagsInvalid)
 		if rj != nil {
 			return nil, rj
 		}

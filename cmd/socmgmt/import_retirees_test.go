@@ -131,7 +131,7 @@ func TestImportRetireesFromEveryFormat(t *testing.T) {
 		IdNumber: servicetest.IDNumber(1).Digits(), Name: "张三", Sex: first[0].Sex, BirthDate: first[0].BirthDate,
 		RetirementDate: "2001-03-01", EnterpriseCreditCode: servicetest.EnterpriseX, CommunityId: servicetest.CommunityA,
 		ManagementMode: registryv1.ManagementMode_ENTERPRISE, Status: registryv1.RetireeStatus_LIVING, Phone: "13812345678",
-		ResidenceAddress: "和平区北市场街1号", Flags: []registryv1.RetireeFlag{registryv1.RetireeFlag_LIVING_ALONE, registryv1.RetireeFlag_HARDSHIP},
+		ResidenceAddress: "和平区北市场街1号", Residence: &registryv1.Residence{Address: "和平区北市场街1号"}, Flags: []registryv1.RetireeFlag{registryv1.RetireeFlag_LIVING_ALONE, registryv1.RetireeFlag_HARDSHIP},
 	}
 	if diff := cmp.Diff(want, first[0], protocmp.Transform()); diff != "" {
 		t.Errorf("first retiree (-want +got):\n%s", diff)
@@ -212,6 +212,7 @@ func TestParseRetireeRow(t *testing.T) {
 		{"phone as number", func(v []string) { v[retPhone] = "1.38123E+10" }, reasonCodeAsNumber},
 		{"retirement date as serial", func(v []string) { v[retRetired] = "36951" }, reasonDateAsNumber},
 		{"flag unknown", func(v []string) { v[retFlags] = "独居 长寿" }, reasonFlagsInvalid},
+		{"flag computed", func(v []string) { v[retFlags] = "AGED_80_PLUS" }, reasonFlagsInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, rj := parseRetireeRow(1, values(tc.change))

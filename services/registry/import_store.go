@@ -325,10 +325,7 @@ func (im *rosterImporter) write(tx *bolt.Tx, w *changeWriter, row *rosterRow, c 
 		e.Reason = auditReasonCreateConflict
 		return audit.Put(tx, e)
 	}
-	r := proto.Clone(old).(*pb.Retiree)
-	for _, set := range editableFields {
-		set(r, row.r)
-	}
+	r := mergeRecord(old, row.r)
 	switch {
 	case row.r.CommunityId != old.CommunityId:
 		row.reject(ReasonCommunityChanged, "the retiree is on file in another community: a move is a transfer")
@@ -347,6 +344,44 @@ func (im *rosterImporter) write(tx *bolt.Tx, w *changeWriter, row *rosterRow, c 
 	c.corrections++
 	c.stored(row.index)
 	return w.record(old, r, pb.ChangeKind_UPDATED, im.actor, im.historyReason(), nil)
+}
+
+// mergeRecord returns old with what a roster record rec says of it. The
+// name and the management mode are the record's; an optional field the
+// record leaves empty keeps what is on file, so that a roster, which
+// seldom carries phone numbers, carers or where the retiree lives, does
+// not erase what the community recorded (a field is cleared with
+// UpdateRetiree). A residence without a kind sets only the address of
+// the one on file.
+func mergeRecord(old, rec *pb.Retiree) *pb.Retiree {
+	r := proto.Clone(old).(*pb.Retiree)
+	r.Name, r.ManagementMode = rec.Name, rec.ManagementMode
+	keepUnlessEmpty(&r.EnterpriseCreditCode, rec.EnterpriseCreditCode)
+	keepUnlessEmpty(&r.RetirementDate, rec.RetirementDate)
+	keepUnlessEmpty(&r.Phone, rec.Phone)
+	if len(rec.Flags) > 0 {
+		r.Flags = slices.Clone(rec.Flags)
+	}
+	if len(rec.Carers) > 0 {
+		editableFields["carers"](r, rec)
+	}
+	switch {
+	case rec.Residence.GetKind() != pb.Residence_KIND_UNSPECIFIED:
+		editableFields["residence"](r, rec)
+	case rec.ResidenceAddress != "":
+		if r.Residence == nil {
+			r.Residence = new(pb.Residence)
+		}
+		r.Residence.Address, r.ResidenceAddress = rec.ResidenceAddress, rec.ResidenceAddress
+	}
+	return r
+}
+
+// keepUnlessEmpty sets *dst to v unless v is empty.
+func keepUnlessEmpty(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
 }
 
 // create stores row as a new retiree, unless its community or enterprise

@@ -143,12 +143,22 @@ func TestImportRetireesCreatesUpdatesAndDuplicates(t *testing.T) {
 
 	records[2].Retiree.Name = "改名后"
 	records[2].Retiree.Flags = []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE}
+	// A record without the phone number or the address keeps those on
+	// file: it changes nothing.
+	records[3].Retiree.Phone, records[3].Retiree.ResidenceAddress = "", ""
 	changed := importRoster(ctx, h.client, "roster-2", records)
 	if changed.err != nil {
 		t.Fatal(changed.err)
 	}
 	wantRosterSummary(t, changed.summary, &pb.RetireeImportSummary{BatchId: "roster-2", Received: 5, Duplicates: 4, Corrections: 1, LastIndex: 5})
 
+	kept, err := s.LookupRetiree(idNumber(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Phone != "13812345678" || kept.ResidenceAddress == "" {
+		t.Errorf("a record without phone and address cleared them: %q, %q", kept.Phone, kept.ResidenceAddress)
+	}
 	r, err := s.LookupRetiree(idNumber(t, 2))
 	if err != nil {
 		t.Fatal(err)

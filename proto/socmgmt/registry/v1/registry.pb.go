@@ -5566,7 +5566,10 @@ type RetireeRecord struct {
 	// retirement_date, enterprise_credit_code, community_id,
 	// management_mode, phone, residence_address, flags, with the same
 	// rules. Output-only fields are ignored. For a retiree already on file
-	// the community must be the one on file (a move is a transfer).
+	// the community must be the one on file (a move is a transfer); the
+	// name and management mode replace those on file, and an optional
+	// field left empty (enterprise, retirement date, phone, address,
+	// residence, flags, carers) keeps what is on file.
 	Retiree       *Retiree `protobuf:"bytes,2,opt,name=retiree,proto3" json:"retiree,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
