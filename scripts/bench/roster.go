@@ -73,7 +73,7 @@ func rosterScenario(ctx context.Context, h *harness) ([]row, error) {
 	}
 	return []row{
 		{
-			What:  fmt.Sprintf("raw bbolt: the 7 puts of each of %s retirees, %d retirees per transaction (reference)", formatCount(importRecords), importGroup),
+			What:  fmt.Sprintf("raw bbolt: the 9 puts (11 with a flag) of each of %s retirees, %d retirees per transaction (reference)", formatCount(importRecords), importGroup),
 			Value: formatRate(rawRate, "records"),
 		},
 		{
@@ -124,8 +124,11 @@ func rosterAnswer(r *registryv1.ImportRetireesResponse) (*pensionv1.ImportAck, *
 	return ack, sum
 }
 
-// rosterBuckets are the buckets an imported retiree is put in.
-var rosterBuckets = []string{"retirees", "by_idkey", "by_community", "by_enterprise", "stats", "changes", "history"}
+// rosterBuckets are the buckets an imported retiree is put in: the
+// retiree, its ID-number key, the community and enterprise indexes, the
+// counters, the change log, the history, and the birth-date indexes
+// city-wide and by community (and those by flag, for a third of them).
+var rosterBuckets = []string{"retirees", "by_idkey", "by_community", "by_enterprise", "stats", "changes", "history", "by_birth", "by_community_birth", "by_flag", "by_community_flag"}
 
 // rawRosterPuts makes in a fresh bbolt file, opened as the services open
 // theirs, the puts of importRecords imported retirees, importGroup per
@@ -154,7 +157,7 @@ func rawRosterPuts(path string, sample *registryv1.Retiree) (rate float64, err e
 	var rev uint64
 	for done := 0; done < importRecords; done += importGroup {
 		n := min(importGroup, importRecords-done)
-		puts, err := rosterGroupPuts(n, &rev, value, sample)
+		puts, err := rosterGroupPuts(done, n, &rev, value, sample)
 		if err != nil {
 			return 0, err
 		}
@@ -181,11 +184,14 @@ type rawPut struct {
 	k, v   []byte
 }
 
-// rosterGroupPuts returns the puts of one transaction of n retirees.
-func rosterGroupPuts(n int, rev *uint64, value []byte, sample *registryv1.Retiree) ([]rawPut, error) {
+// rosterGroupPuts returns the puts of one transaction of the n retirees
+// from the first, born as benchRetiree's are.
+func rosterGroupPuts(first, n int, rev *uint64, value []byte, sample *registryv1.Retiree) ([]rawPut, error) {
 	ids := inputcheck.NewOpaqueIDGroup()
 	puts := make([]rawPut, 0, n*len(rosterBuckets))
-	for range n {
+	born := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := first; i < first+n; i++ {
+		birth := born.AddDate(0, 0, i%birthDays).Format(time.DateOnly)
 		id := []byte(ids.Next())
 		var salt [8]byte
 		if _, err := rand.Read(salt[:]); err != nil {
@@ -201,7 +207,14 @@ func rosterGroupPuts(n int, rev *uint64, value []byte, sample *registryv1.Retire
 			rawPut{4, []byte(sample.CommunityId), value[:min(len(value), 40)]},
 			rawPut{5, boltstore.U64(*rev), value},
 			rawPut{6, boltstore.AppendU64(append(id, 0), *rev), value},
+			rawPut{7, boltstore.Key(birth, string(id)), nil},
+			rawPut{8, boltstore.Key(sample.CommunityId, birth, string(id)), nil},
 		)
+		if i%3 == 0 {
+			puts = append(puts,
+				rawPut{9, boltstore.Key("02", birth, string(id)), nil},
+				rawPut{10, boltstore.Key(sample.CommunityId, "02", birth, string(id)), nil})
+		}
 	}
 	return puts, nil
 }

@@ -79,7 +79,8 @@ func BenchmarkImportRetirees(b *testing.B) {
 // BenchmarkRawBoltRoster is the reference for BenchmarkImportRetirees:
 // bbolt alone making, for each of b.N records, the puts an imported
 // retiree makes (the retiree, the ID-number key, the community and
-// enterprise indexes, the counters, the change log and the history), of
+// enterprise indexes, the counters, the change log, the history and the
+// two birth-date indexes; a flag adds two more, not made here), of
 // values of about the same size, in transactions of maxImportGroup
 // records, with the registry's shapes of keys: ids sharing a random
 // prefix per transaction, random ID-number keys.
@@ -104,7 +105,7 @@ func BenchmarkRawBoltRoster(b *testing.B) {
 
 // rawRoster writes n records' puts (see BenchmarkRawBoltRoster).
 func rawRoster(db *bolt.DB, n int, value []byte) error {
-	names := []string{"retirees", "idkeys", "community", "enterprise", "stats", "changes", "history"}
+	names := []string{"retirees", "idkeys", "community", "enterprise", "stats", "changes", "history", "birth", "community_birth"}
 	var rev uint64
 	for done := 0; done < n; done += maxImportGroup {
 		err := db.Update(func(tx *bolt.Tx) error {
@@ -128,6 +129,8 @@ func rawRoster(db *bolt.DB, n int, value []byte) error {
 					{append([]byte("210102001001\x00"), id...), nil}, {append([]byte("91210102MA0XXXXXX0\x00"), id...), nil},
 					{[]byte("210102001001"), value[:32]}, {boltstore.U64(rev), value},
 					{boltstore.AppendU64(append(id, 0), rev), value},
+					{boltstore.Key(servicetest.IDNumber(i).BirthDate().Format(time.DateOnly), string(id)), nil},
+					{boltstore.Key("210102001001", servicetest.IDNumber(i).BirthDate().Format(time.DateOnly), string(id)), nil},
 				}
 				for j, p := range puts {
 					if err := bs[j].Put(p[0], p[1]); err != nil {
