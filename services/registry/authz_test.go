@@ -306,6 +306,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return nil
 			}
 		},
+		// --- registers and exports (E)
+		"ExportRegister": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			_, err := exportOnce(ctx, c, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communities[tg]})
+			return err
+		}),
 	}
 	// A proposal (TransferRetiree but admin's), a decline and a lapse
 	// change no retiree, and leave the head where it was.
@@ -442,6 +447,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
 			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
+		// --- registers and exports (E): a community's register.
+		"ExportRegister": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
 	}
 	// Reference data is readable by every role.
 	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
@@ -470,6 +480,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	supervised["GetTransfer"] = servicetest.SupervisorCells(area, servicetest.Cells{pd, ok, pd})
 	supervised["GetTransfer/outgoing"] = servicetest.SupervisorCells(area, area)
 	supervised["ListTransfers"] = servicetest.SupervisorCells(area, elsewhere)
+	// --- registers and exports (E): a supervisor exports its area's
+	// communities' registers, masked.
+	supervised["ExportRegister"] = servicetest.SupervisorCells(area, elsewhere)
 	servicetest.WithSupervisors(t, matrix, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: matrix,

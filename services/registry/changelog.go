@@ -101,7 +101,10 @@ func (w *changeWriter) record(old, r *pb.Retiree, kind pb.ChangeKind, actor Acto
 	if err := moveDated(w.tx, old, r); err != nil {
 		return err
 	}
-	if err := updateStats(w.tx.Bucket(bucketStats), old, r); err != nil {
+	if err := updateStats(w.tx, old, r, dayOf(w.now)); err != nil {
+		return err
+	}
+	if err := indexRegisterEvent(w.tx, old, r, rev, w.now); err != nil {
 		return err
 	}
 	state, err := w.s.stateOf(r)

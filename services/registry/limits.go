@@ -49,4 +49,7 @@ var Methods = limits.Table{
 	// --- bulk rosters (C)
 	// A roster import is bounded by its caller's records in flight.
 	pb.RegistryService_ImportRetirees_FullMethodName: limits.Import,
+	// --- registers and exports (E)
+	// An export discloses every retiree it lists, and is audited so.
+	pb.RegistryService_ExportRegister_FullMethodName: limits.PersonalRead,
 }

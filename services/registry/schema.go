@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"time"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -52,6 +54,19 @@ var (
 	bucketAudit = audit.Bucket
 	// bucketStats maps community id to its SocialisationRow counters.
 	bucketStats = []byte("stats")
+	// bucketStatsDays holds community id, 0, day (YYYY-MM-DD, China time)
+	// -> the community's SocialisationRow counters at the end of that day,
+	// for every day on which they changed: the durable record that reports
+	// as of a past day read. Unlike the change log it is never pruned.
+	// Community first, so that a report finds each community's last day
+	// up to asOf with one seek.
+	bucketStatsDays = []byte("stats_days")
+	// bucketRegisterEvents holds month (YYYY-MM, China time), 0, community
+	// id, 0, revision -> retiree id: the changes that the monthly registers
+	// list (a retiree created, or its status or community changed), under
+	// each community concerned (a transfer under both). The history entry
+	// of the retiree at that revision says the rest.
+	bucketRegisterEvents = []byte("register_events")
 	// bucketAssignments maps an AssignRetirees request key to its answer.
 	bucketAssignments = []byte("assignments")
 	// bucketRevoked maps a sequence number to a RevokedToken: the
@@ -88,6 +103,7 @@ var (
 		bucketTransfers, bucketTransferByFrom, bucketTransferByTo, bucketTransferOpen, bucketTransferDue,
 		bucketRetireeByBirth, bucketRetireeByCommunityBirth, bucketRetireeByFlag, bucketRetireeByCommunityFlag,
 		bucketImportBatches,
+		bucketStatsDays, bucketRegisterEvents,
 	}
 
 	// sealedBuckets hold personal data: their values are stored sealed
@@ -106,15 +122,28 @@ var (
 	// metaReindexRetirees, while present, says that the dated indexes
 	// are still to be built from the retirees (see reindexRetirees).
 	metaReindexRetirees = []byte("reindex_retirees")
+	// metaStatsDaysFrom holds the first day (YYYY-MM-DD) of bucketStatsDays:
+	// the day this layout was created or migrated to.
+	metaStatsDaysFrom = []byte("stats_days_from")
 )
 
 // storageSchema is the layout of registry.db, which OpenStore opens with
-// boltstore.OpenVersioned; boltstore.Schema says how to change it.
-var storageSchema = boltstore.Schema{
-	Meta:    bucketMeta,
-	Buckets: allBuckets,
-	Version: 7,
-	Migrations: []boltstore.Migration{
+// boltstore.OpenVersioned (as schemaAt(its clock)); boltstore.Schema says
+// how to change it.
+var storageSchema = schemaAt(time.Now)
+
+// schemaAt is the layout whose migrations date what they record by now.
+func schemaAt(now func() time.Time) boltstore.Schema {
+	return boltstore.Schema{
+		Meta:       bucketMeta,
+		Buckets:    allBuckets,
+		Version:    8,
+		Migrations: migrations(now),
+	}
+}
+
+func migrations(now func() time.Time) []boltstore.Migration {
+	return []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		// The buckets are created empty on open; the step records that a
 		// build without them must not open the file, which would accept
@@ -139,5 +168,8 @@ var storageSchema = boltstore.Schema{
 		// an older build, which would not see the batches' progress, from
 		// opening the file.
 		{From: 6, To: 7, Name: "the progress of roster imports"},
-	},
+		{From: 7, To: 8, Name: "daily socialisation counters and the monthly registers' index", Apply: func(tx *bolt.Tx) error {
+			return seedStatsDays(tx, dayOf(now()))
+		}},
+	}
 }

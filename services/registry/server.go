@@ -204,16 +204,37 @@ func (s *Server) GetSocialisationReport(ctx context.Context, req *pb.GetSocialis
 	default:
 		return nil, s.fail(ctx, fault.Invalid("groupBy", "must be district, street or community"))
 	}
+	asOf, at, err := s.reportDay(req.AsOf)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	// A clerk's report counts its communities, a supervisor's its area.
 	var only func(string) bool
 	if p.Is(authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict) {
 		only = p.InArea
 	}
-	rows, total, err := s.store.SocialisationReport(groupBy, only)
+	rows, total, from, err := s.store.SocialisationReport(groupBy, asOf, only)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.GetSocialisationReportResponse{GroupBy: groupBy, Rows: rows, Total: total, AsOf: timestampNow(s.now())}, nil
+	return &pb.GetSocialisationReportResponse{GroupBy: groupBy, Rows: rows, Total: total, AsOf: timestampNow(at), HistoryStart: from}, nil
+}
+
+// reportDay reads a report's asOf: the day whose end the report counts
+// at and that instant, or, when asOf is empty or today, no day (the
+// counters as they are) and now.
+func (s *Server) reportDay(asOf string) (string, time.Time, error) {
+	now := s.now()
+	if asOf == "" || asOf == dayOf(now) {
+		return "", now, nil
+	}
+	var v fault.Violations
+	day := s.checkAsOf(&v, asOf)
+	if err := v.Err(); err != nil {
+		return "", time.Time{}, err
+	}
+	end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, chinaTime).Add(-time.Nanosecond)
+	return asOf, end, nil
 }
 
 // errStreamStopping ends watch streams when the server shuts down; clients

@@ -152,6 +152,10 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 			_, err = stream.Recv()
 			return err
 		}},
+		{"ExportRegister", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			_, err := exportOnce(ctx, c, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communityA}, o...)
+			return err
+		}},
 	}
 }
 

@@ -65,6 +65,9 @@ type Store struct {
 	// maxRevoked bounds the revocation list (MaxRevokedTokens; tests
 	// lower it).
 	maxRevoked int
+	// maxExportRows bounds an exported register (MaxExportRows; tests
+	// lower it).
+	maxExportRows int
 }
 
 // OpenStore opens (creating if needed) the registry database at path,
@@ -75,14 +78,14 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
-	base, err := servicedb.Open(path, storageSchema, servicedb.Options{
+	base, err := servicedb.Open(path, schemaAt(o.Now), servicedb.Options{
 		Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
 		Sealed: sealedBuckets, DataKeys: o.DataKeys,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens}
+	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens, maxExportRows: MaxExportRows}
 	if s.epoch, err = s.openEpoch(); err != nil {
 		return nil, errors.Join(err, base.Close())
 	}
@@ -90,6 +93,9 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		return nil, errors.Join(err, s.Close())
 	}
 	if err := s.reindexRetirees(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.startStatsDays(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil

@@ -134,7 +134,7 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 		t.Errorf("history kinds (-want +got):\n%s", diff)
 	}
 	// The deceased retiree no longer counts as living anywhere.
-	_, total, err := s.SocialisationReport(groupCommunity, nil)
+	_, total, _, err := s.SocialisationReport(groupCommunity, "", nil)
 	if err != nil || total.Living != 0 {
 		t.Errorf("report total = %v, %v", total, err)
 	}
@@ -219,7 +219,7 @@ func TestStoreAssignIdempotent(t *testing.T) {
 	if _, err := s.AssignRetirees("handover-1", ids[:2], communityB, pb.ManagementMode_COMMUNITY, "", admin); !isRule(err, reasonKeyReused) {
 		t.Errorf("reused key: %v", err)
 	}
-	rows, _, err := s.SocialisationReport(groupCommunity, nil)
+	rows, _, _, err := s.SocialisationReport(groupCommunity, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

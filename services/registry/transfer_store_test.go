@@ -302,7 +302,7 @@ func TestTransferAcceptMoves(t *testing.T) {
 	if err != nil || len(changes) != 1 || changes[0].Kind != pb.ChangeKind_TRANSFERRED || changes[0].Retiree.CommunityId != communityC {
 		t.Errorf("change log = %v, %v", changes, err)
 	}
-	rows, _, err := f.s.SocialisationReport(groupCommunity, nil)
+	rows, _, _, err := f.s.SocialisationReport(groupCommunity, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestTransferOutOfCity(t *testing.T) {
 	if fields["status"] != "MOVED_OUT" || fields["movedOutTo"] != "辽宁省大连市中山区 (210202)" || fields["movedOutDate"] != "2026-06-15" {
 		t.Errorf("history changes = %v", last.Changes)
 	}
-	rows, _, err := f.s.SocialisationReport(groupCommunity, nil)
+	rows, _, _, err := f.s.SocialisationReport(groupCommunity, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

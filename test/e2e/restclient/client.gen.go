@@ -1952,9 +1952,14 @@ type V1GetParticipationReportResponse struct {
 
 // V1GetSocialisationReportResponse GetSocialisationReportResponse is the response of GetSocialisationReport.
 type V1GetSocialisationReportResponse struct {
-	AsOf    *time.Time            `json:"asOf,omitempty"`
-	GroupBy *string               `json:"groupBy,omitempty"`
-	Rows    *[]V1SocialisationRow `json:"rows,omitempty"`
+	AsOf    *time.Time `json:"asOf,omitempty"`
+	GroupBy *string    `json:"groupBy,omitempty"`
+
+	// HistoryStart YYYY-MM-DD: the first day of the registry's record of daily counters
+	// (the day this build's store first opened the file). A report as of an
+	// earlier day counts nothing.
+	HistoryStart *string               `json:"historyStart,omitempty"`
+	Rows         *[]V1SocialisationRow `json:"rows,omitempty"`
 
 	// Total SocialisationRow counts the living retirees of one group.
 	Total *V1SocialisationRow `json:"total,omitempty"`
@@ -2578,9 +2583,13 @@ type V1Sex string
 
 // V1SocialisationRow SocialisationRow counts the living retirees of one group.
 type V1SocialisationRow struct {
-	BureauManaged     *string `json:"bureauManaged,omitempty"`
-	CommunityManaged  *string `json:"communityManaged,omitempty"`
-	EnterpriseManaged *string `json:"enterpriseManaged,omitempty"`
+	BureauManaged    *string `json:"bureauManaged,omitempty"`
+	CommunityManaged *string `json:"communityManaged,omitempty"`
+
+	// CommunityRate The community-managed rate: community_managed / living, 0 when none
+	// living.
+	CommunityRate     *float64 `json:"communityRate,omitempty"`
+	EnterpriseManaged *string  `json:"enterpriseManaged,omitempty"`
 
 	// Key The district or street name, or the community id.
 	Key    *string `json:"key,omitempty"`
@@ -2589,7 +2598,8 @@ type V1SocialisationRow struct {
 	// Name The community name when grouped by community.
 	Name *string `json:"name,omitempty"`
 
-	// Rate (community_managed + bureau_managed) / living, 0 when none living.
+	// Rate The socialised rate: (community_managed + bureau_managed) / living,
+	// 0 when none living.
 	Rate *float64 `json:"rate,omitempty"`
 }
 
@@ -2893,6 +2903,15 @@ type ActivityServiceGetParticipationReportParams struct {
 type RegistryServiceGetSocialisationReportParams struct {
 	// GroupBy district, street or community (default community).
 	GroupBy *string `form:"groupBy,omitempty" json:"groupBy,omitempty"`
+
+	// AsOf YYYY-MM-DD (China time): count as of the end of that day, from the
+	// changes recorded by then. Empty is now. A day in the future is
+	// refused. Changes count on the day they were recorded, not on a date
+	// they say they took effect (a death recorded today with last month's
+	// date of death counts from today), so a report as of a past day never
+	// changes. The registry keeps the counters of every day since it began
+	// keeping them (history_start); a day before that counts nothing.
+	AsOf *string `form:"asOf,omitempty" json:"asOf,omitempty"`
 }
 
 // RegistryServiceListRetireesParams defines parameters for RegistryServiceListRetirees.
@@ -8667,6 +8686,18 @@ func NewRegistryServiceGetSocialisationReportRequest(server string, params *Regi
 		if params.GroupBy != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "groupBy", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -3267,7 +3267,15 @@ func (x *ListRetireeAuditLogResponse) GetNextPageToken() string {
 type GetSocialisationReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// district, street or community (default community).
-	GroupBy       string `protobuf:"bytes,1,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	GroupBy string `protobuf:"bytes,1,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	// YYYY-MM-DD (China time): count as of the end of that day, from the
+	// changes recorded by then. Empty is now. A day in the future is
+	// refused. Changes count on the day they were recorded, not on a date
+	// they say they took effect (a death recorded today with last month's
+	// date of death counts from today), so a report as of a past day never
+	// changes. The registry keeps the counters of every day since it began
+	// keeping them (history_start); a day before that counts nothing.
+	AsOf          string `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3309,6 +3317,13 @@ func (x *GetSocialisationReportRequest) GetGroupBy() string {
 	return ""
 }
 
+func (x *GetSocialisationReportRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
 // SocialisationRow counts the living retirees of one group.
 type SocialisationRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3320,8 +3335,12 @@ type SocialisationRow struct {
 	CommunityManaged  int64  `protobuf:"varint,4,opt,name=community_managed,json=communityManaged,proto3" json:"community_managed,omitempty"`
 	BureauManaged     int64  `protobuf:"varint,5,opt,name=bureau_managed,json=bureauManaged,proto3" json:"bureau_managed,omitempty"`
 	EnterpriseManaged int64  `protobuf:"varint,6,opt,name=enterprise_managed,json=enterpriseManaged,proto3" json:"enterprise_managed,omitempty"`
-	// (community_managed + bureau_managed) / living, 0 when none living.
-	Rate          float64 `protobuf:"fixed64,7,opt,name=rate,proto3" json:"rate,omitempty"`
+	// The socialised rate: (community_managed + bureau_managed) / living,
+	// 0 when none living.
+	Rate float64 `protobuf:"fixed64,7,opt,name=rate,proto3" json:"rate,omitempty"`
+	// The community-managed rate: community_managed / living, 0 when none
+	// living.
+	CommunityRate float64 `protobuf:"fixed64,8,opt,name=community_rate,json=communityRate,proto3" json:"community_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3405,13 +3424,24 @@ func (x *SocialisationRow) GetRate() float64 {
 	return 0
 }
 
+func (x *SocialisationRow) GetCommunityRate() float64 {
+	if x != nil {
+		return x.CommunityRate
+	}
+	return 0
+}
+
 // GetSocialisationReportResponse is the response of GetSocialisationReport.
 type GetSocialisationReportResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupBy       string                 `protobuf:"bytes,1,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	Rows          []*SocialisationRow    `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
-	Total         *SocialisationRow      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupBy string                 `protobuf:"bytes,1,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	Rows    []*SocialisationRow    `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	Total   *SocialisationRow      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
+	AsOf    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// YYYY-MM-DD: the first day of the registry's record of daily counters
+	// (the day this build's store first opened the file). A report as of an
+	// earlier day counts nothing.
+	HistoryStart  string `protobuf:"bytes,5,opt,name=history_start,json=historyStart,proto3" json:"history_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3472,6 +3502,13 @@ func (x *GetSocialisationReportResponse) GetAsOf() *timestamppb.Timestamp {
 		return x.AsOf
 	}
 	return nil
+}
+
+func (x *GetSocialisationReportResponse) GetHistoryStart() string {
+	if x != nil {
+		return x.HistoryStart
+	}
+	return ""
 }
 
 // WatchRetireesRequest is the request of WatchRetirees.
@@ -6009,6 +6046,169 @@ func (*ImportRetireesResponse_Ack) isImportRetireesResponse_Message() {}
 
 func (*ImportRetireesResponse_Summary) isImportRetireesResponse_Message() {}
 
+// ExportRegisterRequest is the request of ExportRegister.
+type ExportRegisterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which register: roster (the living retirees), special-groups (one
+	// section per flag, computed flags from the birth date), status-changes
+	// (the month's deaths and status changes), transfers (the month's
+	// transfers in and out) or additions-removals (the bureau's monthly
+	// table of additions and removals).
+	Register string `protobuf:"bytes,1,opt,name=register,proto3" json:"register,omitempty"`
+	// The community whose register it is.
+	CommunityId string `protobuf:"bytes,2,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// YYYY-MM-DD (China time), default today, never in the future. The
+	// monthly registers cover its month up to that day; roster and
+	// special-groups are the roster as it is now, ages counted on as_of.
+	AsOf string `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// csv (default; UTF-8 with a byte-order mark, which Excel needs to read
+	// Chinese text) or xlsx.
+	Format string `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
+	// Mask the ID and phone numbers even for a role that may see them in
+	// full: a copy to hand on or put up. Roles that may not see them always
+	// get them masked.
+	Masked        bool `protobuf:"varint,5,opt,name=masked,proto3" json:"masked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRegisterRequest) Reset() {
+	*x = ExportRegisterRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRegisterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRegisterRequest) ProtoMessage() {}
+
+func (x *ExportRegisterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRegisterRequest.ProtoReflect.Descriptor instead.
+func (*ExportRegisterRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *ExportRegisterRequest) GetRegister() string {
+	if x != nil {
+		return x.Register
+	}
+	return ""
+}
+
+func (x *ExportRegisterRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ExportRegisterRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+func (x *ExportRegisterRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ExportRegisterRequest) GetMasked() bool {
+	if x != nil {
+		return x.Masked
+	}
+	return false
+}
+
+// ExportRegisterResponse is one chunk of an exported file.
+type ExportRegisterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// On the first chunk only: the file's media type and name.
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	FileName    string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The file's next bytes (at most 64 KiB); empty on the first chunk.
+	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// On the first chunk only: how many data rows the file holds.
+	Rows          int64 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRegisterResponse) Reset() {
+	*x = ExportRegisterResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRegisterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRegisterResponse) ProtoMessage() {}
+
+func (x *ExportRegisterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRegisterResponse.ProtoReflect.Descriptor instead.
+func (*ExportRegisterResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ExportRegisterResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *ExportRegisterResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ExportRegisterResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ExportRegisterResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -6204,9 +6404,10 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x1bListRetireeAuditLogResponse\x129\n" +
 	"\aentries\x18\x01 \x03(\v2\x1f.socmgmt.registry.v1.AuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"O\n" +
 	"\x1dGetSocialisationReportRequest\x12\x19\n" +
-	"\bgroup_by\x18\x01 \x01(\tR\agroupBy\"\xe7\x01\n" +
+	"\bgroup_by\x18\x01 \x01(\tR\agroupBy\x12\x13\n" +
+	"\x05as_of\x18\x02 \x01(\tR\x04asOf\"\x8e\x02\n" +
 	"\x10SocialisationRow\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -6214,12 +6415,14 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11community_managed\x18\x04 \x01(\x03R\x10communityManaged\x12%\n" +
 	"\x0ebureau_managed\x18\x05 \x01(\x03R\rbureauManaged\x12-\n" +
 	"\x12enterprise_managed\x18\x06 \x01(\x03R\x11enterpriseManaged\x12\x12\n" +
-	"\x04rate\x18\a \x01(\x01R\x04rate\"\xe4\x01\n" +
+	"\x04rate\x18\a \x01(\x01R\x04rate\x12%\n" +
+	"\x0ecommunity_rate\x18\b \x01(\x01R\rcommunityRate\"\x89\x02\n" +
 	"\x1eGetSocialisationReportResponse\x12\x19\n" +
 	"\bgroup_by\x18\x01 \x01(\tR\agroupBy\x129\n" +
 	"\x04rows\x18\x02 \x03(\v2%.socmgmt.registry.v1.SocialisationRowR\x04rows\x12;\n" +
 	"\x05total\x18\x03 \x01(\v2%.socmgmt.registry.v1.SocialisationRowR\x05total\x12/\n" +
-	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"S\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12#\n" +
+	"\rhistory_start\x18\x05 \x01(\tR\fhistoryStart\"S\n" +
 	"\x14WatchRetireesRequest\x12%\n" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"\xda\x04\n" +
@@ -6425,7 +6628,18 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x16ImportRetireesResponse\x129\n" +
 	"\x03ack\x18\x01 \x01(\v2%.socmgmt.registry.v1.RetireeImportAckH\x00R\x03ack\x12E\n" +
 	"\asummary\x18\x02 \x01(\v2).socmgmt.registry.v1.RetireeImportSummaryH\x00R\asummaryB\t\n" +
-	"\amessage*g\n" +
+	"\amessage\"\x9b\x01\n" +
+	"\x15ExportRegisterRequest\x12\x1a\n" +
+	"\bregister\x18\x01 \x01(\tR\bregister\x12!\n" +
+	"\fcommunity_id\x18\x02 \x01(\tR\vcommunityId\x12\x13\n" +
+	"\x05as_of\x18\x03 \x01(\tR\x04asOf\x12\x16\n" +
+	"\x06format\x18\x04 \x01(\tR\x06format\x12\x16\n" +
+	"\x06masked\x18\x05 \x01(\bR\x06masked\"\x80\x01\n" +
+	"\x16ExportRegisterResponse\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1b\n" +
+	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\x03R\x04rows*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -6515,7 +6729,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11TransferDirection\x12\"\n" +
 	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bINCOMING\x10\x01\x12\f\n" +
-	"\bOUTGOING\x10\x022\x8e\x17\n" +
+	"\bOUTGOING\x10\x022\xfb\x17\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -6544,7 +6758,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\rListTransfers\x12).socmgmt.registry.v1.ListTransfersRequest\x1a*.socmgmt.registry.v1.ListTransfersResponse\x12i\n" +
 	"\x0eAcceptTransfer\x12*.socmgmt.registry.v1.AcceptTransferRequest\x1a+.socmgmt.registry.v1.AcceptTransferResponse\x12l\n" +
 	"\x0fDeclineTransfer\x12+.socmgmt.registry.v1.DeclineTransferRequest\x1a,.socmgmt.registry.v1.DeclineTransferResponse\x12m\n" +
-	"\x0eImportRetirees\x12*.socmgmt.registry.v1.ImportRetireesRequest\x1a+.socmgmt.registry.v1.ImportRetireesResponse(\x010\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x0eImportRetirees\x12*.socmgmt.registry.v1.ImportRetireesRequest\x1a+.socmgmt.registry.v1.ImportRetireesResponse(\x010\x01\x12k\n" +
+	"\x0eExportRegister\x12*.socmgmt.registry.v1.ExportRegisterRequest\x1a+.socmgmt.registry.v1.ExportRegisterResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -6559,7 +6774,7 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
@@ -6650,21 +6865,23 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(*RetireeImportAck)(nil),               // 86: socmgmt.registry.v1.RetireeImportAck
 	(*RetireeImportSummary)(nil),           // 87: socmgmt.registry.v1.RetireeImportSummary
 	(*ImportRetireesResponse)(nil),         // 88: socmgmt.registry.v1.ImportRetireesResponse
-	(*timestamppb.Timestamp)(nil),          // 89: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 90: google.protobuf.FieldMask
+	(*ExportRegisterRequest)(nil),          // 89: socmgmt.registry.v1.ExportRegisterRequest
+	(*ExportRegisterResponse)(nil),         // 90: socmgmt.registry.v1.ExportRegisterResponse
+	(*timestamppb.Timestamp)(nil),          // 91: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 92: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	89,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	91,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	89,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	91,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	89,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	89,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	91,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	91,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
 	68,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
 	69,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
 	72,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
@@ -6686,7 +6903,7 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	11,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
 	15,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
 	15,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	90,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	92,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	15,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	15,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	72,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
@@ -6694,31 +6911,31 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	73,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	15,  // 38: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,   // 39: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	89,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	91,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
 	42,  // 41: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
 	73,  // 42: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
 	43,  // 43: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	89,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	91,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	47,  // 45: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
 	46,  // 46: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
 	51,  // 47: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
 	51,  // 48: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	89,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	91,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,   // 50: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 51: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,   // 52: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,   // 53: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
 	54,  // 54: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	89,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	91,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,   // 56: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	8,   // 57: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
 	58,  // 58: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
 	5,   // 59: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 60: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	61,  // 61: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	89,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	89,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	89,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	91,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	91,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	91,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
 	64,  // 65: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
 	64,  // 66: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
 	11,  // 67: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
@@ -6726,9 +6943,9 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	5,   // 69: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	15,  // 70: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	9,   // 71: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	89,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	89,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	89,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	91,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	91,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	91,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
 	72,  // 75: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
 	73,  // 76: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	10,  // 77: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
@@ -6770,35 +6987,37 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	78,  // 113: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
 	80,  // 114: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
 	84,  // 115: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
-	17,  // 116: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	19,  // 117: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	21,  // 118: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	23,  // 119: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	25,  // 120: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	27,  // 121: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	29,  // 122: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	31,  // 123: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	33,  // 124: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	35,  // 125: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	37,  // 126: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	39,  // 127: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	41,  // 128: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	45,  // 129: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	49,  // 130: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	52,  // 131: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	55,  // 132: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	57,  // 133: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	62,  // 134: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	65,  // 135: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	67,  // 136: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	71,  // 137: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
-	75,  // 138: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	77,  // 139: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	79,  // 140: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	81,  // 141: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	88,  // 142: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
-	116, // [116:143] is the sub-list for method output_type
-	89,  // [89:116] is the sub-list for method input_type
+	89,  // 116: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
+	17,  // 117: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	19,  // 118: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	21,  // 119: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	23,  // 120: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	25,  // 121: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	27,  // 122: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	29,  // 123: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	31,  // 124: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	33,  // 125: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	35,  // 126: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	37,  // 127: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	39,  // 128: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	41,  // 129: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	45,  // 130: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	49,  // 131: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	52,  // 132: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	55,  // 133: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	57,  // 134: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	62,  // 135: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	65,  // 136: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	67,  // 137: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	71,  // 138: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	75,  // 139: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	77,  // 140: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	79,  // 141: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	81,  // 142: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	88,  // 143: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
+	90,  // 144: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
+	117, // [117:145] is the sub-list for method output_type
+	89,  // [89:117] is the sub-list for method input_type
 	89,  // [89:89] is the sub-list for extension type_name
 	89,  // [89:89] is the sub-list for extension extendee
 	0,   // [0:89] is the sub-list for field type_name
@@ -6823,7 +7042,7 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   76,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,6 +46,7 @@ const (
 	RegistryService_AcceptTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
 	RegistryService_DeclineTransfer_FullMethodName        = "/socmgmt.registry.v1.RegistryService/DeclineTransfer"
 	RegistryService_ImportRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ImportRetirees"
+	RegistryService_ExportRegister_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ExportRegister"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -161,6 +162,13 @@ type RegistryServiceClient interface {
 	// duplicate and changes nothing, so a batch can be sent again, or
 	// resumed after the last acknowledged index, under the same batch id.
 	ImportRetirees(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportRetireesRequest, ImportRetireesResponse], error)
+	// ExportRegister streams one of a community's registers as a file (CSV
+	// or XLSX): the first chunk names the file and its content type, the
+	// following ones carry its bytes, at most 64 KiB each. Full ID and phone
+	// numbers go only to roles that may see them; every export is audited as
+	// one read of every retiree it lists. The gateway serves it as
+	// GET /v1/exports/{register}.
+	ExportRegister(ctx context.Context, in *ExportRegisterRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportRegisterResponse], error)
 }
 
 type registryServiceClient struct {
@@ -453,6 +461,25 @@ func (c *registryServiceClient) ImportRetirees(ctx context.Context, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_ImportRetireesClient = grpc.BidiStreamingClient[ImportRetireesRequest, ImportRetireesResponse]
 
+func (c *registryServiceClient) ExportRegister(ctx context.Context, in *ExportRegisterRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportRegisterResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RegistryService_ServiceDesc.Streams[2], RegistryService_ExportRegister_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportRegisterRequest, ExportRegisterResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_ExportRegisterClient = grpc.ServerStreamingClient[ExportRegisterResponse]
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -566,6 +593,13 @@ type RegistryServiceServer interface {
 	// duplicate and changes nothing, so a batch can be sent again, or
 	// resumed after the last acknowledged index, under the same batch id.
 	ImportRetirees(grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]) error
+	// ExportRegister streams one of a community's registers as a file (CSV
+	// or XLSX): the first chunk names the file and its content type, the
+	// following ones carry its bytes, at most 64 KiB each. Full ID and phone
+	// numbers go only to roles that may see them; every export is audited as
+	// one read of every retiree it lists. The gateway serves it as
+	// GET /v1/exports/{register}.
+	ExportRegister(*ExportRegisterRequest, grpc.ServerStreamingServer[ExportRegisterResponse]) error
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -656,6 +690,9 @@ func (UnimplementedRegistryServiceServer) DeclineTransfer(context.Context, *Decl
 }
 func (UnimplementedRegistryServiceServer) ImportRetirees(grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportRetirees not implemented")
+}
+func (UnimplementedRegistryServiceServer) ExportRegister(*ExportRegisterRequest, grpc.ServerStreamingServer[ExportRegisterResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportRegister not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1146,6 +1183,17 @@ func _RegistryService_ImportRetirees_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_ImportRetireesServer = grpc.BidiStreamingServer[ImportRetireesRequest, ImportRetireesResponse]
 
+func _RegistryService_ExportRegister_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportRegisterRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RegistryServiceServer).ExportRegister(m, &grpc.GenericServerStream[ExportRegisterRequest, ExportRegisterResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_ExportRegisterServer = grpc.ServerStreamingServer[ExportRegisterResponse]
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1265,6 +1313,11 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _RegistryService_ImportRetirees_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "ExportRegister",
+			Handler:       _RegistryService_ExportRegister_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "socmgmt/registry/v1/registry.proto",
