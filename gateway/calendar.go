@@ -49,7 +49,7 @@ func serveCalendar(mux *runtime.ServeMux, client activityv1.ActivityServiceClien
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
 	resp, err := client.GetCommunityCalendar(ctx, &activityv1.GetCommunityCalendarRequest{CommunityId: community})
 	if err != nil {
-		calendarError(ctx, mux, w, r, err)
+		upstreamError(ctx, mux, w, r, err)
 		return
 	}
 	writeCalendar(w, resp.Ics, resp.Etag)
@@ -62,7 +62,7 @@ func serveFeed(mux *runtime.ServeMux, client activityv1.ActivityServiceClient, w
 	ctx := metadata.NewOutgoingContext(r.Context(), upstreamMetadata(r))
 	resp, err := client.GetCalendarFeed(ctx, &activityv1.GetCalendarFeedRequest{FeedToken: token})
 	if err != nil {
-		calendarError(ctx, mux, w, r, err)
+		upstreamError(ctx, mux, w, r, err)
 		return
 	}
 	writeCalendar(w, resp.Ics, resp.Etag)
@@ -78,9 +78,10 @@ func upstreamMetadata(r *http.Request) metadata.MD {
 	return md
 }
 
-// calendarError answers a calendar's failed upstream call as every route
-// does, as google.rpc.Status JSON.
-func calendarError(ctx context.Context, mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, err error) {
+// upstreamError answers the failed upstream call of a route the gateway
+// serves itself (a calendar, an export) as every route does, as
+// google.rpc.Status JSON.
+func upstreamError(ctx context.Context, mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, err error) {
 	_, outbound := runtime.MarshalerForRequest(mux, r)
 	runtime.HTTPError(ctx, mux, outbound, w, r, err)
 }

@@ -69,9 +69,7 @@ type service struct {
 // Register…Handler here; that one line is all it takes to serve its routes.
 func (c Config) services() []service {
 	return []service{
-		{name: "registry", addr: c.RegistryAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-			return registryv1.RegisterRegistryServiceHandlerClient(ctx, mux, registryv1.NewRegistryServiceClient(cc))
-		}},
+		{name: "registry", addr: c.RegistryAddr, register: registerRegistry},
 		{name: "handover", addr: c.HandoverAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 			return handoverv1.RegisterHandoverServiceHandlerClient(ctx, mux, handoverv1.NewHandoverServiceClient(cc))
 		}},

@@ -249,6 +249,9 @@ func TestOpenAPIDocumentDescribes(t *testing.T) {
 			t.Errorf("GET %s is not described as text/calendar", p)
 		}
 	}
+	if exp := loaded.Paths.Value(exportRoute); exp == nil || exp.Get.Responses.Status(http.StatusOK).Value.Content.Get("text/csv") == nil {
+		t.Errorf("GET %s is not described as text/csv", exportRoute)
+	}
 	if op := loaded.Paths.Value("/v1/retirees/{id}").Patch; op == nil || op.OperationID != "RegistryService_UpdateRetiree" {
 		t.Errorf("PATCH /v1/retirees/{id} is not UpdateRetiree: %+v", op)
 	}

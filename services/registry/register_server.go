@@ -116,7 +116,7 @@ func exportFileName(q RegisterQuery, format string) string {
 // sendExport streams a file: a first message naming it, then its bytes
 // in chunks of at most exportChunkSize.
 func sendExport(stream pb.RegistryService_ExportRegisterServer, name, contentType string, rows int64, data []byte) error {
-	if err := stream.Send(&pb.ExportRegisterResponse{FileName: name, ContentType: contentType, Rows: rows}); err != nil {
+	if err := stream.Send(&pb.ExportRegisterResponse{FileName: name, ContentType: contentType, Rows: rows, Size: int64(len(data))}); err != nil {
 		return err
 	}
 	for chunk := range slices.Chunk(data, exportChunkSize) {

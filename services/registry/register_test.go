@@ -46,6 +46,9 @@ func exportOnce(ctx context.Context, c pb.RegistryServiceClient, req *pb.ExportR
 	for {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
+			if int64(len(out.data)) != first.Size {
+				return nil, errors.New("the chunks do not add up to the size the first message gave")
+			}
 			return out, nil
 		}
 		if err != nil {

@@ -929,6 +929,51 @@ func (e RegistryServiceListEnterprisesParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for RegistryServiceExportRegisterParamsFormat.
+const (
+	RegistryServiceExportRegisterParamsFormatCsv  RegistryServiceExportRegisterParamsFormat = "csv"
+	RegistryServiceExportRegisterParamsFormatXlsx RegistryServiceExportRegisterParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceExportRegisterParamsFormat enum.
+func (e RegistryServiceExportRegisterParamsFormat) Valid() bool {
+	switch e {
+	case RegistryServiceExportRegisterParamsFormatCsv:
+		return true
+	case RegistryServiceExportRegisterParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistryServiceExportRegisterParamsRegister.
+const (
+	RegistryServiceExportRegisterParamsRegisterAdditionsRemovals RegistryServiceExportRegisterParamsRegister = "additions-removals"
+	RegistryServiceExportRegisterParamsRegisterRoster            RegistryServiceExportRegisterParamsRegister = "roster"
+	RegistryServiceExportRegisterParamsRegisterSpecialGroups     RegistryServiceExportRegisterParamsRegister = "special-groups"
+	RegistryServiceExportRegisterParamsRegisterStatusChanges     RegistryServiceExportRegisterParamsRegister = "status-changes"
+	RegistryServiceExportRegisterParamsRegisterTransfers         RegistryServiceExportRegisterParamsRegister = "transfers"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceExportRegisterParamsRegister enum.
+func (e RegistryServiceExportRegisterParamsRegister) Valid() bool {
+	switch e {
+	case RegistryServiceExportRegisterParamsRegisterAdditionsRemovals:
+		return true
+	case RegistryServiceExportRegisterParamsRegisterRoster:
+		return true
+	case RegistryServiceExportRegisterParamsRegisterSpecialGroups:
+		return true
+	case RegistryServiceExportRegisterParamsRegisterStatusChanges:
+		return true
+	case RegistryServiceExportRegisterParamsRegisterTransfers:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HandoverServiceListHandoversParamsState.
 const (
 	HandoverServiceListHandoversParamsStateCOMPLETED        HandoverServiceListHandoversParamsState = "COMPLETED"
@@ -2825,6 +2870,27 @@ type RegistryServiceListEnterprisesParams struct {
 // RegistryServiceListEnterprisesParamsStatus defines parameters for RegistryServiceListEnterprises.
 type RegistryServiceListEnterprisesParamsStatus string
 
+// RegistryServiceExportRegisterParams defines parameters for RegistryServiceExportRegister.
+type RegistryServiceExportRegisterParams struct {
+	// CommunityID The community's 12-digit division code.
+	CommunityID string `form:"communityId" json:"communityId"`
+
+	// AsOf YYYY-MM-DD (China time), default today, never in the future.
+	AsOf *string `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// Format The file's format.
+	Format *RegistryServiceExportRegisterParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Masked Mask the ID and phone numbers even where the caller may see them in full.
+	Masked *bool `form:"masked,omitempty" json:"masked,omitempty"`
+}
+
+// RegistryServiceExportRegisterParamsFormat defines parameters for RegistryServiceExportRegister.
+type RegistryServiceExportRegisterParamsFormat string
+
+// RegistryServiceExportRegisterParamsRegister defines parameters for RegistryServiceExportRegister.
+type RegistryServiceExportRegisterParamsRegister string
+
 // HandoverServiceListHandoversParams defines parameters for HandoverServiceListHandovers.
 type HandoverServiceListHandoversParams struct {
 	State                *HandoverServiceListHandoversParamsState `form:"state,omitempty" json:"state,omitempty"`
@@ -3766,6 +3832,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/enterprises/{creditCode} (the `RegistryServiceGetEnterprise` operationId).
 	RegistryServiceGetEnterprise(ctx context.Context, creditCode string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceExportRegister One of a community's registers, as a CSV or XLSX file.
+	//
+	// The registers a community keeps for its street office: `roster` (the retirees on its roster), `special-groups` (one section per special-group flag, aged 80+ and 90+ computed from the birth date), `status-changes` (the month's deaths and status changes), `transfers` (the month's transfers in and out) and `additions-removals` (the bureau's monthly table of new retirees, deaths, transfers and status changes). The monthly registers cover the month of `asOf` up to that day, by the day each change was recorded. Full ID and phone numbers go to admin, bureau and the community's own clerk; anyone else who may read the community gets them masked, as does a caller who asks with `masked`. Every export is audited as a read of every retiree it lists. CSV is UTF-8 with a byte-order mark, which Excel needs to read Chinese text. The gateway answers it itself, with the file as an attachment; errors are JSON as on every route. A register of more than 20,000 rows is refused (400, reason `EXPORT_TOO_LARGE`).
+	//
+	// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
+	RegistryServiceExportRegister(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HandoverServiceListHandovers List handovers
 	//
@@ -5041,6 +5114,23 @@ func (c *Client) RegistryServiceCreateEnterprise(ctx context.Context, body Regis
 // Corresponds with GET /v1/enterprises/{creditCode} (the `RegistryServiceGetEnterprise` operationId).
 func (c *Client) RegistryServiceGetEnterprise(ctx context.Context, creditCode string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceGetEnterpriseRequest(c.Server, creditCode)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceExportRegister One of a community's registers, as a CSV or XLSX file.
+//
+// The registers a community keeps for its street office: `roster` (the retirees on its roster), `special-groups` (one section per special-group flag, aged 80+ and 90+ computed from the birth date), `status-changes` (the month's deaths and status changes), `transfers` (the month's transfers in and out) and `additions-removals` (the bureau's monthly table of new retirees, deaths, transfers and status changes). The monthly registers cover the month of `asOf` up to that day, by the day each change was recorded. Full ID and phone numbers go to admin, bureau and the community's own clerk; anyone else who may read the community gets them masked, as does a caller who asks with `masked`. Every export is audited as a read of every retiree it lists. CSV is UTF-8 with a byte-order mark, which Excel needs to read Chinese text. The gateway answers it itself, with the file as an attachment; errors are JSON as on every route. A register of more than 20,000 rows is refused (400, reason `EXPORT_TOO_LARGE`).
+//
+// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
+func (c *Client) RegistryServiceExportRegister(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceExportRegisterRequest(c.Server, register, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7722,6 +7812,99 @@ func NewRegistryServiceGetEnterpriseRequest(server string, creditCode string) (*
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceExportRegisterRequest constructs an http.Request for the RegistryServiceExportRegister method
+func NewRegistryServiceExportRegisterRequest(server string, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "register", register, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/exports/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Masked != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "masked", *params.Masked, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -10683,6 +10866,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/enterprises/{creditCode} (the `RegistryServiceGetEnterprise` operationId).
 	RegistryServiceGetEnterpriseWithResponse(ctx context.Context, creditCode string, reqEditors ...RequestEditorFn) (*RegistryServiceGetEnterpriseResponse, error)
+
+	// RegistryServiceExportRegisterWithResponse One of a community's registers, as a CSV or XLSX file.
+	//
+	// The registers a community keeps for its street office: `roster` (the retirees on its roster), `special-groups` (one section per special-group flag, aged 80+ and 90+ computed from the birth date), `status-changes` (the month's deaths and status changes), `transfers` (the month's transfers in and out) and `additions-removals` (the bureau's monthly table of new retirees, deaths, transfers and status changes). The monthly registers cover the month of `asOf` up to that day, by the day each change was recorded. Full ID and phone numbers go to admin, bureau and the community's own clerk; anyone else who may read the community gets them masked, as does a caller who asks with `masked`. Every export is audited as a read of every retiree it lists. CSV is UTF-8 with a byte-order mark, which Excel needs to read Chinese text. The gateway answers it itself, with the file as an attachment; errors are JSON as on every route. A register of more than 20,000 rows is refused (400, reason `EXPORT_TOO_LARGE`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
+	RegistryServiceExportRegisterWithResponse(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*RegistryServiceExportRegisterResponse, error)
 
 	// HandoverServiceListHandoversWithResponse List handovers
 	//
@@ -13664,6 +13856,96 @@ func (r RegistryServiceGetEnterpriseResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegistryServiceGetEnterpriseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceExportRegisterResponse200Headers the declared response headers of an HTTP 200 response for RegistryServiceExportRegister
+type RegistryServiceExportRegisterResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// RegistryServiceExportRegisterResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceExportRegister
+type RegistryServiceExportRegisterResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceExportRegisterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RegistryServiceExportRegisterResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceExportRegisterResponse401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceExportRegisterResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceExportRegisterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceExportRegisterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceExportRegisterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceExportRegisterResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18479,6 +18761,21 @@ func (c *ClientWithResponses) RegistryServiceGetEnterpriseWithResponse(ctx conte
 	return ParseRegistryServiceGetEnterpriseResponse(rsp)
 }
 
+// RegistryServiceExportRegisterWithResponse One of a community's registers, as a CSV or XLSX file.
+//
+// The registers a community keeps for its street office: `roster` (the retirees on its roster), `special-groups` (one section per special-group flag, aged 80+ and 90+ computed from the birth date), `status-changes` (the month's deaths and status changes), `transfers` (the month's transfers in and out) and `additions-removals` (the bureau's monthly table of new retirees, deaths, transfers and status changes). The monthly registers cover the month of `asOf` up to that day, by the day each change was recorded. Full ID and phone numbers go to admin, bureau and the community's own clerk; anyone else who may read the community gets them masked, as does a caller who asks with `masked`. Every export is audited as a read of every retiree it lists. CSV is UTF-8 with a byte-order mark, which Excel needs to read Chinese text. The gateway answers it itself, with the file as an attachment; errors are JSON as on every route. A register of more than 20,000 rows is refused (400, reason `EXPORT_TOO_LARGE`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
+func (c *ClientWithResponses) RegistryServiceExportRegisterWithResponse(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*RegistryServiceExportRegisterResponse, error) {
+	rsp, err := c.RegistryServiceExportRegister(ctx, register, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceExportRegisterResponse(rsp)
+}
+
 // HandoverServiceListHandoversWithResponse List handovers
 //
 // ListHandovers lists packages visible to the caller.
@@ -21610,6 +21907,90 @@ func ParseRegistryServiceGetEnterpriseResponse(rsp *http.Response) (*RegistrySer
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceGetEnterpriseResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceExportRegisterResponse parses an HTTP response from a RegistryServiceExportRegisterWithResponse call
+func ParseRegistryServiceExportRegisterResponse(rsp *http.Response) (*RegistryServiceExportRegisterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceExportRegisterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers RegistryServiceExportRegisterResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceExportRegisterResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -6146,7 +6146,10 @@ type ExportRegisterResponse struct {
 	// The file's next bytes (at most 64 KiB); empty on the first chunk.
 	Data []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
 	// On the first chunk only: how many data rows the file holds.
-	Rows          int64 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	Rows int64 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	// On the first chunk only: the file's size in bytes, the sum of the
+	// data of the chunks that follow.
+	Size          int64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6205,6 +6208,13 @@ func (x *ExportRegisterResponse) GetData() []byte {
 func (x *ExportRegisterResponse) GetRows() int64 {
 	if x != nil {
 		return x.Rows
+	}
+	return 0
+}
+
+func (x *ExportRegisterResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
 	}
 	return 0
 }
@@ -6634,12 +6644,13 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\fcommunity_id\x18\x02 \x01(\tR\vcommunityId\x12\x13\n" +
 	"\x05as_of\x18\x03 \x01(\tR\x04asOf\x12\x16\n" +
 	"\x06format\x18\x04 \x01(\tR\x06format\x12\x16\n" +
-	"\x06masked\x18\x05 \x01(\bR\x06masked\"\x80\x01\n" +
+	"\x06masked\x18\x05 \x01(\bR\x06masked\"\x94\x01\n" +
 	"\x16ExportRegisterResponse\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
-	"\x04rows\x18\x04 \x01(\x03R\x04rows*g\n" +
+	"\x04rows\x18\x04 \x01(\x03R\x04rows\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
