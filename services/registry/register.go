@@ -28,12 +28,6 @@ const (
 // registers lists the register names in the order the API documents them.
 var registers = []string{registerRoster, registerSpecialGroups, registerStatusChanges, registerTransfers, registerAdditionsRemovals}
 
-// monthly reports whether register lists the changes of a month rather
-// than the roster as it is.
-func monthly(register string) bool {
-	return register != registerRoster && register != registerSpecialGroups
-}
-
 // MaxExportRows bounds the rows of one export. A community keeps at most
 // a few thousand retirees; a register larger than this is refused, not
 // cut short, so that no one takes a partial register for a whole one.

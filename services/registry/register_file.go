@@ -56,7 +56,7 @@ func encodeCSV(t *Table) ([]byte, error) {
 		return nil, err
 	}
 	for _, row := range t.Rows {
-		if err := w.Write(defuse(row)); err != nil {
+		if err := w.Write(csvRow(row)); err != nil {
 			return nil, err
 		}
 	}
@@ -64,24 +64,25 @@ func encodeCSV(t *Table) ([]byte, error) {
 	return buf.Bytes(), w.Error()
 }
 
-// defuse keeps a spreadsheet from taking a cell for a formula: a cell
-// that starts with one of the characters that begin a formula gets a
-// leading apostrophe, which Excel shows as text (OWASP's advice against
-// CSV injection). An XLSX export needs none: its cells are typed text.
-func defuse(row []string) []string {
-	var out []string
+// csvRow is row as its CSV cells: line breaks as LF (Excel's line break
+// inside a cell; a lone CR does not survive a CSV reader), and a cell that
+// starts with one of the characters that begin a formula given a leading
+// apostrophe, which Excel shows as text (OWASP's advice against CSV
+// injection). An XLSX export needs neither: its cells are typed text.
+func csvRow(row []string) []string {
+	out := make([]string, len(row))
 	for i, cell := range row {
-		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-			if out == nil {
-				out = append([]string(nil), row...)
-			}
-			out[i] = "'" + cell
-		}
-	}
-	if out == nil {
-		return row
+		out[i] = csvCell(cell)
 	}
 	return out
+}
+
+func csvCell(cell string) string {
+	cell = strings.ReplaceAll(strings.ReplaceAll(cell, "\r\n", "\n"), "\r", "\n")
+	if cell != "" && strings.ContainsRune("=+-@\t", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // encodeXLSX writes t as a workbook of one worksheet named sheet, every
