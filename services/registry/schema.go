@@ -65,7 +65,9 @@ var (
 	// id, 0, revision -> retiree id: the changes that the monthly registers
 	// list (a retiree created, or its status or community changed), under
 	// each community concerned (a transfer under both). The history entry
-	// of the retiree at that revision says the rest.
+	// of the retiree at that revision says the rest. A migrated file's is
+	// filled from the history when the store opens (see
+	// register_backfill.go).
 	bucketRegisterEvents = []byte("register_events")
 	// bucketAssignments maps an AssignRetirees request key to its answer.
 	bucketAssignments = []byte("assignments")
@@ -169,7 +171,10 @@ func migrations(now func() time.Time) []boltstore.Migration {
 		// opening the file.
 		{From: 6, To: 7, Name: "the progress of roster imports"},
 		{From: 7, To: 8, Name: "daily socialisation counters and the monthly registers' index", Apply: func(tx *bolt.Tx) error {
-			return seedStatsDays(tx, dayOf(now()))
+			if err := seedStatsDays(tx, dayOf(now())); err != nil {
+				return err
+			}
+			return markRegisterBackfill(tx)
 		}},
 	}
 }

@@ -68,6 +68,9 @@ type Store struct {
 	// maxExportRows bounds an exported register (MaxExportRows; tests
 	// lower it).
 	maxExportRows int
+	// backfillBatch is about how many history entries one transaction
+	// of the register index's filling reads (see register_backfill.go).
+	backfillBatch int
 }
 
 // OpenStore opens (creating if needed) the registry database at path,
@@ -85,7 +88,7 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens, maxExportRows: MaxExportRows}
+	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens, maxExportRows: MaxExportRows, backfillBatch: backfillBatch}
 	if s.epoch, err = s.openEpoch(); err != nil {
 		return nil, errors.Join(err, base.Close())
 	}
@@ -96,6 +99,9 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		return nil, errors.Join(err, s.Close())
 	}
 	if err := s.startStatsDays(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.backfillRegisterEvents(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
