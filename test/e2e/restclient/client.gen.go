@@ -2000,9 +2000,11 @@ type V1GetSocialisationReportResponse struct {
 	AsOf    *time.Time `json:"asOf,omitempty"`
 	GroupBy *string    `json:"groupBy,omitempty"`
 
-	// HistoryStart YYYY-MM-DD: the first day of the registry's record of daily counters
-	// (the day this build's store first opened the file). A report as of an
-	// earlier day counts nothing.
+	// HistoryStart YYYY-MM-DD: the first day of the registry's record of daily counters:
+	// the day the file was created or, for a file from a build before the
+	// record was kept, the day this build first opened it, whose record
+	// holds the counters as they stood then. A report as of an earlier day
+	// counts nothing.
 	HistoryStart *string               `json:"historyStart,omitempty"`
 	Rows         *[]V1SocialisationRow `json:"rows,omitempty"`
 

@@ -3438,9 +3438,11 @@ type GetSocialisationReportResponse struct {
 	Rows    []*SocialisationRow    `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
 	Total   *SocialisationRow      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
 	AsOf    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// YYYY-MM-DD: the first day of the registry's record of daily counters
-	// (the day this build's store first opened the file). A report as of an
-	// earlier day counts nothing.
+	// YYYY-MM-DD: the first day of the registry's record of daily counters:
+	// the day the file was created or, for a file from a build before the
+	// record was kept, the day this build first opened it, whose record
+	// holds the counters as they stood then. A report as of an earlier day
+	// counts nothing.
 	HistoryStart  string `protobuf:"bytes,5,opt,name=history_start,json=historyStart,proto3" json:"history_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
