@@ -66,3 +66,28 @@ func BenchmarkSocialisationReport(b *testing.B) {
 		})
 	}
 }
+
+// benchRosterSize is a large community's roster.
+const benchRosterSize = 5_000
+
+// BenchmarkExportRoster times building a roster of benchRosterSize
+// retirees in one read transaction and writing it as CSV and as XLSX.
+func BenchmarkExportRoster(b *testing.B) {
+	s := seededStore(b, 0)
+	createMany(b, s, retirees(b, 1, benchRosterSize+1, communityA, pb.ManagementMode_COMMUNITY))
+	q := RegisterQuery{Register: registerRoster, Community: communityA, AsOf: testNow, Full: true}
+	for _, format := range []string{formatCSV, formatXLSX} {
+		b.Run(format, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				t, err := s.Register(q)
+				if err != nil || len(t.Rows) != benchRosterSize {
+					b.Fatalf("%v rows, %v", len(t.Rows), err)
+				}
+				if _, _, err := encodeTable(t, registerRoster, format); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
