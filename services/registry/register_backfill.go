@@ -75,7 +75,10 @@ func (s *Store) backfillStep() (done bool, n int, err error) {
 		var last []byte
 		var r backfillRetiree
 		for ; k != nil; k, v = c.Next() {
-			id := string(k[:len(k)-9])
+			id, ok := historyKeyID(k)
+			if !ok {
+				continue // a note (see changeWriter.note): it changed nothing
+			}
 			if id != r.id {
 				if n >= s.backfillBatch {
 					break
@@ -95,6 +98,17 @@ func (s *Store) backfillStep() (done bool, n int, err error) {
 		return meta.Put(metaRegisterBackfill, append([]byte("k"), last...))
 	})
 	return done, n, err
+}
+
+// historyKeyID reads the retiree id of the history key of a change,
+// historyKey(id, revision); ok is false for any other key (a note's has
+// a sequence number after the revision).
+func historyKeyID(k []byte) (id string, ok bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) != i+9 {
+		return "", false
+	}
+	return string(k[:i]), true
 }
 
 // backfillRetiree is what the filling knows of the retiree whose history

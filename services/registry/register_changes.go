@@ -71,7 +71,13 @@ type registerLine struct {
 	from, to string
 	// effective is the date the change took effect, when it says one.
 	effective string
+	// destination is where a retiree moved out of the city went.
+	destination string
 }
+
+// effectiveDateFields are the fields whose new value is the date a
+// status change took effect.
+var effectiveDateFields = []string{"dateOfDeath", "movedOutDate"}
 
 // linesOf reads what change h meant for community.
 func linesOf(h *pb.HistoryEntry, community string) []registerLine {
@@ -83,7 +89,7 @@ func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 	changed := map[string]*pb.FieldChange{}
 	for _, c := range h.Changes {
 		changed[c.Field] = c
-		if c.Field == "dateOfDeath" || strings.Contains(strings.ToLower(c.Field), "effective") {
+		if slices.Contains(effectiveDateFields, c.Field) || strings.Contains(strings.ToLower(c.Field), "effective") {
 			effective = c.NewValue
 		}
 	}
@@ -102,6 +108,9 @@ func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 			line.category = categoryDied
 		case pb.RetireeStatus_MOVED_OUT.String():
 			line.category = categoryMovedOut
+			if d := changed["movedOutTo"]; d != nil {
+				line.destination = d.NewValue
+			}
 		}
 		out = append(out, line)
 	}
@@ -155,7 +164,7 @@ func (rd *registerReader) changeRow(recorded string, line registerLine, r *pb.Re
 	case registerTransfers:
 		from, to := rd.community(line.from), rd.community(line.to)
 		if line.category == categoryMovedOut {
-			from, to = rd.community(r.CommunityId), ""
+			from, to = rd.community(r.CommunityId), line.destination
 		}
 		return append(row, from, to, h.Reason)
 	}

@@ -73,8 +73,9 @@ func transferDirect(s *Store, id, to, reason string, actor Actor) (*pb.Retiree, 
 // registerFixture fills a served store with the retirees the register
 // tests export: in communityA three living (one aged over 80 with flags),
 // one who died this month, one transferred in from communityB; one
-// transferred out to communityC; and one living in communityB. Numbers
-// from 9000 on are men's.
+// transferred out to communityC, one moved out of the city, one whose
+// transfer to communityB is still proposed; and one living in
+// communityB. Numbers from 9000 on are men's.
 func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 	t.Helper()
 	actor := Actor{Subject: "clerk-a", Role: "clerk"}
@@ -92,6 +93,8 @@ func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 		"sun":   make(7100, "孙立华", communityB, pb.ManagementMode_COMMUNITY, pb.RetireeFlag_SERIOUS_ILLNESS),
 		"zhou":  make(7200, "周玉珍", communityA, pb.ManagementMode_COMMUNITY),
 		"wu":    make(16300, "吴国庆", communityB, pb.ManagementMode_COMMUNITY),
+		"zheng": make(16400, "郑海涛", communityA, pb.ManagementMode_COMMUNITY),
+		"qian":  make(7400, "钱淑芬", communityA, pb.ManagementMode_COMMUNITY),
 	}
 	if _, err := s.RecordDeath(out["zhao"].Id, "2026-06-10", "", actor, allow); err != nil {
 		t.Fatal(err)
@@ -100,6 +103,15 @@ func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 		t.Fatal(err)
 	}
 	if _, err := transferDirect(s, out["zhou"].Id, communityC, "搬迁", actor); err != nil {
+		t.Fatal(err)
+	}
+	// A move out of the city is listed with where the retiree went; a
+	// proposal still pending moves no one and is listed nowhere.
+	moveOut := TransferRequest{RetireeID: out["zheng"].Id, Reason: "随子女迁居", Destination: &pb.TransferDestination{Description: "北京市朝阳区", DivisionCode: "110105"}}
+	if _, _, err := s.TransferRetiree(moveOut, actor, allow); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: out["qian"].Id, To: communityB, Reason: "投靠亲属"}, actor, allow); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -240,7 +252,7 @@ func TestExportRegisterAudit(t *testing.T) {
 	if _, err := exportOnce(h.as(clerkP), h.client, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communityA}); err != nil {
 		t.Fatal(err)
 	}
-	listed := map[string]bool{"wang": true, "li": true, "zhang": true, "sun": true}
+	listed := map[string]bool{"wang": true, "li": true, "zhang": true, "sun": true, "qian": true}
 	for key, r := range fx {
 		entries, _, err := s.ListAudit(r.Id, 100, nil)
 		if err != nil {
