@@ -165,7 +165,7 @@ func onRoster(status pb.RetireeStatus) bool {
 }
 
 // rosterHeadings are the roster's columns.
-var rosterHeadings = []string{"姓名", "性别", "出生日期", "公民身份号码", "联系电话", "居住地址", "原工作单位", "管理方式", "退休日期", "特殊群体", "状态"}
+var rosterHeadings = []string{"姓名", "性别", "出生日期", "公民身份号码", "联系电话", "居住地类别", "居住地址", "原工作单位", "管理方式", "退休日期", "特殊群体", "状态"}
 
 func (rd *registerReader) roster() (*Table, error) {
 	list, err := rd.living()
@@ -174,7 +174,7 @@ func (rd *registerReader) roster() (*Table, error) {
 	}
 	t := rd.table(rosterHeadings)
 	for _, r := range list {
-		err := t.addRow(r.Id, r.Name, sexLabel(r.Sex), r.BirthDate, rd.idNumber(r), rd.phone(r), r.ResidenceAddress,
+		err := t.addRow(r.Id, r.Name, sexLabel(r.Sex), r.BirthDate, rd.idNumber(r), rd.phone(r), residenceKindLabel(r.GetResidence().GetKind()), residenceAddress(r),
 			rd.enterprise(r.EnterpriseCreditCode), modeLabel(r.ManagementMode), r.RetirementDate,
 			flagsLabel(withComputedFlags(r.Flags, r.BirthDate, rd.q.AsOf)), statusLabel(r.Status))
 		if err != nil {
@@ -202,7 +202,7 @@ func (rd *registerReader) specialGroups() (*Table, error) {
 				continue
 			}
 			age := strconv.Itoa(ageInYears(r.BirthDate, rd.q.AsOf))
-			if err := t.addRow(r.Id, flagLabel(flag), r.Name, sexLabel(r.Sex), r.BirthDate, age, rd.idNumber(r), rd.phone(r), r.ResidenceAddress); err != nil {
+			if err := t.addRow(r.Id, flagLabel(flag), r.Name, sexLabel(r.Sex), r.BirthDate, age, rd.idNumber(r), rd.phone(r), residenceAddress(r)); err != nil {
 				return nil, err
 			}
 		}
@@ -242,6 +242,15 @@ func (rd *registerReader) enterprise(code string) string {
 	}
 	rd.enterprises[code] = name
 	return name
+}
+
+// residenceAddress is where r lives: the residence's address, or the
+// address given alone before residences had a kind.
+func residenceAddress(r *pb.Retiree) string {
+	if a := r.GetResidence().GetAddress(); a != "" {
+		return a
+	}
+	return r.ResidenceAddress
 }
 
 // ageInYears is the age in whole years on day of someone born on birth

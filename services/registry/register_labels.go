@@ -21,6 +21,8 @@ var statusLabels = map[string]string{
 	"LOST_CONTACT": "失联", "IMPRISONED": "服刑", "ABROAD": "定居国外",
 }
 
+var residenceKindLabels = map[string]string{"LOCAL": "本市", "OTHER_CITY": "省内外市", "OTHER_PROVINCE": "外省", "ABROAD": "国外"}
+
 var flagLabels = map[string]string{
 	"AGED_80_PLUS": "80周岁以上", "AGED_90_PLUS": "90周岁以上",
 	"LIVING_ALONE": "独居", "EMPTY_NEST": "空巢", "DISABLED": "残疾", "DEMENTIA": "失智",
@@ -35,9 +37,12 @@ func label(table map[string]string, name string) string {
 	return name
 }
 
-func sexLabel(s pb.Sex) string                           { return label(sexLabels, enumName(s)) }
-func modeLabel(m pb.ManagementMode) string               { return label(modeLabels, enumName(m)) }
-func statusLabel(s pb.RetireeStatus) string              { return label(statusLabels, enumName(s)) }
+func sexLabel(s pb.Sex) string              { return label(sexLabels, enumName(s)) }
+func modeLabel(m pb.ManagementMode) string  { return label(modeLabels, enumName(m)) }
+func statusLabel(s pb.RetireeStatus) string { return label(statusLabels, enumName(s)) }
+func residenceKindLabel(k pb.Residence_Kind) string {
+	return label(residenceKindLabels, enumName(k))
+}
 func flagLabel(f pb.RetireeFlag) string                  { return label(flagLabels, enumName(f)) }
 func statusNameLabel(name string) string                 { return label(statusLabels, name) }
 func hasFlag(fs []pb.RetireeFlag, f pb.RetireeFlag) bool { return slices.Contains(fs, f) }

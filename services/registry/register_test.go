@@ -21,6 +21,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -74,8 +75,8 @@ func transferDirect(s *Store, id, to, reason string, actor Actor) (*pb.Retiree, 
 // tests export: in communityA three living (one aged over 80 with flags),
 // one who died this month, one transferred in from communityB; one
 // transferred out to communityC, one moved out of the city, one whose
-// transfer to communityB is still proposed; and one living in
-// communityB. Numbers from 9000 on are men's.
+// transfer to communityB is still proposed, one lost contact with; and
+// one living in communityB. Numbers from 9000 on are men's.
 func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 	t.Helper()
 	actor := Actor{Subject: "clerk-a", Role: "clerk"}
@@ -95,6 +96,18 @@ func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 		"wu":    make(16300, "吴国庆", communityB, pb.ManagementMode_COMMUNITY),
 		"zheng": make(16400, "郑海涛", communityA, pb.ManagementMode_COMMUNITY),
 		"qian":  make(7400, "钱淑芬", communityA, pb.ManagementMode_COMMUNITY),
+		"feng":  make(16500, "冯建军", communityA, pb.ManagementMode_COMMUNITY),
+	}
+	// Living elsewhere: the roster shows where.
+	away := RetireePatch{Paths: []string{"residence"}, Values: &pb.Retiree{Residence: &pb.Residence{Kind: pb.Residence_OTHER_PROVINCE, Address: "海南省三亚市吉阳区", DivisionCode: "460204"}}}
+	if _, err := s.UpdateRetiree(out["qian"].Id, away, actor, allow); err != nil {
+		t.Fatal(err)
+	}
+	// A status change with its effective date and reason: still on the
+	// roster, listed in the month's status changes.
+	lost := StatusChange{Status: pb.RetireeStatus_LOST_CONTACT, EffectiveOn: "2026-06-01", Reason: "电话停机，上门无人"}
+	if _, err := s.ChangeRetireeStatus(out["feng"].Id, lost, actor, allow); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s.RecordDeath(out["zhao"].Id, "2026-06-10", "", actor, allow); err != nil {
 		t.Fatal(err)
@@ -222,6 +235,8 @@ func TestExportRegisterMasking(t *testing.T) {
 		{"the community's clerk", clerkP, false, true},
 		{"the clerk's copy to hand on", clerkP, true, false},
 		{"bureau's copy to hand on", bureauP, true, false},
+		{"the street office", servicetest.Street("street-1", servicetest.StreetAB), false, false},
+		{"the district", servicetest.District("district-1", servicetest.DistrictAB), false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -252,7 +267,7 @@ func TestExportRegisterAudit(t *testing.T) {
 	if _, err := exportOnce(h.as(clerkP), h.client, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communityA}); err != nil {
 		t.Fatal(err)
 	}
-	listed := map[string]bool{"wang": true, "li": true, "zhang": true, "sun": true, "qian": true}
+	listed := map[string]bool{"wang": true, "li": true, "zhang": true, "sun": true, "qian": true, "feng": true}
 	for key, r := range fx {
 		entries, _, err := s.ListAudit(r.Id, 100, nil)
 		if err != nil {
