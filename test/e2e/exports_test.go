@@ -14,11 +14,12 @@ import (
 
 // TestExportsREST exports community A's roster through the real gateway
 // and registry, as CSV and XLSX, with full numbers to its clerk and
-// masked ones in a copy to hand on; another community's clerk is
-// refused; and the socialisation report is asked as of past days.
+// masked ones in a copy to hand on and to its street office's
+// supervisor; another community's clerk is refused; and the
+// socialisation report is asked as of past days.
 func TestExportsREST(t *testing.T) {
 	t.Parallel()
-	_, tk, api := startSession(t)
+	s, tk, api := startSession(t)
 	api.createCommunities(t, tk.admin)
 	api.send(t, call{method: http.MethodPost, path: "/v1/enterprises", token: tk.bureau,
 		body: map[string]any{"creditCode": creditCode, "name": "福州第一机械厂", "ownership": "STATE", "status": "BANKRUPT"}}, http.StatusOK, nil)
@@ -68,6 +69,23 @@ func TestExportsREST(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantRoster(t, rows, false)
+	})
+	t.Run("street supervisor, masked", func(t *testing.T) {
+		street := s.cliToken(t, s.signKey, "--role", "street", "--street", communityA[:9], "--subject", "e2e-street")
+		s.secret(street)
+		r := api.send(t, call{method: http.MethodGet, path: roster + "&format=xlsx", token: street}, http.StatusOK, nil)
+		f, err := excelize.OpenReader(bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rows, err := f.GetRows(f.GetSheetName(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRoster(t, rows, false)
+		// Community B is another street's.
+		api.send(t, call{method: http.MethodGet, path: "/v1/exports/roster?communityId=" + communityB, token: street}, http.StatusForbidden, nil)
 	})
 	t.Run("refusals", func(t *testing.T) {
 		api.send(t, call{method: http.MethodGet, path: "/v1/exports/roster?communityId=" + communityA, token: tk.clerkB}, http.StatusForbidden, nil)
