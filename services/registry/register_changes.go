@@ -79,12 +79,11 @@ type registerLine struct {
 // status change took effect.
 var effectiveDateFields = []string{"dateOfDeath", "movedOutDate"}
 
-// linesOf reads what change h meant for community.
+// linesOf reads what change h meant for community. A retiree's first
+// entry, whatever its kind (CREATED, or a bulk import's), is the one
+// that gives it a community where it had none: an addition.
 func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 	var out []registerLine
-	if h.Kind == pb.ChangeKind_CREATED {
-		out = append(out, registerLine{category: categoryAdded})
-	}
 	var effective string
 	changed := map[string]*pb.FieldChange{}
 	for _, c := range h.Changes {
@@ -92,6 +91,9 @@ func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 		if slices.Contains(effectiveDateFields, c.Field) || strings.Contains(strings.ToLower(c.Field), "effective") {
 			effective = c.NewValue
 		}
+	}
+	if c := changed["communityId"]; h.Kind == pb.ChangeKind_CREATED || c != nil && c.OldValue == "" {
+		out = append(out, registerLine{category: categoryAdded})
 	}
 	if c := changed["communityId"]; c != nil && c.OldValue != "" {
 		switch community {

@@ -456,3 +456,40 @@ func TestRegisterIndexBackfilled(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLinesOf checks what each kind of history entry means for the
+// monthly registers of a community, read from the fields it changed.
+func TestLinesOf(t *testing.T) {
+	change := func(field, from, to string) *pb.FieldChange {
+		return &pb.FieldChange{Field: field, OldValue: from, NewValue: to}
+	}
+	tests := []struct {
+		name string
+		h    *pb.HistoryEntry
+		want []registerLine
+	}{
+		{"created", &pb.HistoryEntry{Kind: pb.ChangeKind_CREATED, Changes: []*pb.FieldChange{change("communityId", "", communityA)}},
+			[]registerLine{{category: categoryAdded}}},
+		{"first entry of another kind (a bulk import)", &pb.HistoryEntry{Kind: pb.ChangeKind(13), Changes: []*pb.FieldChange{change("name", "", "王"), change("communityId", "", communityA)}},
+			[]registerLine{{category: categoryAdded}}},
+		{"died", &pb.HistoryEntry{Kind: pb.ChangeKind_DIED, Changes: []*pb.FieldChange{change("status", "LIVING", "DECEASED"), change("dateOfDeath", "", "2026-06-01")}},
+			[]registerLine{{category: categoryDied, from: "LIVING", to: "DECEASED", effective: "2026-06-01"}}},
+		{"status changed", &pb.HistoryEntry{Kind: pb.ChangeKind_STATUS_CHANGED, Changes: []*pb.FieldChange{change("status", "LIVING", "ABROAD"), change("statusEffectiveOn", "", "2026-05-20")}},
+			[]registerLine{{category: categoryStatus, from: "LIVING", to: "ABROAD", effective: "2026-05-20"}}},
+		{"transferred out", &pb.HistoryEntry{Kind: pb.ChangeKind_TRANSFERRED, Changes: []*pb.FieldChange{change("communityId", communityA, communityB)}},
+			[]registerLine{{category: categoryTransferOut, from: communityA, to: communityB}}},
+		{"transferred in", &pb.HistoryEntry{Kind: pb.ChangeKind_TRANSFERRED, Changes: []*pb.FieldChange{change("communityId", communityC, communityA)}},
+			[]registerLine{{category: categoryTransferIn, from: communityC, to: communityA}}},
+		{"moved out of the city", &pb.HistoryEntry{Kind: pb.ChangeKind_MOVED_OUT_OF_CITY, Changes: []*pb.FieldChange{change("status", "LIVING", "MOVED_OUT"), change("movedOutTo", "", "北京市 (110000)"), change("movedOutDate", "", "2026-06-03")}},
+			[]registerLine{{category: categoryMovedOut, from: "LIVING", to: "MOVED_OUT", effective: "2026-06-03", destination: "北京市 (110000)"}}},
+		{"a proposal, which changes nothing", &pb.HistoryEntry{Kind: pb.ChangeKind_TRANSFER_PROPOSED}, nil},
+		{"an update of the phone", &pb.HistoryEntry{Kind: pb.ChangeKind_UPDATED, Changes: []*pb.FieldChange{change("phone", "138****5678", "139****1111")}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, linesOf(tc.h, communityA), cmp.AllowUnexported(registerLine{})); diff != "" {
+				t.Errorf("lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
