@@ -84,13 +84,9 @@ var effectiveDateFields = []string{"dateOfDeath", "movedOutDate"}
 // that gives it a community where it had none: an addition.
 func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 	var out []registerLine
-	var effective string
 	changed := map[string]*pb.FieldChange{}
 	for _, c := range h.Changes {
 		changed[c.Field] = c
-		if slices.Contains(effectiveDateFields, c.Field) || strings.Contains(strings.ToLower(c.Field), "effective") {
-			effective = c.NewValue
-		}
 	}
 	if c := changed["communityId"]; h.Kind == pb.ChangeKind_CREATED || c != nil && c.OldValue == "" {
 		out = append(out, registerLine{category: categoryAdded})
@@ -104,19 +100,31 @@ func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 		}
 	}
 	if c := changed["status"]; c != nil && c.OldValue != "" {
-		line := registerLine{category: categoryStatus, from: c.OldValue, to: c.NewValue, effective: effective}
-		switch c.NewValue {
-		case pb.RetireeStatus_DECEASED.String():
-			line.category = categoryDied
-		case pb.RetireeStatus_MOVED_OUT.String():
-			line.category = categoryMovedOut
-			if d := changed["movedOutTo"]; d != nil {
-				line.destination = d.NewValue
-			}
-		}
-		out = append(out, line)
+		out = append(out, statusLine(c, h.Changes))
 	}
 	return out
+}
+
+// statusLine is the line of a change of status c, among the fields
+// changed with it: the effective date is the last of them that says one.
+func statusLine(c *pb.FieldChange, changes []*pb.FieldChange) registerLine {
+	line := registerLine{category: categoryStatus, from: c.OldValue, to: c.NewValue}
+	var destination string
+	for _, f := range changes {
+		if slices.Contains(effectiveDateFields, f.Field) || strings.Contains(strings.ToLower(f.Field), "effective") {
+			line.effective = f.NewValue
+		}
+		if f.Field == "movedOutTo" {
+			destination = f.NewValue
+		}
+	}
+	switch c.NewValue {
+	case pb.RetireeStatus_DECEASED.String():
+		line.category = categoryDied
+	case pb.RetireeStatus_MOVED_OUT.String():
+		line.category, line.destination = categoryMovedOut, destination
+	}
+	return line
 }
 
 // changes builds a monthly register from the month's indexed changes of
