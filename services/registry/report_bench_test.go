@@ -67,8 +67,10 @@ func BenchmarkSocialisationReport(b *testing.B) {
 	}
 }
 
-// benchRosterSize is a large community's roster.
-const benchRosterSize = 5_000
+// benchRosterSize is a community's roster of some size: a few hundred
+// retirees is usual. Small enough that make bench's 2000 iterations stay
+// within a minute or so.
+const benchRosterSize = 500
 
 // BenchmarkExportRoster times building a roster of benchRosterSize
 // retirees in one read transaction and writing it as CSV and as XLSX.
