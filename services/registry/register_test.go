@@ -493,3 +493,34 @@ func TestLinesOf(t *testing.T) {
 		})
 	}
 }
+
+// TestImportedRetireesInRegisters imports a roster and checks that its
+// retirees are the month's additions, on the roster and counted in the
+// socialisation report, as retirees created one by one are.
+func TestImportedRetireesInRegisters(t *testing.T) {
+	t.Parallel()
+	_, h := newServed(t)
+	records := []*pb.RetireeRecord{
+		{Index: 1, Retiree: newRetiree(t, 21, communityC, pb.ManagementMode_COMMUNITY)},
+		{Index: 2, Retiree: newRetiree(t, 22, communityC, pb.ManagementMode_BUREAU)},
+	}
+	if res := importRoster(h.as(bureauP), h.client, "registers-1", records); res.err != nil || len(res.rejections()) != 0 {
+		t.Fatalf("import: %v, rejections %v", res.err, res.rejections())
+	}
+	for register, want := range map[string]int{registerAdditionsRemovals: 2, registerRoster: 2} {
+		got, err := exportOnce(h.as(bureauP), h.client, &pb.ExportRegisterRequest{Register: register, CommunityId: communityC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.header.Rows != int64(want) {
+			t.Errorf("%s lists %d rows, want %d", register, got.header.Rows, want)
+		}
+	}
+	resp, err := h.client.GetSocialisationReport(h.as(bureauP), &pb.GetSocialisationReportRequest{AsOf: "2026-06-15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Total.Living != 2 || resp.Total.Rate != 1 || resp.Total.CommunityRate != 0.5 {
+		t.Errorf("report total %v", resp.Total)
+	}
+}
