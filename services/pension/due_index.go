@@ -125,10 +125,17 @@ func moveDue(tx *bolt.Tx, fromState *registryv1.RetireeState, from lastCert, toS
 }
 
 // applyRetiree is the projection hook: it keeps the due index in step
-// with the retiree's community, status and retirement date, in the
-// projection's transaction. old is nil for a retiree new to the
+// with the retiree's community, status and retirement date, and voids the
+// death-benefit claims of a reversed death, in the projection's
+// transaction. old is nil for a retiree new to the
 // projection, cur nil for one it drops.
 func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) error {
+	if old.GetStatus() == registryv1.RetireeStatus_DECEASED && cur.GetStatus() == registryv1.RetireeStatus_LIVING {
+		// A reversed death: the family's claims fall with it.
+		if err := s.reverseClaims(tx, cur.GetId()); err != nil {
+			return err
+		}
+	}
 	if !indexed(old) && !indexed(cur) {
 		return nil
 	}

@@ -29,4 +29,15 @@ var Methods = limits.Table{
 	pb.PensionService_ListCertificationRules_FullMethodName:    limits.Read,
 	pb.PensionService_PreviewCertificationRule_FullMethodName:  limits.Read,
 	pb.PensionService_ListPaymentAnomalies_FullMethodName:      limits.PersonalRead,
+	// --- death benefits (B)
+	pb.PensionService_CreateBenefitRule_FullMethodName:         limits.Write,
+	pb.PensionService_ListBenefitRules_FullMethodName:          limits.Read,
+	pb.PensionService_CreateDeathBenefitClaim_FullMethodName:   limits.Write,
+	pb.PensionService_UpdateDeathBenefitClaim_FullMethodName:   limits.Write,
+	pb.PensionService_SubmitDeathBenefitClaim_FullMethodName:   limits.Write,
+	pb.PensionService_ApproveDeathBenefitClaim_FullMethodName:  limits.Write,
+	pb.PensionService_RejectDeathBenefitClaim_FullMethodName:   limits.Write,
+	pb.PensionService_MarkDeathBenefitClaimPaid_FullMethodName: limits.Write,
+	pb.PensionService_GetDeathBenefitClaim_FullMethodName:      limits.PersonalRead,
+	pb.PensionService_ListDeathBenefitClaims_FullMethodName:    limits.PersonalRead,
 }

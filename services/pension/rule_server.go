@@ -99,18 +99,7 @@ func checkRule(v *fault.Violations, r *pb.CertificationRule) {
 		v.Add("rule", "required")
 		return
 	}
-	switch {
-	case r.RegionPrefix == "":
-		v.Add("regionPrefix", "required")
-	case !isRegionPrefix(r.RegionPrefix):
-		v.Add("regionPrefix", "must be the first 2, 4 or 6 digits of a community id, beginning with a province code")
-	}
-	switch _, ok := parseDate(r.EffectiveOn); {
-	case r.EffectiveOn == "":
-		v.Add("effectiveOn", "required")
-	case !ok:
-		v.Add("effectiveOn", "must be a date YYYY-MM-DD from 1950")
-	}
+	checkRegionFrom(v, r.RegionPrefix, r.EffectiveOn)
 	switch r.Kind {
 	case pb.CertificationRuleKind_ROLLING:
 		if r.WindowOpens != "" {
@@ -123,6 +112,23 @@ func checkRule(v *fault.Violations, r *pb.CertificationRule) {
 		checkWindow(v, r.WindowOpens, r.WindowDeadline)
 	default:
 		v.Add("kind", "must be ROLLING or WINDOW")
+	}
+}
+
+// checkRegionFrom validates the region and the first day of a rule kept
+// per region.
+func checkRegionFrom(v *fault.Violations, region, effectiveOn string) {
+	switch {
+	case region == "":
+		v.Add("regionPrefix", "required")
+	case !isRegionPrefix(region):
+		v.Add("regionPrefix", "must be the first 2, 4 or 6 digits of a community id, beginning with a province code")
+	}
+	switch _, ok := parseDate(effectiveOn); {
+	case effectiveOn == "":
+		v.Add("effectiveOn", "required")
+	case !ok:
+		v.Add("effectiveOn", "must be a date YYYY-MM-DD from 1950")
 	}
 }
 

@@ -23,11 +23,6 @@ const reasonRuleExists = "CERTIFICATION_RULE_EXISTS"
 // nanoseconds each.
 const maxPreviewRetirees = 5_000_000
 
-// ruleKey is region prefix, 0, effective_on, 0, rule id.
-func ruleKey(r *pb.CertificationRule) []byte {
-	return boltstore.Key(r.RegionPrefix, r.EffectiveOn, r.Id)
-}
-
 // ruleID is a rule's id: its region and the day it takes effect, which
 // identify it, as no two rules of a region start on the same day.
 func ruleID(region, effectiveOn string) string {
@@ -42,32 +37,54 @@ func (s *Store) CreateRule(r *pb.CertificationRule, actor Actor) (*pb.Certificat
 	out.Id = ruleID(r.RegionPrefix, r.EffectiveOn)
 	out.CreatedBy = actor.Subject
 	out.CreateTime = timestamppb.New(s.now())
-	err := s.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRules)
-		k, _ := b.Cursor().Seek(boltstore.Prefix(r.RegionPrefix, r.EffectiveOn))
-		if bytes.HasPrefix(k, boltstore.Prefix(r.RegionPrefix, r.EffectiveOn)) {
-			return fault.Conflict(reasonRuleExists, "the region has a rule from this day already", "ruleId", out.Id)
-		}
-		return boltstore.PutProto(b, ruleKey(out), out)
-	})
-	if err != nil {
+	if err := s.putRegionRule(bucketRules, out, reasonRuleExists); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// putRegionRule stores a rule of a bucket keyed like bucketRules; a rule
+// of the same region from the same day is a conflict with reason.
+func (s *Store) putRegionRule(bucket []byte, r storedRule, reason string) error {
+	region, on := r.GetRegionPrefix(), r.GetEffectiveOn()
+	return s.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		k, _ := b.Cursor().Seek(boltstore.Prefix(region, on))
+		if bytes.HasPrefix(k, boltstore.Prefix(region, on)) {
+			return fault.Conflict(reason, "the region has a rule from this day already", "ruleId", r.GetId())
+		}
+		return boltstore.PutProto(b, boltstore.Key(region, on, r.GetId()), r)
+	})
+}
+
+// storedRule is a regionalRule as the store writes it.
+type storedRule interface {
+	proto.Message
+	GetRegionPrefix() string
+	GetEffectiveOn() string
+	GetId() string
 }
 
 // ListRules returns a page of the rules whose region starts with prefix
 // ("" for all), by region and then effective date. after is the last key
 // of the previous page.
 func (s *Store) ListRules(prefix string, size int, after []byte) ([]*pb.CertificationRule, []byte, error) {
-	var out []*pb.CertificationRule
+	return listRegionRules[pb.CertificationRule](s, bucketRules, "certification rule", prefix, size, after)
+}
+
+// listRegionRules is ListRules over a bucket keyed like bucketRules.
+func listRegionRules[R any, P interface {
+	*R
+	proto.Message
+}](s *Store, bucket []byte, what, prefix string, size int, after []byte) ([]P, []byte, error) {
+	var out []P
 	var next []byte
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		var err error
 		scan := boltstore.Scan{Prefix: []byte(prefix), After: after, Size: size, MaxExamined: s.maxExamined}
-		next, err = scan.Page(tx.Bucket(bucketRules).Cursor(), func(_, v []byte) (bool, error) {
-			r := new(pb.CertificationRule)
-			if err := unmarshal(v, r, "certification rule"); err != nil {
+		next, err = scan.Page(tx.Bucket(bucket).Cursor(), func(_, v []byte) (bool, error) {
+			r := P(new(R))
+			if err := unmarshal(v, r, what); err != nil {
 				return false, err
 			}
 			out = append(out, r)
@@ -81,15 +98,42 @@ func (s *Store) ListRules(prefix string, size int, after []byte) ([]*pb.Certific
 // rulesIn appends to dst the rules stored for exactly region, oldest
 // first.
 func rulesIn(tx *bolt.Tx, dst []*pb.CertificationRule, region []byte) ([]*pb.CertificationRule, error) {
-	err := boltstore.ScanPrefix(tx.Bucket(bucketRules).Cursor(), region, nil, func(_, v []byte) (bool, error) {
-		r := new(pb.CertificationRule)
-		if err := unmarshal(v, r, "certification rule"); err != nil {
+	return regionRulesIn(tx, bucketRules, dst, region, "certification rule")
+}
+
+// regionRulesIn appends to dst the rules of a bucket keyed like
+// bucketRules stored for exactly region, oldest first.
+func regionRulesIn[R any, P interface {
+	*R
+	proto.Message
+}](tx *bolt.Tx, bucket []byte, dst []P, region []byte, what string) ([]P, error) {
+	err := boltstore.ScanPrefix(tx.Bucket(bucket).Cursor(), region, nil, func(_, v []byte) (bool, error) {
+		r := P(new(R))
+		if err := unmarshal(v, r, what); err != nil {
 			return false, err
 		}
 		dst = append(dst, r)
 		return true, nil
 	})
 	return dst, err
+}
+
+// rulesFor returns the rules of a bucket keyed like bucketRules whose
+// region contains community: its province's, city's and district's.
+func rulesFor[R any, P interface {
+	*R
+	proto.Message
+}](tx *bolt.Tx, bucket []byte, community, what string) ([]P, error) {
+	var rules []P
+	var err error
+	for _, n := range regionPrefixLens {
+		if n <= len(community) {
+			if rules, err = regionRulesIn(tx, bucket, rules, boltstore.Prefix(community[:n]), what); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return rules, nil
 }
 
 // rulesOver returns the rules that may govern a community of region: the
@@ -110,14 +154,9 @@ func rulesOver(tx *bolt.Tx, region string) ([]*pb.CertificationRule, error) {
 
 // ruleOn returns the rule that governs community on day.
 func ruleOn(tx *bolt.Tx, community string, day time.Time) (certRule, error) {
-	var rules []*pb.CertificationRule
-	var err error
-	for _, n := range regionPrefixLens {
-		if n <= len(community) {
-			if rules, err = rulesIn(tx, rules, boltstore.Prefix(community[:n])); err != nil {
-				return certRule{}, err
-			}
-		}
+	rules, err := rulesFor[pb.CertificationRule](tx, bucketRules, community, "certification rule")
+	if err != nil {
+		return certRule{}, err
 	}
 	return ruleOf(selectRule(rules, community, day)), nil
 }

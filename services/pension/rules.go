@@ -163,21 +163,29 @@ func statusOn(day, due time.Time) pb.CertificationStatus {
 	return pb.CertificationStatus_CURRENT
 }
 
+// regionalRule is a rule kept per region from a day on: a certification
+// rule or a death-benefit rule.
+type regionalRule interface {
+	comparable
+	GetRegionPrefix() string
+	GetEffectiveOn() string
+}
+
 // selectRule returns the rule that governs community on day among rules:
 // of the rules in effect on day (effective_on not after it) whose region
 // contains the community, the newest of the most specific region; nil
-// when none does, which means the national default.
-func selectRule(rules []*pb.CertificationRule, community string, day time.Time) *pb.CertificationRule {
+// when none does, which for certification means the national default.
+func selectRule[R regionalRule](rules []R, community string, day time.Time) R {
 	on := formatDate(day)
-	var best *pb.CertificationRule
+	var best, none R
 	for _, r := range rules {
-		if r.EffectiveOn > on || !strings.HasPrefix(community, r.RegionPrefix) {
+		if r.GetEffectiveOn() > on || !strings.HasPrefix(community, r.GetRegionPrefix()) {
 			continue
 		}
 		switch {
-		case best == nil, len(r.RegionPrefix) > len(best.RegionPrefix):
+		case best == none, len(r.GetRegionPrefix()) > len(best.GetRegionPrefix()):
 			best = r
-		case len(r.RegionPrefix) == len(best.RegionPrefix) && r.EffectiveOn > best.EffectiveOn:
+		case len(r.GetRegionPrefix()) == len(best.GetRegionPrefix()) && r.GetEffectiveOn() > best.GetEffectiveOn():
 			best = r
 		}
 	}

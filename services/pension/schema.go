@@ -47,6 +47,21 @@ var (
 	// bucketRules maps region prefix, 0, effective_on (YYYY-MM-DD), 0, rule
 	// id to a CertificationRule.
 	bucketRules = []byte("certification_rules")
+	// bucketBenefitRules maps region prefix, 0, effective_on, 0, rule id
+	// to a BenefitRule (from version 6).
+	bucketBenefitRules = []byte("benefit_rules")
+	// bucketClaims maps a claim id to its DeathBenefitClaim, with the
+	// claimant's phone and ID number and the bank account in it: sealed
+	// (from version 6).
+	bucketClaims = []byte("death_benefit_claims")
+	// bucketClaimsByCommunity indexes the claims by the community they
+	// were filed in: community id, 0, claim id -> the claim's state (one
+	// byte, the DeathBenefitClaimState number).
+	bucketClaimsByCommunity = []byte("death_benefit_claims_by_community")
+	// bucketClaimsByRetiree indexes the claims by retiree: retiree id, 0,
+	// claim id -> the claim's state (one byte), which finds a retiree's
+	// open claim without decoding any.
+	bucketClaimsByRetiree = []byte("death_benefit_claims_by_retiree")
 	// bucketAudit is the audit log of reads and changes of retirees (see
 	// audit.Bucket).
 	bucketAudit = audit.Bucket
@@ -54,12 +69,12 @@ var (
 	// sealedBuckets hold personal data, the payments' bank-account
 	// fragments: their values are stored sealed under the data keys (see
 	// servicedb.Options.Sealed).
-	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions}
+	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions, bucketClaims}
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
 		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
-		bucketRules, bucketAudit,
+		bucketRules, bucketAudit, bucketBenefitRules, bucketClaims, bucketClaimsByCommunity, bucketClaimsByRetiree,
 	}
 )
 
@@ -68,9 +83,12 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 5,
+	Version: 6,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3),
 		servicedb.SealingMigration(4, bucketMeta),
+		// The death benefits' buckets are new and empty: opening creates
+		// them.
+		{From: 5, To: 6, Name: "death-benefit rules and claims"},
 	},
 }

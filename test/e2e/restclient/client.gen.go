@@ -17,6 +17,42 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for BenefitDocumentKind.
+const (
+	BenefitDocumentKindBANKCARD              BenefitDocumentKind = "BANK_CARD"
+	BenefitDocumentKindCLAIMANTID            BenefitDocumentKind = "CLAIMANT_ID"
+	BenefitDocumentKindCREMATIONCERTIFICATE  BenefitDocumentKind = "CREMATION_CERTIFICATE"
+	BenefitDocumentKindDEATHCERTIFICATE      BenefitDocumentKind = "DEATH_CERTIFICATE"
+	BenefitDocumentKindHOUSEHOLDCANCELLATION BenefitDocumentKind = "HOUSEHOLD_CANCELLATION"
+	BenefitDocumentKindKINDUNSPECIFIED       BenefitDocumentKind = "KIND_UNSPECIFIED"
+	BenefitDocumentKindOTHER                 BenefitDocumentKind = "OTHER"
+	BenefitDocumentKindRELATIONSHIPPROOF     BenefitDocumentKind = "RELATIONSHIP_PROOF"
+)
+
+// Valid indicates whether the value is a known member of the BenefitDocumentKind enum.
+func (e BenefitDocumentKind) Valid() bool {
+	switch e {
+	case BenefitDocumentKindBANKCARD:
+		return true
+	case BenefitDocumentKindCLAIMANTID:
+		return true
+	case BenefitDocumentKindCREMATIONCERTIFICATE:
+		return true
+	case BenefitDocumentKindDEATHCERTIFICATE:
+		return true
+	case BenefitDocumentKindHOUSEHOLDCANCELLATION:
+		return true
+	case BenefitDocumentKindKINDUNSPECIFIED:
+		return true
+	case BenefitDocumentKindOTHER:
+		return true
+	case BenefitDocumentKindRELATIONSHIPPROOF:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CarerRelation.
 const (
 	CarerRelationCARER               CarerRelation = "CARER"
@@ -497,6 +533,39 @@ func (e V1CommunityKind) Valid() bool {
 	}
 }
 
+// Defines values for V1DeathBenefitClaimState.
+const (
+	V1DeathBenefitClaimStateAPPROVED                          V1DeathBenefitClaimState = "APPROVED"
+	V1DeathBenefitClaimStateDEATHBENEFITCLAIMSTATEUNSPECIFIED V1DeathBenefitClaimState = "DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED"
+	V1DeathBenefitClaimStateDRAFT                             V1DeathBenefitClaimState = "DRAFT"
+	V1DeathBenefitClaimStatePAID                              V1DeathBenefitClaimState = "PAID"
+	V1DeathBenefitClaimStateREJECTED                          V1DeathBenefitClaimState = "REJECTED"
+	V1DeathBenefitClaimStateSUBMITTED                         V1DeathBenefitClaimState = "SUBMITTED"
+	V1DeathBenefitClaimStateVOID                              V1DeathBenefitClaimState = "VOID"
+)
+
+// Valid indicates whether the value is a known member of the V1DeathBenefitClaimState enum.
+func (e V1DeathBenefitClaimState) Valid() bool {
+	switch e {
+	case V1DeathBenefitClaimStateAPPROVED:
+		return true
+	case V1DeathBenefitClaimStateDEATHBENEFITCLAIMSTATEUNSPECIFIED:
+		return true
+	case V1DeathBenefitClaimStateDRAFT:
+		return true
+	case V1DeathBenefitClaimStatePAID:
+		return true
+	case V1DeathBenefitClaimStateREJECTED:
+		return true
+	case V1DeathBenefitClaimStateSUBMITTED:
+		return true
+	case V1DeathBenefitClaimStateVOID:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1DecisionAction.
 const (
 	V1DecisionActionDECISIONACTIONUNSPECIFIED V1DecisionAction = "DECISION_ACTION_UNSPECIFIED"
@@ -905,6 +974,39 @@ func (e V1TransferState) Valid() bool {
 	}
 }
 
+// Defines values for PensionServiceListDeathBenefitClaimsParamsState.
+const (
+	PensionServiceListDeathBenefitClaimsParamsStateAPPROVED                          PensionServiceListDeathBenefitClaimsParamsState = "APPROVED"
+	PensionServiceListDeathBenefitClaimsParamsStateDEATHBENEFITCLAIMSTATEUNSPECIFIED PensionServiceListDeathBenefitClaimsParamsState = "DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED"
+	PensionServiceListDeathBenefitClaimsParamsStateDRAFT                             PensionServiceListDeathBenefitClaimsParamsState = "DRAFT"
+	PensionServiceListDeathBenefitClaimsParamsStatePAID                              PensionServiceListDeathBenefitClaimsParamsState = "PAID"
+	PensionServiceListDeathBenefitClaimsParamsStateREJECTED                          PensionServiceListDeathBenefitClaimsParamsState = "REJECTED"
+	PensionServiceListDeathBenefitClaimsParamsStateSUBMITTED                         PensionServiceListDeathBenefitClaimsParamsState = "SUBMITTED"
+	PensionServiceListDeathBenefitClaimsParamsStateVOID                              PensionServiceListDeathBenefitClaimsParamsState = "VOID"
+)
+
+// Valid indicates whether the value is a known member of the PensionServiceListDeathBenefitClaimsParamsState enum.
+func (e PensionServiceListDeathBenefitClaimsParamsState) Valid() bool {
+	switch e {
+	case PensionServiceListDeathBenefitClaimsParamsStateAPPROVED:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStateDEATHBENEFITCLAIMSTATEUNSPECIFIED:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStateDRAFT:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStatePAID:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStateREJECTED:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStateSUBMITTED:
+		return true
+	case PensionServiceListDeathBenefitClaimsParamsStateVOID:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegistryServiceListEnterprisesParamsStatus.
 const (
 	RegistryServiceListEnterprisesParamsStatusBANKRUPT                    RegistryServiceListEnterprisesParamsStatus = "BANKRUPT"
@@ -1212,6 +1314,11 @@ type ActivityServiceSubscribeCalendarBody struct {
 	Label *string `json:"label,omitempty"`
 }
 
+// BenefitDocumentKind Kind is what a document is.
+//
+//   - HOUSEHOLD_CANCELLATION: The cancellation of the household registration (户口注销).
+type BenefitDocumentKind string
+
 // CarerRelation Relation is how the carer is related to the retiree.
 //
 //   - CARER: A paid or volunteer carer.
@@ -1271,6 +1378,30 @@ type HandoverServiceWithdrawHandoverBody struct {
 //   - PENSION_OUTSIDE_POOLING: Pension items outside the pooling (统筹外项目).
 //   - MEDICAL_UNINSURED: Medical costs of retirees without insurance.
 type ObligationKind string
+
+// PensionServiceApproveDeathBenefitClaimBody ApproveDeathBenefitClaimRequest is the request of
+// ApproveDeathBenefitClaim.
+type PensionServiceApproveDeathBenefitClaimBody = map[string]interface{}
+
+// PensionServiceMarkDeathBenefitClaimPaidBody MarkDeathBenefitClaimPaidRequest is the request of
+// MarkDeathBenefitClaimPaid.
+type PensionServiceMarkDeathBenefitClaimPaidBody struct {
+	// BankReference The bank's reference of the transfer, 1 to 64 characters of
+	// [A-Za-z0-9._-].
+	BankReference *string `json:"bankReference,omitempty"`
+
+	// PaidOn YYYY-MM-DD, not in the future.
+	PaidOn *string `json:"paidOn,omitempty"`
+}
+
+// PensionServiceRejectDeathBenefitClaimBody RejectDeathBenefitClaimRequest is the request of RejectDeathBenefitClaim.
+type PensionServiceRejectDeathBenefitClaimBody struct {
+	// Reason Required, at most 500 characters.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceSubmitDeathBenefitClaimBody SubmitDeathBenefitClaimRequest is the request of SubmitDeathBenefitClaim.
+type PensionServiceSubmitDeathBenefitClaimBody = map[string]interface{}
 
 // PremisesInspection Inspection is the receiving community's verdict.
 type PremisesInspection string
@@ -1537,6 +1668,79 @@ type V1AuditedImportGroup struct {
 	Records *string `json:"records,omitempty"`
 }
 
+// V1BenefitAmounts BenefitAmounts is what a submitted claim pays and how it was computed.
+type V1BenefitAmounts struct {
+	// FuneralGrantFen funeral_grant_fixed_fen, or funeral_grant_wage_months ×
+	// reference_wage_fen.
+	FuneralGrantFen *string `json:"funeralGrantFen,omitempty"`
+
+	// FuneralGrantFixedFen The rule's funeral grant terms.
+	FuneralGrantFixedFen   *string `json:"funeralGrantFixedFen,omitempty"`
+	FuneralGrantWageMonths *int32  `json:"funeralGrantWageMonths,omitempty"`
+
+	// LastRegularMonth The month (YYYY-MM) of the last REGULAR payment for a month not after
+	// the month of death, and its total; "" and 0 when none is recorded.
+	LastRegularMonth    *string `json:"lastRegularMonth,omitempty"`
+	LastRegularTotalFen *string `json:"lastRegularTotalFen,omitempty"`
+	ReferenceWageFen    *string `json:"referenceWageFen,omitempty"`
+
+	// RuleID The rule in force on the date of death.
+	RuleID         *string `json:"ruleId,omitempty"`
+	SurvivorMonths *int32  `json:"survivorMonths,omitempty"`
+
+	// SurvivorPaymentFen survivor_months × last_regular_total_fen.
+	SurvivorPaymentFen *string `json:"survivorPaymentFen,omitempty"`
+
+	// TotalFen funeral_grant_fen + survivor_payment_fen.
+	TotalFen *string `json:"totalFen,omitempty"`
+}
+
+// V1BenefitDocument BenefitDocument is one document a death-benefit claim provides.
+type V1BenefitDocument struct {
+	// Kind Kind is what a document is.
+	//
+	//  - HOUSEHOLD_CANCELLATION: The cancellation of the household registration (户口注销).
+	Kind *BenefitDocumentKind `json:"kind,omitempty"`
+
+	// Reference The document's number or file reference, 1 to 64 characters; no
+	// personal numbers.
+	Reference *string `json:"reference,omitempty"`
+}
+
+// V1BenefitRule BenefitRule is what a region pays the family after a death, from a date
+// on. The newest rule in effect on the date of death for the most specific
+// region of the retiree's community applies.
+type V1BenefitRule struct {
+	CreateTime *time.Time `json:"createTime,omitempty"`
+	CreatedBy  *string    `json:"createdBy,omitempty"`
+
+	// EffectiveOn YYYY-MM-DD from which the rule applies (to deaths from that day).
+	EffectiveOn *string `json:"effectiveOn,omitempty"`
+
+	// FuneralGrantFixedFen The funeral grant as a fixed sum, in fen; or 0 and the two below.
+	FuneralGrantFixedFen *string `json:"funeralGrantFixedFen,omitempty"`
+
+	// FuneralGrantWageMonths The funeral grant as this many months (1 to 60) of reference_wage_fen.
+	FuneralGrantWageMonths *int32 `json:"funeralGrantWageMonths,omitempty"`
+
+	// ID Assigned by the service: region and effective date.
+	ID *string `json:"id,omitempty"`
+
+	// ReferenceWageFen The reference wage, in fen per month (e.g. the region's average wage).
+	ReferenceWageFen *string `json:"referenceWageFen,omitempty"`
+
+	// RegionPrefix A community-id prefix of 2 (province), 4 (city) or 6 (district)
+	// digits.
+	RegionPrefix *string `json:"regionPrefix,omitempty"`
+
+	// RequiredDocuments The documents a claim must provide before it can be submitted.
+	RequiredDocuments *[]BenefitDocumentKind `json:"requiredDocuments,omitempty"`
+
+	// SurvivorMonths The survivor payment: this many months (0 to 60) of the retiree's last
+	// REGULAR pension payment.
+	SurvivorMonths *int32 `json:"survivorMonths,omitempty"`
+}
+
 // V1CalendarSubscription CalendarSubscription is a feed URL given for a community's calendar.
 // Its token is not kept, only a hash of it.
 type V1CalendarSubscription struct {
@@ -1741,6 +1945,30 @@ type V1CertificationStatus string
 // history and the change log.
 type V1ChangeKind string
 
+// V1Claimant Claimant is the family member who claims.
+type V1Claimant struct {
+	// IDNumber Input only: the claimant's resident ID number, never answered.
+	IDNumber *string `json:"idNumber,omitempty"`
+
+	// IDNumberMasked Output only: id_number with the birth date hidden.
+	IDNumberMasked *string `json:"idNumberMasked,omitempty"`
+
+	// Name Required, at most 64 characters.
+	Name *string `json:"name,omitempty"`
+
+	// Phone Input only; answered in phone_masked, and here only by
+	// GetDeathBenefitClaim to a clerk, the bureau or admin.
+	Phone *string `json:"phone,omitempty"`
+
+	// PhoneMasked Output only.
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Relation Relation is how the carer is related to the retiree.
+	//
+	//  - CARER: A paid or volunteer carer.
+	Relation *CarerRelation `json:"relation,omitempty"`
+}
+
 // V1Community Community is a residents' community, the unit that manages retirees.
 type V1Community struct {
 	CreateTime *time.Time `json:"createTime,omitempty"`
@@ -1758,6 +1986,75 @@ type V1Community struct {
 
 // V1CommunityKind CommunityKind is the kind of a community.
 type V1CommunityKind string
+
+// V1DeathBenefitClaim DeathBenefitClaim is a family's claim of the funeral grant and the
+// survivor payment after a retiree's death. States: DRAFT → SUBMITTED →
+// APPROVED | REJECTED; APPROVED → PAID. A death that registry reverses
+// turns a DRAFT, SUBMITTED or APPROVED claim VOID and sets death_reversed
+// on a PAID one, for the bureau to recover.
+type V1DeathBenefitClaim struct {
+	// Amounts Output only: set on submission.
+	Amounts *V1BenefitAmounts `json:"amounts,omitempty"`
+
+	// BankAccount Input only: the bank account to pay, 8 to 32 digits; stored sealed,
+	// never answered.
+	BankAccount *string `json:"bankAccount,omitempty"`
+
+	// BankAccountMasked Output only: the last four digits of the account.
+	BankAccountMasked *string `json:"bankAccountMasked,omitempty"`
+	BankReference     *string `json:"bankReference,omitempty"`
+
+	// Claimant Claimant is the family member who claims.
+	Claimant *V1Claimant `json:"claimant,omitempty"`
+
+	// CommunityID Output only: the retiree's community when the claim was filed.
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// ConsentTime Output only: when consent_to_offset was last set true.
+	ConsentTime *time.Time `json:"consentTime,omitempty"`
+
+	// ConsentToOffset The claimant agrees that an open recovery case of the retiree may be
+	// offset against the claim.
+	ConsentToOffset *bool      `json:"consentToOffset,omitempty"`
+	CreateTime      *time.Time `json:"createTime,omitempty"`
+
+	// DateOfDeath Output only: registry's date of death when the claim was filed.
+	DateOfDeath *string `json:"dateOfDeath,omitempty"`
+
+	// DeathReversed Output only: the death was reversed after the claim was paid; the
+	// bureau recovers what was paid.
+	DeathReversed *bool   `json:"deathReversed,omitempty"`
+	DecidedBy     *string `json:"decidedBy,omitempty"`
+
+	// Documents At most 20.
+	Documents *[]V1BenefitDocument `json:"documents,omitempty"`
+
+	// FiledBy Output only.
+	FiledBy *string `json:"filedBy,omitempty"`
+
+	// ID Output only.
+	ID *string `json:"id,omitempty"`
+
+	// PaidOn Output only: PAID's day (YYYY-MM-DD) and the bank's reference.
+	PaidOn *string `json:"paidOn,omitempty"`
+
+	// RejectReason Output only: REJECTED's reason.
+	RejectReason *string `json:"rejectReason,omitempty"`
+
+	// RetireeID Output only (from the path).
+	RetireeID *string `json:"retireeId,omitempty"`
+
+	// State Output only.
+	State      *V1DeathBenefitClaimState `json:"state,omitempty"`
+	UpdateTime *time.Time                `json:"updateTime,omitempty"`
+}
+
+// V1DeathBenefitClaimState DeathBenefitClaimState is where a claim stands.
+//
+//   - DRAFT: Being prepared; may be changed.
+//   - SUBMITTED: Checked against the checklist, amounts computed; awaits the bureau.
+//   - VOID: The death was reversed before the claim was paid.
+type V1DeathBenefitClaimState string
 
 // V1DecisionAction DecisionAction is what the bureau decided about a pension.
 //
@@ -2103,6 +2400,12 @@ type V1ListActivitiesResponse struct {
 	Occurrences   *[]V1Occurrence `json:"occurrences,omitempty"`
 }
 
+// V1ListBenefitRulesResponse ListBenefitRulesResponse is the response of ListBenefitRules.
+type V1ListBenefitRulesResponse struct {
+	NextPageToken *string          `json:"nextPageToken,omitempty"`
+	Rules         *[]V1BenefitRule `json:"rules,omitempty"`
+}
+
 // V1ListCalendarSubscriptionsResponse ListCalendarSubscriptionsResponse is the response of
 // ListCalendarSubscriptions.
 type V1ListCalendarSubscriptionsResponse struct {
@@ -2127,6 +2430,13 @@ type V1ListCertificationsResponse struct {
 type V1ListCommunitiesResponse struct {
 	Communities   *[]V1Community `json:"communities,omitempty"`
 	NextPageToken *string        `json:"nextPageToken,omitempty"`
+}
+
+// V1ListDeathBenefitClaimsResponse ListDeathBenefitClaimsResponse is the response of ListDeathBenefitClaims.
+// Claimants' phones are masked.
+type V1ListDeathBenefitClaimsResponse struct {
+	Claims        *[]V1DeathBenefitClaim `json:"claims,omitempty"`
+	NextPageToken *string                `json:"nextPageToken,omitempty"`
 }
 
 // V1ListDecisionsResponse ListDecisionsResponse is the response of ListDecisions.
@@ -2810,6 +3120,14 @@ type ActivityServiceListRegistrationsParams struct {
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// PensionServiceListBenefitRulesParams defines parameters for PensionServiceListBenefitRules.
+type PensionServiceListBenefitRulesParams struct {
+	// RegionPrefix Optional: only rules whose region starts with it.
+	RegionPrefix *string `form:"regionPrefix,omitempty" json:"regionPrefix,omitempty"`
+	PageSize     *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken    *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // PensionServiceListCertificationRulesParams defines parameters for PensionServiceListCertificationRules.
 type PensionServiceListCertificationRulesParams struct {
 	// RegionPrefix Optional: only rules whose region starts with it.
@@ -2859,6 +3177,25 @@ type ActivityServiceListCalendarSubscriptionsParams struct {
 	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
+
+// PensionServiceListDeathBenefitClaimsParams defines parameters for PensionServiceListDeathBenefitClaims.
+type PensionServiceListDeathBenefitClaimsParams struct {
+	// CommunityID Required for clerks and supervisors (a community of theirs); the
+	// bureau and admin may leave it empty for all.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// State Optional: only claims in this state.
+	//
+	//  - DRAFT: Being prepared; may be changed.
+	//  - SUBMITTED: Checked against the checklist, amounts computed; awaits the bureau.
+	//  - VOID: The death was reversed before the claim was paid.
+	State     *PensionServiceListDeathBenefitClaimsParamsState `form:"state,omitempty" json:"state,omitempty"`
+	PageSize  *int32                                           `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string                                          `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// PensionServiceListDeathBenefitClaimsParamsState defines parameters for PensionServiceListDeathBenefitClaims.
+type PensionServiceListDeathBenefitClaimsParamsState string
 
 // RegistryServiceListEnterprisesParams defines parameters for RegistryServiceListEnterprises.
 type RegistryServiceListEnterprisesParams struct {
@@ -3220,6 +3557,9 @@ type ActivityServiceCancelActivityJSONRequestBody = ActivityServiceCancelActivit
 // ActivityServiceRecordAttendanceJSONRequestBody defines body for ActivityServiceRecordAttendance for application/json ContentType.
 type ActivityServiceRecordAttendanceJSONRequestBody = ActivityServiceRecordAttendanceBody
 
+// PensionServiceCreateBenefitRuleJSONRequestBody defines body for PensionServiceCreateBenefitRule for application/json ContentType.
+type PensionServiceCreateBenefitRuleJSONRequestBody = V1BenefitRule
+
 // PensionServiceCreateCertificationRuleJSONRequestBody defines body for PensionServiceCreateCertificationRule for application/json ContentType.
 type PensionServiceCreateCertificationRuleJSONRequestBody = V1CertificationRule
 
@@ -3231,6 +3571,24 @@ type RegistryServiceCreateCommunityJSONRequestBody = V1Community
 
 // ActivityServiceSubscribeCalendarJSONRequestBody defines body for ActivityServiceSubscribeCalendar for application/json ContentType.
 type ActivityServiceSubscribeCalendarJSONRequestBody = ActivityServiceSubscribeCalendarBody
+
+// PensionServiceUpdateDeathBenefitClaimJSONRequestBody defines body for PensionServiceUpdateDeathBenefitClaim for application/json ContentType.
+type PensionServiceUpdateDeathBenefitClaimJSONRequestBody = V1DeathBenefitClaim
+
+// PensionServiceApproveDeathBenefitClaimJSONRequestBody defines body for PensionServiceApproveDeathBenefitClaim for application/json ContentType.
+type PensionServiceApproveDeathBenefitClaimJSONRequestBody = PensionServiceApproveDeathBenefitClaimBody
+
+// PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody defines body for PensionServiceMarkDeathBenefitClaimPaid for application/json ContentType.
+type PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody = PensionServiceMarkDeathBenefitClaimPaidBody
+
+// PensionServiceRejectDeathBenefitClaimJSONRequestBody defines body for PensionServiceRejectDeathBenefitClaim for application/json ContentType.
+type PensionServiceRejectDeathBenefitClaimJSONRequestBody = PensionServiceRejectDeathBenefitClaimBody
+
+// PensionServiceSubmitDeathBenefitClaimJSONRequestBody defines body for PensionServiceSubmitDeathBenefitClaim for application/json ContentType.
+type PensionServiceSubmitDeathBenefitClaimJSONRequestBody = PensionServiceSubmitDeathBenefitClaimBody
+
+// PensionServiceUpdateDeathBenefitClaim2JSONRequestBody defines body for PensionServiceUpdateDeathBenefitClaim2 for application/json ContentType.
+type PensionServiceUpdateDeathBenefitClaim2JSONRequestBody = V1DeathBenefitClaim
 
 // RegistryServiceCreateEnterpriseJSONRequestBody defines body for RegistryServiceCreateEnterprise for application/json ContentType.
 type RegistryServiceCreateEnterpriseJSONRequestBody = V1Enterprise
@@ -3282,6 +3640,9 @@ type RegistryServiceTransferRetireeJSONRequestBody = RegistryServiceTransferReti
 
 // PensionServiceRecordCertificationJSONRequestBody defines body for PensionServiceRecordCertification for application/json ContentType.
 type PensionServiceRecordCertificationJSONRequestBody = V1Certification
+
+// PensionServiceCreateDeathBenefitClaimJSONRequestBody defines body for PensionServiceCreateDeathBenefitClaim for application/json ContentType.
+type PensionServiceCreateDeathBenefitClaimJSONRequestBody = V1DeathBenefitClaim
 
 // PensionServiceRecordDecisionJSONRequestBody defines body for PensionServiceRecordDecision for application/json ContentType.
 type PensionServiceRecordDecisionJSONRequestBody = V1EntitlementDecision
@@ -3648,6 +4009,33 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendance(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PensionServiceListBenefitRules List benefit rules
+	//
+	// ListBenefitRules lists the death-benefit rules (admin, bureau).
+	//
+	// Corresponds with GET /v1/benefitRules (the `PensionServiceListBenefitRules` operationId).
+	PensionServiceListBenefitRules(ctx context.Context, params *PensionServiceListBenefitRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceCreateBenefitRuleWithBody Create benefit rule
+	//
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+	PensionServiceCreateBenefitRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceCreateBenefitRule Create benefit rule
+	//
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+	PensionServiceCreateBenefitRule(ctx context.Context, body PensionServiceCreateBenefitRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ActivityServiceGetCalendarFeed A subscribed calendar, for calendar applications.
 	//
 	// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
@@ -3802,6 +4190,140 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/communities/{id}/calendar.ics (the `ActivityServiceGetCommunityCalendar` operationId).
 	ActivityServiceGetCommunityCalendar(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceListDeathBenefitClaims List death benefit claims
+	//
+	// ListDeathBenefitClaims lists claims of a community (or, for the
+	// bureau and admin, of all) by id, optionally of one state.
+	//
+	// Corresponds with GET /v1/deathBenefitClaims (the `PensionServiceListDeathBenefitClaims` operationId).
+	PensionServiceListDeathBenefitClaims(ctx context.Context, params *PensionServiceListDeathBenefitClaimsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceGetDeathBenefitClaim Get death benefit claim
+	//
+	// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+	// only here, and only to a clerk, the bureau or admin.
+	//
+	// Corresponds with GET /v1/deathBenefitClaims/{id} (the `PensionServiceGetDeathBenefitClaim` operationId).
+	PensionServiceGetDeathBenefitClaim(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceUpdateDeathBenefitClaimWithBody Update death benefit claim
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+	PensionServiceUpdateDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceUpdateDeathBenefitClaim Update death benefit claim
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+	PensionServiceUpdateDeathBenefitClaim(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceApproveDeathBenefitClaimWithBody Approve death benefit claim
+	//
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+	PensionServiceApproveDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceApproveDeathBenefitClaim Approve death benefit claim
+	//
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+	PensionServiceApproveDeathBenefitClaim(ctx context.Context, id string, body PensionServiceApproveDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceMarkDeathBenefitClaimPaidWithBody Mark death benefit claim paid
+	//
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+	PensionServiceMarkDeathBenefitClaimPaidWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceMarkDeathBenefitClaimPaid Mark death benefit claim paid
+	//
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+	PensionServiceMarkDeathBenefitClaimPaid(ctx context.Context, id string, body PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRejectDeathBenefitClaimWithBody Reject death benefit claim
+	//
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+	PensionServiceRejectDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRejectDeathBenefitClaim Reject death benefit claim
+	//
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+	PensionServiceRejectDeathBenefitClaim(ctx context.Context, id string, body PensionServiceRejectDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceSubmitDeathBenefitClaimWithBody Submit death benefit claim
+	//
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+	PensionServiceSubmitDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceSubmitDeathBenefitClaim Submit death benefit claim
+	//
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+	PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceUpdateDeathBenefitClaim2WithBody Update death benefit claim2
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+	PensionServiceUpdateDeathBenefitClaim2WithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceUpdateDeathBenefitClaim2 Update death benefit claim2
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+	PensionServiceUpdateDeathBenefitClaim2(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceListEnterprises List enterprises
 	//
@@ -4253,6 +4775,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/retirees/{retireeId}/certifications (the `PensionServiceRecordCertification` operationId).
 	PensionServiceRecordCertification(ctx context.Context, retireeID string, body PensionServiceRecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceCreateDeathBenefitClaimWithBody Create death benefit claim
+	//
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+	PensionServiceCreateDeathBenefitClaimWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceCreateDeathBenefitClaim Create death benefit claim
+	//
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+	PensionServiceCreateDeathBenefitClaim(ctx context.Context, retireeID string, body PensionServiceCreateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceGetEntitlement Get entitlement
 	//
@@ -4729,6 +5273,63 @@ func (c *Client) ActivityServiceRecordAttendance(ctx context.Context, id string,
 	return c.Client.Do(req)
 }
 
+// PensionServiceListBenefitRules List benefit rules
+//
+// ListBenefitRules lists the death-benefit rules (admin, bureau).
+//
+// Corresponds with GET /v1/benefitRules (the `PensionServiceListBenefitRules` operationId).
+func (c *Client) PensionServiceListBenefitRules(ctx context.Context, params *PensionServiceListBenefitRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceListBenefitRulesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceCreateBenefitRuleWithBody Create benefit rule
+//
+// --- death benefits (B)
+// CreateBenefitRule adds a death-benefit rule for a region (admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+func (c *Client) PensionServiceCreateBenefitRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceCreateBenefitRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceCreateBenefitRule Create benefit rule
+//
+// --- death benefits (B)
+// CreateBenefitRule adds a death-benefit rule for a region (admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+func (c *Client) PensionServiceCreateBenefitRule(ctx context.Context, body PensionServiceCreateBenefitRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceCreateBenefitRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ActivityServiceGetCalendarFeed A subscribed calendar, for calendar applications.
 //
 // The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
@@ -5044,6 +5645,280 @@ func (c *Client) RegistryServiceGetCommunity(ctx context.Context, id string, req
 // Corresponds with GET /v1/communities/{id}/calendar.ics (the `ActivityServiceGetCommunityCalendar` operationId).
 func (c *Client) ActivityServiceGetCommunityCalendar(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewActivityServiceGetCommunityCalendarRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceListDeathBenefitClaims List death benefit claims
+//
+// ListDeathBenefitClaims lists claims of a community (or, for the
+// bureau and admin, of all) by id, optionally of one state.
+//
+// Corresponds with GET /v1/deathBenefitClaims (the `PensionServiceListDeathBenefitClaims` operationId).
+func (c *Client) PensionServiceListDeathBenefitClaims(ctx context.Context, params *PensionServiceListDeathBenefitClaimsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceListDeathBenefitClaimsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceGetDeathBenefitClaim Get death benefit claim
+//
+// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+// only here, and only to a clerk, the bureau or admin.
+//
+// Corresponds with GET /v1/deathBenefitClaims/{id} (the `PensionServiceGetDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceGetDeathBenefitClaim(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceGetDeathBenefitClaimRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceUpdateDeathBenefitClaimWithBody Update death benefit claim
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceUpdateDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceUpdateDeathBenefitClaimRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceUpdateDeathBenefitClaim Update death benefit claim
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceUpdateDeathBenefitClaim(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceUpdateDeathBenefitClaimRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceApproveDeathBenefitClaimWithBody Approve death benefit claim
+//
+// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceApproveDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceApproveDeathBenefitClaimRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceApproveDeathBenefitClaim Approve death benefit claim
+//
+// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceApproveDeathBenefitClaim(ctx context.Context, id string, body PensionServiceApproveDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceApproveDeathBenefitClaimRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceMarkDeathBenefitClaimPaidWithBody Mark death benefit claim paid
+//
+// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+// (bureau, admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+func (c *Client) PensionServiceMarkDeathBenefitClaimPaidWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceMarkDeathBenefitClaimPaidRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceMarkDeathBenefitClaimPaid Mark death benefit claim paid
+//
+// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+// (bureau, admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+func (c *Client) PensionServiceMarkDeathBenefitClaimPaid(ctx context.Context, id string, body PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceMarkDeathBenefitClaimPaidRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRejectDeathBenefitClaimWithBody Reject death benefit claim
+//
+// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+// (bureau, admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceRejectDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRejectDeathBenefitClaimRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRejectDeathBenefitClaim Reject death benefit claim
+//
+// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+// (bureau, admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceRejectDeathBenefitClaim(ctx context.Context, id string, body PensionServiceRejectDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRejectDeathBenefitClaimRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceSubmitDeathBenefitClaimWithBody Submit death benefit claim
+//
+// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+// and computes the amounts from the rule in force on the date of death.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceSubmitDeathBenefitClaimWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceSubmitDeathBenefitClaimRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceSubmitDeathBenefitClaim Submit death benefit claim
+//
+// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+// and computes the amounts from the rule in force on the date of death.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceSubmitDeathBenefitClaimRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceUpdateDeathBenefitClaim2WithBody Update death benefit claim2
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+func (c *Client) PensionServiceUpdateDeathBenefitClaim2WithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceUpdateDeathBenefitClaim2 Update death benefit claim2
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+func (c *Client) PensionServiceUpdateDeathBenefitClaim2(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceUpdateDeathBenefitClaim2Request(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5995,6 +6870,48 @@ func (c *Client) PensionServiceRecordCertification(ctx context.Context, retireeI
 	return c.Client.Do(req)
 }
 
+// PensionServiceCreateDeathBenefitClaimWithBody Create death benefit claim
+//
+// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+// retiree registry has DECEASED (a clerk of the retiree's community,
+// bureau, admin); a retiree has at most one open claim.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceCreateDeathBenefitClaimWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceCreateDeathBenefitClaimRequestWithBody(c.Server, retireeID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceCreateDeathBenefitClaim Create death benefit claim
+//
+// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+// retiree registry has DECEASED (a clerk of the retiree's community,
+// bureau, admin); a retiree has at most one open claim.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+func (c *Client) PensionServiceCreateDeathBenefitClaim(ctx context.Context, retireeID string, body PensionServiceCreateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceCreateDeathBenefitClaimRequest(c.Server, retireeID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PensionServiceGetEntitlement Get entitlement
 //
 // GetEntitlement answers a retiree's entitlement as the bureau decided
@@ -6929,6 +7846,124 @@ func NewActivityServiceRecordAttendanceRequestWithBody(server string, id string,
 	return req, nil
 }
 
+// NewPensionServiceListBenefitRulesRequest constructs an http.Request for the PensionServiceListBenefitRules method
+func NewPensionServiceListBenefitRulesRequest(server string, params *PensionServiceListBenefitRulesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/benefitRules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RegionPrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "regionPrefix", *params.RegionPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceCreateBenefitRuleRequest calls the generic PensionServiceCreateBenefitRule builder with application/json body
+func NewPensionServiceCreateBenefitRuleRequest(server string, body PensionServiceCreateBenefitRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceCreateBenefitRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPensionServiceCreateBenefitRuleRequestWithBody constructs an http.Request for the PensionServiceCreateBenefitRule method, with any body, and a specified content type
+func NewPensionServiceCreateBenefitRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/benefitRules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewActivityServiceGetCalendarFeedRequest constructs an http.Request for the ActivityServiceGetCalendarFeed method
 func NewActivityServiceGetCalendarFeedRequest(server string, feedToken string) (*http.Request, error) {
 	var err error
@@ -7668,6 +8703,412 @@ func NewActivityServiceGetCommunityCalendarRequest(server string, id string) (*h
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPensionServiceListDeathBenefitClaimsRequest constructs an http.Request for the PensionServiceListDeathBenefitClaims method
+func NewPensionServiceListDeathBenefitClaimsRequest(server string, params *PensionServiceListDeathBenefitClaimsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceGetDeathBenefitClaimRequest constructs an http.Request for the PensionServiceGetDeathBenefitClaim method
+func NewPensionServiceGetDeathBenefitClaimRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceUpdateDeathBenefitClaimRequest calls the generic PensionServiceUpdateDeathBenefitClaim builder with application/json body
+func NewPensionServiceUpdateDeathBenefitClaimRequest(server string, id string, body PensionServiceUpdateDeathBenefitClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceUpdateDeathBenefitClaimRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceUpdateDeathBenefitClaimRequestWithBody constructs an http.Request for the PensionServiceUpdateDeathBenefitClaim method, with any body, and a specified content type
+func NewPensionServiceUpdateDeathBenefitClaimRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceApproveDeathBenefitClaimRequest calls the generic PensionServiceApproveDeathBenefitClaim builder with application/json body
+func NewPensionServiceApproveDeathBenefitClaimRequest(server string, id string, body PensionServiceApproveDeathBenefitClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceApproveDeathBenefitClaimRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceApproveDeathBenefitClaimRequestWithBody constructs an http.Request for the PensionServiceApproveDeathBenefitClaim method, with any body, and a specified content type
+func NewPensionServiceApproveDeathBenefitClaimRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceMarkDeathBenefitClaimPaidRequest calls the generic PensionServiceMarkDeathBenefitClaimPaid builder with application/json body
+func NewPensionServiceMarkDeathBenefitClaimPaidRequest(server string, id string, body PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceMarkDeathBenefitClaimPaidRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceMarkDeathBenefitClaimPaidRequestWithBody constructs an http.Request for the PensionServiceMarkDeathBenefitClaimPaid method, with any body, and a specified content type
+func NewPensionServiceMarkDeathBenefitClaimPaidRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:markPaid", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceRejectDeathBenefitClaimRequest calls the generic PensionServiceRejectDeathBenefitClaim builder with application/json body
+func NewPensionServiceRejectDeathBenefitClaimRequest(server string, id string, body PensionServiceRejectDeathBenefitClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceRejectDeathBenefitClaimRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceRejectDeathBenefitClaimRequestWithBody constructs an http.Request for the PensionServiceRejectDeathBenefitClaim method, with any body, and a specified content type
+func NewPensionServiceRejectDeathBenefitClaimRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:reject", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceSubmitDeathBenefitClaimRequest calls the generic PensionServiceSubmitDeathBenefitClaim builder with application/json body
+func NewPensionServiceSubmitDeathBenefitClaimRequest(server string, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceSubmitDeathBenefitClaimRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceSubmitDeathBenefitClaimRequestWithBody constructs an http.Request for the PensionServiceSubmitDeathBenefitClaim method, with any body, and a specified content type
+func NewPensionServiceSubmitDeathBenefitClaimRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:submit", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceUpdateDeathBenefitClaim2Request calls the generic PensionServiceUpdateDeathBenefitClaim2 builder with application/json body
+func NewPensionServiceUpdateDeathBenefitClaim2Request(server string, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody constructs an http.Request for the PensionServiceUpdateDeathBenefitClaim2 method, with any body, and a specified content type
+func NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:update", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -9596,6 +11037,53 @@ func NewPensionServiceRecordCertificationRequestWithBody(server string, retireeI
 	return req, nil
 }
 
+// NewPensionServiceCreateDeathBenefitClaimRequest calls the generic PensionServiceCreateDeathBenefitClaim builder with application/json body
+func NewPensionServiceCreateDeathBenefitClaimRequest(server string, retireeID string, body PensionServiceCreateDeathBenefitClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceCreateDeathBenefitClaimRequestWithBody(server, retireeID, "application/json", bodyReader)
+}
+
+// NewPensionServiceCreateDeathBenefitClaimRequestWithBody constructs an http.Request for the PensionServiceCreateDeathBenefitClaim method, with any body, and a specified content type
+func NewPensionServiceCreateDeathBenefitClaimRequestWithBody(server string, retireeID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/deathBenefitClaims", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPensionServiceGetEntitlementRequest constructs an http.Request for the PensionServiceGetEntitlement method
 func NewPensionServiceGetEntitlementRequest(server string, retireeID string, params *PensionServiceGetEntitlementParams) (*http.Request, error) {
 	var err error
@@ -10660,6 +12148,35 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendanceWithResponse(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivityServiceRecordAttendanceResponse, error)
 
+	// PensionServiceListBenefitRulesWithResponse List benefit rules
+	//
+	// ListBenefitRules lists the death-benefit rules (admin, bureau).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/benefitRules (the `PensionServiceListBenefitRules` operationId).
+	PensionServiceListBenefitRulesWithResponse(ctx context.Context, params *PensionServiceListBenefitRulesParams, reqEditors ...RequestEditorFn) (*PensionServiceListBenefitRulesResponse, error)
+
+	// PensionServiceCreateBenefitRuleWithBodyWithResponse Create benefit rule
+	//
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+	PensionServiceCreateBenefitRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceCreateBenefitRuleResponse, error)
+
+	// PensionServiceCreateBenefitRuleWithResponse Create benefit rule
+	//
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+	PensionServiceCreateBenefitRuleWithResponse(ctx context.Context, body PensionServiceCreateBenefitRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceCreateBenefitRuleResponse, error)
+
 	// ActivityServiceGetCalendarFeedWithResponse A subscribed calendar, for calendar applications.
 	//
 	// The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
@@ -10832,6 +12349,144 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/communities/{id}/calendar.ics (the `ActivityServiceGetCommunityCalendar` operationId).
 	ActivityServiceGetCommunityCalendarWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ActivityServiceGetCommunityCalendarResponse, error)
+
+	// PensionServiceListDeathBenefitClaimsWithResponse List death benefit claims
+	//
+	// ListDeathBenefitClaims lists claims of a community (or, for the
+	// bureau and admin, of all) by id, optionally of one state.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/deathBenefitClaims (the `PensionServiceListDeathBenefitClaims` operationId).
+	PensionServiceListDeathBenefitClaimsWithResponse(ctx context.Context, params *PensionServiceListDeathBenefitClaimsParams, reqEditors ...RequestEditorFn) (*PensionServiceListDeathBenefitClaimsResponse, error)
+
+	// PensionServiceGetDeathBenefitClaimWithResponse Get death benefit claim
+	//
+	// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+	// only here, and only to a clerk, the bureau or admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/deathBenefitClaims/{id} (the `PensionServiceGetDeathBenefitClaim` operationId).
+	PensionServiceGetDeathBenefitClaimWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PensionServiceGetDeathBenefitClaimResponse, error)
+
+	// PensionServiceUpdateDeathBenefitClaimWithBodyWithResponse Update death benefit claim
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+	PensionServiceUpdateDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaimResponse, error)
+
+	// PensionServiceUpdateDeathBenefitClaimWithResponse Update death benefit claim
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+	PensionServiceUpdateDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaimResponse, error)
+
+	// PensionServiceApproveDeathBenefitClaimWithBodyWithResponse Approve death benefit claim
+	//
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+	PensionServiceApproveDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceApproveDeathBenefitClaimResponse, error)
+
+	// PensionServiceApproveDeathBenefitClaimWithResponse Approve death benefit claim
+	//
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+	PensionServiceApproveDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceApproveDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceApproveDeathBenefitClaimResponse, error)
+
+	// PensionServiceMarkDeathBenefitClaimPaidWithBodyWithResponse Mark death benefit claim paid
+	//
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+	PensionServiceMarkDeathBenefitClaimPaidWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceMarkDeathBenefitClaimPaidResponse, error)
+
+	// PensionServiceMarkDeathBenefitClaimPaidWithResponse Mark death benefit claim paid
+	//
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+	PensionServiceMarkDeathBenefitClaimPaidWithResponse(ctx context.Context, id string, body PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceMarkDeathBenefitClaimPaidResponse, error)
+
+	// PensionServiceRejectDeathBenefitClaimWithBodyWithResponse Reject death benefit claim
+	//
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+	PensionServiceRejectDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRejectDeathBenefitClaimResponse, error)
+
+	// PensionServiceRejectDeathBenefitClaimWithResponse Reject death benefit claim
+	//
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+	PensionServiceRejectDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceRejectDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRejectDeathBenefitClaimResponse, error)
+
+	// PensionServiceSubmitDeathBenefitClaimWithBodyWithResponse Submit death benefit claim
+	//
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+	PensionServiceSubmitDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error)
+
+	// PensionServiceSubmitDeathBenefitClaimWithResponse Submit death benefit claim
+	//
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+	PensionServiceSubmitDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error)
+
+	// PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse Update death benefit claim2
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+	PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error)
+
+	// PensionServiceUpdateDeathBenefitClaim2WithResponse Update death benefit claim2
+	//
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+	PensionServiceUpdateDeathBenefitClaim2WithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error)
 
 	// RegistryServiceListEnterprisesWithResponse List enterprises
 	//
@@ -11313,6 +12968,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/retirees/{retireeId}/certifications (the `PensionServiceRecordCertification` operationId).
 	PensionServiceRecordCertificationWithResponse(ctx context.Context, retireeID string, body PensionServiceRecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordCertificationResponse, error)
+
+	// PensionServiceCreateDeathBenefitClaimWithBodyWithResponse Create death benefit claim
+	//
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+	PensionServiceCreateDeathBenefitClaimWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceCreateDeathBenefitClaimResponse, error)
+
+	// PensionServiceCreateDeathBenefitClaimWithResponse Create death benefit claim
+	//
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+	PensionServiceCreateDeathBenefitClaimWithResponse(ctx context.Context, retireeID string, body PensionServiceCreateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceCreateDeathBenefitClaimResponse, error)
 
 	// PensionServiceGetEntitlementWithResponse Get entitlement
 	//
@@ -12418,6 +14095,186 @@ func (r ActivityServiceRecordAttendanceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivityServiceRecordAttendanceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceListBenefitRulesResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceListBenefitRules
+type PensionServiceListBenefitRulesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceListBenefitRulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListBenefitRulesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceListBenefitRulesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSON200() *V1ListBenefitRulesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceListBenefitRulesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceListBenefitRulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceListBenefitRulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceListBenefitRulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceListBenefitRulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceCreateBenefitRuleResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceCreateBenefitRule
+type PensionServiceCreateBenefitRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceCreateBenefitRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1BenefitRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceCreateBenefitRuleResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON200() *V1BenefitRule {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceCreateBenefitRuleResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceCreateBenefitRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceCreateBenefitRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceCreateBenefitRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceCreateBenefitRuleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13588,6 +15445,803 @@ func (r ActivityServiceGetCommunityCalendarResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivityServiceGetCommunityCalendarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceListDeathBenefitClaimsResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceListDeathBenefitClaims
+type PensionServiceListDeathBenefitClaimsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceListDeathBenefitClaimsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListDeathBenefitClaimsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceListDeathBenefitClaimsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSON200() *V1ListDeathBenefitClaimsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceListDeathBenefitClaimsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceListDeathBenefitClaimsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceListDeathBenefitClaimsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceListDeathBenefitClaimsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceListDeathBenefitClaimsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceGetDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceGetDeathBenefitClaim
+type PensionServiceGetDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceGetDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceGetDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceGetDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceGetDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceGetDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceGetDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceGetDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceUpdateDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceUpdateDeathBenefitClaim
+type PensionServiceUpdateDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceUpdateDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceUpdateDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceUpdateDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceUpdateDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceUpdateDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceUpdateDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceApproveDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceApproveDeathBenefitClaim
+type PensionServiceApproveDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceApproveDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceApproveDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceApproveDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceApproveDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceApproveDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceApproveDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceMarkDeathBenefitClaimPaidResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceMarkDeathBenefitClaimPaid
+type PensionServiceMarkDeathBenefitClaimPaidResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceMarkDeathBenefitClaimPaidResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceMarkDeathBenefitClaimPaidResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceMarkDeathBenefitClaimPaidResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceRejectDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceRejectDeathBenefitClaim
+type PensionServiceRejectDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceRejectDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceRejectDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceRejectDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceRejectDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceRejectDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceRejectDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceSubmitDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceSubmitDeathBenefitClaim
+type PensionServiceSubmitDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceSubmitDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceSubmitDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceSubmitDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceSubmitDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceSubmitDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceSubmitDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceUpdateDeathBenefitClaim2Response401Headers the declared response headers of an HTTP 401 response for PensionServiceUpdateDeathBenefitClaim2
+type PensionServiceUpdateDeathBenefitClaim2Response401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceUpdateDeathBenefitClaim2Response struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceUpdateDeathBenefitClaim2Response401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceUpdateDeathBenefitClaim2Response) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceUpdateDeathBenefitClaim2Response) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceUpdateDeathBenefitClaim2Response) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceUpdateDeathBenefitClaim2Response) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16733,6 +19387,110 @@ func (r PensionServiceRecordCertificationResponse) ContentType() string {
 	return ""
 }
 
+// PensionServiceCreateDeathBenefitClaimResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceCreateDeathBenefitClaim
+type PensionServiceCreateDeathBenefitClaimResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceCreateDeathBenefitClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathBenefitClaim
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceCreateDeathBenefitClaimResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON200() *V1DeathBenefitClaim {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceCreateDeathBenefitClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceCreateDeathBenefitClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceCreateDeathBenefitClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceCreateDeathBenefitClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PensionServiceGetEntitlementResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceGetEntitlement
 type PensionServiceGetEntitlementResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18428,6 +21186,53 @@ func (c *ClientWithResponses) ActivityServiceRecordAttendanceWithResponse(ctx co
 	return ParseActivityServiceRecordAttendanceResponse(rsp)
 }
 
+// PensionServiceListBenefitRulesWithResponse List benefit rules
+//
+// ListBenefitRules lists the death-benefit rules (admin, bureau).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/benefitRules (the `PensionServiceListBenefitRules` operationId).
+func (c *ClientWithResponses) PensionServiceListBenefitRulesWithResponse(ctx context.Context, params *PensionServiceListBenefitRulesParams, reqEditors ...RequestEditorFn) (*PensionServiceListBenefitRulesResponse, error) {
+	rsp, err := c.PensionServiceListBenefitRules(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceListBenefitRulesResponse(rsp)
+}
+
+// PensionServiceCreateBenefitRuleWithBodyWithResponse Create benefit rule
+//
+// --- death benefits (B)
+// CreateBenefitRule adds a death-benefit rule for a region (admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+func (c *ClientWithResponses) PensionServiceCreateBenefitRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceCreateBenefitRuleResponse, error) {
+	rsp, err := c.PensionServiceCreateBenefitRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceCreateBenefitRuleResponse(rsp)
+}
+
+// PensionServiceCreateBenefitRuleWithResponse Create benefit rule
+//
+// --- death benefits (B)
+// CreateBenefitRule adds a death-benefit rule for a region (admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/benefitRules (the `PensionServiceCreateBenefitRule` operationId).
+func (c *ClientWithResponses) PensionServiceCreateBenefitRuleWithResponse(ctx context.Context, body PensionServiceCreateBenefitRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceCreateBenefitRuleResponse, error) {
+	rsp, err := c.PensionServiceCreateBenefitRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceCreateBenefitRuleResponse(rsp)
+}
+
 // ActivityServiceGetCalendarFeedWithResponse A subscribed calendar, for calendar applications.
 //
 // The calendar a subscription's feed token was given for (POST /v1/communities/{communityId}/calendar:subscribe answers the feed path). Calendar applications cannot send a bearer token: the feed token in the path is the credential, so the route needs no other. An unknown or revoked token is 404.
@@ -18701,6 +21506,228 @@ func (c *ClientWithResponses) ActivityServiceGetCommunityCalendarWithResponse(ct
 		return nil, err
 	}
 	return ParseActivityServiceGetCommunityCalendarResponse(rsp)
+}
+
+// PensionServiceListDeathBenefitClaimsWithResponse List death benefit claims
+//
+// ListDeathBenefitClaims lists claims of a community (or, for the
+// bureau and admin, of all) by id, optionally of one state.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/deathBenefitClaims (the `PensionServiceListDeathBenefitClaims` operationId).
+func (c *ClientWithResponses) PensionServiceListDeathBenefitClaimsWithResponse(ctx context.Context, params *PensionServiceListDeathBenefitClaimsParams, reqEditors ...RequestEditorFn) (*PensionServiceListDeathBenefitClaimsResponse, error) {
+	rsp, err := c.PensionServiceListDeathBenefitClaims(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceListDeathBenefitClaimsResponse(rsp)
+}
+
+// PensionServiceGetDeathBenefitClaimWithResponse Get death benefit claim
+//
+// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+// only here, and only to a clerk, the bureau or admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/deathBenefitClaims/{id} (the `PensionServiceGetDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceGetDeathBenefitClaimWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PensionServiceGetDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceGetDeathBenefitClaim(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceGetDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceUpdateDeathBenefitClaimWithBodyWithResponse Update death benefit claim
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceUpdateDeathBenefitClaimWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceUpdateDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceUpdateDeathBenefitClaimWithResponse Update death benefit claim
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/deathBenefitClaims/{id} (the `PensionServiceUpdateDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceUpdateDeathBenefitClaim(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceUpdateDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceApproveDeathBenefitClaimWithBodyWithResponse Approve death benefit claim
+//
+// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceApproveDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceApproveDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceApproveDeathBenefitClaimWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceApproveDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceApproveDeathBenefitClaimWithResponse Approve death benefit claim
+//
+// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:approve (the `PensionServiceApproveDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceApproveDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceApproveDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceApproveDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceApproveDeathBenefitClaim(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceApproveDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceMarkDeathBenefitClaimPaidWithBodyWithResponse Mark death benefit claim paid
+//
+// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+// (bureau, admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+func (c *ClientWithResponses) PensionServiceMarkDeathBenefitClaimPaidWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceMarkDeathBenefitClaimPaidResponse, error) {
+	rsp, err := c.PensionServiceMarkDeathBenefitClaimPaidWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceMarkDeathBenefitClaimPaidResponse(rsp)
+}
+
+// PensionServiceMarkDeathBenefitClaimPaidWithResponse Mark death benefit claim paid
+//
+// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+// (bureau, admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:markPaid (the `PensionServiceMarkDeathBenefitClaimPaid` operationId).
+func (c *ClientWithResponses) PensionServiceMarkDeathBenefitClaimPaidWithResponse(ctx context.Context, id string, body PensionServiceMarkDeathBenefitClaimPaidJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceMarkDeathBenefitClaimPaidResponse, error) {
+	rsp, err := c.PensionServiceMarkDeathBenefitClaimPaid(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceMarkDeathBenefitClaimPaidResponse(rsp)
+}
+
+// PensionServiceRejectDeathBenefitClaimWithBodyWithResponse Reject death benefit claim
+//
+// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+// (bureau, admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceRejectDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRejectDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceRejectDeathBenefitClaimWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRejectDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceRejectDeathBenefitClaimWithResponse Reject death benefit claim
+//
+// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+// (bureau, admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:reject (the `PensionServiceRejectDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceRejectDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceRejectDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRejectDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceRejectDeathBenefitClaim(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRejectDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceSubmitDeathBenefitClaimWithBodyWithResponse Submit death benefit claim
+//
+// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+// and computes the amounts from the rule in force on the date of death.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceSubmitDeathBenefitClaimWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceSubmitDeathBenefitClaimWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceSubmitDeathBenefitClaimWithResponse Submit death benefit claim
+//
+// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+// and computes the amounts from the rule in force on the date of death.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceSubmitDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceSubmitDeathBenefitClaim(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse Update death benefit claim2
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
+	rsp, err := c.PensionServiceUpdateDeathBenefitClaim2WithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp)
+}
+
+// PensionServiceUpdateDeathBenefitClaim2WithResponse Update death benefit claim2
+//
+// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+// and consent of a DRAFT (whoever may file it).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
+func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaim2WithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
+	rsp, err := c.PensionServiceUpdateDeathBenefitClaim2(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp)
 }
 
 // RegistryServiceListEnterprisesWithResponse List enterprises
@@ -19476,6 +22503,40 @@ func (c *ClientWithResponses) PensionServiceRecordCertificationWithResponse(ctx 
 		return nil, err
 	}
 	return ParsePensionServiceRecordCertificationResponse(rsp)
+}
+
+// PensionServiceCreateDeathBenefitClaimWithBodyWithResponse Create death benefit claim
+//
+// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+// retiree registry has DECEASED (a clerk of the retiree's community,
+// bureau, admin); a retiree has at most one open claim.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceCreateDeathBenefitClaimWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceCreateDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceCreateDeathBenefitClaimWithBody(ctx, retireeID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceCreateDeathBenefitClaimResponse(rsp)
+}
+
+// PensionServiceCreateDeathBenefitClaimWithResponse Create death benefit claim
+//
+// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+// retiree registry has DECEASED (a clerk of the retiree's community,
+// bureau, admin); a retiree has at most one open claim.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/deathBenefitClaims (the `PensionServiceCreateDeathBenefitClaim` operationId).
+func (c *ClientWithResponses) PensionServiceCreateDeathBenefitClaimWithResponse(ctx context.Context, retireeID string, body PensionServiceCreateDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceCreateDeathBenefitClaimResponse, error) {
+	rsp, err := c.PensionServiceCreateDeathBenefitClaim(ctx, retireeID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceCreateDeathBenefitClaimResponse(rsp)
 }
 
 // PensionServiceGetEntitlementWithResponse Get entitlement
@@ -20617,6 +23678,168 @@ func ParseActivityServiceRecordAttendanceResponse(rsp *http.Response) (*Activity
 	return response, nil
 }
 
+// ParsePensionServiceListBenefitRulesResponse parses an HTTP response from a PensionServiceListBenefitRulesWithResponse call
+func ParsePensionServiceListBenefitRulesResponse(rsp *http.Response) (*PensionServiceListBenefitRulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceListBenefitRulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListBenefitRulesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceListBenefitRulesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceCreateBenefitRuleResponse parses an HTTP response from a PensionServiceCreateBenefitRuleWithResponse call
+func ParsePensionServiceCreateBenefitRuleResponse(rsp *http.Response) (*PensionServiceCreateBenefitRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceCreateBenefitRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1BenefitRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceCreateBenefitRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseActivityServiceGetCalendarFeedResponse parses an HTTP response from a ActivityServiceGetCalendarFeedWithResponse call
 func ParseActivityServiceGetCalendarFeedResponse(rsp *http.Response) (*ActivityServiceGetCalendarFeedResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21666,6 +24889,731 @@ func ParseActivityServiceGetCommunityCalendarResponse(rsp *http.Response) (*Acti
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers ActivityServiceGetCommunityCalendarResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceListDeathBenefitClaimsResponse parses an HTTP response from a PensionServiceListDeathBenefitClaimsWithResponse call
+func ParsePensionServiceListDeathBenefitClaimsResponse(rsp *http.Response) (*PensionServiceListDeathBenefitClaimsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceListDeathBenefitClaimsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListDeathBenefitClaimsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceListDeathBenefitClaimsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceGetDeathBenefitClaimResponse parses an HTTP response from a PensionServiceGetDeathBenefitClaimWithResponse call
+func ParsePensionServiceGetDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceGetDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceGetDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceGetDeathBenefitClaimResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceUpdateDeathBenefitClaimResponse parses an HTTP response from a PensionServiceUpdateDeathBenefitClaimWithResponse call
+func ParsePensionServiceUpdateDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceUpdateDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceUpdateDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceUpdateDeathBenefitClaimResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceApproveDeathBenefitClaimResponse parses an HTTP response from a PensionServiceApproveDeathBenefitClaimWithResponse call
+func ParsePensionServiceApproveDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceApproveDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceApproveDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceApproveDeathBenefitClaimResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceMarkDeathBenefitClaimPaidResponse parses an HTTP response from a PensionServiceMarkDeathBenefitClaimPaidWithResponse call
+func ParsePensionServiceMarkDeathBenefitClaimPaidResponse(rsp *http.Response) (*PensionServiceMarkDeathBenefitClaimPaidResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceMarkDeathBenefitClaimPaidResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceMarkDeathBenefitClaimPaidResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceRejectDeathBenefitClaimResponse parses an HTTP response from a PensionServiceRejectDeathBenefitClaimWithResponse call
+func ParsePensionServiceRejectDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceRejectDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceRejectDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceRejectDeathBenefitClaimResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceSubmitDeathBenefitClaimResponse parses an HTTP response from a PensionServiceSubmitDeathBenefitClaimWithResponse call
+func ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceSubmitDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceSubmitDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceSubmitDeathBenefitClaimResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceUpdateDeathBenefitClaim2Response parses an HTTP response from a PensionServiceUpdateDeathBenefitClaim2WithResponse call
+func ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp *http.Response) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceUpdateDeathBenefitClaim2Response{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceUpdateDeathBenefitClaim2Response401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -24520,6 +28468,101 @@ func ParsePensionServiceRecordCertificationResponse(rsp *http.Response) (*Pensio
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceRecordCertificationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceCreateDeathBenefitClaimResponse parses an HTTP response from a PensionServiceCreateDeathBenefitClaimWithResponse call
+func ParsePensionServiceCreateDeathBenefitClaimResponse(rsp *http.Response) (*PensionServiceCreateDeathBenefitClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceCreateDeathBenefitClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathBenefitClaim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceCreateDeathBenefitClaimResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -513,6 +513,137 @@ func (AnomalyKind) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{7}
 }
 
+// DeathBenefitClaimState is where a claim stands.
+type DeathBenefitClaimState int32
+
+const (
+	DeathBenefitClaimState_DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED DeathBenefitClaimState = 0
+	// Being prepared; may be changed.
+	DeathBenefitClaimState_DRAFT DeathBenefitClaimState = 1
+	// Checked against the checklist, amounts computed; awaits the bureau.
+	DeathBenefitClaimState_SUBMITTED DeathBenefitClaimState = 2
+	DeathBenefitClaimState_APPROVED  DeathBenefitClaimState = 3
+	DeathBenefitClaimState_REJECTED  DeathBenefitClaimState = 4
+	DeathBenefitClaimState_PAID      DeathBenefitClaimState = 5
+	// The death was reversed before the claim was paid.
+	DeathBenefitClaimState_VOID DeathBenefitClaimState = 6
+)
+
+// Enum value maps for DeathBenefitClaimState.
+var (
+	DeathBenefitClaimState_name = map[int32]string{
+		0: "DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED",
+		1: "DRAFT",
+		2: "SUBMITTED",
+		3: "APPROVED",
+		4: "REJECTED",
+		5: "PAID",
+		6: "VOID",
+	}
+	DeathBenefitClaimState_value = map[string]int32{
+		"DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED": 0,
+		"DRAFT":                                 1,
+		"SUBMITTED":                             2,
+		"APPROVED":                              3,
+		"REJECTED":                              4,
+		"PAID":                                  5,
+		"VOID":                                  6,
+	}
+)
+
+func (x DeathBenefitClaimState) Enum() *DeathBenefitClaimState {
+	p := new(DeathBenefitClaimState)
+	*p = x
+	return p
+}
+
+func (x DeathBenefitClaimState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeathBenefitClaimState) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[8].Descriptor()
+}
+
+func (DeathBenefitClaimState) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[8]
+}
+
+func (x DeathBenefitClaimState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeathBenefitClaimState.Descriptor instead.
+func (DeathBenefitClaimState) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{8}
+}
+
+// Kind is what a document is.
+type BenefitDocument_Kind int32
+
+const (
+	BenefitDocument_KIND_UNSPECIFIED      BenefitDocument_Kind = 0
+	BenefitDocument_DEATH_CERTIFICATE     BenefitDocument_Kind = 1
+	BenefitDocument_CREMATION_CERTIFICATE BenefitDocument_Kind = 2
+	// The cancellation of the household registration (户口注销).
+	BenefitDocument_HOUSEHOLD_CANCELLATION BenefitDocument_Kind = 3
+	BenefitDocument_CLAIMANT_ID            BenefitDocument_Kind = 4
+	BenefitDocument_RELATIONSHIP_PROOF     BenefitDocument_Kind = 5
+	BenefitDocument_BANK_CARD              BenefitDocument_Kind = 6
+	BenefitDocument_OTHER                  BenefitDocument_Kind = 7
+)
+
+// Enum value maps for BenefitDocument_Kind.
+var (
+	BenefitDocument_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "DEATH_CERTIFICATE",
+		2: "CREMATION_CERTIFICATE",
+		3: "HOUSEHOLD_CANCELLATION",
+		4: "CLAIMANT_ID",
+		5: "RELATIONSHIP_PROOF",
+		6: "BANK_CARD",
+		7: "OTHER",
+	}
+	BenefitDocument_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":       0,
+		"DEATH_CERTIFICATE":      1,
+		"CREMATION_CERTIFICATE":  2,
+		"HOUSEHOLD_CANCELLATION": 3,
+		"CLAIMANT_ID":            4,
+		"RELATIONSHIP_PROOF":     5,
+		"BANK_CARD":              6,
+		"OTHER":                  7,
+	}
+)
+
+func (x BenefitDocument_Kind) Enum() *BenefitDocument_Kind {
+	p := new(BenefitDocument_Kind)
+	*p = x
+	return p
+}
+
+func (x BenefitDocument_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BenefitDocument_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[9].Descriptor()
+}
+
+func (BenefitDocument_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[9]
+}
+
+func (x BenefitDocument_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BenefitDocument_Kind.Descriptor instead.
+func (BenefitDocument_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{50, 0}
+}
+
 // ImportHeader opens an import stream.
 type ImportHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4219,6 +4350,1640 @@ func (x *ListPaymentAnomaliesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// BenefitDocument is one document a death-benefit claim provides.
+type BenefitDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  BenefitDocument_Kind   `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.pension.v1.BenefitDocument_Kind" json:"kind,omitempty"`
+	// The document's number or file reference, 1 to 64 characters; no
+	// personal numbers.
+	Reference     string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BenefitDocument) Reset() {
+	*x = BenefitDocument{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BenefitDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BenefitDocument) ProtoMessage() {}
+
+func (x *BenefitDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BenefitDocument.ProtoReflect.Descriptor instead.
+func (*BenefitDocument) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *BenefitDocument) GetKind() BenefitDocument_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return BenefitDocument_KIND_UNSPECIFIED
+}
+
+func (x *BenefitDocument) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// BenefitRule is what a region pays the family after a death, from a date
+// on. The newest rule in effect on the date of death for the most specific
+// region of the retiree's community applies.
+type BenefitRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the service: region and effective date.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A community-id prefix of 2 (province), 4 (city) or 6 (district)
+	// digits.
+	RegionPrefix string `protobuf:"bytes,2,opt,name=region_prefix,json=regionPrefix,proto3" json:"region_prefix,omitempty"`
+	// YYYY-MM-DD from which the rule applies (to deaths from that day).
+	EffectiveOn string `protobuf:"bytes,3,opt,name=effective_on,json=effectiveOn,proto3" json:"effective_on,omitempty"`
+	// The funeral grant as a fixed sum, in fen; or 0 and the two below.
+	FuneralGrantFixedFen int64 `protobuf:"varint,4,opt,name=funeral_grant_fixed_fen,json=funeralGrantFixedFen,proto3" json:"funeral_grant_fixed_fen,omitempty"`
+	// The funeral grant as this many months (1 to 60) of reference_wage_fen.
+	FuneralGrantWageMonths int32 `protobuf:"varint,5,opt,name=funeral_grant_wage_months,json=funeralGrantWageMonths,proto3" json:"funeral_grant_wage_months,omitempty"`
+	// The reference wage, in fen per month (e.g. the region's average wage).
+	ReferenceWageFen int64 `protobuf:"varint,6,opt,name=reference_wage_fen,json=referenceWageFen,proto3" json:"reference_wage_fen,omitempty"`
+	// The survivor payment: this many months (0 to 60) of the retiree's last
+	// REGULAR pension payment.
+	SurvivorMonths int32 `protobuf:"varint,7,opt,name=survivor_months,json=survivorMonths,proto3" json:"survivor_months,omitempty"`
+	// The documents a claim must provide before it can be submitted.
+	RequiredDocuments []BenefitDocument_Kind `protobuf:"varint,8,rep,packed,name=required_documents,json=requiredDocuments,proto3,enum=socmgmt.pension.v1.BenefitDocument_Kind" json:"required_documents,omitempty"`
+	CreatedBy         string                 `protobuf:"bytes,9,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreateTime        *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *BenefitRule) Reset() {
+	*x = BenefitRule{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BenefitRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BenefitRule) ProtoMessage() {}
+
+func (x *BenefitRule) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BenefitRule.ProtoReflect.Descriptor instead.
+func (*BenefitRule) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *BenefitRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BenefitRule) GetRegionPrefix() string {
+	if x != nil {
+		return x.RegionPrefix
+	}
+	return ""
+}
+
+func (x *BenefitRule) GetEffectiveOn() string {
+	if x != nil {
+		return x.EffectiveOn
+	}
+	return ""
+}
+
+func (x *BenefitRule) GetFuneralGrantFixedFen() int64 {
+	if x != nil {
+		return x.FuneralGrantFixedFen
+	}
+	return 0
+}
+
+func (x *BenefitRule) GetFuneralGrantWageMonths() int32 {
+	if x != nil {
+		return x.FuneralGrantWageMonths
+	}
+	return 0
+}
+
+func (x *BenefitRule) GetReferenceWageFen() int64 {
+	if x != nil {
+		return x.ReferenceWageFen
+	}
+	return 0
+}
+
+func (x *BenefitRule) GetSurvivorMonths() int32 {
+	if x != nil {
+		return x.SurvivorMonths
+	}
+	return 0
+}
+
+func (x *BenefitRule) GetRequiredDocuments() []BenefitDocument_Kind {
+	if x != nil {
+		return x.RequiredDocuments
+	}
+	return nil
+}
+
+func (x *BenefitRule) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *BenefitRule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// CreateBenefitRuleRequest is the request of CreateBenefitRule.
+type CreateBenefitRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *BenefitRule           `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBenefitRuleRequest) Reset() {
+	*x = CreateBenefitRuleRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBenefitRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBenefitRuleRequest) ProtoMessage() {}
+
+func (x *CreateBenefitRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBenefitRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateBenefitRuleRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *CreateBenefitRuleRequest) GetRule() *BenefitRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// CreateBenefitRuleResponse is the response of CreateBenefitRule.
+type CreateBenefitRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *BenefitRule           `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBenefitRuleResponse) Reset() {
+	*x = CreateBenefitRuleResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBenefitRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBenefitRuleResponse) ProtoMessage() {}
+
+func (x *CreateBenefitRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBenefitRuleResponse.ProtoReflect.Descriptor instead.
+func (*CreateBenefitRuleResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *CreateBenefitRuleResponse) GetRule() *BenefitRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// ListBenefitRulesRequest is the request of ListBenefitRules.
+type ListBenefitRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: only rules whose region starts with it.
+	RegionPrefix  string `protobuf:"bytes,1,opt,name=region_prefix,json=regionPrefix,proto3" json:"region_prefix,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBenefitRulesRequest) Reset() {
+	*x = ListBenefitRulesRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBenefitRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBenefitRulesRequest) ProtoMessage() {}
+
+func (x *ListBenefitRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBenefitRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListBenefitRulesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListBenefitRulesRequest) GetRegionPrefix() string {
+	if x != nil {
+		return x.RegionPrefix
+	}
+	return ""
+}
+
+func (x *ListBenefitRulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBenefitRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListBenefitRulesResponse is the response of ListBenefitRules.
+type ListBenefitRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*BenefitRule         `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBenefitRulesResponse) Reset() {
+	*x = ListBenefitRulesResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBenefitRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBenefitRulesResponse) ProtoMessage() {}
+
+func (x *ListBenefitRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBenefitRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListBenefitRulesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListBenefitRulesResponse) GetRules() []*BenefitRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListBenefitRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Claimant is the family member who claims.
+type Claimant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at most 64 characters.
+	Name     string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Relation v1.Carer_Relation `protobuf:"varint,2,opt,name=relation,proto3,enum=socmgmt.registry.v1.Carer_Relation" json:"relation,omitempty"`
+	// Input only; answered in phone_masked, and here only by
+	// GetDeathBenefitClaim to a clerk, the bureau or admin.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// Output only.
+	PhoneMasked string `protobuf:"bytes,4,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	// Input only: the claimant's resident ID number, never answered.
+	IdNumber string `protobuf:"bytes,5,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// Output only: id_number with the birth date hidden.
+	IdNumberMasked string `protobuf:"bytes,6,opt,name=id_number_masked,json=idNumberMasked,proto3" json:"id_number_masked,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Claimant) Reset() {
+	*x = Claimant{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Claimant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Claimant) ProtoMessage() {}
+
+func (x *Claimant) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Claimant.ProtoReflect.Descriptor instead.
+func (*Claimant) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *Claimant) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Claimant) GetRelation() v1.Carer_Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return v1.Carer_Relation(0)
+}
+
+func (x *Claimant) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Claimant) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
+	}
+	return ""
+}
+
+func (x *Claimant) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *Claimant) GetIdNumberMasked() string {
+	if x != nil {
+		return x.IdNumberMasked
+	}
+	return ""
+}
+
+// BenefitAmounts is what a submitted claim pays and how it was computed.
+type BenefitAmounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule in force on the date of death.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// The rule's funeral grant terms.
+	FuneralGrantFixedFen   int64 `protobuf:"varint,2,opt,name=funeral_grant_fixed_fen,json=funeralGrantFixedFen,proto3" json:"funeral_grant_fixed_fen,omitempty"`
+	FuneralGrantWageMonths int32 `protobuf:"varint,3,opt,name=funeral_grant_wage_months,json=funeralGrantWageMonths,proto3" json:"funeral_grant_wage_months,omitempty"`
+	ReferenceWageFen       int64 `protobuf:"varint,4,opt,name=reference_wage_fen,json=referenceWageFen,proto3" json:"reference_wage_fen,omitempty"`
+	// funeral_grant_fixed_fen, or funeral_grant_wage_months ×
+	// reference_wage_fen.
+	FuneralGrantFen int64 `protobuf:"varint,5,opt,name=funeral_grant_fen,json=funeralGrantFen,proto3" json:"funeral_grant_fen,omitempty"`
+	SurvivorMonths  int32 `protobuf:"varint,6,opt,name=survivor_months,json=survivorMonths,proto3" json:"survivor_months,omitempty"`
+	// The month (YYYY-MM) of the last REGULAR payment for a month not after
+	// the month of death, and its total; "" and 0 when none is recorded.
+	LastRegularMonth    string `protobuf:"bytes,7,opt,name=last_regular_month,json=lastRegularMonth,proto3" json:"last_regular_month,omitempty"`
+	LastRegularTotalFen int64  `protobuf:"varint,8,opt,name=last_regular_total_fen,json=lastRegularTotalFen,proto3" json:"last_regular_total_fen,omitempty"`
+	// survivor_months × last_regular_total_fen.
+	SurvivorPaymentFen int64 `protobuf:"varint,9,opt,name=survivor_payment_fen,json=survivorPaymentFen,proto3" json:"survivor_payment_fen,omitempty"`
+	// funeral_grant_fen + survivor_payment_fen.
+	TotalFen      int64 `protobuf:"varint,10,opt,name=total_fen,json=totalFen,proto3" json:"total_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BenefitAmounts) Reset() {
+	*x = BenefitAmounts{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BenefitAmounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BenefitAmounts) ProtoMessage() {}
+
+func (x *BenefitAmounts) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BenefitAmounts.ProtoReflect.Descriptor instead.
+func (*BenefitAmounts) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *BenefitAmounts) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *BenefitAmounts) GetFuneralGrantFixedFen() int64 {
+	if x != nil {
+		return x.FuneralGrantFixedFen
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetFuneralGrantWageMonths() int32 {
+	if x != nil {
+		return x.FuneralGrantWageMonths
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetReferenceWageFen() int64 {
+	if x != nil {
+		return x.ReferenceWageFen
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetFuneralGrantFen() int64 {
+	if x != nil {
+		return x.FuneralGrantFen
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetSurvivorMonths() int32 {
+	if x != nil {
+		return x.SurvivorMonths
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetLastRegularMonth() string {
+	if x != nil {
+		return x.LastRegularMonth
+	}
+	return ""
+}
+
+func (x *BenefitAmounts) GetLastRegularTotalFen() int64 {
+	if x != nil {
+		return x.LastRegularTotalFen
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetSurvivorPaymentFen() int64 {
+	if x != nil {
+		return x.SurvivorPaymentFen
+	}
+	return 0
+}
+
+func (x *BenefitAmounts) GetTotalFen() int64 {
+	if x != nil {
+		return x.TotalFen
+	}
+	return 0
+}
+
+// DeathBenefitClaim is a family's claim of the funeral grant and the
+// survivor payment after a retiree's death. States: DRAFT → SUBMITTED →
+// APPROVED | REJECTED; APPROVED → PAID. A death that registry reverses
+// turns a DRAFT, SUBMITTED or APPROVED claim VOID and sets death_reversed
+// on a PAID one, for the bureau to recover.
+type DeathBenefitClaim struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Output only (from the path).
+	RetireeId string `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// Output only: the retiree's community when the claim was filed.
+	CommunityId string `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Output only.
+	State    DeathBenefitClaimState `protobuf:"varint,4,opt,name=state,proto3,enum=socmgmt.pension.v1.DeathBenefitClaimState" json:"state,omitempty"`
+	Claimant *Claimant              `protobuf:"bytes,5,opt,name=claimant,proto3" json:"claimant,omitempty"`
+	// At most 20.
+	Documents []*BenefitDocument `protobuf:"bytes,6,rep,name=documents,proto3" json:"documents,omitempty"`
+	// Input only: the bank account to pay, 8 to 32 digits; stored sealed,
+	// never answered.
+	BankAccount string `protobuf:"bytes,7,opt,name=bank_account,json=bankAccount,proto3" json:"bank_account,omitempty"`
+	// Output only: the last four digits of the account.
+	BankAccountMasked string `protobuf:"bytes,8,opt,name=bank_account_masked,json=bankAccountMasked,proto3" json:"bank_account_masked,omitempty"`
+	// The claimant agrees that an open recovery case of the retiree may be
+	// offset against the claim.
+	ConsentToOffset bool `protobuf:"varint,9,opt,name=consent_to_offset,json=consentToOffset,proto3" json:"consent_to_offset,omitempty"`
+	// Output only: when consent_to_offset was last set true.
+	ConsentTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=consent_time,json=consentTime,proto3" json:"consent_time,omitempty"`
+	// Output only: registry's date of death when the claim was filed.
+	DateOfDeath string `protobuf:"bytes,11,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
+	// Output only: set on submission.
+	Amounts *BenefitAmounts `protobuf:"bytes,12,opt,name=amounts,proto3" json:"amounts,omitempty"`
+	// Output only: REJECTED's reason.
+	RejectReason string `protobuf:"bytes,13,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
+	// Output only: PAID's day (YYYY-MM-DD) and the bank's reference.
+	PaidOn        string `protobuf:"bytes,14,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
+	BankReference string `protobuf:"bytes,15,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	// Output only: the death was reversed after the claim was paid; the
+	// bureau recovers what was paid.
+	DeathReversed bool `protobuf:"varint,16,opt,name=death_reversed,json=deathReversed,proto3" json:"death_reversed,omitempty"`
+	// Output only.
+	FiledBy       string                 `protobuf:"bytes,17,opt,name=filed_by,json=filedBy,proto3" json:"filed_by,omitempty"`
+	DecidedBy     string                 `protobuf:"bytes,18,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeathBenefitClaim) Reset() {
+	*x = DeathBenefitClaim{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeathBenefitClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeathBenefitClaim) ProtoMessage() {}
+
+func (x *DeathBenefitClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeathBenefitClaim.ProtoReflect.Descriptor instead.
+func (*DeathBenefitClaim) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *DeathBenefitClaim) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetState() DeathBenefitClaimState {
+	if x != nil {
+		return x.State
+	}
+	return DeathBenefitClaimState_DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED
+}
+
+func (x *DeathBenefitClaim) GetClaimant() *Claimant {
+	if x != nil {
+		return x.Claimant
+	}
+	return nil
+}
+
+func (x *DeathBenefitClaim) GetDocuments() []*BenefitDocument {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+func (x *DeathBenefitClaim) GetBankAccount() string {
+	if x != nil {
+		return x.BankAccount
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetBankAccountMasked() string {
+	if x != nil {
+		return x.BankAccountMasked
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetConsentToOffset() bool {
+	if x != nil {
+		return x.ConsentToOffset
+	}
+	return false
+}
+
+func (x *DeathBenefitClaim) GetConsentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConsentTime
+	}
+	return nil
+}
+
+func (x *DeathBenefitClaim) GetDateOfDeath() string {
+	if x != nil {
+		return x.DateOfDeath
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetAmounts() *BenefitAmounts {
+	if x != nil {
+		return x.Amounts
+	}
+	return nil
+}
+
+func (x *DeathBenefitClaim) GetRejectReason() string {
+	if x != nil {
+		return x.RejectReason
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetPaidOn() string {
+	if x != nil {
+		return x.PaidOn
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetDeathReversed() bool {
+	if x != nil {
+		return x.DeathReversed
+	}
+	return false
+}
+
+func (x *DeathBenefitClaim) GetFiledBy() string {
+	if x != nil {
+		return x.FiledBy
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *DeathBenefitClaim) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// CreateDeathBenefitClaimRequest is the request of CreateDeathBenefitClaim.
+type CreateDeathBenefitClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId     string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,2,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeathBenefitClaimRequest) Reset() {
+	*x = CreateDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *CreateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*CreateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CreateDeathBenefitClaimRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *CreateDeathBenefitClaimRequest) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// CreateDeathBenefitClaimResponse is the response of
+// CreateDeathBenefitClaim.
+type CreateDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeathBenefitClaimResponse) Reset() {
+	*x = CreateDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *CreateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*CreateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *CreateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// UpdateDeathBenefitClaimRequest is the request of UpdateDeathBenefitClaim:
+// the claim's claimant, documents, bank account (kept when empty) and
+// consent are replaced.
+type UpdateDeathBenefitClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,2,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDeathBenefitClaimRequest) Reset() {
+	*x = UpdateDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *UpdateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UpdateDeathBenefitClaimRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateDeathBenefitClaimRequest) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// UpdateDeathBenefitClaimResponse is the response of
+// UpdateDeathBenefitClaim.
+type UpdateDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDeathBenefitClaimResponse) Reset() {
+	*x = UpdateDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *UpdateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *UpdateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// SubmitDeathBenefitClaimRequest is the request of SubmitDeathBenefitClaim.
+type SubmitDeathBenefitClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitDeathBenefitClaimRequest) Reset() {
+	*x = SubmitDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *SubmitDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*SubmitDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *SubmitDeathBenefitClaimRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// SubmitDeathBenefitClaimResponse is the response of
+// SubmitDeathBenefitClaim.
+type SubmitDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitDeathBenefitClaimResponse) Reset() {
+	*x = SubmitDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *SubmitDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*SubmitDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *SubmitDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// ApproveDeathBenefitClaimRequest is the request of
+// ApproveDeathBenefitClaim.
+type ApproveDeathBenefitClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveDeathBenefitClaimRequest) Reset() {
+	*x = ApproveDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *ApproveDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*ApproveDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *ApproveDeathBenefitClaimRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ApproveDeathBenefitClaimResponse is the response of
+// ApproveDeathBenefitClaim.
+type ApproveDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveDeathBenefitClaimResponse) Reset() {
+	*x = ApproveDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *ApproveDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*ApproveDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ApproveDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// RejectDeathBenefitClaimRequest is the request of RejectDeathBenefitClaim.
+type RejectDeathBenefitClaimRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, at most 500 characters.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectDeathBenefitClaimRequest) Reset() {
+	*x = RejectDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *RejectDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*RejectDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *RejectDeathBenefitClaimRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectDeathBenefitClaimRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RejectDeathBenefitClaimResponse is the response of
+// RejectDeathBenefitClaim.
+type RejectDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectDeathBenefitClaimResponse) Reset() {
+	*x = RejectDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *RejectDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*RejectDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *RejectDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// MarkDeathBenefitClaimPaidRequest is the request of
+// MarkDeathBenefitClaimPaid.
+type MarkDeathBenefitClaimPaidRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// YYYY-MM-DD, not in the future.
+	PaidOn string `protobuf:"bytes,2,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
+	// The bank's reference of the transfer, 1 to 64 characters of
+	// [A-Za-z0-9._-].
+	BankReference string `protobuf:"bytes,3,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkDeathBenefitClaimPaidRequest) Reset() {
+	*x = MarkDeathBenefitClaimPaidRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkDeathBenefitClaimPaidRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkDeathBenefitClaimPaidRequest) ProtoMessage() {}
+
+func (x *MarkDeathBenefitClaimPaidRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkDeathBenefitClaimPaidRequest.ProtoReflect.Descriptor instead.
+func (*MarkDeathBenefitClaimPaidRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *MarkDeathBenefitClaimPaidRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MarkDeathBenefitClaimPaidRequest) GetPaidOn() string {
+	if x != nil {
+		return x.PaidOn
+	}
+	return ""
+}
+
+func (x *MarkDeathBenefitClaimPaidRequest) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+// MarkDeathBenefitClaimPaidResponse is the response of
+// MarkDeathBenefitClaimPaid.
+type MarkDeathBenefitClaimPaidResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkDeathBenefitClaimPaidResponse) Reset() {
+	*x = MarkDeathBenefitClaimPaidResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkDeathBenefitClaimPaidResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkDeathBenefitClaimPaidResponse) ProtoMessage() {}
+
+func (x *MarkDeathBenefitClaimPaidResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkDeathBenefitClaimPaidResponse.ProtoReflect.Descriptor instead.
+func (*MarkDeathBenefitClaimPaidResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *MarkDeathBenefitClaimPaidResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// GetDeathBenefitClaimRequest is the request of GetDeathBenefitClaim.
+type GetDeathBenefitClaimRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeathBenefitClaimRequest) Reset() {
+	*x = GetDeathBenefitClaimRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeathBenefitClaimRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeathBenefitClaimRequest) ProtoMessage() {}
+
+func (x *GetDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
+func (*GetDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *GetDeathBenefitClaimRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetDeathBenefitClaimResponse is the response of GetDeathBenefitClaim.
+type GetDeathBenefitClaimResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeathBenefitClaimResponse) Reset() {
+	*x = GetDeathBenefitClaimResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeathBenefitClaimResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeathBenefitClaimResponse) ProtoMessage() {}
+
+func (x *GetDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
+func (*GetDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// ListDeathBenefitClaimsRequest is the request of ListDeathBenefitClaims.
+type ListDeathBenefitClaimsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required for clerks and supervisors (a community of theirs); the
+	// bureau and admin may leave it empty for all.
+	CommunityId string `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Optional: only claims in this state.
+	State         DeathBenefitClaimState `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.pension.v1.DeathBenefitClaimState" json:"state,omitempty"`
+	PageSize      int32                  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeathBenefitClaimsRequest) Reset() {
+	*x = ListDeathBenefitClaimsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeathBenefitClaimsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeathBenefitClaimsRequest) ProtoMessage() {}
+
+func (x *ListDeathBenefitClaimsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeathBenefitClaimsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeathBenefitClaimsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ListDeathBenefitClaimsRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListDeathBenefitClaimsRequest) GetState() DeathBenefitClaimState {
+	if x != nil {
+		return x.State
+	}
+	return DeathBenefitClaimState_DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED
+}
+
+func (x *ListDeathBenefitClaimsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeathBenefitClaimsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDeathBenefitClaimsResponse is the response of ListDeathBenefitClaims.
+// Claimants' phones are masked.
+type ListDeathBenefitClaimsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Claims        []*DeathBenefitClaim   `protobuf:"bytes,1,rep,name=claims,proto3" json:"claims,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeathBenefitClaimsResponse) Reset() {
+	*x = ListDeathBenefitClaimsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeathBenefitClaimsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeathBenefitClaimsResponse) ProtoMessage() {}
+
+func (x *ListDeathBenefitClaimsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeathBenefitClaimsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeathBenefitClaimsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ListDeathBenefitClaimsResponse) GetClaims() []*DeathBenefitClaim {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *ListDeathBenefitClaimsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_socmgmt_pension_v1_pension_proto protoreflect.FileDescriptor
 
 const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
@@ -4519,6 +6284,132 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1cListPaymentAnomaliesResponse\x129\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1b.socmgmt.pension.v1.AnomalyR\tanomalies\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9d\x02\n" +
+	"\x0fBenefitDocument\x12<\n" +
+	"\x04kind\x18\x01 \x01(\x0e2(.socmgmt.pension.v1.BenefitDocument.KindR\x04kind\x12\x1c\n" +
+	"\treference\x18\x02 \x01(\tR\treference\"\xad\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11DEATH_CERTIFICATE\x10\x01\x12\x19\n" +
+	"\x15CREMATION_CERTIFICATE\x10\x02\x12\x1a\n" +
+	"\x16HOUSEHOLD_CANCELLATION\x10\x03\x12\x0f\n" +
+	"\vCLAIMANT_ID\x10\x04\x12\x16\n" +
+	"\x12RELATIONSHIP_PROOF\x10\x05\x12\r\n" +
+	"\tBANK_CARD\x10\x06\x12\t\n" +
+	"\x05OTHER\x10\a\"\xe3\x03\n" +
+	"\vBenefitRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rregion_prefix\x18\x02 \x01(\tR\fregionPrefix\x12!\n" +
+	"\feffective_on\x18\x03 \x01(\tR\veffectiveOn\x125\n" +
+	"\x17funeral_grant_fixed_fen\x18\x04 \x01(\x03R\x14funeralGrantFixedFen\x129\n" +
+	"\x19funeral_grant_wage_months\x18\x05 \x01(\x05R\x16funeralGrantWageMonths\x12,\n" +
+	"\x12reference_wage_fen\x18\x06 \x01(\x03R\x10referenceWageFen\x12'\n" +
+	"\x0fsurvivor_months\x18\a \x01(\x05R\x0esurvivorMonths\x12W\n" +
+	"\x12required_documents\x18\b \x03(\x0e2(.socmgmt.pension.v1.BenefitDocument.KindR\x11requiredDocuments\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\t \x01(\tR\tcreatedBy\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"O\n" +
+	"\x18CreateBenefitRuleRequest\x123\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1f.socmgmt.pension.v1.BenefitRuleR\x04rule\"P\n" +
+	"\x19CreateBenefitRuleResponse\x123\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1f.socmgmt.pension.v1.BenefitRuleR\x04rule\"z\n" +
+	"\x17ListBenefitRulesRequest\x12#\n" +
+	"\rregion_prefix\x18\x01 \x01(\tR\fregionPrefix\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"\x18ListBenefitRulesResponse\x125\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1f.socmgmt.pension.v1.BenefitRuleR\x05rules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdf\x01\n" +
+	"\bClaimant\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\brelation\x18\x02 \x01(\x0e2#.socmgmt.registry.v1.Carer.RelationR\brelation\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12!\n" +
+	"\fphone_masked\x18\x04 \x01(\tR\vphoneMasked\x12\x1b\n" +
+	"\tid_number\x18\x05 \x01(\tR\bidNumber\x12(\n" +
+	"\x10id_number_masked\x18\x06 \x01(\tR\x0eidNumberMasked\"\xd0\x03\n" +
+	"\x0eBenefitAmounts\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x125\n" +
+	"\x17funeral_grant_fixed_fen\x18\x02 \x01(\x03R\x14funeralGrantFixedFen\x129\n" +
+	"\x19funeral_grant_wage_months\x18\x03 \x01(\x05R\x16funeralGrantWageMonths\x12,\n" +
+	"\x12reference_wage_fen\x18\x04 \x01(\x03R\x10referenceWageFen\x12*\n" +
+	"\x11funeral_grant_fen\x18\x05 \x01(\x03R\x0ffuneralGrantFen\x12'\n" +
+	"\x0fsurvivor_months\x18\x06 \x01(\x05R\x0esurvivorMonths\x12,\n" +
+	"\x12last_regular_month\x18\a \x01(\tR\x10lastRegularMonth\x123\n" +
+	"\x16last_regular_total_fen\x18\b \x01(\x03R\x13lastRegularTotalFen\x120\n" +
+	"\x14survivor_payment_fen\x18\t \x01(\x03R\x12survivorPaymentFen\x12\x1b\n" +
+	"\ttotal_fen\x18\n" +
+	" \x01(\x03R\btotalFen\"\x84\a\n" +
+	"\x11DeathBenefitClaim\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12!\n" +
+	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x12@\n" +
+	"\x05state\x18\x04 \x01(\x0e2*.socmgmt.pension.v1.DeathBenefitClaimStateR\x05state\x128\n" +
+	"\bclaimant\x18\x05 \x01(\v2\x1c.socmgmt.pension.v1.ClaimantR\bclaimant\x12A\n" +
+	"\tdocuments\x18\x06 \x03(\v2#.socmgmt.pension.v1.BenefitDocumentR\tdocuments\x12!\n" +
+	"\fbank_account\x18\a \x01(\tR\vbankAccount\x12.\n" +
+	"\x13bank_account_masked\x18\b \x01(\tR\x11bankAccountMasked\x12*\n" +
+	"\x11consent_to_offset\x18\t \x01(\bR\x0fconsentToOffset\x12=\n" +
+	"\fconsent_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vconsentTime\x12\"\n" +
+	"\rdate_of_death\x18\v \x01(\tR\vdateOfDeath\x12<\n" +
+	"\aamounts\x18\f \x01(\v2\".socmgmt.pension.v1.BenefitAmountsR\aamounts\x12#\n" +
+	"\rreject_reason\x18\r \x01(\tR\frejectReason\x12\x17\n" +
+	"\apaid_on\x18\x0e \x01(\tR\x06paidOn\x12%\n" +
+	"\x0ebank_reference\x18\x0f \x01(\tR\rbankReference\x12%\n" +
+	"\x0edeath_reversed\x18\x10 \x01(\bR\rdeathReversed\x12\x19\n" +
+	"\bfiled_by\x18\x11 \x01(\tR\afiledBy\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\x12 \x01(\tR\tdecidedBy\x12;\n" +
+	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"|\n" +
+	"\x1eCreateDeathBenefitClaimRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12;\n" +
+	"\x05claim\x18\x02 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"^\n" +
+	"\x1fCreateDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"m\n" +
+	"\x1eUpdateDeathBenefitClaimRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
+	"\x05claim\x18\x02 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"^\n" +
+	"\x1fUpdateDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"0\n" +
+	"\x1eSubmitDeathBenefitClaimRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"^\n" +
+	"\x1fSubmitDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"1\n" +
+	"\x1fApproveDeathBenefitClaimRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"_\n" +
+	" ApproveDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"H\n" +
+	"\x1eRejectDeathBenefitClaimRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"^\n" +
+	"\x1fRejectDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"r\n" +
+	" MarkDeathBenefitClaimPaidRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\apaid_on\x18\x02 \x01(\tR\x06paidOn\x12%\n" +
+	"\x0ebank_reference\x18\x03 \x01(\tR\rbankReference\"`\n" +
+	"!MarkDeathBenefitClaimPaidResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"-\n" +
+	"\x1bGetDeathBenefitClaimRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"[\n" +
+	"\x1cGetDeathBenefitClaimResponse\x12;\n" +
+	"\x05claim\x18\x01 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"\xc0\x01\n" +
+	"\x1dListDeathBenefitClaimsRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12@\n" +
+	"\x05state\x18\x02 \x01(\x0e2*.socmgmt.pension.v1.DeathBenefitClaimStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"\x1eListDeathBenefitClaimsResponse\x12=\n" +
+	"\x06claims\x18\x01 \x03(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x06claims\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*U\n" +
 	"\vPaymentKind\x12\x1c\n" +
 	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
@@ -4575,7 +6466,15 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x14PAID_WHILE_SUSPENDED\x10\x03\x12\x0f\n" +
 	"\vAMOUNT_DROP\x10\x04\x12\x0e\n" +
 	"\n" +
-	"PAID_TWICE\x10\x052\xd4\x10\n" +
+	"PAID_TWICE\x10\x05*\x8d\x01\n" +
+	"\x16DeathBenefitClaimState\x12)\n" +
+	"%DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05DRAFT\x10\x01\x12\r\n" +
+	"\tSUBMITTED\x10\x02\x12\f\n" +
+	"\bAPPROVED\x10\x03\x12\f\n" +
+	"\bREJECTED\x10\x04\x12\b\n" +
+	"\x04PAID\x10\x05\x12\b\n" +
+	"\x04VOID\x10\x062\xd8\x1a\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -4594,7 +6493,17 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x17CreateCertificationRule\x122.socmgmt.pension.v1.CreateCertificationRuleRequest\x1a3.socmgmt.pension.v1.CreateCertificationRuleResponse\x12\x7f\n" +
 	"\x16ListCertificationRules\x121.socmgmt.pension.v1.ListCertificationRulesRequest\x1a2.socmgmt.pension.v1.ListCertificationRulesResponse\x12\x85\x01\n" +
 	"\x18PreviewCertificationRule\x123.socmgmt.pension.v1.PreviewCertificationRuleRequest\x1a4.socmgmt.pension.v1.PreviewCertificationRuleResponse\x12y\n" +
-	"\x14ListPaymentAnomalies\x12/.socmgmt.pension.v1.ListPaymentAnomaliesRequest\x1a0.socmgmt.pension.v1.ListPaymentAnomaliesResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
+	"\x14ListPaymentAnomalies\x12/.socmgmt.pension.v1.ListPaymentAnomaliesRequest\x1a0.socmgmt.pension.v1.ListPaymentAnomaliesResponse\x12p\n" +
+	"\x11CreateBenefitRule\x12,.socmgmt.pension.v1.CreateBenefitRuleRequest\x1a-.socmgmt.pension.v1.CreateBenefitRuleResponse\x12m\n" +
+	"\x10ListBenefitRules\x12+.socmgmt.pension.v1.ListBenefitRulesRequest\x1a,.socmgmt.pension.v1.ListBenefitRulesResponse\x12\x82\x01\n" +
+	"\x17CreateDeathBenefitClaim\x122.socmgmt.pension.v1.CreateDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.CreateDeathBenefitClaimResponse\x12\x82\x01\n" +
+	"\x17UpdateDeathBenefitClaim\x122.socmgmt.pension.v1.UpdateDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.UpdateDeathBenefitClaimResponse\x12\x82\x01\n" +
+	"\x17SubmitDeathBenefitClaim\x122.socmgmt.pension.v1.SubmitDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.SubmitDeathBenefitClaimResponse\x12\x85\x01\n" +
+	"\x18ApproveDeathBenefitClaim\x123.socmgmt.pension.v1.ApproveDeathBenefitClaimRequest\x1a4.socmgmt.pension.v1.ApproveDeathBenefitClaimResponse\x12\x82\x01\n" +
+	"\x17RejectDeathBenefitClaim\x122.socmgmt.pension.v1.RejectDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.RejectDeathBenefitClaimResponse\x12\x88\x01\n" +
+	"\x19MarkDeathBenefitClaimPaid\x124.socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest\x1a5.socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse\x12y\n" +
+	"\x14GetDeathBenefitClaim\x12/.socmgmt.pension.v1.GetDeathBenefitClaimRequest\x1a0.socmgmt.pension.v1.GetDeathBenefitClaimResponse\x12\x7f\n" +
+	"\x16ListDeathBenefitClaims\x121.socmgmt.pension.v1.ListDeathBenefitClaimsRequest\x1a2.socmgmt.pension.v1.ListDeathBenefitClaimsResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
 
 var (
 	file_socmgmt_pension_v1_pension_proto_rawDescOnce sync.Once
@@ -4608,8 +6517,8 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 	return file_socmgmt_pension_v1_pension_proto_rawDescData
 }
 
-var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -4619,154 +6528,227 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(CertificationStatus)(0),                  // 5: socmgmt.pension.v1.CertificationStatus
 	(CertificationRuleKind)(0),                // 6: socmgmt.pension.v1.CertificationRuleKind
 	(AnomalyKind)(0),                          // 7: socmgmt.pension.v1.AnomalyKind
-	(*ImportHeader)(nil),                      // 8: socmgmt.pension.v1.ImportHeader
-	(*PaymentRecord)(nil),                     // 9: socmgmt.pension.v1.PaymentRecord
-	(*ImportPaymentsRequest)(nil),             // 10: socmgmt.pension.v1.ImportPaymentsRequest
-	(*RecordRejection)(nil),                   // 11: socmgmt.pension.v1.RecordRejection
-	(*ImportAck)(nil),                         // 12: socmgmt.pension.v1.ImportAck
-	(*ImportSummary)(nil),                     // 13: socmgmt.pension.v1.ImportSummary
-	(*ImportPaymentsResponse)(nil),            // 14: socmgmt.pension.v1.ImportPaymentsResponse
-	(*Payment)(nil),                           // 15: socmgmt.pension.v1.Payment
-	(*ListPaymentsRequest)(nil),               // 16: socmgmt.pension.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),              // 17: socmgmt.pension.v1.ListPaymentsResponse
-	(*QueryPaymentsRequest)(nil),              // 18: socmgmt.pension.v1.QueryPaymentsRequest
-	(*QueryPaymentsResponse)(nil),             // 19: socmgmt.pension.v1.QueryPaymentsResponse
-	(*ListPaymentVersionsRequest)(nil),        // 20: socmgmt.pension.v1.ListPaymentVersionsRequest
-	(*ListPaymentVersionsResponse)(nil),       // 21: socmgmt.pension.v1.ListPaymentVersionsResponse
-	(*GetStatementRequest)(nil),               // 22: socmgmt.pension.v1.GetStatementRequest
-	(*GetStatementResponse)(nil),              // 23: socmgmt.pension.v1.GetStatementResponse
-	(*Certification)(nil),                     // 24: socmgmt.pension.v1.Certification
-	(*CertificationRecord)(nil),               // 25: socmgmt.pension.v1.CertificationRecord
-	(*ImportCertificationsRequest)(nil),       // 26: socmgmt.pension.v1.ImportCertificationsRequest
-	(*ImportCertificationsResponse)(nil),      // 27: socmgmt.pension.v1.ImportCertificationsResponse
-	(*EntitlementDecision)(nil),               // 28: socmgmt.pension.v1.EntitlementDecision
-	(*DecisionRecord)(nil),                    // 29: socmgmt.pension.v1.DecisionRecord
-	(*ImportDecisionsRequest)(nil),            // 30: socmgmt.pension.v1.ImportDecisionsRequest
-	(*ImportDecisionsResponse)(nil),           // 31: socmgmt.pension.v1.ImportDecisionsResponse
-	(*RecordDecisionRequest)(nil),             // 32: socmgmt.pension.v1.RecordDecisionRequest
-	(*RecordDecisionResponse)(nil),            // 33: socmgmt.pension.v1.RecordDecisionResponse
-	(*ListDecisionsRequest)(nil),              // 34: socmgmt.pension.v1.ListDecisionsRequest
-	(*ListDecisionsResponse)(nil),             // 35: socmgmt.pension.v1.ListDecisionsResponse
-	(*RecordCertificationRequest)(nil),        // 36: socmgmt.pension.v1.RecordCertificationRequest
-	(*RecordCertificationResponse)(nil),       // 37: socmgmt.pension.v1.RecordCertificationResponse
-	(*ListCertificationsRequest)(nil),         // 38: socmgmt.pension.v1.ListCertificationsRequest
-	(*ListCertificationsResponse)(nil),        // 39: socmgmt.pension.v1.ListCertificationsResponse
-	(*CertificationState)(nil),                // 40: socmgmt.pension.v1.CertificationState
-	(*GetEntitlementRequest)(nil),             // 41: socmgmt.pension.v1.GetEntitlementRequest
-	(*GetEntitlementResponse)(nil),            // 42: socmgmt.pension.v1.GetEntitlementResponse
-	(*ListOverdueCertificationsRequest)(nil),  // 43: socmgmt.pension.v1.ListOverdueCertificationsRequest
-	(*OverdueCertification)(nil),              // 44: socmgmt.pension.v1.OverdueCertification
-	(*ListOverdueCertificationsResponse)(nil), // 45: socmgmt.pension.v1.ListOverdueCertificationsResponse
-	(*ListDueSoonCertificationsRequest)(nil),  // 46: socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	(*ListDueSoonCertificationsResponse)(nil), // 47: socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	(*CertificationRule)(nil),                 // 48: socmgmt.pension.v1.CertificationRule
-	(*CreateCertificationRuleRequest)(nil),    // 49: socmgmt.pension.v1.CreateCertificationRuleRequest
-	(*CreateCertificationRuleResponse)(nil),   // 50: socmgmt.pension.v1.CreateCertificationRuleResponse
-	(*ListCertificationRulesRequest)(nil),     // 51: socmgmt.pension.v1.ListCertificationRulesRequest
-	(*ListCertificationRulesResponse)(nil),    // 52: socmgmt.pension.v1.ListCertificationRulesResponse
-	(*PreviewCertificationRuleRequest)(nil),   // 53: socmgmt.pension.v1.PreviewCertificationRuleRequest
-	(*PreviewCertificationRuleResponse)(nil),  // 54: socmgmt.pension.v1.PreviewCertificationRuleResponse
-	(*Anomaly)(nil),                           // 55: socmgmt.pension.v1.Anomaly
-	(*ListPaymentAnomaliesRequest)(nil),       // 56: socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	(*ListPaymentAnomaliesResponse)(nil),      // 57: socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	(*timestamppb.Timestamp)(nil),             // 58: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 59: socmgmt.registry.v1.RetireeFlag
+	(DeathBenefitClaimState)(0),               // 8: socmgmt.pension.v1.DeathBenefitClaimState
+	(BenefitDocument_Kind)(0),                 // 9: socmgmt.pension.v1.BenefitDocument.Kind
+	(*ImportHeader)(nil),                      // 10: socmgmt.pension.v1.ImportHeader
+	(*PaymentRecord)(nil),                     // 11: socmgmt.pension.v1.PaymentRecord
+	(*ImportPaymentsRequest)(nil),             // 12: socmgmt.pension.v1.ImportPaymentsRequest
+	(*RecordRejection)(nil),                   // 13: socmgmt.pension.v1.RecordRejection
+	(*ImportAck)(nil),                         // 14: socmgmt.pension.v1.ImportAck
+	(*ImportSummary)(nil),                     // 15: socmgmt.pension.v1.ImportSummary
+	(*ImportPaymentsResponse)(nil),            // 16: socmgmt.pension.v1.ImportPaymentsResponse
+	(*Payment)(nil),                           // 17: socmgmt.pension.v1.Payment
+	(*ListPaymentsRequest)(nil),               // 18: socmgmt.pension.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),              // 19: socmgmt.pension.v1.ListPaymentsResponse
+	(*QueryPaymentsRequest)(nil),              // 20: socmgmt.pension.v1.QueryPaymentsRequest
+	(*QueryPaymentsResponse)(nil),             // 21: socmgmt.pension.v1.QueryPaymentsResponse
+	(*ListPaymentVersionsRequest)(nil),        // 22: socmgmt.pension.v1.ListPaymentVersionsRequest
+	(*ListPaymentVersionsResponse)(nil),       // 23: socmgmt.pension.v1.ListPaymentVersionsResponse
+	(*GetStatementRequest)(nil),               // 24: socmgmt.pension.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),              // 25: socmgmt.pension.v1.GetStatementResponse
+	(*Certification)(nil),                     // 26: socmgmt.pension.v1.Certification
+	(*CertificationRecord)(nil),               // 27: socmgmt.pension.v1.CertificationRecord
+	(*ImportCertificationsRequest)(nil),       // 28: socmgmt.pension.v1.ImportCertificationsRequest
+	(*ImportCertificationsResponse)(nil),      // 29: socmgmt.pension.v1.ImportCertificationsResponse
+	(*EntitlementDecision)(nil),               // 30: socmgmt.pension.v1.EntitlementDecision
+	(*DecisionRecord)(nil),                    // 31: socmgmt.pension.v1.DecisionRecord
+	(*ImportDecisionsRequest)(nil),            // 32: socmgmt.pension.v1.ImportDecisionsRequest
+	(*ImportDecisionsResponse)(nil),           // 33: socmgmt.pension.v1.ImportDecisionsResponse
+	(*RecordDecisionRequest)(nil),             // 34: socmgmt.pension.v1.RecordDecisionRequest
+	(*RecordDecisionResponse)(nil),            // 35: socmgmt.pension.v1.RecordDecisionResponse
+	(*ListDecisionsRequest)(nil),              // 36: socmgmt.pension.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil),             // 37: socmgmt.pension.v1.ListDecisionsResponse
+	(*RecordCertificationRequest)(nil),        // 38: socmgmt.pension.v1.RecordCertificationRequest
+	(*RecordCertificationResponse)(nil),       // 39: socmgmt.pension.v1.RecordCertificationResponse
+	(*ListCertificationsRequest)(nil),         // 40: socmgmt.pension.v1.ListCertificationsRequest
+	(*ListCertificationsResponse)(nil),        // 41: socmgmt.pension.v1.ListCertificationsResponse
+	(*CertificationState)(nil),                // 42: socmgmt.pension.v1.CertificationState
+	(*GetEntitlementRequest)(nil),             // 43: socmgmt.pension.v1.GetEntitlementRequest
+	(*GetEntitlementResponse)(nil),            // 44: socmgmt.pension.v1.GetEntitlementResponse
+	(*ListOverdueCertificationsRequest)(nil),  // 45: socmgmt.pension.v1.ListOverdueCertificationsRequest
+	(*OverdueCertification)(nil),              // 46: socmgmt.pension.v1.OverdueCertification
+	(*ListOverdueCertificationsResponse)(nil), // 47: socmgmt.pension.v1.ListOverdueCertificationsResponse
+	(*ListDueSoonCertificationsRequest)(nil),  // 48: socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	(*ListDueSoonCertificationsResponse)(nil), // 49: socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	(*CertificationRule)(nil),                 // 50: socmgmt.pension.v1.CertificationRule
+	(*CreateCertificationRuleRequest)(nil),    // 51: socmgmt.pension.v1.CreateCertificationRuleRequest
+	(*CreateCertificationRuleResponse)(nil),   // 52: socmgmt.pension.v1.CreateCertificationRuleResponse
+	(*ListCertificationRulesRequest)(nil),     // 53: socmgmt.pension.v1.ListCertificationRulesRequest
+	(*ListCertificationRulesResponse)(nil),    // 54: socmgmt.pension.v1.ListCertificationRulesResponse
+	(*PreviewCertificationRuleRequest)(nil),   // 55: socmgmt.pension.v1.PreviewCertificationRuleRequest
+	(*PreviewCertificationRuleResponse)(nil),  // 56: socmgmt.pension.v1.PreviewCertificationRuleResponse
+	(*Anomaly)(nil),                           // 57: socmgmt.pension.v1.Anomaly
+	(*ListPaymentAnomaliesRequest)(nil),       // 58: socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	(*ListPaymentAnomaliesResponse)(nil),      // 59: socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	(*BenefitDocument)(nil),                   // 60: socmgmt.pension.v1.BenefitDocument
+	(*BenefitRule)(nil),                       // 61: socmgmt.pension.v1.BenefitRule
+	(*CreateBenefitRuleRequest)(nil),          // 62: socmgmt.pension.v1.CreateBenefitRuleRequest
+	(*CreateBenefitRuleResponse)(nil),         // 63: socmgmt.pension.v1.CreateBenefitRuleResponse
+	(*ListBenefitRulesRequest)(nil),           // 64: socmgmt.pension.v1.ListBenefitRulesRequest
+	(*ListBenefitRulesResponse)(nil),          // 65: socmgmt.pension.v1.ListBenefitRulesResponse
+	(*Claimant)(nil),                          // 66: socmgmt.pension.v1.Claimant
+	(*BenefitAmounts)(nil),                    // 67: socmgmt.pension.v1.BenefitAmounts
+	(*DeathBenefitClaim)(nil),                 // 68: socmgmt.pension.v1.DeathBenefitClaim
+	(*CreateDeathBenefitClaimRequest)(nil),    // 69: socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	(*CreateDeathBenefitClaimResponse)(nil),   // 70: socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	(*UpdateDeathBenefitClaimRequest)(nil),    // 71: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	(*UpdateDeathBenefitClaimResponse)(nil),   // 72: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	(*SubmitDeathBenefitClaimRequest)(nil),    // 73: socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	(*SubmitDeathBenefitClaimResponse)(nil),   // 74: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	(*ApproveDeathBenefitClaimRequest)(nil),   // 75: socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	(*ApproveDeathBenefitClaimResponse)(nil),  // 76: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	(*RejectDeathBenefitClaimRequest)(nil),    // 77: socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	(*RejectDeathBenefitClaimResponse)(nil),   // 78: socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	(*MarkDeathBenefitClaimPaidRequest)(nil),  // 79: socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	(*MarkDeathBenefitClaimPaidResponse)(nil), // 80: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	(*GetDeathBenefitClaimRequest)(nil),       // 81: socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	(*GetDeathBenefitClaimResponse)(nil),      // 82: socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	(*ListDeathBenefitClaimsRequest)(nil),     // 83: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	(*ListDeathBenefitClaimsResponse)(nil),    // 84: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	(*timestamppb.Timestamp)(nil),             // 85: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 86: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 87: socmgmt.registry.v1.Carer.Relation
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
-	0,  // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
-	8,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	9,  // 2: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
-	11, // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
-	12, // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	13, // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	58, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
-	15, // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	15, // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	15, // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
-	15, // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	1,  // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	58, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
-	1,  // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
-	8,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	25, // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
-	12, // 17: socmgmt.pension.v1.ImportCertificationsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	13, // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	2,  // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
-	3,  // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	58, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
-	2,  // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
-	3,  // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	8,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	29, // 25: socmgmt.pension.v1.ImportDecisionsRequest.record:type_name -> socmgmt.pension.v1.DecisionRecord
-	12, // 26: socmgmt.pension.v1.ImportDecisionsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	13, // 27: socmgmt.pension.v1.ImportDecisionsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	28, // 28: socmgmt.pension.v1.RecordDecisionRequest.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
-	28, // 29: socmgmt.pension.v1.RecordDecisionResponse.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
-	28, // 30: socmgmt.pension.v1.ListDecisionsResponse.decisions:type_name -> socmgmt.pension.v1.EntitlementDecision
-	24, // 31: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
-	24, // 32: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
-	24, // 33: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
-	5,  // 34: socmgmt.pension.v1.CertificationState.status:type_name -> socmgmt.pension.v1.CertificationStatus
-	1,  // 35: socmgmt.pension.v1.CertificationState.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
-	4,  // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
-	40, // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
-	3,  // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	59, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	1,  // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
-	5,  // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
-	4,  // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
-	44, // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
-	44, // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
-	6,  // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	58, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
-	48, // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
-	48, // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
-	48, // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
-	48, // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
-	7,  // 51: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
-	55, // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
-	10, // 53: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	16, // 54: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	18, // 55: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	20, // 56: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	22, // 57: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	36, // 58: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	26, // 59: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	30, // 60: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	32, // 61: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	34, // 62: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	38, // 63: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	41, // 64: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	43, // 65: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	46, // 66: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	49, // 67: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	51, // 68: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	53, // 69: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	56, // 70: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	14, // 71: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	17, // 72: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	19, // 73: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	21, // 74: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	23, // 75: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	37, // 76: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	27, // 77: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	31, // 78: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	33, // 79: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	35, // 80: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	39, // 81: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	42, // 82: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	45, // 83: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	47, // 84: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	50, // 85: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	52, // 86: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	54, // 87: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	57, // 88: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	71, // [71:89] is the sub-list for method output_type
-	53, // [53:71] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
+	10,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	11,  // 2: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
+	13,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
+	14,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	15,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	85,  // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
+	17,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	17,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	17,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
+	17,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
+	85,  // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	10,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	27,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
+	14,  // 17: socmgmt.pension.v1.ImportCertificationsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	15,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
+	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	85,  // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
+	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	10,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	31,  // 25: socmgmt.pension.v1.ImportDecisionsRequest.record:type_name -> socmgmt.pension.v1.DecisionRecord
+	14,  // 26: socmgmt.pension.v1.ImportDecisionsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	15,  // 27: socmgmt.pension.v1.ImportDecisionsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	30,  // 28: socmgmt.pension.v1.RecordDecisionRequest.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	30,  // 29: socmgmt.pension.v1.RecordDecisionResponse.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	30,  // 30: socmgmt.pension.v1.ListDecisionsResponse.decisions:type_name -> socmgmt.pension.v1.EntitlementDecision
+	26,  // 31: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
+	26,  // 32: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
+	26,  // 33: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
+	5,   // 34: socmgmt.pension.v1.CertificationState.status:type_name -> socmgmt.pension.v1.CertificationStatus
+	1,   // 35: socmgmt.pension.v1.CertificationState.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
+	42,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
+	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
+	86,  // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
+	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
+	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
+	46,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
+	46,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
+	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
+	85,  // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	50,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	50,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	50,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
+	50,  // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	7,   // 51: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
+	57,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
+	9,   // 53: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	9,   // 54: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	85,  // 55: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 56: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	61,  // 57: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	61,  // 58: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
+	87,  // 59: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	8,   // 60: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	66,  // 61: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
+	60,  // 62: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
+	85,  // 63: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	67,  // 64: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
+	85,  // 65: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	85,  // 66: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	68,  // 67: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 68: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 69: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 70: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 71: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 72: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 73: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 74: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	68,  // 75: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	8,   // 76: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	68,  // 77: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	12,  // 78: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	18,  // 79: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	20,  // 80: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	22,  // 81: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	24,  // 82: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	38,  // 83: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	28,  // 84: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	32,  // 85: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	34,  // 86: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	36,  // 87: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	40,  // 88: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	43,  // 89: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	45,  // 90: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	48,  // 91: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	51,  // 92: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	53,  // 93: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	55,  // 94: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	58,  // 95: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	62,  // 96: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	64,  // 97: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	69,  // 98: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	71,  // 99: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	73,  // 100: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	75,  // 101: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	77,  // 102: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	79,  // 103: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	81,  // 104: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	83,  // 105: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	16,  // 106: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	19,  // 107: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	21,  // 108: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	23,  // 109: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	25,  // 110: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	39,  // 111: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	29,  // 112: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	33,  // 113: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	35,  // 114: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	37,  // 115: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	41,  // 116: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	44,  // 117: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	47,  // 118: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	49,  // 119: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	52,  // 120: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	54,  // 121: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	56,  // 122: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	59,  // 123: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	63,  // 124: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	65,  // 125: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	70,  // 126: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	72,  // 127: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	74,  // 128: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	76,  // 129: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	78,  // 130: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	80,  // 131: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	82,  // 132: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	84,  // 133: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	106, // [106:134] is the sub-list for method output_type
+	78,  // [78:106] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -4803,8 +6785,8 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   50,
+			NumEnums:      10,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

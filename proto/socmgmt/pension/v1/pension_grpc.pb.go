@@ -37,6 +37,16 @@ const (
 	PensionService_ListCertificationRules_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListCertificationRules"
 	PensionService_PreviewCertificationRule_FullMethodName  = "/socmgmt.pension.v1.PensionService/PreviewCertificationRule"
 	PensionService_ListPaymentAnomalies_FullMethodName      = "/socmgmt.pension.v1.PensionService/ListPaymentAnomalies"
+	PensionService_CreateBenefitRule_FullMethodName         = "/socmgmt.pension.v1.PensionService/CreateBenefitRule"
+	PensionService_ListBenefitRules_FullMethodName          = "/socmgmt.pension.v1.PensionService/ListBenefitRules"
+	PensionService_CreateDeathBenefitClaim_FullMethodName   = "/socmgmt.pension.v1.PensionService/CreateDeathBenefitClaim"
+	PensionService_UpdateDeathBenefitClaim_FullMethodName   = "/socmgmt.pension.v1.PensionService/UpdateDeathBenefitClaim"
+	PensionService_SubmitDeathBenefitClaim_FullMethodName   = "/socmgmt.pension.v1.PensionService/SubmitDeathBenefitClaim"
+	PensionService_ApproveDeathBenefitClaim_FullMethodName  = "/socmgmt.pension.v1.PensionService/ApproveDeathBenefitClaim"
+	PensionService_RejectDeathBenefitClaim_FullMethodName   = "/socmgmt.pension.v1.PensionService/RejectDeathBenefitClaim"
+	PensionService_MarkDeathBenefitClaimPaid_FullMethodName = "/socmgmt.pension.v1.PensionService/MarkDeathBenefitClaimPaid"
+	PensionService_GetDeathBenefitClaim_FullMethodName      = "/socmgmt.pension.v1.PensionService/GetDeathBenefitClaim"
+	PensionService_ListDeathBenefitClaims_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListDeathBenefitClaims"
 )
 
 // PensionServiceClient is the client API for PensionService service.
@@ -108,6 +118,35 @@ type PensionServiceClient interface {
 	PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(ctx context.Context, in *ListPaymentAnomaliesRequest, opts ...grpc.CallOption) (*ListPaymentAnomaliesResponse, error)
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	CreateBenefitRule(ctx context.Context, in *CreateBenefitRuleRequest, opts ...grpc.CallOption) (*CreateBenefitRuleResponse, error)
+	// ListBenefitRules lists the death-benefit rules (admin, bureau).
+	ListBenefitRules(ctx context.Context, in *ListBenefitRulesRequest, opts ...grpc.CallOption) (*ListBenefitRulesResponse, error)
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	CreateDeathBenefitClaim(ctx context.Context, in *CreateDeathBenefitClaimRequest, opts ...grpc.CallOption) (*CreateDeathBenefitClaimResponse, error)
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	UpdateDeathBenefitClaim(ctx context.Context, in *UpdateDeathBenefitClaimRequest, opts ...grpc.CallOption) (*UpdateDeathBenefitClaimResponse, error)
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	SubmitDeathBenefitClaim(ctx context.Context, in *SubmitDeathBenefitClaimRequest, opts ...grpc.CallOption) (*SubmitDeathBenefitClaimResponse, error)
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	ApproveDeathBenefitClaim(ctx context.Context, in *ApproveDeathBenefitClaimRequest, opts ...grpc.CallOption) (*ApproveDeathBenefitClaimResponse, error)
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	RejectDeathBenefitClaim(ctx context.Context, in *RejectDeathBenefitClaimRequest, opts ...grpc.CallOption) (*RejectDeathBenefitClaimResponse, error)
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	MarkDeathBenefitClaimPaid(ctx context.Context, in *MarkDeathBenefitClaimPaidRequest, opts ...grpc.CallOption) (*MarkDeathBenefitClaimPaidResponse, error)
+	// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+	// only here, and only to a clerk, the bureau or admin.
+	GetDeathBenefitClaim(ctx context.Context, in *GetDeathBenefitClaimRequest, opts ...grpc.CallOption) (*GetDeathBenefitClaimResponse, error)
+	// ListDeathBenefitClaims lists claims of a community (or, for the
+	// bureau and admin, of all) by id, optionally of one state.
+	ListDeathBenefitClaims(ctx context.Context, in *ListDeathBenefitClaimsRequest, opts ...grpc.CallOption) (*ListDeathBenefitClaimsResponse, error)
 }
 
 type pensionServiceClient struct {
@@ -307,6 +346,106 @@ func (c *pensionServiceClient) ListPaymentAnomalies(ctx context.Context, in *Lis
 	return out, nil
 }
 
+func (c *pensionServiceClient) CreateBenefitRule(ctx context.Context, in *CreateBenefitRuleRequest, opts ...grpc.CallOption) (*CreateBenefitRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateBenefitRuleResponse)
+	err := c.cc.Invoke(ctx, PensionService_CreateBenefitRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ListBenefitRules(ctx context.Context, in *ListBenefitRulesRequest, opts ...grpc.CallOption) (*ListBenefitRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBenefitRulesResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListBenefitRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) CreateDeathBenefitClaim(ctx context.Context, in *CreateDeathBenefitClaimRequest, opts ...grpc.CallOption) (*CreateDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_CreateDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) UpdateDeathBenefitClaim(ctx context.Context, in *UpdateDeathBenefitClaimRequest, opts ...grpc.CallOption) (*UpdateDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_UpdateDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) SubmitDeathBenefitClaim(ctx context.Context, in *SubmitDeathBenefitClaimRequest, opts ...grpc.CallOption) (*SubmitDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_SubmitDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ApproveDeathBenefitClaim(ctx context.Context, in *ApproveDeathBenefitClaimRequest, opts ...grpc.CallOption) (*ApproveDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_ApproveDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) RejectDeathBenefitClaim(ctx context.Context, in *RejectDeathBenefitClaimRequest, opts ...grpc.CallOption) (*RejectDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_RejectDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) MarkDeathBenefitClaimPaid(ctx context.Context, in *MarkDeathBenefitClaimPaidRequest, opts ...grpc.CallOption) (*MarkDeathBenefitClaimPaidResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkDeathBenefitClaimPaidResponse)
+	err := c.cc.Invoke(ctx, PensionService_MarkDeathBenefitClaimPaid_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) GetDeathBenefitClaim(ctx context.Context, in *GetDeathBenefitClaimRequest, opts ...grpc.CallOption) (*GetDeathBenefitClaimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDeathBenefitClaimResponse)
+	err := c.cc.Invoke(ctx, PensionService_GetDeathBenefitClaim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ListDeathBenefitClaims(ctx context.Context, in *ListDeathBenefitClaimsRequest, opts ...grpc.CallOption) (*ListDeathBenefitClaimsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeathBenefitClaimsResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListDeathBenefitClaims_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PensionServiceServer is the server API for PensionService service.
 // All implementations must embed UnimplementedPensionServiceServer
 // for forward compatibility.
@@ -376,6 +515,35 @@ type PensionServiceServer interface {
 	PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error)
+	// --- death benefits (B)
+	// CreateBenefitRule adds a death-benefit rule for a region (admin).
+	CreateBenefitRule(context.Context, *CreateBenefitRuleRequest) (*CreateBenefitRuleResponse, error)
+	// ListBenefitRules lists the death-benefit rules (admin, bureau).
+	ListBenefitRules(context.Context, *ListBenefitRulesRequest) (*ListBenefitRulesResponse, error)
+	// CreateDeathBenefitClaim opens a DRAFT claim for the family of a
+	// retiree registry has DECEASED (a clerk of the retiree's community,
+	// bureau, admin); a retiree has at most one open claim.
+	CreateDeathBenefitClaim(context.Context, *CreateDeathBenefitClaimRequest) (*CreateDeathBenefitClaimResponse, error)
+	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
+	// and consent of a DRAFT (whoever may file it).
+	UpdateDeathBenefitClaim(context.Context, *UpdateDeathBenefitClaimRequest) (*UpdateDeathBenefitClaimResponse, error)
+	// SubmitDeathBenefitClaim checks a DRAFT against its region's checklist
+	// and computes the amounts from the rule in force on the date of death.
+	SubmitDeathBenefitClaim(context.Context, *SubmitDeathBenefitClaimRequest) (*SubmitDeathBenefitClaimResponse, error)
+	// ApproveDeathBenefitClaim approves a SUBMITTED claim (bureau, admin).
+	ApproveDeathBenefitClaim(context.Context, *ApproveDeathBenefitClaimRequest) (*ApproveDeathBenefitClaimResponse, error)
+	// RejectDeathBenefitClaim rejects a SUBMITTED claim with a reason
+	// (bureau, admin).
+	RejectDeathBenefitClaim(context.Context, *RejectDeathBenefitClaimRequest) (*RejectDeathBenefitClaimResponse, error)
+	// MarkDeathBenefitClaimPaid records the payment of an APPROVED claim
+	// (bureau, admin).
+	MarkDeathBenefitClaimPaid(context.Context, *MarkDeathBenefitClaimPaidRequest) (*MarkDeathBenefitClaimPaidResponse, error)
+	// GetDeathBenefitClaim reads one claim; the claimant's phone is shown
+	// only here, and only to a clerk, the bureau or admin.
+	GetDeathBenefitClaim(context.Context, *GetDeathBenefitClaimRequest) (*GetDeathBenefitClaimResponse, error)
+	// ListDeathBenefitClaims lists claims of a community (or, for the
+	// bureau and admin, of all) by id, optionally of one state.
+	ListDeathBenefitClaims(context.Context, *ListDeathBenefitClaimsRequest) (*ListDeathBenefitClaimsResponse, error)
 	mustEmbedUnimplementedPensionServiceServer()
 }
 
@@ -439,6 +607,36 @@ func (UnimplementedPensionServiceServer) PreviewCertificationRule(context.Contex
 }
 func (UnimplementedPensionServiceServer) ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPaymentAnomalies not implemented")
+}
+func (UnimplementedPensionServiceServer) CreateBenefitRule(context.Context, *CreateBenefitRuleRequest) (*CreateBenefitRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBenefitRule not implemented")
+}
+func (UnimplementedPensionServiceServer) ListBenefitRules(context.Context, *ListBenefitRulesRequest) (*ListBenefitRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBenefitRules not implemented")
+}
+func (UnimplementedPensionServiceServer) CreateDeathBenefitClaim(context.Context, *CreateDeathBenefitClaimRequest) (*CreateDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) UpdateDeathBenefitClaim(context.Context, *UpdateDeathBenefitClaimRequest) (*UpdateDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) SubmitDeathBenefitClaim(context.Context, *SubmitDeathBenefitClaimRequest) (*SubmitDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) ApproveDeathBenefitClaim(context.Context, *ApproveDeathBenefitClaimRequest) (*ApproveDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) RejectDeathBenefitClaim(context.Context, *RejectDeathBenefitClaimRequest) (*RejectDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) MarkDeathBenefitClaimPaid(context.Context, *MarkDeathBenefitClaimPaidRequest) (*MarkDeathBenefitClaimPaidResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkDeathBenefitClaimPaid not implemented")
+}
+func (UnimplementedPensionServiceServer) GetDeathBenefitClaim(context.Context, *GetDeathBenefitClaimRequest) (*GetDeathBenefitClaimResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDeathBenefitClaim not implemented")
+}
+func (UnimplementedPensionServiceServer) ListDeathBenefitClaims(context.Context, *ListDeathBenefitClaimsRequest) (*ListDeathBenefitClaimsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeathBenefitClaims not implemented")
 }
 func (UnimplementedPensionServiceServer) mustEmbedUnimplementedPensionServiceServer() {}
 func (UnimplementedPensionServiceServer) testEmbeddedByValue()                        {}
@@ -752,6 +950,186 @@ func _PensionService_ListPaymentAnomalies_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_CreateBenefitRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBenefitRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).CreateBenefitRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_CreateBenefitRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).CreateBenefitRule(ctx, req.(*CreateBenefitRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ListBenefitRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBenefitRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListBenefitRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListBenefitRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListBenefitRules(ctx, req.(*ListBenefitRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_CreateDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).CreateDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_CreateDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).CreateDeathBenefitClaim(ctx, req.(*CreateDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_UpdateDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).UpdateDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_UpdateDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).UpdateDeathBenefitClaim(ctx, req.(*UpdateDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_SubmitDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).SubmitDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_SubmitDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).SubmitDeathBenefitClaim(ctx, req.(*SubmitDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ApproveDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ApproveDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ApproveDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ApproveDeathBenefitClaim(ctx, req.(*ApproveDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_RejectDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).RejectDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_RejectDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).RejectDeathBenefitClaim(ctx, req.(*RejectDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_MarkDeathBenefitClaimPaid_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkDeathBenefitClaimPaidRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).MarkDeathBenefitClaimPaid(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_MarkDeathBenefitClaimPaid_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).MarkDeathBenefitClaimPaid(ctx, req.(*MarkDeathBenefitClaimPaidRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_GetDeathBenefitClaim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDeathBenefitClaimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).GetDeathBenefitClaim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_GetDeathBenefitClaim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).GetDeathBenefitClaim(ctx, req.(*GetDeathBenefitClaimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ListDeathBenefitClaims_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeathBenefitClaimsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListDeathBenefitClaims(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListDeathBenefitClaims_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListDeathBenefitClaims(ctx, req.(*ListDeathBenefitClaimsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PensionService_ServiceDesc is the grpc.ServiceDesc for PensionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -818,6 +1196,46 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPaymentAnomalies",
 			Handler:    _PensionService_ListPaymentAnomalies_Handler,
+		},
+		{
+			MethodName: "CreateBenefitRule",
+			Handler:    _PensionService_CreateBenefitRule_Handler,
+		},
+		{
+			MethodName: "ListBenefitRules",
+			Handler:    _PensionService_ListBenefitRules_Handler,
+		},
+		{
+			MethodName: "CreateDeathBenefitClaim",
+			Handler:    _PensionService_CreateDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "UpdateDeathBenefitClaim",
+			Handler:    _PensionService_UpdateDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "SubmitDeathBenefitClaim",
+			Handler:    _PensionService_SubmitDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "ApproveDeathBenefitClaim",
+			Handler:    _PensionService_ApproveDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "RejectDeathBenefitClaim",
+			Handler:    _PensionService_RejectDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "MarkDeathBenefitClaimPaid",
+			Handler:    _PensionService_MarkDeathBenefitClaimPaid_Handler,
+		},
+		{
+			MethodName: "GetDeathBenefitClaim",
+			Handler:    _PensionService_GetDeathBenefitClaim_Handler,
+		},
+		{
+			MethodName: "ListDeathBenefitClaims",
+			Handler:    _PensionService_ListDeathBenefitClaims_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
