@@ -3587,9 +3587,6 @@ type PensionServiceRejectDeathBenefitClaimJSONRequestBody = PensionServiceReject
 // PensionServiceSubmitDeathBenefitClaimJSONRequestBody defines body for PensionServiceSubmitDeathBenefitClaim for application/json ContentType.
 type PensionServiceSubmitDeathBenefitClaimJSONRequestBody = PensionServiceSubmitDeathBenefitClaimBody
 
-// PensionServiceUpdateDeathBenefitClaim2JSONRequestBody defines body for PensionServiceUpdateDeathBenefitClaim2 for application/json ContentType.
-type PensionServiceUpdateDeathBenefitClaim2JSONRequestBody = V1DeathBenefitClaim
-
 // RegistryServiceCreateEnterpriseJSONRequestBody defines body for RegistryServiceCreateEnterprise for application/json ContentType.
 type RegistryServiceCreateEnterpriseJSONRequestBody = V1Enterprise
 
@@ -4304,26 +4301,6 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
 	PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// PensionServiceUpdateDeathBenefitClaim2WithBody Update death benefit claim2
-	//
-	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-	// and consent of a DRAFT (whoever may file it).
-	//
-	// Takes any type of body and a specified content type.
-	//
-	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-	PensionServiceUpdateDeathBenefitClaim2WithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// PensionServiceUpdateDeathBenefitClaim2 Update death benefit claim2
-	//
-	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-	// and consent of a DRAFT (whoever may file it).
-	//
-	// Takes a body of the `application/json` content type.
-	//
-	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-	PensionServiceUpdateDeathBenefitClaim2(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceListEnterprises List enterprises
 	//
@@ -5879,46 +5856,6 @@ func (c *Client) PensionServiceSubmitDeathBenefitClaimWithBody(ctx context.Conte
 // Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
 func (c *Client) PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPensionServiceSubmitDeathBenefitClaimRequest(c.Server, id, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// PensionServiceUpdateDeathBenefitClaim2WithBody Update death benefit claim2
-//
-// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-// and consent of a DRAFT (whoever may file it).
-//
-// Takes any type of body and a specified content type.
-//
-// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-func (c *Client) PensionServiceUpdateDeathBenefitClaim2WithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(c.Server, id, contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// PensionServiceUpdateDeathBenefitClaim2 Update death benefit claim2
-//
-// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-// and consent of a DRAFT (whoever may file it).
-//
-// Takes a body of the `application/json` content type.
-//
-// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-func (c *Client) PensionServiceUpdateDeathBenefitClaim2(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPensionServiceUpdateDeathBenefitClaim2Request(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9047,53 +8984,6 @@ func NewPensionServiceSubmitDeathBenefitClaimRequestWithBody(server string, id s
 	}
 
 	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:submit", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
-	req.Header.Add("Content-Type", contentType)
-
-	return req, nil
-}
-
-// NewPensionServiceUpdateDeathBenefitClaim2Request calls the generic PensionServiceUpdateDeathBenefitClaim2 builder with application/json body
-func NewPensionServiceUpdateDeathBenefitClaim2Request(server string, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody) (*http.Request, error) {
-	var bodyReader io.Reader
-	buf, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	bodyReader = bytes.NewReader(buf)
-	return NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(server, id, "application/json", bodyReader)
-}
-
-// NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody constructs an http.Request for the PensionServiceUpdateDeathBenefitClaim2 method, with any body, and a specified content type
-func NewPensionServiceUpdateDeathBenefitClaim2RequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
-	var err error
-
-	var pathParam0 string
-
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/v1/deathBenefitClaims/%s:update", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -12467,26 +12357,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
 	PensionServiceSubmitDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error)
-
-	// PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse Update death benefit claim2
-	//
-	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-	// and consent of a DRAFT (whoever may file it).
-	//
-	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-	PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error)
-
-	// PensionServiceUpdateDeathBenefitClaim2WithResponse Update death benefit claim2
-	//
-	// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-	// and consent of a DRAFT (whoever may file it).
-	//
-	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-	PensionServiceUpdateDeathBenefitClaim2WithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error)
 
 	// RegistryServiceListEnterprisesWithResponse List enterprises
 	//
@@ -16138,110 +16008,6 @@ func (r PensionServiceSubmitDeathBenefitClaimResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PensionServiceSubmitDeathBenefitClaimResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-// PensionServiceUpdateDeathBenefitClaim2Response401Headers the declared response headers of an HTTP 401 response for PensionServiceUpdateDeathBenefitClaim2
-type PensionServiceUpdateDeathBenefitClaim2Response401Headers struct {
-	WWWAuthenticate *string
-}
-
-type PensionServiceUpdateDeathBenefitClaim2Response struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *V1DeathBenefitClaim
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
-	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
-	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Conflict
-	// JSON413 the response for an HTTP 413 `application/json` response
-	JSON413 *PayloadTooLarge
-	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
-	// JSONDefault the response for an HTTP default `application/json` response
-	JSONDefault *Error
-	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *PensionServiceUpdateDeathBenefitClaim2Response401Headers
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON200() *V1DeathBenefitClaim {
-	return r.JSON200
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON400() *BadRequest {
-	return r.JSON400
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON401() *Unauthorized {
-	return r.JSON401
-}
-
-// GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON403() *Forbidden {
-	return r.JSON403
-}
-
-// GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON404() *NotFound {
-	return r.JSON404
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON409() *Conflict {
-	return r.JSON409
-}
-
-// GetJSON413 returns the response for an HTTP 413 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON413() *PayloadTooLarge {
-	return r.JSON413
-}
-
-// GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSON429() *TooManyRequests {
-	return r.JSON429
-}
-
-// GetJSONDefault returns the response for an HTTP default `application/json` response
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetJSONDefault() *Error {
-	return r.JSONDefault
-}
-
-// GetBody returns the raw response body bytes
-func (r PensionServiceUpdateDeathBenefitClaim2Response) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r PensionServiceUpdateDeathBenefitClaim2Response) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r PensionServiceUpdateDeathBenefitClaim2Response) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PensionServiceUpdateDeathBenefitClaim2Response) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21698,38 +21464,6 @@ func (c *ClientWithResponses) PensionServiceSubmitDeathBenefitClaimWithResponse(
 	return ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp)
 }
 
-// PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse Update death benefit claim2
-//
-// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-// and consent of a DRAFT (whoever may file it).
-//
-// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaim2WithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
-	rsp, err := c.PensionServiceUpdateDeathBenefitClaim2WithBody(ctx, id, contentType, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp)
-}
-
-// PensionServiceUpdateDeathBenefitClaim2WithResponse Update death benefit claim2
-//
-// UpdateDeathBenefitClaim replaces the claimant, documents, bank account
-// and consent of a DRAFT (whoever may file it).
-//
-// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with POST /v1/deathBenefitClaims/{id}:update (the `PensionServiceUpdateDeathBenefitClaim2` operationId).
-func (c *ClientWithResponses) PensionServiceUpdateDeathBenefitClaim2WithResponse(ctx context.Context, id string, body PensionServiceUpdateDeathBenefitClaim2JSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
-	rsp, err := c.PensionServiceUpdateDeathBenefitClaim2(ctx, id, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp)
-}
-
 // RegistryServiceListEnterprisesWithResponse List enterprises
 //
 // ListEnterprises lists enterprises in credit-code order.
@@ -25519,101 +25253,6 @@ func ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp *http.Response) (*Pe
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceSubmitDeathBenefitClaimResponse401Headers
-		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.WWWAuthenticate = &value
-		}
-		response.Headers401 = &headers
-	}
-
-	return response, nil
-}
-
-// ParsePensionServiceUpdateDeathBenefitClaim2Response parses an HTTP response from a PensionServiceUpdateDeathBenefitClaim2WithResponse call
-func ParsePensionServiceUpdateDeathBenefitClaim2Response(rsp *http.Response) (*PensionServiceUpdateDeathBenefitClaim2Response, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &PensionServiceUpdateDeathBenefitClaim2Response{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest V1DeathBenefitClaim
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON200 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON404 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Conflict
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
-		var dest PayloadTooLarge
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON413 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
-		var dest Error
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSONDefault = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 401:
-		var headers PensionServiceUpdateDeathBenefitClaim2Response401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

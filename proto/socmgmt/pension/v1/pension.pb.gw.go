@@ -820,51 +820,6 @@ func local_request_PensionService_UpdateDeathBenefitClaim_0(ctx context.Context,
 	return msg, metadata, err
 }
 
-func request_PensionService_UpdateDeathBenefitClaim_1(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
-	var (
-		protoReq UpdateDeathBenefitClaimRequest
-		metadata runtime.ServerMetadata
-		err      error
-	)
-	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Claim); err != nil && !errors.Is(err, io.EOF) {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
-	}
-	val, ok := pathParams["id"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
-	}
-	protoReq.Id, err = runtime.String(val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
-	}
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, req.Body)
-	}
-	msg, err := client.UpdateDeathBenefitClaim(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
-	return msg, metadata, err
-}
-
-func local_request_PensionService_UpdateDeathBenefitClaim_1(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
-	var (
-		protoReq UpdateDeathBenefitClaimRequest
-		metadata runtime.ServerMetadata
-		err      error
-	)
-	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Claim); err != nil && !errors.Is(err, io.EOF) {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
-	}
-	val, ok := pathParams["id"]
-	if !ok {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
-	}
-	protoReq.Id, err = runtime.String(val)
-	if err != nil {
-		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
-	}
-	msg, err := server.UpdateDeathBenefitClaim(ctx, &protoReq)
-	return msg, metadata, err
-}
-
 func request_PensionService_SubmitDeathBenefitClaim_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq SubmitDeathBenefitClaimRequest
@@ -1505,26 +1460,6 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_UpdateDeathBenefitClaim_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_UpdateDeathBenefitClaim_0{resp.(*UpdateDeathBenefitClaimResponse)}, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodPost, pattern_PensionService_UpdateDeathBenefitClaim_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
-		ctx, cancel := context.WithCancel(req.Context())
-		defer cancel()
-		var stream runtime.ServerTransportStream
-		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
-		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/UpdateDeathBenefitClaim", runtime.WithHTTPPathPattern("/v1/deathBenefitClaims/{id}:update"))
-		if err != nil {
-			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
-			return
-		}
-		resp, md, err := local_request_PensionService_UpdateDeathBenefitClaim_1(annotatedContext, inboundMarshaler, server, req, pathParams)
-		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
-		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
-		if err != nil {
-			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
-			return
-		}
-		forward_PensionService_UpdateDeathBenefitClaim_1(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_UpdateDeathBenefitClaim_1{resp.(*UpdateDeathBenefitClaimResponse)}, mux.GetForwardResponseOptions()...)
-	})
 	mux.Handle(http.MethodPost, pattern_PensionService_SubmitDeathBenefitClaim_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2008,23 +1943,6 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_UpdateDeathBenefitClaim_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_UpdateDeathBenefitClaim_0{resp.(*UpdateDeathBenefitClaimResponse)}, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodPost, pattern_PensionService_UpdateDeathBenefitClaim_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
-		ctx, cancel := context.WithCancel(req.Context())
-		defer cancel()
-		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/UpdateDeathBenefitClaim", runtime.WithHTTPPathPattern("/v1/deathBenefitClaims/{id}:update"))
-		if err != nil {
-			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
-			return
-		}
-		resp, md, err := request_PensionService_UpdateDeathBenefitClaim_1(annotatedContext, inboundMarshaler, client, req, pathParams)
-		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
-		if err != nil {
-			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
-			return
-		}
-		forward_PensionService_UpdateDeathBenefitClaim_1(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_UpdateDeathBenefitClaim_1{resp.(*UpdateDeathBenefitClaimResponse)}, mux.GetForwardResponseOptions()...)
-	})
 	mux.Handle(http.MethodPost, pattern_PensionService_SubmitDeathBenefitClaim_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2184,15 +2102,6 @@ func (m response_PensionService_UpdateDeathBenefitClaim_0) XXX_ResponseBody() in
 	return response.Claim
 }
 
-type response_PensionService_UpdateDeathBenefitClaim_1 struct {
-	*UpdateDeathBenefitClaimResponse
-}
-
-func (m response_PensionService_UpdateDeathBenefitClaim_1) XXX_ResponseBody() interface{} {
-	response := m.UpdateDeathBenefitClaimResponse
-	return response.Claim
-}
-
 type response_PensionService_SubmitDeathBenefitClaim_0 struct {
 	*SubmitDeathBenefitClaimResponse
 }
@@ -2258,7 +2167,6 @@ var (
 	pattern_PensionService_ListBenefitRules_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "benefitRules"}, ""))
 	pattern_PensionService_CreateDeathBenefitClaim_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "retirees", "retiree_id", "deathBenefitClaims"}, ""))
 	pattern_PensionService_UpdateDeathBenefitClaim_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, ""))
-	pattern_PensionService_UpdateDeathBenefitClaim_1   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, "update"))
 	pattern_PensionService_SubmitDeathBenefitClaim_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, "submit"))
 	pattern_PensionService_ApproveDeathBenefitClaim_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, "approve"))
 	pattern_PensionService_RejectDeathBenefitClaim_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, "reject"))
@@ -2287,7 +2195,6 @@ var (
 	forward_PensionService_ListBenefitRules_0          = runtime.ForwardResponseMessage
 	forward_PensionService_CreateDeathBenefitClaim_0   = runtime.ForwardResponseMessage
 	forward_PensionService_UpdateDeathBenefitClaim_0   = runtime.ForwardResponseMessage
-	forward_PensionService_UpdateDeathBenefitClaim_1   = runtime.ForwardResponseMessage
 	forward_PensionService_SubmitDeathBenefitClaim_0   = runtime.ForwardResponseMessage
 	forward_PensionService_ApproveDeathBenefitClaim_0  = runtime.ForwardResponseMessage
 	forward_PensionService_RejectDeathBenefitClaim_0   = runtime.ForwardResponseMessage
