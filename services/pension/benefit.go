@@ -179,20 +179,7 @@ func checkClaimInput(v *fault.Violations, c *pb.DeathBenefitClaim, creating bool
 		v.Add("claim", "required")
 		return
 	}
-	if c.Claimant == nil {
-		v.Add("claimant", "required")
-	} else {
-		inputcheck.Text(v, "claimant.name", c.Claimant.Name, true, maxClaimantNameLen)
-		if c.Claimant.Relation == 0 || registryv1.Carer_Relation_name[int32(c.Claimant.Relation)] == "" {
-			v.Add("claimant.relation", "required: one of the carers' relations")
-		}
-		inputcheck.Phone(v, "claimant.phone", c.Claimant.Phone)
-		if c.Claimant.IdNumber != "" {
-			if _, err := idnumber.Parse(c.Claimant.IdNumber); err != nil {
-				v.Add("claimant.idNumber", "must be a valid resident ID number")
-			}
-		}
-	}
+	checkClaimant(v, c.Claimant)
 	if len(c.Documents) > maxClaimDocuments {
 		v.Add("documents", "at most 20")
 	}
@@ -205,6 +192,24 @@ func checkClaimInput(v *fault.Violations, c *pb.DeathBenefitClaim, creating bool
 	if c.BankAccount != "" || creating {
 		if _, ok := digits(c.BankAccount); !ok || len(c.BankAccount) < 8 || len(c.BankAccount) > 32 {
 			v.Add("bankAccount", "must be 8 to 32 digits")
+		}
+	}
+}
+
+// checkClaimant validates a claim's claimant.
+func checkClaimant(v *fault.Violations, cl *pb.Claimant) {
+	if cl == nil {
+		v.Add("claimant", "required")
+		return
+	}
+	inputcheck.Text(v, "claimant.name", cl.Name, true, maxClaimantNameLen)
+	if cl.Relation == 0 || registryv1.Carer_Relation_name[int32(cl.Relation)] == "" {
+		v.Add("claimant.relation", "required: one of the carers' relations")
+	}
+	inputcheck.Phone(v, "claimant.phone", cl.Phone)
+	if cl.IdNumber != "" {
+		if _, err := idnumber.Parse(cl.IdNumber); err != nil {
+			v.Add("claimant.idNumber", "must be a valid resident ID number")
 		}
 	}
 }

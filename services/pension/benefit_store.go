@@ -73,8 +73,10 @@ func benefitRuleOn(tx *bolt.Tx, community string, day time.Time) (*pb.BenefitRul
 func (s *Store) lastRegular(tx *bolt.Tx, id string, m month) (*pb.Payment, error) {
 	own := append([]byte(id), 0)
 	c := tx.Bucket(bucketPayments).Cursor()
-	k, v := c.Seek(paymentMonthPrefix(nil, id, m+1))
-	if k == nil {
+	// The last key before month m+1's: a seek past the end leaves the
+	// cursor nowhere, and the last key of all is the one before.
+	var k, v []byte
+	if k, _ = c.Seek(paymentMonthPrefix(nil, id, m+1)); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
