@@ -1,8 +1,10 @@
 package pension
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -275,4 +277,32 @@ func TestDeathBenefitClaimsOnReversal(t *testing.T) {
 	// The retiree is living: no claim.
 	_, err = h.file(bureau, deadB, claimDraft())
 	wantReason(t, err, codes.FailedPrecondition, reasonNotDeceased)
+}
+
+// TestStoredClaimsRevealNoPersonalData files a claim, stops the service
+// and greps its file for the account, the phone and the ID number: none is
+// there, while the service still answers the phone to the clerk.
+func TestStoredClaimsRevealNoPersonalData(t *testing.T) {
+	t.Parallel()
+	h := benefitFixture(t)
+	draft := claimDraft(allDocuments...)
+	draft.Claimant.IdNumber = idNumber(t, 77).Digits()
+	c, err := h.file(h.as(clerkP), deadA, draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.client.GetDeathBenefitClaim(h.as(clerkP), &pb.GetDeathBenefitClaimRequest{Id: c.Id})
+	if err != nil || got.Claim.Claimant.Phone != claimantPhone || got.Claim.Claimant.IdNumberMasked == "" || got.Claim.Claimant.IdNumber != "" {
+		t.Fatalf("GET = %v, %v", got.GetClaim(), err)
+	}
+	h.close()
+	data, err := os.ReadFile(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{bankAccount, claimantPhone, draft.Claimant.IdNumber} {
+		if bytes.Contains(data, []byte(secret)) {
+			t.Errorf("the file holds %s in plain text", secret)
+		}
+	}
 }

@@ -141,6 +141,9 @@ func cmpErr(err, alt error) error {
 // claimRetiree returns the projected retiree id after check; an unknown
 // one is checked as nil.
 func (s *Store) claimRetiree(tx *bolt.Tx, id string, check claimGuard) (*registryv1.RetireeState, error) {
+	if !inputcheck.IsOpaqueID(id) {
+		return nil, cmpErr(check(nil), errRetireeNotFound)
+	}
 	st, err := getRetiree(tx, id)
 	if isNotFound(err) {
 		return nil, cmpErr(check(nil), err)
