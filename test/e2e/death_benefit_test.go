@@ -98,6 +98,9 @@ func TestDeathBenefitClaim(t *testing.T) {
 				{"kind": "CLAIMANT_ID", "reference": "seen"}, {"kind": "BANK_CARD", "reference": "seen"},
 			},
 		}
+		// The first draft lacks the household cancellation.
+		docs := body["documents"]
+		body["documents"] = []map[string]any{{"kind": "DEATH_CERTIFICATE", "reference": "DC-2026-0315"}, {"kind": "CLAIMANT_ID", "reference": "seen"}, {"kind": "BANK_CARD", "reference": "seen"}}
 		// The pension service learns of the death from registry's feed.
 		waitfor.NoError(t, "the pension service to know of the death", func(context.Context) error {
 			r := api.do(t, call{method: http.MethodPost, path: retireePath(r1.ID) + "/deathBenefitClaims", token: tk.clerkA, body: body})
@@ -113,7 +116,17 @@ func TestDeathBenefitClaim(t *testing.T) {
 		if claim.State != "DRAFT" || claim.BankAccountMasked != "***************3445" || claim.Claimant.Phone != "" {
 			t.Errorf("filed claim %+v", claim)
 		}
-		api.send(t, call{method: http.MethodPost, path: "/v1/deathBenefitClaims/" + claim.ID + ":submit", token: tk.clerkA, body: map[string]any{}}, http.StatusOK, &claim)
+		submit := call{method: http.MethodPost, path: "/v1/deathBenefitClaims/" + claim.ID + ":submit", token: tk.clerkA, body: map[string]any{}}
+		if r := api.send(t, submit, http.StatusBadRequest, nil); !bytes.Contains(r.body, []byte("missing HOUSEHOLD_CANCELLATION")) {
+			t.Errorf("the refusal does not name the missing document: %s", r.body)
+		}
+		body["documents"] = docs
+		delete(body, "bankAccount") // kept as filed
+		api.send(t, call{method: http.MethodPatch, path: "/v1/deathBenefitClaims/" + claim.ID, token: tk.clerkA, body: body}, http.StatusOK, &claim)
+		if claim.BankAccountMasked != "***************3445" {
+			t.Errorf("the account after the update: %q", claim.BankAccountMasked)
+		}
+		api.send(t, submit, http.StatusOK, &claim)
 		a := claim.Amounts
 		// 2 × 8123.45 yuan, and 3 × March's 3610.00 yuan.
 		if claim.State != "SUBMITTED" || a.RuleID != "2101-20250101" || a.FuneralGrantFen != 1624690 || a.LastRegularMonth != "2026-03" ||
