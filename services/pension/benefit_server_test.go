@@ -172,9 +172,13 @@ func TestDeathBenefitClaimLifecycle(t *testing.T) {
 
 	// The claim's own GET shows the phone to the clerk, not to a
 	// supervisor; lists mask it for everyone.
+	audited := auditCount(t, h, deadA)
 	got, err := h.client.GetDeathBenefitClaim(clerk, &pb.GetDeathBenefitClaimRequest{Id: c.Id})
 	if err != nil || got.Claim.Claimant.Phone != claimantPhone {
 		t.Errorf("clerk's GET = %v, %v", got.GetClaim(), err)
+	}
+	if auditCount(t, h, deadA) <= audited {
+		t.Error("the clerk's read of the claim was not audited")
 	}
 	got, err = h.client.GetDeathBenefitClaim(h.as(streetP), &pb.GetDeathBenefitClaimRequest{Id: c.Id})
 	if err != nil || got.Claim.Claimant.Phone != "" {
