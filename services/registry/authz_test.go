@@ -591,7 +591,7 @@ func TestScopedLists(t *testing.T) {
 	c1 := mk(3, communityB, enterpriseX, pb.ManagementMode_COMMUNITY) // handed over
 	y1 := mk(4, communityC, enterpriseY, pb.ManagementMode_ENTERPRISE)
 	a2 := mk(5, communityA, enterpriseY, pb.ManagementMode_BUREAU)
-	if _, err := s.RecordDeath(a2, "2026-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.RecordDeath(a2, "2026-01-01", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 

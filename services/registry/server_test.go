@@ -242,7 +242,7 @@ func TestServerValidation(t *testing.T) {
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
 	other := mustCreate(t, s, newRetiree(t, 2, communityB, pb.ManagementMode_COMMUNITY))
 	dead := mustCreate(t, s, newRetiree(t, 3, communityB, pb.ManagementMode_COMMUNITY))
-	if _, err := s.RecordDeath(dead.Id, "2025-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.RecordDeath(dead.Id, "2025-01-01", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 	head, _, _ := s.Head()
