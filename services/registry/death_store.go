@@ -244,6 +244,11 @@ func (s *Store) verifyDeath(tx *bolt.Tx, w *changeWriter, d *pb.DeathReport, act
 	if !reportable(old.Status) {
 		return nil, fault.Rule(reasonNotLiving, "the retiree's death is recorded, or the retiree has moved out: reject the report", "status", old.Status.String())
 	}
+	if old.CommunityId != d.CommunityId {
+		// The report's community decides who may verify it; after a
+		// transfer that is no longer the retiree's.
+		return nil, fault.Rule(reasonRetireeMoved, "the retiree has moved to another community since the report: reject it and report there")
+	}
 	d.State, d.DecidedBy, d.DecideTime = pb.DeathReportState_VERIFIED, actor.Subject, timestamppb.New(w.now)
 	r := proto.Clone(old).(*pb.Retiree)
 	r.Status, r.DateOfDeath = pb.RetireeStatus_DECEASED, d.DateOfDeath

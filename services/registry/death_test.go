@@ -304,3 +304,30 @@ func TestDeathReportsSurviveReopen(t *testing.T) {
 		t.Errorf("after reopening: %v, %v", got, err)
 	}
 }
+
+// TestVerifyAfterTransfer: a report filed before the retiree moved to
+// another community is not verified by the old one's decision; it is
+// rejected and reported again there.
+func TestVerifyAfterTransfer(t *testing.T) {
+	t.Parallel()
+	s := seededStore(t, 0)
+	admin := Actor{Subject: "admin-1", Role: "admin"}
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	d, err := s.CreateDeathReport(DeathReportInput{RetireeID: r.Id, DateOfDeath: "2026-06-01", Source: pb.DeathReportSource_HOSPITAL, Reporter: &pb.DeathReporter{}}, admin, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityB, Reason: "搬家", Direct: true}, admin, allow); err != nil {
+		t.Fatal(err)
+	}
+	anyone := func(*pb.DeathReport) error { return nil }
+	if _, _, err := s.DecideDeathReport(d.Id, VerifyDeath, "", admin, anyone); !isRule(err, reasonRetireeMoved) {
+		t.Errorf("verify after a transfer: %v", err)
+	}
+	if _, _, err := s.DecideDeathReport(d.Id, RejectDeath, "已迁往他社区", admin, anyone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateDeathReport(DeathReportInput{RetireeID: r.Id, DateOfDeath: "2026-06-01", Source: pb.DeathReportSource_HOSPITAL, Reporter: &pb.DeathReporter{}}, admin, allow); err != nil {
+		t.Errorf("report again in the new community: %v", err)
+	}
+}

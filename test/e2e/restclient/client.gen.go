@@ -4238,8 +4238,9 @@ type ClientInterface interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4252,8 +4253,9 @@ type ClientInterface interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5695,8 +5697,9 @@ func (c *Client) RegistryServiceReverseDeathReport(ctx context.Context, id strin
 // retiree's community, bureau, admin): the retiree becomes DECEASED with
 // the report's date of death (change kind DIED). Refused with
 // FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-// moved out.
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5719,8 +5722,9 @@ func (c *Client) RegistryServiceVerifyDeathReportWithBody(ctx context.Context, i
 // retiree's community, bureau, admin): the retiree becomes DECEASED with
 // the report's date of death (change kind DIED). Refused with
 // FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-// moved out.
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12059,8 +12063,9 @@ type ClientWithResponsesInterface interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12073,8 +12078,9 @@ type ClientWithResponsesInterface interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -20796,8 +20802,9 @@ func (c *ClientWithResponses) RegistryServiceReverseDeathReportWithResponse(ctx 
 // retiree's community, bureau, admin): the retiree becomes DECEASED with
 // the report's date of death (change kind DIED). Refused with
 // FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-// moved out.
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20816,8 +20823,9 @@ func (c *ClientWithResponses) RegistryServiceVerifyDeathReportWithBodyWithRespon
 // retiree's community, bureau, admin): the retiree becomes DECEASED with
 // the report's date of death (change kind DIED). Refused with
 // FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-// moved out.
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

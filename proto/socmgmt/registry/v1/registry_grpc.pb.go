@@ -203,8 +203,9 @@ type RegistryServiceClient interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	VerifyDeathReport(ctx context.Context, in *VerifyDeathReportRequest, opts ...grpc.CallOption) (*VerifyDeathReportResponse, error)
 	// RejectDeathReport rejects a REPORTED report with a reason (as
 	// VerifyDeathReport); the retiree does not change, and its history gains
@@ -747,8 +748,9 @@ type RegistryServiceServer interface {
 	// retiree's community, bureau, admin): the retiree becomes DECEASED with
 	// the report's date of death (change kind DIED). Refused with
 	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
-	// another state, and RETIREE_NOT_LIVING when the retiree is deceased or
-	// moved out.
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
 	VerifyDeathReport(context.Context, *VerifyDeathReportRequest) (*VerifyDeathReportResponse, error)
 	// RejectDeathReport rejects a REPORTED report with a reason (as
 	// VerifyDeathReport); the retiree does not change, and its history gains
