@@ -331,3 +331,19 @@ func TestVerifyAfterTransfer(t *testing.T) {
 		t.Errorf("report again in the new community: %v", err)
 	}
 }
+
+// TestStatusLineOfReversal: the monthly registers list a reversed death
+// as a change of status effective on the reversal's day, not on the
+// cleared date of death.
+func TestStatusLineOfReversal(t *testing.T) {
+	t.Parallel()
+	changes := []*pb.FieldChange{
+		{Field: "status", OldValue: "DECEASED", NewValue: "LIVING"},
+		{Field: "statusEffectiveOn", OldValue: "2026-06-01", NewValue: "2026-06-15"},
+		{Field: "dateOfDeath", OldValue: "2026-06-01"},
+	}
+	got := statusLine(changes[0], changes)
+	if got.category != categoryStatus || got.effective != "2026-06-15" || got.to != "LIVING" {
+		t.Errorf("line %+v", got)
+	}
+}
