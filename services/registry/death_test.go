@@ -347,3 +347,36 @@ func TestStatusLineOfReversal(t *testing.T) {
 		t.Errorf("line %+v", got)
 	}
 }
+
+// FuzzCheckDeathReport: whatever a client sends, the check answers
+// without panicking, and what it accepts is a report the store can keep:
+// a past date, a known source and document kinds, text within bounds.
+func FuzzCheckDeathReport(f *testing.F) {
+	f.Add("2026-06-01", int32(1), "王小红", int32(2), "13812345678", int32(1), "医证-1")
+	f.Add("2026-02-30", int32(9), "", int32(-1), "call me", int32(0), "")
+	f.Add("", int32(5), "\x00", int32(99), "+86 138-1234-5678", int32(4), "a\nb")
+	s := &Server{now: func() time.Time { return testNow }}
+	f.Fuzz(func(t *testing.T, date string, source int32, name string, relation int32, phone string, kind int32, ref string) {
+		req := &pb.CreateDeathReportRequest{
+			Id: "aaaaaaaaaaaaaaaa", DateOfDeath: date, Source: pb.DeathReportSource(source),
+			Reporter:  &pb.DeathReporter{Name: name, Relation: pb.Carer_Relation(relation), Phone: phone},
+			Documents: []*pb.DeathDocument{{Kind: pb.DeathDocument_Kind(kind), Reference: ref}},
+		}
+		if s.checkDeathReport(req) != nil {
+			return
+		}
+		d, err := time.Parse(time.DateOnly, date)
+		if err != nil || d.After(testNow) {
+			t.Errorf("accepted date %q", date)
+		}
+		if _, ok := pb.DeathReportSource_name[source]; !ok || source == 0 {
+			t.Errorf("accepted source %d", source)
+		}
+		if _, ok := pb.DeathDocument_Kind_name[kind]; !ok || kind == 0 || ref == "" {
+			t.Errorf("accepted document %d %q", kind, ref)
+		}
+		if phone != "" && !phoneRE.MatchString(phone) {
+			t.Errorf("accepted phone %q", phone)
+		}
+	})
+}
