@@ -126,9 +126,31 @@ func (r *testRegistry) transfer(id, to string) uint64 {
 	return revOf(r.t, out)
 }
 
+// reverseDeath reverses the verified death of retiree id, which is
+// LIVING again.
+func (r *testRegistry) reverseDeath(id string) uint64 {
+	r.t.Helper()
+	reports, _, err := r.Store().ListDeathReports(registry.DeathReportFilter{RetireeID: id}, 10, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, d := range reports {
+		if d.State != registryv1.DeathReportState_VERIFIED {
+			continue
+		}
+		_, out, err := r.Store().DecideDeathReport(d.Id, registry.ReverseDeath, "误报", testActor, func(*registryv1.DeathReport) error { return nil })
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		return revOf(r.t, out)
+	}
+	r.t.Fatalf("retiree %s has no verified death", id)
+	return 0
+}
+
 func (r *testRegistry) recordDeath(id, date string) uint64 {
 	r.t.Helper()
-	out, err := r.Store().RecordDeath(id, date, "", testActor, allowAll)
+	out, _, err := r.Store().RecordDeath(id, date, "", registryv1.DeathReportSource_BUREAU_MATCH, testActor, allowAll)
 	if err != nil {
 		r.t.Fatal(err)
 	}

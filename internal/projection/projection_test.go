@@ -108,6 +108,19 @@ func TestFollowsSnapshotThenLiveChanges(t *testing.T) {
 				}
 			},
 		},
+		{
+			name:   "death reversed",
+			change: func() uint64 { return reg.reverseDeath(r1.Id) },
+			check: func(t *testing.T, tx *bolt.Tx) {
+				st, err := projection.Get(tx, r1.Id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Status != registryv1.RetireeStatus_LIVING || st.DateOfDeath != "" {
+					t.Errorf("after the reversal: status %v, date of death %q", st.Status, st.DateOfDeath)
+				}
+			},
+		},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

@@ -68,6 +68,31 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal("the missing retiree's ID number is registered")
 	}
 	communities := map[target]string{own: communityA, other: communityB, missing: unknownCommunity}
+	// reported files a report of a fresh retiree of tg's; verified
+	// records its death in one step. Both return the report's id.
+	reported := func(tg target) string {
+		r := fresh(tg)
+		if tg == missing {
+			return unknownRetiree
+		}
+		d, err := s.CreateDeathReport(DeathReportInput{RetireeID: r.Id, DateOfDeath: "2026-01-02", Source: pb.DeathReportSource_HOSPITAL, Reporter: &pb.DeathReporter{}}, Actor{Subject: "fixture", Role: "bureau"}, allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Id
+	}
+	verified := func(tg target) string {
+		r := fresh(tg)
+		if tg == missing {
+			return unknownRetiree
+		}
+		_, d, err := s.RecordDeath(r.Id, "2026-01-02", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "fixture", Role: "bureau"}, allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Id
+	}
+	sharedReports := map[target]string{own: reported(own), other: reported(other), missing: unknownRetiree}
 	// proposal proposes, as bureau, to transfer a fresh retiree of from
 	// to to.
 	proposal := func(from, to string) *pb.Transfer {
@@ -311,12 +336,47 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, err := exportOnce(ctx, c, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communities[tg]})
 			return err
 		}),
+		// --- death reports (D)
+		"CreateDeathReport": func(tg target) func(context.Context) error {
+			r := fresh(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.CreateDeathReport(ctx, familyReport(r.Id)))
+			}
+		},
+		"GetDeathReport": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetDeathReport(ctx, &pb.GetDeathReportRequest{Id: sharedReports[tg]}))
+		}),
+		"ListDeathReports": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListDeathReports(ctx, &pb.ListDeathReportsRequest{CommunityId: communities[tg]}))
+		}),
+		"ListRetireeDeathReports": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.ListRetireeDeathReports(ctx, &pb.ListRetireeDeathReportsRequest{Id: shared[tg].Id}))
+		}),
+		"VerifyDeathReport": func(tg target) func(context.Context) error {
+			id := reported(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.VerifyDeathReport(ctx, &pb.VerifyDeathReportRequest{Id: id}))
+			}
+		},
+		"RejectDeathReport": func(tg target) func(context.Context) error {
+			id := reported(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.RejectDeathReport(ctx, &pb.RejectDeathReportRequest{Id: id, Reason: "误报"}))
+			}
+		},
+		"ReverseDeathReport": func(tg target) func(context.Context) error {
+			id := verified(tg)
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(c.ReverseDeathReport(ctx, &pb.ReverseDeathReportRequest{Id: id, Reason: "误登记"}))
+			}
+		},
 	}
 	// A proposal (TransferRetiree but admin's), a decline and a lapse
 	// change no retiree, and leave the head where it was.
 	changes := map[string]bool{
 		"UpdateRetiree": true, "UpdateRetiree/enterpriseCreditCode": true, "TransferRetiree/outOfCity": true, "RecordDeath": true,
 		"AssignRetirees": true, "CreateRetiree": true, "AcceptTransfer": true, "AcceptTransfer/outgoing": true, "ChangeRetireeStatus": true,
+		"VerifyDeathReport": true, "ReverseDeathReport": true,
 	}
 
 	matrix := map[string]map[string]servicetest.Cells{
@@ -452,6 +512,37 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
 			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
+		// --- death reports (D): clerks of the community, bureau and admin
+		// file and decide; bureau and admin reverse; enterprises and
+		// services see nothing.
+		"CreateDeathReport": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"GetDeathReport": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ListDeathReports": {
+			"admin": {ok, ok, ok}, "bureau": {ok, ok, ok}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ListRetireeDeathReports": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"VerifyDeathReport": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"RejectDeathReport": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
+		"ReverseDeathReport": {
+			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
+		},
 	}
 	// Reference data is readable by every role.
 	for _, rpc := range []string{"GetCommunity", "ListCommunities", "GetEnterprise", "ListEnterprises"} {
@@ -483,6 +574,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// --- registers and exports (E): a supervisor exports its area's
 	// communities' registers, masked.
 	supervised["ExportRegister"] = servicetest.SupervisorCells(area, elsewhere)
+	// --- death reports (D): a supervisor reads its area's and decides
+	// none.
+	for _, rpc := range []string{"GetDeathReport", "ListDeathReports", "ListRetireeDeathReports"} {
+		supervised[rpc] = servicetest.SupervisorCells(area, elsewhere)
+	}
 	servicetest.WithSupervisors(t, matrix, supervised)
 	servicetest.RunMatrix(t, servicetest.Matrix{
 		Calls: calls, Want: matrix,
@@ -591,7 +687,7 @@ func TestScopedLists(t *testing.T) {
 	c1 := mk(3, communityB, enterpriseX, pb.ManagementMode_COMMUNITY) // handed over
 	y1 := mk(4, communityC, enterpriseY, pb.ManagementMode_ENTERPRISE)
 	a2 := mk(5, communityA, enterpriseY, pb.ManagementMode_BUREAU)
-	if _, err := s.RecordDeath(a2, "2026-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.RecordDeath(a2, "2026-01-01", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 

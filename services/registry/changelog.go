@@ -30,6 +30,32 @@ type changeWriter struct {
 	head   uint64
 	oldest uint64
 	added  int
+	// death is the death report that the history entries written while
+	// it is set record (see withDeathReport).
+	death *pb.DeathReport
+}
+
+// withDeathReport runs fn with the history entries it writes carrying d
+// as it stands then: the entries of a report filed, decided or reversed.
+func (w *changeWriter) withDeathReport(d *pb.DeathReport, fn func() error) error {
+	w.death = d
+	defer func() { w.death = nil }()
+	return fn()
+}
+
+// historyDeath is the death report as a history entry keeps it, or nil
+// outside withDeathReport: without the retiree's name and number, which
+// the entry's retiree has, and with the reporter's phone masked.
+func (w *changeWriter) historyDeath() *pb.DeathReport {
+	if w.death == nil {
+		return nil
+	}
+	d := proto.Clone(w.death).(*pb.DeathReport)
+	d.RetireeName, d.RetireeIdNumberMasked = "", ""
+	if d.Reporter != nil {
+		d.Reporter.PhoneMasked, d.Reporter.Phone = maskPhone(d.Reporter.Phone), ""
+	}
+	return d
 }
 
 // update runs fn in a write transaction with a changeWriter and wakes the
@@ -118,7 +144,7 @@ func (w *changeWriter) record(old, r *pb.Retiree, kind pb.ChangeKind, actor Acto
 	hist := &pb.HistoryEntry{
 		Revision: apiRevision(rev), Kind: kind, ChangeTime: ts,
 		Actor: actor.Subject, ActorRole: actor.Role, Changes: diff(old, r), Reason: reason,
-		Transfer: historyTransfer(t),
+		Transfer: historyTransfer(t), DeathReport: w.historyDeath(),
 	}
 	return w.s.PutProto(w.tx, bucketHistory, historyKey(r.Id, rev), hist)
 }
@@ -146,6 +172,7 @@ func (w *changeWriter) note(id string, kind pb.ChangeKind, actor Actor, action, 
 	hist := &pb.HistoryEntry{
 		Kind: kind, ChangeTime: timestamppb.New(w.now),
 		Actor: actor.Subject, ActorRole: actor.Role, Reason: reason, Transfer: historyTransfer(t),
+		DeathReport: w.historyDeath(),
 	}
 	if err := w.s.PutProto(w.tx, bucketHistory, boltstore.AppendU64(historyKey(id, w.head), seq), hist); err != nil {
 		return err

@@ -25,6 +25,9 @@ type Config struct {
 	TransferSweep time.Duration
 	// MaxStreamRecords bounds the records of one ImportRetirees stream.
 	MaxStreamRecords int64
+	// HolidayCalendar is a file of the working-day calendar (see package
+	// workdays); empty uses the calendar built in. Loaded at start.
+	HolidayCalendar string
 }
 
 // DefaultTransferSweep is the default of Config.TransferSweep.
@@ -50,6 +53,7 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.Check("--transfer-sweep-interval must be between 1s and 24h", func() bool { return c.TransferSweep >= time.Second && c.TransferSweep <= 24*time.Hour })
 	cmd.FlagSet().Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one ImportRetirees stream may carry")
 	cmd.Check("--max-stream-records must be between 1 and 100000000", func() bool { return c.MaxStreamRecords >= 1 && c.MaxStreamRecords <= 100_000_000 })
+	cmd.FlagSet().StringVar(&c.HolidayCalendar, "holiday-calendar", "", "file of public holidays and make-up working days (empty: the calendar built in), for the death-reporting duty")
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

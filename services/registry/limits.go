@@ -52,4 +52,14 @@ var Methods = limits.Table{
 	// --- registers and exports (E)
 	// An export discloses every retiree it lists, and is audited so.
 	pb.RegistryService_ExportRegister_FullMethodName: limits.PersonalRead,
+
+	// --- death reports (D): a report shows the retiree's name and masked
+	// ID number and the reporter, audited as a read of the retiree.
+	pb.RegistryService_CreateDeathReport_FullMethodName:       limits.Write,
+	pb.RegistryService_GetDeathReport_FullMethodName:          limits.PersonalRead,
+	pb.RegistryService_ListDeathReports_FullMethodName:        limits.PersonalRead,
+	pb.RegistryService_ListRetireeDeathReports_FullMethodName: limits.PersonalRead,
+	pb.RegistryService_VerifyDeathReport_FullMethodName:       limits.Write,
+	pb.RegistryService_RejectDeathReport_FullMethodName:       limits.Write,
+	pb.RegistryService_ReverseDeathReport_FullMethodName:      limits.Write,
 }

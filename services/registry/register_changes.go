@@ -106,11 +106,15 @@ func linesOf(h *pb.HistoryEntry, community string) []registerLine {
 }
 
 // statusLine is the line of a change of status c, among the fields
-// changed with it: the effective date is the last of them that says one.
+// changed with it: the effective date is the last of them that says one
+// (a date cleared, as a reversed death's, says none).
 func statusLine(c *pb.FieldChange, changes []*pb.FieldChange) registerLine {
 	line := registerLine{category: categoryStatus, from: c.OldValue, to: c.NewValue}
 	var destination string
 	for _, f := range changes {
+		if f.NewValue == "" {
+			continue
+		}
 		if slices.Contains(effectiveDateFields, f.Field) || strings.Contains(strings.ToLower(f.Field), "effective") {
 			line.effective = f.NewValue
 		}

@@ -109,7 +109,7 @@ func registerFixture(t *testing.T, s *Store) map[string]*pb.Retiree {
 	if _, err := s.ChangeRetireeStatus(out["feng"].Id, lost, actor, allow); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordDeath(out["zhao"].Id, "2026-06-10", "", actor, allow); err != nil {
+	if _, _, err := s.RecordDeath(out["zhao"].Id, "2026-06-10", "", pb.DeathReportSource_BUREAU_MATCH, actor, allow); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := transferDirect(s, out["sun"].Id, communityA, "随子女居住", actor); err != nil {

@@ -131,7 +131,7 @@ func TestSocialisationReportAsOf(t *testing.T) {
 	add(communityB, pb.ManagementMode_COMMUNITY)
 	b2 := add(communityB, pb.ManagementMode_ENTERPRISE)
 	at("2026-04-02", 15)
-	if _, err := s.RecordDeath(a1.Id, "2026-03-20", "", actor, allow); err != nil {
+	if _, _, err := s.RecordDeath(a1.Id, "2026-03-20", "", pb.DeathReportSource_BUREAU_MATCH, actor, allow); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := transferDirect(s, a2.Id, communityB, "搬家", actor); err != nil {
@@ -160,7 +160,7 @@ func TestSocialisationReportAsOf(t *testing.T) {
 
 	// Later changes: a past day's report stays as it was.
 	at("2026-05-10", 11)
-	if _, err := s.RecordDeath(b2.Id, "2026-05-09", "", actor, allow); err != nil {
+	if _, _, err := s.RecordDeath(b2.Id, "2026-05-09", "", pb.DeathReportSource_BUREAU_MATCH, actor, allow); err != nil {
 		t.Fatal(err)
 	}
 	add(communityA, pb.ManagementMode_COMMUNITY)

@@ -399,28 +399,6 @@ func (s *Server) UpdateRetiree(ctx context.Context, req *pb.UpdateRetireeRequest
 	return &pb.UpdateRetireeResponse{Retiree: present(updated, false, s.now())}, nil
 }
 
-// RecordDeath implements pb.RegistryServiceServer.
-func (s *Server) RecordDeath(ctx context.Context, req *pb.RecordDeathRequest) (*pb.RecordDeathResponse, error) {
-	p, err := authn.Require(ctx, retireeEditors...)
-	if err != nil {
-		return nil, err
-	}
-	var v fault.Violations
-	if req.DateOfDeath == "" {
-		v.Add("dateOfDeath", "required")
-	} else if d := parseDate(&v, "dateOfDeath", req.DateOfDeath); !d.IsZero() && d.After(s.now()) {
-		v.Add("dateOfDeath", "in the future")
-	}
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	r, err := s.store.RecordDeath(req.Id, req.DateOfDeath, req.Etag, audit.ActorOf(ctx, p), guard(p))
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &pb.RecordDeathResponse{Retiree: present(r, false, s.now())}, nil
-}
-
 // ListRetireeHistory implements pb.RegistryServiceServer. The history is
 // visible to whoever may read the retiree, and reading it is audited.
 func (s *Server) ListRetireeHistory(ctx context.Context, req *pb.ListRetireeHistoryRequest) (*pb.ListRetireeHistoryResponse, error) {

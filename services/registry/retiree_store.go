@@ -245,23 +245,6 @@ func (s *Store) UpdateRetiree(id string, patch RetireePatch, actor Actor, allowe
 	}, actor, "UpdateRetiree")
 }
 
-// RecordDeath marks a retiree deceased on date (YYYY-MM-DD, validated by
-// the caller against the clock).
-func (s *Store) RecordDeath(id, date, etag string, actor Actor, allowed func(*pb.Retiree) error) (*pb.Retiree, error) {
-	return s.mutate(id, etag, allowed, func(_ *bolt.Tx, old, r *pb.Retiree) (pb.ChangeKind, string, error) {
-		if r.Status == pb.RetireeStatus_DECEASED {
-			return 0, "", fault.Rule(reasonNotLiving, "the retiree's death is already recorded")
-		}
-		if date < r.BirthDate {
-			return 0, "", fault.Invalid("date_of_death", "before the birth date")
-		}
-		r.Status = pb.RetireeStatus_DECEASED
-		r.DateOfDeath = date
-		r.StatusEffectiveOn, r.StatusReason = date, ""
-		return pb.ChangeKind_DIED, "", nil
-	}, actor, "RecordDeath")
-}
-
 // mutate loads a retiree, checks the caller may change it and the etag
 // (when given), applies change to a copy, and records the change — all in
 // one transaction.

@@ -132,7 +132,7 @@ func TestStoreChangeRetireeStatus(t *testing.T) {
 		t.Errorf("change log entry %v", feed)
 	}
 
-	if _, err := s.RecordDeath(r.Id, "2026-01-02", "", admin, guard(&adminP)); err != nil {
+	if _, _, err := s.RecordDeath(r.Id, "2026-01-02", "", pb.DeathReportSource_BUREAU_MATCH, admin, guard(&adminP)); err != nil {
 		t.Fatal(err)
 	}
 	var re *fault.RuleError
@@ -334,7 +334,7 @@ func TestStoreIndexesFollowChanges(t *testing.T) {
 		case 1:
 			_, _, err = s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityC, Reason: "搬家", Direct: true}, admin, guard(&adminP))
 		case 2:
-			_, err = s.RecordDeath(r.Id, "2026-01-01", "", admin, guard(&adminP))
+			_, _, err = s.RecordDeath(r.Id, "2026-01-01", "", pb.DeathReportSource_BUREAU_MATCH, admin, guard(&adminP))
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -96,6 +96,21 @@ var (
 	// bucketImportBatches maps a roster import's batch id to its
 	// RetireeImportSummary: the counts of every stream of the batch.
 	bucketImportBatches = []byte("import_batches")
+	// bucketDeathReports maps a death report id to its DeathReport,
+	// sealed (the reporter's name and phone number).
+	bucketDeathReports = []byte("death_reports")
+	// bucketDeathReportByRetiree holds retiree id, 0, report id.
+	bucketDeathReportByRetiree = []byte("death_reports_by_retiree")
+	// bucketDeathReportByCommunity holds community id, 0, report id.
+	bucketDeathReportByCommunity = []byte("death_reports_by_community")
+	// bucketDeathReportByState holds state name, 0, report id.
+	bucketDeathReportByState = []byte("death_reports_by_state")
+	// bucketDeathReportByCommunityState holds community id, ".", state
+	// name, 0, report id: one community's reports in one state.
+	bucketDeathReportByCommunityState = []byte("death_reports_by_community_state")
+	// bucketDeathReportOpen maps a retiree id to the id of its one
+	// REPORTED death report.
+	bucketDeathReportOpen = []byte("death_reports_open")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
@@ -106,12 +121,14 @@ var (
 		bucketRetireeByBirth, bucketRetireeByCommunityBirth, bucketRetireeByFlag, bucketRetireeByCommunityFlag,
 		bucketImportBatches,
 		bucketStatsDays, bucketRegisterEvents,
+		bucketDeathReports, bucketDeathReportByRetiree, bucketDeathReportByCommunity,
+		bucketDeathReportByState, bucketDeathReportByCommunityState, bucketDeathReportOpen,
 	}
 
 	// sealedBuckets hold personal data: their values are stored sealed
 	// under the data keys (see servicedb.Options.Sealed). The change log
 	// holds only masked numbers and the ID number's HMAC.
-	sealedBuckets = [][]byte{bucketRetirees, bucketHistory, bucketTransfers}
+	sealedBuckets = [][]byte{bucketRetirees, bucketHistory, bucketTransfers, bucketDeathReports}
 
 	metaHead   = []byte("head_revision")
 	metaOldest = []byte("oldest_revision")
@@ -139,7 +156,7 @@ func schemaAt(now func() time.Time) boltstore.Schema {
 	return boltstore.Schema{
 		Meta:       bucketMeta,
 		Buckets:    allBuckets,
-		Version:    8,
+		Version:    9,
 		Migrations: migrations(now),
 	}
 }
@@ -176,5 +193,9 @@ func migrations(now func() time.Time) []boltstore.Migration {
 			}
 			return markRegisterBackfill(tx)
 		}},
+		// Created empty on open: the step keeps an older build, which
+		// would record deaths without reports and ignore open ones, from
+		// opening the file.
+		{From: 8, To: 9, Name: "death reports"},
 	}
 }

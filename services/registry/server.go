@@ -15,6 +15,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -33,6 +34,8 @@ type Server struct {
 	watchers chan struct{}
 	// maxRecords bounds the records of one ImportRetirees stream.
 	maxRecords int64
+	// calendar counts the working days of the death-reporting duty.
+	calendar *workdays.Calendar
 }
 
 var _ pb.RegistryServiceServer = (*Server)(nil)
@@ -56,6 +59,9 @@ type ServerOptions struct {
 	// MaxStreamRecords bounds the records of one ImportRetirees stream
 	// (DefaultMaxStreamRecords when zero).
 	MaxStreamRecords int64
+	// Calendar counts the working days of the death-reporting duty;
+	// workdays.Default() when nil.
+	Calendar *workdays.Calendar
 }
 
 // NewServer returns a Server over store.
@@ -72,8 +78,12 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.MaxStreamRecords <= 0 {
 		o.MaxStreamRecords = DefaultMaxStreamRecords
 	}
+	if o.Calendar == nil {
+		o.Calendar = workdays.Default()
+	}
 	return &Server{
-		store: store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens,
+		calendar: o.Calendar,
+		store:    store, log: o.Logger, now: o.Now, stopping: o.Stopping, tokens: o.Tokens,
 		watchers: make(chan struct{}, o.MaxWatchers), maxRecords: o.MaxStreamRecords,
 	}
 }

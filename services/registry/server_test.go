@@ -97,6 +97,27 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"RecordDeath", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.RecordDeath(ctx, &pb.RecordDeathRequest{Id: r.Id, DateOfDeath: "2026-01-02"}, o...))
 		}},
+		{"CreateDeathReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.CreateDeathReport(ctx, familyReport(r.Id), o...))
+		}},
+		{"GetDeathReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.GetDeathReport(ctx, &pb.GetDeathReportRequest{Id: unknownRetiree}, o...))
+		}},
+		{"ListDeathReports", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ListDeathReports(ctx, &pb.ListDeathReportsRequest{}, o...))
+		}},
+		{"ListRetireeDeathReports", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ListRetireeDeathReports(ctx, &pb.ListRetireeDeathReportsRequest{Id: r.Id}, o...))
+		}},
+		{"VerifyDeathReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.VerifyDeathReport(ctx, &pb.VerifyDeathReportRequest{Id: unknownRetiree}, o...))
+		}},
+		{"RejectDeathReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.RejectDeathReport(ctx, &pb.RejectDeathReportRequest{Id: unknownRetiree, Reason: "误报"}, o...))
+		}},
+		{"ReverseDeathReport", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.ReverseDeathReport(ctx, &pb.ReverseDeathReportRequest{Id: unknownRetiree, Reason: "误报"}, o...))
+		}},
 		{"ListRetireeHistory", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.ListRetireeHistory(ctx, &pb.ListRetireeHistoryRequest{Id: r.Id}, o...))
 		}},
@@ -217,10 +238,12 @@ func TestServerUnauthenticated(t *testing.T) {
 	// does not pass for a reason unrelated to the token.
 	for _, c := range everyRPC(t, r) {
 		switch c.name {
-		case "RecordDeath", "TransferRetiree", "AssignRetirees", "ChangeRetireeStatus":
+		case "RecordDeath", "TransferRetiree", "AssignRetirees", "ChangeRetireeStatus", "CreateDeathReport":
 			continue // they would change r for the calls after them
 		case "GetTransfer", "AcceptTransfer", "DeclineTransfer":
 			continue // they name no transfer
+		case "GetDeathReport", "VerifyDeathReport", "RejectDeathReport", "ReverseDeathReport":
+			continue // they name no report
 		}
 		t.Run(c.name+"/admin", func(t *testing.T) {
 			opts := []grpc.CallOption{grpc.PerRPCCredentials(authn.BearerCredentials(h.token(adminP)))}
@@ -242,7 +265,7 @@ func TestServerValidation(t *testing.T) {
 	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
 	other := mustCreate(t, s, newRetiree(t, 2, communityB, pb.ManagementMode_COMMUNITY))
 	dead := mustCreate(t, s, newRetiree(t, 3, communityB, pb.ManagementMode_COMMUNITY))
-	if _, err := s.RecordDeath(dead.Id, "2025-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.RecordDeath(dead.Id, "2025-01-01", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 	head, _, _ := s.Head()

@@ -44,7 +44,7 @@ func TestAssignRefusalIsTyped(t *testing.T) {
 	ok1 := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_ENTERPRISE))
 	ok2 := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_ENTERPRISE))
 	dead := mustCreate(t, s, newRetiree(t, 3, communityA, pb.ManagementMode_ENTERPRISE))
-	if _, err := s.RecordDeath(dead.Id, "2025-01-01", "", admin, allow); err != nil {
+	if _, _, err := s.RecordDeath(dead.Id, "2025-01-01", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow); err != nil {
 		t.Fatal(err)
 	}
 	head, _, _ := s.Head()
@@ -148,7 +148,7 @@ func TestBatchGetRetireeFacts(t *testing.T) {
 	living := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_ENTERPRISE))
 	handed := mustCreate(t, s, newRetiree(t, 2, communityB, pb.ManagementMode_COMMUNITY))
 	dead := mustCreate(t, s, newRetiree(t, 3, communityA, pb.ManagementMode_ENTERPRISE))
-	if _, err := s.RecordDeath(dead.Id, "2025-01-01", "", admin, allow); err != nil {
+	if _, _, err := s.RecordDeath(dead.Id, "2025-01-01", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow); err != nil {
 		t.Fatal(err)
 	}
 	other := newRetiree(t, 4, communityC, pb.ManagementMode_BUREAU)

@@ -105,11 +105,11 @@ func TestStoreMutationsAndHistory(t *testing.T) {
 	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityC, Reason: "again", Direct: true}, admin, allow); !isRule(err, reasonSameCommunity) {
 		t.Errorf("transfer to same community: %v", err)
 	}
-	dead, err := s.RecordDeath(r.Id, "2026-01-02", "", admin, allow)
+	dead, _, err := s.RecordDeath(r.Id, "2026-01-02", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow)
 	if err != nil || dead.Status != pb.RetireeStatus_DECEASED {
 		t.Fatalf("death = %v, %v", dead, err)
 	}
-	if _, err := s.RecordDeath(r.Id, "2026-01-03", "", admin, allow); !isRule(err, reasonNotLiving) {
+	if _, _, err := s.RecordDeath(r.Id, "2026-01-03", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow); !isRule(err, reasonNotLiving) {
 		t.Errorf("second death: %v", err)
 	}
 	if _, _, err := s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityA, Reason: "x", Direct: true}, admin, allow); !isRule(err, reasonNotLiving) {

@@ -267,7 +267,7 @@ func TestTransferProposal(t *testing.T) {
 			t.Errorf("%s: %v, want a violation of %s", tc.name, err, tc.field)
 		}
 	}
-	if _, err := f.s.RecordDeath(other.Id, "2026-01-02", "", admin, allow); err != nil {
+	if _, _, err := f.s.RecordDeath(other.Id, "2026-01-02", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.s.TransferRetiree(TransferRequest{RetireeID: other.Id, To: communityC, Reason: "x"}, sender, allow); !isRule(err, reasonNotLiving) {
@@ -332,7 +332,7 @@ func TestTransferStale(t *testing.T) {
 	f := newTransferFixture(t)
 	dead := f.retiree(t, communityA)
 	deadTr := f.propose(t, dead, communityC)
-	if _, err := f.s.RecordDeath(dead.Id, "2026-06-01", "", admin, allow); err != nil {
+	if _, _, err := f.s.RecordDeath(dead.Id, "2026-06-01", "", pb.DeathReportSource_BUREAU_MATCH, admin, allow); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.s.AnswerTransfer(deadTr.Id, TransferAnswer{Accept: true}, receiver, allowTransfer); !isRule(err, reasonNotLiving) {

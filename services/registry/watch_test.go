@@ -117,7 +117,7 @@ func TestWatchSnapshot(t *testing.T) {
 	s, h := newServed(t)
 	created := createMany(t, s, retirees(t, 1, watchBatch+40, communityA, pb.ManagementMode_COMMUNITY)) // more than one snapshot page
 	dead := created[0]
-	if _, err := s.RecordDeath(dead.Id, "2026-01-01", "", Actor{Subject: "test", Role: "admin"}, allow); err != nil {
+	if _, _, err := s.RecordDeath(dead.Id, "2026-01-01", "", pb.DeathReportSource_BUREAU_MATCH, Actor{Subject: "test", Role: "admin"}, allow); err != nil {
 		t.Fatal(err)
 	}
 	head, _, _ := s.Head()

@@ -143,33 +143,6 @@ func (e PremisesInspection) Valid() bool {
 	}
 }
 
-// Defines values for ResidenceKind.
-const (
-	ResidenceKindABROAD          ResidenceKind = "ABROAD"
-	ResidenceKindKINDUNSPECIFIED ResidenceKind = "KIND_UNSPECIFIED"
-	ResidenceKindLOCAL           ResidenceKind = "LOCAL"
-	ResidenceKindOTHERCITY       ResidenceKind = "OTHER_CITY"
-	ResidenceKindOTHERPROVINCE   ResidenceKind = "OTHER_PROVINCE"
-)
-
-// Valid indicates whether the value is a known member of the ResidenceKind enum.
-func (e ResidenceKind) Valid() bool {
-	switch e {
-	case ResidenceKindABROAD:
-		return true
-	case ResidenceKindKINDUNSPECIFIED:
-		return true
-	case ResidenceKindLOCAL:
-		return true
-	case ResidenceKindOTHERCITY:
-		return true
-	case ResidenceKindOTHERPROVINCE:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for GatewayHealthStatus.
 const (
 	GatewayHealthStatusNOTSERVING GatewayHealthStatus = "NOT_SERVING"
@@ -460,6 +433,9 @@ const (
 	V1ChangeKindASSIGNED              V1ChangeKind = "ASSIGNED"
 	V1ChangeKindCHANGEKINDUNSPECIFIED V1ChangeKind = "CHANGE_KIND_UNSPECIFIED"
 	V1ChangeKindCREATED               V1ChangeKind = "CREATED"
+	V1ChangeKindDEATHREPORTED         V1ChangeKind = "DEATH_REPORTED"
+	V1ChangeKindDEATHREPORTREJECTED   V1ChangeKind = "DEATH_REPORT_REJECTED"
+	V1ChangeKindDEATHREVERSED         V1ChangeKind = "DEATH_REVERSED"
 	V1ChangeKindDIED                  V1ChangeKind = "DIED"
 	V1ChangeKindMOVEDOUTOFCITY        V1ChangeKind = "MOVED_OUT_OF_CITY"
 	V1ChangeKindSNAPSHOT              V1ChangeKind = "SNAPSHOT"
@@ -480,6 +456,12 @@ func (e V1ChangeKind) Valid() bool {
 	case V1ChangeKindCHANGEKINDUNSPECIFIED:
 		return true
 	case V1ChangeKindCREATED:
+		return true
+	case V1ChangeKindDEATHREPORTED:
+		return true
+	case V1ChangeKindDEATHREPORTREJECTED:
+		return true
+	case V1ChangeKindDEATHREVERSED:
 		return true
 	case V1ChangeKindDIED:
 		return true
@@ -560,6 +542,93 @@ func (e V1DeathBenefitClaimState) Valid() bool {
 	case V1DeathBenefitClaimStateSUBMITTED:
 		return true
 	case V1DeathBenefitClaimStateVOID:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1DeathDocumentKind.
+const (
+	V1DeathDocumentKindCREMATIONCERTIFICATE  V1DeathDocumentKind = "CREMATION_CERTIFICATE"
+	V1DeathDocumentKindDEATHCERTIFICATE      V1DeathDocumentKind = "DEATH_CERTIFICATE"
+	V1DeathDocumentKindHOUSEHOLDCANCELLATION V1DeathDocumentKind = "HOUSEHOLD_CANCELLATION"
+	V1DeathDocumentKindKINDUNSPECIFIED       V1DeathDocumentKind = "KIND_UNSPECIFIED"
+	V1DeathDocumentKindOTHER                 V1DeathDocumentKind = "OTHER"
+)
+
+// Valid indicates whether the value is a known member of the V1DeathDocumentKind enum.
+func (e V1DeathDocumentKind) Valid() bool {
+	switch e {
+	case V1DeathDocumentKindCREMATIONCERTIFICATE:
+		return true
+	case V1DeathDocumentKindDEATHCERTIFICATE:
+		return true
+	case V1DeathDocumentKindHOUSEHOLDCANCELLATION:
+		return true
+	case V1DeathDocumentKindKINDUNSPECIFIED:
+		return true
+	case V1DeathDocumentKindOTHER:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1DeathReportSource.
+const (
+	V1DeathReportSourceBUREAUMATCH                  V1DeathReportSource = "BUREAU_MATCH"
+	V1DeathReportSourceCLERKVISIT                   V1DeathReportSource = "CLERK_VISIT"
+	V1DeathReportSourceCREMATIONRECORD              V1DeathReportSource = "CREMATION_RECORD"
+	V1DeathReportSourceDEATHREPORTSOURCEUNSPECIFIED V1DeathReportSource = "DEATH_REPORT_SOURCE_UNSPECIFIED"
+	V1DeathReportSourceFAMILY                       V1DeathReportSource = "FAMILY"
+	V1DeathReportSourceHOSPITAL                     V1DeathReportSource = "HOSPITAL"
+	V1DeathReportSourceHOUSEHOLDCANCELLATION        V1DeathReportSource = "HOUSEHOLD_CANCELLATION"
+)
+
+// Valid indicates whether the value is a known member of the V1DeathReportSource enum.
+func (e V1DeathReportSource) Valid() bool {
+	switch e {
+	case V1DeathReportSourceBUREAUMATCH:
+		return true
+	case V1DeathReportSourceCLERKVISIT:
+		return true
+	case V1DeathReportSourceCREMATIONRECORD:
+		return true
+	case V1DeathReportSourceDEATHREPORTSOURCEUNSPECIFIED:
+		return true
+	case V1DeathReportSourceFAMILY:
+		return true
+	case V1DeathReportSourceHOSPITAL:
+		return true
+	case V1DeathReportSourceHOUSEHOLDCANCELLATION:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1DeathReportState.
+const (
+	V1DeathReportStateDEATHREPORTSTATEUNSPECIFIED V1DeathReportState = "DEATH_REPORT_STATE_UNSPECIFIED"
+	V1DeathReportStateREJECTED                    V1DeathReportState = "REJECTED"
+	V1DeathReportStateREPORTED                    V1DeathReportState = "REPORTED"
+	V1DeathReportStateREVERSED                    V1DeathReportState = "REVERSED"
+	V1DeathReportStateVERIFIED                    V1DeathReportState = "VERIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1DeathReportState enum.
+func (e V1DeathReportState) Valid() bool {
+	switch e {
+	case V1DeathReportStateDEATHREPORTSTATEUNSPECIFIED:
+		return true
+	case V1DeathReportStateREJECTED:
+		return true
+	case V1DeathReportStateREPORTED:
+		return true
+	case V1DeathReportStateREVERSED:
+		return true
+	case V1DeathReportStateVERIFIED:
 		return true
 	default:
 		return false
@@ -842,6 +911,33 @@ func (e V1RegistrationState) Valid() bool {
 	}
 }
 
+// Defines values for V1ResidenceKind.
+const (
+	V1ResidenceKindABROAD          V1ResidenceKind = "ABROAD"
+	V1ResidenceKindKINDUNSPECIFIED V1ResidenceKind = "KIND_UNSPECIFIED"
+	V1ResidenceKindLOCAL           V1ResidenceKind = "LOCAL"
+	V1ResidenceKindOTHERCITY       V1ResidenceKind = "OTHER_CITY"
+	V1ResidenceKindOTHERPROVINCE   V1ResidenceKind = "OTHER_PROVINCE"
+)
+
+// Valid indicates whether the value is a known member of the V1ResidenceKind enum.
+func (e V1ResidenceKind) Valid() bool {
+	switch e {
+	case V1ResidenceKindABROAD:
+		return true
+	case V1ResidenceKindKINDUNSPECIFIED:
+		return true
+	case V1ResidenceKindLOCAL:
+		return true
+	case V1ResidenceKindOTHERCITY:
+		return true
+	case V1ResidenceKindOTHERPROVINCE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1RetireeFlag.
 const (
 	V1RetireeFlagAGED80PLUS             V1RetireeFlag = "AGED_80_PLUS"
@@ -1001,6 +1097,33 @@ func (e PensionServiceListDeathBenefitClaimsParamsState) Valid() bool {
 	case PensionServiceListDeathBenefitClaimsParamsStateSUBMITTED:
 		return true
 	case PensionServiceListDeathBenefitClaimsParamsStateVOID:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistryServiceListDeathReportsParamsState.
+const (
+	RegistryServiceListDeathReportsParamsStateDEATHREPORTSTATEUNSPECIFIED RegistryServiceListDeathReportsParamsState = "DEATH_REPORT_STATE_UNSPECIFIED"
+	RegistryServiceListDeathReportsParamsStateREJECTED                    RegistryServiceListDeathReportsParamsState = "REJECTED"
+	RegistryServiceListDeathReportsParamsStateREPORTED                    RegistryServiceListDeathReportsParamsState = "REPORTED"
+	RegistryServiceListDeathReportsParamsStateREVERSED                    RegistryServiceListDeathReportsParamsState = "REVERSED"
+	RegistryServiceListDeathReportsParamsStateVERIFIED                    RegistryServiceListDeathReportsParamsState = "VERIFIED"
+)
+
+// Valid indicates whether the value is a known member of the RegistryServiceListDeathReportsParamsState enum.
+func (e RegistryServiceListDeathReportsParamsState) Valid() bool {
+	switch e {
+	case RegistryServiceListDeathReportsParamsStateDEATHREPORTSTATEUNSPECIFIED:
+		return true
+	case RegistryServiceListDeathReportsParamsStateREJECTED:
+		return true
+	case RegistryServiceListDeathReportsParamsStateREPORTED:
+		return true
+	case RegistryServiceListDeathReportsParamsStateREVERSED:
+		return true
+	case RegistryServiceListDeathReportsParamsStateVERIFIED:
 		return true
 	default:
 		return false
@@ -1432,6 +1555,19 @@ type RegistryServiceChangeRetireeStatusBody struct {
 	Status *V1RetireeStatus `json:"status,omitempty"`
 }
 
+// RegistryServiceCreateDeathReportBody CreateDeathReportRequest is the request of CreateDeathReport.
+type RegistryServiceCreateDeathReportBody struct {
+	// DateOfDeath Required.
+	DateOfDeath *string            `json:"dateOfDeath,omitempty"`
+	Documents   *[]V1DeathDocument `json:"documents,omitempty"`
+
+	// Reporter DeathReporter is who reported a death.
+	Reporter *V1DeathReporter `json:"reporter,omitempty"`
+
+	// Source Required.
+	Source *V1DeathReportSource `json:"source,omitempty"`
+}
+
 // RegistryServiceDeclineTransferBody DeclineTransferRequest is the request of DeclineTransfer.
 type RegistryServiceDeclineTransferBody struct {
 	// Reason Why the receiving side declines; required.
@@ -1445,6 +1581,22 @@ type RegistryServiceRecordDeathBody struct {
 
 	// Etag Optional: when set, the change is refused if the retiree changed.
 	Etag *string `json:"etag,omitempty"`
+
+	// Source Where the death became known; BUREAU_MATCH when unset. RecordDeath
+	// files a death report with it and verifies it in one step.
+	Source *V1DeathReportSource `json:"source,omitempty"`
+}
+
+// RegistryServiceRejectDeathReportBody RejectDeathReportRequest is the request of RejectDeathReport.
+type RegistryServiceRejectDeathReportBody struct {
+	// Reason Required, at most 500 characters.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// RegistryServiceReverseDeathReportBody ReverseDeathReportRequest is the request of ReverseDeathReport.
+type RegistryServiceReverseDeathReportBody struct {
+	// Reason Required, at most 500 characters.
+	Reason *string `json:"reason,omitempty"`
 }
 
 // RegistryServiceTransferRetireeBody TransferRetireeRequest is the request of TransferRetiree.
@@ -1463,11 +1615,8 @@ type RegistryServiceTransferRetireeBody struct {
 	ToCommunityID *string `json:"toCommunityId,omitempty"`
 }
 
-// ResidenceKind Kind is where the residence lies as seen from the city.
-//
-//   - LOCAL: In the city that manages the retiree.
-//   - OTHER_CITY: In another city of the province.
-type ResidenceKind string
+// RegistryServiceVerifyDeathReportBody VerifyDeathReportRequest is the request of VerifyDeathReport.
+type RegistryServiceVerifyDeathReportBody = map[string]interface{}
 
 // GatewayHealth defines model for gatewayHealth.
 type GatewayHealth struct {
@@ -1943,6 +2092,14 @@ type V1CertificationStatus string
 //   - MOVED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT): in the
 //
 // history and the change log.
+//   - DEATH_REPORTED: --- death reports (D)
+//
+// A death was reported; the retiree has not changed. In the history
+// only, with revision 0.
+//   - DEATH_REPORT_REJECTED: A death report was rejected; in the history only, as above.
+//   - DEATH_REVERSED: A verified death was reversed: the retiree is LIVING again and the
+//
+// date of death cleared. In the history and the change log.
 type V1ChangeKind string
 
 // V1Claimant Claimant is the family member who claims.
@@ -2055,6 +2212,120 @@ type V1DeathBenefitClaim struct {
 //   - SUBMITTED: Checked against the checklist, amounts computed; awaits the bureau.
 //   - VOID: The death was reversed before the claim was paid.
 type V1DeathBenefitClaimState string
+
+// V1DeathDocument DeathDocument is one document that supports a report.
+type V1DeathDocument struct {
+	// Kind Required.
+	Kind *V1DeathDocumentKind `json:"kind,omitempty"`
+
+	// Reference The document's number or archive reference, at most 64 characters.
+	Reference *string `json:"reference,omitempty"`
+}
+
+// V1DeathDocumentKind Kind is the kind of a document; nested, so that its value names do
+// not clash with DeathReportSource's and Carer.Relation's.
+//
+//   - HOUSEHOLD_CANCELLATION: The cancellation of the household registration (户口注销证明).
+type V1DeathDocumentKind string
+
+// V1DeathReport DeathReport is a report of a retiree's death and its verification.
+type V1DeathReport struct {
+	// CommunityID The retiree's community when the report was filed.
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// DateOfDeath YYYY-MM-DD, not in the future, not before the birth date.
+	DateOfDeath *string    `json:"dateOfDeath,omitempty"`
+	DecideTime  *time.Time `json:"decideTime,omitempty"`
+
+	// DecidedBy Who decided it (verified or rejected) and when. Output only.
+	DecidedBy *string `json:"decidedBy,omitempty"`
+
+	// Documents At most 8.
+	Documents *[]V1DeathDocument `json:"documents,omitempty"`
+
+	// ID Opaque, server-assigned.
+	ID *string `json:"id,omitempty"`
+
+	// RejectReason The reason of a rejection.
+	RejectReason *string    `json:"rejectReason,omitempty"`
+	ReportTime   *time.Time `json:"reportTime,omitempty"`
+
+	// ReportedBy Who filed it (the token's subject) and when. Output only.
+	ReportedBy *string `json:"reportedBy,omitempty"`
+
+	// ReportedLate Filed after the reporting deadline. Output only.
+	ReportedLate *bool `json:"reportedLate,omitempty"`
+
+	// Reporter DeathReporter is who reported a death.
+	Reporter *V1DeathReporter `json:"reporter,omitempty"`
+
+	// ReportingDeadline The last day of the 20-working-day reporting duty: 20 working days
+	// after the date of death. Output only.
+	ReportingDeadline *string `json:"reportingDeadline,omitempty"`
+
+	// ReportingDeadlineProvisional The deadline reaches a year the holiday calendar does not know: it
+	// counts weekends only there and may move. Output only.
+	ReportingDeadlineProvisional *bool   `json:"reportingDeadlineProvisional,omitempty"`
+	RetireeID                    *string `json:"retireeId,omitempty"`
+	RetireeIDNumberMasked        *string `json:"retireeIdNumberMasked,omitempty"`
+
+	// RetireeName The retiree's name and masked ID number. Output only; empty in
+	// history entries.
+	RetireeName   *string    `json:"retireeName,omitempty"`
+	ReverseReason *string    `json:"reverseReason,omitempty"`
+	ReverseTime   *time.Time `json:"reverseTime,omitempty"`
+
+	// ReversedBy Who reversed it, when and why. Output only.
+	ReversedBy *string `json:"reversedBy,omitempty"`
+
+	// Source DeathReportSource is where a death report came from.
+	//
+	//  - FAMILY: The family told the community or the agency.
+	//  - BUREAU_MATCH: The agency's matching with other records; the default of RecordDeath.
+	Source *V1DeathReportSource `json:"source,omitempty"`
+
+	// State DeathReportState is where a death report stands.
+	//
+	//  - VERIFIED: The retiree was recorded DECEASED with the report's date.
+	//  - REVERSED: Verified, then reversed as a mistake: the retiree is LIVING again.
+	State *V1DeathReportState `json:"state,omitempty"`
+
+	// WorkingDaysToReport Working days from the date of death to the day the report was filed
+	// (China time). Output only.
+	WorkingDaysToReport *int32 `json:"workingDaysToReport,omitempty"`
+}
+
+// V1DeathReportSource DeathReportSource is where a death report came from.
+//
+//   - FAMILY: The family told the community or the agency.
+//   - BUREAU_MATCH: The agency's matching with other records; the default of RecordDeath.
+type V1DeathReportSource string
+
+// V1DeathReportState DeathReportState is where a death report stands.
+//
+//   - VERIFIED: The retiree was recorded DECEASED with the report's date.
+//   - REVERSED: Verified, then reversed as a mistake: the retiree is LIVING again.
+type V1DeathReportState string
+
+// V1DeathReporter DeathReporter is who reported a death.
+type V1DeathReporter struct {
+	// Name At most 64 characters; required except for sources BUREAU_MATCH,
+	// CREMATION_RECORD, HOUSEHOLD_CANCELLATION and HOSPITAL, where the
+	// record reports.
+	Name *string `json:"name,omitempty"`
+
+	// Phone Returned in full by GetDeathReport only, to the roles that see a
+	// retiree's phone number; masked in every other answer.
+	Phone *string `json:"phone,omitempty"`
+
+	// PhoneMasked The phone number masked. Output only.
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Relation Relation is how the carer is related to the retiree.
+	//
+	//  - CARER: A paid or volunteer carer.
+	Relation *CarerRelation `json:"relation,omitempty"`
+}
 
 // V1DecisionAction DecisionAction is what the bureau decided about a pension.
 //
@@ -2371,6 +2642,11 @@ type V1HistoryEntry struct {
 	ChangeTime *time.Time       `json:"changeTime,omitempty"`
 	Changes    *[]V1FieldChange `json:"changes,omitempty"`
 
+	// DeathReport The death report the entry records, as it stood then: on
+	// DEATH_REPORTED, DEATH_REPORT_REJECTED, DEATH_REVERSED, and DIED by a
+	// verified report. The reporter's phone is masked.
+	DeathReport *V1DeathReport `json:"deathReport,omitempty"`
+
 	// Kind ChangeKind is the kind of a change to a retiree.
 	//
 	//  - SNAPSHOT: A snapshot entry of WatchRetirees started at revision 0.
@@ -2385,6 +2661,12 @@ type V1HistoryEntry struct {
 	//  - TRANSFER_LAPSED: A proposed transfer lapsed unanswered; in the history only, as above.
 	//  - MOVED_OUT_OF_CITY: The retiree left the city's management (status MOVED_OUT): in the
 	// history and the change log.
+	//  - DEATH_REPORTED: --- death reports (D)
+	// A death was reported; the retiree has not changed. In the history
+	// only, with revision 0.
+	//  - DEATH_REPORT_REJECTED: A death report was rejected; in the history only, as above.
+	//  - DEATH_REVERSED: A verified death was reversed: the retiree is LIVING again and the
+	// date of death cleared. In the history and the change log.
 	Kind     *V1ChangeKind `json:"kind,omitempty"`
 	Reason   *string       `json:"reason,omitempty"`
 	Revision *string       `json:"revision,omitempty"`
@@ -2437,6 +2719,12 @@ type V1ListCommunitiesResponse struct {
 type V1ListDeathBenefitClaimsResponse struct {
 	Claims        *[]V1DeathBenefitClaim `json:"claims,omitempty"`
 	NextPageToken *string                `json:"nextPageToken,omitempty"`
+}
+
+// V1ListDeathReportsResponse ListDeathReportsResponse is the response of ListDeathReports.
+type V1ListDeathReportsResponse struct {
+	DeathReports  *[]V1DeathReport `json:"deathReports,omitempty"`
+	NextPageToken *string          `json:"nextPageToken,omitempty"`
 }
 
 // V1ListDecisionsResponse ListDecisionsResponse is the response of ListDecisions.
@@ -2510,6 +2798,13 @@ type V1ListRegistrationsResponse struct {
 type V1ListRetireeAuditLogResponse struct {
 	Entries       *[]V1AuditEntry `json:"entries,omitempty"`
 	NextPageToken *string         `json:"nextPageToken,omitempty"`
+}
+
+// V1ListRetireeDeathReportsResponse ListRetireeDeathReportsResponse is the response of
+// ListRetireeDeathReports.
+type V1ListRetireeDeathReportsResponse struct {
+	DeathReports  *[]V1DeathReport `json:"deathReports,omitempty"`
+	NextPageToken *string          `json:"nextPageToken,omitempty"`
 }
 
 // V1ListRetireeHistoryResponse ListRetireeHistoryResponse is the response of ListRetireeHistory.
@@ -2785,8 +3080,14 @@ type V1Residence struct {
 
 	// Kind Required when a residence is sent. Unspecified only on a retiree
 	// whose address was given as residence_address alone.
-	Kind *ResidenceKind `json:"kind,omitempty"`
+	Kind *V1ResidenceKind `json:"kind,omitempty"`
 }
+
+// V1ResidenceKind Kind is where the residence lies as seen from the city.
+//
+//   - LOCAL: In the city that manages the retiree.
+//   - OTHER_CITY: In another city of the province.
+type V1ResidenceKind string
 
 // V1Retiree Retiree is an enterprise retiree on the roster.
 type V1Retiree struct {
@@ -2891,6 +3192,15 @@ type V1RetireeFlag string
 //   - IMPRISONED: Serving a prison sentence.
 //   - ABROAD: Settled abroad.
 type V1RetireeStatus string
+
+// V1ReverseDeathReportResponse ReverseDeathReportResponse is the response of ReverseDeathReport.
+type V1ReverseDeathReportResponse struct {
+	// DeathReport DeathReport is a report of a retiree's death and its verification.
+	DeathReport *V1DeathReport `json:"deathReport,omitempty"`
+
+	// Retiree Retiree is an enterprise retiree on the roster.
+	Retiree *V1Retiree `json:"retiree,omitempty"`
+}
 
 // V1RevokeCalendarSubscriptionResponse RevokeCalendarSubscriptionResponse is the response of
 // RevokeCalendarSubscription.
@@ -3073,6 +3383,15 @@ type V1Venue struct {
 	Name        *string    `json:"name,omitempty"`
 }
 
+// V1VerifyDeathReportResponse VerifyDeathReportResponse is the response of VerifyDeathReport.
+type V1VerifyDeathReportResponse struct {
+	// DeathReport DeathReport is a report of a retiree's death and its verification.
+	DeathReport *V1DeathReport `json:"deathReport,omitempty"`
+
+	// Retiree Retiree is an enterprise retiree on the roster.
+	Retiree *V1Retiree `json:"retiree,omitempty"`
+}
+
 // BadRequest google.rpc.Status, the body of every error.
 type BadRequest = RPCStatus
 
@@ -3196,6 +3515,26 @@ type PensionServiceListDeathBenefitClaimsParams struct {
 
 // PensionServiceListDeathBenefitClaimsParamsState defines parameters for PensionServiceListDeathBenefitClaims.
 type PensionServiceListDeathBenefitClaimsParamsState string
+
+// RegistryServiceListDeathReportsParams defines parameters for RegistryServiceListDeathReports.
+type RegistryServiceListDeathReportsParams struct {
+	// CommunityID A community's reports; required for a clerk of several communities
+	// and for a supervisor.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// State Only reports in this state.
+	//
+	//  - VERIFIED: The retiree was recorded DECEASED with the report's date.
+	//  - REVERSED: Verified, then reversed as a mistake: the retiree is LIVING again.
+	State *RegistryServiceListDeathReportsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// PageSize At most 100 (default 50).
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// RegistryServiceListDeathReportsParamsState defines parameters for RegistryServiceListDeathReports.
+type RegistryServiceListDeathReportsParamsState string
 
 // RegistryServiceListEnterprisesParams defines parameters for RegistryServiceListEnterprises.
 type RegistryServiceListEnterprisesParams struct {
@@ -3454,6 +3793,12 @@ type RegistryServiceListRetireeAuditLogParams struct {
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// RegistryServiceListRetireeDeathReportsParams defines parameters for RegistryServiceListRetireeDeathReports.
+type RegistryServiceListRetireeDeathReportsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // RegistryServiceListRetireeHistoryParams defines parameters for RegistryServiceListRetireeHistory.
 type RegistryServiceListRetireeHistoryParams struct {
 	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
@@ -3587,6 +3932,15 @@ type PensionServiceRejectDeathBenefitClaimJSONRequestBody = PensionServiceReject
 // PensionServiceSubmitDeathBenefitClaimJSONRequestBody defines body for PensionServiceSubmitDeathBenefitClaim for application/json ContentType.
 type PensionServiceSubmitDeathBenefitClaimJSONRequestBody = PensionServiceSubmitDeathBenefitClaimBody
 
+// RegistryServiceRejectDeathReportJSONRequestBody defines body for RegistryServiceRejectDeathReport for application/json ContentType.
+type RegistryServiceRejectDeathReportJSONRequestBody = RegistryServiceRejectDeathReportBody
+
+// RegistryServiceReverseDeathReportJSONRequestBody defines body for RegistryServiceReverseDeathReport for application/json ContentType.
+type RegistryServiceReverseDeathReportJSONRequestBody = RegistryServiceReverseDeathReportBody
+
+// RegistryServiceVerifyDeathReportJSONRequestBody defines body for RegistryServiceVerifyDeathReport for application/json ContentType.
+type RegistryServiceVerifyDeathReportJSONRequestBody = RegistryServiceVerifyDeathReportBody
+
 // RegistryServiceCreateEnterpriseJSONRequestBody defines body for RegistryServiceCreateEnterprise for application/json ContentType.
 type RegistryServiceCreateEnterpriseJSONRequestBody = V1Enterprise
 
@@ -3625,6 +3979,9 @@ type RegistryServiceCreateRetireeJSONRequestBody = V1Retiree
 
 // RegistryServiceUpdateRetireeJSONRequestBody defines body for RegistryServiceUpdateRetiree for application/json ContentType.
 type RegistryServiceUpdateRetireeJSONRequestBody RegistryServiceUpdateRetireeJSONBody
+
+// RegistryServiceCreateDeathReportJSONRequestBody defines body for RegistryServiceCreateDeathReport for application/json ContentType.
+type RegistryServiceCreateDeathReportJSONRequestBody = RegistryServiceCreateDeathReportBody
 
 // RegistryServiceChangeRetireeStatusJSONRequestBody defines body for RegistryServiceChangeRetireeStatus for application/json ContentType.
 type RegistryServiceChangeRetireeStatusJSONRequestBody = RegistryServiceChangeRetireeStatusBody
@@ -4302,6 +4659,108 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
 	PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegistryServiceListDeathReports List death reports
+	//
+	// ListDeathReports lists reports by community and state: a clerk names
+	// one of its communities (or has one), a supervisor one of its area;
+	// admin and bureau may list all.
+	//
+	// Corresponds with GET /v1/deathReports (the `RegistryServiceListDeathReports` operationId).
+	RegistryServiceListDeathReports(ctx context.Context, params *RegistryServiceListDeathReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceGetDeathReport Get death report
+	//
+	// GetDeathReport returns a report: to admin and bureau, a clerk of the
+	// retiree's community, a supervisor of its area. Audited as a read of
+	// the retiree.
+	//
+	// Corresponds with GET /v1/deathReports/{id} (the `RegistryServiceGetDeathReport` operationId).
+	RegistryServiceGetDeathReport(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceRejectDeathReportWithBody Reject death report
+	//
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+	RegistryServiceRejectDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceRejectDeathReport Reject death report
+	//
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+	RegistryServiceRejectDeathReport(ctx context.Context, id string, body RegistryServiceRejectDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceReverseDeathReportWithBody Reverse death report
+	//
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+	RegistryServiceReverseDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceReverseDeathReport Reverse death report
+	//
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+	RegistryServiceReverseDeathReport(ctx context.Context, id string, body RegistryServiceReverseDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceVerifyDeathReportWithBody Verify death report
+	//
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+	RegistryServiceVerifyDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceVerifyDeathReport Verify death report
+	//
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+	RegistryServiceVerifyDeathReport(ctx context.Context, id string, body RegistryServiceVerifyDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegistryServiceListEnterprises List enterprises
 	//
 	// ListEnterprises lists enterprises in credit-code order.
@@ -4639,6 +5098,44 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/retirees/{id}/auditLog (the `RegistryServiceListRetireeAuditLog` operationId).
 	RegistryServiceListRetireeAuditLog(ctx context.Context, id string, params *RegistryServiceListRetireeAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegistryServiceListRetireeDeathReports List retiree death reports
+	//
+	// ListRetireeDeathReports lists one retiree's reports (in id order; a
+	// retiree has few) to whoever may read the retiree.
+	//
+	// Corresponds with GET /v1/retirees/{id}/deathReports (the `RegistryServiceListRetireeDeathReports` operationId).
+	RegistryServiceListRetireeDeathReports(ctx context.Context, id string, params *RegistryServiceListRetireeDeathReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceCreateDeathReportWithBody Create death report
+	//
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+	RegistryServiceCreateDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegistryServiceCreateDeathReport Create death report
+	//
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+	RegistryServiceCreateDeathReport(ctx context.Context, id string, body RegistryServiceCreateDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegistryServiceListRetireeHistory List retiree history
 	//
 	// ListRetireeHistory lists the changes made to a retiree, oldest first.
@@ -4674,7 +5171,11 @@ type ClientInterface interface {
 
 	// RegistryServiceRecordDeathWithBody Record death
 	//
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4683,7 +5184,11 @@ type ClientInterface interface {
 
 	// RegistryServiceRecordDeath Record death
 	//
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5866,6 +6371,188 @@ func (c *Client) PensionServiceSubmitDeathBenefitClaim(ctx context.Context, id s
 	return c.Client.Do(req)
 }
 
+// RegistryServiceListDeathReports List death reports
+//
+// ListDeathReports lists reports by community and state: a clerk names
+// one of its communities (or has one), a supervisor one of its area;
+// admin and bureau may list all.
+//
+// Corresponds with GET /v1/deathReports (the `RegistryServiceListDeathReports` operationId).
+func (c *Client) RegistryServiceListDeathReports(ctx context.Context, params *RegistryServiceListDeathReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceListDeathReportsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceGetDeathReport Get death report
+//
+// GetDeathReport returns a report: to admin and bureau, a clerk of the
+// retiree's community, a supervisor of its area. Audited as a read of
+// the retiree.
+//
+// Corresponds with GET /v1/deathReports/{id} (the `RegistryServiceGetDeathReport` operationId).
+func (c *Client) RegistryServiceGetDeathReport(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceGetDeathReportRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceRejectDeathReportWithBody Reject death report
+//
+// RejectDeathReport rejects a REPORTED report with a reason (as
+// VerifyDeathReport); the retiree does not change, and its history gains
+// a DEATH_REPORT_REJECTED note.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+func (c *Client) RegistryServiceRejectDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceRejectDeathReportRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceRejectDeathReport Reject death report
+//
+// RejectDeathReport rejects a REPORTED report with a reason (as
+// VerifyDeathReport); the retiree does not change, and its history gains
+// a DEATH_REPORT_REJECTED note.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+func (c *Client) RegistryServiceRejectDeathReport(ctx context.Context, id string, body RegistryServiceRejectDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceRejectDeathReportRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceReverseDeathReportWithBody Reverse death report
+//
+// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+// (admin, bureau) with a reason: the report becomes REVERSED and the
+// retiree LIVING again from the day of the reversal, date of death
+// cleared (change kind DEATH_REVERSED in history and change log). The
+// status before the death is not restored: a retiree who was, say,
+// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+// Only a VERIFIED report of a retiree still DECEASED is reversed
+// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+func (c *Client) RegistryServiceReverseDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceReverseDeathReportRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceReverseDeathReport Reverse death report
+//
+// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+// (admin, bureau) with a reason: the report becomes REVERSED and the
+// retiree LIVING again from the day of the reversal, date of death
+// cleared (change kind DEATH_REVERSED in history and change log). The
+// status before the death is not restored: a retiree who was, say,
+// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+// Only a VERIFIED report of a retiree still DECEASED is reversed
+// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+func (c *Client) RegistryServiceReverseDeathReport(ctx context.Context, id string, body RegistryServiceReverseDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceReverseDeathReportRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceVerifyDeathReportWithBody Verify death report
+//
+// VerifyDeathReport verifies a REPORTED report (a clerk of the
+// retiree's community, bureau, admin): the retiree becomes DECEASED with
+// the report's date of death (change kind DIED). Refused with
+// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+func (c *Client) RegistryServiceVerifyDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceVerifyDeathReportRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceVerifyDeathReport Verify death report
+//
+// VerifyDeathReport verifies a REPORTED report (a clerk of the
+// retiree's community, bureau, admin): the retiree becomes DECEASED with
+// the report's date of death (change kind DIED). Refused with
+// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+func (c *Client) RegistryServiceVerifyDeathReport(ctx context.Context, id string, body RegistryServiceVerifyDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceVerifyDeathReportRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RegistryServiceListEnterprises List enterprises
 //
 // ListEnterprises lists enterprises in credit-code order.
@@ -6593,6 +7280,74 @@ func (c *Client) RegistryServiceListRetireeAuditLog(ctx context.Context, id stri
 	return c.Client.Do(req)
 }
 
+// RegistryServiceListRetireeDeathReports List retiree death reports
+//
+// ListRetireeDeathReports lists one retiree's reports (in id order; a
+// retiree has few) to whoever may read the retiree.
+//
+// Corresponds with GET /v1/retirees/{id}/deathReports (the `RegistryServiceListRetireeDeathReports` operationId).
+func (c *Client) RegistryServiceListRetireeDeathReports(ctx context.Context, id string, params *RegistryServiceListRetireeDeathReportsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceListRetireeDeathReportsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceCreateDeathReportWithBody Create death report
+//
+// CreateDeathReport files a report of a retiree's death (a clerk of the
+// retiree's community, bureau, admin). The report is REPORTED and the
+// retiree does not change until it is verified; its history gains a
+// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+// report's id), and a report is filed only for a retiree whose death is
+// not recorded (reason RETIREE_NOT_LIVING).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+func (c *Client) RegistryServiceCreateDeathReportWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceCreateDeathReportRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegistryServiceCreateDeathReport Create death report
+//
+// CreateDeathReport files a report of a retiree's death (a clerk of the
+// retiree's community, bureau, admin). The report is REPORTED and the
+// retiree does not change until it is verified; its history gains a
+// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+// report's id), and a report is filed only for a retiree whose death is
+// not recorded (reason RETIREE_NOT_LIVING).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+func (c *Client) RegistryServiceCreateDeathReport(ctx context.Context, id string, body RegistryServiceCreateDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegistryServiceCreateDeathReportRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RegistryServiceListRetireeHistory List retiree history
 //
 // ListRetireeHistory lists the changes made to a retiree, oldest first.
@@ -6658,7 +7413,11 @@ func (c *Client) RegistryServiceChangeRetireeStatus(ctx context.Context, id stri
 
 // RegistryServiceRecordDeathWithBody Record death
 //
-// RecordDeath marks a retiree deceased as of a date.
+// RecordDeath marks a retiree deceased as of a date: a death report
+// filed and verified in one step (see VerifyDeathReport), so that every
+// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+// reject that one.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6677,7 +7436,11 @@ func (c *Client) RegistryServiceRecordDeathWithBody(ctx context.Context, id stri
 
 // RegistryServiceRecordDeath Record death
 //
-// RecordDeath marks a retiree deceased as of a date.
+// RecordDeath marks a retiree deceased as of a date: a death report
+// filed and verified in one step (see VerifyDeathReport), so that every
+// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+// reject that one.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9003,6 +9766,271 @@ func NewPensionServiceSubmitDeathBenefitClaimRequestWithBody(server string, id s
 	return req, nil
 }
 
+// NewRegistryServiceListDeathReportsRequest constructs an http.Request for the RegistryServiceListDeathReports method
+func NewRegistryServiceListDeathReportsRequest(server string, params *RegistryServiceListDeathReportsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathReports")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceGetDeathReportRequest constructs an http.Request for the RegistryServiceGetDeathReport method
+func NewRegistryServiceGetDeathReportRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathReports/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceRejectDeathReportRequest calls the generic RegistryServiceRejectDeathReport builder with application/json body
+func NewRegistryServiceRejectDeathReportRequest(server string, id string, body RegistryServiceRejectDeathReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceRejectDeathReportRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceRejectDeathReportRequestWithBody constructs an http.Request for the RegistryServiceRejectDeathReport method, with any body, and a specified content type
+func NewRegistryServiceRejectDeathReportRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathReports/%s:reject", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRegistryServiceReverseDeathReportRequest calls the generic RegistryServiceReverseDeathReport builder with application/json body
+func NewRegistryServiceReverseDeathReportRequest(server string, id string, body RegistryServiceReverseDeathReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceReverseDeathReportRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceReverseDeathReportRequestWithBody constructs an http.Request for the RegistryServiceReverseDeathReport method, with any body, and a specified content type
+func NewRegistryServiceReverseDeathReportRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathReports/%s:reverse", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRegistryServiceVerifyDeathReportRequest calls the generic RegistryServiceVerifyDeathReport builder with application/json body
+func NewRegistryServiceVerifyDeathReportRequest(server string, id string, body RegistryServiceVerifyDeathReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceVerifyDeathReportRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceVerifyDeathReportRequestWithBody constructs an http.Request for the RegistryServiceVerifyDeathReport method, with any body, and a specified content type
+func NewRegistryServiceVerifyDeathReportRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deathReports/%s:verify", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRegistryServiceListEnterprisesRequest constructs an http.Request for the RegistryServiceListEnterprises method
 func NewRegistryServiceListEnterprisesRequest(server string, params *RegistryServiceListEnterprisesParams) (*http.Request, error) {
 	var err error
@@ -10589,6 +11617,126 @@ func NewRegistryServiceListRetireeAuditLogRequest(server string, id string, para
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewRegistryServiceListRetireeDeathReportsRequest constructs an http.Request for the RegistryServiceListRetireeDeathReports method
+func NewRegistryServiceListRetireeDeathReportsRequest(server string, id string, params *RegistryServiceListRetireeDeathReportsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/deathReports", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegistryServiceCreateDeathReportRequest calls the generic RegistryServiceCreateDeathReport builder with application/json body
+func NewRegistryServiceCreateDeathReportRequest(server string, id string, body RegistryServiceCreateDeathReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegistryServiceCreateDeathReportRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRegistryServiceCreateDeathReportRequestWithBody constructs an http.Request for the RegistryServiceCreateDeathReport method, with any body, and a specified content type
+func NewRegistryServiceCreateDeathReportRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/deathReports", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -12358,6 +13506,112 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/deathBenefitClaims/{id}:submit (the `PensionServiceSubmitDeathBenefitClaim` operationId).
 	PensionServiceSubmitDeathBenefitClaimWithResponse(ctx context.Context, id string, body PensionServiceSubmitDeathBenefitClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSubmitDeathBenefitClaimResponse, error)
 
+	// RegistryServiceListDeathReportsWithResponse List death reports
+	//
+	// ListDeathReports lists reports by community and state: a clerk names
+	// one of its communities (or has one), a supervisor one of its area;
+	// admin and bureau may list all.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/deathReports (the `RegistryServiceListDeathReports` operationId).
+	RegistryServiceListDeathReportsWithResponse(ctx context.Context, params *RegistryServiceListDeathReportsParams, reqEditors ...RequestEditorFn) (*RegistryServiceListDeathReportsResponse, error)
+
+	// RegistryServiceGetDeathReportWithResponse Get death report
+	//
+	// GetDeathReport returns a report: to admin and bureau, a clerk of the
+	// retiree's community, a supervisor of its area. Audited as a read of
+	// the retiree.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/deathReports/{id} (the `RegistryServiceGetDeathReport` operationId).
+	RegistryServiceGetDeathReportWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RegistryServiceGetDeathReportResponse, error)
+
+	// RegistryServiceRejectDeathReportWithBodyWithResponse Reject death report
+	//
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+	RegistryServiceRejectDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceRejectDeathReportResponse, error)
+
+	// RegistryServiceRejectDeathReportWithResponse Reject death report
+	//
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+	RegistryServiceRejectDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceRejectDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceRejectDeathReportResponse, error)
+
+	// RegistryServiceReverseDeathReportWithBodyWithResponse Reverse death report
+	//
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+	RegistryServiceReverseDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceReverseDeathReportResponse, error)
+
+	// RegistryServiceReverseDeathReportWithResponse Reverse death report
+	//
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+	RegistryServiceReverseDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceReverseDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceReverseDeathReportResponse, error)
+
+	// RegistryServiceVerifyDeathReportWithBodyWithResponse Verify death report
+	//
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+	RegistryServiceVerifyDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceVerifyDeathReportResponse, error)
+
+	// RegistryServiceVerifyDeathReportWithResponse Verify death report
+	//
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+	RegistryServiceVerifyDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceVerifyDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceVerifyDeathReportResponse, error)
+
 	// RegistryServiceListEnterprisesWithResponse List enterprises
 	//
 	// ListEnterprises lists enterprises in credit-code order.
@@ -12721,6 +13975,46 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/retirees/{id}/auditLog (the `RegistryServiceListRetireeAuditLog` operationId).
 	RegistryServiceListRetireeAuditLogWithResponse(ctx context.Context, id string, params *RegistryServiceListRetireeAuditLogParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRetireeAuditLogResponse, error)
 
+	// RegistryServiceListRetireeDeathReportsWithResponse List retiree death reports
+	//
+	// ListRetireeDeathReports lists one retiree's reports (in id order; a
+	// retiree has few) to whoever may read the retiree.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/retirees/{id}/deathReports (the `RegistryServiceListRetireeDeathReports` operationId).
+	RegistryServiceListRetireeDeathReportsWithResponse(ctx context.Context, id string, params *RegistryServiceListRetireeDeathReportsParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRetireeDeathReportsResponse, error)
+
+	// RegistryServiceCreateDeathReportWithBodyWithResponse Create death report
+	//
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+	RegistryServiceCreateDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceCreateDeathReportResponse, error)
+
+	// RegistryServiceCreateDeathReportWithResponse Create death report
+	//
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+	RegistryServiceCreateDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceCreateDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceCreateDeathReportResponse, error)
+
 	// RegistryServiceListRetireeHistoryWithResponse List retiree history
 	//
 	// ListRetireeHistory lists the changes made to a retiree, oldest first.
@@ -12758,7 +14052,11 @@ type ClientWithResponsesInterface interface {
 
 	// RegistryServiceRecordDeathWithBodyWithResponse Record death
 	//
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12767,7 +14065,11 @@ type ClientWithResponsesInterface interface {
 
 	// RegistryServiceRecordDeathWithResponse Record death
 	//
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16014,6 +17316,491 @@ func (r PensionServiceSubmitDeathBenefitClaimResponse) ContentType() string {
 	return ""
 }
 
+// RegistryServiceListDeathReportsResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceListDeathReports
+type RegistryServiceListDeathReportsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceListDeathReportsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListDeathReportsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceListDeathReportsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSON200() *V1ListDeathReportsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceListDeathReportsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceListDeathReportsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceListDeathReportsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceListDeathReportsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceListDeathReportsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceGetDeathReportResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceGetDeathReport
+type RegistryServiceGetDeathReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceGetDeathReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceGetDeathReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON200() *V1DeathReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceGetDeathReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceGetDeathReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceGetDeathReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceGetDeathReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceGetDeathReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceRejectDeathReportResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceRejectDeathReport
+type RegistryServiceRejectDeathReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceRejectDeathReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceRejectDeathReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON200() *V1DeathReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceRejectDeathReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceRejectDeathReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceRejectDeathReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceRejectDeathReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceRejectDeathReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceReverseDeathReportResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceReverseDeathReport
+type RegistryServiceReverseDeathReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceReverseDeathReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ReverseDeathReportResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceReverseDeathReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON200() *V1ReverseDeathReportResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceReverseDeathReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceReverseDeathReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceReverseDeathReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceReverseDeathReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceReverseDeathReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceVerifyDeathReportResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceVerifyDeathReport
+type RegistryServiceVerifyDeathReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceVerifyDeathReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1VerifyDeathReportResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceVerifyDeathReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON200() *V1VerifyDeathReportResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceVerifyDeathReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceVerifyDeathReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceVerifyDeathReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceVerifyDeathReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceVerifyDeathReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegistryServiceListEnterprisesResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceListEnterprises
 type RegistryServiceListEnterprisesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18530,6 +20317,200 @@ func (r RegistryServiceListRetireeAuditLogResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegistryServiceListRetireeAuditLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceListRetireeDeathReportsResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceListRetireeDeathReports
+type RegistryServiceListRetireeDeathReportsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceListRetireeDeathReportsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRetireeDeathReportsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceListRetireeDeathReportsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON200() *V1ListRetireeDeathReportsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceListRetireeDeathReportsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceListRetireeDeathReportsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceListRetireeDeathReportsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceListRetireeDeathReportsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceListRetireeDeathReportsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegistryServiceCreateDeathReportResponse401Headers the declared response headers of an HTTP 401 response for RegistryServiceCreateDeathReport
+type RegistryServiceCreateDeathReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type RegistryServiceCreateDeathReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1DeathReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegistryServiceCreateDeathReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON200() *V1DeathReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RegistryServiceCreateDeathReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RegistryServiceCreateDeathReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegistryServiceCreateDeathReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegistryServiceCreateDeathReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegistryServiceCreateDeathReportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21464,6 +23445,160 @@ func (c *ClientWithResponses) PensionServiceSubmitDeathBenefitClaimWithResponse(
 	return ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp)
 }
 
+// RegistryServiceListDeathReportsWithResponse List death reports
+//
+// ListDeathReports lists reports by community and state: a clerk names
+// one of its communities (or has one), a supervisor one of its area;
+// admin and bureau may list all.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/deathReports (the `RegistryServiceListDeathReports` operationId).
+func (c *ClientWithResponses) RegistryServiceListDeathReportsWithResponse(ctx context.Context, params *RegistryServiceListDeathReportsParams, reqEditors ...RequestEditorFn) (*RegistryServiceListDeathReportsResponse, error) {
+	rsp, err := c.RegistryServiceListDeathReports(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceListDeathReportsResponse(rsp)
+}
+
+// RegistryServiceGetDeathReportWithResponse Get death report
+//
+// GetDeathReport returns a report: to admin and bureau, a clerk of the
+// retiree's community, a supervisor of its area. Audited as a read of
+// the retiree.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/deathReports/{id} (the `RegistryServiceGetDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceGetDeathReportWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RegistryServiceGetDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceGetDeathReport(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceGetDeathReportResponse(rsp)
+}
+
+// RegistryServiceRejectDeathReportWithBodyWithResponse Reject death report
+//
+// RejectDeathReport rejects a REPORTED report with a reason (as
+// VerifyDeathReport); the retiree does not change, and its history gains
+// a DEATH_REPORT_REJECTED note.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceRejectDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceRejectDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceRejectDeathReportWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceRejectDeathReportResponse(rsp)
+}
+
+// RegistryServiceRejectDeathReportWithResponse Reject death report
+//
+// RejectDeathReport rejects a REPORTED report with a reason (as
+// VerifyDeathReport); the retiree does not change, and its history gains
+// a DEATH_REPORT_REJECTED note.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:reject (the `RegistryServiceRejectDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceRejectDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceRejectDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceRejectDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceRejectDeathReport(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceRejectDeathReportResponse(rsp)
+}
+
+// RegistryServiceReverseDeathReportWithBodyWithResponse Reverse death report
+//
+// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+// (admin, bureau) with a reason: the report becomes REVERSED and the
+// retiree LIVING again from the day of the reversal, date of death
+// cleared (change kind DEATH_REVERSED in history and change log). The
+// status before the death is not restored: a retiree who was, say,
+// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+// Only a VERIFIED report of a retiree still DECEASED is reversed
+// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceReverseDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceReverseDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceReverseDeathReportWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceReverseDeathReportResponse(rsp)
+}
+
+// RegistryServiceReverseDeathReportWithResponse Reverse death report
+//
+// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+// (admin, bureau) with a reason: the report becomes REVERSED and the
+// retiree LIVING again from the day of the reversal, date of death
+// cleared (change kind DEATH_REVERSED in history and change log). The
+// status before the death is not restored: a retiree who was, say,
+// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+// Only a VERIFIED report of a retiree still DECEASED is reversed
+// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:reverse (the `RegistryServiceReverseDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceReverseDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceReverseDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceReverseDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceReverseDeathReport(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceReverseDeathReportResponse(rsp)
+}
+
+// RegistryServiceVerifyDeathReportWithBodyWithResponse Verify death report
+//
+// VerifyDeathReport verifies a REPORTED report (a clerk of the
+// retiree's community, bureau, admin): the retiree becomes DECEASED with
+// the report's date of death (change kind DIED). Refused with
+// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceVerifyDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceVerifyDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceVerifyDeathReportWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceVerifyDeathReportResponse(rsp)
+}
+
+// RegistryServiceVerifyDeathReportWithResponse Verify death report
+//
+// VerifyDeathReport verifies a REPORTED report (a clerk of the
+// retiree's community, bureau, admin): the retiree becomes DECEASED with
+// the report's date of death (change kind DIED). Refused with
+// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+// moved out, and RETIREE_MOVED when the retiree has been transferred to
+// another community since the report.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/deathReports/{id}:verify (the `RegistryServiceVerifyDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceVerifyDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceVerifyDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceVerifyDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceVerifyDeathReport(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceVerifyDeathReportResponse(rsp)
+}
+
 // RegistryServiceListEnterprisesWithResponse List enterprises
 //
 // ListEnterprises lists enterprises in credit-code order.
@@ -22061,6 +24196,64 @@ func (c *ClientWithResponses) RegistryServiceListRetireeAuditLogWithResponse(ctx
 	return ParseRegistryServiceListRetireeAuditLogResponse(rsp)
 }
 
+// RegistryServiceListRetireeDeathReportsWithResponse List retiree death reports
+//
+// ListRetireeDeathReports lists one retiree's reports (in id order; a
+// retiree has few) to whoever may read the retiree.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/retirees/{id}/deathReports (the `RegistryServiceListRetireeDeathReports` operationId).
+func (c *ClientWithResponses) RegistryServiceListRetireeDeathReportsWithResponse(ctx context.Context, id string, params *RegistryServiceListRetireeDeathReportsParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRetireeDeathReportsResponse, error) {
+	rsp, err := c.RegistryServiceListRetireeDeathReports(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceListRetireeDeathReportsResponse(rsp)
+}
+
+// RegistryServiceCreateDeathReportWithBodyWithResponse Create death report
+//
+// CreateDeathReport files a report of a retiree's death (a clerk of the
+// retiree's community, bureau, admin). The report is REPORTED and the
+// retiree does not change until it is verified; its history gains a
+// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+// report's id), and a report is filed only for a retiree whose death is
+// not recorded (reason RETIREE_NOT_LIVING).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceCreateDeathReportWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegistryServiceCreateDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceCreateDeathReportWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceCreateDeathReportResponse(rsp)
+}
+
+// RegistryServiceCreateDeathReportWithResponse Create death report
+//
+// CreateDeathReport files a report of a retiree's death (a clerk of the
+// retiree's community, bureau, admin). The report is REPORTED and the
+// retiree does not change until it is verified; its history gains a
+// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+// report's id), and a report is filed only for a retiree whose death is
+// not recorded (reason RETIREE_NOT_LIVING).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{id}/deathReports (the `RegistryServiceCreateDeathReport` operationId).
+func (c *ClientWithResponses) RegistryServiceCreateDeathReportWithResponse(ctx context.Context, id string, body RegistryServiceCreateDeathReportJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceCreateDeathReportResponse, error) {
+	rsp, err := c.RegistryServiceCreateDeathReport(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegistryServiceCreateDeathReportResponse(rsp)
+}
+
 // RegistryServiceListRetireeHistoryWithResponse List retiree history
 //
 // ListRetireeHistory lists the changes made to a retiree, oldest first.
@@ -22116,7 +24309,11 @@ func (c *ClientWithResponses) RegistryServiceChangeRetireeStatusWithResponse(ctx
 
 // RegistryServiceRecordDeathWithBodyWithResponse Record death
 //
-// RecordDeath marks a retiree deceased as of a date.
+// RecordDeath marks a retiree deceased as of a date: a death report
+// filed and verified in one step (see VerifyDeathReport), so that every
+// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+// reject that one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22131,7 +24328,11 @@ func (c *ClientWithResponses) RegistryServiceRecordDeathWithBodyWithResponse(ctx
 
 // RegistryServiceRecordDeathWithResponse Record death
 //
-// RecordDeath marks a retiree deceased as of a date.
+// RecordDeath marks a retiree deceased as of a date: a death report
+// filed and verified in one step (see VerifyDeathReport), so that every
+// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+// reject that one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25266,6 +27467,446 @@ func ParsePensionServiceSubmitDeathBenefitClaimResponse(rsp *http.Response) (*Pe
 	return response, nil
 }
 
+// ParseRegistryServiceListDeathReportsResponse parses an HTTP response from a RegistryServiceListDeathReportsWithResponse call
+func ParseRegistryServiceListDeathReportsResponse(rsp *http.Response) (*RegistryServiceListDeathReportsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceListDeathReportsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListDeathReportsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceListDeathReportsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceGetDeathReportResponse parses an HTTP response from a RegistryServiceGetDeathReportWithResponse call
+func ParseRegistryServiceGetDeathReportResponse(rsp *http.Response) (*RegistryServiceGetDeathReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceGetDeathReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceGetDeathReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceRejectDeathReportResponse parses an HTTP response from a RegistryServiceRejectDeathReportWithResponse call
+func ParseRegistryServiceRejectDeathReportResponse(rsp *http.Response) (*RegistryServiceRejectDeathReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceRejectDeathReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceRejectDeathReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceReverseDeathReportResponse parses an HTTP response from a RegistryServiceReverseDeathReportWithResponse call
+func ParseRegistryServiceReverseDeathReportResponse(rsp *http.Response) (*RegistryServiceReverseDeathReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceReverseDeathReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ReverseDeathReportResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceReverseDeathReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceVerifyDeathReportResponse parses an HTTP response from a RegistryServiceVerifyDeathReportWithResponse call
+func ParseRegistryServiceVerifyDeathReportResponse(rsp *http.Response) (*RegistryServiceVerifyDeathReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceVerifyDeathReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1VerifyDeathReportResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceVerifyDeathReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRegistryServiceListEnterprisesResponse parses an HTTP response from a RegistryServiceListEnterprisesWithResponse call
 func ParseRegistryServiceListEnterprisesResponse(rsp *http.Response) (*RegistryServiceListEnterprisesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27544,6 +30185,182 @@ func ParseRegistryServiceListRetireeAuditLogResponse(rsp *http.Response) (*Regis
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceListRetireeAuditLogResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceListRetireeDeathReportsResponse parses an HTTP response from a RegistryServiceListRetireeDeathReportsWithResponse call
+func ParseRegistryServiceListRetireeDeathReportsResponse(rsp *http.Response) (*RegistryServiceListRetireeDeathReportsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceListRetireeDeathReportsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRetireeDeathReportsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceListRetireeDeathReportsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegistryServiceCreateDeathReportResponse parses an HTTP response from a RegistryServiceCreateDeathReportWithResponse call
+func ParseRegistryServiceCreateDeathReportResponse(rsp *http.Response) (*RegistryServiceCreateDeathReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegistryServiceCreateDeathReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1DeathReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegistryServiceCreateDeathReportResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

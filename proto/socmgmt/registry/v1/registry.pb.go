@@ -472,6 +472,15 @@ const (
 	// The retiree left the city's management (status MOVED_OUT): in the
 	// history and the change log.
 	ChangeKind_MOVED_OUT_OF_CITY ChangeKind = 12
+	// --- death reports (D)
+	// A death was reported; the retiree has not changed. In the history
+	// only, with revision 0.
+	ChangeKind_DEATH_REPORTED ChangeKind = 14
+	// A death report was rejected; in the history only, as above.
+	ChangeKind_DEATH_REPORT_REJECTED ChangeKind = 15
+	// A verified death was reversed: the retiree is LIVING again and the
+	// date of death cleared. In the history and the change log.
+	ChangeKind_DEATH_REVERSED ChangeKind = 16
 )
 
 // Enum value maps for ChangeKind.
@@ -490,6 +499,9 @@ var (
 		10: "TRANSFER_DECLINED",
 		11: "TRANSFER_LAPSED",
 		12: "MOVED_OUT_OF_CITY",
+		14: "DEATH_REPORTED",
+		15: "DEATH_REPORT_REJECTED",
+		16: "DEATH_REVERSED",
 	}
 	ChangeKind_value = map[string]int32{
 		"CHANGE_KIND_UNSPECIFIED": 0,
@@ -505,6 +517,9 @@ var (
 		"TRANSFER_DECLINED":       10,
 		"TRANSFER_LAPSED":         11,
 		"MOVED_OUT_OF_CITY":       12,
+		"DEATH_REPORTED":          14,
+		"DEATH_REPORT_REJECTED":   15,
+		"DEATH_REVERSED":          16,
 	}
 )
 
@@ -707,6 +722,128 @@ func (TransferDirection) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
+// DeathReportSource is where a death report came from.
+type DeathReportSource int32
+
+const (
+	DeathReportSource_DEATH_REPORT_SOURCE_UNSPECIFIED DeathReportSource = 0
+	// The family told the community or the agency.
+	DeathReportSource_FAMILY                 DeathReportSource = 1
+	DeathReportSource_HOSPITAL               DeathReportSource = 2
+	DeathReportSource_CREMATION_RECORD       DeathReportSource = 3
+	DeathReportSource_HOUSEHOLD_CANCELLATION DeathReportSource = 4
+	// The agency's matching with other records; the default of RecordDeath.
+	DeathReportSource_BUREAU_MATCH DeathReportSource = 5
+	DeathReportSource_CLERK_VISIT  DeathReportSource = 6
+)
+
+// Enum value maps for DeathReportSource.
+var (
+	DeathReportSource_name = map[int32]string{
+		0: "DEATH_REPORT_SOURCE_UNSPECIFIED",
+		1: "FAMILY",
+		2: "HOSPITAL",
+		3: "CREMATION_RECORD",
+		4: "HOUSEHOLD_CANCELLATION",
+		5: "BUREAU_MATCH",
+		6: "CLERK_VISIT",
+	}
+	DeathReportSource_value = map[string]int32{
+		"DEATH_REPORT_SOURCE_UNSPECIFIED": 0,
+		"FAMILY":                          1,
+		"HOSPITAL":                        2,
+		"CREMATION_RECORD":                3,
+		"HOUSEHOLD_CANCELLATION":          4,
+		"BUREAU_MATCH":                    5,
+		"CLERK_VISIT":                     6,
+	}
+)
+
+func (x DeathReportSource) Enum() *DeathReportSource {
+	p := new(DeathReportSource)
+	*p = x
+	return p
+}
+
+func (x DeathReportSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeathReportSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[11].Descriptor()
+}
+
+func (DeathReportSource) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[11]
+}
+
+func (x DeathReportSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeathReportSource.Descriptor instead.
+func (DeathReportSource) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+}
+
+// DeathReportState is where a death report stands.
+type DeathReportState int32
+
+const (
+	DeathReportState_DEATH_REPORT_STATE_UNSPECIFIED DeathReportState = 0
+	DeathReportState_REPORTED                       DeathReportState = 1
+	// The retiree was recorded DECEASED with the report's date.
+	DeathReportState_VERIFIED DeathReportState = 2
+	DeathReportState_REJECTED DeathReportState = 3
+	// Verified, then reversed as a mistake: the retiree is LIVING again.
+	DeathReportState_REVERSED DeathReportState = 4
+)
+
+// Enum value maps for DeathReportState.
+var (
+	DeathReportState_name = map[int32]string{
+		0: "DEATH_REPORT_STATE_UNSPECIFIED",
+		1: "REPORTED",
+		2: "VERIFIED",
+		3: "REJECTED",
+		4: "REVERSED",
+	}
+	DeathReportState_value = map[string]int32{
+		"DEATH_REPORT_STATE_UNSPECIFIED": 0,
+		"REPORTED":                       1,
+		"VERIFIED":                       2,
+		"REJECTED":                       3,
+		"REVERSED":                       4,
+	}
+)
+
+func (x DeathReportState) Enum() *DeathReportState {
+	p := new(DeathReportState)
+	*p = x
+	return p
+}
+
+func (x DeathReportState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeathReportState) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[12].Descriptor()
+}
+
+func (DeathReportState) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[12]
+}
+
+func (x DeathReportState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeathReportState.Descriptor instead.
+func (DeathReportState) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+}
+
 // Kind is where the residence lies as seen from the city.
 type Residence_Kind int32
 
@@ -749,11 +886,11 @@ func (x Residence_Kind) String() string {
 }
 
 func (Residence_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_registry_v1_registry_proto_enumTypes[11].Descriptor()
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[13].Descriptor()
 }
 
 func (Residence_Kind) Type() protoreflect.EnumType {
-	return &file_socmgmt_registry_v1_registry_proto_enumTypes[11]
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[13]
 }
 
 func (x Residence_Kind) Number() protoreflect.EnumNumber {
@@ -821,11 +958,11 @@ func (x Carer_Relation) String() string {
 }
 
 func (Carer_Relation) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_registry_v1_registry_proto_enumTypes[12].Descriptor()
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[14].Descriptor()
 }
 
 func (Carer_Relation) Type() protoreflect.EnumType {
-	return &file_socmgmt_registry_v1_registry_proto_enumTypes[12]
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[14]
 }
 
 func (x Carer_Relation) Number() protoreflect.EnumNumber {
@@ -835,6 +972,64 @@ func (x Carer_Relation) Number() protoreflect.EnumNumber {
 // Deprecated: Use Carer_Relation.Descriptor instead.
 func (Carer_Relation) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{56, 0}
+}
+
+// Kind is the kind of a document; nested, so that its value names do
+// not clash with DeathReportSource's and Carer.Relation's.
+type DeathDocument_Kind int32
+
+const (
+	DeathDocument_KIND_UNSPECIFIED      DeathDocument_Kind = 0
+	DeathDocument_DEATH_CERTIFICATE     DeathDocument_Kind = 1
+	DeathDocument_CREMATION_CERTIFICATE DeathDocument_Kind = 2
+	// The cancellation of the household registration (户口注销证明).
+	DeathDocument_HOUSEHOLD_CANCELLATION DeathDocument_Kind = 3
+	DeathDocument_OTHER                  DeathDocument_Kind = 4
+)
+
+// Enum value maps for DeathDocument_Kind.
+var (
+	DeathDocument_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "DEATH_CERTIFICATE",
+		2: "CREMATION_CERTIFICATE",
+		3: "HOUSEHOLD_CANCELLATION",
+		4: "OTHER",
+	}
+	DeathDocument_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":       0,
+		"DEATH_CERTIFICATE":      1,
+		"CREMATION_CERTIFICATE":  2,
+		"HOUSEHOLD_CANCELLATION": 3,
+		"OTHER":                  4,
+	}
+)
+
+func (x DeathDocument_Kind) Enum() *DeathDocument_Kind {
+	p := new(DeathDocument_Kind)
+	*p = x
+	return p
+}
+
+func (x DeathDocument_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeathDocument_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[15].Descriptor()
+}
+
+func (DeathDocument_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[15]
+}
+
+func (x DeathDocument_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeathDocument_Kind.Descriptor instead.
+func (DeathDocument_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{79, 0}
 }
 
 // Community is a residents' community, the unit that manages retirees.
@@ -2584,7 +2779,10 @@ type RecordDeathRequest struct {
 	// YYYY-MM-DD, not in the future and not before the birth date.
 	DateOfDeath string `protobuf:"bytes,2,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	// Optional: when set, the change is refused if the retiree changed.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Where the death became known; BUREAU_MATCH when unset. RecordDeath
+	// files a death report with it and verifies it in one step.
+	Source        DeathReportSource `protobuf:"varint,4,opt,name=source,proto3,enum=socmgmt.registry.v1.DeathReportSource" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2640,10 +2838,20 @@ func (x *RecordDeathRequest) GetEtag() string {
 	return ""
 }
 
+func (x *RecordDeathRequest) GetSource() DeathReportSource {
+	if x != nil {
+		return x.Source
+	}
+	return DeathReportSource_DEATH_REPORT_SOURCE_UNSPECIFIED
+}
+
 // RecordDeathResponse is the response of RecordDeath.
 type RecordDeathResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Retiree       *Retiree               `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The VERIFIED death report the death is recorded by (REST answers the
+	// retiree only).
+	DeathReport   *DeathReport `protobuf:"bytes,2,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	Retiree       *Retiree     `protobuf:"bytes,1,opt,name=retiree,proto3" json:"retiree,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2676,6 +2884,13 @@ func (x *RecordDeathResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RecordDeathResponse.ProtoReflect.Descriptor instead.
 func (*RecordDeathResponse) Descriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RecordDeathResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
 }
 
 func (x *RecordDeathResponse) GetRetiree() *Retiree {
@@ -2762,7 +2977,11 @@ type HistoryEntry struct {
 	Reason     string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The transfer the entry records, as it stood then: on the TRANSFER_*
 	// kinds, MOVED_OUT_OF_CITY, and TRANSFERRED by an accepted transfer.
-	Transfer      *Transfer `protobuf:"bytes,30,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	Transfer *Transfer `protobuf:"bytes,30,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The death report the entry records, as it stood then: on
+	// DEATH_REPORTED, DEATH_REPORT_REJECTED, DEATH_REVERSED, and DIED by a
+	// verified report. The reporter's phone is masked.
+	DeathReport   *DeathReport `protobuf:"bytes,31,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2849,6 +3068,13 @@ func (x *HistoryEntry) GetReason() string {
 func (x *HistoryEntry) GetTransfer() *Transfer {
 	if x != nil {
 		return x.Transfer
+	}
+	return nil
+}
+
+func (x *HistoryEntry) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
 	}
 	return nil
 }
@@ -6221,6 +6447,1127 @@ func (x *ExportRegisterResponse) GetSize() int64 {
 	return 0
 }
 
+// DeathReporter is who reported a death.
+type DeathReporter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 64 characters; required except for sources BUREAU_MATCH,
+	// CREMATION_RECORD, HOUSEHOLD_CANCELLATION and HOSPITAL, where the
+	// record reports.
+	Name     string         `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Relation Carer_Relation `protobuf:"varint,2,opt,name=relation,proto3,enum=socmgmt.registry.v1.Carer_Relation" json:"relation,omitempty"`
+	// Returned in full by GetDeathReport only, to the roles that see a
+	// retiree's phone number; masked in every other answer.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The phone number masked. Output only.
+	PhoneMasked   string `protobuf:"bytes,4,opt,name=phone_masked,json=phoneMasked,proto3" json:"phone_masked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeathReporter) Reset() {
+	*x = DeathReporter{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeathReporter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeathReporter) ProtoMessage() {}
+
+func (x *DeathReporter) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeathReporter.ProtoReflect.Descriptor instead.
+func (*DeathReporter) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeathReporter) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeathReporter) GetRelation() Carer_Relation {
+	if x != nil {
+		return x.Relation
+	}
+	return Carer_RELATION_UNSPECIFIED
+}
+
+func (x *DeathReporter) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *DeathReporter) GetPhoneMasked() string {
+	if x != nil {
+		return x.PhoneMasked
+	}
+	return ""
+}
+
+// DeathDocument is one document that supports a report.
+type DeathDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Kind DeathDocument_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.registry.v1.DeathDocument_Kind" json:"kind,omitempty"`
+	// The document's number or archive reference, at most 64 characters.
+	Reference     string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeathDocument) Reset() {
+	*x = DeathDocument{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeathDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeathDocument) ProtoMessage() {}
+
+func (x *DeathDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeathDocument.ProtoReflect.Descriptor instead.
+func (*DeathDocument) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *DeathDocument) GetKind() DeathDocument_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return DeathDocument_KIND_UNSPECIFIED
+}
+
+func (x *DeathDocument) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// DeathReport is a report of a retiree's death and its verification.
+type DeathReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Opaque, server-assigned.
+	Id        string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RetireeId string `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The retiree's community when the report was filed.
+	CommunityId string           `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	State       DeathReportState `protobuf:"varint,4,opt,name=state,proto3,enum=socmgmt.registry.v1.DeathReportState" json:"state,omitempty"`
+	// YYYY-MM-DD, not in the future, not before the birth date.
+	DateOfDeath string            `protobuf:"bytes,5,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
+	Source      DeathReportSource `protobuf:"varint,6,opt,name=source,proto3,enum=socmgmt.registry.v1.DeathReportSource" json:"source,omitempty"`
+	Reporter    *DeathReporter    `protobuf:"bytes,7,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	// At most 8.
+	Documents []*DeathDocument `protobuf:"bytes,8,rep,name=documents,proto3" json:"documents,omitempty"`
+	// Who filed it (the token's subject) and when. Output only.
+	ReportedBy string                 `protobuf:"bytes,9,opt,name=reported_by,json=reportedBy,proto3" json:"reported_by,omitempty"`
+	ReportTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	// The last day of the 20-working-day reporting duty: 20 working days
+	// after the date of death. Output only.
+	ReportingDeadline string `protobuf:"bytes,11,opt,name=reporting_deadline,json=reportingDeadline,proto3" json:"reporting_deadline,omitempty"`
+	// The deadline reaches a year the holiday calendar does not know: it
+	// counts weekends only there and may move. Output only.
+	ReportingDeadlineProvisional bool `protobuf:"varint,12,opt,name=reporting_deadline_provisional,json=reportingDeadlineProvisional,proto3" json:"reporting_deadline_provisional,omitempty"`
+	// Working days from the date of death to the day the report was filed
+	// (China time). Output only.
+	WorkingDaysToReport int32 `protobuf:"varint,13,opt,name=working_days_to_report,json=workingDaysToReport,proto3" json:"working_days_to_report,omitempty"`
+	// Filed after the reporting deadline. Output only.
+	ReportedLate bool `protobuf:"varint,14,opt,name=reported_late,json=reportedLate,proto3" json:"reported_late,omitempty"`
+	// Who decided it (verified or rejected) and when. Output only.
+	DecidedBy  string                 `protobuf:"bytes,15,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// The reason of a rejection.
+	RejectReason string `protobuf:"bytes,17,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
+	// Who reversed it, when and why. Output only.
+	ReversedBy    string                 `protobuf:"bytes,18,opt,name=reversed_by,json=reversedBy,proto3" json:"reversed_by,omitempty"`
+	ReverseTime   *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=reverse_time,json=reverseTime,proto3" json:"reverse_time,omitempty"`
+	ReverseReason string                 `protobuf:"bytes,20,opt,name=reverse_reason,json=reverseReason,proto3" json:"reverse_reason,omitempty"`
+	// The retiree's name and masked ID number. Output only; empty in
+	// history entries.
+	RetireeName           string `protobuf:"bytes,21,opt,name=retiree_name,json=retireeName,proto3" json:"retiree_name,omitempty"`
+	RetireeIdNumberMasked string `protobuf:"bytes,22,opt,name=retiree_id_number_masked,json=retireeIdNumberMasked,proto3" json:"retiree_id_number_masked,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *DeathReport) Reset() {
+	*x = DeathReport{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeathReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeathReport) ProtoMessage() {}
+
+func (x *DeathReport) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeathReport.ProtoReflect.Descriptor instead.
+func (*DeathReport) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *DeathReport) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeathReport) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *DeathReport) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *DeathReport) GetState() DeathReportState {
+	if x != nil {
+		return x.State
+	}
+	return DeathReportState_DEATH_REPORT_STATE_UNSPECIFIED
+}
+
+func (x *DeathReport) GetDateOfDeath() string {
+	if x != nil {
+		return x.DateOfDeath
+	}
+	return ""
+}
+
+func (x *DeathReport) GetSource() DeathReportSource {
+	if x != nil {
+		return x.Source
+	}
+	return DeathReportSource_DEATH_REPORT_SOURCE_UNSPECIFIED
+}
+
+func (x *DeathReport) GetReporter() *DeathReporter {
+	if x != nil {
+		return x.Reporter
+	}
+	return nil
+}
+
+func (x *DeathReport) GetDocuments() []*DeathDocument {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+func (x *DeathReport) GetReportedBy() string {
+	if x != nil {
+		return x.ReportedBy
+	}
+	return ""
+}
+
+func (x *DeathReport) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
+func (x *DeathReport) GetReportingDeadline() string {
+	if x != nil {
+		return x.ReportingDeadline
+	}
+	return ""
+}
+
+func (x *DeathReport) GetReportingDeadlineProvisional() bool {
+	if x != nil {
+		return x.ReportingDeadlineProvisional
+	}
+	return false
+}
+
+func (x *DeathReport) GetWorkingDaysToReport() int32 {
+	if x != nil {
+		return x.WorkingDaysToReport
+	}
+	return 0
+}
+
+func (x *DeathReport) GetReportedLate() bool {
+	if x != nil {
+		return x.ReportedLate
+	}
+	return false
+}
+
+func (x *DeathReport) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *DeathReport) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *DeathReport) GetRejectReason() string {
+	if x != nil {
+		return x.RejectReason
+	}
+	return ""
+}
+
+func (x *DeathReport) GetReversedBy() string {
+	if x != nil {
+		return x.ReversedBy
+	}
+	return ""
+}
+
+func (x *DeathReport) GetReverseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReverseTime
+	}
+	return nil
+}
+
+func (x *DeathReport) GetReverseReason() string {
+	if x != nil {
+		return x.ReverseReason
+	}
+	return ""
+}
+
+func (x *DeathReport) GetRetireeName() string {
+	if x != nil {
+		return x.RetireeName
+	}
+	return ""
+}
+
+func (x *DeathReport) GetRetireeIdNumberMasked() string {
+	if x != nil {
+		return x.RetireeIdNumberMasked
+	}
+	return ""
+}
+
+// CreateDeathReportRequest is the request of CreateDeathReport.
+type CreateDeathReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retiree's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required.
+	DateOfDeath string `protobuf:"bytes,2,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
+	// Required.
+	Source        DeathReportSource `protobuf:"varint,3,opt,name=source,proto3,enum=socmgmt.registry.v1.DeathReportSource" json:"source,omitempty"`
+	Reporter      *DeathReporter    `protobuf:"bytes,4,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Documents     []*DeathDocument  `protobuf:"bytes,5,rep,name=documents,proto3" json:"documents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeathReportRequest) Reset() {
+	*x = CreateDeathReportRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeathReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeathReportRequest) ProtoMessage() {}
+
+func (x *CreateDeathReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeathReportRequest.ProtoReflect.Descriptor instead.
+func (*CreateDeathReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *CreateDeathReportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateDeathReportRequest) GetDateOfDeath() string {
+	if x != nil {
+		return x.DateOfDeath
+	}
+	return ""
+}
+
+func (x *CreateDeathReportRequest) GetSource() DeathReportSource {
+	if x != nil {
+		return x.Source
+	}
+	return DeathReportSource_DEATH_REPORT_SOURCE_UNSPECIFIED
+}
+
+func (x *CreateDeathReportRequest) GetReporter() *DeathReporter {
+	if x != nil {
+		return x.Reporter
+	}
+	return nil
+}
+
+func (x *CreateDeathReportRequest) GetDocuments() []*DeathDocument {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+// CreateDeathReportResponse is the response of CreateDeathReport.
+type CreateDeathReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReport   *DeathReport           `protobuf:"bytes,1,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDeathReportResponse) Reset() {
+	*x = CreateDeathReportResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDeathReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDeathReportResponse) ProtoMessage() {}
+
+func (x *CreateDeathReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDeathReportResponse.ProtoReflect.Descriptor instead.
+func (*CreateDeathReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *CreateDeathReportResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
+}
+
+// GetDeathReportRequest is the request of GetDeathReport.
+type GetDeathReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeathReportRequest) Reset() {
+	*x = GetDeathReportRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeathReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeathReportRequest) ProtoMessage() {}
+
+func (x *GetDeathReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeathReportRequest.ProtoReflect.Descriptor instead.
+func (*GetDeathReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *GetDeathReportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetDeathReportResponse is the response of GetDeathReport.
+type GetDeathReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReport   *DeathReport           `protobuf:"bytes,1,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeathReportResponse) Reset() {
+	*x = GetDeathReportResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeathReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeathReportResponse) ProtoMessage() {}
+
+func (x *GetDeathReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeathReportResponse.ProtoReflect.Descriptor instead.
+func (*GetDeathReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *GetDeathReportResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
+}
+
+// ListDeathReportsRequest is the request of ListDeathReports.
+type ListDeathReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A community's reports; required for a clerk of several communities
+	// and for a supervisor.
+	CommunityId string `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Only reports in this state.
+	State DeathReportState `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.registry.v1.DeathReportState" json:"state,omitempty"`
+	// At most 100 (default 50).
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeathReportsRequest) Reset() {
+	*x = ListDeathReportsRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeathReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeathReportsRequest) ProtoMessage() {}
+
+func (x *ListDeathReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeathReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeathReportsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ListDeathReportsRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListDeathReportsRequest) GetState() DeathReportState {
+	if x != nil {
+		return x.State
+	}
+	return DeathReportState_DEATH_REPORT_STATE_UNSPECIFIED
+}
+
+func (x *ListDeathReportsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeathReportsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDeathReportsResponse is the response of ListDeathReports.
+type ListDeathReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReports  []*DeathReport         `protobuf:"bytes,1,rep,name=death_reports,json=deathReports,proto3" json:"death_reports,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeathReportsResponse) Reset() {
+	*x = ListDeathReportsResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeathReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeathReportsResponse) ProtoMessage() {}
+
+func (x *ListDeathReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeathReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeathReportsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListDeathReportsResponse) GetDeathReports() []*DeathReport {
+	if x != nil {
+		return x.DeathReports
+	}
+	return nil
+}
+
+func (x *ListDeathReportsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ListRetireeDeathReportsRequest is the request of ListRetireeDeathReports.
+type ListRetireeDeathReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retiree's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetireeDeathReportsRequest) Reset() {
+	*x = ListRetireeDeathReportsRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetireeDeathReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetireeDeathReportsRequest) ProtoMessage() {}
+
+func (x *ListRetireeDeathReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetireeDeathReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListRetireeDeathReportsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *ListRetireeDeathReportsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListRetireeDeathReportsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRetireeDeathReportsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRetireeDeathReportsResponse is the response of
+// ListRetireeDeathReports.
+type ListRetireeDeathReportsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReports  []*DeathReport         `protobuf:"bytes,1,rep,name=death_reports,json=deathReports,proto3" json:"death_reports,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetireeDeathReportsResponse) Reset() {
+	*x = ListRetireeDeathReportsResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetireeDeathReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetireeDeathReportsResponse) ProtoMessage() {}
+
+func (x *ListRetireeDeathReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetireeDeathReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListRetireeDeathReportsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ListRetireeDeathReportsResponse) GetDeathReports() []*DeathReport {
+	if x != nil {
+		return x.DeathReports
+	}
+	return nil
+}
+
+func (x *ListRetireeDeathReportsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// VerifyDeathReportRequest is the request of VerifyDeathReport.
+type VerifyDeathReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyDeathReportRequest) Reset() {
+	*x = VerifyDeathReportRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyDeathReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyDeathReportRequest) ProtoMessage() {}
+
+func (x *VerifyDeathReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyDeathReportRequest.ProtoReflect.Descriptor instead.
+func (*VerifyDeathReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *VerifyDeathReportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// VerifyDeathReportResponse is the response of VerifyDeathReport.
+type VerifyDeathReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReport   *DeathReport           `protobuf:"bytes,1,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	Retiree       *Retiree               `protobuf:"bytes,2,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyDeathReportResponse) Reset() {
+	*x = VerifyDeathReportResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyDeathReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyDeathReportResponse) ProtoMessage() {}
+
+func (x *VerifyDeathReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyDeathReportResponse.ProtoReflect.Descriptor instead.
+func (*VerifyDeathReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *VerifyDeathReportResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
+}
+
+func (x *VerifyDeathReportResponse) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
+// RejectDeathReportRequest is the request of RejectDeathReport.
+type RejectDeathReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, at most 500 characters.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectDeathReportRequest) Reset() {
+	*x = RejectDeathReportRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectDeathReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectDeathReportRequest) ProtoMessage() {}
+
+func (x *RejectDeathReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectDeathReportRequest.ProtoReflect.Descriptor instead.
+func (*RejectDeathReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *RejectDeathReportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectDeathReportRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RejectDeathReportResponse is the response of RejectDeathReport.
+type RejectDeathReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReport   *DeathReport           `protobuf:"bytes,1,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectDeathReportResponse) Reset() {
+	*x = RejectDeathReportResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectDeathReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectDeathReportResponse) ProtoMessage() {}
+
+func (x *RejectDeathReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectDeathReportResponse.ProtoReflect.Descriptor instead.
+func (*RejectDeathReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *RejectDeathReportResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
+}
+
+// ReverseDeathReportRequest is the request of ReverseDeathReport.
+type ReverseDeathReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, at most 500 characters.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReverseDeathReportRequest) Reset() {
+	*x = ReverseDeathReportRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReverseDeathReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReverseDeathReportRequest) ProtoMessage() {}
+
+func (x *ReverseDeathReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReverseDeathReportRequest.ProtoReflect.Descriptor instead.
+func (*ReverseDeathReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ReverseDeathReportRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReverseDeathReportRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReverseDeathReportResponse is the response of ReverseDeathReport.
+type ReverseDeathReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeathReport   *DeathReport           `protobuf:"bytes,1,opt,name=death_report,json=deathReport,proto3" json:"death_report,omitempty"`
+	Retiree       *Retiree               `protobuf:"bytes,2,opt,name=retiree,proto3" json:"retiree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReverseDeathReportResponse) Reset() {
+	*x = ReverseDeathReportResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReverseDeathReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReverseDeathReportResponse) ProtoMessage() {}
+
+func (x *ReverseDeathReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReverseDeathReportResponse.ProtoReflect.Descriptor instead.
+func (*ReverseDeathReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *ReverseDeathReportResponse) GetDeathReport() *DeathReport {
+	if x != nil {
+		return x.DeathReport
+	}
+	return nil
+}
+
+func (x *ReverseDeathReportResponse) GetRetiree() *Retiree {
+	if x != nil {
+		return x.Retiree
+	}
+	return nil
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -6360,17 +7707,19 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\vdestination\x18\x06 \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\vdestination\"\x8c\x01\n" +
 	"\x17TransferRetireeResponse\x126\n" +
 	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\x129\n" +
-	"\btransfer\x18\x02 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\\\n" +
+	"\btransfer\x18\x02 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\x9c\x01\n" +
 	"\x12RecordDeathRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
 	"\rdate_of_death\x18\x02 \x01(\tR\vdateOfDeath\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\"M\n" +
-	"\x13RecordDeathResponse\x126\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12>\n" +
+	"\x06source\x18\x04 \x01(\x0e2&.socmgmt.registry.v1.DeathReportSourceR\x06source\"\x92\x01\n" +
+	"\x13RecordDeathResponse\x12C\n" +
+	"\fdeath_report\x18\x02 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\x126\n" +
 	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"]\n" +
 	"\vFieldChange\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x1b\n" +
 	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
-	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xe0\x02\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xa5\x03\n" +
 	"\fHistoryEntry\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
@@ -6381,7 +7730,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"actor_role\x18\x05 \x01(\tR\tactorRole\x12:\n" +
 	"\achanges\x18\x06 \x03(\v2 .socmgmt.registry.v1.FieldChangeR\achanges\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x129\n" +
-	"\btransfer\x18\x1e \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"g\n" +
+	"\btransfer\x18\x1e \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\x12C\n" +
+	"\fdeath_report\x18\x1f \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\"g\n" +
 	"\x19ListRetireeHistoryRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -6652,7 +8002,96 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
 	"\x04rows\x18\x04 \x01(\x03R\x04rows\x12\x12\n" +
-	"\x04size\x18\x05 \x01(\x03R\x04size*g\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\"\x9d\x01\n" +
+	"\rDeathReporter\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12?\n" +
+	"\brelation\x18\x02 \x01(\x0e2#.socmgmt.registry.v1.Carer.RelationR\brelation\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12!\n" +
+	"\fphone_masked\x18\x04 \x01(\tR\vphoneMasked\"\xe1\x01\n" +
+	"\rDeathDocument\x12;\n" +
+	"\x04kind\x18\x01 \x01(\x0e2'.socmgmt.registry.v1.DeathDocument.KindR\x04kind\x12\x1c\n" +
+	"\treference\x18\x02 \x01(\tR\treference\"u\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11DEATH_CERTIFICATE\x10\x01\x12\x19\n" +
+	"\x15CREMATION_CERTIFICATE\x10\x02\x12\x1a\n" +
+	"\x16HOUSEHOLD_CANCELLATION\x10\x03\x12\t\n" +
+	"\x05OTHER\x10\x04\"\x93\b\n" +
+	"\vDeathReport\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12!\n" +
+	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x12;\n" +
+	"\x05state\x18\x04 \x01(\x0e2%.socmgmt.registry.v1.DeathReportStateR\x05state\x12\"\n" +
+	"\rdate_of_death\x18\x05 \x01(\tR\vdateOfDeath\x12>\n" +
+	"\x06source\x18\x06 \x01(\x0e2&.socmgmt.registry.v1.DeathReportSourceR\x06source\x12>\n" +
+	"\breporter\x18\a \x01(\v2\".socmgmt.registry.v1.DeathReporterR\breporter\x12@\n" +
+	"\tdocuments\x18\b \x03(\v2\".socmgmt.registry.v1.DeathDocumentR\tdocuments\x12\x1f\n" +
+	"\vreported_by\x18\t \x01(\tR\n" +
+	"reportedBy\x12;\n" +
+	"\vreport_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\x12-\n" +
+	"\x12reporting_deadline\x18\v \x01(\tR\x11reportingDeadline\x12D\n" +
+	"\x1ereporting_deadline_provisional\x18\f \x01(\bR\x1creportingDeadlineProvisional\x123\n" +
+	"\x16working_days_to_report\x18\r \x01(\x05R\x13workingDaysToReport\x12#\n" +
+	"\rreported_late\x18\x0e \x01(\bR\freportedLate\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\x0f \x01(\tR\tdecidedBy\x12;\n" +
+	"\vdecide_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12#\n" +
+	"\rreject_reason\x18\x11 \x01(\tR\frejectReason\x12\x1f\n" +
+	"\vreversed_by\x18\x12 \x01(\tR\n" +
+	"reversedBy\x12=\n" +
+	"\freverse_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\vreverseTime\x12%\n" +
+	"\x0ereverse_reason\x18\x14 \x01(\tR\rreverseReason\x12!\n" +
+	"\fretiree_name\x18\x15 \x01(\tR\vretireeName\x127\n" +
+	"\x18retiree_id_number_masked\x18\x16 \x01(\tR\x15retireeIdNumberMasked\"\x90\x02\n" +
+	"\x18CreateDeathReportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
+	"\rdate_of_death\x18\x02 \x01(\tR\vdateOfDeath\x12>\n" +
+	"\x06source\x18\x03 \x01(\x0e2&.socmgmt.registry.v1.DeathReportSourceR\x06source\x12>\n" +
+	"\breporter\x18\x04 \x01(\v2\".socmgmt.registry.v1.DeathReporterR\breporter\x12@\n" +
+	"\tdocuments\x18\x05 \x03(\v2\".socmgmt.registry.v1.DeathDocumentR\tdocuments\"`\n" +
+	"\x19CreateDeathReportResponse\x12C\n" +
+	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\"'\n" +
+	"\x15GetDeathReportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"]\n" +
+	"\x16GetDeathReportResponse\x12C\n" +
+	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\"\xb5\x01\n" +
+	"\x17ListDeathReportsRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12;\n" +
+	"\x05state\x18\x02 \x01(\x0e2%.socmgmt.registry.v1.DeathReportStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x89\x01\n" +
+	"\x18ListDeathReportsResponse\x12E\n" +
+	"\rdeath_reports\x18\x01 \x03(\v2 .socmgmt.registry.v1.DeathReportR\fdeathReports\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"l\n" +
+	"\x1eListRetireeDeathReportsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x90\x01\n" +
+	"\x1fListRetireeDeathReportsResponse\x12E\n" +
+	"\rdeath_reports\x18\x01 \x03(\v2 .socmgmt.registry.v1.DeathReportR\fdeathReports\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
+	"\x18VerifyDeathReportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x98\x01\n" +
+	"\x19VerifyDeathReportResponse\x12C\n" +
+	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\x126\n" +
+	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"B\n" +
+	"\x18RejectDeathReportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"`\n" +
+	"\x19RejectDeathReportResponse\x12C\n" +
+	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\"C\n" +
+	"\x19ReverseDeathReportRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x99\x01\n" +
+	"\x1aReverseDeathReportResponse\x12C\n" +
+	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\x126\n" +
+	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -6710,7 +8149,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\bDEMENTIA\x10\t\x12\x13\n" +
 	"\x0fBEREAVED_PARENT\x10\n" +
 	"\x12\v\n" +
-	"\aVETERAN\x10\v*\xfa\x01\n" +
+	"\aVETERAN\x10\v*\xbd\x02\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
@@ -6726,7 +8165,10 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11TRANSFER_DECLINED\x10\n" +
 	"\x12\x13\n" +
 	"\x0fTRANSFER_LAPSED\x10\v\x12\x15\n" +
-	"\x11MOVED_OUT_OF_CITY\x10\f*^\n" +
+	"\x11MOVED_OUT_OF_CITY\x10\f\x12\x12\n" +
+	"\x0eDEATH_REPORTED\x10\x0e\x12\x19\n" +
+	"\x15DEATH_REPORT_REJECTED\x10\x0f\x12\x12\n" +
+	"\x0eDEATH_REVERSED\x10\x10*^\n" +
 	"\rAssignRefusal\x12\x1e\n" +
 	"\x1aASSIGN_REFUSAL_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RETIREE_NOT_FOUND\x10\x01\x12\x16\n" +
@@ -6742,7 +8184,22 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11TransferDirection\x12\"\n" +
 	"\x1eTRANSFER_DIRECTION_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bINCOMING\x10\x01\x12\f\n" +
-	"\bOUTGOING\x10\x022\xfb\x17\n" +
+	"\bOUTGOING\x10\x02*\xa7\x01\n" +
+	"\x11DeathReportSource\x12#\n" +
+	"\x1fDEATH_REPORT_SOURCE_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06FAMILY\x10\x01\x12\f\n" +
+	"\bHOSPITAL\x10\x02\x12\x14\n" +
+	"\x10CREMATION_RECORD\x10\x03\x12\x1a\n" +
+	"\x16HOUSEHOLD_CANCELLATION\x10\x04\x12\x10\n" +
+	"\fBUREAU_MATCH\x10\x05\x12\x0f\n" +
+	"\vCLERK_VISIT\x10\x06*n\n" +
+	"\x10DeathReportState\x12\"\n" +
+	"\x1eDEATH_REPORT_STATE_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bREPORTED\x10\x01\x12\f\n" +
+	"\bVERIFIED\x10\x02\x12\f\n" +
+	"\bREJECTED\x10\x03\x12\f\n" +
+	"\bREVERSED\x10\x042\xb1\x1e\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -6772,7 +8229,14 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eAcceptTransfer\x12*.socmgmt.registry.v1.AcceptTransferRequest\x1a+.socmgmt.registry.v1.AcceptTransferResponse\x12l\n" +
 	"\x0fDeclineTransfer\x12+.socmgmt.registry.v1.DeclineTransferRequest\x1a,.socmgmt.registry.v1.DeclineTransferResponse\x12m\n" +
 	"\x0eImportRetirees\x12*.socmgmt.registry.v1.ImportRetireesRequest\x1a+.socmgmt.registry.v1.ImportRetireesResponse(\x010\x01\x12k\n" +
-	"\x0eExportRegister\x12*.socmgmt.registry.v1.ExportRegisterRequest\x1a+.socmgmt.registry.v1.ExportRegisterResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x0eExportRegister\x12*.socmgmt.registry.v1.ExportRegisterRequest\x1a+.socmgmt.registry.v1.ExportRegisterResponse0\x01\x12r\n" +
+	"\x11CreateDeathReport\x12-.socmgmt.registry.v1.CreateDeathReportRequest\x1a..socmgmt.registry.v1.CreateDeathReportResponse\x12i\n" +
+	"\x0eGetDeathReport\x12*.socmgmt.registry.v1.GetDeathReportRequest\x1a+.socmgmt.registry.v1.GetDeathReportResponse\x12o\n" +
+	"\x10ListDeathReports\x12,.socmgmt.registry.v1.ListDeathReportsRequest\x1a-.socmgmt.registry.v1.ListDeathReportsResponse\x12\x84\x01\n" +
+	"\x17ListRetireeDeathReports\x123.socmgmt.registry.v1.ListRetireeDeathReportsRequest\x1a4.socmgmt.registry.v1.ListRetireeDeathReportsResponse\x12r\n" +
+	"\x11VerifyDeathReport\x12-.socmgmt.registry.v1.VerifyDeathReportRequest\x1a..socmgmt.registry.v1.VerifyDeathReportResponse\x12r\n" +
+	"\x11RejectDeathReport\x12-.socmgmt.registry.v1.RejectDeathReportRequest\x1a..socmgmt.registry.v1.RejectDeathReportResponse\x12u\n" +
+	"\x12ReverseDeathReport\x12..socmgmt.registry.v1.ReverseDeathReportRequest\x1a/.socmgmt.registry.v1.ReverseDeathReportResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -6786,254 +8250,313 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
-	(CommunityKind)(0),                     // 0: socmgmt.registry.v1.CommunityKind
-	(Ownership)(0),                         // 1: socmgmt.registry.v1.Ownership
-	(EnterpriseStatus)(0),                  // 2: socmgmt.registry.v1.EnterpriseStatus
-	(Sex)(0),                               // 3: socmgmt.registry.v1.Sex
-	(ManagementMode)(0),                    // 4: socmgmt.registry.v1.ManagementMode
-	(RetireeStatus)(0),                     // 5: socmgmt.registry.v1.RetireeStatus
-	(RetireeFlag)(0),                       // 6: socmgmt.registry.v1.RetireeFlag
-	(ChangeKind)(0),                        // 7: socmgmt.registry.v1.ChangeKind
-	(AssignRefusal)(0),                     // 8: socmgmt.registry.v1.AssignRefusal
-	(TransferState)(0),                     // 9: socmgmt.registry.v1.TransferState
-	(TransferDirection)(0),                 // 10: socmgmt.registry.v1.TransferDirection
-	(Residence_Kind)(0),                    // 11: socmgmt.registry.v1.Residence.Kind
-	(Carer_Relation)(0),                    // 12: socmgmt.registry.v1.Carer.Relation
-	(*Community)(nil),                      // 13: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                     // 14: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                        // 15: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),         // 16: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),        // 17: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),            // 18: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),           // 19: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),         // 20: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),        // 21: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),        // 22: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),       // 23: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),           // 24: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),          // 25: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),         // 26: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),        // 27: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),           // 28: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),          // 29: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),              // 30: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),             // 31: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),            // 32: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),           // 33: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),           // 34: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),          // 35: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),           // 36: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),          // 37: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),         // 38: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),        // 39: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),             // 40: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),            // 41: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                    // 42: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                   // 43: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),      // 44: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),     // 45: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                     // 46: socmgmt.registry.v1.AuditEntry
-	(*AuditedImportGroup)(nil),             // 47: socmgmt.registry.v1.AuditedImportGroup
-	(*ListRetireeAuditLogRequest)(nil),     // 48: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),    // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),  // 50: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),               // 51: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil), // 52: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),           // 53: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                   // 54: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),          // 55: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),          // 56: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),         // 57: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                 // 58: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),          // 59: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),    // 60: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                   // 61: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),   // 62: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),             // 63: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                   // 64: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),            // 65: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),       // 66: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),      // 67: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*Residence)(nil),                      // 68: socmgmt.registry.v1.Residence
-	(*Carer)(nil),                          // 69: socmgmt.registry.v1.Carer
-	(*ChangeRetireeStatusRequest)(nil),     // 70: socmgmt.registry.v1.ChangeRetireeStatusRequest
-	(*ChangeRetireeStatusResponse)(nil),    // 71: socmgmt.registry.v1.ChangeRetireeStatusResponse
-	(*TransferDestination)(nil),            // 72: socmgmt.registry.v1.TransferDestination
-	(*Transfer)(nil),                       // 73: socmgmt.registry.v1.Transfer
-	(*GetTransferRequest)(nil),             // 74: socmgmt.registry.v1.GetTransferRequest
-	(*GetTransferResponse)(nil),            // 75: socmgmt.registry.v1.GetTransferResponse
-	(*ListTransfersRequest)(nil),           // 76: socmgmt.registry.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),          // 77: socmgmt.registry.v1.ListTransfersResponse
-	(*AcceptTransferRequest)(nil),          // 78: socmgmt.registry.v1.AcceptTransferRequest
-	(*AcceptTransferResponse)(nil),         // 79: socmgmt.registry.v1.AcceptTransferResponse
-	(*DeclineTransferRequest)(nil),         // 80: socmgmt.registry.v1.DeclineTransferRequest
-	(*DeclineTransferResponse)(nil),        // 81: socmgmt.registry.v1.DeclineTransferResponse
-	(*RetireeImportHeader)(nil),            // 82: socmgmt.registry.v1.RetireeImportHeader
-	(*RetireeRecord)(nil),                  // 83: socmgmt.registry.v1.RetireeRecord
-	(*ImportRetireesRequest)(nil),          // 84: socmgmt.registry.v1.ImportRetireesRequest
-	(*RetireeRecordRejection)(nil),         // 85: socmgmt.registry.v1.RetireeRecordRejection
-	(*RetireeImportAck)(nil),               // 86: socmgmt.registry.v1.RetireeImportAck
-	(*RetireeImportSummary)(nil),           // 87: socmgmt.registry.v1.RetireeImportSummary
-	(*ImportRetireesResponse)(nil),         // 88: socmgmt.registry.v1.ImportRetireesResponse
-	(*ExportRegisterRequest)(nil),          // 89: socmgmt.registry.v1.ExportRegisterRequest
-	(*ExportRegisterResponse)(nil),         // 90: socmgmt.registry.v1.ExportRegisterResponse
-	(*timestamppb.Timestamp)(nil),          // 91: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),          // 92: google.protobuf.FieldMask
+	(CommunityKind)(0),                      // 0: socmgmt.registry.v1.CommunityKind
+	(Ownership)(0),                          // 1: socmgmt.registry.v1.Ownership
+	(EnterpriseStatus)(0),                   // 2: socmgmt.registry.v1.EnterpriseStatus
+	(Sex)(0),                                // 3: socmgmt.registry.v1.Sex
+	(ManagementMode)(0),                     // 4: socmgmt.registry.v1.ManagementMode
+	(RetireeStatus)(0),                      // 5: socmgmt.registry.v1.RetireeStatus
+	(RetireeFlag)(0),                        // 6: socmgmt.registry.v1.RetireeFlag
+	(ChangeKind)(0),                         // 7: socmgmt.registry.v1.ChangeKind
+	(AssignRefusal)(0),                      // 8: socmgmt.registry.v1.AssignRefusal
+	(TransferState)(0),                      // 9: socmgmt.registry.v1.TransferState
+	(TransferDirection)(0),                  // 10: socmgmt.registry.v1.TransferDirection
+	(DeathReportSource)(0),                  // 11: socmgmt.registry.v1.DeathReportSource
+	(DeathReportState)(0),                   // 12: socmgmt.registry.v1.DeathReportState
+	(Residence_Kind)(0),                     // 13: socmgmt.registry.v1.Residence.Kind
+	(Carer_Relation)(0),                     // 14: socmgmt.registry.v1.Carer.Relation
+	(DeathDocument_Kind)(0),                 // 15: socmgmt.registry.v1.DeathDocument.Kind
+	(*Community)(nil),                       // 16: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                      // 17: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                         // 18: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),          // 19: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),         // 20: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),             // 21: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),            // 22: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),          // 23: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),         // 24: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),         // 25: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),        // 26: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),            // 27: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),           // 28: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),          // 29: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),         // 30: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),            // 31: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),           // 32: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),               // 33: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),              // 34: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),             // 35: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),            // 36: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),            // 37: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),           // 38: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),            // 39: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),           // 40: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),          // 41: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),         // 42: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),              // 43: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),             // 44: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                     // 45: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                    // 46: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),       // 47: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),      // 48: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                      // 49: socmgmt.registry.v1.AuditEntry
+	(*AuditedImportGroup)(nil),              // 50: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),      // 51: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),     // 52: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),   // 53: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),                // 54: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil),  // 55: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),            // 56: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                    // 57: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),           // 58: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),           // 59: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),          // 60: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                  // 61: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),           // 62: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),     // 63: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                    // 64: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),    // 65: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),              // 66: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                    // 67: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),             // 68: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),        // 69: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),       // 70: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*Residence)(nil),                       // 71: socmgmt.registry.v1.Residence
+	(*Carer)(nil),                           // 72: socmgmt.registry.v1.Carer
+	(*ChangeRetireeStatusRequest)(nil),      // 73: socmgmt.registry.v1.ChangeRetireeStatusRequest
+	(*ChangeRetireeStatusResponse)(nil),     // 74: socmgmt.registry.v1.ChangeRetireeStatusResponse
+	(*TransferDestination)(nil),             // 75: socmgmt.registry.v1.TransferDestination
+	(*Transfer)(nil),                        // 76: socmgmt.registry.v1.Transfer
+	(*GetTransferRequest)(nil),              // 77: socmgmt.registry.v1.GetTransferRequest
+	(*GetTransferResponse)(nil),             // 78: socmgmt.registry.v1.GetTransferResponse
+	(*ListTransfersRequest)(nil),            // 79: socmgmt.registry.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),           // 80: socmgmt.registry.v1.ListTransfersResponse
+	(*AcceptTransferRequest)(nil),           // 81: socmgmt.registry.v1.AcceptTransferRequest
+	(*AcceptTransferResponse)(nil),          // 82: socmgmt.registry.v1.AcceptTransferResponse
+	(*DeclineTransferRequest)(nil),          // 83: socmgmt.registry.v1.DeclineTransferRequest
+	(*DeclineTransferResponse)(nil),         // 84: socmgmt.registry.v1.DeclineTransferResponse
+	(*RetireeImportHeader)(nil),             // 85: socmgmt.registry.v1.RetireeImportHeader
+	(*RetireeRecord)(nil),                   // 86: socmgmt.registry.v1.RetireeRecord
+	(*ImportRetireesRequest)(nil),           // 87: socmgmt.registry.v1.ImportRetireesRequest
+	(*RetireeRecordRejection)(nil),          // 88: socmgmt.registry.v1.RetireeRecordRejection
+	(*RetireeImportAck)(nil),                // 89: socmgmt.registry.v1.RetireeImportAck
+	(*RetireeImportSummary)(nil),            // 90: socmgmt.registry.v1.RetireeImportSummary
+	(*ImportRetireesResponse)(nil),          // 91: socmgmt.registry.v1.ImportRetireesResponse
+	(*ExportRegisterRequest)(nil),           // 92: socmgmt.registry.v1.ExportRegisterRequest
+	(*ExportRegisterResponse)(nil),          // 93: socmgmt.registry.v1.ExportRegisterResponse
+	(*DeathReporter)(nil),                   // 94: socmgmt.registry.v1.DeathReporter
+	(*DeathDocument)(nil),                   // 95: socmgmt.registry.v1.DeathDocument
+	(*DeathReport)(nil),                     // 96: socmgmt.registry.v1.DeathReport
+	(*CreateDeathReportRequest)(nil),        // 97: socmgmt.registry.v1.CreateDeathReportRequest
+	(*CreateDeathReportResponse)(nil),       // 98: socmgmt.registry.v1.CreateDeathReportResponse
+	(*GetDeathReportRequest)(nil),           // 99: socmgmt.registry.v1.GetDeathReportRequest
+	(*GetDeathReportResponse)(nil),          // 100: socmgmt.registry.v1.GetDeathReportResponse
+	(*ListDeathReportsRequest)(nil),         // 101: socmgmt.registry.v1.ListDeathReportsRequest
+	(*ListDeathReportsResponse)(nil),        // 102: socmgmt.registry.v1.ListDeathReportsResponse
+	(*ListRetireeDeathReportsRequest)(nil),  // 103: socmgmt.registry.v1.ListRetireeDeathReportsRequest
+	(*ListRetireeDeathReportsResponse)(nil), // 104: socmgmt.registry.v1.ListRetireeDeathReportsResponse
+	(*VerifyDeathReportRequest)(nil),        // 105: socmgmt.registry.v1.VerifyDeathReportRequest
+	(*VerifyDeathReportResponse)(nil),       // 106: socmgmt.registry.v1.VerifyDeathReportResponse
+	(*RejectDeathReportRequest)(nil),        // 107: socmgmt.registry.v1.RejectDeathReportRequest
+	(*RejectDeathReportResponse)(nil),       // 108: socmgmt.registry.v1.RejectDeathReportResponse
+	(*ReverseDeathReportRequest)(nil),       // 109: socmgmt.registry.v1.ReverseDeathReportRequest
+	(*ReverseDeathReportResponse)(nil),      // 110: socmgmt.registry.v1.ReverseDeathReportResponse
+	(*timestamppb.Timestamp)(nil),           // 111: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 112: google.protobuf.FieldMask
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	91,  // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	111, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	91,  // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	111, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	91,  // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	91,  // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	68,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
-	69,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
-	72,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
-	13,  // 14: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	13,  // 15: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	13,  // 16: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	13,  // 17: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	14,  // 18: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	14,  // 19: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	14,  // 20: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	111, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	111, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	71,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
+	72,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
+	75,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
+	16,  // 14: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	16,  // 15: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	16,  // 16: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	16,  // 17: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	17,  // 18: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	17,  // 19: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	17,  // 20: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
 	2,   // 21: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	14,  // 22: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	15,  // 23: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	15,  // 24: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	15,  // 25: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	17,  // 22: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	18,  // 23: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	18,  // 24: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	18,  // 25: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	4,   // 26: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 27: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 28: socmgmt.registry.v1.ListRetireesRequest.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	11,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
-	15,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	15,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	92,  // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	15,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	15,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	72,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	15,  // 36: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	73,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	15,  // 38: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	7,   // 39: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	91,  // 40: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	42,  // 41: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	73,  // 42: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
-	43,  // 43: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	91,  // 44: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	47,  // 45: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
-	46,  // 46: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	51,  // 47: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	51,  // 48: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	91,  // 49: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,   // 50: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,   // 51: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	6,   // 52: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	7,   // 53: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	54,  // 54: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	91,  // 55: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
-	4,   // 56: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	8,   // 57: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	58,  // 58: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
-	5,   // 59: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	4,   // 60: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	61,  // 61: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	91,  // 62: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	91,  // 63: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	91,  // 64: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	64,  // 65: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	64,  // 66: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
-	11,  // 67: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
-	12,  // 68: socmgmt.registry.v1.Carer.relation:type_name -> socmgmt.registry.v1.Carer.Relation
-	5,   // 69: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	15,  // 70: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	9,   // 71: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	91,  // 72: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	91,  // 73: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	91,  // 74: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
-	72,  // 75: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	73,  // 76: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	10,  // 77: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
-	9,   // 78: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
-	73,  // 79: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
-	73,  // 80: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	15,  // 81: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	73,  // 82: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	15,  // 83: socmgmt.registry.v1.RetireeRecord.retiree:type_name -> socmgmt.registry.v1.Retiree
-	82,  // 84: socmgmt.registry.v1.ImportRetireesRequest.header:type_name -> socmgmt.registry.v1.RetireeImportHeader
-	83,  // 85: socmgmt.registry.v1.ImportRetireesRequest.record:type_name -> socmgmt.registry.v1.RetireeRecord
-	85,  // 86: socmgmt.registry.v1.RetireeImportAck.rejections:type_name -> socmgmt.registry.v1.RetireeRecordRejection
-	86,  // 87: socmgmt.registry.v1.ImportRetireesResponse.ack:type_name -> socmgmt.registry.v1.RetireeImportAck
-	87,  // 88: socmgmt.registry.v1.ImportRetireesResponse.summary:type_name -> socmgmt.registry.v1.RetireeImportSummary
-	16,  // 89: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	18,  // 90: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	20,  // 91: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	22,  // 92: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	24,  // 93: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	26,  // 94: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	28,  // 95: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	30,  // 96: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	32,  // 97: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	34,  // 98: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	36,  // 99: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	38,  // 100: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	40,  // 101: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	44,  // 102: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	48,  // 103: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	50,  // 104: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	53,  // 105: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	56,  // 106: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	60,  // 107: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	63,  // 108: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	66,  // 109: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	70,  // 110: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
-	74,  // 111: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
-	76,  // 112: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
-	78,  // 113: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
-	80,  // 114: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
-	84,  // 115: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
-	89,  // 116: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
-	17,  // 117: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	19,  // 118: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	21,  // 119: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	23,  // 120: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	25,  // 121: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	27,  // 122: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	29,  // 123: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	31,  // 124: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	33,  // 125: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	35,  // 126: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	37,  // 127: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	39,  // 128: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	41,  // 129: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	45,  // 130: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	49,  // 131: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	52,  // 132: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	55,  // 133: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	57,  // 134: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	62,  // 135: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	65,  // 136: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	67,  // 137: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	71,  // 138: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
-	75,  // 139: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	77,  // 140: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	79,  // 141: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	81,  // 142: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	88,  // 143: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
-	90,  // 144: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
-	117, // [117:145] is the sub-list for method output_type
-	89,  // [89:117] is the sub-list for method input_type
-	89,  // [89:89] is the sub-list for extension type_name
-	89,  // [89:89] is the sub-list for extension extendee
-	0,   // [0:89] is the sub-list for field type_name
+	13,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	18,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	18,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	112, // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	18,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	75,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	18,  // 36: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	76,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	11,  // 38: socmgmt.registry.v1.RecordDeathRequest.source:type_name -> socmgmt.registry.v1.DeathReportSource
+	96,  // 39: socmgmt.registry.v1.RecordDeathResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	18,  // 40: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	7,   // 41: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	111, // 42: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	45,  // 43: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	76,  // 44: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
+	96,  // 45: socmgmt.registry.v1.HistoryEntry.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	46,  // 46: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	111, // 47: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	50,  // 48: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	49,  // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	54,  // 50: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	54,  // 51: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	111, // 52: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 53: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 54: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	6,   // 55: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	7,   // 56: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
+	57,  // 57: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	111, // 58: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	4,   // 59: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	8,   // 60: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
+	61,  // 61: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	5,   // 62: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	4,   // 63: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
+	64,  // 64: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	111, // 65: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	111, // 66: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	111, // 67: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	67,  // 68: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	67,  // 69: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	13,  // 70: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
+	14,  // 71: socmgmt.registry.v1.Carer.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	5,   // 72: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	18,  // 73: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	9,   // 74: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
+	111, // 75: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	111, // 76: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	111, // 77: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	75,  // 78: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	76,  // 79: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	10,  // 80: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
+	9,   // 81: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
+	76,  // 82: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
+	76,  // 83: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	18,  // 84: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	76,  // 85: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	18,  // 86: socmgmt.registry.v1.RetireeRecord.retiree:type_name -> socmgmt.registry.v1.Retiree
+	85,  // 87: socmgmt.registry.v1.ImportRetireesRequest.header:type_name -> socmgmt.registry.v1.RetireeImportHeader
+	86,  // 88: socmgmt.registry.v1.ImportRetireesRequest.record:type_name -> socmgmt.registry.v1.RetireeRecord
+	88,  // 89: socmgmt.registry.v1.RetireeImportAck.rejections:type_name -> socmgmt.registry.v1.RetireeRecordRejection
+	89,  // 90: socmgmt.registry.v1.ImportRetireesResponse.ack:type_name -> socmgmt.registry.v1.RetireeImportAck
+	90,  // 91: socmgmt.registry.v1.ImportRetireesResponse.summary:type_name -> socmgmt.registry.v1.RetireeImportSummary
+	14,  // 92: socmgmt.registry.v1.DeathReporter.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	15,  // 93: socmgmt.registry.v1.DeathDocument.kind:type_name -> socmgmt.registry.v1.DeathDocument.Kind
+	12,  // 94: socmgmt.registry.v1.DeathReport.state:type_name -> socmgmt.registry.v1.DeathReportState
+	11,  // 95: socmgmt.registry.v1.DeathReport.source:type_name -> socmgmt.registry.v1.DeathReportSource
+	94,  // 96: socmgmt.registry.v1.DeathReport.reporter:type_name -> socmgmt.registry.v1.DeathReporter
+	95,  // 97: socmgmt.registry.v1.DeathReport.documents:type_name -> socmgmt.registry.v1.DeathDocument
+	111, // 98: socmgmt.registry.v1.DeathReport.report_time:type_name -> google.protobuf.Timestamp
+	111, // 99: socmgmt.registry.v1.DeathReport.decide_time:type_name -> google.protobuf.Timestamp
+	111, // 100: socmgmt.registry.v1.DeathReport.reverse_time:type_name -> google.protobuf.Timestamp
+	11,  // 101: socmgmt.registry.v1.CreateDeathReportRequest.source:type_name -> socmgmt.registry.v1.DeathReportSource
+	94,  // 102: socmgmt.registry.v1.CreateDeathReportRequest.reporter:type_name -> socmgmt.registry.v1.DeathReporter
+	95,  // 103: socmgmt.registry.v1.CreateDeathReportRequest.documents:type_name -> socmgmt.registry.v1.DeathDocument
+	96,  // 104: socmgmt.registry.v1.CreateDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	96,  // 105: socmgmt.registry.v1.GetDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	12,  // 106: socmgmt.registry.v1.ListDeathReportsRequest.state:type_name -> socmgmt.registry.v1.DeathReportState
+	96,  // 107: socmgmt.registry.v1.ListDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
+	96,  // 108: socmgmt.registry.v1.ListRetireeDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
+	96,  // 109: socmgmt.registry.v1.VerifyDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	18,  // 110: socmgmt.registry.v1.VerifyDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	96,  // 111: socmgmt.registry.v1.RejectDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	96,  // 112: socmgmt.registry.v1.ReverseDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	18,  // 113: socmgmt.registry.v1.ReverseDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 114: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	21,  // 115: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	23,  // 116: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	25,  // 117: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	27,  // 118: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	29,  // 119: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	31,  // 120: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	33,  // 121: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	35,  // 122: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	37,  // 123: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	39,  // 124: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	41,  // 125: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	43,  // 126: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	47,  // 127: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	51,  // 128: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	53,  // 129: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	56,  // 130: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	59,  // 131: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	63,  // 132: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	66,  // 133: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	69,  // 134: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	73,  // 135: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	77,  // 136: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	79,  // 137: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	81,  // 138: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	83,  // 139: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	87,  // 140: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
+	92,  // 141: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
+	97,  // 142: socmgmt.registry.v1.RegistryService.CreateDeathReport:input_type -> socmgmt.registry.v1.CreateDeathReportRequest
+	99,  // 143: socmgmt.registry.v1.RegistryService.GetDeathReport:input_type -> socmgmt.registry.v1.GetDeathReportRequest
+	101, // 144: socmgmt.registry.v1.RegistryService.ListDeathReports:input_type -> socmgmt.registry.v1.ListDeathReportsRequest
+	103, // 145: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:input_type -> socmgmt.registry.v1.ListRetireeDeathReportsRequest
+	105, // 146: socmgmt.registry.v1.RegistryService.VerifyDeathReport:input_type -> socmgmt.registry.v1.VerifyDeathReportRequest
+	107, // 147: socmgmt.registry.v1.RegistryService.RejectDeathReport:input_type -> socmgmt.registry.v1.RejectDeathReportRequest
+	109, // 148: socmgmt.registry.v1.RegistryService.ReverseDeathReport:input_type -> socmgmt.registry.v1.ReverseDeathReportRequest
+	20,  // 149: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	22,  // 150: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	24,  // 151: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	26,  // 152: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	28,  // 153: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	30,  // 154: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	32,  // 155: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	34,  // 156: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	36,  // 157: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	38,  // 158: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	40,  // 159: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	42,  // 160: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	44,  // 161: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	48,  // 162: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	52,  // 163: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	55,  // 164: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	58,  // 165: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	60,  // 166: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	65,  // 167: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	68,  // 168: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	70,  // 169: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	74,  // 170: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	78,  // 171: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	80,  // 172: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	82,  // 173: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	84,  // 174: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	91,  // 175: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
+	93,  // 176: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
+	98,  // 177: socmgmt.registry.v1.RegistryService.CreateDeathReport:output_type -> socmgmt.registry.v1.CreateDeathReportResponse
+	100, // 178: socmgmt.registry.v1.RegistryService.GetDeathReport:output_type -> socmgmt.registry.v1.GetDeathReportResponse
+	102, // 179: socmgmt.registry.v1.RegistryService.ListDeathReports:output_type -> socmgmt.registry.v1.ListDeathReportsResponse
+	104, // 180: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:output_type -> socmgmt.registry.v1.ListRetireeDeathReportsResponse
+	106, // 181: socmgmt.registry.v1.RegistryService.VerifyDeathReport:output_type -> socmgmt.registry.v1.VerifyDeathReportResponse
+	108, // 182: socmgmt.registry.v1.RegistryService.RejectDeathReport:output_type -> socmgmt.registry.v1.RejectDeathReportResponse
+	110, // 183: socmgmt.registry.v1.RegistryService.ReverseDeathReport:output_type -> socmgmt.registry.v1.ReverseDeathReportResponse
+	149, // [149:184] is the sub-list for method output_type
+	114, // [114:149] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -7054,8 +8577,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      13,
-			NumMessages:   78,
+			NumEnums:      16,
+			NumMessages:   95,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,34 +19,41 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryService_CreateCommunity_FullMethodName        = "/socmgmt.registry.v1.RegistryService/CreateCommunity"
-	RegistryService_GetCommunity_FullMethodName           = "/socmgmt.registry.v1.RegistryService/GetCommunity"
-	RegistryService_ListCommunities_FullMethodName        = "/socmgmt.registry.v1.RegistryService/ListCommunities"
-	RegistryService_CreateEnterprise_FullMethodName       = "/socmgmt.registry.v1.RegistryService/CreateEnterprise"
-	RegistryService_GetEnterprise_FullMethodName          = "/socmgmt.registry.v1.RegistryService/GetEnterprise"
-	RegistryService_ListEnterprises_FullMethodName        = "/socmgmt.registry.v1.RegistryService/ListEnterprises"
-	RegistryService_CreateRetiree_FullMethodName          = "/socmgmt.registry.v1.RegistryService/CreateRetiree"
-	RegistryService_GetRetiree_FullMethodName             = "/socmgmt.registry.v1.RegistryService/GetRetiree"
-	RegistryService_ListRetirees_FullMethodName           = "/socmgmt.registry.v1.RegistryService/ListRetirees"
-	RegistryService_UpdateRetiree_FullMethodName          = "/socmgmt.registry.v1.RegistryService/UpdateRetiree"
-	RegistryService_LookupRetiree_FullMethodName          = "/socmgmt.registry.v1.RegistryService/LookupRetiree"
-	RegistryService_TransferRetiree_FullMethodName        = "/socmgmt.registry.v1.RegistryService/TransferRetiree"
-	RegistryService_RecordDeath_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RecordDeath"
-	RegistryService_ListRetireeHistory_FullMethodName     = "/socmgmt.registry.v1.RegistryService/ListRetireeHistory"
-	RegistryService_ListRetireeAuditLog_FullMethodName    = "/socmgmt.registry.v1.RegistryService/ListRetireeAuditLog"
-	RegistryService_GetSocialisationReport_FullMethodName = "/socmgmt.registry.v1.RegistryService/GetSocialisationReport"
-	RegistryService_WatchRetirees_FullMethodName          = "/socmgmt.registry.v1.RegistryService/WatchRetirees"
-	RegistryService_AssignRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AssignRetirees"
-	RegistryService_BatchGetRetireeFacts_FullMethodName   = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
-	RegistryService_RevokeToken_FullMethodName            = "/socmgmt.registry.v1.RegistryService/RevokeToken"
-	RegistryService_ListRevokedTokens_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
-	RegistryService_ChangeRetireeStatus_FullMethodName    = "/socmgmt.registry.v1.RegistryService/ChangeRetireeStatus"
-	RegistryService_GetTransfer_FullMethodName            = "/socmgmt.registry.v1.RegistryService/GetTransfer"
-	RegistryService_ListTransfers_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ListTransfers"
-	RegistryService_AcceptTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
-	RegistryService_DeclineTransfer_FullMethodName        = "/socmgmt.registry.v1.RegistryService/DeclineTransfer"
-	RegistryService_ImportRetirees_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ImportRetirees"
-	RegistryService_ExportRegister_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ExportRegister"
+	RegistryService_CreateCommunity_FullMethodName         = "/socmgmt.registry.v1.RegistryService/CreateCommunity"
+	RegistryService_GetCommunity_FullMethodName            = "/socmgmt.registry.v1.RegistryService/GetCommunity"
+	RegistryService_ListCommunities_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ListCommunities"
+	RegistryService_CreateEnterprise_FullMethodName        = "/socmgmt.registry.v1.RegistryService/CreateEnterprise"
+	RegistryService_GetEnterprise_FullMethodName           = "/socmgmt.registry.v1.RegistryService/GetEnterprise"
+	RegistryService_ListEnterprises_FullMethodName         = "/socmgmt.registry.v1.RegistryService/ListEnterprises"
+	RegistryService_CreateRetiree_FullMethodName           = "/socmgmt.registry.v1.RegistryService/CreateRetiree"
+	RegistryService_GetRetiree_FullMethodName              = "/socmgmt.registry.v1.RegistryService/GetRetiree"
+	RegistryService_ListRetirees_FullMethodName            = "/socmgmt.registry.v1.RegistryService/ListRetirees"
+	RegistryService_UpdateRetiree_FullMethodName           = "/socmgmt.registry.v1.RegistryService/UpdateRetiree"
+	RegistryService_LookupRetiree_FullMethodName           = "/socmgmt.registry.v1.RegistryService/LookupRetiree"
+	RegistryService_TransferRetiree_FullMethodName         = "/socmgmt.registry.v1.RegistryService/TransferRetiree"
+	RegistryService_RecordDeath_FullMethodName             = "/socmgmt.registry.v1.RegistryService/RecordDeath"
+	RegistryService_ListRetireeHistory_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ListRetireeHistory"
+	RegistryService_ListRetireeAuditLog_FullMethodName     = "/socmgmt.registry.v1.RegistryService/ListRetireeAuditLog"
+	RegistryService_GetSocialisationReport_FullMethodName  = "/socmgmt.registry.v1.RegistryService/GetSocialisationReport"
+	RegistryService_WatchRetirees_FullMethodName           = "/socmgmt.registry.v1.RegistryService/WatchRetirees"
+	RegistryService_AssignRetirees_FullMethodName          = "/socmgmt.registry.v1.RegistryService/AssignRetirees"
+	RegistryService_BatchGetRetireeFacts_FullMethodName    = "/socmgmt.registry.v1.RegistryService/BatchGetRetireeFacts"
+	RegistryService_RevokeToken_FullMethodName             = "/socmgmt.registry.v1.RegistryService/RevokeToken"
+	RegistryService_ListRevokedTokens_FullMethodName       = "/socmgmt.registry.v1.RegistryService/ListRevokedTokens"
+	RegistryService_ChangeRetireeStatus_FullMethodName     = "/socmgmt.registry.v1.RegistryService/ChangeRetireeStatus"
+	RegistryService_GetTransfer_FullMethodName             = "/socmgmt.registry.v1.RegistryService/GetTransfer"
+	RegistryService_ListTransfers_FullMethodName           = "/socmgmt.registry.v1.RegistryService/ListTransfers"
+	RegistryService_AcceptTransfer_FullMethodName          = "/socmgmt.registry.v1.RegistryService/AcceptTransfer"
+	RegistryService_DeclineTransfer_FullMethodName         = "/socmgmt.registry.v1.RegistryService/DeclineTransfer"
+	RegistryService_ImportRetirees_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ImportRetirees"
+	RegistryService_ExportRegister_FullMethodName          = "/socmgmt.registry.v1.RegistryService/ExportRegister"
+	RegistryService_CreateDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/CreateDeathReport"
+	RegistryService_GetDeathReport_FullMethodName          = "/socmgmt.registry.v1.RegistryService/GetDeathReport"
+	RegistryService_ListDeathReports_FullMethodName        = "/socmgmt.registry.v1.RegistryService/ListDeathReports"
+	RegistryService_ListRetireeDeathReports_FullMethodName = "/socmgmt.registry.v1.RegistryService/ListRetireeDeathReports"
+	RegistryService_VerifyDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/VerifyDeathReport"
+	RegistryService_RejectDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/RejectDeathReport"
+	RegistryService_ReverseDeathReport_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ReverseDeathReport"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -93,7 +100,11 @@ type RegistryServiceClient interface {
 	// One open proposal per retiree (ALREADY_EXISTS, reason
 	// TRANSFER_PENDING, otherwise).
 	TransferRetiree(ctx context.Context, in *TransferRetireeRequest, opts ...grpc.CallOption) (*TransferRetireeResponse, error)
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	RecordDeath(ctx context.Context, in *RecordDeathRequest, opts ...grpc.CallOption) (*RecordDeathResponse, error)
 	// ListRetireeHistory lists the changes made to a retiree, oldest first.
 	ListRetireeHistory(ctx context.Context, in *ListRetireeHistoryRequest, opts ...grpc.CallOption) (*ListRetireeHistoryResponse, error)
@@ -169,6 +180,46 @@ type RegistryServiceClient interface {
 	// one read of every retiree it lists. The gateway serves it as
 	// GET /v1/exports/{register}.
 	ExportRegister(ctx context.Context, in *ExportRegisterRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportRegisterResponse], error)
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	CreateDeathReport(ctx context.Context, in *CreateDeathReportRequest, opts ...grpc.CallOption) (*CreateDeathReportResponse, error)
+	// GetDeathReport returns a report: to admin and bureau, a clerk of the
+	// retiree's community, a supervisor of its area. Audited as a read of
+	// the retiree.
+	GetDeathReport(ctx context.Context, in *GetDeathReportRequest, opts ...grpc.CallOption) (*GetDeathReportResponse, error)
+	// ListDeathReports lists reports by community and state: a clerk names
+	// one of its communities (or has one), a supervisor one of its area;
+	// admin and bureau may list all.
+	ListDeathReports(ctx context.Context, in *ListDeathReportsRequest, opts ...grpc.CallOption) (*ListDeathReportsResponse, error)
+	// ListRetireeDeathReports lists one retiree's reports (in id order; a
+	// retiree has few) to whoever may read the retiree.
+	ListRetireeDeathReports(ctx context.Context, in *ListRetireeDeathReportsRequest, opts ...grpc.CallOption) (*ListRetireeDeathReportsResponse, error)
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	VerifyDeathReport(ctx context.Context, in *VerifyDeathReportRequest, opts ...grpc.CallOption) (*VerifyDeathReportResponse, error)
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	RejectDeathReport(ctx context.Context, in *RejectDeathReportRequest, opts ...grpc.CallOption) (*RejectDeathReportResponse, error)
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	ReverseDeathReport(ctx context.Context, in *ReverseDeathReportRequest, opts ...grpc.CallOption) (*ReverseDeathReportResponse, error)
 }
 
 type registryServiceClient struct {
@@ -480,6 +531,76 @@ func (c *registryServiceClient) ExportRegister(ctx context.Context, in *ExportRe
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_ExportRegisterClient = grpc.ServerStreamingClient[ExportRegisterResponse]
 
+func (c *registryServiceClient) CreateDeathReport(ctx context.Context, in *CreateDeathReportRequest, opts ...grpc.CallOption) (*CreateDeathReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateDeathReportResponse)
+	err := c.cc.Invoke(ctx, RegistryService_CreateDeathReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetDeathReport(ctx context.Context, in *GetDeathReportRequest, opts ...grpc.CallOption) (*GetDeathReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDeathReportResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetDeathReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListDeathReports(ctx context.Context, in *ListDeathReportsRequest, opts ...grpc.CallOption) (*ListDeathReportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeathReportsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListDeathReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ListRetireeDeathReports(ctx context.Context, in *ListRetireeDeathReportsRequest, opts ...grpc.CallOption) (*ListRetireeDeathReportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRetireeDeathReportsResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ListRetireeDeathReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) VerifyDeathReport(ctx context.Context, in *VerifyDeathReportRequest, opts ...grpc.CallOption) (*VerifyDeathReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyDeathReportResponse)
+	err := c.cc.Invoke(ctx, RegistryService_VerifyDeathReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) RejectDeathReport(ctx context.Context, in *RejectDeathReportRequest, opts ...grpc.CallOption) (*RejectDeathReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectDeathReportResponse)
+	err := c.cc.Invoke(ctx, RegistryService_RejectDeathReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ReverseDeathReport(ctx context.Context, in *ReverseDeathReportRequest, opts ...grpc.CallOption) (*ReverseDeathReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReverseDeathReportResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ReverseDeathReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -524,7 +645,11 @@ type RegistryServiceServer interface {
 	// One open proposal per retiree (ALREADY_EXISTS, reason
 	// TRANSFER_PENDING, otherwise).
 	TransferRetiree(context.Context, *TransferRetireeRequest) (*TransferRetireeResponse, error)
-	// RecordDeath marks a retiree deceased as of a date.
+	// RecordDeath marks a retiree deceased as of a date: a death report
+	// filed and verified in one step (see VerifyDeathReport), so that every
+	// recorded death has its report. Refused (FAILED_PRECONDITION, reason
+	// DEATH_REPORT_OPEN) while the retiree has a REPORTED report: verify or
+	// reject that one.
 	RecordDeath(context.Context, *RecordDeathRequest) (*RecordDeathResponse, error)
 	// ListRetireeHistory lists the changes made to a retiree, oldest first.
 	ListRetireeHistory(context.Context, *ListRetireeHistoryRequest) (*ListRetireeHistoryResponse, error)
@@ -600,6 +725,46 @@ type RegistryServiceServer interface {
 	// one read of every retiree it lists. The gateway serves it as
 	// GET /v1/exports/{register}.
 	ExportRegister(*ExportRegisterRequest, grpc.ServerStreamingServer[ExportRegisterResponse]) error
+	// CreateDeathReport files a report of a retiree's death (a clerk of the
+	// retiree's community, bureau, admin). The report is REPORTED and the
+	// retiree does not change until it is verified; its history gains a
+	// DEATH_REPORTED note. A retiree has at most one REPORTED report at a
+	// time (FAILED_PRECONDITION, reason DEATH_REPORT_OPEN, with the open
+	// report's id), and a report is filed only for a retiree whose death is
+	// not recorded (reason RETIREE_NOT_LIVING).
+	CreateDeathReport(context.Context, *CreateDeathReportRequest) (*CreateDeathReportResponse, error)
+	// GetDeathReport returns a report: to admin and bureau, a clerk of the
+	// retiree's community, a supervisor of its area. Audited as a read of
+	// the retiree.
+	GetDeathReport(context.Context, *GetDeathReportRequest) (*GetDeathReportResponse, error)
+	// ListDeathReports lists reports by community and state: a clerk names
+	// one of its communities (or has one), a supervisor one of its area;
+	// admin and bureau may list all.
+	ListDeathReports(context.Context, *ListDeathReportsRequest) (*ListDeathReportsResponse, error)
+	// ListRetireeDeathReports lists one retiree's reports (in id order; a
+	// retiree has few) to whoever may read the retiree.
+	ListRetireeDeathReports(context.Context, *ListRetireeDeathReportsRequest) (*ListRetireeDeathReportsResponse, error)
+	// VerifyDeathReport verifies a REPORTED report (a clerk of the
+	// retiree's community, bureau, admin): the retiree becomes DECEASED with
+	// the report's date of death (change kind DIED). Refused with
+	// FAILED_PRECONDITION, reason DEATH_REPORT_NOT_REPORTED, for a report in
+	// another state, RETIREE_NOT_LIVING when the retiree is deceased or
+	// moved out, and RETIREE_MOVED when the retiree has been transferred to
+	// another community since the report.
+	VerifyDeathReport(context.Context, *VerifyDeathReportRequest) (*VerifyDeathReportResponse, error)
+	// RejectDeathReport rejects a REPORTED report with a reason (as
+	// VerifyDeathReport); the retiree does not change, and its history gains
+	// a DEATH_REPORT_REJECTED note.
+	RejectDeathReport(context.Context, *RejectDeathReportRequest) (*RejectDeathReportResponse, error)
+	// ReverseDeathReport reverses a VERIFIED death recorded by mistake
+	// (admin, bureau) with a reason: the report becomes REVERSED and the
+	// retiree LIVING again from the day of the reversal, date of death
+	// cleared (change kind DEATH_REVERSED in history and change log). The
+	// status before the death is not restored: a retiree who was, say,
+	// LOST_CONTACT is set to that status again with ChangeRetireeStatus.
+	// Only a VERIFIED report of a retiree still DECEASED is reversed
+	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
+	ReverseDeathReport(context.Context, *ReverseDeathReportRequest) (*ReverseDeathReportResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -693,6 +858,27 @@ func (UnimplementedRegistryServiceServer) ImportRetirees(grpc.BidiStreamingServe
 }
 func (UnimplementedRegistryServiceServer) ExportRegister(*ExportRegisterRequest, grpc.ServerStreamingServer[ExportRegisterResponse]) error {
 	return status.Error(codes.Unimplemented, "method ExportRegister not implemented")
+}
+func (UnimplementedRegistryServiceServer) CreateDeathReport(context.Context, *CreateDeathReportRequest) (*CreateDeathReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDeathReport not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetDeathReport(context.Context, *GetDeathReportRequest) (*GetDeathReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDeathReport not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListDeathReports(context.Context, *ListDeathReportsRequest) (*ListDeathReportsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeathReports not implemented")
+}
+func (UnimplementedRegistryServiceServer) ListRetireeDeathReports(context.Context, *ListRetireeDeathReportsRequest) (*ListRetireeDeathReportsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRetireeDeathReports not implemented")
+}
+func (UnimplementedRegistryServiceServer) VerifyDeathReport(context.Context, *VerifyDeathReportRequest) (*VerifyDeathReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyDeathReport not implemented")
+}
+func (UnimplementedRegistryServiceServer) RejectDeathReport(context.Context, *RejectDeathReportRequest) (*RejectDeathReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectDeathReport not implemented")
+}
+func (UnimplementedRegistryServiceServer) ReverseDeathReport(context.Context, *ReverseDeathReportRequest) (*ReverseDeathReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReverseDeathReport not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1194,6 +1380,132 @@ func _RegistryService_ExportRegister_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_ExportRegisterServer = grpc.ServerStreamingServer[ExportRegisterResponse]
 
+func _RegistryService_CreateDeathReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDeathReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CreateDeathReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CreateDeathReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CreateDeathReport(ctx, req.(*CreateDeathReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_GetDeathReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDeathReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetDeathReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetDeathReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetDeathReport(ctx, req.(*GetDeathReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListDeathReports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeathReportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListDeathReports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListDeathReports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListDeathReports(ctx, req.(*ListDeathReportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ListRetireeDeathReports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRetireeDeathReportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ListRetireeDeathReports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ListRetireeDeathReports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ListRetireeDeathReports(ctx, req.(*ListRetireeDeathReportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_VerifyDeathReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyDeathReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).VerifyDeathReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_VerifyDeathReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).VerifyDeathReport(ctx, req.(*VerifyDeathReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_RejectDeathReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectDeathReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).RejectDeathReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_RejectDeathReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).RejectDeathReport(ctx, req.(*RejectDeathReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ReverseDeathReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReverseDeathReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ReverseDeathReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ReverseDeathReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ReverseDeathReport(ctx, req.(*ReverseDeathReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1300,6 +1612,34 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeclineTransfer",
 			Handler:    _RegistryService_DeclineTransfer_Handler,
+		},
+		{
+			MethodName: "CreateDeathReport",
+			Handler:    _RegistryService_CreateDeathReport_Handler,
+		},
+		{
+			MethodName: "GetDeathReport",
+			Handler:    _RegistryService_GetDeathReport_Handler,
+		},
+		{
+			MethodName: "ListDeathReports",
+			Handler:    _RegistryService_ListDeathReports_Handler,
+		},
+		{
+			MethodName: "ListRetireeDeathReports",
+			Handler:    _RegistryService_ListRetireeDeathReports_Handler,
+		},
+		{
+			MethodName: "VerifyDeathReport",
+			Handler:    _RegistryService_VerifyDeathReport_Handler,
+		},
+		{
+			MethodName: "RejectDeathReport",
+			Handler:    _RegistryService_RejectDeathReport_Handler,
+		},
+		{
+			MethodName: "ReverseDeathReport",
+			Handler:    _RegistryService_ReverseDeathReport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

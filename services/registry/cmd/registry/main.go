@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry"
 )
@@ -50,12 +51,17 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 				return nil, err
 			}
 			revoked.Add(list...)
+			calendar, err := workdays.Load(cfg.HolidayCalendar)
+			if err != nil {
+				return nil, err
+			}
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
 				Logger:           log,
 				Stopping:         srv.Stopping(),
 				Tokens:           srv.Tokens(),
 				MaxWatchers:      cfg.MaxWatchers,
 				MaxStreamRecords: cfg.MaxStreamRecords,
+				Calendar:         calendar,
 			}))
 			return []grpcserver.Task{{Name: "transfer lapses", Run: store.LapseLoop(cfg.TransferSweep, log)}}, nil
 		},
