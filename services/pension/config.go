@@ -14,6 +14,9 @@ type Config struct {
 	AmountDropShare float64
 	// MaxStreamRecords bounds the records of one import stream.
 	MaxStreamRecords int64
+	// HolidayCalendar is a working-day calendar file for due dates; empty
+	// is the calendar built in (see internal/workdays).
+	HolidayCalendar string
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -34,6 +37,7 @@ func ParseConfig(args []string) (*Config, error) {
 	fs := cmd.FlagSet()
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one import stream (payments, certifications, decisions) may carry")
+	fs.StringVar(&c.HolidayCalendar, "holiday-calendar", "", "working-day calendar file for recovery due dates (empty: the calendar built in)")
 	cmd.Check("--amount-drop-share must be between 0 and 1 (exclusive)", func() bool {
 		return c.AmountDropShare > 0 && c.AmountDropShare < 1
 	})

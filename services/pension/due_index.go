@@ -128,8 +128,12 @@ func moveDue(tx *bolt.Tx, fromState *registryv1.RetireeState, from lastCert, toS
 // with the retiree's community, status and retirement date, and voids the
 // death-benefit claims of a reversed death, in the projection's
 // transaction. old is nil for a retiree new to the
-// projection, cur nil for one it drops.
+// projection, cur nil for one it drops. It opens and voids recovery cases
+// too (see applyDeath).
 func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) error {
+	if err := s.applyDeath(tx, old, cur); err != nil {
+		return err
+	}
 	if old.GetStatus() == registryv1.RetireeStatus_DECEASED && cur.GetStatus() == registryv1.RetireeStatus_LIVING {
 		// A reversed death: the family's claims fall with it.
 		if err := s.reverseClaims(tx, cur.GetId()); err != nil {

@@ -167,7 +167,14 @@ func (*paymentKind) same(p *pb.Payment, r *paymentRecord) bool {
 		p.OtherFen == r.other && p.BankAccountMasked == r.bank
 }
 
-func (k *paymentKind) add(g *groupTx, r *paymentRecord) error { return k.put(g, r, 1) }
+// add stores a new payment; one for a month after a known death adds to
+// the principal of the retiree's recovery case.
+func (k *paymentKind) add(g *groupTx, r *paymentRecord) error {
+	if err := k.put(g, r, 1); err != nil {
+		return err
+	}
+	return paymentAfterDeath(g.tx, g.base, g.now, &k.msg, 0)
+}
 
 // correct keeps the stored payment, which r corrects, under its version
 // number, audits the correction and stores r as the next version.
@@ -183,7 +190,12 @@ func (k *paymentKind) correct(g *groupTx, r *paymentRecord, old *pb.Payment) err
 	if err := audit.Put(g.tx, audit.NewEntry(g.actor, g.rpc, r.retireeID, g.now)); err != nil {
 		return err
 	}
-	return k.put(g, r, old.Version+1)
+	oldTotal := old.TotalFen
+	if err := k.put(g, r, old.Version+1); err != nil {
+		return err
+	}
+	// A correction changes the principal by the difference.
+	return paymentAfterDeath(g.tx, g.base, g.now, &k.msg, oldTotal)
 }
 
 // put writes r as the given version of its payment, encoded and sealed

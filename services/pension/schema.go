@@ -66,15 +66,34 @@ var (
 	// audit.Bucket).
 	bucketAudit = audit.Bucket
 
+	// bucketDeaths maps the id of a retiree the projection has as
+	// DECEASED with a date to that date (YYYY-MM-DD), so that an import
+	// learns with one look-up whether a payment is for a month after a
+	// death. From version 7.
+	bucketDeaths = []byte("deaths")
+	// bucketRecoveryCases maps a recovery case id to its RecoveryCase,
+	// ledger included. Sealed: it names the debtor. From version 7.
+	bucketRecoveryCases = []byte("recovery_cases")
+	// bucketRecoveryByRetiree maps a retiree id to the id of its recovery
+	// case that is not void.
+	bucketRecoveryByRetiree = []byte("recovery_by_retiree")
+	// bucketRecoveryByCommunity indexes the cases: community id, 0, case
+	// id -> nothing.
+	bucketRecoveryByCommunity = []byte("recovery_by_community")
+	// bucketRecoveryRefs maps a repayment's bank reference to the id of
+	// the case it was recorded for.
+	bucketRecoveryRefs = []byte("recovery_bank_refs")
+
 	// sealedBuckets hold personal data, the payments' bank-account
 	// fragments: their values are stored sealed under the data keys (see
 	// servicedb.Options.Sealed).
-	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions, bucketClaims}
+	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions, bucketClaims, bucketRecoveryCases}
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
 		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
 		bucketRules, bucketAudit, bucketBenefitRules, bucketClaims, bucketClaimsByCommunity, bucketClaimsByRetiree,
+		bucketDeaths, bucketRecoveryCases, bucketRecoveryByRetiree, bucketRecoveryByCommunity, bucketRecoveryRefs,
 	}
 )
 
@@ -83,12 +102,13 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 6,
+	Version: 7,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3),
 		servicedb.SealingMigration(4, bucketMeta),
 		// The death benefits' buckets are new and empty: opening creates
 		// them.
 		{From: 5, To: 6, Name: "death-benefit rules and claims"},
+		recoveryMigration,
 	},
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -28,6 +29,7 @@ type Server struct {
 	now        func() time.Time
 	dropShare  float64
 	maxRecords int64
+	workdays   *workdays.Calendar
 }
 
 var _ pb.PensionServiceServer = (*Server)(nil)
@@ -43,6 +45,9 @@ type ServerOptions struct {
 	// MaxStreamRecords bounds the records of one import stream
 	// (DefaultMaxStreamRecords when zero).
 	MaxStreamRecords int64
+	// Calendar counts the working days of due dates (workdays.Default
+	// when nil).
+	Calendar *workdays.Calendar
 }
 
 // NewServer returns a Server over store.
@@ -59,7 +64,10 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.MaxStreamRecords == 0 {
 		o.MaxStreamRecords = DefaultMaxStreamRecords
 	}
-	return &Server{store: store, log: o.Logger, now: o.Now, dropShare: o.AmountDropShare, maxRecords: o.MaxStreamRecords}
+	if o.Calendar == nil {
+		o.Calendar = workdays.Default()
+	}
+	return &Server{store: store, log: o.Logger, now: o.Now, dropShare: o.AmountDropShare, maxRecords: o.MaxStreamRecords, workdays: o.Calendar}
 }
 
 // Who may do what (DESIGN "Identity and access"): admin and bureau

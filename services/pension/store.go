@@ -95,6 +95,9 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if err := s.backfillRecovery(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 

@@ -887,6 +887,93 @@ func (e V1PaymentKind) Valid() bool {
 	}
 }
 
+// Defines values for V1RecoveryEntryKind.
+const (
+	V1RecoveryEntryKindCASEVOIDED                   V1RecoveryEntryKind = "CASE_VOIDED"
+	V1RecoveryEntryKindESCALATED                    V1RecoveryEntryKind = "ESCALATED"
+	V1RecoveryEntryKindINSTALMENTPLANSET            V1RecoveryEntryKind = "INSTALMENT_PLAN_SET"
+	V1RecoveryEntryKindOFFSET                       V1RecoveryEntryKind = "OFFSET"
+	V1RecoveryEntryKindORDERISSUED                  V1RecoveryEntryKind = "ORDER_ISSUED"
+	V1RecoveryEntryKindPRINCIPALADDED               V1RecoveryEntryKind = "PRINCIPAL_ADDED"
+	V1RecoveryEntryKindPRINCIPALRECOMPUTED          V1RecoveryEntryKind = "PRINCIPAL_RECOMPUTED"
+	V1RecoveryEntryKindRECOVERYENTRYKINDUNSPECIFIED V1RecoveryEntryKind = "RECOVERY_ENTRY_KIND_UNSPECIFIED"
+	V1RecoveryEntryKindREFUSALRECORDED              V1RecoveryEntryKind = "REFUSAL_RECORDED"
+	V1RecoveryEntryKindREPAYMENT                    V1RecoveryEntryKind = "REPAYMENT"
+	V1RecoveryEntryKindWRITEOFF                     V1RecoveryEntryKind = "WRITE_OFF"
+	V1RecoveryEntryKindWRITEOFFPROPOSED             V1RecoveryEntryKind = "WRITE_OFF_PROPOSED"
+	V1RecoveryEntryKindWRITEOFFREJECTED             V1RecoveryEntryKind = "WRITE_OFF_REJECTED"
+)
+
+// Valid indicates whether the value is a known member of the V1RecoveryEntryKind enum.
+func (e V1RecoveryEntryKind) Valid() bool {
+	switch e {
+	case V1RecoveryEntryKindCASEVOIDED:
+		return true
+	case V1RecoveryEntryKindESCALATED:
+		return true
+	case V1RecoveryEntryKindINSTALMENTPLANSET:
+		return true
+	case V1RecoveryEntryKindOFFSET:
+		return true
+	case V1RecoveryEntryKindORDERISSUED:
+		return true
+	case V1RecoveryEntryKindPRINCIPALADDED:
+		return true
+	case V1RecoveryEntryKindPRINCIPALRECOMPUTED:
+		return true
+	case V1RecoveryEntryKindRECOVERYENTRYKINDUNSPECIFIED:
+		return true
+	case V1RecoveryEntryKindREFUSALRECORDED:
+		return true
+	case V1RecoveryEntryKindREPAYMENT:
+		return true
+	case V1RecoveryEntryKindWRITEOFF:
+		return true
+	case V1RecoveryEntryKindWRITEOFFPROPOSED:
+		return true
+	case V1RecoveryEntryKindWRITEOFFREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1RecoveryState.
+const (
+	V1RecoveryStateRECOVERYENFORCEMENT      V1RecoveryState = "RECOVERY_ENFORCEMENT"
+	V1RecoveryStateRECOVERYINSTALMENTS      V1RecoveryState = "RECOVERY_INSTALMENTS"
+	V1RecoveryStateRECOVERYOPEN             V1RecoveryState = "RECOVERY_OPEN"
+	V1RecoveryStateRECOVERYORDERED          V1RecoveryState = "RECOVERY_ORDERED"
+	V1RecoveryStateRECOVERYREPAID           V1RecoveryState = "RECOVERY_REPAID"
+	V1RecoveryStateRECOVERYSTATEUNSPECIFIED V1RecoveryState = "RECOVERY_STATE_UNSPECIFIED"
+	V1RecoveryStateRECOVERYVOID             V1RecoveryState = "RECOVERY_VOID"
+	V1RecoveryStateRECOVERYWRITTENOFF       V1RecoveryState = "RECOVERY_WRITTEN_OFF"
+)
+
+// Valid indicates whether the value is a known member of the V1RecoveryState enum.
+func (e V1RecoveryState) Valid() bool {
+	switch e {
+	case V1RecoveryStateRECOVERYENFORCEMENT:
+		return true
+	case V1RecoveryStateRECOVERYINSTALMENTS:
+		return true
+	case V1RecoveryStateRECOVERYOPEN:
+		return true
+	case V1RecoveryStateRECOVERYORDERED:
+		return true
+	case V1RecoveryStateRECOVERYREPAID:
+		return true
+	case V1RecoveryStateRECOVERYSTATEUNSPECIFIED:
+		return true
+	case V1RecoveryStateRECOVERYVOID:
+		return true
+	case V1RecoveryStateRECOVERYWRITTENOFF:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1RegistrationState.
 const (
 	V1RegistrationStateCANCELLED        V1RegistrationState = "CANCELLED"
@@ -1229,6 +1316,42 @@ func (e HandoverServiceListHandoversParamsState) Valid() bool {
 	}
 }
 
+// Defines values for PensionServiceListRecoveryCasesParamsState.
+const (
+	PensionServiceListRecoveryCasesParamsStateRECOVERYENFORCEMENT      PensionServiceListRecoveryCasesParamsState = "RECOVERY_ENFORCEMENT"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYINSTALMENTS      PensionServiceListRecoveryCasesParamsState = "RECOVERY_INSTALMENTS"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYOPEN             PensionServiceListRecoveryCasesParamsState = "RECOVERY_OPEN"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYORDERED          PensionServiceListRecoveryCasesParamsState = "RECOVERY_ORDERED"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYREPAID           PensionServiceListRecoveryCasesParamsState = "RECOVERY_REPAID"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYSTATEUNSPECIFIED PensionServiceListRecoveryCasesParamsState = "RECOVERY_STATE_UNSPECIFIED"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYVOID             PensionServiceListRecoveryCasesParamsState = "RECOVERY_VOID"
+	PensionServiceListRecoveryCasesParamsStateRECOVERYWRITTENOFF       PensionServiceListRecoveryCasesParamsState = "RECOVERY_WRITTEN_OFF"
+)
+
+// Valid indicates whether the value is a known member of the PensionServiceListRecoveryCasesParamsState enum.
+func (e PensionServiceListRecoveryCasesParamsState) Valid() bool {
+	switch e {
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYENFORCEMENT:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYINSTALMENTS:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYOPEN:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYORDERED:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYREPAID:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYSTATEUNSPECIFIED:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYVOID:
+		return true
+	case PensionServiceListRecoveryCasesParamsStateRECOVERYWRITTENOFF:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegistryServiceListRetireesParamsManagementMode.
 const (
 	RegistryServiceListRetireesParamsManagementModeBUREAU                    RegistryServiceListRetireesParamsManagementMode = "BUREAU"
@@ -1506,6 +1629,26 @@ type ObligationKind string
 // ApproveDeathBenefitClaim.
 type PensionServiceApproveDeathBenefitClaimBody = map[string]interface{}
 
+// PensionServiceApproveRecoveryWriteOffBody RecoveryCaseActionRequest names a case and, where the action takes one,
+// a reason.
+type PensionServiceApproveRecoveryWriteOffBody struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceEscalateRecoveryCaseBody RecoveryCaseActionRequest names a case and, where the action takes one,
+// a reason.
+type PensionServiceEscalateRecoveryCaseBody struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceIssueRecoveryOrderBody IssueRecoveryOrderRequest is the request of IssueRecoveryOrder. The
+// debtor is the family member who is to repay; the feed carries no carers,
+// so the clerk names them.
+type PensionServiceIssueRecoveryOrderBody struct {
+	DebtorName     *string `json:"debtorName,omitempty"`
+	DebtorRelation *string `json:"debtorRelation,omitempty"`
+}
+
 // PensionServiceMarkDeathBenefitClaimPaidBody MarkDeathBenefitClaimPaidRequest is the request of
 // MarkDeathBenefitClaimPaid.
 type PensionServiceMarkDeathBenefitClaimPaidBody struct {
@@ -1517,10 +1660,47 @@ type PensionServiceMarkDeathBenefitClaimPaidBody struct {
 	PaidOn *string `json:"paidOn,omitempty"`
 }
 
+// PensionServiceProposeRecoveryWriteOffBody ProposeRecoveryWriteOffRequest is the request of ProposeRecoveryWriteOff.
+type PensionServiceProposeRecoveryWriteOffBody struct {
+	// AmountFen At most the balance.
+	AmountFen *string `json:"amountFen,omitempty"`
+	Reason    *string `json:"reason,omitempty"`
+}
+
+// PensionServiceRecordRecoveryRefusalBody RecoveryCaseActionRequest names a case and, where the action takes one,
+// a reason.
+type PensionServiceRecordRecoveryRefusalBody struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceRecordRecoveryRepaymentBody RecordRecoveryRepaymentRequest is the request of RecordRecoveryRepayment.
+type PensionServiceRecordRecoveryRepaymentBody struct {
+	// AmountFen At most the balance.
+	AmountFen *string `json:"amountFen,omitempty"`
+
+	// BankReference The bank's reference; the same reference again answers as the first
+	// time and changes nothing.
+	BankReference *string `json:"bankReference,omitempty"`
+	PaidOn        *string `json:"paidOn,omitempty"`
+}
+
 // PensionServiceRejectDeathBenefitClaimBody RejectDeathBenefitClaimRequest is the request of RejectDeathBenefitClaim.
 type PensionServiceRejectDeathBenefitClaimBody struct {
 	// Reason Required, at most 500 characters.
 	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceRejectRecoveryWriteOffBody RecoveryCaseActionRequest names a case and, where the action takes one,
+// a reason.
+type PensionServiceRejectRecoveryWriteOffBody struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PensionServiceSetRecoveryInstalmentPlanBody SetRecoveryInstalmentPlanRequest is the request of
+// SetRecoveryInstalmentPlan: at most 60 instalments, due dates
+// increasing, amounts summing to the balance.
+type PensionServiceSetRecoveryInstalmentPlanBody struct {
+	Instalments *[]V1RecoveryInstalment `json:"instalments,omitempty"`
 }
 
 // PensionServiceSubmitDeathBenefitClaimBody SubmitDeathBenefitClaimRequest is the request of SubmitDeathBenefitClaim.
@@ -2563,6 +2743,11 @@ type V1GetParticipationReportResponse struct {
 	To            *string `json:"to,omitempty"`
 }
 
+// V1GetRecoveryReportResponse GetRecoveryReportResponse is the response of GetRecoveryReport.
+type V1GetRecoveryReportResponse struct {
+	Groups *[]V1RecoveryReportGroup `json:"groups,omitempty"`
+}
+
 // V1GetSocialisationReportResponse GetSocialisationReportResponse is the response of GetSocialisationReport.
 type V1GetSocialisationReportResponse struct {
 	AsOf    *time.Time `json:"asOf,omitempty"`
@@ -2676,6 +2861,19 @@ type V1HistoryEntry struct {
 	Transfer *V1Transfer `json:"transfer,omitempty"`
 }
 
+// V1ImportRecoveryRepaymentsRequest ImportRecoveryRepaymentsRequest is the request of
+// ImportRecoveryRepayments.
+type V1ImportRecoveryRepaymentsRequest struct {
+	// Repayments At most 1,000.
+	Repayments *[]V1RecoveryRepayment `json:"repayments,omitempty"`
+}
+
+// V1ImportRecoveryRepaymentsResponse ImportRecoveryRepaymentsResponse is the response of
+// ImportRecoveryRepayments, one result per repayment in order.
+type V1ImportRecoveryRepaymentsResponse struct {
+	Results *[]V1RecoveryRepaymentResult `json:"results,omitempty"`
+}
+
 // V1ListActivitiesResponse ListActivitiesResponse is the response of ListActivities.
 type V1ListActivitiesResponse struct {
 	NextPageToken *string         `json:"nextPageToken,omitempty"`
@@ -2786,6 +2984,12 @@ type V1ListPaymentVersionsResponse struct {
 // months are returned.
 type V1ListPaymentsResponse struct {
 	Payments *[]V1Payment `json:"payments,omitempty"`
+}
+
+// V1ListRecoveryCasesResponse ListRecoveryCasesResponse is the response of ListRecoveryCases.
+type V1ListRecoveryCasesResponse struct {
+	Cases         *[]V1RecoveryCase `json:"cases,omitempty"`
+	NextPageToken *string           `json:"nextPageToken,omitempty"`
 }
 
 // V1ListRegistrationsResponse ListRegistrationsResponse is the response of ListRegistrations.
@@ -3032,6 +3236,209 @@ type V1RecordAttendanceResponse struct {
 	Confirmed       *int32  `json:"confirmed,omitempty"`
 	OccurrenceStart *string `json:"occurrenceStart,omitempty"`
 	Present         *int32  `json:"present,omitempty"`
+}
+
+// V1RecoveryCase RecoveryCase is the recovery of what was paid after a retiree's death.
+// At every moment principal = repaid + offset + written_off + balance.
+type V1RecoveryCase struct {
+	BalanceFen *string `json:"balanceFen,omitempty"`
+
+	// ClosingReason Why the case was voided or escalated.
+	ClosingReason *string `json:"closingReason,omitempty"`
+	CommunityID   *string `json:"communityId,omitempty"`
+	DateOfDeath   *string `json:"dateOfDeath,omitempty"`
+
+	// Entries The ledger, oldest first: in GetRecoveryCase and the actions' answers,
+	// not in lists.
+	Entries     *[]V1RecoveryEntry      `json:"entries,omitempty"`
+	ID          *string                 `json:"id,omitempty"`
+	Instalments *[]V1RecoveryInstalment `json:"instalments,omitempty"`
+
+	// Months The months after the month of death with payments, YYYY-MM, ascending.
+	Months *[]string `json:"months,omitempty"`
+
+	// OffsetFen Offsets against a death-benefit claim: always 0 for now.
+	OffsetFen *string `json:"offsetFen,omitempty"`
+	OpenedOn  *string `json:"openedOn,omitempty"`
+
+	// Order RecoveryOrder is the repayment order issued to the family.
+	Order        *V1RecoveryOrder `json:"order,omitempty"`
+	PrincipalFen *string          `json:"principalFen,omitempty"`
+
+	// RefusedOn The day the debtor's refusal was recorded.
+	RefusedOn *string `json:"refusedOn,omitempty"`
+	RepaidFen *string `json:"repaidFen,omitempty"`
+	RetireeID *string `json:"retireeId,omitempty"`
+
+	// State RecoveryState is where a recovery case stands.
+	//
+	//  - RECOVERY_OPEN: Opened by the death; no order issued yet.
+	//  - RECOVERY_ORDERED: A repayment order was issued to the family.
+	//  - RECOVERY_INSTALMENTS: An instalment plan was agreed.
+	//  - RECOVERY_REPAID: The balance is 0 by repayments (terminal unless a later payment adds
+	// to the principal).
+	//  - RECOVERY_WRITTEN_OFF: The balance is 0 and part of it was written off (terminal unless a
+	// later payment adds to the principal).
+	//  - RECOVERY_ENFORCEMENT: Passed to enforcement; repayments are still recorded.
+	//  - RECOVERY_VOID: The death was reversed (terminal). What the ledger recorded stays;
+	// money repaid is to be refunded by the bureau.
+	State *V1RecoveryState `json:"state,omitempty"`
+
+	// WriteOffProposal RecoveryWriteOffProposal is a write-off waiting for a second person.
+	WriteOffProposal *V1RecoveryWriteOffProposal `json:"writeOffProposal,omitempty"`
+	WrittenOffFen    *string                     `json:"writtenOffFen,omitempty"`
+}
+
+// V1RecoveryEntry RecoveryEntry is one line of a case's ledger.
+type V1RecoveryEntry struct {
+	// Actor Subject of who made the entry; "projection" or "import" for those the
+	// service makes.
+	Actor     *string `json:"actor,omitempty"`
+	AmountFen *string `json:"amountFen,omitempty"`
+
+	// BalanceFen The balance after the entry.
+	BalanceFen *string `json:"balanceFen,omitempty"`
+
+	// BankReference For repayments: the bank's reference, when given.
+	BankReference *string `json:"bankReference,omitempty"`
+
+	// Kind RecoveryEntryKind is the kind of a ledger entry.
+	//
+	//  - PRINCIPAL_ADDED: A payment for a month after the death adds to the principal
+	// (amount_fen > 0), or its correction changes it (either sign).
+	//  - REPAYMENT: A repayment: amount_fen paid by the family.
+	//  - WRITE_OFF: An approved write-off.
+	//  - OFFSET: Reserved for offsets against a death-benefit claim (not yet).
+	//  - ORDER_ISSUED: Events without money: amount_fen is 0.
+	//  - PRINCIPAL_RECOMPUTED: The date of death changed: the principal is recomputed.
+	Kind *V1RecoveryEntryKind `json:"kind,omitempty"`
+
+	// Month For principal entries: the payment's identity.
+	Month  *string `json:"month,omitempty"`
+	Note   *string `json:"note,omitempty"`
+	PaidOn *string `json:"paidOn,omitempty"`
+
+	// PaymentKind PaymentKind says what a payment pays for.
+	//
+	//  - REGULAR: The month's pension, paid in or just after its month.
+	//  - ARREARS: Back-pay of an earlier month, e.g. after a restoration.
+	//  - ADJUSTMENT: The retroactive part of a yearly pension adjustment.
+	PaymentKind *V1PaymentKind `json:"paymentKind,omitempty"`
+
+	// Seq seq numbers the case's entries from 1.
+	Seq  *string    `json:"seq,omitempty"`
+	Time *time.Time `json:"time,omitempty"`
+}
+
+// V1RecoveryEntryKind RecoveryEntryKind is the kind of a ledger entry.
+//
+//   - PRINCIPAL_ADDED: A payment for a month after the death adds to the principal
+//
+// (amount_fen > 0), or its correction changes it (either sign).
+//   - REPAYMENT: A repayment: amount_fen paid by the family.
+//   - WRITE_OFF: An approved write-off.
+//   - OFFSET: Reserved for offsets against a death-benefit claim (not yet).
+//   - ORDER_ISSUED: Events without money: amount_fen is 0.
+//   - PRINCIPAL_RECOMPUTED: The date of death changed: the principal is recomputed.
+type V1RecoveryEntryKind string
+
+// V1RecoveryInstalment RecoveryInstalment is one instalment of a plan.
+type V1RecoveryInstalment struct {
+	AmountFen *string `json:"amountFen,omitempty"`
+	DueOn     *string `json:"dueOn,omitempty"`
+}
+
+// V1RecoveryOrder RecoveryOrder is the repayment order issued to the family.
+type V1RecoveryOrder struct {
+	DebtorName     *string `json:"debtorName,omitempty"`
+	DebtorRelation *string `json:"debtorRelation,omitempty"`
+
+	// DueOn 30 working days after issued_on.
+	DueOn *string `json:"dueOn,omitempty"`
+
+	// DueOnProvisional due_on reaches a year the holiday calendar does not know.
+	DueOnProvisional *bool   `json:"dueOnProvisional,omitempty"`
+	IssuedOn         *string `json:"issuedOn,omitempty"`
+}
+
+// V1RecoveryRepayment RecoveryRepayment is one repayment of an import.
+type V1RecoveryRepayment struct {
+	AmountFen *string `json:"amountFen,omitempty"`
+
+	// BankReference Required.
+	BankReference *string `json:"bankReference,omitempty"`
+	CaseID        *string `json:"caseId,omitempty"`
+	PaidOn        *string `json:"paidOn,omitempty"`
+}
+
+// V1RecoveryRepaymentResult RecoveryRepaymentResult is the outcome of one imported repayment.
+type V1RecoveryRepaymentResult struct {
+	BalanceFen    *string `json:"balanceFen,omitempty"`
+	BankReference *string `json:"bankReference,omitempty"`
+
+	// Outcome RECORDED, DUPLICATE (the reference was recorded before) or REJECTED.
+	Outcome *string `json:"outcome,omitempty"`
+
+	// Reason Why a repayment was rejected.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// V1RecoveryReportCount RecoveryReportCount is the number of cases of a state and age bucket.
+type V1RecoveryReportCount struct {
+	// Age "0-30", "31-90", "91-365" or ">365" days since opening.
+	Age   *string `json:"age,omitempty"`
+	Cases *string `json:"cases,omitempty"`
+
+	// State RecoveryState is where a recovery case stands.
+	//
+	//  - RECOVERY_OPEN: Opened by the death; no order issued yet.
+	//  - RECOVERY_ORDERED: A repayment order was issued to the family.
+	//  - RECOVERY_INSTALMENTS: An instalment plan was agreed.
+	//  - RECOVERY_REPAID: The balance is 0 by repayments (terminal unless a later payment adds
+	// to the principal).
+	//  - RECOVERY_WRITTEN_OFF: The balance is 0 and part of it was written off (terminal unless a
+	// later payment adds to the principal).
+	//  - RECOVERY_ENFORCEMENT: Passed to enforcement; repayments are still recorded.
+	//  - RECOVERY_VOID: The death was reversed (terminal). What the ledger recorded stays;
+	// money repaid is to be refunded by the bureau.
+	State *V1RecoveryState `json:"state,omitempty"`
+}
+
+// V1RecoveryReportGroup RecoveryReportGroup is the report of one street or district.
+type V1RecoveryReportGroup struct {
+	Area         *string                  `json:"area,omitempty"`
+	Counts       *[]V1RecoveryReportCount `json:"counts,omitempty"`
+	OffsetFen    *string                  `json:"offsetFen,omitempty"`
+	PrincipalFen *string                  `json:"principalFen,omitempty"`
+
+	// RecoveryRate (repaid + offset) / principal, 0 when there is no principal.
+	RecoveryRate *float64 `json:"recoveryRate,omitempty"`
+	RepaidFen    *string  `json:"repaidFen,omitempty"`
+}
+
+// V1RecoveryState RecoveryState is where a recovery case stands.
+//
+//   - RECOVERY_OPEN: Opened by the death; no order issued yet.
+//   - RECOVERY_ORDERED: A repayment order was issued to the family.
+//   - RECOVERY_INSTALMENTS: An instalment plan was agreed.
+//   - RECOVERY_REPAID: The balance is 0 by repayments (terminal unless a later payment adds
+//
+// to the principal).
+//   - RECOVERY_WRITTEN_OFF: The balance is 0 and part of it was written off (terminal unless a
+//
+// later payment adds to the principal).
+//   - RECOVERY_ENFORCEMENT: Passed to enforcement; repayments are still recorded.
+//   - RECOVERY_VOID: The death was reversed (terminal). What the ledger recorded stays;
+//
+// money repaid is to be refunded by the bureau.
+type V1RecoveryState string
+
+// V1RecoveryWriteOffProposal RecoveryWriteOffProposal is a write-off waiting for a second person.
+type V1RecoveryWriteOffProposal struct {
+	AmountFen    *string    `json:"amountFen,omitempty"`
+	ProposedBy   *string    `json:"proposedBy,omitempty"`
+	ProposedTime *time.Time `json:"proposedTime,omitempty"`
+	Reason       *string    `json:"reason,omitempty"`
 }
 
 // V1Recurrence Recurrence repeats an activity weekly, until a date or for a count,
@@ -3634,6 +4041,32 @@ type PensionServiceListPaymentAnomaliesParams struct {
 	PageToken   *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// PensionServiceListRecoveryCasesParams defines parameters for PensionServiceListRecoveryCases.
+type PensionServiceListRecoveryCasesParams struct {
+	// CommunityID Required for clerks and supervisors; empty lists every case (bureau,
+	// admin).
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// State Unspecified: every state.
+	//
+	//  - RECOVERY_OPEN: Opened by the death; no order issued yet.
+	//  - RECOVERY_ORDERED: A repayment order was issued to the family.
+	//  - RECOVERY_INSTALMENTS: An instalment plan was agreed.
+	//  - RECOVERY_REPAID: The balance is 0 by repayments (terminal unless a later payment adds
+	// to the principal).
+	//  - RECOVERY_WRITTEN_OFF: The balance is 0 and part of it was written off (terminal unless a
+	// later payment adds to the principal).
+	//  - RECOVERY_ENFORCEMENT: Passed to enforcement; repayments are still recorded.
+	//  - RECOVERY_VOID: The death was reversed (terminal). What the ledger recorded stays;
+	// money repaid is to be refunded by the bureau.
+	State     *PensionServiceListRecoveryCasesParamsState `form:"state,omitempty" json:"state,omitempty"`
+	PageSize  *int32                                      `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string                                     `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// PensionServiceListRecoveryCasesParamsState defines parameters for PensionServiceListRecoveryCases.
+type PensionServiceListRecoveryCasesParamsState string
+
 // ActivityServiceGetParticipationReportParams defines parameters for ActivityServiceGetParticipationReport.
 type ActivityServiceGetParticipationReportParams struct {
 	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
@@ -3641,6 +4074,15 @@ type ActivityServiceGetParticipationReportParams struct {
 	// From RFC 3339 or YYYY-MM-DD.
 	From *string `form:"from,omitempty" json:"from,omitempty"`
 	To   *string `form:"to,omitempty" json:"to,omitempty"`
+}
+
+// PensionServiceGetRecoveryReportParams defines parameters for PensionServiceGetRecoveryReport.
+type PensionServiceGetRecoveryReportParams struct {
+	// GroupBy "street" (the community id's first 9 digits) or "district" (first 6).
+	GroupBy *string `form:"groupBy,omitempty" json:"groupBy,omitempty"`
+
+	// AsOf The day ages are counted to; today when empty.
+	AsOf *string `form:"asOf,omitempty" json:"asOf,omitempty"`
 }
 
 // RegistryServiceGetSocialisationReportParams defines parameters for RegistryServiceGetSocialisationReport.
@@ -3973,6 +4415,33 @@ type HandoverServiceWithdrawHandoverJSONRequestBody = HandoverServiceWithdrawHan
 
 // PensionServiceQueryPaymentsJSONRequestBody defines body for PensionServiceQueryPayments for application/json ContentType.
 type PensionServiceQueryPaymentsJSONRequestBody = V1QueryPaymentsRequest
+
+// PensionServiceApproveRecoveryWriteOffJSONRequestBody defines body for PensionServiceApproveRecoveryWriteOff for application/json ContentType.
+type PensionServiceApproveRecoveryWriteOffJSONRequestBody = PensionServiceApproveRecoveryWriteOffBody
+
+// PensionServiceEscalateRecoveryCaseJSONRequestBody defines body for PensionServiceEscalateRecoveryCase for application/json ContentType.
+type PensionServiceEscalateRecoveryCaseJSONRequestBody = PensionServiceEscalateRecoveryCaseBody
+
+// PensionServiceIssueRecoveryOrderJSONRequestBody defines body for PensionServiceIssueRecoveryOrder for application/json ContentType.
+type PensionServiceIssueRecoveryOrderJSONRequestBody = PensionServiceIssueRecoveryOrderBody
+
+// PensionServiceProposeRecoveryWriteOffJSONRequestBody defines body for PensionServiceProposeRecoveryWriteOff for application/json ContentType.
+type PensionServiceProposeRecoveryWriteOffJSONRequestBody = PensionServiceProposeRecoveryWriteOffBody
+
+// PensionServiceRecordRecoveryRefusalJSONRequestBody defines body for PensionServiceRecordRecoveryRefusal for application/json ContentType.
+type PensionServiceRecordRecoveryRefusalJSONRequestBody = PensionServiceRecordRecoveryRefusalBody
+
+// PensionServiceRecordRecoveryRepaymentJSONRequestBody defines body for PensionServiceRecordRecoveryRepayment for application/json ContentType.
+type PensionServiceRecordRecoveryRepaymentJSONRequestBody = PensionServiceRecordRecoveryRepaymentBody
+
+// PensionServiceRejectRecoveryWriteOffJSONRequestBody defines body for PensionServiceRejectRecoveryWriteOff for application/json ContentType.
+type PensionServiceRejectRecoveryWriteOffJSONRequestBody = PensionServiceRejectRecoveryWriteOffBody
+
+// PensionServiceSetRecoveryInstalmentPlanJSONRequestBody defines body for PensionServiceSetRecoveryInstalmentPlan for application/json ContentType.
+type PensionServiceSetRecoveryInstalmentPlanJSONRequestBody = PensionServiceSetRecoveryInstalmentPlanBody
+
+// PensionServiceImportRecoveryRepaymentsJSONRequestBody defines body for PensionServiceImportRecoveryRepayments for application/json ContentType.
+type PensionServiceImportRecoveryRepaymentsJSONRequestBody = V1ImportRecoveryRepaymentsRequest
 
 // RegistryServiceCreateRetireeJSONRequestBody defines body for RegistryServiceCreateRetiree for application/json ContentType.
 type RegistryServiceCreateRetireeJSONRequestBody = V1Retiree
@@ -5022,12 +5491,215 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/pension:query (the `PensionServiceQueryPayments` operationId).
 	PensionServiceQueryPayments(ctx context.Context, body PensionServiceQueryPaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PensionServiceListRecoveryCases List recovery cases
+	//
+	// ListRecoveryCases lists recovery cases by community and state (clerk:
+	// its communities; supervisors: their area; bureau, admin: all).
+	//
+	// Corresponds with GET /v1/recoveryCases (the `PensionServiceListRecoveryCases` operationId).
+	PensionServiceListRecoveryCases(ctx context.Context, params *PensionServiceListRecoveryCasesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceGetRecoveryCase Get recovery case
+	//
+	// GetRecoveryCase returns a case with its ledger.
+	//
+	// Corresponds with GET /v1/recoveryCases/{id} (the `PensionServiceGetRecoveryCase` operationId).
+	PensionServiceGetRecoveryCase(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceApproveRecoveryWriteOffWithBody Approve recovery write off
+	//
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+	PensionServiceApproveRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceApproveRecoveryWriteOff Approve recovery write off
+	//
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+	PensionServiceApproveRecoveryWriteOff(ctx context.Context, id string, body PensionServiceApproveRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceEscalateRecoveryCaseWithBody Escalate recovery case
+	//
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+	PensionServiceEscalateRecoveryCaseWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceEscalateRecoveryCase Escalate recovery case
+	//
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+	PensionServiceEscalateRecoveryCase(ctx context.Context, id string, body PensionServiceEscalateRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceIssueRecoveryOrderWithBody Issue recovery order
+	//
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+	PensionServiceIssueRecoveryOrderWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceIssueRecoveryOrder Issue recovery order
+	//
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+	PensionServiceIssueRecoveryOrder(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceProposeRecoveryWriteOffWithBody Propose recovery write off
+	//
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+	PensionServiceProposeRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceProposeRecoveryWriteOff Propose recovery write off
+	//
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+	PensionServiceProposeRecoveryWriteOff(ctx context.Context, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRecordRecoveryRefusalWithBody Record recovery refusal
+	//
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+	PensionServiceRecordRecoveryRefusalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRecordRecoveryRefusal Record recovery refusal
+	//
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+	PensionServiceRecordRecoveryRefusal(ctx context.Context, id string, body PensionServiceRecordRecoveryRefusalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRecordRecoveryRepaymentWithBody Record recovery repayment
+	//
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+	PensionServiceRecordRecoveryRepaymentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRecordRecoveryRepayment Record recovery repayment
+	//
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+	PensionServiceRecordRecoveryRepayment(ctx context.Context, id string, body PensionServiceRecordRecoveryRepaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRejectRecoveryWriteOffWithBody Reject recovery write off
+	//
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+	PensionServiceRejectRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceRejectRecoveryWriteOff Reject recovery write off
+	//
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+	PensionServiceRejectRecoveryWriteOff(ctx context.Context, id string, body PensionServiceRejectRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceSetRecoveryInstalmentPlanWithBody Set recovery instalment plan
+	//
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+	PensionServiceSetRecoveryInstalmentPlanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceSetRecoveryInstalmentPlan Set recovery instalment plan
+	//
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+	PensionServiceSetRecoveryInstalmentPlan(ctx context.Context, id string, body PensionServiceSetRecoveryInstalmentPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceImportRecoveryRepaymentsWithBody Import recovery repayments
+	//
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+	PensionServiceImportRecoveryRepaymentsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceImportRecoveryRepayments Import recovery repayments
+	//
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+	PensionServiceImportRecoveryRepayments(ctx context.Context, body PensionServiceImportRecoveryRepaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ActivityServiceGetParticipationReport Get participation report
 	//
 	// GetParticipationReport summarises a community's activities in a range.
 	//
 	// Corresponds with GET /v1/reports/participation (the `ActivityServiceGetParticipationReport` operationId).
 	ActivityServiceGetParticipationReport(ctx context.Context, params *ActivityServiceGetParticipationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceGetRecoveryReport Get recovery report
+	//
+	// GetRecoveryReport counts cases by state and age, and the recovery
+	// rate, per street or district.
+	//
+	// Corresponds with GET /v1/reports/recovery (the `PensionServiceGetRecoveryReport` operationId).
+	PensionServiceGetRecoveryReport(ctx context.Context, params *PensionServiceGetRecoveryReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceGetSocialisationReport Get socialisation report
 	//
@@ -7114,6 +7786,401 @@ func (c *Client) PensionServiceQueryPayments(ctx context.Context, body PensionSe
 	return c.Client.Do(req)
 }
 
+// PensionServiceListRecoveryCases List recovery cases
+//
+// ListRecoveryCases lists recovery cases by community and state (clerk:
+// its communities; supervisors: their area; bureau, admin: all).
+//
+// Corresponds with GET /v1/recoveryCases (the `PensionServiceListRecoveryCases` operationId).
+func (c *Client) PensionServiceListRecoveryCases(ctx context.Context, params *PensionServiceListRecoveryCasesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceListRecoveryCasesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceGetRecoveryCase Get recovery case
+//
+// GetRecoveryCase returns a case with its ledger.
+//
+// Corresponds with GET /v1/recoveryCases/{id} (the `PensionServiceGetRecoveryCase` operationId).
+func (c *Client) PensionServiceGetRecoveryCase(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceGetRecoveryCaseRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceApproveRecoveryWriteOffWithBody Approve recovery write off
+//
+// ApproveRecoveryWriteOff approves the pending write-off; the approver
+// must not be its proposer (bureau, admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceApproveRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceApproveRecoveryWriteOffRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceApproveRecoveryWriteOff Approve recovery write off
+//
+// ApproveRecoveryWriteOff approves the pending write-off; the approver
+// must not be its proposer (bureau, admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceApproveRecoveryWriteOff(ctx context.Context, id string, body PensionServiceApproveRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceApproveRecoveryWriteOffRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceEscalateRecoveryCaseWithBody Escalate recovery case
+//
+// EscalateRecoveryCase passes the case to enforcement, after a recorded
+// refusal or once the final due date has passed with a balance (clerk
+// of the community, bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+func (c *Client) PensionServiceEscalateRecoveryCaseWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceEscalateRecoveryCaseRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceEscalateRecoveryCase Escalate recovery case
+//
+// EscalateRecoveryCase passes the case to enforcement, after a recorded
+// refusal or once the final due date has passed with a balance (clerk
+// of the community, bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+func (c *Client) PensionServiceEscalateRecoveryCase(ctx context.Context, id string, body PensionServiceEscalateRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceEscalateRecoveryCaseRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceIssueRecoveryOrderWithBody Issue recovery order
+//
+// IssueRecoveryOrder issues the repayment order to the family, due 30
+// working days after issue (clerk of the community, bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+func (c *Client) PensionServiceIssueRecoveryOrderWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceIssueRecoveryOrderRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceIssueRecoveryOrder Issue recovery order
+//
+// IssueRecoveryOrder issues the repayment order to the family, due 30
+// working days after issue (clerk of the community, bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+func (c *Client) PensionServiceIssueRecoveryOrder(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceIssueRecoveryOrderRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceProposeRecoveryWriteOffWithBody Propose recovery write off
+//
+// ProposeRecoveryWriteOff proposes writing off part or all of the
+// balance (bureau, admin); a second person approves it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceProposeRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceProposeRecoveryWriteOffRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceProposeRecoveryWriteOff Propose recovery write off
+//
+// ProposeRecoveryWriteOff proposes writing off part or all of the
+// balance (bureau, admin); a second person approves it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceProposeRecoveryWriteOff(ctx context.Context, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceProposeRecoveryWriteOffRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRecordRecoveryRefusalWithBody Record recovery refusal
+//
+// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+// of the community, bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+func (c *Client) PensionServiceRecordRecoveryRefusalWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRecordRecoveryRefusalRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRecordRecoveryRefusal Record recovery refusal
+//
+// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+// of the community, bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+func (c *Client) PensionServiceRecordRecoveryRefusal(ctx context.Context, id string, body PensionServiceRecordRecoveryRefusalJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRecordRecoveryRefusalRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRecordRecoveryRepaymentWithBody Record recovery repayment
+//
+// RecordRecoveryRepayment records a repayment (clerk of the community,
+// bureau); idempotent by bank reference when one is given.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+func (c *Client) PensionServiceRecordRecoveryRepaymentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRecordRecoveryRepaymentRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRecordRecoveryRepayment Record recovery repayment
+//
+// RecordRecoveryRepayment records a repayment (clerk of the community,
+// bureau); idempotent by bank reference when one is given.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+func (c *Client) PensionServiceRecordRecoveryRepayment(ctx context.Context, id string, body PensionServiceRecordRecoveryRepaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRecordRecoveryRepaymentRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRejectRecoveryWriteOffWithBody Reject recovery write off
+//
+// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceRejectRecoveryWriteOffWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRejectRecoveryWriteOffRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceRejectRecoveryWriteOff Reject recovery write off
+//
+// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+func (c *Client) PensionServiceRejectRecoveryWriteOff(ctx context.Context, id string, body PensionServiceRejectRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceRejectRecoveryWriteOffRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceSetRecoveryInstalmentPlanWithBody Set recovery instalment plan
+//
+// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+// balance (clerk of the community, bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+func (c *Client) PensionServiceSetRecoveryInstalmentPlanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceSetRecoveryInstalmentPlanRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceSetRecoveryInstalmentPlan Set recovery instalment plan
+//
+// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+// balance (clerk of the community, bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+func (c *Client) PensionServiceSetRecoveryInstalmentPlan(ctx context.Context, id string, body PensionServiceSetRecoveryInstalmentPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceSetRecoveryInstalmentPlanRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceImportRecoveryRepaymentsWithBody Import recovery repayments
+//
+// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+// each idempotent by its bank reference (bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+func (c *Client) PensionServiceImportRecoveryRepaymentsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceImportRecoveryRepaymentsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceImportRecoveryRepayments Import recovery repayments
+//
+// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+// each idempotent by its bank reference (bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+func (c *Client) PensionServiceImportRecoveryRepayments(ctx context.Context, body PensionServiceImportRecoveryRepaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceImportRecoveryRepaymentsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ActivityServiceGetParticipationReport Get participation report
 //
 // GetParticipationReport summarises a community's activities in a range.
@@ -7121,6 +8188,24 @@ func (c *Client) PensionServiceQueryPayments(ctx context.Context, body PensionSe
 // Corresponds with GET /v1/reports/participation (the `ActivityServiceGetParticipationReport` operationId).
 func (c *Client) ActivityServiceGetParticipationReport(ctx context.Context, params *ActivityServiceGetParticipationReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewActivityServiceGetParticipationReportRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceGetRecoveryReport Get recovery report
+//
+// GetRecoveryReport counts cases by state and age, and the recovery
+// rate, per street or district.
+//
+// Corresponds with GET /v1/reports/recovery (the `PensionServiceGetRecoveryReport` operationId).
+func (c *Client) PensionServiceGetRecoveryReport(ctx context.Context, params *PensionServiceGetRecoveryReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceGetRecoveryReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11121,6 +12206,546 @@ func NewPensionServiceQueryPaymentsRequestWithBody(server string, contentType st
 	return req, nil
 }
 
+// NewPensionServiceListRecoveryCasesRequest constructs an http.Request for the PensionServiceListRecoveryCases method
+func NewPensionServiceListRecoveryCasesRequest(server string, params *PensionServiceListRecoveryCasesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceGetRecoveryCaseRequest constructs an http.Request for the PensionServiceGetRecoveryCase method
+func NewPensionServiceGetRecoveryCaseRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceApproveRecoveryWriteOffRequest calls the generic PensionServiceApproveRecoveryWriteOff builder with application/json body
+func NewPensionServiceApproveRecoveryWriteOffRequest(server string, id string, body PensionServiceApproveRecoveryWriteOffJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceApproveRecoveryWriteOffRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceApproveRecoveryWriteOffRequestWithBody constructs an http.Request for the PensionServiceApproveRecoveryWriteOff method, with any body, and a specified content type
+func NewPensionServiceApproveRecoveryWriteOffRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:approveWriteOff", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceEscalateRecoveryCaseRequest calls the generic PensionServiceEscalateRecoveryCase builder with application/json body
+func NewPensionServiceEscalateRecoveryCaseRequest(server string, id string, body PensionServiceEscalateRecoveryCaseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceEscalateRecoveryCaseRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceEscalateRecoveryCaseRequestWithBody constructs an http.Request for the PensionServiceEscalateRecoveryCase method, with any body, and a specified content type
+func NewPensionServiceEscalateRecoveryCaseRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:escalate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceIssueRecoveryOrderRequest calls the generic PensionServiceIssueRecoveryOrder builder with application/json body
+func NewPensionServiceIssueRecoveryOrderRequest(server string, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceIssueRecoveryOrderRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceIssueRecoveryOrderRequestWithBody constructs an http.Request for the PensionServiceIssueRecoveryOrder method, with any body, and a specified content type
+func NewPensionServiceIssueRecoveryOrderRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:issueOrder", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceProposeRecoveryWriteOffRequest calls the generic PensionServiceProposeRecoveryWriteOff builder with application/json body
+func NewPensionServiceProposeRecoveryWriteOffRequest(server string, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceProposeRecoveryWriteOffRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceProposeRecoveryWriteOffRequestWithBody constructs an http.Request for the PensionServiceProposeRecoveryWriteOff method, with any body, and a specified content type
+func NewPensionServiceProposeRecoveryWriteOffRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:proposeWriteOff", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceRecordRecoveryRefusalRequest calls the generic PensionServiceRecordRecoveryRefusal builder with application/json body
+func NewPensionServiceRecordRecoveryRefusalRequest(server string, id string, body PensionServiceRecordRecoveryRefusalJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceRecordRecoveryRefusalRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceRecordRecoveryRefusalRequestWithBody constructs an http.Request for the PensionServiceRecordRecoveryRefusal method, with any body, and a specified content type
+func NewPensionServiceRecordRecoveryRefusalRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:recordRefusal", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceRecordRecoveryRepaymentRequest calls the generic PensionServiceRecordRecoveryRepayment builder with application/json body
+func NewPensionServiceRecordRecoveryRepaymentRequest(server string, id string, body PensionServiceRecordRecoveryRepaymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceRecordRecoveryRepaymentRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceRecordRecoveryRepaymentRequestWithBody constructs an http.Request for the PensionServiceRecordRecoveryRepayment method, with any body, and a specified content type
+func NewPensionServiceRecordRecoveryRepaymentRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:recordRepayment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceRejectRecoveryWriteOffRequest calls the generic PensionServiceRejectRecoveryWriteOff builder with application/json body
+func NewPensionServiceRejectRecoveryWriteOffRequest(server string, id string, body PensionServiceRejectRecoveryWriteOffJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceRejectRecoveryWriteOffRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceRejectRecoveryWriteOffRequestWithBody constructs an http.Request for the PensionServiceRejectRecoveryWriteOff method, with any body, and a specified content type
+func NewPensionServiceRejectRecoveryWriteOffRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:rejectWriteOff", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceSetRecoveryInstalmentPlanRequest calls the generic PensionServiceSetRecoveryInstalmentPlan builder with application/json body
+func NewPensionServiceSetRecoveryInstalmentPlanRequest(server string, id string, body PensionServiceSetRecoveryInstalmentPlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceSetRecoveryInstalmentPlanRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceSetRecoveryInstalmentPlanRequestWithBody constructs an http.Request for the PensionServiceSetRecoveryInstalmentPlan method, with any body, and a specified content type
+func NewPensionServiceSetRecoveryInstalmentPlanRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:setInstalmentPlan", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPensionServiceImportRecoveryRepaymentsRequest calls the generic PensionServiceImportRecoveryRepayments builder with application/json body
+func NewPensionServiceImportRecoveryRepaymentsRequest(server string, body PensionServiceImportRecoveryRepaymentsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceImportRecoveryRepaymentsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPensionServiceImportRecoveryRepaymentsRequestWithBody constructs an http.Request for the PensionServiceImportRecoveryRepayments method, with any body, and a specified content type
+func NewPensionServiceImportRecoveryRepaymentsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases:importRepayments")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewActivityServiceGetParticipationReportRequest constructs an http.Request for the ActivityServiceGetParticipationReport method
 func NewActivityServiceGetParticipationReportRequest(server string, params *ActivityServiceGetParticipationReportParams) (*http.Request, error) {
 	var err error
@@ -11176,6 +12801,72 @@ func NewActivityServiceGetParticipationReportRequest(server string, params *Acti
 		if params.To != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPensionServiceGetRecoveryReportRequest constructs an http.Request for the PensionServiceGetRecoveryReport method
+func NewPensionServiceGetRecoveryReportRequest(server string, params *PensionServiceGetRecoveryReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reports/recovery")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "groupBy", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -13889,6 +15580,205 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/pension:query (the `PensionServiceQueryPayments` operationId).
 	PensionServiceQueryPaymentsWithResponse(ctx context.Context, body PensionServiceQueryPaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceQueryPaymentsResponse, error)
 
+	// PensionServiceListRecoveryCasesWithResponse List recovery cases
+	//
+	// ListRecoveryCases lists recovery cases by community and state (clerk:
+	// its communities; supervisors: their area; bureau, admin: all).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/recoveryCases (the `PensionServiceListRecoveryCases` operationId).
+	PensionServiceListRecoveryCasesWithResponse(ctx context.Context, params *PensionServiceListRecoveryCasesParams, reqEditors ...RequestEditorFn) (*PensionServiceListRecoveryCasesResponse, error)
+
+	// PensionServiceGetRecoveryCaseWithResponse Get recovery case
+	//
+	// GetRecoveryCase returns a case with its ledger.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/recoveryCases/{id} (the `PensionServiceGetRecoveryCase` operationId).
+	PensionServiceGetRecoveryCaseWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PensionServiceGetRecoveryCaseResponse, error)
+
+	// PensionServiceApproveRecoveryWriteOffWithBodyWithResponse Approve recovery write off
+	//
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+	PensionServiceApproveRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceApproveRecoveryWriteOffResponse, error)
+
+	// PensionServiceApproveRecoveryWriteOffWithResponse Approve recovery write off
+	//
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+	PensionServiceApproveRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceApproveRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceApproveRecoveryWriteOffResponse, error)
+
+	// PensionServiceEscalateRecoveryCaseWithBodyWithResponse Escalate recovery case
+	//
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+	PensionServiceEscalateRecoveryCaseWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceEscalateRecoveryCaseResponse, error)
+
+	// PensionServiceEscalateRecoveryCaseWithResponse Escalate recovery case
+	//
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+	PensionServiceEscalateRecoveryCaseWithResponse(ctx context.Context, id string, body PensionServiceEscalateRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceEscalateRecoveryCaseResponse, error)
+
+	// PensionServiceIssueRecoveryOrderWithBodyWithResponse Issue recovery order
+	//
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+	PensionServiceIssueRecoveryOrderWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceIssueRecoveryOrderResponse, error)
+
+	// PensionServiceIssueRecoveryOrderWithResponse Issue recovery order
+	//
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+	PensionServiceIssueRecoveryOrderWithResponse(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceIssueRecoveryOrderResponse, error)
+
+	// PensionServiceProposeRecoveryWriteOffWithBodyWithResponse Propose recovery write off
+	//
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+	PensionServiceProposeRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceProposeRecoveryWriteOffResponse, error)
+
+	// PensionServiceProposeRecoveryWriteOffWithResponse Propose recovery write off
+	//
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+	PensionServiceProposeRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceProposeRecoveryWriteOffResponse, error)
+
+	// PensionServiceRecordRecoveryRefusalWithBodyWithResponse Record recovery refusal
+	//
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+	PensionServiceRecordRecoveryRefusalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRefusalResponse, error)
+
+	// PensionServiceRecordRecoveryRefusalWithResponse Record recovery refusal
+	//
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+	PensionServiceRecordRecoveryRefusalWithResponse(ctx context.Context, id string, body PensionServiceRecordRecoveryRefusalJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRefusalResponse, error)
+
+	// PensionServiceRecordRecoveryRepaymentWithBodyWithResponse Record recovery repayment
+	//
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+	PensionServiceRecordRecoveryRepaymentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRepaymentResponse, error)
+
+	// PensionServiceRecordRecoveryRepaymentWithResponse Record recovery repayment
+	//
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+	PensionServiceRecordRecoveryRepaymentWithResponse(ctx context.Context, id string, body PensionServiceRecordRecoveryRepaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRepaymentResponse, error)
+
+	// PensionServiceRejectRecoveryWriteOffWithBodyWithResponse Reject recovery write off
+	//
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+	PensionServiceRejectRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRejectRecoveryWriteOffResponse, error)
+
+	// PensionServiceRejectRecoveryWriteOffWithResponse Reject recovery write off
+	//
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+	PensionServiceRejectRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceRejectRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRejectRecoveryWriteOffResponse, error)
+
+	// PensionServiceSetRecoveryInstalmentPlanWithBodyWithResponse Set recovery instalment plan
+	//
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+	PensionServiceSetRecoveryInstalmentPlanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceSetRecoveryInstalmentPlanResponse, error)
+
+	// PensionServiceSetRecoveryInstalmentPlanWithResponse Set recovery instalment plan
+	//
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+	PensionServiceSetRecoveryInstalmentPlanWithResponse(ctx context.Context, id string, body PensionServiceSetRecoveryInstalmentPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSetRecoveryInstalmentPlanResponse, error)
+
+	// PensionServiceImportRecoveryRepaymentsWithBodyWithResponse Import recovery repayments
+	//
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+	PensionServiceImportRecoveryRepaymentsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceImportRecoveryRepaymentsResponse, error)
+
+	// PensionServiceImportRecoveryRepaymentsWithResponse Import recovery repayments
+	//
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+	PensionServiceImportRecoveryRepaymentsWithResponse(ctx context.Context, body PensionServiceImportRecoveryRepaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceImportRecoveryRepaymentsResponse, error)
+
 	// ActivityServiceGetParticipationReportWithResponse Get participation report
 	//
 	// GetParticipationReport summarises a community's activities in a range.
@@ -13897,6 +15787,16 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/reports/participation (the `ActivityServiceGetParticipationReport` operationId).
 	ActivityServiceGetParticipationReportWithResponse(ctx context.Context, params *ActivityServiceGetParticipationReportParams, reqEditors ...RequestEditorFn) (*ActivityServiceGetParticipationReportResponse, error)
+
+	// PensionServiceGetRecoveryReportWithResponse Get recovery report
+	//
+	// GetRecoveryReport counts cases by state and age, and the recovery
+	// rate, per street or district.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/reports/recovery (the `PensionServiceGetRecoveryReport` operationId).
+	PensionServiceGetRecoveryReportWithResponse(ctx context.Context, params *PensionServiceGetRecoveryReportParams, reqEditors ...RequestEditorFn) (*PensionServiceGetRecoveryReportResponse, error)
 
 	// RegistryServiceGetSocialisationReportWithResponse Get socialisation report
 	//
@@ -19679,6 +21579,1108 @@ func (r PensionServiceQueryPaymentsResponse) ContentType() string {
 	return ""
 }
 
+// PensionServiceListRecoveryCasesResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceListRecoveryCases
+type PensionServiceListRecoveryCasesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceListRecoveryCasesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRecoveryCasesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceListRecoveryCasesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSON200() *V1ListRecoveryCasesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceListRecoveryCasesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceListRecoveryCasesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceListRecoveryCasesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceListRecoveryCasesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceListRecoveryCasesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceGetRecoveryCaseResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceGetRecoveryCase
+type PensionServiceGetRecoveryCaseResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceGetRecoveryCaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceGetRecoveryCaseResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceGetRecoveryCaseResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceGetRecoveryCaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceGetRecoveryCaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceGetRecoveryCaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceGetRecoveryCaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceApproveRecoveryWriteOffResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceApproveRecoveryWriteOff
+type PensionServiceApproveRecoveryWriteOffResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceApproveRecoveryWriteOffResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceApproveRecoveryWriteOffResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceApproveRecoveryWriteOffResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceApproveRecoveryWriteOffResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceApproveRecoveryWriteOffResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceApproveRecoveryWriteOffResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceEscalateRecoveryCaseResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceEscalateRecoveryCase
+type PensionServiceEscalateRecoveryCaseResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceEscalateRecoveryCaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceEscalateRecoveryCaseResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceEscalateRecoveryCaseResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceEscalateRecoveryCaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceEscalateRecoveryCaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceEscalateRecoveryCaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceEscalateRecoveryCaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceIssueRecoveryOrderResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceIssueRecoveryOrder
+type PensionServiceIssueRecoveryOrderResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceIssueRecoveryOrderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceIssueRecoveryOrderResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceIssueRecoveryOrderResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceIssueRecoveryOrderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceIssueRecoveryOrderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceIssueRecoveryOrderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceIssueRecoveryOrderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceProposeRecoveryWriteOffResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceProposeRecoveryWriteOff
+type PensionServiceProposeRecoveryWriteOffResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceProposeRecoveryWriteOffResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceProposeRecoveryWriteOffResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceProposeRecoveryWriteOffResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceProposeRecoveryWriteOffResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceProposeRecoveryWriteOffResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceProposeRecoveryWriteOffResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceRecordRecoveryRefusalResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceRecordRecoveryRefusal
+type PensionServiceRecordRecoveryRefusalResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceRecordRecoveryRefusalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceRecordRecoveryRefusalResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceRecordRecoveryRefusalResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceRecordRecoveryRefusalResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceRecordRecoveryRefusalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceRecordRecoveryRefusalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceRecordRecoveryRefusalResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceRecordRecoveryRepaymentResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceRecordRecoveryRepayment
+type PensionServiceRecordRecoveryRepaymentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceRecordRecoveryRepaymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceRecordRecoveryRepaymentResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceRecordRecoveryRepaymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceRecordRecoveryRepaymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceRecordRecoveryRepaymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceRecordRecoveryRepaymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceRejectRecoveryWriteOffResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceRejectRecoveryWriteOff
+type PensionServiceRejectRecoveryWriteOffResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceRejectRecoveryWriteOffResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceRejectRecoveryWriteOffResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceRejectRecoveryWriteOffResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceRejectRecoveryWriteOffResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceRejectRecoveryWriteOffResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceRejectRecoveryWriteOffResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceSetRecoveryInstalmentPlanResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceSetRecoveryInstalmentPlan
+type PensionServiceSetRecoveryInstalmentPlanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceSetRecoveryInstalmentPlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecoveryCase
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceSetRecoveryInstalmentPlanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON200() *V1RecoveryCase {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceSetRecoveryInstalmentPlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceImportRecoveryRepaymentsResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceImportRecoveryRepayments
+type PensionServiceImportRecoveryRepaymentsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceImportRecoveryRepaymentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ImportRecoveryRepaymentsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceImportRecoveryRepaymentsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON200() *V1ImportRecoveryRepaymentsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceImportRecoveryRepaymentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceImportRecoveryRepaymentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceImportRecoveryRepaymentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceImportRecoveryRepaymentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ActivityServiceGetParticipationReportResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceGetParticipationReport
 type ActivityServiceGetParticipationReportResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19756,6 +22758,89 @@ func (r ActivityServiceGetParticipationReportResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivityServiceGetParticipationReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceGetRecoveryReportResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceGetRecoveryReport
+type PensionServiceGetRecoveryReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceGetRecoveryReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1GetRecoveryReportResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceGetRecoveryReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSON200() *V1GetRecoveryReportResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceGetRecoveryReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceGetRecoveryReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceGetRecoveryReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceGetRecoveryReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceGetRecoveryReportResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -24056,6 +27141,325 @@ func (c *ClientWithResponses) PensionServiceQueryPaymentsWithResponse(ctx contex
 	return ParsePensionServiceQueryPaymentsResponse(rsp)
 }
 
+// PensionServiceListRecoveryCasesWithResponse List recovery cases
+//
+// ListRecoveryCases lists recovery cases by community and state (clerk:
+// its communities; supervisors: their area; bureau, admin: all).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/recoveryCases (the `PensionServiceListRecoveryCases` operationId).
+func (c *ClientWithResponses) PensionServiceListRecoveryCasesWithResponse(ctx context.Context, params *PensionServiceListRecoveryCasesParams, reqEditors ...RequestEditorFn) (*PensionServiceListRecoveryCasesResponse, error) {
+	rsp, err := c.PensionServiceListRecoveryCases(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceListRecoveryCasesResponse(rsp)
+}
+
+// PensionServiceGetRecoveryCaseWithResponse Get recovery case
+//
+// GetRecoveryCase returns a case with its ledger.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/recoveryCases/{id} (the `PensionServiceGetRecoveryCase` operationId).
+func (c *ClientWithResponses) PensionServiceGetRecoveryCaseWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PensionServiceGetRecoveryCaseResponse, error) {
+	rsp, err := c.PensionServiceGetRecoveryCase(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceGetRecoveryCaseResponse(rsp)
+}
+
+// PensionServiceApproveRecoveryWriteOffWithBodyWithResponse Approve recovery write off
+//
+// ApproveRecoveryWriteOff approves the pending write-off; the approver
+// must not be its proposer (bureau, admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceApproveRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceApproveRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceApproveRecoveryWriteOffWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceApproveRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceApproveRecoveryWriteOffWithResponse Approve recovery write off
+//
+// ApproveRecoveryWriteOff approves the pending write-off; the approver
+// must not be its proposer (bureau, admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:approveWriteOff (the `PensionServiceApproveRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceApproveRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceApproveRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceApproveRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceApproveRecoveryWriteOff(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceApproveRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceEscalateRecoveryCaseWithBodyWithResponse Escalate recovery case
+//
+// EscalateRecoveryCase passes the case to enforcement, after a recorded
+// refusal or once the final due date has passed with a balance (clerk
+// of the community, bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+func (c *ClientWithResponses) PensionServiceEscalateRecoveryCaseWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceEscalateRecoveryCaseResponse, error) {
+	rsp, err := c.PensionServiceEscalateRecoveryCaseWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceEscalateRecoveryCaseResponse(rsp)
+}
+
+// PensionServiceEscalateRecoveryCaseWithResponse Escalate recovery case
+//
+// EscalateRecoveryCase passes the case to enforcement, after a recorded
+// refusal or once the final due date has passed with a balance (clerk
+// of the community, bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:escalate (the `PensionServiceEscalateRecoveryCase` operationId).
+func (c *ClientWithResponses) PensionServiceEscalateRecoveryCaseWithResponse(ctx context.Context, id string, body PensionServiceEscalateRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceEscalateRecoveryCaseResponse, error) {
+	rsp, err := c.PensionServiceEscalateRecoveryCase(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceEscalateRecoveryCaseResponse(rsp)
+}
+
+// PensionServiceIssueRecoveryOrderWithBodyWithResponse Issue recovery order
+//
+// IssueRecoveryOrder issues the repayment order to the family, due 30
+// working days after issue (clerk of the community, bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+func (c *ClientWithResponses) PensionServiceIssueRecoveryOrderWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceIssueRecoveryOrderResponse, error) {
+	rsp, err := c.PensionServiceIssueRecoveryOrderWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceIssueRecoveryOrderResponse(rsp)
+}
+
+// PensionServiceIssueRecoveryOrderWithResponse Issue recovery order
+//
+// IssueRecoveryOrder issues the repayment order to the family, due 30
+// working days after issue (clerk of the community, bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
+func (c *ClientWithResponses) PensionServiceIssueRecoveryOrderWithResponse(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceIssueRecoveryOrderResponse, error) {
+	rsp, err := c.PensionServiceIssueRecoveryOrder(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceIssueRecoveryOrderResponse(rsp)
+}
+
+// PensionServiceProposeRecoveryWriteOffWithBodyWithResponse Propose recovery write off
+//
+// ProposeRecoveryWriteOff proposes writing off part or all of the
+// balance (bureau, admin); a second person approves it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceProposeRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceProposeRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceProposeRecoveryWriteOffWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceProposeRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceProposeRecoveryWriteOffWithResponse Propose recovery write off
+//
+// ProposeRecoveryWriteOff proposes writing off part or all of the
+// balance (bureau, admin); a second person approves it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:proposeWriteOff (the `PensionServiceProposeRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceProposeRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceProposeRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceProposeRecoveryWriteOff(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceProposeRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceRecordRecoveryRefusalWithBodyWithResponse Record recovery refusal
+//
+// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+// of the community, bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+func (c *ClientWithResponses) PensionServiceRecordRecoveryRefusalWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRefusalResponse, error) {
+	rsp, err := c.PensionServiceRecordRecoveryRefusalWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRecordRecoveryRefusalResponse(rsp)
+}
+
+// PensionServiceRecordRecoveryRefusalWithResponse Record recovery refusal
+//
+// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+// of the community, bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRefusal (the `PensionServiceRecordRecoveryRefusal` operationId).
+func (c *ClientWithResponses) PensionServiceRecordRecoveryRefusalWithResponse(ctx context.Context, id string, body PensionServiceRecordRecoveryRefusalJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRefusalResponse, error) {
+	rsp, err := c.PensionServiceRecordRecoveryRefusal(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRecordRecoveryRefusalResponse(rsp)
+}
+
+// PensionServiceRecordRecoveryRepaymentWithBodyWithResponse Record recovery repayment
+//
+// RecordRecoveryRepayment records a repayment (clerk of the community,
+// bureau); idempotent by bank reference when one is given.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+func (c *ClientWithResponses) PensionServiceRecordRecoveryRepaymentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRepaymentResponse, error) {
+	rsp, err := c.PensionServiceRecordRecoveryRepaymentWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRecordRecoveryRepaymentResponse(rsp)
+}
+
+// PensionServiceRecordRecoveryRepaymentWithResponse Record recovery repayment
+//
+// RecordRecoveryRepayment records a repayment (clerk of the community,
+// bureau); idempotent by bank reference when one is given.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:recordRepayment (the `PensionServiceRecordRecoveryRepayment` operationId).
+func (c *ClientWithResponses) PensionServiceRecordRecoveryRepaymentWithResponse(ctx context.Context, id string, body PensionServiceRecordRecoveryRepaymentJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordRecoveryRepaymentResponse, error) {
+	rsp, err := c.PensionServiceRecordRecoveryRepayment(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRecordRecoveryRepaymentResponse(rsp)
+}
+
+// PensionServiceRejectRecoveryWriteOffWithBodyWithResponse Reject recovery write off
+//
+// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceRejectRecoveryWriteOffWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceRejectRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceRejectRecoveryWriteOffWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRejectRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceRejectRecoveryWriteOffWithResponse Reject recovery write off
+//
+// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:rejectWriteOff (the `PensionServiceRejectRecoveryWriteOff` operationId).
+func (c *ClientWithResponses) PensionServiceRejectRecoveryWriteOffWithResponse(ctx context.Context, id string, body PensionServiceRejectRecoveryWriteOffJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRejectRecoveryWriteOffResponse, error) {
+	rsp, err := c.PensionServiceRejectRecoveryWriteOff(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceRejectRecoveryWriteOffResponse(rsp)
+}
+
+// PensionServiceSetRecoveryInstalmentPlanWithBodyWithResponse Set recovery instalment plan
+//
+// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+// balance (clerk of the community, bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+func (c *ClientWithResponses) PensionServiceSetRecoveryInstalmentPlanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceSetRecoveryInstalmentPlanResponse, error) {
+	rsp, err := c.PensionServiceSetRecoveryInstalmentPlanWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceSetRecoveryInstalmentPlanResponse(rsp)
+}
+
+// PensionServiceSetRecoveryInstalmentPlanWithResponse Set recovery instalment plan
+//
+// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+// balance (clerk of the community, bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:setInstalmentPlan (the `PensionServiceSetRecoveryInstalmentPlan` operationId).
+func (c *ClientWithResponses) PensionServiceSetRecoveryInstalmentPlanWithResponse(ctx context.Context, id string, body PensionServiceSetRecoveryInstalmentPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceSetRecoveryInstalmentPlanResponse, error) {
+	rsp, err := c.PensionServiceSetRecoveryInstalmentPlan(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceSetRecoveryInstalmentPlanResponse(rsp)
+}
+
+// PensionServiceImportRecoveryRepaymentsWithBodyWithResponse Import recovery repayments
+//
+// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+// each idempotent by its bank reference (bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+func (c *ClientWithResponses) PensionServiceImportRecoveryRepaymentsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceImportRecoveryRepaymentsResponse, error) {
+	rsp, err := c.PensionServiceImportRecoveryRepaymentsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceImportRecoveryRepaymentsResponse(rsp)
+}
+
+// PensionServiceImportRecoveryRepaymentsWithResponse Import recovery repayments
+//
+// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+// each idempotent by its bank reference (bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases:importRepayments (the `PensionServiceImportRecoveryRepayments` operationId).
+func (c *ClientWithResponses) PensionServiceImportRecoveryRepaymentsWithResponse(ctx context.Context, body PensionServiceImportRecoveryRepaymentsJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceImportRecoveryRepaymentsResponse, error) {
+	rsp, err := c.PensionServiceImportRecoveryRepayments(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceImportRecoveryRepaymentsResponse(rsp)
+}
+
 // ActivityServiceGetParticipationReportWithResponse Get participation report
 //
 // GetParticipationReport summarises a community's activities in a range.
@@ -24069,6 +27473,22 @@ func (c *ClientWithResponses) ActivityServiceGetParticipationReportWithResponse(
 		return nil, err
 	}
 	return ParseActivityServiceGetParticipationReportResponse(rsp)
+}
+
+// PensionServiceGetRecoveryReportWithResponse Get recovery report
+//
+// GetRecoveryReport counts cases by state and age, and the recovery
+// rate, per street or district.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/reports/recovery (the `PensionServiceGetRecoveryReport` operationId).
+func (c *ClientWithResponses) PensionServiceGetRecoveryReportWithResponse(ctx context.Context, params *PensionServiceGetRecoveryReportParams, reqEditors ...RequestEditorFn) (*PensionServiceGetRecoveryReportResponse, error) {
+	rsp, err := c.PensionServiceGetRecoveryReport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceGetRecoveryReportResponse(rsp)
 }
 
 // RegistryServiceGetSocialisationReportWithResponse Get socialisation report
@@ -29617,6 +33037,1009 @@ func ParsePensionServiceQueryPaymentsResponse(rsp *http.Response) (*PensionServi
 	return response, nil
 }
 
+// ParsePensionServiceListRecoveryCasesResponse parses an HTTP response from a PensionServiceListRecoveryCasesWithResponse call
+func ParsePensionServiceListRecoveryCasesResponse(rsp *http.Response) (*PensionServiceListRecoveryCasesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceListRecoveryCasesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRecoveryCasesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceListRecoveryCasesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceGetRecoveryCaseResponse parses an HTTP response from a PensionServiceGetRecoveryCaseWithResponse call
+func ParsePensionServiceGetRecoveryCaseResponse(rsp *http.Response) (*PensionServiceGetRecoveryCaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceGetRecoveryCaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceGetRecoveryCaseResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceApproveRecoveryWriteOffResponse parses an HTTP response from a PensionServiceApproveRecoveryWriteOffWithResponse call
+func ParsePensionServiceApproveRecoveryWriteOffResponse(rsp *http.Response) (*PensionServiceApproveRecoveryWriteOffResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceApproveRecoveryWriteOffResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceApproveRecoveryWriteOffResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceEscalateRecoveryCaseResponse parses an HTTP response from a PensionServiceEscalateRecoveryCaseWithResponse call
+func ParsePensionServiceEscalateRecoveryCaseResponse(rsp *http.Response) (*PensionServiceEscalateRecoveryCaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceEscalateRecoveryCaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceEscalateRecoveryCaseResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceIssueRecoveryOrderResponse parses an HTTP response from a PensionServiceIssueRecoveryOrderWithResponse call
+func ParsePensionServiceIssueRecoveryOrderResponse(rsp *http.Response) (*PensionServiceIssueRecoveryOrderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceIssueRecoveryOrderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceIssueRecoveryOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceProposeRecoveryWriteOffResponse parses an HTTP response from a PensionServiceProposeRecoveryWriteOffWithResponse call
+func ParsePensionServiceProposeRecoveryWriteOffResponse(rsp *http.Response) (*PensionServiceProposeRecoveryWriteOffResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceProposeRecoveryWriteOffResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceProposeRecoveryWriteOffResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceRecordRecoveryRefusalResponse parses an HTTP response from a PensionServiceRecordRecoveryRefusalWithResponse call
+func ParsePensionServiceRecordRecoveryRefusalResponse(rsp *http.Response) (*PensionServiceRecordRecoveryRefusalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceRecordRecoveryRefusalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceRecordRecoveryRefusalResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceRecordRecoveryRepaymentResponse parses an HTTP response from a PensionServiceRecordRecoveryRepaymentWithResponse call
+func ParsePensionServiceRecordRecoveryRepaymentResponse(rsp *http.Response) (*PensionServiceRecordRecoveryRepaymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceRecordRecoveryRepaymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceRecordRecoveryRepaymentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceRejectRecoveryWriteOffResponse parses an HTTP response from a PensionServiceRejectRecoveryWriteOffWithResponse call
+func ParsePensionServiceRejectRecoveryWriteOffResponse(rsp *http.Response) (*PensionServiceRejectRecoveryWriteOffResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceRejectRecoveryWriteOffResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceRejectRecoveryWriteOffResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceSetRecoveryInstalmentPlanResponse parses an HTTP response from a PensionServiceSetRecoveryInstalmentPlanWithResponse call
+func ParsePensionServiceSetRecoveryInstalmentPlanResponse(rsp *http.Response) (*PensionServiceSetRecoveryInstalmentPlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceSetRecoveryInstalmentPlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecoveryCase
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceSetRecoveryInstalmentPlanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceImportRecoveryRepaymentsResponse parses an HTTP response from a PensionServiceImportRecoveryRepaymentsWithResponse call
+func ParsePensionServiceImportRecoveryRepaymentsResponse(rsp *http.Response) (*PensionServiceImportRecoveryRepaymentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceImportRecoveryRepaymentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ImportRecoveryRepaymentsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceImportRecoveryRepaymentsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseActivityServiceGetParticipationReportResponse parses an HTTP response from a ActivityServiceGetParticipationReportWithResponse call
 func ParseActivityServiceGetParticipationReportResponse(rsp *http.Response) (*ActivityServiceGetParticipationReportResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29678,6 +34101,80 @@ func ParseActivityServiceGetParticipationReportResponse(rsp *http.Response) (*Ac
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ActivityServiceGetParticipationReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceGetRecoveryReportResponse parses an HTTP response from a PensionServiceGetRecoveryReportWithResponse call
+func ParsePensionServiceGetRecoveryReportResponse(rsp *http.Response) (*PensionServiceGetRecoveryReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceGetRecoveryReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1GetRecoveryReportResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceGetRecoveryReportResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -513,6 +513,168 @@ func (AnomalyKind) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{7}
 }
 
+// RecoveryState is where a recovery case stands.
+type RecoveryState int32
+
+const (
+	RecoveryState_RECOVERY_STATE_UNSPECIFIED RecoveryState = 0
+	// Opened by the death; no order issued yet.
+	RecoveryState_RECOVERY_OPEN RecoveryState = 1
+	// A repayment order was issued to the family.
+	RecoveryState_RECOVERY_ORDERED RecoveryState = 2
+	// An instalment plan was agreed.
+	RecoveryState_RECOVERY_INSTALMENTS RecoveryState = 3
+	// The balance is 0 by repayments (terminal unless a later payment adds
+	// to the principal).
+	RecoveryState_RECOVERY_REPAID RecoveryState = 4
+	// The balance is 0 and part of it was written off (terminal unless a
+	// later payment adds to the principal).
+	RecoveryState_RECOVERY_WRITTEN_OFF RecoveryState = 5
+	// Passed to enforcement; repayments are still recorded.
+	RecoveryState_RECOVERY_ENFORCEMENT RecoveryState = 6
+	// The death was reversed (terminal). What the ledger recorded stays;
+	// money repaid is to be refunded by the bureau.
+	RecoveryState_RECOVERY_VOID RecoveryState = 7
+)
+
+// Enum value maps for RecoveryState.
+var (
+	RecoveryState_name = map[int32]string{
+		0: "RECOVERY_STATE_UNSPECIFIED",
+		1: "RECOVERY_OPEN",
+		2: "RECOVERY_ORDERED",
+		3: "RECOVERY_INSTALMENTS",
+		4: "RECOVERY_REPAID",
+		5: "RECOVERY_WRITTEN_OFF",
+		6: "RECOVERY_ENFORCEMENT",
+		7: "RECOVERY_VOID",
+	}
+	RecoveryState_value = map[string]int32{
+		"RECOVERY_STATE_UNSPECIFIED": 0,
+		"RECOVERY_OPEN":              1,
+		"RECOVERY_ORDERED":           2,
+		"RECOVERY_INSTALMENTS":       3,
+		"RECOVERY_REPAID":            4,
+		"RECOVERY_WRITTEN_OFF":       5,
+		"RECOVERY_ENFORCEMENT":       6,
+		"RECOVERY_VOID":              7,
+	}
+)
+
+func (x RecoveryState) Enum() *RecoveryState {
+	p := new(RecoveryState)
+	*p = x
+	return p
+}
+
+func (x RecoveryState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecoveryState) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[8].Descriptor()
+}
+
+func (RecoveryState) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[8]
+}
+
+func (x RecoveryState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecoveryState.Descriptor instead.
+func (RecoveryState) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{8}
+}
+
+// RecoveryEntryKind is the kind of a ledger entry.
+type RecoveryEntryKind int32
+
+const (
+	RecoveryEntryKind_RECOVERY_ENTRY_KIND_UNSPECIFIED RecoveryEntryKind = 0
+	// A payment for a month after the death adds to the principal
+	// (amount_fen > 0), or its correction changes it (either sign).
+	RecoveryEntryKind_PRINCIPAL_ADDED RecoveryEntryKind = 1
+	// A repayment: amount_fen paid by the family.
+	RecoveryEntryKind_REPAYMENT RecoveryEntryKind = 2
+	// An approved write-off.
+	RecoveryEntryKind_WRITE_OFF RecoveryEntryKind = 3
+	// Reserved for offsets against a death-benefit claim (not yet).
+	RecoveryEntryKind_OFFSET RecoveryEntryKind = 4
+	// Events without money: amount_fen is 0.
+	RecoveryEntryKind_ORDER_ISSUED        RecoveryEntryKind = 5
+	RecoveryEntryKind_INSTALMENT_PLAN_SET RecoveryEntryKind = 6
+	RecoveryEntryKind_WRITE_OFF_PROPOSED  RecoveryEntryKind = 7
+	RecoveryEntryKind_WRITE_OFF_REJECTED  RecoveryEntryKind = 8
+	RecoveryEntryKind_REFUSAL_RECORDED    RecoveryEntryKind = 9
+	RecoveryEntryKind_ESCALATED           RecoveryEntryKind = 10
+	RecoveryEntryKind_CASE_VOIDED         RecoveryEntryKind = 11
+	// The date of death changed: the principal is recomputed.
+	RecoveryEntryKind_PRINCIPAL_RECOMPUTED RecoveryEntryKind = 12
+)
+
+// Enum value maps for RecoveryEntryKind.
+var (
+	RecoveryEntryKind_name = map[int32]string{
+		0:  "RECOVERY_ENTRY_KIND_UNSPECIFIED",
+		1:  "PRINCIPAL_ADDED",
+		2:  "REPAYMENT",
+		3:  "WRITE_OFF",
+		4:  "OFFSET",
+		5:  "ORDER_ISSUED",
+		6:  "INSTALMENT_PLAN_SET",
+		7:  "WRITE_OFF_PROPOSED",
+		8:  "WRITE_OFF_REJECTED",
+		9:  "REFUSAL_RECORDED",
+		10: "ESCALATED",
+		11: "CASE_VOIDED",
+		12: "PRINCIPAL_RECOMPUTED",
+	}
+	RecoveryEntryKind_value = map[string]int32{
+		"RECOVERY_ENTRY_KIND_UNSPECIFIED": 0,
+		"PRINCIPAL_ADDED":                 1,
+		"REPAYMENT":                       2,
+		"WRITE_OFF":                       3,
+		"OFFSET":                          4,
+		"ORDER_ISSUED":                    5,
+		"INSTALMENT_PLAN_SET":             6,
+		"WRITE_OFF_PROPOSED":              7,
+		"WRITE_OFF_REJECTED":              8,
+		"REFUSAL_RECORDED":                9,
+		"ESCALATED":                       10,
+		"CASE_VOIDED":                     11,
+		"PRINCIPAL_RECOMPUTED":            12,
+	}
+)
+
+func (x RecoveryEntryKind) Enum() *RecoveryEntryKind {
+	p := new(RecoveryEntryKind)
+	*p = x
+	return p
+}
+
+func (x RecoveryEntryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecoveryEntryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[9].Descriptor()
+}
+
+func (RecoveryEntryKind) Type() protoreflect.EnumType {
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[9]
+}
+
+func (x RecoveryEntryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecoveryEntryKind.Descriptor instead.
+func (RecoveryEntryKind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{9}
+}
+
 // DeathBenefitClaimState is where a claim stands.
 type DeathBenefitClaimState int32
 
@@ -562,11 +724,11 @@ func (x DeathBenefitClaimState) String() string {
 }
 
 func (DeathBenefitClaimState) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_pension_v1_pension_proto_enumTypes[8].Descriptor()
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[10].Descriptor()
 }
 
 func (DeathBenefitClaimState) Type() protoreflect.EnumType {
-	return &file_socmgmt_pension_v1_pension_proto_enumTypes[8]
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[10]
 }
 
 func (x DeathBenefitClaimState) Number() protoreflect.EnumNumber {
@@ -575,7 +737,7 @@ func (x DeathBenefitClaimState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeathBenefitClaimState.Descriptor instead.
 func (DeathBenefitClaimState) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{8}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{10}
 }
 
 // Kind is what a document is.
@@ -628,11 +790,11 @@ func (x BenefitDocument_Kind) String() string {
 }
 
 func (BenefitDocument_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_pension_v1_pension_proto_enumTypes[9].Descriptor()
+	return file_socmgmt_pension_v1_pension_proto_enumTypes[11].Descriptor()
 }
 
 func (BenefitDocument_Kind) Type() protoreflect.EnumType {
-	return &file_socmgmt_pension_v1_pension_proto_enumTypes[9]
+	return &file_socmgmt_pension_v1_pension_proto_enumTypes[11]
 }
 
 func (x BenefitDocument_Kind) Number() protoreflect.EnumNumber {
@@ -641,7 +803,7 @@ func (x BenefitDocument_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BenefitDocument_Kind.Descriptor instead.
 func (BenefitDocument_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{50, 0}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73, 0}
 }
 
 // ImportHeader opens an import stream.
@@ -4350,6 +4512,1574 @@ func (x *ListPaymentAnomaliesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// RecoveryEntry is one line of a case's ledger.
+type RecoveryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the case's entries from 1.
+	Seq       int64             `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Kind      RecoveryEntryKind `protobuf:"varint,2,opt,name=kind,proto3,enum=socmgmt.pension.v1.RecoveryEntryKind" json:"kind,omitempty"`
+	AmountFen int64             `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// For principal entries: the payment's identity.
+	Month       string      `protobuf:"bytes,4,opt,name=month,proto3" json:"month,omitempty"`
+	PaidOn      string      `protobuf:"bytes,5,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
+	PaymentKind PaymentKind `protobuf:"varint,6,opt,name=payment_kind,json=paymentKind,proto3,enum=socmgmt.pension.v1.PaymentKind" json:"payment_kind,omitempty"`
+	// For repayments: the bank's reference, when given.
+	BankReference string `protobuf:"bytes,7,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	Note          string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	// Subject of who made the entry; "projection" or "import" for those the
+	// service makes.
+	Actor string                 `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=time,proto3" json:"time,omitempty"`
+	// The balance after the entry.
+	BalanceFen    int64 `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryEntry) Reset() {
+	*x = RecoveryEntry{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryEntry) ProtoMessage() {}
+
+func (x *RecoveryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryEntry.ProtoReflect.Descriptor instead.
+func (*RecoveryEntry) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RecoveryEntry) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *RecoveryEntry) GetKind() RecoveryEntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RecoveryEntryKind_RECOVERY_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *RecoveryEntry) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *RecoveryEntry) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *RecoveryEntry) GetPaidOn() string {
+	if x != nil {
+		return x.PaidOn
+	}
+	return ""
+}
+
+func (x *RecoveryEntry) GetPaymentKind() PaymentKind {
+	if x != nil {
+		return x.PaymentKind
+	}
+	return PaymentKind_PAYMENT_KIND_UNSPECIFIED
+}
+
+func (x *RecoveryEntry) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+func (x *RecoveryEntry) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *RecoveryEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *RecoveryEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RecoveryEntry) GetBalanceFen() int64 {
+	if x != nil {
+		return x.BalanceFen
+	}
+	return 0
+}
+
+// RecoveryOrder is the repayment order issued to the family.
+type RecoveryOrder struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IssuedOn string                 `protobuf:"bytes,1,opt,name=issued_on,json=issuedOn,proto3" json:"issued_on,omitempty"`
+	// 30 working days after issued_on.
+	DueOn string `protobuf:"bytes,2,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	// due_on reaches a year the holiday calendar does not know.
+	DueOnProvisional bool   `protobuf:"varint,3,opt,name=due_on_provisional,json=dueOnProvisional,proto3" json:"due_on_provisional,omitempty"`
+	DebtorName       string `protobuf:"bytes,4,opt,name=debtor_name,json=debtorName,proto3" json:"debtor_name,omitempty"`
+	DebtorRelation   string `protobuf:"bytes,5,opt,name=debtor_relation,json=debtorRelation,proto3" json:"debtor_relation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RecoveryOrder) Reset() {
+	*x = RecoveryOrder{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryOrder) ProtoMessage() {}
+
+func (x *RecoveryOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryOrder.ProtoReflect.Descriptor instead.
+func (*RecoveryOrder) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *RecoveryOrder) GetIssuedOn() string {
+	if x != nil {
+		return x.IssuedOn
+	}
+	return ""
+}
+
+func (x *RecoveryOrder) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+func (x *RecoveryOrder) GetDueOnProvisional() bool {
+	if x != nil {
+		return x.DueOnProvisional
+	}
+	return false
+}
+
+func (x *RecoveryOrder) GetDebtorName() string {
+	if x != nil {
+		return x.DebtorName
+	}
+	return ""
+}
+
+func (x *RecoveryOrder) GetDebtorRelation() string {
+	if x != nil {
+		return x.DebtorRelation
+	}
+	return ""
+}
+
+// RecoveryInstalment is one instalment of a plan.
+type RecoveryInstalment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DueOn         string                 `protobuf:"bytes,1,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	AmountFen     int64                  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryInstalment) Reset() {
+	*x = RecoveryInstalment{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryInstalment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryInstalment) ProtoMessage() {}
+
+func (x *RecoveryInstalment) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryInstalment.ProtoReflect.Descriptor instead.
+func (*RecoveryInstalment) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *RecoveryInstalment) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+func (x *RecoveryInstalment) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+// RecoveryWriteOffProposal is a write-off waiting for a second person.
+type RecoveryWriteOffProposal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AmountFen     int64                  `protobuf:"varint,1,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	ProposedBy    string                 `protobuf:"bytes,3,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	ProposedTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=proposed_time,json=proposedTime,proto3" json:"proposed_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryWriteOffProposal) Reset() {
+	*x = RecoveryWriteOffProposal{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryWriteOffProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryWriteOffProposal) ProtoMessage() {}
+
+func (x *RecoveryWriteOffProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryWriteOffProposal.ProtoReflect.Descriptor instead.
+func (*RecoveryWriteOffProposal) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *RecoveryWriteOffProposal) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *RecoveryWriteOffProposal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RecoveryWriteOffProposal) GetProposedBy() string {
+	if x != nil {
+		return x.ProposedBy
+	}
+	return ""
+}
+
+func (x *RecoveryWriteOffProposal) GetProposedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ProposedTime
+	}
+	return nil
+}
+
+// RecoveryCase is the recovery of what was paid after a retiree's death.
+// At every moment principal = repaid + offset + written_off + balance.
+type RecoveryCase struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RetireeId   string                 `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	CommunityId string                 `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	DateOfDeath string                 `protobuf:"bytes,4,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
+	State       RecoveryState          `protobuf:"varint,5,opt,name=state,proto3,enum=socmgmt.pension.v1.RecoveryState" json:"state,omitempty"`
+	// The months after the month of death with payments, YYYY-MM, ascending.
+	Months       []string `protobuf:"bytes,6,rep,name=months,proto3" json:"months,omitempty"`
+	PrincipalFen int64    `protobuf:"varint,7,opt,name=principal_fen,json=principalFen,proto3" json:"principal_fen,omitempty"`
+	RepaidFen    int64    `protobuf:"varint,8,opt,name=repaid_fen,json=repaidFen,proto3" json:"repaid_fen,omitempty"`
+	// Offsets against a death-benefit claim: always 0 for now.
+	OffsetFen        int64                     `protobuf:"varint,9,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
+	WrittenOffFen    int64                     `protobuf:"varint,10,opt,name=written_off_fen,json=writtenOffFen,proto3" json:"written_off_fen,omitempty"`
+	BalanceFen       int64                     `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	OpenedOn         string                    `protobuf:"bytes,12,opt,name=opened_on,json=openedOn,proto3" json:"opened_on,omitempty"`
+	Order            *RecoveryOrder            `protobuf:"bytes,13,opt,name=order,proto3" json:"order,omitempty"`
+	Instalments      []*RecoveryInstalment     `protobuf:"bytes,14,rep,name=instalments,proto3" json:"instalments,omitempty"`
+	WriteOffProposal *RecoveryWriteOffProposal `protobuf:"bytes,15,opt,name=write_off_proposal,json=writeOffProposal,proto3" json:"write_off_proposal,omitempty"`
+	// The day the debtor's refusal was recorded.
+	RefusedOn string `protobuf:"bytes,16,opt,name=refused_on,json=refusedOn,proto3" json:"refused_on,omitempty"`
+	// Why the case was voided or escalated.
+	ClosingReason string `protobuf:"bytes,17,opt,name=closing_reason,json=closingReason,proto3" json:"closing_reason,omitempty"`
+	// The ledger, oldest first: in GetRecoveryCase and the actions' answers,
+	// not in lists.
+	Entries       []*RecoveryEntry `protobuf:"bytes,18,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryCase) Reset() {
+	*x = RecoveryCase{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryCase) ProtoMessage() {}
+
+func (x *RecoveryCase) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryCase.ProtoReflect.Descriptor instead.
+func (*RecoveryCase) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *RecoveryCase) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetDateOfDeath() string {
+	if x != nil {
+		return x.DateOfDeath
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetState() RecoveryState {
+	if x != nil {
+		return x.State
+	}
+	return RecoveryState_RECOVERY_STATE_UNSPECIFIED
+}
+
+func (x *RecoveryCase) GetMonths() []string {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
+func (x *RecoveryCase) GetPrincipalFen() int64 {
+	if x != nil {
+		return x.PrincipalFen
+	}
+	return 0
+}
+
+func (x *RecoveryCase) GetRepaidFen() int64 {
+	if x != nil {
+		return x.RepaidFen
+	}
+	return 0
+}
+
+func (x *RecoveryCase) GetOffsetFen() int64 {
+	if x != nil {
+		return x.OffsetFen
+	}
+	return 0
+}
+
+func (x *RecoveryCase) GetWrittenOffFen() int64 {
+	if x != nil {
+		return x.WrittenOffFen
+	}
+	return 0
+}
+
+func (x *RecoveryCase) GetBalanceFen() int64 {
+	if x != nil {
+		return x.BalanceFen
+	}
+	return 0
+}
+
+func (x *RecoveryCase) GetOpenedOn() string {
+	if x != nil {
+		return x.OpenedOn
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetOrder() *RecoveryOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *RecoveryCase) GetInstalments() []*RecoveryInstalment {
+	if x != nil {
+		return x.Instalments
+	}
+	return nil
+}
+
+func (x *RecoveryCase) GetWriteOffProposal() *RecoveryWriteOffProposal {
+	if x != nil {
+		return x.WriteOffProposal
+	}
+	return nil
+}
+
+func (x *RecoveryCase) GetRefusedOn() string {
+	if x != nil {
+		return x.RefusedOn
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetClosingReason() string {
+	if x != nil {
+		return x.ClosingReason
+	}
+	return ""
+}
+
+func (x *RecoveryCase) GetEntries() []*RecoveryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ListRecoveryCasesRequest is the request of ListRecoveryCases.
+type ListRecoveryCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required for clerks and supervisors; empty lists every case (bureau,
+	// admin).
+	CommunityId string `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Unspecified: every state.
+	State         RecoveryState `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.pension.v1.RecoveryState" json:"state,omitempty"`
+	PageSize      int32         `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string        `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecoveryCasesRequest) Reset() {
+	*x = ListRecoveryCasesRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecoveryCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecoveryCasesRequest) ProtoMessage() {}
+
+func (x *ListRecoveryCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecoveryCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListRecoveryCasesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ListRecoveryCasesRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListRecoveryCasesRequest) GetState() RecoveryState {
+	if x != nil {
+		return x.State
+	}
+	return RecoveryState_RECOVERY_STATE_UNSPECIFIED
+}
+
+func (x *ListRecoveryCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRecoveryCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRecoveryCasesResponse is the response of ListRecoveryCases.
+type ListRecoveryCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*RecoveryCase        `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecoveryCasesResponse) Reset() {
+	*x = ListRecoveryCasesResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecoveryCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecoveryCasesResponse) ProtoMessage() {}
+
+func (x *ListRecoveryCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecoveryCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListRecoveryCasesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListRecoveryCasesResponse) GetCases() []*RecoveryCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListRecoveryCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetRecoveryCaseRequest is the request of GetRecoveryCase.
+type GetRecoveryCaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryCaseRequest) Reset() {
+	*x = GetRecoveryCaseRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryCaseRequest) ProtoMessage() {}
+
+func (x *GetRecoveryCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryCaseRequest.ProtoReflect.Descriptor instead.
+func (*GetRecoveryCaseRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetRecoveryCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetRecoveryCaseResponse is the response of GetRecoveryCase.
+type GetRecoveryCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryCaseResponse) Reset() {
+	*x = GetRecoveryCaseResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryCaseResponse) ProtoMessage() {}
+
+func (x *GetRecoveryCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryCaseResponse.ProtoReflect.Descriptor instead.
+func (*GetRecoveryCaseResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetRecoveryCaseResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// RecoveryCaseResponse is the case after an action, with its ledger.
+type RecoveryCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryCaseResponse) Reset() {
+	*x = RecoveryCaseResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryCaseResponse) ProtoMessage() {}
+
+func (x *RecoveryCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryCaseResponse.ProtoReflect.Descriptor instead.
+func (*RecoveryCaseResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *RecoveryCaseResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// IssueRecoveryOrderRequest is the request of IssueRecoveryOrder. The
+// debtor is the family member who is to repay; the feed carries no carers,
+// so the clerk names them.
+type IssueRecoveryOrderRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	DebtorName     string                 `protobuf:"bytes,2,opt,name=debtor_name,json=debtorName,proto3" json:"debtor_name,omitempty"`
+	DebtorRelation string                 `protobuf:"bytes,3,opt,name=debtor_relation,json=debtorRelation,proto3" json:"debtor_relation,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IssueRecoveryOrderRequest) Reset() {
+	*x = IssueRecoveryOrderRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueRecoveryOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueRecoveryOrderRequest) ProtoMessage() {}
+
+func (x *IssueRecoveryOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueRecoveryOrderRequest.ProtoReflect.Descriptor instead.
+func (*IssueRecoveryOrderRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *IssueRecoveryOrderRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *IssueRecoveryOrderRequest) GetDebtorName() string {
+	if x != nil {
+		return x.DebtorName
+	}
+	return ""
+}
+
+func (x *IssueRecoveryOrderRequest) GetDebtorRelation() string {
+	if x != nil {
+		return x.DebtorRelation
+	}
+	return ""
+}
+
+// SetRecoveryInstalmentPlanRequest is the request of
+// SetRecoveryInstalmentPlan: at most 60 instalments, due dates
+// increasing, amounts summing to the balance.
+type SetRecoveryInstalmentPlanRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Instalments   []*RecoveryInstalment  `protobuf:"bytes,2,rep,name=instalments,proto3" json:"instalments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRecoveryInstalmentPlanRequest) Reset() {
+	*x = SetRecoveryInstalmentPlanRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRecoveryInstalmentPlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRecoveryInstalmentPlanRequest) ProtoMessage() {}
+
+func (x *SetRecoveryInstalmentPlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRecoveryInstalmentPlanRequest.ProtoReflect.Descriptor instead.
+func (*SetRecoveryInstalmentPlanRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *SetRecoveryInstalmentPlanRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetRecoveryInstalmentPlanRequest) GetInstalments() []*RecoveryInstalment {
+	if x != nil {
+		return x.Instalments
+	}
+	return nil
+}
+
+// RecordRecoveryRepaymentRequest is the request of RecordRecoveryRepayment.
+type RecordRecoveryRepaymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// At most the balance.
+	AmountFen int64  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	PaidOn    string `protobuf:"bytes,3,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
+	// The bank's reference; the same reference again answers as the first
+	// time and changes nothing.
+	BankReference string `protobuf:"bytes,4,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRecoveryRepaymentRequest) Reset() {
+	*x = RecordRecoveryRepaymentRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRecoveryRepaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRecoveryRepaymentRequest) ProtoMessage() {}
+
+func (x *RecordRecoveryRepaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRecoveryRepaymentRequest.ProtoReflect.Descriptor instead.
+func (*RecordRecoveryRepaymentRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *RecordRecoveryRepaymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordRecoveryRepaymentRequest) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *RecordRecoveryRepaymentRequest) GetPaidOn() string {
+	if x != nil {
+		return x.PaidOn
+	}
+	return ""
+}
+
+func (x *RecordRecoveryRepaymentRequest) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+// RecoveryRepayment is one repayment of an import.
+type RecoveryRepayment struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CaseId    string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	AmountFen int64                  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	PaidOn    string                 `protobuf:"bytes,3,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
+	// Required.
+	BankReference string `protobuf:"bytes,4,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryRepayment) Reset() {
+	*x = RecoveryRepayment{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryRepayment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryRepayment) ProtoMessage() {}
+
+func (x *RecoveryRepayment) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryRepayment.ProtoReflect.Descriptor instead.
+func (*RecoveryRepayment) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *RecoveryRepayment) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *RecoveryRepayment) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *RecoveryRepayment) GetPaidOn() string {
+	if x != nil {
+		return x.PaidOn
+	}
+	return ""
+}
+
+func (x *RecoveryRepayment) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+// ImportRecoveryRepaymentsRequest is the request of
+// ImportRecoveryRepayments.
+type ImportRecoveryRepaymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1,000.
+	Repayments    []*RecoveryRepayment `protobuf:"bytes,1,rep,name=repayments,proto3" json:"repayments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecoveryRepaymentsRequest) Reset() {
+	*x = ImportRecoveryRepaymentsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecoveryRepaymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecoveryRepaymentsRequest) ProtoMessage() {}
+
+func (x *ImportRecoveryRepaymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecoveryRepaymentsRequest.ProtoReflect.Descriptor instead.
+func (*ImportRecoveryRepaymentsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ImportRecoveryRepaymentsRequest) GetRepayments() []*RecoveryRepayment {
+	if x != nil {
+		return x.Repayments
+	}
+	return nil
+}
+
+// RecoveryRepaymentResult is the outcome of one imported repayment.
+type RecoveryRepaymentResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BankReference string                 `protobuf:"bytes,1,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
+	// RECORDED, DUPLICATE (the reference was recorded before) or REJECTED.
+	Outcome string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Why a repayment was rejected.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	BalanceFen    int64  `protobuf:"varint,4,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryRepaymentResult) Reset() {
+	*x = RecoveryRepaymentResult{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryRepaymentResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryRepaymentResult) ProtoMessage() {}
+
+func (x *RecoveryRepaymentResult) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryRepaymentResult.ProtoReflect.Descriptor instead.
+func (*RecoveryRepaymentResult) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *RecoveryRepaymentResult) GetBankReference() string {
+	if x != nil {
+		return x.BankReference
+	}
+	return ""
+}
+
+func (x *RecoveryRepaymentResult) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *RecoveryRepaymentResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RecoveryRepaymentResult) GetBalanceFen() int64 {
+	if x != nil {
+		return x.BalanceFen
+	}
+	return 0
+}
+
+// ImportRecoveryRepaymentsResponse is the response of
+// ImportRecoveryRepayments, one result per repayment in order.
+type ImportRecoveryRepaymentsResponse struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	Results       []*RecoveryRepaymentResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecoveryRepaymentsResponse) Reset() {
+	*x = ImportRecoveryRepaymentsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecoveryRepaymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecoveryRepaymentsResponse) ProtoMessage() {}
+
+func (x *ImportRecoveryRepaymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecoveryRepaymentsResponse.ProtoReflect.Descriptor instead.
+func (*ImportRecoveryRepaymentsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ImportRecoveryRepaymentsResponse) GetResults() []*RecoveryRepaymentResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// ProposeRecoveryWriteOffRequest is the request of ProposeRecoveryWriteOff.
+type ProposeRecoveryWriteOffRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// At most the balance.
+	AmountFen     int64  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeRecoveryWriteOffRequest) Reset() {
+	*x = ProposeRecoveryWriteOffRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeRecoveryWriteOffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeRecoveryWriteOffRequest) ProtoMessage() {}
+
+func (x *ProposeRecoveryWriteOffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeRecoveryWriteOffRequest.ProtoReflect.Descriptor instead.
+func (*ProposeRecoveryWriteOffRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *ProposeRecoveryWriteOffRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ProposeRecoveryWriteOffRequest) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *ProposeRecoveryWriteOffRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RecoveryCaseActionRequest names a case and, where the action takes one,
+// a reason.
+type RecoveryCaseActionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryCaseActionRequest) Reset() {
+	*x = RecoveryCaseActionRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryCaseActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryCaseActionRequest) ProtoMessage() {}
+
+func (x *RecoveryCaseActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryCaseActionRequest.ProtoReflect.Descriptor instead.
+func (*RecoveryCaseActionRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *RecoveryCaseActionRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecoveryCaseActionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// GetRecoveryReportRequest is the request of GetRecoveryReport.
+type GetRecoveryReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "street" (the community id's first 9 digits) or "district" (first 6).
+	GroupBy string `protobuf:"bytes,1,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	// The day ages are counted to; today when empty.
+	AsOf          string `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryReportRequest) Reset() {
+	*x = GetRecoveryReportRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryReportRequest) ProtoMessage() {}
+
+func (x *GetRecoveryReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryReportRequest.ProtoReflect.Descriptor instead.
+func (*GetRecoveryReportRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *GetRecoveryReportRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *GetRecoveryReportRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+// RecoveryReportCount is the number of cases of a state and age bucket.
+type RecoveryReportCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	State RecoveryState          `protobuf:"varint,1,opt,name=state,proto3,enum=socmgmt.pension.v1.RecoveryState" json:"state,omitempty"`
+	// "0-30", "31-90", "91-365" or ">365" days since opening.
+	Age           string `protobuf:"bytes,2,opt,name=age,proto3" json:"age,omitempty"`
+	Cases         int64  `protobuf:"varint,3,opt,name=cases,proto3" json:"cases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryReportCount) Reset() {
+	*x = RecoveryReportCount{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryReportCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryReportCount) ProtoMessage() {}
+
+func (x *RecoveryReportCount) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryReportCount.ProtoReflect.Descriptor instead.
+func (*RecoveryReportCount) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *RecoveryReportCount) GetState() RecoveryState {
+	if x != nil {
+		return x.State
+	}
+	return RecoveryState_RECOVERY_STATE_UNSPECIFIED
+}
+
+func (x *RecoveryReportCount) GetAge() string {
+	if x != nil {
+		return x.Age
+	}
+	return ""
+}
+
+func (x *RecoveryReportCount) GetCases() int64 {
+	if x != nil {
+		return x.Cases
+	}
+	return 0
+}
+
+// RecoveryReportGroup is the report of one street or district.
+type RecoveryReportGroup struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Area         string                 `protobuf:"bytes,1,opt,name=area,proto3" json:"area,omitempty"`
+	Counts       []*RecoveryReportCount `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty"`
+	PrincipalFen int64                  `protobuf:"varint,3,opt,name=principal_fen,json=principalFen,proto3" json:"principal_fen,omitempty"`
+	RepaidFen    int64                  `protobuf:"varint,4,opt,name=repaid_fen,json=repaidFen,proto3" json:"repaid_fen,omitempty"`
+	OffsetFen    int64                  `protobuf:"varint,5,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
+	// (repaid + offset) / principal, 0 when there is no principal.
+	RecoveryRate  float64 `protobuf:"fixed64,6,opt,name=recovery_rate,json=recoveryRate,proto3" json:"recovery_rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryReportGroup) Reset() {
+	*x = RecoveryReportGroup{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryReportGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryReportGroup) ProtoMessage() {}
+
+func (x *RecoveryReportGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryReportGroup.ProtoReflect.Descriptor instead.
+func (*RecoveryReportGroup) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *RecoveryReportGroup) GetArea() string {
+	if x != nil {
+		return x.Area
+	}
+	return ""
+}
+
+func (x *RecoveryReportGroup) GetCounts() []*RecoveryReportCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *RecoveryReportGroup) GetPrincipalFen() int64 {
+	if x != nil {
+		return x.PrincipalFen
+	}
+	return 0
+}
+
+func (x *RecoveryReportGroup) GetRepaidFen() int64 {
+	if x != nil {
+		return x.RepaidFen
+	}
+	return 0
+}
+
+func (x *RecoveryReportGroup) GetOffsetFen() int64 {
+	if x != nil {
+		return x.OffsetFen
+	}
+	return 0
+}
+
+func (x *RecoveryReportGroup) GetRecoveryRate() float64 {
+	if x != nil {
+		return x.RecoveryRate
+	}
+	return 0
+}
+
+// GetRecoveryReportResponse is the response of GetRecoveryReport.
+type GetRecoveryReportResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []*RecoveryReportGroup `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecoveryReportResponse) Reset() {
+	*x = GetRecoveryReportResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecoveryReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecoveryReportResponse) ProtoMessage() {}
+
+func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecoveryReportResponse.ProtoReflect.Descriptor instead.
+func (*GetRecoveryReportResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetRecoveryReportResponse) GetGroups() []*RecoveryReportGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 // BenefitDocument is one document a death-benefit claim provides.
 type BenefitDocument struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4363,7 +6093,7 @@ type BenefitDocument struct {
 
 func (x *BenefitDocument) Reset() {
 	*x = BenefitDocument{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4375,7 +6105,7 @@ func (x *BenefitDocument) String() string {
 func (*BenefitDocument) ProtoMessage() {}
 
 func (x *BenefitDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[50]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4388,7 +6118,7 @@ func (x *BenefitDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitDocument.ProtoReflect.Descriptor instead.
 func (*BenefitDocument) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{50}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *BenefitDocument) GetKind() BenefitDocument_Kind {
@@ -4436,7 +6166,7 @@ type BenefitRule struct {
 
 func (x *BenefitRule) Reset() {
 	*x = BenefitRule{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4448,7 +6178,7 @@ func (x *BenefitRule) String() string {
 func (*BenefitRule) ProtoMessage() {}
 
 func (x *BenefitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[51]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4461,7 +6191,7 @@ func (x *BenefitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitRule.ProtoReflect.Descriptor instead.
 func (*BenefitRule) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{51}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *BenefitRule) GetId() string {
@@ -4544,7 +6274,7 @@ type CreateBenefitRuleRequest struct {
 
 func (x *CreateBenefitRuleRequest) Reset() {
 	*x = CreateBenefitRuleRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4556,7 +6286,7 @@ func (x *CreateBenefitRuleRequest) String() string {
 func (*CreateBenefitRuleRequest) ProtoMessage() {}
 
 func (x *CreateBenefitRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[52]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4569,7 +6299,7 @@ func (x *CreateBenefitRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateBenefitRuleRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{52}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CreateBenefitRuleRequest) GetRule() *BenefitRule {
@@ -4589,7 +6319,7 @@ type CreateBenefitRuleResponse struct {
 
 func (x *CreateBenefitRuleResponse) Reset() {
 	*x = CreateBenefitRuleResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4601,7 +6331,7 @@ func (x *CreateBenefitRuleResponse) String() string {
 func (*CreateBenefitRuleResponse) ProtoMessage() {}
 
 func (x *CreateBenefitRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[53]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4614,7 +6344,7 @@ func (x *CreateBenefitRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateBenefitRuleResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{53}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *CreateBenefitRuleResponse) GetRule() *BenefitRule {
@@ -4637,7 +6367,7 @@ type ListBenefitRulesRequest struct {
 
 func (x *ListBenefitRulesRequest) Reset() {
 	*x = ListBenefitRulesRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4649,7 +6379,7 @@ func (x *ListBenefitRulesRequest) String() string {
 func (*ListBenefitRulesRequest) ProtoMessage() {}
 
 func (x *ListBenefitRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[54]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4662,7 +6392,7 @@ func (x *ListBenefitRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListBenefitRulesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{54}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ListBenefitRulesRequest) GetRegionPrefix() string {
@@ -4697,7 +6427,7 @@ type ListBenefitRulesResponse struct {
 
 func (x *ListBenefitRulesResponse) Reset() {
 	*x = ListBenefitRulesResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4709,7 +6439,7 @@ func (x *ListBenefitRulesResponse) String() string {
 func (*ListBenefitRulesResponse) ProtoMessage() {}
 
 func (x *ListBenefitRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[55]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4722,7 +6452,7 @@ func (x *ListBenefitRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListBenefitRulesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{55}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ListBenefitRulesResponse) GetRules() []*BenefitRule {
@@ -4760,7 +6490,7 @@ type Claimant struct {
 
 func (x *Claimant) Reset() {
 	*x = Claimant{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4772,7 +6502,7 @@ func (x *Claimant) String() string {
 func (*Claimant) ProtoMessage() {}
 
 func (x *Claimant) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[56]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4785,7 +6515,7 @@ func (x *Claimant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Claimant.ProtoReflect.Descriptor instead.
 func (*Claimant) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{56}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *Claimant) GetName() string {
@@ -4857,7 +6587,7 @@ type BenefitAmounts struct {
 
 func (x *BenefitAmounts) Reset() {
 	*x = BenefitAmounts{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4869,7 +6599,7 @@ func (x *BenefitAmounts) String() string {
 func (*BenefitAmounts) ProtoMessage() {}
 
 func (x *BenefitAmounts) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[57]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4882,7 +6612,7 @@ func (x *BenefitAmounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitAmounts.ProtoReflect.Descriptor instead.
 func (*BenefitAmounts) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{57}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *BenefitAmounts) GetRuleId() string {
@@ -5006,7 +6736,7 @@ type DeathBenefitClaim struct {
 
 func (x *DeathBenefitClaim) Reset() {
 	*x = DeathBenefitClaim{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5018,7 +6748,7 @@ func (x *DeathBenefitClaim) String() string {
 func (*DeathBenefitClaim) ProtoMessage() {}
 
 func (x *DeathBenefitClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[58]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5031,7 +6761,7 @@ func (x *DeathBenefitClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeathBenefitClaim.ProtoReflect.Descriptor instead.
 func (*DeathBenefitClaim) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{58}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeathBenefitClaim) GetId() string {
@@ -5185,7 +6915,7 @@ type CreateDeathBenefitClaimRequest struct {
 
 func (x *CreateDeathBenefitClaimRequest) Reset() {
 	*x = CreateDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5197,7 +6927,7 @@ func (x *CreateDeathBenefitClaimRequest) String() string {
 func (*CreateDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *CreateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5210,7 +6940,7 @@ func (x *CreateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*CreateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{59}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *CreateDeathBenefitClaimRequest) GetRetireeId() string {
@@ -5238,7 +6968,7 @@ type CreateDeathBenefitClaimResponse struct {
 
 func (x *CreateDeathBenefitClaimResponse) Reset() {
 	*x = CreateDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5250,7 +6980,7 @@ func (x *CreateDeathBenefitClaimResponse) String() string {
 func (*CreateDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *CreateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5263,7 +6993,7 @@ func (x *CreateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*CreateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{60}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *CreateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5286,7 +7016,7 @@ type UpdateDeathBenefitClaimRequest struct {
 
 func (x *UpdateDeathBenefitClaimRequest) Reset() {
 	*x = UpdateDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5298,7 +7028,7 @@ func (x *UpdateDeathBenefitClaimRequest) String() string {
 func (*UpdateDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *UpdateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5311,7 +7041,7 @@ func (x *UpdateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{61}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *UpdateDeathBenefitClaimRequest) GetId() string {
@@ -5339,7 +7069,7 @@ type UpdateDeathBenefitClaimResponse struct {
 
 func (x *UpdateDeathBenefitClaimResponse) Reset() {
 	*x = UpdateDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5351,7 +7081,7 @@ func (x *UpdateDeathBenefitClaimResponse) String() string {
 func (*UpdateDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *UpdateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5364,7 +7094,7 @@ func (x *UpdateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{62}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *UpdateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5384,7 +7114,7 @@ type SubmitDeathBenefitClaimRequest struct {
 
 func (x *SubmitDeathBenefitClaimRequest) Reset() {
 	*x = SubmitDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5396,7 +7126,7 @@ func (x *SubmitDeathBenefitClaimRequest) String() string {
 func (*SubmitDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *SubmitDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5409,7 +7139,7 @@ func (x *SubmitDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*SubmitDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{63}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *SubmitDeathBenefitClaimRequest) GetId() string {
@@ -5430,7 +7160,7 @@ type SubmitDeathBenefitClaimResponse struct {
 
 func (x *SubmitDeathBenefitClaimResponse) Reset() {
 	*x = SubmitDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5442,7 +7172,7 @@ func (x *SubmitDeathBenefitClaimResponse) String() string {
 func (*SubmitDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *SubmitDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5455,7 +7185,7 @@ func (x *SubmitDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*SubmitDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{64}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SubmitDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5476,7 +7206,7 @@ type ApproveDeathBenefitClaimRequest struct {
 
 func (x *ApproveDeathBenefitClaimRequest) Reset() {
 	*x = ApproveDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5488,7 +7218,7 @@ func (x *ApproveDeathBenefitClaimRequest) String() string {
 func (*ApproveDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *ApproveDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5501,7 +7231,7 @@ func (x *ApproveDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*ApproveDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{65}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ApproveDeathBenefitClaimRequest) GetId() string {
@@ -5522,7 +7252,7 @@ type ApproveDeathBenefitClaimResponse struct {
 
 func (x *ApproveDeathBenefitClaimResponse) Reset() {
 	*x = ApproveDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5534,7 +7264,7 @@ func (x *ApproveDeathBenefitClaimResponse) String() string {
 func (*ApproveDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *ApproveDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5547,7 +7277,7 @@ func (x *ApproveDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*ApproveDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{66}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ApproveDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5569,7 +7299,7 @@ type RejectDeathBenefitClaimRequest struct {
 
 func (x *RejectDeathBenefitClaimRequest) Reset() {
 	*x = RejectDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5581,7 +7311,7 @@ func (x *RejectDeathBenefitClaimRequest) String() string {
 func (*RejectDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *RejectDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5594,7 +7324,7 @@ func (x *RejectDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*RejectDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{67}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *RejectDeathBenefitClaimRequest) GetId() string {
@@ -5622,7 +7352,7 @@ type RejectDeathBenefitClaimResponse struct {
 
 func (x *RejectDeathBenefitClaimResponse) Reset() {
 	*x = RejectDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5634,7 +7364,7 @@ func (x *RejectDeathBenefitClaimResponse) String() string {
 func (*RejectDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *RejectDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5647,7 +7377,7 @@ func (x *RejectDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*RejectDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{68}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *RejectDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5673,7 +7403,7 @@ type MarkDeathBenefitClaimPaidRequest struct {
 
 func (x *MarkDeathBenefitClaimPaidRequest) Reset() {
 	*x = MarkDeathBenefitClaimPaidRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5685,7 +7415,7 @@ func (x *MarkDeathBenefitClaimPaidRequest) String() string {
 func (*MarkDeathBenefitClaimPaidRequest) ProtoMessage() {}
 
 func (x *MarkDeathBenefitClaimPaidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5698,7 +7428,7 @@ func (x *MarkDeathBenefitClaimPaidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkDeathBenefitClaimPaidRequest.ProtoReflect.Descriptor instead.
 func (*MarkDeathBenefitClaimPaidRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{69}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *MarkDeathBenefitClaimPaidRequest) GetId() string {
@@ -5733,7 +7463,7 @@ type MarkDeathBenefitClaimPaidResponse struct {
 
 func (x *MarkDeathBenefitClaimPaidResponse) Reset() {
 	*x = MarkDeathBenefitClaimPaidResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +7475,7 @@ func (x *MarkDeathBenefitClaimPaidResponse) String() string {
 func (*MarkDeathBenefitClaimPaidResponse) ProtoMessage() {}
 
 func (x *MarkDeathBenefitClaimPaidResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +7488,7 @@ func (x *MarkDeathBenefitClaimPaidResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use MarkDeathBenefitClaimPaidResponse.ProtoReflect.Descriptor instead.
 func (*MarkDeathBenefitClaimPaidResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{70}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *MarkDeathBenefitClaimPaidResponse) GetClaim() *DeathBenefitClaim {
@@ -5778,7 +7508,7 @@ type GetDeathBenefitClaimRequest struct {
 
 func (x *GetDeathBenefitClaimRequest) Reset() {
 	*x = GetDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5790,7 +7520,7 @@ func (x *GetDeathBenefitClaimRequest) String() string {
 func (*GetDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *GetDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5803,7 +7533,7 @@ func (x *GetDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*GetDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{71}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *GetDeathBenefitClaimRequest) GetId() string {
@@ -5823,7 +7553,7 @@ type GetDeathBenefitClaimResponse struct {
 
 func (x *GetDeathBenefitClaimResponse) Reset() {
 	*x = GetDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5835,7 +7565,7 @@ func (x *GetDeathBenefitClaimResponse) String() string {
 func (*GetDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *GetDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5848,7 +7578,7 @@ func (x *GetDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*GetDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{72}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *GetDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -5874,7 +7604,7 @@ type ListDeathBenefitClaimsRequest struct {
 
 func (x *ListDeathBenefitClaimsRequest) Reset() {
 	*x = ListDeathBenefitClaimsRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5886,7 +7616,7 @@ func (x *ListDeathBenefitClaimsRequest) String() string {
 func (*ListDeathBenefitClaimsRequest) ProtoMessage() {}
 
 func (x *ListDeathBenefitClaimsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5899,7 +7629,7 @@ func (x *ListDeathBenefitClaimsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeathBenefitClaimsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeathBenefitClaimsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ListDeathBenefitClaimsRequest) GetCommunityId() string {
@@ -5942,7 +7672,7 @@ type ListDeathBenefitClaimsResponse struct {
 
 func (x *ListDeathBenefitClaimsResponse) Reset() {
 	*x = ListDeathBenefitClaimsResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5954,7 +7684,7 @@ func (x *ListDeathBenefitClaimsResponse) String() string {
 func (*ListDeathBenefitClaimsResponse) ProtoMessage() {}
 
 func (x *ListDeathBenefitClaimsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5967,7 +7697,7 @@ func (x *ListDeathBenefitClaimsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeathBenefitClaimsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeathBenefitClaimsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{74}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ListDeathBenefitClaimsResponse) GetClaims() []*DeathBenefitClaim {
@@ -6284,7 +8014,138 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1cListPaymentAnomaliesResponse\x129\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1b.socmgmt.pension.v1.AnomalyR\tanomalies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9d\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x03\n" +
+	"\rRecoveryEntry\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x129\n" +
+	"\x04kind\x18\x02 \x01(\x0e2%.socmgmt.pension.v1.RecoveryEntryKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x14\n" +
+	"\x05month\x18\x04 \x01(\tR\x05month\x12\x17\n" +
+	"\apaid_on\x18\x05 \x01(\tR\x06paidOn\x12B\n" +
+	"\fpayment_kind\x18\x06 \x01(\x0e2\x1f.socmgmt.pension.v1.PaymentKindR\vpaymentKind\x12%\n" +
+	"\x0ebank_reference\x18\a \x01(\tR\rbankReference\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\x12\x14\n" +
+	"\x05actor\x18\t \x01(\tR\x05actor\x12.\n" +
+	"\x04time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vbalance_fen\x18\v \x01(\x03R\n" +
+	"balanceFen\"\xbb\x01\n" +
+	"\rRecoveryOrder\x12\x1b\n" +
+	"\tissued_on\x18\x01 \x01(\tR\bissuedOn\x12\x15\n" +
+	"\x06due_on\x18\x02 \x01(\tR\x05dueOn\x12,\n" +
+	"\x12due_on_provisional\x18\x03 \x01(\bR\x10dueOnProvisional\x12\x1f\n" +
+	"\vdebtor_name\x18\x04 \x01(\tR\n" +
+	"debtorName\x12'\n" +
+	"\x0fdebtor_relation\x18\x05 \x01(\tR\x0edebtorRelation\"J\n" +
+	"\x12RecoveryInstalment\x12\x15\n" +
+	"\x06due_on\x18\x01 \x01(\tR\x05dueOn\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\"\xb3\x01\n" +
+	"\x18RecoveryWriteOffProposal\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x01 \x01(\x03R\tamountFen\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vproposed_by\x18\x03 \x01(\tR\n" +
+	"proposedBy\x12?\n" +
+	"\rproposed_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fproposedTime\"\x80\x06\n" +
+	"\fRecoveryCase\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12!\n" +
+	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x12\"\n" +
+	"\rdate_of_death\x18\x04 \x01(\tR\vdateOfDeath\x127\n" +
+	"\x05state\x18\x05 \x01(\x0e2!.socmgmt.pension.v1.RecoveryStateR\x05state\x12\x16\n" +
+	"\x06months\x18\x06 \x03(\tR\x06months\x12#\n" +
+	"\rprincipal_fen\x18\a \x01(\x03R\fprincipalFen\x12\x1d\n" +
+	"\n" +
+	"repaid_fen\x18\b \x01(\x03R\trepaidFen\x12\x1d\n" +
+	"\n" +
+	"offset_fen\x18\t \x01(\x03R\toffsetFen\x12&\n" +
+	"\x0fwritten_off_fen\x18\n" +
+	" \x01(\x03R\rwrittenOffFen\x12\x1f\n" +
+	"\vbalance_fen\x18\v \x01(\x03R\n" +
+	"balanceFen\x12\x1b\n" +
+	"\topened_on\x18\f \x01(\tR\bopenedOn\x127\n" +
+	"\x05order\x18\r \x01(\v2!.socmgmt.pension.v1.RecoveryOrderR\x05order\x12H\n" +
+	"\vinstalments\x18\x0e \x03(\v2&.socmgmt.pension.v1.RecoveryInstalmentR\vinstalments\x12Z\n" +
+	"\x12write_off_proposal\x18\x0f \x01(\v2,.socmgmt.pension.v1.RecoveryWriteOffProposalR\x10writeOffProposal\x12\x1d\n" +
+	"\n" +
+	"refused_on\x18\x10 \x01(\tR\trefusedOn\x12%\n" +
+	"\x0eclosing_reason\x18\x11 \x01(\tR\rclosingReason\x12;\n" +
+	"\aentries\x18\x12 \x03(\v2!.socmgmt.pension.v1.RecoveryEntryR\aentries\"\xb2\x01\n" +
+	"\x18ListRecoveryCasesRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x127\n" +
+	"\x05state\x18\x02 \x01(\x0e2!.socmgmt.pension.v1.RecoveryStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"\x19ListRecoveryCasesResponse\x126\n" +
+	"\x05cases\x18\x01 \x03(\v2 .socmgmt.pension.v1.RecoveryCaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
+	"\x16GetRecoveryCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"O\n" +
+	"\x17GetRecoveryCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"L\n" +
+	"\x14RecoveryCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"u\n" +
+	"\x19IssueRecoveryOrderRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vdebtor_name\x18\x02 \x01(\tR\n" +
+	"debtorName\x12'\n" +
+	"\x0fdebtor_relation\x18\x03 \x01(\tR\x0edebtorRelation\"|\n" +
+	" SetRecoveryInstalmentPlanRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12H\n" +
+	"\vinstalments\x18\x02 \x03(\v2&.socmgmt.pension.v1.RecoveryInstalmentR\vinstalments\"\x8f\x01\n" +
+	"\x1eRecordRecoveryRepaymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\x17\n" +
+	"\apaid_on\x18\x03 \x01(\tR\x06paidOn\x12%\n" +
+	"\x0ebank_reference\x18\x04 \x01(\tR\rbankReference\"\x8b\x01\n" +
+	"\x11RecoveryRepayment\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\x17\n" +
+	"\apaid_on\x18\x03 \x01(\tR\x06paidOn\x12%\n" +
+	"\x0ebank_reference\x18\x04 \x01(\tR\rbankReference\"h\n" +
+	"\x1fImportRecoveryRepaymentsRequest\x12E\n" +
+	"\n" +
+	"repayments\x18\x01 \x03(\v2%.socmgmt.pension.v1.RecoveryRepaymentR\n" +
+	"repayments\"\x93\x01\n" +
+	"\x17RecoveryRepaymentResult\x12%\n" +
+	"\x0ebank_reference\x18\x01 \x01(\tR\rbankReference\x12\x18\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vbalance_fen\x18\x04 \x01(\x03R\n" +
+	"balanceFen\"i\n" +
+	" ImportRecoveryRepaymentsResponse\x12E\n" +
+	"\aresults\x18\x01 \x03(\v2+.socmgmt.pension.v1.RecoveryRepaymentResultR\aresults\"g\n" +
+	"\x1eProposeRecoveryWriteOffRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"C\n" +
+	"\x19RecoveryCaseActionRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
+	"\x18GetRecoveryReportRequest\x12\x19\n" +
+	"\bgroup_by\x18\x01 \x01(\tR\agroupBy\x12\x13\n" +
+	"\x05as_of\x18\x02 \x01(\tR\x04asOf\"v\n" +
+	"\x13RecoveryReportCount\x127\n" +
+	"\x05state\x18\x01 \x01(\x0e2!.socmgmt.pension.v1.RecoveryStateR\x05state\x12\x10\n" +
+	"\x03age\x18\x02 \x01(\tR\x03age\x12\x14\n" +
+	"\x05cases\x18\x03 \x01(\x03R\x05cases\"\xf2\x01\n" +
+	"\x13RecoveryReportGroup\x12\x12\n" +
+	"\x04area\x18\x01 \x01(\tR\x04area\x12?\n" +
+	"\x06counts\x18\x02 \x03(\v2'.socmgmt.pension.v1.RecoveryReportCountR\x06counts\x12#\n" +
+	"\rprincipal_fen\x18\x03 \x01(\x03R\fprincipalFen\x12\x1d\n" +
+	"\n" +
+	"repaid_fen\x18\x04 \x01(\x03R\trepaidFen\x12\x1d\n" +
+	"\n" +
+	"offset_fen\x18\x05 \x01(\x03R\toffsetFen\x12#\n" +
+	"\rrecovery_rate\x18\x06 \x01(\x01R\frecoveryRate\"\\\n" +
+	"\x19GetRecoveryReportResponse\x12?\n" +
+	"\x06groups\x18\x01 \x03(\v2'.socmgmt.pension.v1.RecoveryReportGroupR\x06groups\"\x9d\x02\n" +
 	"\x0fBenefitDocument\x12<\n" +
 	"\x04kind\x18\x01 \x01(\x0e2(.socmgmt.pension.v1.BenefitDocument.KindR\x04kind\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\"\xad\x01\n" +
@@ -6466,7 +8327,32 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x14PAID_WHILE_SUSPENDED\x10\x03\x12\x0f\n" +
 	"\vAMOUNT_DROP\x10\x04\x12\x0e\n" +
 	"\n" +
-	"PAID_TWICE\x10\x05*\x8d\x01\n" +
+	"PAID_TWICE\x10\x05*\xce\x01\n" +
+	"\rRecoveryState\x12\x1e\n" +
+	"\x1aRECOVERY_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rRECOVERY_OPEN\x10\x01\x12\x14\n" +
+	"\x10RECOVERY_ORDERED\x10\x02\x12\x18\n" +
+	"\x14RECOVERY_INSTALMENTS\x10\x03\x12\x13\n" +
+	"\x0fRECOVERY_REPAID\x10\x04\x12\x18\n" +
+	"\x14RECOVERY_WRITTEN_OFF\x10\x05\x12\x18\n" +
+	"\x14RECOVERY_ENFORCEMENT\x10\x06\x12\x11\n" +
+	"\rRECOVERY_VOID\x10\a*\xa2\x02\n" +
+	"\x11RecoveryEntryKind\x12#\n" +
+	"\x1fRECOVERY_ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fPRINCIPAL_ADDED\x10\x01\x12\r\n" +
+	"\tREPAYMENT\x10\x02\x12\r\n" +
+	"\tWRITE_OFF\x10\x03\x12\n" +
+	"\n" +
+	"\x06OFFSET\x10\x04\x12\x10\n" +
+	"\fORDER_ISSUED\x10\x05\x12\x17\n" +
+	"\x13INSTALMENT_PLAN_SET\x10\x06\x12\x16\n" +
+	"\x12WRITE_OFF_PROPOSED\x10\a\x12\x16\n" +
+	"\x12WRITE_OFF_REJECTED\x10\b\x12\x14\n" +
+	"\x10REFUSAL_RECORDED\x10\t\x12\r\n" +
+	"\tESCALATED\x10\n" +
+	"\x12\x0f\n" +
+	"\vCASE_VOIDED\x10\v\x12\x18\n" +
+	"\x14PRINCIPAL_RECOMPUTED\x10\f*\x8d\x01\n" +
 	"\x16DeathBenefitClaimState\x12)\n" +
 	"%DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -6474,7 +8360,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\bAPPROVED\x10\x03\x12\f\n" +
 	"\bREJECTED\x10\x04\x12\b\n" +
 	"\x04PAID\x10\x05\x12\b\n" +
-	"\x04VOID\x10\x062\xd8\x1a\n" +
+	"\x04VOID\x10\x062\xd8%\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -6494,6 +8380,18 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x16ListCertificationRules\x121.socmgmt.pension.v1.ListCertificationRulesRequest\x1a2.socmgmt.pension.v1.ListCertificationRulesResponse\x12\x85\x01\n" +
 	"\x18PreviewCertificationRule\x123.socmgmt.pension.v1.PreviewCertificationRuleRequest\x1a4.socmgmt.pension.v1.PreviewCertificationRuleResponse\x12y\n" +
 	"\x14ListPaymentAnomalies\x12/.socmgmt.pension.v1.ListPaymentAnomaliesRequest\x1a0.socmgmt.pension.v1.ListPaymentAnomaliesResponse\x12p\n" +
+	"\x11ListRecoveryCases\x12,.socmgmt.pension.v1.ListRecoveryCasesRequest\x1a-.socmgmt.pension.v1.ListRecoveryCasesResponse\x12j\n" +
+	"\x0fGetRecoveryCase\x12*.socmgmt.pension.v1.GetRecoveryCaseRequest\x1a+.socmgmt.pension.v1.GetRecoveryCaseResponse\x12m\n" +
+	"\x12IssueRecoveryOrder\x12-.socmgmt.pension.v1.IssueRecoveryOrderRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12{\n" +
+	"\x19SetRecoveryInstalmentPlan\x124.socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12w\n" +
+	"\x17RecordRecoveryRepayment\x122.socmgmt.pension.v1.RecordRecoveryRepaymentRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12\x85\x01\n" +
+	"\x18ImportRecoveryRepayments\x123.socmgmt.pension.v1.ImportRecoveryRepaymentsRequest\x1a4.socmgmt.pension.v1.ImportRecoveryRepaymentsResponse\x12w\n" +
+	"\x17ProposeRecoveryWriteOff\x122.socmgmt.pension.v1.ProposeRecoveryWriteOffRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12r\n" +
+	"\x17ApproveRecoveryWriteOff\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12q\n" +
+	"\x16RejectRecoveryWriteOff\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12p\n" +
+	"\x15RecordRecoveryRefusal\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12o\n" +
+	"\x14EscalateRecoveryCase\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12p\n" +
+	"\x11GetRecoveryReport\x12,.socmgmt.pension.v1.GetRecoveryReportRequest\x1a-.socmgmt.pension.v1.GetRecoveryReportResponse\x12p\n" +
 	"\x11CreateBenefitRule\x12,.socmgmt.pension.v1.CreateBenefitRuleRequest\x1a-.socmgmt.pension.v1.CreateBenefitRuleResponse\x12m\n" +
 	"\x10ListBenefitRules\x12+.socmgmt.pension.v1.ListBenefitRulesRequest\x1a,.socmgmt.pension.v1.ListBenefitRulesResponse\x12\x82\x01\n" +
 	"\x17CreateDeathBenefitClaim\x122.socmgmt.pension.v1.CreateDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.CreateDeathBenefitClaimResponse\x12\x82\x01\n" +
@@ -6517,8 +8415,8 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 	return file_socmgmt_pension_v1_pension_proto_rawDescData
 }
 
-var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
+var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -6528,227 +8426,295 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(CertificationStatus)(0),                  // 5: socmgmt.pension.v1.CertificationStatus
 	(CertificationRuleKind)(0),                // 6: socmgmt.pension.v1.CertificationRuleKind
 	(AnomalyKind)(0),                          // 7: socmgmt.pension.v1.AnomalyKind
-	(DeathBenefitClaimState)(0),               // 8: socmgmt.pension.v1.DeathBenefitClaimState
-	(BenefitDocument_Kind)(0),                 // 9: socmgmt.pension.v1.BenefitDocument.Kind
-	(*ImportHeader)(nil),                      // 10: socmgmt.pension.v1.ImportHeader
-	(*PaymentRecord)(nil),                     // 11: socmgmt.pension.v1.PaymentRecord
-	(*ImportPaymentsRequest)(nil),             // 12: socmgmt.pension.v1.ImportPaymentsRequest
-	(*RecordRejection)(nil),                   // 13: socmgmt.pension.v1.RecordRejection
-	(*ImportAck)(nil),                         // 14: socmgmt.pension.v1.ImportAck
-	(*ImportSummary)(nil),                     // 15: socmgmt.pension.v1.ImportSummary
-	(*ImportPaymentsResponse)(nil),            // 16: socmgmt.pension.v1.ImportPaymentsResponse
-	(*Payment)(nil),                           // 17: socmgmt.pension.v1.Payment
-	(*ListPaymentsRequest)(nil),               // 18: socmgmt.pension.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),              // 19: socmgmt.pension.v1.ListPaymentsResponse
-	(*QueryPaymentsRequest)(nil),              // 20: socmgmt.pension.v1.QueryPaymentsRequest
-	(*QueryPaymentsResponse)(nil),             // 21: socmgmt.pension.v1.QueryPaymentsResponse
-	(*ListPaymentVersionsRequest)(nil),        // 22: socmgmt.pension.v1.ListPaymentVersionsRequest
-	(*ListPaymentVersionsResponse)(nil),       // 23: socmgmt.pension.v1.ListPaymentVersionsResponse
-	(*GetStatementRequest)(nil),               // 24: socmgmt.pension.v1.GetStatementRequest
-	(*GetStatementResponse)(nil),              // 25: socmgmt.pension.v1.GetStatementResponse
-	(*Certification)(nil),                     // 26: socmgmt.pension.v1.Certification
-	(*CertificationRecord)(nil),               // 27: socmgmt.pension.v1.CertificationRecord
-	(*ImportCertificationsRequest)(nil),       // 28: socmgmt.pension.v1.ImportCertificationsRequest
-	(*ImportCertificationsResponse)(nil),      // 29: socmgmt.pension.v1.ImportCertificationsResponse
-	(*EntitlementDecision)(nil),               // 30: socmgmt.pension.v1.EntitlementDecision
-	(*DecisionRecord)(nil),                    // 31: socmgmt.pension.v1.DecisionRecord
-	(*ImportDecisionsRequest)(nil),            // 32: socmgmt.pension.v1.ImportDecisionsRequest
-	(*ImportDecisionsResponse)(nil),           // 33: socmgmt.pension.v1.ImportDecisionsResponse
-	(*RecordDecisionRequest)(nil),             // 34: socmgmt.pension.v1.RecordDecisionRequest
-	(*RecordDecisionResponse)(nil),            // 35: socmgmt.pension.v1.RecordDecisionResponse
-	(*ListDecisionsRequest)(nil),              // 36: socmgmt.pension.v1.ListDecisionsRequest
-	(*ListDecisionsResponse)(nil),             // 37: socmgmt.pension.v1.ListDecisionsResponse
-	(*RecordCertificationRequest)(nil),        // 38: socmgmt.pension.v1.RecordCertificationRequest
-	(*RecordCertificationResponse)(nil),       // 39: socmgmt.pension.v1.RecordCertificationResponse
-	(*ListCertificationsRequest)(nil),         // 40: socmgmt.pension.v1.ListCertificationsRequest
-	(*ListCertificationsResponse)(nil),        // 41: socmgmt.pension.v1.ListCertificationsResponse
-	(*CertificationState)(nil),                // 42: socmgmt.pension.v1.CertificationState
-	(*GetEntitlementRequest)(nil),             // 43: socmgmt.pension.v1.GetEntitlementRequest
-	(*GetEntitlementResponse)(nil),            // 44: socmgmt.pension.v1.GetEntitlementResponse
-	(*ListOverdueCertificationsRequest)(nil),  // 45: socmgmt.pension.v1.ListOverdueCertificationsRequest
-	(*OverdueCertification)(nil),              // 46: socmgmt.pension.v1.OverdueCertification
-	(*ListOverdueCertificationsResponse)(nil), // 47: socmgmt.pension.v1.ListOverdueCertificationsResponse
-	(*ListDueSoonCertificationsRequest)(nil),  // 48: socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	(*ListDueSoonCertificationsResponse)(nil), // 49: socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	(*CertificationRule)(nil),                 // 50: socmgmt.pension.v1.CertificationRule
-	(*CreateCertificationRuleRequest)(nil),    // 51: socmgmt.pension.v1.CreateCertificationRuleRequest
-	(*CreateCertificationRuleResponse)(nil),   // 52: socmgmt.pension.v1.CreateCertificationRuleResponse
-	(*ListCertificationRulesRequest)(nil),     // 53: socmgmt.pension.v1.ListCertificationRulesRequest
-	(*ListCertificationRulesResponse)(nil),    // 54: socmgmt.pension.v1.ListCertificationRulesResponse
-	(*PreviewCertificationRuleRequest)(nil),   // 55: socmgmt.pension.v1.PreviewCertificationRuleRequest
-	(*PreviewCertificationRuleResponse)(nil),  // 56: socmgmt.pension.v1.PreviewCertificationRuleResponse
-	(*Anomaly)(nil),                           // 57: socmgmt.pension.v1.Anomaly
-	(*ListPaymentAnomaliesRequest)(nil),       // 58: socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	(*ListPaymentAnomaliesResponse)(nil),      // 59: socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	(*BenefitDocument)(nil),                   // 60: socmgmt.pension.v1.BenefitDocument
-	(*BenefitRule)(nil),                       // 61: socmgmt.pension.v1.BenefitRule
-	(*CreateBenefitRuleRequest)(nil),          // 62: socmgmt.pension.v1.CreateBenefitRuleRequest
-	(*CreateBenefitRuleResponse)(nil),         // 63: socmgmt.pension.v1.CreateBenefitRuleResponse
-	(*ListBenefitRulesRequest)(nil),           // 64: socmgmt.pension.v1.ListBenefitRulesRequest
-	(*ListBenefitRulesResponse)(nil),          // 65: socmgmt.pension.v1.ListBenefitRulesResponse
-	(*Claimant)(nil),                          // 66: socmgmt.pension.v1.Claimant
-	(*BenefitAmounts)(nil),                    // 67: socmgmt.pension.v1.BenefitAmounts
-	(*DeathBenefitClaim)(nil),                 // 68: socmgmt.pension.v1.DeathBenefitClaim
-	(*CreateDeathBenefitClaimRequest)(nil),    // 69: socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	(*CreateDeathBenefitClaimResponse)(nil),   // 70: socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	(*UpdateDeathBenefitClaimRequest)(nil),    // 71: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	(*UpdateDeathBenefitClaimResponse)(nil),   // 72: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	(*SubmitDeathBenefitClaimRequest)(nil),    // 73: socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	(*SubmitDeathBenefitClaimResponse)(nil),   // 74: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	(*ApproveDeathBenefitClaimRequest)(nil),   // 75: socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	(*ApproveDeathBenefitClaimResponse)(nil),  // 76: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	(*RejectDeathBenefitClaimRequest)(nil),    // 77: socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	(*RejectDeathBenefitClaimResponse)(nil),   // 78: socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	(*MarkDeathBenefitClaimPaidRequest)(nil),  // 79: socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	(*MarkDeathBenefitClaimPaidResponse)(nil), // 80: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	(*GetDeathBenefitClaimRequest)(nil),       // 81: socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	(*GetDeathBenefitClaimResponse)(nil),      // 82: socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	(*ListDeathBenefitClaimsRequest)(nil),     // 83: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	(*ListDeathBenefitClaimsResponse)(nil),    // 84: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	(*timestamppb.Timestamp)(nil),             // 85: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 86: socmgmt.registry.v1.RetireeFlag
-	(v1.Carer_Relation)(0),                    // 87: socmgmt.registry.v1.Carer.Relation
+	(RecoveryState)(0),                        // 8: socmgmt.pension.v1.RecoveryState
+	(RecoveryEntryKind)(0),                    // 9: socmgmt.pension.v1.RecoveryEntryKind
+	(DeathBenefitClaimState)(0),               // 10: socmgmt.pension.v1.DeathBenefitClaimState
+	(BenefitDocument_Kind)(0),                 // 11: socmgmt.pension.v1.BenefitDocument.Kind
+	(*ImportHeader)(nil),                      // 12: socmgmt.pension.v1.ImportHeader
+	(*PaymentRecord)(nil),                     // 13: socmgmt.pension.v1.PaymentRecord
+	(*ImportPaymentsRequest)(nil),             // 14: socmgmt.pension.v1.ImportPaymentsRequest
+	(*RecordRejection)(nil),                   // 15: socmgmt.pension.v1.RecordRejection
+	(*ImportAck)(nil),                         // 16: socmgmt.pension.v1.ImportAck
+	(*ImportSummary)(nil),                     // 17: socmgmt.pension.v1.ImportSummary
+	(*ImportPaymentsResponse)(nil),            // 18: socmgmt.pension.v1.ImportPaymentsResponse
+	(*Payment)(nil),                           // 19: socmgmt.pension.v1.Payment
+	(*ListPaymentsRequest)(nil),               // 20: socmgmt.pension.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),              // 21: socmgmt.pension.v1.ListPaymentsResponse
+	(*QueryPaymentsRequest)(nil),              // 22: socmgmt.pension.v1.QueryPaymentsRequest
+	(*QueryPaymentsResponse)(nil),             // 23: socmgmt.pension.v1.QueryPaymentsResponse
+	(*ListPaymentVersionsRequest)(nil),        // 24: socmgmt.pension.v1.ListPaymentVersionsRequest
+	(*ListPaymentVersionsResponse)(nil),       // 25: socmgmt.pension.v1.ListPaymentVersionsResponse
+	(*GetStatementRequest)(nil),               // 26: socmgmt.pension.v1.GetStatementRequest
+	(*GetStatementResponse)(nil),              // 27: socmgmt.pension.v1.GetStatementResponse
+	(*Certification)(nil),                     // 28: socmgmt.pension.v1.Certification
+	(*CertificationRecord)(nil),               // 29: socmgmt.pension.v1.CertificationRecord
+	(*ImportCertificationsRequest)(nil),       // 30: socmgmt.pension.v1.ImportCertificationsRequest
+	(*ImportCertificationsResponse)(nil),      // 31: socmgmt.pension.v1.ImportCertificationsResponse
+	(*EntitlementDecision)(nil),               // 32: socmgmt.pension.v1.EntitlementDecision
+	(*DecisionRecord)(nil),                    // 33: socmgmt.pension.v1.DecisionRecord
+	(*ImportDecisionsRequest)(nil),            // 34: socmgmt.pension.v1.ImportDecisionsRequest
+	(*ImportDecisionsResponse)(nil),           // 35: socmgmt.pension.v1.ImportDecisionsResponse
+	(*RecordDecisionRequest)(nil),             // 36: socmgmt.pension.v1.RecordDecisionRequest
+	(*RecordDecisionResponse)(nil),            // 37: socmgmt.pension.v1.RecordDecisionResponse
+	(*ListDecisionsRequest)(nil),              // 38: socmgmt.pension.v1.ListDecisionsRequest
+	(*ListDecisionsResponse)(nil),             // 39: socmgmt.pension.v1.ListDecisionsResponse
+	(*RecordCertificationRequest)(nil),        // 40: socmgmt.pension.v1.RecordCertificationRequest
+	(*RecordCertificationResponse)(nil),       // 41: socmgmt.pension.v1.RecordCertificationResponse
+	(*ListCertificationsRequest)(nil),         // 42: socmgmt.pension.v1.ListCertificationsRequest
+	(*ListCertificationsResponse)(nil),        // 43: socmgmt.pension.v1.ListCertificationsResponse
+	(*CertificationState)(nil),                // 44: socmgmt.pension.v1.CertificationState
+	(*GetEntitlementRequest)(nil),             // 45: socmgmt.pension.v1.GetEntitlementRequest
+	(*GetEntitlementResponse)(nil),            // 46: socmgmt.pension.v1.GetEntitlementResponse
+	(*ListOverdueCertificationsRequest)(nil),  // 47: socmgmt.pension.v1.ListOverdueCertificationsRequest
+	(*OverdueCertification)(nil),              // 48: socmgmt.pension.v1.OverdueCertification
+	(*ListOverdueCertificationsResponse)(nil), // 49: socmgmt.pension.v1.ListOverdueCertificationsResponse
+	(*ListDueSoonCertificationsRequest)(nil),  // 50: socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	(*ListDueSoonCertificationsResponse)(nil), // 51: socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	(*CertificationRule)(nil),                 // 52: socmgmt.pension.v1.CertificationRule
+	(*CreateCertificationRuleRequest)(nil),    // 53: socmgmt.pension.v1.CreateCertificationRuleRequest
+	(*CreateCertificationRuleResponse)(nil),   // 54: socmgmt.pension.v1.CreateCertificationRuleResponse
+	(*ListCertificationRulesRequest)(nil),     // 55: socmgmt.pension.v1.ListCertificationRulesRequest
+	(*ListCertificationRulesResponse)(nil),    // 56: socmgmt.pension.v1.ListCertificationRulesResponse
+	(*PreviewCertificationRuleRequest)(nil),   // 57: socmgmt.pension.v1.PreviewCertificationRuleRequest
+	(*PreviewCertificationRuleResponse)(nil),  // 58: socmgmt.pension.v1.PreviewCertificationRuleResponse
+	(*Anomaly)(nil),                           // 59: socmgmt.pension.v1.Anomaly
+	(*ListPaymentAnomaliesRequest)(nil),       // 60: socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	(*ListPaymentAnomaliesResponse)(nil),      // 61: socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	(*RecoveryEntry)(nil),                     // 62: socmgmt.pension.v1.RecoveryEntry
+	(*RecoveryOrder)(nil),                     // 63: socmgmt.pension.v1.RecoveryOrder
+	(*RecoveryInstalment)(nil),                // 64: socmgmt.pension.v1.RecoveryInstalment
+	(*RecoveryWriteOffProposal)(nil),          // 65: socmgmt.pension.v1.RecoveryWriteOffProposal
+	(*RecoveryCase)(nil),                      // 66: socmgmt.pension.v1.RecoveryCase
+	(*ListRecoveryCasesRequest)(nil),          // 67: socmgmt.pension.v1.ListRecoveryCasesRequest
+	(*ListRecoveryCasesResponse)(nil),         // 68: socmgmt.pension.v1.ListRecoveryCasesResponse
+	(*GetRecoveryCaseRequest)(nil),            // 69: socmgmt.pension.v1.GetRecoveryCaseRequest
+	(*GetRecoveryCaseResponse)(nil),           // 70: socmgmt.pension.v1.GetRecoveryCaseResponse
+	(*RecoveryCaseResponse)(nil),              // 71: socmgmt.pension.v1.RecoveryCaseResponse
+	(*IssueRecoveryOrderRequest)(nil),         // 72: socmgmt.pension.v1.IssueRecoveryOrderRequest
+	(*SetRecoveryInstalmentPlanRequest)(nil),  // 73: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	(*RecordRecoveryRepaymentRequest)(nil),    // 74: socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	(*RecoveryRepayment)(nil),                 // 75: socmgmt.pension.v1.RecoveryRepayment
+	(*ImportRecoveryRepaymentsRequest)(nil),   // 76: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	(*RecoveryRepaymentResult)(nil),           // 77: socmgmt.pension.v1.RecoveryRepaymentResult
+	(*ImportRecoveryRepaymentsResponse)(nil),  // 78: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	(*ProposeRecoveryWriteOffRequest)(nil),    // 79: socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	(*RecoveryCaseActionRequest)(nil),         // 80: socmgmt.pension.v1.RecoveryCaseActionRequest
+	(*GetRecoveryReportRequest)(nil),          // 81: socmgmt.pension.v1.GetRecoveryReportRequest
+	(*RecoveryReportCount)(nil),               // 82: socmgmt.pension.v1.RecoveryReportCount
+	(*RecoveryReportGroup)(nil),               // 83: socmgmt.pension.v1.RecoveryReportGroup
+	(*GetRecoveryReportResponse)(nil),         // 84: socmgmt.pension.v1.GetRecoveryReportResponse
+	(*BenefitDocument)(nil),                   // 85: socmgmt.pension.v1.BenefitDocument
+	(*BenefitRule)(nil),                       // 86: socmgmt.pension.v1.BenefitRule
+	(*CreateBenefitRuleRequest)(nil),          // 87: socmgmt.pension.v1.CreateBenefitRuleRequest
+	(*CreateBenefitRuleResponse)(nil),         // 88: socmgmt.pension.v1.CreateBenefitRuleResponse
+	(*ListBenefitRulesRequest)(nil),           // 89: socmgmt.pension.v1.ListBenefitRulesRequest
+	(*ListBenefitRulesResponse)(nil),          // 90: socmgmt.pension.v1.ListBenefitRulesResponse
+	(*Claimant)(nil),                          // 91: socmgmt.pension.v1.Claimant
+	(*BenefitAmounts)(nil),                    // 92: socmgmt.pension.v1.BenefitAmounts
+	(*DeathBenefitClaim)(nil),                 // 93: socmgmt.pension.v1.DeathBenefitClaim
+	(*CreateDeathBenefitClaimRequest)(nil),    // 94: socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	(*CreateDeathBenefitClaimResponse)(nil),   // 95: socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	(*UpdateDeathBenefitClaimRequest)(nil),    // 96: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	(*UpdateDeathBenefitClaimResponse)(nil),   // 97: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	(*SubmitDeathBenefitClaimRequest)(nil),    // 98: socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	(*SubmitDeathBenefitClaimResponse)(nil),   // 99: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	(*ApproveDeathBenefitClaimRequest)(nil),   // 100: socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	(*ApproveDeathBenefitClaimResponse)(nil),  // 101: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	(*RejectDeathBenefitClaimRequest)(nil),    // 102: socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	(*RejectDeathBenefitClaimResponse)(nil),   // 103: socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	(*MarkDeathBenefitClaimPaidRequest)(nil),  // 104: socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	(*MarkDeathBenefitClaimPaidResponse)(nil), // 105: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	(*GetDeathBenefitClaimRequest)(nil),       // 106: socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	(*GetDeathBenefitClaimResponse)(nil),      // 107: socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	(*ListDeathBenefitClaimsRequest)(nil),     // 108: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	(*ListDeathBenefitClaimsResponse)(nil),    // 109: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	(*timestamppb.Timestamp)(nil),             // 110: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 111: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 112: socmgmt.registry.v1.Carer.Relation
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
-	10,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	11,  // 2: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
-	13,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
-	14,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	15,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	85,  // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	12,  // 1: socmgmt.pension.v1.ImportPaymentsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	13,  // 2: socmgmt.pension.v1.ImportPaymentsRequest.record:type_name -> socmgmt.pension.v1.PaymentRecord
+	15,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
+	16,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	17,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	110, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
-	17,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	17,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
-	17,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
-	17,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	19,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	19,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
+	19,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
+	19,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	85,  // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	110, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
 	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
-	10,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	27,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
-	14,  // 17: socmgmt.pension.v1.ImportCertificationsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	15,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	12,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	29,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
+	16,  // 17: socmgmt.pension.v1.ImportCertificationsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	17,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
 	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	85,  // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	110, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
 	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	10,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
-	31,  // 25: socmgmt.pension.v1.ImportDecisionsRequest.record:type_name -> socmgmt.pension.v1.DecisionRecord
-	14,  // 26: socmgmt.pension.v1.ImportDecisionsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
-	15,  // 27: socmgmt.pension.v1.ImportDecisionsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	30,  // 28: socmgmt.pension.v1.RecordDecisionRequest.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
-	30,  // 29: socmgmt.pension.v1.RecordDecisionResponse.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
-	30,  // 30: socmgmt.pension.v1.ListDecisionsResponse.decisions:type_name -> socmgmt.pension.v1.EntitlementDecision
-	26,  // 31: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
-	26,  // 32: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
-	26,  // 33: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
+	12,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
+	33,  // 25: socmgmt.pension.v1.ImportDecisionsRequest.record:type_name -> socmgmt.pension.v1.DecisionRecord
+	16,  // 26: socmgmt.pension.v1.ImportDecisionsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
+	17,  // 27: socmgmt.pension.v1.ImportDecisionsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
+	32,  // 28: socmgmt.pension.v1.RecordDecisionRequest.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	32,  // 29: socmgmt.pension.v1.RecordDecisionResponse.decision:type_name -> socmgmt.pension.v1.EntitlementDecision
+	32,  // 30: socmgmt.pension.v1.ListDecisionsResponse.decisions:type_name -> socmgmt.pension.v1.EntitlementDecision
+	28,  // 31: socmgmt.pension.v1.RecordCertificationRequest.certification:type_name -> socmgmt.pension.v1.Certification
+	28,  // 32: socmgmt.pension.v1.RecordCertificationResponse.certification:type_name -> socmgmt.pension.v1.Certification
+	28,  // 33: socmgmt.pension.v1.ListCertificationsResponse.certifications:type_name -> socmgmt.pension.v1.Certification
 	5,   // 34: socmgmt.pension.v1.CertificationState.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	1,   // 35: socmgmt.pension.v1.CertificationState.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
-	42,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
+	44,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
 	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	86,  // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	111, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
-	46,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
-	46,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
+	48,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
+	48,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
 	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	85,  // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
-	50,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
-	50,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
-	50,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
-	50,  // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	110, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	52,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	52,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
+	52,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
+	52,  // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	7,   // 51: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
-	57,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
-	9,   // 53: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	9,   // 54: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	85,  // 55: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
-	61,  // 56: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	61,  // 57: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	61,  // 58: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
-	87,  // 59: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
-	8,   // 60: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	66,  // 61: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
-	60,  // 62: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
-	85,  // 63: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
-	67,  // 64: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
-	85,  // 65: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
-	85,  // 66: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
-	68,  // 67: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 68: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 69: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 70: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 71: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 72: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 73: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 74: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	68,  // 75: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	8,   // 76: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	68,  // 77: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	12,  // 78: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	18,  // 79: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	20,  // 80: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	22,  // 81: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	24,  // 82: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	38,  // 83: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	28,  // 84: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	32,  // 85: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	34,  // 86: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	36,  // 87: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	40,  // 88: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	43,  // 89: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	45,  // 90: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	48,  // 91: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	51,  // 92: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	53,  // 93: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	55,  // 94: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	58,  // 95: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	62,  // 96: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
-	64,  // 97: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
-	69,  // 98: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	71,  // 99: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	73,  // 100: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	75,  // 101: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	77,  // 102: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	79,  // 103: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	81,  // 104: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	83,  // 105: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	16,  // 106: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	19,  // 107: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	21,  // 108: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	23,  // 109: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	25,  // 110: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	39,  // 111: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	29,  // 112: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	33,  // 113: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	35,  // 114: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	37,  // 115: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	41,  // 116: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	44,  // 117: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	47,  // 118: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	49,  // 119: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	52,  // 120: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	54,  // 121: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	56,  // 122: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	59,  // 123: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	63,  // 124: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
-	65,  // 125: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
-	70,  // 126: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	72,  // 127: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	74,  // 128: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	76,  // 129: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	78,  // 130: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	80,  // 131: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	82,  // 132: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	84,  // 133: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	106, // [106:134] is the sub-list for method output_type
-	78,  // [78:106] is the sub-list for method input_type
-	78,  // [78:78] is the sub-list for extension type_name
-	78,  // [78:78] is the sub-list for extension extendee
-	0,   // [0:78] is the sub-list for field type_name
+	59,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
+	9,   // 53: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
+	0,   // 54: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
+	110, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
+	110, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
+	8,   // 57: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
+	63,  // 58: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
+	64,  // 59: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
+	65,  // 60: socmgmt.pension.v1.RecoveryCase.write_off_proposal:type_name -> socmgmt.pension.v1.RecoveryWriteOffProposal
+	62,  // 61: socmgmt.pension.v1.RecoveryCase.entries:type_name -> socmgmt.pension.v1.RecoveryEntry
+	8,   // 62: socmgmt.pension.v1.ListRecoveryCasesRequest.state:type_name -> socmgmt.pension.v1.RecoveryState
+	66,  // 63: socmgmt.pension.v1.ListRecoveryCasesResponse.cases:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 64: socmgmt.pension.v1.GetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 65: socmgmt.pension.v1.RecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	64,  // 66: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
+	75,  // 67: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest.repayments:type_name -> socmgmt.pension.v1.RecoveryRepayment
+	77,  // 68: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse.results:type_name -> socmgmt.pension.v1.RecoveryRepaymentResult
+	8,   // 69: socmgmt.pension.v1.RecoveryReportCount.state:type_name -> socmgmt.pension.v1.RecoveryState
+	82,  // 70: socmgmt.pension.v1.RecoveryReportGroup.counts:type_name -> socmgmt.pension.v1.RecoveryReportCount
+	83,  // 71: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
+	11,  // 72: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	11,  // 73: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	110, // 74: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	86,  // 75: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	86,  // 76: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	86,  // 77: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
+	112, // 78: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	10,  // 79: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	91,  // 80: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
+	85,  // 81: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
+	110, // 82: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	92,  // 83: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
+	110, // 84: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	110, // 85: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	93,  // 86: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 87: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 88: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 89: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 90: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 91: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 92: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 93: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	93,  // 94: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	10,  // 95: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	93,  // 96: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	14,  // 97: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	20,  // 98: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	22,  // 99: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	24,  // 100: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	26,  // 101: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	40,  // 102: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	30,  // 103: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	34,  // 104: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	36,  // 105: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	38,  // 106: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	42,  // 107: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	45,  // 108: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	47,  // 109: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	50,  // 110: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	53,  // 111: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	55,  // 112: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	57,  // 113: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	60,  // 114: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	67,  // 115: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
+	69,  // 116: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
+	72,  // 117: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
+	73,  // 118: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	74,  // 119: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	76,  // 120: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	79,  // 121: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	80,  // 122: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
+	80,  // 123: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
+	80,  // 124: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
+	80,  // 125: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
+	81,  // 126: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
+	87,  // 127: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	89,  // 128: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	94,  // 129: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	96,  // 130: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	98,  // 131: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	100, // 132: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	102, // 133: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	104, // 134: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	106, // 135: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	108, // 136: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	18,  // 137: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	21,  // 138: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	23,  // 139: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	25,  // 140: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	27,  // 141: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	41,  // 142: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	31,  // 143: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	35,  // 144: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	37,  // 145: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	39,  // 146: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	43,  // 147: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	46,  // 148: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	49,  // 149: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	51,  // 150: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	54,  // 151: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	56,  // 152: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	58,  // 153: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	61,  // 154: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	68,  // 155: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
+	70,  // 156: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
+	71,  // 157: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 158: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 159: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	78,  // 160: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	71,  // 161: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 162: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 163: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 164: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	71,  // 165: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
+	84,  // 166: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
+	88,  // 167: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	90,  // 168: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	95,  // 169: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	97,  // 170: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	99,  // 171: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	101, // 172: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	103, // 173: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	105, // 174: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	107, // 175: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	109, // 176: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	137, // [137:177] is the sub-list for method output_type
+	97,  // [97:137] is the sub-list for method input_type
+	97,  // [97:97] is the sub-list for extension type_name
+	97,  // [97:97] is the sub-list for extension extendee
+	0,   // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -6785,8 +8751,8 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   75,
+			NumEnums:      12,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,18 @@ const (
 	PensionService_ListCertificationRules_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListCertificationRules"
 	PensionService_PreviewCertificationRule_FullMethodName  = "/socmgmt.pension.v1.PensionService/PreviewCertificationRule"
 	PensionService_ListPaymentAnomalies_FullMethodName      = "/socmgmt.pension.v1.PensionService/ListPaymentAnomalies"
+	PensionService_ListRecoveryCases_FullMethodName         = "/socmgmt.pension.v1.PensionService/ListRecoveryCases"
+	PensionService_GetRecoveryCase_FullMethodName           = "/socmgmt.pension.v1.PensionService/GetRecoveryCase"
+	PensionService_IssueRecoveryOrder_FullMethodName        = "/socmgmt.pension.v1.PensionService/IssueRecoveryOrder"
+	PensionService_SetRecoveryInstalmentPlan_FullMethodName = "/socmgmt.pension.v1.PensionService/SetRecoveryInstalmentPlan"
+	PensionService_RecordRecoveryRepayment_FullMethodName   = "/socmgmt.pension.v1.PensionService/RecordRecoveryRepayment"
+	PensionService_ImportRecoveryRepayments_FullMethodName  = "/socmgmt.pension.v1.PensionService/ImportRecoveryRepayments"
+	PensionService_ProposeRecoveryWriteOff_FullMethodName   = "/socmgmt.pension.v1.PensionService/ProposeRecoveryWriteOff"
+	PensionService_ApproveRecoveryWriteOff_FullMethodName   = "/socmgmt.pension.v1.PensionService/ApproveRecoveryWriteOff"
+	PensionService_RejectRecoveryWriteOff_FullMethodName    = "/socmgmt.pension.v1.PensionService/RejectRecoveryWriteOff"
+	PensionService_RecordRecoveryRefusal_FullMethodName     = "/socmgmt.pension.v1.PensionService/RecordRecoveryRefusal"
+	PensionService_EscalateRecoveryCase_FullMethodName      = "/socmgmt.pension.v1.PensionService/EscalateRecoveryCase"
+	PensionService_GetRecoveryReport_FullMethodName         = "/socmgmt.pension.v1.PensionService/GetRecoveryReport"
 	PensionService_CreateBenefitRule_FullMethodName         = "/socmgmt.pension.v1.PensionService/CreateBenefitRule"
 	PensionService_ListBenefitRules_FullMethodName          = "/socmgmt.pension.v1.PensionService/ListBenefitRules"
 	PensionService_CreateDeathBenefitClaim_FullMethodName   = "/socmgmt.pension.v1.PensionService/CreateDeathBenefitClaim"
@@ -118,6 +130,41 @@ type PensionServiceClient interface {
 	PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(ctx context.Context, in *ListPaymentAnomaliesRequest, opts ...grpc.CallOption) (*ListPaymentAnomaliesResponse, error)
+	// ListRecoveryCases lists recovery cases by community and state (clerk:
+	// its communities; supervisors: their area; bureau, admin: all).
+	ListRecoveryCases(ctx context.Context, in *ListRecoveryCasesRequest, opts ...grpc.CallOption) (*ListRecoveryCasesResponse, error)
+	// GetRecoveryCase returns a case with its ledger.
+	GetRecoveryCase(ctx context.Context, in *GetRecoveryCaseRequest, opts ...grpc.CallOption) (*GetRecoveryCaseResponse, error)
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	ImportRecoveryRepayments(ctx context.Context, in *ImportRecoveryRepaymentsRequest, opts ...grpc.CallOption) (*ImportRecoveryRepaymentsResponse, error)
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	ApproveRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	RejectRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	RecordRecoveryRefusal(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	EscalateRecoveryCase(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	// GetRecoveryReport counts cases by state and age, and the recovery
+	// rate, per street or district.
+	GetRecoveryReport(ctx context.Context, in *GetRecoveryReportRequest, opts ...grpc.CallOption) (*GetRecoveryReportResponse, error)
 	// --- death benefits (B)
 	// CreateBenefitRule adds a death-benefit rule for a region (admin).
 	CreateBenefitRule(ctx context.Context, in *CreateBenefitRuleRequest, opts ...grpc.CallOption) (*CreateBenefitRuleResponse, error)
@@ -346,6 +393,126 @@ func (c *pensionServiceClient) ListPaymentAnomalies(ctx context.Context, in *Lis
 	return out, nil
 }
 
+func (c *pensionServiceClient) ListRecoveryCases(ctx context.Context, in *ListRecoveryCasesRequest, opts ...grpc.CallOption) (*ListRecoveryCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecoveryCasesResponse)
+	err := c.cc.Invoke(ctx, PensionService_ListRecoveryCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) GetRecoveryCase(ctx context.Context, in *GetRecoveryCaseRequest, opts ...grpc.CallOption) (*GetRecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_GetRecoveryCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_IssueRecoveryOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_SetRecoveryInstalmentPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_RecordRecoveryRepayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ImportRecoveryRepayments(ctx context.Context, in *ImportRecoveryRepaymentsRequest, opts ...grpc.CallOption) (*ImportRecoveryRepaymentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportRecoveryRepaymentsResponse)
+	err := c.cc.Invoke(ctx, PensionService_ImportRecoveryRepayments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_ProposeRecoveryWriteOff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) ApproveRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_ApproveRecoveryWriteOff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) RejectRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_RejectRecoveryWriteOff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) RecordRecoveryRefusal(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_RecordRecoveryRefusal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) EscalateRecoveryCase(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_EscalateRecoveryCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pensionServiceClient) GetRecoveryReport(ctx context.Context, in *GetRecoveryReportRequest, opts ...grpc.CallOption) (*GetRecoveryReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecoveryReportResponse)
+	err := c.cc.Invoke(ctx, PensionService_GetRecoveryReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pensionServiceClient) CreateBenefitRule(ctx context.Context, in *CreateBenefitRuleRequest, opts ...grpc.CallOption) (*CreateBenefitRuleResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateBenefitRuleResponse)
@@ -515,6 +682,41 @@ type PensionServiceServer interface {
 	PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
 	ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error)
+	// ListRecoveryCases lists recovery cases by community and state (clerk:
+	// its communities; supervisors: their area; bureau, admin: all).
+	ListRecoveryCases(context.Context, *ListRecoveryCasesRequest) (*ListRecoveryCasesResponse, error)
+	// GetRecoveryCase returns a case with its ledger.
+	GetRecoveryCase(context.Context, *GetRecoveryCaseRequest) (*GetRecoveryCaseResponse, error)
+	// IssueRecoveryOrder issues the repayment order to the family, due 30
+	// working days after issue (clerk of the community, bureau).
+	IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*RecoveryCaseResponse, error)
+	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
+	// balance (clerk of the community, bureau).
+	SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*RecoveryCaseResponse, error)
+	// RecordRecoveryRepayment records a repayment (clerk of the community,
+	// bureau); idempotent by bank reference when one is given.
+	RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecoveryCaseResponse, error)
+	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
+	// each idempotent by its bank reference (bureau).
+	ImportRecoveryRepayments(context.Context, *ImportRecoveryRepaymentsRequest) (*ImportRecoveryRepaymentsResponse, error)
+	// ProposeRecoveryWriteOff proposes writing off part or all of the
+	// balance (bureau, admin); a second person approves it.
+	ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*RecoveryCaseResponse, error)
+	// ApproveRecoveryWriteOff approves the pending write-off; the approver
+	// must not be its proposer (bureau, admin).
+	ApproveRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
+	RejectRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
+	// of the community, bureau).
+	RecordRecoveryRefusal(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	// EscalateRecoveryCase passes the case to enforcement, after a recorded
+	// refusal or once the final due date has passed with a balance (clerk
+	// of the community, bureau).
+	EscalateRecoveryCase(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	// GetRecoveryReport counts cases by state and age, and the recovery
+	// rate, per street or district.
+	GetRecoveryReport(context.Context, *GetRecoveryReportRequest) (*GetRecoveryReportResponse, error)
 	// --- death benefits (B)
 	// CreateBenefitRule adds a death-benefit rule for a region (admin).
 	CreateBenefitRule(context.Context, *CreateBenefitRuleRequest) (*CreateBenefitRuleResponse, error)
@@ -607,6 +809,42 @@ func (UnimplementedPensionServiceServer) PreviewCertificationRule(context.Contex
 }
 func (UnimplementedPensionServiceServer) ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPaymentAnomalies not implemented")
+}
+func (UnimplementedPensionServiceServer) ListRecoveryCases(context.Context, *ListRecoveryCasesRequest) (*ListRecoveryCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRecoveryCases not implemented")
+}
+func (UnimplementedPensionServiceServer) GetRecoveryCase(context.Context, *GetRecoveryCaseRequest) (*GetRecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecoveryCase not implemented")
+}
+func (UnimplementedPensionServiceServer) IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueRecoveryOrder not implemented")
+}
+func (UnimplementedPensionServiceServer) SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRecoveryInstalmentPlan not implemented")
+}
+func (UnimplementedPensionServiceServer) RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordRecoveryRepayment not implemented")
+}
+func (UnimplementedPensionServiceServer) ImportRecoveryRepayments(context.Context, *ImportRecoveryRepaymentsRequest) (*ImportRecoveryRepaymentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportRecoveryRepayments not implemented")
+}
+func (UnimplementedPensionServiceServer) ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProposeRecoveryWriteOff not implemented")
+}
+func (UnimplementedPensionServiceServer) ApproveRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveRecoveryWriteOff not implemented")
+}
+func (UnimplementedPensionServiceServer) RejectRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectRecoveryWriteOff not implemented")
+}
+func (UnimplementedPensionServiceServer) RecordRecoveryRefusal(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordRecoveryRefusal not implemented")
+}
+func (UnimplementedPensionServiceServer) EscalateRecoveryCase(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EscalateRecoveryCase not implemented")
+}
+func (UnimplementedPensionServiceServer) GetRecoveryReport(context.Context, *GetRecoveryReportRequest) (*GetRecoveryReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRecoveryReport not implemented")
 }
 func (UnimplementedPensionServiceServer) CreateBenefitRule(context.Context, *CreateBenefitRuleRequest) (*CreateBenefitRuleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateBenefitRule not implemented")
@@ -950,6 +1188,222 @@ func _PensionService_ListPaymentAnomalies_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_ListRecoveryCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecoveryCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ListRecoveryCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ListRecoveryCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ListRecoveryCases(ctx, req.(*ListRecoveryCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_GetRecoveryCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecoveryCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).GetRecoveryCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_GetRecoveryCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).GetRecoveryCase(ctx, req.(*GetRecoveryCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_IssueRecoveryOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueRecoveryOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).IssueRecoveryOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_IssueRecoveryOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).IssueRecoveryOrder(ctx, req.(*IssueRecoveryOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_SetRecoveryInstalmentPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRecoveryInstalmentPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).SetRecoveryInstalmentPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_SetRecoveryInstalmentPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).SetRecoveryInstalmentPlan(ctx, req.(*SetRecoveryInstalmentPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_RecordRecoveryRepayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordRecoveryRepaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).RecordRecoveryRepayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_RecordRecoveryRepayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).RecordRecoveryRepayment(ctx, req.(*RecordRecoveryRepaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ImportRecoveryRepayments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportRecoveryRepaymentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ImportRecoveryRepayments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ImportRecoveryRepayments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ImportRecoveryRepayments(ctx, req.(*ImportRecoveryRepaymentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ProposeRecoveryWriteOff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeRecoveryWriteOffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ProposeRecoveryWriteOff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ProposeRecoveryWriteOff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ProposeRecoveryWriteOff(ctx, req.(*ProposeRecoveryWriteOffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_ApproveRecoveryWriteOff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecoveryCaseActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ApproveRecoveryWriteOff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ApproveRecoveryWriteOff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ApproveRecoveryWriteOff(ctx, req.(*RecoveryCaseActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_RejectRecoveryWriteOff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecoveryCaseActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).RejectRecoveryWriteOff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_RejectRecoveryWriteOff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).RejectRecoveryWriteOff(ctx, req.(*RecoveryCaseActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_RecordRecoveryRefusal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecoveryCaseActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).RecordRecoveryRefusal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_RecordRecoveryRefusal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).RecordRecoveryRefusal(ctx, req.(*RecoveryCaseActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_EscalateRecoveryCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecoveryCaseActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).EscalateRecoveryCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_EscalateRecoveryCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).EscalateRecoveryCase(ctx, req.(*RecoveryCaseActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PensionService_GetRecoveryReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecoveryReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).GetRecoveryReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_GetRecoveryReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).GetRecoveryReport(ctx, req.(*GetRecoveryReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PensionService_CreateBenefitRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateBenefitRuleRequest)
 	if err := dec(in); err != nil {
@@ -1196,6 +1650,54 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPaymentAnomalies",
 			Handler:    _PensionService_ListPaymentAnomalies_Handler,
+		},
+		{
+			MethodName: "ListRecoveryCases",
+			Handler:    _PensionService_ListRecoveryCases_Handler,
+		},
+		{
+			MethodName: "GetRecoveryCase",
+			Handler:    _PensionService_GetRecoveryCase_Handler,
+		},
+		{
+			MethodName: "IssueRecoveryOrder",
+			Handler:    _PensionService_IssueRecoveryOrder_Handler,
+		},
+		{
+			MethodName: "SetRecoveryInstalmentPlan",
+			Handler:    _PensionService_SetRecoveryInstalmentPlan_Handler,
+		},
+		{
+			MethodName: "RecordRecoveryRepayment",
+			Handler:    _PensionService_RecordRecoveryRepayment_Handler,
+		},
+		{
+			MethodName: "ImportRecoveryRepayments",
+			Handler:    _PensionService_ImportRecoveryRepayments_Handler,
+		},
+		{
+			MethodName: "ProposeRecoveryWriteOff",
+			Handler:    _PensionService_ProposeRecoveryWriteOff_Handler,
+		},
+		{
+			MethodName: "ApproveRecoveryWriteOff",
+			Handler:    _PensionService_ApproveRecoveryWriteOff_Handler,
+		},
+		{
+			MethodName: "RejectRecoveryWriteOff",
+			Handler:    _PensionService_RejectRecoveryWriteOff_Handler,
+		},
+		{
+			MethodName: "RecordRecoveryRefusal",
+			Handler:    _PensionService_RecordRecoveryRefusal_Handler,
+		},
+		{
+			MethodName: "EscalateRecoveryCase",
+			Handler:    _PensionService_EscalateRecoveryCase_Handler,
+		},
+		{
+			MethodName: "GetRecoveryReport",
+			Handler:    _PensionService_GetRecoveryReport_Handler,
 		},
 		{
 			MethodName: "CreateBenefitRule",

@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/pension"
@@ -54,10 +55,15 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
 				return nil, err
 			}
+			calendar, err := workdays.Load(cfg.HolidayCalendar)
+			if err != nil {
+				return nil, err
+			}
 			pensionv1.RegisterPensionServiceServer(srv.GRPC(), pension.NewServer(store, pension.ServerOptions{
 				Logger:           log,
 				AmountDropShare:  cfg.AmountDropShare,
 				MaxStreamRecords: cfg.MaxStreamRecords,
+				Calendar:         calendar,
 			}))
 			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
 		},
