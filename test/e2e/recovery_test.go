@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
+	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+// recoveryCase is a RecoveryCase as a REST client reads it.
+type recoveryCase struct {
+	ID           string   `json:"id"`
+	RetireeID    string   `json:"retireeId"`
+	State        string   `json:"state"`
+	Months       []string `json:"months"`
+	PrincipalFen int64    `json:"principalFen,string"`
+	BalanceFen   int64    `json:"balanceFen,string"`
+	RepaidFen    int64    `json:"repaidFen,string"`
+	Order        struct {
+		DueOn string `json:"dueOn"`
+	} `json:"order"`
+}
+
+// TestRecoveryOfPaymentsAfterDeath: regular payments January to May, a
+// death on 15 March recorded by the bureau; the recovery case opens by
+// itself for exactly April and May, and goes through an order and a
+// repayment to REPAID, through the real binaries and the gateway.
+func TestRecoveryOfPaymentsAfterDeath(t *testing.T) {
+	t.Parallel()
+	s, tk, api := startSession(t)
+	var r1 retiree
+	must(t, "a retiree", func(t *testing.T) {
+		api.createCommunities(t, tk.admin)
+		api.send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.clerkA, body: map[string]any{
+			"idNumber": idNumber1, "name": "张桂英", "communityId": communityA, "managementMode": "COMMUNITY", "retirementDate": "2004-12-01",
+		}}, http.StatusOK, &r1)
+		waitfor.NoError(t, "the pension service to know the retiree", func(context.Context) error {
+			r := api.do(t, call{method: http.MethodPost, path: "/v1/pension:query", token: tk.admin, body: map[string]any{"idNumber": idNumber1}})
+			if r.code != http.StatusOK {
+				return fmt.Errorf("pension:query: %d", r.code)
+			}
+			return nil
+		})
+	})
+	must(t, "payments January to May", func(t *testing.T) {
+		conn := s.dialGRPC(t, s.pensionAddr, grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
+		stream, err := pensionv1.NewPensionServiceClient(conn).ImportPayments(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := []*pensionv1.ImportPaymentsRequest{{Message: &pensionv1.ImportPaymentsRequest_Header{Header: &pensionv1.ImportHeader{BatchId: "e2e-recovery", FormatVersion: 1}}}}
+		for m := 1; m <= 5; m++ {
+			month := fmt.Sprintf("2026-%02d", m)
+			msgs = append(msgs, &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Record{Record: &pensionv1.PaymentRecord{
+				Index: int64(m), IdNumber: idNumber1, Month: month, BasicFen: 300000 + int64(m), PaidOn: month + "-15", BankAccountMasked: "6222************1234",
+			}}})
+		}
+		for _, m := range msgs {
+			if err := stream.Send(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stream.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			resp, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sm := resp.GetSummary(); sm != nil && sm.Accepted != 5 {
+				t.Fatalf("summary %v", sm)
+			}
+		}
+	})
+	var c recoveryCase
+	must(t, "the death opens a case for April and May", func(t *testing.T) {
+		api.send(t, call{method: http.MethodPost, path: "/v1/retirees/" + r1.ID + ":recordDeath", token: tk.bureau, body: map[string]any{"dateOfDeath": "2026-03-15"}}, http.StatusOK, nil)
+		waitfor.NoError(t, "the recovery case to open", func(context.Context) error {
+			var list struct {
+				Cases []recoveryCase `json:"cases"`
+			}
+			api.send(t, call{method: http.MethodGet, path: "/v1/recoveryCases?communityId=" + communityA, token: tk.clerkA}, http.StatusOK, &list)
+			if len(list.Cases) != 1 {
+				return fmt.Errorf("%d cases", len(list.Cases))
+			}
+			c = list.Cases[0]
+			return nil
+		})
+		if want := int64(300004 + 300005); c.PrincipalFen != want || c.BalanceFen != want || c.State != "RECOVERY_OPEN" || !slices.Equal(c.Months, []string{"2026-04", "2026-05"}) || c.RetireeID != r1.ID {
+			t.Fatalf("case %+v, want principal %d for 2026-04 and 2026-05", c, want)
+		}
+		api.send(t, call{method: http.MethodGet, path: "/v1/recoveryCases/" + c.ID, token: tk.clerkB}, http.StatusForbidden, nil)
+	})
+	must(t, "order and repayment", func(t *testing.T) {
+		var got recoveryCase
+		api.send(t, call{method: http.MethodPost, path: "/v1/recoveryCases/" + c.ID + ":issueOrder", token: tk.clerkA, body: map[string]any{"debtorName": "王芳", "debtorRelation": "daughter"}}, http.StatusOK, &got)
+		if got.State != "RECOVERY_ORDERED" || got.Order.DueOn == "" {
+			t.Errorf("after the order: %+v", got)
+		}
+		// A fresh value: the zero balance is absent from the JSON.
+		got = recoveryCase{}
+		api.send(t, call{method: http.MethodPost, path: "/v1/recoveryCases/" + c.ID + ":recordRepayment", token: tk.clerkA, body: map[string]any{
+			"amountFen": c.BalanceFen, "paidOn": "2026-06-20", "bankReference": "BOC-E2E-1",
+		}}, http.StatusOK, &got)
+		if got.State != "RECOVERY_REPAID" || got.BalanceFen != 0 || got.RepaidFen != c.PrincipalFen {
+			t.Errorf("after the repayment: %+v", got)
+		}
+	})
+}
