@@ -15,6 +15,12 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("defaults: %+v", c)
 		}
 	})
+	t.Run("holiday calendar", func(t *testing.T) {
+		c := servicetest.MustParseConfig(t, ParseConfig, append(base, "--holiday-calendar", "/etc/socmgmt/holidays.txt"))
+		if c.HolidayCalendar != "/etc/socmgmt/holidays.txt" {
+			t.Errorf("HolidayCalendar = %q", c.HolidayCalendar)
+		}
+	})
 	t.Run("devrun's flags", func(t *testing.T) {
 		c, err := ParseConfig([]string{"--grpc-addr", "127.0.0.1:9103", "--admin-addr", "127.0.0.1:9203", "--data-dir", "/d",
 			"--token-key", "/d/dev-signing.key", "--id-key", "/d/dev-id.key", "--registry-addr", "127.0.0.1:9101", "--log-format", "console",

@@ -98,6 +98,12 @@ func TestDeathOpensRecoveryCase(t *testing.T) {
 	if !slices.Equal(c.Months, []string{"2026-04", "2026-05", "2026-06"}) {
 		t.Errorf("months %v", c.Months)
 	}
+	// Reading a case is reading the retiree's data: audited.
+	audited := auditCount(t, h, 0)
+	h.oneCase(t, 0)
+	if auditCount(t, h, 0) <= audited {
+		t.Error("reading the case was not audited")
+	}
 	last := c.Entries[len(c.Entries)-1]
 	if last.Kind != pb.RecoveryEntryKind_PRINCIPAL_ADDED || last.AmountFen != -5 || last.Month != "2026-05" || last.PaidOn != "2026-05-10" {
 		t.Errorf("the correction's entry = %v", last)
@@ -282,3 +288,107 @@ func cloneCase(c *pb.RecoveryCase) *pb.RecoveryCase {
 }
 
 func sameCase(a, b *pb.RecoveryCase) bool { return proto.Equal(a, b) }
+
+// TestDeathDateChangedAndDiedAgain: a corrected date of death recomputes
+// the principal; a reversal voids the case, and a death recorded again
+// opens a new one.
+func TestDeathDateChangedAndDiedAgain(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	h.payOn(t, 0, "2026-04", "2026-04-10", 100000)
+	h.payOn(t, 0, "2026-05", "2026-05-10", 200000)
+	h.die(t, 0, "2026-03-15")
+	h.die(t, 0, "2026-04-20")
+	c := h.oneCase(t, 0)
+	last := c.Entries[len(c.Entries)-1]
+	if c.PrincipalFen != 200000 || !slices.Equal(c.Months, []string{"2026-05"}) || last.Kind != pb.RecoveryEntryKind_PRINCIPAL_RECOMPUTED || last.AmountFen != -100000 {
+		t.Errorf("after the date changed: principal %d months %v last entry %v", c.PrincipalFen, c.Months, last)
+	}
+	st := h.registry.State(retireeID(0))
+	st.Status, st.DateOfDeath = registryv1.RetireeStatus_LIVING, ""
+	h.change(st, registryv1.ChangeKind_UPDATED)
+	h.die(t, 0, "2026-03-15")
+	cs := h.casesOf(t, 0)
+	states := map[pb.RecoveryState]int64{}
+	for _, c := range cs {
+		states[c.State] = c.PrincipalFen
+	}
+	if len(cs) != 2 || states[pb.RecoveryState_RECOVERY_VOID] != 200000 || states[pb.RecoveryState_RECOVERY_OPEN] != 300000 {
+		t.Errorf("after reversal and a new death: %v", states)
+	}
+}
+
+// TestOrderDueAcrossNationalDay: an order issued on Friday 18 September
+// 2026 counts the make-up working days (Sunday 20 September, Saturday 10
+// October) and skips the Mid-Autumn and National Day holidays; one issued
+// in December reaches 2027, which the calendar does not know, and is
+// provisional.
+func TestOrderDueAcrossNationalDay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		now, due    string
+		provisional bool
+	}{
+		{"2026-09-18", "2026-11-05", false},
+		{"2026-12-01", "2027-01-12", true},
+	} {
+		h := importFixture(t, harnessOptions{})
+		h.payOn(t, 0, "2026-05", "2026-05-10", 100000)
+		h.die(t, 0, "2026-04-15")
+		id := h.oneCase(t, 0).Id
+		day, _ := parseDate(tc.now)
+		h.now.Set(day.Add(10 * time.Hour))
+		r, err := h.client.IssueRecoveryOrder(h.as(bureauP), &pb.IssueRecoveryOrderRequest{Id: id, DebtorName: "王芳", DebtorRelation: "daughter"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := r.GetCase().GetOrder(); o.IssuedOn != tc.now || o.DueOn != tc.due || o.DueOnProvisional != tc.provisional {
+			t.Errorf("order issued %s: %v, want due %s provisional %v", tc.now, o, tc.due, tc.provisional)
+		}
+	}
+}
+
+// TestRecoveryBadInput: each bad request names its field and changes
+// nothing.
+func TestRecoveryBadInput(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	h.payOn(t, 0, "2026-05", "2026-05-10", 100000)
+	h.die(t, 0, "2026-04-15")
+	before := h.oneCase(t, 0)
+	id := before.Id
+	ctx := h.as(bureauP)
+	long := make([]*pb.RecoveryInstalment, maxInstalments+1)
+	for i := range long {
+		long[i] = &pb.RecoveryInstalment{DueOn: testNow.AddDate(0, 0, i+1).Format(time.DateOnly), AmountFen: 1}
+	}
+	_, err := h.client.IssueRecoveryOrder(ctx, &pb.IssueRecoveryOrderRequest{Id: id, DebtorRelation: "son"})
+	wantFields(t, err, "debtorName")
+	_, err = h.client.IssueRecoveryOrder(ctx, &pb.IssueRecoveryOrderRequest{Id: "not-an-id", DebtorName: "李明", DebtorRelation: "son"})
+	wantFields(t, err, "id")
+	_, err = h.client.SetRecoveryInstalmentPlan(ctx, &pb.SetRecoveryInstalmentPlanRequest{Id: id, Instalments: long})
+	wantFields(t, err, "instalments")
+	_, err = h.client.SetRecoveryInstalmentPlan(ctx, &pb.SetRecoveryInstalmentPlanRequest{Id: id, Instalments: []*pb.RecoveryInstalment{{DueOn: "2026-08-01", AmountFen: 50000}, {DueOn: "2026-07-01", AmountFen: 50000}}})
+	wantFields(t, err, "instalments")
+	_, err = h.client.RecordRecoveryRepayment(ctx, &pb.RecordRecoveryRepaymentRequest{Id: id, AmountFen: 0, PaidOn: "2026-06-16"})
+	wantFields(t, err, "amountFen", "paidOn")
+	_, err = h.client.ProposeRecoveryWriteOff(ctx, &pb.ProposeRecoveryWriteOffRequest{Id: id, AmountFen: 5})
+	wantFields(t, err, "reason")
+	_, err = h.client.EscalateRecoveryCase(ctx, &pb.RecoveryCaseActionRequest{Id: id})
+	wantFields(t, err, "reason")
+	_, err = h.client.ImportRecoveryRepayments(ctx, &pb.ImportRecoveryRepaymentsRequest{Repayments: []*pb.RecoveryRepayment{
+		{CaseId: id, AmountFen: 1, PaidOn: "2026-06-01"},
+		{CaseId: id, AmountFen: 1, PaidOn: "2026-06-01", BankReference: "X"},
+		{CaseId: id, AmountFen: 1, PaidOn: "2026-06-01", BankReference: "X"},
+	}})
+	wantFields(t, err, "repayments[0]", "repayments[2]")
+	_, err = h.client.ImportRecoveryRepayments(ctx, &pb.ImportRecoveryRepaymentsRequest{Repayments: make([]*pb.RecoveryRepayment, 0)})
+	wantFields(t, err, "repayments")
+	_, err = h.client.GetRecoveryReport(ctx, &pb.GetRecoveryReportRequest{GroupBy: "city"})
+	wantFields(t, err, "groupBy")
+	_, err = h.client.ListRecoveryCases(h.as(clerkP), &pb.ListRecoveryCasesRequest{})
+	wantFields(t, err, "communityId")
+	if after := h.oneCase(t, 0); !proto.Equal(before, after) {
+		t.Errorf("bad requests changed the case:\n%v\n%v", before, after)
+	}
+}
