@@ -1678,8 +1678,8 @@ type PensionServiceRecordRecoveryRepaymentBody struct {
 	// AmountFen At most the balance.
 	AmountFen *string `json:"amountFen,omitempty"`
 
-	// BankReference The bank's reference; the same reference again answers as the first
-	// time and changes nothing.
+	// BankReference The bank's reference; the same reference again changes nothing and
+	// answers the case as it stands (the ledger shows the first recording).
 	BankReference *string `json:"bankReference,omitempty"`
 	PaidOn        *string `json:"paidOn,omitempty"`
 }
@@ -5509,7 +5509,8 @@ type ClientInterface interface {
 	// PensionServiceApproveRecoveryWriteOffWithBody Approve recovery write off
 	//
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5519,7 +5520,8 @@ type ClientInterface interface {
 	// PensionServiceApproveRecoveryWriteOff Approve recovery write off
 	//
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7824,7 +7826,8 @@ func (c *Client) PensionServiceGetRecoveryCase(ctx context.Context, id string, r
 // PensionServiceApproveRecoveryWriteOffWithBody Approve recovery write off
 //
 // ApproveRecoveryWriteOff approves the pending write-off; the approver
-// must not be its proposer (bureau, admin).
+// must not be its proposer (bureau, admin): the proposer gets
+// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7844,7 +7847,8 @@ func (c *Client) PensionServiceApproveRecoveryWriteOffWithBody(ctx context.Conte
 // PensionServiceApproveRecoveryWriteOff Approve recovery write off
 //
 // ApproveRecoveryWriteOff approves the pending write-off; the approver
-// must not be its proposer (bureau, admin).
+// must not be its proposer (bureau, admin): the proposer gets
+// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -15602,7 +15606,8 @@ type ClientWithResponsesInterface interface {
 	// PensionServiceApproveRecoveryWriteOffWithBodyWithResponse Approve recovery write off
 	//
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15612,7 +15617,8 @@ type ClientWithResponsesInterface interface {
 	// PensionServiceApproveRecoveryWriteOffWithResponse Approve recovery write off
 	//
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -27175,7 +27181,8 @@ func (c *ClientWithResponses) PensionServiceGetRecoveryCaseWithResponse(ctx cont
 // PensionServiceApproveRecoveryWriteOffWithBodyWithResponse Approve recovery write off
 //
 // ApproveRecoveryWriteOff approves the pending write-off; the approver
-// must not be its proposer (bureau, admin).
+// must not be its proposer (bureau, admin): the proposer gets
+// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -27191,7 +27198,8 @@ func (c *ClientWithResponses) PensionServiceApproveRecoveryWriteOffWithBodyWithR
 // PensionServiceApproveRecoveryWriteOffWithResponse Approve recovery write off
 //
 // ApproveRecoveryWriteOff approves the pending write-off; the approver
-// must not be its proposer (bureau, admin).
+// must not be its proposer (bureau, admin): the proposer gets
+// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -5417,8 +5417,8 @@ type RecordRecoveryRepaymentRequest struct {
 	// At most the balance.
 	AmountFen int64  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
 	PaidOn    string `protobuf:"bytes,3,opt,name=paid_on,json=paidOn,proto3" json:"paid_on,omitempty"`
-	// The bank's reference; the same reference again answers as the first
-	// time and changes nothing.
+	// The bank's reference; the same reference again changes nothing and
+	// answers the case as it stands (the ledger shows the first recording).
 	BankReference string `protobuf:"bytes,4,opt,name=bank_reference,json=bankReference,proto3" json:"bank_reference,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -151,7 +151,8 @@ type PensionServiceClient interface {
 	// balance (bureau, admin); a second person approves it.
 	ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	ApproveRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
 	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
 	RejectRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
@@ -703,7 +704,8 @@ type PensionServiceServer interface {
 	// balance (bureau, admin); a second person approves it.
 	ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*RecoveryCaseResponse, error)
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
-	// must not be its proposer (bureau, admin).
+	// must not be its proposer (bureau, admin): the proposer gets
+	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
 	ApproveRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
 	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
 	RejectRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
