@@ -59,19 +59,19 @@ func TestRecoveryAuthorisationMatrix(t *testing.T) {
 			return servicetest.ErrOf(h.client.RecordRecoveryRepayment(ctx, &pb.RecordRecoveryRepaymentRequest{Id: ids[tg], AmountFen: 1, PaidOn: "2026-06-01"}))
 		}},
 		{"RecordRecoveryRefusal", actors, false, func(ctx context.Context, tg servicetest.Target) error {
-			return servicetest.ErrOf(h.client.RecordRecoveryRefusal(ctx, &pb.RecoveryCaseActionRequest{Id: ids[tg]}))
+			return servicetest.ErrOf(h.client.RecordRecoveryRefusal(ctx, &pb.RecordRecoveryRefusalRequest{Id: ids[tg]}))
 		}},
 		{"EscalateRecoveryCase", actors, false, func(ctx context.Context, tg servicetest.Target) error {
-			return servicetest.ErrOf(h.client.EscalateRecoveryCase(ctx, &pb.RecoveryCaseActionRequest{Id: ids[tg], Reason: "refused"}))
+			return servicetest.ErrOf(h.client.EscalateRecoveryCase(ctx, &pb.EscalateRecoveryCaseRequest{Id: ids[tg], Reason: "refused"}))
 		}},
 		{"ProposeRecoveryWriteOff", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
 			return servicetest.ErrOf(h.client.ProposeRecoveryWriteOff(ctx, &pb.ProposeRecoveryWriteOffRequest{Id: ids[tg], AmountFen: 1, Reason: "hardship"}))
 		}},
 		{"ApproveRecoveryWriteOff", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
-			return servicetest.ErrOf(h.client.ApproveRecoveryWriteOff(ctx, &pb.RecoveryCaseActionRequest{Id: ids[tg]}))
+			return servicetest.ErrOf(h.client.ApproveRecoveryWriteOff(ctx, &pb.ApproveRecoveryWriteOffRequest{Id: ids[tg]}))
 		}},
 		{"RejectRecoveryWriteOff", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
-			return servicetest.ErrOf(h.client.RejectRecoveryWriteOff(ctx, &pb.RecoveryCaseActionRequest{Id: ids[tg]}))
+			return servicetest.ErrOf(h.client.RejectRecoveryWriteOff(ctx, &pb.RejectRecoveryWriteOffRequest{Id: ids[tg]}))
 		}},
 		{"ImportRecoveryRepayments", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
 			return servicetest.ErrOf(h.client.ImportRecoveryRepayments(ctx, &pb.ImportRecoveryRepaymentsRequest{Repayments: []*pb.RecoveryRepayment{{CaseId: ids[tg], AmountFen: 1, PaidOn: "2026-06-01", BankReference: "M-" + ids[tg]}}}))

@@ -117,7 +117,7 @@ func (s *Server) GetRecoveryCase(ctx context.Context, req *pb.GetRecoveryCaseReq
 
 // act runs one change of case id by a caller with one of roles, once v
 // (the request's other checks) holds.
-func (s *Server) act(ctx context.Context, rpc, id string, roles []authn.Role, v *fault.Violations, ref string, apply func(*pb.RecoveryCase, step) error) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) act(ctx context.Context, rpc, id string, roles []authn.Role, v *fault.Violations, ref string, apply func(*pb.RecoveryCase, step) error) (*pb.RecoveryCase, error) {
 	p, err := authn.Require(ctx, roles...)
 	if err != nil {
 		return nil, err
@@ -132,14 +132,25 @@ func (s *Server) act(ctx context.Context, rpc, id string, roles []authn.Role, v 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &pb.RecoveryCaseResponse{Case: c}, nil
+	return c, nil
+}
+
+// respond wraps the case an action answers in the action's response.
+func respond[R any](wrap func(*pb.RecoveryCase) R) func(*pb.RecoveryCase, error) (R, error) {
+	return func(c *pb.RecoveryCase, err error) (R, error) {
+		if err != nil {
+			var zero R
+			return zero, err
+		}
+		return wrap(c), nil
+	}
 }
 
 // today is the day in China.
 func (s *Server) today() time.Time { return workdays.Today(s.now()) }
 
 // IssueRecoveryOrder implements pb.PensionServiceServer.
-func (s *Server) IssueRecoveryOrder(ctx context.Context, req *pb.IssueRecoveryOrderRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) IssueRecoveryOrder(ctx context.Context, req *pb.IssueRecoveryOrderRequest) (*pb.IssueRecoveryOrderResponse, error) {
 	var v fault.Violations
 	inputcheck.Text(&v, "debtorName", req.DebtorName, true, maxDebtorLen)
 	inputcheck.Text(&v, "debtorRelation", req.DebtorRelation, true, maxDebtorLen)
@@ -149,18 +160,22 @@ func (s *Server) IssueRecoveryOrder(ctx context.Context, req *pb.IssueRecoveryOr
 		IssuedOn: formatDate(today), DueOn: formatDate(due), DueOnProvisional: !known,
 		DebtorName: req.DebtorName, DebtorRelation: req.DebtorRelation,
 	}
-	return s.act(ctx, "IssueRecoveryOrder", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.IssueRecoveryOrderResponse {
+		return &pb.IssueRecoveryOrderResponse{Case: c}
+	})(s.act(ctx, "IssueRecoveryOrder", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return issueOrder(c, at, order)
-	})
+	}))
 }
 
 // SetRecoveryInstalmentPlan implements pb.PensionServiceServer.
-func (s *Server) SetRecoveryInstalmentPlan(ctx context.Context, req *pb.SetRecoveryInstalmentPlanRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) SetRecoveryInstalmentPlan(ctx context.Context, req *pb.SetRecoveryInstalmentPlanRequest) (*pb.SetRecoveryInstalmentPlanResponse, error) {
 	var v fault.Violations
 	checkPlan(&v, req.Instalments, formatDate(s.today()))
-	return s.act(ctx, "SetRecoveryInstalmentPlan", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.SetRecoveryInstalmentPlanResponse {
+		return &pb.SetRecoveryInstalmentPlanResponse{Case: c}
+	})(s.act(ctx, "SetRecoveryInstalmentPlan", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return setPlan(c, at, req.Instalments)
-	})
+	}))
 }
 
 // checkPlan validates a plan: 1 to 60 instalments, positive amounts, due
@@ -202,59 +217,71 @@ func checkRepayment(v *fault.Violations, amount int64, paidOn, ref string, refRe
 }
 
 // RecordRecoveryRepayment implements pb.PensionServiceServer.
-func (s *Server) RecordRecoveryRepayment(ctx context.Context, req *pb.RecordRecoveryRepaymentRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) RecordRecoveryRepayment(ctx context.Context, req *pb.RecordRecoveryRepaymentRequest) (*pb.RecordRecoveryRepaymentResponse, error) {
 	var v fault.Violations
 	checkRepayment(&v, req.AmountFen, req.PaidOn, req.BankReference, false, s.today())
-	return s.act(ctx, "RecordRecoveryRepayment", req.Id, recoveryActors, &v, req.BankReference, func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.RecordRecoveryRepaymentResponse {
+		return &pb.RecordRecoveryRepaymentResponse{Case: c}
+	})(s.act(ctx, "RecordRecoveryRepayment", req.Id, recoveryActors, &v, req.BankReference, func(c *pb.RecoveryCase, at step) error {
 		return repay(c, at, req.AmountFen, req.PaidOn, req.BankReference)
-	})
+	}))
 }
 
 // ProposeRecoveryWriteOff implements pb.PensionServiceServer.
-func (s *Server) ProposeRecoveryWriteOff(ctx context.Context, req *pb.ProposeRecoveryWriteOffRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) ProposeRecoveryWriteOff(ctx context.Context, req *pb.ProposeRecoveryWriteOffRequest) (*pb.ProposeRecoveryWriteOffResponse, error) {
 	var v fault.Violations
 	if req.AmountFen <= 0 {
 		v.Add("amountFen", "must be positive")
 	}
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
-	return s.act(ctx, "ProposeRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.ProposeRecoveryWriteOffResponse {
+		return &pb.ProposeRecoveryWriteOffResponse{Case: c}
+	})(s.act(ctx, "ProposeRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return proposeWriteOff(c, at, req.AmountFen, req.Reason)
-	})
+	}))
 }
 
 // ApproveRecoveryWriteOff implements pb.PensionServiceServer. The
 // proposer approving its own write-off gets FAILED_PRECONDITION with the
 // reason WRITE_OFF_SAME_PERSON.
-func (s *Server) ApproveRecoveryWriteOff(ctx context.Context, req *pb.RecoveryCaseActionRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) ApproveRecoveryWriteOff(ctx context.Context, req *pb.ApproveRecoveryWriteOffRequest) (*pb.ApproveRecoveryWriteOffResponse, error) {
 	var v fault.Violations
-	return s.act(ctx, "ApproveRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", approveWriteOff)
+	return respond(func(c *pb.RecoveryCase) *pb.ApproveRecoveryWriteOffResponse {
+		return &pb.ApproveRecoveryWriteOffResponse{Case: c}
+	})(s.act(ctx, "ApproveRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", approveWriteOff))
 }
 
 // RejectRecoveryWriteOff implements pb.PensionServiceServer.
-func (s *Server) RejectRecoveryWriteOff(ctx context.Context, req *pb.RecoveryCaseActionRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) RejectRecoveryWriteOff(ctx context.Context, req *pb.RejectRecoveryWriteOffRequest) (*pb.RejectRecoveryWriteOffResponse, error) {
 	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
-	return s.act(ctx, "RejectRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.RejectRecoveryWriteOffResponse {
+		return &pb.RejectRecoveryWriteOffResponse{Case: c}
+	})(s.act(ctx, "RejectRecoveryWriteOff", req.Id, writeOffDeciders, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return rejectWriteOff(c, at, req.Reason)
-	})
+	}))
 }
 
 // RecordRecoveryRefusal implements pb.PensionServiceServer.
-func (s *Server) RecordRecoveryRefusal(ctx context.Context, req *pb.RecoveryCaseActionRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) RecordRecoveryRefusal(ctx context.Context, req *pb.RecordRecoveryRefusalRequest) (*pb.RecordRecoveryRefusalResponse, error) {
 	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, false, maxReasonLen)
 	today := formatDate(s.today())
-	return s.act(ctx, "RecordRecoveryRefusal", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.RecordRecoveryRefusalResponse {
+		return &pb.RecordRecoveryRefusalResponse{Case: c}
+	})(s.act(ctx, "RecordRecoveryRefusal", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return recordRefusal(c, at, today, req.Reason)
-	})
+	}))
 }
 
 // EscalateRecoveryCase implements pb.PensionServiceServer.
-func (s *Server) EscalateRecoveryCase(ctx context.Context, req *pb.RecoveryCaseActionRequest) (*pb.RecoveryCaseResponse, error) {
+func (s *Server) EscalateRecoveryCase(ctx context.Context, req *pb.EscalateRecoveryCaseRequest) (*pb.EscalateRecoveryCaseResponse, error) {
 	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
 	today := formatDate(s.today())
-	return s.act(ctx, "EscalateRecoveryCase", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
+	return respond(func(c *pb.RecoveryCase) *pb.EscalateRecoveryCaseResponse {
+		return &pb.EscalateRecoveryCaseResponse{Case: c}
+	})(s.act(ctx, "EscalateRecoveryCase", req.Id, recoveryActors, &v, "", func(c *pb.RecoveryCase, at step) error {
 		return escalate(c, at, today, req.Reason)
-	})
+	}))
 }

@@ -133,7 +133,9 @@ func TestRecoveryCaseLifecycle(t *testing.T) {
 	h.die(t, 0, "2026-03-15")
 	id := h.oneCase(t, 0).Id
 
-	r, err := h.client.IssueRecoveryOrder(h.as(clerkP), &pb.IssueRecoveryOrderRequest{Id: id, DebtorName: "王芳", DebtorRelation: "daughter"})
+	var r interface{ GetCase() *pb.RecoveryCase }
+	var err error
+	r, err = h.client.IssueRecoveryOrder(h.as(clerkP), &pb.IssueRecoveryOrderRequest{Id: id, DebtorName: "王芳", DebtorRelation: "daughter"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +169,9 @@ func TestRecoveryCaseLifecycle(t *testing.T) {
 	if _, err := h.client.ProposeRecoveryWriteOff(h.as(bureauP), &pb.ProposeRecoveryWriteOffRequest{Id: id, AmountFen: 500, Reason: "hardship"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.client.ApproveRecoveryWriteOff(h.as(bureauP), &pb.RecoveryCaseActionRequest{Id: id})
+	_, err = h.client.ApproveRecoveryWriteOff(h.as(bureauP), &pb.ApproveRecoveryWriteOffRequest{Id: id})
 	wantReason(t, err, codes.FailedPrecondition, ReasonWriteOffSamePerson)
-	r, err = h.client.ApproveRecoveryWriteOff(h.as(other), &pb.RecoveryCaseActionRequest{Id: id})
+	r, err = h.client.ApproveRecoveryWriteOff(h.as(other), &pb.ApproveRecoveryWriteOffRequest{Id: id})
 	if err != nil || r.GetCase().GetWrittenOffFen() != 500 || r.GetCase().GetBalanceFen() != 99500 {
 		t.Fatalf("approval by a second person: %v, %v", r.GetCase(), err)
 	}
@@ -199,7 +201,7 @@ func TestEscalation(t *testing.T) {
 	h.payOn(t, 0, "2026-05", "2026-05-10", 100000)
 	h.die(t, 0, "2026-04-15")
 	id := h.oneCase(t, 0).Id
-	esc := &pb.RecoveryCaseActionRequest{Id: id, Reason: "refused"}
+	esc := &pb.EscalateRecoveryCaseRequest{Id: id, Reason: "refused"}
 	_, err := h.client.EscalateRecoveryCase(h.as(clerkP), esc)
 	wantReason(t, err, codes.FailedPrecondition, ReasonNotEscalable)
 	if _, err := h.client.IssueRecoveryOrder(h.as(clerkP), &pb.IssueRecoveryOrderRequest{Id: id, DebtorName: "李明", DebtorRelation: "son"}); err != nil {
@@ -374,7 +376,7 @@ func TestRecoveryBadInput(t *testing.T) {
 	wantFields(t, err, "amountFen", "paidOn")
 	_, err = h.client.ProposeRecoveryWriteOff(ctx, &pb.ProposeRecoveryWriteOffRequest{Id: id, AmountFen: 5})
 	wantFields(t, err, "reason")
-	_, err = h.client.EscalateRecoveryCase(ctx, &pb.RecoveryCaseActionRequest{Id: id})
+	_, err = h.client.EscalateRecoveryCase(ctx, &pb.EscalateRecoveryCaseRequest{Id: id})
 	wantFields(t, err, "reason")
 	_, err = h.client.ImportRecoveryRepayments(ctx, &pb.ImportRecoveryRepaymentsRequest{Repayments: []*pb.RecoveryRepayment{
 		{CaseId: id, AmountFen: 1, PaidOn: "2026-06-01"},

@@ -1629,15 +1629,12 @@ type ObligationKind string
 // ApproveDeathBenefitClaim.
 type PensionServiceApproveDeathBenefitClaimBody = map[string]interface{}
 
-// PensionServiceApproveRecoveryWriteOffBody RecoveryCaseActionRequest names a case and, where the action takes one,
-// a reason.
-type PensionServiceApproveRecoveryWriteOffBody struct {
-	Reason *string `json:"reason,omitempty"`
-}
+// PensionServiceApproveRecoveryWriteOffBody ApproveRecoveryWriteOffRequest is the request of ApproveRecoveryWriteOff.
+type PensionServiceApproveRecoveryWriteOffBody = map[string]interface{}
 
-// PensionServiceEscalateRecoveryCaseBody RecoveryCaseActionRequest names a case and, where the action takes one,
-// a reason.
+// PensionServiceEscalateRecoveryCaseBody EscalateRecoveryCaseRequest is the request of EscalateRecoveryCase.
 type PensionServiceEscalateRecoveryCaseBody struct {
+	// Reason Required.
 	Reason *string `json:"reason,omitempty"`
 }
 
@@ -1667,9 +1664,9 @@ type PensionServiceProposeRecoveryWriteOffBody struct {
 	Reason    *string `json:"reason,omitempty"`
 }
 
-// PensionServiceRecordRecoveryRefusalBody RecoveryCaseActionRequest names a case and, where the action takes one,
-// a reason.
+// PensionServiceRecordRecoveryRefusalBody RecordRecoveryRefusalRequest is the request of RecordRecoveryRefusal.
 type PensionServiceRecordRecoveryRefusalBody struct {
+	// Reason What the debtor said, optional.
 	Reason *string `json:"reason,omitempty"`
 }
 
@@ -1690,9 +1687,9 @@ type PensionServiceRejectDeathBenefitClaimBody struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
-// PensionServiceRejectRecoveryWriteOffBody RecoveryCaseActionRequest names a case and, where the action takes one,
-// a reason.
+// PensionServiceRejectRecoveryWriteOffBody RejectRecoveryWriteOffRequest is the request of RejectRecoveryWriteOff.
 type PensionServiceRejectRecoveryWriteOffBody struct {
+	// Reason Optional.
 	Reason *string `json:"reason,omitempty"`
 }
 

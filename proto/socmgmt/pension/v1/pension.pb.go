@@ -803,7 +803,7 @@ func (x BenefitDocument_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BenefitDocument_Kind.Descriptor instead.
 func (BenefitDocument_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73, 0}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{83, 0}
 }
 
 // ImportHeader opens an import stream.
@@ -5247,28 +5247,29 @@ func (x *GetRecoveryCaseResponse) GetCase() *RecoveryCase {
 	return nil
 }
 
-// RecoveryCaseResponse is the case after an action, with its ledger.
-type RecoveryCaseResponse struct {
+// IssueRecoveryOrderResponse is the response of IssueRecoveryOrder:
+// the case after it, with its ledger.
+type IssueRecoveryOrderResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *RecoveryCaseResponse) Reset() {
-	*x = RecoveryCaseResponse{}
+func (x *IssueRecoveryOrderResponse) Reset() {
+	*x = IssueRecoveryOrderResponse{}
 	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *RecoveryCaseResponse) String() string {
+func (x *IssueRecoveryOrderResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*RecoveryCaseResponse) ProtoMessage() {}
+func (*IssueRecoveryOrderResponse) ProtoMessage() {}
 
-func (x *RecoveryCaseResponse) ProtoReflect() protoreflect.Message {
+func (x *IssueRecoveryOrderResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -5280,12 +5281,334 @@ func (x *RecoveryCaseResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use RecoveryCaseResponse.ProtoReflect.Descriptor instead.
-func (*RecoveryCaseResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use IssueRecoveryOrderResponse.ProtoReflect.Descriptor instead.
+func (*IssueRecoveryOrderResponse) Descriptor() ([]byte, []int) {
 	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{59}
 }
 
-func (x *RecoveryCaseResponse) GetCase() *RecoveryCase {
+func (x *IssueRecoveryOrderResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// SetRecoveryInstalmentPlanResponse is the response of SetRecoveryInstalmentPlan:
+// the case after it, with its ledger.
+type SetRecoveryInstalmentPlanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRecoveryInstalmentPlanResponse) Reset() {
+	*x = SetRecoveryInstalmentPlanResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRecoveryInstalmentPlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRecoveryInstalmentPlanResponse) ProtoMessage() {}
+
+func (x *SetRecoveryInstalmentPlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRecoveryInstalmentPlanResponse.ProtoReflect.Descriptor instead.
+func (*SetRecoveryInstalmentPlanResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *SetRecoveryInstalmentPlanResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// RecordRecoveryRepaymentResponse is the response of RecordRecoveryRepayment:
+// the case after it, with its ledger.
+type RecordRecoveryRepaymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRecoveryRepaymentResponse) Reset() {
+	*x = RecordRecoveryRepaymentResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRecoveryRepaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRecoveryRepaymentResponse) ProtoMessage() {}
+
+func (x *RecordRecoveryRepaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRecoveryRepaymentResponse.ProtoReflect.Descriptor instead.
+func (*RecordRecoveryRepaymentResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *RecordRecoveryRepaymentResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// ProposeRecoveryWriteOffResponse is the response of ProposeRecoveryWriteOff:
+// the case after it, with its ledger.
+type ProposeRecoveryWriteOffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeRecoveryWriteOffResponse) Reset() {
+	*x = ProposeRecoveryWriteOffResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeRecoveryWriteOffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeRecoveryWriteOffResponse) ProtoMessage() {}
+
+func (x *ProposeRecoveryWriteOffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeRecoveryWriteOffResponse.ProtoReflect.Descriptor instead.
+func (*ProposeRecoveryWriteOffResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ProposeRecoveryWriteOffResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// ApproveRecoveryWriteOffResponse is the response of ApproveRecoveryWriteOff:
+// the case after it, with its ledger.
+type ApproveRecoveryWriteOffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveRecoveryWriteOffResponse) Reset() {
+	*x = ApproveRecoveryWriteOffResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveRecoveryWriteOffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveRecoveryWriteOffResponse) ProtoMessage() {}
+
+func (x *ApproveRecoveryWriteOffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveRecoveryWriteOffResponse.ProtoReflect.Descriptor instead.
+func (*ApproveRecoveryWriteOffResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ApproveRecoveryWriteOffResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// RejectRecoveryWriteOffResponse is the response of RejectRecoveryWriteOff:
+// the case after it, with its ledger.
+type RejectRecoveryWriteOffResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectRecoveryWriteOffResponse) Reset() {
+	*x = RejectRecoveryWriteOffResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRecoveryWriteOffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRecoveryWriteOffResponse) ProtoMessage() {}
+
+func (x *RejectRecoveryWriteOffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRecoveryWriteOffResponse.ProtoReflect.Descriptor instead.
+func (*RejectRecoveryWriteOffResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *RejectRecoveryWriteOffResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// RecordRecoveryRefusalResponse is the response of RecordRecoveryRefusal:
+// the case after it, with its ledger.
+type RecordRecoveryRefusalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRecoveryRefusalResponse) Reset() {
+	*x = RecordRecoveryRefusalResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRecoveryRefusalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRecoveryRefusalResponse) ProtoMessage() {}
+
+func (x *RecordRecoveryRefusalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRecoveryRefusalResponse.ProtoReflect.Descriptor instead.
+func (*RecordRecoveryRefusalResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *RecordRecoveryRefusalResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// EscalateRecoveryCaseResponse is the response of EscalateRecoveryCase:
+// the case after it, with its ledger.
+type EscalateRecoveryCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EscalateRecoveryCaseResponse) Reset() {
+	*x = EscalateRecoveryCaseResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EscalateRecoveryCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EscalateRecoveryCaseResponse) ProtoMessage() {}
+
+func (x *EscalateRecoveryCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EscalateRecoveryCaseResponse.ProtoReflect.Descriptor instead.
+func (*EscalateRecoveryCaseResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *EscalateRecoveryCaseResponse) GetCase() *RecoveryCase {
 	if x != nil {
 		return x.Case
 	}
@@ -5306,7 +5629,7 @@ type IssueRecoveryOrderRequest struct {
 
 func (x *IssueRecoveryOrderRequest) Reset() {
 	*x = IssueRecoveryOrderRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5318,7 +5641,7 @@ func (x *IssueRecoveryOrderRequest) String() string {
 func (*IssueRecoveryOrderRequest) ProtoMessage() {}
 
 func (x *IssueRecoveryOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[60]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5331,7 +5654,7 @@ func (x *IssueRecoveryOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueRecoveryOrderRequest.ProtoReflect.Descriptor instead.
 func (*IssueRecoveryOrderRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{60}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *IssueRecoveryOrderRequest) GetId() string {
@@ -5368,7 +5691,7 @@ type SetRecoveryInstalmentPlanRequest struct {
 
 func (x *SetRecoveryInstalmentPlanRequest) Reset() {
 	*x = SetRecoveryInstalmentPlanRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5380,7 +5703,7 @@ func (x *SetRecoveryInstalmentPlanRequest) String() string {
 func (*SetRecoveryInstalmentPlanRequest) ProtoMessage() {}
 
 func (x *SetRecoveryInstalmentPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[61]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5393,7 +5716,7 @@ func (x *SetRecoveryInstalmentPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRecoveryInstalmentPlanRequest.ProtoReflect.Descriptor instead.
 func (*SetRecoveryInstalmentPlanRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{61}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SetRecoveryInstalmentPlanRequest) GetId() string {
@@ -5426,7 +5749,7 @@ type RecordRecoveryRepaymentRequest struct {
 
 func (x *RecordRecoveryRepaymentRequest) Reset() {
 	*x = RecordRecoveryRepaymentRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5438,7 +5761,7 @@ func (x *RecordRecoveryRepaymentRequest) String() string {
 func (*RecordRecoveryRepaymentRequest) ProtoMessage() {}
 
 func (x *RecordRecoveryRepaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[62]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5451,7 +5774,7 @@ func (x *RecordRecoveryRepaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordRecoveryRepaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordRecoveryRepaymentRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{62}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RecordRecoveryRepaymentRequest) GetId() string {
@@ -5496,7 +5819,7 @@ type RecoveryRepayment struct {
 
 func (x *RecoveryRepayment) Reset() {
 	*x = RecoveryRepayment{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5508,7 +5831,7 @@ func (x *RecoveryRepayment) String() string {
 func (*RecoveryRepayment) ProtoMessage() {}
 
 func (x *RecoveryRepayment) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[63]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5521,7 +5844,7 @@ func (x *RecoveryRepayment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryRepayment.ProtoReflect.Descriptor instead.
 func (*RecoveryRepayment) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{63}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RecoveryRepayment) GetCaseId() string {
@@ -5564,7 +5887,7 @@ type ImportRecoveryRepaymentsRequest struct {
 
 func (x *ImportRecoveryRepaymentsRequest) Reset() {
 	*x = ImportRecoveryRepaymentsRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5576,7 +5899,7 @@ func (x *ImportRecoveryRepaymentsRequest) String() string {
 func (*ImportRecoveryRepaymentsRequest) ProtoMessage() {}
 
 func (x *ImportRecoveryRepaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[64]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5589,7 +5912,7 @@ func (x *ImportRecoveryRepaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecoveryRepaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ImportRecoveryRepaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{64}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ImportRecoveryRepaymentsRequest) GetRepayments() []*RecoveryRepayment {
@@ -5614,7 +5937,7 @@ type RecoveryRepaymentResult struct {
 
 func (x *RecoveryRepaymentResult) Reset() {
 	*x = RecoveryRepaymentResult{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5626,7 +5949,7 @@ func (x *RecoveryRepaymentResult) String() string {
 func (*RecoveryRepaymentResult) ProtoMessage() {}
 
 func (x *RecoveryRepaymentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[65]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5639,7 +5962,7 @@ func (x *RecoveryRepaymentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryRepaymentResult.ProtoReflect.Descriptor instead.
 func (*RecoveryRepaymentResult) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{65}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RecoveryRepaymentResult) GetBankReference() string {
@@ -5681,7 +6004,7 @@ type ImportRecoveryRepaymentsResponse struct {
 
 func (x *ImportRecoveryRepaymentsResponse) Reset() {
 	*x = ImportRecoveryRepaymentsResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5693,7 +6016,7 @@ func (x *ImportRecoveryRepaymentsResponse) String() string {
 func (*ImportRecoveryRepaymentsResponse) ProtoMessage() {}
 
 func (x *ImportRecoveryRepaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[66]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5706,7 +6029,7 @@ func (x *ImportRecoveryRepaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecoveryRepaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ImportRecoveryRepaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{66}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ImportRecoveryRepaymentsResponse) GetResults() []*RecoveryRepaymentResult {
@@ -5729,7 +6052,7 @@ type ProposeRecoveryWriteOffRequest struct {
 
 func (x *ProposeRecoveryWriteOffRequest) Reset() {
 	*x = ProposeRecoveryWriteOffRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5741,7 +6064,7 @@ func (x *ProposeRecoveryWriteOffRequest) String() string {
 func (*ProposeRecoveryWriteOffRequest) ProtoMessage() {}
 
 func (x *ProposeRecoveryWriteOffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[67]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5754,7 +6077,7 @@ func (x *ProposeRecoveryWriteOffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRecoveryWriteOffRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRecoveryWriteOffRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{67}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ProposeRecoveryWriteOffRequest) GetId() string {
@@ -5778,31 +6101,29 @@ func (x *ProposeRecoveryWriteOffRequest) GetReason() string {
 	return ""
 }
 
-// RecoveryCaseActionRequest names a case and, where the action takes one,
-// a reason.
-type RecoveryCaseActionRequest struct {
+// ApproveRecoveryWriteOffRequest is the request of ApproveRecoveryWriteOff.
+type ApproveRecoveryWriteOffRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *RecoveryCaseActionRequest) Reset() {
-	*x = RecoveryCaseActionRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+func (x *ApproveRecoveryWriteOffRequest) Reset() {
+	*x = ApproveRecoveryWriteOffRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *RecoveryCaseActionRequest) String() string {
+func (x *ApproveRecoveryWriteOffRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*RecoveryCaseActionRequest) ProtoMessage() {}
+func (*ApproveRecoveryWriteOffRequest) ProtoMessage() {}
 
-func (x *RecoveryCaseActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[68]
+func (x *ApproveRecoveryWriteOffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5813,19 +6134,174 @@ func (x *RecoveryCaseActionRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use RecoveryCaseActionRequest.ProtoReflect.Descriptor instead.
-func (*RecoveryCaseActionRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{68}
+// Deprecated: Use ApproveRecoveryWriteOffRequest.ProtoReflect.Descriptor instead.
+func (*ApproveRecoveryWriteOffRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{75}
 }
 
-func (x *RecoveryCaseActionRequest) GetId() string {
+func (x *ApproveRecoveryWriteOffRequest) GetId() string {
 	if x != nil {
 		return x.Id
 	}
 	return ""
 }
 
-func (x *RecoveryCaseActionRequest) GetReason() string {
+// RejectRecoveryWriteOffRequest is the request of RejectRecoveryWriteOff.
+type RejectRecoveryWriteOffRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Optional.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectRecoveryWriteOffRequest) Reset() {
+	*x = RejectRecoveryWriteOffRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectRecoveryWriteOffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectRecoveryWriteOffRequest) ProtoMessage() {}
+
+func (x *RejectRecoveryWriteOffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectRecoveryWriteOffRequest.ProtoReflect.Descriptor instead.
+func (*RejectRecoveryWriteOffRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *RejectRecoveryWriteOffRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectRecoveryWriteOffRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RecordRecoveryRefusalRequest is the request of RecordRecoveryRefusal.
+type RecordRecoveryRefusalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// What the debtor said, optional.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRecoveryRefusalRequest) Reset() {
+	*x = RecordRecoveryRefusalRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRecoveryRefusalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRecoveryRefusalRequest) ProtoMessage() {}
+
+func (x *RecordRecoveryRefusalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRecoveryRefusalRequest.ProtoReflect.Descriptor instead.
+func (*RecordRecoveryRefusalRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *RecordRecoveryRefusalRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordRecoveryRefusalRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// EscalateRecoveryCaseRequest is the request of EscalateRecoveryCase.
+type EscalateRecoveryCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EscalateRecoveryCaseRequest) Reset() {
+	*x = EscalateRecoveryCaseRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EscalateRecoveryCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EscalateRecoveryCaseRequest) ProtoMessage() {}
+
+func (x *EscalateRecoveryCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EscalateRecoveryCaseRequest.ProtoReflect.Descriptor instead.
+func (*EscalateRecoveryCaseRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *EscalateRecoveryCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *EscalateRecoveryCaseRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
@@ -5845,7 +6321,7 @@ type GetRecoveryReportRequest struct {
 
 func (x *GetRecoveryReportRequest) Reset() {
 	*x = GetRecoveryReportRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5857,7 +6333,7 @@ func (x *GetRecoveryReportRequest) String() string {
 func (*GetRecoveryReportRequest) ProtoMessage() {}
 
 func (x *GetRecoveryReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[69]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5870,7 +6346,7 @@ func (x *GetRecoveryReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecoveryReportRequest.ProtoReflect.Descriptor instead.
 func (*GetRecoveryReportRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{69}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *GetRecoveryReportRequest) GetGroupBy() string {
@@ -5900,7 +6376,7 @@ type RecoveryReportCount struct {
 
 func (x *RecoveryReportCount) Reset() {
 	*x = RecoveryReportCount{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5912,7 +6388,7 @@ func (x *RecoveryReportCount) String() string {
 func (*RecoveryReportCount) ProtoMessage() {}
 
 func (x *RecoveryReportCount) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[70]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5925,7 +6401,7 @@ func (x *RecoveryReportCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryReportCount.ProtoReflect.Descriptor instead.
 func (*RecoveryReportCount) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{70}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *RecoveryReportCount) GetState() RecoveryState {
@@ -5965,7 +6441,7 @@ type RecoveryReportGroup struct {
 
 func (x *RecoveryReportGroup) Reset() {
 	*x = RecoveryReportGroup{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5977,7 +6453,7 @@ func (x *RecoveryReportGroup) String() string {
 func (*RecoveryReportGroup) ProtoMessage() {}
 
 func (x *RecoveryReportGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[71]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5990,7 +6466,7 @@ func (x *RecoveryReportGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryReportGroup.ProtoReflect.Descriptor instead.
 func (*RecoveryReportGroup) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{71}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RecoveryReportGroup) GetArea() string {
@@ -6045,7 +6521,7 @@ type GetRecoveryReportResponse struct {
 
 func (x *GetRecoveryReportResponse) Reset() {
 	*x = GetRecoveryReportResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6057,7 +6533,7 @@ func (x *GetRecoveryReportResponse) String() string {
 func (*GetRecoveryReportResponse) ProtoMessage() {}
 
 func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[72]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6070,7 +6546,7 @@ func (x *GetRecoveryReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecoveryReportResponse.ProtoReflect.Descriptor instead.
 func (*GetRecoveryReportResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{72}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetRecoveryReportResponse) GetGroups() []*RecoveryReportGroup {
@@ -6093,7 +6569,7 @@ type BenefitDocument struct {
 
 func (x *BenefitDocument) Reset() {
 	*x = BenefitDocument{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6581,7 @@ func (x *BenefitDocument) String() string {
 func (*BenefitDocument) ProtoMessage() {}
 
 func (x *BenefitDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[73]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6594,7 @@ func (x *BenefitDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitDocument.ProtoReflect.Descriptor instead.
 func (*BenefitDocument) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{73}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *BenefitDocument) GetKind() BenefitDocument_Kind {
@@ -6166,7 +6642,7 @@ type BenefitRule struct {
 
 func (x *BenefitRule) Reset() {
 	*x = BenefitRule{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6178,7 +6654,7 @@ func (x *BenefitRule) String() string {
 func (*BenefitRule) ProtoMessage() {}
 
 func (x *BenefitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[74]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6191,7 +6667,7 @@ func (x *BenefitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitRule.ProtoReflect.Descriptor instead.
 func (*BenefitRule) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{74}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *BenefitRule) GetId() string {
@@ -6274,7 +6750,7 @@ type CreateBenefitRuleRequest struct {
 
 func (x *CreateBenefitRuleRequest) Reset() {
 	*x = CreateBenefitRuleRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6286,7 +6762,7 @@ func (x *CreateBenefitRuleRequest) String() string {
 func (*CreateBenefitRuleRequest) ProtoMessage() {}
 
 func (x *CreateBenefitRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[75]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6299,7 +6775,7 @@ func (x *CreateBenefitRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitRuleRequest.ProtoReflect.Descriptor instead.
 func (*CreateBenefitRuleRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{75}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *CreateBenefitRuleRequest) GetRule() *BenefitRule {
@@ -6319,7 +6795,7 @@ type CreateBenefitRuleResponse struct {
 
 func (x *CreateBenefitRuleResponse) Reset() {
 	*x = CreateBenefitRuleResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6331,7 +6807,7 @@ func (x *CreateBenefitRuleResponse) String() string {
 func (*CreateBenefitRuleResponse) ProtoMessage() {}
 
 func (x *CreateBenefitRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[76]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6344,7 +6820,7 @@ func (x *CreateBenefitRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitRuleResponse.ProtoReflect.Descriptor instead.
 func (*CreateBenefitRuleResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{76}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CreateBenefitRuleResponse) GetRule() *BenefitRule {
@@ -6367,7 +6843,7 @@ type ListBenefitRulesRequest struct {
 
 func (x *ListBenefitRulesRequest) Reset() {
 	*x = ListBenefitRulesRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6379,7 +6855,7 @@ func (x *ListBenefitRulesRequest) String() string {
 func (*ListBenefitRulesRequest) ProtoMessage() {}
 
 func (x *ListBenefitRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[77]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6392,7 +6868,7 @@ func (x *ListBenefitRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListBenefitRulesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{77}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ListBenefitRulesRequest) GetRegionPrefix() string {
@@ -6427,7 +6903,7 @@ type ListBenefitRulesResponse struct {
 
 func (x *ListBenefitRulesResponse) Reset() {
 	*x = ListBenefitRulesResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6439,7 +6915,7 @@ func (x *ListBenefitRulesResponse) String() string {
 func (*ListBenefitRulesResponse) ProtoMessage() {}
 
 func (x *ListBenefitRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[78]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6452,7 +6928,7 @@ func (x *ListBenefitRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListBenefitRulesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{78}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ListBenefitRulesResponse) GetRules() []*BenefitRule {
@@ -6490,7 +6966,7 @@ type Claimant struct {
 
 func (x *Claimant) Reset() {
 	*x = Claimant{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6502,7 +6978,7 @@ func (x *Claimant) String() string {
 func (*Claimant) ProtoMessage() {}
 
 func (x *Claimant) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[79]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6515,7 +6991,7 @@ func (x *Claimant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Claimant.ProtoReflect.Descriptor instead.
 func (*Claimant) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{79}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Claimant) GetName() string {
@@ -6587,7 +7063,7 @@ type BenefitAmounts struct {
 
 func (x *BenefitAmounts) Reset() {
 	*x = BenefitAmounts{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6599,7 +7075,7 @@ func (x *BenefitAmounts) String() string {
 func (*BenefitAmounts) ProtoMessage() {}
 
 func (x *BenefitAmounts) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[80]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6612,7 +7088,7 @@ func (x *BenefitAmounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitAmounts.ProtoReflect.Descriptor instead.
 func (*BenefitAmounts) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{80}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *BenefitAmounts) GetRuleId() string {
@@ -6736,7 +7212,7 @@ type DeathBenefitClaim struct {
 
 func (x *DeathBenefitClaim) Reset() {
 	*x = DeathBenefitClaim{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6748,7 +7224,7 @@ func (x *DeathBenefitClaim) String() string {
 func (*DeathBenefitClaim) ProtoMessage() {}
 
 func (x *DeathBenefitClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[81]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6761,7 +7237,7 @@ func (x *DeathBenefitClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeathBenefitClaim.ProtoReflect.Descriptor instead.
 func (*DeathBenefitClaim) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{81}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *DeathBenefitClaim) GetId() string {
@@ -6915,7 +7391,7 @@ type CreateDeathBenefitClaimRequest struct {
 
 func (x *CreateDeathBenefitClaimRequest) Reset() {
 	*x = CreateDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6927,7 +7403,7 @@ func (x *CreateDeathBenefitClaimRequest) String() string {
 func (*CreateDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *CreateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[82]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6940,7 +7416,7 @@ func (x *CreateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*CreateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{82}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *CreateDeathBenefitClaimRequest) GetRetireeId() string {
@@ -6968,7 +7444,7 @@ type CreateDeathBenefitClaimResponse struct {
 
 func (x *CreateDeathBenefitClaimResponse) Reset() {
 	*x = CreateDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6980,7 +7456,7 @@ func (x *CreateDeathBenefitClaimResponse) String() string {
 func (*CreateDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *CreateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[83]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6993,7 +7469,7 @@ func (x *CreateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*CreateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{83}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *CreateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7016,7 +7492,7 @@ type UpdateDeathBenefitClaimRequest struct {
 
 func (x *UpdateDeathBenefitClaimRequest) Reset() {
 	*x = UpdateDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7028,7 +7504,7 @@ func (x *UpdateDeathBenefitClaimRequest) String() string {
 func (*UpdateDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *UpdateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[84]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7041,7 +7517,7 @@ func (x *UpdateDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{84}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpdateDeathBenefitClaimRequest) GetId() string {
@@ -7069,7 +7545,7 @@ type UpdateDeathBenefitClaimResponse struct {
 
 func (x *UpdateDeathBenefitClaimResponse) Reset() {
 	*x = UpdateDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7081,7 +7557,7 @@ func (x *UpdateDeathBenefitClaimResponse) String() string {
 func (*UpdateDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *UpdateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[85]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7094,7 +7570,7 @@ func (x *UpdateDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{85}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *UpdateDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7114,7 +7590,7 @@ type SubmitDeathBenefitClaimRequest struct {
 
 func (x *SubmitDeathBenefitClaimRequest) Reset() {
 	*x = SubmitDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7126,7 +7602,7 @@ func (x *SubmitDeathBenefitClaimRequest) String() string {
 func (*SubmitDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *SubmitDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[86]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7139,7 +7615,7 @@ func (x *SubmitDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*SubmitDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{86}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SubmitDeathBenefitClaimRequest) GetId() string {
@@ -7160,7 +7636,7 @@ type SubmitDeathBenefitClaimResponse struct {
 
 func (x *SubmitDeathBenefitClaimResponse) Reset() {
 	*x = SubmitDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7172,7 +7648,7 @@ func (x *SubmitDeathBenefitClaimResponse) String() string {
 func (*SubmitDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *SubmitDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[87]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7185,7 +7661,7 @@ func (x *SubmitDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*SubmitDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{87}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *SubmitDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7206,7 +7682,7 @@ type ApproveDeathBenefitClaimRequest struct {
 
 func (x *ApproveDeathBenefitClaimRequest) Reset() {
 	*x = ApproveDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7218,7 +7694,7 @@ func (x *ApproveDeathBenefitClaimRequest) String() string {
 func (*ApproveDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *ApproveDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[88]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7231,7 +7707,7 @@ func (x *ApproveDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*ApproveDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{88}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ApproveDeathBenefitClaimRequest) GetId() string {
@@ -7252,7 +7728,7 @@ type ApproveDeathBenefitClaimResponse struct {
 
 func (x *ApproveDeathBenefitClaimResponse) Reset() {
 	*x = ApproveDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7264,7 +7740,7 @@ func (x *ApproveDeathBenefitClaimResponse) String() string {
 func (*ApproveDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *ApproveDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[89]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7277,7 +7753,7 @@ func (x *ApproveDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*ApproveDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{89}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ApproveDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7299,7 +7775,7 @@ type RejectDeathBenefitClaimRequest struct {
 
 func (x *RejectDeathBenefitClaimRequest) Reset() {
 	*x = RejectDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7311,7 +7787,7 @@ func (x *RejectDeathBenefitClaimRequest) String() string {
 func (*RejectDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *RejectDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[90]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7324,7 +7800,7 @@ func (x *RejectDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*RejectDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{90}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *RejectDeathBenefitClaimRequest) GetId() string {
@@ -7352,7 +7828,7 @@ type RejectDeathBenefitClaimResponse struct {
 
 func (x *RejectDeathBenefitClaimResponse) Reset() {
 	*x = RejectDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7364,7 +7840,7 @@ func (x *RejectDeathBenefitClaimResponse) String() string {
 func (*RejectDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *RejectDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[91]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7377,7 +7853,7 @@ func (x *RejectDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*RejectDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{91}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *RejectDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7403,7 +7879,7 @@ type MarkDeathBenefitClaimPaidRequest struct {
 
 func (x *MarkDeathBenefitClaimPaidRequest) Reset() {
 	*x = MarkDeathBenefitClaimPaidRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7415,7 +7891,7 @@ func (x *MarkDeathBenefitClaimPaidRequest) String() string {
 func (*MarkDeathBenefitClaimPaidRequest) ProtoMessage() {}
 
 func (x *MarkDeathBenefitClaimPaidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[92]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7428,7 +7904,7 @@ func (x *MarkDeathBenefitClaimPaidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkDeathBenefitClaimPaidRequest.ProtoReflect.Descriptor instead.
 func (*MarkDeathBenefitClaimPaidRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{92}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *MarkDeathBenefitClaimPaidRequest) GetId() string {
@@ -7463,7 +7939,7 @@ type MarkDeathBenefitClaimPaidResponse struct {
 
 func (x *MarkDeathBenefitClaimPaidResponse) Reset() {
 	*x = MarkDeathBenefitClaimPaidResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7475,7 +7951,7 @@ func (x *MarkDeathBenefitClaimPaidResponse) String() string {
 func (*MarkDeathBenefitClaimPaidResponse) ProtoMessage() {}
 
 func (x *MarkDeathBenefitClaimPaidResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[93]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7488,7 +7964,7 @@ func (x *MarkDeathBenefitClaimPaidResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use MarkDeathBenefitClaimPaidResponse.ProtoReflect.Descriptor instead.
 func (*MarkDeathBenefitClaimPaidResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{93}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *MarkDeathBenefitClaimPaidResponse) GetClaim() *DeathBenefitClaim {
@@ -7508,7 +7984,7 @@ type GetDeathBenefitClaimRequest struct {
 
 func (x *GetDeathBenefitClaimRequest) Reset() {
 	*x = GetDeathBenefitClaimRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7520,7 +7996,7 @@ func (x *GetDeathBenefitClaimRequest) String() string {
 func (*GetDeathBenefitClaimRequest) ProtoMessage() {}
 
 func (x *GetDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[94]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7533,7 +8009,7 @@ func (x *GetDeathBenefitClaimRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeathBenefitClaimRequest.ProtoReflect.Descriptor instead.
 func (*GetDeathBenefitClaimRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{94}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *GetDeathBenefitClaimRequest) GetId() string {
@@ -7553,7 +8029,7 @@ type GetDeathBenefitClaimResponse struct {
 
 func (x *GetDeathBenefitClaimResponse) Reset() {
 	*x = GetDeathBenefitClaimResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7565,7 +8041,7 @@ func (x *GetDeathBenefitClaimResponse) String() string {
 func (*GetDeathBenefitClaimResponse) ProtoMessage() {}
 
 func (x *GetDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[95]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7578,7 +8054,7 @@ func (x *GetDeathBenefitClaimResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeathBenefitClaimResponse.ProtoReflect.Descriptor instead.
 func (*GetDeathBenefitClaimResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{95}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *GetDeathBenefitClaimResponse) GetClaim() *DeathBenefitClaim {
@@ -7604,7 +8080,7 @@ type ListDeathBenefitClaimsRequest struct {
 
 func (x *ListDeathBenefitClaimsRequest) Reset() {
 	*x = ListDeathBenefitClaimsRequest{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7616,7 +8092,7 @@ func (x *ListDeathBenefitClaimsRequest) String() string {
 func (*ListDeathBenefitClaimsRequest) ProtoMessage() {}
 
 func (x *ListDeathBenefitClaimsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[96]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7629,7 +8105,7 @@ func (x *ListDeathBenefitClaimsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeathBenefitClaimsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeathBenefitClaimsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{96}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ListDeathBenefitClaimsRequest) GetCommunityId() string {
@@ -7672,7 +8148,7 @@ type ListDeathBenefitClaimsResponse struct {
 
 func (x *ListDeathBenefitClaimsResponse) Reset() {
 	*x = ListDeathBenefitClaimsResponse{}
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7684,7 +8160,7 @@ func (x *ListDeathBenefitClaimsResponse) String() string {
 func (*ListDeathBenefitClaimsResponse) ProtoMessage() {}
 
 func (x *ListDeathBenefitClaimsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[97]
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7697,7 +8173,7 @@ func (x *ListDeathBenefitClaimsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeathBenefitClaimsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeathBenefitClaimsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{97}
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ListDeathBenefitClaimsResponse) GetClaims() []*DeathBenefitClaim {
@@ -8085,8 +8561,22 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x16GetRecoveryCaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"O\n" +
 	"\x17GetRecoveryCaseResponse\x124\n" +
-	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"L\n" +
-	"\x14RecoveryCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"R\n" +
+	"\x1aIssueRecoveryOrderResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"Y\n" +
+	"!SetRecoveryInstalmentPlanResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"W\n" +
+	"\x1fRecordRecoveryRepaymentResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"W\n" +
+	"\x1fProposeRecoveryWriteOffResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"W\n" +
+	"\x1fApproveRecoveryWriteOffResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"V\n" +
+	"\x1eRejectRecoveryWriteOffResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"U\n" +
+	"\x1dRecordRecoveryRefusalResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"T\n" +
+	"\x1cEscalateRecoveryCaseResponse\x124\n" +
 	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\"u\n" +
 	"\x19IssueRecoveryOrderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
@@ -8124,8 +8614,16 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"C\n" +
-	"\x19RecoveryCaseActionRequest\x12\x0e\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"0\n" +
+	"\x1eApproveRecoveryWriteOffRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"G\n" +
+	"\x1dRejectRecoveryWriteOffRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"F\n" +
+	"\x1cRecordRecoveryRefusalRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x1bEscalateRecoveryCaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
 	"\x18GetRecoveryReportRequest\x12\x19\n" +
@@ -8360,7 +8858,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\bAPPROVED\x10\x03\x12\f\n" +
 	"\bREJECTED\x10\x04\x12\b\n" +
 	"\x04PAID\x10\x05\x12\b\n" +
-	"\x04VOID\x10\x062\xd8%\n" +
+	"\x04VOID\x10\x062\xb9&\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -8381,16 +8879,16 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x18PreviewCertificationRule\x123.socmgmt.pension.v1.PreviewCertificationRuleRequest\x1a4.socmgmt.pension.v1.PreviewCertificationRuleResponse\x12y\n" +
 	"\x14ListPaymentAnomalies\x12/.socmgmt.pension.v1.ListPaymentAnomaliesRequest\x1a0.socmgmt.pension.v1.ListPaymentAnomaliesResponse\x12p\n" +
 	"\x11ListRecoveryCases\x12,.socmgmt.pension.v1.ListRecoveryCasesRequest\x1a-.socmgmt.pension.v1.ListRecoveryCasesResponse\x12j\n" +
-	"\x0fGetRecoveryCase\x12*.socmgmt.pension.v1.GetRecoveryCaseRequest\x1a+.socmgmt.pension.v1.GetRecoveryCaseResponse\x12m\n" +
-	"\x12IssueRecoveryOrder\x12-.socmgmt.pension.v1.IssueRecoveryOrderRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12{\n" +
-	"\x19SetRecoveryInstalmentPlan\x124.socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12w\n" +
-	"\x17RecordRecoveryRepayment\x122.socmgmt.pension.v1.RecordRecoveryRepaymentRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12\x85\x01\n" +
-	"\x18ImportRecoveryRepayments\x123.socmgmt.pension.v1.ImportRecoveryRepaymentsRequest\x1a4.socmgmt.pension.v1.ImportRecoveryRepaymentsResponse\x12w\n" +
-	"\x17ProposeRecoveryWriteOff\x122.socmgmt.pension.v1.ProposeRecoveryWriteOffRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12r\n" +
-	"\x17ApproveRecoveryWriteOff\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12q\n" +
-	"\x16RejectRecoveryWriteOff\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12p\n" +
-	"\x15RecordRecoveryRefusal\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12o\n" +
-	"\x14EscalateRecoveryCase\x12-.socmgmt.pension.v1.RecoveryCaseActionRequest\x1a(.socmgmt.pension.v1.RecoveryCaseResponse\x12p\n" +
+	"\x0fGetRecoveryCase\x12*.socmgmt.pension.v1.GetRecoveryCaseRequest\x1a+.socmgmt.pension.v1.GetRecoveryCaseResponse\x12s\n" +
+	"\x12IssueRecoveryOrder\x12-.socmgmt.pension.v1.IssueRecoveryOrderRequest\x1a..socmgmt.pension.v1.IssueRecoveryOrderResponse\x12\x88\x01\n" +
+	"\x19SetRecoveryInstalmentPlan\x124.socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest\x1a5.socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse\x12\x82\x01\n" +
+	"\x17RecordRecoveryRepayment\x122.socmgmt.pension.v1.RecordRecoveryRepaymentRequest\x1a3.socmgmt.pension.v1.RecordRecoveryRepaymentResponse\x12\x85\x01\n" +
+	"\x18ImportRecoveryRepayments\x123.socmgmt.pension.v1.ImportRecoveryRepaymentsRequest\x1a4.socmgmt.pension.v1.ImportRecoveryRepaymentsResponse\x12\x82\x01\n" +
+	"\x17ProposeRecoveryWriteOff\x122.socmgmt.pension.v1.ProposeRecoveryWriteOffRequest\x1a3.socmgmt.pension.v1.ProposeRecoveryWriteOffResponse\x12\x82\x01\n" +
+	"\x17ApproveRecoveryWriteOff\x122.socmgmt.pension.v1.ApproveRecoveryWriteOffRequest\x1a3.socmgmt.pension.v1.ApproveRecoveryWriteOffResponse\x12\x7f\n" +
+	"\x16RejectRecoveryWriteOff\x121.socmgmt.pension.v1.RejectRecoveryWriteOffRequest\x1a2.socmgmt.pension.v1.RejectRecoveryWriteOffResponse\x12|\n" +
+	"\x15RecordRecoveryRefusal\x120.socmgmt.pension.v1.RecordRecoveryRefusalRequest\x1a1.socmgmt.pension.v1.RecordRecoveryRefusalResponse\x12y\n" +
+	"\x14EscalateRecoveryCase\x12/.socmgmt.pension.v1.EscalateRecoveryCaseRequest\x1a0.socmgmt.pension.v1.EscalateRecoveryCaseResponse\x12p\n" +
 	"\x11GetRecoveryReport\x12,.socmgmt.pension.v1.GetRecoveryReportRequest\x1a-.socmgmt.pension.v1.GetRecoveryReportResponse\x12p\n" +
 	"\x11CreateBenefitRule\x12,.socmgmt.pension.v1.CreateBenefitRuleRequest\x1a-.socmgmt.pension.v1.CreateBenefitRuleResponse\x12m\n" +
 	"\x10ListBenefitRules\x12+.socmgmt.pension.v1.ListBenefitRulesRequest\x1a,.socmgmt.pension.v1.ListBenefitRulesResponse\x12\x82\x01\n" +
@@ -8416,7 +8914,7 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -8489,48 +8987,58 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(*ListRecoveryCasesResponse)(nil),         // 68: socmgmt.pension.v1.ListRecoveryCasesResponse
 	(*GetRecoveryCaseRequest)(nil),            // 69: socmgmt.pension.v1.GetRecoveryCaseRequest
 	(*GetRecoveryCaseResponse)(nil),           // 70: socmgmt.pension.v1.GetRecoveryCaseResponse
-	(*RecoveryCaseResponse)(nil),              // 71: socmgmt.pension.v1.RecoveryCaseResponse
-	(*IssueRecoveryOrderRequest)(nil),         // 72: socmgmt.pension.v1.IssueRecoveryOrderRequest
-	(*SetRecoveryInstalmentPlanRequest)(nil),  // 73: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
-	(*RecordRecoveryRepaymentRequest)(nil),    // 74: socmgmt.pension.v1.RecordRecoveryRepaymentRequest
-	(*RecoveryRepayment)(nil),                 // 75: socmgmt.pension.v1.RecoveryRepayment
-	(*ImportRecoveryRepaymentsRequest)(nil),   // 76: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
-	(*RecoveryRepaymentResult)(nil),           // 77: socmgmt.pension.v1.RecoveryRepaymentResult
-	(*ImportRecoveryRepaymentsResponse)(nil),  // 78: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
-	(*ProposeRecoveryWriteOffRequest)(nil),    // 79: socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
-	(*RecoveryCaseActionRequest)(nil),         // 80: socmgmt.pension.v1.RecoveryCaseActionRequest
-	(*GetRecoveryReportRequest)(nil),          // 81: socmgmt.pension.v1.GetRecoveryReportRequest
-	(*RecoveryReportCount)(nil),               // 82: socmgmt.pension.v1.RecoveryReportCount
-	(*RecoveryReportGroup)(nil),               // 83: socmgmt.pension.v1.RecoveryReportGroup
-	(*GetRecoveryReportResponse)(nil),         // 84: socmgmt.pension.v1.GetRecoveryReportResponse
-	(*BenefitDocument)(nil),                   // 85: socmgmt.pension.v1.BenefitDocument
-	(*BenefitRule)(nil),                       // 86: socmgmt.pension.v1.BenefitRule
-	(*CreateBenefitRuleRequest)(nil),          // 87: socmgmt.pension.v1.CreateBenefitRuleRequest
-	(*CreateBenefitRuleResponse)(nil),         // 88: socmgmt.pension.v1.CreateBenefitRuleResponse
-	(*ListBenefitRulesRequest)(nil),           // 89: socmgmt.pension.v1.ListBenefitRulesRequest
-	(*ListBenefitRulesResponse)(nil),          // 90: socmgmt.pension.v1.ListBenefitRulesResponse
-	(*Claimant)(nil),                          // 91: socmgmt.pension.v1.Claimant
-	(*BenefitAmounts)(nil),                    // 92: socmgmt.pension.v1.BenefitAmounts
-	(*DeathBenefitClaim)(nil),                 // 93: socmgmt.pension.v1.DeathBenefitClaim
-	(*CreateDeathBenefitClaimRequest)(nil),    // 94: socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	(*CreateDeathBenefitClaimResponse)(nil),   // 95: socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	(*UpdateDeathBenefitClaimRequest)(nil),    // 96: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	(*UpdateDeathBenefitClaimResponse)(nil),   // 97: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	(*SubmitDeathBenefitClaimRequest)(nil),    // 98: socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	(*SubmitDeathBenefitClaimResponse)(nil),   // 99: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	(*ApproveDeathBenefitClaimRequest)(nil),   // 100: socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	(*ApproveDeathBenefitClaimResponse)(nil),  // 101: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	(*RejectDeathBenefitClaimRequest)(nil),    // 102: socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	(*RejectDeathBenefitClaimResponse)(nil),   // 103: socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	(*MarkDeathBenefitClaimPaidRequest)(nil),  // 104: socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	(*MarkDeathBenefitClaimPaidResponse)(nil), // 105: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	(*GetDeathBenefitClaimRequest)(nil),       // 106: socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	(*GetDeathBenefitClaimResponse)(nil),      // 107: socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	(*ListDeathBenefitClaimsRequest)(nil),     // 108: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	(*ListDeathBenefitClaimsResponse)(nil),    // 109: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	(*timestamppb.Timestamp)(nil),             // 110: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 111: socmgmt.registry.v1.RetireeFlag
-	(v1.Carer_Relation)(0),                    // 112: socmgmt.registry.v1.Carer.Relation
+	(*IssueRecoveryOrderResponse)(nil),        // 71: socmgmt.pension.v1.IssueRecoveryOrderResponse
+	(*SetRecoveryInstalmentPlanResponse)(nil), // 72: socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
+	(*RecordRecoveryRepaymentResponse)(nil),   // 73: socmgmt.pension.v1.RecordRecoveryRepaymentResponse
+	(*ProposeRecoveryWriteOffResponse)(nil),   // 74: socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
+	(*ApproveRecoveryWriteOffResponse)(nil),   // 75: socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
+	(*RejectRecoveryWriteOffResponse)(nil),    // 76: socmgmt.pension.v1.RejectRecoveryWriteOffResponse
+	(*RecordRecoveryRefusalResponse)(nil),     // 77: socmgmt.pension.v1.RecordRecoveryRefusalResponse
+	(*EscalateRecoveryCaseResponse)(nil),      // 78: socmgmt.pension.v1.EscalateRecoveryCaseResponse
+	(*IssueRecoveryOrderRequest)(nil),         // 79: socmgmt.pension.v1.IssueRecoveryOrderRequest
+	(*SetRecoveryInstalmentPlanRequest)(nil),  // 80: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	(*RecordRecoveryRepaymentRequest)(nil),    // 81: socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	(*RecoveryRepayment)(nil),                 // 82: socmgmt.pension.v1.RecoveryRepayment
+	(*ImportRecoveryRepaymentsRequest)(nil),   // 83: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	(*RecoveryRepaymentResult)(nil),           // 84: socmgmt.pension.v1.RecoveryRepaymentResult
+	(*ImportRecoveryRepaymentsResponse)(nil),  // 85: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	(*ProposeRecoveryWriteOffRequest)(nil),    // 86: socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	(*ApproveRecoveryWriteOffRequest)(nil),    // 87: socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
+	(*RejectRecoveryWriteOffRequest)(nil),     // 88: socmgmt.pension.v1.RejectRecoveryWriteOffRequest
+	(*RecordRecoveryRefusalRequest)(nil),      // 89: socmgmt.pension.v1.RecordRecoveryRefusalRequest
+	(*EscalateRecoveryCaseRequest)(nil),       // 90: socmgmt.pension.v1.EscalateRecoveryCaseRequest
+	(*GetRecoveryReportRequest)(nil),          // 91: socmgmt.pension.v1.GetRecoveryReportRequest
+	(*RecoveryReportCount)(nil),               // 92: socmgmt.pension.v1.RecoveryReportCount
+	(*RecoveryReportGroup)(nil),               // 93: socmgmt.pension.v1.RecoveryReportGroup
+	(*GetRecoveryReportResponse)(nil),         // 94: socmgmt.pension.v1.GetRecoveryReportResponse
+	(*BenefitDocument)(nil),                   // 95: socmgmt.pension.v1.BenefitDocument
+	(*BenefitRule)(nil),                       // 96: socmgmt.pension.v1.BenefitRule
+	(*CreateBenefitRuleRequest)(nil),          // 97: socmgmt.pension.v1.CreateBenefitRuleRequest
+	(*CreateBenefitRuleResponse)(nil),         // 98: socmgmt.pension.v1.CreateBenefitRuleResponse
+	(*ListBenefitRulesRequest)(nil),           // 99: socmgmt.pension.v1.ListBenefitRulesRequest
+	(*ListBenefitRulesResponse)(nil),          // 100: socmgmt.pension.v1.ListBenefitRulesResponse
+	(*Claimant)(nil),                          // 101: socmgmt.pension.v1.Claimant
+	(*BenefitAmounts)(nil),                    // 102: socmgmt.pension.v1.BenefitAmounts
+	(*DeathBenefitClaim)(nil),                 // 103: socmgmt.pension.v1.DeathBenefitClaim
+	(*CreateDeathBenefitClaimRequest)(nil),    // 104: socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	(*CreateDeathBenefitClaimResponse)(nil),   // 105: socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	(*UpdateDeathBenefitClaimRequest)(nil),    // 106: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	(*UpdateDeathBenefitClaimResponse)(nil),   // 107: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	(*SubmitDeathBenefitClaimRequest)(nil),    // 108: socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	(*SubmitDeathBenefitClaimResponse)(nil),   // 109: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	(*ApproveDeathBenefitClaimRequest)(nil),   // 110: socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	(*ApproveDeathBenefitClaimResponse)(nil),  // 111: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	(*RejectDeathBenefitClaimRequest)(nil),    // 112: socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	(*RejectDeathBenefitClaimResponse)(nil),   // 113: socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	(*MarkDeathBenefitClaimPaidRequest)(nil),  // 114: socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	(*MarkDeathBenefitClaimPaidResponse)(nil), // 115: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	(*GetDeathBenefitClaimRequest)(nil),       // 116: socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	(*GetDeathBenefitClaimResponse)(nil),      // 117: socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	(*ListDeathBenefitClaimsRequest)(nil),     // 118: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	(*ListDeathBenefitClaimsResponse)(nil),    // 119: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	(*timestamppb.Timestamp)(nil),             // 120: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 121: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 122: socmgmt.registry.v1.Carer.Relation
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
@@ -8539,14 +9047,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	15,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
 	16,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
 	17,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	110, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	120, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
 	19,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
 	19,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	110, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	120, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
 	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	12,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
 	29,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
@@ -8554,7 +9062,7 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	17,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
 	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	110, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	120, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
 	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
 	12,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
@@ -8572,14 +9080,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
 	44,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
 	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	111, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	121, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
 	48,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
 	48,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
 	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	110, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	120, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
 	52,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
@@ -8588,8 +9096,8 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	59,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
 	9,   // 53: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
 	0,   // 54: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
-	110, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
-	110, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
+	120, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
+	120, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
 	8,   // 57: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
 	63,  // 58: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
 	64,  // 59: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
@@ -8598,123 +9106,130 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	8,   // 62: socmgmt.pension.v1.ListRecoveryCasesRequest.state:type_name -> socmgmt.pension.v1.RecoveryState
 	66,  // 63: socmgmt.pension.v1.ListRecoveryCasesResponse.cases:type_name -> socmgmt.pension.v1.RecoveryCase
 	66,  // 64: socmgmt.pension.v1.GetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 65: socmgmt.pension.v1.RecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	64,  // 66: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
-	75,  // 67: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest.repayments:type_name -> socmgmt.pension.v1.RecoveryRepayment
-	77,  // 68: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse.results:type_name -> socmgmt.pension.v1.RecoveryRepaymentResult
-	8,   // 69: socmgmt.pension.v1.RecoveryReportCount.state:type_name -> socmgmt.pension.v1.RecoveryState
-	82,  // 70: socmgmt.pension.v1.RecoveryReportGroup.counts:type_name -> socmgmt.pension.v1.RecoveryReportCount
-	83,  // 71: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
-	11,  // 72: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	11,  // 73: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	110, // 74: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
-	86,  // 75: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	86,  // 76: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	86,  // 77: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
-	112, // 78: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
-	10,  // 79: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	91,  // 80: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
-	85,  // 81: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
-	110, // 82: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
-	92,  // 83: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
-	110, // 84: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
-	110, // 85: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
-	93,  // 86: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 87: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 88: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 89: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 90: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 91: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 92: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 93: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	93,  // 94: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	10,  // 95: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	93,  // 96: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	14,  // 97: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	20,  // 98: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	22,  // 99: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	24,  // 100: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	26,  // 101: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	40,  // 102: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	30,  // 103: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	34,  // 104: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	36,  // 105: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	38,  // 106: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	42,  // 107: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	45,  // 108: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	47,  // 109: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	50,  // 110: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	53,  // 111: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	55,  // 112: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	57,  // 113: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	60,  // 114: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	67,  // 115: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
-	69,  // 116: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
-	72,  // 117: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
-	73,  // 118: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
-	74,  // 119: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
-	76,  // 120: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
-	79,  // 121: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
-	80,  // 122: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
-	80,  // 123: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
-	80,  // 124: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
-	80,  // 125: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.RecoveryCaseActionRequest
-	81,  // 126: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
-	87,  // 127: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
-	89,  // 128: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
-	94,  // 129: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	96,  // 130: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	98,  // 131: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	100, // 132: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	102, // 133: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	104, // 134: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	106, // 135: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	108, // 136: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	18,  // 137: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	21,  // 138: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	23,  // 139: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	25,  // 140: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	27,  // 141: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	41,  // 142: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	31,  // 143: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	35,  // 144: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	37,  // 145: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	39,  // 146: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	43,  // 147: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	46,  // 148: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	49,  // 149: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	51,  // 150: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	54,  // 151: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	56,  // 152: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	58,  // 153: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	61,  // 154: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	68,  // 155: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
-	70,  // 156: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
-	71,  // 157: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 158: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 159: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	78,  // 160: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
-	71,  // 161: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 162: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 163: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 164: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	71,  // 165: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.RecoveryCaseResponse
-	84,  // 166: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
-	88,  // 167: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
-	90,  // 168: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
-	95,  // 169: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	97,  // 170: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	99,  // 171: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	101, // 172: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	103, // 173: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	105, // 174: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	107, // 175: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	109, // 176: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	137, // [137:177] is the sub-list for method output_type
-	97,  // [97:137] is the sub-list for method input_type
-	97,  // [97:97] is the sub-list for extension type_name
-	97,  // [97:97] is the sub-list for extension extendee
-	0,   // [0:97] is the sub-list for field type_name
+	66,  // 65: socmgmt.pension.v1.IssueRecoveryOrderResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 66: socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 67: socmgmt.pension.v1.RecordRecoveryRepaymentResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 68: socmgmt.pension.v1.ProposeRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 69: socmgmt.pension.v1.ApproveRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 70: socmgmt.pension.v1.RejectRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 71: socmgmt.pension.v1.RecordRecoveryRefusalResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 72: socmgmt.pension.v1.EscalateRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	64,  // 73: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
+	82,  // 74: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest.repayments:type_name -> socmgmt.pension.v1.RecoveryRepayment
+	84,  // 75: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse.results:type_name -> socmgmt.pension.v1.RecoveryRepaymentResult
+	8,   // 76: socmgmt.pension.v1.RecoveryReportCount.state:type_name -> socmgmt.pension.v1.RecoveryState
+	92,  // 77: socmgmt.pension.v1.RecoveryReportGroup.counts:type_name -> socmgmt.pension.v1.RecoveryReportCount
+	93,  // 78: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
+	11,  // 79: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	11,  // 80: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	120, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	96,  // 82: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	96,  // 83: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	96,  // 84: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
+	122, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	10,  // 86: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	101, // 87: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
+	95,  // 88: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
+	120, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	102, // 90: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
+	120, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	120, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	103, // 93: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 94: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 95: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 96: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 97: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 98: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 99: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 100: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 101: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	10,  // 102: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	103, // 103: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	14,  // 104: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	20,  // 105: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	22,  // 106: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	24,  // 107: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	26,  // 108: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	40,  // 109: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	30,  // 110: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	34,  // 111: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	36,  // 112: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	38,  // 113: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	42,  // 114: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	45,  // 115: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	47,  // 116: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	50,  // 117: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	53,  // 118: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	55,  // 119: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	57,  // 120: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	60,  // 121: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	67,  // 122: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
+	69,  // 123: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
+	79,  // 124: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
+	80,  // 125: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	81,  // 126: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	83,  // 127: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	86,  // 128: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	87,  // 129: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
+	88,  // 130: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
+	89,  // 131: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
+	90,  // 132: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
+	91,  // 133: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
+	97,  // 134: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	99,  // 135: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	104, // 136: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	106, // 137: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	108, // 138: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	110, // 139: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	112, // 140: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	114, // 141: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	116, // 142: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	118, // 143: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	18,  // 144: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	21,  // 145: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	23,  // 146: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	25,  // 147: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	27,  // 148: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	41,  // 149: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	31,  // 150: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	35,  // 151: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	37,  // 152: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	39,  // 153: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	43,  // 154: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	46,  // 155: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	49,  // 156: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	51,  // 157: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	54,  // 158: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	56,  // 159: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	58,  // 160: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	61,  // 161: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	68,  // 162: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
+	70,  // 163: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
+	71,  // 164: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
+	72,  // 165: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
+	73,  // 166: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
+	85,  // 167: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	74,  // 168: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
+	75,  // 169: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
+	76,  // 170: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
+	77,  // 171: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
+	78,  // 172: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
+	94,  // 173: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
+	98,  // 174: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	100, // 175: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	105, // 176: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	107, // 177: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	109, // 178: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	111, // 179: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	113, // 180: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	115, // 181: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	117, // 182: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	119, // 183: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	144, // [144:184] is the sub-list for method output_type
+	104, // [104:144] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -8752,7 +9267,7 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   98,
+			NumMessages:   108,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

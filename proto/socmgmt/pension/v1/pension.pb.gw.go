@@ -951,7 +951,7 @@ func local_request_PensionService_ProposeRecoveryWriteOff_0(ctx context.Context,
 
 func request_PensionService_ApproveRecoveryWriteOff_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq ApproveRecoveryWriteOffRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -975,7 +975,7 @@ func request_PensionService_ApproveRecoveryWriteOff_0(ctx context.Context, marsh
 
 func local_request_PensionService_ApproveRecoveryWriteOff_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq ApproveRecoveryWriteOffRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -996,7 +996,7 @@ func local_request_PensionService_ApproveRecoveryWriteOff_0(ctx context.Context,
 
 func request_PensionService_RejectRecoveryWriteOff_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq RejectRecoveryWriteOffRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1020,7 +1020,7 @@ func request_PensionService_RejectRecoveryWriteOff_0(ctx context.Context, marsha
 
 func local_request_PensionService_RejectRecoveryWriteOff_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq RejectRecoveryWriteOffRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1041,7 +1041,7 @@ func local_request_PensionService_RejectRecoveryWriteOff_0(ctx context.Context, 
 
 func request_PensionService_RecordRecoveryRefusal_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq RecordRecoveryRefusalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1065,7 +1065,7 @@ func request_PensionService_RecordRecoveryRefusal_0(ctx context.Context, marshal
 
 func local_request_PensionService_RecordRecoveryRefusal_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq RecordRecoveryRefusalRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1086,7 +1086,7 @@ func local_request_PensionService_RecordRecoveryRefusal_0(ctx context.Context, m
 
 func request_PensionService_EscalateRecoveryCase_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq EscalateRecoveryCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1110,7 +1110,7 @@ func request_PensionService_EscalateRecoveryCase_0(ctx context.Context, marshale
 
 func local_request_PensionService_EscalateRecoveryCase_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq RecoveryCaseActionRequest
+		protoReq EscalateRecoveryCaseRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -1934,7 +1934,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_IssueRecoveryOrder_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_IssueRecoveryOrder_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_IssueRecoveryOrder_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_IssueRecoveryOrder_0{resp.(*IssueRecoveryOrderResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_SetRecoveryInstalmentPlan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1954,7 +1954,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_SetRecoveryInstalmentPlan_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_SetRecoveryInstalmentPlan_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_SetRecoveryInstalmentPlan_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_SetRecoveryInstalmentPlan_0{resp.(*SetRecoveryInstalmentPlanResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RecordRecoveryRepayment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1974,7 +1974,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RecordRecoveryRepayment_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRepayment_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RecordRecoveryRepayment_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRepayment_0{resp.(*RecordRecoveryRepaymentResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_ImportRecoveryRepayments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2014,7 +2014,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_ProposeRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ProposeRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_ProposeRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ProposeRecoveryWriteOff_0{resp.(*ProposeRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_ApproveRecoveryWriteOff_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2034,7 +2034,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_ApproveRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ApproveRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_ApproveRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ApproveRecoveryWriteOff_0{resp.(*ApproveRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RejectRecoveryWriteOff_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2054,7 +2054,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RejectRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RejectRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RejectRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RejectRecoveryWriteOff_0{resp.(*RejectRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RecordRecoveryRefusal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2074,7 +2074,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RecordRecoveryRefusal_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRefusal_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RecordRecoveryRefusal_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRefusal_0{resp.(*RecordRecoveryRefusalResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_EscalateRecoveryCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2094,7 +2094,7 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_EscalateRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_EscalateRecoveryCase_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_EscalateRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_EscalateRecoveryCase_0{resp.(*EscalateRecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodGet, pattern_PensionService_GetRecoveryReport_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2660,7 +2660,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_IssueRecoveryOrder_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_IssueRecoveryOrder_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_IssueRecoveryOrder_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_IssueRecoveryOrder_0{resp.(*IssueRecoveryOrderResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_SetRecoveryInstalmentPlan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2677,7 +2677,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_SetRecoveryInstalmentPlan_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_SetRecoveryInstalmentPlan_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_SetRecoveryInstalmentPlan_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_SetRecoveryInstalmentPlan_0{resp.(*SetRecoveryInstalmentPlanResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RecordRecoveryRepayment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2694,7 +2694,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RecordRecoveryRepayment_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRepayment_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RecordRecoveryRepayment_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRepayment_0{resp.(*RecordRecoveryRepaymentResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_ImportRecoveryRepayments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2728,7 +2728,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_ProposeRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ProposeRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_ProposeRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ProposeRecoveryWriteOff_0{resp.(*ProposeRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_ApproveRecoveryWriteOff_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2745,7 +2745,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_ApproveRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ApproveRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_ApproveRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_ApproveRecoveryWriteOff_0{resp.(*ApproveRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RejectRecoveryWriteOff_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2762,7 +2762,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RejectRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RejectRecoveryWriteOff_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RejectRecoveryWriteOff_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RejectRecoveryWriteOff_0{resp.(*RejectRecoveryWriteOffResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_RecordRecoveryRefusal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2779,7 +2779,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_RecordRecoveryRefusal_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRefusal_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_RecordRecoveryRefusal_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_RecordRecoveryRefusal_0{resp.(*RecordRecoveryRefusalResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_PensionService_EscalateRecoveryCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -2796,7 +2796,7 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_PensionService_EscalateRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_EscalateRecoveryCase_0{resp.(*RecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
+		forward_PensionService_EscalateRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, response_PensionService_EscalateRecoveryCase_0{resp.(*EscalateRecoveryCaseResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodGet, pattern_PensionService_GetRecoveryReport_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -3025,74 +3025,74 @@ func (m response_PensionService_GetRecoveryCase_0) XXX_ResponseBody() interface{
 }
 
 type response_PensionService_IssueRecoveryOrder_0 struct {
-	*RecoveryCaseResponse
+	*IssueRecoveryOrderResponse
 }
 
 func (m response_PensionService_IssueRecoveryOrder_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.IssueRecoveryOrderResponse
 	return response.Case
 }
 
 type response_PensionService_SetRecoveryInstalmentPlan_0 struct {
-	*RecoveryCaseResponse
+	*SetRecoveryInstalmentPlanResponse
 }
 
 func (m response_PensionService_SetRecoveryInstalmentPlan_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.SetRecoveryInstalmentPlanResponse
 	return response.Case
 }
 
 type response_PensionService_RecordRecoveryRepayment_0 struct {
-	*RecoveryCaseResponse
+	*RecordRecoveryRepaymentResponse
 }
 
 func (m response_PensionService_RecordRecoveryRepayment_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.RecordRecoveryRepaymentResponse
 	return response.Case
 }
 
 type response_PensionService_ProposeRecoveryWriteOff_0 struct {
-	*RecoveryCaseResponse
+	*ProposeRecoveryWriteOffResponse
 }
 
 func (m response_PensionService_ProposeRecoveryWriteOff_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.ProposeRecoveryWriteOffResponse
 	return response.Case
 }
 
 type response_PensionService_ApproveRecoveryWriteOff_0 struct {
-	*RecoveryCaseResponse
+	*ApproveRecoveryWriteOffResponse
 }
 
 func (m response_PensionService_ApproveRecoveryWriteOff_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.ApproveRecoveryWriteOffResponse
 	return response.Case
 }
 
 type response_PensionService_RejectRecoveryWriteOff_0 struct {
-	*RecoveryCaseResponse
+	*RejectRecoveryWriteOffResponse
 }
 
 func (m response_PensionService_RejectRecoveryWriteOff_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.RejectRecoveryWriteOffResponse
 	return response.Case
 }
 
 type response_PensionService_RecordRecoveryRefusal_0 struct {
-	*RecoveryCaseResponse
+	*RecordRecoveryRefusalResponse
 }
 
 func (m response_PensionService_RecordRecoveryRefusal_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.RecordRecoveryRefusalResponse
 	return response.Case
 }
 
 type response_PensionService_EscalateRecoveryCase_0 struct {
-	*RecoveryCaseResponse
+	*EscalateRecoveryCaseResponse
 }
 
 func (m response_PensionService_EscalateRecoveryCase_0) XXX_ResponseBody() interface{} {
-	response := m.RecoveryCaseResponse
+	response := m.EscalateRecoveryCaseResponse
 	return response.Case
 }
 

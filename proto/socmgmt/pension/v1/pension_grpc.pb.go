@@ -137,32 +137,32 @@ type PensionServiceClient interface {
 	GetRecoveryCase(ctx context.Context, in *GetRecoveryCaseRequest, opts ...grpc.CallOption) (*GetRecoveryCaseResponse, error)
 	// IssueRecoveryOrder issues the repayment order to the family, due 30
 	// working days after issue (clerk of the community, bureau).
-	IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*IssueRecoveryOrderResponse, error)
 	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
 	// balance (clerk of the community, bureau).
-	SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*SetRecoveryInstalmentPlanResponse, error)
 	// RecordRecoveryRepayment records a repayment (clerk of the community,
 	// bureau); idempotent by bank reference when one is given.
-	RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecordRecoveryRepaymentResponse, error)
 	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
 	// each idempotent by its bank reference (bureau).
 	ImportRecoveryRepayments(ctx context.Context, in *ImportRecoveryRepaymentsRequest, opts ...grpc.CallOption) (*ImportRecoveryRepaymentsResponse, error)
 	// ProposeRecoveryWriteOff proposes writing off part or all of the
 	// balance (bureau, admin); a second person approves it.
-	ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*ProposeRecoveryWriteOffResponse, error)
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
 	// must not be its proposer (bureau, admin): the proposer gets
 	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
-	ApproveRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	ApproveRecoveryWriteOff(ctx context.Context, in *ApproveRecoveryWriteOffRequest, opts ...grpc.CallOption) (*ApproveRecoveryWriteOffResponse, error)
 	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
-	RejectRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	RejectRecoveryWriteOff(ctx context.Context, in *RejectRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RejectRecoveryWriteOffResponse, error)
 	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
 	// of the community, bureau).
-	RecordRecoveryRefusal(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	RecordRecoveryRefusal(ctx context.Context, in *RecordRecoveryRefusalRequest, opts ...grpc.CallOption) (*RecordRecoveryRefusalResponse, error)
 	// EscalateRecoveryCase passes the case to enforcement, after a recorded
 	// refusal or once the final due date has passed with a balance (clerk
 	// of the community, bureau).
-	EscalateRecoveryCase(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error)
+	EscalateRecoveryCase(ctx context.Context, in *EscalateRecoveryCaseRequest, opts ...grpc.CallOption) (*EscalateRecoveryCaseResponse, error)
 	// GetRecoveryReport counts cases by state and age, and the recovery
 	// rate, per street or district.
 	GetRecoveryReport(ctx context.Context, in *GetRecoveryReportRequest, opts ...grpc.CallOption) (*GetRecoveryReportResponse, error)
@@ -414,9 +414,9 @@ func (c *pensionServiceClient) GetRecoveryCase(ctx context.Context, in *GetRecov
 	return out, nil
 }
 
-func (c *pensionServiceClient) IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) IssueRecoveryOrder(ctx context.Context, in *IssueRecoveryOrderRequest, opts ...grpc.CallOption) (*IssueRecoveryOrderResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(IssueRecoveryOrderResponse)
 	err := c.cc.Invoke(ctx, PensionService_IssueRecoveryOrder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -424,9 +424,9 @@ func (c *pensionServiceClient) IssueRecoveryOrder(ctx context.Context, in *Issue
 	return out, nil
 }
 
-func (c *pensionServiceClient) SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) SetRecoveryInstalmentPlan(ctx context.Context, in *SetRecoveryInstalmentPlanRequest, opts ...grpc.CallOption) (*SetRecoveryInstalmentPlanResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(SetRecoveryInstalmentPlanResponse)
 	err := c.cc.Invoke(ctx, PensionService_SetRecoveryInstalmentPlan_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -434,9 +434,9 @@ func (c *pensionServiceClient) SetRecoveryInstalmentPlan(ctx context.Context, in
 	return out, nil
 }
 
-func (c *pensionServiceClient) RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) RecordRecoveryRepayment(ctx context.Context, in *RecordRecoveryRepaymentRequest, opts ...grpc.CallOption) (*RecordRecoveryRepaymentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(RecordRecoveryRepaymentResponse)
 	err := c.cc.Invoke(ctx, PensionService_RecordRecoveryRepayment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -454,9 +454,9 @@ func (c *pensionServiceClient) ImportRecoveryRepayments(ctx context.Context, in 
 	return out, nil
 }
 
-func (c *pensionServiceClient) ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) ProposeRecoveryWriteOff(ctx context.Context, in *ProposeRecoveryWriteOffRequest, opts ...grpc.CallOption) (*ProposeRecoveryWriteOffResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(ProposeRecoveryWriteOffResponse)
 	err := c.cc.Invoke(ctx, PensionService_ProposeRecoveryWriteOff_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -464,9 +464,9 @@ func (c *pensionServiceClient) ProposeRecoveryWriteOff(ctx context.Context, in *
 	return out, nil
 }
 
-func (c *pensionServiceClient) ApproveRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) ApproveRecoveryWriteOff(ctx context.Context, in *ApproveRecoveryWriteOffRequest, opts ...grpc.CallOption) (*ApproveRecoveryWriteOffResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(ApproveRecoveryWriteOffResponse)
 	err := c.cc.Invoke(ctx, PensionService_ApproveRecoveryWriteOff_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -474,9 +474,9 @@ func (c *pensionServiceClient) ApproveRecoveryWriteOff(ctx context.Context, in *
 	return out, nil
 }
 
-func (c *pensionServiceClient) RejectRecoveryWriteOff(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) RejectRecoveryWriteOff(ctx context.Context, in *RejectRecoveryWriteOffRequest, opts ...grpc.CallOption) (*RejectRecoveryWriteOffResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(RejectRecoveryWriteOffResponse)
 	err := c.cc.Invoke(ctx, PensionService_RejectRecoveryWriteOff_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -484,9 +484,9 @@ func (c *pensionServiceClient) RejectRecoveryWriteOff(ctx context.Context, in *R
 	return out, nil
 }
 
-func (c *pensionServiceClient) RecordRecoveryRefusal(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) RecordRecoveryRefusal(ctx context.Context, in *RecordRecoveryRefusalRequest, opts ...grpc.CallOption) (*RecordRecoveryRefusalResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(RecordRecoveryRefusalResponse)
 	err := c.cc.Invoke(ctx, PensionService_RecordRecoveryRefusal_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -494,9 +494,9 @@ func (c *pensionServiceClient) RecordRecoveryRefusal(ctx context.Context, in *Re
 	return out, nil
 }
 
-func (c *pensionServiceClient) EscalateRecoveryCase(ctx context.Context, in *RecoveryCaseActionRequest, opts ...grpc.CallOption) (*RecoveryCaseResponse, error) {
+func (c *pensionServiceClient) EscalateRecoveryCase(ctx context.Context, in *EscalateRecoveryCaseRequest, opts ...grpc.CallOption) (*EscalateRecoveryCaseResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RecoveryCaseResponse)
+	out := new(EscalateRecoveryCaseResponse)
 	err := c.cc.Invoke(ctx, PensionService_EscalateRecoveryCase_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -690,32 +690,32 @@ type PensionServiceServer interface {
 	GetRecoveryCase(context.Context, *GetRecoveryCaseRequest) (*GetRecoveryCaseResponse, error)
 	// IssueRecoveryOrder issues the repayment order to the family, due 30
 	// working days after issue (clerk of the community, bureau).
-	IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*RecoveryCaseResponse, error)
+	IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*IssueRecoveryOrderResponse, error)
 	// SetRecoveryInstalmentPlan agrees a plan of instalments whose sum is the
 	// balance (clerk of the community, bureau).
-	SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*RecoveryCaseResponse, error)
+	SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*SetRecoveryInstalmentPlanResponse, error)
 	// RecordRecoveryRepayment records a repayment (clerk of the community,
 	// bureau); idempotent by bank reference when one is given.
-	RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecoveryCaseResponse, error)
+	RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecordRecoveryRepaymentResponse, error)
 	// ImportRecoveryRepayments records up to 1,000 repayments from the bank,
 	// each idempotent by its bank reference (bureau).
 	ImportRecoveryRepayments(context.Context, *ImportRecoveryRepaymentsRequest) (*ImportRecoveryRepaymentsResponse, error)
 	// ProposeRecoveryWriteOff proposes writing off part or all of the
 	// balance (bureau, admin); a second person approves it.
-	ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*RecoveryCaseResponse, error)
+	ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*ProposeRecoveryWriteOffResponse, error)
 	// ApproveRecoveryWriteOff approves the pending write-off; the approver
 	// must not be its proposer (bureau, admin): the proposer gets
 	// FAILED_PRECONDITION with the reason WRITE_OFF_SAME_PERSON.
-	ApproveRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	ApproveRecoveryWriteOff(context.Context, *ApproveRecoveryWriteOffRequest) (*ApproveRecoveryWriteOffResponse, error)
 	// RejectRecoveryWriteOff drops the pending write-off (bureau, admin).
-	RejectRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	RejectRecoveryWriteOff(context.Context, *RejectRecoveryWriteOffRequest) (*RejectRecoveryWriteOffResponse, error)
 	// RecordRecoveryRefusal records that the debtor refuses to repay (clerk
 	// of the community, bureau).
-	RecordRecoveryRefusal(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	RecordRecoveryRefusal(context.Context, *RecordRecoveryRefusalRequest) (*RecordRecoveryRefusalResponse, error)
 	// EscalateRecoveryCase passes the case to enforcement, after a recorded
 	// refusal or once the final due date has passed with a balance (clerk
 	// of the community, bureau).
-	EscalateRecoveryCase(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error)
+	EscalateRecoveryCase(context.Context, *EscalateRecoveryCaseRequest) (*EscalateRecoveryCaseResponse, error)
 	// GetRecoveryReport counts cases by state and age, and the recovery
 	// rate, per street or district.
 	GetRecoveryReport(context.Context, *GetRecoveryReportRequest) (*GetRecoveryReportResponse, error)
@@ -818,31 +818,31 @@ func (UnimplementedPensionServiceServer) ListRecoveryCases(context.Context, *Lis
 func (UnimplementedPensionServiceServer) GetRecoveryCase(context.Context, *GetRecoveryCaseRequest) (*GetRecoveryCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRecoveryCase not implemented")
 }
-func (UnimplementedPensionServiceServer) IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) IssueRecoveryOrder(context.Context, *IssueRecoveryOrderRequest) (*IssueRecoveryOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueRecoveryOrder not implemented")
 }
-func (UnimplementedPensionServiceServer) SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) SetRecoveryInstalmentPlan(context.Context, *SetRecoveryInstalmentPlanRequest) (*SetRecoveryInstalmentPlanResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRecoveryInstalmentPlan not implemented")
 }
-func (UnimplementedPensionServiceServer) RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) RecordRecoveryRepayment(context.Context, *RecordRecoveryRepaymentRequest) (*RecordRecoveryRepaymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordRecoveryRepayment not implemented")
 }
 func (UnimplementedPensionServiceServer) ImportRecoveryRepayments(context.Context, *ImportRecoveryRepaymentsRequest) (*ImportRecoveryRepaymentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportRecoveryRepayments not implemented")
 }
-func (UnimplementedPensionServiceServer) ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) ProposeRecoveryWriteOff(context.Context, *ProposeRecoveryWriteOffRequest) (*ProposeRecoveryWriteOffResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ProposeRecoveryWriteOff not implemented")
 }
-func (UnimplementedPensionServiceServer) ApproveRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) ApproveRecoveryWriteOff(context.Context, *ApproveRecoveryWriteOffRequest) (*ApproveRecoveryWriteOffResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApproveRecoveryWriteOff not implemented")
 }
-func (UnimplementedPensionServiceServer) RejectRecoveryWriteOff(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) RejectRecoveryWriteOff(context.Context, *RejectRecoveryWriteOffRequest) (*RejectRecoveryWriteOffResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RejectRecoveryWriteOff not implemented")
 }
-func (UnimplementedPensionServiceServer) RecordRecoveryRefusal(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) RecordRecoveryRefusal(context.Context, *RecordRecoveryRefusalRequest) (*RecordRecoveryRefusalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordRecoveryRefusal not implemented")
 }
-func (UnimplementedPensionServiceServer) EscalateRecoveryCase(context.Context, *RecoveryCaseActionRequest) (*RecoveryCaseResponse, error) {
+func (UnimplementedPensionServiceServer) EscalateRecoveryCase(context.Context, *EscalateRecoveryCaseRequest) (*EscalateRecoveryCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EscalateRecoveryCase not implemented")
 }
 func (UnimplementedPensionServiceServer) GetRecoveryReport(context.Context, *GetRecoveryReportRequest) (*GetRecoveryReportResponse, error) {
@@ -1317,7 +1317,7 @@ func _PensionService_ProposeRecoveryWriteOff_Handler(srv interface{}, ctx contex
 }
 
 func _PensionService_ApproveRecoveryWriteOff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RecoveryCaseActionRequest)
+	in := new(ApproveRecoveryWriteOffRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1329,13 +1329,13 @@ func _PensionService_ApproveRecoveryWriteOff_Handler(srv interface{}, ctx contex
 		FullMethod: PensionService_ApproveRecoveryWriteOff_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PensionServiceServer).ApproveRecoveryWriteOff(ctx, req.(*RecoveryCaseActionRequest))
+		return srv.(PensionServiceServer).ApproveRecoveryWriteOff(ctx, req.(*ApproveRecoveryWriteOffRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _PensionService_RejectRecoveryWriteOff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RecoveryCaseActionRequest)
+	in := new(RejectRecoveryWriteOffRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1347,13 +1347,13 @@ func _PensionService_RejectRecoveryWriteOff_Handler(srv interface{}, ctx context
 		FullMethod: PensionService_RejectRecoveryWriteOff_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PensionServiceServer).RejectRecoveryWriteOff(ctx, req.(*RecoveryCaseActionRequest))
+		return srv.(PensionServiceServer).RejectRecoveryWriteOff(ctx, req.(*RejectRecoveryWriteOffRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _PensionService_RecordRecoveryRefusal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RecoveryCaseActionRequest)
+	in := new(RecordRecoveryRefusalRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1365,13 +1365,13 @@ func _PensionService_RecordRecoveryRefusal_Handler(srv interface{}, ctx context.
 		FullMethod: PensionService_RecordRecoveryRefusal_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PensionServiceServer).RecordRecoveryRefusal(ctx, req.(*RecoveryCaseActionRequest))
+		return srv.(PensionServiceServer).RecordRecoveryRefusal(ctx, req.(*RecordRecoveryRefusalRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _PensionService_EscalateRecoveryCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RecoveryCaseActionRequest)
+	in := new(EscalateRecoveryCaseRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -1383,7 +1383,7 @@ func _PensionService_EscalateRecoveryCase_Handler(srv interface{}, ctx context.C
 		FullMethod: PensionService_EscalateRecoveryCase_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PensionServiceServer).EscalateRecoveryCase(ctx, req.(*RecoveryCaseActionRequest))
+		return srv.(PensionServiceServer).EscalateRecoveryCase(ctx, req.(*EscalateRecoveryCaseRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
