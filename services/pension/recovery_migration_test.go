@@ -16,7 +16,7 @@ import (
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// TestOpenStoreMigratesToRecovery opens a file of storage version 5 whose
+// TestOpenStoreMigratesToRecovery opens a file of storage version 6 whose
 // projection already has a retiree DECEASED on 15 March with payments for
 // April and May, and one living: the migration indexes the death, and the
 // open opens the case for April and May; a payment imported later for
@@ -35,9 +35,10 @@ func TestOpenStoreMigratesToRecovery(t *testing.T) {
 	}
 	march, april, may := pay(dead, "2026-03", 300000), pay(dead, "2026-04", 300001), pay(dead, "2026-05", 300002)
 	aliveMay := pay(alive, "2026-05", 1)
-	boltstoretest.WriteFile(t, path, append(projectionBuckets, v1Buckets...), func(tx *bolt.Tx) error {
+	v6Buckets := append(append(projectionBuckets, v1Buckets...), bucketBenefitRules, bucketClaims, bucketClaimsByCommunity, bucketClaimsByRetiree)
+	boltstoretest.WriteFile(t, path, v6Buckets, func(tx *bolt.Tx) error {
 		return errors.Join(
-			boltstoretest.Put(tx, "meta", "schema_version", boltstore.U64(5)),
+			boltstoretest.Put(tx, "meta", "schema_version", boltstore.U64(6)),
 			boltstoretest.Put(tx, "meta", "page_secret", secret),
 			boltstoretest.PutProto(tx, "projection_retirees", dead, &registryv1.RetireeState{
 				Id: dead, CommunityId: communityA, Status: registryv1.RetireeStatus_DECEASED, DateOfDeath: "2026-03-15",
