@@ -1,8 +1,10 @@
 package pension
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -392,5 +394,27 @@ func TestRecoveryBadInput(t *testing.T) {
 	wantFields(t, err, "communityId")
 	if after := h.oneCase(t, 0); !proto.Equal(before, after) {
 		t.Errorf("bad requests changed the case:\n%v\n%v", before, after)
+	}
+}
+
+// TestStoredCaseRevealsNoDebtor: the debtor's name is sealed in the file,
+// while the service answers it.
+func TestStoredCaseRevealsNoDebtor(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	h.payOn(t, 0, "2026-05", "2026-05-10", 100000)
+	h.die(t, 0, "2026-04-15")
+	const debtor = "欧阳秀英"
+	r, err := h.client.IssueRecoveryOrder(h.as(clerkP), &pb.IssueRecoveryOrderRequest{Id: h.oneCase(t, 0).Id, DebtorName: debtor, DebtorRelation: "daughter"})
+	if err != nil || r.GetCase().GetOrder().GetDebtorName() != debtor {
+		t.Fatalf("order: %v, %v", r.GetCase().GetOrder(), err)
+	}
+	h.close()
+	data, err := os.ReadFile(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(debtor)) {
+		t.Error("the file holds the debtor's name in plain text")
 	}
 }
