@@ -51,40 +51,7 @@ func TestRecoveryOfPaymentsAfterDeath(t *testing.T) {
 			return nil
 		})
 	})
-	must(t, "payments January to May", func(t *testing.T) {
-		conn := s.dialGRPC(t, s.pensionAddr, grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
-		stream, err := pensionv1.NewPensionServiceClient(conn).ImportPayments(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs := []*pensionv1.ImportPaymentsRequest{{Message: &pensionv1.ImportPaymentsRequest_Header{Header: &pensionv1.ImportHeader{BatchId: "e2e-recovery", FormatVersion: 1}}}}
-		for m := 1; m <= 5; m++ {
-			month := fmt.Sprintf("2026-%02d", m)
-			msgs = append(msgs, &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Record{Record: &pensionv1.PaymentRecord{
-				Index: int64(m), IdNumber: idNumber1, Month: month, BasicFen: 300000 + int64(m), PaidOn: month + "-15", BankAccountMasked: "6222************1234",
-			}}})
-		}
-		for _, m := range msgs {
-			if err := stream.Send(m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := stream.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			resp, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sm := resp.GetSummary(); sm != nil && sm.Accepted != 5 {
-				t.Fatalf("summary %v", sm)
-			}
-		}
-	})
+	must(t, "payments January to May", func(t *testing.T) { importJanuaryToMay(t, s, tk) })
 	var c recoveryCase
 	must(t, "the death opens a case for April and May", func(t *testing.T) {
 		api.send(t, call{method: http.MethodPost, path: "/v1/retirees/" + r1.ID + ":recordDeath", token: tk.bureau, body: map[string]any{"dateOfDeath": "2026-03-15"}}, http.StatusOK, nil)
@@ -119,4 +86,110 @@ func TestRecoveryOfPaymentsAfterDeath(t *testing.T) {
 			t.Errorf("after the repayment: %+v", got)
 		}
 	})
+}
+
+// importJanuaryToMay imports REGULAR payments of 300,000 fen plus the
+// month's number for January to May 2026 for idNumber1, as the bureau.
+func importJanuaryToMay(t *testing.T, s *stack, tk tokens) {
+	t.Helper()
+	conn := s.dialGRPC(t, s.pensionAddr, grpc.WithPerRPCCredentials(authn.BearerCredentials(tk.bureau)))
+	stream, err := pensionv1.NewPensionServiceClient(conn).ImportPayments(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []*pensionv1.ImportPaymentsRequest{{Message: &pensionv1.ImportPaymentsRequest_Header{Header: &pensionv1.ImportHeader{BatchId: "e2e-recovery", FormatVersion: 1}}}}
+	for m := 1; m <= 5; m++ {
+		month := fmt.Sprintf("2026-%02d", m)
+		msgs = append(msgs, &pensionv1.ImportPaymentsRequest{Message: &pensionv1.ImportPaymentsRequest_Record{Record: &pensionv1.PaymentRecord{
+			Index: int64(m), IdNumber: idNumber1, Month: month, BasicFen: 300000 + int64(m), PaidOn: month + "-15", BankAccountMasked: "6222************1234",
+		}}})
+	}
+	for _, m := range msgs {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sm := resp.GetSummary(); sm != nil && sm.Accepted != 5 {
+			t.Fatalf("summary %v", sm)
+		}
+	}
+}
+
+// TestRecoveryVoidedByReversedDeath: a death reported by the family and
+// verified by the clerk opens the case; the bureau reverses the death and
+// the case is VOID with the reason.
+func TestRecoveryVoidedByReversedDeath(t *testing.T) {
+	t.Parallel()
+	s, tk, api := startSession(t)
+	var r1 retiree
+	must(t, "a retiree paid January to May", func(t *testing.T) {
+		api.createCommunities(t, tk.admin)
+		api.send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.clerkA, body: map[string]any{
+			"idNumber": idNumber1, "name": "张桂英", "communityId": communityA, "managementMode": "COMMUNITY", "retirementDate": "2004-12-01",
+		}}, http.StatusOK, &r1)
+		waitfor.NoError(t, "the pension service to know the retiree", func(context.Context) error {
+			if r := api.do(t, call{method: http.MethodPost, path: "/v1/pension:query", token: tk.admin, body: map[string]any{"idNumber": idNumber1}}); r.code != http.StatusOK {
+				return fmt.Errorf("pension:query: %d", r.code)
+			}
+			return nil
+		})
+		importJanuaryToMay(t, s, tk)
+	})
+	var report struct {
+		ID string `json:"id"`
+	}
+	var c recoveryCase
+	must(t, "reported, verified: the case opens", func(t *testing.T) {
+		api.send(t, call{method: http.MethodPost, path: "/v1/retirees/" + r1.ID + "/deathReports", token: tk.clerkA, body: map[string]any{
+			"dateOfDeath": "2026-03-15", "source": "FAMILY",
+			"reporter":  map[string]any{"name": "王小红", "relation": "CHILD", "phone": "13700002222"},
+			"documents": []map[string]any{{"kind": "DEATH_CERTIFICATE", "reference": "医证-0315"}},
+		}}, http.StatusOK, &report)
+		api.send(t, call{method: http.MethodPost, path: "/v1/deathReports/" + report.ID + ":verify", token: tk.clerkA, body: map[string]any{}}, http.StatusOK, nil)
+		c = waitCase(t, api, tk.clerkA, "RECOVERY_OPEN")
+		if c.PrincipalFen != 300004+300005 {
+			t.Errorf("principal %d", c.PrincipalFen)
+		}
+	})
+	must(t, "reversed: the case is VOID", func(t *testing.T) {
+		api.send(t, call{method: http.MethodPost, path: "/v1/deathReports/" + report.ID + ":reverse", token: tk.bureau, body: map[string]any{"reason": "同名误报"}}, http.StatusOK, nil)
+		void := waitCase(t, api, tk.clerkA, "RECOVERY_VOID")
+		var got struct {
+			ClosingReason string `json:"closingReason"`
+		}
+		api.send(t, call{method: http.MethodGet, path: "/v1/recoveryCases/" + void.ID, token: tk.bureau}, http.StatusOK, &got)
+		if void.ID != c.ID || got.ClosingReason != "death reversed" {
+			t.Errorf("void case %s (%q), want %s closed as death reversed", void.ID, got.ClosingReason, c.ID)
+		}
+	})
+}
+
+// waitCase waits until community A's only recovery case is in state and
+// returns it.
+func waitCase(t *testing.T, api *restClient, token, state string) recoveryCase {
+	t.Helper()
+	var c recoveryCase
+	waitfor.NoError(t, "the recovery case to be "+state, func(context.Context) error {
+		var list struct {
+			Cases []recoveryCase `json:"cases"`
+		}
+		api.send(t, call{method: http.MethodGet, path: "/v1/recoveryCases?communityId=" + communityA, token: token}, http.StatusOK, &list)
+		if len(list.Cases) != 1 || list.Cases[0].State != state {
+			return fmt.Errorf("cases %+v", list.Cases)
+		}
+		c = list.Cases[0]
+		return nil
+	})
+	return c
 }
