@@ -523,6 +523,11 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
 		}
 	}
+	for i, o := range h.Obligations {
+		if o.RetireeId != "" && !slices.Contains(h.RetireeIds, o.RetireeId) {
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("obligations[%d].retireeId", i), Description: "not one of the handover's retirees"})
+		}
+	}
 	for i, pr := range h.Premises {
 		if pr.Inspection != pb.Premises_ACCEPTED && pr.Inspection != pb.Premises_DECLINED {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})

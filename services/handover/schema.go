@@ -26,10 +26,14 @@ var (
 	// bucketObligations holds credit code, 0, handover id, 0, index ->
 	// OwedObligation, written when a handover completes.
 	bucketObligations = []byte("obligations")
+	// bucketObligationsByRetiree holds retiree id, 0, obligations key ->
+	// empty: the obligations a retiree's death stops (schema 2).
+	bucketObligationsByRetiree = []byte("obligations_by_retiree")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
+		bucketObligationsByRetiree,
 	}
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global
@@ -40,8 +44,11 @@ var (
 // storageSchema is the layout of handover.db, which OpenStore opens with
 // boltstore.OpenVersioned; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:       bucketMeta,
-	Buckets:    allBuckets,
-	Version:    1,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion},
+	Meta:    bucketMeta,
+	Buckets: allBuckets,
+	Version: 2,
+	Migrations: []boltstore.Migration{
+		boltstore.RecordFirstVersion,
+		{From: 1, To: 2, Name: "index obligations by retiree", Apply: migrateIndexObligations},
+	},
 }

@@ -29,8 +29,10 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // StoreOptions tunes a Store.
@@ -39,6 +41,10 @@ type StoreOptions struct {
 	Logger *zap.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Registry is the client the retiree projection follows
+	// WatchRetirees with, to stop obligations at a death (see
+	// death_stops.go); nil for tests that never run the projection.
+	Registry registryv1.RegistryServiceClient
 }
 
 // Store is the handover service's bbolt-backed storage: handovers with
@@ -54,6 +60,8 @@ type Store struct {
 	// backlog is the number of commands in the outbox, kept beside the
 	// bucket so that the metric costs no transaction.
 	backlog atomic.Int64
+	// projection is handover's copy of registry's retirees.
+	projection *projection.Projection
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
@@ -69,6 +77,13 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{Base: base, now: o.Now, log: o.Logger}
+	s.projection, err = projection.New(base.DB(), o.Registry, projection.Options{
+		Logger:  o.Logger.Named("projection"),
+		OnApply: s.applyRetiree,
+	})
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	err = s.DB().View(func(tx *bolt.Tx) error {
 		s.backlog.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
 		return nil
@@ -78,6 +93,11 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Projection returns the retiree projection kept in the store's file,
+// which stops obligations at a verified death once its Run follows
+// registry.
+func (s *Store) Projection() *projection.Projection { return s.projection }
 
 // Actor is who takes a step, as the timeline records it: the same actor,
 // with its request id, as the audit logs of the other services.
@@ -424,6 +444,9 @@ func (w *txn) putObligations(h *pb.Handover) error {
 		if err := boltstore.PutProto(b, key, owed); err != nil {
 			return err
 		}
+		if err := w.indexObligation(h, o.RetireeId, key); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -466,6 +489,9 @@ func owedOn(o *pb.OwedObligation, day string) bool {
 		return true
 	}
 	if o.CompleteTime != nil && dateIn(o.CompleteTime.AsTime()) > day {
+		return false
+	}
+	if stoppedBy(o, day) {
 		return false
 	}
 	until := o.GetObligation().GetUntil()

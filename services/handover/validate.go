@@ -196,6 +196,9 @@ func checkObligations(v *fault.Violations, os []*pb.Obligation) {
 		if o.Until != "" {
 			parseDate(v, field+".until", o.Until)
 		}
+		if o.RetireeId != "" && !inputcheck.IsOpaqueID(o.RetireeId) {
+			v.Add(field+".retireeId", "not a retiree id")
+		}
 	})
 }
 

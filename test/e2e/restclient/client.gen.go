@@ -2630,7 +2630,9 @@ type V1EntitlementState string
 type V1Event struct {
 	// Action CREATED, UPDATED, SUBMITTED, RETURNED, WITHDRAWN, FUNDS_RECEIVED,
 	// ARCHIVES_RECEIVED, PREMISES_INSPECTED, COMPLETED, DELIVERED,
-	// DELIVERY_FAILED.
+	// DELIVERY_FAILED, and (H) OBLIGATION_STOPPED and OBLIGATION_RESUMED,
+	// taken by the "registry" actor when a retiree's verified death, or its
+	// reversal, reaches handover.
 	Action    *string `json:"action,omitempty"`
 	Actor     *string `json:"actor,omitempty"`
 	ActorRole *string `json:"actorRole,omitempty"`
@@ -3070,6 +3072,12 @@ type V1Obligation struct {
 	Kind             *ObligationKind `json:"kind,omitempty"`
 	MonthlyAmountFen *string         `json:"monthlyAmountFen,omitempty"`
 
+	// RetireeID --- death stops (H)
+	// The retiree it is paid for, one of the handover's retiree_ids; empty
+	// for an obligation of the package as a whole. Only an obligation with
+	// a retiree stops at that retiree's death.
+	RetireeID *string `json:"retireeId,omitempty"`
+
 	// Until YYYY-MM-DD, the last day it is owed; empty for open-ended.
 	Until *string `json:"until,omitempty"`
 }
@@ -3135,6 +3143,20 @@ type V1OwedObligation struct {
 
 	// Obligation Obligation is something the enterprise keeps paying after the handover.
 	Obligation *V1Obligation `json:"obligation,omitempty"`
+
+	// StopReason Output only: why it stops, in words a clerk reads (the date of death
+	// as registry verified it).
+	StopReason *string `json:"stopReason,omitempty"`
+
+	// StopTime Output only: when handover learnt of the death from registry's
+	// change feed.
+	StopTime *time.Time `json:"stopTime,omitempty"`
+
+	// StopsFrom --- death stops (H)
+	// Output only: YYYY-MM, the first month no longer owed because the
+	// retiree died (the month after the month of death); empty while the
+	// obligation runs as agreed. A reversed death clears it again.
+	StopsFrom *string `json:"stopsFrom,omitempty"`
 }
 
 // V1Ownership Ownership is an enterprise's form of ownership.

@@ -724,7 +724,12 @@ type Obligation struct {
 	Description      string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	MonthlyAmountFen int64                  `protobuf:"varint,3,opt,name=monthly_amount_fen,json=monthlyAmountFen,proto3" json:"monthly_amount_fen,omitempty"`
 	// YYYY-MM-DD, the last day it is owed; empty for open-ended.
-	Until         string `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
+	Until string `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
+	// --- death stops (H)
+	// The retiree it is paid for, one of the handover's retiree_ids; empty
+	// for an obligation of the package as a whole. Only an obligation with
+	// a retiree stops at that retiree's death.
+	RetireeId     string `protobuf:"bytes,5,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -783,6 +788,13 @@ func (x *Obligation) GetMonthlyAmountFen() int64 {
 func (x *Obligation) GetUntil() string {
 	if x != nil {
 		return x.Until
+	}
+	return ""
+}
+
+func (x *Obligation) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
 	}
 	return ""
 }
@@ -2281,7 +2293,9 @@ type Event struct {
 	ActorRole string                 `protobuf:"bytes,4,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
 	// CREATED, UPDATED, SUBMITTED, RETURNED, WITHDRAWN, FUNDS_RECEIVED,
 	// ARCHIVES_RECEIVED, PREMISES_INSPECTED, COMPLETED, DELIVERED,
-	// DELIVERY_FAILED.
+	// DELIVERY_FAILED, and (H) OBLIGATION_STOPPED and OBLIGATION_RESUMED,
+	// taken by the "registry" actor when a retiree's verified death, or its
+	// reversal, reaches handover.
 	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
 	// What changed, in words a clerk reads.
 	Detail string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
@@ -2573,8 +2587,19 @@ type OwedObligation struct {
 	CommunityId          string                 `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
 	Obligation           *Obligation            `protobuf:"bytes,4,opt,name=obligation,proto3" json:"obligation,omitempty"`
 	CompleteTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// --- death stops (H)
+	// Output only: YYYY-MM, the first month no longer owed because the
+	// retiree died (the month after the month of death); empty while the
+	// obligation runs as agreed. A reversed death clears it again.
+	StopsFrom string `protobuf:"bytes,6,opt,name=stops_from,json=stopsFrom,proto3" json:"stops_from,omitempty"`
+	// Output only: why it stops, in words a clerk reads (the date of death
+	// as registry verified it).
+	StopReason string `protobuf:"bytes,7,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
+	// Output only: when handover learnt of the death from registry's
+	// change feed.
+	StopTime      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=stop_time,json=stopTime,proto3" json:"stop_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OwedObligation) Reset() {
@@ -2638,6 +2663,27 @@ func (x *OwedObligation) GetObligation() *Obligation {
 func (x *OwedObligation) GetCompleteTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CompleteTime
+	}
+	return nil
+}
+
+func (x *OwedObligation) GetStopsFrom() string {
+	if x != nil {
+		return x.StopsFrom
+	}
+	return ""
+}
+
+func (x *OwedObligation) GetStopReason() string {
+	if x != nil {
+		return x.StopReason
+	}
+	return ""
+}
+
+func (x *OwedObligation) GetStopTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StopTime
 	}
 	return nil
 }
@@ -2744,13 +2790,15 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x16INSPECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rNOT_INSPECTED\x10\x01\x12\f\n" +
 	"\bACCEPTED\x10\x02\x12\f\n" +
-	"\bDECLINED\x10\x03\"\x89\x02\n" +
+	"\bDECLINED\x10\x03\"\xa8\x02\n" +
 	"\n" +
 	"Obligation\x128\n" +
 	"\x04kind\x18\x01 \x01(\x0e2$.socmgmt.handover.v1.Obligation.KindR\x04kind\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12,\n" +
 	"\x12monthly_amount_fen\x18\x03 \x01(\x03R\x10monthlyAmountFen\x12\x14\n" +
-	"\x05until\x18\x04 \x01(\tR\x05until\"[\n" +
+	"\x05until\x18\x04 \x01(\tR\x05until\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x05 \x01(\tR\tretireeId\"[\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PENSION_OUTSIDE_POOLING\x10\x01\x12\x15\n" +
@@ -2898,7 +2946,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\tactive_on\x18\x02 \x01(\tR\bactiveOn\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8c\x02\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x85\x03\n" +
 	"\x0eOwedObligation\x12\x1f\n" +
 	"\vhandover_id\x18\x01 \x01(\tR\n" +
 	"handoverId\x124\n" +
@@ -2907,7 +2955,12 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\n" +
 	"obligation\x18\x04 \x01(\v2\x1f.socmgmt.handover.v1.ObligationR\n" +
 	"obligation\x12?\n" +
-	"\rcomplete_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"\x88\x01\n" +
+	"\rcomplete_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x12\x1d\n" +
+	"\n" +
+	"stops_from\x18\x06 \x01(\tR\tstopsFrom\x12\x1f\n" +
+	"\vstop_reason\x18\a \x01(\tR\n" +
+	"stopReason\x127\n" +
+	"\tstop_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\"\x88\x01\n" +
 	"\x17ListObligationsResponse\x12E\n" +
 	"\vobligations\x18\x01 \x03(\v2#.socmgmt.handover.v1.OwedObligationR\vobligations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
@@ -3041,38 +3094,39 @@ var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	36, // 35: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
 	10, // 36: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
 	42, // 37: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	40, // 38: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	13, // 39: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	15, // 40: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	17, // 41: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	19, // 42: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	21, // 43: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	23, // 44: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	25, // 45: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	27, // 46: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	30, // 47: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	32, // 48: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	34, // 49: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	37, // 50: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	39, // 51: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	14, // 52: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	16, // 53: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	18, // 54: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	20, // 55: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	22, // 56: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	24, // 57: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	26, // 58: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	28, // 59: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	31, // 60: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	33, // 61: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	35, // 62: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	38, // 63: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	41, // 64: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	52, // [52:65] is the sub-list for method output_type
-	39, // [39:52] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	42, // 38: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	40, // 39: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	13, // 40: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	15, // 41: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	17, // 42: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	19, // 43: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	21, // 44: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	23, // 45: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	25, // 46: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	27, // 47: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	30, // 48: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	32, // 49: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	34, // 50: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	37, // 51: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	39, // 52: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	14, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	16, // 54: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	18, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	20, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	22, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	24, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	26, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	28, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	31, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	33, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	35, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	38, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	41, // 65: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	53, // [53:66] is the sub-list for method output_type
+	40, // [40:53] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
