@@ -39,7 +39,7 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	encoded := append([]byte{1, 2, byte(len(hid))}, hid...)
 	encoded = append(append(encoded, 2, 'P', '1'), payload...)
 	s := servicetest.WantVersion0Migrated(t, servicetest.Version0[*Store]{
-		File: "handover.db", Buckets: allBuckets, Meta: bucketMeta, Version: 1,
+		File: "handover.db", Buckets: allBuckets, Meta: bucketMeta, Version: storageSchema.Version,
 		Records: func(tx *bolt.Tx) error {
 			return errors.Join(
 				boltstoretest.Put(tx, "meta", "outbox_seq", []byte{0, 0, 0, 0, 0, 0, 0, 1}),

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -29,7 +30,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*handover.Store]{
 		Methods: handover.Methods,
 		Open: func() (*handover.Store, error) {
-			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log})
+			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry})
 		},
 		Setup: func(srv *grpcserver.Server, store *handover.Store) ([]grpcserver.Task, error) {
 			return setup(srv, cfg, store, up, log)
@@ -42,7 +43,8 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 }
 
 // setup registers the handover service and its metrics on srv and returns
-// the outbox dispatcher's task, none when the outbox is held.
+// its tasks: the retiree projection, which stops obligations at a verified
+// death, and the outbox dispatcher unless the outbox is held.
 func setup(srv *grpcserver.Server, cfg *handover.Config, store *handover.Store, up *upstreams, log *zap.Logger) ([]grpcserver.Task, error) {
 	handoverv1.RegisterHandoverServiceServer(srv.GRPC(), handover.NewServer(store, handover.ServerOptions{
 		Registry:      up.registry,
@@ -52,11 +54,16 @@ func setup(srv *grpcserver.Server, cfg *handover.Config, store *handover.Store, 
 	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
 		return nil, err
 	}
+	if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
+		return nil, err
+	}
+	// The projection follows registry for as long as the server runs.
+	tasks := []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}
 	if dispatcher == nil {
 		log.Warn("outbox hold: nothing will be delivered (a testing aid)")
-		return nil, nil
+		return tasks, nil
 	}
-	return []grpcserver.Task{{Name: "outbox dispatcher", Run: dispatcher.Run}}, nil
+	return append(tasks, grpcserver.Task{Name: "outbox dispatcher", Run: dispatcher.Run}), nil
 }
 
 // upstreams are the services handover calls, over connections carrying
