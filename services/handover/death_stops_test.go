@@ -10,11 +10,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -284,5 +286,82 @@ func TestStopFor(t *testing.T) {
 		if got, _ := stopFor(c.st); got != c.want {
 			t.Errorf("stopFor(%v) = %q, want %q", c.st, got, c.want)
 		}
+	}
+}
+
+// TestRecordedDeathStopsObligation goes through a real registry: a
+// handover completed with an obligation for one retiree, that retiree's
+// death recorded on 15 March, and the obligation listed as stopped from
+// April with its reason and the step on the timeline; the death's
+// reversal makes it owed again.
+func TestRecordedDeathStopsObligation(t *testing.T) {
+	t.Parallel()
+	// Handover's clock stands in February, so that the handover is
+	// completed before the death; registry's runs on.
+	feb := func() time.Time { return time.Date(2026, 2, 10, 2, 0, 0, 0, time.UTC) }
+	w := newWorld(t, worldOptions{follow: true, now: feb})
+	ids := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	in := packageFor(ids)
+	in.Obligations = append(in.Obligations, &pb.Obligation{Kind: pb.Obligation_PENSION_OUTSIDE_POOLING, MonthlyAmountFen: 80000, RetireeId: ids[0]})
+	h := w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: in}))
+	h = w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag}))
+	h = w.settle(h)
+	h = w.handover(w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag}))
+
+	rec, err := w.registry.RecordDeath(w.as(adminP), &registryv1.RecordDeathRequest{Id: ids[0], DateOfDeath: "2026-03-15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(day string) []*pb.OwedObligation {
+		resp, err := w.client.ListObligations(w.as(clerkAP), &pb.ListObligationsRequest{ActiveOn: day})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Obligations
+	}
+	waitfor.True(t, "the obligation stopped", func() bool { return list("2026-03-20")[1].StopsFrom == "2026-04" })
+	got := list("2026-03-20")
+	if got[0].StopsFrom != "" || got[1].StopReason != "the retiree died on 2026-03-15 (verified in registry)" {
+		t.Errorf("obligations = %v", got)
+	}
+	if n := len(list("2026-04-01")); n != 1 {
+		t.Errorf("owed on 1 April: %d, want only the package's obligation", n)
+	}
+	if e := w.events(h.Id); e[len(e)-1].Action != actionObligationStopped || e[len(e)-1].Actor != "registry" {
+		t.Errorf("last event = %v, want OBLIGATION_STOPPED by registry", e[len(e)-1])
+	}
+
+	if _, err := w.registry.ReverseDeathReport(w.as(adminP), &registryv1.ReverseDeathReportRequest{Id: rec.DeathReport.Id, Reason: "误报，本人健在"}); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.True(t, "the obligation resumed", func() bool { return list("2026-03-20")[1].StopsFrom == "" })
+	if n := len(list("2026-04-01")); n != 2 {
+		t.Errorf("owed on 1 April after the reversal: %d, want 2", n)
+	}
+	if e := w.events(h.Id); e[len(e)-1].Action != actionObligationResumed {
+		t.Errorf("last event = %v, want OBLIGATION_RESUMED", e[len(e)-1])
+	}
+}
+
+// TestObligationRetireeChecked: an obligation's retiree must look like a
+// retiree id at once, and be one of the package's retirees to complete.
+func TestObligationRetireeChecked(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ids := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	in := packageFor(ids)
+	in.Obligations[0].RetireeId = "13010219500101001X"
+	_, err := w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: in})
+	wantFields(t, err, "obligations[0].retireeId")
+
+	in.Obligations[0].RetireeId = "abcdefghijklmnop"
+	h := w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: in}))
+	h = w.settle(w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag})))
+	_, err = w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
+	if st := wantReason(t, err, codes.FailedPrecondition, ReasonIncomplete); !slices.Equal(fieldsOf(st), []string{"obligations[0].retireeId"}) {
+		t.Errorf("fields = %v, want obligations[0].retireeId", fieldsOf(st))
+	}
+	if got := w.get(h.Id); got.State != pb.Handover_SUBMITTED {
+		t.Errorf("state = %v, want still SUBMITTED", got.State)
 	}
 }

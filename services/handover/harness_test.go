@@ -65,6 +65,9 @@ type worldOptions struct {
 	submitInterceptors []grpc.UnaryClientInterceptor
 	// now is the handover's clock; time.Now when nil.
 	now func() time.Time
+	// follow runs the retiree projection, following the registry's
+	// change feed as the handover service.
+	follow bool
 }
 
 // world is a handover service with a real registry and a fake activity
@@ -88,7 +91,11 @@ type world struct {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	w := newBackends(t, servicetest.NewKeys(t))
-	store, err := OpenStore(filepath.Join(w.dir, "handover.db"), StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now})
+	sopts := StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now}
+	if o.follow {
+		sopts.Registry = registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys)...))
+	}
+	store, err := OpenStore(filepath.Join(w.dir, "handover.db"), sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +104,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	// stops before the store closes, and the registry and activity nodes
 	// (started earlier) after both; a dispatcher started later stops first.
 	t.Cleanup(func() { _ = store.Close() })
+	if o.follow {
+		w.follow()
+	}
 	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
 	srv := servicetest.Serve(t, servicetest.Options{
 		Name: "handover", Keys: w.keys,
@@ -129,6 +139,17 @@ func newBackends(t testing.TB, k servicetest.Keys) *world {
 	w.registry = registryv1.NewRegistryServiceClient(w.reg.Conn())
 	w.activity = activityv1.NewActivityServiceClient(w.act.Conn())
 	return w
+}
+
+// follow runs the store's retiree projection until the test ends.
+func (w *world) follow() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.store.Projection().Run(ctx)
+	}()
+	w.t.Cleanup(func() { cancel(); <-done })
 }
 
 // startDispatcher runs a dispatcher of the world's store, with short
