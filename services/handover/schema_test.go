@@ -2,6 +2,8 @@ package handover
 
 import (
 	"errors"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
@@ -63,5 +66,45 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	})
 	if n := s.Backlog(); n != 1 {
 		t.Errorf("backlog = %d, want the 1 queued command", n)
+	}
+}
+
+// TestOpenStoreMigratesVersion1 opens a file of layout 1, which has no
+// index of obligations by retiree, holding an obligation that names one;
+// the migration indexes it, so that the retiree's death stops it.
+func TestOpenStoreMigratesVersion1(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "handover.db")
+	hid := newHandoverID(time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC))
+	h := &pb.Handover{Id: hid, State: pb.Handover_COMPLETED, EnterpriseCreditCode: enterpriseX, CommunityId: communityA, RetireeIds: []string{deadRetiree}}
+	owed := &pb.OwedObligation{HandoverId: hid, EnterpriseCreditCode: enterpriseX, CommunityId: communityA,
+		Obligation: &pb.Obligation{Kind: pb.Obligation_MEDICAL_UNINSURED, MonthlyAmountFen: 9000, RetireeId: deadRetiree}}
+	key := string(boltstore.AppendU64(boltstore.Prefix(enterpriseX, hid), 0))
+	v1 := slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool { return string(b) == string(bucketObligationsByRetiree) })
+	boltstoretest.WriteFile(t, path, v1, func(tx *bolt.Tx) error {
+		return errors.Join(
+			boltstoretest.Put(tx, string(bucketMeta), "schema_version", boltstore.U64(1)),
+			boltstoretest.PutProto(tx, "handovers", hid, h),
+			boltstoretest.PutProto(tx, "obligations", key, owed),
+		)
+	})
+	s, err := OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != storageSchema.Version {
+		t.Errorf("schema version = %d, want %d", v, storageSchema.Version)
+	}
+	err = s.DB().Update(func(tx *bolt.Tx) error { return s.applyRetiree(tx, nil, died(deadRetiree, "2026-07-04")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.ListObligations(ObligationFilter{}, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].StopsFrom != "2026-08" {
+		t.Errorf("obligations after the death = %v, want stopped from 2026-08", list)
 	}
 }

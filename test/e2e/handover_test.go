@@ -123,7 +123,10 @@ func TestHandoverService(t *testing.T) {
 			"funds":       map[string]any{"amountFen": standardFen * retirees, "perRetireeStandardFen": standardFen},
 			"dossiers":    dossiers,
 			"premises":    []any{premises},
-			"obligations": []any{map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "统筹外补贴", "monthlyAmountFen": 1500000, "until": "2035-12-31"}},
+			"obligations": []any{
+				map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "统筹外补贴", "monthlyAmountFen": 1500000, "until": "2035-12-31"},
+				map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "独生子女补贴", "monthlyAmountFen": 10000, "until": "2035-12-31", "retireeId": ids[0]},
+			},
 		}}, http.StatusOK, &h)
 		if h.State != "DRAFT" || h.ID == "" || len(h.RetireeIDs) != retirees || len(h.Premises) != 1 || h.Premises[0].ID == "" {
 			t.Fatalf("created %+v", h)
@@ -375,7 +378,7 @@ func TestHandoverService(t *testing.T) {
 			} `json:"obligations"`
 		}
 		send(t, call{method: http.MethodGet, path: "/v1/obligations?enterpriseCreditCode=" + creditCode + "&activeOn=2030-06-30", token: tk.bureau}, http.StatusOK, &ob)
-		if len(ob.Obligations) != 1 || ob.Obligations[0].HandoverID != h.ID {
+		if len(ob.Obligations) != 2 || ob.Obligations[0].HandoverID != h.ID {
 			t.Errorf("obligations %+v", ob.Obligations)
 		}
 		var later struct {
@@ -384,6 +387,50 @@ func TestHandoverService(t *testing.T) {
 		send(t, call{method: http.MethodGet, path: "/v1/obligations?activeOn=2036-01-01", token: tk.enterprise}, http.StatusOK, &later)
 		if len(later.Obligations) != 0 {
 			t.Errorf("obligations after their end: %+v", later.Obligations)
+		}
+	})
+
+	must(t, "a retiree's death stops the obligation paid for him from the next month", func(t *testing.T) {
+		shanghai, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			t.Fatal(err)
+		}
+		today := time.Now().In(shanghai)
+		day := today.Format(time.DateOnly)
+		next := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, shanghai).AddDate(0, 1, 0).Format("2006-01")
+		send(t, call{method: http.MethodPost, path: retireePath(ids[0]) + ":recordDeath", token: tk.bureau, body: map[string]any{"dateOfDeath": day}}, http.StatusOK, nil)
+		type owed struct {
+			Obligation struct {
+				RetireeID string `json:"retireeId"`
+			} `json:"obligation"`
+			StopsFrom  string `json:"stopsFrom"`
+			StopReason string `json:"stopReason"`
+		}
+		var stopped owed
+		waitfor.NoError(t, "the obligation stopped", func(context.Context) error {
+			var ob struct {
+				Obligations []owed `json:"obligations"`
+			}
+			send(t, call{method: http.MethodGet, path: "/v1/obligations?enterpriseCreditCode=" + creditCode + "&activeOn=" + day, token: tk.clerkA}, http.StatusOK, &ob)
+			for _, o := range ob.Obligations {
+				if o.Obligation.RetireeID == ids[0] && o.StopsFrom != "" {
+					stopped = o
+					return nil
+				}
+			}
+			return fmt.Errorf("not stopped yet: %+v", ob.Obligations)
+		})
+		if stopped.StopsFrom != next || !strings.Contains(stopped.StopReason, day) {
+			t.Errorf("stopped %+v, want from %s for a death on %s", stopped, next, day)
+		}
+		var ev struct {
+			Events []struct {
+				Action string `json:"action"`
+			} `json:"events"`
+		}
+		send(t, call{method: http.MethodGet, path: path + "/events", token: tk.clerkA}, http.StatusOK, &ev)
+		if n := len(ev.Events); n == 0 || ev.Events[n-1].Action != "OBLIGATION_STOPPED" {
+			t.Errorf("timeline ends with %+v, want OBLIGATION_STOPPED", ev.Events)
 		}
 	})
 }

@@ -2630,7 +2630,7 @@ type V1EntitlementState string
 type V1Event struct {
 	// Action CREATED, UPDATED, SUBMITTED, RETURNED, WITHDRAWN, FUNDS_RECEIVED,
 	// ARCHIVES_RECEIVED, PREMISES_INSPECTED, COMPLETED, DELIVERED,
-	// DELIVERY_FAILED, and (H) OBLIGATION_STOPPED and OBLIGATION_RESUMED,
+	// DELIVERY_FAILED, and OBLIGATION_STOPPED and OBLIGATION_RESUMED,
 	// taken by the "registry" actor when a retiree's verified death, or its
 	// reversal, reaches handover.
 	Action    *string `json:"action,omitempty"`
@@ -3072,8 +3072,7 @@ type V1Obligation struct {
 	Kind             *ObligationKind `json:"kind,omitempty"`
 	MonthlyAmountFen *string         `json:"monthlyAmountFen,omitempty"`
 
-	// RetireeID --- death stops (H)
-	// The retiree it is paid for, one of the handover's retiree_ids; empty
+	// RetireeID The retiree it is paid for, one of the handover's retiree_ids; empty
 	// for an obligation of the package as a whole. Only an obligation with
 	// a retiree stops at that retiree's death.
 	RetireeID *string `json:"retireeId,omitempty"`
@@ -3152,8 +3151,7 @@ type V1OwedObligation struct {
 	// change feed.
 	StopTime *time.Time `json:"stopTime,omitempty"`
 
-	// StopsFrom --- death stops (H)
-	// Output only: YYYY-MM, the first month no longer owed because the
+	// StopsFrom Output only: YYYY-MM, the first month no longer owed because the
 	// retiree died (the month after the month of death); empty while the
 	// obligation runs as agreed. A reversed death clears it again.
 	StopsFrom *string `json:"stopsFrom,omitempty"`

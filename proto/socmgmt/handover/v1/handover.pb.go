@@ -725,7 +725,6 @@ type Obligation struct {
 	MonthlyAmountFen int64                  `protobuf:"varint,3,opt,name=monthly_amount_fen,json=monthlyAmountFen,proto3" json:"monthly_amount_fen,omitempty"`
 	// YYYY-MM-DD, the last day it is owed; empty for open-ended.
 	Until string `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
-	// --- death stops (H)
 	// The retiree it is paid for, one of the handover's retiree_ids; empty
 	// for an obligation of the package as a whole. Only an obligation with
 	// a retiree stops at that retiree's death.
@@ -2293,7 +2292,7 @@ type Event struct {
 	ActorRole string                 `protobuf:"bytes,4,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
 	// CREATED, UPDATED, SUBMITTED, RETURNED, WITHDRAWN, FUNDS_RECEIVED,
 	// ARCHIVES_RECEIVED, PREMISES_INSPECTED, COMPLETED, DELIVERED,
-	// DELIVERY_FAILED, and (H) OBLIGATION_STOPPED and OBLIGATION_RESUMED,
+	// DELIVERY_FAILED, and OBLIGATION_STOPPED and OBLIGATION_RESUMED,
 	// taken by the "registry" actor when a retiree's verified death, or its
 	// reversal, reaches handover.
 	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
@@ -2587,7 +2586,6 @@ type OwedObligation struct {
 	CommunityId          string                 `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
 	Obligation           *Obligation            `protobuf:"bytes,4,opt,name=obligation,proto3" json:"obligation,omitempty"`
 	CompleteTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
-	// --- death stops (H)
 	// Output only: YYYY-MM, the first month no longer owed because the
 	// retiree died (the month after the month of death); empty while the
 	// obligation runs as agreed. A reversed death clears it again.
