@@ -211,7 +211,6 @@ func TestDeathStopReplayAndRestart(t *testing.T) {
 	e := newStopEnv(t)
 	h := e.complete()
 	e.change(died(deadRetiree, "2026-03-15"), registryv1.ChangeKind_DEATH_REPORTED)
-	before := e.obligations("")
 	cursor := e.store.Projection().Cursor()
 
 	e.close()
@@ -227,7 +226,7 @@ func TestDeathStopReplayAndRestart(t *testing.T) {
 	if o := e.obligations("")[1]; o.StopsFrom != "2026-06" {
 		t.Errorf("second death (31 May): stopsFrom %q, want 2026-06", o.StopsFrom)
 	}
-	before = e.obligations("")
+	before := e.obligations("")
 
 	// Forget the cursor: the next start reads a snapshot of every retiree.
 	e.close()
