@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -54,12 +55,8 @@ const (
 	ReasonTooManyReceipts = "TOO_MANY_RECEIPTS"
 )
 
-// chinaTime is the zone in which dates (received on, active on, today)
-// are meant: the system serves China.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
 // dateIn is t's date in China, YYYY-MM-DD.
-func dateIn(t time.Time) string { return t.In(chinaTime).Format(time.DateOnly) }
+func dateIn(t time.Time) string { return t.In(workdays.ChinaTime).Format(time.DateOnly) }
 
 // requireState fails with ReasonWrongState unless h is in one of states.
 func requireState(h *pb.Handover, what string, states ...pb.Handover_State) error {

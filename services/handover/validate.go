@@ -13,6 +13,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/creditcode"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
@@ -47,7 +48,7 @@ var fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_.]{0,63}$`)
 // parseDate validates a YYYY-MM-DD date; it returns the zero time (and
 // adds a violation) when s is not one.
 func parseDate(v *fault.Violations, field, s string) time.Time {
-	t, err := time.ParseInLocation(time.DateOnly, s, chinaTime)
+	t, err := time.ParseInLocation(time.DateOnly, s, workdays.ChinaTime)
 	if err != nil {
 		v.Add(field, "must be a date YYYY-MM-DD")
 		return time.Time{}

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -60,7 +61,7 @@ func indexRegisterEvent(tx *bolt.Tx, old, r *pb.Retiree, rev uint64, now time.Ti
 }
 
 // monthOf is t's month in China, YYYY-MM.
-func monthOf(t time.Time) string { return t.In(chinaTime).Format("2006-01") }
+func monthOf(t time.Time) string { return t.In(workdays.ChinaTime).Format("2006-01") }
 
 // registerLine is one line of a monthly register: what a change meant
 // for the community.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -20,13 +21,8 @@ const (
 	groupCommunity = "community"
 )
 
-// chinaTime is the zone in which the registry's days and months are
-// meant (a report as of a day, a register's month): the system serves
-// China. The handover service reads dates in the same zone.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
 // dayOf is t's date in China, YYYY-MM-DD.
-func dayOf(t time.Time) string { return t.In(chinaTime).Format(time.DateOnly) }
+func dayOf(t time.Time) string { return t.In(workdays.ChinaTime).Format(time.DateOnly) }
 
 // updateStats moves a retiree's contribution to the per-community
 // socialisation counters from its old state to its new one, and records

@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -108,11 +109,11 @@ func reportCounts(t *testing.T, s *Store, day string) map[string]*pb.Socialisati
 // changes leave a past day's report as it was.
 func TestSocialisationReportAsOf(t *testing.T) {
 	t.Parallel()
-	clock := testclock.New(time.Date(2026, 3, 31, 2, 0, 0, 0, chinaTime))
+	clock := testclock.New(time.Date(2026, 3, 31, 2, 0, 0, 0, workdays.ChinaTime))
 	s := openClockStore(t, clock)
 	actor := Actor{Subject: "clerk-a", Role: "clerk"}
 	at := func(day string, hour int) {
-		d, err := time.ParseInLocation(time.DateOnly, day, chinaTime)
+		d, err := time.ParseInLocation(time.DateOnly, day, workdays.ChinaTime)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +206,7 @@ func TestSocialisationReportAsOfServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := time.Date(2026, 6, 15, 0, 0, 0, 0, chinaTime).Add(-time.Nanosecond); len(resp.Rows) != 0 || !resp.AsOf.AsTime().Equal(want) {
+	if want := time.Date(2026, 6, 15, 0, 0, 0, 0, workdays.ChinaTime).Add(-time.Nanosecond); len(resp.Rows) != 0 || !resp.AsOf.AsTime().Equal(want) {
 		t.Errorf("before the history: %d rows as of %v", len(resp.Rows), resp.AsOf.AsTime())
 	}
 	for _, asOf := range []string{"2026-06-16", "2026-6-1", "yesterday"} {

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -25,7 +26,7 @@ const (
 func reportBenchStore(b *testing.B) *Store {
 	b.Helper()
 	s := newTestStore(b, 0)
-	first := time.Date(2021, 1, 1, 0, 0, 0, 0, chinaTime)
+	first := time.Date(2021, 1, 1, 0, 0, 0, 0, workdays.ChinaTime)
 	for c := range benchReportCommunities {
 		id := fmt.Sprintf("2101%02d%03d%03d", c%20, c/20%1000, c%1000)
 		err := s.Update(func(tx *bolt.Tx) error {
