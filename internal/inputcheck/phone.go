@@ -10,6 +10,9 @@ import (
 // phoneRE is the shape of a phone number as people write it.
 var phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 -]{4,18}[0-9]$`)
 
+// IsPhone reports whether s has the shape of a phone number (see Phone).
+func IsPhone(s string) bool { return phoneRE.MatchString(s) }
+
 // Phone checks an optional phone number: 6 to 20 digits, spaces or
 // dashes, with an optional leading +. The description never repeats it.
 func Phone(v *fault.Violations, field, s string) {

@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -53,7 +54,7 @@ func (w *changeWriter) historyDeath() *pb.DeathReport {
 	d := proto.Clone(w.death).(*pb.DeathReport)
 	d.RetireeName, d.RetireeIdNumberMasked = "", ""
 	if d.Reporter != nil {
-		d.Reporter.PhoneMasked, d.Reporter.Phone = maskPhone(d.Reporter.Phone), ""
+		d.Reporter.PhoneMasked, d.Reporter.Phone = inputcheck.MaskPhone(d.Reporter.Phone), ""
 	}
 	return d
 }
@@ -248,7 +249,7 @@ func (s *Store) stateOf(r *pb.Retiree) (*pb.RetireeState, error) {
 		RetirementDate:       r.RetirementDate,
 		Name:                 r.Name,
 		IdNumberMasked:       idnumber.Mask(r.IdNumber),
-		PhoneMasked:          maskPhone(r.Phone),
+		PhoneMasked:          inputcheck.MaskPhone(r.Phone),
 		StatusEffectiveOn:    r.StatusEffectiveOn,
 	}, nil
 }
@@ -267,7 +268,7 @@ func diff(old, r *pb.Retiree) []*pb.FieldChange {
 		}
 	}
 	add("name", old.Name, r.Name)
-	add("phone", maskPhone(old.Phone), maskPhone(r.Phone))
+	add("phone", inputcheck.MaskPhone(old.Phone), inputcheck.MaskPhone(r.Phone))
 	add("residenceAddress", old.ResidenceAddress, r.ResidenceAddress)
 	add("retirementDate", old.RetirementDate, r.RetirementDate)
 	add("enterpriseCreditCode", old.EnterpriseCreditCode, r.EnterpriseCreditCode)
@@ -314,7 +315,7 @@ func carersString(carers []*pb.Carer) string {
 	for i, c := range carers {
 		parts := []string{enumName(c.Relation)}
 		if c.Phone != "" {
-			parts = append(parts, maskPhone(c.Phone))
+			parts = append(parts, inputcheck.MaskPhone(c.Phone))
 		}
 		if c.LegallyResponsible {
 			parts = append(parts, "legally responsible")

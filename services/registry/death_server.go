@@ -84,7 +84,7 @@ func guardDeathReport(p *authn.Principal, may func(*authn.Principal, *pb.DeathRe
 func (s *Server) presentDeathReport(d *pb.DeathReport, full bool) *pb.DeathReport {
 	d = proto.Clone(d).(*pb.DeathReport)
 	if rep := d.Reporter; rep != nil {
-		rep.PhoneMasked = maskPhone(rep.Phone)
+		rep.PhoneMasked = inputcheck.MaskPhone(rep.Phone)
 		if !full {
 			rep.Phone = ""
 		}
@@ -167,9 +167,7 @@ func (s *Server) checkDeathReport(req *pb.CreateDeathReportRequest) error {
 	} else if req.Source == pb.DeathReportSource_FAMILY && rep.GetRelation() == pb.Carer_RELATION_UNSPECIFIED {
 		v.Add("reporter.relation", "required for a report by the family")
 	}
-	if ph := rep.GetPhone(); ph != "" && !phoneRE.MatchString(ph) {
-		v.Add("reporter.phone", "must be 6 to 20 digits, spaces or dashes, optionally with a leading +")
-	}
+	inputcheck.Phone(&v, "reporter.phone", rep.GetPhone())
 	if rep.GetPhoneMasked() != "" {
 		v.Add("reporter.phoneMasked", "output only")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -226,7 +227,7 @@ func (rd *registerReader) phone(r *pb.Retiree) string {
 	if rd.q.Full {
 		return r.Phone
 	}
-	return maskPhone(r.Phone)
+	return inputcheck.MaskPhone(r.Phone)
 }
 
 // enterprise is the name of the enterprise with credit code code, or the

@@ -147,13 +147,13 @@ func guardUpdate(p *authn.Principal, patch RetireePatch) func(*pb.Retiree) error
 // answer with the masks.
 func present(r *pb.Retiree, full bool, today time.Time) *pb.Retiree {
 	r.IdNumberMasked = idnumber.Mask(r.IdNumber)
-	r.PhoneMasked = maskPhone(r.Phone)
+	r.PhoneMasked = inputcheck.MaskPhone(r.Phone)
 	if !full {
 		r.IdNumber = ""
 		r.Phone = ""
 	}
 	for _, c := range r.Carers {
-		c.PhoneMasked = maskPhone(c.Phone)
+		c.PhoneMasked = inputcheck.MaskPhone(c.Phone)
 		if !full {
 			c.Phone = ""
 		}

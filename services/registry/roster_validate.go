@@ -112,9 +112,7 @@ func checkCarers(v *fault.Violations, carers []*pb.Carer) {
 		if _, ok := pb.Carer_Relation_name[int32(c.Relation)]; !ok || c.Relation == pb.Carer_RELATION_UNSPECIFIED {
 			v.Add(field+".relation", "required: one of SPOUSE, CHILD, CHILD_IN_LAW, GRANDCHILD, SIBLING, OTHER_RELATIVE, NEIGHBOUR, CARER, OTHER")
 		}
-		if c.Phone != "" && !phoneRE.MatchString(c.Phone) {
-			v.Add(field+".phone", "must be 6 to 20 digits, spaces or dashes, optionally with a leading +")
-		}
+		inputcheck.Phone(v, field+".phone", c.Phone)
 		if c.EmergencyContact {
 			emergency++
 		}

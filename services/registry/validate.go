@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -30,7 +29,6 @@ const (
 	maxFactsBatch = 10_000
 	maxRequestKey = 128
 	maxFlags      = 16
-	phonePattern  = `^\+?[0-9][0-9 -]{4,18}[0-9]$`
 	// earliestBirth bounds the birth dates of retirees: the ID-number rules
 	// reach back to 1800, but no one born before 1900 is alive to manage,
 	// so such a date is a mistake in the number.
@@ -43,7 +41,6 @@ const (
 )
 
 var (
-	phoneRE     = regexp.MustCompile(phonePattern)
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-zA-Z_]{0,63}$`)
 )
 
@@ -164,7 +161,7 @@ func checkNewRetiree(r *pb.Retiree, today time.Time) (idnumber.ID, error) {
 		v.Add("enterpriseCreditCode", "required when managementMode is ENTERPRISE")
 	}
 	checkRetirementDate(&v, r.RetirementDate, r.BirthDate, today)
-	checkPhone(&v, r.Phone)
+	inputcheck.Phone(&v, "phone", r.Phone)
 	inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
 	checkResidence(&v, r, r.ResidenceAddress != "")
 	checkCarers(&v, r.Carers)
@@ -222,12 +219,6 @@ func retirementProblem(retired, birth string) string {
 		return fmt.Sprintf("before the age of %d", minRetirementAge)
 	}
 	return ""
-}
-
-func checkPhone(v *fault.Violations, s string) {
-	if s != "" && !phoneRE.MatchString(s) {
-		v.Add("phone", "must be 6 to 20 digits, spaces or dashes, optionally with a leading +")
-	}
 }
 
 // checkFlags validates the flags a retiree is given and returns them
@@ -340,7 +331,7 @@ func checkPatch(paths []string, r *pb.Retiree, today time.Time) error {
 		case "name":
 			inputcheck.Text(&v, "name", r.Name, true, maxNameLen)
 		case "phone":
-			checkPhone(&v, r.Phone)
+			inputcheck.Phone(&v, "phone", r.Phone)
 		case "residence_address":
 			inputcheck.Text(&v, "residenceAddress", r.ResidenceAddress, false, maxAddressLen)
 		case "residence":
@@ -394,15 +385,4 @@ func pbSex(s idnumber.Sex) pb.Sex {
 		}
 	}
 	return pb.Sex_SEX_UNSPECIFIED
-}
-
-// maskPhone keeps the first three and last four digits of a phone number.
-func maskPhone(s string) string {
-	if s == "" {
-		return ""
-	}
-	if len(s) < 8 {
-		return strings.Repeat("*", len(s))
-	}
-	return s[:3] + strings.Repeat("*", len(s)-7) + s[len(s)-4:]
 }

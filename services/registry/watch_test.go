@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -88,7 +89,7 @@ func TestWatchReplayThenFollow(t *testing.T) {
 			ManagementMode: pb.ManagementMode_COMMUNITY, EnterpriseCreditCode: enterpriseX, BirthDate: r.BirthDate,
 			RetirementDate: r.RetirementDate,
 			// The work-list fields: the name and masked numbers only.
-			Name: r.Name, IdNumberMasked: idnumber.Mask(r.IdNumber), PhoneMasked: maskPhone(r.Phone),
+			Name: r.Name, IdNumberMasked: idnumber.Mask(r.IdNumber), PhoneMasked: inputcheck.MaskPhone(r.Phone),
 		}
 		if c.Kind != pb.ChangeKind_CREATED || c.ChangeTime == nil {
 			t.Errorf("change %d: kind %v, time %v", c.Revision, c.Kind, c.ChangeTime)
