@@ -2382,12 +2382,13 @@ type V1DeathBenefitClaim struct {
 	// NetPayableFen Output only: what the claim pays, amounts.total_fen less offset_fen;
 	// 0 before submission.
 	NetPayableFen *string `json:"netPayableFen,omitempty"`
-	OffsetCaseID  *string `json:"offsetCaseId,omitempty"`
 
-	// OffsetFen --- offsets (O)
-	// Output only: what was kept from the claim to offset the recovery case
-	// offset_case_id (see OffsetRecoveryCase). It stays recorded if the
-	// death is reversed: the bureau settles it.
+	// OffsetCaseID Output only: the recovery case offset against the claim.
+	OffsetCaseID *string `json:"offsetCaseId,omitempty"`
+
+	// OffsetFen Output only: what was kept from the claim to offset a recovery case
+	// (see OffsetRecoveryCase). It stays recorded if the death is reversed:
+	// the bureau settles it.
 	OffsetFen *string `json:"offsetFen,omitempty"`
 
 	// PaidOn Output only: PAID's day (YYYY-MM-DD) and the bank's reference.
@@ -3355,7 +3356,7 @@ type V1RecoveryEntry struct {
 	// BankReference For repayments: the bank's reference, when given.
 	BankReference *string `json:"bankReference,omitempty"`
 
-	// ClaimID For offsets (O): the death-benefit claim offset.
+	// ClaimID For offsets: the death-benefit claim the case was offset against.
 	ClaimID *string `json:"claimId,omitempty"`
 
 	// Kind RecoveryEntryKind is the kind of a ledger entry.
@@ -5634,7 +5635,6 @@ type ClientInterface interface {
 
 	// PensionServiceOffsetRecoveryCaseWithBody Offset recovery case
 	//
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
@@ -5654,7 +5654,6 @@ type ClientInterface interface {
 
 	// PensionServiceOffsetRecoveryCase Offset recovery case
 	//
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
@@ -8051,7 +8050,6 @@ func (c *Client) PensionServiceIssueRecoveryOrder(ctx context.Context, id string
 
 // PensionServiceOffsetRecoveryCaseWithBody Offset recovery case
 //
-// --- offsets (O)
 // OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 // INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 // the same retiree whose claimant consented to it (bureau, admin: the
@@ -8081,7 +8079,6 @@ func (c *Client) PensionServiceOffsetRecoveryCaseWithBody(ctx context.Context, i
 
 // PensionServiceOffsetRecoveryCase Offset recovery case
 //
-// --- offsets (O)
 // OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 // INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 // the same retiree whose claimant consented to it (bureau, admin: the
@@ -15878,7 +15875,6 @@ type ClientWithResponsesInterface interface {
 
 	// PensionServiceOffsetRecoveryCaseWithBodyWithResponse Offset recovery case
 	//
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
@@ -15898,7 +15894,6 @@ type ClientWithResponsesInterface interface {
 
 	// PensionServiceOffsetRecoveryCaseWithResponse Offset recovery case
 	//
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
@@ -27633,7 +27628,6 @@ func (c *ClientWithResponses) PensionServiceIssueRecoveryOrderWithResponse(ctx c
 
 // PensionServiceOffsetRecoveryCaseWithBodyWithResponse Offset recovery case
 //
-// --- offsets (O)
 // OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 // INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 // the same retiree whose claimant consented to it (bureau, admin: the
@@ -27659,7 +27653,6 @@ func (c *ClientWithResponses) PensionServiceOffsetRecoveryCaseWithBodyWithRespon
 
 // PensionServiceOffsetRecoveryCaseWithResponse Offset recovery case
 //
-// --- offsets (O)
 // OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 // INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 // the same retiree whose claimant consented to it (bureau, admin: the

@@ -4533,7 +4533,7 @@ type RecoveryEntry struct {
 	Time  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=time,proto3" json:"time,omitempty"`
 	// The balance after the entry.
 	BalanceFen int64 `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
-	// For offsets (O): the death-benefit claim offset.
+	// For offsets: the death-benefit claim the case was offset against.
 	ClaimId       string `protobuf:"bytes,12,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -7216,11 +7216,11 @@ type DeathBenefitClaim struct {
 	DecidedBy  string                 `protobuf:"bytes,18,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// --- offsets (O)
-	// Output only: what was kept from the claim to offset the recovery case
-	// offset_case_id (see OffsetRecoveryCase). It stays recorded if the
-	// death is reversed: the bureau settles it.
-	OffsetFen    int64  `protobuf:"varint,21,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
+	// Output only: what was kept from the claim to offset a recovery case
+	// (see OffsetRecoveryCase). It stays recorded if the death is reversed:
+	// the bureau settles it.
+	OffsetFen int64 `protobuf:"varint,21,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
+	// Output only: the recovery case offset against the claim.
 	OffsetCaseId string `protobuf:"bytes,22,opt,name=offset_case_id,json=offsetCaseId,proto3" json:"offset_case_id,omitempty"`
 	// Output only: what the claim pays, amounts.total_fen less offset_fen;
 	// 0 before submission.

@@ -196,7 +196,6 @@ type PensionServiceClient interface {
 	// ListDeathBenefitClaims lists claims of a community (or, for the
 	// bureau and admin, of all) by id, optionally of one state.
 	ListDeathBenefitClaims(ctx context.Context, in *ListDeathBenefitClaimsRequest, opts ...grpc.CallOption) (*ListDeathBenefitClaimsResponse, error)
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
@@ -772,7 +771,6 @@ type PensionServiceServer interface {
 	// ListDeathBenefitClaims lists claims of a community (or, for the
 	// bureau and admin, of all) by id, optionally of one state.
 	ListDeathBenefitClaims(context.Context, *ListDeathBenefitClaimsRequest) (*ListDeathBenefitClaimsResponse, error)
-	// --- offsets (O)
 	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
 	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
 	// the same retiree whose claimant consented to it (bureau, admin: the
