@@ -226,6 +226,7 @@ func maskBankAccount(s string) string {
 // unless showPhone, the ID and account numbers always masked.
 func claimAnswer(c *pb.DeathBenefitClaim, showPhone bool) *pb.DeathBenefitClaim {
 	out := proto.CloneOf(c)
+	out.NetPayableFen = netPayable(c)
 	out.BankAccountMasked = maskBankAccount(c.BankAccount)
 	out.BankAccount = ""
 	if cl := out.Claimant; cl != nil {

@@ -53,4 +53,6 @@ var Methods = limits.Table{
 	pb.PensionService_MarkDeathBenefitClaimPaid_FullMethodName: limits.Write,
 	pb.PensionService_GetDeathBenefitClaim_FullMethodName:      limits.PersonalRead,
 	pb.PensionService_ListDeathBenefitClaims_FullMethodName:    limits.PersonalRead,
+	// --- offsets (O)
+	pb.PensionService_OffsetRecoveryCase_FullMethodName: limits.Write,
 }

@@ -14,8 +14,7 @@ import (
 // needs, and either changes the case and appends its ledger entry or
 // returns an error and leaves the case as it was. The ledger invariant
 // holds after every step: principal = repaid + offset + written off +
-// balance. Offsets against a death-benefit claim are not made yet: offset
-// stays 0.
+// balance.
 
 // Bounds of a recovery case.
 const (
@@ -303,4 +302,25 @@ func voidCase(c *pb.RecoveryCase, s step, reason string) {
 	c.State = pb.RecoveryState_RECOVERY_VOID
 	c.ClosingReason = reason
 	c.WriteOffProposal = nil
+}
+
+// offset records an offset of amount against the death-benefit claim
+// claimID: a case being recovered, in enforcement too, takes one; a
+// closed one does not.
+func offset(c *pb.RecoveryCase, s step, amount int64, claimID string) error {
+	if err := active(c); err != nil {
+		return err
+	}
+	if amount <= 0 || amount > c.BalanceFen {
+		return fault.Rule(ReasonAmountOverBalance, "amountFen must be between 1 and the balance")
+	}
+	c.OffsetFen += amount
+	c.BalanceFen -= amount
+	if err := appendEntry(c, s, &pb.RecoveryEntry{Kind: pb.RecoveryEntryKind_OFFSET, AmountFen: amount, ClaimId: claimID}); err != nil {
+		c.OffsetFen -= amount
+		c.BalanceFen += amount
+		return err
+	}
+	settle(c)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // TestRecoveryAuthorisationMatrix calls every recovery RPC as every role
@@ -32,6 +33,12 @@ func TestRecoveryAuthorisationMatrix(t *testing.T) {
 		t.Fatalf("community B's cases: %v, %v", others, err)
 	}
 	ids[servicetest.Other] = others.Cases[0].Id
+	// A DRAFT claim of retiree 0: an offset the role may make is refused
+	// by the claim's state (or, on the other case, its retiree).
+	claim, err := h.store.CreateClaim(retireeID(0), claimDraft(), Actor{Subject: "test"}, func(*registryv1.RetireeState) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	community := [...]string{servicetest.Own: communityA, servicetest.Other: communityB, servicetest.Missing: "210199999999"}
 	readers := []string{"admin", "bureau", "clerk", "street", "district"}
 	actors := []string{"admin", "bureau", "clerk"}
@@ -72,6 +79,9 @@ func TestRecoveryAuthorisationMatrix(t *testing.T) {
 		}},
 		{"RejectRecoveryWriteOff", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
 			return servicetest.ErrOf(h.client.RejectRecoveryWriteOff(ctx, &pb.RejectRecoveryWriteOffRequest{Id: ids[tg]}))
+		}},
+		{"OffsetRecoveryCase", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
+			return servicetest.ErrOf(h.client.OffsetRecoveryCase(ctx, &pb.OffsetRecoveryCaseRequest{Id: ids[tg], ClaimId: claim.Id}))
 		}},
 		{"ImportRecoveryRepayments", deciders, false, func(ctx context.Context, tg servicetest.Target) error {
 			return servicetest.ErrOf(h.client.ImportRecoveryRepayments(ctx, &pb.ImportRecoveryRepaymentsRequest{Repayments: []*pb.RecoveryRepayment{{CaseId: ids[tg], AmountFen: 1, PaidOn: "2026-06-01", BankReference: "M-" + ids[tg]}}}))

@@ -252,19 +252,20 @@ func TestImportRecoveryRepayments(t *testing.T) {
 }
 
 // TestLedgerInvariantProperty: random sequences of principal additions,
-// repayments, write-off proposals, approvals and rejections keep the
-// invariant, and a refused step leaves the case exactly as it was.
+// repayments, offsets, write-off proposals, approvals and rejections keep
+// the invariant, and a refused step leaves the case exactly as it was.
 func TestLedgerInvariantProperty(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(14, 14))
 	at := func(who string) step { return step{actor: who, time: testNow} }
+	offsets := 0
 	for run := 0; run < 200; run++ {
 		c := &pb.RecoveryCase{Id: "c", State: pb.RecoveryState_RECOVERY_OPEN}
 		for i := 0; i < 60; i++ {
 			before := cloneCase(c)
 			amount := rng.Int64N(300000) - 1000
 			var err error
-			switch rng.IntN(6) {
+			switch rng.IntN(7) {
 			case 0:
 				err = addPrincipal(c, at("projection"), &pb.RecoveryEntry{Kind: pb.RecoveryEntryKind_PRINCIPAL_ADDED, AmountFen: amount, Month: "2026-05"})
 			case 1, 2:
@@ -275,6 +276,11 @@ func TestLedgerInvariantProperty(t *testing.T) {
 				err = approveWriteOff(c, at([]string{"a", "b"}[rng.IntN(2)]))
 			case 5:
 				err = rejectWriteOff(c, at("a"), "no")
+			case 6:
+				err = offset(c, at("bureau"), amount, "claim")
+				if err == nil {
+					offsets++
+				}
 			}
 			if !invariantHolds(c) {
 				t.Fatalf("run %d step %d: invariant broken: %v", run, i, c)
@@ -283,6 +289,9 @@ func TestLedgerInvariantProperty(t *testing.T) {
 				t.Fatalf("run %d step %d: refused step %v changed the case", run, i, err)
 			}
 		}
+	}
+	if offsets == 0 {
+		t.Error("no offset was made: the property says nothing of them")
 	}
 }
 

@@ -1657,6 +1657,16 @@ type PensionServiceMarkDeathBenefitClaimPaidBody struct {
 	PaidOn *string `json:"paidOn,omitempty"`
 }
 
+// PensionServiceOffsetRecoveryCaseBody OffsetRecoveryCaseRequest is the request of OffsetRecoveryCase.
+type PensionServiceOffsetRecoveryCaseBody struct {
+	// AmountFen Optional: the amount to offset, at most the case's balance and the
+	// claim's net payable; 0 offsets the smaller of the two.
+	AmountFen *string `json:"amountFen,omitempty"`
+
+	// ClaimID The APPROVED death-benefit claim of the case's retiree.
+	ClaimID *string `json:"claimId,omitempty"`
+}
+
 // PensionServiceProposeRecoveryWriteOffBody ProposeRecoveryWriteOffRequest is the request of ProposeRecoveryWriteOff.
 type PensionServiceProposeRecoveryWriteOffBody struct {
 	// AmountFen At most the balance.
@@ -2368,6 +2378,18 @@ type V1DeathBenefitClaim struct {
 
 	// ID Output only.
 	ID *string `json:"id,omitempty"`
+
+	// NetPayableFen Output only: what the claim pays, amounts.total_fen less offset_fen;
+	// 0 before submission.
+	NetPayableFen *string `json:"netPayableFen,omitempty"`
+
+	// OffsetCaseID Output only: the recovery case offset against the claim.
+	OffsetCaseID *string `json:"offsetCaseId,omitempty"`
+
+	// OffsetFen Output only: what was kept from the claim to offset a recovery case
+	// (see OffsetRecoveryCase). It stays recorded if the death is reversed:
+	// the bureau settles it.
+	OffsetFen *string `json:"offsetFen,omitempty"`
 
 	// PaidOn Output only: PAID's day (YYYY-MM-DD) and the bank's reference.
 	PaidOn *string `json:"paidOn,omitempty"`
@@ -3099,6 +3121,21 @@ type V1Occurrence struct {
 	VenueID *string          `json:"venueId,omitempty"`
 }
 
+// V1OffsetRecoveryCaseResponse OffsetRecoveryCaseResponse is the response of OffsetRecoveryCase: the
+// case and the claim after the offset (the claimant's phone masked).
+type V1OffsetRecoveryCaseResponse struct {
+	// Case RecoveryCase is the recovery of what was paid after a retiree's death.
+	// At every moment principal = repaid + offset + written_off + balance.
+	Case *V1RecoveryCase `json:"case,omitempty"`
+
+	// Claim DeathBenefitClaim is a family's claim of the funeral grant and the
+	// survivor payment after a retiree's death. States: DRAFT → SUBMITTED →
+	// APPROVED | REJECTED; APPROVED → PAID. A death that registry reverses
+	// turns a DRAFT, SUBMITTED or APPROVED claim VOID and sets death_reversed
+	// on a PAID one, for the bureau to recover.
+	Claim *V1DeathBenefitClaim `json:"claim,omitempty"`
+}
+
 // V1OverdueCertification OverdueCertification is a retiree whose certification is overdue or
 // due soon, with what a clerk needs to reach them.
 type V1OverdueCertification struct {
@@ -3274,7 +3311,7 @@ type V1RecoveryCase struct {
 	// Months The months after the month of death with payments, YYYY-MM, ascending.
 	Months *[]string `json:"months,omitempty"`
 
-	// OffsetFen Offsets against a death-benefit claim: always 0 for now.
+	// OffsetFen Offsets against a death-benefit claim (see OffsetRecoveryCase).
 	OffsetFen *string `json:"offsetFen,omitempty"`
 	OpenedOn  *string `json:"openedOn,omitempty"`
 
@@ -3319,13 +3356,17 @@ type V1RecoveryEntry struct {
 	// BankReference For repayments: the bank's reference, when given.
 	BankReference *string `json:"bankReference,omitempty"`
 
+	// ClaimID For offsets: the death-benefit claim the case was offset against.
+	ClaimID *string `json:"claimId,omitempty"`
+
 	// Kind RecoveryEntryKind is the kind of a ledger entry.
 	//
 	//  - PRINCIPAL_ADDED: A payment for a month after the death adds to the principal
 	// (amount_fen > 0), or its correction changes it (either sign).
 	//  - REPAYMENT: A repayment: amount_fen paid by the family.
 	//  - WRITE_OFF: An approved write-off.
-	//  - OFFSET: Reserved for offsets against a death-benefit claim (not yet).
+	//  - OFFSET: An offset against a death-benefit claim (claim_id): amount_fen is
+	// kept from what the claim pays.
 	//  - ORDER_ISSUED: Events without money: amount_fen is 0.
 	//  - PRINCIPAL_RECOMPUTED: The date of death changed: the principal is recomputed.
 	Kind *V1RecoveryEntryKind `json:"kind,omitempty"`
@@ -3354,7 +3395,9 @@ type V1RecoveryEntry struct {
 // (amount_fen > 0), or its correction changes it (either sign).
 //   - REPAYMENT: A repayment: amount_fen paid by the family.
 //   - WRITE_OFF: An approved write-off.
-//   - OFFSET: Reserved for offsets against a death-benefit claim (not yet).
+//   - OFFSET: An offset against a death-benefit claim (claim_id): amount_fen is
+//
+// kept from what the claim pays.
 //   - ORDER_ISSUED: Events without money: amount_fen is 0.
 //   - PRINCIPAL_RECOMPUTED: The date of death changed: the principal is recomputed.
 type V1RecoveryEntryKind string
@@ -4441,6 +4484,9 @@ type PensionServiceEscalateRecoveryCaseJSONRequestBody = PensionServiceEscalateR
 
 // PensionServiceIssueRecoveryOrderJSONRequestBody defines body for PensionServiceIssueRecoveryOrder for application/json ContentType.
 type PensionServiceIssueRecoveryOrderJSONRequestBody = PensionServiceIssueRecoveryOrderBody
+
+// PensionServiceOffsetRecoveryCaseJSONRequestBody defines body for PensionServiceOffsetRecoveryCase for application/json ContentType.
+type PensionServiceOffsetRecoveryCaseJSONRequestBody = PensionServiceOffsetRecoveryCaseBody
 
 // PensionServiceProposeRecoveryWriteOffJSONRequestBody defines body for PensionServiceProposeRecoveryWriteOff for application/json ContentType.
 type PensionServiceProposeRecoveryWriteOffJSONRequestBody = PensionServiceProposeRecoveryWriteOffBody
@@ -5586,6 +5632,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
 	PensionServiceIssueRecoveryOrder(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceOffsetRecoveryCaseWithBody Offset recovery case
+	//
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+	PensionServiceOffsetRecoveryCaseWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceOffsetRecoveryCase Offset recovery case
+	//
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+	PensionServiceOffsetRecoveryCase(ctx context.Context, id string, body PensionServiceOffsetRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceProposeRecoveryWriteOffWithBody Propose recovery write off
 	//
@@ -7954,6 +8038,64 @@ func (c *Client) PensionServiceIssueRecoveryOrderWithBody(ctx context.Context, i
 // Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
 func (c *Client) PensionServiceIssueRecoveryOrder(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPensionServiceIssueRecoveryOrderRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceOffsetRecoveryCaseWithBody Offset recovery case
+//
+// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+// the same retiree whose claimant consented to it (bureau, admin: the
+// bureau pays the claims). In one step the case's ledger gets an OFFSET
+// entry naming the claim and its balance falls (REPAID at 0), and the
+// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+// out of what it pays. Without consent: FAILED_PRECONDITION with the
+// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+// call against the same case answers both as they stand. A death
+// reversed later voids both; the offset stays recorded on both and the
+// bureau settles it outside socmgmt.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+func (c *Client) PensionServiceOffsetRecoveryCaseWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceOffsetRecoveryCaseRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceOffsetRecoveryCase Offset recovery case
+//
+// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+// the same retiree whose claimant consented to it (bureau, admin: the
+// bureau pays the claims). In one step the case's ledger gets an OFFSET
+// entry naming the claim and its balance falls (REPAID at 0), and the
+// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+// out of what it pays. Without consent: FAILED_PRECONDITION with the
+// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+// call against the same case answers both as they stand. A death
+// reversed later voids both; the offset stays recorded on both and the
+// bureau settles it outside socmgmt.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+func (c *Client) PensionServiceOffsetRecoveryCase(ctx context.Context, id string, body PensionServiceOffsetRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceOffsetRecoveryCaseRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -12492,6 +12634,53 @@ func NewPensionServiceIssueRecoveryOrderRequestWithBody(server string, id string
 	return req, nil
 }
 
+// NewPensionServiceOffsetRecoveryCaseRequest calls the generic PensionServiceOffsetRecoveryCase builder with application/json body
+func NewPensionServiceOffsetRecoveryCaseRequest(server string, id string, body PensionServiceOffsetRecoveryCaseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceOffsetRecoveryCaseRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPensionServiceOffsetRecoveryCaseRequestWithBody constructs an http.Request for the PensionServiceOffsetRecoveryCase method, with any body, and a specified content type
+func NewPensionServiceOffsetRecoveryCaseRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/recoveryCases/%s:offset", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPensionServiceProposeRecoveryWriteOffRequest calls the generic PensionServiceProposeRecoveryWriteOff builder with application/json body
 func NewPensionServiceProposeRecoveryWriteOffRequest(server string, id string, body PensionServiceProposeRecoveryWriteOffJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -15683,6 +15872,44 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/recoveryCases/{id}:issueOrder (the `PensionServiceIssueRecoveryOrder` operationId).
 	PensionServiceIssueRecoveryOrderWithResponse(ctx context.Context, id string, body PensionServiceIssueRecoveryOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceIssueRecoveryOrderResponse, error)
+
+	// PensionServiceOffsetRecoveryCaseWithBodyWithResponse Offset recovery case
+	//
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+	PensionServiceOffsetRecoveryCaseWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceOffsetRecoveryCaseResponse, error)
+
+	// PensionServiceOffsetRecoveryCaseWithResponse Offset recovery case
+	//
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+	PensionServiceOffsetRecoveryCaseWithResponse(ctx context.Context, id string, body PensionServiceOffsetRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceOffsetRecoveryCaseResponse, error)
 
 	// PensionServiceProposeRecoveryWriteOffWithBodyWithResponse Propose recovery write off
 	//
@@ -22087,6 +22314,110 @@ func (r PensionServiceIssueRecoveryOrderResponse) ContentType() string {
 	return ""
 }
 
+// PensionServiceOffsetRecoveryCaseResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceOffsetRecoveryCase
+type PensionServiceOffsetRecoveryCaseResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceOffsetRecoveryCaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1OffsetRecoveryCaseResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceOffsetRecoveryCaseResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON200() *V1OffsetRecoveryCaseResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceOffsetRecoveryCaseResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceOffsetRecoveryCaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceOffsetRecoveryCaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceOffsetRecoveryCaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceOffsetRecoveryCaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PensionServiceProposeRecoveryWriteOffResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceProposeRecoveryWriteOff
 type PensionServiceProposeRecoveryWriteOffResponse401Headers struct {
 	WWWAuthenticate *string
@@ -27293,6 +27624,56 @@ func (c *ClientWithResponses) PensionServiceIssueRecoveryOrderWithResponse(ctx c
 		return nil, err
 	}
 	return ParsePensionServiceIssueRecoveryOrderResponse(rsp)
+}
+
+// PensionServiceOffsetRecoveryCaseWithBodyWithResponse Offset recovery case
+//
+// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+// the same retiree whose claimant consented to it (bureau, admin: the
+// bureau pays the claims). In one step the case's ledger gets an OFFSET
+// entry naming the claim and its balance falls (REPAID at 0), and the
+// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+// out of what it pays. Without consent: FAILED_PRECONDITION with the
+// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+// call against the same case answers both as they stand. A death
+// reversed later voids both; the offset stays recorded on both and the
+// bureau settles it outside socmgmt.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+func (c *ClientWithResponses) PensionServiceOffsetRecoveryCaseWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceOffsetRecoveryCaseResponse, error) {
+	rsp, err := c.PensionServiceOffsetRecoveryCaseWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceOffsetRecoveryCaseResponse(rsp)
+}
+
+// PensionServiceOffsetRecoveryCaseWithResponse Offset recovery case
+//
+// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+// the same retiree whose claimant consented to it (bureau, admin: the
+// bureau pays the claims). In one step the case's ledger gets an OFFSET
+// entry naming the claim and its balance falls (REPAID at 0), and the
+// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+// out of what it pays. Without consent: FAILED_PRECONDITION with the
+// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+// call against the same case answers both as they stand. A death
+// reversed later voids both; the offset stays recorded on both and the
+// bureau settles it outside socmgmt.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/recoveryCases/{id}:offset (the `PensionServiceOffsetRecoveryCase` operationId).
+func (c *ClientWithResponses) PensionServiceOffsetRecoveryCaseWithResponse(ctx context.Context, id string, body PensionServiceOffsetRecoveryCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceOffsetRecoveryCaseResponse, error) {
+	rsp, err := c.PensionServiceOffsetRecoveryCase(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceOffsetRecoveryCaseResponse(rsp)
 }
 
 // PensionServiceProposeRecoveryWriteOffWithBodyWithResponse Propose recovery write off
@@ -33489,6 +33870,101 @@ func ParsePensionServiceIssueRecoveryOrderResponse(rsp *http.Response) (*Pension
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceIssueRecoveryOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceOffsetRecoveryCaseResponse parses an HTTP response from a PensionServiceOffsetRecoveryCaseWithResponse call
+func ParsePensionServiceOffsetRecoveryCaseResponse(rsp *http.Response) (*PensionServiceOffsetRecoveryCaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceOffsetRecoveryCaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1OffsetRecoveryCaseResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceOffsetRecoveryCaseResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

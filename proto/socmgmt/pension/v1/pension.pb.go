@@ -600,7 +600,8 @@ const (
 	RecoveryEntryKind_REPAYMENT RecoveryEntryKind = 2
 	// An approved write-off.
 	RecoveryEntryKind_WRITE_OFF RecoveryEntryKind = 3
-	// Reserved for offsets against a death-benefit claim (not yet).
+	// An offset against a death-benefit claim (claim_id): amount_fen is
+	// kept from what the claim pays.
 	RecoveryEntryKind_OFFSET RecoveryEntryKind = 4
 	// Events without money: amount_fen is 0.
 	RecoveryEntryKind_ORDER_ISSUED        RecoveryEntryKind = 5
@@ -4531,7 +4532,9 @@ type RecoveryEntry struct {
 	Actor string                 `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=time,proto3" json:"time,omitempty"`
 	// The balance after the entry.
-	BalanceFen    int64 `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	BalanceFen int64 `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	// For offsets: the death-benefit claim the case was offset against.
+	ClaimId       string `protobuf:"bytes,12,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4641,6 +4644,13 @@ func (x *RecoveryEntry) GetBalanceFen() int64 {
 		return x.BalanceFen
 	}
 	return 0
+}
+
+func (x *RecoveryEntry) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
 }
 
 // RecoveryOrder is the repayment order issued to the family.
@@ -4857,7 +4867,7 @@ type RecoveryCase struct {
 	Months       []string `protobuf:"bytes,6,rep,name=months,proto3" json:"months,omitempty"`
 	PrincipalFen int64    `protobuf:"varint,7,opt,name=principal_fen,json=principalFen,proto3" json:"principal_fen,omitempty"`
 	RepaidFen    int64    `protobuf:"varint,8,opt,name=repaid_fen,json=repaidFen,proto3" json:"repaid_fen,omitempty"`
-	// Offsets against a death-benefit claim: always 0 for now.
+	// Offsets against a death-benefit claim (see OffsetRecoveryCase).
 	OffsetFen        int64                     `protobuf:"varint,9,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
 	WrittenOffFen    int64                     `protobuf:"varint,10,opt,name=written_off_fen,json=writtenOffFen,proto3" json:"written_off_fen,omitempty"`
 	BalanceFen       int64                     `protobuf:"varint,11,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
@@ -7202,10 +7212,19 @@ type DeathBenefitClaim struct {
 	// bureau recovers what was paid.
 	DeathReversed bool `protobuf:"varint,16,opt,name=death_reversed,json=deathReversed,proto3" json:"death_reversed,omitempty"`
 	// Output only.
-	FiledBy       string                 `protobuf:"bytes,17,opt,name=filed_by,json=filedBy,proto3" json:"filed_by,omitempty"`
-	DecidedBy     string                 `protobuf:"bytes,18,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	FiledBy    string                 `protobuf:"bytes,17,opt,name=filed_by,json=filedBy,proto3" json:"filed_by,omitempty"`
+	DecidedBy  string                 `protobuf:"bytes,18,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: what was kept from the claim to offset a recovery case
+	// (see OffsetRecoveryCase). It stays recorded if the death is reversed:
+	// the bureau settles it.
+	OffsetFen int64 `protobuf:"varint,21,opt,name=offset_fen,json=offsetFen,proto3" json:"offset_fen,omitempty"`
+	// Output only: the recovery case offset against the claim.
+	OffsetCaseId string `protobuf:"bytes,22,opt,name=offset_case_id,json=offsetCaseId,proto3" json:"offset_case_id,omitempty"`
+	// Output only: what the claim pays, amounts.total_fen less offset_fen;
+	// 0 before submission.
+	NetPayableFen int64 `protobuf:"varint,23,opt,name=net_payable_fen,json=netPayableFen,proto3" json:"net_payable_fen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7378,6 +7397,27 @@ func (x *DeathBenefitClaim) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *DeathBenefitClaim) GetOffsetFen() int64 {
+	if x != nil {
+		return x.OffsetFen
+	}
+	return 0
+}
+
+func (x *DeathBenefitClaim) GetOffsetCaseId() string {
+	if x != nil {
+		return x.OffsetCaseId
+	}
+	return ""
+}
+
+func (x *DeathBenefitClaim) GetNetPayableFen() int64 {
+	if x != nil {
+		return x.NetPayableFen
+	}
+	return 0
 }
 
 // CreateDeathBenefitClaimRequest is the request of CreateDeathBenefitClaim.
@@ -8190,6 +8230,125 @@ func (x *ListDeathBenefitClaimsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// OffsetRecoveryCaseRequest is the request of OffsetRecoveryCase.
+type OffsetRecoveryCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recovery case.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The APPROVED death-benefit claim of the case's retiree.
+	ClaimId string `protobuf:"bytes,2,opt,name=claim_id,json=claimId,proto3" json:"claim_id,omitempty"`
+	// Optional: the amount to offset, at most the case's balance and the
+	// claim's net payable; 0 offsets the smaller of the two.
+	AmountFen     int64 `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetRecoveryCaseRequest) Reset() {
+	*x = OffsetRecoveryCaseRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetRecoveryCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetRecoveryCaseRequest) ProtoMessage() {}
+
+func (x *OffsetRecoveryCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetRecoveryCaseRequest.ProtoReflect.Descriptor instead.
+func (*OffsetRecoveryCaseRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *OffsetRecoveryCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *OffsetRecoveryCaseRequest) GetClaimId() string {
+	if x != nil {
+		return x.ClaimId
+	}
+	return ""
+}
+
+func (x *OffsetRecoveryCaseRequest) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+// OffsetRecoveryCaseResponse is the response of OffsetRecoveryCase: the
+// case and the claim after the offset (the claimant's phone masked).
+type OffsetRecoveryCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *RecoveryCase          `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	Claim         *DeathBenefitClaim     `protobuf:"bytes,2,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetRecoveryCaseResponse) Reset() {
+	*x = OffsetRecoveryCaseResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetRecoveryCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetRecoveryCaseResponse) ProtoMessage() {}
+
+func (x *OffsetRecoveryCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetRecoveryCaseResponse.ProtoReflect.Descriptor instead.
+func (*OffsetRecoveryCaseResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *OffsetRecoveryCaseResponse) GetCase() *RecoveryCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *OffsetRecoveryCaseResponse) GetClaim() *DeathBenefitClaim {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
 var File_socmgmt_pension_v1_pension_proto protoreflect.FileDescriptor
 
 const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
@@ -8490,7 +8649,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x81\x01\n" +
 	"\x1cListPaymentAnomaliesResponse\x129\n" +
 	"\tanomalies\x18\x01 \x03(\v2\x1b.socmgmt.pension.v1.AnomalyR\tanomalies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x03\n" +
 	"\rRecoveryEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x129\n" +
 	"\x04kind\x18\x02 \x01(\x0e2%.socmgmt.pension.v1.RecoveryEntryKindR\x04kind\x12\x1d\n" +
@@ -8505,7 +8664,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x04time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
 	"\vbalance_fen\x18\v \x01(\x03R\n" +
-	"balanceFen\"\xbb\x01\n" +
+	"balanceFen\x12\x19\n" +
+	"\bclaim_id\x18\f \x01(\tR\aclaimId\"\xbb\x01\n" +
 	"\rRecoveryOrder\x12\x1b\n" +
 	"\tissued_on\x18\x01 \x01(\tR\bissuedOn\x12\x15\n" +
 	"\x06due_on\x18\x02 \x01(\tR\x05dueOn\x12,\n" +
@@ -8700,7 +8860,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x16last_regular_total_fen\x18\b \x01(\x03R\x13lastRegularTotalFen\x120\n" +
 	"\x14survivor_payment_fen\x18\t \x01(\x03R\x12survivorPaymentFen\x12\x1b\n" +
 	"\ttotal_fen\x18\n" +
-	" \x01(\x03R\btotalFen\"\x84\a\n" +
+	" \x01(\x03R\btotalFen\"\xf1\a\n" +
 	"\x11DeathBenefitClaim\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -8726,7 +8886,11 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"|\n" +
+	"updateTime\x12\x1d\n" +
+	"\n" +
+	"offset_fen\x18\x15 \x01(\x03R\toffsetFen\x12$\n" +
+	"\x0eoffset_case_id\x18\x16 \x01(\tR\foffsetCaseId\x12&\n" +
+	"\x0fnet_payable_fen\x18\x17 \x01(\x03R\rnetPayableFen\"|\n" +
 	"\x1eCreateDeathBenefitClaimRequest\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12;\n" +
@@ -8769,7 +8933,15 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x87\x01\n" +
 	"\x1eListDeathBenefitClaimsResponse\x12=\n" +
 	"\x06claims\x18\x01 \x03(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x06claims\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*U\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"e\n" +
+	"\x19OffsetRecoveryCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bclaim_id\x18\x02 \x01(\tR\aclaimId\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\"\x8f\x01\n" +
+	"\x1aOffsetRecoveryCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\x12;\n" +
+	"\x05claim\x18\x02 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim*U\n" +
 	"\vPaymentKind\x12\x1c\n" +
 	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aREGULAR\x10\x01\x12\v\n" +
@@ -8858,7 +9030,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\bAPPROVED\x10\x03\x12\f\n" +
 	"\bREJECTED\x10\x04\x12\b\n" +
 	"\x04PAID\x10\x05\x12\b\n" +
-	"\x04VOID\x10\x062\xb9&\n" +
+	"\x04VOID\x10\x062\xae'\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -8899,7 +9071,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x17RejectDeathBenefitClaim\x122.socmgmt.pension.v1.RejectDeathBenefitClaimRequest\x1a3.socmgmt.pension.v1.RejectDeathBenefitClaimResponse\x12\x88\x01\n" +
 	"\x19MarkDeathBenefitClaimPaid\x124.socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest\x1a5.socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse\x12y\n" +
 	"\x14GetDeathBenefitClaim\x12/.socmgmt.pension.v1.GetDeathBenefitClaimRequest\x1a0.socmgmt.pension.v1.GetDeathBenefitClaimResponse\x12\x7f\n" +
-	"\x16ListDeathBenefitClaims\x121.socmgmt.pension.v1.ListDeathBenefitClaimsRequest\x1a2.socmgmt.pension.v1.ListDeathBenefitClaimsResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
+	"\x16ListDeathBenefitClaims\x121.socmgmt.pension.v1.ListDeathBenefitClaimsRequest\x1a2.socmgmt.pension.v1.ListDeathBenefitClaimsResponse\x12s\n" +
+	"\x12OffsetRecoveryCase\x12-.socmgmt.pension.v1.OffsetRecoveryCaseRequest\x1a..socmgmt.pension.v1.OffsetRecoveryCaseResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
 
 var (
 	file_socmgmt_pension_v1_pension_proto_rawDescOnce sync.Once
@@ -8914,7 +9087,7 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -9036,9 +9209,11 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(*GetDeathBenefitClaimResponse)(nil),      // 117: socmgmt.pension.v1.GetDeathBenefitClaimResponse
 	(*ListDeathBenefitClaimsRequest)(nil),     // 118: socmgmt.pension.v1.ListDeathBenefitClaimsRequest
 	(*ListDeathBenefitClaimsResponse)(nil),    // 119: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	(*timestamppb.Timestamp)(nil),             // 120: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 121: socmgmt.registry.v1.RetireeFlag
-	(v1.Carer_Relation)(0),                    // 122: socmgmt.registry.v1.Carer.Relation
+	(*OffsetRecoveryCaseRequest)(nil),         // 120: socmgmt.pension.v1.OffsetRecoveryCaseRequest
+	(*OffsetRecoveryCaseResponse)(nil),        // 121: socmgmt.pension.v1.OffsetRecoveryCaseResponse
+	(*timestamppb.Timestamp)(nil),             // 122: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 123: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 124: socmgmt.registry.v1.Carer.Relation
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
@@ -9047,14 +9222,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	15,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
 	16,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
 	17,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	120, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	122, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
 	19,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
 	19,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	120, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	122, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
 	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	12,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
 	29,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
@@ -9062,7 +9237,7 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	17,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
 	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	120, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	122, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
 	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
 	12,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
@@ -9080,14 +9255,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
 	44,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
 	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	121, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	123, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
 	48,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
 	48,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
 	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	120, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	122, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
 	52,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
@@ -9096,8 +9271,8 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	59,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
 	9,   // 53: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
 	0,   // 54: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
-	120, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
-	120, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
+	122, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
+	122, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
 	8,   // 57: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
 	63,  // 58: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
 	64,  // 59: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
@@ -9122,18 +9297,18 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	93,  // 78: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
 	11,  // 79: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
 	11,  // 80: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	120, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	122, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
 	96,  // 82: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
 	96,  // 83: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
 	96,  // 84: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
-	122, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	124, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
 	10,  // 86: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
 	101, // 87: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
 	95,  // 88: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
-	120, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	122, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
 	102, // 90: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
-	120, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
-	120, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	122, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	122, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
 	103, // 93: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	103, // 94: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	103, // 95: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
@@ -9145,91 +9320,95 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	103, // 101: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	10,  // 102: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
 	103, // 103: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	14,  // 104: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	20,  // 105: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	22,  // 106: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	24,  // 107: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	26,  // 108: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	40,  // 109: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	30,  // 110: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	34,  // 111: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	36,  // 112: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	38,  // 113: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	42,  // 114: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	45,  // 115: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	47,  // 116: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	50,  // 117: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	53,  // 118: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	55,  // 119: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	57,  // 120: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	60,  // 121: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	67,  // 122: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
-	69,  // 123: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
-	79,  // 124: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
-	80,  // 125: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
-	81,  // 126: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
-	83,  // 127: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
-	86,  // 128: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
-	87,  // 129: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
-	88,  // 130: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
-	89,  // 131: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
-	90,  // 132: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
-	91,  // 133: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
-	97,  // 134: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
-	99,  // 135: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
-	104, // 136: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	106, // 137: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	108, // 138: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	110, // 139: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	112, // 140: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	114, // 141: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	116, // 142: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	118, // 143: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	18,  // 144: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	21,  // 145: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	23,  // 146: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	25,  // 147: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	27,  // 148: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	41,  // 149: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	31,  // 150: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	35,  // 151: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	37,  // 152: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	39,  // 153: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	43,  // 154: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	46,  // 155: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	49,  // 156: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	51,  // 157: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	54,  // 158: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	56,  // 159: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	58,  // 160: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	61,  // 161: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	68,  // 162: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
-	70,  // 163: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
-	71,  // 164: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
-	72,  // 165: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
-	73,  // 166: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
-	85,  // 167: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
-	74,  // 168: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
-	75,  // 169: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
-	76,  // 170: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
-	77,  // 171: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
-	78,  // 172: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
-	94,  // 173: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
-	98,  // 174: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
-	100, // 175: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
-	105, // 176: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	107, // 177: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	109, // 178: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	111, // 179: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	113, // 180: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	115, // 181: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	117, // 182: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	119, // 183: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	144, // [144:184] is the sub-list for method output_type
-	104, // [104:144] is the sub-list for method input_type
-	104, // [104:104] is the sub-list for extension type_name
-	104, // [104:104] is the sub-list for extension extendee
-	0,   // [0:104] is the sub-list for field type_name
+	66,  // 104: socmgmt.pension.v1.OffsetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	103, // 105: socmgmt.pension.v1.OffsetRecoveryCaseResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	14,  // 106: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	20,  // 107: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	22,  // 108: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	24,  // 109: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	26,  // 110: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	40,  // 111: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	30,  // 112: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	34,  // 113: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	36,  // 114: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	38,  // 115: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	42,  // 116: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	45,  // 117: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	47,  // 118: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	50,  // 119: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	53,  // 120: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	55,  // 121: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	57,  // 122: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	60,  // 123: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	67,  // 124: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
+	69,  // 125: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
+	79,  // 126: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
+	80,  // 127: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	81,  // 128: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	83,  // 129: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	86,  // 130: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	87,  // 131: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
+	88,  // 132: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
+	89,  // 133: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
+	90,  // 134: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
+	91,  // 135: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
+	97,  // 136: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	99,  // 137: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	104, // 138: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	106, // 139: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	108, // 140: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	110, // 141: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	112, // 142: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	114, // 143: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	116, // 144: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	118, // 145: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	120, // 146: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:input_type -> socmgmt.pension.v1.OffsetRecoveryCaseRequest
+	18,  // 147: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	21,  // 148: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	23,  // 149: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	25,  // 150: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	27,  // 151: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	41,  // 152: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	31,  // 153: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	35,  // 154: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	37,  // 155: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	39,  // 156: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	43,  // 157: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	46,  // 158: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	49,  // 159: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	51,  // 160: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	54,  // 161: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	56,  // 162: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	58,  // 163: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	61,  // 164: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	68,  // 165: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
+	70,  // 166: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
+	71,  // 167: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
+	72,  // 168: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
+	73,  // 169: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
+	85,  // 170: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	74,  // 171: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
+	75,  // 172: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
+	76,  // 173: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
+	77,  // 174: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
+	78,  // 175: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
+	94,  // 176: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
+	98,  // 177: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	100, // 178: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	105, // 179: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	107, // 180: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	109, // 181: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	111, // 182: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	113, // 183: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	115, // 184: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	117, // 185: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	119, // 186: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	121, // 187: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:output_type -> socmgmt.pension.v1.OffsetRecoveryCaseResponse
+	147, // [147:188] is the sub-list for method output_type
+	106, // [106:147] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -9267,7 +9446,7 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   108,
+			NumMessages:   110,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1570,6 +1570,51 @@ func local_request_PensionService_ListDeathBenefitClaims_0(ctx context.Context, 
 	return msg, metadata, err
 }
 
+func request_PensionService_OffsetRecoveryCase_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq OffsetRecoveryCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.OffsetRecoveryCase(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_PensionService_OffsetRecoveryCase_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq OffsetRecoveryCaseRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.OffsetRecoveryCase(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterPensionServiceHandlerServer registers the http handlers for service PensionService to "mux".
 // UnaryRPC     :call PensionServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -2316,6 +2361,26 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_ListDeathBenefitClaims_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_PensionService_OffsetRecoveryCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/OffsetRecoveryCase", runtime.WithHTTPPathPattern("/v1/recoveryCases/{id}:offset"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_PensionService_OffsetRecoveryCase_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PensionService_OffsetRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -2985,6 +3050,23 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_ListDeathBenefitClaims_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_PensionService_OffsetRecoveryCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/OffsetRecoveryCase", runtime.WithHTTPPathPattern("/v1/recoveryCases/{id}:offset"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_PensionService_OffsetRecoveryCase_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PensionService_OffsetRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -3206,6 +3288,7 @@ var (
 	pattern_PensionService_MarkDeathBenefitClaimPaid_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, "markPaid"))
 	pattern_PensionService_GetDeathBenefitClaim_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, ""))
 	pattern_PensionService_ListDeathBenefitClaims_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "deathBenefitClaims"}, ""))
+	pattern_PensionService_OffsetRecoveryCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "recoveryCases", "id"}, "offset"))
 )
 
 var (
@@ -3246,4 +3329,5 @@ var (
 	forward_PensionService_MarkDeathBenefitClaimPaid_0 = runtime.ForwardResponseMessage
 	forward_PensionService_GetDeathBenefitClaim_0      = runtime.ForwardResponseMessage
 	forward_PensionService_ListDeathBenefitClaims_0    = runtime.ForwardResponseMessage
+	forward_PensionService_OffsetRecoveryCase_0        = runtime.ForwardResponseMessage
 )

@@ -59,6 +59,7 @@ const (
 	PensionService_MarkDeathBenefitClaimPaid_FullMethodName = "/socmgmt.pension.v1.PensionService/MarkDeathBenefitClaimPaid"
 	PensionService_GetDeathBenefitClaim_FullMethodName      = "/socmgmt.pension.v1.PensionService/GetDeathBenefitClaim"
 	PensionService_ListDeathBenefitClaims_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListDeathBenefitClaims"
+	PensionService_OffsetRecoveryCase_FullMethodName        = "/socmgmt.pension.v1.PensionService/OffsetRecoveryCase"
 )
 
 // PensionServiceClient is the client API for PensionService service.
@@ -195,6 +196,18 @@ type PensionServiceClient interface {
 	// ListDeathBenefitClaims lists claims of a community (or, for the
 	// bureau and admin, of all) by id, optionally of one state.
 	ListDeathBenefitClaims(ctx context.Context, in *ListDeathBenefitClaimsRequest, opts ...grpc.CallOption) (*ListDeathBenefitClaimsResponse, error)
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	OffsetRecoveryCase(ctx context.Context, in *OffsetRecoveryCaseRequest, opts ...grpc.CallOption) (*OffsetRecoveryCaseResponse, error)
 }
 
 type pensionServiceClient struct {
@@ -614,6 +627,16 @@ func (c *pensionServiceClient) ListDeathBenefitClaims(ctx context.Context, in *L
 	return out, nil
 }
 
+func (c *pensionServiceClient) OffsetRecoveryCase(ctx context.Context, in *OffsetRecoveryCaseRequest, opts ...grpc.CallOption) (*OffsetRecoveryCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OffsetRecoveryCaseResponse)
+	err := c.cc.Invoke(ctx, PensionService_OffsetRecoveryCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PensionServiceServer is the server API for PensionService service.
 // All implementations must embed UnimplementedPensionServiceServer
 // for forward compatibility.
@@ -748,6 +771,18 @@ type PensionServiceServer interface {
 	// ListDeathBenefitClaims lists claims of a community (or, for the
 	// bureau and admin, of all) by id, optionally of one state.
 	ListDeathBenefitClaims(context.Context, *ListDeathBenefitClaimsRequest) (*ListDeathBenefitClaimsResponse, error)
+	// OffsetRecoveryCase offsets an open recovery case (OPEN, ORDERED,
+	// INSTALMENTS or ENFORCEMENT) against an APPROVED death-benefit claim of
+	// the same retiree whose claimant consented to it (bureau, admin: the
+	// bureau pays the claims). In one step the case's ledger gets an OFFSET
+	// entry naming the claim and its balance falls (REPAID at 0), and the
+	// claim records the offset, which MarkDeathBenefitClaimPaid then leaves
+	// out of what it pays. Without consent: FAILED_PRECONDITION with the
+	// reason NO_CONSENT_TO_OFFSET. A claim is offset once: repeating the
+	// call against the same case answers both as they stand. A death
+	// reversed later voids both; the offset stays recorded on both and the
+	// bureau settles it outside socmgmt.
+	OffsetRecoveryCase(context.Context, *OffsetRecoveryCaseRequest) (*OffsetRecoveryCaseResponse, error)
 	mustEmbedUnimplementedPensionServiceServer()
 }
 
@@ -877,6 +912,9 @@ func (UnimplementedPensionServiceServer) GetDeathBenefitClaim(context.Context, *
 }
 func (UnimplementedPensionServiceServer) ListDeathBenefitClaims(context.Context, *ListDeathBenefitClaimsRequest) (*ListDeathBenefitClaimsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeathBenefitClaims not implemented")
+}
+func (UnimplementedPensionServiceServer) OffsetRecoveryCase(context.Context, *OffsetRecoveryCaseRequest) (*OffsetRecoveryCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OffsetRecoveryCase not implemented")
 }
 func (UnimplementedPensionServiceServer) mustEmbedUnimplementedPensionServiceServer() {}
 func (UnimplementedPensionServiceServer) testEmbeddedByValue()                        {}
@@ -1586,6 +1624,24 @@ func _PensionService_ListDeathBenefitClaims_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_OffsetRecoveryCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OffsetRecoveryCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).OffsetRecoveryCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_OffsetRecoveryCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).OffsetRecoveryCase(ctx, req.(*OffsetRecoveryCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PensionService_ServiceDesc is the grpc.ServiceDesc for PensionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1740,6 +1796,10 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeathBenefitClaims",
 			Handler:    _PensionService_ListDeathBenefitClaims_Handler,
+		},
+		{
+			MethodName: "OffsetRecoveryCase",
+			Handler:    _PensionService_OffsetRecoveryCase_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
