@@ -187,6 +187,9 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err == nil {
 		err = seedPendingTransfers(ctx, cfg, priv, s, plan, out)
 	}
+	if err == nil {
+		err = seedDeathReports(ctx, cfg, priv, s, plan, out)
+	}
 	if err == nil && cfg.activityAddr != "" {
 		err = seedActivities(ctx, cfg, token, s.client, plan, out, progress)
 	}
@@ -343,9 +346,11 @@ func (s *seeder) seed(parent context.Context, plan *cityPlan) (*seedSummary, err
 	s.logf("creating %d retirees", len(plan.Retirees))
 	ids := s.createRetirees(ctx, abort, &sum.retirees, plan.Retirees)
 
-	s.logf("recording %d deaths and %d transfers", len(plan.Deaths), len(plan.Transfers))
-	s.forEach(ctx, len(plan.Deaths), func(ctx context.Context, i int) {
-		d := plan.Deaths[i]
+	// The first deaths are filed as reports by the clerks (seed_deaths.go).
+	deaths := plan.Deaths[reportedDeaths(plan):]
+	s.logf("recording %d deaths and %d transfers", len(deaths), len(plan.Transfers))
+	s.forEach(ctx, len(deaths), func(ctx context.Context, i int) {
+		d := deaths[i]
 		s.followUp(ctx, abort, &sum.deaths, plan.Retirees[d.Index], ids[d.Index], fmt.Sprintf("record death of retiree #%d", d.Index),
 			func(r *registryv1.Retiree) bool { return r.GetStatus() == registryv1.RetireeStatus_DECEASED },
 			func(ctx context.Context, id string) error {
