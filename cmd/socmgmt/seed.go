@@ -180,6 +180,7 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	if err != nil {
 		return err
 	}
+	redateRecentDeaths(plan, time.Now())
 	start := time.Now()
 	s := newSeeder(registryv1.NewRegistryServiceClient(conn), cfg.concurrency, progress)
 	sum, err := s.seed(ctx, plan)
@@ -195,6 +196,9 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	}
 	if err == nil {
 		err = seedPension(ctx, cfg, plan, priv, out, progress)
+	}
+	if err == nil {
+		err = seedDeathCases(ctx, cfg, priv, s.client, plan, out, progress)
 	}
 	if err == nil && cfg.handoverAddr != "" {
 		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)

@@ -29,6 +29,20 @@ var reportSources = []registryv1.DeathReportSource{
 // reportedDeaths is how many of plan's deaths are filed as reports.
 func reportedDeaths(plan *cityPlan) int { return min(len(plan.Deaths), len(reportSources)) }
 
+// redateRecentDeaths moves the dates of plan's first deaths (those of
+// caseTargets, which include every reported one) into the months before
+// now: a day of the month three to six months ago, within the pension year the
+// seed pays, so that the family can be paid a survivor payment from the
+// last regular pension and the overpaid months after the death show in
+// the payments. The other deaths stay years back, as the bureau records
+// them when matching.
+func redateRecentDeaths(plan *cityPlan, now time.Time) {
+	current := monthOfTime(now)
+	for i := range plan.Deaths[:min(len(plan.Deaths), len(caseTargets))] {
+		plan.Deaths[i].Date = (current - 3 - yearMonth(i%4)).day(10 + i).Format(dateLayout)
+	}
+}
+
 // rejectReason is why a clerk rejects the report of a living retiree.
 const rejectReason = "入户核实本人健在，系同名误报"
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -132,6 +133,7 @@ func TestSeedFilesDeathReports(t *testing.T) {
 	addr, _ := startFakeRegistry(t, reg, pub)
 	cfg := seedConfig{registryAddr: addr, keyFile: keyFile, retirees: 600, seed: 5, concurrency: 4}
 	plan := mustGenerate(t, cfg.seed, cfg.retirees)
+	redateRecentDeaths(plan, time.Now())
 
 	var out, progress bytes.Buffer
 	if err := runSeed(t.Context(), cfg, &out, &progress); err != nil {

@@ -221,8 +221,17 @@ func generatePensionPlan(city *cityPlan, seed uint64, now time.Time) *pensionPla
 		t, _ := time.Parse(dateLayout, d.Date)
 		died[d.Index] = t
 	}
+	// The deaths whose recovery cases seed_recovery.go drives are paid
+	// after death whatever the draw, so that their cases open.
+	recovered := map[int]bool{}
+	for _, d := range city.Deaths[:min(len(city.Deaths), len(caseTargets))] {
+		recovered[d.Index] = true
+	}
 	for i, r := range city.Retirees {
 		pr := p.draw(i, r, died)
+		if recovered[i] {
+			pr.pensionCase = paidAfterDeath
+		}
 		paidAny := p.planPayments(pr)
 		p.planAdjustment(pr)
 		p.noteCase(pr, paidAny)
@@ -317,7 +326,7 @@ func (pr *plannedRetiree) suspendedIn(m yearMonth) bool {
 // the planted anomalies included.
 func (p *pensionPlanner) paidRegularly(pr *plannedRetiree, m yearMonth) bool {
 	switch {
-	case pr.pensionCase == paidAfterDeath && m > monthOfTime(pr.death) && m < p.first+yearMonth(pr.extraMonths):
+	case pr.pensionCase == paidAfterDeath && m > monthOfTime(pr.death) && m <= max(monthOfTime(pr.death), p.first-1)+yearMonth(pr.extraMonths):
 		return true
 	case pr.pensionCase == unpaidMonth && m == pr.skipMonth:
 		return false
@@ -416,7 +425,7 @@ func (p *pensionPlanner) noteCase(pr *plannedRetiree, paidAny bool) {
 	pp := p.pp
 	switch pr.pensionCase {
 	case paidAfterDeath:
-		if paidAny && monthOfTime(pr.death) < p.first {
+		if paidAny && monthOfTime(pr.death)+1 < p.current {
 			pp.PaidAfterDeath = append(pp.PaidAfterDeath, pr.i)
 		}
 	case unpaidMonth:

@@ -167,7 +167,9 @@ func TestSeedPension(t *testing.T) {
 	regAddr, _ := startFakeRegistry(t, reg, pub)
 	pension := newFakeSeedPension(reg)
 	cfg := seedConfig{registryAddr: regAddr, keyFile: keyFile, retirees: 1500, seed: 5, concurrency: 8, pensionAddr: startFakeSeedPension(t, pension, pub)}
-	pp := generatePensionPlan(mustGenerate(t, cfg.seed, cfg.retirees), cfg.seed, time.Now())
+	city := mustGenerate(t, cfg.seed, cfg.retirees)
+	redateRecentDeaths(city, time.Now())
+	pp := generatePensionPlan(city, cfg.seed, time.Now())
 
 	var out, progress bytes.Buffer
 	if err := runSeed(t.Context(), cfg, &out, &progress); err != nil {
