@@ -181,3 +181,23 @@ func TestSeedFilesDeathReports(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeRegistry) ReverseDeathReport(ctx context.Context, req *registryv1.ReverseDeathReportRequest) (*registryv1.ReverseDeathReportResponse, error) {
+	defer f.call("ReverseDeathReport")()
+	if _, err := authn.Require(ctx, authn.RoleAdmin, authn.RoleBureau); err != nil {
+		return nil, err
+	}
+	d := f.reports[req.GetId()]
+	switch {
+	case d == nil:
+		return nil, status.Error(codes.NotFound, "no such report")
+	case d.GetState() != registryv1.DeathReportState_VERIFIED:
+		return nil, status.Error(codes.FailedPrecondition, "not verified")
+	case req.GetReason() == "":
+		return nil, status.Error(codes.InvalidArgument, "reason: required")
+	}
+	d.State = registryv1.DeathReportState_REVERSED
+	r := f.retirees[d.GetRetireeId()]
+	r.Status, r.DateOfDeath = registryv1.RetireeStatus_LIVING, ""
+	return &registryv1.ReverseDeathReportResponse{DeathReport: proto.Clone(d).(*registryv1.DeathReport)}, nil
+}
