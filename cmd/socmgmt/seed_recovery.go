@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -65,9 +66,6 @@ func seedRule() *pensionv1.BenefitRule {
 		},
 	}
 }
-
-// chinaTime is the zone of the services' "today".
-var chinaTime = time.FixedZone("CST", 8*3600)
 
 // deathSeeder drives the recovery cases and claims of the first deaths:
 // the bureau (admin for the rule, a second bureau subject for approving
@@ -134,7 +132,7 @@ func seedDeathCases(ctx context.Context, cfg seedConfig, priv ed25519.PrivateKey
 func newDeathSeeder(cfg seedConfig, priv ed25519.PrivateKey, registry registryv1.RegistryServiceClient, pension pensionv1.PensionServiceClient, progress io.Writer) (*deathSeeder, error) {
 	ds := &deathSeeder{
 		seeder: newSeeder(registry, cfg.concurrency, progress), pension: pension, registry: registry,
-		signer: authn.NewSigner(priv), today: time.Now().In(chinaTime).Format(dateLayout),
+		signer: authn.NewSigner(priv), today: time.Now().In(workdays.ChinaTime).Format(dateLayout),
 		cases: map[pensionv1.RecoveryState]*tally{}, claims: map[pensionv1.DeathBenefitClaimState]*tally{},
 	}
 	for _, t := range caseTargets {

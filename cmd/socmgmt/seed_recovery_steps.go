@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -197,7 +198,7 @@ func (ds *deathSeeder) nextCaseStep(c *pensionv1.RecoveryCase, target pensionv1.
 		}
 	case st == pensionv1.RecoveryState_RECOVERY_ORDERED && target == pensionv1.RecoveryState_RECOVERY_INSTALMENTS:
 		return func(ctx context.Context) (*pensionv1.RecoveryCase, error) {
-			resp, err := ds.pension.SetRecoveryInstalmentPlan(ctx, &pensionv1.SetRecoveryInstalmentPlanRequest{Id: c.GetId(), Instalments: instalments(c.GetBalanceFen(), time.Now().In(chinaTime))}, clerk)
+			resp, err := ds.pension.SetRecoveryInstalmentPlan(ctx, &pensionv1.SetRecoveryInstalmentPlanRequest{Id: c.GetId(), Instalments: instalments(c.GetBalanceFen(), time.Now().In(workdays.ChinaTime))}, clerk)
 			return resp.GetCase(), err
 		}
 	case st == pensionv1.RecoveryState_RECOVERY_ORDERED && target == pensionv1.RecoveryState_RECOVERY_REPAID:
