@@ -24,19 +24,21 @@ type caseTarget struct {
 	// claim is the claim's state; UNSPECIFIED files none.
 	claim   pensionv1.DeathBenefitClaimState
 	consent bool
+	// offset keeps half the case's balance from the approved claim.
+	offset bool
 }
 
 // caseTargets are the targets of the plan's first deaths, in order; the
 // first ones are filed as reports (seed_deaths.go). The VOID one is the
 // death the bureau reverses, whose submitted claim the reversal voids.
 var caseTargets = []caseTarget{
-	{pensionv1.RecoveryState_RECOVERY_ORDERED, pensionv1.DeathBenefitClaimState_APPROVED, true},
-	{pensionv1.RecoveryState_RECOVERY_INSTALMENTS, pensionv1.DeathBenefitClaimState_PAID, true},
-	{pensionv1.RecoveryState_RECOVERY_REPAID, pensionv1.DeathBenefitClaimState_SUBMITTED, false},
-	{pensionv1.RecoveryState_RECOVERY_WRITTEN_OFF, pensionv1.DeathBenefitClaimState_REJECTED, false},
-	{pensionv1.RecoveryState_RECOVERY_ENFORCEMENT, pensionv1.DeathBenefitClaimState_DRAFT, false},
-	{pensionv1.RecoveryState_RECOVERY_VOID, pensionv1.DeathBenefitClaimState_VOID, false},
-	{pensionv1.RecoveryState_RECOVERY_OPEN, pensionv1.DeathBenefitClaimState_DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED, false},
+	{pensionv1.RecoveryState_RECOVERY_ORDERED, pensionv1.DeathBenefitClaimState_APPROVED, true, true},
+	{pensionv1.RecoveryState_RECOVERY_INSTALMENTS, pensionv1.DeathBenefitClaimState_PAID, true, false},
+	{pensionv1.RecoveryState_RECOVERY_REPAID, pensionv1.DeathBenefitClaimState_SUBMITTED, false, false},
+	{pensionv1.RecoveryState_RECOVERY_WRITTEN_OFF, pensionv1.DeathBenefitClaimState_REJECTED, false, false},
+	{pensionv1.RecoveryState_RECOVERY_ENFORCEMENT, pensionv1.DeathBenefitClaimState_DRAFT, false, false},
+	{pensionv1.RecoveryState_RECOVERY_VOID, pensionv1.DeathBenefitClaimState_VOID, false, false},
+	{pensionv1.RecoveryState_RECOVERY_OPEN, pensionv1.DeathBenefitClaimState_DEATH_BENEFIT_CLAIM_STATE_UNSPECIFIED, false, false},
 }
 
 // Texts of the seed's recovery steps and claims.
@@ -81,9 +83,10 @@ type deathSeeder struct {
 	admin    grpc.CallOption
 	today    string
 
-	cases  map[pensionv1.RecoveryState]*tally
-	claims map[pensionv1.DeathBenefitClaimState]*tally
-	rule   tally
+	cases   map[pensionv1.RecoveryState]*tally
+	claims  map[pensionv1.DeathBenefitClaimState]*tally
+	rule    tally
+	offsets tally
 }
 
 // as is the call option of a token for p.
@@ -185,6 +188,7 @@ func (ds *deathSeeder) writeSummary(out io.Writer) {
 			rows = append(rows, tallyRow{"claim " + t.claim.String(), ds.claims[t.claim]})
 		}
 	}
+	rows = append(rows, tallyRow{"offset against a claim", &ds.offsets})
 	rows.write(out, 26)
 }
 

@@ -379,6 +379,38 @@ func (f *fakeDeaths) MarkDeathBenefitClaimPaid(ctx context.Context, req *pension
 	return &pensionv1.MarkDeathBenefitClaimPaidResponse{Claim: c}, err
 }
 
+func (f *fakeDeaths) OffsetRecoveryCase(ctx context.Context, req *pensionv1.OffsetRecoveryCaseRequest) (*pensionv1.OffsetRecoveryCaseResponse, error) {
+	f.mu.Lock()
+	claim := f.claims[req.GetClaimId()]
+	f.mu.Unlock()
+	switch {
+	case claim == nil:
+		return nil, status.Error(codes.NotFound, "no such claim")
+	case claim.GetOffsetFen() > 0:
+		return &pensionv1.OffsetRecoveryCaseResponse{Claim: claim}, nil
+	case claim.GetState() != pensionv1.DeathBenefitClaimState_APPROVED || !claim.GetConsentToOffset():
+		return nil, status.Error(codes.FailedPrecondition, "CLAIM_STATE or NO_CONSENT_TO_OFFSET")
+	}
+	c, err := f.act(ctx, req.GetId(), fakeDeciders, func(_ *authn.Principal, c *pensionv1.RecoveryCase) error {
+		if c.GetRetireeId() != claim.GetRetireeId() || req.GetAmountFen() <= 0 || req.GetAmountFen() > c.GetBalanceFen() {
+			return status.Error(codes.FailedPrecondition, "another retiree's claim, or AMOUNT_OVER_BALANCE")
+		}
+		c.OffsetFen += req.GetAmountFen()
+		c.BalanceFen -= req.GetAmountFen()
+		if c.BalanceFen == 0 {
+			c.State = pensionv1.RecoveryState_RECOVERY_REPAID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	claim.OffsetFen, claim.OffsetCaseId = req.GetAmountFen(), c.GetId()
+	return &pensionv1.OffsetRecoveryCaseResponse{Case: c, Claim: proto.Clone(claim).(*pensionv1.DeathBenefitClaim)}, nil
+}
+
 // byState counts the fake's cases and claims by state.
 func (f *fakeDeaths) byState() (map[pensionv1.RecoveryState]int, map[pensionv1.DeathBenefitClaimState]int) {
 	f.mu.Lock()

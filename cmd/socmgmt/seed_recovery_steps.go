@@ -58,7 +58,33 @@ func (ds *deathSeeder) drive(ctx context.Context, r *registryv1.Retiree, t caseT
 		return fmt.Errorf("claim to %s: %w", t.claim, err)
 	}
 	count(ds.claims[t.claim], changed)
+	if !t.offset {
+		return nil
+	}
+	changed, err = ds.offset(ctx, found)
+	if err != nil {
+		return fmt.Errorf("offset against the claim: %w", err)
+	}
+	count(&ds.offsets, changed)
 	return nil
+}
+
+// offset keeps half the balance of r's case from r's approved claim, as
+// the bureau, unless the claim was offset already, and tells whether it
+// had to.
+func (ds *deathSeeder) offset(ctx context.Context, r *registryv1.Retiree) (bool, error) {
+	claim, err := ds.findClaim(ctx, r)
+	if err != nil || claim.GetOffsetFen() > 0 {
+		return false, err
+	}
+	c, err := ds.findCase(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	return true, ds.call(ctx, func(ctx context.Context) error {
+		_, err := ds.pension.OffsetRecoveryCase(ctx, &pensionv1.OffsetRecoveryCaseRequest{Id: c.GetId(), ClaimId: claim.GetId(), AmountFen: max(1, c.GetBalanceFen()/2)}, ds.bureau)
+		return err
+	})
 }
 
 // reverse files and submits a claim for the death of r, then reverses

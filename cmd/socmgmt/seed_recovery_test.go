@@ -32,7 +32,7 @@ func TestSeedDrivesCasesAndClaims(t *testing.T) {
 			t.Errorf("%d claims %s, want 1 (all: %v)", claims[target.claim], target.claim, claims)
 		}
 	}
-	for _, row := range []string{"benefit  rule  1  0  0", "case  RECOVERY_WRITTEN_OFF  1  0  0", "case  RECOVERY_VOID  1  0  0", "claim  PAID  1  0  0", "claim  VOID  1  0  0"} {
+	for _, row := range []string{"benefit  rule  1  0  0", "case  RECOVERY_WRITTEN_OFF  1  0  0", "case  RECOVERY_VOID  1  0  0", "claim  PAID  1  0  0", "claim  VOID  1  0  0", "offset  against  a  claim  1  0  0"} {
 		if !strings.Contains(collapseSpaces(out.String()), row) {
 			t.Errorf("first summary lacks %q:\n%s", row, out.String())
 		}
@@ -45,7 +45,7 @@ func TestSeedDrivesCasesAndClaims(t *testing.T) {
 	if c2, cl2 := deaths.byState(); fmt.Sprint(c2, cl2) != fmt.Sprint(cases, claims) {
 		t.Errorf("second seed changed cases or claims: %v %v, was %v %v", c2, cl2, cases, claims)
 	}
-	for _, row := range []string{"benefit  rule  0  1  0", "case  RECOVERY_ENFORCEMENT  0  1  0", "case  RECOVERY_VOID  0  1  0", "claim  REJECTED  0  1  0"} {
+	for _, row := range []string{"benefit  rule  0  1  0", "case  RECOVERY_ENFORCEMENT  0  1  0", "case  RECOVERY_VOID  0  1  0", "claim  REJECTED  0  1  0", "offset  against  a  claim  0  1  0"} {
 		if !strings.Contains(collapseSpaces(out.String()), row) {
 			t.Errorf("second summary lacks %q:\n%s", row, out.String())
 		}

@@ -23,7 +23,7 @@ func TestSeedDeathWorkflow(t *testing.T) {
 	rows := []string{"verified", "left reported", "rejected", "benefit rule",
 		"case RECOVERY_OPEN", "case RECOVERY_ORDERED", "case RECOVERY_INSTALMENTS", "case RECOVERY_REPAID",
 		"case RECOVERY_WRITTEN_OFF", "case RECOVERY_ENFORCEMENT", "case RECOVERY_VOID",
-		"claim DRAFT", "claim SUBMITTED", "claim APPROVED", "claim REJECTED", "claim PAID", "claim VOID"}
+		"claim DRAFT", "claim SUBMITTED", "claim APPROVED", "claim REJECTED", "claim PAID", "claim VOID", "offset against a claim"}
 	for _, name := range rows {
 		created, present := summaryRow(t, first, name)
 		switch name {
