@@ -120,9 +120,9 @@ func TestHandoverService(t *testing.T) {
 	must(t, "the enterprise builds and submits the package", func(t *testing.T) {
 		send(t, call{method: http.MethodPost, path: "/v1/handovers", token: tk.enterprise, body: map[string]any{
 			"enterpriseCreditCode": creditCode, "communityId": communityA, "retireeIds": ids,
-			"funds":       map[string]any{"amountFen": standardFen * retirees, "perRetireeStandardFen": standardFen},
-			"dossiers":    dossiers,
-			"premises":    []any{premises},
+			"funds":    map[string]any{"amountFen": standardFen * retirees, "perRetireeStandardFen": standardFen},
+			"dossiers": dossiers,
+			"premises": []any{premises},
 			"obligations": []any{
 				map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "统筹外补贴", "monthlyAmountFen": 1500000, "until": "2035-12-31"},
 				map[string]any{"kind": "PENSION_OUTSIDE_POOLING", "description": "独生子女补贴", "monthlyAmountFen": 10000, "until": "2035-12-31", "retireeId": ids[0]},

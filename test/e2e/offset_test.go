@@ -48,7 +48,7 @@ func TestRecoveryOffsetAgainstClaim(t *testing.T) {
 		body := map[string]any{
 			"claimant":    map[string]any{"name": "王秀兰", "relation": "CHILD", "phone": claimantPhone},
 			"bankAccount": claimAccount, "consentToOffset": true,
-			"documents":   []map[string]any{{"kind": "DEATH_CERTIFICATE", "reference": "DC-2026-0315"}},
+			"documents": []map[string]any{{"kind": "DEATH_CERTIFICATE", "reference": "DC-2026-0315"}},
 		}
 		waitfor.NoError(t, "the pension service to know of the death", func(context.Context) error {
 			r := api.do(t, call{method: http.MethodPost, path: retireePath(r1.ID) + "/deathBenefitClaims", token: tk.clerkA, body: body})
