@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,15 @@ func TestRegistryRowsJudgeTheMedian(t *testing.T) {
 	if half.Result != "met" || !strings.HasPrefix(half.P99, "4.00 ms (3.00 ms–11.00 ms)") {
 		t.Errorf("paced row: p99 %q, result %q; want the median 4 ms judged", half.P99, half.Result)
 	}
-	if gateway.Result != "met" || !strings.HasPrefix(gateway.Compared, "50 % (22 %–51 %) of direct gRPC") {
+	if gateway.Result != "met" || gateway.Compared != "50 % (22 %–51 %) of direct gRPC; p99 3.0× (3.0×–3.0×) direct's" {
 		t.Errorf("gateway row: compared %q, result %q", gateway.Compared, gateway.Result)
+	}
+	slow := slices.Clone(reps)
+	for i := range slow {
+		slow[i].gateway.P99 = 10 * time.Millisecond // 3.3× direct's
+	}
+	if gw := registryRows(slow)[3]; gw.Result == "met" {
+		t.Errorf("gateway row with a p99 3.3× direct's: result %q, want missed", gw.Result)
 	}
 
 	reps[1].half.Dropped = 12
