@@ -413,20 +413,36 @@ func (l *Log) indexer() {
 	}
 }
 
-// indexAll indexes the whole backlog, batch by batch, resting between
-// batches as long as each took.
+// indexAll indexes the backlog, batch by batch, resting between batches
+// as long as each took. It stops early when reads come in again faster
+// than quietRate (the indexer's next quiet tick goes on), so that a long
+// backlog indexed in a pause does not compete with the reads that follow
+// it; at close, and past maxBacklog, it indexes everything.
 func (l *Log) indexAll() error {
 	for {
 		start := time.Now()
+		before := l.appended.Load()
 		n, err := l.indexOnce()
 		if err != nil || n < maxIndexBatch {
 			return err
 		}
+		closing := false
 		select {
 		case <-time.After(time.Since(start)):
 		case <-l.stopped:
+			closing = true
+		}
+		if !closing && yieldToReads(l.appended.Load()-before, time.Since(start), l.pending.Load()) {
+			return nil
 		}
 	}
+}
+
+// yieldToReads reports whether indexing should stop for now: appended
+// entries came in over elapsed faster than quietRate, and the backlog
+// since the last batch (pending) is below maxBacklog.
+func yieldToReads(appended int64, elapsed time.Duration, pending int64) bool {
+	return pending < maxBacklog && float64(appended) > quietRate*elapsed.Seconds()
 }
 
 // indexOnce indexes up to maxIndexBatch log entries past the indexed mark.

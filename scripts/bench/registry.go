@@ -65,6 +65,10 @@ func registryScenario(ctx context.Context, h *harness) ([]row, error) {
 			// What the finished repetitions measured still stands.
 			return append(rows, registryRows(reps)...), err
 		}
+		// Each repetition's figures go to the log, so that the one that
+		// sets a range's far end can be found.
+		h.log.Printf("registry: repetition %d: bare %.0f/s p99 %v; direct %.0f/s p99 %v; paced p99 %v; gateway %.0f/s p99 %v",
+			i+1, rep.bare.Rate(), rep.bare.P99, rep.direct.Rate(), rep.direct.P99, rep.half.P99, rep.gateway.Rate(), rep.gateway.P99)
 		reps = append(reps, rep)
 	}
 	rows = append(rows, registryRows(reps)...)
