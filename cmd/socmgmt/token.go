@@ -54,11 +54,12 @@ newline, and nothing else, so that it can be captured with $(...). Its id
 (jti) and expiry go to stderr: they are what a revocation names
 (POST /v1/tokens:revoke).
 
-Roles: admin, bureau, clerk, enterprise, service, street, district. A clerk
+Roles: admin, bureau, clerk, enterprise, service, street, district, archivist. A clerk
 needs at least one --community (a 12-digit community id); an enterprise
 needs --enterprise (its unified social credit code); a street supervisor
 needs --street (the 9-digit code of its street office: the first 9 digits
-of its communities' ids) and a district supervisor --district (the 6-digit
+of its communities' ids) and a district supervisor or an archivist (the
+custodian of a district's personnel archives) --district (the 6-digit
 district code). The key defaults to $` + envKey + `.
 
 The token names its issuer (iss socmgmt), its audience (aud socmgmt: every
@@ -88,11 +89,11 @@ service token at most ` + authn.DefaultMaxServiceLifetime.String() + `: the prog
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.keyFile, "key", keyFileDefault(e, ""), "PEM `file` of the Ed25519 signing key (default $"+envKey+")")
-	f.StringVar(&o.role, "role", "", "`role` of the token: admin, bureau, clerk, enterprise, service, street or district (required)")
+	f.StringVar(&o.role, "role", "", "`role` of the token: admin, bureau, clerk, enterprise, service, street, district or archivist (required)")
 	f.StringArrayVar(&o.communities, "community", nil, "12-digit community `id` a clerk works for; repeat for several")
 	f.StringVar(&o.enterprise, "enterprise", "", "unified social credit `code` of an enterprise principal")
 	f.StringVar(&o.street, "street", "", "9-digit `code` of the street office a street supervisor oversees")
-	f.StringVar(&o.district, "district", "", "6-digit `code` of the district a district supervisor oversees")
+	f.StringVar(&o.district, "district", "", "6-digit `code` of the district a district supervisor oversees or an archivist keeps the archives of")
 	f.DurationVar(&o.ttl, "ttl", defaultTokenTTL, "lifetime of the token, e.g. 30m or 12h; at most "+authn.DefaultMaxLifetime.String()+" ("+authn.DefaultMaxServiceLifetime.String()+" for a service)")
 	f.StringArrayVar(&o.audience, "audience", nil, "`aud` of the token: socmgmt (every program, the default) or socmgmt:<program> for one of "+strings.Join(programs, ", ")+"; repeat for several")
 	f.StringVar(&o.subject, "subject", "", "`name` of the caller, recorded in audit logs (default \"<role>-cli\")")
@@ -198,12 +199,12 @@ func (o tokenOptions) area(p *authn.Principal) error {
 		return fmt.Errorf("--street %q: a street office code is 9 digits, e.g. 210102001", o.street)
 	case p.Role != authn.RoleStreet && o.street != "":
 		return fmt.Errorf("--street is only for --role street, not %s", p.Role)
-	case p.Role == authn.RoleDistrict && o.district == "":
-		return errors.New("a district token needs --district CODE (the 6-digit code of its district)")
-	case p.Role == authn.RoleDistrict && !inputcheck.IsDistrictCode(o.district):
+	case p.Is(authn.RoleDistrict, authn.RoleArchivist) && o.district == "":
+		return fmt.Errorf("a %s token needs --district CODE (the 6-digit code of its district)", p.Role)
+	case p.Is(authn.RoleDistrict, authn.RoleArchivist) && !inputcheck.IsDistrictCode(o.district):
 		return fmt.Errorf("--district %q: a district code is 6 digits, e.g. 210102", o.district)
-	case p.Role != authn.RoleDistrict && o.district != "":
-		return fmt.Errorf("--district is only for --role district, not %s", p.Role)
+	case !p.Is(authn.RoleDistrict, authn.RoleArchivist) && o.district != "":
+		return fmt.Errorf("--district is only for --role district or archivist, not %s", p.Role)
 	}
 	p.Street, p.District = o.street, o.district
 	return nil

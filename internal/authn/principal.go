@@ -38,7 +38,8 @@ type Principal struct {
 	// supervisor oversees; empty for every other role.
 	Street string
 	// District is the 6-digit code of the district a district
-	// supervisor oversees; empty for every other role.
+	// supervisor oversees, or whose archives an archivist keeps; empty
+	// for every other role.
 	District string
 	// TokenID is the id (jti) of the token the principal presented: what
 	// a revocation names. Empty for a principal not read from a token.
@@ -88,6 +89,13 @@ func (p *Principal) Area() string {
 		return p.District
 	}
 	return ""
+}
+
+// KeepsArchivesOf reports whether p is the archivist of the district
+// the community id belongs to. It is false for every other role.
+func (p *Principal) KeepsArchivesOf(communityID string) bool {
+	return p != nil && p.Role == RoleArchivist && len(communityID) == inputcheck.CommunityIDLen &&
+		p.District != "" && strings.HasPrefix(communityID, p.District)
 }
 
 // IsSupervisor reports whether p is a street or district supervisor: a
@@ -154,10 +162,10 @@ func (p *Principal) validateArea() error {
 		return errors.New("street supervisor has no 9-digit street office code")
 	case p.Role != RoleStreet && p.Street != "":
 		return errors.New("only a street supervisor has a street office code")
-	case p.Role == RoleDistrict && !inputcheck.IsDistrictCode(p.District):
-		return errors.New("district supervisor has no 6-digit district code")
-	case p.Role != RoleDistrict && p.District != "":
-		return errors.New("only a district supervisor has a district code")
+	case p.Is(RoleDistrict, RoleArchivist) && !inputcheck.IsDistrictCode(p.District):
+		return errors.New("district supervisor or archivist has no 6-digit district code")
+	case !p.Is(RoleDistrict, RoleArchivist) && p.District != "":
+		return errors.New("only a district supervisor or an archivist has a district code")
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ const (
 	// RoleDistrict supervises the communities of one district,
 	// Principal.District, as RoleStreet does a street office's.
 	RoleDistrict Role = "district"
+	// RoleArchivist is the custodian of personnel archives a district
+	// designates, Principal.District: it receives the archives of the
+	// handovers to that district's communities and keeps them.
+	RoleArchivist Role = "archivist"
 )
 
 // ErrUnknownRole is returned by ParseRole for a name that is not a role.
@@ -34,7 +38,7 @@ var ErrUnknownRole = errors.New("authn: unknown role")
 
 // Roles lists every valid role, in the order of the table in DESIGN.md.
 func Roles() []Role {
-	return []Role{RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict}
+	return []Role{RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict, RoleArchivist}
 }
 
 // ParseRole turns a role name, as typed by an operator, into a Role. It
@@ -51,7 +55,7 @@ func ParseRole(s string) (Role, error) {
 // Valid reports whether r is one of the defined roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict:
+	case RoleAdmin, RoleBureau, RoleClerk, RoleEnterprise, RoleService, RoleStreet, RoleDistrict, RoleArchivist:
 		return true
 	}
 	return false

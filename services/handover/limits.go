@@ -23,4 +23,6 @@ var Methods = limits.Table{
 	pb.HandoverService_CompleteHandover_FullMethodName:   limits.Write,
 	pb.HandoverService_ListHandoverEvents_FullMethodName: limits.Read,
 	pb.HandoverService_ListObligations_FullMethodName:    limits.Read,
+	pb.HandoverService_AllocateRetirees_FullMethodName:   limits.Write,
+	pb.HandoverService_VerifyRoster_FullMethodName:       limits.Write,
 }

@@ -95,30 +95,6 @@ func (e CarerRelation) Valid() bool {
 	}
 }
 
-// Defines values for ObligationKind.
-const (
-	ObligationKindKINDUNSPECIFIED       ObligationKind = "KIND_UNSPECIFIED"
-	ObligationKindMEDICALUNINSURED      ObligationKind = "MEDICAL_UNINSURED"
-	ObligationKindOTHER                 ObligationKind = "OTHER"
-	ObligationKindPENSIONOUTSIDEPOOLING ObligationKind = "PENSION_OUTSIDE_POOLING"
-)
-
-// Valid indicates whether the value is a known member of the ObligationKind enum.
-func (e ObligationKind) Valid() bool {
-	switch e {
-	case ObligationKindKINDUNSPECIFIED:
-		return true
-	case ObligationKindMEDICALUNINSURED:
-		return true
-	case ObligationKindOTHER:
-		return true
-	case ObligationKindPENSIONOUTSIDEPOOLING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for PremisesInspection.
 const (
 	PremisesInspectionACCEPTED              PremisesInspection = "ACCEPTED"
@@ -782,6 +758,51 @@ func (e V1EntitlementState) Valid() bool {
 	}
 }
 
+// Defines values for V1FundsItemKind.
+const (
+	V1FundsItemKindKINDUNSPECIFIED       V1FundsItemKind = "KIND_UNSPECIFIED"
+	V1FundsItemKindOTHER                 V1FundsItemKind = "OTHER"
+	V1FundsItemKindPENSIONOUTSIDEPOOLING V1FundsItemKind = "PENSION_OUTSIDE_POOLING"
+	V1FundsItemKindSERVICEFEES           V1FundsItemKind = "SERVICE_FEES"
+)
+
+// Valid indicates whether the value is a known member of the V1FundsItemKind enum.
+func (e V1FundsItemKind) Valid() bool {
+	switch e {
+	case V1FundsItemKindKINDUNSPECIFIED:
+		return true
+	case V1FundsItemKindOTHER:
+		return true
+	case V1FundsItemKindPENSIONOUTSIDEPOOLING:
+		return true
+	case V1FundsItemKindSERVICEFEES:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1HandoverKind.
+const (
+	V1HandoverKindAGREEMENT          V1HandoverKind = "AGREEMENT"
+	V1HandoverKindKINDUNSPECIFIED    V1HandoverKind = "KIND_UNSPECIFIED"
+	V1HandoverKindMONTHLYNEWRETIREES V1HandoverKind = "MONTHLY_NEW_RETIREES"
+)
+
+// Valid indicates whether the value is a known member of the V1HandoverKind enum.
+func (e V1HandoverKind) Valid() bool {
+	switch e {
+	case V1HandoverKindAGREEMENT:
+		return true
+	case V1HandoverKindKINDUNSPECIFIED:
+		return true
+	case V1HandoverKindMONTHLYNEWRETIREES:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1HandoverState.
 const (
 	V1HandoverStateCOMPLETED        V1HandoverState = "COMPLETED"
@@ -830,6 +851,30 @@ func (e V1ManagementMode) Valid() bool {
 	case V1ManagementModeENTERPRISE:
 		return true
 	case V1ManagementModeMANAGEMENTMODEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1ObligationKind.
+const (
+	V1ObligationKindKINDUNSPECIFIED       V1ObligationKind = "KIND_UNSPECIFIED"
+	V1ObligationKindMEDICALUNINSURED      V1ObligationKind = "MEDICAL_UNINSURED"
+	V1ObligationKindOTHER                 V1ObligationKind = "OTHER"
+	V1ObligationKindPENSIONOUTSIDEPOOLING V1ObligationKind = "PENSION_OUTSIDE_POOLING"
+)
+
+// Valid indicates whether the value is a known member of the V1ObligationKind enum.
+func (e V1ObligationKind) Valid() bool {
+	switch e {
+	case V1ObligationKindKINDUNSPECIFIED:
+		return true
+	case V1ObligationKindMEDICALUNINSURED:
+		return true
+	case V1ObligationKindOTHER:
+		return true
+	case V1ObligationKindPENSIONOUTSIDEPOOLING:
 		return true
 	default:
 		return false
@@ -1121,6 +1166,60 @@ func (e V1Sex) Valid() bool {
 	case V1SexMALE:
 		return true
 	case V1SexSEXUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1TrackKind.
+const (
+	V1TrackKindARCHIVES        V1TrackKind = "ARCHIVES"
+	V1TrackKindFUNDS           V1TrackKind = "FUNDS"
+	V1TrackKindKINDUNSPECIFIED V1TrackKind = "KIND_UNSPECIFIED"
+	V1TrackKindPARTY           V1TrackKind = "PARTY"
+	V1TrackKindPREMISES        V1TrackKind = "PREMISES"
+	V1TrackKindSOCIALINSURANCE V1TrackKind = "SOCIAL_INSURANCE"
+)
+
+// Valid indicates whether the value is a known member of the V1TrackKind enum.
+func (e V1TrackKind) Valid() bool {
+	switch e {
+	case V1TrackKindARCHIVES:
+		return true
+	case V1TrackKindFUNDS:
+		return true
+	case V1TrackKindKINDUNSPECIFIED:
+		return true
+	case V1TrackKindPARTY:
+		return true
+	case V1TrackKindPREMISES:
+		return true
+	case V1TrackKindSOCIALINSURANCE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1TrackState.
+const (
+	V1TrackStateCOMPLETED        V1TrackState = "COMPLETED"
+	V1TrackStateNOTAPPLICABLE    V1TrackState = "NOT_APPLICABLE"
+	V1TrackStateOPEN             V1TrackState = "OPEN"
+	V1TrackStateSTATEUNSPECIFIED V1TrackState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1TrackState enum.
+func (e V1TrackState) Valid() bool {
+	switch e {
+	case V1TrackStateCOMPLETED:
+		return true
+	case V1TrackStateNOTAPPLICABLE:
+		return true
+	case V1TrackStateOPEN:
+		return true
+	case V1TrackStateSTATEUNSPECIFIED:
 		return true
 	default:
 		return false
@@ -1570,6 +1669,16 @@ type BenefitDocumentKind string
 //   - CARER: A paid or volunteer carer.
 type CarerRelation string
 
+// HandoverServiceAllocateRetireesBody AllocateRetireesRequest is the request of AllocateRetirees.
+type HandoverServiceAllocateRetireesBody struct {
+	// CommunityID A community of the receiving unit.
+	CommunityID *string `json:"communityId,omitempty"`
+	Etag        *string `json:"etag,omitempty"`
+
+	// RetireeIds Retirees of the handover; at most 1,000 per call.
+	RetireeIds *[]string `json:"retireeIds,omitempty"`
+}
+
 // HandoverServiceCompleteHandoverBody CompleteHandoverRequest is the request of CompleteHandover.
 type HandoverServiceCompleteHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
@@ -1577,10 +1686,15 @@ type HandoverServiceCompleteHandoverBody struct {
 
 // HandoverServiceInspectPremisesBody InspectPremisesRequest is the request of InspectPremises.
 type HandoverServiceInspectPremisesBody struct {
-	Accepted   *bool   `json:"accepted,omitempty"`
-	Etag       *string `json:"etag,omitempty"`
-	Notes      *string `json:"notes,omitempty"`
-	PremisesID *string `json:"premisesId,omitempty"`
+	Accepted *bool   `json:"accepted,omitempty"`
+	Etag     *string `json:"etag,omitempty"`
+
+	// GroupApprovalRef The reference of the group company's approval; required to accept
+	// premises of a package made with a street office or district
+	// (receiver_code given at creation).
+	GroupApprovalRef *string `json:"groupApprovalRef,omitempty"`
+	Notes            *string `json:"notes,omitempty"`
+	PremisesID       *string `json:"premisesId,omitempty"`
 }
 
 // HandoverServiceReceiveArchivesBody ReceiveArchivesRequest is the request of ReceiveArchives.
@@ -1613,17 +1727,19 @@ type HandoverServiceSubmitHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
 }
 
+// HandoverServiceVerifyRosterBody VerifyRosterRequest is the request of VerifyRoster.
+type HandoverServiceVerifyRosterBody struct {
+	// DocumentSha256 The SHA-256 of the signed and stamped roster document, 64 hex digits.
+	DocumentSha256 *string `json:"documentSha256,omitempty"`
+	Etag           *string `json:"etag,omitempty"`
+	Note           *string `json:"note,omitempty"`
+}
+
 // HandoverServiceWithdrawHandoverBody WithdrawHandoverRequest is the request of WithdrawHandover.
 type HandoverServiceWithdrawHandoverBody struct {
 	Etag   *string `json:"etag,omitempty"`
 	Reason *string `json:"reason,omitempty"`
 }
-
-// ObligationKind Kind is the kind of obligation.
-//
-//   - PENSION_OUTSIDE_POOLING: Pension items outside the pooling (统筹外项目).
-//   - MEDICAL_UNINSURED: Medical costs of retirees without insurance.
-type ObligationKind string
 
 // PensionServiceApproveDeathBenefitClaimBody ApproveDeathBenefitClaimRequest is the request of
 // ApproveDeathBenefitClaim.
@@ -1918,6 +2034,12 @@ type V1Activity struct {
 
 // V1ActivityState State is whether an activity still takes place.
 type V1ActivityState string
+
+// V1Allocation Allocation is one community's part of a handover.
+type V1Allocation struct {
+	CommunityID *string   `json:"communityId,omitempty"`
+	RetireeIds  *[]string `json:"retireeIds,omitempty"`
+}
 
 // V1Anomaly Anomaly is one payment anomaly.
 type V1Anomaly struct {
@@ -2686,6 +2808,9 @@ type V1Funds struct {
 	// AmountFen The total the enterprise hands over, in fen; > 0.
 	AmountFen *string `json:"amountFen,omitempty"`
 
+	// Items The funds by kind; when given, amount_fen must equal their sum.
+	Items *[]V1FundsItem `json:"items,omitempty"`
+
 	// PerRetireeStandardFen Optional: the per-retiree standard the total was computed from; when
 	// set, amount_fen must equal it times the number of retirees.
 	PerRetireeStandardFen *string `json:"perRetireeStandardFen,omitempty"`
@@ -2696,6 +2821,24 @@ type V1Funds struct {
 	// ReceivedFen Output only: the sum of the receipts.
 	ReceivedFen *string `json:"receivedFen,omitempty"`
 }
+
+// V1FundsItem FundsItem is one kind of money in the funds.
+type V1FundsItem struct {
+	AmountFen   *string `json:"amountFen,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Kind Kind is what the money is for.
+	//
+	//  - SERVICE_FEES: Fees for the community's services to the retirees.
+	//  - PENSION_OUTSIDE_POOLING: Settlement of pension items outside the pooling (统筹外项目).
+	Kind *V1FundsItemKind `json:"kind,omitempty"`
+}
+
+// V1FundsItemKind Kind is what the money is for.
+//
+//   - SERVICE_FEES: Fees for the community's services to the retirees.
+//   - PENSION_OUTSIDE_POOLING: Settlement of pension items outside the pooling (统筹外项目).
+type V1FundsItemKind string
 
 // V1FundsReceipt FundsReceipt is one receipt of funds.
 type V1FundsReceipt struct {
@@ -2808,6 +2951,11 @@ type V1GetStatementResponse struct {
 
 // V1Handover Handover is one handover package.
 type V1Handover struct {
+	// Allocations Output only: which community receives which retirees, as the
+	// receiving unit's supervisor allocated them (AllocateRetirees). A
+	// clerk sees only its communities' parts.
+	Allocations *[]V1Allocation `json:"allocations,omitempty"`
+
 	// CommunityID The receiving community.
 	CommunityID  *string    `json:"communityId,omitempty"`
 	CompleteTime *time.Time `json:"completeTime,omitempty"`
@@ -2820,19 +2968,73 @@ type V1Handover struct {
 	Etag                 *string      `json:"etag,omitempty"`
 
 	// Funds Funds are the money that goes with the retirees.
-	Funds       *V1Funds        `json:"funds,omitempty"`
-	ID          *string         `json:"id,omitempty"`
+	Funds *V1Funds `json:"funds,omitempty"`
+	ID    *string  `json:"id,omitempty"`
+
+	// Kind Set at creation; AGREEMENT when left out.
+	Kind        *V1HandoverKind `json:"kind,omitempty"`
 	Obligations *[]V1Obligation `json:"obligations,omitempty"`
-	Premises    *[]V1Premises   `json:"premises,omitempty"`
-	RetireeIds  *[]string       `json:"retireeIds,omitempty"`
+
+	// Plan The enterprise's plan: counts, schedule, emergency plan.
+	Plan     *V1HandoverPlan `json:"plan,omitempty"`
+	Premises *[]V1Premises   `json:"premises,omitempty"`
+
+	// ReceiverCode The receiving unit the enterprise signs the agreement with: a street
+	// office (its 9-digit code) or a district (its 6-digit code). Give this
+	// or community_id at creation. A package addressed to one community
+	// (community_id alone) is received by that community's street office
+	// and has all its retirees allocated to that community.
+	ReceiverCode *string   `json:"receiverCode,omitempty"`
+	RetireeIds   *[]string `json:"retireeIds,omitempty"`
 
 	// ReturnReason Output only: the reason given by the last return.
 	ReturnReason *string `json:"returnReason,omitempty"`
 
+	// RosterVerification Output only: the bureau's verification of the signed and stamped
+	// roster (VerifyRoster); completion requires it.
+	RosterVerification *V1RosterVerification `json:"rosterVerification,omitempty"`
+
 	// State State of the workflow.
 	State      *V1HandoverState `json:"state,omitempty"`
 	SubmitTime *time.Time       `json:"submitTime,omitempty"`
-	UpdateTime *time.Time       `json:"updateTime,omitempty"`
+
+	// Tracks Output only: each part of the handover with its own receiver and
+	// state. The handover completes when every track that applies has.
+	Tracks     *[]V1Track `json:"tracks,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+}
+
+// V1HandoverKind Kind is what sort of handover this is.
+//
+//   - AGREEMENT: An agreement of the enterprise with a receiving unit for a roster
+//
+// of retirees, with every track that applies.
+//   - MONTHLY_NEW_RETIREES: The month's new retirees of an enterprise: no premises, no funds.
+type V1HandoverKind string
+
+// V1HandoverPlan HandoverPlan is what the enterprise's plan and agreement state.
+type V1HandoverPlan struct {
+	// AgreementNo The agreement's own number, as signed.
+	AgreementNo *string `json:"agreementNo,omitempty"`
+
+	// ArchiveVolumes How many archive volumes go with them.
+	ArchiveVolumes *int32 `json:"archiveVolumes,omitempty"`
+
+	// Assets The assets handed over, in words.
+	Assets *string `json:"assets,omitempty"`
+
+	// EmergencyPlanRef The reference of the emergency plan for the handover.
+	EmergencyPlanRef *string `json:"emergencyPlanRef,omitempty"`
+	FinishBy         *string `json:"finishBy,omitempty"`
+
+	// PartyMembers How many of them are party members.
+	PartyMembers *int32 `json:"partyMembers,omitempty"`
+
+	// Retirees How many retirees the agreement covers.
+	Retirees *int32 `json:"retirees,omitempty"`
+
+	// StartOn YYYY-MM-DD: when the handover is to start and to be finished.
+	StartOn *string `json:"startOn,omitempty"`
 }
 
 // V1HandoverState State of the workflow.
@@ -3091,8 +3293,8 @@ type V1Obligation struct {
 	//
 	//  - PENSION_OUTSIDE_POOLING: Pension items outside the pooling (统筹外项目).
 	//  - MEDICAL_UNINSURED: Medical costs of retirees without insurance.
-	Kind             *ObligationKind `json:"kind,omitempty"`
-	MonthlyAmountFen *string         `json:"monthlyAmountFen,omitempty"`
+	Kind             *V1ObligationKind `json:"kind,omitempty"`
+	MonthlyAmountFen *string           `json:"monthlyAmountFen,omitempty"`
 
 	// RetireeID The retiree it is paid for, one of the handover's retiree_ids; empty
 	// for an obligation of the package as a whole. Only an obligation with
@@ -3102,6 +3304,12 @@ type V1Obligation struct {
 	// Until YYYY-MM-DD, the last day it is owed; empty for open-ended.
 	Until *string `json:"until,omitempty"`
 }
+
+// V1ObligationKind Kind is the kind of obligation.
+//
+//   - PENSION_OUTSIDE_POOLING: Pension items outside the pooling (统筹外项目).
+//   - MEDICAL_UNINSURED: Medical costs of retirees without insurance.
+type V1ObligationKind string
 
 // V1Occurrence Occurrence is one session of an activity.
 type V1Occurrence struct {
@@ -3235,6 +3443,10 @@ type V1Premises struct {
 	Address  *string  `json:"address,omitempty"`
 	AreaSqm  *float64 `json:"areaSqm,omitempty"`
 	Capacity *int32   `json:"capacity,omitempty"`
+
+	// GroupApprovalRef Output only: the reference of the group company's approval to hand
+	// the premises over, recorded when they are accepted.
+	GroupApprovalRef *string `json:"groupApprovalRef,omitempty"`
 
 	// ID Server-assigned within the handover.
 	ID *string `json:"id,omitempty"`
@@ -3712,6 +3924,18 @@ type V1RevokedToken struct {
 	TokenID  *string `json:"tokenId,omitempty"`
 }
 
+// V1RosterVerification RosterVerification is the bureau's check of the roster.
+type V1RosterVerification struct {
+	// DocumentSha256 The SHA-256 of the signed and stamped roster document, 64 lowercase
+	// hex digits.
+	DocumentSha256 *string `json:"documentSha256,omitempty"`
+	Note           *string `json:"note,omitempty"`
+
+	// VerifiedBy Who verified it (the bureau's subject).
+	VerifiedBy *string    `json:"verifiedBy,omitempty"`
+	VerifyTime *time.Time `json:"verifyTime,omitempty"`
+}
+
 // V1Sex Sex of a retiree; it must agree with the ID number's sequence digit.
 type V1Sex string
 
@@ -3751,6 +3975,65 @@ type V1SubscribeCalendarResponse struct {
 	// Its token is not kept, only a hash of it.
 	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
 }
+
+// V1Track Track is one part of a handover that goes to its own receiver.
+type V1Track struct {
+	CompleteTime *time.Time `json:"completeTime,omitempty"`
+
+	// CompletedBy Who settled the last item, and when.
+	CompletedBy *string `json:"completedBy,omitempty"`
+
+	// Items How many items the track has (dossiers, transfers, premises, fen of
+	// funds, 1 for the roster) and how many are settled.
+	Items *string `json:"items,omitempty"`
+
+	// Kind Kind is which part.
+	//
+	//  - SOCIAL_INSURANCE: The social-insurance relationship; received by the bureau, settled
+	// by its roster verification.
+	//  - ARCHIVES: Personnel archives; received by the district's archivist, settled
+	// when every dossier is signed for or explained.
+	//  - PARTY: Party membership; received by the street's or community's party
+	// organisation, settled when every transfer is confirmed.
+	//  - PREMISES: Premises; received by the street or community, settled when each is
+	// inspected.
+	//  - FUNDS: Funds, where the package has any or the region's rule asks for
+	// them; settled when received in full.
+	Kind *V1TrackKind `json:"kind,omitempty"`
+
+	// ReceiverRole The role that receives this part.
+	ReceiverRole *string `json:"receiverRole,omitempty"`
+	Settled      *string `json:"settled,omitempty"`
+
+	// State State is how far the track is.
+	//
+	//  - NOT_APPLICABLE: Nothing of this kind goes with the handover.
+	State *V1TrackState `json:"state,omitempty"`
+}
+
+// V1TrackKind Kind is which part.
+//
+//   - SOCIAL_INSURANCE: The social-insurance relationship; received by the bureau, settled
+//
+// by its roster verification.
+//   - ARCHIVES: Personnel archives; received by the district's archivist, settled
+//
+// when every dossier is signed for or explained.
+//   - PARTY: Party membership; received by the street's or community's party
+//
+// organisation, settled when every transfer is confirmed.
+//   - PREMISES: Premises; received by the street or community, settled when each is
+//
+// inspected.
+//   - FUNDS: Funds, where the package has any or the region's rule asks for
+//
+// them; settled when received in full.
+type V1TrackKind string
+
+// V1TrackState State is how far the track is.
+//
+//   - NOT_APPLICABLE: Nothing of this kind goes with the handover.
+type V1TrackState string
 
 // V1Transfer Transfer is a proposal to move a retiree to another community and its
 // answer, or a move out of the city.
@@ -4050,6 +4333,11 @@ type HandoverServiceListHandoversParamsState string
 
 // HandoverServiceUpdateHandoverJSONBody defines parameters for HandoverServiceUpdateHandover.
 type HandoverServiceUpdateHandoverJSONBody struct {
+	// Allocations Output only: which community receives which retirees, as the
+	// receiving unit's supervisor allocated them (AllocateRetirees). A
+	// clerk sees only its communities' parts.
+	Allocations *[]V1Allocation `json:"allocations,omitempty"`
+
 	// CommunityID The receiving community.
 	CommunityID  *string    `json:"communityId,omitempty"`
 	CompleteTime *time.Time `json:"completeTime,omitempty"`
@@ -4062,18 +4350,39 @@ type HandoverServiceUpdateHandoverJSONBody struct {
 	Etag                 *string      `json:"etag,omitempty"`
 
 	// Funds Funds are the money that goes with the retirees.
-	Funds       *V1Funds        `json:"funds,omitempty"`
+	Funds *V1Funds `json:"funds,omitempty"`
+
+	// Kind Set at creation; AGREEMENT when left out.
+	Kind        *V1HandoverKind `json:"kind,omitempty"`
 	Obligations *[]V1Obligation `json:"obligations,omitempty"`
-	Premises    *[]V1Premises   `json:"premises,omitempty"`
-	RetireeIds  *[]string       `json:"retireeIds,omitempty"`
+
+	// Plan The enterprise's plan: counts, schedule, emergency plan.
+	Plan     *V1HandoverPlan `json:"plan,omitempty"`
+	Premises *[]V1Premises   `json:"premises,omitempty"`
+
+	// ReceiverCode The receiving unit the enterprise signs the agreement with: a street
+	// office (its 9-digit code) or a district (its 6-digit code). Give this
+	// or community_id at creation. A package addressed to one community
+	// (community_id alone) is received by that community's street office
+	// and has all its retirees allocated to that community.
+	ReceiverCode *string   `json:"receiverCode,omitempty"`
+	RetireeIds   *[]string `json:"retireeIds,omitempty"`
 
 	// ReturnReason Output only: the reason given by the last return.
 	ReturnReason *string `json:"returnReason,omitempty"`
 
+	// RosterVerification Output only: the bureau's verification of the signed and stamped
+	// roster (VerifyRoster); completion requires it.
+	RosterVerification *V1RosterVerification `json:"rosterVerification,omitempty"`
+
 	// State State of the workflow.
 	State      *V1HandoverState `json:"state,omitempty"`
 	SubmitTime *time.Time       `json:"submitTime,omitempty"`
-	UpdateTime *time.Time       `json:"updateTime,omitempty"`
+
+	// Tracks Output only: each part of the handover with its own receiver and
+	// state. The handover completes when every track that applies has.
+	Tracks     *[]V1Track `json:"tracks,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
 }
 
 // HandoverServiceListHandoverEventsParams defines parameters for HandoverServiceListHandoverEvents.
@@ -4452,6 +4761,9 @@ type HandoverServiceCreateHandoverJSONRequestBody = V1Handover
 // HandoverServiceUpdateHandoverJSONRequestBody defines body for HandoverServiceUpdateHandover for application/json ContentType.
 type HandoverServiceUpdateHandoverJSONRequestBody HandoverServiceUpdateHandoverJSONBody
 
+// HandoverServiceAllocateRetireesJSONRequestBody defines body for HandoverServiceAllocateRetirees for application/json ContentType.
+type HandoverServiceAllocateRetireesJSONRequestBody = HandoverServiceAllocateRetireesBody
+
 // HandoverServiceCompleteHandoverJSONRequestBody defines body for HandoverServiceCompleteHandover for application/json ContentType.
 type HandoverServiceCompleteHandoverJSONRequestBody = HandoverServiceCompleteHandoverBody
 
@@ -4469,6 +4781,9 @@ type HandoverServiceReturnHandoverJSONRequestBody = HandoverServiceReturnHandove
 
 // HandoverServiceSubmitHandoverJSONRequestBody defines body for HandoverServiceSubmitHandover for application/json ContentType.
 type HandoverServiceSubmitHandoverJSONRequestBody = HandoverServiceSubmitHandoverBody
+
+// HandoverServiceVerifyRosterJSONRequestBody defines body for HandoverServiceVerifyRoster for application/json ContentType.
+type HandoverServiceVerifyRosterJSONRequestBody = HandoverServiceVerifyRosterBody
 
 // HandoverServiceWithdrawHandoverJSONRequestBody defines body for HandoverServiceWithdrawHandover for application/json ContentType.
 type HandoverServiceWithdrawHandoverJSONRequestBody = HandoverServiceWithdrawHandoverBody
@@ -5389,6 +5704,30 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/handovers/{id}/events (the `HandoverServiceListHandoverEvents` operationId).
 	HandoverServiceListHandoverEvents(ctx context.Context, id string, params *HandoverServiceListHandoverEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HandoverServiceAllocateRetireesWithBody Allocate retirees
+	//
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+	HandoverServiceAllocateRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceAllocateRetirees Allocate retirees
+	//
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+	HandoverServiceAllocateRetirees(ctx context.Context, id string, body HandoverServiceAllocateRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HandoverServiceCompleteHandoverWithBody Complete handover
 	//
 	// CompleteHandover completes a package whose funds, archives and premises
@@ -5502,6 +5841,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:submit (the `HandoverServiceSubmitHandover` operationId).
 	HandoverServiceSubmitHandover(ctx context.Context, id string, body HandoverServiceSubmitHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceVerifyRosterWithBody Verify roster
+	//
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+	HandoverServiceVerifyRosterWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceVerifyRoster Verify roster
+	//
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+	HandoverServiceVerifyRoster(ctx context.Context, id string, body HandoverServiceVerifyRosterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HandoverServiceWithdrawHandoverWithBody Withdraw handover
 	//
@@ -7544,6 +7903,50 @@ func (c *Client) HandoverServiceListHandoverEvents(ctx context.Context, id strin
 	return c.Client.Do(req)
 }
 
+// HandoverServiceAllocateRetireesWithBody Allocate retirees
+//
+// AllocateRetirees allocates retirees of a submitted handover to one
+// community of the receiving unit, moving them from any community they
+// were allocated to before (the receiving unit's street or district
+// supervisor).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+func (c *Client) HandoverServiceAllocateRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceAllocateRetireesRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceAllocateRetirees Allocate retirees
+//
+// AllocateRetirees allocates retirees of a submitted handover to one
+// community of the receiving unit, moving them from any community they
+// were allocated to before (the receiving unit's street or district
+// supervisor).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+func (c *Client) HandoverServiceAllocateRetirees(ctx context.Context, id string, body HandoverServiceAllocateRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceAllocateRetireesRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HandoverServiceCompleteHandoverWithBody Complete handover
 //
 // CompleteHandover completes a package whose funds, archives and premises
@@ -7768,6 +8171,46 @@ func (c *Client) HandoverServiceSubmitHandoverWithBody(ctx context.Context, id s
 // Corresponds with POST /v1/handovers/{id}:submit (the `HandoverServiceSubmitHandover` operationId).
 func (c *Client) HandoverServiceSubmitHandover(ctx context.Context, id string, body HandoverServiceSubmitHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceSubmitHandoverRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceVerifyRosterWithBody Verify roster
+//
+// VerifyRoster records the bureau's verification of the signed and
+// stamped roster of a submitted handover (bureau).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+func (c *Client) HandoverServiceVerifyRosterWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceVerifyRosterRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceVerifyRoster Verify roster
+//
+// VerifyRoster records the bureau's verification of the signed and
+// stamped roster of a submitted handover (bureau).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+func (c *Client) HandoverServiceVerifyRoster(ctx context.Context, id string, body HandoverServiceVerifyRosterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceVerifyRosterRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11820,6 +12263,53 @@ func NewHandoverServiceListHandoverEventsRequest(server string, id string, param
 	return req, nil
 }
 
+// NewHandoverServiceAllocateRetireesRequest calls the generic HandoverServiceAllocateRetirees builder with application/json body
+func NewHandoverServiceAllocateRetireesRequest(server string, id string, body HandoverServiceAllocateRetireesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceAllocateRetireesRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceAllocateRetireesRequestWithBody constructs an http.Request for the HandoverServiceAllocateRetirees method, with any body, and a specified content type
+func NewHandoverServiceAllocateRetireesRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s:allocate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewHandoverServiceCompleteHandoverRequest calls the generic HandoverServiceCompleteHandover builder with application/json body
 func NewHandoverServiceCompleteHandoverRequest(server string, id string, body HandoverServiceCompleteHandoverJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12083,6 +12573,53 @@ func NewHandoverServiceSubmitHandoverRequestWithBody(server string, id string, c
 	}
 
 	operationPath := fmt.Sprintf("/v1/handovers/%s:submit", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceVerifyRosterRequest calls the generic HandoverServiceVerifyRoster builder with application/json body
+func NewHandoverServiceVerifyRosterRequest(server string, id string, body HandoverServiceVerifyRosterJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceVerifyRosterRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceVerifyRosterRequestWithBody constructs an http.Request for the HandoverServiceVerifyRoster method, with any body, and a specified content type
+func NewHandoverServiceVerifyRosterRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s:verifyRoster", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -15621,6 +16158,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/handovers/{id}/events (the `HandoverServiceListHandoverEvents` operationId).
 	HandoverServiceListHandoverEventsWithResponse(ctx context.Context, id string, params *HandoverServiceListHandoverEventsParams, reqEditors ...RequestEditorFn) (*HandoverServiceListHandoverEventsResponse, error)
 
+	// HandoverServiceAllocateRetireesWithBodyWithResponse Allocate retirees
+	//
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+	HandoverServiceAllocateRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceAllocateRetireesResponse, error)
+
+	// HandoverServiceAllocateRetireesWithResponse Allocate retirees
+	//
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+	HandoverServiceAllocateRetireesWithResponse(ctx context.Context, id string, body HandoverServiceAllocateRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceAllocateRetireesResponse, error)
+
 	// HandoverServiceCompleteHandoverWithBodyWithResponse Complete handover
 	//
 	// CompleteHandover completes a package whose funds, archives and premises
@@ -15734,6 +16295,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:submit (the `HandoverServiceSubmitHandover` operationId).
 	HandoverServiceSubmitHandoverWithResponse(ctx context.Context, id string, body HandoverServiceSubmitHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceSubmitHandoverResponse, error)
+
+	// HandoverServiceVerifyRosterWithBodyWithResponse Verify roster
+	//
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+	HandoverServiceVerifyRosterWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceVerifyRosterResponse, error)
+
+	// HandoverServiceVerifyRosterWithResponse Verify roster
+	//
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+	HandoverServiceVerifyRosterWithResponse(ctx context.Context, id string, body HandoverServiceVerifyRosterJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceVerifyRosterResponse, error)
 
 	// HandoverServiceWithdrawHandoverWithBodyWithResponse Withdraw handover
 	//
@@ -20789,6 +21370,117 @@ func (r HandoverServiceListHandoverEventsResponse) ContentType() string {
 	return ""
 }
 
+// HandoverServiceAllocateRetireesResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceAllocateRetirees
+type HandoverServiceAllocateRetireesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceAllocateRetireesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Handover
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceAllocateRetireesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON200() *V1Handover {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceAllocateRetireesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceAllocateRetireesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceAllocateRetireesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceAllocateRetireesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceAllocateRetireesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HandoverServiceCompleteHandoverResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceCompleteHandover
 type HandoverServiceCompleteHandoverResponse401Headers struct {
 	WWWAuthenticate *string
@@ -21449,6 +22141,117 @@ func (r HandoverServiceSubmitHandoverResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceSubmitHandoverResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceVerifyRosterResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceVerifyRoster
+type HandoverServiceVerifyRosterResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceVerifyRosterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Handover
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceVerifyRosterResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON200() *V1Handover {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceVerifyRosterResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceVerifyRosterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceVerifyRosterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceVerifyRosterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceVerifyRosterResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27218,6 +28021,42 @@ func (c *ClientWithResponses) HandoverServiceListHandoverEventsWithResponse(ctx 
 	return ParseHandoverServiceListHandoverEventsResponse(rsp)
 }
 
+// HandoverServiceAllocateRetireesWithBodyWithResponse Allocate retirees
+//
+// AllocateRetirees allocates retirees of a submitted handover to one
+// community of the receiving unit, moving them from any community they
+// were allocated to before (the receiving unit's street or district
+// supervisor).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceAllocateRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceAllocateRetireesResponse, error) {
+	rsp, err := c.HandoverServiceAllocateRetireesWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceAllocateRetireesResponse(rsp)
+}
+
+// HandoverServiceAllocateRetireesWithResponse Allocate retirees
+//
+// AllocateRetirees allocates retirees of a submitted handover to one
+// community of the receiving unit, moving them from any community they
+// were allocated to before (the receiving unit's street or district
+// supervisor).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:allocate (the `HandoverServiceAllocateRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceAllocateRetireesWithResponse(ctx context.Context, id string, body HandoverServiceAllocateRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceAllocateRetireesResponse, error) {
+	rsp, err := c.HandoverServiceAllocateRetirees(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceAllocateRetireesResponse(rsp)
+}
+
 // HandoverServiceCompleteHandoverWithBodyWithResponse Complete handover
 //
 // CompleteHandover completes a package whose funds, archives and premises
@@ -27402,6 +28241,38 @@ func (c *ClientWithResponses) HandoverServiceSubmitHandoverWithResponse(ctx cont
 		return nil, err
 	}
 	return ParseHandoverServiceSubmitHandoverResponse(rsp)
+}
+
+// HandoverServiceVerifyRosterWithBodyWithResponse Verify roster
+//
+// VerifyRoster records the bureau's verification of the signed and
+// stamped roster of a submitted handover (bureau).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+func (c *ClientWithResponses) HandoverServiceVerifyRosterWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceVerifyRosterResponse, error) {
+	rsp, err := c.HandoverServiceVerifyRosterWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceVerifyRosterResponse(rsp)
+}
+
+// HandoverServiceVerifyRosterWithResponse Verify roster
+//
+// VerifyRoster records the bureau's verification of the signed and
+// stamped roster of a submitted handover (bureau).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:verifyRoster (the `HandoverServiceVerifyRoster` operationId).
+func (c *ClientWithResponses) HandoverServiceVerifyRosterWithResponse(ctx context.Context, id string, body HandoverServiceVerifyRosterJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceVerifyRosterResponse, error) {
+	rsp, err := c.HandoverServiceVerifyRoster(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceVerifyRosterResponse(rsp)
 }
 
 // HandoverServiceWithdrawHandoverWithBodyWithResponse Withdraw handover
@@ -32493,6 +33364,108 @@ func ParseHandoverServiceListHandoverEventsResponse(rsp *http.Response) (*Handov
 	return response, nil
 }
 
+// ParseHandoverServiceAllocateRetireesResponse parses an HTTP response from a HandoverServiceAllocateRetireesWithResponse call
+func ParseHandoverServiceAllocateRetireesResponse(rsp *http.Response) (*HandoverServiceAllocateRetireesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceAllocateRetireesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Handover
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceAllocateRetireesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHandoverServiceCompleteHandoverResponse parses an HTTP response from a HandoverServiceCompleteHandoverWithResponse call
 func ParseHandoverServiceCompleteHandoverResponse(rsp *http.Response) (*HandoverServiceCompleteHandoverResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -33092,6 +34065,108 @@ func ParseHandoverServiceSubmitHandoverResponse(rsp *http.Response) (*HandoverSe
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceSubmitHandoverResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceVerifyRosterResponse parses an HTTP response from a HandoverServiceVerifyRosterWithResponse call
+func ParseHandoverServiceVerifyRosterResponse(rsp *http.Response) (*HandoverServiceVerifyRosterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceVerifyRosterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Handover
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceVerifyRosterResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

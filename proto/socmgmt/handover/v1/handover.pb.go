@@ -107,6 +107,61 @@ func (ArchiveCategory) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{0}
 }
 
+// Kind is what the money is for.
+type FundsItem_Kind int32
+
+const (
+	FundsItem_KIND_UNSPECIFIED FundsItem_Kind = 0
+	// Fees for the community's services to the retirees.
+	FundsItem_SERVICE_FEES FundsItem_Kind = 1
+	// Settlement of pension items outside the pooling (统筹外项目).
+	FundsItem_PENSION_OUTSIDE_POOLING FundsItem_Kind = 2
+	FundsItem_OTHER                   FundsItem_Kind = 3
+)
+
+// Enum value maps for FundsItem_Kind.
+var (
+	FundsItem_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "SERVICE_FEES",
+		2: "PENSION_OUTSIDE_POOLING",
+		3: "OTHER",
+	}
+	FundsItem_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":        0,
+		"SERVICE_FEES":            1,
+		"PENSION_OUTSIDE_POOLING": 2,
+		"OTHER":                   3,
+	}
+)
+
+func (x FundsItem_Kind) Enum() *FundsItem_Kind {
+	p := new(FundsItem_Kind)
+	*p = x
+	return p
+}
+
+func (x FundsItem_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FundsItem_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[1].Descriptor()
+}
+
+func (FundsItem_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[1]
+}
+
+func (x FundsItem_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FundsItem_Kind.Descriptor instead.
+func (FundsItem_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{1, 0}
+}
+
 // State is whether the dossier arrived.
 type Dossier_State int32
 
@@ -144,11 +199,11 @@ func (x Dossier_State) String() string {
 }
 
 func (Dossier_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_handover_v1_handover_proto_enumTypes[1].Descriptor()
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[2].Descriptor()
 }
 
 func (Dossier_State) Type() protoreflect.EnumType {
-	return &file_socmgmt_handover_v1_handover_proto_enumTypes[1]
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[2]
 }
 
 func (x Dossier_State) Number() protoreflect.EnumNumber {
@@ -157,7 +212,7 @@ func (x Dossier_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Dossier_State.Descriptor instead.
 func (Dossier_State) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{2, 0}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{3, 0}
 }
 
 // Inspection is the receiving community's verdict.
@@ -197,11 +252,11 @@ func (x Premises_Inspection) String() string {
 }
 
 func (Premises_Inspection) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_handover_v1_handover_proto_enumTypes[2].Descriptor()
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[3].Descriptor()
 }
 
 func (Premises_Inspection) Type() protoreflect.EnumType {
-	return &file_socmgmt_handover_v1_handover_proto_enumTypes[2]
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[3]
 }
 
 func (x Premises_Inspection) Number() protoreflect.EnumNumber {
@@ -210,7 +265,7 @@ func (x Premises_Inspection) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Premises_Inspection.Descriptor instead.
 func (Premises_Inspection) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{3, 0}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // Kind is the kind of obligation.
@@ -252,11 +307,11 @@ func (x Obligation_Kind) String() string {
 }
 
 func (Obligation_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_handover_v1_handover_proto_enumTypes[3].Descriptor()
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[4].Descriptor()
 }
 
 func (Obligation_Kind) Type() protoreflect.EnumType {
-	return &file_socmgmt_handover_v1_handover_proto_enumTypes[3]
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[4]
 }
 
 func (x Obligation_Kind) Number() protoreflect.EnumNumber {
@@ -265,7 +320,7 @@ func (x Obligation_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Obligation_Kind.Descriptor instead.
 func (Obligation_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{4, 0}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // State of the delivery.
@@ -304,11 +359,11 @@ func (x Delivery_State) String() string {
 }
 
 func (Delivery_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_handover_v1_handover_proto_enumTypes[4].Descriptor()
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[5].Descriptor()
 }
 
 func (Delivery_State) Type() protoreflect.EnumType {
-	return &file_socmgmt_handover_v1_handover_proto_enumTypes[4]
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[5]
 }
 
 func (x Delivery_State) Number() protoreflect.EnumNumber {
@@ -317,7 +372,7 @@ func (x Delivery_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Delivery_State.Descriptor instead.
 func (Delivery_State) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{5, 0}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // State of the workflow.
@@ -363,11 +418,11 @@ func (x Handover_State) String() string {
 }
 
 func (Handover_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_socmgmt_handover_v1_handover_proto_enumTypes[5].Descriptor()
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[6].Descriptor()
 }
 
 func (Handover_State) Type() protoreflect.EnumType {
-	return &file_socmgmt_handover_v1_handover_proto_enumTypes[5]
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[6]
 }
 
 func (x Handover_State) Number() protoreflect.EnumNumber {
@@ -376,7 +431,183 @@ func (x Handover_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Handover_State.Descriptor instead.
 func (Handover_State) EnumDescriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{6, 0}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{7, 0}
+}
+
+// Kind is what sort of handover this is.
+type Handover_Kind int32
+
+const (
+	Handover_KIND_UNSPECIFIED Handover_Kind = 0
+	// An agreement of the enterprise with a receiving unit for a roster
+	// of retirees, with every track that applies.
+	Handover_AGREEMENT Handover_Kind = 1
+	// The month's new retirees of an enterprise: no premises, no funds.
+	Handover_MONTHLY_NEW_RETIREES Handover_Kind = 2
+)
+
+// Enum value maps for Handover_Kind.
+var (
+	Handover_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "AGREEMENT",
+		2: "MONTHLY_NEW_RETIREES",
+	}
+	Handover_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":     0,
+		"AGREEMENT":            1,
+		"MONTHLY_NEW_RETIREES": 2,
+	}
+)
+
+func (x Handover_Kind) Enum() *Handover_Kind {
+	p := new(Handover_Kind)
+	*p = x
+	return p
+}
+
+func (x Handover_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Handover_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[7].Descriptor()
+}
+
+func (Handover_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[7]
+}
+
+func (x Handover_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Handover_Kind.Descriptor instead.
+func (Handover_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{7, 1}
+}
+
+// Kind is which part.
+type Track_Kind int32
+
+const (
+	Track_KIND_UNSPECIFIED Track_Kind = 0
+	// The social-insurance relationship; received by the bureau, settled
+	// by its roster verification.
+	Track_SOCIAL_INSURANCE Track_Kind = 1
+	// Personnel archives; received by the district's archivist, settled
+	// when every dossier is signed for or explained.
+	Track_ARCHIVES Track_Kind = 2
+	// Party membership; received by the street's or community's party
+	// organisation, settled when every transfer is confirmed.
+	Track_PARTY Track_Kind = 3
+	// Premises; received by the street or community, settled when each is
+	// inspected.
+	Track_PREMISES Track_Kind = 4
+	// Funds, where the package has any or the region's rule asks for
+	// them; settled when received in full.
+	Track_FUNDS Track_Kind = 5
+)
+
+// Enum value maps for Track_Kind.
+var (
+	Track_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "SOCIAL_INSURANCE",
+		2: "ARCHIVES",
+		3: "PARTY",
+		4: "PREMISES",
+		5: "FUNDS",
+	}
+	Track_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"SOCIAL_INSURANCE": 1,
+		"ARCHIVES":         2,
+		"PARTY":            3,
+		"PREMISES":         4,
+		"FUNDS":            5,
+	}
+)
+
+func (x Track_Kind) Enum() *Track_Kind {
+	p := new(Track_Kind)
+	*p = x
+	return p
+}
+
+func (x Track_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Track_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[8].Descriptor()
+}
+
+func (Track_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[8]
+}
+
+func (x Track_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Track_Kind.Descriptor instead.
+func (Track_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11, 0}
+}
+
+// State is how far the track is.
+type Track_State int32
+
+const (
+	Track_STATE_UNSPECIFIED Track_State = 0
+	// Nothing of this kind goes with the handover.
+	Track_NOT_APPLICABLE Track_State = 1
+	Track_OPEN           Track_State = 2
+	Track_COMPLETED      Track_State = 3
+)
+
+// Enum value maps for Track_State.
+var (
+	Track_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "NOT_APPLICABLE",
+		2: "OPEN",
+		3: "COMPLETED",
+	}
+	Track_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"NOT_APPLICABLE":    1,
+		"OPEN":              2,
+		"COMPLETED":         3,
+	}
+)
+
+func (x Track_State) Enum() *Track_State {
+	p := new(Track_State)
+	*p = x
+	return p
+}
+
+func (x Track_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Track_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[9].Descriptor()
+}
+
+func (Track_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[9]
+}
+
+func (x Track_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Track_State.Descriptor instead.
+func (Track_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11, 1}
 }
 
 // Funds are the money that goes with the retirees.
@@ -390,7 +621,9 @@ type Funds struct {
 	// Output only: the sum of the receipts.
 	ReceivedFen int64 `protobuf:"varint,3,opt,name=received_fen,json=receivedFen,proto3" json:"received_fen,omitempty"`
 	// Output only.
-	Receipts      []*FundsReceipt `protobuf:"bytes,4,rep,name=receipts,proto3" json:"receipts,omitempty"`
+	Receipts []*FundsReceipt `protobuf:"bytes,4,rep,name=receipts,proto3" json:"receipts,omitempty"`
+	// The funds by kind; when given, amount_fen must equal their sum.
+	Items         []*FundsItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -453,6 +686,74 @@ func (x *Funds) GetReceipts() []*FundsReceipt {
 	return nil
 }
 
+func (x *Funds) GetItems() []*FundsItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// FundsItem is one kind of money in the funds.
+type FundsItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          FundsItem_Kind         `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.handover.v1.FundsItem_Kind" json:"kind,omitempty"`
+	AmountFen     int64                  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FundsItem) Reset() {
+	*x = FundsItem{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FundsItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FundsItem) ProtoMessage() {}
+
+func (x *FundsItem) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FundsItem.ProtoReflect.Descriptor instead.
+func (*FundsItem) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FundsItem) GetKind() FundsItem_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return FundsItem_KIND_UNSPECIFIED
+}
+
+func (x *FundsItem) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *FundsItem) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 // FundsReceipt is one receipt of funds.
 type FundsReceipt struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -466,7 +767,7 @@ type FundsReceipt struct {
 
 func (x *FundsReceipt) Reset() {
 	*x = FundsReceipt{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[1]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +779,7 @@ func (x *FundsReceipt) String() string {
 func (*FundsReceipt) ProtoMessage() {}
 
 func (x *FundsReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[1]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +792,7 @@ func (x *FundsReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FundsReceipt.ProtoReflect.Descriptor instead.
 func (*FundsReceipt) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{1}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FundsReceipt) GetVoucherNo() string {
@@ -533,7 +834,7 @@ type Dossier struct {
 
 func (x *Dossier) Reset() {
 	*x = Dossier{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[2]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +846,7 @@ func (x *Dossier) String() string {
 func (*Dossier) ProtoMessage() {}
 
 func (x *Dossier) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[2]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +859,7 @@ func (x *Dossier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dossier.ProtoReflect.Descriptor instead.
 func (*Dossier) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{2}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Dossier) GetRetireeId() string {
@@ -619,14 +920,17 @@ type Premises struct {
 	Inspection      Premises_Inspection `protobuf:"varint,7,opt,name=inspection,proto3,enum=socmgmt.handover.v1.Premises_Inspection" json:"inspection,omitempty"`
 	InspectionNotes string              `protobuf:"bytes,8,opt,name=inspection_notes,json=inspectionNotes,proto3" json:"inspection_notes,omitempty"`
 	// Output only: the activity venue it became, once delivered.
-	VenueId       string `protobuf:"bytes,9,opt,name=venue_id,json=venueId,proto3" json:"venue_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	VenueId string `protobuf:"bytes,9,opt,name=venue_id,json=venueId,proto3" json:"venue_id,omitempty"`
+	// Output only: the reference of the group company's approval to hand
+	// the premises over, recorded when they are accepted.
+	GroupApprovalRef string `protobuf:"bytes,10,opt,name=group_approval_ref,json=groupApprovalRef,proto3" json:"group_approval_ref,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Premises) Reset() {
 	*x = Premises{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[3]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +942,7 @@ func (x *Premises) String() string {
 func (*Premises) ProtoMessage() {}
 
 func (x *Premises) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[3]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +955,7 @@ func (x *Premises) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Premises.ProtoReflect.Descriptor instead.
 func (*Premises) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{3}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Premises) GetId() string {
@@ -717,6 +1021,13 @@ func (x *Premises) GetVenueId() string {
 	return ""
 }
 
+func (x *Premises) GetGroupApprovalRef() string {
+	if x != nil {
+		return x.GroupApprovalRef
+	}
+	return ""
+}
+
 // Obligation is something the enterprise keeps paying after the handover.
 type Obligation struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -735,7 +1046,7 @@ type Obligation struct {
 
 func (x *Obligation) Reset() {
 	*x = Obligation{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[4]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +1058,7 @@ func (x *Obligation) String() string {
 func (*Obligation) ProtoMessage() {}
 
 func (x *Obligation) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[4]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +1071,7 @@ func (x *Obligation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Obligation.ProtoReflect.Descriptor instead.
 func (*Obligation) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{4}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Obligation) GetKind() Obligation_Kind {
@@ -813,7 +1124,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[5]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1136,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[5]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1149,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{5}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Delivery) GetState() Delivery_State {
@@ -899,19 +1210,39 @@ type Handover struct {
 	// Output only.
 	Delivery *Delivery `protobuf:"bytes,10,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	// Output only: the reason given by the last return.
-	ReturnReason  string                 `protobuf:"bytes,11,opt,name=return_reason,json=returnReason,proto3" json:"return_reason,omitempty"`
-	Etag          string                 `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	SubmitTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
-	CompleteTime  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	ReturnReason string                 `protobuf:"bytes,11,opt,name=return_reason,json=returnReason,proto3" json:"return_reason,omitempty"`
+	Etag         string                 `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	SubmitTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	CompleteTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	// Set at creation; AGREEMENT when left out.
+	Kind Handover_Kind `protobuf:"varint,17,opt,name=kind,proto3,enum=socmgmt.handover.v1.Handover_Kind" json:"kind,omitempty"`
+	// The receiving unit the enterprise signs the agreement with: a street
+	// office (its 9-digit code) or a district (its 6-digit code). Give this
+	// or community_id at creation. A package addressed to one community
+	// (community_id alone) is received by that community's street office
+	// and has all its retirees allocated to that community.
+	ReceiverCode string `protobuf:"bytes,18,opt,name=receiver_code,json=receiverCode,proto3" json:"receiver_code,omitempty"`
+	// The enterprise's plan: counts, schedule, emergency plan.
+	Plan *HandoverPlan `protobuf:"bytes,19,opt,name=plan,proto3" json:"plan,omitempty"`
+	// Output only: which community receives which retirees, as the
+	// receiving unit's supervisor allocated them (AllocateRetirees). A
+	// clerk sees only its communities' parts.
+	Allocations []*Allocation `protobuf:"bytes,20,rep,name=allocations,proto3" json:"allocations,omitempty"`
+	// Output only: the bureau's verification of the signed and stamped
+	// roster (VerifyRoster); completion requires it.
+	RosterVerification *RosterVerification `protobuf:"bytes,21,opt,name=roster_verification,json=rosterVerification,proto3" json:"roster_verification,omitempty"`
+	// Output only: each part of the handover with its own receiver and
+	// state. The handover completes when every track that applies has.
+	Tracks        []*Track `protobuf:"bytes,22,rep,name=tracks,proto3" json:"tracks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Handover) Reset() {
 	*x = Handover{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[6]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1254,7 @@ func (x *Handover) String() string {
 func (*Handover) ProtoMessage() {}
 
 func (x *Handover) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[6]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1267,7 @@ func (x *Handover) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handover.ProtoReflect.Descriptor instead.
 func (*Handover) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{6}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Handover) GetId() string {
@@ -1051,6 +1382,378 @@ func (x *Handover) GetCompleteTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Handover) GetKind() Handover_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Handover_KIND_UNSPECIFIED
+}
+
+func (x *Handover) GetReceiverCode() string {
+	if x != nil {
+		return x.ReceiverCode
+	}
+	return ""
+}
+
+func (x *Handover) GetPlan() *HandoverPlan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *Handover) GetAllocations() []*Allocation {
+	if x != nil {
+		return x.Allocations
+	}
+	return nil
+}
+
+func (x *Handover) GetRosterVerification() *RosterVerification {
+	if x != nil {
+		return x.RosterVerification
+	}
+	return nil
+}
+
+func (x *Handover) GetTracks() []*Track {
+	if x != nil {
+		return x.Tracks
+	}
+	return nil
+}
+
+// HandoverPlan is what the enterprise's plan and agreement state.
+type HandoverPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many retirees the agreement covers.
+	Retirees int32 `protobuf:"varint,1,opt,name=retirees,proto3" json:"retirees,omitempty"`
+	// How many of them are party members.
+	PartyMembers int32 `protobuf:"varint,2,opt,name=party_members,json=partyMembers,proto3" json:"party_members,omitempty"`
+	// How many archive volumes go with them.
+	ArchiveVolumes int32 `protobuf:"varint,3,opt,name=archive_volumes,json=archiveVolumes,proto3" json:"archive_volumes,omitempty"`
+	// The assets handed over, in words.
+	Assets string `protobuf:"bytes,4,opt,name=assets,proto3" json:"assets,omitempty"`
+	// YYYY-MM-DD: when the handover is to start and to be finished.
+	StartOn  string `protobuf:"bytes,5,opt,name=start_on,json=startOn,proto3" json:"start_on,omitempty"`
+	FinishBy string `protobuf:"bytes,6,opt,name=finish_by,json=finishBy,proto3" json:"finish_by,omitempty"`
+	// The reference of the emergency plan for the handover.
+	EmergencyPlanRef string `protobuf:"bytes,7,opt,name=emergency_plan_ref,json=emergencyPlanRef,proto3" json:"emergency_plan_ref,omitempty"`
+	// The agreement's own number, as signed.
+	AgreementNo   string `protobuf:"bytes,8,opt,name=agreement_no,json=agreementNo,proto3" json:"agreement_no,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverPlan) Reset() {
+	*x = HandoverPlan{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverPlan) ProtoMessage() {}
+
+func (x *HandoverPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverPlan.ProtoReflect.Descriptor instead.
+func (*HandoverPlan) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HandoverPlan) GetRetirees() int32 {
+	if x != nil {
+		return x.Retirees
+	}
+	return 0
+}
+
+func (x *HandoverPlan) GetPartyMembers() int32 {
+	if x != nil {
+		return x.PartyMembers
+	}
+	return 0
+}
+
+func (x *HandoverPlan) GetArchiveVolumes() int32 {
+	if x != nil {
+		return x.ArchiveVolumes
+	}
+	return 0
+}
+
+func (x *HandoverPlan) GetAssets() string {
+	if x != nil {
+		return x.Assets
+	}
+	return ""
+}
+
+func (x *HandoverPlan) GetStartOn() string {
+	if x != nil {
+		return x.StartOn
+	}
+	return ""
+}
+
+func (x *HandoverPlan) GetFinishBy() string {
+	if x != nil {
+		return x.FinishBy
+	}
+	return ""
+}
+
+func (x *HandoverPlan) GetEmergencyPlanRef() string {
+	if x != nil {
+		return x.EmergencyPlanRef
+	}
+	return ""
+}
+
+func (x *HandoverPlan) GetAgreementNo() string {
+	if x != nil {
+		return x.AgreementNo
+	}
+	return ""
+}
+
+// Allocation is one community's part of a handover.
+type Allocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommunityId   string                 `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	RetireeIds    []string               `protobuf:"bytes,2,rep,name=retiree_ids,json=retireeIds,proto3" json:"retiree_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Allocation) Reset() {
+	*x = Allocation{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Allocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Allocation) ProtoMessage() {}
+
+func (x *Allocation) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Allocation.ProtoReflect.Descriptor instead.
+func (*Allocation) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Allocation) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *Allocation) GetRetireeIds() []string {
+	if x != nil {
+		return x.RetireeIds
+	}
+	return nil
+}
+
+// RosterVerification is the bureau's check of the roster.
+type RosterVerification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who verified it (the bureau's subject).
+	VerifiedBy string                 `protobuf:"bytes,1,opt,name=verified_by,json=verifiedBy,proto3" json:"verified_by,omitempty"`
+	VerifyTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=verify_time,json=verifyTime,proto3" json:"verify_time,omitempty"`
+	// The SHA-256 of the signed and stamped roster document, 64 lowercase
+	// hex digits.
+	DocumentSha256 string `protobuf:"bytes,3,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	Note           string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RosterVerification) Reset() {
+	*x = RosterVerification{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RosterVerification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RosterVerification) ProtoMessage() {}
+
+func (x *RosterVerification) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RosterVerification.ProtoReflect.Descriptor instead.
+func (*RosterVerification) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RosterVerification) GetVerifiedBy() string {
+	if x != nil {
+		return x.VerifiedBy
+	}
+	return ""
+}
+
+func (x *RosterVerification) GetVerifyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.VerifyTime
+	}
+	return nil
+}
+
+func (x *RosterVerification) GetDocumentSha256() string {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return ""
+}
+
+func (x *RosterVerification) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Track is one part of a handover that goes to its own receiver.
+type Track struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  Track_Kind             `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.handover.v1.Track_Kind" json:"kind,omitempty"`
+	State Track_State            `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.handover.v1.Track_State" json:"state,omitempty"`
+	// The role that receives this part.
+	ReceiverRole string `protobuf:"bytes,3,opt,name=receiver_role,json=receiverRole,proto3" json:"receiver_role,omitempty"`
+	// How many items the track has (dossiers, transfers, premises, fen of
+	// funds, 1 for the roster) and how many are settled.
+	Items   int64 `protobuf:"varint,4,opt,name=items,proto3" json:"items,omitempty"`
+	Settled int64 `protobuf:"varint,5,opt,name=settled,proto3" json:"settled,omitempty"`
+	// Who settled the last item, and when.
+	CompletedBy   string                 `protobuf:"bytes,6,opt,name=completed_by,json=completedBy,proto3" json:"completed_by,omitempty"`
+	CompleteTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Track) Reset() {
+	*x = Track{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Track) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Track) ProtoMessage() {}
+
+func (x *Track) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Track.ProtoReflect.Descriptor instead.
+func (*Track) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Track) GetKind() Track_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Track_KIND_UNSPECIFIED
+}
+
+func (x *Track) GetState() Track_State {
+	if x != nil {
+		return x.State
+	}
+	return Track_STATE_UNSPECIFIED
+}
+
+func (x *Track) GetReceiverRole() string {
+	if x != nil {
+		return x.ReceiverRole
+	}
+	return ""
+}
+
+func (x *Track) GetItems() int64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
+func (x *Track) GetSettled() int64 {
+	if x != nil {
+		return x.Settled
+	}
+	return 0
+}
+
+func (x *Track) GetCompletedBy() string {
+	if x != nil {
+		return x.CompletedBy
+	}
+	return ""
+}
+
+func (x *Track) GetCompleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompleteTime
+	}
+	return nil
+}
+
 // CreateHandoverRequest is the request of CreateHandover.
 type CreateHandoverRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1061,7 +1764,7 @@ type CreateHandoverRequest struct {
 
 func (x *CreateHandoverRequest) Reset() {
 	*x = CreateHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[7]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1776,7 @@ func (x *CreateHandoverRequest) String() string {
 func (*CreateHandoverRequest) ProtoMessage() {}
 
 func (x *CreateHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[7]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1789,7 @@ func (x *CreateHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHandoverRequest.ProtoReflect.Descriptor instead.
 func (*CreateHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{7}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateHandoverRequest) GetHandover() *Handover {
@@ -1106,7 +1809,7 @@ type CreateHandoverResponse struct {
 
 func (x *CreateHandoverResponse) Reset() {
 	*x = CreateHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[8]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1821,7 @@ func (x *CreateHandoverResponse) String() string {
 func (*CreateHandoverResponse) ProtoMessage() {}
 
 func (x *CreateHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[8]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1834,7 @@ func (x *CreateHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHandoverResponse.ProtoReflect.Descriptor instead.
 func (*CreateHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{8}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateHandoverResponse) GetHandover() *Handover {
@@ -1151,7 +1854,7 @@ type GetHandoverRequest struct {
 
 func (x *GetHandoverRequest) Reset() {
 	*x = GetHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[9]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1866,7 @@ func (x *GetHandoverRequest) String() string {
 func (*GetHandoverRequest) ProtoMessage() {}
 
 func (x *GetHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[9]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1879,7 @@ func (x *GetHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHandoverRequest.ProtoReflect.Descriptor instead.
 func (*GetHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{9}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetHandoverRequest) GetId() string {
@@ -1196,7 +1899,7 @@ type GetHandoverResponse struct {
 
 func (x *GetHandoverResponse) Reset() {
 	*x = GetHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[10]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1911,7 @@ func (x *GetHandoverResponse) String() string {
 func (*GetHandoverResponse) ProtoMessage() {}
 
 func (x *GetHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[10]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1924,7 @@ func (x *GetHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHandoverResponse.ProtoReflect.Descriptor instead.
 func (*GetHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{10}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetHandoverResponse) GetHandover() *Handover {
@@ -1245,7 +1948,7 @@ type ListHandoversRequest struct {
 
 func (x *ListHandoversRequest) Reset() {
 	*x = ListHandoversRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[11]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1960,7 @@ func (x *ListHandoversRequest) String() string {
 func (*ListHandoversRequest) ProtoMessage() {}
 
 func (x *ListHandoversRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[11]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1973,7 @@ func (x *ListHandoversRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHandoversRequest.ProtoReflect.Descriptor instead.
 func (*ListHandoversRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListHandoversRequest) GetState() Handover_State {
@@ -1319,7 +2022,7 @@ type ListHandoversResponse struct {
 
 func (x *ListHandoversResponse) Reset() {
 	*x = ListHandoversResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[12]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +2034,7 @@ func (x *ListHandoversResponse) String() string {
 func (*ListHandoversResponse) ProtoMessage() {}
 
 func (x *ListHandoversResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[12]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +2047,7 @@ func (x *ListHandoversResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHandoversResponse.ProtoReflect.Descriptor instead.
 func (*ListHandoversResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{12}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListHandoversResponse) GetHandovers() []*Handover {
@@ -1375,7 +2078,7 @@ type UpdateHandoverRequest struct {
 
 func (x *UpdateHandoverRequest) Reset() {
 	*x = UpdateHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[13]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +2090,7 @@ func (x *UpdateHandoverRequest) String() string {
 func (*UpdateHandoverRequest) ProtoMessage() {}
 
 func (x *UpdateHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[13]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +2103,7 @@ func (x *UpdateHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHandoverRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{13}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateHandoverRequest) GetHandover() *Handover {
@@ -1427,7 +2130,7 @@ type UpdateHandoverResponse struct {
 
 func (x *UpdateHandoverResponse) Reset() {
 	*x = UpdateHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[14]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +2142,7 @@ func (x *UpdateHandoverResponse) String() string {
 func (*UpdateHandoverResponse) ProtoMessage() {}
 
 func (x *UpdateHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[14]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +2155,7 @@ func (x *UpdateHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHandoverResponse.ProtoReflect.Descriptor instead.
 func (*UpdateHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{14}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateHandoverResponse) GetHandover() *Handover {
@@ -1473,7 +2176,7 @@ type SubmitHandoverRequest struct {
 
 func (x *SubmitHandoverRequest) Reset() {
 	*x = SubmitHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[15]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +2188,7 @@ func (x *SubmitHandoverRequest) String() string {
 func (*SubmitHandoverRequest) ProtoMessage() {}
 
 func (x *SubmitHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[15]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +2201,7 @@ func (x *SubmitHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitHandoverRequest.ProtoReflect.Descriptor instead.
 func (*SubmitHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{15}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitHandoverRequest) GetId() string {
@@ -1525,7 +2228,7 @@ type SubmitHandoverResponse struct {
 
 func (x *SubmitHandoverResponse) Reset() {
 	*x = SubmitHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[16]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +2240,7 @@ func (x *SubmitHandoverResponse) String() string {
 func (*SubmitHandoverResponse) ProtoMessage() {}
 
 func (x *SubmitHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[16]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +2253,7 @@ func (x *SubmitHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitHandoverResponse.ProtoReflect.Descriptor instead.
 func (*SubmitHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{16}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubmitHandoverResponse) GetHandover() *Handover {
@@ -1572,7 +2275,7 @@ type WithdrawHandoverRequest struct {
 
 func (x *WithdrawHandoverRequest) Reset() {
 	*x = WithdrawHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[17]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +2287,7 @@ func (x *WithdrawHandoverRequest) String() string {
 func (*WithdrawHandoverRequest) ProtoMessage() {}
 
 func (x *WithdrawHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[17]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +2300,7 @@ func (x *WithdrawHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawHandoverRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{17}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithdrawHandoverRequest) GetId() string {
@@ -1631,7 +2334,7 @@ type WithdrawHandoverResponse struct {
 
 func (x *WithdrawHandoverResponse) Reset() {
 	*x = WithdrawHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[18]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1643,7 +2346,7 @@ func (x *WithdrawHandoverResponse) String() string {
 func (*WithdrawHandoverResponse) ProtoMessage() {}
 
 func (x *WithdrawHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[18]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1656,7 +2359,7 @@ func (x *WithdrawHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawHandoverResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{18}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WithdrawHandoverResponse) GetHandover() *Handover {
@@ -1678,7 +2381,7 @@ type ReturnHandoverRequest struct {
 
 func (x *ReturnHandoverRequest) Reset() {
 	*x = ReturnHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[19]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +2393,7 @@ func (x *ReturnHandoverRequest) String() string {
 func (*ReturnHandoverRequest) ProtoMessage() {}
 
 func (x *ReturnHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[19]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +2406,7 @@ func (x *ReturnHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnHandoverRequest.ProtoReflect.Descriptor instead.
 func (*ReturnHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{19}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReturnHandoverRequest) GetId() string {
@@ -1737,7 +2440,7 @@ type ReturnHandoverResponse struct {
 
 func (x *ReturnHandoverResponse) Reset() {
 	*x = ReturnHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[20]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +2452,7 @@ func (x *ReturnHandoverResponse) String() string {
 func (*ReturnHandoverResponse) ProtoMessage() {}
 
 func (x *ReturnHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[20]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +2465,7 @@ func (x *ReturnHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnHandoverResponse.ProtoReflect.Descriptor instead.
 func (*ReturnHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{20}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReturnHandoverResponse) GetHandover() *Handover {
@@ -1787,7 +2490,7 @@ type ReceiveFundsRequest struct {
 
 func (x *ReceiveFundsRequest) Reset() {
 	*x = ReceiveFundsRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[21]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2502,7 @@ func (x *ReceiveFundsRequest) String() string {
 func (*ReceiveFundsRequest) ProtoMessage() {}
 
 func (x *ReceiveFundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[21]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2515,7 @@ func (x *ReceiveFundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveFundsRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveFundsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{21}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReceiveFundsRequest) GetId() string {
@@ -1860,7 +2563,7 @@ type ReceiveFundsResponse struct {
 
 func (x *ReceiveFundsResponse) Reset() {
 	*x = ReceiveFundsResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[22]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +2575,7 @@ func (x *ReceiveFundsResponse) String() string {
 func (*ReceiveFundsResponse) ProtoMessage() {}
 
 func (x *ReceiveFundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[22]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2588,7 @@ func (x *ReceiveFundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveFundsResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveFundsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{22}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReceiveFundsResponse) GetHandover() *Handover {
@@ -1906,7 +2609,7 @@ type MissingDossier struct {
 
 func (x *MissingDossier) Reset() {
 	*x = MissingDossier{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[23]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2621,7 @@ func (x *MissingDossier) String() string {
 func (*MissingDossier) ProtoMessage() {}
 
 func (x *MissingDossier) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[23]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2634,7 @@ func (x *MissingDossier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MissingDossier.ProtoReflect.Descriptor instead.
 func (*MissingDossier) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{23}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MissingDossier) GetRetireeId() string {
@@ -1962,7 +2665,7 @@ type ReceiveArchivesRequest struct {
 
 func (x *ReceiveArchivesRequest) Reset() {
 	*x = ReceiveArchivesRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[24]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2677,7 @@ func (x *ReceiveArchivesRequest) String() string {
 func (*ReceiveArchivesRequest) ProtoMessage() {}
 
 func (x *ReceiveArchivesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[24]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2690,7 @@ func (x *ReceiveArchivesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveArchivesRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveArchivesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{24}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReceiveArchivesRequest) GetId() string {
@@ -2028,7 +2731,7 @@ type ReceiveArchivesResponse struct {
 
 func (x *ReceiveArchivesResponse) Reset() {
 	*x = ReceiveArchivesResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[25]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2743,7 @@ func (x *ReceiveArchivesResponse) String() string {
 func (*ReceiveArchivesResponse) ProtoMessage() {}
 
 func (x *ReceiveArchivesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[25]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2756,7 @@ func (x *ReceiveArchivesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveArchivesResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveArchivesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{25}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReceiveArchivesResponse) GetHandover() *Handover {
@@ -2065,19 +2768,23 @@ func (x *ReceiveArchivesResponse) GetHandover() *Handover {
 
 // InspectPremisesRequest is the request of InspectPremises.
 type InspectPremisesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
-	PremisesId    string                 `protobuf:"bytes,3,opt,name=premises_id,json=premisesId,proto3" json:"premises_id,omitempty"`
-	Accepted      bool                   `protobuf:"varint,4,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	Notes         string                 `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag       string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	PremisesId string                 `protobuf:"bytes,3,opt,name=premises_id,json=premisesId,proto3" json:"premises_id,omitempty"`
+	Accepted   bool                   `protobuf:"varint,4,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Notes      string                 `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
+	// The reference of the group company's approval; required to accept
+	// premises of a package made with a street office or district
+	// (receiver_code given at creation).
+	GroupApprovalRef string `protobuf:"bytes,6,opt,name=group_approval_ref,json=groupApprovalRef,proto3" json:"group_approval_ref,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *InspectPremisesRequest) Reset() {
 	*x = InspectPremisesRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[26]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2796,7 @@ func (x *InspectPremisesRequest) String() string {
 func (*InspectPremisesRequest) ProtoMessage() {}
 
 func (x *InspectPremisesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[26]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2809,7 @@ func (x *InspectPremisesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectPremisesRequest.ProtoReflect.Descriptor instead.
 func (*InspectPremisesRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{26}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *InspectPremisesRequest) GetId() string {
@@ -2140,6 +2847,13 @@ func (x *InspectPremisesRequest) GetNotes() string {
 	return ""
 }
 
+func (x *InspectPremisesRequest) GetGroupApprovalRef() string {
+	if x != nil {
+		return x.GroupApprovalRef
+	}
+	return ""
+}
+
 // InspectPremisesResponse is the response of InspectPremises.
 type InspectPremisesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2150,7 +2864,7 @@ type InspectPremisesResponse struct {
 
 func (x *InspectPremisesResponse) Reset() {
 	*x = InspectPremisesResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[27]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2876,7 @@ func (x *InspectPremisesResponse) String() string {
 func (*InspectPremisesResponse) ProtoMessage() {}
 
 func (x *InspectPremisesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[27]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2889,7 @@ func (x *InspectPremisesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectPremisesResponse.ProtoReflect.Descriptor instead.
 func (*InspectPremisesResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{27}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InspectPremisesResponse) GetHandover() *Handover {
@@ -2196,7 +2910,7 @@ type CompleteHandoverRequest struct {
 
 func (x *CompleteHandoverRequest) Reset() {
 	*x = CompleteHandoverRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[28]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2922,7 @@ func (x *CompleteHandoverRequest) String() string {
 func (*CompleteHandoverRequest) ProtoMessage() {}
 
 func (x *CompleteHandoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[28]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2935,7 @@ func (x *CompleteHandoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteHandoverRequest.ProtoReflect.Descriptor instead.
 func (*CompleteHandoverRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{28}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CompleteHandoverRequest) GetId() string {
@@ -2248,7 +2962,7 @@ type CompleteHandoverResponse struct {
 
 func (x *CompleteHandoverResponse) Reset() {
 	*x = CompleteHandoverResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[29]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2974,7 @@ func (x *CompleteHandoverResponse) String() string {
 func (*CompleteHandoverResponse) ProtoMessage() {}
 
 func (x *CompleteHandoverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[29]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2987,7 @@ func (x *CompleteHandoverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteHandoverResponse.ProtoReflect.Descriptor instead.
 func (*CompleteHandoverResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{29}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CompleteHandoverResponse) GetHandover() *Handover {
@@ -2310,7 +3024,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[30]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +3036,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[30]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +3049,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{30}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Event) GetSequence() int64 {
@@ -2406,7 +3120,7 @@ type ListHandoverEventsRequest struct {
 
 func (x *ListHandoverEventsRequest) Reset() {
 	*x = ListHandoverEventsRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[31]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2418,7 +3132,7 @@ func (x *ListHandoverEventsRequest) String() string {
 func (*ListHandoverEventsRequest) ProtoMessage() {}
 
 func (x *ListHandoverEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[31]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2431,7 +3145,7 @@ func (x *ListHandoverEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHandoverEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListHandoverEventsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{31}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListHandoverEventsRequest) GetId() string {
@@ -2466,7 +3180,7 @@ type ListHandoverEventsResponse struct {
 
 func (x *ListHandoverEventsResponse) Reset() {
 	*x = ListHandoverEventsResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[32]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +3192,7 @@ func (x *ListHandoverEventsResponse) String() string {
 func (*ListHandoverEventsResponse) ProtoMessage() {}
 
 func (x *ListHandoverEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[32]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2491,7 +3205,7 @@ func (x *ListHandoverEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHandoverEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListHandoverEventsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{32}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListHandoverEventsResponse) GetEvents() []*Event {
@@ -2522,7 +3236,7 @@ type ListObligationsRequest struct {
 
 func (x *ListObligationsRequest) Reset() {
 	*x = ListObligationsRequest{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[33]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +3248,7 @@ func (x *ListObligationsRequest) String() string {
 func (*ListObligationsRequest) ProtoMessage() {}
 
 func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[33]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +3261,7 @@ func (x *ListObligationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsRequest.ProtoReflect.Descriptor instead.
 func (*ListObligationsRequest) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{33}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListObligationsRequest) GetEnterpriseCreditCode() string {
@@ -2602,7 +3316,7 @@ type OwedObligation struct {
 
 func (x *OwedObligation) Reset() {
 	*x = OwedObligation{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[34]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +3328,7 @@ func (x *OwedObligation) String() string {
 func (*OwedObligation) ProtoMessage() {}
 
 func (x *OwedObligation) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[34]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +3341,7 @@ func (x *OwedObligation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwedObligation.ProtoReflect.Descriptor instead.
 func (*OwedObligation) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{34}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OwedObligation) GetHandoverId() string {
@@ -2697,7 +3411,7 @@ type ListObligationsResponse struct {
 
 func (x *ListObligationsResponse) Reset() {
 	*x = ListObligationsResponse{}
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[35]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +3423,7 @@ func (x *ListObligationsResponse) String() string {
 func (*ListObligationsResponse) ProtoMessage() {}
 
 func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[35]
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +3436,7 @@ func (x *ListObligationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObligationsResponse.ProtoReflect.Descriptor instead.
 func (*ListObligationsResponse) Descriptor() ([]byte, []int) {
-	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{35}
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListObligationsResponse) GetObligations() []*OwedObligation {
@@ -2739,17 +3453,259 @@ func (x *ListObligationsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// AllocateRetireesRequest is the request of AllocateRetirees.
+type AllocateRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A community of the receiving unit.
+	CommunityId string `protobuf:"bytes,3,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// Retirees of the handover; at most 1,000 per call.
+	RetireeIds    []string `protobuf:"bytes,4,rep,name=retiree_ids,json=retireeIds,proto3" json:"retiree_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllocateRetireesRequest) Reset() {
+	*x = AllocateRetireesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllocateRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllocateRetireesRequest) ProtoMessage() {}
+
+func (x *AllocateRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllocateRetireesRequest.ProtoReflect.Descriptor instead.
+func (*AllocateRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *AllocateRetireesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AllocateRetireesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AllocateRetireesRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *AllocateRetireesRequest) GetRetireeIds() []string {
+	if x != nil {
+		return x.RetireeIds
+	}
+	return nil
+}
+
+// AllocateRetireesResponse is the response of AllocateRetirees.
+type AllocateRetireesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllocateRetireesResponse) Reset() {
+	*x = AllocateRetireesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllocateRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllocateRetireesResponse) ProtoMessage() {}
+
+func (x *AllocateRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllocateRetireesResponse.ProtoReflect.Descriptor instead.
+func (*AllocateRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *AllocateRetireesResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
+// VerifyRosterRequest is the request of VerifyRoster.
+type VerifyRosterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The SHA-256 of the signed and stamped roster document, 64 hex digits.
+	DocumentSha256 string `protobuf:"bytes,3,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	Note           string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *VerifyRosterRequest) Reset() {
+	*x = VerifyRosterRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyRosterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyRosterRequest) ProtoMessage() {}
+
+func (x *VerifyRosterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyRosterRequest.ProtoReflect.Descriptor instead.
+func (*VerifyRosterRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *VerifyRosterRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VerifyRosterRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *VerifyRosterRequest) GetDocumentSha256() string {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return ""
+}
+
+func (x *VerifyRosterRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// VerifyRosterResponse is the response of VerifyRoster.
+type VerifyRosterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyRosterResponse) Reset() {
+	*x = VerifyRosterResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyRosterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyRosterResponse) ProtoMessage() {}
+
+func (x *VerifyRosterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyRosterResponse.ProtoReflect.Descriptor instead.
+func (*VerifyRosterResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *VerifyRosterResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\n" +
-	"\"socmgmt/handover/v1/handover.proto\x12\x13socmgmt.handover.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n" +
+	"\"socmgmt/handover/v1/handover.proto\x12\x13socmgmt.handover.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x01\n" +
 	"\x05Funds\x12\x1d\n" +
 	"\n" +
 	"amount_fen\x18\x01 \x01(\x03R\tamountFen\x127\n" +
 	"\x18per_retiree_standard_fen\x18\x02 \x01(\x03R\x15perRetireeStandardFen\x12!\n" +
 	"\freceived_fen\x18\x03 \x01(\x03R\vreceivedFen\x12=\n" +
-	"\breceipts\x18\x04 \x03(\v2!.socmgmt.handover.v1.FundsReceiptR\breceipts\"m\n" +
+	"\breceipts\x18\x04 \x03(\v2!.socmgmt.handover.v1.FundsReceiptR\breceipts\x124\n" +
+	"\x05items\x18\x05 \x03(\v2\x1e.socmgmt.handover.v1.FundsItemR\x05items\"\xdd\x01\n" +
+	"\tFundsItem\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.socmgmt.handover.v1.FundsItem.KindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"V\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fSERVICE_FEES\x10\x01\x12\x1b\n" +
+	"\x17PENSION_OUTSIDE_POOLING\x10\x02\x12\t\n" +
+	"\x05OTHER\x10\x03\"m\n" +
 	"\fFundsReceipt\x12\x1d\n" +
 	"\n" +
 	"voucher_no\x18\x01 \x01(\tR\tvoucherNo\x12\x1f\n" +
@@ -2770,7 +3726,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\f\n" +
 	"\bRECEIVED\x10\x02\x12\v\n" +
-	"\aMISSING\x10\x03\"\xfa\x02\n" +
+	"\aMISSING\x10\x03\"\xa8\x03\n" +
 	"\bPremises\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -2782,7 +3738,9 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"inspection\x18\a \x01(\x0e2(.socmgmt.handover.v1.Premises.InspectionR\n" +
 	"inspection\x12)\n" +
 	"\x10inspection_notes\x18\b \x01(\tR\x0finspectionNotes\x12\x19\n" +
-	"\bvenue_id\x18\t \x01(\tR\avenueId\"W\n" +
+	"\bvenue_id\x18\t \x01(\tR\avenueId\x12,\n" +
+	"\x12group_approval_ref\x18\n" +
+	" \x01(\tR\x10groupApprovalRef\"W\n" +
 	"\n" +
 	"Inspection\x12\x1a\n" +
 	"\x16INSPECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
@@ -2813,7 +3771,8 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\r\n" +
-	"\tDELIVERED\x10\x02\"\x8b\a\n" +
+	"\tDELIVERED\x10\x02\"\xb7\n" +
+	"\n" +
 	"\bHandover\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
 	"\x05state\x18\x02 \x01(\x0e2#.socmgmt.handover.v1.Handover.StateR\x05state\x124\n" +
@@ -2835,14 +3794,65 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"updateTime\x12;\n" +
 	"\vsubmit_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"submitTime\x12?\n" +
-	"\rcomplete_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"d\n" +
+	"\rcomplete_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\x126\n" +
+	"\x04kind\x18\x11 \x01(\x0e2\".socmgmt.handover.v1.Handover.KindR\x04kind\x12#\n" +
+	"\rreceiver_code\x18\x12 \x01(\tR\freceiverCode\x125\n" +
+	"\x04plan\x18\x13 \x01(\v2!.socmgmt.handover.v1.HandoverPlanR\x04plan\x12A\n" +
+	"\vallocations\x18\x14 \x03(\v2\x1f.socmgmt.handover.v1.AllocationR\vallocations\x12X\n" +
+	"\x13roster_verification\x18\x15 \x01(\v2'.socmgmt.handover.v1.RosterVerificationR\x12rosterVerification\x122\n" +
+	"\x06tracks\x18\x16 \x03(\v2\x1a.socmgmt.handover.v1.TrackR\x06tracks\"d\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
 	"\tSUBMITTED\x10\x02\x12\f\n" +
 	"\bRETURNED\x10\x03\x12\r\n" +
 	"\tCOMPLETED\x10\x04\x12\r\n" +
-	"\tWITHDRAWN\x10\x05\"R\n" +
+	"\tWITHDRAWN\x10\x05\"E\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tAGREEMENT\x10\x01\x12\x18\n" +
+	"\x14MONTHLY_NEW_RETIREES\x10\x02\"\x99\x02\n" +
+	"\fHandoverPlan\x12\x1a\n" +
+	"\bretirees\x18\x01 \x01(\x05R\bretirees\x12#\n" +
+	"\rparty_members\x18\x02 \x01(\x05R\fpartyMembers\x12'\n" +
+	"\x0farchive_volumes\x18\x03 \x01(\x05R\x0earchiveVolumes\x12\x16\n" +
+	"\x06assets\x18\x04 \x01(\tR\x06assets\x12\x19\n" +
+	"\bstart_on\x18\x05 \x01(\tR\astartOn\x12\x1b\n" +
+	"\tfinish_by\x18\x06 \x01(\tR\bfinishBy\x12,\n" +
+	"\x12emergency_plan_ref\x18\a \x01(\tR\x10emergencyPlanRef\x12!\n" +
+	"\fagreement_no\x18\b \x01(\tR\vagreementNo\"P\n" +
+	"\n" +
+	"Allocation\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12\x1f\n" +
+	"\vretiree_ids\x18\x02 \x03(\tR\n" +
+	"retireeIds\"\xaf\x01\n" +
+	"\x12RosterVerification\x12\x1f\n" +
+	"\vverified_by\x18\x01 \x01(\tR\n" +
+	"verifiedBy\x12;\n" +
+	"\vverify_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"verifyTime\x12'\n" +
+	"\x0fdocument_sha256\x18\x03 \x01(\tR\x0edocumentSha256\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"\xe0\x03\n" +
+	"\x05Track\x123\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1f.socmgmt.handover.v1.Track.KindR\x04kind\x126\n" +
+	"\x05state\x18\x02 \x01(\x0e2 .socmgmt.handover.v1.Track.StateR\x05state\x12#\n" +
+	"\rreceiver_role\x18\x03 \x01(\tR\freceiverRole\x12\x14\n" +
+	"\x05items\x18\x04 \x01(\x03R\x05items\x12\x18\n" +
+	"\asettled\x18\x05 \x01(\x03R\asettled\x12!\n" +
+	"\fcompleted_by\x18\x06 \x01(\tR\vcompletedBy\x12?\n" +
+	"\rcomplete_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"d\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10SOCIAL_INSURANCE\x10\x01\x12\f\n" +
+	"\bARCHIVES\x10\x02\x12\t\n" +
+	"\x05PARTY\x10\x03\x12\f\n" +
+	"\bPREMISES\x10\x04\x12\t\n" +
+	"\x05FUNDS\x10\x05\"K\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eNOT_APPLICABLE\x10\x01\x12\b\n" +
+	"\x04OPEN\x10\x02\x12\r\n" +
+	"\tCOMPLETED\x10\x03\"R\n" +
 	"\x15CreateHandoverRequest\x129\n" +
 	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"S\n" +
 	"\x16CreateHandoverResponse\x129\n" +
@@ -2905,14 +3915,15 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\breceived\x18\x03 \x03(\tR\breceived\x12=\n" +
 	"\amissing\x18\x04 \x03(\v2#.socmgmt.handover.v1.MissingDossierR\amissing\"T\n" +
 	"\x17ReceiveArchivesResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\x8f\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xbd\x01\n" +
 	"\x16InspectPremisesRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
 	"\vpremises_id\x18\x03 \x01(\tR\n" +
 	"premisesId\x12\x1a\n" +
 	"\baccepted\x18\x04 \x01(\bR\baccepted\x12\x14\n" +
-	"\x05notes\x18\x05 \x01(\tR\x05notes\"T\n" +
+	"\x05notes\x18\x05 \x01(\tR\x05notes\x12,\n" +
+	"\x12group_approval_ref\x18\x06 \x01(\tR\x10groupApprovalRef\"T\n" +
 	"\x17InspectPremisesResponse\x129\n" +
 	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"=\n" +
 	"\x17CompleteHandoverRequest\x12\x0e\n" +
@@ -2961,7 +3972,22 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\tstop_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\"\x88\x01\n" +
 	"\x17ListObligationsResponse\x12E\n" +
 	"\vobligations\x18\x01 \x03(\v2#.socmgmt.handover.v1.OwedObligationR\vobligations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x01\n" +
+	"\x17AllocateRetireesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12!\n" +
+	"\fcommunity_id\x18\x03 \x01(\tR\vcommunityId\x12\x1f\n" +
+	"\vretiree_ids\x18\x04 \x03(\tR\n" +
+	"retireeIds\"U\n" +
+	"\x18AllocateRetireesResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"v\n" +
+	"\x13VerifyRosterRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12'\n" +
+	"\x0fdocument_sha256\x18\x03 \x01(\tR\x0edocumentSha256\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"Q\n" +
+	"\x14VerifyRosterResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2977,7 +4003,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\x8f\v\n" +
+	"2\xe5\f\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -2991,7 +4017,9 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x0fInspectPremises\x12+.socmgmt.handover.v1.InspectPremisesRequest\x1a,.socmgmt.handover.v1.InspectPremisesResponse\x12o\n" +
 	"\x10CompleteHandover\x12,.socmgmt.handover.v1.CompleteHandoverRequest\x1a-.socmgmt.handover.v1.CompleteHandoverResponse\x12u\n" +
 	"\x12ListHandoverEvents\x12..socmgmt.handover.v1.ListHandoverEventsRequest\x1a/.socmgmt.handover.v1.ListHandoverEventsResponse\x12l\n" +
-	"\x0fListObligations\x12+.socmgmt.handover.v1.ListObligationsRequest\x1a,.socmgmt.handover.v1.ListObligationsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\x0fListObligations\x12+.socmgmt.handover.v1.ListObligationsRequest\x1a,.socmgmt.handover.v1.ListObligationsResponse\x12o\n" +
+	"\x10AllocateRetirees\x12,.socmgmt.handover.v1.AllocateRetireesRequest\x1a-.socmgmt.handover.v1.AllocateRetireesResponse\x12c\n" +
+	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -3005,126 +4033,156 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
 	(ArchiveCategory)(0),               // 0: socmgmt.handover.v1.ArchiveCategory
-	(Dossier_State)(0),                 // 1: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),           // 2: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),               // 3: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                // 4: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                // 5: socmgmt.handover.v1.Handover.State
-	(*Funds)(nil),                      // 6: socmgmt.handover.v1.Funds
-	(*FundsReceipt)(nil),               // 7: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                    // 8: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                   // 9: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                 // 10: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                   // 11: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                   // 12: socmgmt.handover.v1.Handover
-	(*CreateHandoverRequest)(nil),      // 13: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),     // 14: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),         // 15: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),        // 16: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),       // 17: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),      // 18: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),      // 19: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),     // 20: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),      // 21: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),     // 22: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),    // 23: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),   // 24: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),      // 25: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),     // 26: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),        // 27: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),       // 28: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),             // 29: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),     // 30: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),    // 31: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),     // 32: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),    // 33: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),    // 34: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),   // 35: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                      // 36: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),  // 37: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil), // 38: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),     // 39: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),             // 40: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),    // 41: socmgmt.handover.v1.ListObligationsResponse
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 43: google.protobuf.FieldMask
+	(FundsItem_Kind)(0),                // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                 // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),           // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),               // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                 // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                    // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                   // 9: socmgmt.handover.v1.Track.State
+	(*Funds)(nil),                      // 10: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                  // 11: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),               // 12: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                    // 13: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                   // 14: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                 // 15: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                   // 16: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                   // 17: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),               // 18: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                 // 19: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),         // 20: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                      // 21: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),      // 22: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),     // 23: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),         // 24: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),        // 25: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),       // 26: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),      // 27: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),      // 28: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),     // 29: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),      // 30: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),     // 31: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),    // 32: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),   // 33: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),      // 34: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),     // 35: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),        // 36: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),       // 37: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),             // 38: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),     // 39: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),    // 40: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),     // 41: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),    // 42: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),    // 43: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),   // 44: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                      // 45: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),  // 46: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil), // 47: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),     // 48: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),             // 49: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),    // 50: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),    // 51: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),   // 52: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),        // 53: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),       // 54: socmgmt.handover.v1.VerifyRosterResponse
+	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 56: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	7,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	0,  // 1: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
-	1,  // 2: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
-	2,  // 3: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
-	3,  // 4: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
-	4,  // 5: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	42, // 6: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
-	5,  // 7: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	6,  // 8: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	8,  // 9: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	9,  // 10: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	10, // 11: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	11, // 12: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	42, // 13: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	42, // 14: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	42, // 15: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	42, // 16: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
-	12, // 17: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 18: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 19: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	5,  // 20: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	12, // 21: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	12, // 22: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	43, // 23: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 24: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 25: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 26: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 27: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 28: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	29, // 29: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	12, // 30: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 31: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	12, // 32: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	42, // 33: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5,  // 34: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	36, // 35: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	10, // 36: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	42, // 37: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	42, // 38: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	40, // 39: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	13, // 40: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	15, // 41: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	17, // 42: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	19, // 43: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	21, // 44: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	23, // 45: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	25, // 46: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	27, // 47: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	30, // 48: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	32, // 49: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	34, // 50: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	37, // 51: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	39, // 52: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	14, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	16, // 54: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	18, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	20, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	22, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	24, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	26, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	28, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	31, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	33, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	35, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	38, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	41, // 65: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	53, // [53:66] is the sub-list for method output_type
-	40, // [40:53] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	12, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	11, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	1,  // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
+	0,  // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
+	2,  // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
+	3,  // 5: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
+	4,  // 6: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
+	5,  // 7: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
+	55, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	6,  // 9: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
+	10, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	13, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	14, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	15, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	16, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	55, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	55, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	55, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	55, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	7,  // 19: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
+	18, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	19, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	20, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	21, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	55, // 24: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	8,  // 25: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
+	9,  // 26: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
+	55, // 27: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	17, // 28: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 29: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 30: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	6,  // 31: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
+	17, // 32: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	17, // 33: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	56, // 34: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 35: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 36: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 37: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 38: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 39: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	38, // 40: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	17, // 41: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 42: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 43: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	55, // 44: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,  // 45: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
+	45, // 46: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	15, // 47: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	55, // 48: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	55, // 49: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	49, // 50: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	17, // 51: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	17, // 52: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	22, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	24, // 54: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	26, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	28, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	30, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	32, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	34, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	36, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	39, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	41, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	43, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	46, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	48, // 65: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	51, // 66: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	53, // 67: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	23, // 68: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	25, // 69: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	27, // 70: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	29, // 71: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	31, // 72: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	33, // 73: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	35, // 74: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	37, // 75: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	40, // 76: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	42, // 77: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	44, // 78: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	47, // 79: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	50, // 80: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	52, // 81: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	54, // 82: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	68, // [68:83] is the sub-list for method output_type
+	53, // [53:68] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -3137,8 +4195,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   36,
+			NumEnums:      10,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -620,6 +620,96 @@ func local_request_HandoverService_ListObligations_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_HandoverService_AllocateRetirees_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AllocateRetireesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.AllocateRetirees(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_AllocateRetirees_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AllocateRetireesRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.AllocateRetirees(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_VerifyRoster_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq VerifyRosterRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.VerifyRoster(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_VerifyRoster_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq VerifyRosterRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.VerifyRoster(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterHandoverServiceHandlerServer registers the http handlers for service HandoverService to "mux".
 // UnaryRPC     :call HandoverServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -886,6 +976,46 @@ func RegisterHandoverServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_HandoverService_ListObligations_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_AllocateRetirees_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/AllocateRetirees", runtime.WithHTTPPathPattern("/v1/handovers/{id}:allocate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_AllocateRetirees_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_AllocateRetirees_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_AllocateRetirees_0{resp.(*AllocateRetireesResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_VerifyRoster_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/VerifyRoster", runtime.WithHTTPPathPattern("/v1/handovers/{id}:verifyRoster"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_VerifyRoster_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_VerifyRoster_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_VerifyRoster_0{resp.(*VerifyRosterResponse)}, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1147,6 +1277,40 @@ func RegisterHandoverServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_HandoverService_ListObligations_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_AllocateRetirees_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/AllocateRetirees", runtime.WithHTTPPathPattern("/v1/handovers/{id}:allocate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_AllocateRetirees_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_AllocateRetirees_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_AllocateRetirees_0{resp.(*AllocateRetireesResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_VerifyRoster_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/VerifyRoster", runtime.WithHTTPPathPattern("/v1/handovers/{id}:verifyRoster"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_VerifyRoster_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_VerifyRoster_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_VerifyRoster_0{resp.(*VerifyRosterResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1240,6 +1404,24 @@ func (m response_HandoverService_CompleteHandover_0) XXX_ResponseBody() interfac
 	return response.Handover
 }
 
+type response_HandoverService_AllocateRetirees_0 struct {
+	*AllocateRetireesResponse
+}
+
+func (m response_HandoverService_AllocateRetirees_0) XXX_ResponseBody() interface{} {
+	response := m.AllocateRetireesResponse
+	return response.Handover
+}
+
+type response_HandoverService_VerifyRoster_0 struct {
+	*VerifyRosterResponse
+}
+
+func (m response_HandoverService_VerifyRoster_0) XXX_ResponseBody() interface{} {
+	response := m.VerifyRosterResponse
+	return response.Handover
+}
+
 var (
 	pattern_HandoverService_CreateHandover_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "handovers"}, ""))
 	pattern_HandoverService_GetHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, ""))
@@ -1254,6 +1436,8 @@ var (
 	pattern_HandoverService_CompleteHandover_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "complete"))
 	pattern_HandoverService_ListHandoverEvents_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "handovers", "id", "events"}, ""))
 	pattern_HandoverService_ListObligations_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "obligations"}, ""))
+	pattern_HandoverService_AllocateRetirees_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "allocate"))
+	pattern_HandoverService_VerifyRoster_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "verifyRoster"))
 )
 
 var (
@@ -1270,4 +1454,6 @@ var (
 	forward_HandoverService_CompleteHandover_0   = runtime.ForwardResponseMessage
 	forward_HandoverService_ListHandoverEvents_0 = runtime.ForwardResponseMessage
 	forward_HandoverService_ListObligations_0    = runtime.ForwardResponseMessage
+	forward_HandoverService_AllocateRetirees_0   = runtime.ForwardResponseMessage
+	forward_HandoverService_VerifyRoster_0       = runtime.ForwardResponseMessage
 )

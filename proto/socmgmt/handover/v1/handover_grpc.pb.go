@@ -32,6 +32,8 @@ const (
 	HandoverService_CompleteHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
 	HandoverService_ListHandoverEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
 	HandoverService_ListObligations_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ListObligations"
+	HandoverService_AllocateRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
+	HandoverService_VerifyRoster_FullMethodName       = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -74,6 +76,14 @@ type HandoverServiceClient interface {
 	// ListObligations lists what enterprises still owe after completed
 	// handovers.
 	ListObligations(ctx context.Context, in *ListObligationsRequest, opts ...grpc.CallOption) (*ListObligationsResponse, error)
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	AllocateRetirees(ctx context.Context, in *AllocateRetireesRequest, opts ...grpc.CallOption) (*AllocateRetireesResponse, error)
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	VerifyRoster(ctx context.Context, in *VerifyRosterRequest, opts ...grpc.CallOption) (*VerifyRosterResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -214,6 +224,26 @@ func (c *handoverServiceClient) ListObligations(ctx context.Context, in *ListObl
 	return out, nil
 }
 
+func (c *handoverServiceClient) AllocateRetirees(ctx context.Context, in *AllocateRetireesRequest, opts ...grpc.CallOption) (*AllocateRetireesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AllocateRetireesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_AllocateRetirees_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) VerifyRoster(ctx context.Context, in *VerifyRosterRequest, opts ...grpc.CallOption) (*VerifyRosterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyRosterResponse)
+	err := c.cc.Invoke(ctx, HandoverService_VerifyRoster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -254,6 +284,14 @@ type HandoverServiceServer interface {
 	// ListObligations lists what enterprises still owe after completed
 	// handovers.
 	ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error)
+	// AllocateRetirees allocates retirees of a submitted handover to one
+	// community of the receiving unit, moving them from any community they
+	// were allocated to before (the receiving unit's street or district
+	// supervisor).
+	AllocateRetirees(context.Context, *AllocateRetireesRequest) (*AllocateRetireesResponse, error)
+	// VerifyRoster records the bureau's verification of the signed and
+	// stamped roster of a submitted handover (bureau).
+	VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -302,6 +340,12 @@ func (UnimplementedHandoverServiceServer) ListHandoverEvents(context.Context, *L
 }
 func (UnimplementedHandoverServiceServer) ListObligations(context.Context, *ListObligationsRequest) (*ListObligationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListObligations not implemented")
+}
+func (UnimplementedHandoverServiceServer) AllocateRetirees(context.Context, *AllocateRetireesRequest) (*AllocateRetireesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AllocateRetirees not implemented")
+}
+func (UnimplementedHandoverServiceServer) VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyRoster not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -558,6 +602,42 @@ func _HandoverService_ListObligations_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_AllocateRetirees_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AllocateRetireesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).AllocateRetirees(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_AllocateRetirees_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).AllocateRetirees(ctx, req.(*AllocateRetireesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_VerifyRoster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyRosterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).VerifyRoster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_VerifyRoster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).VerifyRoster(ctx, req.(*VerifyRosterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -616,6 +696,14 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListObligations",
 			Handler:    _HandoverService_ListObligations_Handler,
+		},
+		{
+			MethodName: "AllocateRetirees",
+			Handler:    _HandoverService_AllocateRetirees_Handler,
+		},
+		{
+			MethodName: "VerifyRoster",
+			Handler:    _HandoverService_VerifyRoster_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
