@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -260,6 +262,13 @@ func (hs *handoverSeeder) drive(ctx context.Context, p handoverPick, state hando
 	if err := hs.receiveFirstHalf(clerk, h); err != nil || state == handoverv1.Handover_SUBMITTED {
 		return err
 	}
+	bureau, err := hs.as(ctx, authn.Principal{Subject: "seed-bureau", Role: authn.RoleBureau})
+	if err != nil {
+		return err
+	}
+	if _, err := c.VerifyRoster(bureau, &handoverv1.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterDigest(h), Note: "花名册已核对，签字盖章"}); err != nil {
+		return err
+	}
 	if err := hs.complete(clerk, h); err != nil {
 		return err
 	}
@@ -304,6 +313,13 @@ func (hs *handoverSeeder) complete(clerk context.Context, h *handoverv1.Handover
 	}
 	hs.logf("handover %s completed; waiting up to %v for its delivery to registry and activity", done.Handover.Id, deliveryWait)
 	return nil
+}
+
+// rosterDigest stands for the SHA-256 of the signed and stamped roster
+// of h, as the bureau would scan it: the hash of its retiree ids.
+func rosterDigest(h *handoverv1.Handover) string {
+	sum := sha256.Sum256([]byte(strings.Join(h.RetireeIds, "\n")))
+	return hex.EncodeToString(sum[:])
 }
 
 // awaitDelivery waits up to deliveryWait for the outbox of the completed

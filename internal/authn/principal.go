@@ -91,15 +91,17 @@ func (p *Principal) Area() string {
 	return ""
 }
 
-// KeepsArchivesOf reports whether p is the archivist of the district
-// the community id belongs to. It is false for every other role.
-func (p *Principal) KeepsArchivesOf(communityID string) bool {
-	return p != nil && p.Role == RoleArchivist && len(communityID) == inputcheck.CommunityIDLen &&
-		p.District != "" && strings.HasPrefix(communityID, p.District)
+// KeepsArchivesOf reports whether p is the archivist of the district a
+// division code (a district, street office or community) belongs to. It
+// is false for every other role.
+func (p *Principal) KeepsArchivesOf(code string) bool {
+	return p != nil && p.Role == RoleArchivist && len(code) >= inputcheck.DistrictCodeLen &&
+		p.District != "" && strings.HasPrefix(code, p.District)
 }
 
 // IsSupervisor reports whether p is a street or district supervisor: a
-// reader of its whole area who edits nothing.
+// reader of its whole area, who edits no retiree's record but acts for
+// its unit where the unit is a party (a handover agreement's receiver).
 func (p *Principal) IsSupervisor() bool { return p.Is(RoleStreet, RoleDistrict) }
 
 // OwnsEnterprise reports whether p is the enterprise with the given unified

@@ -113,6 +113,12 @@ func District(subject, code string) authn.Principal {
 	return authn.Principal{Subject: subject, Role: authn.RoleDistrict, District: code}
 }
 
+// Archivist is the custodian of the archives of the district with the
+// 6-digit code.
+func Archivist(subject, code string) authn.Principal {
+	return authn.Principal{Subject: subject, Role: authn.RoleArchivist, District: code}
+}
+
 // Service is the service named subject calling another.
 func Service(subject string) authn.Principal {
 	return authn.Principal{Subject: subject, Role: authn.RoleService}

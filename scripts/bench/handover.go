@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,7 @@ func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	ent, clerk, err := h.handoverTokens(ctx, code)
+	ent, clerk, bureau, err := h.handoverTokens(ctx, code)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +68,9 @@ func handoverScenario(ctx context.Context, h *harness) ([]row, error) {
 	rows := []row{submitRow}
 	if err := cl.receive(clerk, submitted); err != nil {
 		return rows, err
+	}
+	if _, err := cl.handover.VerifyRoster(bureau, &handoverv1.VerifyRosterRequest{Id: submitted.Id, DocumentSha256: strings.Repeat("0", 64)}); err != nil {
+		return rows, fmt.Errorf("verify roster: %w", err)
 	}
 	completeRow, err := cl.complete(ctx, h, clerk, submitted.Id)
 	if err != nil {
@@ -326,23 +330,28 @@ func loadHandoverRetirees(ctx context.Context, h *harness, registry registryv1.R
 
 // handoverTokens returns contexts carrying the enterprise's token and the
 // receiving clerk's, signed with the harness's key.
-func (h *harness) handoverTokens(ctx context.Context, code string) (ent, clerk context.Context, err error) {
+func (h *harness) handoverTokens(ctx context.Context, code string) (ent, clerk, bureau context.Context, err error) {
 	priv, err := authn.LoadPrivateKey(h.tokenKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	signer := authn.NewSigner(priv)
 	ttl := min(h.cfg.Timeout+time.Hour, authn.DefaultMaxLifetime)
 	entTok, err := signer.Sign(authn.Principal{Subject: "bench-enterprise", Role: authn.RoleEnterprise, Enterprise: code}, ttl, time.Now())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	clerkTok, err := signer.Sign(authn.Principal{Subject: "bench-clerk", Role: authn.RoleClerk, Communities: []string{benchHandoverCommunity}}, ttl, time.Now())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	bureauTok, err := signer.Sign(authn.Principal{Subject: "bench-bureau", Role: authn.RoleBureau}, ttl, time.Now())
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+entTok),
-		metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+clerkTok), nil
+		metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+clerkTok),
+		metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+bureauTok), nil
 }
 
 // benchPackage is the scenario's package: every retiree with a dossier,

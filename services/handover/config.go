@@ -1,6 +1,9 @@
 package handover
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
@@ -24,6 +27,9 @@ type Config struct {
 	// OutboxMinBackoff and OutboxMaxBackoff bound the wait between
 	// attempts at a failing command.
 	OutboxMinBackoff, OutboxMaxBackoff time.Duration
+	// FundsRequired lists the regions (division-code prefixes) whose rule
+	// requires funds with a handover; elsewhere a package may carry none.
+	FundsRequired FundsRule
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -44,6 +50,11 @@ func ParseConfig(args []string) (*Config, error) {
 	fs.BoolVar(&c.OutboxHold, "outbox-hold", false, "testing aid: deliver nothing from the outbox (completions still queue their commands)")
 	fs.DurationVar(&c.OutboxMinBackoff, "outbox-min-backoff", DefaultMinBackoff, "first wait before retrying a failed delivery")
 	fs.DurationVar(&c.OutboxMaxBackoff, "outbox-max-backoff", DefaultMaxBackoff, "longest wait between retries of a failed delivery")
+	fs.Func("funds-required-regions", "comma-separated division-code `prefixes` (2, 4, 6 or 9 digits) of the regions whose rule requires funds with a handover; empty: none does", func(v string) error {
+		rule, err := parseFundsRule(v)
+		c.FundsRequired = rule
+		return err
+	})
 	cmd.Check("--submit-timeout must be positive", func() bool { return c.SubmitTimeout > 0 })
 	cmd.Check("--outbox-min-backoff must be positive and at most --outbox-max-backoff", func() bool {
 		return c.OutboxMinBackoff > 0 && c.OutboxMaxBackoff >= c.OutboxMinBackoff
@@ -52,4 +63,20 @@ func ParseConfig(args []string) (*Config, error) {
 		return nil, err
 	}
 	return &c, cmd.Validate()
+}
+
+// parseFundsRule reads the --funds-required-regions list.
+func parseFundsRule(v string) (FundsRule, error) {
+	var rule FundsRule
+	for _, prefix := range strings.Split(v, ",") {
+		prefix = strings.TrimSpace(prefix)
+		if prefix == "" {
+			continue
+		}
+		if !slices.Contains([]int{2, 4, 6, 9}, len(prefix)) || strings.Trim(prefix, "0123456789") != "" {
+			return nil, fmt.Errorf("%q is not a division-code prefix of 2, 4, 6 or 9 digits", prefix)
+		}
+		rule = append(rule, prefix)
+	}
+	return rule, nil
 }

@@ -1,6 +1,8 @@
 package handover
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,4 +50,16 @@ func TestParseConfig(t *testing.T) {
 		{Name: "backoffs crossed", Args: append(base, "--outbox-min-backoff", "2s", "--outbox-max-backoff", "1s"), Want: "--outbox-min-backoff"},
 		{Name: "no submit timeout", Args: append(base, "--submit-timeout", "0s"), Want: "--submit-timeout"},
 	}, servicetest.SharedFlagCases(base)...))
+}
+
+func TestFundsRequiredRegions(t *testing.T) {
+	c := servicetest.MustParseConfig(t, ParseConfig, []string{"--funds-required-regions", "2101, 110105001", "--token-key", "k", "--data-dir", "var"})
+	if !slices.Equal(c.FundsRequired, FundsRule{"2101", "110105001"}) {
+		t.Errorf("rule %v", c.FundsRequired)
+	}
+	for _, bad := range []string{"210", "21x1", "2101020010011"} {
+		if _, err := ParseConfig([]string{"--funds-required-regions", bad}); err == nil || !strings.Contains(err.Error(), "division-code prefix") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -28,6 +29,8 @@ const (
 	actionArchivesReceived  = "ARCHIVES_RECEIVED"
 	actionPremisesInspected = "PREMISES_INSPECTED"
 	actionCompleted         = "COMPLETED"
+	actionAllocated         = "ALLOCATED"
+	actionRosterVerified    = "ROSTER_VERIFIED"
 	actionDelivered         = "DELIVERED"
 	actionDeliveryFailed    = "DELIVERY_FAILED"
 )
@@ -115,6 +118,11 @@ func newDraft(in *pb.Handover) *pb.Handover {
 	h.Id, h.Etag, h.ReturnReason = "", "", ""
 	h.State = pb.Handover_DRAFT
 	h.Delivery = nil
+	if h.Kind == pb.Handover_KIND_UNSPECIFIED {
+		h.Kind = pb.Handover_AGREEMENT
+	}
+	h.ReceiverCode = receiverOf(h)
+	h.Allocations, h.RosterVerification = nil, nil
 	h.CreateTime, h.UpdateTime, h.SubmitTime, h.CompleteTime = nil, nil, nil, nil
 	if h.Funds == nil {
 		h.Funds = &pb.Funds{}
@@ -126,7 +134,9 @@ func newDraft(in *pb.Handover) *pb.Handover {
 	for i, pr := range h.Premises {
 		pr.Id = premisesID(i + 1)
 		pr.Inspection, pr.InspectionNotes, pr.VenueId = pb.Premises_NOT_INSPECTED, "", ""
+		pr.GroupApprovalRef, pr.CommunityId = "", ""
 	}
+	refreshTracks(h, "", nil)
 	return h
 }
 
@@ -147,8 +157,8 @@ func premisesNumber(id string) int {
 
 // draftSummary describes a new package for its CREATED event.
 func draftSummary(h *pb.Handover) string {
-	return fmt.Sprintf("package for community %s: %d retirees, %d dossiers, %d premises, %d obligations, %d fen",
-		h.CommunityId, len(h.RetireeIds), len(h.Dossiers), len(h.Premises), len(h.Obligations), h.GetFunds().GetAmountFen())
+	return fmt.Sprintf("%s package for %s: %d retirees, %d dossiers, %d premises, %d obligations, %d fen",
+		h.Kind, receiverName(h), len(h.RetireeIds), len(h.Dossiers), len(h.Premises), len(h.Obligations), h.GetFunds().GetAmountFen())
 }
 
 // Patch is a validated edit of a DRAFT or RETURNED package.
@@ -168,13 +178,15 @@ const (
 	pathDossiers    = "dossiers"
 	pathPremises    = "premises"
 	pathObligations = "obligations"
+	pathFundsItems  = "funds.items"
+	pathPlan        = "plan"
 )
 
 // jsonPath names a patch path as clients write it.
 var jsonPath = map[string]string{
 	pathCommunity: "communityId", pathRetirees: "retireeIds", pathAmount: "funds.amountFen",
 	pathStandard: "funds.perRetireeStandardFen", pathDossiers: "dossiers", pathPremises: "premises",
-	pathObligations: "obligations",
+	pathObligations: "obligations", pathFundsItems: "funds.items", pathPlan: "plan",
 }
 
 // applyPatch edits h. Dossiers keep what the clerk recorded about them
@@ -202,6 +214,11 @@ func applyPatch(h *pb.Handover, p Patch) (removed []string, detail string, err e
 		return nil, "", fault.Rule(ReasonBelowReceived,
 			fmt.Sprintf("funds.amountFen would be less than the %d fen already received", h.Funds.ReceivedFen))
 	}
+	var v fault.Violations
+	checkKind(&v, h)
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
 	return removed, "changed " + strings.Join(changed, ", "), nil
 }
 
@@ -217,6 +234,9 @@ func applyField(h *pb.Handover, path string, v *pb.Handover) (removed []string, 
 			return nil, fault.Rule(ReasonWrongState,
 				"the receiving community cannot change after submission; withdraw the package and create a new one")
 		}
+		if !withinReceiver(h, v.CommunityId) {
+			return nil, fault.Invalid("communityId", "not a community of the receiving unit "+h.ReceiverCode+"; create a new package for another unit")
+		}
 		h.CommunityId = v.CommunityId
 	case pathRetirees:
 		removed = leaving(h.RetireeIds, v.RetireeIds)
@@ -231,6 +251,10 @@ func applyField(h *pb.Handover, path string, v *pb.Handover) (removed []string, 
 		h.Premises = mergePremises(h.Premises, v.Premises)
 	case pathObligations:
 		h.Obligations = cloneAll(v.Obligations)
+	case pathFundsItems:
+		h.Funds.Items = cloneAll(v.GetFunds().GetItems())
+	case pathPlan:
+		h.Plan = proto.CloneOf(v.Plan)
 	default:
 		return nil, fmt.Errorf("patch of %q not handled", path)
 	}
@@ -314,7 +338,7 @@ func mergePremises(old, in []*pb.Premises) []*pb.Premises {
 // localSubmitViolations are the submit checks that need nothing but the
 // package: retirees listed, a dossier for each and for no one else, funds
 // that add up.
-func localSubmitViolations(h *pb.Handover) []fault.FieldViolation {
+func localSubmitViolations(h *pb.Handover, funds FundsRule) []fault.FieldViolation {
 	var v []fault.FieldViolation
 	add := func(field, desc string) { v = append(v, fault.FieldViolation{Field: field, Description: desc}) }
 	if len(h.RetireeIds) == 0 {
@@ -336,13 +360,33 @@ func localSubmitViolations(h *pb.Handover) []fault.FieldViolation {
 			add("dossiers", fmt.Sprintf("no dossier for retireeIds[%d]", i))
 		}
 	}
+	if pl := h.GetPlan(); pl.GetRetirees() > 0 && int(pl.GetRetirees()) != len(h.RetireeIds) {
+		add("plan.retirees", fmt.Sprintf("the plan says %d retirees, the package lists %d", pl.GetRetirees(), len(h.RetireeIds)))
+	}
+	return append(v, fundsViolations(h, funds)...)
+}
+
+// fundsViolations are the submit checks of the funds: more than zero
+// where the region's rule requires funds, and adding up.
+func fundsViolations(h *pb.Handover, rule FundsRule) []fault.FieldViolation {
+	var v []fault.FieldViolation
+	add := func(field, desc string) { v = append(v, fault.FieldViolation{Field: field, Description: desc}) }
 	f := h.GetFunds()
 	switch {
-	case f.GetAmountFen() <= 0:
-		add("funds.amountFen", "must be more than 0")
+	case f.GetAmountFen() <= 0 && h.Kind != pb.Handover_MONTHLY_NEW_RETIREES && rule.Requires(h.ReceiverCode):
+		add("funds.amountFen", "must be more than 0: the region's rule requires funds with a handover")
 	case f.GetPerRetireeStandardFen() > 0 && f.GetAmountFen() != f.GetPerRetireeStandardFen()*int64(len(h.RetireeIds)):
 		add("funds.amountFen", fmt.Sprintf("must equal perRetireeStandardFen × %d retirees = %d",
 			len(h.RetireeIds), f.GetPerRetireeStandardFen()*int64(len(h.RetireeIds))))
+	}
+	if items := f.GetItems(); len(items) > 0 {
+		var sum int64
+		for _, it := range items {
+			sum += it.AmountFen
+		}
+		if sum != f.GetAmountFen() {
+			add("funds.items", fmt.Sprintf("add up to %d fen, not the %d of funds.amountFen", sum, f.GetAmountFen()))
+		}
 	}
 	return v
 }
@@ -380,7 +424,19 @@ func sortViolations(v []fault.FieldViolation) []fault.FieldViolation {
 func markSubmitted(h *pb.Handover, now time.Time) string {
 	h.State = pb.Handover_SUBMITTED
 	h.SubmitTime = timestamppb.New(now)
-	return fmt.Sprintf("submitted to community %s: %d retirees, %d fen", h.CommunityId, len(h.RetireeIds), h.GetFunds().GetAmountFen())
+	settleAllocations(h)
+	return fmt.Sprintf("submitted to %s: %d retirees, %d fen", receiverName(h), len(h.RetireeIds), h.GetFunds().GetAmountFen())
+}
+
+// receiverName names the receiver of h for its timeline.
+func receiverName(h *pb.Handover) string {
+	if h.CommunityId != "" {
+		return "community " + h.CommunityId
+	}
+	if len(h.ReceiverCode) == inputcheck.DistrictCodeLen {
+		return "district " + h.ReceiverCode
+	}
+	return "street office " + h.ReceiverCode
 }
 
 // withdraw ends h before completion.
@@ -483,27 +539,48 @@ func receiveArchives(h *pb.Handover, received []string, missing []*pb.MissingDos
 		len(received), len(missing), got, lacking, len(h.Dossiers)-got-lacking), nil
 }
 
-// inspectPremises records the verdict on one premises.
-func inspectPremises(h *pb.Handover, id string, accepted bool, notes string) (string, error) {
+// inspectPremises records the verdict on one premises. Premises of an
+// agreement not addressed to one community are accepted only with the
+// group company's approval, into a community of the receiving unit.
+func inspectPremises(h *pb.Handover, req *pb.InspectPremisesRequest) (string, error) {
 	if err := requireState(h, "inspecting premises", pb.Handover_SUBMITTED); err != nil {
 		return "", err
 	}
-	for _, pr := range h.Premises {
-		if pr.Id != id {
-			continue
-		}
-		pr.Inspection, pr.InspectionNotes = pb.Premises_DECLINED, notes
-		verdict := "declined"
-		if accepted {
-			pr.Inspection, verdict = pb.Premises_ACCEPTED, "accepted"
-		}
-		detail := fmt.Sprintf("premises %s %s", id, verdict)
-		if notes != "" {
-			detail += ": " + notes
-		}
-		return detail, nil
+	i := slices.IndexFunc(h.Premises, func(pr *pb.Premises) bool { return pr.Id == req.PremisesId })
+	if i < 0 {
+		return "", fault.Invalid("premisesId", "no premises with this id in the handover")
 	}
-	return "", fault.Invalid("premisesId", "no premises with this id in the handover")
+	var v fault.Violations
+	if req.Accepted && h.CommunityId == "" {
+		inputcheck.Text(&v, "groupApprovalRef", req.GroupApprovalRef, true, maxRefLen)
+		if req.CommunityId == "" {
+			v.Add("communityId", "required: the community whose venue the premises become")
+		}
+	}
+	if req.CommunityId != "" && !withinReceiver(h, req.CommunityId) {
+		v.Add("communityId", "not a community of the receiving unit "+h.ReceiverCode)
+	}
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	pr := h.Premises[i]
+	pr.Inspection, pr.InspectionNotes, pr.GroupApprovalRef, pr.CommunityId = pb.Premises_DECLINED, req.Notes, "", ""
+	verdict := "declined"
+	if req.Accepted {
+		pr.Inspection, verdict = pb.Premises_ACCEPTED, "accepted"
+		pr.GroupApprovalRef, pr.CommunityId = req.GroupApprovalRef, cmp.Or(req.CommunityId, h.CommunityId)
+	}
+	detail := fmt.Sprintf("premises %s %s", pr.Id, verdict)
+	if req.Accepted {
+		detail += " for community " + pr.CommunityId
+	}
+	if pr.GroupApprovalRef != "" {
+		detail += " (group approval " + pr.GroupApprovalRef + ")"
+	}
+	if req.Notes != "" {
+		detail += ": " + req.Notes
+	}
+	return detail, nil
 }
 
 // completeViolations lists what still stands between h and completion:
@@ -511,12 +588,23 @@ func inspectPremises(h *pb.Handover, id string, accepted bool, notes string) (st
 // premises not inspected.
 func completeViolations(h *pb.Handover) []fault.FieldViolation {
 	var v []fault.FieldViolation
+	if h.RosterVerification == nil {
+		v = append(v, fault.FieldViolation{Field: "rosterVerification", Description: "the bureau has not verified the roster"})
+	}
+	if n := unallocated(h); n > 0 {
+		v = append(v, fault.FieldViolation{Field: "allocations", Description: fmt.Sprintf("%d retirees not allocated to a community", n)})
+	}
+	for _, t := range openTracks(h) {
+		if !detailedTracks[t.Kind] {
+			v = append(v, fault.FieldViolation{Field: "tracks." + t.Kind.String(), Description: fmt.Sprintf("%d of %d settled", t.Settled, t.Items)})
+		}
+	}
 	if f := h.GetFunds(); f.GetReceivedFen() != f.GetAmountFen() {
 		v = append(v, fault.FieldViolation{Field: "funds.receivedFen",
 			Description: fmt.Sprintf("%d of %d fen received", f.GetReceivedFen(), f.GetAmountFen())})
 	}
 	for i, d := range h.Dossiers {
-		if d.State != pb.Dossier_RECEIVED && !(d.State == pb.Dossier_MISSING && d.Explanation != "") {
+		if !dossierSettled(d) {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
 		}
 	}
@@ -531,6 +619,12 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 		}
 	}
 	return v
+}
+
+// detailedTracks are the tracks completeViolations names item by item;
+// of the others it names the track.
+var detailedTracks = map[pb.Track_Kind]bool{
+	pb.Track_SOCIAL_INSURANCE: true, pb.Track_ARCHIVES: true, pb.Track_PREMISES: true, pb.Track_FUNDS: true,
 }
 
 // complete moves h to COMPLETED and returns the commands its completion
@@ -548,9 +642,14 @@ func complete(h *pb.Handover, now time.Time) ([]*command, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	n := int32(len(cmds)) //nolint:gosec // G115: at most MaxRetirees/assignBatch+MaxPremises (validated)
+	n := int32(len(cmds)) //nolint:gosec // G115: at most MaxRetirees/assignBatch+len(Allocations)+MaxPremises (validated)
 	h.Delivery = &pb.Delivery{State: pb.Delivery_PENDING, Commands: n}
-	venues := len(cmds) - (len(h.RetireeIds)+assignBatch-1)/assignBatch
-	return cmds, fmt.Sprintf("completed: %d retirees to become COMMUNITY-managed in community %s, %d premises to become venues; %d commands queued",
-		len(h.RetireeIds), h.CommunityId, venues, len(cmds)), nil
+	venues := 0
+	for _, c := range cmds {
+		if c.kind == kindCreateVenue {
+			venues++
+		}
+	}
+	return cmds, fmt.Sprintf("completed: %d retirees to become COMMUNITY-managed in %d communities, %d premises to become venues; %d commands queued",
+		len(h.RetireeIds), len(h.Allocations), venues, len(cmds)), nil
 }

@@ -297,10 +297,12 @@ func (w *world) ready(n int) *pb.Handover {
 	return w.settle(w.submitted(n))
 }
 
-// settle receives h's funds in full and every dossier, and accepts every
-// premises, as the receiving clerk.
+// settle has the bureau verify h's roster, then receives h's funds in
+// full and every dossier, and accepts every premises, as the receiving
+// clerk.
 func (w *world) settle(h *pb.Handover) *pb.Handover {
 	w.t.Helper()
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, Etag: h.Etag, DocumentSha256: rosterSHA}))
 	ctx := w.as(clerkAP)
 	h = w.handover(w.client.ReceiveFunds(ctx, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: h.Funds.AmountFen, VoucherNo: "V-" + h.Id, ReceivedOn: "2026-01-05"}))
 	h = w.handover(w.client.ReceiveArchives(ctx, &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))

@@ -38,7 +38,14 @@ var (
 	districtAP = servicetest.District("district-heping", servicetest.DistrictAB)
 	streetCP   = servicetest.Street("street-wulihe", servicetest.StreetC)
 	districtCP = servicetest.District("district-shenhe", servicetest.DistrictC)
+	// archivistAP keeps the archives of the receiving community's
+	// district, archivistCP another's.
+	archivistAP = servicetest.Archivist("archivist-heping", servicetest.DistrictAB)
+	archivistCP = servicetest.Archivist("archivist-shenhe", servicetest.DistrictC)
 )
+
+// rosterSHA is the hash of a signed and stamped roster.
+const rosterSHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 // wantCode checks err's code and returns its status.
 func wantCode(t testing.TB, err error, want codes.Code) *status.Status {

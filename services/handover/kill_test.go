@@ -19,16 +19,46 @@ import (
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
 
+// killCase is a completion TestOutboxKilledAfterCommit kills the
+// process after: the package made ready, who completes it, how many
+// commands it queues, and the check of registry after the restart.
+type killCase struct {
+	name      string
+	ready     func(w *world) *pb.Handover
+	completer authn.Principal
+	commands  int32
+	handed    func(w *world, h *pb.Handover)
+}
+
 // TestOutboxKilledAfterCommit kills the handover process (SIGKILL) right
 // after a completion committed and before anything was delivered (the
 // outbox held), then starts it again without the hold: every command is
-// delivered exactly once.
+// delivered exactly once. It does so for a package addressed to one
+// community and for an agreement allocated to three.
 func TestOutboxKilledAfterCommit(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the handover program")
 	}
 	bin := servicetest.Build(t, "github.com/socmgmt/socmgmt/services/handover/cmd/handover")
+	for _, tc := range []killCase{
+		{"one community", func(w *world) *pb.Handover { return w.ready(6) }, clerkAP, 2, func(w *world, h *pb.Handover) {
+			w.wantHandedOver(h.RetireeIds)
+		}},
+		{"agreement in three communities", func(w *world) *pb.Handover { return w.readyAgreement(2) }, streetAP, 4, func(w *world, h *pb.Handover) {
+			w.wantHandedOverTo(communityA, h.RetireeIds[0:2])
+			w.wantHandedOverTo(communityB, h.RetireeIds[2:4])
+			w.wantHandedOverTo(communityD, h.RetireeIds[4:6])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			killAfterCommit(t, bin, tc)
+		})
+	}
+}
+
+func killAfterCommit(t *testing.T, bin string, tc killCase) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "signing.key")
 	priv, err := authn.GenerateKeyFile(keyFile)
@@ -59,17 +89,17 @@ func TestOutboxKilledAfterCommit(t *testing.T) {
 	defer conn.Close()
 	w.client = pb.NewHandoverServiceClient(conn)
 
-	h := w.ready(6)
-	done, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
+	h := tc.ready(w)
+	done, err := w.client.CompleteHandover(w.as(tc.completer), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
 	if err != nil {
 		t.Fatalf("complete: %v\n%s", err, first.Tail())
 	}
-	if done.Handover.Delivery.GetState() != pb.Delivery_PENDING || done.Handover.Delivery.Commands != 2 {
+	if done.Handover.Delivery.GetState() != pb.Delivery_PENDING || done.Handover.Delivery.Commands != tc.commands {
 		t.Fatalf("after complete: %v", done.Handover.Delivery)
 	}
 	// The completion's commit counted its commands before it answered.
-	if b := scrape(t, adminAddr, "socmgmt_handover_outbox_backlog"); b != "2" {
-		t.Errorf("backlog before the kill = %s, want 2", b)
+	if b, want := scrape(t, adminAddr, "socmgmt_handover_outbox_backlog"), fmt.Sprint(tc.commands); b != want {
+		t.Errorf("backlog before the kill = %s, want %s", b, want)
 	}
 	first.Kill()
 
@@ -84,12 +114,12 @@ func TestOutboxKilledAfterCommit(t *testing.T) {
 	second := servicetest.Start(t, handover)
 	second.WaitServing(t, grpcAddr)
 	got := w.waitDelivered(h.Id)
-	w.wantHandedOver(h.RetireeIds)
+	tc.handed(w, h)
 	vs, _ := w.act.fake.snapshot()
 	if len(vs) != 1 || got.Premises[0].VenueId != vs[0].Id {
 		t.Errorf("venues %v, premises venue %q", vs, got.Premises[0].VenueId)
 	}
-	if got.Delivery.Attempts != 2 {
+	if got.Delivery.Attempts != tc.commands {
 		t.Errorf("attempts = %d, want one per command", got.Delivery.Attempts)
 	}
 	waitfor.NoError(t, "the backlog metric to fall to 0", func(context.Context) error {

@@ -1,6 +1,7 @@
 package handover
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -146,26 +147,30 @@ func outboxKey(l Lane, seq uint64) []byte {
 	return boltstore.AppendU64([]byte{byte(l)}, seq)
 }
 
-// completionCommands are what completing h queues: its retirees assigned
-// to the receiving community as COMMUNITY-managed, in parts of
-// assignBatch, and a venue for each accepted premises.
+// completionCommands are what completing h queues: the retirees of each
+// community's part assigned to that community as COMMUNITY-managed, in
+// parts of assignBatch numbered across the communities, and a venue for
+// each accepted premises in the community chosen for it.
 func completionCommands(h *pb.Handover) ([]*command, error) {
 	var out []*command
-	for i, part := 0, 1; i < len(h.RetireeIds); i, part = i+assignBatch, part+1 {
-		ids := h.RetireeIds[i:min(i+assignBatch, len(h.RetireeIds))]
-		p := strconv.Itoa(part)
-		req := &registryv1.AssignRetireesRequest{
-			RequestKey:     idempotencyKey(h.Id, kindAssignRetirees, p),
-			RetireeIds:     ids,
-			CommunityId:    h.CommunityId,
-			ManagementMode: registryv1.ManagementMode_COMMUNITY,
-			Reason:         "handover " + h.Id + " completed",
+	part := 0
+	for _, a := range h.Allocations {
+		for i := 0; i < len(a.RetireeIds); i += assignBatch {
+			part++
+			p := strconv.Itoa(part)
+			req := &registryv1.AssignRetireesRequest{
+				RequestKey:     idempotencyKey(h.Id, kindAssignRetirees, p),
+				RetireeIds:     a.RetireeIds[i:min(i+assignBatch, len(a.RetireeIds))],
+				CommunityId:    a.CommunityId,
+				ManagementMode: registryv1.ManagementMode_COMMUNITY,
+				Reason:         "handover " + h.Id + " completed",
+			}
+			c, err := newCommand(h.Id, kindAssignRetirees, p, req)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
 		}
-		payload, err := proto.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &command{kind: kindAssignRetirees, handoverID: h.Id, part: p, payload: payload})
 	}
 	for _, pr := range h.Premises {
 		if pr.Inspection != pb.Premises_ACCEPTED {
@@ -174,20 +179,29 @@ func completionCommands(h *pb.Handover) ([]*command, error) {
 		req := &activityv1.CreateVenueRequest{
 			RequestKey: idempotencyKey(h.Id, kindCreateVenue, pr.Id),
 			Venue: &activityv1.Venue{
-				CommunityId: h.CommunityId,
+				CommunityId: cmp.Or(pr.CommunityId, h.CommunityId),
 				Name:        pr.Name,
 				Address:     pr.Address,
 				Capacity:    pr.Capacity,
 				AreaSqm:     pr.AreaSqm,
 			},
 		}
-		payload, err := proto.Marshal(req)
+		c, err := newCommand(h.Id, kindCreateVenue, pr.Id, req)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &command{kind: kindCreateVenue, handoverID: h.Id, part: pr.Id, payload: payload})
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// newCommand is a command of kind for handover id's part, carrying req.
+func newCommand(id string, kind commandKind, part string, req proto.Message) (*command, error) {
+	payload, err := proto.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	return &command{kind: kind, handoverID: id, part: part, payload: payload}, nil
 }
 
 // enqueue appends cmds to their lanes under the next global sequences.

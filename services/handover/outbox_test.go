@@ -49,6 +49,13 @@ func (w *world) assignedEntries(ids []string) map[string]int {
 // in community A, assigned exactly once.
 func (w *world) wantHandedOver(ids []string) {
 	w.t.Helper()
+	w.wantHandedOverTo(communityA, ids)
+}
+
+// wantHandedOverTo checks that registry shows each retiree
+// COMMUNITY-managed in communityA, assigned exactly once.
+func (w *world) wantHandedOverTo(communityA string, ids []string) {
+	w.t.Helper()
 	for _, id := range ids {
 		r, err := w.registry.GetRetiree(w.as(adminP), &registryv1.GetRetireeRequest{Id: id})
 		if err != nil {
@@ -537,6 +544,7 @@ func TestCompletionCommands(t *testing.T) {
 		{Id: "P2", Name: "乙", Inspection: pb.Premises_DECLINED},
 		{Id: "P3", Name: "丙", Address: "三号", AreaSqm: 30, Capacity: 15, Inspection: pb.Premises_ACCEPTED},
 	}}
+	settleAllocations(h)
 	cmds, err := completionCommands(h)
 	if err != nil {
 		t.Fatal(err)

@@ -13,10 +13,15 @@ var (
 	bucketHandovers = []byte("handovers")
 	// bucketByEnterprise holds credit code, 0, handover id.
 	bucketByEnterprise = []byte("handovers_by_enterprise")
-	// bucketByCommunity holds receiving community id, 0, handover id.
+	// bucketByCommunity holds community id, 0, handover id for the
+	// community a package is addressed to and every community with a part
+	// of it (schema 3).
 	bucketByCommunity = []byte("handovers_by_community")
 	// bucketEvents holds handover id, 0, sequence -> Event: the timeline.
 	bucketEvents = []byte("events")
+	// bucketByReceiver holds receiving unit code, 0, handover id (schema
+	// 3).
+	bucketByReceiver = []byte("handovers_by_receiver")
 	// bucketClaims maps retiree id to the id of the open handover that
 	// holds it: claimed at submit, released on withdraw and on delivery.
 	bucketClaims = []byte("claims")
@@ -33,7 +38,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
-		bucketObligationsByRetiree,
+		bucketObligationsByRetiree, bucketByReceiver,
 	}
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global
@@ -46,9 +51,10 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 2,
+	Version: 3,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		{From: 1, To: 2, Name: "index obligations by retiree", Apply: migrateIndexObligations},
+		{From: 2, To: 3, Name: "handovers become agreements with a receiving unit, allocations and tracks", Apply: migrateAgreements},
 	},
 }

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
@@ -29,7 +30,14 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 	h := &pb.Handover{
 		Id: hid, State: pb.Handover_COMPLETED, EnterpriseCreditCode: enterpriseX,
 		CommunityId: communityA, RetireeIds: []string{"abcdefghijklmnop"},
+		SubmitTime: timestamppb.New(time.Date(2026, 6, 16, 10, 0, 0, 0, time.UTC)),
 	}
+	// Schema 3 makes it an agreement with the community's street office,
+	// its retiree allocated to the community, with its tracks.
+	migrated := proto.CloneOf(h)
+	migrated.Kind, migrated.ReceiverCode = pb.Handover_AGREEMENT, servicetest.StreetAB
+	migrated.Allocations = []*pb.Allocation{{CommunityId: communityA, RetireeIds: h.RetireeIds}}
+	refreshTracks(migrated, "", nil)
 	payload, err := proto.Marshal(&activityv1.CreateVenueRequest{
 		Venue:      &activityv1.Venue{CommunityId: communityA, Name: "活动室", Capacity: 40},
 		RequestKey: hid + "/venue/P1",
@@ -54,11 +62,15 @@ func TestOpenStoreMigratesVersion0(t *testing.T) {
 		Open: func(path string) (*Store, error) { return OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)}) },
 		Reads: func(s *Store) []servicetest.Read {
 			return []servicetest.Read{
-				{Name: "handover", Read: func() (any, error) { return s.GetHandover(hid) }, Want: h},
+				{Name: "handover", Read: func() (any, error) { return s.GetHandover(hid) }, Want: migrated},
 				{Name: "handovers of the enterprise", Read: func() (any, error) {
 					hs, _, err := s.ListHandovers(Filter{EnterpriseCode: enterpriseX}, 10, nil)
 					return hs, err
-				}, Want: []*pb.Handover{h}},
+				}, Want: []*pb.Handover{migrated}},
+				{Name: "handovers received in the district", Read: func() (any, error) {
+					hs, _, err := s.ListHandovers(Filter{Area: servicetest.DistrictAB}, 10, nil)
+					return hs, err
+				}, Want: []*pb.Handover{migrated}},
 				{Name: "outbox command", Read: func() (any, error) { return s.nextCommand(LaneActivity) }, Want: &command{seq: 1, kind: kindCreateVenue, handoverID: hid, part: "P1", payload: payload}},
 			}
 		},

@@ -2,7 +2,10 @@ package handover
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -23,6 +26,7 @@ type Server struct {
 
 	store    *Store
 	registry *registryChecker
+	funds    FundsRule
 	now      func() time.Time
 }
 
@@ -36,6 +40,9 @@ type ServerOptions struct {
 	// SubmitTimeout bounds the registry checks of one submit;
 	// DefaultSubmitTimeout when zero.
 	SubmitTimeout time.Duration
+	// FundsRequired is where the region's rule requires funds with a
+	// handover; nowhere when empty.
+	FundsRequired FundsRule
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -51,6 +58,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	return &Server{
 		store:    store,
 		registry: &registryChecker{client: o.Registry, timeout: o.SubmitTimeout, batch: factsBatch},
+		funds:    o.FundsRequired,
 		now:      o.Now,
 	}
 }
@@ -58,24 +66,28 @@ func NewServer(store *Store, o ServerOptions) *Server {
 // Who may do what (DESIGN "Identity and access"); admin passes every
 // authn.Require. The object checks are canSee and the parties' guards.
 var (
-	readers   = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleStreet, authn.RoleDistrict}
-	owners    = []authn.Role{authn.RoleEnterprise}
-	receivers = []authn.Role{authn.RoleClerk}
+	readers = []authn.Role{authn.RoleBureau, authn.RoleClerk, authn.RoleEnterprise, authn.RoleStreet, authn.RoleDistrict, authn.RoleArchivist}
+	owners  = []authn.Role{authn.RoleEnterprise}
 )
 
-// canSee reports whether p may read h: an enterprise its own packages, a
-// clerk those addressed to its communities once they were submitted (a
-// draft is the enterprise's own business), a street or district
-// supervisor likewise those addressed to the communities of its area,
-// bureau and admin all.
+// canSee reports whether p may read h: an enterprise its own packages;
+// once submitted (a draft is the enterprise's own business), a clerk
+// those with a part in one of its communities (partView leaves out the
+// other parts), a street or district supervisor those its unit or a unit
+// under it receives, an archivist those received in its district; bureau
+// and admin all.
 func canSee(p *authn.Principal, h *pb.Handover) bool {
 	switch p.Role {
 	case authn.RoleAdmin, authn.RoleBureau:
 		return true
 	case authn.RoleEnterprise:
 		return p.OwnsEnterprise(h.EnterpriseCreditCode)
-	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
-		return p.InArea(h.CommunityId) && h.SubmitTime != nil
+	case authn.RoleClerk:
+		return h.SubmitTime != nil && clerkSees(p, h)
+	case authn.RoleStreet, authn.RoleDistrict:
+		return h.SubmitTime != nil && superviseReceiver(p, h)
+	case authn.RoleArchivist:
+		return h.SubmitTime != nil && p.KeepsArchivesOf(h.ReceiverCode)
 	}
 	return false
 }
@@ -102,14 +114,37 @@ type party struct {
 	may func(p *authn.Principal, h *pb.Handover) bool
 }
 
-// The two parties of the workflow: the enterprise acts on its own
-// packages, the clerk on those submitted to one of its communities.
+// The parties of the workflow: the enterprise acts on its own packages;
+// the receiving unit (its street or district supervisor, or the clerk of
+// the one community a package is addressed to while it holds every part)
+// on those submitted to it; the supervisor allocates; the bureau verifies
+// the roster; archives are received by the district's archivist or the
+// receiving unit.
 var (
 	byOwner = party{roles: owners, may: func(p *authn.Principal, h *pb.Handover) bool {
 		return p.OwnsEnterprise(h.EnterpriseCreditCode)
 	}}
-	byReceiver = party{roles: receivers, may: canSee}
+	byReceiver  = party{roles: []authn.Role{authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict}, may: receives}
+	byAllocator = party{roles: []authn.Role{authn.RoleStreet, authn.RoleDistrict}, may: func(p *authn.Principal, h *pb.Handover) bool {
+		return h.SubmitTime != nil && superviseReceiver(p, h)
+	}}
+	byBureau   = party{roles: []authn.Role{authn.RoleBureau}, may: func(*authn.Principal, *pb.Handover) bool { return true }}
+	byArchives = party{roles: []authn.Role{authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict, authn.RoleArchivist},
+		may: func(p *authn.Principal, h *pb.Handover) bool {
+			return receives(p, h) || h.SubmitTime != nil && p.KeepsArchivesOf(h.ReceiverCode)
+		}}
 )
+
+// receives reports whether p acts for the receiving unit of submitted h.
+func receives(p *authn.Principal, h *pb.Handover) bool {
+	if h.SubmitTime == nil {
+		return false
+	}
+	if p.Role == authn.RoleClerk {
+		return clerkHoldsAll(p, h)
+	}
+	return superviseReceiver(p, h)
+}
 
 // guard is by's object check for p, as Store.mutate takes it: h is nil
 // when the handover does not exist.
@@ -141,7 +176,7 @@ func (s *Server) takeStep(ctx context.Context, by party, id, etag string, check 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return h, nil
+	return partView(p, h), nil
 }
 
 // rule makes a step of a workflow rule that changes nothing but the
@@ -211,7 +246,7 @@ func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) 
 	if !canSee(p, h) {
 		return nil, authn.ErrPermissionDenied
 	}
-	return h, nil
+	return partView(p, h), nil
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
@@ -239,6 +274,9 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	list, last, err := s.store.ListHandovers(f, page.Size, page.After)
 	if err != nil {
 		return nil, s.fail(ctx, err)
+	}
+	for i, h := range list {
+		list[i] = partView(p, h)
 	}
 	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: page.Next(last)}, nil
 }
@@ -282,6 +320,11 @@ func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
 			return authn.ErrPermissionDenied
 		}
 		f.Area = p.Area()
+	case authn.RoleArchivist:
+		if f.CommunityID != "" && !p.KeepsArchivesOf(f.CommunityID) {
+			return authn.ErrPermissionDenied
+		}
+		f.Area = p.District
 	}
 	return nil
 }
@@ -344,7 +387,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 		return nil, s.fail(ctx, err)
 	}
 	found = mergeRetireeViolations(found, claimViolations(h, claims))
-	found = append(found, localSubmitViolations(h)...)
+	found = append(found, localSubmitViolations(h, s.funds)...)
 	if err := newCheckError(ReasonChecksFailed, "the handover cannot be submitted", found); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -427,7 +470,7 @@ func (s *Server) ReceiveFunds(ctx context.Context, req *pb.ReceiveFundsRequest) 
 // ReceiveArchives implements pb.HandoverServiceServer.
 func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesRequest) (*pb.ReceiveArchivesResponse, error) {
 	check := func() error { return checkArchives(req.Received, req.Missing) }
-	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionArchivesReceived, func(cur *pb.Handover) (string, error) {
+	h, err := s.takeStep(ctx, byArchives, req.Id, req.Etag, check, rule(actionArchivesReceived, func(cur *pb.Handover) (string, error) {
 		return receiveArchives(cur, req.Received, req.Missing)
 	}))
 	if err != nil {
@@ -438,9 +481,9 @@ func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesReq
 
 // InspectPremises implements pb.HandoverServiceServer.
 func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesRequest) (*pb.InspectPremisesResponse, error) {
-	check := func() error { return checkInspection(req.PremisesId, req.Accepted, req.Notes) }
+	check := func() error { return checkInspection(req) }
 	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, check, rule(actionPremisesInspected, func(cur *pb.Handover) (string, error) {
-		return inspectPremises(cur, req.PremisesId, req.Accepted, req.Notes)
+		return inspectPremises(cur, req)
 	}))
 	if err != nil {
 		return nil, err
@@ -460,7 +503,7 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 		if err := w.enqueue(cmds); err != nil {
 			return "", "", err
 		}
-		return actionCompleted, detail, w.putObligations(cur)
+		return actionCompleted, detail, w.afterComplete(cur)
 	})
 	if err != nil {
 		return nil, err
@@ -526,4 +569,45 @@ func (s *Server) ListObligations(ctx context.Context, req *pb.ListObligationsReq
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListObligationsResponse{Obligations: list, NextPageToken: page.Next(last)}, nil
+}
+
+// AllocateRetirees implements pb.HandoverServiceServer: the receiving
+// unit's supervisor allocates retirees to one of its communities, which
+// registry must know.
+func (s *Server) AllocateRetirees(ctx context.Context, req *pb.AllocateRetireesRequest) (*pb.AllocateRetireesResponse, error) {
+	check := func() error {
+		if err := checkAllocation(req.CommunityId, req.RetireeIds); err != nil {
+			return err
+		}
+		found, err := s.registry.communityExists(ctx, req.CommunityId)
+		if err != nil {
+			return s.registry.failure(ctx, grpcserver.Logger(ctx), "GetCommunity", err)
+		}
+		if !found {
+			return fault.Invalid("communityId", "no community with this id")
+		}
+		return nil
+	}
+	h, err := s.takeStep(ctx, byAllocator, req.Id, req.Etag, check, rule(actionAllocated, func(cur *pb.Handover) (string, error) {
+		return allocateRetirees(cur, req.CommunityId, req.RetireeIds)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AllocateRetireesResponse{Handover: h}, nil
+}
+
+// VerifyRoster implements pb.HandoverServiceServer: the bureau records
+// that it checked, signed and stamped the roster.
+func (s *Server) VerifyRoster(ctx context.Context, req *pb.VerifyRosterRequest) (*pb.VerifyRosterResponse, error) {
+	check := func() error { return checkVerification(req.DocumentSha256, req.Note) }
+	h, err := s.takeStep(ctx, byBureau, req.Id, req.Etag, check, func(w *txn, cur *pb.Handover) (string, string, error) {
+		p, _ := authn.FromContext(ctx)
+		detail, err := verifyRoster(cur, p.Subject, timestamppb.New(w.now), strings.ToLower(req.DocumentSha256), req.Note)
+		return actionRosterVerified, detail, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.VerifyRosterResponse{Handover: h}, nil
 }

@@ -9,12 +9,14 @@ package handover
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -206,7 +208,39 @@ func (w *txn) save(old, h *pb.Handover) error {
 	if err := boltstore.MoveIndex(w.tx.Bucket(bucketByEnterprise), old.GetEnterpriseCreditCode(), h.EnterpriseCreditCode, h.Id); err != nil {
 		return err
 	}
-	return boltstore.MoveIndex(w.tx.Bucket(bucketByCommunity), old.GetCommunityId(), h.CommunityId, h.Id)
+	if err := boltstore.MoveIndex(w.tx.Bucket(bucketByReceiver), old.GetReceiverCode(), h.ReceiverCode, h.Id); err != nil {
+		return err
+	}
+	return moveIndexSet(w.tx.Bucket(bucketByCommunity), indexedCommunities(old), allocationCommunities(h), h.Id)
+}
+
+// indexedCommunities are the communities old is indexed under; none for
+// a new handover.
+func indexedCommunities(old *pb.Handover) []string {
+	if old == nil {
+		return nil
+	}
+	return allocationCommunities(old)
+}
+
+// moveIndexSet indexes id under the values to instead of from, touching
+// only those that changed.
+func moveIndexSet(b *bolt.Bucket, from, to []string, id string) error {
+	for _, v := range from {
+		if !slices.Contains(to, v) {
+			if err := boltstore.MoveIndex(b, v, "", id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range to {
+		if !slices.Contains(from, v) {
+			if err := boltstore.MoveIndex(b, "", v, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // event appends a step to h's timeline, with the state h is in now.
@@ -299,6 +333,7 @@ func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) 
 		if err != nil {
 			return err
 		}
+		refreshTracks(h, actor.Subject, timestamppb.New(w.now))
 		if err := w.save(old, h); err != nil {
 			return err
 		}
@@ -313,10 +348,11 @@ func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) 
 
 // Filter selects handovers in ListHandovers; zero fields match all.
 type Filter struct {
-	State       pb.Handover_State
+	State pb.Handover_State
+	// CommunityID is a community with a part of the handover.
 	CommunityID string
-	// Area is a prefix of the receiving communities' ids: a supervisor's
-	// street office or district code.
+	// Area is a prefix of the receiving units' codes: a supervisor's
+	// street office or district code, or an archivist's district.
 	Area           string
 	EnterpriseCode string
 	// Visible, when set, leaves out what the caller may not see.
@@ -325,8 +361,8 @@ type Filter struct {
 
 func (f Filter) match(h *pb.Handover) bool {
 	return (f.State == pb.Handover_STATE_UNSPECIFIED || h.State == f.State) &&
-		(f.CommunityID == "" || h.CommunityId == f.CommunityID) &&
-		strings.HasPrefix(h.CommunityId, f.Area) &&
+		(f.CommunityID == "" || slices.Contains(allocationCommunities(h), f.CommunityID)) &&
+		strings.HasPrefix(h.ReceiverCode, f.Area) &&
 		(f.EnterpriseCode == "" || h.EnterpriseCreditCode == f.EnterpriseCode) &&
 		(f.Visible == nil || f.Visible(h))
 }
@@ -344,7 +380,7 @@ func (s *Store) ListHandovers(f Filter, size int, after []byte) ([]*pb.Handover,
 	var next []byte
 	indexes := []boltstore.Index{
 		{Bucket: bucketByCommunity, Value: f.CommunityID},
-		{Bucket: bucketByCommunity, Value: f.Area, Prefix: true},
+		{Bucket: bucketByReceiver, Value: f.Area, Prefix: true},
 		{Bucket: bucketByEnterprise, Value: f.EnterpriseCode},
 	}
 	err := s.DB().View(func(tx *bolt.Tx) error {
@@ -428,6 +464,12 @@ func (w *txn) release(id string, ids []string) error {
 	return nil
 }
 
+// afterComplete writes what a completion leaves behind, in the
+// completion's transaction: the obligations the enterprise keeps paying.
+func (w *txn) afterComplete(h *pb.Handover) error {
+	return w.putObligations(h)
+}
+
 // putObligations files the obligations of a completed handover under its
 // enterprise.
 func (w *txn) putObligations(h *pb.Handover) error {
@@ -436,7 +478,7 @@ func (w *txn) putObligations(h *pb.Handover) error {
 		owed := &pb.OwedObligation{
 			HandoverId:           h.Id,
 			EnterpriseCreditCode: h.EnterpriseCreditCode,
-			CommunityId:          h.CommunityId,
+			CommunityId:          cmp.Or(allocationOf(h, o.RetireeId), h.CommunityId),
 			Obligation:           o,
 			CompleteTime:         h.CompleteTime,
 		}

@@ -60,6 +60,7 @@ func TestStoreOutboxSurvivesReopen(t *testing.T) {
 			for _, pr := range cur.Premises {
 				pr.Inspection = pb.Premises_ACCEPTED
 			}
+			settleAllocations(cur)
 			cmds, err := completionCommands(cur)
 			if err != nil {
 				return "", "", err

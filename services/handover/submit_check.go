@@ -47,11 +47,14 @@ func (c *registryChecker) check(ctx context.Context, log *zap.Logger, h *pb.Hand
 	defer cancel()
 
 	var v []fault.FieldViolation
-	if _, err := c.client.GetCommunity(cctx, &registryv1.GetCommunityRequest{Id: h.CommunityId}); err != nil {
-		if status.Code(err) != codes.NotFound {
+	if h.CommunityId != "" {
+		found, err := c.communityExists(cctx, h.CommunityId)
+		if err != nil {
 			return nil, c.failure(ctx, log, "GetCommunity", err)
 		}
-		v = append(v, fault.FieldViolation{Field: "communityId", Description: "no community with this id"})
+		if !found {
+			v = append(v, fault.FieldViolation{Field: "communityId", Description: "no community with this id"})
+		}
 	}
 	facts, err := c.facts(cctx, h.RetireeIds)
 	if err != nil {
@@ -63,6 +66,18 @@ func (c *registryChecker) check(ctx context.Context, log *zap.Logger, h *pb.Hand
 		}
 	}
 	return v, nil
+}
+
+// communityExists asks registry whether community id exists.
+func (c *registryChecker) communityExists(ctx context.Context, id string) (bool, error) {
+	_, err := c.client.GetCommunity(ctx, &registryv1.GetCommunityRequest{Id: id})
+	switch status.Code(err) {
+	case codes.OK:
+		return true, nil
+	case codes.NotFound:
+		return false, nil
+	}
+	return false, err
 }
 
 // facts asks registry for the facts of ids, batch ids a call, and

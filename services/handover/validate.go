@@ -87,13 +87,68 @@ func checkNewHandover(h *pb.Handover) error {
 	}
 	var v fault.Violations
 	checkCreditCode(&v, "enterpriseCreditCode", &h.EnterpriseCreditCode)
-	inputcheck.CommunityID(&v, "communityId", h.CommunityId)
+	checkReceiver(&v, h)
+	checkKind(&v, h)
+	checkPlan(&v, h.Plan)
 	checkRetireeIDs(&v, h.RetireeIds)
 	checkFunds(&v, h.GetFunds())
 	h.Dossiers = checkDossiers(&v, h.Dossiers)
 	checkPremises(&v, h.Premises)
 	checkObligations(&v, h.Obligations)
 	return v.Err()
+}
+
+// checkKind validates the kind of a new package: the month's new retirees
+// come without premises and funds.
+func checkKind(v *fault.Violations, h *pb.Handover) {
+	switch h.Kind {
+	case pb.Handover_KIND_UNSPECIFIED, pb.Handover_AGREEMENT:
+	case pb.Handover_MONTHLY_NEW_RETIREES:
+		if len(h.Premises) > 0 {
+			v.Add("premises", "a handover of the month's new retirees has no premises")
+		}
+		if h.GetFunds().GetAmountFen() != 0 || len(h.GetFunds().GetItems()) > 0 {
+			v.Add("funds", "a handover of the month's new retirees has no funds")
+		}
+	default:
+		v.Add("kind", "must be AGREEMENT or MONTHLY_NEW_RETIREES")
+	}
+}
+
+// Bounds of a plan.
+const (
+	maxPlanVolumes = 100 * MaxRetirees
+	maxAssetsLen   = 500
+	maxRefLen      = 64
+)
+
+// checkPlan validates the enterprise's plan, which may be left out.
+func checkPlan(v *fault.Violations, pl *pb.HandoverPlan) {
+	if pl == nil {
+		return
+	}
+	if pl.Retirees < 0 || pl.Retirees > MaxRetirees {
+		v.Addf("plan.retirees", "must be between 0 and %d", MaxRetirees)
+	}
+	if pl.PartyMembers < 0 || pl.PartyMembers > pl.Retirees {
+		v.Add("plan.partyMembers", "must be between 0 and plan.retirees")
+	}
+	if pl.ArchiveVolumes < 0 || pl.ArchiveVolumes > maxPlanVolumes {
+		v.Addf("plan.archiveVolumes", "must be between 0 and %d", maxPlanVolumes)
+	}
+	inputcheck.MultilineText(v, "plan.assets", pl.Assets, false, maxAssetsLen)
+	inputcheck.Text(v, "plan.emergencyPlanRef", pl.EmergencyPlanRef, false, maxRefLen)
+	inputcheck.Text(v, "plan.agreementNo", pl.AgreementNo, false, maxRefLen)
+	var start, finish time.Time
+	if pl.StartOn != "" {
+		start = parseDate(v, "plan.startOn", pl.StartOn)
+	}
+	if pl.FinishBy != "" {
+		finish = parseDate(v, "plan.finishBy", pl.FinishBy)
+	}
+	if !start.IsZero() && !finish.IsZero() && finish.Before(start) {
+		v.Add("plan.finishBy", "before plan.startOn")
+	}
 }
 
 func checkRetireeIDs(v *fault.Violations, ids []string) {
@@ -126,6 +181,22 @@ func (seen retireeSet) check(v *fault.Violations, field, id, twice string) {
 func checkFunds(v *fault.Violations, f *pb.Funds) {
 	checkAmount(v, "funds.amountFen", f.GetAmountFen(), false)
 	checkAmount(v, "funds.perRetireeStandardFen", f.GetPerRetireeStandardFen(), false)
+	checkFundsItems(v, f.GetItems())
+}
+
+// maxFundsItems bounds the typed items of a package's funds.
+const maxFundsItems = 20
+
+// checkFundsItems validates the funds by kind; that they add up to the
+// amount is a submit check, so that a draft can be filled in any order.
+func checkFundsItems(v *fault.Violations, items []*pb.FundsItem) {
+	checkEach(v, "funds.items", items, maxFundsItems, func(field string, it *pb.FundsItem) {
+		if _, ok := pb.FundsItem_Kind_name[int32(it.Kind)]; !ok || it.Kind == pb.FundsItem_KIND_UNSPECIFIED {
+			v.Add(field+".kind", "must be one of SERVICE_FEES, PENSION_OUTSIDE_POOLING, OTHER")
+		}
+		checkAmount(v, field+".amountFen", it.AmountFen, true)
+		inputcheck.Text(v, field+".description", it.Description, it.Kind == pb.FundsItem_OTHER, maxDescriptionLen)
+	})
 }
 
 // checkDossiers validates dossiers and returns them with their checklists
@@ -208,10 +279,12 @@ func checkObligations(v *fault.Violations, os []*pb.Obligation) {
 var maskPaths = map[string][]string{
 	"community_id": {pathCommunity}, "communityId": {pathCommunity},
 	"retiree_ids": {pathRetirees}, "retireeIds": {pathRetirees},
-	"funds":            {pathAmount, pathStandard},
+	"funds":            {pathAmount, pathStandard, pathFundsItems},
 	"funds.amount_fen": {pathAmount}, "funds.amountFen": {pathAmount},
 	"funds.per_retiree_standard_fen": {pathStandard}, "funds.perRetireeStandardFen": {pathStandard},
-	"dossiers": {pathDossiers}, "premises": {pathPremises}, "obligations": {pathObligations},
+	"funds.items": {pathFundsItems},
+	"dossiers":    {pathDossiers}, "premises": {pathPremises}, "obligations": {pathObligations},
+	"plan": {pathPlan},
 }
 
 // ignoredMaskPaths come with the body when REST infers the mask from it
@@ -280,6 +353,10 @@ func checkPatch(paths []string, h *pb.Handover) error {
 			checkPremises(&v, h.Premises)
 		case pathObligations:
 			checkObligations(&v, h.Obligations)
+		case pathFundsItems:
+			checkFundsItems(&v, h.GetFunds().GetItems())
+		case pathPlan:
+			checkPlan(&v, h.Plan)
 		}
 	}
 	return v.Err()
@@ -354,13 +431,49 @@ func checkArchives(received []string, missing []*pb.MissingDossier) error {
 
 // checkInspection validates an inspection: a declined premises needs its
 // notes.
-func checkInspection(premisesID string, accepted bool, notes string) error {
+func checkInspection(req *pb.InspectPremisesRequest) error {
 	var v fault.Violations
-	if premisesID == "" {
+	if req.PremisesId == "" {
 		v.Add("premisesId", "required")
-	} else if len(premisesID) > maxPremisesIDLen || premisesNumber(premisesID) == 0 {
+	} else if len(req.PremisesId) > maxPremisesIDLen || premisesNumber(req.PremisesId) == 0 {
 		v.Add("premisesId", "not a premises id")
 	}
-	inputcheck.Text(&v, "notes", notes, !accepted, maxReasonLen)
+	inputcheck.Text(&v, "notes", req.Notes, !req.Accepted, maxReasonLen)
+	inputcheck.Text(&v, "groupApprovalRef", req.GroupApprovalRef, false, maxRefLen)
+	if req.CommunityId != "" {
+		inputcheck.CommunityID(&v, "communityId", req.CommunityId)
+	}
+	return v.Err()
+}
+
+// maxAllocation bounds the retirees of one AllocateRetirees call.
+const maxAllocation = 1_000
+
+// checkAllocation validates an allocation of retirees to a community.
+func checkAllocation(community string, ids []string) error {
+	var v fault.Violations
+	inputcheck.CommunityID(&v, "communityId", community)
+	switch {
+	case len(ids) == 0:
+		v.Add("retireeIds", "name at least one retiree")
+	case len(ids) > maxAllocation:
+		v.Addf("retireeIds", "at most %d retirees per call", maxAllocation)
+	default:
+		seen := make(retireeSet, len(ids))
+		for i, id := range ids {
+			seen.check(&v, fmt.Sprintf("retireeIds[%d]", i), id, "named twice")
+		}
+	}
+	return v.Err()
+}
+
+// checkVerification validates the bureau's verification of a roster: the
+// SHA-256 of the signed and stamped document, in hex.
+func checkVerification(sha, note string) error {
+	var v fault.Violations
+	if len(sha) != 64 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "" {
+		v.Add("documentSha256", "must be the 64 hex digits of the document's SHA-256")
+	}
+	inputcheck.Text(&v, "note", note, false, maxReasonLen)
 	return v.Err()
 }

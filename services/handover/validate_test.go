@@ -107,7 +107,8 @@ func TestNewDraftClearsOutputFields(t *testing.T) {
 	in.Delivery = &pb.Delivery{State: pb.Delivery_DELIVERED}
 	h := newDraft(in)
 	want := validPackage()
-	want.State = pb.Handover_DRAFT
+	want.State, want.Kind, want.ReceiverCode = pb.Handover_DRAFT, pb.Handover_AGREEMENT, communityA[:9]
+	refreshTracks(want, "", nil)
 	for _, d := range want.Dossiers {
 		d.State = pb.Dossier_PENDING
 	}
@@ -124,10 +125,10 @@ func TestNormaliseMask(t *testing.T) {
 		want   []string
 		fields []string
 	}{
-		{"proto names", []string{"community_id", "retiree_ids", "funds"}, []string{pathCommunity, pathRetirees, pathAmount, pathStandard}, nil},
+		{"proto names", []string{"community_id", "retiree_ids", "funds", "plan"}, []string{pathCommunity, pathRetirees, pathAmount, pathStandard, pathFundsItems, pathPlan}, nil},
 		{"json names", []string{"communityId", "funds.amountFen", "dossiers", "premises", "obligations"}, []string{pathCommunity, pathAmount, pathDossiers, pathPremises, pathObligations}, nil},
 		{"inferred from a REST body", []string{"id", "etag", "funds.per_retiree_standard_fen", "funds.amount_fen"}, []string{pathStandard, pathAmount}, nil},
-		{"duplicates", []string{"funds", "funds.amountFen"}, []string{pathAmount, pathStandard}, nil},
+		{"duplicates", []string{"funds", "funds.amountFen", "funds.items"}, []string{pathAmount, pathStandard, pathFundsItems}, nil},
 		{"output fields", []string{"state", "delivery.state", "funds.received_fen"}, nil, []string{"updateMask", "updateMask", "updateMask"}},
 		{"identity", []string{"enterpriseCreditCode"}, nil, []string{"updateMask"}},
 		{"unknown", []string{"nope", "<script>"}, nil, []string{"updateMask", "updateMask"}},
@@ -205,7 +206,7 @@ func FuzzNormaliseMask(f *testing.F) {
 	for _, s := range []string{"funds", "funds.amountFen", "etag", "state", "<x>", "retiree_ids\x00"} {
 		f.Add(s, "community_id")
 	}
-	allowed := []string{pathCommunity, pathRetirees, pathAmount, pathStandard, pathDossiers, pathPremises, pathObligations}
+	allowed := []string{pathCommunity, pathRetirees, pathAmount, pathStandard, pathDossiers, pathPremises, pathObligations, pathFundsItems, pathPlan}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		paths, err := normaliseMask([]string{a, b})
 		if err != nil {
@@ -267,7 +268,7 @@ func FuzzCheckNewHandover(f *testing.F) {
 		if d.State != pb.Handover_DRAFT || d.Funds.ReceivedFen != 0 || d.Delivery != nil {
 			t.Fatalf("draft keeps output fields: %v", d)
 		}
-		_ = localSubmitViolations(d)
+		_ = localSubmitViolations(d, FundsRule{"21"})
 		_ = completeViolations(d)
 	})
 }

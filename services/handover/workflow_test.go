@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -98,6 +99,13 @@ func TestWorkflowHappyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	h = ir.Handover
+	if _, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("complete before the bureau verified the roster: %v", err)
+	}
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, Etag: h.Etag, DocumentSha256: rosterSHA, Note: "已签字盖章"}))
+	if v := h.RosterVerification; v.GetVerifiedBy() != bureauP.Subject || v.GetDocumentSha256() != rosterSHA || v.GetVerifyTime() == nil {
+		t.Fatalf("roster verification = %v", v)
+	}
 	cr, err := w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag})
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +154,7 @@ func TestWorkflowHappyPath(t *testing.T) {
 		{"FUNDS_RECEIVED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
 		{"ARCHIVES_RECEIVED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
 		{"PREMISES_INSPECTED", "clerk-a", "clerk", pb.Handover_SUBMITTED},
+		{"ROSTER_VERIFIED", bureauP.Subject, "bureau", pb.Handover_SUBMITTED},
 		{"COMPLETED", "clerk-a", "clerk", pb.Handover_COMPLETED},
 	}
 	// The two deliveries go in parallel lanes; their order is not fixed.
@@ -186,19 +195,25 @@ func TestAccess(t *testing.T) {
 		{"bureau", bureauP}, {"admin", adminP}, {"service", serviceP},
 		{"street receiving", streetAP}, {"district receiving", districtAP},
 		{"street other", streetCP}, {"district other", districtCP},
+		{"archivist receiving", archivistAP}, {"archivist other", archivistCP},
 	}
 	const (
 		ok     = codes.OK
 		denied = codes.PermissionDenied
 	)
-	// Who may: the enterprise's steps, the clerk's steps, reads. The
-	// supervisors of the receiving community's area read what its clerk
-	// reads and take no step.
+	// Who may: the enterprise's steps; the receiving unit's steps (the
+	// clerk of the one community a package is addressed to, or the
+	// supervisors of its street office and district); archives also the
+	// district's archivist; allocation the supervisors; the roster the
+	// bureau; reads.
 	ownerOnly := map[string]codes.Code{"enterprise own": ok, "admin": ok}
-	receiverOnly := map[string]codes.Code{"clerk receiving": ok, "admin": ok}
+	receiverOnly := map[string]codes.Code{"clerk receiving": ok, "admin": ok, "street receiving": ok, "district receiving": ok}
+	archives := map[string]codes.Code{"clerk receiving": ok, "admin": ok, "street receiving": ok, "district receiving": ok, "archivist receiving": ok}
+	allocators := map[string]codes.Code{"admin": ok, "street receiving": ok, "district receiving": ok}
+	bureauOnly := map[string]codes.Code{"bureau": ok, "admin": ok}
 	readers := map[string]codes.Code{
 		"enterprise own": ok, "clerk receiving": ok, "bureau": ok, "admin": ok,
-		"street receiving": ok, "district receiving": ok,
+		"street receiving": ok, "district receiving": ok, "archivist receiving": ok,
 	}
 	draftReaders := map[string]codes.Code{"enterprise own": ok, "bureau": ok, "admin": ok}
 	// The steps taken from two states.
@@ -248,7 +263,13 @@ func TestAccess(t *testing.T) {
 		}, receiverOnly},
 		{"receive archives", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.ReceiveArchives(w.as(c.p), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
-		}, receiverOnly},
+		}, archives},
+		{"allocate", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
+			return servicetest.ErrOf(w.client.AllocateRetirees(w.as(c.p), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: communityB, RetireeIds: h.RetireeIds}))
+		}, allocators},
+		{"verify roster", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
+			return servicetest.ErrOf(w.client.VerifyRoster(w.as(c.p), &pb.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterSHA}))
+		}, bureauOnly},
 		{"inspect premises", fixture(w.submitted, 1), func(h *pb.Handover, c caller) error {
 			return servicetest.ErrOf(w.client.InspectPremises(w.as(c.p), &pb.InspectPremisesRequest{Id: h.Id, PremisesId: "P1", Accepted: true}))
 		}, receiverOnly},
@@ -467,7 +488,7 @@ func TestRefusals(t *testing.T) {
 		}, codes.InvalidArgument, "", []string{"notes"}},
 		{"complete with nothing settled", fixture(w.submitted, 2), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
-		}, codes.FailedPrecondition, ReasonIncomplete, []string{"dossiers[0]", "dossiers[1]", "funds.receivedFen", "premises[0]"}},
+		}, codes.FailedPrecondition, ReasonIncomplete, []string{"dossiers[0]", "dossiers[1]", "funds.receivedFen", "premises[0]", "rosterVerification"}},
 		{"complete with part of the funds", func() *pb.Handover {
 			h := w.submitted(2)
 			h = w.settleArchivesAndPremises(h)
@@ -477,7 +498,7 @@ func TestRefusals(t *testing.T) {
 			return w.get(h.Id)
 		}, func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
-		}, codes.FailedPrecondition, ReasonIncomplete, []string{"funds.receivedFen"}},
+		}, codes.FailedPrecondition, ReasonIncomplete, []string{"funds.receivedFen", "rosterVerification"}},
 		{"complete a returned package", fixture(w.returned, 1), func(h *pb.Handover) error {
 			return servicetest.ErrOf(w.client.CompleteHandover(clerk, &pb.CompleteHandoverRequest{Id: h.Id}))
 		}, codes.FailedPrecondition, ReasonWrongState, nil},
@@ -612,7 +633,7 @@ func TestSubmitListsEveryProblem(t *testing.T) {
 	}
 	_, err = w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: bad.Handover.Id})
 	st = wantReason(t, err, codes.FailedPrecondition, ReasonChecksFailed)
-	want = []string{"communityId: no community with this id", "retireeIds: the package lists no retirees", "funds.amountFen: must be more than 0"}
+	want = []string{"communityId: no community with this id", "retireeIds: the package lists no retirees"}
 	if diff := cmp.Diff(want, violations(st)); diff != "" {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}

@@ -222,14 +222,19 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must(t, "the clerk inspects the premises and completes", func(t *testing.T) {
-		// Not before the premises are inspected.
+	must(t, "the clerk inspects the premises, the bureau verifies the roster, and the clerk completes", func(t *testing.T) {
+		// Not before the premises are inspected and the roster verified.
 		r := send(t, call{method: http.MethodPost, path: path + ":complete", token: tk.clerkA, body: map[string]any{}}, http.StatusBadRequest, nil)
-		if st := r.status(t); !slices.Equal(st.violatedFields(), []string{"premises[0]"}) {
+		if st := r.status(t); !slices.Equal(st.violatedFields(), []string{"rosterVerification", "premises[0]"}) {
 			t.Errorf("incomplete: %s", r.body)
 		}
 		send(t, call{method: http.MethodPost, path: path + ":inspectPremises", token: tk.clerkA, body: map[string]any{
 			"premisesId": h.Premises[0].ID, "accepted": true, "notes": "房屋结构完好，消防设施齐全"}}, http.StatusOK, &h)
+		// Only the bureau verifies the roster.
+		verify := map[string]any{"documentSha256": strings.Repeat("ab", 32), "note": "花名册已签字盖章"}
+		send(t, call{method: http.MethodPost, path: path + ":verifyRoster", token: tk.clerkA, body: verify}, http.StatusForbidden, nil)
+		send(t, call{method: http.MethodPost, path: path + ":verifyRoster", token: tk.bureau, body: map[string]any{"documentSha256": "abc"}}, http.StatusBadRequest, nil)
+		send(t, call{method: http.MethodPost, path: path + ":verifyRoster", token: tk.bureau, body: verify}, http.StatusOK, &h)
 		send(t, call{method: http.MethodPost, path: path + ":complete", token: tk.clerkA, body: map[string]any{"etag": h.Etag}}, http.StatusOK, &h)
 		if h.State != "COMPLETED" || h.Delivery.Commands != 2 {
 			t.Fatalf("after complete: %+v", h)

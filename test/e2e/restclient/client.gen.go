@@ -1686,12 +1686,16 @@ type HandoverServiceCompleteHandoverBody struct {
 
 // HandoverServiceInspectPremisesBody InspectPremisesRequest is the request of InspectPremises.
 type HandoverServiceInspectPremisesBody struct {
-	Accepted *bool   `json:"accepted,omitempty"`
-	Etag     *string `json:"etag,omitempty"`
+	Accepted *bool `json:"accepted,omitempty"`
+
+	// CommunityID The community of the receiving unit whose venue the premises become;
+	// required to accept premises of an agreement without a community_id.
+	CommunityID *string `json:"communityId,omitempty"`
+	Etag        *string `json:"etag,omitempty"`
 
 	// GroupApprovalRef The reference of the group company's approval; required to accept
-	// premises of a package made with a street office or district
-	// (receiver_code given at creation).
+	// premises of an agreement not addressed to one community (no
+	// community_id).
 	GroupApprovalRef *string `json:"groupApprovalRef,omitempty"`
 	Notes            *string `json:"notes,omitempty"`
 	PremisesID       *string `json:"premisesId,omitempty"`
@@ -3443,6 +3447,10 @@ type V1Premises struct {
 	Address  *string  `json:"address,omitempty"`
 	AreaSqm  *float64 `json:"areaSqm,omitempty"`
 	Capacity *int32   `json:"capacity,omitempty"`
+
+	// CommunityID Output only: the community whose venue the premises become, chosen
+	// when they are accepted; the handover's community_id when it has one.
+	CommunityID *string `json:"communityId,omitempty"`
 
 	// GroupApprovalRef Output only: the reference of the group company's approval to hand
 	// the premises over, recorded when they are accepted.

@@ -924,8 +924,11 @@ type Premises struct {
 	// Output only: the reference of the group company's approval to hand
 	// the premises over, recorded when they are accepted.
 	GroupApprovalRef string `protobuf:"bytes,10,opt,name=group_approval_ref,json=groupApprovalRef,proto3" json:"group_approval_ref,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Output only: the community whose venue the premises become, chosen
+	// when they are accepted; the handover's community_id when it has one.
+	CommunityId   string `protobuf:"bytes,11,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Premises) Reset() {
@@ -1024,6 +1027,13 @@ func (x *Premises) GetVenueId() string {
 func (x *Premises) GetGroupApprovalRef() string {
 	if x != nil {
 		return x.GroupApprovalRef
+	}
+	return ""
+}
+
+func (x *Premises) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
 	}
 	return ""
 }
@@ -2775,11 +2785,14 @@ type InspectPremisesRequest struct {
 	Accepted   bool                   `protobuf:"varint,4,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	Notes      string                 `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
 	// The reference of the group company's approval; required to accept
-	// premises of a package made with a street office or district
-	// (receiver_code given at creation).
+	// premises of an agreement not addressed to one community (no
+	// community_id).
 	GroupApprovalRef string `protobuf:"bytes,6,opt,name=group_approval_ref,json=groupApprovalRef,proto3" json:"group_approval_ref,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The community of the receiving unit whose venue the premises become;
+	// required to accept premises of an agreement without a community_id.
+	CommunityId   string `protobuf:"bytes,7,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InspectPremisesRequest) Reset() {
@@ -2850,6 +2863,13 @@ func (x *InspectPremisesRequest) GetNotes() string {
 func (x *InspectPremisesRequest) GetGroupApprovalRef() string {
 	if x != nil {
 		return x.GroupApprovalRef
+	}
+	return ""
+}
+
+func (x *InspectPremisesRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
 	}
 	return ""
 }
@@ -3726,7 +3746,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\f\n" +
 	"\bRECEIVED\x10\x02\x12\v\n" +
-	"\aMISSING\x10\x03\"\xa8\x03\n" +
+	"\aMISSING\x10\x03\"\xcb\x03\n" +
 	"\bPremises\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -3740,7 +3760,8 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x10inspection_notes\x18\b \x01(\tR\x0finspectionNotes\x12\x19\n" +
 	"\bvenue_id\x18\t \x01(\tR\avenueId\x12,\n" +
 	"\x12group_approval_ref\x18\n" +
-	" \x01(\tR\x10groupApprovalRef\"W\n" +
+	" \x01(\tR\x10groupApprovalRef\x12!\n" +
+	"\fcommunity_id\x18\v \x01(\tR\vcommunityId\"W\n" +
 	"\n" +
 	"Inspection\x12\x1a\n" +
 	"\x16INSPECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
@@ -3915,7 +3936,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\breceived\x18\x03 \x03(\tR\breceived\x12=\n" +
 	"\amissing\x18\x04 \x03(\v2#.socmgmt.handover.v1.MissingDossierR\amissing\"T\n" +
 	"\x17ReceiveArchivesResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xbd\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xe0\x01\n" +
 	"\x16InspectPremisesRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
@@ -3923,7 +3944,8 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"premisesId\x12\x1a\n" +
 	"\baccepted\x18\x04 \x01(\bR\baccepted\x12\x14\n" +
 	"\x05notes\x18\x05 \x01(\tR\x05notes\x12,\n" +
-	"\x12group_approval_ref\x18\x06 \x01(\tR\x10groupApprovalRef\"T\n" +
+	"\x12group_approval_ref\x18\x06 \x01(\tR\x10groupApprovalRef\x12!\n" +
+	"\fcommunity_id\x18\a \x01(\tR\vcommunityId\"T\n" +
 	"\x17InspectPremisesResponse\x129\n" +
 	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"=\n" +
 	"\x17CompleteHandoverRequest\x12\x0e\n" +

@@ -49,6 +49,7 @@ func setup(srv *grpcserver.Server, cfg *handover.Config, store *handover.Store, 
 	handoverv1.RegisterHandoverServiceServer(srv.GRPC(), handover.NewServer(store, handover.ServerOptions{
 		Registry:      up.registry,
 		SubmitTimeout: cfg.SubmitTimeout,
+		FundsRequired: cfg.FundsRequired,
 	}))
 	dispatcher := newDispatcher(cfg, store, up, log)
 	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
