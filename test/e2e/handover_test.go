@@ -370,7 +370,7 @@ func TestHandoverService(t *testing.T) {
 			}
 		}
 		want := []string{"CREATED", "SUBMITTED", "RETURNED", "UPDATED", "SUBMITTED", "FUNDS_RECEIVED", "FUNDS_RECEIVED",
-			"ARCHIVES_RECEIVED", "PREMISES_INSPECTED", "COMPLETED", "DELIVERED", "DELIVERED"}
+			"ARCHIVES_RECEIVED", "PREMISES_INSPECTED", "ROSTER_VERIFIED", "COMPLETED", "DELIVERED", "DELIVERED"}
 		if !slices.Equal(actions, want) {
 			t.Errorf("timeline %q, want %q", actions, want)
 		}
