@@ -58,7 +58,8 @@ const (
 // each other: their budgets are higher by orders of magnitude, and bound
 // a stolen token of theirs all the same. A street or district supervisor
 // reads across its area at a desk, as a clerk does in its communities,
-// and writes nothing.
+// and writes little; a district's archivist likewise works its
+// district's archives at a desk.
 func DefaultConfig() Config {
 	return Config{Roles: map[authn.Role]RoleLimits{
 		authn.RoleClerk: {
@@ -83,10 +84,13 @@ func DefaultConfig() Config {
 		},
 		authn.RoleStreet:   supervisorLimits,
 		authn.RoleDistrict: supervisorLimits,
+		// The archivist signs for dossiers and keeps their custody.
+		authn.RoleArchivist: supervisorLimits,
 	}}
 }
 
-// supervisorLimits are the budgets of a street or district supervisor.
+// supervisorLimits are the budgets of a street or district supervisor,
+// and of an archivist.
 var supervisorLimits = RoleLimits{
 	PersonalRead: Budget{Rate: 5, Burst: 50}, Read: Budget{Rate: 20, Burst: 100},
 	Write: Budget{Rate: 5, Burst: 50}, Records: 4096,
