@@ -110,7 +110,10 @@ retirees still paid, living ones missing a month, sharp drops, months paid
 twice or while suspended. Last, unless --handover is empty or does not answer, it leaves a
 handover package in every state of the workflow, each from an enterprise
 that still manages its retirees, the completed one delivered to registry
-and activity. The summary ends with a street and a district supervisor's
+and activity, and two agreements with a street office (or a district)
+allocated to its communities: one completed with every track settled by
+its own receiver (bureau, archivist, street office), one with its tracks
+open and a part not yet allocated. The summary ends with a street and a district supervisor's
 token over the first community's area, valid for a working day.
 
 The four services are taken to be one stack, laid out as "make run" lays

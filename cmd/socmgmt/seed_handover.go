@@ -72,6 +72,15 @@ func seedHandovers(ctx context.Context, cfg seedConfig, priv ed25519.PrivateKey,
 	}
 	fmt.Fprintf(out, "Seeded handovers into the handover service at %s in %v: %d created (%s), %d states already present\n",
 		cfg.handoverAddr, time.Since(start).Round(100*time.Millisecond), len(created), strings.Join(names, ", "), present)
+	if err != nil {
+		return err
+	}
+	existing, used, err := hs.existing(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := hs.seedAgreements(ctx, plan, existing, used)
+	fmt.Fprintf(out, "Seeded %d agreements with a street office, allocated to %d communities each\n", n, agreementParts)
 	return err
 }
 
@@ -95,7 +104,7 @@ func (hs *handoverSeeder) as(ctx context.Context, p authn.Principal) (context.Co
 
 // seed creates the packages of the states not yet present.
 func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []handoverv1.Handover_State, present int, err error) {
-	admin, err := hs.as(ctx, authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin})
+	existing, used, err := hs.existing(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -104,21 +113,11 @@ func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []h
 		ours[e.CreditCode] = true
 	}
 	have := map[handoverv1.Handover_State]bool{}
-	used := map[string]bool{}
-	err = eachPage(func(token string) (string, error) {
-		resp, err := hs.client.ListHandovers(admin, &handoverv1.ListHandoversRequest{PageSize: 1000, PageToken: token})
-		for _, h := range resp.GetHandovers() {
-			if ours[h.EnterpriseCreditCode] {
-				have[h.State] = true
-			}
-			for _, id := range h.RetireeIds {
-				used[id] = true
-			}
+	for _, h := range existing {
+		// Agreements without a community are seedAgreements' own.
+		if ours[h.EnterpriseCreditCode] && h.CommunityId != "" {
+			have[h.State] = true
 		}
-		return resp.GetNextPageToken(), err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list handovers: %w", err)
 	}
 	var missing []handoverv1.Handover_State
 	for _, s := range seededStates {
@@ -148,6 +147,30 @@ func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []h
 		created = append(created, state)
 	}
 	return created, present, nil
+}
+
+// existing lists every stored handover, and the retirees they name.
+func (hs *handoverSeeder) existing(ctx context.Context) ([]*handoverv1.Handover, map[string]bool, error) {
+	admin, err := hs.as(ctx, authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin})
+	if err != nil {
+		return nil, nil, err
+	}
+	var all []*handoverv1.Handover
+	used := map[string]bool{}
+	err = eachPage(func(token string) (string, error) {
+		resp, err := hs.client.ListHandovers(admin, &handoverv1.ListHandoversRequest{PageSize: 1000, PageToken: token})
+		for _, h := range resp.GetHandovers() {
+			all = append(all, h)
+			for _, id := range h.RetireeIds {
+				used[id] = true
+			}
+		}
+		return resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list handovers: %w", err)
+	}
+	return all, used, nil
 }
 
 // pick finds up to n enterprises, in the plan's order, with at least two

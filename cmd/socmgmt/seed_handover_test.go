@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,14 +164,24 @@ func TestSeedHandovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	states := map[handoverv1.Handover_State]*handoverv1.Handover{}
+	agreements := map[handoverv1.Handover_State]*handoverv1.Handover{}
 	enterprises := map[string]bool{}
 	for _, h := range list.Handovers {
+		if h.CommunityId == "" {
+			agreements[h.State] = h
+			continue
+		}
 		states[h.State] = h
 		enterprises[h.EnterpriseCreditCode] = true
 	}
-	if len(list.Handovers) != 5 || len(states) != 5 || len(enterprises) != 5 {
-		t.Fatalf("%d handovers in %d states of %d enterprises, want 5 of each", len(list.Handovers), len(states), len(enterprises))
+	if len(list.Handovers) != 7 || len(states) != 5 || len(enterprises) != 5 {
+		t.Logf("seed said:\n%s\n%s", out.String(), progress.String())
+		t.Fatalf("%d handovers, packages in %d states of %d enterprises, want 7 handovers, 5 of each", len(list.Handovers), len(states), len(enterprises))
 	}
+	if !strings.Contains(out.String(), "Seeded 2 agreements") {
+		t.Errorf("summary: %s", out.String())
+	}
+	wantAgreements(t, ctx, regAdmin, agreements)
 	done := states[handoverv1.Handover_COMPLETED]
 	if done.Delivery.GetState() != handoverv1.Delivery_DELIVERED || done.Premises[0].VenueId == "" {
 		t.Errorf("completed handover's delivery %v, premises %v", done.Delivery, done.Premises[0])
@@ -192,14 +203,14 @@ func TestSeedHandovers(t *testing.T) {
 	if err := seedHandovers(ctx, cfg, priv, regAdmin, plan, &out, &progress); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "0 created (), 5 states already present") {
+	if !strings.Contains(out.String(), "0 created (), 5 states already present") || !strings.Contains(out.String(), "Seeded 0 agreements") {
 		t.Errorf("second run: %s", out.String())
 	}
 	again, err := hoClient.ListHandovers(admin, &handoverv1.ListHandoversRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Handovers) != 5 {
+	if len(again.Handovers) != 7 {
 		t.Errorf("second run left %d handovers", len(again.Handovers))
 	}
 }
@@ -227,5 +238,50 @@ func TestSeedHandoversUnreachable(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), "skipping handovers") {
 		t.Errorf("progress: %q", progress.String())
+	}
+}
+
+// wantAgreements checks the seeded agreements: the completed one
+// allocated to three communities, every track that applies completed and
+// each retiree community-managed in its own community; the open one with
+// every track that applies open, a part still unallocated.
+func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistryServiceClient, agreements map[handoverv1.Handover_State]*handoverv1.Handover) {
+	t.Helper()
+	done, open := agreements[handoverv1.Handover_COMPLETED], agreements[handoverv1.Handover_SUBMITTED]
+	if done == nil || open == nil {
+		t.Fatalf("agreements %v, want a completed and a submitted one", agreements)
+	}
+	if len(done.Allocations) != agreementParts || done.RosterVerification == nil {
+		t.Errorf("completed agreement: allocations %v, verification %v", done.Allocations, done.RosterVerification)
+	}
+	seen := map[handoverv1.Track_State]bool{}
+	for _, tr := range append(slices.Clone(done.Tracks), open.Tracks...) {
+		seen[tr.State] = true
+	}
+	for _, tr := range done.Tracks {
+		if tr.State == handoverv1.Track_OPEN {
+			t.Errorf("completed agreement's track %v is open", tr)
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("the agreements' tracks are in states %v, want all three", seen)
+	}
+	allocated := 0
+	for _, a := range open.Allocations {
+		allocated += len(a.RetireeIds)
+	}
+	if len(open.Allocations) == 0 || allocated == len(open.RetireeIds) {
+		t.Errorf("open agreement's allocations %v, want a part left unallocated", open.Allocations)
+	}
+	for _, a := range done.Allocations {
+		for _, id := range a.RetireeIds {
+			r, err := reg.GetRetiree(ctx, &registryv1.GetRetireeRequest{Id: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Retiree.ManagementMode != registryv1.ManagementMode_COMMUNITY || r.Retiree.CommunityId != a.CommunityId {
+				t.Errorf("retiree %s after the completed agreement: %v in %s, want %s", id, r.Retiree.ManagementMode, r.Retiree.CommunityId, a.CommunityId)
+			}
+		}
 	}
 }

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+)
+
+// The seed's agreements: an enterprise's agreement with the street office
+// where its retirees live, allocated to three of the street's
+// communities. One goes the whole way, each track settled by its own
+// receiver; the other is left with every track that applies open, so
+// that the demo city shows each track in each state (NOT_APPLICABLE,
+// OPEN, COMPLETED).
+
+const (
+	// agreementParts is how many communities an agreement is allocated to.
+	agreementParts = 3
+	// agreementPerCommunity bounds the retirees of each part.
+	agreementPerCommunity = 4
+)
+
+// agreementPick is the enterprise, receiving unit (a street office, or
+// the district when no street office has enough of its retirees) and
+// retirees (by the community they live in) of one agreement.
+type agreementPick struct {
+	enterprise *registryv1.Enterprise
+	unit       string
+	parts      map[string][]string
+}
+
+// retirees lists the pick's retirees, community by community.
+func (p agreementPick) retirees() []string {
+	var out []string
+	for _, c := range slices.Sorted(maps.Keys(p.parts)) {
+		out = append(out, p.parts[c]...)
+	}
+	return out
+}
+
+// seedAgreements adds the completed and the open agreement unless the
+// city's enterprises have them already (an agreement without a
+// community, completed or submitted).
+func (hs *handoverSeeder) seedAgreements(ctx context.Context, plan *cityPlan, existing []*handoverv1.Handover, used map[string]bool) (created int, err error) {
+	ours := map[string]bool{}
+	for _, e := range plan.Enterprises {
+		ours[e.CreditCode] = true
+	}
+	have := map[handoverv1.Handover_State]bool{}
+	for _, h := range existing {
+		if ours[h.EnterpriseCreditCode] && h.CommunityId == "" {
+			have[h.State] = true
+		}
+	}
+	// The open agreement leaves one part unallocated: two communities do.
+	for _, want := range []struct {
+		state handoverv1.Handover_State
+		parts int
+	}{{handoverv1.Handover_COMPLETED, agreementParts}, {handoverv1.Handover_SUBMITTED, 2}} {
+		state, parts := want.state, want.parts
+		if have[state] {
+			continue
+		}
+		p, ok, err := hs.pickAgreement(ctx, plan, used, parts)
+		if err != nil || !ok {
+			if !ok && err == nil {
+				fmt.Fprintf(hs.progress, "seed: no enterprise manages retirees in %d communities of one district; no %s agreement\n", parts, state)
+			}
+			return created, err
+		}
+		hs.logf("agreement %s: %d retirees of %s with unit %s, in %d communities", state, len(p.retirees()), p.enterprise.CreditCode, p.unit, len(p.parts))
+		if err := hs.driveAgreement(ctx, p, state); err != nil {
+			return created, fmt.Errorf("seed a %s agreement: %w", state, err)
+		}
+		for _, id := range p.retirees() {
+			used[id] = true
+		}
+		created++
+	}
+	return created, nil
+}
+
+// pickAgreement finds the first operating enterprise, in the plan's
+// order, with living retirees it still manages (none in a package) in
+// parts communities of one street office, or else of one district.
+func (hs *handoverSeeder) pickAgreement(ctx context.Context, plan *cityPlan, used map[string]bool, parts int) (agreementPick, bool, error) {
+	for _, unitLen := range []int{9, 6} {
+		for _, e := range plan.Enterprises {
+			if e.Status != registryv1.EnterpriseStatus_OPERATING {
+				continue
+			}
+			p, ok, err := hs.pickIn(ctx, e, used, unitLen, parts)
+			if err != nil || ok {
+				return p, ok, err
+			}
+		}
+	}
+	return agreementPick{}, false, nil
+}
+
+// pickIn picks e's retirees in parts communities of one unit, a street
+// office (unitLen 9) or district (6), taking the first such unit.
+func (hs *handoverSeeder) pickIn(ctx context.Context, e *registryv1.Enterprise, used map[string]bool, unitLen, parts int) (agreementPick, bool, error) {
+	byUnit := map[string]map[string][]string{}
+	err := eachPage(func(token string) (string, error) {
+		resp, err := hs.registry.ListRetirees(ctx, &registryv1.ListRetireesRequest{
+			EnterpriseCreditCode: e.CreditCode, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
+			Status: registryv1.RetireeStatus_LIVING, PageSize: 1000, PageToken: token,
+		})
+		for _, r := range resp.GetRetirees() {
+			if used[r.Id] {
+				continue
+			}
+			unit := r.CommunityId[:unitLen]
+			if byUnit[unit] == nil {
+				byUnit[unit] = map[string][]string{}
+			}
+			byUnit[unit][r.CommunityId] = append(byUnit[unit][r.CommunityId], r.Id)
+		}
+		return resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return agreementPick{}, false, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
+	}
+	for _, unit := range slices.Sorted(maps.Keys(byUnit)) {
+		communities := byUnit[unit]
+		if len(communities) < parts {
+			continue
+		}
+		p := agreementPick{enterprise: e, unit: unit, parts: map[string][]string{}}
+		for _, c := range slices.Sorted(maps.Keys(communities))[:parts] {
+			ids := communities[c]
+			slices.Sort(ids)
+			p.parts[c] = ids[:min(len(ids), agreementPerCommunity)]
+		}
+		return p, true, nil
+	}
+	return agreementPick{}, false, nil
+}
+
+// agreementOf is p's agreement: the package packageOf would make, made
+// with the receiving unit instead of one community, with a plan, and its
+// funds typed.
+func agreementOf(p agreementPick) *handoverv1.Handover {
+	ids := p.retirees()
+	h := packageOf(handoverPick{enterprise: p.enterprise, retirees: ids})
+	h.CommunityId, h.ReceiverCode = "", p.unit
+	h.Funds.Items = []*handoverv1.FundsItem{
+		{Kind: handoverv1.FundsItem_SERVICE_FEES, AmountFen: h.Funds.AmountFen / 2, Description: "社区服务管理费"},
+		{Kind: handoverv1.FundsItem_PENSION_OUTSIDE_POOLING, AmountFen: h.Funds.AmountFen - h.Funds.AmountFen/2, Description: "统筹外项目一次性结算"},
+	}
+	var volumes int32
+	for _, d := range h.Dossiers {
+		volumes += d.Volumes
+	}
+	h.Plan = &handoverv1.HandoverPlan{
+		Retirees: int32(len(ids)), ArchiveVolumes: volumes, Assets: "老干部活动室一处（120平方米）",
+		StartOn: dateDaysAgo(60), FinishBy: dateDaysAgo(-30), EmergencyPlanRef: "移交应急预案〔2026〕" + p.unit[4:],
+		AgreementNo: "移交协议〔2026〕" + p.enterprise.CreditCode[8:14],
+	}
+	return h
+}
+
+// agreementActors are the tokens of the parties of an agreement: street
+// is the receiving unit's supervisor, a street office's or a district's.
+type agreementActors struct {
+	enterprise, street, bureau, archivist context.Context
+}
+
+// unitSupervisor is the seed's supervisor of a street office or district.
+func unitSupervisor(unit string) authn.Principal {
+	if len(unit) == 6 {
+		return authn.Principal{Subject: "seed-district-" + unit, Role: authn.RoleDistrict, District: unit}
+	}
+	return authn.Principal{Subject: "seed-street-" + unit, Role: authn.RoleStreet, Street: unit}
+}
+
+func (hs *handoverSeeder) agreementActors(ctx context.Context, p agreementPick) (agreementActors, error) {
+	var a agreementActors
+	var err error
+	for _, step := range []struct {
+		dst *context.Context
+		p   authn.Principal
+	}{
+		{&a.enterprise, authn.Principal{Subject: "seed-enterprise-" + p.enterprise.CreditCode, Role: authn.RoleEnterprise, Enterprise: p.enterprise.CreditCode}},
+		{&a.street, unitSupervisor(p.unit)},
+		{&a.bureau, authn.Principal{Subject: "seed-bureau", Role: authn.RoleBureau}},
+		{&a.archivist, authn.Principal{Subject: "seed-archivist-" + p.unit[:6], Role: authn.RoleArchivist, District: p.unit[:6]}},
+	} {
+		if *step.dst, err = hs.as(ctx, step.p); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// driveAgreement creates p's agreement, submits it and allocates its
+// parts. A COMPLETED one then has every track settled by its receiver
+// and is completed; a SUBMITTED one keeps its last part unallocated,
+// half its archives and funds in, its premises uninspected and its
+// roster unverified.
+func (hs *handoverSeeder) driveAgreement(ctx context.Context, p agreementPick, state handoverv1.Handover_State) error {
+	a, err := hs.agreementActors(ctx, p)
+	if err != nil {
+		return err
+	}
+	c := hs.client
+	cr, err := c.CreateHandover(a.enterprise, &handoverv1.CreateHandoverRequest{Handover: agreementOf(p)})
+	if err != nil {
+		return err
+	}
+	sr, err := c.SubmitHandover(a.enterprise, &handoverv1.SubmitHandoverRequest{Id: cr.Handover.Id})
+	if err != nil {
+		return err
+	}
+	h := sr.Handover
+	communities := slices.Sorted(maps.Keys(p.parts))
+	if state != handoverv1.Handover_COMPLETED {
+		communities = communities[:len(communities)-1]
+	}
+	for _, community := range communities {
+		if _, err := c.AllocateRetirees(a.street, &handoverv1.AllocateRetireesRequest{Id: h.Id, CommunityId: community, RetireeIds: p.parts[community]}); err != nil {
+			return err
+		}
+	}
+	if state != handoverv1.Handover_COMPLETED {
+		return hs.receiveAgreementHalf(a, h)
+	}
+	return hs.completeAgreement(a, h, communities[0])
+}
+
+// receiveAgreementHalf receives half of h's archives (as the archivist)
+// and of its funds (as the street office).
+func (hs *handoverSeeder) receiveAgreementHalf(a agreementActors, h *handoverv1.Handover) error {
+	half := h.RetireeIds[:len(h.RetireeIds)/2]
+	if _, err := hs.client.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: half}); err != nil {
+		return err
+	}
+	_, err := hs.client.ReceiveFunds(a.street, &handoverv1.ReceiveFundsRequest{
+		Id: h.Id, AmountFen: h.Funds.AmountFen / 2, VoucherNo: "XY-" + h.Id[len(h.Id)-6:] + "-1", ReceivedOn: dateDaysAgo(10),
+	})
+	return err
+}
+
+// completeAgreement settles every track of h, each by its own receiver,
+// and completes it as the street office; the premises become a venue of
+// venueCommunity.
+func (hs *handoverSeeder) completeAgreement(a agreementActors, h *handoverv1.Handover, venueCommunity string) error {
+	c := hs.client
+	if _, err := c.VerifyRoster(a.bureau, &handoverv1.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterDigest(h), Note: "花名册已核对，签字盖章"}); err != nil {
+		return err
+	}
+	missing := []*handoverv1.MissingDossier{{RetireeId: h.RetireeIds[0], Explanation: "档案早年遗失，原单位已出具书面证明"}}
+	if _, err := c.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds[1:], Missing: missing}); err != nil {
+		return err
+	}
+	if _, err := c.ReceiveFunds(a.street, &handoverv1.ReceiveFundsRequest{
+		Id: h.Id, AmountFen: h.Funds.AmountFen, VoucherNo: "XY-" + h.Id[len(h.Id)-6:] + "-1", ReceivedOn: dateDaysAgo(10),
+	}); err != nil {
+		return err
+	}
+	for _, pr := range h.Premises {
+		if _, err := c.InspectPremises(a.street, &handoverv1.InspectPremisesRequest{
+			Id: h.Id, PremisesId: pr.Id, Accepted: true, Notes: "房屋完好，向社会开放", GroupApprovalRef: "集团批复〔2026〕" + h.Id[len(h.Id)-4:], CommunityId: venueCommunity,
+		}); err != nil {
+			return err
+		}
+	}
+	done, err := c.CompleteHandover(a.street, &handoverv1.CompleteHandoverRequest{Id: h.Id})
+	if err != nil {
+		return err
+	}
+	hs.logf("agreement %s completed; waiting up to %v for its delivery", done.Handover.Id, deliveryWait)
+	return hs.awaitDelivery(a.street, h.Id)
+}
