@@ -159,7 +159,8 @@ func agreementOf(p agreementPick) *handoverv1.Handover {
 		volumes += d.Volumes
 	}
 	h.Plan = &handoverv1.HandoverPlan{
-		Retirees: int32(len(ids)), ArchiveVolumes: volumes, Assets: "老干部活动室一处（120平方米）",
+		Retirees:       int32(len(ids)), //nolint:gosec // G115: at most agreementParts × agreementPerCommunity
+		ArchiveVolumes: volumes, Assets: "老干部活动室一处（120平方米）",
 		StartOn: dateDaysAgo(60), FinishBy: dateDaysAgo(-30), EmergencyPlanRef: "移交应急预案〔2026〕" + p.unit[4:],
 		AgreementNo: "移交协议〔2026〕" + p.enterprise.CreditCode[8:14],
 	}
