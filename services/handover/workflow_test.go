@@ -369,16 +369,23 @@ func TestAccessToUnknownHandover(t *testing.T) {
 				wantCode(t, err, tc.want)
 			})
 		}
-		// Steps: the clerk and enterprise are refused as for another's
-		// package; admin learns it does not exist.
-		ctxs := map[string]codes.Code{"clerk": codes.PermissionDenied, "enterprise": codes.PermissionDenied, "admin": codes.NotFound}
+		// Steps: the clerk, enterprise and supervisor are refused as for
+		// another's package; admin, and the bureau in its own step,
+		// learn it does not exist.
+		ctxs := map[string]codes.Code{"clerk": codes.PermissionDenied, "enterprise": codes.PermissionDenied, "street": codes.PermissionDenied,
+			"admin": codes.NotFound, "bureau": codes.NotFound}
 		for name, want := range ctxs {
-			p := map[string]authn.Principal{"clerk": clerkAP, "enterprise": enterpriseXP, "admin": adminP}[name]
+			p := map[string]authn.Principal{"clerk": clerkAP, "enterprise": enterpriseXP, "street": streetAP, "admin": adminP, "bureau": bureauP}[name]
 			t.Run(id+"/steps/"+name, func(t *testing.T) {
 				var err error
-				if name == "enterprise" {
+				switch name {
+				case "enterprise":
 					_, err = w.client.SubmitHandover(w.as(p), &pb.SubmitHandoverRequest{Id: id})
-				} else {
+				case "street":
+					_, err = w.client.AllocateRetirees(w.as(p), &pb.AllocateRetireesRequest{Id: id, CommunityId: communityA, RetireeIds: []string{"aaaaaaaaaaaaaaaa"}})
+				case "bureau":
+					_, err = w.client.VerifyRoster(w.as(p), &pb.VerifyRosterRequest{Id: id, DocumentSha256: rosterSHA})
+				default:
 					_, err = w.client.CompleteHandover(w.as(p), &pb.CompleteHandoverRequest{Id: id})
 				}
 				wantCode(t, err, want)

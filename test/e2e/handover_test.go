@@ -22,10 +22,28 @@ import (
 type handoverDoc struct {
 	ID                   string   `json:"id"`
 	State                string   `json:"state"`
+	Kind                 string   `json:"kind"`
 	EnterpriseCreditCode string   `json:"enterpriseCreditCode"`
 	CommunityID          string   `json:"communityId"`
+	ReceiverCode         string   `json:"receiverCode"`
 	RetireeIDs           []string `json:"retireeIds"`
-	Funds                struct {
+	Allocations          []struct {
+		CommunityID string   `json:"communityId"`
+		RetireeIDs  []string `json:"retireeIds"`
+	} `json:"allocations"`
+	RosterVerification struct {
+		VerifiedBy     string `json:"verifiedBy"`
+		DocumentSha256 string `json:"documentSha256"`
+	} `json:"rosterVerification"`
+	Tracks []struct {
+		Kind         string `json:"kind"`
+		State        string `json:"state"`
+		ReceiverRole string `json:"receiverRole"`
+		Items        int64  `json:"items,string"`
+		Settled      int64  `json:"settled,string"`
+		CompletedBy  string `json:"completedBy"`
+	} `json:"tracks"`
+	Funds struct {
 		AmountFen   int64 `json:"amountFen,string"`
 		ReceivedFen int64 `json:"receivedFen,string"`
 	} `json:"funds"`
@@ -41,6 +59,10 @@ type handoverDoc struct {
 		AreaSqm    float64 `json:"areaSqm"`
 		Inspection string  `json:"inspection"`
 		VenueID    string  `json:"venueId"`
+		// CommunityID is the community whose venue accepted premises
+		// become; GroupApprovalRef the group company's approval.
+		CommunityID      string `json:"communityId"`
+		GroupApprovalRef string `json:"groupApprovalRef"`
 	} `json:"premises"`
 	Delivery struct {
 		State     string `json:"state"`
@@ -50,6 +72,38 @@ type handoverDoc struct {
 	} `json:"delivery"`
 	ReturnReason string `json:"returnReason"`
 	Etag         string `json:"etag"`
+}
+
+// trackStates are the states of h's tracks by kind.
+func (h handoverDoc) trackStates() map[string]string {
+	out := make(map[string]string, len(h.Tracks))
+	for _, tr := range h.Tracks {
+		out[tr.Kind] = tr.State
+	}
+	return out
+}
+
+// registerRetirees registers n retirees of the enterprise creditCode in
+// community A, ENTERPRISE-managed, with the enterprise's token, and
+// returns their ids; their ID numbers are among the secrets of s.
+func (rc *restClient) registerRetirees(t *testing.T, s *stack, token string, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		birth := time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 17*i)
+		id, err := idnumber.Build("210102", birth, 100+i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.secret(id.Digits())
+		var r retiree
+		rc.send(t, call{method: http.MethodPost, path: "/v1/retirees", token: token, body: map[string]any{
+			"idNumber": id.Digits(), "name": fmt.Sprintf("职工%02d", i), "communityId": communityA,
+			"enterpriseCreditCode": creditCode, "managementMode": "ENTERPRISE", "retirementDate": "2012-05-01",
+		}}, http.StatusOK, &r)
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // TestHandoverService is the handover as its users live it, through the
@@ -77,20 +131,7 @@ func TestHandoverService(t *testing.T) {
 
 	var ids []string
 	must(t, "the enterprise registers its retirees", func(t *testing.T) {
-		for i := range retirees {
-			birth := time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 17*i)
-			id, err := idnumber.Build("210102", birth, 100+i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.secret(id.Digits())
-			var r retiree
-			send(t, call{method: http.MethodPost, path: "/v1/retirees", token: tk.enterprise, body: map[string]any{
-				"idNumber": id.Digits(), "name": fmt.Sprintf("职工%02d", i), "communityId": communityA,
-				"enterpriseCreditCode": creditCode, "managementMode": "ENTERPRISE", "retirementDate": "2012-05-01",
-			}}, http.StatusOK, &r)
-			ids = append(ids, r.ID)
-		}
+		ids = api.registerRetirees(t, s, tk.enterprise, retirees)
 	})
 
 	report := func(t *testing.T) reportRow {

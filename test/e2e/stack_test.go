@@ -462,11 +462,7 @@ const tokenTTL = 10 * time.Minute
 // token the CLI did not make, so that they fail when it does.
 func (s *stack) mintTokens(t *testing.T) tokens {
 	t.Helper()
-	mint := func(args ...string) string {
-		tok := s.cliToken(t, s.signKey, args...)
-		s.secret(tok)
-		return tok
-	}
+	mint := func(args ...string) string { return s.mint(t, args...) }
 	return tokens{
 		admin:      mint("--role", "admin", "--subject", subjectAdmin),
 		bureau:     mint("--role", "bureau", "--subject", subjectBureau),
@@ -474,6 +470,15 @@ func (s *stack) mintTokens(t *testing.T) tokens {
 		clerkB:     mint("--role", "clerk", "--community", communityB, "--subject", subjectClerkB),
 		enterprise: mint("--role", "enterprise", "--enterprise", creditCode, "--subject", subjectEnterprise),
 	}
+}
+
+// mint is a token of the stack's key that `socmgmt token … args` issues,
+// added to the secrets no log may hold.
+func (s *stack) mint(t *testing.T, args ...string) string {
+	t.Helper()
+	tok := s.cliToken(t, s.signKey, args...)
+	s.secret(tok)
+	return tok
 }
 
 // cliToken runs the real CLI, socmgmt token --key keyFile … args, and

@@ -29,11 +29,7 @@ func TestSupervisorsREST(t *testing.T) {
 	inA := create(tk.clerkA, communityA, idNumber1)
 	inB := create(tk.clerkB, communityB, idNumber4)
 
-	mint := func(args ...string) string {
-		tok := s.cliToken(t, s.signKey, args...)
-		s.secret(tok)
-		return tok
-	}
+	mint := func(args ...string) string { return s.mint(t, args...) }
 	supervisors := map[string]string{
 		"street":   mint("--role", "street", "--street", communityA[:9], "--subject", "e2e-street"),
 		"district": mint("--role", "district", "--district", communityA[:6], "--subject", "e2e-district"),
