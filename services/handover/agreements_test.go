@@ -101,8 +101,12 @@ func TestAgreementAllocatedToThreeCommunities(t *testing.T) {
 	}
 	// Before allocation no clerk has a part.
 	wantCode(t, servicetest.ErrOf(w.client.GetHandover(w.as(clerkAP), &pb.GetHandoverRequest{Id: h.Id})), codes.PermissionDenied)
+	// Another street's supervisor learns nothing, not even whether a
+	// community exists.
+	_, err := w.client.AllocateRetirees(w.as(streetCP), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: "210102001099", RetireeIds: h.RetireeIds[:1]})
+	wantCode(t, err, codes.PermissionDenied)
 	// Only communities of the receiving unit, and only the package's retirees.
-	_, err := w.client.AllocateRetirees(w.as(streetAP), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: servicetest.CommunityC, RetireeIds: h.RetireeIds[:1]})
+	_, err = w.client.AllocateRetirees(w.as(streetAP), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: servicetest.CommunityC, RetireeIds: h.RetireeIds[:1]})
 	wantFields(t, err, "communityId")
 	_, err = w.client.AllocateRetirees(w.as(streetAP), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: communityA, RetireeIds: []string{"zzzzzzzzzzzzzzzz"}})
 	wantFields(t, err, "retireeIds[0]")

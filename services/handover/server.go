@@ -580,6 +580,16 @@ func (s *Server) AllocateRetirees(ctx context.Context, req *pb.AllocateRetireesR
 		if err := checkAllocation(req.CommunityId, req.RetireeIds); err != nil {
 			return err
 		}
+		// The object check before registry is asked: a caller who may not
+		// allocate learns nothing of which community ids exist.
+		if h, err := s.store.GetHandover(req.Id); err == nil {
+			if p, _ := authn.FromContext(ctx); byAllocator.guard(p)(h) != nil {
+				return authn.ErrPermissionDenied
+			}
+			if !withinReceiver(h, req.CommunityId) {
+				return fault.Invalid("communityId", "not a community of the receiving unit "+h.ReceiverCode)
+			}
+		}
 		found, err := s.registry.communityExists(ctx, req.CommunityId)
 		if err != nil {
 			return s.registry.failure(ctx, grpcserver.Logger(ctx), "GetCommunity", err)
