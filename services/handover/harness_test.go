@@ -253,10 +253,19 @@ func packageFor(ids []string) *pb.Handover {
 	for i, id := range ids {
 		h.Dossiers = append(h.Dossiers, &pb.Dossier{
 			RetireeId: id, DossierNo: fmt.Sprintf("D-%05d", i+1), Volumes: 2,
-			Checklist: []pb.ArchiveCategory{pb.ArchiveCategory_RESUME, pb.ArchiveCategory_WAGES_APPOINTMENTS},
+			Checklist: fullChecklist(),
 		})
 	}
 	return h
+}
+
+// fullChecklist lists every material a file must hold, and awards: a
+// dossier that arrives with it is settled.
+func fullChecklist() []pb.ArchiveCategory {
+	return []pb.ArchiveCategory{
+		pb.ArchiveCategory_RESUME, pb.ArchiveCategory_AUTOBIOGRAPHY, pb.ArchiveCategory_APPRAISAL,
+		pb.ArchiveCategory_EDUCATION_TITLES, pb.ArchiveCategory_AWARDS, pb.ArchiveCategory_WAGES_APPOINTMENTS,
+	}
 }
 
 // handover returns the handover of an answer, failing the test on an
