@@ -189,18 +189,30 @@ func (w *txn) receiveArchives(h *pb.Handover, r archiveReceipt, actor Actor) (st
 			}
 			filed++
 		}
-		d.State, d.Explanation = pb.Dossier_RECEIVED, ""
-		d.VolumesReceived = volumesOf(d, dr)
-		d.MissingMaterials = mergeMaterials(d.MissingMaterials, dr.MissingMaterials)
+		arrive(d, dr)
 		w.sign(d, actor)
 	}
 	for _, m := range r.missing {
 		d := byRetiree[m.RetireeId]
 		d.State, d.Explanation, d.VolumesReceived = pb.Dossier_MISSING, m.Explanation, 0
 		d.MissingMaterials = mergeMaterials(d.MissingMaterials, m.MissingMaterials)
+		noteMissingRequired(d)
 		w.sign(d, actor)
 	}
 	return receiptSummary(h, len(arrived), len(r.missing), filed), nil
+}
+
+// arrive records d as received as dr says. A dossier explained as
+// missing before sheds what was said of it then: what it lacks now is
+// what its checklist and this receipt say.
+func arrive(d *pb.Dossier, dr *pb.DossierReceipt) {
+	if d.State == pb.Dossier_MISSING {
+		d.MissingMaterials = nil
+	}
+	d.VolumesReceived = volumesOf(d, dr)
+	d.State, d.Explanation = pb.Dossier_RECEIVED, ""
+	d.MissingMaterials = mergeMaterials(d.MissingMaterials, dr.MissingMaterials)
+	noteMissingRequired(d)
 }
 
 // checkReceiptTargets fails unless every retiree a receipt names has a
@@ -262,6 +274,26 @@ func mergeMaterials(old, in []*pb.MissingMaterial) []*pb.MissingMaterial {
 	}
 	slices.SortFunc(out, func(a, b *pb.MissingMaterial) int { return int(a.Category - b.Category) })
 	return out
+}
+
+// noteMissingRequired lists on d each required material it lacks (all
+// of them for a missing dossier) that no receipt named: a missing
+// dossier's one explanation becomes the explanation of each that has
+// none of its own; a received dossier's wait for theirs.
+func noteMissingRequired(d *pb.Dossier) {
+	for _, c := range requiredMaterials(d, false) {
+		if d.State == pb.Dossier_RECEIVED && slices.Contains(d.Checklist, c) {
+			continue
+		}
+		i := slices.IndexFunc(d.MissingMaterials, func(m *pb.MissingMaterial) bool { return m.Category == c })
+		switch {
+		case i < 0:
+			d.MissingMaterials = append(d.MissingMaterials, &pb.MissingMaterial{Category: c, Explanation: d.Explanation})
+		case d.MissingMaterials[i].Explanation == "":
+			d.MissingMaterials[i].Explanation = d.Explanation
+		}
+	}
+	slices.SortFunc(d.MissingMaterials, func(a, b *pb.MissingMaterial) int { return int(a.Category - b.Category) })
 }
 
 // sign records actor's signature for d at this receipt.

@@ -28,6 +28,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // Rule-failure reasons of the custody steps; clients match on them.
@@ -185,8 +186,10 @@ func returnFile(f *pb.ArchiveFile, note string, today string) (string, error) {
 }
 
 // sendOn sends f to the custodian of the district registry now has its
-// retiree in, as the projection of registry's feed knows it: a file
-// whose retiree has not moved out of its district stays.
+// retiree in, as the projection of registry's feed knows it, or, for a
+// retiree registry has MOVED_OUT of the city, to the district the
+// request names: a file whose retiree has not moved out of its district
+// stays.
 func (w *txn) sendOn(f *pb.ArchiveFile, req *pb.SendOnArchiveFileRequest, actor Actor) (string, error) {
 	if err := requireFileState(f, "sending it on", pb.ArchiveFile_IN_CUSTODY); err != nil {
 		return "", err
@@ -203,7 +206,15 @@ func (w *txn) sendOn(f *pb.ArchiveFile, req *pb.SendOnArchiveFileRequest, actor 
 	}
 	community := st.GetCommunityId()
 	now := ""
-	if len(community) >= inputcheck.DistrictCodeLen {
+	switch {
+	case st.GetStatus() == registryv1.RetireeStatus_MOVED_OUT:
+		// Out of the city: registry knows no community there, and the
+		// request says which district's custodian receives the file.
+		if req.ToDistrict == "" {
+			return "", fault.Invalid("toDistrict", "required: the retiree moved out of the city")
+		}
+		now = req.ToDistrict
+	case len(community) >= inputcheck.DistrictCodeLen:
 		now = community[:inputcheck.DistrictCodeLen]
 	}
 	switch {
