@@ -112,7 +112,9 @@ func custodyCalls(fx *custodyFixtures, today time.Time) map[string]custodyCall {
 			grpc: func(ctx context.Context, c pb.HandoverServiceClient, id string) error {
 				return servicetest.ErrOf(c.ListArchiveFileEvents(ctx, &pb.ListArchiveFileEventsRequest{Id: id}))
 			},
-			rest: func(id string) (string, string, string) { return http.MethodGet, "/v1/archiveFiles/" + id + "/events", "" }},
+			rest: func(id string) (string, string, string) {
+				return http.MethodGet, "/v1/archiveFiles/" + id + "/events", ""
+			}},
 		"ListArchiveFiles": {
 			grpc: func(ctx context.Context, c pb.HandoverServiceClient, district string) error {
 				return servicetest.ErrOf(c.ListArchiveFiles(ctx, &pb.ListArchiveFilesRequest{District: district}))
@@ -152,7 +154,9 @@ func custodyCalls(fx *custodyFixtures, today time.Time) map[string]custodyCall {
 			grpc: func(ctx context.Context, c pb.HandoverServiceClient, id string) error {
 				return servicetest.ErrOf(c.ReturnArchiveFile(ctx, &pb.ReturnArchiveFileRequest{Id: id}))
 			},
-			rest: func(id string) (string, string, string) { return http.MethodPost, "/v1/archiveFiles/" + id + ":return", `{}` }},
+			rest: func(id string) (string, string, string) {
+				return http.MethodPost, "/v1/archiveFiles/" + id + ":return", `{}`
+			}},
 		// No projection runs: registry's record of the retiree has not
 		// reached handover, so whoever may send the file on is refused.
 		"SendOnArchiveFile": {fixture: fresh(nil),

@@ -144,8 +144,9 @@ func (w *txn) fileEvent(f *pb.ArchiveFile, actor Actor, action, detail string) e
 		return err
 	}
 	e := &pb.CustodyEvent{
-		Sequence: int64(seq), Time: timestamppb.New(w.now),
-		Actor: actor.Subject, ActorRole: actor.Role, RequestId: actor.RequestID,
+		Sequence: int64(seq), //nolint:gosec // G115: counted up one by one from 1
+		Time:     timestamppb.New(w.now),
+		Actor:    actor.Subject, ActorRole: actor.Role, RequestId: actor.RequestID,
 		Action: action, Detail: detail, State: f.State,
 	}
 	return boltstore.PutProto(b, boltstore.AppendU64(prefix, seq), e)

@@ -251,7 +251,7 @@ func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
 		return err
 	}
 	e := &pb.Event{
-		Sequence:  int64(seq),
+		Sequence:  int64(seq), //nolint:gosec // G115: counted up one by one from 1
 		Time:      timestamppb.New(w.now),
 		Actor:     actor.Subject,
 		ActorRole: actor.Role,
