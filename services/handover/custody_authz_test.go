@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -86,17 +87,14 @@ func (fx *custodyFixtures) file(tg servicetest.Target, prep func(*pb.ArchiveFile
 // custodyCalls are the custody RPCs of the matrix; the loans are due
 // back in a week of today.
 func custodyCalls(fx *custodyFixtures, today time.Time) map[string]custodyCall {
-	due := today.AddDate(0, 0, 7).Format(time.DateOnly)
-	requested := func(f *pb.ArchiveFile) {
-		f.Loan = &pb.ArchiveLoan{Kind: pb.ArchiveLoan_LOAN, State: pb.ArchiveLoan_REQUESTED, Borrower: "b", Purpose: "p", DueOn: due, RequestedBy: "someone-else"}
-	}
-	lent := func(f *pb.ArchiveFile) {
-		requested(f)
-		f.State, f.Loan.State, f.Loan.ApprovedBy = pb.ArchiveFile_ON_LOAN, pb.ArchiveLoan_APPROVED, "approver"
-	}
-	fresh := func(prep func(*pb.ArchiveFile)) func(servicetest.Target) string {
-		return func(tg servicetest.Target) string { return fx.file(tg, prep) }
-	}
+	calls := custodyWrites(fx, today.AddDate(0, 0, 7).Format(time.DateOnly))
+	maps.Copy(calls, custodyReads(fx))
+	return calls
+}
+
+// custodyReads are the reading RPCs of the matrix, each on one file per
+// target or on a district.
+func custodyReads(fx *custodyFixtures) map[string]custodyCall {
 	read := map[servicetest.Target]string{}
 	for _, tg := range servicetest.Targets {
 		read[tg] = fx.file(tg, nil)
@@ -129,6 +127,23 @@ func custodyCalls(fx *custodyFixtures, today time.Time) map[string]custodyCall {
 			rest: func(district string) (string, string, string) {
 				return http.MethodGet, "/v1/archiveFiles:statistics?district=" + url.QueryEscape(district), ""
 			}},
+	}
+}
+
+// custodyWrites are the custody steps of the matrix, each on a fresh
+// file per call in the state it needs; loans are due back on due.
+func custodyWrites(fx *custodyFixtures, due string) map[string]custodyCall {
+	requested := func(f *pb.ArchiveFile) {
+		f.Loan = &pb.ArchiveLoan{Kind: pb.ArchiveLoan_LOAN, State: pb.ArchiveLoan_REQUESTED, Borrower: "b", Purpose: "p", DueOn: due, RequestedBy: "someone-else"}
+	}
+	lent := func(f *pb.ArchiveFile) {
+		requested(f)
+		f.State, f.Loan.State, f.Loan.ApprovedBy = pb.ArchiveFile_ON_LOAN, pb.ArchiveLoan_APPROVED, "approver"
+	}
+	fresh := func(prep func(*pb.ArchiveFile)) func(servicetest.Target) string {
+		return func(tg servicetest.Target) string { return fx.file(tg, prep) }
+	}
+	return map[string]custodyCall{
 		"ShelveArchiveFile": {fixture: fresh(nil),
 			grpc: func(ctx context.Context, c pb.HandoverServiceClient, id string) error {
 				return servicetest.ErrOf(c.ShelveArchiveFile(ctx, &pb.ShelveArchiveFileRequest{Id: id, ShelfLocation: "A-1"}))

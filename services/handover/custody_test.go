@@ -128,10 +128,21 @@ func TestCustodyLoans(t *testing.T) {
 	_, err = w.client.ReturnArchiveFile(asA, &pb.ReturnArchiveFileRequest{Id: f.Id})
 	wantReason(t, err, codes.FailedPrecondition, ReasonFileWrongState)
 
-	// A reading refused: a refusal needs its reason, and leaves the file
-	// where it was.
+	f = refuseReading(t, w, f)
+	wantCustody(t, w, f.Id, []string{
+		"RECEIVED clerk-a", "SHELVED archivist-heping", "LOAN_REQUESTED archivist-heping", "LOAN_APPROVED archivist-heping-2",
+		"RETURNED archivist-heping", "LOAN_REQUESTED archivist-heping-2", "LOAN_REFUSED archivist-heping",
+	})
+}
+
+// refuseReading asks for a reading of f as one archivist and has the
+// other refuse it: a refusal needs its reason, and leaves the file where
+// it was.
+func refuseReading(t *testing.T, w *world, f *pb.ArchiveFile) *pb.ArchiveFile {
+	t.Helper()
+	asA, asA2 := w.as(archivistAP), w.as(archivistA2P)
 	f = w.fileOf(w.client.RequestArchiveLoan(asA2, &pb.RequestArchiveLoanRequest{Id: f.Id, Kind: pb.ArchiveLoan_READING, Borrower: "社区 李书记", Purpose: "查阅履历", DueOn: "2026-03-21"}))
-	_, err = w.client.DecideArchiveLoan(asA, &pb.DecideArchiveLoanRequest{Id: f.Id})
+	_, err := w.client.DecideArchiveLoan(asA, &pb.DecideArchiveLoanRequest{Id: f.Id})
 	wantFields(t, err, "note")
 	f = w.fileOf(w.client.DecideArchiveLoan(asA, &pb.DecideArchiveLoanRequest{Id: f.Id, Note: "非本人授权，不予查阅"}))
 	if f.State != pb.ArchiveFile_IN_CUSTODY || f.Loan != nil {
@@ -140,10 +151,7 @@ func TestCustodyLoans(t *testing.T) {
 	if st := w.statistics(); st.Consulted != 1 || st.OnLoan != 0 || st.Overdue != 0 {
 		t.Errorf("statistics after the return and the refusal: %v", st)
 	}
-	wantCustody(t, w, f.Id, []string{
-		"RECEIVED clerk-a", "SHELVED archivist-heping", "LOAN_REQUESTED archivist-heping", "LOAN_APPROVED archivist-heping-2",
-		"RETURNED archivist-heping", "LOAN_REQUESTED archivist-heping-2", "LOAN_REFUSED archivist-heping",
-	})
+	return f
 }
 
 func withDue(r *pb.RequestArchiveLoanRequest, due string) *pb.RequestArchiveLoanRequest {
