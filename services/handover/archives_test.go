@@ -8,19 +8,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// The archivists of the tests: two of the receiving community's district
-// (one asks for a loan, the other decides), one of another district.
-var (
-	archivistAP  = authn.Principal{Subject: "archivist-heping", Role: authn.RoleArchivist, District: servicetest.DistrictAB}
-	archivistA2P = authn.Principal{Subject: "archivist-heping-2", Role: authn.RoleArchivist, District: servicetest.DistrictAB}
-	archivistCP  = authn.Principal{Subject: "archivist-shenhe", Role: authn.RoleArchivist, District: servicetest.DistrictC}
-)
+// archivistA2P is a second archivist of the receiving community's
+// district: one asks for a loan, the other decides.
+var archivistA2P = servicetest.Archivist("archivist-heping-2", servicetest.DistrictAB)
 
 // Shorter names of the categories.
 const (
@@ -108,6 +103,7 @@ func receiptFixture(w *world) (*pb.Handover, []string) {
 	ctx := w.as(clerkAP)
 	h := w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: pkg}))
 	h = w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id}))
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterSHA}))
 	h = w.handover(w.client.ReceiveFunds(ctx, &pb.ReceiveFundsRequest{Id: h.Id, AmountFen: h.Funds.AmountFen, VoucherNo: "V-1", ReceivedOn: "2026-01-05"}))
 	for _, pr := range h.Premises {
 		h = w.handover(w.client.InspectPremises(ctx, &pb.InspectPremisesRequest{Id: h.Id, PremisesId: pr.Id, Accepted: true}))
@@ -122,7 +118,7 @@ func TestArchivesPerMaterial(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	h, ids := receiptFixture(w)
-	ctx := w.as(clerkAP)
+	ctx := w.as(archivistAP)
 	// The first dossier arrives in one volume of two with the
 	// autobiography explained, the second the old way, the third is
 	// missing with two of its materials explained.
@@ -141,11 +137,12 @@ func TestArchivesPerMaterial(t *testing.T) {
 		if diff := cmp.Diff(want[i], d.MissingMaterials, protocmp.Transform()); diff != "" {
 			t.Errorf("dossier %d materials (-want +got):\n%s", i, diff)
 		}
-		if d.ReceivedBy != clerkAP.Subject || d.ReceiveTime == nil {
+		if d.ReceivedBy != archivistAP.Subject || d.ReceiveTime == nil {
 			t.Errorf("dossier %d signed by %q at %v", i, d.ReceivedBy, d.ReceiveTime)
 		}
 	}
-	_, err := w.client.CompleteHandover(ctx, &pb.CompleteHandoverRequest{Id: h.Id})
+	wantArchivesTrack(t, h, pb.Track_OPEN, 1)
+	_, err := w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id})
 	st := wantReason(t, err, codes.FailedPrecondition, ReasonIncomplete)
 	if got := fieldsOf(st); !cmp.Equal(got, []string{"dossiers[0]", "dossiers[2]"}) {
 		t.Errorf("incomplete fields %v", got)
@@ -167,11 +164,18 @@ func TestArchivesPerMaterial(t *testing.T) {
 	if h.Dossiers[0].VolumesReceived != 1 || h.Dossiers[1].VolumesReceived != 2 {
 		t.Errorf("volumes received %d, %d; want 1 (as received) and 2 (the dossier's)", h.Dossiers[0].VolumesReceived, h.Dossiers[1].VolumesReceived)
 	}
-	h = w.handover(w.client.CompleteHandover(ctx, &pb.CompleteHandoverRequest{Id: h.Id}))
+	wantArchivesTrack(t, h, pb.Track_COMPLETED, 3)
+	h = w.handover(w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id}))
 	if h.State != pb.Handover_COMPLETED {
 		t.Fatalf("state %v", h.State)
 	}
-	for _, e := range w.events(h.Id) {
+	wantNoRetirees(t, w.events(h.Id), ids)
+}
+
+// wantNoRetirees checks that no event of a timeline names a retiree.
+func wantNoRetirees(t *testing.T, events []*pb.Event, ids []string) {
+	t.Helper()
+	for _, e := range events {
 		for _, id := range ids {
 			if strings.Contains(e.Detail, id) {
 				t.Errorf("event %s names a retiree: %q", e.Action, e.Detail)
@@ -187,7 +191,7 @@ func TestArchivesIntoCustody(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	h, ids := receiptFixture(w)
-	ctx := w.as(clerkAP)
+	ctx := w.as(archivistAP)
 	h = w.handover(w.client.ReceiveArchives(ctx, &pb.ReceiveArchivesRequest{Id: h.Id, Received: ids[:2]}))
 	first := h.Dossiers[0].ArchiveFileId
 	if first == "" || h.Dossiers[1].ArchiveFileId == "" || h.Dossiers[2].ArchiveFileId != "" {
@@ -206,7 +210,7 @@ func TestArchivesIntoCustody(t *testing.T) {
 	f := resp.ArchiveFile
 	want := &pb.ArchiveFile{
 		Id: first, RetireeId: ids[0], HandoverId: h.Id, DossierNo: h.Dossiers[0].DossierNo, Volumes: 2,
-		District: servicetest.DistrictAB, State: pb.ArchiveFile_IN_CUSTODY, ReceivedBy: clerkAP.Subject, Etag: "r1",
+		District: servicetest.DistrictAB, State: pb.ArchiveFile_IN_CUSTODY, ReceivedBy: archivistAP.Subject, Etag: "r1",
 	}
 	if diff := cmp.Diff(want, f, protocmp.Transform(), protocmp.IgnoreFields(&pb.ArchiveFile{}, "receive_time", "update_time")); diff != "" {
 		t.Errorf("file (-want +got):\n%s", diff)
@@ -221,4 +225,19 @@ func TestArchivesIntoCustody(t *testing.T) {
 		{RetireeId: ids[2], MissingMaterials: []*pb.MissingMaterial{{Category: awards}, {Category: awards}, {Category: 42}}},
 	}})
 	wantFields(t, err, "dossiers[0].missingMaterials[1].category", "dossiers[0].missingMaterials[2].category")
+}
+
+// wantArchivesTrack checks the state of h's archives track and how many
+// of its three dossiers are settled.
+func wantArchivesTrack(t *testing.T, h *pb.Handover, state pb.Track_State, settled int64) {
+	t.Helper()
+	for _, tr := range h.Tracks {
+		if tr.Kind == pb.Track_ARCHIVES {
+			if tr.State != state || tr.Items != 3 || tr.Settled != settled {
+				t.Errorf("archives track %v, %d of %d settled; want %v, %d of 3", tr.State, tr.Settled, tr.Items, state, settled)
+			}
+			return
+		}
+	}
+	t.Errorf("no archives track in %v", h.Tracks)
 }

@@ -42,7 +42,7 @@ func (w *world) fileOf(resp interface{ GetArchiveFile() *pb.ArchiveFile }, err e
 func (w *world) receivedFile() *pb.ArchiveFile {
 	w.t.Helper()
 	h := w.submitted(1)
-	h = w.handover(w.client.ReceiveArchives(w.as(clerkAP), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
+	h = w.handover(w.client.ReceiveArchives(w.as(archivistAP), &pb.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds}))
 	return w.fileOf(w.client.GetArchiveFile(w.as(archivistAP), &pb.GetArchiveFileRequest{Id: h.Dossiers[0].ArchiveFileId}))
 }
 
@@ -130,7 +130,7 @@ func TestCustodyLoans(t *testing.T) {
 
 	f = refuseReading(t, w, f)
 	wantCustody(t, w, f.Id, []string{
-		"RECEIVED clerk-a", "SHELVED archivist-heping", "LOAN_REQUESTED archivist-heping", "LOAN_APPROVED archivist-heping-2",
+		"RECEIVED archivist-heping", "SHELVED archivist-heping", "LOAN_REQUESTED archivist-heping", "LOAN_APPROVED archivist-heping-2",
 		"RETURNED archivist-heping", "LOAN_REQUESTED archivist-heping-2", "LOAN_REFUSED archivist-heping",
 	})
 }
@@ -209,7 +209,7 @@ func TestCustodySendOn(t *testing.T) {
 	if st := w.statistics(); st.Received != 1 || st.SentOn != 1 {
 		t.Errorf("statistics %v", st)
 	}
-	wantCustody(t, w, f.Id, []string{"RECEIVED clerk-a", "SENT_ON archivist-heping"})
+	wantCustody(t, w, f.Id, []string{"RECEIVED archivist-heping", "SENT_ON archivist-heping"})
 }
 
 // transfer moves a retiree to community in registry, as admin.
