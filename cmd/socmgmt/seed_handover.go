@@ -306,8 +306,28 @@ func (hs *handoverSeeder) receiveFirstHalf(clerk context.Context, h *handoverv1.
 		return err
 	}
 	half := h.RetireeIds[:len(h.RetireeIds)/2]
-	_, err := hs.client.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: half})
+	_, err := hs.client.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Dossiers: dossierReceipts(h, half)})
 	return err
+}
+
+// dossierReceipts are the receipts of the dossiers of ids in h: a
+// dossier whose checklist lacks the wage and appointment records, which
+// every file must hold, arrives with that material explained in writing.
+func dossierReceipts(h *handoverv1.Handover, ids []string) []*handoverv1.DossierReceipt {
+	lacks := make(map[string]bool, len(h.Dossiers))
+	for _, d := range h.Dossiers {
+		lacks[d.RetireeId] = !slices.Contains(d.Checklist, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS)
+	}
+	out := make([]*handoverv1.DossierReceipt, len(ids))
+	for i, id := range ids {
+		out[i] = &handoverv1.DossierReceipt{RetireeId: id}
+		if lacks[id] {
+			out[i].MissingMaterials = []*handoverv1.MissingMaterial{{
+				Category: handoverv1.ArchiveCategory_WAGES_APPOINTMENTS, Explanation: "工资材料由原单位劳资科出具书面证明",
+			}}
+		}
+	}
+	return out
 }
 
 // complete receives the rest of h's funds and archives (one dossier
@@ -322,7 +342,7 @@ func (hs *handoverSeeder) complete(clerk context.Context, h *handoverv1.Handover
 	}
 	rest := h.RetireeIds[len(h.RetireeIds)/2:]
 	missing := []*handoverv1.MissingDossier{{RetireeId: rest[len(rest)-1], Explanation: "档案早年遗失，原单位已出具证明材料"}}
-	if _, err := c.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: rest[:len(rest)-1], Missing: missing}); err != nil {
+	if _, err := c.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Dossiers: dossierReceipts(h, rest[:len(rest)-1]), Missing: missing}); err != nil {
 		return err
 	}
 	for _, pr := range h.Premises {

@@ -366,7 +366,10 @@ func benchPackage(code string, ids []string) *handoverv1.Handover {
 	}
 	for i, id := range ids {
 		p.Dossiers = append(p.Dossiers, &handoverv1.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("BYQ-%05d", i+1), Volumes: 2,
-			Checklist: []handoverv1.ArchiveCategory{handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS}})
+			Checklist: []handoverv1.ArchiveCategory{
+				handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_AUTOBIOGRAPHY, handoverv1.ArchiveCategory_APPRAISAL,
+				handoverv1.ArchiveCategory_EDUCATION_TITLES, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS,
+			}})
 	}
 	return p
 }

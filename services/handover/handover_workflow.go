@@ -129,7 +129,7 @@ func newDraft(in *pb.Handover) *pb.Handover {
 	}
 	h.Funds.ReceivedFen, h.Funds.Receipts = 0, nil
 	for _, d := range h.Dossiers {
-		d.State, d.Explanation = pb.Dossier_PENDING, ""
+		clearReceipt(d)
 	}
 	for i, pr := range h.Premises {
 		pr.Id = premisesID(i + 1)
@@ -293,9 +293,9 @@ func mergeDossiers(old, in []*pb.Dossier) []*pb.Dossier {
 	}
 	out := cloneAll(in)
 	for _, d := range out {
-		d.State, d.Explanation = pb.Dossier_PENDING, ""
+		clearReceipt(d)
 		if o := byRetiree[d.RetireeId]; o != nil && o.DossierNo == d.DossierNo {
-			d.State, d.Explanation = o.State, o.Explanation
+			keepReceipt(d, o)
 		}
 	}
 	return out
@@ -494,51 +494,6 @@ func receiveFunds(h *pb.Handover, r *pb.FundsReceipt) (string, error) {
 		r.AmountFen, r.VoucherNo, r.ReceivedOn, f.ReceivedFen, f.AmountFen), nil
 }
 
-// receiveArchives marks dossiers received, or missing with an
-// explanation. Each retiree named must have a dossier in the package.
-func receiveArchives(h *pb.Handover, received []string, missing []*pb.MissingDossier) (string, error) {
-	if err := requireState(h, "receiving archives", pb.Handover_SUBMITTED); err != nil {
-		return "", err
-	}
-	byRetiree := make(map[string]*pb.Dossier, len(h.Dossiers))
-	for _, d := range h.Dossiers {
-		byRetiree[d.RetireeId] = d
-	}
-	var v fault.Violations
-	for i, id := range received {
-		if byRetiree[id] == nil {
-			v.Add(fmt.Sprintf("received[%d]", i), "no dossier for this retiree in the package")
-		}
-	}
-	for i, m := range missing {
-		if byRetiree[m.RetireeId] == nil {
-			v.Add(fmt.Sprintf("missing[%d].retireeId", i), "no dossier for this retiree in the package")
-		}
-	}
-	if err := v.Err(); err != nil {
-		return "", err
-	}
-	for _, id := range received {
-		d := byRetiree[id]
-		d.State, d.Explanation = pb.Dossier_RECEIVED, ""
-	}
-	for _, m := range missing {
-		d := byRetiree[m.RetireeId]
-		d.State, d.Explanation = pb.Dossier_MISSING, m.Explanation
-	}
-	var got, lacking int
-	for _, d := range h.Dossiers {
-		switch d.State {
-		case pb.Dossier_RECEIVED:
-			got++
-		case pb.Dossier_MISSING:
-			lacking++
-		}
-	}
-	return fmt.Sprintf("%d dossiers received, %d missing and explained; in all %d received, %d missing, %d pending",
-		len(received), len(missing), got, lacking, len(h.Dossiers)-got-lacking), nil
-}
-
 // inspectPremises records the verdict on one premises. Premises of an
 // agreement not addressed to one community are accepted only with the
 // group company's approval, into a community of the receiving unit.
@@ -605,7 +560,7 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 	}
 	for i, d := range h.Dossiers {
 		if !dossierSettled(d) {
-			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: "neither received nor explained as missing"})
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: unsettledDossier(d)})
 		}
 	}
 	for i, o := range h.Obligations {

@@ -68,6 +68,9 @@ type worldOptions struct {
 	// follow runs the retiree projection, following the registry's
 	// change feed as the handover service.
 	follow bool
+	// tcp serves the handover service on a loopback port (world.addr),
+	// for a gateway in front of it.
+	tcp bool
 }
 
 // world is a handover service with a real registry and a fake activity
@@ -86,6 +89,8 @@ type world struct {
 	serial atomic.Int64
 	// dispatcher is the last one startDispatcher started.
 	dispatcher *Dispatcher
+	// addr is the handover service's loopback address with tcp.
+	addr string
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -109,7 +114,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
 	srv := servicetest.Serve(t, servicetest.Options{
-		Name: "handover", Keys: w.keys,
+		Name: "handover", Keys: w.keys, TCP: o.tcp,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterHandoverServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
@@ -120,6 +125,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		},
 	})
 	w.client = pb.NewHandoverServiceClient(srv.Conn())
+	w.addr = srv.Addr()
 	if o.dispatch {
 		w.startDispatcher(o)
 	}
@@ -253,10 +259,19 @@ func packageFor(ids []string) *pb.Handover {
 	for i, id := range ids {
 		h.Dossiers = append(h.Dossiers, &pb.Dossier{
 			RetireeId: id, DossierNo: fmt.Sprintf("D-%05d", i+1), Volumes: 2,
-			Checklist: []pb.ArchiveCategory{pb.ArchiveCategory_RESUME, pb.ArchiveCategory_WAGES_APPOINTMENTS},
+			Checklist: fullChecklist(),
 		})
 	}
 	return h
+}
+
+// fullChecklist lists every material a file must hold, and awards: a
+// dossier that arrives with it is settled.
+func fullChecklist() []pb.ArchiveCategory {
+	return []pb.ArchiveCategory{
+		pb.ArchiveCategory_RESUME, pb.ArchiveCategory_AUTOBIOGRAPHY, pb.ArchiveCategory_APPRAISAL,
+		pb.ArchiveCategory_EDUCATION_TITLES, pb.ArchiveCategory_AWARDS, pb.ArchiveCategory_WAGES_APPOINTMENTS,
+	}
 }
 
 // handover returns the handover of an answer, failing the test on an

@@ -25,4 +25,14 @@ var Methods = limits.Table{
 	pb.HandoverService_ListObligations_FullMethodName:    limits.Read,
 	pb.HandoverService_AllocateRetirees_FullMethodName:   limits.Write,
 	pb.HandoverService_VerifyRoster_FullMethodName:       limits.Write,
+	// --- archives (issue 15)
+	pb.HandoverService_GetArchiveFile_FullMethodName:        limits.Read,
+	pb.HandoverService_ListArchiveFiles_FullMethodName:      limits.Read,
+	pb.HandoverService_ShelveArchiveFile_FullMethodName:     limits.Write,
+	pb.HandoverService_RequestArchiveLoan_FullMethodName:    limits.Write,
+	pb.HandoverService_DecideArchiveLoan_FullMethodName:     limits.Write,
+	pb.HandoverService_ReturnArchiveFile_FullMethodName:     limits.Write,
+	pb.HandoverService_SendOnArchiveFile_FullMethodName:     limits.Write,
+	pb.HandoverService_ListArchiveFileEvents_FullMethodName: limits.Read,
+	pb.HandoverService_GetArchiveStatistics_FullMethodName:  limits.Read,
 }

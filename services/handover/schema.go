@@ -1,6 +1,10 @@
 package handover
 
-import "github.com/socmgmt/socmgmt/internal/boltstore"
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
 
 // Bucket names of the handover's bbolt file, all in one place. Keys are
 // order-preserving: ids as strings, sequences as 8-byte big-endian numbers,
@@ -35,11 +39,31 @@ var (
 	// empty: the obligations a retiree's death stops (schema 2).
 	bucketObligationsByRetiree = []byte("obligations_by_retiree")
 
-	allBuckets = [][]byte{
+	// bucketArchiveFiles maps archive file id to ArchiveFile: the files
+	// in the archivists' custody (schema 4).
+	bucketArchiveFiles = []byte("archive_files")
+	// bucketArchiveFilesByDistrict holds district code, 0, file id.
+	bucketArchiveFilesByDistrict = []byte("archive_files_by_district")
+	// bucketArchiveLoansDue holds district code, 0, due date, 0, file id
+	// -> empty for each file on loan: the overdue are a prefix walk.
+	bucketArchiveLoansDue = []byte("archive_loans_due")
+	// bucketArchiveEvents holds file id, 0, sequence -> CustodyEvent.
+	bucketArchiveEvents = []byte("archive_file_events")
+	// bucketArchiveStats holds district code, 0, date, 0, measure ->
+	// 8-byte count: the statistics of intake and use, per day.
+	bucketArchiveStats = []byte("archive_stats")
+
+	// custodyBuckets are the buckets schema 4 adds.
+	custodyBuckets = [][]byte{
+		bucketArchiveFiles, bucketArchiveFilesByDistrict, bucketArchiveLoansDue,
+		bucketArchiveEvents, bucketArchiveStats,
+	}
+
+	allBuckets = append([][]byte{
 		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
 		bucketObligationsByRetiree, bucketByReceiver,
-	}
+	}, custodyBuckets...)
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global
 	// across lanes so that the outbox keeps the order of completions.
@@ -51,10 +75,23 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 3,
+	Version: 4,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		{From: 1, To: 2, Name: "index obligations by retiree", Apply: migrateIndexObligations},
 		{From: 2, To: 3, Name: "handovers become agreements with a receiving unit, allocations and tracks", Apply: migrateAgreements},
+		{From: 3, To: 4, Name: "archive files in custody", Apply: migrateArchiveCustody},
 	},
+}
+
+// migrateArchiveCustody (schema 3 → 4) adds the buckets of the archive
+// files in custody. Dossiers received before hold no file: custody starts
+// with the receipts made from this version on.
+func migrateArchiveCustody(tx *bolt.Tx) error {
+	for _, b := range custodyBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -120,3 +120,54 @@ func TestOpenStoreMigratesVersion1(t *testing.T) {
 		t.Errorf("obligations after the death = %v, want stopped from 2026-08", list)
 	}
 }
+
+// TestOpenStoreMigratesVersion3 opens a file of layout 3, which has no
+// buckets of archive files in custody, holding a submitted package with a
+// dossier received before custody was kept; the migration adds the
+// buckets, and the package's next dossier goes into custody.
+func TestOpenStoreMigratesVersion3(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "handover.db")
+	hid := newHandoverID(time.Date(2026, 6, 15, 10, 0, 0, 0, time.UTC))
+	h := &pb.Handover{
+		Id: hid, State: pb.Handover_SUBMITTED, EnterpriseCreditCode: enterpriseX, ReceiverCode: servicetest.StreetAB,
+		RetireeIds: []string{"abcdefghijklmnop", "bcdefghijklmnopq"}, Etag: "r2",
+		SubmitTime: timestamppb.New(time.Date(2026, 6, 16, 10, 0, 0, 0, time.UTC)),
+		Dossiers: []*pb.Dossier{
+			{RetireeId: "abcdefghijklmnop", DossierNo: "D-1", Volumes: 1, State: pb.Dossier_RECEIVED, Checklist: fullChecklist()},
+			{RetireeId: "bcdefghijklmnopq", DossierNo: "D-2", Volumes: 3, State: pb.Dossier_PENDING, Checklist: fullChecklist()},
+		},
+	}
+	v3 := slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool {
+		return slices.ContainsFunc(custodyBuckets, func(c []byte) bool { return string(c) == string(b) })
+	})
+	boltstoretest.WriteFile(t, path, v3, func(tx *bolt.Tx) error {
+		return errors.Join(
+			boltstoretest.Put(tx, string(bucketMeta), "schema_version", boltstore.U64(3)),
+			boltstoretest.PutProto(tx, "handovers", hid, h),
+		)
+	})
+	s, err := OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := boltstoretest.SchemaVersion(t, s.DB(), bucketMeta); v != storageSchema.Version {
+		t.Errorf("schema version = %d, want %d", v, storageSchema.Version)
+	}
+	allow := func(*pb.Handover) error { return nil }
+	got, err := s.mutate(hid, "", Actor{Subject: "archivist-heping"}, allow, func(w *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := w.receiveArchives(cur, archiveReceipt{received: []string{"bcdefghijklmnopq"}}, w.actor)
+		return actionArchivesReceived, detail, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dossiers[0].ArchiveFileId != "" || got.Dossiers[1].ArchiveFileId == "" {
+		t.Errorf("files %q, %q: want the second dossier's only", got.Dossiers[0].ArchiveFileId, got.Dossiers[1].ArchiveFileId)
+	}
+	files, _, err := s.ListArchiveFiles(ArchiveFilter{District: servicetest.DistrictAB}, 10, nil)
+	if err != nil || len(files) != 1 || files[0].Volumes != 3 {
+		t.Errorf("files in custody %v, %v", files, err)
+	}
+}

@@ -470,10 +470,12 @@ func (s *Server) ReceiveFunds(ctx context.Context, req *pb.ReceiveFundsRequest) 
 
 // ReceiveArchives implements pb.HandoverServiceServer.
 func (s *Server) ReceiveArchives(ctx context.Context, req *pb.ReceiveArchivesRequest) (*pb.ReceiveArchivesResponse, error) {
-	check := func() error { return checkArchives(req.Received, req.Missing) }
-	h, err := s.takeStep(ctx, byArchives, req.Id, req.Etag, check, rule(actionArchivesReceived, func(cur *pb.Handover) (string, error) {
-		return receiveArchives(cur, req.Received, req.Missing)
-	}))
+	r := archiveReceipt{received: req.Received, missing: req.Missing, dossiers: req.Dossiers}
+	check := func() error { return checkArchives(r) }
+	h, err := s.takeStep(ctx, byArchives, req.Id, req.Etag, check, func(w *txn, cur *pb.Handover) (string, string, error) {
+		detail, err := w.receiveArchives(cur, r, w.actor)
+		return actionArchivesReceived, detail, err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,14 +8,12 @@
 package handover
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,6 +161,8 @@ type txn struct {
 	// queued counts the commands added to the outbox; removed those
 	// deleted from it. The store's backlog follows once the commit is done.
 	queued, removed int
+	// actor takes the step mutate applies: who signs for what it records.
+	actor Actor
 }
 
 // update runs fn in a write transaction and, after a successful commit,
@@ -246,23 +246,12 @@ func moveIndexSet(b *bolt.Bucket, from, to []string, id string) error {
 // event appends a step to h's timeline, with the state h is in now.
 func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
 	prefix := boltstore.Prefix(h.Id)
-	seq := uint64(1)
-	c := w.tx.Bucket(bucketEvents).Cursor()
-	k, _ := c.Seek(boltstore.AppendU64(bytes.Clone(prefix), math.MaxUint64))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
-		last, err := boltstore.ParseU64(k[len(prefix):])
-		if err != nil {
-			return err
-		}
-		seq = last + 1
+	seq, err := nextSequence(w.tx.Bucket(bucketEvents), prefix)
+	if err != nil {
+		return err
 	}
 	e := &pb.Event{
-		Sequence:  int64(seq),
+		Sequence:  int64(seq), //nolint:gosec // G115: counted up one by one from 1
 		Time:      timestamppb.New(w.now),
 		Actor:     actor.Subject,
 		ActorRole: actor.Role,
@@ -329,6 +318,7 @@ func (s *Store) mutate(id, etag string, actor Actor, allowed func(*pb.Handover) 
 			return err
 		}
 		h := proto.Clone(old).(*pb.Handover)
+		w.actor = actor
 		action, detail, err := fn(w, h)
 		if err != nil {
 			return err

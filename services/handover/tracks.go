@@ -81,12 +81,6 @@ func archivesTrack(h *pb.Handover) *pb.Track {
 	return t
 }
 
-// dossierSettled reports whether a dossier needs nothing more: received,
-// or missing with the reason explained.
-func dossierSettled(d *pb.Dossier) bool {
-	return d.State == pb.Dossier_RECEIVED || d.State == pb.Dossier_MISSING && d.Explanation != ""
-}
-
 // partyTrack is the receiving party organisation's: one item per party
 // member's transfer. No transfers are recorded yet, so it does not apply.
 func partyTrack(*pb.Handover) *pb.Track {

@@ -403,32 +403,6 @@ func checkReceipt(r *pb.FundsReceipt, today string) error {
 	return v.Err()
 }
 
-// checkArchives validates what a ReceiveArchives names.
-func checkArchives(received []string, missing []*pb.MissingDossier) error {
-	var v fault.Violations
-	switch {
-	case len(received) == 0 && len(missing) == 0:
-		v.Add("received", "name at least one dossier received or missing")
-	case len(received)+len(missing) > MaxRetirees:
-		v.Addf("received", "at most %d dossiers per call", MaxRetirees)
-		return v.Err()
-	}
-	seen := make(retireeSet, len(received)+len(missing))
-	for i, id := range received {
-		seen.check(&v, fmt.Sprintf("received[%d]", i), id, "named twice")
-	}
-	for i, m := range missing {
-		field := fmt.Sprintf("missing[%d]", i)
-		if m == nil {
-			v.Add(field, "required")
-			continue
-		}
-		seen.check(&v, field+".retireeId", m.RetireeId, "named twice")
-		inputcheck.Text(&v, field+".explanation", m.Explanation, true, maxReasonLen)
-	}
-	return v.Err()
-}
-
 // checkInspection validates an inspection: a declined premises needs its
 // notes.
 func checkInspection(req *pb.InspectPremisesRequest) error {

@@ -275,21 +275,27 @@ func FuzzCheckNewHandover(f *testing.F) {
 
 // FuzzCheckArchives: the archive lists of a ReceiveArchives never panic
 // the checks, and what passes names each retiree once with a reason for
-// each missing one.
+// each missing one and known categories, each once.
 func FuzzCheckArchives(f *testing.F) {
-	f.Add("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "遗失")
-	f.Add("aaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaa", "")
-	f.Fuzz(func(t *testing.T, received, missing, explanation string) {
+	f.Add("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "遗失", int32(2), int32(2))
+	f.Add("aaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaa", "", int32(0), int32(0))
+	f.Add("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "", int32(3), int32(11))
+	f.Fuzz(func(t *testing.T, received, missing, explanation string, c1, c2 int32) {
 		m := []*pb.MissingDossier{{RetireeId: missing, Explanation: explanation}}
-		if err := checkArchives([]string{received}, m); err != nil {
+		materials := []*pb.MissingMaterial{{Category: pb.ArchiveCategory(c1)}, {Category: pb.ArchiveCategory(c2), Explanation: explanation}}
+		r := archiveReceipt{missing: m, dossiers: []*pb.DossierReceipt{{RetireeId: received, MissingMaterials: materials}}}
+		if err := checkArchives(r); err != nil {
 			return
 		}
 		if received == missing || explanation == "" || !inputcheck.IsOpaqueID(received) || !inputcheck.IsOpaqueID(missing) {
 			t.Fatalf("passed: %q %q %q", received, missing, explanation)
 		}
+		if c1 == c2 || c1 < 1 || c1 > 10 || c2 < 1 || c2 > 10 {
+			t.Fatalf("categories passed: %d %d", c1, c2)
+		}
 		h := newDraft(packageFor([]string{received}))
-		h.State = pb.Handover_SUBMITTED
-		if _, err := receiveArchives(h, []string{received}, m); err == nil {
+		byRetiree := map[string]*pb.Dossier{received: h.Dossiers[0]}
+		if err := checkReceiptTargets(byRetiree, r); err == nil {
 			t.Fatalf("a dossier not in the package was accepted: %q", missing)
 		}
 	})

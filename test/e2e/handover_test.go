@@ -253,9 +253,19 @@ func TestHandoverService(t *testing.T) {
 		}
 	})
 
-	must(t, "the clerk receives the archives, one missing and explained", func(t *testing.T) {
+	must(t, "the clerk receives the archives, each missing material explained, one dossier missing and explained", func(t *testing.T) {
+		// The checklists lack the autobiography and the education
+		// records, which every file must hold: each needs its own
+		// written explanation.
+		received := make([]any, retirees-1)
+		for i, id := range ids[:retirees-1] {
+			received[i] = map[string]any{"retireeId": id, "missingMaterials": []any{
+				map[string]any{"category": "AUTOBIOGRAPHY", "explanation": "本人自传未存档，原单位出具书面说明"},
+				map[string]any{"category": "EDUCATION_TITLES", "explanation": "学历材料由原单位补出证明"},
+			}}
+		}
 		send(t, call{method: http.MethodPost, path: path + ":receiveArchives", token: tk.clerkA, body: map[string]any{
-			"received": ids[:retirees-1],
+			"dossiers": received,
 			"missing":  []any{map[string]any{"retireeId": ids[retirees-1], "explanation": "档案于2008年移交时遗失，原单位已出具书面说明"}},
 		}}, http.StatusOK, &h)
 		if st := h.Dossiers[retirees-1]; st.State != "MISSING" || st.Explanation == "" || h.Dossiers[0].State != "RECEIVED" {

@@ -284,6 +284,72 @@ func (e V1ArchiveCategory) Valid() bool {
 	}
 }
 
+// Defines values for V1ArchiveFileState.
+const (
+	V1ArchiveFileStateINCUSTODY        V1ArchiveFileState = "IN_CUSTODY"
+	V1ArchiveFileStateONLOAN           V1ArchiveFileState = "ON_LOAN"
+	V1ArchiveFileStateSENTON           V1ArchiveFileState = "SENT_ON"
+	V1ArchiveFileStateSTATEUNSPECIFIED V1ArchiveFileState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1ArchiveFileState enum.
+func (e V1ArchiveFileState) Valid() bool {
+	switch e {
+	case V1ArchiveFileStateINCUSTODY:
+		return true
+	case V1ArchiveFileStateONLOAN:
+		return true
+	case V1ArchiveFileStateSENTON:
+		return true
+	case V1ArchiveFileStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1ArchiveLoanKind.
+const (
+	V1ArchiveLoanKindKINDUNSPECIFIED V1ArchiveLoanKind = "KIND_UNSPECIFIED"
+	V1ArchiveLoanKindLOAN            V1ArchiveLoanKind = "LOAN"
+	V1ArchiveLoanKindREADING         V1ArchiveLoanKind = "READING"
+)
+
+// Valid indicates whether the value is a known member of the V1ArchiveLoanKind enum.
+func (e V1ArchiveLoanKind) Valid() bool {
+	switch e {
+	case V1ArchiveLoanKindKINDUNSPECIFIED:
+		return true
+	case V1ArchiveLoanKindLOAN:
+		return true
+	case V1ArchiveLoanKindREADING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1ArchiveLoanState.
+const (
+	V1ArchiveLoanStateAPPROVED         V1ArchiveLoanState = "APPROVED"
+	V1ArchiveLoanStateREQUESTED        V1ArchiveLoanState = "REQUESTED"
+	V1ArchiveLoanStateSTATEUNSPECIFIED V1ArchiveLoanState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1ArchiveLoanState enum.
+func (e V1ArchiveLoanState) Valid() bool {
+	switch e {
+	case V1ArchiveLoanStateAPPROVED:
+		return true
+	case V1ArchiveLoanStateREQUESTED:
+		return true
+	case V1ArchiveLoanStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1Category.
 const (
 	V1CategoryCATEGORYUNSPECIFIED V1Category = "CATEGORY_UNSPECIFIED"
@@ -1256,6 +1322,30 @@ func (e V1TransferState) Valid() bool {
 	}
 }
 
+// Defines values for HandoverServiceListArchiveFilesParamsState.
+const (
+	HandoverServiceListArchiveFilesParamsStateINCUSTODY        HandoverServiceListArchiveFilesParamsState = "IN_CUSTODY"
+	HandoverServiceListArchiveFilesParamsStateONLOAN           HandoverServiceListArchiveFilesParamsState = "ON_LOAN"
+	HandoverServiceListArchiveFilesParamsStateSENTON           HandoverServiceListArchiveFilesParamsState = "SENT_ON"
+	HandoverServiceListArchiveFilesParamsStateSTATEUNSPECIFIED HandoverServiceListArchiveFilesParamsState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the HandoverServiceListArchiveFilesParamsState enum.
+func (e HandoverServiceListArchiveFilesParamsState) Valid() bool {
+	switch e {
+	case HandoverServiceListArchiveFilesParamsStateINCUSTODY:
+		return true
+	case HandoverServiceListArchiveFilesParamsStateONLOAN:
+		return true
+	case HandoverServiceListArchiveFilesParamsStateSENTON:
+		return true
+	case HandoverServiceListArchiveFilesParamsStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PensionServiceListDeathBenefitClaimsParamsState.
 const (
 	PensionServiceListDeathBenefitClaimsParamsStateAPPROVED                          PensionServiceListDeathBenefitClaimsParamsState = "APPROVED"
@@ -1684,6 +1774,15 @@ type HandoverServiceCompleteHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
 }
 
+// HandoverServiceDecideArchiveLoanBody DecideArchiveLoanRequest is the request of DecideArchiveLoan.
+type HandoverServiceDecideArchiveLoanBody struct {
+	Approved *bool   `json:"approved,omitempty"`
+	Etag     *string `json:"etag,omitempty"`
+
+	// Note Why it is refused; required to refuse.
+	Note *string `json:"note,omitempty"`
+}
+
 // HandoverServiceInspectPremisesBody InspectPremisesRequest is the request of InspectPremises.
 type HandoverServiceInspectPremisesBody struct {
 	Accepted *bool `json:"accepted,omitempty"`
@@ -1703,8 +1802,15 @@ type HandoverServiceInspectPremisesBody struct {
 
 // HandoverServiceReceiveArchivesBody ReceiveArchivesRequest is the request of ReceiveArchives.
 type HandoverServiceReceiveArchivesBody struct {
-	Etag    *string             `json:"etag,omitempty"`
-	Missing *[]V1MissingDossier `json:"missing,omitempty"`
+	// Dossiers Dossiers that arrived, each with the materials found missing in it.
+	// The materials every enterprise retiree's file must hold are RESUME,
+	// AUTOBIOGRAPHY, APPRAISAL, EDUCATION_TITLES and WAGES_APPOINTMENTS
+	// (and PARTY_LEAGUE for a party member); each one missing needs its own
+	// written explanation before the dossier is settled. A retiree named
+	// here may not be named in received or missing.
+	Dossiers *[]V1DossierReceipt `json:"dossiers,omitempty"`
+	Etag     *string             `json:"etag,omitempty"`
+	Missing  *[]V1MissingDossier `json:"missing,omitempty"`
 
 	// Received Retiree ids whose dossiers arrived.
 	Received *[]string `json:"received,omitempty"`
@@ -1720,10 +1826,51 @@ type HandoverServiceReceiveFundsBody struct {
 	VoucherNo  *string `json:"voucherNo,omitempty"`
 }
 
+// HandoverServiceRequestArchiveLoanBody RequestArchiveLoanRequest is the request of RequestArchiveLoan.
+type HandoverServiceRequestArchiveLoanBody struct {
+	Borrower *string `json:"borrower,omitempty"`
+
+	// DueOn YYYY-MM-DD: today or at most 30 days ahead.
+	DueOn *string `json:"dueOn,omitempty"`
+	Etag  *string `json:"etag,omitempty"`
+
+	// Kind Kind is what the file is taken out for.
+	//
+	//  - READING: Read in the archive's reading room (查阅).
+	//  - LOAN: Lent out of the archive (借阅).
+	Kind    *V1ArchiveLoanKind `json:"kind,omitempty"`
+	Purpose *string            `json:"purpose,omitempty"`
+}
+
+// HandoverServiceReturnArchiveFileBody ReturnArchiveFileRequest is the request of ReturnArchiveFile.
+type HandoverServiceReturnArchiveFileBody struct {
+	Etag *string `json:"etag,omitempty"`
+	Note *string `json:"note,omitempty"`
+}
+
 // HandoverServiceReturnHandoverBody ReturnHandoverRequest is the request of ReturnHandover.
 type HandoverServiceReturnHandoverBody struct {
 	Etag   *string `json:"etag,omitempty"`
 	Reason *string `json:"reason,omitempty"`
+}
+
+// HandoverServiceSendOnArchiveFileBody SendOnArchiveFileRequest is the request of SendOnArchiveFile.
+type HandoverServiceSendOnArchiveFileBody struct {
+	Etag        *string `json:"etag,omitempty"`
+	Note        *string `json:"note,omitempty"`
+	ToCustodian *string `json:"toCustodian,omitempty"`
+
+	// ToDistrict The district the retiree moved to; it must be where registry has the
+	// retiree now.
+	ToDistrict *string `json:"toDistrict,omitempty"`
+}
+
+// HandoverServiceShelveArchiveFileBody ShelveArchiveFileRequest is the request of ShelveArchiveFile.
+type HandoverServiceShelveArchiveFileBody struct {
+	Etag *string `json:"etag,omitempty"`
+
+	// ShelfLocation Room, cabinet, shelf, box.
+	ShelfLocation *string `json:"shelfLocation,omitempty"`
 }
 
 // HandoverServiceSubmitHandoverBody SubmitHandoverRequest is the request of SubmitHandover.
@@ -2093,6 +2240,105 @@ type V1AnomalyKind string
 //   - OTHER_MATERIALS: 其他材料
 type V1ArchiveCategory string
 
+// V1ArchiveFile ArchiveFile is a retiree's personnel file in the custody of the
+// archivist of a district, from its receipt in a handover on.
+type V1ArchiveFile struct {
+	// District The 6-digit code of the district whose archivist keeps the file.
+	District   *string `json:"district,omitempty"`
+	DossierNo  *string `json:"dossierNo,omitempty"`
+	Etag       *string `json:"etag,omitempty"`
+	HandoverID *string `json:"handoverId,omitempty"`
+	ID         *string `json:"id,omitempty"`
+
+	// Loan The pending request, or the loan in course; empty otherwise.
+	Loan        *V1ArchiveLoan `json:"loan,omitempty"`
+	ReceiveTime *time.Time     `json:"receiveTime,omitempty"`
+
+	// ReceivedBy Who signed for the file at receipt, and when.
+	ReceivedBy *string `json:"receivedBy,omitempty"`
+	RetireeID  *string `json:"retireeId,omitempty"`
+
+	// SendOn Where the file went, once SENT_ON.
+	SendOn *V1ArchiveSendOn `json:"sendOn,omitempty"`
+
+	// ShelfLocation Where the file is shelved; empty until ShelveArchiveFile.
+	ShelfLocation *string `json:"shelfLocation,omitempty"`
+
+	// State State is where the file is.
+	//
+	//  - IN_CUSTODY: On the archivist's shelves (or awaiting a shelf).
+	//  - ON_LOAN: Lent out or being read, until it is returned.
+	//  - SENT_ON: Sent on to another district's custodian; the record stays.
+	State      *V1ArchiveFileState `json:"state,omitempty"`
+	UpdateTime *time.Time          `json:"updateTime,omitempty"`
+	Volumes    *int32              `json:"volumes,omitempty"`
+}
+
+// V1ArchiveFileState State is where the file is.
+//
+//   - IN_CUSTODY: On the archivist's shelves (or awaiting a shelf).
+//   - ON_LOAN: Lent out or being read, until it is returned.
+//   - SENT_ON: Sent on to another district's custodian; the record stays.
+type V1ArchiveFileState string
+
+// V1ArchiveLoan ArchiveLoan is a request to lend a file out or to read it, and its
+// course.
+type V1ArchiveLoan struct {
+	ApproveTime *time.Time `json:"approveTime,omitempty"`
+	ApprovedBy  *string    `json:"approvedBy,omitempty"`
+
+	// Borrower Who borrows or reads the file: the unit and officer, in words.
+	Borrower *string `json:"borrower,omitempty"`
+
+	// DueOn YYYY-MM-DD, China time: when the file is due back.
+	DueOn *string `json:"dueOn,omitempty"`
+
+	// Kind Kind is what the file is taken out for.
+	//
+	//  - READING: Read in the archive's reading room (查阅).
+	//  - LOAN: Lent out of the archive (借阅).
+	Kind *V1ArchiveLoanKind `json:"kind,omitempty"`
+
+	// Purpose Why, in words.
+	Purpose     *string    `json:"purpose,omitempty"`
+	RequestTime *time.Time `json:"requestTime,omitempty"`
+	RequestedBy *string    `json:"requestedBy,omitempty"`
+
+	// State State is how far the request is.
+	//
+	//  - REQUESTED: Waiting for someone other than the requester to decide.
+	//  - APPROVED: Approved: the file is out until returned.
+	State *V1ArchiveLoanState `json:"state,omitempty"`
+}
+
+// V1ArchiveLoanKind Kind is what the file is taken out for.
+//
+//   - READING: Read in the archive's reading room (查阅).
+//   - LOAN: Lent out of the archive (借阅).
+type V1ArchiveLoanKind string
+
+// V1ArchiveLoanState State is how far the request is.
+//
+//   - REQUESTED: Waiting for someone other than the requester to decide.
+//   - APPROVED: Approved: the file is out until returned.
+type V1ArchiveLoanState string
+
+// V1ArchiveSendOn ArchiveSendOn is where a file was sent when its retiree moved.
+type V1ArchiveSendOn struct {
+	Note     *string    `json:"note,omitempty"`
+	SendTime *time.Time `json:"sendTime,omitempty"`
+	SentBy   *string    `json:"sentBy,omitempty"`
+
+	// ToCommunityID The community registry has the retiree in now.
+	ToCommunityID *string `json:"toCommunityId,omitempty"`
+
+	// ToCustodian The receiving custodian, in words (archive office, officer).
+	ToCustodian *string `json:"toCustodian,omitempty"`
+
+	// ToDistrict The 6-digit code of the district the retiree moved to.
+	ToDistrict *string `json:"toDistrict,omitempty"`
+}
+
 // V1AuditEntry AuditEntry records one read or change of a retiree's personal data.
 type V1AuditEntry struct {
 	// Action The RPC, e.g. GetRetiree.
@@ -2457,6 +2703,24 @@ type V1Community struct {
 // V1CommunityKind CommunityKind is the kind of a community.
 type V1CommunityKind string
 
+// V1CustodyEvent CustodyEvent is one step in a file's custody.
+type V1CustodyEvent struct {
+	// Action RECEIVED, SHELVED, LOAN_REQUESTED, LOAN_APPROVED, LOAN_REFUSED,
+	// RETURNED, SENT_ON.
+	Action    *string `json:"action,omitempty"`
+	Actor     *string `json:"actor,omitempty"`
+	ActorRole *string `json:"actorRole,omitempty"`
+
+	// Detail What changed, in words an archivist reads.
+	Detail    *string `json:"detail,omitempty"`
+	RequestID *string `json:"requestId,omitempty"`
+	Sequence  *string `json:"sequence,omitempty"`
+
+	// State The state after the step.
+	State *V1ArchiveFileState `json:"state,omitempty"`
+	Time  *time.Time          `json:"time,omitempty"`
+}
+
 // V1DeathBenefitClaim DeathBenefitClaim is a family's claim of the funeral grant and the
 // survivor payment after a retiree's death. States: DRAFT → SUBMITTED →
 // APPROVED | REJECTED; APPROVED → PAID. A death that registry reverses
@@ -2694,17 +2958,46 @@ type V1DeliveryState string
 
 // V1Dossier Dossier is a retiree's personnel archive.
 type V1Dossier struct {
+	// ArchiveFileID Output only: the file in the archivist's custody, once received.
+	ArchiveFileID *string `json:"archiveFileId,omitempty"`
+
 	// Checklist The categories the dossier contains.
 	Checklist *[]V1ArchiveCategory `json:"checklist,omitempty"`
 	DossierNo *string              `json:"dossierNo,omitempty"`
 
 	// Explanation Why a missing dossier is missing.
 	Explanation *string `json:"explanation,omitempty"`
-	RetireeID   *string `json:"retireeId,omitempty"`
+
+	// MissingMaterials Output only: the materials found missing at receipt, each with its
+	// own written explanation (empty until it is given). A required
+	// material (see ReceiveArchivesRequest.dossiers) the checklist lacks is
+	// missing whether or not a receipt names it.
+	MissingMaterials *[]V1MissingMaterial `json:"missingMaterials,omitempty"`
+	ReceiveTime      *time.Time           `json:"receiveTime,omitempty"`
+
+	// ReceivedBy Output only: the subject who signed for the dossier at its last
+	// receipt, and when.
+	ReceivedBy *string `json:"receivedBy,omitempty"`
+	RetireeID  *string `json:"retireeId,omitempty"`
 
 	// State Output only.
 	State   *V1DossierState `json:"state,omitempty"`
 	Volumes *int32          `json:"volumes,omitempty"`
+
+	// VolumesReceived Output only: the volumes that arrived.
+	VolumesReceived *int32 `json:"volumesReceived,omitempty"`
+}
+
+// V1DossierReceipt DossierReceipt is one dossier as the archivist received it.
+type V1DossierReceipt struct {
+	// MissingMaterials The materials found missing, each with its explanation. A later
+	// receipt of the same dossier replaces the explanation of a category
+	// it names again and keeps the others.
+	MissingMaterials *[]V1MissingMaterial `json:"missingMaterials,omitempty"`
+	RetireeID        *string              `json:"retireeId,omitempty"`
+
+	// VolumesReceived The volumes that arrived; the dossier's volumes when 0.
+	VolumesReceived *int32 `json:"volumesReceived,omitempty"`
 }
 
 // V1DossierState State is whether the dossier arrived.
@@ -2851,6 +3144,23 @@ type V1FundsReceipt struct {
 	// ReceivedOn YYYY-MM-DD.
 	ReceivedOn *string `json:"receivedOn,omitempty"`
 	VoucherNo  *string `json:"voucherNo,omitempty"`
+}
+
+// V1GetArchiveStatisticsResponse GetArchiveStatisticsResponse is the response of GetArchiveStatistics.
+type V1GetArchiveStatisticsResponse struct {
+	Consulted *string `json:"consulted,omitempty"`
+	District  *string `json:"district,omitempty"`
+	From      *string `json:"from,omitempty"`
+
+	// OnLoan Now: files on loan, and those of them past their due date.
+	OnLoan  *string `json:"onLoan,omitempty"`
+	Overdue *string `json:"overdue,omitempty"`
+
+	// Received In the period: files received, loans and readings approved, files
+	// sent on.
+	Received *string `json:"received,omitempty"`
+	SentOn   *string `json:"sentOn,omitempty"`
+	To       *string `json:"to,omitempty"`
 }
 
 // V1GetEntitlementResponse GetEntitlementResponse is the response of GetEntitlement.
@@ -3107,6 +3417,18 @@ type V1ListActivitiesResponse struct {
 	Occurrences   *[]V1Occurrence `json:"occurrences,omitempty"`
 }
 
+// V1ListArchiveFileEventsResponse ListArchiveFileEventsResponse is the response of ListArchiveFileEvents.
+type V1ListArchiveFileEventsResponse struct {
+	Events        *[]V1CustodyEvent `json:"events,omitempty"`
+	NextPageToken *string           `json:"nextPageToken,omitempty"`
+}
+
+// V1ListArchiveFilesResponse ListArchiveFilesResponse is the response of ListArchiveFiles.
+type V1ListArchiveFilesResponse struct {
+	ArchiveFiles  *[]V1ArchiveFile `json:"archiveFiles,omitempty"`
+	NextPageToken *string          `json:"nextPageToken,omitempty"`
+}
+
 // V1ListBenefitRulesResponse ListBenefitRulesResponse is the response of ListBenefitRules.
 type V1ListBenefitRulesResponse struct {
 	NextPageToken *string          `json:"nextPageToken,omitempty"`
@@ -3285,8 +3607,34 @@ type V1ManagementMode string
 
 // V1MissingDossier MissingDossier is a dossier that did not arrive, and why.
 type V1MissingDossier struct {
+	// Explanation One explanation for the whole dossier: it stands for the explanation
+	// of each required material. Give it, or missing_materials.
 	Explanation *string `json:"explanation,omitempty"`
-	RetireeID   *string `json:"retireeId,omitempty"`
+
+	// MissingMaterials Explanations per material of the missing dossier.
+	MissingMaterials *[]V1MissingMaterial `json:"missingMaterials,omitempty"`
+	RetireeID        *string              `json:"retireeId,omitempty"`
+}
+
+// V1MissingMaterial MissingMaterial is a material category missing from a dossier, and
+// why, in writing.
+type V1MissingMaterial struct {
+	// Category ArchiveCategory is one of the ten categories of a personnel dossier.
+	//
+	//  - RESUME: 履历材料
+	//  - AUTOBIOGRAPHY: 自传材料
+	//  - APPRAISAL: 鉴定、考核材料
+	//  - EDUCATION_TITLES: 学历、学位、职称材料
+	//  - POLITICAL_REVIEW: 政审材料
+	//  - PARTY_LEAGUE: 党团材料
+	//  - AWARDS: 奖励材料
+	//  - DISCIPLINE: 处分材料
+	//  - WAGES_APPOINTMENTS: 工资、任免、出国等材料
+	//  - OTHER_MATERIALS: 其他材料
+	Category *V1ArchiveCategory `json:"category,omitempty"`
+
+	// Explanation The written explanation; empty while it is still awaited.
+	Explanation *string `json:"explanation,omitempty"`
 }
 
 // V1Obligation Obligation is something the enterprise keeps paying after the handover.
@@ -4197,6 +4545,45 @@ type ActivityServiceListRegistrationsParams struct {
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// HandoverServiceListArchiveFilesParams defines parameters for HandoverServiceListArchiveFiles.
+type HandoverServiceListArchiveFilesParams struct {
+	// District The district; an archivist's own when left out. Admin may leave it
+	// out to list every district's.
+	District *string `form:"district,omitempty" json:"district,omitempty"`
+
+	// State  - IN_CUSTODY: On the archivist's shelves (or awaiting a shelf).
+	//  - ON_LOAN: Lent out or being read, until it is returned.
+	//  - SENT_ON: Sent on to another district's custodian; the record stays.
+	State *HandoverServiceListArchiveFilesParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Overdue Only files on loan whose due date is before today (China time), by
+	// due date.
+	Overdue   *bool   `form:"overdue,omitempty" json:"overdue,omitempty"`
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// HandoverServiceListArchiveFilesParamsState defines parameters for HandoverServiceListArchiveFiles.
+type HandoverServiceListArchiveFilesParamsState string
+
+// HandoverServiceListArchiveFileEventsParams defines parameters for HandoverServiceListArchiveFileEvents.
+type HandoverServiceListArchiveFileEventsParams struct {
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// HandoverServiceGetArchiveStatisticsParams defines parameters for HandoverServiceGetArchiveStatistics.
+type HandoverServiceGetArchiveStatisticsParams struct {
+	// District The 6-digit district code; a district supervisor's or an
+	// archivist's own when left out.
+	District *string `form:"district,omitempty" json:"district,omitempty"`
+
+	// From YYYY-MM-DD, China time, both included; at most 366 days apart. The
+	// first of this month and today when left out.
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+	To   *string `form:"to,omitempty" json:"to,omitempty"`
+}
+
 // PensionServiceListBenefitRulesParams defines parameters for PensionServiceListBenefitRules.
 type PensionServiceListBenefitRulesParams struct {
 	// RegionPrefix Optional: only rules whose region starts with it.
@@ -4721,6 +5108,21 @@ type ActivityServiceCancelActivityJSONRequestBody = ActivityServiceCancelActivit
 // ActivityServiceRecordAttendanceJSONRequestBody defines body for ActivityServiceRecordAttendance for application/json ContentType.
 type ActivityServiceRecordAttendanceJSONRequestBody = ActivityServiceRecordAttendanceBody
 
+// HandoverServiceDecideArchiveLoanJSONRequestBody defines body for HandoverServiceDecideArchiveLoan for application/json ContentType.
+type HandoverServiceDecideArchiveLoanJSONRequestBody = HandoverServiceDecideArchiveLoanBody
+
+// HandoverServiceRequestArchiveLoanJSONRequestBody defines body for HandoverServiceRequestArchiveLoan for application/json ContentType.
+type HandoverServiceRequestArchiveLoanJSONRequestBody = HandoverServiceRequestArchiveLoanBody
+
+// HandoverServiceReturnArchiveFileJSONRequestBody defines body for HandoverServiceReturnArchiveFile for application/json ContentType.
+type HandoverServiceReturnArchiveFileJSONRequestBody = HandoverServiceReturnArchiveFileBody
+
+// HandoverServiceSendOnArchiveFileJSONRequestBody defines body for HandoverServiceSendOnArchiveFile for application/json ContentType.
+type HandoverServiceSendOnArchiveFileJSONRequestBody = HandoverServiceSendOnArchiveFileBody
+
+// HandoverServiceShelveArchiveFileJSONRequestBody defines body for HandoverServiceShelveArchiveFile for application/json ContentType.
+type HandoverServiceShelveArchiveFileJSONRequestBody = HandoverServiceShelveArchiveFileBody
+
 // PensionServiceCreateBenefitRuleJSONRequestBody defines body for PensionServiceCreateBenefitRule for application/json ContentType.
 type PensionServiceCreateBenefitRuleJSONRequestBody = V1BenefitRule
 
@@ -5217,6 +5619,135 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendance(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceListArchiveFiles List archive files
+	//
+	// ListArchiveFiles lists the files of a district, by state or only
+	// those on loan past their due date.
+	//
+	// Corresponds with GET /v1/archiveFiles (the `HandoverServiceListArchiveFiles` operationId).
+	HandoverServiceListArchiveFiles(ctx context.Context, params *HandoverServiceListArchiveFilesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceGetArchiveFile Get archive file
+	//
+	// GetArchiveFile returns one personnel file in the custody of a
+	// district's archivist (the archivist of its district, admin).
+	//
+	// Corresponds with GET /v1/archiveFiles/{id} (the `HandoverServiceGetArchiveFile` operationId).
+	HandoverServiceGetArchiveFile(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceListArchiveFileEvents List archive file events
+	//
+	// ListArchiveFileEvents is a file's custody record: every hand-off,
+	// with who and when.
+	//
+	// Corresponds with GET /v1/archiveFiles/{id}/events (the `HandoverServiceListArchiveFileEvents` operationId).
+	HandoverServiceListArchiveFileEvents(ctx context.Context, id string, params *HandoverServiceListArchiveFileEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceDecideArchiveLoanWithBody Decide archive loan
+	//
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+	HandoverServiceDecideArchiveLoanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceDecideArchiveLoan Decide archive loan
+	//
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+	HandoverServiceDecideArchiveLoan(ctx context.Context, id string, body HandoverServiceDecideArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceRequestArchiveLoanWithBody Request archive loan
+	//
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+	HandoverServiceRequestArchiveLoanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceRequestArchiveLoan Request archive loan
+	//
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+	HandoverServiceRequestArchiveLoan(ctx context.Context, id string, body HandoverServiceRequestArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceReturnArchiveFileWithBody Return archive file
+	//
+	// ReturnArchiveFile records a lent file's return to custody.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+	HandoverServiceReturnArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceReturnArchiveFile Return archive file
+	//
+	// ReturnArchiveFile records a lent file's return to custody.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+	HandoverServiceReturnArchiveFile(ctx context.Context, id string, body HandoverServiceReturnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceSendOnArchiveFileWithBody Send on archive file
+	//
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+	HandoverServiceSendOnArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceSendOnArchiveFile Send on archive file
+	//
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+	HandoverServiceSendOnArchiveFile(ctx context.Context, id string, body HandoverServiceSendOnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceShelveArchiveFileWithBody Shelve archive file
+	//
+	// ShelveArchiveFile records where a file in custody is shelved.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+	HandoverServiceShelveArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceShelveArchiveFile Shelve archive file
+	//
+	// ShelveArchiveFile records where a file in custody is shelved.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+	HandoverServiceShelveArchiveFile(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceGetArchiveStatistics Get archive statistics
+	//
+	// GetArchiveStatistics counts a district's files received, consulted
+	// and sent on in a period, and those on loan and overdue now (the
+	// district's archivist and supervisor, bureau, admin).
+	//
+	// Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
+	HandoverServiceGetArchiveStatistics(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceListBenefitRules List benefit rules
 	//
@@ -6887,6 +7418,275 @@ func (c *Client) ActivityServiceRecordAttendanceWithBody(ctx context.Context, id
 // Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 func (c *Client) ActivityServiceRecordAttendance(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewActivityServiceRecordAttendanceRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceListArchiveFiles List archive files
+//
+// ListArchiveFiles lists the files of a district, by state or only
+// those on loan past their due date.
+//
+// Corresponds with GET /v1/archiveFiles (the `HandoverServiceListArchiveFiles` operationId).
+func (c *Client) HandoverServiceListArchiveFiles(ctx context.Context, params *HandoverServiceListArchiveFilesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceListArchiveFilesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceGetArchiveFile Get archive file
+//
+// GetArchiveFile returns one personnel file in the custody of a
+// district's archivist (the archivist of its district, admin).
+//
+// Corresponds with GET /v1/archiveFiles/{id} (the `HandoverServiceGetArchiveFile` operationId).
+func (c *Client) HandoverServiceGetArchiveFile(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceGetArchiveFileRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceListArchiveFileEvents List archive file events
+//
+// ListArchiveFileEvents is a file's custody record: every hand-off,
+// with who and when.
+//
+// Corresponds with GET /v1/archiveFiles/{id}/events (the `HandoverServiceListArchiveFileEvents` operationId).
+func (c *Client) HandoverServiceListArchiveFileEvents(ctx context.Context, id string, params *HandoverServiceListArchiveFileEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceListArchiveFileEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceDecideArchiveLoanWithBody Decide archive loan
+//
+// DecideArchiveLoan approves or refuses the pending loan request of a
+// file; whoever decides must not be whoever asked.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+func (c *Client) HandoverServiceDecideArchiveLoanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceDecideArchiveLoanRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceDecideArchiveLoan Decide archive loan
+//
+// DecideArchiveLoan approves or refuses the pending loan request of a
+// file; whoever decides must not be whoever asked.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+func (c *Client) HandoverServiceDecideArchiveLoan(ctx context.Context, id string, body HandoverServiceDecideArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceDecideArchiveLoanRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceRequestArchiveLoanWithBody Request archive loan
+//
+// RequestArchiveLoan asks to lend a file in custody out, or to have it
+// read, until a due date at most 30 days ahead.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+func (c *Client) HandoverServiceRequestArchiveLoanWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceRequestArchiveLoanRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceRequestArchiveLoan Request archive loan
+//
+// RequestArchiveLoan asks to lend a file in custody out, or to have it
+// read, until a due date at most 30 days ahead.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+func (c *Client) HandoverServiceRequestArchiveLoan(ctx context.Context, id string, body HandoverServiceRequestArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceRequestArchiveLoanRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceReturnArchiveFileWithBody Return archive file
+//
+// ReturnArchiveFile records a lent file's return to custody.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+func (c *Client) HandoverServiceReturnArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceReturnArchiveFileRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceReturnArchiveFile Return archive file
+//
+// ReturnArchiveFile records a lent file's return to custody.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+func (c *Client) HandoverServiceReturnArchiveFile(ctx context.Context, id string, body HandoverServiceReturnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceReturnArchiveFileRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceSendOnArchiveFileWithBody Send on archive file
+//
+// SendOnArchiveFile sends a file in custody on to the custodian of the
+// district the retiree moved to, once registry has the move.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+func (c *Client) HandoverServiceSendOnArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceSendOnArchiveFileRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceSendOnArchiveFile Send on archive file
+//
+// SendOnArchiveFile sends a file in custody on to the custodian of the
+// district the retiree moved to, once registry has the move.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+func (c *Client) HandoverServiceSendOnArchiveFile(ctx context.Context, id string, body HandoverServiceSendOnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceSendOnArchiveFileRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceShelveArchiveFileWithBody Shelve archive file
+//
+// ShelveArchiveFile records where a file in custody is shelved.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+func (c *Client) HandoverServiceShelveArchiveFileWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceShelveArchiveFileRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceShelveArchiveFile Shelve archive file
+//
+// ShelveArchiveFile records where a file in custody is shelved.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+func (c *Client) HandoverServiceShelveArchiveFile(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceShelveArchiveFileRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceGetArchiveStatistics Get archive statistics
+//
+// GetArchiveStatistics counts a district's files received, consulted
+// and sent on in a period, and those on loan and overdue now (the
+// district's archivist and supervisor, bureau, admin).
+//
+// Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
+func (c *Client) HandoverServiceGetArchiveStatistics(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceGetArchiveStatisticsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -10241,6 +11041,528 @@ func NewActivityServiceRecordAttendanceRequestWithBody(server string, id string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceListArchiveFilesRequest constructs an http.Request for the HandoverServiceListArchiveFiles method
+func NewHandoverServiceListArchiveFilesRequest(server string, params *HandoverServiceListArchiveFilesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.District != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "district", *params.District, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Overdue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "overdue", *params.Overdue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHandoverServiceGetArchiveFileRequest constructs an http.Request for the HandoverServiceGetArchiveFile method
+func NewHandoverServiceGetArchiveFileRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHandoverServiceListArchiveFileEventsRequest constructs an http.Request for the HandoverServiceListArchiveFileEvents method
+func NewHandoverServiceListArchiveFileEventsRequest(server string, id string, params *HandoverServiceListArchiveFileEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHandoverServiceDecideArchiveLoanRequest calls the generic HandoverServiceDecideArchiveLoan builder with application/json body
+func NewHandoverServiceDecideArchiveLoanRequest(server string, id string, body HandoverServiceDecideArchiveLoanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceDecideArchiveLoanRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceDecideArchiveLoanRequestWithBody constructs an http.Request for the HandoverServiceDecideArchiveLoan method, with any body, and a specified content type
+func NewHandoverServiceDecideArchiveLoanRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s:decideLoan", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceRequestArchiveLoanRequest calls the generic HandoverServiceRequestArchiveLoan builder with application/json body
+func NewHandoverServiceRequestArchiveLoanRequest(server string, id string, body HandoverServiceRequestArchiveLoanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceRequestArchiveLoanRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceRequestArchiveLoanRequestWithBody constructs an http.Request for the HandoverServiceRequestArchiveLoan method, with any body, and a specified content type
+func NewHandoverServiceRequestArchiveLoanRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s:requestLoan", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceReturnArchiveFileRequest calls the generic HandoverServiceReturnArchiveFile builder with application/json body
+func NewHandoverServiceReturnArchiveFileRequest(server string, id string, body HandoverServiceReturnArchiveFileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceReturnArchiveFileRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceReturnArchiveFileRequestWithBody constructs an http.Request for the HandoverServiceReturnArchiveFile method, with any body, and a specified content type
+func NewHandoverServiceReturnArchiveFileRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s:return", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceSendOnArchiveFileRequest calls the generic HandoverServiceSendOnArchiveFile builder with application/json body
+func NewHandoverServiceSendOnArchiveFileRequest(server string, id string, body HandoverServiceSendOnArchiveFileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceSendOnArchiveFileRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceSendOnArchiveFileRequestWithBody constructs an http.Request for the HandoverServiceSendOnArchiveFile method, with any body, and a specified content type
+func NewHandoverServiceSendOnArchiveFileRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s:sendOn", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceShelveArchiveFileRequest calls the generic HandoverServiceShelveArchiveFile builder with application/json body
+func NewHandoverServiceShelveArchiveFileRequest(server string, id string, body HandoverServiceShelveArchiveFileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceShelveArchiveFileRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceShelveArchiveFileRequestWithBody constructs an http.Request for the HandoverServiceShelveArchiveFile method, with any body, and a specified content type
+func NewHandoverServiceShelveArchiveFileRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles/%s:shelve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceGetArchiveStatisticsRequest constructs an http.Request for the HandoverServiceGetArchiveStatistics method
+func NewHandoverServiceGetArchiveStatisticsRequest(server string, params *HandoverServiceGetArchiveStatisticsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/archiveFiles:statistics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.District != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "district", *params.District, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -15632,6 +16954,143 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/activities/{id}:recordAttendance (the `ActivityServiceRecordAttendance` operationId).
 	ActivityServiceRecordAttendanceWithResponse(ctx context.Context, id string, body ActivityServiceRecordAttendanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ActivityServiceRecordAttendanceResponse, error)
 
+	// HandoverServiceListArchiveFilesWithResponse List archive files
+	//
+	// ListArchiveFiles lists the files of a district, by state or only
+	// those on loan past their due date.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/archiveFiles (the `HandoverServiceListArchiveFiles` operationId).
+	HandoverServiceListArchiveFilesWithResponse(ctx context.Context, params *HandoverServiceListArchiveFilesParams, reqEditors ...RequestEditorFn) (*HandoverServiceListArchiveFilesResponse, error)
+
+	// HandoverServiceGetArchiveFileWithResponse Get archive file
+	//
+	// GetArchiveFile returns one personnel file in the custody of a
+	// district's archivist (the archivist of its district, admin).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/archiveFiles/{id} (the `HandoverServiceGetArchiveFile` operationId).
+	HandoverServiceGetArchiveFileWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*HandoverServiceGetArchiveFileResponse, error)
+
+	// HandoverServiceListArchiveFileEventsWithResponse List archive file events
+	//
+	// ListArchiveFileEvents is a file's custody record: every hand-off,
+	// with who and when.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/archiveFiles/{id}/events (the `HandoverServiceListArchiveFileEvents` operationId).
+	HandoverServiceListArchiveFileEventsWithResponse(ctx context.Context, id string, params *HandoverServiceListArchiveFileEventsParams, reqEditors ...RequestEditorFn) (*HandoverServiceListArchiveFileEventsResponse, error)
+
+	// HandoverServiceDecideArchiveLoanWithBodyWithResponse Decide archive loan
+	//
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+	HandoverServiceDecideArchiveLoanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceDecideArchiveLoanResponse, error)
+
+	// HandoverServiceDecideArchiveLoanWithResponse Decide archive loan
+	//
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+	HandoverServiceDecideArchiveLoanWithResponse(ctx context.Context, id string, body HandoverServiceDecideArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceDecideArchiveLoanResponse, error)
+
+	// HandoverServiceRequestArchiveLoanWithBodyWithResponse Request archive loan
+	//
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+	HandoverServiceRequestArchiveLoanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceRequestArchiveLoanResponse, error)
+
+	// HandoverServiceRequestArchiveLoanWithResponse Request archive loan
+	//
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+	HandoverServiceRequestArchiveLoanWithResponse(ctx context.Context, id string, body HandoverServiceRequestArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceRequestArchiveLoanResponse, error)
+
+	// HandoverServiceReturnArchiveFileWithBodyWithResponse Return archive file
+	//
+	// ReturnArchiveFile records a lent file's return to custody.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+	HandoverServiceReturnArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceReturnArchiveFileResponse, error)
+
+	// HandoverServiceReturnArchiveFileWithResponse Return archive file
+	//
+	// ReturnArchiveFile records a lent file's return to custody.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+	HandoverServiceReturnArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceReturnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceReturnArchiveFileResponse, error)
+
+	// HandoverServiceSendOnArchiveFileWithBodyWithResponse Send on archive file
+	//
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+	HandoverServiceSendOnArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceSendOnArchiveFileResponse, error)
+
+	// HandoverServiceSendOnArchiveFileWithResponse Send on archive file
+	//
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+	HandoverServiceSendOnArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceSendOnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceSendOnArchiveFileResponse, error)
+
+	// HandoverServiceShelveArchiveFileWithBodyWithResponse Shelve archive file
+	//
+	// ShelveArchiveFile records where a file in custody is shelved.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+	HandoverServiceShelveArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceShelveArchiveFileResponse, error)
+
+	// HandoverServiceShelveArchiveFileWithResponse Shelve archive file
+	//
+	// ShelveArchiveFile records where a file in custody is shelved.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+	HandoverServiceShelveArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceShelveArchiveFileResponse, error)
+
+	// HandoverServiceGetArchiveStatisticsWithResponse Get archive statistics
+	//
+	// GetArchiveStatistics counts a district's files received, consulted
+	// and sent on in a period, and those on loan and overdue now (the
+	// district's archivist and supervisor, bureau, admin).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
+	HandoverServiceGetArchiveStatisticsWithResponse(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*HandoverServiceGetArchiveStatisticsResponse, error)
+
 	// PensionServiceListBenefitRulesWithResponse List benefit rules
 	//
 	// ListBenefitRules lists the death-benefit rules (admin, bureau).
@@ -18006,6 +19465,914 @@ func (r ActivityServiceRecordAttendanceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivityServiceRecordAttendanceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceListArchiveFilesResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListArchiveFiles
+type HandoverServiceListArchiveFilesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceListArchiveFilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListArchiveFilesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceListArchiveFilesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSON200() *V1ListArchiveFilesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceListArchiveFilesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceListArchiveFilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceListArchiveFilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceListArchiveFilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceListArchiveFilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceGetArchiveFileResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceGetArchiveFile
+type HandoverServiceGetArchiveFileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceGetArchiveFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceGetArchiveFileResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceGetArchiveFileResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceGetArchiveFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceGetArchiveFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceGetArchiveFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceGetArchiveFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceListArchiveFileEventsResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListArchiveFileEvents
+type HandoverServiceListArchiveFileEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceListArchiveFileEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListArchiveFileEventsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceListArchiveFileEventsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON200() *V1ListArchiveFileEventsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceListArchiveFileEventsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceListArchiveFileEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceListArchiveFileEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceListArchiveFileEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceListArchiveFileEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceDecideArchiveLoanResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceDecideArchiveLoan
+type HandoverServiceDecideArchiveLoanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceDecideArchiveLoanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceDecideArchiveLoanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceDecideArchiveLoanResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceDecideArchiveLoanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceDecideArchiveLoanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceDecideArchiveLoanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceDecideArchiveLoanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceRequestArchiveLoanResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceRequestArchiveLoan
+type HandoverServiceRequestArchiveLoanResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceRequestArchiveLoanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceRequestArchiveLoanResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceRequestArchiveLoanResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceRequestArchiveLoanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceRequestArchiveLoanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceRequestArchiveLoanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceRequestArchiveLoanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceReturnArchiveFileResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceReturnArchiveFile
+type HandoverServiceReturnArchiveFileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceReturnArchiveFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceReturnArchiveFileResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceReturnArchiveFileResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceReturnArchiveFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceReturnArchiveFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceReturnArchiveFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceReturnArchiveFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceSendOnArchiveFileResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceSendOnArchiveFile
+type HandoverServiceSendOnArchiveFileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceSendOnArchiveFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceSendOnArchiveFileResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceSendOnArchiveFileResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceSendOnArchiveFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceSendOnArchiveFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceSendOnArchiveFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceSendOnArchiveFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceShelveArchiveFileResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceShelveArchiveFile
+type HandoverServiceShelveArchiveFileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceShelveArchiveFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ArchiveFile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceShelveArchiveFileResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON200() *V1ArchiveFile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceShelveArchiveFileResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceShelveArchiveFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceShelveArchiveFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceShelveArchiveFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceShelveArchiveFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceGetArchiveStatisticsResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceGetArchiveStatistics
+type HandoverServiceGetArchiveStatisticsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceGetArchiveStatisticsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1GetArchiveStatisticsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceGetArchiveStatisticsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSON200() *V1GetArchiveStatisticsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceGetArchiveStatisticsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceGetArchiveStatisticsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceGetArchiveStatisticsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceGetArchiveStatisticsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceGetArchiveStatisticsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27183,6 +29550,227 @@ func (c *ClientWithResponses) ActivityServiceRecordAttendanceWithResponse(ctx co
 	return ParseActivityServiceRecordAttendanceResponse(rsp)
 }
 
+// HandoverServiceListArchiveFilesWithResponse List archive files
+//
+// ListArchiveFiles lists the files of a district, by state or only
+// those on loan past their due date.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/archiveFiles (the `HandoverServiceListArchiveFiles` operationId).
+func (c *ClientWithResponses) HandoverServiceListArchiveFilesWithResponse(ctx context.Context, params *HandoverServiceListArchiveFilesParams, reqEditors ...RequestEditorFn) (*HandoverServiceListArchiveFilesResponse, error) {
+	rsp, err := c.HandoverServiceListArchiveFiles(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceListArchiveFilesResponse(rsp)
+}
+
+// HandoverServiceGetArchiveFileWithResponse Get archive file
+//
+// GetArchiveFile returns one personnel file in the custody of a
+// district's archivist (the archivist of its district, admin).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/archiveFiles/{id} (the `HandoverServiceGetArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceGetArchiveFileWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*HandoverServiceGetArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceGetArchiveFile(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceGetArchiveFileResponse(rsp)
+}
+
+// HandoverServiceListArchiveFileEventsWithResponse List archive file events
+//
+// ListArchiveFileEvents is a file's custody record: every hand-off,
+// with who and when.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/archiveFiles/{id}/events (the `HandoverServiceListArchiveFileEvents` operationId).
+func (c *ClientWithResponses) HandoverServiceListArchiveFileEventsWithResponse(ctx context.Context, id string, params *HandoverServiceListArchiveFileEventsParams, reqEditors ...RequestEditorFn) (*HandoverServiceListArchiveFileEventsResponse, error) {
+	rsp, err := c.HandoverServiceListArchiveFileEvents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceListArchiveFileEventsResponse(rsp)
+}
+
+// HandoverServiceDecideArchiveLoanWithBodyWithResponse Decide archive loan
+//
+// DecideArchiveLoan approves or refuses the pending loan request of a
+// file; whoever decides must not be whoever asked.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+func (c *ClientWithResponses) HandoverServiceDecideArchiveLoanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceDecideArchiveLoanResponse, error) {
+	rsp, err := c.HandoverServiceDecideArchiveLoanWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceDecideArchiveLoanResponse(rsp)
+}
+
+// HandoverServiceDecideArchiveLoanWithResponse Decide archive loan
+//
+// DecideArchiveLoan approves or refuses the pending loan request of a
+// file; whoever decides must not be whoever asked.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:decideLoan (the `HandoverServiceDecideArchiveLoan` operationId).
+func (c *ClientWithResponses) HandoverServiceDecideArchiveLoanWithResponse(ctx context.Context, id string, body HandoverServiceDecideArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceDecideArchiveLoanResponse, error) {
+	rsp, err := c.HandoverServiceDecideArchiveLoan(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceDecideArchiveLoanResponse(rsp)
+}
+
+// HandoverServiceRequestArchiveLoanWithBodyWithResponse Request archive loan
+//
+// RequestArchiveLoan asks to lend a file in custody out, or to have it
+// read, until a due date at most 30 days ahead.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+func (c *ClientWithResponses) HandoverServiceRequestArchiveLoanWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceRequestArchiveLoanResponse, error) {
+	rsp, err := c.HandoverServiceRequestArchiveLoanWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceRequestArchiveLoanResponse(rsp)
+}
+
+// HandoverServiceRequestArchiveLoanWithResponse Request archive loan
+//
+// RequestArchiveLoan asks to lend a file in custody out, or to have it
+// read, until a due date at most 30 days ahead.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:requestLoan (the `HandoverServiceRequestArchiveLoan` operationId).
+func (c *ClientWithResponses) HandoverServiceRequestArchiveLoanWithResponse(ctx context.Context, id string, body HandoverServiceRequestArchiveLoanJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceRequestArchiveLoanResponse, error) {
+	rsp, err := c.HandoverServiceRequestArchiveLoan(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceRequestArchiveLoanResponse(rsp)
+}
+
+// HandoverServiceReturnArchiveFileWithBodyWithResponse Return archive file
+//
+// ReturnArchiveFile records a lent file's return to custody.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceReturnArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceReturnArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceReturnArchiveFileWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceReturnArchiveFileResponse(rsp)
+}
+
+// HandoverServiceReturnArchiveFileWithResponse Return archive file
+//
+// ReturnArchiveFile records a lent file's return to custody.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:return (the `HandoverServiceReturnArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceReturnArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceReturnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceReturnArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceReturnArchiveFile(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceReturnArchiveFileResponse(rsp)
+}
+
+// HandoverServiceSendOnArchiveFileWithBodyWithResponse Send on archive file
+//
+// SendOnArchiveFile sends a file in custody on to the custodian of the
+// district the retiree moved to, once registry has the move.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceSendOnArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceSendOnArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceSendOnArchiveFileWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceSendOnArchiveFileResponse(rsp)
+}
+
+// HandoverServiceSendOnArchiveFileWithResponse Send on archive file
+//
+// SendOnArchiveFile sends a file in custody on to the custodian of the
+// district the retiree moved to, once registry has the move.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:sendOn (the `HandoverServiceSendOnArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceSendOnArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceSendOnArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceSendOnArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceSendOnArchiveFile(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceSendOnArchiveFileResponse(rsp)
+}
+
+// HandoverServiceShelveArchiveFileWithBodyWithResponse Shelve archive file
+//
+// ShelveArchiveFile records where a file in custody is shelved.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceShelveArchiveFileWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceShelveArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceShelveArchiveFileWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceShelveArchiveFileResponse(rsp)
+}
+
+// HandoverServiceShelveArchiveFileWithResponse Shelve archive file
+//
+// ShelveArchiveFile records where a file in custody is shelved.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
+func (c *ClientWithResponses) HandoverServiceShelveArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceShelveArchiveFileResponse, error) {
+	rsp, err := c.HandoverServiceShelveArchiveFile(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceShelveArchiveFileResponse(rsp)
+}
+
+// HandoverServiceGetArchiveStatisticsWithResponse Get archive statistics
+//
+// GetArchiveStatistics counts a district's files received, consulted
+// and sent on in a period, and those on loan and overdue now (the
+// district's archivist and supervisor, bureau, admin).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
+func (c *ClientWithResponses) HandoverServiceGetArchiveStatisticsWithResponse(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*HandoverServiceGetArchiveStatisticsResponse, error) {
+	rsp, err := c.HandoverServiceGetArchiveStatistics(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceGetArchiveStatisticsResponse(rsp)
+}
+
 // PensionServiceListBenefitRulesWithResponse List benefit rules
 //
 // ListBenefitRules lists the death-benefit rules (admin, bureau).
@@ -30305,6 +32893,833 @@ func ParseActivityServiceRecordAttendanceResponse(rsp *http.Response) (*Activity
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ActivityServiceRecordAttendanceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceListArchiveFilesResponse parses an HTTP response from a HandoverServiceListArchiveFilesWithResponse call
+func ParseHandoverServiceListArchiveFilesResponse(rsp *http.Response) (*HandoverServiceListArchiveFilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceListArchiveFilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListArchiveFilesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceListArchiveFilesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceGetArchiveFileResponse parses an HTTP response from a HandoverServiceGetArchiveFileWithResponse call
+func ParseHandoverServiceGetArchiveFileResponse(rsp *http.Response) (*HandoverServiceGetArchiveFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceGetArchiveFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceGetArchiveFileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceListArchiveFileEventsResponse parses an HTTP response from a HandoverServiceListArchiveFileEventsWithResponse call
+func ParseHandoverServiceListArchiveFileEventsResponse(rsp *http.Response) (*HandoverServiceListArchiveFileEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceListArchiveFileEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListArchiveFileEventsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceListArchiveFileEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceDecideArchiveLoanResponse parses an HTTP response from a HandoverServiceDecideArchiveLoanWithResponse call
+func ParseHandoverServiceDecideArchiveLoanResponse(rsp *http.Response) (*HandoverServiceDecideArchiveLoanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceDecideArchiveLoanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceDecideArchiveLoanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceRequestArchiveLoanResponse parses an HTTP response from a HandoverServiceRequestArchiveLoanWithResponse call
+func ParseHandoverServiceRequestArchiveLoanResponse(rsp *http.Response) (*HandoverServiceRequestArchiveLoanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceRequestArchiveLoanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceRequestArchiveLoanResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceReturnArchiveFileResponse parses an HTTP response from a HandoverServiceReturnArchiveFileWithResponse call
+func ParseHandoverServiceReturnArchiveFileResponse(rsp *http.Response) (*HandoverServiceReturnArchiveFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceReturnArchiveFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceReturnArchiveFileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceSendOnArchiveFileResponse parses an HTTP response from a HandoverServiceSendOnArchiveFileWithResponse call
+func ParseHandoverServiceSendOnArchiveFileResponse(rsp *http.Response) (*HandoverServiceSendOnArchiveFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceSendOnArchiveFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceSendOnArchiveFileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceShelveArchiveFileResponse parses an HTTP response from a HandoverServiceShelveArchiveFileWithResponse call
+func ParseHandoverServiceShelveArchiveFileResponse(rsp *http.Response) (*HandoverServiceShelveArchiveFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceShelveArchiveFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ArchiveFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceShelveArchiveFileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceGetArchiveStatisticsResponse parses an HTTP response from a HandoverServiceGetArchiveStatisticsWithResponse call
+func ParseHandoverServiceGetArchiveStatisticsResponse(rsp *http.Response) (*HandoverServiceGetArchiveStatisticsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceGetArchiveStatisticsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1GetArchiveStatisticsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceGetArchiveStatisticsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -610,6 +610,166 @@ func (Track_State) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11, 1}
 }
 
+// State is where the file is.
+type ArchiveFile_State int32
+
+const (
+	ArchiveFile_STATE_UNSPECIFIED ArchiveFile_State = 0
+	// On the archivist's shelves (or awaiting a shelf).
+	ArchiveFile_IN_CUSTODY ArchiveFile_State = 1
+	// Lent out or being read, until it is returned.
+	ArchiveFile_ON_LOAN ArchiveFile_State = 2
+	// Sent on to another district's custodian; the record stays.
+	ArchiveFile_SENT_ON ArchiveFile_State = 3
+)
+
+// Enum value maps for ArchiveFile_State.
+var (
+	ArchiveFile_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "IN_CUSTODY",
+		2: "ON_LOAN",
+		3: "SENT_ON",
+	}
+	ArchiveFile_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"IN_CUSTODY":        1,
+		"ON_LOAN":           2,
+		"SENT_ON":           3,
+	}
+)
+
+func (x ArchiveFile_State) Enum() *ArchiveFile_State {
+	p := new(ArchiveFile_State)
+	*p = x
+	return p
+}
+
+func (x ArchiveFile_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ArchiveFile_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[10].Descriptor()
+}
+
+func (ArchiveFile_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[10]
+}
+
+func (x ArchiveFile_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ArchiveFile_State.Descriptor instead.
+func (ArchiveFile_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{47, 0}
+}
+
+// Kind is what the file is taken out for.
+type ArchiveLoan_Kind int32
+
+const (
+	ArchiveLoan_KIND_UNSPECIFIED ArchiveLoan_Kind = 0
+	// Read in the archive's reading room (查阅).
+	ArchiveLoan_READING ArchiveLoan_Kind = 1
+	// Lent out of the archive (借阅).
+	ArchiveLoan_LOAN ArchiveLoan_Kind = 2
+)
+
+// Enum value maps for ArchiveLoan_Kind.
+var (
+	ArchiveLoan_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "READING",
+		2: "LOAN",
+	}
+	ArchiveLoan_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"READING":          1,
+		"LOAN":             2,
+	}
+)
+
+func (x ArchiveLoan_Kind) Enum() *ArchiveLoan_Kind {
+	p := new(ArchiveLoan_Kind)
+	*p = x
+	return p
+}
+
+func (x ArchiveLoan_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ArchiveLoan_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[11].Descriptor()
+}
+
+func (ArchiveLoan_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[11]
+}
+
+func (x ArchiveLoan_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ArchiveLoan_Kind.Descriptor instead.
+func (ArchiveLoan_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48, 0}
+}
+
+// State is how far the request is.
+type ArchiveLoan_State int32
+
+const (
+	ArchiveLoan_STATE_UNSPECIFIED ArchiveLoan_State = 0
+	// Waiting for someone other than the requester to decide.
+	ArchiveLoan_REQUESTED ArchiveLoan_State = 1
+	// Approved: the file is out until returned.
+	ArchiveLoan_APPROVED ArchiveLoan_State = 2
+)
+
+// Enum value maps for ArchiveLoan_State.
+var (
+	ArchiveLoan_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "REQUESTED",
+		2: "APPROVED",
+	}
+	ArchiveLoan_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"REQUESTED":         1,
+		"APPROVED":          2,
+	}
+)
+
+func (x ArchiveLoan_State) Enum() *ArchiveLoan_State {
+	p := new(ArchiveLoan_State)
+	*p = x
+	return p
+}
+
+func (x ArchiveLoan_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ArchiveLoan_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[12].Descriptor()
+}
+
+func (ArchiveLoan_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[12]
+}
+
+func (x ArchiveLoan_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ArchiveLoan_State.Descriptor instead.
+func (ArchiveLoan_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48, 1}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -827,7 +987,20 @@ type Dossier struct {
 	// Output only.
 	State Dossier_State `protobuf:"varint,5,opt,name=state,proto3,enum=socmgmt.handover.v1.Dossier_State" json:"state,omitempty"`
 	// Why a missing dossier is missing.
-	Explanation   string `protobuf:"bytes,6,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Explanation string `protobuf:"bytes,6,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// Output only: the materials found missing at receipt, each with its
+	// own written explanation (empty until it is given). A required
+	// material (see ReceiveArchivesRequest.dossiers) the checklist lacks is
+	// missing whether or not a receipt names it.
+	MissingMaterials []*MissingMaterial `protobuf:"bytes,7,rep,name=missing_materials,json=missingMaterials,proto3" json:"missing_materials,omitempty"`
+	// Output only: the subject who signed for the dossier at its last
+	// receipt, and when.
+	ReceivedBy  string                 `protobuf:"bytes,8,opt,name=received_by,json=receivedBy,proto3" json:"received_by,omitempty"`
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// Output only: the volumes that arrived.
+	VolumesReceived int32 `protobuf:"varint,10,opt,name=volumes_received,json=volumesReceived,proto3" json:"volumes_received,omitempty"`
+	// Output only: the file in the archivist's custody, once received.
+	ArchiveFileId string `protobuf:"bytes,11,opt,name=archive_file_id,json=archiveFileId,proto3" json:"archive_file_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -900,6 +1073,41 @@ func (x *Dossier) GetState() Dossier_State {
 func (x *Dossier) GetExplanation() string {
 	if x != nil {
 		return x.Explanation
+	}
+	return ""
+}
+
+func (x *Dossier) GetMissingMaterials() []*MissingMaterial {
+	if x != nil {
+		return x.MissingMaterials
+	}
+	return nil
+}
+
+func (x *Dossier) GetReceivedBy() string {
+	if x != nil {
+		return x.ReceivedBy
+	}
+	return ""
+}
+
+func (x *Dossier) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *Dossier) GetVolumesReceived() int32 {
+	if x != nil {
+		return x.VolumesReceived
+	}
+	return 0
+}
+
+func (x *Dossier) GetArchiveFileId() string {
+	if x != nil {
+		return x.ArchiveFileId
 	}
 	return ""
 }
@@ -2610,11 +2818,15 @@ func (x *ReceiveFundsResponse) GetHandover() *Handover {
 
 // MissingDossier is a dossier that did not arrive, and why.
 type MissingDossier struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RetireeId     string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
-	Explanation   string                 `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// One explanation for the whole dossier: it stands for the explanation
+	// of each required material. Give it, or missing_materials.
+	Explanation string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// Explanations per material of the missing dossier.
+	MissingMaterials []*MissingMaterial `protobuf:"bytes,3,rep,name=missing_materials,json=missingMaterials,proto3" json:"missing_materials,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MissingDossier) Reset() {
@@ -2661,14 +2873,28 @@ func (x *MissingDossier) GetExplanation() string {
 	return ""
 }
 
+func (x *MissingDossier) GetMissingMaterials() []*MissingMaterial {
+	if x != nil {
+		return x.MissingMaterials
+	}
+	return nil
+}
+
 // ReceiveArchivesRequest is the request of ReceiveArchives.
 type ReceiveArchivesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Retiree ids whose dossiers arrived.
-	Received      []string          `protobuf:"bytes,3,rep,name=received,proto3" json:"received,omitempty"`
-	Missing       []*MissingDossier `protobuf:"bytes,4,rep,name=missing,proto3" json:"missing,omitempty"`
+	Received []string          `protobuf:"bytes,3,rep,name=received,proto3" json:"received,omitempty"`
+	Missing  []*MissingDossier `protobuf:"bytes,4,rep,name=missing,proto3" json:"missing,omitempty"`
+	// Dossiers that arrived, each with the materials found missing in it.
+	// The materials every enterprise retiree's file must hold are RESUME,
+	// AUTOBIOGRAPHY, APPRAISAL, EDUCATION_TITLES and WAGES_APPOINTMENTS
+	// (and PARTY_LEAGUE for a party member); each one missing needs its own
+	// written explanation before the dossier is settled. A retiree named
+	// here may not be named in received or missing.
+	Dossiers      []*DossierReceipt `protobuf:"bytes,5,rep,name=dossiers,proto3" json:"dossiers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2727,6 +2953,13 @@ func (x *ReceiveArchivesRequest) GetReceived() []string {
 func (x *ReceiveArchivesRequest) GetMissing() []*MissingDossier {
 	if x != nil {
 		return x.Missing
+	}
+	return nil
+}
+
+func (x *ReceiveArchivesRequest) GetDossiers() []*DossierReceipt {
+	if x != nil {
+		return x.Dossiers
 	}
 	return nil
 }
@@ -3704,6 +3937,1677 @@ func (x *VerifyRosterResponse) GetHandover() *Handover {
 	return nil
 }
 
+// MissingMaterial is a material category missing from a dossier, and
+// why, in writing.
+type MissingMaterial struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Category ArchiveCategory        `protobuf:"varint,1,opt,name=category,proto3,enum=socmgmt.handover.v1.ArchiveCategory" json:"category,omitempty"`
+	// The written explanation; empty while it is still awaited.
+	Explanation   string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MissingMaterial) Reset() {
+	*x = MissingMaterial{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MissingMaterial) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MissingMaterial) ProtoMessage() {}
+
+func (x *MissingMaterial) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MissingMaterial.ProtoReflect.Descriptor instead.
+func (*MissingMaterial) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *MissingMaterial) GetCategory() ArchiveCategory {
+	if x != nil {
+		return x.Category
+	}
+	return ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED
+}
+
+func (x *MissingMaterial) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+// DossierReceipt is one dossier as the archivist received it.
+type DossierReceipt struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The volumes that arrived; the dossier's volumes when 0.
+	VolumesReceived int32 `protobuf:"varint,2,opt,name=volumes_received,json=volumesReceived,proto3" json:"volumes_received,omitempty"`
+	// The materials found missing, each with its explanation. A later
+	// receipt of the same dossier replaces the explanation of a category
+	// it names again and keeps the others.
+	MissingMaterials []*MissingMaterial `protobuf:"bytes,3,rep,name=missing_materials,json=missingMaterials,proto3" json:"missing_materials,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DossierReceipt) Reset() {
+	*x = DossierReceipt{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DossierReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DossierReceipt) ProtoMessage() {}
+
+func (x *DossierReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DossierReceipt.ProtoReflect.Descriptor instead.
+func (*DossierReceipt) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *DossierReceipt) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *DossierReceipt) GetVolumesReceived() int32 {
+	if x != nil {
+		return x.VolumesReceived
+	}
+	return 0
+}
+
+func (x *DossierReceipt) GetMissingMaterials() []*MissingMaterial {
+	if x != nil {
+		return x.MissingMaterials
+	}
+	return nil
+}
+
+// ArchiveFile is a retiree's personnel file in the custody of the
+// archivist of a district, from its receipt in a handover on.
+type ArchiveFile struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RetireeId  string                 `protobuf:"bytes,2,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	HandoverId string                 `protobuf:"bytes,3,opt,name=handover_id,json=handoverId,proto3" json:"handover_id,omitempty"`
+	DossierNo  string                 `protobuf:"bytes,4,opt,name=dossier_no,json=dossierNo,proto3" json:"dossier_no,omitempty"`
+	Volumes    int32                  `protobuf:"varint,5,opt,name=volumes,proto3" json:"volumes,omitempty"`
+	// The 6-digit code of the district whose archivist keeps the file.
+	District string            `protobuf:"bytes,6,opt,name=district,proto3" json:"district,omitempty"`
+	State    ArchiveFile_State `protobuf:"varint,7,opt,name=state,proto3,enum=socmgmt.handover.v1.ArchiveFile_State" json:"state,omitempty"`
+	// Where the file is shelved; empty until ShelveArchiveFile.
+	ShelfLocation string `protobuf:"bytes,8,opt,name=shelf_location,json=shelfLocation,proto3" json:"shelf_location,omitempty"`
+	// The pending request, or the loan in course; empty otherwise.
+	Loan *ArchiveLoan `protobuf:"bytes,9,opt,name=loan,proto3" json:"loan,omitempty"`
+	// Where the file went, once SENT_ON.
+	SendOn *ArchiveSendOn `protobuf:"bytes,10,opt,name=send_on,json=sendOn,proto3" json:"send_on,omitempty"`
+	Etag   string         `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Who signed for the file at receipt, and when.
+	ReceivedBy    string                 `protobuf:"bytes,12,opt,name=received_by,json=receivedBy,proto3" json:"received_by,omitempty"`
+	ReceiveTime   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveFile) Reset() {
+	*x = ArchiveFile{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveFile) ProtoMessage() {}
+
+func (x *ArchiveFile) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveFile.ProtoReflect.Descriptor instead.
+func (*ArchiveFile) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ArchiveFile) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetHandoverId() string {
+	if x != nil {
+		return x.HandoverId
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetDossierNo() string {
+	if x != nil {
+		return x.DossierNo
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetVolumes() int32 {
+	if x != nil {
+		return x.Volumes
+	}
+	return 0
+}
+
+func (x *ArchiveFile) GetDistrict() string {
+	if x != nil {
+		return x.District
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetState() ArchiveFile_State {
+	if x != nil {
+		return x.State
+	}
+	return ArchiveFile_STATE_UNSPECIFIED
+}
+
+func (x *ArchiveFile) GetShelfLocation() string {
+	if x != nil {
+		return x.ShelfLocation
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetLoan() *ArchiveLoan {
+	if x != nil {
+		return x.Loan
+	}
+	return nil
+}
+
+func (x *ArchiveFile) GetSendOn() *ArchiveSendOn {
+	if x != nil {
+		return x.SendOn
+	}
+	return nil
+}
+
+func (x *ArchiveFile) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetReceivedBy() string {
+	if x != nil {
+		return x.ReceivedBy
+	}
+	return ""
+}
+
+func (x *ArchiveFile) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *ArchiveFile) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ArchiveLoan is a request to lend a file out or to read it, and its
+// course.
+type ArchiveLoan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ArchiveLoan_Kind       `protobuf:"varint,1,opt,name=kind,proto3,enum=socmgmt.handover.v1.ArchiveLoan_Kind" json:"kind,omitempty"`
+	State ArchiveLoan_State      `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.handover.v1.ArchiveLoan_State" json:"state,omitempty"`
+	// Who borrows or reads the file: the unit and officer, in words.
+	Borrower string `protobuf:"bytes,3,opt,name=borrower,proto3" json:"borrower,omitempty"`
+	// Why, in words.
+	Purpose string `protobuf:"bytes,4,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// YYYY-MM-DD, China time: when the file is due back.
+	DueOn         string                 `protobuf:"bytes,5,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	RequestedBy   string                 `protobuf:"bytes,6,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	RequestTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	ApprovedBy    string                 `protobuf:"bytes,8,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveLoan) Reset() {
+	*x = ArchiveLoan{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveLoan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveLoan) ProtoMessage() {}
+
+func (x *ArchiveLoan) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveLoan.ProtoReflect.Descriptor instead.
+func (*ArchiveLoan) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ArchiveLoan) GetKind() ArchiveLoan_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return ArchiveLoan_KIND_UNSPECIFIED
+}
+
+func (x *ArchiveLoan) GetState() ArchiveLoan_State {
+	if x != nil {
+		return x.State
+	}
+	return ArchiveLoan_STATE_UNSPECIFIED
+}
+
+func (x *ArchiveLoan) GetBorrower() string {
+	if x != nil {
+		return x.Borrower
+	}
+	return ""
+}
+
+func (x *ArchiveLoan) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ArchiveLoan) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+func (x *ArchiveLoan) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *ArchiveLoan) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *ArchiveLoan) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *ArchiveLoan) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
+}
+
+// ArchiveSendOn is where a file was sent when its retiree moved.
+type ArchiveSendOn struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The 6-digit code of the district the retiree moved to.
+	ToDistrict string `protobuf:"bytes,1,opt,name=to_district,json=toDistrict,proto3" json:"to_district,omitempty"`
+	// The receiving custodian, in words (archive office, officer).
+	ToCustodian string `protobuf:"bytes,2,opt,name=to_custodian,json=toCustodian,proto3" json:"to_custodian,omitempty"`
+	// The community registry has the retiree in now.
+	ToCommunityId string                 `protobuf:"bytes,3,opt,name=to_community_id,json=toCommunityId,proto3" json:"to_community_id,omitempty"`
+	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	SentBy        string                 `protobuf:"bytes,5,opt,name=sent_by,json=sentBy,proto3" json:"sent_by,omitempty"`
+	SendTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=send_time,json=sendTime,proto3" json:"send_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveSendOn) Reset() {
+	*x = ArchiveSendOn{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveSendOn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveSendOn) ProtoMessage() {}
+
+func (x *ArchiveSendOn) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveSendOn.ProtoReflect.Descriptor instead.
+func (*ArchiveSendOn) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ArchiveSendOn) GetToDistrict() string {
+	if x != nil {
+		return x.ToDistrict
+	}
+	return ""
+}
+
+func (x *ArchiveSendOn) GetToCustodian() string {
+	if x != nil {
+		return x.ToCustodian
+	}
+	return ""
+}
+
+func (x *ArchiveSendOn) GetToCommunityId() string {
+	if x != nil {
+		return x.ToCommunityId
+	}
+	return ""
+}
+
+func (x *ArchiveSendOn) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ArchiveSendOn) GetSentBy() string {
+	if x != nil {
+		return x.SentBy
+	}
+	return ""
+}
+
+func (x *ArchiveSendOn) GetSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendTime
+	}
+	return nil
+}
+
+// CustodyEvent is one step in a file's custody.
+type CustodyEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Sequence  int64                  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Actor     string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	ActorRole string                 `protobuf:"bytes,4,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	// RECEIVED, SHELVED, LOAN_REQUESTED, LOAN_APPROVED, LOAN_REFUSED,
+	// RETURNED, SENT_ON.
+	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	// What changed, in words an archivist reads.
+	Detail string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The state after the step.
+	State         ArchiveFile_State `protobuf:"varint,7,opt,name=state,proto3,enum=socmgmt.handover.v1.ArchiveFile_State" json:"state,omitempty"`
+	RequestId     string            `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustodyEvent) Reset() {
+	*x = CustodyEvent{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustodyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustodyEvent) ProtoMessage() {}
+
+func (x *CustodyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustodyEvent.ProtoReflect.Descriptor instead.
+func (*CustodyEvent) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CustodyEvent) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *CustodyEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *CustodyEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetActorRole() string {
+	if x != nil {
+		return x.ActorRole
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *CustodyEvent) GetState() ArchiveFile_State {
+	if x != nil {
+		return x.State
+	}
+	return ArchiveFile_STATE_UNSPECIFIED
+}
+
+func (x *CustodyEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// GetArchiveFileRequest is the request of GetArchiveFile.
+type GetArchiveFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArchiveFileRequest) Reset() {
+	*x = GetArchiveFileRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArchiveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArchiveFileRequest) ProtoMessage() {}
+
+func (x *GetArchiveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArchiveFileRequest.ProtoReflect.Descriptor instead.
+func (*GetArchiveFileRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *GetArchiveFileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetArchiveFileResponse is the response of GetArchiveFile.
+type GetArchiveFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArchiveFileResponse) Reset() {
+	*x = GetArchiveFileResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArchiveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArchiveFileResponse) ProtoMessage() {}
+
+func (x *GetArchiveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArchiveFileResponse.ProtoReflect.Descriptor instead.
+func (*GetArchiveFileResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetArchiveFileResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// ListArchiveFilesRequest is the request of ListArchiveFiles.
+type ListArchiveFilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The district; an archivist's own when left out. Admin may leave it
+	// out to list every district's.
+	District string            `protobuf:"bytes,1,opt,name=district,proto3" json:"district,omitempty"`
+	State    ArchiveFile_State `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.handover.v1.ArchiveFile_State" json:"state,omitempty"`
+	// Only files on loan whose due date is before today (China time), by
+	// due date.
+	Overdue       bool   `protobuf:"varint,3,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchiveFilesRequest) Reset() {
+	*x = ListArchiveFilesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchiveFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchiveFilesRequest) ProtoMessage() {}
+
+func (x *ListArchiveFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchiveFilesRequest.ProtoReflect.Descriptor instead.
+func (*ListArchiveFilesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListArchiveFilesRequest) GetDistrict() string {
+	if x != nil {
+		return x.District
+	}
+	return ""
+}
+
+func (x *ListArchiveFilesRequest) GetState() ArchiveFile_State {
+	if x != nil {
+		return x.State
+	}
+	return ArchiveFile_STATE_UNSPECIFIED
+}
+
+func (x *ListArchiveFilesRequest) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *ListArchiveFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListArchiveFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListArchiveFilesResponse is the response of ListArchiveFiles.
+type ListArchiveFilesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFiles  []*ArchiveFile         `protobuf:"bytes,1,rep,name=archive_files,json=archiveFiles,proto3" json:"archive_files,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchiveFilesResponse) Reset() {
+	*x = ListArchiveFilesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchiveFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchiveFilesResponse) ProtoMessage() {}
+
+func (x *ListArchiveFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchiveFilesResponse.ProtoReflect.Descriptor instead.
+func (*ListArchiveFilesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListArchiveFilesResponse) GetArchiveFiles() []*ArchiveFile {
+	if x != nil {
+		return x.ArchiveFiles
+	}
+	return nil
+}
+
+func (x *ListArchiveFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ShelveArchiveFileRequest is the request of ShelveArchiveFile.
+type ShelveArchiveFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Room, cabinet, shelf, box.
+	ShelfLocation string `protobuf:"bytes,3,opt,name=shelf_location,json=shelfLocation,proto3" json:"shelf_location,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShelveArchiveFileRequest) Reset() {
+	*x = ShelveArchiveFileRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShelveArchiveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShelveArchiveFileRequest) ProtoMessage() {}
+
+func (x *ShelveArchiveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShelveArchiveFileRequest.ProtoReflect.Descriptor instead.
+func (*ShelveArchiveFileRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ShelveArchiveFileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ShelveArchiveFileRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ShelveArchiveFileRequest) GetShelfLocation() string {
+	if x != nil {
+		return x.ShelfLocation
+	}
+	return ""
+}
+
+// ShelveArchiveFileResponse is the response of ShelveArchiveFile.
+type ShelveArchiveFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShelveArchiveFileResponse) Reset() {
+	*x = ShelveArchiveFileResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShelveArchiveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShelveArchiveFileResponse) ProtoMessage() {}
+
+func (x *ShelveArchiveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShelveArchiveFileResponse.ProtoReflect.Descriptor instead.
+func (*ShelveArchiveFileResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ShelveArchiveFileResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// RequestArchiveLoanRequest is the request of RequestArchiveLoan.
+type RequestArchiveLoanRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag     string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Kind     ArchiveLoan_Kind       `protobuf:"varint,3,opt,name=kind,proto3,enum=socmgmt.handover.v1.ArchiveLoan_Kind" json:"kind,omitempty"`
+	Borrower string                 `protobuf:"bytes,4,opt,name=borrower,proto3" json:"borrower,omitempty"`
+	Purpose  string                 `protobuf:"bytes,5,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// YYYY-MM-DD: today or at most 30 days ahead.
+	DueOn         string `protobuf:"bytes,6,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestArchiveLoanRequest) Reset() {
+	*x = RequestArchiveLoanRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestArchiveLoanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestArchiveLoanRequest) ProtoMessage() {}
+
+func (x *RequestArchiveLoanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestArchiveLoanRequest.ProtoReflect.Descriptor instead.
+func (*RequestArchiveLoanRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *RequestArchiveLoanRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RequestArchiveLoanRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestArchiveLoanRequest) GetKind() ArchiveLoan_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return ArchiveLoan_KIND_UNSPECIFIED
+}
+
+func (x *RequestArchiveLoanRequest) GetBorrower() string {
+	if x != nil {
+		return x.Borrower
+	}
+	return ""
+}
+
+func (x *RequestArchiveLoanRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *RequestArchiveLoanRequest) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+// RequestArchiveLoanResponse is the response of RequestArchiveLoan.
+type RequestArchiveLoanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestArchiveLoanResponse) Reset() {
+	*x = RequestArchiveLoanResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestArchiveLoanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestArchiveLoanResponse) ProtoMessage() {}
+
+func (x *RequestArchiveLoanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestArchiveLoanResponse.ProtoReflect.Descriptor instead.
+func (*RequestArchiveLoanResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *RequestArchiveLoanResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// DecideArchiveLoanRequest is the request of DecideArchiveLoan.
+type DecideArchiveLoanRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag     string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Approved bool                   `protobuf:"varint,3,opt,name=approved,proto3" json:"approved,omitempty"`
+	// Why it is refused; required to refuse.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideArchiveLoanRequest) Reset() {
+	*x = DecideArchiveLoanRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideArchiveLoanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideArchiveLoanRequest) ProtoMessage() {}
+
+func (x *DecideArchiveLoanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideArchiveLoanRequest.ProtoReflect.Descriptor instead.
+func (*DecideArchiveLoanRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *DecideArchiveLoanRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DecideArchiveLoanRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DecideArchiveLoanRequest) GetApproved() bool {
+	if x != nil {
+		return x.Approved
+	}
+	return false
+}
+
+func (x *DecideArchiveLoanRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// DecideArchiveLoanResponse is the response of DecideArchiveLoan.
+type DecideArchiveLoanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideArchiveLoanResponse) Reset() {
+	*x = DecideArchiveLoanResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideArchiveLoanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideArchiveLoanResponse) ProtoMessage() {}
+
+func (x *DecideArchiveLoanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideArchiveLoanResponse.ProtoReflect.Descriptor instead.
+func (*DecideArchiveLoanResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *DecideArchiveLoanResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// ReturnArchiveFileRequest is the request of ReturnArchiveFile.
+type ReturnArchiveFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnArchiveFileRequest) Reset() {
+	*x = ReturnArchiveFileRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnArchiveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnArchiveFileRequest) ProtoMessage() {}
+
+func (x *ReturnArchiveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnArchiveFileRequest.ProtoReflect.Descriptor instead.
+func (*ReturnArchiveFileRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ReturnArchiveFileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReturnArchiveFileRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReturnArchiveFileRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// ReturnArchiveFileResponse is the response of ReturnArchiveFile.
+type ReturnArchiveFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnArchiveFileResponse) Reset() {
+	*x = ReturnArchiveFileResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnArchiveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnArchiveFileResponse) ProtoMessage() {}
+
+func (x *ReturnArchiveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnArchiveFileResponse.ProtoReflect.Descriptor instead.
+func (*ReturnArchiveFileResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ReturnArchiveFileResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// SendOnArchiveFileRequest is the request of SendOnArchiveFile.
+type SendOnArchiveFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The district the retiree moved to; it must be where registry has the
+	// retiree now.
+	ToDistrict    string `protobuf:"bytes,3,opt,name=to_district,json=toDistrict,proto3" json:"to_district,omitempty"`
+	ToCustodian   string `protobuf:"bytes,4,opt,name=to_custodian,json=toCustodian,proto3" json:"to_custodian,omitempty"`
+	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendOnArchiveFileRequest) Reset() {
+	*x = SendOnArchiveFileRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendOnArchiveFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendOnArchiveFileRequest) ProtoMessage() {}
+
+func (x *SendOnArchiveFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendOnArchiveFileRequest.ProtoReflect.Descriptor instead.
+func (*SendOnArchiveFileRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *SendOnArchiveFileRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SendOnArchiveFileRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SendOnArchiveFileRequest) GetToDistrict() string {
+	if x != nil {
+		return x.ToDistrict
+	}
+	return ""
+}
+
+func (x *SendOnArchiveFileRequest) GetToCustodian() string {
+	if x != nil {
+		return x.ToCustodian
+	}
+	return ""
+}
+
+func (x *SendOnArchiveFileRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// SendOnArchiveFileResponse is the response of SendOnArchiveFile.
+type SendOnArchiveFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ArchiveFile   *ArchiveFile           `protobuf:"bytes,1,opt,name=archive_file,json=archiveFile,proto3" json:"archive_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendOnArchiveFileResponse) Reset() {
+	*x = SendOnArchiveFileResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendOnArchiveFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendOnArchiveFileResponse) ProtoMessage() {}
+
+func (x *SendOnArchiveFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendOnArchiveFileResponse.ProtoReflect.Descriptor instead.
+func (*SendOnArchiveFileResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *SendOnArchiveFileResponse) GetArchiveFile() *ArchiveFile {
+	if x != nil {
+		return x.ArchiveFile
+	}
+	return nil
+}
+
+// ListArchiveFileEventsRequest is the request of ListArchiveFileEvents.
+type ListArchiveFileEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchiveFileEventsRequest) Reset() {
+	*x = ListArchiveFileEventsRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchiveFileEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchiveFileEventsRequest) ProtoMessage() {}
+
+func (x *ListArchiveFileEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchiveFileEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListArchiveFileEventsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *ListArchiveFileEventsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListArchiveFileEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListArchiveFileEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListArchiveFileEventsResponse is the response of ListArchiveFileEvents.
+type ListArchiveFileEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*CustodyEvent        `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListArchiveFileEventsResponse) Reset() {
+	*x = ListArchiveFileEventsResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListArchiveFileEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListArchiveFileEventsResponse) ProtoMessage() {}
+
+func (x *ListArchiveFileEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListArchiveFileEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListArchiveFileEventsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ListArchiveFileEventsResponse) GetEvents() []*CustodyEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListArchiveFileEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetArchiveStatisticsRequest is the request of GetArchiveStatistics.
+type GetArchiveStatisticsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The 6-digit district code; a district supervisor's or an
+	// archivist's own when left out.
+	District string `protobuf:"bytes,1,opt,name=district,proto3" json:"district,omitempty"`
+	// YYYY-MM-DD, China time, both included; at most 366 days apart. The
+	// first of this month and today when left out.
+	From          string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArchiveStatisticsRequest) Reset() {
+	*x = GetArchiveStatisticsRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArchiveStatisticsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArchiveStatisticsRequest) ProtoMessage() {}
+
+func (x *GetArchiveStatisticsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArchiveStatisticsRequest.ProtoReflect.Descriptor instead.
+func (*GetArchiveStatisticsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *GetArchiveStatisticsRequest) GetDistrict() string {
+	if x != nil {
+		return x.District
+	}
+	return ""
+}
+
+func (x *GetArchiveStatisticsRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetArchiveStatisticsRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+// GetArchiveStatisticsResponse is the response of GetArchiveStatistics.
+type GetArchiveStatisticsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	District string                 `protobuf:"bytes,1,opt,name=district,proto3" json:"district,omitempty"`
+	From     string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To       string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// In the period: files received, loans and readings approved, files
+	// sent on.
+	Received  int64 `protobuf:"varint,4,opt,name=received,proto3" json:"received,omitempty"`
+	Consulted int64 `protobuf:"varint,5,opt,name=consulted,proto3" json:"consulted,omitempty"`
+	SentOn    int64 `protobuf:"varint,6,opt,name=sent_on,json=sentOn,proto3" json:"sent_on,omitempty"`
+	// Now: files on loan, and those of them past their due date.
+	OnLoan        int64 `protobuf:"varint,7,opt,name=on_loan,json=onLoan,proto3" json:"on_loan,omitempty"`
+	Overdue       int64 `protobuf:"varint,8,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArchiveStatisticsResponse) Reset() {
+	*x = GetArchiveStatisticsResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArchiveStatisticsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArchiveStatisticsResponse) ProtoMessage() {}
+
+func (x *GetArchiveStatisticsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArchiveStatisticsResponse.ProtoReflect.Descriptor instead.
+func (*GetArchiveStatisticsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *GetArchiveStatisticsResponse) GetDistrict() string {
+	if x != nil {
+		return x.District
+	}
+	return ""
+}
+
+func (x *GetArchiveStatisticsResponse) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetArchiveStatisticsResponse) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *GetArchiveStatisticsResponse) GetReceived() int64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *GetArchiveStatisticsResponse) GetConsulted() int64 {
+	if x != nil {
+		return x.Consulted
+	}
+	return 0
+}
+
+func (x *GetArchiveStatisticsResponse) GetSentOn() int64 {
+	if x != nil {
+		return x.SentOn
+	}
+	return 0
+}
+
+func (x *GetArchiveStatisticsResponse) GetOnLoan() int64 {
+	if x != nil {
+		return x.OnLoan
+	}
+	return 0
+}
+
+func (x *GetArchiveStatisticsResponse) GetOverdue() int64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -3732,7 +5636,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\vreceived_on\x18\x02 \x01(\tR\n" +
 	"receivedOn\x12\x1d\n" +
 	"\n" +
-	"amount_fen\x18\x03 \x01(\x03R\tamountFen\"\xc9\x02\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\"\xcf\x04\n" +
 	"\aDossier\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x1d\n" +
@@ -3741,7 +5645,14 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\avolumes\x18\x03 \x01(\x05R\avolumes\x12B\n" +
 	"\tchecklist\x18\x04 \x03(\x0e2$.socmgmt.handover.v1.ArchiveCategoryR\tchecklist\x128\n" +
 	"\x05state\x18\x05 \x01(\x0e2\".socmgmt.handover.v1.Dossier.StateR\x05state\x12 \n" +
-	"\vexplanation\x18\x06 \x01(\tR\vexplanation\"F\n" +
+	"\vexplanation\x18\x06 \x01(\tR\vexplanation\x12Q\n" +
+	"\x11missing_materials\x18\a \x03(\v2$.socmgmt.handover.v1.MissingMaterialR\x10missingMaterials\x12\x1f\n" +
+	"\vreceived_by\x18\b \x01(\tR\n" +
+	"receivedBy\x12=\n" +
+	"\freceive_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12)\n" +
+	"\x10volumes_received\x18\n" +
+	" \x01(\x05R\x0fvolumesReceived\x12&\n" +
+	"\x0farchive_file_id\x18\v \x01(\tR\rarchiveFileId\"F\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\f\n" +
@@ -3925,16 +5836,18 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\vreceived_on\x18\x05 \x01(\tR\n" +
 	"receivedOn\"Q\n" +
 	"\x14ReceiveFundsResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"Q\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xa4\x01\n" +
 	"\x0eMissingDossier\x12\x1d\n" +
 	"\n" +
 	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12 \n" +
-	"\vexplanation\x18\x02 \x01(\tR\vexplanation\"\x97\x01\n" +
+	"\vexplanation\x18\x02 \x01(\tR\vexplanation\x12Q\n" +
+	"\x11missing_materials\x18\x03 \x03(\v2$.socmgmt.handover.v1.MissingMaterialR\x10missingMaterials\"\xd8\x01\n" +
 	"\x16ReceiveArchivesRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
 	"\breceived\x18\x03 \x03(\tR\breceived\x12=\n" +
-	"\amissing\x18\x04 \x03(\v2#.socmgmt.handover.v1.MissingDossierR\amissing\"T\n" +
+	"\amissing\x18\x04 \x03(\v2#.socmgmt.handover.v1.MissingDossierR\amissing\x12?\n" +
+	"\bdossiers\x18\x05 \x03(\v2#.socmgmt.handover.v1.DossierReceiptR\bdossiers\"T\n" +
 	"\x17ReceiveArchivesResponse\x129\n" +
 	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xe0\x01\n" +
 	"\x16InspectPremisesRequest\x12\x0e\n" +
@@ -4009,7 +5922,152 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x0fdocument_sha256\x18\x03 \x01(\tR\x0edocumentSha256\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"Q\n" +
 	"\x14VerifyRosterResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover*\xe8\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"u\n" +
+	"\x0fMissingMaterial\x12@\n" +
+	"\bcategory\x18\x01 \x01(\x0e2$.socmgmt.handover.v1.ArchiveCategoryR\bcategory\x12 \n" +
+	"\vexplanation\x18\x02 \x01(\tR\vexplanation\"\xad\x01\n" +
+	"\x0eDossierReceipt\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12)\n" +
+	"\x10volumes_received\x18\x02 \x01(\x05R\x0fvolumesReceived\x12Q\n" +
+	"\x11missing_materials\x18\x03 \x03(\v2$.socmgmt.handover.v1.MissingMaterialR\x10missingMaterials\"\x85\x05\n" +
+	"\vArchiveFile\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x02 \x01(\tR\tretireeId\x12\x1f\n" +
+	"\vhandover_id\x18\x03 \x01(\tR\n" +
+	"handoverId\x12\x1d\n" +
+	"\n" +
+	"dossier_no\x18\x04 \x01(\tR\tdossierNo\x12\x18\n" +
+	"\avolumes\x18\x05 \x01(\x05R\avolumes\x12\x1a\n" +
+	"\bdistrict\x18\x06 \x01(\tR\bdistrict\x12<\n" +
+	"\x05state\x18\a \x01(\x0e2&.socmgmt.handover.v1.ArchiveFile.StateR\x05state\x12%\n" +
+	"\x0eshelf_location\x18\b \x01(\tR\rshelfLocation\x124\n" +
+	"\x04loan\x18\t \x01(\v2 .socmgmt.handover.v1.ArchiveLoanR\x04loan\x12;\n" +
+	"\asend_on\x18\n" +
+	" \x01(\v2\".socmgmt.handover.v1.ArchiveSendOnR\x06sendOn\x12\x12\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\x12\x1f\n" +
+	"\vreceived_by\x18\f \x01(\tR\n" +
+	"receivedBy\x12=\n" +
+	"\freceive_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"H\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"IN_CUSTODY\x10\x01\x12\v\n" +
+	"\aON_LOAN\x10\x02\x12\v\n" +
+	"\aSENT_ON\x10\x03\"\x87\x04\n" +
+	"\vArchiveLoan\x129\n" +
+	"\x04kind\x18\x01 \x01(\x0e2%.socmgmt.handover.v1.ArchiveLoan.KindR\x04kind\x12<\n" +
+	"\x05state\x18\x02 \x01(\x0e2&.socmgmt.handover.v1.ArchiveLoan.StateR\x05state\x12\x1a\n" +
+	"\bborrower\x18\x03 \x01(\tR\bborrower\x12\x18\n" +
+	"\apurpose\x18\x04 \x01(\tR\apurpose\x12\x15\n" +
+	"\x06due_on\x18\x05 \x01(\tR\x05dueOn\x12!\n" +
+	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12=\n" +
+	"\frequest_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12\x1f\n" +
+	"\vapproved_by\x18\b \x01(\tR\n" +
+	"approvedBy\x12=\n" +
+	"\fapprove_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vapproveTime\"3\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aREADING\x10\x01\x12\b\n" +
+	"\x04LOAN\x10\x02\";\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tREQUESTED\x10\x01\x12\f\n" +
+	"\bAPPROVED\x10\x02\"\xe1\x01\n" +
+	"\rArchiveSendOn\x12\x1f\n" +
+	"\vto_district\x18\x01 \x01(\tR\n" +
+	"toDistrict\x12!\n" +
+	"\fto_custodian\x18\x02 \x01(\tR\vtoCustodian\x12&\n" +
+	"\x0fto_community_id\x18\x03 \x01(\tR\rtoCommunityId\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12\x17\n" +
+	"\asent_by\x18\x05 \x01(\tR\x06sentBy\x127\n" +
+	"\tsend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\"\x9c\x02\n" +
+	"\fCustodyEvent\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"actor_role\x18\x04 \x01(\tR\tactorRole\x12\x16\n" +
+	"\x06action\x18\x05 \x01(\tR\x06action\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12<\n" +
+	"\x05state\x18\a \x01(\x0e2&.socmgmt.handover.v1.ArchiveFile.StateR\x05state\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"'\n" +
+	"\x15GetArchiveFileRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"]\n" +
+	"\x16GetArchiveFileResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"\xc9\x01\n" +
+	"\x17ListArchiveFilesRequest\x12\x1a\n" +
+	"\bdistrict\x18\x01 \x01(\tR\bdistrict\x12<\n" +
+	"\x05state\x18\x02 \x01(\x0e2&.socmgmt.handover.v1.ArchiveFile.StateR\x05state\x12\x18\n" +
+	"\aoverdue\x18\x03 \x01(\bR\aoverdue\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x89\x01\n" +
+	"\x18ListArchiveFilesResponse\x12E\n" +
+	"\rarchive_files\x18\x01 \x03(\v2 .socmgmt.handover.v1.ArchiveFileR\farchiveFiles\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"e\n" +
+	"\x18ShelveArchiveFileRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12%\n" +
+	"\x0eshelf_location\x18\x03 \x01(\tR\rshelfLocation\"`\n" +
+	"\x19ShelveArchiveFileResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"\xc7\x01\n" +
+	"\x19RequestArchiveLoanRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x129\n" +
+	"\x04kind\x18\x03 \x01(\x0e2%.socmgmt.handover.v1.ArchiveLoan.KindR\x04kind\x12\x1a\n" +
+	"\bborrower\x18\x04 \x01(\tR\bborrower\x12\x18\n" +
+	"\apurpose\x18\x05 \x01(\tR\apurpose\x12\x15\n" +
+	"\x06due_on\x18\x06 \x01(\tR\x05dueOn\"a\n" +
+	"\x1aRequestArchiveLoanResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"n\n" +
+	"\x18DecideArchiveLoanRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
+	"\bapproved\x18\x03 \x01(\bR\bapproved\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"`\n" +
+	"\x19DecideArchiveLoanResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"R\n" +
+	"\x18ReturnArchiveFileRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"`\n" +
+	"\x19ReturnArchiveFileResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"\x96\x01\n" +
+	"\x18SendOnArchiveFileRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
+	"\vto_district\x18\x03 \x01(\tR\n" +
+	"toDistrict\x12!\n" +
+	"\fto_custodian\x18\x04 \x01(\tR\vtoCustodian\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\"`\n" +
+	"\x19SendOnArchiveFileResponse\x12C\n" +
+	"\farchive_file\x18\x01 \x01(\v2 .socmgmt.handover.v1.ArchiveFileR\varchiveFile\"j\n" +
+	"\x1cListArchiveFileEventsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x82\x01\n" +
+	"\x1dListArchiveFileEventsResponse\x129\n" +
+	"\x06events\x18\x01 \x03(\v2!.socmgmt.handover.v1.CustodyEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n" +
+	"\x1bGetArchiveStatisticsRequest\x12\x1a\n" +
+	"\bdistrict\x18\x01 \x01(\tR\bdistrict\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\"\xe4\x01\n" +
+	"\x1cGetArchiveStatisticsResponse\x12\x1a\n" +
+	"\bdistrict\x18\x01 \x01(\tR\bdistrict\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x1a\n" +
+	"\breceived\x18\x04 \x01(\x03R\breceived\x12\x1c\n" +
+	"\tconsulted\x18\x05 \x01(\x03R\tconsulted\x12\x17\n" +
+	"\asent_on\x18\x06 \x01(\x03R\x06sentOn\x12\x17\n" +
+	"\aon_loan\x18\a \x01(\x03R\x06onLoan\x12\x18\n" +
+	"\aoverdue\x18\b \x01(\x03R\aoverdue*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4025,7 +6083,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xe5\f\n" +
+	"2\x85\x15\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -4041,7 +6099,16 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x12ListHandoverEvents\x12..socmgmt.handover.v1.ListHandoverEventsRequest\x1a/.socmgmt.handover.v1.ListHandoverEventsResponse\x12l\n" +
 	"\x0fListObligations\x12+.socmgmt.handover.v1.ListObligationsRequest\x1a,.socmgmt.handover.v1.ListObligationsResponse\x12o\n" +
 	"\x10AllocateRetirees\x12,.socmgmt.handover.v1.AllocateRetireesRequest\x1a-.socmgmt.handover.v1.AllocateRetireesResponse\x12c\n" +
-	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponse\x12i\n" +
+	"\x0eGetArchiveFile\x12*.socmgmt.handover.v1.GetArchiveFileRequest\x1a+.socmgmt.handover.v1.GetArchiveFileResponse\x12o\n" +
+	"\x10ListArchiveFiles\x12,.socmgmt.handover.v1.ListArchiveFilesRequest\x1a-.socmgmt.handover.v1.ListArchiveFilesResponse\x12r\n" +
+	"\x11ShelveArchiveFile\x12-.socmgmt.handover.v1.ShelveArchiveFileRequest\x1a..socmgmt.handover.v1.ShelveArchiveFileResponse\x12u\n" +
+	"\x12RequestArchiveLoan\x12..socmgmt.handover.v1.RequestArchiveLoanRequest\x1a/.socmgmt.handover.v1.RequestArchiveLoanResponse\x12r\n" +
+	"\x11DecideArchiveLoan\x12-.socmgmt.handover.v1.DecideArchiveLoanRequest\x1a..socmgmt.handover.v1.DecideArchiveLoanResponse\x12r\n" +
+	"\x11ReturnArchiveFile\x12-.socmgmt.handover.v1.ReturnArchiveFileRequest\x1a..socmgmt.handover.v1.ReturnArchiveFileResponse\x12r\n" +
+	"\x11SendOnArchiveFile\x12-.socmgmt.handover.v1.SendOnArchiveFileRequest\x1a..socmgmt.handover.v1.SendOnArchiveFileResponse\x12~\n" +
+	"\x15ListArchiveFileEvents\x121.socmgmt.handover.v1.ListArchiveFileEventsRequest\x1a2.socmgmt.handover.v1.ListArchiveFileEventsResponse\x12{\n" +
+	"\x14GetArchiveStatistics\x120.socmgmt.handover.v1.GetArchiveStatisticsRequest\x1a1.socmgmt.handover.v1.GetArchiveStatisticsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -4055,156 +6122,229 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
-	(ArchiveCategory)(0),               // 0: socmgmt.handover.v1.ArchiveCategory
-	(FundsItem_Kind)(0),                // 1: socmgmt.handover.v1.FundsItem.Kind
-	(Dossier_State)(0),                 // 2: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),           // 3: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),               // 4: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                // 5: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                // 6: socmgmt.handover.v1.Handover.State
-	(Handover_Kind)(0),                 // 7: socmgmt.handover.v1.Handover.Kind
-	(Track_Kind)(0),                    // 8: socmgmt.handover.v1.Track.Kind
-	(Track_State)(0),                   // 9: socmgmt.handover.v1.Track.State
-	(*Funds)(nil),                      // 10: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                  // 11: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),               // 12: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                    // 13: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                   // 14: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                 // 15: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                   // 16: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                   // 17: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),               // 18: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                 // 19: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),         // 20: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                      // 21: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),      // 22: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),     // 23: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),         // 24: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),        // 25: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),       // 26: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),      // 27: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),      // 28: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),     // 29: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),      // 30: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),     // 31: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),    // 32: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),   // 33: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),      // 34: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),     // 35: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),        // 36: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),       // 37: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),             // 38: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),     // 39: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),    // 40: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),     // 41: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),    // 42: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),    // 43: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),   // 44: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                      // 45: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),  // 46: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil), // 47: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),     // 48: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),             // 49: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),    // 50: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),    // 51: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),   // 52: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),        // 53: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),       // 54: socmgmt.handover.v1.VerifyRosterResponse
-	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 56: google.protobuf.FieldMask
+	(ArchiveCategory)(0),                  // 0: socmgmt.handover.v1.ArchiveCategory
+	(FundsItem_Kind)(0),                   // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                    // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),              // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),                  // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                   // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                   // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                    // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                       // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                      // 9: socmgmt.handover.v1.Track.State
+	(ArchiveFile_State)(0),                // 10: socmgmt.handover.v1.ArchiveFile.State
+	(ArchiveLoan_Kind)(0),                 // 11: socmgmt.handover.v1.ArchiveLoan.Kind
+	(ArchiveLoan_State)(0),                // 12: socmgmt.handover.v1.ArchiveLoan.State
+	(*Funds)(nil),                         // 13: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                     // 14: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                  // 15: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                       // 16: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                      // 17: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                    // 18: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                      // 19: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                      // 20: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                  // 21: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                    // 22: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),            // 23: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                         // 24: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),         // 25: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),        // 26: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),            // 27: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),           // 28: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),          // 29: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),         // 30: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),         // 31: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),        // 32: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),         // 33: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),        // 34: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),       // 35: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),      // 36: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),         // 37: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),        // 38: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),           // 39: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),          // 40: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                // 41: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),        // 42: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),       // 43: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),        // 44: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),       // 45: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),       // 46: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),      // 47: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                         // 48: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),     // 49: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),    // 50: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),        // 51: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                // 52: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),       // 53: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),       // 54: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),      // 55: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),           // 56: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),          // 57: socmgmt.handover.v1.VerifyRosterResponse
+	(*MissingMaterial)(nil),               // 58: socmgmt.handover.v1.MissingMaterial
+	(*DossierReceipt)(nil),                // 59: socmgmt.handover.v1.DossierReceipt
+	(*ArchiveFile)(nil),                   // 60: socmgmt.handover.v1.ArchiveFile
+	(*ArchiveLoan)(nil),                   // 61: socmgmt.handover.v1.ArchiveLoan
+	(*ArchiveSendOn)(nil),                 // 62: socmgmt.handover.v1.ArchiveSendOn
+	(*CustodyEvent)(nil),                  // 63: socmgmt.handover.v1.CustodyEvent
+	(*GetArchiveFileRequest)(nil),         // 64: socmgmt.handover.v1.GetArchiveFileRequest
+	(*GetArchiveFileResponse)(nil),        // 65: socmgmt.handover.v1.GetArchiveFileResponse
+	(*ListArchiveFilesRequest)(nil),       // 66: socmgmt.handover.v1.ListArchiveFilesRequest
+	(*ListArchiveFilesResponse)(nil),      // 67: socmgmt.handover.v1.ListArchiveFilesResponse
+	(*ShelveArchiveFileRequest)(nil),      // 68: socmgmt.handover.v1.ShelveArchiveFileRequest
+	(*ShelveArchiveFileResponse)(nil),     // 69: socmgmt.handover.v1.ShelveArchiveFileResponse
+	(*RequestArchiveLoanRequest)(nil),     // 70: socmgmt.handover.v1.RequestArchiveLoanRequest
+	(*RequestArchiveLoanResponse)(nil),    // 71: socmgmt.handover.v1.RequestArchiveLoanResponse
+	(*DecideArchiveLoanRequest)(nil),      // 72: socmgmt.handover.v1.DecideArchiveLoanRequest
+	(*DecideArchiveLoanResponse)(nil),     // 73: socmgmt.handover.v1.DecideArchiveLoanResponse
+	(*ReturnArchiveFileRequest)(nil),      // 74: socmgmt.handover.v1.ReturnArchiveFileRequest
+	(*ReturnArchiveFileResponse)(nil),     // 75: socmgmt.handover.v1.ReturnArchiveFileResponse
+	(*SendOnArchiveFileRequest)(nil),      // 76: socmgmt.handover.v1.SendOnArchiveFileRequest
+	(*SendOnArchiveFileResponse)(nil),     // 77: socmgmt.handover.v1.SendOnArchiveFileResponse
+	(*ListArchiveFileEventsRequest)(nil),  // 78: socmgmt.handover.v1.ListArchiveFileEventsRequest
+	(*ListArchiveFileEventsResponse)(nil), // 79: socmgmt.handover.v1.ListArchiveFileEventsResponse
+	(*GetArchiveStatisticsRequest)(nil),   // 80: socmgmt.handover.v1.GetArchiveStatisticsRequest
+	(*GetArchiveStatisticsResponse)(nil),  // 81: socmgmt.handover.v1.GetArchiveStatisticsResponse
+	(*timestamppb.Timestamp)(nil),         // 82: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 83: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	12, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	11, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
-	1,  // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
-	0,  // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
-	2,  // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
-	3,  // 5: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
-	4,  // 6: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
-	5,  // 7: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	55, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
-	6,  // 9: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	10, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	13, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	14, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	15, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	16, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	55, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	55, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	55, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	55, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
-	7,  // 19: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	18, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	19, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	20, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	21, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	55, // 24: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
-	8,  // 25: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
-	9,  // 26: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	55, // 27: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	17, // 28: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 29: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 30: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	6,  // 31: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	17, // 32: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	17, // 33: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	56, // 34: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 35: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 36: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 37: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 38: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 39: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	38, // 40: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	17, // 41: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 42: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 43: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	55, // 44: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,  // 45: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	45, // 46: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	15, // 47: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	55, // 48: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	55, // 49: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	49, // 50: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	17, // 51: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 52: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	22, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	24, // 54: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	26, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	28, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	30, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	32, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	34, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	36, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	39, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	41, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	43, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	46, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	48, // 65: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	51, // 66: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	53, // 67: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	23, // 68: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	25, // 69: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	27, // 70: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	29, // 71: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	31, // 72: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	33, // 73: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	35, // 74: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	37, // 75: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	40, // 76: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	42, // 77: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	44, // 78: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	47, // 79: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	50, // 80: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	52, // 81: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	54, // 82: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	68, // [68:83] is the sub-list for method output_type
-	53, // [53:68] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	15,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	14,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	1,   // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
+	0,   // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
+	2,   // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
+	58,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	82,  // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
+	3,   // 7: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
+	4,   // 8: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
+	5,   // 9: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
+	82,  // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	6,   // 11: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
+	13,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	16,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	17,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	18,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	19,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	82,  // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	82,  // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	82,  // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	82,  // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	7,   // 21: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
+	21,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	22,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	23,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	24,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	82,  // 26: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	8,   // 27: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
+	9,   // 28: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
+	82,  // 29: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	20,  // 30: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 31: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 32: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	6,   // 33: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
+	20,  // 34: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	20,  // 35: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	83,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	20,  // 37: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 38: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 39: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 40: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 41: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	58,  // 42: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	41,  // 43: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	59,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
+	20,  // 45: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 46: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 47: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	82,  // 48: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 49: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
+	48,  // 50: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	18,  // 51: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	82,  // 52: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	82,  // 53: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	52,  // 54: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	20,  // 55: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20,  // 56: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	0,   // 57: socmgmt.handover.v1.MissingMaterial.category:type_name -> socmgmt.handover.v1.ArchiveCategory
+	58,  // 58: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	10,  // 59: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	61,  // 60: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
+	62,  // 61: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
+	82,  // 62: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
+	82,  // 63: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 64: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
+	12,  // 65: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
+	82,  // 66: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
+	82,  // 67: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
+	82,  // 68: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
+	82,  // 69: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
+	10,  // 70: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	60,  // 71: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	10,  // 72: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	60,  // 73: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
+	60,  // 74: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	11,  // 75: socmgmt.handover.v1.RequestArchiveLoanRequest.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
+	60,  // 76: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	60,  // 77: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	60,  // 78: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	60,  // 79: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	63,  // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
+	25,  // 81: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	27,  // 82: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	29,  // 83: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	31,  // 84: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	33,  // 85: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	35,  // 86: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	37,  // 87: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	39,  // 88: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	42,  // 89: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	44,  // 90: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	46,  // 91: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	49,  // 92: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	51,  // 93: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	54,  // 94: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	56,  // 95: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	64,  // 96: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
+	66,  // 97: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
+	68,  // 98: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
+	70,  // 99: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
+	72,  // 100: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
+	74,  // 101: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
+	76,  // 102: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
+	78,  // 103: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
+	80,  // 104: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
+	26,  // 105: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	28,  // 106: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	30,  // 107: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	32,  // 108: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	34,  // 109: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	36,  // 110: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	38,  // 111: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	40,  // 112: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	43,  // 113: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	45,  // 114: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	47,  // 115: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	50,  // 116: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	53,  // 117: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	55,  // 118: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	57,  // 119: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	65,  // 120: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
+	67,  // 121: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
+	69,  // 122: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
+	71,  // 123: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
+	73,  // 124: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
+	75,  // 125: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
+	77,  // 126: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
+	79,  // 127: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
+	81,  // 128: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
+	105, // [105:129] is the sub-list for method output_type
+	81,  // [81:105] is the sub-list for method input_type
+	81,  // [81:81] is the sub-list for extension type_name
+	81,  // [81:81] is the sub-list for extension extendee
+	0,   // [0:81] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -4217,8 +6357,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   45,
+			NumEnums:      13,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -710,6 +710,393 @@ func local_request_HandoverService_VerifyRoster_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
+func request_HandoverService_GetArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetArchiveFile(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_GetArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.GetArchiveFile(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_HandoverService_ListArchiveFiles_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_HandoverService_ListArchiveFiles_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListArchiveFilesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_ListArchiveFiles_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListArchiveFiles(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_ListArchiveFiles_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListArchiveFilesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_ListArchiveFiles_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListArchiveFiles(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_ShelveArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ShelveArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ShelveArchiveFile(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_ShelveArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ShelveArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.ShelveArchiveFile(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_RequestArchiveLoan_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RequestArchiveLoanRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.RequestArchiveLoan(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_RequestArchiveLoan_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RequestArchiveLoanRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.RequestArchiveLoan(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_DecideArchiveLoan_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DecideArchiveLoanRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.DecideArchiveLoan(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_DecideArchiveLoan_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DecideArchiveLoanRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.DecideArchiveLoan(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_ReturnArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReturnArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReturnArchiveFile(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_ReturnArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ReturnArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.ReturnArchiveFile(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_HandoverService_SendOnArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq SendOnArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.SendOnArchiveFile(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_SendOnArchiveFile_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq SendOnArchiveFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.SendOnArchiveFile(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_HandoverService_ListArchiveFileEvents_0 = &utilities.DoubleArray{Encoding: map[string]int{"id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_HandoverService_ListArchiveFileEvents_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListArchiveFileEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_ListArchiveFileEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListArchiveFileEvents(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_ListArchiveFileEvents_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListArchiveFileEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_ListArchiveFileEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListArchiveFileEvents(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_HandoverService_GetArchiveStatistics_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_HandoverService_GetArchiveStatistics_0(ctx context.Context, marshaler runtime.Marshaler, client HandoverServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetArchiveStatisticsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_GetArchiveStatistics_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetArchiveStatistics(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_HandoverService_GetArchiveStatistics_0(ctx context.Context, marshaler runtime.Marshaler, server HandoverServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetArchiveStatisticsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_HandoverService_GetArchiveStatistics_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.GetArchiveStatistics(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterHandoverServiceHandlerServer registers the http handlers for service HandoverService to "mux".
 // UnaryRPC     :call HandoverServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1016,6 +1403,186 @@ func RegisterHandoverServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_HandoverService_VerifyRoster_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_VerifyRoster_0{resp.(*VerifyRosterResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_GetArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/GetArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_GetArchiveFile_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_GetArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_GetArchiveFile_0{resp.(*GetArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_ListArchiveFiles_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ListArchiveFiles", runtime.WithHTTPPathPattern("/v1/archiveFiles"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_ListArchiveFiles_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ListArchiveFiles_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_ShelveArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ShelveArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:shelve"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_ShelveArchiveFile_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ShelveArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_ShelveArchiveFile_0{resp.(*ShelveArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_RequestArchiveLoan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/RequestArchiveLoan", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:requestLoan"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_RequestArchiveLoan_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_RequestArchiveLoan_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_RequestArchiveLoan_0{resp.(*RequestArchiveLoanResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_DecideArchiveLoan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/DecideArchiveLoan", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:decideLoan"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_DecideArchiveLoan_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_DecideArchiveLoan_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_DecideArchiveLoan_0{resp.(*DecideArchiveLoanResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_ReturnArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ReturnArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:return"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_ReturnArchiveFile_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ReturnArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_ReturnArchiveFile_0{resp.(*ReturnArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_SendOnArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/SendOnArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:sendOn"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_SendOnArchiveFile_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_SendOnArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_SendOnArchiveFile_0{resp.(*SendOnArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_ListArchiveFileEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ListArchiveFileEvents", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_ListArchiveFileEvents_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ListArchiveFileEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_GetArchiveStatistics_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/GetArchiveStatistics", runtime.WithHTTPPathPattern("/v1/archiveFiles:statistics"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_HandoverService_GetArchiveStatistics_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_GetArchiveStatistics_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1311,6 +1878,159 @@ func RegisterHandoverServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_HandoverService_VerifyRoster_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_VerifyRoster_0{resp.(*VerifyRosterResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_GetArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/GetArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_GetArchiveFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_GetArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_GetArchiveFile_0{resp.(*GetArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_ListArchiveFiles_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ListArchiveFiles", runtime.WithHTTPPathPattern("/v1/archiveFiles"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_ListArchiveFiles_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ListArchiveFiles_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_ShelveArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ShelveArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:shelve"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_ShelveArchiveFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ShelveArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_ShelveArchiveFile_0{resp.(*ShelveArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_RequestArchiveLoan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/RequestArchiveLoan", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:requestLoan"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_RequestArchiveLoan_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_RequestArchiveLoan_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_RequestArchiveLoan_0{resp.(*RequestArchiveLoanResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_DecideArchiveLoan_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/DecideArchiveLoan", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:decideLoan"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_DecideArchiveLoan_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_DecideArchiveLoan_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_DecideArchiveLoan_0{resp.(*DecideArchiveLoanResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_ReturnArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ReturnArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:return"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_ReturnArchiveFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ReturnArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_ReturnArchiveFile_0{resp.(*ReturnArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_HandoverService_SendOnArchiveFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/SendOnArchiveFile", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}:sendOn"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_SendOnArchiveFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_SendOnArchiveFile_0(annotatedContext, mux, outboundMarshaler, w, req, response_HandoverService_SendOnArchiveFile_0{resp.(*SendOnArchiveFileResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_ListArchiveFileEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/ListArchiveFileEvents", runtime.WithHTTPPathPattern("/v1/archiveFiles/{id}/events"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_ListArchiveFileEvents_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_ListArchiveFileEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_HandoverService_GetArchiveStatistics_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.handover.v1.HandoverService/GetArchiveStatistics", runtime.WithHTTPPathPattern("/v1/archiveFiles:statistics"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_HandoverService_GetArchiveStatistics_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_HandoverService_GetArchiveStatistics_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1422,38 +2142,110 @@ func (m response_HandoverService_VerifyRoster_0) XXX_ResponseBody() interface{} 
 	return response.Handover
 }
 
+type response_HandoverService_GetArchiveFile_0 struct {
+	*GetArchiveFileResponse
+}
+
+func (m response_HandoverService_GetArchiveFile_0) XXX_ResponseBody() interface{} {
+	response := m.GetArchiveFileResponse
+	return response.ArchiveFile
+}
+
+type response_HandoverService_ShelveArchiveFile_0 struct {
+	*ShelveArchiveFileResponse
+}
+
+func (m response_HandoverService_ShelveArchiveFile_0) XXX_ResponseBody() interface{} {
+	response := m.ShelveArchiveFileResponse
+	return response.ArchiveFile
+}
+
+type response_HandoverService_RequestArchiveLoan_0 struct {
+	*RequestArchiveLoanResponse
+}
+
+func (m response_HandoverService_RequestArchiveLoan_0) XXX_ResponseBody() interface{} {
+	response := m.RequestArchiveLoanResponse
+	return response.ArchiveFile
+}
+
+type response_HandoverService_DecideArchiveLoan_0 struct {
+	*DecideArchiveLoanResponse
+}
+
+func (m response_HandoverService_DecideArchiveLoan_0) XXX_ResponseBody() interface{} {
+	response := m.DecideArchiveLoanResponse
+	return response.ArchiveFile
+}
+
+type response_HandoverService_ReturnArchiveFile_0 struct {
+	*ReturnArchiveFileResponse
+}
+
+func (m response_HandoverService_ReturnArchiveFile_0) XXX_ResponseBody() interface{} {
+	response := m.ReturnArchiveFileResponse
+	return response.ArchiveFile
+}
+
+type response_HandoverService_SendOnArchiveFile_0 struct {
+	*SendOnArchiveFileResponse
+}
+
+func (m response_HandoverService_SendOnArchiveFile_0) XXX_ResponseBody() interface{} {
+	response := m.SendOnArchiveFileResponse
+	return response.ArchiveFile
+}
+
 var (
-	pattern_HandoverService_CreateHandover_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "handovers"}, ""))
-	pattern_HandoverService_GetHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, ""))
-	pattern_HandoverService_ListHandovers_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "handovers"}, ""))
-	pattern_HandoverService_UpdateHandover_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "handover.id"}, ""))
-	pattern_HandoverService_SubmitHandover_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "submit"))
-	pattern_HandoverService_WithdrawHandover_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "withdraw"))
-	pattern_HandoverService_ReturnHandover_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "return"))
-	pattern_HandoverService_ReceiveFunds_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "receiveFunds"))
-	pattern_HandoverService_ReceiveArchives_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "receiveArchives"))
-	pattern_HandoverService_InspectPremises_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "inspectPremises"))
-	pattern_HandoverService_CompleteHandover_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "complete"))
-	pattern_HandoverService_ListHandoverEvents_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "handovers", "id", "events"}, ""))
-	pattern_HandoverService_ListObligations_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "obligations"}, ""))
-	pattern_HandoverService_AllocateRetirees_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "allocate"))
-	pattern_HandoverService_VerifyRoster_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "verifyRoster"))
+	pattern_HandoverService_CreateHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "handovers"}, ""))
+	pattern_HandoverService_GetHandover_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, ""))
+	pattern_HandoverService_ListHandovers_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "handovers"}, ""))
+	pattern_HandoverService_UpdateHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "handover.id"}, ""))
+	pattern_HandoverService_SubmitHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "submit"))
+	pattern_HandoverService_WithdrawHandover_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "withdraw"))
+	pattern_HandoverService_ReturnHandover_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "return"))
+	pattern_HandoverService_ReceiveFunds_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "receiveFunds"))
+	pattern_HandoverService_ReceiveArchives_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "receiveArchives"))
+	pattern_HandoverService_InspectPremises_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "inspectPremises"))
+	pattern_HandoverService_CompleteHandover_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "complete"))
+	pattern_HandoverService_ListHandoverEvents_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "handovers", "id", "events"}, ""))
+	pattern_HandoverService_ListObligations_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "obligations"}, ""))
+	pattern_HandoverService_AllocateRetirees_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "allocate"))
+	pattern_HandoverService_VerifyRoster_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "handovers", "id"}, "verifyRoster"))
+	pattern_HandoverService_GetArchiveFile_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, ""))
+	pattern_HandoverService_ListArchiveFiles_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "archiveFiles"}, ""))
+	pattern_HandoverService_ShelveArchiveFile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, "shelve"))
+	pattern_HandoverService_RequestArchiveLoan_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, "requestLoan"))
+	pattern_HandoverService_DecideArchiveLoan_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, "decideLoan"))
+	pattern_HandoverService_ReturnArchiveFile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, "return"))
+	pattern_HandoverService_SendOnArchiveFile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "archiveFiles", "id"}, "sendOn"))
+	pattern_HandoverService_ListArchiveFileEvents_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "archiveFiles", "id", "events"}, ""))
+	pattern_HandoverService_GetArchiveStatistics_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "archiveFiles"}, "statistics"))
 )
 
 var (
-	forward_HandoverService_CreateHandover_0     = runtime.ForwardResponseMessage
-	forward_HandoverService_GetHandover_0        = runtime.ForwardResponseMessage
-	forward_HandoverService_ListHandovers_0      = runtime.ForwardResponseMessage
-	forward_HandoverService_UpdateHandover_0     = runtime.ForwardResponseMessage
-	forward_HandoverService_SubmitHandover_0     = runtime.ForwardResponseMessage
-	forward_HandoverService_WithdrawHandover_0   = runtime.ForwardResponseMessage
-	forward_HandoverService_ReturnHandover_0     = runtime.ForwardResponseMessage
-	forward_HandoverService_ReceiveFunds_0       = runtime.ForwardResponseMessage
-	forward_HandoverService_ReceiveArchives_0    = runtime.ForwardResponseMessage
-	forward_HandoverService_InspectPremises_0    = runtime.ForwardResponseMessage
-	forward_HandoverService_CompleteHandover_0   = runtime.ForwardResponseMessage
-	forward_HandoverService_ListHandoverEvents_0 = runtime.ForwardResponseMessage
-	forward_HandoverService_ListObligations_0    = runtime.ForwardResponseMessage
-	forward_HandoverService_AllocateRetirees_0   = runtime.ForwardResponseMessage
-	forward_HandoverService_VerifyRoster_0       = runtime.ForwardResponseMessage
+	forward_HandoverService_CreateHandover_0        = runtime.ForwardResponseMessage
+	forward_HandoverService_GetHandover_0           = runtime.ForwardResponseMessage
+	forward_HandoverService_ListHandovers_0         = runtime.ForwardResponseMessage
+	forward_HandoverService_UpdateHandover_0        = runtime.ForwardResponseMessage
+	forward_HandoverService_SubmitHandover_0        = runtime.ForwardResponseMessage
+	forward_HandoverService_WithdrawHandover_0      = runtime.ForwardResponseMessage
+	forward_HandoverService_ReturnHandover_0        = runtime.ForwardResponseMessage
+	forward_HandoverService_ReceiveFunds_0          = runtime.ForwardResponseMessage
+	forward_HandoverService_ReceiveArchives_0       = runtime.ForwardResponseMessage
+	forward_HandoverService_InspectPremises_0       = runtime.ForwardResponseMessage
+	forward_HandoverService_CompleteHandover_0      = runtime.ForwardResponseMessage
+	forward_HandoverService_ListHandoverEvents_0    = runtime.ForwardResponseMessage
+	forward_HandoverService_ListObligations_0       = runtime.ForwardResponseMessage
+	forward_HandoverService_AllocateRetirees_0      = runtime.ForwardResponseMessage
+	forward_HandoverService_VerifyRoster_0          = runtime.ForwardResponseMessage
+	forward_HandoverService_GetArchiveFile_0        = runtime.ForwardResponseMessage
+	forward_HandoverService_ListArchiveFiles_0      = runtime.ForwardResponseMessage
+	forward_HandoverService_ShelveArchiveFile_0     = runtime.ForwardResponseMessage
+	forward_HandoverService_RequestArchiveLoan_0    = runtime.ForwardResponseMessage
+	forward_HandoverService_DecideArchiveLoan_0     = runtime.ForwardResponseMessage
+	forward_HandoverService_ReturnArchiveFile_0     = runtime.ForwardResponseMessage
+	forward_HandoverService_SendOnArchiveFile_0     = runtime.ForwardResponseMessage
+	forward_HandoverService_ListArchiveFileEvents_0 = runtime.ForwardResponseMessage
+	forward_HandoverService_GetArchiveStatistics_0  = runtime.ForwardResponseMessage
 )

@@ -19,21 +19,30 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HandoverService_CreateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/CreateHandover"
-	HandoverService_GetHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/GetHandover"
-	HandoverService_ListHandovers_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ListHandovers"
-	HandoverService_UpdateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
-	HandoverService_SubmitHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
-	HandoverService_WithdrawHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
-	HandoverService_ReturnHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
-	HandoverService_ReceiveFunds_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
-	HandoverService_ReceiveArchives_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
-	HandoverService_InspectPremises_FullMethodName    = "/socmgmt.handover.v1.HandoverService/InspectPremises"
-	HandoverService_CompleteHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
-	HandoverService_ListHandoverEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
-	HandoverService_ListObligations_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ListObligations"
-	HandoverService_AllocateRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
-	HandoverService_VerifyRoster_FullMethodName       = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_CreateHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/CreateHandover"
+	HandoverService_GetHandover_FullMethodName           = "/socmgmt.handover.v1.HandoverService/GetHandover"
+	HandoverService_ListHandovers_FullMethodName         = "/socmgmt.handover.v1.HandoverService/ListHandovers"
+	HandoverService_UpdateHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
+	HandoverService_SubmitHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
+	HandoverService_WithdrawHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
+	HandoverService_ReturnHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
+	HandoverService_ReceiveFunds_FullMethodName          = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
+	HandoverService_ReceiveArchives_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
+	HandoverService_InspectPremises_FullMethodName       = "/socmgmt.handover.v1.HandoverService/InspectPremises"
+	HandoverService_CompleteHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
+	HandoverService_ListHandoverEvents_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
+	HandoverService_ListObligations_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ListObligations"
+	HandoverService_AllocateRetirees_FullMethodName      = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
+	HandoverService_VerifyRoster_FullMethodName          = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_GetArchiveFile_FullMethodName        = "/socmgmt.handover.v1.HandoverService/GetArchiveFile"
+	HandoverService_ListArchiveFiles_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ListArchiveFiles"
+	HandoverService_ShelveArchiveFile_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ShelveArchiveFile"
+	HandoverService_RequestArchiveLoan_FullMethodName    = "/socmgmt.handover.v1.HandoverService/RequestArchiveLoan"
+	HandoverService_DecideArchiveLoan_FullMethodName     = "/socmgmt.handover.v1.HandoverService/DecideArchiveLoan"
+	HandoverService_ReturnArchiveFile_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ReturnArchiveFile"
+	HandoverService_SendOnArchiveFile_FullMethodName     = "/socmgmt.handover.v1.HandoverService/SendOnArchiveFile"
+	HandoverService_ListArchiveFileEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListArchiveFileEvents"
+	HandoverService_GetArchiveStatistics_FullMethodName  = "/socmgmt.handover.v1.HandoverService/GetArchiveStatistics"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -84,6 +93,32 @@ type HandoverServiceClient interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(ctx context.Context, in *VerifyRosterRequest, opts ...grpc.CallOption) (*VerifyRosterResponse, error)
+	// GetArchiveFile returns one personnel file in the custody of a
+	// district's archivist (the archivist of its district, admin).
+	GetArchiveFile(ctx context.Context, in *GetArchiveFileRequest, opts ...grpc.CallOption) (*GetArchiveFileResponse, error)
+	// ListArchiveFiles lists the files of a district, by state or only
+	// those on loan past their due date.
+	ListArchiveFiles(ctx context.Context, in *ListArchiveFilesRequest, opts ...grpc.CallOption) (*ListArchiveFilesResponse, error)
+	// ShelveArchiveFile records where a file in custody is shelved.
+	ShelveArchiveFile(ctx context.Context, in *ShelveArchiveFileRequest, opts ...grpc.CallOption) (*ShelveArchiveFileResponse, error)
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	RequestArchiveLoan(ctx context.Context, in *RequestArchiveLoanRequest, opts ...grpc.CallOption) (*RequestArchiveLoanResponse, error)
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	DecideArchiveLoan(ctx context.Context, in *DecideArchiveLoanRequest, opts ...grpc.CallOption) (*DecideArchiveLoanResponse, error)
+	// ReturnArchiveFile records a lent file's return to custody.
+	ReturnArchiveFile(ctx context.Context, in *ReturnArchiveFileRequest, opts ...grpc.CallOption) (*ReturnArchiveFileResponse, error)
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	SendOnArchiveFile(ctx context.Context, in *SendOnArchiveFileRequest, opts ...grpc.CallOption) (*SendOnArchiveFileResponse, error)
+	// ListArchiveFileEvents is a file's custody record: every hand-off,
+	// with who and when.
+	ListArchiveFileEvents(ctx context.Context, in *ListArchiveFileEventsRequest, opts ...grpc.CallOption) (*ListArchiveFileEventsResponse, error)
+	// GetArchiveStatistics counts a district's files received, consulted
+	// and sent on in a period, and those on loan and overdue now (the
+	// district's archivist and supervisor, bureau, admin).
+	GetArchiveStatistics(ctx context.Context, in *GetArchiveStatisticsRequest, opts ...grpc.CallOption) (*GetArchiveStatisticsResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -244,6 +279,96 @@ func (c *handoverServiceClient) VerifyRoster(ctx context.Context, in *VerifyRost
 	return out, nil
 }
 
+func (c *handoverServiceClient) GetArchiveFile(ctx context.Context, in *GetArchiveFileRequest, opts ...grpc.CallOption) (*GetArchiveFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetArchiveFileResponse)
+	err := c.cc.Invoke(ctx, HandoverService_GetArchiveFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ListArchiveFiles(ctx context.Context, in *ListArchiveFilesRequest, opts ...grpc.CallOption) (*ListArchiveFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListArchiveFilesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ListArchiveFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ShelveArchiveFile(ctx context.Context, in *ShelveArchiveFileRequest, opts ...grpc.CallOption) (*ShelveArchiveFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShelveArchiveFileResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ShelveArchiveFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) RequestArchiveLoan(ctx context.Context, in *RequestArchiveLoanRequest, opts ...grpc.CallOption) (*RequestArchiveLoanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestArchiveLoanResponse)
+	err := c.cc.Invoke(ctx, HandoverService_RequestArchiveLoan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) DecideArchiveLoan(ctx context.Context, in *DecideArchiveLoanRequest, opts ...grpc.CallOption) (*DecideArchiveLoanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecideArchiveLoanResponse)
+	err := c.cc.Invoke(ctx, HandoverService_DecideArchiveLoan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ReturnArchiveFile(ctx context.Context, in *ReturnArchiveFileRequest, opts ...grpc.CallOption) (*ReturnArchiveFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnArchiveFileResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ReturnArchiveFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) SendOnArchiveFile(ctx context.Context, in *SendOnArchiveFileRequest, opts ...grpc.CallOption) (*SendOnArchiveFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendOnArchiveFileResponse)
+	err := c.cc.Invoke(ctx, HandoverService_SendOnArchiveFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ListArchiveFileEvents(ctx context.Context, in *ListArchiveFileEventsRequest, opts ...grpc.CallOption) (*ListArchiveFileEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListArchiveFileEventsResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ListArchiveFileEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) GetArchiveStatistics(ctx context.Context, in *GetArchiveStatisticsRequest, opts ...grpc.CallOption) (*GetArchiveStatisticsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetArchiveStatisticsResponse)
+	err := c.cc.Invoke(ctx, HandoverService_GetArchiveStatistics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -292,6 +417,32 @@ type HandoverServiceServer interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error)
+	// GetArchiveFile returns one personnel file in the custody of a
+	// district's archivist (the archivist of its district, admin).
+	GetArchiveFile(context.Context, *GetArchiveFileRequest) (*GetArchiveFileResponse, error)
+	// ListArchiveFiles lists the files of a district, by state or only
+	// those on loan past their due date.
+	ListArchiveFiles(context.Context, *ListArchiveFilesRequest) (*ListArchiveFilesResponse, error)
+	// ShelveArchiveFile records where a file in custody is shelved.
+	ShelveArchiveFile(context.Context, *ShelveArchiveFileRequest) (*ShelveArchiveFileResponse, error)
+	// RequestArchiveLoan asks to lend a file in custody out, or to have it
+	// read, until a due date at most 30 days ahead.
+	RequestArchiveLoan(context.Context, *RequestArchiveLoanRequest) (*RequestArchiveLoanResponse, error)
+	// DecideArchiveLoan approves or refuses the pending loan request of a
+	// file; whoever decides must not be whoever asked.
+	DecideArchiveLoan(context.Context, *DecideArchiveLoanRequest) (*DecideArchiveLoanResponse, error)
+	// ReturnArchiveFile records a lent file's return to custody.
+	ReturnArchiveFile(context.Context, *ReturnArchiveFileRequest) (*ReturnArchiveFileResponse, error)
+	// SendOnArchiveFile sends a file in custody on to the custodian of the
+	// district the retiree moved to, once registry has the move.
+	SendOnArchiveFile(context.Context, *SendOnArchiveFileRequest) (*SendOnArchiveFileResponse, error)
+	// ListArchiveFileEvents is a file's custody record: every hand-off,
+	// with who and when.
+	ListArchiveFileEvents(context.Context, *ListArchiveFileEventsRequest) (*ListArchiveFileEventsResponse, error)
+	// GetArchiveStatistics counts a district's files received, consulted
+	// and sent on in a period, and those on loan and overdue now (the
+	// district's archivist and supervisor, bureau, admin).
+	GetArchiveStatistics(context.Context, *GetArchiveStatisticsRequest) (*GetArchiveStatisticsResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -346,6 +497,33 @@ func (UnimplementedHandoverServiceServer) AllocateRetirees(context.Context, *All
 }
 func (UnimplementedHandoverServiceServer) VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyRoster not implemented")
+}
+func (UnimplementedHandoverServiceServer) GetArchiveFile(context.Context, *GetArchiveFileRequest) (*GetArchiveFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetArchiveFile not implemented")
+}
+func (UnimplementedHandoverServiceServer) ListArchiveFiles(context.Context, *ListArchiveFilesRequest) (*ListArchiveFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListArchiveFiles not implemented")
+}
+func (UnimplementedHandoverServiceServer) ShelveArchiveFile(context.Context, *ShelveArchiveFileRequest) (*ShelveArchiveFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ShelveArchiveFile not implemented")
+}
+func (UnimplementedHandoverServiceServer) RequestArchiveLoan(context.Context, *RequestArchiveLoanRequest) (*RequestArchiveLoanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestArchiveLoan not implemented")
+}
+func (UnimplementedHandoverServiceServer) DecideArchiveLoan(context.Context, *DecideArchiveLoanRequest) (*DecideArchiveLoanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DecideArchiveLoan not implemented")
+}
+func (UnimplementedHandoverServiceServer) ReturnArchiveFile(context.Context, *ReturnArchiveFileRequest) (*ReturnArchiveFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReturnArchiveFile not implemented")
+}
+func (UnimplementedHandoverServiceServer) SendOnArchiveFile(context.Context, *SendOnArchiveFileRequest) (*SendOnArchiveFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendOnArchiveFile not implemented")
+}
+func (UnimplementedHandoverServiceServer) ListArchiveFileEvents(context.Context, *ListArchiveFileEventsRequest) (*ListArchiveFileEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListArchiveFileEvents not implemented")
+}
+func (UnimplementedHandoverServiceServer) GetArchiveStatistics(context.Context, *GetArchiveStatisticsRequest) (*GetArchiveStatisticsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetArchiveStatistics not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -638,6 +816,168 @@ func _HandoverService_VerifyRoster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_GetArchiveFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetArchiveFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).GetArchiveFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_GetArchiveFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).GetArchiveFile(ctx, req.(*GetArchiveFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ListArchiveFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListArchiveFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ListArchiveFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ListArchiveFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ListArchiveFiles(ctx, req.(*ListArchiveFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ShelveArchiveFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShelveArchiveFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ShelveArchiveFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ShelveArchiveFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ShelveArchiveFile(ctx, req.(*ShelveArchiveFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_RequestArchiveLoan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestArchiveLoanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).RequestArchiveLoan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_RequestArchiveLoan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).RequestArchiveLoan(ctx, req.(*RequestArchiveLoanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_DecideArchiveLoan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideArchiveLoanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).DecideArchiveLoan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_DecideArchiveLoan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).DecideArchiveLoan(ctx, req.(*DecideArchiveLoanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ReturnArchiveFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReturnArchiveFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ReturnArchiveFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ReturnArchiveFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ReturnArchiveFile(ctx, req.(*ReturnArchiveFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_SendOnArchiveFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendOnArchiveFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).SendOnArchiveFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_SendOnArchiveFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).SendOnArchiveFile(ctx, req.(*SendOnArchiveFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ListArchiveFileEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListArchiveFileEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ListArchiveFileEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ListArchiveFileEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ListArchiveFileEvents(ctx, req.(*ListArchiveFileEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_GetArchiveStatistics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetArchiveStatisticsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).GetArchiveStatistics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_GetArchiveStatistics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).GetArchiveStatistics(ctx, req.(*GetArchiveStatisticsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -704,6 +1044,42 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyRoster",
 			Handler:    _HandoverService_VerifyRoster_Handler,
+		},
+		{
+			MethodName: "GetArchiveFile",
+			Handler:    _HandoverService_GetArchiveFile_Handler,
+		},
+		{
+			MethodName: "ListArchiveFiles",
+			Handler:    _HandoverService_ListArchiveFiles_Handler,
+		},
+		{
+			MethodName: "ShelveArchiveFile",
+			Handler:    _HandoverService_ShelveArchiveFile_Handler,
+		},
+		{
+			MethodName: "RequestArchiveLoan",
+			Handler:    _HandoverService_RequestArchiveLoan_Handler,
+		},
+		{
+			MethodName: "DecideArchiveLoan",
+			Handler:    _HandoverService_DecideArchiveLoan_Handler,
+		},
+		{
+			MethodName: "ReturnArchiveFile",
+			Handler:    _HandoverService_ReturnArchiveFile_Handler,
+		},
+		{
+			MethodName: "SendOnArchiveFile",
+			Handler:    _HandoverService_SendOnArchiveFile_Handler,
+		},
+		{
+			MethodName: "ListArchiveFileEvents",
+			Handler:    _HandoverService_ListArchiveFileEvents_Handler,
+		},
+		{
+			MethodName: "GetArchiveStatistics",
+			Handler:    _HandoverService_GetArchiveStatistics_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
