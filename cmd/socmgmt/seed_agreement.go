@@ -239,7 +239,7 @@ func (hs *handoverSeeder) driveAgreement(ctx context.Context, p agreementPick, s
 // and of its funds (as the street office).
 func (hs *handoverSeeder) receiveAgreementHalf(a agreementActors, h *handoverv1.Handover) error {
 	half := h.RetireeIds[:len(h.RetireeIds)/2]
-	if _, err := hs.client.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: half}); err != nil {
+	if _, err := hs.client.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Dossiers: dossierReceipts(h, half)}); err != nil {
 		return err
 	}
 	_, err := hs.client.ReceiveFunds(a.street, &handoverv1.ReceiveFundsRequest{
@@ -257,7 +257,7 @@ func (hs *handoverSeeder) completeAgreement(a agreementActors, h *handoverv1.Han
 		return err
 	}
 	missing := []*handoverv1.MissingDossier{{RetireeId: h.RetireeIds[0], Explanation: "档案早年遗失，原单位已出具书面证明"}}
-	if _, err := c.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Received: h.RetireeIds[1:], Missing: missing}); err != nil {
+	if _, err := c.ReceiveArchives(a.archivist, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Dossiers: dossierReceipts(h, h.RetireeIds[1:]), Missing: missing}); err != nil {
 		return err
 	}
 	if _, err := c.ReceiveFunds(a.street, &handoverv1.ReceiveFundsRequest{
