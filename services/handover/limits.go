@@ -25,4 +25,8 @@ var Methods = limits.Table{
 	pb.HandoverService_ListObligations_FullMethodName:    limits.Read,
 	pb.HandoverService_AllocateRetirees_FullMethodName:   limits.Write,
 	pb.HandoverService_VerifyRoster_FullMethodName:       limits.Write,
+	// --- batches (issue 15)
+	pb.HandoverService_BatchAddRetirees_FullMethodName:    limits.Write,
+	pb.HandoverService_BatchRemoveRetirees_FullMethodName: limits.Write,
+	pb.HandoverService_GetHandoverProgress_FullMethodName: limits.Read,
 }

@@ -610,6 +610,66 @@ func (Track_State) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11, 1}
 }
 
+// GroupBy is what a row of the report is.
+type GetHandoverProgressRequest_GroupBy int32
+
+const (
+	GetHandoverProgressRequest_GROUP_BY_UNSPECIFIED GetHandoverProgressRequest_GroupBy = 0
+	// One row per enterprise credit code.
+	GetHandoverProgressRequest_ENTERPRISE GetHandoverProgressRequest_GroupBy = 1
+	// One row per receiving street office (9 digits); the retirees of a
+	// district's agreement count in the street of the community they are
+	// allocated to, and what is not allocated to a street (its
+	// unallocated retirees, its premises and party transfers) in a row
+	// keyed by the district's 6-digit code.
+	GetHandoverProgressRequest_STREET GetHandoverProgressRequest_GroupBy = 2
+	// One row per receiving district (6 digits).
+	GetHandoverProgressRequest_DISTRICT GetHandoverProgressRequest_GroupBy = 3
+)
+
+// Enum value maps for GetHandoverProgressRequest_GroupBy.
+var (
+	GetHandoverProgressRequest_GroupBy_name = map[int32]string{
+		0: "GROUP_BY_UNSPECIFIED",
+		1: "ENTERPRISE",
+		2: "STREET",
+		3: "DISTRICT",
+	}
+	GetHandoverProgressRequest_GroupBy_value = map[string]int32{
+		"GROUP_BY_UNSPECIFIED": 0,
+		"ENTERPRISE":           1,
+		"STREET":               2,
+		"DISTRICT":             3,
+	}
+)
+
+func (x GetHandoverProgressRequest_GroupBy) Enum() *GetHandoverProgressRequest_GroupBy {
+	p := new(GetHandoverProgressRequest_GroupBy)
+	*p = x
+	return p
+}
+
+func (x GetHandoverProgressRequest_GroupBy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GetHandoverProgressRequest_GroupBy) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[10].Descriptor()
+}
+
+func (GetHandoverProgressRequest_GroupBy) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[10]
+}
+
+func (x GetHandoverProgressRequest_GroupBy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GetHandoverProgressRequest_GroupBy.Descriptor instead.
+func (GetHandoverProgressRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{50, 0}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3704,6 +3764,636 @@ func (x *VerifyRosterResponse) GetHandover() *Handover {
 	return nil
 }
 
+// BatchRetiree is one retiree a batch adds to a package.
+type BatchRetiree struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// Optional: the retiree's dossier, validated as in CreateHandover; its
+	// retiree_id may be left out, and must otherwise be the retiree's.
+	Dossier       *Dossier `protobuf:"bytes,2,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRetiree) Reset() {
+	*x = BatchRetiree{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRetiree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRetiree) ProtoMessage() {}
+
+func (x *BatchRetiree) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRetiree.ProtoReflect.Descriptor instead.
+func (*BatchRetiree) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *BatchRetiree) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *BatchRetiree) GetDossier() *Dossier {
+	if x != nil {
+		return x.Dossier
+	}
+	return nil
+}
+
+// BatchAddRetireesRequest is the request of BatchAddRetirees.
+type BatchAddRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required: the etag of the package the enterprise read.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// At most 1,000, none already in the package or named twice; the
+	// package holds at most 10,000 retirees in all.
+	Retirees      []*BatchRetiree `protobuf:"bytes,3,rep,name=retirees,proto3" json:"retirees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddRetireesRequest) Reset() {
+	*x = BatchAddRetireesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddRetireesRequest) ProtoMessage() {}
+
+func (x *BatchAddRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddRetireesRequest.ProtoReflect.Descriptor instead.
+func (*BatchAddRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *BatchAddRetireesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesRequest) GetRetirees() []*BatchRetiree {
+	if x != nil {
+		return x.Retirees
+	}
+	return nil
+}
+
+// BatchAddRetireesResponse is the response of BatchAddRetirees: the
+// package's new etag and counts, not the package itself, which may be
+// large.
+type BatchAddRetireesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Etag  string                 `protobuf:"bytes,1,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How many retirees and dossiers the package holds now.
+	Retirees      int32 `protobuf:"varint,2,opt,name=retirees,proto3" json:"retirees,omitempty"`
+	Dossiers      int32 `protobuf:"varint,3,opt,name=dossiers,proto3" json:"dossiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddRetireesResponse) Reset() {
+	*x = BatchAddRetireesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddRetireesResponse) ProtoMessage() {}
+
+func (x *BatchAddRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddRetireesResponse.ProtoReflect.Descriptor instead.
+func (*BatchAddRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *BatchAddRetireesResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesResponse) GetRetirees() int32 {
+	if x != nil {
+		return x.Retirees
+	}
+	return 0
+}
+
+func (x *BatchAddRetireesResponse) GetDossiers() int32 {
+	if x != nil {
+		return x.Dossiers
+	}
+	return 0
+}
+
+// BatchRemoveRetireesRequest is the request of BatchRemoveRetirees.
+type BatchRemoveRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required: the etag of the package the enterprise read.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// At most 1,000 retirees of the package, each named once.
+	RetireeIds    []string `protobuf:"bytes,3,rep,name=retiree_ids,json=retireeIds,proto3" json:"retiree_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRemoveRetireesRequest) Reset() {
+	*x = BatchRemoveRetireesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRemoveRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRemoveRetireesRequest) ProtoMessage() {}
+
+func (x *BatchRemoveRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRemoveRetireesRequest.ProtoReflect.Descriptor instead.
+func (*BatchRemoveRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *BatchRemoveRetireesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesRequest) GetRetireeIds() []string {
+	if x != nil {
+		return x.RetireeIds
+	}
+	return nil
+}
+
+// BatchRemoveRetireesResponse is the response of BatchRemoveRetirees.
+type BatchRemoveRetireesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Etag  string                 `protobuf:"bytes,1,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How many retirees and dossiers the package holds now.
+	Retirees      int32 `protobuf:"varint,2,opt,name=retirees,proto3" json:"retirees,omitempty"`
+	Dossiers      int32 `protobuf:"varint,3,opt,name=dossiers,proto3" json:"dossiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRemoveRetireesResponse) Reset() {
+	*x = BatchRemoveRetireesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRemoveRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRemoveRetireesResponse) ProtoMessage() {}
+
+func (x *BatchRemoveRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRemoveRetireesResponse.ProtoReflect.Descriptor instead.
+func (*BatchRemoveRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *BatchRemoveRetireesResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesResponse) GetRetirees() int32 {
+	if x != nil {
+		return x.Retirees
+	}
+	return 0
+}
+
+func (x *BatchRemoveRetireesResponse) GetDossiers() int32 {
+	if x != nil {
+		return x.Dossiers
+	}
+	return 0
+}
+
+// GetHandoverProgressRequest is the request of GetHandoverProgress.
+type GetHandoverProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	GroupBy GetHandoverProgressRequest_GroupBy `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=socmgmt.handover.v1.GetHandoverProgressRequest_GroupBy" json:"group_by,omitempty"`
+	// Optional filters: only one enterprise's handovers; only what is
+	// received in one street office (9 digits) or district (6 digits).
+	EnterpriseCreditCode string `protobuf:"bytes,2,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
+	AreaCode             string `protobuf:"bytes,3,opt,name=area_code,json=areaCode,proto3" json:"area_code,omitempty"`
+	// Continues a report that one call could not finish (next_page_token
+	// of the last response).
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHandoverProgressRequest) Reset() {
+	*x = GetHandoverProgressRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHandoverProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHandoverProgressRequest) ProtoMessage() {}
+
+func (x *GetHandoverProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHandoverProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetHandoverProgressRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *GetHandoverProgressRequest) GetGroupBy() GetHandoverProgressRequest_GroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return GetHandoverProgressRequest_GROUP_BY_UNSPECIFIED
+}
+
+func (x *GetHandoverProgressRequest) GetEnterpriseCreditCode() string {
+	if x != nil {
+		return x.EnterpriseCreditCode
+	}
+	return ""
+}
+
+func (x *GetHandoverProgressRequest) GetAreaCode() string {
+	if x != nil {
+		return x.AreaCode
+	}
+	return ""
+}
+
+func (x *GetHandoverProgressRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// HandoverProgressRow is one row of the progress report.
+type HandoverProgressRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The enterprise credit code, street office code or district code.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The handovers submitted (and not withdrawn) with a part in this row.
+	Handovers int32 `protobuf:"varint,2,opt,name=handovers,proto3" json:"handovers,omitempty"`
+	// The retirees of completed handovers.
+	RetireesHandedOver int64 `protobuf:"varint,3,opt,name=retirees_handed_over,json=retireesHandedOver,proto3" json:"retirees_handed_over,omitempty"`
+	// Dossiers received, and missing with an explanation.
+	DossiersReceived int64 `protobuf:"varint,4,opt,name=dossiers_received,json=dossiersReceived,proto3" json:"dossiers_received,omitempty"`
+	DossiersMissing  int64 `protobuf:"varint,5,opt,name=dossiers_missing,json=dossiersMissing,proto3" json:"dossiers_missing,omitempty"`
+	// The PARTY tracks' transfers, and those confirmed.
+	PartyTransfers        int64 `protobuf:"varint,6,opt,name=party_transfers,json=partyTransfers,proto3" json:"party_transfers,omitempty"`
+	PartyTransfersSettled int64 `protobuf:"varint,7,opt,name=party_transfers_settled,json=partyTransfersSettled,proto3" json:"party_transfers_settled,omitempty"`
+	// Premises accepted.
+	PremisesAccepted int64 `protobuf:"varint,8,opt,name=premises_accepted,json=premisesAccepted,proto3" json:"premises_accepted,omitempty"`
+	// Submitted handovers not yet completed, by days since submission.
+	OpenByAge     *OpenByAge `protobuf:"bytes,9,opt,name=open_by_age,json=openByAge,proto3" json:"open_by_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverProgressRow) Reset() {
+	*x = HandoverProgressRow{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverProgressRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverProgressRow) ProtoMessage() {}
+
+func (x *HandoverProgressRow) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverProgressRow.ProtoReflect.Descriptor instead.
+func (*HandoverProgressRow) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *HandoverProgressRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HandoverProgressRow) GetHandovers() int32 {
+	if x != nil {
+		return x.Handovers
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetRetireesHandedOver() int64 {
+	if x != nil {
+		return x.RetireesHandedOver
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetDossiersReceived() int64 {
+	if x != nil {
+		return x.DossiersReceived
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetDossiersMissing() int64 {
+	if x != nil {
+		return x.DossiersMissing
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPartyTransfers() int64 {
+	if x != nil {
+		return x.PartyTransfers
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPartyTransfersSettled() int64 {
+	if x != nil {
+		return x.PartyTransfersSettled
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPremisesAccepted() int64 {
+	if x != nil {
+		return x.PremisesAccepted
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetOpenByAge() *OpenByAge {
+	if x != nil {
+		return x.OpenByAge
+	}
+	return nil
+}
+
+// OpenByAge counts open handovers by the days since they were submitted
+// (dates in China): submitted (or returned to the enterprise) and not
+// completed.
+type OpenByAge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 to 30 days.
+	Within30Days int32 `protobuf:"varint,1,opt,name=within30_days,json=within30Days,proto3" json:"within30_days,omitempty"`
+	// 31 to 90 days.
+	Within90Days int32 `protobuf:"varint,2,opt,name=within90_days,json=within90Days,proto3" json:"within90_days,omitempty"`
+	// 91 to 180 days.
+	Within180Days int32 `protobuf:"varint,3,opt,name=within180_days,json=within180Days,proto3" json:"within180_days,omitempty"`
+	// More than 180 days.
+	Over180Days   int32 `protobuf:"varint,4,opt,name=over180_days,json=over180Days,proto3" json:"over180_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenByAge) Reset() {
+	*x = OpenByAge{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenByAge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenByAge) ProtoMessage() {}
+
+func (x *OpenByAge) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenByAge.ProtoReflect.Descriptor instead.
+func (*OpenByAge) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *OpenByAge) GetWithin30Days() int32 {
+	if x != nil {
+		return x.Within30Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetWithin90Days() int32 {
+	if x != nil {
+		return x.Within90Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetWithin180Days() int32 {
+	if x != nil {
+		return x.Within180Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetOver180Days() int32 {
+	if x != nil {
+		return x.Over180Days
+	}
+	return 0
+}
+
+// GetHandoverProgressResponse is the response of GetHandoverProgress.
+type GetHandoverProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rows, by key.
+	Rows []*HandoverProgressRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Set when the report examined as many handovers as one call may: the
+	// rows cover the handovers so far, and the next call with this token
+	// returns those of the rest, whose rows add to these key by key.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHandoverProgressResponse) Reset() {
+	*x = GetHandoverProgressResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHandoverProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHandoverProgressResponse) ProtoMessage() {}
+
+func (x *GetHandoverProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHandoverProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetHandoverProgressResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetHandoverProgressResponse) GetRows() []*HandoverProgressRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *GetHandoverProgressResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -4009,7 +4699,59 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x0fdocument_sha256\x18\x03 \x01(\tR\x0edocumentSha256\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"Q\n" +
 	"\x14VerifyRosterResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover*\xe8\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"e\n" +
+	"\fBatchRetiree\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x126\n" +
+	"\adossier\x18\x02 \x01(\v2\x1c.socmgmt.handover.v1.DossierR\adossier\"|\n" +
+	"\x17BatchAddRetireesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12=\n" +
+	"\bretirees\x18\x03 \x03(\v2!.socmgmt.handover.v1.BatchRetireeR\bretirees\"f\n" +
+	"\x18BatchAddRetireesResponse\x12\x12\n" +
+	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x1a\n" +
+	"\bretirees\x18\x02 \x01(\x05R\bretirees\x12\x1a\n" +
+	"\bdossiers\x18\x03 \x01(\x05R\bdossiers\"a\n" +
+	"\x1aBatchRemoveRetireesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
+	"\vretiree_ids\x18\x03 \x03(\tR\n" +
+	"retireeIds\"i\n" +
+	"\x1bBatchRemoveRetireesResponse\x12\x12\n" +
+	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x1a\n" +
+	"\bretirees\x18\x02 \x01(\x05R\bretirees\x12\x1a\n" +
+	"\bdossiers\x18\x03 \x01(\x05R\bdossiers\"\xb1\x02\n" +
+	"\x1aGetHandoverProgressRequest\x12R\n" +
+	"\bgroup_by\x18\x01 \x01(\x0e27.socmgmt.handover.v1.GetHandoverProgressRequest.GroupByR\agroupBy\x124\n" +
+	"\x16enterprise_credit_code\x18\x02 \x01(\tR\x14enterpriseCreditCode\x12\x1b\n" +
+	"\tarea_code\x18\x03 \x01(\tR\bareaCode\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"M\n" +
+	"\aGroupBy\x12\x18\n" +
+	"\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"ENTERPRISE\x10\x01\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x02\x12\f\n" +
+	"\bDISTRICT\x10\x03\"\x9d\x03\n" +
+	"\x13HandoverProgressRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1c\n" +
+	"\thandovers\x18\x02 \x01(\x05R\thandovers\x120\n" +
+	"\x14retirees_handed_over\x18\x03 \x01(\x03R\x12retireesHandedOver\x12+\n" +
+	"\x11dossiers_received\x18\x04 \x01(\x03R\x10dossiersReceived\x12)\n" +
+	"\x10dossiers_missing\x18\x05 \x01(\x03R\x0fdossiersMissing\x12'\n" +
+	"\x0fparty_transfers\x18\x06 \x01(\x03R\x0epartyTransfers\x126\n" +
+	"\x17party_transfers_settled\x18\a \x01(\x03R\x15partyTransfersSettled\x12+\n" +
+	"\x11premises_accepted\x18\b \x01(\x03R\x10premisesAccepted\x12>\n" +
+	"\vopen_by_age\x18\t \x01(\v2\x1e.socmgmt.handover.v1.OpenByAgeR\topenByAge\"\x9f\x01\n" +
+	"\tOpenByAge\x12#\n" +
+	"\rwithin30_days\x18\x01 \x01(\x05R\fwithin30Days\x12#\n" +
+	"\rwithin90_days\x18\x02 \x01(\x05R\fwithin90Days\x12%\n" +
+	"\x0ewithin180_days\x18\x03 \x01(\x05R\rwithin180Days\x12!\n" +
+	"\fover180_days\x18\x04 \x01(\x05R\vover180Days\"\x83\x01\n" +
+	"\x1bGetHandoverProgressResponse\x12<\n" +
+	"\x04rows\x18\x01 \x03(\v2(.socmgmt.handover.v1.HandoverProgressRowR\x04rows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4025,7 +4767,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xe5\f\n" +
+	"2\xca\x0f\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -4041,7 +4783,10 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x12ListHandoverEvents\x12..socmgmt.handover.v1.ListHandoverEventsRequest\x1a/.socmgmt.handover.v1.ListHandoverEventsResponse\x12l\n" +
 	"\x0fListObligations\x12+.socmgmt.handover.v1.ListObligationsRequest\x1a,.socmgmt.handover.v1.ListObligationsResponse\x12o\n" +
 	"\x10AllocateRetirees\x12,.socmgmt.handover.v1.AllocateRetireesRequest\x1a-.socmgmt.handover.v1.AllocateRetireesResponse\x12c\n" +
-	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponse\x12o\n" +
+	"\x10BatchAddRetirees\x12,.socmgmt.handover.v1.BatchAddRetireesRequest\x1a-.socmgmt.handover.v1.BatchAddRetireesResponse\x12x\n" +
+	"\x13BatchRemoveRetirees\x12/.socmgmt.handover.v1.BatchRemoveRetireesRequest\x1a0.socmgmt.handover.v1.BatchRemoveRetireesResponse\x12x\n" +
+	"\x13GetHandoverProgress\x12/.socmgmt.handover.v1.GetHandoverProgressRequest\x1a0.socmgmt.handover.v1.GetHandoverProgressResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -4055,156 +4800,177 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
-	(ArchiveCategory)(0),               // 0: socmgmt.handover.v1.ArchiveCategory
-	(FundsItem_Kind)(0),                // 1: socmgmt.handover.v1.FundsItem.Kind
-	(Dossier_State)(0),                 // 2: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),           // 3: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),               // 4: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                // 5: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                // 6: socmgmt.handover.v1.Handover.State
-	(Handover_Kind)(0),                 // 7: socmgmt.handover.v1.Handover.Kind
-	(Track_Kind)(0),                    // 8: socmgmt.handover.v1.Track.Kind
-	(Track_State)(0),                   // 9: socmgmt.handover.v1.Track.State
-	(*Funds)(nil),                      // 10: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                  // 11: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),               // 12: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                    // 13: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                   // 14: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                 // 15: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                   // 16: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                   // 17: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),               // 18: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                 // 19: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),         // 20: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                      // 21: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),      // 22: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),     // 23: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),         // 24: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),        // 25: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),       // 26: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),      // 27: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),      // 28: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),     // 29: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),      // 30: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),     // 31: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),    // 32: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),   // 33: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),      // 34: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),     // 35: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),        // 36: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),       // 37: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),             // 38: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),     // 39: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),    // 40: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),     // 41: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),    // 42: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),    // 43: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),   // 44: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                      // 45: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),  // 46: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil), // 47: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),     // 48: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),             // 49: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),    // 50: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),    // 51: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),   // 52: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),        // 53: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),       // 54: socmgmt.handover.v1.VerifyRosterResponse
-	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 56: google.protobuf.FieldMask
+	(ArchiveCategory)(0),                    // 0: socmgmt.handover.v1.ArchiveCategory
+	(FundsItem_Kind)(0),                     // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                      // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),                // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),                    // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                     // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                     // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                      // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                         // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                        // 9: socmgmt.handover.v1.Track.State
+	(GetHandoverProgressRequest_GroupBy)(0), // 10: socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	(*Funds)(nil),                           // 11: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                       // 12: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                    // 13: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                         // 14: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                        // 15: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                      // 16: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                        // 17: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                        // 18: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                    // 19: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                      // 20: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),              // 21: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                           // 22: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),           // 23: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),          // 24: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),              // 25: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),             // 26: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),            // 27: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),           // 28: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),           // 29: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),          // 30: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),           // 31: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),          // 32: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),         // 33: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),        // 34: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),           // 35: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),          // 36: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),             // 37: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),            // 38: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                  // 39: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),          // 40: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),         // 41: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),          // 42: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),         // 43: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),         // 44: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),        // 45: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                           // 46: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),       // 47: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),      // 48: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),          // 49: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                  // 50: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),         // 51: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),         // 52: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),        // 53: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),             // 54: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),            // 55: socmgmt.handover.v1.VerifyRosterResponse
+	(*BatchRetiree)(nil),                    // 56: socmgmt.handover.v1.BatchRetiree
+	(*BatchAddRetireesRequest)(nil),         // 57: socmgmt.handover.v1.BatchAddRetireesRequest
+	(*BatchAddRetireesResponse)(nil),        // 58: socmgmt.handover.v1.BatchAddRetireesResponse
+	(*BatchRemoveRetireesRequest)(nil),      // 59: socmgmt.handover.v1.BatchRemoveRetireesRequest
+	(*BatchRemoveRetireesResponse)(nil),     // 60: socmgmt.handover.v1.BatchRemoveRetireesResponse
+	(*GetHandoverProgressRequest)(nil),      // 61: socmgmt.handover.v1.GetHandoverProgressRequest
+	(*HandoverProgressRow)(nil),             // 62: socmgmt.handover.v1.HandoverProgressRow
+	(*OpenByAge)(nil),                       // 63: socmgmt.handover.v1.OpenByAge
+	(*GetHandoverProgressResponse)(nil),     // 64: socmgmt.handover.v1.GetHandoverProgressResponse
+	(*timestamppb.Timestamp)(nil),           // 65: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 66: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	12, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	11, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	13, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	12, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
 	1,  // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
 	0,  // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,  // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
 	3,  // 5: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,  // 6: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,  // 7: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	55, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	65, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,  // 9: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	10, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	13, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	14, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	15, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	16, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	55, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	55, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	55, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	55, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	11, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	14, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	15, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	16, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	17, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	65, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	65, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	65, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	65, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,  // 19: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	18, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	19, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	20, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	21, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	55, // 24: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	19, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	20, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	21, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	22, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	65, // 24: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
 	8,  // 25: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
 	9,  // 26: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	55, // 27: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	17, // 28: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 29: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 30: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	65, // 27: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	18, // 28: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 29: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 30: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	6,  // 31: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	17, // 32: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	17, // 33: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	56, // 34: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 35: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 36: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 37: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 38: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 39: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	38, // 40: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	17, // 41: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 42: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 43: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	55, // 44: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	18, // 32: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	18, // 33: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	66, // 34: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 35: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 36: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 37: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 38: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 39: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	39, // 40: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	18, // 41: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 42: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 43: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	65, // 44: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
 	6,  // 45: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	45, // 46: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	15, // 47: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	55, // 48: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	55, // 49: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	49, // 50: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	17, // 51: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 52: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	22, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	24, // 54: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	26, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	28, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	30, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	32, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	34, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	36, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	39, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	41, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	43, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	46, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	48, // 65: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	51, // 66: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	53, // 67: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	23, // 68: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	25, // 69: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	27, // 70: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	29, // 71: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	31, // 72: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	33, // 73: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	35, // 74: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	37, // 75: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	40, // 76: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	42, // 77: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	44, // 78: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	47, // 79: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	50, // 80: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	52, // 81: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	54, // 82: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	68, // [68:83] is the sub-list for method output_type
-	53, // [53:68] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	46, // 46: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	16, // 47: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	65, // 48: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	65, // 49: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	50, // 50: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	18, // 51: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	18, // 52: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	14, // 53: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
+	56, // 54: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
+	10, // 55: socmgmt.handover.v1.GetHandoverProgressRequest.group_by:type_name -> socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	63, // 56: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
+	62, // 57: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
+	23, // 58: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	25, // 59: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	27, // 60: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	29, // 61: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	31, // 62: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	33, // 63: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	35, // 64: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	37, // 65: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	40, // 66: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	42, // 67: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	44, // 68: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	47, // 69: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	49, // 70: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	52, // 71: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	54, // 72: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	57, // 73: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
+	59, // 74: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
+	61, // 75: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
+	24, // 76: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	26, // 77: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	28, // 78: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	30, // 79: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	32, // 80: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	34, // 81: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	36, // 82: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	38, // 83: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	41, // 84: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	43, // 85: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	45, // 86: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	48, // 87: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	51, // 88: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	53, // 89: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	55, // 90: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	58, // 91: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
+	60, // 92: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
+	64, // 93: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
+	76, // [76:94] is the sub-list for method output_type
+	58, // [58:76] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -4217,8 +4983,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   45,
+			NumEnums:      11,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

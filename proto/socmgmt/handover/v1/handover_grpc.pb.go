@@ -19,21 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HandoverService_CreateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/CreateHandover"
-	HandoverService_GetHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/GetHandover"
-	HandoverService_ListHandovers_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ListHandovers"
-	HandoverService_UpdateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
-	HandoverService_SubmitHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
-	HandoverService_WithdrawHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
-	HandoverService_ReturnHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
-	HandoverService_ReceiveFunds_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
-	HandoverService_ReceiveArchives_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
-	HandoverService_InspectPremises_FullMethodName    = "/socmgmt.handover.v1.HandoverService/InspectPremises"
-	HandoverService_CompleteHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
-	HandoverService_ListHandoverEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
-	HandoverService_ListObligations_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ListObligations"
-	HandoverService_AllocateRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
-	HandoverService_VerifyRoster_FullMethodName       = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_CreateHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/CreateHandover"
+	HandoverService_GetHandover_FullMethodName         = "/socmgmt.handover.v1.HandoverService/GetHandover"
+	HandoverService_ListHandovers_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ListHandovers"
+	HandoverService_UpdateHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
+	HandoverService_SubmitHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
+	HandoverService_WithdrawHandover_FullMethodName    = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
+	HandoverService_ReturnHandover_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
+	HandoverService_ReceiveFunds_FullMethodName        = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
+	HandoverService_ReceiveArchives_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
+	HandoverService_InspectPremises_FullMethodName     = "/socmgmt.handover.v1.HandoverService/InspectPremises"
+	HandoverService_CompleteHandover_FullMethodName    = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
+	HandoverService_ListHandoverEvents_FullMethodName  = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
+	HandoverService_ListObligations_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ListObligations"
+	HandoverService_AllocateRetirees_FullMethodName    = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
+	HandoverService_VerifyRoster_FullMethodName        = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_BatchAddRetirees_FullMethodName    = "/socmgmt.handover.v1.HandoverService/BatchAddRetirees"
+	HandoverService_BatchRemoveRetirees_FullMethodName = "/socmgmt.handover.v1.HandoverService/BatchRemoveRetirees"
+	HandoverService_GetHandoverProgress_FullMethodName = "/socmgmt.handover.v1.HandoverService/GetHandoverProgress"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -84,6 +87,19 @@ type HandoverServiceClient interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(ctx context.Context, in *VerifyRosterRequest, opts ...grpc.CallOption) (*VerifyRosterResponse, error)
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	BatchAddRetirees(ctx context.Context, in *BatchAddRetireesRequest, opts ...grpc.CallOption) (*BatchAddRetireesResponse, error)
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	BatchRemoveRetirees(ctx context.Context, in *BatchRemoveRetireesRequest, opts ...grpc.CallOption) (*BatchRemoveRetireesResponse, error)
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	GetHandoverProgress(ctx context.Context, in *GetHandoverProgressRequest, opts ...grpc.CallOption) (*GetHandoverProgressResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -244,6 +260,36 @@ func (c *handoverServiceClient) VerifyRoster(ctx context.Context, in *VerifyRost
 	return out, nil
 }
 
+func (c *handoverServiceClient) BatchAddRetirees(ctx context.Context, in *BatchAddRetireesRequest, opts ...grpc.CallOption) (*BatchAddRetireesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAddRetireesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_BatchAddRetirees_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) BatchRemoveRetirees(ctx context.Context, in *BatchRemoveRetireesRequest, opts ...grpc.CallOption) (*BatchRemoveRetireesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchRemoveRetireesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_BatchRemoveRetirees_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) GetHandoverProgress(ctx context.Context, in *GetHandoverProgressRequest, opts ...grpc.CallOption) (*GetHandoverProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHandoverProgressResponse)
+	err := c.cc.Invoke(ctx, HandoverService_GetHandoverProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -292,6 +338,19 @@ type HandoverServiceServer interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error)
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	BatchAddRetirees(context.Context, *BatchAddRetireesRequest) (*BatchAddRetireesResponse, error)
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	BatchRemoveRetirees(context.Context, *BatchRemoveRetireesRequest) (*BatchRemoveRetireesResponse, error)
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -346,6 +405,15 @@ func (UnimplementedHandoverServiceServer) AllocateRetirees(context.Context, *All
 }
 func (UnimplementedHandoverServiceServer) VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyRoster not implemented")
+}
+func (UnimplementedHandoverServiceServer) BatchAddRetirees(context.Context, *BatchAddRetireesRequest) (*BatchAddRetireesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAddRetirees not implemented")
+}
+func (UnimplementedHandoverServiceServer) BatchRemoveRetirees(context.Context, *BatchRemoveRetireesRequest) (*BatchRemoveRetireesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchRemoveRetirees not implemented")
+}
+func (UnimplementedHandoverServiceServer) GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHandoverProgress not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -638,6 +706,60 @@ func _HandoverService_VerifyRoster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_BatchAddRetirees_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAddRetireesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).BatchAddRetirees(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_BatchAddRetirees_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).BatchAddRetirees(ctx, req.(*BatchAddRetireesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_BatchRemoveRetirees_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRemoveRetireesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).BatchRemoveRetirees(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_BatchRemoveRetirees_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).BatchRemoveRetirees(ctx, req.(*BatchRemoveRetireesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_GetHandoverProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHandoverProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).GetHandoverProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_GetHandoverProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).GetHandoverProgress(ctx, req.(*GetHandoverProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -704,6 +826,18 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyRoster",
 			Handler:    _HandoverService_VerifyRoster_Handler,
+		},
+		{
+			MethodName: "BatchAddRetirees",
+			Handler:    _HandoverService_BatchAddRetirees_Handler,
+		},
+		{
+			MethodName: "BatchRemoveRetirees",
+			Handler:    _HandoverService_BatchRemoveRetirees_Handler,
+		},
+		{
+			MethodName: "GetHandoverProgress",
+			Handler:    _HandoverService_GetHandoverProgress_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
