@@ -13,7 +13,7 @@ import (
 
 // MaxBatch is the most retirees one BatchAddRetirees or
 // BatchRemoveRetirees names. A thousand retirees with full dossiers are
-// about 190 KB of JSON, well inside the gateway's 1 MiB body limit (see
+// about 320 KB of JSON, well inside the gateway's 1 MiB body limit (see
 // TestBatchFitsTheGatewayBody), while a roster of MaxRetirees with its
 // dossiers is not.
 const MaxBatch = 1_000
