@@ -154,7 +154,8 @@ func createAgreementRetirees(ctx context.Context, h *harness, registry registryv
 	for range min(h.cfg.LoadConcurrency, 64) {
 		wg.Go(func() {
 			for n := int(next.Add(1) - 1); n < agreementRetirees && ctx.Err() == nil; n = int(next.Add(1) - 1) {
-				birth := time.Date(1945, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%birthDays)
+				// Born 1940–1964: retired by now.
+				birth := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%birthDays)
 				id, err := idnumber.Build(agreementDistrict, birth, n/birthDays%1000)
 				if err != nil {
 					cancel(err)
@@ -212,6 +213,7 @@ func (r *agreementRun) handOver(ctx context.Context, h *harness) error {
 			return fmt.Errorf("%s: %w", step.name, err)
 		}
 		r.mark(step.name)
+		h.log.Printf("agreement %s: %s done at %.2f s", r.id, step.name, r.marks[step.name].Seconds())
 	}
 	return nil
 }
