@@ -175,16 +175,6 @@ type progressPart struct {
 	party, partySettled, premises int64
 }
 
-// receiverOf is the code of the unit that receives h: its receiver_code,
-// or for a package addressed to a community alone, that community's
-// street office.
-func receiverOf(h *pb.Handover) string {
-	if h.ReceiverCode != "" || len(h.CommunityId) < 9 {
-		return h.ReceiverCode
-	}
-	return h.CommunityId[:9]
-}
-
 // progressParts splits h by place: each retiree and dossier goes to the
 // street of the community it is allocated to, or to the receiver while
 // not allocated; the party transfers and premises go to the receiver.

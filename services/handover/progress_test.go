@@ -35,7 +35,7 @@ func submittedOn(day string) *timestamppb.Timestamp {
 	return timestamppb.New(t.Add(15 * time.Hour))
 }
 
-func partyTrack(items, settled int64) []*pb.Track {
+func withPartyTrack(items, settled int64) []*pb.Track {
 	return []*pb.Track{
 		{Kind: pb.Track_SOCIAL_INSURANCE, State: pb.Track_COMPLETED, Items: 1, Settled: 1},
 		{Kind: pb.Track_PARTY, State: pb.Track_OPEN, Items: items, Settled: settled},
@@ -63,13 +63,13 @@ func progressFixture(t *testing.T) *Store {
 		{EnterpriseCreditCode: enterpriseX, CommunityId: communityA, State: pb.Handover_COMPLETED, SubmitTime: submittedOn("2026-01-01"),
 			RetireeIds: []string{"r1", "r2"},
 			Dossiers:   []*pb.Dossier{{RetireeId: "r1", State: pb.Dossier_RECEIVED}, {RetireeId: "r2", State: pb.Dossier_MISSING, Explanation: "遗失"}},
-			Premises:   []*pb.Premises{accepted, {Id: "P2", Inspection: pb.Premises_DECLINED}}, Tracks: partyTrack(2, 2)},
+			Premises:   []*pb.Premises{accepted, {Id: "P2", Inspection: pb.Premises_DECLINED}}, Tracks: withPartyTrack(2, 2)},
 		{EnterpriseCreditCode: enterpriseX, ReceiverCode: progressDistrict, State: pb.Handover_SUBMITTED, SubmitTime: submittedOn("2026-06-10"),
 			RetireeIds:  []string{"r3", "r4", "r5"},
 			Allocations: []*pb.Allocation{{CommunityId: communityB, RetireeIds: []string{"r3"}}, {CommunityId: progressStreet2 + "001", RetireeIds: []string{"r4"}}},
 			Dossiers: []*pb.Dossier{{RetireeId: "r3", State: pb.Dossier_RECEIVED}, {RetireeId: "r4", State: pb.Dossier_RECEIVED},
 				{RetireeId: "r5", State: pb.Dossier_PENDING}},
-			Premises: []*pb.Premises{accepted}, Tracks: partyTrack(3, 1)},
+			Premises: []*pb.Premises{accepted}, Tracks: withPartyTrack(3, 1)},
 		{EnterpriseCreditCode: enterpriseY, ReceiverCode: progressStreet2, State: pb.Handover_RETURNED, SubmitTime: submittedOn("2026-03-01"),
 			RetireeIds: []string{"r6"}},
 		{EnterpriseCreditCode: enterpriseY, ReceiverCode: progressElse, State: pb.Handover_SUBMITTED, SubmitTime: submittedOn("2025-12-01"),

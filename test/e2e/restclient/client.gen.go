@@ -3136,12 +3136,8 @@ type V1HandoverProgressRow struct {
 	// Key The enterprise credit code, street office code or district code.
 	Key *string `json:"key,omitempty"`
 
-	// Open0To30Days Submitted handovers not yet completed, by days since submission (in
-	// China): 0–30, 31–90, 91–180, more than 180.
-	Open0To30Days   *int32 `json:"open0To30Days,omitempty"`
-	Open31To90Days  *int32 `json:"open31To90Days,omitempty"`
-	Open91To180Days *int32 `json:"open91To180Days,omitempty"`
-	OpenOver180Days *int32 `json:"openOver180Days,omitempty"`
+	// OpenByAge Submitted handovers not yet completed, by days since submission.
+	OpenByAge *V1OpenByAge `json:"openByAge,omitempty"`
 
 	// PartyTransfers The PARTY tracks' transfers, and those confirmed.
 	PartyTransfers        *string `json:"partyTransfers,omitempty"`
@@ -3459,6 +3455,23 @@ type V1OffsetRecoveryCaseResponse struct {
 	// turns a DRAFT, SUBMITTED or APPROVED claim VOID and sets death_reversed
 	// on a PAID one, for the bureau to recover.
 	Claim *V1DeathBenefitClaim `json:"claim,omitempty"`
+}
+
+// V1OpenByAge OpenByAge counts open handovers by the days since they were submitted
+// (dates in China): submitted (or returned to the enterprise) and not
+// completed.
+type V1OpenByAge struct {
+	// Over180Days More than 180 days.
+	Over180Days *int32 `json:"over180Days,omitempty"`
+
+	// Within180Days 91 to 180 days.
+	Within180Days *int32 `json:"within180Days,omitempty"`
+
+	// Within30Days 0 to 30 days.
+	Within30Days *int32 `json:"within30Days,omitempty"`
+
+	// Within90Days 31 to 90 days.
+	Within90Days *int32 `json:"within90Days,omitempty"`
 }
 
 // V1OverdueCertification OverdueCertification is a retiree whose certification is overdue or
