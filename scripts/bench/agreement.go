@@ -297,7 +297,7 @@ func (r *agreementRun) settleTracks(_ context.Context) error {
 		return fmt.Errorf("receive archives: %w", err)
 	}
 	if _, err := r.cl.handover.InspectPremises(r.tk.street, &handoverv1.InspectPremisesRequest{Id: r.id, PremisesId: "P1", Accepted: true,
-		GroupApprovalRef: "重机集团〔2026〕12号"}); err != nil {
+		GroupApprovalRef: "重机集团〔2026〕12号", CommunityId: agreementCommunity(0)}); err != nil {
 		return fmt.Errorf("inspect premises: %w", err)
 	}
 	return nil
