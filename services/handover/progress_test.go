@@ -12,6 +12,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/testclock"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -280,4 +281,58 @@ func TestProgressNarrowing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProgressThroughTheService: packages taken through the workflow
+// show in the report the service answers, their open age counted by the
+// service's clock as it moves on; a completed one counts its retirees,
+// dossiers and premises and is no longer open.
+func TestProgressThroughTheService(t *testing.T) {
+	t.Parallel()
+	submitDay := time.Date(2026, 1, 5, 10, 0, 0, 0, workdays.ChinaTime)
+	clock := testclock.New(submitDay)
+	w := newWorld(t, worldOptions{now: clock.Now})
+	w.submitted(2)
+	w.completed(3)
+	report := func(as authn.Principal, q *pb.GetHandoverProgressRequest) []*pb.HandoverProgressRow {
+		t.Helper()
+		resp, err := w.client.GetHandoverProgress(w.as(as), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.NextPageToken != "" {
+			t.Errorf("a report of two handovers did not finish: %q", resp.NextPageToken)
+		}
+		return resp.Rows
+	}
+	byStreet := &pb.GetHandoverProgressRequest{GroupBy: pb.GetHandoverProgressRequest_STREET}
+	for _, tc := range []struct {
+		after time.Duration
+		open  *pb.OpenByAge
+	}{
+		{0, &pb.OpenByAge{Within30Days: 1}},
+		{45 * 24 * time.Hour, &pb.OpenByAge{Within90Days: 1}},
+		{100 * 24 * time.Hour, &pb.OpenByAge{Within180Days: 1}},
+		{200 * 24 * time.Hour, &pb.OpenByAge{Over180Days: 1}},
+	} {
+		clock.Set(submitDay.Add(tc.after))
+		want := []*pb.HandoverProgressRow{{Key: servicetest.StreetAB, Handovers: 2, RetireesHandedOver: 3, DossiersReceived: 3,
+			PremisesAccepted: 1, OpenByAge: tc.open}}
+		if diff := cmp.Diff(want, report(streetAP, byStreet), protocmp.Transform()); diff != "" {
+			t.Errorf("%v after the submissions (-want +got):\n%s", tc.after, diff)
+		}
+	}
+	if rows := report(districtCP, &pb.GetHandoverProgressRequest{GroupBy: pb.GetHandoverProgressRequest_DISTRICT}); len(rows) != 0 {
+		t.Errorf("another district's supervisor sees %v", rows)
+	}
+	rows := report(enterpriseXP, &pb.GetHandoverProgressRequest{GroupBy: pb.GetHandoverProgressRequest_ENTERPRISE})
+	if len(rows) != 1 || rows[0].Key != enterpriseX || rows[0].Handovers != 2 {
+		t.Errorf("the enterprise's report is %v", rows)
+	}
+	_, err := w.client.GetHandoverProgress(w.as(adminP), &pb.GetHandoverProgressRequest{})
+	wantFields(t, err, "groupBy")
+	_, err = w.client.GetHandoverProgress(w.as(adminP), &pb.GetHandoverProgressRequest{GroupBy: pb.GetHandoverProgressRequest_STREET, AreaCode: "21010", EnterpriseCreditCode: "X"})
+	wantFields(t, err, "areaCode", "enterpriseCreditCode")
+	_, err = w.client.GetHandoverProgress(w.as(adminP), &pb.GetHandoverProgressRequest{GroupBy: pb.GetHandoverProgressRequest_STREET, PageToken: "bogus"})
+	wantFields(t, err, "pageToken")
 }
