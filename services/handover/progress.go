@@ -134,7 +134,10 @@ func (s *Store) Progress(q ProgressQuery, after []byte) ([]*pb.HandoverProgressR
 	err := s.DB().View(func(tx *bolt.Tx) error {
 		used := 0
 		scan := boltstore.Scan{After: after, Size: progressMaxHandovers, MaxExamined: examined, Full: func() bool { return used >= progressBudget }}
-		indexes := []boltstore.Index{{Bucket: bucketByEnterprise, Value: q.EnterpriseCode}}
+		indexes := []boltstore.Index{
+			{Bucket: bucketByEnterprise, Value: q.EnterpriseCode},
+			{Bucket: bucketByReceiver, Value: q.district(), Prefix: true},
+		}
 		var err error
 		next, err = scan.Records(tx, bucketHandovers, indexes, func(_, v []byte) (bool, error) {
 			h := new(pb.Handover)
@@ -158,6 +161,19 @@ func (s *Store) Progress(q ProgressQuery, after []byte) ([]*pb.HandoverProgressR
 		out = append(out, rows[k])
 	}
 	return out, next, nil
+}
+
+// district is the district whose receiving units the query's area lies
+// in, or "" for every district: a street's part may come from its
+// district's agreement, so a query of a street office walks the
+// receivers of the whole district.
+func (q *ProgressQuery) district() string {
+	for _, a := range []string{q.Within, q.Area} {
+		if len(a) >= inputcheck.DistrictCodeLen {
+			return a[:inputcheck.DistrictCodeLen]
+		}
+	}
+	return ""
 }
 
 // inProgress reports whether h counts in the progress report: submitted

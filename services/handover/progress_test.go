@@ -46,7 +46,7 @@ func withPartyTrack(items, settled int64) []*pb.Track {
 // progressFixture stores handovers in every state that counts, and two
 // that do not, straight into a new store:
 //
-//	h1 X: community A alone, completed: 2 retirees, a dossier received
+//	h1 X: community A alone (received by its street), completed: 2 retirees, a dossier received
 //	   and one missing, premises one accepted and one declined, party 2/2.
 //	h2 X: district 210102's agreement, submitted 20 days ago: r3 in
 //	   street 1, r4 in street 2, r5 not allocated; r3's and r4's dossiers
@@ -61,7 +61,7 @@ func progressFixture(t *testing.T) *Store {
 	t.Cleanup(func() { _ = s.Close() })
 	accepted := &pb.Premises{Id: "P1", Inspection: pb.Premises_ACCEPTED}
 	for _, h := range []*pb.Handover{
-		{EnterpriseCreditCode: enterpriseX, CommunityId: communityA, State: pb.Handover_COMPLETED, SubmitTime: submittedOn("2026-01-01"),
+		{EnterpriseCreditCode: enterpriseX, CommunityId: communityA, ReceiverCode: progressStreet1, State: pb.Handover_COMPLETED, SubmitTime: submittedOn("2026-01-01"),
 			RetireeIds: []string{"r1", "r2"},
 			Dossiers:   []*pb.Dossier{{RetireeId: "r1", State: pb.Dossier_RECEIVED}, {RetireeId: "r2", State: pb.Dossier_MISSING, Explanation: "遗失"}},
 			Premises:   []*pb.Premises{accepted, {Id: "P2", Inspection: pb.Premises_DECLINED}}, Tracks: withPartyTrack(2, 2)},
