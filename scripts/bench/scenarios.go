@@ -23,6 +23,7 @@ func scenarios() []scenario {
 		{name: "roster", run: rosterScenario},
 		{name: "overdue", run: overdueScenario},
 		{name: "handover", run: handoverScenario},
+		{name: "handover-agreement", run: agreementScenario},
 		{name: "watchers", run: watchersScenario},
 	}
 }

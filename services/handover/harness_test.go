@@ -89,7 +89,8 @@ type world struct {
 	serial atomic.Int64
 	// dispatcher is the last one startDispatcher started.
 	dispatcher *Dispatcher
-	// addr is the handover service's loopback address with tcp.
+	// addr is the handover service's loopback address when it serves
+	// TCP (worldOptions.tcp).
 	addr string
 }
 
@@ -125,7 +126,9 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		},
 	})
 	w.client = pb.NewHandoverServiceClient(srv.Conn())
-	w.addr = srv.Addr()
+	if o.tcp {
+		w.addr = srv.Addr()
+	}
 	if o.dispatch {
 		w.startDispatcher(o)
 	}

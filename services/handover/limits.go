@@ -35,4 +35,8 @@ var Methods = limits.Table{
 	pb.HandoverService_SendOnArchiveFile_FullMethodName:     limits.Write,
 	pb.HandoverService_ListArchiveFileEvents_FullMethodName: limits.Read,
 	pb.HandoverService_GetArchiveStatistics_FullMethodName:  limits.Read,
+	// --- batches (issue 15)
+	pb.HandoverService_BatchAddRetirees_FullMethodName:    limits.Write,
+	pb.HandoverService_BatchRemoveRetirees_FullMethodName: limits.Write,
+	pb.HandoverService_GetHandoverProgress_FullMethodName: limits.Read,
 }

@@ -205,22 +205,28 @@ func checkDossiers(v *fault.Violations, ds []*pb.Dossier) []*pb.Dossier {
 	seen := make(retireeSet, min(len(ds), MaxRetirees))
 	checkEach(v, "dossiers", ds, MaxRetirees, func(field string, d *pb.Dossier) {
 		seen.check(v, field+".retireeId", d.RetireeId, "a second dossier for this retiree")
-		inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
-		if d.Volumes < 1 || d.Volumes > maxVolumes {
-			v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
-		}
-		if len(d.Checklist) > maxChecklist {
-			v.Addf(field+".checklist", "at most %d categories", maxChecklist)
-			return
-		}
-		for j, c := range d.Checklist {
-			if _, ok := pb.ArchiveCategory_name[int32(c)]; !ok || c == pb.ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED {
-				v.Add(fmt.Sprintf("%s.checklist[%d]", field, j), "unknown archive category")
-			}
-		}
-		d.Checklist = slices.Compact(slices.Sorted(slices.Values(d.Checklist)))
+		checkDossier(v, field, d)
 	})
 	return ds
+}
+
+// checkDossier validates the fields of dossier d, named at field, but its
+// retiree id, and sorts its checklist without duplicates.
+func checkDossier(v *fault.Violations, field string, d *pb.Dossier) {
+	inputcheck.Text(v, field+".dossierNo", d.DossierNo, true, maxDossierNoLen)
+	if d.Volumes < 1 || d.Volumes > maxVolumes {
+		v.Addf(field+".volumes", "must be between 1 and %d", maxVolumes)
+	}
+	if len(d.Checklist) > maxChecklist {
+		v.Addf(field+".checklist", "at most %d categories", maxChecklist)
+		return
+	}
+	for j, c := range d.Checklist {
+		if _, ok := pb.ArchiveCategory_name[int32(c)]; !ok || c == pb.ArchiveCategory_ARCHIVE_CATEGORY_UNSPECIFIED {
+			v.Add(fmt.Sprintf("%s.checklist[%d]", field, j), "unknown archive category")
+		}
+	}
+	d.Checklist = slices.Compact(slices.Sorted(slices.Values(d.Checklist)))
 }
 
 // checkEach validates the list field name of a package: at most most

@@ -1475,6 +1475,30 @@ func (e RegistryServiceExportRegisterParamsRegister) Valid() bool {
 	}
 }
 
+// Defines values for HandoverServiceGetHandoverProgressParamsGroupBy.
+const (
+	HandoverServiceGetHandoverProgressParamsGroupByDISTRICT           HandoverServiceGetHandoverProgressParamsGroupBy = "DISTRICT"
+	HandoverServiceGetHandoverProgressParamsGroupByENTERPRISE         HandoverServiceGetHandoverProgressParamsGroupBy = "ENTERPRISE"
+	HandoverServiceGetHandoverProgressParamsGroupByGROUPBYUNSPECIFIED HandoverServiceGetHandoverProgressParamsGroupBy = "GROUP_BY_UNSPECIFIED"
+	HandoverServiceGetHandoverProgressParamsGroupBySTREET             HandoverServiceGetHandoverProgressParamsGroupBy = "STREET"
+)
+
+// Valid indicates whether the value is a known member of the HandoverServiceGetHandoverProgressParamsGroupBy enum.
+func (e HandoverServiceGetHandoverProgressParamsGroupBy) Valid() bool {
+	switch e {
+	case HandoverServiceGetHandoverProgressParamsGroupByDISTRICT:
+		return true
+	case HandoverServiceGetHandoverProgressParamsGroupByENTERPRISE:
+		return true
+	case HandoverServiceGetHandoverProgressParamsGroupByGROUPBYUNSPECIFIED:
+		return true
+	case HandoverServiceGetHandoverProgressParamsGroupBySTREET:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HandoverServiceListHandoversParamsState.
 const (
 	HandoverServiceListHandoversParamsStateCOMPLETED        HandoverServiceListHandoversParamsState = "COMPLETED"
@@ -1766,6 +1790,25 @@ type HandoverServiceAllocateRetireesBody struct {
 	Etag        *string `json:"etag,omitempty"`
 
 	// RetireeIds Retirees of the handover; at most 1,000 per call.
+	RetireeIds *[]string `json:"retireeIds,omitempty"`
+}
+
+// HandoverServiceBatchAddRetireesBody BatchAddRetireesRequest is the request of BatchAddRetirees.
+type HandoverServiceBatchAddRetireesBody struct {
+	// Etag Required: the etag of the package the enterprise read.
+	Etag *string `json:"etag,omitempty"`
+
+	// Retirees At most 1,000, none already in the package or named twice; the
+	// package holds at most 10,000 retirees in all.
+	Retirees *[]V1BatchRetiree `json:"retirees,omitempty"`
+}
+
+// HandoverServiceBatchRemoveRetireesBody BatchRemoveRetireesRequest is the request of BatchRemoveRetirees.
+type HandoverServiceBatchRemoveRetireesBody struct {
+	// Etag Required: the etag of the package the enterprise read.
+	Etag *string `json:"etag,omitempty"`
+
+	// RetireeIds At most 1,000 retirees of the package, each named once.
 	RetireeIds *[]string `json:"retireeIds,omitempty"`
 }
 
@@ -2374,6 +2417,34 @@ type V1AuditedImportGroup struct {
 
 	// Records How many records the group stored: new ones and corrections.
 	Records *string `json:"records,omitempty"`
+}
+
+// V1BatchAddRetireesResponse BatchAddRetireesResponse is the response of BatchAddRetirees: the
+// package's new etag and counts, not the package itself, which may be
+// large.
+type V1BatchAddRetireesResponse struct {
+	Dossiers *int32  `json:"dossiers,omitempty"`
+	Etag     *string `json:"etag,omitempty"`
+
+	// Retirees How many retirees and dossiers the package holds now.
+	Retirees *int32 `json:"retirees,omitempty"`
+}
+
+// V1BatchRemoveRetireesResponse BatchRemoveRetireesResponse is the response of BatchRemoveRetirees.
+type V1BatchRemoveRetireesResponse struct {
+	Dossiers *int32  `json:"dossiers,omitempty"`
+	Etag     *string `json:"etag,omitempty"`
+
+	// Retirees How many retirees and dossiers the package holds now.
+	Retirees *int32 `json:"retirees,omitempty"`
+}
+
+// V1BatchRetiree BatchRetiree is one retiree a batch adds to a package.
+type V1BatchRetiree struct {
+	// Dossier Optional: the retiree's dossier, validated as in CreateHandover; its
+	// retiree_id may be left out, and must otherwise be the retiree's.
+	Dossier   *V1Dossier `json:"dossier,omitempty"`
+	RetireeID *string    `json:"retireeId,omitempty"`
 }
 
 // V1BenefitAmounts BenefitAmounts is what a submitted claim pays and how it was computed.
@@ -3194,6 +3265,17 @@ type V1GetEntitlementResponse struct {
 	StateSince *string `json:"stateSince,omitempty"`
 }
 
+// V1GetHandoverProgressResponse GetHandoverProgressResponse is the response of GetHandoverProgress.
+type V1GetHandoverProgressResponse struct {
+	// NextPageToken Set when the report examined as many handovers as one call may: the
+	// rows cover the handovers so far, and the next call with this token
+	// returns those of the rest, whose rows add to these key by key.
+	NextPageToken *string `json:"nextPageToken,omitempty"`
+
+	// Rows The rows, by key.
+	Rows *[]V1HandoverProgressRow `json:"rows,omitempty"`
+}
+
 // V1GetParticipationReportResponse GetParticipationReportResponse is the response of
 // GetParticipationReport.
 type V1GetParticipationReportResponse struct {
@@ -3349,6 +3431,33 @@ type V1HandoverPlan struct {
 
 	// StartOn YYYY-MM-DD: when the handover is to start and to be finished.
 	StartOn *string `json:"startOn,omitempty"`
+}
+
+// V1HandoverProgressRow HandoverProgressRow is one row of the progress report.
+type V1HandoverProgressRow struct {
+	DossiersMissing *string `json:"dossiersMissing,omitempty"`
+
+	// DossiersReceived Dossiers received, and missing with an explanation.
+	DossiersReceived *string `json:"dossiersReceived,omitempty"`
+
+	// Handovers The handovers submitted (and not withdrawn) with a part in this row.
+	Handovers *int32 `json:"handovers,omitempty"`
+
+	// Key The enterprise credit code, street office code or district code.
+	Key *string `json:"key,omitempty"`
+
+	// OpenByAge Submitted handovers not yet completed, by days since submission.
+	OpenByAge *V1OpenByAge `json:"openByAge,omitempty"`
+
+	// PartyTransfers The PARTY tracks' transfers, and those confirmed.
+	PartyTransfers        *string `json:"partyTransfers,omitempty"`
+	PartyTransfersSettled *string `json:"partyTransfersSettled,omitempty"`
+
+	// PremisesAccepted Premises accepted.
+	PremisesAccepted *string `json:"premisesAccepted,omitempty"`
+
+	// RetireesHandedOver The retirees of completed handovers.
+	RetireesHandedOver *string `json:"retireesHandedOver,omitempty"`
 }
 
 // V1HandoverState State of the workflow.
@@ -3694,6 +3803,23 @@ type V1OffsetRecoveryCaseResponse struct {
 	// turns a DRAFT, SUBMITTED or APPROVED claim VOID and sets death_reversed
 	// on a PAID one, for the bureau to recover.
 	Claim *V1DeathBenefitClaim `json:"claim,omitempty"`
+}
+
+// V1OpenByAge OpenByAge counts open handovers by the days since they were submitted
+// (dates in China): submitted (or returned to the enterprise) and not
+// completed.
+type V1OpenByAge struct {
+	// Over180Days More than 180 days.
+	Over180Days *int32 `json:"over180Days,omitempty"`
+
+	// Within180Days 91 to 180 days.
+	Within180Days *int32 `json:"within180Days,omitempty"`
+
+	// Within30Days 0 to 30 days.
+	Within30Days *int32 `json:"within30Days,omitempty"`
+
+	// Within90Days 31 to 90 days.
+	Within90Days *int32 `json:"within90Days,omitempty"`
 }
 
 // V1OverdueCertification OverdueCertification is a retiree whose certification is overdue or
@@ -4714,6 +4840,32 @@ type RegistryServiceExportRegisterParamsFormat string
 // RegistryServiceExportRegisterParamsRegister defines parameters for RegistryServiceExportRegister.
 type RegistryServiceExportRegisterParamsRegister string
 
+// HandoverServiceGetHandoverProgressParams defines parameters for HandoverServiceGetHandoverProgress.
+type HandoverServiceGetHandoverProgressParams struct {
+	// GroupBy Required.
+	//
+	//  - ENTERPRISE: One row per enterprise credit code.
+	//  - STREET: One row per receiving street office (9 digits); the retirees of a
+	// district's agreement count in the street of the community they are
+	// allocated to, and what is not allocated to a street (its
+	// unallocated retirees, its premises and party transfers) in a row
+	// keyed by the district's 6-digit code.
+	//  - DISTRICT: One row per receiving district (6 digits).
+	GroupBy *HandoverServiceGetHandoverProgressParamsGroupBy `form:"groupBy,omitempty" json:"groupBy,omitempty"`
+
+	// EnterpriseCreditCode Optional filters: only one enterprise's handovers; only what is
+	// received in one street office (9 digits) or district (6 digits).
+	EnterpriseCreditCode *string `form:"enterpriseCreditCode,omitempty" json:"enterpriseCreditCode,omitempty"`
+	AreaCode             *string `form:"areaCode,omitempty" json:"areaCode,omitempty"`
+
+	// PageToken Continues a report that one call could not finish (next_page_token
+	// of the last response).
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// HandoverServiceGetHandoverProgressParamsGroupBy defines parameters for HandoverServiceGetHandoverProgress.
+type HandoverServiceGetHandoverProgressParamsGroupBy string
+
 // HandoverServiceListHandoversParams defines parameters for HandoverServiceListHandovers.
 type HandoverServiceListHandoversParams struct {
 	State                *HandoverServiceListHandoversParamsState `form:"state,omitempty" json:"state,omitempty"`
@@ -5170,6 +5322,12 @@ type HandoverServiceCreateHandoverJSONRequestBody = V1Handover
 
 // HandoverServiceUpdateHandoverJSONRequestBody defines body for HandoverServiceUpdateHandover for application/json ContentType.
 type HandoverServiceUpdateHandoverJSONRequestBody HandoverServiceUpdateHandoverJSONBody
+
+// HandoverServiceBatchAddRetireesJSONRequestBody defines body for HandoverServiceBatchAddRetirees for application/json ContentType.
+type HandoverServiceBatchAddRetireesJSONRequestBody = HandoverServiceBatchAddRetireesBody
+
+// HandoverServiceBatchRemoveRetireesJSONRequestBody defines body for HandoverServiceBatchRemoveRetirees for application/json ContentType.
+type HandoverServiceBatchRemoveRetireesJSONRequestBody = HandoverServiceBatchRemoveRetireesBody
 
 // HandoverServiceAllocateRetireesJSONRequestBody defines body for HandoverServiceAllocateRetirees for application/json ContentType.
 type HandoverServiceAllocateRetireesJSONRequestBody = HandoverServiceAllocateRetireesBody
@@ -5740,11 +5898,11 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
 	HandoverServiceShelveArchiveFile(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// HandoverServiceGetArchiveStatistics Get archive statistics
-	//
-	// GetArchiveStatistics counts a district's files received, consulted
+	// HandoverServiceGetArchiveStatistics GetArchiveStatistics counts a district's files received, consulted
 	// and sent on in a period, and those on loan and overdue now (the
 	// district's archivist and supervisor, bureau, admin).
+	//
+	// --- batches (issue 15).
 	//
 	// Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
 	HandoverServiceGetArchiveStatistics(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -6186,6 +6344,15 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
 	RegistryServiceExportRegister(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HandoverServiceGetHandoverProgress Get handover progress
+	//
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	//
+	// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
+	HandoverServiceGetHandoverProgress(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HandoverServiceListHandovers List handovers
 	//
 	// ListHandovers lists packages visible to the caller.
@@ -6242,6 +6409,52 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/handovers/{id}/events (the `HandoverServiceListHandoverEvents` operationId).
 	HandoverServiceListHandoverEvents(ctx context.Context, id string, params *HandoverServiceListHandoverEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchAddRetireesWithBody Batch add retirees
+	//
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+	HandoverServiceBatchAddRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchAddRetirees Batch add retirees
+	//
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+	HandoverServiceBatchAddRetirees(ctx context.Context, id string, body HandoverServiceBatchAddRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchRemoveRetireesWithBody Batch remove retirees
+	//
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+	HandoverServiceBatchRemoveRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchRemoveRetirees Batch remove retirees
+	//
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+	HandoverServiceBatchRemoveRetirees(ctx context.Context, id string, body HandoverServiceBatchRemoveRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HandoverServiceAllocateRetireesWithBody Allocate retirees
 	//
@@ -7678,11 +7891,11 @@ func (c *Client) HandoverServiceShelveArchiveFile(ctx context.Context, id string
 	return c.Client.Do(req)
 }
 
-// HandoverServiceGetArchiveStatistics Get archive statistics
-//
-// GetArchiveStatistics counts a district's files received, consulted
+// HandoverServiceGetArchiveStatistics GetArchiveStatistics counts a district's files received, consulted
 // and sent on in a period, and those on loan and overdue now (the
 // district's archivist and supervisor, bureau, admin).
+//
+// --- batches (issue 15).
 //
 // Corresponds with GET /v1/archiveFiles:statistics (the `HandoverServiceGetArchiveStatistics` operationId).
 func (c *Client) HandoverServiceGetArchiveStatistics(ctx context.Context, params *HandoverServiceGetArchiveStatisticsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8584,6 +8797,25 @@ func (c *Client) RegistryServiceExportRegister(ctx context.Context, register Reg
 	return c.Client.Do(req)
 }
 
+// HandoverServiceGetHandoverProgress Get handover progress
+//
+// GetHandoverProgress reports the handovers' progress per enterprise,
+// street or district: retirees handed over, archives received and
+// missing, party transfers, premises accepted, open handovers by age.
+//
+// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
+func (c *Client) HandoverServiceGetHandoverProgress(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceGetHandoverProgressRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HandoverServiceListHandovers List handovers
 //
 // ListHandovers lists packages visible to the caller.
@@ -8701,6 +8933,92 @@ func (c *Client) HandoverServiceUpdateHandover(ctx context.Context, id string, b
 // Corresponds with GET /v1/handovers/{id}/events (the `HandoverServiceListHandoverEvents` operationId).
 func (c *Client) HandoverServiceListHandoverEvents(ctx context.Context, id string, params *HandoverServiceListHandoverEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceListHandoverEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchAddRetireesWithBody Batch add retirees
+//
+// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+// given, to a DRAFT or RETURNED package, all or none, guarded by the
+// etag (the owning enterprise): a roster of 10,000 retirees with
+// dossiers is too large for one request through the gateway.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+func (c *Client) HandoverServiceBatchAddRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchAddRetireesRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchAddRetirees Batch add retirees
+//
+// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+// given, to a DRAFT or RETURNED package, all or none, guarded by the
+// etag (the owning enterprise): a roster of 10,000 retirees with
+// dossiers is too large for one request through the gateway.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+func (c *Client) HandoverServiceBatchAddRetirees(ctx context.Context, id string, body HandoverServiceBatchAddRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchAddRetireesRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchRemoveRetireesWithBody Batch remove retirees
+//
+// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+// and allocations, out of a DRAFT or RETURNED package, all or none
+// (the owning enterprise).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+func (c *Client) HandoverServiceBatchRemoveRetireesWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchRemoveRetireesRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchRemoveRetirees Batch remove retirees
+//
+// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+// and allocations, out of a DRAFT or RETURNED package, all or none
+// (the owning enterprise).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+func (c *Client) HandoverServiceBatchRemoveRetirees(ctx context.Context, id string, body HandoverServiceBatchRemoveRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchRemoveRetireesRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13297,6 +13615,96 @@ func NewRegistryServiceExportRegisterRequest(server string, register RegistrySer
 	return req, nil
 }
 
+// NewHandoverServiceGetHandoverProgressRequest constructs an http.Request for the HandoverServiceGetHandoverProgress method
+func NewHandoverServiceGetHandoverProgressRequest(server string, params *HandoverServiceGetHandoverProgressParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handoverProgress")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "groupBy", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EnterpriseCreditCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enterpriseCreditCode", *params.EnterpriseCreditCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AreaCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "areaCode", *params.AreaCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewHandoverServiceListHandoversRequest constructs an http.Request for the HandoverServiceListHandovers method
 func NewHandoverServiceListHandoversRequest(server string, params *HandoverServiceListHandoversParams) (*http.Request, error) {
 	var err error
@@ -13589,6 +13997,100 @@ func NewHandoverServiceListHandoverEventsRequest(server string, id string, param
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewHandoverServiceBatchAddRetireesRequest calls the generic HandoverServiceBatchAddRetirees builder with application/json body
+func NewHandoverServiceBatchAddRetireesRequest(server string, id string, body HandoverServiceBatchAddRetireesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceBatchAddRetireesRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceBatchAddRetireesRequestWithBody constructs an http.Request for the HandoverServiceBatchAddRetirees method, with any body, and a specified content type
+func NewHandoverServiceBatchAddRetireesRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s/retirees:batchAdd", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceBatchRemoveRetireesRequest calls the generic HandoverServiceBatchRemoveRetirees builder with application/json body
+func NewHandoverServiceBatchRemoveRetireesRequest(server string, id string, body HandoverServiceBatchRemoveRetireesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceBatchRemoveRetireesRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceBatchRemoveRetireesRequestWithBody constructs an http.Request for the HandoverServiceBatchRemoveRetirees method, with any body, and a specified content type
+func NewHandoverServiceBatchRemoveRetireesRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s/retirees:batchRemove", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -17080,11 +17582,11 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/archiveFiles/{id}:shelve (the `HandoverServiceShelveArchiveFile` operationId).
 	HandoverServiceShelveArchiveFileWithResponse(ctx context.Context, id string, body HandoverServiceShelveArchiveFileJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceShelveArchiveFileResponse, error)
 
-	// HandoverServiceGetArchiveStatisticsWithResponse Get archive statistics
-	//
-	// GetArchiveStatistics counts a district's files received, consulted
+	// HandoverServiceGetArchiveStatisticsWithResponse GetArchiveStatistics counts a district's files received, consulted
 	// and sent on in a period, and those on loan and overdue now (the
 	// district's archivist and supervisor, bureau, admin).
+	//
+	// --- batches (issue 15).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17562,6 +18064,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/exports/{register} (the `RegistryServiceExportRegister` operationId).
 	RegistryServiceExportRegisterWithResponse(ctx context.Context, register RegistryServiceExportRegisterParamsRegister, params *RegistryServiceExportRegisterParams, reqEditors ...RequestEditorFn) (*RegistryServiceExportRegisterResponse, error)
 
+	// HandoverServiceGetHandoverProgressWithResponse Get handover progress
+	//
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
+	HandoverServiceGetHandoverProgressWithResponse(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*HandoverServiceGetHandoverProgressResponse, error)
+
 	// HandoverServiceListHandoversWithResponse List handovers
 	//
 	// ListHandovers lists packages visible to the caller.
@@ -17624,6 +18137,52 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/handovers/{id}/events (the `HandoverServiceListHandoverEvents` operationId).
 	HandoverServiceListHandoverEventsWithResponse(ctx context.Context, id string, params *HandoverServiceListHandoverEventsParams, reqEditors ...RequestEditorFn) (*HandoverServiceListHandoverEventsResponse, error)
+
+	// HandoverServiceBatchAddRetireesWithBodyWithResponse Batch add retirees
+	//
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+	HandoverServiceBatchAddRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchAddRetireesResponse, error)
+
+	// HandoverServiceBatchAddRetireesWithResponse Batch add retirees
+	//
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+	HandoverServiceBatchAddRetireesWithResponse(ctx context.Context, id string, body HandoverServiceBatchAddRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchAddRetireesResponse, error)
+
+	// HandoverServiceBatchRemoveRetireesWithBodyWithResponse Batch remove retirees
+	//
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+	HandoverServiceBatchRemoveRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchRemoveRetireesResponse, error)
+
+	// HandoverServiceBatchRemoveRetireesWithResponse Batch remove retirees
+	//
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+	HandoverServiceBatchRemoveRetireesWithResponse(ctx context.Context, id string, body HandoverServiceBatchRemoveRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchRemoveRetireesResponse, error)
 
 	// HandoverServiceAllocateRetireesWithBodyWithResponse Allocate retirees
 	//
@@ -23267,6 +23826,89 @@ func (r RegistryServiceExportRegisterResponse) ContentType() string {
 	return ""
 }
 
+// HandoverServiceGetHandoverProgressResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceGetHandoverProgress
+type HandoverServiceGetHandoverProgressResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceGetHandoverProgressResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1GetHandoverProgressResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceGetHandoverProgressResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSON200() *V1GetHandoverProgressResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceGetHandoverProgressResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceGetHandoverProgressResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceGetHandoverProgressResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceGetHandoverProgressResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceGetHandoverProgressResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HandoverServiceListHandoversResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListHandovers
 type HandoverServiceListHandoversResponse401Headers struct {
 	WWWAuthenticate *string
@@ -23739,6 +24381,228 @@ func (r HandoverServiceListHandoverEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceListHandoverEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceBatchAddRetireesResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceBatchAddRetirees
+type HandoverServiceBatchAddRetireesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceBatchAddRetireesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1BatchAddRetireesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceBatchAddRetireesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON200() *V1BatchAddRetireesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceBatchAddRetireesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceBatchAddRetireesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceBatchAddRetireesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceBatchAddRetireesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceBatchAddRetireesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceBatchRemoveRetireesResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceBatchRemoveRetirees
+type HandoverServiceBatchRemoveRetireesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceBatchRemoveRetireesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1BatchRemoveRetireesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceBatchRemoveRetireesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON200() *V1BatchRemoveRetireesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceBatchRemoveRetireesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceBatchRemoveRetireesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceBatchRemoveRetireesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceBatchRemoveRetireesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceBatchRemoveRetireesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -29754,11 +30618,11 @@ func (c *ClientWithResponses) HandoverServiceShelveArchiveFileWithResponse(ctx c
 	return ParseHandoverServiceShelveArchiveFileResponse(rsp)
 }
 
-// HandoverServiceGetArchiveStatisticsWithResponse Get archive statistics
-//
-// GetArchiveStatistics counts a district's files received, consulted
+// HandoverServiceGetArchiveStatisticsWithResponse GetArchiveStatistics counts a district's files received, consulted
 // and sent on in a period, and those on loan and overdue now (the
 // district's archivist and supervisor, bureau, admin).
+//
+// --- batches (issue 15).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30512,6 +31376,23 @@ func (c *ClientWithResponses) RegistryServiceExportRegisterWithResponse(ctx cont
 	return ParseRegistryServiceExportRegisterResponse(rsp)
 }
 
+// HandoverServiceGetHandoverProgressWithResponse Get handover progress
+//
+// GetHandoverProgress reports the handovers' progress per enterprise,
+// street or district: retirees handed over, archives received and
+// missing, party transfers, premises accepted, open handovers by age.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
+func (c *ClientWithResponses) HandoverServiceGetHandoverProgressWithResponse(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*HandoverServiceGetHandoverProgressResponse, error) {
+	rsp, err := c.HandoverServiceGetHandoverProgress(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceGetHandoverProgressResponse(rsp)
+}
+
 // HandoverServiceListHandoversWithResponse List handovers
 //
 // ListHandovers lists packages visible to the caller.
@@ -30615,6 +31496,76 @@ func (c *ClientWithResponses) HandoverServiceListHandoverEventsWithResponse(ctx 
 		return nil, err
 	}
 	return ParseHandoverServiceListHandoverEventsResponse(rsp)
+}
+
+// HandoverServiceBatchAddRetireesWithBodyWithResponse Batch add retirees
+//
+// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+// given, to a DRAFT or RETURNED package, all or none, guarded by the
+// etag (the owning enterprise): a roster of 10,000 retirees with
+// dossiers is too large for one request through the gateway.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchAddRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchAddRetireesResponse, error) {
+	rsp, err := c.HandoverServiceBatchAddRetireesWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchAddRetireesResponse(rsp)
+}
+
+// HandoverServiceBatchAddRetireesWithResponse Batch add retirees
+//
+// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+// given, to a DRAFT or RETURNED package, all or none, guarded by the
+// etag (the owning enterprise): a roster of 10,000 retirees with
+// dossiers is too large for one request through the gateway.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchAdd (the `HandoverServiceBatchAddRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchAddRetireesWithResponse(ctx context.Context, id string, body HandoverServiceBatchAddRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchAddRetireesResponse, error) {
+	rsp, err := c.HandoverServiceBatchAddRetirees(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchAddRetireesResponse(rsp)
+}
+
+// HandoverServiceBatchRemoveRetireesWithBodyWithResponse Batch remove retirees
+//
+// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+// and allocations, out of a DRAFT or RETURNED package, all or none
+// (the owning enterprise).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchRemoveRetireesWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchRemoveRetireesResponse, error) {
+	rsp, err := c.HandoverServiceBatchRemoveRetireesWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchRemoveRetireesResponse(rsp)
+}
+
+// HandoverServiceBatchRemoveRetireesWithResponse Batch remove retirees
+//
+// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+// and allocations, out of a DRAFT or RETURNED package, all or none
+// (the owning enterprise).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}/retirees:batchRemove (the `HandoverServiceBatchRemoveRetirees` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchRemoveRetireesWithResponse(ctx context.Context, id string, body HandoverServiceBatchRemoveRetireesJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchRemoveRetireesResponse, error) {
+	rsp, err := c.HandoverServiceBatchRemoveRetirees(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchRemoveRetireesResponse(rsp)
 }
 
 // HandoverServiceAllocateRetireesWithBodyWithResponse Allocate retirees
@@ -36354,6 +37305,80 @@ func ParseRegistryServiceExportRegisterResponse(rsp *http.Response) (*RegistrySe
 	return response, nil
 }
 
+// ParseHandoverServiceGetHandoverProgressResponse parses an HTTP response from a HandoverServiceGetHandoverProgressWithResponse call
+func ParseHandoverServiceGetHandoverProgressResponse(rsp *http.Response) (*HandoverServiceGetHandoverProgressResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceGetHandoverProgressResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1GetHandoverProgressResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceGetHandoverProgressResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHandoverServiceListHandoversResponse parses an HTTP response from a HandoverServiceListHandoversWithResponse call
 func ParseHandoverServiceListHandoversResponse(rsp *http.Response) (*HandoverServiceListHandoversResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36774,6 +37799,210 @@ func ParseHandoverServiceListHandoverEventsResponse(rsp *http.Response) (*Handov
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceListHandoverEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceBatchAddRetireesResponse parses an HTTP response from a HandoverServiceBatchAddRetireesWithResponse call
+func ParseHandoverServiceBatchAddRetireesResponse(rsp *http.Response) (*HandoverServiceBatchAddRetireesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceBatchAddRetireesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1BatchAddRetireesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceBatchAddRetireesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceBatchRemoveRetireesResponse parses an HTTP response from a HandoverServiceBatchRemoveRetireesWithResponse call
+func ParseHandoverServiceBatchRemoveRetireesResponse(rsp *http.Response) (*HandoverServiceBatchRemoveRetireesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceBatchRemoveRetireesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1BatchRemoveRetireesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceBatchRemoveRetireesResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -770,6 +770,66 @@ func (ArchiveLoan_State) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48, 1}
 }
 
+// GroupBy is what a row of the report is.
+type GetHandoverProgressRequest_GroupBy int32
+
+const (
+	GetHandoverProgressRequest_GROUP_BY_UNSPECIFIED GetHandoverProgressRequest_GroupBy = 0
+	// One row per enterprise credit code.
+	GetHandoverProgressRequest_ENTERPRISE GetHandoverProgressRequest_GroupBy = 1
+	// One row per receiving street office (9 digits); the retirees of a
+	// district's agreement count in the street of the community they are
+	// allocated to, and what is not allocated to a street (its
+	// unallocated retirees, its premises and party transfers) in a row
+	// keyed by the district's 6-digit code.
+	GetHandoverProgressRequest_STREET GetHandoverProgressRequest_GroupBy = 2
+	// One row per receiving district (6 digits).
+	GetHandoverProgressRequest_DISTRICT GetHandoverProgressRequest_GroupBy = 3
+)
+
+// Enum value maps for GetHandoverProgressRequest_GroupBy.
+var (
+	GetHandoverProgressRequest_GroupBy_name = map[int32]string{
+		0: "GROUP_BY_UNSPECIFIED",
+		1: "ENTERPRISE",
+		2: "STREET",
+		3: "DISTRICT",
+	}
+	GetHandoverProgressRequest_GroupBy_value = map[string]int32{
+		"GROUP_BY_UNSPECIFIED": 0,
+		"ENTERPRISE":           1,
+		"STREET":               2,
+		"DISTRICT":             3,
+	}
+)
+
+func (x GetHandoverProgressRequest_GroupBy) Enum() *GetHandoverProgressRequest_GroupBy {
+	p := new(GetHandoverProgressRequest_GroupBy)
+	*p = x
+	return p
+}
+
+func (x GetHandoverProgressRequest_GroupBy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GetHandoverProgressRequest_GroupBy) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[13].Descriptor()
+}
+
+func (GetHandoverProgressRequest_GroupBy) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[13]
+}
+
+func (x GetHandoverProgressRequest_GroupBy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GetHandoverProgressRequest_GroupBy.Descriptor instead.
+func (GetHandoverProgressRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{74, 0}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -5608,6 +5668,636 @@ func (x *GetArchiveStatisticsResponse) GetOverdue() int64 {
 	return 0
 }
 
+// BatchRetiree is one retiree a batch adds to a package.
+type BatchRetiree struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// Optional: the retiree's dossier, validated as in CreateHandover; its
+	// retiree_id may be left out, and must otherwise be the retiree's.
+	Dossier       *Dossier `protobuf:"bytes,2,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRetiree) Reset() {
+	*x = BatchRetiree{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRetiree) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRetiree) ProtoMessage() {}
+
+func (x *BatchRetiree) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRetiree.ProtoReflect.Descriptor instead.
+func (*BatchRetiree) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *BatchRetiree) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *BatchRetiree) GetDossier() *Dossier {
+	if x != nil {
+		return x.Dossier
+	}
+	return nil
+}
+
+// BatchAddRetireesRequest is the request of BatchAddRetirees.
+type BatchAddRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required: the etag of the package the enterprise read.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// At most 1,000, none already in the package or named twice; the
+	// package holds at most 10,000 retirees in all.
+	Retirees      []*BatchRetiree `protobuf:"bytes,3,rep,name=retirees,proto3" json:"retirees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddRetireesRequest) Reset() {
+	*x = BatchAddRetireesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddRetireesRequest) ProtoMessage() {}
+
+func (x *BatchAddRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddRetireesRequest.ProtoReflect.Descriptor instead.
+func (*BatchAddRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *BatchAddRetireesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesRequest) GetRetirees() []*BatchRetiree {
+	if x != nil {
+		return x.Retirees
+	}
+	return nil
+}
+
+// BatchAddRetireesResponse is the response of BatchAddRetirees: the
+// package's new etag and counts, not the package itself, which may be
+// large.
+type BatchAddRetireesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Etag  string                 `protobuf:"bytes,1,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How many retirees and dossiers the package holds now.
+	Retirees      int32 `protobuf:"varint,2,opt,name=retirees,proto3" json:"retirees,omitempty"`
+	Dossiers      int32 `protobuf:"varint,3,opt,name=dossiers,proto3" json:"dossiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddRetireesResponse) Reset() {
+	*x = BatchAddRetireesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddRetireesResponse) ProtoMessage() {}
+
+func (x *BatchAddRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddRetireesResponse.ProtoReflect.Descriptor instead.
+func (*BatchAddRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *BatchAddRetireesResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchAddRetireesResponse) GetRetirees() int32 {
+	if x != nil {
+		return x.Retirees
+	}
+	return 0
+}
+
+func (x *BatchAddRetireesResponse) GetDossiers() int32 {
+	if x != nil {
+		return x.Dossiers
+	}
+	return 0
+}
+
+// BatchRemoveRetireesRequest is the request of BatchRemoveRetirees.
+type BatchRemoveRetireesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required: the etag of the package the enterprise read.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// At most 1,000 retirees of the package, each named once.
+	RetireeIds    []string `protobuf:"bytes,3,rep,name=retiree_ids,json=retireeIds,proto3" json:"retiree_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRemoveRetireesRequest) Reset() {
+	*x = BatchRemoveRetireesRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRemoveRetireesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRemoveRetireesRequest) ProtoMessage() {}
+
+func (x *BatchRemoveRetireesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRemoveRetireesRequest.ProtoReflect.Descriptor instead.
+func (*BatchRemoveRetireesRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *BatchRemoveRetireesRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesRequest) GetRetireeIds() []string {
+	if x != nil {
+		return x.RetireeIds
+	}
+	return nil
+}
+
+// BatchRemoveRetireesResponse is the response of BatchRemoveRetirees.
+type BatchRemoveRetireesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Etag  string                 `protobuf:"bytes,1,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How many retirees and dossiers the package holds now.
+	Retirees      int32 `protobuf:"varint,2,opt,name=retirees,proto3" json:"retirees,omitempty"`
+	Dossiers      int32 `protobuf:"varint,3,opt,name=dossiers,proto3" json:"dossiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRemoveRetireesResponse) Reset() {
+	*x = BatchRemoveRetireesResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRemoveRetireesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRemoveRetireesResponse) ProtoMessage() {}
+
+func (x *BatchRemoveRetireesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRemoveRetireesResponse.ProtoReflect.Descriptor instead.
+func (*BatchRemoveRetireesResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *BatchRemoveRetireesResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *BatchRemoveRetireesResponse) GetRetirees() int32 {
+	if x != nil {
+		return x.Retirees
+	}
+	return 0
+}
+
+func (x *BatchRemoveRetireesResponse) GetDossiers() int32 {
+	if x != nil {
+		return x.Dossiers
+	}
+	return 0
+}
+
+// GetHandoverProgressRequest is the request of GetHandoverProgress.
+type GetHandoverProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	GroupBy GetHandoverProgressRequest_GroupBy `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=socmgmt.handover.v1.GetHandoverProgressRequest_GroupBy" json:"group_by,omitempty"`
+	// Optional filters: only one enterprise's handovers; only what is
+	// received in one street office (9 digits) or district (6 digits).
+	EnterpriseCreditCode string `protobuf:"bytes,2,opt,name=enterprise_credit_code,json=enterpriseCreditCode,proto3" json:"enterprise_credit_code,omitempty"`
+	AreaCode             string `protobuf:"bytes,3,opt,name=area_code,json=areaCode,proto3" json:"area_code,omitempty"`
+	// Continues a report that one call could not finish (next_page_token
+	// of the last response).
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHandoverProgressRequest) Reset() {
+	*x = GetHandoverProgressRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHandoverProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHandoverProgressRequest) ProtoMessage() {}
+
+func (x *GetHandoverProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHandoverProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetHandoverProgressRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *GetHandoverProgressRequest) GetGroupBy() GetHandoverProgressRequest_GroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return GetHandoverProgressRequest_GROUP_BY_UNSPECIFIED
+}
+
+func (x *GetHandoverProgressRequest) GetEnterpriseCreditCode() string {
+	if x != nil {
+		return x.EnterpriseCreditCode
+	}
+	return ""
+}
+
+func (x *GetHandoverProgressRequest) GetAreaCode() string {
+	if x != nil {
+		return x.AreaCode
+	}
+	return ""
+}
+
+func (x *GetHandoverProgressRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// HandoverProgressRow is one row of the progress report.
+type HandoverProgressRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The enterprise credit code, street office code or district code.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The handovers submitted (and not withdrawn) with a part in this row.
+	Handovers int32 `protobuf:"varint,2,opt,name=handovers,proto3" json:"handovers,omitempty"`
+	// The retirees of completed handovers.
+	RetireesHandedOver int64 `protobuf:"varint,3,opt,name=retirees_handed_over,json=retireesHandedOver,proto3" json:"retirees_handed_over,omitempty"`
+	// Dossiers received, and missing with an explanation.
+	DossiersReceived int64 `protobuf:"varint,4,opt,name=dossiers_received,json=dossiersReceived,proto3" json:"dossiers_received,omitempty"`
+	DossiersMissing  int64 `protobuf:"varint,5,opt,name=dossiers_missing,json=dossiersMissing,proto3" json:"dossiers_missing,omitempty"`
+	// The PARTY tracks' transfers, and those confirmed.
+	PartyTransfers        int64 `protobuf:"varint,6,opt,name=party_transfers,json=partyTransfers,proto3" json:"party_transfers,omitempty"`
+	PartyTransfersSettled int64 `protobuf:"varint,7,opt,name=party_transfers_settled,json=partyTransfersSettled,proto3" json:"party_transfers_settled,omitempty"`
+	// Premises accepted.
+	PremisesAccepted int64 `protobuf:"varint,8,opt,name=premises_accepted,json=premisesAccepted,proto3" json:"premises_accepted,omitempty"`
+	// Submitted handovers not yet completed, by days since submission.
+	OpenByAge     *OpenByAge `protobuf:"bytes,9,opt,name=open_by_age,json=openByAge,proto3" json:"open_by_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverProgressRow) Reset() {
+	*x = HandoverProgressRow{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverProgressRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverProgressRow) ProtoMessage() {}
+
+func (x *HandoverProgressRow) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverProgressRow.ProtoReflect.Descriptor instead.
+func (*HandoverProgressRow) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *HandoverProgressRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *HandoverProgressRow) GetHandovers() int32 {
+	if x != nil {
+		return x.Handovers
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetRetireesHandedOver() int64 {
+	if x != nil {
+		return x.RetireesHandedOver
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetDossiersReceived() int64 {
+	if x != nil {
+		return x.DossiersReceived
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetDossiersMissing() int64 {
+	if x != nil {
+		return x.DossiersMissing
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPartyTransfers() int64 {
+	if x != nil {
+		return x.PartyTransfers
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPartyTransfersSettled() int64 {
+	if x != nil {
+		return x.PartyTransfersSettled
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetPremisesAccepted() int64 {
+	if x != nil {
+		return x.PremisesAccepted
+	}
+	return 0
+}
+
+func (x *HandoverProgressRow) GetOpenByAge() *OpenByAge {
+	if x != nil {
+		return x.OpenByAge
+	}
+	return nil
+}
+
+// OpenByAge counts open handovers by the days since they were submitted
+// (dates in China): submitted (or returned to the enterprise) and not
+// completed.
+type OpenByAge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 to 30 days.
+	Within30Days int32 `protobuf:"varint,1,opt,name=within30_days,json=within30Days,proto3" json:"within30_days,omitempty"`
+	// 31 to 90 days.
+	Within90Days int32 `protobuf:"varint,2,opt,name=within90_days,json=within90Days,proto3" json:"within90_days,omitempty"`
+	// 91 to 180 days.
+	Within180Days int32 `protobuf:"varint,3,opt,name=within180_days,json=within180Days,proto3" json:"within180_days,omitempty"`
+	// More than 180 days.
+	Over180Days   int32 `protobuf:"varint,4,opt,name=over180_days,json=over180Days,proto3" json:"over180_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenByAge) Reset() {
+	*x = OpenByAge{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenByAge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenByAge) ProtoMessage() {}
+
+func (x *OpenByAge) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenByAge.ProtoReflect.Descriptor instead.
+func (*OpenByAge) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *OpenByAge) GetWithin30Days() int32 {
+	if x != nil {
+		return x.Within30Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetWithin90Days() int32 {
+	if x != nil {
+		return x.Within90Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetWithin180Days() int32 {
+	if x != nil {
+		return x.Within180Days
+	}
+	return 0
+}
+
+func (x *OpenByAge) GetOver180Days() int32 {
+	if x != nil {
+		return x.Over180Days
+	}
+	return 0
+}
+
+// GetHandoverProgressResponse is the response of GetHandoverProgress.
+type GetHandoverProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rows, by key.
+	Rows []*HandoverProgressRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Set when the report examined as many handovers as one call may: the
+	// rows cover the handovers so far, and the next call with this token
+	// returns those of the rest, whose rows add to these key by key.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHandoverProgressResponse) Reset() {
+	*x = GetHandoverProgressResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHandoverProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHandoverProgressResponse) ProtoMessage() {}
+
+func (x *GetHandoverProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHandoverProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetHandoverProgressResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *GetHandoverProgressResponse) GetRows() []*HandoverProgressRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *GetHandoverProgressResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -6067,7 +6757,59 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\tconsulted\x18\x05 \x01(\x03R\tconsulted\x12\x17\n" +
 	"\asent_on\x18\x06 \x01(\x03R\x06sentOn\x12\x17\n" +
 	"\aon_loan\x18\a \x01(\x03R\x06onLoan\x12\x18\n" +
-	"\aoverdue\x18\b \x01(\x03R\aoverdue*\xe8\x01\n" +
+	"\aoverdue\x18\b \x01(\x03R\aoverdue\"e\n" +
+	"\fBatchRetiree\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x126\n" +
+	"\adossier\x18\x02 \x01(\v2\x1c.socmgmt.handover.v1.DossierR\adossier\"|\n" +
+	"\x17BatchAddRetireesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12=\n" +
+	"\bretirees\x18\x03 \x03(\v2!.socmgmt.handover.v1.BatchRetireeR\bretirees\"f\n" +
+	"\x18BatchAddRetireesResponse\x12\x12\n" +
+	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x1a\n" +
+	"\bretirees\x18\x02 \x01(\x05R\bretirees\x12\x1a\n" +
+	"\bdossiers\x18\x03 \x01(\x05R\bdossiers\"a\n" +
+	"\x1aBatchRemoveRetireesRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
+	"\vretiree_ids\x18\x03 \x03(\tR\n" +
+	"retireeIds\"i\n" +
+	"\x1bBatchRemoveRetireesResponse\x12\x12\n" +
+	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x1a\n" +
+	"\bretirees\x18\x02 \x01(\x05R\bretirees\x12\x1a\n" +
+	"\bdossiers\x18\x03 \x01(\x05R\bdossiers\"\xb1\x02\n" +
+	"\x1aGetHandoverProgressRequest\x12R\n" +
+	"\bgroup_by\x18\x01 \x01(\x0e27.socmgmt.handover.v1.GetHandoverProgressRequest.GroupByR\agroupBy\x124\n" +
+	"\x16enterprise_credit_code\x18\x02 \x01(\tR\x14enterpriseCreditCode\x12\x1b\n" +
+	"\tarea_code\x18\x03 \x01(\tR\bareaCode\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"M\n" +
+	"\aGroupBy\x12\x18\n" +
+	"\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"ENTERPRISE\x10\x01\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x02\x12\f\n" +
+	"\bDISTRICT\x10\x03\"\x9d\x03\n" +
+	"\x13HandoverProgressRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1c\n" +
+	"\thandovers\x18\x02 \x01(\x05R\thandovers\x120\n" +
+	"\x14retirees_handed_over\x18\x03 \x01(\x03R\x12retireesHandedOver\x12+\n" +
+	"\x11dossiers_received\x18\x04 \x01(\x03R\x10dossiersReceived\x12)\n" +
+	"\x10dossiers_missing\x18\x05 \x01(\x03R\x0fdossiersMissing\x12'\n" +
+	"\x0fparty_transfers\x18\x06 \x01(\x03R\x0epartyTransfers\x126\n" +
+	"\x17party_transfers_settled\x18\a \x01(\x03R\x15partyTransfersSettled\x12+\n" +
+	"\x11premises_accepted\x18\b \x01(\x03R\x10premisesAccepted\x12>\n" +
+	"\vopen_by_age\x18\t \x01(\v2\x1e.socmgmt.handover.v1.OpenByAgeR\topenByAge\"\x9f\x01\n" +
+	"\tOpenByAge\x12#\n" +
+	"\rwithin30_days\x18\x01 \x01(\x05R\fwithin30Days\x12#\n" +
+	"\rwithin90_days\x18\x02 \x01(\x05R\fwithin90Days\x12%\n" +
+	"\x0ewithin180_days\x18\x03 \x01(\x05R\rwithin180Days\x12!\n" +
+	"\fover180_days\x18\x04 \x01(\x05R\vover180Days\"\x83\x01\n" +
+	"\x1bGetHandoverProgressResponse\x12<\n" +
+	"\x04rows\x18\x01 \x03(\v2(.socmgmt.handover.v1.HandoverProgressRowR\x04rows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -6083,7 +6825,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\x85\x15\n" +
+	"2\xea\x17\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -6108,7 +6850,10 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x11ReturnArchiveFile\x12-.socmgmt.handover.v1.ReturnArchiveFileRequest\x1a..socmgmt.handover.v1.ReturnArchiveFileResponse\x12r\n" +
 	"\x11SendOnArchiveFile\x12-.socmgmt.handover.v1.SendOnArchiveFileRequest\x1a..socmgmt.handover.v1.SendOnArchiveFileResponse\x12~\n" +
 	"\x15ListArchiveFileEvents\x121.socmgmt.handover.v1.ListArchiveFileEventsRequest\x1a2.socmgmt.handover.v1.ListArchiveFileEventsResponse\x12{\n" +
-	"\x14GetArchiveStatistics\x120.socmgmt.handover.v1.GetArchiveStatisticsRequest\x1a1.socmgmt.handover.v1.GetArchiveStatisticsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\x14GetArchiveStatistics\x120.socmgmt.handover.v1.GetArchiveStatisticsRequest\x1a1.socmgmt.handover.v1.GetArchiveStatisticsResponse\x12o\n" +
+	"\x10BatchAddRetirees\x12,.socmgmt.handover.v1.BatchAddRetireesRequest\x1a-.socmgmt.handover.v1.BatchAddRetireesResponse\x12x\n" +
+	"\x13BatchRemoveRetirees\x12/.socmgmt.handover.v1.BatchRemoveRetireesRequest\x1a0.socmgmt.handover.v1.BatchRemoveRetireesResponse\x12x\n" +
+	"\x13GetHandoverProgress\x12/.socmgmt.handover.v1.GetHandoverProgressRequest\x1a0.socmgmt.handover.v1.GetHandoverProgressResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -6122,229 +6867,250 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
-	(ArchiveCategory)(0),                  // 0: socmgmt.handover.v1.ArchiveCategory
-	(FundsItem_Kind)(0),                   // 1: socmgmt.handover.v1.FundsItem.Kind
-	(Dossier_State)(0),                    // 2: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),              // 3: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),                  // 4: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                   // 5: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                   // 6: socmgmt.handover.v1.Handover.State
-	(Handover_Kind)(0),                    // 7: socmgmt.handover.v1.Handover.Kind
-	(Track_Kind)(0),                       // 8: socmgmt.handover.v1.Track.Kind
-	(Track_State)(0),                      // 9: socmgmt.handover.v1.Track.State
-	(ArchiveFile_State)(0),                // 10: socmgmt.handover.v1.ArchiveFile.State
-	(ArchiveLoan_Kind)(0),                 // 11: socmgmt.handover.v1.ArchiveLoan.Kind
-	(ArchiveLoan_State)(0),                // 12: socmgmt.handover.v1.ArchiveLoan.State
-	(*Funds)(nil),                         // 13: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                     // 14: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),                  // 15: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                       // 16: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                      // 17: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                    // 18: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                      // 19: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                      // 20: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),                  // 21: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                    // 22: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),            // 23: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                         // 24: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),         // 25: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),        // 26: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),            // 27: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),           // 28: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),          // 29: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),         // 30: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),         // 31: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),        // 32: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),         // 33: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),        // 34: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),       // 35: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),      // 36: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),         // 37: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),        // 38: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),           // 39: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),          // 40: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),                // 41: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),        // 42: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),       // 43: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),        // 44: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),       // 45: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),       // 46: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),      // 47: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                         // 48: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),     // 49: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil),    // 50: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),        // 51: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),                // 52: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),       // 53: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),       // 54: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),      // 55: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),           // 56: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),          // 57: socmgmt.handover.v1.VerifyRosterResponse
-	(*MissingMaterial)(nil),               // 58: socmgmt.handover.v1.MissingMaterial
-	(*DossierReceipt)(nil),                // 59: socmgmt.handover.v1.DossierReceipt
-	(*ArchiveFile)(nil),                   // 60: socmgmt.handover.v1.ArchiveFile
-	(*ArchiveLoan)(nil),                   // 61: socmgmt.handover.v1.ArchiveLoan
-	(*ArchiveSendOn)(nil),                 // 62: socmgmt.handover.v1.ArchiveSendOn
-	(*CustodyEvent)(nil),                  // 63: socmgmt.handover.v1.CustodyEvent
-	(*GetArchiveFileRequest)(nil),         // 64: socmgmt.handover.v1.GetArchiveFileRequest
-	(*GetArchiveFileResponse)(nil),        // 65: socmgmt.handover.v1.GetArchiveFileResponse
-	(*ListArchiveFilesRequest)(nil),       // 66: socmgmt.handover.v1.ListArchiveFilesRequest
-	(*ListArchiveFilesResponse)(nil),      // 67: socmgmt.handover.v1.ListArchiveFilesResponse
-	(*ShelveArchiveFileRequest)(nil),      // 68: socmgmt.handover.v1.ShelveArchiveFileRequest
-	(*ShelveArchiveFileResponse)(nil),     // 69: socmgmt.handover.v1.ShelveArchiveFileResponse
-	(*RequestArchiveLoanRequest)(nil),     // 70: socmgmt.handover.v1.RequestArchiveLoanRequest
-	(*RequestArchiveLoanResponse)(nil),    // 71: socmgmt.handover.v1.RequestArchiveLoanResponse
-	(*DecideArchiveLoanRequest)(nil),      // 72: socmgmt.handover.v1.DecideArchiveLoanRequest
-	(*DecideArchiveLoanResponse)(nil),     // 73: socmgmt.handover.v1.DecideArchiveLoanResponse
-	(*ReturnArchiveFileRequest)(nil),      // 74: socmgmt.handover.v1.ReturnArchiveFileRequest
-	(*ReturnArchiveFileResponse)(nil),     // 75: socmgmt.handover.v1.ReturnArchiveFileResponse
-	(*SendOnArchiveFileRequest)(nil),      // 76: socmgmt.handover.v1.SendOnArchiveFileRequest
-	(*SendOnArchiveFileResponse)(nil),     // 77: socmgmt.handover.v1.SendOnArchiveFileResponse
-	(*ListArchiveFileEventsRequest)(nil),  // 78: socmgmt.handover.v1.ListArchiveFileEventsRequest
-	(*ListArchiveFileEventsResponse)(nil), // 79: socmgmt.handover.v1.ListArchiveFileEventsResponse
-	(*GetArchiveStatisticsRequest)(nil),   // 80: socmgmt.handover.v1.GetArchiveStatisticsRequest
-	(*GetArchiveStatisticsResponse)(nil),  // 81: socmgmt.handover.v1.GetArchiveStatisticsResponse
-	(*timestamppb.Timestamp)(nil),         // 82: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 83: google.protobuf.FieldMask
+	(ArchiveCategory)(0),                    // 0: socmgmt.handover.v1.ArchiveCategory
+	(FundsItem_Kind)(0),                     // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                      // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),                // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),                    // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                     // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                     // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                      // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                         // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                        // 9: socmgmt.handover.v1.Track.State
+	(ArchiveFile_State)(0),                  // 10: socmgmt.handover.v1.ArchiveFile.State
+	(ArchiveLoan_Kind)(0),                   // 11: socmgmt.handover.v1.ArchiveLoan.Kind
+	(ArchiveLoan_State)(0),                  // 12: socmgmt.handover.v1.ArchiveLoan.State
+	(GetHandoverProgressRequest_GroupBy)(0), // 13: socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	(*Funds)(nil),                           // 14: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                       // 15: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                    // 16: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                         // 17: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                        // 18: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                      // 19: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                        // 20: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                        // 21: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                    // 22: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                      // 23: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),              // 24: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                           // 25: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),           // 26: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),          // 27: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),              // 28: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),             // 29: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),            // 30: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),           // 31: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),           // 32: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),          // 33: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),           // 34: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),          // 35: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),         // 36: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),        // 37: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),           // 38: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),          // 39: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),             // 40: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),            // 41: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                  // 42: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),          // 43: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),         // 44: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),          // 45: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),         // 46: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),         // 47: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),        // 48: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                           // 49: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),       // 50: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),      // 51: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),          // 52: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                  // 53: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),         // 54: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),         // 55: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),        // 56: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),             // 57: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),            // 58: socmgmt.handover.v1.VerifyRosterResponse
+	(*MissingMaterial)(nil),                 // 59: socmgmt.handover.v1.MissingMaterial
+	(*DossierReceipt)(nil),                  // 60: socmgmt.handover.v1.DossierReceipt
+	(*ArchiveFile)(nil),                     // 61: socmgmt.handover.v1.ArchiveFile
+	(*ArchiveLoan)(nil),                     // 62: socmgmt.handover.v1.ArchiveLoan
+	(*ArchiveSendOn)(nil),                   // 63: socmgmt.handover.v1.ArchiveSendOn
+	(*CustodyEvent)(nil),                    // 64: socmgmt.handover.v1.CustodyEvent
+	(*GetArchiveFileRequest)(nil),           // 65: socmgmt.handover.v1.GetArchiveFileRequest
+	(*GetArchiveFileResponse)(nil),          // 66: socmgmt.handover.v1.GetArchiveFileResponse
+	(*ListArchiveFilesRequest)(nil),         // 67: socmgmt.handover.v1.ListArchiveFilesRequest
+	(*ListArchiveFilesResponse)(nil),        // 68: socmgmt.handover.v1.ListArchiveFilesResponse
+	(*ShelveArchiveFileRequest)(nil),        // 69: socmgmt.handover.v1.ShelveArchiveFileRequest
+	(*ShelveArchiveFileResponse)(nil),       // 70: socmgmt.handover.v1.ShelveArchiveFileResponse
+	(*RequestArchiveLoanRequest)(nil),       // 71: socmgmt.handover.v1.RequestArchiveLoanRequest
+	(*RequestArchiveLoanResponse)(nil),      // 72: socmgmt.handover.v1.RequestArchiveLoanResponse
+	(*DecideArchiveLoanRequest)(nil),        // 73: socmgmt.handover.v1.DecideArchiveLoanRequest
+	(*DecideArchiveLoanResponse)(nil),       // 74: socmgmt.handover.v1.DecideArchiveLoanResponse
+	(*ReturnArchiveFileRequest)(nil),        // 75: socmgmt.handover.v1.ReturnArchiveFileRequest
+	(*ReturnArchiveFileResponse)(nil),       // 76: socmgmt.handover.v1.ReturnArchiveFileResponse
+	(*SendOnArchiveFileRequest)(nil),        // 77: socmgmt.handover.v1.SendOnArchiveFileRequest
+	(*SendOnArchiveFileResponse)(nil),       // 78: socmgmt.handover.v1.SendOnArchiveFileResponse
+	(*ListArchiveFileEventsRequest)(nil),    // 79: socmgmt.handover.v1.ListArchiveFileEventsRequest
+	(*ListArchiveFileEventsResponse)(nil),   // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse
+	(*GetArchiveStatisticsRequest)(nil),     // 81: socmgmt.handover.v1.GetArchiveStatisticsRequest
+	(*GetArchiveStatisticsResponse)(nil),    // 82: socmgmt.handover.v1.GetArchiveStatisticsResponse
+	(*BatchRetiree)(nil),                    // 83: socmgmt.handover.v1.BatchRetiree
+	(*BatchAddRetireesRequest)(nil),         // 84: socmgmt.handover.v1.BatchAddRetireesRequest
+	(*BatchAddRetireesResponse)(nil),        // 85: socmgmt.handover.v1.BatchAddRetireesResponse
+	(*BatchRemoveRetireesRequest)(nil),      // 86: socmgmt.handover.v1.BatchRemoveRetireesRequest
+	(*BatchRemoveRetireesResponse)(nil),     // 87: socmgmt.handover.v1.BatchRemoveRetireesResponse
+	(*GetHandoverProgressRequest)(nil),      // 88: socmgmt.handover.v1.GetHandoverProgressRequest
+	(*HandoverProgressRow)(nil),             // 89: socmgmt.handover.v1.HandoverProgressRow
+	(*OpenByAge)(nil),                       // 90: socmgmt.handover.v1.OpenByAge
+	(*GetHandoverProgressResponse)(nil),     // 91: socmgmt.handover.v1.GetHandoverProgressResponse
+	(*timestamppb.Timestamp)(nil),           // 92: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 93: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	15,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	14,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	16,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	15,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
 	1,   // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
 	0,   // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,   // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
-	58,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	82,  // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
+	59,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	92,  // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
 	3,   // 7: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,   // 8: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,   // 9: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	82,  // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	92,  // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,   // 11: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	13,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	16,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	17,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	18,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	19,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	82,  // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	82,  // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	82,  // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	82,  // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	14,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	17,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	18,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	19,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	20,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	92,  // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	92,  // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	92,  // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	92,  // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,   // 21: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	21,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	22,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	23,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	24,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	82,  // 26: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	22,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	23,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	24,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	25,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	92,  // 26: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
 	8,   // 27: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
 	9,   // 28: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	82,  // 29: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	20,  // 30: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 31: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 32: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	92,  // 29: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	21,  // 30: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 31: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 32: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	6,   // 33: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	20,  // 34: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	20,  // 35: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	83,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20,  // 37: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 38: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 39: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 40: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 41: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	58,  // 42: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	41,  // 43: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	59,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
-	20,  // 45: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 46: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 47: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	82,  // 48: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	21,  // 34: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	21,  // 35: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	93,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21,  // 37: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 38: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 39: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 40: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 41: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	59,  // 42: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	42,  // 43: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	60,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
+	21,  // 45: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 46: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 47: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	92,  // 48: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
 	6,   // 49: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	48,  // 50: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	18,  // 51: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	82,  // 52: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	82,  // 53: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	52,  // 54: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	20,  // 55: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	20,  // 56: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	49,  // 50: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	19,  // 51: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	92,  // 52: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	92,  // 53: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	53,  // 54: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	21,  // 55: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	21,  // 56: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	0,   // 57: socmgmt.handover.v1.MissingMaterial.category:type_name -> socmgmt.handover.v1.ArchiveCategory
-	58,  // 58: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	59,  // 58: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
 	10,  // 59: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	61,  // 60: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
-	62,  // 61: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
-	82,  // 62: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
-	82,  // 63: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 60: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
+	63,  // 61: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
+	92,  // 62: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
+	92,  // 63: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
 	11,  // 64: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
 	12,  // 65: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
-	82,  // 66: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
-	82,  // 67: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
-	82,  // 68: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
-	82,  // 69: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
+	92,  // 66: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
+	92,  // 67: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
+	92,  // 68: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
+	92,  // 69: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
 	10,  // 70: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	60,  // 71: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 71: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
 	10,  // 72: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	60,  // 73: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
-	60,  // 74: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 73: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 74: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
 	11,  // 75: socmgmt.handover.v1.RequestArchiveLoanRequest.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
-	60,  // 76: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	60,  // 77: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	60,  // 78: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	60,  // 79: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	63,  // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
-	25,  // 81: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	27,  // 82: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	29,  // 83: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	31,  // 84: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	33,  // 85: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	35,  // 86: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	37,  // 87: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	39,  // 88: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	42,  // 89: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	44,  // 90: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	46,  // 91: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	49,  // 92: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	51,  // 93: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	54,  // 94: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	56,  // 95: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	64,  // 96: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
-	66,  // 97: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
-	68,  // 98: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
-	70,  // 99: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
-	72,  // 100: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
-	74,  // 101: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
-	76,  // 102: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
-	78,  // 103: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
-	80,  // 104: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
-	26,  // 105: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	28,  // 106: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	30,  // 107: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	32,  // 108: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	34,  // 109: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	36,  // 110: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	38,  // 111: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	40,  // 112: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	43,  // 113: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	45,  // 114: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	47,  // 115: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	50,  // 116: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	53,  // 117: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	55,  // 118: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	57,  // 119: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	65,  // 120: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
-	67,  // 121: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
-	69,  // 122: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
-	71,  // 123: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
-	73,  // 124: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
-	75,  // 125: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
-	77,  // 126: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
-	79,  // 127: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
-	81,  // 128: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
-	105, // [105:129] is the sub-list for method output_type
-	81,  // [81:105] is the sub-list for method input_type
-	81,  // [81:81] is the sub-list for extension type_name
-	81,  // [81:81] is the sub-list for extension extendee
-	0,   // [0:81] is the sub-list for field type_name
+	61,  // 76: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 77: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 78: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	61,  // 79: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	64,  // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
+	17,  // 81: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
+	83,  // 82: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
+	13,  // 83: socmgmt.handover.v1.GetHandoverProgressRequest.group_by:type_name -> socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	90,  // 84: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
+	89,  // 85: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
+	26,  // 86: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	28,  // 87: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	30,  // 88: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	32,  // 89: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	34,  // 90: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	36,  // 91: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	38,  // 92: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	40,  // 93: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	43,  // 94: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	45,  // 95: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	47,  // 96: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	50,  // 97: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	52,  // 98: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	55,  // 99: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	57,  // 100: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	65,  // 101: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
+	67,  // 102: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
+	69,  // 103: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
+	71,  // 104: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
+	73,  // 105: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
+	75,  // 106: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
+	77,  // 107: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
+	79,  // 108: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
+	81,  // 109: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
+	84,  // 110: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
+	86,  // 111: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
+	88,  // 112: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
+	27,  // 113: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	29,  // 114: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	31,  // 115: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	33,  // 116: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	35,  // 117: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	37,  // 118: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	39,  // 119: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	41,  // 120: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	44,  // 121: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	46,  // 122: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	48,  // 123: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	51,  // 124: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	54,  // 125: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	56,  // 126: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	58,  // 127: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	66,  // 128: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
+	68,  // 129: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
+	70,  // 130: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
+	72,  // 131: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
+	74,  // 132: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
+	76,  // 133: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
+	78,  // 134: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
+	80,  // 135: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
+	82,  // 136: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
+	85,  // 137: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
+	87,  // 138: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
+	91,  // 139: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
+	113, // [113:140] is the sub-list for method output_type
+	86,  // [86:113] is the sub-list for method input_type
+	86,  // [86:86] is the sub-list for extension type_name
+	86,  // [86:86] is the sub-list for extension extendee
+	0,   // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -6357,8 +7123,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      13,
-			NumMessages:   69,
+			NumEnums:      14,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,6 +43,9 @@ const (
 	HandoverService_SendOnArchiveFile_FullMethodName     = "/socmgmt.handover.v1.HandoverService/SendOnArchiveFile"
 	HandoverService_ListArchiveFileEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListArchiveFileEvents"
 	HandoverService_GetArchiveStatistics_FullMethodName  = "/socmgmt.handover.v1.HandoverService/GetArchiveStatistics"
+	HandoverService_BatchAddRetirees_FullMethodName      = "/socmgmt.handover.v1.HandoverService/BatchAddRetirees"
+	HandoverService_BatchRemoveRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/BatchRemoveRetirees"
+	HandoverService_GetHandoverProgress_FullMethodName   = "/socmgmt.handover.v1.HandoverService/GetHandoverProgress"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -119,6 +122,19 @@ type HandoverServiceClient interface {
 	// and sent on in a period, and those on loan and overdue now (the
 	// district's archivist and supervisor, bureau, admin).
 	GetArchiveStatistics(ctx context.Context, in *GetArchiveStatisticsRequest, opts ...grpc.CallOption) (*GetArchiveStatisticsResponse, error)
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	BatchAddRetirees(ctx context.Context, in *BatchAddRetireesRequest, opts ...grpc.CallOption) (*BatchAddRetireesResponse, error)
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	BatchRemoveRetirees(ctx context.Context, in *BatchRemoveRetireesRequest, opts ...grpc.CallOption) (*BatchRemoveRetireesResponse, error)
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	GetHandoverProgress(ctx context.Context, in *GetHandoverProgressRequest, opts ...grpc.CallOption) (*GetHandoverProgressResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -369,6 +385,36 @@ func (c *handoverServiceClient) GetArchiveStatistics(ctx context.Context, in *Ge
 	return out, nil
 }
 
+func (c *handoverServiceClient) BatchAddRetirees(ctx context.Context, in *BatchAddRetireesRequest, opts ...grpc.CallOption) (*BatchAddRetireesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAddRetireesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_BatchAddRetirees_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) BatchRemoveRetirees(ctx context.Context, in *BatchRemoveRetireesRequest, opts ...grpc.CallOption) (*BatchRemoveRetireesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchRemoveRetireesResponse)
+	err := c.cc.Invoke(ctx, HandoverService_BatchRemoveRetirees_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) GetHandoverProgress(ctx context.Context, in *GetHandoverProgressRequest, opts ...grpc.CallOption) (*GetHandoverProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHandoverProgressResponse)
+	err := c.cc.Invoke(ctx, HandoverService_GetHandoverProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -443,6 +489,19 @@ type HandoverServiceServer interface {
 	// and sent on in a period, and those on loan and overdue now (the
 	// district's archivist and supervisor, bureau, admin).
 	GetArchiveStatistics(context.Context, *GetArchiveStatisticsRequest) (*GetArchiveStatisticsResponse, error)
+	// BatchAddRetirees adds up to 1,000 retirees, each with its dossier if
+	// given, to a DRAFT or RETURNED package, all or none, guarded by the
+	// etag (the owning enterprise): a roster of 10,000 retirees with
+	// dossiers is too large for one request through the gateway.
+	BatchAddRetirees(context.Context, *BatchAddRetireesRequest) (*BatchAddRetireesResponse, error)
+	// BatchRemoveRetirees takes up to 1,000 retirees, with their dossiers
+	// and allocations, out of a DRAFT or RETURNED package, all or none
+	// (the owning enterprise).
+	BatchRemoveRetirees(context.Context, *BatchRemoveRetireesRequest) (*BatchRemoveRetireesResponse, error)
+	// GetHandoverProgress reports the handovers' progress per enterprise,
+	// street or district: retirees handed over, archives received and
+	// missing, party transfers, premises accepted, open handovers by age.
+	GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -524,6 +583,15 @@ func (UnimplementedHandoverServiceServer) ListArchiveFileEvents(context.Context,
 }
 func (UnimplementedHandoverServiceServer) GetArchiveStatistics(context.Context, *GetArchiveStatisticsRequest) (*GetArchiveStatisticsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetArchiveStatistics not implemented")
+}
+func (UnimplementedHandoverServiceServer) BatchAddRetirees(context.Context, *BatchAddRetireesRequest) (*BatchAddRetireesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAddRetirees not implemented")
+}
+func (UnimplementedHandoverServiceServer) BatchRemoveRetirees(context.Context, *BatchRemoveRetireesRequest) (*BatchRemoveRetireesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchRemoveRetirees not implemented")
+}
+func (UnimplementedHandoverServiceServer) GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHandoverProgress not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -978,6 +1046,60 @@ func _HandoverService_GetArchiveStatistics_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_BatchAddRetirees_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAddRetireesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).BatchAddRetirees(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_BatchAddRetirees_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).BatchAddRetirees(ctx, req.(*BatchAddRetireesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_BatchRemoveRetirees_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRemoveRetireesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).BatchRemoveRetirees(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_BatchRemoveRetirees_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).BatchRemoveRetirees(ctx, req.(*BatchRemoveRetireesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_GetHandoverProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHandoverProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).GetHandoverProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_GetHandoverProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).GetHandoverProgress(ctx, req.(*GetHandoverProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1080,6 +1202,18 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetArchiveStatistics",
 			Handler:    _HandoverService_GetArchiveStatistics_Handler,
+		},
+		{
+			MethodName: "BatchAddRetirees",
+			Handler:    _HandoverService_BatchAddRetirees_Handler,
+		},
+		{
+			MethodName: "BatchRemoveRetirees",
+			Handler:    _HandoverService_BatchRemoveRetirees_Handler,
+		},
+		{
+			MethodName: "GetHandoverProgress",
+			Handler:    _HandoverService_GetHandoverProgress_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
