@@ -25,4 +25,8 @@ var Methods = limits.Table{
 	pb.HandoverService_ListObligations_FullMethodName:    limits.Read,
 	pb.HandoverService_AllocateRetirees_FullMethodName:   limits.Write,
 	pb.HandoverService_VerifyRoster_FullMethodName:       limits.Write,
+	// --- party (issue 15)
+	pb.HandoverService_SetPartyMembers_FullMethodName:      limits.Write,
+	pb.HandoverService_RecordPartyTransfer_FullMethodName:  limits.Write,
+	pb.HandoverService_ReportPartyTransfers_FullMethodName: limits.Read,
 }

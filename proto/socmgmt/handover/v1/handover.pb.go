@@ -610,6 +610,173 @@ func (Track_State) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{11, 1}
 }
 
+// State is the last stage recorded; stages go in this order.
+type PartyTransfer_State int32
+
+const (
+	PartyTransfer_STATE_UNSPECIFIED PartyTransfer_State = 0
+	// Declared by the enterprise; no letter sent yet.
+	PartyTransfer_PENDING PartyTransfer_State = 1
+	// The introduction letter was sent.
+	PartyTransfer_SENT PartyTransfer_State = 2
+	// The receiving organisation received the letter.
+	PartyTransfer_RECEIVED PartyTransfer_State = 3
+	// The receiving organisation confirmed the membership: settled.
+	PartyTransfer_CONFIRMED PartyTransfer_State = 4
+)
+
+// Enum value maps for PartyTransfer_State.
+var (
+	PartyTransfer_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "PENDING",
+		2: "SENT",
+		3: "RECEIVED",
+		4: "CONFIRMED",
+	}
+	PartyTransfer_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"PENDING":           1,
+		"SENT":              2,
+		"RECEIVED":          3,
+		"CONFIRMED":         4,
+	}
+)
+
+func (x PartyTransfer_State) Enum() *PartyTransfer_State {
+	p := new(PartyTransfer_State)
+	*p = x
+	return p
+}
+
+func (x PartyTransfer_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PartyTransfer_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[10].Descriptor()
+}
+
+func (PartyTransfer_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[10]
+}
+
+func (x PartyTransfer_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PartyTransfer_State.Descriptor instead.
+func (PartyTransfer_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{45, 0}
+}
+
+// ReceivingLevel is which party organisation receives the membership.
+type PartyTransfer_ReceivingLevel int32
+
+const (
+	PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED PartyTransfer_ReceivingLevel = 0
+	// The street office's party organisation.
+	PartyTransfer_STREET PartyTransfer_ReceivingLevel = 1
+	// The party organisation of the community the retiree is allocated
+	// to.
+	PartyTransfer_COMMUNITY PartyTransfer_ReceivingLevel = 2
+)
+
+// Enum value maps for PartyTransfer_ReceivingLevel.
+var (
+	PartyTransfer_ReceivingLevel_name = map[int32]string{
+		0: "RECEIVING_LEVEL_UNSPECIFIED",
+		1: "STREET",
+		2: "COMMUNITY",
+	}
+	PartyTransfer_ReceivingLevel_value = map[string]int32{
+		"RECEIVING_LEVEL_UNSPECIFIED": 0,
+		"STREET":                      1,
+		"COMMUNITY":                   2,
+	}
+)
+
+func (x PartyTransfer_ReceivingLevel) Enum() *PartyTransfer_ReceivingLevel {
+	p := new(PartyTransfer_ReceivingLevel)
+	*p = x
+	return p
+}
+
+func (x PartyTransfer_ReceivingLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PartyTransfer_ReceivingLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[11].Descriptor()
+}
+
+func (PartyTransfer_ReceivingLevel) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[11]
+}
+
+func (x PartyTransfer_ReceivingLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PartyTransfer_ReceivingLevel.Descriptor instead.
+func (PartyTransfer_ReceivingLevel) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{45, 1}
+}
+
+// GroupBy is what a row of the report counts.
+type ReportPartyTransfersRequest_GroupBy int32
+
+const (
+	ReportPartyTransfersRequest_GROUP_BY_UNSPECIFIED ReportPartyTransfersRequest_GroupBy = 0
+	// One row per enterprise (its credit code).
+	ReportPartyTransfersRequest_ENTERPRISE ReportPartyTransfersRequest_GroupBy = 1
+	// One row per street office (its code): the street of the community
+	// a retiree is allocated to, or the receiving unit's code while the
+	// retiree is not allocated.
+	ReportPartyTransfersRequest_STREET ReportPartyTransfersRequest_GroupBy = 2
+)
+
+// Enum value maps for ReportPartyTransfersRequest_GroupBy.
+var (
+	ReportPartyTransfersRequest_GroupBy_name = map[int32]string{
+		0: "GROUP_BY_UNSPECIFIED",
+		1: "ENTERPRISE",
+		2: "STREET",
+	}
+	ReportPartyTransfersRequest_GroupBy_value = map[string]int32{
+		"GROUP_BY_UNSPECIFIED": 0,
+		"ENTERPRISE":           1,
+		"STREET":               2,
+	}
+)
+
+func (x ReportPartyTransfersRequest_GroupBy) Enum() *ReportPartyTransfersRequest_GroupBy {
+	p := new(ReportPartyTransfersRequest_GroupBy)
+	*p = x
+	return p
+}
+
+func (x ReportPartyTransfersRequest_GroupBy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportPartyTransfersRequest_GroupBy) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[12].Descriptor()
+}
+
+func (ReportPartyTransfersRequest_GroupBy) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[12]
+}
+
+func (x ReportPartyTransfersRequest_GroupBy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportPartyTransfersRequest_GroupBy.Descriptor instead.
+func (ReportPartyTransfersRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{51, 0}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1245,7 +1412,18 @@ type Handover struct {
 	RosterVerification *RosterVerification `protobuf:"bytes,21,opt,name=roster_verification,json=rosterVerification,proto3" json:"roster_verification,omitempty"`
 	// Output only: each part of the handover with its own receiver and
 	// state. The handover completes when every track that applies has.
-	Tracks        []*Track `protobuf:"bytes,22,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	Tracks []*Track `protobuf:"bytes,22,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	// Restricted, output only: the party membership transfers of the
+	// retirees who are party members (SetPartyMembers, RecordPartyTransfer).
+	// Only admin, bureau and the PARTY track's receivers read them: the
+	// receiving unit's street or district supervisor, and the clerk of the
+	// community a retiree is allocated to (except for a transfer to the
+	// street's party organisation). Everyone else gets them left out.
+	PartyTransfers []*PartyTransfer `protobuf:"bytes,25,rep,name=party_transfers,json=partyTransfers,proto3" json:"party_transfers,omitempty"`
+	// Output only: party_transfers were left out of this answer, wholly or
+	// in part, because the caller may not read them; false when nothing was
+	// withheld.
+	PartyWithheld bool `protobuf:"varint,26,opt,name=party_withheld,json=partyWithheld,proto3" json:"party_withheld,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1432,6 +1610,20 @@ func (x *Handover) GetTracks() []*Track {
 		return x.Tracks
 	}
 	return nil
+}
+
+func (x *Handover) GetPartyTransfers() []*PartyTransfer {
+	if x != nil {
+		return x.PartyTransfers
+	}
+	return nil
+}
+
+func (x *Handover) GetPartyWithheld() bool {
+	if x != nil {
+		return x.PartyWithheld
+	}
+	return false
 }
 
 // HandoverPlan is what the enterprise's plan and agreement state.
@@ -3704,6 +3896,639 @@ func (x *VerifyRosterResponse) GetHandover() *Handover {
 	return nil
 }
 
+// PartyTransfer is one retiree's party membership moving from the
+// enterprise's party organisation to the receiving one, with an
+// introduction letter (组织关系介绍信).
+type PartyTransfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of the handover's retiree_ids.
+	RetireeId string `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The enterprise's party organisation the membership leaves.
+	FromOrganisation string `protobuf:"bytes,2,opt,name=from_organisation,json=fromOrganisation,proto3" json:"from_organisation,omitempty"`
+	// The receiving party organisation, recorded at SENT.
+	ToOrganisation string `protobuf:"bytes,3,opt,name=to_organisation,json=toOrganisation,proto3" json:"to_organisation,omitempty"`
+	// Recorded at SENT.
+	ReceivingLevel PartyTransfer_ReceivingLevel `protobuf:"varint,4,opt,name=receiving_level,json=receivingLevel,proto3,enum=socmgmt.handover.v1.PartyTransfer_ReceivingLevel" json:"receiving_level,omitempty"`
+	// The introduction letter's number, recorded at SENT.
+	IntroductionLetterNo string `protobuf:"bytes,5,opt,name=introduction_letter_no,json=introductionLetterNo,proto3" json:"introduction_letter_no,omitempty"`
+	// YYYY-MM-DD (China): the dates of the stages, each not before the one
+	// before it.
+	SentOn      string `protobuf:"bytes,6,opt,name=sent_on,json=sentOn,proto3" json:"sent_on,omitempty"`
+	ReceivedOn  string `protobuf:"bytes,7,opt,name=received_on,json=receivedOn,proto3" json:"received_on,omitempty"`
+	ConfirmedOn string `protobuf:"bytes,8,opt,name=confirmed_on,json=confirmedOn,proto3" json:"confirmed_on,omitempty"`
+	// Output only.
+	State         PartyTransfer_State `protobuf:"varint,9,opt,name=state,proto3,enum=socmgmt.handover.v1.PartyTransfer_State" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartyTransfer) Reset() {
+	*x = PartyTransfer{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyTransfer) ProtoMessage() {}
+
+func (x *PartyTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyTransfer.ProtoReflect.Descriptor instead.
+func (*PartyTransfer) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PartyTransfer) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetFromOrganisation() string {
+	if x != nil {
+		return x.FromOrganisation
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetToOrganisation() string {
+	if x != nil {
+		return x.ToOrganisation
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetReceivingLevel() PartyTransfer_ReceivingLevel {
+	if x != nil {
+		return x.ReceivingLevel
+	}
+	return PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED
+}
+
+func (x *PartyTransfer) GetIntroductionLetterNo() string {
+	if x != nil {
+		return x.IntroductionLetterNo
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetSentOn() string {
+	if x != nil {
+		return x.SentOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetReceivedOn() string {
+	if x != nil {
+		return x.ReceivedOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetConfirmedOn() string {
+	if x != nil {
+		return x.ConfirmedOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetState() PartyTransfer_State {
+	if x != nil {
+		return x.State
+	}
+	return PartyTransfer_STATE_UNSPECIFIED
+}
+
+// PartyMember is a retiree the enterprise declares a party member.
+type PartyMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of the handover's retiree_ids.
+	RetireeId string `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The enterprise's party organisation the retiree belongs to.
+	FromOrganisation string `protobuf:"bytes,2,opt,name=from_organisation,json=fromOrganisation,proto3" json:"from_organisation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PartyMember) Reset() {
+	*x = PartyMember{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyMember) ProtoMessage() {}
+
+func (x *PartyMember) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyMember.ProtoReflect.Descriptor instead.
+func (*PartyMember) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *PartyMember) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *PartyMember) GetFromOrganisation() string {
+	if x != nil {
+		return x.FromOrganisation
+	}
+	return ""
+}
+
+// SetPartyMembersRequest is the request of SetPartyMembers. It declares
+// or changes the members given and takes off those named in
+// not_members; the others stay as they were. At most 1,000 entries in
+// all per call; a transfer the receiving side has recorded a stage of
+// cannot be changed or taken off.
+type SetPartyMembersRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag    string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Members []*PartyMember         `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// Retiree ids that are not party members after all.
+	NotMembers    []string `protobuf:"bytes,4,rep,name=not_members,json=notMembers,proto3" json:"not_members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPartyMembersRequest) Reset() {
+	*x = SetPartyMembersRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPartyMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPartyMembersRequest) ProtoMessage() {}
+
+func (x *SetPartyMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPartyMembersRequest.ProtoReflect.Descriptor instead.
+func (*SetPartyMembersRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *SetPartyMembersRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetPartyMembersRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetPartyMembersRequest) GetMembers() []*PartyMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *SetPartyMembersRequest) GetNotMembers() []string {
+	if x != nil {
+		return x.NotMembers
+	}
+	return nil
+}
+
+// SetPartyMembersResponse is the response of SetPartyMembers.
+type SetPartyMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPartyMembersResponse) Reset() {
+	*x = SetPartyMembersResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPartyMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPartyMembersResponse) ProtoMessage() {}
+
+func (x *SetPartyMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPartyMembersResponse.ProtoReflect.Descriptor instead.
+func (*SetPartyMembersResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *SetPartyMembersResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
+// RecordPartyTransferRequest is the request of RecordPartyTransfer.
+type RecordPartyTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A retiree of the handover declared a party member.
+	RetireeId string `protobuf:"bytes,3,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// SENT, RECEIVED or CONFIRMED: the stage after the transfer's state.
+	Stage PartyTransfer_State `protobuf:"varint,4,opt,name=stage,proto3,enum=socmgmt.handover.v1.PartyTransfer_State" json:"stage,omitempty"`
+	// YYYY-MM-DD (China): not in the future and not before the previous
+	// stage.
+	Date string `protobuf:"bytes,5,opt,name=date,proto3" json:"date,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	IntroductionLetterNo string `protobuf:"bytes,6,opt,name=introduction_letter_no,json=introductionLetterNo,proto3" json:"introduction_letter_no,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	ToOrganisation string `protobuf:"bytes,7,opt,name=to_organisation,json=toOrganisation,proto3" json:"to_organisation,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	ReceivingLevel PartyTransfer_ReceivingLevel `protobuf:"varint,8,opt,name=receiving_level,json=receivingLevel,proto3,enum=socmgmt.handover.v1.PartyTransfer_ReceivingLevel" json:"receiving_level,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordPartyTransferRequest) Reset() {
+	*x = RecordPartyTransferRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordPartyTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordPartyTransferRequest) ProtoMessage() {}
+
+func (x *RecordPartyTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordPartyTransferRequest.ProtoReflect.Descriptor instead.
+func (*RecordPartyTransferRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RecordPartyTransferRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetStage() PartyTransfer_State {
+	if x != nil {
+		return x.Stage
+	}
+	return PartyTransfer_STATE_UNSPECIFIED
+}
+
+func (x *RecordPartyTransferRequest) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetIntroductionLetterNo() string {
+	if x != nil {
+		return x.IntroductionLetterNo
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetToOrganisation() string {
+	if x != nil {
+		return x.ToOrganisation
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetReceivingLevel() PartyTransfer_ReceivingLevel {
+	if x != nil {
+		return x.ReceivingLevel
+	}
+	return PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED
+}
+
+// RecordPartyTransferResponse is the response of RecordPartyTransfer.
+type RecordPartyTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordPartyTransferResponse) Reset() {
+	*x = RecordPartyTransferResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordPartyTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordPartyTransferResponse) ProtoMessage() {}
+
+func (x *RecordPartyTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordPartyTransferResponse.ProtoReflect.Descriptor instead.
+func (*RecordPartyTransferResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RecordPartyTransferResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
+// ReportPartyTransfersRequest is the request of ReportPartyTransfers.
+type ReportPartyTransfersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	GroupBy       ReportPartyTransfersRequest_GroupBy `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=socmgmt.handover.v1.ReportPartyTransfersRequest_GroupBy" json:"group_by,omitempty"`
+	PageSize      int32                               `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                              `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPartyTransfersRequest) Reset() {
+	*x = ReportPartyTransfersRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPartyTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPartyTransfersRequest) ProtoMessage() {}
+
+func (x *ReportPartyTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPartyTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ReportPartyTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ReportPartyTransfersRequest) GetGroupBy() ReportPartyTransfersRequest_GroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ReportPartyTransfersRequest_GROUP_BY_UNSPECIFIED
+}
+
+func (x *ReportPartyTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ReportPartyTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// PartyTransferReportRow is one row of the party transfer report.
+type PartyTransferReportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The enterprise's credit code or the street office's code.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The transfers of the submitted, returned and completed handovers.
+	Transfers int64 `protobuf:"varint,2,opt,name=transfers,proto3" json:"transfers,omitempty"`
+	Confirmed int64 `protobuf:"varint,3,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	// confirmed × 1000 / transfers, rounded down.
+	RatePermille  int64 `protobuf:"varint,4,opt,name=rate_permille,json=ratePermille,proto3" json:"rate_permille,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartyTransferReportRow) Reset() {
+	*x = PartyTransferReportRow{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyTransferReportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyTransferReportRow) ProtoMessage() {}
+
+func (x *PartyTransferReportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyTransferReportRow.ProtoReflect.Descriptor instead.
+func (*PartyTransferReportRow) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *PartyTransferReportRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PartyTransferReportRow) GetTransfers() int64 {
+	if x != nil {
+		return x.Transfers
+	}
+	return 0
+}
+
+func (x *PartyTransferReportRow) GetConfirmed() int64 {
+	if x != nil {
+		return x.Confirmed
+	}
+	return 0
+}
+
+func (x *PartyTransferReportRow) GetRatePermille() int64 {
+	if x != nil {
+		return x.RatePermille
+	}
+	return 0
+}
+
+// ReportPartyTransfersResponse is the response of ReportPartyTransfers.
+type ReportPartyTransfersResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Rows          []*PartyTransferReportRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	NextPageToken string                    `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPartyTransfersResponse) Reset() {
+	*x = ReportPartyTransfersResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPartyTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPartyTransfersResponse) ProtoMessage() {}
+
+func (x *ReportPartyTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPartyTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ReportPartyTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ReportPartyTransfersResponse) GetRows() []*PartyTransferReportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ReportPartyTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -3792,8 +4617,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\r\n" +
-	"\tDELIVERED\x10\x02\"\xb7\n" +
-	"\n" +
+	"\tDELIVERED\x10\x02\"\xab\v\n" +
 	"\bHandover\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
 	"\x05state\x18\x02 \x01(\x0e2#.socmgmt.handover.v1.Handover.StateR\x05state\x124\n" +
@@ -3821,7 +4645,9 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x04plan\x18\x13 \x01(\v2!.socmgmt.handover.v1.HandoverPlanR\x04plan\x12A\n" +
 	"\vallocations\x18\x14 \x03(\v2\x1f.socmgmt.handover.v1.AllocationR\vallocations\x12X\n" +
 	"\x13roster_verification\x18\x15 \x01(\v2'.socmgmt.handover.v1.RosterVerificationR\x12rosterVerification\x122\n" +
-	"\x06tracks\x18\x16 \x03(\v2\x1a.socmgmt.handover.v1.TrackR\x06tracks\"d\n" +
+	"\x06tracks\x18\x16 \x03(\v2\x1a.socmgmt.handover.v1.TrackR\x06tracks\x12K\n" +
+	"\x0fparty_transfers\x18\x19 \x03(\v2\".socmgmt.handover.v1.PartyTransferR\x0epartyTransfers\x12%\n" +
+	"\x0eparty_withheld\x18\x1a \x01(\bR\rpartyWithheld\"d\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -4009,7 +4835,73 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x0fdocument_sha256\x18\x03 \x01(\tR\x0edocumentSha256\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\"Q\n" +
 	"\x14VerifyRosterResponse\x129\n" +
-	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover*\xe8\x01\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xd5\x04\n" +
+	"\rPartyTransfer\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12+\n" +
+	"\x11from_organisation\x18\x02 \x01(\tR\x10fromOrganisation\x12'\n" +
+	"\x0fto_organisation\x18\x03 \x01(\tR\x0etoOrganisation\x12Z\n" +
+	"\x0freceiving_level\x18\x04 \x01(\x0e21.socmgmt.handover.v1.PartyTransfer.ReceivingLevelR\x0ereceivingLevel\x124\n" +
+	"\x16introduction_letter_no\x18\x05 \x01(\tR\x14introductionLetterNo\x12\x17\n" +
+	"\asent_on\x18\x06 \x01(\tR\x06sentOn\x12\x1f\n" +
+	"\vreceived_on\x18\a \x01(\tR\n" +
+	"receivedOn\x12!\n" +
+	"\fconfirmed_on\x18\b \x01(\tR\vconfirmedOn\x12>\n" +
+	"\x05state\x18\t \x01(\x0e2(.socmgmt.handover.v1.PartyTransfer.StateR\x05state\"R\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\b\n" +
+	"\x04SENT\x10\x02\x12\f\n" +
+	"\bRECEIVED\x10\x03\x12\r\n" +
+	"\tCONFIRMED\x10\x04\"L\n" +
+	"\x0eReceivingLevel\x12\x1f\n" +
+	"\x1bRECEIVING_LEVEL_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x01\x12\r\n" +
+	"\tCOMMUNITY\x10\x02\"Y\n" +
+	"\vPartyMember\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12+\n" +
+	"\x11from_organisation\x18\x02 \x01(\tR\x10fromOrganisation\"\x99\x01\n" +
+	"\x16SetPartyMembersRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12:\n" +
+	"\amembers\x18\x03 \x03(\v2 .socmgmt.handover.v1.PartyMemberR\amembers\x12\x1f\n" +
+	"\vnot_members\x18\x04 \x03(\tR\n" +
+	"notMembers\"T\n" +
+	"\x17SetPartyMembersResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xee\x02\n" +
+	"\x1aRecordPartyTransferRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x03 \x01(\tR\tretireeId\x12>\n" +
+	"\x05stage\x18\x04 \x01(\x0e2(.socmgmt.handover.v1.PartyTransfer.StateR\x05stage\x12\x12\n" +
+	"\x04date\x18\x05 \x01(\tR\x04date\x124\n" +
+	"\x16introduction_letter_no\x18\x06 \x01(\tR\x14introductionLetterNo\x12'\n" +
+	"\x0fto_organisation\x18\a \x01(\tR\x0etoOrganisation\x12Z\n" +
+	"\x0freceiving_level\x18\b \x01(\x0e21.socmgmt.handover.v1.PartyTransfer.ReceivingLevelR\x0ereceivingLevel\"X\n" +
+	"\x1bRecordPartyTransferResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xef\x01\n" +
+	"\x1bReportPartyTransfersRequest\x12S\n" +
+	"\bgroup_by\x18\x01 \x01(\x0e28.socmgmt.handover.v1.ReportPartyTransfersRequest.GroupByR\agroupBy\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"?\n" +
+	"\aGroupBy\x12\x18\n" +
+	"\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"ENTERPRISE\x10\x01\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x02\"\x8b\x01\n" +
+	"\x16PartyTransferReportRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1c\n" +
+	"\ttransfers\x18\x02 \x01(\x03R\ttransfers\x12\x1c\n" +
+	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\x12#\n" +
+	"\rrate_permille\x18\x04 \x01(\x03R\fratePermille\"\x87\x01\n" +
+	"\x1cReportPartyTransfersResponse\x12?\n" +
+	"\x04rows\x18\x01 \x03(\v2+.socmgmt.handover.v1.PartyTransferReportRowR\x04rows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -4025,7 +4917,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xe5\f\n" +
+	"2\xca\x0f\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -4041,7 +4933,10 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x12ListHandoverEvents\x12..socmgmt.handover.v1.ListHandoverEventsRequest\x1a/.socmgmt.handover.v1.ListHandoverEventsResponse\x12l\n" +
 	"\x0fListObligations\x12+.socmgmt.handover.v1.ListObligationsRequest\x1a,.socmgmt.handover.v1.ListObligationsResponse\x12o\n" +
 	"\x10AllocateRetirees\x12,.socmgmt.handover.v1.AllocateRetireesRequest\x1a-.socmgmt.handover.v1.AllocateRetireesResponse\x12c\n" +
-	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\fVerifyRoster\x12(.socmgmt.handover.v1.VerifyRosterRequest\x1a).socmgmt.handover.v1.VerifyRosterResponse\x12l\n" +
+	"\x0fSetPartyMembers\x12+.socmgmt.handover.v1.SetPartyMembersRequest\x1a,.socmgmt.handover.v1.SetPartyMembersResponse\x12x\n" +
+	"\x13RecordPartyTransfer\x12/.socmgmt.handover.v1.RecordPartyTransferRequest\x1a0.socmgmt.handover.v1.RecordPartyTransferResponse\x12{\n" +
+	"\x14ReportPartyTransfers\x120.socmgmt.handover.v1.ReportPartyTransfersRequest\x1a1.socmgmt.handover.v1.ReportPartyTransfersResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -4055,156 +4950,184 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
-	(ArchiveCategory)(0),               // 0: socmgmt.handover.v1.ArchiveCategory
-	(FundsItem_Kind)(0),                // 1: socmgmt.handover.v1.FundsItem.Kind
-	(Dossier_State)(0),                 // 2: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),           // 3: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),               // 4: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                // 5: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                // 6: socmgmt.handover.v1.Handover.State
-	(Handover_Kind)(0),                 // 7: socmgmt.handover.v1.Handover.Kind
-	(Track_Kind)(0),                    // 8: socmgmt.handover.v1.Track.Kind
-	(Track_State)(0),                   // 9: socmgmt.handover.v1.Track.State
-	(*Funds)(nil),                      // 10: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                  // 11: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),               // 12: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                    // 13: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                   // 14: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                 // 15: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                   // 16: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                   // 17: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),               // 18: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                 // 19: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),         // 20: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                      // 21: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),      // 22: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),     // 23: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),         // 24: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),        // 25: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),       // 26: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),      // 27: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),      // 28: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),     // 29: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),      // 30: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),     // 31: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),    // 32: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),   // 33: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),      // 34: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),     // 35: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),        // 36: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),       // 37: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),             // 38: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),     // 39: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),    // 40: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),     // 41: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),    // 42: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),    // 43: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),   // 44: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                      // 45: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),  // 46: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil), // 47: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),     // 48: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),             // 49: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),    // 50: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),    // 51: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),   // 52: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),        // 53: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),       // 54: socmgmt.handover.v1.VerifyRosterResponse
-	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 56: google.protobuf.FieldMask
+	(ArchiveCategory)(0),                     // 0: socmgmt.handover.v1.ArchiveCategory
+	(FundsItem_Kind)(0),                      // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                       // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),                 // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),                     // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                      // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                      // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                       // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                          // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                         // 9: socmgmt.handover.v1.Track.State
+	(PartyTransfer_State)(0),                 // 10: socmgmt.handover.v1.PartyTransfer.State
+	(PartyTransfer_ReceivingLevel)(0),        // 11: socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	(ReportPartyTransfersRequest_GroupBy)(0), // 12: socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
+	(*Funds)(nil),                            // 13: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                        // 14: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                     // 15: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                          // 16: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                         // 17: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                       // 18: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                         // 19: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                         // 20: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                     // 21: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                       // 22: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),               // 23: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                            // 24: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),            // 25: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),           // 26: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),               // 27: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),              // 28: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),             // 29: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),            // 30: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),            // 31: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),           // 32: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),            // 33: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),           // 34: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),          // 35: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),         // 36: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),            // 37: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),           // 38: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),              // 39: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),             // 40: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                   // 41: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),           // 42: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),          // 43: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),           // 44: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),          // 45: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),          // 46: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),         // 47: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                            // 48: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),        // 49: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),       // 50: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),           // 51: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                   // 52: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),          // 53: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),          // 54: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),         // 55: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),              // 56: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),             // 57: socmgmt.handover.v1.VerifyRosterResponse
+	(*PartyTransfer)(nil),                    // 58: socmgmt.handover.v1.PartyTransfer
+	(*PartyMember)(nil),                      // 59: socmgmt.handover.v1.PartyMember
+	(*SetPartyMembersRequest)(nil),           // 60: socmgmt.handover.v1.SetPartyMembersRequest
+	(*SetPartyMembersResponse)(nil),          // 61: socmgmt.handover.v1.SetPartyMembersResponse
+	(*RecordPartyTransferRequest)(nil),       // 62: socmgmt.handover.v1.RecordPartyTransferRequest
+	(*RecordPartyTransferResponse)(nil),      // 63: socmgmt.handover.v1.RecordPartyTransferResponse
+	(*ReportPartyTransfersRequest)(nil),      // 64: socmgmt.handover.v1.ReportPartyTransfersRequest
+	(*PartyTransferReportRow)(nil),           // 65: socmgmt.handover.v1.PartyTransferReportRow
+	(*ReportPartyTransfersResponse)(nil),     // 66: socmgmt.handover.v1.ReportPartyTransfersResponse
+	(*timestamppb.Timestamp)(nil),            // 67: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 68: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	12, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	11, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	15, // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	14, // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
 	1,  // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
 	0,  // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,  // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
 	3,  // 5: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,  // 6: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,  // 7: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	55, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	67, // 8: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,  // 9: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	10, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	13, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	14, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	15, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	16, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	55, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	55, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	55, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	55, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	13, // 10: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	16, // 11: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	17, // 12: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	18, // 13: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	19, // 14: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	67, // 15: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	67, // 16: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	67, // 17: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	67, // 18: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,  // 19: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	18, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	19, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	20, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	21, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	55, // 24: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
-	8,  // 25: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
-	9,  // 26: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	55, // 27: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	17, // 28: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 29: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 30: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	6,  // 31: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	17, // 32: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	17, // 33: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	56, // 34: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 35: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 36: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 37: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 38: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 39: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	38, // 40: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	17, // 41: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 42: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 43: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	55, // 44: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,  // 45: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	45, // 46: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	15, // 47: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	55, // 48: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	55, // 49: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	49, // 50: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	17, // 51: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	17, // 52: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	22, // 53: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	24, // 54: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	26, // 55: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	28, // 56: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	30, // 57: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	32, // 58: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	34, // 59: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	36, // 60: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	39, // 61: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	41, // 62: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	43, // 63: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	46, // 64: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	48, // 65: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	51, // 66: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	53, // 67: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	23, // 68: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	25, // 69: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	27, // 70: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	29, // 71: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	31, // 72: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	33, // 73: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	35, // 74: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	37, // 75: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	40, // 76: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	42, // 77: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	44, // 78: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	47, // 79: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	50, // 80: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	52, // 81: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	54, // 82: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	68, // [68:83] is the sub-list for method output_type
-	53, // [53:68] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	21, // 20: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	22, // 21: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	23, // 22: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	24, // 23: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	58, // 24: socmgmt.handover.v1.Handover.party_transfers:type_name -> socmgmt.handover.v1.PartyTransfer
+	67, // 25: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	8,  // 26: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
+	9,  // 27: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
+	67, // 28: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	20, // 29: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 30: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 31: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	6,  // 32: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
+	20, // 33: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	20, // 34: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	68, // 35: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	20, // 36: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 37: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 38: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 39: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 40: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	41, // 41: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	20, // 42: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 43: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 44: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	67, // 45: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,  // 46: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
+	48, // 47: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	18, // 48: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	67, // 49: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	67, // 50: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	52, // 51: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	20, // 52: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	20, // 53: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	11, // 54: socmgmt.handover.v1.PartyTransfer.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	10, // 55: socmgmt.handover.v1.PartyTransfer.state:type_name -> socmgmt.handover.v1.PartyTransfer.State
+	59, // 56: socmgmt.handover.v1.SetPartyMembersRequest.members:type_name -> socmgmt.handover.v1.PartyMember
+	20, // 57: socmgmt.handover.v1.SetPartyMembersResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	10, // 58: socmgmt.handover.v1.RecordPartyTransferRequest.stage:type_name -> socmgmt.handover.v1.PartyTransfer.State
+	11, // 59: socmgmt.handover.v1.RecordPartyTransferRequest.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	20, // 60: socmgmt.handover.v1.RecordPartyTransferResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	12, // 61: socmgmt.handover.v1.ReportPartyTransfersRequest.group_by:type_name -> socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
+	65, // 62: socmgmt.handover.v1.ReportPartyTransfersResponse.rows:type_name -> socmgmt.handover.v1.PartyTransferReportRow
+	25, // 63: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	27, // 64: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	29, // 65: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	31, // 66: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	33, // 67: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	35, // 68: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	37, // 69: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	39, // 70: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	42, // 71: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	44, // 72: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	46, // 73: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	49, // 74: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	51, // 75: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	54, // 76: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	56, // 77: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	60, // 78: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
+	62, // 79: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
+	64, // 80: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
+	26, // 81: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	28, // 82: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	30, // 83: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	32, // 84: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	34, // 85: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	36, // 86: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	38, // 87: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	40, // 88: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	43, // 89: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	45, // 90: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	47, // 91: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	50, // 92: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	53, // 93: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	55, // 94: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	57, // 95: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	61, // 96: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
+	63, // 97: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
+	66, // 98: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
+	81, // [81:99] is the sub-list for method output_type
+	63, // [63:81] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -4217,8 +5140,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   45,
+			NumEnums:      13,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HandoverService_CreateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/CreateHandover"
-	HandoverService_GetHandover_FullMethodName        = "/socmgmt.handover.v1.HandoverService/GetHandover"
-	HandoverService_ListHandovers_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ListHandovers"
-	HandoverService_UpdateHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
-	HandoverService_SubmitHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
-	HandoverService_WithdrawHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
-	HandoverService_ReturnHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
-	HandoverService_ReceiveFunds_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
-	HandoverService_ReceiveArchives_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
-	HandoverService_InspectPremises_FullMethodName    = "/socmgmt.handover.v1.HandoverService/InspectPremises"
-	HandoverService_CompleteHandover_FullMethodName   = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
-	HandoverService_ListHandoverEvents_FullMethodName = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
-	HandoverService_ListObligations_FullMethodName    = "/socmgmt.handover.v1.HandoverService/ListObligations"
-	HandoverService_AllocateRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
-	HandoverService_VerifyRoster_FullMethodName       = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_CreateHandover_FullMethodName       = "/socmgmt.handover.v1.HandoverService/CreateHandover"
+	HandoverService_GetHandover_FullMethodName          = "/socmgmt.handover.v1.HandoverService/GetHandover"
+	HandoverService_ListHandovers_FullMethodName        = "/socmgmt.handover.v1.HandoverService/ListHandovers"
+	HandoverService_UpdateHandover_FullMethodName       = "/socmgmt.handover.v1.HandoverService/UpdateHandover"
+	HandoverService_SubmitHandover_FullMethodName       = "/socmgmt.handover.v1.HandoverService/SubmitHandover"
+	HandoverService_WithdrawHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/WithdrawHandover"
+	HandoverService_ReturnHandover_FullMethodName       = "/socmgmt.handover.v1.HandoverService/ReturnHandover"
+	HandoverService_ReceiveFunds_FullMethodName         = "/socmgmt.handover.v1.HandoverService/ReceiveFunds"
+	HandoverService_ReceiveArchives_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ReceiveArchives"
+	HandoverService_InspectPremises_FullMethodName      = "/socmgmt.handover.v1.HandoverService/InspectPremises"
+	HandoverService_CompleteHandover_FullMethodName     = "/socmgmt.handover.v1.HandoverService/CompleteHandover"
+	HandoverService_ListHandoverEvents_FullMethodName   = "/socmgmt.handover.v1.HandoverService/ListHandoverEvents"
+	HandoverService_ListObligations_FullMethodName      = "/socmgmt.handover.v1.HandoverService/ListObligations"
+	HandoverService_AllocateRetirees_FullMethodName     = "/socmgmt.handover.v1.HandoverService/AllocateRetirees"
+	HandoverService_VerifyRoster_FullMethodName         = "/socmgmt.handover.v1.HandoverService/VerifyRoster"
+	HandoverService_SetPartyMembers_FullMethodName      = "/socmgmt.handover.v1.HandoverService/SetPartyMembers"
+	HandoverService_RecordPartyTransfer_FullMethodName  = "/socmgmt.handover.v1.HandoverService/RecordPartyTransfer"
+	HandoverService_ReportPartyTransfers_FullMethodName = "/socmgmt.handover.v1.HandoverService/ReportPartyTransfers"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -84,6 +87,22 @@ type HandoverServiceClient interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(ctx context.Context, in *VerifyRosterRequest, opts ...grpc.CallOption) (*VerifyRosterResponse, error)
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	SetPartyMembers(ctx context.Context, in *SetPartyMembersRequest, opts ...grpc.CallOption) (*SetPartyMembersResponse, error)
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	RecordPartyTransfer(ctx context.Context, in *RecordPartyTransferRequest, opts ...grpc.CallOption) (*RecordPartyTransferResponse, error)
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	ReportPartyTransfers(ctx context.Context, in *ReportPartyTransfersRequest, opts ...grpc.CallOption) (*ReportPartyTransfersResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -244,6 +263,36 @@ func (c *handoverServiceClient) VerifyRoster(ctx context.Context, in *VerifyRost
 	return out, nil
 }
 
+func (c *handoverServiceClient) SetPartyMembers(ctx context.Context, in *SetPartyMembersRequest, opts ...grpc.CallOption) (*SetPartyMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPartyMembersResponse)
+	err := c.cc.Invoke(ctx, HandoverService_SetPartyMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) RecordPartyTransfer(ctx context.Context, in *RecordPartyTransferRequest, opts ...grpc.CallOption) (*RecordPartyTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordPartyTransferResponse)
+	err := c.cc.Invoke(ctx, HandoverService_RecordPartyTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ReportPartyTransfers(ctx context.Context, in *ReportPartyTransfersRequest, opts ...grpc.CallOption) (*ReportPartyTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportPartyTransfersResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ReportPartyTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -292,6 +341,22 @@ type HandoverServiceServer interface {
 	// VerifyRoster records the bureau's verification of the signed and
 	// stamped roster of a submitted handover (bureau).
 	VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error)
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	SetPartyMembers(context.Context, *SetPartyMembersRequest) (*SetPartyMembersResponse, error)
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	RecordPartyTransfer(context.Context, *RecordPartyTransferRequest) (*RecordPartyTransferResponse, error)
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -346,6 +411,15 @@ func (UnimplementedHandoverServiceServer) AllocateRetirees(context.Context, *All
 }
 func (UnimplementedHandoverServiceServer) VerifyRoster(context.Context, *VerifyRosterRequest) (*VerifyRosterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyRoster not implemented")
+}
+func (UnimplementedHandoverServiceServer) SetPartyMembers(context.Context, *SetPartyMembersRequest) (*SetPartyMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPartyMembers not implemented")
+}
+func (UnimplementedHandoverServiceServer) RecordPartyTransfer(context.Context, *RecordPartyTransferRequest) (*RecordPartyTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordPartyTransfer not implemented")
+}
+func (UnimplementedHandoverServiceServer) ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportPartyTransfers not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -638,6 +712,60 @@ func _HandoverService_VerifyRoster_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_SetPartyMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPartyMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).SetPartyMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_SetPartyMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).SetPartyMembers(ctx, req.(*SetPartyMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_RecordPartyTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordPartyTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).RecordPartyTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_RecordPartyTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).RecordPartyTransfer(ctx, req.(*RecordPartyTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ReportPartyTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportPartyTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ReportPartyTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ReportPartyTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ReportPartyTransfers(ctx, req.(*ReportPartyTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -704,6 +832,18 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyRoster",
 			Handler:    _HandoverService_VerifyRoster_Handler,
+		},
+		{
+			MethodName: "SetPartyMembers",
+			Handler:    _HandoverService_SetPartyMembers_Handler,
+		},
+		{
+			MethodName: "RecordPartyTransfer",
+			Handler:    _HandoverService_RecordPartyTransfer_Handler,
+		},
+		{
+			MethodName: "ReportPartyTransfers",
+			Handler:    _HandoverService_ReportPartyTransfers_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
