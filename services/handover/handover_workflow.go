@@ -128,6 +128,8 @@ func newDraft(in *pb.Handover) *pb.Handover {
 		h.Funds = &pb.Funds{}
 	}
 	h.Funds.ReceivedFen, h.Funds.Receipts = 0, nil
+	// Party members are declared with SetPartyMembers, checked there.
+	h.PartyTransfers, h.PartyWithheld = nil, false
 	for _, d := range h.Dossiers {
 		d.State, d.Explanation = pb.Dossier_PENDING, ""
 	}
@@ -618,7 +620,7 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})
 		}
 	}
-	return v
+	return append(v, partyCompleteViolations(h)...)
 }
 
 // detailedTracks are the tracks completeViolations names item by item;
