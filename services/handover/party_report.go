@@ -121,7 +121,7 @@ func addPartyTally(b *bolt.Bucket, k partyPair, d partyTally) error {
 
 func encodePartyTally(n partyTally) []byte {
 	out := make([]byte, 0, 16)
-	out = binary.BigEndian.AppendUint64(out, uint64(n.transfers)) //nolint:gosec // G115: counts are never negative when stored
+	out = binary.BigEndian.AppendUint64(out, uint64(n.transfers))  //nolint:gosec // G115: counts are never negative when stored
 	return binary.BigEndian.AppendUint64(out, uint64(n.confirmed)) //nolint:gosec // G115: as above
 }
 
