@@ -68,6 +68,9 @@ type worldOptions struct {
 	// follow runs the retiree projection, following the registry's
 	// change feed as the handover service.
 	follow bool
+	// tcp serves the handover service on a loopback port, w.addr, for a
+	// gateway in front of it.
+	tcp bool
 }
 
 // world is a handover service with a real registry and a fake activity
@@ -86,6 +89,9 @@ type world struct {
 	serial atomic.Int64
 	// dispatcher is the last one startDispatcher started.
 	dispatcher *Dispatcher
+	// addr is the handover service's loopback address when it serves on
+	// TCP (worldOptions.tcp).
+	addr string
 }
 
 func newWorld(t testing.TB, o worldOptions) *world {
@@ -109,7 +115,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
 	srv := servicetest.Serve(t, servicetest.Options{
-		Name: "handover", Keys: w.keys,
+		Name: "handover", Keys: w.keys, TCP: o.tcp,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterHandoverServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
@@ -120,6 +126,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 		},
 	})
 	w.client = pb.NewHandoverServiceClient(srv.Conn())
+	w.addr = srv.Addr()
 	if o.dispatch {
 		w.startDispatcher(o)
 	}
