@@ -185,30 +185,11 @@ func setPartyMembers(h *pb.Handover, members []*pb.PartyMember, notMembers []str
 	if err := requireState(h, "declaring party members", pb.Handover_DRAFT, pb.Handover_RETURNED); err != nil {
 		return "", err
 	}
-	listed := make(map[string]bool, len(h.RetireeIds))
-	for _, id := range h.RetireeIds {
-		listed[id] = true
-	}
 	byRetiree := make(map[string]*pb.PartyTransfer, len(h.PartyTransfers))
 	for _, t := range h.PartyTransfers {
 		byRetiree[t.RetireeId] = t
 	}
-	var v fault.Violations
-	for i, m := range members {
-		if !listed[m.RetireeId] {
-			v.Add(fmt.Sprintf("members[%d].retireeId", i), "not one of the handover's retirees")
-		} else if t := byRetiree[m.RetireeId]; t != nil && t.State != pb.PartyTransfer_PENDING && t.FromOrganisation != m.FromOrganisation {
-			return "", recordedTransfer(fmt.Sprintf("members[%d]", i), t)
-		}
-	}
-	for i, id := range notMembers {
-		if !listed[id] {
-			v.Add(fmt.Sprintf("notMembers[%d]", i), "not one of the handover's retirees")
-		} else if t := byRetiree[id]; t != nil && t.State != pb.PartyTransfer_PENDING {
-			return "", recordedTransfer(fmt.Sprintf("notMembers[%d]", i), t)
-		}
-	}
-	if err := v.Err(); err != nil {
+	if err := checkMembersOf(h, byRetiree, members, notMembers); err != nil {
 		return "", err
 	}
 	for _, m := range members {
@@ -220,9 +201,35 @@ func setPartyMembers(h *pb.Handover, members []*pb.PartyMember, notMembers []str
 		h.PartyTransfers = append(h.PartyTransfers, t)
 		byRetiree[t.RetireeId] = t
 	}
+	before := len(h.PartyTransfers)
 	dropPartyTransfers(h, notMembers)
 	return fmt.Sprintf("%d party members declared, %d taken off; %d in all",
-		len(members), len(notMembers), len(h.PartyTransfers)), nil
+		len(members), before-len(h.PartyTransfers), len(h.PartyTransfers)), nil
+}
+
+// checkMembersOf checks that the retirees a SetPartyMembers names are
+// h's, and that it changes no transfer the receiving side has recorded.
+func checkMembersOf(h *pb.Handover, byRetiree map[string]*pb.PartyTransfer, members []*pb.PartyMember, notMembers []string) error {
+	listed := make(map[string]bool, len(h.RetireeIds))
+	for _, id := range h.RetireeIds {
+		listed[id] = true
+	}
+	var v fault.Violations
+	for i, m := range members {
+		if !listed[m.RetireeId] {
+			v.Add(fmt.Sprintf("members[%d].retireeId", i), "not one of the handover's retirees")
+		} else if t := byRetiree[m.RetireeId]; t != nil && t.State != pb.PartyTransfer_PENDING && t.FromOrganisation != m.FromOrganisation {
+			return recordedTransfer(fmt.Sprintf("members[%d]", i), t)
+		}
+	}
+	for i, id := range notMembers {
+		if !listed[id] {
+			v.Add(fmt.Sprintf("notMembers[%d]", i), "not one of the handover's retirees")
+		} else if t := byRetiree[id]; t != nil && t.State != pb.PartyTransfer_PENDING {
+			return recordedTransfer(fmt.Sprintf("notMembers[%d]", i), t)
+		}
+	}
+	return v.Err()
 }
 
 // recordedTransfer refuses a change of a transfer the receiving side has
