@@ -166,26 +166,35 @@ func partyMatrix(t *testing.T, w *world, calls partyCalls) servicetest.Matrix {
 		}
 		return h.Id, ids[0]
 	}
+	// target is the handover the call about to be made acts on.
+	var target string
 	drafts := map[servicetest.Target][2]string{}
 	for _, tg := range servicetest.Targets {
 		id, member := fresh(tg, false)
 		drafts[tg] = [2]string{id, member}
 	}
 	rpcs := map[string]func(servicetest.Target) func(context.Context) error{
-		"SetPartyMembers": servicetest.OnTarget(func(ctx context.Context, tg servicetest.Target) error {
+		"SetPartyMembers": func(tg servicetest.Target) func(context.Context) error {
 			d := drafts[tg]
-			return calls.setPartyMembers(ctx, &pb.SetPartyMembersRequest{Id: d[0], Members: []*pb.PartyMember{{RetireeId: d[1], FromOrganisation: "第二党支部"}}})
-		}),
+			target = d[0]
+			return func(ctx context.Context) error {
+				return calls.setPartyMembers(ctx, &pb.SetPartyMembersRequest{Id: d[0], Members: []*pb.PartyMember{{RetireeId: d[1], FromOrganisation: "第二党支部"}}})
+			}
+		},
 		"RecordPartyTransfer": func(tg servicetest.Target) func(context.Context) error {
 			id, member := fresh(tg, true)
+			target = id
 			return func(ctx context.Context) error {
 				return calls.recordPartyTransfer(ctx, &pb.RecordPartyTransferRequest{Id: id, RetireeId: member, Stage: pb.PartyTransfer_SENT,
 					Date: "2026-01-05", IntroductionLetterNo: "党介〔2026〕7号", ToOrganisation: "社区党委", ReceivingLevel: pb.PartyTransfer_COMMUNITY})
 			}
 		},
-		"ReportPartyTransfers": servicetest.OnTarget(func(ctx context.Context, _ servicetest.Target) error {
-			return calls.reportPartyTransfers(ctx, &pb.ReportPartyTransfersRequest{GroupBy: pb.ReportPartyTransfersRequest_STREET})
-		}),
+		"ReportPartyTransfers": func(servicetest.Target) func(context.Context) error {
+			target = ""
+			return func(ctx context.Context) error {
+				return calls.reportPartyTransfers(ctx, &pb.ReportPartyTransfersRequest{GroupBy: pb.ReportPartyTransfersRequest_STREET})
+			}
+		},
 	}
 	const (
 		ok = codes.OK
@@ -215,5 +224,24 @@ func partyMatrix(t *testing.T, w *world, calls partyCalls) servicetest.Matrix {
 	want["ReportPartyTransfers"]["no token"] = report(ua)
 	callers := append(w.keys.CallersOf(t, adminP, bureauP, clerkAP, enterpriseXP, serviceP, archivistP),
 		servicetest.Caller{Name: "no token", Ctx: context.Background()})
-	return servicetest.Matrix{Calls: rpcs, Want: want, Callers: append(callers, w.keys.Supervisors(t)...)}
+	// A refused call changes nothing: the handover keeps its revision.
+	around := func(t *testing.T, _ string, tg servicetest.Target) func(codes.Code) {
+		if target == "" || tg == servicetest.Missing {
+			return func(codes.Code) {}
+		}
+		etag := func(id string) string {
+			h, err := w.store.GetHandover(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h.Etag
+		}
+		id, before := target, etag(target)
+		return func(got codes.Code) {
+			if after := etag(id); got != codes.OK && after != before {
+				t.Errorf("a refused call changed the handover from %s to %s", before, after)
+			}
+		}
+	}
+	return servicetest.Matrix{Calls: rpcs, Want: want, Around: around, Callers: append(callers, w.keys.Supervisors(t)...)}
 }
