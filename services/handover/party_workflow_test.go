@@ -11,9 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // transfersSeen returns the retirees of the party transfers of h, and
@@ -218,4 +220,26 @@ func TestPartyReportRequests(t *testing.T) {
 	}
 	_, err = w.client.ReportPartyTransfers(w.as(bureauP), &pb.ReportPartyTransfersRequest{GroupBy: pb.ReportPartyTransfersRequest_STREET, PageToken: "forged"})
 	wantFields(t, err, "pageToken")
+}
+
+// TestPartyMembersLeaveWithTheirRetirees: a retiree taken out of the
+// package takes its transfer along, and party members given at creation
+// are not taken: they are declared with SetPartyMembers only.
+func TestPartyMembersLeaveWithTheirRetirees(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ids := w.retirees(3, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	p := packageFor(ids)
+	p.PartyTransfers = []*pb.PartyTransfer{{RetireeId: ids[0], FromOrganisation: "一支部", State: pb.PartyTransfer_CONFIRMED}}
+	h := w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: p}))
+	wantSeen(t, "admin", "GetHandover of a new package", w.get(h.Id), nil, false)
+
+	ent := w.as(enterpriseXP)
+	h = w.handover(w.client.SetPartyMembers(ent, &pb.SetPartyMembersRequest{Id: h.Id, Members: []*pb.PartyMember{
+		{RetireeId: ids[0], FromOrganisation: "一支部"}, {RetireeId: ids[1], FromOrganisation: "一支部"},
+	}}))
+	keep := &pb.Handover{Id: h.Id, Etag: h.Etag, RetireeIds: ids[1:], Dossiers: packageFor(ids[1:]).Dossiers, Funds: &pb.Funds{AmountFen: 2000, PerRetireeStandardFen: 1000}}
+	w.handover(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: keep,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retiree_ids", "dossiers", "funds.amount_fen"}}}))
+	wantSeen(t, "admin", "GetHandover after the update", w.get(h.Id), ids[1:2], false)
 }
