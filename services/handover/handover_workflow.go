@@ -620,7 +620,7 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("premises[%d]", i), Description: "not inspected"})
 		}
 	}
-	return append(v, partyCompleteViolations(h)...)
+	return v
 }
 
 // detailedTracks are the tracks completeViolations names item by item;

@@ -38,16 +38,11 @@ const (
 	maxIntroductionLetterNoLen = 64
 )
 
-// retireeCommunities maps each retiree of h to the community it is
-// allocated to. A package addressed to one community has all its retirees
-// there, allocated at submit and before.
+// retireeCommunities maps each allocated retiree of h to its community.
+// A package addressed to one community has its retirees allocated there
+// at submit (settleAllocations).
 func retireeCommunities(h *pb.Handover) map[string]string {
 	out := make(map[string]string, len(h.RetireeIds))
-	if h.CommunityId != "" {
-		for _, id := range h.RetireeIds {
-			out[id] = h.CommunityId
-		}
-	}
 	for _, a := range h.Allocations {
 		for _, id := range a.RetireeIds {
 			out[id] = a.CommunityId
@@ -57,21 +52,15 @@ func retireeCommunities(h *pb.Handover) map[string]string {
 }
 
 // mayReadParty returns whether p may read a transfer of h, given the
-// retirees' communities: admin and bureau every one; the receiving unit's
-// supervisor every one, and a supervisor of another area those of the
-// retirees allocated to its communities; a clerk those of the retirees
+// retirees' communities (needed for a clerk only): admin, bureau and the
+// receiving unit's supervisor every one; a clerk those of the retirees
 // allocated to its communities unless they go to the street's party
-// organisation. Nil when p may read none (nothing to check per transfer).
+// organisation. Nil when p may read none.
 func mayReadParty(p *authn.Principal, h *pb.Handover, alloc map[string]string) func(*pb.PartyTransfer) bool {
-	switch p.Role {
-	case authn.RoleAdmin, authn.RoleBureau:
+	switch {
+	case p.Is(authn.RoleAdmin, authn.RoleBureau), superviseReceiver(p, h):
 		return func(*pb.PartyTransfer) bool { return true }
-	case authn.RoleStreet, authn.RoleDistrict:
-		if superviseReceiver(p, h) {
-			return func(*pb.PartyTransfer) bool { return true }
-		}
-		return func(t *pb.PartyTransfer) bool { return p.InArea(alloc[t.RetireeId]) }
-	case authn.RoleClerk:
+	case p.Is(authn.RoleClerk):
 		return func(t *pb.PartyTransfer) bool {
 			return t.ReceivingLevel != pb.PartyTransfer_STREET && p.InCommunity(alloc[t.RetireeId])
 		}
@@ -91,7 +80,7 @@ func redactParty(p *authn.Principal, h *pb.Handover) {
 		return
 	}
 	var alloc map[string]string
-	if p.Is(authn.RoleClerk) || p.IsSupervisor() && !superviseReceiver(p, h) {
+	if p.Is(authn.RoleClerk) {
 		alloc = retireeCommunities(h)
 	}
 	may := mayReadParty(p, h, alloc)
@@ -109,7 +98,7 @@ func redactParty(p *authn.Principal, h *pb.Handover) {
 	h.PartyTransfers = kept
 }
 
-// partyCounts are the PARTY track's figures: one item per transfer, settled
+// partyCounts are the PARTY track's figures (partyTrack): one item per transfer, settled
 // when CONFIRMED.
 func partyCounts(h *pb.Handover) (items, settled int64) {
 	for _, t := range h.PartyTransfers {
@@ -119,17 +108,6 @@ func partyCounts(h *pb.Handover) (items, settled int64) {
 		}
 	}
 	return items, settled
-}
-
-// partyCompleteViolations is what the party transfers still lack for
-// completion: every one confirmed.
-func partyCompleteViolations(h *pb.Handover) []fault.FieldViolation {
-	items, settled := partyCounts(h)
-	if settled == items {
-		return nil
-	}
-	return []fault.FieldViolation{{Field: "partyTransfers",
-		Description: fmt.Sprintf("%d of %d party membership transfers confirmed", settled, items)}}
 }
 
 // dropPartyTransfers takes the transfers of the retirees that left h.

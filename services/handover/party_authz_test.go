@@ -222,7 +222,7 @@ func partyMatrix(t *testing.T, w *world, calls partyCalls) servicetest.Matrix {
 	}
 	want["ReportPartyTransfers"]["service"], want["ReportPartyTransfers"]["archivist"] = report(pd), report(pd)
 	want["ReportPartyTransfers"]["no token"] = report(ua)
-	callers := append(w.keys.CallersOf(t, adminP, bureauP, clerkAP, enterpriseXP, serviceP, archivistP),
+	callers := append(w.keys.CallersOf(t, adminP, bureauP, clerkAP, enterpriseXP, serviceP, archivistAP),
 		servicetest.Caller{Name: "no token", Ctx: context.Background()})
 	// A refused call changes nothing: the handover keeps its revision.
 	around := func(t *testing.T, _ string, tg servicetest.Target) func(codes.Code) {

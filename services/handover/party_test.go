@@ -30,8 +30,6 @@ const (
 	partyR4 = "aaaaaaaaaaaaaaae"
 )
 
-var archivistP = authn.Principal{Subject: "archivist-heping", Role: authn.RoleArchivist, District: servicetest.DistrictAB}
-
 // agreementWithParty is an agreement with street AB's office: r1 and r2
 // allocated to community A, r3 to community B, r4 not yet allocated; r1
 // goes to community A's party organisation, r2 to the street's, r3 and
@@ -56,9 +54,8 @@ func agreementWithParty() *pb.Handover {
 
 // TestRedactParty: admin, bureau and the receiving unit's supervisors
 // read every transfer; a clerk those of its allocated retirees that do
-// not go to the street; a supervisor of another street those allocated
-// into its area; the enterprise, an archivist and a supervisor elsewhere
-// none.
+// not go to the street; the enterprise, an archivist, a supervisor
+// elsewhere and a street's under a district's agreement none.
 func TestRedactParty(t *testing.T) {
 	t.Parallel()
 	streetOfDistrictAgreement := servicetest.Street("street-beishichang", servicetest.StreetAB)
@@ -77,10 +74,10 @@ func TestRedactParty(t *testing.T) {
 		{"clerk of community B", clerkBP, false, []string{partyR3}, true},
 		{"clerk of both", servicetest.Clerk("clerk-ab", communityA, communityB), false, []string{partyR1, partyR3}, true},
 		{"enterprise", enterpriseXP, false, nil, true},
-		{"archivist", archivistP, false, nil, true},
+		{"archivist", archivistAP, false, nil, true},
 		{"street elsewhere", streetCP, false, nil, true},
 		{"district elsewhere", districtCP, false, nil, true},
-		{"street of a district's agreement", streetOfDistrictAgreement, true, []string{partyR1, partyR2, partyR3}, true},
+		{"street under a district's agreement", streetOfDistrictAgreement, true, nil, true},
 		{"receiving district", districtAP, true, []string{partyR1, partyR2, partyR3, partyR4}, false},
 	}
 	for _, tc := range tests {
@@ -103,11 +100,14 @@ func TestRedactParty(t *testing.T) {
 }
 
 // TestRedactPartyLegacyPackage: a package addressed to one community has
-// all its retirees there, received by that community's street office.
+// all its retirees allocated there at submit, received by that
+// community's street office.
 func TestRedactPartyLegacyPackage(t *testing.T) {
 	t.Parallel()
 	h := agreementWithParty()
 	h.ReceiverCode, h.Allocations, h.CommunityId = "", nil, communityA
+	h.ReceiverCode = receiverOf(h)
+	settleAllocations(h)
 	for _, p := range []authn.Principal{clerkAP, streetAP} {
 		v := proto.Clone(h).(*pb.Handover)
 		redactParty(&p, v)
@@ -136,14 +136,22 @@ func TestPartyCounts(t *testing.T) {
 		t.Errorf("partyCounts of none = %d, %d", items, settled)
 	}
 	h := agreementWithParty()
-	if v := partyCompleteViolations(h); len(v) != 1 || v[0].Field != "partyTransfers" || v[0].Description != "1 of 4 party membership transfers confirmed" {
-		t.Errorf("violations %v", v)
+	refreshTracks(h, "test", nil)
+	want := &pb.Track{Kind: pb.Track_PARTY, State: pb.Track_OPEN, ReceiverRole: "street", Items: 4, Settled: 1}
+	if diff := cmp.Diff(want, h.Tracks[2], protocmp.Transform()); diff != "" {
+		t.Errorf("party track (-want +got):\n%s", diff)
 	}
 	for _, tr := range h.PartyTransfers {
 		tr.State = pb.PartyTransfer_CONFIRMED
 	}
-	if v := partyCompleteViolations(h); v != nil {
-		t.Errorf("all confirmed: violations %v", v)
+	refreshTracks(h, "test", nil)
+	if tr := h.Tracks[2]; tr.State != pb.Track_COMPLETED || tr.Settled != 4 || tr.CompletedBy != "test" {
+		t.Errorf("all confirmed: party track %v", tr)
+	}
+	h.PartyTransfers = nil
+	refreshTracks(h, "test", nil)
+	if tr := h.Tracks[2]; tr.State != pb.Track_NOT_APPLICABLE {
+		t.Errorf("no party members: party track %v", tr)
 	}
 }
 
@@ -326,7 +334,7 @@ func TestRecordPartyTransferWho(t *testing.T) {
 		{"receiving street on a non-member", streetAP, received("bbbbbbbbbbbbbbbb"), "invalid"},
 		{"street elsewhere", streetCP, received(partyR1), "denied"},
 		{"enterprise", enterpriseXP, received(partyR1), "denied"},
-		{"archivist", archivistP, received(partyR1), "denied"},
+		{"archivist", archivistAP, received(partyR1), "denied"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
