@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -242,4 +243,58 @@ func TestPartyMembersLeaveWithTheirRetirees(t *testing.T) {
 	w.handover(w.client.UpdateHandover(ent, &pb.UpdateHandoverRequest{Handover: keep,
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retiree_ids", "dossiers", "funds.amount_fen"}}}))
 	wantSeen(t, "admin", "GetHandover after the update", w.get(h.Id), ids[1:2], false)
+}
+
+// TestPartyTransfersInAnAgreement: in an agreement with a street office
+// allocated to two communities, each clerk reads and records the
+// transfers of its own retirees only, and not those going to the
+// street's organisation; the street's supervisor reads every one.
+func TestPartyTransfersInAnAgreement(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	ids := w.retirees(3, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	ent := w.as(enterpriseXP)
+	h := w.handover(w.client.CreateHandover(ent, &pb.CreateHandoverRequest{Handover: agreementFor(ids)}))
+	var members []*pb.PartyMember
+	for _, id := range ids {
+		members = append(members, &pb.PartyMember{RetireeId: id, FromOrganisation: "机械厂离退休党总支"})
+	}
+	h = w.handover(w.client.SetPartyMembers(ent, &pb.SetPartyMembersRequest{Id: h.Id, Etag: h.Etag, Members: members}))
+	h = w.handover(w.client.SubmitHandover(ent, &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag}))
+	street := w.as(streetAP)
+	h = w.handover(w.client.AllocateRetirees(street, &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: communityA, RetireeIds: []string{ids[0], ids[2]}}))
+	h = w.handover(w.client.AllocateRetirees(street, &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: communityB, RetireeIds: ids[1:2]}))
+	wantSeen(t, "street", "AllocateRetirees", h, ids, false)
+
+	views := func(when string, clerkA, clerkB []string) {
+		t.Helper()
+		for _, v := range []struct {
+			p        authn.Principal
+			want     []string
+			withheld bool
+		}{
+			{adminP, ids, false}, {bureauP, ids, false}, {streetAP, ids, false}, {districtAP, ids, false},
+			{clerkAP, clerkA, true}, {clerkBP, clerkB, true}, {archivistAP, nil, true}, {enterpriseXP, nil, true},
+		} {
+			wantSeen(t, v.p.Subject, "GetHandover "+when, w.handover(w.client.GetHandover(w.as(v.p), &pb.GetHandoverRequest{Id: h.Id})), v.want, v.withheld)
+			wantSeen(t, v.p.Subject, "ListHandovers "+when, w.listed(v.p, h.Id), v.want, v.withheld)
+		}
+	}
+	views("after allocation", []string{ids[0], ids[2]}, ids[1:2])
+
+	h = w.handover(w.client.RecordPartyTransfer(street, &pb.RecordPartyTransferRequest{Id: h.Id, RetireeId: ids[2], Stage: pb.PartyTransfer_SENT,
+		Date: "2026-01-05", IntroductionLetterNo: "党介〔2026〕2号", ToOrganisation: "北市场街道党工委", ReceivingLevel: pb.PartyTransfer_STREET}))
+	wantSeen(t, "street", "RecordPartyTransfer", h, ids, false)
+	clerkB := w.as(clerkBP)
+	h = w.handover(w.client.RecordPartyTransfer(clerkB, &pb.RecordPartyTransferRequest{Id: h.Id, RetireeId: ids[1], Stage: pb.PartyTransfer_SENT,
+		Date: "2026-01-05", IntroductionLetterNo: "党介〔2026〕3号", ToOrganisation: "北市场街道第二社区党委", ReceivingLevel: pb.PartyTransfer_COMMUNITY}))
+	wantSeen(t, "clerk B", "RecordPartyTransfer", h, ids[1:2], true)
+	_, err := w.client.RecordPartyTransfer(clerkB, &pb.RecordPartyTransferRequest{Id: h.Id, RetireeId: ids[0], Stage: pb.PartyTransfer_SENT,
+		Date: "2026-01-05", IntroductionLetterNo: "党介〔2026〕4号", ToOrganisation: "北市场街道第二社区党委", ReceivingLevel: pb.PartyTransfer_COMMUNITY})
+	wantCode(t, err, codes.PermissionDenied)
+	views("after the letters were sent", ids[0:1], ids[1:2])
+
+	wantReport(t, w, bureauP, pb.ReportPartyTransfersRequest_STREET, reportRow(servicetest.StreetAB, 3, 0))
+	wantReport(t, w, districtCP, pb.ReportPartyTransfersRequest_ENTERPRISE)
+	wantReport(t, w, districtAP, pb.ReportPartyTransfersRequest_ENTERPRISE, reportRow(enterpriseX, 3, 0))
 }
