@@ -128,6 +128,8 @@ func newDraft(in *pb.Handover) *pb.Handover {
 		h.Funds = &pb.Funds{}
 	}
 	h.Funds.ReceivedFen, h.Funds.Receipts = 0, nil
+	// Party members are declared with SetPartyMembers, checked there.
+	h.PartyTransfers, h.PartyWithheld = nil, false
 	for _, d := range h.Dossiers {
 		clearReceipt(d)
 	}

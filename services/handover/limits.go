@@ -39,4 +39,8 @@ var Methods = limits.Table{
 	pb.HandoverService_BatchAddRetirees_FullMethodName:    limits.Write,
 	pb.HandoverService_BatchRemoveRetirees_FullMethodName: limits.Write,
 	pb.HandoverService_GetHandoverProgress_FullMethodName: limits.Read,
+	// --- party (issue 15)
+	pb.HandoverService_SetPartyMembers_FullMethodName:      limits.Write,
+	pb.HandoverService_RecordPartyTransfer_FullMethodName:  limits.Write,
+	pb.HandoverService_ReportPartyTransfers_FullMethodName: limits.Read,
 }

@@ -38,6 +38,12 @@ var (
 	// bucketObligationsByRetiree holds retiree id, 0, obligations key ->
 	// empty: the obligations a retiree's death stops (schema 2).
 	bucketObligationsByRetiree = []byte("obligations_by_retiree")
+	// bucketPartyCounts holds "S", street, enterprise and "E",
+	// enterprise, street -> the party transfers and confirmed ones of
+	// submitted handovers (see party_report.go). New buckets are created
+	// on open, and no handover stored before had party transfers, so it
+	// needs no migration.
+	bucketPartyCounts = []byte("party_transfer_counts")
 
 	// bucketArchiveFiles maps archive file id to ArchiveFile: the files
 	// in the archivists' custody (schema 4).
@@ -62,7 +68,7 @@ var (
 	allBuckets = append([][]byte{
 		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
-		bucketObligationsByRetiree, bucketByReceiver,
+		bucketObligationsByRetiree, bucketByReceiver, bucketPartyCounts,
 	}, custodyBuckets...)
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global

@@ -177,7 +177,9 @@ func (s *Server) takeStep(ctx context.Context, by party, id, etag string, check 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return partView(p, h), nil
+	v := partView(p, h)
+	redactParty(p, v)
+	return v, nil
 }
 
 // rule makes a step of a workflow rule that changes nothing but the
@@ -220,6 +222,7 @@ func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	redactParty(p, created)
 	return &pb.CreateHandoverResponse{Handover: created}, nil
 }
 
@@ -247,7 +250,9 @@ func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) 
 	if !canSee(p, h) {
 		return nil, authn.ErrPermissionDenied
 	}
-	return partView(p, h), nil
+	v := partView(p, h)
+	redactParty(p, v)
+	return v, nil
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
@@ -278,6 +283,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 	}
 	for i, h := range list {
 		list[i] = partView(p, h)
+		redactParty(p, list[i])
 	}
 	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: page.Next(last)}, nil
 }
@@ -343,6 +349,7 @@ func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverReque
 		if err != nil {
 			return "", "", err
 		}
+		dropPartyTransfers(cur, removed)
 		// A returned package holds its retirees; those taken out of it
 		// are free for another one at once.
 		return actionUpdated, detail, w.release(cur.Id, removed)
@@ -409,6 +416,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	redactParty(p, submitted)
 	return &pb.SubmitHandoverResponse{Handover: submitted}, nil
 }
 

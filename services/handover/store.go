@@ -211,7 +211,10 @@ func (w *txn) save(old, h *pb.Handover) error {
 	if err := boltstore.MoveIndex(w.tx.Bucket(bucketByReceiver), old.GetReceiverCode(), h.ReceiverCode, h.Id); err != nil {
 		return err
 	}
-	return moveIndexSet(w.tx.Bucket(bucketByCommunity), indexedCommunities(old), allocationCommunities(h), h.Id)
+	if err := moveIndexSet(w.tx.Bucket(bucketByCommunity), indexedCommunities(old), allocationCommunities(h), h.Id); err != nil {
+		return err
+	}
+	return w.countParty(old, h)
 }
 
 // indexedCommunities are the communities old is indexed under; none for

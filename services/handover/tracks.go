@@ -82,9 +82,11 @@ func archivesTrack(h *pb.Handover) *pb.Track {
 }
 
 // partyTrack is the receiving party organisation's: one item per party
-// member's transfer. No transfers are recorded yet, so it does not apply.
-func partyTrack(*pb.Handover) *pb.Track {
-	return &pb.Track{Kind: pb.Track_PARTY, ReceiverRole: string(authn.RoleStreet)}
+// member's transfer, settled when the receiving organisation confirmed
+// it; it does not apply to a package without party members.
+func partyTrack(h *pb.Handover) *pb.Track {
+	items, settled := partyCounts(h)
+	return &pb.Track{Kind: pb.Track_PARTY, ReceiverRole: string(authn.RoleStreet), Items: items, Settled: settled}
 }
 
 // premisesTrack is the receiving unit's: one item per premises, settled

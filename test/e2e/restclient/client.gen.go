@@ -95,6 +95,27 @@ func (e CarerRelation) Valid() bool {
 	}
 }
 
+// Defines values for PartyTransferReceivingLevel.
+const (
+	PartyTransferReceivingLevelCOMMUNITY                 PartyTransferReceivingLevel = "COMMUNITY"
+	PartyTransferReceivingLevelRECEIVINGLEVELUNSPECIFIED PartyTransferReceivingLevel = "RECEIVING_LEVEL_UNSPECIFIED"
+	PartyTransferReceivingLevelSTREET                    PartyTransferReceivingLevel = "STREET"
+)
+
+// Valid indicates whether the value is a known member of the PartyTransferReceivingLevel enum.
+func (e PartyTransferReceivingLevel) Valid() bool {
+	switch e {
+	case PartyTransferReceivingLevelCOMMUNITY:
+		return true
+	case PartyTransferReceivingLevelRECEIVINGLEVELUNSPECIFIED:
+		return true
+	case PartyTransferReceivingLevelSTREET:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PremisesInspection.
 const (
 	PremisesInspectionACCEPTED              PremisesInspection = "ACCEPTED"
@@ -974,6 +995,33 @@ func (e V1Ownership) Valid() bool {
 	}
 }
 
+// Defines values for V1PartyTransferState.
+const (
+	V1PartyTransferStateCONFIRMED        V1PartyTransferState = "CONFIRMED"
+	V1PartyTransferStatePENDING          V1PartyTransferState = "PENDING"
+	V1PartyTransferStateRECEIVED         V1PartyTransferState = "RECEIVED"
+	V1PartyTransferStateSENT             V1PartyTransferState = "SENT"
+	V1PartyTransferStateSTATEUNSPECIFIED V1PartyTransferState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1PartyTransferState enum.
+func (e V1PartyTransferState) Valid() bool {
+	switch e {
+	case V1PartyTransferStateCONFIRMED:
+		return true
+	case V1PartyTransferStatePENDING:
+		return true
+	case V1PartyTransferStateRECEIVED:
+		return true
+	case V1PartyTransferStateSENT:
+		return true
+	case V1PartyTransferStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1PaymentKind.
 const (
 	V1PaymentKindADJUSTMENT             V1PaymentKind = "ADJUSTMENT"
@@ -1529,6 +1577,27 @@ func (e HandoverServiceListHandoversParamsState) Valid() bool {
 	}
 }
 
+// Defines values for HandoverServiceReportPartyTransfersParamsGroupBy.
+const (
+	HandoverServiceReportPartyTransfersParamsGroupByENTERPRISE         HandoverServiceReportPartyTransfersParamsGroupBy = "ENTERPRISE"
+	HandoverServiceReportPartyTransfersParamsGroupByGROUPBYUNSPECIFIED HandoverServiceReportPartyTransfersParamsGroupBy = "GROUP_BY_UNSPECIFIED"
+	HandoverServiceReportPartyTransfersParamsGroupBySTREET             HandoverServiceReportPartyTransfersParamsGroupBy = "STREET"
+)
+
+// Valid indicates whether the value is a known member of the HandoverServiceReportPartyTransfersParamsGroupBy enum.
+func (e HandoverServiceReportPartyTransfersParamsGroupBy) Valid() bool {
+	switch e {
+	case HandoverServiceReportPartyTransfersParamsGroupByENTERPRISE:
+		return true
+	case HandoverServiceReportPartyTransfersParamsGroupByGROUPBYUNSPECIFIED:
+		return true
+	case HandoverServiceReportPartyTransfersParamsGroupBySTREET:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PensionServiceListRecoveryCasesParamsState.
 const (
 	PensionServiceListRecoveryCasesParamsStateRECOVERYENFORCEMENT      PensionServiceListRecoveryCasesParamsState = "RECOVERY_ENFORCEMENT"
@@ -1869,6 +1938,29 @@ type HandoverServiceReceiveFundsBody struct {
 	VoucherNo  *string `json:"voucherNo,omitempty"`
 }
 
+// HandoverServiceRecordPartyTransferBody RecordPartyTransferRequest is the request of RecordPartyTransfer.
+type HandoverServiceRecordPartyTransferBody struct {
+	// Date YYYY-MM-DD (China): not in the future and not before the previous
+	// stage.
+	Date *string `json:"date,omitempty"`
+	Etag *string `json:"etag,omitempty"`
+
+	// IntroductionLetterNo Required at SENT; left out (or the same) at the later stages.
+	IntroductionLetterNo *string `json:"introductionLetterNo,omitempty"`
+
+	// ReceivingLevel Required at SENT; left out (or the same) at the later stages.
+	ReceivingLevel *PartyTransferReceivingLevel `json:"receivingLevel,omitempty"`
+
+	// RetireeID A retiree of the handover declared a party member.
+	RetireeID *string `json:"retireeId,omitempty"`
+
+	// Stage SENT, RECEIVED or CONFIRMED: the stage after the transfer's state.
+	Stage *V1PartyTransferState `json:"stage,omitempty"`
+
+	// ToOrganisation Required at SENT; left out (or the same) at the later stages.
+	ToOrganisation *string `json:"toOrganisation,omitempty"`
+}
+
 // HandoverServiceRequestArchiveLoanBody RequestArchiveLoanRequest is the request of RequestArchiveLoan.
 type HandoverServiceRequestArchiveLoanBody struct {
 	Borrower *string `json:"borrower,omitempty"`
@@ -1908,6 +2000,19 @@ type HandoverServiceSendOnArchiveFileBody struct {
 	ToDistrict *string `json:"toDistrict,omitempty"`
 }
 
+// HandoverServiceSetPartyMembersBody SetPartyMembersRequest is the request of SetPartyMembers. It declares
+// or changes the members given and takes off those named in
+// not_members; the others stay as they were. At most 1,000 entries in
+// all per call; a transfer the receiving side has recorded a stage of
+// cannot be changed or taken off.
+type HandoverServiceSetPartyMembersBody struct {
+	Etag    *string          `json:"etag,omitempty"`
+	Members *[]V1PartyMember `json:"members,omitempty"`
+
+	// NotMembers Retiree ids that are not party members after all.
+	NotMembers *[]string `json:"notMembers,omitempty"`
+}
+
 // HandoverServiceShelveArchiveFileBody ShelveArchiveFileRequest is the request of ShelveArchiveFile.
 type HandoverServiceShelveArchiveFileBody struct {
 	Etag *string `json:"etag,omitempty"`
@@ -1934,6 +2039,14 @@ type HandoverServiceWithdrawHandoverBody struct {
 	Etag   *string `json:"etag,omitempty"`
 	Reason *string `json:"reason,omitempty"`
 }
+
+// PartyTransferReceivingLevel ReceivingLevel is which party organisation receives the membership.
+//
+//   - STREET: The street office's party organisation.
+//   - COMMUNITY: The party organisation of the community the retiree is allocated
+//
+// to.
+type PartyTransferReceivingLevel string
 
 // PensionServiceApproveDeathBenefitClaimBody ApproveDeathBenefitClaimRequest is the request of
 // ApproveDeathBenefitClaim.
@@ -3371,6 +3484,19 @@ type V1Handover struct {
 	Kind        *V1HandoverKind `json:"kind,omitempty"`
 	Obligations *[]V1Obligation `json:"obligations,omitempty"`
 
+	// PartyTransfers Restricted, output only: the party membership transfers of the
+	// retirees who are party members (SetPartyMembers, RecordPartyTransfer).
+	// Only admin, bureau and the PARTY track's receivers read them: the
+	// receiving unit's street or district supervisor, and the clerk of the
+	// community a retiree is allocated to (except for a transfer to the
+	// street's party organisation). Everyone else gets them left out.
+	PartyTransfers *[]V1PartyTransfer `json:"partyTransfers,omitempty"`
+
+	// PartyWithheld Output only: party_transfers were left out of this answer, wholly or
+	// in part, because the caller may not read them; false when nothing was
+	// withheld.
+	PartyWithheld *bool `json:"partyWithheld,omitempty"`
+
 	// Plan The enterprise's plan: counts, schedule, emergency plan.
 	Plan     *V1HandoverPlan `json:"plan,omitempty"`
 	Premises *[]V1Premises   `json:"premises,omitempty"`
@@ -3883,6 +4009,67 @@ type V1OwedObligation struct {
 // V1Ownership Ownership is an enterprise's form of ownership.
 type V1Ownership string
 
+// V1PartyMember PartyMember is a retiree the enterprise declares a party member.
+type V1PartyMember struct {
+	// FromOrganisation The enterprise's party organisation the retiree belongs to.
+	FromOrganisation *string `json:"fromOrganisation,omitempty"`
+
+	// RetireeID One of the handover's retiree_ids.
+	RetireeID *string `json:"retireeId,omitempty"`
+}
+
+// V1PartyTransfer PartyTransfer is one retiree's party membership moving from the
+// enterprise's party organisation to the receiving one, with an
+// introduction letter (组织关系介绍信).
+type V1PartyTransfer struct {
+	ConfirmedOn *string `json:"confirmedOn,omitempty"`
+
+	// FromOrganisation The enterprise's party organisation the membership leaves.
+	FromOrganisation *string `json:"fromOrganisation,omitempty"`
+
+	// IntroductionLetterNo The introduction letter's number, recorded at SENT.
+	IntroductionLetterNo *string `json:"introductionLetterNo,omitempty"`
+	ReceivedOn           *string `json:"receivedOn,omitempty"`
+
+	// ReceivingLevel Recorded at SENT.
+	ReceivingLevel *PartyTransferReceivingLevel `json:"receivingLevel,omitempty"`
+
+	// RetireeID One of the handover's retiree_ids.
+	RetireeID *string `json:"retireeId,omitempty"`
+
+	// SentOn YYYY-MM-DD (China): the dates of the stages, each not before the one
+	// before it.
+	SentOn *string `json:"sentOn,omitempty"`
+
+	// State Output only.
+	State *V1PartyTransferState `json:"state,omitempty"`
+
+	// ToOrganisation The receiving party organisation, recorded at SENT.
+	ToOrganisation *string `json:"toOrganisation,omitempty"`
+}
+
+// V1PartyTransferReportRow PartyTransferReportRow is one row of the party transfer report.
+type V1PartyTransferReportRow struct {
+	Confirmed *string `json:"confirmed,omitempty"`
+
+	// Key The enterprise's credit code or the street office's code.
+	Key *string `json:"key,omitempty"`
+
+	// RatePermille confirmed × 1000 / transfers, rounded down.
+	RatePermille *string `json:"ratePermille,omitempty"`
+
+	// Transfers The transfers of the submitted, returned and completed handovers.
+	Transfers *string `json:"transfers,omitempty"`
+}
+
+// V1PartyTransferState State is the last stage recorded; stages go in this order.
+//
+//   - PENDING: Declared by the enterprise; no letter sent yet.
+//   - SENT: The introduction letter was sent.
+//   - RECEIVED: The receiving organisation received the letter.
+//   - CONFIRMED: The receiving organisation confirmed the membership: settled.
+type V1PartyTransferState string
+
 // V1Payment Payment is one month's pension payment as stored.
 type V1Payment struct {
 	BankAccountMasked *string `json:"bankAccountMasked,omitempty"`
@@ -4225,6 +4412,12 @@ type V1Registration struct {
 
 // V1RegistrationState State is a registration's state.
 type V1RegistrationState string
+
+// V1ReportPartyTransfersResponse ReportPartyTransfersResponse is the response of ReportPartyTransfers.
+type V1ReportPartyTransfersResponse struct {
+	NextPageToken *string                     `json:"nextPageToken,omitempty"`
+	Rows          *[]V1PartyTransferReportRow `json:"rows,omitempty"`
+}
 
 // V1Residence Residence is where a retiree actually lives.
 type V1Residence struct {
@@ -4903,6 +5096,19 @@ type HandoverServiceUpdateHandoverJSONBody struct {
 	Kind        *V1HandoverKind `json:"kind,omitempty"`
 	Obligations *[]V1Obligation `json:"obligations,omitempty"`
 
+	// PartyTransfers Restricted, output only: the party membership transfers of the
+	// retirees who are party members (SetPartyMembers, RecordPartyTransfer).
+	// Only admin, bureau and the PARTY track's receivers read them: the
+	// receiving unit's street or district supervisor, and the clerk of the
+	// community a retiree is allocated to (except for a transfer to the
+	// street's party organisation). Everyone else gets them left out.
+	PartyTransfers *[]V1PartyTransfer `json:"partyTransfers,omitempty"`
+
+	// PartyWithheld Output only: party_transfers were left out of this answer, wholly or
+	// in part, because the caller may not read them; false when nothing was
+	// withheld.
+	PartyWithheld *bool `json:"partyWithheld,omitempty"`
+
 	// Plan The enterprise's plan: counts, schedule, emergency plan.
 	Plan     *V1HandoverPlan `json:"plan,omitempty"`
 	Premises *[]V1Premises   `json:"premises,omitempty"`
@@ -4947,6 +5153,22 @@ type HandoverServiceListObligationsParams struct {
 	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
+
+// HandoverServiceReportPartyTransfersParams defines parameters for HandoverServiceReportPartyTransfers.
+type HandoverServiceReportPartyTransfersParams struct {
+	// GroupBy Required.
+	//
+	//  - ENTERPRISE: One row per enterprise (its credit code).
+	//  - STREET: One row per street office (its code): the street of the community
+	// a retiree is allocated to, or the receiving unit's code while the
+	// retiree is not allocated.
+	GroupBy   *HandoverServiceReportPartyTransfersParamsGroupBy `form:"groupBy,omitempty" json:"groupBy,omitempty"`
+	PageSize  *int32                                            `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string                                           `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// HandoverServiceReportPartyTransfersParamsGroupBy defines parameters for HandoverServiceReportPartyTransfers.
+type HandoverServiceReportPartyTransfersParamsGroupBy string
 
 // PensionServiceListPaymentAnomaliesParams defines parameters for PensionServiceListPaymentAnomalies.
 type PensionServiceListPaymentAnomaliesParams struct {
@@ -5344,8 +5566,14 @@ type HandoverServiceReceiveArchivesJSONRequestBody = HandoverServiceReceiveArchi
 // HandoverServiceReceiveFundsJSONRequestBody defines body for HandoverServiceReceiveFunds for application/json ContentType.
 type HandoverServiceReceiveFundsJSONRequestBody = HandoverServiceReceiveFundsBody
 
+// HandoverServiceRecordPartyTransferJSONRequestBody defines body for HandoverServiceRecordPartyTransfer for application/json ContentType.
+type HandoverServiceRecordPartyTransferJSONRequestBody = HandoverServiceRecordPartyTransferBody
+
 // HandoverServiceReturnHandoverJSONRequestBody defines body for HandoverServiceReturnHandover for application/json ContentType.
 type HandoverServiceReturnHandoverJSONRequestBody = HandoverServiceReturnHandoverBody
+
+// HandoverServiceSetPartyMembersJSONRequestBody defines body for HandoverServiceSetPartyMembers for application/json ContentType.
+type HandoverServiceSetPartyMembersJSONRequestBody = HandoverServiceSetPartyMembersBody
 
 // HandoverServiceSubmitHandoverJSONRequestBody defines body for HandoverServiceSubmitHandover for application/json ContentType.
 type HandoverServiceSubmitHandoverJSONRequestBody = HandoverServiceSubmitHandoverBody
@@ -6556,6 +6784,32 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/handovers/{id}:receiveFunds (the `HandoverServiceReceiveFunds` operationId).
 	HandoverServiceReceiveFunds(ctx context.Context, id string, body HandoverServiceReceiveFundsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HandoverServiceRecordPartyTransferWithBody Record party transfer
+	//
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+	HandoverServiceRecordPartyTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceRecordPartyTransfer Record party transfer
+	//
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+	HandoverServiceRecordPartyTransfer(ctx context.Context, id string, body HandoverServiceRecordPartyTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HandoverServiceReturnHandoverWithBody Return handover
 	//
 	// ReturnHandover sends a submitted package back to the enterprise with a
@@ -6575,6 +6829,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:return (the `HandoverServiceReturnHandover` operationId).
 	HandoverServiceReturnHandover(ctx context.Context, id string, body HandoverServiceReturnHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceSetPartyMembersWithBody Set party members
+	//
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+	HandoverServiceSetPartyMembersWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceSetPartyMembers Set party members
+	//
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+	HandoverServiceSetPartyMembers(ctx context.Context, id string, body HandoverServiceSetPartyMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HandoverServiceSubmitHandoverWithBody Submit handover
 	//
@@ -6639,6 +6919,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/obligations (the `HandoverServiceListObligations` operationId).
 	HandoverServiceListObligations(ctx context.Context, params *HandoverServiceListObligationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceReportPartyTransfers Report party transfers
+	//
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	//
+	// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
+	HandoverServiceReportPartyTransfers(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceListPaymentAnomalies List payment anomalies
 	//
@@ -9229,6 +9518,52 @@ func (c *Client) HandoverServiceReceiveFunds(ctx context.Context, id string, bod
 	return c.Client.Do(req)
 }
 
+// HandoverServiceRecordPartyTransferWithBody Record party transfer
+//
+// RecordPartyTransfer records the next stage of one retiree's party
+// membership transfer of a submitted handover: SENT with the
+// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+// or district supervisor, or the clerk of the community the retiree is
+// allocated to for a transfer to the community's party organisation).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+func (c *Client) HandoverServiceRecordPartyTransferWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceRecordPartyTransferRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceRecordPartyTransfer Record party transfer
+//
+// RecordPartyTransfer records the next stage of one retiree's party
+// membership transfer of a submitted handover: SENT with the
+// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+// or district supervisor, or the clerk of the community the retiree is
+// allocated to for a transfer to the community's party organisation).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+func (c *Client) HandoverServiceRecordPartyTransfer(ctx context.Context, id string, body HandoverServiceRecordPartyTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceRecordPartyTransferRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HandoverServiceReturnHandoverWithBody Return handover
 //
 // ReturnHandover sends a submitted package back to the enterprise with a
@@ -9259,6 +9594,52 @@ func (c *Client) HandoverServiceReturnHandoverWithBody(ctx context.Context, id s
 // Corresponds with POST /v1/handovers/{id}:return (the `HandoverServiceReturnHandover` operationId).
 func (c *Client) HandoverServiceReturnHandover(ctx context.Context, id string, body HandoverServiceReturnHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceReturnHandoverRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceSetPartyMembersWithBody Set party members
+//
+// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+// package are party members, and the enterprise's party organisation
+// each leaves (the enterprise). Party membership is restricted: the
+// answer, like every other, shows party_transfers only to admin, bureau
+// and the PARTY track's receivers.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+func (c *Client) HandoverServiceSetPartyMembersWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceSetPartyMembersRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceSetPartyMembers Set party members
+//
+// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+// package are party members, and the enterprise's party organisation
+// each leaves (the enterprise). Party membership is restricted: the
+// answer, like every other, shows party_transfers only to admin, bureau
+// and the PARTY track's receivers.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+func (c *Client) HandoverServiceSetPartyMembers(ctx context.Context, id string, body HandoverServiceSetPartyMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceSetPartyMembersRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9393,6 +9774,25 @@ func (c *Client) HandoverServiceWithdrawHandover(ctx context.Context, id string,
 // Corresponds with GET /v1/obligations (the `HandoverServiceListObligations` operationId).
 func (c *Client) HandoverServiceListObligations(ctx context.Context, params *HandoverServiceListObligationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceListObligationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceReportPartyTransfers Report party transfers
+//
+// ReportPartyTransfers is the completion rate of the party membership
+// transfers of submitted handovers, per enterprise or per street (admin,
+// bureau, and street and district supervisors for their area).
+//
+// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
+func (c *Client) HandoverServiceReportPartyTransfers(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceReportPartyTransfersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -14330,6 +14730,53 @@ func NewHandoverServiceReceiveFundsRequestWithBody(server string, id string, con
 	return req, nil
 }
 
+// NewHandoverServiceRecordPartyTransferRequest calls the generic HandoverServiceRecordPartyTransfer builder with application/json body
+func NewHandoverServiceRecordPartyTransferRequest(server string, id string, body HandoverServiceRecordPartyTransferJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceRecordPartyTransferRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceRecordPartyTransferRequestWithBody constructs an http.Request for the HandoverServiceRecordPartyTransfer method, with any body, and a specified content type
+func NewHandoverServiceRecordPartyTransferRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s:recordPartyTransfer", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewHandoverServiceReturnHandoverRequest calls the generic HandoverServiceReturnHandover builder with application/json body
 func NewHandoverServiceReturnHandoverRequest(server string, id string, body HandoverServiceReturnHandoverJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -14358,6 +14805,53 @@ func NewHandoverServiceReturnHandoverRequestWithBody(server string, id string, c
 	}
 
 	operationPath := fmt.Sprintf("/v1/handovers/%s:return", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceSetPartyMembersRequest calls the generic HandoverServiceSetPartyMembers builder with application/json body
+func NewHandoverServiceSetPartyMembersRequest(server string, id string, body HandoverServiceSetPartyMembersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceSetPartyMembersRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceSetPartyMembersRequestWithBody constructs an http.Request for the HandoverServiceSetPartyMembers method, with any body, and a specified content type
+func NewHandoverServiceSetPartyMembersRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers/%s:setPartyMembers", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -14561,6 +15055,84 @@ func NewHandoverServiceListObligationsRequest(server string, params *HandoverSer
 		if params.ActiveOn != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "activeOn", *params.ActiveOn, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHandoverServiceReportPartyTransfersRequest constructs an http.Request for the HandoverServiceReportPartyTransfers method
+func NewHandoverServiceReportPartyTransfersRequest(server string, params *HandoverServiceReportPartyTransfersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/partyTransfers:report")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "groupBy", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -18284,6 +18856,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/handovers/{id}:receiveFunds (the `HandoverServiceReceiveFunds` operationId).
 	HandoverServiceReceiveFundsWithResponse(ctx context.Context, id string, body HandoverServiceReceiveFundsJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceReceiveFundsResponse, error)
 
+	// HandoverServiceRecordPartyTransferWithBodyWithResponse Record party transfer
+	//
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+	HandoverServiceRecordPartyTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceRecordPartyTransferResponse, error)
+
+	// HandoverServiceRecordPartyTransferWithResponse Record party transfer
+	//
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+	HandoverServiceRecordPartyTransferWithResponse(ctx context.Context, id string, body HandoverServiceRecordPartyTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceRecordPartyTransferResponse, error)
+
 	// HandoverServiceReturnHandoverWithBodyWithResponse Return handover
 	//
 	// ReturnHandover sends a submitted package back to the enterprise with a
@@ -18303,6 +18901,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:return (the `HandoverServiceReturnHandover` operationId).
 	HandoverServiceReturnHandoverWithResponse(ctx context.Context, id string, body HandoverServiceReturnHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceReturnHandoverResponse, error)
+
+	// HandoverServiceSetPartyMembersWithBodyWithResponse Set party members
+	//
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+	HandoverServiceSetPartyMembersWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceSetPartyMembersResponse, error)
+
+	// HandoverServiceSetPartyMembersWithResponse Set party members
+	//
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+	HandoverServiceSetPartyMembersWithResponse(ctx context.Context, id string, body HandoverServiceSetPartyMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceSetPartyMembersResponse, error)
 
 	// HandoverServiceSubmitHandoverWithBodyWithResponse Submit handover
 	//
@@ -18369,6 +18993,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/obligations (the `HandoverServiceListObligations` operationId).
 	HandoverServiceListObligationsWithResponse(ctx context.Context, params *HandoverServiceListObligationsParams, reqEditors ...RequestEditorFn) (*HandoverServiceListObligationsResponse, error)
+
+	// HandoverServiceReportPartyTransfersWithResponse Report party transfers
+	//
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
+	HandoverServiceReportPartyTransfersWithResponse(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*HandoverServiceReportPartyTransfersResponse, error)
 
 	// PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 	//
@@ -25164,6 +25799,117 @@ func (r HandoverServiceReceiveFundsResponse) ContentType() string {
 	return ""
 }
 
+// HandoverServiceRecordPartyTransferResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceRecordPartyTransfer
+type HandoverServiceRecordPartyTransferResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceRecordPartyTransferResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Handover
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceRecordPartyTransferResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON200() *V1Handover {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceRecordPartyTransferResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceRecordPartyTransferResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceRecordPartyTransferResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceRecordPartyTransferResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceRecordPartyTransferResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HandoverServiceReturnHandoverResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceReturnHandover
 type HandoverServiceReturnHandoverResponse401Headers struct {
 	WWWAuthenticate *string
@@ -25269,6 +26015,117 @@ func (r HandoverServiceReturnHandoverResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceReturnHandoverResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceSetPartyMembersResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceSetPartyMembers
+type HandoverServiceSetPartyMembersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceSetPartyMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Handover
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceSetPartyMembersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON200() *V1Handover {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceSetPartyMembersResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceSetPartyMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceSetPartyMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceSetPartyMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceSetPartyMembersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25685,6 +26542,89 @@ func (r HandoverServiceListObligationsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceListObligationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceReportPartyTransfersResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceReportPartyTransfers
+type HandoverServiceReportPartyTransfersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceReportPartyTransfersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ReportPartyTransfersResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceReportPartyTransfersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSON200() *V1ReportPartyTransfersResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceReportPartyTransfersResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceReportPartyTransfersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceReportPartyTransfersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceReportPartyTransfersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceReportPartyTransfersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -31728,6 +32668,44 @@ func (c *ClientWithResponses) HandoverServiceReceiveFundsWithResponse(ctx contex
 	return ParseHandoverServiceReceiveFundsResponse(rsp)
 }
 
+// HandoverServiceRecordPartyTransferWithBodyWithResponse Record party transfer
+//
+// RecordPartyTransfer records the next stage of one retiree's party
+// membership transfer of a submitted handover: SENT with the
+// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+// or district supervisor, or the clerk of the community the retiree is
+// allocated to for a transfer to the community's party organisation).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+func (c *ClientWithResponses) HandoverServiceRecordPartyTransferWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceRecordPartyTransferResponse, error) {
+	rsp, err := c.HandoverServiceRecordPartyTransferWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceRecordPartyTransferResponse(rsp)
+}
+
+// HandoverServiceRecordPartyTransferWithResponse Record party transfer
+//
+// RecordPartyTransfer records the next stage of one retiree's party
+// membership transfer of a submitted handover: SENT with the
+// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+// or district supervisor, or the clerk of the community the retiree is
+// allocated to for a transfer to the community's party organisation).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:recordPartyTransfer (the `HandoverServiceRecordPartyTransfer` operationId).
+func (c *ClientWithResponses) HandoverServiceRecordPartyTransferWithResponse(ctx context.Context, id string, body HandoverServiceRecordPartyTransferJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceRecordPartyTransferResponse, error) {
+	rsp, err := c.HandoverServiceRecordPartyTransfer(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceRecordPartyTransferResponse(rsp)
+}
+
 // HandoverServiceReturnHandoverWithBodyWithResponse Return handover
 //
 // ReturnHandover sends a submitted package back to the enterprise with a
@@ -31758,6 +32736,44 @@ func (c *ClientWithResponses) HandoverServiceReturnHandoverWithResponse(ctx cont
 		return nil, err
 	}
 	return ParseHandoverServiceReturnHandoverResponse(rsp)
+}
+
+// HandoverServiceSetPartyMembersWithBodyWithResponse Set party members
+//
+// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+// package are party members, and the enterprise's party organisation
+// each leaves (the enterprise). Party membership is restricted: the
+// answer, like every other, shows party_transfers only to admin, bureau
+// and the PARTY track's receivers.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+func (c *ClientWithResponses) HandoverServiceSetPartyMembersWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceSetPartyMembersResponse, error) {
+	rsp, err := c.HandoverServiceSetPartyMembersWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceSetPartyMembersResponse(rsp)
+}
+
+// HandoverServiceSetPartyMembersWithResponse Set party members
+//
+// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+// package are party members, and the enterprise's party organisation
+// each leaves (the enterprise). Party membership is restricted: the
+// answer, like every other, shows party_transfers only to admin, bureau
+// and the PARTY track's receivers.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers/{id}:setPartyMembers (the `HandoverServiceSetPartyMembers` operationId).
+func (c *ClientWithResponses) HandoverServiceSetPartyMembersWithResponse(ctx context.Context, id string, body HandoverServiceSetPartyMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceSetPartyMembersResponse, error) {
+	rsp, err := c.HandoverServiceSetPartyMembers(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceSetPartyMembersResponse(rsp)
 }
 
 // HandoverServiceSubmitHandoverWithBodyWithResponse Submit handover
@@ -31866,6 +32882,23 @@ func (c *ClientWithResponses) HandoverServiceListObligationsWithResponse(ctx con
 		return nil, err
 	}
 	return ParseHandoverServiceListObligationsResponse(rsp)
+}
+
+// HandoverServiceReportPartyTransfersWithResponse Report party transfers
+//
+// ReportPartyTransfers is the completion rate of the party membership
+// transfers of submitted handovers, per enterprise or per street (admin,
+// bureau, and street and district supervisors for their area).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
+func (c *ClientWithResponses) HandoverServiceReportPartyTransfersWithResponse(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*HandoverServiceReportPartyTransfersResponse, error) {
+	rsp, err := c.HandoverServiceReportPartyTransfers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceReportPartyTransfersResponse(rsp)
 }
 
 // PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
@@ -38526,6 +39559,108 @@ func ParseHandoverServiceReceiveFundsResponse(rsp *http.Response) (*HandoverServ
 	return response, nil
 }
 
+// ParseHandoverServiceRecordPartyTransferResponse parses an HTTP response from a HandoverServiceRecordPartyTransferWithResponse call
+func ParseHandoverServiceRecordPartyTransferResponse(rsp *http.Response) (*HandoverServiceRecordPartyTransferResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceRecordPartyTransferResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Handover
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceRecordPartyTransferResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHandoverServiceReturnHandoverResponse parses an HTTP response from a HandoverServiceReturnHandoverWithResponse call
 func ParseHandoverServiceReturnHandoverResponse(rsp *http.Response) (*HandoverServiceReturnHandoverResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -38615,6 +39750,108 @@ func ParseHandoverServiceReturnHandoverResponse(rsp *http.Response) (*HandoverSe
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceReturnHandoverResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceSetPartyMembersResponse parses an HTTP response from a HandoverServiceSetPartyMembersWithResponse call
+func ParseHandoverServiceSetPartyMembersResponse(rsp *http.Response) (*HandoverServiceSetPartyMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceSetPartyMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Handover
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceSetPartyMembersResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -38995,6 +40232,80 @@ func ParseHandoverServiceListObligationsResponse(rsp *http.Response) (*HandoverS
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceListObligationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceReportPartyTransfersResponse parses an HTTP response from a HandoverServiceReportPartyTransfersWithResponse call
+func ParseHandoverServiceReportPartyTransfersResponse(rsp *http.Response) (*HandoverServiceReportPartyTransfersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceReportPartyTransfersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ReportPartyTransfersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceReportPartyTransfersResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -830,6 +830,173 @@ func (GetHandoverProgressRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{74, 0}
 }
 
+// State is the last stage recorded; stages go in this order.
+type PartyTransfer_State int32
+
+const (
+	PartyTransfer_STATE_UNSPECIFIED PartyTransfer_State = 0
+	// Declared by the enterprise; no letter sent yet.
+	PartyTransfer_PENDING PartyTransfer_State = 1
+	// The introduction letter was sent.
+	PartyTransfer_SENT PartyTransfer_State = 2
+	// The receiving organisation received the letter.
+	PartyTransfer_RECEIVED PartyTransfer_State = 3
+	// The receiving organisation confirmed the membership: settled.
+	PartyTransfer_CONFIRMED PartyTransfer_State = 4
+)
+
+// Enum value maps for PartyTransfer_State.
+var (
+	PartyTransfer_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "PENDING",
+		2: "SENT",
+		3: "RECEIVED",
+		4: "CONFIRMED",
+	}
+	PartyTransfer_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"PENDING":           1,
+		"SENT":              2,
+		"RECEIVED":          3,
+		"CONFIRMED":         4,
+	}
+)
+
+func (x PartyTransfer_State) Enum() *PartyTransfer_State {
+	p := new(PartyTransfer_State)
+	*p = x
+	return p
+}
+
+func (x PartyTransfer_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PartyTransfer_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[14].Descriptor()
+}
+
+func (PartyTransfer_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[14]
+}
+
+func (x PartyTransfer_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PartyTransfer_State.Descriptor instead.
+func (PartyTransfer_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{78, 0}
+}
+
+// ReceivingLevel is which party organisation receives the membership.
+type PartyTransfer_ReceivingLevel int32
+
+const (
+	PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED PartyTransfer_ReceivingLevel = 0
+	// The street office's party organisation.
+	PartyTransfer_STREET PartyTransfer_ReceivingLevel = 1
+	// The party organisation of the community the retiree is allocated
+	// to.
+	PartyTransfer_COMMUNITY PartyTransfer_ReceivingLevel = 2
+)
+
+// Enum value maps for PartyTransfer_ReceivingLevel.
+var (
+	PartyTransfer_ReceivingLevel_name = map[int32]string{
+		0: "RECEIVING_LEVEL_UNSPECIFIED",
+		1: "STREET",
+		2: "COMMUNITY",
+	}
+	PartyTransfer_ReceivingLevel_value = map[string]int32{
+		"RECEIVING_LEVEL_UNSPECIFIED": 0,
+		"STREET":                      1,
+		"COMMUNITY":                   2,
+	}
+)
+
+func (x PartyTransfer_ReceivingLevel) Enum() *PartyTransfer_ReceivingLevel {
+	p := new(PartyTransfer_ReceivingLevel)
+	*p = x
+	return p
+}
+
+func (x PartyTransfer_ReceivingLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PartyTransfer_ReceivingLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[15].Descriptor()
+}
+
+func (PartyTransfer_ReceivingLevel) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[15]
+}
+
+func (x PartyTransfer_ReceivingLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PartyTransfer_ReceivingLevel.Descriptor instead.
+func (PartyTransfer_ReceivingLevel) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{78, 1}
+}
+
+// GroupBy is what a row of the report counts.
+type ReportPartyTransfersRequest_GroupBy int32
+
+const (
+	ReportPartyTransfersRequest_GROUP_BY_UNSPECIFIED ReportPartyTransfersRequest_GroupBy = 0
+	// One row per enterprise (its credit code).
+	ReportPartyTransfersRequest_ENTERPRISE ReportPartyTransfersRequest_GroupBy = 1
+	// One row per street office (its code): the street of the community
+	// a retiree is allocated to, or the receiving unit's code while the
+	// retiree is not allocated.
+	ReportPartyTransfersRequest_STREET ReportPartyTransfersRequest_GroupBy = 2
+)
+
+// Enum value maps for ReportPartyTransfersRequest_GroupBy.
+var (
+	ReportPartyTransfersRequest_GroupBy_name = map[int32]string{
+		0: "GROUP_BY_UNSPECIFIED",
+		1: "ENTERPRISE",
+		2: "STREET",
+	}
+	ReportPartyTransfersRequest_GroupBy_value = map[string]int32{
+		"GROUP_BY_UNSPECIFIED": 0,
+		"ENTERPRISE":           1,
+		"STREET":               2,
+	}
+)
+
+func (x ReportPartyTransfersRequest_GroupBy) Enum() *ReportPartyTransfersRequest_GroupBy {
+	p := new(ReportPartyTransfersRequest_GroupBy)
+	*p = x
+	return p
+}
+
+func (x ReportPartyTransfersRequest_GroupBy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportPartyTransfersRequest_GroupBy) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[16].Descriptor()
+}
+
+func (ReportPartyTransfersRequest_GroupBy) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[16]
+}
+
+func (x ReportPartyTransfersRequest_GroupBy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportPartyTransfersRequest_GroupBy.Descriptor instead.
+func (ReportPartyTransfersRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{84, 0}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1513,7 +1680,18 @@ type Handover struct {
 	RosterVerification *RosterVerification `protobuf:"bytes,21,opt,name=roster_verification,json=rosterVerification,proto3" json:"roster_verification,omitempty"`
 	// Output only: each part of the handover with its own receiver and
 	// state. The handover completes when every track that applies has.
-	Tracks        []*Track `protobuf:"bytes,22,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	Tracks []*Track `protobuf:"bytes,22,rep,name=tracks,proto3" json:"tracks,omitempty"`
+	// Restricted, output only: the party membership transfers of the
+	// retirees who are party members (SetPartyMembers, RecordPartyTransfer).
+	// Only admin, bureau and the PARTY track's receivers read them: the
+	// receiving unit's street or district supervisor, and the clerk of the
+	// community a retiree is allocated to (except for a transfer to the
+	// street's party organisation). Everyone else gets them left out.
+	PartyTransfers []*PartyTransfer `protobuf:"bytes,25,rep,name=party_transfers,json=partyTransfers,proto3" json:"party_transfers,omitempty"`
+	// Output only: party_transfers were left out of this answer, wholly or
+	// in part, because the caller may not read them; false when nothing was
+	// withheld.
+	PartyWithheld bool `protobuf:"varint,26,opt,name=party_withheld,json=partyWithheld,proto3" json:"party_withheld,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1700,6 +1878,20 @@ func (x *Handover) GetTracks() []*Track {
 		return x.Tracks
 	}
 	return nil
+}
+
+func (x *Handover) GetPartyTransfers() []*PartyTransfer {
+	if x != nil {
+		return x.PartyTransfers
+	}
+	return nil
+}
+
+func (x *Handover) GetPartyWithheld() bool {
+	if x != nil {
+		return x.PartyWithheld
+	}
+	return false
 }
 
 // HandoverPlan is what the enterprise's plan and agreement state.
@@ -6298,6 +6490,639 @@ func (x *GetHandoverProgressResponse) GetNextPageToken() string {
 	return ""
 }
 
+// PartyTransfer is one retiree's party membership moving from the
+// enterprise's party organisation to the receiving one, with an
+// introduction letter (组织关系介绍信).
+type PartyTransfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of the handover's retiree_ids.
+	RetireeId string `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The enterprise's party organisation the membership leaves.
+	FromOrganisation string `protobuf:"bytes,2,opt,name=from_organisation,json=fromOrganisation,proto3" json:"from_organisation,omitempty"`
+	// The receiving party organisation, recorded at SENT.
+	ToOrganisation string `protobuf:"bytes,3,opt,name=to_organisation,json=toOrganisation,proto3" json:"to_organisation,omitempty"`
+	// Recorded at SENT.
+	ReceivingLevel PartyTransfer_ReceivingLevel `protobuf:"varint,4,opt,name=receiving_level,json=receivingLevel,proto3,enum=socmgmt.handover.v1.PartyTransfer_ReceivingLevel" json:"receiving_level,omitempty"`
+	// The introduction letter's number, recorded at SENT.
+	IntroductionLetterNo string `protobuf:"bytes,5,opt,name=introduction_letter_no,json=introductionLetterNo,proto3" json:"introduction_letter_no,omitempty"`
+	// YYYY-MM-DD (China): the dates of the stages, each not before the one
+	// before it.
+	SentOn      string `protobuf:"bytes,6,opt,name=sent_on,json=sentOn,proto3" json:"sent_on,omitempty"`
+	ReceivedOn  string `protobuf:"bytes,7,opt,name=received_on,json=receivedOn,proto3" json:"received_on,omitempty"`
+	ConfirmedOn string `protobuf:"bytes,8,opt,name=confirmed_on,json=confirmedOn,proto3" json:"confirmed_on,omitempty"`
+	// Output only.
+	State         PartyTransfer_State `protobuf:"varint,9,opt,name=state,proto3,enum=socmgmt.handover.v1.PartyTransfer_State" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartyTransfer) Reset() {
+	*x = PartyTransfer{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyTransfer) ProtoMessage() {}
+
+func (x *PartyTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyTransfer.ProtoReflect.Descriptor instead.
+func (*PartyTransfer) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *PartyTransfer) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetFromOrganisation() string {
+	if x != nil {
+		return x.FromOrganisation
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetToOrganisation() string {
+	if x != nil {
+		return x.ToOrganisation
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetReceivingLevel() PartyTransfer_ReceivingLevel {
+	if x != nil {
+		return x.ReceivingLevel
+	}
+	return PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED
+}
+
+func (x *PartyTransfer) GetIntroductionLetterNo() string {
+	if x != nil {
+		return x.IntroductionLetterNo
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetSentOn() string {
+	if x != nil {
+		return x.SentOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetReceivedOn() string {
+	if x != nil {
+		return x.ReceivedOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetConfirmedOn() string {
+	if x != nil {
+		return x.ConfirmedOn
+	}
+	return ""
+}
+
+func (x *PartyTransfer) GetState() PartyTransfer_State {
+	if x != nil {
+		return x.State
+	}
+	return PartyTransfer_STATE_UNSPECIFIED
+}
+
+// PartyMember is a retiree the enterprise declares a party member.
+type PartyMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of the handover's retiree_ids.
+	RetireeId string `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The enterprise's party organisation the retiree belongs to.
+	FromOrganisation string `protobuf:"bytes,2,opt,name=from_organisation,json=fromOrganisation,proto3" json:"from_organisation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PartyMember) Reset() {
+	*x = PartyMember{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyMember) ProtoMessage() {}
+
+func (x *PartyMember) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyMember.ProtoReflect.Descriptor instead.
+func (*PartyMember) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *PartyMember) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *PartyMember) GetFromOrganisation() string {
+	if x != nil {
+		return x.FromOrganisation
+	}
+	return ""
+}
+
+// SetPartyMembersRequest is the request of SetPartyMembers. It declares
+// or changes the members given and takes off those named in
+// not_members; the others stay as they were. At most 1,000 entries in
+// all per call; a transfer the receiving side has recorded a stage of
+// cannot be changed or taken off.
+type SetPartyMembersRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag    string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Members []*PartyMember         `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// Retiree ids that are not party members after all.
+	NotMembers    []string `protobuf:"bytes,4,rep,name=not_members,json=notMembers,proto3" json:"not_members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPartyMembersRequest) Reset() {
+	*x = SetPartyMembersRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPartyMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPartyMembersRequest) ProtoMessage() {}
+
+func (x *SetPartyMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPartyMembersRequest.ProtoReflect.Descriptor instead.
+func (*SetPartyMembersRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *SetPartyMembersRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetPartyMembersRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetPartyMembersRequest) GetMembers() []*PartyMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *SetPartyMembersRequest) GetNotMembers() []string {
+	if x != nil {
+		return x.NotMembers
+	}
+	return nil
+}
+
+// SetPartyMembersResponse is the response of SetPartyMembers.
+type SetPartyMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPartyMembersResponse) Reset() {
+	*x = SetPartyMembersResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPartyMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPartyMembersResponse) ProtoMessage() {}
+
+func (x *SetPartyMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPartyMembersResponse.ProtoReflect.Descriptor instead.
+func (*SetPartyMembersResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *SetPartyMembersResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
+// RecordPartyTransferRequest is the request of RecordPartyTransfer.
+type RecordPartyTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Etag  string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A retiree of the handover declared a party member.
+	RetireeId string `protobuf:"bytes,3,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// SENT, RECEIVED or CONFIRMED: the stage after the transfer's state.
+	Stage PartyTransfer_State `protobuf:"varint,4,opt,name=stage,proto3,enum=socmgmt.handover.v1.PartyTransfer_State" json:"stage,omitempty"`
+	// YYYY-MM-DD (China): not in the future and not before the previous
+	// stage.
+	Date string `protobuf:"bytes,5,opt,name=date,proto3" json:"date,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	IntroductionLetterNo string `protobuf:"bytes,6,opt,name=introduction_letter_no,json=introductionLetterNo,proto3" json:"introduction_letter_no,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	ToOrganisation string `protobuf:"bytes,7,opt,name=to_organisation,json=toOrganisation,proto3" json:"to_organisation,omitempty"`
+	// Required at SENT; left out (or the same) at the later stages.
+	ReceivingLevel PartyTransfer_ReceivingLevel `protobuf:"varint,8,opt,name=receiving_level,json=receivingLevel,proto3,enum=socmgmt.handover.v1.PartyTransfer_ReceivingLevel" json:"receiving_level,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordPartyTransferRequest) Reset() {
+	*x = RecordPartyTransferRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordPartyTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordPartyTransferRequest) ProtoMessage() {}
+
+func (x *RecordPartyTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordPartyTransferRequest.ProtoReflect.Descriptor instead.
+func (*RecordPartyTransferRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *RecordPartyTransferRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetStage() PartyTransfer_State {
+	if x != nil {
+		return x.Stage
+	}
+	return PartyTransfer_STATE_UNSPECIFIED
+}
+
+func (x *RecordPartyTransferRequest) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetIntroductionLetterNo() string {
+	if x != nil {
+		return x.IntroductionLetterNo
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetToOrganisation() string {
+	if x != nil {
+		return x.ToOrganisation
+	}
+	return ""
+}
+
+func (x *RecordPartyTransferRequest) GetReceivingLevel() PartyTransfer_ReceivingLevel {
+	if x != nil {
+		return x.ReceivingLevel
+	}
+	return PartyTransfer_RECEIVING_LEVEL_UNSPECIFIED
+}
+
+// RecordPartyTransferResponse is the response of RecordPartyTransfer.
+type RecordPartyTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handover      *Handover              `protobuf:"bytes,1,opt,name=handover,proto3" json:"handover,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordPartyTransferResponse) Reset() {
+	*x = RecordPartyTransferResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordPartyTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordPartyTransferResponse) ProtoMessage() {}
+
+func (x *RecordPartyTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordPartyTransferResponse.ProtoReflect.Descriptor instead.
+func (*RecordPartyTransferResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *RecordPartyTransferResponse) GetHandover() *Handover {
+	if x != nil {
+		return x.Handover
+	}
+	return nil
+}
+
+// ReportPartyTransfersRequest is the request of ReportPartyTransfers.
+type ReportPartyTransfersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	GroupBy       ReportPartyTransfersRequest_GroupBy `protobuf:"varint,1,opt,name=group_by,json=groupBy,proto3,enum=socmgmt.handover.v1.ReportPartyTransfersRequest_GroupBy" json:"group_by,omitempty"`
+	PageSize      int32                               `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                              `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPartyTransfersRequest) Reset() {
+	*x = ReportPartyTransfersRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPartyTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPartyTransfersRequest) ProtoMessage() {}
+
+func (x *ReportPartyTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPartyTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ReportPartyTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ReportPartyTransfersRequest) GetGroupBy() ReportPartyTransfersRequest_GroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ReportPartyTransfersRequest_GROUP_BY_UNSPECIFIED
+}
+
+func (x *ReportPartyTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ReportPartyTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// PartyTransferReportRow is one row of the party transfer report.
+type PartyTransferReportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The enterprise's credit code or the street office's code.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The transfers of the submitted, returned and completed handovers.
+	Transfers int64 `protobuf:"varint,2,opt,name=transfers,proto3" json:"transfers,omitempty"`
+	Confirmed int64 `protobuf:"varint,3,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	// confirmed × 1000 / transfers, rounded down.
+	RatePermille  int64 `protobuf:"varint,4,opt,name=rate_permille,json=ratePermille,proto3" json:"rate_permille,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartyTransferReportRow) Reset() {
+	*x = PartyTransferReportRow{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartyTransferReportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartyTransferReportRow) ProtoMessage() {}
+
+func (x *PartyTransferReportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartyTransferReportRow.ProtoReflect.Descriptor instead.
+func (*PartyTransferReportRow) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *PartyTransferReportRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PartyTransferReportRow) GetTransfers() int64 {
+	if x != nil {
+		return x.Transfers
+	}
+	return 0
+}
+
+func (x *PartyTransferReportRow) GetConfirmed() int64 {
+	if x != nil {
+		return x.Confirmed
+	}
+	return 0
+}
+
+func (x *PartyTransferReportRow) GetRatePermille() int64 {
+	if x != nil {
+		return x.RatePermille
+	}
+	return 0
+}
+
+// ReportPartyTransfersResponse is the response of ReportPartyTransfers.
+type ReportPartyTransfersResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Rows          []*PartyTransferReportRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	NextPageToken string                    `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPartyTransfersResponse) Reset() {
+	*x = ReportPartyTransfersResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPartyTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPartyTransfersResponse) ProtoMessage() {}
+
+func (x *ReportPartyTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPartyTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ReportPartyTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ReportPartyTransfersResponse) GetRows() []*PartyTransferReportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ReportPartyTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -6393,8 +7218,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aPENDING\x10\x01\x12\r\n" +
-	"\tDELIVERED\x10\x02\"\xb7\n" +
-	"\n" +
+	"\tDELIVERED\x10\x02\"\xab\v\n" +
 	"\bHandover\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
 	"\x05state\x18\x02 \x01(\x0e2#.socmgmt.handover.v1.Handover.StateR\x05state\x124\n" +
@@ -6422,7 +7246,9 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x04plan\x18\x13 \x01(\v2!.socmgmt.handover.v1.HandoverPlanR\x04plan\x12A\n" +
 	"\vallocations\x18\x14 \x03(\v2\x1f.socmgmt.handover.v1.AllocationR\vallocations\x12X\n" +
 	"\x13roster_verification\x18\x15 \x01(\v2'.socmgmt.handover.v1.RosterVerificationR\x12rosterVerification\x122\n" +
-	"\x06tracks\x18\x16 \x03(\v2\x1a.socmgmt.handover.v1.TrackR\x06tracks\"d\n" +
+	"\x06tracks\x18\x16 \x03(\v2\x1a.socmgmt.handover.v1.TrackR\x06tracks\x12K\n" +
+	"\x0fparty_transfers\x18\x19 \x03(\v2\".socmgmt.handover.v1.PartyTransferR\x0epartyTransfers\x12%\n" +
+	"\x0eparty_withheld\x18\x1a \x01(\bR\rpartyWithheld\"d\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -6809,6 +7635,72 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\fover180_days\x18\x04 \x01(\x05R\vover180Days\"\x83\x01\n" +
 	"\x1bGetHandoverProgressResponse\x12<\n" +
 	"\x04rows\x18\x01 \x03(\v2(.socmgmt.handover.v1.HandoverProgressRowR\x04rows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd5\x04\n" +
+	"\rPartyTransfer\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12+\n" +
+	"\x11from_organisation\x18\x02 \x01(\tR\x10fromOrganisation\x12'\n" +
+	"\x0fto_organisation\x18\x03 \x01(\tR\x0etoOrganisation\x12Z\n" +
+	"\x0freceiving_level\x18\x04 \x01(\x0e21.socmgmt.handover.v1.PartyTransfer.ReceivingLevelR\x0ereceivingLevel\x124\n" +
+	"\x16introduction_letter_no\x18\x05 \x01(\tR\x14introductionLetterNo\x12\x17\n" +
+	"\asent_on\x18\x06 \x01(\tR\x06sentOn\x12\x1f\n" +
+	"\vreceived_on\x18\a \x01(\tR\n" +
+	"receivedOn\x12!\n" +
+	"\fconfirmed_on\x18\b \x01(\tR\vconfirmedOn\x12>\n" +
+	"\x05state\x18\t \x01(\x0e2(.socmgmt.handover.v1.PartyTransfer.StateR\x05state\"R\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\b\n" +
+	"\x04SENT\x10\x02\x12\f\n" +
+	"\bRECEIVED\x10\x03\x12\r\n" +
+	"\tCONFIRMED\x10\x04\"L\n" +
+	"\x0eReceivingLevel\x12\x1f\n" +
+	"\x1bRECEIVING_LEVEL_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x01\x12\r\n" +
+	"\tCOMMUNITY\x10\x02\"Y\n" +
+	"\vPartyMember\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12+\n" +
+	"\x11from_organisation\x18\x02 \x01(\tR\x10fromOrganisation\"\x99\x01\n" +
+	"\x16SetPartyMembersRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12:\n" +
+	"\amembers\x18\x03 \x03(\v2 .socmgmt.handover.v1.PartyMemberR\amembers\x12\x1f\n" +
+	"\vnot_members\x18\x04 \x03(\tR\n" +
+	"notMembers\"T\n" +
+	"\x17SetPartyMembersResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xee\x02\n" +
+	"\x1aRecordPartyTransferRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x03 \x01(\tR\tretireeId\x12>\n" +
+	"\x05stage\x18\x04 \x01(\x0e2(.socmgmt.handover.v1.PartyTransfer.StateR\x05stage\x12\x12\n" +
+	"\x04date\x18\x05 \x01(\tR\x04date\x124\n" +
+	"\x16introduction_letter_no\x18\x06 \x01(\tR\x14introductionLetterNo\x12'\n" +
+	"\x0fto_organisation\x18\a \x01(\tR\x0etoOrganisation\x12Z\n" +
+	"\x0freceiving_level\x18\b \x01(\x0e21.socmgmt.handover.v1.PartyTransfer.ReceivingLevelR\x0ereceivingLevel\"X\n" +
+	"\x1bRecordPartyTransferResponse\x129\n" +
+	"\bhandover\x18\x01 \x01(\v2\x1d.socmgmt.handover.v1.HandoverR\bhandover\"\xef\x01\n" +
+	"\x1bReportPartyTransfersRequest\x12S\n" +
+	"\bgroup_by\x18\x01 \x01(\x0e28.socmgmt.handover.v1.ReportPartyTransfersRequest.GroupByR\agroupBy\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"?\n" +
+	"\aGroupBy\x12\x18\n" +
+	"\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"ENTERPRISE\x10\x01\x12\n" +
+	"\n" +
+	"\x06STREET\x10\x02\"\x8b\x01\n" +
+	"\x16PartyTransferReportRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1c\n" +
+	"\ttransfers\x18\x02 \x01(\x03R\ttransfers\x12\x1c\n" +
+	"\tconfirmed\x18\x03 \x01(\x03R\tconfirmed\x12#\n" +
+	"\rrate_permille\x18\x04 \x01(\x03R\fratePermille\"\x87\x01\n" +
+	"\x1cReportPartyTransfersResponse\x12?\n" +
+	"\x04rows\x18\x01 \x03(\v2+.socmgmt.handover.v1.PartyTransferReportRowR\x04rows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
@@ -6825,7 +7717,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xea\x17\n" +
+	"2\xcf\x1a\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -6853,7 +7745,10 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x14GetArchiveStatistics\x120.socmgmt.handover.v1.GetArchiveStatisticsRequest\x1a1.socmgmt.handover.v1.GetArchiveStatisticsResponse\x12o\n" +
 	"\x10BatchAddRetirees\x12,.socmgmt.handover.v1.BatchAddRetireesRequest\x1a-.socmgmt.handover.v1.BatchAddRetireesResponse\x12x\n" +
 	"\x13BatchRemoveRetirees\x12/.socmgmt.handover.v1.BatchRemoveRetireesRequest\x1a0.socmgmt.handover.v1.BatchRemoveRetireesResponse\x12x\n" +
-	"\x13GetHandoverProgress\x12/.socmgmt.handover.v1.GetHandoverProgressRequest\x1a0.socmgmt.handover.v1.GetHandoverProgressResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\x13GetHandoverProgress\x12/.socmgmt.handover.v1.GetHandoverProgressRequest\x1a0.socmgmt.handover.v1.GetHandoverProgressResponse\x12l\n" +
+	"\x0fSetPartyMembers\x12+.socmgmt.handover.v1.SetPartyMembersRequest\x1a,.socmgmt.handover.v1.SetPartyMembersResponse\x12x\n" +
+	"\x13RecordPartyTransfer\x12/.socmgmt.handover.v1.RecordPartyTransferRequest\x1a0.socmgmt.handover.v1.RecordPartyTransferResponse\x12{\n" +
+	"\x14ReportPartyTransfers\x120.socmgmt.handover.v1.ReportPartyTransfersRequest\x1a1.socmgmt.handover.v1.ReportPartyTransfersResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -6867,250 +7762,278 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
-	(ArchiveCategory)(0),                    // 0: socmgmt.handover.v1.ArchiveCategory
-	(FundsItem_Kind)(0),                     // 1: socmgmt.handover.v1.FundsItem.Kind
-	(Dossier_State)(0),                      // 2: socmgmt.handover.v1.Dossier.State
-	(Premises_Inspection)(0),                // 3: socmgmt.handover.v1.Premises.Inspection
-	(Obligation_Kind)(0),                    // 4: socmgmt.handover.v1.Obligation.Kind
-	(Delivery_State)(0),                     // 5: socmgmt.handover.v1.Delivery.State
-	(Handover_State)(0),                     // 6: socmgmt.handover.v1.Handover.State
-	(Handover_Kind)(0),                      // 7: socmgmt.handover.v1.Handover.Kind
-	(Track_Kind)(0),                         // 8: socmgmt.handover.v1.Track.Kind
-	(Track_State)(0),                        // 9: socmgmt.handover.v1.Track.State
-	(ArchiveFile_State)(0),                  // 10: socmgmt.handover.v1.ArchiveFile.State
-	(ArchiveLoan_Kind)(0),                   // 11: socmgmt.handover.v1.ArchiveLoan.Kind
-	(ArchiveLoan_State)(0),                  // 12: socmgmt.handover.v1.ArchiveLoan.State
-	(GetHandoverProgressRequest_GroupBy)(0), // 13: socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
-	(*Funds)(nil),                           // 14: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                       // 15: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),                    // 16: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                         // 17: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                        // 18: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                      // 19: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                        // 20: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                        // 21: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),                    // 22: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                      // 23: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),              // 24: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                           // 25: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),           // 26: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),          // 27: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),              // 28: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),             // 29: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),            // 30: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),           // 31: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),           // 32: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),          // 33: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),           // 34: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),          // 35: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),         // 36: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),        // 37: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),           // 38: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),          // 39: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),             // 40: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),            // 41: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),                  // 42: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),          // 43: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),         // 44: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),          // 45: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),         // 46: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),         // 47: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),        // 48: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                           // 49: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),       // 50: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil),      // 51: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),          // 52: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),                  // 53: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),         // 54: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),         // 55: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),        // 56: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),             // 57: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),            // 58: socmgmt.handover.v1.VerifyRosterResponse
-	(*MissingMaterial)(nil),                 // 59: socmgmt.handover.v1.MissingMaterial
-	(*DossierReceipt)(nil),                  // 60: socmgmt.handover.v1.DossierReceipt
-	(*ArchiveFile)(nil),                     // 61: socmgmt.handover.v1.ArchiveFile
-	(*ArchiveLoan)(nil),                     // 62: socmgmt.handover.v1.ArchiveLoan
-	(*ArchiveSendOn)(nil),                   // 63: socmgmt.handover.v1.ArchiveSendOn
-	(*CustodyEvent)(nil),                    // 64: socmgmt.handover.v1.CustodyEvent
-	(*GetArchiveFileRequest)(nil),           // 65: socmgmt.handover.v1.GetArchiveFileRequest
-	(*GetArchiveFileResponse)(nil),          // 66: socmgmt.handover.v1.GetArchiveFileResponse
-	(*ListArchiveFilesRequest)(nil),         // 67: socmgmt.handover.v1.ListArchiveFilesRequest
-	(*ListArchiveFilesResponse)(nil),        // 68: socmgmt.handover.v1.ListArchiveFilesResponse
-	(*ShelveArchiveFileRequest)(nil),        // 69: socmgmt.handover.v1.ShelveArchiveFileRequest
-	(*ShelveArchiveFileResponse)(nil),       // 70: socmgmt.handover.v1.ShelveArchiveFileResponse
-	(*RequestArchiveLoanRequest)(nil),       // 71: socmgmt.handover.v1.RequestArchiveLoanRequest
-	(*RequestArchiveLoanResponse)(nil),      // 72: socmgmt.handover.v1.RequestArchiveLoanResponse
-	(*DecideArchiveLoanRequest)(nil),        // 73: socmgmt.handover.v1.DecideArchiveLoanRequest
-	(*DecideArchiveLoanResponse)(nil),       // 74: socmgmt.handover.v1.DecideArchiveLoanResponse
-	(*ReturnArchiveFileRequest)(nil),        // 75: socmgmt.handover.v1.ReturnArchiveFileRequest
-	(*ReturnArchiveFileResponse)(nil),       // 76: socmgmt.handover.v1.ReturnArchiveFileResponse
-	(*SendOnArchiveFileRequest)(nil),        // 77: socmgmt.handover.v1.SendOnArchiveFileRequest
-	(*SendOnArchiveFileResponse)(nil),       // 78: socmgmt.handover.v1.SendOnArchiveFileResponse
-	(*ListArchiveFileEventsRequest)(nil),    // 79: socmgmt.handover.v1.ListArchiveFileEventsRequest
-	(*ListArchiveFileEventsResponse)(nil),   // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse
-	(*GetArchiveStatisticsRequest)(nil),     // 81: socmgmt.handover.v1.GetArchiveStatisticsRequest
-	(*GetArchiveStatisticsResponse)(nil),    // 82: socmgmt.handover.v1.GetArchiveStatisticsResponse
-	(*BatchRetiree)(nil),                    // 83: socmgmt.handover.v1.BatchRetiree
-	(*BatchAddRetireesRequest)(nil),         // 84: socmgmt.handover.v1.BatchAddRetireesRequest
-	(*BatchAddRetireesResponse)(nil),        // 85: socmgmt.handover.v1.BatchAddRetireesResponse
-	(*BatchRemoveRetireesRequest)(nil),      // 86: socmgmt.handover.v1.BatchRemoveRetireesRequest
-	(*BatchRemoveRetireesResponse)(nil),     // 87: socmgmt.handover.v1.BatchRemoveRetireesResponse
-	(*GetHandoverProgressRequest)(nil),      // 88: socmgmt.handover.v1.GetHandoverProgressRequest
-	(*HandoverProgressRow)(nil),             // 89: socmgmt.handover.v1.HandoverProgressRow
-	(*OpenByAge)(nil),                       // 90: socmgmt.handover.v1.OpenByAge
-	(*GetHandoverProgressResponse)(nil),     // 91: socmgmt.handover.v1.GetHandoverProgressResponse
-	(*timestamppb.Timestamp)(nil),           // 92: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),           // 93: google.protobuf.FieldMask
+	(ArchiveCategory)(0),                     // 0: socmgmt.handover.v1.ArchiveCategory
+	(FundsItem_Kind)(0),                      // 1: socmgmt.handover.v1.FundsItem.Kind
+	(Dossier_State)(0),                       // 2: socmgmt.handover.v1.Dossier.State
+	(Premises_Inspection)(0),                 // 3: socmgmt.handover.v1.Premises.Inspection
+	(Obligation_Kind)(0),                     // 4: socmgmt.handover.v1.Obligation.Kind
+	(Delivery_State)(0),                      // 5: socmgmt.handover.v1.Delivery.State
+	(Handover_State)(0),                      // 6: socmgmt.handover.v1.Handover.State
+	(Handover_Kind)(0),                       // 7: socmgmt.handover.v1.Handover.Kind
+	(Track_Kind)(0),                          // 8: socmgmt.handover.v1.Track.Kind
+	(Track_State)(0),                         // 9: socmgmt.handover.v1.Track.State
+	(ArchiveFile_State)(0),                   // 10: socmgmt.handover.v1.ArchiveFile.State
+	(ArchiveLoan_Kind)(0),                    // 11: socmgmt.handover.v1.ArchiveLoan.Kind
+	(ArchiveLoan_State)(0),                   // 12: socmgmt.handover.v1.ArchiveLoan.State
+	(GetHandoverProgressRequest_GroupBy)(0),  // 13: socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	(PartyTransfer_State)(0),                 // 14: socmgmt.handover.v1.PartyTransfer.State
+	(PartyTransfer_ReceivingLevel)(0),        // 15: socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	(ReportPartyTransfersRequest_GroupBy)(0), // 16: socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
+	(*Funds)(nil),                            // 17: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                        // 18: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                     // 19: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                          // 20: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                         // 21: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                       // 22: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                         // 23: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                         // 24: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                     // 25: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                       // 26: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),               // 27: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                            // 28: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),            // 29: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),           // 30: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),               // 31: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),              // 32: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),             // 33: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),            // 34: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),            // 35: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),           // 36: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),            // 37: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),           // 38: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),          // 39: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),         // 40: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),            // 41: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),           // 42: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),              // 43: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),             // 44: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                   // 45: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),           // 46: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),          // 47: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),           // 48: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),          // 49: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),          // 50: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),         // 51: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                            // 52: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),        // 53: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),       // 54: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),           // 55: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                   // 56: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),          // 57: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),          // 58: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),         // 59: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),              // 60: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),             // 61: socmgmt.handover.v1.VerifyRosterResponse
+	(*MissingMaterial)(nil),                  // 62: socmgmt.handover.v1.MissingMaterial
+	(*DossierReceipt)(nil),                   // 63: socmgmt.handover.v1.DossierReceipt
+	(*ArchiveFile)(nil),                      // 64: socmgmt.handover.v1.ArchiveFile
+	(*ArchiveLoan)(nil),                      // 65: socmgmt.handover.v1.ArchiveLoan
+	(*ArchiveSendOn)(nil),                    // 66: socmgmt.handover.v1.ArchiveSendOn
+	(*CustodyEvent)(nil),                     // 67: socmgmt.handover.v1.CustodyEvent
+	(*GetArchiveFileRequest)(nil),            // 68: socmgmt.handover.v1.GetArchiveFileRequest
+	(*GetArchiveFileResponse)(nil),           // 69: socmgmt.handover.v1.GetArchiveFileResponse
+	(*ListArchiveFilesRequest)(nil),          // 70: socmgmt.handover.v1.ListArchiveFilesRequest
+	(*ListArchiveFilesResponse)(nil),         // 71: socmgmt.handover.v1.ListArchiveFilesResponse
+	(*ShelveArchiveFileRequest)(nil),         // 72: socmgmt.handover.v1.ShelveArchiveFileRequest
+	(*ShelveArchiveFileResponse)(nil),        // 73: socmgmt.handover.v1.ShelveArchiveFileResponse
+	(*RequestArchiveLoanRequest)(nil),        // 74: socmgmt.handover.v1.RequestArchiveLoanRequest
+	(*RequestArchiveLoanResponse)(nil),       // 75: socmgmt.handover.v1.RequestArchiveLoanResponse
+	(*DecideArchiveLoanRequest)(nil),         // 76: socmgmt.handover.v1.DecideArchiveLoanRequest
+	(*DecideArchiveLoanResponse)(nil),        // 77: socmgmt.handover.v1.DecideArchiveLoanResponse
+	(*ReturnArchiveFileRequest)(nil),         // 78: socmgmt.handover.v1.ReturnArchiveFileRequest
+	(*ReturnArchiveFileResponse)(nil),        // 79: socmgmt.handover.v1.ReturnArchiveFileResponse
+	(*SendOnArchiveFileRequest)(nil),         // 80: socmgmt.handover.v1.SendOnArchiveFileRequest
+	(*SendOnArchiveFileResponse)(nil),        // 81: socmgmt.handover.v1.SendOnArchiveFileResponse
+	(*ListArchiveFileEventsRequest)(nil),     // 82: socmgmt.handover.v1.ListArchiveFileEventsRequest
+	(*ListArchiveFileEventsResponse)(nil),    // 83: socmgmt.handover.v1.ListArchiveFileEventsResponse
+	(*GetArchiveStatisticsRequest)(nil),      // 84: socmgmt.handover.v1.GetArchiveStatisticsRequest
+	(*GetArchiveStatisticsResponse)(nil),     // 85: socmgmt.handover.v1.GetArchiveStatisticsResponse
+	(*BatchRetiree)(nil),                     // 86: socmgmt.handover.v1.BatchRetiree
+	(*BatchAddRetireesRequest)(nil),          // 87: socmgmt.handover.v1.BatchAddRetireesRequest
+	(*BatchAddRetireesResponse)(nil),         // 88: socmgmt.handover.v1.BatchAddRetireesResponse
+	(*BatchRemoveRetireesRequest)(nil),       // 89: socmgmt.handover.v1.BatchRemoveRetireesRequest
+	(*BatchRemoveRetireesResponse)(nil),      // 90: socmgmt.handover.v1.BatchRemoveRetireesResponse
+	(*GetHandoverProgressRequest)(nil),       // 91: socmgmt.handover.v1.GetHandoverProgressRequest
+	(*HandoverProgressRow)(nil),              // 92: socmgmt.handover.v1.HandoverProgressRow
+	(*OpenByAge)(nil),                        // 93: socmgmt.handover.v1.OpenByAge
+	(*GetHandoverProgressResponse)(nil),      // 94: socmgmt.handover.v1.GetHandoverProgressResponse
+	(*PartyTransfer)(nil),                    // 95: socmgmt.handover.v1.PartyTransfer
+	(*PartyMember)(nil),                      // 96: socmgmt.handover.v1.PartyMember
+	(*SetPartyMembersRequest)(nil),           // 97: socmgmt.handover.v1.SetPartyMembersRequest
+	(*SetPartyMembersResponse)(nil),          // 98: socmgmt.handover.v1.SetPartyMembersResponse
+	(*RecordPartyTransferRequest)(nil),       // 99: socmgmt.handover.v1.RecordPartyTransferRequest
+	(*RecordPartyTransferResponse)(nil),      // 100: socmgmt.handover.v1.RecordPartyTransferResponse
+	(*ReportPartyTransfersRequest)(nil),      // 101: socmgmt.handover.v1.ReportPartyTransfersRequest
+	(*PartyTransferReportRow)(nil),           // 102: socmgmt.handover.v1.PartyTransferReportRow
+	(*ReportPartyTransfersResponse)(nil),     // 103: socmgmt.handover.v1.ReportPartyTransfersResponse
+	(*timestamppb.Timestamp)(nil),            // 104: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 105: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	16,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	15,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	19,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	18,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
 	1,   // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
 	0,   // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,   // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
-	59,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	92,  // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
+	62,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	104, // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
 	3,   // 7: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,   // 8: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,   // 9: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	92,  // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	104, // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,   // 11: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	14,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	17,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	18,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	19,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	20,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	92,  // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	92,  // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	92,  // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	92,  // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	17,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	20,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	21,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	22,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	23,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	104, // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	104, // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	104, // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	104, // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,   // 21: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	22,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	23,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	24,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	25,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	92,  // 26: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
-	8,   // 27: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
-	9,   // 28: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	92,  // 29: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	21,  // 30: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 31: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 32: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	6,   // 33: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	21,  // 34: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	21,  // 35: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	93,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21,  // 37: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 38: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 39: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 40: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 41: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	59,  // 42: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	42,  // 43: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	60,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
-	21,  // 45: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 46: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 47: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	92,  // 48: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 49: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	49,  // 50: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	19,  // 51: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	92,  // 52: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	92,  // 53: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	53,  // 54: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	21,  // 55: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	21,  // 56: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	0,   // 57: socmgmt.handover.v1.MissingMaterial.category:type_name -> socmgmt.handover.v1.ArchiveCategory
-	59,  // 58: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	10,  // 59: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	62,  // 60: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
-	63,  // 61: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
-	92,  // 62: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
-	92,  // 63: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 64: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
-	12,  // 65: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
-	92,  // 66: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
-	92,  // 67: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
-	92,  // 68: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
-	92,  // 69: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
-	10,  // 70: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	61,  // 71: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	10,  // 72: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	61,  // 73: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
-	61,  // 74: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	11,  // 75: socmgmt.handover.v1.RequestArchiveLoanRequest.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
-	61,  // 76: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	61,  // 77: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	61,  // 78: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	61,  // 79: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	64,  // 80: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
-	17,  // 81: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
-	83,  // 82: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
-	13,  // 83: socmgmt.handover.v1.GetHandoverProgressRequest.group_by:type_name -> socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
-	90,  // 84: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
-	89,  // 85: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
-	26,  // 86: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	28,  // 87: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	30,  // 88: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	32,  // 89: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	34,  // 90: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	36,  // 91: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	38,  // 92: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	40,  // 93: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	43,  // 94: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	45,  // 95: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	47,  // 96: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	50,  // 97: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	52,  // 98: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	55,  // 99: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	57,  // 100: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	65,  // 101: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
-	67,  // 102: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
-	69,  // 103: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
-	71,  // 104: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
-	73,  // 105: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
-	75,  // 106: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
-	77,  // 107: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
-	79,  // 108: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
-	81,  // 109: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
-	84,  // 110: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
-	86,  // 111: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
-	88,  // 112: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
-	27,  // 113: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	29,  // 114: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	31,  // 115: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	33,  // 116: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	35,  // 117: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	37,  // 118: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	39,  // 119: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	41,  // 120: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	44,  // 121: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	46,  // 122: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	48,  // 123: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	51,  // 124: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	54,  // 125: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	56,  // 126: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	58,  // 127: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	66,  // 128: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
-	68,  // 129: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
-	70,  // 130: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
-	72,  // 131: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
-	74,  // 132: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
-	76,  // 133: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
-	78,  // 134: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
-	80,  // 135: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
-	82,  // 136: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
-	85,  // 137: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
-	87,  // 138: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
-	91,  // 139: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
-	113, // [113:140] is the sub-list for method output_type
-	86,  // [86:113] is the sub-list for method input_type
-	86,  // [86:86] is the sub-list for extension type_name
-	86,  // [86:86] is the sub-list for extension extendee
-	0,   // [0:86] is the sub-list for field type_name
+	25,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	26,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	27,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	28,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	95,  // 26: socmgmt.handover.v1.Handover.party_transfers:type_name -> socmgmt.handover.v1.PartyTransfer
+	104, // 27: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	8,   // 28: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
+	9,   // 29: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
+	104, // 30: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	24,  // 31: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 32: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 33: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	6,   // 34: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
+	24,  // 35: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	24,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	105, // 37: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24,  // 38: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 39: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 40: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 41: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 42: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	62,  // 43: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	45,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	63,  // 45: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
+	24,  // 46: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 47: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 48: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	104, // 49: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 50: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
+	52,  // 51: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	22,  // 52: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	104, // 53: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	104, // 54: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	56,  // 55: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	24,  // 56: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	24,  // 57: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	0,   // 58: socmgmt.handover.v1.MissingMaterial.category:type_name -> socmgmt.handover.v1.ArchiveCategory
+	62,  // 59: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	10,  // 60: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	65,  // 61: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
+	66,  // 62: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
+	104, // 63: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
+	104, // 64: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 65: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
+	12,  // 66: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
+	104, // 67: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
+	104, // 68: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
+	104, // 69: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
+	104, // 70: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
+	10,  // 71: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	64,  // 72: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	10,  // 73: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
+	64,  // 74: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
+	64,  // 75: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	11,  // 76: socmgmt.handover.v1.RequestArchiveLoanRequest.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
+	64,  // 77: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	64,  // 78: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	64,  // 79: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	64,  // 80: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	67,  // 81: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
+	20,  // 82: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
+	86,  // 83: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
+	13,  // 84: socmgmt.handover.v1.GetHandoverProgressRequest.group_by:type_name -> socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
+	93,  // 85: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
+	92,  // 86: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
+	15,  // 87: socmgmt.handover.v1.PartyTransfer.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	14,  // 88: socmgmt.handover.v1.PartyTransfer.state:type_name -> socmgmt.handover.v1.PartyTransfer.State
+	96,  // 89: socmgmt.handover.v1.SetPartyMembersRequest.members:type_name -> socmgmt.handover.v1.PartyMember
+	24,  // 90: socmgmt.handover.v1.SetPartyMembersResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	14,  // 91: socmgmt.handover.v1.RecordPartyTransferRequest.stage:type_name -> socmgmt.handover.v1.PartyTransfer.State
+	15,  // 92: socmgmt.handover.v1.RecordPartyTransferRequest.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
+	24,  // 93: socmgmt.handover.v1.RecordPartyTransferResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	16,  // 94: socmgmt.handover.v1.ReportPartyTransfersRequest.group_by:type_name -> socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
+	102, // 95: socmgmt.handover.v1.ReportPartyTransfersResponse.rows:type_name -> socmgmt.handover.v1.PartyTransferReportRow
+	29,  // 96: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	31,  // 97: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	33,  // 98: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	35,  // 99: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	37,  // 100: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	39,  // 101: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	41,  // 102: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	43,  // 103: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	46,  // 104: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	48,  // 105: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	50,  // 106: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	53,  // 107: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	55,  // 108: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	58,  // 109: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	60,  // 110: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	68,  // 111: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
+	70,  // 112: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
+	72,  // 113: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
+	74,  // 114: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
+	76,  // 115: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
+	78,  // 116: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
+	80,  // 117: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
+	82,  // 118: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
+	84,  // 119: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
+	87,  // 120: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
+	89,  // 121: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
+	91,  // 122: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
+	97,  // 123: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
+	99,  // 124: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
+	101, // 125: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
+	30,  // 126: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	32,  // 127: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	34,  // 128: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	36,  // 129: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	38,  // 130: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	40,  // 131: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	42,  // 132: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	44,  // 133: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	47,  // 134: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	49,  // 135: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	51,  // 136: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	54,  // 137: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	57,  // 138: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	59,  // 139: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	61,  // 140: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	69,  // 141: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
+	71,  // 142: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
+	73,  // 143: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
+	75,  // 144: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
+	77,  // 145: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
+	79,  // 146: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
+	81,  // 147: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
+	83,  // 148: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
+	85,  // 149: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
+	88,  // 150: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
+	90,  // 151: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
+	94,  // 152: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
+	98,  // 153: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
+	100, // 154: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
+	103, // 155: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
+	126, // [126:156] is the sub-list for method output_type
+	96,  // [96:126] is the sub-list for method input_type
+	96,  // [96:96] is the sub-list for extension type_name
+	96,  // [96:96] is the sub-list for extension extendee
+	0,   // [0:96] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -7123,8 +8046,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      14,
-			NumMessages:   78,
+			NumEnums:      17,
+			NumMessages:   87,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

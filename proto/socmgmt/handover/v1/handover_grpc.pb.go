@@ -46,6 +46,9 @@ const (
 	HandoverService_BatchAddRetirees_FullMethodName      = "/socmgmt.handover.v1.HandoverService/BatchAddRetirees"
 	HandoverService_BatchRemoveRetirees_FullMethodName   = "/socmgmt.handover.v1.HandoverService/BatchRemoveRetirees"
 	HandoverService_GetHandoverProgress_FullMethodName   = "/socmgmt.handover.v1.HandoverService/GetHandoverProgress"
+	HandoverService_SetPartyMembers_FullMethodName       = "/socmgmt.handover.v1.HandoverService/SetPartyMembers"
+	HandoverService_RecordPartyTransfer_FullMethodName   = "/socmgmt.handover.v1.HandoverService/RecordPartyTransfer"
+	HandoverService_ReportPartyTransfers_FullMethodName  = "/socmgmt.handover.v1.HandoverService/ReportPartyTransfers"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -135,6 +138,22 @@ type HandoverServiceClient interface {
 	// street or district: retirees handed over, archives received and
 	// missing, party transfers, premises accepted, open handovers by age.
 	GetHandoverProgress(ctx context.Context, in *GetHandoverProgressRequest, opts ...grpc.CallOption) (*GetHandoverProgressResponse, error)
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	SetPartyMembers(ctx context.Context, in *SetPartyMembersRequest, opts ...grpc.CallOption) (*SetPartyMembersResponse, error)
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	RecordPartyTransfer(ctx context.Context, in *RecordPartyTransferRequest, opts ...grpc.CallOption) (*RecordPartyTransferResponse, error)
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	ReportPartyTransfers(ctx context.Context, in *ReportPartyTransfersRequest, opts ...grpc.CallOption) (*ReportPartyTransfersResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -415,6 +434,36 @@ func (c *handoverServiceClient) GetHandoverProgress(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *handoverServiceClient) SetPartyMembers(ctx context.Context, in *SetPartyMembersRequest, opts ...grpc.CallOption) (*SetPartyMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetPartyMembersResponse)
+	err := c.cc.Invoke(ctx, HandoverService_SetPartyMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) RecordPartyTransfer(ctx context.Context, in *RecordPartyTransferRequest, opts ...grpc.CallOption) (*RecordPartyTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordPartyTransferResponse)
+	err := c.cc.Invoke(ctx, HandoverService_RecordPartyTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) ReportPartyTransfers(ctx context.Context, in *ReportPartyTransfersRequest, opts ...grpc.CallOption) (*ReportPartyTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportPartyTransfersResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ReportPartyTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -502,6 +551,22 @@ type HandoverServiceServer interface {
 	// street or district: retirees handed over, archives received and
 	// missing, party transfers, premises accepted, open handovers by age.
 	GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error)
+	// SetPartyMembers declares which retirees of a DRAFT or RETURNED
+	// package are party members, and the enterprise's party organisation
+	// each leaves (the enterprise). Party membership is restricted: the
+	// answer, like every other, shows party_transfers only to admin, bureau
+	// and the PARTY track's receivers.
+	SetPartyMembers(context.Context, *SetPartyMembersRequest) (*SetPartyMembersResponse, error)
+	// RecordPartyTransfer records the next stage of one retiree's party
+	// membership transfer of a submitted handover: SENT with the
+	// introduction letter, RECEIVED, CONFIRMED (the receiving unit's street
+	// or district supervisor, or the clerk of the community the retiree is
+	// allocated to for a transfer to the community's party organisation).
+	RecordPartyTransfer(context.Context, *RecordPartyTransferRequest) (*RecordPartyTransferResponse, error)
+	// ReportPartyTransfers is the completion rate of the party membership
+	// transfers of submitted handovers, per enterprise or per street (admin,
+	// bureau, and street and district supervisors for their area).
+	ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -592,6 +657,15 @@ func (UnimplementedHandoverServiceServer) BatchRemoveRetirees(context.Context, *
 }
 func (UnimplementedHandoverServiceServer) GetHandoverProgress(context.Context, *GetHandoverProgressRequest) (*GetHandoverProgressResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHandoverProgress not implemented")
+}
+func (UnimplementedHandoverServiceServer) SetPartyMembers(context.Context, *SetPartyMembersRequest) (*SetPartyMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetPartyMembers not implemented")
+}
+func (UnimplementedHandoverServiceServer) RecordPartyTransfer(context.Context, *RecordPartyTransferRequest) (*RecordPartyTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordPartyTransfer not implemented")
+}
+func (UnimplementedHandoverServiceServer) ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportPartyTransfers not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -1100,6 +1174,60 @@ func _HandoverService_GetHandoverProgress_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_SetPartyMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPartyMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).SetPartyMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_SetPartyMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).SetPartyMembers(ctx, req.(*SetPartyMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_RecordPartyTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordPartyTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).RecordPartyTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_RecordPartyTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).RecordPartyTransfer(ctx, req.(*RecordPartyTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_ReportPartyTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportPartyTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ReportPartyTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ReportPartyTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ReportPartyTransfers(ctx, req.(*ReportPartyTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1214,6 +1342,18 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHandoverProgress",
 			Handler:    _HandoverService_GetHandoverProgress_Handler,
+		},
+		{
+			MethodName: "SetPartyMembers",
+			Handler:    _HandoverService_SetPartyMembers_Handler,
+		},
+		{
+			MethodName: "RecordPartyTransfer",
+			Handler:    _HandoverService_RecordPartyTransfer_Handler,
+		},
+		{
+			MethodName: "ReportPartyTransfers",
+			Handler:    _HandoverService_ReportPartyTransfers_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
