@@ -64,7 +64,7 @@ func (rc *restClient) submitAgreement(t *testing.T, token, agreementNo string, i
 	volumes := 0
 	for i, id := range ids {
 		dossiers[i] = map[string]any{"retireeId": id, "dossierNo": fmt.Sprintf("%s-%03d", agreementNo, i+1), "volumes": 1 + i%2,
-			"checklist": []string{"RESUME", "APPRAISAL", "WAGES_APPOINTMENTS"}}
+			"checklist": []string{"RESUME", "AUTOBIOGRAPHY", "APPRAISAL", "EDUCATION_TITLES", "WAGES_APPOINTMENTS"}}
 		volumes += 1 + i%2
 	}
 	var h handoverDoc
