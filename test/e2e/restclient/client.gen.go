@@ -920,6 +920,51 @@ func (e V1HandoverState) Valid() bool {
 	}
 }
 
+// Defines values for V1HandoverTaskKind.
+const (
+	V1HandoverTaskKindCONTACTCARD     V1HandoverTaskKind = "CONTACT_CARD"
+	V1HandoverTaskKindDATACHECK       V1HandoverTaskKind = "DATA_CHECK"
+	V1HandoverTaskKindFIRSTVISIT      V1HandoverTaskKind = "FIRST_VISIT"
+	V1HandoverTaskKindKINDUNSPECIFIED V1HandoverTaskKind = "KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1HandoverTaskKind enum.
+func (e V1HandoverTaskKind) Valid() bool {
+	switch e {
+	case V1HandoverTaskKindCONTACTCARD:
+		return true
+	case V1HandoverTaskKindDATACHECK:
+		return true
+	case V1HandoverTaskKindFIRSTVISIT:
+		return true
+	case V1HandoverTaskKindKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1HandoverTaskState.
+const (
+	V1HandoverTaskStateDONE             V1HandoverTaskState = "DONE"
+	V1HandoverTaskStateOPEN             V1HandoverTaskState = "OPEN"
+	V1HandoverTaskStateSTATEUNSPECIFIED V1HandoverTaskState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1HandoverTaskState enum.
+func (e V1HandoverTaskState) Valid() bool {
+	switch e {
+	case V1HandoverTaskStateDONE:
+		return true
+	case V1HandoverTaskStateOPEN:
+		return true
+	case V1HandoverTaskStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1ManagementMode.
 const (
 	V1ManagementModeBUREAU                    V1ManagementMode = "BUREAU"
@@ -1547,6 +1592,27 @@ func (e HandoverServiceGetHandoverProgressParamsGroupBy) Valid() bool {
 	}
 }
 
+// Defines values for HandoverServiceListHandoverTasksParamsState.
+const (
+	HandoverServiceListHandoverTasksParamsStateDONE             HandoverServiceListHandoverTasksParamsState = "DONE"
+	HandoverServiceListHandoverTasksParamsStateOPEN             HandoverServiceListHandoverTasksParamsState = "OPEN"
+	HandoverServiceListHandoverTasksParamsStateSTATEUNSPECIFIED HandoverServiceListHandoverTasksParamsState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the HandoverServiceListHandoverTasksParamsState enum.
+func (e HandoverServiceListHandoverTasksParamsState) Valid() bool {
+	switch e {
+	case HandoverServiceListHandoverTasksParamsStateDONE:
+		return true
+	case HandoverServiceListHandoverTasksParamsStateOPEN:
+		return true
+	case HandoverServiceListHandoverTasksParamsStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HandoverServiceListHandoversParamsState.
 const (
 	HandoverServiceListHandoversParamsStateCOMPLETED        HandoverServiceListHandoversParamsState = "COMPLETED"
@@ -1884,6 +1950,16 @@ type HandoverServiceBatchRemoveRetireesBody struct {
 // HandoverServiceCompleteHandoverBody CompleteHandoverRequest is the request of CompleteHandover.
 type HandoverServiceCompleteHandoverBody struct {
 	Etag *string `json:"etag,omitempty"`
+}
+
+// HandoverServiceCompleteHandoverTaskBody CompleteHandoverTaskRequest is the request of CompleteHandoverTask.
+type HandoverServiceCompleteHandoverTaskBody struct {
+	// DoneOn YYYY-MM-DD: not in the future, not before the handover completed.
+	DoneOn *string `json:"doneOn,omitempty"`
+
+	// Etag The etag of the task as read; empty skips the check.
+	Etag *string `json:"etag,omitempty"`
+	Note *string `json:"note,omitempty"`
 }
 
 // HandoverServiceDecideArchiveLoanBody DecideArchiveLoanRequest is the request of DecideArchiveLoan.
@@ -2541,6 +2617,19 @@ type V1BatchAddRetireesResponse struct {
 
 	// Retirees How many retirees and dossiers the package holds now.
 	Retirees *int32 `json:"retirees,omitempty"`
+}
+
+// V1BatchCreateHandoversRequest BatchCreateHandoversRequest is the request of BatchCreateHandovers.
+type V1BatchCreateHandoversRequest struct {
+	// Handovers 1 to 100 packages, each as CreateHandover takes it; kind is
+	// MONTHLY_NEW_RETIREES or left out.
+	Handovers *[]V1Handover `json:"handovers,omitempty"`
+}
+
+// V1BatchCreateHandoversResponse BatchCreateHandoversResponse is the response of BatchCreateHandovers.
+type V1BatchCreateHandoversResponse struct {
+	// Handovers The created packages, in the order of the request.
+	Handovers *[]V1Handover `json:"handovers,omitempty"`
 }
 
 // V1BatchRemoveRetireesResponse BatchRemoveRetireesResponse is the response of BatchRemoveRetirees.
@@ -3589,6 +3678,74 @@ type V1HandoverProgressRow struct {
 // V1HandoverState State of the workflow.
 type V1HandoverState string
 
+// V1HandoverTask HandoverTask is one thing the receiving community does for a retiree
+// after the handover completes: each retiree gets one task of each kind,
+// for the clerk of the community it was allocated to.
+type V1HandoverTask struct {
+	// AssignedOn YYYY-MM-DD, China time: the day the handover completed, from which
+	// the working days of due_on count.
+	AssignedOn *string `json:"assignedOn,omitempty"`
+
+	// CommunityID The community whose clerk does it.
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// DoneBy Who recorded it done.
+	DoneBy *string `json:"doneBy,omitempty"`
+
+	// DoneOn YYYY-MM-DD: the day the task was done (for CONTACT_CARD, the day the
+	// card was issued); set by CompleteHandoverTask.
+	DoneOn *string `json:"doneOn,omitempty"`
+
+	// DueOn YYYY-MM-DD, China time.
+	DueOn *string `json:"dueOn,omitempty"`
+
+	// DueOnProvisional True when due_on falls in a year whose public holidays the service's
+	// calendar does not know: it counted weekends only.
+	DueOnProvisional *bool   `json:"dueOnProvisional,omitempty"`
+	Etag             *string `json:"etag,omitempty"`
+	HandoverID       *string `json:"handoverId,omitempty"`
+
+	// ID The handover id, "-", a letter of the kind (C, V, D) and the
+	// retiree's position in the handover, five digits.
+	ID *string `json:"id,omitempty"`
+
+	// Kind Kind is what the community does.
+	//
+	//  - CONTACT_CARD: Issue the retiree's contact card (联系卡); due 10 working days after
+	// completion.
+	//  - FIRST_VISIT: Visit the retiree for the first time; due 20 working days after
+	// completion.
+	//  - DATA_CHECK: Check the retiree's data against the verified roster; due 10
+	// working days after completion.
+	Kind *V1HandoverTaskKind `json:"kind,omitempty"`
+	Note *string             `json:"note,omitempty"`
+
+	// Overdue Output only: OPEN and due_on before today (China time), as of the
+	// answer.
+	Overdue   *bool   `json:"overdue,omitempty"`
+	RetireeID *string `json:"retireeId,omitempty"`
+
+	// State State is whether the task is done.
+	State      *V1HandoverTaskState `json:"state,omitempty"`
+	UpdateTime *time.Time           `json:"updateTime,omitempty"`
+}
+
+// V1HandoverTaskKind Kind is what the community does.
+//
+//   - CONTACT_CARD: Issue the retiree's contact card (联系卡); due 10 working days after
+//
+// completion.
+//   - FIRST_VISIT: Visit the retiree for the first time; due 20 working days after
+//
+// completion.
+//   - DATA_CHECK: Check the retiree's data against the verified roster; due 10
+//
+// working days after completion.
+type V1HandoverTaskKind string
+
+// V1HandoverTaskState State is whether the task is done.
+type V1HandoverTaskState string
+
 // V1HistoryEntry HistoryEntry is one change to a retiree, or an event of its transfers.
 // Entries that did not change the retiree (TRANSFER_PROPOSED,
 // TRANSFER_DECLINED, TRANSFER_LAPSED) have revision 0 and sit between the
@@ -3732,6 +3889,13 @@ type V1ListEnterprisesResponse struct {
 type V1ListHandoverEventsResponse struct {
 	Events        *[]V1Event `json:"events,omitempty"`
 	NextPageToken *string    `json:"nextPageToken,omitempty"`
+}
+
+// V1ListHandoverTasksResponse ListHandoverTasksResponse is the response of ListHandoverTasks: tasks
+// by community, then due date.
+type V1ListHandoverTasksResponse struct {
+	NextPageToken *string           `json:"nextPageToken,omitempty"`
+	Tasks         *[]V1HandoverTask `json:"tasks,omitempty"`
 }
 
 // V1ListHandoversResponse ListHandoversResponse is the response of ListHandovers.
@@ -5059,6 +5223,26 @@ type HandoverServiceGetHandoverProgressParams struct {
 // HandoverServiceGetHandoverProgressParamsGroupBy defines parameters for HandoverServiceGetHandoverProgress.
 type HandoverServiceGetHandoverProgressParamsGroupBy string
 
+// HandoverServiceListHandoverTasksParams defines parameters for HandoverServiceListHandoverTasks.
+type HandoverServiceListHandoverTasksParams struct {
+	// CommunityID One community; empty for all the caller may see.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// State OPEN or DONE; unspecified for both.
+	State *HandoverServiceListHandoverTasksParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// DueBefore YYYY-MM-DD: only tasks due before that day.
+	DueBefore *string `form:"dueBefore,omitempty" json:"dueBefore,omitempty"`
+
+	// Overdue Only overdue tasks: OPEN and due before today (China time).
+	Overdue   *bool   `form:"overdue,omitempty" json:"overdue,omitempty"`
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// HandoverServiceListHandoverTasksParamsState defines parameters for HandoverServiceListHandoverTasks.
+type HandoverServiceListHandoverTasksParamsState string
+
 // HandoverServiceListHandoversParams defines parameters for HandoverServiceListHandovers.
 type HandoverServiceListHandoversParams struct {
 	State                *HandoverServiceListHandoversParamsState `form:"state,omitempty" json:"state,omitempty"`
@@ -5539,6 +5723,9 @@ type RegistryServiceVerifyDeathReportJSONRequestBody = RegistryServiceVerifyDeat
 // RegistryServiceCreateEnterpriseJSONRequestBody defines body for RegistryServiceCreateEnterprise for application/json ContentType.
 type RegistryServiceCreateEnterpriseJSONRequestBody = V1Enterprise
 
+// HandoverServiceCompleteHandoverTaskJSONRequestBody defines body for HandoverServiceCompleteHandoverTask for application/json ContentType.
+type HandoverServiceCompleteHandoverTaskJSONRequestBody = HandoverServiceCompleteHandoverTaskBody
+
 // HandoverServiceCreateHandoverJSONRequestBody defines body for HandoverServiceCreateHandover for application/json ContentType.
 type HandoverServiceCreateHandoverJSONRequestBody = V1Handover
 
@@ -5583,6 +5770,9 @@ type HandoverServiceVerifyRosterJSONRequestBody = HandoverServiceVerifyRosterBod
 
 // HandoverServiceWithdrawHandoverJSONRequestBody defines body for HandoverServiceWithdrawHandover for application/json ContentType.
 type HandoverServiceWithdrawHandoverJSONRequestBody = HandoverServiceWithdrawHandoverBody
+
+// HandoverServiceBatchCreateHandoversJSONRequestBody defines body for HandoverServiceBatchCreateHandovers for application/json ContentType.
+type HandoverServiceBatchCreateHandoversJSONRequestBody = V1BatchCreateHandoversRequest
 
 // PensionServiceQueryPaymentsJSONRequestBody defines body for PensionServiceQueryPayments for application/json ContentType.
 type PensionServiceQueryPaymentsJSONRequestBody = V1QueryPaymentsRequest
@@ -6581,6 +6771,36 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
 	HandoverServiceGetHandoverProgress(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HandoverServiceListHandoverTasks List handover tasks
+	//
+	// ListHandoverTasks lists the tasks that completed handovers left to the
+	// receiving communities' clerks, by community and due date (clerk: its
+	// communities; street or district supervisor: its area; bureau, admin:
+	// all).
+	//
+	// Corresponds with GET /v1/handoverTasks (the `HandoverServiceListHandoverTasks` operationId).
+	HandoverServiceListHandoverTasks(ctx context.Context, params *HandoverServiceListHandoverTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceCompleteHandoverTaskWithBody Complete handover task
+	//
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+	HandoverServiceCompleteHandoverTaskWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceCompleteHandoverTask Complete handover task
+	//
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+	HandoverServiceCompleteHandoverTask(ctx context.Context, id string, body HandoverServiceCompleteHandoverTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HandoverServiceListHandovers List handovers
 	//
 	// ListHandovers lists packages visible to the caller.
@@ -6911,6 +7131,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:withdraw (the `HandoverServiceWithdrawHandover` operationId).
 	HandoverServiceWithdrawHandover(ctx context.Context, id string, body HandoverServiceWithdrawHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchCreateHandoversWithBody Batch create handovers
+	//
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+	HandoverServiceBatchCreateHandoversWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HandoverServiceBatchCreateHandovers Batch create handovers
+	//
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+	HandoverServiceBatchCreateHandovers(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HandoverServiceListObligations List obligations
 	//
@@ -9105,6 +9347,66 @@ func (c *Client) HandoverServiceGetHandoverProgress(ctx context.Context, params 
 	return c.Client.Do(req)
 }
 
+// HandoverServiceListHandoverTasks List handover tasks
+//
+// ListHandoverTasks lists the tasks that completed handovers left to the
+// receiving communities' clerks, by community and due date (clerk: its
+// communities; street or district supervisor: its area; bureau, admin:
+// all).
+//
+// Corresponds with GET /v1/handoverTasks (the `HandoverServiceListHandoverTasks` operationId).
+func (c *Client) HandoverServiceListHandoverTasks(ctx context.Context, params *HandoverServiceListHandoverTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceListHandoverTasksRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceCompleteHandoverTaskWithBody Complete handover task
+//
+// CompleteHandoverTask records a task as done (the clerk of its
+// community, or admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+func (c *Client) HandoverServiceCompleteHandoverTaskWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceCompleteHandoverTaskRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceCompleteHandoverTask Complete handover task
+//
+// CompleteHandoverTask records a task as done (the clerk of its
+// community, or admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+func (c *Client) HandoverServiceCompleteHandoverTask(ctx context.Context, id string, body HandoverServiceCompleteHandoverTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceCompleteHandoverTaskRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HandoverServiceListHandovers List handovers
 //
 // ListHandovers lists packages visible to the caller.
@@ -9756,6 +10058,48 @@ func (c *Client) HandoverServiceWithdrawHandoverWithBody(ctx context.Context, id
 // Corresponds with POST /v1/handovers/{id}:withdraw (the `HandoverServiceWithdrawHandover` operationId).
 func (c *Client) HandoverServiceWithdrawHandover(ctx context.Context, id string, body HandoverServiceWithdrawHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceWithdrawHandoverRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchCreateHandoversWithBody Batch create handovers
+//
+// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+// (enterprise, own credit code; admin).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+func (c *Client) HandoverServiceBatchCreateHandoversWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchCreateHandoversRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HandoverServiceBatchCreateHandovers Batch create handovers
+//
+// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+// (enterprise, own credit code; admin).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+func (c *Client) HandoverServiceBatchCreateHandovers(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHandoverServiceBatchCreateHandoversRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -14105,6 +14449,167 @@ func NewHandoverServiceGetHandoverProgressRequest(server string, params *Handove
 	return req, nil
 }
 
+// NewHandoverServiceListHandoverTasksRequest constructs an http.Request for the HandoverServiceListHandoverTasks method
+func NewHandoverServiceListHandoverTasksRequest(server string, params *HandoverServiceListHandoverTasksParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handoverTasks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DueBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dueBefore", *params.DueBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Overdue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "overdue", *params.Overdue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewHandoverServiceCompleteHandoverTaskRequest calls the generic HandoverServiceCompleteHandoverTask builder with application/json body
+func NewHandoverServiceCompleteHandoverTaskRequest(server string, id string, body HandoverServiceCompleteHandoverTaskJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceCompleteHandoverTaskRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHandoverServiceCompleteHandoverTaskRequestWithBody constructs an http.Request for the HandoverServiceCompleteHandoverTask method, with any body, and a specified content type
+func NewHandoverServiceCompleteHandoverTaskRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handoverTasks/%s:complete", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewHandoverServiceListHandoversRequest constructs an http.Request for the HandoverServiceListHandovers method
 func NewHandoverServiceListHandoversRequest(server string, params *HandoverServiceListHandoversParams) (*http.Request, error) {
 	var err error
@@ -14993,6 +15498,46 @@ func NewHandoverServiceWithdrawHandoverRequestWithBody(server string, id string,
 	}
 
 	operationPath := fmt.Sprintf("/v1/handovers/%s:withdraw", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHandoverServiceBatchCreateHandoversRequest calls the generic HandoverServiceBatchCreateHandovers builder with application/json body
+func NewHandoverServiceBatchCreateHandoversRequest(server string, body HandoverServiceBatchCreateHandoversJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHandoverServiceBatchCreateHandoversRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewHandoverServiceBatchCreateHandoversRequestWithBody constructs an http.Request for the HandoverServiceBatchCreateHandovers method, with any body, and a specified content type
+func NewHandoverServiceBatchCreateHandoversRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/handovers:batchCreate")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -18647,6 +19192,38 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/handoverProgress (the `HandoverServiceGetHandoverProgress` operationId).
 	HandoverServiceGetHandoverProgressWithResponse(ctx context.Context, params *HandoverServiceGetHandoverProgressParams, reqEditors ...RequestEditorFn) (*HandoverServiceGetHandoverProgressResponse, error)
 
+	// HandoverServiceListHandoverTasksWithResponse List handover tasks
+	//
+	// ListHandoverTasks lists the tasks that completed handovers left to the
+	// receiving communities' clerks, by community and due date (clerk: its
+	// communities; street or district supervisor: its area; bureau, admin:
+	// all).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/handoverTasks (the `HandoverServiceListHandoverTasks` operationId).
+	HandoverServiceListHandoverTasksWithResponse(ctx context.Context, params *HandoverServiceListHandoverTasksParams, reqEditors ...RequestEditorFn) (*HandoverServiceListHandoverTasksResponse, error)
+
+	// HandoverServiceCompleteHandoverTaskWithBodyWithResponse Complete handover task
+	//
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+	HandoverServiceCompleteHandoverTaskWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceCompleteHandoverTaskResponse, error)
+
+	// HandoverServiceCompleteHandoverTaskWithResponse Complete handover task
+	//
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+	HandoverServiceCompleteHandoverTaskWithResponse(ctx context.Context, id string, body HandoverServiceCompleteHandoverTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceCompleteHandoverTaskResponse, error)
+
 	// HandoverServiceListHandoversWithResponse List handovers
 	//
 	// ListHandovers lists packages visible to the caller.
@@ -18983,6 +19560,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/handovers/{id}:withdraw (the `HandoverServiceWithdrawHandover` operationId).
 	HandoverServiceWithdrawHandoverWithResponse(ctx context.Context, id string, body HandoverServiceWithdrawHandoverJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceWithdrawHandoverResponse, error)
+
+	// HandoverServiceBatchCreateHandoversWithBodyWithResponse Batch create handovers
+	//
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+	HandoverServiceBatchCreateHandoversWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchCreateHandoversResponse, error)
+
+	// HandoverServiceBatchCreateHandoversWithResponse Batch create handovers
+	//
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+	HandoverServiceBatchCreateHandoversWithResponse(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchCreateHandoversResponse, error)
 
 	// HandoverServiceListObligationsWithResponse List obligations
 	//
@@ -24544,6 +25143,200 @@ func (r HandoverServiceGetHandoverProgressResponse) ContentType() string {
 	return ""
 }
 
+// HandoverServiceListHandoverTasksResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListHandoverTasks
+type HandoverServiceListHandoverTasksResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceListHandoverTasksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListHandoverTasksResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceListHandoverTasksResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSON200() *V1ListHandoverTasksResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceListHandoverTasksResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceListHandoverTasksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceListHandoverTasksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceListHandoverTasksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceListHandoverTasksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceCompleteHandoverTaskResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceCompleteHandoverTask
+type HandoverServiceCompleteHandoverTaskResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceCompleteHandoverTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1HandoverTask
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceCompleteHandoverTaskResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON200() *V1HandoverTask {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceCompleteHandoverTaskResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceCompleteHandoverTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceCompleteHandoverTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceCompleteHandoverTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceCompleteHandoverTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HandoverServiceListHandoversResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListHandovers
 type HandoverServiceListHandoversResponse401Headers struct {
 	WWWAuthenticate *string
@@ -26459,6 +27252,103 @@ func (r HandoverServiceWithdrawHandoverResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceWithdrawHandoverResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HandoverServiceBatchCreateHandoversResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceBatchCreateHandovers
+type HandoverServiceBatchCreateHandoversResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type HandoverServiceBatchCreateHandoversResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1BatchCreateHandoversResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *HandoverServiceBatchCreateHandoversResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON200() *V1BatchCreateHandoversResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r HandoverServiceBatchCreateHandoversResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r HandoverServiceBatchCreateHandoversResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HandoverServiceBatchCreateHandoversResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HandoverServiceBatchCreateHandoversResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HandoverServiceBatchCreateHandoversResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -32333,6 +33223,56 @@ func (c *ClientWithResponses) HandoverServiceGetHandoverProgressWithResponse(ctx
 	return ParseHandoverServiceGetHandoverProgressResponse(rsp)
 }
 
+// HandoverServiceListHandoverTasksWithResponse List handover tasks
+//
+// ListHandoverTasks lists the tasks that completed handovers left to the
+// receiving communities' clerks, by community and due date (clerk: its
+// communities; street or district supervisor: its area; bureau, admin:
+// all).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/handoverTasks (the `HandoverServiceListHandoverTasks` operationId).
+func (c *ClientWithResponses) HandoverServiceListHandoverTasksWithResponse(ctx context.Context, params *HandoverServiceListHandoverTasksParams, reqEditors ...RequestEditorFn) (*HandoverServiceListHandoverTasksResponse, error) {
+	rsp, err := c.HandoverServiceListHandoverTasks(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceListHandoverTasksResponse(rsp)
+}
+
+// HandoverServiceCompleteHandoverTaskWithBodyWithResponse Complete handover task
+//
+// CompleteHandoverTask records a task as done (the clerk of its
+// community, or admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+func (c *ClientWithResponses) HandoverServiceCompleteHandoverTaskWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceCompleteHandoverTaskResponse, error) {
+	rsp, err := c.HandoverServiceCompleteHandoverTaskWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceCompleteHandoverTaskResponse(rsp)
+}
+
+// HandoverServiceCompleteHandoverTaskWithResponse Complete handover task
+//
+// CompleteHandoverTask records a task as done (the clerk of its
+// community, or admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handoverTasks/{id}:complete (the `HandoverServiceCompleteHandoverTask` operationId).
+func (c *ClientWithResponses) HandoverServiceCompleteHandoverTaskWithResponse(ctx context.Context, id string, body HandoverServiceCompleteHandoverTaskJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceCompleteHandoverTaskResponse, error) {
+	rsp, err := c.HandoverServiceCompleteHandoverTask(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceCompleteHandoverTaskResponse(rsp)
+}
+
 // HandoverServiceListHandoversWithResponse List handovers
 //
 // ListHandovers lists packages visible to the caller.
@@ -32866,6 +33806,40 @@ func (c *ClientWithResponses) HandoverServiceWithdrawHandoverWithResponse(ctx co
 		return nil, err
 	}
 	return ParseHandoverServiceWithdrawHandoverResponse(rsp)
+}
+
+// HandoverServiceBatchCreateHandoversWithBodyWithResponse Batch create handovers
+//
+// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+// (enterprise, own credit code; admin).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchCreateHandoversWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HandoverServiceBatchCreateHandoversResponse, error) {
+	rsp, err := c.HandoverServiceBatchCreateHandoversWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchCreateHandoversResponse(rsp)
+}
+
+// HandoverServiceBatchCreateHandoversWithResponse Batch create handovers
+//
+// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+// (enterprise, own credit code; admin).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
+func (c *ClientWithResponses) HandoverServiceBatchCreateHandoversWithResponse(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchCreateHandoversResponse, error) {
+	rsp, err := c.HandoverServiceBatchCreateHandovers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHandoverServiceBatchCreateHandoversResponse(rsp)
 }
 
 // HandoverServiceListObligationsWithResponse List obligations
@@ -38412,6 +39386,182 @@ func ParseHandoverServiceGetHandoverProgressResponse(rsp *http.Response) (*Hando
 	return response, nil
 }
 
+// ParseHandoverServiceListHandoverTasksResponse parses an HTTP response from a HandoverServiceListHandoverTasksWithResponse call
+func ParseHandoverServiceListHandoverTasksResponse(rsp *http.Response) (*HandoverServiceListHandoverTasksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceListHandoverTasksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListHandoverTasksResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceListHandoverTasksResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceCompleteHandoverTaskResponse parses an HTTP response from a HandoverServiceCompleteHandoverTaskWithResponse call
+func ParseHandoverServiceCompleteHandoverTaskResponse(rsp *http.Response) (*HandoverServiceCompleteHandoverTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceCompleteHandoverTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1HandoverTask
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceCompleteHandoverTaskResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHandoverServiceListHandoversResponse parses an HTTP response from a HandoverServiceListHandoversWithResponse call
 func ParseHandoverServiceListHandoversResponse(rsp *http.Response) (*HandoverServiceListHandoversResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -40158,6 +41308,94 @@ func ParseHandoverServiceWithdrawHandoverResponse(rsp *http.Response) (*Handover
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceWithdrawHandoverResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHandoverServiceBatchCreateHandoversResponse parses an HTTP response from a HandoverServiceBatchCreateHandoversWithResponse call
+func ParseHandoverServiceBatchCreateHandoversResponse(rsp *http.Response) (*HandoverServiceBatchCreateHandoversResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HandoverServiceBatchCreateHandoversResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1BatchCreateHandoversResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers HandoverServiceBatchCreateHandoversResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

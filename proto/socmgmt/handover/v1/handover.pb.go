@@ -997,6 +997,115 @@ func (ReportPartyTransfersRequest_GroupBy) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{84, 0}
 }
 
+// Kind is what the community does.
+type HandoverTask_Kind int32
+
+const (
+	HandoverTask_KIND_UNSPECIFIED HandoverTask_Kind = 0
+	// Issue the retiree's contact card (联系卡); due 10 working days after
+	// completion.
+	HandoverTask_CONTACT_CARD HandoverTask_Kind = 1
+	// Visit the retiree for the first time; due 20 working days after
+	// completion.
+	HandoverTask_FIRST_VISIT HandoverTask_Kind = 2
+	// Check the retiree's data against the verified roster; due 10
+	// working days after completion.
+	HandoverTask_DATA_CHECK HandoverTask_Kind = 3
+)
+
+// Enum value maps for HandoverTask_Kind.
+var (
+	HandoverTask_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "CONTACT_CARD",
+		2: "FIRST_VISIT",
+		3: "DATA_CHECK",
+	}
+	HandoverTask_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"CONTACT_CARD":     1,
+		"FIRST_VISIT":      2,
+		"DATA_CHECK":       3,
+	}
+)
+
+func (x HandoverTask_Kind) Enum() *HandoverTask_Kind {
+	p := new(HandoverTask_Kind)
+	*p = x
+	return p
+}
+
+func (x HandoverTask_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HandoverTask_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[17].Descriptor()
+}
+
+func (HandoverTask_Kind) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[17]
+}
+
+func (x HandoverTask_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HandoverTask_Kind.Descriptor instead.
+func (HandoverTask_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{87, 0}
+}
+
+// State is whether the task is done.
+type HandoverTask_State int32
+
+const (
+	HandoverTask_STATE_UNSPECIFIED HandoverTask_State = 0
+	HandoverTask_OPEN              HandoverTask_State = 1
+	HandoverTask_DONE              HandoverTask_State = 2
+)
+
+// Enum value maps for HandoverTask_State.
+var (
+	HandoverTask_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "OPEN",
+		2: "DONE",
+	}
+	HandoverTask_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"OPEN":              1,
+		"DONE":              2,
+	}
+)
+
+func (x HandoverTask_State) Enum() *HandoverTask_State {
+	p := new(HandoverTask_State)
+	*p = x
+	return p
+}
+
+func (x HandoverTask_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HandoverTask_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_handover_v1_handover_proto_enumTypes[18].Descriptor()
+}
+
+func (HandoverTask_State) Type() protoreflect.EnumType {
+	return &file_socmgmt_handover_v1_handover_proto_enumTypes[18]
+}
+
+func (x HandoverTask_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HandoverTask_State.Descriptor instead.
+func (HandoverTask_State) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{87, 1}
+}
+
 // Funds are the money that goes with the retirees.
 type Funds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -7123,6 +7232,530 @@ func (x *ReportPartyTransfersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// HandoverTask is one thing the receiving community does for a retiree
+// after the handover completes: each retiree gets one task of each kind,
+// for the clerk of the community it was allocated to.
+type HandoverTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The handover id, "-", a letter of the kind (C, V, D) and the
+	// retiree's position in the handover, five digits.
+	Id         string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	HandoverId string `protobuf:"bytes,2,opt,name=handover_id,json=handoverId,proto3" json:"handover_id,omitempty"`
+	RetireeId  string `protobuf:"bytes,3,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// The community whose clerk does it.
+	CommunityId string            `protobuf:"bytes,4,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	Kind        HandoverTask_Kind `protobuf:"varint,5,opt,name=kind,proto3,enum=socmgmt.handover.v1.HandoverTask_Kind" json:"kind,omitempty"`
+	// YYYY-MM-DD, China time: the day the handover completed, from which
+	// the working days of due_on count.
+	AssignedOn string `protobuf:"bytes,6,opt,name=assigned_on,json=assignedOn,proto3" json:"assigned_on,omitempty"`
+	// YYYY-MM-DD, China time.
+	DueOn string `protobuf:"bytes,7,opt,name=due_on,json=dueOn,proto3" json:"due_on,omitempty"`
+	// True when due_on falls in a year whose public holidays the service's
+	// calendar does not know: it counted weekends only.
+	DueOnProvisional bool               `protobuf:"varint,8,opt,name=due_on_provisional,json=dueOnProvisional,proto3" json:"due_on_provisional,omitempty"`
+	State            HandoverTask_State `protobuf:"varint,9,opt,name=state,proto3,enum=socmgmt.handover.v1.HandoverTask_State" json:"state,omitempty"`
+	// YYYY-MM-DD: the day the task was done (for CONTACT_CARD, the day the
+	// card was issued); set by CompleteHandoverTask.
+	DoneOn string `protobuf:"bytes,10,opt,name=done_on,json=doneOn,proto3" json:"done_on,omitempty"`
+	// Who recorded it done.
+	DoneBy     string                 `protobuf:"bytes,11,opt,name=done_by,json=doneBy,proto3" json:"done_by,omitempty"`
+	Note       string                 `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
+	Etag       string                 `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: OPEN and due_on before today (China time), as of the
+	// answer.
+	Overdue       bool `protobuf:"varint,15,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoverTask) Reset() {
+	*x = HandoverTask{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoverTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoverTask) ProtoMessage() {}
+
+func (x *HandoverTask) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoverTask.ProtoReflect.Descriptor instead.
+func (*HandoverTask) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *HandoverTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetHandoverId() string {
+	if x != nil {
+		return x.HandoverId
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetKind() HandoverTask_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return HandoverTask_KIND_UNSPECIFIED
+}
+
+func (x *HandoverTask) GetAssignedOn() string {
+	if x != nil {
+		return x.AssignedOn
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetDueOn() string {
+	if x != nil {
+		return x.DueOn
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetDueOnProvisional() bool {
+	if x != nil {
+		return x.DueOnProvisional
+	}
+	return false
+}
+
+func (x *HandoverTask) GetState() HandoverTask_State {
+	if x != nil {
+		return x.State
+	}
+	return HandoverTask_STATE_UNSPECIFIED
+}
+
+func (x *HandoverTask) GetDoneOn() string {
+	if x != nil {
+		return x.DoneOn
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetDoneBy() string {
+	if x != nil {
+		return x.DoneBy
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *HandoverTask) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *HandoverTask) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+// ListHandoverTasksRequest is the request of ListHandoverTasks.
+type ListHandoverTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One community; empty for all the caller may see.
+	CommunityId string `protobuf:"bytes,1,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	// OPEN or DONE; unspecified for both.
+	State HandoverTask_State `protobuf:"varint,2,opt,name=state,proto3,enum=socmgmt.handover.v1.HandoverTask_State" json:"state,omitempty"`
+	// YYYY-MM-DD: only tasks due before that day.
+	DueBefore string `protobuf:"bytes,3,opt,name=due_before,json=dueBefore,proto3" json:"due_before,omitempty"`
+	// Only overdue tasks: OPEN and due before today (China time).
+	Overdue       bool   `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	PageSize      int32  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHandoverTasksRequest) Reset() {
+	*x = ListHandoverTasksRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHandoverTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHandoverTasksRequest) ProtoMessage() {}
+
+func (x *ListHandoverTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHandoverTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListHandoverTasksRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ListHandoverTasksRequest) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *ListHandoverTasksRequest) GetState() HandoverTask_State {
+	if x != nil {
+		return x.State
+	}
+	return HandoverTask_STATE_UNSPECIFIED
+}
+
+func (x *ListHandoverTasksRequest) GetDueBefore() string {
+	if x != nil {
+		return x.DueBefore
+	}
+	return ""
+}
+
+func (x *ListHandoverTasksRequest) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *ListHandoverTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListHandoverTasksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListHandoverTasksResponse is the response of ListHandoverTasks: tasks
+// by community, then due date.
+type ListHandoverTasksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*HandoverTask        `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHandoverTasksResponse) Reset() {
+	*x = ListHandoverTasksResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHandoverTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHandoverTasksResponse) ProtoMessage() {}
+
+func (x *ListHandoverTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHandoverTasksResponse.ProtoReflect.Descriptor instead.
+func (*ListHandoverTasksResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *ListHandoverTasksResponse) GetTasks() []*HandoverTask {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ListHandoverTasksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CompleteHandoverTaskRequest is the request of CompleteHandoverTask.
+type CompleteHandoverTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The etag of the task as read; empty skips the check.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// YYYY-MM-DD: not in the future, not before the handover completed.
+	DoneOn        string `protobuf:"bytes,3,opt,name=done_on,json=doneOn,proto3" json:"done_on,omitempty"`
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteHandoverTaskRequest) Reset() {
+	*x = CompleteHandoverTaskRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteHandoverTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteHandoverTaskRequest) ProtoMessage() {}
+
+func (x *CompleteHandoverTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteHandoverTaskRequest.ProtoReflect.Descriptor instead.
+func (*CompleteHandoverTaskRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *CompleteHandoverTaskRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CompleteHandoverTaskRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CompleteHandoverTaskRequest) GetDoneOn() string {
+	if x != nil {
+		return x.DoneOn
+	}
+	return ""
+}
+
+func (x *CompleteHandoverTaskRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// CompleteHandoverTaskResponse is the response of CompleteHandoverTask.
+type CompleteHandoverTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *HandoverTask          `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteHandoverTaskResponse) Reset() {
+	*x = CompleteHandoverTaskResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteHandoverTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteHandoverTaskResponse) ProtoMessage() {}
+
+func (x *CompleteHandoverTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteHandoverTaskResponse.ProtoReflect.Descriptor instead.
+func (*CompleteHandoverTaskResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *CompleteHandoverTaskResponse) GetTask() *HandoverTask {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+// BatchCreateHandoversRequest is the request of BatchCreateHandovers.
+type BatchCreateHandoversRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100 packages, each as CreateHandover takes it; kind is
+	// MONTHLY_NEW_RETIREES or left out.
+	Handovers     []*Handover `protobuf:"bytes,1,rep,name=handovers,proto3" json:"handovers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateHandoversRequest) Reset() {
+	*x = BatchCreateHandoversRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateHandoversRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateHandoversRequest) ProtoMessage() {}
+
+func (x *BatchCreateHandoversRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateHandoversRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateHandoversRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *BatchCreateHandoversRequest) GetHandovers() []*Handover {
+	if x != nil {
+		return x.Handovers
+	}
+	return nil
+}
+
+// BatchCreateHandoversResponse is the response of BatchCreateHandovers.
+type BatchCreateHandoversResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The created packages, in the order of the request.
+	Handovers     []*Handover `protobuf:"bytes,1,rep,name=handovers,proto3" json:"handovers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateHandoversResponse) Reset() {
+	*x = BatchCreateHandoversResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateHandoversResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateHandoversResponse) ProtoMessage() {}
+
+func (x *BatchCreateHandoversResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateHandoversResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateHandoversResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *BatchCreateHandoversResponse) GetHandovers() []*Handover {
+	if x != nil {
+		return x.Handovers
+	}
+	return nil
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
@@ -7701,7 +8334,61 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\rrate_permille\x18\x04 \x01(\x03R\fratePermille\"\x87\x01\n" +
 	"\x1cReportPartyTransfersResponse\x12?\n" +
 	"\x04rows\x18\x01 \x03(\v2+.socmgmt.handover.v1.PartyTransferReportRowR\x04rows\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x98\x05\n" +
+	"\fHandoverTask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vhandover_id\x18\x02 \x01(\tR\n" +
+	"handoverId\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x03 \x01(\tR\tretireeId\x12!\n" +
+	"\fcommunity_id\x18\x04 \x01(\tR\vcommunityId\x12:\n" +
+	"\x04kind\x18\x05 \x01(\x0e2&.socmgmt.handover.v1.HandoverTask.KindR\x04kind\x12\x1f\n" +
+	"\vassigned_on\x18\x06 \x01(\tR\n" +
+	"assignedOn\x12\x15\n" +
+	"\x06due_on\x18\a \x01(\tR\x05dueOn\x12,\n" +
+	"\x12due_on_provisional\x18\b \x01(\bR\x10dueOnProvisional\x12=\n" +
+	"\x05state\x18\t \x01(\x0e2'.socmgmt.handover.v1.HandoverTask.StateR\x05state\x12\x17\n" +
+	"\adone_on\x18\n" +
+	" \x01(\tR\x06doneOn\x12\x17\n" +
+	"\adone_by\x18\v \x01(\tR\x06doneBy\x12\x12\n" +
+	"\x04note\x18\f \x01(\tR\x04note\x12\x12\n" +
+	"\x04etag\x18\r \x01(\tR\x04etag\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x18\n" +
+	"\aoverdue\x18\x0f \x01(\bR\aoverdue\"O\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fCONTACT_CARD\x10\x01\x12\x0f\n" +
+	"\vFIRST_VISIT\x10\x02\x12\x0e\n" +
+	"\n" +
+	"DATA_CHECK\x10\x03\"2\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04OPEN\x10\x01\x12\b\n" +
+	"\x04DONE\x10\x02\"\xf1\x01\n" +
+	"\x18ListHandoverTasksRequest\x12!\n" +
+	"\fcommunity_id\x18\x01 \x01(\tR\vcommunityId\x12=\n" +
+	"\x05state\x18\x02 \x01(\x0e2'.socmgmt.handover.v1.HandoverTask.StateR\x05state\x12\x1d\n" +
+	"\n" +
+	"due_before\x18\x03 \x01(\tR\tdueBefore\x12\x18\n" +
+	"\aoverdue\x18\x04 \x01(\bR\aoverdue\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"|\n" +
+	"\x19ListHandoverTasksResponse\x127\n" +
+	"\x05tasks\x18\x01 \x03(\v2!.socmgmt.handover.v1.HandoverTaskR\x05tasks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +
+	"\x1bCompleteHandoverTaskRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x17\n" +
+	"\adone_on\x18\x03 \x01(\tR\x06doneOn\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"U\n" +
+	"\x1cCompleteHandoverTaskResponse\x125\n" +
+	"\x04task\x18\x01 \x01(\v2!.socmgmt.handover.v1.HandoverTaskR\x04task\"Z\n" +
+	"\x1bBatchCreateHandoversRequest\x12;\n" +
+	"\thandovers\x18\x01 \x03(\v2\x1d.socmgmt.handover.v1.HandoverR\thandovers\"[\n" +
+	"\x1cBatchCreateHandoversResponse\x12;\n" +
+	"\thandovers\x18\x01 \x03(\v2\x1d.socmgmt.handover.v1.HandoverR\thandovers*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -7717,7 +8404,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xcf\x1a\n" +
+	"2\xbd\x1d\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -7748,7 +8435,10 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x13GetHandoverProgress\x12/.socmgmt.handover.v1.GetHandoverProgressRequest\x1a0.socmgmt.handover.v1.GetHandoverProgressResponse\x12l\n" +
 	"\x0fSetPartyMembers\x12+.socmgmt.handover.v1.SetPartyMembersRequest\x1a,.socmgmt.handover.v1.SetPartyMembersResponse\x12x\n" +
 	"\x13RecordPartyTransfer\x12/.socmgmt.handover.v1.RecordPartyTransferRequest\x1a0.socmgmt.handover.v1.RecordPartyTransferResponse\x12{\n" +
-	"\x14ReportPartyTransfers\x120.socmgmt.handover.v1.ReportPartyTransfersRequest\x1a1.socmgmt.handover.v1.ReportPartyTransfersResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\x14ReportPartyTransfers\x120.socmgmt.handover.v1.ReportPartyTransfersRequest\x1a1.socmgmt.handover.v1.ReportPartyTransfersResponse\x12r\n" +
+	"\x11ListHandoverTasks\x12-.socmgmt.handover.v1.ListHandoverTasksRequest\x1a..socmgmt.handover.v1.ListHandoverTasksResponse\x12{\n" +
+	"\x14CompleteHandoverTask\x120.socmgmt.handover.v1.CompleteHandoverTaskRequest\x1a1.socmgmt.handover.v1.CompleteHandoverTaskResponse\x12{\n" +
+	"\x14BatchCreateHandovers\x120.socmgmt.handover.v1.BatchCreateHandoversRequest\x1a1.socmgmt.handover.v1.BatchCreateHandoversResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -7762,8 +8452,8 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 	return file_socmgmt_handover_v1_handover_proto_rawDescData
 }
 
-var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
+var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
 	(ArchiveCategory)(0),                     // 0: socmgmt.handover.v1.ArchiveCategory
 	(FundsItem_Kind)(0),                      // 1: socmgmt.handover.v1.FundsItem.Kind
@@ -7782,258 +8472,281 @@ var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
 	(PartyTransfer_State)(0),                 // 14: socmgmt.handover.v1.PartyTransfer.State
 	(PartyTransfer_ReceivingLevel)(0),        // 15: socmgmt.handover.v1.PartyTransfer.ReceivingLevel
 	(ReportPartyTransfersRequest_GroupBy)(0), // 16: socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
-	(*Funds)(nil),                            // 17: socmgmt.handover.v1.Funds
-	(*FundsItem)(nil),                        // 18: socmgmt.handover.v1.FundsItem
-	(*FundsReceipt)(nil),                     // 19: socmgmt.handover.v1.FundsReceipt
-	(*Dossier)(nil),                          // 20: socmgmt.handover.v1.Dossier
-	(*Premises)(nil),                         // 21: socmgmt.handover.v1.Premises
-	(*Obligation)(nil),                       // 22: socmgmt.handover.v1.Obligation
-	(*Delivery)(nil),                         // 23: socmgmt.handover.v1.Delivery
-	(*Handover)(nil),                         // 24: socmgmt.handover.v1.Handover
-	(*HandoverPlan)(nil),                     // 25: socmgmt.handover.v1.HandoverPlan
-	(*Allocation)(nil),                       // 26: socmgmt.handover.v1.Allocation
-	(*RosterVerification)(nil),               // 27: socmgmt.handover.v1.RosterVerification
-	(*Track)(nil),                            // 28: socmgmt.handover.v1.Track
-	(*CreateHandoverRequest)(nil),            // 29: socmgmt.handover.v1.CreateHandoverRequest
-	(*CreateHandoverResponse)(nil),           // 30: socmgmt.handover.v1.CreateHandoverResponse
-	(*GetHandoverRequest)(nil),               // 31: socmgmt.handover.v1.GetHandoverRequest
-	(*GetHandoverResponse)(nil),              // 32: socmgmt.handover.v1.GetHandoverResponse
-	(*ListHandoversRequest)(nil),             // 33: socmgmt.handover.v1.ListHandoversRequest
-	(*ListHandoversResponse)(nil),            // 34: socmgmt.handover.v1.ListHandoversResponse
-	(*UpdateHandoverRequest)(nil),            // 35: socmgmt.handover.v1.UpdateHandoverRequest
-	(*UpdateHandoverResponse)(nil),           // 36: socmgmt.handover.v1.UpdateHandoverResponse
-	(*SubmitHandoverRequest)(nil),            // 37: socmgmt.handover.v1.SubmitHandoverRequest
-	(*SubmitHandoverResponse)(nil),           // 38: socmgmt.handover.v1.SubmitHandoverResponse
-	(*WithdrawHandoverRequest)(nil),          // 39: socmgmt.handover.v1.WithdrawHandoverRequest
-	(*WithdrawHandoverResponse)(nil),         // 40: socmgmt.handover.v1.WithdrawHandoverResponse
-	(*ReturnHandoverRequest)(nil),            // 41: socmgmt.handover.v1.ReturnHandoverRequest
-	(*ReturnHandoverResponse)(nil),           // 42: socmgmt.handover.v1.ReturnHandoverResponse
-	(*ReceiveFundsRequest)(nil),              // 43: socmgmt.handover.v1.ReceiveFundsRequest
-	(*ReceiveFundsResponse)(nil),             // 44: socmgmt.handover.v1.ReceiveFundsResponse
-	(*MissingDossier)(nil),                   // 45: socmgmt.handover.v1.MissingDossier
-	(*ReceiveArchivesRequest)(nil),           // 46: socmgmt.handover.v1.ReceiveArchivesRequest
-	(*ReceiveArchivesResponse)(nil),          // 47: socmgmt.handover.v1.ReceiveArchivesResponse
-	(*InspectPremisesRequest)(nil),           // 48: socmgmt.handover.v1.InspectPremisesRequest
-	(*InspectPremisesResponse)(nil),          // 49: socmgmt.handover.v1.InspectPremisesResponse
-	(*CompleteHandoverRequest)(nil),          // 50: socmgmt.handover.v1.CompleteHandoverRequest
-	(*CompleteHandoverResponse)(nil),         // 51: socmgmt.handover.v1.CompleteHandoverResponse
-	(*Event)(nil),                            // 52: socmgmt.handover.v1.Event
-	(*ListHandoverEventsRequest)(nil),        // 53: socmgmt.handover.v1.ListHandoverEventsRequest
-	(*ListHandoverEventsResponse)(nil),       // 54: socmgmt.handover.v1.ListHandoverEventsResponse
-	(*ListObligationsRequest)(nil),           // 55: socmgmt.handover.v1.ListObligationsRequest
-	(*OwedObligation)(nil),                   // 56: socmgmt.handover.v1.OwedObligation
-	(*ListObligationsResponse)(nil),          // 57: socmgmt.handover.v1.ListObligationsResponse
-	(*AllocateRetireesRequest)(nil),          // 58: socmgmt.handover.v1.AllocateRetireesRequest
-	(*AllocateRetireesResponse)(nil),         // 59: socmgmt.handover.v1.AllocateRetireesResponse
-	(*VerifyRosterRequest)(nil),              // 60: socmgmt.handover.v1.VerifyRosterRequest
-	(*VerifyRosterResponse)(nil),             // 61: socmgmt.handover.v1.VerifyRosterResponse
-	(*MissingMaterial)(nil),                  // 62: socmgmt.handover.v1.MissingMaterial
-	(*DossierReceipt)(nil),                   // 63: socmgmt.handover.v1.DossierReceipt
-	(*ArchiveFile)(nil),                      // 64: socmgmt.handover.v1.ArchiveFile
-	(*ArchiveLoan)(nil),                      // 65: socmgmt.handover.v1.ArchiveLoan
-	(*ArchiveSendOn)(nil),                    // 66: socmgmt.handover.v1.ArchiveSendOn
-	(*CustodyEvent)(nil),                     // 67: socmgmt.handover.v1.CustodyEvent
-	(*GetArchiveFileRequest)(nil),            // 68: socmgmt.handover.v1.GetArchiveFileRequest
-	(*GetArchiveFileResponse)(nil),           // 69: socmgmt.handover.v1.GetArchiveFileResponse
-	(*ListArchiveFilesRequest)(nil),          // 70: socmgmt.handover.v1.ListArchiveFilesRequest
-	(*ListArchiveFilesResponse)(nil),         // 71: socmgmt.handover.v1.ListArchiveFilesResponse
-	(*ShelveArchiveFileRequest)(nil),         // 72: socmgmt.handover.v1.ShelveArchiveFileRequest
-	(*ShelveArchiveFileResponse)(nil),        // 73: socmgmt.handover.v1.ShelveArchiveFileResponse
-	(*RequestArchiveLoanRequest)(nil),        // 74: socmgmt.handover.v1.RequestArchiveLoanRequest
-	(*RequestArchiveLoanResponse)(nil),       // 75: socmgmt.handover.v1.RequestArchiveLoanResponse
-	(*DecideArchiveLoanRequest)(nil),         // 76: socmgmt.handover.v1.DecideArchiveLoanRequest
-	(*DecideArchiveLoanResponse)(nil),        // 77: socmgmt.handover.v1.DecideArchiveLoanResponse
-	(*ReturnArchiveFileRequest)(nil),         // 78: socmgmt.handover.v1.ReturnArchiveFileRequest
-	(*ReturnArchiveFileResponse)(nil),        // 79: socmgmt.handover.v1.ReturnArchiveFileResponse
-	(*SendOnArchiveFileRequest)(nil),         // 80: socmgmt.handover.v1.SendOnArchiveFileRequest
-	(*SendOnArchiveFileResponse)(nil),        // 81: socmgmt.handover.v1.SendOnArchiveFileResponse
-	(*ListArchiveFileEventsRequest)(nil),     // 82: socmgmt.handover.v1.ListArchiveFileEventsRequest
-	(*ListArchiveFileEventsResponse)(nil),    // 83: socmgmt.handover.v1.ListArchiveFileEventsResponse
-	(*GetArchiveStatisticsRequest)(nil),      // 84: socmgmt.handover.v1.GetArchiveStatisticsRequest
-	(*GetArchiveStatisticsResponse)(nil),     // 85: socmgmt.handover.v1.GetArchiveStatisticsResponse
-	(*BatchRetiree)(nil),                     // 86: socmgmt.handover.v1.BatchRetiree
-	(*BatchAddRetireesRequest)(nil),          // 87: socmgmt.handover.v1.BatchAddRetireesRequest
-	(*BatchAddRetireesResponse)(nil),         // 88: socmgmt.handover.v1.BatchAddRetireesResponse
-	(*BatchRemoveRetireesRequest)(nil),       // 89: socmgmt.handover.v1.BatchRemoveRetireesRequest
-	(*BatchRemoveRetireesResponse)(nil),      // 90: socmgmt.handover.v1.BatchRemoveRetireesResponse
-	(*GetHandoverProgressRequest)(nil),       // 91: socmgmt.handover.v1.GetHandoverProgressRequest
-	(*HandoverProgressRow)(nil),              // 92: socmgmt.handover.v1.HandoverProgressRow
-	(*OpenByAge)(nil),                        // 93: socmgmt.handover.v1.OpenByAge
-	(*GetHandoverProgressResponse)(nil),      // 94: socmgmt.handover.v1.GetHandoverProgressResponse
-	(*PartyTransfer)(nil),                    // 95: socmgmt.handover.v1.PartyTransfer
-	(*PartyMember)(nil),                      // 96: socmgmt.handover.v1.PartyMember
-	(*SetPartyMembersRequest)(nil),           // 97: socmgmt.handover.v1.SetPartyMembersRequest
-	(*SetPartyMembersResponse)(nil),          // 98: socmgmt.handover.v1.SetPartyMembersResponse
-	(*RecordPartyTransferRequest)(nil),       // 99: socmgmt.handover.v1.RecordPartyTransferRequest
-	(*RecordPartyTransferResponse)(nil),      // 100: socmgmt.handover.v1.RecordPartyTransferResponse
-	(*ReportPartyTransfersRequest)(nil),      // 101: socmgmt.handover.v1.ReportPartyTransfersRequest
-	(*PartyTransferReportRow)(nil),           // 102: socmgmt.handover.v1.PartyTransferReportRow
-	(*ReportPartyTransfersResponse)(nil),     // 103: socmgmt.handover.v1.ReportPartyTransfersResponse
-	(*timestamppb.Timestamp)(nil),            // 104: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 105: google.protobuf.FieldMask
+	(HandoverTask_Kind)(0),                   // 17: socmgmt.handover.v1.HandoverTask.Kind
+	(HandoverTask_State)(0),                  // 18: socmgmt.handover.v1.HandoverTask.State
+	(*Funds)(nil),                            // 19: socmgmt.handover.v1.Funds
+	(*FundsItem)(nil),                        // 20: socmgmt.handover.v1.FundsItem
+	(*FundsReceipt)(nil),                     // 21: socmgmt.handover.v1.FundsReceipt
+	(*Dossier)(nil),                          // 22: socmgmt.handover.v1.Dossier
+	(*Premises)(nil),                         // 23: socmgmt.handover.v1.Premises
+	(*Obligation)(nil),                       // 24: socmgmt.handover.v1.Obligation
+	(*Delivery)(nil),                         // 25: socmgmt.handover.v1.Delivery
+	(*Handover)(nil),                         // 26: socmgmt.handover.v1.Handover
+	(*HandoverPlan)(nil),                     // 27: socmgmt.handover.v1.HandoverPlan
+	(*Allocation)(nil),                       // 28: socmgmt.handover.v1.Allocation
+	(*RosterVerification)(nil),               // 29: socmgmt.handover.v1.RosterVerification
+	(*Track)(nil),                            // 30: socmgmt.handover.v1.Track
+	(*CreateHandoverRequest)(nil),            // 31: socmgmt.handover.v1.CreateHandoverRequest
+	(*CreateHandoverResponse)(nil),           // 32: socmgmt.handover.v1.CreateHandoverResponse
+	(*GetHandoverRequest)(nil),               // 33: socmgmt.handover.v1.GetHandoverRequest
+	(*GetHandoverResponse)(nil),              // 34: socmgmt.handover.v1.GetHandoverResponse
+	(*ListHandoversRequest)(nil),             // 35: socmgmt.handover.v1.ListHandoversRequest
+	(*ListHandoversResponse)(nil),            // 36: socmgmt.handover.v1.ListHandoversResponse
+	(*UpdateHandoverRequest)(nil),            // 37: socmgmt.handover.v1.UpdateHandoverRequest
+	(*UpdateHandoverResponse)(nil),           // 38: socmgmt.handover.v1.UpdateHandoverResponse
+	(*SubmitHandoverRequest)(nil),            // 39: socmgmt.handover.v1.SubmitHandoverRequest
+	(*SubmitHandoverResponse)(nil),           // 40: socmgmt.handover.v1.SubmitHandoverResponse
+	(*WithdrawHandoverRequest)(nil),          // 41: socmgmt.handover.v1.WithdrawHandoverRequest
+	(*WithdrawHandoverResponse)(nil),         // 42: socmgmt.handover.v1.WithdrawHandoverResponse
+	(*ReturnHandoverRequest)(nil),            // 43: socmgmt.handover.v1.ReturnHandoverRequest
+	(*ReturnHandoverResponse)(nil),           // 44: socmgmt.handover.v1.ReturnHandoverResponse
+	(*ReceiveFundsRequest)(nil),              // 45: socmgmt.handover.v1.ReceiveFundsRequest
+	(*ReceiveFundsResponse)(nil),             // 46: socmgmt.handover.v1.ReceiveFundsResponse
+	(*MissingDossier)(nil),                   // 47: socmgmt.handover.v1.MissingDossier
+	(*ReceiveArchivesRequest)(nil),           // 48: socmgmt.handover.v1.ReceiveArchivesRequest
+	(*ReceiveArchivesResponse)(nil),          // 49: socmgmt.handover.v1.ReceiveArchivesResponse
+	(*InspectPremisesRequest)(nil),           // 50: socmgmt.handover.v1.InspectPremisesRequest
+	(*InspectPremisesResponse)(nil),          // 51: socmgmt.handover.v1.InspectPremisesResponse
+	(*CompleteHandoverRequest)(nil),          // 52: socmgmt.handover.v1.CompleteHandoverRequest
+	(*CompleteHandoverResponse)(nil),         // 53: socmgmt.handover.v1.CompleteHandoverResponse
+	(*Event)(nil),                            // 54: socmgmt.handover.v1.Event
+	(*ListHandoverEventsRequest)(nil),        // 55: socmgmt.handover.v1.ListHandoverEventsRequest
+	(*ListHandoverEventsResponse)(nil),       // 56: socmgmt.handover.v1.ListHandoverEventsResponse
+	(*ListObligationsRequest)(nil),           // 57: socmgmt.handover.v1.ListObligationsRequest
+	(*OwedObligation)(nil),                   // 58: socmgmt.handover.v1.OwedObligation
+	(*ListObligationsResponse)(nil),          // 59: socmgmt.handover.v1.ListObligationsResponse
+	(*AllocateRetireesRequest)(nil),          // 60: socmgmt.handover.v1.AllocateRetireesRequest
+	(*AllocateRetireesResponse)(nil),         // 61: socmgmt.handover.v1.AllocateRetireesResponse
+	(*VerifyRosterRequest)(nil),              // 62: socmgmt.handover.v1.VerifyRosterRequest
+	(*VerifyRosterResponse)(nil),             // 63: socmgmt.handover.v1.VerifyRosterResponse
+	(*MissingMaterial)(nil),                  // 64: socmgmt.handover.v1.MissingMaterial
+	(*DossierReceipt)(nil),                   // 65: socmgmt.handover.v1.DossierReceipt
+	(*ArchiveFile)(nil),                      // 66: socmgmt.handover.v1.ArchiveFile
+	(*ArchiveLoan)(nil),                      // 67: socmgmt.handover.v1.ArchiveLoan
+	(*ArchiveSendOn)(nil),                    // 68: socmgmt.handover.v1.ArchiveSendOn
+	(*CustodyEvent)(nil),                     // 69: socmgmt.handover.v1.CustodyEvent
+	(*GetArchiveFileRequest)(nil),            // 70: socmgmt.handover.v1.GetArchiveFileRequest
+	(*GetArchiveFileResponse)(nil),           // 71: socmgmt.handover.v1.GetArchiveFileResponse
+	(*ListArchiveFilesRequest)(nil),          // 72: socmgmt.handover.v1.ListArchiveFilesRequest
+	(*ListArchiveFilesResponse)(nil),         // 73: socmgmt.handover.v1.ListArchiveFilesResponse
+	(*ShelveArchiveFileRequest)(nil),         // 74: socmgmt.handover.v1.ShelveArchiveFileRequest
+	(*ShelveArchiveFileResponse)(nil),        // 75: socmgmt.handover.v1.ShelveArchiveFileResponse
+	(*RequestArchiveLoanRequest)(nil),        // 76: socmgmt.handover.v1.RequestArchiveLoanRequest
+	(*RequestArchiveLoanResponse)(nil),       // 77: socmgmt.handover.v1.RequestArchiveLoanResponse
+	(*DecideArchiveLoanRequest)(nil),         // 78: socmgmt.handover.v1.DecideArchiveLoanRequest
+	(*DecideArchiveLoanResponse)(nil),        // 79: socmgmt.handover.v1.DecideArchiveLoanResponse
+	(*ReturnArchiveFileRequest)(nil),         // 80: socmgmt.handover.v1.ReturnArchiveFileRequest
+	(*ReturnArchiveFileResponse)(nil),        // 81: socmgmt.handover.v1.ReturnArchiveFileResponse
+	(*SendOnArchiveFileRequest)(nil),         // 82: socmgmt.handover.v1.SendOnArchiveFileRequest
+	(*SendOnArchiveFileResponse)(nil),        // 83: socmgmt.handover.v1.SendOnArchiveFileResponse
+	(*ListArchiveFileEventsRequest)(nil),     // 84: socmgmt.handover.v1.ListArchiveFileEventsRequest
+	(*ListArchiveFileEventsResponse)(nil),    // 85: socmgmt.handover.v1.ListArchiveFileEventsResponse
+	(*GetArchiveStatisticsRequest)(nil),      // 86: socmgmt.handover.v1.GetArchiveStatisticsRequest
+	(*GetArchiveStatisticsResponse)(nil),     // 87: socmgmt.handover.v1.GetArchiveStatisticsResponse
+	(*BatchRetiree)(nil),                     // 88: socmgmt.handover.v1.BatchRetiree
+	(*BatchAddRetireesRequest)(nil),          // 89: socmgmt.handover.v1.BatchAddRetireesRequest
+	(*BatchAddRetireesResponse)(nil),         // 90: socmgmt.handover.v1.BatchAddRetireesResponse
+	(*BatchRemoveRetireesRequest)(nil),       // 91: socmgmt.handover.v1.BatchRemoveRetireesRequest
+	(*BatchRemoveRetireesResponse)(nil),      // 92: socmgmt.handover.v1.BatchRemoveRetireesResponse
+	(*GetHandoverProgressRequest)(nil),       // 93: socmgmt.handover.v1.GetHandoverProgressRequest
+	(*HandoverProgressRow)(nil),              // 94: socmgmt.handover.v1.HandoverProgressRow
+	(*OpenByAge)(nil),                        // 95: socmgmt.handover.v1.OpenByAge
+	(*GetHandoverProgressResponse)(nil),      // 96: socmgmt.handover.v1.GetHandoverProgressResponse
+	(*PartyTransfer)(nil),                    // 97: socmgmt.handover.v1.PartyTransfer
+	(*PartyMember)(nil),                      // 98: socmgmt.handover.v1.PartyMember
+	(*SetPartyMembersRequest)(nil),           // 99: socmgmt.handover.v1.SetPartyMembersRequest
+	(*SetPartyMembersResponse)(nil),          // 100: socmgmt.handover.v1.SetPartyMembersResponse
+	(*RecordPartyTransferRequest)(nil),       // 101: socmgmt.handover.v1.RecordPartyTransferRequest
+	(*RecordPartyTransferResponse)(nil),      // 102: socmgmt.handover.v1.RecordPartyTransferResponse
+	(*ReportPartyTransfersRequest)(nil),      // 103: socmgmt.handover.v1.ReportPartyTransfersRequest
+	(*PartyTransferReportRow)(nil),           // 104: socmgmt.handover.v1.PartyTransferReportRow
+	(*ReportPartyTransfersResponse)(nil),     // 105: socmgmt.handover.v1.ReportPartyTransfersResponse
+	(*HandoverTask)(nil),                     // 106: socmgmt.handover.v1.HandoverTask
+	(*ListHandoverTasksRequest)(nil),         // 107: socmgmt.handover.v1.ListHandoverTasksRequest
+	(*ListHandoverTasksResponse)(nil),        // 108: socmgmt.handover.v1.ListHandoverTasksResponse
+	(*CompleteHandoverTaskRequest)(nil),      // 109: socmgmt.handover.v1.CompleteHandoverTaskRequest
+	(*CompleteHandoverTaskResponse)(nil),     // 110: socmgmt.handover.v1.CompleteHandoverTaskResponse
+	(*BatchCreateHandoversRequest)(nil),      // 111: socmgmt.handover.v1.BatchCreateHandoversRequest
+	(*BatchCreateHandoversResponse)(nil),     // 112: socmgmt.handover.v1.BatchCreateHandoversResponse
+	(*timestamppb.Timestamp)(nil),            // 113: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 114: google.protobuf.FieldMask
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
-	19,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
-	18,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
+	21,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
+	20,  // 1: socmgmt.handover.v1.Funds.items:type_name -> socmgmt.handover.v1.FundsItem
 	1,   // 2: socmgmt.handover.v1.FundsItem.kind:type_name -> socmgmt.handover.v1.FundsItem.Kind
 	0,   // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,   // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
-	62,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	104, // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
+	64,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	113, // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
 	3,   // 7: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,   // 8: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,   // 9: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	104, // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	113, // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,   // 11: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
-	17,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
-	20,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
-	21,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
-	22,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
-	23,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	104, // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	104, // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	104, // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	104, // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	19,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
+	22,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
+	23,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
+	24,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
+	25,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
+	113, // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	113, // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	113, // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	113, // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,   // 21: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
-	25,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
-	26,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
-	27,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
-	28,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
-	95,  // 26: socmgmt.handover.v1.Handover.party_transfers:type_name -> socmgmt.handover.v1.PartyTransfer
-	104, // 27: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	27,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
+	28,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
+	29,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
+	30,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
+	97,  // 26: socmgmt.handover.v1.Handover.party_transfers:type_name -> socmgmt.handover.v1.PartyTransfer
+	113, // 27: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
 	8,   // 28: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
 	9,   // 29: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	104, // 30: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
-	24,  // 31: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 32: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 33: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	113, // 30: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	26,  // 31: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 32: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 33: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	6,   // 34: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
-	24,  // 35: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	24,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	105, // 37: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24,  // 38: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 39: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 40: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 41: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 42: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	62,  // 43: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	45,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
-	63,  // 45: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
-	24,  // 46: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 47: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 48: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	104, // 49: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	26,  // 35: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	26,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
+	114, // 37: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26,  // 38: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 39: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 40: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 41: socmgmt.handover.v1.ReturnHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 42: socmgmt.handover.v1.ReceiveFundsResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	64,  // 43: socmgmt.handover.v1.MissingDossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	47,  // 44: socmgmt.handover.v1.ReceiveArchivesRequest.missing:type_name -> socmgmt.handover.v1.MissingDossier
+	65,  // 45: socmgmt.handover.v1.ReceiveArchivesRequest.dossiers:type_name -> socmgmt.handover.v1.DossierReceipt
+	26,  // 46: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 47: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 48: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	113, // 49: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
 	6,   // 50: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
-	52,  // 51: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
-	22,  // 52: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	104, // 53: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	104, // 54: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
-	56,  // 55: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
-	24,  // 56: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	24,  // 57: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	54,  // 51: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
+	24,  // 52: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
+	113, // 53: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	113, // 54: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	58,  // 55: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
+	26,  // 56: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 57: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	0,   // 58: socmgmt.handover.v1.MissingMaterial.category:type_name -> socmgmt.handover.v1.ArchiveCategory
-	62,  // 59: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
+	64,  // 59: socmgmt.handover.v1.DossierReceipt.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
 	10,  // 60: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	65,  // 61: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
-	66,  // 62: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
-	104, // 63: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
-	104, // 64: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
+	67,  // 61: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
+	68,  // 62: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
+	113, // 63: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
+	113, // 64: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
 	11,  // 65: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
 	12,  // 66: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
-	104, // 67: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
-	104, // 68: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
-	104, // 69: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
-	104, // 70: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
+	113, // 67: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
+	113, // 68: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
+	113, // 69: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
+	113, // 70: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
 	10,  // 71: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	64,  // 72: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 72: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
 	10,  // 73: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
-	64,  // 74: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
-	64,  // 75: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 74: socmgmt.handover.v1.ListArchiveFilesResponse.archive_files:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 75: socmgmt.handover.v1.ShelveArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
 	11,  // 76: socmgmt.handover.v1.RequestArchiveLoanRequest.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
-	64,  // 77: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	64,  // 78: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	64,  // 79: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	64,  // 80: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
-	67,  // 81: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
-	20,  // 82: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
-	86,  // 83: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
+	66,  // 77: socmgmt.handover.v1.RequestArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 78: socmgmt.handover.v1.DecideArchiveLoanResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 79: socmgmt.handover.v1.ReturnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	66,  // 80: socmgmt.handover.v1.SendOnArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
+	69,  // 81: socmgmt.handover.v1.ListArchiveFileEventsResponse.events:type_name -> socmgmt.handover.v1.CustodyEvent
+	22,  // 82: socmgmt.handover.v1.BatchRetiree.dossier:type_name -> socmgmt.handover.v1.Dossier
+	88,  // 83: socmgmt.handover.v1.BatchAddRetireesRequest.retirees:type_name -> socmgmt.handover.v1.BatchRetiree
 	13,  // 84: socmgmt.handover.v1.GetHandoverProgressRequest.group_by:type_name -> socmgmt.handover.v1.GetHandoverProgressRequest.GroupBy
-	93,  // 85: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
-	92,  // 86: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
+	95,  // 85: socmgmt.handover.v1.HandoverProgressRow.open_by_age:type_name -> socmgmt.handover.v1.OpenByAge
+	94,  // 86: socmgmt.handover.v1.GetHandoverProgressResponse.rows:type_name -> socmgmt.handover.v1.HandoverProgressRow
 	15,  // 87: socmgmt.handover.v1.PartyTransfer.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
 	14,  // 88: socmgmt.handover.v1.PartyTransfer.state:type_name -> socmgmt.handover.v1.PartyTransfer.State
-	96,  // 89: socmgmt.handover.v1.SetPartyMembersRequest.members:type_name -> socmgmt.handover.v1.PartyMember
-	24,  // 90: socmgmt.handover.v1.SetPartyMembersResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	98,  // 89: socmgmt.handover.v1.SetPartyMembersRequest.members:type_name -> socmgmt.handover.v1.PartyMember
+	26,  // 90: socmgmt.handover.v1.SetPartyMembersResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	14,  // 91: socmgmt.handover.v1.RecordPartyTransferRequest.stage:type_name -> socmgmt.handover.v1.PartyTransfer.State
 	15,  // 92: socmgmt.handover.v1.RecordPartyTransferRequest.receiving_level:type_name -> socmgmt.handover.v1.PartyTransfer.ReceivingLevel
-	24,  // 93: socmgmt.handover.v1.RecordPartyTransferResponse.handover:type_name -> socmgmt.handover.v1.Handover
+	26,  // 93: socmgmt.handover.v1.RecordPartyTransferResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	16,  // 94: socmgmt.handover.v1.ReportPartyTransfersRequest.group_by:type_name -> socmgmt.handover.v1.ReportPartyTransfersRequest.GroupBy
-	102, // 95: socmgmt.handover.v1.ReportPartyTransfersResponse.rows:type_name -> socmgmt.handover.v1.PartyTransferReportRow
-	29,  // 96: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	31,  // 97: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	33,  // 98: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	35,  // 99: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	37,  // 100: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	39,  // 101: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	41,  // 102: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	43,  // 103: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	46,  // 104: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	48,  // 105: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	50,  // 106: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	53,  // 107: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	55,  // 108: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	58,  // 109: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	60,  // 110: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	68,  // 111: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
-	70,  // 112: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
-	72,  // 113: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
-	74,  // 114: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
-	76,  // 115: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
-	78,  // 116: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
-	80,  // 117: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
-	82,  // 118: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
-	84,  // 119: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
-	87,  // 120: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
-	89,  // 121: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
-	91,  // 122: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
-	97,  // 123: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
-	99,  // 124: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
-	101, // 125: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
-	30,  // 126: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	32,  // 127: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	34,  // 128: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	36,  // 129: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	38,  // 130: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	40,  // 131: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	42,  // 132: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	44,  // 133: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	47,  // 134: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	49,  // 135: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	51,  // 136: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	54,  // 137: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	57,  // 138: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	59,  // 139: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	61,  // 140: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	69,  // 141: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
-	71,  // 142: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
-	73,  // 143: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
-	75,  // 144: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
-	77,  // 145: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
-	79,  // 146: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
-	81,  // 147: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
-	83,  // 148: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
-	85,  // 149: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
-	88,  // 150: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
-	90,  // 151: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
-	94,  // 152: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
-	98,  // 153: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
-	100, // 154: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
-	103, // 155: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
-	126, // [126:156] is the sub-list for method output_type
-	96,  // [96:126] is the sub-list for method input_type
-	96,  // [96:96] is the sub-list for extension type_name
-	96,  // [96:96] is the sub-list for extension extendee
-	0,   // [0:96] is the sub-list for field type_name
+	104, // 95: socmgmt.handover.v1.ReportPartyTransfersResponse.rows:type_name -> socmgmt.handover.v1.PartyTransferReportRow
+	17,  // 96: socmgmt.handover.v1.HandoverTask.kind:type_name -> socmgmt.handover.v1.HandoverTask.Kind
+	18,  // 97: socmgmt.handover.v1.HandoverTask.state:type_name -> socmgmt.handover.v1.HandoverTask.State
+	113, // 98: socmgmt.handover.v1.HandoverTask.update_time:type_name -> google.protobuf.Timestamp
+	18,  // 99: socmgmt.handover.v1.ListHandoverTasksRequest.state:type_name -> socmgmt.handover.v1.HandoverTask.State
+	106, // 100: socmgmt.handover.v1.ListHandoverTasksResponse.tasks:type_name -> socmgmt.handover.v1.HandoverTask
+	106, // 101: socmgmt.handover.v1.CompleteHandoverTaskResponse.task:type_name -> socmgmt.handover.v1.HandoverTask
+	26,  // 102: socmgmt.handover.v1.BatchCreateHandoversRequest.handovers:type_name -> socmgmt.handover.v1.Handover
+	26,  // 103: socmgmt.handover.v1.BatchCreateHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
+	31,  // 104: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	33,  // 105: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	35,  // 106: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	37,  // 107: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	39,  // 108: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	41,  // 109: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	43,  // 110: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	45,  // 111: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	48,  // 112: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	50,  // 113: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	52,  // 114: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	55,  // 115: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	57,  // 116: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	60,  // 117: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	62,  // 118: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	70,  // 119: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
+	72,  // 120: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
+	74,  // 121: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
+	76,  // 122: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
+	78,  // 123: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
+	80,  // 124: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
+	82,  // 125: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
+	84,  // 126: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
+	86,  // 127: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
+	89,  // 128: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
+	91,  // 129: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
+	93,  // 130: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
+	99,  // 131: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
+	101, // 132: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
+	103, // 133: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
+	107, // 134: socmgmt.handover.v1.HandoverService.ListHandoverTasks:input_type -> socmgmt.handover.v1.ListHandoverTasksRequest
+	109, // 135: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:input_type -> socmgmt.handover.v1.CompleteHandoverTaskRequest
+	111, // 136: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:input_type -> socmgmt.handover.v1.BatchCreateHandoversRequest
+	32,  // 137: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	34,  // 138: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	36,  // 139: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	38,  // 140: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	40,  // 141: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	42,  // 142: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	44,  // 143: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	46,  // 144: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	49,  // 145: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	51,  // 146: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	53,  // 147: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	56,  // 148: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	59,  // 149: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	61,  // 150: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	63,  // 151: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	71,  // 152: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
+	73,  // 153: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
+	75,  // 154: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
+	77,  // 155: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
+	79,  // 156: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
+	81,  // 157: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
+	83,  // 158: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
+	85,  // 159: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
+	87,  // 160: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
+	90,  // 161: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
+	92,  // 162: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
+	96,  // 163: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
+	100, // 164: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
+	102, // 165: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
+	105, // 166: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
+	108, // 167: socmgmt.handover.v1.HandoverService.ListHandoverTasks:output_type -> socmgmt.handover.v1.ListHandoverTasksResponse
+	110, // 168: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:output_type -> socmgmt.handover.v1.CompleteHandoverTaskResponse
+	112, // 169: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:output_type -> socmgmt.handover.v1.BatchCreateHandoversResponse
+	137, // [137:170] is the sub-list for method output_type
+	104, // [104:137] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -8046,8 +8759,8 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
-			NumEnums:      17,
-			NumMessages:   87,
+			NumEnums:      19,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

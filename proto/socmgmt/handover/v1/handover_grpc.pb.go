@@ -49,6 +49,9 @@ const (
 	HandoverService_SetPartyMembers_FullMethodName       = "/socmgmt.handover.v1.HandoverService/SetPartyMembers"
 	HandoverService_RecordPartyTransfer_FullMethodName   = "/socmgmt.handover.v1.HandoverService/RecordPartyTransfer"
 	HandoverService_ReportPartyTransfers_FullMethodName  = "/socmgmt.handover.v1.HandoverService/ReportPartyTransfers"
+	HandoverService_ListHandoverTasks_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ListHandoverTasks"
+	HandoverService_CompleteHandoverTask_FullMethodName  = "/socmgmt.handover.v1.HandoverService/CompleteHandoverTask"
+	HandoverService_BatchCreateHandovers_FullMethodName  = "/socmgmt.handover.v1.HandoverService/BatchCreateHandovers"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -154,6 +157,18 @@ type HandoverServiceClient interface {
 	// transfers of submitted handovers, per enterprise or per street (admin,
 	// bureau, and street and district supervisors for their area).
 	ReportPartyTransfers(ctx context.Context, in *ReportPartyTransfersRequest, opts ...grpc.CallOption) (*ReportPartyTransfersResponse, error)
+	// ListHandoverTasks lists the tasks that completed handovers left to the
+	// receiving communities' clerks, by community and due date (clerk: its
+	// communities; street or district supervisor: its area; bureau, admin:
+	// all).
+	ListHandoverTasks(ctx context.Context, in *ListHandoverTasksRequest, opts ...grpc.CallOption) (*ListHandoverTasksResponse, error)
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	CompleteHandoverTask(ctx context.Context, in *CompleteHandoverTaskRequest, opts ...grpc.CallOption) (*CompleteHandoverTaskResponse, error)
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	BatchCreateHandovers(ctx context.Context, in *BatchCreateHandoversRequest, opts ...grpc.CallOption) (*BatchCreateHandoversResponse, error)
 }
 
 type handoverServiceClient struct {
@@ -464,6 +479,36 @@ func (c *handoverServiceClient) ReportPartyTransfers(ctx context.Context, in *Re
 	return out, nil
 }
 
+func (c *handoverServiceClient) ListHandoverTasks(ctx context.Context, in *ListHandoverTasksRequest, opts ...grpc.CallOption) (*ListHandoverTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHandoverTasksResponse)
+	err := c.cc.Invoke(ctx, HandoverService_ListHandoverTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) CompleteHandoverTask(ctx context.Context, in *CompleteHandoverTaskRequest, opts ...grpc.CallOption) (*CompleteHandoverTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteHandoverTaskResponse)
+	err := c.cc.Invoke(ctx, HandoverService_CompleteHandoverTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *handoverServiceClient) BatchCreateHandovers(ctx context.Context, in *BatchCreateHandoversRequest, opts ...grpc.CallOption) (*BatchCreateHandoversResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateHandoversResponse)
+	err := c.cc.Invoke(ctx, HandoverService_BatchCreateHandovers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -567,6 +612,18 @@ type HandoverServiceServer interface {
 	// transfers of submitted handovers, per enterprise or per street (admin,
 	// bureau, and street and district supervisors for their area).
 	ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error)
+	// ListHandoverTasks lists the tasks that completed handovers left to the
+	// receiving communities' clerks, by community and due date (clerk: its
+	// communities; street or district supervisor: its area; bureau, admin:
+	// all).
+	ListHandoverTasks(context.Context, *ListHandoverTasksRequest) (*ListHandoverTasksResponse, error)
+	// CompleteHandoverTask records a task as done (the clerk of its
+	// community, or admin).
+	CompleteHandoverTask(context.Context, *CompleteHandoverTaskRequest) (*CompleteHandoverTaskResponse, error)
+	// BatchCreateHandovers creates up to 100 DRAFT packages of the month's
+	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
+	// (enterprise, own credit code; admin).
+	BatchCreateHandovers(context.Context, *BatchCreateHandoversRequest) (*BatchCreateHandoversResponse, error)
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -666,6 +723,15 @@ func (UnimplementedHandoverServiceServer) RecordPartyTransfer(context.Context, *
 }
 func (UnimplementedHandoverServiceServer) ReportPartyTransfers(context.Context, *ReportPartyTransfersRequest) (*ReportPartyTransfersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportPartyTransfers not implemented")
+}
+func (UnimplementedHandoverServiceServer) ListHandoverTasks(context.Context, *ListHandoverTasksRequest) (*ListHandoverTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHandoverTasks not implemented")
+}
+func (UnimplementedHandoverServiceServer) CompleteHandoverTask(context.Context, *CompleteHandoverTaskRequest) (*CompleteHandoverTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteHandoverTask not implemented")
+}
+func (UnimplementedHandoverServiceServer) BatchCreateHandovers(context.Context, *BatchCreateHandoversRequest) (*BatchCreateHandoversResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCreateHandovers not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -1228,6 +1294,60 @@ func _HandoverService_ReportPartyTransfers_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_ListHandoverTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHandoverTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).ListHandoverTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_ListHandoverTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).ListHandoverTasks(ctx, req.(*ListHandoverTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_CompleteHandoverTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteHandoverTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).CompleteHandoverTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_CompleteHandoverTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).CompleteHandoverTask(ctx, req.(*CompleteHandoverTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HandoverService_BatchCreateHandovers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateHandoversRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HandoverServiceServer).BatchCreateHandovers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HandoverService_BatchCreateHandovers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HandoverServiceServer).BatchCreateHandovers(ctx, req.(*BatchCreateHandoversRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1354,6 +1474,18 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportPartyTransfers",
 			Handler:    _HandoverService_ReportPartyTransfers_Handler,
+		},
+		{
+			MethodName: "ListHandoverTasks",
+			Handler:    _HandoverService_ListHandoverTasks_Handler,
+		},
+		{
+			MethodName: "CompleteHandoverTask",
+			Handler:    _HandoverService_CompleteHandoverTask_Handler,
+		},
+		{
+			MethodName: "BatchCreateHandovers",
+			Handler:    _HandoverService_BatchCreateHandovers_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
