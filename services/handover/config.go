@@ -30,6 +30,10 @@ type Config struct {
 	// FundsRequired lists the regions (division-code prefixes) whose rule
 	// requires funds with a handover; elsewhere a package may carry none.
 	FundsRequired FundsRule
+	// HolidayCalendar is a file of the working-day calendar (see package
+	// workdays) the due dates of the tasks after a handover count in;
+	// empty for the calendar built in.
+	HolidayCalendar string
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -55,6 +59,7 @@ func ParseConfig(args []string) (*Config, error) {
 		c.FundsRequired = rule
 		return err
 	})
+	fs.StringVar(&c.HolidayCalendar, "holiday-calendar", "", "file of public holidays and make-up working days (empty: the calendar built in), for the due dates of the tasks after a handover")
 	cmd.Check("--submit-timeout must be positive", func() bool { return c.SubmitTimeout > 0 })
 	cmd.Check("--outbox-min-backoff must be positive and at most --outbox-max-backoff", func() bool {
 		return c.OutboxMinBackoff > 0 && c.OutboxMaxBackoff >= c.OutboxMinBackoff

@@ -38,9 +38,10 @@ func TestParseConfig(t *testing.T) {
 
 	t.Setenv("HANDOVER_OUTBOX_HOLD", "true")
 	t.Setenv("HANDOVER_SERVICE_TOKEN_FILE", "/run/secrets/handover.token")
+	t.Setenv("HANDOVER_HOLIDAY_CALENDAR", "/etc/socmgmt/holidays.txt")
 	c = servicetest.MustParseConfig(t, ParseConfig, devrun)
-	if !c.OutboxHold || c.ServiceTokenFile != "/run/secrets/handover.token" {
-		t.Errorf("environment not read: hold %v, token file %q", c.OutboxHold, c.ServiceTokenFile)
+	if !c.OutboxHold || c.ServiceTokenFile != "/run/secrets/handover.token" || c.HolidayCalendar != "/etc/socmgmt/holidays.txt" {
+		t.Errorf("environment not read: hold %v, token file %q, calendar %q", c.OutboxHold, c.ServiceTokenFile, c.HolidayCalendar)
 	}
 
 	base := []string{"--token-key", "k"}

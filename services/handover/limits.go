@@ -43,4 +43,8 @@ var Methods = limits.Table{
 	pb.HandoverService_SetPartyMembers_FullMethodName:      limits.Write,
 	pb.HandoverService_RecordPartyTransfer_FullMethodName:  limits.Write,
 	pb.HandoverService_ReportPartyTransfers_FullMethodName: limits.Read,
+	// --- aftercare (issue 15)
+	pb.HandoverService_ListHandoverTasks_FullMethodName:    limits.Read,
+	pb.HandoverService_CompleteHandoverTask_FullMethodName: limits.Write,
+	pb.HandoverService_BatchCreateHandovers_FullMethodName: limits.Write,
 }

@@ -44,6 +44,12 @@ var (
 	// on open, and no handover stored before had party transfers, so it
 	// needs no migration.
 	bucketPartyCounts = []byte("party_transfer_counts")
+	// bucketTasks maps task id (handover id, "-", kind, position) to
+	// HandoverTask, written when a handover completes.
+	bucketTasks = []byte("tasks")
+	// bucketTasksByCommunity holds community id, 0, due date, 0, task id
+	// -> empty: a community's tasks by due date.
+	bucketTasksByCommunity = []byte("tasks_by_community")
 
 	// bucketArchiveFiles maps archive file id to ArchiveFile: the files
 	// in the archivists' custody (schema 4).
@@ -69,6 +75,7 @@ var (
 		bucketMeta, bucketHandovers, bucketByEnterprise, bucketByCommunity,
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
 		bucketObligationsByRetiree, bucketByReceiver, bucketPartyCounts,
+		bucketTasks, bucketTasksByCommunity,
 	}, custodyBuckets...)
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global

@@ -503,8 +503,9 @@ func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesReq
 }
 
 // CompleteHandover implements pb.HandoverServiceServer. The state change,
-// the commands for registry and activity and the obligations are one
-// transaction: the outbox delivers the commands afterwards.
+// the commands for registry and activity, the obligations and the
+// communities' tasks are one transaction: the outbox delivers the
+// commands afterwards.
 func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverRequest) (*pb.CompleteHandoverResponse, error) {
 	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, nil, func(w *txn, cur *pb.Handover) (string, string, error) {
 		cmds, detail, err := complete(cur, w.now)

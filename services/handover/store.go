@@ -31,6 +31,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -45,6 +46,9 @@ type StoreOptions struct {
 	// WatchRetirees with, to stop obligations at a death (see
 	// death_stops.go); nil for tests that never run the projection.
 	Registry registryv1.RegistryServiceClient
+	// Calendar counts the working days of the tasks' due dates;
+	// workdays.Default() when nil.
+	Calendar *workdays.Calendar
 }
 
 // Store is the handover service's bbolt-backed storage: handovers with
@@ -65,6 +69,8 @@ type Store struct {
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
+	// calendar counts the working days of the tasks' due dates.
+	calendar *workdays.Calendar
 }
 
 // OpenStore opens (creating if needed) the handover database at path,
@@ -76,7 +82,10 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Base: base, now: o.Now, log: o.Logger}
+	if o.Calendar == nil {
+		o.Calendar = workdays.Default()
+	}
+	s := &Store{Base: base, now: o.Now, log: o.Logger, calendar: o.Calendar}
 	s.projection, err = projection.New(base.DB(), o.Registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,
@@ -270,23 +279,27 @@ func (w *txn) event(h *pb.Handover, actor Actor, action, detail string) error {
 // CREATED event.
 func (s *Store) CreateHandover(h *pb.Handover, actor Actor, detail string) (*pb.Handover, error) {
 	h = proto.Clone(h).(*pb.Handover)
-	err := s.update(func(w *txn) error {
-		for {
-			h.Id = newHandoverID(w.now)
-			if w.tx.Bucket(bucketHandovers).Get([]byte(h.Id)) == nil {
-				break
-			}
-		}
-		h.CreateTime = timestamppb.New(w.now)
-		if err := w.save(nil, h); err != nil {
-			return err
-		}
-		return w.event(h, actor, actionCreated, detail)
-	})
+	err := s.update(func(w *txn) error { return w.create(h, actor, detail) })
 	if err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// create stores h as a new handover under a fresh id, with its CREATED
+// event.
+func (w *txn) create(h *pb.Handover, actor Actor, detail string) error {
+	for {
+		h.Id = newHandoverID(w.now)
+		if w.tx.Bucket(bucketHandovers).Get([]byte(h.Id)) == nil {
+			break
+		}
+	}
+	h.CreateTime = timestamppb.New(w.now)
+	if err := w.save(nil, h); err != nil {
+		return err
+	}
+	return w.event(h, actor, actionCreated, detail)
 }
 
 // GetHandover returns a handover or ErrNotFound.
@@ -458,9 +471,13 @@ func (w *txn) release(id string, ids []string) error {
 }
 
 // afterComplete writes what a completion leaves behind, in the
-// completion's transaction: the obligations the enterprise keeps paying.
+// completion's transaction: the obligations the enterprise keeps paying
+// and the tasks of the receiving communities.
 func (w *txn) afterComplete(h *pb.Handover) error {
-	return w.putObligations(h)
+	if err := w.putObligations(h); err != nil {
+		return err
+	}
+	return w.putTasks(h)
 }
 
 // putObligations files the obligations of a completed handover under its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/projection"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -30,7 +31,11 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*handover.Store]{
 		Methods: handover.Methods,
 		Open: func() (*handover.Store, error) {
-			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry})
+			calendar, err := workdays.Load(cfg.HolidayCalendar)
+			if err != nil {
+				return nil, err
+			}
+			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry, Calendar: calendar})
 		},
 		Setup: func(srv *grpcserver.Server, store *handover.Store) ([]grpcserver.Task, error) {
 			return setup(srv, cfg, store, up, log)
