@@ -1,16 +1,21 @@
 package handover
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -289,5 +294,30 @@ func TestListTasks(t *testing.T) {
 		if _, err := s.mutateTask(bad, "", allow, func(*pb.HandoverTask) error { return nil }); !errors.Is(err, errTaskNotFound) {
 			t.Errorf("%s: %v", bad, err)
 		}
+	}
+}
+
+// TestTasksInAnOlderFile: a file written before there were tasks (layout
+// 2, without their buckets) opens with the buckets made, since nothing
+// stored changes, and takes the tasks of a completion.
+func TestTasksInAnOlderFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "handover.db")
+	v2 := slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool {
+		return bytes.Equal(b, bucketTasks) || bytes.Equal(b, bucketTasksByCommunity)
+	})
+	boltstoretest.WriteFile(t, path, v2, func(tx *bolt.Tx) error {
+		return boltstoretest.Put(tx, string(bucketMeta), "schema_version", boltstore.U64(2))
+	})
+	s, err := OpenStore(path, StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() //nolint:errcheck // read only after the update below
+	if err := s.update(func(w *txn) error { return w.putTasks(completedPackage(testHandoverID, 1)) }); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, err := s.ListTasks(TaskFilter{CommunityID: communityA}, 10, nil); err != nil || len(list) != 3 {
+		t.Errorf("tasks: %v, %v", list, err)
 	}
 }
