@@ -8,15 +8,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 
-	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
-
-// archivistP keeps the archives of the receiving communities' district.
-var archivistP = authn.Principal{Subject: "archivist-heping", Role: authn.RoleArchivist, District: servicetest.DistrictAB}
 
 // aftercareCalls are the calls of the aftercare RPCs on a target, made
 // either through gRPC or through the REST gateway.
@@ -36,9 +32,7 @@ type aftercareCalls struct {
 func TestAftercareAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{now: testclock.New(completedAt).Now, tcp: true})
-	h := w.ready(8)
-	w.allocate(h.Id, map[string][]string{communityA: h.RetireeIds[:4], communityB: h.RetireeIds[4:]})
-	w.handover(w.client.CompleteHandover(w.as(adminP), &pb.CompleteHandoverRequest{Id: h.Id}))
+	h := w.splitCompleted(8, 4)
 
 	community := [...]string{servicetest.Own: communityA, servicetest.Other: communityB}
 	enterprise := [...]string{servicetest.Own: enterpriseX, servicetest.Other: enterpriseY}
@@ -115,7 +109,7 @@ func TestAftercareAuthorisationMatrix(t *testing.T) {
 		})
 		return rows
 	}
-	callers := append(append(w.keys.CallersOf(t, adminP, bureauP, clerkAP, enterpriseXP, serviceP, archivistP),
+	callers := append(append(w.keys.CallersOf(t, adminP, bureauP, clerkAP, enterpriseXP, serviceP, archivistAP),
 		servicetest.Caller{Name: "no token", Ctx: context.Background()}), w.keys.Supervisors(t)...)
 	// A refused call changes nothing: the task named stays OPEN, and no
 	// handover is created.

@@ -14,34 +14,27 @@ import (
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
-// allocate gives h's retirees to communities as parts says, in the
-// store, as the receiving unit's supervisor allocates them.
-func (w *world) allocate(id string, parts map[string][]string) {
+// splitCompleted is an agreement of n retirees with street office A-B,
+// the first inA allocated to community A and the rest to B by the
+// street's supervisor, every track settled by its own receiver, and
+// completed by the supervisor at the clock's time.
+func (w *world) splitCompleted(n, inA int) *pb.Handover {
 	w.t.Helper()
-	allow := func(*pb.Handover) error { return nil }
-	_, err := w.store.mutate(id, "", Actor{Subject: "test", Role: "admin"}, allow, func(_ *txn, h *pb.Handover) (string, string, error) {
-		h.Allocations = nil
-		for _, c := range []string{communityA, communityB} {
-			if ids, ok := parts[c]; ok {
-				h.Allocations = append(h.Allocations, &pb.Allocation{CommunityId: c, RetireeIds: ids})
-			}
-		}
-		return actionUpdated, "allocated", nil
-	})
-	if err != nil {
-		w.t.Fatal(err)
+	ids := w.retirees(n, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	h := w.handover(w.client.CreateHandover(w.as(enterpriseXP), &pb.CreateHandoverRequest{Handover: agreementFor(ids)}))
+	h = w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag}))
+	for c, part := range map[string][]string{communityA: ids[:inA], communityB: ids[inA:]} {
+		h = w.handover(w.client.AllocateRetirees(w.as(streetAP), &pb.AllocateRetireesRequest{Id: h.Id, CommunityId: c, RetireeIds: part}))
 	}
-}
-
-// splitCompleted is a handover of n retirees, the first two allocated to
-// community A and the rest to B, completed by admin at the clock's time.
-func (w *world) splitCompleted(n int) *pb.Handover {
-	w.t.Helper()
-	h := w.ready(n)
-	w.allocate(h.Id, map[string][]string{communityA: h.RetireeIds[:2], communityB: h.RetireeIds[2:]})
-	return w.handover(w.client.CompleteHandover(w.as(adminP), &pb.CompleteHandoverRequest{Id: h.Id}))
+	h = w.handover(w.client.ReceiveArchives(w.as(archivistAP), &pb.ReceiveArchivesRequest{Id: h.Id, Received: ids}))
+	h = w.handover(w.client.InspectPremises(w.as(streetAP), &pb.InspectPremisesRequest{
+		Id: h.Id, PremisesId: "P1", Accepted: true, GroupApprovalRef: "集团批复〔2026〕3号", CommunityId: communityA,
+	}))
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterSHA}))
+	return w.handover(w.client.CompleteHandover(w.as(streetAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag}))
 }
 
 // tasks lists every task p may see with filter f (its page fields
@@ -80,7 +73,7 @@ func (w *world) mustTasks(p authn.Principal, f *pb.ListHandoverTasksRequest) []*
 func TestCompletionLeavesTasks(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{now: testclock.New(completedAt).Now})
-	h := w.splitCompleted(3)
+	h := w.splitCompleted(3, 2)
 	if h.State != pb.Handover_COMPLETED {
 		t.Fatalf("state %s", h.State)
 	}
@@ -139,7 +132,7 @@ func TestCompleteHandoverTask(t *testing.T) {
 	t.Parallel()
 	clock := testclock.New(completedAt)
 	w := newWorld(t, worldOptions{now: clock.Now})
-	h := w.splitCompleted(3)
+	h := w.splitCompleted(3, 2)
 	clock.Set(completedAt.AddDate(0, 0, 3)) // 27 September in China
 	card := h.Id + "-C00001"                // r1's contact card, in community A
 	inB := h.Id + "-C00003"
@@ -193,7 +186,7 @@ func TestOverdueTasks(t *testing.T) {
 	t.Parallel()
 	clock := testclock.New(completedAt)
 	w := newWorld(t, worldOptions{now: clock.Now})
-	h := w.splitCompleted(3)
+	h := w.splitCompleted(3, 2)
 	overdue := func(p authn.Principal) []string {
 		t.Helper()
 		var ids []string
@@ -253,14 +246,14 @@ func TestOverdueTasks(t *testing.T) {
 // are allocated to, as in issue 15's benchmark.
 const largeCommunities = 20
 
-// readyInStore stores a submitted handover of n retirees, allocated
-// evenly to largeCommunities communities of community A's street, with
-// every dossier received and nothing else to settle: what the receiving
-// unit has before it completes a large agreement. The retirees are ids
+// readyInStore stores a submitted agreement of n retirees with street
+// office A-B, allocated evenly to largeCommunities communities of the
+// street, its roster verified and every dossier received: what the
+// receiving unit has before it completes a large agreement. The retirees are ids
 // only; completion asks registry nothing.
 func (w *world) readyInStore(n int) *pb.Handover {
 	w.t.Helper()
-	h := &pb.Handover{EnterpriseCreditCode: enterpriseX, CommunityId: communityA}
+	h := &pb.Handover{EnterpriseCreditCode: enterpriseX, ReceiverCode: servicetest.StreetAB, Kind: pb.Handover_AGREEMENT}
 	parts := make([]*pb.Allocation, largeCommunities)
 	for c := range parts {
 		parts[c] = &pb.Allocation{CommunityId: fmt.Sprintf("%s%03d", servicetest.StreetAB, c+1)}
@@ -278,6 +271,7 @@ func (w *world) readyInStore(n int) *pb.Handover {
 	allow := func(*pb.Handover) error { return nil }
 	ready, err := w.store.mutate(created.Id, "", Actor{Subject: "test", Role: "admin"}, allow, func(_ *txn, cur *pb.Handover) (string, string, error) {
 		cur.State, cur.SubmitTime, cur.Allocations = pb.Handover_SUBMITTED, timestamppb.New(w.store.now()), parts
+		cur.RosterVerification = &pb.RosterVerification{VerifiedBy: bureauP.Subject, VerifyTime: cur.SubmitTime, DocumentSha256: rosterSHA}
 		for _, d := range cur.Dossiers {
 			d.State = pb.Dossier_RECEIVED
 		}

@@ -74,11 +74,11 @@ func checkBatch(p *authn.Principal, hs []*pb.Handover) ([]*pb.Handover, error) {
 		if h.EnterpriseCreditCode == "" && p.Role == authn.RoleEnterprise {
 			h.EnterpriseCreditCode = p.Enterprise
 		}
+		// An unknown kind checkNewHandover names.
 		switch h.Kind {
 		case pb.Handover_KIND_UNSPECIFIED:
 			h.Kind = pb.Handover_MONTHLY_NEW_RETIREES
-		case pb.Handover_MONTHLY_NEW_RETIREES:
-		default:
+		case pb.Handover_AGREEMENT:
 			v.Add(field+".kind", "must be MONTHLY_NEW_RETIREES or left out: create an agreement with CreateHandover")
 		}
 		if err := nestViolations(&v, field, checkNewHandover(h)); err != nil {

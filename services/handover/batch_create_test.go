@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/testclock"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -88,6 +89,8 @@ func TestBatchCreateHandovers(t *testing.T) {
 	for i := range crowd {
 		crowd[i] = fmt.Sprintf("r%d", i)
 	}
+	withPremisesAndFunds := packageFor(ids[1:2])
+	withPremisesAndFunds.Obligations = nil
 	handovers, events := w.handoverCount()
 	for _, tc := range []struct {
 		name   string
@@ -99,6 +102,8 @@ func TestBatchCreateHandovers(t *testing.T) {
 		{"an agreement", batch(agreement, monthlyPackage(ids[1])), codes.InvalidArgument, []string{"handovers[0].kind"}},
 		{"bad items together", batch(agreement, notAnID, &pb.Handover{CommunityId: "21"}), codes.InvalidArgument,
 			[]string{"handovers[0].kind", "handovers[1].retireeIds[0]", "handovers[2].communityId"}},
+		{"premises and funds with new retirees", batch(monthlyPackage(ids[0]), withPremisesAndFunds), codes.InvalidArgument,
+			[]string{"handovers[1].funds", "handovers[1].premises"}},
 		{"none", batch(), codes.InvalidArgument, []string{"handovers"}},
 		{"too many", batch(many...), codes.InvalidArgument, []string{"handovers"}},
 		{"too many retirees in all", batch(monthlyPackage(crowd[:MaxRetirees/2]...), monthlyPackage(crowd[MaxRetirees/2:]...)), codes.InvalidArgument, []string{"handovers"}},
@@ -118,4 +123,29 @@ func TestBatchCreateHandovers(t *testing.T) {
 	}
 	_, err = w.client.BatchCreateHandovers(w.as(clerkAP), batch(monthlyPackage(ids[0])))
 	servicetest.WantDenied(t, err)
+}
+
+// TestMonthlyHandoverCompletes: a package of the batch goes through
+// submit, the roster's verification, the archives and completion like any
+// other, and leaves its retirees' tasks to the community.
+func TestMonthlyHandoverCompletes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{now: testclock.New(completedAt).Now})
+	ids := w.retirees(2, enterpriseX, registryv1.ManagementMode_ENTERPRISE)
+	resp, err := w.client.BatchCreateHandovers(w.as(enterpriseXP), &pb.BatchCreateHandoversRequest{Handovers: []*pb.Handover{monthlyPackage(ids...)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.Handovers[0]
+	h = w.handover(w.client.SubmitHandover(w.as(enterpriseXP), &pb.SubmitHandoverRequest{Id: h.Id, Etag: h.Etag}))
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, Etag: h.Etag, DocumentSha256: rosterSHA}))
+	h = w.handover(w.client.ReceiveArchives(w.as(clerkAP), &pb.ReceiveArchivesRequest{Id: h.Id, Etag: h.Etag, Received: ids}))
+	h = w.handover(w.client.CompleteHandover(w.as(clerkAP), &pb.CompleteHandoverRequest{Id: h.Id, Etag: h.Etag}))
+	if h.State != pb.Handover_COMPLETED || h.Kind != pb.Handover_MONTHLY_NEW_RETIREES {
+		t.Fatalf("%s %s", h.Kind, h.State)
+	}
+	tasks := w.mustTasks(clerkAP, &pb.ListHandoverTasksRequest{})
+	if len(tasks) != 6 || tasks[0].HandoverId != h.Id || tasks[0].CommunityId != communityA || tasks[0].DueOn != due10 {
+		t.Errorf("tasks %v", tasks)
+	}
 }
