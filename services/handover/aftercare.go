@@ -2,6 +2,7 @@ package handover
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +64,15 @@ func validTaskID(s string) bool {
 	if len(s) != taskIDLen || !validHandoverID(s[:handoverIDLen]) || s[handoverIDLen] != '-' {
 		return false
 	}
-	if !strings.ContainsRune("CDV", rune(s[handoverIDLen+1])) {
+	if !slices.ContainsFunc(taskKinds, func(k taskKind) bool { return k.letter == s[handoverIDLen+1] }) {
 		return false
 	}
-	n, err := strconv.Atoi(s[handoverIDLen+2:])
-	return err == nil && n >= 1 && n <= MaxRetirees && strings.Trim(s[handoverIDLen+2:], "0123456789") == ""
+	digits := s[handoverIDLen+2:]
+	if strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.Atoi(digits)
+	return err == nil && n >= 1 && n <= MaxRetirees
 }
 
 // newTasks returns the tasks of a completed handover: one of each kind

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -320,4 +321,22 @@ func TestTasksInAnOlderFile(t *testing.T) {
 	if list, _, err := s.ListTasks(TaskFilter{CommunityID: communityA}, 10, nil); err != nil || len(list) != 3 {
 		t.Errorf("tasks: %v, %v", list, err)
 	}
+}
+
+// FuzzValidTaskID: an id from a URL is a task id only when it is exactly
+// the id taskID gives for its parts.
+func FuzzValidTaskID(f *testing.F) {
+	for _, s := range []string{testHandoverID + "-C00001", testHandoverID + "-V10000", testHandoverID + "-D+0001", testHandoverID + "-C-0001", "", "H-C00001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !validTaskID(s) {
+			return
+		}
+		n, err := strconv.Atoi(s[handoverIDLen+2:])
+		i := slices.IndexFunc(taskKinds, func(k taskKind) bool { return k.letter == s[handoverIDLen+1] })
+		if err != nil || i < 0 || taskID(s[:handoverIDLen], taskKinds[i], n) != s {
+			t.Errorf("%q passes as a task id", s)
+		}
+	})
 }
