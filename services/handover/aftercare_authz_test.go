@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
@@ -75,16 +76,20 @@ func TestAftercareAuthorisationMatrix(t *testing.T) {
 			return servicetest.ErrOf(w.client.BatchCreateHandovers(ctx, &pb.BatchCreateHandoversRequest{Handovers: []*pb.Handover{h}}))
 		},
 	}
-	rest := w.rest()
+	rest := restClient(t, w.addr)
 	restCalls := aftercareCalls{
 		list: func(ctx context.Context, community string) error {
-			return rest.do(ctx, http.MethodGet, "/v1/handoverTasks"+query("communityId", community), nil, &pb.ListHandoverTasksResponse{})
+			return rest(ctx, http.MethodGet, "/v1/handoverTasks?communityId="+community, "")
 		},
 		complete: func(ctx context.Context, id string) error {
-			return rest.do(ctx, http.MethodPost, "/v1/handoverTasks/"+id+":complete", &pb.CompleteHandoverTaskRequest{DoneOn: assignedOn}, &pb.HandoverTask{})
+			return rest(ctx, http.MethodPost, "/v1/handoverTasks/"+id+":complete", `{"doneOn":"`+assignedOn+`"}`)
 		},
 		batch: func(ctx context.Context, h *pb.Handover) error {
-			return rest.do(ctx, http.MethodPost, "/v1/handovers:batchCreate", &pb.BatchCreateHandoversRequest{Handovers: []*pb.Handover{h}}, &pb.BatchCreateHandoversResponse{})
+			body, err := protojson.Marshal(&pb.BatchCreateHandoversRequest{Handovers: []*pb.Handover{h}})
+			if err != nil {
+				return err
+			}
+			return rest(ctx, http.MethodPost, "/v1/handovers:batchCreate", string(body))
 		},
 	}
 

@@ -261,7 +261,7 @@ func (w *world) readyInStore(n int) *pb.Handover {
 	for i := range n {
 		id := fmt.Sprintf("large-%06d", i)
 		h.RetireeIds = append(h.RetireeIds, id)
-		h.Dossiers = append(h.Dossiers, &pb.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("L-%06d", i), Volumes: 1})
+		h.Dossiers = append(h.Dossiers, &pb.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("L-%06d", i), Volumes: 1, Checklist: fullChecklist()})
 		parts[i%largeCommunities].RetireeIds = append(parts[i%largeCommunities].RetireeIds, id)
 	}
 	created, err := w.store.CreateHandover(newDraft(h), Actor{Subject: "test", Role: "admin"}, "large package")

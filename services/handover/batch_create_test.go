@@ -18,7 +18,7 @@ import (
 func monthlyPackage(ids ...string) *pb.Handover {
 	h := &pb.Handover{CommunityId: communityA, RetireeIds: ids}
 	for i, id := range ids {
-		h.Dossiers = append(h.Dossiers, &pb.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("M-%05d", i+1), Volumes: 1})
+		h.Dossiers = append(h.Dossiers, &pb.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("M-%05d", i+1), Volumes: 1, Checklist: fullChecklist()})
 	}
 	return h
 }
