@@ -95,23 +95,11 @@ func TestNewTasks(t *testing.T) {
 		}
 	}
 
-	// A package addressed to one community, allocated nowhere: all its
-	// retirees are that community's.
-	legacy := completedPackage(testHandoverID, 2)
-	legacy.Allocations = nil
-	tasks, err = newTasks(legacy, workdays.Default(), completedAt)
-	if err != nil || len(tasks) != 6 {
-		t.Fatalf("legacy package: %d tasks, %v", len(tasks), err)
-	}
-	for _, task := range tasks {
-		if task.CommunityId != communityA {
-			t.Errorf("legacy task %s for %s", task.Id, task.CommunityId)
-		}
-	}
-	// A retiree that no community receives is an error, never a task
-	// nobody does.
-	legacy.CommunityId = ""
-	if _, err := newTasks(legacy, workdays.Default(), completedAt); err == nil {
+	// A retiree allocated to no community is an error, never a task
+	// nobody does (completion requires every retiree allocated).
+	unallocated := completedPackage(testHandoverID, 3)
+	unallocated.Allocations = unallocated.Allocations[:1]
+	if _, err := newTasks(unallocated, workdays.Default(), completedAt); err == nil {
 		t.Error("tasks of a retiree allocated nowhere")
 	}
 	// A year the calendar does not know makes the due date provisional.
