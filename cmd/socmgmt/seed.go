@@ -112,8 +112,12 @@ handover package in every state of the workflow, each from an enterprise
 that still manages its retirees, the completed one delivered to registry
 and activity, and two agreements with a street office (or a district)
 allocated to its communities: one completed with every track settled by
-its own receiver (bureau, archivist, street office), one with its tracks
-open and a part not yet allocated. The summary ends with a street and a district supervisor's
+its own receiver (bureau, archivist, street office; two party members'
+transfers confirmed) and its files shelved in the archivist's custody, one
+lent out and one read and returned; one with its tracks open, a party
+transfer under way and a part not yet allocated. Then an enterprise's
+monthly new-retiree handovers, created in one batch: one completed, its
+first contact card issued, the other submitted. The summary ends with a street and a district supervisor's
 token over the first community's area, valid for a working day.
 
 The four services are taken to be one stack, laid out as "make run" lays

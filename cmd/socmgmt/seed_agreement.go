@@ -159,7 +159,8 @@ func agreementOf(p agreementPick) *handoverv1.Handover {
 		volumes += d.Volumes
 	}
 	h.Plan = &handoverv1.HandoverPlan{
-		Retirees:       int32(len(ids)), //nolint:gosec // G115: at most agreementParts × agreementPerCommunity
+		Retirees:       int32(len(ids)),               //nolint:gosec // G115: at most agreementParts × agreementPerCommunity
+		PartyMembers:   int32(len(partyMembersOf(p))), //nolint:gosec // G115: at most 2
 		ArchiveVolumes: volumes, Assets: "老干部活动室一处（120平方米）",
 		StartOn: dateDaysAgo(60), FinishBy: dateDaysAgo(-30), EmergencyPlanRef: "移交应急预案〔2026〕" + p.unit[4:],
 		AgreementNo: "移交协议〔2026〕" + p.enterprise.CreditCode[8:14],
@@ -215,6 +216,10 @@ func (hs *handoverSeeder) driveAgreement(ctx context.Context, p agreementPick, s
 	if err != nil {
 		return err
 	}
+	members := partyMembersOf(p)
+	if _, err := c.SetPartyMembers(a.enterprise, &handoverv1.SetPartyMembersRequest{Id: cr.Handover.Id, Members: members}); err != nil {
+		return fmt.Errorf("declare party members: %w", err)
+	}
 	sr, err := c.SubmitHandover(a.enterprise, &handoverv1.SubmitHandoverRequest{Id: cr.Handover.Id})
 	if err != nil {
 		return err
@@ -229,10 +234,99 @@ func (hs *handoverSeeder) driveAgreement(ctx context.Context, p agreementPick, s
 			return err
 		}
 	}
+	stages := []handoverv1.PartyTransfer_State{handoverv1.PartyTransfer_SENT, handoverv1.PartyTransfer_RECEIVED, handoverv1.PartyTransfer_CONFIRMED}
 	if state != handoverv1.Handover_COMPLETED {
+		// One letter sent, the other member's not yet.
+		if err := hs.transferParty(a, h, members[:1], stages[:1]); err != nil {
+			return err
+		}
 		return hs.receiveAgreementHalf(a, h)
 	}
-	return hs.completeAgreement(a, h, communities[0])
+	if err := hs.transferParty(a, h, members, stages); err != nil {
+		return err
+	}
+	if err := hs.completeAgreement(a, h, communities[0]); err != nil {
+		return err
+	}
+	return hs.keepInCustody(ctx, a, h.Id)
+}
+
+// partyMembersOf are the party members of p's agreement: its first two
+// retirees, members of the enterprise's party committee.
+func partyMembersOf(p agreementPick) []*handoverv1.PartyMember {
+	ids := p.retirees()
+	out := make([]*handoverv1.PartyMember, 0, 2)
+	for _, id := range ids[:min(2, len(ids))] {
+		out = append(out, &handoverv1.PartyMember{RetireeId: id, FromOrganisation: p.enterprise.Name + "党委"})
+	}
+	return out
+}
+
+// transferParty records stages of the members' party membership
+// transfers to the street's party working committee, as the receiving
+// unit's supervisor, a few days apart.
+func (hs *handoverSeeder) transferParty(a agreementActors, h *handoverv1.Handover, members []*handoverv1.PartyMember, stages []handoverv1.PartyTransfer_State) error {
+	for i, m := range members {
+		for j, stage := range stages {
+			req := &handoverv1.RecordPartyTransferRequest{Id: h.Id, RetireeId: m.RetireeId, Stage: stage, Date: dateDaysAgo(20 - 5*j)}
+			if stage == handoverv1.PartyTransfer_SENT {
+				req.IntroductionLetterNo = fmt.Sprintf("组介字〔2026〕%s%02d号", h.Id[len(h.Id)-3:], i+1)
+				req.ToOrganisation = "街道党工委"
+				req.ReceivingLevel = handoverv1.PartyTransfer_STREET
+			}
+			if _, err := hs.client.RecordPartyTransfer(a.street, req); err != nil {
+				return fmt.Errorf("party transfer %v: %w", stage, err)
+			}
+		}
+	}
+	return nil
+}
+
+// keepInCustody shelves the files the completed agreement put in the
+// archivist's custody, and lends the first out (approved by a second
+// archivist) and lets the second be read and returned.
+func (hs *handoverSeeder) keepInCustody(ctx context.Context, a agreementActors, handoverID string) error {
+	got, err := hs.client.GetHandover(a.archivist, &handoverv1.GetHandoverRequest{Id: handoverID})
+	if err != nil {
+		return err
+	}
+	var files []string
+	for _, d := range got.Handover.Dossiers {
+		if d.ArchiveFileId != "" {
+			files = append(files, d.ArchiveFileId)
+		}
+	}
+	if len(files) < 2 {
+		return fmt.Errorf("agreement %s put %d files in custody, want at least 2", handoverID, len(files))
+	}
+	checker, err := hs.as(ctx, authn.Principal{Subject: "seed-archivist-2", Role: authn.RoleArchivist, District: got.Handover.ReceiverCode[:6]})
+	if err != nil {
+		return err
+	}
+	c := hs.client
+	for i, id := range files {
+		if _, err := c.ShelveArchiveFile(a.archivist, &handoverv1.ShelveArchiveFileRequest{Id: id, ShelfLocation: fmt.Sprintf("A区-%02d架-%d层", 1+i/6, 1+i%6)}); err != nil {
+			return fmt.Errorf("shelve: %w", err)
+		}
+	}
+	loans := []struct {
+		kind    handoverv1.ArchiveLoan_Kind
+		who     string
+		purpose string
+	}{
+		{handoverv1.ArchiveLoan_LOAN, "区人社局养老保险科", "核定视同缴费年限"},
+		{handoverv1.ArchiveLoan_READING, "本人子女", "办理遗属待遇前查阅工作经历"},
+	}
+	for i, l := range loans {
+		if _, err := c.RequestArchiveLoan(a.archivist, &handoverv1.RequestArchiveLoanRequest{Id: files[i], Kind: l.kind, Borrower: l.who, Purpose: l.purpose, DueOn: dateDaysAgo(-14)}); err != nil {
+			return fmt.Errorf("request a loan: %w", err)
+		}
+		if _, err := c.DecideArchiveLoan(checker, &handoverv1.DecideArchiveLoanRequest{Id: files[i], Approved: true, Note: "经审批同意"}); err != nil {
+			return fmt.Errorf("approve a loan: %w", err)
+		}
+	}
+	_, err = c.ReturnArchiveFile(a.archivist, &handoverv1.ReturnArchiveFileRequest{Id: files[1]})
+	return err
 }
 
 // receiveAgreementHalf receives half of h's archives (as the archivist)
@@ -278,4 +372,89 @@ func (hs *handoverSeeder) completeAgreement(a agreementActors, h *handoverv1.Han
 	}
 	hs.logf("agreement %s completed; waiting up to %v for its delivery", done.Handover.Id, deliveryWait)
 	return hs.awaitDelivery(a.street, h.Id)
+}
+
+// seedMonthly adds, unless the city's enterprises have one already, an
+// enterprise's monthly new-retiree handovers created in one batch: the
+// earlier month's taken to completion (which leaves the community's
+// clerk its tasks, the first contact card issued), the later month's
+// left submitted.
+func (hs *handoverSeeder) seedMonthly(ctx context.Context, plan *cityPlan, existing []*handoverv1.Handover, used map[string]bool) (int, error) {
+	ours := map[string]bool{}
+	for _, e := range plan.Enterprises {
+		ours[e.CreditCode] = true
+	}
+	for _, h := range existing {
+		if ours[h.EnterpriseCreditCode] && h.Kind == handoverv1.Handover_MONTHLY_NEW_RETIREES {
+			return 0, nil
+		}
+	}
+	picks, err := hs.pick(ctx, plan, 1, used)
+	if err != nil || len(picks) == 0 {
+		if err == nil {
+			fmt.Fprintln(hs.progress, "seed: no enterprise has two retirees left to hand over; no monthly handovers")
+		}
+		return 0, err
+	}
+	p := picks[0]
+	half := len(p.retirees) / 2
+	batch := make([]*handoverv1.Handover, 0, 2)
+	for _, ids := range [][]string{p.retirees[:half], p.retirees[half:]} {
+		h := packageOf(handoverPick{enterprise: p.enterprise, community: p.community, retirees: ids})
+		h.Kind, h.Funds, h.Premises = handoverv1.Handover_MONTHLY_NEW_RETIREES, nil, nil
+		batch = append(batch, h)
+	}
+	ent, err := hs.as(ctx, authn.Principal{Subject: "seed-enterprise-" + p.enterprise.CreditCode, Role: authn.RoleEnterprise, Enterprise: p.enterprise.CreditCode})
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hs.client.BatchCreateHandovers(ent, &handoverv1.BatchCreateHandoversRequest{Handovers: batch})
+	if err != nil {
+		return 0, fmt.Errorf("batch create: %w", err)
+	}
+	hs.logf("monthly handovers: %d packages of %s for community %s", len(resp.Handovers), p.enterprise.CreditCode, p.community)
+	for _, h := range resp.Handovers {
+		if _, err := hs.client.SubmitHandover(ent, &handoverv1.SubmitHandoverRequest{Id: h.Id}); err != nil {
+			return 0, err
+		}
+	}
+	return len(resp.Handovers), hs.completeMonthly(ctx, p.community, resp.Handovers[0])
+}
+
+// completeMonthly takes a submitted monthly package to completion (the
+// bureau verifies, the clerk receives the archives and completes) and
+// has the clerk record the first contact card it then owes.
+func (hs *handoverSeeder) completeMonthly(ctx context.Context, community string, h *handoverv1.Handover) error {
+	bureau, err := hs.as(ctx, authn.Principal{Subject: "seed-bureau", Role: authn.RoleBureau})
+	if err != nil {
+		return err
+	}
+	clerk, err := hs.as(ctx, authn.Principal{Subject: "seed-clerk-" + community, Role: authn.RoleClerk, Communities: []string{community}})
+	if err != nil {
+		return err
+	}
+	c := hs.client
+	if _, err := c.VerifyRoster(bureau, &handoverv1.VerifyRosterRequest{Id: h.Id, DocumentSha256: rosterDigest(h), Note: "当月新退休人员花名册已核对"}); err != nil {
+		return err
+	}
+	if _, err := c.ReceiveArchives(clerk, &handoverv1.ReceiveArchivesRequest{Id: h.Id, Dossiers: dossierReceipts(h, h.RetireeIds)}); err != nil {
+		return err
+	}
+	if _, err := c.CompleteHandover(clerk, &handoverv1.CompleteHandoverRequest{Id: h.Id}); err != nil {
+		return err
+	}
+	if err := hs.awaitDelivery(clerk, h.Id); err != nil {
+		return err
+	}
+	tasks, err := c.ListHandoverTasks(clerk, &handoverv1.ListHandoverTasksRequest{CommunityId: community, State: handoverv1.HandoverTask_OPEN, PageSize: 100})
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks.Tasks {
+		if t.HandoverId == h.Id && t.Kind == handoverv1.HandoverTask_CONTACT_CARD {
+			_, err := c.CompleteHandoverTask(clerk, &handoverv1.CompleteHandoverTaskRequest{Id: t.Id, Etag: t.Etag, DoneOn: dateDaysAgo(0), Note: "联系卡已发放，本人签收"})
+			return err
+		}
+	}
+	return fmt.Errorf("the completed monthly handover %s left community %s no contact card to issue", h.Id, community)
 }

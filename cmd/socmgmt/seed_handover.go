@@ -81,6 +81,14 @@ func seedHandovers(ctx context.Context, cfg seedConfig, priv ed25519.PrivateKey,
 	}
 	n, err := hs.seedAgreements(ctx, plan, existing, used)
 	fmt.Fprintf(out, "Seeded %d agreements with a street office, allocated to %d communities each\n", n, agreementParts)
+	if err != nil {
+		return err
+	}
+	if existing, used, err = hs.existing(ctx); err != nil {
+		return err
+	}
+	n, err = hs.seedMonthly(ctx, plan, existing, used)
+	fmt.Fprintf(out, "Seeded %d monthly new-retiree handovers in one batch\n", n)
 	return err
 }
 
@@ -114,8 +122,9 @@ func (hs *handoverSeeder) seed(ctx context.Context, plan *cityPlan) (created []h
 	}
 	have := map[handoverv1.Handover_State]bool{}
 	for _, h := range existing {
-		// Agreements without a community are seedAgreements' own.
-		if ours[h.EnterpriseCreditCode] && h.CommunityId != "" {
+		// Agreements without a community and monthly packages are
+		// seedAgreements' and seedMonthly's own.
+		if ours[h.EnterpriseCreditCode] && h.CommunityId != "" && h.Kind != handoverv1.Handover_MONTHLY_NEW_RETIREES {
 			have[h.State] = true
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,22 +165,28 @@ func TestSeedHandovers(t *testing.T) {
 	states := map[handoverv1.Handover_State]*handoverv1.Handover{}
 	agreements := map[handoverv1.Handover_State]*handoverv1.Handover{}
 	enterprises := map[string]bool{}
+	var monthly []*handoverv1.Handover
 	for _, h := range list.Handovers {
 		if h.CommunityId == "" {
 			agreements[h.State] = h
 			continue
 		}
+		if h.Kind == handoverv1.Handover_MONTHLY_NEW_RETIREES {
+			monthly = append(monthly, h)
+			continue
+		}
 		states[h.State] = h
 		enterprises[h.EnterpriseCreditCode] = true
 	}
-	if len(list.Handovers) != 7 || len(states) != 5 || len(enterprises) != 5 {
+	if len(list.Handovers) != 9 || len(states) != 5 || len(enterprises) != 5 || len(monthly) != 2 {
 		t.Logf("seed said:\n%s\n%s", out.String(), progress.String())
 		t.Fatalf("%d handovers, packages in %d states of %d enterprises, want 7 handovers, 5 of each", len(list.Handovers), len(states), len(enterprises))
 	}
 	if !strings.Contains(out.String(), "Seeded 2 agreements") {
 		t.Errorf("summary: %s", out.String())
 	}
-	wantAgreements(t, ctx, regAdmin, agreements)
+	wantAgreements(t, ctx, regAdmin, agreements, monthly)
+	wantCustodyAndTasks(t, admin, hoClient, agreements[handoverv1.Handover_COMPLETED], monthly)
 	done := states[handoverv1.Handover_COMPLETED]
 	if done.Delivery.GetState() != handoverv1.Delivery_DELIVERED || done.Premises[0].VenueId == "" {
 		t.Errorf("completed handover's delivery %v, premises %v", done.Delivery, done.Premises[0])
@@ -210,7 +215,7 @@ func TestSeedHandovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Handovers) != 7 {
+	if len(again.Handovers) != 9 {
 		t.Errorf("second run left %d handovers", len(again.Handovers))
 	}
 }
@@ -244,8 +249,9 @@ func TestSeedHandoversUnreachable(t *testing.T) {
 // wantAgreements checks the seeded agreements: the completed one
 // allocated to three communities, every track that applies completed and
 // each retiree community-managed in its own community; the open one with
-// every track that applies open, a part still unallocated.
-func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistryServiceClient, agreements map[handoverv1.Handover_State]*handoverv1.Handover) {
+// every track that applies open, a part still unallocated; with the
+// monthly packages, tracks in each state.
+func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistryServiceClient, agreements map[handoverv1.Handover_State]*handoverv1.Handover, monthly []*handoverv1.Handover) {
 	t.Helper()
 	done, open := agreements[handoverv1.Handover_COMPLETED], agreements[handoverv1.Handover_SUBMITTED]
 	if done == nil || open == nil {
@@ -255,8 +261,11 @@ func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistrySe
 		t.Errorf("completed agreement: allocations %v, verification %v", done.Allocations, done.RosterVerification)
 	}
 	seen := map[handoverv1.Track_State]bool{}
-	for _, tr := range append(slices.Clone(done.Tracks), open.Tracks...) {
-		seen[tr.State] = true
+	// The monthly packages have no premises, funds or party transfers.
+	for _, h := range append([]*handoverv1.Handover{done, open}, monthly...) {
+		for _, tr := range h.Tracks {
+			seen[tr.State] = true
+		}
 	}
 	for _, tr := range done.Tracks {
 		if tr.State == handoverv1.Track_OPEN {
@@ -264,7 +273,7 @@ func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistrySe
 		}
 	}
 	if len(seen) != 3 {
-		t.Errorf("the agreements' tracks are in states %v, want all three", seen)
+		t.Errorf("the seeded tracks are in states %v, want all three", seen)
 	}
 	allocated := 0
 	for _, a := range open.Allocations {
@@ -283,5 +292,52 @@ func wantAgreements(t *testing.T, ctx context.Context, reg registryv1.RegistrySe
 				t.Errorf("retiree %s after the completed agreement: %v in %s, want %s", id, r.Retiree.ManagementMode, r.Retiree.CommunityId, a.CommunityId)
 			}
 		}
+	}
+}
+
+// wantCustodyAndTasks checks what the seed leaves after completion: the
+// completed agreement's party transfers confirmed and its files shelved,
+// one lent out; the completed monthly package's tasks, the first contact
+// card issued.
+func wantCustodyAndTasks(t *testing.T, admin context.Context, ho handoverv1.HandoverServiceClient, done *handoverv1.Handover, monthly []*handoverv1.Handover) {
+	t.Helper()
+	if len(done.PartyTransfers) != 2 || done.PartyTransfers[0].State != handoverv1.PartyTransfer_CONFIRMED {
+		t.Errorf("completed agreement's party transfers %v", done.PartyTransfers)
+	}
+	files, err := ho.ListArchiveFiles(admin, &handoverv1.ListArchiveFilesRequest{District: done.ReceiverCode[:6]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onLoan, shelved int
+	for _, f := range files.ArchiveFiles {
+		if f.State == handoverv1.ArchiveFile_ON_LOAN {
+			onLoan++
+		}
+		if f.ShelfLocation != "" {
+			shelved++
+		}
+	}
+	if onLoan != 1 || shelved < 2 {
+		t.Errorf("files in custody: %d on loan, %d shelved, of %d", onLoan, shelved, len(files.ArchiveFiles))
+	}
+	tasks, err := ho.ListHandoverTasks(admin, &handoverv1.ListHandoverTasksRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := 0
+	for _, tk := range tasks.Tasks {
+		if tk.State == handoverv1.HandoverTask_DONE {
+			done2++
+		}
+	}
+	if len(tasks.Tasks) == 0 || done2 != 1 {
+		t.Errorf("%d tasks, %d done; want the completed packages' tasks, one contact card issued", len(tasks.Tasks), done2)
+	}
+	states := map[handoverv1.Handover_State]int{}
+	for _, h := range monthly {
+		states[h.State]++
+	}
+	if states[handoverv1.Handover_COMPLETED] != 1 || states[handoverv1.Handover_SUBMITTED] != 1 {
+		t.Errorf("monthly packages in states %v", states)
 	}
 }
