@@ -247,7 +247,7 @@ func (r *agreementRun) addBatches(_ context.Context) error {
 		for i, id := range all[from:min(from+agreementBatch, len(all))] {
 			batch = append(batch, &handoverv1.BatchRetiree{RetireeId: id, Dossier: &handoverv1.Dossier{
 				DossierNo: fmt.Sprintf("ZJ-%05d", from+i+1), Volumes: 2,
-				Checklist: []handoverv1.ArchiveCategory{handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS},
+				Checklist: everyMaterial,
 			}})
 		}
 		resp, err := r.cl.handover.BatchAddRetirees(r.tk.enterprise, &handoverv1.BatchAddRetireesRequest{Id: r.id, Etag: r.etag, Retirees: batch})

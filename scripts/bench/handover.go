@@ -366,10 +366,14 @@ func benchPackage(code string, ids []string) *handoverv1.Handover {
 	}
 	for i, id := range ids {
 		p.Dossiers = append(p.Dossiers, &handoverv1.Dossier{RetireeId: id, DossierNo: fmt.Sprintf("BYQ-%05d", i+1), Volumes: 2,
-			Checklist: []handoverv1.ArchiveCategory{
-				handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_AUTOBIOGRAPHY, handoverv1.ArchiveCategory_APPRAISAL,
-				handoverv1.ArchiveCategory_EDUCATION_TITLES, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS,
-			}})
+			Checklist: everyMaterial})
 	}
 	return p
+}
+
+// everyMaterial is the checklist of a dossier holding every material an
+// enterprise retiree's file must hold, so that receiving it settles it.
+var everyMaterial = []handoverv1.ArchiveCategory{
+	handoverv1.ArchiveCategory_RESUME, handoverv1.ArchiveCategory_AUTOBIOGRAPHY, handoverv1.ArchiveCategory_APPRAISAL,
+	handoverv1.ArchiveCategory_EDUCATION_TITLES, handoverv1.ArchiveCategory_WAGES_APPOINTMENTS,
 }
