@@ -83,21 +83,7 @@ func taskFilterOf(req *pb.ListHandoverTasksRequest, today string) (TaskFilter, e
 // community of its area, or of the whole area. It returns the permission
 // error of a filter that asks for more.
 func narrowTaskFilter(p *authn.Principal, f *TaskFilter) error {
-	switch p.Role {
-	case authn.RoleClerk:
-		if f.CommunityID != "" && !p.InCommunity(f.CommunityID) {
-			return authn.ErrPermissionDenied
-		}
-		if f.CommunityID == "" && len(p.Communities) == 1 {
-			f.CommunityID = p.Communities[0]
-		}
-	case authn.RoleStreet, authn.RoleDistrict:
-		if f.CommunityID != "" && !p.InArea(f.CommunityID) {
-			return authn.ErrPermissionDenied
-		}
-		f.Area = p.Area()
-	}
-	return nil
+	return narrowCommunity(p, &f.CommunityID, &f.Area)
 }
 
 // CompleteHandoverTask implements pb.HandoverServiceServer: the clerk of

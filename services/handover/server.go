@@ -315,23 +315,37 @@ func narrowHandoverFilter(p *authn.Principal, f *Filter) error {
 			return authn.ErrPermissionDenied
 		}
 		f.EnterpriseCode = p.Enterprise
-	case authn.RoleClerk:
-		if f.CommunityID != "" && !p.InCommunity(f.CommunityID) {
-			return authn.ErrPermissionDenied
-		}
-		if f.CommunityID == "" && len(p.Communities) == 1 {
-			f.CommunityID = p.Communities[0]
-		}
-	case authn.RoleStreet, authn.RoleDistrict:
-		if f.CommunityID != "" && !p.InArea(f.CommunityID) {
-			return authn.ErrPermissionDenied
-		}
-		f.Area = p.Area()
+	case authn.RoleClerk, authn.RoleStreet, authn.RoleDistrict:
+		return narrowCommunity(p, &f.CommunityID, &f.Area)
 	case authn.RoleArchivist:
 		if f.CommunityID != "" && !p.KeepsArchivesOf(f.CommunityID) {
 			return authn.ErrPermissionDenied
 		}
 		f.Area = p.District
+	}
+	return nil
+}
+
+// narrowCommunity confines the community and area of a list filter to
+// what a clerk or supervisor p may list: a clerk one of its communities,
+// or all of them (its one community when it has one, for the index); a
+// supervisor one community of its area, or the whole area. It returns the
+// permission error of a filter that asks for more; other roles' filters
+// are left as they are.
+func narrowCommunity(p *authn.Principal, community, area *string) error {
+	switch p.Role {
+	case authn.RoleClerk:
+		if *community != "" && !p.InCommunity(*community) {
+			return authn.ErrPermissionDenied
+		}
+		if *community == "" && len(p.Communities) == 1 {
+			*community = p.Communities[0]
+		}
+	case authn.RoleStreet, authn.RoleDistrict:
+		if *community != "" && !p.InArea(*community) {
+			return authn.ErrPermissionDenied
+		}
+		*area = p.Area()
 	}
 	return nil
 }
