@@ -1,26 +1,16 @@
 package handover
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
@@ -57,7 +47,7 @@ func (g grpcBatches) progress(ctx context.Context, q *pb.GetHandoverProgressRequ
 // gateway rendered, checking that the HTTP status is the code's.
 type restBatches struct {
 	t    *testing.T
-	base string
+	call func(ctx context.Context, method, path, body string) error
 }
 
 func (r restBatches) add(ctx context.Context, id, etag string, rs []*pb.BatchRetiree) error {
@@ -88,54 +78,7 @@ func (r restBatches) progress(ctx context.Context, q *pb.GetHandoverProgressRequ
 }
 
 func (r restBatches) do(ctx context.Context, method, path string, body []byte) error {
-	r.t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, r.base+path, bytes.NewReader(body))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	md, _ := metadata.FromOutgoingContext(ctx)
-	if auth := md.Get("authorization"); len(auth) > 0 {
-		req.Header.Set("Authorization", auth[0])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	st := new(status.Status)
-	if err := protojson.Unmarshal(got, st); err != nil {
-		r.t.Fatalf("%s %s: HTTP %d, body not a status: %v\n%s", method, path, resp.StatusCode, err, got)
-	}
-	if want := runtime.HTTPStatusFromCode(codes.Code(st.Code)); resp.StatusCode != want {
-		r.t.Errorf("%s %s: HTTP %d for %v, want %d", method, path, resp.StatusCode, codes.Code(st.Code), want)
-	}
-	return grpcstatus.ErrorProto(st)
-}
-
-// startGateway serves a gateway in front of w's handover service (which
-// must serve TCP) and returns its base URL.
-func startGateway(t *testing.T, w *world) string {
-	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.HandoverAddr, cfg.AdminAddr = w.addr, ""
-	g, err := gateway.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g)
-	t.Cleanup(func() {
-		ts.Close()
-		_ = g.Close()
-	})
-	return ts.URL
+	return r.call(ctx, method, path, string(body))
 }
 
 // TestBatchesAuthorisationMatrix calls the batches' RPCs as every role
@@ -147,8 +90,8 @@ func startGateway(t *testing.T, w *world) string {
 func TestBatchesAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{tcp: true})
-	base := startGateway(t, w)
-	for name, api := range map[string]batchesAPI{"gRPC": grpcBatches{w.client}, "REST": restBatches{t: t, base: base}} {
+	rest := restClient(t, w.addr)
+	for name, api := range map[string]batchesAPI{"gRPC": grpcBatches{w.client}, "REST": restBatches{t: t, call: rest}} {
 		t.Run(name, func(t *testing.T) { batchesMatrix(t, w, api) })
 	}
 }

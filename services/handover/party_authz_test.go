@@ -1,23 +1,14 @@
 package handover
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -51,7 +42,7 @@ func (g grpcCalls) reportPartyTransfers(ctx context.Context, req *pb.ReportParty
 // status it carries.
 type restCalls struct {
 	t    *testing.T
-	base string
+	call func(ctx context.Context, method, path, body string) error
 }
 
 func (r restCalls) setPartyMembers(ctx context.Context, req *pb.SetPartyMembersRequest) error {
@@ -72,59 +63,14 @@ func (r restCalls) reportPartyTransfers(ctx context.Context, req *pb.ReportParty
 
 func (r restCalls) do(ctx context.Context, method, path string, body proto.Message) error {
 	r.t.Helper()
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := protojson.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = protojson.Marshal(body); err != nil {
 			r.t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, r.base+path, rd)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	md, _ := metadata.FromOutgoingContext(ctx)
-	if auth := md.Get("authorization"); len(auth) > 0 {
-		req.Header.Set("Authorization", auth[0])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	st := new(spb.Status)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, st); err != nil {
-		r.t.Fatalf("%s %s: HTTP %d with a body that is no status: %v: %.200s", method, path, resp.StatusCode, err, b)
-	}
-	return status.ErrorProto(st)
-}
-
-// startPartyGateway serves a gateway in front of w's handover service
-// and returns its base URL.
-func startPartyGateway(t *testing.T, w *world) string {
-	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.RegistryAddr, cfg.AdminAddr, cfg.HandoverAddr = "", "", w.addr
-	g, err := gateway.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g)
-	t.Cleanup(func() {
-		ts.Close()
-		if err := g.Close(); err != nil {
-			t.Errorf("closing the gateway: %v", err)
-		}
-	})
-	return ts.URL
+	return r.call(ctx, method, path, string(b))
 }
 
 // TestPartyAuthorisationMatrix calls every party RPC as every role, over
@@ -134,8 +80,8 @@ func startPartyGateway(t *testing.T, w *world) string {
 func TestPartyAuthorisationMatrix(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{tcp: true})
-	base := startPartyGateway(t, w)
-	for name, calls := range map[string]partyCalls{"gRPC": grpcCalls{w.client}, "REST": restCalls{t: t, base: base}} {
+	rest := restClient(t, w.addr)
+	for name, calls := range map[string]partyCalls{"gRPC": grpcCalls{w.client}, "REST": restCalls{t: t, call: rest}} {
 		t.Run(name, func(t *testing.T) {
 			servicetest.RunMatrix(t, partyMatrix(t, w, calls))
 		})
