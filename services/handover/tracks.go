@@ -70,11 +70,14 @@ func socialInsuranceTrack(h *pb.Handover) *pb.Track {
 }
 
 // archivesTrack is the archivist's: one item per dossier, settled when it
-// was received or its absence explained.
+// was received with each required material present or explained, or its
+// absence explained material by material (a party member's file must
+// hold the party and league records too).
 func archivesTrack(h *pb.Handover) *pb.Track {
 	t := &pb.Track{Kind: pb.Track_ARCHIVES, ReceiverRole: string(authn.RoleArchivist), Items: int64(len(h.Dossiers))}
+	party := partyMembers(h)
 	for _, d := range h.Dossiers {
-		if dossierSettled(d) {
+		if dossierSettled(d, party[d.RetireeId]) {
 			t.Settled++
 		}
 	}
