@@ -323,3 +323,25 @@ func TestAllocate(t *testing.T) {
 		t.Errorf("after settling: %v", h.Allocations)
 	}
 }
+
+// TestPlanCountsAtSubmit: the plan's counts of retirees and party members,
+// when given, are the package's.
+func TestPlanCountsAtSubmit(t *testing.T) {
+	h := newDraft(agreementFor([]string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"}))
+	h.Plan.PartyMembers = 1
+	fields := func() []string {
+		var out []string
+		for _, v := range localSubmitViolations(h, nil) {
+			out = append(out, v.Field)
+		}
+		return out
+	}
+	if got := fields(); !slices.Equal(got, []string{"plan.partyMembers"}) {
+		t.Errorf("one party member planned, none declared: %v", got)
+	}
+	h.PartyTransfers = []*pb.PartyTransfer{{RetireeId: "aaaaaaaaaaaaaaaa"}}
+	h.Plan.Retirees = 3
+	if got := fields(); !slices.Equal(got, []string{"plan.retirees"}) {
+		t.Errorf("three retirees planned, two listed: %v", got)
+	}
+}

@@ -365,6 +365,10 @@ func localSubmitViolations(h *pb.Handover, funds FundsRule) []fault.FieldViolati
 	if pl := h.GetPlan(); pl.GetRetirees() > 0 && int(pl.GetRetirees()) != len(h.RetireeIds) {
 		add("plan.retirees", fmt.Sprintf("the plan says %d retirees, the package lists %d", pl.GetRetirees(), len(h.RetireeIds)))
 	}
+	// Counts only: who the members are is for the PARTY track's receivers.
+	if pl := h.GetPlan(); pl.GetPartyMembers() > 0 && int(pl.GetPartyMembers()) != len(h.PartyTransfers) {
+		add("plan.partyMembers", fmt.Sprintf("the plan says %d party members, %d are declared", pl.GetPartyMembers(), len(h.PartyTransfers)))
+	}
 	return append(v, fundsViolations(h, funds)...)
 }
 
