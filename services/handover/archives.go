@@ -31,8 +31,9 @@ var everyFile = []pb.ArchiveCategory{
 }
 
 // requiredMaterials returns the categories d's file must hold: those of
-// every file, and the party and league records of a party member (one
-// the enterprise declared, partyMembers).
+// every file, and the party and league records of a party member. The
+// handover does not yet say who is a party member (the party track
+// does); until it does, callers pass false.
 func requiredMaterials(_ *pb.Dossier, partyMember bool) []pb.ArchiveCategory {
 	if partyMember {
 		return append(slices.Clone(everyFile), pb.ArchiveCategory_PARTY_LEAGUE)
@@ -47,7 +48,7 @@ func requiredMaterials(_ *pb.Dossier, partyMember bool) []pb.ArchiveCategory {
 // stored before materials were explained one by one) stands for the
 // explanation of every required material that has none of its own. A
 // dossier not yet received or explained lacks all of them.
-func unexplainedMaterials(d *pb.Dossier, partyMember bool) []pb.ArchiveCategory {
+func unexplainedMaterials(d *pb.Dossier) []pb.ArchiveCategory {
 	explained := make(map[pb.ArchiveCategory]bool, len(d.MissingMaterials))
 	found := make(map[pb.ArchiveCategory]bool, len(d.MissingMaterials))
 	for _, m := range d.MissingMaterials {
@@ -55,7 +56,7 @@ func unexplainedMaterials(d *pb.Dossier, partyMember bool) []pb.ArchiveCategory 
 		explained[m.Category] = m.Explanation != ""
 	}
 	var out []pb.ArchiveCategory
-	for _, c := range requiredMaterials(d, partyMember) {
+	for _, c := range requiredMaterials(d, false) {
 		switch d.State {
 		case pb.Dossier_RECEIVED:
 			if (found[c] || !slices.Contains(d.Checklist, c)) && !explained[c] {
@@ -75,8 +76,8 @@ func unexplainedMaterials(d *pb.Dossier, partyMember bool) []pb.ArchiveCategory 
 // dossierSettled reports whether d no longer stands in the way of the
 // archives track: received with every missing required material
 // explained, or missing with every material explained.
-func dossierSettled(d *pb.Dossier, partyMember bool) bool {
-	return (d.State == pb.Dossier_RECEIVED || d.State == pb.Dossier_MISSING) && len(unexplainedMaterials(d, partyMember)) == 0
+func dossierSettled(d *pb.Dossier) bool {
+	return (d.State == pb.Dossier_RECEIVED || d.State == pb.Dossier_MISSING) && len(unexplainedMaterials(d)) == 0
 }
 
 // archiveReceipt is a validated ReceiveArchives request.
@@ -179,7 +180,6 @@ func (w *txn) receiveArchives(h *pb.Handover, r archiveReceipt, actor Actor) (st
 		arrived = append(arrived, &pb.DossierReceipt{RetireeId: id})
 	}
 	arrived = append(arrived, r.dossiers...)
-	party := partyMembers(h)
 	filed := 0
 	for _, dr := range arrived {
 		d := byRetiree[dr.RetireeId]
@@ -189,14 +189,14 @@ func (w *txn) receiveArchives(h *pb.Handover, r archiveReceipt, actor Actor) (st
 			}
 			filed++
 		}
-		arrive(d, dr, party[d.RetireeId])
+		arrive(d, dr)
 		w.sign(d, actor)
 	}
 	for _, m := range r.missing {
 		d := byRetiree[m.RetireeId]
 		d.State, d.Explanation, d.VolumesReceived = pb.Dossier_MISSING, m.Explanation, 0
 		d.MissingMaterials = mergeMaterials(d.MissingMaterials, m.MissingMaterials)
-		noteMissingRequired(d, party[d.RetireeId])
+		noteMissingRequired(d)
 		w.sign(d, actor)
 	}
 	return receiptSummary(h, len(arrived), len(r.missing), filed), nil
@@ -205,14 +205,14 @@ func (w *txn) receiveArchives(h *pb.Handover, r archiveReceipt, actor Actor) (st
 // arrive records d as received as dr says. A dossier explained as
 // missing before sheds what was said of it then: what it lacks now is
 // what its checklist and this receipt say.
-func arrive(d *pb.Dossier, dr *pb.DossierReceipt, partyMember bool) {
+func arrive(d *pb.Dossier, dr *pb.DossierReceipt) {
 	if d.State == pb.Dossier_MISSING {
 		d.MissingMaterials = nil
 	}
 	d.VolumesReceived = volumesOf(d, dr)
 	d.State, d.Explanation = pb.Dossier_RECEIVED, ""
 	d.MissingMaterials = mergeMaterials(d.MissingMaterials, dr.MissingMaterials)
-	noteMissingRequired(d, partyMember)
+	noteMissingRequired(d)
 }
 
 // checkReceiptTargets fails unless every retiree a receipt names has a
@@ -280,8 +280,8 @@ func mergeMaterials(old, in []*pb.MissingMaterial) []*pb.MissingMaterial {
 // of them for a missing dossier) that no receipt named: a missing
 // dossier's one explanation becomes the explanation of each that has
 // none of its own; a received dossier's wait for theirs.
-func noteMissingRequired(d *pb.Dossier, partyMember bool) {
-	for _, c := range requiredMaterials(d, partyMember) {
+func noteMissingRequired(d *pb.Dossier) {
+	for _, c := range requiredMaterials(d, false) {
 		if d.State == pb.Dossier_RECEIVED && slices.Contains(d.Checklist, c) {
 			continue
 		}
@@ -305,7 +305,6 @@ func (w *txn) sign(d *pb.Dossier, actor Actor) {
 // never whose dossier.
 func receiptSummary(h *pb.Handover, arrived, missing, filed int) string {
 	var got, lacking, settled, unexplained int
-	party := partyMembers(h)
 	for _, d := range h.Dossiers {
 		switch d.State {
 		case pb.Dossier_RECEIVED:
@@ -313,11 +312,11 @@ func receiptSummary(h *pb.Handover, arrived, missing, filed int) string {
 		case pb.Dossier_MISSING:
 			lacking++
 		}
-		if dossierSettled(d, party[d.RetireeId]) {
+		if dossierSettled(d) {
 			settled++
 		}
 		if d.State != pb.Dossier_PENDING {
-			unexplained += len(unexplainedMaterials(d, party[d.RetireeId]))
+			unexplained += len(unexplainedMaterials(d))
 		}
 	}
 	return fmt.Sprintf("%d dossiers received (%d into custody), %d missing; in all %d received, %d missing, %d pending; %d settled, %d missing materials unexplained",
@@ -341,24 +340,13 @@ func keepReceipt(d, old *pb.Dossier) {
 
 // unsettledDossier says what an unsettled dossier still lacks, as the
 // completion's violation describes it.
-func unsettledDossier(d *pb.Dossier, partyMember bool) string {
+func unsettledDossier(d *pb.Dossier) string {
 	if d.State != pb.Dossier_RECEIVED && d.State != pb.Dossier_MISSING {
 		return "neither received nor explained as missing"
 	}
 	names := make([]string, 0, len(everyFile)+1)
-	for _, c := range unexplainedMaterials(d, partyMember) {
+	for _, c := range unexplainedMaterials(d) {
 		names = append(names, c.String())
 	}
 	return "missing materials without a written explanation: " + strings.Join(names, ", ")
-}
-
-// partyMembers is the set of h's retirees its enterprise declared party
-// members (SetPartyMembers): their files must hold the party and league
-// records too.
-func partyMembers(h *pb.Handover) map[string]bool {
-	out := make(map[string]bool, len(h.PartyTransfers))
-	for _, t := range h.PartyTransfers {
-		out[t.RetireeId] = true
-	}
-	return out
 }

@@ -1,7 +1,6 @@
 package handover
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -82,11 +81,11 @@ func TestUnexplainedMaterials(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := unexplainedMaterials(tc.dossier, false)
+			got := unexplainedMaterials(tc.dossier)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("unexplained (-want +got):\n%s", diff)
 			}
-			if settled := dossierSettled(tc.dossier, false); settled != (len(tc.want) == 0) {
+			if settled := dossierSettled(tc.dossier); settled != (len(tc.want) == 0) {
 				t.Errorf("settled = %v with %v unexplained", settled, got)
 			}
 		})
@@ -241,34 +240,4 @@ func wantArchivesTrack(t *testing.T, h *pb.Handover, state pb.Track_State, settl
 		}
 	}
 	t.Errorf("no archives track in %v", h.Tracks)
-}
-
-// TestPartyMemberFileNeedsPartyRecords: the file of a retiree the
-// enterprise declared a party member must hold the party and league
-// records, or explain their absence; another's need not.
-func TestPartyMemberFileNeedsPartyRecords(t *testing.T) {
-	h := &pb.Handover{
-		Dossiers: []*pb.Dossier{
-			{RetireeId: "aaaaaaaaaaaaaaaa", State: pb.Dossier_RECEIVED, Checklist: everyFile},
-			{RetireeId: "bbbbbbbbbbbbbbbb", State: pb.Dossier_RECEIVED, Checklist: everyFile},
-		},
-		PartyTransfers: []*pb.PartyTransfer{{RetireeId: "aaaaaaaaaaaaaaaa"}},
-	}
-	v := completeViolations(h)
-	var dossiers []string
-	for _, f := range v {
-		if strings.HasPrefix(f.Field, "dossiers") {
-			dossiers = append(dossiers, f.Field+": "+f.Description)
-		}
-	}
-	if want := []string{"dossiers[0]: missing materials without a written explanation: PARTY_LEAGUE"}; !slices.Equal(dossiers, want) {
-		t.Errorf("dossier violations %q, want %q", dossiers, want)
-	}
-	if tr := archivesTrack(h); tr.Settled != 1 {
-		t.Errorf("archives track settled %d of %d, want 1", tr.Settled, tr.Items)
-	}
-	h.Dossiers[0].MissingMaterials = []*pb.MissingMaterial{{Category: pb.ArchiveCategory_PARTY_LEAGUE, Explanation: "党员档案由原单位党委另行转递"}}
-	if tr := archivesTrack(h); tr.Settled != 2 {
-		t.Errorf("archives track settled %d of %d after the explanation, want 2", tr.Settled, tr.Items)
-	}
 }

@@ -549,7 +549,6 @@ func inspectPremises(h *pb.Handover, req *pb.InspectPremisesRequest) (string, er
 // premises not inspected.
 func completeViolations(h *pb.Handover) []fault.FieldViolation {
 	var v []fault.FieldViolation
-	party := partyMembers(h)
 	if h.RosterVerification == nil {
 		v = append(v, fault.FieldViolation{Field: "rosterVerification", Description: "the bureau has not verified the roster"})
 	}
@@ -566,8 +565,8 @@ func completeViolations(h *pb.Handover) []fault.FieldViolation {
 			Description: fmt.Sprintf("%d of %d fen received", f.GetReceivedFen(), f.GetAmountFen())})
 	}
 	for i, d := range h.Dossiers {
-		if member := party[d.RetireeId]; !dossierSettled(d, member) {
-			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: unsettledDossier(d, member)})
+		if !dossierSettled(d) {
+			v = append(v, fault.FieldViolation{Field: fmt.Sprintf("dossiers[%d]", i), Description: unsettledDossier(d)})
 		}
 	}
 	for i, o := range h.Obligations {

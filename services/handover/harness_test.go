@@ -268,14 +268,12 @@ func packageFor(ids []string) *pb.Handover {
 	return h
 }
 
-// fullChecklist lists every material a file must hold, a party
-// member's party and league records, and awards: a dossier that arrives
-// with it is settled.
+// fullChecklist lists every material a file must hold, and awards: a
+// dossier that arrives with it is settled.
 func fullChecklist() []pb.ArchiveCategory {
 	return []pb.ArchiveCategory{
 		pb.ArchiveCategory_RESUME, pb.ArchiveCategory_AUTOBIOGRAPHY, pb.ArchiveCategory_APPRAISAL,
-		pb.ArchiveCategory_EDUCATION_TITLES, pb.ArchiveCategory_PARTY_LEAGUE, pb.ArchiveCategory_AWARDS,
-		pb.ArchiveCategory_WAGES_APPOINTMENTS,
+		pb.ArchiveCategory_EDUCATION_TITLES, pb.ArchiveCategory_AWARDS, pb.ArchiveCategory_WAGES_APPOINTMENTS,
 	}
 }
 
