@@ -1,12 +1,14 @@
 package handover
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -344,4 +346,76 @@ func TestPlanCountsAtSubmit(t *testing.T) {
 	if got := fields(); !slices.Equal(got, []string{"plan.retirees"}) {
 		t.Errorf("three retirees planned, two listed: %v", got)
 	}
+}
+
+// TestReturnedPackageKeepsWhatWasReceived: a returned package may be
+// edited, but the bureau verifies the roster it submits next, and what
+// the receiving side recorded is not orphaned nor forged.
+func TestReturnedPackageKeepsWhatWasReceived(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	h := w.submitted(2)
+	h = w.handover(w.client.VerifyRoster(w.as(bureauP), &pb.VerifyRosterRequest{Id: h.Id, Etag: h.Etag, DocumentSha256: rosterSHA}))
+	h = w.handover(w.client.ReturnHandover(w.as(clerkAP), &pb.ReturnHandoverRequest{Id: h.Id, Etag: h.Etag, Reason: "花名册有误"}))
+	if h.RosterVerification != nil {
+		t.Errorf("a returned package keeps the roster verification %v", h.RosterVerification)
+	}
+	wantTrack(t, h, pb.Track_SOCIAL_INSURANCE, pb.Track_OPEN)
+
+	// Receipts are the receiver's to record, never the enterprise's.
+	extra := w.retirees(1, enterpriseX, registryv1.ManagementMode_ENTERPRISE)[0]
+	forged := &pb.Dossier{DossierNo: "D-99999", Volumes: 1, Checklist: fullChecklist(), State: pb.Dossier_RECEIVED,
+		ReceivedBy: "forged", ArchiveFileId: "Fforged", MissingMaterials: []*pb.MissingMaterial{{Category: pb.ArchiveCategory_RESUME, Explanation: "已说明"}}}
+	_, err := w.client.BatchAddRetirees(w.as(enterpriseXP), &pb.BatchAddRetireesRequest{Id: h.Id, Etag: h.Etag,
+		Retirees: []*pb.BatchRetiree{{RetireeId: extra, Dossier: forged}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.get(h.Id)
+	d := got.Dossiers[len(got.Dossiers)-1]
+	if d.State != pb.Dossier_PENDING || d.ReceivedBy != "" || d.ArchiveFileId != "" || len(d.MissingMaterials) != 0 {
+		t.Errorf("a batch-added dossier keeps receipt fields: %v", d)
+	}
+}
+
+// TestLeavingRefusedWhileReceived: retirees leave a returned package
+// with their pending party transfers, but not while a transfer has a
+// recorded stage or their dossier is a file in custody.
+func TestLeavingRefusedWhileReceived(t *testing.T) {
+	base := func() *pb.Handover {
+		return &pb.Handover{
+			State:      pb.Handover_RETURNED,
+			RetireeIds: []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"},
+			Dossiers: []*pb.Dossier{
+				{RetireeId: "aaaaaaaaaaaaaaaa"}, {RetireeId: "bbbbbbbbbbbbbbbb"}, {RetireeId: "cccccccccccccccc", ArchiveFileId: "F1"},
+			},
+			PartyTransfers: []*pb.PartyTransfer{
+				{RetireeId: "aaaaaaaaaaaaaaaa", State: pb.PartyTransfer_PENDING}, {RetireeId: "bbbbbbbbbbbbbbbb", State: pb.PartyTransfer_SENT},
+			},
+		}
+	}
+	h := base()
+	if _, err := removeRetirees(h, []string{"aaaaaaaaaaaaaaaa"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.PartyTransfers) != 1 || h.PartyTransfers[0].RetireeId != "bbbbbbbbbbbbbbbb" {
+		t.Errorf("the pending transfer stays after its retiree left: %v", h.PartyTransfers)
+	}
+	for _, id := range []string{"bbbbbbbbbbbbbbbb", "cccccccccccccccc"} {
+		h := base()
+		var rule *fault.RuleError
+		if _, err := removeRetirees(h, []string{id}); !errors.As(err, &rule) {
+			t.Errorf("removing %s: err = %v, want a rule refusal", id, err)
+		}
+	}
+}
+
+// TestAllocateMissingHandover: only admin learns that a handover to
+// allocate does not exist.
+func TestAllocateMissingHandover(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	req := &pb.AllocateRetireesRequest{Id: "H0000000000000000", CommunityId: "210102001099", RetireeIds: []string{"aaaaaaaaaaaaaaaa"}}
+	wantCode(t, servicetest.ErrOf(w.client.AllocateRetirees(w.as(streetAP), req)), codes.PermissionDenied)
+	wantCode(t, servicetest.ErrOf(w.client.AllocateRetirees(w.as(adminP), req)), codes.NotFound)
 }

@@ -350,3 +350,30 @@ func unsettledDossier(d *pb.Dossier) string {
 	}
 	return "missing materials without a written explanation: " + strings.Join(names, ", ")
 }
+
+// inCustody lists the retirees of h whose dossier is a file in the
+// archivist's custody.
+func inCustody(h *pb.Handover) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range h.Dossiers {
+		if d.ArchiveFileId != "" {
+			out[d.RetireeId] = true
+		}
+	}
+	return out
+}
+
+// checkCustodyKept refuses an edit of a returned package that would
+// orphan a file in custody: the retiree taken out, its dossier dropped or
+// given another number (which would file it a second time).
+func checkCustodyKept(before map[string]bool, h *pb.Handover) error {
+	after := inCustody(h)
+	for id := range before {
+		if !after[id] {
+			return fault.Rule(ReasonDossierInCustody,
+				"a retiree whose dossier is in the archivist's custody cannot leave the package, nor its dossier change number",
+				"retireeId", id)
+		}
+	}
+	return nil
+}

@@ -145,7 +145,10 @@ func addRetirees(h *pb.Handover, rs []*pb.BatchRetiree) (string, error) {
 			continue
 		}
 		d := proto.Clone(r.Dossier).(*pb.Dossier)
-		d.RetireeId, d.State, d.Explanation = r.RetireeId, pb.Dossier_PENDING, ""
+		// What receipts record is the receiver's to say, never the
+		// enterprise's.
+		clearReceipt(d)
+		d.RetireeId = r.RetireeId
 		h.Dossiers = append(h.Dossiers, d)
 		dossiers++
 	}
@@ -174,6 +177,11 @@ func removeRetirees(h *pb.Handover, ids []string) (string, error) {
 	if err := v.Err(); err != nil {
 		return "", err
 	}
+	if err := checkPartyLeaving(h, ids); err != nil {
+		return "", err
+	}
+	kept := inCustody(h)
+	dropPartyTransfers(h, ids)
 	h.RetireeIds = slices.DeleteFunc(h.RetireeIds, func(id string) bool { return gone[id] })
 	before := len(h.Dossiers)
 	h.Dossiers = slices.DeleteFunc(h.Dossiers, func(d *pb.Dossier) bool { return gone[d.RetireeId] })
@@ -181,6 +189,9 @@ func removeRetirees(h *pb.Handover, ids []string) (string, error) {
 		a.RetireeIds = slices.DeleteFunc(a.RetireeIds, func(id string) bool { return gone[id] })
 	}
 	h.Allocations = slices.DeleteFunc(h.Allocations, func(a *pb.Allocation) bool { return len(a.RetireeIds) == 0 })
+	if err := checkCustodyKept(kept, h); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("removed %d retirees and %d dossiers: %d retirees and %d dossiers in all",
 		len(ids), before-len(h.Dossiers), len(h.RetireeIds), len(h.Dossiers)), nil
 }

@@ -464,6 +464,9 @@ func returnToEnterprise(h *pb.Handover, reason string) (string, error) {
 	}
 	h.State = pb.Handover_RETURNED
 	h.ReturnReason = reason
+	// The enterprise may change the roster now: the bureau verifies the
+	// one it submits next.
+	h.RosterVerification = nil
 	return "returned: " + reason, nil
 }
 

@@ -110,6 +110,22 @@ func partyCounts(h *pb.Handover) (items, settled int64) {
 	return items, settled
 }
 
+// checkPartyLeaving refuses to let retirees leave h (an edit or a batch
+// removal of a returned package) while the receiving side has recorded a
+// stage of one's party transfer.
+func checkPartyLeaving(h *pb.Handover, left []string) error {
+	gone := make(map[string]bool, len(left))
+	for _, id := range left {
+		gone[id] = true
+	}
+	for _, t := range h.PartyTransfers {
+		if gone[t.RetireeId] && t.State != pb.PartyTransfer_PENDING {
+			return recordedTransfer("retireeIds", t)
+		}
+	}
+	return nil
+}
+
 // dropPartyTransfers takes the transfers of the retirees that left h.
 func dropPartyTransfers(h *pb.Handover, left []string) {
 	if len(left) == 0 || len(h.PartyTransfers) == 0 {

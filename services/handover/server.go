@@ -359,8 +359,15 @@ func (s *Server) UpdateHandover(ctx context.Context, req *pb.UpdateHandoverReque
 		return err
 	}
 	h, err := s.takeStep(ctx, byOwner, req.GetHandover().GetId(), req.GetHandover().GetEtag(), check, func(w *txn, cur *pb.Handover) (string, string, error) {
+		kept := inCustody(cur)
 		removed, detail, err := applyPatch(cur, patch)
 		if err != nil {
+			return "", "", err
+		}
+		if err := checkCustodyKept(kept, cur); err != nil {
+			return "", "", err
+		}
+		if err := checkPartyLeaving(cur, removed); err != nil {
 			return "", "", err
 		}
 		dropPartyTransfers(cur, removed)
@@ -607,13 +614,16 @@ func (s *Server) AllocateRetirees(ctx context.Context, req *pb.AllocateRetireesR
 		}
 		// The object check before registry is asked: a caller who may not
 		// allocate learns nothing of which community ids exist.
-		if h, err := s.store.GetHandover(req.Id); err == nil {
-			if p, _ := authn.FromContext(ctx); byAllocator.guard(p)(h) != nil {
-				return authn.ErrPermissionDenied
-			}
-			if !withinReceiver(h, req.CommunityId) {
-				return fault.Invalid("communityId", "not a community of the receiving unit "+h.ReceiverCode)
-			}
+		p, _ := authn.FromContext(ctx)
+		h, err := s.store.GetHandover(req.Id)
+		if err != nil {
+			return hide(p, err)
+		}
+		if byAllocator.guard(p)(h) != nil {
+			return authn.ErrPermissionDenied
+		}
+		if !withinReceiver(h, req.CommunityId) {
+			return fault.Invalid("communityId", "not a community of the receiving unit "+h.ReceiverCode)
 		}
 		found, err := s.registry.communityExists(ctx, req.CommunityId)
 		if err != nil {
