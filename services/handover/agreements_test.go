@@ -199,6 +199,28 @@ func TestAgreementAllocatedToThreeCommunities(t *testing.T) {
 			t.Errorf("timeline %v lacks %s", actions, want)
 		}
 	}
+	// A clerk with a part reads the steps of the whole package, not those
+	// naming the other parts.
+	ev, err := w.client.ListHandoverEvents(w.as(clerkAP), &pb.ListHandoverEventsRequest{Id: h.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ev.Events {
+		if !wholePackageSteps[e.Action] {
+			t.Errorf("clerk A reads the step %s: %s", e.Action, e.Detail)
+		}
+	}
+	if len(ev.Events) == 0 {
+		t.Error("clerk A reads no step at all")
+	}
+	// Whoever may read no party transfer learns nothing of them.
+	arch := w.handover(w.client.GetHandover(w.as(archivistAP), &pb.GetHandoverRequest{Id: h.Id}))
+	if _, ok := trackStates(arch)[pb.Track_PARTY]; ok || !arch.PartyWithheld {
+		t.Errorf("the archivist reads the PARTY track %v, partyWithheld %v", arch.Tracks, arch.PartyWithheld)
+	}
+	if _, ok := trackStates(w.get(h.Id))[pb.Track_PARTY]; !ok {
+		t.Error("admin does not read the PARTY track")
+	}
 }
 
 // TestAgreementReaders: the supervisors read the agreements their unit

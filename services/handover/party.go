@@ -2,6 +2,7 @@ package handover
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -69,23 +70,28 @@ func mayReadParty(p *authn.Principal, h *pb.Handover, alloc map[string]string) f
 }
 
 // redactParty leaves out of h, an answer to p, the party transfers p may
-// not read, and says so in party_withheld. Every answer that carries a
-// handover goes through it.
+// not read, and says so in party_withheld; a caller who may read none
+// gets no PARTY track either. Every answer that carries a handover goes
+// through it.
 func redactParty(p *authn.Principal, h *pb.Handover) {
 	if h == nil {
 		return
 	}
-	h.PartyWithheld = false
-	if len(h.PartyTransfers) == 0 {
-		return
-	}
 	var alloc map[string]string
-	if p.Is(authn.RoleClerk) {
+	if p.Is(authn.RoleClerk) && len(h.PartyTransfers) > 0 {
 		alloc = retireeCommunities(h)
 	}
 	may := mayReadParty(p, h, alloc)
 	if may == nil {
+		// Whoever may read no transfer learns nothing of them, not even
+		// whether there are any: no transfers, no PARTY track, and
+		// party_withheld always.
 		h.PartyTransfers, h.PartyWithheld = nil, true
+		h.Tracks = slices.DeleteFunc(h.Tracks, func(t *pb.Track) bool { return t.Kind == pb.Track_PARTY })
+		return
+	}
+	h.PartyWithheld = false
+	if len(h.PartyTransfers) == 0 {
 		return
 	}
 	kept := make([]*pb.PartyTransfer, 0, len(h.PartyTransfers))

@@ -2,6 +2,7 @@ package handover
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -239,20 +240,30 @@ func (s *Server) GetHandover(ctx context.Context, req *pb.GetHandoverRequest) (*
 // to answer: whoever may not see the handover gets the same 403 whether
 // or not it exists.
 func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) {
-	p, err := authn.Require(ctx, readers...)
+	p, h, err := s.readableWhole(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	h, err := s.store.GetHandover(id)
-	if err != nil {
-		return nil, s.fail(ctx, hide(p, err))
-	}
-	if !canSee(p, h) {
-		return nil, authn.ErrPermissionDenied
 	}
 	v := partView(p, h)
 	redactParty(p, v)
 	return v, nil
+}
+
+// readableWhole is readable's check, returning the caller and the whole
+// handover, before the caller's view of it.
+func (s *Server) readableWhole(ctx context.Context, id string) (*authn.Principal, *pb.Handover, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := s.store.GetHandover(id)
+	if err != nil {
+		return nil, nil, s.fail(ctx, hide(p, err))
+	}
+	if !canSee(p, h) {
+		return nil, nil, authn.ErrPermissionDenied
+	}
+	return p, h, nil
 }
 
 // ListHandovers implements pb.HandoverServiceServer. An enterprise lists
@@ -547,7 +558,7 @@ func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverR
 // ListHandoverEvents implements pb.HandoverServiceServer: whoever may read
 // the handover may read its timeline.
 func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEventsRequest) (*pb.ListHandoverEventsResponse, error) {
-	h, err := s.readable(ctx, req.Id)
+	p, h, err := s.readableWhole(ctx, req.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -559,7 +570,44 @@ func (s *Server) ListHandoverEvents(ctx context.Context, req *pb.ListHandoverEve
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	if shown := timelineFor(p, h); shown != nil {
+		events = slices.DeleteFunc(events, func(e *pb.Event) bool { return !shown[e.Action] })
+	}
 	return &pb.ListHandoverEventsResponse{Events: events, NextPageToken: page.Next(last)}, nil
+}
+
+// timelineFor is the steps of h's timeline p may read, nil for all of
+// them. A clerk with only a part of an agreement reads the steps of the
+// whole package, not those naming other communities' parts (allocations,
+// premises, deliveries, obligations, party transfers); whoever may read
+// no party transfer reads no party step.
+func timelineFor(p *authn.Principal, h *pb.Handover) map[string]bool {
+	if p.Role == authn.RoleClerk && !clerkHoldsAll(p, h) {
+		return wholePackageSteps
+	}
+	if mayReadParty(p, h, nil) == nil {
+		shown := make(map[string]bool, len(allSteps))
+		for _, a := range allSteps {
+			shown[a] = a != actionPartyMembersSet && a != actionPartyTransferRecorded
+		}
+		return shown
+	}
+	return nil
+}
+
+// allSteps are the actions a handover's timeline may have.
+var allSteps = []string{
+	actionCreated, actionUpdated, actionSubmitted, actionReturned, actionWithdrawn, actionFundsReceived,
+	actionArchivesReceived, actionPremisesInspected, actionCompleted, actionDelivered, actionDeliveryFailed,
+	actionAllocated, actionRosterVerified, actionObligationStopped, actionObligationResumed,
+	actionPartyMembersSet, actionPartyTransferRecorded,
+}
+
+// wholePackageSteps are the steps of the package as a whole, which every
+// part's clerk reads.
+var wholePackageSteps = map[string]bool{
+	actionCreated: true, actionUpdated: true, actionSubmitted: true, actionReturned: true, actionWithdrawn: true,
+	actionFundsReceived: true, actionArchivesReceived: true, actionRosterVerified: true, actionCompleted: true,
 }
 
 // ListObligations implements pb.HandoverServiceServer: bureau and admin
