@@ -106,26 +106,17 @@ func (hs *handoverSeeder) pickAgreement(ctx context.Context, plan *cityPlan, use
 // pickIn picks e's retirees in parts communities of one unit, a street
 // office (unitLen 9) or district (6), taking the first such unit.
 func (hs *handoverSeeder) pickIn(ctx context.Context, e *registryv1.Enterprise, used map[string]bool, unitLen, parts int) (agreementPick, bool, error) {
-	byUnit := map[string]map[string][]string{}
-	err := eachPage(func(token string) (string, error) {
-		resp, err := hs.registry.ListRetirees(ctx, &registryv1.ListRetireesRequest{
-			EnterpriseCreditCode: e.CreditCode, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
-			Status: registryv1.RetireeStatus_LIVING, PageSize: 1000, PageToken: token,
-		})
-		for _, r := range resp.GetRetirees() {
-			if used[r.Id] {
-				continue
-			}
-			unit := r.CommunityId[:unitLen]
-			if byUnit[unit] == nil {
-				byUnit[unit] = map[string][]string{}
-			}
-			byUnit[unit][r.CommunityId] = append(byUnit[unit][r.CommunityId], r.Id)
-		}
-		return resp.GetNextPageToken(), err
-	})
+	byCommunity, err := hs.unusedRetirees(ctx, e, used)
 	if err != nil {
-		return agreementPick{}, false, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
+		return agreementPick{}, false, err
+	}
+	byUnit := map[string]map[string][]string{}
+	for c, ids := range byCommunity {
+		unit := c[:unitLen]
+		if byUnit[unit] == nil {
+			byUnit[unit] = map[string][]string{}
+		}
+		byUnit[unit][c] = ids
 	}
 	for _, unit := range slices.Sorted(maps.Keys(byUnit)) {
 		communities := byUnit[unit]

@@ -195,21 +195,9 @@ func (hs *handoverSeeder) pick(ctx context.Context, plan *cityPlan, n int, used 
 		if e.Status != registryv1.EnterpriseStatus_OPERATING {
 			continue
 		}
-		byCommunity := map[string][]string{}
-		err := eachPage(func(token string) (string, error) {
-			resp, err := hs.registry.ListRetirees(ctx, &registryv1.ListRetireesRequest{
-				EnterpriseCreditCode: e.CreditCode, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
-				Status: registryv1.RetireeStatus_LIVING, PageSize: 1000, PageToken: token,
-			})
-			for _, r := range resp.GetRetirees() {
-				if !used[r.Id] {
-					byCommunity[r.CommunityId] = append(byCommunity[r.CommunityId], r.Id)
-				}
-			}
-			return resp.GetNextPageToken(), err
-		})
+		byCommunity, err := hs.unusedRetirees(ctx, e, used)
 		if err != nil {
-			return nil, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
+			return nil, err
 		}
 		best := ""
 		for c, ids := range byCommunity {
@@ -223,6 +211,28 @@ func (hs *handoverSeeder) pick(ctx context.Context, plan *cityPlan, n int, used 
 		}
 	}
 	return out, nil
+}
+
+// unusedRetirees lists, by community, the living retirees enterprise e
+// still manages itself that no package names yet.
+func (hs *handoverSeeder) unusedRetirees(ctx context.Context, e *registryv1.Enterprise, used map[string]bool) (map[string][]string, error) {
+	byCommunity := map[string][]string{}
+	err := eachPage(func(token string) (string, error) {
+		resp, err := hs.registry.ListRetirees(ctx, &registryv1.ListRetireesRequest{
+			EnterpriseCreditCode: e.CreditCode, ManagementMode: registryv1.ManagementMode_ENTERPRISE,
+			Status: registryv1.RetireeStatus_LIVING, PageSize: 1000, PageToken: token,
+		})
+		for _, r := range resp.GetRetirees() {
+			if !used[r.Id] {
+				byCommunity[r.CommunityId] = append(byCommunity[r.CommunityId], r.Id)
+			}
+		}
+		return resp.GetNextPageToken(), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list retirees of %s: %w", e.CreditCode, err)
+	}
+	return byCommunity, nil
 }
 
 // packageOf is the package of p: a dossier per retiree, funds at the

@@ -61,16 +61,6 @@ func withinReceiver(h *pb.Handover, community string) bool {
 	return len(community) == inputcheck.CommunityIDLen && strings.HasPrefix(community, h.ReceiverCode)
 }
 
-// allocationOf returns the community retiree is allocated to, or "".
-func allocationOf(h *pb.Handover, retiree string) string {
-	for _, a := range h.Allocations {
-		if slices.Contains(a.RetireeIds, retiree) {
-			return a.CommunityId
-		}
-	}
-	return ""
-}
-
 // allocate moves ids to community's part, out of any other part; parts
 // left empty are dropped, and the parts stay in community order.
 func allocate(h *pb.Handover, community string, ids []string) {
@@ -146,9 +136,13 @@ func allocateRetirees(h *pb.Handover, community string, ids []string) (string, e
 	if !withinReceiver(h, community) {
 		return "", fault.Invalid("communityId", "not a community of the receiving unit "+h.ReceiverCode)
 	}
+	listed := make(map[string]bool, len(h.RetireeIds))
+	for _, id := range h.RetireeIds {
+		listed[id] = true
+	}
 	var v fault.Violations
 	for i, id := range ids {
-		if !slices.Contains(h.RetireeIds, id) {
+		if !listed[id] {
 			v.Add(fmt.Sprintf("retireeIds[%d]", i), "not one of the handover's retirees")
 		}
 	}

@@ -343,7 +343,7 @@ func TestAllocate(t *testing.T) {
 	h.RetireeIds = []string{"a", "d", "e"}
 	h.CommunityId = communityB
 	settleAllocations(h)
-	if allocationOf(h, "a") != communityA || allocationOf(h, "d") != communityB || allocationOf(h, "e") != communityB || allocationOf(h, "c") != "" {
+	if of := retireeCommunities(h); of["a"] != communityA || of["d"] != communityB || of["e"] != communityB || of["c"] != "" {
 		t.Errorf("after settling: %v", h.Allocations)
 	}
 }

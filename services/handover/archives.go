@@ -49,11 +49,13 @@ func requiredMaterials(_ *pb.Dossier, partyMember bool) []pb.ArchiveCategory {
 // explanation of every required material that has none of its own. A
 // dossier not yet received or explained lacks all of them.
 func unexplainedMaterials(d *pb.Dossier) []pb.ArchiveCategory {
-	explained := make(map[pb.ArchiveCategory]bool, len(d.MissingMaterials))
-	found := make(map[pb.ArchiveCategory]bool, len(d.MissingMaterials))
+	// By category: the enum is small and dense, and this runs for every
+	// dossier at every step (the archives track).
+	var found, explained [maxChecklist + 1]bool
 	for _, m := range d.MissingMaterials {
-		found[m.Category] = true
-		explained[m.Category] = m.Explanation != ""
+		if c := int(m.Category); c > 0 && c <= maxChecklist {
+			found[c], explained[c] = true, m.Explanation != ""
+		}
 	}
 	var out []pb.ArchiveCategory
 	for _, c := range requiredMaterials(d, false) {

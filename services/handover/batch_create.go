@@ -41,6 +41,9 @@ func (s *Server) BatchCreateHandovers(ctx context.Context, req *pb.BatchCreateHa
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	for i, h := range created {
+		created[i] = viewFor(p, h)
+	}
 	return &pb.BatchCreateHandoversResponse{Handovers: created}, nil
 }
 

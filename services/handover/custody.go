@@ -67,7 +67,7 @@ var statisticsReaders = []authn.Role{authn.RoleArchivist, authn.RoleBureau, auth
 // keepsFile reports whether p may act on f: admin, or the archivist of
 // f's district.
 func keepsFile(p *authn.Principal, f *pb.ArchiveFile) bool {
-	return p.Role == authn.RoleAdmin || p.Role == authn.RoleArchivist && p.District != "" && p.District == f.District
+	return p.Role == authn.RoleAdmin || p.KeepsArchivesOf(f.District) && len(f.District) == inputcheck.DistrictCodeLen
 }
 
 // fileGuard is the object check of a step on a file, as Store.changeFile

@@ -72,7 +72,7 @@ func mayReadParty(p *authn.Principal, h *pb.Handover, alloc map[string]string) f
 // redactParty leaves out of h, an answer to p, the party transfers p may
 // not read, and says so in party_withheld; a caller who may read none
 // gets no PARTY track either. Every answer that carries a handover goes
-// through it.
+// through it (viewFor).
 func redactParty(p *authn.Principal, h *pb.Handover) {
 	if h == nil {
 		return

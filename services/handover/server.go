@@ -178,9 +178,7 @@ func (s *Server) takeStep(ctx context.Context, by party, id, etag string, check 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	v := partView(p, h)
-	redactParty(p, v)
-	return v, nil
+	return viewFor(p, h), nil
 }
 
 // rule makes a step of a workflow rule that changes nothing but the
@@ -223,8 +221,7 @@ func (s *Server) CreateHandover(ctx context.Context, req *pb.CreateHandoverReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	redactParty(p, created)
-	return &pb.CreateHandoverResponse{Handover: created}, nil
+	return &pb.CreateHandoverResponse{Handover: viewFor(p, created)}, nil
 }
 
 // GetHandover implements pb.HandoverServiceServer.
@@ -244,9 +241,16 @@ func (s *Server) readable(ctx context.Context, id string) (*pb.Handover, error) 
 	if err != nil {
 		return nil, err
 	}
+	return viewFor(p, h), nil
+}
+
+// viewFor is what p reads of h, which it may see: a clerk's part of it
+// (partView) without the party transfers p may not read (redactParty).
+// Every answer that carries a handover is made with it.
+func viewFor(p *authn.Principal, h *pb.Handover) *pb.Handover {
 	v := partView(p, h)
 	redactParty(p, v)
-	return v, nil
+	return v
 }
 
 // readableWhole is readable's check, returning the caller and the whole
@@ -293,8 +297,7 @@ func (s *Server) ListHandovers(ctx context.Context, req *pb.ListHandoversRequest
 		return nil, s.fail(ctx, err)
 	}
 	for i, h := range list {
-		list[i] = partView(p, h)
-		redactParty(p, list[i])
+		list[i] = viewFor(p, h)
 	}
 	return &pb.ListHandoversResponse{Handovers: list, NextPageToken: page.Next(last)}, nil
 }
@@ -448,8 +451,7 @@ func (s *Server) SubmitHandover(ctx context.Context, req *pb.SubmitHandoverReque
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	redactParty(p, submitted)
-	return &pb.SubmitHandoverResponse{Handover: submitted}, nil
+	return &pb.SubmitHandoverResponse{Handover: viewFor(p, submitted)}, nil
 }
 
 // mergeRetireeViolations adds the claim violations to registry's, one

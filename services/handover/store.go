@@ -484,11 +484,12 @@ func (w *txn) afterComplete(h *pb.Handover) error {
 // enterprise.
 func (w *txn) putObligations(h *pb.Handover) error {
 	b := w.tx.Bucket(bucketObligations)
+	alloc := retireeCommunities(h)
 	for i, o := range h.Obligations {
 		owed := &pb.OwedObligation{
 			HandoverId:           h.Id,
 			EnterpriseCreditCode: h.EnterpriseCreditCode,
-			CommunityId:          cmp.Or(allocationOf(h, o.RetireeId), h.CommunityId),
+			CommunityId:          cmp.Or(alloc[o.RetireeId], h.CommunityId),
 			Obligation:           o,
 			CompleteTime:         h.CompleteTime,
 		}
