@@ -28,4 +28,5 @@ var Methods = limits.Table{
 	pb.ActivityService_ListCalendarSubscriptions_FullMethodName:  limits.Read,
 	pb.ActivityService_RevokeCalendarSubscription_FullMethodName: limits.Write,
 	pb.ActivityService_GetCalendarFeed_FullMethodName:            limits.Read,
+	pb.ActivityService_WatchWorkSignals_FullMethodName:           limits.Read,
 }

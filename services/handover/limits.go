@@ -47,4 +47,5 @@ var Methods = limits.Table{
 	pb.HandoverService_ListHandoverTasks_FullMethodName:    limits.Read,
 	pb.HandoverService_CompleteHandoverTask_FullMethodName: limits.Write,
 	pb.HandoverService_BatchCreateHandovers_FullMethodName: limits.Write,
+	pb.HandoverService_WatchWorkSignals_FullMethodName:     limits.Read,
 }

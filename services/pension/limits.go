@@ -55,4 +55,5 @@ var Methods = limits.Table{
 	pb.PensionService_ListDeathBenefitClaims_FullMethodName:    limits.PersonalRead,
 	// --- offsets (O)
 	pb.PensionService_OffsetRecoveryCase_FullMethodName: limits.Write,
+	pb.PensionService_WatchWorkSignals_FullMethodName:   limits.Read,
 }

@@ -62,4 +62,5 @@ var Methods = limits.Table{
 	pb.RegistryService_VerifyDeathReport_FullMethodName:       limits.Write,
 	pb.RegistryService_RejectDeathReport_FullMethodName:       limits.Write,
 	pb.RegistryService_ReverseDeathReport_FullMethodName:      limits.Write,
+	pb.RegistryService_WatchWorkSignals_FullMethodName:        limits.Read,
 }

@@ -179,6 +179,27 @@ func (e GatewayHealthUpstreams) Valid() bool {
 	}
 }
 
+// Defines values for HandoverV1DeliveryState.
+const (
+	HandoverV1DeliveryStateDELIVERED        HandoverV1DeliveryState = "DELIVERED"
+	HandoverV1DeliveryStatePENDING          HandoverV1DeliveryState = "PENDING"
+	HandoverV1DeliveryStateSTATEUNSPECIFIED HandoverV1DeliveryState = "STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the HandoverV1DeliveryState enum.
+func (e HandoverV1DeliveryState) Valid() bool {
+	switch e {
+	case HandoverV1DeliveryStateDELIVERED:
+		return true
+	case HandoverV1DeliveryStatePENDING:
+		return true
+	case HandoverV1DeliveryStateSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RPCBadRequestType.
 const (
 	RPCBadRequestTypeTypeGoogleapisComGoogleRPCBadRequest RPCBadRequestType = "type.googleapis.com/google.rpc.BadRequest"
@@ -551,6 +572,30 @@ func (e V1ChangeKind) Valid() bool {
 	}
 }
 
+// Defines values for V1Clock.
+const (
+	V1ClockATRISK           V1Clock = "AT_RISK"
+	V1ClockBREACHED         V1Clock = "BREACHED"
+	V1ClockCLOCKUNSPECIFIED V1Clock = "CLOCK_UNSPECIFIED"
+	V1ClockONTRACK          V1Clock = "ON_TRACK"
+)
+
+// Valid indicates whether the value is a known member of the V1Clock enum.
+func (e V1Clock) Valid() bool {
+	switch e {
+	case V1ClockATRISK:
+		return true
+	case V1ClockBREACHED:
+		return true
+	case V1ClockCLOCKUNSPECIFIED:
+		return true
+	case V1ClockONTRACK:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1CommunityKind.
 const (
 	V1CommunityKindBLOCK                    V1CommunityKind = "BLOCK"
@@ -572,6 +617,33 @@ func (e V1CommunityKind) Valid() bool {
 	case V1CommunityKindFUNCTIONAL:
 		return true
 	case V1CommunityKindWORKUNIT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1CrisisKind.
+const (
+	V1CrisisKindCRISISKINDUNSPECIFIED V1CrisisKind = "CRISIS_KIND_UNSPECIFIED"
+	V1CrisisKindCRISISOTHER           V1CrisisKind = "CRISIS_OTHER"
+	V1CrisisKindDEATHINHOUSEHOLD      V1CrisisKind = "DEATH_IN_HOUSEHOLD"
+	V1CrisisKindDISASTER              V1CrisisKind = "DISASTER"
+	V1CrisisKindHOSPITALSTAY          V1CrisisKind = "HOSPITAL_STAY"
+)
+
+// Valid indicates whether the value is a known member of the V1CrisisKind enum.
+func (e V1CrisisKind) Valid() bool {
+	switch e {
+	case V1CrisisKindCRISISKINDUNSPECIFIED:
+		return true
+	case V1CrisisKindCRISISOTHER:
+		return true
+	case V1CrisisKindDEATHINHOUSEHOLD:
+		return true
+	case V1CrisisKindDISASTER:
+		return true
+	case V1CrisisKindHOSPITALSTAY:
 		return true
 	default:
 		return false
@@ -754,19 +826,25 @@ func (e V1DecisionReason) Valid() bool {
 
 // Defines values for V1DeliveryState.
 const (
-	V1DeliveryStateDELIVERED        V1DeliveryState = "DELIVERED"
-	V1DeliveryStatePENDING          V1DeliveryState = "PENDING"
-	V1DeliveryStateSTATEUNSPECIFIED V1DeliveryState = "STATE_UNSPECIFIED"
+	V1DeliveryStateDELIVERYSTATEUNSPECIFIED V1DeliveryState = "DELIVERY_STATE_UNSPECIFIED"
+	V1DeliveryStateFAILED                   V1DeliveryState = "FAILED"
+	V1DeliveryStateQUEUED                   V1DeliveryState = "QUEUED"
+	V1DeliveryStateSENT                     V1DeliveryState = "SENT"
+	V1DeliveryStateSUPPRESSED               V1DeliveryState = "SUPPRESSED"
 )
 
 // Valid indicates whether the value is a known member of the V1DeliveryState enum.
 func (e V1DeliveryState) Valid() bool {
 	switch e {
-	case V1DeliveryStateDELIVERED:
+	case V1DeliveryStateDELIVERYSTATEUNSPECIFIED:
 		return true
-	case V1DeliveryStatePENDING:
+	case V1DeliveryStateFAILED:
 		return true
-	case V1DeliveryStateSTATEUNSPECIFIED:
+	case V1DeliveryStateQUEUED:
+		return true
+	case V1DeliveryStateSENT:
+		return true
+	case V1DeliveryStateSUPPRESSED:
 		return true
 	default:
 		return false
@@ -989,6 +1067,36 @@ func (e V1ManagementMode) Valid() bool {
 	}
 }
 
+// Defines values for V1MessageEvent.
+const (
+	V1MessageEventACTIVITYCANCELLED       V1MessageEvent = "ACTIVITY_CANCELLED"
+	V1MessageEventACTIVITYCHANGED         V1MessageEvent = "ACTIVITY_CHANGED"
+	V1MessageEventCERTIFICATIONDUESOON    V1MessageEvent = "CERTIFICATION_DUE_SOON"
+	V1MessageEventCOMPLAINTRESOLVED       V1MessageEvent = "COMPLAINT_RESOLVED"
+	V1MessageEventMESSAGEEVENTUNSPECIFIED V1MessageEvent = "MESSAGE_EVENT_UNSPECIFIED"
+	V1MessageEventWAITLISTPROMOTED        V1MessageEvent = "WAITLIST_PROMOTED"
+)
+
+// Valid indicates whether the value is a known member of the V1MessageEvent enum.
+func (e V1MessageEvent) Valid() bool {
+	switch e {
+	case V1MessageEventACTIVITYCANCELLED:
+		return true
+	case V1MessageEventACTIVITYCHANGED:
+		return true
+	case V1MessageEventCERTIFICATIONDUESOON:
+		return true
+	case V1MessageEventCOMPLAINTRESOLVED:
+		return true
+	case V1MessageEventMESSAGEEVENTUNSPECIFIED:
+		return true
+	case V1MessageEventWAITLISTPROMOTED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1ObligationKind.
 const (
 	V1ObligationKindKINDUNSPECIFIED       V1ObligationKind = "KIND_UNSPECIFIED"
@@ -1085,6 +1193,54 @@ func (e V1PaymentKind) Valid() bool {
 	case V1PaymentKindPAYMENTKINDUNSPECIFIED:
 		return true
 	case V1PaymentKindREGULAR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1Priority.
+const (
+	V1PriorityPRIORITYHIGH        V1Priority = "PRIORITY_HIGH"
+	V1PriorityPRIORITYLOW         V1Priority = "PRIORITY_LOW"
+	V1PriorityPRIORITYNORMAL      V1Priority = "PRIORITY_NORMAL"
+	V1PriorityPRIORITYUNSPECIFIED V1Priority = "PRIORITY_UNSPECIFIED"
+	V1PriorityPRIORITYURGENT      V1Priority = "PRIORITY_URGENT"
+)
+
+// Valid indicates whether the value is a known member of the V1Priority enum.
+func (e V1Priority) Valid() bool {
+	switch e {
+	case V1PriorityPRIORITYHIGH:
+		return true
+	case V1PriorityPRIORITYLOW:
+		return true
+	case V1PriorityPRIORITYNORMAL:
+		return true
+	case V1PriorityPRIORITYUNSPECIFIED:
+		return true
+	case V1PriorityPRIORITYURGENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1Recipient.
+const (
+	V1RecipientPRIMARYCONTACT       V1Recipient = "PRIMARY_CONTACT"
+	V1RecipientRECIPIENTUNSPECIFIED V1Recipient = "RECIPIENT_UNSPECIFIED"
+	V1RecipientRETIREE              V1Recipient = "RETIREE"
+)
+
+// Valid indicates whether the value is a known member of the V1Recipient enum.
+func (e V1Recipient) Valid() bool {
+	switch e {
+	case V1RecipientPRIMARYCONTACT:
+		return true
+	case V1RecipientRECIPIENTUNSPECIFIED:
+		return true
+	case V1RecipientRETIREE:
 		return true
 	default:
 		return false
@@ -1310,6 +1466,57 @@ func (e V1RetireeStatus) Valid() bool {
 	}
 }
 
+// Defines values for V1RiskTier.
+const (
+	V1RiskTierHIGH                V1RiskTier = "HIGH"
+	V1RiskTierKEY                 V1RiskTier = "KEY"
+	V1RiskTierREGULAR             V1RiskTier = "REGULAR"
+	V1RiskTierRISKTIERUNSPECIFIED V1RiskTier = "RISK_TIER_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1RiskTier enum.
+func (e V1RiskTier) Valid() bool {
+	switch e {
+	case V1RiskTierHIGH:
+		return true
+	case V1RiskTierKEY:
+		return true
+	case V1RiskTierREGULAR:
+		return true
+	case V1RiskTierRISKTIERUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1Satisfaction.
+const (
+	V1SatisfactionDISSATISFIED            V1Satisfaction = "DISSATISFIED"
+	V1SatisfactionPARTLYSATISFIED         V1Satisfaction = "PARTLY_SATISFIED"
+	V1SatisfactionSATISFACTIONUNSPECIFIED V1Satisfaction = "SATISFACTION_UNSPECIFIED"
+	V1SatisfactionSATISFIED               V1Satisfaction = "SATISFIED"
+	V1SatisfactionUNREACHABLE             V1Satisfaction = "UNREACHABLE"
+)
+
+// Valid indicates whether the value is a known member of the V1Satisfaction enum.
+func (e V1Satisfaction) Valid() bool {
+	switch e {
+	case V1SatisfactionDISSATISFIED:
+		return true
+	case V1SatisfactionPARTLYSATISFIED:
+		return true
+	case V1SatisfactionSATISFACTIONUNSPECIFIED:
+		return true
+	case V1SatisfactionSATISFIED:
+		return true
+	case V1SatisfactionUNREACHABLE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for V1Sex.
 const (
 	V1SexFEMALE         V1Sex = "FEMALE"
@@ -1325,6 +1532,99 @@ func (e V1Sex) Valid() bool {
 	case V1SexMALE:
 		return true
 	case V1SexSEXUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1SubjectKind.
+const (
+	V1SubjectKindACTIVITY               V1SubjectKind = "ACTIVITY"
+	V1SubjectKindDEATHREPORT            V1SubjectKind = "DEATH_REPORT"
+	V1SubjectKindHANDOVER               V1SubjectKind = "HANDOVER"
+	V1SubjectKindHANDOVERTASK           V1SubjectKind = "HANDOVER_TASK"
+	V1SubjectKindPAYMENTANOMALY         V1SubjectKind = "PAYMENT_ANOMALY"
+	V1SubjectKindRECOVERYCASE           V1SubjectKind = "RECOVERY_CASE"
+	V1SubjectKindRETIREE                V1SubjectKind = "RETIREE"
+	V1SubjectKindSUBJECTKINDUNSPECIFIED V1SubjectKind = "SUBJECT_KIND_UNSPECIFIED"
+	V1SubjectKindTICKET                 V1SubjectKind = "TICKET"
+)
+
+// Valid indicates whether the value is a known member of the V1SubjectKind enum.
+func (e V1SubjectKind) Valid() bool {
+	switch e {
+	case V1SubjectKindACTIVITY:
+		return true
+	case V1SubjectKindDEATHREPORT:
+		return true
+	case V1SubjectKindHANDOVER:
+		return true
+	case V1SubjectKindHANDOVERTASK:
+		return true
+	case V1SubjectKindPAYMENTANOMALY:
+		return true
+	case V1SubjectKindRECOVERYCASE:
+		return true
+	case V1SubjectKindRETIREE:
+		return true
+	case V1SubjectKindSUBJECTKINDUNSPECIFIED:
+		return true
+	case V1SubjectKindTICKET:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1TicketChannel.
+const (
+	V1TicketChannelATVISIT                  V1TicketChannel = "AT_VISIT"
+	V1TicketChannelCOUNTER                  V1TicketChannel = "COUNTER"
+	V1TicketChannelHOTLINE12333             V1TicketChannel = "HOTLINE_12333"
+	V1TicketChannelHOTLINE12345             V1TicketChannel = "HOTLINE_12345"
+	V1TicketChannelTELEPHONE                V1TicketChannel = "TELEPHONE"
+	V1TicketChannelTICKETCHANNELUNSPECIFIED V1TicketChannel = "TICKET_CHANNEL_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1TicketChannel enum.
+func (e V1TicketChannel) Valid() bool {
+	switch e {
+	case V1TicketChannelATVISIT:
+		return true
+	case V1TicketChannelCOUNTER:
+		return true
+	case V1TicketChannelHOTLINE12333:
+		return true
+	case V1TicketChannelHOTLINE12345:
+		return true
+	case V1TicketChannelTELEPHONE:
+		return true
+	case V1TicketChannelTICKETCHANNELUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1TicketState.
+const (
+	V1TicketStateTICKETCLOSED           V1TicketState = "TICKET_CLOSED"
+	V1TicketStateTICKETOPEN             V1TicketState = "TICKET_OPEN"
+	V1TicketStateTICKETRESOLVED         V1TicketState = "TICKET_RESOLVED"
+	V1TicketStateTICKETSTATEUNSPECIFIED V1TicketState = "TICKET_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1TicketState enum.
+func (e V1TicketState) Valid() bool {
+	switch e {
+	case V1TicketStateTICKETCLOSED:
+		return true
+	case V1TicketStateTICKETOPEN:
+		return true
+	case V1TicketStateTICKETRESOLVED:
+		return true
+	case V1TicketStateTICKETSTATEUNSPECIFIED:
 		return true
 	default:
 		return false
@@ -1409,6 +1709,225 @@ func (e V1TransferState) Valid() bool {
 	case V1TransferStatePROPOSED:
 		return true
 	case V1TransferStateTRANSFERSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1VisitMethod.
+const (
+	V1VisitMethodACTIVITY               V1VisitMethod = "ACTIVITY"
+	V1VisitMethodHOME                   V1VisitMethod = "HOME"
+	V1VisitMethodNEIGHBOUR              V1VisitMethod = "NEIGHBOUR"
+	V1VisitMethodPHONE                  V1VisitMethod = "PHONE"
+	V1VisitMethodVIDEO                  V1VisitMethod = "VIDEO"
+	V1VisitMethodVISITMETHODOTHER       V1VisitMethod = "VISIT_METHOD_OTHER"
+	V1VisitMethodVISITMETHODUNSPECIFIED V1VisitMethod = "VISIT_METHOD_UNSPECIFIED"
+	V1VisitMethodVOLUNTEER              V1VisitMethod = "VOLUNTEER"
+)
+
+// Valid indicates whether the value is a known member of the V1VisitMethod enum.
+func (e V1VisitMethod) Valid() bool {
+	switch e {
+	case V1VisitMethodACTIVITY:
+		return true
+	case V1VisitMethodHOME:
+		return true
+	case V1VisitMethodNEIGHBOUR:
+		return true
+	case V1VisitMethodPHONE:
+		return true
+	case V1VisitMethodVIDEO:
+		return true
+	case V1VisitMethodVISITMETHODOTHER:
+		return true
+	case V1VisitMethodVISITMETHODUNSPECIFIED:
+		return true
+	case V1VisitMethodVOLUNTEER:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1VisitOutcome.
+const (
+	V1VisitOutcomeFOUNDDECEASED           V1VisitOutcome = "FOUND_DECEASED"
+	V1VisitOutcomeNEEDSHELP               V1VisitOutcome = "NEEDS_HELP"
+	V1VisitOutcomeNOCONTACT               V1VisitOutcome = "NO_CONTACT"
+	V1VisitOutcomeVISITOUTCOMEUNSPECIFIED V1VisitOutcome = "VISIT_OUTCOME_UNSPECIFIED"
+	V1VisitOutcomeWELL                    V1VisitOutcome = "WELL"
+)
+
+// Valid indicates whether the value is a known member of the V1VisitOutcome enum.
+func (e V1VisitOutcome) Valid() bool {
+	switch e {
+	case V1VisitOutcomeFOUNDDECEASED:
+		return true
+	case V1VisitOutcomeNEEDSHELP:
+		return true
+	case V1VisitOutcomeNOCONTACT:
+		return true
+	case V1VisitOutcomeVISITOUTCOMEUNSPECIFIED:
+		return true
+	case V1VisitOutcomeWELL:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1WaitingOn.
+const (
+	V1WaitingOnFAMILY               V1WaitingOn = "FAMILY"
+	V1WaitingOnOTHERAGENCY          V1WaitingOn = "OTHER_AGENCY"
+	V1WaitingOnOTHERPARTY           V1WaitingOn = "OTHER_PARTY"
+	V1WaitingOnWAITINGONUNSPECIFIED V1WaitingOn = "WAITING_ON_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1WaitingOn enum.
+func (e V1WaitingOn) Valid() bool {
+	switch e {
+	case V1WaitingOnFAMILY:
+		return true
+	case V1WaitingOnOTHERAGENCY:
+		return true
+	case V1WaitingOnOTHERPARTY:
+		return true
+	case V1WaitingOnWAITINGONUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1WorkEventKind.
+const (
+	V1WorkEventKindCANCELLEDBYHAND          V1WorkEventKind = "CANCELLED_BY_HAND"
+	V1WorkEventKindCLAIMED                  V1WorkEventKind = "CLAIMED"
+	V1WorkEventKindCLOCKCHANGED             V1WorkEventKind = "CLOCK_CHANGED"
+	V1WorkEventKindCOMPLETED                V1WorkEventKind = "COMPLETED"
+	V1WorkEventKindCREATED                  V1WorkEventKind = "CREATED"
+	V1WorkEventKindESCALATED                V1WorkEventKind = "ESCALATED"
+	V1WorkEventKindREASSIGNED               V1WorkEventKind = "REASSIGNED"
+	V1WorkEventKindRELEASED                 V1WorkEventKind = "RELEASED"
+	V1WorkEventKindRESOLVEDATSOURCE         V1WorkEventKind = "RESOLVED_AT_SOURCE"
+	V1WorkEventKindRESUMED                  V1WorkEventKind = "RESUMED"
+	V1WorkEventKindUPDATEDATSOURCE          V1WorkEventKind = "UPDATED_AT_SOURCE"
+	V1WorkEventKindWAITINGSTARTED           V1WorkEventKind = "WAITING_STARTED"
+	V1WorkEventKindWORKEVENTKINDUNSPECIFIED V1WorkEventKind = "WORK_EVENT_KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1WorkEventKind enum.
+func (e V1WorkEventKind) Valid() bool {
+	switch e {
+	case V1WorkEventKindCANCELLEDBYHAND:
+		return true
+	case V1WorkEventKindCLAIMED:
+		return true
+	case V1WorkEventKindCLOCKCHANGED:
+		return true
+	case V1WorkEventKindCOMPLETED:
+		return true
+	case V1WorkEventKindCREATED:
+		return true
+	case V1WorkEventKindESCALATED:
+		return true
+	case V1WorkEventKindREASSIGNED:
+		return true
+	case V1WorkEventKindRELEASED:
+		return true
+	case V1WorkEventKindRESOLVEDATSOURCE:
+		return true
+	case V1WorkEventKindRESUMED:
+		return true
+	case V1WorkEventKindUPDATEDATSOURCE:
+		return true
+	case V1WorkEventKindWAITINGSTARTED:
+		return true
+	case V1WorkEventKindWORKEVENTKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1WorkKind.
+const (
+	V1WorkKindCAREVISIT               V1WorkKind = "CARE_VISIT"
+	V1WorkKindCERTIFICATIONDUE        V1WorkKind = "CERTIFICATION_DUE"
+	V1WorkKindCOMPLAINT               V1WorkKind = "COMPLAINT"
+	V1WorkKindCRISISVISIT             V1WorkKind = "CRISIS_VISIT"
+	V1WorkKindDEATHREPORTVERIFICATION V1WorkKind = "DEATH_REPORT_VERIFICATION"
+	V1WorkKindHANDOVERSTEP            V1WorkKind = "HANDOVER_STEP"
+	V1WorkKindHANDOVERTASK            V1WorkKind = "HANDOVER_TASK"
+	V1WorkKindHARDSHIP                V1WorkKind = "HARDSHIP"
+	V1WorkKindLOSTCONTACTCONFIRMATION V1WorkKind = "LOST_CONTACT_CONFIRMATION"
+	V1WorkKindOTHER                   V1WorkKind = "OTHER"
+	V1WorkKindPAYMENTANOMALY          V1WorkKind = "PAYMENT_ANOMALY"
+	V1WorkKindRECOVERYFOLLOWUP        V1WorkKind = "RECOVERY_FOLLOW_UP"
+	V1WorkKindWORKKINDUNSPECIFIED     V1WorkKind = "WORK_KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1WorkKind enum.
+func (e V1WorkKind) Valid() bool {
+	switch e {
+	case V1WorkKindCAREVISIT:
+		return true
+	case V1WorkKindCERTIFICATIONDUE:
+		return true
+	case V1WorkKindCOMPLAINT:
+		return true
+	case V1WorkKindCRISISVISIT:
+		return true
+	case V1WorkKindDEATHREPORTVERIFICATION:
+		return true
+	case V1WorkKindHANDOVERSTEP:
+		return true
+	case V1WorkKindHANDOVERTASK:
+		return true
+	case V1WorkKindHARDSHIP:
+		return true
+	case V1WorkKindLOSTCONTACTCONFIRMATION:
+		return true
+	case V1WorkKindOTHER:
+		return true
+	case V1WorkKindPAYMENTANOMALY:
+		return true
+	case V1WorkKindRECOVERYFOLLOWUP:
+		return true
+	case V1WorkKindWORKKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for V1WorkState.
+const (
+	V1WorkStateCANCELLED            V1WorkState = "CANCELLED"
+	V1WorkStateDONE                 V1WorkState = "DONE"
+	V1WorkStateINPROGRESS           V1WorkState = "IN_PROGRESS"
+	V1WorkStateOPEN                 V1WorkState = "OPEN"
+	V1WorkStateWAITING              V1WorkState = "WAITING"
+	V1WorkStateWORKSTATEUNSPECIFIED V1WorkState = "WORK_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the V1WorkState enum.
+func (e V1WorkState) Valid() bool {
+	switch e {
+	case V1WorkStateCANCELLED:
+		return true
+	case V1WorkStateDONE:
+		return true
+	case V1WorkStateINPROGRESS:
+		return true
+	case V1WorkStateOPEN:
+		return true
+	case V1WorkStateWAITING:
+		return true
+	case V1WorkStateWORKSTATEUNSPECIFIED:
 		return true
 	default:
 		return false
@@ -1832,6 +2351,30 @@ func (e RegistryServiceListRetireesParamsResidenceKind) Valid() bool {
 	}
 }
 
+// Defines values for CaseworkServiceListTicketsParamsState.
+const (
+	CaseworkServiceListTicketsParamsStateTICKETCLOSED           CaseworkServiceListTicketsParamsState = "TICKET_CLOSED"
+	CaseworkServiceListTicketsParamsStateTICKETOPEN             CaseworkServiceListTicketsParamsState = "TICKET_OPEN"
+	CaseworkServiceListTicketsParamsStateTICKETRESOLVED         CaseworkServiceListTicketsParamsState = "TICKET_RESOLVED"
+	CaseworkServiceListTicketsParamsStateTICKETSTATEUNSPECIFIED CaseworkServiceListTicketsParamsState = "TICKET_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the CaseworkServiceListTicketsParamsState enum.
+func (e CaseworkServiceListTicketsParamsState) Valid() bool {
+	switch e {
+	case CaseworkServiceListTicketsParamsStateTICKETCLOSED:
+		return true
+	case CaseworkServiceListTicketsParamsStateTICKETOPEN:
+		return true
+	case CaseworkServiceListTicketsParamsStateTICKETRESOLVED:
+		return true
+	case CaseworkServiceListTicketsParamsStateTICKETSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegistryServiceListTransfersParamsDirection.
 const (
 	RegistryServiceListTransfersParamsDirectionINCOMING                     RegistryServiceListTransfersParamsDirection = "INCOMING"
@@ -1883,6 +2426,111 @@ func (e RegistryServiceListTransfersParamsState) Valid() bool {
 	}
 }
 
+// Defines values for CaseworkServiceListWorkItemsParamsState.
+const (
+	CaseworkServiceListWorkItemsParamsStateCANCELLED            CaseworkServiceListWorkItemsParamsState = "CANCELLED"
+	CaseworkServiceListWorkItemsParamsStateDONE                 CaseworkServiceListWorkItemsParamsState = "DONE"
+	CaseworkServiceListWorkItemsParamsStateINPROGRESS           CaseworkServiceListWorkItemsParamsState = "IN_PROGRESS"
+	CaseworkServiceListWorkItemsParamsStateOPEN                 CaseworkServiceListWorkItemsParamsState = "OPEN"
+	CaseworkServiceListWorkItemsParamsStateWAITING              CaseworkServiceListWorkItemsParamsState = "WAITING"
+	CaseworkServiceListWorkItemsParamsStateWORKSTATEUNSPECIFIED CaseworkServiceListWorkItemsParamsState = "WORK_STATE_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the CaseworkServiceListWorkItemsParamsState enum.
+func (e CaseworkServiceListWorkItemsParamsState) Valid() bool {
+	switch e {
+	case CaseworkServiceListWorkItemsParamsStateCANCELLED:
+		return true
+	case CaseworkServiceListWorkItemsParamsStateDONE:
+		return true
+	case CaseworkServiceListWorkItemsParamsStateINPROGRESS:
+		return true
+	case CaseworkServiceListWorkItemsParamsStateOPEN:
+		return true
+	case CaseworkServiceListWorkItemsParamsStateWAITING:
+		return true
+	case CaseworkServiceListWorkItemsParamsStateWORKSTATEUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseworkServiceListWorkItemsParamsClock.
+const (
+	CaseworkServiceListWorkItemsParamsClockATRISK           CaseworkServiceListWorkItemsParamsClock = "AT_RISK"
+	CaseworkServiceListWorkItemsParamsClockBREACHED         CaseworkServiceListWorkItemsParamsClock = "BREACHED"
+	CaseworkServiceListWorkItemsParamsClockCLOCKUNSPECIFIED CaseworkServiceListWorkItemsParamsClock = "CLOCK_UNSPECIFIED"
+	CaseworkServiceListWorkItemsParamsClockONTRACK          CaseworkServiceListWorkItemsParamsClock = "ON_TRACK"
+)
+
+// Valid indicates whether the value is a known member of the CaseworkServiceListWorkItemsParamsClock enum.
+func (e CaseworkServiceListWorkItemsParamsClock) Valid() bool {
+	switch e {
+	case CaseworkServiceListWorkItemsParamsClockATRISK:
+		return true
+	case CaseworkServiceListWorkItemsParamsClockBREACHED:
+		return true
+	case CaseworkServiceListWorkItemsParamsClockCLOCKUNSPECIFIED:
+		return true
+	case CaseworkServiceListWorkItemsParamsClockONTRACK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseworkServiceListWorkItemsParamsKind.
+const (
+	CaseworkServiceListWorkItemsParamsKindCAREVISIT               CaseworkServiceListWorkItemsParamsKind = "CARE_VISIT"
+	CaseworkServiceListWorkItemsParamsKindCERTIFICATIONDUE        CaseworkServiceListWorkItemsParamsKind = "CERTIFICATION_DUE"
+	CaseworkServiceListWorkItemsParamsKindCOMPLAINT               CaseworkServiceListWorkItemsParamsKind = "COMPLAINT"
+	CaseworkServiceListWorkItemsParamsKindCRISISVISIT             CaseworkServiceListWorkItemsParamsKind = "CRISIS_VISIT"
+	CaseworkServiceListWorkItemsParamsKindDEATHREPORTVERIFICATION CaseworkServiceListWorkItemsParamsKind = "DEATH_REPORT_VERIFICATION"
+	CaseworkServiceListWorkItemsParamsKindHANDOVERSTEP            CaseworkServiceListWorkItemsParamsKind = "HANDOVER_STEP"
+	CaseworkServiceListWorkItemsParamsKindHANDOVERTASK            CaseworkServiceListWorkItemsParamsKind = "HANDOVER_TASK"
+	CaseworkServiceListWorkItemsParamsKindHARDSHIP                CaseworkServiceListWorkItemsParamsKind = "HARDSHIP"
+	CaseworkServiceListWorkItemsParamsKindLOSTCONTACTCONFIRMATION CaseworkServiceListWorkItemsParamsKind = "LOST_CONTACT_CONFIRMATION"
+	CaseworkServiceListWorkItemsParamsKindOTHER                   CaseworkServiceListWorkItemsParamsKind = "OTHER"
+	CaseworkServiceListWorkItemsParamsKindPAYMENTANOMALY          CaseworkServiceListWorkItemsParamsKind = "PAYMENT_ANOMALY"
+	CaseworkServiceListWorkItemsParamsKindRECOVERYFOLLOWUP        CaseworkServiceListWorkItemsParamsKind = "RECOVERY_FOLLOW_UP"
+	CaseworkServiceListWorkItemsParamsKindWORKKINDUNSPECIFIED     CaseworkServiceListWorkItemsParamsKind = "WORK_KIND_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the CaseworkServiceListWorkItemsParamsKind enum.
+func (e CaseworkServiceListWorkItemsParamsKind) Valid() bool {
+	switch e {
+	case CaseworkServiceListWorkItemsParamsKindCAREVISIT:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindCERTIFICATIONDUE:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindCOMPLAINT:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindCRISISVISIT:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindDEATHREPORTVERIFICATION:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindHANDOVERSTEP:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindHANDOVERTASK:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindHARDSHIP:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindLOSTCONTACTCONFIRMATION:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindOTHER:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindPAYMENTANOMALY:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindRECOVERYFOLLOWUP:
+		return true
+	case CaseworkServiceListWorkItemsParamsKindWORKKINDUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // ActivityServiceCancelActivityBody CancelActivityRequest is the request of CancelActivity.
 type ActivityServiceCancelActivityBody struct {
 	Reason *string `json:"reason,omitempty"`
@@ -1917,6 +2565,87 @@ type BenefitDocumentKind string
 //
 //   - CARER: A paid or volunteer carer.
 type CarerRelation string
+
+// CaseworkServiceCancelWorkItemBody CancelWorkItemRequest is the request of CancelWorkItem.
+type CaseworkServiceCancelWorkItemBody struct {
+	Etag   *string `json:"etag,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+// CaseworkServiceClaimWorkItemBody ClaimWorkItemRequest is the request of ClaimWorkItem.
+type CaseworkServiceClaimWorkItemBody struct {
+	Etag *string `json:"etag,omitempty"`
+}
+
+// CaseworkServiceCompleteWorkItemBody CompleteWorkItemRequest is the request of CompleteWorkItem.
+type CaseworkServiceCompleteWorkItemBody struct {
+	Etag    *string `json:"etag,omitempty"`
+	Outcome *string `json:"outcome,omitempty"`
+}
+
+// CaseworkServiceEscalateWorkItemBody EscalateWorkItemRequest is the request of EscalateWorkItem.
+type CaseworkServiceEscalateWorkItemBody struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// CaseworkServiceRecordCallbackBody RecordCallbackRequest is the request of RecordCallback.
+type CaseworkServiceRecordCallbackBody struct {
+	Etag *string `json:"etag,omitempty"`
+	Note *string `json:"note,omitempty"`
+
+	// Satisfaction Satisfaction is what the call-back heard.
+	//
+	//  - UNREACHABLE: Not reached after the attempts the category asks for.
+	Satisfaction *V1Satisfaction `json:"satisfaction,omitempty"`
+}
+
+// CaseworkServiceReleaseWorkItemBody ReleaseWorkItemRequest is the request of ReleaseWorkItem.
+type CaseworkServiceReleaseWorkItemBody struct {
+	Etag   *string `json:"etag,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+// CaseworkServiceReportCrisisBody ReportCrisisRequest is the request of ReportCrisis.
+type CaseworkServiceReportCrisisBody struct {
+	// Kind CrisisKind is what happened.
+	Kind *V1CrisisKind `json:"kind,omitempty"`
+	Note *string       `json:"note,omitempty"`
+
+	// OccurredTime When it happened; the visit is due 24 hours after it was reported.
+	OccurredTime *time.Time `json:"occurredTime,omitempty"`
+}
+
+// CaseworkServiceResolveTicketBody ResolveTicketRequest is the request of ResolveTicket.
+type CaseworkServiceResolveTicketBody struct {
+	Etag       *string `json:"etag,omitempty"`
+	Resolution *string `json:"resolution,omitempty"`
+}
+
+// CaseworkServiceResumeWorkItemBody ResumeWorkItemRequest is the request of ResumeWorkItem.
+type CaseworkServiceResumeWorkItemBody struct {
+	Etag *string `json:"etag,omitempty"`
+}
+
+// CaseworkServiceSetCareTierBody SetCareTierRequest is the request of SetCareTier.
+type CaseworkServiceSetCareTierBody struct {
+	Reason *string `json:"reason,omitempty"`
+
+	// Tier RISK_TIER_UNSPECIFIED removes the override.
+	Tier *V1RiskTier `json:"tier,omitempty"`
+}
+
+// CaseworkServiceWaitWorkItemBody WaitWorkItemRequest is the request of WaitWorkItem.
+type CaseworkServiceWaitWorkItemBody struct {
+	Etag   *string `json:"etag,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+
+	// WaitingOn WaitingOn is whom a WAITING item waits for.
+	//
+	//  - FAMILY: The retiree or the family: the clock pauses.
+	//  - OTHER_AGENCY: Another agency or office: the clock runs on.
+	//  - OTHER_PARTY: Anything else: the clock runs on.
+	WaitingOn *V1WaitingOn `json:"waitingOn,omitempty"`
+}
 
 // HandoverServiceAllocateRetireesBody AllocateRetireesRequest is the request of AllocateRetirees.
 type HandoverServiceAllocateRetireesBody struct {
@@ -2318,6 +3047,12 @@ type GatewayHealthStatus string
 
 // GatewayHealthUpstreams defines model for GatewayHealth.Upstreams.
 type GatewayHealthUpstreams string
+
+// HandoverV1DeliveryState State of the delivery.
+//
+//   - PENDING: Commands are waiting to be delivered.
+//   - DELIVERED: Every command was acknowledged.
+type HandoverV1DeliveryState string
 
 // ProtobufAny Any other detail, tagged with its type.
 type ProtobufAny struct {
@@ -2748,6 +3483,46 @@ type V1CancelRegistrationResponse struct {
 	Registration *V1Registration `json:"registration,omitempty"`
 }
 
+// V1CareProfile CareProfile is a retiree's care standing.
+type V1CareProfile struct {
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// DerivedFrom Why the derived tier: the flags and age that made it, e.g.
+	// "LIVING_ALONE", "AGED_80_PLUS".
+	DerivedFrom *[]string `json:"derivedFrom,omitempty"`
+
+	// DerivedTier RiskTier says how often a retiree is visited.
+	//
+	//  - HIGH: Weekly.
+	//  - KEY: Monthly.
+	//  - REGULAR: Quarterly.
+	DerivedTier *V1RiskTier `json:"derivedTier,omitempty"`
+
+	// FailedContacts Failed contacts in a row.
+	FailedContacts *int32 `json:"failedContacts,omitempty"`
+
+	// LastOutcome VisitOutcome is what a visit found.
+	//
+	//  - WELL: Seen and well.
+	//  - NEEDS_HELP: Seen, and needs help: opens a HARDSHIP item.
+	//  - NO_CONTACT: Not reached: the second in a row sets LOST_CONTACT.
+	//  - FOUND_DECEASED: Found deceased: files a death report in registry.
+	LastOutcome   *V1VisitOutcome `json:"lastOutcome,omitempty"`
+	LastVisitTime *time.Time      `json:"lastVisitTime,omitempty"`
+
+	// NextVisitDue When the next scheduled visit is due.
+	NextVisitDue *time.Time `json:"nextVisitDue,omitempty"`
+
+	// Override TierOverride is a clerk's tier for a retiree in place of the derived
+	// one.
+	Override    *V1TierOverride `json:"override,omitempty"`
+	RetireeID   *string         `json:"retireeId,omitempty"`
+	RetireeName *string         `json:"retireeName,omitempty"`
+
+	// Tier The tier that applies: the override's, else the derived one.
+	Tier *V1RiskTier `json:"tier,omitempty"`
+}
+
 // V1Carer Carer is a family member, carer or other contact of a retiree.
 type V1Carer struct {
 	// EmergencyContact The one to call first; at most one carer of a retiree.
@@ -2958,6 +3733,21 @@ type V1Claimant struct {
 	Relation *CarerRelation `json:"relation,omitempty"`
 }
 
+// V1Clock Clock says how an item stands against its due time: AT_RISK within the
+// configured share of its time
+type V1Clock string
+
+// V1ClockCounts ClockCounts counts the open (not DONE or CANCELLED) items of a
+// selection by clock.
+type V1ClockCounts struct {
+	AtRisk   *string `json:"atRisk,omitempty"`
+	Breached *string `json:"breached,omitempty"`
+	OnTrack  *string `json:"onTrack,omitempty"`
+
+	// Waiting How many of them wait.
+	Waiting *string `json:"waiting,omitempty"`
+}
+
 // V1Community Community is a residents' community, the unit that manages retirees.
 type V1Community struct {
 	CreateTime *time.Time `json:"createTime,omitempty"`
@@ -2975,6 +3765,25 @@ type V1Community struct {
 
 // V1CommunityKind CommunityKind is the kind of a community.
 type V1CommunityKind string
+
+// V1CreateTicketRequest CreateTicketRequest is the request of CreateTicket.
+type V1CreateTicketRequest struct {
+	RequestKey *string `json:"requestKey,omitempty"`
+
+	// Ticket Ticket is a complaint or emergency.
+	Ticket *V1Ticket `json:"ticket,omitempty"`
+}
+
+// V1CreateWorkItemRequest CreateWorkItemRequest is the request of CreateWorkItem.
+type V1CreateWorkItemRequest struct {
+	// Item kind (OTHER or HARDSHIP), community_id, summary, due_time, priority,
+	// and optionally subject and retiree_id; the rest is the service's.
+	Item       *V1WorkItem `json:"item,omitempty"`
+	RequestKey *string     `json:"requestKey,omitempty"`
+}
+
+// V1CrisisKind CrisisKind is what happened.
+type V1CrisisKind string
 
 // V1CustodyEvent CustodyEvent is one step in a file's custody.
 type V1CustodyEvent struct {
@@ -3220,13 +4029,15 @@ type V1Delivery struct {
 	//
 	//  - PENDING: Commands are waiting to be delivered.
 	//  - DELIVERED: Every command was acknowledged.
-	State *V1DeliveryState `json:"state,omitempty"`
+	State *HandoverV1DeliveryState `json:"state,omitempty"`
 }
 
-// V1DeliveryState State of the delivery.
+// V1DeliveryState DeliveryState is where a message is.
 //
-//   - PENDING: Commands are waiting to be delivered.
-//   - DELIVERED: Every command was acknowledged.
+//   - QUEUED: In the outbox, possibly held until quiet hours end.
+//   - SENT: Accepted by the SMS gateway.
+//   - FAILED: Refused by the gateway for good (after retries), with the reason.
+//   - SUPPRESSED: Not sent: the retiree opted out, or no recipient has a phone.
 type V1DeliveryState string
 
 // V1Dossier Dossier is a retiree's personnel archive.
@@ -3545,6 +4356,12 @@ type V1GetStatementResponse struct {
 	TotalFen           *string      `json:"totalFen,omitempty"`
 	TransitionalFen    *string      `json:"transitionalFen,omitempty"`
 	Year               *int32       `json:"year,omitempty"`
+}
+
+// V1GetVisitReportResponse GetVisitReportResponse is the response of GetVisitReport.
+type V1GetVisitReportResponse struct {
+	NextPageToken *string             `json:"nextPageToken,omitempty"`
+	Rows          *[]V1VisitReportRow `json:"rows,omitempty"`
 }
 
 // V1Handover Handover is one handover package.
@@ -3904,6 +4721,17 @@ type V1ListHandoversResponse struct {
 	NextPageToken *string       `json:"nextPageToken,omitempty"`
 }
 
+// V1ListMessageTemplatesResponse ListMessageTemplatesResponse is the response of ListMessageTemplates.
+type V1ListMessageTemplatesResponse struct {
+	Templates *[]V1MessageTemplate `json:"templates,omitempty"`
+}
+
+// V1ListMessagesResponse ListMessagesResponse is the response of ListMessages.
+type V1ListMessagesResponse struct {
+	Messages      *[]V1Message `json:"messages,omitempty"`
+	NextPageToken *string      `json:"nextPageToken,omitempty"`
+}
+
 // V1ListObligationsResponse ListObligationsResponse is the response of ListObligations.
 type V1ListObligationsResponse struct {
 	NextPageToken *string             `json:"nextPageToken,omitempty"`
@@ -3984,6 +4812,17 @@ type V1ListRevokedTokensResponse struct {
 	RevokedTokens *[]V1RevokedToken `json:"revokedTokens,omitempty"`
 }
 
+// V1ListTicketCategoriesResponse ListTicketCategoriesResponse is the response of ListTicketCategories.
+type V1ListTicketCategoriesResponse struct {
+	Categories *[]V1TicketCategory `json:"categories,omitempty"`
+}
+
+// V1ListTicketsResponse ListTicketsResponse is the response of ListTickets.
+type V1ListTicketsResponse struct {
+	NextPageToken *string     `json:"nextPageToken,omitempty"`
+	Tickets       *[]V1Ticket `json:"tickets,omitempty"`
+}
+
 // V1ListTransfersResponse ListTransfersResponse is the response of ListTransfers.
 type V1ListTransfersResponse struct {
 	NextPageToken *string       `json:"nextPageToken,omitempty"`
@@ -3996,6 +4835,21 @@ type V1ListVenuesResponse struct {
 	Venues        *[]V1Venue `json:"venues,omitempty"`
 }
 
+// V1ListVisitsResponse ListVisitsResponse is the response of ListVisits.
+type V1ListVisitsResponse struct {
+	NextPageToken *string    `json:"nextPageToken,omitempty"`
+	Visits        *[]V1Visit `json:"visits,omitempty"`
+}
+
+// V1ListWorkItemsResponse ListWorkItemsResponse is the response of ListWorkItems.
+type V1ListWorkItemsResponse struct {
+	// Counts The open items of the selection (community or area, assignee, kind)
+	// by clock, on the first page only.
+	Counts        *V1ClockCounts `json:"counts,omitempty"`
+	Items         *[]V1WorkItem  `json:"items,omitempty"`
+	NextPageToken *string        `json:"nextPageToken,omitempty"`
+}
+
 // V1LookupRetireeRequest LookupRetireeRequest is the request of LookupRetiree.
 type V1LookupRetireeRequest struct {
 	IDNumber *string `json:"idNumber,omitempty"`
@@ -4003,6 +4857,95 @@ type V1LookupRetireeRequest struct {
 
 // V1ManagementMode ManagementMode says who manages a retiree.
 type V1ManagementMode string
+
+// V1Message Message is one SMS to a retiree or family.
+type V1Message struct {
+	Attempts    *int32     `json:"attempts,omitempty"`
+	CommunityID *string    `json:"communityId,omitempty"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+
+	// Event MessageEvent is what a message tells.
+	//
+	//  - CERTIFICATION_DUE_SOON: 认证即将到期: the certification is due within 30 days.
+	//  - ACTIVITY_CHANGED: 活动变更: an activity the retiree registered for changed.
+	//  - ACTIVITY_CANCELLED: 活动取消: it was cancelled.
+	//  - WAITLIST_PROMOTED: 候补转正: promoted from the waiting list to a place.
+	//  - COMPLAINT_RESOLVED: 诉求办结: the retiree's complaint was resolved.
+	Event *V1MessageEvent `json:"event,omitempty"`
+	ID    *string         `json:"id,omitempty"`
+
+	// IdempotencyKey The key the gateway de-duplicates on.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+
+	// PhoneMasked The recipient's phone number, masked.
+	PhoneMasked *string `json:"phoneMasked,omitempty"`
+
+	// Recipient Recipient is whom messages about a retiree go to.
+	//
+	//  - RETIREE: The retiree's own phone.
+	//  - PRIMARY_CONTACT: The primary contact among the retiree's carers in registry.
+	Recipient *V1Recipient `json:"recipient,omitempty"`
+	RetireeID *string      `json:"retireeId,omitempty"`
+
+	// SendAfter When it may be sent (after quiet hours).
+	SendAfter *time.Time `json:"sendAfter,omitempty"`
+	SentTime  *time.Time `json:"sentTime,omitempty"`
+
+	// State DeliveryState is where a message is.
+	//
+	//  - QUEUED: In the outbox, possibly held until quiet hours end.
+	//  - SENT: Accepted by the SMS gateway.
+	//  - FAILED: Refused by the gateway for good (after retries), with the reason.
+	//  - SUPPRESSED: Not sent: the retiree opted out, or no recipient has a phone.
+	State *V1DeliveryState `json:"state,omitempty"`
+
+	// StateReason Why SUPPRESSED or FAILED.
+	StateReason *string `json:"stateReason,omitempty"`
+
+	// Text The text as rendered.
+	Text *string `json:"text,omitempty"`
+}
+
+// V1MessageEvent MessageEvent is what a message tells.
+//
+//   - CERTIFICATION_DUE_SOON: 认证即将到期: the certification is due within 30 days.
+//   - ACTIVITY_CHANGED: 活动变更: an activity the retiree registered for changed.
+//   - ACTIVITY_CANCELLED: 活动取消: it was cancelled.
+//   - WAITLIST_PROMOTED: 候补转正: promoted from the waiting list to a place.
+//   - COMPLAINT_RESOLVED: 诉求办结: the retiree's complaint was resolved.
+type V1MessageEvent string
+
+// V1MessagePreferences MessagePreferences is how a retiree wants to be told.
+type V1MessagePreferences struct {
+	// OptedOut No messages at all.
+	OptedOut *bool `json:"optedOut,omitempty"`
+
+	// PreferredName The name a message addresses, e.g. "王阿姨"; empty: the surname with
+	// 先生 or 女士.
+	PreferredName *string `json:"preferredName,omitempty"`
+
+	// Recipients Whom messages go to; empty: RETIREE.
+	Recipients *[]V1Recipient `json:"recipients,omitempty"`
+	RetireeID  *string        `json:"retireeId,omitempty"`
+	UpdateTime *time.Time     `json:"updateTime,omitempty"`
+	UpdatedBy  *string        `json:"updatedBy,omitempty"`
+}
+
+// V1MessageTemplate MessageTemplate is the SMS template of an event.
+type V1MessageTemplate struct {
+	// Event MessageEvent is what a message tells.
+	//
+	//  - CERTIFICATION_DUE_SOON: 认证即将到期: the certification is due within 30 days.
+	//  - ACTIVITY_CHANGED: 活动变更: an activity the retiree registered for changed.
+	//  - ACTIVITY_CANCELLED: 活动取消: it was cancelled.
+	//  - WAITLIST_PROMOTED: 候补转正: promoted from the waiting list to a place.
+	//  - COMPLAINT_RESOLVED: 诉求办结: the retiree's complaint was resolved.
+	Event *V1MessageEvent `json:"event,omitempty"`
+
+	// Text Go text/template over the message's fields, e.g.
+	// "【社区服务】{{.Name}}，您好……".
+	Text *string `json:"text,omitempty"`
+}
 
 // V1MissingDossier MissingDossier is a dossier that did not arrive, and why.
 type V1MissingDossier struct {
@@ -4316,6 +5259,9 @@ type V1PreviewCertificationRuleResponse struct {
 	Overdue *string `json:"overdue,omitempty"`
 }
 
+// V1Priority Priority orders items of equal due time.
+type V1Priority string
+
 // V1QueryPaymentsRequest QueryPaymentsRequest is the request of QueryPayments.
 type V1QueryPaymentsRequest struct {
 	FromMonth *string `json:"fromMonth,omitempty"`
@@ -4329,12 +5275,52 @@ type V1QueryPaymentsResponse struct {
 	RetireeID *string      `json:"retireeId,omitempty"`
 }
 
+// V1ReassignWorkItemsRequest ReassignWorkItemsRequest is the request of ReassignWorkItems.
+type V1ReassignWorkItemsRequest struct {
+	// Assignee The token subject of the new assignee.
+	Assignee *string `json:"assignee,omitempty"`
+
+	// Ids At most 500.
+	Ids    *[]string `json:"ids,omitempty"`
+	Reason *string   `json:"reason,omitempty"`
+}
+
+// V1ReassignWorkItemsResponse ReassignWorkItemsResponse is the response of ReassignWorkItems.
+type V1ReassignWorkItemsResponse struct {
+	Items *[]V1WorkItem `json:"items,omitempty"`
+}
+
+// V1Recipient Recipient is whom messages about a retiree go to.
+//
+//   - RETIREE: The retiree's own phone.
+//   - PRIMARY_CONTACT: The primary contact among the retiree's carers in registry.
+type V1Recipient string
+
 // V1RecordAttendanceResponse RecordAttendanceResponse is the response of RecordAttendance.
 type V1RecordAttendanceResponse struct {
 	ActivityID      *string `json:"activityId,omitempty"`
 	Confirmed       *int32  `json:"confirmed,omitempty"`
 	OccurrenceStart *string `json:"occurrenceStart,omitempty"`
 	Present         *int32  `json:"present,omitempty"`
+}
+
+// V1RecordVisitRequest RecordVisitRequest is the request of RecordVisit.
+type V1RecordVisitRequest struct {
+	// RequestKey Idempotency key.
+	RequestKey *string `json:"requestKey,omitempty"`
+
+	// Visit retiree_id, method, visitor, visit_time, outcome, needs, referral,
+	// note, and work_item_id when it answers an item.
+	Visit *V1Visit `json:"visit,omitempty"`
+}
+
+// V1RecordVisitResponse RecordVisitResponse is the response of RecordVisit.
+type V1RecordVisitResponse struct {
+	// Profile CareProfile is a retiree's care standing.
+	Profile *V1CareProfile `json:"profile,omitempty"`
+
+	// Visit Visit is one recorded visit.
+	Visit *V1Visit `json:"visit,omitempty"`
 }
 
 // V1RecoveryCase RecoveryCase is the recovery of what was paid after a retiree's death.
@@ -4763,6 +5749,13 @@ type V1RevokedToken struct {
 	TokenID  *string `json:"tokenId,omitempty"`
 }
 
+// V1RiskTier RiskTier says how often a retiree is visited.
+//
+//   - HIGH: Weekly.
+//   - KEY: Monthly.
+//   - REGULAR: Quarterly.
+type V1RiskTier string
+
 // V1RosterVerification RosterVerification is the bureau's check of the roster.
 type V1RosterVerification struct {
 	// DocumentSha256 The SHA-256 of the signed and stamped roster document, 64 lowercase
@@ -4773,6 +5766,24 @@ type V1RosterVerification struct {
 	// VerifiedBy Who verified it (the bureau's subject).
 	VerifiedBy *string    `json:"verifiedBy,omitempty"`
 	VerifyTime *time.Time `json:"verifyTime,omitempty"`
+}
+
+// V1Satisfaction Satisfaction is what the call-back heard.
+//
+//   - UNREACHABLE: Not reached after the attempts the category asks for.
+type V1Satisfaction string
+
+// V1ScheduleVisitsRequest ScheduleVisitsRequest is the request of ScheduleVisits.
+type V1ScheduleVisitsRequest struct {
+	// Month YYYY-MM.
+	Month *string `json:"month,omitempty"`
+}
+
+// V1ScheduleVisitsResponse ScheduleVisitsResponse is the response of ScheduleVisits.
+type V1ScheduleVisitsResponse struct {
+	// Created Items made by this call, and found already made.
+	Created  *string `json:"created,omitempty"`
+	Existing *string `json:"existing,omitempty"`
 }
 
 // V1Sex Sex of a retiree; it must agree with the ID number's sequence digit.
@@ -4800,6 +5811,17 @@ type V1SocialisationRow struct {
 	Rate *float64 `json:"rate,omitempty"`
 }
 
+// V1Subject Subject is the object an item is about.
+type V1Subject struct {
+	ID *string `json:"id,omitempty"`
+
+	// Kind SubjectKind is the kind of object a signal or a work item is about.
+	Kind *V1SubjectKind `json:"kind,omitempty"`
+}
+
+// V1SubjectKind SubjectKind is the kind of object a signal or a work item is about.
+type V1SubjectKind string
+
 // V1SubscribeCalendarResponse SubscribeCalendarResponse is the response of SubscribeCalendar.
 type V1SubscribeCalendarResponse struct {
 	// FeedPath Where the gateway serves the feed: /v1/calendars/{feed_token}/calendar.ics.
@@ -4813,6 +5835,109 @@ type V1SubscribeCalendarResponse struct {
 	// Subscription CalendarSubscription is a feed URL given for a community's calendar.
 	// Its token is not kept, only a hash of it.
 	Subscription *V1CalendarSubscription `json:"subscription,omitempty"`
+}
+
+// V1Ticket Ticket is a complaint or emergency.
+type V1Ticket struct {
+	CallbackNote *string    `json:"callbackNote,omitempty"`
+	CallbackTime *time.Time `json:"callbackTime,omitempty"`
+	Category     *string    `json:"category,omitempty"`
+
+	// Channel TicketChannel is how a ticket arrived.
+	//
+	//  - HOTLINE_12345: Referred by the 12345 citizen hotline.
+	//  - HOTLINE_12333: Referred by the 12333 social-insurance hotline.
+	//  - AT_VISIT: Raised at a visit.
+	Channel *V1TicketChannel `json:"channel,omitempty"`
+
+	// Clock Clock says how an item stands against its due time: AT_RISK within the
+	// configured share of its time
+	Clock       *V1Clock `json:"clock,omitempty"`
+	CommunityID *string  `json:"communityId,omitempty"`
+
+	// Complainant The complainant's name and relation to the retiree, if not the
+	// retiree.
+	Complainant *string    `json:"complainant,omitempty"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+
+	// Description What the complainant said (no ID or phone numbers).
+	Description     *string    `json:"description,omitempty"`
+	DueTime         *time.Time `json:"dueTime,omitempty"`
+	EscalationLevel *int32     `json:"escalationLevel,omitempty"`
+	Etag            *string    `json:"etag,omitempty"`
+	ID              *string    `json:"id,omitempty"`
+	PaymentMonth    *string    `json:"paymentMonth,omitempty"`
+
+	// ReferralNumber The referral number of the hotline, for 12345 and 12333.
+	ReferralNumber *string    `json:"referralNumber,omitempty"`
+	Resolution     *string    `json:"resolution,omitempty"`
+	ResolveTime    *time.Time `json:"resolveTime,omitempty"`
+	ResolvedBy     *string    `json:"resolvedBy,omitempty"`
+	RetireeID      *string    `json:"retireeId,omitempty"`
+
+	// Satisfaction Satisfaction is what the call-back heard.
+	//
+	//  - UNREACHABLE: Not reached after the attempts the category asks for.
+	Satisfaction *V1Satisfaction `json:"satisfaction,omitempty"`
+
+	// State TicketState is where a ticket is.
+	//
+	//  - TICKET_RESOLVED: Resolved, waiting for the satisfaction call-back.
+	//  - TICKET_CLOSED: Called back: closed.
+	State *V1TicketState `json:"state,omitempty"`
+
+	// Subject What it is about: a retiree, a handover, or a payment month
+	// (retiree_id with payment_month YYYY-MM).
+	Subject *V1Subject `json:"subject,omitempty"`
+
+	// WorkItemID The COMPLAINT work item carrying the deadline and its clock.
+	WorkItemID *string `json:"workItemId,omitempty"`
+}
+
+// V1TicketCategory TicketCategory is a category of complaint with its deadline (rules as
+// data).
+type V1TicketCategory struct {
+	// Code Upper-case code, e.g. "EMERGENCY", "PAYMENT", "OTHER".
+	Code *string `json:"code,omitempty"`
+
+	// DeadlineHours The deadline: hours (counted on the clock) or working days (counted
+	// on the working-day calendar), exactly one of them.
+	DeadlineHours       *int32 `json:"deadlineHours,omitempty"`
+	DeadlineWorkingDays *int32 `json:"deadlineWorkingDays,omitempty"`
+
+	// Name Chinese name, e.g. "紧急求助".
+	Name *string `json:"name,omitempty"`
+
+	// Priority Priority orders items of equal due time.
+	Priority *V1Priority `json:"priority,omitempty"`
+}
+
+// V1TicketChannel TicketChannel is how a ticket arrived.
+//
+//   - HOTLINE_12345: Referred by the 12345 citizen hotline.
+//   - HOTLINE_12333: Referred by the 12333 social-insurance hotline.
+//   - AT_VISIT: Raised at a visit.
+type V1TicketChannel string
+
+// V1TicketState TicketState is where a ticket is.
+//
+//   - TICKET_RESOLVED: Resolved, waiting for the satisfaction call-back.
+//   - TICKET_CLOSED: Called back: closed.
+type V1TicketState string
+
+// V1TierOverride TierOverride is a clerk's tier for a retiree in place of the derived
+// one.
+type V1TierOverride struct {
+	Reason  *string    `json:"reason,omitempty"`
+	SetBy   *string    `json:"setBy,omitempty"`
+	SetTime *time.Time `json:"setTime,omitempty"`
+
+	// Tier RiskTier says how often a retiree is visited.
+	//
+	//  - HIGH: Weekly.
+	//  - KEY: Monthly.
+	//  - REGULAR: Quarterly.
+	Tier *V1RiskTier `json:"tier,omitempty"`
 }
 
 // V1Track Track is one part of a handover that goes to its own receiver.
@@ -4980,6 +6105,210 @@ type V1VerifyDeathReportResponse struct {
 	// Retiree Retiree is an enterprise retiree on the roster.
 	Retiree *V1Retiree `json:"retiree,omitempty"`
 }
+
+// V1Visit Visit is one recorded visit.
+type V1Visit struct {
+	CommunityID   *string `json:"communityId,omitempty"`
+	DeathReportID *string `json:"deathReportId,omitempty"`
+
+	// FollowUpItemID What the outcome started: the HARDSHIP or confirmation item, the
+	// death report filed in registry.
+	FollowUpItemID *string `json:"followUpItemId,omitempty"`
+	ID             *string `json:"id,omitempty"`
+
+	// Method VisitMethod is how a visit was made.
+	Method *V1VisitMethod `json:"method,omitempty"`
+
+	// Needs Needs found, e.g. "MEALS", "MEDICAL", "HOUSING" or free text; at
+	// most 10.
+	Needs *[]string `json:"needs,omitempty"`
+	Note  *string   `json:"note,omitempty"`
+
+	// Outcome VisitOutcome is what a visit found.
+	//
+	//  - WELL: Seen and well.
+	//  - NEEDS_HELP: Seen, and needs help: opens a HARDSHIP item.
+	//  - NO_CONTACT: Not reached: the second in a row sets LOST_CONTACT.
+	//  - FOUND_DECEASED: Found deceased: files a death report in registry.
+	Outcome    *V1VisitOutcome `json:"outcome,omitempty"`
+	RecordTime *time.Time      `json:"recordTime,omitempty"`
+
+	// RecordedBy Recorded by (token subject) and when.
+	RecordedBy *string `json:"recordedBy,omitempty"`
+
+	// Referral Whom the retiree was referred to, if anyone.
+	Referral  *string    `json:"referral,omitempty"`
+	RetireeID *string    `json:"retireeId,omitempty"`
+	VisitTime *time.Time `json:"visitTime,omitempty"`
+
+	// Visitor Who visited (a name; a volunteer or neighbour is named here).
+	Visitor *string `json:"visitor,omitempty"`
+
+	// WorkItemID The visit item it answers, if any.
+	WorkItemID *string `json:"workItemId,omitempty"`
+}
+
+// V1VisitMethod VisitMethod is how a visit was made.
+type V1VisitMethod string
+
+// V1VisitOutcome VisitOutcome is what a visit found.
+//
+//   - WELL: Seen and well.
+//   - NEEDS_HELP: Seen, and needs help: opens a HARDSHIP item.
+//   - NO_CONTACT: Not reached: the second in a row sets LOST_CONTACT.
+//   - FOUND_DECEASED: Found deceased: files a death report in registry.
+type V1VisitOutcome string
+
+// V1VisitReportRow VisitReportRow is one community's visit rate for a month.
+type V1VisitReportRow struct {
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// Eligible Eligible elders: HIGH and KEY tier retirees living in the community
+	// for the whole month.
+	Eligible *string `json:"eligible,omitempty"`
+
+	// RateBasisPoints visited_as_scheduled / eligible in basis points (10000 = 100 %).
+	RateBasisPoints *int32 `json:"rateBasisPoints,omitempty"`
+
+	// VisitedAsScheduled Of them, those visited as their tier schedules (weekly HIGH in every
+	// week of the month, KEY at least once).
+	VisitedAsScheduled *string `json:"visitedAsScheduled,omitempty"`
+}
+
+// V1WaitingOn WaitingOn is whom a WAITING item waits for.
+//
+//   - FAMILY: The retiree or the family: the clock pauses.
+//   - OTHER_AGENCY: Another agency or office: the clock runs on.
+//   - OTHER_PARTY: Anything else: the clock runs on.
+type V1WaitingOn string
+
+// V1WorkEvent WorkEvent is one entry of an item's history.
+type V1WorkEvent struct {
+	// Actor Who: a token subject, or "casework" for the service itself.
+	Actor *string `json:"actor,omitempty"`
+
+	// Kind WorkEventKind is what happened to an item.
+	//
+	//  - RESOLVED_AT_SOURCE: The cause was resolved at its source (the feed said so).
+	//  - CLOCK_CHANGED: The clock passed AT_RISK or BREACHED (recorded by the service).
+	//  - UPDATED_AT_SOURCE: The source changed the item's due time or summary.
+	Kind *V1WorkEventKind `json:"kind,omitempty"`
+	Note *string          `json:"note,omitempty"`
+	Time *time.Time       `json:"time,omitempty"`
+}
+
+// V1WorkEventKind WorkEventKind is what happened to an item.
+//
+//   - RESOLVED_AT_SOURCE: The cause was resolved at its source (the feed said so).
+//   - CLOCK_CHANGED: The clock passed AT_RISK or BREACHED (recorded by the service).
+//   - UPDATED_AT_SOURCE: The source changed the item's due time or summary.
+type V1WorkEventKind string
+
+// V1WorkItem WorkItem is one piece of work a person must do.
+type V1WorkItem struct {
+	// Assignee The token subject of the person working it; empty while in the
+	// community's queue.
+	Assignee *string `json:"assignee,omitempty"`
+
+	// Clock Clock says how an item stands against its due time: AT_RISK within the
+	// configured share of its time
+	Clock       *V1Clock   `json:"clock,omitempty"`
+	CloseTime   *time.Time `json:"closeTime,omitempty"`
+	CommunityID *string    `json:"communityId,omitempty"`
+	CreateTime  *time.Time `json:"createTime,omitempty"`
+	DueTime     *time.Time `json:"dueTime,omitempty"`
+
+	// EscalationLevel How many times the item was escalated (by hand or on breach).
+	EscalationLevel *int32  `json:"escalationLevel,omitempty"`
+	Etag            *string `json:"etag,omitempty"`
+
+	// History The history, oldest first (at most the last 50 events).
+	History *[]V1WorkEvent `json:"history,omitempty"`
+	ID      *string        `json:"id,omitempty"`
+
+	// Kind WorkKind is what a work item asks for.
+	//
+	//  - CERTIFICATION_DUE: From pension's feed: help a retiree whose certification is due soon
+	// or overdue.
+	//  - PAYMENT_ANOMALY: From pension's feed: find out about a payment anomaly.
+	//  - DEATH_REPORT_VERIFICATION: From registry's feed: verify a death report.
+	//  - RECOVERY_FOLLOW_UP: From pension's feed: follow a recovery case with a due date.
+	//  - HANDOVER_STEP: From handover's feed: take a handover step.
+	//  - HANDOVER_TASK: From handover's feed: a task after completion (first visit, data
+	// check, contact card).
+	//  - CARE_VISIT: A scheduled care visit.
+	//  - CRISIS_VISIT: A visit within 24 hours after a crisis.
+	//  - HARDSHIP: Help for a retiree a visit found in need.
+	//  - LOST_CONTACT_CONFIRMATION: A supervisor confirms a retiree set LOST_CONTACT after two failed
+	// contacts.
+	//  - COMPLAINT: A complaint or emergency ticket.
+	//  - OTHER: Anything else a person sets.
+	Kind *V1WorkKind `json:"kind,omitempty"`
+
+	// Outcome DONE: the outcome; CANCELLED: the reason; resolved at source: the
+	// source's resolution.
+	Outcome *string `json:"outcome,omitempty"`
+
+	// PausedSeconds Seconds the clock was paused so far.
+	PausedSeconds *string `json:"pausedSeconds,omitempty"`
+
+	// Priority Priority orders items of equal due time.
+	Priority *V1Priority `json:"priority,omitempty"`
+
+	// RetireeID The retiree concerned, when there is one, with what a queue shows of
+	// them (never the full ID or phone number).
+	RetireeID   *string `json:"retireeId,omitempty"`
+	RetireeName *string `json:"retireeName,omitempty"`
+
+	// Source For items made from a feed: the source service and the signal's key.
+	Source    *string `json:"source,omitempty"`
+	SourceKey *string `json:"sourceKey,omitempty"`
+
+	// StartTime When the work became actionable, and when it is due (moved on by
+	// the time the clock was paused).
+	StartTime *time.Time `json:"startTime,omitempty"`
+
+	// State WorkState is where an item is.
+	State *V1WorkState `json:"state,omitempty"`
+
+	// Subject Subject is the object an item is about.
+	Subject    *V1Subject `json:"subject,omitempty"`
+	Summary    *string    `json:"summary,omitempty"`
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+
+	// WaitingOn WaitingOn is whom a WAITING item waits for.
+	//
+	//  - FAMILY: The retiree or the family: the clock pauses.
+	//  - OTHER_AGENCY: Another agency or office: the clock runs on.
+	//  - OTHER_PARTY: Anything else: the clock runs on.
+	WaitingOn     *V1WaitingOn `json:"waitingOn,omitempty"`
+	WaitingReason *string      `json:"waitingReason,omitempty"`
+}
+
+// V1WorkKind WorkKind is what a work item asks for.
+//
+//   - CERTIFICATION_DUE: From pension's feed: help a retiree whose certification is due soon
+//
+// or overdue.
+//   - PAYMENT_ANOMALY: From pension's feed: find out about a payment anomaly.
+//   - DEATH_REPORT_VERIFICATION: From registry's feed: verify a death report.
+//   - RECOVERY_FOLLOW_UP: From pension's feed: follow a recovery case with a due date.
+//   - HANDOVER_STEP: From handover's feed: take a handover step.
+//   - HANDOVER_TASK: From handover's feed: a task after completion (first visit, data
+//
+// check, contact card).
+//   - CARE_VISIT: A scheduled care visit.
+//   - CRISIS_VISIT: A visit within 24 hours after a crisis.
+//   - HARDSHIP: Help for a retiree a visit found in need.
+//   - LOST_CONTACT_CONFIRMATION: A supervisor confirms a retiree set LOST_CONTACT after two failed
+//
+// contacts.
+//   - COMPLAINT: A complaint or emergency ticket.
+//   - OTHER: Anything else a person sets.
+type V1WorkKind string
+
+// V1WorkState WorkState is where an item is.
+type V1WorkState string
 
 // BadRequest google.rpc.Status, the body of every error.
 type BadRequest = RPCStatus
@@ -5328,6 +6657,15 @@ type HandoverServiceListHandoverEventsParams struct {
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// CaseworkServiceListMessagesParams defines parameters for CaseworkServiceListMessages.
+type CaseworkServiceListMessagesParams struct {
+	// RetireeID One of the two.
+	RetireeID   *string `form:"retireeId,omitempty" json:"retireeId,omitempty"`
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+	PageSize    *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken   *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // HandoverServiceListObligationsParams defines parameters for HandoverServiceListObligations.
 type HandoverServiceListObligationsParams struct {
 	EnterpriseCreditCode *string `form:"enterpriseCreditCode,omitempty" json:"enterpriseCreditCode,omitempty"`
@@ -5587,6 +6925,21 @@ type PensionServiceListDecisionsParams struct {
 	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// CaseworkServiceSetMessagePreferencesJSONBody defines parameters for CaseworkServiceSetMessagePreferences.
+type CaseworkServiceSetMessagePreferencesJSONBody struct {
+	// OptedOut No messages at all.
+	OptedOut *bool `json:"optedOut,omitempty"`
+
+	// PreferredName The name a message addresses, e.g. "王阿姨"; empty: the surname with
+	// 先生 or 女士.
+	PreferredName *string `json:"preferredName,omitempty"`
+
+	// Recipients Whom messages go to; empty: RETIREE.
+	Recipients *[]V1Recipient `json:"recipients,omitempty"`
+	UpdateTime *time.Time     `json:"updateTime,omitempty"`
+	UpdatedBy  *string        `json:"updatedBy,omitempty"`
+}
+
 // PensionServiceListPaymentsParams defines parameters for PensionServiceListPayments.
 type PensionServiceListPaymentsParams struct {
 	// FromMonth YYYY-MM, inclusive; default twelve months before to_month.
@@ -5606,6 +6959,34 @@ type RegistryServiceListRevokedTokensParams struct {
 	// the end of the list.
 	PageSize *int32 `form:"pageSize,omitempty" json:"pageSize,omitempty"`
 }
+
+// CaseworkServiceSetTicketCategoryJSONBody defines parameters for CaseworkServiceSetTicketCategory.
+type CaseworkServiceSetTicketCategoryJSONBody struct {
+	// DeadlineHours The deadline: hours (counted on the clock) or working days (counted
+	// on the working-day calendar), exactly one of them.
+	DeadlineHours       *int32 `json:"deadlineHours,omitempty"`
+	DeadlineWorkingDays *int32 `json:"deadlineWorkingDays,omitempty"`
+
+	// Name Chinese name, e.g. "紧急求助".
+	Name *string `json:"name,omitempty"`
+
+	// Priority Priority orders items of equal due time.
+	Priority *V1Priority `json:"priority,omitempty"`
+}
+
+// CaseworkServiceListTicketsParams defines parameters for CaseworkServiceListTickets.
+type CaseworkServiceListTicketsParams struct {
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// State  - TICKET_RESOLVED: Resolved, waiting for the satisfaction call-back.
+	//  - TICKET_CLOSED: Called back: closed.
+	State     *CaseworkServiceListTicketsParamsState `form:"state,omitempty" json:"state,omitempty"`
+	PageSize  *int32                                 `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string                                `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// CaseworkServiceListTicketsParamsState defines parameters for CaseworkServiceListTickets.
+type CaseworkServiceListTicketsParamsState string
 
 // RegistryServiceListTransfersParams defines parameters for RegistryServiceListTransfers.
 type RegistryServiceListTransfersParams struct {
@@ -5653,6 +7034,66 @@ type ActivityServiceCreateVenueParams struct {
 	// venue first created with it.
 	RequestKey *string `form:"requestKey,omitempty" json:"requestKey,omitempty"`
 }
+
+// CaseworkServiceGetVisitReportParams defines parameters for CaseworkServiceGetVisitReport.
+type CaseworkServiceGetVisitReportParams struct {
+	// Month YYYY-MM.
+	Month *string `form:"month,omitempty" json:"month,omitempty"`
+
+	// CommunityID One community, or empty for every community the caller may see.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+	PageSize    *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken   *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// CaseworkServiceListVisitsParams defines parameters for CaseworkServiceListVisits.
+type CaseworkServiceListVisitsParams struct {
+	// RetireeID One of the two.
+	RetireeID   *string `form:"retireeId,omitempty" json:"retireeId,omitempty"`
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+	PageSize    *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken   *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// CaseworkServiceListWorkItemsParams defines parameters for CaseworkServiceListWorkItems.
+type CaseworkServiceListWorkItemsParams struct {
+	// CommunityID Required but for a clerk of one community and for supervisors, whose
+	// list without it is their area's.
+	CommunityID *string `form:"communityId,omitempty" json:"communityId,omitempty"`
+
+	// Assignee "me" for the caller; empty for everyone's.
+	Assignee *string                                  `form:"assignee,omitempty" json:"assignee,omitempty"`
+	State    *CaseworkServiceListWorkItemsParamsState `form:"state,omitempty" json:"state,omitempty"`
+	Clock    *CaseworkServiceListWorkItemsParamsClock `form:"clock,omitempty" json:"clock,omitempty"`
+
+	// Kind  - CERTIFICATION_DUE: From pension's feed: help a retiree whose certification is due soon
+	// or overdue.
+	//  - PAYMENT_ANOMALY: From pension's feed: find out about a payment anomaly.
+	//  - DEATH_REPORT_VERIFICATION: From registry's feed: verify a death report.
+	//  - RECOVERY_FOLLOW_UP: From pension's feed: follow a recovery case with a due date.
+	//  - HANDOVER_STEP: From handover's feed: take a handover step.
+	//  - HANDOVER_TASK: From handover's feed: a task after completion (first visit, data
+	// check, contact card).
+	//  - CARE_VISIT: A scheduled care visit.
+	//  - CRISIS_VISIT: A visit within 24 hours after a crisis.
+	//  - HARDSHIP: Help for a retiree a visit found in need.
+	//  - LOST_CONTACT_CONFIRMATION: A supervisor confirms a retiree set LOST_CONTACT after two failed
+	// contacts.
+	//  - COMPLAINT: A complaint or emergency ticket.
+	//  - OTHER: Anything else a person sets.
+	Kind      *CaseworkServiceListWorkItemsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
+	PageSize  *int32                                  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string                                 `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// CaseworkServiceListWorkItemsParamsState defines parameters for CaseworkServiceListWorkItems.
+type CaseworkServiceListWorkItemsParamsState string
+
+// CaseworkServiceListWorkItemsParamsClock defines parameters for CaseworkServiceListWorkItems.
+type CaseworkServiceListWorkItemsParamsClock string
+
+// CaseworkServiceListWorkItemsParamsKind defines parameters for CaseworkServiceListWorkItems.
+type CaseworkServiceListWorkItemsParamsKind string
 
 // ActivityServiceCreateActivityJSONRequestBody defines body for ActivityServiceCreateActivity for application/json ContentType.
 type ActivityServiceCreateActivityJSONRequestBody = V1Activity
@@ -5825,8 +7266,14 @@ type RegistryServiceRecordDeathJSONRequestBody = RegistryServiceRecordDeathBody
 // RegistryServiceTransferRetireeJSONRequestBody defines body for RegistryServiceTransferRetiree for application/json ContentType.
 type RegistryServiceTransferRetireeJSONRequestBody = RegistryServiceTransferRetireeBody
 
+// CaseworkServiceSetCareTierJSONRequestBody defines body for CaseworkServiceSetCareTier for application/json ContentType.
+type CaseworkServiceSetCareTierJSONRequestBody = CaseworkServiceSetCareTierBody
+
 // PensionServiceRecordCertificationJSONRequestBody defines body for PensionServiceRecordCertification for application/json ContentType.
 type PensionServiceRecordCertificationJSONRequestBody = V1Certification
+
+// CaseworkServiceReportCrisisJSONRequestBody defines body for CaseworkServiceReportCrisis for application/json ContentType.
+type CaseworkServiceReportCrisisJSONRequestBody = CaseworkServiceReportCrisisBody
 
 // PensionServiceCreateDeathBenefitClaimJSONRequestBody defines body for PensionServiceCreateDeathBenefitClaim for application/json ContentType.
 type PensionServiceCreateDeathBenefitClaimJSONRequestBody = V1DeathBenefitClaim
@@ -5834,8 +7281,23 @@ type PensionServiceCreateDeathBenefitClaimJSONRequestBody = V1DeathBenefitClaim
 // PensionServiceRecordDecisionJSONRequestBody defines body for PensionServiceRecordDecision for application/json ContentType.
 type PensionServiceRecordDecisionJSONRequestBody = V1EntitlementDecision
 
+// CaseworkServiceSetMessagePreferencesJSONRequestBody defines body for CaseworkServiceSetMessagePreferences for application/json ContentType.
+type CaseworkServiceSetMessagePreferencesJSONRequestBody CaseworkServiceSetMessagePreferencesJSONBody
+
 // RegistryServiceLookupRetireeJSONRequestBody defines body for RegistryServiceLookupRetiree for application/json ContentType.
 type RegistryServiceLookupRetireeJSONRequestBody = V1LookupRetireeRequest
+
+// CaseworkServiceSetTicketCategoryJSONRequestBody defines body for CaseworkServiceSetTicketCategory for application/json ContentType.
+type CaseworkServiceSetTicketCategoryJSONRequestBody CaseworkServiceSetTicketCategoryJSONBody
+
+// CaseworkServiceCreateTicketJSONRequestBody defines body for CaseworkServiceCreateTicket for application/json ContentType.
+type CaseworkServiceCreateTicketJSONRequestBody = V1CreateTicketRequest
+
+// CaseworkServiceRecordCallbackJSONRequestBody defines body for CaseworkServiceRecordCallback for application/json ContentType.
+type CaseworkServiceRecordCallbackJSONRequestBody = CaseworkServiceRecordCallbackBody
+
+// CaseworkServiceResolveTicketJSONRequestBody defines body for CaseworkServiceResolveTicket for application/json ContentType.
+type CaseworkServiceResolveTicketJSONRequestBody = CaseworkServiceResolveTicketBody
 
 // RegistryServiceRevokeTokenJSONRequestBody defines body for RegistryServiceRevokeToken for application/json ContentType.
 type RegistryServiceRevokeTokenJSONRequestBody = V1RevokeTokenRequest
@@ -5848,6 +7310,39 @@ type RegistryServiceDeclineTransferJSONRequestBody = RegistryServiceDeclineTrans
 
 // ActivityServiceCreateVenueJSONRequestBody defines body for ActivityServiceCreateVenue for application/json ContentType.
 type ActivityServiceCreateVenueJSONRequestBody = V1Venue
+
+// CaseworkServiceRecordVisitJSONRequestBody defines body for CaseworkServiceRecordVisit for application/json ContentType.
+type CaseworkServiceRecordVisitJSONRequestBody = V1RecordVisitRequest
+
+// CaseworkServiceScheduleVisitsJSONRequestBody defines body for CaseworkServiceScheduleVisits for application/json ContentType.
+type CaseworkServiceScheduleVisitsJSONRequestBody = V1ScheduleVisitsRequest
+
+// CaseworkServiceCreateWorkItemJSONRequestBody defines body for CaseworkServiceCreateWorkItem for application/json ContentType.
+type CaseworkServiceCreateWorkItemJSONRequestBody = V1CreateWorkItemRequest
+
+// CaseworkServiceCancelWorkItemJSONRequestBody defines body for CaseworkServiceCancelWorkItem for application/json ContentType.
+type CaseworkServiceCancelWorkItemJSONRequestBody = CaseworkServiceCancelWorkItemBody
+
+// CaseworkServiceClaimWorkItemJSONRequestBody defines body for CaseworkServiceClaimWorkItem for application/json ContentType.
+type CaseworkServiceClaimWorkItemJSONRequestBody = CaseworkServiceClaimWorkItemBody
+
+// CaseworkServiceCompleteWorkItemJSONRequestBody defines body for CaseworkServiceCompleteWorkItem for application/json ContentType.
+type CaseworkServiceCompleteWorkItemJSONRequestBody = CaseworkServiceCompleteWorkItemBody
+
+// CaseworkServiceEscalateWorkItemJSONRequestBody defines body for CaseworkServiceEscalateWorkItem for application/json ContentType.
+type CaseworkServiceEscalateWorkItemJSONRequestBody = CaseworkServiceEscalateWorkItemBody
+
+// CaseworkServiceReleaseWorkItemJSONRequestBody defines body for CaseworkServiceReleaseWorkItem for application/json ContentType.
+type CaseworkServiceReleaseWorkItemJSONRequestBody = CaseworkServiceReleaseWorkItemBody
+
+// CaseworkServiceResumeWorkItemJSONRequestBody defines body for CaseworkServiceResumeWorkItem for application/json ContentType.
+type CaseworkServiceResumeWorkItemJSONRequestBody = CaseworkServiceResumeWorkItemBody
+
+// CaseworkServiceWaitWorkItemJSONRequestBody defines body for CaseworkServiceWaitWorkItem for application/json ContentType.
+type CaseworkServiceWaitWorkItemJSONRequestBody = CaseworkServiceWaitWorkItemBody
+
+// CaseworkServiceReassignWorkItemsJSONRequestBody defines body for CaseworkServiceReassignWorkItems for application/json ContentType.
+type CaseworkServiceReassignWorkItemsJSONRequestBody = V1ReassignWorkItemsRequest
 
 // Getter for additional properties for ProtobufAny. Returns the specified
 // element and whether it was found
@@ -7154,6 +8649,21 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
 	HandoverServiceBatchCreateHandovers(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CaseworkServiceListMessageTemplates List message templates
+	//
+	// ListMessageTemplates returns the SMS templates per event.
+	//
+	// Corresponds with GET /v1/messageTemplates (the `CaseworkServiceListMessageTemplates` operationId).
+	CaseworkServiceListMessageTemplates(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceListMessages List messages
+	//
+	// ListMessages lists the messages to a retiree, or of a community,
+	// newest first, with their delivery state; phone numbers masked.
+	//
+	// Corresponds with GET /v1/messages (the `CaseworkServiceListMessages` operationId).
+	CaseworkServiceListMessages(ctx context.Context, params *CaseworkServiceListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HandoverServiceListObligations List obligations
 	//
 	// ListObligations lists what enterprises still owe after completed
@@ -7646,6 +9156,34 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/retirees/{id}:transfer (the `RegistryServiceTransferRetiree` operationId).
 	RegistryServiceTransferRetiree(ctx context.Context, id string, body RegistryServiceTransferRetireeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CaseworkServiceGetCareProfile Get care profile
+	//
+	// GetCareProfile returns a retiree's risk tier, derived from the
+	// roster's flags and age unless overridden, with the visit schedule.
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/careProfile (the `CaseworkServiceGetCareProfile` operationId).
+	CaseworkServiceGetCareProfile(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetCareTierWithBody Set care tier
+	//
+	// SetCareTier overrides the derived tier with a reason (a clerk of the
+	// retiree's community); an unspecified tier removes the override.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+	CaseworkServiceSetCareTierWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetCareTier Set care tier
+	//
+	// SetCareTier overrides the derived tier with a reason (a clerk of the
+	// retiree's community); an unspecified tier removes the override.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+	CaseworkServiceSetCareTier(ctx context.Context, retireeID string, body CaseworkServiceSetCareTierJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PensionServiceListCertifications List certifications
 	//
 	// ListCertifications lists a retiree's certifications, newest first.
@@ -7674,6 +9212,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/retirees/{retireeId}/certifications (the `PensionServiceRecordCertification` operationId).
 	PensionServiceRecordCertification(ctx context.Context, retireeID string, body PensionServiceRecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReportCrisisWithBody Report crisis
+	//
+	// ReportCrisis records a crisis (a death in the household, a hospital
+	// stay, a disaster) and opens a visit due within 24 hours.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+	CaseworkServiceReportCrisisWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReportCrisis Report crisis
+	//
+	// ReportCrisis records a crisis (a death in the household, a hospital
+	// stay, a disaster) and opens a visit due within 24 hours.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+	CaseworkServiceReportCrisis(ctx context.Context, retireeID string, body CaseworkServiceReportCrisisJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceCreateDeathBenefitClaimWithBody Create death benefit claim
 	//
@@ -7737,6 +9295,34 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/retirees/{retireeId}/entitlementDecisions (the `PensionServiceRecordDecision` operationId).
 	PensionServiceRecordDecision(ctx context.Context, retireeID string, body PensionServiceRecordDecisionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CaseworkServiceGetMessagePreferences Get message preferences
+	//
+	// GetMessagePreferences returns a retiree's preferred name, opt-out and
+	// recipients.
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceGetMessagePreferences` operationId).
+	CaseworkServiceGetMessagePreferences(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetMessagePreferencesWithBody Set message preferences
+	//
+	// SetMessagePreferences changes them (a clerk of the retiree's
+	// community).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+	CaseworkServiceSetMessagePreferencesWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetMessagePreferences Set message preferences
+	//
+	// SetMessagePreferences changes them (a clerk of the retiree's
+	// community).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+	CaseworkServiceSetMessagePreferences(ctx context.Context, retireeID string, body CaseworkServiceSetMessagePreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PensionServiceListPayments List payments
 	//
 	// ListPayments lists a retiree's payments in a month range.
@@ -7789,6 +9375,106 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
 	RegistryServiceListRevokedTokens(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceListTicketCategories List ticket categories
+	//
+	// ListTicketCategories lists the categories with their deadlines (rules
+	// as data).
+	//
+	// Corresponds with GET /v1/ticketCategories (the `CaseworkServiceListTicketCategories` operationId).
+	CaseworkServiceListTicketCategories(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetTicketCategoryWithBody Set ticket category
+	//
+	// SetTicketCategory creates or changes a category (admin); tickets
+	// already open keep their deadline.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+	CaseworkServiceSetTicketCategoryWithBody(ctx context.Context, code string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceSetTicketCategory Set ticket category
+	//
+	// SetTicketCategory creates or changes a category (admin); tickets
+	// already open keep their deadline.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+	CaseworkServiceSetTicketCategory(ctx context.Context, code string, body CaseworkServiceSetTicketCategoryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceListTickets List tickets
+	//
+	// ListTickets lists a community's tickets, optionally in one state.
+	//
+	// Corresponds with GET /v1/tickets (the `CaseworkServiceListTickets` operationId).
+	CaseworkServiceListTickets(ctx context.Context, params *CaseworkServiceListTicketsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCreateTicketWithBody Create ticket
+	//
+	// CreateTicket records a complaint or emergency about a retiree, a
+	// handover or a payment month, with its category's deadline.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+	CaseworkServiceCreateTicketWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCreateTicket Create ticket
+	//
+	// CreateTicket records a complaint or emergency about a retiree, a
+	// handover or a payment month, with its category's deadline.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+	CaseworkServiceCreateTicket(ctx context.Context, body CaseworkServiceCreateTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceGetTicket Get ticket
+	//
+	// GetTicket returns one ticket.
+	//
+	// Corresponds with GET /v1/tickets/{id} (the `CaseworkServiceGetTicket` operationId).
+	CaseworkServiceGetTicket(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceRecordCallbackWithBody Record callback
+	//
+	// RecordCallback records the satisfaction call-back after resolution,
+	// which closes the ticket.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+	CaseworkServiceRecordCallbackWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceRecordCallback Record callback
+	//
+	// RecordCallback records the satisfaction call-back after resolution,
+	// which closes the ticket.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+	CaseworkServiceRecordCallback(ctx context.Context, id string, body CaseworkServiceRecordCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceResolveTicketWithBody Resolve ticket
+	//
+	// ResolveTicket records the resolution.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+	CaseworkServiceResolveTicketWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceResolveTicket Resolve ticket
+	//
+	// ResolveTicket records the resolution.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+	CaseworkServiceResolveTicket(ctx context.Context, id string, body CaseworkServiceResolveTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegistryServiceRevokeTokenWithBody Revoke token
 	//
@@ -7913,6 +9599,270 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/venues/{id} (the `ActivityServiceGetVenue` operationId).
 	ActivityServiceGetVenue(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceGetVisitReport Get visit report
+	//
+	// GetVisitReport returns the visit rate per community for a month:
+	// eligible elders visited as scheduled over eligible elders.
+	//
+	// Corresponds with GET /v1/visitReport (the `CaseworkServiceGetVisitReport` operationId).
+	CaseworkServiceGetVisitReport(ctx context.Context, params *CaseworkServiceGetVisitReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceListVisits List visits
+	//
+	// ListVisits lists a retiree's or a community's visits, newest first.
+	//
+	// Corresponds with GET /v1/visits (the `CaseworkServiceListVisits` operationId).
+	CaseworkServiceListVisits(ctx context.Context, params *CaseworkServiceListVisitsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceRecordVisitWithBody Record visit
+	//
+	// RecordVisit records a visit, closing the visit item it answers.
+	// Outcomes start work: FOUND_DECEASED files a death report in
+	// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+	// row sets the retiree LOST_CONTACT in registry with an item for a
+	// supervisor to confirm.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+	CaseworkServiceRecordVisitWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceRecordVisit Record visit
+	//
+	// RecordVisit records a visit, closing the visit item it answers.
+	// Outcomes start work: FOUND_DECEASED files a death report in
+	// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+	// row sets the retiree LOST_CONTACT in registry with an item for a
+	// supervisor to confirm.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+	CaseworkServiceRecordVisit(ctx context.Context, body CaseworkServiceRecordVisitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceScheduleVisitsWithBody Schedule visits
+	//
+	// ScheduleVisits makes the visit items of a month for every retiree on
+	// the tiers' schedule (admin; the service also runs it each day for the
+	// current month). Idempotent: a month scheduled twice makes no second
+	// item.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+	CaseworkServiceScheduleVisitsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceScheduleVisits Schedule visits
+	//
+	// ScheduleVisits makes the visit items of a month for every retiree on
+	// the tiers' schedule (admin; the service also runs it each day for the
+	// current month). Idempotent: a month scheduled twice makes no second
+	// item.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+	CaseworkServiceScheduleVisits(ctx context.Context, body CaseworkServiceScheduleVisitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceListWorkItems List work items
+	//
+	// ListWorkItems is a queue: a community's (a clerk's communities, or
+	// one of a supervisor's area), optionally one assignee's, one state's,
+	// one clock's, with counts by clock of the whole selection. Open items
+	// come by due time.
+	//
+	// Corresponds with GET /v1/workItems (the `CaseworkServiceListWorkItems` operationId).
+	CaseworkServiceListWorkItems(ctx context.Context, params *CaseworkServiceListWorkItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCreateWorkItemWithBody Create work item
+	//
+	// CreateWorkItem records a piece of work a clerk or supervisor sets
+	// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+	// are made by the service. Idempotent by request_key.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+	CaseworkServiceCreateWorkItemWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCreateWorkItem Create work item
+	//
+	// CreateWorkItem records a piece of work a clerk or supervisor sets
+	// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+	// are made by the service. Idempotent by request_key.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+	CaseworkServiceCreateWorkItem(ctx context.Context, body CaseworkServiceCreateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceGetWorkItem Get work item
+	//
+	// GetWorkItem returns one item with its history.
+	//
+	// Corresponds with GET /v1/workItems/{id} (the `CaseworkServiceGetWorkItem` operationId).
+	CaseworkServiceGetWorkItem(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCancelWorkItemWithBody Cancel work item
+	//
+	// CancelWorkItem closes an item as CANCELLED with a reason
+	// (supervisors and admin; an item from a feed closes at its source).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+	CaseworkServiceCancelWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCancelWorkItem Cancel work item
+	//
+	// CancelWorkItem closes an item as CANCELLED with a reason
+	// (supervisors and admin; an item from a feed closes at its source).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+	CaseworkServiceCancelWorkItem(ctx context.Context, id string, body CaseworkServiceCancelWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceClaimWorkItemWithBody Claim work item
+	//
+	// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+	// (IN_PROGRESS), guarded by the etag.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+	CaseworkServiceClaimWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceClaimWorkItem Claim work item
+	//
+	// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+	// (IN_PROGRESS), guarded by the etag.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+	CaseworkServiceClaimWorkItem(ctx context.Context, id string, body CaseworkServiceClaimWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCompleteWorkItemWithBody Complete work item
+	//
+	// CompleteWorkItem closes an item as DONE with an outcome.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+	CaseworkServiceCompleteWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceCompleteWorkItem Complete work item
+	//
+	// CompleteWorkItem closes an item as DONE with an outcome.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+	CaseworkServiceCompleteWorkItem(ctx context.Context, id string, body CaseworkServiceCompleteWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceEscalateWorkItemWithBody Escalate work item
+	//
+	// EscalateWorkItem raises an item to the supervisors above its
+	// community, with a reason; the service escalates breached items by
+	// itself.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+	CaseworkServiceEscalateWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceEscalateWorkItem Escalate work item
+	//
+	// EscalateWorkItem raises an item to the supervisors above its
+	// community, with a reason; the service escalates breached items by
+	// itself.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+	CaseworkServiceEscalateWorkItem(ctx context.Context, id string, body CaseworkServiceEscalateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReleaseWorkItemWithBody Release work item
+	//
+	// ReleaseWorkItem gives a claimed item back to the community's queue
+	// (OPEN, no assignee): the assignee or a supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+	CaseworkServiceReleaseWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReleaseWorkItem Release work item
+	//
+	// ReleaseWorkItem gives a claimed item back to the community's queue
+	// (OPEN, no assignee): the assignee or a supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+	CaseworkServiceReleaseWorkItem(ctx context.Context, id string, body CaseworkServiceReleaseWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceResumeWorkItemWithBody Resume work item
+	//
+	// ResumeWorkItem takes an item out of WAITING; its due time moves by
+	// the time its clock was paused.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+	CaseworkServiceResumeWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceResumeWorkItem Resume work item
+	//
+	// ResumeWorkItem takes an item out of WAITING; its due time moves by
+	// the time its clock was paused.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+	CaseworkServiceResumeWorkItem(ctx context.Context, id string, body CaseworkServiceResumeWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceWaitWorkItemWithBody Wait work item
+	//
+	// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+	// family pauses its clock.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+	CaseworkServiceWaitWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceWaitWorkItem Wait work item
+	//
+	// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+	// family pauses its clock.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+	CaseworkServiceWaitWorkItem(ctx context.Context, id string, body CaseworkServiceWaitWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReassignWorkItemsWithBody Reassign work items
+	//
+	// ReassignWorkItems assigns up to 500 items to another person of their
+	// community (supervisors of the area, or admin), all or none.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+	CaseworkServiceReassignWorkItemsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CaseworkServiceReassignWorkItems Reassign work items
+	//
+	// ReassignWorkItems assigns up to 500 items to another person of their
+	// community (supervisors of the area, or admin), all or none.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+	CaseworkServiceReassignWorkItems(ctx context.Context, body CaseworkServiceReassignWorkItemsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GatewayHealthz Whether the gateway and every service behind it are serving.
@@ -10110,6 +12060,41 @@ func (c *Client) HandoverServiceBatchCreateHandovers(ctx context.Context, body H
 	return c.Client.Do(req)
 }
 
+// CaseworkServiceListMessageTemplates List message templates
+//
+// ListMessageTemplates returns the SMS templates per event.
+//
+// Corresponds with GET /v1/messageTemplates (the `CaseworkServiceListMessageTemplates` operationId).
+func (c *Client) CaseworkServiceListMessageTemplates(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListMessageTemplatesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceListMessages List messages
+//
+// ListMessages lists the messages to a retiree, or of a community,
+// newest first, with their delivery state; phone numbers masked.
+//
+// Corresponds with GET /v1/messages (the `CaseworkServiceListMessages` operationId).
+func (c *Client) CaseworkServiceListMessages(ctx context.Context, params *CaseworkServiceListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListMessagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HandoverServiceListObligations List obligations
 //
 // ListObligations lists what enterprises still owe after completed
@@ -11072,6 +13057,64 @@ func (c *Client) RegistryServiceTransferRetiree(ctx context.Context, id string, 
 	return c.Client.Do(req)
 }
 
+// CaseworkServiceGetCareProfile Get care profile
+//
+// GetCareProfile returns a retiree's risk tier, derived from the
+// roster's flags and age unless overridden, with the visit schedule.
+//
+// Corresponds with GET /v1/retirees/{retireeId}/careProfile (the `CaseworkServiceGetCareProfile` operationId).
+func (c *Client) CaseworkServiceGetCareProfile(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceGetCareProfileRequest(c.Server, retireeID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetCareTierWithBody Set care tier
+//
+// SetCareTier overrides the derived tier with a reason (a clerk of the
+// retiree's community); an unspecified tier removes the override.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+func (c *Client) CaseworkServiceSetCareTierWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetCareTierRequestWithBody(c.Server, retireeID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetCareTier Set care tier
+//
+// SetCareTier overrides the derived tier with a reason (a clerk of the
+// retiree's community); an unspecified tier removes the override.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+func (c *Client) CaseworkServiceSetCareTier(ctx context.Context, retireeID string, body CaseworkServiceSetCareTierJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetCareTierRequest(c.Server, retireeID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PensionServiceListCertifications List certifications
 //
 // ListCertifications lists a retiree's certifications, newest first.
@@ -11121,6 +13164,46 @@ func (c *Client) PensionServiceRecordCertificationWithBody(ctx context.Context, 
 // Corresponds with POST /v1/retirees/{retireeId}/certifications (the `PensionServiceRecordCertification` operationId).
 func (c *Client) PensionServiceRecordCertification(ctx context.Context, retireeID string, body PensionServiceRecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPensionServiceRecordCertificationRequest(c.Server, retireeID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReportCrisisWithBody Report crisis
+//
+// ReportCrisis records a crisis (a death in the household, a hospital
+// stay, a disaster) and opens a visit due within 24 hours.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+func (c *Client) CaseworkServiceReportCrisisWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReportCrisisRequestWithBody(c.Server, retireeID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReportCrisis Report crisis
+//
+// ReportCrisis records a crisis (a death in the household, a hospital
+// stay, a disaster) and opens a visit due within 24 hours.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+func (c *Client) CaseworkServiceReportCrisis(ctx context.Context, retireeID string, body CaseworkServiceReportCrisisJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReportCrisisRequest(c.Server, retireeID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11253,6 +13336,64 @@ func (c *Client) PensionServiceRecordDecision(ctx context.Context, retireeID str
 	return c.Client.Do(req)
 }
 
+// CaseworkServiceGetMessagePreferences Get message preferences
+//
+// GetMessagePreferences returns a retiree's preferred name, opt-out and
+// recipients.
+//
+// Corresponds with GET /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceGetMessagePreferences` operationId).
+func (c *Client) CaseworkServiceGetMessagePreferences(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceGetMessagePreferencesRequest(c.Server, retireeID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetMessagePreferencesWithBody Set message preferences
+//
+// SetMessagePreferences changes them (a clerk of the retiree's
+// community).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+func (c *Client) CaseworkServiceSetMessagePreferencesWithBody(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetMessagePreferencesRequestWithBody(c.Server, retireeID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetMessagePreferences Set message preferences
+//
+// SetMessagePreferences changes them (a clerk of the retiree's
+// community).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+func (c *Client) CaseworkServiceSetMessagePreferences(ctx context.Context, retireeID string, body CaseworkServiceSetMessagePreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetMessagePreferencesRequest(c.Server, retireeID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PensionServiceListPayments List payments
 //
 // ListPayments lists a retiree's payments in a month range.
@@ -11356,6 +13497,216 @@ func (c *Client) RegistryServiceLookupRetiree(ctx context.Context, body Registry
 // Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
 func (c *Client) RegistryServiceListRevokedTokens(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegistryServiceListRevokedTokensRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceListTicketCategories List ticket categories
+//
+// ListTicketCategories lists the categories with their deadlines (rules
+// as data).
+//
+// Corresponds with GET /v1/ticketCategories (the `CaseworkServiceListTicketCategories` operationId).
+func (c *Client) CaseworkServiceListTicketCategories(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListTicketCategoriesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetTicketCategoryWithBody Set ticket category
+//
+// SetTicketCategory creates or changes a category (admin); tickets
+// already open keep their deadline.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+func (c *Client) CaseworkServiceSetTicketCategoryWithBody(ctx context.Context, code string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetTicketCategoryRequestWithBody(c.Server, code, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceSetTicketCategory Set ticket category
+//
+// SetTicketCategory creates or changes a category (admin); tickets
+// already open keep their deadline.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+func (c *Client) CaseworkServiceSetTicketCategory(ctx context.Context, code string, body CaseworkServiceSetTicketCategoryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceSetTicketCategoryRequest(c.Server, code, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceListTickets List tickets
+//
+// ListTickets lists a community's tickets, optionally in one state.
+//
+// Corresponds with GET /v1/tickets (the `CaseworkServiceListTickets` operationId).
+func (c *Client) CaseworkServiceListTickets(ctx context.Context, params *CaseworkServiceListTicketsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListTicketsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCreateTicketWithBody Create ticket
+//
+// CreateTicket records a complaint or emergency about a retiree, a
+// handover or a payment month, with its category's deadline.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+func (c *Client) CaseworkServiceCreateTicketWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCreateTicketRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCreateTicket Create ticket
+//
+// CreateTicket records a complaint or emergency about a retiree, a
+// handover or a payment month, with its category's deadline.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+func (c *Client) CaseworkServiceCreateTicket(ctx context.Context, body CaseworkServiceCreateTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCreateTicketRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceGetTicket Get ticket
+//
+// GetTicket returns one ticket.
+//
+// Corresponds with GET /v1/tickets/{id} (the `CaseworkServiceGetTicket` operationId).
+func (c *Client) CaseworkServiceGetTicket(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceGetTicketRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceRecordCallbackWithBody Record callback
+//
+// RecordCallback records the satisfaction call-back after resolution,
+// which closes the ticket.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+func (c *Client) CaseworkServiceRecordCallbackWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceRecordCallbackRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceRecordCallback Record callback
+//
+// RecordCallback records the satisfaction call-back after resolution,
+// which closes the ticket.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+func (c *Client) CaseworkServiceRecordCallback(ctx context.Context, id string, body CaseworkServiceRecordCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceRecordCallbackRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceResolveTicketWithBody Resolve ticket
+//
+// ResolveTicket records the resolution.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+func (c *Client) CaseworkServiceResolveTicketWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceResolveTicketRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceResolveTicket Resolve ticket
+//
+// ResolveTicket records the resolution.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+func (c *Client) CaseworkServiceResolveTicket(ctx context.Context, id string, body CaseworkServiceResolveTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceResolveTicketRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11600,6 +13951,530 @@ func (c *Client) ActivityServiceCreateVenue(ctx context.Context, params *Activit
 // Corresponds with GET /v1/venues/{id} (the `ActivityServiceGetVenue` operationId).
 func (c *Client) ActivityServiceGetVenue(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewActivityServiceGetVenueRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceGetVisitReport Get visit report
+//
+// GetVisitReport returns the visit rate per community for a month:
+// eligible elders visited as scheduled over eligible elders.
+//
+// Corresponds with GET /v1/visitReport (the `CaseworkServiceGetVisitReport` operationId).
+func (c *Client) CaseworkServiceGetVisitReport(ctx context.Context, params *CaseworkServiceGetVisitReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceGetVisitReportRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceListVisits List visits
+//
+// ListVisits lists a retiree's or a community's visits, newest first.
+//
+// Corresponds with GET /v1/visits (the `CaseworkServiceListVisits` operationId).
+func (c *Client) CaseworkServiceListVisits(ctx context.Context, params *CaseworkServiceListVisitsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListVisitsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceRecordVisitWithBody Record visit
+//
+// RecordVisit records a visit, closing the visit item it answers.
+// Outcomes start work: FOUND_DECEASED files a death report in
+// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+// row sets the retiree LOST_CONTACT in registry with an item for a
+// supervisor to confirm.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+func (c *Client) CaseworkServiceRecordVisitWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceRecordVisitRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceRecordVisit Record visit
+//
+// RecordVisit records a visit, closing the visit item it answers.
+// Outcomes start work: FOUND_DECEASED files a death report in
+// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+// row sets the retiree LOST_CONTACT in registry with an item for a
+// supervisor to confirm.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+func (c *Client) CaseworkServiceRecordVisit(ctx context.Context, body CaseworkServiceRecordVisitJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceRecordVisitRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceScheduleVisitsWithBody Schedule visits
+//
+// ScheduleVisits makes the visit items of a month for every retiree on
+// the tiers' schedule (admin; the service also runs it each day for the
+// current month). Idempotent: a month scheduled twice makes no second
+// item.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+func (c *Client) CaseworkServiceScheduleVisitsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceScheduleVisitsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceScheduleVisits Schedule visits
+//
+// ScheduleVisits makes the visit items of a month for every retiree on
+// the tiers' schedule (admin; the service also runs it each day for the
+// current month). Idempotent: a month scheduled twice makes no second
+// item.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+func (c *Client) CaseworkServiceScheduleVisits(ctx context.Context, body CaseworkServiceScheduleVisitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceScheduleVisitsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceListWorkItems List work items
+//
+// ListWorkItems is a queue: a community's (a clerk's communities, or
+// one of a supervisor's area), optionally one assignee's, one state's,
+// one clock's, with counts by clock of the whole selection. Open items
+// come by due time.
+//
+// Corresponds with GET /v1/workItems (the `CaseworkServiceListWorkItems` operationId).
+func (c *Client) CaseworkServiceListWorkItems(ctx context.Context, params *CaseworkServiceListWorkItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceListWorkItemsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCreateWorkItemWithBody Create work item
+//
+// CreateWorkItem records a piece of work a clerk or supervisor sets
+// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+// are made by the service. Idempotent by request_key.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+func (c *Client) CaseworkServiceCreateWorkItemWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCreateWorkItemRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCreateWorkItem Create work item
+//
+// CreateWorkItem records a piece of work a clerk or supervisor sets
+// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+// are made by the service. Idempotent by request_key.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+func (c *Client) CaseworkServiceCreateWorkItem(ctx context.Context, body CaseworkServiceCreateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCreateWorkItemRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceGetWorkItem Get work item
+//
+// GetWorkItem returns one item with its history.
+//
+// Corresponds with GET /v1/workItems/{id} (the `CaseworkServiceGetWorkItem` operationId).
+func (c *Client) CaseworkServiceGetWorkItem(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceGetWorkItemRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCancelWorkItemWithBody Cancel work item
+//
+// CancelWorkItem closes an item as CANCELLED with a reason
+// (supervisors and admin; an item from a feed closes at its source).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+func (c *Client) CaseworkServiceCancelWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCancelWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCancelWorkItem Cancel work item
+//
+// CancelWorkItem closes an item as CANCELLED with a reason
+// (supervisors and admin; an item from a feed closes at its source).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+func (c *Client) CaseworkServiceCancelWorkItem(ctx context.Context, id string, body CaseworkServiceCancelWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCancelWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceClaimWorkItemWithBody Claim work item
+//
+// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+// (IN_PROGRESS), guarded by the etag.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+func (c *Client) CaseworkServiceClaimWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceClaimWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceClaimWorkItem Claim work item
+//
+// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+// (IN_PROGRESS), guarded by the etag.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+func (c *Client) CaseworkServiceClaimWorkItem(ctx context.Context, id string, body CaseworkServiceClaimWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceClaimWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCompleteWorkItemWithBody Complete work item
+//
+// CompleteWorkItem closes an item as DONE with an outcome.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+func (c *Client) CaseworkServiceCompleteWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCompleteWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceCompleteWorkItem Complete work item
+//
+// CompleteWorkItem closes an item as DONE with an outcome.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+func (c *Client) CaseworkServiceCompleteWorkItem(ctx context.Context, id string, body CaseworkServiceCompleteWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceCompleteWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceEscalateWorkItemWithBody Escalate work item
+//
+// EscalateWorkItem raises an item to the supervisors above its
+// community, with a reason; the service escalates breached items by
+// itself.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+func (c *Client) CaseworkServiceEscalateWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceEscalateWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceEscalateWorkItem Escalate work item
+//
+// EscalateWorkItem raises an item to the supervisors above its
+// community, with a reason; the service escalates breached items by
+// itself.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+func (c *Client) CaseworkServiceEscalateWorkItem(ctx context.Context, id string, body CaseworkServiceEscalateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceEscalateWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReleaseWorkItemWithBody Release work item
+//
+// ReleaseWorkItem gives a claimed item back to the community's queue
+// (OPEN, no assignee): the assignee or a supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+func (c *Client) CaseworkServiceReleaseWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReleaseWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReleaseWorkItem Release work item
+//
+// ReleaseWorkItem gives a claimed item back to the community's queue
+// (OPEN, no assignee): the assignee or a supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+func (c *Client) CaseworkServiceReleaseWorkItem(ctx context.Context, id string, body CaseworkServiceReleaseWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReleaseWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceResumeWorkItemWithBody Resume work item
+//
+// ResumeWorkItem takes an item out of WAITING; its due time moves by
+// the time its clock was paused.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+func (c *Client) CaseworkServiceResumeWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceResumeWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceResumeWorkItem Resume work item
+//
+// ResumeWorkItem takes an item out of WAITING; its due time moves by
+// the time its clock was paused.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+func (c *Client) CaseworkServiceResumeWorkItem(ctx context.Context, id string, body CaseworkServiceResumeWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceResumeWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceWaitWorkItemWithBody Wait work item
+//
+// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+// family pauses its clock.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+func (c *Client) CaseworkServiceWaitWorkItemWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceWaitWorkItemRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceWaitWorkItem Wait work item
+//
+// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+// family pauses its clock.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+func (c *Client) CaseworkServiceWaitWorkItem(ctx context.Context, id string, body CaseworkServiceWaitWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceWaitWorkItemRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReassignWorkItemsWithBody Reassign work items
+//
+// ReassignWorkItems assigns up to 500 items to another person of their
+// community (supervisors of the area, or admin), all or none.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+func (c *Client) CaseworkServiceReassignWorkItemsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReassignWorkItemsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CaseworkServiceReassignWorkItems Reassign work items
+//
+// ReassignWorkItems assigns up to 500 items to another person of their
+// community (supervisors of the area, or admin), all or none.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+func (c *Client) CaseworkServiceReassignWorkItems(ctx context.Context, body CaseworkServiceReassignWorkItemsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCaseworkServiceReassignWorkItemsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -15557,6 +18432,123 @@ func NewHandoverServiceBatchCreateHandoversRequestWithBody(server string, conten
 	return req, nil
 }
 
+// NewCaseworkServiceListMessageTemplatesRequest constructs an http.Request for the CaseworkServiceListMessageTemplates method
+func NewCaseworkServiceListMessageTemplatesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messageTemplates")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceListMessagesRequest constructs an http.Request for the CaseworkServiceListMessages method
+func NewCaseworkServiceListMessagesRequest(server string, params *CaseworkServiceListMessagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RetireeID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "retireeId", *params.RetireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewHandoverServiceListObligationsRequest constructs an http.Request for the HandoverServiceListObligations method
 func NewHandoverServiceListObligationsRequest(server string, params *HandoverServiceListObligationsParams) (*http.Request, error) {
 	var err error
@@ -17342,6 +20334,87 @@ func NewRegistryServiceTransferRetireeRequestWithBody(server string, id string, 
 	return req, nil
 }
 
+// NewCaseworkServiceGetCareProfileRequest constructs an http.Request for the CaseworkServiceGetCareProfile method
+func NewCaseworkServiceGetCareProfileRequest(server string, retireeID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/careProfile", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceSetCareTierRequest calls the generic CaseworkServiceSetCareTier builder with application/json body
+func NewCaseworkServiceSetCareTierRequest(server string, retireeID string, body CaseworkServiceSetCareTierJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceSetCareTierRequestWithBody(server, retireeID, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceSetCareTierRequestWithBody constructs an http.Request for the CaseworkServiceSetCareTier method, with any body, and a specified content type
+func NewCaseworkServiceSetCareTierRequestWithBody(server string, retireeID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/careProfile:setTier", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPensionServiceListCertificationsRequest constructs an http.Request for the PensionServiceListCertifications method
 func NewPensionServiceListCertificationsRequest(server string, retireeID string, params *PensionServiceListCertificationsParams) (*http.Request, error) {
 	var err error
@@ -17443,6 +20516,53 @@ func NewPensionServiceRecordCertificationRequestWithBody(server string, retireeI
 	}
 
 	operationPath := fmt.Sprintf("/v1/retirees/%s/certifications", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceReportCrisisRequest calls the generic CaseworkServiceReportCrisis builder with application/json body
+func NewCaseworkServiceReportCrisisRequest(server string, retireeID string, body CaseworkServiceReportCrisisJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceReportCrisisRequestWithBody(server, retireeID, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceReportCrisisRequestWithBody constructs an http.Request for the CaseworkServiceReportCrisis method, with any body, and a specified content type
+func NewCaseworkServiceReportCrisisRequestWithBody(server string, retireeID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/crises", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -17681,6 +20801,87 @@ func NewPensionServiceRecordDecisionRequestWithBody(server string, retireeID str
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceGetMessagePreferencesRequest constructs an http.Request for the CaseworkServiceGetMessagePreferences method
+func NewCaseworkServiceGetMessagePreferencesRequest(server string, retireeID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/messagePreferences", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceSetMessagePreferencesRequest calls the generic CaseworkServiceSetMessagePreferences builder with application/json body
+func NewCaseworkServiceSetMessagePreferencesRequest(server string, retireeID string, body CaseworkServiceSetMessagePreferencesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceSetMessagePreferencesRequestWithBody(server, retireeID, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceSetMessagePreferencesRequestWithBody constructs an http.Request for the CaseworkServiceSetMessagePreferences method, with any body, and a specified content type
+func NewCaseworkServiceSetMessagePreferencesRequestWithBody(server string, retireeID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/messagePreferences", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -17947,6 +21148,338 @@ func NewRegistryServiceListRevokedTokensRequest(server string, params *RegistryS
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceListTicketCategoriesRequest constructs an http.Request for the CaseworkServiceListTicketCategories method
+func NewCaseworkServiceListTicketCategoriesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/ticketCategories")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceSetTicketCategoryRequest calls the generic CaseworkServiceSetTicketCategory builder with application/json body
+func NewCaseworkServiceSetTicketCategoryRequest(server string, code string, body CaseworkServiceSetTicketCategoryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceSetTicketCategoryRequestWithBody(server, code, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceSetTicketCategoryRequestWithBody constructs an http.Request for the CaseworkServiceSetTicketCategory method, with any body, and a specified content type
+func NewCaseworkServiceSetTicketCategoryRequestWithBody(server string, code string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "code", code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/ticketCategories/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceListTicketsRequest constructs an http.Request for the CaseworkServiceListTickets method
+func NewCaseworkServiceListTicketsRequest(server string, params *CaseworkServiceListTicketsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tickets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceCreateTicketRequest calls the generic CaseworkServiceCreateTicket builder with application/json body
+func NewCaseworkServiceCreateTicketRequest(server string, body CaseworkServiceCreateTicketJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceCreateTicketRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceCreateTicketRequestWithBody constructs an http.Request for the CaseworkServiceCreateTicket method, with any body, and a specified content type
+func NewCaseworkServiceCreateTicketRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tickets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceGetTicketRequest constructs an http.Request for the CaseworkServiceGetTicket method
+func NewCaseworkServiceGetTicketRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tickets/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceRecordCallbackRequest calls the generic CaseworkServiceRecordCallback builder with application/json body
+func NewCaseworkServiceRecordCallbackRequest(server string, id string, body CaseworkServiceRecordCallbackJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceRecordCallbackRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceRecordCallbackRequestWithBody constructs an http.Request for the CaseworkServiceRecordCallback method, with any body, and a specified content type
+func NewCaseworkServiceRecordCallbackRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tickets/%s:recordCallback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceResolveTicketRequest calls the generic CaseworkServiceResolveTicket builder with application/json body
+func NewCaseworkServiceResolveTicketRequest(server string, id string, body CaseworkServiceResolveTicketJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceResolveTicketRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceResolveTicketRequestWithBody constructs an http.Request for the CaseworkServiceResolveTicket method, with any body, and a specified content type
+func NewCaseworkServiceResolveTicketRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tickets/%s:resolve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -18396,6 +21929,835 @@ func NewActivityServiceGetVenueRequest(server string, id string) (*http.Request,
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceGetVisitReportRequest constructs an http.Request for the CaseworkServiceGetVisitReport method
+func NewCaseworkServiceGetVisitReportRequest(server string, params *CaseworkServiceGetVisitReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visitReport")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Month != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "month", *params.Month, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceListVisitsRequest constructs an http.Request for the CaseworkServiceListVisits method
+func NewCaseworkServiceListVisitsRequest(server string, params *CaseworkServiceListVisitsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RetireeID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "retireeId", *params.RetireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceRecordVisitRequest calls the generic CaseworkServiceRecordVisit builder with application/json body
+func NewCaseworkServiceRecordVisitRequest(server string, body CaseworkServiceRecordVisitJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceRecordVisitRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceRecordVisitRequestWithBody constructs an http.Request for the CaseworkServiceRecordVisit method, with any body, and a specified content type
+func NewCaseworkServiceRecordVisitRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceScheduleVisitsRequest calls the generic CaseworkServiceScheduleVisits builder with application/json body
+func NewCaseworkServiceScheduleVisitsRequest(server string, body CaseworkServiceScheduleVisitsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceScheduleVisitsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceScheduleVisitsRequestWithBody constructs an http.Request for the CaseworkServiceScheduleVisits method, with any body, and a specified content type
+func NewCaseworkServiceScheduleVisitsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits:schedule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceListWorkItemsRequest constructs an http.Request for the CaseworkServiceListWorkItems method
+func NewCaseworkServiceListWorkItemsRequest(server string, params *CaseworkServiceListWorkItemsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.CommunityID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "communityId", *params.CommunityID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Assignee != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "assignee", *params.Assignee, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Clock != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "clock", *params.Clock, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceCreateWorkItemRequest calls the generic CaseworkServiceCreateWorkItem builder with application/json body
+func NewCaseworkServiceCreateWorkItemRequest(server string, body CaseworkServiceCreateWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceCreateWorkItemRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceCreateWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceCreateWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceCreateWorkItemRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceGetWorkItemRequest constructs an http.Request for the CaseworkServiceGetWorkItem method
+func NewCaseworkServiceGetWorkItemRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCaseworkServiceCancelWorkItemRequest calls the generic CaseworkServiceCancelWorkItem builder with application/json body
+func NewCaseworkServiceCancelWorkItemRequest(server string, id string, body CaseworkServiceCancelWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceCancelWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceCancelWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceCancelWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceCancelWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceClaimWorkItemRequest calls the generic CaseworkServiceClaimWorkItem builder with application/json body
+func NewCaseworkServiceClaimWorkItemRequest(server string, id string, body CaseworkServiceClaimWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceClaimWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceClaimWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceClaimWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceClaimWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:claim", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceCompleteWorkItemRequest calls the generic CaseworkServiceCompleteWorkItem builder with application/json body
+func NewCaseworkServiceCompleteWorkItemRequest(server string, id string, body CaseworkServiceCompleteWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceCompleteWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceCompleteWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceCompleteWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceCompleteWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:complete", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceEscalateWorkItemRequest calls the generic CaseworkServiceEscalateWorkItem builder with application/json body
+func NewCaseworkServiceEscalateWorkItemRequest(server string, id string, body CaseworkServiceEscalateWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceEscalateWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceEscalateWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceEscalateWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceEscalateWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:escalate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceReleaseWorkItemRequest calls the generic CaseworkServiceReleaseWorkItem builder with application/json body
+func NewCaseworkServiceReleaseWorkItemRequest(server string, id string, body CaseworkServiceReleaseWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceReleaseWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceReleaseWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceReleaseWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceReleaseWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:release", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceResumeWorkItemRequest calls the generic CaseworkServiceResumeWorkItem builder with application/json body
+func NewCaseworkServiceResumeWorkItemRequest(server string, id string, body CaseworkServiceResumeWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceResumeWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceResumeWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceResumeWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceResumeWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:resume", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceWaitWorkItemRequest calls the generic CaseworkServiceWaitWorkItem builder with application/json body
+func NewCaseworkServiceWaitWorkItemRequest(server string, id string, body CaseworkServiceWaitWorkItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceWaitWorkItemRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceWaitWorkItemRequestWithBody constructs an http.Request for the CaseworkServiceWaitWorkItem method, with any body, and a specified content type
+func NewCaseworkServiceWaitWorkItemRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems/%s:wait", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCaseworkServiceReassignWorkItemsRequest calls the generic CaseworkServiceReassignWorkItems builder with application/json body
+func NewCaseworkServiceReassignWorkItemsRequest(server string, body CaseworkServiceReassignWorkItemsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCaseworkServiceReassignWorkItemsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCaseworkServiceReassignWorkItemsRequestWithBody constructs an http.Request for the CaseworkServiceReassignWorkItems method, with any body, and a specified content type
+func NewCaseworkServiceReassignWorkItemsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workItems:reassign")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -19583,6 +23945,25 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/handovers:batchCreate (the `HandoverServiceBatchCreateHandovers` operationId).
 	HandoverServiceBatchCreateHandoversWithResponse(ctx context.Context, body HandoverServiceBatchCreateHandoversJSONRequestBody, reqEditors ...RequestEditorFn) (*HandoverServiceBatchCreateHandoversResponse, error)
 
+	// CaseworkServiceListMessageTemplatesWithResponse List message templates
+	//
+	// ListMessageTemplates returns the SMS templates per event.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/messageTemplates (the `CaseworkServiceListMessageTemplates` operationId).
+	CaseworkServiceListMessageTemplatesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CaseworkServiceListMessageTemplatesResponse, error)
+
+	// CaseworkServiceListMessagesWithResponse List messages
+	//
+	// ListMessages lists the messages to a retiree, or of a community,
+	// newest first, with their delivery state; phone numbers masked.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/messages (the `CaseworkServiceListMessages` operationId).
+	CaseworkServiceListMessagesWithResponse(ctx context.Context, params *CaseworkServiceListMessagesParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListMessagesResponse, error)
+
 	// HandoverServiceListObligationsWithResponse List obligations
 	//
 	// ListObligations lists what enterprises still owe after completed
@@ -20101,6 +24482,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/retirees/{id}:transfer (the `RegistryServiceTransferRetiree` operationId).
 	RegistryServiceTransferRetireeWithResponse(ctx context.Context, id string, body RegistryServiceTransferRetireeJSONRequestBody, reqEditors ...RequestEditorFn) (*RegistryServiceTransferRetireeResponse, error)
 
+	// CaseworkServiceGetCareProfileWithResponse Get care profile
+	//
+	// GetCareProfile returns a retiree's risk tier, derived from the
+	// roster's flags and age unless overridden, with the visit schedule.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/careProfile (the `CaseworkServiceGetCareProfile` operationId).
+	CaseworkServiceGetCareProfileWithResponse(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetCareProfileResponse, error)
+
+	// CaseworkServiceSetCareTierWithBodyWithResponse Set care tier
+	//
+	// SetCareTier overrides the derived tier with a reason (a clerk of the
+	// retiree's community); an unspecified tier removes the override.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+	CaseworkServiceSetCareTierWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetCareTierResponse, error)
+
+	// CaseworkServiceSetCareTierWithResponse Set care tier
+	//
+	// SetCareTier overrides the derived tier with a reason (a clerk of the
+	// retiree's community); an unspecified tier removes the override.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+	CaseworkServiceSetCareTierWithResponse(ctx context.Context, retireeID string, body CaseworkServiceSetCareTierJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetCareTierResponse, error)
+
 	// PensionServiceListCertificationsWithResponse List certifications
 	//
 	// ListCertifications lists a retiree's certifications, newest first.
@@ -20131,6 +24542,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/retirees/{retireeId}/certifications (the `PensionServiceRecordCertification` operationId).
 	PensionServiceRecordCertificationWithResponse(ctx context.Context, retireeID string, body PensionServiceRecordCertificationJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordCertificationResponse, error)
+
+	// CaseworkServiceReportCrisisWithBodyWithResponse Report crisis
+	//
+	// ReportCrisis records a crisis (a death in the household, a hospital
+	// stay, a disaster) and opens a visit due within 24 hours.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+	CaseworkServiceReportCrisisWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReportCrisisResponse, error)
+
+	// CaseworkServiceReportCrisisWithResponse Report crisis
+	//
+	// ReportCrisis records a crisis (a death in the household, a hospital
+	// stay, a disaster) and opens a visit due within 24 hours.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+	CaseworkServiceReportCrisisWithResponse(ctx context.Context, retireeID string, body CaseworkServiceReportCrisisJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReportCrisisResponse, error)
 
 	// PensionServiceCreateDeathBenefitClaimWithBodyWithResponse Create death benefit claim
 	//
@@ -20198,6 +24629,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/retirees/{retireeId}/entitlementDecisions (the `PensionServiceRecordDecision` operationId).
 	PensionServiceRecordDecisionWithResponse(ctx context.Context, retireeID string, body PensionServiceRecordDecisionJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceRecordDecisionResponse, error)
 
+	// CaseworkServiceGetMessagePreferencesWithResponse Get message preferences
+	//
+	// GetMessagePreferences returns a retiree's preferred name, opt-out and
+	// recipients.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceGetMessagePreferences` operationId).
+	CaseworkServiceGetMessagePreferencesWithResponse(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetMessagePreferencesResponse, error)
+
+	// CaseworkServiceSetMessagePreferencesWithBodyWithResponse Set message preferences
+	//
+	// SetMessagePreferences changes them (a clerk of the retiree's
+	// community).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+	CaseworkServiceSetMessagePreferencesWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetMessagePreferencesResponse, error)
+
+	// CaseworkServiceSetMessagePreferencesWithResponse Set message preferences
+	//
+	// SetMessagePreferences changes them (a clerk of the retiree's
+	// community).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+	CaseworkServiceSetMessagePreferencesWithResponse(ctx context.Context, retireeID string, body CaseworkServiceSetMessagePreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetMessagePreferencesResponse, error)
+
 	// PensionServiceListPaymentsWithResponse List payments
 	//
 	// ListPayments lists a retiree's payments in a month range.
@@ -20258,6 +24719,112 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/revokedTokens (the `RegistryServiceListRevokedTokens` operationId).
 	RegistryServiceListRevokedTokensWithResponse(ctx context.Context, params *RegistryServiceListRevokedTokensParams, reqEditors ...RequestEditorFn) (*RegistryServiceListRevokedTokensResponse, error)
+
+	// CaseworkServiceListTicketCategoriesWithResponse List ticket categories
+	//
+	// ListTicketCategories lists the categories with their deadlines (rules
+	// as data).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/ticketCategories (the `CaseworkServiceListTicketCategories` operationId).
+	CaseworkServiceListTicketCategoriesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CaseworkServiceListTicketCategoriesResponse, error)
+
+	// CaseworkServiceSetTicketCategoryWithBodyWithResponse Set ticket category
+	//
+	// SetTicketCategory creates or changes a category (admin); tickets
+	// already open keep their deadline.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+	CaseworkServiceSetTicketCategoryWithBodyWithResponse(ctx context.Context, code string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetTicketCategoryResponse, error)
+
+	// CaseworkServiceSetTicketCategoryWithResponse Set ticket category
+	//
+	// SetTicketCategory creates or changes a category (admin); tickets
+	// already open keep their deadline.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+	CaseworkServiceSetTicketCategoryWithResponse(ctx context.Context, code string, body CaseworkServiceSetTicketCategoryJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetTicketCategoryResponse, error)
+
+	// CaseworkServiceListTicketsWithResponse List tickets
+	//
+	// ListTickets lists a community's tickets, optionally in one state.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tickets (the `CaseworkServiceListTickets` operationId).
+	CaseworkServiceListTicketsWithResponse(ctx context.Context, params *CaseworkServiceListTicketsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListTicketsResponse, error)
+
+	// CaseworkServiceCreateTicketWithBodyWithResponse Create ticket
+	//
+	// CreateTicket records a complaint or emergency about a retiree, a
+	// handover or a payment month, with its category's deadline.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+	CaseworkServiceCreateTicketWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateTicketResponse, error)
+
+	// CaseworkServiceCreateTicketWithResponse Create ticket
+	//
+	// CreateTicket records a complaint or emergency about a retiree, a
+	// handover or a payment month, with its category's deadline.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+	CaseworkServiceCreateTicketWithResponse(ctx context.Context, body CaseworkServiceCreateTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateTicketResponse, error)
+
+	// CaseworkServiceGetTicketWithResponse Get ticket
+	//
+	// GetTicket returns one ticket.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tickets/{id} (the `CaseworkServiceGetTicket` operationId).
+	CaseworkServiceGetTicketWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetTicketResponse, error)
+
+	// CaseworkServiceRecordCallbackWithBodyWithResponse Record callback
+	//
+	// RecordCallback records the satisfaction call-back after resolution,
+	// which closes the ticket.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+	CaseworkServiceRecordCallbackWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordCallbackResponse, error)
+
+	// CaseworkServiceRecordCallbackWithResponse Record callback
+	//
+	// RecordCallback records the satisfaction call-back after resolution,
+	// which closes the ticket.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+	CaseworkServiceRecordCallbackWithResponse(ctx context.Context, id string, body CaseworkServiceRecordCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordCallbackResponse, error)
+
+	// CaseworkServiceResolveTicketWithBodyWithResponse Resolve ticket
+	//
+	// ResolveTicket records the resolution.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+	CaseworkServiceResolveTicketWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceResolveTicketResponse, error)
+
+	// CaseworkServiceResolveTicketWithResponse Resolve ticket
+	//
+	// ResolveTicket records the resolution.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+	CaseworkServiceResolveTicketWithResponse(ctx context.Context, id string, body CaseworkServiceResolveTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceResolveTicketResponse, error)
 
 	// RegistryServiceRevokeTokenWithBodyWithResponse Revoke token
 	//
@@ -20390,6 +24957,278 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/venues/{id} (the `ActivityServiceGetVenue` operationId).
 	ActivityServiceGetVenueWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ActivityServiceGetVenueResponse, error)
+
+	// CaseworkServiceGetVisitReportWithResponse Get visit report
+	//
+	// GetVisitReport returns the visit rate per community for a month:
+	// eligible elders visited as scheduled over eligible elders.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/visitReport (the `CaseworkServiceGetVisitReport` operationId).
+	CaseworkServiceGetVisitReportWithResponse(ctx context.Context, params *CaseworkServiceGetVisitReportParams, reqEditors ...RequestEditorFn) (*CaseworkServiceGetVisitReportResponse, error)
+
+	// CaseworkServiceListVisitsWithResponse List visits
+	//
+	// ListVisits lists a retiree's or a community's visits, newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/visits (the `CaseworkServiceListVisits` operationId).
+	CaseworkServiceListVisitsWithResponse(ctx context.Context, params *CaseworkServiceListVisitsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListVisitsResponse, error)
+
+	// CaseworkServiceRecordVisitWithBodyWithResponse Record visit
+	//
+	// RecordVisit records a visit, closing the visit item it answers.
+	// Outcomes start work: FOUND_DECEASED files a death report in
+	// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+	// row sets the retiree LOST_CONTACT in registry with an item for a
+	// supervisor to confirm.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+	CaseworkServiceRecordVisitWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordVisitResponse, error)
+
+	// CaseworkServiceRecordVisitWithResponse Record visit
+	//
+	// RecordVisit records a visit, closing the visit item it answers.
+	// Outcomes start work: FOUND_DECEASED files a death report in
+	// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+	// row sets the retiree LOST_CONTACT in registry with an item for a
+	// supervisor to confirm.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+	CaseworkServiceRecordVisitWithResponse(ctx context.Context, body CaseworkServiceRecordVisitJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordVisitResponse, error)
+
+	// CaseworkServiceScheduleVisitsWithBodyWithResponse Schedule visits
+	//
+	// ScheduleVisits makes the visit items of a month for every retiree on
+	// the tiers' schedule (admin; the service also runs it each day for the
+	// current month). Idempotent: a month scheduled twice makes no second
+	// item.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+	CaseworkServiceScheduleVisitsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceScheduleVisitsResponse, error)
+
+	// CaseworkServiceScheduleVisitsWithResponse Schedule visits
+	//
+	// ScheduleVisits makes the visit items of a month for every retiree on
+	// the tiers' schedule (admin; the service also runs it each day for the
+	// current month). Idempotent: a month scheduled twice makes no second
+	// item.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+	CaseworkServiceScheduleVisitsWithResponse(ctx context.Context, body CaseworkServiceScheduleVisitsJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceScheduleVisitsResponse, error)
+
+	// CaseworkServiceListWorkItemsWithResponse List work items
+	//
+	// ListWorkItems is a queue: a community's (a clerk's communities, or
+	// one of a supervisor's area), optionally one assignee's, one state's,
+	// one clock's, with counts by clock of the whole selection. Open items
+	// come by due time.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workItems (the `CaseworkServiceListWorkItems` operationId).
+	CaseworkServiceListWorkItemsWithResponse(ctx context.Context, params *CaseworkServiceListWorkItemsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListWorkItemsResponse, error)
+
+	// CaseworkServiceCreateWorkItemWithBodyWithResponse Create work item
+	//
+	// CreateWorkItem records a piece of work a clerk or supervisor sets
+	// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+	// are made by the service. Idempotent by request_key.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+	CaseworkServiceCreateWorkItemWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateWorkItemResponse, error)
+
+	// CaseworkServiceCreateWorkItemWithResponse Create work item
+	//
+	// CreateWorkItem records a piece of work a clerk or supervisor sets
+	// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+	// are made by the service. Idempotent by request_key.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+	CaseworkServiceCreateWorkItemWithResponse(ctx context.Context, body CaseworkServiceCreateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateWorkItemResponse, error)
+
+	// CaseworkServiceGetWorkItemWithResponse Get work item
+	//
+	// GetWorkItem returns one item with its history.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workItems/{id} (the `CaseworkServiceGetWorkItem` operationId).
+	CaseworkServiceGetWorkItemWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetWorkItemResponse, error)
+
+	// CaseworkServiceCancelWorkItemWithBodyWithResponse Cancel work item
+	//
+	// CancelWorkItem closes an item as CANCELLED with a reason
+	// (supervisors and admin; an item from a feed closes at its source).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+	CaseworkServiceCancelWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCancelWorkItemResponse, error)
+
+	// CaseworkServiceCancelWorkItemWithResponse Cancel work item
+	//
+	// CancelWorkItem closes an item as CANCELLED with a reason
+	// (supervisors and admin; an item from a feed closes at its source).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+	CaseworkServiceCancelWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceCancelWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCancelWorkItemResponse, error)
+
+	// CaseworkServiceClaimWorkItemWithBodyWithResponse Claim work item
+	//
+	// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+	// (IN_PROGRESS), guarded by the etag.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+	CaseworkServiceClaimWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceClaimWorkItemResponse, error)
+
+	// CaseworkServiceClaimWorkItemWithResponse Claim work item
+	//
+	// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+	// (IN_PROGRESS), guarded by the etag.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+	CaseworkServiceClaimWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceClaimWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceClaimWorkItemResponse, error)
+
+	// CaseworkServiceCompleteWorkItemWithBodyWithResponse Complete work item
+	//
+	// CompleteWorkItem closes an item as DONE with an outcome.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+	CaseworkServiceCompleteWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCompleteWorkItemResponse, error)
+
+	// CaseworkServiceCompleteWorkItemWithResponse Complete work item
+	//
+	// CompleteWorkItem closes an item as DONE with an outcome.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+	CaseworkServiceCompleteWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceCompleteWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCompleteWorkItemResponse, error)
+
+	// CaseworkServiceEscalateWorkItemWithBodyWithResponse Escalate work item
+	//
+	// EscalateWorkItem raises an item to the supervisors above its
+	// community, with a reason; the service escalates breached items by
+	// itself.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+	CaseworkServiceEscalateWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceEscalateWorkItemResponse, error)
+
+	// CaseworkServiceEscalateWorkItemWithResponse Escalate work item
+	//
+	// EscalateWorkItem raises an item to the supervisors above its
+	// community, with a reason; the service escalates breached items by
+	// itself.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+	CaseworkServiceEscalateWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceEscalateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceEscalateWorkItemResponse, error)
+
+	// CaseworkServiceReleaseWorkItemWithBodyWithResponse Release work item
+	//
+	// ReleaseWorkItem gives a claimed item back to the community's queue
+	// (OPEN, no assignee): the assignee or a supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+	CaseworkServiceReleaseWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReleaseWorkItemResponse, error)
+
+	// CaseworkServiceReleaseWorkItemWithResponse Release work item
+	//
+	// ReleaseWorkItem gives a claimed item back to the community's queue
+	// (OPEN, no assignee): the assignee or a supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+	CaseworkServiceReleaseWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceReleaseWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReleaseWorkItemResponse, error)
+
+	// CaseworkServiceResumeWorkItemWithBodyWithResponse Resume work item
+	//
+	// ResumeWorkItem takes an item out of WAITING; its due time moves by
+	// the time its clock was paused.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+	CaseworkServiceResumeWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceResumeWorkItemResponse, error)
+
+	// CaseworkServiceResumeWorkItemWithResponse Resume work item
+	//
+	// ResumeWorkItem takes an item out of WAITING; its due time moves by
+	// the time its clock was paused.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+	CaseworkServiceResumeWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceResumeWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceResumeWorkItemResponse, error)
+
+	// CaseworkServiceWaitWorkItemWithBodyWithResponse Wait work item
+	//
+	// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+	// family pauses its clock.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+	CaseworkServiceWaitWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceWaitWorkItemResponse, error)
+
+	// CaseworkServiceWaitWorkItemWithResponse Wait work item
+	//
+	// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+	// family pauses its clock.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+	CaseworkServiceWaitWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceWaitWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceWaitWorkItemResponse, error)
+
+	// CaseworkServiceReassignWorkItemsWithBodyWithResponse Reassign work items
+	//
+	// ReassignWorkItems assigns up to 500 items to another person of their
+	// community (supervisors of the area, or admin), all or none.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+	CaseworkServiceReassignWorkItemsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReassignWorkItemsResponse, error)
+
+	// CaseworkServiceReassignWorkItemsWithResponse Reassign work items
+	//
+	// ReassignWorkItems assigns up to 500 items to another person of their
+	// community (supervisors of the area, or admin), all or none.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+	CaseworkServiceReassignWorkItemsWithResponse(ctx context.Context, body CaseworkServiceReassignWorkItemsJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReassignWorkItemsResponse, error)
 }
 
 type GatewayHealthzResponse struct {
@@ -27355,6 +32194,172 @@ func (r HandoverServiceBatchCreateHandoversResponse) ContentType() string {
 	return ""
 }
 
+// CaseworkServiceListMessageTemplatesResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListMessageTemplates
+type CaseworkServiceListMessageTemplatesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListMessageTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListMessageTemplatesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListMessageTemplatesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSON200() *V1ListMessageTemplatesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListMessageTemplatesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListMessageTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListMessageTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListMessageTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListMessageTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceListMessagesResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListMessages
+type CaseworkServiceListMessagesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListMessagesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListMessagesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSON200() *V1ListMessagesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListMessagesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HandoverServiceListObligationsResponse401Headers the declared response headers of an HTTP 401 response for HandoverServiceListObligations
 type HandoverServiceListObligationsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -30251,6 +35256,200 @@ func (r RegistryServiceTransferRetireeResponse) ContentType() string {
 	return ""
 }
 
+// CaseworkServiceGetCareProfileResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceGetCareProfile
+type CaseworkServiceGetCareProfileResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceGetCareProfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1CareProfile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceGetCareProfileResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON200() *V1CareProfile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceGetCareProfileResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceGetCareProfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceGetCareProfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceGetCareProfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceGetCareProfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceSetCareTierResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceSetCareTier
+type CaseworkServiceSetCareTierResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceSetCareTierResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1CareProfile
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceSetCareTierResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON200() *V1CareProfile {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceSetCareTierResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceSetCareTierResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceSetCareTierResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceSetCareTierResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceSetCareTierResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PensionServiceListCertificationsResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceListCertifications
 type PensionServiceListCertificationsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -30439,6 +35638,110 @@ func (r PensionServiceRecordCertificationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PensionServiceRecordCertificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceReportCrisisResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceReportCrisis
+type CaseworkServiceReportCrisisResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceReportCrisisResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceReportCrisisResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceReportCrisisResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceReportCrisisResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceReportCrisisResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceReportCrisisResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceReportCrisisResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -30827,6 +36130,200 @@ func (r PensionServiceRecordDecisionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PensionServiceRecordDecisionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceGetMessagePreferencesResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceGetMessagePreferences
+type CaseworkServiceGetMessagePreferencesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceGetMessagePreferencesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1MessagePreferences
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceGetMessagePreferencesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON200() *V1MessagePreferences {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceGetMessagePreferencesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceGetMessagePreferencesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceGetMessagePreferencesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceGetMessagePreferencesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceGetMessagePreferencesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceSetMessagePreferencesResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceSetMessagePreferences
+type CaseworkServiceSetMessagePreferencesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceSetMessagePreferencesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1MessagePreferences
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceSetMessagePreferencesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON200() *V1MessagePreferences {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceSetMessagePreferencesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceSetMessagePreferencesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceSetMessagePreferencesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceSetMessagePreferencesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceSetMessagePreferencesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -31277,6 +36774,692 @@ func (r RegistryServiceListRevokedTokensResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegistryServiceListRevokedTokensResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceListTicketCategoriesResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListTicketCategories
+type CaseworkServiceListTicketCategoriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListTicketCategoriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListTicketCategoriesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListTicketCategoriesResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSON200() *V1ListTicketCategoriesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListTicketCategoriesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListTicketCategoriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListTicketCategoriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListTicketCategoriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListTicketCategoriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceSetTicketCategoryResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceSetTicketCategory
+type CaseworkServiceSetTicketCategoryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceSetTicketCategoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1TicketCategory
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceSetTicketCategoryResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON200() *V1TicketCategory {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceSetTicketCategoryResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceSetTicketCategoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceSetTicketCategoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceSetTicketCategoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceSetTicketCategoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceListTicketsResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListTickets
+type CaseworkServiceListTicketsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListTicketsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListTicketsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListTicketsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSON200() *V1ListTicketsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListTicketsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListTicketsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListTicketsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListTicketsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListTicketsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceCreateTicketResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceCreateTicket
+type CaseworkServiceCreateTicketResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceCreateTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Ticket
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceCreateTicketResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON200() *V1Ticket {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceCreateTicketResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceCreateTicketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceCreateTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceCreateTicketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceCreateTicketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceGetTicketResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceGetTicket
+type CaseworkServiceGetTicketResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceGetTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Ticket
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceGetTicketResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON200() *V1Ticket {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceGetTicketResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceGetTicketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceGetTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceGetTicketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceGetTicketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceRecordCallbackResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceRecordCallback
+type CaseworkServiceRecordCallbackResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceRecordCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Ticket
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceRecordCallbackResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON200() *V1Ticket {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceRecordCallbackResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceRecordCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceRecordCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceRecordCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceRecordCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceResolveTicketResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceResolveTicket
+type CaseworkServiceResolveTicketResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceResolveTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1Ticket
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceResolveTicketResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON200() *V1Ticket {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceResolveTicketResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceResolveTicketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceResolveTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceResolveTicketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceResolveTicketResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -32025,6 +38208,1510 @@ func (r ActivityServiceGetVenueResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ActivityServiceGetVenueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceGetVisitReportResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceGetVisitReport
+type CaseworkServiceGetVisitReportResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceGetVisitReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1GetVisitReportResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceGetVisitReportResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSON200() *V1GetVisitReportResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceGetVisitReportResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceGetVisitReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceGetVisitReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceGetVisitReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceGetVisitReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceListVisitsResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListVisits
+type CaseworkServiceListVisitsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListVisitsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListVisitsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListVisitsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSON200() *V1ListVisitsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListVisitsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListVisitsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListVisitsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListVisitsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListVisitsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceRecordVisitResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceRecordVisit
+type CaseworkServiceRecordVisitResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceRecordVisitResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1RecordVisitResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceRecordVisitResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON200() *V1RecordVisitResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceRecordVisitResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceRecordVisitResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceRecordVisitResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceRecordVisitResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceRecordVisitResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceScheduleVisitsResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceScheduleVisits
+type CaseworkServiceScheduleVisitsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceScheduleVisitsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ScheduleVisitsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceScheduleVisitsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON200() *V1ScheduleVisitsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceScheduleVisitsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceScheduleVisitsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceScheduleVisitsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceScheduleVisitsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceScheduleVisitsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceListWorkItemsResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceListWorkItems
+type CaseworkServiceListWorkItemsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceListWorkItemsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListWorkItemsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceListWorkItemsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSON200() *V1ListWorkItemsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceListWorkItemsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceListWorkItemsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceListWorkItemsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceListWorkItemsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceListWorkItemsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceCreateWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceCreateWorkItem
+type CaseworkServiceCreateWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceCreateWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceCreateWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceCreateWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceCreateWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceCreateWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceCreateWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceCreateWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceGetWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceGetWorkItem
+type CaseworkServiceGetWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceGetWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceGetWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceGetWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceGetWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceGetWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceGetWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceGetWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceCancelWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceCancelWorkItem
+type CaseworkServiceCancelWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceCancelWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceCancelWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceCancelWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceCancelWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceCancelWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceCancelWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceCancelWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceClaimWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceClaimWorkItem
+type CaseworkServiceClaimWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceClaimWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceClaimWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceClaimWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceClaimWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceClaimWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceClaimWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceClaimWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceCompleteWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceCompleteWorkItem
+type CaseworkServiceCompleteWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceCompleteWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceCompleteWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceCompleteWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceCompleteWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceCompleteWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceCompleteWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceCompleteWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceEscalateWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceEscalateWorkItem
+type CaseworkServiceEscalateWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceEscalateWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceEscalateWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceEscalateWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceEscalateWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceEscalateWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceEscalateWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceEscalateWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceReleaseWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceReleaseWorkItem
+type CaseworkServiceReleaseWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceReleaseWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceReleaseWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceReleaseWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceReleaseWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceReleaseWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceReleaseWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceReleaseWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceResumeWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceResumeWorkItem
+type CaseworkServiceResumeWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceResumeWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceResumeWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceResumeWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceResumeWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceResumeWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceResumeWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceResumeWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceWaitWorkItemResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceWaitWorkItem
+type CaseworkServiceWaitWorkItemResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceWaitWorkItemResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1WorkItem
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceWaitWorkItemResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON200() *V1WorkItem {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceWaitWorkItemResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceWaitWorkItemResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceWaitWorkItemResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceWaitWorkItemResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceWaitWorkItemResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CaseworkServiceReassignWorkItemsResponse401Headers the declared response headers of an HTTP 401 response for CaseworkServiceReassignWorkItems
+type CaseworkServiceReassignWorkItemsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type CaseworkServiceReassignWorkItemsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ReassignWorkItemsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CaseworkServiceReassignWorkItemsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON200() *V1ReassignWorkItemsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CaseworkServiceReassignWorkItemsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CaseworkServiceReassignWorkItemsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CaseworkServiceReassignWorkItemsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CaseworkServiceReassignWorkItemsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CaseworkServiceReassignWorkItemsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33842,6 +41529,37 @@ func (c *ClientWithResponses) HandoverServiceBatchCreateHandoversWithResponse(ct
 	return ParseHandoverServiceBatchCreateHandoversResponse(rsp)
 }
 
+// CaseworkServiceListMessageTemplatesWithResponse List message templates
+//
+// ListMessageTemplates returns the SMS templates per event.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/messageTemplates (the `CaseworkServiceListMessageTemplates` operationId).
+func (c *ClientWithResponses) CaseworkServiceListMessageTemplatesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CaseworkServiceListMessageTemplatesResponse, error) {
+	rsp, err := c.CaseworkServiceListMessageTemplates(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListMessageTemplatesResponse(rsp)
+}
+
+// CaseworkServiceListMessagesWithResponse List messages
+//
+// ListMessages lists the messages to a retiree, or of a community,
+// newest first, with their delivery state; phone numbers masked.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/messages (the `CaseworkServiceListMessages` operationId).
+func (c *ClientWithResponses) CaseworkServiceListMessagesWithResponse(ctx context.Context, params *CaseworkServiceListMessagesParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListMessagesResponse, error) {
+	rsp, err := c.CaseworkServiceListMessages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListMessagesResponse(rsp)
+}
+
 // HandoverServiceListObligationsWithResponse List obligations
 //
 // ListObligations lists what enterprises still owe after completed
@@ -34642,6 +42360,54 @@ func (c *ClientWithResponses) RegistryServiceTransferRetireeWithResponse(ctx con
 	return ParseRegistryServiceTransferRetireeResponse(rsp)
 }
 
+// CaseworkServiceGetCareProfileWithResponse Get care profile
+//
+// GetCareProfile returns a retiree's risk tier, derived from the
+// roster's flags and age unless overridden, with the visit schedule.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/retirees/{retireeId}/careProfile (the `CaseworkServiceGetCareProfile` operationId).
+func (c *ClientWithResponses) CaseworkServiceGetCareProfileWithResponse(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetCareProfileResponse, error) {
+	rsp, err := c.CaseworkServiceGetCareProfile(ctx, retireeID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceGetCareProfileResponse(rsp)
+}
+
+// CaseworkServiceSetCareTierWithBodyWithResponse Set care tier
+//
+// SetCareTier overrides the derived tier with a reason (a clerk of the
+// retiree's community); an unspecified tier removes the override.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetCareTierWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetCareTierResponse, error) {
+	rsp, err := c.CaseworkServiceSetCareTierWithBody(ctx, retireeID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetCareTierResponse(rsp)
+}
+
+// CaseworkServiceSetCareTierWithResponse Set care tier
+//
+// SetCareTier overrides the derived tier with a reason (a clerk of the
+// retiree's community); an unspecified tier removes the override.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/careProfile:setTier (the `CaseworkServiceSetCareTier` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetCareTierWithResponse(ctx context.Context, retireeID string, body CaseworkServiceSetCareTierJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetCareTierResponse, error) {
+	rsp, err := c.CaseworkServiceSetCareTier(ctx, retireeID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetCareTierResponse(rsp)
+}
+
 // PensionServiceListCertificationsWithResponse List certifications
 //
 // ListCertifications lists a retiree's certifications, newest first.
@@ -34689,6 +42455,38 @@ func (c *ClientWithResponses) PensionServiceRecordCertificationWithResponse(ctx 
 		return nil, err
 	}
 	return ParsePensionServiceRecordCertificationResponse(rsp)
+}
+
+// CaseworkServiceReportCrisisWithBodyWithResponse Report crisis
+//
+// ReportCrisis records a crisis (a death in the household, a hospital
+// stay, a disaster) and opens a visit due within 24 hours.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+func (c *ClientWithResponses) CaseworkServiceReportCrisisWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReportCrisisResponse, error) {
+	rsp, err := c.CaseworkServiceReportCrisisWithBody(ctx, retireeID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReportCrisisResponse(rsp)
+}
+
+// CaseworkServiceReportCrisisWithResponse Report crisis
+//
+// ReportCrisis records a crisis (a death in the household, a hospital
+// stay, a disaster) and opens a visit due within 24 hours.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/retirees/{retireeId}/crises (the `CaseworkServiceReportCrisis` operationId).
+func (c *ClientWithResponses) CaseworkServiceReportCrisisWithResponse(ctx context.Context, retireeID string, body CaseworkServiceReportCrisisJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReportCrisisResponse, error) {
+	rsp, err := c.CaseworkServiceReportCrisis(ctx, retireeID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReportCrisisResponse(rsp)
 }
 
 // PensionServiceCreateDeathBenefitClaimWithBodyWithResponse Create death benefit claim
@@ -34793,6 +42591,54 @@ func (c *ClientWithResponses) PensionServiceRecordDecisionWithResponse(ctx conte
 	return ParsePensionServiceRecordDecisionResponse(rsp)
 }
 
+// CaseworkServiceGetMessagePreferencesWithResponse Get message preferences
+//
+// GetMessagePreferences returns a retiree's preferred name, opt-out and
+// recipients.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceGetMessagePreferences` operationId).
+func (c *ClientWithResponses) CaseworkServiceGetMessagePreferencesWithResponse(ctx context.Context, retireeID string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetMessagePreferencesResponse, error) {
+	rsp, err := c.CaseworkServiceGetMessagePreferences(ctx, retireeID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceGetMessagePreferencesResponse(rsp)
+}
+
+// CaseworkServiceSetMessagePreferencesWithBodyWithResponse Set message preferences
+//
+// SetMessagePreferences changes them (a clerk of the retiree's
+// community).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetMessagePreferencesWithBodyWithResponse(ctx context.Context, retireeID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetMessagePreferencesResponse, error) {
+	rsp, err := c.CaseworkServiceSetMessagePreferencesWithBody(ctx, retireeID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetMessagePreferencesResponse(rsp)
+}
+
+// CaseworkServiceSetMessagePreferencesWithResponse Set message preferences
+//
+// SetMessagePreferences changes them (a clerk of the retiree's
+// community).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/retirees/{retireeId}/messagePreferences (the `CaseworkServiceSetMessagePreferences` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetMessagePreferencesWithResponse(ctx context.Context, retireeID string, body CaseworkServiceSetMessagePreferencesJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetMessagePreferencesResponse, error) {
+	rsp, err := c.CaseworkServiceSetMessagePreferences(ctx, retireeID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetMessagePreferencesResponse(rsp)
+}
+
 // PensionServiceListPaymentsWithResponse List payments
 //
 // ListPayments lists a retiree's payments in a month range.
@@ -34888,6 +42734,178 @@ func (c *ClientWithResponses) RegistryServiceListRevokedTokensWithResponse(ctx c
 		return nil, err
 	}
 	return ParseRegistryServiceListRevokedTokensResponse(rsp)
+}
+
+// CaseworkServiceListTicketCategoriesWithResponse List ticket categories
+//
+// ListTicketCategories lists the categories with their deadlines (rules
+// as data).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/ticketCategories (the `CaseworkServiceListTicketCategories` operationId).
+func (c *ClientWithResponses) CaseworkServiceListTicketCategoriesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CaseworkServiceListTicketCategoriesResponse, error) {
+	rsp, err := c.CaseworkServiceListTicketCategories(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListTicketCategoriesResponse(rsp)
+}
+
+// CaseworkServiceSetTicketCategoryWithBodyWithResponse Set ticket category
+//
+// SetTicketCategory creates or changes a category (admin); tickets
+// already open keep their deadline.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetTicketCategoryWithBodyWithResponse(ctx context.Context, code string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceSetTicketCategoryResponse, error) {
+	rsp, err := c.CaseworkServiceSetTicketCategoryWithBody(ctx, code, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetTicketCategoryResponse(rsp)
+}
+
+// CaseworkServiceSetTicketCategoryWithResponse Set ticket category
+//
+// SetTicketCategory creates or changes a category (admin); tickets
+// already open keep their deadline.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/ticketCategories/{code} (the `CaseworkServiceSetTicketCategory` operationId).
+func (c *ClientWithResponses) CaseworkServiceSetTicketCategoryWithResponse(ctx context.Context, code string, body CaseworkServiceSetTicketCategoryJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceSetTicketCategoryResponse, error) {
+	rsp, err := c.CaseworkServiceSetTicketCategory(ctx, code, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceSetTicketCategoryResponse(rsp)
+}
+
+// CaseworkServiceListTicketsWithResponse List tickets
+//
+// ListTickets lists a community's tickets, optionally in one state.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tickets (the `CaseworkServiceListTickets` operationId).
+func (c *ClientWithResponses) CaseworkServiceListTicketsWithResponse(ctx context.Context, params *CaseworkServiceListTicketsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListTicketsResponse, error) {
+	rsp, err := c.CaseworkServiceListTickets(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListTicketsResponse(rsp)
+}
+
+// CaseworkServiceCreateTicketWithBodyWithResponse Create ticket
+//
+// CreateTicket records a complaint or emergency about a retiree, a
+// handover or a payment month, with its category's deadline.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+func (c *ClientWithResponses) CaseworkServiceCreateTicketWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateTicketResponse, error) {
+	rsp, err := c.CaseworkServiceCreateTicketWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCreateTicketResponse(rsp)
+}
+
+// CaseworkServiceCreateTicketWithResponse Create ticket
+//
+// CreateTicket records a complaint or emergency about a retiree, a
+// handover or a payment month, with its category's deadline.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets (the `CaseworkServiceCreateTicket` operationId).
+func (c *ClientWithResponses) CaseworkServiceCreateTicketWithResponse(ctx context.Context, body CaseworkServiceCreateTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateTicketResponse, error) {
+	rsp, err := c.CaseworkServiceCreateTicket(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCreateTicketResponse(rsp)
+}
+
+// CaseworkServiceGetTicketWithResponse Get ticket
+//
+// GetTicket returns one ticket.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tickets/{id} (the `CaseworkServiceGetTicket` operationId).
+func (c *ClientWithResponses) CaseworkServiceGetTicketWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetTicketResponse, error) {
+	rsp, err := c.CaseworkServiceGetTicket(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceGetTicketResponse(rsp)
+}
+
+// CaseworkServiceRecordCallbackWithBodyWithResponse Record callback
+//
+// RecordCallback records the satisfaction call-back after resolution,
+// which closes the ticket.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+func (c *ClientWithResponses) CaseworkServiceRecordCallbackWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordCallbackResponse, error) {
+	rsp, err := c.CaseworkServiceRecordCallbackWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceRecordCallbackResponse(rsp)
+}
+
+// CaseworkServiceRecordCallbackWithResponse Record callback
+//
+// RecordCallback records the satisfaction call-back after resolution,
+// which closes the ticket.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets/{id}:recordCallback (the `CaseworkServiceRecordCallback` operationId).
+func (c *ClientWithResponses) CaseworkServiceRecordCallbackWithResponse(ctx context.Context, id string, body CaseworkServiceRecordCallbackJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordCallbackResponse, error) {
+	rsp, err := c.CaseworkServiceRecordCallback(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceRecordCallbackResponse(rsp)
+}
+
+// CaseworkServiceResolveTicketWithBodyWithResponse Resolve ticket
+//
+// ResolveTicket records the resolution.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+func (c *ClientWithResponses) CaseworkServiceResolveTicketWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceResolveTicketResponse, error) {
+	rsp, err := c.CaseworkServiceResolveTicketWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceResolveTicketResponse(rsp)
+}
+
+// CaseworkServiceResolveTicketWithResponse Resolve ticket
+//
+// ResolveTicket records the resolution.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tickets/{id}:resolve (the `CaseworkServiceResolveTicket` operationId).
+func (c *ClientWithResponses) CaseworkServiceResolveTicketWithResponse(ctx context.Context, id string, body CaseworkServiceResolveTicketJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceResolveTicketResponse, error) {
+	rsp, err := c.CaseworkServiceResolveTicket(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceResolveTicketResponse(rsp)
 }
 
 // RegistryServiceRevokeTokenWithBodyWithResponse Revoke token
@@ -35092,6 +43110,434 @@ func (c *ClientWithResponses) ActivityServiceGetVenueWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseActivityServiceGetVenueResponse(rsp)
+}
+
+// CaseworkServiceGetVisitReportWithResponse Get visit report
+//
+// GetVisitReport returns the visit rate per community for a month:
+// eligible elders visited as scheduled over eligible elders.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/visitReport (the `CaseworkServiceGetVisitReport` operationId).
+func (c *ClientWithResponses) CaseworkServiceGetVisitReportWithResponse(ctx context.Context, params *CaseworkServiceGetVisitReportParams, reqEditors ...RequestEditorFn) (*CaseworkServiceGetVisitReportResponse, error) {
+	rsp, err := c.CaseworkServiceGetVisitReport(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceGetVisitReportResponse(rsp)
+}
+
+// CaseworkServiceListVisitsWithResponse List visits
+//
+// ListVisits lists a retiree's or a community's visits, newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/visits (the `CaseworkServiceListVisits` operationId).
+func (c *ClientWithResponses) CaseworkServiceListVisitsWithResponse(ctx context.Context, params *CaseworkServiceListVisitsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListVisitsResponse, error) {
+	rsp, err := c.CaseworkServiceListVisits(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListVisitsResponse(rsp)
+}
+
+// CaseworkServiceRecordVisitWithBodyWithResponse Record visit
+//
+// RecordVisit records a visit, closing the visit item it answers.
+// Outcomes start work: FOUND_DECEASED files a death report in
+// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+// row sets the retiree LOST_CONTACT in registry with an item for a
+// supervisor to confirm.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+func (c *ClientWithResponses) CaseworkServiceRecordVisitWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordVisitResponse, error) {
+	rsp, err := c.CaseworkServiceRecordVisitWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceRecordVisitResponse(rsp)
+}
+
+// CaseworkServiceRecordVisitWithResponse Record visit
+//
+// RecordVisit records a visit, closing the visit item it answers.
+// Outcomes start work: FOUND_DECEASED files a death report in
+// registry, NEEDS_HELP opens a hardship item, a second NO_CONTACT in a
+// row sets the retiree LOST_CONTACT in registry with an item for a
+// supervisor to confirm.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits (the `CaseworkServiceRecordVisit` operationId).
+func (c *ClientWithResponses) CaseworkServiceRecordVisitWithResponse(ctx context.Context, body CaseworkServiceRecordVisitJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceRecordVisitResponse, error) {
+	rsp, err := c.CaseworkServiceRecordVisit(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceRecordVisitResponse(rsp)
+}
+
+// CaseworkServiceScheduleVisitsWithBodyWithResponse Schedule visits
+//
+// ScheduleVisits makes the visit items of a month for every retiree on
+// the tiers' schedule (admin; the service also runs it each day for the
+// current month). Idempotent: a month scheduled twice makes no second
+// item.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+func (c *ClientWithResponses) CaseworkServiceScheduleVisitsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceScheduleVisitsResponse, error) {
+	rsp, err := c.CaseworkServiceScheduleVisitsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceScheduleVisitsResponse(rsp)
+}
+
+// CaseworkServiceScheduleVisitsWithResponse Schedule visits
+//
+// ScheduleVisits makes the visit items of a month for every retiree on
+// the tiers' schedule (admin; the service also runs it each day for the
+// current month). Idempotent: a month scheduled twice makes no second
+// item.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits:schedule (the `CaseworkServiceScheduleVisits` operationId).
+func (c *ClientWithResponses) CaseworkServiceScheduleVisitsWithResponse(ctx context.Context, body CaseworkServiceScheduleVisitsJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceScheduleVisitsResponse, error) {
+	rsp, err := c.CaseworkServiceScheduleVisits(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceScheduleVisitsResponse(rsp)
+}
+
+// CaseworkServiceListWorkItemsWithResponse List work items
+//
+// ListWorkItems is a queue: a community's (a clerk's communities, or
+// one of a supervisor's area), optionally one assignee's, one state's,
+// one clock's, with counts by clock of the whole selection. Open items
+// come by due time.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workItems (the `CaseworkServiceListWorkItems` operationId).
+func (c *ClientWithResponses) CaseworkServiceListWorkItemsWithResponse(ctx context.Context, params *CaseworkServiceListWorkItemsParams, reqEditors ...RequestEditorFn) (*CaseworkServiceListWorkItemsResponse, error) {
+	rsp, err := c.CaseworkServiceListWorkItems(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceListWorkItemsResponse(rsp)
+}
+
+// CaseworkServiceCreateWorkItemWithBodyWithResponse Create work item
+//
+// CreateWorkItem records a piece of work a clerk or supervisor sets
+// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+// are made by the service. Idempotent by request_key.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCreateWorkItemWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCreateWorkItemWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCreateWorkItemResponse(rsp)
+}
+
+// CaseworkServiceCreateWorkItemWithResponse Create work item
+//
+// CreateWorkItem records a piece of work a clerk or supervisor sets
+// (kinds OTHER and HARDSHIP); items from feeds, visits and complaints
+// are made by the service. Idempotent by request_key.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems (the `CaseworkServiceCreateWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCreateWorkItemWithResponse(ctx context.Context, body CaseworkServiceCreateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCreateWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCreateWorkItem(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCreateWorkItemResponse(rsp)
+}
+
+// CaseworkServiceGetWorkItemWithResponse Get work item
+//
+// GetWorkItem returns one item with its history.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workItems/{id} (the `CaseworkServiceGetWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceGetWorkItemWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CaseworkServiceGetWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceGetWorkItem(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceGetWorkItemResponse(rsp)
+}
+
+// CaseworkServiceCancelWorkItemWithBodyWithResponse Cancel work item
+//
+// CancelWorkItem closes an item as CANCELLED with a reason
+// (supervisors and admin; an item from a feed closes at its source).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCancelWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCancelWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCancelWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCancelWorkItemResponse(rsp)
+}
+
+// CaseworkServiceCancelWorkItemWithResponse Cancel work item
+//
+// CancelWorkItem closes an item as CANCELLED with a reason
+// (supervisors and admin; an item from a feed closes at its source).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:cancel (the `CaseworkServiceCancelWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCancelWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceCancelWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCancelWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCancelWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCancelWorkItemResponse(rsp)
+}
+
+// CaseworkServiceClaimWorkItemWithBodyWithResponse Claim work item
+//
+// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+// (IN_PROGRESS), guarded by the etag.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceClaimWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceClaimWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceClaimWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceClaimWorkItemResponse(rsp)
+}
+
+// CaseworkServiceClaimWorkItemWithResponse Claim work item
+//
+// ClaimWorkItem assigns an OPEN item to the calling clerk and starts it
+// (IN_PROGRESS), guarded by the etag.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:claim (the `CaseworkServiceClaimWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceClaimWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceClaimWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceClaimWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceClaimWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceClaimWorkItemResponse(rsp)
+}
+
+// CaseworkServiceCompleteWorkItemWithBodyWithResponse Complete work item
+//
+// CompleteWorkItem closes an item as DONE with an outcome.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCompleteWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceCompleteWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCompleteWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCompleteWorkItemResponse(rsp)
+}
+
+// CaseworkServiceCompleteWorkItemWithResponse Complete work item
+//
+// CompleteWorkItem closes an item as DONE with an outcome.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:complete (the `CaseworkServiceCompleteWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceCompleteWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceCompleteWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceCompleteWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceCompleteWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceCompleteWorkItemResponse(rsp)
+}
+
+// CaseworkServiceEscalateWorkItemWithBodyWithResponse Escalate work item
+//
+// EscalateWorkItem raises an item to the supervisors above its
+// community, with a reason; the service escalates breached items by
+// itself.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceEscalateWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceEscalateWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceEscalateWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceEscalateWorkItemResponse(rsp)
+}
+
+// CaseworkServiceEscalateWorkItemWithResponse Escalate work item
+//
+// EscalateWorkItem raises an item to the supervisors above its
+// community, with a reason; the service escalates breached items by
+// itself.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:escalate (the `CaseworkServiceEscalateWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceEscalateWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceEscalateWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceEscalateWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceEscalateWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceEscalateWorkItemResponse(rsp)
+}
+
+// CaseworkServiceReleaseWorkItemWithBodyWithResponse Release work item
+//
+// ReleaseWorkItem gives a claimed item back to the community's queue
+// (OPEN, no assignee): the assignee or a supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceReleaseWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReleaseWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceReleaseWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReleaseWorkItemResponse(rsp)
+}
+
+// CaseworkServiceReleaseWorkItemWithResponse Release work item
+//
+// ReleaseWorkItem gives a claimed item back to the community's queue
+// (OPEN, no assignee): the assignee or a supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:release (the `CaseworkServiceReleaseWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceReleaseWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceReleaseWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReleaseWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceReleaseWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReleaseWorkItemResponse(rsp)
+}
+
+// CaseworkServiceResumeWorkItemWithBodyWithResponse Resume work item
+//
+// ResumeWorkItem takes an item out of WAITING; its due time moves by
+// the time its clock was paused.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceResumeWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceResumeWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceResumeWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceResumeWorkItemResponse(rsp)
+}
+
+// CaseworkServiceResumeWorkItemWithResponse Resume work item
+//
+// ResumeWorkItem takes an item out of WAITING; its due time moves by
+// the time its clock was paused.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:resume (the `CaseworkServiceResumeWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceResumeWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceResumeWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceResumeWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceResumeWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceResumeWorkItemResponse(rsp)
+}
+
+// CaseworkServiceWaitWorkItemWithBodyWithResponse Wait work item
+//
+// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+// family pauses its clock.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceWaitWorkItemWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceWaitWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceWaitWorkItemWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceWaitWorkItemResponse(rsp)
+}
+
+// CaseworkServiceWaitWorkItemWithResponse Wait work item
+//
+// WaitWorkItem puts an item in WAITING with a reason; waiting on the
+// family pauses its clock.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems/{id}:wait (the `CaseworkServiceWaitWorkItem` operationId).
+func (c *ClientWithResponses) CaseworkServiceWaitWorkItemWithResponse(ctx context.Context, id string, body CaseworkServiceWaitWorkItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceWaitWorkItemResponse, error) {
+	rsp, err := c.CaseworkServiceWaitWorkItem(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceWaitWorkItemResponse(rsp)
+}
+
+// CaseworkServiceReassignWorkItemsWithBodyWithResponse Reassign work items
+//
+// ReassignWorkItems assigns up to 500 items to another person of their
+// community (supervisors of the area, or admin), all or none.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+func (c *ClientWithResponses) CaseworkServiceReassignWorkItemsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CaseworkServiceReassignWorkItemsResponse, error) {
+	rsp, err := c.CaseworkServiceReassignWorkItemsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReassignWorkItemsResponse(rsp)
+}
+
+// CaseworkServiceReassignWorkItemsWithResponse Reassign work items
+//
+// ReassignWorkItems assigns up to 500 items to another person of their
+// community (supervisors of the area, or admin), all or none.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/workItems:reassign (the `CaseworkServiceReassignWorkItems` operationId).
+func (c *ClientWithResponses) CaseworkServiceReassignWorkItemsWithResponse(ctx context.Context, body CaseworkServiceReassignWorkItemsJSONRequestBody, reqEditors ...RequestEditorFn) (*CaseworkServiceReassignWorkItemsResponse, error) {
+	rsp, err := c.CaseworkServiceReassignWorkItems(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCaseworkServiceReassignWorkItemsResponse(rsp)
 }
 
 // ParseGatewayHealthzResponse parses an HTTP response from a GatewayHealthzWithResponse call
@@ -41409,6 +49855,154 @@ func ParseHandoverServiceBatchCreateHandoversResponse(rsp *http.Response) (*Hand
 	return response, nil
 }
 
+// ParseCaseworkServiceListMessageTemplatesResponse parses an HTTP response from a CaseworkServiceListMessageTemplatesWithResponse call
+func ParseCaseworkServiceListMessageTemplatesResponse(rsp *http.Response) (*CaseworkServiceListMessageTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListMessageTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListMessageTemplatesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListMessageTemplatesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceListMessagesResponse parses an HTTP response from a CaseworkServiceListMessagesWithResponse call
+func ParseCaseworkServiceListMessagesResponse(rsp *http.Response) (*CaseworkServiceListMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListMessagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListMessagesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHandoverServiceListObligationsResponse parses an HTTP response from a HandoverServiceListObligationsWithResponse call
 func ParseHandoverServiceListObligationsResponse(rsp *http.Response) (*HandoverServiceListObligationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -44035,6 +52629,182 @@ func ParseRegistryServiceTransferRetireeResponse(rsp *http.Response) (*RegistryS
 	return response, nil
 }
 
+// ParseCaseworkServiceGetCareProfileResponse parses an HTTP response from a CaseworkServiceGetCareProfileWithResponse call
+func ParseCaseworkServiceGetCareProfileResponse(rsp *http.Response) (*CaseworkServiceGetCareProfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceGetCareProfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1CareProfile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceGetCareProfileResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceSetCareTierResponse parses an HTTP response from a CaseworkServiceSetCareTierWithResponse call
+func ParseCaseworkServiceSetCareTierResponse(rsp *http.Response) (*CaseworkServiceSetCareTierResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceSetCareTierResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1CareProfile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceSetCareTierResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParsePensionServiceListCertificationsResponse parses an HTTP response from a PensionServiceListCertificationsWithResponse call
 func ParsePensionServiceListCertificationsResponse(rsp *http.Response) (*PensionServiceListCertificationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -44198,6 +52968,101 @@ func ParsePensionServiceRecordCertificationResponse(rsp *http.Response) (*Pensio
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceRecordCertificationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceReportCrisisResponse parses an HTTP response from a CaseworkServiceReportCrisisWithResponse call
+func ParseCaseworkServiceReportCrisisResponse(rsp *http.Response) (*CaseworkServiceReportCrisisResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceReportCrisisResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceReportCrisisResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -44550,6 +53415,182 @@ func ParsePensionServiceRecordDecisionResponse(rsp *http.Response) (*PensionServ
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceRecordDecisionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceGetMessagePreferencesResponse parses an HTTP response from a CaseworkServiceGetMessagePreferencesWithResponse call
+func ParseCaseworkServiceGetMessagePreferencesResponse(rsp *http.Response) (*CaseworkServiceGetMessagePreferencesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceGetMessagePreferencesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1MessagePreferences
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceGetMessagePreferencesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceSetMessagePreferencesResponse parses an HTTP response from a CaseworkServiceSetMessagePreferencesWithResponse call
+func ParseCaseworkServiceSetMessagePreferencesResponse(rsp *http.Response) (*CaseworkServiceSetMessagePreferencesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceSetMessagePreferencesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1MessagePreferences
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceSetMessagePreferencesResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -44955,6 +53996,629 @@ func ParseRegistryServiceListRevokedTokensResponse(rsp *http.Response) (*Registr
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RegistryServiceListRevokedTokensResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceListTicketCategoriesResponse parses an HTTP response from a CaseworkServiceListTicketCategoriesWithResponse call
+func ParseCaseworkServiceListTicketCategoriesResponse(rsp *http.Response) (*CaseworkServiceListTicketCategoriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListTicketCategoriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListTicketCategoriesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListTicketCategoriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceSetTicketCategoryResponse parses an HTTP response from a CaseworkServiceSetTicketCategoryWithResponse call
+func ParseCaseworkServiceSetTicketCategoryResponse(rsp *http.Response) (*CaseworkServiceSetTicketCategoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceSetTicketCategoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1TicketCategory
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceSetTicketCategoryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceListTicketsResponse parses an HTTP response from a CaseworkServiceListTicketsWithResponse call
+func ParseCaseworkServiceListTicketsResponse(rsp *http.Response) (*CaseworkServiceListTicketsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListTicketsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListTicketsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListTicketsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceCreateTicketResponse parses an HTTP response from a CaseworkServiceCreateTicketWithResponse call
+func ParseCaseworkServiceCreateTicketResponse(rsp *http.Response) (*CaseworkServiceCreateTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceCreateTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Ticket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceCreateTicketResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceGetTicketResponse parses an HTTP response from a CaseworkServiceGetTicketWithResponse call
+func ParseCaseworkServiceGetTicketResponse(rsp *http.Response) (*CaseworkServiceGetTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceGetTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Ticket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceGetTicketResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceRecordCallbackResponse parses an HTTP response from a CaseworkServiceRecordCallbackWithResponse call
+func ParseCaseworkServiceRecordCallbackResponse(rsp *http.Response) (*CaseworkServiceRecordCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceRecordCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Ticket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceRecordCallbackResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceResolveTicketResponse parses an HTTP response from a CaseworkServiceResolveTicketWithResponse call
+func ParseCaseworkServiceResolveTicketResponse(rsp *http.Response) (*CaseworkServiceResolveTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceResolveTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1Ticket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceResolveTicketResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -45631,6 +55295,1375 @@ func ParseActivityServiceGetVenueResponse(rsp *http.Response) (*ActivityServiceG
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ActivityServiceGetVenueResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceGetVisitReportResponse parses an HTTP response from a CaseworkServiceGetVisitReportWithResponse call
+func ParseCaseworkServiceGetVisitReportResponse(rsp *http.Response) (*CaseworkServiceGetVisitReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceGetVisitReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1GetVisitReportResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceGetVisitReportResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceListVisitsResponse parses an HTTP response from a CaseworkServiceListVisitsWithResponse call
+func ParseCaseworkServiceListVisitsResponse(rsp *http.Response) (*CaseworkServiceListVisitsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListVisitsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListVisitsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListVisitsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceRecordVisitResponse parses an HTTP response from a CaseworkServiceRecordVisitWithResponse call
+func ParseCaseworkServiceRecordVisitResponse(rsp *http.Response) (*CaseworkServiceRecordVisitResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceRecordVisitResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1RecordVisitResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceRecordVisitResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceScheduleVisitsResponse parses an HTTP response from a CaseworkServiceScheduleVisitsWithResponse call
+func ParseCaseworkServiceScheduleVisitsResponse(rsp *http.Response) (*CaseworkServiceScheduleVisitsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceScheduleVisitsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ScheduleVisitsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceScheduleVisitsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceListWorkItemsResponse parses an HTTP response from a CaseworkServiceListWorkItemsWithResponse call
+func ParseCaseworkServiceListWorkItemsResponse(rsp *http.Response) (*CaseworkServiceListWorkItemsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceListWorkItemsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListWorkItemsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceListWorkItemsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceCreateWorkItemResponse parses an HTTP response from a CaseworkServiceCreateWorkItemWithResponse call
+func ParseCaseworkServiceCreateWorkItemResponse(rsp *http.Response) (*CaseworkServiceCreateWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceCreateWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceCreateWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceGetWorkItemResponse parses an HTTP response from a CaseworkServiceGetWorkItemWithResponse call
+func ParseCaseworkServiceGetWorkItemResponse(rsp *http.Response) (*CaseworkServiceGetWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceGetWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceGetWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceCancelWorkItemResponse parses an HTTP response from a CaseworkServiceCancelWorkItemWithResponse call
+func ParseCaseworkServiceCancelWorkItemResponse(rsp *http.Response) (*CaseworkServiceCancelWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceCancelWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceCancelWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceClaimWorkItemResponse parses an HTTP response from a CaseworkServiceClaimWorkItemWithResponse call
+func ParseCaseworkServiceClaimWorkItemResponse(rsp *http.Response) (*CaseworkServiceClaimWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceClaimWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceClaimWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceCompleteWorkItemResponse parses an HTTP response from a CaseworkServiceCompleteWorkItemWithResponse call
+func ParseCaseworkServiceCompleteWorkItemResponse(rsp *http.Response) (*CaseworkServiceCompleteWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceCompleteWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceCompleteWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceEscalateWorkItemResponse parses an HTTP response from a CaseworkServiceEscalateWorkItemWithResponse call
+func ParseCaseworkServiceEscalateWorkItemResponse(rsp *http.Response) (*CaseworkServiceEscalateWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceEscalateWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceEscalateWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceReleaseWorkItemResponse parses an HTTP response from a CaseworkServiceReleaseWorkItemWithResponse call
+func ParseCaseworkServiceReleaseWorkItemResponse(rsp *http.Response) (*CaseworkServiceReleaseWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceReleaseWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceReleaseWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceResumeWorkItemResponse parses an HTTP response from a CaseworkServiceResumeWorkItemWithResponse call
+func ParseCaseworkServiceResumeWorkItemResponse(rsp *http.Response) (*CaseworkServiceResumeWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceResumeWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceResumeWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceWaitWorkItemResponse parses an HTTP response from a CaseworkServiceWaitWorkItemWithResponse call
+func ParseCaseworkServiceWaitWorkItemResponse(rsp *http.Response) (*CaseworkServiceWaitWorkItemResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceWaitWorkItemResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1WorkItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceWaitWorkItemResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCaseworkServiceReassignWorkItemsResponse parses an HTTP response from a CaseworkServiceReassignWorkItemsWithResponse call
+func ParseCaseworkServiceReassignWorkItemsResponse(rsp *http.Response) (*CaseworkServiceReassignWorkItemsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CaseworkServiceReassignWorkItemsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ReassignWorkItemsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CaseworkServiceReassignWorkItemsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -7,6 +7,7 @@
 package activityv1
 
 import (
+	v1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -2755,11 +2756,112 @@ func (x *GetCalendarFeedResponse) GetEtag() string {
 	return ""
 }
 
+// WatchWorkSignalsRequest is the request of WatchWorkSignals.
+type WatchWorkSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replay changes after this revision. 0 starts with a snapshot.
+	SinceRevision int64 `protobuf:"varint,1,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	// The epoch since_revision belongs to, as last received; empty is not
+	// checked.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsRequest) Reset() {
+	*x = WatchWorkSignalsRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsRequest) ProtoMessage() {}
+
+func (x *WatchWorkSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *WatchWorkSignalsRequest) GetSinceRevision() int64 {
+	if x != nil {
+		return x.SinceRevision
+	}
+	return 0
+}
+
+func (x *WatchWorkSignalsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// WatchWorkSignalsResponse is one entry of the work-signal feed.
+type WatchWorkSignalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *v1.SignalEvent        `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsResponse) Reset() {
+	*x = WatchWorkSignalsResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsResponse) ProtoMessage() {}
+
+func (x *WatchWorkSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *WatchWorkSignalsResponse) GetEvent() *v1.SignalEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_socmgmt_activity_v1_activity_proto protoreflect.FileDescriptor
 
 const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\n" +
-	"\"socmgmt/activity/v1/activity.proto\x12\x13socmgmt.activity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x01\n" +
+	"\"socmgmt/activity/v1/activity.proto\x12\x13socmgmt.activity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocmgmt/feed/v1/feed.proto\"\xdc\x01\n" +
 	"\x05Venue\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcommunity_id\x18\x02 \x01(\tR\vcommunityId\x12\x12\n" +
@@ -2964,7 +3066,12 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"feed_token\x18\x01 \x01(\tR\tfeedToken\"?\n" +
 	"\x17GetCalendarFeedResponse\x12\x10\n" +
 	"\x03ics\x18\x01 \x01(\fR\x03ics\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag*r\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"V\n" +
+	"\x17WatchWorkSignalsRequest\x12%\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
+	"\x18WatchWorkSignalsResponse\x122\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*r\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aCULTURE\x10\x01\x12\n" +
@@ -2974,7 +3081,7 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x06HEALTH\x10\x03\x12\r\n" +
 	"\tEDUCATION\x10\x04\x12\r\n" +
 	"\tVOLUNTEER\x10\x05\x12\t\n" +
-	"\x05OTHER\x10\x062\x98\x0f\n" +
+	"\x05OTHER\x10\x062\x8b\x10\n" +
 	"\x0fActivityService\x12`\n" +
 	"\vCreateVenue\x12'.socmgmt.activity.v1.CreateVenueRequest\x1a(.socmgmt.activity.v1.CreateVenueResponse\x12W\n" +
 	"\bGetVenue\x12$.socmgmt.activity.v1.GetVenueRequest\x1a%.socmgmt.activity.v1.GetVenueResponse\x12]\n" +
@@ -2993,7 +3100,8 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x11SubscribeCalendar\x12-.socmgmt.activity.v1.SubscribeCalendarRequest\x1a..socmgmt.activity.v1.SubscribeCalendarResponse\x12\x8a\x01\n" +
 	"\x19ListCalendarSubscriptions\x125.socmgmt.activity.v1.ListCalendarSubscriptionsRequest\x1a6.socmgmt.activity.v1.ListCalendarSubscriptionsResponse\x12\x8d\x01\n" +
 	"\x1aRevokeCalendarSubscription\x126.socmgmt.activity.v1.RevokeCalendarSubscriptionRequest\x1a7.socmgmt.activity.v1.RevokeCalendarSubscriptionResponse\x12l\n" +
-	"\x0fGetCalendarFeed\x12+.socmgmt.activity.v1.GetCalendarFeedRequest\x1a,.socmgmt.activity.v1.GetCalendarFeedResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
+	"\x0fGetCalendarFeed\x12+.socmgmt.activity.v1.GetCalendarFeedRequest\x1a,.socmgmt.activity.v1.GetCalendarFeedResponse\x12q\n" +
+	"\x10WatchWorkSignals\x12,.socmgmt.activity.v1.WatchWorkSignalsRequest\x1a-.socmgmt.activity.v1.WatchWorkSignalsResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
 
 var (
 	file_socmgmt_activity_v1_activity_proto_rawDescOnce sync.Once
@@ -3008,7 +3116,7 @@ func file_socmgmt_activity_v1_activity_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_activity_v1_activity_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_socmgmt_activity_v1_activity_proto_goTypes = []any{
 	(Category)(0),                              // 0: socmgmt.activity.v1.Category
 	(Activity_State)(0),                        // 1: socmgmt.activity.v1.Activity.State
@@ -3054,18 +3162,21 @@ var file_socmgmt_activity_v1_activity_proto_goTypes = []any{
 	(*RevokeCalendarSubscriptionResponse)(nil), // 41: socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
 	(*GetCalendarFeedRequest)(nil),             // 42: socmgmt.activity.v1.GetCalendarFeedRequest
 	(*GetCalendarFeedResponse)(nil),            // 43: socmgmt.activity.v1.GetCalendarFeedResponse
-	(*timestamppb.Timestamp)(nil),              // 44: google.protobuf.Timestamp
+	(*WatchWorkSignalsRequest)(nil),            // 44: socmgmt.activity.v1.WatchWorkSignalsRequest
+	(*WatchWorkSignalsResponse)(nil),           // 45: socmgmt.activity.v1.WatchWorkSignalsResponse
+	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
+	(*v1.SignalEvent)(nil),                     // 47: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
-	44, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
+	46, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: socmgmt.activity.v1.Activity.category:type_name -> socmgmt.activity.v1.Category
 	4,  // 2: socmgmt.activity.v1.Activity.recurrence:type_name -> socmgmt.activity.v1.Recurrence
 	1,  // 3: socmgmt.activity.v1.Activity.state:type_name -> socmgmt.activity.v1.Activity.State
-	44, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
+	46, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: socmgmt.activity.v1.Occurrence.category:type_name -> socmgmt.activity.v1.Category
 	1,  // 6: socmgmt.activity.v1.Occurrence.state:type_name -> socmgmt.activity.v1.Activity.State
 	2,  // 7: socmgmt.activity.v1.Registration.state:type_name -> socmgmt.activity.v1.Registration.State
-	44, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
+	46, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
 	3,  // 9: socmgmt.activity.v1.CreateVenueRequest.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 10: socmgmt.activity.v1.CreateVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 11: socmgmt.activity.v1.GetVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
@@ -3081,49 +3192,52 @@ var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
 	7,  // 21: socmgmt.activity.v1.ListRegistrationsResponse.registrations:type_name -> socmgmt.activity.v1.Registration
 	0,  // 22: socmgmt.activity.v1.CategoryParticipation.category:type_name -> socmgmt.activity.v1.Category
 	31, // 23: socmgmt.activity.v1.GetParticipationReportResponse.by_category:type_name -> socmgmt.activity.v1.CategoryParticipation
-	44, // 24: socmgmt.activity.v1.CalendarSubscription.create_time:type_name -> google.protobuf.Timestamp
+	46, // 24: socmgmt.activity.v1.CalendarSubscription.create_time:type_name -> google.protobuf.Timestamp
 	35, // 25: socmgmt.activity.v1.SubscribeCalendarResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
 	35, // 26: socmgmt.activity.v1.ListCalendarSubscriptionsResponse.subscriptions:type_name -> socmgmt.activity.v1.CalendarSubscription
 	35, // 27: socmgmt.activity.v1.RevokeCalendarSubscriptionResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
-	8,  // 28: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
-	10, // 29: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
-	12, // 30: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
-	14, // 31: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
-	16, // 32: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
-	18, // 33: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
-	20, // 34: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
-	22, // 35: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
-	24, // 36: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
-	26, // 37: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
-	28, // 38: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
-	30, // 39: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
-	33, // 40: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
-	36, // 41: socmgmt.activity.v1.ActivityService.SubscribeCalendar:input_type -> socmgmt.activity.v1.SubscribeCalendarRequest
-	38, // 42: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:input_type -> socmgmt.activity.v1.ListCalendarSubscriptionsRequest
-	40, // 43: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:input_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
-	42, // 44: socmgmt.activity.v1.ActivityService.GetCalendarFeed:input_type -> socmgmt.activity.v1.GetCalendarFeedRequest
-	9,  // 45: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
-	11, // 46: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
-	13, // 47: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
-	15, // 48: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
-	17, // 49: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
-	19, // 50: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
-	21, // 51: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
-	23, // 52: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
-	25, // 53: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
-	27, // 54: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
-	29, // 55: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
-	32, // 56: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
-	34, // 57: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
-	37, // 58: socmgmt.activity.v1.ActivityService.SubscribeCalendar:output_type -> socmgmt.activity.v1.SubscribeCalendarResponse
-	39, // 59: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:output_type -> socmgmt.activity.v1.ListCalendarSubscriptionsResponse
-	41, // 60: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:output_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
-	43, // 61: socmgmt.activity.v1.ActivityService.GetCalendarFeed:output_type -> socmgmt.activity.v1.GetCalendarFeedResponse
-	45, // [45:62] is the sub-list for method output_type
-	28, // [28:45] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	47, // 28: socmgmt.activity.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	8,  // 29: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
+	10, // 30: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
+	12, // 31: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
+	14, // 32: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
+	16, // 33: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
+	18, // 34: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
+	20, // 35: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
+	22, // 36: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
+	24, // 37: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
+	26, // 38: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
+	28, // 39: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
+	30, // 40: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
+	33, // 41: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
+	36, // 42: socmgmt.activity.v1.ActivityService.SubscribeCalendar:input_type -> socmgmt.activity.v1.SubscribeCalendarRequest
+	38, // 43: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:input_type -> socmgmt.activity.v1.ListCalendarSubscriptionsRequest
+	40, // 44: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:input_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
+	42, // 45: socmgmt.activity.v1.ActivityService.GetCalendarFeed:input_type -> socmgmt.activity.v1.GetCalendarFeedRequest
+	44, // 46: socmgmt.activity.v1.ActivityService.WatchWorkSignals:input_type -> socmgmt.activity.v1.WatchWorkSignalsRequest
+	9,  // 47: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
+	11, // 48: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
+	13, // 49: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
+	15, // 50: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
+	17, // 51: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
+	19, // 52: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
+	21, // 53: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
+	23, // 54: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
+	25, // 55: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
+	27, // 56: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
+	29, // 57: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
+	32, // 58: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
+	34, // 59: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
+	37, // 60: socmgmt.activity.v1.ActivityService.SubscribeCalendar:output_type -> socmgmt.activity.v1.SubscribeCalendarResponse
+	39, // 61: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:output_type -> socmgmt.activity.v1.ListCalendarSubscriptionsResponse
+	41, // 62: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:output_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
+	43, // 63: socmgmt.activity.v1.ActivityService.GetCalendarFeed:output_type -> socmgmt.activity.v1.GetCalendarFeedResponse
+	45, // 64: socmgmt.activity.v1.ActivityService.WatchWorkSignals:output_type -> socmgmt.activity.v1.WatchWorkSignalsResponse
+	47, // [47:65] is the sub-list for method output_type
+	29, // [29:47] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_activity_v1_activity_proto_init() }
@@ -3137,7 +3251,7 @@ func file_socmgmt_activity_v1_activity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_activity_v1_activity_proto_rawDesc), len(file_socmgmt_activity_v1_activity_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,7 @@ const (
 	ActivityService_ListCalendarSubscriptions_FullMethodName  = "/socmgmt.activity.v1.ActivityService/ListCalendarSubscriptions"
 	ActivityService_RevokeCalendarSubscription_FullMethodName = "/socmgmt.activity.v1.ActivityService/RevokeCalendarSubscription"
 	ActivityService_GetCalendarFeed_FullMethodName            = "/socmgmt.activity.v1.ActivityService/GetCalendarFeed"
+	ActivityService_WatchWorkSignals_FullMethodName           = "/socmgmt.activity.v1.ActivityService/WatchWorkSignals"
 )
 
 // ActivityServiceClient is the client API for ActivityService service.
@@ -96,6 +97,12 @@ type ActivityServiceClient interface {
 	// credential; an unknown or revoked token is NOT_FOUND. The gateway
 	// serves it at /v1/calendars/{feed_token}/calendar.ics.
 	GetCalendarFeed(ctx context.Context, in *GetCalendarFeedRequest, opts ...grpc.CallOption) (*GetCalendarFeedResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): changes, cancellations and waiting-list promotions of the activities retirees are registered for (notices). The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
 }
 
 type activityServiceClient struct {
@@ -276,6 +283,25 @@ func (c *activityServiceClient) GetCalendarFeed(ctx context.Context, in *GetCale
 	return out, nil
 }
 
+func (c *activityServiceClient) WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ActivityService_ServiceDesc.Streams[0], ActivityService_WatchWorkSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ActivityService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
+
 // ActivityServiceServer is the server API for ActivityService service.
 // All implementations must embed UnimplementedActivityServiceServer
 // for forward compatibility.
@@ -334,6 +360,12 @@ type ActivityServiceServer interface {
 	// credential; an unknown or revoked token is NOT_FOUND. The gateway
 	// serves it at /v1/calendars/{feed_token}/calendar.ics.
 	GetCalendarFeed(context.Context, *GetCalendarFeedRequest) (*GetCalendarFeedResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): changes, cancellations and waiting-list promotions of the activities retirees are registered for (notices). The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
 	mustEmbedUnimplementedActivityServiceServer()
 }
 
@@ -394,6 +426,9 @@ func (UnimplementedActivityServiceServer) RevokeCalendarSubscription(context.Con
 }
 func (UnimplementedActivityServiceServer) GetCalendarFeed(context.Context, *GetCalendarFeedRequest) (*GetCalendarFeedResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCalendarFeed not implemented")
+}
+func (UnimplementedActivityServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
 }
 func (UnimplementedActivityServiceServer) mustEmbedUnimplementedActivityServiceServer() {}
 func (UnimplementedActivityServiceServer) testEmbeddedByValue()                         {}
@@ -722,6 +757,17 @@ func _ActivityService_GetCalendarFeed_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ActivityService_WatchWorkSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchWorkSignalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ActivityServiceServer).WatchWorkSignals(m, &grpc.GenericServerStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ActivityService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
+
 // ActivityService_ServiceDesc is the grpc.ServiceDesc for ActivityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -798,6 +844,12 @@ var ActivityService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ActivityService_GetCalendarFeed_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchWorkSignals",
+			Handler:       _ActivityService_WatchWorkSignals_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "socmgmt/activity/v1/activity.proto",
 }

@@ -7,6 +7,7 @@
 package handoverv1
 
 import (
+	v1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -7756,11 +7757,112 @@ func (x *BatchCreateHandoversResponse) GetHandovers() []*Handover {
 	return nil
 }
 
+// WatchWorkSignalsRequest is the request of WatchWorkSignals.
+type WatchWorkSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replay changes after this revision. 0 starts with a snapshot.
+	SinceRevision int64 `protobuf:"varint,1,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	// The epoch since_revision belongs to, as last received; empty is not
+	// checked.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsRequest) Reset() {
+	*x = WatchWorkSignalsRequest{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsRequest) ProtoMessage() {}
+
+func (x *WatchWorkSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *WatchWorkSignalsRequest) GetSinceRevision() int64 {
+	if x != nil {
+		return x.SinceRevision
+	}
+	return 0
+}
+
+func (x *WatchWorkSignalsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// WatchWorkSignalsResponse is one entry of the work-signal feed.
+type WatchWorkSignalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *v1.SignalEvent        `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsResponse) Reset() {
+	*x = WatchWorkSignalsResponse{}
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsResponse) ProtoMessage() {}
+
+func (x *WatchWorkSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_handover_v1_handover_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_handover_v1_handover_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *WatchWorkSignalsResponse) GetEvent() *v1.SignalEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_socmgmt_handover_v1_handover_proto protoreflect.FileDescriptor
 
 const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\n" +
-	"\"socmgmt/handover/v1/handover.proto\x12\x13socmgmt.handover.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x01\n" +
+	"\"socmgmt/handover/v1/handover.proto\x12\x13socmgmt.handover.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocmgmt/feed/v1/feed.proto\"\xf7\x01\n" +
 	"\x05Funds\x12\x1d\n" +
 	"\n" +
 	"amount_fen\x18\x01 \x01(\x03R\tamountFen\x127\n" +
@@ -8388,7 +8490,12 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x1bBatchCreateHandoversRequest\x12;\n" +
 	"\thandovers\x18\x01 \x03(\v2\x1d.socmgmt.handover.v1.HandoverR\thandovers\"[\n" +
 	"\x1cBatchCreateHandoversResponse\x12;\n" +
-	"\thandovers\x18\x01 \x03(\v2\x1d.socmgmt.handover.v1.HandoverR\thandovers*\xe8\x01\n" +
+	"\thandovers\x18\x01 \x03(\v2\x1d.socmgmt.handover.v1.HandoverR\thandovers\"V\n" +
+	"\x17WatchWorkSignalsRequest\x12%\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
+	"\x18WatchWorkSignalsResponse\x122\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*\xe8\x01\n" +
 	"\x0fArchiveCategory\x12 \n" +
 	"\x1cARCHIVE_CATEGORY_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -8404,7 +8511,7 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"DISCIPLINE\x10\b\x12\x16\n" +
 	"\x12WAGES_APPOINTMENTS\x10\t\x12\x13\n" +
 	"\x0fOTHER_MATERIALS\x10\n" +
-	"2\xbd\x1d\n" +
+	"2\xb0\x1e\n" +
 	"\x0fHandoverService\x12i\n" +
 	"\x0eCreateHandover\x12*.socmgmt.handover.v1.CreateHandoverRequest\x1a+.socmgmt.handover.v1.CreateHandoverResponse\x12`\n" +
 	"\vGetHandover\x12'.socmgmt.handover.v1.GetHandoverRequest\x1a(.socmgmt.handover.v1.GetHandoverResponse\x12f\n" +
@@ -8438,7 +8545,8 @@ const file_socmgmt_handover_v1_handover_proto_rawDesc = "" +
 	"\x14ReportPartyTransfers\x120.socmgmt.handover.v1.ReportPartyTransfersRequest\x1a1.socmgmt.handover.v1.ReportPartyTransfersResponse\x12r\n" +
 	"\x11ListHandoverTasks\x12-.socmgmt.handover.v1.ListHandoverTasksRequest\x1a..socmgmt.handover.v1.ListHandoverTasksResponse\x12{\n" +
 	"\x14CompleteHandoverTask\x120.socmgmt.handover.v1.CompleteHandoverTaskRequest\x1a1.socmgmt.handover.v1.CompleteHandoverTaskResponse\x12{\n" +
-	"\x14BatchCreateHandovers\x120.socmgmt.handover.v1.BatchCreateHandoversRequest\x1a1.socmgmt.handover.v1.BatchCreateHandoversResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
+	"\x14BatchCreateHandovers\x120.socmgmt.handover.v1.BatchCreateHandoversRequest\x1a1.socmgmt.handover.v1.BatchCreateHandoversResponse\x12q\n" +
+	"\x10WatchWorkSignals\x12,.socmgmt.handover.v1.WatchWorkSignalsRequest\x1a-.socmgmt.handover.v1.WatchWorkSignalsResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1;handoverv1b\x06proto3"
 
 var (
 	file_socmgmt_handover_v1_handover_proto_rawDescOnce sync.Once
@@ -8453,7 +8561,7 @@ func file_socmgmt_handover_v1_handover_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_handover_v1_handover_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
+var file_socmgmt_handover_v1_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
 var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
 	(ArchiveCategory)(0),                     // 0: socmgmt.handover.v1.ArchiveCategory
 	(FundsItem_Kind)(0),                      // 1: socmgmt.handover.v1.FundsItem.Kind
@@ -8568,8 +8676,11 @@ var file_socmgmt_handover_v1_handover_proto_goTypes = []any{
 	(*CompleteHandoverTaskResponse)(nil),     // 110: socmgmt.handover.v1.CompleteHandoverTaskResponse
 	(*BatchCreateHandoversRequest)(nil),      // 111: socmgmt.handover.v1.BatchCreateHandoversRequest
 	(*BatchCreateHandoversResponse)(nil),     // 112: socmgmt.handover.v1.BatchCreateHandoversResponse
-	(*timestamppb.Timestamp)(nil),            // 113: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 114: google.protobuf.FieldMask
+	(*WatchWorkSignalsRequest)(nil),          // 113: socmgmt.handover.v1.WatchWorkSignalsRequest
+	(*WatchWorkSignalsResponse)(nil),         // 114: socmgmt.handover.v1.WatchWorkSignalsResponse
+	(*timestamppb.Timestamp)(nil),            // 115: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 116: google.protobuf.FieldMask
+	(*v1.SignalEvent)(nil),                   // 117: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	21,  // 0: socmgmt.handover.v1.Funds.receipts:type_name -> socmgmt.handover.v1.FundsReceipt
@@ -8578,38 +8689,38 @@ var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	0,   // 3: socmgmt.handover.v1.Dossier.checklist:type_name -> socmgmt.handover.v1.ArchiveCategory
 	2,   // 4: socmgmt.handover.v1.Dossier.state:type_name -> socmgmt.handover.v1.Dossier.State
 	64,  // 5: socmgmt.handover.v1.Dossier.missing_materials:type_name -> socmgmt.handover.v1.MissingMaterial
-	113, // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
+	115, // 6: socmgmt.handover.v1.Dossier.receive_time:type_name -> google.protobuf.Timestamp
 	3,   // 7: socmgmt.handover.v1.Premises.inspection:type_name -> socmgmt.handover.v1.Premises.Inspection
 	4,   // 8: socmgmt.handover.v1.Obligation.kind:type_name -> socmgmt.handover.v1.Obligation.Kind
 	5,   // 9: socmgmt.handover.v1.Delivery.state:type_name -> socmgmt.handover.v1.Delivery.State
-	113, // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
+	115, // 10: socmgmt.handover.v1.Delivery.delivered_time:type_name -> google.protobuf.Timestamp
 	6,   // 11: socmgmt.handover.v1.Handover.state:type_name -> socmgmt.handover.v1.Handover.State
 	19,  // 12: socmgmt.handover.v1.Handover.funds:type_name -> socmgmt.handover.v1.Funds
 	22,  // 13: socmgmt.handover.v1.Handover.dossiers:type_name -> socmgmt.handover.v1.Dossier
 	23,  // 14: socmgmt.handover.v1.Handover.premises:type_name -> socmgmt.handover.v1.Premises
 	24,  // 15: socmgmt.handover.v1.Handover.obligations:type_name -> socmgmt.handover.v1.Obligation
 	25,  // 16: socmgmt.handover.v1.Handover.delivery:type_name -> socmgmt.handover.v1.Delivery
-	113, // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
-	113, // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
-	113, // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
-	113, // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
+	115, // 17: socmgmt.handover.v1.Handover.create_time:type_name -> google.protobuf.Timestamp
+	115, // 18: socmgmt.handover.v1.Handover.update_time:type_name -> google.protobuf.Timestamp
+	115, // 19: socmgmt.handover.v1.Handover.submit_time:type_name -> google.protobuf.Timestamp
+	115, // 20: socmgmt.handover.v1.Handover.complete_time:type_name -> google.protobuf.Timestamp
 	7,   // 21: socmgmt.handover.v1.Handover.kind:type_name -> socmgmt.handover.v1.Handover.Kind
 	27,  // 22: socmgmt.handover.v1.Handover.plan:type_name -> socmgmt.handover.v1.HandoverPlan
 	28,  // 23: socmgmt.handover.v1.Handover.allocations:type_name -> socmgmt.handover.v1.Allocation
 	29,  // 24: socmgmt.handover.v1.Handover.roster_verification:type_name -> socmgmt.handover.v1.RosterVerification
 	30,  // 25: socmgmt.handover.v1.Handover.tracks:type_name -> socmgmt.handover.v1.Track
 	97,  // 26: socmgmt.handover.v1.Handover.party_transfers:type_name -> socmgmt.handover.v1.PartyTransfer
-	113, // 27: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
+	115, // 27: socmgmt.handover.v1.RosterVerification.verify_time:type_name -> google.protobuf.Timestamp
 	8,   // 28: socmgmt.handover.v1.Track.kind:type_name -> socmgmt.handover.v1.Track.Kind
 	9,   // 29: socmgmt.handover.v1.Track.state:type_name -> socmgmt.handover.v1.Track.State
-	113, // 30: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
+	115, // 30: socmgmt.handover.v1.Track.complete_time:type_name -> google.protobuf.Timestamp
 	26,  // 31: socmgmt.handover.v1.CreateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 32: socmgmt.handover.v1.CreateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 33: socmgmt.handover.v1.GetHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	6,   // 34: socmgmt.handover.v1.ListHandoversRequest.state:type_name -> socmgmt.handover.v1.Handover.State
 	26,  // 35: socmgmt.handover.v1.ListHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
 	26,  // 36: socmgmt.handover.v1.UpdateHandoverRequest.handover:type_name -> socmgmt.handover.v1.Handover
-	114, // 37: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
+	116, // 37: socmgmt.handover.v1.UpdateHandoverRequest.update_mask:type_name -> google.protobuf.FieldMask
 	26,  // 38: socmgmt.handover.v1.UpdateHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 39: socmgmt.handover.v1.SubmitHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 40: socmgmt.handover.v1.WithdrawHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
@@ -8621,12 +8732,12 @@ var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	26,  // 46: socmgmt.handover.v1.ReceiveArchivesResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 47: socmgmt.handover.v1.InspectPremisesResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 48: socmgmt.handover.v1.CompleteHandoverResponse.handover:type_name -> socmgmt.handover.v1.Handover
-	113, // 49: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
+	115, // 49: socmgmt.handover.v1.Event.time:type_name -> google.protobuf.Timestamp
 	6,   // 50: socmgmt.handover.v1.Event.state:type_name -> socmgmt.handover.v1.Handover.State
 	54,  // 51: socmgmt.handover.v1.ListHandoverEventsResponse.events:type_name -> socmgmt.handover.v1.Event
 	24,  // 52: socmgmt.handover.v1.OwedObligation.obligation:type_name -> socmgmt.handover.v1.Obligation
-	113, // 53: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
-	113, // 54: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
+	115, // 53: socmgmt.handover.v1.OwedObligation.complete_time:type_name -> google.protobuf.Timestamp
+	115, // 54: socmgmt.handover.v1.OwedObligation.stop_time:type_name -> google.protobuf.Timestamp
 	58,  // 55: socmgmt.handover.v1.ListObligationsResponse.obligations:type_name -> socmgmt.handover.v1.OwedObligation
 	26,  // 56: socmgmt.handover.v1.AllocateRetireesResponse.handover:type_name -> socmgmt.handover.v1.Handover
 	26,  // 57: socmgmt.handover.v1.VerifyRosterResponse.handover:type_name -> socmgmt.handover.v1.Handover
@@ -8635,14 +8746,14 @@ var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	10,  // 60: socmgmt.handover.v1.ArchiveFile.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
 	67,  // 61: socmgmt.handover.v1.ArchiveFile.loan:type_name -> socmgmt.handover.v1.ArchiveLoan
 	68,  // 62: socmgmt.handover.v1.ArchiveFile.send_on:type_name -> socmgmt.handover.v1.ArchiveSendOn
-	113, // 63: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
-	113, // 64: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
+	115, // 63: socmgmt.handover.v1.ArchiveFile.receive_time:type_name -> google.protobuf.Timestamp
+	115, // 64: socmgmt.handover.v1.ArchiveFile.update_time:type_name -> google.protobuf.Timestamp
 	11,  // 65: socmgmt.handover.v1.ArchiveLoan.kind:type_name -> socmgmt.handover.v1.ArchiveLoan.Kind
 	12,  // 66: socmgmt.handover.v1.ArchiveLoan.state:type_name -> socmgmt.handover.v1.ArchiveLoan.State
-	113, // 67: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
-	113, // 68: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
-	113, // 69: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
-	113, // 70: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
+	115, // 67: socmgmt.handover.v1.ArchiveLoan.request_time:type_name -> google.protobuf.Timestamp
+	115, // 68: socmgmt.handover.v1.ArchiveLoan.approve_time:type_name -> google.protobuf.Timestamp
+	115, // 69: socmgmt.handover.v1.ArchiveSendOn.send_time:type_name -> google.protobuf.Timestamp
+	115, // 70: socmgmt.handover.v1.CustodyEvent.time:type_name -> google.protobuf.Timestamp
 	10,  // 71: socmgmt.handover.v1.CustodyEvent.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
 	66,  // 72: socmgmt.handover.v1.GetArchiveFileResponse.archive_file:type_name -> socmgmt.handover.v1.ArchiveFile
 	10,  // 73: socmgmt.handover.v1.ListArchiveFilesRequest.state:type_name -> socmgmt.handover.v1.ArchiveFile.State
@@ -8670,83 +8781,86 @@ var file_socmgmt_handover_v1_handover_proto_depIdxs = []int32{
 	104, // 95: socmgmt.handover.v1.ReportPartyTransfersResponse.rows:type_name -> socmgmt.handover.v1.PartyTransferReportRow
 	17,  // 96: socmgmt.handover.v1.HandoverTask.kind:type_name -> socmgmt.handover.v1.HandoverTask.Kind
 	18,  // 97: socmgmt.handover.v1.HandoverTask.state:type_name -> socmgmt.handover.v1.HandoverTask.State
-	113, // 98: socmgmt.handover.v1.HandoverTask.update_time:type_name -> google.protobuf.Timestamp
+	115, // 98: socmgmt.handover.v1.HandoverTask.update_time:type_name -> google.protobuf.Timestamp
 	18,  // 99: socmgmt.handover.v1.ListHandoverTasksRequest.state:type_name -> socmgmt.handover.v1.HandoverTask.State
 	106, // 100: socmgmt.handover.v1.ListHandoverTasksResponse.tasks:type_name -> socmgmt.handover.v1.HandoverTask
 	106, // 101: socmgmt.handover.v1.CompleteHandoverTaskResponse.task:type_name -> socmgmt.handover.v1.HandoverTask
 	26,  // 102: socmgmt.handover.v1.BatchCreateHandoversRequest.handovers:type_name -> socmgmt.handover.v1.Handover
 	26,  // 103: socmgmt.handover.v1.BatchCreateHandoversResponse.handovers:type_name -> socmgmt.handover.v1.Handover
-	31,  // 104: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
-	33,  // 105: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
-	35,  // 106: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
-	37,  // 107: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
-	39,  // 108: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
-	41,  // 109: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
-	43,  // 110: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
-	45,  // 111: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
-	48,  // 112: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
-	50,  // 113: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
-	52,  // 114: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
-	55,  // 115: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
-	57,  // 116: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
-	60,  // 117: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
-	62,  // 118: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
-	70,  // 119: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
-	72,  // 120: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
-	74,  // 121: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
-	76,  // 122: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
-	78,  // 123: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
-	80,  // 124: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
-	82,  // 125: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
-	84,  // 126: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
-	86,  // 127: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
-	89,  // 128: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
-	91,  // 129: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
-	93,  // 130: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
-	99,  // 131: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
-	101, // 132: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
-	103, // 133: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
-	107, // 134: socmgmt.handover.v1.HandoverService.ListHandoverTasks:input_type -> socmgmt.handover.v1.ListHandoverTasksRequest
-	109, // 135: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:input_type -> socmgmt.handover.v1.CompleteHandoverTaskRequest
-	111, // 136: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:input_type -> socmgmt.handover.v1.BatchCreateHandoversRequest
-	32,  // 137: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
-	34,  // 138: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
-	36,  // 139: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
-	38,  // 140: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
-	40,  // 141: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
-	42,  // 142: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
-	44,  // 143: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
-	46,  // 144: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
-	49,  // 145: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
-	51,  // 146: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
-	53,  // 147: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
-	56,  // 148: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
-	59,  // 149: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
-	61,  // 150: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
-	63,  // 151: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
-	71,  // 152: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
-	73,  // 153: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
-	75,  // 154: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
-	77,  // 155: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
-	79,  // 156: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
-	81,  // 157: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
-	83,  // 158: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
-	85,  // 159: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
-	87,  // 160: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
-	90,  // 161: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
-	92,  // 162: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
-	96,  // 163: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
-	100, // 164: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
-	102, // 165: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
-	105, // 166: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
-	108, // 167: socmgmt.handover.v1.HandoverService.ListHandoverTasks:output_type -> socmgmt.handover.v1.ListHandoverTasksResponse
-	110, // 168: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:output_type -> socmgmt.handover.v1.CompleteHandoverTaskResponse
-	112, // 169: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:output_type -> socmgmt.handover.v1.BatchCreateHandoversResponse
-	137, // [137:170] is the sub-list for method output_type
-	104, // [104:137] is the sub-list for method input_type
-	104, // [104:104] is the sub-list for extension type_name
-	104, // [104:104] is the sub-list for extension extendee
-	0,   // [0:104] is the sub-list for field type_name
+	117, // 104: socmgmt.handover.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	31,  // 105: socmgmt.handover.v1.HandoverService.CreateHandover:input_type -> socmgmt.handover.v1.CreateHandoverRequest
+	33,  // 106: socmgmt.handover.v1.HandoverService.GetHandover:input_type -> socmgmt.handover.v1.GetHandoverRequest
+	35,  // 107: socmgmt.handover.v1.HandoverService.ListHandovers:input_type -> socmgmt.handover.v1.ListHandoversRequest
+	37,  // 108: socmgmt.handover.v1.HandoverService.UpdateHandover:input_type -> socmgmt.handover.v1.UpdateHandoverRequest
+	39,  // 109: socmgmt.handover.v1.HandoverService.SubmitHandover:input_type -> socmgmt.handover.v1.SubmitHandoverRequest
+	41,  // 110: socmgmt.handover.v1.HandoverService.WithdrawHandover:input_type -> socmgmt.handover.v1.WithdrawHandoverRequest
+	43,  // 111: socmgmt.handover.v1.HandoverService.ReturnHandover:input_type -> socmgmt.handover.v1.ReturnHandoverRequest
+	45,  // 112: socmgmt.handover.v1.HandoverService.ReceiveFunds:input_type -> socmgmt.handover.v1.ReceiveFundsRequest
+	48,  // 113: socmgmt.handover.v1.HandoverService.ReceiveArchives:input_type -> socmgmt.handover.v1.ReceiveArchivesRequest
+	50,  // 114: socmgmt.handover.v1.HandoverService.InspectPremises:input_type -> socmgmt.handover.v1.InspectPremisesRequest
+	52,  // 115: socmgmt.handover.v1.HandoverService.CompleteHandover:input_type -> socmgmt.handover.v1.CompleteHandoverRequest
+	55,  // 116: socmgmt.handover.v1.HandoverService.ListHandoverEvents:input_type -> socmgmt.handover.v1.ListHandoverEventsRequest
+	57,  // 117: socmgmt.handover.v1.HandoverService.ListObligations:input_type -> socmgmt.handover.v1.ListObligationsRequest
+	60,  // 118: socmgmt.handover.v1.HandoverService.AllocateRetirees:input_type -> socmgmt.handover.v1.AllocateRetireesRequest
+	62,  // 119: socmgmt.handover.v1.HandoverService.VerifyRoster:input_type -> socmgmt.handover.v1.VerifyRosterRequest
+	70,  // 120: socmgmt.handover.v1.HandoverService.GetArchiveFile:input_type -> socmgmt.handover.v1.GetArchiveFileRequest
+	72,  // 121: socmgmt.handover.v1.HandoverService.ListArchiveFiles:input_type -> socmgmt.handover.v1.ListArchiveFilesRequest
+	74,  // 122: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:input_type -> socmgmt.handover.v1.ShelveArchiveFileRequest
+	76,  // 123: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:input_type -> socmgmt.handover.v1.RequestArchiveLoanRequest
+	78,  // 124: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:input_type -> socmgmt.handover.v1.DecideArchiveLoanRequest
+	80,  // 125: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:input_type -> socmgmt.handover.v1.ReturnArchiveFileRequest
+	82,  // 126: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:input_type -> socmgmt.handover.v1.SendOnArchiveFileRequest
+	84,  // 127: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:input_type -> socmgmt.handover.v1.ListArchiveFileEventsRequest
+	86,  // 128: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:input_type -> socmgmt.handover.v1.GetArchiveStatisticsRequest
+	89,  // 129: socmgmt.handover.v1.HandoverService.BatchAddRetirees:input_type -> socmgmt.handover.v1.BatchAddRetireesRequest
+	91,  // 130: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:input_type -> socmgmt.handover.v1.BatchRemoveRetireesRequest
+	93,  // 131: socmgmt.handover.v1.HandoverService.GetHandoverProgress:input_type -> socmgmt.handover.v1.GetHandoverProgressRequest
+	99,  // 132: socmgmt.handover.v1.HandoverService.SetPartyMembers:input_type -> socmgmt.handover.v1.SetPartyMembersRequest
+	101, // 133: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:input_type -> socmgmt.handover.v1.RecordPartyTransferRequest
+	103, // 134: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:input_type -> socmgmt.handover.v1.ReportPartyTransfersRequest
+	107, // 135: socmgmt.handover.v1.HandoverService.ListHandoverTasks:input_type -> socmgmt.handover.v1.ListHandoverTasksRequest
+	109, // 136: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:input_type -> socmgmt.handover.v1.CompleteHandoverTaskRequest
+	111, // 137: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:input_type -> socmgmt.handover.v1.BatchCreateHandoversRequest
+	113, // 138: socmgmt.handover.v1.HandoverService.WatchWorkSignals:input_type -> socmgmt.handover.v1.WatchWorkSignalsRequest
+	32,  // 139: socmgmt.handover.v1.HandoverService.CreateHandover:output_type -> socmgmt.handover.v1.CreateHandoverResponse
+	34,  // 140: socmgmt.handover.v1.HandoverService.GetHandover:output_type -> socmgmt.handover.v1.GetHandoverResponse
+	36,  // 141: socmgmt.handover.v1.HandoverService.ListHandovers:output_type -> socmgmt.handover.v1.ListHandoversResponse
+	38,  // 142: socmgmt.handover.v1.HandoverService.UpdateHandover:output_type -> socmgmt.handover.v1.UpdateHandoverResponse
+	40,  // 143: socmgmt.handover.v1.HandoverService.SubmitHandover:output_type -> socmgmt.handover.v1.SubmitHandoverResponse
+	42,  // 144: socmgmt.handover.v1.HandoverService.WithdrawHandover:output_type -> socmgmt.handover.v1.WithdrawHandoverResponse
+	44,  // 145: socmgmt.handover.v1.HandoverService.ReturnHandover:output_type -> socmgmt.handover.v1.ReturnHandoverResponse
+	46,  // 146: socmgmt.handover.v1.HandoverService.ReceiveFunds:output_type -> socmgmt.handover.v1.ReceiveFundsResponse
+	49,  // 147: socmgmt.handover.v1.HandoverService.ReceiveArchives:output_type -> socmgmt.handover.v1.ReceiveArchivesResponse
+	51,  // 148: socmgmt.handover.v1.HandoverService.InspectPremises:output_type -> socmgmt.handover.v1.InspectPremisesResponse
+	53,  // 149: socmgmt.handover.v1.HandoverService.CompleteHandover:output_type -> socmgmt.handover.v1.CompleteHandoverResponse
+	56,  // 150: socmgmt.handover.v1.HandoverService.ListHandoverEvents:output_type -> socmgmt.handover.v1.ListHandoverEventsResponse
+	59,  // 151: socmgmt.handover.v1.HandoverService.ListObligations:output_type -> socmgmt.handover.v1.ListObligationsResponse
+	61,  // 152: socmgmt.handover.v1.HandoverService.AllocateRetirees:output_type -> socmgmt.handover.v1.AllocateRetireesResponse
+	63,  // 153: socmgmt.handover.v1.HandoverService.VerifyRoster:output_type -> socmgmt.handover.v1.VerifyRosterResponse
+	71,  // 154: socmgmt.handover.v1.HandoverService.GetArchiveFile:output_type -> socmgmt.handover.v1.GetArchiveFileResponse
+	73,  // 155: socmgmt.handover.v1.HandoverService.ListArchiveFiles:output_type -> socmgmt.handover.v1.ListArchiveFilesResponse
+	75,  // 156: socmgmt.handover.v1.HandoverService.ShelveArchiveFile:output_type -> socmgmt.handover.v1.ShelveArchiveFileResponse
+	77,  // 157: socmgmt.handover.v1.HandoverService.RequestArchiveLoan:output_type -> socmgmt.handover.v1.RequestArchiveLoanResponse
+	79,  // 158: socmgmt.handover.v1.HandoverService.DecideArchiveLoan:output_type -> socmgmt.handover.v1.DecideArchiveLoanResponse
+	81,  // 159: socmgmt.handover.v1.HandoverService.ReturnArchiveFile:output_type -> socmgmt.handover.v1.ReturnArchiveFileResponse
+	83,  // 160: socmgmt.handover.v1.HandoverService.SendOnArchiveFile:output_type -> socmgmt.handover.v1.SendOnArchiveFileResponse
+	85,  // 161: socmgmt.handover.v1.HandoverService.ListArchiveFileEvents:output_type -> socmgmt.handover.v1.ListArchiveFileEventsResponse
+	87,  // 162: socmgmt.handover.v1.HandoverService.GetArchiveStatistics:output_type -> socmgmt.handover.v1.GetArchiveStatisticsResponse
+	90,  // 163: socmgmt.handover.v1.HandoverService.BatchAddRetirees:output_type -> socmgmt.handover.v1.BatchAddRetireesResponse
+	92,  // 164: socmgmt.handover.v1.HandoverService.BatchRemoveRetirees:output_type -> socmgmt.handover.v1.BatchRemoveRetireesResponse
+	96,  // 165: socmgmt.handover.v1.HandoverService.GetHandoverProgress:output_type -> socmgmt.handover.v1.GetHandoverProgressResponse
+	100, // 166: socmgmt.handover.v1.HandoverService.SetPartyMembers:output_type -> socmgmt.handover.v1.SetPartyMembersResponse
+	102, // 167: socmgmt.handover.v1.HandoverService.RecordPartyTransfer:output_type -> socmgmt.handover.v1.RecordPartyTransferResponse
+	105, // 168: socmgmt.handover.v1.HandoverService.ReportPartyTransfers:output_type -> socmgmt.handover.v1.ReportPartyTransfersResponse
+	108, // 169: socmgmt.handover.v1.HandoverService.ListHandoverTasks:output_type -> socmgmt.handover.v1.ListHandoverTasksResponse
+	110, // 170: socmgmt.handover.v1.HandoverService.CompleteHandoverTask:output_type -> socmgmt.handover.v1.CompleteHandoverTaskResponse
+	112, // 171: socmgmt.handover.v1.HandoverService.BatchCreateHandovers:output_type -> socmgmt.handover.v1.BatchCreateHandoversResponse
+	114, // 172: socmgmt.handover.v1.HandoverService.WatchWorkSignals:output_type -> socmgmt.handover.v1.WatchWorkSignalsResponse
+	139, // [139:173] is the sub-list for method output_type
+	105, // [105:139] is the sub-list for method input_type
+	105, // [105:105] is the sub-list for extension type_name
+	105, // [105:105] is the sub-list for extension extendee
+	0,   // [0:105] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_handover_v1_handover_proto_init() }
@@ -8760,7 +8874,7 @@ func file_socmgmt_handover_v1_handover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_handover_v1_handover_proto_rawDesc), len(file_socmgmt_handover_v1_handover_proto_rawDesc)),
 			NumEnums:      19,
-			NumMessages:   94,
+			NumMessages:   96,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,7 @@ const (
 	HandoverService_ListHandoverTasks_FullMethodName     = "/socmgmt.handover.v1.HandoverService/ListHandoverTasks"
 	HandoverService_CompleteHandoverTask_FullMethodName  = "/socmgmt.handover.v1.HandoverService/CompleteHandoverTask"
 	HandoverService_BatchCreateHandovers_FullMethodName  = "/socmgmt.handover.v1.HandoverService/BatchCreateHandovers"
+	HandoverService_WatchWorkSignals_FullMethodName      = "/socmgmt.handover.v1.HandoverService/WatchWorkSignals"
 )
 
 // HandoverServiceClient is the client API for HandoverService service.
@@ -169,6 +170,12 @@ type HandoverServiceClient interface {
 	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
 	// (enterprise, own credit code; admin).
 	BatchCreateHandovers(ctx context.Context, in *BatchCreateHandoversRequest, opts ...grpc.CallOption) (*BatchCreateHandoversResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): handover steps waiting for a receiving clerk and the tasks after completion. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
 }
 
 type handoverServiceClient struct {
@@ -509,6 +516,25 @@ func (c *handoverServiceClient) BatchCreateHandovers(ctx context.Context, in *Ba
 	return out, nil
 }
 
+func (c *handoverServiceClient) WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HandoverService_ServiceDesc.Streams[0], HandoverService_WatchWorkSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HandoverService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
+
 // HandoverServiceServer is the server API for HandoverService service.
 // All implementations must embed UnimplementedHandoverServiceServer
 // for forward compatibility.
@@ -624,6 +650,12 @@ type HandoverServiceServer interface {
 	// new retirees (kind MONTHLY_NEW_RETIREES) at once, all or none
 	// (enterprise, own credit code; admin).
 	BatchCreateHandovers(context.Context, *BatchCreateHandoversRequest) (*BatchCreateHandoversResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): handover steps waiting for a receiving clerk and the tasks after completion. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
 	mustEmbedUnimplementedHandoverServiceServer()
 }
 
@@ -732,6 +764,9 @@ func (UnimplementedHandoverServiceServer) CompleteHandoverTask(context.Context, 
 }
 func (UnimplementedHandoverServiceServer) BatchCreateHandovers(context.Context, *BatchCreateHandoversRequest) (*BatchCreateHandoversResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchCreateHandovers not implemented")
+}
+func (UnimplementedHandoverServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
 }
 func (UnimplementedHandoverServiceServer) mustEmbedUnimplementedHandoverServiceServer() {}
 func (UnimplementedHandoverServiceServer) testEmbeddedByValue()                         {}
@@ -1348,6 +1383,17 @@ func _HandoverService_BatchCreateHandovers_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HandoverService_WatchWorkSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchWorkSignalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HandoverServiceServer).WatchWorkSignals(m, &grpc.GenericServerStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HandoverService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
+
 // HandoverService_ServiceDesc is the grpc.ServiceDesc for HandoverService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1488,6 +1534,12 @@ var HandoverService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _HandoverService_BatchCreateHandovers_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchWorkSignals",
+			Handler:       _HandoverService_WatchWorkSignals_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "socmgmt/handover/v1/handover.proto",
 }

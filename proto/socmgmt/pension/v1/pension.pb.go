@@ -7,6 +7,7 @@
 package pensionv1
 
 import (
+	v11 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	v1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -8349,11 +8350,112 @@ func (x *OffsetRecoveryCaseResponse) GetClaim() *DeathBenefitClaim {
 	return nil
 }
 
+// WatchWorkSignalsRequest is the request of WatchWorkSignals.
+type WatchWorkSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replay changes after this revision. 0 starts with a snapshot.
+	SinceRevision int64 `protobuf:"varint,1,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	// The epoch since_revision belongs to, as last received; empty is not
+	// checked.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsRequest) Reset() {
+	*x = WatchWorkSignalsRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsRequest) ProtoMessage() {}
+
+func (x *WatchWorkSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *WatchWorkSignalsRequest) GetSinceRevision() int64 {
+	if x != nil {
+		return x.SinceRevision
+	}
+	return 0
+}
+
+func (x *WatchWorkSignalsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// WatchWorkSignalsResponse is one entry of the work-signal feed.
+type WatchWorkSignalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *v11.SignalEvent       `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsResponse) Reset() {
+	*x = WatchWorkSignalsResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsResponse) ProtoMessage() {}
+
+func (x *WatchWorkSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *WatchWorkSignalsResponse) GetEvent() *v11.SignalEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_socmgmt_pension_v1_pension_proto protoreflect.FileDescriptor
 
 const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\n" +
-	" socmgmt/pension/v1/pension.proto\x12\x12socmgmt.pension.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"socmgmt/registry/v1/registry.proto\"{\n" +
+	" socmgmt/pension/v1/pension.proto\x12\x12socmgmt.pension.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocmgmt/feed/v1/feed.proto\x1a\"socmgmt/registry/v1/registry.proto\"{\n" +
 	"\fImportHeader\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12%\n" +
 	"\x0eformat_version\x18\x02 \x01(\x05R\rformatVersion\x12)\n" +
@@ -8941,7 +9043,12 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"amount_fen\x18\x03 \x01(\x03R\tamountFen\"\x8f\x01\n" +
 	"\x1aOffsetRecoveryCaseResponse\x124\n" +
 	"\x04case\x18\x01 \x01(\v2 .socmgmt.pension.v1.RecoveryCaseR\x04case\x12;\n" +
-	"\x05claim\x18\x02 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim*U\n" +
+	"\x05claim\x18\x02 \x01(\v2%.socmgmt.pension.v1.DeathBenefitClaimR\x05claim\"V\n" +
+	"\x17WatchWorkSignalsRequest\x12%\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
+	"\x18WatchWorkSignalsResponse\x122\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*U\n" +
 	"\vPaymentKind\x12\x1c\n" +
 	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aREGULAR\x10\x01\x12\v\n" +
@@ -9030,7 +9137,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\bAPPROVED\x10\x03\x12\f\n" +
 	"\bREJECTED\x10\x04\x12\b\n" +
 	"\x04PAID\x10\x05\x12\b\n" +
-	"\x04VOID\x10\x062\xae'\n" +
+	"\x04VOID\x10\x062\x9f(\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -9072,7 +9179,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x19MarkDeathBenefitClaimPaid\x124.socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest\x1a5.socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse\x12y\n" +
 	"\x14GetDeathBenefitClaim\x12/.socmgmt.pension.v1.GetDeathBenefitClaimRequest\x1a0.socmgmt.pension.v1.GetDeathBenefitClaimResponse\x12\x7f\n" +
 	"\x16ListDeathBenefitClaims\x121.socmgmt.pension.v1.ListDeathBenefitClaimsRequest\x1a2.socmgmt.pension.v1.ListDeathBenefitClaimsResponse\x12s\n" +
-	"\x12OffsetRecoveryCase\x12-.socmgmt.pension.v1.OffsetRecoveryCaseRequest\x1a..socmgmt.pension.v1.OffsetRecoveryCaseResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
+	"\x12OffsetRecoveryCase\x12-.socmgmt.pension.v1.OffsetRecoveryCaseRequest\x1a..socmgmt.pension.v1.OffsetRecoveryCaseResponse\x12o\n" +
+	"\x10WatchWorkSignals\x12+.socmgmt.pension.v1.WatchWorkSignalsRequest\x1a,.socmgmt.pension.v1.WatchWorkSignalsResponse0\x01B?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
 
 var (
 	file_socmgmt_pension_v1_pension_proto_rawDescOnce sync.Once
@@ -9087,7 +9195,7 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 112)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -9211,9 +9319,12 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(*ListDeathBenefitClaimsResponse)(nil),    // 119: socmgmt.pension.v1.ListDeathBenefitClaimsResponse
 	(*OffsetRecoveryCaseRequest)(nil),         // 120: socmgmt.pension.v1.OffsetRecoveryCaseRequest
 	(*OffsetRecoveryCaseResponse)(nil),        // 121: socmgmt.pension.v1.OffsetRecoveryCaseResponse
-	(*timestamppb.Timestamp)(nil),             // 122: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 123: socmgmt.registry.v1.RetireeFlag
-	(v1.Carer_Relation)(0),                    // 124: socmgmt.registry.v1.Carer.Relation
+	(*WatchWorkSignalsRequest)(nil),           // 122: socmgmt.pension.v1.WatchWorkSignalsRequest
+	(*WatchWorkSignalsResponse)(nil),          // 123: socmgmt.pension.v1.WatchWorkSignalsResponse
+	(*timestamppb.Timestamp)(nil),             // 124: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 125: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 126: socmgmt.registry.v1.Carer.Relation
+	(*v11.SignalEvent)(nil),                   // 127: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
@@ -9222,14 +9333,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	15,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
 	16,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
 	17,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	122, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	124, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
 	19,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
 	19,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	122, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	124, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
 	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	12,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
 	29,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
@@ -9237,7 +9348,7 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	17,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
 	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	122, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	124, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
 	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
 	12,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
@@ -9255,14 +9366,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
 	44,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
 	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	123, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	125, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
 	48,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
 	48,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
 	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	122, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	124, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
 	52,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
@@ -9271,8 +9382,8 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	59,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
 	9,   // 53: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
 	0,   // 54: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
-	122, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
-	122, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
+	124, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
+	124, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
 	8,   // 57: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
 	63,  // 58: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
 	64,  // 59: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
@@ -9297,18 +9408,18 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	93,  // 78: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
 	11,  // 79: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
 	11,  // 80: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	122, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	124, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
 	96,  // 82: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
 	96,  // 83: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
 	96,  // 84: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
-	124, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	126, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
 	10,  // 86: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
 	101, // 87: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
 	95,  // 88: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
-	122, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	124, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
 	102, // 90: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
-	122, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
-	122, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	124, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	124, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
 	103, // 93: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	103, // 94: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	103, // 95: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
@@ -9322,93 +9433,96 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	103, // 103: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
 	66,  // 104: socmgmt.pension.v1.OffsetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
 	103, // 105: socmgmt.pension.v1.OffsetRecoveryCaseResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	14,  // 106: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	20,  // 107: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	22,  // 108: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	24,  // 109: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	26,  // 110: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	40,  // 111: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	30,  // 112: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	34,  // 113: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	36,  // 114: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	38,  // 115: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	42,  // 116: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	45,  // 117: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	47,  // 118: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	50,  // 119: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	53,  // 120: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	55,  // 121: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	57,  // 122: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	60,  // 123: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	67,  // 124: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
-	69,  // 125: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
-	79,  // 126: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
-	80,  // 127: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
-	81,  // 128: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
-	83,  // 129: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
-	86,  // 130: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
-	87,  // 131: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
-	88,  // 132: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
-	89,  // 133: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
-	90,  // 134: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
-	91,  // 135: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
-	97,  // 136: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
-	99,  // 137: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
-	104, // 138: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	106, // 139: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	108, // 140: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	110, // 141: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	112, // 142: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	114, // 143: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	116, // 144: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	118, // 145: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	120, // 146: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:input_type -> socmgmt.pension.v1.OffsetRecoveryCaseRequest
-	18,  // 147: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	21,  // 148: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	23,  // 149: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	25,  // 150: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	27,  // 151: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	41,  // 152: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	31,  // 153: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	35,  // 154: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	37,  // 155: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	39,  // 156: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	43,  // 157: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	46,  // 158: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	49,  // 159: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	51,  // 160: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	54,  // 161: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	56,  // 162: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	58,  // 163: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	61,  // 164: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	68,  // 165: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
-	70,  // 166: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
-	71,  // 167: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
-	72,  // 168: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
-	73,  // 169: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
-	85,  // 170: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
-	74,  // 171: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
-	75,  // 172: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
-	76,  // 173: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
-	77,  // 174: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
-	78,  // 175: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
-	94,  // 176: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
-	98,  // 177: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
-	100, // 178: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
-	105, // 179: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	107, // 180: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	109, // 181: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	111, // 182: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	113, // 183: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	115, // 184: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	117, // 185: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	119, // 186: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	121, // 187: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:output_type -> socmgmt.pension.v1.OffsetRecoveryCaseResponse
-	147, // [147:188] is the sub-list for method output_type
-	106, // [106:147] is the sub-list for method input_type
-	106, // [106:106] is the sub-list for extension type_name
-	106, // [106:106] is the sub-list for extension extendee
-	0,   // [0:106] is the sub-list for field type_name
+	127, // 106: socmgmt.pension.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	14,  // 107: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	20,  // 108: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	22,  // 109: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	24,  // 110: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	26,  // 111: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	40,  // 112: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	30,  // 113: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	34,  // 114: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	36,  // 115: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	38,  // 116: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	42,  // 117: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	45,  // 118: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	47,  // 119: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	50,  // 120: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	53,  // 121: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	55,  // 122: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	57,  // 123: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	60,  // 124: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	67,  // 125: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
+	69,  // 126: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
+	79,  // 127: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
+	80,  // 128: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	81,  // 129: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	83,  // 130: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	86,  // 131: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	87,  // 132: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
+	88,  // 133: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
+	89,  // 134: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
+	90,  // 135: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
+	91,  // 136: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
+	97,  // 137: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	99,  // 138: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	104, // 139: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	106, // 140: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	108, // 141: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	110, // 142: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	112, // 143: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	114, // 144: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	116, // 145: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	118, // 146: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	120, // 147: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:input_type -> socmgmt.pension.v1.OffsetRecoveryCaseRequest
+	122, // 148: socmgmt.pension.v1.PensionService.WatchWorkSignals:input_type -> socmgmt.pension.v1.WatchWorkSignalsRequest
+	18,  // 149: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	21,  // 150: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	23,  // 151: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	25,  // 152: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	27,  // 153: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	41,  // 154: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	31,  // 155: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	35,  // 156: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	37,  // 157: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	39,  // 158: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	43,  // 159: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	46,  // 160: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	49,  // 161: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	51,  // 162: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	54,  // 163: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	56,  // 164: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	58,  // 165: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	61,  // 166: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	68,  // 167: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
+	70,  // 168: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
+	71,  // 169: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
+	72,  // 170: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
+	73,  // 171: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
+	85,  // 172: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	74,  // 173: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
+	75,  // 174: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
+	76,  // 175: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
+	77,  // 176: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
+	78,  // 177: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
+	94,  // 178: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
+	98,  // 179: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	100, // 180: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	105, // 181: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	107, // 182: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	109, // 183: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	111, // 184: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	113, // 185: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	115, // 186: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	117, // 187: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	119, // 188: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	121, // 189: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:output_type -> socmgmt.pension.v1.OffsetRecoveryCaseResponse
+	123, // 190: socmgmt.pension.v1.PensionService.WatchWorkSignals:output_type -> socmgmt.pension.v1.WatchWorkSignalsResponse
+	149, // [149:191] is the sub-list for method output_type
+	107, // [107:149] is the sub-list for method input_type
+	107, // [107:107] is the sub-list for extension type_name
+	107, // [107:107] is the sub-list for extension extendee
+	0,   // [0:107] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -9446,7 +9560,7 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   110,
+			NumMessages:   112,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -60,6 +60,7 @@ const (
 	PensionService_GetDeathBenefitClaim_FullMethodName      = "/socmgmt.pension.v1.PensionService/GetDeathBenefitClaim"
 	PensionService_ListDeathBenefitClaims_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListDeathBenefitClaims"
 	PensionService_OffsetRecoveryCase_FullMethodName        = "/socmgmt.pension.v1.PensionService/OffsetRecoveryCase"
+	PensionService_WatchWorkSignals_FullMethodName          = "/socmgmt.pension.v1.PensionService/WatchWorkSignals"
 )
 
 // PensionServiceClient is the client API for PensionService service.
@@ -208,6 +209,12 @@ type PensionServiceClient interface {
 	// reversed later voids both; the offset stays recorded on both and the
 	// bureau settles it outside socmgmt.
 	OffsetRecoveryCase(ctx context.Context, in *OffsetRecoveryCaseRequest, opts ...grpc.CallOption) (*OffsetRecoveryCaseResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): certifications due or overdue, unexplained payment anomalies and open recovery cases with a due date. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
 }
 
 type pensionServiceClient struct {
@@ -637,6 +644,25 @@ func (c *pensionServiceClient) OffsetRecoveryCase(ctx context.Context, in *Offse
 	return out, nil
 }
 
+func (c *pensionServiceClient) WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PensionService_ServiceDesc.Streams[3], PensionService_WatchWorkSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
+
 // PensionServiceServer is the server API for PensionService service.
 // All implementations must embed UnimplementedPensionServiceServer
 // for forward compatibility.
@@ -783,6 +809,12 @@ type PensionServiceServer interface {
 	// reversed later voids both; the offset stays recorded on both and the
 	// bureau settles it outside socmgmt.
 	OffsetRecoveryCase(context.Context, *OffsetRecoveryCaseRequest) (*OffsetRecoveryCaseResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): certifications due or overdue, unexplained payment anomalies and open recovery cases with a due date. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
 	mustEmbedUnimplementedPensionServiceServer()
 }
 
@@ -915,6 +947,9 @@ func (UnimplementedPensionServiceServer) ListDeathBenefitClaims(context.Context,
 }
 func (UnimplementedPensionServiceServer) OffsetRecoveryCase(context.Context, *OffsetRecoveryCaseRequest) (*OffsetRecoveryCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OffsetRecoveryCase not implemented")
+}
+func (UnimplementedPensionServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
 }
 func (UnimplementedPensionServiceServer) mustEmbedUnimplementedPensionServiceServer() {}
 func (UnimplementedPensionServiceServer) testEmbeddedByValue()                        {}
@@ -1642,6 +1677,17 @@ func _PensionService_OffsetRecoveryCase_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PensionService_WatchWorkSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchWorkSignalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PensionServiceServer).WatchWorkSignals(m, &grpc.GenericServerStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PensionService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
+
 // PensionService_ServiceDesc is the grpc.ServiceDesc for PensionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1820,6 +1866,11 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _PensionService_ImportDecisions_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchWorkSignals",
+			Handler:       _PensionService_WatchWorkSignals_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "socmgmt/pension/v1/pension.proto",

@@ -7,6 +7,7 @@
 package registryv1
 
 import (
+	v1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -7568,11 +7569,112 @@ func (x *ReverseDeathReportResponse) GetRetiree() *Retiree {
 	return nil
 }
 
+// WatchWorkSignalsRequest is the request of WatchWorkSignals.
+type WatchWorkSignalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replay changes after this revision. 0 starts with a snapshot.
+	SinceRevision int64 `protobuf:"varint,1,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	// The epoch since_revision belongs to, as last received; empty is not
+	// checked.
+	Epoch         string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsRequest) Reset() {
+	*x = WatchWorkSignalsRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsRequest) ProtoMessage() {}
+
+func (x *WatchWorkSignalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsRequest.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *WatchWorkSignalsRequest) GetSinceRevision() int64 {
+	if x != nil {
+		return x.SinceRevision
+	}
+	return 0
+}
+
+func (x *WatchWorkSignalsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// WatchWorkSignalsResponse is one entry of the work-signal feed.
+type WatchWorkSignalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *v1.SignalEvent        `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchWorkSignalsResponse) Reset() {
+	*x = WatchWorkSignalsResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchWorkSignalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchWorkSignalsResponse) ProtoMessage() {}
+
+func (x *WatchWorkSignalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchWorkSignalsResponse.ProtoReflect.Descriptor instead.
+func (*WatchWorkSignalsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *WatchWorkSignalsResponse) GetEvent() *v1.SignalEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\"socmgmt/registry/v1/registry.proto\x12\x13socmgmt.registry.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n" +
+	"\"socmgmt/registry/v1/registry.proto\x12\x13socmgmt.registry.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asocmgmt/feed/v1/feed.proto\"\xf8\x01\n" +
 	"\tCommunity\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -8091,7 +8193,12 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x99\x01\n" +
 	"\x1aReverseDeathReportResponse\x12C\n" +
 	"\fdeath_report\x18\x01 \x01(\v2 .socmgmt.registry.v1.DeathReportR\vdeathReport\x126\n" +
-	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree*g\n" +
+	"\aretiree\x18\x02 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"V\n" +
+	"\x17WatchWorkSignalsRequest\x12%\n" +
+	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
+	"\x18WatchWorkSignalsResponse\x122\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -8199,7 +8306,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\bREPORTED\x10\x01\x12\f\n" +
 	"\bVERIFIED\x10\x02\x12\f\n" +
 	"\bREJECTED\x10\x03\x12\f\n" +
-	"\bREVERSED\x10\x042\xb1\x1e\n" +
+	"\bREVERSED\x10\x042\xa4\x1f\n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -8236,7 +8343,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x17ListRetireeDeathReports\x123.socmgmt.registry.v1.ListRetireeDeathReportsRequest\x1a4.socmgmt.registry.v1.ListRetireeDeathReportsResponse\x12r\n" +
 	"\x11VerifyDeathReport\x12-.socmgmt.registry.v1.VerifyDeathReportRequest\x1a..socmgmt.registry.v1.VerifyDeathReportResponse\x12r\n" +
 	"\x11RejectDeathReport\x12-.socmgmt.registry.v1.RejectDeathReportRequest\x1a..socmgmt.registry.v1.RejectDeathReportResponse\x12u\n" +
-	"\x12ReverseDeathReport\x12..socmgmt.registry.v1.ReverseDeathReportRequest\x1a/.socmgmt.registry.v1.ReverseDeathReportResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x12ReverseDeathReport\x12..socmgmt.registry.v1.ReverseDeathReportRequest\x1a/.socmgmt.registry.v1.ReverseDeathReportResponse\x12q\n" +
+	"\x10WatchWorkSignals\x12,.socmgmt.registry.v1.WatchWorkSignalsRequest\x1a-.socmgmt.registry.v1.WatchWorkSignalsResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -8251,7 +8359,7 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 95)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 97)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                      // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                          // 1: socmgmt.registry.v1.Ownership
@@ -8364,21 +8472,24 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(*RejectDeathReportResponse)(nil),       // 108: socmgmt.registry.v1.RejectDeathReportResponse
 	(*ReverseDeathReportRequest)(nil),       // 109: socmgmt.registry.v1.ReverseDeathReportRequest
 	(*ReverseDeathReportResponse)(nil),      // 110: socmgmt.registry.v1.ReverseDeathReportResponse
-	(*timestamppb.Timestamp)(nil),           // 111: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),           // 112: google.protobuf.FieldMask
+	(*WatchWorkSignalsRequest)(nil),         // 111: socmgmt.registry.v1.WatchWorkSignalsRequest
+	(*WatchWorkSignalsResponse)(nil),        // 112: socmgmt.registry.v1.WatchWorkSignalsResponse
+	(*timestamppb.Timestamp)(nil),           // 113: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 114: google.protobuf.FieldMask
+	(*v1.SignalEvent)(nil),                  // 115: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	111, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	113, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	111, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	113, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	111, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	111, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	113, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	113, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
 	71,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
 	72,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
 	75,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
@@ -8400,7 +8511,7 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	13,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
 	18,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
 	18,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	112, // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	114, // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
 	18,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	18,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	75,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
@@ -8410,32 +8521,32 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	96,  // 39: socmgmt.registry.v1.RecordDeathResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
 	18,  // 40: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,   // 41: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	111, // 42: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	113, // 42: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
 	45,  // 43: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
 	76,  // 44: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
 	96,  // 45: socmgmt.registry.v1.HistoryEntry.death_report:type_name -> socmgmt.registry.v1.DeathReport
 	46,  // 46: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	111, // 47: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	113, // 47: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
 	50,  // 48: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
 	49,  // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
 	54,  // 50: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
 	54,  // 51: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	111, // 52: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	113, // 52: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,   // 53: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 54: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,   // 55: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,   // 56: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
 	57,  // 57: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	111, // 58: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	113, // 58: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,   // 59: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	8,   // 60: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
 	61,  // 61: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
 	5,   // 62: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 63: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	64,  // 64: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	111, // 65: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	111, // 66: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	111, // 67: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	113, // 65: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	113, // 66: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	113, // 67: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
 	67,  // 68: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
 	67,  // 69: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
 	13,  // 70: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
@@ -8443,9 +8554,9 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	5,   // 72: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	18,  // 73: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	9,   // 74: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	111, // 75: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	111, // 76: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	111, // 77: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	113, // 75: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	113, // 76: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	113, // 77: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
 	75,  // 78: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
 	76,  // 79: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	10,  // 80: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
@@ -8466,9 +8577,9 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	11,  // 95: socmgmt.registry.v1.DeathReport.source:type_name -> socmgmt.registry.v1.DeathReportSource
 	94,  // 96: socmgmt.registry.v1.DeathReport.reporter:type_name -> socmgmt.registry.v1.DeathReporter
 	95,  // 97: socmgmt.registry.v1.DeathReport.documents:type_name -> socmgmt.registry.v1.DeathDocument
-	111, // 98: socmgmt.registry.v1.DeathReport.report_time:type_name -> google.protobuf.Timestamp
-	111, // 99: socmgmt.registry.v1.DeathReport.decide_time:type_name -> google.protobuf.Timestamp
-	111, // 100: socmgmt.registry.v1.DeathReport.reverse_time:type_name -> google.protobuf.Timestamp
+	113, // 98: socmgmt.registry.v1.DeathReport.report_time:type_name -> google.protobuf.Timestamp
+	113, // 99: socmgmt.registry.v1.DeathReport.decide_time:type_name -> google.protobuf.Timestamp
+	113, // 100: socmgmt.registry.v1.DeathReport.reverse_time:type_name -> google.protobuf.Timestamp
 	11,  // 101: socmgmt.registry.v1.CreateDeathReportRequest.source:type_name -> socmgmt.registry.v1.DeathReportSource
 	94,  // 102: socmgmt.registry.v1.CreateDeathReportRequest.reporter:type_name -> socmgmt.registry.v1.DeathReporter
 	95,  // 103: socmgmt.registry.v1.CreateDeathReportRequest.documents:type_name -> socmgmt.registry.v1.DeathDocument
@@ -8482,81 +8593,84 @@ var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	96,  // 111: socmgmt.registry.v1.RejectDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
 	96,  // 112: socmgmt.registry.v1.ReverseDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
 	18,  // 113: socmgmt.registry.v1.ReverseDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	19,  // 114: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	21,  // 115: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	23,  // 116: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	25,  // 117: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	27,  // 118: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	29,  // 119: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	31,  // 120: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	33,  // 121: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	35,  // 122: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	37,  // 123: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	39,  // 124: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	41,  // 125: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	43,  // 126: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	47,  // 127: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	51,  // 128: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	53,  // 129: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	56,  // 130: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	59,  // 131: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	63,  // 132: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	66,  // 133: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	69,  // 134: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	73,  // 135: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
-	77,  // 136: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
-	79,  // 137: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
-	81,  // 138: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
-	83,  // 139: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
-	87,  // 140: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
-	92,  // 141: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
-	97,  // 142: socmgmt.registry.v1.RegistryService.CreateDeathReport:input_type -> socmgmt.registry.v1.CreateDeathReportRequest
-	99,  // 143: socmgmt.registry.v1.RegistryService.GetDeathReport:input_type -> socmgmt.registry.v1.GetDeathReportRequest
-	101, // 144: socmgmt.registry.v1.RegistryService.ListDeathReports:input_type -> socmgmt.registry.v1.ListDeathReportsRequest
-	103, // 145: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:input_type -> socmgmt.registry.v1.ListRetireeDeathReportsRequest
-	105, // 146: socmgmt.registry.v1.RegistryService.VerifyDeathReport:input_type -> socmgmt.registry.v1.VerifyDeathReportRequest
-	107, // 147: socmgmt.registry.v1.RegistryService.RejectDeathReport:input_type -> socmgmt.registry.v1.RejectDeathReportRequest
-	109, // 148: socmgmt.registry.v1.RegistryService.ReverseDeathReport:input_type -> socmgmt.registry.v1.ReverseDeathReportRequest
-	20,  // 149: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	22,  // 150: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	24,  // 151: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	26,  // 152: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	28,  // 153: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	30,  // 154: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	32,  // 155: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	34,  // 156: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	36,  // 157: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	38,  // 158: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	40,  // 159: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	42,  // 160: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	44,  // 161: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	48,  // 162: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	52,  // 163: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	55,  // 164: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	58,  // 165: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	60,  // 166: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	65,  // 167: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	68,  // 168: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	70,  // 169: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	74,  // 170: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
-	78,  // 171: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	80,  // 172: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	82,  // 173: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	84,  // 174: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	91,  // 175: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
-	93,  // 176: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
-	98,  // 177: socmgmt.registry.v1.RegistryService.CreateDeathReport:output_type -> socmgmt.registry.v1.CreateDeathReportResponse
-	100, // 178: socmgmt.registry.v1.RegistryService.GetDeathReport:output_type -> socmgmt.registry.v1.GetDeathReportResponse
-	102, // 179: socmgmt.registry.v1.RegistryService.ListDeathReports:output_type -> socmgmt.registry.v1.ListDeathReportsResponse
-	104, // 180: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:output_type -> socmgmt.registry.v1.ListRetireeDeathReportsResponse
-	106, // 181: socmgmt.registry.v1.RegistryService.VerifyDeathReport:output_type -> socmgmt.registry.v1.VerifyDeathReportResponse
-	108, // 182: socmgmt.registry.v1.RegistryService.RejectDeathReport:output_type -> socmgmt.registry.v1.RejectDeathReportResponse
-	110, // 183: socmgmt.registry.v1.RegistryService.ReverseDeathReport:output_type -> socmgmt.registry.v1.ReverseDeathReportResponse
-	149, // [149:184] is the sub-list for method output_type
-	114, // [114:149] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	115, // 114: socmgmt.registry.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	19,  // 115: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	21,  // 116: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	23,  // 117: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	25,  // 118: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	27,  // 119: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	29,  // 120: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	31,  // 121: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	33,  // 122: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	35,  // 123: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	37,  // 124: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	39,  // 125: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	41,  // 126: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	43,  // 127: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	47,  // 128: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	51,  // 129: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	53,  // 130: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	56,  // 131: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	59,  // 132: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	63,  // 133: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	66,  // 134: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	69,  // 135: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	73,  // 136: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	77,  // 137: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	79,  // 138: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	81,  // 139: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	83,  // 140: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	87,  // 141: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
+	92,  // 142: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
+	97,  // 143: socmgmt.registry.v1.RegistryService.CreateDeathReport:input_type -> socmgmt.registry.v1.CreateDeathReportRequest
+	99,  // 144: socmgmt.registry.v1.RegistryService.GetDeathReport:input_type -> socmgmt.registry.v1.GetDeathReportRequest
+	101, // 145: socmgmt.registry.v1.RegistryService.ListDeathReports:input_type -> socmgmt.registry.v1.ListDeathReportsRequest
+	103, // 146: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:input_type -> socmgmt.registry.v1.ListRetireeDeathReportsRequest
+	105, // 147: socmgmt.registry.v1.RegistryService.VerifyDeathReport:input_type -> socmgmt.registry.v1.VerifyDeathReportRequest
+	107, // 148: socmgmt.registry.v1.RegistryService.RejectDeathReport:input_type -> socmgmt.registry.v1.RejectDeathReportRequest
+	109, // 149: socmgmt.registry.v1.RegistryService.ReverseDeathReport:input_type -> socmgmt.registry.v1.ReverseDeathReportRequest
+	111, // 150: socmgmt.registry.v1.RegistryService.WatchWorkSignals:input_type -> socmgmt.registry.v1.WatchWorkSignalsRequest
+	20,  // 151: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	22,  // 152: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	24,  // 153: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	26,  // 154: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	28,  // 155: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	30,  // 156: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	32,  // 157: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	34,  // 158: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	36,  // 159: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	38,  // 160: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	40,  // 161: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	42,  // 162: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	44,  // 163: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	48,  // 164: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	52,  // 165: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	55,  // 166: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	58,  // 167: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	60,  // 168: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	65,  // 169: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	68,  // 170: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	70,  // 171: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	74,  // 172: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	78,  // 173: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	80,  // 174: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	82,  // 175: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	84,  // 176: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	91,  // 177: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
+	93,  // 178: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
+	98,  // 179: socmgmt.registry.v1.RegistryService.CreateDeathReport:output_type -> socmgmt.registry.v1.CreateDeathReportResponse
+	100, // 180: socmgmt.registry.v1.RegistryService.GetDeathReport:output_type -> socmgmt.registry.v1.GetDeathReportResponse
+	102, // 181: socmgmt.registry.v1.RegistryService.ListDeathReports:output_type -> socmgmt.registry.v1.ListDeathReportsResponse
+	104, // 182: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:output_type -> socmgmt.registry.v1.ListRetireeDeathReportsResponse
+	106, // 183: socmgmt.registry.v1.RegistryService.VerifyDeathReport:output_type -> socmgmt.registry.v1.VerifyDeathReportResponse
+	108, // 184: socmgmt.registry.v1.RegistryService.RejectDeathReport:output_type -> socmgmt.registry.v1.RejectDeathReportResponse
+	110, // 185: socmgmt.registry.v1.RegistryService.ReverseDeathReport:output_type -> socmgmt.registry.v1.ReverseDeathReportResponse
+	112, // 186: socmgmt.registry.v1.RegistryService.WatchWorkSignals:output_type -> socmgmt.registry.v1.WatchWorkSignalsResponse
+	151, // [151:187] is the sub-list for method output_type
+	115, // [115:151] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -8578,7 +8692,7 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      16,
-			NumMessages:   95,
+			NumMessages:   97,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

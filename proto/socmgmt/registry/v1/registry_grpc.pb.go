@@ -54,6 +54,7 @@ const (
 	RegistryService_VerifyDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/VerifyDeathReport"
 	RegistryService_RejectDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/RejectDeathReport"
 	RegistryService_ReverseDeathReport_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ReverseDeathReport"
+	RegistryService_WatchWorkSignals_FullMethodName        = "/socmgmt.registry.v1.RegistryService/WatchWorkSignals"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -220,6 +221,12 @@ type RegistryServiceClient interface {
 	// Only a VERIFIED report of a retiree still DECEASED is reversed
 	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
 	ReverseDeathReport(ctx context.Context, in *ReverseDeathReportRequest, opts ...grpc.CallOption) (*ReverseDeathReportResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): death reports waiting for verification. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
 }
 
 type registryServiceClient struct {
@@ -601,6 +608,25 @@ func (c *registryServiceClient) ReverseDeathReport(ctx context.Context, in *Reve
 	return out, nil
 }
 
+func (c *registryServiceClient) WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RegistryService_ServiceDesc.Streams[3], RegistryService_WatchWorkSignals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -765,6 +791,12 @@ type RegistryServiceServer interface {
 	// Only a VERIFIED report of a retiree still DECEASED is reversed
 	// (FAILED_PRECONDITION, reason DEATH_REPORT_NOT_VERIFIED otherwise).
 	ReverseDeathReport(context.Context, *ReverseDeathReportRequest) (*ReverseDeathReportResponse, error)
+	// WatchWorkSignals serves this service's work-signal feed (role
+	// service, or admin): death reports waiting for verification. The contract is socmgmt.feed.v1's:
+	// since_revision 0 starts with a snapshot of the open signals, then
+	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
+	// back to 0.
+	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -879,6 +911,9 @@ func (UnimplementedRegistryServiceServer) RejectDeathReport(context.Context, *Re
 }
 func (UnimplementedRegistryServiceServer) ReverseDeathReport(context.Context, *ReverseDeathReportRequest) (*ReverseDeathReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReverseDeathReport not implemented")
+}
+func (UnimplementedRegistryServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1506,6 +1541,17 @@ func _RegistryService_ReverseDeathReport_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_WatchWorkSignals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchWorkSignalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RegistryServiceServer).WatchWorkSignals(m, &grpc.GenericServerStream[WatchWorkSignalsRequest, WatchWorkSignalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RegistryService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1657,6 +1703,11 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ExportRegister",
 			Handler:       _RegistryService_ExportRegister_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchWorkSignals",
+			Handler:       _RegistryService_WatchWorkSignals_Handler,
 			ServerStreams: true,
 		},
 	},
