@@ -250,6 +250,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"BatchGetRetireeFacts": servicetest.OnTarget(func(ctx context.Context, tg target) error {
 			return servicetest.ErrOf(c.BatchGetRetireeFacts(ctx, &pb.BatchGetRetireeFactsRequest{Ids: []string{shared[tg].Id}}))
 		}),
+		"GetRetireeContact": servicetest.OnTarget(func(ctx context.Context, tg target) error {
+			return servicetest.ErrOf(c.GetRetireeContact(ctx, &pb.GetRetireeContactRequest{
+				RetireeId: shared[tg].Id, Contact: pb.GetRetireeContactRequest_RETIREE,
+			}))
+		}),
 		"CreateCommunity": func(target) func(context.Context) error {
 			n++
 			id := fmt.Sprintf("2101029%05d", n)
@@ -470,6 +475,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"BatchGetRetireeFacts": {
 			"admin": {ok, ok, ok}, "bureau": {pd, pd, pd}, "clerk": {pd, pd, pd},
 			"enterprise": {pd, pd, pd}, "service": {ok, ok, ok},
+		},
+		// GetRetireeContact is casework's SMS sender's call: scope plays
+		// no part, and an unknown retiree is not found.
+		"GetRetireeContact": {
+			"admin": {ok, ok, nf}, "bureau": {pd, pd, pd}, "clerk": {pd, pd, pd},
+			"enterprise": {pd, pd, pd}, "service": {ok, ok, nf},
 		},
 		"CreateCommunity": {
 			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},

@@ -63,4 +63,7 @@ var Methods = limits.Table{
 	pb.RegistryService_RejectDeathReport_FullMethodName:       limits.Write,
 	pb.RegistryService_ReverseDeathReport_FullMethodName:      limits.Write,
 	pb.RegistryService_WatchWorkSignals_FullMethodName:        limits.Read,
+
+	// --- messages (issue 16): one full phone number, audited.
+	pb.RegistryService_GetRetireeContact_FullMethodName: limits.PersonalRead,
 }

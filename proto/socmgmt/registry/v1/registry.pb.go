@@ -1033,6 +1033,60 @@ func (DeathDocument_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{79, 0}
 }
 
+// Contact is whose number is asked for.
+type GetRetireeContactRequest_Contact int32
+
+const (
+	GetRetireeContactRequest_CONTACT_UNSPECIFIED GetRetireeContactRequest_Contact = 0
+	// The retiree's own phone.
+	GetRetireeContactRequest_RETIREE GetRetireeContactRequest_Contact = 1
+	// The primary contact among the retiree's carers: the emergency
+	// contact if it has a number, else the first legally responsible
+	// carer with one, else the first carer with one.
+	GetRetireeContactRequest_PRIMARY_CONTACT GetRetireeContactRequest_Contact = 2
+)
+
+// Enum value maps for GetRetireeContactRequest_Contact.
+var (
+	GetRetireeContactRequest_Contact_name = map[int32]string{
+		0: "CONTACT_UNSPECIFIED",
+		1: "RETIREE",
+		2: "PRIMARY_CONTACT",
+	}
+	GetRetireeContactRequest_Contact_value = map[string]int32{
+		"CONTACT_UNSPECIFIED": 0,
+		"RETIREE":             1,
+		"PRIMARY_CONTACT":     2,
+	}
+)
+
+func (x GetRetireeContactRequest_Contact) Enum() *GetRetireeContactRequest_Contact {
+	p := new(GetRetireeContactRequest_Contact)
+	*p = x
+	return p
+}
+
+func (x GetRetireeContactRequest_Contact) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GetRetireeContactRequest_Contact) Descriptor() protoreflect.EnumDescriptor {
+	return file_socmgmt_registry_v1_registry_proto_enumTypes[16].Descriptor()
+}
+
+func (GetRetireeContactRequest_Contact) Type() protoreflect.EnumType {
+	return &file_socmgmt_registry_v1_registry_proto_enumTypes[16]
+}
+
+func (x GetRetireeContactRequest_Contact) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GetRetireeContactRequest_Contact.Descriptor instead.
+func (GetRetireeContactRequest_Contact) EnumDescriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{97, 0}
+}
+
 // Community is a residents' community, the unit that manages retirees.
 type Community struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -7670,6 +7724,117 @@ func (x *WatchWorkSignalsResponse) GetEvent() *v1.SignalEvent {
 	return nil
 }
 
+// GetRetireeContactRequest is the request of GetRetireeContact.
+type GetRetireeContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	RetireeId string `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// Required.
+	Contact       GetRetireeContactRequest_Contact `protobuf:"varint,2,opt,name=contact,proto3,enum=socmgmt.registry.v1.GetRetireeContactRequest_Contact" json:"contact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRetireeContactRequest) Reset() {
+	*x = GetRetireeContactRequest{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRetireeContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRetireeContactRequest) ProtoMessage() {}
+
+func (x *GetRetireeContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRetireeContactRequest.ProtoReflect.Descriptor instead.
+func (*GetRetireeContactRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *GetRetireeContactRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *GetRetireeContactRequest) GetContact() GetRetireeContactRequest_Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return GetRetireeContactRequest_CONTACT_UNSPECIFIED
+}
+
+// GetRetireeContactResponse is the response of GetRetireeContact.
+type GetRetireeContactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The full number; empty when the contact has none.
+	Phone string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The retiree's status, so that no message goes to a deceased
+	// retiree's own phone.
+	Status        RetireeStatus `protobuf:"varint,2,opt,name=status,proto3,enum=socmgmt.registry.v1.RetireeStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRetireeContactResponse) Reset() {
+	*x = GetRetireeContactResponse{}
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRetireeContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRetireeContactResponse) ProtoMessage() {}
+
+func (x *GetRetireeContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_registry_v1_registry_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRetireeContactResponse.ProtoReflect.Descriptor instead.
+func (*GetRetireeContactResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_registry_v1_registry_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *GetRetireeContactResponse) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *GetRetireeContactResponse) GetStatus() RetireeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RetireeStatus_RETIREE_STATUS_UNSPECIFIED
+}
+
 var File_socmgmt_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
@@ -8198,7 +8363,18 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
 	"\x18WatchWorkSignalsResponse\x122\n" +
-	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*g\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event\"\xd0\x01\n" +
+	"\x18GetRetireeContactRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12O\n" +
+	"\acontact\x18\x02 \x01(\x0e25.socmgmt.registry.v1.GetRetireeContactRequest.ContactR\acontact\"D\n" +
+	"\aContact\x12\x17\n" +
+	"\x13CONTACT_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aRETIREE\x10\x01\x12\x13\n" +
+	"\x0fPRIMARY_CONTACT\x10\x02\"m\n" +
+	"\x19GetRetireeContactResponse\x12\x14\n" +
+	"\x05phone\x18\x01 \x01(\tR\x05phone\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".socmgmt.registry.v1.RetireeStatusR\x06status*g\n" +
 	"\rCommunityKind\x12\x1e\n" +
 	"\x1aCOMMUNITY_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05BLOCK\x10\x01\x12\f\n" +
@@ -8306,7 +8482,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\bREPORTED\x10\x01\x12\f\n" +
 	"\bVERIFIED\x10\x02\x12\f\n" +
 	"\bREJECTED\x10\x03\x12\f\n" +
-	"\bREVERSED\x10\x042\xa4\x1f\n" +
+	"\bREVERSED\x10\x042\x98 \n" +
 	"\x0fRegistryService\x12l\n" +
 	"\x0fCreateCommunity\x12+.socmgmt.registry.v1.CreateCommunityRequest\x1a,.socmgmt.registry.v1.CreateCommunityResponse\x12c\n" +
 	"\fGetCommunity\x12(.socmgmt.registry.v1.GetCommunityRequest\x1a).socmgmt.registry.v1.GetCommunityResponse\x12l\n" +
@@ -8344,7 +8520,8 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11VerifyDeathReport\x12-.socmgmt.registry.v1.VerifyDeathReportRequest\x1a..socmgmt.registry.v1.VerifyDeathReportResponse\x12r\n" +
 	"\x11RejectDeathReport\x12-.socmgmt.registry.v1.RejectDeathReportRequest\x1a..socmgmt.registry.v1.RejectDeathReportResponse\x12u\n" +
 	"\x12ReverseDeathReport\x12..socmgmt.registry.v1.ReverseDeathReportRequest\x1a/.socmgmt.registry.v1.ReverseDeathReportResponse\x12q\n" +
-	"\x10WatchWorkSignals\x12,.socmgmt.registry.v1.WatchWorkSignalsRequest\x1a-.socmgmt.registry.v1.WatchWorkSignalsResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
+	"\x10WatchWorkSignals\x12,.socmgmt.registry.v1.WatchWorkSignalsRequest\x1a-.socmgmt.registry.v1.WatchWorkSignalsResponse0\x01\x12r\n" +
+	"\x11GetRetireeContact\x12-.socmgmt.registry.v1.GetRetireeContactRequest\x1a..socmgmt.registry.v1.GetRetireeContactResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_socmgmt_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -8358,8 +8535,8 @@ func file_socmgmt_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_socmgmt_registry_v1_registry_proto_rawDescData
 }
 
-var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
-var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 97)
+var file_socmgmt_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
+var file_socmgmt_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 99)
 var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(CommunityKind)(0),                      // 0: socmgmt.registry.v1.CommunityKind
 	(Ownership)(0),                          // 1: socmgmt.registry.v1.Ownership
@@ -8377,300 +8554,307 @@ var file_socmgmt_registry_v1_registry_proto_goTypes = []any{
 	(Residence_Kind)(0),                     // 13: socmgmt.registry.v1.Residence.Kind
 	(Carer_Relation)(0),                     // 14: socmgmt.registry.v1.Carer.Relation
 	(DeathDocument_Kind)(0),                 // 15: socmgmt.registry.v1.DeathDocument.Kind
-	(*Community)(nil),                       // 16: socmgmt.registry.v1.Community
-	(*Enterprise)(nil),                      // 17: socmgmt.registry.v1.Enterprise
-	(*Retiree)(nil),                         // 18: socmgmt.registry.v1.Retiree
-	(*CreateCommunityRequest)(nil),          // 19: socmgmt.registry.v1.CreateCommunityRequest
-	(*CreateCommunityResponse)(nil),         // 20: socmgmt.registry.v1.CreateCommunityResponse
-	(*GetCommunityRequest)(nil),             // 21: socmgmt.registry.v1.GetCommunityRequest
-	(*GetCommunityResponse)(nil),            // 22: socmgmt.registry.v1.GetCommunityResponse
-	(*ListCommunitiesRequest)(nil),          // 23: socmgmt.registry.v1.ListCommunitiesRequest
-	(*ListCommunitiesResponse)(nil),         // 24: socmgmt.registry.v1.ListCommunitiesResponse
-	(*CreateEnterpriseRequest)(nil),         // 25: socmgmt.registry.v1.CreateEnterpriseRequest
-	(*CreateEnterpriseResponse)(nil),        // 26: socmgmt.registry.v1.CreateEnterpriseResponse
-	(*GetEnterpriseRequest)(nil),            // 27: socmgmt.registry.v1.GetEnterpriseRequest
-	(*GetEnterpriseResponse)(nil),           // 28: socmgmt.registry.v1.GetEnterpriseResponse
-	(*ListEnterprisesRequest)(nil),          // 29: socmgmt.registry.v1.ListEnterprisesRequest
-	(*ListEnterprisesResponse)(nil),         // 30: socmgmt.registry.v1.ListEnterprisesResponse
-	(*CreateRetireeRequest)(nil),            // 31: socmgmt.registry.v1.CreateRetireeRequest
-	(*CreateRetireeResponse)(nil),           // 32: socmgmt.registry.v1.CreateRetireeResponse
-	(*GetRetireeRequest)(nil),               // 33: socmgmt.registry.v1.GetRetireeRequest
-	(*GetRetireeResponse)(nil),              // 34: socmgmt.registry.v1.GetRetireeResponse
-	(*ListRetireesRequest)(nil),             // 35: socmgmt.registry.v1.ListRetireesRequest
-	(*ListRetireesResponse)(nil),            // 36: socmgmt.registry.v1.ListRetireesResponse
-	(*UpdateRetireeRequest)(nil),            // 37: socmgmt.registry.v1.UpdateRetireeRequest
-	(*UpdateRetireeResponse)(nil),           // 38: socmgmt.registry.v1.UpdateRetireeResponse
-	(*LookupRetireeRequest)(nil),            // 39: socmgmt.registry.v1.LookupRetireeRequest
-	(*LookupRetireeResponse)(nil),           // 40: socmgmt.registry.v1.LookupRetireeResponse
-	(*TransferRetireeRequest)(nil),          // 41: socmgmt.registry.v1.TransferRetireeRequest
-	(*TransferRetireeResponse)(nil),         // 42: socmgmt.registry.v1.TransferRetireeResponse
-	(*RecordDeathRequest)(nil),              // 43: socmgmt.registry.v1.RecordDeathRequest
-	(*RecordDeathResponse)(nil),             // 44: socmgmt.registry.v1.RecordDeathResponse
-	(*FieldChange)(nil),                     // 45: socmgmt.registry.v1.FieldChange
-	(*HistoryEntry)(nil),                    // 46: socmgmt.registry.v1.HistoryEntry
-	(*ListRetireeHistoryRequest)(nil),       // 47: socmgmt.registry.v1.ListRetireeHistoryRequest
-	(*ListRetireeHistoryResponse)(nil),      // 48: socmgmt.registry.v1.ListRetireeHistoryResponse
-	(*AuditEntry)(nil),                      // 49: socmgmt.registry.v1.AuditEntry
-	(*AuditedImportGroup)(nil),              // 50: socmgmt.registry.v1.AuditedImportGroup
-	(*ListRetireeAuditLogRequest)(nil),      // 51: socmgmt.registry.v1.ListRetireeAuditLogRequest
-	(*ListRetireeAuditLogResponse)(nil),     // 52: socmgmt.registry.v1.ListRetireeAuditLogResponse
-	(*GetSocialisationReportRequest)(nil),   // 53: socmgmt.registry.v1.GetSocialisationReportRequest
-	(*SocialisationRow)(nil),                // 54: socmgmt.registry.v1.SocialisationRow
-	(*GetSocialisationReportResponse)(nil),  // 55: socmgmt.registry.v1.GetSocialisationReportResponse
-	(*WatchRetireesRequest)(nil),            // 56: socmgmt.registry.v1.WatchRetireesRequest
-	(*RetireeState)(nil),                    // 57: socmgmt.registry.v1.RetireeState
-	(*WatchRetireesResponse)(nil),           // 58: socmgmt.registry.v1.WatchRetireesResponse
-	(*AssignRetireesRequest)(nil),           // 59: socmgmt.registry.v1.AssignRetireesRequest
-	(*AssignRetireesResponse)(nil),          // 60: socmgmt.registry.v1.AssignRetireesResponse
-	(*RefusedRetiree)(nil),                  // 61: socmgmt.registry.v1.RefusedRetiree
-	(*AssignRetireesRefusal)(nil),           // 62: socmgmt.registry.v1.AssignRetireesRefusal
-	(*BatchGetRetireeFactsRequest)(nil),     // 63: socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	(*RetireeFacts)(nil),                    // 64: socmgmt.registry.v1.RetireeFacts
-	(*BatchGetRetireeFactsResponse)(nil),    // 65: socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	(*RevokeTokenRequest)(nil),              // 66: socmgmt.registry.v1.RevokeTokenRequest
-	(*RevokedToken)(nil),                    // 67: socmgmt.registry.v1.RevokedToken
-	(*RevokeTokenResponse)(nil),             // 68: socmgmt.registry.v1.RevokeTokenResponse
-	(*ListRevokedTokensRequest)(nil),        // 69: socmgmt.registry.v1.ListRevokedTokensRequest
-	(*ListRevokedTokensResponse)(nil),       // 70: socmgmt.registry.v1.ListRevokedTokensResponse
-	(*Residence)(nil),                       // 71: socmgmt.registry.v1.Residence
-	(*Carer)(nil),                           // 72: socmgmt.registry.v1.Carer
-	(*ChangeRetireeStatusRequest)(nil),      // 73: socmgmt.registry.v1.ChangeRetireeStatusRequest
-	(*ChangeRetireeStatusResponse)(nil),     // 74: socmgmt.registry.v1.ChangeRetireeStatusResponse
-	(*TransferDestination)(nil),             // 75: socmgmt.registry.v1.TransferDestination
-	(*Transfer)(nil),                        // 76: socmgmt.registry.v1.Transfer
-	(*GetTransferRequest)(nil),              // 77: socmgmt.registry.v1.GetTransferRequest
-	(*GetTransferResponse)(nil),             // 78: socmgmt.registry.v1.GetTransferResponse
-	(*ListTransfersRequest)(nil),            // 79: socmgmt.registry.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),           // 80: socmgmt.registry.v1.ListTransfersResponse
-	(*AcceptTransferRequest)(nil),           // 81: socmgmt.registry.v1.AcceptTransferRequest
-	(*AcceptTransferResponse)(nil),          // 82: socmgmt.registry.v1.AcceptTransferResponse
-	(*DeclineTransferRequest)(nil),          // 83: socmgmt.registry.v1.DeclineTransferRequest
-	(*DeclineTransferResponse)(nil),         // 84: socmgmt.registry.v1.DeclineTransferResponse
-	(*RetireeImportHeader)(nil),             // 85: socmgmt.registry.v1.RetireeImportHeader
-	(*RetireeRecord)(nil),                   // 86: socmgmt.registry.v1.RetireeRecord
-	(*ImportRetireesRequest)(nil),           // 87: socmgmt.registry.v1.ImportRetireesRequest
-	(*RetireeRecordRejection)(nil),          // 88: socmgmt.registry.v1.RetireeRecordRejection
-	(*RetireeImportAck)(nil),                // 89: socmgmt.registry.v1.RetireeImportAck
-	(*RetireeImportSummary)(nil),            // 90: socmgmt.registry.v1.RetireeImportSummary
-	(*ImportRetireesResponse)(nil),          // 91: socmgmt.registry.v1.ImportRetireesResponse
-	(*ExportRegisterRequest)(nil),           // 92: socmgmt.registry.v1.ExportRegisterRequest
-	(*ExportRegisterResponse)(nil),          // 93: socmgmt.registry.v1.ExportRegisterResponse
-	(*DeathReporter)(nil),                   // 94: socmgmt.registry.v1.DeathReporter
-	(*DeathDocument)(nil),                   // 95: socmgmt.registry.v1.DeathDocument
-	(*DeathReport)(nil),                     // 96: socmgmt.registry.v1.DeathReport
-	(*CreateDeathReportRequest)(nil),        // 97: socmgmt.registry.v1.CreateDeathReportRequest
-	(*CreateDeathReportResponse)(nil),       // 98: socmgmt.registry.v1.CreateDeathReportResponse
-	(*GetDeathReportRequest)(nil),           // 99: socmgmt.registry.v1.GetDeathReportRequest
-	(*GetDeathReportResponse)(nil),          // 100: socmgmt.registry.v1.GetDeathReportResponse
-	(*ListDeathReportsRequest)(nil),         // 101: socmgmt.registry.v1.ListDeathReportsRequest
-	(*ListDeathReportsResponse)(nil),        // 102: socmgmt.registry.v1.ListDeathReportsResponse
-	(*ListRetireeDeathReportsRequest)(nil),  // 103: socmgmt.registry.v1.ListRetireeDeathReportsRequest
-	(*ListRetireeDeathReportsResponse)(nil), // 104: socmgmt.registry.v1.ListRetireeDeathReportsResponse
-	(*VerifyDeathReportRequest)(nil),        // 105: socmgmt.registry.v1.VerifyDeathReportRequest
-	(*VerifyDeathReportResponse)(nil),       // 106: socmgmt.registry.v1.VerifyDeathReportResponse
-	(*RejectDeathReportRequest)(nil),        // 107: socmgmt.registry.v1.RejectDeathReportRequest
-	(*RejectDeathReportResponse)(nil),       // 108: socmgmt.registry.v1.RejectDeathReportResponse
-	(*ReverseDeathReportRequest)(nil),       // 109: socmgmt.registry.v1.ReverseDeathReportRequest
-	(*ReverseDeathReportResponse)(nil),      // 110: socmgmt.registry.v1.ReverseDeathReportResponse
-	(*WatchWorkSignalsRequest)(nil),         // 111: socmgmt.registry.v1.WatchWorkSignalsRequest
-	(*WatchWorkSignalsResponse)(nil),        // 112: socmgmt.registry.v1.WatchWorkSignalsResponse
-	(*timestamppb.Timestamp)(nil),           // 113: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),           // 114: google.protobuf.FieldMask
-	(*v1.SignalEvent)(nil),                  // 115: socmgmt.feed.v1.SignalEvent
+	(GetRetireeContactRequest_Contact)(0),   // 16: socmgmt.registry.v1.GetRetireeContactRequest.Contact
+	(*Community)(nil),                       // 17: socmgmt.registry.v1.Community
+	(*Enterprise)(nil),                      // 18: socmgmt.registry.v1.Enterprise
+	(*Retiree)(nil),                         // 19: socmgmt.registry.v1.Retiree
+	(*CreateCommunityRequest)(nil),          // 20: socmgmt.registry.v1.CreateCommunityRequest
+	(*CreateCommunityResponse)(nil),         // 21: socmgmt.registry.v1.CreateCommunityResponse
+	(*GetCommunityRequest)(nil),             // 22: socmgmt.registry.v1.GetCommunityRequest
+	(*GetCommunityResponse)(nil),            // 23: socmgmt.registry.v1.GetCommunityResponse
+	(*ListCommunitiesRequest)(nil),          // 24: socmgmt.registry.v1.ListCommunitiesRequest
+	(*ListCommunitiesResponse)(nil),         // 25: socmgmt.registry.v1.ListCommunitiesResponse
+	(*CreateEnterpriseRequest)(nil),         // 26: socmgmt.registry.v1.CreateEnterpriseRequest
+	(*CreateEnterpriseResponse)(nil),        // 27: socmgmt.registry.v1.CreateEnterpriseResponse
+	(*GetEnterpriseRequest)(nil),            // 28: socmgmt.registry.v1.GetEnterpriseRequest
+	(*GetEnterpriseResponse)(nil),           // 29: socmgmt.registry.v1.GetEnterpriseResponse
+	(*ListEnterprisesRequest)(nil),          // 30: socmgmt.registry.v1.ListEnterprisesRequest
+	(*ListEnterprisesResponse)(nil),         // 31: socmgmt.registry.v1.ListEnterprisesResponse
+	(*CreateRetireeRequest)(nil),            // 32: socmgmt.registry.v1.CreateRetireeRequest
+	(*CreateRetireeResponse)(nil),           // 33: socmgmt.registry.v1.CreateRetireeResponse
+	(*GetRetireeRequest)(nil),               // 34: socmgmt.registry.v1.GetRetireeRequest
+	(*GetRetireeResponse)(nil),              // 35: socmgmt.registry.v1.GetRetireeResponse
+	(*ListRetireesRequest)(nil),             // 36: socmgmt.registry.v1.ListRetireesRequest
+	(*ListRetireesResponse)(nil),            // 37: socmgmt.registry.v1.ListRetireesResponse
+	(*UpdateRetireeRequest)(nil),            // 38: socmgmt.registry.v1.UpdateRetireeRequest
+	(*UpdateRetireeResponse)(nil),           // 39: socmgmt.registry.v1.UpdateRetireeResponse
+	(*LookupRetireeRequest)(nil),            // 40: socmgmt.registry.v1.LookupRetireeRequest
+	(*LookupRetireeResponse)(nil),           // 41: socmgmt.registry.v1.LookupRetireeResponse
+	(*TransferRetireeRequest)(nil),          // 42: socmgmt.registry.v1.TransferRetireeRequest
+	(*TransferRetireeResponse)(nil),         // 43: socmgmt.registry.v1.TransferRetireeResponse
+	(*RecordDeathRequest)(nil),              // 44: socmgmt.registry.v1.RecordDeathRequest
+	(*RecordDeathResponse)(nil),             // 45: socmgmt.registry.v1.RecordDeathResponse
+	(*FieldChange)(nil),                     // 46: socmgmt.registry.v1.FieldChange
+	(*HistoryEntry)(nil),                    // 47: socmgmt.registry.v1.HistoryEntry
+	(*ListRetireeHistoryRequest)(nil),       // 48: socmgmt.registry.v1.ListRetireeHistoryRequest
+	(*ListRetireeHistoryResponse)(nil),      // 49: socmgmt.registry.v1.ListRetireeHistoryResponse
+	(*AuditEntry)(nil),                      // 50: socmgmt.registry.v1.AuditEntry
+	(*AuditedImportGroup)(nil),              // 51: socmgmt.registry.v1.AuditedImportGroup
+	(*ListRetireeAuditLogRequest)(nil),      // 52: socmgmt.registry.v1.ListRetireeAuditLogRequest
+	(*ListRetireeAuditLogResponse)(nil),     // 53: socmgmt.registry.v1.ListRetireeAuditLogResponse
+	(*GetSocialisationReportRequest)(nil),   // 54: socmgmt.registry.v1.GetSocialisationReportRequest
+	(*SocialisationRow)(nil),                // 55: socmgmt.registry.v1.SocialisationRow
+	(*GetSocialisationReportResponse)(nil),  // 56: socmgmt.registry.v1.GetSocialisationReportResponse
+	(*WatchRetireesRequest)(nil),            // 57: socmgmt.registry.v1.WatchRetireesRequest
+	(*RetireeState)(nil),                    // 58: socmgmt.registry.v1.RetireeState
+	(*WatchRetireesResponse)(nil),           // 59: socmgmt.registry.v1.WatchRetireesResponse
+	(*AssignRetireesRequest)(nil),           // 60: socmgmt.registry.v1.AssignRetireesRequest
+	(*AssignRetireesResponse)(nil),          // 61: socmgmt.registry.v1.AssignRetireesResponse
+	(*RefusedRetiree)(nil),                  // 62: socmgmt.registry.v1.RefusedRetiree
+	(*AssignRetireesRefusal)(nil),           // 63: socmgmt.registry.v1.AssignRetireesRefusal
+	(*BatchGetRetireeFactsRequest)(nil),     // 64: socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	(*RetireeFacts)(nil),                    // 65: socmgmt.registry.v1.RetireeFacts
+	(*BatchGetRetireeFactsResponse)(nil),    // 66: socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	(*RevokeTokenRequest)(nil),              // 67: socmgmt.registry.v1.RevokeTokenRequest
+	(*RevokedToken)(nil),                    // 68: socmgmt.registry.v1.RevokedToken
+	(*RevokeTokenResponse)(nil),             // 69: socmgmt.registry.v1.RevokeTokenResponse
+	(*ListRevokedTokensRequest)(nil),        // 70: socmgmt.registry.v1.ListRevokedTokensRequest
+	(*ListRevokedTokensResponse)(nil),       // 71: socmgmt.registry.v1.ListRevokedTokensResponse
+	(*Residence)(nil),                       // 72: socmgmt.registry.v1.Residence
+	(*Carer)(nil),                           // 73: socmgmt.registry.v1.Carer
+	(*ChangeRetireeStatusRequest)(nil),      // 74: socmgmt.registry.v1.ChangeRetireeStatusRequest
+	(*ChangeRetireeStatusResponse)(nil),     // 75: socmgmt.registry.v1.ChangeRetireeStatusResponse
+	(*TransferDestination)(nil),             // 76: socmgmt.registry.v1.TransferDestination
+	(*Transfer)(nil),                        // 77: socmgmt.registry.v1.Transfer
+	(*GetTransferRequest)(nil),              // 78: socmgmt.registry.v1.GetTransferRequest
+	(*GetTransferResponse)(nil),             // 79: socmgmt.registry.v1.GetTransferResponse
+	(*ListTransfersRequest)(nil),            // 80: socmgmt.registry.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),           // 81: socmgmt.registry.v1.ListTransfersResponse
+	(*AcceptTransferRequest)(nil),           // 82: socmgmt.registry.v1.AcceptTransferRequest
+	(*AcceptTransferResponse)(nil),          // 83: socmgmt.registry.v1.AcceptTransferResponse
+	(*DeclineTransferRequest)(nil),          // 84: socmgmt.registry.v1.DeclineTransferRequest
+	(*DeclineTransferResponse)(nil),         // 85: socmgmt.registry.v1.DeclineTransferResponse
+	(*RetireeImportHeader)(nil),             // 86: socmgmt.registry.v1.RetireeImportHeader
+	(*RetireeRecord)(nil),                   // 87: socmgmt.registry.v1.RetireeRecord
+	(*ImportRetireesRequest)(nil),           // 88: socmgmt.registry.v1.ImportRetireesRequest
+	(*RetireeRecordRejection)(nil),          // 89: socmgmt.registry.v1.RetireeRecordRejection
+	(*RetireeImportAck)(nil),                // 90: socmgmt.registry.v1.RetireeImportAck
+	(*RetireeImportSummary)(nil),            // 91: socmgmt.registry.v1.RetireeImportSummary
+	(*ImportRetireesResponse)(nil),          // 92: socmgmt.registry.v1.ImportRetireesResponse
+	(*ExportRegisterRequest)(nil),           // 93: socmgmt.registry.v1.ExportRegisterRequest
+	(*ExportRegisterResponse)(nil),          // 94: socmgmt.registry.v1.ExportRegisterResponse
+	(*DeathReporter)(nil),                   // 95: socmgmt.registry.v1.DeathReporter
+	(*DeathDocument)(nil),                   // 96: socmgmt.registry.v1.DeathDocument
+	(*DeathReport)(nil),                     // 97: socmgmt.registry.v1.DeathReport
+	(*CreateDeathReportRequest)(nil),        // 98: socmgmt.registry.v1.CreateDeathReportRequest
+	(*CreateDeathReportResponse)(nil),       // 99: socmgmt.registry.v1.CreateDeathReportResponse
+	(*GetDeathReportRequest)(nil),           // 100: socmgmt.registry.v1.GetDeathReportRequest
+	(*GetDeathReportResponse)(nil),          // 101: socmgmt.registry.v1.GetDeathReportResponse
+	(*ListDeathReportsRequest)(nil),         // 102: socmgmt.registry.v1.ListDeathReportsRequest
+	(*ListDeathReportsResponse)(nil),        // 103: socmgmt.registry.v1.ListDeathReportsResponse
+	(*ListRetireeDeathReportsRequest)(nil),  // 104: socmgmt.registry.v1.ListRetireeDeathReportsRequest
+	(*ListRetireeDeathReportsResponse)(nil), // 105: socmgmt.registry.v1.ListRetireeDeathReportsResponse
+	(*VerifyDeathReportRequest)(nil),        // 106: socmgmt.registry.v1.VerifyDeathReportRequest
+	(*VerifyDeathReportResponse)(nil),       // 107: socmgmt.registry.v1.VerifyDeathReportResponse
+	(*RejectDeathReportRequest)(nil),        // 108: socmgmt.registry.v1.RejectDeathReportRequest
+	(*RejectDeathReportResponse)(nil),       // 109: socmgmt.registry.v1.RejectDeathReportResponse
+	(*ReverseDeathReportRequest)(nil),       // 110: socmgmt.registry.v1.ReverseDeathReportRequest
+	(*ReverseDeathReportResponse)(nil),      // 111: socmgmt.registry.v1.ReverseDeathReportResponse
+	(*WatchWorkSignalsRequest)(nil),         // 112: socmgmt.registry.v1.WatchWorkSignalsRequest
+	(*WatchWorkSignalsResponse)(nil),        // 113: socmgmt.registry.v1.WatchWorkSignalsResponse
+	(*GetRetireeContactRequest)(nil),        // 114: socmgmt.registry.v1.GetRetireeContactRequest
+	(*GetRetireeContactResponse)(nil),       // 115: socmgmt.registry.v1.GetRetireeContactResponse
+	(*timestamppb.Timestamp)(nil),           // 116: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 117: google.protobuf.FieldMask
+	(*v1.SignalEvent)(nil),                  // 118: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_registry_v1_registry_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.registry.v1.Community.kind:type_name -> socmgmt.registry.v1.CommunityKind
-	113, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
+	116, // 1: socmgmt.registry.v1.Community.create_time:type_name -> google.protobuf.Timestamp
 	1,   // 2: socmgmt.registry.v1.Enterprise.ownership:type_name -> socmgmt.registry.v1.Ownership
 	2,   // 3: socmgmt.registry.v1.Enterprise.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	113, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
+	116, // 4: socmgmt.registry.v1.Enterprise.create_time:type_name -> google.protobuf.Timestamp
 	3,   // 5: socmgmt.registry.v1.Retiree.sex:type_name -> socmgmt.registry.v1.Sex
 	4,   // 6: socmgmt.registry.v1.Retiree.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 7: socmgmt.registry.v1.Retiree.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 8: socmgmt.registry.v1.Retiree.flags:type_name -> socmgmt.registry.v1.RetireeFlag
-	113, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
-	113, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
-	71,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
-	72,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
-	75,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
-	16,  // 14: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
-	16,  // 15: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	16,  // 16: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
-	16,  // 17: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
-	17,  // 18: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	17,  // 19: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
-	17,  // 20: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	116, // 9: socmgmt.registry.v1.Retiree.create_time:type_name -> google.protobuf.Timestamp
+	116, // 10: socmgmt.registry.v1.Retiree.update_time:type_name -> google.protobuf.Timestamp
+	72,  // 11: socmgmt.registry.v1.Retiree.residence:type_name -> socmgmt.registry.v1.Residence
+	73,  // 12: socmgmt.registry.v1.Retiree.carers:type_name -> socmgmt.registry.v1.Carer
+	76,  // 13: socmgmt.registry.v1.Retiree.moved_out_to:type_name -> socmgmt.registry.v1.TransferDestination
+	17,  // 14: socmgmt.registry.v1.CreateCommunityRequest.community:type_name -> socmgmt.registry.v1.Community
+	17,  // 15: socmgmt.registry.v1.CreateCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	17,  // 16: socmgmt.registry.v1.GetCommunityResponse.community:type_name -> socmgmt.registry.v1.Community
+	17,  // 17: socmgmt.registry.v1.ListCommunitiesResponse.communities:type_name -> socmgmt.registry.v1.Community
+	18,  // 18: socmgmt.registry.v1.CreateEnterpriseRequest.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	18,  // 19: socmgmt.registry.v1.CreateEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
+	18,  // 20: socmgmt.registry.v1.GetEnterpriseResponse.enterprise:type_name -> socmgmt.registry.v1.Enterprise
 	2,   // 21: socmgmt.registry.v1.ListEnterprisesRequest.status:type_name -> socmgmt.registry.v1.EnterpriseStatus
-	17,  // 22: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
-	18,  // 23: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	18,  // 24: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	18,  // 25: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	18,  // 22: socmgmt.registry.v1.ListEnterprisesResponse.enterprises:type_name -> socmgmt.registry.v1.Enterprise
+	19,  // 23: socmgmt.registry.v1.CreateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 24: socmgmt.registry.v1.CreateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 25: socmgmt.registry.v1.GetRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	4,   // 26: socmgmt.registry.v1.ListRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	5,   // 27: socmgmt.registry.v1.ListRetireesRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	6,   // 28: socmgmt.registry.v1.ListRetireesRequest.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	13,  // 29: socmgmt.registry.v1.ListRetireesRequest.residence_kind:type_name -> socmgmt.registry.v1.Residence.Kind
-	18,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
-	18,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
-	114, // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
-	18,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	18,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	75,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	18,  // 36: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	76,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	19,  // 30: socmgmt.registry.v1.ListRetireesResponse.retirees:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 31: socmgmt.registry.v1.UpdateRetireeRequest.retiree:type_name -> socmgmt.registry.v1.Retiree
+	117, // 32: socmgmt.registry.v1.UpdateRetireeRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19,  // 33: socmgmt.registry.v1.UpdateRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 34: socmgmt.registry.v1.LookupRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	76,  // 35: socmgmt.registry.v1.TransferRetireeRequest.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	19,  // 36: socmgmt.registry.v1.TransferRetireeResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	77,  // 37: socmgmt.registry.v1.TransferRetireeResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	11,  // 38: socmgmt.registry.v1.RecordDeathRequest.source:type_name -> socmgmt.registry.v1.DeathReportSource
-	96,  // 39: socmgmt.registry.v1.RecordDeathResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	18,  // 40: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	97,  // 39: socmgmt.registry.v1.RecordDeathResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	19,  // 40: socmgmt.registry.v1.RecordDeathResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	7,   // 41: socmgmt.registry.v1.HistoryEntry.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	113, // 42: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
-	45,  // 43: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
-	76,  // 44: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
-	96,  // 45: socmgmt.registry.v1.HistoryEntry.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	46,  // 46: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
-	113, // 47: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	50,  // 48: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
-	49,  // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
-	54,  // 50: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
-	54,  // 51: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
-	113, // 52: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
+	116, // 42: socmgmt.registry.v1.HistoryEntry.change_time:type_name -> google.protobuf.Timestamp
+	46,  // 43: socmgmt.registry.v1.HistoryEntry.changes:type_name -> socmgmt.registry.v1.FieldChange
+	77,  // 44: socmgmt.registry.v1.HistoryEntry.transfer:type_name -> socmgmt.registry.v1.Transfer
+	97,  // 45: socmgmt.registry.v1.HistoryEntry.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	47,  // 46: socmgmt.registry.v1.ListRetireeHistoryResponse.entries:type_name -> socmgmt.registry.v1.HistoryEntry
+	116, // 47: socmgmt.registry.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	51,  // 48: socmgmt.registry.v1.AuditEntry.import_group:type_name -> socmgmt.registry.v1.AuditedImportGroup
+	50,  // 49: socmgmt.registry.v1.ListRetireeAuditLogResponse.entries:type_name -> socmgmt.registry.v1.AuditEntry
+	55,  // 50: socmgmt.registry.v1.GetSocialisationReportResponse.rows:type_name -> socmgmt.registry.v1.SocialisationRow
+	55,  // 51: socmgmt.registry.v1.GetSocialisationReportResponse.total:type_name -> socmgmt.registry.v1.SocialisationRow
+	116, // 52: socmgmt.registry.v1.GetSocialisationReportResponse.as_of:type_name -> google.protobuf.Timestamp
 	5,   // 53: socmgmt.registry.v1.RetireeState.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 54: socmgmt.registry.v1.RetireeState.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	6,   // 55: socmgmt.registry.v1.RetireeState.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	7,   // 56: socmgmt.registry.v1.WatchRetireesResponse.kind:type_name -> socmgmt.registry.v1.ChangeKind
-	57,  // 57: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
-	113, // 58: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
+	58,  // 57: socmgmt.registry.v1.WatchRetireesResponse.retiree:type_name -> socmgmt.registry.v1.RetireeState
+	116, // 58: socmgmt.registry.v1.WatchRetireesResponse.change_time:type_name -> google.protobuf.Timestamp
 	4,   // 59: socmgmt.registry.v1.AssignRetireesRequest.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
 	8,   // 60: socmgmt.registry.v1.RefusedRetiree.reason:type_name -> socmgmt.registry.v1.AssignRefusal
-	61,  // 61: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
+	62,  // 61: socmgmt.registry.v1.AssignRetireesRefusal.refused:type_name -> socmgmt.registry.v1.RefusedRetiree
 	5,   // 62: socmgmt.registry.v1.RetireeFacts.status:type_name -> socmgmt.registry.v1.RetireeStatus
 	4,   // 63: socmgmt.registry.v1.RetireeFacts.management_mode:type_name -> socmgmt.registry.v1.ManagementMode
-	64,  // 64: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
-	113, // 65: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	113, // 66: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
-	113, // 67: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
-	67,  // 68: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
-	67,  // 69: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
+	65,  // 64: socmgmt.registry.v1.BatchGetRetireeFactsResponse.facts:type_name -> socmgmt.registry.v1.RetireeFacts
+	116, // 65: socmgmt.registry.v1.RevokeTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	116, // 66: socmgmt.registry.v1.RevokedToken.expire_time:type_name -> google.protobuf.Timestamp
+	116, // 67: socmgmt.registry.v1.RevokedToken.revoke_time:type_name -> google.protobuf.Timestamp
+	68,  // 68: socmgmt.registry.v1.RevokeTokenResponse.revoked_token:type_name -> socmgmt.registry.v1.RevokedToken
+	68,  // 69: socmgmt.registry.v1.ListRevokedTokensResponse.revoked_tokens:type_name -> socmgmt.registry.v1.RevokedToken
 	13,  // 70: socmgmt.registry.v1.Residence.kind:type_name -> socmgmt.registry.v1.Residence.Kind
 	14,  // 71: socmgmt.registry.v1.Carer.relation:type_name -> socmgmt.registry.v1.Carer.Relation
 	5,   // 72: socmgmt.registry.v1.ChangeRetireeStatusRequest.status:type_name -> socmgmt.registry.v1.RetireeStatus
-	18,  // 73: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	19,  // 73: socmgmt.registry.v1.ChangeRetireeStatusResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
 	9,   // 74: socmgmt.registry.v1.Transfer.state:type_name -> socmgmt.registry.v1.TransferState
-	113, // 75: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	113, // 76: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
-	113, // 77: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
-	75,  // 78: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
-	76,  // 79: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	116, // 75: socmgmt.registry.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	116, // 76: socmgmt.registry.v1.Transfer.answer_time:type_name -> google.protobuf.Timestamp
+	116, // 77: socmgmt.registry.v1.Transfer.lapse_time:type_name -> google.protobuf.Timestamp
+	76,  // 78: socmgmt.registry.v1.Transfer.destination:type_name -> socmgmt.registry.v1.TransferDestination
+	77,  // 79: socmgmt.registry.v1.GetTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
 	10,  // 80: socmgmt.registry.v1.ListTransfersRequest.direction:type_name -> socmgmt.registry.v1.TransferDirection
 	9,   // 81: socmgmt.registry.v1.ListTransfersRequest.state:type_name -> socmgmt.registry.v1.TransferState
-	76,  // 82: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
-	76,  // 83: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	18,  // 84: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	76,  // 85: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
-	18,  // 86: socmgmt.registry.v1.RetireeRecord.retiree:type_name -> socmgmt.registry.v1.Retiree
-	85,  // 87: socmgmt.registry.v1.ImportRetireesRequest.header:type_name -> socmgmt.registry.v1.RetireeImportHeader
-	86,  // 88: socmgmt.registry.v1.ImportRetireesRequest.record:type_name -> socmgmt.registry.v1.RetireeRecord
-	88,  // 89: socmgmt.registry.v1.RetireeImportAck.rejections:type_name -> socmgmt.registry.v1.RetireeRecordRejection
-	89,  // 90: socmgmt.registry.v1.ImportRetireesResponse.ack:type_name -> socmgmt.registry.v1.RetireeImportAck
-	90,  // 91: socmgmt.registry.v1.ImportRetireesResponse.summary:type_name -> socmgmt.registry.v1.RetireeImportSummary
+	77,  // 82: socmgmt.registry.v1.ListTransfersResponse.transfers:type_name -> socmgmt.registry.v1.Transfer
+	77,  // 83: socmgmt.registry.v1.AcceptTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	19,  // 84: socmgmt.registry.v1.AcceptTransferResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	77,  // 85: socmgmt.registry.v1.DeclineTransferResponse.transfer:type_name -> socmgmt.registry.v1.Transfer
+	19,  // 86: socmgmt.registry.v1.RetireeRecord.retiree:type_name -> socmgmt.registry.v1.Retiree
+	86,  // 87: socmgmt.registry.v1.ImportRetireesRequest.header:type_name -> socmgmt.registry.v1.RetireeImportHeader
+	87,  // 88: socmgmt.registry.v1.ImportRetireesRequest.record:type_name -> socmgmt.registry.v1.RetireeRecord
+	89,  // 89: socmgmt.registry.v1.RetireeImportAck.rejections:type_name -> socmgmt.registry.v1.RetireeRecordRejection
+	90,  // 90: socmgmt.registry.v1.ImportRetireesResponse.ack:type_name -> socmgmt.registry.v1.RetireeImportAck
+	91,  // 91: socmgmt.registry.v1.ImportRetireesResponse.summary:type_name -> socmgmt.registry.v1.RetireeImportSummary
 	14,  // 92: socmgmt.registry.v1.DeathReporter.relation:type_name -> socmgmt.registry.v1.Carer.Relation
 	15,  // 93: socmgmt.registry.v1.DeathDocument.kind:type_name -> socmgmt.registry.v1.DeathDocument.Kind
 	12,  // 94: socmgmt.registry.v1.DeathReport.state:type_name -> socmgmt.registry.v1.DeathReportState
 	11,  // 95: socmgmt.registry.v1.DeathReport.source:type_name -> socmgmt.registry.v1.DeathReportSource
-	94,  // 96: socmgmt.registry.v1.DeathReport.reporter:type_name -> socmgmt.registry.v1.DeathReporter
-	95,  // 97: socmgmt.registry.v1.DeathReport.documents:type_name -> socmgmt.registry.v1.DeathDocument
-	113, // 98: socmgmt.registry.v1.DeathReport.report_time:type_name -> google.protobuf.Timestamp
-	113, // 99: socmgmt.registry.v1.DeathReport.decide_time:type_name -> google.protobuf.Timestamp
-	113, // 100: socmgmt.registry.v1.DeathReport.reverse_time:type_name -> google.protobuf.Timestamp
+	95,  // 96: socmgmt.registry.v1.DeathReport.reporter:type_name -> socmgmt.registry.v1.DeathReporter
+	96,  // 97: socmgmt.registry.v1.DeathReport.documents:type_name -> socmgmt.registry.v1.DeathDocument
+	116, // 98: socmgmt.registry.v1.DeathReport.report_time:type_name -> google.protobuf.Timestamp
+	116, // 99: socmgmt.registry.v1.DeathReport.decide_time:type_name -> google.protobuf.Timestamp
+	116, // 100: socmgmt.registry.v1.DeathReport.reverse_time:type_name -> google.protobuf.Timestamp
 	11,  // 101: socmgmt.registry.v1.CreateDeathReportRequest.source:type_name -> socmgmt.registry.v1.DeathReportSource
-	94,  // 102: socmgmt.registry.v1.CreateDeathReportRequest.reporter:type_name -> socmgmt.registry.v1.DeathReporter
-	95,  // 103: socmgmt.registry.v1.CreateDeathReportRequest.documents:type_name -> socmgmt.registry.v1.DeathDocument
-	96,  // 104: socmgmt.registry.v1.CreateDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	96,  // 105: socmgmt.registry.v1.GetDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	95,  // 102: socmgmt.registry.v1.CreateDeathReportRequest.reporter:type_name -> socmgmt.registry.v1.DeathReporter
+	96,  // 103: socmgmt.registry.v1.CreateDeathReportRequest.documents:type_name -> socmgmt.registry.v1.DeathDocument
+	97,  // 104: socmgmt.registry.v1.CreateDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	97,  // 105: socmgmt.registry.v1.GetDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
 	12,  // 106: socmgmt.registry.v1.ListDeathReportsRequest.state:type_name -> socmgmt.registry.v1.DeathReportState
-	96,  // 107: socmgmt.registry.v1.ListDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
-	96,  // 108: socmgmt.registry.v1.ListRetireeDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
-	96,  // 109: socmgmt.registry.v1.VerifyDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	18,  // 110: socmgmt.registry.v1.VerifyDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	96,  // 111: socmgmt.registry.v1.RejectDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	96,  // 112: socmgmt.registry.v1.ReverseDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
-	18,  // 113: socmgmt.registry.v1.ReverseDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
-	115, // 114: socmgmt.registry.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
-	19,  // 115: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
-	21,  // 116: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
-	23,  // 117: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
-	25,  // 118: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
-	27,  // 119: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
-	29,  // 120: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
-	31,  // 121: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
-	33,  // 122: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
-	35,  // 123: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
-	37,  // 124: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
-	39,  // 125: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
-	41,  // 126: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
-	43,  // 127: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
-	47,  // 128: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
-	51,  // 129: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
-	53,  // 130: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
-	56,  // 131: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
-	59,  // 132: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
-	63,  // 133: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
-	66,  // 134: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
-	69,  // 135: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
-	73,  // 136: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
-	77,  // 137: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
-	79,  // 138: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
-	81,  // 139: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
-	83,  // 140: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
-	87,  // 141: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
-	92,  // 142: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
-	97,  // 143: socmgmt.registry.v1.RegistryService.CreateDeathReport:input_type -> socmgmt.registry.v1.CreateDeathReportRequest
-	99,  // 144: socmgmt.registry.v1.RegistryService.GetDeathReport:input_type -> socmgmt.registry.v1.GetDeathReportRequest
-	101, // 145: socmgmt.registry.v1.RegistryService.ListDeathReports:input_type -> socmgmt.registry.v1.ListDeathReportsRequest
-	103, // 146: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:input_type -> socmgmt.registry.v1.ListRetireeDeathReportsRequest
-	105, // 147: socmgmt.registry.v1.RegistryService.VerifyDeathReport:input_type -> socmgmt.registry.v1.VerifyDeathReportRequest
-	107, // 148: socmgmt.registry.v1.RegistryService.RejectDeathReport:input_type -> socmgmt.registry.v1.RejectDeathReportRequest
-	109, // 149: socmgmt.registry.v1.RegistryService.ReverseDeathReport:input_type -> socmgmt.registry.v1.ReverseDeathReportRequest
-	111, // 150: socmgmt.registry.v1.RegistryService.WatchWorkSignals:input_type -> socmgmt.registry.v1.WatchWorkSignalsRequest
-	20,  // 151: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
-	22,  // 152: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
-	24,  // 153: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
-	26,  // 154: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
-	28,  // 155: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
-	30,  // 156: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
-	32,  // 157: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
-	34,  // 158: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
-	36,  // 159: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
-	38,  // 160: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
-	40,  // 161: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
-	42,  // 162: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
-	44,  // 163: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
-	48,  // 164: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
-	52,  // 165: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
-	55,  // 166: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
-	58,  // 167: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
-	60,  // 168: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
-	65,  // 169: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
-	68,  // 170: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
-	70,  // 171: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
-	74,  // 172: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
-	78,  // 173: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
-	80,  // 174: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
-	82,  // 175: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
-	84,  // 176: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
-	91,  // 177: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
-	93,  // 178: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
-	98,  // 179: socmgmt.registry.v1.RegistryService.CreateDeathReport:output_type -> socmgmt.registry.v1.CreateDeathReportResponse
-	100, // 180: socmgmt.registry.v1.RegistryService.GetDeathReport:output_type -> socmgmt.registry.v1.GetDeathReportResponse
-	102, // 181: socmgmt.registry.v1.RegistryService.ListDeathReports:output_type -> socmgmt.registry.v1.ListDeathReportsResponse
-	104, // 182: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:output_type -> socmgmt.registry.v1.ListRetireeDeathReportsResponse
-	106, // 183: socmgmt.registry.v1.RegistryService.VerifyDeathReport:output_type -> socmgmt.registry.v1.VerifyDeathReportResponse
-	108, // 184: socmgmt.registry.v1.RegistryService.RejectDeathReport:output_type -> socmgmt.registry.v1.RejectDeathReportResponse
-	110, // 185: socmgmt.registry.v1.RegistryService.ReverseDeathReport:output_type -> socmgmt.registry.v1.ReverseDeathReportResponse
-	112, // 186: socmgmt.registry.v1.RegistryService.WatchWorkSignals:output_type -> socmgmt.registry.v1.WatchWorkSignalsResponse
-	151, // [151:187] is the sub-list for method output_type
-	115, // [115:151] is the sub-list for method input_type
-	115, // [115:115] is the sub-list for extension type_name
-	115, // [115:115] is the sub-list for extension extendee
-	0,   // [0:115] is the sub-list for field type_name
+	97,  // 107: socmgmt.registry.v1.ListDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
+	97,  // 108: socmgmt.registry.v1.ListRetireeDeathReportsResponse.death_reports:type_name -> socmgmt.registry.v1.DeathReport
+	97,  // 109: socmgmt.registry.v1.VerifyDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	19,  // 110: socmgmt.registry.v1.VerifyDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	97,  // 111: socmgmt.registry.v1.RejectDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	97,  // 112: socmgmt.registry.v1.ReverseDeathReportResponse.death_report:type_name -> socmgmt.registry.v1.DeathReport
+	19,  // 113: socmgmt.registry.v1.ReverseDeathReportResponse.retiree:type_name -> socmgmt.registry.v1.Retiree
+	118, // 114: socmgmt.registry.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	16,  // 115: socmgmt.registry.v1.GetRetireeContactRequest.contact:type_name -> socmgmt.registry.v1.GetRetireeContactRequest.Contact
+	5,   // 116: socmgmt.registry.v1.GetRetireeContactResponse.status:type_name -> socmgmt.registry.v1.RetireeStatus
+	20,  // 117: socmgmt.registry.v1.RegistryService.CreateCommunity:input_type -> socmgmt.registry.v1.CreateCommunityRequest
+	22,  // 118: socmgmt.registry.v1.RegistryService.GetCommunity:input_type -> socmgmt.registry.v1.GetCommunityRequest
+	24,  // 119: socmgmt.registry.v1.RegistryService.ListCommunities:input_type -> socmgmt.registry.v1.ListCommunitiesRequest
+	26,  // 120: socmgmt.registry.v1.RegistryService.CreateEnterprise:input_type -> socmgmt.registry.v1.CreateEnterpriseRequest
+	28,  // 121: socmgmt.registry.v1.RegistryService.GetEnterprise:input_type -> socmgmt.registry.v1.GetEnterpriseRequest
+	30,  // 122: socmgmt.registry.v1.RegistryService.ListEnterprises:input_type -> socmgmt.registry.v1.ListEnterprisesRequest
+	32,  // 123: socmgmt.registry.v1.RegistryService.CreateRetiree:input_type -> socmgmt.registry.v1.CreateRetireeRequest
+	34,  // 124: socmgmt.registry.v1.RegistryService.GetRetiree:input_type -> socmgmt.registry.v1.GetRetireeRequest
+	36,  // 125: socmgmt.registry.v1.RegistryService.ListRetirees:input_type -> socmgmt.registry.v1.ListRetireesRequest
+	38,  // 126: socmgmt.registry.v1.RegistryService.UpdateRetiree:input_type -> socmgmt.registry.v1.UpdateRetireeRequest
+	40,  // 127: socmgmt.registry.v1.RegistryService.LookupRetiree:input_type -> socmgmt.registry.v1.LookupRetireeRequest
+	42,  // 128: socmgmt.registry.v1.RegistryService.TransferRetiree:input_type -> socmgmt.registry.v1.TransferRetireeRequest
+	44,  // 129: socmgmt.registry.v1.RegistryService.RecordDeath:input_type -> socmgmt.registry.v1.RecordDeathRequest
+	48,  // 130: socmgmt.registry.v1.RegistryService.ListRetireeHistory:input_type -> socmgmt.registry.v1.ListRetireeHistoryRequest
+	52,  // 131: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:input_type -> socmgmt.registry.v1.ListRetireeAuditLogRequest
+	54,  // 132: socmgmt.registry.v1.RegistryService.GetSocialisationReport:input_type -> socmgmt.registry.v1.GetSocialisationReportRequest
+	57,  // 133: socmgmt.registry.v1.RegistryService.WatchRetirees:input_type -> socmgmt.registry.v1.WatchRetireesRequest
+	60,  // 134: socmgmt.registry.v1.RegistryService.AssignRetirees:input_type -> socmgmt.registry.v1.AssignRetireesRequest
+	64,  // 135: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:input_type -> socmgmt.registry.v1.BatchGetRetireeFactsRequest
+	67,  // 136: socmgmt.registry.v1.RegistryService.RevokeToken:input_type -> socmgmt.registry.v1.RevokeTokenRequest
+	70,  // 137: socmgmt.registry.v1.RegistryService.ListRevokedTokens:input_type -> socmgmt.registry.v1.ListRevokedTokensRequest
+	74,  // 138: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:input_type -> socmgmt.registry.v1.ChangeRetireeStatusRequest
+	78,  // 139: socmgmt.registry.v1.RegistryService.GetTransfer:input_type -> socmgmt.registry.v1.GetTransferRequest
+	80,  // 140: socmgmt.registry.v1.RegistryService.ListTransfers:input_type -> socmgmt.registry.v1.ListTransfersRequest
+	82,  // 141: socmgmt.registry.v1.RegistryService.AcceptTransfer:input_type -> socmgmt.registry.v1.AcceptTransferRequest
+	84,  // 142: socmgmt.registry.v1.RegistryService.DeclineTransfer:input_type -> socmgmt.registry.v1.DeclineTransferRequest
+	88,  // 143: socmgmt.registry.v1.RegistryService.ImportRetirees:input_type -> socmgmt.registry.v1.ImportRetireesRequest
+	93,  // 144: socmgmt.registry.v1.RegistryService.ExportRegister:input_type -> socmgmt.registry.v1.ExportRegisterRequest
+	98,  // 145: socmgmt.registry.v1.RegistryService.CreateDeathReport:input_type -> socmgmt.registry.v1.CreateDeathReportRequest
+	100, // 146: socmgmt.registry.v1.RegistryService.GetDeathReport:input_type -> socmgmt.registry.v1.GetDeathReportRequest
+	102, // 147: socmgmt.registry.v1.RegistryService.ListDeathReports:input_type -> socmgmt.registry.v1.ListDeathReportsRequest
+	104, // 148: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:input_type -> socmgmt.registry.v1.ListRetireeDeathReportsRequest
+	106, // 149: socmgmt.registry.v1.RegistryService.VerifyDeathReport:input_type -> socmgmt.registry.v1.VerifyDeathReportRequest
+	108, // 150: socmgmt.registry.v1.RegistryService.RejectDeathReport:input_type -> socmgmt.registry.v1.RejectDeathReportRequest
+	110, // 151: socmgmt.registry.v1.RegistryService.ReverseDeathReport:input_type -> socmgmt.registry.v1.ReverseDeathReportRequest
+	112, // 152: socmgmt.registry.v1.RegistryService.WatchWorkSignals:input_type -> socmgmt.registry.v1.WatchWorkSignalsRequest
+	114, // 153: socmgmt.registry.v1.RegistryService.GetRetireeContact:input_type -> socmgmt.registry.v1.GetRetireeContactRequest
+	21,  // 154: socmgmt.registry.v1.RegistryService.CreateCommunity:output_type -> socmgmt.registry.v1.CreateCommunityResponse
+	23,  // 155: socmgmt.registry.v1.RegistryService.GetCommunity:output_type -> socmgmt.registry.v1.GetCommunityResponse
+	25,  // 156: socmgmt.registry.v1.RegistryService.ListCommunities:output_type -> socmgmt.registry.v1.ListCommunitiesResponse
+	27,  // 157: socmgmt.registry.v1.RegistryService.CreateEnterprise:output_type -> socmgmt.registry.v1.CreateEnterpriseResponse
+	29,  // 158: socmgmt.registry.v1.RegistryService.GetEnterprise:output_type -> socmgmt.registry.v1.GetEnterpriseResponse
+	31,  // 159: socmgmt.registry.v1.RegistryService.ListEnterprises:output_type -> socmgmt.registry.v1.ListEnterprisesResponse
+	33,  // 160: socmgmt.registry.v1.RegistryService.CreateRetiree:output_type -> socmgmt.registry.v1.CreateRetireeResponse
+	35,  // 161: socmgmt.registry.v1.RegistryService.GetRetiree:output_type -> socmgmt.registry.v1.GetRetireeResponse
+	37,  // 162: socmgmt.registry.v1.RegistryService.ListRetirees:output_type -> socmgmt.registry.v1.ListRetireesResponse
+	39,  // 163: socmgmt.registry.v1.RegistryService.UpdateRetiree:output_type -> socmgmt.registry.v1.UpdateRetireeResponse
+	41,  // 164: socmgmt.registry.v1.RegistryService.LookupRetiree:output_type -> socmgmt.registry.v1.LookupRetireeResponse
+	43,  // 165: socmgmt.registry.v1.RegistryService.TransferRetiree:output_type -> socmgmt.registry.v1.TransferRetireeResponse
+	45,  // 166: socmgmt.registry.v1.RegistryService.RecordDeath:output_type -> socmgmt.registry.v1.RecordDeathResponse
+	49,  // 167: socmgmt.registry.v1.RegistryService.ListRetireeHistory:output_type -> socmgmt.registry.v1.ListRetireeHistoryResponse
+	53,  // 168: socmgmt.registry.v1.RegistryService.ListRetireeAuditLog:output_type -> socmgmt.registry.v1.ListRetireeAuditLogResponse
+	56,  // 169: socmgmt.registry.v1.RegistryService.GetSocialisationReport:output_type -> socmgmt.registry.v1.GetSocialisationReportResponse
+	59,  // 170: socmgmt.registry.v1.RegistryService.WatchRetirees:output_type -> socmgmt.registry.v1.WatchRetireesResponse
+	61,  // 171: socmgmt.registry.v1.RegistryService.AssignRetirees:output_type -> socmgmt.registry.v1.AssignRetireesResponse
+	66,  // 172: socmgmt.registry.v1.RegistryService.BatchGetRetireeFacts:output_type -> socmgmt.registry.v1.BatchGetRetireeFactsResponse
+	69,  // 173: socmgmt.registry.v1.RegistryService.RevokeToken:output_type -> socmgmt.registry.v1.RevokeTokenResponse
+	71,  // 174: socmgmt.registry.v1.RegistryService.ListRevokedTokens:output_type -> socmgmt.registry.v1.ListRevokedTokensResponse
+	75,  // 175: socmgmt.registry.v1.RegistryService.ChangeRetireeStatus:output_type -> socmgmt.registry.v1.ChangeRetireeStatusResponse
+	79,  // 176: socmgmt.registry.v1.RegistryService.GetTransfer:output_type -> socmgmt.registry.v1.GetTransferResponse
+	81,  // 177: socmgmt.registry.v1.RegistryService.ListTransfers:output_type -> socmgmt.registry.v1.ListTransfersResponse
+	83,  // 178: socmgmt.registry.v1.RegistryService.AcceptTransfer:output_type -> socmgmt.registry.v1.AcceptTransferResponse
+	85,  // 179: socmgmt.registry.v1.RegistryService.DeclineTransfer:output_type -> socmgmt.registry.v1.DeclineTransferResponse
+	92,  // 180: socmgmt.registry.v1.RegistryService.ImportRetirees:output_type -> socmgmt.registry.v1.ImportRetireesResponse
+	94,  // 181: socmgmt.registry.v1.RegistryService.ExportRegister:output_type -> socmgmt.registry.v1.ExportRegisterResponse
+	99,  // 182: socmgmt.registry.v1.RegistryService.CreateDeathReport:output_type -> socmgmt.registry.v1.CreateDeathReportResponse
+	101, // 183: socmgmt.registry.v1.RegistryService.GetDeathReport:output_type -> socmgmt.registry.v1.GetDeathReportResponse
+	103, // 184: socmgmt.registry.v1.RegistryService.ListDeathReports:output_type -> socmgmt.registry.v1.ListDeathReportsResponse
+	105, // 185: socmgmt.registry.v1.RegistryService.ListRetireeDeathReports:output_type -> socmgmt.registry.v1.ListRetireeDeathReportsResponse
+	107, // 186: socmgmt.registry.v1.RegistryService.VerifyDeathReport:output_type -> socmgmt.registry.v1.VerifyDeathReportResponse
+	109, // 187: socmgmt.registry.v1.RegistryService.RejectDeathReport:output_type -> socmgmt.registry.v1.RejectDeathReportResponse
+	111, // 188: socmgmt.registry.v1.RegistryService.ReverseDeathReport:output_type -> socmgmt.registry.v1.ReverseDeathReportResponse
+	113, // 189: socmgmt.registry.v1.RegistryService.WatchWorkSignals:output_type -> socmgmt.registry.v1.WatchWorkSignalsResponse
+	115, // 190: socmgmt.registry.v1.RegistryService.GetRetireeContact:output_type -> socmgmt.registry.v1.GetRetireeContactResponse
+	154, // [154:191] is the sub-list for method output_type
+	117, // [117:154] is the sub-list for method input_type
+	117, // [117:117] is the sub-list for extension type_name
+	117, // [117:117] is the sub-list for extension extendee
+	0,   // [0:117] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_registry_v1_registry_proto_init() }
@@ -8691,8 +8875,8 @@ func file_socmgmt_registry_v1_registry_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_registry_v1_registry_proto_rawDesc), len(file_socmgmt_registry_v1_registry_proto_rawDesc)),
-			NumEnums:      16,
-			NumMessages:   97,
+			NumEnums:      17,
+			NumMessages:   99,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

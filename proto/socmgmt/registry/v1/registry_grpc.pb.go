@@ -55,6 +55,7 @@ const (
 	RegistryService_RejectDeathReport_FullMethodName       = "/socmgmt.registry.v1.RegistryService/RejectDeathReport"
 	RegistryService_ReverseDeathReport_FullMethodName      = "/socmgmt.registry.v1.RegistryService/ReverseDeathReport"
 	RegistryService_WatchWorkSignals_FullMethodName        = "/socmgmt.registry.v1.RegistryService/WatchWorkSignals"
+	RegistryService_GetRetireeContact_FullMethodName       = "/socmgmt.registry.v1.RegistryService/GetRetireeContact"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -227,6 +228,13 @@ type RegistryServiceClient interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
+	// GetRetireeContact returns the full phone number of a retiree, or of
+	// the retiree's primary contact, for casework's SMS sender to send a
+	// message to at once (role service, or admin; no HTTP route). Each call
+	// is audited as a read of the retiree by the calling service, with the
+	// contact as the entry's reason. An unknown retiree is NOT_FOUND; a
+	// recipient without a number answers an empty phone.
+	GetRetireeContact(ctx context.Context, in *GetRetireeContactRequest, opts ...grpc.CallOption) (*GetRetireeContactResponse, error)
 }
 
 type registryServiceClient struct {
@@ -627,6 +635,16 @@ func (c *registryServiceClient) WatchWorkSignals(ctx context.Context, in *WatchW
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
 
+func (c *registryServiceClient) GetRetireeContact(ctx context.Context, in *GetRetireeContactRequest, opts ...grpc.CallOption) (*GetRetireeContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRetireeContactResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetRetireeContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -797,6 +815,13 @@ type RegistryServiceServer interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
+	// GetRetireeContact returns the full phone number of a retiree, or of
+	// the retiree's primary contact, for casework's SMS sender to send a
+	// message to at once (role service, or admin; no HTTP route). Each call
+	// is audited as a read of the retiree by the calling service, with the
+	// contact as the entry's reason. An unknown retiree is NOT_FOUND; a
+	// recipient without a number answers an empty phone.
+	GetRetireeContact(context.Context, *GetRetireeContactRequest) (*GetRetireeContactResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -914,6 +939,9 @@ func (UnimplementedRegistryServiceServer) ReverseDeathReport(context.Context, *R
 }
 func (UnimplementedRegistryServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetRetireeContact(context.Context, *GetRetireeContactRequest) (*GetRetireeContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRetireeContact not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -1552,6 +1580,24 @@ func _RegistryService_WatchWorkSignals_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RegistryService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
 
+func _RegistryService_GetRetireeContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRetireeContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetRetireeContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetRetireeContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetRetireeContact(ctx, req.(*GetRetireeContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1686,6 +1732,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReverseDeathReport",
 			Handler:    _RegistryService_ReverseDeathReport_Handler,
+		},
+		{
+			MethodName: "GetRetireeContact",
+			Handler:    _RegistryService_GetRetireeContact_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
