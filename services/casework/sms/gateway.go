@@ -93,15 +93,16 @@ func readKeys(f *os.File) (map[string]bool, bool, error) {
 	r := bufio.NewReader(f)
 	for {
 		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			return seen, len(line) > 0, nil
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, false, err
 		}
+		// A last line whole but for its newline was sent all the same.
 		var l fileLine
 		if json.Unmarshal(line, &l) == nil && l.IdempotencyKey != "" {
 			seen[l.IdempotencyKey] = true
+		}
+		if err != nil {
+			return seen, len(line) > 0, nil
 		}
 	}
 }
