@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -344,7 +345,11 @@ func (o *Outbox) due(tx *bolt.Tx, now time.Time, limit int) ([]*pb.Message, time
 		if len(k) != 16 {
 			return nil, time.Time{}, fmt.Errorf("sms: malformed due key %x", k)
 		}
-		at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+		nanos := binary.BigEndian.Uint64(k[:8])
+		if nanos > math.MaxInt64 {
+			return nil, time.Time{}, fmt.Errorf("sms: malformed due key %x", k)
+		}
+		at := time.Unix(0, int64(nanos))
 		if at.After(now) || len(out) == limit {
 			return out, at, nil
 		}
