@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/servicedb"
 	"github.com/socmgmt/socmgmt/internal/testclock"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
@@ -158,3 +159,6 @@ func TestEnqueueWakesSender(t *testing.T) {
 	}
 	waitfor.Receive(t, "the wake-up of a committed enqueue", wake)
 }
+
+// The store of a service seals the outbox's messages as the rest.
+var _ Codec = (*servicedb.Base)(nil)
