@@ -297,7 +297,10 @@ const (
 	ByCommunity = iota
 )
 
-// List returns up to limit messages of a retiree (by ByRetiree) or of a
+// MaxList bounds a page of List.
+const MaxList = 500
+
+// List returns up to limit (at most MaxList) messages of a retiree (by ByRetiree) or of a
 // community (ByCommunity), oldest first, from after the message with id
 // after ("" from the start), and the id to continue after ("" at the
 // end). The caller binds it into its page token.
@@ -305,6 +308,9 @@ func (o *Outbox) List(tx *bolt.Tx, by int, owner, after string, limit int) ([]*p
 	bucket := BucketByRetiree
 	if by == ByCommunity {
 		bucket = BucketByCommunity
+	}
+	if limit <= 0 || limit > MaxList {
+		limit = MaxList
 	}
 	prefix := append([]byte(owner), 0)
 	c := tx.Bucket(bucket).Cursor()
