@@ -75,8 +75,18 @@ func TestSenderKilled(t *testing.T) {
 		t.Fatalf("last sender: %v\n%s", err, last.Tail())
 	}
 
+	wantEachKeyOnce(t, filepath.Join(dir, "sms.jsonl"), keys)
+	calls := readCallLog(t, dir, "calls.log")
+	t.Logf("%d gateway calls for %d messages: %d sent again after a kill between acceptance and the mark", len(calls), len(keys), len(calls)-len(keys))
+	wantAllSent(t, dbPath, o)
+}
+
+// wantEachKeyOnce checks the gateway's file at path holds each of keys
+// exactly once, and no other.
+func wantEachKeyOnce(t *testing.T, path string, keys map[string]bool) {
+	t.Helper()
 	inFile := map[string]int{}
-	for _, l := range readLines(t, filepath.Join(dir, "sms.jsonl")) {
+	for _, l := range readLines(t, path) {
 		inFile[l.IdempotencyKey]++
 		if l.Phone != phone {
 			t.Errorf("%s sent to another number", l.IdempotencyKey)
@@ -90,9 +100,6 @@ func TestSenderKilled(t *testing.T) {
 	if len(inFile) != len(keys) {
 		t.Errorf("the gateway's file holds %d keys, want %d", len(inFile), len(keys))
 	}
-	calls := readCallLog(t, dir, "calls.log")
-	t.Logf("%d gateway calls for %d messages: %d sent again after a kill between acceptance and the mark", len(calls), len(keys), len(calls)-len(keys))
-	wantAllSent(t, dbPath, o)
 }
 
 // wantAllSent checks every message in the file at path is SENT.

@@ -3,6 +3,7 @@ package sms
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
@@ -62,7 +63,7 @@ func list(t *testing.T, db *bolt.DB, o *Outbox, by int, owner string) []*pb.Mess
 // TestEnqueue: a message per recipient, queued to go at once by day and
 // at 08:00 at night; the same key queues nothing again; an opted-out
 // retiree's and a recipient without a phone are kept SUPPRESSED with the
-// reason; nothing of a malformed message is written.
+// reason.
 func TestEnqueue(t *testing.T) {
 	t.Parallel()
 	clock := testclock.New(at(2026, 12, 7, 22, 30))
@@ -120,12 +121,24 @@ func TestEnqueue(t *testing.T) {
 		t.Errorf("due: %v", due)
 	}
 
+}
+
+// TestEnqueueRefusesMalformed: every bad field is named, nothing written.
+func TestEnqueueRefusesMalformed(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, "")
+	o := newOutbox(t, testclock.New(at(2026, 12, 7, 10, 0)))
 	bad := dueSoon("", "r3")
 	bad.CommunityID = "nope"
-	_, err = enqueue(t, db, o, bad)
+	_, err := enqueue(t, db, o, bad)
 	var ve *fault.ValidationError
-	if !errors.As(err, &ve) || len(ve.Fields) != 2 {
+	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "idempotencyKey" || ve.Fields[1].Field != "communityId" {
 		t.Errorf("malformed message: %v", err)
+	}
+	undated := dueSoon("k3", "r3")
+	undated.Particulars.DueDate = time.Time{}
+	if _, err := enqueue(t, db, o, undated); !errors.As(err, &ve) || ve.Fields[0].Field != "particulars.dueDate" {
+		t.Errorf("a message without its particulars: %v", err)
 	}
 	if got := list(t, db, o, ByRetiree, "r3"); len(got) != 0 {
 		t.Errorf("a refused message was written: %v", got)
