@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 )
 
 // readLines returns the lines of a FileGateway's file.
@@ -273,4 +275,34 @@ func FuzzFileGatewayKeys(f *testing.F) {
 			t.Errorf("fuzz-key %d times in the file, %d before", after, before)
 		}
 	})
+}
+
+// TestSenderOverHTTP: through the sender, a platform's 503 keeps the
+// message queued, and the retry after the backoff carries the same key
+// and is SENT.
+func TestSenderOverHTTP(t *testing.T) {
+	t.Parallel()
+	p := &platform{failures: 1}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	g, err := NewHTTPGateway(HTTPConfig{URL: srv.URL, Body: jsonBody})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newSenderWorld(t, at(2026, 12, 7, 10, 0))
+	w.sender.gateway = g
+	w.enqueue(dueSoon("k1", "r1"))
+	w.pass()
+	if m := w.message(MessageID(1)); m.State != pb.DeliveryState_QUEUED || m.StateReason != "sms gateway: HTTP 503" {
+		t.Fatalf("after the 503: %v", m)
+	}
+	w.clock.Set(at(2026, 12, 7, 10, 0).Add(DefaultMinBackoff))
+	w.pass()
+	if m := w.message(MessageID(1)); m.State != pb.DeliveryState_SENT || m.Attempts != 2 {
+		t.Errorf("after the retry: %v", m)
+	}
+	if len(p.requests) != 2 || p.requests[0].key != "k1/RETIREE" || p.requests[1].key != "k1/RETIREE" {
+		t.Errorf("requests %+v", p.requests)
+	}
+	w.noPhoneInLogs()
 }
