@@ -182,6 +182,9 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 			_, err := exportOnce(ctx, c, &pb.ExportRegisterRequest{Register: registerRoster, CommunityId: communityA}, o...)
 			return err
 		}},
+		{"GetRetireeContact", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return servicetest.ErrOf(c.GetRetireeContact(ctx, &pb.GetRetireeContactRequest{RetireeId: r.Id, Contact: pb.GetRetireeContactRequest_RETIREE}, o...))
+		}},
 	}
 }
 
