@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -137,4 +138,28 @@ func TestTemplatesListed(t *testing.T) {
 			t.Errorf("%s: %s", mt.Event, mt.Text)
 		}
 	}
+}
+
+// FuzzRender: particulars come from other services' data. Whatever they
+// are, rendering either refuses them or gives one line within the bound
+// that starts with the signature.
+func FuzzRender(f *testing.F) {
+	f.Add(int32(2), "王秀英", "王阿姨", "重阳节茶话会", "社区活动室", "时间提前", int64(1796608800))
+	f.Add(int32(5), "", "", "", "", "已办结\n", int64(0))
+	f.Add(int32(1), "司马光明", "", "", "", "", int64(-1))
+	r, err := NewRenderer(DefaultSignature, 0, shanghai)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, event int32, name, preferred, activity, place, detail string, unix int64) {
+		when := time.Unix(unix, 0)
+		text, err := r.Render(pb.MessageEvent(event), Addressee{Name: name, Preferred: preferred, Sex: registryv1.Sex_FEMALE},
+			Particulars{Activity: activity, Place: place, Detail: detail, Start: when, DueDate: when, CommunityName: place, Ticket: preferred})
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(text, DefaultSignature) || utf8.RuneCountInString(text) > DefaultMaxRunes || strings.ContainsAny(text, "\r\n") {
+			t.Errorf("rendering %q", text)
+		}
+	})
 }
