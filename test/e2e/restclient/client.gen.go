@@ -6276,6 +6276,10 @@ type V1WorkItem struct {
 	Summary    *string    `json:"summary,omitempty"`
 	UpdateTime *time.Time `json:"updateTime,omitempty"`
 
+	// WaitStartTime While WAITING: when the wait began (the clock pauses from then when
+	// it waits on the family).
+	WaitStartTime *time.Time `json:"waitStartTime,omitempty"`
+
 	// WaitingOn WaitingOn is whom a WAITING item waits for.
 	//
 	//  - FAMILY: The retiree or the family: the clock pauses.

@@ -1176,8 +1176,11 @@ type WorkItem struct {
 	// Seconds the clock was paused so far.
 	PausedSeconds int64 `protobuf:"varint,23,opt,name=paused_seconds,json=pausedSeconds,proto3" json:"paused_seconds,omitempty"`
 	// The history, oldest first (at most the last 50 events).
-	History       []*WorkEvent `protobuf:"bytes,24,rep,name=history,proto3" json:"history,omitempty"`
-	Etag          string       `protobuf:"bytes,25,opt,name=etag,proto3" json:"etag,omitempty"`
+	History []*WorkEvent `protobuf:"bytes,24,rep,name=history,proto3" json:"history,omitempty"`
+	Etag    string       `protobuf:"bytes,25,opt,name=etag,proto3" json:"etag,omitempty"`
+	// While WAITING: when the wait began (the clock pauses from then when
+	// it waits on the family).
+	WaitStartTime *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=wait_start_time,json=waitStartTime,proto3" json:"wait_start_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1385,6 +1388,13 @@ func (x *WorkItem) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *WorkItem) GetWaitStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WaitStartTime
+	}
+	return nil
 }
 
 // ClockCounts counts the open (not DONE or CANCELLED) items of a
@@ -5556,7 +5566,7 @@ const file_socmgmt_casework_v1_casework_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\".socmgmt.casework.v1.WorkEventKindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\"\xc1\b\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"\x85\t\n" +
 	"\bWorkItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.socmgmt.casework.v1.WorkKindR\x04kind\x126\n" +
@@ -5590,7 +5600,8 @@ const file_socmgmt_casework_v1_casework_proto_rawDesc = "" +
 	"close_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12%\n" +
 	"\x0epaused_seconds\x18\x17 \x01(\x03R\rpausedSeconds\x128\n" +
 	"\ahistory\x18\x18 \x03(\v2\x1e.socmgmt.casework.v1.WorkEventR\ahistory\x12\x12\n" +
-	"\x04etag\x18\x19 \x01(\tR\x04etag\"w\n" +
+	"\x04etag\x18\x19 \x01(\tR\x04etag\x12B\n" +
+	"\x0fwait_start_time\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\rwaitStartTime\"w\n" +
 	"\vClockCounts\x12\x19\n" +
 	"\bon_track\x18\x01 \x01(\x03R\aonTrack\x12\x17\n" +
 	"\aat_risk\x18\x02 \x01(\x03R\x06atRisk\x12\x1a\n" +
@@ -6175,144 +6186,145 @@ var file_socmgmt_casework_v1_casework_proto_depIdxs = []int32{
 	88,  // 12: socmgmt.casework.v1.WorkItem.update_time:type_name -> google.protobuf.Timestamp
 	88,  // 13: socmgmt.casework.v1.WorkItem.close_time:type_name -> google.protobuf.Timestamp
 	17,  // 14: socmgmt.casework.v1.WorkItem.history:type_name -> socmgmt.casework.v1.WorkEvent
-	18,  // 15: socmgmt.casework.v1.CreateWorkItemRequest.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 16: socmgmt.casework.v1.CreateWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 17: socmgmt.casework.v1.GetWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	2,   // 18: socmgmt.casework.v1.ListWorkItemsRequest.state:type_name -> socmgmt.casework.v1.WorkState
-	3,   // 19: socmgmt.casework.v1.ListWorkItemsRequest.clock:type_name -> socmgmt.casework.v1.Clock
-	0,   // 20: socmgmt.casework.v1.ListWorkItemsRequest.kind:type_name -> socmgmt.casework.v1.WorkKind
-	18,  // 21: socmgmt.casework.v1.ListWorkItemsResponse.items:type_name -> socmgmt.casework.v1.WorkItem
-	19,  // 22: socmgmt.casework.v1.ListWorkItemsResponse.counts:type_name -> socmgmt.casework.v1.ClockCounts
-	18,  // 23: socmgmt.casework.v1.ClaimWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 24: socmgmt.casework.v1.ReleaseWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 25: socmgmt.casework.v1.ReassignWorkItemsResponse.items:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 26: socmgmt.casework.v1.EscalateWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	4,   // 27: socmgmt.casework.v1.WaitWorkItemRequest.waiting_on:type_name -> socmgmt.casework.v1.WaitingOn
-	18,  // 28: socmgmt.casework.v1.WaitWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 29: socmgmt.casework.v1.ResumeWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 30: socmgmt.casework.v1.CompleteWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	18,  // 31: socmgmt.casework.v1.CancelWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	6,   // 32: socmgmt.casework.v1.TierOverride.tier:type_name -> socmgmt.casework.v1.RiskTier
-	88,  // 33: socmgmt.casework.v1.TierOverride.set_time:type_name -> google.protobuf.Timestamp
-	6,   // 34: socmgmt.casework.v1.CareProfile.tier:type_name -> socmgmt.casework.v1.RiskTier
-	6,   // 35: socmgmt.casework.v1.CareProfile.derived_tier:type_name -> socmgmt.casework.v1.RiskTier
-	42,  // 36: socmgmt.casework.v1.CareProfile.override:type_name -> socmgmt.casework.v1.TierOverride
-	88,  // 37: socmgmt.casework.v1.CareProfile.last_visit_time:type_name -> google.protobuf.Timestamp
-	8,   // 38: socmgmt.casework.v1.CareProfile.last_outcome:type_name -> socmgmt.casework.v1.VisitOutcome
-	88,  // 39: socmgmt.casework.v1.CareProfile.next_visit_due:type_name -> google.protobuf.Timestamp
-	7,   // 40: socmgmt.casework.v1.Visit.method:type_name -> socmgmt.casework.v1.VisitMethod
-	88,  // 41: socmgmt.casework.v1.Visit.visit_time:type_name -> google.protobuf.Timestamp
-	8,   // 42: socmgmt.casework.v1.Visit.outcome:type_name -> socmgmt.casework.v1.VisitOutcome
-	88,  // 43: socmgmt.casework.v1.Visit.record_time:type_name -> google.protobuf.Timestamp
-	43,  // 44: socmgmt.casework.v1.GetCareProfileResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
-	6,   // 45: socmgmt.casework.v1.SetCareTierRequest.tier:type_name -> socmgmt.casework.v1.RiskTier
-	43,  // 46: socmgmt.casework.v1.SetCareTierResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
-	9,   // 47: socmgmt.casework.v1.ReportCrisisRequest.kind:type_name -> socmgmt.casework.v1.CrisisKind
-	88,  // 48: socmgmt.casework.v1.ReportCrisisRequest.occurred_time:type_name -> google.protobuf.Timestamp
-	18,  // 49: socmgmt.casework.v1.ReportCrisisResponse.item:type_name -> socmgmt.casework.v1.WorkItem
-	44,  // 50: socmgmt.casework.v1.RecordVisitRequest.visit:type_name -> socmgmt.casework.v1.Visit
-	44,  // 51: socmgmt.casework.v1.RecordVisitResponse.visit:type_name -> socmgmt.casework.v1.Visit
-	43,  // 52: socmgmt.casework.v1.RecordVisitResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
-	44,  // 53: socmgmt.casework.v1.ListVisitsResponse.visits:type_name -> socmgmt.casework.v1.Visit
-	55,  // 54: socmgmt.casework.v1.GetVisitReportResponse.rows:type_name -> socmgmt.casework.v1.VisitReportRow
-	1,   // 55: socmgmt.casework.v1.TicketCategory.priority:type_name -> socmgmt.casework.v1.Priority
-	10,  // 56: socmgmt.casework.v1.Ticket.channel:type_name -> socmgmt.casework.v1.TicketChannel
-	16,  // 57: socmgmt.casework.v1.Ticket.subject:type_name -> socmgmt.casework.v1.Subject
-	11,  // 58: socmgmt.casework.v1.Ticket.state:type_name -> socmgmt.casework.v1.TicketState
-	88,  // 59: socmgmt.casework.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
-	88,  // 60: socmgmt.casework.v1.Ticket.due_time:type_name -> google.protobuf.Timestamp
-	3,   // 61: socmgmt.casework.v1.Ticket.clock:type_name -> socmgmt.casework.v1.Clock
-	88,  // 62: socmgmt.casework.v1.Ticket.resolve_time:type_name -> google.protobuf.Timestamp
-	12,  // 63: socmgmt.casework.v1.Ticket.satisfaction:type_name -> socmgmt.casework.v1.Satisfaction
-	88,  // 64: socmgmt.casework.v1.Ticket.callback_time:type_name -> google.protobuf.Timestamp
-	61,  // 65: socmgmt.casework.v1.CreateTicketRequest.ticket:type_name -> socmgmt.casework.v1.Ticket
-	61,  // 66: socmgmt.casework.v1.CreateTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
-	61,  // 67: socmgmt.casework.v1.GetTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
-	11,  // 68: socmgmt.casework.v1.ListTicketsRequest.state:type_name -> socmgmt.casework.v1.TicketState
-	61,  // 69: socmgmt.casework.v1.ListTicketsResponse.tickets:type_name -> socmgmt.casework.v1.Ticket
-	61,  // 70: socmgmt.casework.v1.ResolveTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
-	12,  // 71: socmgmt.casework.v1.RecordCallbackRequest.satisfaction:type_name -> socmgmt.casework.v1.Satisfaction
-	61,  // 72: socmgmt.casework.v1.RecordCallbackResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
-	60,  // 73: socmgmt.casework.v1.ListTicketCategoriesResponse.categories:type_name -> socmgmt.casework.v1.TicketCategory
-	60,  // 74: socmgmt.casework.v1.SetTicketCategoryRequest.category:type_name -> socmgmt.casework.v1.TicketCategory
-	60,  // 75: socmgmt.casework.v1.SetTicketCategoryResponse.category:type_name -> socmgmt.casework.v1.TicketCategory
-	15,  // 76: socmgmt.casework.v1.MessagePreferences.recipients:type_name -> socmgmt.casework.v1.Recipient
-	88,  // 77: socmgmt.casework.v1.MessagePreferences.update_time:type_name -> google.protobuf.Timestamp
-	13,  // 78: socmgmt.casework.v1.Message.event:type_name -> socmgmt.casework.v1.MessageEvent
-	15,  // 79: socmgmt.casework.v1.Message.recipient:type_name -> socmgmt.casework.v1.Recipient
-	14,  // 80: socmgmt.casework.v1.Message.state:type_name -> socmgmt.casework.v1.DeliveryState
-	88,  // 81: socmgmt.casework.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	88,  // 82: socmgmt.casework.v1.Message.send_after:type_name -> google.protobuf.Timestamp
-	88,  // 83: socmgmt.casework.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
-	13,  // 84: socmgmt.casework.v1.MessageTemplate.event:type_name -> socmgmt.casework.v1.MessageEvent
-	76,  // 85: socmgmt.casework.v1.GetMessagePreferencesResponse.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
-	76,  // 86: socmgmt.casework.v1.SetMessagePreferencesRequest.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
-	76,  // 87: socmgmt.casework.v1.SetMessagePreferencesResponse.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
-	77,  // 88: socmgmt.casework.v1.ListMessagesResponse.messages:type_name -> socmgmt.casework.v1.Message
-	78,  // 89: socmgmt.casework.v1.ListMessageTemplatesResponse.templates:type_name -> socmgmt.casework.v1.MessageTemplate
-	20,  // 90: socmgmt.casework.v1.CaseworkService.CreateWorkItem:input_type -> socmgmt.casework.v1.CreateWorkItemRequest
-	22,  // 91: socmgmt.casework.v1.CaseworkService.GetWorkItem:input_type -> socmgmt.casework.v1.GetWorkItemRequest
-	24,  // 92: socmgmt.casework.v1.CaseworkService.ListWorkItems:input_type -> socmgmt.casework.v1.ListWorkItemsRequest
-	26,  // 93: socmgmt.casework.v1.CaseworkService.ClaimWorkItem:input_type -> socmgmt.casework.v1.ClaimWorkItemRequest
-	28,  // 94: socmgmt.casework.v1.CaseworkService.ReleaseWorkItem:input_type -> socmgmt.casework.v1.ReleaseWorkItemRequest
-	30,  // 95: socmgmt.casework.v1.CaseworkService.ReassignWorkItems:input_type -> socmgmt.casework.v1.ReassignWorkItemsRequest
-	32,  // 96: socmgmt.casework.v1.CaseworkService.EscalateWorkItem:input_type -> socmgmt.casework.v1.EscalateWorkItemRequest
-	34,  // 97: socmgmt.casework.v1.CaseworkService.WaitWorkItem:input_type -> socmgmt.casework.v1.WaitWorkItemRequest
-	36,  // 98: socmgmt.casework.v1.CaseworkService.ResumeWorkItem:input_type -> socmgmt.casework.v1.ResumeWorkItemRequest
-	38,  // 99: socmgmt.casework.v1.CaseworkService.CompleteWorkItem:input_type -> socmgmt.casework.v1.CompleteWorkItemRequest
-	40,  // 100: socmgmt.casework.v1.CaseworkService.CancelWorkItem:input_type -> socmgmt.casework.v1.CancelWorkItemRequest
-	45,  // 101: socmgmt.casework.v1.CaseworkService.GetCareProfile:input_type -> socmgmt.casework.v1.GetCareProfileRequest
-	47,  // 102: socmgmt.casework.v1.CaseworkService.SetCareTier:input_type -> socmgmt.casework.v1.SetCareTierRequest
-	49,  // 103: socmgmt.casework.v1.CaseworkService.ReportCrisis:input_type -> socmgmt.casework.v1.ReportCrisisRequest
-	51,  // 104: socmgmt.casework.v1.CaseworkService.RecordVisit:input_type -> socmgmt.casework.v1.RecordVisitRequest
-	53,  // 105: socmgmt.casework.v1.CaseworkService.ListVisits:input_type -> socmgmt.casework.v1.ListVisitsRequest
-	56,  // 106: socmgmt.casework.v1.CaseworkService.GetVisitReport:input_type -> socmgmt.casework.v1.GetVisitReportRequest
-	58,  // 107: socmgmt.casework.v1.CaseworkService.ScheduleVisits:input_type -> socmgmt.casework.v1.ScheduleVisitsRequest
-	62,  // 108: socmgmt.casework.v1.CaseworkService.CreateTicket:input_type -> socmgmt.casework.v1.CreateTicketRequest
-	64,  // 109: socmgmt.casework.v1.CaseworkService.GetTicket:input_type -> socmgmt.casework.v1.GetTicketRequest
-	66,  // 110: socmgmt.casework.v1.CaseworkService.ListTickets:input_type -> socmgmt.casework.v1.ListTicketsRequest
-	68,  // 111: socmgmt.casework.v1.CaseworkService.ResolveTicket:input_type -> socmgmt.casework.v1.ResolveTicketRequest
-	70,  // 112: socmgmt.casework.v1.CaseworkService.RecordCallback:input_type -> socmgmt.casework.v1.RecordCallbackRequest
-	72,  // 113: socmgmt.casework.v1.CaseworkService.ListTicketCategories:input_type -> socmgmt.casework.v1.ListTicketCategoriesRequest
-	74,  // 114: socmgmt.casework.v1.CaseworkService.SetTicketCategory:input_type -> socmgmt.casework.v1.SetTicketCategoryRequest
-	79,  // 115: socmgmt.casework.v1.CaseworkService.GetMessagePreferences:input_type -> socmgmt.casework.v1.GetMessagePreferencesRequest
-	81,  // 116: socmgmt.casework.v1.CaseworkService.SetMessagePreferences:input_type -> socmgmt.casework.v1.SetMessagePreferencesRequest
-	83,  // 117: socmgmt.casework.v1.CaseworkService.ListMessages:input_type -> socmgmt.casework.v1.ListMessagesRequest
-	85,  // 118: socmgmt.casework.v1.CaseworkService.ListMessageTemplates:input_type -> socmgmt.casework.v1.ListMessageTemplatesRequest
-	21,  // 119: socmgmt.casework.v1.CaseworkService.CreateWorkItem:output_type -> socmgmt.casework.v1.CreateWorkItemResponse
-	23,  // 120: socmgmt.casework.v1.CaseworkService.GetWorkItem:output_type -> socmgmt.casework.v1.GetWorkItemResponse
-	25,  // 121: socmgmt.casework.v1.CaseworkService.ListWorkItems:output_type -> socmgmt.casework.v1.ListWorkItemsResponse
-	27,  // 122: socmgmt.casework.v1.CaseworkService.ClaimWorkItem:output_type -> socmgmt.casework.v1.ClaimWorkItemResponse
-	29,  // 123: socmgmt.casework.v1.CaseworkService.ReleaseWorkItem:output_type -> socmgmt.casework.v1.ReleaseWorkItemResponse
-	31,  // 124: socmgmt.casework.v1.CaseworkService.ReassignWorkItems:output_type -> socmgmt.casework.v1.ReassignWorkItemsResponse
-	33,  // 125: socmgmt.casework.v1.CaseworkService.EscalateWorkItem:output_type -> socmgmt.casework.v1.EscalateWorkItemResponse
-	35,  // 126: socmgmt.casework.v1.CaseworkService.WaitWorkItem:output_type -> socmgmt.casework.v1.WaitWorkItemResponse
-	37,  // 127: socmgmt.casework.v1.CaseworkService.ResumeWorkItem:output_type -> socmgmt.casework.v1.ResumeWorkItemResponse
-	39,  // 128: socmgmt.casework.v1.CaseworkService.CompleteWorkItem:output_type -> socmgmt.casework.v1.CompleteWorkItemResponse
-	41,  // 129: socmgmt.casework.v1.CaseworkService.CancelWorkItem:output_type -> socmgmt.casework.v1.CancelWorkItemResponse
-	46,  // 130: socmgmt.casework.v1.CaseworkService.GetCareProfile:output_type -> socmgmt.casework.v1.GetCareProfileResponse
-	48,  // 131: socmgmt.casework.v1.CaseworkService.SetCareTier:output_type -> socmgmt.casework.v1.SetCareTierResponse
-	50,  // 132: socmgmt.casework.v1.CaseworkService.ReportCrisis:output_type -> socmgmt.casework.v1.ReportCrisisResponse
-	52,  // 133: socmgmt.casework.v1.CaseworkService.RecordVisit:output_type -> socmgmt.casework.v1.RecordVisitResponse
-	54,  // 134: socmgmt.casework.v1.CaseworkService.ListVisits:output_type -> socmgmt.casework.v1.ListVisitsResponse
-	57,  // 135: socmgmt.casework.v1.CaseworkService.GetVisitReport:output_type -> socmgmt.casework.v1.GetVisitReportResponse
-	59,  // 136: socmgmt.casework.v1.CaseworkService.ScheduleVisits:output_type -> socmgmt.casework.v1.ScheduleVisitsResponse
-	63,  // 137: socmgmt.casework.v1.CaseworkService.CreateTicket:output_type -> socmgmt.casework.v1.CreateTicketResponse
-	65,  // 138: socmgmt.casework.v1.CaseworkService.GetTicket:output_type -> socmgmt.casework.v1.GetTicketResponse
-	67,  // 139: socmgmt.casework.v1.CaseworkService.ListTickets:output_type -> socmgmt.casework.v1.ListTicketsResponse
-	69,  // 140: socmgmt.casework.v1.CaseworkService.ResolveTicket:output_type -> socmgmt.casework.v1.ResolveTicketResponse
-	71,  // 141: socmgmt.casework.v1.CaseworkService.RecordCallback:output_type -> socmgmt.casework.v1.RecordCallbackResponse
-	73,  // 142: socmgmt.casework.v1.CaseworkService.ListTicketCategories:output_type -> socmgmt.casework.v1.ListTicketCategoriesResponse
-	75,  // 143: socmgmt.casework.v1.CaseworkService.SetTicketCategory:output_type -> socmgmt.casework.v1.SetTicketCategoryResponse
-	80,  // 144: socmgmt.casework.v1.CaseworkService.GetMessagePreferences:output_type -> socmgmt.casework.v1.GetMessagePreferencesResponse
-	82,  // 145: socmgmt.casework.v1.CaseworkService.SetMessagePreferences:output_type -> socmgmt.casework.v1.SetMessagePreferencesResponse
-	84,  // 146: socmgmt.casework.v1.CaseworkService.ListMessages:output_type -> socmgmt.casework.v1.ListMessagesResponse
-	86,  // 147: socmgmt.casework.v1.CaseworkService.ListMessageTemplates:output_type -> socmgmt.casework.v1.ListMessageTemplatesResponse
-	119, // [119:148] is the sub-list for method output_type
-	90,  // [90:119] is the sub-list for method input_type
-	90,  // [90:90] is the sub-list for extension type_name
-	90,  // [90:90] is the sub-list for extension extendee
-	0,   // [0:90] is the sub-list for field type_name
+	88,  // 15: socmgmt.casework.v1.WorkItem.wait_start_time:type_name -> google.protobuf.Timestamp
+	18,  // 16: socmgmt.casework.v1.CreateWorkItemRequest.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 17: socmgmt.casework.v1.CreateWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 18: socmgmt.casework.v1.GetWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	2,   // 19: socmgmt.casework.v1.ListWorkItemsRequest.state:type_name -> socmgmt.casework.v1.WorkState
+	3,   // 20: socmgmt.casework.v1.ListWorkItemsRequest.clock:type_name -> socmgmt.casework.v1.Clock
+	0,   // 21: socmgmt.casework.v1.ListWorkItemsRequest.kind:type_name -> socmgmt.casework.v1.WorkKind
+	18,  // 22: socmgmt.casework.v1.ListWorkItemsResponse.items:type_name -> socmgmt.casework.v1.WorkItem
+	19,  // 23: socmgmt.casework.v1.ListWorkItemsResponse.counts:type_name -> socmgmt.casework.v1.ClockCounts
+	18,  // 24: socmgmt.casework.v1.ClaimWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 25: socmgmt.casework.v1.ReleaseWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 26: socmgmt.casework.v1.ReassignWorkItemsResponse.items:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 27: socmgmt.casework.v1.EscalateWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	4,   // 28: socmgmt.casework.v1.WaitWorkItemRequest.waiting_on:type_name -> socmgmt.casework.v1.WaitingOn
+	18,  // 29: socmgmt.casework.v1.WaitWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 30: socmgmt.casework.v1.ResumeWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 31: socmgmt.casework.v1.CompleteWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	18,  // 32: socmgmt.casework.v1.CancelWorkItemResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	6,   // 33: socmgmt.casework.v1.TierOverride.tier:type_name -> socmgmt.casework.v1.RiskTier
+	88,  // 34: socmgmt.casework.v1.TierOverride.set_time:type_name -> google.protobuf.Timestamp
+	6,   // 35: socmgmt.casework.v1.CareProfile.tier:type_name -> socmgmt.casework.v1.RiskTier
+	6,   // 36: socmgmt.casework.v1.CareProfile.derived_tier:type_name -> socmgmt.casework.v1.RiskTier
+	42,  // 37: socmgmt.casework.v1.CareProfile.override:type_name -> socmgmt.casework.v1.TierOverride
+	88,  // 38: socmgmt.casework.v1.CareProfile.last_visit_time:type_name -> google.protobuf.Timestamp
+	8,   // 39: socmgmt.casework.v1.CareProfile.last_outcome:type_name -> socmgmt.casework.v1.VisitOutcome
+	88,  // 40: socmgmt.casework.v1.CareProfile.next_visit_due:type_name -> google.protobuf.Timestamp
+	7,   // 41: socmgmt.casework.v1.Visit.method:type_name -> socmgmt.casework.v1.VisitMethod
+	88,  // 42: socmgmt.casework.v1.Visit.visit_time:type_name -> google.protobuf.Timestamp
+	8,   // 43: socmgmt.casework.v1.Visit.outcome:type_name -> socmgmt.casework.v1.VisitOutcome
+	88,  // 44: socmgmt.casework.v1.Visit.record_time:type_name -> google.protobuf.Timestamp
+	43,  // 45: socmgmt.casework.v1.GetCareProfileResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
+	6,   // 46: socmgmt.casework.v1.SetCareTierRequest.tier:type_name -> socmgmt.casework.v1.RiskTier
+	43,  // 47: socmgmt.casework.v1.SetCareTierResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
+	9,   // 48: socmgmt.casework.v1.ReportCrisisRequest.kind:type_name -> socmgmt.casework.v1.CrisisKind
+	88,  // 49: socmgmt.casework.v1.ReportCrisisRequest.occurred_time:type_name -> google.protobuf.Timestamp
+	18,  // 50: socmgmt.casework.v1.ReportCrisisResponse.item:type_name -> socmgmt.casework.v1.WorkItem
+	44,  // 51: socmgmt.casework.v1.RecordVisitRequest.visit:type_name -> socmgmt.casework.v1.Visit
+	44,  // 52: socmgmt.casework.v1.RecordVisitResponse.visit:type_name -> socmgmt.casework.v1.Visit
+	43,  // 53: socmgmt.casework.v1.RecordVisitResponse.profile:type_name -> socmgmt.casework.v1.CareProfile
+	44,  // 54: socmgmt.casework.v1.ListVisitsResponse.visits:type_name -> socmgmt.casework.v1.Visit
+	55,  // 55: socmgmt.casework.v1.GetVisitReportResponse.rows:type_name -> socmgmt.casework.v1.VisitReportRow
+	1,   // 56: socmgmt.casework.v1.TicketCategory.priority:type_name -> socmgmt.casework.v1.Priority
+	10,  // 57: socmgmt.casework.v1.Ticket.channel:type_name -> socmgmt.casework.v1.TicketChannel
+	16,  // 58: socmgmt.casework.v1.Ticket.subject:type_name -> socmgmt.casework.v1.Subject
+	11,  // 59: socmgmt.casework.v1.Ticket.state:type_name -> socmgmt.casework.v1.TicketState
+	88,  // 60: socmgmt.casework.v1.Ticket.create_time:type_name -> google.protobuf.Timestamp
+	88,  // 61: socmgmt.casework.v1.Ticket.due_time:type_name -> google.protobuf.Timestamp
+	3,   // 62: socmgmt.casework.v1.Ticket.clock:type_name -> socmgmt.casework.v1.Clock
+	88,  // 63: socmgmt.casework.v1.Ticket.resolve_time:type_name -> google.protobuf.Timestamp
+	12,  // 64: socmgmt.casework.v1.Ticket.satisfaction:type_name -> socmgmt.casework.v1.Satisfaction
+	88,  // 65: socmgmt.casework.v1.Ticket.callback_time:type_name -> google.protobuf.Timestamp
+	61,  // 66: socmgmt.casework.v1.CreateTicketRequest.ticket:type_name -> socmgmt.casework.v1.Ticket
+	61,  // 67: socmgmt.casework.v1.CreateTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
+	61,  // 68: socmgmt.casework.v1.GetTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
+	11,  // 69: socmgmt.casework.v1.ListTicketsRequest.state:type_name -> socmgmt.casework.v1.TicketState
+	61,  // 70: socmgmt.casework.v1.ListTicketsResponse.tickets:type_name -> socmgmt.casework.v1.Ticket
+	61,  // 71: socmgmt.casework.v1.ResolveTicketResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
+	12,  // 72: socmgmt.casework.v1.RecordCallbackRequest.satisfaction:type_name -> socmgmt.casework.v1.Satisfaction
+	61,  // 73: socmgmt.casework.v1.RecordCallbackResponse.ticket:type_name -> socmgmt.casework.v1.Ticket
+	60,  // 74: socmgmt.casework.v1.ListTicketCategoriesResponse.categories:type_name -> socmgmt.casework.v1.TicketCategory
+	60,  // 75: socmgmt.casework.v1.SetTicketCategoryRequest.category:type_name -> socmgmt.casework.v1.TicketCategory
+	60,  // 76: socmgmt.casework.v1.SetTicketCategoryResponse.category:type_name -> socmgmt.casework.v1.TicketCategory
+	15,  // 77: socmgmt.casework.v1.MessagePreferences.recipients:type_name -> socmgmt.casework.v1.Recipient
+	88,  // 78: socmgmt.casework.v1.MessagePreferences.update_time:type_name -> google.protobuf.Timestamp
+	13,  // 79: socmgmt.casework.v1.Message.event:type_name -> socmgmt.casework.v1.MessageEvent
+	15,  // 80: socmgmt.casework.v1.Message.recipient:type_name -> socmgmt.casework.v1.Recipient
+	14,  // 81: socmgmt.casework.v1.Message.state:type_name -> socmgmt.casework.v1.DeliveryState
+	88,  // 82: socmgmt.casework.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	88,  // 83: socmgmt.casework.v1.Message.send_after:type_name -> google.protobuf.Timestamp
+	88,  // 84: socmgmt.casework.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
+	13,  // 85: socmgmt.casework.v1.MessageTemplate.event:type_name -> socmgmt.casework.v1.MessageEvent
+	76,  // 86: socmgmt.casework.v1.GetMessagePreferencesResponse.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
+	76,  // 87: socmgmt.casework.v1.SetMessagePreferencesRequest.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
+	76,  // 88: socmgmt.casework.v1.SetMessagePreferencesResponse.preferences:type_name -> socmgmt.casework.v1.MessagePreferences
+	77,  // 89: socmgmt.casework.v1.ListMessagesResponse.messages:type_name -> socmgmt.casework.v1.Message
+	78,  // 90: socmgmt.casework.v1.ListMessageTemplatesResponse.templates:type_name -> socmgmt.casework.v1.MessageTemplate
+	20,  // 91: socmgmt.casework.v1.CaseworkService.CreateWorkItem:input_type -> socmgmt.casework.v1.CreateWorkItemRequest
+	22,  // 92: socmgmt.casework.v1.CaseworkService.GetWorkItem:input_type -> socmgmt.casework.v1.GetWorkItemRequest
+	24,  // 93: socmgmt.casework.v1.CaseworkService.ListWorkItems:input_type -> socmgmt.casework.v1.ListWorkItemsRequest
+	26,  // 94: socmgmt.casework.v1.CaseworkService.ClaimWorkItem:input_type -> socmgmt.casework.v1.ClaimWorkItemRequest
+	28,  // 95: socmgmt.casework.v1.CaseworkService.ReleaseWorkItem:input_type -> socmgmt.casework.v1.ReleaseWorkItemRequest
+	30,  // 96: socmgmt.casework.v1.CaseworkService.ReassignWorkItems:input_type -> socmgmt.casework.v1.ReassignWorkItemsRequest
+	32,  // 97: socmgmt.casework.v1.CaseworkService.EscalateWorkItem:input_type -> socmgmt.casework.v1.EscalateWorkItemRequest
+	34,  // 98: socmgmt.casework.v1.CaseworkService.WaitWorkItem:input_type -> socmgmt.casework.v1.WaitWorkItemRequest
+	36,  // 99: socmgmt.casework.v1.CaseworkService.ResumeWorkItem:input_type -> socmgmt.casework.v1.ResumeWorkItemRequest
+	38,  // 100: socmgmt.casework.v1.CaseworkService.CompleteWorkItem:input_type -> socmgmt.casework.v1.CompleteWorkItemRequest
+	40,  // 101: socmgmt.casework.v1.CaseworkService.CancelWorkItem:input_type -> socmgmt.casework.v1.CancelWorkItemRequest
+	45,  // 102: socmgmt.casework.v1.CaseworkService.GetCareProfile:input_type -> socmgmt.casework.v1.GetCareProfileRequest
+	47,  // 103: socmgmt.casework.v1.CaseworkService.SetCareTier:input_type -> socmgmt.casework.v1.SetCareTierRequest
+	49,  // 104: socmgmt.casework.v1.CaseworkService.ReportCrisis:input_type -> socmgmt.casework.v1.ReportCrisisRequest
+	51,  // 105: socmgmt.casework.v1.CaseworkService.RecordVisit:input_type -> socmgmt.casework.v1.RecordVisitRequest
+	53,  // 106: socmgmt.casework.v1.CaseworkService.ListVisits:input_type -> socmgmt.casework.v1.ListVisitsRequest
+	56,  // 107: socmgmt.casework.v1.CaseworkService.GetVisitReport:input_type -> socmgmt.casework.v1.GetVisitReportRequest
+	58,  // 108: socmgmt.casework.v1.CaseworkService.ScheduleVisits:input_type -> socmgmt.casework.v1.ScheduleVisitsRequest
+	62,  // 109: socmgmt.casework.v1.CaseworkService.CreateTicket:input_type -> socmgmt.casework.v1.CreateTicketRequest
+	64,  // 110: socmgmt.casework.v1.CaseworkService.GetTicket:input_type -> socmgmt.casework.v1.GetTicketRequest
+	66,  // 111: socmgmt.casework.v1.CaseworkService.ListTickets:input_type -> socmgmt.casework.v1.ListTicketsRequest
+	68,  // 112: socmgmt.casework.v1.CaseworkService.ResolveTicket:input_type -> socmgmt.casework.v1.ResolveTicketRequest
+	70,  // 113: socmgmt.casework.v1.CaseworkService.RecordCallback:input_type -> socmgmt.casework.v1.RecordCallbackRequest
+	72,  // 114: socmgmt.casework.v1.CaseworkService.ListTicketCategories:input_type -> socmgmt.casework.v1.ListTicketCategoriesRequest
+	74,  // 115: socmgmt.casework.v1.CaseworkService.SetTicketCategory:input_type -> socmgmt.casework.v1.SetTicketCategoryRequest
+	79,  // 116: socmgmt.casework.v1.CaseworkService.GetMessagePreferences:input_type -> socmgmt.casework.v1.GetMessagePreferencesRequest
+	81,  // 117: socmgmt.casework.v1.CaseworkService.SetMessagePreferences:input_type -> socmgmt.casework.v1.SetMessagePreferencesRequest
+	83,  // 118: socmgmt.casework.v1.CaseworkService.ListMessages:input_type -> socmgmt.casework.v1.ListMessagesRequest
+	85,  // 119: socmgmt.casework.v1.CaseworkService.ListMessageTemplates:input_type -> socmgmt.casework.v1.ListMessageTemplatesRequest
+	21,  // 120: socmgmt.casework.v1.CaseworkService.CreateWorkItem:output_type -> socmgmt.casework.v1.CreateWorkItemResponse
+	23,  // 121: socmgmt.casework.v1.CaseworkService.GetWorkItem:output_type -> socmgmt.casework.v1.GetWorkItemResponse
+	25,  // 122: socmgmt.casework.v1.CaseworkService.ListWorkItems:output_type -> socmgmt.casework.v1.ListWorkItemsResponse
+	27,  // 123: socmgmt.casework.v1.CaseworkService.ClaimWorkItem:output_type -> socmgmt.casework.v1.ClaimWorkItemResponse
+	29,  // 124: socmgmt.casework.v1.CaseworkService.ReleaseWorkItem:output_type -> socmgmt.casework.v1.ReleaseWorkItemResponse
+	31,  // 125: socmgmt.casework.v1.CaseworkService.ReassignWorkItems:output_type -> socmgmt.casework.v1.ReassignWorkItemsResponse
+	33,  // 126: socmgmt.casework.v1.CaseworkService.EscalateWorkItem:output_type -> socmgmt.casework.v1.EscalateWorkItemResponse
+	35,  // 127: socmgmt.casework.v1.CaseworkService.WaitWorkItem:output_type -> socmgmt.casework.v1.WaitWorkItemResponse
+	37,  // 128: socmgmt.casework.v1.CaseworkService.ResumeWorkItem:output_type -> socmgmt.casework.v1.ResumeWorkItemResponse
+	39,  // 129: socmgmt.casework.v1.CaseworkService.CompleteWorkItem:output_type -> socmgmt.casework.v1.CompleteWorkItemResponse
+	41,  // 130: socmgmt.casework.v1.CaseworkService.CancelWorkItem:output_type -> socmgmt.casework.v1.CancelWorkItemResponse
+	46,  // 131: socmgmt.casework.v1.CaseworkService.GetCareProfile:output_type -> socmgmt.casework.v1.GetCareProfileResponse
+	48,  // 132: socmgmt.casework.v1.CaseworkService.SetCareTier:output_type -> socmgmt.casework.v1.SetCareTierResponse
+	50,  // 133: socmgmt.casework.v1.CaseworkService.ReportCrisis:output_type -> socmgmt.casework.v1.ReportCrisisResponse
+	52,  // 134: socmgmt.casework.v1.CaseworkService.RecordVisit:output_type -> socmgmt.casework.v1.RecordVisitResponse
+	54,  // 135: socmgmt.casework.v1.CaseworkService.ListVisits:output_type -> socmgmt.casework.v1.ListVisitsResponse
+	57,  // 136: socmgmt.casework.v1.CaseworkService.GetVisitReport:output_type -> socmgmt.casework.v1.GetVisitReportResponse
+	59,  // 137: socmgmt.casework.v1.CaseworkService.ScheduleVisits:output_type -> socmgmt.casework.v1.ScheduleVisitsResponse
+	63,  // 138: socmgmt.casework.v1.CaseworkService.CreateTicket:output_type -> socmgmt.casework.v1.CreateTicketResponse
+	65,  // 139: socmgmt.casework.v1.CaseworkService.GetTicket:output_type -> socmgmt.casework.v1.GetTicketResponse
+	67,  // 140: socmgmt.casework.v1.CaseworkService.ListTickets:output_type -> socmgmt.casework.v1.ListTicketsResponse
+	69,  // 141: socmgmt.casework.v1.CaseworkService.ResolveTicket:output_type -> socmgmt.casework.v1.ResolveTicketResponse
+	71,  // 142: socmgmt.casework.v1.CaseworkService.RecordCallback:output_type -> socmgmt.casework.v1.RecordCallbackResponse
+	73,  // 143: socmgmt.casework.v1.CaseworkService.ListTicketCategories:output_type -> socmgmt.casework.v1.ListTicketCategoriesResponse
+	75,  // 144: socmgmt.casework.v1.CaseworkService.SetTicketCategory:output_type -> socmgmt.casework.v1.SetTicketCategoryResponse
+	80,  // 145: socmgmt.casework.v1.CaseworkService.GetMessagePreferences:output_type -> socmgmt.casework.v1.GetMessagePreferencesResponse
+	82,  // 146: socmgmt.casework.v1.CaseworkService.SetMessagePreferences:output_type -> socmgmt.casework.v1.SetMessagePreferencesResponse
+	84,  // 147: socmgmt.casework.v1.CaseworkService.ListMessages:output_type -> socmgmt.casework.v1.ListMessagesResponse
+	86,  // 148: socmgmt.casework.v1.CaseworkService.ListMessageTemplates:output_type -> socmgmt.casework.v1.ListMessageTemplatesResponse
+	120, // [120:149] is the sub-list for method output_type
+	91,  // [91:120] is the sub-list for method input_type
+	91,  // [91:91] is the sub-list for extension type_name
+	91,  // [91:91] is the sub-list for extension extendee
+	0,   // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_casework_v1_casework_proto_init() }

@@ -1,0 +1,65 @@
+package casework
+
+import (
+	"github.com/socmgmt/socmgmt/internal/audit"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+)
+
+// Bucket names of the casework service's bbolt file, all in one place
+// (the retiree projection keeps its own, see internal/projection). Keys
+// are order-preserving: ids and community ids as strings ended by a 0
+// byte (boltstore.Prefix), times as 8-byte big-endian Unix seconds,
+// clocks and kinds as one byte.
+var (
+	// bucketMeta holds only the keys boltstore owns.
+	bucketMeta = boltstore.MetaBucket
+	// bucketAudit is the audit log of reads of retirees (see audit.Bucket).
+	bucketAudit = audit.Bucket
+	// bucketItems maps a work item's id to its WorkItem.
+	bucketItems = []byte("work_items")
+	// bucketOpenByDue holds community, 0, due, id -> idxValue: the open
+	// items of a community by due time, the queue.
+	bucketOpenByDue = []byte("work_open_by_due")
+	// bucketOpenByClock holds community, 0, clock, due, id -> idxValue:
+	// the same items by stored clock first, for a queue of one clock.
+	bucketOpenByClock = []byte("work_open_by_clock")
+	// bucketOpenByAssignee holds assignee, 0, due, id -> idxValue (with
+	// the community): a person's open items by due time.
+	bucketOpenByAssignee = []byte("work_open_by_assignee")
+	// bucketTransitions holds time, id -> nil: when each open item's
+	// stored clock next changes (to AT_RISK or BREACHED), for the sweeper.
+	// Paused, breached and closed items have none.
+	bucketTransitions = []byte("work_transitions")
+	// bucketSources maps source, 0, source key -> item id: one item ever
+	// per signal of a feed, visit or ticket.
+	bucketSources = []byte("work_sources")
+	// bucketOpenByRetiree holds retiree id, 0, item id -> nil: the open
+	// items about a retiree, which move with them.
+	bucketOpenByRetiree = []byte("work_open_by_retiree")
+	// bucketClosedByCommunity holds community, 0, close time, id -> nil:
+	// a community's closed items, for history lists.
+	bucketClosedByCommunity = []byte("work_closed_by_community")
+	// bucketCounts holds the counters of open items by clock (see
+	// countKey): four big-endian int64s, on track, at risk, breached,
+	// waiting.
+	bucketCounts = []byte("work_counts")
+	// bucketRequestKeys maps a CreateWorkItem request key, scoped to its
+	// caller, to the fingerprint of the item it created and its id.
+	bucketRequestKeys = []byte("work_request_keys")
+
+	// bucketsV1 are the buckets of storage version 1.
+	bucketsV1 = [][]byte{
+		bucketMeta, bucketAudit, bucketItems, bucketOpenByDue, bucketOpenByClock, bucketOpenByAssignee,
+		bucketTransitions, bucketSources, bucketOpenByRetiree, bucketClosedByCommunity, bucketCounts,
+		bucketRequestKeys,
+	}
+)
+
+// storageSchema is the layout of casework.db, which OpenStore opens with
+// servicedb.Open; boltstore.Schema says how to change it.
+var storageSchema = boltstore.Schema{
+	Meta:       bucketMeta,
+	Buckets:    bucketsV1,
+	Version: 1,
+	// No migrations yet: every casework file was written at version 1.
+}
