@@ -37,13 +37,14 @@ OPENAPI_OUT := $(BIN)/_openapi
 # The Go REST client of the end-to-end tests, generated from the document.
 RESTCLIENT_CONFIG := test/e2e/restclient/oapi-codegen.yaml
 
-PROGRAMS := registry gateway socmgmt activity handover pension
+PROGRAMS := registry gateway socmgmt activity handover pension casework
 registry_PKG := ./services/registry/cmd/registry
 gateway_PKG  := ./gateway/cmd/gateway
 socmgmt_PKG  := ./cmd/socmgmt
 pension_PKG  := ./services/pension/cmd/pension
 activity_PKG := ./services/activity/cmd/activity
 handover_PKG := ./services/handover/cmd/handover
+casework_PKG := ./services/casework/cmd/casework
 
 GENERATED := proto gateway/openapi test/e2e/restclient
 

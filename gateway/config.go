@@ -29,6 +29,8 @@ type Config struct {
 	PensionAddr string
 	// ActivityAddr is the host:port of the activity gRPC service, or empty.
 	ActivityAddr string
+	// CaseworkAddr is the host:port of the casework gRPC service, or empty.
+	CaseworkAddr string
 	// AdminAddr is the host:port serving the gateway's Prometheus /metrics;
 	// empty disables it. It is separate so that metrics are never exposed
 	// on the public REST port.
@@ -109,6 +111,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HandoverAddr, "handover-addr", d.HandoverAddr, "host:port of the handover gRPC service (empty: not served)")
 	fs.StringVar(&c.PensionAddr, "pension-addr", d.PensionAddr, "host:port of the pension gRPC service (empty: not served)")
 	fs.StringVar(&c.ActivityAddr, "activity-addr", d.ActivityAddr, "host:port of the activity gRPC service (empty: not served)")
+	fs.StringVar(&c.CaseworkAddr, "casework-addr", d.CaseworkAddr, "host:port of the casework gRPC service (empty: not served)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", d.AdminAddr, "host:port of the Prometheus /metrics endpoint (empty: disabled)")
 	fs.StringVar(&c.TokenKey, "token-key", d.TokenKey, "Ed25519 key `file` (PEM, or a directory of them) that verifies the admin tokens of the admin port's /debug/pprof/ (empty: profiles refused)")
 	fs.StringVar(&c.ServiceTokenFile, "service-token-file", d.ServiceTokenFile, "`file` of a pre-issued service token for reading registry's list of revoked tokens (default: mint them with --token-key)")

@@ -20,7 +20,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, ""},
 		{"all upstreams", func(c *Config) {
-			c.HandoverAddr, c.PensionAddr, c.ActivityAddr = "127.0.0.1:9102", "127.0.0.1:9103", "127.0.0.1:9104"
+			c.HandoverAddr, c.PensionAddr, c.ActivityAddr, c.CaseworkAddr = "127.0.0.1:9102", "127.0.0.1:9103", "127.0.0.1:9104", "127.0.0.1:9105"
 		}, ""},
 		{"metrics disabled", func(c *Config) { c.AdminAddr = "" }, ""},
 		{"no http address", func(c *Config) { c.HTTPAddr = "" }, "--http-addr is required"},

@@ -31,6 +31,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	caseworkv1 "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -77,6 +78,9 @@ func (c Config) services() []service {
 			return pensionv1.RegisterPensionServiceHandlerClient(ctx, mux, pensionv1.NewPensionServiceClient(cc))
 		}},
 		{name: "activity", addr: c.ActivityAddr, register: registerActivity},
+		{name: "casework", addr: c.CaseworkAddr, register: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+			return caseworkv1.RegisterCaseworkServiceHandlerClient(ctx, mux, caseworkv1.NewCaseworkServiceClient(cc))
+		}},
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/requestid"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	caseworkv1 "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -209,6 +210,7 @@ func startUpstream(t *testing.T, opts ...grpc.ServerOption) *testUpstream {
 	handoverv1.RegisterHandoverServiceServer(u.srv, handoverv1.UnimplementedHandoverServiceServer{})
 	pensionv1.RegisterPensionServiceServer(u.srv, pensionv1.UnimplementedPensionServiceServer{})
 	activityv1.RegisterActivityServiceServer(u.srv, activityv1.UnimplementedActivityServiceServer{})
+	caseworkv1.RegisterCaseworkServiceServer(u.srv, caseworkv1.UnimplementedCaseworkServiceServer{})
 	grpc_health_v1.RegisterHealthServer(u.srv, u.health)
 	go u.srv.Serve(lis)
 	t.Cleanup(u.srv.Stop)

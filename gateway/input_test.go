@@ -22,12 +22,12 @@ import (
 )
 
 // startFullGateway starts the fake upstream (registry, and the other
-// services answering Unimplemented) and a gateway in front of all four.
+// services answering Unimplemented) and a gateway in front of all five.
 func startFullGateway(t *testing.T, change func(*Config)) (*testUpstream, string) {
 	t.Helper()
 	up := startUpstream(t)
 	cfg := testConfig(up.addr)
-	cfg.HandoverAddr, cfg.PensionAddr, cfg.ActivityAddr = up.addr, up.addr, up.addr
+	cfg.HandoverAddr, cfg.PensionAddr, cfg.ActivityAddr, cfg.CaseworkAddr = up.addr, up.addr, up.addr, up.addr
 	if change != nil {
 		change(&cfg)
 	}

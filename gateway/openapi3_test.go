@@ -263,7 +263,7 @@ func TestOpenAPIDocumentDescribes(t *testing.T) {
 func TestOpenAPIDocumentCoversEveryRoute(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("127.0.0.1:1") // dialled lazily, never reached
-	cfg.HandoverAddr, cfg.PensionAddr, cfg.ActivityAddr = "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1"
+	cfg.HandoverAddr, cfg.PensionAddr, cfg.ActivityAddr, cfg.CaseworkAddr = "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1"
 	g, err := New(cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ var auditedAdminAddrs = map[string]string{
 	"registry": defaultAdminAddrs["registry"],
 	"pension":  defaultAdminAddrs["pension"],
 	"activity": defaultAdminAddrs["activity"],
+	"casework": defaultAdminAddrs["casework"],
 }
 
 // auditVerifySubject names audit verify's caller in the service's log.

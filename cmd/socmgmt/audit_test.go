@@ -201,7 +201,7 @@ func TestAuditVerifyRefusesBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--file", "x.db"}, "--service is required"},
-		{[]string{"--service", "handover", "--file", "x.db"}, `--service "handover": want one of activity, pension, registry`},
+		{[]string{"--service", "handover", "--file", "x.db"}, `--service "handover": want one of activity, casework, pension, registry`},
 		{[]string{"--service", "registry", "--file", "x.db", "--audit-key", notAKey}, "--audit-key: authn: " + notAKey},
 	} {
 		err := run(context.Background(), append([]string{"audit", "verify"}, tc.args...), &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" })

@@ -26,6 +26,7 @@ var defaultAdminAddrs = map[string]string{
 	"handover": "127.0.0.1:9202",
 	"pension":  "127.0.0.1:9203",
 	"activity": "127.0.0.1:9204",
+	"casework": "127.0.0.1:9205",
 }
 
 const (
@@ -62,7 +63,7 @@ and checked page by page (bbolt's tx.Check), synced to disk and renamed into
 place. A copy that does not verify leaves no FILE. The file has mode 0600: it
 holds every retiree's personal data.
 
-Services: registry, pension, activity, handover. The admin address defaults
+Services: registry, pension, activity, handover, casework. The admin address defaults
 to the service's under "make run"; --addr overrides it. The admin port
 answers only callers on its own machine, so run this there.
 

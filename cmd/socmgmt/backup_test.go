@@ -125,7 +125,7 @@ func TestBackupCommand(t *testing.T) {
 		{name: "not a database", args: []string{"--service", "registry", "--addr", garbage, "--key", keyFile}, wantErr: "the backup does not verify"},
 		{name: "a page overwritten", args: []string{"--service", "registry", "--addr", flipped, "--key", keyFile}, wantErr: "the backup does not verify"},
 		{name: "download cut short", args: []string{"--service", "registry", "--addr", cut, "--key", keyFile}, wantErr: "download cut short"},
-		{name: "unknown service", args: []string{"--service", "gateway", "--key", keyFile}, wantErr: `--service "gateway": want one of activity, handover, pension, registry`},
+		{name: "unknown service", args: []string{"--service", "gateway", "--key", keyFile}, wantErr: `--service "gateway": want one of activity, casework, handover, pension, registry`},
 		{name: "no service", args: []string{"--key", keyFile}, wantErr: "--service is required"},
 	}
 	for _, tc := range tests {

@@ -31,8 +31,8 @@ func parseConfig(args []string, out io.Writer) (config, error) {
 		fmt.Fprint(out, `Usage: go run ./scripts/devrun [flags]
 
 Starts the socmgmt stack on 127.0.0.1 for development, as "make run" does:
-registry (gRPC :9101), then handover (:9102), pension (:9103) and activity
-(:9104) when they are built, then the gateway (HTTP :8080). It creates the
+registry (gRPC :9101), then handover (:9102), pension (:9103), activity
+(:9104) and casework (:9105) when they are built, then the gateway (HTTP :8080). It creates the
 development keys in the data directory if they are missing (the signing
 key, the ID-number key, the data key and each audited service's audit
 key), and a development CA with a certificate for each program in

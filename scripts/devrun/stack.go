@@ -76,6 +76,7 @@ func services() []service {
 		{name: "handover", grpcAddr: "127.0.0.1:9102", adminAddr: "127.0.0.1:9202", upstreams: []string{"registry", "activity"}},
 		{name: "pension", grpcAddr: "127.0.0.1:9103", adminAddr: "127.0.0.1:9203", idKey: true, audited: true, sealed: true, upstreams: []string{"registry"}},
 		{name: "activity", grpcAddr: "127.0.0.1:9104", adminAddr: "127.0.0.1:9204", audited: true, upstreams: []string{"registry"}},
+		{name: "casework", grpcAddr: "127.0.0.1:9105", adminAddr: "127.0.0.1:9205", audited: true, upstreams: []string{"registry"}},
 	}
 }
 

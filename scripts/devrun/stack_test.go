@@ -52,7 +52,7 @@ func TestStackProcs(t *testing.T) {
 		},
 		{
 			name:     "the whole stack",
-			programs: []string{"registry", "handover", "pension", "activity", "gateway"},
+			programs: []string{"registry", "handover", "pension", "activity", "casework", "gateway"},
 			want: []want{
 				{"registry", "/opt/bin/registry", registryArgs},
 				{"handover", "/opt/bin/handover", slices.Concat([]string{
@@ -72,10 +72,16 @@ func TestStackProcs(t *testing.T) {
 					"--audit-key", "/srv/var/dev-audit-activity.key",
 					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
 				})},
+				{"casework", "/opt/bin/casework", slices.Concat([]string{
+					"--grpc-addr", "127.0.0.1:9105", "--admin-addr", "127.0.0.1:9205", "--data-dir", "/srv/var",
+					"--token-key", "/srv/var/dev-signing.key"}, serves("casework"), []string{
+					"--audit-key", "/srv/var/dev-audit-casework.key",
+					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+				})},
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
 					"--handover-addr", "127.0.0.1:9102", "--pension-addr", "127.0.0.1:9103", "--activity-addr", "127.0.0.1:9104",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
+					"--casework-addr", "127.0.0.1:9105", "--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
 			},
 		},
 		{
@@ -204,13 +210,13 @@ func TestPrepareDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{idKeyName, dataKeyName, auditKeyName("registry"), auditKeyName("pension"), auditKeyName("activity")} {
+	for _, name := range []string{idKeyName, dataKeyName, auditKeyName("registry"), auditKeyName("pension"), auditKeyName("activity"), auditKeyName("casework")} {
 		if fi, err := os.Stat(filepath.Join(cfg.DataDir, name)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, %v; want a file of mode 0600", name, fi, err)
 		}
 	}
-	if len(logged) != 7 {
-		t.Errorf("logged %q, want the creation of six keys and of the certificates", logged)
+	if len(logged) != 8 {
+		t.Errorf("logged %q, want the creation of seven keys and of the certificates", logged)
 	}
 	tls := cfg.tlsDir()
 	if _, err := (tlsfiles.Client{CAFile: tls.CA(), CertFile: tls.Cert("cli"), KeyFile: tls.Key("cli")}).Config(); err != nil {

@@ -58,8 +58,8 @@ var (
 // storageSchema is the layout of casework.db, which OpenStore opens with
 // servicedb.Open; boltstore.Schema says how to change it.
 var storageSchema = boltstore.Schema{
-	Meta:       bucketMeta,
-	Buckets:    bucketsV1,
+	Meta:    bucketMeta,
+	Buckets: bucketsV1,
 	Version: 1,
 	// No migrations yet: every casework file was written at version 1.
 }
