@@ -1,28 +1,18 @@
 package handover
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socmgmt/socmgmt/gateway"
+	"github.com/socmgmt/socmgmt/internal/gatewaytest"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 )
@@ -264,50 +254,9 @@ func TestCustodyAuthorisationMatrix(t *testing.T) {
 	}
 }
 
-// restClient returns a function that makes a REST call through a real
-// gateway in front of the handover service at addr, with the bearer
-// token of ctx's calls, and turns the answer into the gRPC status it
-// carries (nil for 200), checking that the HTTP status is the code's.
-func restClient(t *testing.T, addr string) func(ctx context.Context, method, path, body string) error {
+// restClient returns a REST call through a real gateway in front of the
+// handover service at addr (see gatewaytest.Client).
+func restClient(t *testing.T, addr string) gatewaytest.Call {
 	t.Helper()
-	cfg := gateway.DefaultConfig()
-	cfg.RegistryAddr, cfg.HandoverAddr, cfg.AdminAddr = "", addr, ""
-	g, err := gateway.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(g)
-	t.Cleanup(func() { srv.Close(); _ = g.Close() })
-	return func(ctx context.Context, method, path, body string) error {
-		req, err := http.NewRequestWithContext(context.Background(), method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
-			req.Header.Set("Authorization", md.Get("authorization")[0])
-		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		st := new(spb.Status)
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(bytes.TrimSpace(raw), st); err != nil {
-			return fmt.Errorf("HTTP %d with a body that is no status: %w: %s", resp.StatusCode, err, raw)
-		}
-		if want := runtime.HTTPStatusFromCode(codes.Code(st.Code)); resp.StatusCode != want {
-			return fmt.Errorf("HTTP %d for %v, want %d", resp.StatusCode, codes.Code(st.Code), want)
-		}
-		return status.ErrorProto(st)
-	}
+	return gatewaytest.Client(t, func(c *gateway.Config) { c.HandoverAddr = addr })
 }
