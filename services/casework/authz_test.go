@@ -1,0 +1,216 @@
+package casework
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
+)
+
+// call is one RPC of the matrix, made through gRPC or through REST.
+type call struct {
+	grpc func(ctx context.Context) error
+	// method and path are its REST route, body its JSON body (nil: none).
+	method, path string
+	body         proto.Message
+}
+
+// TestAuthorizationMatrix calls every work-item RPC with real tokens as
+// every role, through gRPC and through the REST gateway, on an item of
+// the clerk's community (own), of community B (other; both in the area of
+// the street and district supervisors), and a missing one. Admin does
+// everything; the bureau reads; a clerk works its community's items;
+// supervisors read their area's and reassign, release, escalate, complete
+// and cancel them; enterprises, archivists and the service role get
+// nothing; a refused call changes nothing.
+func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	const (
+		ok = codes.OK
+		pd = codes.PermissionDenied
+		nf = codes.NotFound
+		ua = codes.Unauthenticated
+		na = servicetest.NA
+	)
+	h := newHarness(t)
+	community := map[servicetest.Target]string{servicetest.Own: communityA, servicetest.Other: communityB}
+	assignee := map[servicetest.Target]string{servicetest.Own: clerkP.Subject, servicetest.Other: "clerk-b"}
+	// fixture makes a fresh item of the target's community in a state, or
+	// names a missing one.
+	fixture := func(tg servicetest.Target, state pb.WorkState) *pb.WorkItem {
+		if tg == servicetest.Missing {
+			return &pb.WorkItem{Id: unknownID}
+		}
+		it := h.open(h.spec(pb.WorkKind_OTHER, community[tg], 100*hour))
+		var err error
+		actor := Actor{Subject: assignee[tg]}
+		switch state {
+		case pb.WorkState_IN_PROGRESS:
+			it, err = h.store.Claim(it.Id, "", actor, anyone)
+		case pb.WorkState_WAITING:
+			if it, err = h.store.Claim(it.Id, "", actor, anyone); err == nil {
+				it, err = h.store.Wait(it.Id, "", pb.WaitingOn_FAMILY, "等家属", actor, anyone)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	onItem := func(state pb.WorkState, mk func(it *pb.WorkItem) call) func(servicetest.Target) call {
+		return func(tg servicetest.Target) call { return mk(fixture(tg, state)) }
+	}
+	due := timestamppb.New(testNow.Add(48 * hour))
+	calls := map[string]func(servicetest.Target) call{
+		"CreateWorkItem": func(tg servicetest.Target) call {
+			req := &pb.CreateWorkItemRequest{Item: &pb.WorkItem{Kind: pb.WorkKind_OTHER, CommunityId: community[tg], Summary: "送春联", DueTime: due}}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.CreateWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems", req}
+		},
+		"GetWorkItem": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.GetWorkItemRequest{Id: it.Id}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.GetWorkItem(ctx, req)) }, http.MethodGet, "/v1/workItems/" + it.Id, nil}
+		}),
+		"ListWorkItems": func(tg servicetest.Target) call {
+			req := &pb.ListWorkItemsRequest{CommunityId: community[tg]}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.ListWorkItems(ctx, req)) }, http.MethodGet, "/v1/workItems?communityId=" + url.QueryEscape(req.CommunityId), nil}
+		},
+		"ClaimWorkItem": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.ClaimWorkItemRequest{Id: it.Id}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.ClaimWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":claim", req}
+		}),
+		"ReleaseWorkItem": onItem(pb.WorkState_IN_PROGRESS, func(it *pb.WorkItem) call {
+			req := &pb.ReleaseWorkItemRequest{Id: it.Id, Reason: "调岗"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.ReleaseWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":release", req}
+		}),
+		"ReassignWorkItems": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.ReassignWorkItemsRequest{Ids: []string{it.Id}, Assignee: "clerk-c", Reason: "均衡工作量"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.ReassignWorkItems(ctx, req)) }, http.MethodPost, "/v1/workItems:reassign", req}
+		}),
+		"EscalateWorkItem": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.EscalateWorkItemRequest{Id: it.Id, Reason: "家属投诉"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.EscalateWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":escalate", req}
+		}),
+		"WaitWorkItem": onItem(pb.WorkState_IN_PROGRESS, func(it *pb.WorkItem) call {
+			req := &pb.WaitWorkItemRequest{Id: it.Id, WaitingOn: pb.WaitingOn_OTHER_AGENCY, Reason: "等社保中心回复"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.WaitWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":wait", req}
+		}),
+		"ResumeWorkItem": onItem(pb.WorkState_WAITING, func(it *pb.WorkItem) call {
+			req := &pb.ResumeWorkItemRequest{Id: it.Id}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.ResumeWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":resume", req}
+		}),
+		"CompleteWorkItem": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.CompleteWorkItemRequest{Id: it.Id, Outcome: "已办结"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.CompleteWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":complete", req}
+		}),
+		"CancelWorkItem": onItem(pb.WorkState_OPEN, func(it *pb.WorkItem) call {
+			req := &pb.CancelWorkItemRequest{Id: it.Id, Reason: "重复登记"}
+			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.CancelWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":cancel", req}
+		}),
+	}
+	type row = servicetest.Cells
+	nobody := func(missing codes.Code) map[string]row {
+		return map[string]row{"bureau": {pd, pd, missing}, "enterprise": {pd, pd, missing}, "service": {pd, pd, missing},
+			"archivist": {pd, pd, missing}, "no token": {ua, ua, missing}}
+	}
+	rows := func(admin, bureau, clerk, area row) map[string]row {
+		r := nobody(admin[2])
+		for _, name := range []string{"enterprise", "service", "archivist"} {
+			r[name] = row{pd, pd, pd}
+		}
+		if admin[2] == na {
+			for _, name := range []string{"enterprise", "service", "archivist"} {
+				r[name] = row{pd, pd, na}
+			}
+			r["no token"] = row{ua, ua, na}
+		} else {
+			r["no token"] = row{ua, ua, ua}
+		}
+		r["admin"], r["bureau"], r["clerk"] = admin, bureau, clerk
+		elsewhere := row{pd, pd, area[2]}
+		if area[2] == na {
+			elsewhere = row{pd, pd, na}
+		}
+		r[servicetest.StreetCaller], r[servicetest.DistrictCaller] = area, area
+		r[servicetest.StreetElsewhereCaller], r[servicetest.DistrictElsewhereCaller] = elsewhere, elsewhere
+		return r
+	}
+	change, clerkOnly := row{ok, ok, nf}, row{pd, pd, pd}
+	want := map[string]map[string]row{
+		"CreateWorkItem":    rows(row{ok, ok, na}, row{pd, pd, na}, row{ok, pd, na}, row{ok, ok, na}),
+		"GetWorkItem":       rows(change, change, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ListWorkItems":     rows(row{ok, ok, na}, row{ok, ok, na}, row{ok, pd, na}, row{ok, ok, na}),
+		"ClaimWorkItem":     rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"ReleaseWorkItem":   rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ReassignWorkItems": rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
+		"EscalateWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"WaitWorkItem":      rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"ResumeWorkItem":    rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"CompleteWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"CancelWorkItem":    rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
+	}
+	callers := append(append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP, archivistP),
+		servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...)
+	for _, transport := range []string{"gRPC", "REST"} {
+		t.Run(transport, func(t *testing.T) {
+			m := map[string]func(servicetest.Target) func(context.Context) error{}
+			for rpc, mk := range calls {
+				m[rpc] = func(tg servicetest.Target) func(context.Context) error {
+					c := mk(tg)
+					if transport == "gRPC" {
+						return c.grpc
+					}
+					return func(ctx context.Context) error { return h.restCall(ctx, c) }
+				}
+			}
+			servicetest.RunMatrix(t, servicetest.Matrix{Calls: m, Want: want, Callers: callers, Around: h.unchangedWhenRefused})
+		})
+	}
+}
+
+// restCall makes c through the gateway.
+func (h *harness) restCall(ctx context.Context, c call) error {
+	body := ""
+	if c.body != nil {
+		raw, err := protojson.Marshal(c.body)
+		if err != nil {
+			return err
+		}
+		body = string(raw)
+	}
+	return h.rest(ctx, c.method, c.path, body)
+}
+
+// unchangedWhenRefused checks that a refused call changed no item: the
+// counts of both communities stay as they were.
+func (h *harness) unchangedWhenRefused(t *testing.T, rpc string, _ servicetest.Target) func(codes.Code) {
+	before := [2]*pb.ClockCounts{h.counts(Query{Community: communityA}), h.counts(Query{Community: communityB})}
+	items := h.itemCount()
+	return func(got codes.Code) {
+		if got == codes.OK {
+			return
+		}
+		after := [2]*pb.ClockCounts{h.counts(Query{Community: communityA}), h.counts(Query{Community: communityB})}
+		if !proto.Equal(before[0], after[0]) || !proto.Equal(before[1], after[1]) || h.itemCount() != items {
+			t.Errorf("a refused %s changed the queues: %v -> %v", rpc, before, after)
+		}
+	}
+}
+
+// itemCount is how many items the store holds.
+func (e *env) itemCount() int {
+	n := 0
+	_ = e.store.DB().View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketItems).Stats().KeyN
+		return nil
+	})
+	return n
+}
