@@ -1,0 +1,68 @@
+package casework
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
+)
+
+// FuzzCheckCreate feeds arbitrary items to the validation of
+// CreateWorkItem: it must never panic, and what it accepts is a hand-made
+// kind in a well-formed community, with a bounded summary due after now
+// and within the bound.
+func FuzzCheckCreate(f *testing.F) {
+	f.Add(int32(12), communityA, "送春联", "", int64(3600), int32(2), "k")
+	f.Add(int32(9), "2101", "", "aaaaaaaaaaaaaaaa", int64(-5), int32(9), strings.Repeat("k", 200))
+	f.Add(int32(7), communityB, "\x00", "x", int64(1<<40), int32(-1), "")
+	f.Fuzz(func(t *testing.T, kind int32, community, summary, retiree string, dueIn int64, priority int32, key string) {
+		req := &pb.CreateWorkItemRequest{RequestKey: key, Item: &pb.WorkItem{
+			Kind: pb.WorkKind(kind), CommunityId: community, Summary: summary, RetireeId: retiree,
+			DueTime: timestamppb.New(testNow.Add(time.Duration(dueIn) * time.Second)), Priority: pb.Priority(priority),
+		}}
+		spec, err := checkCreate(req, testNow)
+		if err != nil {
+			return
+		}
+		if spec.Kind != pb.WorkKind_OTHER && spec.Kind != pb.WorkKind_HARDSHIP {
+			t.Fatalf("accepted kind %v", spec.Kind)
+		}
+		if !spec.Due.After(testNow) || spec.Due.Sub(testNow) > maxDueAhead || !utf8.ValidString(spec.Summary) || len(spec.Summary) == 0 || len(key) > maxKeyLen {
+			t.Fatalf("accepted %+v", spec)
+		}
+		if _, ok := pb.Priority_name[int32(spec.Priority)]; !ok {
+			t.Fatalf("accepted priority %d", spec.Priority)
+		}
+	})
+}
+
+// FuzzQueryOf feeds arbitrary list requests to the query of each kind of
+// caller: it must never panic, and what it accepts stays in the caller's
+// scope.
+func FuzzQueryOf(f *testing.F) {
+	f.Add(communityA, "me", int32(1), int32(2), int32(3))
+	f.Add("", "", int32(0), int32(0), int32(0))
+	f.Add("2101020010", "someone", int32(9), int32(-1), int32(40))
+	callers := []authn.Principal{adminP, bureauP, clerkP, servicetest.Street("s", servicetest.StreetAB), servicetest.District("d", servicetest.DistrictC)}
+	f.Fuzz(func(t *testing.T, community, assignee string, state, clock, kind int32) {
+		req := &pb.ListWorkItemsRequest{CommunityId: community, Assignee: assignee, State: pb.WorkState(state), Clock: pb.Clock(clock), Kind: pb.WorkKind(kind)}
+		for _, p := range callers {
+			q, err := queryOf(&p, req)
+			if err != nil {
+				continue
+			}
+			if p.Is(authn.RoleAdmin, authn.RoleBureau) {
+				continue
+			}
+			if q.Area && q.Community != p.Area() || !q.Area && !p.InArea(q.Community) {
+				t.Fatalf("%s may list %+v", p.Role, q)
+			}
+		}
+	})
+}
