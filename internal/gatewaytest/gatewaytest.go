@@ -73,8 +73,9 @@ func Client(t *testing.T, configure func(*gateway.Config)) Call {
 		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(bytes.TrimSpace(raw), st); err != nil {
 			return fmt.Errorf("HTTP %d with a body that is no status: %w: %s", resp.StatusCode, err, raw)
 		}
-		if want := runtime.HTTPStatusFromCode(codes.Code(st.Code)); resp.StatusCode != want {
-			return fmt.Errorf("HTTP %d for %v, want %d", resp.StatusCode, codes.Code(st.Code), want)
+		code := codes.Code(st.Code) //nolint:gosec // G115: a status code from the gateway, never negative
+		if want := runtime.HTTPStatusFromCode(code); resp.StatusCode != want {
+			return fmt.Errorf("HTTP %d for %v, want %d", resp.StatusCode, code, want)
 		}
 		return status.ErrorProto(st)
 	}

@@ -92,7 +92,7 @@ func (s *Store) openScan(q Query, size int, after []byte) ([]byte, boltstore.Sca
 	case q.Assignee != "":
 		return bucketOpenByAssignee, boltstore.Scan{Prefix: boltstore.Prefix(q.Assignee), After: after, Size: size}
 	case q.Clock != 0 && !q.Area:
-		return bucketOpenByClock, boltstore.Scan{Prefix: append(boltstore.Prefix(q.Community), byte(q.Clock)), After: after, Size: size}
+		return bucketOpenByClock, boltstore.Scan{Prefix: append(boltstore.Prefix(q.Community), enumByte(q.Clock)), After: after, Size: size}
 	default:
 		return bucketOpenByDue, boltstore.Scan{Prefix: q.communityPrefix(), After: after, Size: size}
 	}
@@ -138,7 +138,7 @@ func (s *Store) Counts(q Query) (*pb.ClockCounts, error) {
 		prefix = append(prefix, q.Community...)
 		cur := b.Cursor()
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-			if k[len(k)-1] != byte(q.Kind) || k[len(k)-2] != 0 {
+			if k[len(k)-1] != enumByte(q.Kind) || k[len(k)-2] != 0 {
 				continue
 			}
 			c, err := decodeCounts(v)

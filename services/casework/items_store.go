@@ -6,7 +6,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
@@ -230,7 +229,7 @@ func (s *Store) change(id, etag string, allowed func(*pb.WorkItem) error, fn fun
 // changeIn is change for an item read already.
 func (s *Store) changeIn(tx *bolt.Tx, old *pb.WorkItem, fn func(tx *bolt.Tx, it *pb.WorkItem, now time.Time) error) (*pb.WorkItem, error) {
 	now := s.now()
-	it := proto.Clone(old).(*pb.WorkItem)
+	it := cloneItem(old)
 	s.advance(it, now)
 	if err := fn(tx, it, now); err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ func queueKey(owner string, due time.Time, id string) []byte {
 
 // clockKey is community, 0, clock, due, id.
 func clockKey(community string, clock pb.Clock, due time.Time, id string) []byte {
-	k := append(boltstore.Prefix(community), byte(clock))
+	k := append(boltstore.Prefix(community), enumByte(clock))
 	return append(append(k, keyTime(due)...), id...)
 }
 
@@ -41,6 +41,11 @@ func transitionKey(at time.Time, id string) []byte { return append(keyTime(at), 
 func closedKey(community string, closed time.Time, id string) []byte {
 	return append(append(boltstore.Prefix(community), keyTime(closed)...), id...)
 }
+
+// enumByte is an enum value as one key byte. The casework enums have
+// fewer than 256 values, and requests are checked against their names
+// before a value reaches a key.
+func enumByte[E ~int32](e E) byte { return byte(e) } //nolint:gosec // G115: see above
 
 // idxValue is what a queue index holds of an item beside its key, so that
 // a filter on state, clock or kind skips an item without reading it:
@@ -53,7 +58,7 @@ type idxValue struct {
 }
 
 func valueOf(it *pb.WorkItem) []byte {
-	return append([]byte{byte(it.State), byte(it.Clock), byte(it.Kind)}, it.CommunityId...)
+	return append([]byte{enumByte(it.State), enumByte(it.Clock), enumByte(it.Kind)}, it.CommunityId...)
 }
 
 func parseValue(v []byte) (idxValue, error) {
@@ -83,9 +88,9 @@ type counts [4]int64
 // assigned to one person there.
 func countKey(assignee, community string, kind pb.WorkKind) []byte {
 	if assignee == "" {
-		return append(boltstore.Prefix("c", community), byte(kind))
+		return append(boltstore.Prefix("c", community), enumByte(kind))
 	}
-	return append(boltstore.Prefix("a", assignee, community), byte(kind))
+	return append(boltstore.Prefix("a", assignee, community), enumByte(kind))
 }
 
 func (c counts) encode() []byte {

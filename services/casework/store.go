@@ -109,9 +109,6 @@ func (s *Store) Calendar() *workdays.Calendar { return s.calendar }
 // items' history.
 type Actor = audit.Actor
 
-// systemActor is the service itself: the sweeper, the projection hook.
-var systemActor = Actor{Subject: serviceSubject, Role: "service"}
-
 // serviceSubject names the service in the history of what it did itself.
 const serviceSubject = "casework"
 

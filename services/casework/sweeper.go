@@ -5,6 +5,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
@@ -22,7 +23,7 @@ func (s *Store) SweepTask(interval time.Duration) grpcserver.Task {
 		defer t.Stop()
 		for {
 			if _, err := s.Sweep(ctx); err != nil {
-				s.log.Warn("sweep failed")
+				s.log.Warn("sweep failed", zap.Error(err))
 			}
 			select {
 			case <-ctx.Done():
