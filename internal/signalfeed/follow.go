@@ -115,6 +115,20 @@ var sourceName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // Follower follows one source's work-signal feed into a consumer's bbolt
 // file. Run it in its own goroutine.
+//
+// A consumer uses it so (casework, for each source):
+//
+//   - Apply, per entry: find the item of (source, ev.Signal.Key); an open
+//     signal creates it or brings it up to date, a resolved one closes it
+//     (a resolved key the consumer never saw is ignored, or a notice is
+//     acted on once); stamp the key with generation.
+//   - EndSnapshot(generation): close every open item of this source whose
+//     stamp is below generation: the source no longer has it open.
+//
+// The cursor is stored with what Apply did, so a consumer stopped at any
+// point applies each change exactly once. A cursor of 0 means "start
+// from a snapshot": a feed empty when its snapshot was taken is asked
+// for a snapshot again at the next connection, which is harmless.
 type Follower struct {
 	db *bolt.DB
 	o  FollowerOptions
