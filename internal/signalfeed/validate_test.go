@@ -18,20 +18,22 @@ func TestValidate(t *testing.T) {
 		change func(*feedv1.WorkSignal)
 		field  string
 	}{
-		"no key":           {func(s *feedv1.WorkSignal) { s.Key = "" }, "key"},
-		"long key":         {func(s *feedv1.WorkSignal) { s.Key = strings.Repeat("k", 129) }, "key"},
-		"key with space":   {func(s *feedv1.WorkSignal) { s.Key = "a b" }, "key"},
-		"non-ASCII key":    {func(s *feedv1.WorkSignal) { s.Key = "死亡" }, "key"},
-		"no kind":          {func(s *feedv1.WorkSignal) { s.Kind = 0 }, "kind"},
-		"unknown kind":     {func(s *feedv1.WorkSignal) { s.Kind = 99 }, "kind"},
-		"no subject kind":  {func(s *feedv1.WorkSignal) { s.SubjectKind = 0 }, "subject_kind"},
-		"no subject":       {func(s *feedv1.WorkSignal) { s.SubjectId = "" }, "subject_id"},
-		"bad community":    {func(s *feedv1.WorkSignal) { s.CommunityId = "12345" }, "community_id"},
-		"no summary":       {func(s *feedv1.WorkSignal) { s.Summary = "" }, "summary"},
-		"ID in summary":    {func(s *feedv1.WorkSignal) { s.Summary = "核实 11010519491231002X" }, "summary"},
-		"phone in detail":  {func(s *feedv1.WorkSignal) { s.Details = map[string]string{"phone": "13800138000"} }, `details."phone"`},
-		"control in text":  {func(s *feedv1.WorkSignal) { s.Resolution = "a\x00b" }, "resolution"},
-		"too many details": {func(s *feedv1.WorkSignal) { s.Details = map[string]string{"a": "", "b": "", "c": "", "d": "", "e": "", "f": "", "g": "", "h": "", "i": ""} }, "details"},
+		"no key":          {func(s *feedv1.WorkSignal) { s.Key = "" }, "key"},
+		"long key":        {func(s *feedv1.WorkSignal) { s.Key = strings.Repeat("k", 129) }, "key"},
+		"key with space":  {func(s *feedv1.WorkSignal) { s.Key = "a b" }, "key"},
+		"non-ASCII key":   {func(s *feedv1.WorkSignal) { s.Key = "死亡" }, "key"},
+		"no kind":         {func(s *feedv1.WorkSignal) { s.Kind = 0 }, "kind"},
+		"unknown kind":    {func(s *feedv1.WorkSignal) { s.Kind = 99 }, "kind"},
+		"no subject kind": {func(s *feedv1.WorkSignal) { s.SubjectKind = 0 }, "subject_kind"},
+		"no subject":      {func(s *feedv1.WorkSignal) { s.SubjectId = "" }, "subject_id"},
+		"bad community":   {func(s *feedv1.WorkSignal) { s.CommunityId = "12345" }, "community_id"},
+		"no summary":      {func(s *feedv1.WorkSignal) { s.Summary = "" }, "summary"},
+		"ID in summary":   {func(s *feedv1.WorkSignal) { s.Summary = "核实 11010519491231002X" }, "summary"},
+		"phone in detail": {func(s *feedv1.WorkSignal) { s.Details = map[string]string{"phone": "13800138000"} }, `details."phone"`},
+		"control in text": {func(s *feedv1.WorkSignal) { s.Resolution = "a\x00b" }, "resolution"},
+		"too many details": {func(s *feedv1.WorkSignal) {
+			s.Details = map[string]string{"a": "", "b": "", "c": "", "d": "", "e": "", "f": "", "g": "", "h": "", "i": ""}
+		}, "details"},
 	} {
 		s := signal("k")
 		tc.change(s)
