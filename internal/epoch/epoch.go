@@ -76,5 +76,11 @@ func Open(db *bolt.DB, k Keys) (epoch, why string, err error) {
 // mark that cannot be cleared (a full disk) only costs a new epoch at the
 // next Open.
 func Close(db *bolt.DB, k Keys) error {
-	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(k.Bucket).Delete(k.InUse) })
+	return db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(k.Bucket)
+		if b == nil {
+			return nil // no bucket, no mark
+		}
+		return b.Delete(k.InUse)
+	})
 }

@@ -293,6 +293,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"WatchRetirees": func(target) func(context.Context) error {
 			return func(ctx context.Context) error { return watchOnce(ctx, c, 0) }
 		},
+		"WatchWorkSignals": func(target) func(context.Context) error {
+			return func(ctx context.Context) error { return watchSignalsOnce(ctx, c) }
+		},
 		"RevokeToken": func(target) func(context.Context) error {
 			n++
 			id := fmt.Sprintf("MATRIX%d", n)
@@ -495,6 +498,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"enterprise": {pd, na, na}, "service": {pd, na, na},
 		},
 		"WatchRetirees": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {ok, na, na},
+		},
+		// The work-signal feed is casework's, as a service: gRPC only.
+		"WatchWorkSignals": {
 			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
 			"enterprise": {pd, na, na}, "service": {ok, na, na},
 		},

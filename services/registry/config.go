@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Config is the registry program's configuration, from flags or, for each
@@ -16,6 +17,9 @@ type Config struct {
 	grpcserver.ServiceConfig
 	// Retention is how many change-log entries are kept for WatchRetirees.
 	Retention uint64
+	// SignalRetention is how many work-signal feed entries are kept for
+	// WatchWorkSignals.
+	SignalRetention uint64
 	// MaxWatchers bounds the WatchRetirees streams open at once; one more
 	// is refused with RESOURCE_EXHAUSTED.
 	MaxWatchers int
@@ -47,7 +51,9 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.DataKey()
 	cmd.FlagSet().Uint64Var(&c.Retention, "changelog-retention", DefaultRetention, "change-log entries kept for WatchRetirees consumers")
 	cmd.Check("--changelog-retention must be at least 1000", func() bool { return c.Retention >= 1000 })
-	cmd.FlagSet().IntVar(&c.MaxWatchers, "max-watchers", DefaultMaxWatchers, "WatchRetirees streams open at once; beyond them a watch is refused with RESOURCE_EXHAUSTED")
+	cmd.FlagSet().Uint64Var(&c.SignalRetention, "signal-retention", signalfeed.DefaultRetention, "work-signal feed entries kept for WatchWorkSignals consumers")
+	cmd.Check(fmt.Sprintf("--signal-retention must be at least %d", signalfeed.MinRetention), func() bool { return c.SignalRetention >= signalfeed.MinRetention })
+	cmd.FlagSet().IntVar(&c.MaxWatchers, "max-watchers", DefaultMaxWatchers, "WatchRetirees streams open at once, and as many WatchWorkSignals streams; beyond them a watch is refused with RESOURCE_EXHAUSTED")
 	cmd.Check(fmt.Sprintf("--max-watchers must be between 1 and %d", maxMaxWatchers), func() bool { return c.MaxWatchers >= 1 && c.MaxWatchers <= maxMaxWatchers })
 	cmd.FlagSet().DurationVar(&c.TransferSweep, "transfer-sweep-interval", DefaultTransferSweep, "how often proposed transfers unanswered for 30 days are recorded as lapsed")
 	cmd.Check("--transfer-sweep-interval must be between 1s and 24h", func() bool { return c.TransferSweep >= time.Second && c.TransferSweep <= 24*time.Hour })

@@ -11,6 +11,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/procflags"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -37,6 +38,7 @@ func TestParseConfig(t *testing.T) {
 			Limits:  limits.DefaultConfig(),
 		},
 		Retention:        DefaultRetention,
+		SignalRetention:  signalfeed.DefaultRetention,
 		MaxWatchers:      DefaultMaxWatchers,
 		TransferSweep:    DefaultTransferSweep,
 		MaxStreamRecords: DefaultMaxStreamRecords,
@@ -60,6 +62,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no audit key", Args: []string{"--token-key", "k.pem"}, Want: "--audit-key is required"},
 		{Name: "no data key", Args: []string{"--token-key", "k.pem"}, Want: "--data-key is required"},
 		{Name: "short retention", Args: append(base, "--changelog-retention", "999"), Want: "--changelog-retention must be at least 1000"},
+		{Name: "short signal retention", Args: append(base, "--signal-retention", "999"), Want: "--signal-retention must be at least 1000"},
 		{Name: "no watchers", Args: append(base, "--max-watchers", "0"), Want: "--max-watchers must be between 1 and 10000"},
 		{Name: "sweep too often", Args: append(base, "--transfer-sweep-interval", "10ms"), Want: "--transfer-sweep-interval must be between 1s and 24h"},
 		{Name: "no data directory", Args: append(base, "--data-dir", ""), Want: "--data-dir is required"},

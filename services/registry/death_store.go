@@ -138,6 +138,9 @@ func (s *Store) putDeathReport(tx *bolt.Tx, d *pb.DeathReport, from pb.DeathRepo
 	if err := boltstore.MoveIndex(tx.Bucket(bucketDeathReportByCommunityState), oldCS, d.CommunityId+"."+newState, d.Id); err != nil {
 		return err
 	}
+	if err := s.signalDeathReport(tx, d); err != nil {
+		return err
+	}
 	if from != pb.DeathReportState_DEATH_REPORT_STATE_UNSPECIFIED {
 		return nil
 	}

@@ -45,6 +45,10 @@ func (s *Store) Epoch() string { return s.epoch }
 // epoch, then closes the store. A mark that cannot be cleared (a full
 // disk) only costs a new epoch at the next open.
 func (s *Store) Close() error {
-	err := epoch.Close(s.DB(), epochKeys)
+	var err error
+	if s.signals != nil {
+		err = s.signals.Close()
+	}
+	err = errors.Join(err, epoch.Close(s.DB(), epochKeys))
 	return errors.Join(err, s.Base.Close())
 }

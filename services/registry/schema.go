@@ -8,6 +8,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Bucket names of the registry's bbolt file, all in one place. Keys are
@@ -112,7 +113,7 @@ var (
 	// REPORTED death report.
 	bucketDeathReportOpen = []byte("death_reports_open")
 
-	allBuckets = [][]byte{
+	allBuckets = append([][]byte{
 		bucketMeta, bucketCommunities, bucketEnterprises, bucketRetirees,
 		bucketRetireeByIDKey, bucketRetireeByCommunity, bucketRetireeByEnterprise,
 		bucketChanges, bucketHistory, bucketAudit, bucketStats, bucketAssignments,
@@ -123,7 +124,7 @@ var (
 		bucketStatsDays, bucketRegisterEvents,
 		bucketDeathReports, bucketDeathReportByRetiree, bucketDeathReportByCommunity,
 		bucketDeathReportByState, bucketDeathReportByCommunityState, bucketDeathReportOpen,
-	}
+	}, signalfeed.Buckets...)
 
 	// sealedBuckets hold personal data: their values are stored sealed
 	// under the data keys (see servicedb.Options.Sealed). The change log
@@ -156,7 +157,7 @@ func schemaAt(now func() time.Time) boltstore.Schema {
 	return boltstore.Schema{
 		Meta:       bucketMeta,
 		Buckets:    allBuckets,
-		Version:    9,
+		Version:    10,
 		Migrations: migrations(now),
 	}
 }
@@ -197,5 +198,11 @@ func migrations(now func() time.Time) []boltstore.Migration {
 		// would record deaths without reports and ignore open ones, from
 		// opening the file.
 		{From: 8, To: 9, Name: "death reports"},
+		// The feed's buckets are created empty on open; the death reports
+		// open already are sealed, so the step leaves a mark and OpenStore
+		// emits their signals once it can read them (backfillSignals).
+		{From: 9, To: 10, Name: "the work-signal feed of death reports", Apply: func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(metaSignalBackfill, []byte{1})
+		}},
 	}
 }

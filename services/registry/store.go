@@ -17,6 +17,8 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -43,6 +45,15 @@ type StoreOptions struct {
 	// nil keeps it in plain text, which a file already sealed refuses
 	// (see servicedb.Open).
 	DataKeys *datakey.Ring
+	// SignalRetention is the number of work-signal feed entries kept
+	// (0: signalfeed.DefaultRetention).
+	SignalRetention uint64
+	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
+	// (0: 64).
+	MaxSignalWatchers int
+	// Calendar counts the working days of a death report's verification
+	// (nil: the calendar built in).
+	Calendar *workdays.Calendar
 }
 
 // Store is the registry's bbolt-backed storage: communities, enterprises,
@@ -71,6 +82,10 @@ type Store struct {
 	// backfillBatch is about how many history entries one transaction
 	// of the register index's filling reads (see register_backfill.go).
 	backfillBatch int
+	// signals is the work-signal feed (see signals.go).
+	signals *signalfeed.Feed
+	// calendar counts working days for the signals' due times.
+	calendar *workdays.Calendar
 }
 
 // OpenStore opens (creating if needed) the registry database at path,
@@ -81,6 +96,9 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
+	if o.Calendar == nil {
+		o.Calendar = workdays.Default()
+	}
 	base, err := servicedb.Open(path, schemaAt(o.Now), servicedb.Options{
 		Logger: o.Logger, Now: o.Now, Audit: true, DurableReads: o.DurableReads, Checkpoints: o.Checkpoints,
 		Sealed: sealedBuckets, DataKeys: o.DataKeys,
@@ -88,9 +106,16 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens, maxExportRows: MaxExportRows, backfillBatch: backfillBatch}
+	s := &Store{Base: base, keyer: keyer, retention: o.Retention, now: o.Now, log: o.Logger, maxRevoked: MaxRevokedTokens, maxExportRows: MaxExportRows, backfillBatch: backfillBatch, calendar: o.Calendar}
 	if s.epoch, err = s.openEpoch(); err != nil {
 		return nil, errors.Join(err, base.Close())
+	}
+	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "registry", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	if err := s.backfillSignals(); err != nil {
+		return nil, errors.Join(err, s.Close())
 	}
 	if err := s.pruneRevocations(); err != nil {
 		return nil, errors.Join(err, s.Close())

@@ -2,12 +2,15 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -182,3 +185,26 @@ const DefaultMaxWatchers = 64
 
 // maxMaxWatchers bounds --max-watchers.
 const maxMaxWatchers = 10_000
+
+// WatchWorkSignals implements pb.RegistryServiceServer: registry's
+// work-signal feed (death reports waiting for verification, see
+// signals.go) under the contract of socmgmt.feed.v1, served by
+// signalfeed.Feed.Serve. Role service or admin.
+func (s *Server) WatchWorkSignals(req *pb.WatchWorkSignalsRequest, stream pb.RegistryService_WatchWorkSignalsServer) error {
+	ctx := stream.Context()
+	if _, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin); err != nil {
+		return err
+	}
+	err := s.store.Signals().Serve(ctx, signalfeed.Watch{
+		SinceRevision: req.SinceRevision, Epoch: req.Epoch,
+		SendHeader: func() error { return stream.SendHeader(nil) },
+		Send: func(ev *feedv1.SignalEvent) error {
+			return stream.Send(&pb.WatchWorkSignalsResponse{Event: ev})
+		},
+		Stopping: s.stopping,
+	})
+	if errors.Is(err, signalfeed.ErrStopping) {
+		return errStreamStopping
+	}
+	return s.fail(ctx, err)
+}

@@ -25,6 +25,7 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 	// store, and RevokeToken adds to it, rather than following itself.
 	revoked := authn.NewRevocations()
 	var checkpoints audit.Checkpoints
+	var calendar *workdays.Calendar
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*registry.Store]{
 		Revocations: revoked,
 		Methods:     registry.Methods,
@@ -40,9 +41,13 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {
 				return nil, err
 			}
+			if calendar, err = workdays.Load(cfg.HolidayCalendar); err != nil {
+				return nil, err
+			}
 			return registry.OpenStore(cfg.DBPath(), keyer, registry.StoreOptions{
 				Retention: cfg.Retention, Logger: log, DurableReads: cfg.AuditDurableReads,
 				Checkpoints: checkpoints, DataKeys: dataKeys,
+				SignalRetention: cfg.SignalRetention, MaxSignalWatchers: cfg.MaxWatchers, Calendar: calendar,
 			})
 		},
 		Setup: func(srv *grpcserver.Server, store *registry.Store) ([]grpcserver.Task, error) {
@@ -51,10 +56,6 @@ func run(ctx context.Context, cfg *registry.Config, log *zap.Logger) error {
 				return nil, err
 			}
 			revoked.Add(list...)
-			calendar, err := workdays.Load(cfg.HolidayCalendar)
-			if err != nil {
-				return nil, err
-			}
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(store, registry.ServerOptions{
 				Logger:           log,
 				Stopping:         srv.Stopping(),
