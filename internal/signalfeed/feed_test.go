@@ -200,3 +200,27 @@ func TestTooManyWatches(t *testing.T) {
 		t.Errorf("after the first ended: %v", err)
 	}
 }
+
+// A storage migration backfills before the feed is opened; the first
+// snapshot holds what it emitted, and emitting it again adds nothing.
+func TestBackfillBeforeNew(t *testing.T) {
+	path := t.TempDir() + "/backfill.db"
+	db := openDB(t, path)
+	defer db.Close()
+	for range 2 {
+		if err := db.Update(func(tx *bolt.Tx) error { return Backfill(tx, signal("old"), t0) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := New(db, Options{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(t, f, 0, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Signal.GetKey() != "old" || got[1].Entry != feedv1.EntryKind_SNAPSHOT_END || got[1].Revision != 1 {
+		t.Fatalf("snapshot %v", got)
+	}
+}
