@@ -130,6 +130,9 @@ func everyRPC(t testing.TB, r *pb.Retiree) []rpc {
 		{"WatchRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return watchOnce(ctx, c, 0, o...)
 		}},
+		{"WatchWorkSignals", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
+			return watchSignalsOnce(ctx, c, o...)
+		}},
 		{"AssignRetirees", func(ctx context.Context, c pb.RegistryServiceClient, o ...grpc.CallOption) error {
 			return servicetest.ErrOf(c.AssignRetirees(ctx, &pb.AssignRetireesRequest{RequestKey: "k-1", RetireeIds: []string{r.Id}, CommunityId: communityB, ManagementMode: pb.ManagementMode_COMMUNITY}, o...))
 		}},
