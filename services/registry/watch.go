@@ -195,15 +195,27 @@ func (s *Server) WatchWorkSignals(req *pb.WatchWorkSignalsRequest, stream pb.Reg
 	if _, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin); err != nil {
 		return err
 	}
+	// The stream's own failures (the consumer went) pass as they are,
+	// as WatchRetirees passes them.
+	var streamErr error
+	keep := func(err error) error {
+		streamErr = err
+		return err
+	}
 	err := s.store.Signals().Serve(ctx, signalfeed.Watch{
 		SinceRevision: req.SinceRevision, Epoch: req.Epoch,
-		SendHeader: func() error { return stream.SendHeader(nil) },
+		SendHeader: func() error { return keep(stream.SendHeader(nil)) },
 		Send: func(ev *feedv1.SignalEvent) error {
-			return stream.Send(&pb.WatchWorkSignalsResponse{Event: ev})
+			return keep(stream.Send(&pb.WatchWorkSignalsResponse{Event: ev}))
 		},
 		Stopping: s.stopping,
 	})
-	if errors.Is(err, signalfeed.ErrStopping) {
+	switch {
+	case err == nil:
+		return nil
+	case err == streamErr: //nolint:errorlint // the very error a send returned
+		return err
+	case errors.Is(err, signalfeed.ErrStopping):
 		return errStreamStopping
 	}
 	return s.fail(ctx, err)
