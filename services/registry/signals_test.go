@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -152,5 +156,67 @@ func TestSignalMigrationBackfillsOpenReports(t *testing.T) {
 	snap := readSignals(t, h.as(serviceP), h.client, 0, "", 2)
 	if snap[0].Entry != feedv1.EntryKind_SNAPSHOT || snap[0].Signal.SubjectId != d.Id || snap[1].Entry != feedv1.EntryKind_SNAPSHOT_END {
 		t.Errorf("first snapshot after the migration: %v", snap)
+	}
+}
+
+// A signalfeed.Follower follows registry's feed over gRPC through the
+// generated client (StreamOf): a report filed while it follows opens an
+// item, its verification closes it.
+func TestFollowerOverGRPC(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	r := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "consumer.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mu sync.Mutex
+	open := map[string]bool{}
+	f, err := signalfeed.NewFollower(db, signalfeed.FollowerOptions{
+		Source: "registry",
+		Open: func(ctx context.Context, since int64, epoch string) (signalfeed.Stream, error) {
+			st, err := h.client.WatchWorkSignals(servicetest.WithToken(ctx, h.token(serviceP)), &pb.WatchWorkSignalsRequest{SinceRevision: since, Epoch: epoch})
+			if err != nil {
+				return nil, err
+			}
+			return signalfeed.StreamOf(st), nil
+		},
+		Apply: func(_ *bolt.Tx, ev *feedv1.SignalEvent, _ uint64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			open[ev.Signal.Key] = !ev.Signal.Resolved
+			return nil
+		},
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitfor.True(t, "following", f.Connected)
+
+	d, err := h.client.CreateDeathReport(h.as(clerkP), familyReport(r.Id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "death-report/" + d.DeathReport.Id
+	waitfor.NoError(t, "report opened", func(ctx context.Context) error { return f.WaitFor(ctx, 1) })
+	mu.Lock()
+	if !open[key] {
+		t.Errorf("after the report: %v", open)
+	}
+	mu.Unlock()
+	if _, err := h.client.VerifyDeathReport(h.as(clerkP), &pb.VerifyDeathReportRequest{Id: d.DeathReport.Id}); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.NoError(t, "report resolved", func(ctx context.Context) error { return f.WaitFor(ctx, 2) })
+	mu.Lock()
+	defer mu.Unlock()
+	if v, seen := open[key]; !seen || v {
+		t.Errorf("after verification: %v", open)
 	}
 }
