@@ -11,7 +11,8 @@ import (
 // byte (boltstore.Prefix), times as 8-byte big-endian Unix seconds,
 // clocks and kinds as one byte.
 var (
-	// bucketMeta holds only the keys boltstore owns.
+	// bucketMeta holds the keys boltstore owns and the at-risk share
+	// the transition index was built with (transitions.go).
 	bucketMeta = boltstore.MetaBucket
 	// bucketAudit is the audit log of reads of retirees (see audit.Bucket).
 	bucketAudit = audit.Bucket

@@ -86,6 +86,9 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		Base: base, now: o.Now, log: o.Logger, share: o.AtRiskShare, calendar: o.Calendar,
 		completions: map[pb.WorkKind]completion{},
 	}
+	if err := s.keepTransitionsAtShare(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,

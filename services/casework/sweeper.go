@@ -1,6 +1,7 @@
 package casework
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -58,6 +59,7 @@ func (s *Store) sweepOnce(now time.Time) (int, error) {
 		n = 0
 		limit := keyTime(now)
 		var ids []string
+		var keys [][]byte
 		c := tx.Bucket(bucketTransitions).Cursor()
 		for k, _ := c.First(); k != nil && len(ids) < sweepBatch; k, _ = c.Next() {
 			if string(k[:8]) > string(limit) {
@@ -68,18 +70,43 @@ func (s *Store) sweepOnce(now time.Time) (int, error) {
 				return err
 			}
 			ids = append(ids, id)
+			keys = append(keys, bytes.Clone(k))
 		}
-		for _, id := range ids {
+		for i, id := range ids {
+			// The entry read goes whatever the item's state: an entry
+			// the item no longer accounts for must not come round again.
+			if err := tx.Bucket(bucketTransitions).Delete(keys[i]); err != nil {
+				return err
+			}
+			n++
 			old, err := getItem(tx, id)
 			if err != nil {
 				return err
 			}
+			if !isOpen(old.State) {
+				continue
+			}
+			if s.clockAt(old, now) == old.Clock {
+				// An entry the item does not account for (the item's own
+				// is later): the item keeps its own entry.
+				if err := s.putTransition(tx, old); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := s.changeIn(tx, old, func(*bolt.Tx, *pb.WorkItem, time.Time) error { return nil }); err != nil {
 				return err
 			}
-			n++
 		}
 		return nil
 	})
 	return n, err
+}
+
+// putTransition writes an item's own entry of the transition index.
+func (s *Store) putTransition(tx *bolt.Tx, it *pb.WorkItem) error {
+	if at, ok := s.nextTransition(it); ok {
+		return tx.Bucket(bucketTransitions).Put(transitionKey(at, it.Id), nil)
+	}
+	return nil
 }
