@@ -121,8 +121,14 @@ func (g *FileGateway) Send(ctx context.Context, o Outgoing) error {
 	if err != nil {
 		return err
 	}
+	end, err := g.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("sms file gateway: seek: %w", errors.Unwrap(err))
+	}
 	if _, err := g.f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("sms file gateway: write: %w", errors.Unwrap(err))
+		// A torn line would hide the next one from the reading at
+		// start: cut it off.
+		return errors.Join(fmt.Errorf("sms file gateway: write: %w", errors.Unwrap(err)), g.f.Truncate(end))
 	}
 	if err := g.f.Sync(); err != nil {
 		return fmt.Errorf("sms file gateway: sync: %w", errors.Unwrap(err))

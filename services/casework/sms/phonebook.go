@@ -16,6 +16,11 @@ import (
 // SUPPRESSED with the error's text as the reason.
 var ErrNoPhone = errors.New(ReasonNoPhone)
 
+// ErrPhoneBookUnavailable is a phone book that cannot answer for now
+// (registry unreachable, slow or overloaded): the message waits without
+// using up an attempt.
+var ErrPhoneBookUnavailable = errors.New("phone book unavailable")
+
 // PhoneBook resolves a recipient's phone number when a message is sent,
 // so that the outbox never stores one. An error wrapping ErrNoPhone
 // suppresses the message; any other is retried. Errors must not quote
@@ -48,6 +53,9 @@ func (b RegistryPhoneBook) Phone(ctx context.Context, retireeID string, r pb.Rec
 	case codes.NotFound:
 		return "", fmt.Errorf("%w: the retiree is not on the roster", ErrNoPhone)
 	default:
+		if c := status.Code(err); c == codes.Unavailable || c == codes.DeadlineExceeded || c == codes.ResourceExhausted {
+			return "", fmt.Errorf("%w: registry: %s", ErrPhoneBookUnavailable, c)
+		}
 		return "", fmt.Errorf("registry: %s", status.Code(err))
 	}
 	switch {

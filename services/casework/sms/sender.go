@@ -121,6 +121,7 @@ func cmpOr[T int | time.Duration](v, def T) T {
 // Run sends due messages until ctx ends, waking when messages are queued,
 // when the next one falls due, and at least every minute.
 func (s *Sender) Run(ctx context.Context) error {
+	failures := int32(0)
 	for ctx.Err() == nil {
 		wake := s.outbox.Queued()
 		n, next, err := s.SendDue(ctx)
@@ -138,7 +139,13 @@ func (s *Sender) Run(ctx context.Context) error {
 			wait = min(max(next.Sub(s.outbox.now()), time.Millisecond), maxIdle)
 		}
 		if err != nil {
-			wait = s.o.MinBackoff
+			// A pass that fails again and again (an outcome that cannot be
+			// recorded, so its message would go to the gateway again)
+			// backs off like a failing message does.
+			failures++
+			wait = s.backoff(failures)
+		} else {
+			failures = 0
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -154,6 +161,11 @@ func (s *Sender) Run(ctx context.Context) error {
 // SendDue makes one pass: it sends up to the batch of due messages and
 // returns how many it handled and when the next waiting one falls due.
 func (s *Sender) SendDue(ctx context.Context) (int, time.Time, error) {
+	if now := s.outbox.now(); s.outbox.quiet.Quiet(now) {
+		// Nothing goes out in quiet hours, whenever it was queued: a
+		// message held up by an outage waits for the morning.
+		return 0, s.outbox.quiet.NextSendTime(now), nil
+	}
 	var msgs []*pb.Message
 	var next time.Time
 	if err := s.db.View(func(tx *bolt.Tx) error {
@@ -164,6 +176,9 @@ func (s *Sender) SendDue(ctx context.Context) (int, time.Time, error) {
 		return 0, time.Time{}, err
 	}
 	for i, m := range msgs {
+		if now := s.outbox.now(); s.outbox.quiet.Quiet(now) {
+			return i, s.outbox.quiet.NextSendTime(now), nil
+		}
 		if err := s.send(ctx, m); err != nil {
 			return i, next, err
 		}
@@ -178,6 +193,9 @@ type outcome struct {
 	// masked is the number the gateway was given, masked; empty when the
 	// gateway was not called.
 	masked string
+	// uncounted: the attempt did not reach the gateway for a passing
+	// reason and does not count towards MaxAttempts.
+	uncounted bool
 }
 
 // send attempts m once and records the outcome.
@@ -208,6 +226,10 @@ func (s *Sender) attempt(ctx context.Context, m *pb.Message) outcome {
 	switch {
 	case errors.Is(err, ErrNoPhone):
 		return outcome{state: pb.DeliveryState_SUPPRESSED, reason: clip(err.Error())}
+	case errors.Is(err, ErrPhoneBookUnavailable):
+		// Registry is away: the message waits without using up an
+		// attempt, however long the outage.
+		return outcome{state: pb.DeliveryState_QUEUED, reason: clip("phone book: " + err.Error()), uncounted: true}
 	case err != nil:
 		return s.retryOrFail(m, "phone book: "+err.Error(), "")
 	case phone == "":
@@ -261,7 +283,7 @@ func (s *Sender) record(m *pb.Message, out outcome) error {
 		now := s.outbox.now()
 		next := proto.Clone(cur).(*pb.Message)
 		next.State, next.StateReason = out.state, out.reason
-		if out.state != pb.DeliveryState_SUPPRESSED {
+		if out.state != pb.DeliveryState_SUPPRESSED && !out.uncounted {
 			next.Attempts++
 		}
 		if out.masked != "" {

@@ -280,6 +280,38 @@ func TestNoPhoneAtSendTime(t *testing.T) {
 	if got := w.audits(); len(got) != 0 {
 		t.Errorf("audit reasons %v without a gateway call", got)
 	}
+
+	// Registry away for longer than every attempt would last: the
+	// message waits, its attempts untouched.
+	w.sender.phones = phoneBook{err: fmt.Errorf("%w: registry: Unavailable", ErrPhoneBookUnavailable)}
+	w.enqueue(dueSoon("k3", "r1"))
+	for range 5 {
+		w.clock.Set(w.clock.Now().Add(time.Hour))
+		w.pass()
+	}
+	if m := w.message(MessageID(3)); m.State != pb.DeliveryState_QUEUED || m.Attempts != 0 {
+		t.Errorf("registry unavailable: %v, want QUEUED with no attempt used", m)
+	}
+}
+
+// TestNothingGoesOutInQuietHours: a message queued in the day and still
+// due at night (an outage held it up) waits for the morning.
+func TestNothingGoesOutInQuietHours(t *testing.T) {
+	t.Parallel()
+	w := newSenderWorld(t, at(2026, 12, 7, 20, 55))
+	w.enqueue(dueSoon("k1", "r1"))
+	w.clock.Set(at(2026, 12, 7, 23, 30))
+	n, next, err := w.sender.SendDue(context.Background())
+	if err != nil || n != 0 || !next.Equal(at(2026, 12, 8, 8, 0)) {
+		t.Errorf("SendDue at 23:30 = %d, %v, %v; want nothing sent, next at 08:00", n, next.In(shanghai), err)
+	}
+	if len(w.gateway.sent) != 0 {
+		t.Errorf("gateway called in quiet hours: %v", w.gateway.sent)
+	}
+	w.clock.Set(at(2026, 12, 8, 8, 0))
+	if n := w.pass(); n != 1 || w.message(MessageID(1)).State != pb.DeliveryState_SENT {
+		t.Errorf("at 08:00: %d sent, message %v", n, w.message(MessageID(1)))
+	}
 }
 
 // TestRunSendsWhatIsQueued: Run wakes on an enqueue and sends; it returns
