@@ -5865,8 +5865,12 @@ type V1Ticket struct {
 	DueTime         *time.Time `json:"dueTime,omitempty"`
 	EscalationLevel *int32     `json:"escalationLevel,omitempty"`
 	Etag            *string    `json:"etag,omitempty"`
-	ID              *string    `json:"id,omitempty"`
-	PaymentMonth    *string    `json:"paymentMonth,omitempty"`
+
+	// FollowUpItemID A DISSATISFIED call-back closes the ticket and opens a follow-up
+	// COMPLAINT item for the supervisors (escalation level 1): its id.
+	FollowUpItemID *string `json:"followUpItemId,omitempty"`
+	ID             *string `json:"id,omitempty"`
+	PaymentMonth   *string `json:"paymentMonth,omitempty"`
 
 	// ReferralNumber The referral number of the hotline, for 12345 and 12333.
 	ReferralNumber *string    `json:"referralNumber,omitempty"`

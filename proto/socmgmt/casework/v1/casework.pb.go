@@ -3974,8 +3974,11 @@ type Ticket struct {
 	CallbackNote    string                 `protobuf:"bytes,21,opt,name=callback_note,json=callbackNote,proto3" json:"callback_note,omitempty"`
 	CallbackTime    *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=callback_time,json=callbackTime,proto3" json:"callback_time,omitempty"`
 	Etag            string                 `protobuf:"bytes,23,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// A DISSATISFIED call-back closes the ticket and opens a follow-up
+	// COMPLAINT item for the supervisors (escalation level 1): its id.
+	FollowUpItemId string `protobuf:"bytes,24,opt,name=follow_up_item_id,json=followUpItemId,proto3" json:"follow_up_item_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Ticket) Reset() {
@@ -4165,6 +4168,13 @@ func (x *Ticket) GetCallbackTime() *timestamppb.Timestamp {
 func (x *Ticket) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *Ticket) GetFollowUpItemId() string {
+	if x != nil {
+		return x.FollowUpItemId
 	}
 	return ""
 }
@@ -5779,7 +5789,7 @@ const file_socmgmt_casework_v1_casework_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
 	"\x0edeadline_hours\x18\x03 \x01(\x05R\rdeadlineHours\x122\n" +
 	"\x15deadline_working_days\x18\x04 \x01(\x05R\x13deadlineWorkingDays\x129\n" +
-	"\bpriority\x18\x05 \x01(\x0e2\x1d.socmgmt.casework.v1.PriorityR\bpriority\"\xea\a\n" +
+	"\bpriority\x18\x05 \x01(\x0e2\x1d.socmgmt.casework.v1.PriorityR\bpriority\"\x95\b\n" +
 	"\x06Ticket\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\achannel\x18\x02 \x01(\x0e2\".socmgmt.casework.v1.TicketChannelR\achannel\x12\x1a\n" +
@@ -5810,7 +5820,8 @@ const file_socmgmt_casework_v1_casework_proto_rawDesc = "" +
 	"\fsatisfaction\x18\x14 \x01(\x0e2!.socmgmt.casework.v1.SatisfactionR\fsatisfaction\x12#\n" +
 	"\rcallback_note\x18\x15 \x01(\tR\fcallbackNote\x12?\n" +
 	"\rcallback_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\fcallbackTime\x12\x12\n" +
-	"\x04etag\x18\x17 \x01(\tR\x04etag\"k\n" +
+	"\x04etag\x18\x17 \x01(\tR\x04etag\x12)\n" +
+	"\x11follow_up_item_id\x18\x18 \x01(\tR\x0efollowUpItemId\"k\n" +
 	"\x13CreateTicketRequest\x123\n" +
 	"\x06ticket\x18\x01 \x01(\v2\x1b.socmgmt.casework.v1.TicketR\x06ticket\x12\x1f\n" +
 	"\vrequest_key\x18\x02 \x01(\tR\n" +
