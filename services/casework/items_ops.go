@@ -187,7 +187,13 @@ func (s *Store) Resume(id, etag string, actor Actor, allowed Allowed) (*pb.WorkI
 // item's kind does on completion (see onComplete) happens in the same
 // transaction.
 func (s *Store) Complete(id, etag, outcome string, claim bool, actor Actor, allowed Allowed) (*pb.WorkItem, error) {
-	return s.change(id, etag, allowed, func(tx *bolt.Tx, it *pb.WorkItem, now time.Time) error {
+	return s.change(id, etag, allowed, s.completeStep(outcome, claim, actor))
+}
+
+// completeStep is the change of Complete, for a caller that runs it with
+// changeIn in a transaction of its own (ResolveTicket).
+func (s *Store) completeStep(outcome string, claim bool, actor Actor) func(tx *bolt.Tx, it *pb.WorkItem, now time.Time) error {
+	return func(tx *bolt.Tx, it *pb.WorkItem, now time.Time) error {
 		if err := mustBeOpen(it); err != nil {
 			return err
 		}
@@ -201,7 +207,7 @@ func (s *Store) Complete(id, etag, outcome string, claim bool, actor Actor, allo
 			return fn(tx, it, actor)
 		}
 		return nil
-	})
+	}
 }
 
 // Cancel closes an open item as CANCELLED with a reason; an item from a

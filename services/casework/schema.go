@@ -48,11 +48,23 @@ var (
 	// caller, to the fingerprint of the item it created and its id.
 	bucketRequestKeys = []byte("work_request_keys")
 
+	// bucketTickets maps a ticket's id to its Ticket.
+	bucketTickets = []byte("tickets")
+	// bucketTicketsByCommunity holds community, 0, create time, id ->
+	// state (one byte): a community's tickets, newest last.
+	bucketTicketsByCommunity = []byte("tickets_by_community")
+	// bucketTicketCategories maps a category code to its TicketCategory.
+	bucketTicketCategories = []byte("ticket_categories")
+	// bucketTicketRequestKeys maps a CreateTicket request key, scoped to
+	// its caller, to the fingerprint of the ticket it created and its id.
+	bucketTicketRequestKeys = []byte("ticket_request_keys")
+
 	// bucketsV1 are the buckets of storage version 1.
 	bucketsV1 = [][]byte{
 		bucketMeta, bucketAudit, bucketItems, bucketOpenByDue, bucketOpenByClock, bucketOpenByAssignee,
 		bucketTransitions, bucketSources, bucketOpenByRetiree, bucketClosedByCommunity, bucketCounts,
 		bucketRequestKeys,
+		bucketTickets, bucketTicketsByCommunity, bucketTicketCategories, bucketTicketRequestKeys,
 	}
 )
 
@@ -62,5 +74,6 @@ var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: bucketsV1,
 	Version: 1,
-	// No migrations yet: every casework file was written at version 1.
+	// No migrations yet: casework was never released, so its buckets
+	// (the tickets' too) are all version 1's.
 }

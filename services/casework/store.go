@@ -54,6 +54,8 @@ type Store struct {
 	// onComplete); registered before the store serves.
 	mu          sync.RWMutex
 	completions map[pb.WorkKind]completion
+	// complaintResolved is the hook of OnComplaintResolved.
+	complaintResolved ComplaintResolved
 }
 
 // completion is a hook registered with onComplete.
@@ -96,6 +98,10 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if err := s.seedCategories(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	s.onComplete(pb.WorkKind_COMPLAINT, s.ticketItemCompleted)
 	return s, nil
 }
 
