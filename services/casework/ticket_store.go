@@ -29,8 +29,8 @@ const (
 	// ReasonTicketState refuses a change the ticket's state does not
 	// allow (resolving one resolved, a call-back before resolution).
 	ReasonTicketState = "TICKET_STATE"
-	// ReasonUnknownCategory refuses a ticket of a category that does not
-	// exist.
+	// ReasonUnknownCategory refuses a follow-up of a ticket whose
+	// category no longer exists.
 	ReasonUnknownCategory = "UNKNOWN_CATEGORY"
 )
 
@@ -98,7 +98,7 @@ func (s *Store) newTicket(tx *bolt.Tx, in *pb.Ticket, actor Actor, place TicketP
 		return nil, err
 	}
 	if cat == nil {
-		return nil, fault.Rule(ReasonUnknownCategory, "no ticket category has this code", "field", "ticket.category")
+		return nil, fault.Invalid("ticket.category", "no ticket category has this code")
 	}
 	now := s.now()
 	t.Id = unusedID(tx.Bucket(bucketTickets))
