@@ -19,33 +19,36 @@ const (
 // PersonalNumber reports what personal number free text s holds, or ""
 // when it holds none. Numbers are found as people write them: ASCII or
 // full-width digits, in groups separated by single spaces or dashes
-// ("138 1234 5678", "138-1234-5678"). A run of digits of another length
-// (an amount, a date, a referral number) is neither.
+// ("138 1234 5678", "138-1234-5678"). A run of 18 or more digits is taken
+// for an ID number (one may hide in it); groups joined by separators are
+// an ID or mobile number only at exactly their lengths, so that a list
+// of dates or amounts is neither.
 func PersonalNumber(s string) string {
-	var run strings.Builder
-	found := ""
-	flush := func(x bool) {
-		if found == "" {
-			found = classify(run.String(), x)
-		}
-		run.Reset()
-	}
 	rs := []rune(s)
-	for i := 0; i < len(rs) && found == ""; i++ {
-		d, ok := digit(rs[i])
-		switch {
-		case ok:
-			run.WriteByte(d)
-		case run.Len() > 0 && (rs[i] == ' ' || rs[i] == '-') && i+1 < len(rs) && isDigitRune(rs[i+1]):
-			// A separator inside a number.
-		case run.Len() > 0:
-			flush(rs[i] == 'X' || rs[i] == 'x' || rs[i] == 'Ｘ' || rs[i] == 'ｘ')
+	var joined, raw []byte
+	for i := 0; i <= len(rs); i++ {
+		var r rune
+		if i < len(rs) {
+			r = rs[i]
 		}
+		if d, ok := digit(r); ok && i < len(rs) {
+			joined, raw = append(joined, d), append(raw, d)
+			continue
+		}
+		x := r == 'X' || r == 'x' || r == 'Ｘ' || r == 'ｘ'
+		if len(raw) >= 18 || (len(raw) == 17 && x) {
+			return FoundIDNumber
+		}
+		raw = raw[:0]
+		if len(joined) > 0 && (r == ' ' || r == '-') && i+1 < len(rs) && isDigitRune(rs[i+1]) {
+			continue // a separator inside a number
+		}
+		if found := classify(string(joined), x); found != "" {
+			return found
+		}
+		joined = joined[:0]
 	}
-	if run.Len() > 0 {
-		flush(false)
-	}
-	return found
+	return ""
 }
 
 // classify names the personal number a run of digits is, x when an X
