@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -117,32 +118,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}),
 	}
 	type row = servicetest.Cells
-	nobody := func(missing codes.Code) map[string]row {
-		return map[string]row{"bureau": {pd, pd, missing}, "enterprise": {pd, pd, missing}, "service": {pd, pd, missing},
-			"archivist": {pd, pd, missing}, "no token": {ua, ua, missing}}
-	}
-	rows := func(admin, bureau, clerk, area row) map[string]row {
-		r := nobody(admin[2])
-		for _, name := range []string{"enterprise", "service", "archivist"} {
-			r[name] = row{pd, pd, pd}
-		}
-		if admin[2] == na {
-			for _, name := range []string{"enterprise", "service", "archivist"} {
-				r[name] = row{pd, pd, na}
-			}
-			r["no token"] = row{ua, ua, na}
-		} else {
-			r["no token"] = row{ua, ua, ua}
-		}
-		r["admin"], r["bureau"], r["clerk"] = admin, bureau, clerk
-		elsewhere := row{pd, pd, area[2]}
-		if area[2] == na {
-			elsewhere = row{pd, pd, na}
-		}
-		r[servicetest.StreetCaller], r[servicetest.DistrictCaller] = area, area
-		r[servicetest.StreetElsewhereCaller], r[servicetest.DistrictElsewhereCaller] = elsewhere, elsewhere
-		return r
-	}
+	rows := matrixRows
 	change, clerkOnly := row{ok, ok, nf}, row{pd, pd, pd}
 	want := map[string]map[string]row{
 		"CreateWorkItem":    rows(row{ok, ok, na}, row{pd, pd, na}, row{ok, pd, na}, row{ok, ok, na}),
@@ -157,6 +133,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"CompleteWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
 		"CancelWorkItem":    rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
 	}
+	h.runMatrix(t, calls, want)
+}
+
+// runMatrix runs a matrix of calls over gRPC and over REST as every
+// caller, checking that a refused call changes nothing.
+func (h *harness) runMatrix(t *testing.T, calls map[string]func(servicetest.Target) call, want map[string]map[string]servicetest.Cells) {
 	callers := append(append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP, archivistP),
 		servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...)
 	for _, transport := range []string{"gRPC", "REST"} {
@@ -176,6 +158,41 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
+// matrixRows are the expected codes of every caller of a matrix from
+// those of admin, the bureau, the clerk and the supervisors of the area
+// (the supervisors elsewhere get PermissionDenied where the area's
+// supervisors may act, and what they get for a missing object);
+// enterprises, archivists and the service role are refused, and callers
+// without a token unauthenticated. A missing cell of NA makes every
+// caller's NA.
+func matrixRows(admin, bureau, clerk, area servicetest.Cells) map[string]servicetest.Cells {
+	const (
+		pd = codes.PermissionDenied
+		ua = codes.Unauthenticated
+		na = servicetest.NA
+	)
+	type row = servicetest.Cells
+	r := map[string]row{}
+	for _, name := range []string{"enterprise", "service", "archivist"} {
+		r[name] = row{pd, pd, pd}
+	}
+	r["no token"] = row{ua, ua, ua}
+	if admin[2] == na {
+		for _, name := range []string{"enterprise", "service", "archivist"} {
+			r[name] = row{pd, pd, na}
+		}
+		r["no token"] = row{ua, ua, na}
+	}
+	r["admin"], r["bureau"], r["clerk"] = admin, bureau, clerk
+	elsewhere := row{pd, pd, area[2]}
+	if area[2] == na {
+		elsewhere = row{pd, pd, na}
+	}
+	r[servicetest.StreetCaller], r[servicetest.DistrictCaller] = area, area
+	r[servicetest.StreetElsewhereCaller], r[servicetest.DistrictElsewhereCaller] = elsewhere, elsewhere
+	return r
+}
+
 // restCall makes c through the gateway.
 func (h *harness) restCall(ctx context.Context, c call) error {
 	body := ""
@@ -189,11 +206,12 @@ func (h *harness) restCall(ctx context.Context, c call) error {
 	return h.rest(ctx, c.method, c.path, body)
 }
 
-// unchangedWhenRefused checks that a refused call changed no item: the
-// counts of both communities stay as they were.
+// unchangedWhenRefused checks that a refused call changed nothing: the
+// counts of both communities stay as they were, and so do the number of
+// items, tickets and ticket categories and every ticket's revision.
 func (h *harness) unchangedWhenRefused(t *testing.T, rpc string, _ servicetest.Target) func(codes.Code) {
 	before := [2]*pb.ClockCounts{h.counts(Query{Community: communityA}), h.counts(Query{Community: communityB})}
-	items := h.itemCount()
+	items, tickets := h.itemCount(), h.snapshot(bucketTickets, bucketTicketCategories)
 	return func(got codes.Code) {
 		if got == codes.OK {
 			return
@@ -202,7 +220,26 @@ func (h *harness) unchangedWhenRefused(t *testing.T, rpc string, _ servicetest.T
 		if !proto.Equal(before[0], after[0]) || !proto.Equal(before[1], after[1]) || h.itemCount() != items {
 			t.Errorf("a refused %s changed the queues: %v -> %v", rpc, before, after)
 		}
+		if h.snapshot(bucketTickets, bucketTicketCategories) != tickets {
+			t.Errorf("a refused %s changed tickets or categories", rpc)
+		}
 	}
+}
+
+// snapshot is the content of buckets as one string.
+func (e *env) snapshot(buckets ...[]byte) string {
+	var b strings.Builder
+	_ = e.store.DB().View(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
+				b.Write(k)
+				b.Write(v)
+				return nil
+			})
+		}
+		return nil
+	})
+	return b.String()
 }
 
 // itemCount is how many items the store holds.

@@ -9,8 +9,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
+	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 )
 
 // FuzzCheckCreate feeds arbitrary items to the validation of
@@ -63,6 +65,41 @@ func FuzzQueryOf(f *testing.F) {
 			if q.Area && q.Community != p.Area() || !q.Area && !p.InArea(q.Community) {
 				t.Fatalf("%s may list %+v", p.Role, q)
 			}
+		}
+	})
+}
+
+// FuzzCheckTicket feeds arbitrary tickets to CreateTicket's validation:
+// it must never panic, and what it accepts has a channel, a hotline's
+// well-formed referral number (and only a hotline's), a description of
+// 1–2000 characters without an ID or mobile number, and a subject.
+func FuzzCheckTicket(f *testing.F) {
+	f.Add(int32(3), "PAYMENT", int32(1), "aaaaaaaaaaaaaaaa", "老人反映养老金未到账", "A-2026-0001", "2026-05", "")
+	f.Add(int32(2), "OTHER", int32(2), "h-1", "电话13812345678", "", "", communityA)
+	f.Add(int32(4), "x", int32(0), "", "身份证110101194503011234", "编号", "2027-01", "21")
+	f.Fuzz(func(t *testing.T, channel int32, category string, kind int32, subject, description, referral, month, community string) {
+		req := &pb.CreateTicketRequest{Ticket: &pb.Ticket{
+			Channel: pb.TicketChannel(channel), Category: category, Subject: &pb.Subject{Kind: feedv1.SubjectKind(kind), Id: subject},
+			Description: description, ReferralNumber: referral, PaymentMonth: month, CommunityId: community,
+		}}
+		if checkTicket(req, testNow) != nil {
+			return
+		}
+		tk := req.Ticket
+		hotline := tk.Channel == pb.TicketChannel_HOTLINE_12345 || tk.Channel == pb.TicketChannel_HOTLINE_12333
+		if _, ok := pb.TicketChannel_name[int32(tk.Channel)]; !ok || tk.Channel == 0 {
+			t.Fatalf("accepted channel %d", tk.Channel)
+		}
+		if hotline != (tk.ReferralNumber != "") || (hotline && !referralRE.MatchString(tk.ReferralNumber)) {
+			t.Fatalf("accepted referral %q on %v", tk.ReferralNumber, tk.Channel)
+		}
+		n := utf8.RuneCountInString(tk.Description)
+		if n == 0 || n > maxDescription || !utf8.ValidString(tk.Description) || inputcheck.PersonalNumber(tk.Description) != "" ||
+			servicetest.LooksLikeIDNumber(tk.Description) {
+			t.Fatalf("accepted description %q", tk.Description)
+		}
+		if k := tk.Subject.GetKind(); k != feedv1.SubjectKind_RETIREE && k != feedv1.SubjectKind_HANDOVER {
+			t.Fatalf("accepted subject %v", tk.Subject)
 		}
 	})
 }

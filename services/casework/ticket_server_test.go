@@ -94,6 +94,17 @@ func TestCreateTicketIdempotentAndPlaced(t *testing.T) {
 	servicetest.WantFields(t, err, "ticket.subject.id")
 	_, err = h.client.CreateTicket(ctx, &pb.CreateTicketRequest{Ticket: retireeTicket(unknownID, "OTHER")})
 	servicetest.WantDenied(t, err)
+	// A handover's ticket goes to the community the request names, which
+	// must be the caller's.
+	handover := func(community string) *pb.CreateTicketRequest {
+		return &pb.CreateTicketRequest{Ticket: &pb.Ticket{Channel: pb.TicketChannel_COUNTER, Category: "HANDOVER", CommunityId: community,
+			Subject: &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "h-1"}, Description: "移交材料缺失"}}
+	}
+	_, err = h.client.CreateTicket(ctx, handover(communityB))
+	servicetest.WantDenied(t, err)
+	if made, err := h.client.CreateTicket(ctx, handover(communityA)); err != nil || made.Ticket.CommunityId != communityA || made.Ticket.RetireeId != "" {
+		t.Errorf("handover ticket: %v, %v", made, err)
+	}
 	got, err := h.client.GetTicket(ctx, &pb.GetTicketRequest{Id: first.Id})
 	if err != nil || got.Ticket.Description != first.Description {
 		t.Errorf("get: %v, %v", got, err)
