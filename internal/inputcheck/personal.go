@@ -24,24 +24,20 @@ const (
 // an ID or mobile number only at exactly their lengths, so that a list
 // of dates or amounts is neither.
 func PersonalNumber(s string) string {
-	rs := []rune(s)
+	rs := append([]rune(s), 0) // a last non-digit ends the last run
 	var joined, raw []byte
-	for i := 0; i <= len(rs); i++ {
-		var r rune
-		if i < len(rs) {
-			r = rs[i]
-		}
-		if d, ok := digit(r); ok && i < len(rs) {
+	for i, r := range rs {
+		if d, ok := digit(r); ok {
 			joined, raw = append(joined, d), append(raw, d)
 			continue
 		}
-		x := r == 'X' || r == 'x' || r == 'Ｘ' || r == 'ｘ'
+		x := isX(r)
 		if len(raw) >= 18 || (len(raw) == 17 && x) {
 			return FoundIDNumber
 		}
 		raw = raw[:0]
-		if len(joined) > 0 && (r == ' ' || r == '-') && i+1 < len(rs) && isDigitRune(rs[i+1]) {
-			continue // a separator inside a number
+		if len(joined) > 0 && separates(rs, i) {
+			continue
 		}
 		if found := classify(string(joined), x); found != "" {
 			return found
@@ -49,6 +45,19 @@ func PersonalNumber(s string) string {
 		joined = joined[:0]
 	}
 	return ""
+}
+
+// isX reports whether r is the check character X of an ID number.
+func isX(r rune) bool { return r == 'X' || r == 'x' || r == 'Ｘ' || r == 'ｘ' }
+
+// separates reports whether rs[i] is a space or dash inside a number: a
+// digit follows it.
+func separates(rs []rune, i int) bool {
+	if rs[i] != ' ' && rs[i] != '-' || i+1 >= len(rs) {
+		return false
+	}
+	_, ok := digit(rs[i+1])
+	return ok
 }
 
 // classify names the personal number a run of digits is, x when an X
@@ -77,8 +86,6 @@ func digit(r rune) (byte, bool) {
 	}
 	return 0, false
 }
-
-func isDigitRune(r rune) bool { _, ok := digit(r); return ok }
 
 // NoPersonalNumbers refuses free text that holds an ID number or a mobile
 // number: such text is stored, listed and shown to many, and the person it

@@ -211,7 +211,8 @@ func (s *Store) completeStep(outcome string, claim bool, actor Actor) func(tx *b
 }
 
 // Cancel closes an open item as CANCELLED with a reason; an item from a
-// feed closes at its source instead.
+// feed closes at its source instead, and a ticket's with the ticket (a
+// follow-up item of a call-back may be cancelled).
 func (s *Store) Cancel(id, etag, reason string, actor Actor, allowed Allowed) (*pb.WorkItem, error) {
 	return s.change(id, etag, allowed, func(_ *bolt.Tx, it *pb.WorkItem, now time.Time) error {
 		if err := mustBeOpen(it); err != nil {
@@ -219,6 +220,9 @@ func (s *Store) Cancel(id, etag, reason string, actor Actor, allowed Allowed) (*
 		}
 		if feedSources[it.Source] {
 			return fault.Rule(ReasonClosedAtSource, "an item from "+it.Source+" closes when "+it.Source+" resolves it")
+		}
+		if isTicketItem(it) {
+			return fault.Rule(ReasonClosedAtSource, "a ticket's item closes when the ticket is resolved")
 		}
 		closeItem(it, pb.WorkState_CANCELLED, now, reason)
 		addEvent(it, pb.WorkEventKind_CANCELLED_BY_HAND, now, actor.Subject, reason)

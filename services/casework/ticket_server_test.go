@@ -105,10 +105,24 @@ func TestCreateTicketIdempotentAndPlaced(t *testing.T) {
 	if made, err := h.client.CreateTicket(ctx, handover(communityA)); err != nil || made.Ticket.CommunityId != communityA || made.Ticket.RetireeId != "" {
 		t.Errorf("handover ticket: %v, %v", made, err)
 	}
-	got, err := h.client.GetTicket(ctx, &pb.GetTicketRequest{Id: first.Id})
+	got, err := h.client.GetTicket(h.as(bureauP), &pb.GetTicketRequest{Id: first.Id})
 	if err != nil || got.Ticket.Description != first.Description {
 		t.Errorf("get: %v, %v", got, err)
 	}
+	// Reads of a retiree's tickets are audited, one entry per read.
+	entries, _, err := h.store.ListAudit(r.Id, 10, nil)
+	if err != nil || len(entries) != 1 || entries[0].Action != "GetTicket" {
+		t.Errorf("audit of the read: %v, %v", entries, err)
+	}
+	if _, err := h.client.ListTickets(ctx, &pb.ListTicketsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _, err = h.store.ListAudit(r.Id, 10, nil); err != nil || len(entries) != 2 {
+		t.Errorf("audit of the list: %v, %v", entries, err)
+	}
+	// A ticket's item closes with the ticket, not by cancelling it.
+	_, err = h.client.CancelWorkItem(h.as(adminP), &pb.CancelWorkItemRequest{Id: first.WorkItemId, Reason: "重复"})
+	servicetest.WantReason(t, err, codes.FailedPrecondition, ReasonClosedAtSource)
 }
 
 // TestTicketChangesOverTheAPI: resolution and call-back validation, the

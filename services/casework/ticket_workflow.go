@@ -52,14 +52,9 @@ func (s *Store) ResolveTicket(id, etag, resolution string, claim bool, actor Act
 		if err != nil {
 			return err
 		}
-		if isOpen(it.State) {
-			// The completion hook resolves the ticket.
-			if _, err := s.changeIn(tx, it, s.completeStep(resolution, claim, actor)); err != nil {
-				return err
-			}
-		} else if err := s.resolveIn(tx, t, resolution, actor, s.now()); err != nil {
-			// The item was cancelled by a supervisor: the ticket still
-			// needs its resolution.
+		// The completion hook resolves the ticket; an OPEN ticket's item
+		// is open, since it closes only with the ticket.
+		if _, err := s.changeIn(tx, it, s.completeStep(resolution, claim, actor)); err != nil {
 			return err
 		}
 		out, err = s.ticketView(tx, id)
@@ -68,12 +63,25 @@ func (s *Store) ResolveTicket(id, etag, resolution string, claim bool, actor Act
 	return out, err
 }
 
+// isTicketItem reports whether it is the item of a ticket (not a
+// call-back's follow-up).
+func isTicketItem(it *pb.WorkItem) bool {
+	_, ok := ticketOfItem(it)
+	return ok
+}
+
+// ticketOfItem returns the id of the ticket whose item it is.
+func ticketOfItem(it *pb.WorkItem) (string, bool) {
+	id, ok := strings.CutPrefix(it.SourceKey, "ticket/")
+	return id, it.Source == ticketSource && ok && !strings.Contains(id, "/")
+}
+
 // ticketItemCompleted is the COMPLAINT completion hook: completing a
 // ticket's item resolves the ticket with the item's outcome. A follow-up
 // item's completion changes no ticket (its ticket is CLOSED).
 func (s *Store) ticketItemCompleted(tx *bolt.Tx, it *pb.WorkItem, actor Actor) error {
-	id, ok := strings.CutPrefix(it.SourceKey, "ticket/")
-	if it.Source != ticketSource || !ok || strings.Contains(id, "/") {
+	id, ok := ticketOfItem(it)
+	if !ok {
 		return nil
 	}
 	t, err := getTicket(tx, id)
