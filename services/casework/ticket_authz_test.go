@@ -29,6 +29,27 @@ func TestTicketAuthorizationMatrix(t *testing.T) {
 		na = servicetest.NA
 	)
 	h := newHarness(t)
+	calls := ticketCalls(t, h)
+	type row = servicetest.Cells
+	change, refused := row{ok, ok, nf}, row{pd, pd, pd}
+	everyone := matrixRows(row{ok, ok, na}, row{ok, ok, na}, row{ok, ok, na}, row{ok, ok, na})
+	everyone[servicetest.StreetElsewhereCaller], everyone[servicetest.DistrictElsewhereCaller] = row{ok, ok, na}, row{ok, ok, na}
+	want := map[string]map[string]row{
+		// Missing: a retiree nobody knows, a 400 for admin only.
+		"CreateTicket":         matrixRows(row{ok, ok, codes.InvalidArgument}, refused, row{ok, pd, pd}, row{ok, ok, pd}),
+		"GetTicket":            matrixRows(change, change, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ListTickets":          matrixRows(row{ok, ok, na}, row{ok, ok, na}, row{ok, pd, na}, row{ok, ok, na}),
+		"ResolveTicket":        matrixRows(change, refused, row{ok, pd, pd}, row{ok, ok, pd}),
+		"RecordCallback":       matrixRows(change, refused, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ListTicketCategories": everyone,
+		"SetTicketCategory":    matrixRows(row{ok, ok, na}, row{pd, pd, na}, row{pd, pd, na}, row{pd, pd, na}),
+	}
+	h.runMatrix(t, calls, want)
+}
+
+// ticketCalls are the calls of the ticket matrix: each RPC on a fresh
+// ticket of the target's community (a retiree's there), or a missing one.
+func ticketCalls(t *testing.T, h *harness) map[string]func(servicetest.Target) call {
 	retiree := map[servicetest.Target]string{}
 	for tg, c := range map[servicetest.Target]string{servicetest.Own: communityA, servicetest.Other: communityB} {
 		r := livingIn(c, "钱"+c[len(c)-3:])
@@ -52,7 +73,7 @@ func TestTicketAuthorizationMatrix(t *testing.T) {
 	onTicket := func(resolved bool, mk func(tk *pb.Ticket) call) func(servicetest.Target) call {
 		return func(tg servicetest.Target) call { return mk(fixture(tg, resolved)) }
 	}
-	calls := map[string]func(servicetest.Target) call{
+	return map[string]func(servicetest.Target) call{
 		"CreateTicket": func(tg servicetest.Target) call {
 			id := retiree[tg]
 			if tg == servicetest.Missing {
@@ -86,19 +107,4 @@ func TestTicketAuthorizationMatrix(t *testing.T) {
 			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.SetTicketCategory(ctx, req)) }, http.MethodPut, "/v1/ticketCategories/HEATING", req.Category}
 		},
 	}
-	type row = servicetest.Cells
-	change, refused := row{ok, ok, nf}, row{pd, pd, pd}
-	everyone := matrixRows(row{ok, ok, na}, row{ok, ok, na}, row{ok, ok, na}, row{ok, ok, na})
-	everyone[servicetest.StreetElsewhereCaller], everyone[servicetest.DistrictElsewhereCaller] = row{ok, ok, na}, row{ok, ok, na}
-	want := map[string]map[string]row{
-		// Missing: a retiree nobody knows, a 400 for admin only.
-		"CreateTicket":         matrixRows(row{ok, ok, codes.InvalidArgument}, refused, row{ok, pd, pd}, row{ok, ok, pd}),
-		"GetTicket":            matrixRows(change, change, row{ok, pd, pd}, row{ok, ok, pd}),
-		"ListTickets":          matrixRows(row{ok, ok, na}, row{ok, ok, na}, row{ok, pd, na}, row{ok, ok, na}),
-		"ResolveTicket":        matrixRows(change, refused, row{ok, pd, pd}, row{ok, ok, pd}),
-		"RecordCallback":       matrixRows(change, refused, row{ok, pd, pd}, row{ok, ok, pd}),
-		"ListTicketCategories": everyone,
-		"SetTicketCategory":    matrixRows(row{ok, ok, na}, row{pd, pd, na}, row{pd, pd, na}, row{pd, pd, na}),
-	}
-	h.runMatrix(t, calls, want)
 }
