@@ -180,3 +180,26 @@ func TestTicketChangesOverTheAPI(t *testing.T) {
 		t.Errorf("categories: %v, %v", list, err)
 	}
 }
+
+// TestResolveTicketAsAssignee: the clerk the ticket's item was
+// reassigned to resolves it though the community is not its own, and
+// cannot read other tickets there; another clerk elsewhere is refused.
+func TestResolveTicketAsAssignee(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := livingIn(communityA, "郑桂芳")
+	h.retirees(r)
+	a, b := h.newTicket(retireeTicket(r.Id, "OTHER")), h.newTicket(retireeTicket(r.Id, "OTHER"))
+	if _, err := h.store.Reassign([]string{a.WorkItemId}, "clerk-b", "支援", clerkActor, anyone); err != nil {
+		t.Fatal(err)
+	}
+	helper := h.as(servicetest.Clerk("clerk-b", communityB))
+	_, err := h.client.ResolveTicket(helper, &pb.ResolveTicketRequest{Id: b.Id, Resolution: "已办"})
+	servicetest.WantDenied(t, err)
+	_, err = h.client.ResolveTicket(h.as(servicetest.Clerk("clerk-c", communityC)), &pb.ResolveTicketRequest{Id: a.Id, Resolution: "已办"})
+	servicetest.WantDenied(t, err)
+	res, err := h.client.ResolveTicket(helper, &pb.ResolveTicketRequest{Id: a.Id, Resolution: "已办"})
+	if err != nil || res.Ticket.ResolvedBy != "clerk-b" || h.item(a.WorkItemId).State != pb.WorkState_DONE {
+		t.Errorf("the assignee's resolution: %v, %v", res, err)
+	}
+}
