@@ -128,7 +128,8 @@ func closeItem(it *pb.WorkItem, state pb.WorkState, now time.Time, outcome strin
 }
 
 // applyRetiree is the projection hook: a retiree who moves to another
-// community takes their open items there; the open visits of a retiree
+// community takes their open items there (and the open tickets those
+// items carry); the open visits of a retiree
 // who died or moved out of the city are cancelled. All in the
 // projection's transaction.
 func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) error {
@@ -149,10 +150,14 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 		if err != nil {
 			return err
 		}
-		if _, err := s.changeIn(tx, it, func(_ *bolt.Tx, it *pb.WorkItem, now time.Time) error {
+		it, err = s.changeIn(tx, it, func(_ *bolt.Tx, it *pb.WorkItem, now time.Time) error {
 			followRetiree(it, cur, moved, gone, now)
 			return nil
-		}); err != nil {
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.followItem(tx, it); err != nil {
 			return err
 		}
 	}

@@ -149,6 +149,11 @@ func (s *Store) putTicket(tx *bolt.Tx, old, cur *pb.Ticket) error {
 	cur.Etag = etagOf(revisionOf(old.GetEtag()) + 1)
 	// What an item says is read from the item, not stored twice.
 	cur.Clock, cur.EscalationLevel = pb.Clock_CLOCK_UNSPECIFIED, 0
+	if old != nil && old.CommunityId != cur.CommunityId {
+		if err := tx.Bucket(bucketTicketsByCommunity).Delete(ticketIndexKey(old)); err != nil {
+			return err
+		}
+	}
 	if err := boltstore.PutProto(tx.Bucket(bucketTickets), []byte(cur.Id), cur); err != nil {
 		return err
 	}

@@ -7,10 +7,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // everywhere places a ticket anywhere (the store's tests; the server's
@@ -319,4 +321,31 @@ func TestTicketRetireeUnknownToStore(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.store.CreateTicket(retireeTicket(unknownID, "OTHER"), "", clerkActor, everywhere)
 	wantCode(t, err, codes.InvalidArgument)
+}
+
+// TestTicketMovesWithRetiree: an open ticket follows its retiree to a new
+// community with its item; a resolved one stays where it was.
+func TestTicketMovesWithRetiree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := livingIn(communityA, "冯志强")
+	e.retirees(r)
+	open, done := e.newTicket(retireeTicket(r.Id, "OTHER")), e.newTicket(retireeTicket(r.Id, "OTHER"))
+	if _, err := e.store.ResolveTicket(done.Id, "", "已办", false, clerkActor, anyTicket); err != nil {
+		t.Fatal(err)
+	}
+	moved := proto.Clone(r).(*registryv1.RetireeState)
+	moved.CommunityId = communityB
+	e.retirees(moved)
+	if got := e.ticket(open.Id); got.CommunityId != communityB || e.item(open.WorkItemId).CommunityId != communityB {
+		t.Errorf("open ticket in %s, item in %s; want both in B", got.CommunityId, e.item(open.WorkItemId).CommunityId)
+	}
+	if got := e.ticket(done.Id); got.CommunityId != communityA {
+		t.Errorf("resolved ticket moved to %s", got.CommunityId)
+	}
+	inB, _, err := e.store.ListTickets(TicketQuery{Community: communityB}, 10, nil)
+	inA, _, err2 := e.store.ListTickets(TicketQuery{Community: communityA}, 10, nil)
+	if err != nil || err2 != nil || len(inB) != 1 || inB[0].Id != open.Id || len(inA) != 1 || inA[0].Id != done.Id {
+		t.Errorf("lists after the move: B %v, A %v (%v, %v)", inB, inA, err, err2)
+	}
 }

@@ -167,3 +167,20 @@ func (s *Store) openFollowUp(tx *bolt.Tx, t *pb.Ticket, note string, actor Actor
 	}
 	return it.Id, nil
 }
+
+// followItem moves an open ticket to the community its item moved to
+// with its retiree (see applyRetiree), so that the clerks who now work
+// the item may resolve the ticket and find it in their list.
+func (s *Store) followItem(tx *bolt.Tx, it *pb.WorkItem) error {
+	id, ok := ticketOfItem(it)
+	if !ok {
+		return nil
+	}
+	old, err := getTicket(tx, id)
+	if err != nil || old.CommunityId == it.CommunityId || old.State != pb.TicketState_TICKET_OPEN {
+		return err
+	}
+	t := proto.Clone(old).(*pb.Ticket)
+	t.CommunityId = it.CommunityId
+	return s.putTicket(tx, old, t)
+}
