@@ -43,11 +43,33 @@ func TestAuthorizationMatrix(t *testing.T) {
 		na = servicetest.NA
 	)
 	h := newHarness(t)
+	calls := itemCalls(t, h)
+	type row = servicetest.Cells
+	rows := matrixRows
+	change, clerkOnly := row{ok, ok, nf}, row{pd, pd, pd}
+	want := map[string]map[string]row{
+		"CreateWorkItem":    rows(row{ok, ok, na}, row{pd, pd, na}, row{ok, pd, na}, row{ok, ok, na}),
+		"GetWorkItem":       rows(change, change, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ListWorkItems":     rows(row{ok, ok, na}, row{ok, ok, na}, row{ok, pd, na}, row{ok, ok, na}),
+		"ClaimWorkItem":     rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"ReleaseWorkItem":   rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"ReassignWorkItems": rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
+		"EscalateWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"WaitWorkItem":      rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"ResumeWorkItem":    rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
+		"CompleteWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
+		"CancelWorkItem":    rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
+	}
+	h.runMatrix(t, calls, want)
+}
+
+// itemFixture returns what makes a fresh item of a target's community
+// in a state (assigned to the community's clerk when not OPEN), or
+// names a missing one.
+func itemFixture(t *testing.T, h *harness) func(servicetest.Target, pb.WorkState) *pb.WorkItem {
 	community := map[servicetest.Target]string{servicetest.Own: communityA, servicetest.Other: communityB}
 	assignee := map[servicetest.Target]string{servicetest.Own: clerkP.Subject, servicetest.Other: "clerk-b"}
-	// fixture makes a fresh item of the target's community in a state, or
-	// names a missing one.
-	fixture := func(tg servicetest.Target, state pb.WorkState) *pb.WorkItem {
+	return func(tg servicetest.Target, state pb.WorkState) *pb.WorkItem {
 		if tg == servicetest.Missing {
 			return &pb.WorkItem{Id: unknownID}
 		}
@@ -67,11 +89,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		return it
 	}
+}
+
+// itemCalls are the calls of the work-item matrix: each RPC on a fresh
+// item of the target's community in the state it needs, or a missing
+// one.
+func itemCalls(t *testing.T, h *harness) map[string]func(servicetest.Target) call {
+	community := map[servicetest.Target]string{servicetest.Own: communityA, servicetest.Other: communityB}
+	fixture := itemFixture(t, h)
 	onItem := func(state pb.WorkState, mk func(it *pb.WorkItem) call) func(servicetest.Target) call {
 		return func(tg servicetest.Target) call { return mk(fixture(tg, state)) }
 	}
 	due := timestamppb.New(testNow.Add(48 * hour))
-	calls := map[string]func(servicetest.Target) call{
+	return map[string]func(servicetest.Target) call{
 		"CreateWorkItem": func(tg servicetest.Target) call {
 			req := &pb.CreateWorkItemRequest{Item: &pb.WorkItem{Kind: pb.WorkKind_OTHER, CommunityId: community[tg], Summary: "送春联", DueTime: due}}
 			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.CreateWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems", req}
@@ -117,23 +147,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return call{func(ctx context.Context) error { return servicetest.ErrOf(h.client.CancelWorkItem(ctx, req)) }, http.MethodPost, "/v1/workItems/" + it.Id + ":cancel", req}
 		}),
 	}
-	type row = servicetest.Cells
-	rows := matrixRows
-	change, clerkOnly := row{ok, ok, nf}, row{pd, pd, pd}
-	want := map[string]map[string]row{
-		"CreateWorkItem":    rows(row{ok, ok, na}, row{pd, pd, na}, row{ok, pd, na}, row{ok, ok, na}),
-		"GetWorkItem":       rows(change, change, row{ok, pd, pd}, row{ok, ok, pd}),
-		"ListWorkItems":     rows(row{ok, ok, na}, row{ok, ok, na}, row{ok, pd, na}, row{ok, ok, na}),
-		"ClaimWorkItem":     rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
-		"ReleaseWorkItem":   rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
-		"ReassignWorkItems": rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
-		"EscalateWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
-		"WaitWorkItem":      rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
-		"ResumeWorkItem":    rows(change, clerkOnly, row{ok, pd, pd}, clerkOnly),
-		"CompleteWorkItem":  rows(change, clerkOnly, row{ok, pd, pd}, row{ok, ok, pd}),
-		"CancelWorkItem":    rows(change, clerkOnly, clerkOnly, row{ok, ok, pd}),
-	}
-	h.runMatrix(t, calls, want)
 }
 
 // runMatrix runs a matrix of calls over gRPC and over REST as every
