@@ -12,4 +12,15 @@
 // retirees through a projection of registry's change log
 // (internal/projection) kept in its own file: a retiree who moves takes
 // their open items to the new community.
+//
+// Complaints (ticket_*.go) are tickets of a category whose deadline is
+// data (TicketCategory: hours, or working days on the --holiday-calendar
+// counted from the day after the ticket was made and ending at 23:59:59
+// China time). Each ticket opens a COMPLAINT item (source "tickets", key
+// "ticket/<id>") that carries its due time, clock and escalation; the
+// ticket is resolved by ResolveTicket or by completing the item, which
+// end in the same state, and closed by its call-back (a DISSATISFIED one
+// opens an escalated follow-up item, "ticket/<id>/follow-up"). Resolving
+// a retiree's ticket calls the OnComplaintResolved hook, where the
+// messages part queues the COMPLAINT_RESOLVED text.
 package casework
