@@ -58,7 +58,7 @@ func checkCreate(req *pb.CreateWorkItemRequest, now time.Time) (ItemSpec, error)
 		v.Add("item.kind", "must be OTHER or HARDSHIP; other kinds are made by the service")
 	}
 	inputcheck.CommunityID(&v, "item.communityId", it.CommunityId)
-	inputcheck.Text(&v, "item.summary", it.Summary, true, maxSummary)
+	freeText(&v, "item.summary", it.Summary, true, maxSummary)
 	if it.RetireeId != "" && !inputcheck.IsOpaqueID(it.RetireeId) {
 		v.Add("item.retireeId", "not a retiree id")
 	}
@@ -226,7 +226,7 @@ func (s *Server) ReleaseWorkItem(ctx context.Context, req *pb.ReleaseWorkItemReq
 // checkReason validates a request's reason.
 func checkReason(reason string, required bool) error {
 	var v fault.Violations
-	inputcheck.Text(&v, "reason", reason, required, maxText)
+	freeText(&v, "reason", reason, required, maxText)
 	return v.Err()
 }
 
@@ -247,7 +247,7 @@ func (s *Server) ReassignWorkItems(ctx context.Context, req *pb.ReassignWorkItem
 		v.Add("ids", "an id appears twice")
 	}
 	inputcheck.Text(&v, "assignee", req.Assignee, true, maxSubject)
-	inputcheck.Text(&v, "reason", req.Reason, false, maxText)
+	freeText(&v, "reason", req.Reason, false, maxText)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -286,7 +286,7 @@ func (s *Server) WaitWorkItem(ctx context.Context, req *pb.WaitWorkItemRequest) 
 	if _, ok := pb.WaitingOn_name[int32(req.WaitingOn)]; !ok || req.WaitingOn == pb.WaitingOn_WAITING_ON_UNSPECIFIED {
 		v.Add("waitingOn", "required: FAMILY, OTHER_AGENCY or OTHER_PARTY")
 	}
-	inputcheck.Text(&v, "reason", req.Reason, true, maxText)
+	freeText(&v, "reason", req.Reason, true, maxText)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -320,7 +320,7 @@ func (s *Server) CompleteWorkItem(ctx context.Context, req *pb.CompleteWorkItemR
 		return nil, err
 	}
 	var v fault.Violations
-	inputcheck.Text(&v, "outcome", req.Outcome, true, maxText)
+	freeText(&v, "outcome", req.Outcome, true, maxText)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -346,4 +346,13 @@ func (s *Server) CancelWorkItem(ctx context.Context, req *pb.CancelWorkItemReque
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.CancelWorkItemResponse{Item: it}, nil
+}
+
+// freeText checks a text people write into an item: a summary, a
+// reason, an outcome. It is stored in the item's history and shown in
+// every queue that lists the item, so it must hold no ID or mobile
+// number (the retiree is named by id).
+func freeText(v *fault.Violations, field, s string, required bool, max int) {
+	inputcheck.Text(v, field, s, required, max)
+	inputcheck.NoPersonalNumbers(v, field, s)
 }

@@ -47,6 +47,7 @@ func TestCreateWorkItem(t *testing.T) {
 		{"a kind the service makes", func(i *pb.WorkItem) { i.Kind = pb.WorkKind_CARE_VISIT }, "item.kind"},
 		{"due in the past", func(i *pb.WorkItem) { i.DueTime = timestamppb.New(testNow.Add(-hour)) }, "item.dueTime"},
 		{"no summary", func(i *pb.WorkItem) { i.Summary = "" }, "item.summary"},
+		{"a mobile number in the summary", func(i *pb.WorkItem) { i.Summary = "回电 138 1234 5678" }, "item.summary"},
 		{"bad community", func(i *pb.WorkItem) { i.CommunityId = "21" }, "item.communityId"},
 		{"bad retiree", func(i *pb.WorkItem) { i.RetireeId = "x" }, "item.retireeId"},
 	} {
