@@ -3,6 +3,8 @@ package signalfeed
 import (
 	"regexp"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
@@ -95,4 +97,29 @@ func cleanText(v *fault.Violations, field, s string, required bool, max int) {
 	if utf8.ValidString(s) && personalNumber.MatchString(s) {
 		v.Add(field, "must not contain an ID or phone number")
 	}
+}
+
+// Clean makes s fit a summary, a resolution or a detail of at most max
+// characters: whatever looks like an ID or phone number is masked, line
+// breaks become spaces, and a longer text is cut (with "…"). A source
+// puts its own users' text (a title, a venue's name) through it, so that
+// such text never fails the change that emits it.
+func Clean(s string, max int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return ' '
+		case unicode.Is(unicode.Cf, r) || inputcheck.IsNoncharacter(r):
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	s = personalNumber.ReplaceAllStringFunc(s, func(m string) string { return strings.Repeat("*", len(m)) })
+	if utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max-1]) + "…"
+	}
+	return s
 }

@@ -77,3 +77,19 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", "太极拳班", "电话13812345678联系", "a\nb\u200bc\u2028", strings.Repeat("长", 300), " \xff 110101199001011234 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := Clean(s, MaxDetailLen)
+		sig := &feedv1.WorkSignal{Key: "k", Kind: feedv1.SignalKind_ACTIVITY_CANCELLED, SubjectKind: feedv1.SubjectKind_ACTIVITY, SubjectId: "a", Summary: Clean("「"+s+"」", MaxSummaryLen), Details: map[string]string{"title": c}}
+		if len([]rune(c)) > MaxDetailLen {
+			t.Fatalf("Clean(%q) is %d characters", s, len([]rune(c)))
+		}
+		if err := Validate(sig); err != nil {
+			t.Fatalf("Clean(%q) = %q: %v", s, c, err)
+		}
+	})
+}

@@ -219,8 +219,14 @@ func (s *Store) CancelActivity(id, reason string, scope Scope) (*pb.Activity, er
 		if err := cancelFutureSessions(tx, a, now); err != nil {
 			return err
 		}
-		if err := markRegistrationsCancelled(tx, a.Id); err != nil {
+		told, err := markRegistrationsCancelled(tx, a.Id)
+		if err != nil {
 			return err
+		}
+		for _, retiree := range told {
+			if err := s.noticeCancelled(tx, a, retiree); err != nil {
+				return err
+			}
 		}
 		out = a
 		return nil
@@ -251,16 +257,21 @@ func cancelFutureSessions(tx *bolt.Tx, a *pb.Activity, now time.Time) error {
 }
 
 // markRegistrationsCancelled sets ActivityCancelled on every registration
-// of an activity, whatever its state.
-func markRegistrationsCancelled(tx *bolt.Tx, activityID string) error {
+// of an activity, whatever its state. It returns the retirees whose
+// registration was confirmed or waiting, who are to be told.
+func markRegistrationsCancelled(tx *bolt.Tx, activityID string) ([]string, error) {
 	regs := tx.Bucket(bucketRegistrations)
 	var marked [][2][]byte
+	var told []string
 	err := boltstore.ScanPrefix(regs.Cursor(), boltstore.Prefix(activityID), nil, func(k, v []byte) (bool, error) {
 		r := new(pb.Registration)
 		if err := proto.Unmarshal(v, r); err != nil {
 			return false, err
 		}
 		r.ActivityCancelled = true
+		if r.State == pb.Registration_CONFIRMED || r.State == pb.Registration_WAITLISTED {
+			told = append(told, r.RetireeId)
+		}
 		b, err := proto.Marshal(r)
 		if err != nil {
 			return false, err
@@ -269,16 +280,16 @@ func markRegistrationsCancelled(tx *bolt.Tx, activityID string) error {
 		return true, nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Written after the scan: a bbolt cursor must not walk a bucket
 	// that is being changed under it.
 	for _, kv := range marked {
 		if err := regs.Put(kv[0], kv[1]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return told, nil
 }
 
 // occurrenceQuery selects the sessions of listOccurrences: those of a

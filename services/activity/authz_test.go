@@ -198,6 +198,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		},
 	}
+	calls["WatchWorkSignals"] = func(target) func(context.Context) error {
+		return func(ctx context.Context) error { return watchSignalsOnce(ctx, c) }
+	}
 	// want[rpc][role] = codes for own, other, missing.
 	type row = servicetest.Cells
 	read := map[string]row{
@@ -243,6 +246,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GetCalendarFeed": {
 			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, ok, nf},
 			"enterprise": {ok, ok, nf}, "service": {ok, ok, nf},
+		},
+		// The work-signal feed is casework's, as a service: gRPC only.
+		"WatchWorkSignals": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+			"enterprise": {pd, na, na}, "service": {ok, na, na},
 		},
 	}
 	// Supervisors read in their area (own and other are both in it) as

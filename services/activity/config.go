@@ -1,6 +1,11 @@
 package activity
 
-import "github.com/socmgmt/socmgmt/internal/grpcserver"
+import (
+	"fmt"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+)
 
 // Config is the activity program's configuration, from flags or, for each
 // flag, the environment variable ACTIVITY_<FLAG> (e.g. ACTIVITY_DATA_DIR).
@@ -12,6 +17,9 @@ import "github.com/socmgmt/socmgmt/internal/grpcserver"
 // StoreOptions.DurableReads).
 type Config struct {
 	grpcserver.ServiceConfig
+	// SignalRetention is how many work-signal feed entries are kept for
+	// WatchWorkSignals.
+	SignalRetention uint64
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -28,6 +36,8 @@ func ParseConfig(args []string) (*Config, error) {
 	cmd.TLSCA("registry")
 	cmd.AuditDurableReads("a read of registrations")
 	cmd.AuditKey()
+	cmd.FlagSet().Uint64Var(&c.SignalRetention, "signal-retention", signalfeed.DefaultRetention, "work-signal feed entries kept for WatchWorkSignals consumers")
+	cmd.Check(fmt.Sprintf("--signal-retention must be at least %d", signalfeed.MinRetention), func() bool { return c.SignalRetention >= signalfeed.MinRetention })
 	if err := cmd.Parse(args); err != nil {
 		return nil, err
 	}

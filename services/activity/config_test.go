@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -17,7 +18,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	c := servicetest.MustParseConfig(t, ParseConfig, devrun)
 	if c.RegistryAddr != "127.0.0.1:9101" || c.Server.GRPCAddr != "127.0.0.1:9104" || c.DBPath() != filepath.Join("var", "activity.db") ||
-		c.AuditKey != "var/dev-audit-activity.key" || c.AuditCheckpointEvery != 1000 || c.AuditCheckpointInterval != time.Minute {
+		c.AuditKey != "var/dev-audit-activity.key" || c.AuditCheckpointEvery != 1000 || c.AuditCheckpointInterval != time.Minute ||
+		c.SignalRetention != signalfeed.DefaultRetention {
 		t.Errorf("config = %+v", c)
 	}
 
@@ -35,6 +37,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no keys, token", Args: []string{"--registry-addr", ""}, Want: "--token-key is required"},
 		{Name: "no keys, registry", Args: []string{"--registry-addr", ""}, Want: "--registry-addr is required"},
 		{Name: "no keys, audit", Args: []string{"--registry-addr", ""}, Want: "--audit-key is required"},
+		{Name: "short signal retention", Args: append(devrun, "--signal-retention", "999"), Want: "--signal-retention must be at least 1000"},
 		{Name: "no checkpoint count", Args: append(devrun, "--audit-checkpoint-every", "0"), Want: "--audit-checkpoint-every must be between 1 and 1000000"},
 		{Name: "checkpoint interval too short", Args: append(devrun, "--audit-checkpoint-interval", "10ms"), Want: "--audit-checkpoint-interval must be between 1s and 24h"},
 		{Name: "two shared, log format", Args: bothShared, Want: "--log-format must be json or console", Shared: true},

@@ -175,7 +175,10 @@ func (s *Store) CancelRegistration(activityID, retireeID string, actor Actor, sc
 			return errRegistrationNotFound
 		}
 		cancelled, promoted, err = cancelIn(tx, a, &meta, retireeID, actor, "CancelRegistration", now)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.noticePromoted(tx, a, promoted)
 	})
 	return cancelled, promoted, err
 }
@@ -260,7 +263,11 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 		if checkOpen(a, meta, now) != nil {
 			continue // over or cancelled: its registrations are history
 		}
-		if _, _, err := cancelIn(tx, a, &meta, old.Id, system, "ReleaseRegistration", now); err != nil && !errors.Is(err, errRegistrationNotFound) {
+		_, promoted, err := cancelIn(tx, a, &meta, old.Id, system, "ReleaseRegistration", now)
+		if err != nil && !errors.Is(err, errRegistrationNotFound) {
+			return err
+		}
+		if err := s.noticePromoted(tx, a, promoted); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Bucket names of the activity service's bbolt file, all in one place
@@ -81,7 +82,7 @@ var (
 	// calendarBuckets are the buckets version 2 adds.
 	calendarBuckets = [][]byte{bucketCalendarSubscriptions, bucketCalendarFeeds, bucketCalendarSubscriptionsByOwner}
 
-	allBuckets = append(slices.Clone(bucketsV1), calendarBuckets...)
+	allBuckets = slices.Concat(bucketsV1, calendarBuckets, signalfeed.Buckets)
 )
 
 // storageSchema is the layout of activity.db, which OpenStore opens with
@@ -89,8 +90,8 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    3,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions, audit.Migration(2)},
+	Version:    4,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions, audit.Migration(2), signalFeed},
 }
 
 // calendarSubscriptions is the step to version 2: the buckets of calendar
@@ -107,3 +108,9 @@ var calendarSubscriptions = boltstore.Migration{
 		return nil
 	},
 }
+
+// signalFeed is the step to version 4: the work-signal feed's buckets,
+// created empty on open. Activity's signals are notices, resolved when
+// emitted, so nothing is open to backfill. A build before it must not
+// open such a file: its changes would emit no notices.
+var signalFeed = boltstore.Migration{From: 3, To: 4, Name: "the work-signal feed"}

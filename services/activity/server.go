@@ -23,6 +23,7 @@ type Server struct {
 	store       *Store
 	log         *zap.Logger
 	communities *communities
+	stopping    <-chan struct{}
 }
 
 var _ pb.ActivityServiceServer = (*Server)(nil)
@@ -35,6 +36,9 @@ type ServerOptions struct {
 	// Registry answers whether a community exists, for the calendar's
 	// 404; nil takes every well-formed community id to exist.
 	Registry registryv1.RegistryServiceClient
+	// Stopping, when closed, ends the WatchWorkSignals streams (the
+	// server's graceful stop); nil never does.
+	Stopping <-chan struct{}
 }
 
 // NewServer returns a Server over store; the store's clock is the
@@ -43,7 +47,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Server{store: store, log: o.Logger, communities: newCommunities(o.Registry, store)}
+	return &Server{store: store, log: o.Logger, communities: newCommunities(o.Registry, store), stopping: o.Stopping}
 }
 
 // Who may do what (DESIGN "Identity and access"): admin everything; bureau

@@ -20,6 +20,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -38,6 +39,12 @@ type StoreOptions struct {
 	DurableReads bool
 	// Checkpoints say how the audit log is signed (see audit.Checkpoints).
 	Checkpoints audit.Checkpoints
+	// SignalRetention is the number of work-signal feed entries kept
+	// (0: signalfeed.DefaultRetention).
+	SignalRetention uint64
+	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
+	// (0: 64).
+	MaxSignalWatchers int
 }
 
 // Store is the activity service's bbolt-backed storage: venues,
@@ -51,6 +58,8 @@ type Store struct {
 	log        *zap.Logger
 	zones      *zoneCache
 	projection *projection.Projection
+	// signals is the work-signal feed (see signals.go).
+	signals *signalfeed.Feed
 }
 
 // OpenStore opens (creating if needed) the activity database at path,
@@ -68,6 +77,10 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		return nil, err
 	}
 	s := &Store{Base: base, now: o.Now, log: o.Logger, zones: newZoneCache()}
+	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "activity", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, errors.Join(err, base.Close())
+	}
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,
@@ -77,6 +90,18 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	}
 	return s, nil
 }
+
+// Close clears the work-signal feed's in-use mark and closes the store.
+func (s *Store) Close() error {
+	var err error
+	if s.signals != nil {
+		err = s.signals.Close()
+	}
+	return errors.Join(err, s.Base.Close())
+}
+
+// Signals is the store's work-signal feed.
+func (s *Store) Signals() *signalfeed.Feed { return s.signals }
 
 // Projection returns the retiree projection kept in the store's file.
 func (s *Store) Projection() *projection.Projection { return s.projection }

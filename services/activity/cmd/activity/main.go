@@ -42,6 +42,8 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 				Logger:       log,
 				DurableReads: cfg.AuditDurableReads,
 				Checkpoints:  checkpoints,
+
+				SignalRetention: cfg.SignalRetention,
 			})
 		},
 		Starting: func(*activity.Store) []zap.Field { return checkpoints.StartingFields() },
@@ -49,7 +51,7 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
 				return nil, err
 			}
-			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log, Registry: registry}))
+			activityv1.RegisterActivityServiceServer(srv.GRPC(), activity.NewServer(store, activity.ServerOptions{Logger: log, Registry: registry, Stopping: srv.Stopping()}))
 			// The projection follows registry for as long as the server runs.
 			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
 		},
