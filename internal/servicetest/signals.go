@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 )
 
@@ -58,4 +59,32 @@ func SnapshotKeys(t testing.TB, ctx context.Context, watch SignalWatch) ([]strin
 		}
 		keys = append(keys, ev.Signal.Key)
 	}
+}
+
+// FeedOpen returns the open signals of f by key, read through Serve's
+// snapshot as a consumer reads them, and the revision the snapshot ends
+// at: what a store's feed holds, without a server.
+func FeedOpen(t testing.TB, f *signalfeed.Feed) (map[string]*feedv1.WorkSignal, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open := map[string]*feedv1.WorkSignal{}
+	var end int64 = -1
+	err := f.Serve(ctx, signalfeed.Watch{
+		SendHeader: func() error { return nil },
+		Send: func(ev *feedv1.SignalEvent) error {
+			switch ev.Entry {
+			case feedv1.EntryKind_SNAPSHOT:
+				open[ev.Signal.Key] = ev.Signal
+			case feedv1.EntryKind_SNAPSHOT_END:
+				end = ev.Revision
+				cancel()
+			}
+			return nil
+		},
+	})
+	if end < 0 {
+		t.Fatalf("no snapshot end: %v", err)
+	}
+	return open, end
 }

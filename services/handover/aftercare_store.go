@@ -40,6 +40,9 @@ func (w *txn) putTasks(h *pb.Handover) error {
 		if err := boltstore.PutProto(b, []byte(t.Id), t); err != nil {
 			return err
 		}
+		if err := w.signalTask(t); err != nil {
+			return err
+		}
 		keys[i] = taskIndexKey(t)
 	}
 	// bbolt keeps a node's keys in a sorted slice until the commit: keys
@@ -136,7 +139,13 @@ func (s *Store) mutateTask(id, etag string, allowed func(*pb.HandoverTask) error
 		t.Etag = etagOf(revisionOf(old.Etag) + 1)
 		t.UpdateTime = timestamppb.New(w.now)
 		out = t
-		return boltstore.PutProto(b, []byte(t.Id), t)
+		if err := boltstore.PutProto(b, []byte(t.Id), t); err != nil {
+			return err
+		}
+		if t.State != old.State {
+			return w.signalTask(t)
+		}
+		return nil
 	})
 	return out, err
 }

@@ -134,6 +134,10 @@ func batchesMatrix(t *testing.T, w *world, api batchesAPI) {
 			}
 			return api.progress(ctx, q)
 		}),
+		// The work-signal feed is casework's, as a service: gRPC only.
+		"WatchWorkSignals": func(servicetest.Target) func(context.Context) error {
+			return func(ctx context.Context) error { return watchSignalsOnce(ctx, w.client) }
+		},
 	}
 	const (
 		ok = codes.OK
@@ -153,6 +157,10 @@ func batchesMatrix(t *testing.T, w *world, api batchesAPI) {
 	}
 	want := map[string]map[string]servicetest.Cells{
 		"BatchAddRetirees": change, "BatchRemoveRetirees": change, "GetHandoverProgress": progress,
+		"WatchWorkSignals": {
+			"admin": {ok, na, na}, "bureau": {pd, na, na}, "enterprise": {pd, na, na}, "clerk": {pd, na, na},
+			"service": {ok, na, na}, "archivist": {pd, na, na}, "no token": {ua, na, na},
+		},
 	}
 	servicetest.WithSupervisors(t, want, map[string]map[string]servicetest.Cells{
 		"GetHandoverProgress": servicetest.SupervisorCells(servicetest.Cells{ok, pd, na}, servicetest.Cells{pd, ok, na}),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Config is the handover program's configuration, from flags or, for each
@@ -34,6 +35,9 @@ type Config struct {
 	// workdays) the due dates of the tasks after a handover count in;
 	// empty for the calendar built in.
 	HolidayCalendar string
+	// SignalRetention is how many work-signal feed entries are kept for
+	// WatchWorkSignals.
+	SignalRetention uint64
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -60,6 +64,8 @@ func ParseConfig(args []string) (*Config, error) {
 		return err
 	})
 	fs.StringVar(&c.HolidayCalendar, "holiday-calendar", "", "file of public holidays and make-up working days (empty: the calendar built in), for the due dates of the tasks after a handover")
+	fs.Uint64Var(&c.SignalRetention, "signal-retention", signalfeed.DefaultRetention, "work-signal feed entries kept for WatchWorkSignals consumers")
+	cmd.Check(fmt.Sprintf("--signal-retention must be at least %d", signalfeed.MinRetention), func() bool { return c.SignalRetention >= signalfeed.MinRetention })
 	cmd.Check("--submit-timeout must be positive", func() bool { return c.SubmitTimeout > 0 })
 	cmd.Check("--outbox-min-backoff must be positive and at most --outbox-max-backoff", func() bool {
 		return c.OutboxMinBackoff > 0 && c.OutboxMaxBackoff >= c.OutboxMinBackoff

@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -27,6 +28,7 @@ func TestParseConfig(t *testing.T) {
 		},
 		ActivityAddr:  "127.0.0.1:9104",
 		SubmitTimeout: DefaultSubmitTimeout, OutboxMinBackoff: DefaultMinBackoff, OutboxMaxBackoff: DefaultMaxBackoff,
+		SignalRetention: signalfeed.DefaultRetention,
 	}
 	want.Server, want.Tokens = c.Server, c.Tokens
 	if diff := cmp.Diff(want, *c); diff != "" {
@@ -49,6 +51,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no keys", Args: []string{"--registry-addr", ""}, Want: "--token-key is required"},
 		{Name: "no registry", Args: append(base, "--registry-addr", ""), Want: "--registry-addr is required"},
 		{Name: "backoffs crossed", Args: append(base, "--outbox-min-backoff", "2s", "--outbox-max-backoff", "1s"), Want: "--outbox-min-backoff"},
+		{Name: "short signal retention", Args: append(base, "--signal-retention", "999"), Want: "--signal-retention must be at least 1000"},
 		{Name: "no submit timeout", Args: append(base, "--submit-timeout", "0s"), Want: "--submit-timeout"},
 	}, servicetest.SharedFlagCases(base)...))
 }

@@ -1,9 +1,12 @@
 package handover
 
 import (
+	"slices"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Bucket names of the handover's bbolt file, all in one place. Keys are
@@ -76,7 +79,7 @@ var (
 		bucketEvents, bucketClaims, bucketOutbox, bucketObligations,
 		bucketObligationsByRetiree, bucketByReceiver, bucketPartyCounts,
 		bucketTasks, bucketTasksByCommunity,
-	}, custodyBuckets...)
+	}, slices.Concat(custodyBuckets, signalfeed.Buckets)...)
 
 	// metaOutboxSeq is the last outbox sequence handed out; it is global
 	// across lanes so that the outbox keeps the order of completions.
@@ -88,12 +91,19 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 4,
+	Version: 5,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		{From: 1, To: 2, Name: "index obligations by retiree", Apply: migrateIndexObligations},
 		{From: 2, To: 3, Name: "handovers become agreements with a receiving unit, allocations and tracks", Apply: migrateAgreements},
 		{From: 3, To: 4, Name: "archive files in custody", Apply: migrateArchiveCustody},
+		// The feed's buckets are created empty on open; the step leaves a
+		// mark and OpenStore emits the signals of the open tasks and the
+		// submitted packages (backfillSignals), whose due dates count in
+		// the store's calendar.
+		{From: 4, To: 5, Name: "the work-signal feed of tasks and receive steps", Apply: func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(metaSignalBackfill, []byte{1})
+		}},
 	},
 }
 

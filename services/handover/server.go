@@ -29,6 +29,7 @@ type Server struct {
 	registry *registryChecker
 	funds    FundsRule
 	now      func() time.Time
+	stopping <-chan struct{}
 }
 
 var _ pb.HandoverServiceServer = (*Server)(nil)
@@ -46,6 +47,9 @@ type ServerOptions struct {
 	FundsRequired FundsRule
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Stopping, when closed, ends the WatchWorkSignals streams (the
+	// server's graceful stop); nil never does.
+	Stopping <-chan struct{}
 }
 
 // NewServer returns a Server over store.
@@ -60,6 +64,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 		store:    store,
 		registry: &registryChecker{client: o.Registry, timeout: o.SubmitTimeout, batch: factsBatch},
 		funds:    o.FundsRequired,
+		stopping: o.Stopping,
 		now:      o.Now,
 	}
 }

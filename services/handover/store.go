@@ -31,6 +31,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -49,6 +50,12 @@ type StoreOptions struct {
 	// Calendar counts the working days of the tasks' due dates;
 	// workdays.Default() when nil.
 	Calendar *workdays.Calendar
+	// SignalRetention is the number of work-signal feed entries kept
+	// (0: signalfeed.DefaultRetention).
+	SignalRetention uint64
+	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
+	// (0: 64).
+	MaxSignalWatchers int
 }
 
 // Store is the handover service's bbolt-backed storage: handovers with
@@ -71,6 +78,8 @@ type Store struct {
 	maxExamined int
 	// calendar counts the working days of the tasks' due dates.
 	calendar *workdays.Calendar
+	// signals is the work-signal feed (see signals.go).
+	signals *signalfeed.Feed
 }
 
 // OpenStore opens (creating if needed) the handover database at path,
@@ -86,6 +95,13 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 		o.Calendar = workdays.Default()
 	}
 	s := &Store{Base: base, now: o.Now, log: o.Logger, calendar: o.Calendar}
+	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "handover", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, errors.Join(err, base.Close())
+	}
+	if err := s.backfillSignals(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	s.projection, err = projection.New(base.DB(), o.Registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,
@@ -101,6 +117,15 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
+}
+
+// Close clears the work-signal feed's in-use mark and closes the store.
+func (s *Store) Close() error {
+	var err error
+	if s.signals != nil {
+		err = s.signals.Close()
+	}
+	return errors.Join(err, s.Base.Close())
 }
 
 // Projection returns the retiree projection kept in the store's file,
@@ -221,6 +246,9 @@ func (w *txn) save(old, h *pb.Handover) error {
 		return err
 	}
 	if err := moveIndexSet(w.tx.Bucket(bucketByCommunity), indexedCommunities(old), allocationCommunities(h), h.Id); err != nil {
+		return err
+	}
+	if err := w.signalReceive(old, h); err != nil {
 		return err
 	}
 	return w.countParty(old, h)

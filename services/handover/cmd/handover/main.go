@@ -35,7 +35,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 			if err != nil {
 				return nil, err
 			}
-			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry, Calendar: calendar})
+			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry, Calendar: calendar, SignalRetention: cfg.SignalRetention})
 		},
 		Setup: func(srv *grpcserver.Server, store *handover.Store) ([]grpcserver.Task, error) {
 			return setup(srv, cfg, store, up, log)
@@ -55,6 +55,7 @@ func setup(srv *grpcserver.Server, cfg *handover.Config, store *handover.Store, 
 		Registry:      up.registry,
 		SubmitTimeout: cfg.SubmitTimeout,
 		FundsRequired: cfg.FundsRequired,
+		Stopping:      srv.Stopping(),
 	}))
 	dispatcher := newDispatcher(cfg, store, up, log)
 	if err := handover.RegisterMetrics(srv.Metrics(), store, dispatcher); err != nil {
