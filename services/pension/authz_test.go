@@ -135,6 +135,18 @@ func TestAuthorisationMatrix(t *testing.T) {
 	// Only the bureau (and admin) records the bureau's decisions: a clerk
 	// gets 403 whether or not the retiree exists.
 	want["RecordDecision"]["clerk"] = servicetest.Cells{pd, pd, pd}
+	// The work-signal feed is casework's, as a service: gRPC only.
+	const na = servicetest.NA
+	calls["WatchWorkSignals"] = func(servicetest.Target) func(context.Context) error {
+		return func(ctx context.Context) error { return watchSignalsOnce(ctx, h.client) }
+	}
+	want["WatchWorkSignals"] = map[string]servicetest.Cells{
+		"admin": {ok, na, na}, "bureau": {pd, na, na}, "clerk": {pd, na, na},
+		"enterprise": {pd, na, na}, "service": {ok, na, na}, "no token": {ua, na, na},
+	}
+	// Like the rules, it names no retiree: supervisors get 403, and
+	// nothing is audited.
+	ruleCalls["WatchWorkSignals"] = true
 	// Supervisors read in their area (own and other are both in it), get
 	// 403 for a missing retiree or community as for one elsewhere, and
 	// record nothing.

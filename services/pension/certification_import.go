@@ -155,7 +155,7 @@ func (k *certificationKind) add(g *groupTx, r *certificationRecord) error {
 		RecordTime: g.ts, Reference: r.reference, BatchId: g.batchID,
 	}
 	var err error
-	g.buf, err = addCertification(g.tx, r.st, r.found.latest, &k.msg, g.buf)
+	g.buf, err = addCertification(g.tx, g.signals, r.st, r.found.latest, &k.msg, g.buf)
 	return err
 }
 

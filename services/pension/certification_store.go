@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -53,7 +55,7 @@ func (s *Store) RecordCertification(id string, c *pb.Certification, actor Actor,
 			RetireeId: id, Method: c.Method, CertifiedOn: c.CertifiedOn,
 			RecordedBy: actor.Subject, RecordTime: timestamppb.New(now), Reference: c.Reference,
 		}
-		if _, err := addCertification(tx, st, found.latest, out, nil); err != nil {
+		if _, err := addCertification(tx, s.signals, st, found.latest, out, nil); err != nil {
 			return err
 		}
 		return audit.Put(tx, audit.NewEntry(actor, "RecordCertification", id, now))
@@ -172,7 +174,7 @@ func findCertification(c *bolt.Cursor, id, day string, method pb.CertificationMe
 // and a record costs no allocation of its own. It does not audit: a
 // clerk's call is audited with each certification, a bureau's import with
 // each group it commits.
-func addCertification(tx *bolt.Tx, st *registryv1.RetireeState, latest lastCert, rec *pb.Certification, buf []byte) ([]byte, error) {
+func addCertification(tx *bolt.Tx, f *signalfeed.Feed, st *registryv1.RetireeState, latest lastCert, rec *pb.Certification, buf []byte) ([]byte, error) {
 	certs := tx.Bucket(bucketCertifications)
 	seq, err := certs.NextSequence()
 	if err != nil {
@@ -186,6 +188,9 @@ func addCertification(tx *bolt.Tx, st *registryv1.RetireeState, latest lastCert,
 		return buf, err
 	}
 	if err := certs.Put(key, buf[start:len(buf):len(buf)]); err != nil {
+		return buf, err
+	}
+	if err := certifiedSignal(tx, f, rec.RetireeId, rec.CertifiedOn); err != nil {
 		return buf, err
 	}
 	// The new key sorts after the day's earlier ones: from that day on it

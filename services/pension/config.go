@@ -1,6 +1,11 @@
 package pension
 
-import "github.com/socmgmt/socmgmt/internal/grpcserver"
+import (
+	"fmt"
+
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+)
 
 // Config is the pension program's configuration, from flags or, for each
 // flag, the environment variable PENSION_<FLAG> (e.g. PENSION_DATA_DIR).
@@ -17,6 +22,9 @@ type Config struct {
 	// HolidayCalendar is a working-day calendar file for due dates; empty
 	// is the calendar built in (see internal/workdays).
 	HolidayCalendar string
+	// SignalRetention is how many work-signal feed entries are kept for
+	// WatchWorkSignals.
+	SignalRetention uint64
 }
 
 // ParseConfig reads the configuration from args and the environment and
@@ -38,6 +46,8 @@ func ParseConfig(args []string) (*Config, error) {
 	fs.Float64Var(&c.AmountDropShare, "amount-drop-share", DefaultAmountDropShare, "a monthly total more than this share below the previous month's is an AMOUNT_DROP anomaly")
 	fs.Int64Var(&c.MaxStreamRecords, "max-stream-records", DefaultMaxStreamRecords, "most records one import stream (payments, certifications, decisions) may carry")
 	fs.StringVar(&c.HolidayCalendar, "holiday-calendar", "", "working-day calendar file for recovery due dates (empty: the calendar built in)")
+	fs.Uint64Var(&c.SignalRetention, "signal-retention", signalfeed.DefaultRetention, "work-signal feed entries kept for WatchWorkSignals consumers")
+	cmd.Check(fmt.Sprintf("--signal-retention must be at least %d", signalfeed.MinRetention), func() bool { return c.SignalRetention >= signalfeed.MinRetention })
 	cmd.Check("--amount-drop-share must be between 0 and 1 (exclusive)", func() bool {
 		return c.AmountDropShare > 0 && c.AmountDropShare < 1
 	})

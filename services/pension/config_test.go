@@ -43,6 +43,7 @@ func TestParseConfig(t *testing.T) {
 		{Name: "no data key", Args: []string{"--token-key", "k.pem", "--id-key", "id.key"}, Want: "--data-key is required"},
 		{Name: "share too big", Args: append(base, "--amount-drop-share", "1"), Want: "--amount-drop-share"},
 		{Name: "share zero", Args: append(base, "--amount-drop-share", "0"), Want: "--amount-drop-share"},
+		{Name: "short signal retention", Args: append(base, "--signal-retention", "999"), Want: "--signal-retention must be at least 1000"},
 		{Name: "no records", Args: append(base, "--max-stream-records", "0"), Want: "--max-stream-records"},
 		{Name: "no registry", Args: append(base, "--registry-addr", ""), Want: "--registry-addr"},
 		// pension's own default gRPC address, where admin may not listen.

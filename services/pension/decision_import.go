@@ -135,6 +135,6 @@ func (k decisionKind) add(g *groupTx, r *decisionRecord) error { return k.correc
 // correct keeps the stored version and writes r as the next.
 func (decisionKind) correct(g *groupTx, r *decisionRecord, stored *pb.EntitlementDecision) error {
 	w := decisionWrite{key: r.key, in: &r.in, replaced: stored, replacedRaw: r.raw, seq: r.seq, batchID: g.batchID}
-	_, err := writeDecision(g.tx, r.retireeID, w, g.actor, g.rpc, g.now)
+	_, err := writeDecision(g.tx, g.signals, r.retireeID, w, g.actor, g.rpc, g.now)
 	return err
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -91,7 +93,7 @@ type decisionWrite struct {
 
 // writeDecision stores a version of a decision of retiree id, keeping the
 // version it replaces, and audits the change as action.
-func writeDecision(tx *bolt.Tx, id string, w decisionWrite, actor Actor, action string, now time.Time) (*pb.EntitlementDecision, error) {
+func writeDecision(tx *bolt.Tx, f *signalfeed.Feed, id string, w decisionWrite, actor Actor, action string, now time.Time) (*pb.EntitlementDecision, error) {
 	if w.replaced != nil {
 		key := decisionVersionKey(nil, w.key, w.replaced.Version)
 		if err := tx.Bucket(bucketDecisionVersions).Put(key, w.replacedRaw); err != nil {
@@ -116,6 +118,12 @@ func writeDecision(tx *bolt.Tx, id string, w decisionWrite, actor Actor, action 
 	}
 	if err := audit.Put(tx, audit.NewEntry(actor, action, id, now)); err != nil {
 		return nil, err
+	}
+	if d.Action == pb.DecisionAction_STOP {
+		// Whom the bureau stops certifies no more.
+		if err := resolveCertSignal(tx, f, id, "pension stopped"); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -149,7 +157,7 @@ func (s *Store) RecordDecision(id string, in *decisionInput, actor Actor, allowe
 		if w.seq, err = nextDecisionSequence(tx); err != nil {
 			return err
 		}
-		out, err = writeDecision(tx, id, w, actor, "RecordDecision", now)
+		out, err = writeDecision(tx, s.signals, id, w, actor, "RecordDecision", now)
 		return err
 	})
 	if err != nil {

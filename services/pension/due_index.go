@@ -143,6 +143,9 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 	if !indexed(old) && !indexed(cur) {
 		return nil
 	}
+	if err := certSignalOnMove(tx, s.signals, old, cur); err != nil {
+		return err
+	}
 	day, channel, err := latestRecorded(tx, cmp.Or(cur.GetId(), old.GetId()))
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -165,11 +166,13 @@ func (c *recordChecker) begin(index int64, idNumber string) (recordHead, time.Ti
 // share.
 type groupTx struct {
 	// base seals the records of sealed buckets.
-	base  *servicedb.Base
-	tx    *bolt.Tx
-	now   time.Time
-	ts    *timestamppb.Timestamp
-	actor Actor
+	base *servicedb.Base
+	// signals is the store's work-signal feed.
+	signals *signalfeed.Feed
+	tx      *bolt.Tx
+	now     time.Time
+	ts      *timestamppb.Timestamp
+	actor   Actor
 	// rpc is the import's RPC, the action of the audit entries it writes.
 	rpc     string
 	batchID string
@@ -202,7 +205,7 @@ type importer[In, R, S any] struct {
 func newImporter[In, R, S any](s *Store, kind importKind[In, R, S], rpc, batchID string, actor Actor) *importer[In, R, S] {
 	return &importer[In, R, S]{
 		s: s, kind: kind,
-		g:   groupTx{base: &s.Base, actor: actor, rpc: rpc, batchID: batchID},
+		g:   groupTx{base: &s.Base, signals: s.signals, actor: actor, rpc: rpc, batchID: batchID},
 		sum: pb.ImportSummary{BatchId: batchID},
 	}
 }

@@ -143,7 +143,7 @@ func (s *Store) putOffset(tx *bolt.Tx, c *pb.RecoveryCase, cl *pb.DeathBenefitCl
 	if err := s.putClaim(tx, cl, cl.State, actor, "OffsetRecoveryCase", now); err != nil {
 		return err
 	}
-	return putCase(tx, &s.Base, c)
+	return putCase(tx, &s.Base, s.signals, c)
 }
 
 // OffsetRecoveryCase implements pb.PensionServiceServer: bureau, admin.

@@ -173,7 +173,7 @@ func (k *paymentKind) add(g *groupTx, r *paymentRecord) error {
 	if err := k.put(g, r, 1); err != nil {
 		return err
 	}
-	return paymentAfterDeath(g.tx, g.base, g.now, r.key[:len(r.retireeID)], &k.msg, 0)
+	return paymentAfterDeath(g.tx, g.base, g.signals, g.now, r.key[:len(r.retireeID)], &k.msg, 0)
 }
 
 // correct keeps the stored payment, which r corrects, under its version
@@ -195,7 +195,7 @@ func (k *paymentKind) correct(g *groupTx, r *paymentRecord, old *pb.Payment) err
 		return err
 	}
 	// A correction changes the principal by the difference.
-	return paymentAfterDeath(g.tx, g.base, g.now, r.key[:len(r.retireeID)], &k.msg, oldTotal)
+	return paymentAfterDeath(g.tx, g.base, g.signals, g.now, r.key[:len(r.retireeID)], &k.msg, oldTotal)
 }
 
 // put writes r as the given version of its payment, encoded and sealed

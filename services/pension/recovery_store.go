@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -86,7 +87,7 @@ func getCase(tx *bolt.Tx, b *servicedb.Base, id string) (*pb.RecoveryCase, error
 
 // putCase writes a case and its indexes: a void case leaves the
 // retiree's, so that a later death opens a new one.
-func putCase(tx *bolt.Tx, b *servicedb.Base, c *pb.RecoveryCase) error {
+func putCase(tx *bolt.Tx, b *servicedb.Base, f *signalfeed.Feed, c *pb.RecoveryCase) error {
 	if !invariantHolds(c) {
 		return fmt.Errorf("recovery case %s: ledger invariant broken", c.Id)
 	}
@@ -94,6 +95,9 @@ func putCase(tx *bolt.Tx, b *servicedb.Base, c *pb.RecoveryCase) error {
 		return err
 	}
 	if err := tx.Bucket(bucketRecoveryByCommunity).Put(boltstore.Key(c.CommunityId, c.Id), nil); err != nil {
+		return err
+	}
+	if err := signalRecovery(tx, f, c); err != nil {
 		return err
 	}
 	byRetiree := tx.Bucket(bucketRecoveryByRetiree)
@@ -136,7 +140,7 @@ func (s *Store) recomputePrincipal(tx *bolt.Tx, st *registryv1.RetireeState, dea
 				return err
 			}
 		}
-		return putCase(tx, &s.Base, c)
+		return putCase(tx, &s.Base, s.signals, c)
 	}
 	var target int64
 	months := make([]string, 0, len(payments))
@@ -150,7 +154,7 @@ func (s *Store) recomputePrincipal(tx *bolt.Tx, st *registryv1.RetireeState, dea
 	if err := addPrincipal(c, at, &pb.RecoveryEntry{Kind: pb.RecoveryEntryKind_PRINCIPAL_RECOMPUTED, AmountFen: target - c.PrincipalFen, Note: "date of death now " + st.DateOfDeath}); err != nil {
 		return err
 	}
-	return putCase(tx, &s.Base, c)
+	return putCase(tx, &s.Base, s.signals, c)
 }
 
 // principalEntry is the ledger entry of a payment after the death that
@@ -166,7 +170,7 @@ func (s *Store) voidCaseOf(tx *bolt.Tx, retireeID string) error {
 		return err
 	}
 	voidCase(c, step{actor: actorProjection, time: s.now()}, voidReasonReversed)
-	return putCase(tx, &s.Base, c)
+	return putCase(tx, &s.Base, s.signals, c)
 }
 
 // paymentAfterDeath is the import's hook: a payment stored (or corrected
@@ -174,7 +178,7 @@ func (s *Store) voidCaseOf(tx *bolt.Tx, retireeID string) error {
 // principal of the retiree's case, which it opens when there is none. It
 // costs one key look-up for the living, of id, the retiree id as bytes
 // (the import has them: no allocation).
-func paymentAfterDeath(tx *bolt.Tx, base *servicedb.Base, now time.Time, id []byte, p *pb.Payment, oldTotal int64) error {
+func paymentAfterDeath(tx *bolt.Tx, base *servicedb.Base, f *signalfeed.Feed, now time.Time, id []byte, p *pb.Payment, oldTotal int64) error {
 	v := tx.Bucket(bucketDeaths).Get(id)
 	if v == nil {
 		return nil
@@ -198,7 +202,7 @@ func paymentAfterDeath(tx *bolt.Tx, base *servicedb.Base, now time.Time, id []by
 	if err := addPrincipal(c, step{actor: actorImport, time: now}, principalEntry(p, p.TotalFen-oldTotal)); err != nil {
 		return err
 	}
-	return putCase(tx, base, c)
+	return putCase(tx, base, f, c)
 }
 
 // RecoveryAction is one change of a case by a caller.
@@ -263,7 +267,7 @@ func (s *Store) changeCase(tx *bolt.Tx, id string, a RecoveryAction) (*pb.Recove
 	if err := audit.Put(tx, audit.NewEntry(a.Audit, a.RPC, c.RetireeId, s.now())); err != nil {
 		return nil, err
 	}
-	return c, putCase(tx, &s.Base, c)
+	return c, putCase(tx, &s.Base, s.signals, c)
 }
 
 // RecoveryCase returns a case; allowed is the object check.

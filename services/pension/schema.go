@@ -1,9 +1,12 @@
 package pension
 
 import (
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 )
 
 // Bucket names of pension.db, all in one place (the projection keeps its
@@ -84,17 +87,24 @@ var (
 	// the case it was recorded for.
 	bucketRecoveryRefs = []byte("recovery_bank_refs")
 
+	// bucketCertSignalled maps the id of a retiree with an open
+	// CERTIFICATION_DUE signal to the due date signalled and the earliest
+	// certification day that satisfies it (see signals.go). From version
+	// 8, with the work-signal feed's buckets.
+	bucketCertSignalled = []byte("certification_signalled")
+
 	// sealedBuckets hold personal data, the payments' bank-account
 	// fragments: their values are stored sealed under the data keys (see
 	// servicedb.Options.Sealed).
 	sealedBuckets = [][]byte{bucketPayments, bucketPaymentVersions, bucketClaims, bucketRecoveryCases}
 
-	allBuckets = [][]byte{
+	allBuckets = append([][]byte{
 		bucketMeta, bucketPayments, bucketPaymentVersions, bucketCertifications,
 		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
 		bucketRules, bucketAudit, bucketBenefitRules, bucketClaims, bucketClaimsByCommunity, bucketClaimsByRetiree,
 		bucketDeaths, bucketRecoveryCases, bucketRecoveryByRetiree, bucketRecoveryByCommunity, bucketRecoveryRefs,
-	}
+		bucketCertSignalled,
+	}, signalfeed.Buckets...)
 )
 
 // storageSchema is the layout of pension.db, which OpenStore opens with
@@ -102,7 +112,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 7,
+	Version: 8,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3),
 		servicedb.SealingMigration(4, bucketMeta),
@@ -110,5 +120,12 @@ var storageSchema = boltstore.Schema{
 		// them.
 		{From: 5, To: 6, Name: "death-benefit rules and claims"},
 		recoveryMigration,
+		// The feed's buckets are created empty on open; the step leaves a
+		// mark and OpenStore emits the signals of what is open
+		// (backfillSignals): the recovery cases are sealed, and the
+		// certifications due depend on the day.
+		{From: 7, To: 8, Name: "the work-signal feed", Apply: func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(metaSignalBackfill, []byte{1})
+		}},
 	},
 }

@@ -30,6 +30,7 @@ type Server struct {
 	dropShare  float64
 	maxRecords int64
 	workdays   *workdays.Calendar
+	stopping   <-chan struct{}
 }
 
 var _ pb.PensionServiceServer = (*Server)(nil)
@@ -48,6 +49,9 @@ type ServerOptions struct {
 	// Calendar counts the working days of due dates (workdays.Default
 	// when nil).
 	Calendar *workdays.Calendar
+	// Stopping, when closed, ends the WatchWorkSignals streams (the
+	// server's graceful stop); nil never does.
+	Stopping <-chan struct{}
 }
 
 // NewServer returns a Server over store.
@@ -67,7 +71,7 @@ func NewServer(store *Store, o ServerOptions) *Server {
 	if o.Calendar == nil {
 		o.Calendar = workdays.Default()
 	}
-	return &Server{store: store, log: o.Logger, now: o.Now, dropShare: o.AmountDropShare, maxRecords: o.MaxStreamRecords, workdays: o.Calendar}
+	return &Server{store: store, log: o.Logger, now: o.Now, dropShare: o.AmountDropShare, maxRecords: o.MaxStreamRecords, workdays: o.Calendar, stopping: o.Stopping}
 }
 
 // Who may do what (DESIGN "Identity and access"): admin and bureau

@@ -23,6 +23,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -49,6 +50,12 @@ type StoreOptions struct {
 	// fragments); nil keeps it in plain text, which a file already sealed
 	// refuses (see servicedb.Open).
 	DataKeys *datakey.Ring
+	// SignalRetention is the number of work-signal feed entries kept
+	// (0: signalfeed.DefaultRetention).
+	SignalRetention uint64
+	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
+	// (0: 64).
+	MaxSignalWatchers int
 }
 
 // Store is the pension service's storage: payments with their superseded
@@ -63,6 +70,8 @@ type Store struct {
 	// maxExamined bounds the keys a list page examines (0: boltstore's
 	// default); tests lower it to see the bound without a huge table.
 	maxExamined int
+	// signals is the work-signal feed (see signals.go).
+	signals *signalfeed.Feed
 }
 
 // Actor is who makes a change or a read, for the audit log.
@@ -86,6 +95,10 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		return nil, err
 	}
 	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger}
+	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "pension", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, errors.Join(err, base.Close())
+	}
 	s.proj, err = projection.New(base.DB(), o.Registry, projection.Options{
 		Logger:     o.Logger.Named("projection"),
 		MinBackoff: o.ProjectionMinBackoff,
@@ -98,7 +111,19 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err := s.backfillRecovery(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if err := s.backfillSignals(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
+}
+
+// Close clears the work-signal feed's in-use mark and closes the store.
+func (s *Store) Close() error {
+	var err error
+	if s.signals != nil {
+		err = s.signals.Close()
+	}
+	return errors.Join(err, s.Base.Close())
 }
 
 // Projection returns the retiree projection; main runs it.

@@ -48,6 +48,8 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 				Registry:     registryv1.NewRegistryServiceClient(conn),
 				Checkpoints:  checkpoints,
 				DataKeys:     dataKeys,
+
+				SignalRetention: cfg.SignalRetention,
 			})
 		},
 		Starting: func(*pension.Store) []zap.Field { return checkpoints.StartingFields() },
@@ -64,8 +66,12 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 				AmountDropShare:  cfg.AmountDropShare,
 				MaxStreamRecords: cfg.MaxStreamRecords,
 				Calendar:         calendar,
+				Stopping:         srv.Stopping(),
 			}))
-			return []grpcserver.Task{{Name: "retiree projection", Run: store.Projection().Run}}, nil
+			return []grpcserver.Task{
+				{Name: "retiree projection", Run: store.Projection().Run},
+				{Name: "work-signal sweeps", Run: store.RunSignalSweeps},
+			}, nil
 		},
 	})
 }
