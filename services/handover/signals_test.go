@@ -149,7 +149,9 @@ func TestTaskSignalsAfterRestart(t *testing.T) {
 func TestSignalMigrationBackfills(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "handover.db")
-	v4 := slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool { return slices.ContainsFunc(signalfeed.Buckets, func(f []byte) bool { return string(f) == string(b) }) })
+	v4 := slices.DeleteFunc(slices.Clone(allBuckets), func(b []byte) bool {
+		return slices.ContainsFunc(signalfeed.Buckets, func(f []byte) bool { return string(f) == string(b) })
+	})
 	tasks, err := newTasks(completedPackage(testHandoverID, 1), workdays.Default(), completedAt)
 	if err != nil {
 		t.Fatal(err)
