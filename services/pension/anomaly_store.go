@@ -175,6 +175,9 @@ func (a *anomalyScan) of(st *registryv1.RetireeState) ([]*pb.Anomaly, error) {
 		if kind == pb.AnomalyKind_AMOUNT_DROP {
 			x.TotalFen, x.PreviousTotalFen = f.cur.regular, f.prev.regular
 		}
+		if err := withExplanation(a.tx, x); err != nil {
+			return nil, err
+		}
 		out = append(out, x)
 	}
 	return out, nil

@@ -257,6 +257,9 @@ func (im *importer[In, R, S]) commit(group []R) (*pb.ImportAck, error) {
 	if err != nil {
 		return nil, err
 	}
+	if im.g.rpc == rpcImportPayments {
+		im.s.kickSweep()
+	}
 	im.count(int64(len(group)), c, durable)
 	return &pb.ImportAck{DurableThroughIndex: durable, Rejections: rejections}, nil
 }

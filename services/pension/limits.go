@@ -54,6 +54,7 @@ var Methods = limits.Table{
 	pb.PensionService_GetDeathBenefitClaim_FullMethodName:      limits.PersonalRead,
 	pb.PensionService_ListDeathBenefitClaims_FullMethodName:    limits.PersonalRead,
 	// --- offsets (O)
-	pb.PensionService_OffsetRecoveryCase_FullMethodName: limits.Write,
-	pb.PensionService_WatchWorkSignals_FullMethodName:   limits.Read,
+	pb.PensionService_OffsetRecoveryCase_FullMethodName:    limits.Write,
+	pb.PensionService_WatchWorkSignals_FullMethodName:      limits.Read,
+	pb.PensionService_ExplainPaymentAnomaly_FullMethodName: limits.Write,
 }

@@ -92,6 +92,14 @@ var (
 	// certification day that satisfies it (see signals.go). From version
 	// 8, with the work-signal feed's buckets.
 	bucketCertSignalled = []byte("certification_signalled")
+	// bucketAnomalySignalled holds community id, 0, month, 0, retiree id,
+	// 0, kind (one byte) -> nothing for every anomaly with an open
+	// ANOMALY_UNEXPLAINED signal (see anomaly_signals.go). From version 8.
+	bucketAnomalySignalled = []byte("anomaly_signalled")
+	// bucketAnomalyExplanations maps retiree id, 0, month, 0, kind (one
+	// byte) to an Anomaly holding only the clerk's explanation of that
+	// anomaly (ExplainPaymentAnomaly). From version 8.
+	bucketAnomalyExplanations = []byte("anomaly_explanations")
 
 	// sealedBuckets hold personal data, the payments' bank-account
 	// fragments: their values are stored sealed under the data keys (see
@@ -103,7 +111,7 @@ var (
 		bucketDue, bucketBatches, bucketDecisions, bucketDecisionVersions,
 		bucketRules, bucketAudit, bucketBenefitRules, bucketClaims, bucketClaimsByCommunity, bucketClaimsByRetiree,
 		bucketDeaths, bucketRecoveryCases, bucketRecoveryByRetiree, bucketRecoveryByCommunity, bucketRecoveryRefs,
-		bucketCertSignalled,
+		bucketCertSignalled, bucketAnomalySignalled, bucketAnomalyExplanations,
 	}, signalfeed.Buckets...)
 )
 

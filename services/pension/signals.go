@@ -145,6 +145,22 @@ const sweepBatch = 500
 // certifications that came due (see above), community by community. The
 // daily task and the start call it; tests call it with their clock.
 func (s *Store) SweepSignals(now time.Time) error {
+	if err := s.sweepCertifications(now); err != nil {
+		return err
+	}
+	return s.SweepAnomalies(now)
+}
+
+// kickSweep asks the sweep task for a sweep soon, without waiting.
+func (s *Store) kickSweep() {
+	select {
+	case s.sweep <- struct{}{}:
+	default:
+	}
+}
+
+// sweepCertifications opens the certification signals that came due.
+func (s *Store) sweepCertifications(now time.Time) error {
 	today := dayOf(now.In(workdays.ChinaTime))
 	var community []byte
 	for {
@@ -238,8 +254,9 @@ func (s *Store) sweepCert(tx *bolt.Tx, community, id, last string, rule certRule
 	return s.openCertSignal(tx, id, community, rule, rule.dueOn(day))
 }
 
-// RunSignalSweeps sweeps at once and then daily until ctx ends: the
-// grpcserver.Task of the time-driven signals.
+// RunSignalSweeps sweeps at once, then daily and after each payment
+// import's commits, until ctx ends: the grpcserver.Task of the
+// time-driven signals.
 func (s *Store) RunSignalSweeps(ctx context.Context) error {
 	tick := time.NewTicker(24 * time.Hour)
 	defer tick.Stop()
@@ -252,6 +269,7 @@ func (s *Store) RunSignalSweeps(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-s.sweep:
 		}
 	}
 }

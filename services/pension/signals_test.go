@@ -92,7 +92,7 @@ func TestCertificationSignals(t *testing.T) {
 	certify(t, h.store, 3, "2025-07-10") // due 2026-07-10: within 30 days
 	// 4 and 6 (community B) have no certification since the pension
 	// started in 2010: overdue since 2011; 5 is dead.
-	if err := h.store.SweepSignals(today); err != nil {
+	if err := h.store.sweepCertifications(today); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -111,7 +111,7 @@ func TestCertificationSignals(t *testing.T) {
 		t.Errorf("signal %v", sig)
 	}
 	// Sweeping again, a day later, adds nothing.
-	if err := h.store.SweepSignals(today.AddDate(0, 0, 1)); err != nil {
+	if err := h.store.sweepCertifications(today.AddDate(0, 0, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, again := servicetest.FeedOpen(t, h.store.Signals()); again != head {
@@ -214,8 +214,9 @@ func TestRecoveryCaseSignals(t *testing.T) {
 }
 
 // A file of schema 7 (today's layout without the feed) gains the feed,
-// whose first snapshot holds the open recovery cases with a due date and
-// the certifications due on the store's day.
+// whose first snapshot holds the open recovery cases with a due date, the
+// certifications due on the store's day and the anomalies of the current
+// and the previous month.
 func TestSignalMigrationBackfills(t *testing.T) {
 	t.Parallel()
 	h := importFixture(t, harnessOptions{})
@@ -232,7 +233,7 @@ func TestSignalMigrationBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{bucketCertSignalled}, signalfeed.Buckets...) {
+		for _, b := range append([][]byte{bucketCertSignalled, bucketAnomalySignalled, bucketAnomalyExplanations}, signalfeed.Buckets...) {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -248,6 +249,10 @@ func TestSignalMigrationBackfills(t *testing.T) {
 	want := []string{recoverySignalKey(id)}
 	for _, n := range []int{2, 3, 4, 6} {
 		want = append(want, certSignalKey(retireeID(n), "2011-02-01"))
+	}
+	// Nobody living was paid for May, the previous month.
+	for _, n := range []int{1, 2, 3, 4, 6} {
+		want = append(want, anomalySignalKey(retireeID(n), "2026-05", pb.AnomalyKind_MISSING))
 	}
 	slices.Sort(want)
 	if got := openKeys(t, h.store.Signals()); !slices.Equal(got, want) {

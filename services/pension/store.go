@@ -50,6 +50,9 @@ type StoreOptions struct {
 	// fragments); nil keeps it in plain text, which a file already sealed
 	// refuses (see servicedb.Open).
 	DataKeys *datakey.Ring
+	// AmountDropShare is the AMOUNT_DROP threshold of the anomaly signals
+	// (DefaultAmountDropShare when zero): the server's.
+	AmountDropShare float64
 	// SignalRetention is the number of work-signal feed entries kept
 	// (0: signalfeed.DefaultRetention).
 	SignalRetention uint64
@@ -72,6 +75,11 @@ type Store struct {
 	maxExamined int
 	// signals is the work-signal feed (see signals.go).
 	signals *signalfeed.Feed
+	// dropShare is the AMOUNT_DROP threshold of the anomaly signals.
+	dropShare float64
+	// sweep, when it holds a token, asks the sweep task for an anomaly
+	// sweep (a payment import committed).
+	sweep chan struct{}
 }
 
 // Actor is who makes a change or a read, for the audit log.
@@ -94,7 +102,10 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger}
+	if o.AmountDropShare == 0 {
+		o.AmountDropShare = DefaultAmountDropShare
+	}
+	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger, dropShare: o.AmountDropShare, sweep: make(chan struct{}, 1)}
 	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "pension", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return nil, errors.Join(err, base.Close())

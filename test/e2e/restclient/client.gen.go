@@ -3161,7 +3161,13 @@ type V1Allocation struct {
 
 // V1Anomaly Anomaly is one payment anomaly.
 type V1Anomaly struct {
-	DateOfDeath *string `json:"dateOfDeath,omitempty"`
+	DateOfDeath *string    `json:"dateOfDeath,omitempty"`
+	ExplainTime *time.Time `json:"explainTime,omitempty"`
+	ExplainedBy *string    `json:"explainedBy,omitempty"`
+
+	// Explanation --- casework (issue 16)
+	// The clerk's explanation, when one was recorded (ExplainPaymentAnomaly).
+	Explanation *string `json:"explanation,omitempty"`
 
 	// Kind AnomalyKind is what is wrong with a month's payment.
 	//
@@ -4174,6 +4180,34 @@ type V1Event struct {
 	// State The state after the step.
 	State *V1HandoverState `json:"state,omitempty"`
 	Time  *time.Time       `json:"time,omitempty"`
+}
+
+// V1ExplainPaymentAnomalyRequest ExplainPaymentAnomalyRequest is the request of ExplainPaymentAnomaly.
+type V1ExplainPaymentAnomalyRequest struct {
+	// Explanation 1 to 500 characters; line breaks allowed.
+	Explanation *string `json:"explanation,omitempty"`
+
+	// Kind AnomalyKind is what is wrong with a month's payment.
+	//
+	//  - MISSING: A living retiree whom the bureau has ACTIVE has no REGULAR or ARREARS
+	// payment for the month.
+	//  - PAID_AFTER_DEATH: Paid for a month after the month of death.
+	//  - PAID_WHILE_SUSPENDED: Paid for a month the bureau had suspended and has not restored.
+	//  - AMOUNT_DROP: The month's REGULAR total dropped by more than the configured share
+	// below the previous month's (adjustments are left out).
+	//  - PAID_TWICE: Two REGULAR payments for one month.
+	Kind *V1AnomalyKind `json:"kind,omitempty"`
+
+	// Month YYYY-MM, the anomaly's month.
+	Month     *string `json:"month,omitempty"`
+	RetireeID *string `json:"retireeId,omitempty"`
+}
+
+// V1ExplainPaymentAnomalyResponse ExplainPaymentAnomalyResponse is the response of ExplainPaymentAnomaly:
+// the anomaly with its explanation.
+type V1ExplainPaymentAnomalyResponse struct {
+	// Anomaly Anomaly is one payment anomaly.
+	Anomaly *V1Anomaly `json:"anomaly,omitempty"`
 }
 
 // V1FieldChange FieldChange is one field's old and new value. Personal data appears
@@ -7223,6 +7257,9 @@ type HandoverServiceWithdrawHandoverJSONRequestBody = HandoverServiceWithdrawHan
 // HandoverServiceBatchCreateHandoversJSONRequestBody defines body for HandoverServiceBatchCreateHandovers for application/json ContentType.
 type HandoverServiceBatchCreateHandoversJSONRequestBody = V1BatchCreateHandoversRequest
 
+// PensionServiceExplainPaymentAnomalyJSONRequestBody defines body for PensionServiceExplainPaymentAnomaly for application/json ContentType.
+type PensionServiceExplainPaymentAnomalyJSONRequestBody = V1ExplainPaymentAnomalyRequest
+
 // PensionServiceQueryPaymentsJSONRequestBody defines body for PensionServiceQueryPayments for application/json ContentType.
 type PensionServiceQueryPaymentsJSONRequestBody = V1QueryPaymentsRequest
 
@@ -8688,6 +8725,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
 	HandoverServiceReportPartyTransfers(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceExplainPaymentAnomalyWithBody Explain payment anomaly
+	//
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+	PensionServiceExplainPaymentAnomalyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PensionServiceExplainPaymentAnomaly Explain payment anomaly
+	//
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+	PensionServiceExplainPaymentAnomaly(ctx context.Context, body PensionServiceExplainPaymentAnomalyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceListPaymentAnomalies List payment anomalies
 	//
@@ -12130,6 +12195,54 @@ func (c *Client) HandoverServiceListObligations(ctx context.Context, params *Han
 // Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
 func (c *Client) HandoverServiceReportPartyTransfers(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHandoverServiceReportPartyTransfersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceExplainPaymentAnomalyWithBody Explain payment anomaly
+//
+// ExplainPaymentAnomaly records a clerk's explanation of a payment
+// anomaly that holds (clerk of the retiree's community, bureau, admin):
+// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+// replaces the explanation. An anomaly that does not hold (the month's
+// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+func (c *Client) PensionServiceExplainPaymentAnomalyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceExplainPaymentAnomalyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PensionServiceExplainPaymentAnomaly Explain payment anomaly
+//
+// ExplainPaymentAnomaly records a clerk's explanation of a payment
+// anomaly that holds (clerk of the retiree's community, bureau, admin):
+// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+// replaces the explanation. An anomaly that does not hold (the month's
+// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+func (c *Client) PensionServiceExplainPaymentAnomaly(ctx context.Context, body PensionServiceExplainPaymentAnomalyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPensionServiceExplainPaymentAnomalyRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -18725,6 +18838,46 @@ func NewHandoverServiceReportPartyTransfersRequest(server string, params *Handov
 	return req, nil
 }
 
+// NewPensionServiceExplainPaymentAnomalyRequest calls the generic PensionServiceExplainPaymentAnomaly builder with application/json body
+func NewPensionServiceExplainPaymentAnomalyRequest(server string, body PensionServiceExplainPaymentAnomalyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPensionServiceExplainPaymentAnomalyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPensionServiceExplainPaymentAnomalyRequestWithBody constructs an http.Request for the PensionServiceExplainPaymentAnomaly method, with any body, and a specified content type
+func NewPensionServiceExplainPaymentAnomalyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/paymentAnomalies:explain")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPensionServiceListPaymentAnomaliesRequest constructs an http.Request for the PensionServiceListPaymentAnomalies method
 func NewPensionServiceListPaymentAnomaliesRequest(server string, params *PensionServiceListPaymentAnomaliesParams) (*http.Request, error) {
 	var err error
@@ -23992,6 +24145,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/partyTransfers:report (the `HandoverServiceReportPartyTransfers` operationId).
 	HandoverServiceReportPartyTransfersWithResponse(ctx context.Context, params *HandoverServiceReportPartyTransfersParams, reqEditors ...RequestEditorFn) (*HandoverServiceReportPartyTransfersResponse, error)
+
+	// PensionServiceExplainPaymentAnomalyWithBodyWithResponse Explain payment anomaly
+	//
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+	PensionServiceExplainPaymentAnomalyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceExplainPaymentAnomalyResponse, error)
+
+	// PensionServiceExplainPaymentAnomalyWithResponse Explain payment anomaly
+	//
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+	PensionServiceExplainPaymentAnomalyWithResponse(ctx context.Context, body PensionServiceExplainPaymentAnomalyJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceExplainPaymentAnomalyResponse, error)
 
 	// PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 	//
@@ -32528,6 +32709,103 @@ func (r HandoverServiceReportPartyTransfersResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HandoverServiceReportPartyTransfersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PensionServiceExplainPaymentAnomalyResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceExplainPaymentAnomaly
+type PensionServiceExplainPaymentAnomalyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type PensionServiceExplainPaymentAnomalyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ExplainPaymentAnomalyResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PensionServiceExplainPaymentAnomalyResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON200() *V1ExplainPaymentAnomalyResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PensionServiceExplainPaymentAnomalyResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PensionServiceExplainPaymentAnomalyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PensionServiceExplainPaymentAnomalyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PensionServiceExplainPaymentAnomalyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PensionServiceExplainPaymentAnomalyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -41601,6 +41879,46 @@ func (c *ClientWithResponses) HandoverServiceReportPartyTransfersWithResponse(ct
 	return ParseHandoverServiceReportPartyTransfersResponse(rsp)
 }
 
+// PensionServiceExplainPaymentAnomalyWithBodyWithResponse Explain payment anomaly
+//
+// ExplainPaymentAnomaly records a clerk's explanation of a payment
+// anomaly that holds (clerk of the retiree's community, bureau, admin):
+// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+// replaces the explanation. An anomaly that does not hold (the month's
+// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+func (c *ClientWithResponses) PensionServiceExplainPaymentAnomalyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PensionServiceExplainPaymentAnomalyResponse, error) {
+	rsp, err := c.PensionServiceExplainPaymentAnomalyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceExplainPaymentAnomalyResponse(rsp)
+}
+
+// PensionServiceExplainPaymentAnomalyWithResponse Explain payment anomaly
+//
+// ExplainPaymentAnomaly records a clerk's explanation of a payment
+// anomaly that holds (clerk of the retiree's community, bureau, admin):
+// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+// replaces the explanation. An anomaly that does not hold (the month's
+// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/paymentAnomalies:explain (the `PensionServiceExplainPaymentAnomaly` operationId).
+func (c *ClientWithResponses) PensionServiceExplainPaymentAnomalyWithResponse(ctx context.Context, body PensionServiceExplainPaymentAnomalyJSONRequestBody, reqEditors ...RequestEditorFn) (*PensionServiceExplainPaymentAnomalyResponse, error) {
+	rsp, err := c.PensionServiceExplainPaymentAnomaly(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePensionServiceExplainPaymentAnomalyResponse(rsp)
+}
+
 // PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 //
 // ListPaymentAnomalies lists a month's anomalies in a community.
@@ -50146,6 +50464,94 @@ func ParseHandoverServiceReportPartyTransfersResponse(rsp *http.Response) (*Hand
 	switch {
 	case rsp.StatusCode == 401:
 		var headers HandoverServiceReportPartyTransfersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePensionServiceExplainPaymentAnomalyResponse parses an HTTP response from a PensionServiceExplainPaymentAnomalyWithResponse call
+func ParsePensionServiceExplainPaymentAnomalyResponse(rsp *http.Response) (*PensionServiceExplainPaymentAnomalyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PensionServiceExplainPaymentAnomalyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ExplainPaymentAnomalyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PensionServiceExplainPaymentAnomalyResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -4308,8 +4308,13 @@ type Anomaly struct {
 	PreviousTotalFen int64                  `protobuf:"varint,5,opt,name=previous_total_fen,json=previousTotalFen,proto3" json:"previous_total_fen,omitempty"`
 	DateOfDeath      string                 `protobuf:"bytes,6,opt,name=date_of_death,json=dateOfDeath,proto3" json:"date_of_death,omitempty"`
 	LastCertifiedOn  string                 `protobuf:"bytes,7,opt,name=last_certified_on,json=lastCertifiedOn,proto3" json:"last_certified_on,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// --- casework (issue 16)
+	// The clerk's explanation, when one was recorded (ExplainPaymentAnomaly).
+	Explanation   string                 `protobuf:"bytes,8,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	ExplainedBy   string                 `protobuf:"bytes,9,opt,name=explained_by,json=explainedBy,proto3" json:"explained_by,omitempty"`
+	ExplainTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=explain_time,json=explainTime,proto3" json:"explain_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Anomaly) Reset() {
@@ -4389,6 +4394,27 @@ func (x *Anomaly) GetLastCertifiedOn() string {
 		return x.LastCertifiedOn
 	}
 	return ""
+}
+
+func (x *Anomaly) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *Anomaly) GetExplainedBy() string {
+	if x != nil {
+		return x.ExplainedBy
+	}
+	return ""
+}
+
+func (x *Anomaly) GetExplainTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExplainTime
+	}
+	return nil
 }
 
 // ListPaymentAnomaliesRequest is the request of ListPaymentAnomalies.
@@ -8451,6 +8477,123 @@ func (x *WatchWorkSignalsResponse) GetEvent() *v11.SignalEvent {
 	return nil
 }
 
+// ExplainPaymentAnomalyRequest is the request of ExplainPaymentAnomaly.
+type ExplainPaymentAnomalyRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// YYYY-MM, the anomaly's month.
+	Month string      `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	Kind  AnomalyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=socmgmt.pension.v1.AnomalyKind" json:"kind,omitempty"`
+	// 1 to 500 characters; line breaks allowed.
+	Explanation   string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainPaymentAnomalyRequest) Reset() {
+	*x = ExplainPaymentAnomalyRequest{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainPaymentAnomalyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainPaymentAnomalyRequest) ProtoMessage() {}
+
+func (x *ExplainPaymentAnomalyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainPaymentAnomalyRequest.ProtoReflect.Descriptor instead.
+func (*ExplainPaymentAnomalyRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *ExplainPaymentAnomalyRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *ExplainPaymentAnomalyRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *ExplainPaymentAnomalyRequest) GetKind() AnomalyKind {
+	if x != nil {
+		return x.Kind
+	}
+	return AnomalyKind_ANOMALY_KIND_UNSPECIFIED
+}
+
+func (x *ExplainPaymentAnomalyRequest) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+// ExplainPaymentAnomalyResponse is the response of ExplainPaymentAnomaly:
+// the anomaly with its explanation.
+type ExplainPaymentAnomalyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Anomaly       *Anomaly               `protobuf:"bytes,1,opt,name=anomaly,proto3" json:"anomaly,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainPaymentAnomalyResponse) Reset() {
+	*x = ExplainPaymentAnomalyResponse{}
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainPaymentAnomalyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainPaymentAnomalyResponse) ProtoMessage() {}
+
+func (x *ExplainPaymentAnomalyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_pension_v1_pension_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainPaymentAnomalyResponse.ProtoReflect.Descriptor instead.
+func (*ExplainPaymentAnomalyResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_pension_v1_pension_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *ExplainPaymentAnomalyResponse) GetAnomaly() *Anomaly {
+	if x != nil {
+		return x.Anomaly
+	}
+	return nil
+}
+
 var File_socmgmt_pension_v1_pension_proto protoreflect.FileDescriptor
 
 const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
@@ -8733,7 +8876,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x05as_of\x18\x01 \x01(\tR\x04asOf\x12\x18\n" +
 	"\acurrent\x18\x02 \x01(\x03R\acurrent\x12\x19\n" +
 	"\bdue_soon\x18\x03 \x01(\x03R\adueSoon\x12\x18\n" +
-	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\"\x8e\x02\n" +
+	"\aoverdue\x18\x04 \x01(\x03R\aoverdue\"\x92\x03\n" +
 	"\aAnomaly\x123\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1f.socmgmt.pension.v1.AnomalyKindR\x04kind\x12\x1d\n" +
 	"\n" +
@@ -8742,7 +8885,11 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\ttotal_fen\x18\x04 \x01(\x03R\btotalFen\x12,\n" +
 	"\x12previous_total_fen\x18\x05 \x01(\x03R\x10previousTotalFen\x12\"\n" +
 	"\rdate_of_death\x18\x06 \x01(\tR\vdateOfDeath\x12*\n" +
-	"\x11last_certified_on\x18\a \x01(\tR\x0flastCertifiedOn\"\x92\x01\n" +
+	"\x11last_certified_on\x18\a \x01(\tR\x0flastCertifiedOn\x12 \n" +
+	"\vexplanation\x18\b \x01(\tR\vexplanation\x12!\n" +
+	"\fexplained_by\x18\t \x01(\tR\vexplainedBy\x12=\n" +
+	"\fexplain_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vexplainTime\"\x92\x01\n" +
 	"\x1bListPaymentAnomaliesRequest\x12\x14\n" +
 	"\x05month\x18\x01 \x01(\tR\x05month\x12!\n" +
 	"\fcommunity_id\x18\x02 \x01(\tR\vcommunityId\x12\x1b\n" +
@@ -9048,7 +9195,15 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
 	"\x18WatchWorkSignalsResponse\x122\n" +
-	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*U\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event\"\xaa\x01\n" +
+	"\x1cExplainPaymentAnomalyRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x123\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1f.socmgmt.pension.v1.AnomalyKindR\x04kind\x12 \n" +
+	"\vexplanation\x18\x04 \x01(\tR\vexplanation\"V\n" +
+	"\x1dExplainPaymentAnomalyResponse\x125\n" +
+	"\aanomaly\x18\x01 \x01(\v2\x1b.socmgmt.pension.v1.AnomalyR\aanomaly*U\n" +
 	"\vPaymentKind\x12\x1c\n" +
 	"\x18PAYMENT_KIND_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aREGULAR\x10\x01\x12\v\n" +
@@ -9137,7 +9292,7 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\bAPPROVED\x10\x03\x12\f\n" +
 	"\bREJECTED\x10\x04\x12\b\n" +
 	"\x04PAID\x10\x05\x12\b\n" +
-	"\x04VOID\x10\x062\x9f(\n" +
+	"\x04VOID\x10\x062\x9d)\n" +
 	"\x0ePensionService\x12k\n" +
 	"\x0eImportPayments\x12).socmgmt.pension.v1.ImportPaymentsRequest\x1a*.socmgmt.pension.v1.ImportPaymentsResponse(\x010\x01\x12a\n" +
 	"\fListPayments\x12'.socmgmt.pension.v1.ListPaymentsRequest\x1a(.socmgmt.pension.v1.ListPaymentsResponse\x12d\n" +
@@ -9180,7 +9335,8 @@ const file_socmgmt_pension_v1_pension_proto_rawDesc = "" +
 	"\x14GetDeathBenefitClaim\x12/.socmgmt.pension.v1.GetDeathBenefitClaimRequest\x1a0.socmgmt.pension.v1.GetDeathBenefitClaimResponse\x12\x7f\n" +
 	"\x16ListDeathBenefitClaims\x121.socmgmt.pension.v1.ListDeathBenefitClaimsRequest\x1a2.socmgmt.pension.v1.ListDeathBenefitClaimsResponse\x12s\n" +
 	"\x12OffsetRecoveryCase\x12-.socmgmt.pension.v1.OffsetRecoveryCaseRequest\x1a..socmgmt.pension.v1.OffsetRecoveryCaseResponse\x12o\n" +
-	"\x10WatchWorkSignals\x12+.socmgmt.pension.v1.WatchWorkSignalsRequest\x1a,.socmgmt.pension.v1.WatchWorkSignalsResponse0\x01B?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
+	"\x10WatchWorkSignals\x12+.socmgmt.pension.v1.WatchWorkSignalsRequest\x1a,.socmgmt.pension.v1.WatchWorkSignalsResponse0\x01\x12|\n" +
+	"\x15ExplainPaymentAnomaly\x120.socmgmt.pension.v1.ExplainPaymentAnomalyRequest\x1a1.socmgmt.pension.v1.ExplainPaymentAnomalyResponseB?Z=github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1;pensionv1b\x06proto3"
 
 var (
 	file_socmgmt_pension_v1_pension_proto_rawDescOnce sync.Once
@@ -9195,7 +9351,7 @@ func file_socmgmt_pension_v1_pension_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_pension_v1_pension_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 112)
+var file_socmgmt_pension_v1_pension_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
 var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(PaymentKind)(0),                          // 0: socmgmt.pension.v1.PaymentKind
 	(CertificationMethod)(0),                  // 1: socmgmt.pension.v1.CertificationMethod
@@ -9321,10 +9477,12 @@ var file_socmgmt_pension_v1_pension_proto_goTypes = []any{
 	(*OffsetRecoveryCaseResponse)(nil),        // 121: socmgmt.pension.v1.OffsetRecoveryCaseResponse
 	(*WatchWorkSignalsRequest)(nil),           // 122: socmgmt.pension.v1.WatchWorkSignalsRequest
 	(*WatchWorkSignalsResponse)(nil),          // 123: socmgmt.pension.v1.WatchWorkSignalsResponse
-	(*timestamppb.Timestamp)(nil),             // 124: google.protobuf.Timestamp
-	(v1.RetireeFlag)(0),                       // 125: socmgmt.registry.v1.RetireeFlag
-	(v1.Carer_Relation)(0),                    // 126: socmgmt.registry.v1.Carer.Relation
-	(*v11.SignalEvent)(nil),                   // 127: socmgmt.feed.v1.SignalEvent
+	(*ExplainPaymentAnomalyRequest)(nil),      // 124: socmgmt.pension.v1.ExplainPaymentAnomalyRequest
+	(*ExplainPaymentAnomalyResponse)(nil),     // 125: socmgmt.pension.v1.ExplainPaymentAnomalyResponse
+	(*timestamppb.Timestamp)(nil),             // 126: google.protobuf.Timestamp
+	(v1.RetireeFlag)(0),                       // 127: socmgmt.registry.v1.RetireeFlag
+	(v1.Carer_Relation)(0),                    // 128: socmgmt.registry.v1.Carer.Relation
+	(*v11.SignalEvent)(nil),                   // 129: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	0,   // 0: socmgmt.pension.v1.PaymentRecord.kind:type_name -> socmgmt.pension.v1.PaymentKind
@@ -9333,14 +9491,14 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	15,  // 3: socmgmt.pension.v1.ImportAck.rejections:type_name -> socmgmt.pension.v1.RecordRejection
 	16,  // 4: socmgmt.pension.v1.ImportPaymentsResponse.ack:type_name -> socmgmt.pension.v1.ImportAck
 	17,  // 5: socmgmt.pension.v1.ImportPaymentsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
-	124, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
+	126, // 6: socmgmt.pension.v1.Payment.import_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: socmgmt.pension.v1.Payment.kind:type_name -> socmgmt.pension.v1.PaymentKind
 	19,  // 8: socmgmt.pension.v1.ListPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 9: socmgmt.pension.v1.QueryPaymentsResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	19,  // 10: socmgmt.pension.v1.ListPaymentVersionsResponse.versions:type_name -> socmgmt.pension.v1.Payment
 	19,  // 11: socmgmt.pension.v1.GetStatementResponse.payments:type_name -> socmgmt.pension.v1.Payment
 	1,   // 12: socmgmt.pension.v1.Certification.method:type_name -> socmgmt.pension.v1.CertificationMethod
-	124, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
+	126, // 13: socmgmt.pension.v1.Certification.record_time:type_name -> google.protobuf.Timestamp
 	1,   // 14: socmgmt.pension.v1.CertificationRecord.channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	12,  // 15: socmgmt.pension.v1.ImportCertificationsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
 	29,  // 16: socmgmt.pension.v1.ImportCertificationsRequest.record:type_name -> socmgmt.pension.v1.CertificationRecord
@@ -9348,7 +9506,7 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	17,  // 18: socmgmt.pension.v1.ImportCertificationsResponse.summary:type_name -> socmgmt.pension.v1.ImportSummary
 	2,   // 19: socmgmt.pension.v1.EntitlementDecision.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 20: socmgmt.pension.v1.EntitlementDecision.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	124, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
+	126, // 21: socmgmt.pension.v1.EntitlementDecision.record_time:type_name -> google.protobuf.Timestamp
 	2,   // 22: socmgmt.pension.v1.DecisionRecord.action:type_name -> socmgmt.pension.v1.DecisionAction
 	3,   // 23: socmgmt.pension.v1.DecisionRecord.reason:type_name -> socmgmt.pension.v1.DecisionReason
 	12,  // 24: socmgmt.pension.v1.ImportDecisionsRequest.header:type_name -> socmgmt.pension.v1.ImportHeader
@@ -9366,163 +9524,168 @@ var file_socmgmt_pension_v1_pension_proto_depIdxs = []int32{
 	4,   // 36: socmgmt.pension.v1.GetEntitlementResponse.state:type_name -> socmgmt.pension.v1.EntitlementState
 	44,  // 37: socmgmt.pension.v1.GetEntitlementResponse.certification:type_name -> socmgmt.pension.v1.CertificationState
 	3,   // 38: socmgmt.pension.v1.GetEntitlementResponse.reason:type_name -> socmgmt.pension.v1.DecisionReason
-	125, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
+	127, // 39: socmgmt.pension.v1.OverdueCertification.flags:type_name -> socmgmt.registry.v1.RetireeFlag
 	1,   // 40: socmgmt.pension.v1.OverdueCertification.last_channel:type_name -> socmgmt.pension.v1.CertificationMethod
 	5,   // 41: socmgmt.pension.v1.OverdueCertification.status:type_name -> socmgmt.pension.v1.CertificationStatus
 	4,   // 42: socmgmt.pension.v1.OverdueCertification.entitlement:type_name -> socmgmt.pension.v1.EntitlementState
 	48,  // 43: socmgmt.pension.v1.ListOverdueCertificationsResponse.overdue:type_name -> socmgmt.pension.v1.OverdueCertification
 	48,  // 44: socmgmt.pension.v1.ListDueSoonCertificationsResponse.due_soon:type_name -> socmgmt.pension.v1.OverdueCertification
 	6,   // 45: socmgmt.pension.v1.CertificationRule.kind:type_name -> socmgmt.pension.v1.CertificationRuleKind
-	124, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
+	126, // 46: socmgmt.pension.v1.CertificationRule.create_time:type_name -> google.protobuf.Timestamp
 	52,  // 47: socmgmt.pension.v1.CreateCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 48: socmgmt.pension.v1.CreateCertificationRuleResponse.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 49: socmgmt.pension.v1.ListCertificationRulesResponse.rules:type_name -> socmgmt.pension.v1.CertificationRule
 	52,  // 50: socmgmt.pension.v1.PreviewCertificationRuleRequest.rule:type_name -> socmgmt.pension.v1.CertificationRule
 	7,   // 51: socmgmt.pension.v1.Anomaly.kind:type_name -> socmgmt.pension.v1.AnomalyKind
-	59,  // 52: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
-	9,   // 53: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
-	0,   // 54: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
-	124, // 55: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
-	124, // 56: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
-	8,   // 57: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
-	63,  // 58: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
-	64,  // 59: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
-	65,  // 60: socmgmt.pension.v1.RecoveryCase.write_off_proposal:type_name -> socmgmt.pension.v1.RecoveryWriteOffProposal
-	62,  // 61: socmgmt.pension.v1.RecoveryCase.entries:type_name -> socmgmt.pension.v1.RecoveryEntry
-	8,   // 62: socmgmt.pension.v1.ListRecoveryCasesRequest.state:type_name -> socmgmt.pension.v1.RecoveryState
-	66,  // 63: socmgmt.pension.v1.ListRecoveryCasesResponse.cases:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 64: socmgmt.pension.v1.GetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 65: socmgmt.pension.v1.IssueRecoveryOrderResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 66: socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 67: socmgmt.pension.v1.RecordRecoveryRepaymentResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 68: socmgmt.pension.v1.ProposeRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 69: socmgmt.pension.v1.ApproveRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 70: socmgmt.pension.v1.RejectRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 71: socmgmt.pension.v1.RecordRecoveryRefusalResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	66,  // 72: socmgmt.pension.v1.EscalateRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	64,  // 73: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
-	82,  // 74: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest.repayments:type_name -> socmgmt.pension.v1.RecoveryRepayment
-	84,  // 75: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse.results:type_name -> socmgmt.pension.v1.RecoveryRepaymentResult
-	8,   // 76: socmgmt.pension.v1.RecoveryReportCount.state:type_name -> socmgmt.pension.v1.RecoveryState
-	92,  // 77: socmgmt.pension.v1.RecoveryReportGroup.counts:type_name -> socmgmt.pension.v1.RecoveryReportCount
-	93,  // 78: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
-	11,  // 79: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	11,  // 80: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
-	124, // 81: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
-	96,  // 82: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	96,  // 83: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
-	96,  // 84: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
-	126, // 85: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
-	10,  // 86: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	101, // 87: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
-	95,  // 88: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
-	124, // 89: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
-	102, // 90: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
-	124, // 91: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
-	124, // 92: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
-	103, // 93: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 94: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 95: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 96: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 97: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 98: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 99: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 100: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	103, // 101: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	10,  // 102: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
-	103, // 103: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	66,  // 104: socmgmt.pension.v1.OffsetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
-	103, // 105: socmgmt.pension.v1.OffsetRecoveryCaseResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
-	127, // 106: socmgmt.pension.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
-	14,  // 107: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
-	20,  // 108: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
-	22,  // 109: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
-	24,  // 110: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
-	26,  // 111: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
-	40,  // 112: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
-	30,  // 113: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
-	34,  // 114: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
-	36,  // 115: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
-	38,  // 116: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
-	42,  // 117: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
-	45,  // 118: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
-	47,  // 119: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
-	50,  // 120: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
-	53,  // 121: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
-	55,  // 122: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
-	57,  // 123: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
-	60,  // 124: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
-	67,  // 125: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
-	69,  // 126: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
-	79,  // 127: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
-	80,  // 128: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
-	81,  // 129: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
-	83,  // 130: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
-	86,  // 131: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
-	87,  // 132: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
-	88,  // 133: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
-	89,  // 134: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
-	90,  // 135: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
-	91,  // 136: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
-	97,  // 137: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
-	99,  // 138: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
-	104, // 139: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
-	106, // 140: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
-	108, // 141: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
-	110, // 142: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
-	112, // 143: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
-	114, // 144: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
-	116, // 145: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
-	118, // 146: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
-	120, // 147: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:input_type -> socmgmt.pension.v1.OffsetRecoveryCaseRequest
-	122, // 148: socmgmt.pension.v1.PensionService.WatchWorkSignals:input_type -> socmgmt.pension.v1.WatchWorkSignalsRequest
-	18,  // 149: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
-	21,  // 150: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
-	23,  // 151: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
-	25,  // 152: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
-	27,  // 153: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
-	41,  // 154: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
-	31,  // 155: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
-	35,  // 156: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
-	37,  // 157: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
-	39,  // 158: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
-	43,  // 159: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
-	46,  // 160: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
-	49,  // 161: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
-	51,  // 162: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
-	54,  // 163: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
-	56,  // 164: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
-	58,  // 165: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
-	61,  // 166: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
-	68,  // 167: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
-	70,  // 168: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
-	71,  // 169: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
-	72,  // 170: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
-	73,  // 171: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
-	85,  // 172: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
-	74,  // 173: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
-	75,  // 174: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
-	76,  // 175: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
-	77,  // 176: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
-	78,  // 177: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
-	94,  // 178: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
-	98,  // 179: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
-	100, // 180: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
-	105, // 181: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
-	107, // 182: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
-	109, // 183: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
-	111, // 184: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
-	113, // 185: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
-	115, // 186: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
-	117, // 187: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
-	119, // 188: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
-	121, // 189: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:output_type -> socmgmt.pension.v1.OffsetRecoveryCaseResponse
-	123, // 190: socmgmt.pension.v1.PensionService.WatchWorkSignals:output_type -> socmgmt.pension.v1.WatchWorkSignalsResponse
-	149, // [149:191] is the sub-list for method output_type
-	107, // [107:149] is the sub-list for method input_type
-	107, // [107:107] is the sub-list for extension type_name
-	107, // [107:107] is the sub-list for extension extendee
-	0,   // [0:107] is the sub-list for field type_name
+	126, // 52: socmgmt.pension.v1.Anomaly.explain_time:type_name -> google.protobuf.Timestamp
+	59,  // 53: socmgmt.pension.v1.ListPaymentAnomaliesResponse.anomalies:type_name -> socmgmt.pension.v1.Anomaly
+	9,   // 54: socmgmt.pension.v1.RecoveryEntry.kind:type_name -> socmgmt.pension.v1.RecoveryEntryKind
+	0,   // 55: socmgmt.pension.v1.RecoveryEntry.payment_kind:type_name -> socmgmt.pension.v1.PaymentKind
+	126, // 56: socmgmt.pension.v1.RecoveryEntry.time:type_name -> google.protobuf.Timestamp
+	126, // 57: socmgmt.pension.v1.RecoveryWriteOffProposal.proposed_time:type_name -> google.protobuf.Timestamp
+	8,   // 58: socmgmt.pension.v1.RecoveryCase.state:type_name -> socmgmt.pension.v1.RecoveryState
+	63,  // 59: socmgmt.pension.v1.RecoveryCase.order:type_name -> socmgmt.pension.v1.RecoveryOrder
+	64,  // 60: socmgmt.pension.v1.RecoveryCase.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
+	65,  // 61: socmgmt.pension.v1.RecoveryCase.write_off_proposal:type_name -> socmgmt.pension.v1.RecoveryWriteOffProposal
+	62,  // 62: socmgmt.pension.v1.RecoveryCase.entries:type_name -> socmgmt.pension.v1.RecoveryEntry
+	8,   // 63: socmgmt.pension.v1.ListRecoveryCasesRequest.state:type_name -> socmgmt.pension.v1.RecoveryState
+	66,  // 64: socmgmt.pension.v1.ListRecoveryCasesResponse.cases:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 65: socmgmt.pension.v1.GetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 66: socmgmt.pension.v1.IssueRecoveryOrderResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 67: socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 68: socmgmt.pension.v1.RecordRecoveryRepaymentResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 69: socmgmt.pension.v1.ProposeRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 70: socmgmt.pension.v1.ApproveRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 71: socmgmt.pension.v1.RejectRecoveryWriteOffResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 72: socmgmt.pension.v1.RecordRecoveryRefusalResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	66,  // 73: socmgmt.pension.v1.EscalateRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	64,  // 74: socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest.instalments:type_name -> socmgmt.pension.v1.RecoveryInstalment
+	82,  // 75: socmgmt.pension.v1.ImportRecoveryRepaymentsRequest.repayments:type_name -> socmgmt.pension.v1.RecoveryRepayment
+	84,  // 76: socmgmt.pension.v1.ImportRecoveryRepaymentsResponse.results:type_name -> socmgmt.pension.v1.RecoveryRepaymentResult
+	8,   // 77: socmgmt.pension.v1.RecoveryReportCount.state:type_name -> socmgmt.pension.v1.RecoveryState
+	92,  // 78: socmgmt.pension.v1.RecoveryReportGroup.counts:type_name -> socmgmt.pension.v1.RecoveryReportCount
+	93,  // 79: socmgmt.pension.v1.GetRecoveryReportResponse.groups:type_name -> socmgmt.pension.v1.RecoveryReportGroup
+	11,  // 80: socmgmt.pension.v1.BenefitDocument.kind:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	11,  // 81: socmgmt.pension.v1.BenefitRule.required_documents:type_name -> socmgmt.pension.v1.BenefitDocument.Kind
+	126, // 82: socmgmt.pension.v1.BenefitRule.create_time:type_name -> google.protobuf.Timestamp
+	96,  // 83: socmgmt.pension.v1.CreateBenefitRuleRequest.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	96,  // 84: socmgmt.pension.v1.CreateBenefitRuleResponse.rule:type_name -> socmgmt.pension.v1.BenefitRule
+	96,  // 85: socmgmt.pension.v1.ListBenefitRulesResponse.rules:type_name -> socmgmt.pension.v1.BenefitRule
+	128, // 86: socmgmt.pension.v1.Claimant.relation:type_name -> socmgmt.registry.v1.Carer.Relation
+	10,  // 87: socmgmt.pension.v1.DeathBenefitClaim.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	101, // 88: socmgmt.pension.v1.DeathBenefitClaim.claimant:type_name -> socmgmt.pension.v1.Claimant
+	95,  // 89: socmgmt.pension.v1.DeathBenefitClaim.documents:type_name -> socmgmt.pension.v1.BenefitDocument
+	126, // 90: socmgmt.pension.v1.DeathBenefitClaim.consent_time:type_name -> google.protobuf.Timestamp
+	102, // 91: socmgmt.pension.v1.DeathBenefitClaim.amounts:type_name -> socmgmt.pension.v1.BenefitAmounts
+	126, // 92: socmgmt.pension.v1.DeathBenefitClaim.create_time:type_name -> google.protobuf.Timestamp
+	126, // 93: socmgmt.pension.v1.DeathBenefitClaim.update_time:type_name -> google.protobuf.Timestamp
+	103, // 94: socmgmt.pension.v1.CreateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 95: socmgmt.pension.v1.CreateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 96: socmgmt.pension.v1.UpdateDeathBenefitClaimRequest.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 97: socmgmt.pension.v1.UpdateDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 98: socmgmt.pension.v1.SubmitDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 99: socmgmt.pension.v1.ApproveDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 100: socmgmt.pension.v1.RejectDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 101: socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	103, // 102: socmgmt.pension.v1.GetDeathBenefitClaimResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	10,  // 103: socmgmt.pension.v1.ListDeathBenefitClaimsRequest.state:type_name -> socmgmt.pension.v1.DeathBenefitClaimState
+	103, // 104: socmgmt.pension.v1.ListDeathBenefitClaimsResponse.claims:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	66,  // 105: socmgmt.pension.v1.OffsetRecoveryCaseResponse.case:type_name -> socmgmt.pension.v1.RecoveryCase
+	103, // 106: socmgmt.pension.v1.OffsetRecoveryCaseResponse.claim:type_name -> socmgmt.pension.v1.DeathBenefitClaim
+	129, // 107: socmgmt.pension.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	7,   // 108: socmgmt.pension.v1.ExplainPaymentAnomalyRequest.kind:type_name -> socmgmt.pension.v1.AnomalyKind
+	59,  // 109: socmgmt.pension.v1.ExplainPaymentAnomalyResponse.anomaly:type_name -> socmgmt.pension.v1.Anomaly
+	14,  // 110: socmgmt.pension.v1.PensionService.ImportPayments:input_type -> socmgmt.pension.v1.ImportPaymentsRequest
+	20,  // 111: socmgmt.pension.v1.PensionService.ListPayments:input_type -> socmgmt.pension.v1.ListPaymentsRequest
+	22,  // 112: socmgmt.pension.v1.PensionService.QueryPayments:input_type -> socmgmt.pension.v1.QueryPaymentsRequest
+	24,  // 113: socmgmt.pension.v1.PensionService.ListPaymentVersions:input_type -> socmgmt.pension.v1.ListPaymentVersionsRequest
+	26,  // 114: socmgmt.pension.v1.PensionService.GetStatement:input_type -> socmgmt.pension.v1.GetStatementRequest
+	40,  // 115: socmgmt.pension.v1.PensionService.RecordCertification:input_type -> socmgmt.pension.v1.RecordCertificationRequest
+	30,  // 116: socmgmt.pension.v1.PensionService.ImportCertifications:input_type -> socmgmt.pension.v1.ImportCertificationsRequest
+	34,  // 117: socmgmt.pension.v1.PensionService.ImportDecisions:input_type -> socmgmt.pension.v1.ImportDecisionsRequest
+	36,  // 118: socmgmt.pension.v1.PensionService.RecordDecision:input_type -> socmgmt.pension.v1.RecordDecisionRequest
+	38,  // 119: socmgmt.pension.v1.PensionService.ListDecisions:input_type -> socmgmt.pension.v1.ListDecisionsRequest
+	42,  // 120: socmgmt.pension.v1.PensionService.ListCertifications:input_type -> socmgmt.pension.v1.ListCertificationsRequest
+	45,  // 121: socmgmt.pension.v1.PensionService.GetEntitlement:input_type -> socmgmt.pension.v1.GetEntitlementRequest
+	47,  // 122: socmgmt.pension.v1.PensionService.ListOverdueCertifications:input_type -> socmgmt.pension.v1.ListOverdueCertificationsRequest
+	50,  // 123: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:input_type -> socmgmt.pension.v1.ListDueSoonCertificationsRequest
+	53,  // 124: socmgmt.pension.v1.PensionService.CreateCertificationRule:input_type -> socmgmt.pension.v1.CreateCertificationRuleRequest
+	55,  // 125: socmgmt.pension.v1.PensionService.ListCertificationRules:input_type -> socmgmt.pension.v1.ListCertificationRulesRequest
+	57,  // 126: socmgmt.pension.v1.PensionService.PreviewCertificationRule:input_type -> socmgmt.pension.v1.PreviewCertificationRuleRequest
+	60,  // 127: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:input_type -> socmgmt.pension.v1.ListPaymentAnomaliesRequest
+	67,  // 128: socmgmt.pension.v1.PensionService.ListRecoveryCases:input_type -> socmgmt.pension.v1.ListRecoveryCasesRequest
+	69,  // 129: socmgmt.pension.v1.PensionService.GetRecoveryCase:input_type -> socmgmt.pension.v1.GetRecoveryCaseRequest
+	79,  // 130: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:input_type -> socmgmt.pension.v1.IssueRecoveryOrderRequest
+	80,  // 131: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:input_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanRequest
+	81,  // 132: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:input_type -> socmgmt.pension.v1.RecordRecoveryRepaymentRequest
+	83,  // 133: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:input_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsRequest
+	86,  // 134: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:input_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffRequest
+	87,  // 135: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:input_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffRequest
+	88,  // 136: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:input_type -> socmgmt.pension.v1.RejectRecoveryWriteOffRequest
+	89,  // 137: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:input_type -> socmgmt.pension.v1.RecordRecoveryRefusalRequest
+	90,  // 138: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:input_type -> socmgmt.pension.v1.EscalateRecoveryCaseRequest
+	91,  // 139: socmgmt.pension.v1.PensionService.GetRecoveryReport:input_type -> socmgmt.pension.v1.GetRecoveryReportRequest
+	97,  // 140: socmgmt.pension.v1.PensionService.CreateBenefitRule:input_type -> socmgmt.pension.v1.CreateBenefitRuleRequest
+	99,  // 141: socmgmt.pension.v1.PensionService.ListBenefitRules:input_type -> socmgmt.pension.v1.ListBenefitRulesRequest
+	104, // 142: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:input_type -> socmgmt.pension.v1.CreateDeathBenefitClaimRequest
+	106, // 143: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:input_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimRequest
+	108, // 144: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:input_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimRequest
+	110, // 145: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:input_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimRequest
+	112, // 146: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:input_type -> socmgmt.pension.v1.RejectDeathBenefitClaimRequest
+	114, // 147: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:input_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidRequest
+	116, // 148: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:input_type -> socmgmt.pension.v1.GetDeathBenefitClaimRequest
+	118, // 149: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:input_type -> socmgmt.pension.v1.ListDeathBenefitClaimsRequest
+	120, // 150: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:input_type -> socmgmt.pension.v1.OffsetRecoveryCaseRequest
+	122, // 151: socmgmt.pension.v1.PensionService.WatchWorkSignals:input_type -> socmgmt.pension.v1.WatchWorkSignalsRequest
+	124, // 152: socmgmt.pension.v1.PensionService.ExplainPaymentAnomaly:input_type -> socmgmt.pension.v1.ExplainPaymentAnomalyRequest
+	18,  // 153: socmgmt.pension.v1.PensionService.ImportPayments:output_type -> socmgmt.pension.v1.ImportPaymentsResponse
+	21,  // 154: socmgmt.pension.v1.PensionService.ListPayments:output_type -> socmgmt.pension.v1.ListPaymentsResponse
+	23,  // 155: socmgmt.pension.v1.PensionService.QueryPayments:output_type -> socmgmt.pension.v1.QueryPaymentsResponse
+	25,  // 156: socmgmt.pension.v1.PensionService.ListPaymentVersions:output_type -> socmgmt.pension.v1.ListPaymentVersionsResponse
+	27,  // 157: socmgmt.pension.v1.PensionService.GetStatement:output_type -> socmgmt.pension.v1.GetStatementResponse
+	41,  // 158: socmgmt.pension.v1.PensionService.RecordCertification:output_type -> socmgmt.pension.v1.RecordCertificationResponse
+	31,  // 159: socmgmt.pension.v1.PensionService.ImportCertifications:output_type -> socmgmt.pension.v1.ImportCertificationsResponse
+	35,  // 160: socmgmt.pension.v1.PensionService.ImportDecisions:output_type -> socmgmt.pension.v1.ImportDecisionsResponse
+	37,  // 161: socmgmt.pension.v1.PensionService.RecordDecision:output_type -> socmgmt.pension.v1.RecordDecisionResponse
+	39,  // 162: socmgmt.pension.v1.PensionService.ListDecisions:output_type -> socmgmt.pension.v1.ListDecisionsResponse
+	43,  // 163: socmgmt.pension.v1.PensionService.ListCertifications:output_type -> socmgmt.pension.v1.ListCertificationsResponse
+	46,  // 164: socmgmt.pension.v1.PensionService.GetEntitlement:output_type -> socmgmt.pension.v1.GetEntitlementResponse
+	49,  // 165: socmgmt.pension.v1.PensionService.ListOverdueCertifications:output_type -> socmgmt.pension.v1.ListOverdueCertificationsResponse
+	51,  // 166: socmgmt.pension.v1.PensionService.ListDueSoonCertifications:output_type -> socmgmt.pension.v1.ListDueSoonCertificationsResponse
+	54,  // 167: socmgmt.pension.v1.PensionService.CreateCertificationRule:output_type -> socmgmt.pension.v1.CreateCertificationRuleResponse
+	56,  // 168: socmgmt.pension.v1.PensionService.ListCertificationRules:output_type -> socmgmt.pension.v1.ListCertificationRulesResponse
+	58,  // 169: socmgmt.pension.v1.PensionService.PreviewCertificationRule:output_type -> socmgmt.pension.v1.PreviewCertificationRuleResponse
+	61,  // 170: socmgmt.pension.v1.PensionService.ListPaymentAnomalies:output_type -> socmgmt.pension.v1.ListPaymentAnomaliesResponse
+	68,  // 171: socmgmt.pension.v1.PensionService.ListRecoveryCases:output_type -> socmgmt.pension.v1.ListRecoveryCasesResponse
+	70,  // 172: socmgmt.pension.v1.PensionService.GetRecoveryCase:output_type -> socmgmt.pension.v1.GetRecoveryCaseResponse
+	71,  // 173: socmgmt.pension.v1.PensionService.IssueRecoveryOrder:output_type -> socmgmt.pension.v1.IssueRecoveryOrderResponse
+	72,  // 174: socmgmt.pension.v1.PensionService.SetRecoveryInstalmentPlan:output_type -> socmgmt.pension.v1.SetRecoveryInstalmentPlanResponse
+	73,  // 175: socmgmt.pension.v1.PensionService.RecordRecoveryRepayment:output_type -> socmgmt.pension.v1.RecordRecoveryRepaymentResponse
+	85,  // 176: socmgmt.pension.v1.PensionService.ImportRecoveryRepayments:output_type -> socmgmt.pension.v1.ImportRecoveryRepaymentsResponse
+	74,  // 177: socmgmt.pension.v1.PensionService.ProposeRecoveryWriteOff:output_type -> socmgmt.pension.v1.ProposeRecoveryWriteOffResponse
+	75,  // 178: socmgmt.pension.v1.PensionService.ApproveRecoveryWriteOff:output_type -> socmgmt.pension.v1.ApproveRecoveryWriteOffResponse
+	76,  // 179: socmgmt.pension.v1.PensionService.RejectRecoveryWriteOff:output_type -> socmgmt.pension.v1.RejectRecoveryWriteOffResponse
+	77,  // 180: socmgmt.pension.v1.PensionService.RecordRecoveryRefusal:output_type -> socmgmt.pension.v1.RecordRecoveryRefusalResponse
+	78,  // 181: socmgmt.pension.v1.PensionService.EscalateRecoveryCase:output_type -> socmgmt.pension.v1.EscalateRecoveryCaseResponse
+	94,  // 182: socmgmt.pension.v1.PensionService.GetRecoveryReport:output_type -> socmgmt.pension.v1.GetRecoveryReportResponse
+	98,  // 183: socmgmt.pension.v1.PensionService.CreateBenefitRule:output_type -> socmgmt.pension.v1.CreateBenefitRuleResponse
+	100, // 184: socmgmt.pension.v1.PensionService.ListBenefitRules:output_type -> socmgmt.pension.v1.ListBenefitRulesResponse
+	105, // 185: socmgmt.pension.v1.PensionService.CreateDeathBenefitClaim:output_type -> socmgmt.pension.v1.CreateDeathBenefitClaimResponse
+	107, // 186: socmgmt.pension.v1.PensionService.UpdateDeathBenefitClaim:output_type -> socmgmt.pension.v1.UpdateDeathBenefitClaimResponse
+	109, // 187: socmgmt.pension.v1.PensionService.SubmitDeathBenefitClaim:output_type -> socmgmt.pension.v1.SubmitDeathBenefitClaimResponse
+	111, // 188: socmgmt.pension.v1.PensionService.ApproveDeathBenefitClaim:output_type -> socmgmt.pension.v1.ApproveDeathBenefitClaimResponse
+	113, // 189: socmgmt.pension.v1.PensionService.RejectDeathBenefitClaim:output_type -> socmgmt.pension.v1.RejectDeathBenefitClaimResponse
+	115, // 190: socmgmt.pension.v1.PensionService.MarkDeathBenefitClaimPaid:output_type -> socmgmt.pension.v1.MarkDeathBenefitClaimPaidResponse
+	117, // 191: socmgmt.pension.v1.PensionService.GetDeathBenefitClaim:output_type -> socmgmt.pension.v1.GetDeathBenefitClaimResponse
+	119, // 192: socmgmt.pension.v1.PensionService.ListDeathBenefitClaims:output_type -> socmgmt.pension.v1.ListDeathBenefitClaimsResponse
+	121, // 193: socmgmt.pension.v1.PensionService.OffsetRecoveryCase:output_type -> socmgmt.pension.v1.OffsetRecoveryCaseResponse
+	123, // 194: socmgmt.pension.v1.PensionService.WatchWorkSignals:output_type -> socmgmt.pension.v1.WatchWorkSignalsResponse
+	125, // 195: socmgmt.pension.v1.PensionService.ExplainPaymentAnomaly:output_type -> socmgmt.pension.v1.ExplainPaymentAnomalyResponse
+	153, // [153:196] is the sub-list for method output_type
+	110, // [110:153] is the sub-list for method input_type
+	110, // [110:110] is the sub-list for extension type_name
+	110, // [110:110] is the sub-list for extension extendee
+	0,   // [0:110] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_pension_v1_pension_proto_init() }
@@ -9560,7 +9723,7 @@ func file_socmgmt_pension_v1_pension_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_pension_v1_pension_proto_rawDesc), len(file_socmgmt_pension_v1_pension_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   112,
+			NumMessages:   114,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

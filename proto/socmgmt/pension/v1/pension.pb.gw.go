@@ -1615,6 +1615,33 @@ func local_request_PensionService_OffsetRecoveryCase_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+func request_PensionService_ExplainPaymentAnomaly_0(ctx context.Context, marshaler runtime.Marshaler, client PensionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExplainPaymentAnomalyRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ExplainPaymentAnomaly(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_PensionService_ExplainPaymentAnomaly_0(ctx context.Context, marshaler runtime.Marshaler, server PensionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExplainPaymentAnomalyRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ExplainPaymentAnomaly(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterPensionServiceHandlerServer registers the http handlers for service PensionService to "mux".
 // UnaryRPC     :call PensionServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -2381,6 +2408,26 @@ func RegisterPensionServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_OffsetRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_PensionService_ExplainPaymentAnomaly_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/ExplainPaymentAnomaly", runtime.WithHTTPPathPattern("/v1/paymentAnomalies:explain"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_PensionService_ExplainPaymentAnomaly_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PensionService_ExplainPaymentAnomaly_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -3067,6 +3114,23 @@ func RegisterPensionServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_PensionService_OffsetRecoveryCase_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_PensionService_ExplainPaymentAnomaly_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/socmgmt.pension.v1.PensionService/ExplainPaymentAnomaly", runtime.WithHTTPPathPattern("/v1/paymentAnomalies:explain"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_PensionService_ExplainPaymentAnomaly_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PensionService_ExplainPaymentAnomaly_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -3289,6 +3353,7 @@ var (
 	pattern_PensionService_GetDeathBenefitClaim_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "deathBenefitClaims", "id"}, ""))
 	pattern_PensionService_ListDeathBenefitClaims_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "deathBenefitClaims"}, ""))
 	pattern_PensionService_OffsetRecoveryCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "recoveryCases", "id"}, "offset"))
+	pattern_PensionService_ExplainPaymentAnomaly_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "paymentAnomalies"}, "explain"))
 )
 
 var (
@@ -3330,4 +3395,5 @@ var (
 	forward_PensionService_GetDeathBenefitClaim_0      = runtime.ForwardResponseMessage
 	forward_PensionService_ListDeathBenefitClaims_0    = runtime.ForwardResponseMessage
 	forward_PensionService_OffsetRecoveryCase_0        = runtime.ForwardResponseMessage
+	forward_PensionService_ExplainPaymentAnomaly_0     = runtime.ForwardResponseMessage
 )

@@ -61,6 +61,7 @@ const (
 	PensionService_ListDeathBenefitClaims_FullMethodName    = "/socmgmt.pension.v1.PensionService/ListDeathBenefitClaims"
 	PensionService_OffsetRecoveryCase_FullMethodName        = "/socmgmt.pension.v1.PensionService/OffsetRecoveryCase"
 	PensionService_WatchWorkSignals_FullMethodName          = "/socmgmt.pension.v1.PensionService/WatchWorkSignals"
+	PensionService_ExplainPaymentAnomaly_FullMethodName     = "/socmgmt.pension.v1.PensionService/ExplainPaymentAnomaly"
 )
 
 // PensionServiceClient is the client API for PensionService service.
@@ -215,6 +216,13 @@ type PensionServiceClient interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	ExplainPaymentAnomaly(ctx context.Context, in *ExplainPaymentAnomalyRequest, opts ...grpc.CallOption) (*ExplainPaymentAnomalyResponse, error)
 }
 
 type pensionServiceClient struct {
@@ -663,6 +671,16 @@ func (c *pensionServiceClient) WatchWorkSignals(ctx context.Context, in *WatchWo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PensionService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
 
+func (c *pensionServiceClient) ExplainPaymentAnomaly(ctx context.Context, in *ExplainPaymentAnomalyRequest, opts ...grpc.CallOption) (*ExplainPaymentAnomalyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainPaymentAnomalyResponse)
+	err := c.cc.Invoke(ctx, PensionService_ExplainPaymentAnomaly_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PensionServiceServer is the server API for PensionService service.
 // All implementations must embed UnimplementedPensionServiceServer
 // for forward compatibility.
@@ -815,6 +833,13 @@ type PensionServiceServer interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
+	// ExplainPaymentAnomaly records a clerk's explanation of a payment
+	// anomaly that holds (clerk of the retiree's community, bureau, admin):
+	// ListPaymentAnomalies shows it with the anomaly, and the anomaly's
+	// ANOMALY_UNEXPLAINED signal is resolved ("explained"). Explaining again
+	// replaces the explanation. An anomaly that does not hold (the month's
+	// payments do not show it) is FAILED_PRECONDITION ANOMALY_NOT_FOUND.
+	ExplainPaymentAnomaly(context.Context, *ExplainPaymentAnomalyRequest) (*ExplainPaymentAnomalyResponse, error)
 	mustEmbedUnimplementedPensionServiceServer()
 }
 
@@ -950,6 +975,9 @@ func (UnimplementedPensionServiceServer) OffsetRecoveryCase(context.Context, *Of
 }
 func (UnimplementedPensionServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
+}
+func (UnimplementedPensionServiceServer) ExplainPaymentAnomaly(context.Context, *ExplainPaymentAnomalyRequest) (*ExplainPaymentAnomalyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainPaymentAnomaly not implemented")
 }
 func (UnimplementedPensionServiceServer) mustEmbedUnimplementedPensionServiceServer() {}
 func (UnimplementedPensionServiceServer) testEmbeddedByValue()                        {}
@@ -1688,6 +1716,24 @@ func _PensionService_WatchWorkSignals_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PensionService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
 
+func _PensionService_ExplainPaymentAnomaly_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainPaymentAnomalyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PensionServiceServer).ExplainPaymentAnomaly(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PensionService_ExplainPaymentAnomaly_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PensionServiceServer).ExplainPaymentAnomaly(ctx, req.(*ExplainPaymentAnomalyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PensionService_ServiceDesc is the grpc.ServiceDesc for PensionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1846,6 +1892,10 @@ var PensionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OffsetRecoveryCase",
 			Handler:    _PensionService_OffsetRecoveryCase_Handler,
+		},
+		{
+			MethodName: "ExplainPaymentAnomaly",
+			Handler:    _PensionService_ExplainPaymentAnomaly_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

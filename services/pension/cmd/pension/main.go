@@ -50,6 +50,7 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 				DataKeys:     dataKeys,
 
 				SignalRetention: cfg.SignalRetention,
+				AmountDropShare: cfg.AmountDropShare,
 			})
 		},
 		Starting: func(*pension.Store) []zap.Field { return checkpoints.StartingFields() },

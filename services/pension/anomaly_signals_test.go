@@ -1,0 +1,140 @@
+package pension
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/socmgmt/socmgmt/gateway"
+	"github.com/socmgmt/socmgmt/internal/gatewaytest"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/servicetest"
+	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+)
+
+func explain(ctx context.Context, h *harness, n int, m string, kind pb.AnomalyKind, text string) (*pb.Anomaly, error) {
+	resp, err := h.client.ExplainPaymentAnomaly(ctx, &pb.ExplainPaymentAnomalyRequest{RetireeId: retireeID(n), Month: m, Kind: kind, Explanation: text})
+	return resp.GetAnomaly(), err
+}
+
+// The sweep signals the anomalies of the current and the previous month
+// (the current month's MISSING left out), resolves those that no longer
+// hold, and an explanation resolves its anomaly for good.
+func TestAnomalySignals(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	h.payOn(t, 0, "2026-05", "2026-05-10", 300000)
+	h.payOn(t, 0, "2026-05", "2026-05-20", 300000) // PAID_TWICE
+	h.payOn(t, 5, "2026-05", "2026-05-10", 300000) // PAID_AFTER_DEATH (died in February)
+	if err := h.store.SweepAnomalies(testNow); err != nil {
+		t.Fatal(err)
+	}
+	a := func(n int, kind pb.AnomalyKind) string { return anomalySignalKey(retireeID(n), "2026-05", kind) }
+	want := []string{a(0, pb.AnomalyKind_PAID_TWICE), a(5, pb.AnomalyKind_PAID_AFTER_DEATH)}
+	for _, n := range []int{1, 2, 3, 4, 6} {
+		want = append(want, a(n, pb.AnomalyKind_MISSING))
+	}
+	slices.Sort(want)
+	open, head := servicetest.FeedOpen(t, h.store.Signals())
+	if got := openKeys(t, h.store.Signals()); !slices.Equal(got, want) {
+		t.Fatalf("open after the sweep %v, want %v", got, want)
+	}
+	sig := open[a(6, pb.AnomalyKind_MISSING)]
+	if sig.Kind != feedv1.SignalKind_ANOMALY_UNEXPLAINED || sig.SubjectKind != feedv1.SubjectKind_PAYMENT_ANOMALY || sig.CommunityId != communityB || sig.RetireeId != retireeID(6) || !strings.HasPrefix(sig.Summary, "2026-05 ") {
+		t.Errorf("signal %v", sig)
+	}
+	if err := h.store.SweepAnomalies(testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, again := servicetest.FeedOpen(t, h.store.Signals()); again != head {
+		t.Errorf("a second sweep moved the head from %d to %d", head, again)
+	}
+
+	// Retiree 1 is paid after all; retiree 0's double payment explained.
+	h.payOn(t, 1, "2026-05", "2026-06-01", 300000)
+	x, err := explain(h.as(clerkP), h, 0, "2026-05", pb.AnomalyKind_PAID_TWICE, "银行重复代发，已于6月追回")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Explanation != "银行重复代发，已于6月追回" || x.ExplainedBy != clerkP.Subject || x.ExplainTime == nil {
+		t.Errorf("explained anomaly %v", x)
+	}
+	if err := h.store.SweepAnomalies(testNow); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		a(1, pb.AnomalyKind_MISSING):    "paid",
+		a(0, pb.AnomalyKind_PAID_TWICE): "explained",
+		a(2, pb.AnomalyKind_MISSING):    "open",
+	} {
+		if got := resolutionOf(t, h, key); got != want {
+			t.Errorf("%s: %q, want %q", key, got, want)
+		}
+	}
+	list, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{CommunityId: communityA, Month: "2026-05", PageSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(list.Anomalies, func(x *pb.Anomaly) bool { return x.RetireeId == retireeID(0) && x.Kind == pb.AnomalyKind_PAID_TWICE })
+	if i < 0 || list.Anomalies[i].Explanation == "" || list.Anomalies[i].ExplainedBy != clerkP.Subject {
+		t.Errorf("the list does not show the explanation: %v", list.Anomalies)
+	}
+
+	_, err = explain(h.as(clerkP), h, 2, "2026-05", pb.AnomalyKind_PAID_TWICE, "无")
+	wantReason(t, err, codes.FailedPrecondition, ReasonAnomalyNotFound)
+	_, err = explain(h.as(clerkP), h, 2, "2026-13", pb.AnomalyKind_ANOMALY_KIND_UNSPECIFIED, strings.Repeat("长", MaxExplanationLen+1))
+	servicetest.WantFields(t, err, "explanation", "kind", "month")
+}
+
+// ExplainPaymentAnomaly over gRPC and REST: the clerk of the retiree's
+// community, the bureau and admin; a clerk gets 403 for another
+// community's retiree and for one that does not exist.
+func TestExplainAnomalyAuthorisation(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	tcp := servicetest.Serve(t, servicetest.Options{
+		Name: "pension", Keys: h.keys, TCP: true,
+		Register: func(srv *grpcserver.Server) { pb.RegisterPensionServiceServer(srv.GRPC(), h.svc) },
+	})
+	rest := gatewaytest.Client(t, func(c *gateway.Config) { c.PensionAddr = tcp.Addr() })
+	// Nobody is paid for May: retirees 0 (community A) and 6 (B) miss it.
+	retiree := map[servicetest.Target]int{servicetest.Own: 0, servicetest.Other: 6, servicetest.Missing: 99}
+	req := func(tg servicetest.Target) *pb.ExplainPaymentAnomalyRequest {
+		return &pb.ExplainPaymentAnomalyRequest{RetireeId: retireeID(retiree[tg]), Month: "2026-05", Kind: pb.AnomalyKind_MISSING, Explanation: "老人住院，家属代办中"}
+	}
+	calls := map[string]func(servicetest.Target) func(context.Context) error{
+		"gRPC": func(tg servicetest.Target) func(context.Context) error {
+			return func(ctx context.Context) error { return servicetest.ErrOf(h.client.ExplainPaymentAnomaly(ctx, req(tg))) }
+		},
+		"REST": func(tg servicetest.Target) func(context.Context) error {
+			body, err := protojson.Marshal(req(tg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(ctx context.Context) error { return rest(ctx, http.MethodPost, "/v1/paymentAnomalies:explain", string(body)) }
+		},
+	}
+	const (
+		ok = codes.OK
+		pd = codes.PermissionDenied
+		nf = codes.NotFound
+		ua = codes.Unauthenticated
+	)
+	row := map[string]servicetest.Cells{
+		"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
+		"enterprise": {pd, pd, pd}, "service": {pd, pd, pd}, "no token": {ua, ua, ua},
+	}
+	want := map[string]map[string]servicetest.Cells{"gRPC": row, "REST": row}
+	servicetest.WithSupervisors(t, want, nil)
+	servicetest.RunMatrix(t, servicetest.Matrix{
+		Calls: calls, Want: want,
+		Callers: append(append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
+			servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...),
+	})
+}
