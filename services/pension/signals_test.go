@@ -139,8 +139,8 @@ func TestCertificationSignals(t *testing.T) {
 	servicetest.WantCode(t, watchSignalsOnce(h.as(clerkP), h.client), codes.PermissionDenied)
 	servicetest.WantCode(t, watchSignalsOnce(h.as(authn.Principal{Subject: "casework", Role: authn.RoleService}), h.client), codes.OK)
 
-	h.env.close()
-	h.env.open()
+	h.close()
+	h.open()
 	want = []string{certSignalKey(retireeID(1), "2026-07-01"), certSignalKey(retireeID(3), "2026-07-10")}
 	slices.Sort(want)
 	if got := openKeys(t, h.store.Signals()); !slices.Equal(got, want) {
@@ -227,8 +227,8 @@ func TestSignalMigrationBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 	certify(t, h.store, 1, "2025-08-01") // due 2026-08-01: not yet
-	h.env.close()
-	db, err := bolt.Open(h.env.path, 0o600, nil)
+	h.close()
+	db, err := bolt.Open(h.path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestSignalMigrationBackfills(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h.env.open()
+	h.open()
 	want := []string{recoverySignalKey(id)}
 	for _, n := range []int{2, 3, 4, 6} {
 		want = append(want, certSignalKey(retireeID(n), "2011-02-01"))
