@@ -81,15 +81,15 @@ func TestHandoverSignals(t *testing.T) {
 		visit.RetireeId != done.RetireeIds[0] || visit.CommunityId != communityA || visit.DueTime == nil {
 		t.Errorf("first visit task %v", visit)
 	}
-	if err := w.store.DB().View(func(tx *bolt.Tx) error {
-		for _, h := range []*pb.Handover{returned, withdrawn, done} {
-			if ev, err := signalfeed.Open(tx, receiveSignalKey(h.Id)); err != nil || ev != nil {
-				t.Errorf("%s's receive step still open (%v)", h.State, err)
-			}
+	_, head := servicetest.FeedOpen(t, w.store.Signals())
+	latest := map[string]*feedv1.WorkSignal{}
+	for _, ev := range servicetest.ReadSignals(t, w.as(serviceP), signalWatch(w.client), 1, "", int(head-1)) {
+		latest[ev.Signal.Key] = ev.Signal
+	}
+	for h, want := range map[*pb.Handover]string{returned: "returned", withdrawn: "withdrawn", done: "received"} {
+		if sig := latest[receiveSignalKey(h.Id)]; sig == nil || !sig.Resolved || sig.Resolution != want {
+			t.Errorf("%s's receive step: %v, want resolved %q", h.State, sig, want)
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 
 	card := done.Id + "-C00001"
