@@ -18,8 +18,8 @@ import (
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
-	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	"github.com/socmgmt/socmgmt/services/casework/sms"
@@ -97,7 +97,9 @@ type fakeActivity struct {
 
 func (f *fakeActivity) WatchWorkSignals(req *activityv1.WatchWorkSignalsRequest, stream grpc.ServerStreamingServer[activityv1.WatchWorkSignalsResponse]) error {
 	return f.serve(stream.Context(), req.SinceRevision, req.Epoch, func() error { return stream.SendHeader(nil) },
-		func(ev *feedv1.SignalEvent) error { return stream.Send(&activityv1.WatchWorkSignalsResponse{Event: ev}) })
+		func(ev *feedv1.SignalEvent) error {
+			return stream.Send(&activityv1.WatchWorkSignalsResponse{Event: ev})
+		})
 }
 
 func (f *fakePension) WatchWorkSignals(req *pensionv1.WatchWorkSignalsRequest, stream grpc.ServerStreamingServer[pensionv1.WatchWorkSignalsResponse]) error {
