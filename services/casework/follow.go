@@ -106,6 +106,13 @@ func (s *Store) NewFollower(source string, open signalfeed.Opener, log *zap.Logg
 // transaction.
 func (s *Store) applySignal(tx *bolt.Tx, source string, ev *feedv1.SignalEvent, gen uint64) error {
 	sig := ev.Signal
+	if err := signalfeed.Validate(sig); err != nil {
+		// The source checks its signals before they enter its feed; one
+		// that is malformed all the same (another build) is skipped, not
+		// stalled over, and never reaches a key.
+		s.log.Warn("malformed work signal ignored", zap.String("source", source), zap.Error(err))
+		return nil
+	}
 	if event, ok := noticeEvents[sig.Kind]; ok {
 		return s.notice(tx, source, ev, event)
 	}
