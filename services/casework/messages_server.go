@@ -2,6 +2,7 @@ package casework
 
 import (
 	"context"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -130,7 +131,7 @@ func (s *Server) ListMessages(ctx context.Context, req *pb.ListMessagesRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListMessages", owner, string(rune('0'+by))))
+	page, err := s.store.PageTokens().ParsePage(req, boltstore.PageScope("ListMessages", owner, strconv.Itoa(by)))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -50,21 +50,12 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 	return grpcserver.RunService(ctx, &cfg.ServiceConfig, log, grpcserver.Service[*casework.Store]{
 		Methods: casework.Methods,
 		Open: func() (*casework.Store, error) {
-			calendar, err := workdays.Load(cfg.HolidayCalendar)
+			var err error
+			checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig)
 			if err != nil {
 				return nil, err
 			}
-			if checkpoints, err = audit.CheckpointsOf(&cfg.ServiceConfig); err != nil {
-				return nil, err
-			}
-			return casework.OpenStore(cfg.DBPath(), registry, casework.StoreOptions{
-				Logger:       log,
-				DurableReads: cfg.AuditDurableReads,
-				Checkpoints:  checkpoints,
-				AtRiskShare:  cfg.AtRiskShare,
-				Calendar:     calendar,
-				Messages:     messages,
-			})
+			return openStore(cfg, log, registry, checkpoints, messages)
 		},
 		Starting: func(*casework.Store) []zap.Field {
 			return append(checkpoints.StartingFields(), zap.Float64("at_risk_share", cfg.AtRiskShare),
@@ -85,18 +76,33 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 				return nil, err
 			}
 			tasks = append(tasks, followers...)
-			if gateway != nil {
-				sender, err := sms.NewSender(store.DB(), store.Outbox(), sms.SenderOptions{
-					Phones: sms.RegistryPhoneBook{Registry: registry}, Gateway: gateway,
-					Logger: log.Named("sms"), CallTimeout: cfg.SMS.Timeout,
-				})
-				if err != nil {
-					return nil, err
-				}
-				tasks = append(tasks, grpcserver.Task{Name: "sms sender", Run: sender.Run})
+			if gateway == nil {
+				return tasks, nil
 			}
-			return tasks, nil
+			sender, err := sms.NewSender(store.DB(), store.Outbox(), sms.SenderOptions{
+				Phones: sms.RegistryPhoneBook{Registry: registry}, Gateway: gateway,
+				Logger: log.Named("sms"), CallTimeout: cfg.SMS.Timeout,
+			})
+			return append(tasks, grpcserver.Task{Name: "sms sender", Run: sender.Run}), err
 		},
+	})
+}
+
+// openStore opens the store as the configuration says.
+func openStore(cfg *casework.Config, log *zap.Logger, registry registryv1.RegistryServiceClient, checkpoints audit.Checkpoints,
+	messages casework.MessageOptions,
+) (*casework.Store, error) {
+	calendar, err := workdays.Load(cfg.HolidayCalendar)
+	if err != nil {
+		return nil, err
+	}
+	return casework.OpenStore(cfg.DBPath(), registry, casework.StoreOptions{
+		Logger:       log,
+		DurableReads: cfg.AuditDurableReads,
+		Checkpoints:  checkpoints,
+		AtRiskShare:  cfg.AtRiskShare,
+		Calendar:     calendar,
+		Messages:     messages,
 	})
 }
 
