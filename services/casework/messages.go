@@ -29,8 +29,9 @@ import (
 //     told CERTIFICATION_DUE_SOON, once per signal key;
 //   - the activity notices (ACTIVITY_CHANGED, ACTIVITY_CANCELLED,
 //     WAITLIST_PROMOTED): their message, once per feed entry;
-//   - a complaint resolved: the tickets part calls EnqueueMessage with
-//     COMPLAINT_RESOLVED (see there).
+//   - a complaint about a retiree resolved: complaintMessage, the store's
+//     complaint-resolved hook (OnComplaintResolved), queues
+//     COMPLAINT_RESOLVED once per ticket.
 
 // MessageOptions configure the messages a Store queues.
 type MessageOptions struct {
@@ -245,4 +246,28 @@ func (s *Store) visibleRetiree(tx *bolt.Tx, retiree string, allowed func(*regist
 		return nil, aerr
 	}
 	return st, err
+}
+
+// maxDetailRunes bounds the detail a message quotes (the templates'
+// bound).
+const maxDetailRunes = 60
+
+// complaintMessage is the complaint-resolved hook OpenStore registers: the
+// retiree is told COMPLAINT_RESOLVED, once per ticket, with the ticket's
+// number and the resolution cut to one short line.
+func (s *Store) complaintMessage(tx *bolt.Tx, t *pb.Ticket) error {
+	_, err := s.EnqueueMessage(tx, MessageSpec{
+		Key: "complaint/" + t.Id + "/resolved", RetireeID: t.RetireeId, CommunityID: t.CommunityId,
+		Event: pb.MessageEvent_COMPLAINT_RESOLVED, Particulars: sms.Particulars{Ticket: t.Id, Detail: shortLine(t.Resolution)},
+	})
+	return s.skipRefused(err, "tickets", t.Id)
+}
+
+// shortLine is s on one line, cut to maxDetailRunes with an ellipsis.
+func shortLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > maxDetailRunes {
+		return string(r[:maxDetailRunes-1]) + "…"
+	}
+	return s
 }

@@ -144,3 +144,24 @@ func TestMessagesValidation(t *testing.T) {
 		servicetest.WantCode(t, err, codes.InvalidArgument)
 	}
 }
+
+// Resolving a complaint about a retiree tells them once, by the
+// hook OpenStore registers, with the ticket's number and the resolution
+// on one short line.
+func TestComplaintResolvedMessage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := livingIn(communityA, "张桂兰")
+	e.retirees(r)
+	tk := e.newTicket(retireeTicket(r.Id, "PAYMENT"))
+	resolution := "已补发\n六月养老金" + strings.Repeat("，并说明原因", 20)
+	if _, err := e.store.ResolveTicket(tk.Id, tk.Etag, resolution, true, clerkActor, anyTicket); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.messagesTo(r.Id)
+	if len(ms) != 1 || ms[0].Event != pb.MessageEvent_COMPLAINT_RESOLVED || ms[0].State != pb.DeliveryState_QUEUED ||
+		!strings.Contains(ms[0].Text, tk.Id) || !strings.Contains(ms[0].Text, "已补发 六月养老金") ||
+		ms[0].IdempotencyKey != "complaint/"+tk.Id+"/resolved/RETIREE" {
+		t.Fatalf("messages: %v", ms)
+	}
+}

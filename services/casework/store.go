@@ -98,6 +98,7 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if s.outbox, err = s.newOutbox(o.Messages); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	s.complaintResolved = s.complaintMessage
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,
