@@ -121,7 +121,7 @@ func checkPrefs(prefs *pb.MessagePreferences) error {
 }
 
 // ListMessages implements pb.CaseworkServiceServer: the messages to a
-// retiree or of a community, oldest first, a page at a time.
+// retiree or of a community, newest first, a page at a time.
 func (s *Server) ListMessages(ctx context.Context, req *pb.ListMessagesRequest) (*pb.ListMessagesResponse, error) {
 	p, err := authn.Require(ctx, messageReaders...)
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Server) ListMessages(ctx context.Context, req *pb.ListMessagesRequest) 
 	var msgs []*pb.Message
 	var next string
 	err = s.store.DB().View(func(tx *bolt.Tx) error {
-		msgs, next, err = s.store.Outbox().List(tx, by, owner, string(page.After), page.Size)
+		msgs, next, err = s.store.Outbox().ListNewest(tx, by, owner, string(page.After), page.Size)
 		return err
 	})
 	if err != nil {

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/casework/sms"
 )
 
@@ -163,5 +166,46 @@ func TestComplaintResolvedMessage(t *testing.T) {
 		!strings.Contains(ms[0].Text, tk.Id) || !strings.Contains(ms[0].Text, "已补发 六月养老金") ||
 		ms[0].IdempotencyKey != "complaint/"+tk.Id+"/resolved/RETIREE" {
 		t.Fatalf("messages: %v", ms)
+	}
+}
+
+// ListMessages pages a community's messages newest first under its page
+// token, which another list refuses.
+func TestListMessagesPages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rs := []*registryv1.RetireeState{livingIn(communityA, "甲"), livingIn(communityA, "乙"), livingIn(communityA, "丙")}
+	h.retirees(rs...)
+	err := h.store.Update(func(tx *bolt.Tx) error {
+		for _, r := range rs {
+			if _, err := h.store.EnqueueMessage(tx, MessageSpec{Key: "complaint/" + r.Id, RetireeID: r.Id,
+				Event: pb.MessageEvent_COMPLAINT_RESOLVED}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := h.as(clerkP)
+	var names []string
+	token := ""
+	for range 3 {
+		resp, err := h.client.ListMessages(ctx, &pb.ListMessagesRequest{CommunityId: communityA, PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range resp.Messages {
+			names = append(names, m.RetireeId)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+		_, err = h.client.ListMessages(ctx, &pb.ListMessagesRequest{RetireeId: rs[0].Id, PageToken: token})
+		servicetest.WantCode(t, err, codes.InvalidArgument)
+	}
+	if want := []string{rs[2].Id, rs[1].Id, rs[0].Id}; !slices.Equal(names, want) {
+		t.Errorf("pages: %v, want newest first %v", names, want)
 	}
 }
