@@ -53,7 +53,7 @@ func newProducerAs(t testing.TB, source string) *producer {
 	p := &producer{t: t, db: db, feed: feed}
 	// Registered before Serve's cleanup, so that it runs after it.
 	t.Cleanup(func() { _ = feed.Close(); _ = db.Close() })
-	p.srv = servicetest.Serve(t, servicetest.Options{Name: source, Register: func(srv *grpcserver.Server) {
+	p.srv = servicetest.Serve(t, servicetest.Options{Name: source, TCP: true, Register: func(srv *grpcserver.Server) {
 		w := watcher{feed: feed, stopping: srv.Stopping()}
 		switch source {
 		case SourcePension:

@@ -22,6 +22,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
+	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry/registrytest"
 )
@@ -31,10 +32,12 @@ const killReports = 60
 
 // TestFollowerKilled runs casework as a real process following a real
 // registry into which death reports are being filed (and every third one
-// verified), kills it (SIGKILL) at random moments several times while
-// items are made, and starts it again. Once it has caught up: every
-// report has exactly one item, the verified ones are DONE at source and
-// the others open; nothing was lost or made twice.
+// verified), and a test producer served as pension into which anomalies
+// are being written (every third one resolved), kills it (SIGKILL) at
+// random moments several times while items are made, and starts it
+// again. Once it has caught up with both: every report and anomaly has
+// exactly one item, the resolved ones DONE at source and the others
+// open; nothing was lost or made twice.
 func TestFollowerKilled(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -63,6 +66,12 @@ func TestFollowerKilled(t *testing.T) {
 	// before casework ever followed needs no item and gets none.)
 	first := w.report(ids[killReports])
 	ids = ids[:killReports]
+	pension := newProducer(t)
+	pension.emit(workSignal("anomaly/first", feedv1.SignalKind_ANOMALY_UNEXPLAINED, "", communityA))
+	want := map[[2]string]pb.WorkState{
+		{SourceRegistry, "death-report/" + first}: pb.WorkState_OPEN,
+		{SourcePension, "anomaly/first"}:          pb.WorkState_OPEN,
+	}
 
 	addrs := servicetest.FreeAddrs(t, 2)
 	grpcAddr, adminAddr := addrs[0], addrs[1]
@@ -72,6 +81,7 @@ func TestFollowerKilled(t *testing.T) {
 		Args: []string{
 			"--grpc-addr", grpcAddr, "--admin-addr", adminAddr, "--data-dir", dataDir,
 			"--token-key", keyFile, "--audit-key", auditKey, "--registry-addr", reg.Addr(),
+			"--pension-addr", pension.srv.Addr(), "--sms-file", filepath.Join(dir, "sms.jsonl"),
 			"--log-format", "console", "--log-level", "warn",
 		},
 	}
@@ -92,6 +102,8 @@ func TestFollowerKilled(t *testing.T) {
 		defer wg.Done()
 		for i, id := range ids {
 			reports[i] = w.report(id)
+			key := fmt.Sprintf("anomaly/%d", i)
+			pension.emit(workSignal(key, feedv1.SignalKind_ANOMALY_UNEXPLAINED, "", communityB))
 			filed.Add(1)
 			if i%3 == 0 {
 				if _, err := w.rc.VerifyDeathReport(keys.As(t, clerkP), &registryv1.VerifyDeathReportRequest{Id: reports[i]}); err != nil {
@@ -99,15 +111,20 @@ func TestFollowerKilled(t *testing.T) {
 					return
 				}
 			}
+			if i%3 == 1 {
+				pension.resolve(key, "已说明")
+			}
 		}
 	}()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill delays seeded with %d", seed)
 	rnd := rand.New(rand.NewPCG(seed, 1)) //nolint:gosec // G404: test timing
 	p := start()
-	waitfor.NoError(t, "casework to apply the first snapshot", func(context.Context) error {
-		if got := scrapeRevision(t, adminAddr); got != "1" {
-			return fmt.Errorf("applied through %s", got)
+	waitfor.NoError(t, "casework to apply the first snapshots", func(context.Context) error {
+		for _, src := range []string{SourceRegistry, SourcePension} {
+			if got := scrapeRevision(t, adminAddr, src); got != "1" {
+				return fmt.Errorf("%s applied through %s", src, got)
+			}
 		}
 		return nil
 	})
@@ -127,19 +144,26 @@ func TestFollowerKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitfor.NoError(t, "casework to catch up with registry's feed", func(context.Context) error {
-		if got, want := scrapeRevision(t, adminAddr), fmt.Sprint(head); got != want {
-			return fmt.Errorf("applied through %s, registry at %s", got, want)
+	heads := map[string]uint64{SourceRegistry: head, SourcePension: pension.head()}
+	waitfor.NoError(t, "casework to catch up with the feeds", func(context.Context) error {
+		for src, head := range heads {
+			if got := scrapeRevision(t, adminAddr, src); got != fmt.Sprint(head) {
+				return fmt.Errorf("%s applied through %s, at %d", src, got, head)
+			}
 		}
 		return nil
 	})
 	p.Stop(t)
-	checkReportItems(t, filepath.Join(dataDir, "casework.db"), append(reports, first))
+	for i, r := range reports {
+		want[[2]string{SourceRegistry, "death-report/" + r}] = map[bool]pb.WorkState{true: pb.WorkState_DONE, false: pb.WorkState_OPEN}[i%3 == 0]
+		want[[2]string{SourcePension, fmt.Sprintf("anomaly/%d", i)}] = map[bool]pb.WorkState{true: pb.WorkState_DONE, false: pb.WorkState_OPEN}[i%3 == 1]
+	}
+	checkItems(t, filepath.Join(dataDir, "casework.db"), want)
 }
 
-// scrapeRevision reads the registry follower's revision on the admin
+// scrapeRevision reads a source's follower's revision on the admin
 // port.
-func scrapeRevision(t *testing.T, adminAddr string) string {
+func scrapeRevision(t *testing.T, adminAddr, source string) string {
 	t.Helper()
 	resp, err := http.Get("http://" + adminAddr + "/metrics")
 	if err != nil {
@@ -150,7 +174,7 @@ func scrapeRevision(t *testing.T, adminAddr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := signalfeed.MetricRevision + `{source="registry"} `
+	prefix := signalfeed.MetricRevision + `{source="` + source + `"} `
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			return v
@@ -159,10 +183,10 @@ func scrapeRevision(t *testing.T, adminAddr string) string {
 	return "(absent)"
 }
 
-// checkReportItems opens the stopped process's file and checks that each
-// report has exactly one item, DONE at source when verified (every third
-// of the writer's) and open otherwise, and that there are no others.
-func checkReportItems(t *testing.T, path string, reports []string) {
+// checkItems opens the stopped process's file and checks that each
+// (source, key) of want has exactly one item, in the state want says, and
+// that there are no others.
+func checkItems(t *testing.T, path string, want map[[2]string]pb.WorkState) {
 	t.Helper()
 	s, err := OpenStore(path, nil, StoreOptions{Logger: zaptest.NewLogger(t)})
 	if err != nil {
@@ -170,25 +194,21 @@ func checkReportItems(t *testing.T, path string, reports []string) {
 	}
 	defer s.Close()
 	err = s.DB().View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketItems).Stats().KeyN; n != len(reports) {
-			t.Errorf("%d items for %d reports", n, len(reports))
+		if n := tx.Bucket(bucketItems).Stats().KeyN; n != len(want) {
+			t.Errorf("%d items for %d signals", n, len(want))
 		}
-		for i, r := range reports {
-			id := tx.Bucket(bucketSources).Get(boltstore.Key(SourceRegistry, "death-report/"+r))
+		for sk, state := range want {
+			id := tx.Bucket(bucketSources).Get(boltstore.Key(sk[0], sk[1]))
 			if id == nil {
-				t.Errorf("report %d: no item", i)
+				t.Errorf("%s %s: no item", sk[0], sk[1])
 				continue
 			}
 			it, err := getItem(tx, string(id))
 			if err != nil {
 				return err
 			}
-			want := pb.WorkState_OPEN
-			if i%3 == 0 && i < killReports {
-				want = pb.WorkState_DONE
-			}
-			if it.State != want || it.Kind != pb.WorkKind_DEATH_REPORT_VERIFICATION {
-				t.Errorf("report %d: item %s %v %v, want %v", i, it.Id, it.Kind, it.State, want)
+			if it.State != state {
+				t.Errorf("%s %s: item %s %v, want %v", sk[0], sk[1], it.Id, it.State, state)
 			}
 		}
 		return nil
