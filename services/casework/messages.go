@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
@@ -42,16 +43,13 @@ type MessageOptions struct {
 	Quiet sms.QuietHours
 }
 
-// Details of an activity notice (feedv1.WorkSignal.details) that its
-// message tells: the activity's title, its start as it now stands
-// (RFC 3339), its place, and a short note (what changed, why it was
-// cancelled). Title and start are required; a notice without them is
-// logged and sends nothing.
+// The details of an activity notice its message tells (see
+// signalfeed.DetailTitle and the others).
 const (
-	DetailTitle = "title"
-	DetailStart = "start"
-	DetailPlace = "place"
-	DetailNote  = "note"
+	DetailTitle = signalfeed.DetailTitle
+	DetailStart = signalfeed.DetailStart
+	DetailPlace = signalfeed.DetailPlace
+	DetailNote  = signalfeed.DetailNote
 )
 
 // newOutbox returns the store's outbox.
