@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/socmgmt/socmgmt/internal/devca"
 	"github.com/socmgmt/socmgmt/internal/tlsfiles"
@@ -65,6 +67,10 @@ type service struct {
 	// upstreams are the services it calls; each present one is passed as
 	// --<name>-addr.
 	upstreams []string
+	// dataFiles are further flags naming a file in the data directory,
+	// flag -> file name (casework's --sms-file, where development
+	// messages go instead of a platform).
+	dataFiles map[string]string
 }
 
 // services lists the stack's gRPC services in start order. Adding a
@@ -76,7 +82,8 @@ func services() []service {
 		{name: "handover", grpcAddr: "127.0.0.1:9102", adminAddr: "127.0.0.1:9202", upstreams: []string{"registry", "activity"}},
 		{name: "pension", grpcAddr: "127.0.0.1:9103", adminAddr: "127.0.0.1:9203", idKey: true, audited: true, sealed: true, upstreams: []string{"registry"}},
 		{name: "activity", grpcAddr: "127.0.0.1:9104", adminAddr: "127.0.0.1:9204", audited: true, upstreams: []string{"registry"}},
-		{name: "casework", grpcAddr: "127.0.0.1:9105", adminAddr: "127.0.0.1:9205", audited: true, upstreams: []string{"registry"}},
+		{name: "casework", grpcAddr: "127.0.0.1:9105", adminAddr: "127.0.0.1:9205", audited: true, upstreams: []string{"registry", "pension", "handover", "activity"},
+			dataFiles: map[string]string{"sms-file": "casework-sms.jsonl"}},
 	}
 }
 
@@ -173,6 +180,9 @@ func serviceProc(cfg config, s service, present map[string]service) proc {
 	}
 	if calls {
 		args = append(args, "--tls-ca", tls.CA())
+	}
+	for _, flag := range slices.Sorted(maps.Keys(s.dataFiles)) {
+		args = append(args, "--"+flag, filepath.Join(cfg.DataDir, s.dataFiles[flag]))
 	}
 	args = append(args, "--log-format", "console")
 	return proc{

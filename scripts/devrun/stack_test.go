@@ -76,7 +76,9 @@ func TestStackProcs(t *testing.T) {
 					"--grpc-addr", "127.0.0.1:9105", "--admin-addr", "127.0.0.1:9205", "--data-dir", "/srv/var",
 					"--token-key", "/srv/var/dev-signing.key"}, serves("casework"), []string{
 					"--audit-key", "/srv/var/dev-audit-casework.key",
-					"--registry-addr", "127.0.0.1:9101", "--tls-ca", "/srv/var/tls/ca.crt", "--log-format", "console",
+					"--registry-addr", "127.0.0.1:9101", "--pension-addr", "127.0.0.1:9103", "--handover-addr", "127.0.0.1:9102",
+					"--activity-addr", "127.0.0.1:9104", "--tls-ca", "/srv/var/tls/ca.crt",
+					"--sms-file", "/srv/var/casework-sms.jsonl", "--log-format", "console",
 				})},
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",

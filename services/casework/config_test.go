@@ -28,7 +28,20 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("environment and flags not read: %+v", c)
 	}
 
+	c = servicetest.MustParseConfig(t, ParseConfig, append(devrun, "--pension-addr", "127.0.0.1:9103", "--handover-addr", "127.0.0.1:9102",
+		"--activity-addr", "127.0.0.1:9104", "--sms-file", "var/casework-sms.jsonl", "--sms-quiet-hours", "none"))
+	if c.SourceAddr(SourcePension) != "127.0.0.1:9103" || c.SourceAddr(SourceHandover) != "127.0.0.1:9102" ||
+		c.SourceAddr(SourceActivity) != "127.0.0.1:9104" || c.SourceAddr(SourceRegistry) != "127.0.0.1:9101" ||
+		c.SMS.File != "var/casework-sms.jsonl" || c.SMS.QuietHours != "none" {
+		t.Errorf("sources and sms flags not read: %+v", c)
+	}
+	if c = servicetest.MustParseConfig(t, ParseConfig, devrun); c.SourceAddr(SourcePension) != "" || c.SMS.QuietHours != "21:00-08:00" || c.SMS.File != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+
 	servicetest.RefuseConfigs(t, ParseConfig, append([]servicetest.ConfigCase{
+		{Name: "two gateways", Args: append(devrun, "--sms-file", "a", "--sms-url", "https://sms.example/send"), Want: "--sms-file and --sms-url exclude each other"},
+		{Name: "bad quiet hours", Args: append(devrun, "--sms-quiet-hours", "21-8"), Want: "--sms-quiet-hours must be HH:MM-HH:MM or none"},
 		{Name: "no registry", Args: []string{"--registry-addr", ""}, Want: "--registry-addr is required"},
 		{Name: "no audit key", Args: []string{"--registry-addr", ""}, Want: "--audit-key is required"},
 		{Name: "share zero", Args: append(devrun, "--at-risk-share", "0"), Want: "--at-risk-share must be greater than 0 and less than 1"},

@@ -23,4 +23,19 @@
 // opens an escalated follow-up item, "ticket/<id>/follow-up"). Resolving
 // a retiree's ticket calls the OnComplaintResolved hook, where the
 // messages part queues the COMPLAINT_RESOLVED text.
+//
+// Following the feeds (follow.go): one signalfeed.Follower per source
+// (registry always; pension, handover and activity when --pension-addr,
+// --handover-addr, --activity-addr are set), each a task of the server
+// with its metrics, applying every entry in the transaction that stores
+// its cursor. Work kinds open items (defaults per kind in signalRules),
+// resolved signals close them at source, signals whose start is ahead
+// wait for the sweeper, and the end of a snapshot closes what the source
+// no longer holds open. Activity notices only send messages.
+//
+// Messages (messages.go, package sms): the store's outbox is filled in
+// the transactions of the causes (a certification item opened, an
+// activity notice, a complaint resolved through EnqueueMessage) and sent
+// by an sms.Sender the program runs over the gateway --sms-file or
+// --sms-url chooses, never in --sms-quiet-hours.
 package casework

@@ -6,11 +6,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 )
@@ -100,6 +104,64 @@ func FuzzCheckTicket(f *testing.F) {
 		}
 		if k := tk.Subject.GetKind(); k != feedv1.SubjectKind_RETIREE && k != feedv1.SubjectKind_HANDOVER {
 			t.Fatalf("accepted subject %v", tk.Subject)
+		}
+	})
+}
+
+// FuzzApplySignal applies arbitrary feed entries twice in the follower's
+// transaction: it must never fail or panic; a well-formed open signal of
+// a work kind whose start has come has its one item (open, or closed
+// already when the key was resolved before: one item ever per key), and
+// a resolved one leaves its item (if any) closed.
+func FuzzApplySignal(f *testing.F) {
+	f.Add("cert/1", int32(1), "r1", communityA, int64(0), int64(3600), false, "", "")
+	f.Add("notice/1", int32(8), "r2", communityB, int64(-60), int64(0), true, "太极拳", "2026-06-20T09:30:00+08:00")
+	f.Add("a\x00b", int32(3), "", "", int64(7200), int64(-1), false, "", "")
+	f.Add("step", int32(99), "x y", "2101", int64(1<<40), int64(-1<<40), true, strings.Repeat("题", 300), "soon")
+	e := newEnv(f)
+	// The store's log is the fuzz test's, which its targets must not use.
+	e.store.log = zap.NewNop()
+	f.Fuzz(func(t *testing.T, key string, kind int32, retiree, community string, startIn, dueIn int64, resolved bool, title, start string) {
+		sig := &feedv1.WorkSignal{
+			Key: key, Kind: feedv1.SignalKind(kind), SubjectKind: feedv1.SubjectKind_RETIREE, SubjectId: "s1",
+			RetireeId: retiree, CommunityId: community, Resolved: resolved, Summary: "待办",
+			Details: map[string]string{DetailTitle: title, DetailStart: start},
+		}
+		if startIn != 0 {
+			sig.StartTime = timestamppb.New(testNow.Add(time.Duration(startIn) * time.Second))
+		}
+		if dueIn != 0 {
+			sig.DueTime = timestamppb.New(testNow.Add(time.Duration(dueIn) * time.Second))
+		}
+		for range 2 {
+			err := e.store.Update(func(tx *bolt.Tx) error {
+				return e.store.applySignal(tx, SourcePension, &feedv1.SignalEvent{Revision: 1, Entry: feedv1.EntryKind_CHANGE, Signal: sig}, 1)
+			})
+			if err != nil {
+				t.Fatalf("apply %v: %v", sig, err)
+			}
+		}
+		if signalfeed.Validate(sig) != nil {
+			return
+		}
+		_, work := signalRules[sig.Kind]
+		var it *pb.WorkItem
+		_ = e.store.DB().View(func(tx *bolt.Tx) error {
+			if id := tx.Bucket(bucketSources).Get(boltstore.Key(SourcePension, key)); id != nil {
+				it, _ = getItem(tx, string(id))
+			}
+			return nil
+		})
+		due := sig.StartTime == nil || !sig.StartTime.AsTime().After(testNow)
+		switch {
+		case work && !resolved && due:
+			if it == nil {
+				t.Fatalf("open signal %v: item %v", sig, it)
+			}
+		case work && resolved:
+			if it != nil && isOpen(it.State) {
+				t.Fatalf("resolved signal %v: item %v open", sig, it)
+			}
 		}
 	})
 }

@@ -48,9 +48,17 @@ type env struct {
 // fake registry; everything stops at the end of the test.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, registry: servicetest.NewFakeRegistry(), clock: testclock.New(testNow)}
-	registry := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: e.registry.Register})
-	e.registryClient = registryv1.NewRegistryServiceClient(registry.Conn())
+	fake := servicetest.NewFakeRegistry()
+	registry := servicetest.Serve(t, servicetest.Options{Name: "registry", Register: fake.Register})
+	e := newEnvOn(t, registryv1.NewRegistryServiceClient(registry.Conn()))
+	e.registry = fake
+	return e
+}
+
+// newEnvOn is newEnv with the projection following the given registry.
+func newEnvOn(t testing.TB, registry registryv1.RegistryServiceClient) *env {
+	t.Helper()
+	e := &env{t: t, registryClient: registry, clock: testclock.New(testNow)}
 	store, err := OpenStore(filepath.Join(t.TempDir(), "casework.db"), e.registryClient, StoreOptions{
 		Logger:       zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Now:          e.clock.Now,

@@ -1,8 +1,12 @@
 package casework
 
 import (
+	"slices"
+
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	"github.com/socmgmt/socmgmt/services/casework/sms"
 )
 
 // Bucket names of the casework service's bbolt file, all in one place
@@ -59,13 +63,35 @@ var (
 	// its caller, to the fingerprint of the ticket it created and its id.
 	bucketTicketRequestKeys = []byte("ticket_request_keys")
 
+	// --- following the feeds and messages (issue 16, part "follow") ---
+
+	// bucketFollowKeys maps source, 0, signal key -> the snapshot
+	// generation (8 bytes) that last named it: every key of a source that
+	// the store holds open (as an item or waiting), so that the end of a
+	// snapshot closes those the source no longer has (see follow.go). The
+	// followers' cursors are in signalfeed.CursorBuckets.
+	bucketFollowKeys = []byte("follow_keys")
+	// bucketPending maps source, 0, signal key -> start time (8 bytes)
+	// and the WorkSignal: a signal whose start time is still ahead.
+	bucketPending = []byte("follow_pending")
+	// bucketPendingByStart holds start time, source, 0, signal key -> nil:
+	// the waiting signals in the order the sweeper opens them.
+	bucketPendingByStart = []byte("follow_pending_by_start")
+	// bucketMessagePrefs maps a retiree id to their MessagePreferences.
+	bucketMessagePrefs = []byte("message_preferences")
+
+	// bucketsFollow are the buckets of the feeds' followers and of the
+	// messages: those above, the cursors and the SMS outbox's.
+	bucketsFollow = slices.Concat([][]byte{bucketFollowKeys, bucketPending, bucketPendingByStart, bucketMessagePrefs},
+		signalfeed.CursorBuckets, sms.Buckets)
+
 	// bucketsV1 are the buckets of storage version 1.
-	bucketsV1 = [][]byte{
+	bucketsV1 = slices.Concat([][]byte{
 		bucketMeta, bucketAudit, bucketItems, bucketOpenByDue, bucketOpenByClock, bucketOpenByAssignee,
 		bucketTransitions, bucketSources, bucketOpenByRetiree, bucketClosedByCommunity, bucketCounts,
 		bucketRequestKeys,
 		bucketTickets, bucketTicketsByCommunity, bucketTicketCategories, bucketTicketRequestKeys,
-	}
+	}, bucketsFollow)
 )
 
 // storageSchema is the layout of casework.db, which OpenStore opens with

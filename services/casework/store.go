@@ -17,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
+	"github.com/socmgmt/socmgmt/services/casework/sms"
 )
 
 // StoreOptions tunes a Store.
@@ -37,6 +38,8 @@ type StoreOptions struct {
 	// Calendar counts working days for deadlines given in them;
 	// workdays.Default() when nil.
 	Calendar *workdays.Calendar
+	// Messages configure the SMS outbox (see messages.go).
+	Messages MessageOptions
 }
 
 // Store is the casework service's bbolt-backed storage: work items with
@@ -49,6 +52,7 @@ type Store struct {
 	share      float64
 	calendar   *workdays.Calendar
 	projection *projection.Projection
+	outbox     *sms.Outbox
 
 	// completions are what completing an item of a kind also does (see
 	// onComplete); registered before the store serves.
@@ -91,6 +95,10 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	if err := s.keepTransitionsAtShare(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if s.outbox, err = s.newOutbox(o.Messages); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	s.complaintResolved = s.complaintMessage
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
 		Logger:  o.Logger.Named("projection"),
 		OnApply: s.applyRetiree,

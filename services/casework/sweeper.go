@@ -35,11 +35,26 @@ func (s *Store) SweepTask(interval time.Duration) grpcserver.Task {
 	}}
 }
 
-// Sweep moves the stored clock of every open item whose at-risk or due
-// time has passed by the store's clock, recording CLOCK_CHANGED and
-// escalating a breached item once, and returns how many items it moved.
+// Sweep opens the items of the waiting work signals whose start time has
+// come (see follow.go), then moves the stored clock of every open item
+// whose at-risk or due time has passed by the store's clock, recording
+// CLOCK_CHANGED and escalating a breached item once, and returns how many
+// items it opened and moved.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := s.openPending(s.now())
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < sweepBatch {
+			break
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err

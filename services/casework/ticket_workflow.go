@@ -24,8 +24,8 @@ import (
 // ComplaintResolved is what resolving a ticket about a retiree also does,
 // in the resolving transaction: the messages part queues the
 // COMPLAINT_RESOLVED message to the retiree here (idempotency key
-// "complaint/<ticket id>/resolved"). Register with OnComplaintResolved
-// before serving; none is registered by default.
+// "complaint/<ticket id>/resolved"). OpenStore registers the messages'
+// (complaintMessage); OnComplaintResolved replaces it before serving.
 type ComplaintResolved func(tx *bolt.Tx, t *pb.Ticket) error
 
 // OnComplaintResolved registers the complaint-resolved hook.

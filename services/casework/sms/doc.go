@@ -46,7 +46,7 @@
 //     SetMessagePreferences, and in NoPhone the recipients that registry's
 //     masked answers show without a number.
 //   - RPCs: ListMessageTemplates answers Templates(); ListMessages pages
-//     Outbox.List (ByRetiree or ByCommunity) under the store's page
+//     Outbox.ListNewest (ByRetiree or ByCommunity) under the store's page
 //     tokens, binding the returned id as the cursor; the message's text
 //     names the retiree, so a list is audited as a read of its retirees.
 //   - Audit: each gateway call writes an audit entry (action AuditAction,

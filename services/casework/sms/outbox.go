@@ -339,6 +339,50 @@ func (o *Outbox) List(tx *bolt.Tx, by int, owner, after string, limit int) ([]*p
 	return out, "", nil
 }
 
+// ListNewest is List newest first: up to limit (at most MaxList)
+// messages of a retiree or a community from before the message with id
+// before ("" from the newest), and the id to continue before ("" at the
+// end).
+func (o *Outbox) ListNewest(tx *bolt.Tx, by int, owner, before string, limit int) ([]*pb.Message, string, error) {
+	bucket := BucketByRetiree
+	if by == ByCommunity {
+		bucket = BucketByCommunity
+	}
+	if limit <= 0 || limit > MaxList {
+		limit = MaxList
+	}
+	prefix := append([]byte(owner), 0)
+	// The first key at or after start, then one back: the newest key
+	// before it.
+	start := append([]byte(owner), 1)
+	if seq, ok := parseMessageID(before); ok {
+		start = indexKey(owner, seq)
+	}
+	c := tx.Bucket(bucket).Cursor()
+	k, _ := c.Seek(start)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var out []*pb.Message
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(out) == limit {
+			return out, out[len(out)-1].Id, nil
+		}
+		seq, err := boltstore.ParseU64(k[len(prefix):])
+		if err != nil {
+			return nil, "", err
+		}
+		m, err := o.get(tx, seq)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, m)
+	}
+	return out, "", nil
+}
+
 // Queued returns a channel closed when messages are next queued.
 func (o *Outbox) Queued() <-chan struct{} { return o.queued.Wait() }
 

@@ -2,6 +2,8 @@ package sms
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,3 +177,50 @@ func TestEnqueueWakesSender(t *testing.T) {
 
 // The store of a service seals the outbox's messages as the rest.
 var _ Codec = (*servicedb.Base)(nil)
+
+// TestListNewest pages a retiree's messages newest first, the reverse of
+// List, past a retiree whose id extends theirs and one whose id precedes.
+func TestListNewest(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(at(2026, 12, 7, 10, 0))
+	db := openDB(t, "")
+	o := newOutbox(t, clock)
+	for i := range 5 {
+		for _, r := range []string{"r1", "r10", "r0"} {
+			if _, err := enqueue(t, db, o, dueSoon(fmt.Sprintf("cert/%s/%d", r, i), r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, owner := range []string{"r1", "r10", "r0", "r2"} {
+		oldest := list(t, db, o, ByRetiree, owner)
+		var newest []*pb.Message
+		before := ""
+		for {
+			var page []*pb.Message
+			err := db.View(func(tx *bolt.Tx) error {
+				var err error
+				page, before, err = o.ListNewest(tx, ByRetiree, owner, before, 2)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			newest = append(newest, page...)
+			if before == "" {
+				break
+			}
+		}
+		slices.Reverse(newest)
+		if diff := cmp.Diff(oldest, newest, protocmp.Transform()); diff != "" {
+			t.Errorf("%s newest first, reversed, differs from oldest first (-want +got):\n%s", owner, diff)
+		}
+		want := 5
+		if owner == "r2" {
+			want = 0
+		}
+		if len(newest) != want {
+			t.Errorf("%s: %d messages, want %d", owner, len(newest), want)
+		}
+	}
+}
