@@ -36,9 +36,9 @@ func notice(tx *bolt.Tx, kind feedv1.SignalKind, key, summary string, a *pb.Acti
 		RetireeId: retireeID, CommunityId: a.CommunityId,
 		Resolved: true, Resolution: noticeResolution, Summary: summary,
 		Details: map[string]string{
-			"title": signalfeed.Clean(a.Title, signalfeed.MaxDetailLen),
-			"start": a.StartTime,
-			"venue": signalfeed.Clean(venue, signalfeed.MaxDetailLen),
+			signalfeed.DetailTitle: signalfeed.Clean(a.Title, signalfeed.MaxDetailLen),
+			signalfeed.DetailStart: a.StartTime,
+			signalfeed.DetailPlace: signalfeed.Clean(venue, signalfeed.MaxDetailLen),
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 )
@@ -102,7 +103,7 @@ func TestNoticeSignals(t *testing.T) {
 			sig.SubjectKind != feedv1.SubjectKind_ACTIVITY || sig.SubjectId != a.Id || sig.CommunityId != communityA {
 			t.Errorf("change %d: %v, want %v %s", i, ev, want[i].kind, want[i].key)
 		}
-		if sig.Details["title"] != "太极拳" || sig.Details["start"] != a.StartTime || sig.Details["venue"] != venue.Name {
+		if sig.Details[signalfeed.DetailTitle] != "太极拳" || sig.Details[signalfeed.DetailStart] != a.StartTime || sig.Details[signalfeed.DetailPlace] != venue.Name {
 			t.Errorf("change %d details %v", i, sig.Details)
 		}
 	}
