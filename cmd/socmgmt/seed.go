@@ -57,6 +57,9 @@ type seedConfig struct {
 	// pensionAddr is the pension service's gRPC host:port; empty skips
 	// payments and certifications (see seed_pension.go).
 	pensionAddr string
+	// caseworkAddr is the casework service's gRPC host:port; empty skips
+	// the clerk's day of casework (see seed_casework.go).
+	caseworkAddr string
 	// handoverAddr is the handover service's gRPC host:port; empty skips
 	// the handover packages (see seed_handover.go).
 	handoverAddr string
@@ -117,11 +120,17 @@ transfers confirmed) and its files shelved in the archivist's custody, one
 lent out and one read and returned; one with its tracks open, a party
 transfer under way and a part not yet allocated. Then an enterprise's
 monthly new-retiree handovers, created in one batch: one completed, its
-first contact card issued, the other submitted. The summary ends with a street and a district supervisor's
+first contact card issued, the other submitted. Then, unless --casework is
+empty or does not answer, a clerk's day in six communities: this month's
+visit items for the city, visits recorded (one finding a need), a crisis
+waiting for its 24-hour visit, complaints open, resolved and called back,
+items of the clerks' own (one waiting on a family), message preferences.
+The summary ends with a street and a district supervisor's
 token over the first community's area, valid for a working day.
 
 The four services are taken to be one stack, laid out as "make run" lays
-it out (registry :9101, handover :9102, pension :9103, activity :9104):
+it out (registry :9101, handover :9102, pension :9103, activity :9104,
+casework :9105):
 --stack HOST seeds the stack on HOST, and --registry HOST:PORT alone puts
 the others on HOST at the same offsets from PORT, so that moving only
 --registry never writes the rest of the city into whatever listens on the
@@ -162,6 +171,7 @@ func seedFlags(cmd *cobra.Command, e env, cfg *seedConfig, stack *string) {
 	f.Uint64Var(&cfg.seed, "seed", 1, "random seed; the same seed gives the same city")
 	f.IntVar(&cfg.concurrency, "concurrency", 16, "calls in flight at once")
 	f.StringVar(&cfg.activityAddr, "activity", defaultActivityAddr, "activity gRPC `host:port` for venues, a season of activities and registrations (empty or unreachable: skip them)")
+	f.StringVar(&cfg.caseworkAddr, "casework", defaultCaseworkAddr, "casework gRPC `host:port` for a clerk's day: visit items, visits, a crisis, complaints, own items (empty or unreachable: skip them)")
 	f.StringVar(&cfg.handoverAddr, "handover", defaultHandoverAddr, "handover gRPC `host:port` for a package in every state of the workflow (empty or unreachable: skip them)")
 	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port` for a year of payments and certifications, with a few planted anomalies (empty or unreachable: skip them)")
 	cfg.tls.register(cmd, e)
@@ -209,6 +219,9 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	}
 	if err == nil && cfg.handoverAddr != "" {
 		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)
+	}
+	if err == nil && cfg.caseworkAddr != "" {
+		err = seedCasework(ctx, cfg, priv, s.client, plan, out, progress)
 	}
 	if err == nil {
 		err = writeSupervisorTokens(out, priv, plan, time.Now())

@@ -23,6 +23,7 @@ var stackServices = []stackService{
 	{"handover", defaultHandoverAddr, func(c *seedConfig) *string { return &c.handoverAddr }},
 	{"pension", defaultPensionAddr, func(c *seedConfig) *string { return &c.pensionAddr }},
 	{"activity", defaultActivityAddr, func(c *seedConfig) *string { return &c.activityAddr }},
+	{"casework", defaultCaseworkAddr, func(c *seedConfig) *string { return &c.caseworkAddr }},
 }
 
 // applyStack gives the services whose flags were not set (set reports
@@ -33,7 +34,7 @@ var stackServices = []stackService{
 //   - --stack HOST puts every service on HOST at `make run`'s ports;
 //   - otherwise --registry HOST:PORT puts the others on HOST at `make
 //     run`'s offsets from PORT (registry on 19101 gives handover 19102,
-//     pension 19103, activity 19104);
+//     pension 19103, activity 19104, casework 19105);
 //   - a service's own flag always wins, and an empty one skips it.
 //
 // Without --stack and --registry every service keeps its default.
