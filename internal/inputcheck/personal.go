@@ -20,29 +20,55 @@ const (
 // when it holds none. Numbers are found as people write them: ASCII or
 // full-width digits, in groups separated by single spaces or dashes
 // ("138 1234 5678", "138-1234-5678"). A run of 18 or more digits is taken
-// for an ID number (one may hide in it); groups joined by separators are
-// an ID or mobile number only at exactly their lengths, so that a list
-// of dates or amounts is neither.
+// for an ID number (one may hide in it). Each group, and each run of
+// groups that ends with it, is an ID or mobile number only at exactly
+// their lengths, so that a list of dates or amounts is neither, while a
+// mobile number beside another ("2024-05-03 13812345678",
+// "13812345678-2") is still found.
 func PersonalNumber(s string) string {
-	rs := append([]rune(s), 0) // a last non-digit ends the last run
-	var joined, raw []byte
+	rs := append([]rune(s), 0) // a last non-digit ends the last group
+	var joined []byte
+	var starts []int // where each group of joined starts
+	inGroup := false
 	for i, r := range rs {
 		if d, ok := digit(r); ok {
-			joined, raw = append(joined, d), append(raw, d)
+			if !inGroup {
+				starts, inGroup = append(starts, len(joined)), true
+			}
+			joined = append(joined, d)
 			continue
 		}
-		x := isX(r)
-		if len(raw) >= 18 || (len(raw) == 17 && x) {
-			return FoundIDNumber
+		if inGroup {
+			if found := endOfGroup(joined, starts, isX(r)); found != "" {
+				return found
+			}
+			inGroup = false
 		}
-		raw = raw[:0]
 		if len(joined) > 0 && separates(rs, i) {
 			continue
 		}
-		if found := classify(string(joined), x); found != "" {
+		joined, starts = joined[:0], starts[:0]
+	}
+	return ""
+}
+
+// endOfGroup classifies the group of digits that has just ended (the
+// last of starts) and every run of groups ending with it; x when an X
+// follows it.
+func endOfGroup(joined []byte, starts []int, x bool) string {
+	last := joined[starts[len(starts)-1]:]
+	if len(last) >= 18 || (len(last) == 17 && x) {
+		return FoundIDNumber
+	}
+	if found := classify(string(joined), x); found != "" {
+		return found
+	}
+	// A run of groups that starts later is looked at for a mobile number
+	// only: an ID number's 18 digits are too easily made of dates.
+	for _, st := range starts[1:] {
+		if found := classify(string(joined[st:]), x); found == FoundMobile {
 			return found
 		}
-		joined = joined[:0]
 	}
 	return ""
 }

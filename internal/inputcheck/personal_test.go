@@ -32,6 +32,12 @@ func TestPersonalNumber(t *testing.T) {
 		{"12345", ""},
 		{"138 1234 567 8", FoundMobile},
 		{"138  1234 5678", ""}, // two spaces part the groups
+		{"2024-05-03 13812345678", FoundMobile},
+		{"拨打 13812345678 3 次", FoundMobile},
+		{"电话13812345678-2", FoundMobile},
+		{"tel:+86-13812345678 1", FoundMobile},
+		{"12 13812345678", FoundMobile},
+		{"2026-10-08 13:30 会议", ""},
 	} {
 		if got := PersonalNumber(c.s); got != c.want {
 			t.Errorf("PersonalNumber(%q) = %q, want %q", c.s, got, c.want)

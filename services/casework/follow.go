@@ -166,7 +166,7 @@ func (s *Store) specOf(tx *bolt.Tx, source string, sig *feedv1.WorkSignal) ItemS
 	spec := ItemSpec{
 		Kind: rule.kind, RetireeID: sig.RetireeId, CommunityID: sig.CommunityId,
 		Start: start, Due: due, Priority: rule.priority, Summary: sig.Summary,
-		Source: source, SourceKey: sig.Key, Actor: source,
+		Source: source, SourceKey: sig.Key, Actor: source, Reopen: true,
 	}
 	if sig.SubjectId != "" {
 		spec.Subject = &pb.Subject{Kind: sig.SubjectKind, Id: sig.SubjectId}

@@ -87,6 +87,23 @@ func TestFollowSignals(t *testing.T) {
 	if n := e.itemCount(); n != 4 {
 		t.Errorf("%d items, want 4", n)
 	}
+
+	// The source opens the resolved step again (the package came back
+	// and was submitted again), now for another community: a new item
+	// there; the closed one stays closed. A certification that moves
+	// with its retiree takes its open item along.
+	f.upTo(p.emit(workSignal("step/1", feedv1.SignalKind_HANDOVER_STEP, "", communityB)))
+	again := e.bySource(SourcePension, "step/1")
+	if again == nil || again.Id == step.Id || again.State != pb.WorkState_OPEN || again.CommunityId != communityB {
+		t.Errorf("step opened again: %v, want a new open item in %s", again, communityB)
+	}
+	f.upTo(p.emit(at(workSignal("cert/1", feedv1.SignalKind_CERTIFICATION_DUE, zhang.Id, communityB), time.Time{}, later)))
+	if c := e.bySource(SourcePension, "cert/1"); c.Id != cert.Id || c.CommunityId != communityB {
+		t.Errorf("moved certification: %v, want item %s in %s", c, cert.Id, communityB)
+	}
+	if n := e.itemCount(); n != 5 {
+		t.Errorf("%d items, want 5", n)
+	}
 }
 
 // After a snapshot (the cursor reset, as after a compaction), the items

@@ -38,18 +38,41 @@ type ItemSpec struct {
 	Source, SourceKey string
 	// Actor is who made it: a token subject, or "casework".
 	Actor string
+	// Reopen: when the source opens again a cause it had resolved (a
+	// package returned and submitted again, a certification due again in
+	// another community), a new item is made; otherwise the closed item
+	// is returned. An item a person closed is never reopened.
+	Reopen bool
+}
+
+// closedAtSource reports whether an item was closed by its source.
+func closedAtSource(it *pb.WorkItem) bool {
+	for i := len(it.History) - 1; i >= 0; i-- {
+		switch it.History[i].Kind {
+		case pb.WorkEventKind_RESOLVED_AT_SOURCE:
+			return true
+		case pb.WorkEventKind_COMPLETED, pb.WorkEventKind_CANCELLED_BY_HAND:
+			return false
+		}
+	}
+	return false
 }
 
 // openItem creates the item of spec, or, when (Source, SourceKey)
 // already has one, updates an OPEN one's due/summary (UPDATED_AT_SOURCE)
-// and returns it with created=false; a closed one is returned unchanged.
+// and returns it with created=false; a closed one is returned unchanged
+// (but see ItemSpec.Reopen).
 // The caller validates spec; a retiree the projection knows lends the
 // item its name.
 func (s *Store) openItem(tx *bolt.Tx, spec ItemSpec) (it *pb.WorkItem, created bool, err error) {
 	if spec.Source != "" {
 		if id := tx.Bucket(bucketSources).Get(boltstore.Key(spec.Source, spec.SourceKey)); id != nil {
 			it, err := s.updateAtSource(tx, string(id), spec)
-			return it, false, err
+			if err != nil || !spec.Reopen || isOpen(it.State) || !closedAtSource(it) {
+				return it, false, err
+			}
+			// The source opened the cause again after it resolved it:
+			// new work, a new item, which the key now names.
 		}
 	}
 	now := s.now()
@@ -84,19 +107,25 @@ func (s *Store) openItem(tx *bolt.Tx, spec ItemSpec) (it *pb.WorkItem, created b
 	return it, true, s.put(tx, nil, it)
 }
 
-// updateAtSource moves an open item's due time and summary to what its
-// source now says; a closed item, or one unchanged, is returned as it is.
+// updateAtSource moves an open item's due time, summary and community to
+// what its source now says; a closed item, or one unchanged, is returned as it is.
 func (s *Store) updateAtSource(tx *bolt.Tx, id string, spec ItemSpec) (*pb.WorkItem, error) {
 	old, err := getItem(tx, id)
 	if err != nil {
 		return nil, err
 	}
 	due := spec.Due.Add(time.Duration(old.PausedSeconds) * time.Second)
-	if !isOpen(old.State) || (old.DueTime.AsTime().Equal(due) && old.Summary == spec.Summary) {
+	community := old.CommunityId
+	if spec.CommunityID != "" {
+		community = spec.CommunityID
+	}
+	if !isOpen(old.State) || (old.DueTime.AsTime().Equal(due) && old.Summary == spec.Summary && old.CommunityId == community) {
 		return old, nil
 	}
 	return s.changeIn(tx, old, func(_ *bolt.Tx, it *pb.WorkItem, now time.Time) error {
-		it.DueTime, it.Summary = timestamppb.New(due), spec.Summary
+		// A cause that moved (its retiree did) takes its item to the
+		// new community's queue.
+		it.DueTime, it.Summary, it.CommunityId = timestamppb.New(due), spec.Summary, community
 		addEvent(it, pb.WorkEventKind_UPDATED_AT_SOURCE, now, spec.Actor, "")
 		return nil
 	})

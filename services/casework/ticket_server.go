@@ -25,7 +25,11 @@ const (
 )
 
 var (
-	referralRE     = regexp.MustCompile(`^[A-Za-z0-9-]{4,32}$`)
+	referralRE = regexp.MustCompile(`^[A-Za-z0-9-]{4,32}$`)
+	// handoverRE is the shape of a handover id (handover's "H" and its
+	// base-32 letters): casework does not read handovers, but keeps other
+	// things, personal numbers above all, out of a ticket's subject.
+	handoverRE     = regexp.MustCompile(`^H[0-9A-Za-z]{4,40}$`)
 	categoryCodeRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,31}$`)
 	monthRE        = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 )
@@ -107,6 +111,8 @@ func checkChannel(v *fault.Violations, t *pb.Ticket) {
 		v.Add("ticket.referralNumber", "required for a hotline's referral")
 	case hotline && !referralRE.MatchString(t.ReferralNumber):
 		v.Add("ticket.referralNumber", "must be 4 to 32 letters, digits or dashes")
+	case hotline:
+		inputcheck.NoPersonalNumbers(v, "ticket.referralNumber", t.ReferralNumber)
 	case !hotline && t.ReferralNumber != "":
 		v.Add("ticket.referralNumber", "only a hotline's referral has one")
 	}
@@ -133,7 +139,11 @@ func checkTicketSubject(v *fault.Violations, t *pb.Ticket, now time.Time) {
 			checkMonth(v, t.PaymentMonth, now)
 		}
 	case feedv1.SubjectKind_HANDOVER:
-		inputcheck.Text(v, "ticket.subject.id", t.Subject.Id, true, maxSubject)
+		if !handoverRE.MatchString(t.Subject.Id) {
+			v.Add("ticket.subject.id", "not a handover id")
+		} else {
+			inputcheck.NoPersonalNumbers(v, "ticket.subject.id", t.Subject.Id)
+		}
 		inputcheck.CommunityID(v, "ticket.communityId", t.CommunityId)
 		if t.RetireeId != "" || t.PaymentMonth != "" {
 			v.Add("ticket.subject", "a handover's ticket names no retiree or payment month; make a retiree's ticket for those")

@@ -42,8 +42,14 @@ func TestCreateTicketValidation(t *testing.T) {
 		{"ID number", func(t *pb.Ticket) { t.Description = "身份证号" + idNumber + "，请核实" }, "ticket.description"},
 		{"mobile number", func(t *pb.Ticket) { t.Description = "儿子电话 138-1234-5678" }, "ticket.description"},
 		{"mobile in complainant", func(t *pb.Ticket) { t.Complainant = "女儿" + mobile }, "ticket.complainant"},
+		{"an ID number for a handover", func(t *pb.Ticket) {
+			t.Subject, t.RetireeId, t.CommunityId = &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: idNumber}, "", communityA
+		}, "ticket.subject.id"},
+		{"a mobile number for a referral", func(t *pb.Ticket) {
+			t.Channel, t.ReferralNumber = pb.TicketChannel_HOTLINE_12345, mobile
+		}, "ticket.referralNumber"},
 		{"handover without community", func(t *pb.Ticket) {
-			t.Subject, t.RetireeId = &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "h-1"}, ""
+			t.Subject, t.RetireeId = &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "H01JXK7Q3M9ZT8"}, ""
 		}, "ticket.communityId"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,7 +104,7 @@ func TestCreateTicketIdempotentAndPlaced(t *testing.T) {
 	// must be the caller's.
 	handover := func(community string) *pb.CreateTicketRequest {
 		return &pb.CreateTicketRequest{Ticket: &pb.Ticket{Channel: pb.TicketChannel_COUNTER, Category: "HANDOVER", CommunityId: community,
-			Subject: &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "h-1"}, Description: "移交材料缺失"}}
+			Subject: &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "H01JXK7Q3M9ZT8"}, Description: "移交材料缺失"}}
 	}
 	_, err = h.client.CreateTicket(ctx, handover(communityB))
 	servicetest.WantDenied(t, err)

@@ -198,7 +198,7 @@ func TestResolveTicketBothWays(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition)
 	// A handover's ticket calls no retiree hook.
 	h := e.newTicket(&pb.Ticket{Channel: pb.TicketChannel_COUNTER, Category: "HANDOVER", CommunityId: communityA,
-		Subject: &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "h-1"}, Description: "移交材料缺失"})
+		Subject: &pb.Subject{Kind: feedv1.SubjectKind_HANDOVER, Id: "H01JXK7Q3M9ZT8"}, Description: "移交材料缺失"})
 	if _, err := e.store.ResolveTicket(h.Id, "", "已补齐", false, clerkActor, anyTicket); err != nil {
 		t.Fatal(err)
 	}
