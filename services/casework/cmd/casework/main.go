@@ -70,6 +70,10 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 				// The projection follows registry for as long as the server runs.
 				{Name: "retiree projection", Run: store.Projection().Run},
 				store.SweepTask(cfg.SweepInterval),
+				// The current month's visit items, at start and each day.
+				store.ScheduleTask(casework.DefaultScheduleInterval),
+				// The registry calls of visits' outcomes, with the service token.
+				(&casework.CareDispatcher{Store: store, Registry: registry}).Task(),
 			}
 			followers, err := followerTasks(srv, store, conns, log)
 			if err != nil {
