@@ -60,26 +60,33 @@ func deriveTier(st *registryv1.RetireeState, now time.Time) (pb.RiskTier, []stri
 	}
 	has := func(f registryv1.RetireeFlag) bool { return slices.Contains(st.Flags, f) }
 	aged := aged80(st.BirthDate, now)
-	var from []string
-	add := func(ok bool, name string) bool {
-		if ok {
-			from = append(from, name)
-		}
-		return ok
-	}
-	isAlone := false
+	var alones, frails, keys []string
 	for _, f := range alone {
-		isAlone = add(has(f), f.String()) || isAlone
+		if has(f) {
+			alones = append(alones, f.String())
+		}
 	}
-	isFrail := add(aged, fromAged80)
+	if aged {
+		frails = append(frails, fromAged80)
+	}
 	for _, f := range frail {
-		isFrail = add(has(f), f.String()) || isFrail
+		if has(f) {
+			frails = append(frails, f.String())
+		}
 	}
-	if isAlone && isFrail {
-		return pb.RiskTier_HIGH, from
+	if len(alones) > 0 && len(frails) > 0 {
+		return pb.RiskTier_HIGH, append(alones, frails...)
 	}
-	if add(has(registryv1.RetireeFlag_HARDSHIP), registryv1.RetireeFlag_HARDSHIP.String()) || len(from) > 0 {
-		return pb.RiskTier_KEY, from
+	for _, f := range keyFlags {
+		if has(f) {
+			keys = append(keys, f.String())
+		}
+	}
+	if aged {
+		keys = append(keys, fromAged80)
+	}
+	if len(keys) > 0 {
+		return pb.RiskTier_KEY, keys
 	}
 	return pb.RiskTier_REGULAR, nil
 }
