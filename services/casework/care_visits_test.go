@@ -196,14 +196,7 @@ func TestCareDispatcher(t *testing.T) {
 		_ = (&CareDispatcher{Store: e.store, Registry: f, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}).Run(ctx)
 	}()
 	defer func() { cancel(); <-done }()
-	wctx, wcancel := waitfor.Context(t)
-	defer wcancel()
-	for len(e.outbox()) > 0 {
-		if wctx.Err() != nil {
-			t.Fatalf("outbox not delivered: %v", f.calls)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.True(t, "the outbox delivered", func() bool { return len(e.outbox()) == 0 })
 	got, _, err := e.store.ListVisits(true, r.Id, 1, nil)
 	if err != nil || got[0].Id != v.Id || got[0].DeathReportId != "dr-1" {
 		t.Errorf("newest visit %v, %v", got, err)
