@@ -76,7 +76,7 @@ func TestCareAuthorizationMatrix(t *testing.T) {
 		elsewhere := row{pd, pd, area[2]}
 		return map[string]row{
 			"admin": admin, "bureau": bureau, "clerk": clerk, "enterprise": none, "service": none, "archivist": none,
-			"no token": {codes.Unauthenticated, codes.Unauthenticated, none[2]},
+			"no token":               {codes.Unauthenticated, codes.Unauthenticated, none[2]},
 			servicetest.StreetCaller: area, servicetest.DistrictCaller: area,
 			servicetest.StreetElsewhereCaller: elsewhere, servicetest.DistrictElsewhereCaller: elsewhere,
 		}

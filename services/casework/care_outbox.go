@@ -48,7 +48,7 @@ type careCommand struct {
 }
 
 func (c *careCommand) encode() []byte {
-	b := append([]byte{byte(c.kind)}, byte(len(c.visitID)))
+	b := append([]byte{byte(c.kind)}, byte(len(c.visitID))) //nolint:gosec // G115: a visit id is idLen (16) bytes
 	return append(append(b, c.visitID...), c.payload...)
 }
 

@@ -53,8 +53,8 @@ func addReport(tx *bolt.Tx, month, community string, eligible, visited int64) er
 	}
 	c[0] += eligible
 	c[1] += visited
-	out := binary.BigEndian.AppendUint64(nil, uint64(c[0])) //nolint:gosec // G115: a count, never negative
-	return b.Put(k, binary.BigEndian.AppendUint64(out, uint64(c[1])))  //nolint:gosec // G115: a count, never negative
+	out := binary.BigEndian.AppendUint64(nil, uint64(c[0]))           //nolint:gosec // G115: a count, never negative
+	return b.Put(k, binary.BigEndian.AppendUint64(out, uint64(c[1]))) //nolint:gosec // G115: a count, never negative
 }
 
 // reportItemMade counts a new period item of month ("" for a quarter,
@@ -128,8 +128,8 @@ func (s *Store) VisitReport(month string, keep func(community string) bool, size
 				return false, nil
 			}
 			row := &pb.VisitReportRow{
-				CommunityId: community,
-				Eligible:    int64(binary.BigEndian.Uint64(v)),     //nolint:gosec // G115: written from int64
+				CommunityId:        community,
+				Eligible:           int64(binary.BigEndian.Uint64(v)),     //nolint:gosec // G115: written from int64
 				VisitedAsScheduled: int64(binary.BigEndian.Uint64(v[8:])), //nolint:gosec // G115: written from int64
 			}
 			if row.Eligible > 0 {

@@ -185,6 +185,27 @@ func checkVisit(req *pb.RecordVisitRequest, now time.Time) error {
 	if _, ok := pb.VisitOutcome_name[int32(in.Outcome)]; !ok || in.Outcome == pb.VisitOutcome_VISIT_OUTCOME_UNSPECIFIED {
 		v.Add("visit.outcome", "required: WELL, NEEDS_HELP, NO_CONTACT or FOUND_DECEASED")
 	}
+	checkVisitTime(&v, in, now)
+	checkVisitText(&v, in)
+	if in.WorkItemId != "" && !inputcheck.IsOpaqueID(in.WorkItemId) {
+		v.Add("visit.workItemId", "not a work item id")
+	}
+	if outputSet(in) {
+		v.Add("visit", "id, communityId, recordedBy, recordTime, followUpItemId and deathReportId are output only")
+	}
+	if len(req.RequestKey) > maxKeyLen {
+		v.Addf("requestKey", "at most %d bytes", maxKeyLen)
+	}
+	return v.Err()
+}
+
+// outputSet reports whether a request sets a visit's output fields.
+func outputSet(in *pb.Visit) bool {
+	return in.Id != "" || in.CommunityId != "" || in.RecordedBy != "" || in.RecordTime != nil || in.FollowUpItemId != "" || in.DeathReportId != ""
+}
+
+// checkVisitTime: not in the future, not more than 90 days ago.
+func checkVisitTime(v *fault.Violations, in *pb.Visit, now time.Time) {
 	vt := in.GetVisitTime().AsTime()
 	switch {
 	case in.VisitTime == nil || !in.VisitTime.IsValid():
@@ -194,25 +215,19 @@ func checkVisit(req *pb.RecordVisitRequest, now time.Time) error {
 	case vt.Before(now.Add(-maxVisitsBack)):
 		v.Add("visit.visitTime", "more than 90 days ago")
 	}
-	inputcheck.Text(&v, "visit.visitor", in.Visitor, true, maxVisitor)
+}
+
+// checkVisitText bounds the visitor, needs, referral and note.
+func checkVisitText(v *fault.Violations, in *pb.Visit) {
+	inputcheck.Text(v, "visit.visitor", in.Visitor, true, maxVisitor)
 	if len(in.Needs) > maxNeeds {
 		v.Addf("visit.needs", "at most %d", maxNeeds)
 	}
 	for _, n := range in.Needs[:min(len(in.Needs), maxNeeds)] {
-		inputcheck.Text(&v, "visit.needs", n, true, maxNeedLen)
+		inputcheck.Text(v, "visit.needs", n, true, maxNeedLen)
 	}
-	inputcheck.Text(&v, "visit.referral", in.Referral, false, maxReferral)
-	inputcheck.Text(&v, "visit.note", in.Note, false, maxVisitNote)
-	if in.WorkItemId != "" && !inputcheck.IsOpaqueID(in.WorkItemId) {
-		v.Add("visit.workItemId", "not a work item id")
-	}
-	if in.Id != "" || in.CommunityId != "" || in.RecordedBy != "" || in.RecordTime != nil || in.FollowUpItemId != "" || in.DeathReportId != "" {
-		v.Add("visit", "id, communityId, recordedBy, recordTime, followUpItemId and deathReportId are output only")
-	}
-	if len(req.RequestKey) > maxKeyLen {
-		v.Addf("requestKey", "at most %d bytes", maxKeyLen)
-	}
-	return v.Err()
+	inputcheck.Text(v, "visit.referral", in.Referral, false, maxReferral)
+	inputcheck.Text(v, "visit.note", in.Note, false, maxVisitNote)
 }
 
 // ListVisits implements pb.CaseworkServiceServer; a retiree's visits are

@@ -46,7 +46,6 @@ const (
 	OutcomeRejected  = "REJECTED"
 )
 
-
 var errVisitNotFound = fmt.Errorf("visit %w", fault.ErrNotFound)
 
 // RecordVisit records a visit (validated by the caller: v carries
