@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 )
 
@@ -16,6 +17,7 @@ import (
 // visit time within the last 90 days, a named visitor and bounded needs.
 func FuzzCheckVisit(f *testing.F) {
 	f.Add("aaaaaaaaaaaaaaaa", int32(1), int32(1), "王社工", int64(-3600), "MEALS", "", "k")
+	f.Add("aaaaaaaaaaaaaaaa", int32(2), int32(3), "邻居", int64(-60), "电话13812345678", "", "")
 	f.Add("x", int32(9), int32(0), "", int64(3600), strings.Repeat("需", 101), "\x00", strings.Repeat("k", 200))
 	f.Fuzz(func(t *testing.T, retiree string, method, outcome int32, visitor string, at int64, need, note, key string) {
 		req := &pb.RecordVisitRequest{RequestKey: key, Visit: &pb.Visit{
@@ -28,7 +30,8 @@ func FuzzCheckVisit(f *testing.F) {
 		v := req.Visit
 		vt := v.VisitTime.AsTime()
 		if v.Method == 0 || v.Outcome == 0 || vt.After(testNow) || vt.Before(testNow.Add(-maxVisitsBack)) ||
-			visitor == "" || utf8.RuneCountInString(need) > maxNeedLen || len(key) > maxKeyLen {
+			visitor == "" || utf8.RuneCountInString(need) > maxNeedLen || len(key) > maxKeyLen ||
+			inputcheck.PersonalNumber(visitor+" "+need+" "+note) != "" {
 			t.Fatalf("accepted %v", v)
 		}
 		if _, ok := pb.VisitMethod_name[method]; !ok {

@@ -104,7 +104,7 @@ func (s *Server) SetCareTier(ctx context.Context, req *pb.SetCareTierRequest) (*
 	if _, ok := pb.RiskTier_name[int32(req.Tier)]; !ok {
 		v.Add("tier", "unknown tier")
 	}
-	inputcheck.Text(&v, "reason", req.Reason, req.Tier != pb.RiskTier_RISK_TIER_UNSPECIFIED, maxText)
+	freeText(&v, "reason", req.Reason, req.Tier != pb.RiskTier_RISK_TIER_UNSPECIFIED, maxText)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -132,7 +132,7 @@ func (s *Server) ReportCrisis(ctx context.Context, req *pb.ReportCrisisRequest) 
 	if req.OccurredTime != nil && (!req.OccurredTime.IsValid() || req.OccurredTime.AsTime().After(s.store.Now())) {
 		v.Add("occurredTime", "must not be in the future")
 	}
-	inputcheck.Text(&v, "note", req.Note, false, maxText)
+	freeText(&v, "note", req.Note, false, maxText)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -217,17 +217,19 @@ func checkVisitTime(v *fault.Violations, in *pb.Visit, now time.Time) {
 	}
 }
 
-// checkVisitText bounds the visitor, needs, referral and note.
+// checkVisitText bounds the visitor, needs, referral and note, none of
+// which may hold an ID or mobile number (visits are listed to clerks and
+// supervisors; the retiree is named by id).
 func checkVisitText(v *fault.Violations, in *pb.Visit) {
-	inputcheck.Text(v, "visit.visitor", in.Visitor, true, maxVisitor)
+	freeText(v, "visit.visitor", in.Visitor, true, maxVisitor)
 	if len(in.Needs) > maxNeeds {
 		v.Addf("visit.needs", "at most %d", maxNeeds)
 	}
 	for _, n := range in.Needs[:min(len(in.Needs), maxNeeds)] {
-		inputcheck.Text(v, "visit.needs", n, true, maxNeedLen)
+		freeText(v, "visit.needs", n, true, maxNeedLen)
 	}
-	inputcheck.Text(v, "visit.referral", in.Referral, false, maxReferral)
-	inputcheck.Text(v, "visit.note", in.Note, false, maxVisitNote)
+	freeText(v, "visit.referral", in.Referral, false, maxReferral)
+	freeText(v, "visit.note", in.Note, false, maxVisitNote)
 }
 
 // ListVisits implements pb.CaseworkServiceServer; a retiree's visits are
