@@ -266,7 +266,12 @@ func (s *Server) ListVisits(ctx context.Context, req *pb.ListVisitsRequest) (*pb
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if err := s.auditVisits(ctx, p, visits); err != nil {
+	audited := visits
+	if byRetiree {
+		// The retiree's visits are read even when there are none.
+		audited = []*pb.Visit{{RetireeId: req.RetireeId}}
+	}
+	if err := s.auditVisits(ctx, p, audited); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListVisitsResponse{Visits: visits, NextPageToken: page.Next(last)}, nil
