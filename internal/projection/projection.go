@@ -522,6 +522,36 @@ func ForEach(tx *bolt.Tx, fn func(*registryv1.RetireeState) error) error {
 	})
 }
 
+// Range calls fn for at most n retirees of the projection in tx's file,
+// in id order, beginning after the id after ("" from the first), and
+// returns the last id it gave fn, or "" once the projection has no more:
+// a long walk over the roster in bounded transactions.
+func Range(tx *bolt.Tx, after string, n int, fn func(*registryv1.RetireeState) error) (string, error) {
+	b := tx.Bucket(bucketRetirees)
+	if b == nil || n <= 0 {
+		return "", nil
+	}
+	c := b.Cursor()
+	k, v := c.First()
+	if after != "" {
+		if k, v = c.Seek([]byte(after)); k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+	}
+	last := ""
+	for ; k != nil && n > 0; k, v = c.Next() {
+		st := new(registryv1.RetireeState)
+		if err := proto.Unmarshal(v, st); err != nil {
+			return "", err
+		}
+		if err := fn(st); err != nil {
+			return "", err
+		}
+		last, n = string(k), n-1
+	}
+	return last, nil
+}
+
 // ErrUnknownRetiree is returned for a retiree the projection has not seen.
 var ErrUnknownRetiree = errors.New("retiree not known to the projection")
 

@@ -39,6 +39,12 @@ func TestMain(m *testing.M) {
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
 	}
+	if cityStore != nil {
+		cityStore.Close()
+	}
+	for _, dir := range cleanupDirs {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 

@@ -38,4 +38,20 @@
 // activity notice, a complaint resolved through EnqueueMessage) and sent
 // by an sms.Sender the program runs over the gateway --sms-file or
 // --sms-url chooses, never in --sms-quiet-hours.
+//
+// Care visits (care_*.go; the rules are written out in care_tier.go and
+// care_visits.go) give each living retiree a risk tier derived from the
+// projection's flags and age (HIGH weekly, KEY monthly, REGULAR
+// quarterly) unless a clerk overrides it. ScheduleVisits, and the visit
+// scheduler each day for the current month, make CARE_VISIT items under
+// source "care", key "visit/<retiree>/<period>", so a second run makes
+// nothing; ReportCrisis makes an URGENT CRISIS_VISIT due in 24 hours. A
+// recorded visit closes the items it answers and starts what its outcome
+// asks: a HARDSHIP item, LOST_CONTACT in registry with a supervisor's
+// LOST_CONTACT_CONFIRMATION item, or a CLERK_VISIT death report. The
+// registry calls are written to the care outbox in the visit's
+// transaction and delivered by CareDispatcher with the service token, so
+// an outage or a crash loses none. The visit report is read from
+// counters per month and community kept in the transactions that make
+// and close the period items.
 package casework

@@ -85,12 +85,44 @@ var (
 	bucketsFollow = slices.Concat([][]byte{bucketFollowKeys, bucketPending, bucketPendingByStart, bucketMessagePrefs},
 		signalfeed.CursorBuckets, sms.Buckets)
 
+	// --- care visits (care_*.go)
+
+	// bucketCareProfiles maps a retiree id to the stored part of its
+	// CareProfile: the override, the last visit and its outcome, the
+	// failed contacts in a row (the tiers are derived on reading).
+	bucketCareProfiles = []byte("care_profiles")
+	// bucketCareTierChanged maps a retiree id to when its override last
+	// changed (8-byte Unix seconds): a period begun before then gets no
+	// new item.
+	bucketCareTierChanged = []byte("care_tier_changed")
+	// bucketVisits maps a visit id to its Visit.
+	bucketVisits = []byte("care_visits")
+	// bucketVisitsByRetiree holds retiree, 0, visit time, id -> nil.
+	bucketVisitsByRetiree = []byte("care_visits_by_retiree")
+	// bucketVisitsByCommunity holds community, 0, visit time, id -> nil.
+	bucketVisitsByCommunity = []byte("care_visits_by_community")
+	// bucketVisitKeys maps a RecordVisit request key, scoped to its
+	// caller, to the fingerprint of the request and the visit's id.
+	bucketVisitKeys = []byte("care_visit_keys")
+	// bucketReportRetirees holds month, 0, retiree -> reportEntry: the
+	// HIGH and KEY period items a retiree had in a month and how many of
+	// them a visit closed within their period.
+	bucketReportRetirees = []byte("care_report_retirees")
+	// bucketReportCounts holds month, 0, community -> eligible, visited as
+	// scheduled (two big-endian int64s): the visit report's counters.
+	bucketReportCounts = []byte("care_report_counts")
+	// bucketCareOutbox holds sequence -> careCommand: the registry calls
+	// visits' outcomes still have to make (see care_outbox.go).
+	bucketCareOutbox = []byte("care_outbox")
+
 	// bucketsV1 are the buckets of storage version 1.
 	bucketsV1 = slices.Concat([][]byte{
 		bucketMeta, bucketAudit, bucketItems, bucketOpenByDue, bucketOpenByClock, bucketOpenByAssignee,
 		bucketTransitions, bucketSources, bucketOpenByRetiree, bucketClosedByCommunity, bucketCounts,
 		bucketRequestKeys,
 		bucketTickets, bucketTicketsByCommunity, bucketTicketCategories, bucketTicketRequestKeys,
+		bucketCareProfiles, bucketCareTierChanged, bucketVisits, bucketVisitsByRetiree, bucketVisitsByCommunity,
+		bucketVisitKeys, bucketReportRetirees, bucketReportCounts, bucketCareOutbox,
 	}, bucketsFollow)
 )
 
@@ -101,5 +133,5 @@ var storageSchema = boltstore.Schema{
 	Buckets: bucketsV1,
 	Version: 1,
 	// No migrations yet: casework was never released, so its buckets
-	// (the tickets' too) are all version 1's.
+	// (the tickets' and the care visits' too) are all version 1's.
 }

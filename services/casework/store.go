@@ -11,6 +11,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/broadcast"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/servicedb"
@@ -60,6 +61,10 @@ type Store struct {
 	completions map[pb.WorkKind]completion
 	// complaintResolved is the hook of OnComplaintResolved.
 	complaintResolved ComplaintResolved
+
+	// careOutbox wakes the care outbox's dispatcher after a commit that
+	// queued a registry call.
+	careOutbox broadcast.Signal
 }
 
 // completion is a hook registered with onComplete.
@@ -110,6 +115,7 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		return nil, errors.Join(err, s.Close())
 	}
 	s.onComplete(pb.WorkKind_COMPLAINT, s.ticketItemCompleted)
+	s.onComplete(pb.WorkKind_LOST_CONTACT_CONFIRMATION, s.confirmLostContact)
 	return s, nil
 }
 

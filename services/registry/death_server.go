@@ -132,9 +132,14 @@ func (s *Server) presentDeathReports(list []*pb.DeathReport) []*pb.DeathReport {
 
 // CreateDeathReport implements pb.RegistryServiceServer.
 func (s *Server) CreateDeathReport(ctx context.Context, req *pb.CreateDeathReportRequest) (*pb.CreateDeathReportResponse, error) {
-	p, err := authn.Require(ctx, deathReporters...)
+	p, err := authn.Require(ctx, append(deathReporters, authn.RoleService)...)
 	if err != nil {
 		return nil, err
+	}
+	// The service role (casework's care outbox) files only what a clerk's
+	// visit found: source CLERK_VISIT.
+	if p.Is(authn.RoleService) && req.Source != pb.DeathReportSource_CLERK_VISIT {
+		return nil, authn.ErrPermissionDenied
 	}
 	if err := s.checkDeathReport(req); err != nil {
 		return nil, s.fail(ctx, err)

@@ -120,6 +120,29 @@ func guard(p *authn.Principal) func(*pb.Retiree) error {
 	}
 }
 
+// guardStatusChange is guard for ChangeRetireeStatus: the service role
+// (casework's care outbox, after two failed visits and a supervisor's
+// answer) may only set a LIVING retiree LOST_CONTACT and a LOST_CONTACT
+// one LIVING again; a change already made passes, so that registry
+// answers STATUS_UNCHANGED to a repeated call.
+func guardStatusChange(p *authn.Principal, to pb.RetireeStatus) func(*pb.Retiree) error {
+	g := guard(p)
+	return func(r *pb.Retiree) error {
+		if err := g(r); err != nil || r == nil || !p.Is(authn.RoleService) {
+			return err
+		}
+		from := map[pb.RetireeStatus]pb.RetireeStatus{
+			pb.RetireeStatus_LOST_CONTACT: pb.RetireeStatus_LIVING,
+			pb.RetireeStatus_LIVING:       pb.RetireeStatus_LOST_CONTACT,
+		}
+		want, ok := from[to]
+		if !ok || (r.Status != want && r.Status != to) {
+			return authn.ErrPermissionDenied
+		}
+		return nil
+	}
+}
+
 // guardUpdate is guard for an update by p: moreover, moving a retiree
 // that its enterprise still manages to another enterprise is the
 // bureau's (or admin's) decision, not a clerk's: who pays for and looks
@@ -536,7 +559,7 @@ func (s *Server) BatchGetRetireeFacts(ctx context.Context, req *pb.BatchGetRetir
 // ChangeRetireeStatus implements pb.RegistryServiceServer: admin, bureau,
 // or a clerk of the retiree's community.
 func (s *Server) ChangeRetireeStatus(ctx context.Context, req *pb.ChangeRetireeStatusRequest) (*pb.ChangeRetireeStatusResponse, error) {
-	p, err := authn.Require(ctx, retireeEditors...)
+	p, err := authn.Require(ctx, append(retireeEditors, authn.RoleService)...)
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +567,7 @@ func (s *Server) ChangeRetireeStatus(ctx context.Context, req *pb.ChangeRetireeS
 		return nil, s.fail(ctx, err)
 	}
 	c := StatusChange{Status: req.Status, EffectiveOn: req.EffectiveOn, Reason: req.Reason, Etag: req.Etag}
-	r, err := s.store.ChangeRetireeStatus(req.Id, c, audit.ActorOf(ctx, p), guard(p))
+	r, err := s.store.ChangeRetireeStatus(req.Id, c, audit.ActorOf(ctx, p), guardStatusChange(p, req.Status))
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

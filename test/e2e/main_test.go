@@ -17,6 +17,7 @@ var programs = []string{
 	"./services/activity/cmd/activity",
 	"./services/handover/cmd/handover",
 	"./services/pension/cmd/pension",
+	"./services/casework/cmd/casework",
 }
 
 // binDir is the directory of the binaries TestMain built; empty under

@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 			if err != nil {
 				return nil, err
 			}
-			tasks = append(tasks, followers...)
+			tasks = append(append(tasks, careTasks(store, registry)...), followers...)
 			if gateway == nil {
 				return tasks, nil
 			}
@@ -86,6 +86,16 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 			return append(tasks, grpcserver.Task{Name: "sms sender", Run: sender.Run}), err
 		},
 	})
+}
+
+// careTasks are the care visits' tasks: the current month's visit items,
+// at start and each day, and the registry calls of visits' outcomes,
+// made with the service token.
+func careTasks(store *casework.Store, registry registryv1.RegistryServiceClient) []grpcserver.Task {
+	return []grpcserver.Task{
+		store.ScheduleTask(casework.DefaultScheduleInterval),
+		(&casework.CareDispatcher{Store: store, Registry: registry}).Task(),
+	}
 }
 
 // openStore opens the store as the configuration says.
