@@ -90,7 +90,7 @@ func (cs *caseworkSeeder) run(parent context.Context, communities []*registryv1.
 	defer abort(nil)
 	sum := &caseworkSummary{}
 	admin := cs.as(ctx, authn.Principal{Subject: "socmgmt-seed", Role: authn.RoleAdmin})
-	if err := cs.awaitProjection(admin, communities); err != nil {
+	if err := cs.awaitProjection(ctx, admin, communities); err != nil {
 		return sum, err
 	}
 	month := cs.now.In(seasonZone).Format("2006-01")
@@ -110,10 +110,10 @@ func (cs *caseworkSeeder) run(parent context.Context, communities []*registryv1.
 	return sum, outcome(parent, ctx, sum.rows().failed(), "casework operations")
 }
 
-// awaitProjection waits, up to projectionWait, until casework knows the
+// awaitProjection (registry with ctx, casework with admin's token) waits, up to projectionWait, until casework knows the
 // retirees registry has (its projection follows registry's change log):
 // the last seeded community's first living retiree has a care profile.
-func (cs *caseworkSeeder) awaitProjection(ctx context.Context, communities []*registryv1.Community) error {
+func (cs *caseworkSeeder) awaitProjection(ctx, admin context.Context, communities []*registryv1.Community) error {
 	if len(communities) == 0 {
 		return nil
 	}
@@ -126,7 +126,7 @@ func (cs *caseworkSeeder) awaitProjection(ctx context.Context, communities []*re
 	id := resp.GetRetirees()[0].GetId()
 	deadline := time.Now().Add(projectionWait)
 	for {
-		_, err := cs.casework.GetCareProfile(ctx, &caseworkv1.GetCareProfileRequest{RetireeId: id})
+		_, err := cs.casework.GetCareProfile(admin, &caseworkv1.GetCareProfileRequest{RetireeId: id})
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
@@ -136,6 +136,18 @@ func (cs *caseworkSeeder) awaitProjection(ctx context.Context, communities []*re
 			return ctx.Err()
 		}
 	}
+}
+
+// morning is the last 09:30 in the city before the seed: the time of
+// its visits, the same for every seed of a day, so that a repeated seed
+// sends the same requests.
+func (cs *caseworkSeeder) morning() time.Time {
+	d := cs.now.In(seasonZone)
+	m := time.Date(d.Year(), d.Month(), d.Day(), 9, 30, 0, 0, seasonZone)
+	if m.After(cs.now) {
+		m = m.AddDate(0, 0, -1)
+	}
+	return m
 }
 
 // requestID is a UUID made of the seed and what, so that a repeated seed
@@ -176,7 +188,7 @@ func (cs *caseworkSeeder) community(ctx context.Context, abort context.CancelCau
 // visits records a home visit that found all well, a phone call, and one
 // that found a need (opening a hardship item), on the seed's day.
 func (cs *caseworkSeeder) visits(ctx context.Context, abort context.CancelCauseFunc, sum *caseworkSummary, ids []string, key func(string) string) {
-	when := timestamppb.New(cs.now.Add(-2 * time.Hour))
+	when := timestamppb.New(cs.morning())
 	for i, v := range []*caseworkv1.Visit{
 		{RetireeId: ids[0], Method: caseworkv1.VisitMethod_HOME, Visitor: "社区网格员", Outcome: caseworkv1.VisitOutcome_WELL, Note: "身体硬朗，生活自理"},
 		{RetireeId: ids[1], Method: caseworkv1.VisitMethod_PHONE, Visitor: "社区网格员", Outcome: caseworkv1.VisitOutcome_WELL},
@@ -220,7 +232,6 @@ func (cs *caseworkSeeder) tickets(ctx context.Context, abort context.CancelCause
 			Subject: &caseworkv1.Subject{Kind: feedv1.SubjectKind_RETIREE, Id: ids[1]}, RetireeId: ids[1],
 			Description: "希望社区增加书法班名额"},
 	} {
-		t.CommunityId = community
 		var resp *caseworkv1.CreateTicketResponse
 		err := cs.call(ctx, func(ctx context.Context) error {
 			var err error
@@ -246,7 +257,7 @@ func (cs *caseworkSeeder) tickets(ctx context.Context, abort context.CancelCause
 // ownItems sets a holiday call claimed by the clerk, and a hardship
 // follow-up waiting on the family.
 func (cs *caseworkSeeder) ownItems(ctx context.Context, abort context.CancelCauseFunc, sum *caseworkSummary, community, retiree string, key func(string) string) {
-	due := timestamppb.New(cs.now.Add(5 * 24 * time.Hour))
+	due := timestamppb.New(cs.morning().AddDate(0, 0, 5).Add(8 * time.Hour))
 	for i, it := range []*caseworkv1.WorkItem{
 		{Kind: caseworkv1.WorkKind_OTHER, CommunityId: community, Summary: "元旦前电话慰问高龄老人", DueTime: due, Priority: caseworkv1.Priority_PRIORITY_NORMAL},
 		{Kind: caseworkv1.WorkKind_HARDSHIP, CommunityId: community, RetireeId: retiree, Summary: "协助申请临时救助", DueTime: due, Priority: caseworkv1.Priority_PRIORITY_HIGH},

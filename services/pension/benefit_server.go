@@ -14,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -179,7 +180,7 @@ func (s *Server) MarkDeathBenefitClaimPaid(ctx context.Context, req *pb.MarkDeat
 		v.Add("paidOn", "required")
 	case !ok:
 		v.Add("paidOn", "must be a date YYYY-MM-DD from 1950")
-	case d.After(dayOf(s.now())):
+	case d.After(dayOf(s.now().In(workdays.ChinaTime))): // the day it is in China
 		v.Add("paidOn", "must not be in the future")
 	}
 	inputcheck.BatchID(&v, "bankReference", req.BankReference)
