@@ -288,6 +288,9 @@ func (s *Server) ExplainPaymentAnomaly(ctx context.Context, req *pb.ExplainPayme
 		v.Add("kind", "must be a known anomaly kind")
 	}
 	inputcheck.MultilineText(&v, "explanation", req.Explanation, true, MaxExplanationLen)
+	// ListPaymentAnomalies shows the explanation to every reader of the
+	// community's anomalies.
+	inputcheck.NoPersonalNumbers(&v, "explanation", req.Explanation)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

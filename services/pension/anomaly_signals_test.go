@@ -138,3 +138,29 @@ func TestExplainAnomalyAuthorisation(t *testing.T) {
 			servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...),
 	})
 }
+
+// An explanation is listed to many: one holding an ID number or a mobile
+// number is refused, naming the field and not the number, and changes
+// nothing.
+func TestExplanationWithoutPersonalNumbers(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	id := idNumber(t, 3).Digits()
+	for _, text := range []string{"家属电话13912345678，已联系", "代领人身份证" + id} {
+		_, err := explain(h.as(clerkP), h, 0, "2026-05", pb.AnomalyKind_MISSING, text)
+		servicetest.WantFields(t, err, "explanation")
+		wantStatus(t, err, codes.InvalidArgument, "13912345678", id)
+	}
+	list, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{CommunityId: communityA, Month: "2026-05", PageSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range list.Anomalies {
+		if x.Explanation != "" {
+			t.Errorf("anomaly explained after a refusal: %v", x)
+		}
+	}
+	if _, err := explain(h.as(clerkP), h, 0, "2026-05", pb.AnomalyKind_MISSING, "老人住院，家属代办中"); err != nil {
+		t.Fatal(err)
+	}
+}
