@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,9 +17,12 @@ import (
 // ACTIVITY_CANCELLED to every retiree registered (confirmed or waiting)
 // for an activity cancelled, under "activity-cancelled/<activity>/<retiree>",
 // and WAITLIST_PROMOTED to a retiree whose waiting registration took a
-// freed place, under "promoted/<activity>/<retiree>". Both carry the
-// activity's title, start (RFC 3339) and venue in their details. No RPC
-// changes an activity's time or venue, so ACTIVITY_CHANGED is never
+// freed place, under "promoted/<activity>/<retiree>/<position>": the
+// registration's position makes each promotion a key of its own, so a
+// retiree who cancels, registers again and is promoted again is told
+// again (the feed drops an emit identical to a resolved one). Both carry
+// the activity's title, start (RFC 3339) and venue in their details. No
+// RPC changes an activity's time or venue, so ACTIVITY_CHANGED is never
 // emitted.
 
 // noticeResolution is the resolution of every notice.
@@ -56,7 +60,7 @@ func (s *Store) noticePromoted(tx *bolt.Tx, a *pb.Activity, r *pb.Registration) 
 		return nil
 	}
 	return s.signals.Emit(tx, notice(tx, feedv1.SignalKind_WAITLIST_PROMOTED,
-		"promoted/"+a.Id+"/"+r.RetireeId, "告知老人：已从候补转为正式报名，可以参加活动", a, r.RetireeId))
+		"promoted/"+a.Id+"/"+r.RetireeId+"/"+strconv.FormatInt(r.Position, 10), "告知老人：已从候补转为正式报名，可以参加活动", a, r.RetireeId))
 }
 
 // WatchWorkSignals implements pb.ActivityServiceServer: activity's

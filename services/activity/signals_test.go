@@ -93,7 +93,7 @@ func TestNoticeSignals(t *testing.T) {
 		kind feedv1.SignalKind
 		key  string
 	}{
-		{feedv1.SignalKind_WAITLIST_PROMOTED, "promoted/" + a.Id + "/" + rs[2].Id},
+		{feedv1.SignalKind_WAITLIST_PROMOTED, "promoted/" + a.Id + "/" + rs[2].Id + "/3"},
 		{feedv1.SignalKind_ACTIVITY_CANCELLED, "activity-cancelled/" + a.Id + "/" + rs[1].Id},
 		{feedv1.SignalKind_ACTIVITY_CANCELLED, "activity-cancelled/" + a.Id + "/" + rs[2].Id},
 	}
@@ -112,4 +112,62 @@ func TestNoticeSignals(t *testing.T) {
 		t.Errorf("snapshot %v up to %d, want nothing open up to revision 3", keys, end.Revision)
 	}
 	servicetest.WantCode(t, watchSignalsOnce(h.as(clerkP), h.client), codes.PermissionDenied)
+}
+
+// A retiree promoted from the waiting list, who cancels, registers again,
+// waits again and is promoted again, is told twice: each promotion is a
+// notice of its own.
+func TestSecondPromotionIsNoticed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	venue := h.mustVenue(communityA, 2)
+	a := h.mustActivity(oneOff(venue, sh(2026, 7, 1, 9, 0), time.Hour))
+	rs := livingIn(communityA, 3)
+	h.retirees(rs...)
+	actor := Actor{Subject: "clerk", Role: "clerk"}
+	ctx, stop := context.WithTimeout(h.as(serviceP), 10*time.Second)
+	defer stop()
+	recv, err := signalWatch(h.client)(ctx, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := recv(); err != nil || ev.Entry != feedv1.EntryKind_SNAPSHOT_END {
+		t.Fatalf("first entry %v (%v), want the end of an empty snapshot", ev, err)
+	}
+	register := func(r int) {
+		t.Helper()
+		if _, err := h.store.Register(a.Id, rs[r].Id, actor, allow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel := func(r int, want string) {
+		t.Helper()
+		_, promoted, err := h.store.CancelRegistration(a.Id, rs[r].Id, actor, allow)
+		if err != nil || promoted.GetRetireeId() != want {
+			t.Fatalf("promoted %v (%v), want %q", promoted, err, want)
+		}
+	}
+	register(0)
+	register(1)
+	register(2) // waits
+	cancel(0, rs[2].Id)
+	cancel(2, "") // gives the place back: nobody waits
+	register(0)
+	register(2) // waits again
+	cancel(1, rs[2].Id)
+
+	var keys []string
+	_, head := servicetest.FeedOpen(t, h.store.Signals())
+	for range head {
+		ev, err := recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Signal.Kind == feedv1.SignalKind_WAITLIST_PROMOTED && ev.Signal.RetireeId == rs[2].Id {
+			keys = append(keys, ev.Signal.Key)
+		}
+	}
+	if len(keys) != 2 || keys[0] == keys[1] {
+		t.Fatalf("promotion notices %v, want two under different keys", keys)
+	}
 }

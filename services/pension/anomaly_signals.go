@@ -1,8 +1,11 @@
 package pension
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/projection"
 	"github.com/socmgmt/socmgmt/internal/signalfeed"
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
@@ -23,13 +27,16 @@ import (
 
 // ANOMALY_UNEXPLAINED signals, under "anomaly/<retiree>/<YYYY-MM>/<KIND>":
 // anomalies are computed when read (see anomaly_store.go), so
-// SweepAnomalies computes those of the current and the previous month of
-// every community with the same computation, after each committed payment
-// import (the sweep task is kicked) and daily, emits the new ones and
-// resolves the signalled ones that no longer hold. The current month's
-// MISSING is left out: until the month's payroll is imported every
-// retiree would be missing. An explained anomaly (ExplainPaymentAnomaly)
-// is resolved "explained" and never signalled again.
+// SweepAnomalies, after each committed payment import (the sweep task is
+// kicked) and daily, first re-checks every signalled anomaly, of any
+// month, with the same computation for the retiree as the projection has
+// it now: one that no longer holds is resolved, one of a retiree who
+// moved is emitted again with the new community. It then computes the
+// anomalies of the current and the previous month of every community and
+// emits the new ones. The current month's MISSING is left out: until the
+// month's payroll is imported every retiree would be missing. An
+// explained anomaly (ExplainPaymentAnomaly) is resolved "explained" and
+// never signalled again.
 
 // ReasonAnomalyNotFound refuses to explain an anomaly that does not hold.
 const ReasonAnomalyNotFound = "ANOMALY_NOT_FOUND"
@@ -50,10 +57,10 @@ func anomalyRecordKey(id, m string, kind pb.AnomalyKind) []byte {
 	return append(boltstore.Prefix(id, m), byte(kind)) //nolint:gosec // G115: the kinds are 0 to 5
 }
 
-// anomalySignalledKey is community, 0, month, 0, retiree id, 0, kind: a
-// signalled anomaly's entry, walked per community and month.
-func anomalySignalledKey(community, m, id string, kind pb.AnomalyKind) []byte {
-	return append(boltstore.Prefix(community, m, id), byte(kind)) //nolint:gosec // G115: as above
+// anomalySignalledKey is retiree id, 0, month, 0, kind: a signalled
+// anomaly's entry, whose value is the community it was signalled in.
+func anomalySignalledKey(id, m string, kind pb.AnomalyKind) []byte {
+	return anomalyRecordKey(id, m, kind)
 }
 
 var anomalySummaries = map[pb.AnomalyKind]string{
@@ -74,10 +81,14 @@ func anomalySignal(x *pb.Anomaly, community string) *feedv1.WorkSignal {
 	}
 }
 
-// SweepAnomalies brings the anomaly signals of the current and the
-// previous month (by now, in China) up to date in every community.
+// SweepAnomalies brings the anomaly signals up to date by now (in
+// China): the signalled ones of every month re-checked, those of the
+// current and the previous month of every community opened.
 func (s *Store) SweepAnomalies(now time.Time) error {
 	cur := monthOf(now.In(workdays.ChinaTime))
+	if err := s.recheckAnomalySignals(cur); err != nil {
+		return fmt.Errorf("re-check the signalled anomalies: %w", err)
+	}
 	var community []byte
 	for {
 		next, err := s.nextDueCommunity(community)
@@ -93,9 +104,10 @@ func (s *Store) SweepAnomalies(now time.Time) error {
 	}
 }
 
-// sweepAnomalies brings one community's signals of month m up to date.
+// sweepAnomalies opens the signals of one community's anomalies of month
+// m that are not signalled yet.
 func (s *Store) sweepAnomalies(community string, m month, current bool) error {
-	found := map[string]*pb.Anomaly{}
+	var pending []func(tx *bolt.Tx) error
 	var after []byte
 	for {
 		list, next, err := s.ListAnomalies(AnomalyFilter{CommunityID: community, Month: m, DropShare: s.dropShare}, anomalyBatch, after)
@@ -104,7 +116,7 @@ func (s *Store) sweepAnomalies(community string, m month, current bool) error {
 		}
 		for _, x := range list {
 			if x.Explanation == "" && !(current && x.Kind == pb.AnomalyKind_MISSING) {
-				found[string(anomalySignalledKey(community, x.Month, x.RetireeId, x.Kind))] = x
+				pending = append(pending, func(tx *bolt.Tx) error { return s.openAnomalySignal(tx, x, community) })
 			}
 		}
 		if next == nil {
@@ -112,33 +124,75 @@ func (s *Store) sweepAnomalies(community string, m month, current bool) error {
 		}
 		after = next
 	}
-	gone, err := s.signalledGone(community, m, found)
-	if err != nil {
-		return err
-	}
-	pending := make([]func(tx *bolt.Tx) error, 0, len(found)+len(gone))
-	for k, x := range found {
-		pending = append(pending, func(tx *bolt.Tx) error { return s.openAnomalySignal(tx, []byte(k), x, community) })
-	}
-	for _, k := range gone {
-		pending = append(pending, func(tx *bolt.Tx) error { return s.resolveAnomalySignal(tx, k) })
-	}
 	return s.inBatches(pending)
 }
 
-// signalledGone returns the keys of community's signalled anomalies of m
-// that are not among found.
-func (s *Store) signalledGone(community string, m month, found map[string]*pb.Anomaly) ([][]byte, error) {
-	var gone [][]byte
-	err := s.DB().View(func(tx *bolt.Tx) error {
-		return boltstore.ScanPrefix(tx.Bucket(bucketAnomalySignalled).Cursor(), boltstore.Prefix(community, m.String()), nil, func(k, _ []byte) (bool, error) {
-			if _, ok := found[string(k)]; !ok {
-				gone = append(gone, append([]byte(nil), k...))
+// signalledEntry is an entry of bucketAnomalySignalled, copied out.
+type signalledEntry struct{ key, community []byte }
+
+// recheckAnomalySignals re-checks every signalled anomaly (see above),
+// anomalyBatch entries to a write transaction, so that what an entry's
+// check reads cannot change before it writes.
+func (s *Store) recheckAnomalySignals(cur month) error {
+	var after []byte
+	for {
+		var next []byte
+		err := s.Update(func(tx *bolt.Tx) error {
+			var batch []signalledEntry
+			var err error
+			scan := boltstore.Scan{After: after, Size: anomalyBatch, MaxExamined: anomalyBatch}
+			next, err = scan.Page(tx.Bucket(bucketAnomalySignalled).Cursor(), func(k, v []byte) (bool, error) {
+				batch = append(batch, signalledEntry{bytes.Clone(k), bytes.Clone(v)})
+				return true, nil
+			})
+			if err != nil {
+				return err
 			}
-			return true, nil
+			// The entries are copied out first: a check deletes or
+			// rewrites its own, which would move the scan's cursor.
+			for _, e := range batch {
+				if err := s.recheckAnomalySignal(tx, e, cur); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
-	})
-	return gone, err
+		if err != nil || next == nil {
+			return err
+		}
+		after = next
+	}
+}
+
+// recheckAnomalySignal resolves the signalled anomaly e when it no longer
+// holds, or emits it again with the retiree's community when that
+// changed.
+func (s *Store) recheckAnomalySignal(tx *bolt.Tx, e signalledEntry, cur month) error {
+	id, ms, kind, ok := splitAnomalySignalledKey(e.key)
+	m, okMonth := parseMonth(ms)
+	if !ok || !okMonth {
+		return boltstore.ErrBadKey
+	}
+	st, err := projection.Get(tx, id)
+	if errors.Is(err, projection.ErrUnknownRetiree) {
+		return s.resolveAnomalySignal(tx, e.key)
+	}
+	if err != nil {
+		return err
+	}
+	a := anomalyScan{s: s, tx: tx, f: AnomalyFilter{CommunityID: st.CommunityId, Month: m, DropShare: s.dropShare}}
+	found, err := a.of(st)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(found, func(x *pb.Anomaly) bool { return x.Kind == kind && x.Explanation == "" })
+	if i < 0 || m == cur && kind == pb.AnomalyKind_MISSING {
+		return s.resolveAnomalySignal(tx, e.key)
+	}
+	if string(e.community) == st.CommunityId {
+		return nil
+	}
+	return s.openAnomalySignal(tx, found[i], st.CommunityId)
 }
 
 // inBatches runs the steps, anomalyBatch to a write transaction.
@@ -160,28 +214,27 @@ func (s *Store) inBatches(steps []func(tx *bolt.Tx) error) error {
 	return nil
 }
 
-// openAnomalySignal emits the signal of anomaly x, filed under key in
-// bucketAnomalySignalled, unless it is there already or was explained
-// since it was computed.
-func (s *Store) openAnomalySignal(tx *bolt.Tx, key []byte, x *pb.Anomaly, community string) error {
+// openAnomalySignal emits the signal of anomaly x of a retiree of
+// community and files it in bucketAnomalySignalled, unless it is there
+// already for that community or was explained since it was computed. A
+// signal open for another community (the retiree moved) is emitted again
+// with this one.
+func (s *Store) openAnomalySignal(tx *bolt.Tx, x *pb.Anomaly, community string) error {
 	b := tx.Bucket(bucketAnomalySignalled)
-	if b.Get(key) != nil || tx.Bucket(bucketAnomalyExplanations).Get(anomalyRecordKey(x.RetireeId, x.Month, x.Kind)) != nil {
+	key := anomalySignalledKey(x.RetireeId, x.Month, x.Kind)
+	if v := b.Get(key); v != nil && string(v) == community || tx.Bucket(bucketAnomalyExplanations).Get(key) != nil {
 		return nil
 	}
 	if err := s.signals.Emit(tx, anomalySignal(x, community)); err != nil {
 		return err
 	}
-	return b.Put(key, nil)
+	return b.Put(key, []byte(community))
 }
 
 // resolveAnomalySignal resolves the signalled anomaly filed under key,
 // which no longer holds.
 func (s *Store) resolveAnomalySignal(tx *bolt.Tx, key []byte) error {
-	b := tx.Bucket(bucketAnomalySignalled)
-	if b.Get(key) == nil {
-		return nil
-	}
-	_, m, id, kind, ok := splitAnomalySignalledKey(key)
+	id, m, kind, ok := splitAnomalySignalledKey(key)
 	if !ok {
 		return boltstore.ErrBadKey
 	}
@@ -192,16 +245,16 @@ func (s *Store) resolveAnomalySignal(tx *bolt.Tx, key []byte) error {
 	if _, err := s.signals.Resolve(tx, anomalySignalKey(id, m, kind), resolution); err != nil {
 		return err
 	}
-	return b.Delete(key)
+	return tx.Bucket(bucketAnomalySignalled).Delete(key)
 }
 
 // splitAnomalySignalledKey returns the parts of an anomalySignalledKey.
-func splitAnomalySignalledKey(k []byte) (community, m, id string, kind pb.AnomalyKind, ok bool) {
-	if len(k) < 2 {
-		return "", "", "", 0, false
+func splitAnomalySignalledKey(k []byte) (id, m string, kind pb.AnomalyKind, ok bool) {
+	parts := bytes.Split(k, []byte{0})
+	if len(parts) != 3 || len(parts[2]) != 1 {
+		return "", "", 0, false
 	}
-	community, m, id, ok = splitDueKey(k[:len(k)-2])
-	return community, m, id, pb.AnomalyKind(k[len(k)-1]), ok && k[len(k)-2] == 0
+	return string(parts[0]), string(parts[1]), pb.AnomalyKind(parts[2][0]), true
 }
 
 // withExplanation sets x's explanation when one is recorded.
@@ -259,17 +312,12 @@ func (s *Store) ExplainAnomaly(id string, m month, kind pb.AnomalyKind, text str
 }
 
 // explainedSignal resolves the signal of an anomaly just explained, if it
-// is open, and drops its entry under the community it was signalled in.
+// is open, and drops its entry.
 func (s *Store) explainedSignal(tx *bolt.Tx, id, m string, kind pb.AnomalyKind) error {
-	key := anomalySignalKey(id, m, kind)
-	ev, err := signalfeed.Open(tx, key)
-	if err != nil || ev == nil {
+	if err := tx.Bucket(bucketAnomalySignalled).Delete(anomalySignalledKey(id, m, kind)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketAnomalySignalled).Delete(anomalySignalledKey(ev.Signal.CommunityId, m, id, kind)); err != nil {
-		return err
-	}
-	_, err = s.signals.Resolve(tx, key, "explained")
+	_, err := s.signals.Resolve(tx, anomalySignalKey(id, m, kind), "explained")
 	return err
 }
 
@@ -288,6 +336,9 @@ func (s *Server) ExplainPaymentAnomaly(ctx context.Context, req *pb.ExplainPayme
 		v.Add("kind", "must be a known anomaly kind")
 	}
 	inputcheck.MultilineText(&v, "explanation", req.Explanation, true, MaxExplanationLen)
+	// ListPaymentAnomalies shows the explanation to every reader of the
+	// community's anomalies.
+	inputcheck.NoPersonalNumbers(&v, "explanation", req.Explanation)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -296,4 +347,57 @@ func (s *Server) ExplainPaymentAnomaly(ctx context.Context, req *pb.ExplainPayme
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ExplainPaymentAnomalyResponse{Anomaly: x}, nil
+}
+
+// anomalySignalsByRetiree is the migration from storage version 8 to 9:
+// the signalled anomalies, filed by community in version 8 (where a
+// retiree's move left one community's sweep resolving a signal that
+// still held and another's entry blocking its re-emission), are filed by
+// retiree, month and kind with the community as the value. An entry is
+// kept only while its signal is open, with the community the open signal
+// names; the others were left behind by a move, and the next sweep emits
+// again what still holds.
+var anomalySignalsByRetiree = boltstore.Migration{
+	From: 8, To: 9, Name: "signalled anomalies by retiree",
+	Apply: func(tx *bolt.Tx) error {
+		to, err := tx.CreateBucketIfNotExists(bucketAnomalySignalled)
+		if err != nil {
+			return err
+		}
+		from := tx.Bucket(bucketAnomalySignalledV8)
+		if from == nil {
+			return nil
+		}
+		for _, b := range signalfeed.Buckets {
+			if tx.Bucket(b) == nil {
+				// No feed, so nothing signalled: the sweep starts afresh.
+				return tx.DeleteBucket(bucketAnomalySignalledV8)
+			}
+		}
+		err = from.ForEach(func(k, _ []byte) error {
+			_, m, id, kind, ok := splitAnomalySignalledKeyV8(k)
+			if !ok {
+				return boltstore.ErrBadKey
+			}
+			ev, err := signalfeed.Open(tx, anomalySignalKey(id, m, kind))
+			if err != nil || ev == nil {
+				return err
+			}
+			return to.Put(anomalySignalledKey(id, m, kind), []byte(ev.Signal.CommunityId))
+		})
+		if err != nil {
+			return err
+		}
+		return tx.DeleteBucket(bucketAnomalySignalledV8)
+	},
+}
+
+// splitAnomalySignalledKeyV8 returns the parts of a key of
+// bucketAnomalySignalledV8.
+func splitAnomalySignalledKeyV8(k []byte) (community, m, id string, kind pb.AnomalyKind, ok bool) {
+	if len(k) < 2 {
+		return "", "", "", 0, false
+	}
+	community, m, id, ok = splitDueKey(k[:len(k)-2])
+	return community, m, id, pb.AnomalyKind(k[len(k)-1]), ok && k[len(k)-2] == 0
 }

@@ -2,10 +2,12 @@ package pension
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -16,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
+	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 func explain(ctx context.Context, h *harness, n int, m string, kind pb.AnomalyKind, text string) (*pb.Anomaly, error) {
@@ -110,14 +113,18 @@ func TestExplainAnomalyAuthorisation(t *testing.T) {
 	}
 	calls := map[string]func(servicetest.Target) func(context.Context) error{
 		"gRPC": func(tg servicetest.Target) func(context.Context) error {
-			return func(ctx context.Context) error { return servicetest.ErrOf(h.client.ExplainPaymentAnomaly(ctx, req(tg))) }
+			return func(ctx context.Context) error {
+				return servicetest.ErrOf(h.client.ExplainPaymentAnomaly(ctx, req(tg)))
+			}
 		},
 		"REST": func(tg servicetest.Target) func(context.Context) error {
 			body, err := protojson.Marshal(req(tg))
 			if err != nil {
 				t.Fatal(err)
 			}
-			return func(ctx context.Context) error { return rest(ctx, http.MethodPost, "/v1/paymentAnomalies:explain", string(body)) }
+			return func(ctx context.Context) error {
+				return rest(ctx, http.MethodPost, "/v1/paymentAnomalies:explain", string(body))
+			}
 		},
 	}
 	const (
@@ -137,4 +144,116 @@ func TestExplainAnomalyAuthorisation(t *testing.T) {
 		Callers: append(append(h.keys.CallersOf(t, adminP, bureauP, clerkP, enterpriseP, serviceP),
 			servicetest.Caller{Name: "no token", Ctx: context.Background()}), h.keys.Supervisors(t)...),
 	})
+}
+
+// An explanation is listed to many: one holding an ID number or a mobile
+// number is refused, naming the field and not the number, and changes
+// nothing.
+func TestExplanationWithoutPersonalNumbers(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	id := idNumber(t, 3).Digits()
+	for _, text := range []string{"家属电话13912345678，已联系", "代领人身份证" + id} {
+		_, err := explain(h.as(clerkP), h, 0, "2026-05", pb.AnomalyKind_MISSING, text)
+		servicetest.WantFields(t, err, "explanation")
+		wantStatus(t, err, codes.InvalidArgument, "13912345678", id)
+	}
+	list, err := h.client.ListPaymentAnomalies(h.as(clerkP), &pb.ListPaymentAnomaliesRequest{CommunityId: communityA, Month: "2026-05", PageSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range list.Anomalies {
+		if x.Explanation != "" {
+			t.Errorf("anomaly explained after a refusal: %v", x)
+		}
+	}
+	if _, err := explain(h.as(clerkP), h, 0, "2026-05", pb.AnomalyKind_MISSING, "老人住院，家属代办中"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A retiree who moves takes an anomaly's open signal along: the sweep
+// emits it again with the new community, and never resolves it while
+// the anomaly holds, whichever community is swept first.
+func TestAnomalySignalFollowsAMove(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	sweep := func() {
+		t.Helper()
+		if err := h.store.SweepAnomalies(testNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := anomalySignalKey(retireeID(1), "2026-05", pb.AnomalyKind_MISSING)
+	community := func() string {
+		t.Helper()
+		open, _ := servicetest.FeedOpen(t, h.store.Signals())
+		return open[key].GetCommunityId()
+	}
+	move := func(to string) {
+		t.Helper()
+		st := h.registry.State(retireeID(1))
+		st.CommunityId = to
+		h.change(st, registryv1.ChangeKind_TRANSFERRED)
+	}
+	sweep()
+	_, before := servicetest.FeedOpen(t, h.store.Signals())
+	if got := community(); got != communityA {
+		t.Fatalf("open in %q, want %s", got, communityA)
+	}
+	move(communityB)
+	sweep()
+	if got := community(); got != communityB {
+		t.Errorf("after the move to B open in %q, want %s", got, communityB)
+	}
+	move(communityA)
+	sweep()
+	if got := community(); got != communityA {
+		t.Errorf("after the move back open in %q, want %s", got, communityA)
+	}
+	_, head := servicetest.FeedOpen(t, h.store.Signals())
+	for _, ev := range servicetest.ReadSignals(t, h.as(serviceP), signalWatch(h.client), before, "", int(head-before)) {
+		if ev.Signal.Key == key && ev.Signal.Resolved {
+			t.Errorf("resolved %q while the anomaly holds", ev.Signal.Resolution)
+		}
+	}
+	sweep()
+	if _, again := servicetest.FeedOpen(t, h.store.Signals()); again != head {
+		t.Errorf("a sweep after the moves moved the head from %d to %d", head, again)
+	}
+}
+
+// A signal of a month older than the previous one is still resolved when
+// its anomaly stops holding: March's MISSING, signalled in April and paid
+// in May, is resolved by May's sweep; another one still missing stays
+// open until it is explained.
+func TestOldAnomalySignalsResolve(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	sweep := func(day int, m time.Month) {
+		t.Helper()
+		if err := h.store.SweepAnomalies(time.Date(2026, m, day, 10, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paid, missing := anomalySignalKey(retireeID(1), "2026-03", pb.AnomalyKind_MISSING), anomalySignalKey(retireeID(2), "2026-03", pb.AnomalyKind_MISSING)
+	sweep(15, time.April)
+	if open, _ := servicetest.FeedOpen(t, h.store.Signals()); open[paid] == nil || open[missing] == nil {
+		t.Fatalf("March's MISSING not signalled in April: %v", slices.Sorted(maps.Keys(open)))
+	}
+	h.payOn(t, 1, "2026-03", "2026-05-10", 300000)
+	sweep(15, time.May)
+	if got := resolutionOf(t, h, paid); got != "paid" {
+		t.Errorf("March paid in May: %q, want paid", got)
+	}
+	if open, _ := servicetest.FeedOpen(t, h.store.Signals()); open[missing] == nil {
+		t.Errorf("March still missing is no longer open")
+	}
+	if _, err := explain(h.as(clerkP), h, 2, "2026-03", pb.AnomalyKind_MISSING, "老人3月住院，家属5月补办"); err != nil {
+		t.Fatal(err)
+	}
+	sweep(15, time.June)
+	if got := resolutionOf(t, h, missing); got != "explained" {
+		t.Errorf("March explained: %q, want explained", got)
+	}
 }

@@ -92,10 +92,15 @@ var (
 	// certification day that satisfies it (see signals.go). From version
 	// 8, with the work-signal feed's buckets.
 	bucketCertSignalled = []byte("certification_signalled")
-	// bucketAnomalySignalled holds community id, 0, month, 0, retiree id,
-	// 0, kind (one byte) -> nothing for every anomaly with an open
-	// ANOMALY_UNEXPLAINED signal (see anomaly_signals.go). From version 8.
-	bucketAnomalySignalled = []byte("anomaly_signalled")
+	// bucketAnomalySignalled maps retiree id, 0, month, 0, kind (one
+	// byte) to the community id signalled, for every anomaly with an open
+	// ANOMALY_UNEXPLAINED signal (see anomaly_signals.go). From version 9;
+	// version 8 kept bucketAnomalySignalledV8 instead.
+	bucketAnomalySignalled = []byte("anomaly_signalled_by_retiree")
+	// bucketAnomalySignalledV8 held, in version 8 only, community id, 0,
+	// month, 0, retiree id, 0, kind -> nothing: keyed by community, it
+	// lost track of a retiree who moved (see anomalySignalsByRetiree).
+	bucketAnomalySignalledV8 = []byte("anomaly_signalled")
 	// bucketAnomalyExplanations maps retiree id, 0, month, 0, kind (one
 	// byte) to an Anomaly holding only the clerk's explanation of that
 	// anomaly (ExplainPaymentAnomaly). From version 8.
@@ -120,7 +125,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 8,
+	Version: 9,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion, paymentIdentity, dueByLastCertification, audit.Migration(3),
 		servicedb.SealingMigration(4, bucketMeta),
@@ -135,5 +140,6 @@ var storageSchema = boltstore.Schema{
 		{From: 7, To: 8, Name: "the work-signal feed", Apply: func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(metaSignalBackfill, []byte{1})
 		}},
+		anomalySignalsByRetiree,
 	},
 }

@@ -3,6 +3,7 @@ package pension
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"path/filepath"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -149,4 +151,64 @@ func bucketKeys(t *testing.T, s *Store, buckets ...[]byte) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestOpenStoreMigratesAnomalySignalsByRetiree opens a file of storage
+// version 8 whose signalled anomalies are filed by community, as a move
+// left them: retiree 1's May MISSING under A and under B with its signal
+// open for B, and retiree 2's April MISSING under A with its signal
+// resolved (A's sweep resolved it, B's entry would have blocked it). The
+// migration files the open one by retiree with B and drops the others.
+func TestOpenStoreMigratesAnomalySignalsByRetiree(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pension.db")
+	secret := bytes.Repeat([]byte{7}, 32)
+	var v8Buckets [][]byte
+	for _, b := range append(projectionBuckets, allBuckets...) {
+		if bytes.Equal(b, bucketAnomalySignalled) {
+			b = bucketAnomalySignalledV8
+		}
+		v8Buckets = append(v8Buckets, b)
+	}
+	r1, r2 := retireeID(1), retireeID(2)
+	old := func(community, m, id string) string {
+		return string(append(boltstore.Prefix(community, m, id), byte(pb.AnomalyKind_MISSING)))
+	}
+	open := &pb.Anomaly{Kind: pb.AnomalyKind_MISSING, RetireeId: r1, Month: "2026-05"}
+	ev := &feedv1.SignalEvent{Revision: 2, Entry: feedv1.EntryKind_CHANGE, Signal: anomalySignal(open, communityB)}
+	boltstoretest.WriteFile(t, path, v8Buckets, func(tx *bolt.Tx) error {
+		return errors.Join(
+			boltstoretest.Put(tx, "meta", "schema_version", boltstore.U64(8)),
+			boltstoretest.Put(tx, "meta", "page_secret", secret),
+			boltstoretest.Put(tx, "anomaly_signalled", old(communityA, "2026-05", r1), nil),
+			boltstoretest.Put(tx, "anomaly_signalled", old(communityB, "2026-05", r1), nil),
+			boltstoretest.Put(tx, "anomaly_signalled", old(communityA, "2026-04", r2), nil),
+			boltstoretest.PutProto(tx, "signalfeed_open", ev.Signal.Key, ev),
+			boltstoretest.Put(tx, "signalfeed_meta", "head", boltstore.U64(3)),
+			boltstoretest.Put(tx, "signalfeed_meta", "oldest", boltstore.U64(1)),
+		)
+	})
+	s, err := OpenStore(path, testKeyer(t), StoreOptions{Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	servicetest.WantMigrated(t, s, bucketMeta, storageSchema.Version, secret)
+	got := map[string]string{}
+	err = s.DB().View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketAnomalySignalledV8) != nil {
+			return errors.New("the version 8 bucket is still there")
+		}
+		return tx.Bucket(bucketAnomalySignalled).ForEach(func(k, v []byte) error {
+			got[string(k)] = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{string(anomalySignalledKey(r1, "2026-05", pb.AnomalyKind_MISSING)): communityB}
+	if !maps.Equal(got, want) {
+		t.Errorf("signalled anomalies after the migration %q, want %q", got, want)
+	}
 }
