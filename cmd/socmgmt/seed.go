@@ -202,31 +202,30 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 	s := newSeeder(registryv1.NewRegistryServiceClient(conn), cfg.concurrency, progress)
 	sum, err := s.seed(ctx, plan)
 	sum.write(out, cfg, time.Since(start))
-	if err == nil {
-		err = seedPendingTransfers(ctx, cfg, priv, s, plan, out)
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		err = seedDeathReports(ctx, cfg, priv, s, plan, out)
+	for _, step := range []struct {
+		skip bool
+		run  func() error
+	}{
+		{false, func() error { return seedPendingTransfers(ctx, cfg, priv, s, plan, out) }},
+		{false, func() error { return seedDeathReports(ctx, cfg, priv, s, plan, out) }},
+		{cfg.activityAddr == "", func() error { return seedActivities(ctx, cfg, token, s.client, plan, out, progress) }},
+		{false, func() error { return seedPension(ctx, cfg, plan, priv, out, progress) }},
+		{false, func() error { return seedDeathCases(ctx, cfg, priv, s.client, plan, out, progress) }},
+		{cfg.handoverAddr == "", func() error { return seedHandovers(ctx, cfg, priv, s.client, plan, out, progress) }},
+		{cfg.caseworkAddr == "", func() error { return seedCasework(ctx, cfg, priv, s.client, plan, out, progress) }},
+		{false, func() error { return writeSupervisorTokens(out, priv, plan, time.Now()) }},
+	} {
+		if step.skip {
+			continue
+		}
+		if err := step.run(); err != nil {
+			return err
+		}
 	}
-	if err == nil && cfg.activityAddr != "" {
-		err = seedActivities(ctx, cfg, token, s.client, plan, out, progress)
-	}
-	if err == nil {
-		err = seedPension(ctx, cfg, plan, priv, out, progress)
-	}
-	if err == nil {
-		err = seedDeathCases(ctx, cfg, priv, s.client, plan, out, progress)
-	}
-	if err == nil && cfg.handoverAddr != "" {
-		err = seedHandovers(ctx, cfg, priv, s.client, plan, out, progress)
-	}
-	if err == nil && cfg.caseworkAddr != "" {
-		err = seedCasework(ctx, cfg, priv, s.client, plan, out, progress)
-	}
-	if err == nil {
-		err = writeSupervisorTokens(out, priv, plan, time.Now())
-	}
-	return err
+	return nil
 }
 
 // tally counts the outcomes of one kind of operation.

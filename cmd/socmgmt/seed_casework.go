@@ -70,9 +70,9 @@ func seedCasework(ctx context.Context, cfg seedConfig, priv ed25519.PrivateKey, 
 type caseworkSeeder struct {
 	*seeder
 	casework caseworkv1.CaseworkServiceClient
-	signer *authn.Signer
-	seed   uint64
-	now    time.Time
+	signer   *authn.Signer
+	seed     uint64
+	now      time.Time
 }
 
 // as returns ctx with a token for p.
