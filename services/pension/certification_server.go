@@ -10,6 +10,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) RecordCertification(ctx context.Context, req *pb.RecordCertific
 	}
 	var v fault.Violations
 	checkRetireeID(&v, req.RetireeId)
-	checkCertification(&v, req.Certification, s.now())
+	checkCertification(&v, req.Certification, s.now().In(workdays.ChinaTime))
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, err)
 	}

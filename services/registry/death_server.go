@@ -193,7 +193,7 @@ func (s *Server) checkDeathReport(req *pb.CreateDeathReportRequest) error {
 func (s *Server) checkDateOfDeath(v *fault.Violations, date string) {
 	if date == "" {
 		v.Add("dateOfDeath", "required")
-	} else if d := parseDate(v, "dateOfDeath", date); !d.IsZero() && d.After(s.now()) {
+	} else if d := parseDate(v, "dateOfDeath", date); !d.IsZero() && dateOnly(d) > dayOf(s.now()) { // days are China's
 		v.Add("dateOfDeath", "in the future")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -563,7 +564,7 @@ func (s *Server) ChangeRetireeStatus(ctx context.Context, req *pb.ChangeRetireeS
 	if err != nil {
 		return nil, err
 	}
-	if err := checkStatusChange(req, s.now()); err != nil {
+	if err := checkStatusChange(req, s.now().In(workdays.ChinaTime)); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	c := StatusChange{Status: req.Status, EffectiveOn: req.EffectiveOn, Reason: req.Reason, Etag: req.Etag}

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -191,32 +190,13 @@ const maxMaxWatchers = 10_000
 // signals.go) under the contract of socmgmt.feed.v1, served by
 // signalfeed.Feed.Serve. Role service or admin.
 func (s *Server) WatchWorkSignals(req *pb.WatchWorkSignalsRequest, stream pb.RegistryService_WatchWorkSignalsServer) error {
-	ctx := stream.Context()
-	if _, err := authn.Require(ctx, authn.RoleService, authn.RoleAdmin); err != nil {
-		return err
-	}
-	// The stream's own failures (the consumer went) pass as they are,
-	// as WatchRetirees passes them.
-	var streamErr error
-	keep := func(err error) error {
-		streamErr = err
-		return err
-	}
-	err := s.store.Signals().Serve(ctx, signalfeed.Watch{
+	return s.store.Signals().Handle(stream.Context(), signalfeed.Handler{
 		SinceRevision: req.SinceRevision, Epoch: req.Epoch,
-		SendHeader: func() error { return keep(stream.SendHeader(nil)) },
+		SendHeader: func() error { return stream.SendHeader(nil) },
 		Send: func(ev *feedv1.SignalEvent) error {
-			return keep(stream.Send(&pb.WatchWorkSignalsResponse{Event: ev}))
+			return stream.Send(&pb.WatchWorkSignalsResponse{Event: ev})
 		},
 		Stopping: s.stopping,
+		Fail:     s.fail,
 	})
-	switch {
-	case err == nil:
-		return nil
-	case err == streamErr: //nolint:errorlint // the very error a send returned
-		return err
-	case errors.Is(err, signalfeed.ErrStopping):
-		return errStreamStopping
-	}
-	return s.fail(ctx, err)
 }
