@@ -108,8 +108,10 @@ func TestOutboxRegistryDownAtCompletion(t *testing.T) {
 	if resp.Handover.State != pb.Handover_COMPLETED || resp.Handover.Delivery.GetState() != pb.Delivery_PENDING {
 		t.Fatalf("after complete: %v %v", resp.Handover.State, resp.Handover.Delivery)
 	}
-	w.waitDelivery(h.Id, "retried against the stopped registry", func(d *pb.Delivery) bool {
-		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: Unavailable")
+	// The venue goes to activity on its own; under load it may come
+	// after the third failed attempt at registry.
+	w.waitDelivery(h.Id, "retried against the stopped registry, the venue delivered", func(d *pb.Delivery) bool {
+		return d.GetAttempts() >= 3 && strings.HasPrefix(d.GetLastError(), "registry: Unavailable") && d.GetDelivered() >= 1
 	})
 	got := w.get(h.Id)
 	if got.Delivery.State != pb.Delivery_PENDING || got.Delivery.Delivered != 1 {
