@@ -116,7 +116,7 @@ func (s *Store) recordVisit(tx *bolt.Tx, st *registryv1.RetireeState, in *pb.Vis
 	}
 	now := s.now()
 	v := proto.Clone(in).(*pb.Visit)
-	v.Id, v.CommunityId = unusedID(tx.Bucket(bucketVisits)), st.CommunityId
+	v.Id, v.CommunityId = unusedID(tx.Bucket(bucketVisits), nil), st.CommunityId
 	v.RecordedBy, v.RecordTime, v.FollowUpItemId, v.DeathReportId = actor.Subject, timestamppb.New(now), "", ""
 	p, err := storedProfile(tx, st.Id)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -38,6 +39,11 @@ type ItemSpec struct {
 	Source, SourceKey string
 	// Actor is who made it: a token subject, or "casework".
 	Actor string
+	// IDs, when set, names the item from a group of ids made together
+	// (one transaction of a bulk schedule): stored under ids with one
+	// prefix, a transaction's items sit side by side in the B+tree and
+	// dirty a few pages rather than one each.
+	IDs *inputcheck.OpaqueIDGroup
 	// Reopen: when the source opens again a cause it had resolved (a
 	// package returned and submitted again, a certification due again in
 	// another community), a new item is made; otherwise the closed item
@@ -77,7 +83,7 @@ func (s *Store) openItem(tx *bolt.Tx, spec ItemSpec) (it *pb.WorkItem, created b
 	}
 	now := s.now()
 	it = &pb.WorkItem{
-		Id: unusedID(tx.Bucket(bucketItems)), Kind: spec.Kind, Subject: spec.Subject,
+		Id: unusedID(tx.Bucket(bucketItems), spec.IDs), Kind: spec.Kind, Subject: spec.Subject,
 		RetireeId: spec.RetireeID, CommunityId: spec.CommunityID, Priority: spec.Priority,
 		State: pb.WorkState_OPEN, Clock: pb.Clock_ON_TRACK,
 		StartTime: timestamppb.New(spec.Start), DueTime: timestamppb.New(spec.Due),

@@ -251,10 +251,16 @@ func getItem(tx *bolt.Tx, id string) (*pb.WorkItem, error) {
 	return it, nil
 }
 
-// unusedID returns a new id that is not yet a key of b.
-func unusedID(b *bolt.Bucket) string {
+// unusedID returns a new id that is not yet a key of b: of group when
+// one is given, else random.
+func unusedID(b *bolt.Bucket, group *inputcheck.OpaqueIDGroup) string {
 	for {
-		id := inputcheck.NewOpaqueID()
+		id := ""
+		if group != nil {
+			id = group.Next()
+		} else {
+			id = inputcheck.NewOpaqueID()
+		}
 		if b.Get([]byte(id)) == nil {
 			return id
 		}

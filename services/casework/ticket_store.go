@@ -101,7 +101,7 @@ func (s *Store) newTicket(tx *bolt.Tx, in *pb.Ticket, actor Actor, place TicketP
 		return nil, fault.Invalid("ticket.category", "no ticket category has this code")
 	}
 	now := s.now()
-	t.Id = unusedID(tx.Bucket(bucketTickets))
+	t.Id = unusedID(tx.Bucket(bucketTickets), nil)
 	t.State, t.CreateTime = pb.TicketState_TICKET_OPEN, timestamppb.New(now)
 	t.DueTime = timestamppb.New(s.dueOf(cat, now))
 	it, _, err := s.openItem(tx, ItemSpec{
