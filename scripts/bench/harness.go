@@ -397,7 +397,7 @@ func (h *harness) storeKeyArgs(bin string) []string {
 	switch filepath.Base(bin) {
 	case "registry", "pension":
 		return []string{"--audit-key", h.auditKey, "--data-key", h.dataKey}
-	case "activity":
+	case "activity", "casework":
 		return []string{"--audit-key", h.auditKey}
 	}
 	return nil

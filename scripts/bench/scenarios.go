@@ -25,6 +25,7 @@ func scenarios() []scenario {
 		{name: "handover", run: handoverScenario},
 		{name: "handover-agreement", run: agreementScenario},
 		{name: "watchers", run: watchersScenario},
+		{name: "casework", run: caseworkScenario},
 	}
 }
 
