@@ -62,30 +62,39 @@ func run(ctx context.Context, cfg *casework.Config, log *zap.Logger) (err error)
 				zap.Strings("sources", sourceNames(conns)), zap.Bool("sms_sender", gateway != nil))
 		},
 		Setup: func(srv *grpcserver.Server, store *casework.Store) ([]grpcserver.Task, error) {
-			if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
-				return nil, err
-			}
-			caseworkv1.RegisterCaseworkServiceServer(srv.GRPC(), casework.NewServer(store, casework.ServerOptions{Logger: log}))
-			tasks := []grpcserver.Task{
-				// The projection follows registry for as long as the server runs.
-				{Name: "retiree projection", Run: store.Projection().Run},
-				store.SweepTask(cfg.SweepInterval),
-			}
-			followers, err := followerTasks(srv, store, conns, log)
-			if err != nil {
-				return nil, err
-			}
-			tasks = append(append(tasks, careTasks(store, registry)...), followers...)
-			if gateway == nil {
-				return tasks, nil
-			}
-			sender, err := sms.NewSender(store.DB(), store.Outbox(), sms.SenderOptions{
-				Phones: sms.RegistryPhoneBook{Registry: registry}, Gateway: gateway,
-				Logger: log.Named("sms"), CallTimeout: cfg.SMS.Timeout,
-			})
-			return append(tasks, grpcserver.Task{Name: "sms sender", Run: sender.Run}), err
+			return serve(srv, store, conns, registry, gateway, cfg, log)
 		},
 	})
+}
+
+// serve registers the service on srv and returns the tasks that run
+// beside it: the projection, the sweeper, the care tasks, a follower of
+// each source, and the text-message sender when a gateway is configured.
+func serve(srv *grpcserver.Server, store *casework.Store, conns map[string]*grpc.ClientConn, registry registryv1.RegistryServiceClient,
+	gateway sms.Gateway, cfg *casework.Config, log *zap.Logger,
+) ([]grpcserver.Task, error) {
+	if err := projection.RegisterMetrics(srv.Metrics(), store.Projection()); err != nil {
+		return nil, err
+	}
+	caseworkv1.RegisterCaseworkServiceServer(srv.GRPC(), casework.NewServer(store, casework.ServerOptions{Logger: log}))
+	tasks := []grpcserver.Task{
+		// The projection follows registry for as long as the server runs.
+		{Name: "retiree projection", Run: store.Projection().Run},
+		store.SweepTask(cfg.SweepInterval),
+	}
+	followers, err := followerTasks(srv, store, conns, log)
+	if err != nil {
+		return nil, err
+	}
+	tasks = append(append(tasks, careTasks(store, registry)...), followers...)
+	if gateway == nil {
+		return tasks, nil
+	}
+	sender, err := sms.NewSender(store.DB(), store.Outbox(), sms.SenderOptions{
+		Phones: sms.RegistryPhoneBook{Registry: registry}, Gateway: gateway,
+		Logger: log.Named("sms"), CallTimeout: cfg.SMS.Timeout,
+	})
+	return append(tasks, grpcserver.Task{Name: "sms sender", Run: sender.Run}), err
 }
 
 // careTasks are the care visits' tasks: the current month's visit items,
