@@ -32,6 +32,13 @@ func Today(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// EndOfDay is the end of date day (its year, month and day, whatever its
+// zone) in China: the first moment of the next day there, a due date's
+// deadline.
+func EndOfDay(day time.Time) time.Time {
+	return time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, ChinaTime)
+}
+
 //go:embed calendar.txt
 var defaultCalendar string
 

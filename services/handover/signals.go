@@ -46,9 +46,6 @@ var metaSignalBackfill = []byte("signal_backfill")
 
 func taskSignalKey(id string) string    { return "task/" + id }
 func receiveSignalKey(id string) string { return "handover/" + id + "/receive" }
-func endOfDay(d time.Time) time.Time {
-	return time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, workdays.ChinaTime)
-}
 func taskSummary(k pb.HandoverTask_Kind) string {
 	switch k {
 	case pb.HandoverTask_CONTACT_CARD:
@@ -71,7 +68,7 @@ func taskSignal(t *pb.HandoverTask) (*feedv1.WorkSignal, error) {
 		Key: taskSignalKey(t.Id), Kind: feedv1.SignalKind_HANDOVER_TASK_OPEN,
 		SubjectKind: feedv1.SubjectKind_HANDOVER_TASK, SubjectId: t.Id,
 		RetireeId: t.RetireeId, CommunityId: t.CommunityId,
-		DueTime: timestamppb.New(endOfDay(due)), Summary: taskSummary(t.Kind),
+		DueTime: timestamppb.New(workdays.EndOfDay(due)), Summary: taskSummary(t.Kind),
 	}
 	if t.State == pb.HandoverTask_DONE {
 		sig.Resolved, sig.Resolution = true, "task completed"
@@ -115,7 +112,7 @@ func receiveSignal(h *pb.Handover, cal *workdays.Calendar) *feedv1.WorkSignal {
 	return &feedv1.WorkSignal{
 		Key: receiveSignalKey(h.Id), Kind: feedv1.SignalKind_HANDOVER_STEP,
 		SubjectKind: feedv1.SubjectKind_HANDOVER, SubjectId: h.Id, CommunityId: h.CommunityId,
-		StartTime: timestamppb.New(submitted), DueTime: timestamppb.New(endOfDay(due)),
+		StartTime: timestamppb.New(submitted), DueTime: timestamppb.New(workdays.EndOfDay(due)),
 		Summary: fmt.Sprintf("接收移交：企业移交的%d名退休人员的材料待本社区接收", len(h.RetireeIds)),
 	}
 }

@@ -47,11 +47,6 @@ var metaSignalBackfill = []byte("signal_backfill")
 func certSignalKey(id, due string) string { return "cert/" + id + "/" + due }
 func recoverySignalKey(id string) string  { return "recovery/" + id }
 
-// endOfDay is the end of day (a date) in China: a due date's last moment.
-func endOfDay(day time.Time) time.Time {
-	return time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, workdays.ChinaTime)
-}
-
 // certSignalled is a retiree's entry in bucketCertSignalled: the due date
 // signalled, and the earliest certification day that satisfies it (whose
 // next due date is after it under the rule of the sweep).
@@ -71,8 +66,8 @@ func certSignal(id, community string, due time.Time) *feedv1.WorkSignal {
 	return &feedv1.WorkSignal{
 		Key: certSignalKey(id, formatDate(due)), Kind: feedv1.SignalKind_CERTIFICATION_DUE,
 		SubjectKind: feedv1.SubjectKind_RETIREE, SubjectId: id, RetireeId: id, CommunityId: community,
-		StartTime: timestamppb.New(endOfDay(due.AddDate(0, 0, -certDueSoonDays-1))),
-		DueTime:   timestamppb.New(endOfDay(due)),
+		StartTime: timestamppb.New(workdays.EndOfDay(due.AddDate(0, 0, -certDueSoonDays-1))),
+		DueTime:   timestamppb.New(workdays.EndOfDay(due)),
 		Summary:   "待认证：提醒老人在" + formatDate(due) + "前完成领取养老金资格认证",
 	}
 }
@@ -325,7 +320,7 @@ func signalRecovery(tx *bolt.Tx, f *signalfeed.Feed, c *pb.RecoveryCase) error {
 	return f.Emit(tx, &feedv1.WorkSignal{
 		Key: recoverySignalKey(c.Id), Kind: feedv1.SignalKind_RECOVERY_CASE_DUE,
 		SubjectKind: feedv1.SubjectKind_RECOVERY_CASE, SubjectId: c.Id, RetireeId: c.RetireeId, CommunityId: c.CommunityId,
-		DueTime: timestamppb.New(endOfDay(day)),
+		DueTime: timestamppb.New(workdays.EndOfDay(day)),
 		Summary: "追回多发养老金：跟进家属在" + due + "前还款",
 	})
 }

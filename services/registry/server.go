@@ -243,7 +243,7 @@ func (s *Server) reportDay(asOf string) (string, time.Time, error) {
 	if err := v.Err(); err != nil {
 		return "", time.Time{}, err
 	}
-	end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, workdays.ChinaTime).Add(-time.Nanosecond)
+	end := workdays.EndOfDay(day).Add(-time.Nanosecond)
 	return asOf, end, nil
 }
 

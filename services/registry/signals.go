@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -38,7 +37,7 @@ func deathSignalKey(id string) string { return "death-report/" + id }
 func deathSignal(d *pb.DeathReport, cal *workdays.Calendar) *feedv1.WorkSignal {
 	filed := d.ReportTime.AsTime()
 	due, _ := cal.AddWorkingDays(workdays.Today(filed), deathVerificationDays)
-	end := time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 0, 0, workdays.ChinaTime)
+	end := workdays.EndOfDay(due)
 	return &feedv1.WorkSignal{
 		Key: deathSignalKey(d.Id), Kind: feedv1.SignalKind_DEATH_REPORT_UNVERIFIED,
 		SubjectKind: feedv1.SubjectKind_DEATH_REPORT, SubjectId: d.Id,
