@@ -30,9 +30,11 @@ var (
 
 // Bounds of a visit.
 const (
-	maxNeeds      = 10
-	maxNeedLen    = 100
-	maxVisitor    = 100
+	maxNeeds   = 10
+	maxNeedLen = 100
+	// maxVisitor is registry's bound on a reporter's name: a visit that
+	// found the retiree deceased files its visitor as the reporter.
+	maxVisitor    = 64
 	maxReferral   = 200
 	maxVisitNote  = 1000
 	maxVisitsBack = 90 * 24 * time.Hour

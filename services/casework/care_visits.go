@@ -174,7 +174,9 @@ func (s *Store) applyOutcome(tx *bolt.Tx, st *registryv1.RetireeState, v *pb.Vis
 		}
 	case pb.VisitOutcome_NO_CONTACT:
 		p.FailedContacts++
-		if p.FailedContacts < 2 || st.Status != registryv1.RetireeStatus_LIVING {
+		// The second failure in a row, once: a third before registry's
+		// answer has come back through the projection asks again nothing.
+		if p.FailedContacts != 2 || st.Status != registryv1.RetireeStatus_LIVING {
 			return nil
 		}
 		if err := s.enqueueCare(tx, cmdStatusChange, v.Id, &registryv1.ChangeRetireeStatusRequest{

@@ -522,11 +522,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			"enterprise": {pd, na, na}, "service": {ok, na, na},
 		},
 		// --- roster statuses (A)
-		// The service role (casework's care outbox) sets a LIVING retiree
-		// LOST_CONTACT, and back (TestServiceStatusChangesNarrow).
+		// Of the services, only casework's care outbox sets a LIVING
+		// retiree LOST_CONTACT, and back (TestServiceStatusChangesNarrow);
+		// the matrix's service is handover.
 		"ChangeRetireeStatus": {
 			"admin": {ok, ok, nf}, "bureau": {ok, ok, nf}, "clerk": {ok, pd, pd},
-			"enterprise": {pd, pd, pd}, "service": {ok, ok, nf},
+			"enterprise": {pd, pd, pd}, "service": {pd, pd, pd},
 		},
 		// --- registers and exports (E): a community's register.
 		"ExportRegister": {

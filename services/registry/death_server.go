@@ -136,9 +136,9 @@ func (s *Server) CreateDeathReport(ctx context.Context, req *pb.CreateDeathRepor
 	if err != nil {
 		return nil, err
 	}
-	// The service role (casework's care outbox) files only what a clerk's
-	// visit found: source CLERK_VISIT.
-	if p.Is(authn.RoleService) && req.Source != pb.DeathReportSource_CLERK_VISIT {
+	// The service role files only as casework's care outbox, and only
+	// what a clerk's visit found: source CLERK_VISIT.
+	if p.Is(authn.RoleService) && (p.Subject != caseworkSubject || req.Source != pb.DeathReportSource_CLERK_VISIT) {
 		return nil, authn.ErrPermissionDenied
 	}
 	if err := s.checkDeathReport(req); err != nil {

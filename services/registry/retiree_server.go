@@ -126,6 +126,11 @@ func guard(p *authn.Principal) func(*pb.Retiree) error {
 // answer) may only set a LIVING retiree LOST_CONTACT and a LOST_CONTACT
 // one LIVING again; a change already made passes, so that registry
 // answers STATUS_UNCHANGED to a repeated call.
+// caseworkSubject is the service whose care outbox alone, of the
+// services, may change a retiree's status (LIVING and LOST_CONTACT) and
+// file a death report (CLERK_VISIT): another service's token is refused.
+const caseworkSubject = "casework"
+
 func guardStatusChange(p *authn.Principal, to pb.RetireeStatus) func(*pb.Retiree) error {
 	g := guard(p)
 	return func(r *pb.Retiree) error {
@@ -563,6 +568,9 @@ func (s *Server) ChangeRetireeStatus(ctx context.Context, req *pb.ChangeRetireeS
 	p, err := authn.Require(ctx, append(retireeEditors, authn.RoleService)...)
 	if err != nil {
 		return nil, err
+	}
+	if p.Is(authn.RoleService) && p.Subject != caseworkSubject {
+		return nil, authn.ErrPermissionDenied
 	}
 	if err := checkStatusChange(req, s.now().In(workdays.ChinaTime)); err != nil {
 		return nil, s.fail(ctx, err)
