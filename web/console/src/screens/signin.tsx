@@ -7,6 +7,9 @@ import { type Role, signIn } from "../session";
 import { Field, Title } from "../ui";
 
 interface DevIdentity {
+  /** A stable key: clerk-a, clerk-b, street, district, bureau, admin, ... */
+  key: string;
+  /** What the button says, in Chinese (e.g. "社区专干（示范社区一）"). */
   label: string;
   role: Role;
   token: string;
@@ -62,8 +65,8 @@ export function SignInScreen() {
           <h2 id="dev-title">开发环境身份（仅供开发使用）</h2>
           <ul>
             {dev.map((d) => (
-              <li key={d.label}>
-                <button type="button" data-dev-identity={d.label} onClick={() => setError(signIn(d.token) ?? "")}>
+              <li key={d.key}>
+                <button type="button" data-dev-identity={d.key} onClick={() => setError(signIn(d.token) ?? "")}>
                   {d.label}（{roleNames[d.role] ?? d.role}）
                 </button>
               </li>
