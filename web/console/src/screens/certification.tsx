@@ -145,14 +145,19 @@ function DueList(props: { list: "overdue" | "dueSoon"; community: string; onCert
   }, [props.community, page]);
   const rows = (load.data?.rows ?? []).filter((r) => !gone.has(r.retireeId ?? ""));
   const title = listTitles[props.list];
+  const heading = useRef<HTMLHeadingElement>(null);
   const certified = (r: Due, method: Method) => {
+    heading.current?.focus();
     setGone(new Set(gone).add(r.retireeId ?? ""));
     setOpen("");
     props.onCertified(`已记录 ${r.name ?? ""} 的${methodNames[method]}（${chinaToday()}）。`);
   };
   return (
     <section data-list={props.list} aria-labelledby={`list-${props.list}`}>
-      <h2 id={`list-${props.list}`}>{title}</h2>
+      <h2 id={`list-${props.list}`} ref={heading} tabIndex={-1}>
+        {title}
+        {!page && load.data && !load.data.next && `（${rows.length} 人）`}
+      </h2>
       <ErrorNotice error={load.error} onReload={load.reload} />
       <Loading show={load.loading} />
       {!load.loading && !load.error && rows.length === 0 && <p>本页没有需要认证的人员。</p>}

@@ -492,10 +492,16 @@ function Actions(props: {
   done: string;
 }) {
   const verbs = verbsFor(props.s, props.h);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (props.done) heading.current?.focus();
+  }, [props.done]);
   const step: StepProps = { h: props.h, onStep: props.onStep, onReload: props.onReload, onCancel: () => props.setOpen("") };
   return (
     <section aria-labelledby="ho-actions">
-      <h2 id="ho-actions">办理</h2>
+      <h2 id="ho-actions" ref={heading} tabIndex={-1}>
+        办理
+      </h2>
       <Done text={props.done} />
       {verbs.length === 0 ? (
         <p>{props.h.state === "SUBMITTED" ? "您的角色不办理本移交的接收步骤。" : `本移交${named(stateNames, props.h.state)}，没有可办理的步骤。`}</p>
@@ -545,7 +551,7 @@ function Problems({ error, shown }: { error: ApiError | null; shown: string[] })
         const label = problemLabels.find(([p]) => k.startsWith(p))?.[1];
         return (
           <li key={k}>
-            {label ? `${label}（${k}）` : k}：{msg}
+            {label ?? k}：{msg}
           </li>
         );
       })}
