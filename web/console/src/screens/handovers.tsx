@@ -482,6 +482,12 @@ interface StepProps {
   onCancel: () => void;
 }
 
+function noStepsText(s: Session, h: Handover): string {
+  if (h.state !== "SUBMITTED") return `本移交${named(stateNames, h.state)}，没有可办理的步骤。`;
+  if (s.role === "clerk") return "本移交由接收单位（街道或区）统一接收，您可查看本社区的部分。";
+  return "您的角色不办理本移交的接收步骤。";
+}
+
 function Actions(props: {
   s: Session;
   h: Handover;
@@ -504,7 +510,7 @@ function Actions(props: {
       </h2>
       <Done text={props.done} />
       {verbs.length === 0 ? (
-        <p>{props.h.state === "SUBMITTED" ? "您的角色不办理本移交的接收步骤。" : `本移交${named(stateNames, props.h.state)}，没有可办理的步骤。`}</p>
+        <p>{noStepsText(props.s, props.h)}</p>
       ) : (
         <div class="row" role="group" aria-label="可办理的步骤">
           {verbs.map((v) => (
