@@ -84,9 +84,15 @@ async function allOccurrences(query: { communityId?: string; venueId?: string; f
 
 /** The communities the caller works for: the token's, else those the socialisation report shows. */
 export async function visibleCommunities(s: Session): Promise<{ id: string; name: string }[]> {
-  if (s.communities.length > 0 && s.role === "clerk") return s.communities.map((id) => ({ id, name: id }));
-  const r = must(await api.GET("/v1/reports/socialisation", { params: { query: { groupBy: "community" } } }));
-  return (r.rows ?? []).map((row) => ({ id: row.key ?? "", name: row.name || row.key || "" }));
+  const own = s.communities.map((id) => ({ id, name: id }));
+  try {
+    const r = must(await api.GET("/v1/reports/socialisation", { params: { query: { groupBy: "community" } } }));
+    const rows = (r.rows ?? []).map((row) => ({ id: row.key ?? "", name: row.name || row.key || "" }));
+    return rows.length > 0 ? rows : own;
+  } catch (e) {
+    if (own.length > 0) return own;
+    throw e;
+  }
 }
 
 export function ActivitiesScreen({ s, id }: { s: Session; id: string }) {
@@ -265,6 +271,24 @@ interface Draft {
   description: string;
 }
 
+/** The draft as the form holds it when submitted (robust to fast input). */
+function readDraft(form: HTMLFormElement): Draft {
+  const f = new FormData(form);
+  const v = (k: string) => String(f.get(k) ?? "");
+  return {
+    title: v("title"),
+    category: v("category") as Category,
+    venueId: v("venueId"),
+    startDate: v("startDate"),
+    startTime: v("startTime"),
+    durationMinutes: v("durationMinutes"),
+    capacity: v("capacity"),
+    weekly: f.get("weekly") !== null,
+    weeks: v("weeks"),
+    description: v("description"),
+  };
+}
+
 /** The sessions a draft asks for, as [start, end) in ms. */
 function draftSessions(d: Draft): [number, number][] {
   const start = new Date(`${d.startDate}T${d.startTime}:00+08:00`).getTime();
@@ -290,9 +314,12 @@ async function findClash(d: Draft): Promise<Clash> {
   const clashes = (ss: [number, number][]) => spans.filter(([a, b]) => ss.some(([s, e]) => a < e && s < b));
   const booked = taken.filter((_, i) => clashes(sessions).includes(spans[i]));
   const len = sessions[0][1] - sessions[0][0];
-  for (let t = day0 + 7 * hour; t + len <= day0 + 21 * hour; t += hour / 2) {
+  const later: number[] = [];
+  const earlier: number[] = [];
+  for (let t = day0 + 7 * hour; t + len <= day0 + 21 * hour; t += hour / 2) (t > sessions[0][0] ? later : earlier).push(t);
+  for (const t of [...later, ...earlier.reverse()]) {
     const shift = t - sessions[0][0];
-    if (clashes(sessions.map(([s, e]) => [s + shift, e + shift])).length === 0 && shift !== 0) {
+    if (shift !== 0 && clashes(sessions.map(([s, e]) => [s + shift, e + shift])).length === 0) {
       return { booked, alternative: chinaClock(chinaISO(t)) };
     }
   }
@@ -315,10 +342,12 @@ function CreateActivity(p: { communityId: string; venues: Schemas["v1Venue"][]; 
   const [clash, setClash] = useState<Clash | null>(null);
   const set = (k: keyof Draft) => (e: Event) => {
     const t = e.currentTarget as HTMLInputElement;
-    setD({ ...d, [k]: t.type === "checkbox" ? t.checked : t.value });
+    const v = t.type === "checkbox" ? t.checked : t.value;
+    setD((prev) => ({ ...prev, [k]: v }));
   };
-  const create = useAction(async () => {
+  const create = useAction(async (form: HTMLFormElement) => {
     setClash(null);
+    const d = readDraft(form);
     const [[start, end]] = draftSessions(d);
     const body: Activity = {
       communityId: p.communityId,
@@ -344,7 +373,7 @@ function CreateActivity(p: { communityId: string; venues: Schemas["v1Venue"][]; 
   const err = create.error;
   const submit = (e: Event) => {
     e.preventDefault();
-    void create.run();
+    void create.run(e.currentTarget as HTMLFormElement);
   };
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="new-activity-title">
@@ -398,7 +427,7 @@ function CreateActivity(p: { communityId: string; venues: Schemas["v1Venue"][]; 
         <textarea id={id} name="description" rows={2} value={d.description} onInput={set("description")} aria-describedby={describedBy} />
       )} />
       <ErrorNotice error={create.failure} />
-      {clash && <ClashNotice clash={clash} onUse={(t) => { setD({ ...d, startTime: t }); setClash(null); create.clear(); }} />}
+      {clash && <ClashNotice clash={clash} onUse={(t) => { setD((prev) => ({ ...prev, startTime: t })); setClash(null); create.clear(); }} />}
       <button type="submit" class="primary" data-action="create-activity" disabled={create.busy}>
         创建
       </button>
@@ -507,14 +536,38 @@ interface Person {
   name: string;
 }
 
-/** Names of retirees by id, read one by one (each read is audited, as on the roster). */
-async function namesOf(ids: string[]): Promise<Record<string, Person>> {
+/** Names already read in this tab (a name does not change between two loads of a page). */
+const known = new Map<string, Person>();
+
+/**
+ * Names of retirees by id (each read costs the caller's personal-read
+ * budget, so names are remembered): a few are read one by one; many from the
+ * community's roster pages (a handful of calls instead of one per row),
+ * then one by one for any not found there.
+ */
+async function namesOf(ids: string[], communityId = ""): Promise<Record<string, Person>> {
   const out: Record<string, Person> = {};
+  const want = new Set(ids.filter((id) => id && !known.has(id)));
+  for (const id of ids) if (known.has(id)) out[id] = known.get(id) as Person;
+  if (want.size > 8 && communityId) {
+    let pageToken: string | undefined;
+    for (let i = 0; i < 10 && want.size > 0; i++) {
+      const r = must(await api.GET("/v1/retirees", { params: { query: { communityId, pageSize: 100, pageToken } } }));
+      for (const x of r.retirees ?? []) {
+        if (!x.id) continue;
+        known.set(x.id, { name: x.name ?? x.id });
+        if (want.delete(x.id)) out[x.id] = { name: x.name ?? x.id };
+      }
+      pageToken = r.nextPageToken;
+      if (!pageToken) break;
+    }
+  }
   await Promise.all(
-    ids.map(async (id) => {
+    [...want].map(async (id) => {
       try {
         const r = must(await api.GET("/v1/retirees/{id}", { params: { path: { id } } }));
         out[id] = { name: r.name ?? id };
+        known.set(id, out[id]);
       } catch {
         out[id] = { name: id };
       }
@@ -527,9 +580,9 @@ function Registrations({ activity, onNote }: { activity: Activity; onNote: (t: s
   const [page, setPage] = useState<string[]>([""]);
   const token = page[page.length - 1];
   const regs = useLoad(async () => {
-    const r = must(await api.GET("/v1/activities/{activityId}/registrations", { params: { path: { activityId: activity.id ?? "" }, query: { pageSize: 200, pageToken: token || undefined } } }));
+    const r = must(await api.GET("/v1/activities/{activityId}/registrations", { params: { path: { activityId: activity.id ?? "" }, query: { pageSize: 100, pageToken: token || undefined } } }));
     const list = r.registrations ?? [];
-    return { list, next: r.nextPageToken, names: await namesOf(list.map((x) => x.retireeId ?? "")) };
+    return { list, next: r.nextPageToken, names: await namesOf(list.map((x) => x.retireeId ?? ""), activity.communityId) };
   }, [activity.id, token]);
   const list = regs.data?.list ?? [];
   const names = regs.data?.names ?? {};
@@ -612,8 +665,8 @@ const regStateNames: Record<NonNullable<Registration["state"]>, string> = {
 
 function RegisterForm({ activity, onDone }: { activity: Activity; onDone: (t: string) => void }) {
   const [retireeId, setRetireeId] = useState("");
-  const reg = useAction(async () => {
-    const r = must(await api.POST("/v1/activities/{activityId}/registrations", { params: { path: { activityId: activity.id ?? "" } }, body: { retireeId: retireeId.trim() } }));
+  const reg = useAction(async (id: string) => {
+    const r = must(await api.POST("/v1/activities/{activityId}/registrations", { params: { path: { activityId: activity.id ?? "" } }, body: { retireeId: id } }));
     const n = (await namesOf([r.retireeId ?? ""]))[r.retireeId ?? ""].name;
     onDone(r.state === "WAITLISTED" ? `名额已满，${n} 已进入候补名单（第 ${r.position} 位报名）。` : `${n} 报名成功。`);
     setRetireeId("");
@@ -621,7 +674,7 @@ function RegisterForm({ activity, onDone }: { activity: Activity; onDone: (t: st
   return (
     <div class="panel">
       <h3>报名</h3>
-      <form class="row" onSubmit={(e) => { e.preventDefault(); void reg.run(); }}>
+      <form class="row" onSubmit={(e) => { e.preventDefault(); void reg.run(String(new FormData(e.currentTarget).get("retireeId") ?? "").trim()); }}>
         <Field label="退休人员编号" name="retireeId" error={reg.error} hint="可在下方按姓名查找后选择" render={({ id, describedBy }) => (
           <input id={id} name="retireeId" required autoComplete="off" value={retireeId} onInput={(e) => setRetireeId(e.currentTarget.value)} aria-describedby={describedBy} />
         )} />
@@ -639,12 +692,12 @@ function RegisterForm({ activity, onDone }: { activity: Activity; onDone: (t: st
 function RosterPick({ communityId, onPick }: { communityId: string; onPick: (id: string) => void }) {
   const [q, setQ] = useState("");
   const [found, setFound] = useState<Schemas["v1Retiree"][] | null>(null);
-  const search = useAction(async () => {
+  const search = useAction(async (name: string) => {
     const out: Schemas["v1Retiree"][] = [];
     let pageToken: string | undefined;
     for (let i = 0; i < 5; i++) {
-      const r = must(await api.GET("/v1/retirees", { params: { query: { communityId, status: "LIVING", pageSize: 200, pageToken } } }));
-      out.push(...(r.retirees ?? []).filter((x) => (x.name ?? "").includes(q.trim())));
+      const r = must(await api.GET("/v1/retirees", { params: { query: { communityId, status: "LIVING", pageSize: 100, pageToken } } }));
+      out.push(...(r.retirees ?? []).filter((x) => (x.name ?? "").includes(name)));
       pageToken = r.nextPageToken;
       if (!pageToken || out.length >= 20) break;
     }
@@ -652,7 +705,7 @@ function RosterPick({ communityId, onPick }: { communityId: string; onPick: (id:
   });
   return (
     <>
-      <form class="row" onSubmit={(e) => { e.preventDefault(); if (q.trim()) void search.run(); }}>
+      <form class="row" onSubmit={(e) => { e.preventDefault(); const n = String(new FormData(e.currentTarget).get("retireeName") ?? "").trim(); if (n) void search.run(n); }}>
         <Field label="按姓名查找本社区人员" name="retireeName" render={({ id }) => (
           <input id={id} name="retireeName" autoComplete="off" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         )} />
@@ -692,7 +745,8 @@ function RosterPick({ communityId, onPick }: { communityId: string; onPick: (id:
 
 function Attendance(p: { activity: Activity; confirmed: Registration[]; name: (id?: string) => string; onNote: (t: string) => void }) {
   const sessions = useLoad(() => sessionsOf(p.activity), [p.activity.id]);
-  const list = (sessions.data ?? []).filter((o) => o.state !== "CANCELLED");
+  const now = Date.now();
+  const list = (sessions.data ?? []).filter((o) => o.state !== "CANCELLED" && new Date(o.startTime ?? "").getTime() <= now);
   const today = chinaToday();
   const preferred = list.find((o) => chinaDate(o.startTime) === today) ?? [...list].reverse().find((o) => chinaDate(o.startTime) < today) ?? list[0];
   const [chosen, setChosen] = useState("");
@@ -713,6 +767,8 @@ function Attendance(p: { activity: Activity; confirmed: Registration[]; name: (i
     <form class="panel" aria-labelledby="att-title" onSubmit={(e) => { e.preventDefault(); void rec.run(); }}>
       <h3 id="att-title">记录出席</h3>
       <ErrorNotice error={sessions.error} />
+      <Loading show={sessions.loading} />
+      {sessions.data && list.length === 0 && <p class="hint">还没有已开始的场次；活动当天开始后即可记录出席。</p>}
       <Field label="场次" name="occurrenceStart" error={rec.error} render={({ id, describedBy }) => (
         <select id={id} name="occurrenceStart" value={occurrenceStart} onChange={(e) => setChosen(e.currentTarget.value)} aria-describedby={describedBy}>
           {list.map((o) => (
@@ -742,8 +798,8 @@ function Attendance(p: { activity: Activity; confirmed: Registration[]; name: (i
 function CancelActivity({ activity, onDone }: { activity: Activity; onDone: () => void }) {
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState("");
-  const cancel = useAction(async () => {
-    must(await api.POST("/v1/activities/{id}:cancel", { params: { path: { id: activity.id ?? "" } }, body: { reason: reason.trim() } }));
+  const cancel = useAction(async (why: string) => {
+    must(await api.POST("/v1/activities/{id}:cancel", { params: { path: { id: activity.id ?? "" } }, body: { reason: why } }));
     setOpen(false);
   }, onDone);
   if (!open) {
@@ -756,7 +812,7 @@ function CancelActivity({ activity, onDone }: { activity: Activity; onDone: () =
     );
   }
   return (
-    <form class="panel" onSubmit={(e) => { e.preventDefault(); void cancel.run(); }}>
+    <form class="panel" onSubmit={(e) => { e.preventDefault(); void cancel.run(String(new FormData(e.currentTarget).get("reason") ?? "").trim()); }}>
       <Field label="取消原因" name="reason" error={cancel.error} render={({ id, describedBy }) => (
         <input id={id} name="reason" required value={reason} onInput={(e) => setReason(e.currentTarget.value)} aria-describedby={describedBy} />
       )} />
