@@ -380,7 +380,7 @@ function CreateActivity(p: { communityId: string; venues: Schemas["v1Venue"][]; 
       <h2 id="new-activity-title">新建活动</h2>
       <div class="row">
         <Field label="活动名称" name="title" error={err} render={({ id, describedBy }) => (
-          <input id={id} name="title" required maxLength={100} value={d.title} onInput={set("title")} aria-describedby={describedBy} />
+          <input id={id} name="title" required maxLength={100} autoFocus value={d.title} onInput={set("title")} aria-describedby={describedBy} />
         )} />
         <Field label="类别" name="category" error={err} render={({ id, describedBy }) => (
           <select id={id} name="category" value={d.category} onChange={set("category")} aria-describedby={describedBy}>
