@@ -197,6 +197,9 @@ function CommunityCalendar({ communityId }: { communityId: string }) {
           下个月
         </button>
       </nav>
+      <p class="visually-hidden" role="status">
+        {occ.loading ? "" : `已显示 ${month.slice(0, 4)}年${Number(month.slice(5))}月，共 ${occ.data?.length ?? 0} 场活动`}
+      </p>
       <ErrorNotice error={occ.error} />
       <Loading show={occ.loading} />
       <MonthTable month={month} occurrences={occ.data ?? []} venueName={venueName} />
