@@ -2,7 +2,7 @@
 // choice; a clerk of several picks one of theirs; street and district
 // supervisors pick one of their area (or, where the API allows it, the
 // whole area); bureau and admin pick any. The list comes from
-// GET /v1/communities, filtered to the supervisor's street or district.
+// GET /v1/communities, narrowed to the supervisor's street or district.
 import { useEffect } from "preact/hooks";
 import { api, must, type Schemas } from "../api";
 import type { Session } from "../session";
@@ -15,11 +15,12 @@ export function useCommunities(s: Session) {
   const fixed = s.role === "clerk";
   return useLoad<Community[]>(async () => {
     if (fixed) return s.communities.map((id) => ({ id, name: "" }));
-    const query: { pageSize: number; street?: string; district?: string } = { pageSize: 1000 };
-    if (s.role === "street" && s.street) query.street = s.street;
-    if (s.role === "district" && s.district) query.district = s.district;
-    const r = must(await api.GET("/v1/communities", { params: { query } }));
-    return r.communities ?? [];
+    // The API's street and district filters take the names a community
+    // carries; a supervisor's token names its area by division code, the
+    // prefix of its communities' 12-digit codes.
+    const r = must(await api.GET("/v1/communities", { params: { query: { pageSize: 1000 } } }));
+    const area = s.role === "street" ? s.street : s.role === "district" ? s.district : "";
+    return (r.communities ?? []).filter((c) => !area || (c.id ?? "").startsWith(area));
   }, [s.token]);
 }
 

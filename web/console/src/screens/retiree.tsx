@@ -121,6 +121,36 @@ const visitOutcomeNames: Record<Schemas["v1VisitOutcome"], string> = {
   FOUND_DECEASED: "发现已故",
 };
 
+/** Chinese names of the fields a history entry lists. */
+const fieldNames: Record<string, string> = {
+  name: "姓名",
+  phone: "电话",
+  residenceAddress: "居住地址",
+  "residence.kind": "居住地类型",
+  "residence.address": "居住地址",
+  "residence.divisionCode": "居住地区划",
+  "residence.country": "国家或地区",
+  retirementDate: "退休日期",
+  enterpriseCreditCode: "原单位",
+  communityId: "所属社区",
+  managementMode: "管理方式",
+  status: "状态",
+  statusEffectiveOn: "状态生效日期",
+  flags: "特殊群体",
+  carers: "家属与联系人",
+  dateOfDeath: "死亡日期",
+};
+
+/** A history value in Chinese where it is an enum value (or a list of them). */
+function historyValue(v: string | undefined): string {
+  if (!v) return "（空）";
+  const names = { ...statusNames, ...flagNames, ...managementNames, ...residenceNames } as Record<string, string>;
+  return v
+    .split(",")
+    .map((x) => names[x.trim()] ?? x)
+    .join("、");
+}
+
 /** The statuses :changeStatus takes; deaths and moves out are recorded elsewhere. */
 const changeableStatuses: Status[] = ["LIVING", "LOST_CONTACT", "IMPRISONED", "ABROAD"];
 
@@ -454,8 +484,8 @@ function HistorySection({ id, rev }: { id: string; rev: string }) {
                   <ul class="changes">
                     {(e.changes ?? []).map((c, j) => (
                       <li key={j}>
-                        {c.field}：{c.oldValue ? `${c.oldValue} → ` : ""}
-                        {c.newValue || "（空）"}
+                        {fieldNames[c.field ?? ""] ?? c.field}：{c.oldValue ? `${historyValue(c.oldValue)} → ` : ""}
+                        {historyValue(c.newValue)}
                       </li>
                     ))}
                   </ul>
