@@ -199,7 +199,9 @@ function Section(props: { name: string; title: string; children: ComponentChildr
   const hid = `sec-${props.name}`;
   return (
     <section data-section={props.name} class="panel retiree-section" aria-labelledby={hid}>
-      <h2 id={hid}>{props.title}</h2>
+      <h2 id={hid} tabIndex={-1}>
+        {props.title}
+      </h2>
       {props.children}
     </section>
   );
@@ -213,6 +215,8 @@ function StatusSection(props: { s: Session; rt: Retiree; onChanged: (t: string) 
   const done = (t: string) => {
     setForm("");
     props.onChanged(t);
+    // The form is gone: the focus goes to the section's heading.
+    document.getElementById("sec-status")?.focus();
   };
   return (
     <Section name="status" title="基本情况与状态">

@@ -4,7 +4,7 @@
 // from the community's queue, releases it, waits on someone and resumes,
 // and completes it with an outcome; a supervisor may also reassign. Every
 // change sends the item's etag (If-Match) and a conflict says so plainly.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, ifMatch, must, type Schemas } from "../api";
 import { dateTime } from "../labels";
 import { href } from "../router";
@@ -112,10 +112,21 @@ export function WorkScreen({ s }: { s: Session; id: string }) {
     setPage([""]);
     setDone("");
   };
-  const changed = (text: string) => {
+  const [focusOn, setFocusOn] = useState<{ id: string; before: unknown } | null>(null);
+  const changed = (text: string, id = "") => {
     setDone(text);
+    setFocusOn({ id, before: list.data });
     list.reload();
   };
+  // After a change the row's buttons change or the row leaves the list:
+  // once the list came again, the focus goes to the row's first button,
+  // else to the list's caption.
+  useEffect(() => {
+    if (!focusOn || list.loading || list.data === focusOn.before) return;
+    const row = focusOn.id ? document.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(focusOn.id)}"] button`) : null;
+    (row ?? document.querySelector<HTMLElement>("[data-screen=work] table caption"))?.focus();
+    setFocusOn(null);
+  }, [focusOn, list.loading, list.data]);
   return (
     <div data-screen="work">
       <Title>我的工作</Title>
@@ -134,6 +145,7 @@ export function WorkScreen({ s }: { s: Session; id: string }) {
         <ItemTable
           s={s}
           items={list.data.items ?? []}
+          area={supervisor && !f.communityId}
           onChanged={changed}
           onReload={() => {
             setDone("");
@@ -198,12 +210,12 @@ function Counts({ counts }: { counts?: Schemas["v1ClockCounts"] }) {
 
 type Open = { id: string; form: "complete" | "wait" | "release" | "reassign" } | null;
 
-function ItemTable(props: { s: Session; items: Item[]; onChanged: (t: string) => void; onReload: () => void }) {
+function ItemTable(props: { s: Session; items: Item[]; area: boolean; onChanged: (t: string, id: string) => void; onReload: () => void }) {
   const [open, setOpen] = useState<Open>(null);
   if (props.items.length === 0) return <p>没有符合条件的事项。</p>;
   return (
     <table class="work-items">
-      <caption>工作事项</caption>
+      <caption tabIndex={-1}>工作事项</caption>
       <thead>
         <tr>
           <th scope="col">事项</th>
@@ -221,12 +233,13 @@ function ItemTable(props: { s: Session; items: Item[]; onChanged: (t: string) =>
           <ItemRows
             key={it.id}
             s={props.s}
+            area={props.area}
             it={it}
             open={open && open.id === it.id ? open.form : null}
             setOpen={(form) => setOpen(form ? { id: it.id ?? "", form } : null)}
             onChanged={(t) => {
               setOpen(null);
-              props.onChanged(t);
+              props.onChanged(t, it.id ?? "");
             }}
             onReload={() => {
               setOpen(null);
@@ -243,6 +256,7 @@ type FormKind = NonNullable<Open>["form"];
 
 function ItemRows(props: {
   s: Session;
+  area: boolean;
   it: Item;
   open: FormKind | null;
   setOpen: (f: FormKind | null) => void;
@@ -254,7 +268,8 @@ function ItemRows(props: {
   const supervisor = isSupervisor(s);
   const active = it.state === "OPEN" || it.state === "IN_PROGRESS" || it.state === "WAITING";
   const subject = it.subject?.kind === "HANDOVER" ? it.subject.id : "";
-  const label = `${kindNames[it.kind ?? "WORK_KIND_UNSPECIFIED"]}${it.retireeName ? " " + it.retireeName : ""}`;
+  const about = it.retireeName || (it.summary ?? "").slice(0, 30);
+  const label = `${kindNames[it.kind ?? "WORK_KIND_UNSPECIFIED"]}${about ? " " + about : ""}`;
   const claim = useAction(
     () => api.POST("/v1/workItems/{id}:claim", { params: { path: { id: it.id ?? "" } }, body: {}, headers: ifMatch(it.etag) }),
     () => props.onChanged(`已认领：${label}`),
@@ -280,6 +295,7 @@ function ItemRows(props: {
         </td>
         <td>
           {it.retireeId ? <a href={href("retirees", it.retireeId)}>{it.retireeName || "查看人员"}</a> : subject ? <a href={href("handovers", subject)}>查看移交</a> : "—"}
+          {props.area && <div class="work-summary">社区 {it.communityId}</div>}
         </td>
         <td>{dateTime(it.dueTime)}</td>
         <td>{it.clock && clockNames[it.clock] ? <span class={`badge ${clockBadge[it.clock]}`}>{clockNames[it.clock]}</span> : ""}</td>
