@@ -79,6 +79,14 @@ type Config struct {
 	// (--tls-client-cert, --tls-client-key) are the certificate the
 	// gateway presents where they require one. Zero dials plaintext.
 	UpstreamTLS tlsfiles.Client
+	// Console serves the clerks' web console (embedded) at / and
+	// /assets/.
+	Console bool
+	// DevIdentities is a development identities file (internal/
+	// devidentity) whose identities /console/dev-identities offers the
+	// console's sign-in, tokens included. For development only; empty
+	// (the default) leaves the path the API's 404.
+	DevIdentities string
 }
 
 // DefaultUpstreamTimeout is the default of --upstream-timeout: far above
@@ -99,6 +107,7 @@ func DefaultConfig() Config {
 		GCPercent:       procflags.DefaultGCPercent,
 		UpstreamTimeout: DefaultUpstreamTimeout,
 		Tokens:          authn.DefaultTokenPolicy(),
+		Console:         true,
 	}
 }
 
@@ -127,6 +136,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.UpstreamTLS.CAFile, "tls-ca", d.UpstreamTLS.CAFile, "PEM `file` of the CAs that sign the services' certificates: the upstream connections go over TLS (empty: plaintext)")
 	fs.StringVar(&c.UpstreamTLS.CertFile, "tls-client-cert", d.UpstreamTLS.CertFile, "PEM certificate `file` the gateway presents to services that require client certificates (with --tls-client-key)")
 	fs.StringVar(&c.UpstreamTLS.KeyFile, "tls-client-key", d.UpstreamTLS.KeyFile, "PEM private key `file` of --tls-client-cert")
+	fs.BoolVar(&c.Console, "console", d.Console, "serve the clerks' web console at / (false: the API alone)")
+	fs.StringVar(&c.DevIdentities, "dev-identities", d.DevIdentities, "DEVELOPMENT ONLY: `file` of development identities (tokens) that /console/dev-identities offers the console's sign-in to anyone who asks (make run's; never in production)")
 	fs.Func("cors-origins", "comma-separated origins (scheme://host[:port]) whose browser pages may call the API (default none)", func(s string) error {
 		c.CORSOrigins = splitList(s)
 		return nil

@@ -182,7 +182,13 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	// preflights before anything else looks at them; compress sees HEAD
 	// before normalise serves it as GET; conditional sees the ETag that
 	// the mux's forward-response option sets.
-	g.handler = g.observe(noStore(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux))))))
+	// The console's paths are served before all of that, and measured
+	// under one route label; withConsole sends every other path on.
+	site, err := g.withConsole(noStore(withCORS(cfg.CORSOrigins, compress(g.normalise(g.conditional(g.mux))))))
+	if err != nil {
+		return nil, errors.Join(err, g.Close())
+	}
+	g.handler = g.observe(site)
 	return g, nil
 }
 
@@ -228,7 +234,8 @@ func (g *Gateway) newMux() *runtime.ServeMux {
 	)
 }
 
-// ServeHTTP serves the REST routes, /healthz and /openapi.json.
+// ServeHTTP serves the REST routes, /healthz, /openapi.json and the
+// console.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.handler.ServeHTTP(w, r)
 }

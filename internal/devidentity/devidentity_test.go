@@ -1,0 +1,63 @@
+package devidentity
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWriteRead: what Write writes, Read reads back, from a file only its
+// owner may read; Write refuses what Read would.
+func TestWriteRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	if _, err := Read(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	want := File{Identities: []Identity{{Key: "admin", Label: "系统管理员", Role: "admin", Token: "a.b.c"}}}
+	if err := Write(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil || len(got.Identities) != 1 || got.Identities[0] != want.Identities[0] {
+		t.Fatalf("read %+v, %v", got, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v", fi.Mode(), err)
+	}
+	if err := Write(path, File{Identities: []Identity{{Key: "Admin", Label: "x", Role: "admin", Token: "a.b.c"}}}); err == nil {
+		t.Error("a bad key written")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("%d files left in the directory, want 1", len(entries))
+	}
+}
+
+// TestValidate: each kind of bad identity is refused.
+func TestValidate(t *testing.T) {
+	good := Identity{Key: "clerk-a", Label: "社区专干（泰山街社区）", Role: "clerk", Token: "a.b.c"}
+	many := make([]Identity, MaxIdentities+1)
+	for i := range many {
+		many[i] = good
+		many[i].Key = "k" + strings.Repeat("x", i%20) + string(rune('a'+i%26))
+	}
+	tests := map[string][]Identity{
+		"bad key":      {func() Identity { i := good; i.Key = "clerk a"; return i }()},
+		"repeated key": {good, good},
+		"empty label":  {func() Identity { i := good; i.Label = ""; return i }()},
+		"long label":   {func() Identity { i := good; i.Label = strings.Repeat("社", 65); return i }()},
+		"unknown role": {func() Identity { i := good; i.Role = "mayor"; return i }()},
+		"not a JWT":    {func() Identity { i := good; i.Token = "Bearer a.b.c"; return i }()},
+		"too many":     many,
+	}
+	for name, ids := range tests {
+		if err := (File{Identities: ids}).Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := (File{Identities: []Identity{good}}).Validate(); err != nil {
+		t.Errorf("good: %v", err)
+	}
+}
