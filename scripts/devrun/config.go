@@ -38,9 +38,12 @@ key, the ID-number key, the data key and each audited service's audit
 key), and a development CA with a certificate for each program in
 its tls directory: every gRPC port requires mutual TLS, and the gateway
 and the services call each other with their certificates (the gateway's
-REST port stays plain HTTP on loopback). It waits until every process is
-healthy, prints how to use the stack, and stops everything on Ctrl-C or
-SIGTERM.
+REST port stays plain HTTP on loopback). It writes dev-identities.json
+in the data directory, an admin and a bureau token for 12 hours (keeping
+the still valid ones "socmgmt seed" added), which the gateway offers the
+web console's sign-in (--dev-identities): development only. It waits
+until every process is healthy, prints how to use the stack, and stops
+everything on Ctrl-C or SIGTERM.
 
 Flags:
 `)

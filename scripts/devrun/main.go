@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/datakey"
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := prepareDataDir(cfg, certNames(procs), logf); err != nil {
 		return err
 	}
+	kept, err := writeDevIdentities(cfg, time.Now())
+	if err != nil {
+		return err
+	}
+	logf("development identities for the console's sign-in in %s (admin, bureau and %d of an earlier seed); development only", cfg.devIdentitiesFile(), kept)
 
 	sup := newSupervisor(out, errOut, cfg.StopTimeout, logf)
 	if err := sup.startAll(ctx, procs, cfg.StartTimeout); err != nil {
@@ -160,6 +166,9 @@ func printBanner(w io.Writer, cfg config, procs []proc) {
 		seed += " --key " + key + " --tls-ca " + ca + " --tls-cert " + cert + " --tls-key " + certKey
 	}
 	fmt.Fprintf(&b, `
+Console:             http://%[9]s/
+                     sign in with a development identity (admin, bureau; seed adds
+                     the city's clerks and supervisors): development only
 Mint a token:        %[1]s token --key %[2]s --role admin
 Call the REST API:   TOKEN=$(%[1]s token --key %[2]s --role admin)
                      curl -H "Authorization: Bearer $TOKEN" http://%[3]s/v1/communities
@@ -168,7 +177,7 @@ Call gRPC (mutual TLS, make tools for grpcurl):
 Load the demo city:  %[4]s
 Stop with Ctrl-C.
 
-`, cli, key, gatewayHTTPAddr, seed, ca, cert, certKey, services()[0].grpcAddr)
+`, cli, key, gatewayHTTPAddr, seed, ca, cert, certKey, services()[0].grpcAddr, gatewayHTTPAddr)
 	_, _ = io.WriteString(w, b.String())
 }
 

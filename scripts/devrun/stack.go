@@ -138,13 +138,16 @@ func stackProcs(cfg config, exists func(path string) bool) ([]proc, error) {
 		// The REST port stays plain HTTP on loopback; the calls behind it
 		// are mutual TLS like every other.
 		"--tls-ca", tls.CA(), "--tls-client-cert", tls.Cert("gateway"), "--tls-client-key", tls.Key("gateway"),
-		"--log-format", "console")
+		"--log-format", "console",
+		// The console's sign-in offers the identities of this file:
+		// development only.
+		"--dev-identities", cfg.devIdentitiesFile())
 	procs = append(procs, proc{
 		name:     "gateway",
 		path:     gatewayPath,
 		args:     args,
 		health:   httpHealthCheck("http://" + gatewayHTTPAddr + "/healthz"),
-		endpoint: "http://" + gatewayHTTPAddr + " (REST), metrics http://" + gatewayAdminAddr + "/metrics",
+		endpoint: "http://" + gatewayHTTPAddr + " (REST, console at /), metrics http://" + gatewayAdminAddr + "/metrics",
 	})
 	return procs, nil
 }

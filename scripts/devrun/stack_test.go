@@ -47,7 +47,7 @@ func TestStackProcs(t *testing.T) {
 				{"registry", "/opt/bin/registry", registryArgs},
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console", "--dev-identities", "/srv/var/dev-identities.json"})},
 			},
 		},
 		{
@@ -83,7 +83,7 @@ func TestStackProcs(t *testing.T) {
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101",
 					"--handover-addr", "127.0.0.1:9102", "--pension-addr", "127.0.0.1:9103", "--activity-addr", "127.0.0.1:9104",
-					"--casework-addr", "127.0.0.1:9105", "--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
+					"--casework-addr", "127.0.0.1:9105", "--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console", "--dev-identities", "/srv/var/dev-identities.json"})},
 			},
 		},
 		{
@@ -98,7 +98,7 @@ func TestStackProcs(t *testing.T) {
 				})},
 				{"gateway", "/opt/bin/gateway", slices.Concat([]string{
 					"--http-addr", "127.0.0.1:8080", "--registry-addr", "127.0.0.1:9101", "--handover-addr", "127.0.0.1:9102",
-					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console"})},
+					"--admin-addr", "127.0.0.1:9200", "--token-key", "/srv/var/dev-signing.key"}, gatewayTLS, []string{"--log-format", "console", "--dev-identities", "/srv/var/dev-identities.json"})},
 			},
 		},
 		{name: "no registry", programs: []string{"gateway", "pension"}, wantErr: "/opt/bin/registry not found: build the programs first (make build)"},
@@ -272,6 +272,7 @@ func TestPrintBanner(t *testing.T) {
 	}{
 		{"default data dir", filepath.Join(wd, "var"), []string{
 			"Stack is up",
+			"Console:             http://127.0.0.1:8080/\n",
 			"bin/socmgmt token --key var/dev-signing.key --role admin",
 			`curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/communities`,
 			"Load the demo city:  bin/socmgmt seed\n",
