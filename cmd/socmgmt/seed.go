@@ -65,6 +65,10 @@ type seedConfig struct {
 	handoverAddr string
 	// tls is how the services are dialled.
 	tls tlsFlags
+	// devIdentities is the development identities file the seed writes
+	// its city's identities into (see devIdentitiesFile); empty means
+	// make run's beside keyFile, if there is one.
+	devIdentities string
 }
 
 // validate checks the configuration before anything is dialled.
@@ -126,7 +130,11 @@ visit items for the city, visits recorded (one finding a need), a crisis
 waiting for its 24-hour visit, complaints open, resolved and called back,
 items of the clerks' own (one waiting on a family), message preferences.
 The summary ends with a street and a district supervisor's
-token over the first community's area, valid for a working day.
+token over the first community's area, valid for a working day. For
+development, the identities of the city (keys clerk-a, clerk-b, street,
+district, bureau, admin, enterprise) go into --dev-identities, or into
+make run's dev-identities.json beside --key, which the gateway offers
+the web console's sign-in.
 
 The four services are taken to be one stack, laid out as "make run" lays
 it out (registry :9101, handover :9102, pension :9103, activity :9104,
@@ -174,6 +182,7 @@ func seedFlags(cmd *cobra.Command, e env, cfg *seedConfig, stack *string) {
 	f.StringVar(&cfg.caseworkAddr, "casework", defaultCaseworkAddr, "casework gRPC `host:port` for a clerk's day: visit items, visits, a crisis, complaints, own items (empty or unreachable: skip them)")
 	f.StringVar(&cfg.handoverAddr, "handover", defaultHandoverAddr, "handover gRPC `host:port` for a package in every state of the workflow (empty or unreachable: skip them)")
 	f.StringVar(&cfg.pensionAddr, "pension", defaultPensionAddr, "pension gRPC `host:port` for a year of payments and certifications, with a few planted anomalies (empty or unreachable: skip them)")
+	f.StringVar(&cfg.devIdentities, "dev-identities", "", "development only: `file` to write the city's identities (clerks, supervisors, bureau, admin, an enterprise) into for the web console's sign-in (default: make run's dev-identities.json beside --key, when it exists)")
 	cfg.tls.register(cmd, e)
 }
 
@@ -217,6 +226,7 @@ func runSeed(ctx context.Context, cfg seedConfig, out, progress io.Writer) error
 		{cfg.handoverAddr == "", func() error { return seedHandovers(ctx, cfg, priv, s.client, plan, out, progress) }},
 		{cfg.caseworkAddr == "", func() error { return seedCasework(ctx, cfg, priv, s.client, plan, out, progress) }},
 		{false, func() error { return writeSupervisorTokens(out, priv, plan, time.Now()) }},
+		{false, func() error { return writeSeedIdentities(out, cfg, priv, plan, time.Now()) }},
 	} {
 		if step.skip {
 			continue
