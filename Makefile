@@ -31,6 +31,22 @@ TOOL_STAMP := $(CURDIR)/.tools/stamp-$(BUF_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(P
 NPM_TOOLS   := tools/openapi
 NPM_BIN     := $(CURDIR)/$(NPM_TOOLS)/node_modules/.bin
 NPM_STAMP   := $(NPM_TOOLS)/node_modules/.installed
+# The clerks' web console (web/console): its npm packages, pinned by its
+# package-lock.json, are installed with npm ci (again only when the lock
+# file changes); `make console` builds it into gateway/console/dist,
+# which the gateway embeds and which is committed, so that `make run`
+# needs only Go.
+CONSOLE_DIR   := web/console
+CONSOLE_STAMP := $(CONSOLE_DIR)/node_modules/.installed
+CONSOLE_DIST  := gateway/console/dist
+CONSOLE_TYPES := $(CONSOLE_DIR)/src/schema.d.ts
+# The browser tests drive Debian's chromium; fonts-wqy-zenhei gives the
+# screenshots Chinese glyphs. `make tools` installs both with apt-get when
+# they are missing (as root, which CI is).
+CHROMIUM      := /usr/bin/chromium
+CHINESE_FONT  := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+BROWSER_PKGS  := chromium fonts-wqy-zenhei
+
 # Where openapi-check writes the served document and the clients generated
 # from it; a directory whose name starts with _ is no package of ./... .
 OPENAPI_OUT := $(BIN)/_openapi
@@ -46,7 +62,7 @@ activity_PKG := ./services/activity/cmd/activity
 handover_PKG := ./services/handover/cmd/handover
 casework_PKG := ./services/casework/cmd/casework
 
-GENERATED := proto gateway/openapi test/e2e/restclient
+GENERATED := proto gateway/openapi test/e2e/restclient $(CONSOLE_TYPES) $(CONSOLE_DIST)
 
 .PHONY: help
 help: ## Show this help.
@@ -111,13 +127,19 @@ lint: $(TOOL_STAMP) ## go vet, gofmt, golangci-lint (.golangci.yml), buf lint an
 	buf format --diff --exit-code
 
 .PHONY: generate
-generate: $(TOOL_STAMP) ## Regenerate Go, gateway and OpenAPI code from the protos, and the e2e tests' REST client from /openapi.json.
+generate: $(TOOL_STAMP) $(NPM_STAMP) $(CONSOLE_STAMP) ## Regenerate Go, gateway and OpenAPI code from the protos, the e2e tests' REST client and the console's types from /openapi.json, and build the console.
 	rm -rf gateway/openapi
 	find proto -name '*.pb.go' -o -name '*.pb.gw.go' | xargs -r rm -f
 	buf generate
 	@mkdir -p $(OPENAPI_OUT)
 	$(GO) run ./scripts/openapidoc -o $(OPENAPI_OUT)/openapi.json
 	oapi-codegen -config $(RESTCLIENT_CONFIG) -o test/e2e/restclient/client.gen.go $(OPENAPI_OUT)/openapi.json
+	$(NPM_BIN)/openapi-typescript $(OPENAPI_OUT)/openapi.json -o $(CONSOLE_TYPES)
+	$(MAKE) console
+
+.PHONY: console
+console: $(CONSOLE_STAMP) ## Build the web console (typecheck, then Vite) into gateway/console/dist, which the gateway embeds.
+	cd $(CONSOLE_DIR) && npm run build
 
 .PHONY: openapi-check
 # No telemetry and no update check: the checks read only the document.
@@ -148,7 +170,7 @@ breaking: $(TOOL_STAMP) ## Check the protos for breaking changes against BREAKIN
 ICALJS_DIR := services/activity/testdata/icaljs
 
 .PHONY: tools
-tools: $(TOOL_STAMP) $(NPM_STAMP) $(ICALJS_DIR)/node_modules/.package-lock.json ## Install the pinned tools: Go ones into .tools/bin, npm ones (OpenAPI checks, ical.js for the calendar test) with npm ci.
+tools: $(TOOL_STAMP) $(NPM_STAMP) $(CONSOLE_STAMP) $(ICALJS_DIR)/node_modules/.package-lock.json browser ## Install the pinned tools: Go ones into .tools/bin, npm ones (OpenAPI checks, the console's build, ical.js for the calendar test) with npm ci, and chromium for the browser tests.
 
 $(ICALJS_DIR)/node_modules/.package-lock.json: $(ICALJS_DIR)/package-lock.json $(ICALJS_DIR)/package.json
 	npm ci --prefix $(ICALJS_DIR) --no-audit --no-fund
@@ -166,11 +188,29 @@ $(TOOL_STAMP):
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	@rm -f $(CURDIR)/.tools/stamp-* && touch $@
 
+# The browser tests' chromium and Chinese font, from the machine's Debian
+# packages: installed as root when missing, else a clear error.
+.PHONY: browser
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CHINESE_FONT) ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make tools: $(CHROMIUM) or $(CHINESE_FONT) is missing; the browser tests need them. As root: apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PKGS)"; exit 1; \
+		fi; \
+		command -v apt-get >/dev/null || { echo "make tools: no apt-get; install $(BROWSER_PKGS) (Debian's packages) by hand"; exit 1; }; \
+		echo "apt-get install $(BROWSER_PKGS)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BROWSER_PKGS); \
+	fi
+
 # npm ci installs exactly the lock file, from npm's cache when it has the
 # packages; .npmrc there turns off install scripts, audits and notices.
 $(NPM_STAMP): $(NPM_TOOLS)/package.json $(NPM_TOOLS)/package-lock.json
 	@command -v npm >/dev/null || { echo "make tools: npm not found; the OpenAPI checks need Node.js 20.19+ and npm"; exit 1; }
 	cd $(NPM_TOOLS) && npm ci --prefer-offline --loglevel=error
+	@touch $@
+
+$(CONSOLE_STAMP): $(CONSOLE_DIR)/package.json $(CONSOLE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make console: npm not found; the console's build needs Node.js 20.19+ and npm"; exit 1; }
+	cd $(CONSOLE_DIR) && npm ci --prefer-offline --loglevel=error
 	@touch $@
 
 .PHONY: clean
