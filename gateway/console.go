@@ -28,7 +28,7 @@ func (g *Gateway) withConsole(api http.Handler) (http.Handler, error) {
 		page = compress(h)
 	}
 	if g.cfg.DevIdentities != "" {
-		g.logger.Warn("serving development identities at "+console.DevIdentitiesPath+": anyone reaching this port can sign in as each of them; never in production",
+		g.quiet.Warn("serving development identities at "+console.DevIdentitiesPath+": anyone reaching this port can sign in as each of them; never in production",
 			zap.String("file", g.cfg.DevIdentities))
 		dev = console.NewDevIdentities(g.cfg.DevIdentities, g.logger)
 	}

@@ -42,8 +42,9 @@ func TestOwns(t *testing.T) {
 	}
 }
 
-// TestServeHTTP: a range request gets the whole file, and an unknown
-// type is served as bytes, never sniffed.
+// TestServeHTTP: a range request gets the whole file, and says nothing
+// of ranges; an unknown type is served as bytes, never sniffed; an ETag
+// listed in If-None-Match, weak or not, gives 304.
 func TestServeHTTP(t *testing.T) {
 	h, err := newHandler(fstest.MapFS{
 		"dist/index.html":   {Data: []byte("<!doctype html>")},
@@ -52,14 +53,26 @@ func TestServeHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodGet, "/assets/x.bin", nil)
-	req.Header.Set("Range", "bytes=0-3")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK || rec.Body.String() != "0123456789" || rec.Header().Get("Content-Type") != "application/octet-stream" {
-		t.Errorf("status %d, body %q, Content-Type %q", rec.Code, rec.Body, rec.Header().Get("Content-Type"))
+	serve := func(header map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/assets/x.bin", nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
 	}
-	if req.Header.Get("Range") == "" {
-		t.Error("the caller's request was changed")
+	rec := serve(map[string]string{"Range": "bytes=0-3"})
+	if rec.Code != http.StatusOK || rec.Body.String() != "0123456789" || rec.Header().Get("Content-Type") != "application/octet-stream" || rec.Header().Get("Accept-Ranges") != "" {
+		t.Errorf("status %d, body %q, header %v", rec.Code, rec.Body, rec.Header())
+	}
+	etag := rec.Header().Get("ETag")
+	for _, inm := range []string{etag, `"other", W/` + etag, "*"} {
+		if rec := serve(map[string]string{"If-None-Match": inm}); rec.Code != http.StatusNotModified || rec.Body.Len() != 0 || rec.Header().Get("ETag") != etag {
+			t.Errorf("If-None-Match %s: status %d", inm, rec.Code)
+		}
+	}
+	if rec := serve(map[string]string{"If-None-Match": `"other"`}); rec.Code != http.StatusOK {
+		t.Errorf("another ETag: status %d", rec.Code)
 	}
 }
