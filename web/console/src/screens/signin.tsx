@@ -2,7 +2,6 @@
 // started with --dev-identities as make run does) pick one of the
 // identities of the seeded demo city.
 import { useEffect, useState } from "preact/hooks";
-import { roleNames } from "../labels";
 import { type Role, signIn } from "../session";
 import { Field, Title } from "../ui";
 
@@ -67,7 +66,7 @@ export function SignInScreen() {
             {dev.map((d) => (
               <li key={d.key}>
                 <button type="button" data-dev-identity={d.key} onClick={() => setError(signIn(d.token) ?? "")}>
-                  {d.label}（{roleNames[d.role] ?? d.role}）
+                  {d.label}
                 </button>
               </li>
             ))}
