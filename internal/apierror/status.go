@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/socmgmt/socmgmt/internal/boltstore"
-	"github.com/socmgmt/socmgmt/internal/fault"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -15,6 +13,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/fault"
 )
 
 // sentinels maps each sentinel error to the status a client gets. The
@@ -50,10 +51,35 @@ var ruleCodes = map[fault.Kind]codes.Code{
 // above say, a full disk (see boltstore.StorageFault) as
 // fault.ErrStorageUnavailable, UNAVAILABLE; anything else is logged with the method and answered with
 // Internal "internal error", so that no detail reaches the client.
+// When the call asks for Chinese (see ChineseAsked), the status carries
+// its Chinese rendering too (see Localize).
 func ToStatus(ctx context.Context, log *zap.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
+	out := toStatus(ctx, log, err)
+	if !ChineseAsked(ctx) {
+		return out
+	}
+	st, _ := status.FromError(out)
+	return Localize(st, formsOf(err)).Err()
+}
+
+// formsOf returns how the descriptions of a validation error were made,
+// in the order of its fields; nil for any other error.
+func formsOf(err error) []fault.Form {
+	var ve *fault.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	forms := make([]fault.Form, len(ve.Fields))
+	for i := range forms {
+		forms[i] = ve.FormOf(i)
+	}
+	return forms
+}
+
+func toStatus(ctx context.Context, log *zap.Logger, err error) error {
 	if log == nil {
 		log = zap.NewNop()
 	}

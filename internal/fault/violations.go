@@ -23,7 +23,19 @@ type FieldViolation struct {
 // learns about every bad field at once. The zero value is ready to use.
 type Violations struct {
 	fields  []FieldViolation
+	forms   []Form
 	omitted int
+}
+
+// Form is how a description was made: the format and arguments given to
+// Addf, so that apierror can render the same words in another language
+// with the same numbers. A zero Form means the description is the text
+// itself.
+type Form struct {
+	// Format is Addf's format, e.g. "must be at most %d".
+	Format string
+	// Args are Addf's arguments.
+	Args []any
 }
 
 // Add records that field is invalid.
@@ -33,6 +45,7 @@ func (v *Violations) Add(field, description string) {
 		return
 	}
 	v.fields = append(v.fields, FieldViolation{Field: field, Description: description})
+	v.forms = append(v.forms, Form{})
 }
 
 // Addf records that field is invalid, with a formatted description.
@@ -42,6 +55,7 @@ func (v *Violations) Addf(field, format string, args ...any) {
 		return
 	}
 	v.Add(field, fmt.Sprintf(format, args...))
+	v.forms[len(v.forms)-1] = Form{Format: format, Args: args}
 }
 
 // Err returns nil if nothing was added, else a *ValidationError holding the
@@ -50,7 +64,7 @@ func (v *Violations) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: append([]FieldViolation(nil), v.fields...), Omitted: v.omitted}
+	return &ValidationError{Fields: append([]FieldViolation(nil), v.fields...), Omitted: v.omitted, forms: append([]Form(nil), v.forms...)}
 }
 
 // ValidationError reports invalid request fields; apierror turns it into
@@ -60,6 +74,17 @@ type ValidationError struct {
 	Fields []FieldViolation
 	// Omitted counts further violations that were dropped.
 	Omitted int
+	// forms[i], when there is one, is how Fields[i] was formatted.
+	forms []Form
+}
+
+// FormOf returns how the description of Fields[i] was made: Addf's format
+// and arguments, or a zero Form when it was given as text.
+func (e *ValidationError) FormOf(i int) Form {
+	if i < 0 || i >= len(e.forms) {
+		return Form{}
+	}
+	return e.forms[i]
 }
 
 // Error lists the violations.
