@@ -71,7 +71,10 @@ func serveFeed(mux *runtime.ServeMux, client activityv1.ActivityServiceClient, w
 // upstreamMetadata is the metadata of a calendar's upstream call: the
 // request id, so that the upstream's log and the gateway's share it.
 func upstreamMetadata(r *http.Request) metadata.MD {
-	md := metadata.MD{}
+	md := languageMetadata(r)
+	if md == nil {
+		md = metadata.MD{}
+	}
 	if st := stateFrom(r.Context()); st != nil {
 		md.Set(requestid.Key, st.id)
 	}

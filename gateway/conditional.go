@@ -78,7 +78,7 @@ func (g *Gateway) conditional(next http.Handler) http.Handler {
 		if r.Method == http.MethodGet {
 			ifNoneMatch := strings.Join(r.Header.Values("If-None-Match"), ",")
 			if ifMatch != "" || ifNoneMatch != "" {
-				w = &conditionalWriter{ResponseWriter: w, ifMatch: ifMatch, ifNoneMatch: ifNoneMatch}
+				w = &conditionalWriter{ResponseWriter: w, ifMatch: ifMatch, ifNoneMatch: ifNoneMatch, chinese: wantsChinese(r)}
 			}
 			next.ServeHTTP(w, r)
 			return
@@ -172,6 +172,7 @@ type conditionalWriter struct {
 	http.ResponseWriter
 	ifMatch, ifNoneMatch string
 	decided, swallow     bool
+	chinese              bool // the client prefers Chinese
 }
 
 func (c *conditionalWriter) WriteHeader(code int) {
@@ -203,7 +204,11 @@ func (c *conditionalWriter) WriteHeader(code int) {
 // preconditionFailed answers 412 as google.rpc.Status JSON, like every
 // other error; the ETag stays, so the client learns the current one.
 func (c *conditionalWriter) preconditionFailed() {
-	body, err := protojson.Marshal(status.New(codes.FailedPrecondition, "precondition failed: If-Match does not name the resource's etag").Proto())
+	st := status.New(codes.FailedPrecondition, "precondition failed: If-Match does not name the resource's etag")
+	if c.chinese {
+		st = apierror.Localize(st, nil)
+	}
+	body, err := protojson.Marshal(st.Proto())
 	h := c.Header()
 	h.Del("Content-Length")
 	h.Set("Content-Type", "application/json")

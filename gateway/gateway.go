@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	caseworkv1 "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -454,7 +455,25 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 			w.Header().Set("Retry-After", after)
 		}
 	}
+	if wantsChinese(r) {
+		err = localized(err)
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// localized is err with its Chinese rendering (see apierror.Localize):
+// the upstream's, which the gateway passes on, or one made here for an
+// error of the gateway's own or an upstream's without one.
+func localized(err error) error {
+	var hse *runtime.HTTPStatusError
+	if errors.As(err, &hse) {
+		return &runtime.HTTPStatusError{HTTPStatus: hse.HTTPStatus, Err: localized(hse.Err)}
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	return apierror.Localize(st, nil).Err()
 }
 
 // retryAfterHeader is the Retry-After header (RFC 9110 section 10.2.3) of a

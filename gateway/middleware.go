@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/requestid"
 )
 
@@ -158,17 +159,51 @@ func (r *statusRecorder) Flush() {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // requestIDMetadata sends the request id to the upstream, so that its logs
-// and the gateway's share it.
-func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
+// and the gateway's share it, and the client's wish for Chinese (see
+// languageMetadata).
+func requestIDMetadata(ctx context.Context, r *http.Request) metadata.MD {
+	md := languageMetadata(r)
 	if st := stateFrom(ctx); st != nil {
-		return metadata.MD{requestid.Key: st.idValue[:]}
+		if md == nil {
+			return metadata.MD{requestid.Key: st.idValue[:]}
+		}
+		md[requestid.Key] = st.idValue[:]
 	}
-	return nil
+	return md
+}
+
+// zhCN is the accept-language the gateway sends upstream for a client that
+// prefers Chinese.
+var zhCN = []string{apierror.LocaleZH}
+
+// languageMetadata is the accept-language metadata of a request whose
+// Accept-Language prefers Chinese: always "zh-CN", so that what reaches the
+// services is bounded whatever the client sent; nil (nothing sent, the
+// services answer in English alone) otherwise.
+func languageMetadata(r *http.Request) metadata.MD {
+	if !wantsChinese(r) {
+		return nil
+	}
+	return metadata.MD{apierror.AcceptLanguageKey: zhCN}
+}
+
+// wantsChinese reports whether the request's Accept-Language prefers
+// Chinese (see apierror.WantsChinese).
+func wantsChinese(r *http.Request) bool {
+	vals := r.Header.Values("Accept-Language")
+	switch len(vals) {
+	case 0:
+		return false
+	case 1:
+		return apierror.WantsChinese(vals[0])
+	}
+	return apierror.WantsChinese(strings.Join(vals, ","))
 }
 
 // incomingHeader forwards no HTTP header to the upstream as metadata.
-// grpc-gateway forwards Authorization itself, and the request id goes as
-// requestIDMetadata; the services read nothing else. Its default would
+// grpc-gateway forwards Authorization itself, the request id goes as
+// requestIDMetadata and Accept-Language, bounded, as languageMetadata;
+// the services read nothing else. Its default would
 // send every standard header (Accept, User-Agent, ...) as grpcgateway-*
 // metadata and any Grpc-Metadata-* header a client chose, for nothing
 // but work on both sides of every call.

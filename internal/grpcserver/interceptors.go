@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/requestid"
 )
 
@@ -128,11 +129,13 @@ func (s *Server) interceptUnary(ctx context.Context, req any, info *grpc.UnarySe
 	_ = grpc.SetHeader(call, call.requestIDHeader())
 	if malformed(req) {
 		s.finish(info.FullMethod, call, start, errMalformedRequest)
-		return nil, errMalformedRequest
+		return nil, apierror.LocalizeError(call, errMalformedRequest)
 	}
 	resp, err := s.runUnary(call, req, info, handler, call)
 	s.finish(info.FullMethod, call, start, err)
-	return resp, err
+	// Every status, wherever it was made (authn, limits, a panic), in
+	// Chinese too when the client asks.
+	return resp, apierror.LocalizeError(call, err)
 }
 
 func (s *Server) runUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler, call *callInfo) (resp any, err error) {
@@ -155,7 +158,7 @@ func (s *Server) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Strea
 	_ = ss.SetHeader(call.requestIDHeader())
 	err := s.runStream(srv, &contextStream{ServerStream: ss, ctx: call}, info, handler, call)
 	s.finish(info.FullMethod, call, start, err)
-	return err
+	return apierror.LocalizeError(call, err)
 }
 
 func (s *Server) runStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler, call *callInfo) (err error) {
