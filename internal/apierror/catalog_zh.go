@@ -18,7 +18,7 @@ import "google.golang.org/grpc/codes"
 // are what the client sends.
 
 // descriptionsZH renders field violations.
-var descriptionsZH = map[string]string{
+var descriptionsZH = map[string]string{ //nolint:gosec // G101: messages that speak of tokens, no credentials
 	"%d of %d fen received":                                   "已收到 %d 分（应收 %d 分）",
 	"%d of %d settled":                                        "已办结 %d 项（共 %d 项）",
 	"%d retirees not allocated to a community":                "有 %d 名退休人员尚未分配到社区",
@@ -334,7 +334,7 @@ var descriptionsZH = map[string]string{
 
 // reasonsZH renders broken rules (and the ErrorInfo reasons of other
 // statuses), keyed by reason; {key} is the rule's metadata value of key.
-var reasonsZH = map[string]string{
+var reasonsZH = map[string]string{ //nolint:gosec // G101: messages that speak of tokens, no credentials
 	"ACTIVITY_CANCELLED":              "该活动已取消",
 	"ACTIVITY_ENDED":                  "该活动已结束",
 	"ALREADY_REGISTERED":              "该退休人员已报名此活动",
@@ -435,7 +435,7 @@ var reasonsZH = map[string]string{
 
 // messagesZH renders the status messages made outside package fault,
 // keyed by the English message.
-var messagesZH = map[string]string{
+var messagesZH = map[string]string{ //nolint:gosec // G101: messages that speak of tokens, no credentials
 	// sentinels (see sentinels in status.go)
 	"request canceled":  "请求已取消",
 	"deadline exceeded": "处理超时，请稍后再试",
