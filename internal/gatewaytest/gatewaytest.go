@@ -27,7 +27,8 @@ import (
 )
 
 // Call makes one REST call: method on path with a JSON body ("" for
-// none), carrying the bearer token of ctx's gRPC metadata.
+// none), carrying the bearer token and the accept-language of ctx's gRPC
+// metadata.
 type Call func(ctx context.Context, method, path, body string) error
 
 // Client returns a Call through a real gateway whose upstreams configure
@@ -54,8 +55,13 @@ func Client(t *testing.T, configure func(*gateway.Config)) Call {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
-			req.Header.Set("Authorization", md.Get("authorization")[0])
+		md, _ := metadata.FromOutgoingContext(ctx)
+		if auth := md.Get("authorization"); len(auth) > 0 {
+			req.Header.Set("Authorization", auth[0])
+		}
+		// A gRPC client's accept-language is a REST client's header.
+		if lang := md.Get("accept-language"); len(lang) > 0 {
+			req.Header.Set("Accept-Language", lang[0])
 		}
 		resp, err := srv.Client().Do(req)
 		if err != nil {

@@ -3,7 +3,10 @@ package registry
 import (
 	"context"
 	"testing"
+	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -12,7 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/gatewaytest"
+	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -204,4 +210,52 @@ func withoutLocalized(t *testing.T, st *spb.Status) *spb.Status {
 		out.Details = append(out.Details, a)
 	}
 	return out
+}
+
+// TestErrorsInChineseOverREST: through the gateway, the registry's own
+// rendering reaches a REST client that asks with Accept-Language: the
+// message and each field's, with the formats' numbers in place.
+func TestErrorsInChineseOverREST(t *testing.T) {
+	s := seededStore(t, 0)
+	keys := servicetest.NewKeys(t)
+	srv := servicetest.Serve(t, servicetest.Options{
+		Name: "registry", Keys: keys, TCP: true,
+		Register: func(srv *grpcserver.Server) {
+			pb.RegisterRegistryServiceServer(srv.GRPC(), NewServer(s, ServerOptions{
+				Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: func() time.Time { return testNow }, Stopping: srv.Stopping(),
+			}))
+		},
+	})
+	rest := gatewaytest.Client(t, func(c *gateway.Config) { c.RegistryAddr = srv.Addr() })
+	body := `{"idNumber":"12345","name":"张三","communityId":"` + communityA + `","managementMode":"COMMUNITY","retirementDate":"2010-13-01","flags":["LIVING_ALONE","AGED_80_PLUS"]}`
+	for _, lang := range []string{"", "zh-CN"} {
+		ctx := keys.As(t, clerkP)
+		if lang != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, apierror.AcceptLanguageKey, lang)
+		}
+		st := status.Convert(rest(ctx, "POST", "/v1/retirees", body))
+		if st.Code() != codes.InvalidArgument {
+			t.Fatalf("%v, want InvalidArgument", st)
+		}
+		msg, n := localizedOf(t, st.Proto())
+		if lang == "" {
+			if n > 0 {
+				t.Errorf("without Accept-Language: %d LocalizedMessages", n)
+			}
+			continue
+		}
+		if msg != "请求有误：idNumber：须为 18 位，或旧版 15 位数字" {
+			t.Errorf("LocalizedMessage %q", msg)
+		}
+		want := map[string]string{"idNumber": "须为 18 位，或旧版 15 位数字", "retirementDate": "日期格式须为 YYYY-MM-DD", "flags": "AGED_80_PLUS 由出生日期计算得出，不能填写"}
+		for _, fv := range badRequestOf(t, st.Proto()).GetFieldViolations() {
+			if w, ok := want[fv.GetField()]; ok && fv.GetLocalizedMessage().GetMessage() != w {
+				t.Errorf("%s: %v, want %q", fv.GetField(), fv.GetLocalizedMessage(), w)
+			}
+			delete(want, fv.GetField())
+		}
+		if len(want) > 0 {
+			t.Errorf("not in the answer: %v", want)
+		}
+	}
 }
