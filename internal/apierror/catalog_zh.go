@@ -330,6 +330,12 @@ var descriptionsZH = map[string]string{ //nolint:gosec // G101: messages that sp
 	`give one entity tag, as the ETag header had it, or "*"`: `请给出一个 ETag（与响应头中的一致），或 "*"`,
 	"invalid value for this field":                           "此项取值无效",
 	"not a query parameter of this route":                    "不是此接口的查询参数",
+	"a parameter name is not valid UTF-8":                    "查询参数名不是有效的 UTF-8 文本",
+	"differs from the If-Match header":                       "与 If-Match 请求头不一致",
+	"invalid value":                                          "取值无效",
+	"names a field another parameter names too":              "与另一个查询参数指向同一字段",
+	"the query string is malformed":                          "查询字符串格式有误",
+	"this route takes no etag":                               "此接口不接受 etag",
 }
 
 // reasonsZH renders broken rules (and the ErrorInfo reasons of other
@@ -454,6 +460,7 @@ var messagesZH = map[string]string{ //nolint:gosec // G101: messages that speak 
 	"the request is not a well-formed protobuf message of the method's request type (or a string field is not valid UTF-8)": "请求格式有误",
 	"registry is unavailable: cannot tell whether the community exists; try again":                                          "人员登记服务暂不可用，请稍后再试",
 	"registry is unavailable: the handover was not submitted; try again":                                                    "人员登记服务暂不可用，移交未提交，请稍后再试",
+	"community not found": "社区不存在",
 	// gateway
 	"service temporarily unavailable; try again":                            "服务暂不可用，请稍后再试",
 	"the service did not answer in time; try again later":                   "服务响应超时，请稍后再试",

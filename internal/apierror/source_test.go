@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,10 @@ import (
 // fault: a field violation's description (or Addf's format) or a rule's
 // reason code.
 type sourceMessage struct {
-	reason bool // a reason code, else a description
-	text   string
-	pos    string
+	reason  bool // a reason code
+	message bool // a status's message made without package fault
+	text    string
+	pos     string
 }
 
 // faultImport is the import path of package fault.
@@ -27,6 +29,9 @@ const faultImport = `"github.com/socmgmt/socmgmt/internal/fault"`
 // field violation's description: fault.Invalid, Violations.Add and Addf,
 // and the local helpers that wrap them.
 var describers = map[string]bool{"Invalid": true, "Add": true, "Addf": true, "add": true, "badRequest": true}
+
+// statusMakers are package status's constructors of a status.
+var statusMakers = map[string]bool{"Error": true, "Errorf": true, "New": true, "Newf": true}
 
 // reasonGivers are package fault's constructors of rule errors.
 var reasonGivers = map[string]bool{"Rule": true, "Conflict": true, "Limit": true, "LimitRetry": true}
@@ -73,7 +78,8 @@ func packageMessages(fset *token.FileSet, files []*ast.File) []sourceMessage {
 	consts := stringConsts(files)
 	var out []sourceMessage
 	for _, f := range files {
-		usesFault := false
+		// The gateway makes its BadRequests itself, without package fault.
+		usesFault := f.Name.Name == "gateway"
 		for _, im := range f.Imports {
 			usesFault = usesFault || im.Path.Value == faultImport
 		}
@@ -83,6 +89,15 @@ func packageMessages(fset *token.FileSet, files []*ast.File) []sourceMessage {
 			}
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
+			// status.Error(codes.X, "message"), wherever it is made
+			if call, ok := n.(*ast.CallExpr); ok && len(call.Args) >= 2 {
+				if name, recv := callee(call.Fun); recv == "status" && statusMakers[name] {
+					// "invalid argument: %s: %s" is a BadRequest's, rendered by its field
+					if s, ok := textOf(call.Args[1], consts); ok && !strings.HasPrefix(s, "%") && !strings.HasPrefix(s, "invalid argument: %") {
+						out = append(out, sourceMessage{message: true, text: s, pos: fset.Position(call.Args[1].Pos()).String()})
+					}
+				}
+			}
 			if call, ok := n.(*ast.CallExpr); ok && !usesFault {
 				// idnumber's and creditcode's errors, whose Message
 				// becomes a description.
@@ -115,6 +130,13 @@ func packageMessages(fset *token.FileSet, files []*ast.File) []sourceMessage {
 						}
 					}
 				}
+			case *ast.AssignStmt:
+				// field, desc = m[1], "unknown field"
+				for i, lhs := range n.Lhs {
+					if id, ok := lhs.(*ast.Ident); ok && (id.Name == "desc" || id.Name == "description") && len(n.Rhs) == len(n.Lhs) {
+						add(false, n.Rhs[i])
+					}
+				}
 			case *ast.CallExpr:
 				name, recv := callee(n.Fun)
 				switch {
@@ -128,6 +150,9 @@ func packageMessages(fset *token.FileSet, files []*ast.File) []sourceMessage {
 				}
 			case *ast.CompositeLit:
 				typ, _ := callee(n.Type)
+				if typ == "queryParamError" && len(n.Elts) == 2 {
+					add(false, n.Elts[1])
+				}
 				for _, el := range n.Elts {
 					kv, ok := el.(*ast.KeyValueExpr)
 					if !ok {
@@ -230,6 +255,8 @@ func stringConsts(files []*ast.File) map[string]string {
 
 func TestSourceMessagesHaveChinese(t *testing.T) {
 	msgs := sourceMessages(t, "services", "internal", "gateway", "cmd")
+	// The CLI's own statuses never reach a client.
+	msgs = slices.DeleteFunc(msgs, func(m sourceMessage) bool { return m.message && strings.Contains(m.pos, "/cmd/") })
 	if len(msgs) < 100 {
 		t.Fatalf("found only %d messages in the source: is the walk broken?", len(msgs))
 	}
@@ -238,6 +265,10 @@ func TestSourceMessagesHaveChinese(t *testing.T) {
 			continue // a helper's "nothing wrong"
 		}
 		switch {
+		case m.message:
+			if _, ok := textZH(messagesZH, messageFormats, m.text); !ok {
+				t.Errorf("%s: status message %q has no Chinese in catalog_zh.go (messagesZH)", m.pos, m.text)
+			}
 		case m.reason && !hasKey(reasonsZH, m.text):
 			t.Errorf("%s: reason %q has no Chinese in catalog_zh.go (reasonsZH)", m.pos, m.text)
 		case !m.reason && !hasKey(descriptionsZH, m.text):
