@@ -326,6 +326,14 @@ var descriptionsZH = map[string]string{ //nolint:gosec // G101: messages that sp
 	"unknown tier":                                                    "关怀等级无效",
 	"unknown value":                                                   "取值无效",
 
+	// texts made at run time, out of the source test's sight (an error's text,
+	// a concatenation): matched as patterns
+	"must be an RFC 3339 time or a date YYYY-MM-DD":       "须为日期 YYYY-MM-DD 或如 2026-12-01T09:00:00+08:00 的时间",
+	"neither received nor explained as missing":           "既未收到，也未说明缺失原因",
+	"missing materials without a written explanation: %s": "缺少材料且无书面说明：%s",
+	"in handover %s":     "已在移交 %s 中",
+	"%s is listed twice": "%s 重复填写",
+
 	// gateway: the request as HTTP
 	`give one entity tag, as the ETag header had it, or "*"`: `请给出一个 ETag（与响应头中的一致），或 "*"`,
 	"invalid value for this field":                           "此项取值无效",
