@@ -32,8 +32,9 @@ func LocalizeError(ctx context.Context, err error) error {
 }
 
 // Localize returns st with a google.rpc.LocalizedMessage in LocaleZH and
-// a LocalizedMessage on each field violation of its BadRequest, or st as
-// it is when it has its LocalizedMessage already. forms, when given, says
+// a LocalizedMessage on each field violation of its BadRequest that has
+// none, or st as it is when it has its Chinese already (an upstream's,
+// passed on). forms, when given, says
 // how the field violations' descriptions were formatted (in their order).
 func Localize(st *status.Status, forms []fault.Form) *status.Status {
 	p := st.Proto()
@@ -49,7 +50,9 @@ func Localize(st *status.Status, forms []fault.Form) *status.Status {
 		}
 		switch d := m.(type) {
 		case *errdetails.LocalizedMessage:
-			return st
+			if d.GetLocale() == LocaleZH {
+				return st
+			}
 		case *errdetails.ErrorInfo:
 			reason, meta = d.GetReason(), d.GetMetadata()
 		case *errdetails.BadRequest:
