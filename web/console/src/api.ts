@@ -41,7 +41,7 @@ type Detail = {
   reason?: string;
   locale?: string;
   message?: string;
-  fieldViolations?: { field?: string; description?: string; localizedMessage?: { locale?: string; message?: string } }[];
+  fieldViolations?: { field?: string; localizedMessage?: { locale?: string; message?: string } }[];
 };
 
 const statusText: Record<number, string> = {
@@ -58,24 +58,44 @@ const statusText: Record<number, string> = {
   504: "服务响应超时，请稍后再试",
 };
 
-/** Turns an error body (google.rpc.Status as JSON) into an ApiError. */
+/** Chinese for a status code (google.rpc.Code) the HTTP status does not tell apart. */
+const codeText: Record<number, string> = {
+  6: "记录已存在",
+  8: "已达上限或操作过于频繁",
+  9: "当前状态不允许此操作",
+  10: "操作冲突，请刷新后重试",
+};
+
+/** Whether a LocalizedMessage's locale is Chinese (an absent locale is taken as asked). */
+function chinese(locale: string | undefined): boolean {
+  return !locale || locale.toLowerCase().startsWith("zh");
+}
+
+/**
+ * Turns an error body (google.rpc.Status as JSON) into an ApiError: the
+ * API's Chinese (google.rpc.LocalizedMessage) when it sent one, else the
+ * console's Chinese for the status code or the HTTP status; never the
+ * API's English message.
+ */
 export function toApiError(status: number, body: unknown): ApiError {
-  const b = (body ?? {}) as { message?: string; details?: Detail[] };
+  const b = (body ?? {}) as { code?: number; message?: string; details?: Detail[] };
   let message = "";
   let reason = "";
   const fields: Record<string, string> = {};
   for (const d of b.details ?? []) {
     const t = d["@type"] ?? "";
-    if (t.endsWith("google.rpc.LocalizedMessage") && d.message) message = d.message;
+    if (t.endsWith("google.rpc.LocalizedMessage") && d.message && chinese(d.locale)) message = d.message;
     if (t.endsWith("google.rpc.ErrorInfo") && d.reason) reason = d.reason;
     if (t.endsWith("google.rpc.BadRequest")) {
       for (const v of d.fieldViolations ?? []) {
-        if (v.field) fields[v.field] = v.localizedMessage?.message || v.description || "";
+        const zh = chinese(v.localizedMessage?.locale) ? v.localizedMessage?.message : "";
+        if (v.field) fields[v.field] = zh || "此项填写有误";
       }
     }
   }
-  if (status === 412 || reason === "ETAG_MISMATCH") message = "该记录已被他人修改，请刷新后重试。";
-  if (!message) message = statusText[status] ?? b.message ?? `请求失败（${status}）`;
+  if (!message && (status === 412 || reason === "ETAG_MISMATCH")) message = "该记录已被他人修改，请刷新后重试。";
+  if (!message && b.code !== undefined) message = codeText[b.code] ?? "";
+  if (!message) message = statusText[status] ?? `请求失败（${status}）`;
   return new ApiError(status, message, reason, fields);
 }
 
@@ -136,6 +156,7 @@ export async function download(path: string, query: Record<string, string>, file
     } catch {
       // not JSON
     }
+    if (res.status === 401) signOut();
     throw toApiError(res.status, body);
   }
   const blob = await res.blob();

@@ -29,11 +29,24 @@ export function App() {
   const s = useSignal(sessionSignal);
   const route = useRoute();
   if (!s) return <SignInScreen />;
-  const home = visibleNav(s)[0]?.name ?? "roster";
-  const Screen = screens[route.name] ?? screens[home];
+  const nav = visibleNav(s);
+  const home = nav[0]?.name;
+  // A screen the role has no navigation to still opens (the API decides);
+  // an unknown address opens the role's home, and a role without a
+  // screen of the console is told so.
+  const name = screens[route.name] ? route.name : home;
+  if (!name) {
+    return (
+      <Layout s={s}>
+        <p role="status">此身份没有可用的控制台页面。</p>
+      </Layout>
+    );
+  }
+  const Screen = screens[name];
+  // keyed by the record, so that no state carries from one record to the next
   return (
     <Layout s={s}>
-      <Screen s={s} id={route.id} />
+      <Screen key={`${name}/${route.id}`} s={s} id={route.id} />
     </Layout>
   );
 }

@@ -95,3 +95,16 @@ export function dateTime(t: string | undefined): string {
 export function chinaToday(): string {
   return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
 }
+
+/**
+ * The age on today's China date of a birth date YYYY-MM-DD, as "86岁"
+ * ("" when unknown). Lists show it instead of the birth date, which with
+ * a masked ID number would give the full number back.
+ */
+export function age(birthDate: string | undefined): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(birthDate ?? "");
+  if (!m) return "";
+  const [y, md] = [Number(chinaToday().slice(0, 4)), chinaToday().slice(5)];
+  const years = y - Number(m[1]) - (md < `${m[2]}-${m[3]}` ? 1 : 0);
+  return years >= 0 ? `${years}岁` : "";
+}

@@ -16,11 +16,11 @@ export interface NavItem {
 }
 
 export const navItems: NavItem[] = [
-  { name: "work", title: "我的工作", roles: ["clerk", "street", "district", "admin"] },
+  { name: "work", title: "我的工作", roles: ["clerk", "street", "district", "bureau", "admin"] },
   { name: "roster", title: "人员名册", roles: ["clerk", "street", "district", "bureau", "admin"] },
   { name: "certification", title: "资格认证", roles: ["clerk", "street", "district", "bureau", "admin"] },
-  { name: "handovers", title: "移交接收", roles: ["clerk", "street", "district", "bureau", "admin"] },
-  { name: "activities", title: "社区活动", roles: ["clerk", "street", "district", "admin"] },
+  { name: "handovers", title: "移交接收", roles: ["clerk", "street", "district", "bureau", "archivist", "admin"] },
+  { name: "activities", title: "社区活动", roles: ["clerk", "street", "district", "bureau", "admin"] },
   { name: "reports", title: "统计报表", roles: ["clerk", "street", "district", "bureau", "admin"] },
 ];
 

@@ -27,6 +27,17 @@ export const methodNames: Record<Method, string> = {
 
 /** The channels a community clerk records (pension.proto). */
 const clerkMethods: Method[] = ["IN_PERSON", "HOME_VISIT", "ACTIVITY"];
+/** Every channel the API records for the bureau and admin (validate.go). */
+const bureauMethods: Method[] = [...clerkMethods, "DATA_MATCH", "FACE_APP", "CONSULAR", "OTHER_REGION"];
+
+/** The roles that may record a certification (pension's certifiers, and admin). */
+function mayCertify(s: Session): boolean {
+  return s.role === "clerk" || s.role === "bureau" || s.role === "admin";
+}
+
+function methodsOf(s: Session): Method[] {
+  return s.role === "clerk" ? clerkMethods : bureauMethods;
+}
 
 const entitlementNames: Record<Schemas["v1EntitlementState"], string> = {
   ENTITLEMENT_STATE_UNSPECIFIED: "未知",
@@ -116,8 +127,8 @@ export function CertificationScreen({ s }: { s: Session; id: string }) {
       <Done text={done} />
       {community ? (
         <>
-          <DueList key={`o-${community}`} list="overdue" community={community} onCertified={setDone} />
-          <DueList key={`d-${community}`} list="dueSoon" community={community} onCertified={setDone} />
+          <DueList key={`o-${community}`} s={s} list="overdue" community={community} onCertified={setDone} />
+          <DueList key={`d-${community}`} s={s} list="dueSoon" community={community} onCertified={setDone} />
         </>
       ) : (
         !communities.loading && <p>请先选择社区。</p>
@@ -129,7 +140,7 @@ export function CertificationScreen({ s }: { s: Session; id: string }) {
 const listTitles = { overdue: "逾期未认证", dueSoon: "30 天内到期" } as const;
 
 /** One of the two lists, paged by the API's tokens. */
-function DueList(props: { list: "overdue" | "dueSoon"; community: string; onCertified: (text: string) => void }) {
+function DueList(props: { s: Session; list: "overdue" | "dueSoon"; community: string; onCertified: (text: string) => void }) {
   const [page, setPage] = useState<string | undefined>(undefined);
   const [gone, setGone] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState("");
@@ -173,13 +184,14 @@ function DueList(props: { list: "overdue" | "dueSoon"; community: string; onCert
               <th scope="col">{props.list === "overdue" ? "逾期" : "剩余"}</th>
               <th scope="col">标记</th>
               <th scope="col">待遇</th>
-              <th scope="col">操作</th>
+              {mayCertify(props.s) && <th scope="col">操作</th>}
             </tr>
           </thead>
           <tbody>
             {rows.map((r) => (
               <DueRow
                 key={r.retireeId}
+                s={props.s}
                 r={r}
                 list={props.list}
                 open={open === r.retireeId}
@@ -200,7 +212,7 @@ function DueList(props: { list: "overdue" | "dueSoon"; community: string; onCert
   );
 }
 
-function DueRow(props: { r: Due; list: "overdue" | "dueSoon"; open: boolean; onOpen: () => void; onDone: (m: Method) => void }) {
+function DueRow(props: { s: Session; r: Due; list: "overdue" | "dueSoon"; open: boolean; onOpen: () => void; onDone: (m: Method) => void }) {
   const { r } = props;
   const days = r.daysOverdue ?? 0;
   return (
@@ -231,16 +243,18 @@ function DueRow(props: { r: Due; list: "overdue" | "dueSoon"; open: boolean; onO
             named(entitlementNames, r.entitlement)
           )}
         </td>
+        {mayCertify(props.s) && (
         <td>
           <button type="button" data-action="certify" aria-expanded={props.open} aria-label={`为 ${r.name ?? ""} 记录认证`} onClick={props.onOpen}>
             认证
           </button>
         </td>
+        )}
       </tr>
       {props.open && (
         <tr class="inline-form">
           <td colSpan={9}>
-            <CertifyForm r={r} onDone={props.onDone} onCancel={props.onOpen} />
+            <CertifyForm methods={methodsOf(props.s)} r={r} onDone={props.onDone} onCancel={props.onOpen} />
           </td>
         </tr>
       )}
@@ -249,7 +263,7 @@ function DueRow(props: { r: Due; list: "overdue" | "dueSoon"; open: boolean; onO
 }
 
 /** The second click: the channel (IN_PERSON preselected) and 确认. */
-function CertifyForm(props: { r: Due; onDone: (m: Method) => void; onCancel: () => void }) {
+function CertifyForm(props: { methods: Method[]; r: Due; onDone: (m: Method) => void; onCancel: () => void }) {
   const [method, setMethod] = useState<Method>("IN_PERSON");
   const ref = useRef<HTMLSelectElement>(null);
   useEffect(() => ref.current?.focus(), []);
@@ -280,7 +294,7 @@ function CertifyForm(props: { r: Due; onDone: (m: Method) => void; onCancel: () 
             aria-describedby={a.describedBy}
             onChange={(e) => setMethod((e.target as HTMLSelectElement).value as Method)}
           >
-            {clerkMethods.map((m) => (
+            {props.methods.map((m) => (
               <option key={m} value={m}>
                 {methodNames[m]}
               </option>

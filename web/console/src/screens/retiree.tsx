@@ -9,7 +9,7 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, ifMatch, must, type Schemas } from "../api";
-import { chinaToday, dateTime, flagNames, managementNames, named, residenceNames, settableFlags, statusNames, yuan } from "../labels";
+import { age, chinaToday, dateTime, flagNames, managementNames, named, residenceNames, settableFlags, statusNames, yuan } from "../labels";
 import type { Session } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
 import { Flags, StatusBadge } from "./roster";
@@ -225,8 +225,21 @@ function StatusSection(props: { s: Session; rt: Retiree; onChanged: (t: string) 
         <dd>{rt.name}</dd>
         <dt>性别</dt>
         <dd>{named(sexNames, rt.sex)}</dd>
-        <dt>出生日期</dt>
-        <dd>{rt.birthDate}</dd>
+        {/* The birth date with the masked number gives the full number
+            back: it is shown only to a caller the API gave the full number. */}
+        {rt.idNumber ? (
+          <>
+            <dt>出生日期</dt>
+            <dd>
+              {rt.birthDate}（{age(rt.birthDate)}）
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>年龄</dt>
+            <dd>{age(rt.birthDate)}</dd>
+          </>
+        )}
         <dt>身份证号</dt>
         <dd class="mono">{rt.idNumberMasked}</dd>
         <dt>电话</dt>
@@ -262,8 +275,9 @@ function StatusSection(props: { s: Session; rt: Retiree; onChanged: (t: string) 
           </button>
         </div>
       )}
-      {form === "flags" && <FlagsForm rt={rt} onDone={done} onCancel={() => setForm("")} onReload={props.onReload} />}
-      {form === "status" && <StatusForm rt={rt} onDone={done} onCancel={() => setForm("")} onReload={props.onReload} />}
+      {/* keyed by the etag: a reload after a conflict makes the form anew from the record */}
+      {form === "flags" && <FlagsForm key={rt.etag} rt={rt} onDone={done} onCancel={() => setForm("")} onReload={props.onReload} />}
+      {form === "status" && <StatusForm key={rt.etag} rt={rt} onDone={done} onCancel={() => setForm("")} onReload={props.onReload} />}
     </Section>
   );
 }

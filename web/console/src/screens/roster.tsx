@@ -8,7 +8,7 @@
 // reaches the address or the history.
 import { useState } from "preact/hooks";
 import { ApiError, api, download, must, type Schemas } from "../api";
-import { chinaToday, flagNames, managementNames, named, residenceNames, statusNames } from "../labels";
+import { age, chinaToday, flagNames, managementNames, named, residenceNames, statusNames } from "../labels";
 import { href, navigate } from "../router";
 import type { Session } from "../session";
 import { ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
@@ -207,7 +207,7 @@ function Results({ rows, named: byName }: { rows: Retiree[]; named: boolean }) {
         <tr>
           <th scope="col">姓名</th>
           <th scope="col">身份证号</th>
-          <th scope="col">出生日期</th>
+          <th scope="col">年龄</th>
           <th scope="col">电话</th>
           <th scope="col">特殊群体</th>
           <th scope="col">状态</th>
@@ -224,7 +224,7 @@ function Results({ rows, named: byName }: { rows: Retiree[]; named: boolean }) {
               </a>
             </td>
             <td class="mono">{r.idNumberMasked}</td>
-            <td>{r.birthDate}</td>
+            <td>{age(r.birthDate)}</td>
             <td class="mono">{r.phoneMasked}</td>
             <td>
               <Flags flags={r.flags} />

@@ -4,7 +4,7 @@
 // from the community's queue, releases it, waits on someone and resumes,
 // and completes it with an outcome; a supervisor may also reassign. Every
 // change sends the item's etag (If-Match) and a conflict says so plainly.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ifMatch, must, type Schemas } from "../api";
 import { dateTime } from "../labels";
 import { href } from "../router";
@@ -92,7 +92,10 @@ export function WorkScreen({ s }: { s: Session; id: string }) {
   const supervisor = isSupervisor(s);
   const [f, setF] = useState<Filters>({ communityId: "", assignee: "", state: "", clock: "", kind: "" });
   const [page, setPage] = useState<string[]>([""]);
-  const [counts, setCounts] = useState<Schemas["v1ClockCounts"] | undefined>();
+  // The API counts by clock on the first page; a next page shows the
+  // counts its first page came with. They travel with the list's data, so
+  // a stale answer, dropped by useLoad, cannot overwrite them.
+  const shownCounts = useRef<Schemas["v1ClockCounts"] | undefined>();
   const [done, setDone] = useState("");
   const token = page[page.length - 1];
   const needCommunity = !supervisor && !(s.role === "clerk" && s.communities.length <= 1);
@@ -103,9 +106,10 @@ export function WorkScreen({ s }: { s: Session; id: string }) {
     for (const [k, v] of Object.entries(f)) if (v) query[k] = v;
     if (token) query.pageToken = token;
     const r = must(await api.GET("/v1/workItems", { params: { query } }));
-    if (!token) setCounts(r.counts);
-    return r;
+    return { ...r, counts: token ? shownCounts.current : r.counts };
   }, [JSON.stringify(f), token, ready]);
+  const counts = list.data?.counts;
+  shownCounts.current = counts;
 
   const set = (k: keyof Filters) => (v: string) => {
     setF({ ...f, [k]: v });
