@@ -68,3 +68,39 @@ export function CommunityPicker(props: {
     />
   );
 }
+
+/** Names already read in this tab, by retiree id (a name does not change between two loads). */
+const knownNames = new Map<string, string>();
+
+/**
+ * Names of retirees by id, from their communities' roster pages
+ * (GET /v1/retirees?communityId=..., masked numbers, 100 a call), at most
+ * maxPages pages in all, never one read per retiree (a single read gives
+ * the full number and is audited). An id not found is absent: show the id.
+ */
+export async function rosterNames(ids: string[], communities: string[], maxPages = 5): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const want = new Set<string>();
+  for (const id of ids) {
+    if (!id) continue;
+    const n = knownNames.get(id);
+    if (n) out.set(id, n);
+    else want.add(id);
+  }
+  let pages = 0;
+  for (const communityId of new Set(communities.filter(Boolean))) {
+    let pageToken: string | undefined;
+    while (want.size > 0 && pages < maxPages) {
+      pages++;
+      const r = must(await api.GET("/v1/retirees", { params: { query: { communityId, pageSize: 100, pageToken } } }));
+      for (const x of r.retirees ?? []) {
+        if (!x.id || !x.name) continue;
+        knownNames.set(x.id, x.name);
+        if (want.delete(x.id)) out.set(x.id, x.name);
+      }
+      pageToken = r.nextPageToken;
+      if (!pageToken) break;
+    }
+  }
+  return out;
+}

@@ -11,6 +11,7 @@ import { href } from "../router";
 import type { Session } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
 import { CommunityPicker, useCommunities } from "./certification";
+import { rosterNames } from "./communities";
 
 type Handover = Schemas["v1Handover"];
 type Track = Schemas["v1Track"];
@@ -898,7 +899,7 @@ function CompleteForm({ h, onStep, onReload, onCancel }: StepProps) {
     result = must(await api.POST("/v1/handovers/{id}:complete", { params: { path: { id: h.id ?? "" } }, body: { etag: h.etag } }));
   });
   const submit = async () => {
-    if ((await act.run()) && result) onStep(result, "移交已办结：退休人员转入社区管理，接收后的联系卡、首次走访等任务已生成。");
+    if ((await act.run()) && result) onStep(result, "移交已办结：退休人员转入社区管理，接收后的联系卡、首次走访等任务将陆续生成。");
   };
   return (
     <StepForm title="办结移交" act={act} shown={[]} onSubmit={submit} onCancel={onCancel} onReload={onReload}>
@@ -939,17 +940,10 @@ function Package({ h }: { h: Handover }) {
   const ids = h.retireeIds ?? [];
   const dossiers = new Map((h.dossiers ?? []).map((d) => [d.retireeId ?? "", d]));
   const shown = ids.slice(from, from + perPage);
-  const names = useLoad(async () => {
-    const got = await Promise.all(
-      shown.map((rid) =>
-        api.GET("/v1/retirees/{id}", { params: { path: { id: rid } } }).then(
-          (r) => [rid, r.data?.name ?? ""] as const,
-          () => [rid, ""] as const,
-        ),
-      ),
-    );
-    return new Map(got);
-  }, [shown.join(",")]);
+  // Names from the receiving communities' roster pages (masked), not one
+  // read per retiree; a retiree not found there shows by id.
+  const communities = [h.communityId ?? "", ...(h.allocations ?? []).map((a) => a.communityId ?? "")];
+  const names = useLoad(() => rosterNames(shown, communities), [shown.join(","), communities.join(",")]);
   return (
     <section aria-labelledby="ho-package">
       <h2 id="ho-package">移交内容</h2>

@@ -7,7 +7,8 @@ import { ApiError, api, download, must, type Schemas } from "../api";
 import { chinaToday } from "../labels";
 import { type Session, isSupervisor } from "../session";
 import { ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
-import { categoryNames, visibleCommunities } from "./activities";
+import { categoryNames } from "./activities";
+import { useCommunities } from "./communities";
 
 type Community = { id: string; name: string };
 
@@ -52,8 +53,8 @@ export function BarChart({ title, bars, max }: { title: string; bars: Bar[]; max
 }
 
 export function ReportsScreen({ s }: { s: Session; id: string }) {
-  const communities = useLoad(() => visibleCommunities(s), [s.token]);
-  const list = communities.data ?? [];
+  const communities = useCommunities(s);
+  const list: Community[] = (communities.data ?? []).map((c) => ({ id: c.id ?? "", name: c.name || c.id || "" }));
   return (
     <div data-screen="reports">
       <Title>统计报表</Title>
@@ -238,46 +239,38 @@ function Visits({ communities }: { communities: Community[] }) {
 
 // ---------------------------------------------------------------- certification
 
-/** How many entries a certification list has: its pages counted (pages of 50: a page of personal data costs the caller's budget by its size; at most 20 pages). */
-async function countList(path: "/v1/certifications:overdue" | "/v1/certifications:dueSoon", communityId: string, asOf: string): Promise<number> {
-  let n = 0;
-  let pageToken: string | undefined;
-  for (let i = 0; i < 20; i++) {
-    const r = must(await api.GET(path, { params: { query: { communityId, asOf, pageSize: 50, pageToken } } }));
-    n += ("overdue" in r ? r.overdue?.length : 0) ?? 0;
-    n += ("dueSoon" in r ? r.dueSoon?.length : 0) ?? 0;
-    pageToken = r.nextPageToken;
-    if (!pageToken) break;
-  }
-  return n;
+/** The first page (50 entries) of a certification list: its count, and whether there are more. */
+async function countList(path: "/v1/certifications:overdue" | "/v1/certifications:dueSoon", communityId: string, asOf: string): Promise<Count> {
+  const r = must(await api.GET(path, { params: { query: { communityId, asOf, pageSize: countPage } } }));
+  const n = (("overdue" in r ? r.overdue?.length : 0) ?? 0) + (("dueSoon" in r ? r.dueSoon?.length : 0) ?? 0);
+  return { n, more: !!r.nextPageToken };
 }
 
-/** At most this many communities are counted at once; beyond, one chosen community. */
-const certBatch = 6;
+/** Only the first page of a list is counted: no paging through personal data to count it. */
+const countPage = 50;
+type Count = { n: number; more: boolean };
+const countText = (c: Count) => (c.more ? `≥${countPage}` : String(c.n));
 
 function Certification({ communities }: { communities: Community[] }) {
   const [asOf, setAsOf] = useState(chinaToday());
   const [community, setCommunity] = useState("");
-  const many = communities.length > certBatch;
-  const chosen = many ? communities.filter((c) => c.id === (community || communities[0]?.id)) : communities;
+  const chosen = communities.find((c) => c.id === community) ?? communities[0];
   const rep = useLoad(
     async () => {
-      // One community after another: the API limits how fast a caller may ask.
-      const out: (Community & { overdue: number; dueSoon: number })[] = [];
-      for (const c of chosen) {
-        out.push({ ...c, overdue: await countList("/v1/certifications:overdue", c.id, asOf), dueSoon: await countList("/v1/certifications:dueSoon", c.id, asOf) });
-      }
-      return out;
+      if (!chosen) return [];
+      const overdue = await countList("/v1/certifications:overdue", chosen.id, asOf);
+      const dueSoon = await countList("/v1/certifications:dueSoon", chosen.id, asOf);
+      return [{ ...chosen, overdue, dueSoon }];
     },
-    [chosen.map((c) => c.id).join(), asOf],
+    [chosen?.id, asOf],
   );
   const rows = rep.data ?? [];
   return (
     <section class="report" data-report="certification" aria-labelledby="rep-cert">
       <h2 id="rep-cert">资格认证情况</h2>
-      <p class="hint">养老金接口没有按社区的认证汇总，这里的人数是逾期名单和 30 天内到期名单的条目数。</p>
+      <p class="hint">养老金接口没有按社区的认证汇总：这里数的是所选社区逾期名单和 30 天内到期名单的条目，只数第一页（{countPage} 条），超过时显示“≥{countPage}”。</p>
       <div class="row">
-        {many && <CommunitySelect communities={communities} value={community || communities[0]?.id || ""} onChange={setCommunity} name="certCommunityId" />}
+        {communities.length > 1 && <CommunitySelect communities={communities} value={chosen?.id ?? ""} onChange={setCommunity} name="certCommunityId" />}
         <Field label="统计日期" name="certAsOf" render={({ id }) => (
           <input id={id} type="date" name="asOf" value={asOf} onChange={(e) => e.currentTarget.value && setAsOf(e.currentTarget.value)} />
         )} />
@@ -287,10 +280,10 @@ function Certification({ communities }: { communities: Community[] }) {
       {rep.data && (
         <>
           <BarChart
-            title="资格认证逾期与 30 天内到期人数"
+            title="资格认证逾期与 30 天内到期名单条目数"
             bars={rows.flatMap((r) => [
-              { label: `${r.name}·逾期`, value: r.overdue, text: `逾期 ${r.overdue} 人` },
-              { label: `${r.name}·将到期`, value: r.dueSoon, text: `将到期 ${r.dueSoon} 人` },
+              { label: `${r.name}·逾期`, value: r.overdue.n, text: `逾期 ${countText(r.overdue)} 条` },
+              { label: `${r.name}·将到期`, value: r.dueSoon.n, text: `将到期 ${countText(r.dueSoon)} 条` },
             ])}
           />
           <table aria-label="资格认证情况明细">
@@ -305,8 +298,8 @@ function Certification({ communities }: { communities: Community[] }) {
               {rows.map((r) => (
                 <tr key={r.id} data-id={r.id}>
                   <td>{r.name}</td>
-                  <td>{r.overdue}</td>
-                  <td>{r.dueSoon}</td>
+                  <td>{countText(r.overdue)}</td>
+                  <td>{countText(r.dueSoon)}</td>
                 </tr>
               ))}
             </tbody>
