@@ -3,12 +3,13 @@
 // page with its registrations, waiting list and attendance on the day.
 // The activity API keeps no etag (its changes are single-step commands
 // checked by the service), so nothing here has one to send.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, must, type Schemas } from "../api";
 import { chinaToday, dateTime, named } from "../labels";
 import { href } from "../router";
 import type { Session } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
+import { CommunityPicker, rosterNames } from "./communities";
 
 type Occurrence = Schemas["v1Occurrence"];
 type Activity = Schemas["v1Activity"];
@@ -82,55 +83,42 @@ async function allOccurrences(query: { communityId?: string; venueId?: string; f
   return out;
 }
 
-/** The communities the caller works for: the token's, else those the socialisation report shows. */
-export async function visibleCommunities(s: Session): Promise<{ id: string; name: string }[]> {
-  const own = s.communities.map((id) => ({ id, name: id }));
-  try {
-    const r = must(await api.GET("/v1/reports/socialisation", { params: { query: { groupBy: "community" } } }));
-    const rows = (r.rows ?? []).map((row) => ({ id: row.key ?? "", name: row.name || row.key || "" }));
-    return rows.length > 0 ? rows : own;
-  } catch (e) {
-    if (own.length > 0) return own;
-    throw e;
+/** The longest span the API lists at once (activity's maxListSpan). */
+const maxSpan = 366 * 24 * hour;
+
+/** Every occurrence of a venue in [from, to) ms, asked in spans of at most 366 days. */
+async function occurrencesBetween(venueId: string, from: number, to: number): Promise<Occurrence[]> {
+  const seen = new Map<string, Occurrence>();
+  for (let a = from; a < to; a += maxSpan) {
+    for (const o of await allOccurrences({ venueId, from: chinaISO(a), to: chinaISO(Math.min(to, a + maxSpan)) })) {
+      seen.set(`${o.activityId}-${o.number}`, o);
+    }
   }
+  return [...seen.values()];
+}
+
+/** Creating, cancelling, registering and attendance are the clerk's (the activity service's managers) and admin's. */
+function mayManage(s: Session): boolean {
+  return s.role === "clerk" || s.role === "admin";
 }
 
 export function ActivitiesScreen({ s, id }: { s: Session; id: string }) {
-  if (id) return <ActivityPage id={id} />;
+  if (id) return <ActivityPage s={s} id={id} />;
   return <CalendarScreen s={s} />;
 }
 
 function CalendarScreen({ s }: { s: Session }) {
-  const communities = useLoad(() => visibleCommunities(s), [s.token]);
-  const [community, setCommunity] = useState("");
-  const list = communities.data ?? [];
-  const communityId = community || list[0]?.id || "";
+  const [community, setCommunity] = useState(s.role === "clerk" ? (s.communities[0] ?? "") : "");
   return (
     <div data-screen="activities">
       <Title>社区活动</Title>
-      <ErrorNotice error={communities.error} />
-      <Loading show={communities.loading} />
-      {list.length > 1 && (
-        <Field
-          label="社区"
-          name="communityId"
-          render={({ id }) => (
-            <select id={id} name="communityId" value={communityId} onChange={(e) => setCommunity(e.currentTarget.value)}>
-              {list.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          )}
-        />
-      )}
-      {communityId && <CommunityCalendar key={communityId} communityId={communityId} />}
+      <CommunityPicker s={s} value={community} onChange={setCommunity} />
+      {community && <CommunityCalendar key={community} s={s} communityId={community} />}
     </div>
   );
 }
 
-function CommunityCalendar({ communityId }: { communityId: string }) {
+function CommunityCalendar({ s, communityId }: { s: Session; communityId: string }) {
   const [month, setMonth] = useState(chinaToday().slice(0, 7));
   const [venueId, setVenueId] = useState("");
   const [creating, setCreating] = useState(false);
@@ -150,6 +138,11 @@ function CommunityCalendar({ communityId }: { communityId: string }) {
     [communityId, venueId, month],
   );
   const venueName = (v: string) => venues.data?.find((x) => x.id === v)?.name ?? v;
+  // After a creation the form is gone: the focus goes to the notice.
+  const notice = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (created) notice.current?.focus();
+  }, [created]);
   return (
     <>
       <div class="row">
@@ -167,12 +160,16 @@ function CommunityCalendar({ communityId }: { communityId: string }) {
             </select>
           )}
         />
-        <button type="button" class="primary" data-action="new-activity" aria-expanded={creating} onClick={() => setCreating(!creating)}>
-          新建活动
-        </button>
+        {mayManage(s) && (
+          <button type="button" class="primary" data-action="new-activity" aria-expanded={creating} onClick={() => setCreating(!creating)}>
+            新建活动
+          </button>
+        )}
       </div>
       <ErrorNotice error={venues.error} />
-      <Done text={created} />
+      <div ref={notice} tabIndex={-1}>
+        <Done text={created} />
+      </div>
       {creating && (
         <CreateActivity
           communityId={communityId}
@@ -306,13 +303,15 @@ function draftSessions(d: Draft): [number, number][] {
 export interface Clash {
   booked: Occurrence[];
   alternative?: string;
+  /** The venue's bookings could not be read: no alternative was computed. */
+  failed?: boolean;
 }
 
 async function findClash(d: Draft): Promise<Clash> {
   const sessions = draftSessions(d);
   const day0 = new Date(`${d.startDate}T00:00:00+08:00`).getTime();
   const last = sessions[sessions.length - 1][0];
-  const taken = (await allOccurrences({ venueId: d.venueId, from: chinaISO(day0), to: chinaISO(last + 24 * hour) })).filter((o) => o.state !== "CANCELLED");
+  const taken = (await occurrencesBetween(d.venueId, day0, last + 24 * hour)).filter((o) => o.state !== "CANCELLED");
   const spans = taken.map((o) => [new Date(o.startTime ?? "").getTime(), new Date(o.endTime ?? "").getTime()]);
   const clashes = (ss: [number, number][]) => spans.filter(([a, b]) => ss.some(([s, e]) => a < e && s < b));
   const booked = taken.filter((_, i) => clashes(sessions).includes(spans[i]));
@@ -368,7 +367,7 @@ function CreateActivity(p: { communityId: string; venues: Schemas["v1Venue"][]; 
       p.onCreated(must(await api.POST("/v1/activities", { body })));
     } catch (e) {
       if (e instanceof ApiError && (e.reason === "SCHEDULE_CONFLICT" || e.status === 409)) {
-        setClash(await findClash(d).catch(() => ({ booked: [] })));
+        setClash(await findClash(d).catch(() => ({ booked: [], failed: true })));
       }
       throw e;
     }
@@ -454,7 +453,9 @@ function ClashNotice({ clash, onUse }: { clash: Clash; onUse: (t: string) => voi
           </ul>
         </>
       )}
-      {clash.alternative ? (
+      {clash.failed ? (
+        <p>未能读取该场地的已有安排，无法推算可替代的时段。</p>
+      ) : clash.alternative ? (
         <p>
           控制台按该场地已有安排推算：同一天 {clash.alternative} 开始的各次均无冲突。{" "}
           <button type="button" data-action="use-alternative" onClick={() => onUse(clash.alternative ?? "")}>
@@ -470,7 +471,7 @@ function ClashNotice({ clash, onUse }: { clash: Clash; onUse: (t: string) => voi
 
 // ---------------------------------------------------------------- an activity's page
 
-function ActivityPage({ id }: { id: string }) {
+function ActivityPage({ s, id }: { s: Session; id: string }) {
   const [note, setNote] = useState("");
   const act = useLoad(async () => {
     const a = must(await api.GET("/v1/activities/{id}", { params: { path: { id } } }));
@@ -490,8 +491,8 @@ function ActivityPage({ id }: { id: string }) {
       {a && (
         <>
           <ActivityFacts a={a} venue={act.data?.venue} />
-          <Registrations activity={a} onNote={setNote} />
-          {a.state !== "CANCELLED" && <CancelActivity activity={a} onDone={() => { setNote("活动已取消，已报名者的报名已标记。"); act.reload(); }} />}
+          <Registrations manage={mayManage(s)} activity={a} onNote={setNote} />
+          {a.state !== "CANCELLED" && mayManage(s) && <CancelActivity activity={a} onDone={() => { setNote("活动已取消，已报名者的报名已标记。"); act.reload(); }} />}
         </>
       )}
     </div>
@@ -535,51 +536,29 @@ async function sessionsOf(a: Activity): Promise<Occurrence[]> {
   return occ.filter((o) => o.activityId === a.id);
 }
 
-interface Person {
-  name: string;
+/** Names of retirees by id, from the community's roster pages; an id not found stands for itself. */
+async function namesOf(ids: string[], communityId = ""): Promise<Record<string, string>> {
+  const got = await rosterNames(ids, [communityId]).catch(() => new Map<string, string>());
+  return Object.fromEntries(ids.map((id) => [id, got.get(id) ?? id]));
 }
 
-/** Names already read in this tab (a name does not change between two loads of a page). */
-const known = new Map<string, Person>();
+/** At most this many pages of registrations are read for the counts and the attendance. */
+const maxRegPages = 20;
 
-/**
- * Names of retirees by id (each read costs the caller's personal-read
- * budget, so names are remembered): a few are read one by one; many from the
- * community's roster pages (a handful of calls instead of one per row),
- * then one by one for any not found there.
- */
-async function namesOf(ids: string[], communityId = ""): Promise<Record<string, Person>> {
-  const out: Record<string, Person> = {};
-  const want = new Set(ids.filter((id) => id && !known.has(id)));
-  for (const id of ids) if (known.has(id)) out[id] = known.get(id) as Person;
-  if (want.size > 8 && communityId) {
-    let pageToken: string | undefined;
-    for (let i = 0; i < 10 && want.size > 0; i++) {
-      const r = must(await api.GET("/v1/retirees", { params: { query: { communityId, pageSize: 100, pageToken } } }));
-      for (const x of r.retirees ?? []) {
-        if (!x.id) continue;
-        known.set(x.id, { name: x.name ?? x.id });
-        if (want.delete(x.id)) out[x.id] = { name: x.name ?? x.id };
-      }
-      pageToken = r.nextPageToken;
-      if (!pageToken) break;
-    }
+/** Every registration of an activity (at most maxRegPages pages); complete says whether all were read. */
+async function allRegistrations(activityId: string): Promise<{ all: Registration[]; complete: boolean }> {
+  const all: Registration[] = [];
+  let pageToken: string | undefined;
+  for (let i = 0; i < maxRegPages; i++) {
+    const r = must(await api.GET("/v1/activities/{activityId}/registrations", { params: { path: { activityId }, query: { pageSize: 100, pageToken } } }));
+    all.push(...(r.registrations ?? []));
+    pageToken = r.nextPageToken;
+    if (!pageToken) return { all, complete: true };
   }
-  await Promise.all(
-    [...want].map(async (id) => {
-      try {
-        const r = must(await api.GET("/v1/retirees/{id}", { params: { path: { id } } }));
-        out[id] = { name: r.name ?? id };
-        known.set(id, out[id]);
-      } catch {
-        out[id] = { name: id };
-      }
-    }),
-  );
-  return out;
+  return { all, complete: false };
 }
 
-function Registrations({ activity, onNote }: { activity: Activity; onNote: (t: string) => void }) {
+function Registrations({ manage, activity, onNote }: { manage: boolean; activity: Activity; onNote: (t: string) => void }) {
   const [page, setPage] = useState<string[]>([""]);
   const token = page[page.length - 1];
   const regs = useLoad(async () => {
@@ -587,40 +566,61 @@ function Registrations({ activity, onNote }: { activity: Activity; onNote: (t: s
     const list = r.registrations ?? [];
     return { list, next: r.nextPageToken, names: await namesOf(list.map((x) => x.retireeId ?? ""), activity.communityId) };
   }, [activity.id, token]);
+  // The counts and the attendance cover every registration, not the page shown.
+  const totals = useLoad(async () => {
+    const t = await allRegistrations(activity.id ?? "");
+    const confirmed = t.all.filter((r) => r.state === "CONFIRMED");
+    const names = await namesOf(confirmed.map((x) => x.retireeId ?? ""), activity.communityId);
+    return { ...t, confirmed, waiting: t.all.filter((r) => r.state === "WAITLISTED").length, names };
+  }, [activity.id]);
+  const reload = () => {
+    regs.reload();
+    totals.reload();
+  };
   const list = regs.data?.list ?? [];
-  const names = regs.data?.names ?? {};
-  const name = (id?: string) => names[id ?? ""]?.name ?? id ?? "";
+  const names = { ...totals.data?.names, ...regs.data?.names };
+  const name = (id?: string) => names[id ?? ""] ?? id ?? "";
   const confirmed = list.filter((r) => r.state === "CONFIRMED");
   const waiting = list.filter((r) => r.state === "WAITLISTED");
   const cancelled = list.filter((r) => r.state === "CANCELLED");
   const cancel = useAction(async (r: Registration) => {
     const res = must(await api.DELETE("/v1/activities/{activityId}/registrations/{retireeId}", { params: { path: { activityId: activity.id ?? "", retireeId: r.retireeId ?? "" } } }));
     const promoted = res.promoted?.retireeId;
-    const pn = promoted ? (await namesOf([promoted]))[promoted].name : "";
+    const pn = promoted ? (await namesOf([promoted], activity.communityId))[promoted] : "";
     onNote(`已取消 ${name(r.retireeId)} 的报名。${promoted ? `候补的 ${pn} 已转为正式报名。` : ""}`);
-  }, regs.reload);
+    // The row is gone: the focus goes to the list's caption.
+    document.querySelector<HTMLElement>("[data-list=registrations] caption")?.focus();
+  }, reload);
   const open = activity.state !== "CANCELLED";
+  const act = open && manage;
+  const paged = !!regs.data?.next || page.length > 1;
+  const t = totals.data;
+  const more = t && !t.complete ? "以上" : "";
   return (
     <section aria-labelledby="regs-title">
-      <h2 id="regs-title">报名（名额 {activity.capacity}，已报 {confirmed.length}，候补 {waiting.length}）</h2>
+      <h2 id="regs-title">
+        报名（名额 {activity.capacity}
+        {t && `，已报 ${t.confirmed.length}${more}，候补 ${t.waiting}${more}`}）
+      </h2>
       <ErrorNotice error={regs.error} onReload={regs.reload} />
+      <ErrorNotice error={totals.error} onReload={totals.reload} />
       <Loading show={regs.loading} />
-      <ErrorNotice error={cancel.failure} onReload={regs.reload} />
-      {open && <RegisterForm activity={activity} onDone={(t) => { onNote(t); regs.reload(); }} />}
-      <RegTable list="registrations" caption="已报名" rows={confirmed} name={name} onCancel={open ? (r) => void cancel.run(r) : undefined} busy={cancel.busy} />
-      <RegTable list="waiting" caption="候补名单（按报名先后递补）" rows={waiting} name={name} onCancel={open ? (r) => void cancel.run(r) : undefined} busy={cancel.busy} />
-      {cancelled.length > 0 && <RegTable list="cancelled" caption="已取消" rows={cancelled} name={name} busy={false} />}
+      <ErrorNotice error={cancel.failure} onReload={reload} />
+      {act && <RegisterForm activity={activity} onDone={(t) => { onNote(t); reload(); }} />}
+      <RegTable page={paged} list="registrations" caption="已报名" rows={confirmed} name={name} onCancel={act ? (r) => void cancel.run(r) : undefined} busy={cancel.busy} />
+      <RegTable page={paged} list="waiting" caption="候补名单（按报名先后递补）" rows={waiting} name={name} onCancel={act ? (r) => void cancel.run(r) : undefined} busy={cancel.busy} />
+      {cancelled.length > 0 && <RegTable page={paged} list="cancelled" caption="已取消" rows={cancelled} name={name} busy={false} />}
       <Pager next={regs.data?.next} atStart={page.length === 1} onFirst={() => setPage([""])} onNext={(t) => setPage([...page, t])} />
-      {open && confirmed.length > 0 && <Attendance activity={activity} confirmed={confirmed} name={name} onNote={onNote} />}
+      {act && t && t.confirmed.length > 0 && <Attendance key={t.confirmed.length} activity={activity} confirmed={t.confirmed} complete={t.complete} name={name} onNote={onNote} />}
     </section>
   );
 }
 
-function RegTable(p: { list: string; caption: string; rows: Registration[]; name: (id?: string) => string; onCancel?: (r: Registration) => void; busy: boolean }) {
+function RegTable(p: { list: string; caption: string; page?: boolean; rows: Registration[]; name: (id?: string) => string; onCancel?: (r: Registration) => void; busy: boolean }) {
   return (
     <table data-list={p.list}>
-      <caption>
-        {p.caption}（{p.rows.length} 人）
+      <caption tabIndex={-1}>
+        {p.caption}（{p.page ? "本页 " : ""}{p.rows.length} 人）
       </caption>
       <thead>
         <tr>
@@ -670,7 +670,7 @@ function RegisterForm({ activity, onDone }: { activity: Activity; onDone: (t: st
   const [retireeId, setRetireeId] = useState("");
   const reg = useAction(async (id: string) => {
     const r = must(await api.POST("/v1/activities/{activityId}/registrations", { params: { path: { activityId: activity.id ?? "" } }, body: { retireeId: id } }));
-    const n = (await namesOf([r.retireeId ?? ""]))[r.retireeId ?? ""].name;
+    const n = (await namesOf([r.retireeId ?? ""], activity.communityId))[r.retireeId ?? ""];
     onDone(r.state === "WAITLISTED" ? `名额已满，${n} 已进入候补名单（第 ${r.position} 位报名）。` : `${n} 报名成功。`);
     setRetireeId("");
   });
@@ -746,7 +746,7 @@ function RosterPick({ communityId, onPick }: { communityId: string; onPick: (id:
   );
 }
 
-function Attendance(p: { activity: Activity; confirmed: Registration[]; name: (id?: string) => string; onNote: (t: string) => void }) {
+function Attendance(p: { activity: Activity; confirmed: Registration[]; complete: boolean; name: (id?: string) => string; onNote: (t: string) => void }) {
   const sessions = useLoad(() => sessionsOf(p.activity), [p.activity.id]);
   const now = Date.now();
   const list = (sessions.data ?? []).filter((o) => o.state !== "CANCELLED" && new Date(o.startTime ?? "").getTime() <= now);
@@ -782,7 +782,7 @@ function Attendance(p: { activity: Activity; confirmed: Registration[]; name: (i
         </select>
       )} />
       <fieldset class="attendees">
-        <legend>出席人员（默认全部出席，请取消缺席者）</legend>
+        <legend>出席人员（默认全部出席，请取消缺席者{p.complete ? "" : `；只列出前 ${p.confirmed.length} 名已报名者`}）</legend>
         {p.confirmed.map((r) => (
           <label key={r.retireeId}>
             <input type="checkbox" name="present" value={r.retireeId} checked={!absent.has(r.retireeId ?? "")} onChange={() => toggle(r.retireeId ?? "")} /> {p.name(r.retireeId)}
