@@ -161,7 +161,7 @@ function CommunityCalendar({ s, communityId }: { s: Session; communityId: string
           )}
         />
         {mayManage(s) && (
-          <button type="button" class="primary" data-action="new-activity" aria-expanded={creating} onClick={() => setCreating(!creating)}>
+          <button type="button" class="primary" data-action="new-activity" aria-expanded={creating} onClick={() => { setCreating(!creating); setCreated(""); }}>
             新建活动
           </button>
         )}
