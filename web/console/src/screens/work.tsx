@@ -109,7 +109,7 @@ export function WorkScreen({ s }: { s: Session; id: string }) {
     return { ...r, counts: token ? shownCounts.current : r.counts };
   }, [JSON.stringify(f), token, ready]);
   const counts = list.data?.counts;
-  shownCounts.current = counts;
+  if (counts) shownCounts.current = counts;
 
   const set = (k: keyof Filters) => (v: string) => {
     setF({ ...f, [k]: v });
