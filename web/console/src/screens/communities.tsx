@@ -14,7 +14,18 @@ type Community = Schemas["v1Community"];
 export function useCommunities(s: Session) {
   const fixed = s.role === "clerk";
   return useLoad<Community[]>(async () => {
-    if (fixed) return s.communities.map((id) => ({ id, name: "" }));
+    if (fixed) {
+      // A clerk's own communities, by name (a clerk has a handful).
+      return Promise.all(
+        s.communities.map(async (id) => {
+          try {
+            return must(await api.GET("/v1/communities/{id}", { params: { path: { id } } }));
+          } catch {
+            return { id, name: "" };
+          }
+        }),
+      );
+    }
     // The API's street and district filters take the names a community
     // carries; a supervisor's token names its area by division code, the
     // prefix of its communities' 12-digit codes.
