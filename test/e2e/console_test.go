@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +36,13 @@ type consoleCity struct {
 // demo city with `socmgmt seed`, and mints the tokens.
 func startConsoleCity(t *testing.T) *consoleCity {
 	t.Helper()
-	s := startStackWith(t, stackOptions{casework: true})
+	devFile := filepath.Join(t.TempDir(), "dev-identities.json")
+	opts := stackOptions{casework: true}
+	if gatewayHasFlag(t, "dev-identities") {
+		// Read per request: written below, once the tokens are minted.
+		opts.gatewayArgs = []string{"--dev-identities", devFile}
+	}
+	s := startStackWith(t, opts)
 	c := &consoleCity{s: s, api: newRESTClient(s.baseURL)}
 	start := time.Now()
 	args := append([]string{
@@ -48,7 +56,39 @@ func startConsoleCity(t *testing.T) *consoleCity {
 	c.bureau = s.mint(t, "--role", "bureau", "--subject", "e2e-console-bureau")
 	c.admin = s.mint(t, "--role", "admin", "--subject", "e2e-console-admin")
 	c.base = consoleBase(t, s.baseURL)
+	writeDevIdentities(t, devFile, c)
 	return c
+}
+
+// gatewayHasFlag reports whether the built gateway has the flag name.
+func gatewayHasFlag(t *testing.T, name string) bool {
+	t.Helper()
+	requireBinaries(t)
+	out, _ := exec.Command(filepath.Join(binDir, "gateway"), "--help").CombinedOutput()
+	return strings.Contains(string(out), "--"+name+" ")
+}
+
+// writeDevIdentities writes the development identities the gateway offers
+// the sign-in screen (make run's are the seeded city's).
+func writeDevIdentities(t *testing.T, path string, c *consoleCity) {
+	t.Helper()
+	type identity struct {
+		Key   string `json:"key"`
+		Label string `json:"label"`
+		Role  string `json:"role"`
+		Token string `json:"token"`
+	}
+	data, err := json.Marshal(map[string][]identity{"identities": {
+		{Key: "clerk-a", Label: "社区专干（泰山街社区）", Role: "clerk", Token: c.clerkA},
+		{Key: "clerk-b", Label: "社区专干（相邻社区）", Role: "clerk", Token: c.clerkB},
+		{Key: "bureau", Label: "社保经办机构", Role: "bureau", Token: c.bureau},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // consoleRetirees is the size of the seeded city: enough for every list,
