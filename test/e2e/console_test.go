@@ -65,7 +65,7 @@ func gatewayHasFlag(t *testing.T, name string) bool {
 	t.Helper()
 	requireBinaries(t)
 	out, _ := exec.Command(filepath.Join(binDir, "gateway"), "--help").CombinedOutput()
-	return strings.Contains(string(out), "--"+name+" ")
+	return strings.Contains(string(out), "-"+name+" ")
 }
 
 // writeDevIdentities writes the development identities the gateway offers
@@ -356,16 +356,18 @@ func consoleCertify(t *testing.T, b *browser, c *consoleCity) {
 	tb.poll(t, "the success notice and the row gone", fmt.Sprintf(`document.querySelector(".notice.ok") !== null && document.querySelector('[data-list] %s') === null`, row))
 	var certs struct {
 		Certifications []struct {
-			Channel string `json:"channel"`
+			Method      string `json:"method"`
+			CertifiedOn string `json:"certifiedOn"`
 		} `json:"certifications"`
 	}
 	c.get(t, c.clerkA, "/v1/retirees/"+id+"/certifications?pageSize=50", &certs)
+	today := time.Now().In(chinaZone()).Format(time.DateOnly)
 	found := false
 	for _, ce := range certs.Certifications {
-		found = found || ce.Channel == "IN_PERSON"
+		found = found || (ce.Method == "IN_PERSON" && ce.CertifiedOn == today)
 	}
 	if !found {
-		t.Errorf("the API shows no in-person certification of %s: %+v", id, certs)
+		t.Errorf("the API shows no in-person certification of %s today: %+v", id, certs)
 	}
 	tb.screenshot(t, "scenario-certified")
 }

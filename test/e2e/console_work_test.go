@@ -79,26 +79,38 @@ func consoleHandover(t *testing.T, b *browser, c *consoleCity) {
 		"amountFen": fmt.Sprint(consoleStandardFen * len(h.RetireeIDs)), "voucherNo": "HZ-2026-1207",
 		"receivedOn": time.Now().In(chinaZone()).Format(time.DateOnly), "notes": "房屋结构完好，消防设施齐全", "note": "已核对",
 	}
-	for _, step := range []string{"receive-funds", "receive-archives", "inspect-premises", "complete"} {
-		sel := fmt.Sprintf(`button[data-action=%q]`, step)
-		tb.poll(t, step+" offered", fmt.Sprintf(`document.querySelector(%s) !== null`, jsString(sel)))
-		tb.click(t, sel)
-		tb.do(t, "the form of "+step, waitVisible(`button[data-action=confirm]`))
-		tb.fillEmpty(t, values)
-		tb.click(t, `button[data-action=confirm]`)
-		tb.poll(t, step+" done", `document.querySelector("button[data-action=confirm]") === null || document.querySelector(".notice.error, .field.invalid") !== null`)
-		if tb.has(t, ".notice.error, .field.invalid") {
-			t.Fatalf("%s refused: %s", step, tb.text(t, ".notice.error, .field.invalid"))
-		}
-		tb.settle(t)
+	// Archives are received one dossier at a time.
+	steps := []string{"receive-funds"}
+	for range h.Dossiers {
+		steps = append(steps, "receive-archives")
+	}
+	for _, step := range append(steps, "inspect-premises", "complete") {
+		tb.handoverStep(t, step, values)
 	}
 	var got handoverDoc
 	c.get(t, c.clerkA, "/v1/handovers/"+h.ID, &got)
 	if got.State != "COMPLETED" {
-		t.Errorf("the handover is %s after the clerk's steps in the console; tracks %v", got.State, got.trackStates())
+		t.Fatalf("the handover is %s after the clerk's steps in the console; tracks %v", got.State, got.trackStates())
 	}
 	tb.poll(t, "the state shown completed", `/已完成|完成/.test(document.querySelector("[data-field=state]")?.innerText ?? "")`)
 	tb.screenshot(t, "scenario-handover-completed")
+}
+
+// handoverStep does the step on the handover's page: its button, the
+// form in place filled where empty, confirm; a refusal fails t.
+func (tb *tab) handoverStep(t *testing.T, step string, values map[string]string) {
+	t.Helper()
+	sel := fmt.Sprintf(`button[data-action=%q]`, step)
+	tb.poll(t, step+" offered", fmt.Sprintf(`document.querySelector(%s) !== null`, jsString(sel)))
+	tb.click(t, sel)
+	tb.do(t, "the form of "+step, waitVisible(`button[data-action=confirm]`))
+	tb.fillEmpty(t, values)
+	tb.click(t, `button[data-action=confirm]`)
+	tb.poll(t, step+" done", `document.querySelector("button[data-action=confirm]") === null || document.querySelector(".notice.error, .field.invalid") !== null`)
+	if tb.has(t, ".notice.error, .field.invalid") {
+		t.Fatalf("%s refused: %s", step, tb.text(t, ".notice.error, .field.invalid"))
+	}
+	tb.settle(t)
 }
 
 // fillEmpty fills each visible, empty control named in values; an
