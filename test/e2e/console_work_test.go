@@ -92,7 +92,7 @@ func consoleHandover(t *testing.T, b *browser, c *consoleCity) {
 	if got.State != "COMPLETED" {
 		t.Fatalf("the handover is %s after the clerk's steps in the console; tracks %v", got.State, got.trackStates())
 	}
-	tb.poll(t, "the state shown completed", `/已完成|完成/.test(document.querySelector("[data-field=state]")?.innerText ?? "")`)
+	tb.poll(t, "the state shown completed (办结 or 完成)", `/办结|完成/.test(document.querySelector("[data-field=state]")?.innerText ?? "")`)
 	tb.screenshot(t, "scenario-handover-completed")
 }
 
