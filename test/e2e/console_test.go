@@ -108,6 +108,8 @@ func (c *consoleCity) get(t *testing.T, token, path string, v any) {
 // photographed, and the clerk's work of issue 17 done through the screens.
 func TestConsole(t *testing.T) {
 	t.Parallel()
+	requireBinaries(t)
+	requireChromium(t)
 	c := startConsoleCity(t)
 	b := newBrowser(t, c.base)
 
@@ -127,8 +129,9 @@ func TestConsole(t *testing.T) {
 
 // firstScreenTiming is what a cold load of the console cost.
 type firstScreenTiming struct {
-	// SignInMS is from the navigation's start to a usable sign-in form,
-	// WorkMS to the work screen showing its data after signing in.
+	// SignInMS is from the navigation's start (performance.timeOrigin)
+	// to a usable sign-in form; WorkMS from the click on 登录 to the work
+	// screen showing its data.
 	SignInMS float64 `json:"signInMs"`
 	WorkMS   float64 `json:"workMs"`
 	// JSBytes are the JavaScript bytes transferred (as served, gzipped
@@ -148,16 +151,19 @@ func consoleFirstScreen(t *testing.T, b *browser, c *consoleCity) {
 	tb.eval(t, `performance.now()`, &m.SignInMS)
 	tb.eval(t, `performance.getEntriesByType("resource").concat(performance.getEntriesByType("navigation")).filter(e => /\.js(\?|$)/.test(e.name)).reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0)`, &m.JSBytes)
 	tb.fill(t, `textarea[name=token]`, c.clerkA)
+	var clicked float64
+	tb.eval(t, `performance.now()`, &clicked)
 	tb.click(t, `button[data-action=sign-in]`)
-	tb.route(t, "#/work")
 	tb.poll(t, "the signed-in frame", `document.querySelector('nav[aria-label="主导航"]') !== null`)
+	tb.route(t, "#/work")
 	if tb.waitRoot(t, "work") {
 		tb.poll(t, "the work screen's data", `document.querySelector(".loading") === null && document.querySelector('[data-screen="work"] tr[data-id], [data-screen="work"] [data-clock]') !== null`)
 		tb.eval(t, `performance.now()`, &m.WorkMS)
+		m.WorkMS -= clicked
 	} else {
 		t.Log("screen not built: work (no time to the work screen)")
 	}
-	t.Logf("first screen with a cold cache: sign-in usable at %.0f ms, work screen with data at %.0f ms; JavaScript %.1f KB transferred",
+	t.Logf("first screen with a cold cache: sign-in usable at %.0f ms, the work screen's data %.0f ms after 登录; JavaScript %.1f KB transferred",
 		m.SignInMS, m.WorkMS, m.JSBytes/1024)
 	if path := os.Getenv("CONSOLE_TIMING"); path != "" {
 		data, _ := json.Marshal(m)

@@ -204,10 +204,17 @@ func consoleActivityClash(t *testing.T, b *browser, c *consoleCity) {
 	c.get(t, c.clerkA, "/v1/activities?communityId="+communityA+"&pageSize=500&from="+url.QueryEscape(from.Format(time.RFC3339))+
 		"&to="+url.QueryEscape(from.AddDate(0, 0, 40).Format(time.RFC3339)), &list)
 	ids := map[string][]string{}
+	sessions := 0
 	for _, o := range list.Occurrences {
 		if !slices.Contains(ids[o.Title], o.ActivityID) {
 			ids[o.Title] = append(ids[o.Title], o.ActivityID)
 		}
+		if o.Title == "晨练太极（测试）" {
+			sessions++
+		}
+	}
+	if sessions < 2 {
+		t.Errorf("the weekly activity has %d sessions in the five weeks from its first, want 4 (weekly)", sessions)
 	}
 	if len(ids["晨练太极（测试）"]) != 1 || len(ids["健康讲座（冲突）"]) != 0 {
 		t.Errorf("activities by title: 晨练太极 %v, 健康讲座 %v; want one and none", ids["晨练太极（测试）"], ids["健康讲座（冲突）"])
