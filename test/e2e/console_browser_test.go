@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -308,8 +305,7 @@ func (tb *tab) route(t *testing.T, route string) {
 	tb.eval(t, fmt.Sprintf(`(location.hash = %s, true)`, jsString(route)), nil)
 }
 
-// screen waits for the screen name's root and for its loading to end; it
-// skips t when the console has no such screen yet.
+// screen waits for the screen name's root and for its loading to end.
 func (tb *tab) screen(t *testing.T, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
@@ -321,17 +317,17 @@ func (tb *tab) screen(t *testing.T, name string) {
 		t.Fatalf("the console did not render: %v\n%s", err, tb.mainText(t))
 	}
 	if !tb.waitRoot(t, name) {
-		t.Skip("screen not built: " + name)
+		t.Fatalf("no screen %s: no [data-screen=%q]\n%s", name, name, tb.mainText(t))
 	}
 	tb.settle(t)
 }
 
-// waitRoot waits a moment for the root of the screen name; false when it
-// does not come (the screen is not built).
+// waitRoot waits a while for the root of the screen name; false when it
+// does not come.
 func (tb *tab) waitRoot(t *testing.T, name string) bool {
 	t.Helper()
 	root := fmt.Sprintf(`[data-screen=%q]`, name)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !tb.has(t, root) {
 		if time.Now().After(deadline) {
 			return false
@@ -416,39 +412,23 @@ func (tb *tab) screenshot(t *testing.T, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// consoleBase is where the browser loads the console: the gateway itself
-// when it serves the console at /, else (before the gateway embedded it) a
-// test server of gateway/console/dist that passes /v1 and /console on to
-// the gateway, so that the console is same-origin either way.
+// consoleBase is where the browser loads the console: the gateway, which
+// serves it at / under a strict Content-Security-Policy; t fails when it
+// does not.
 func consoleBase(t testing.TB, gateway string) string {
 	t.Helper()
 	resp, err := http.Get(gateway + "/")
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-			return gateway
-		}
-	}
-	dist := filepath.Join(repoRoot(t), "gateway", "console", "dist")
-	if _, err := os.Stat(filepath.Join(dist, "index.html")); err != nil {
-		t.Fatalf("the gateway does not serve the console and there is no build: %v", err)
-	}
-	target, err := url.Parse(gateway)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	files := http.FileServer(http.Dir(dist))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/console/") {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		files.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	t.Logf("the gateway does not serve the console at /: serving %s from %s", dist, srv.URL)
-	return srv.URL
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / on the gateway: %d %s, want the console's page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("the console's Content-Security-Policy %q has no script-src 'self'", csp)
+	}
+	return gateway
 }
 
 // waitVisible waits for the element sel to be visible.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/devidentity"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 )
 
@@ -36,13 +37,10 @@ type consoleCity struct {
 // demo city with `socmgmt seed`, and mints the tokens.
 func startConsoleCity(t *testing.T) *consoleCity {
 	t.Helper()
+	// The gateway reads its dev identities per request: the file is
+	// written below, once the tokens are minted.
 	devFile := filepath.Join(t.TempDir(), "dev-identities.json")
-	opts := stackOptions{casework: true}
-	if gatewayHasFlag(t, "dev-identities") {
-		// Read per request: written below, once the tokens are minted.
-		opts.gatewayArgs = []string{"--dev-identities", devFile}
-	}
-	s := startStackWith(t, opts)
+	s := startStackWith(t, stackOptions{casework: true, gatewayArgs: []string{"--dev-identities", devFile}})
 	c := &consoleCity{s: s, api: newRESTClient(s.baseURL)}
 	start := time.Now()
 	args := append([]string{
@@ -62,33 +60,16 @@ func startConsoleCity(t *testing.T) *consoleCity {
 	return c
 }
 
-// gatewayHasFlag reports whether the built gateway has the flag name.
-func gatewayHasFlag(t *testing.T, name string) bool {
-	t.Helper()
-	requireBinaries(t)
-	out, _ := exec.Command(filepath.Join(binDir, "gateway"), "--help").CombinedOutput()
-	return strings.Contains(string(out), "-"+name+" ")
-}
-
 // writeDevIdentities writes the development identities the gateway offers
-// the sign-in screen (make run's are the seeded city's).
+// the sign-in screen, as make run does for the seeded city.
 func writeDevIdentities(t *testing.T, path string, c *consoleCity) {
 	t.Helper()
-	type identity struct {
-		Key   string `json:"key"`
-		Label string `json:"label"`
-		Role  string `json:"role"`
-		Token string `json:"token"`
-	}
-	data, err := json.Marshal(map[string][]identity{"identities": {
-		{Key: "clerk-a", Label: "社区专干（泰山街社区）", Role: "clerk", Token: c.clerkA},
-		{Key: "clerk-b", Label: "社区专干（相邻社区）", Role: "clerk", Token: c.clerkB},
-		{Key: "bureau", Label: "社保经办机构", Role: "bureau", Token: c.bureau},
+	err := devidentity.Write(path, devidentity.File{Identities: []devidentity.Identity{
+		{Key: "clerk-a", Label: "社区专干（泰山街社区）", Role: authn.RoleClerk, Token: c.clerkA},
+		{Key: "clerk-b", Label: "社区专干（相邻社区）", Role: authn.RoleClerk, Token: c.clerkB},
+		{Key: "bureau", Label: "社保经办机构", Role: authn.RoleBureau, Token: c.bureau},
 	}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -161,7 +142,7 @@ func consoleFirstScreen(t *testing.T, b *browser, c *consoleCity) {
 		tb.eval(t, `performance.now()`, &m.WorkMS)
 		m.WorkMS -= clicked
 	} else {
-		t.Log("screen not built: work (no time to the work screen)")
+		t.Errorf("no work screen after signing in\n%s", tb.mainText(t))
 	}
 	t.Logf("first screen with a cold cache: sign-in usable at %.0f ms, the work screen's data %.0f ms after 登录; JavaScript %.1f KB transferred",
 		m.SignInMS, m.WorkMS, m.JSBytes/1024)
@@ -603,17 +584,10 @@ func (c *consoleCity) workItemIDs(t *testing.T, token string) []string {
 	return ids
 }
 
-// consoleDevIdentities: when the gateway offers development identities,
-// the sign-in screen shows a button for each and one signs in.
+// consoleDevIdentities: the gateway offers development identities
+// (--dev-identities); the sign-in screen shows a button for each, and one
+// signs in.
 func consoleDevIdentities(t *testing.T, b *browser, c *consoleCity) {
-	resp, err := http.Get(c.base + "/console/dev-identities")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Skipf("the gateway offers no dev identities (GET /console/dev-identities: %d)", resp.StatusCode)
-	}
 	tb := b.newTab(t)
 	tb.open(t, "")
 	tb.poll(t, "the dev identities", `document.querySelector("button[data-dev-identity=clerk-a]") !== null`)
