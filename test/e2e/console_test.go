@@ -338,12 +338,10 @@ func consoleCertify(t *testing.T, b *browser, c *consoleCity) {
 	id := rows[0]
 	row := fmt.Sprintf(`tr[data-id=%q]`, id)
 	tb.click(t, row+` button[data-action=certify]`)
-	if v := tb.attrs(t, `[name=channel]:is(select), [name=channel]:checked`, "value"); len(v) > 0 && v[0] != "" && v[0] != "IN_PERSON" {
-		var sel string
-		tb.eval(t, `document.querySelector("select[name=channel]")?.value ?? document.querySelector("[name=channel]:checked")?.value ?? ""`, &sel)
-		if sel != "IN_PERSON" {
-			t.Errorf("channel %q preselected, want IN_PERSON", sel)
-		}
+	var channel string
+	tb.eval(t, `(document.querySelector("select[name=channel]") ?? document.querySelector("[name=channel]:checked"))?.value ?? ""`, &channel)
+	if channel != "IN_PERSON" {
+		t.Errorf("channel %q preselected, want IN_PERSON", channel)
 	}
 	tb.click(t, `button[data-action=confirm-certify]`)
 	tb.poll(t, "the success notice and the row gone", fmt.Sprintf(`document.querySelector(".notice.ok") !== null && document.querySelector('[data-list] %s') === null`, row))
