@@ -379,9 +379,13 @@ func (tb *tab) checkAxe(t *testing.T, name string) {
 		tb.eval(t, tb.b.axeJS+"\n;true", nil)
 	}
 	var res struct {
+		Passes     int            `json:"passes"`
 		Violations []axeViolation `json:"violations"`
 	}
-	tb.eval(t, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a","wcag2aa","wcag21a","wcag21aa"]}}).then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target}))}))}))`, &res)
+	tb.eval(t, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a","wcag2aa","wcag21a","wcag21aa"]}}).then(r => ({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({target: n.target}))}))}))`, &res)
+	if res.Passes == 0 {
+		t.Errorf("axe on %s checked nothing", name)
+	}
 	for _, v := range res.Violations {
 		if v.Impact != "serious" && v.Impact != "critical" {
 			continue
