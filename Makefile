@@ -87,9 +87,10 @@ test-short: ## Run the tests without the race detector, skipping end-to-end test
 	$(GO) test -short -count=1 ./...
 
 .PHONY: bench
-bench: build ## Run the Go benchmarks and the load harness; prints the figures table.
+bench: build ## Run the Go benchmarks and the load harness; prints the figures table; then the console's first screen in headless chromium.
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2000x ./internal/... ./services/...
 	$(GO) run ./scripts/bench --bin $(BIN)
+	$(GO) test -run='^$$' -bench='^BenchmarkConsoleFirstScreen$$' -benchtime=1x ./test/e2e/
 
 # The hot paths' Go benchmarks that bench/baseline.txt keeps: the store's
 # get, the token check, the interceptor chain, a read's audit record, the

@@ -87,6 +87,9 @@ type stack struct {
 	pension     *servicetest.Process
 	// handoverAddr is the handover service's gRPC address.
 	handoverAddr string
+	// caseworkAddr is the casework service's gRPC address, when the
+	// stack has one (stackOptions.casework).
+	caseworkAddr string
 	handover     *servicetest.Process
 	// adminAddrs are the admin (metrics) addresses, by program name.
 	adminAddrs map[string]string
@@ -123,6 +126,21 @@ func startSession(t *testing.T) (*stack, tokens, *restClient) {
 // the gateway's /healthz says both are serving. At the end of the test the
 // stack is stopped with SIGTERM, and the logs are searched for secrets.
 func startStack(t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(t, stackOptions{})
+}
+
+// stackOptions are what a test adds to the usual stack.
+type stackOptions struct {
+	// casework starts the casework program too, and the gateway serves
+	// its routes.
+	casework bool
+	// gatewayArgs are more flags of the gateway.
+	gatewayArgs []string
+}
+
+// startStackWith is startStack with the options opts.
+func startStackWith(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	requireBinaries(t)
 	dir := t.TempDir()
@@ -164,12 +182,18 @@ func startStack(t *testing.T) *stack {
 	s.handover, s.handoverAddr = s.startService(t, "handover", pubKey,
 		"--registry-addr", s.registryAddr, "--activity-addr", s.activityAddr)
 
+	extra := opts.gatewayArgs
+	if opts.casework {
+		s.caseworkAddr = s.startCasework(t)
+		extra = append(extra, "--casework-addr", s.caseworkAddr)
+	}
+
 	// The gateway too verifies with the public key only, and reads the
 	// revocation list with a service token of its own.
 	gatewayToken := s.serviceTokenFile(t, "gateway")
 	s.gateway, addrs = s.launch(t, "gateway", 2,
 		func(a []string) []string {
-			return []string{
+			return append([]string{
 				"--http-addr", a[0], "--admin-addr", a[1],
 				"--registry-addr", s.registryAddr,
 				"--activity-addr", s.activityAddr,
@@ -178,7 +202,7 @@ func startStack(t *testing.T) *stack {
 				"--token-key", pubKey, "--service-token-file", gatewayToken,
 				"--tls-ca", s.tls.CA(), "--tls-client-cert", s.tls.Cert("gateway"), "--tls-client-key", s.tls.Key("gateway"),
 				"--log-format", "json", "--log-level", "debug",
-			}
+			}, extra...)
 		},
 		httpHealthy)
 	s.baseURL, s.gatewayAdmin = "http://"+addrs[0], addrs[1]
