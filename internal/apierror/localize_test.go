@@ -216,10 +216,10 @@ func TestCatalogue(t *testing.T) {
 // TestRunTimeTexts: descriptions made at run time render by pattern.
 func TestRunTimeTexts(t *testing.T) {
 	for desc, want := range map[string]string{
-		"in handover h-7f3a":                                       "已在移交 h-7f3a 中",
+		"in handover h-7f3a": "已在移交 h-7f3a 中",
 		"missing materials without a written explanation: ID_COPY": "缺少材料且无书面说明：ID_COPY",
 		"DEATH_CERTIFICATE is listed twice":                        "DEATH_CERTIFICATE 重复填写",
-		"idnumber: check character does not match":                "校验位不符",
+		"idnumber: check character does not match":                 "校验位不符",
 		"at most 12 retirees per package":                          "每个移交包最多 12 名退休人员",
 		"something nobody wrote down":                              "请求有误：f",
 	} {
