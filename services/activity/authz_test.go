@@ -32,7 +32,9 @@ type target = servicetest.Target
 // does everything; bureau reads everything and changes nothing; a clerk
 // reads and manages its own community and gets PermissionDenied for
 // others' objects and for missing ones alike; the service role only
-// creates venues; enterprises get nothing.
+// creates venues; enterprises get nothing. ListRetireeRegistrations,
+// whose object is a retiree, has its own matrix, over gRPC and REST
+// (retiree_registrations_test.go).
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	const (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
 // Slot states, the last byte of a slot value. A cancelled activity's
@@ -88,6 +89,25 @@ func parseOccurrence(prefix, k, v []byte) (int, span, error) {
 // registrationKey is activity id, 0, position.
 func registrationKey(activityID string, pos uint64) []byte {
 	return boltstore.AppendU64(boltstore.Prefix(activityID), pos)
+}
+
+// retireeRegistrationKey is retiree id, 0, register time (Unix
+// nanoseconds), activity id: r's key in bucketRetireeRegistrations. It
+// depends on nothing a registration's later changes (cancelled, promoted,
+// its activity cancelled) touch, so only a new registration moves it.
+func retireeRegistrationKey(r *pb.Registration) []byte {
+	k := boltstore.Prefix(r.RetireeId)
+	k = boltstore.AppendU64(k, keyU64(r.GetRegisterTime().AsTime().UnixNano()))
+	return append(k, r.ActivityId...)
+}
+
+// registeredActivity returns the activity id of a key of
+// bucketRetireeRegistrations that starts with prefix.
+func registeredActivity(prefix, k []byte) (string, error) {
+	if len(k) != len(prefix)+8+idLen {
+		return "", fmt.Errorf("%w: retiree registration entry", boltstore.ErrBadKey)
+	}
+	return string(k[len(prefix)+8:]), nil
 }
 
 // sessionKey is activity id, 0, session start: the attendance-recorded

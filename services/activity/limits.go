@@ -7,8 +7,9 @@ import (
 
 // Methods is the limits class of every activity method: what each call
 // costs its caller (see package limits). A list of an activity's
-// registrations names retirees and is audited: it draws on the
-// personal-data budget. A calendar feed is fetched without a bearer
+// registrations names retirees, and a retiree's registrations are that
+// retiree's data: both are audited and draw on the personal-data budget.
+// A calendar feed is fetched without a bearer
 // token, so no caller's budget pays for it.
 var Methods = limits.Table{
 	pb.ActivityService_CreateVenue_FullMethodName:                limits.Write,
@@ -29,4 +30,5 @@ var Methods = limits.Table{
 	pb.ActivityService_RevokeCalendarSubscription_FullMethodName: limits.Write,
 	pb.ActivityService_GetCalendarFeed_FullMethodName:            limits.Read,
 	pb.ActivityService_WatchWorkSignals_FullMethodName:           limits.Read,
+	pb.ActivityService_ListRetireeRegistrations_FullMethodName:   limits.PersonalRead,
 }

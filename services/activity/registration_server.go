@@ -7,6 +7,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
@@ -64,6 +65,37 @@ func (s *Server) ListRegistrations(ctx context.Context, req *pb.ListRegistration
 		return nil, s.fail(ctx, err)
 	}
 	return &pb.ListRegistrationsResponse{Registrations: list, NextPageToken: page.Next(last)}, nil
+}
+
+// ListRetireeRegistrations implements pb.ActivityServiceServer. It reads
+// a retiree's data, so the read is audited before it is answered, empty
+// or not.
+func (s *Server) ListRetireeRegistrations(ctx context.Context, req *pb.ListRetireeRegistrationsRequest) (*pb.ListRetireeRegistrationsResponse, error) {
+	p, err := authn.Require(ctx, readers...)
+	if err != nil {
+		return nil, err
+	}
+	var v fault.Violations
+	if req.RetireeId == "" {
+		v.Add("retireeId", "required")
+	}
+	page := s.store.PageTokens().Page(&v, req, boltstore.PageScope("ListRetireeRegistrations", req.RetireeId))
+	// Page refuses sizes above boltstore.MaxPageSize; this list's bound is
+	// lower.
+	if req.PageSize > maxRetireeRegistrationsPage && req.PageSize <= boltstore.MaxPageSize {
+		v.Addf("pageSize", "must be between 0 and %d", maxRetireeRegistrationsPage)
+	}
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	list, last, err := s.store.ListRetireeRegistrations(req.RetireeId, scopeOf(p), page.Size, page.After)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := s.store.AuditReads(ctx, audit.ActorOf(ctx, p), "ListRetireeRegistrations", req.RetireeId); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &pb.ListRetireeRegistrationsResponse{Registrations: list, NextPageToken: page.Next(last)}, nil
 }
 
 // RecordAttendance implements pb.ActivityServiceServer.

@@ -85,6 +85,9 @@ func clearCancelled(tx *bolt.Tx, activityID, retireeID string) error {
 	if old.State != pb.Registration_CANCELLED {
 		return fault.Conflict(ReasonAlreadyRegistered, "the retiree is already registered for this activity", "state", old.State.String())
 	}
+	if err := tx.Bucket(bucketRetireeRegistrations).Delete(retireeRegistrationKey(old)); err != nil {
+		return err
+	}
 	return regs.Delete(registrationKey(activityID, keyU64(old.Position)))
 }
 
@@ -104,8 +107,8 @@ func admit(m *activityMeta, capacity int32) (pb.Registration_State, error) {
 }
 
 // putRegistration stores a new registration with its two indexes (by
-// activity and retiree, by retiree and activity) and its activity's
-// counters, in tx.
+// activity and retiree, by retiree and time) and its activity's counters,
+// in tx.
 func putRegistration(tx *bolt.Tx, r *pb.Registration, meta activityMeta) error {
 	pos := keyU64(r.Position)
 	if err := boltstore.PutProto(tx.Bucket(bucketRegistrations), registrationKey(r.ActivityId, pos), r); err != nil {
@@ -114,7 +117,7 @@ func putRegistration(tx *bolt.Tx, r *pb.Registration, meta activityMeta) error {
 	if err := tx.Bucket(bucketRegistrationByRetiree).Put(boltstore.Key(r.ActivityId, r.RetireeId), boltstore.U64(pos)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketRetireeRegistrations).Put(boltstore.Key(r.RetireeId, r.ActivityId), nil); err != nil {
+	if err := tx.Bucket(bucketRetireeRegistrations).Put(retireeRegistrationKey(r), boltstore.U64(pos)); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketActivityMeta).Put([]byte(r.ActivityId), meta.encode())
@@ -249,8 +252,9 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 	prefix := boltstore.Prefix(old.Id)
 	var activities []string
 	if err := boltstore.ScanPrefix(tx.Bucket(bucketRetireeRegistrations).Cursor(), prefix, nil, func(k, _ []byte) (bool, error) {
-		activities = append(activities, string(k[len(prefix):]))
-		return true, nil
+		id, err := registeredActivity(prefix, k)
+		activities = append(activities, id)
+		return err == nil, err
 	}); err != nil {
 		return err
 	}

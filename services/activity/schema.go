@@ -1,13 +1,18 @@
 package activity
 
 import (
+	"bytes"
+	"errors"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	pb "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
 
 // Bucket names of the activity service's bbolt file, all in one place
@@ -47,10 +52,16 @@ var (
 	// bucketRegistrationByRetiree holds activity id, 0, retiree id ->
 	// position.
 	bucketRegistrationByRetiree = []byte("registrations_by_retiree")
-	// bucketRetireeRegistrations holds retiree id, 0, activity id -> nil:
-	// the activities a retiree registered for, so that a death or a move
-	// can release their places.
-	bucketRetireeRegistrations = []byte("retiree_registrations")
+	// bucketRetireeRegistrationsV1 held retiree id, 0, activity id -> nil
+	// up to version 4; bucketRetireeRegistrations replaced it in version 5.
+	bucketRetireeRegistrationsV1 = []byte("retiree_registrations")
+	// bucketRetireeRegistrations holds retiree id, 0, register time (8
+	// bytes, Unix nanoseconds), activity id -> position: a retiree's
+	// registrations in the order they were made, one per activity (a
+	// registration made again after a cancellation replaces the old), so
+	// that the retiree's page lists them latest first and a death or a
+	// move can release their places (version 5).
+	bucketRetireeRegistrations = []byte("retiree_registrations_by_time")
 	// bucketAttendance holds activity id, 0, session start, retiree id ->
 	// nil: who attended a session.
 	bucketAttendance = []byte("attendance")
@@ -76,13 +87,16 @@ var (
 	bucketsV1 = [][]byte{
 		bucketMeta, bucketVenues, bucketVenuesByCommunity, bucketVenueKeys,
 		bucketActivities, bucketActivityMeta, bucketOccurrences, bucketVenueSlots,
-		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree, bucketRetireeRegistrations,
+		bucketCommunitySlots, bucketRegistrations, bucketRegistrationByRetiree, bucketRetireeRegistrationsV1,
 		bucketAttendance, bucketAttendanceRecorded, bucketAudit,
 	}
 	// calendarBuckets are the buckets version 2 adds.
 	calendarBuckets = [][]byte{bucketCalendarSubscriptions, bucketCalendarFeeds, bucketCalendarSubscriptionsByOwner}
 
-	allBuckets = slices.Concat(bucketsV1, calendarBuckets, signalfeed.Buckets)
+	allBuckets = slices.Concat(
+		slices.DeleteFunc(slices.Clone(bucketsV1), func(b []byte) bool { return bytes.Equal(b, bucketRetireeRegistrationsV1) }),
+		calendarBuckets, signalfeed.Buckets, [][]byte{bucketRetireeRegistrations},
+	)
 )
 
 // storageSchema is the layout of activity.db, which OpenStore opens with
@@ -90,8 +104,8 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:       bucketMeta,
 	Buckets:    allBuckets,
-	Version:    4,
-	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions, audit.Migration(2), signalFeed},
+	Version:    5,
+	Migrations: []boltstore.Migration{boltstore.RecordFirstVersion, calendarSubscriptions, audit.Migration(2), signalFeed, retireeRegistrationsByTime},
 }
 
 // calendarSubscriptions is the step to version 2: the buckets of calendar
@@ -114,3 +128,32 @@ var calendarSubscriptions = boltstore.Migration{
 // emitted, so nothing is open to backfill. A build before it must not
 // open such a file: its changes would emit no notices.
 var signalFeed = boltstore.Migration{From: 3, To: 4, Name: "the work-signal feed"}
+
+// retireeRegistrationsByTime is the step to version 5: a retiree's
+// registrations indexed by the time they were made, built from the
+// registrations stored, in place of the index by activity id, whose
+// order meant nothing to a reader. A build before it must not open such
+// a file: it would keep neither index.
+var retireeRegistrationsByTime = boltstore.Migration{
+	From: 4, To: 5, Name: "a retiree's registrations indexed by the time they were made",
+	Apply: func(tx *bolt.Tx) error {
+		byTime, err := tx.CreateBucketIfNotExists(bucketRetireeRegistrations)
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketRegistrations).ForEach(func(_, v []byte) error {
+			r := new(pb.Registration)
+			if err := proto.Unmarshal(v, r); err != nil {
+				return err
+			}
+			return byTime.Put(retireeRegistrationKey(r), boltstore.U64(keyU64(r.Position)))
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketRetireeRegistrationsV1); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return err
+		}
+		return nil
+	},
+}

@@ -4827,6 +4827,13 @@ type V1ListRetireeHistoryResponse struct {
 	NextPageToken *string           `json:"nextPageToken,omitempty"`
 }
 
+// V1ListRetireeRegistrationsResponse ListRetireeRegistrationsResponse is the response of
+// ListRetireeRegistrations.
+type V1ListRetireeRegistrationsResponse struct {
+	NextPageToken *string                  `json:"nextPageToken,omitempty"`
+	Registrations *[]V1RetireeRegistration `json:"registrations,omitempty"`
+}
+
 // V1ListRetireesResponse ListRetireesResponse is the response of ListRetirees. ID numbers and
 // phone numbers appear masked only.
 type V1ListRetireesResponse struct {
@@ -5719,6 +5726,47 @@ type V1Retiree struct {
 //   - EMPTY_NEST: Children live elsewhere; the retiree lives alone or with the spouse.
 //   - BEREAVED_PARENT: Lost their only child.
 type V1RetireeFlag string
+
+// V1RetireeRegistration RetireeRegistration is one of a retiree's registrations with what a
+// clerk needs to know of its activity. Times are RFC 3339 in the
+// activity's time zone.
+type V1RetireeRegistration struct {
+	// ActivityState SCHEDULED, or CANCELLED (then registration.activity_cancelled too).
+	ActivityState *V1ActivityState `json:"activityState,omitempty"`
+	ActivityTitle *string          `json:"activityTitle,omitempty"`
+
+	// Category Category is the kind of an activity.
+	Category *V1Category `json:"category,omitempty"`
+
+	// CommunityID The community of the activity, which is the retiree's community of
+	// the time of registration.
+	CommunityID *string `json:"communityId,omitempty"`
+
+	// FirstSessionStart The start of the activity's first session.
+	FirstSessionStart *string `json:"firstSessionStart,omitempty"`
+
+	// LastSessionEnd The end of the activity's last session.
+	LastSessionEnd *string `json:"lastSessionEnd,omitempty"`
+	NextSessionEnd *string `json:"nextSessionEnd,omitempty"`
+
+	// NextSessionStart The first session not yet over (under way or to come) when the list
+	// was read; both empty when all are over or the activity is cancelled.
+	NextSessionStart *string `json:"nextSessionStart,omitempty"`
+
+	// Registration The registration itself: its state, position and time.
+	Registration *V1Registration `json:"registration,omitempty"`
+
+	// SessionCount How many sessions the activity has.
+	SessionCount *int32 `json:"sessionCount,omitempty"`
+
+	// SessionsAttended How many of those the retiree attended.
+	SessionsAttended *int32 `json:"sessionsAttended,omitempty"`
+
+	// SessionsRecorded How many of the activity's sessions have their attendance recorded.
+	SessionsRecorded *int32  `json:"sessionsRecorded,omitempty"`
+	VenueID          *string `json:"venueId,omitempty"`
+	VenueName        *string `json:"venueName,omitempty"`
+}
 
 // V1RetireeStatus RetireeStatus is a retiree's status on the roster.
 //
@@ -6989,6 +7037,13 @@ type PensionServiceListPaymentsParams struct {
 
 	// ToMonth YYYY-MM, inclusive; default the current month.
 	ToMonth *string `form:"toMonth,omitempty" json:"toMonth,omitempty"`
+}
+
+// ActivityServiceListRetireeRegistrationsParams defines parameters for ActivityServiceListRetireeRegistrations.
+type ActivityServiceListRetireeRegistrationsParams struct {
+	// PageSize At most 100; 50 when not set.
+	PageSize  *int32  `form:"pageSize,omitempty" json:"pageSize,omitempty"`
+	PageToken *string `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
 // RegistryServiceListRevokedTokensParams defines parameters for RegistryServiceListRevokedTokens.
@@ -9411,6 +9466,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/retirees/{retireeId}/payments/{month}/versions (the `PensionServiceListPaymentVersions` operationId).
 	PensionServiceListPaymentVersions(ctx context.Context, retireeID string, month string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ActivityServiceListRetireeRegistrations List retiree registrations
+	//
+	// ListRetireeRegistrations lists one retiree's registrations, the
+	// latest registered first, each with what a clerk needs to know of its
+	// activity. Whoever may read the retiree's data may list them: a clerk
+	// of the retiree's community, a supervisor of its area, the bureau;
+	// everyone else is refused alike whether or not the retiree exists.
+	// The read is audited.
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/registrations (the `ActivityServiceListRetireeRegistrations` operationId).
+	ActivityServiceListRetireeRegistrations(ctx context.Context, retireeID string, params *ActivityServiceListRetireeRegistrationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PensionServiceGetStatement Get statement
 	//
@@ -13541,6 +13608,28 @@ func (c *Client) PensionServiceListPayments(ctx context.Context, retireeID strin
 // Corresponds with GET /v1/retirees/{retireeId}/payments/{month}/versions (the `PensionServiceListPaymentVersions` operationId).
 func (c *Client) PensionServiceListPaymentVersions(ctx context.Context, retireeID string, month string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPensionServiceListPaymentVersionsRequest(c.Server, retireeID, month)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActivityServiceListRetireeRegistrations List retiree registrations
+//
+// ListRetireeRegistrations lists one retiree's registrations, the
+// latest registered first, each with what a clerk needs to know of its
+// activity. Whoever may read the retiree's data may list them: a clerk
+// of the retiree's community, a supervisor of its area, the bureau;
+// everyone else is refused alike whether or not the retiree exists.
+// The read is audited.
+//
+// Corresponds with GET /v1/retirees/{retireeId}/registrations (the `ActivityServiceListRetireeRegistrations` operationId).
+func (c *Client) ActivityServiceListRetireeRegistrations(ctx context.Context, retireeID string, params *ActivityServiceListRetireeRegistrationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActivityServiceListRetireeRegistrationsRequest(c.Server, retireeID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -21166,6 +21255,79 @@ func NewPensionServiceListPaymentVersionsRequest(server string, retireeID string
 	return req, nil
 }
 
+// NewActivityServiceListRetireeRegistrationsRequest constructs an http.Request for the ActivityServiceListRetireeRegistrations method
+func NewActivityServiceListRetireeRegistrationsRequest(server string, retireeID string, params *ActivityServiceListRetireeRegistrationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "retireeId", retireeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/retirees/%s/registrations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageSize", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "pageToken", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPensionServiceGetStatementRequest constructs an http.Request for the PensionServiceGetStatement method
 func NewPensionServiceGetStatementRequest(server string, retireeID string, year int32) (*http.Request, error) {
 	var err error
@@ -24867,6 +25029,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/retirees/{retireeId}/payments/{month}/versions (the `PensionServiceListPaymentVersions` operationId).
 	PensionServiceListPaymentVersionsWithResponse(ctx context.Context, retireeID string, month string, reqEditors ...RequestEditorFn) (*PensionServiceListPaymentVersionsResponse, error)
+
+	// ActivityServiceListRetireeRegistrationsWithResponse List retiree registrations
+	//
+	// ListRetireeRegistrations lists one retiree's registrations, the
+	// latest registered first, each with what a clerk needs to know of its
+	// activity. Whoever may read the retiree's data may list them: a clerk
+	// of the retiree's community, a supervisor of its area, the bureau;
+	// everyone else is refused alike whether or not the retiree exists.
+	// The read is audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/retirees/{retireeId}/registrations (the `ActivityServiceListRetireeRegistrations` operationId).
+	ActivityServiceListRetireeRegistrationsWithResponse(ctx context.Context, retireeID string, params *ActivityServiceListRetireeRegistrationsParams, reqEditors ...RequestEditorFn) (*ActivityServiceListRetireeRegistrationsResponse, error)
 
 	// PensionServiceGetStatementWithResponse Get statement
 	//
@@ -36796,6 +36972,96 @@ func (r PensionServiceListPaymentVersionsResponse) ContentType() string {
 	return ""
 }
 
+// ActivityServiceListRetireeRegistrationsResponse401Headers the declared response headers of an HTTP 401 response for ActivityServiceListRetireeRegistrations
+type ActivityServiceListRetireeRegistrationsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ActivityServiceListRetireeRegistrationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *V1ListRetireeRegistrationsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ActivityServiceListRetireeRegistrationsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON200() *V1ListRetireeRegistrationsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ActivityServiceListRetireeRegistrationsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ActivityServiceListRetireeRegistrationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActivityServiceListRetireeRegistrationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActivityServiceListRetireeRegistrationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActivityServiceListRetireeRegistrationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PensionServiceGetStatementResponse401Headers the declared response headers of an HTTP 401 response for PensionServiceGetStatement
 type PensionServiceGetStatementResponse401Headers struct {
 	WWWAuthenticate *string
@@ -42995,6 +43261,26 @@ func (c *ClientWithResponses) PensionServiceListPaymentVersionsWithResponse(ctx 
 		return nil, err
 	}
 	return ParsePensionServiceListPaymentVersionsResponse(rsp)
+}
+
+// ActivityServiceListRetireeRegistrationsWithResponse List retiree registrations
+//
+// ListRetireeRegistrations lists one retiree's registrations, the
+// latest registered first, each with what a clerk needs to know of its
+// activity. Whoever may read the retiree's data may list them: a clerk
+// of the retiree's community, a supervisor of its area, the bureau;
+// everyone else is refused alike whether or not the retiree exists.
+// The read is audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/retirees/{retireeId}/registrations (the `ActivityServiceListRetireeRegistrations` operationId).
+func (c *ClientWithResponses) ActivityServiceListRetireeRegistrationsWithResponse(ctx context.Context, retireeID string, params *ActivityServiceListRetireeRegistrationsParams, reqEditors ...RequestEditorFn) (*ActivityServiceListRetireeRegistrationsResponse, error) {
+	rsp, err := c.ActivityServiceListRetireeRegistrations(ctx, retireeID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActivityServiceListRetireeRegistrationsResponse(rsp)
 }
 
 // PensionServiceGetStatementWithResponse Get statement
@@ -54167,6 +54453,87 @@ func ParsePensionServiceListPaymentVersionsResponse(rsp *http.Response) (*Pensio
 	switch {
 	case rsp.StatusCode == 401:
 		var headers PensionServiceListPaymentVersionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActivityServiceListRetireeRegistrationsResponse parses an HTTP response from a ActivityServiceListRetireeRegistrationsWithResponse call
+func ParseActivityServiceListRetireeRegistrationsResponse(rsp *http.Response) (*ActivityServiceListRetireeRegistrationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActivityServiceListRetireeRegistrationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest V1ListRetireeRegistrationsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ActivityServiceListRetireeRegistrationsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

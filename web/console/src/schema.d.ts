@@ -2275,6 +2275,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/retirees/{retireeId}/registrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List retiree registrations
+         * @description ListRetireeRegistrations lists one retiree's registrations, the
+         *     latest registered first, each with what a clerk needs to know of its
+         *     activity. Whoever may read the retiree's data may list them: a clerk
+         *     of the retiree's community, a supervisor of its area, the bureau;
+         *     everyone else is refused alike whether or not the retiree exists.
+         *     The read is audited.
+         */
+        get: operations["ActivityService_ListRetireeRegistrations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/retirees/{retireeId}/statements/{year}": {
         parameters: {
             query?: never;
@@ -5134,6 +5159,14 @@ export interface components {
             nextPageToken?: string;
         };
         /**
+         * @description ListRetireeRegistrationsResponse is the response of
+         *     ListRetireeRegistrations.
+         */
+        v1ListRetireeRegistrationsResponse: {
+            nextPageToken?: string;
+            registrations?: components["schemas"]["v1RetireeRegistration"][];
+        };
+        /**
          * @description ListRetireesResponse is the response of ListRetirees. ID numbers and
          *     phone numbers appear masked only.
          */
@@ -5980,6 +6013,51 @@ export interface components {
          * @enum {string}
          */
         v1RetireeFlag: "RETIREE_FLAG_UNSPECIFIED" | "AGED_80_PLUS" | "LIVING_ALONE" | "MODEL_WORKER" | "HARDSHIP" | "SERIOUS_ILLNESS" | "AGED_90_PLUS" | "EMPTY_NEST" | "DISABLED" | "DEMENTIA" | "BEREAVED_PARENT" | "VETERAN";
+        /**
+         * @description RetireeRegistration is one of a retiree's registrations with what a
+         *     clerk needs to know of its activity. Times are RFC 3339 in the
+         *     activity's time zone.
+         */
+        v1RetireeRegistration: {
+            /** @description SCHEDULED, or CANCELLED (then registration.activity_cancelled too). */
+            activityState?: components["schemas"]["v1ActivityState"];
+            activityTitle?: string;
+            category?: components["schemas"]["v1Category"];
+            /**
+             * @description The community of the activity, which is the retiree's community of
+             *     the time of registration.
+             */
+            communityId?: string;
+            /** @description The start of the activity's first session. */
+            firstSessionStart?: string;
+            /** @description The end of the activity's last session. */
+            lastSessionEnd?: string;
+            nextSessionEnd?: string;
+            /**
+             * @description The first session not yet over (under way or to come) when the list
+             *     was read; both empty when all are over or the activity is cancelled.
+             */
+            nextSessionStart?: string;
+            /** @description The registration itself: its state, position and time. */
+            registration?: components["schemas"]["v1Registration"];
+            /**
+             * Format: int32
+             * @description How many sessions the activity has.
+             */
+            sessionCount?: number;
+            /**
+             * Format: int32
+             * @description How many of those the retiree attended.
+             */
+            sessionsAttended?: number;
+            /**
+             * Format: int32
+             * @description How many of the activity's sessions have their attendance recorded.
+             */
+            sessionsRecorded?: number;
+            venueId?: string;
+            venueName?: string;
+        };
         /**
          * @description RetireeStatus is a retiree's status on the roster.
          *
@@ -10772,6 +10850,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1ListPaymentVersionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ActivityService_ListRetireeRegistrations: {
+        parameters: {
+            query?: {
+                /** @description At most 100; 50 when not set. */
+                pageSize?: number;
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                retireeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListRetireeRegistrationsResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -2857,6 +2857,285 @@ func (x *WatchWorkSignalsResponse) GetEvent() *v1.SignalEvent {
 	return nil
 }
 
+// ListRetireeRegistrationsRequest is the request of
+// ListRetireeRegistrations.
+type ListRetireeRegistrationsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RetireeId string                 `protobuf:"bytes,1,opt,name=retiree_id,json=retireeId,proto3" json:"retiree_id,omitempty"`
+	// At most 100; 50 when not set.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetireeRegistrationsRequest) Reset() {
+	*x = ListRetireeRegistrationsRequest{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetireeRegistrationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetireeRegistrationsRequest) ProtoMessage() {}
+
+func (x *ListRetireeRegistrationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetireeRegistrationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRetireeRegistrationsRequest) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListRetireeRegistrationsRequest) GetRetireeId() string {
+	if x != nil {
+		return x.RetireeId
+	}
+	return ""
+}
+
+func (x *ListRetireeRegistrationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRetireeRegistrationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRetireeRegistrationsResponse is the response of
+// ListRetireeRegistrations.
+type ListRetireeRegistrationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Registrations []*RetireeRegistration `protobuf:"bytes,1,rep,name=registrations,proto3" json:"registrations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetireeRegistrationsResponse) Reset() {
+	*x = ListRetireeRegistrationsResponse{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetireeRegistrationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetireeRegistrationsResponse) ProtoMessage() {}
+
+func (x *ListRetireeRegistrationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetireeRegistrationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRetireeRegistrationsResponse) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListRetireeRegistrationsResponse) GetRegistrations() []*RetireeRegistration {
+	if x != nil {
+		return x.Registrations
+	}
+	return nil
+}
+
+func (x *ListRetireeRegistrationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// RetireeRegistration is one of a retiree's registrations with what a
+// clerk needs to know of its activity. Times are RFC 3339 in the
+// activity's time zone.
+type RetireeRegistration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The registration itself: its state, position and time.
+	Registration  *Registration `protobuf:"bytes,1,opt,name=registration,proto3" json:"registration,omitempty"`
+	ActivityTitle string        `protobuf:"bytes,2,opt,name=activity_title,json=activityTitle,proto3" json:"activity_title,omitempty"`
+	Category      Category      `protobuf:"varint,3,opt,name=category,proto3,enum=socmgmt.activity.v1.Category" json:"category,omitempty"`
+	// SCHEDULED, or CANCELLED (then registration.activity_cancelled too).
+	ActivityState Activity_State `protobuf:"varint,4,opt,name=activity_state,json=activityState,proto3,enum=socmgmt.activity.v1.Activity_State" json:"activity_state,omitempty"`
+	// The community of the activity, which is the retiree's community of
+	// the time of registration.
+	CommunityId string `protobuf:"bytes,5,opt,name=community_id,json=communityId,proto3" json:"community_id,omitempty"`
+	VenueId     string `protobuf:"bytes,6,opt,name=venue_id,json=venueId,proto3" json:"venue_id,omitempty"`
+	VenueName   string `protobuf:"bytes,7,opt,name=venue_name,json=venueName,proto3" json:"venue_name,omitempty"`
+	// How many sessions the activity has.
+	SessionCount int32 `protobuf:"varint,8,opt,name=session_count,json=sessionCount,proto3" json:"session_count,omitempty"`
+	// The start of the activity's first session.
+	FirstSessionStart string `protobuf:"bytes,9,opt,name=first_session_start,json=firstSessionStart,proto3" json:"first_session_start,omitempty"`
+	// The first session not yet over (under way or to come) when the list
+	// was read; both empty when all are over or the activity is cancelled.
+	NextSessionStart string `protobuf:"bytes,10,opt,name=next_session_start,json=nextSessionStart,proto3" json:"next_session_start,omitempty"`
+	NextSessionEnd   string `protobuf:"bytes,11,opt,name=next_session_end,json=nextSessionEnd,proto3" json:"next_session_end,omitempty"`
+	// The end of the activity's last session.
+	LastSessionEnd string `protobuf:"bytes,12,opt,name=last_session_end,json=lastSessionEnd,proto3" json:"last_session_end,omitempty"`
+	// How many of the activity's sessions have their attendance recorded.
+	SessionsRecorded int32 `protobuf:"varint,13,opt,name=sessions_recorded,json=sessionsRecorded,proto3" json:"sessions_recorded,omitempty"`
+	// How many of those the retiree attended.
+	SessionsAttended int32 `protobuf:"varint,14,opt,name=sessions_attended,json=sessionsAttended,proto3" json:"sessions_attended,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RetireeRegistration) Reset() {
+	*x = RetireeRegistration{}
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireeRegistration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireeRegistration) ProtoMessage() {}
+
+func (x *RetireeRegistration) ProtoReflect() protoreflect.Message {
+	mi := &file_socmgmt_activity_v1_activity_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireeRegistration.ProtoReflect.Descriptor instead.
+func (*RetireeRegistration) Descriptor() ([]byte, []int) {
+	return file_socmgmt_activity_v1_activity_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RetireeRegistration) GetRegistration() *Registration {
+	if x != nil {
+		return x.Registration
+	}
+	return nil
+}
+
+func (x *RetireeRegistration) GetActivityTitle() string {
+	if x != nil {
+		return x.ActivityTitle
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetCategory() Category {
+	if x != nil {
+		return x.Category
+	}
+	return Category_CATEGORY_UNSPECIFIED
+}
+
+func (x *RetireeRegistration) GetActivityState() Activity_State {
+	if x != nil {
+		return x.ActivityState
+	}
+	return Activity_STATE_UNSPECIFIED
+}
+
+func (x *RetireeRegistration) GetCommunityId() string {
+	if x != nil {
+		return x.CommunityId
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetVenueId() string {
+	if x != nil {
+		return x.VenueId
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetVenueName() string {
+	if x != nil {
+		return x.VenueName
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetSessionCount() int32 {
+	if x != nil {
+		return x.SessionCount
+	}
+	return 0
+}
+
+func (x *RetireeRegistration) GetFirstSessionStart() string {
+	if x != nil {
+		return x.FirstSessionStart
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetNextSessionStart() string {
+	if x != nil {
+		return x.NextSessionStart
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetNextSessionEnd() string {
+	if x != nil {
+		return x.NextSessionEnd
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetLastSessionEnd() string {
+	if x != nil {
+		return x.LastSessionEnd
+	}
+	return ""
+}
+
+func (x *RetireeRegistration) GetSessionsRecorded() int32 {
+	if x != nil {
+		return x.SessionsRecorded
+	}
+	return 0
+}
+
+func (x *RetireeRegistration) GetSessionsAttended() int32 {
+	if x != nil {
+		return x.SessionsAttended
+	}
+	return 0
+}
+
 var File_socmgmt_activity_v1_activity_proto protoreflect.FileDescriptor
 
 const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
@@ -3071,7 +3350,33 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x0esince_revision\x18\x01 \x01(\x03R\rsinceRevision\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\"N\n" +
 	"\x18WatchWorkSignalsResponse\x122\n" +
-	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event*r\n" +
+	"\x05event\x18\x01 \x01(\v2\x1c.socmgmt.feed.v1.SignalEventR\x05event\"|\n" +
+	"\x1fListRetireeRegistrationsRequest\x12\x1d\n" +
+	"\n" +
+	"retiree_id\x18\x01 \x01(\tR\tretireeId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x9a\x01\n" +
+	" ListRetireeRegistrationsResponse\x12N\n" +
+	"\rregistrations\x18\x01 \x03(\v2(.socmgmt.activity.v1.RetireeRegistrationR\rregistrations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x98\x05\n" +
+	"\x13RetireeRegistration\x12E\n" +
+	"\fregistration\x18\x01 \x01(\v2!.socmgmt.activity.v1.RegistrationR\fregistration\x12%\n" +
+	"\x0eactivity_title\x18\x02 \x01(\tR\ractivityTitle\x129\n" +
+	"\bcategory\x18\x03 \x01(\x0e2\x1d.socmgmt.activity.v1.CategoryR\bcategory\x12J\n" +
+	"\x0eactivity_state\x18\x04 \x01(\x0e2#.socmgmt.activity.v1.Activity.StateR\ractivityState\x12!\n" +
+	"\fcommunity_id\x18\x05 \x01(\tR\vcommunityId\x12\x19\n" +
+	"\bvenue_id\x18\x06 \x01(\tR\avenueId\x12\x1d\n" +
+	"\n" +
+	"venue_name\x18\a \x01(\tR\tvenueName\x12#\n" +
+	"\rsession_count\x18\b \x01(\x05R\fsessionCount\x12.\n" +
+	"\x13first_session_start\x18\t \x01(\tR\x11firstSessionStart\x12,\n" +
+	"\x12next_session_start\x18\n" +
+	" \x01(\tR\x10nextSessionStart\x12(\n" +
+	"\x10next_session_end\x18\v \x01(\tR\x0enextSessionEnd\x12(\n" +
+	"\x10last_session_end\x18\f \x01(\tR\x0elastSessionEnd\x12+\n" +
+	"\x11sessions_recorded\x18\r \x01(\x05R\x10sessionsRecorded\x12+\n" +
+	"\x11sessions_attended\x18\x0e \x01(\x05R\x10sessionsAttended*r\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aCULTURE\x10\x01\x12\n" +
@@ -3081,7 +3386,7 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x06HEALTH\x10\x03\x12\r\n" +
 	"\tEDUCATION\x10\x04\x12\r\n" +
 	"\tVOLUNTEER\x10\x05\x12\t\n" +
-	"\x05OTHER\x10\x062\x8b\x10\n" +
+	"\x05OTHER\x10\x062\x95\x11\n" +
 	"\x0fActivityService\x12`\n" +
 	"\vCreateVenue\x12'.socmgmt.activity.v1.CreateVenueRequest\x1a(.socmgmt.activity.v1.CreateVenueResponse\x12W\n" +
 	"\bGetVenue\x12$.socmgmt.activity.v1.GetVenueRequest\x1a%.socmgmt.activity.v1.GetVenueResponse\x12]\n" +
@@ -3101,7 +3406,8 @@ const file_socmgmt_activity_v1_activity_proto_rawDesc = "" +
 	"\x19ListCalendarSubscriptions\x125.socmgmt.activity.v1.ListCalendarSubscriptionsRequest\x1a6.socmgmt.activity.v1.ListCalendarSubscriptionsResponse\x12\x8d\x01\n" +
 	"\x1aRevokeCalendarSubscription\x126.socmgmt.activity.v1.RevokeCalendarSubscriptionRequest\x1a7.socmgmt.activity.v1.RevokeCalendarSubscriptionResponse\x12l\n" +
 	"\x0fGetCalendarFeed\x12+.socmgmt.activity.v1.GetCalendarFeedRequest\x1a,.socmgmt.activity.v1.GetCalendarFeedResponse\x12q\n" +
-	"\x10WatchWorkSignals\x12,.socmgmt.activity.v1.WatchWorkSignalsRequest\x1a-.socmgmt.activity.v1.WatchWorkSignalsResponse0\x01BAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
+	"\x10WatchWorkSignals\x12,.socmgmt.activity.v1.WatchWorkSignalsRequest\x1a-.socmgmt.activity.v1.WatchWorkSignalsResponse0\x01\x12\x87\x01\n" +
+	"\x18ListRetireeRegistrations\x124.socmgmt.activity.v1.ListRetireeRegistrationsRequest\x1a5.socmgmt.activity.v1.ListRetireeRegistrationsResponseBAZ?github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1;activityv1b\x06proto3"
 
 var (
 	file_socmgmt_activity_v1_activity_proto_rawDescOnce sync.Once
@@ -3116,7 +3422,7 @@ func file_socmgmt_activity_v1_activity_proto_rawDescGZIP() []byte {
 }
 
 var file_socmgmt_activity_v1_activity_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_socmgmt_activity_v1_activity_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_socmgmt_activity_v1_activity_proto_goTypes = []any{
 	(Category)(0),                              // 0: socmgmt.activity.v1.Category
 	(Activity_State)(0),                        // 1: socmgmt.activity.v1.Activity.State
@@ -3164,19 +3470,22 @@ var file_socmgmt_activity_v1_activity_proto_goTypes = []any{
 	(*GetCalendarFeedResponse)(nil),            // 43: socmgmt.activity.v1.GetCalendarFeedResponse
 	(*WatchWorkSignalsRequest)(nil),            // 44: socmgmt.activity.v1.WatchWorkSignalsRequest
 	(*WatchWorkSignalsResponse)(nil),           // 45: socmgmt.activity.v1.WatchWorkSignalsResponse
-	(*timestamppb.Timestamp)(nil),              // 46: google.protobuf.Timestamp
-	(*v1.SignalEvent)(nil),                     // 47: socmgmt.feed.v1.SignalEvent
+	(*ListRetireeRegistrationsRequest)(nil),    // 46: socmgmt.activity.v1.ListRetireeRegistrationsRequest
+	(*ListRetireeRegistrationsResponse)(nil),   // 47: socmgmt.activity.v1.ListRetireeRegistrationsResponse
+	(*RetireeRegistration)(nil),                // 48: socmgmt.activity.v1.RetireeRegistration
+	(*timestamppb.Timestamp)(nil),              // 49: google.protobuf.Timestamp
+	(*v1.SignalEvent)(nil),                     // 50: socmgmt.feed.v1.SignalEvent
 }
 var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
-	46, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
+	49, // 0: socmgmt.activity.v1.Venue.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: socmgmt.activity.v1.Activity.category:type_name -> socmgmt.activity.v1.Category
 	4,  // 2: socmgmt.activity.v1.Activity.recurrence:type_name -> socmgmt.activity.v1.Recurrence
 	1,  // 3: socmgmt.activity.v1.Activity.state:type_name -> socmgmt.activity.v1.Activity.State
-	46, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
+	49, // 4: socmgmt.activity.v1.Activity.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: socmgmt.activity.v1.Occurrence.category:type_name -> socmgmt.activity.v1.Category
 	1,  // 6: socmgmt.activity.v1.Occurrence.state:type_name -> socmgmt.activity.v1.Activity.State
 	2,  // 7: socmgmt.activity.v1.Registration.state:type_name -> socmgmt.activity.v1.Registration.State
-	46, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
+	49, // 8: socmgmt.activity.v1.Registration.register_time:type_name -> google.protobuf.Timestamp
 	3,  // 9: socmgmt.activity.v1.CreateVenueRequest.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 10: socmgmt.activity.v1.CreateVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
 	3,  // 11: socmgmt.activity.v1.GetVenueResponse.venue:type_name -> socmgmt.activity.v1.Venue
@@ -3192,52 +3501,58 @@ var file_socmgmt_activity_v1_activity_proto_depIdxs = []int32{
 	7,  // 21: socmgmt.activity.v1.ListRegistrationsResponse.registrations:type_name -> socmgmt.activity.v1.Registration
 	0,  // 22: socmgmt.activity.v1.CategoryParticipation.category:type_name -> socmgmt.activity.v1.Category
 	31, // 23: socmgmt.activity.v1.GetParticipationReportResponse.by_category:type_name -> socmgmt.activity.v1.CategoryParticipation
-	46, // 24: socmgmt.activity.v1.CalendarSubscription.create_time:type_name -> google.protobuf.Timestamp
+	49, // 24: socmgmt.activity.v1.CalendarSubscription.create_time:type_name -> google.protobuf.Timestamp
 	35, // 25: socmgmt.activity.v1.SubscribeCalendarResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
 	35, // 26: socmgmt.activity.v1.ListCalendarSubscriptionsResponse.subscriptions:type_name -> socmgmt.activity.v1.CalendarSubscription
 	35, // 27: socmgmt.activity.v1.RevokeCalendarSubscriptionResponse.subscription:type_name -> socmgmt.activity.v1.CalendarSubscription
-	47, // 28: socmgmt.activity.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
-	8,  // 29: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
-	10, // 30: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
-	12, // 31: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
-	14, // 32: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
-	16, // 33: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
-	18, // 34: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
-	20, // 35: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
-	22, // 36: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
-	24, // 37: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
-	26, // 38: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
-	28, // 39: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
-	30, // 40: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
-	33, // 41: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
-	36, // 42: socmgmt.activity.v1.ActivityService.SubscribeCalendar:input_type -> socmgmt.activity.v1.SubscribeCalendarRequest
-	38, // 43: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:input_type -> socmgmt.activity.v1.ListCalendarSubscriptionsRequest
-	40, // 44: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:input_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
-	42, // 45: socmgmt.activity.v1.ActivityService.GetCalendarFeed:input_type -> socmgmt.activity.v1.GetCalendarFeedRequest
-	44, // 46: socmgmt.activity.v1.ActivityService.WatchWorkSignals:input_type -> socmgmt.activity.v1.WatchWorkSignalsRequest
-	9,  // 47: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
-	11, // 48: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
-	13, // 49: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
-	15, // 50: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
-	17, // 51: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
-	19, // 52: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
-	21, // 53: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
-	23, // 54: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
-	25, // 55: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
-	27, // 56: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
-	29, // 57: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
-	32, // 58: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
-	34, // 59: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
-	37, // 60: socmgmt.activity.v1.ActivityService.SubscribeCalendar:output_type -> socmgmt.activity.v1.SubscribeCalendarResponse
-	39, // 61: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:output_type -> socmgmt.activity.v1.ListCalendarSubscriptionsResponse
-	41, // 62: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:output_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
-	43, // 63: socmgmt.activity.v1.ActivityService.GetCalendarFeed:output_type -> socmgmt.activity.v1.GetCalendarFeedResponse
-	45, // 64: socmgmt.activity.v1.ActivityService.WatchWorkSignals:output_type -> socmgmt.activity.v1.WatchWorkSignalsResponse
-	47, // [47:65] is the sub-list for method output_type
-	29, // [29:47] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	50, // 28: socmgmt.activity.v1.WatchWorkSignalsResponse.event:type_name -> socmgmt.feed.v1.SignalEvent
+	48, // 29: socmgmt.activity.v1.ListRetireeRegistrationsResponse.registrations:type_name -> socmgmt.activity.v1.RetireeRegistration
+	7,  // 30: socmgmt.activity.v1.RetireeRegistration.registration:type_name -> socmgmt.activity.v1.Registration
+	0,  // 31: socmgmt.activity.v1.RetireeRegistration.category:type_name -> socmgmt.activity.v1.Category
+	1,  // 32: socmgmt.activity.v1.RetireeRegistration.activity_state:type_name -> socmgmt.activity.v1.Activity.State
+	8,  // 33: socmgmt.activity.v1.ActivityService.CreateVenue:input_type -> socmgmt.activity.v1.CreateVenueRequest
+	10, // 34: socmgmt.activity.v1.ActivityService.GetVenue:input_type -> socmgmt.activity.v1.GetVenueRequest
+	12, // 35: socmgmt.activity.v1.ActivityService.ListVenues:input_type -> socmgmt.activity.v1.ListVenuesRequest
+	14, // 36: socmgmt.activity.v1.ActivityService.CreateActivity:input_type -> socmgmt.activity.v1.CreateActivityRequest
+	16, // 37: socmgmt.activity.v1.ActivityService.GetActivity:input_type -> socmgmt.activity.v1.GetActivityRequest
+	18, // 38: socmgmt.activity.v1.ActivityService.ListActivities:input_type -> socmgmt.activity.v1.ListActivitiesRequest
+	20, // 39: socmgmt.activity.v1.ActivityService.CancelActivity:input_type -> socmgmt.activity.v1.CancelActivityRequest
+	22, // 40: socmgmt.activity.v1.ActivityService.RegisterRetiree:input_type -> socmgmt.activity.v1.RegisterRetireeRequest
+	24, // 41: socmgmt.activity.v1.ActivityService.CancelRegistration:input_type -> socmgmt.activity.v1.CancelRegistrationRequest
+	26, // 42: socmgmt.activity.v1.ActivityService.ListRegistrations:input_type -> socmgmt.activity.v1.ListRegistrationsRequest
+	28, // 43: socmgmt.activity.v1.ActivityService.RecordAttendance:input_type -> socmgmt.activity.v1.RecordAttendanceRequest
+	30, // 44: socmgmt.activity.v1.ActivityService.GetParticipationReport:input_type -> socmgmt.activity.v1.GetParticipationReportRequest
+	33, // 45: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:input_type -> socmgmt.activity.v1.GetCommunityCalendarRequest
+	36, // 46: socmgmt.activity.v1.ActivityService.SubscribeCalendar:input_type -> socmgmt.activity.v1.SubscribeCalendarRequest
+	38, // 47: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:input_type -> socmgmt.activity.v1.ListCalendarSubscriptionsRequest
+	40, // 48: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:input_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionRequest
+	42, // 49: socmgmt.activity.v1.ActivityService.GetCalendarFeed:input_type -> socmgmt.activity.v1.GetCalendarFeedRequest
+	44, // 50: socmgmt.activity.v1.ActivityService.WatchWorkSignals:input_type -> socmgmt.activity.v1.WatchWorkSignalsRequest
+	46, // 51: socmgmt.activity.v1.ActivityService.ListRetireeRegistrations:input_type -> socmgmt.activity.v1.ListRetireeRegistrationsRequest
+	9,  // 52: socmgmt.activity.v1.ActivityService.CreateVenue:output_type -> socmgmt.activity.v1.CreateVenueResponse
+	11, // 53: socmgmt.activity.v1.ActivityService.GetVenue:output_type -> socmgmt.activity.v1.GetVenueResponse
+	13, // 54: socmgmt.activity.v1.ActivityService.ListVenues:output_type -> socmgmt.activity.v1.ListVenuesResponse
+	15, // 55: socmgmt.activity.v1.ActivityService.CreateActivity:output_type -> socmgmt.activity.v1.CreateActivityResponse
+	17, // 56: socmgmt.activity.v1.ActivityService.GetActivity:output_type -> socmgmt.activity.v1.GetActivityResponse
+	19, // 57: socmgmt.activity.v1.ActivityService.ListActivities:output_type -> socmgmt.activity.v1.ListActivitiesResponse
+	21, // 58: socmgmt.activity.v1.ActivityService.CancelActivity:output_type -> socmgmt.activity.v1.CancelActivityResponse
+	23, // 59: socmgmt.activity.v1.ActivityService.RegisterRetiree:output_type -> socmgmt.activity.v1.RegisterRetireeResponse
+	25, // 60: socmgmt.activity.v1.ActivityService.CancelRegistration:output_type -> socmgmt.activity.v1.CancelRegistrationResponse
+	27, // 61: socmgmt.activity.v1.ActivityService.ListRegistrations:output_type -> socmgmt.activity.v1.ListRegistrationsResponse
+	29, // 62: socmgmt.activity.v1.ActivityService.RecordAttendance:output_type -> socmgmt.activity.v1.RecordAttendanceResponse
+	32, // 63: socmgmt.activity.v1.ActivityService.GetParticipationReport:output_type -> socmgmt.activity.v1.GetParticipationReportResponse
+	34, // 64: socmgmt.activity.v1.ActivityService.GetCommunityCalendar:output_type -> socmgmt.activity.v1.GetCommunityCalendarResponse
+	37, // 65: socmgmt.activity.v1.ActivityService.SubscribeCalendar:output_type -> socmgmt.activity.v1.SubscribeCalendarResponse
+	39, // 66: socmgmt.activity.v1.ActivityService.ListCalendarSubscriptions:output_type -> socmgmt.activity.v1.ListCalendarSubscriptionsResponse
+	41, // 67: socmgmt.activity.v1.ActivityService.RevokeCalendarSubscription:output_type -> socmgmt.activity.v1.RevokeCalendarSubscriptionResponse
+	43, // 68: socmgmt.activity.v1.ActivityService.GetCalendarFeed:output_type -> socmgmt.activity.v1.GetCalendarFeedResponse
+	45, // 69: socmgmt.activity.v1.ActivityService.WatchWorkSignals:output_type -> socmgmt.activity.v1.WatchWorkSignalsResponse
+	47, // 70: socmgmt.activity.v1.ActivityService.ListRetireeRegistrations:output_type -> socmgmt.activity.v1.ListRetireeRegistrationsResponse
+	52, // [52:71] is the sub-list for method output_type
+	33, // [33:52] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_socmgmt_activity_v1_activity_proto_init() }
@@ -3251,7 +3566,7 @@ func file_socmgmt_activity_v1_activity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_socmgmt_activity_v1_activity_proto_rawDesc), len(file_socmgmt_activity_v1_activity_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

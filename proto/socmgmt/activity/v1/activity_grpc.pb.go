@@ -37,6 +37,7 @@ const (
 	ActivityService_RevokeCalendarSubscription_FullMethodName = "/socmgmt.activity.v1.ActivityService/RevokeCalendarSubscription"
 	ActivityService_GetCalendarFeed_FullMethodName            = "/socmgmt.activity.v1.ActivityService/GetCalendarFeed"
 	ActivityService_WatchWorkSignals_FullMethodName           = "/socmgmt.activity.v1.ActivityService/WatchWorkSignals"
+	ActivityService_ListRetireeRegistrations_FullMethodName   = "/socmgmt.activity.v1.ActivityService/ListRetireeRegistrations"
 )
 
 // ActivityServiceClient is the client API for ActivityService service.
@@ -103,6 +104,13 @@ type ActivityServiceClient interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(ctx context.Context, in *WatchWorkSignalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkSignalsResponse], error)
+	// ListRetireeRegistrations lists one retiree's registrations, the
+	// latest registered first, each with what a clerk needs to know of its
+	// activity. Whoever may read the retiree's data may list them: a clerk
+	// of the retiree's community, a supervisor of its area, the bureau;
+	// everyone else is refused alike whether or not the retiree exists.
+	// The read is audited.
+	ListRetireeRegistrations(ctx context.Context, in *ListRetireeRegistrationsRequest, opts ...grpc.CallOption) (*ListRetireeRegistrationsResponse, error)
 }
 
 type activityServiceClient struct {
@@ -302,6 +310,16 @@ func (c *activityServiceClient) WatchWorkSignals(ctx context.Context, in *WatchW
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ActivityService_WatchWorkSignalsClient = grpc.ServerStreamingClient[WatchWorkSignalsResponse]
 
+func (c *activityServiceClient) ListRetireeRegistrations(ctx context.Context, in *ListRetireeRegistrationsRequest, opts ...grpc.CallOption) (*ListRetireeRegistrationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRetireeRegistrationsResponse)
+	err := c.cc.Invoke(ctx, ActivityService_ListRetireeRegistrations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ActivityServiceServer is the server API for ActivityService service.
 // All implementations must embed UnimplementedActivityServiceServer
 // for forward compatibility.
@@ -366,6 +384,13 @@ type ActivityServiceServer interface {
 	// changes follow; REVISION_COMPACTED or EPOCH_CHANGED send the consumer
 	// back to 0.
 	WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error
+	// ListRetireeRegistrations lists one retiree's registrations, the
+	// latest registered first, each with what a clerk needs to know of its
+	// activity. Whoever may read the retiree's data may list them: a clerk
+	// of the retiree's community, a supervisor of its area, the bureau;
+	// everyone else is refused alike whether or not the retiree exists.
+	// The read is audited.
+	ListRetireeRegistrations(context.Context, *ListRetireeRegistrationsRequest) (*ListRetireeRegistrationsResponse, error)
 	mustEmbedUnimplementedActivityServiceServer()
 }
 
@@ -429,6 +454,9 @@ func (UnimplementedActivityServiceServer) GetCalendarFeed(context.Context, *GetC
 }
 func (UnimplementedActivityServiceServer) WatchWorkSignals(*WatchWorkSignalsRequest, grpc.ServerStreamingServer[WatchWorkSignalsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkSignals not implemented")
+}
+func (UnimplementedActivityServiceServer) ListRetireeRegistrations(context.Context, *ListRetireeRegistrationsRequest) (*ListRetireeRegistrationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRetireeRegistrations not implemented")
 }
 func (UnimplementedActivityServiceServer) mustEmbedUnimplementedActivityServiceServer() {}
 func (UnimplementedActivityServiceServer) testEmbeddedByValue()                         {}
@@ -768,6 +796,24 @@ func _ActivityService_WatchWorkSignals_Handler(srv interface{}, stream grpc.Serv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ActivityService_WatchWorkSignalsServer = grpc.ServerStreamingServer[WatchWorkSignalsResponse]
 
+func _ActivityService_ListRetireeRegistrations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRetireeRegistrationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ActivityServiceServer).ListRetireeRegistrations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ActivityService_ListRetireeRegistrations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ActivityServiceServer).ListRetireeRegistrations(ctx, req.(*ListRetireeRegistrationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ActivityService_ServiceDesc is the grpc.ServiceDesc for ActivityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -842,6 +888,10 @@ var ActivityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCalendarFeed",
 			Handler:    _ActivityService_GetCalendarFeed_Handler,
+		},
+		{
+			MethodName: "ListRetireeRegistrations",
+			Handler:    _ActivityService_ListRetireeRegistrations_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
