@@ -10,8 +10,10 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, ifMatch, must, type Schemas } from "../api";
 import { age, chinaToday, dateTime, flagNames, managementNames, named, residenceNames, settableFlags, statusNames, yuan } from "../labels";
+import { href } from "../router";
 import type { Session } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
+import { categoryNames } from "./activities";
 import { Flags, StatusBadge } from "./roster";
 
 type Retiree = Schemas["v1Retiree"];
@@ -187,7 +189,7 @@ export function RetireeScreen({ s, id }: { s: Session; id: string }) {
           <HistorySection id={id} rev={rt.etag ?? ""} />
           <CertificationSection id={id} />
           <PaymentsSection id={id} />
-          <ActivitiesSection />
+          <ActivitiesSection id={id} />
           <VisitsSection id={id} />
         </>
       )}
@@ -654,10 +656,78 @@ function PaymentsSection({ id }: { id: string }) {
   );
 }
 
-function ActivitiesSection() {
+const registrationStateNames: Record<NonNullable<Schemas["v1Registration"]["state"]>, string> = {
+  STATE_UNSPECIFIED: "未知",
+  CONFIRMED: "已报名",
+  WAITLISTED: "候补",
+  CANCELLED: "已取消",
+};
+
+/** When a registration's activity next meets, or why it does not. */
+function nextSession(x: Schemas["v1RetireeRegistration"]): string {
+  if (x.activityState === "CANCELLED") return "活动已取消";
+  if (!x.nextSessionStart) return "已结束";
+  const end = x.nextSessionEnd ? dateTime(x.nextSessionEnd).slice(11) : "";
+  return end ? `${dateTime(x.nextSessionStart)}–${end}` : dateTime(x.nextSessionStart);
+}
+
+/** The retiree's registrations for activities, the latest registered first. */
+function ActivitiesSection({ id }: { id: string }) {
+  const p = usePages();
+  const regs = useLoad(
+    () => api.GET("/v1/retirees/{retireeId}/registrations", { params: { path: { retireeId: id }, query: { pageSize: 10, pageToken: p.token || undefined } } }).then(must),
+    [id, p.token],
+  );
+  const list = regs.data?.registrations ?? [];
   return (
     <Section name="activities" title="参加活动">
-      <p>接口暂不提供按人员查询活动报名记录；请在“社区活动”中查看各场活动的报名与签到。</p>
+      <Loading show={regs.loading && !regs.data} />
+      <ErrorNotice error={regs.error} />
+      {regs.data && list.length === 0 && <p>没有活动报名记录。</p>}
+      {list.length > 0 && (
+        <table>
+          <caption class="visually-hidden">活动报名记录</caption>
+          <thead>
+            <tr>
+              <th scope="col">活动</th>
+              <th scope="col">类别</th>
+              <th scope="col">场地</th>
+              <th scope="col">报名状态</th>
+              <th scope="col">首场</th>
+              <th scope="col">下一场</th>
+              <th scope="col">出席</th>
+              <th scope="col">报名时间</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((x) => {
+              const r = x.registration ?? {};
+              const state = r.state ?? "STATE_UNSPECIFIED";
+              return (
+                <tr key={r.activityId} data-id={r.activityId}>
+                  <td>
+                    <a href={href("activities", r.activityId)}>{x.activityTitle}</a>
+                  </td>
+                  <td>{named(categoryNames, x.category)}</td>
+                  <td>{x.venueName}</td>
+                  <td>
+                    <span class={state === "CONFIRMED" ? "badge ok" : state === "WAITLISTED" ? "badge warn" : "badge"}>{registrationStateNames[state]}</span>
+                    {r.activityCancelled && "（活动已取消）"}
+                  </td>
+                  <td>
+                    {dateTime(x.firstSessionStart)}
+                    {(x.sessionCount ?? 0) > 1 && `（共 ${x.sessionCount} 场）`}
+                  </td>
+                  <td>{nextSession(x)}</td>
+                  <td>{(x.sessionsRecorded ?? 0) > 0 ? `${x.sessionsAttended ?? 0} / ${x.sessionsRecorded} 场` : "—"}</td>
+                  <td>{dateTime(r.registerTime)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {p.pager(regs.data?.nextPageToken)}
     </Section>
   );
 }
