@@ -146,11 +146,21 @@ const fieldNames: Record<string, string> = {
 /** A history value in Chinese where it is an enum value (or a list of them). */
 function historyValue(v: string | undefined): string {
   if (!v) return "（空）";
-  const names = { ...statusNames, ...flagNames, ...managementNames, ...residenceNames } as Record<string, string>;
-  return v
-    .split(",")
-    .map((x) => names[x.trim()] ?? x)
-    .join("、");
+  const names = {
+    ...statusNames,
+    ...flagNames,
+    ...managementNames,
+    ...residenceNames,
+    ...relationNames,
+    "legally responsible": "法定监护/赡养人",
+    "emergency contact": "紧急联系人",
+  } as Record<string, string>;
+  // Lists are "A,B"; carers are "name (RELATION, phone, legally
+  // responsible, emergency contact); name (...)": each word is named.
+  return v.replace(/[^,;()]+/g, (x) => {
+    const k = x.trim();
+    return names[k] ? x.replace(k, names[k]) : x;
+  }).replace(/, ?/g, "、").replace(/\(/g, "（").replace(/\)/g, "）");
 }
 
 /** The statuses :changeStatus takes; deaths and moves out are recorded elsewhere. */
