@@ -343,7 +343,12 @@ func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []
 		p := startProc(t, name, filepath.Join(s.dir, fmt.Sprintf("%s-%d.log", name, attempt)), args(addrs)...)
 		s.started = append(s.started, p)
 		ctx, cancel := waitfor.Context(t)
-		err := p.Ready(ctx, func(ctx context.Context) error { return ready(ctx, addrs[0]) })
+		err := p.Ready(ctx, func(ctx context.Context) error {
+			if err := ready(ctx, addrs[0]); err != nil {
+				return err
+			}
+			return listensOn(p, name, addrs[0])
+		})
 		cancel()
 		if err == nil {
 			if nports > 1 {
@@ -358,6 +363,28 @@ func (s *stack) launch(t *testing.T, name string, nports int, args func(addrs []
 		}
 		t.Fatalf("%s: %v\n%s", name, err, p.Tail())
 	}
+}
+
+// listensOn returns nil once the program's own log says it listens on
+// addr, for the programs that log it (the gateway). Its plain HTTP
+// /healthz could otherwise be answered by another process's gateway that
+// took the port first, while this one is still exiting with "address
+// already in use". (The services' gRPC health answers only over this
+// stack's own TLS, which no other stack's program has.)
+func listensOn(p *servicetest.Process, name, addr string) error {
+	if name != "gateway" {
+		return nil
+	}
+	data, err := os.ReadFile(p.Log())
+	if err != nil {
+		return err
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.Contains(line, []byte(`"listening"`)) && bytes.Contains(line, []byte(`"addr":"`+addr+`"`)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s does not say yet that it listens on %s", name, addr)
 }
 
 // grpcServing returns nil once the gRPC server at addr answers the
