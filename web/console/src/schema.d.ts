@@ -9999,10 +9999,11 @@ export interface operations {
                 maxAge?: number;
                 /**
                  * @description Only retirees whose name contains this text (REST: name=), when set:
-                 *     1 to 20 characters after surrounding white space is trimmed, letters
-                 *     with case (Latin) matched without regard to it. A search within the
-                 *     page-bounded walk of the other filters: a rare name may take several
-                 *     pages, some of them empty, before the page token runs out.
+                 *     at most 20 characters once surrounding white space is trimmed (white
+                 *     space alone is no filter), letters with case (Latin) matched without
+                 *     regard to it. Searched within the page-bounded walk of the other
+                 *     filters: a rare name may take several pages, some of them empty but
+                 *     for a next_page_token, before the list ends.
                  */
                 name?: string;
                 /**

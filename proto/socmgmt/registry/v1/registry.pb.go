@@ -2331,10 +2331,11 @@ type ListRetireesRequest struct {
 	// Only retirees at most this old today, in whole years (0: no bound).
 	MaxAge int32 `protobuf:"varint,10,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
 	// Only retirees whose name contains this text (REST: name=), when set:
-	// 1 to 20 characters after surrounding white space is trimmed, letters
-	// with case (Latin) matched without regard to it. A search within the
-	// page-bounded walk of the other filters: a rare name may take several
-	// pages, some of them empty, before the page token runs out.
+	// at most 20 characters once surrounding white space is trimmed (white
+	// space alone is no filter), letters with case (Latin) matched without
+	// regard to it. Searched within the page-bounded walk of the other
+	// filters: a rare name may take several pages, some of them empty but
+	// for a next_page_token, before the list ends.
 	Name string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	// Only retirees whose ID number ends in these 4 characters (REST:
 	// idNumberTail=), the visible end of id_number_masked: exactly 4
