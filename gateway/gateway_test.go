@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -732,6 +733,9 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestLogsHoldNoSecrets: the access log names the route, never the path
+// or the query, so it holds no token, ID number, or the name and ID
+// number's end a roster search sends as query parameters.
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	up := startUpstream(t)
@@ -741,10 +745,18 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	const token, idNumber = "Bearer secret.token.value", "11010519491231002X"
 	send(t, newRequest(t, http.MethodGet, url+"/v1/retirees?communityId=210102001001&q="+idNumber, "", map[string]string{"Authorization": token, requestid.Header: "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
 	send(t, newRequest(t, http.MethodPost, url+"/v1/retirees:lookup", `{"idNumber":"`+idNumber+`"}`, map[string]string{"Authorization": token}))
+	// The roster's search: a name and an ID number's end, which reach
+	// the upstream and stay out of the log.
+	const name, tail = "张秀英", "7391"
+	search := "/v1/retirees?communityId=210102001001&name=" + neturl.QueryEscape(name) + "&idNumberTail=" + tail
+	sendWant(t, newRequest(t, http.MethodGet, url+search, "", map[string]string{"Authorization": token}), http.StatusOK)
+	if got := up.fake.lastCall(t).req.(*registryv1.ListRetireesRequest); got.GetName() != name || got.GetIdNumberTail() != tail {
+		t.Errorf("the upstream was asked for name %q, tail %q", got.GetName(), got.GetIdNumberTail())
+	}
 
 	entries := logs.FilterMessage("http request").AllUntimed()
-	if len(entries) != 2 {
-		t.Fatalf("%d request log entries, want 2", len(entries))
+	if len(entries) != 3 {
+		t.Fatalf("%d request log entries, want 3", len(entries))
 	}
 	first := entries[0].ContextMap()
 	if first["route"] != "/v1/retirees" || first["request_id"] != "01ARZ3NDEKTSV4RRFFQ69G5FAV" || first["method"] != "GET" {
@@ -752,7 +764,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	for _, e := range logs.AllUntimed() {
 		line, _ := json.Marshal(e.ContextMap())
-		for _, secret := range []string{"secret.token", idNumber, "communityId"} {
+		for _, secret := range []string{"secret.token", idNumber, "communityId", name, neturl.QueryEscape(name), tail, "idNumberTail"} {
 			if strings.Contains(e.Message, secret) || strings.Contains(string(line), secret) {
 				t.Errorf("log entry %q %s contains %q", e.Message, line, secret)
 			}

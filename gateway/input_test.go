@@ -171,10 +171,11 @@ func TestUnknownQueryParameter(t *testing.T) {
 	}
 
 	t.Run("known parameters reach the upstream", func(t *testing.T) {
-		sendWant(t, newRequest(t, http.MethodGet, base+"/v1/retirees?community_id=210102001001&managementMode=COMMUNITY&status=LIVING&pageSize=2&pageToken=t", "", nil), http.StatusOK)
+		sendWant(t, newRequest(t, http.MethodGet, base+"/v1/retirees?community_id=210102001001&managementMode=COMMUNITY&status=LIVING&pageSize=2&pageToken=t&name=%E7%A7%80%E8%8B%B1&idNumberTail=002X", "", nil), http.StatusOK)
 		want := &registryv1.ListRetireesRequest{
 			CommunityId: "210102001001", ManagementMode: registryv1.ManagementMode_COMMUNITY,
 			Status: registryv1.RetireeStatus_LIVING, PageSize: 2, PageToken: "t",
+			Name: "秀英", IdNumberTail: "002X",
 		}
 		if diff := cmp.Diff(want, up.fake.lastCall(t).req, protocmp.Transform()); diff != "" {
 			t.Errorf("upstream request (-want +got):\n%s", diff)

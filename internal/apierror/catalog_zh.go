@@ -203,6 +203,7 @@ var descriptionsZH = map[string]string{ //nolint:gosec // G101: messages that sp
 	"must be street or district":                                                           "须为 street 或 district",
 	"must be the 64 hex digits of the document's SHA-256":                                  "须为文件 SHA-256 的 64 位十六进制摘要",
 	"must be the first 2, 4 or 6 digits of a community id, beginning with a province code": "须为社区编号的前 2、4 或 6 位，以省级代码开头",
+	"must be the last 4 characters of an ID number: digits, the last of which may be X":    "须为身份证号码的最后 4 位：数字，最后一位可以是 X",
 	"must be the retiree's id, or left out":                                                "须为该退休人员的编号，或不填",
 	"must be the subject's id, or empty":                                                   "须为对象的编号，或不填",
 	"must be up to 6 digits":                                                               "最多 6 位数字",

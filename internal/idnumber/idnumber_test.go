@@ -303,6 +303,34 @@ func TestMask(t *testing.T) {
 	}
 }
 
+// TestIsTail: a tail is the last 4 characters a masked number shows, as
+// Parse normalises them, and nothing else.
+func TestIsTail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"002X", true},
+		{"0021", true},
+		{"0000", true},
+		{"002x", false},
+		{"0X21", false},
+		{"X", false},
+		{"021", false},
+		{"00210", false},
+		{" 0021", false},
+		{"0021 ", false},
+		{"", false},
+		{"００２１", false},
+		{"11010519491231002X", false},
+		{"12a4", false},
+	} {
+		if got := IsTail(tc.in); got != tc.want {
+			t.Errorf("IsTail(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestBuild(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -516,6 +544,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if Mask(digits) != m {
 			t.Fatalf("Mask(%q) = %q, want %q", digits, Mask(digits), m)
+		}
+		if !IsTail(m[length-TailLen:]) {
+			t.Fatalf("the visible end of %q is not a tail", m)
 		}
 		if id.Sex() == SexUnknown || id.BirthDate().Year() < minYear {
 			t.Fatalf("Parse(%q) gave sex %v, birth %v", s, id.Sex(), id.BirthDate())

@@ -53,3 +53,19 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// TailLen is the number of characters at the end of an ID number that a
+// masked number shows.
+const TailLen = 4
+
+// IsTail reports whether s has the shape of the last TailLen characters
+// of a normalised ID number, the part a masked number shows: digits, the
+// last of which may be X (upper case, as Parse normalises it). Nothing
+// else is a tail: not a lower-case x, not white space, not more digits.
+func IsTail(s string) bool {
+	if len(s) != TailLen || !allDigits(s[:TailLen-1]) {
+		return false
+	}
+	c := s[TailLen-1]
+	return isDigit(c) || c == 'X'
+}

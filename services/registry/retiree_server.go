@@ -288,6 +288,7 @@ func (s *Server) ListRetirees(ctx context.Context, req *pb.ListRetireesRequest) 
 	f := RetireeFilter{
 		CommunityID: req.CommunityId, EnterpriseCode: req.EnterpriseCreditCode, Mode: req.ManagementMode, Status: req.Status,
 		Flags: req.Flags, ResidenceKind: req.ResidenceKind, MinAge: req.MinAge, MaxAge: req.MaxAge,
+		Name: req.Name, IDNumberTail: req.IdNumberTail,
 	}
 	var v fault.Violations
 	checkRetireeFilter(&v, &f)
@@ -334,6 +335,7 @@ func checkRetireeFilter(v *fault.Violations, f *RetireeFilter) {
 		v.Add("residenceKind", "must be one of LOCAL, OTHER_CITY, OTHER_PROVINCE, ABROAD")
 	}
 	checkListAges(v, f.MinAge, f.MaxAge)
+	checkNameFilter(v, f)
 }
 
 // narrowRetireeFilter confines a list filter to what p may list: a clerk

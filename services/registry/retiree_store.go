@@ -143,6 +143,11 @@ type RetireeFilter struct {
 	// MinAge and MaxAge bound the age in whole years on the day of the
 	// read; 0 leaves a side open.
 	MinAge, MaxAge int32
+	// Name is text the name must contain, in foldName's form.
+	Name string
+	// IDNumberTail is what the ID number must end with: its last 4
+	// characters (see idnumber.IsTail).
+	IDNumberTail string
 }
 
 // matchOn reports whether r passes every condition of f on today.
@@ -154,8 +159,21 @@ func (f RetireeFilter) matchOn(r *pb.Retiree, today time.Time) bool {
 		(f.Status == pb.RetireeStatus_RETIREE_STATUS_UNSPECIFIED || r.Status == f.Status) &&
 		(f.ResidenceKind == pb.Residence_KIND_UNSPECIFIED || r.GetResidence().GetKind() == f.ResidenceKind) &&
 		f.birthRangeOn(today).holds(r.BirthDate) &&
-		hasFlags(r.Flags, f.Flags)
+		hasFlags(r.Flags, f.Flags) &&
+		f.matchPerson(r)
 }
+
+// matchPerson reports whether r has the part of a name and the end of an
+// ID number f asks for. r is the stored record, its number in full.
+func (f RetireeFilter) matchPerson(r *pb.Retiree) bool {
+	return strings.HasSuffix(r.IdNumber, f.IDNumberTail) &&
+		(f.Name == "" || strings.Contains(foldName(r.Name), f.Name))
+}
+
+// foldName is a name as a name filter compares it: letters with case
+// (Latin, as in a romanised name) in lower case. Chinese names have no
+// case, and strings.ToLower returns them without copying.
+func foldName(name string) string { return strings.ToLower(name) }
 
 // hasFlags reports whether stored holds every stored flag of want; the
 // computed ones are birth-date bounds (see birthRangeOn).
@@ -169,10 +187,11 @@ func hasFlags(stored, want []pb.RetireeFlag) bool {
 }
 
 // scope binds a list's page tokens to its filter, and so to the index the
-// filter makes the list walk.
+// filter makes the list walk. The scope goes into a token's HMAC only, so
+// a token does not carry the name searched for.
 func (f RetireeFilter) scope() string {
 	parts := []string{f.CommunityID, f.Area, f.EnterpriseCode, f.Mode.String(), f.Status.String(), f.ResidenceKind.String(),
-		strconv.Itoa(int(f.MinAge)), strconv.Itoa(int(f.MaxAge))}
+		strconv.Itoa(int(f.MinAge)), strconv.Itoa(int(f.MaxAge)), f.Name, f.IDNumberTail}
 	for _, flag := range f.Flags {
 		parts = append(parts, flag.String())
 	}
@@ -184,7 +203,9 @@ func (f RetireeFilter) scope() string {
 // flag or an age, else through the community index when it names a
 // community or an area (the communities whose ids start with it), else
 // through the enterprise index when it names one, else over all
-// retirees. after is the last key of the previous page.
+// retirees. The name and the ID number's tail have no index: they are
+// checked on each record the walk opens, within the same bound on the
+// keys a page examines. after is the last key of the previous page.
 func (s *Store) ListRetirees(f RetireeFilter, size int, after []byte) ([]*pb.Retiree, []byte, error) {
 	var out []*pb.Retiree
 	var next []byte

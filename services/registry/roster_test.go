@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +20,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore/boltstoretest"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/idnumber"
+	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -202,7 +204,7 @@ func ageOn(birth string, today time.Time) int {
 
 // rosterFixture creates n retirees with the birth dates, flags,
 // communities and residences a seeded random source draws, and returns
-// them as stored.
+// them as stored. One in nine has a romanised name in mixed case.
 func rosterFixture(t *testing.T, s *Store, n int) []*pb.Retiree {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(10, 10)) //nolint:gosec // G404: fixtures, not secrets
@@ -222,6 +224,9 @@ func rosterFixture(t *testing.T, s *Store, n int) []*pb.Retiree {
 		community := []string{communityA, communityB}[rng.IntN(2)]
 		r := newRetiree(t, i, community, pb.ManagementMode_COMMUNITY)
 		r.IdNumber, r.RetirementDate = id.Digits(), ""
+		if i%9 == 4 {
+			r.Name = fmt.Sprintf("Aygül Tursun %d", i)
+		}
 		for _, f := range settable {
 			if rng.IntN(4) == 0 {
 				r.Flags = append(r.Flags, f)
@@ -277,6 +282,63 @@ func TestStoreListRetireesByFlagsAndAge(t *testing.T) {
 	}
 }
 
+// TestStoreListRetireesByNameAndTail lists by a part of the name and the
+// last characters of the ID number, alone and with the filters that walk
+// an index, page by page with a small bound on the keys a page examines,
+// against the fixtures filtered by the tests' own reading. The filters
+// are as the server passes them: the name folded.
+func TestStoreListRetireesByNameAndTail(t *testing.T) {
+	t.Parallel()
+	s := seededStore(t, 0)
+	all := rosterFixture(t, s, 400)
+	s.maxExamined = 7
+	tail := func(r *pb.Retiree) string { return r.IdNumber[len(r.IdNumber)-4:] }
+	var withX *pb.Retiree
+	for _, r := range all {
+		if strings.HasSuffix(r.IdNumber, "X") {
+			withX = r
+			break
+		}
+	}
+	if withX == nil {
+		t.Fatal("no fixture's ID number ends in X")
+	}
+	flags := func(f ...pb.RetireeFlag) []pb.RetireeFlag { return f }
+	for _, f := range []RetireeFilter{
+		{Name: "人员12"},
+		{Name: "tursun 2"},
+		{IDNumberTail: tail(withX)},
+		{IDNumberTail: tail(all[7]), Name: "人员7"},
+		{CommunityID: communityA, Name: "人员1"},
+		{CommunityID: communityB, Name: "tursun", Flags: flags(pb.RetireeFlag_LIVING_ALONE)},
+		{Name: "人员3", Flags: flags(pb.RetireeFlag_AGED_80_PLUS)},
+		{Name: "人员", MinAge: 79, MaxAge: 81},
+		{CommunityID: communityA, Name: "人员2", ResidenceKind: pb.Residence_LOCAL},
+		{EnterpriseCode: enterpriseX, Name: "tursun", Flags: flags(pb.RetireeFlag_EMPTY_NEST)},
+	} {
+		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
+			var want []string
+			for _, r := range all {
+				if oracleMatch(f, r) {
+					want = append(want, r.Id)
+				}
+			}
+			if len(want) == 0 {
+				t.Fatal("the fixtures hold no retiree the filter selects: the test would prove nothing")
+			}
+			got := listAll(t, s, f)
+			slices.Sort(want)
+			slices.Sort(got)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("listed (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got := listAll(t, s, RetireeFilter{Name: "tursun 9999"}); len(got) != 0 {
+		t.Errorf("a name no one has listed %v", got)
+	}
+}
+
 // oracleMatch is the tests' reading of a filter.
 func oracleMatch(f RetireeFilter, r *pb.Retiree) bool {
 	age := ageOn(r.BirthDate, testNow)
@@ -289,6 +351,8 @@ func oracleMatch(f RetireeFilter, r *pb.Retiree) bool {
 		}
 	}
 	return (f.CommunityID == "" || r.CommunityId == f.CommunityID) &&
+		(f.Name == "" || strings.Contains(strings.ToLower(r.Name), f.Name)) &&
+		(f.IDNumberTail == "" || r.IdNumber[len(r.IdNumber)-4:] == f.IDNumberTail) &&
 		(f.EnterpriseCode == "" || r.EnterpriseCreditCode == f.EnterpriseCode) &&
 		(f.ResidenceKind == 0 || r.GetResidence().GetKind() == f.ResidenceKind) &&
 		(f.MinAge == 0 || age >= int(f.MinAge)) && (f.MaxAge == 0 || age <= int(f.MaxAge))
@@ -536,6 +600,34 @@ func FuzzCheckStatusChange(f *testing.F) {
 		d, err := time.Parse(time.DateOnly, on)
 		if !settableStatus(req.Status) || err != nil || d.After(testNow) || strings.TrimSpace(reason) == "" {
 			t.Fatalf("accepted %v", req)
+		}
+	})
+}
+
+// FuzzCheckNameFilter: a name filter the handler accepts was text of at
+// most maxNameFilterLen characters once trimmed, shows as itself, and is
+// in the folded form the store compares; an accepted tail is one.
+func FuzzCheckNameFilter(f *testing.F) {
+	f.Add(" 秀英 ", "002X")
+	f.Add("Aygül TURSUN", "0021")
+	f.Add("\u3000", "002x")
+	f.Add("秀\u202e英", "11010519491231002X")
+	f.Add(strings.Repeat("秀", maxNameFilterLen+1), "")
+	f.Add(strings.Repeat("İ", maxNameFilterLen), "") // two characters in lower case
+	f.Fuzz(func(t *testing.T, name, tail string) {
+		flt := RetireeFilter{Name: name, IDNumberTail: tail}
+		var v fault.Violations
+		checkNameFilter(&v, &flt)
+		if v.Err() != nil {
+			return
+		}
+		if !utf8.ValidString(flt.Name) || utf8.RuneCountInString(strings.TrimSpace(name)) > maxNameFilterLen ||
+			strings.TrimSpace(flt.Name) != flt.Name || foldName(flt.Name) != flt.Name ||
+			inputcheck.TextProblem(flt.Name, false) != "" {
+			t.Fatalf("accepted name %q as %q", name, flt.Name)
+		}
+		if tail != "" && !idnumber.IsTail(tail) || flt.IDNumberTail != tail {
+			t.Fatalf("accepted tail %q as %q", tail, flt.IDNumberTail)
 		}
 	})
 }

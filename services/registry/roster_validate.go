@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -17,6 +19,9 @@ const (
 	// maxAge bounds the ages a list asks for: no one born after 1900
 	// (earliestBirth) is older.
 	maxAge = 150
+	// maxNameFilterLen bounds the text a list's name filter looks for:
+	// part of a name, not a description.
+	maxNameFilterLen = 20
 )
 
 var (
@@ -133,6 +138,19 @@ func checkListAges(v *fault.Violations, minAge, maxAgeAsked int32) {
 	}
 	if maxAgeAsked > 0 && maxAgeAsked < minAge {
 		v.Add("maxAge", "below minAge")
+	}
+}
+
+// checkNameFilter validates a list's name and ID-number tail filters and
+// puts the name in the form the store compares: trimmed (white space
+// alone is no filter), then folded. The reasons never repeat the value,
+// which is personal data.
+func checkNameFilter(v *fault.Violations, f *RetireeFilter) {
+	f.Name = strings.TrimSpace(f.Name)
+	inputcheck.Text(v, "name", f.Name, false, maxNameFilterLen)
+	f.Name = foldName(f.Name)
+	if f.IDNumberTail != "" && !idnumber.IsTail(f.IDNumberTail) {
+		v.Add("idNumberTail", "must be the last 4 characters of an ID number: digits, the last of which may be X")
 	}
 }
 

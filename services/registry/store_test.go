@@ -3,13 +3,16 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/socmgmt/socmgmt/internal/fault"
+	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -302,5 +305,51 @@ func TestStoreListRareFilterIsBounded(t *testing.T) {
 	})
 	if len(found) != 1 || found[0] != rare || pages < 30/5 {
 		t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare, 30/5)
+	}
+}
+
+// TestStoreListRareNameIsBounded: a name or an ID number's tail that one
+// retiree in thirty has, for which no index helps, is looked for five
+// keys a page, in the community's index, among the flag's, or among all
+// retirees, and paging on finds the one.
+func TestStoreListRareNameIsBounded(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, 0)
+	s.maxExamined = 5
+	seedRefs(t, s)
+	var rare *pb.Retiree
+	for i := range 30 {
+		r := newRetiree(t, i, communityA, pb.ManagementMode_COMMUNITY)
+		// Sequence numbers of their own: no two tails alike.
+		id, err := idnumber.Build("210102", time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC), 100+i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.IdNumber, r.Flags = id.Digits(), []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE}
+		if i == 27 {
+			r.Name = "王小明"
+		}
+		if r = mustCreate(t, s, r); i == 27 {
+			rare = r
+		}
+	}
+	tail := rare.IdNumber[len(rare.IdNumber)-4:]
+	for _, f := range []RetireeFilter{
+		{CommunityID: communityA, Name: "小明"},
+		{CommunityID: communityA, IDNumberTail: tail},
+		{CommunityID: communityA, Name: "小明", Flags: []pb.RetireeFlag{pb.RetireeFlag_LIVING_ALONE}},
+		{IDNumberTail: tail},
+	} {
+		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
+			pages := 0
+			found := servicetest.AllPages(t, 100, func(after []byte) ([]string, []byte, error) {
+				pages++
+				list, next, err := s.ListRetirees(f, 10, after)
+				return retireeIDs(list), next, err
+			})
+			if len(found) != 1 || found[0] != rare.Id || pages < 30/5 {
+				t.Errorf("found %v in %d pages, want [%s] in at least %d", found, pages, rare.Id, 30/5)
+			}
+		})
 	}
 }

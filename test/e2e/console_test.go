@@ -252,7 +252,8 @@ func (c *consoleCity) someHandover(t *testing.T) string {
 
 // consoleFindRetiree: the clerk searches the roster for retirees over 80
 // living alone and opens one; then looks one up by full ID number, which
-// never appears in the address or in any request's URL.
+// never appears in the address or in any request's URL, and finds the
+// same one by a part of the name and the ID number's last 4 characters.
 func consoleFindRetiree(t *testing.T, b *browser, c *consoleCity) {
 	tb := b.newTab(t)
 	tb.signIn(t, c.clerkA)
@@ -301,6 +302,25 @@ func consoleFindRetiree(t *testing.T, b *browser, c *consoleCity) {
 	tb.settle(t)
 	var href string
 	tb.eval(t, `location.href`, &href)
+	for _, u := range append(tb.requestURLs(), href) {
+		if strings.Contains(strings.ToUpper(u), idNum) {
+			t.Errorf("the full ID number is in a URL: %s", u)
+		}
+	}
+
+	// The same retiree by a part of the name and the ID number's last 4
+	// characters, typed as a clerk might (a lower-case x): API filters.
+	tb.route(t, "#/roster")
+	tb.screen(t, "roster")
+	tb.typeInto(t, `input[name=query]`, "玉兰")
+	tb.typeInto(t, `input[name=idNumberTail]`, strings.ToLower(idNum[len(idNum)-4:]))
+	tb.click(t, `button[data-action=search]`)
+	tb.poll(t, "the search by name and tail", fmt.Sprintf(`document.querySelector('[data-screen="roster"] tr[data-id=%q]') !== null`, id))
+	tb.settle(t)
+	if rows := tb.attrs(t, `[data-screen="roster"] tr[data-id]`, "data-id"); !slices.Equal(rows, []string{id}) {
+		t.Errorf("the search by 玉兰 and the tail listed %v, want [%s]", rows, id)
+	}
+	tb.screenshot(t, "roster-by-name-and-tail")
 	for _, u := range append(tb.requestURLs(), href) {
 		if strings.Contains(strings.ToUpper(u), idNum) {
 			t.Errorf("the full ID number is in a URL: %s", u)

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,7 +69,7 @@ func TestRosterREST(t *testing.T) {
 			"carers":    []map[string]any{{"name": "李明", "relation": "CHILD", "phone": carerPhone, "emergencyContact": true}},
 		})
 		youngAlone = create(born(70, 2), map[string]any{"flags": []string{"LIVING_ALONE"}})
-		oldTogether = create(born(88, 3), map[string]any{"flags": []string{"EMPTY_NEST"}})
+		oldTogether = create(born(88, 3), map[string]any{"flags": []string{"EMPTY_NEST"}, "name": "Aygül Tursun"})
 		if oldAlone.ResidenceAddress != "大连市中山区人民路1号" || oldAlone.Residence.Kind != "OTHER_CITY" {
 			t.Errorf("created residence %+v, address %q", oldAlone.Residence, oldAlone.ResidenceAddress)
 		}
@@ -126,6 +128,52 @@ func TestRosterREST(t *testing.T) {
 		for _, query := range []string{"flags=NO_SUCH_FLAG", "minAge=80&maxAge=70", "minAge=old"} {
 			c := call{method: http.MethodGet, path: "/v1/retirees?" + query, token: tk.clerkA}
 			api.do(t, c).want(t, c, http.StatusBadRequest)
+		}
+	})
+
+	t.Run("search by name and ID number's end", func(t *testing.T) {
+		s.secret("Aygül Tursun")
+		tail := func(r rosterRetiree) string { return r.IDNumberMasked[len(r.IDNumberMasked)-4:] }
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"name=" + url.QueryEscape("名册"), sorted(oldAlone.ID, youngAlone.ID)},
+			{"name=" + url.QueryEscape(" TURSUN "), sorted(oldTogether.ID)},
+			{"idNumberTail=" + tail(youngAlone), sorted(youngAlone.ID)},
+			{"name=" + url.QueryEscape("名册") + "&idNumberTail=" + tail(oldTogether), nil},
+			{"name=" + url.QueryEscape("花名") + "&flags=LIVING_ALONE&flags=AGED_80_PLUS", sorted(oldAlone.ID)},
+		} {
+			if got := list(t, tc.query); !slices.Equal(got, tc.want) {
+				t.Errorf("?%s listed %v, want %v", tc.query, got, tc.want)
+			}
+		}
+		// Another community's clerk finds none of it.
+		c := call{method: http.MethodGet, path: "/v1/retirees?communityId=" + communityA + "&name=" + url.QueryEscape("名册"), token: tk.clerkB}
+		api.do(t, c).want(t, c, http.StatusForbidden)
+		var own struct {
+			Retirees []rosterRetiree `json:"retirees"`
+		}
+		api.send(t, call{method: http.MethodGet, path: "/v1/retirees?idNumberTail=" + tail(oldAlone), token: tk.clerkB}, http.StatusOK, &own)
+		if len(own.Retirees) != 0 {
+			t.Errorf("community B's clerk found %d retirees by community A's ID number end", len(own.Retirees))
+		}
+		for _, tc := range []struct{ query, field, value string }{
+			{"idNumberTail=" + oldAlone.IDNumberMasked[14:17] + "x", "idNumberTail", ""},
+			{"idNumberTail=" + born(75, 5), "idNumberTail", born(75, 5)},
+			{"name=" + url.QueryEscape(strings.Repeat("秀", 21)), "name", strings.Repeat("秀", 21)},
+		} {
+			c := call{method: http.MethodGet, path: "/v1/retirees?" + tc.query, token: tk.clerkA}
+			r := api.do(t, c)
+			if !r.want(t, c, http.StatusBadRequest) {
+				continue
+			}
+			if got := r.status(t).violatedFields(); !slices.Equal(got, []string{tc.field}) {
+				t.Errorf("?%s: refusal names %v, want %s", tc.query, got, tc.field)
+			}
+			if tc.value != "" && strings.Contains(string(r.body), tc.value) {
+				t.Errorf("?%s: the refusal repeats the value", tc.query)
+			}
 		}
 	})
 

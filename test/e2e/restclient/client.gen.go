@@ -6886,6 +6886,22 @@ type RegistryServiceListRetireesParams struct {
 
 	// MaxAge Only retirees at most this old today, in whole years (0: no bound).
 	MaxAge *int32 `form:"maxAge,omitempty" json:"maxAge,omitempty"`
+
+	// Name Only retirees whose name contains this text (REST: name=), when set:
+	// at most 20 characters once surrounding white space is trimmed (white
+	// space alone is no filter), letters with case (Latin) matched without
+	// regard to it. Searched within the page-bounded walk of the other
+	// filters: a rare name may take several pages, some of them empty but
+	// for a next_page_token, before the list ends.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// IDNumberTail Only retirees whose ID number ends in these 4 characters (REST:
+	// idNumberTail=), the visible end of id_number_masked: exactly 4
+	// characters, digits, the last of which may be X (upper case). Neither
+	// this nor name takes a full ID number, nor any other part of one: a
+	// retiree is found by full number with LookupRetiree only
+	// (POST /v1/retirees:lookup, the number in the body).
+	IDNumberTail *string `form:"idNumberTail,omitempty" json:"idNumberTail,omitempty"`
 }
 
 // RegistryServiceListRetireesParamsManagementMode defines parameters for RegistryServiceListRetirees.
@@ -20033,6 +20049,30 @@ func NewRegistryServiceListRetireesRequest(server string, params *RegistryServic
 		if params.MaxAge != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "maxAge", *params.MaxAge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IDNumberTail != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "idNumberTail", *params.IDNumberTail, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -9997,6 +9997,24 @@ export interface operations {
                 minAge?: number;
                 /** @description Only retirees at most this old today, in whole years (0: no bound). */
                 maxAge?: number;
+                /**
+                 * @description Only retirees whose name contains this text (REST: name=), when set:
+                 *     at most 20 characters once surrounding white space is trimmed (white
+                 *     space alone is no filter), letters with case (Latin) matched without
+                 *     regard to it. Searched within the page-bounded walk of the other
+                 *     filters: a rare name may take several pages, some of them empty but
+                 *     for a next_page_token, before the list ends.
+                 */
+                name?: string;
+                /**
+                 * @description Only retirees whose ID number ends in these 4 characters (REST:
+                 *     idNumberTail=), the visible end of id_number_masked: exactly 4
+                 *     characters, digits, the last of which may be X (upper case). Neither
+                 *     this nor name takes a full ID number, nor any other part of one: a
+                 *     retiree is found by full number with LookupRetiree only
+                 *     (POST /v1/retirees:lookup, the number in the body).
+                 */
+                idNumberTail?: string;
             };
             header?: never;
             path?: never;

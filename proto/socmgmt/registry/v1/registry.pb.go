@@ -2329,7 +2329,21 @@ type ListRetireesRequest struct {
 	// Only retirees at least this old today, in whole years (0: no bound).
 	MinAge int32 `protobuf:"varint,9,opt,name=min_age,json=minAge,proto3" json:"min_age,omitempty"`
 	// Only retirees at most this old today, in whole years (0: no bound).
-	MaxAge        int32 `protobuf:"varint,10,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	MaxAge int32 `protobuf:"varint,10,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	// Only retirees whose name contains this text (REST: name=), when set:
+	// at most 20 characters once surrounding white space is trimmed (white
+	// space alone is no filter), letters with case (Latin) matched without
+	// regard to it. Searched within the page-bounded walk of the other
+	// filters: a rare name may take several pages, some of them empty but
+	// for a next_page_token, before the list ends.
+	Name string `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	// Only retirees whose ID number ends in these 4 characters (REST:
+	// idNumberTail=), the visible end of id_number_masked: exactly 4
+	// characters, digits, the last of which may be X (upper case). Neither
+	// this nor name takes a full ID number, nor any other part of one: a
+	// retiree is found by full number with LookupRetiree only
+	// (POST /v1/retirees:lookup, the number in the body).
+	IdNumberTail  string `protobuf:"bytes,12,opt,name=id_number_tail,json=idNumberTail,proto3" json:"id_number_tail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2432,6 +2446,20 @@ func (x *ListRetireesRequest) GetMaxAge() int32 {
 		return x.MaxAge
 	}
 	return 0
+}
+
+func (x *ListRetireesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListRetireesRequest) GetIdNumberTail() string {
+	if x != nil {
+		return x.IdNumberTail
+	}
+	return ""
 }
 
 // ListRetireesResponse is the response of ListRetirees. ID numbers and
@@ -7938,7 +7966,7 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x11GetRetireeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
 	"\x12GetRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xea\x03\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xa4\x04\n" +
 	"\x13ListRetireesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -7951,7 +7979,9 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x0eresidence_kind\x18\b \x01(\x0e2#.socmgmt.registry.v1.Residence.KindR\rresidenceKind\x12\x17\n" +
 	"\amin_age\x18\t \x01(\x05R\x06minAge\x12\x17\n" +
 	"\amax_age\x18\n" +
-	" \x01(\x05R\x06maxAge\"x\n" +
+	" \x01(\x05R\x06maxAge\x12\x12\n" +
+	"\x04name\x18\v \x01(\tR\x04name\x12$\n" +
+	"\x0eid_number_tail\x18\f \x01(\tR\fidNumberTail\"x\n" +
 	"\x14ListRetireesResponse\x128\n" +
 	"\bretirees\x18\x01 \x03(\v2\x1c.socmgmt.registry.v1.RetireeR\bretirees\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x01\n" +

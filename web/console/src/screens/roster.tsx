@@ -1,11 +1,12 @@
-// 人员名册: the community's retirees. GET /v1/retirees filters by flags
-// (the computed age flags included), status, management mode, residence
-// kind and age range, and answers masked ID and phone numbers only. The
-// API has no name filter: a name typed here is matched against a larger
-// page of the API's answer in the browser (see searchPage). The look-up
-// by full ID number is a form of its own: POST /v1/retirees:lookup with
-// the number in the body, opening the retiree's page; the number never
-// reaches the address or the history.
+// 人员名册: the community's retirees. GET /v1/retirees filters by a part
+// of the name, the ID number's last 4 characters (the end a masked number
+// shows), flags (the computed age flags included), status, management
+// mode, residence kind and age range, and answers masked ID and phone
+// numbers only. The API walks a bounded number of records a page, so a
+// rare name may answer an empty page with a token to go on with. The
+// look-up by full ID number is a form of its own: POST
+// /v1/retirees:lookup with the number in the body, opening the retiree's
+// page; the number never reaches the address or the history.
 import { useState } from "preact/hooks";
 import { ApiError, api, download, must, type Schemas } from "../api";
 import { age, chinaToday, flagNames, managementNames, named, residenceNames, statusNames } from "../labels";
@@ -35,6 +36,7 @@ const allFlags: Flag[] = [
 
 interface Search {
   query: string;
+  idNumberTail: string;
   flags: Flag[];
   status: string;
   managementMode: string;
@@ -43,11 +45,10 @@ interface Search {
   maxAge: string;
 }
 
-const empty: Search = { query: "", flags: [], status: "", managementMode: "", residenceKind: "", minAge: "", maxAge: "" };
+const empty: Search = { query: "", idNumberTail: "", flags: [], status: "", managementMode: "", residenceKind: "", minAge: "", maxAge: "" };
 
-/** A page of the API's answer; larger when a name is matched in the browser. */
+/** A page of the API's answer. */
 const pageSize = 50;
-const namePageSize = 500;
 
 export function RosterScreen({ s }: { s: Session; id: string }) {
   const [community, setCommunity] = useState(s.role === "clerk" ? (s.communities[0] ?? "") : "");
@@ -78,10 +79,44 @@ export function RosterScreen({ s }: { s: Session; id: string }) {
           />
           <Field
             label="姓名"
-            name="query"
-            hint="在查询结果中按姓名匹配"
-            render={({ id, describedBy }) => (
-              <input id={id} name="query" type="search" autoComplete="off" aria-describedby={describedBy} value={form.query} onInput={(e) => setForm({ ...form, query: e.currentTarget.value })} />
+            name="name"
+            hint="可输入姓名的一部分"
+            error={list.error instanceof ApiError ? list.error : null}
+            render={({ id, describedBy, invalid }) => (
+              <input
+                id={id}
+                name="query"
+                type="search"
+                maxLength={20}
+                autoComplete="off"
+                aria-describedby={describedBy}
+                aria-invalid={invalid ? "true" : undefined}
+                value={form.query}
+                onInput={(e) => setForm({ ...form, query: e.currentTarget.value })}
+              />
+            )}
+          />
+          <Field
+            label="身份证后四位"
+            name="idNumberTail"
+            hint="末位可为X"
+            error={list.error instanceof ApiError ? list.error : null}
+            render={({ id, describedBy, invalid }) => (
+              <input
+                id={id}
+                name="idNumberTail"
+                type="text"
+                inputMode="text"
+                maxLength={4}
+                size={6}
+                autoComplete="off"
+                spellcheck={false}
+                class="mono"
+                aria-describedby={describedBy}
+                aria-invalid={invalid ? "true" : undefined}
+                value={form.idNumberTail}
+                onInput={(e) => setForm({ ...form, idNumberTail: e.currentTarget.value })}
+              />
             )}
           />
           <EnumSelect label="状态" name="status" value={form.status} names={statusNames} skip="RETIREE_STATUS_UNSPECIFIED" onChange={(v) => setForm({ ...form, status: v })} />
@@ -125,21 +160,27 @@ export function RosterScreen({ s }: { s: Session; id: string }) {
       <Lookup />
       <ErrorNotice error={list.error} />
       <Loading show={list.loading} />
-      {list.data && <Results rows={list.data.retirees} named={!!applied.query.trim()} />}
+      {list.data && <Results rows={list.data.retirees} more={!!list.data.next} />}
       <Pager next={list.data?.next} atStart={page.length === 1} onFirst={() => setPage([""])} onNext={(t) => setPage([...page, t])} />
     </div>
   );
 }
 
 /**
- * One page of the roster with the search applied. A name is matched in
- * the browser against a page of up to namePageSize retirees (a community
- * has a few hundred), since ListRetirees has no name filter.
+ * One page of the roster with the search applied, every condition an
+ * API filter. The name and the ID number's end go in the query string of
+ * a same-origin request (neither is a full ID number, which goes in a
+ * POST body only; the gateway logs no query); never in the address bar.
+ * A lower-case x typed as the check character is sent as the API spells
+ * it, X.
  */
 async function searchPage(community: string, q: Search, token: string): Promise<{ retirees: Retiree[]; next?: string }> {
   const name = q.query.trim();
-  const query: Record<string, string | number | string[]> = { pageSize: name ? namePageSize : pageSize };
+  const tail = q.idNumberTail.trim().toUpperCase();
+  const query: Record<string, string | number | string[]> = { pageSize };
   if (community) query.communityId = community;
+  if (name) query.name = name;
+  if (tail) query.idNumberTail = tail;
   if (q.flags.length) query.flags = q.flags;
   if (q.status) query.status = q.status;
   if (q.managementMode) query.managementMode = q.managementMode;
@@ -148,8 +189,7 @@ async function searchPage(community: string, q: Search, token: string): Promise<
   if (q.maxAge) query.maxAge = Number(q.maxAge);
   if (token) query.pageToken = token;
   const r = must(await api.GET("/v1/retirees", { params: { query } }));
-  const all = r.retirees ?? [];
-  return { retirees: name ? all.filter((x) => (x.name ?? "").includes(name)) : all, next: r.nextPageToken };
+  return { retirees: r.retirees ?? [], next: r.nextPageToken || undefined };
 }
 
 function EnumSelect<K extends string>(props: { label: string; name: string; value: string; names: Record<K, string>; skip: K; onChange: (v: string) => void }) {
@@ -198,8 +238,9 @@ function AgeField(props: { label: string; name: string; value: string; onChange:
   );
 }
 
-function Results({ rows, named: byName }: { rows: Retiree[]; named: boolean }) {
-  if (rows.length === 0) return <p role="status">{byName ? "本页结果中没有该姓名的人员，可翻到下一页继续查找。" : "没有符合条件的人员。"}</p>;
+/** more: the API has a next page, which it may have even for an empty one. */
+function Results({ rows, more }: { rows: Retiree[]; more: boolean }) {
+  if (rows.length === 0) return <p role="status">{more ? "本页没有找到符合条件的人员，可翻到下一页继续查找。" : "没有符合条件的人员。"}</p>;
   return (
     <table class="roster">
       <caption>查询结果（本页 {rows.length} 人）</caption>
