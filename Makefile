@@ -195,7 +195,7 @@ $(TOOL_STAMP):
 browser:
 	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CHINESE_FONT) ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
-			echo "make tools: $(CHROMIUM) or $(CHINESE_FONT) is missing; the browser tests need them. As root: apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PKGS)"; exit 1; \
+			echo "make tools: WARNING: $(CHROMIUM) or $(CHINESE_FONT) is missing, and only root can install them; the browser tests (make test) will fail until then. As root: apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PKGS)"; exit 0; \
 		fi; \
 		command -v apt-get >/dev/null || { echo "make tools: no apt-get; install $(BROWSER_PKGS) (Debian's packages) by hand"; exit 1; }; \
 		echo "apt-get install $(BROWSER_PKGS)"; \

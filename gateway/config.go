@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -195,6 +196,11 @@ func (c Config) Validate() error {
 			bad("cors-origins", "%v", err)
 		}
 	}
+	if c.DevIdentities != "" {
+		if why := devIdentitiesProblem(c); why != "" {
+			bad("dev-identities", "%s", why)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -209,4 +215,21 @@ func (c Config) common() procflags.Common {
 		ShutdownTimeout: c.ShutdownTimeout,
 		GCPercent:       c.GCPercent,
 	}
+}
+
+// devIdentitiesProblem says why c may not serve development identities:
+// they hand out tokens to whoever asks, so only a console on a loopback
+// address, as make run starts it, may offer them.
+func devIdentitiesProblem(c Config) string {
+	if !c.Console {
+		return "needs the console (--console)"
+	}
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return "needs a loopback --http-addr"
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "development only: --http-addr must be a loopback address (127.0.0.1 or ::1)"
+	}
+	return ""
 }

@@ -315,4 +315,39 @@ func TestDevIdentities(t *testing.T) {
 	}
 	resp := sendWant(t, newRequest(t, http.MethodPost, base+console.DevIdentitiesPath, "", nil), http.StatusMethodNotAllowed)
 	wantConsoleHeaders(t, "POST dev identities", resp.header)
+
+	// A page of another site, by a name rebound to this address or by a
+	// cross-site fetch, gets nothing.
+	rebound := newRequest(t, http.MethodGet, base+console.DevIdentitiesPath, "", nil)
+	rebound.Host = "attacker.example:8080"
+	if resp := sendWant(t, rebound, http.StatusNotFound); bytes.Contains(resp.body, []byte("ddd.eee")) {
+		t.Errorf("a token served to a rebound name")
+	}
+	sendWant(t, newRequest(t, http.MethodGet, base+console.DevIdentitiesPath, "", map[string]string{"Sec-Fetch-Site": "cross-site"}), http.StatusNotFound)
+	sendWant(t, newRequest(t, http.MethodGet, base+console.DevIdentitiesPath, "", map[string]string{"Sec-Fetch-Site": "same-origin"}), http.StatusOK)
+}
+
+// TestDevIdentitiesOnlyOnLoopback: the flag is refused where the console
+// is off or the REST port is not a loopback address.
+func TestDevIdentitiesOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		addr    string
+		console bool
+		ok      bool
+	}{
+		{"127.0.0.1:8080", true, true},
+		{"[::1]:8080", true, true},
+		{"0.0.0.0:8080", true, false},
+		{"10.1.2.3:8080", true, false},
+		{":8080", true, false},
+		{"127.0.0.1:8080", false, false},
+	} {
+		cfg := testConfig("127.0.0.1:9101")
+		cfg.HTTPAddr, cfg.Console, cfg.DevIdentities = c.addr, c.console, "/tmp/dev-identities.json"
+		err := cfg.Validate()
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "--dev-identities")) {
+			t.Errorf("addr %s console %v: %v", c.addr, c.console, err)
+		}
+	}
 }

@@ -425,10 +425,10 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 	st, ok := status.FromError(err)
 	switch {
 	case !ok:
-	case st.Code() == codes.Unavailable && len(st.Details()) == 0:
+	case st.Code() == codes.Unavailable && !hasDetailsBesideLocalized(st):
 		g.quiet.Warn("upstream unavailable", zap.String("error", st.Message()))
 		err = status.Error(codes.Unavailable, "service temporarily unavailable; try again")
-	case st.Code() == codes.InvalidArgument && len(st.Details()) == 0:
+	case st.Code() == codes.InvalidArgument && !hasDetailsBesideLocalized(st):
 		if qerr, ok := queryError(st); ok {
 			err = qerr
 		} else {
@@ -540,4 +540,17 @@ func decodeError(st *status.Status) error {
 		return status.Error(codes.InvalidArgument, "invalid argument: the request body is not valid JSON for this request")
 	}
 	return badRequest(field, desc).Err()
+}
+
+// hasDetailsBesideLocalized reports whether st carries a detail other
+// than the Chinese rendering a service adds when the client asks for it:
+// a status that is only a message plus that rendering is treated as one
+// without details (and rendered again from the gateway's own message).
+func hasDetailsBesideLocalized(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.LocalizedMessage); !ok {
+			return true
+		}
+	}
+	return false
 }

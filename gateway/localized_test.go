@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -238,4 +240,28 @@ func statusOf(t *testing.T, body []byte) *spb.Status {
 		t.Fatalf("not a google.rpc.Status: %v\n%s", err, body)
 	}
 	return st
+}
+
+// TestUnavailableRewriteIgnoresLocalized: a service's Unavailable that
+// carries only its Chinese rendering is still an upstream outage to the
+// gateway (its own message, its warning), whatever the language asked.
+func TestUnavailableRewriteIgnoresLocalized(t *testing.T) {
+	t.Parallel()
+	plain := status.New(codes.Unavailable, "registry is unavailable: cannot tell whether the community exists; try again")
+	localized, err := plain.WithDetails(&errdetails.LocalizedMessage{Locale: "zh-CN", Message: "服务暂不可用"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withInfo, err := plain.WithDetails(&errdetails.ErrorInfo{Reason: "STORAGE_UNAVAILABLE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		st   *status.Status
+		want bool
+	}{{plain, false}, {localized, false}, {withInfo, true}} {
+		if got := hasDetailsBesideLocalized(c.st); got != c.want {
+			t.Errorf("%v: got %v, want %v", c.st.Details(), got, c.want)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package console
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -49,6 +51,12 @@ func (d *DevIdentities) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if !fromLoopbackPage(r) {
+		// A page of another site that rebound its name to this address,
+		// or a request from elsewhere: nothing is here for it.
+		http.NotFound(w, r)
+		return
+	}
 	f, err := devidentity.Read(d.file)
 	d.note(err)
 	if err != nil || f.Identities == nil {
@@ -80,4 +88,26 @@ func (d *DevIdentities) note(err error) {
 	if changed && err != nil {
 		d.logger.Warn("development identities unavailable; the sign-in screen offers none", zap.Error(err))
 	}
+}
+
+// fromLoopbackPage reports whether r names this gateway by a loopback
+// name in its Host (so a DNS-rebound name of another site does not pass)
+// and, when the browser says so, comes from the console's own origin.
+func fromLoopbackPage(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host != "localhost" {
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }

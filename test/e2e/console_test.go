@@ -321,7 +321,9 @@ func consoleFindRetiree(t *testing.T, b *browser, c *consoleCity) {
 		t.Errorf("the search by 玉兰 and the tail listed %v, want [%s]", rows, id)
 	}
 	tb.screenshot(t, "roster-by-name-and-tail")
-	for _, u := range append(tb.requestURLs(), href) {
+	var after string
+	tb.eval(t, `location.href`, &after)
+	for _, u := range append(tb.requestURLs(), href, after) {
 		if strings.Contains(strings.ToUpper(u), idNum) {
 			t.Errorf("the full ID number is in a URL: %s", u)
 		}
