@@ -158,25 +158,8 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	if err := g.mux.HandlePath(http.MethodGet, openAPIRoute, g.noQuery(g.serveOpenAPI)); err != nil {
 		return nil, err
 	}
-	for _, s := range cfg.services() {
-		if s.addr == "" {
-			continue
-		}
-		conns, err := dialPool(s.addr, upstreamConns, cfg.UpstreamTimeout, g.upstreamTLS)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err), g.Close())
-		}
-		g.upstreams = append(g.upstreams, upstream{name: s.name, conns: conns, health: grpc_health_v1.NewHealthClient(conns)})
-		if s.register == nil {
-			logger.Warn("upstream has no REST routes in this build; only health-checked", zap.String("upstream", s.name))
-			continue
-		}
-		// The dialled form: requests go through the service's own
-		// interceptors (authentication, audit), unlike the in-process
-		// Register…HandlerServer.
-		if err := s.register(context.Background(), g.mux, restGuard{conns}); err != nil {
-			return nil, errors.Join(fmt.Errorf("register %s routes: %w", s.name, err), g.Close())
-		}
+	if err := g.connectUpstreams(); err != nil {
+		return nil, errors.Join(err, g.Close())
 	}
 	// Outermost first: every request is logged and measured; every API
 	// answer is marked no-store, whoever writes it; CORS answers
@@ -191,6 +174,33 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	}
 	g.handler = g.observe(site)
 	return g, nil
+}
+
+// connectUpstreams dials every configured service (lazily: a service that
+// is down answers 503 until it is back) and registers its REST routes on
+// g.mux. The caller closes g when it fails.
+func (g *Gateway) connectUpstreams() error {
+	for _, s := range g.cfg.services() {
+		if s.addr == "" {
+			continue
+		}
+		conns, err := dialPool(s.addr, upstreamConns, g.cfg.UpstreamTimeout, g.upstreamTLS)
+		if err != nil {
+			return fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err)
+		}
+		g.upstreams = append(g.upstreams, upstream{name: s.name, conns: conns, health: grpc_health_v1.NewHealthClient(conns)})
+		if s.register == nil {
+			g.logger.Warn("upstream has no REST routes in this build; only health-checked", zap.String("upstream", s.name))
+			continue
+		}
+		// The dialled form: requests go through the service's own
+		// interceptors (authentication, audit), unlike the in-process
+		// Register…HandlerServer.
+		if err := s.register(context.Background(), g.mux, restGuard{conns}); err != nil {
+			return fmt.Errorf("register %s routes: %w", s.name, err)
+		}
+	}
+	return nil
 }
 
 // loadKeys loads the files of g.cfg that New needs, each error naming its
