@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/socmgmt/socmgmt/internal/entitytag"
 	"github.com/socmgmt/socmgmt/internal/requestid"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 )
@@ -99,7 +100,7 @@ func writeCalendar(w http.ResponseWriter, ics []byte, etag string) {
 	h.Set("Content-Disposition", `inline; filename="calendar.ics"`)
 	h.Set("Content-Length", strconv.Itoa(len(ics)))
 	h.Set("Cache-Control", "private, no-cache")
-	if tag := entityTag(etag); tag != "" {
+	if tag := entitytag.Quote(etag); tag != "" {
 		h.Set("ETag", "W/"+tag)
 	}
 	w.WriteHeader(http.StatusOK)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
+	"github.com/socmgmt/socmgmt/internal/entitytag"
 )
 
 // This file makes the etag of a resource work as HTTP's: the ETag header
@@ -21,20 +22,6 @@ import (
 
 // etagFieldName is the field every resource with an etag has.
 const etagFieldName = "etag"
-
-// entityTag quotes etag as an HTTP entity tag, or returns "" when there is
-// none or it holds characters an entity tag cannot.
-func entityTag(etag string) string {
-	if etag == "" {
-		return ""
-	}
-	for i := 0; i < len(etag); i++ {
-		if c := etag[i]; c <= ' ' || c == '"' || c == 0x7f {
-			return ""
-		}
-	}
-	return `"` + etag + `"`
-}
 
 // setETag is a forward-response option: an answer whose body is a
 // resource with an etag, or holds one such resource (a transfer's answer
@@ -60,7 +47,7 @@ func setETag(_ context.Context, w http.ResponseWriter, resp proto.Message) error
 		m = m.Get(holder).Message()
 		fd = holder.Message().Fields().ByName(etagFieldName)
 	}
-	if tag := entityTag(m.Get(fd).String()); tag != "" {
+	if tag := entitytag.Quote(m.Get(fd).String()); tag != "" {
 		w.Header().Set("ETag", tag)
 	}
 	return nil
@@ -84,7 +71,7 @@ func (g *Gateway) conditional(next http.Handler) http.Handler {
 			return
 		}
 		if ifMatch != "" {
-			tag, ok := oneEntityTag(ifMatch)
+			tag, ok := entitytag.One(ifMatch)
 			if !ok {
 				g.writeError(w, r, http.StatusBadRequest, badRequest("If-Match", `give one entity tag, as the ETag header had it, or "*"`))
 				return
@@ -95,74 +82,6 @@ func (g *Gateway) conditional(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// oneEntityTag reads an If-Match header that names one strong entity tag,
-// returning the etag in it, or "*", returning "".
-func oneEntityTag(h string) (string, bool) {
-	if strings.TrimSpace(h) == "*" {
-		return "", true
-	}
-	tags, ok := parseEntityTags(h)
-	if !ok || len(tags) != 1 || tags[0].weak || tags[0].opaque == "" {
-		return "", false
-	}
-	return tags[0].opaque, true
-}
-
-// parsedTag is one entity tag of a header: its etag, and whether W/ made
-// it weak.
-type parsedTag struct {
-	opaque string
-	weak   bool
-}
-
-// parseEntityTags reads a comma-separated list of entity tags (RFC 9110
-// section 8.8.3), reporting false when the header is not one.
-func parseEntityTags(h string) ([]parsedTag, bool) {
-	var tags []parsedTag
-	for {
-		h = strings.TrimLeft(h, " \t,")
-		if h == "" {
-			return tags, len(tags) > 0
-		}
-		var t parsedTag
-		h, t.weak = strings.CutPrefix(h, "W/")
-		rest, ok := strings.CutPrefix(h, `"`)
-		if !ok {
-			return nil, false
-		}
-		end := strings.IndexByte(rest, '"')
-		if end < 0 || (end > 0 && entityTag(rest[:end]) == "") {
-			return nil, false
-		}
-		t.opaque, h = rest[:end], rest[end+1:]
-		tags = append(tags, t)
-		if h = strings.TrimLeft(h, " \t"); h != "" && h[0] != ',' {
-			return nil, false
-		}
-	}
-}
-
-// tagsMatch reports whether the header's list of entity tags (or "*")
-// names the etag of the entity tag tag. A weak comparison ignores W/
-// (If-None-Match); a strong one (If-Match) never matches a weak tag. A
-// header that does not parse matches nothing.
-func tagsMatch(header, tag string, weak bool) bool {
-	if strings.TrimSpace(header) == "*" {
-		return true
-	}
-	cur, ok := parseEntityTags(tag)
-	if !ok || len(cur) != 1 {
-		return false
-	}
-	tags, _ := parseEntityTags(header)
-	for _, t := range tags {
-		if t.opaque == cur[0].opaque && (weak || !t.weak && !cur[0].weak) {
-			return true
-		}
-	}
-	return false
 }
 
 // conditionalWriter turns a read's 200 into 304 when If-None-Match names
@@ -187,10 +106,10 @@ func (c *conditionalWriter) WriteHeader(code int) {
 	}
 	tag := c.Header().Get("ETag")
 	switch {
-	case c.ifMatch != "" && !tagsMatch(c.ifMatch, tag, false):
+	case c.ifMatch != "" && !entitytag.Match(c.ifMatch, tag, false):
 		c.swallow = true
 		c.preconditionFailed()
-	case c.ifNoneMatch != "" && tagsMatch(c.ifNoneMatch, tag, true):
+	case c.ifNoneMatch != "" && entitytag.Match(c.ifNoneMatch, tag, true):
 		c.swallow = true
 		h := c.Header()
 		h.Del("Content-Type")

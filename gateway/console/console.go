@@ -16,6 +16,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/socmgmt/socmgmt/internal/entitytag"
 )
 
 //go:embed all:dist
@@ -154,7 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr.Set("Cache-Control", f.cache)
 	hdr.Set("ETag", f.etag)
-	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 && etagListed(strings.Join(inm, ","), f.etag) {
+	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 && entitytag.Match(strings.Join(inm, ","), f.etag, true) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -164,18 +166,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(f.body) // a failed write means the client has gone
 	}
-}
-
-// etagListed reports whether the If-None-Match list holds etag, compared
-// weakly (RFC 9110 section 13.1.2), or is "*".
-func etagListed(list, etag string) bool {
-	for _, t := range strings.Split(list, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // SetSecurityHeaders sets SecurityHeaders on h.
