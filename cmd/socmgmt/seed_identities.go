@@ -51,12 +51,6 @@ func writeSeedIdentities(out io.Writer, cfg seedConfig, priv ed25519.PrivateKey,
 	return nil
 }
 
-// seedIdentity is an identity before its token is signed.
-type seedIdentity struct {
-	key, label string
-	p          authn.Principal
-}
-
 // seedIdentities are the identities of plan's city with their tokens.
 func seedIdentities(priv ed25519.PrivateKey, plan *cityPlan, now time.Time) (devidentity.File, error) {
 	if len(plan.Communities) == 0 {
@@ -64,7 +58,7 @@ func seedIdentities(priv ed25519.PrivateKey, plan *cityPlan, now time.Time) (dev
 	}
 	a := plan.Communities[0]
 	street, district := a.Id[:inputcheck.StreetCodeLen], a.Id[:inputcheck.DistrictCodeLen]
-	ids := []seedIdentity{clerkIdentity("clerk-a", a)}
+	ids := []devidentity.Spec{clerkIdentity("clerk-a", a)}
 	for _, b := range plan.Communities[1:] {
 		if b.Id[:inputcheck.StreetCodeLen] == street {
 			ids = append(ids, clerkIdentity("clerk-b", b))
@@ -72,32 +66,23 @@ func seedIdentities(priv ed25519.PrivateKey, plan *cityPlan, now time.Time) (dev
 		}
 	}
 	ids = append(ids,
-		seedIdentity{"street", "街道监管（" + a.Street + "）", authn.Principal{Subject: "seed-street-" + street, Role: authn.RoleStreet, Street: street}},
-		seedIdentity{"district", "区级监管（" + a.District + "）", authn.Principal{Subject: "seed-district-" + district, Role: authn.RoleDistrict, District: district}},
-		seedIdentity{"bureau", "社保经办机构", authn.Principal{Subject: "seed-bureau", Role: authn.RoleBureau}},
-		seedIdentity{"admin", "系统管理员", authn.Principal{Subject: "seed-admin", Role: authn.RoleAdmin}},
+		devidentity.Spec{Key: "street", Label: "街道监管（" + a.Street + "）", Principal: authn.Principal{Subject: "seed-street-" + street, Role: authn.RoleStreet, Street: street}},
+		devidentity.Spec{Key: "district", Label: "区级监管（" + a.District + "）", Principal: authn.Principal{Subject: "seed-district-" + district, Role: authn.RoleDistrict, District: district}},
+		devidentity.Spec{Key: "bureau", Label: "社保经办机构", Principal: authn.Principal{Subject: "seed-bureau", Role: authn.RoleBureau}},
+		devidentity.Spec{Key: "admin", Label: "系统管理员", Principal: authn.Principal{Subject: "seed-admin", Role: authn.RoleAdmin}},
 	)
 	for _, e := range plan.Enterprises {
 		if e.GetStatus() == registryv1.EnterpriseStatus_OPERATING {
-			ids = append(ids, seedIdentity{"enterprise", "企业（" + e.GetName() + "）",
-				authn.Principal{Subject: "seed-enterprise-" + e.GetCreditCode(), Role: authn.RoleEnterprise, Enterprise: e.GetCreditCode()}})
+			ids = append(ids, devidentity.Spec{Key: "enterprise", Label: "企业（" + e.GetName() + "）",
+				Principal: authn.Principal{Subject: "seed-enterprise-" + e.GetCreditCode(), Role: authn.RoleEnterprise, Enterprise: e.GetCreditCode()}})
 			break
 		}
 	}
-	signer := authn.NewSigner(priv)
-	var f devidentity.File
-	for _, id := range ids {
-		tok, err := signer.Sign(id.p, defaultTokenTTL, now)
-		if err != nil {
-			return devidentity.File{}, fmt.Errorf("the %s identity: %w", id.key, err)
-		}
-		f.Identities = append(f.Identities, devidentity.Identity{Key: id.key, Label: id.label, Role: id.p.Role, Token: tok})
-	}
-	return f, nil
+	return devidentity.Sign(authn.NewSigner(priv), ids, defaultTokenTTL, now)
 }
 
 // clerkIdentity is the clerk of community c.
-func clerkIdentity(key string, c *registryv1.Community) seedIdentity {
-	return seedIdentity{key, "社区专干（" + c.GetName() + "）",
-		authn.Principal{Subject: "seed-clerk-" + c.GetId(), Role: authn.RoleClerk, Communities: []string{c.GetId()}}}
+func clerkIdentity(key string, c *registryv1.Community) devidentity.Spec {
+	return devidentity.Spec{Key: key, Label: "社区专干（" + c.GetName() + "）",
+		Principal: authn.Principal{Subject: "seed-clerk-" + c.GetId(), Role: authn.RoleClerk, Communities: []string{c.GetId()}}}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
@@ -141,4 +142,25 @@ func Write(path string, f File) error {
 		return errors.Join(err, os.Remove(tmp.Name()))
 	}
 	return nil
+}
+
+// Spec is an identity before its token is signed: its key, its label and
+// whom the token names.
+type Spec struct {
+	Key, Label string
+	Principal  authn.Principal
+}
+
+// Sign signs a token for each spec, valid for ttl from now, and returns
+// them as a File in the same order.
+func Sign(signer *authn.Signer, specs []Spec, ttl time.Duration, now time.Time) (File, error) {
+	f := File{Identities: make([]Identity, 0, len(specs))}
+	for _, s := range specs {
+		tok, err := signer.Sign(s.Principal, ttl, now)
+		if err != nil {
+			return File{}, fmt.Errorf("the %s identity: %w", s.Key, err)
+		}
+		f.Identities = append(f.Identities, Identity{Key: s.Key, Label: s.Label, Role: s.Principal.Role, Token: tok})
+	}
+	return f, nil
 }

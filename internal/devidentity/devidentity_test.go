@@ -1,12 +1,16 @@
 package devidentity
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/socmgmt/socmgmt/internal/authn"
 )
 
 // TestWriteRead: what Write writes, Read reads back, from a file only its
@@ -59,5 +63,33 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (File{Identities: []Identity{good}}).Validate(); err != nil {
 		t.Errorf("good: %v", err)
+	}
+}
+
+// TestSign: each spec gets a token naming its principal, in order, which
+// a file then holds as valid.
+func TestSign(t *testing.T) {
+	priv, err := authn.GenerateKeyFile(filepath.Join(t.TempDir(), "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := []Spec{
+		{Key: "clerk-a", Label: "社区专干（泰山街社区）", Principal: authn.Principal{Subject: "c", Role: authn.RoleClerk, Communities: []string{"210102001001"}}},
+		{Key: "bureau", Label: "社保经办机构", Principal: authn.Principal{Subject: "b", Role: authn.RoleBureau}},
+	}
+	now := time.Now()
+	f, err := Sign(authn.NewSigner(priv), specs, time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	v := authn.NewVerifier(priv.Public().(ed25519.PublicKey))
+	for i, id := range f.Identities {
+		p, err := v.Verify(id.Token)
+		if err != nil || id.Key != specs[i].Key || id.Role != specs[i].Principal.Role || p.Subject != specs[i].Principal.Subject || p.Role != id.Role {
+			t.Errorf("identity %d: %+v, principal %+v, %v", i, id, p, err)
+		}
 	}
 }

@@ -15,12 +15,9 @@ const devIdentitiesTTL = 12 * time.Hour
 
 // baseIdentities are the identities every start offers the console's
 // sign-in; `socmgmt seed` adds the clerks and supervisors of its city.
-var baseIdentities = []struct {
-	key, label string
-	role       authn.Role
-}{
-	{"admin", "系统管理员", authn.RoleAdmin},
-	{"bureau", "社保经办机构", authn.RoleBureau},
+var baseIdentities = []devidentity.Spec{
+	{Key: "admin", Label: "系统管理员", Principal: authn.Principal{Subject: "dev-admin", Role: authn.RoleAdmin}},
+	{Key: "bureau", Label: "社保经办机构", Principal: authn.Principal{Subject: "dev-bureau", Role: authn.RoleBureau}},
 }
 
 // devIdentitiesFile is the development identities file of cfg, which the
@@ -38,16 +35,13 @@ func writeDevIdentities(cfg config, now time.Time) (kept int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("development identities: %w", err)
 	}
-	signer := authn.NewSigner(priv)
-	var f devidentity.File
+	f, err := devidentity.Sign(authn.NewSigner(priv), baseIdentities, devIdentitiesTTL, now)
+	if err != nil {
+		return 0, fmt.Errorf("development identities: %w", err)
+	}
 	base := map[string]bool{}
 	for _, b := range baseIdentities {
-		tok, err := signer.Sign(authn.Principal{Subject: "dev-" + b.key, Role: b.role}, devIdentitiesTTL, now)
-		if err != nil {
-			return 0, fmt.Errorf("development identity %s: %w", b.key, err)
-		}
-		f.Identities = append(f.Identities, devidentity.Identity{Key: b.key, Label: b.label, Role: b.role, Token: tok})
-		base[b.key] = true
+		base[b.Key] = true
 	}
 	// An earlier file that cannot be read or verified is simply replaced.
 	if old, err := devidentity.Read(cfg.devIdentitiesFile()); err == nil {
