@@ -68,6 +68,28 @@ export const residenceNames: Record<Schemas["v1ResidenceKind"], string> = {
   ABROAD: "国外",
 };
 
+/** Certification channels, as the bureau and the clerks call them. */
+export const methodNames: Record<Schemas["v1CertificationMethod"], string> = {
+  CERTIFICATION_METHOD_UNSPECIFIED: "未知",
+  IN_PERSON: "现场认证",
+  HOME_VISIT: "上门认证",
+  FACE_APP: "人脸识别（手机应用）",
+  REMOTE_FACE: "远程人脸识别",
+  DATA_MATCH: "数据比对",
+  CONSULAR: "领事认证（境外）",
+  OTHER_REGION: "异地协助认证",
+  ACTIVITY: "活动中认证",
+  PENSION_START: "首月待遇视同认证",
+};
+
+/** The bureau's entitlement decision. */
+export const entitlementNames: Record<Schemas["v1EntitlementState"], string> = {
+  ENTITLEMENT_STATE_UNSPECIFIED: "未知",
+  ACTIVE: "正常发放",
+  SUSPENDED: "暂停发放",
+  STOPPED: "终止发放",
+};
+
 /** The Chinese name of value in names, or the value itself. */
 export function named<K extends string>(names: Record<K, string>, value: K | undefined): string {
   if (!value) return "";

@@ -4,26 +4,13 @@
 // tokens; a certified retiree leaves the list at once.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, must, type Schemas } from "../api";
-import { chinaToday, flagNames, named } from "../labels";
+import { chinaToday, entitlementNames, flagNames, methodNames, named } from "../labels";
 import { href } from "../router";
 import { type Session, isSupervisor } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
 
 type Method = Schemas["v1CertificationMethod"];
 type Due = Schemas["v1OverdueCertification"];
-
-export const methodNames: Record<Method, string> = {
-  CERTIFICATION_METHOD_UNSPECIFIED: "未知",
-  IN_PERSON: "现场认证",
-  HOME_VISIT: "上门认证",
-  FACE_APP: "手机人脸识别",
-  REMOTE_FACE: "手机人脸识别",
-  DATA_MATCH: "数据比对",
-  CONSULAR: "领事认证",
-  OTHER_REGION: "异地协助认证",
-  ACTIVITY: "活动中认证",
-  PENSION_START: "首月待遇视同认证",
-};
 
 /** The channels a community clerk records (pension.proto). */
 const clerkMethods: Method[] = ["IN_PERSON", "HOME_VISIT", "ACTIVITY"];
@@ -38,13 +25,6 @@ function mayCertify(s: Session): boolean {
 function methodsOf(s: Session): Method[] {
   return s.role === "clerk" ? clerkMethods : bureauMethods;
 }
-
-const entitlementNames: Record<Schemas["v1EntitlementState"], string> = {
-  ENTITLEMENT_STATE_UNSPECIFIED: "未知",
-  ACTIVE: "正常发放",
-  SUSPENDED: "已暂停",
-  STOPPED: "已停发",
-};
 
 export interface CommunityOption {
   id: string;

@@ -9,7 +9,7 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, ifMatch, must, type Schemas } from "../api";
-import { age, chinaToday, dateTime, flagNames, managementNames, named, residenceNames, settableFlags, statusNames, yuan } from "../labels";
+import { age, chinaToday, dateTime, entitlementNames, flagNames, managementNames, methodNames, named, residenceNames, settableFlags, statusNames, yuan } from "../labels";
 import { href } from "../router";
 import type { Session } from "../session";
 import { Done, ErrorNotice, Field, Loading, Pager, Title, useAction, useLoad } from "../ui";
@@ -54,31 +54,11 @@ const changeNames: Record<Schemas["v1ChangeKind"], string> = {
   DEATH_REVERSED: "死亡撤销",
 };
 
-const methodNames: Record<Schemas["v1CertificationMethod"], string> = {
-  CERTIFICATION_METHOD_UNSPECIFIED: "未知",
-  IN_PERSON: "现场认证",
-  HOME_VISIT: "上门认证",
-  FACE_APP: "人脸识别（手机）",
-  REMOTE_FACE: "远程视频",
-  DATA_MATCH: "数据比对",
-  CONSULAR: "使领馆",
-  OTHER_REGION: "异地协助",
-  ACTIVITY: "活动中认证",
-  PENSION_START: "开始领取",
-};
-
 const certStatusNames: Record<Schemas["v1CertificationStatus"], string> = {
   CERTIFICATION_STATUS_UNSPECIFIED: "未知",
   CURRENT: "已认证",
   DUE_SOON: "即将到期",
   OVERDUE: "已逾期",
-};
-
-const entitlementNames: Record<Schemas["v1EntitlementState"], string> = {
-  ENTITLEMENT_STATE_UNSPECIFIED: "未知",
-  ACTIVE: "正常发放",
-  SUSPENDED: "暂停发放",
-  STOPPED: "终止发放",
 };
 
 const reasonNames: Record<Schemas["v1DecisionReason"], string> = {
