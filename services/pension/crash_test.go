@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -108,18 +109,26 @@ func runCrashTest[Req, Resp, In any](t *testing.T, c crashImport[Req, Resp, In])
 		// that the kill lands anywhere in the stream's work: not a wait
 		// for anything.
 		pause := time.Duration(rng.IntN(20)) * time.Millisecond
-		var err error
-		summary, err = streamFrom(t.Context(), c, client, from, &acked, killAt, func() {
+		var (
+			err    error
+			killed bool
+		)
+		summary, killed, err = streamFrom(t.Context(), c, client, from, &acked, killAt, func() {
 			time.Sleep(pause)
 			child.kill()
 		})
 		t.Logf("attempt %d: resumed after %d, kill planned after ack %d, now acknowledged through %d (%v)", attempt, from, killAt, acked.Load(), err)
-		if summary == nil && killAt == 0 {
+		if summary == nil && !killed {
 			t.Fatalf("stream without a kill failed: %v", err)
 		}
-		if summary == nil {
+		if killed {
 			waitfor.Receive(t, "the killed pension to exit", child.proc.Done())
 		}
+	}
+	if child.proc.Exited() {
+		// The last kill landed after the summary: the file must still
+		// open, and the program must still stop cleanly.
+		child.start()
 	}
 	if summary.LastIndex != crashRecords || summary.Rejected != 0 {
 		t.Errorf("final summary %v: want last index %d and no rejections", summary, crashRecords)
@@ -232,13 +241,17 @@ func checkAcknowledged[Req, Resp, In any](t *testing.T, c crashImport[Req, Resp,
 // streamFrom sends the batch from after acked, recording acknowledgements
 // in acked; once they pass killAt (when positive) it calls kill once. It
 // returns the summary when the stream completes.
-func streamFrom[Req, Resp, In any](ctx context.Context, c crashImport[Req, Resp, In], client pb.PensionServiceClient, from int64, acked *atomic.Int64, killAt int64, kill func()) (*pb.ImportSummary, error) {
+func streamFrom[Req, Resp, In any](ctx context.Context, c crashImport[Req, Resp, In], client pb.PensionServiceClient, from int64, acked *atomic.Int64, killAt int64, kill func()) (summary *pb.ImportSummary, killed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.framing.open(ctx, client)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	// The kill runs beside the stream and may land after the summary; the
+	// caller learns of it only once it has happened.
+	var kills sync.WaitGroup
+	defer kills.Wait()
 	go func() {
 		if stream.Send(c.framing.header(&pb.ImportHeader{BatchId: crashBatch, FormatVersion: 1, ExpectedRecords: crashRecords})) != nil {
 			return
@@ -250,28 +263,27 @@ func streamFrom[Req, Resp, In any](ctx context.Context, c crashImport[Req, Resp,
 		}
 		_ = stream.CloseSend()
 	}()
-	killed := false
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("stream ended without a summary")
+			return nil, killed, errors.New("stream ended without a summary")
 		}
 		if err != nil {
-			return nil, err
+			return nil, killed, err
 		}
 		ack, summary := c.framing.answer(resp)
 		if summary != nil {
-			return summary, nil
+			return summary, killed, nil
 		}
 		if got := ack.GetDurableThroughIndex(); got > acked.Load() {
 			acked.Store(got)
 		}
 		if len(ack.GetRejections()) > 0 {
-			return nil, fmt.Errorf("rejections: %v", ack.GetRejections())
+			return nil, killed, fmt.Errorf("rejections: %v", ack.GetRejections())
 		}
 		if killAt > 0 && !killed && acked.Load() >= killAt {
 			killed = true
-			go kill()
+			kills.Go(kill)
 		}
 	}
 }
