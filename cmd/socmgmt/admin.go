@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // adminTokenTTL bounds the admin tokens the admin-port commands mint:
@@ -35,6 +36,10 @@ type adminTarget struct {
 	keyFile string
 	// tokenFile holds an admin token to use instead of minting one.
 	tokenFile string
+	// tls, when its CA is set, makes the call over TLS to an admin port
+	// served with --admin-tls, presenting the client certificate that
+	// lets a caller on another machine in (see adminhttp.Trusted).
+	tls tlsfiles.Client
 }
 
 // flags defines --service, --addr, --key and --token-file on f; doing
@@ -45,6 +50,13 @@ func (a *adminTarget) flags(f *pflag.FlagSet, e env, doing string, services map[
 	f.StringVar(&a.addr, "addr", "", "the service's admin `host:port` (default: its make-run address, e.g. 127.0.0.1:9201 for registry)")
 	f.StringVar(&a.keyFile, "key", keyFileDefault(e, defaultKeyFile), "PEM `file` of the stack's Ed25519 signing key, to mint an admin token ($"+envKey+" overrides the default)")
 	f.StringVar(&a.tokenFile, "token-file", "", "`file` holding an admin token to use instead of minting one with --key")
+	// No defaults from $SOCMGMT_TLS_* or make run's files, unlike the gRPC
+	// commands: an admin port is plain HTTP unless the service was
+	// started with --admin-tls, and a call from its own machine needs no
+	// certificate.
+	f.StringVar(&a.tls.CAFile, "tls-ca", "", "PEM `file` of the CA that signs the service's certificate: call its admin port over TLS (a service started with --admin-tls); empty: plain HTTP")
+	f.StringVar(&a.tls.CertFile, "tls-cert", "", "PEM client certificate `file` presented to the admin port, which lets a caller on another machine in (with --tls-key and --tls-ca)")
+	f.StringVar(&a.tls.KeyFile, "tls-key", "", "PEM private key `file` of --tls-cert")
 }
 
 // names returns the keys of services, sorted.
@@ -57,9 +69,12 @@ func names(services map[string]string) []string {
 	return out
 }
 
-// address validates --service against services and --addr, and returns
-// the admin address to use.
+// address validates --service against services, --addr and the TLS
+// flags, and returns the admin address to use.
 func (a adminTarget) address(services map[string]string) (string, error) {
+	if p := a.tls.Problems("tls-ca", "tls-cert", "tls-key"); len(p) > 0 {
+		return "", errors.New(p[0])
+	}
 	known := strings.Join(names(services), ", ")
 	if a.service == "" {
 		return "", fmt.Errorf("--service is required: one of %s", known)
@@ -99,12 +114,21 @@ func (a adminTarget) token(subject string) (string, error) {
 	return tok, err
 }
 
-// adminRequest sends a request without a body to an admin port with an
-// admin token, and returns the response whatever its status. The wait
-// for the response's header is bounded by headerTimeout, its body by ctx
-// alone.
-func adminRequest(ctx context.Context, method, url, token string, headerTimeout time.Duration) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+// request sends a request without a body for pathQuery (a path and
+// query) to the admin port at addr with an admin token, over TLS when
+// --tls-ca is set, and returns the response whatever its status. The
+// wait for the response's header is bounded by headerTimeout, its body by
+// ctx alone.
+func (a adminTarget) request(ctx context.Context, method, addr, pathQuery, token string, headerTimeout time.Duration) (*http.Response, error) {
+	tlsConfig, err := a.tls.Config()
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, scheme+addr+pathQuery, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +137,12 @@ func adminRequest(ctx context.Context, method, url, token string, headerTimeout 
 		// Never through a proxy: the request carries an admin token.
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
 		ResponseHeaderTimeout: headerTimeout,
 	}}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the service running, and is this its machine?)", err)
+		return nil, fmt.Errorf("%w (is the service running, and is this its machine, or are --tls-ca, --tls-cert and --tls-key given?)", err)
 	}
 	return resp, nil
 }
@@ -129,7 +154,7 @@ func refusal(resp *http.Response) error {
 	why := strings.TrimSpace(string(msg))
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("refused (HTTP %d: %s): an admin token of the service's key is needed, from the service's own machine", resp.StatusCode, why)
+		return fmt.Errorf("refused (HTTP %d: %s): an admin token of the service's key is needed, from the service's own machine or over TLS with a client certificate", resp.StatusCode, why)
 	}
 	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, why)
 }

@@ -150,7 +150,7 @@ func (o auditVerifyOptions) freshBackup(ctx context.Context, addr string) (strin
 		return "", err
 	}
 	path := filepath.Join(dir, o.service+".db")
-	body, err := fetchBackup(ctx, addr, token)
+	body, err := fetchBackup(ctx, o.adminTarget, addr, token)
 	if err == nil {
 		defer body.Close()
 		_, err = installBackup(ctx, body, path)

@@ -65,13 +65,18 @@ holds every retiree's personal data.
 
 Services: registry, pension, activity, handover, casework. The admin address defaults
 to the service's under "make run"; --addr overrides it. The admin port
-answers only callers on its own machine, so run this there.
+answers only callers on its own machine, so run this there; or, where the
+service serves its admin port over TLS (--admin-tls, as on Kubernetes),
+from anywhere with --tls-ca, --tls-cert and --tls-key: a client
+certificate of the service's client CA.
 
 The admin token is minted for five minutes with the signing key (--key,
 default $` + envKey + ` or ` + defaultKeyFile + `), or read from --token-file where the
 operator has only a token. See deploy/README.md for restoring.`,
 		Example: `  socmgmt backup --service registry --out /srv/backup/registry-$(date +%F).db
-  socmgmt backup --service pension --addr 127.0.0.1:9203 --token-file /etc/socmgmt/admin.token --out pension.db`,
+  socmgmt backup --service pension --addr 127.0.0.1:9203 --token-file /etc/socmgmt/admin.token --out pension.db
+  socmgmt backup --service registry --addr registry:9201 --tls-ca ca.crt --tls-cert backup.crt --tls-key backup.key \
+    --token-file admin.token --out /backup/registry.db`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -102,7 +107,7 @@ func runBackup(ctx context.Context, o backupOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	body, err := fetchBackup(ctx, addr, token)
+	body, err := fetchBackup(ctx, o.adminTarget, addr, token)
 	if err != nil {
 		return fmt.Errorf("backup of %s at %s: %w", o.service, addr, err)
 	}
@@ -133,8 +138,8 @@ func (o backupOptions) check() (string, error) {
 
 // fetchBackup starts the download of addr's /debug/backup and returns its
 // body, or why the service refused.
-func fetchBackup(ctx context.Context, addr, token string) (io.ReadCloser, error) {
-	resp, err := adminRequest(ctx, http.MethodGet, "http://"+addr+"/debug/backup", token, backupHeaderTimeout)
+func fetchBackup(ctx context.Context, a adminTarget, addr, token string) (io.ReadCloser, error) {
+	resp, err := a.request(ctx, http.MethodGet, addr, "/debug/backup", token, backupHeaderTimeout)
 	if err != nil {
 		return nil, err
 	}

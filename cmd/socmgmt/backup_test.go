@@ -17,8 +17,11 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
+	"github.com/socmgmt/socmgmt/internal/adminhttp/adminhttptest"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
+	"github.com/socmgmt/socmgmt/internal/devca"
+	"github.com/socmgmt/socmgmt/internal/tlsfiles"
 )
 
 // TestMain lets the test binary stand in for socmgmt when backup runs its
@@ -33,10 +36,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// backupServer serves /debug/backup of a database holding one bucket of
-// n records on an admin port as the services build it, verifying tokens
-// with pub; serve, when not nil, replaces the backup handler.
+// backupServer serves backupAdmin on a plain HTTP admin port and returns
+// its address.
 func backupServer(t *testing.T, pub ed25519.PublicKey, n int, serve http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(backupAdmin(t, pub, n, serve))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// backupAdmin is the handler of an admin port as the services build it,
+// serving /debug/backup of a database holding one bucket of n records
+// and verifying tokens with pub; serve, when not nil, replaces the backup
+// handler.
+func backupAdmin(t *testing.T, pub ed25519.PublicKey, n int, serve http.Handler) http.Handler {
 	t.Helper()
 	db, err := boltstore.Open(filepath.Join(t.TempDir(), "registry.db"), boltstore.Options{})
 	if err != nil {
@@ -64,12 +77,10 @@ func backupServer(t *testing.T, pub ed25519.PublicKey, n int, serve http.Handler
 	if serve == nil {
 		serve = boltstore.BackupHandler(db, zaptest.NewLogger(t))
 	}
-	srv := httptest.NewServer(adminhttp.NewHandler(adminhttp.Options{
+	return adminhttp.NewHandler(adminhttp.Options{
 		Admin:    map[string]http.Handler{"/debug/backup": serve},
 		Verifier: authn.NewVerifier(pub),
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	})
 }
 
 // TestBackupCommand: the backup lands at --out only once it verifies, and
@@ -154,6 +165,57 @@ func TestBackupCommand(t *testing.T) {
 			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 				t.Errorf("directory holds %v, want the backup only", entries)
 			}
+		})
+	}
+}
+
+// TestBackupOverTLS: against an admin port served over TLS (--admin-tls)
+// to a caller on another machine, as a backup job in its own pod is,
+// socmgmt backup gets its copy with --tls-ca, --tls-cert and --tls-key,
+// and is refused without the client certificate or over plain HTTP.
+func TestBackupOverTLS(t *testing.T) {
+	t.Parallel()
+	keyFile, pub := newKeyFile(t)
+	d, _, err := devca.Ensure(filepath.Join(t.TempDir(), "tls"), "registry", "backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(adminhttptest.FromAnotherMachine(backupAdmin(t, pub, 5000, nil)))
+	if srv.TLS, err = (tlsfiles.Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig(); err != nil {
+		t.Fatal(err)
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	base := []string{"--service", "registry", "--addr", addr, "--key", keyFile}
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" means success
+	}{
+		{name: "client certificate", args: []string{"--tls-ca", d.CA(), "--tls-cert", d.Cert("backup"), "--tls-key", d.Key("backup")}},
+		{name: "no client certificate", args: []string{"--tls-ca", d.CA()}, wantErr: "refused (HTTP 403"},
+		{name: "plain HTTP", wantErr: "HTTP 400"},
+		{name: "certificate without its key", args: []string{"--tls-ca", d.CA(), "--tls-cert", d.Cert("backup")}, wantErr: "--tls-cert and --tls-key must be given together"},
+		{name: "certificate without a CA", args: []string{"--tls-cert", d.Cert("backup"), "--tls-key", d.Key("backup")}, wantErr: "--tls-cert needs --tls-ca"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "registry.db")
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"backup", "--out", out}, base...), tc.args...)
+			err := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("socmgmt backup = %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("socmgmt backup: %v", err)
+			}
+			checkCopy(t, out, 5000)
 		})
 	}
 }

@@ -136,7 +136,7 @@ func (o rotateOptions) rotateBatch(ctx context.Context, addr, next string) (serv
 	}
 	ctx, cancel := context.WithTimeout(ctx, rotateBatchTimeout)
 	defer cancel()
-	resp, err := adminRequest(ctx, http.MethodPost, "http://"+addr+servicedb.RotatePath+"?"+q.Encode(), token, rotateBatchTimeout)
+	resp, err := o.request(ctx, http.MethodPost, addr, servicedb.RotatePath+"?"+q.Encode(), token, rotateBatchTimeout)
 	if err != nil {
 		return b, err
 	}

@@ -12,9 +12,13 @@
 // already works in (containers, systemd units, `make run`), and is what
 // an operator already has, minted by `socmgmt token` or `socmgmt backup`.
 // A socket would prove only "some process of that user", and every
-// deployment would have to agree on a path and a group. Loopback stays a
-// requirement as well, so that the token never crosses a network in
-// plain text.
+// deployment would have to agree on a path and a group. The caller must
+// also be on loopback, or else have connected over TLS with a client
+// certificate the program's client CAs verified (the admin port serves
+// TLS when the program is started with --admin-tls): either way the
+// token never crosses a network in plain text, and a caller from another
+// machine (a backup job in another pod) is one the program's CA vouches
+// for.
 package adminhttp
 
 import (
@@ -40,7 +44,8 @@ type Options struct {
 	// /healthz for a load balancer.
 	Open map[string]http.Handler
 	// Admin are the routes, such as /debug/backup, that like the profiles
-	// answer only a caller on the loopback interface with an admin token.
+	// answer only a caller on the loopback interface or with a verified
+	// TLS client certificate, and with an admin token.
 	Admin map[string]http.Handler
 	// Verifier checks the tokens of the profiles and the Admin routes.
 	// Nil refuses them to everyone: a program without a verification key
@@ -71,9 +76,11 @@ func NewHandler(o Options) http.Handler {
 	return mux
 }
 
-// RequireAdmin serves h to a caller on the loopback interface whose
+// RequireAdmin serves h to a caller on the loopback interface, or one
+// whose TLS client certificate was verified (see Trusted), whose
 // Authorization header carries a token v accepts for role admin. Anyone
-// else is refused: 403 from another machine, 401 without a valid token
+// else is refused: 403 from another machine without a verified client
+// certificate, 401 without a valid token
 // (with a WWW-Authenticate challenge), 403 for a token of another role.
 // A nil v refuses everyone with 403. Every answer is logged with the
 // path and, once known, the caller's subject; never the token.
@@ -87,8 +94,8 @@ func RequireAdmin(v Verifier, log *zap.Logger, h http.Handler) http.Handler {
 				zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr), zap.String("why", why))...)
 			http.Error(w, msg, code)
 		}
-		if !fromLoopback(r) {
-			refuse(http.StatusForbidden, "forbidden: only from this machine", "not loopback")
+		if !Trusted(r) {
+			refuse(http.StatusForbidden, "forbidden: only from this machine, or over TLS with a client certificate", "not loopback, no client certificate")
 			return
 		}
 		if v == nil {
@@ -131,6 +138,15 @@ func verify(v Verifier, r *http.Request) (*authn.Principal, string) {
 		return nil, "invalid token"
 	}
 	return p, ""
+}
+
+// Trusted reports whether r may reach an admin route at all, token
+// aside: it comes from the loopback interface, or over TLS with a client
+// certificate that verified against the listener's client CAs. A
+// certificate offered but not verified (a listener that does not ask for
+// one) leaves VerifiedChains empty and does not count.
+func Trusted(r *http.Request) bool {
+	return fromLoopback(r) || (r.TLS != nil && len(r.TLS.VerifiedChains) > 0)
 }
 
 // fromLoopback reports whether r comes from the loopback interface.

@@ -26,10 +26,15 @@ type Flags struct {
 	// GCPercent is the garbage collector's target (GOGC); see ApplyRuntime.
 	GCPercent int
 	// TLS is the gRPC port's TLS, and with ClientCAFile its demand for
-	// client certificates; zero serves plaintext. The admin port stays
-	// plain HTTP: it is meant for loopback, and what it serves beyond
-	// /metrics and /healthz needs an admin token.
+	// client certificates; zero serves plaintext.
 	TLS tlsfiles.Server
+	// AdminTLS serves the admin port over TLS with TLS's certificate as
+	// well (it needs TLS), verifying the client certificates of TLS's
+	// client CAs when offered (tlsfiles.Server.AdminConfig): a caller
+	// with one may then reach the admin routes from another machine,
+	// with an admin token still. Off, the admin port is plain HTTP and
+	// its admin routes answer loopback callers only.
+	AdminTLS bool
 }
 
 // ApplyRuntime applies the runtime settings among the flags. Mains call it
@@ -43,12 +48,13 @@ func (f *Flags) ApplyRuntime() {
 // -tls-client-ca) on fs, storing into f.
 func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.StringVar(&f.GRPCAddr, "grpc-addr", defaultGRPC, "`host:port` the gRPC server listens on")
-	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles need an admin token from this machine); empty disables it")
+	fs.StringVar(&f.AdminAddr, "admin-addr", defaultAdmin, "`host:port` of the admin HTTP server (/metrics, /healthz; /debug/ backup and profiles need an admin token from this machine, or a client certificate with --admin-tls); empty disables it")
 	fs.StringVar(&f.LogFormat, "log-format", logging.FormatJSON, "log format: json or console")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long a shutdown waits for in-flight calls before cancelling them")
 	fs.IntVar(&f.GCPercent, "gc-percent", procflags.DefaultGCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
 	f.TLS.Register(fs, "the gRPC port")
+	fs.BoolVar(&f.AdminTLS, "admin-tls", false, "serve the admin port over TLS too, with --tls-cert; a client certificate of --tls-client-ca then admits a caller from another machine to the admin routes (with an admin token), e.g. a backup job")
 }
 
 // Validate checks the settings that every socmgmt program shares (see
@@ -66,6 +72,9 @@ func (f *Flags) Validate() error {
 		GCPercent:       f.GCPercent,
 	}.Problems()
 	problems = append(problems, f.TLS.Problems()...)
+	if f.AdminTLS && !f.TLS.Enabled() {
+		problems = append(problems, "--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate")
+	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {
 		errs[i] = &optionError{msg: p}

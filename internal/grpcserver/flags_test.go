@@ -56,6 +56,10 @@ func TestFlagsValidate(t *testing.T) {
 			"--log-format must be json or console", "--log-level must be debug, info, warn or error",
 		}},
 		{name: "zero shutdown timeout", args: []string{"-shutdown-timeout=0s"}, want: []string{"--shutdown-timeout must be positive"}},
+		{name: "admin port over TLS", args: []string{"-admin-tls", "-tls-cert=c.pem", "-tls-key=k.pem", "-tls-client-ca=ca.pem"}},
+		{name: "admin port over TLS without a certificate", args: []string{"-admin-tls"}, want: []string{
+			"--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate",
+		}},
 		{name: "collector off", args: []string{"-gc-percent=-1"}, want: []string{"--gc-percent must not be negative (0 keeps the runtime's setting)"}},
 	}
 	for _, tc := range tests {

@@ -107,6 +107,9 @@ type Options struct {
 	// nil serves plaintext. Health and reflection are served over it like
 	// every other service. The admin port is not affected.
 	TLS *tls.Config
+	// AdminTLS, when set, secures the admin port (see
+	// tlsfiles.Server.AdminConfig); nil serves plain HTTP.
+	AdminTLS *tls.Config
 	// ServerOptions are appended to the bootstrap's grpc.ServerOptions
 	// (credentials, stats handlers). Interceptors belong in Unary and Stream:
 	// grpc.UnaryInterceptor or grpc.StreamInterceptor here makes New panic.
@@ -126,6 +129,7 @@ type Server struct {
 	name      string
 	grpcAddr  string
 	adminAddr string
+	adminTLS  *tls.Config
 	log       *zap.Logger
 	// panicLog is log without zap's automatic stack trace, which would
 	// repeat the "stack" field that recovered panics carry.
@@ -177,6 +181,7 @@ func New(o Options) *Server {
 		name:            o.Name,
 		grpcAddr:        o.GRPCAddr,
 		adminAddr:       o.AdminAddr,
+		adminTLS:        o.AdminTLS,
 		log:             log,
 		panicLog:        log.WithOptions(zap.AddStacktrace(zap.LevelEnablerFunc(func(zapcore.Level) bool { return false }))),
 		subject:         o.Subject,
@@ -297,6 +302,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("grpcserver: listen for admin HTTP: %w", err), lis.Close())
 	}
+	if s.adminTLS != nil {
+		adminLis = tls.NewListener(adminLis, s.adminTLS)
+	}
 
 	admin := &http.Server{
 		Handler:           s.admin,
@@ -319,7 +327,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		adminDone <- err
 	}()
-	s.log.Info("admin HTTP serving", zap.String("addr", adminLis.Addr().String()))
+	s.log.Info("admin HTTP serving", zap.String("addr", adminLis.Addr().String()), zap.Bool("tls", s.adminTLS != nil))
 
 	grpcErr := s.ServeListener(ctx, lis)
 

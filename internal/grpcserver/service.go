@@ -174,7 +174,13 @@ func (c *ServiceConfig) NewServer(verifier *authn.Verifier, store Store, log *za
 	if err != nil {
 		return nil, err
 	}
-	return c.newServer(verifier, store, log, tlsConfig, methods), nil
+	srv := c.newServer(verifier, store, log, tlsConfig, methods)
+	if c.Server.AdminTLS {
+		if srv.adminTLS, err = c.Server.TLS.AdminConfig(); err != nil {
+			return nil, err
+		}
+	}
+	return srv, nil
 }
 
 // newServer is NewServer with the TLS files loaded.

@@ -90,6 +90,24 @@ func (s Server) Config() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// AdminConfig is Config for a program's admin port: the same
+// certificate, and a client certificate of ClientCAFile verified when the
+// client offers one but not required, so that a metrics scraper or a
+// kubelet probe without one still reaches /metrics and /healthz, while
+// the admin routes answer only a client whose certificate verified
+// (adminhttp.Trusted). A certificate that does not verify fails the
+// handshake. Nil when TLS is not Enabled.
+func (s Server) AdminConfig() (*tls.Config, error) {
+	cfg, err := s.Config()
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	if cfg.ClientCAs != nil {
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
 // Client is the TLS of a program's connections to other programs.
 type Client struct {
 	// CAFile is the PEM bundle of the CAs that sign the servers'

@@ -107,3 +107,14 @@ func Get(h http.Handler, path, remote string, authorization ...string) *httptest
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// FromAnotherMachine serves h as if every request came from another
+// machine (10.1.2.3), whatever the test's loopback connection: the TLS
+// state of the request stays the real one, so that what is tested is
+// the client certificate, not the address.
+func FromAnotherMachine(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = "10.1.2.3:5000"
+		h.ServeHTTP(w, r)
+	})
+}
