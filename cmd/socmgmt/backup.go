@@ -49,7 +49,16 @@ type backupOptions struct {
 	adminTarget
 	// out is the file the verified copy is renamed to.
 	out string
+	// outDir, instead of out, is the directory the copy goes to, named
+	// <service>-<UTC time>.db, for a job that cannot compute a name.
+	outDir string
+	// keep, with outDir, is how many of the service's copies in outDir
+	// are kept: after a verified copy the oldest beyond it are removed.
+	keep int
 }
+
+// backupTimeLayout names a copy in --out-dir; its names sort as its times.
+const backupTimeLayout = "20060102T150405Z"
 
 func newBackupCmd(e env) *cobra.Command {
 	o := backupOptions{}
@@ -85,7 +94,10 @@ operator has only a token. See deploy/README.md for restoring.`,
 	}
 	f := cmd.Flags()
 	o.flags(f, e, "back up", defaultAdminAddrs)
-	f.StringVar(&o.out, "out", "", "`file` to write the verified copy to (required)")
+	f.StringVar(&o.out, "out", "", "`file` to write the verified copy to (this or --out-dir required)")
+	f.StringVar(&o.outDir, "out-dir", "", "`directory` to write the verified copy to as SERVICE-YYYYMMDDTHHMMSSZ.db (for a scheduled job)")
+	f.IntVar(&o.keep, "keep", 0, "with --out-dir: keep only this many of the service's newest copies there, removing older ones once the new one is verified (0: keep all)")
+	cmd.MarkFlagsMutuallyExclusive("out", "out-dir")
 	return cmd
 }
 
@@ -107,6 +119,9 @@ func runBackup(ctx context.Context, o backupOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.outDir != "" {
+		o.out = filepath.Join(o.outDir, o.service+"-"+time.Now().UTC().Format(backupTimeLayout)+".db")
+	}
 	body, err := fetchBackup(ctx, o.adminTarget, addr, token)
 	if err != nil {
 		return fmt.Errorf("backup of %s at %s: %w", o.service, addr, err)
@@ -118,7 +133,43 @@ func runBackup(ctx context.Context, o backupOptions, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "backup of %s written to %s: %d bytes, %d buckets checked, sha256 %s\n",
 		o.service, o.out, res.bytes, res.buckets, res.sha256)
-	return nil
+	if o.outDir == "" || o.keep == 0 {
+		return nil
+	}
+	removed, err := pruneBackups(o.outDir, o.service, o.keep)
+	for _, name := range removed {
+		fmt.Fprintf(out, "removed %s (keeping the %d newest)\n", name, o.keep)
+	}
+	return err
+}
+
+// pruneBackups removes from dir the copies of service that --out-dir
+// named, all but the keep newest, and returns the names removed. Other
+// files, and other services' copies, are not touched.
+func pruneBackups(dir, service string, keep int) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var copies []string // sorted by name, so oldest first
+	for _, e := range entries {
+		stamp, ok := strings.CutPrefix(e.Name(), service+"-")
+		stamp, isDB := strings.CutSuffix(stamp, ".db")
+		if !ok || !isDB || !e.Type().IsRegular() {
+			continue
+		}
+		if _, err := time.Parse(backupTimeLayout, stamp); err == nil {
+			copies = append(copies, e.Name())
+		}
+	}
+	var removed []string
+	for _, name := range copies[:max(len(copies)-keep, 0)] {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return removed, err
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
 }
 
 // check validates the options and returns the admin address to use.
@@ -127,8 +178,13 @@ func (o backupOptions) check() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if o.out == "" {
-		return "", errors.New("--out FILE is required")
+	switch {
+	case o.out == "" && o.outDir == "":
+		return "", errors.New("--out FILE or --out-dir DIR is required")
+	case o.keep < 0:
+		return "", errors.New("--keep must not be negative")
+	case o.keep > 0 && o.outDir == "":
+		return "", errors.New("--keep needs --out-dir: only copies it named are pruned")
 	}
 	if fi, err := os.Stat(o.out); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("--out %s is a directory; name the file to write", o.out)

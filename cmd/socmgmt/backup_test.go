@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,60 @@ func TestBackupOverTLS(t *testing.T) {
 			}
 			checkCopy(t, out, 5000)
 		})
+	}
+}
+
+// TestBackupOutDirKeeps: with --out-dir and --keep a scheduled job names
+// its copies by time and keeps only the newest of its service, leaving
+// other services' copies and other files alone.
+func TestBackupOutDirKeeps(t *testing.T) {
+	t.Parallel()
+	keyFile, pub := newKeyFile(t)
+	addr := backupServer(t, pub, 100, nil)
+	dir := t.TempDir()
+	old := []string{"registry-20260101T000000Z.db", "registry-20260102T000000Z.db", "registry-20260103T000000Z.db"}
+	others := []string{"pension-20260101T000000Z.db", "registry-notes.txt", "registry-latest.db"}
+	for _, name := range append(append([]string{}, old...), others...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"backup", "--service", "registry", "--addr", addr, "--key", keyFile, "--out-dir", dir, "--keep", "2"}
+	if err := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" }); err != nil {
+		t.Fatalf("socmgmt backup: %v", err)
+	}
+	var got []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	// The new copy and the newest old one remain; its name is the time.
+	if len(got) != 5 || !slices.Contains(got, old[2]) || slices.Contains(got, old[0]) || slices.Contains(got, old[1]) {
+		t.Fatalf("directory holds %v, want %s, the new copy and %v", got, old[2], others)
+	}
+	for _, name := range others {
+		if !slices.Contains(got, name) {
+			t.Errorf("%s was removed; only registry's dated copies may be", name)
+		}
+	}
+	newest := got[slices.IndexFunc(got, func(n string) bool { return strings.HasPrefix(n, "registry-2") && n != old[2] })]
+	checkCopy(t, filepath.Join(dir, newest), 100)
+
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--out", filepath.Join(dir, "x.db"), "--keep", "2"}, "--keep needs --out-dir"},
+		{[]string{"--out-dir", dir, "--keep", "-1"}, "--keep must not be negative"},
+		{[]string{"--out-dir", dir, "--out", filepath.Join(dir, "x.db")}, "none of the others can be"},
+		{nil, "--out FILE or --out-dir DIR is required"},
+	} {
+		args := append([]string{"backup", "--service", "registry", "--addr", addr, "--key", keyFile}, tc.args...)
+		err := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("socmgmt %v = %v, want an error containing %q", tc.args, err, tc.wantErr)
+		}
 	}
 }
 
