@@ -170,21 +170,33 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 // the store's own AdminRoutes, which like the profiles need an admin token
 // that verifier accepts. It fails only when the TLS files cannot be used.
 func (c *ServiceConfig) NewServer(verifier *authn.Verifier, store Store, log *zap.Logger, methods limits.Table) (*Server, error) {
-	tlsConfig, err := c.Server.TLS.Config()
+	tlsConfigs, err := c.tlsConfigs()
 	if err != nil {
 		return nil, err
 	}
-	srv := c.newServer(verifier, store, log, tlsConfig, methods)
-	if c.Server.AdminTLS {
-		if srv.adminTLS, err = c.Server.TLS.AdminConfig(); err != nil {
-			return nil, err
-		}
+	return c.newServer(verifier, store, log, tlsConfigs, methods), nil
+}
+
+// serverTLS are the loaded TLS configurations of a service's two ports;
+// nil is plaintext.
+type serverTLS struct{ grpc, admin *tls.Config }
+
+// tlsConfigs loads the TLS files of the gRPC port and, with --admin-tls,
+// of the admin port.
+func (c *ServiceConfig) tlsConfigs() (serverTLS, error) {
+	var t serverTLS
+	var err error
+	if t.grpc, err = c.Server.TLS.Config(); err != nil {
+		return t, err
 	}
-	return srv, nil
+	if c.Server.AdminTLS {
+		t.admin, err = c.Server.TLS.AdminConfig()
+	}
+	return t, err
 }
 
 // newServer is NewServer with the TLS files loaded.
-func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *zap.Logger, tlsConfig *tls.Config, methods limits.Table) *Server {
+func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *zap.Logger, tlsConfigs serverTLS, methods limits.Table) *Server {
 	admin := map[string]http.Handler{"/debug/backup": boltstore.BackupHandler(store.DB(), log)}
 	maps.Copy(admin, store.AdminRoutes(log))
 	reg := prometheus.NewRegistry()
@@ -201,7 +213,8 @@ func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *za
 		AdminHandlers:   admin,
 		AdminVerifier:   verifier,
 		ShutdownTimeout: c.Server.ShutdownTimeout,
-		TLS:             tlsConfig,
+		TLS:             tlsConfigs.grpc,
+		AdminTLS:        tlsConfigs.admin,
 	})
 	srv.tokens = verifier
 	return srv
@@ -317,7 +330,7 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 	}
 	// Like the keys, the certificate is checked before the database is
 	// touched.
-	tlsConfig, err := c.Server.TLS.Config()
+	tlsConfigs, err := c.tlsConfigs()
 	if err != nil {
 		return err
 	}
@@ -332,7 +345,7 @@ func RunService[S Store](ctx context.Context, c *ServiceConfig, log *zap.Logger,
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 
-	srv := c.newServer(verifier, store, log, tlsConfig, svc.Methods)
+	srv := c.newServer(verifier, store, log, tlsConfigs, svc.Methods)
 	tasks, err := svc.Setup(srv, store)
 	if err != nil {
 		return err

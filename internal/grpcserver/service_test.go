@@ -455,3 +455,45 @@ func listServices(conn *grpc.ClientConn) ([]string, error) {
 	}
 	return names, rs.CloseSend()
 }
+
+// TestServiceAdminTLS: with --admin-tls the admin port speaks TLS with
+// the gRPC port's certificate; /healthz answers a client without a
+// certificate (a kubelet probe), and plain HTTP is refused.
+func TestServiceAdminTLS(t *testing.T) {
+	dir := t.TempDir()
+	pki, _, err := devca.Ensure(filepath.Join(dir, "tls"), "test", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runServiceConfig(t, dir)
+	c.Server.GRPCAddr = freeAddr(t)
+	c.Server.AdminAddr = freeAddr(t)
+	c.Server.TLS = tlsfiles.Server{CertFile: pki.Cert("test"), KeyFile: pki.Key("test"), ClientCAFile: pki.CA()}
+	c.Server.AdminTLS = true
+	startService(t, c)
+
+	cfg, err := (tlsfiles.Client{CAFile: pki.CA()}).Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(client *http.Client, url string) (int, error) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	defer tlsClient.CloseIdleConnections()
+	if code, err := get(tlsClient, "https://"+c.Server.AdminAddr+"/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("GET https /healthz without a client certificate: %d, %v; want 200", code, err)
+	}
+	if code, err := get(http.DefaultClient, "http://"+c.Server.AdminAddr+"/healthz"); err == nil && code == http.StatusOK {
+		t.Errorf("GET http /healthz of a TLS admin port: %d, want a refusal", code)
+	}
+}
