@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,9 @@ func LoadKeySet(path string) (*KeySet, error) {
 }
 
 // keyFilesIn lists the "*.pem" files of dir, sorted; hidden files (an
-// editor's or an installer's temporary copy) are left out.
+// editor's or an installer's temporary copy) are left out. A symlink
+// counts when it leads to a regular file: a Kubernetes Secret volume
+// holds each key as a symlink through its hidden "..data" directory.
 func keyFilesIn(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -130,8 +133,16 @@ func keyFilesIn(dir string) ([]string, error) {
 	var files []string
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".pem") || !e.Type().IsRegular() {
+		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".pem") {
 			continue
+		}
+		if !e.Type().IsRegular() {
+			if e.Type()&fs.ModeSymlink == 0 {
+				continue
+			}
+			if info, err := os.Stat(filepath.Join(dir, name)); err != nil || !info.Mode().IsRegular() {
+				continue
+			}
 		}
 		files = append(files, filepath.Join(dir, name))
 	}

@@ -111,6 +111,23 @@ func TestLoadKeySet(t *testing.T) {
 			write(t, dir, "README", []byte("not a key either"))
 			return dir
 		}, both},
+		{"a Kubernetes Secret volume: symlinks through ..data", func(t *testing.T, dir string) string {
+			data := filepath.Join(dir, "..2026_12_07_19_00_00.1")
+			if err := os.Mkdir(data, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			write(t, data, "old.pem", pub1PEM)
+			write(t, data, "new.pem", pub2PEM)
+			symlink(t, filepath.Base(data), filepath.Join(dir, "..data"))
+			symlink(t, "..data/old.pem", filepath.Join(dir, "old.pem"))
+			symlink(t, "..data/new.pem", filepath.Join(dir, "new.pem"))
+			return dir
+		}, both},
+		{"a symlink to a directory named like a key", func(t *testing.T, dir string) string {
+			write(t, dir, "k.pem", pub1PEM)
+			symlink(t, t.TempDir(), filepath.Join(dir, "d.pem"))
+			return dir
+		}, []string{KeyID(pub1)}},
 		{"an empty directory", func(*testing.T, string) string { return t.TempDir() }, nil},
 		{"a file without a key", func(t *testing.T, dir string) string { return write(t, dir, "k.pem", []byte("hello")) }, nil},
 		{"a good block then a bad one", func(t *testing.T, dir string) string {
@@ -225,4 +242,11 @@ func FuzzParsePublicKeysPEM(f *testing.F) {
 			}
 		}
 	})
+}
+
+func symlink(t *testing.T, target, name string) {
+	t.Helper()
+	if err := os.Symlink(target, name); err != nil {
+		t.Fatal(err)
+	}
 }
