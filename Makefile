@@ -79,13 +79,31 @@ run: build ## Build and start the whole stack on 127.0.0.1 (data in DATA_DIR, de
 	$(BIN)/devrun --bin $(BIN) --data-dir $(DATA_DIR)
 
 .PHONY: test
-test: ## Run every test with the race detector (unit, service, end-to-end).
+test: ## Run every test with the race detector (unit, service, end-to-end), and those of the nested modules (the image builder, the Kubernetes manifests' check).
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 	cd deploy/kubernetes/check && $(GO) test -race -count=1 ./...
+	cd $(IMAGES_MOD) && $(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 
 .PHONY: test-short
 test-short: ## Run the tests without the race detector, skipping end-to-end tests.
 	$(GO) test -short -count=1 ./...
+
+# The container images: one per program, socmgmt/<program>:$(IMAGE_TAG),
+# built by tools/images (its own Go module, so that the image writer's
+# dependencies stay out of the programs' go.mod) without a container
+# daemon. The tag defaults to git describe; the files' times and the
+# images' creation time are the commit's (SOURCE_DATE_EPOCH), so that one
+# commit gives the same digests on any machine with the same Go.
+IMAGES_MOD        := tools/images
+IMAGES_OUT        := $(BIN)/images
+IMAGE_TAG         ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+IMAGE_REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: images
+images: ## Build one OCI image per program into bin/images (<program>/ layout, <program>.tar for docker load); prints digests. IMAGE_TAG=… sets the tag.
+	cd $(IMAGES_MOD) && $(GO) run . --root $(CURDIR) --out $(IMAGES_OUT) \
+		--tag '$(IMAGE_TAG)' --revision '$(IMAGE_REVISION)' --source-date-epoch '$(SOURCE_DATE_EPOCH)'
 
 .PHONY: bench
 bench: build ## Run the Go benchmarks and the load harness; prints the figures table; then the console's first screen in headless chromium.
@@ -126,6 +144,7 @@ lint: $(TOOL_STAMP) ## go vet, gofmt, golangci-lint (.golangci.yml), buf lint an
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\(\.gw\)\?\.go$$')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	golangci-lint run ./...
 	cd deploy/kubernetes/check && $(GO) vet ./... && golangci-lint run ./...
+	cd $(IMAGES_MOD) && $(GO) vet ./... && golangci-lint run ./...
 	buf lint
 	buf format --diff --exit-code
 

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {

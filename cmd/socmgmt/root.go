@@ -58,7 +58,7 @@ It talks gRPC to the services started by "make run" (registry on
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(newTokenCmd(e), newSeedCmd(e), newImportCmd(e), newBackupCmd(e), newVerifyBackupCmd(),
-		newAuditCmd(e), newRotateDataKeyCmd(e))
+		newAuditCmd(e), newRotateDataKeyCmd(e), newDevKeysCmd(e))
 	return root
 }
 

@@ -4,7 +4,8 @@
 // deployment should, without openssl or any other tool.
 //
 // Everything is ECDSA P-256, made with the standard library. Each
-// program's certificate names 127.0.0.1, ::1 and localhost, and serves
+// program's certificate names 127.0.0.1, ::1, localhost and the program
+// itself (its host name in deploy/compose.yaml), and serves
 // both as its server certificate and as its client certificate towards
 // the programs it calls. It is not for production: a production CA keeps
 // its key off the machines it certifies.
@@ -164,7 +165,9 @@ func (d Dir) issue(ca *authority, name string, lifetime time.Duration) error {
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	// Both: a service serves with it and calls others with it.
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	tmpl.DNSNames = []string{"localhost"}
+	// The program's own name too: the host name it has in a container
+	// network (deploy/compose.yaml), where the others dial registry:9101.
+	tmpl.DNSNames = []string{"localhost", name}
 	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {

@@ -75,7 +75,7 @@ func TestCertificateServesAndCalls(t *testing.T) {
 	if !roots.AppendCertsFromPEM(caPEM) {
 		t.Fatal("ca.crt holds no certificate")
 	}
-	for _, host := range []string{"127.0.0.1", "localhost", "::1"} {
+	for _, host := range []string{"127.0.0.1", "localhost", "::1", "pension"} {
 		for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
 			if _, err := cert.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
 				t.Errorf("verify for %s, usage %v: %v", host, usage, err)
@@ -83,7 +83,7 @@ func TestCertificateServesAndCalls(t *testing.T) {
 		}
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{DNSName: "example.org", Roots: roots}); err == nil {
-		t.Error("the certificate verifies for example.org; want only the loopback names")
+		t.Error("the certificate verifies for example.org; want only the loopback names and its program")
 	}
 }
 

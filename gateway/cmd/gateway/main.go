@@ -18,6 +18,9 @@ import (
 	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {

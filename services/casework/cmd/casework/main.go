@@ -20,6 +20,9 @@ import (
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/casework"
 	"github.com/socmgmt/socmgmt/services/casework/sms"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {

@@ -16,6 +16,9 @@ import (
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/handover"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {

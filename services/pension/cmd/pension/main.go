@@ -15,6 +15,9 @@ import (
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/pension"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {

@@ -14,6 +14,9 @@ import (
 	"github.com/socmgmt/socmgmt/internal/workdays"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 	"github.com/socmgmt/socmgmt/services/registry"
+
+	// Time zones and CA roots built in: the program runs on a scratch image.
+	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
 )
 
 func main() {
