@@ -122,5 +122,7 @@ func newDispatcher(cfg *handover.Config, store *handover.Store, up *upstreams, l
 		Logger:     log.Named("outbox"),
 		MinBackoff: cfg.OutboxMinBackoff,
 		MaxBackoff: cfg.OutboxMaxBackoff,
+		// The connections carry the trace on (ServiceConfig.Dial).
+		TracerProvider: cfg.TracerProvider,
 	})
 }
