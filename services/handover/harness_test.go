@@ -107,7 +107,7 @@ type world struct {
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	w := newBackends(t, servicetest.NewKeys(t), o.tracers)
-	sopts := StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now}
+	sopts := StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now, TracerProvider: o.tracers.handoverTP()}
 	if o.follow {
 		sopts.Registry = registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys)...))
 	}

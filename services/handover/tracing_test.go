@@ -31,7 +31,9 @@ const (
 // delivery, by a dispatcher started only after another one failed and
 // was stopped, is a span of the same trace under the :complete's server
 // span, and registry's AssignRetirees is a server span under the
-// delivery's call.
+// delivery's call. The handover's retiree projection, following
+// registry's change feed, links its apply of the assignment's changes
+// to AssignRetirees's span.
 func TestOutboxDeliveryJoinsTheCompletionsTrace(t *testing.T) {
 	t.Parallel()
 	spans := tracetest.NewInMemoryExporter()
@@ -39,7 +41,7 @@ func TestOutboxDeliveryJoinsTheCompletionsTrace(t *testing.T) {
 		registry: tracing.NewTracerProvider("registry", 1, sdktrace.WithSyncer(spans)),
 		handover: tracing.NewTracerProvider("handover", 1, sdktrace.WithSyncer(spans)),
 	}
-	w := newWorld(t, worldOptions{tracers: tr})
+	w := newWorld(t, worldOptions{tracers: tr, follow: true})
 
 	const (
 		clientTrace = "0af7651916cd43dd8448eb211c80319c"
@@ -91,6 +93,17 @@ func TestOutboxDeliveryJoinsTheCompletionsTrace(t *testing.T) {
 	if got := resourceName(served); got != "registry" {
 		t.Errorf("AssignRetirees server span of service %q, want registry", got)
 	}
+	findSpan(t, spans, "the projection's apply linked to AssignRetirees", func(sp tracetest.SpanStub) bool {
+		if sp.Name != "projection apply" {
+			return false
+		}
+		for _, l := range sp.Links {
+			if l.SpanContext.TraceID() == traceID && l.SpanContext.SpanID() == served.SpanContext.SpanID() {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestOutboxUntracedCompletionStoresNoTrace: a :complete served with
