@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -27,11 +26,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// The protocols of OTEL_EXPORTER_OTLP_PROTOCOL that Start accepts.
-const (
-	ProtocolGRPC = "grpc"
-	ProtocolHTTP = "http/protobuf"
-)
+// ProtocolHTTP is the one OTLP protocol the programs speak: the
+// specification's default, which every collector takes, so that one
+// exporter (and its dependencies) is enough.
+const ProtocolHTTP = "http/protobuf"
 
 // ErrInvalidOption is wrapped by the errors of an unusable setting.
 var ErrInvalidOption = errors.New("tracing: invalid option")
@@ -45,9 +43,9 @@ type Config struct {
 	// Endpoint is where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
 	// OTEL_EXPORTER_OTLP_ENDPOINT. Empty turns tracing off.
 	Endpoint string
-	// Protocol is ProtocolGRPC or ProtocolHTTP (the default, as the
-	// specification says): OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
-	// OTEL_EXPORTER_OTLP_PROTOCOL.
+	// Protocol is ProtocolHTTP, the specification's default and the only
+	// one offered: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+	// OTEL_EXPORTER_OTLP_PROTOCOL, may name it.
 	Protocol string
 	// Ratio is the share of the traces started here (a request without
 	// a traceparent) that are sampled: OTEL_TRACES_SAMPLER_ARG with
@@ -62,8 +60,8 @@ func (c Config) Enabled() bool { return c.Endpoint != "" }
 
 // FromEnv reads Config from the environment through getenv (os.Getenv).
 // OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn tracing off
-// whatever the endpoint. A protocol other than grpc or http/protobuf is
-// an error wrapping ErrInvalidOption.
+// whatever the endpoint. A protocol other than http/protobuf is an
+// error wrapping ErrInvalidOption.
 func FromEnv(getenv func(string) string) (Config, error) {
 	first := func(keys ...string) string {
 		for _, k := range keys {
@@ -88,9 +86,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	switch c.Protocol {
 	case "":
 		c.Protocol = ProtocolHTTP
-	case ProtocolGRPC, ProtocolHTTP:
+	case ProtocolHTTP:
 	default:
-		return Config{}, fmt.Errorf("%w: OTLP protocol %q: want grpc or http/protobuf", ErrInvalidOption, c.Protocol)
+		return Config{}, fmt.Errorf("%w: OTLP protocol %q: only http/protobuf is supported", ErrInvalidOption, c.Protocol)
 	}
 	return c, nil
 }
@@ -125,20 +123,14 @@ type Provider struct {
 
 // Start builds the tracer provider of the program service ("registry",
 // "gateway") as c says: with c enabled, its spans carry service.name and
-// go to the OTLP exporter through a batch span processor; otherwise the
-// Provider is off. The exporter connects lazily, so a collector that is
-// down does not stop the program.
+// go to the OTLP/HTTP exporter through a batch span processor; otherwise
+// the Provider is off. The exporter connects when it first sends, so a
+// collector that is down does not stop the program.
 func Start(ctx context.Context, c Config, service string) (*Provider, error) {
 	if !c.Enabled() {
 		return &Provider{}, nil
 	}
-	var exp sdktrace.SpanExporter
-	var err error
-	if c.Protocol == ProtocolGRPC {
-		exp, err = otlptracegrpc.New(ctx)
-	} else {
-		exp, err = otlptracehttp.New(ctx)
-	}
+	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
