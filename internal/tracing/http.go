@@ -20,8 +20,10 @@ type urlKey struct{}
 // continues the W3C traceparent the client sent, if any; none when tp is
 // nil, and none for the paths in untraced (health probes). The span is
 // named by the method until SetRoute names the route pattern: never the
-// path, nor the query, which may hold identifiers; otelhttp is shown
-// the request without its URL (the handler gets it back).
+// path, nor the query, which may hold identifiers: otelhttp records
+// url.path, so it is shown the request with an empty URL, and the
+// handler gets the URL back. (otelhttp reads nothing else of the URL,
+// nor RequestURI.)
 func HTTPHandler(tp trace.TracerProvider, h http.Handler, untraced ...string) http.Handler {
 	if tp == nil {
 		return h
@@ -46,7 +48,6 @@ func HTTPHandler(tp trace.TracerProvider, h http.Handler, untraced ...string) ht
 		}
 		bare := r.WithContext(context.WithValue(r.Context(), urlKey{}, r.URL))
 		bare.URL = &url.URL{}
-		bare.RequestURI = ""
 		traced.ServeHTTP(w, bare)
 	})
 }
