@@ -179,12 +179,12 @@ func assertNoSecrets(t *testing.T, spans tracetest.SpanStubs, secrets ...string)
 	for _, sp := range spans {
 		texts := []string{sp.Name, sp.Status.Description}
 		for _, a := range sp.Attributes {
-			texts = append(texts, string(a.Key)+"="+a.Value.Emit())
+			texts = append(texts, string(a.Key)+"="+a.Value.String())
 		}
 		for _, e := range sp.Events {
 			texts = append(texts, e.Name)
 			for _, a := range e.Attributes {
-				texts = append(texts, string(a.Key)+"="+a.Value.Emit())
+				texts = append(texts, string(a.Key)+"="+a.Value.String())
 			}
 		}
 		for _, text := range texts {

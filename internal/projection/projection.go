@@ -314,17 +314,22 @@ var errEpochChanged = errors.New("registry sent a change of another epoch")
 // apply writes one batch of stream messages and the new cursor in one
 // transaction. Snapshot entries do not move the cursor: a restart during a
 // snapshot starts the snapshot again.
-func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) (err error) {
-	if span := p.traceApply(batch); span != nil {
-		defer func() {
-			if err != nil {
-				span.SetStatus(otelcodes.Error, "apply failed")
-			}
-			span.End()
-		}()
+func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
+	span := p.traceApply(batch)
+	err := p.applyBatch(batch)
+	if span != nil {
+		if err != nil {
+			span.SetStatus(otelcodes.Error, "apply failed")
+		}
+		span.End()
 	}
+	return err
+}
+
+// applyBatch is apply without its span.
+func (p *Projection) applyBatch(batch []*registryv1.WatchRetireesResponse) error {
 	cursor, epoch := p.Cursor(), p.epoch
-	err = p.db.Update(func(tx *bolt.Tx) error {
+	err := p.db.Update(func(tx *bolt.Tx) error {
 		p.lastWrite.Store(uint64(tx.ID())) //nolint:gosec // G115: bbolt's transaction ids count up from 0
 		for _, m := range batch {
 			if m.Revision < 0 {
