@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
@@ -88,6 +90,10 @@ type Config struct {
 	// console's sign-in, tokens included. For development only; empty
 	// (the default) leaves the path the API's 404.
 	DevIdentities string
+	// TracerProvider traces the requests and the calls to the services;
+	// nil (tracing off) traces nothing. Not a flag: the program sets it
+	// from the OTEL_* environment (see package tracing).
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultUpstreamTimeout is the default of --upstream-timeout: far above

@@ -32,6 +32,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/authn"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	caseworkv1 "github.com/socmgmt/socmgmt/proto/socmgmt/casework/v1"
 	handoverv1 "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	pensionv1 "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
@@ -172,7 +173,8 @@ func New(cfg Config, logger *zap.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, errors.Join(err, g.Close())
 	}
-	g.handler = g.observe(site)
+	// The span is outermost, so that the access log names its trace.
+	g.handler = tracing.HTTPHandler(cfg.TracerProvider, g.observe(site), healthzRoute)
 	return g, nil
 }
 
@@ -184,7 +186,7 @@ func (g *Gateway) connectUpstreams() error {
 		if s.addr == "" {
 			continue
 		}
-		conns, err := dialPool(s.addr, upstreamConns, g.cfg.UpstreamTimeout, g.upstreamTLS)
+		conns, err := dialPool(s.addr, upstreamConns, g.cfg.UpstreamTimeout, g.upstreamTLS, tracing.DialOptions(g.cfg.TracerProvider)...)
 		if err != nil {
 			return fmt.Errorf("dial %s at %s: %w", s.name, s.addr, err)
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/requestid"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 )
 
 // routeUnmatched labels requests that matched no route, so that arbitrary
@@ -97,16 +98,28 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 			// Probes arrive every few seconds and would drown the rest.
 			level = zapcore.DebugLevel
 		}
-		if ce := g.quiet.Check(level, "http request"); ce != nil {
-			ce.Write(
-				zap.String("method", method),
-				zap.String("route", st.route),
-				zap.Int("status", code),
-				zap.Duration("duration", elapsed),
-				zap.String("request_id", id),
-			)
-		}
+		g.logRequest(level, r, method, st.route, code, elapsed, id)
 	})
+}
+
+// logRequest writes the access log line of a request, with its trace id
+// when it is traced.
+func (g *Gateway) logRequest(level zapcore.Level, r *http.Request, method, route string, code int, elapsed time.Duration, id string) {
+	ce := g.quiet.Check(level, "http request")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("method", method),
+		zap.String("route", route),
+		zap.Int("status", code),
+		zap.Duration("duration", elapsed),
+		zap.String("request_id", id),
+	}
+	if g.cfg.TracerProvider != nil {
+		fields = append(fields, tracing.LogFields(r.Context())...)
+	}
+	ce.Write(fields...)
 }
 
 // metricMethod keeps client-chosen method names out of metric labels.
@@ -230,6 +243,9 @@ func (g *Gateway) recordRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 		}
 		if st := stateFrom(r.Context()); st != nil {
 			st.route = *p
+		}
+		if g.cfg.TracerProvider != nil {
+			tracing.SetRoute(r.Context(), metricMethod(r.Method), *p)
 		}
 		next(w, r, params)
 	}

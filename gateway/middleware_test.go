@@ -73,8 +73,10 @@ func TestOnlyTheTokenAndRequestIDGoUpstream(t *testing.T) {
 	for key := range md {
 		switch key {
 		case "authorization", requestid.Key, "x-forwarded-host", "x-forwarded-for",
-			// What grpc-go itself puts into every call's metadata.
-			":authority", "content-type", "user-agent":
+			// What grpc-go itself puts into every call's metadata; the
+			// accepted encodings since the OTLP exporter's dependencies
+			// register its gzip compressor (the calls stay uncompressed).
+			":authority", "content-type", "user-agent", "grpc-accept-encoding":
 		default:
 			t.Errorf("metadata %q reached the service", key)
 		}

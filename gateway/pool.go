@@ -33,13 +33,14 @@ type connPool struct {
 var _ grpc.ClientConnInterface = (*connPool)(nil)
 
 // dialPool dials n connections to addr, secured by transport (nil:
-// plaintext), whose unary calls are bounded by timeout.
-func dialPool(addr string, n int, timeout time.Duration, transport credentials.TransportCredentials) (*connPool, error) {
+// plaintext), whose unary calls are bounded by timeout; extra are added
+// to each (the tracing's stats handler).
+func dialPool(addr string, n int, timeout time.Duration, transport credentials.TransportCredentials, extra ...grpc.DialOption) (*connPool, error) {
 	p := &connPool{timeout: timeout}
 	for range n {
 		// No credentials of the gateway's own: each call carries its
 		// client's token, forwarded as metadata.
-		conn, err := authn.Dial(addr, transport, nil)
+		conn, err := authn.Dial(addr, transport, nil, extra...)
 		if err != nil {
 			return nil, errors.Join(err, p.Close())
 		}

@@ -104,13 +104,17 @@ type Actor struct {
 	Subject   string
 	Role      string
 	RequestID string
+	// Traceparent is the W3C trace context of the request when it is
+	// traced, for the change log (not the audit log): a change's
+	// consumers link their work to it.
+	Traceparent string
 }
 
 // ActorOf is the actor of a request: the caller's principal and the
 // request id the interceptors gave the call, so that a record leads to the
-// request's log lines.
+// request's log lines, and the call's trace when it is traced.
 func ActorOf(ctx context.Context, p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx)}
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx), Traceparent: grpcserver.Traceparent(ctx)}
 }
 
 // NewEntry returns an entry of actor doing action to a retiree at a time.

@@ -28,10 +28,11 @@ var reconnect = grpc.ConnectParams{
 // each client's own token instead, so that a caller never gains rights by
 // going through it. The tokens do not insist on TLS
 // (RequireTransportSecurity is false): whether the wire is encrypted is
-// the deployment's choice, made by transport. Reconnect backoff is capped
+// the deployment's choice, made by transport. extra are added last (the
+// tracing's stats handler). Reconnect backoff is capped
 // at a few seconds so that a client notices a restarted service soon
 // (gRPC's default grows to two minutes).
-func Dial(addr string, transport credentials.TransportCredentials, creds credentials.PerRPCCredentials) (*grpc.ClientConn, error) {
+func Dial(addr string, transport credentials.TransportCredentials, creds credentials.PerRPCCredentials, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if transport == nil {
 		transport = insecure.NewCredentials()
 	}
@@ -43,5 +44,5 @@ func Dial(addr string, transport credentials.TransportCredentials, creds credent
 	if creds != nil {
 		opts = append(opts, grpc.WithPerRPCCredentials(creds))
 	}
-	return grpc.NewClient(addr, opts...)
+	return grpc.NewClient(addr, append(opts, extra...)...)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/apierror"
 	"github.com/socmgmt/socmgmt/internal/requestid"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 )
 
 // Method prefixes of the services the bootstrap itself registers.
@@ -57,13 +58,16 @@ type callInfo struct {
 	info    *grpc.UnaryServerInfo
 	handler grpc.UnaryHandler
 
-	base    *zap.Logger
+	base *zap.Logger
+	// traced says that the call may carry a span (Options.TracerProvider).
+	traced  bool
 	logOnce sync.Once
 	log     *zap.Logger
 }
 
 // Logger returns the logger of the call that ctx belongs to, carrying its
-// request_id, or a no-op logger outside a call.
+// request_id, and its trace_id and span_id when the call is traced, or a
+// no-op logger outside a call.
 func Logger(ctx context.Context) *zap.Logger {
 	call, ok := ctx.Value(callKey{}).(*callInfo)
 	if !ok {
@@ -72,7 +76,11 @@ func Logger(ctx context.Context) *zap.Logger {
 	// Built on first use: most calls log nothing but the access line, and
 	// Logger.With costs an encoder clone.
 	call.logOnce.Do(func() {
-		call.log = call.base.With(zap.String("request_id", call.requestID))
+		fields := []zap.Field{zap.String("request_id", call.requestID)}
+		if call.traced {
+			fields = append(fields, tracing.LogFields(call)...)
+		}
+		call.log = call.base.With(fields...)
 	})
 	return call.log
 }
@@ -82,6 +90,15 @@ func Logger(ctx context.Context) *zap.Logger {
 func RequestID(ctx context.Context) string {
 	if call, ok := ctx.Value(callKey{}).(*callInfo); ok {
 		return call.requestID
+	}
+	return ""
+}
+
+// Traceparent returns the W3C traceparent of the call that ctx belongs
+// to when the server traces its calls, or "" (see tracing.Traceparent).
+func Traceparent(ctx context.Context) string {
+	if call, ok := ctx.Value(callKey{}).(*callInfo); ok && call.traced {
+		return tracing.Traceparent(call)
 	}
 	return ""
 }
@@ -107,7 +124,7 @@ func (c *callInfo) Value(key any) any {
 // newCall starts the callInfo of a call that arrived with ctx; the
 // callInfo is the context the rest of the call runs in.
 func (s *Server) newCall(ctx context.Context) *callInfo {
-	c := &callInfo{Context: ctx, requestID: requestIDFrom(ctx), base: s.log}
+	c := &callInfo{Context: ctx, requestID: requestIDFrom(ctx), base: s.log, traced: s.traced}
 	c.header[0] = c.requestID
 	return c
 }
@@ -226,15 +243,21 @@ func (s *Server) finish(method string, call *callInfo, start time.Time, err erro
 	if strings.HasPrefix(method, healthMethodPrefix) {
 		lvl = zapcore.DebugLevel
 	}
-	if ce := s.log.Check(lvl, "rpc"); ce != nil {
-		ce.Write(
-			zap.String("method", method),
-			zap.String("code", code.String()),
-			zap.Duration("duration", d),
-			zap.String("subject", call.subject),
-			zap.String("request_id", call.requestID),
-		)
+	ce := s.log.Check(lvl, "rpc")
+	if ce == nil {
+		return
 	}
+	fields := []zap.Field{
+		zap.String("method", method),
+		zap.String("code", code.String()),
+		zap.Duration("duration", d),
+		zap.String("subject", call.subject),
+		zap.String("request_id", call.requestID),
+	}
+	if s.traced {
+		fields = append(fields, tracing.LogFields(call)...)
+	}
+	ce.Write(fields...)
 }
 
 // errCode is the code the client will see for err, mapped as grpc-go maps a

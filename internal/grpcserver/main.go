@@ -12,12 +12,15 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/logging"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 )
 
 // Main is the whole main of a service program: it parses the command line
 // with parse (help exits 0, a bad flag 2), applies the runtime settings,
-// builds the logger, and calls run with a context that ends on SIGINT or
-// SIGTERM; an error from run is logged and exits 1. C is a pointer to the
+// builds the logger and the tracer provider (from the OTEL_* environment,
+// see package tracing), and calls run with a context that ends on SIGINT
+// or SIGTERM; an error from run is logged and exits 1. The spans still
+// queued are sent before the program exits. C is a pointer to the
 // service's Config, which embeds ServiceConfig.
 func Main[C serviceConfig](name string, parse func(args []string) (C, error), run func(context.Context, C, *zap.Logger) error) {
 	cfg, err := parse(os.Args[1:])
@@ -36,7 +39,11 @@ func Main[C serviceConfig](name string, parse func(args []string) (C, error), ru
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg, log)
+	flush, err := startTracing(ctx, name, cfg.service(), log)
+	if err == nil {
+		err = run(ctx, cfg, log)
+		flush()
+	}
 	stop()
 	if err != nil {
 		log.Error(name+" stopped", zap.Error(err))
@@ -44,4 +51,29 @@ func Main[C serviceConfig](name string, parse func(args []string) (C, error), ru
 		os.Exit(1)
 	}
 	_ = log.Sync()
+}
+
+// startTracing sets c.TracerProvider as the environment says and returns
+// the function that sends the spans still queued, within the shutdown
+// timeout.
+func startTracing(ctx context.Context, name string, c *ServiceConfig, log *zap.Logger) (flush func(), err error) {
+	tc, err := tracing.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	p, err := tracing.Start(ctx, tc, name)
+	if err != nil {
+		return nil, err
+	}
+	c.TracerProvider = p.TracerProvider()
+	if tc.Enabled() {
+		log.Info("tracing", zap.String("otlp_protocol", tc.Protocol), zap.Float64("sample_ratio", tc.Ratio))
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Server.ShutdownTimeout)
+		defer cancel()
+		if err := p.Shutdown(sctx); err != nil {
+			log.Warn("tracing: spans not sent at exit", zap.Error(err))
+		}
+	}, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -34,6 +35,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/adminhttp"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 )
 
 // DefaultShutdownTimeout is how long a shutdown waits for in-flight calls
@@ -114,6 +116,11 @@ type Options struct {
 	// (credentials, stats handlers). Interceptors belong in Unary and Stream:
 	// grpc.UnaryInterceptor or grpc.StreamInterceptor here makes New panic.
 	ServerOptions []grpc.ServerOption
+	// TracerProvider, when set, traces every call but health and
+	// reflection, continuing the caller's W3C trace context, and puts the
+	// trace id in the call's log lines (see package tracing). Nil traces
+	// nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server states, in the only order they are visited.
@@ -142,6 +149,9 @@ type Server struct {
 	// the subject capture; nil when there is nothing to run.
 	innerUnary  *innerChain
 	innerStream grpc.StreamServerInterceptor
+	// traced says that calls carry spans (Options.TracerProvider), whose
+	// ids the log lines then name.
+	traced bool
 
 	// tokens verifies the bearer tokens of the calls; nil unless the
 	// server was built by ServiceConfig.NewServer.
@@ -191,10 +201,11 @@ func New(o Options) *Server {
 		metrics:         newMetrics(reg),
 		stopping:        make(chan struct{}),
 		draining:        make(chan struct{}),
+		traced:          o.TracerProvider != nil,
 	}
 
 	s.chainInterceptors(o.Unary, o.Stream)
-	opts := s.serverOptions()
+	opts := append(s.serverOptions(), tracing.ServerOptions(o.TracerProvider)...)
 	if o.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
 	}

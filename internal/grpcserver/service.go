@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -24,6 +24,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/idnumber"
 	"github.com/socmgmt/socmgmt/internal/limits"
 	"github.com/socmgmt/socmgmt/internal/tlsfiles"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -82,15 +83,22 @@ type ServiceConfig struct {
 	// Limits are the per-caller budgets of each role (--rate-limits);
 	// NewCommand starts them at limits.DefaultConfig.
 	Limits limits.Config
+	// TracerProvider traces the server's calls and the service's calls
+	// to others; nil (tracing off) traces nothing. Not a flag: Main sets
+	// it from the OTEL_* environment (see package tracing).
+	TracerProvider trace.TracerProvider
 }
 
 // serviceConfig is what Main needs of a service's Config: the pointer
 // to a Config that embeds ServiceConfig has it.
 type serviceConfig interface {
 	serverFlags() *Flags
+	service() *ServiceConfig
 }
 
 func (c *ServiceConfig) serverFlags() *Flags { return &c.Server }
+
+func (c *ServiceConfig) service() *ServiceConfig { return c }
 
 // DBPath is the service's database file, <Name>.db in DataDir.
 func (c *ServiceConfig) DBPath() string { return filepath.Join(c.DataDir, c.Name+".db") }
@@ -145,7 +153,8 @@ func (c *ServiceConfig) ClientTLS() tlsfiles.Client {
 
 // Dial returns a connection to the service named service at addr,
 // carrying the service's CallCredentials, over TLS when TLSCA is set (see
-// ClientTLS). Dial does not connect yet.
+// ClientTLS), its calls carrying their trace on when TracerProvider is
+// set. Dial does not connect yet.
 func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 	creds, err := c.CallCredentials(service)
 	if err != nil {
@@ -155,7 +164,7 @@ func (c *ServiceConfig) Dial(service, addr string) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--tls-ca: %w", err)
 	}
-	conn, err := authn.Dial(addr, transport, creds)
+	conn, err := authn.Dial(addr, transport, creds, tracing.DialOptions(c.TracerProvider)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s address: %w", service, err)
 	}
@@ -215,6 +224,7 @@ func (c *ServiceConfig) newServer(verifier *authn.Verifier, store Store, log *za
 		ShutdownTimeout: c.Server.ShutdownTimeout,
 		TLS:             tlsConfigs.grpc,
 		AdminTLS:        tlsConfigs.admin,
+		TracerProvider:  c.TracerProvider,
 	})
 	srv.tokens = verifier
 	return srv

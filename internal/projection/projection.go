@@ -17,6 +17,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -25,6 +28,7 @@ import (
 
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/gather"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -65,6 +69,10 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnApply, when set, runs for every applied retiree state.
 	OnApply ApplyHook
+	// TracerProvider, when set, makes each applied batch that holds
+	// traced changes a span linked to the trace of each change's write
+	// (WatchRetireesResponse.traceparent). Nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Projection follows WatchRetirees into a bbolt file.
@@ -73,6 +81,8 @@ type Projection struct {
 	client registryv1.RegistryServiceClient
 	log    *zap.Logger
 	opts   Options
+	// tracer is nil when applies are not traced.
+	tracer trace.Tracer
 
 	cursor    atomic.Uint64
 	connected atomic.Bool
@@ -103,6 +113,9 @@ func New(db *bolt.DB, client registryv1.RegistryServiceClient, o Options) (*Proj
 		return nil, err
 	}
 	p := &Projection{db: db, client: client, log: o.Logger, opts: o, applied: make(chan struct{})}
+	if o.TracerProvider != nil {
+		p.tracer = o.TracerProvider.Tracer("github.com/socmgmt/socmgmt/internal/projection")
+	}
 	err := db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyCursor); v != nil {
@@ -302,6 +315,19 @@ var errEpochChanged = errors.New("registry sent a change of another epoch")
 // transaction. Snapshot entries do not move the cursor: a restart during a
 // snapshot starts the snapshot again.
 func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
+	span := p.traceApply(batch)
+	err := p.applyBatch(batch)
+	if span != nil {
+		if err != nil {
+			span.SetStatus(otelcodes.Error, "apply failed")
+		}
+		span.End()
+	}
+	return err
+}
+
+// applyBatch is apply without its span.
+func (p *Projection) applyBatch(batch []*registryv1.WatchRetireesResponse) error {
 	cursor, epoch := p.Cursor(), p.epoch
 	err := p.db.Update(func(tx *bolt.Tx) error {
 		p.lastWrite.Store(uint64(tx.ID())) //nolint:gosec // G115: bbolt's transaction ids count up from 0
@@ -352,6 +378,35 @@ func (p *Projection) apply(batch []*registryv1.WatchRetireesResponse) error {
 	p.applied = make(chan struct{})
 	p.mu.Unlock()
 	return nil
+}
+
+// maxLinks bounds the links of one apply span: the SDK's own default
+// limit, so that none is dropped silently.
+const maxLinks = 128
+
+// traceApply starts the span of applying batch, linked to the traces of
+// the changes in it whose writes were traced (at most maxLinks), or
+// returns nil when the projection is not traced or no change was.
+func (p *Projection) traceApply(batch []*registryv1.WatchRetireesResponse) trace.Span {
+	if p.tracer == nil {
+		return nil
+	}
+	var links []trace.Link
+	for _, m := range batch {
+		if m.Traceparent == "" || len(links) == maxLinks {
+			continue
+		}
+		sc := trace.SpanContextFromContext(tracing.ContextWithTraceparent(context.Background(), m.Traceparent))
+		if sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.Int64("socmgmt.registry.revision", m.Revision)}})
+		}
+	}
+	if len(links) == 0 {
+		return nil
+	}
+	_, span := p.tracer.Start(context.Background(), "projection apply", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("socmgmt.projection.batch", len(batch))))
+	return span
 }
 
 func (p *Projection) put(tx *bolt.Tx, st *registryv1.RetireeState) error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
@@ -56,6 +57,9 @@ type Options struct {
 	// Limiter, when set, charges the callers' budgets after the authn
 	// interceptors, as the programs do; nil limits nothing.
 	Limiter *limits.Limiter
+	// TracerProvider traces the server's calls, as a program's with
+	// tracing on; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a service served as its program serves it: the grpcserver
@@ -123,6 +127,7 @@ func (s *Server) Start() {
 	}
 	srv := grpcserver.New(grpcserver.Options{
 		Name: o.Name, Logger: o.Logger, Unary: unary, Stream: stream, ShutdownTimeout: o.ShutdownTimeout,
+		TracerProvider: o.TracerProvider,
 	})
 	o.Register(srv)
 	lis := s.listen()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,6 +46,10 @@ type StoreOptions struct {
 	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
 	// (0: 64).
 	MaxSignalWatchers int
+	// TracerProvider, when set, links the retiree projection's applies to
+	// the traces of registry's changes (see projection.Options); nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is the activity service's bbolt-backed storage: venues,
@@ -82,8 +87,9 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 		return nil, errors.Join(err, base.Close())
 	}
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
-		Logger:  o.Logger.Named("projection"),
-		OnApply: s.applyRetiree,
+		Logger:         o.Logger.Named("projection"),
+		TracerProvider: o.TracerProvider,
+		OnApply:        s.applyRetiree,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.Close())

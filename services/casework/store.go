@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
@@ -41,6 +42,10 @@ type StoreOptions struct {
 	Calendar *workdays.Calendar
 	// Messages configure the SMS outbox (see messages.go).
 	Messages MessageOptions
+	// TracerProvider, when set, links the retiree projection's applies to
+	// the traces of registry's changes (see projection.Options); nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is the casework service's bbolt-backed storage: work items with
@@ -105,8 +110,9 @@ func OpenStore(path string, registry registryv1.RegistryServiceClient, o StoreOp
 	}
 	s.complaintResolved = s.complaintMessage
 	s.projection, err = projection.New(base.DB(), registry, projection.Options{
-		Logger:  o.Logger.Named("projection"),
-		OnApply: s.applyRetiree,
+		Logger:         o.Logger.Named("projection"),
+		TracerProvider: o.TracerProvider,
+		OnApply:        s.applyRetiree,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.Close())

@@ -10,12 +10,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -47,6 +51,11 @@ type DispatcherOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// CallTimeout bounds one delivery call; DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// TracerProvider, when set, traces each delivery of a command that
+	// stored a trace, as a child of the call that queued it; Registry and
+	// Activity then carry the trace on (tracing.DialOptions). Nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Dispatcher delivers the outbox: one loop per lane takes the oldest
@@ -66,6 +75,8 @@ type Dispatcher struct {
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	callTimeout time.Duration
+	// tracer is nil when deliveries are not traced.
+	tracer trace.Tracer
 
 	delivered *prometheus.CounterVec
 	failed    *prometheus.CounterVec
@@ -85,8 +96,12 @@ func NewDispatcher(store *Store, o DispatcherOptions) *Dispatcher {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
+	var tracer trace.Tracer
+	if o.TracerProvider != nil {
+		tracer = o.TracerProvider.Tracer("github.com/socmgmt/socmgmt/services/handover")
+	}
 	return &Dispatcher{
-		store: store, registry: o.Registry, activity: o.Activity, log: o.Logger,
+		store: store, registry: o.Registry, activity: o.Activity, log: o.Logger, tracer: tracer,
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, callTimeout: o.CallTimeout,
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "socmgmt_handover_outbox_delivered_total",
@@ -159,8 +174,19 @@ func (d *Dispatcher) runLane(ctx context.Context, l Lane) {
 var errRetryNow = errors.New("command changed; retry")
 
 // deliver makes one attempt at c. It returns nil once the acknowledgement
-// is recorded.
-func (d *Dispatcher) deliver(ctx context.Context, c *command) error {
+// is recorded. When c stored a trace, the attempt is a span of that trace.
+func (d *Dispatcher) deliver(ctx context.Context, c *command) (err error) {
+	if d.tracer != nil && c.trace != "" {
+		var span trace.Span
+		ctx, span = d.tracer.Start(tracing.ContextWithTraceparent(ctx, c.trace), "outbox deliver "+c.kind.String(),
+			trace.WithAttributes(attribute.String("socmgmt.outbox.lane", c.kind.lane().String()), attribute.Int64("socmgmt.outbox.seq", int64(c.seq)))) //nolint:gosec // G115: sequences count commands, far below 2^63
+		defer func() {
+			if err != nil {
+				span.SetStatus(otelcodes.Error, status.Code(err).String())
+			}
+			span.End()
+		}()
+	}
 	switch c.kind {
 	case kindAssignRetirees:
 		return d.assign(ctx, c)

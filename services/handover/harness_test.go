@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	"github.com/socmgmt/socmgmt/internal/waitfor"
 	activityv1 "github.com/socmgmt/socmgmt/proto/socmgmt/activity/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
@@ -71,6 +73,14 @@ type worldOptions struct {
 	// tcp serves the handover service on a loopback port (world.addr),
 	// for a gateway in front of it.
 	tcp bool
+	// tracers, when set, trace registry, the handover service and the
+	// dispatcher, as the programs do with tracing on.
+	tracers *tracers
+}
+
+// tracers are the tracer providers of a traced world, one per service.
+type tracers struct {
+	registry, handover trace.TracerProvider
 }
 
 // world is a handover service with a real registry and a fake activity
@@ -96,8 +106,8 @@ type world struct {
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
-	w := newBackends(t, servicetest.NewKeys(t))
-	sopts := StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now}
+	w := newBackends(t, servicetest.NewKeys(t), o.tracers)
+	sopts := StoreOptions{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Now: o.now, TracerProvider: o.tracers.handoverTP()}
 	if o.follow {
 		sopts.Registry = registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys)...))
 	}
@@ -115,7 +125,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	registryConn := w.reg.Dial(asHandover(w.keys, o.submitInterceptors...)...)
 	srv := servicetest.Serve(t, servicetest.Options{
-		Name: "handover", Keys: w.keys, TCP: o.tcp,
+		Name: "handover", Keys: w.keys, TCP: o.tcp, TracerProvider: o.tracers.handoverTP(),
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		Register: func(srv *grpcserver.Server) {
 			pb.RegisterHandoverServiceServer(srv.GRPC(), NewServer(store, ServerOptions{
@@ -138,12 +148,16 @@ func newWorld(t testing.TB, o worldOptions) *world {
 // newBackends starts what a handover service works with, a registry
 // with the fixture communities and enterprises and a fake activity
 // service, verifying tokens with k; the world has no handover service
-// yet.
-func newBackends(t testing.TB, k servicetest.Keys) *world {
+// yet. tr, when not nil, traces registry.
+func newBackends(t testing.TB, k servicetest.Keys, tr *tracers) *world {
 	t.Helper()
 	dir := t.TempDir()
 	w := &world{t: t, keys: k, dir: dir}
-	w.reg = registrytest.Start(t, registrytest.Options{Keys: k})
+	var registryTP trace.TracerProvider
+	if tr != nil {
+		registryTP = tr.registry
+	}
+	w.reg = registrytest.Start(t, registrytest.Options{Keys: k, TracerProvider: registryTP})
 	w.act = startActivity(t, k)
 	w.registry = registryv1.NewRegistryServiceClient(w.reg.Conn())
 	w.activity = activityv1.NewActivityServiceClient(w.act.Conn())
@@ -165,12 +179,15 @@ func (w *world) follow() {
 // backoffs, until the test ends or the returned function is called.
 func (w *world) startDispatcher(o worldOptions) (stop func()) {
 	w.t.Helper()
+	tp := o.tracers.handoverTP()
+	registryOpts := append(asHandover(w.keys, o.registryInterceptors...), tracing.DialOptions(tp)...)
 	dopts := DispatcherOptions{
-		Registry:    registryv1.NewRegistryServiceClient(w.reg.Dial(asHandover(w.keys, o.registryInterceptors...)...)),
-		Logger:      zaptest.NewLogger(w.t, zaptest.Level(zap.ErrorLevel)),
-		MinBackoff:  10 * time.Millisecond,
-		MaxBackoff:  100 * time.Millisecond,
-		CallTimeout: 2 * time.Second,
+		Registry:       registryv1.NewRegistryServiceClient(w.reg.Dial(registryOpts...)),
+		Logger:         zaptest.NewLogger(w.t, zaptest.Level(zap.ErrorLevel)),
+		MinBackoff:     10 * time.Millisecond,
+		MaxBackoff:     100 * time.Millisecond,
+		CallTimeout:    2 * time.Second,
+		TracerProvider: tp,
 	}
 	if !o.noActivity {
 		dopts.Activity = activityv1.NewActivityServiceClient(w.act.Dial(asHandover(w.keys, o.activityInterceptors...)...))
@@ -192,6 +209,15 @@ func (w *world) startDispatcher(o worldOptions) (stop func()) {
 	}
 	w.t.Cleanup(stop)
 	return stop
+}
+
+// handoverTP is the handover service's tracer provider; nil when the
+// world is not traced.
+func (tr *tracers) handoverTP() trace.TracerProvider {
+	if tr == nil {
+		return nil
+	}
+	return tr.handover
 }
 
 // as returns a context whose calls carry a token for p.

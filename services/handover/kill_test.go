@@ -65,7 +65,7 @@ func killAfterCommit(t *testing.T, bin string, tc killCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newBackends(t, servicetest.KeysOf(priv))
+	w := newBackends(t, servicetest.KeysOf(priv), nil)
 
 	addrs := servicetest.FreeAddrs(t, 2)
 	grpcAddr, adminAddr := addrs[0], addrs[1]

@@ -84,10 +84,20 @@ type command struct {
 	// payload is the marshalled request: AssignRetireesRequest or
 	// CreateVenueRequest, with its idempotency key.
 	payload []byte
+	// trace is the W3C traceparent of the request that queued the
+	// command, so that its delivery joins that trace; empty when the
+	// request was not traced.
+	trace string
 }
 
-// commandVersion is the first byte of an encoded command.
-const commandVersion = 1
+// The first byte of an encoded command: its version. A command with a
+// trace is written as version 2, one without as version 1, as before
+// tracing, so that a store written with tracing off reads the same
+// everywhere.
+const (
+	commandVersion       = 1
+	commandVersionTraced = 2
+)
 
 // errBadCommand reports an outbox value that cannot be decoded.
 var errBadCommand = errors.New("malformed outbox command")
@@ -99,20 +109,29 @@ func idempotencyKey(handoverID string, kind commandKind, part string) string {
 }
 
 // encode writes the command as version, kind, length-prefixed handover id
-// and part, then the payload.
+// and part, in version 2 the length-prefixed trace, then the payload.
 func (c *command) encode() []byte {
-	b := make([]byte, 0, 2+2*binary.MaxVarintLen64+len(c.handoverID)+len(c.part)+len(c.payload))
-	b = append(b, commandVersion, byte(c.kind))
-	b = binary.AppendUvarint(b, uint64(len(c.handoverID)))
-	b = append(b, c.handoverID...)
-	b = binary.AppendUvarint(b, uint64(len(c.part)))
-	b = append(b, c.part...)
+	b := make([]byte, 0, 2+3*binary.MaxVarintLen64+len(c.handoverID)+len(c.part)+len(c.trace)+len(c.payload))
+	version := byte(commandVersion)
+	if c.trace != "" {
+		version = commandVersionTraced
+	}
+	b = append(b, version, byte(c.kind))
+	b = appendString(b, c.handoverID)
+	b = appendString(b, c.part)
+	if c.trace != "" {
+		b = appendString(b, c.trace)
+	}
 	return append(b, c.payload...)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // decodeCommand reads a command written by encode.
 func decodeCommand(seq uint64, v []byte) (*command, error) {
-	if len(v) < 2 || v[0] != commandVersion {
+	if len(v) < 2 || v[0] != commandVersion && v[0] != commandVersionTraced {
 		return nil, errBadCommand
 	}
 	c := &command{seq: seq, kind: commandKind(v[1])}
@@ -126,6 +145,11 @@ func decodeCommand(seq uint64, v []byte) (*command, error) {
 	}
 	if c.part, rest, err = readString(rest); err != nil {
 		return nil, err
+	}
+	if v[0] == commandVersionTraced {
+		if c.trace, rest, err = readString(rest); err != nil {
+			return nil, err
+		}
 	}
 	c.payload = append([]byte(nil), rest...)
 	return c, nil
@@ -204,8 +228,9 @@ func newCommand(id string, kind commandKind, part string, req proto.Message) (*c
 	return &command{kind: kind, handoverID: id, part: part, payload: payload}, nil
 }
 
-// enqueue appends cmds to their lanes under the next global sequences.
-func (w *txn) enqueue(cmds []*command) error {
+// enqueue appends cmds to their lanes under the next global sequences,
+// each carrying trace (see command.trace).
+func (w *txn) enqueue(cmds []*command, trace string) error {
 	meta := w.tx.Bucket(bucketMeta)
 	var seq uint64
 	if v := meta.Get(metaOutboxSeq); v != nil {
@@ -217,7 +242,7 @@ func (w *txn) enqueue(cmds []*command) error {
 	b := w.tx.Bucket(bucketOutbox)
 	for _, c := range cmds {
 		seq++
-		c.seq = seq
+		c.seq, c.trace = seq, trace
 		if err := b.Put(outboxKey(c.kind.lane(), seq), c.encode()); err != nil {
 			return err
 		}

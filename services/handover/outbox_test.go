@@ -598,6 +598,7 @@ func TestCommandCodec(t *testing.T) {
 	for _, c := range []*command{
 		{seq: 7, kind: kindAssignRetirees, handoverID: "H0000000000000001", part: "1", payload: []byte{1, 2, 3}},
 		{seq: 8, kind: kindCreateVenue, handoverID: "H0000000000000001", part: "P12"},
+		{seq: 9, kind: kindAssignRetirees, handoverID: "H1", part: "2", payload: []byte{4}, trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 	} {
 		got, err := decodeCommand(c.seq, c.encode())
 		if err != nil {
@@ -609,7 +610,8 @@ func TestCommandCodec(t *testing.T) {
 	}
 	for name, v := range map[string][]byte{
 		"empty":         nil,
-		"version":       {2, 1, 0, 0},
+		"version":       {3, 1, 0, 0},
+		"no trace":      {2, 1, 1, 'H', 1, '1'},
 		"kind":          {1, 9, 0, 0},
 		"short id":      {1, 1, 5, 'H'},
 		"missing part":  {1, 1, 1, 'H'},
@@ -628,6 +630,7 @@ func TestCommandCodec(t *testing.T) {
 func FuzzDecodeCommand(f *testing.F) {
 	f.Add((&command{kind: kindAssignRetirees, handoverID: "H0000000000000001", part: "1", payload: []byte("x")}).encode())
 	f.Add((&command{kind: kindCreateVenue, handoverID: "H1", part: "P2"}).encode())
+	f.Add((&command{kind: kindAssignRetirees, handoverID: "H1", part: "1", trace: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}).encode())
 	f.Add([]byte{1, 1, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		c, err := decodeCommand(1, v)

@@ -15,6 +15,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/handover/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
@@ -544,14 +545,14 @@ func (s *Server) InspectPremises(ctx context.Context, req *pb.InspectPremisesReq
 // CompleteHandover implements pb.HandoverServiceServer. The state change,
 // the commands for registry and activity, the obligations and the
 // communities' tasks are one transaction: the outbox delivers the
-// commands afterwards.
+// commands afterwards, each in the trace of this call.
 func (s *Server) CompleteHandover(ctx context.Context, req *pb.CompleteHandoverRequest) (*pb.CompleteHandoverResponse, error) {
 	h, err := s.takeStep(ctx, byReceiver, req.Id, req.Etag, nil, func(w *txn, cur *pb.Handover) (string, string, error) {
 		cmds, detail, err := complete(cur, w.now)
 		if err != nil {
 			return "", "", err
 		}
-		if err := w.enqueue(cmds); err != nil {
+		if err := w.enqueue(cmds, tracing.Traceparent(ctx)); err != nil {
 			return "", "", err
 		}
 		return actionCompleted, detail, w.afterComplete(cur)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -56,6 +57,10 @@ type StoreOptions struct {
 	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
 	// (0: 64).
 	MaxSignalWatchers int
+	// TracerProvider, when set, links the retiree projection's applies to
+	// the traces of registry's changes (see projection.Options); nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is the handover service's bbolt-backed storage: handovers with
@@ -103,8 +108,9 @@ func OpenStore(path string, o StoreOptions) (*Store, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	s.projection, err = projection.New(base.DB(), o.Registry, projection.Options{
-		Logger:  o.Logger.Named("projection"),
-		OnApply: s.applyRetiree,
+		Logger:         o.Logger.Named("projection"),
+		TracerProvider: o.TracerProvider,
+		OnApply:        s.applyRetiree,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.Close())

@@ -65,7 +65,7 @@ func TestStoreOutboxSurvivesReopen(t *testing.T) {
 			if err != nil {
 				return "", "", err
 			}
-			return actionCompleted, "done", w.enqueue(cmds)
+			return actionCompleted, "done", w.enqueue(cmds, "")
 		})
 		if err != nil {
 			t.Fatal(err)

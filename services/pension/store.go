@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -59,6 +60,10 @@ type StoreOptions struct {
 	// MaxSignalWatchers bounds the WatchWorkSignals streams open at once
 	// (0: 64).
 	MaxSignalWatchers int
+	// TracerProvider, when set, links the retiree projection's applies to
+	// the traces of registry's changes (see projection.Options); nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is the pension service's storage: payments with their superseded
@@ -111,10 +116,11 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 		return nil, errors.Join(err, base.Close())
 	}
 	s.proj, err = projection.New(base.DB(), o.Registry, projection.Options{
-		Logger:     o.Logger.Named("projection"),
-		MinBackoff: o.ProjectionMinBackoff,
-		MaxBackoff: o.ProjectionMaxBackoff,
-		OnApply:    s.applyRetiree,
+		Logger:         o.Logger.Named("projection"),
+		TracerProvider: o.TracerProvider,
+		MinBackoff:     o.ProjectionMinBackoff,
+		MaxBackoff:     o.ProjectionMaxBackoff,
+		OnApply:        s.applyRetiree,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.Close())

@@ -138,7 +138,7 @@ func (w *changeWriter) record(old, r *pb.Retiree, kind pb.ChangeKind, actor Acto
 	if err != nil {
 		return err
 	}
-	change := &pb.WatchRetireesResponse{Revision: apiRevision(rev), Kind: kind, Retiree: state, ChangeTime: ts}
+	change := &pb.WatchRetireesResponse{Revision: apiRevision(rev), Kind: kind, Retiree: state, ChangeTime: ts, Traceparent: actor.Traceparent}
 	if err := boltstore.PutProto(w.tx.Bucket(bucketChanges), boltstore.U64(rev), change); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/socmgmt/socmgmt/gateway"
 	"github.com/socmgmt/socmgmt/internal/logging"
 	"github.com/socmgmt/socmgmt/internal/procflags"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 
 	// Time zones and CA roots built in: the program runs on a scratch image.
 	_ "github.com/socmgmt/socmgmt/internal/selfcontained"
@@ -49,7 +50,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = logger.Sync() }() // at exit there is no one left to tell
-	return gateway.Run(ctx, cfg, logger)
+	tc, err := tracing.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	tp, err := tracing.Start(ctx, tc, "gateway")
+	if err != nil {
+		return err
+	}
+	cfg.TracerProvider = tp.TracerProvider()
+	err = gateway.Run(ctx, cfg, logger)
+	// The spans still queued go out within the shutdown timeout.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(err, tp.Shutdown(sctx))
 }
 
 // parseConfig reads flags, falling back to GATEWAY_* environment variables,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -28,6 +29,8 @@ type Options struct {
 	// Retention is the store's change-log retention; registry's default
 	// when zero.
 	Retention uint64
+	// TracerProvider traces registry's calls; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Registry is a running registry holding the fixture communities and
@@ -59,7 +62,7 @@ func Start(t testing.TB, o Options) *Registry {
 	// server stops before its store closes.
 	t.Cleanup(r.close)
 	r.Server = servicetest.Serve(t, servicetest.Options{
-		Name: "registry", Keys: o.Keys, TCP: true,
+		Name: "registry", Keys: o.Keys, TCP: true, TracerProvider: o.TracerProvider,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		Register: func(srv *grpcserver.Server) {
 			registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.NewServer(r.store, registry.ServerOptions{

@@ -4050,7 +4050,11 @@ type WatchRetireesResponse struct {
 	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
 	// The epoch of the change log the revision belongs to; a consumer
 	// stores it with its cursor and sends it back in WatchRetireesRequest.
-	Epoch         string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The W3C traceparent of the traced call that made the change, so that
+	// a consumer can link the work it does for the change to that call's
+	// trace; empty when the call was not traced, and on SNAPSHOT entries.
+	Traceparent   string `protobuf:"bytes,6,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4116,6 +4120,13 @@ func (x *WatchRetireesResponse) GetChangeTime() *timestamppb.Timestamp {
 func (x *WatchRetireesResponse) GetEpoch() string {
 	if x != nil {
 		return x.Epoch
+	}
+	return ""
+}
+
+func (x *WatchRetireesResponse) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -8101,14 +8112,15 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x04name\x18\v \x01(\tR\x04name\x12(\n" +
 	"\x10id_number_masked\x18\f \x01(\tR\x0eidNumberMasked\x12!\n" +
 	"\fphone_masked\x18\r \x01(\tR\vphoneMasked\x12.\n" +
-	"\x13status_effective_on\x18\x0e \x01(\tR\x11statusEffectiveOn\"\xf8\x01\n" +
+	"\x13status_effective_on\x18\x0e \x01(\tR\x11statusEffectiveOn\"\x9a\x02\n" +
 	"\x15WatchRetireesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.socmgmt.registry.v1.ChangeKindR\x04kind\x12;\n" +
 	"\aretiree\x18\x03 \x01(\v2!.socmgmt.registry.v1.RetireeStateR\aretiree\x12;\n" +
 	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"changeTime\x12\x14\n" +
-	"\x05epoch\x18\x05 \x01(\tR\x05epoch\"\xe2\x01\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\x12 \n" +
+	"\vtraceparent\x18\x06 \x01(\tR\vtraceparent\"\xe2\x01\n" +
 	"\x15AssignRetireesRequest\x12\x1f\n" +
 	"\vrequest_key\x18\x01 \x01(\tR\n" +
 	"requestKey\x12\x1f\n" +

@@ -39,9 +39,10 @@ func run(ctx context.Context, cfg *activity.Config, log *zap.Logger) error {
 				return nil, err
 			}
 			return activity.OpenStore(cfg.DBPath(), registry, activity.StoreOptions{
-				Logger:       log,
-				DurableReads: cfg.AuditDurableReads,
-				Checkpoints:  checkpoints,
+				TracerProvider: cfg.TracerProvider,
+				Logger:         log,
+				DurableReads:   cfg.AuditDurableReads,
+				Checkpoints:    checkpoints,
 
 				SignalRetention: cfg.SignalRetention,
 			})

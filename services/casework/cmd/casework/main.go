@@ -119,12 +119,13 @@ func openStore(cfg *casework.Config, log *zap.Logger, registry registryv1.Regist
 		return nil, err
 	}
 	return casework.OpenStore(cfg.DBPath(), registry, casework.StoreOptions{
-		Logger:       log,
-		DurableReads: cfg.AuditDurableReads,
-		Checkpoints:  checkpoints,
-		AtRiskShare:  cfg.AtRiskShare,
-		Calendar:     calendar,
-		Messages:     messages,
+		TracerProvider: cfg.TracerProvider,
+		Logger:         log,
+		DurableReads:   cfg.AuditDurableReads,
+		Checkpoints:    checkpoints,
+		AtRiskShare:    cfg.AtRiskShare,
+		Calendar:       calendar,
+		Messages:       messages,
 	})
 }
 

@@ -38,7 +38,7 @@ func run(ctx context.Context, cfg *handover.Config, log *zap.Logger) error {
 			if err != nil {
 				return nil, err
 			}
-			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{Logger: log, Registry: up.registry, Calendar: calendar, SignalRetention: cfg.SignalRetention})
+			return handover.OpenStore(cfg.DBPath(), handover.StoreOptions{TracerProvider: cfg.TracerProvider, Logger: log, Registry: up.registry, Calendar: calendar, SignalRetention: cfg.SignalRetention})
 		},
 		Setup: func(srv *grpcserver.Server, store *handover.Store) ([]grpcserver.Task, error) {
 			return setup(srv, cfg, store, up, log)
@@ -125,5 +125,7 @@ func newDispatcher(cfg *handover.Config, store *handover.Store, up *upstreams, l
 		Logger:     log.Named("outbox"),
 		MinBackoff: cfg.OutboxMinBackoff,
 		MaxBackoff: cfg.OutboxMaxBackoff,
+		// The connections carry the trace on (ServiceConfig.Dial).
+		TracerProvider: cfg.TracerProvider,
 	})
 }

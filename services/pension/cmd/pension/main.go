@@ -46,11 +46,12 @@ func run(ctx context.Context, cfg *pension.Config, log *zap.Logger) error {
 				return nil, err
 			}
 			return pension.OpenStore(cfg.DBPath(), keyer, pension.StoreOptions{
-				Logger:       log,
-				DurableReads: cfg.AuditDurableReads,
-				Registry:     registryv1.NewRegistryServiceClient(conn),
-				Checkpoints:  checkpoints,
-				DataKeys:     dataKeys,
+				TracerProvider: cfg.TracerProvider,
+				Logger:         log,
+				DurableReads:   cfg.AuditDurableReads,
+				Registry:       registryv1.NewRegistryServiceClient(conn),
+				Checkpoints:    checkpoints,
+				DataKeys:       dataKeys,
 
 				SignalRetention: cfg.SignalRetention,
 				AmountDropShare: cfg.AmountDropShare,
