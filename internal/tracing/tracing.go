@@ -126,7 +126,9 @@ type Provider struct {
 // go to the OTLP/HTTP exporter through a batch span processor; otherwise
 // the Provider is off. The exporter connects when it first sends, so a
 // collector that is down does not stop the program.
-func Start(ctx context.Context, c Config, service string) (*Provider, error) {
+//
+// opts come after the provider's own: the gateway passes EdgeSampler.
+func Start(ctx context.Context, c Config, service string, opts ...sdktrace.TracerProviderOption) (*Provider, error) {
 	if !c.Enabled() {
 		return &Provider{}, nil
 	}
@@ -134,7 +136,18 @@ func Start(ctx context.Context, c Config, service string) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
-	return &Provider{sdk: NewTracerProvider(service, c.Ratio, sdktrace.WithBatcher(exp))}, nil
+	return &Provider{sdk: NewTracerProvider(service, c.Ratio, append([]sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp)}, opts...)...)}, nil
+}
+
+// EdgeSampler is the sampler of a program that faces callers it does not
+// trust, the gateway: it continues a caller's trace (the trace id, the
+// parent) but takes its own decision, the share ratio, whatever the
+// caller's sampled flag says, so that a client cannot make every request
+// traced. The services behind it follow the decision it passes on.
+func EdgeSampler(ratio float64) sdktrace.TracerProviderOption {
+	own := sdktrace.TraceIDRatioBased(ratio)
+	return sdktrace.WithSampler(sampler{sdktrace.ParentBased(own,
+		sdktrace.WithRemoteParentSampled(own), sdktrace.WithRemoteParentNotSampled(own))})
 }
 
 // NewTracerProvider is the SDK's tracer provider for service with opts

@@ -177,3 +177,35 @@ func TestStartExportsAndFlushes(t *testing.T) {
 		t.Error("no spans reached the collector by the end of Shutdown")
 	}
 }
+
+// TestEdgeSampler: at the edge a caller's sampled flag does not decide;
+// the trace id and the parent are still continued.
+func TestEdgeSampler(t *testing.T) {
+	t.Parallel()
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	edge := NewTracerProvider("gateway", 0, EdgeSampler(0)).Tracer("t")
+	_, sp := edge.Start(ContextWithTraceparent(context.Background(), parent), "serve", trace.WithSpanKind(trace.SpanKindServer))
+	if sp.SpanContext().IsSampled() {
+		t.Error("ratio 0 at the edge: a caller's sampled flag still made the span sampled")
+	}
+	if got := sp.SpanContext().TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("trace id %s, want the caller's", got)
+	}
+	all := NewTracerProvider("gateway", 1, EdgeSampler(1)).Tracer("t")
+	ctx, sp := all.Start(ContextWithTraceparent(context.Background(), strings.TrimSuffix(parent, "01")+"00"), "serve", trace.WithSpanKind(trace.SpanKindServer))
+	if !sp.SpanContext().IsSampled() {
+		t.Error("ratio 1 at the edge: a caller's unsampled flag dropped the span")
+	}
+	if _, call := all.Start(ctx, "call", trace.WithSpanKind(trace.SpanKindClient)); !call.SpanContext().IsSampled() {
+		t.Error("a client span under the edge's sampled span is not sampled")
+	}
+}
+
+func TestSpanMethod(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"GET": "GET", "DELETE": "DELETE", "PROPFIND": "HTTP", "X-anything-a-client-sends": "HTTP"} {
+		if got := spanMethod(in); got != want {
+			t.Errorf("spanMethod(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -91,7 +91,7 @@ var (
 var storageSchema = boltstore.Schema{
 	Meta:    bucketMeta,
 	Buckets: allBuckets,
-	Version: 5,
+	Version: 6,
 	Migrations: []boltstore.Migration{
 		boltstore.RecordFirstVersion,
 		{From: 1, To: 2, Name: "index obligations by retiree", Apply: migrateIndexObligations},
@@ -104,6 +104,11 @@ var storageSchema = boltstore.Schema{
 		{From: 4, To: 5, Name: "the work-signal feed of tasks and receive steps", Apply: func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(metaSignalBackfill, []byte{1})
 		}},
+		// Nothing to convert: version 6 may hold outbox commands encoded
+		// with their trace context (commandVersionTraced), which a build of
+		// version 5 cannot read; the step makes such a build refuse the
+		// file at open instead of stalling its outbox on the first one.
+		{From: 5, To: 6, Name: "outbox commands may carry their trace context", Apply: func(*bolt.Tx) error { return nil }},
 	},
 }
 

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tp, err := tracing.Start(ctx, tc, "gateway")
+	tp, err := tracing.Start(ctx, tc, "gateway", tracing.EdgeSampler(tc.Ratio))
 	if err != nil {
 		return err
 	}
