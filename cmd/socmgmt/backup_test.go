@@ -182,7 +182,7 @@ func TestBackupOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(adminhttptest.FromAnotherMachine(backupAdmin(t, pub, 5000, nil)))
-	if srv.TLS, err = (tlsfiles.Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig(); err != nil {
+	if srv.TLS, err = (tlsfiles.Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig([]string{"backup"}); err != nil {
 		t.Fatal(err)
 	}
 	srv.StartTLS()

@@ -35,7 +35,7 @@ func TestAdminRoutesOverTLS(t *testing.T) {
 		Verifier: authn.NewVerifier(pub),
 	})
 	srv := httptest.NewUnstartedServer(adminhttptest.FromAnotherMachine(h))
-	if srv.TLS, err = (tlsfiles.Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig(); err != nil {
+	if srv.TLS, err = (tlsfiles.Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig([]string{"backup"}); err != nil {
 		t.Fatal(err)
 	}
 	srv.StartTLS()
@@ -73,8 +73,13 @@ func TestAdminRoutesOverTLS(t *testing.T) {
 		})
 	}
 
-	// A certificate of another CA is refused in the handshake: it never
+	// A certificate of the stack's CA with another name (a program's own)
+	// is refused in the handshake, as is one of another CA: neither
 	// reaches a route, not even /metrics.
+	program := tlsfiles.Client{CAFile: d.CA(), CertFile: d.Cert("registry"), KeyFile: d.Key("registry")}
+	if code, err := tlsGet(t, program, srv.URL+"/debug/backup", admin); err == nil {
+		t.Errorf("a program's certificate (not named in the admin client names) got HTTP %d, want a failed handshake", code)
+	}
 	intruder := tlsfiles.Client{CAFile: d.CA(), CertFile: other.Cert("intruder"), KeyFile: other.Key("intruder")}
 	if code, err := tlsGet(t, intruder, srv.URL+"/metrics", ""); err == nil {
 		t.Errorf("a certificate of another CA got HTTP %d, want a failed handshake", code)

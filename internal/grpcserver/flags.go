@@ -3,6 +3,7 @@ package grpcserver
 import (
 	"errors"
 	"flag"
+	"strings"
 	"time"
 
 	"github.com/socmgmt/socmgmt/internal/logging"
@@ -35,6 +36,10 @@ type Flags struct {
 	// with an admin token still. Off, the admin port is plain HTTP and
 	// its admin routes answer loopback callers only.
 	AdminTLS bool
+	// AdminClientNames are the names (a certificate's common name or DNS
+	// name) whose client certificates AdminTLS admits; the CA vouches for
+	// every program, and only these may fetch a backup from elsewhere.
+	AdminClientNames []string
 }
 
 // ApplyRuntime applies the runtime settings among the flags. Mains call it
@@ -54,7 +59,17 @@ func (f *Flags) Register(fs *flag.FlagSet, defaultGRPC, defaultAdmin string) {
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long a shutdown waits for in-flight calls before cancelling them")
 	fs.IntVar(&f.GCPercent, "gc-percent", procflags.DefaultGCPercent, "garbage collector target percentage (as GOGC; 0 keeps the runtime's setting)")
 	f.TLS.Register(fs, "the gRPC port")
-	fs.BoolVar(&f.AdminTLS, "admin-tls", false, "serve the admin port over TLS too, with --tls-cert; a client certificate of --tls-client-ca then admits a caller from another machine to the admin routes (with an admin token), e.g. a backup job")
+	fs.BoolVar(&f.AdminTLS, "admin-tls", false, "serve the admin port over TLS too, with --tls-cert; a client certificate of --tls-client-ca named in --admin-client-names then admits a caller from another machine to the admin routes (with an admin token), e.g. a backup job")
+	f.AdminClientNames = []string{"backup"}
+	fs.Func("admin-client-names", "comma-separated `names` (a certificate's common name or DNS name) whose client certificates --admin-tls admits; a certificate of any other name fails the handshake (default backup)", func(v string) error {
+		f.AdminClientNames = nil
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				f.AdminClientNames = append(f.AdminClientNames, n)
+			}
+		}
+		return nil
+	})
 }
 
 // Validate checks the settings that every socmgmt program shares (see
@@ -74,6 +89,9 @@ func (f *Flags) Validate() error {
 	problems = append(problems, f.TLS.Problems()...)
 	if f.AdminTLS && !f.TLS.Enabled() {
 		problems = append(problems, "--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate")
+	}
+	if f.AdminTLS && len(f.AdminClientNames) == 0 {
+		problems = append(problems, "--admin-client-names is empty: --admin-tls would admit no client certificate")
 	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {

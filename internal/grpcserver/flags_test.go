@@ -21,12 +21,12 @@ func TestFlagsRegister(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent},
+			want: Flags{GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "json", LogLevel: "info", ShutdownTimeout: DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent, AdminClientNames: []string{"backup"}},
 		},
 		{
 			name: "all set",
-			args: []string{"-grpc-addr=:1", "-admin-addr=", "-log-format=console", "-log-level=debug", "-shutdown-timeout=3s", "-gc-percent=150"},
-			want: Flags{GRPCAddr: ":1", AdminAddr: "", LogFormat: "console", LogLevel: "debug", ShutdownTimeout: 3 * time.Second, GCPercent: 150},
+			args: []string{"-grpc-addr=:1", "-admin-addr=", "-log-format=console", "-log-level=debug", "-shutdown-timeout=3s", "-gc-percent=150", "-admin-tls", "-admin-client-names=ops"},
+			want: Flags{GRPCAddr: ":1", AdminAddr: "", LogFormat: "console", LogLevel: "debug", ShutdownTimeout: 3 * time.Second, GCPercent: 150, AdminTLS: true, AdminClientNames: []string{"ops"}},
 		},
 	}
 	for _, tc := range tests {
@@ -59,6 +59,9 @@ func TestFlagsValidate(t *testing.T) {
 		{name: "admin port over TLS", args: []string{"-admin-tls", "-tls-cert=c.pem", "-tls-key=k.pem", "-tls-client-ca=ca.pem"}},
 		{name: "admin port over TLS without a certificate", args: []string{"-admin-tls"}, want: []string{
 			"--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate",
+		}},
+		{name: "admin port over TLS admitting no certificate", args: []string{"-admin-tls", "-tls-cert=c.pem", "-tls-key=k.pem", "-tls-client-ca=ca.pem", "-admin-client-names= , "}, want: []string{
+			"--admin-client-names is empty: --admin-tls would admit no client certificate",
 		}},
 		{name: "collector off", args: []string{"-gc-percent=-1"}, want: []string{"--gc-percent must not be negative (0 keeps the runtime's setting)"}},
 	}

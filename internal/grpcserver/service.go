@@ -199,7 +199,7 @@ func (c *ServiceConfig) tlsConfigs() (serverTLS, error) {
 		return t, err
 	}
 	if c.Server.AdminTLS {
-		t.admin, err = c.Server.TLS.AdminConfig()
+		t.admin, err = c.Server.TLS.AdminConfig(c.Server.AdminClientNames)
 	}
 	return t, err
 }

@@ -470,6 +470,7 @@ func TestServiceAdminTLS(t *testing.T) {
 	c.Server.AdminAddr = freeAddr(t)
 	c.Server.TLS = tlsfiles.Server{CertFile: pki.Cert("test"), KeyFile: pki.Key("test"), ClientCAFile: pki.CA()}
 	c.Server.AdminTLS = true
+	c.Server.AdminClientNames = []string{"cli"}
 	startService(t, c)
 
 	cfg, err := (tlsfiles.Client{CAFile: pki.CA()}).Config()

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -95,17 +96,35 @@ func (s Server) Config() (*tls.Config, error) {
 // client offers one but not required, so that a metrics scraper or a
 // kubelet probe without one still reaches /metrics and /healthz, while
 // the admin routes answer only a client whose certificate verified
-// (adminhttp.Trusted). A certificate that does not verify fails the
-// handshake. Nil when TLS is not Enabled.
-func (s Server) AdminConfig() (*tls.Config, error) {
+// (adminhttp.Trusted). Only a certificate naming one of clientNames (its
+// common name or a DNS name) is admitted: the stack's CA also vouches for
+// every program, and the gateway's certificate, say, must not open
+// another program's backups. Any other certificate, or one that does not
+// verify, fails the handshake. Nil when TLS is not Enabled.
+func (s Server) AdminConfig(clientNames []string) (*tls.Config, error) {
 	cfg, err := s.Config()
 	if err != nil || cfg == nil {
 		return nil, err
 	}
 	if cfg.ClientCAs != nil {
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.VerifiedChains) == 0 || namesOneOf(cs.VerifiedChains[0][0], clientNames) {
+				return nil
+			}
+			return errors.New("tlsfiles: the admin port admits no client certificate of that name")
+		}
 	}
 	return cfg, nil
+}
+
+// namesOneOf reports whether cert's common name or one of its DNS names
+// is in names.
+func namesOneOf(cert *x509.Certificate, names []string) bool {
+	if slices.Contains(names, cert.Subject.CommonName) {
+		return true
+	}
+	return slices.ContainsFunc(cert.DNSNames, func(n string) bool { return slices.Contains(names, n) })
 }
 
 // Client is the TLS of a program's connections to other programs.
