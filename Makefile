@@ -93,8 +93,8 @@ bench: build ## Run the Go benchmarks and the load harness; prints the figures t
 	$(GO) test -run='^$$' -bench='^BenchmarkConsoleFirstScreen$$' -benchtime=1x ./test/e2e/
 
 # The city of issue 18: grown to each of CITY_SIZES retirees in turn and
-# measured at each. At 2,000,000 it takes an hour or more and some 40 GB
-# of disk under $$TMPDIR; not in CI, not in make bench.
+# measured at each. At 2,000,000 it takes about an hour and some 30 GB
+# of disk under $TMPDIR; not in CI, not in make bench.
 CITY_SIZES   ?= 200000,500000,1000000,2000000
 CITY_TIMEOUT ?= 4h
 
