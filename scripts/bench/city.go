@@ -240,12 +240,13 @@ func (c *city) importRoster(ctx context.Context, from, to int) (time.Duration, e
 	start := time.Now()
 	for lo := from; lo < to; lo += cityChunk {
 		n := min(cityChunk, to-lo)
-		var genErr error
-		var once sync.Once
+		// The records are made on streamImport's sending goroutine, which
+		// may still run when a failed stream returns.
+		var genErr atomic.Pointer[error]
 		record := func(i int) *registryv1.RetireeRecord {
 			r, err := benchRetiree(lo+i, c.communities, c.enterprises)
 			if err != nil {
-				once.Do(func() { genErr = err })
+				genErr.CompareAndSwap(nil, &err)
 				return &registryv1.RetireeRecord{Index: int64(i + 1)}
 			}
 			r.CommunityId = c.communities[cityCommunity(lo+i)]
@@ -253,7 +254,10 @@ func (c *city) importRoster(ctx context.Context, from, to int) (time.Duration, e
 		}
 		c.h.log.Printf("city: importing retirees %s to %s", formatCount(int64(lo)), formatCount(int64(lo+n)))
 		_, err := streamImport(ctx, rosterStream(c.registry, record), "city-roster-"+strconv.Itoa(lo), n)
-		if err := errors.Join(err, genErr); err != nil {
+		if p := genErr.Load(); p != nil {
+			err = errors.Join(err, *p)
+		}
+		if err != nil {
 			return 0, err
 		}
 	}
