@@ -48,7 +48,7 @@ func caseworkScenario(ctx context.Context, h *harness) ([]row, error) {
 		return nil, err
 	}
 	defer closeAll(rconns)
-	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(rconns[0]))
+	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(rconns[0]), seedCommunities)
 	if err != nil {
 		return nil, err
 	}

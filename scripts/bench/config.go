@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,6 +44,10 @@ type config struct {
 	Reps int
 	// Keep leaves the temporary directory (data and logs) in place.
 	Keep bool
+	// CitySizes are the sizes, in retirees, at which the city scenario
+	// measures its city, smallest first; it grows the city from one to
+	// the next.
+	CitySizes []int
 	// TLS runs every gRPC connection, the reference server's too, with
 	// mutual TLS, as make run does; false runs them plaintext.
 	TLS bool
@@ -55,7 +61,15 @@ const (
 	maxConns       = 64
 	maxWatchers    = 10_000
 	maxReps        = 20
+	// minCitySize gives each of the city's communities a few retirees;
+	// maxCitySize is the largest city the issue names, within what the
+	// ID-number generator can tell apart (benchRetiree).
+	minCitySize = 6_000
+	maxCitySize = 3_000_000
 )
+
+// defaultCitySizes are the sizes issue 18 asks the city to be measured at.
+const defaultCitySizes = "200000,500000,1000000,2000000"
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var c config
@@ -71,8 +85,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Reps, "reps", 3, "repetitions of the registry's figures (bare, direct, paced, gateway), each with its reference; the table shows median (min–max)")
 	fs.IntVar(&c.Watchers, "watchers", 1000, "idle WatchRetirees streams the watchers scenario opens")
 	fs.DurationVar(&c.Timeout, "timeout", 45*time.Minute, "bound on the whole run")
-	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all")
+	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all (every one but city, which runs only when named)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
+	citySizes := fs.String("city-sizes", defaultCitySizes, "comma-separated sizes, in retirees, at which the city scenario measures its city, smallest first")
 	fs.BoolVar(&c.TLS, "tls", true, "run every gRPC connection with mutual TLS, as make run does, the bare reference server's too (--tls=false: plaintext)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: bench [flags]\n\nStarts the built programs on loopback ports, loads them and prints the\nfigures of DESIGN.md's Performance section as a markdown table.\n\n")
@@ -84,7 +99,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return c, c.validate()
+	sizes, sizesErr := parseCitySizes(*citySizes)
+	c.CitySizes = sizes
+	return c, errors.Join(sizesErr, c.validate())
 }
 
 // validate checks every flag and reports all that are wrong at once.
@@ -117,10 +134,40 @@ func (c config) validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
 	}
+	if len(c.CitySizes) == 0 && slices.Contains(strings.Split(c.Scenarios, ","), "city") {
+		errs = append(errs, errors.New("--city-sizes: the city scenario needs at least one size"))
+	}
 	for _, name := range strings.Split(c.Scenarios, ",") {
 		if name = strings.TrimSpace(name); name != "all" && findScenario(name) == nil {
 			errs = append(errs, fmt.Errorf("--scenarios: unknown scenario %q", name))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxCitySizes bounds how many sizes one run measures.
+const maxCitySizes = 8
+
+// parseCitySizes reads --city-sizes: comma-separated whole numbers of
+// retirees, each between minCitySize and maxCitySize, strictly growing
+// (the city grows from one to the next), at most maxCitySizes of them.
+func parseCitySizes(list string) ([]int, error) {
+	fields := strings.Split(list, ",")
+	if len(fields) > maxCitySizes {
+		return nil, fmt.Errorf("--city-sizes: %d sizes, at most %d", len(fields), maxCitySizes)
+	}
+	sizes := make([]int, 0, len(fields))
+	for _, f := range fields {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("--city-sizes: %q is not a whole number", strings.TrimSpace(f))
+		case n < minCitySize || n > maxCitySize:
+			return nil, fmt.Errorf("--city-sizes: %d must be between %d and %d", n, minCitySize, maxCitySize)
+		case len(sizes) > 0 && n <= sizes[len(sizes)-1]:
+			return nil, fmt.Errorf("--city-sizes: %d after %d: sizes must grow", n, sizes[len(sizes)-1])
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }

@@ -45,6 +45,9 @@ const (
 type harness struct {
 	cfg config
 	log *log.Logger
+	// out is where a scenario that prints a table of its own (city)
+	// prints it.
+	out io.Writer
 	// dir is the temporary directory; every child's files are under it.
 	dir string
 	// tokenKey and idKey are the key files the services are started with;
@@ -362,6 +365,29 @@ func scrapeMetric(ctx context.Context, url, name string) (float64, error) {
 const maxMetricsBytes = 16 << 20
 
 var errNoMetric = errors.New("metric not found")
+
+// metricSum adds up every sample of name in a Prometheus text exposition,
+// whatever its labels: a counter's total over its label values.
+func metricSum(r io.Reader, name string) (float64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var sum float64
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if series, _, _ := strings.Cut(fields[0], "{"); series != name {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric %s: %w", name, err)
+		}
+		sum += v
+	}
+	return sum, sc.Err()
+}
 
 // metricValue finds the unlabelled sample name in a Prometheus text
 // exposition and returns its value.

@@ -213,3 +213,26 @@ func TestStoreKeyArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricSum(t *testing.T) {
+	page := `# HELP socmgmt_grpc_requests_total Calls.
+# TYPE socmgmt_grpc_requests_total counter
+socmgmt_grpc_requests_total{code="OK",method="GetRetiree"} 1200
+socmgmt_grpc_requests_total{code="NotFound",method="GetRetiree"} 3
+socmgmt_grpc_requests_totally 99
+socmgmt_grpc_requests_total 7
+`
+	got, err := metricSum(strings.NewReader(page), "socmgmt_grpc_requests_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 1210 {
+		t.Errorf("metricSum = %v, want 1210", got)
+	}
+	if got, err := metricSum(strings.NewReader(page), "nothing_here"); err != nil || got != 0 {
+		t.Errorf("metricSum of an absent metric = %v, %v; want 0", got, err)
+	}
+	if _, err := metricSum(strings.NewReader("m{a=\"b\"} x\n"), "m"); err == nil {
+		t.Error("metricSum of a malformed value succeeded")
+	}
+}

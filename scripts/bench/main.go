@@ -56,6 +56,7 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) (er
 		return err
 	}
 	defer func() { err = errors.Join(err, h.close(err != nil)) }()
+	h.out = out
 
 	var rows []row
 	for _, sc := range selectScenarios(cfg.Scenarios) {

@@ -27,7 +27,7 @@ const (
 	// overdue.
 	overdueCertifiedShare = 0.9
 	// overduePage is the page size a clerk's list asks for.
-	overduePage = 100
+	overduePage int32 = 100
 )
 
 // overdueScenario measures ListOverdueCertifications of a community of
@@ -49,7 +49,7 @@ func overdueScenario(ctx context.Context, h *harness) ([]row, error) {
 		return nil, err
 	}
 	defer closeAll(rconns)
-	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(rconns[0]))
+	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(rconns[0]), seedCommunities)
 	if err != nil {
 		return nil, err
 	}
@@ -140,19 +140,7 @@ func countOverdue(ctx context.Context, client pensionv1.PensionServiceClient, co
 // measureOverdue measures pages of the overdue list of community, which
 // holds overdue retirees, read one after another by one client.
 func (h *harness) measureOverdue(ctx context.Context, client pensionv1.PensionServiceClient, community string, overdue int) row {
-	token := ""
-	list := runLoad(ctx, h.oneClient(), func(int) caller {
-		return func(ctx context.Context) error {
-			resp, err := client.ListOverdueCertifications(ctx, &pensionv1.ListOverdueCertificationsRequest{
-				CommunityId: community, PageSize: overduePage, PageToken: token,
-			})
-			if err == nil && len(resp.Overdue) == 0 {
-				err = errors.New("an empty page of the overdue list")
-			}
-			token = resp.GetNextPageToken()
-			return err
-		}
-	})
+	list := runLoad(ctx, h.oneClient(), pageWalker(overduePages(client, community, overduePage), false))
 	r := measuredRow(fmt.Sprintf("pension ListOverdueCertifications, a community of %s retirees, %s overdue, pages of %d in turn, 1 client (each read audited)",
 		formatCount(overdueRetirees), formatCount(int64(overdue)), overduePage), list)
 	if err := list.Err(); err != nil {
@@ -163,4 +151,43 @@ func (h *harness) measureOverdue(ctx context.Context, client pensionv1.PensionSe
 	r.Goal = fmt.Sprintf("p99 ≤ %g ms", float64(goalOverdueP99)/float64(time.Millisecond))
 	r.Result = verdict(list.P99 <= goalOverdueP99)
 	return r
+}
+
+// overduePages reads pages of size of community's overdue list.
+func overduePages(client pensionv1.PensionServiceClient, community string, size int32) pageFetch {
+	return func(ctx context.Context, token string) (string, int, error) {
+		resp, err := client.ListOverdueCertifications(ctx, &pensionv1.ListOverdueCertificationsRequest{
+			CommunityId: community, PageSize: size, PageToken: token,
+		})
+		return resp.GetNextPageToken(), len(resp.GetOverdue()), err
+	}
+}
+
+// pageFetch reads the page of a list after token and returns the next
+// page's token, empty after the last page, and how many entries the page
+// held.
+type pageFetch func(ctx context.Context, token string) (next string, entries int, err error)
+
+var errEmptyPage = errors.New("an empty page")
+
+// pageWalker is the caller of one client that reads a list's pages one
+// after another, and from the start again after the last, as a clerk
+// pages through it. A page with no entries is an error unless allowEmpty:
+// a list filtered by what no index holds may return empty pages that
+// only carry the next token.
+func pageWalker(fetch pageFetch, allowEmpty bool) func(int) caller {
+	return func(int) caller {
+		token := ""
+		return func(ctx context.Context) error {
+			next, n, err := fetch(ctx, token)
+			if err != nil {
+				return err
+			}
+			if n == 0 && !allowEmpty {
+				return errEmptyPage
+			}
+			token = next
+			return nil
+		}
+	}
 }

@@ -132,7 +132,7 @@ func (h *harness) measureImport(ctx context.Context, client pensionv1.PensionSer
 	}
 
 	h.log.Printf("streaming %s payment records", formatCount(importRecords))
-	rate, err := streamImport(ctx, paymentStream(client, record), importBatch)
+	rate, err := streamImport(ctx, paymentStream(client, record), importBatch, importRecords)
 	if err != nil {
 		return nil, err
 	}
@@ -249,16 +249,18 @@ func benchPayment(index int64, idNumber string, month benchMonth, banks []string
 }
 
 // importStream is one import RPC as the bench drives it, whatever its
-// record type: open starts a stream, send sends the header (for i < 0) or
-// record i, and the stream's answers are acknowledgements or a summary.
+// record type: open starts a stream, which sends a header and then
+// records, and whose answers are acknowledgements or a summary.
 type importStream struct {
 	open func(ctx context.Context) (importClient, error)
 }
 
 // importClient is one open import stream.
 type importClient interface {
-	// send sends the header with the batch id (i < 0) or record i.
-	send(batch string, i int) error
+	// sendHeader sends the header of batch, which holds records records.
+	sendHeader(batch string, records int) error
+	// send sends record i, from 0.
+	send(i int) error
 	closeSend() error
 	// recv returns the next acknowledgement or the summary.
 	recv() (*pensionv1.ImportAck, *pensionv1.ImportSummary, error)
@@ -272,12 +274,11 @@ type grpcImport[Req, Resp any] struct {
 	answer func(*Resp) (*pensionv1.ImportAck, *pensionv1.ImportSummary)
 }
 
-func (g grpcImport[Req, Resp]) send(batch string, i int) error {
-	if i < 0 {
-		return g.stream.Send(g.header(&pensionv1.ImportHeader{BatchId: batch, FormatVersion: 1, ExpectedRecords: importRecords}))
-	}
-	return g.stream.Send(g.record(i))
+func (g grpcImport[Req, Resp]) sendHeader(batch string, records int) error {
+	return g.stream.Send(g.header(&pensionv1.ImportHeader{BatchId: batch, FormatVersion: 1, ExpectedRecords: int64(records)}))
 }
+
+func (g grpcImport[Req, Resp]) send(i int) error { return g.stream.Send(g.record(i)) }
 
 func (g grpcImport[Req, Resp]) closeSend() error { return g.stream.CloseSend() }
 
@@ -329,9 +330,10 @@ func certificationStream(client pensionv1.PensionServiceClient, record func(i in
 	}}
 }
 
-// streamImport sends importRecords records on one stream and returns the
-// rate from the first send to the summary, which follows the last commit.
-func streamImport(ctx context.Context, s importStream, batch string) (float64, error) {
+// streamImport sends records records, 0 to records-1, as batch on one
+// stream and returns the rate from the first send to the summary, which
+// follows the last commit.
+func streamImport(ctx context.Context, s importStream, batch string, records int) (float64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := s.open(ctx)
@@ -341,9 +343,9 @@ func streamImport(ctx context.Context, s importStream, batch string) (float64, e
 	start := time.Now()
 	sendErr := make(chan error, 1)
 	go func() {
-		err := stream.send(batch, -1)
-		for i := 0; i < importRecords && err == nil; i++ {
-			err = stream.send(batch, i)
+		err := stream.sendHeader(batch, records)
+		for i := 0; i < records && err == nil; i++ {
+			err = stream.send(i)
 		}
 		if err == nil {
 			err = stream.closeSend()
@@ -366,10 +368,10 @@ func streamImport(ctx context.Context, s importStream, batch string) (float64, e
 			if err := <-sendErr; err != nil {
 				return 0, err
 			}
-			if sum.Accepted != importRecords {
-				return 0, fmt.Errorf("import: %d of %d records accepted", sum.Accepted, importRecords)
+			if sum.Accepted != int64(records) {
+				return 0, fmt.Errorf("import: %d of %d records accepted", sum.Accepted, records)
 			}
-			return float64(importRecords) / elapsed.Seconds(), nil
+			return float64(records) / elapsed.Seconds(), nil
 		}
 	}
 }
@@ -444,7 +446,7 @@ func (h *harness) measureCertificationImport(ctx context.Context, client pension
 		}
 	}
 	h.log.Printf("streaming %s certification records", formatCount(importRecords))
-	rate, err := streamImport(ctx, certificationStream(client, record), certificationsBatch)
+	rate, err := streamImport(ctx, certificationStream(client, record), certificationsBatch, importRecords)
 	if err != nil {
 		return nil, err
 	}

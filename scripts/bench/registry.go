@@ -98,6 +98,17 @@ type registryRep struct {
 // registryRepetition measures the reference, registry directly, at half
 // that rate and through the gateway, one after the other.
 func (h *harness) registryRepetition(ctx context.Context, reg *loadedRegistry) (registryRep, error) {
+	rep, err := h.directRepetition(ctx, reg)
+	if err != nil {
+		return rep, err
+	}
+	rep.gateway, rep.gatewayRan, err = h.measureGateway(ctx, reg.grpcAddr, reg.ids)
+	return rep, err
+}
+
+// directRepetition measures the reference, registry directly and at half
+// that rate, one after the other.
+func (h *harness) directRepetition(ctx context.Context, reg *loadedRegistry) (registryRep, error) {
 	var rep registryRep
 	var err error
 	if rep.bare, rep.size, err = h.measureBare(ctx, reg.conns[0], reg.ids); err != nil {
@@ -108,10 +119,7 @@ func (h *harness) registryRepetition(ctx context.Context, reg *loadedRegistry) (
 		return rep, fmt.Errorf("registry GetRetiree: %w", err)
 	}
 	rep.halfOffered = rep.direct.Rate() / 2
-	if rep.half, err = h.measureHalfRate(ctx, reg, rep.halfOffered); err != nil {
-		return rep, err
-	}
-	rep.gateway, rep.gatewayRan, err = h.measureGateway(ctx, reg.grpcAddr, reg.ids)
+	rep.half, err = h.measureHalfRate(ctx, reg, rep.halfOffered)
 	return rep, err
 }
 
@@ -250,6 +258,8 @@ func (h *harness) startRegistry(ctx context.Context, args ...string) (*servicePr
 type serviceProc struct {
 	child               *child
 	grpcAddr, adminAddr string
+	// dataDir is the directory the service keeps its files in.
+	dataDir string
 }
 
 // benchBudget is the --rate-limits of every service the harness starts:
@@ -268,7 +278,7 @@ const benchBudget = "*.personal=1000000/s:1000000,*.read=1000000/s:1000000,*.wri
 // SERVING. One that does not is stopped again; its log stays for the
 // failed run's report.
 func (h *harness) startService(ctx context.Context, name, bin string, args ...string) (*serviceProc, error) {
-	dataDir := fmt.Sprintf("%s-%d", name, h.instances.Add(1))
+	dataDir := filepath.Join(h.dir, fmt.Sprintf("%s-%d", name, h.instances.Add(1)))
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -278,7 +288,7 @@ func (h *harness) startService(ctx context.Context, name, bin string, args ...st
 		return nil, err
 	}
 	all := append([]string{"--grpc-addr", grpcAddr, "--admin-addr", adminAddr,
-		"--data-dir", filepath.Join(h.dir, dataDir), "--token-key", h.tokenKey, "--rate-limits", benchBudget}, h.servesTLS()...)
+		"--data-dir", dataDir, "--token-key", h.tokenKey, "--rate-limits", benchBudget}, h.servesTLS()...)
 	if slices.Contains(args, "--registry-addr") {
 		// A service told where registry is calls it, and perhaps others.
 		all = append(all, h.callsTLS()...)
@@ -291,7 +301,7 @@ func (h *harness) startService(ctx context.Context, name, bin string, args ...st
 	if err := h.waitHealthy(ctx, c, grpcAddr); err != nil {
 		return nil, errors.Join(err, h.stop(c))
 	}
-	return &serviceProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr}, nil
+	return &serviceProc{child: c, grpcAddr: grpcAddr, adminAddr: adminAddr, dataDir: dataDir}, nil
 }
 
 // waitHealthy waits until the gRPC health service at addr reports the
@@ -323,7 +333,7 @@ func (h *harness) waitHealthy(ctx context.Context, c *child, addr string) error 
 // retirees with cfg.LoadConcurrency calls in flight, and returns their ids
 // and the row of the load rate.
 func loadRegistry(ctx context.Context, h *harness, conns []*grpc.ClientConn) ([]string, row, error) {
-	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(conns[0]))
+	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(conns[0]), seedCommunities)
 	if err != nil {
 		return nil, row{}, err
 	}
@@ -402,10 +412,10 @@ func (h *harness) reportProgress(done *atomic.Int64, total int, start time.Time)
 	return func() { close(quit); wg.Wait() }
 }
 
-// seedReferences creates the communities and enterprises the retirees
-// belong to and returns their ids.
-func seedReferences(ctx context.Context, client registryv1.RegistryServiceClient) (communities, enterprises []string, err error) {
-	for i := range seedCommunities {
+// seedReferences creates n communities, five to a street, and the
+// enterprises the retirees belong to, and returns their ids.
+func seedReferences(ctx context.Context, client registryv1.RegistryServiceClient, n int) (communities, enterprises []string, err error) {
+	for i := range n {
 		c := &registryv1.Community{
 			Id:         fmt.Sprintf("210102%03d%03d", 1+i/5, 1+i%5),
 			Name:       fmt.Sprintf("测试社区%02d", i+1),

@@ -102,7 +102,7 @@ func TestLoadDataPassesTheRegistry(t *testing.T) {
 	client := registryv1.NewRegistryServiceClient(serve(t, srv, token))
 	ctx := t.Context()
 
-	communities, enterprises, err := seedReferences(ctx, client)
+	communities, enterprises, err := seedReferences(ctx, client, seedCommunities)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func rosterScenario(ctx context.Context, h *harness) ([]row, error) {
 	}
 	defer closeAll(conns)
 	client := registryv1.NewRegistryServiceClient(conns[0])
-	communities, enterprises, err := seedReferences(ctx, client)
+	communities, enterprises, err := seedReferences(ctx, client, seedCommunities)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func rosterScenario(ctx context.Context, h *harness) ([]row, error) {
 		return &registryv1.RetireeRecord{Index: int64(i + 1), Retiree: r}
 	}
 	h.log.Printf("streaming a roster of %s retirees", formatCount(importRecords))
-	rate, err := streamImport(ctx, rosterStream(client, record), rosterBatch)
+	rate, err := streamImport(ctx, rosterStream(client, record), rosterBatch, importRecords)
 	if err := errors.Join(err, genErr); err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func loadWatchedRegistry(ctx context.Context, h *harness, addr string) error {
 		return err
 	}
 	defer closeAll(conns)
-	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(conns[0]))
+	communities, enterprises, err := seedReferences(ctx, registryv1.NewRegistryServiceClient(conns[0]), seedCommunities)
 	if err != nil {
 		return err
 	}
