@@ -182,8 +182,10 @@ func TestOnlyTheGatewayIsExposed(t *testing.T) {
 	}
 }
 
-// TestBackupJob: one CronJob, never two runs at once, backs up every
-// service into its directory, keeping a bounded number of copies.
+// TestBackupJob: one CronJob, never two runs at once and never retried,
+// backs up every
+// service side by side (a container each, none waiting for another)
+// into its directory, keeping a bounded number of copies.
 func TestBackupJob(t *testing.T) {
 	t.Parallel()
 	for _, overlay := range overlays {
@@ -197,9 +199,15 @@ func TestBackupJob(t *testing.T) {
 			if cj.Spec.ConcurrencyPolicy != "Forbid" {
 				t.Errorf("backup concurrency policy %q, want Forbid", cj.Spec.ConcurrencyPolicy)
 			}
+			if b := cj.Spec.JobTemplate.Spec.BackoffLimit; b == nil || *b != 0 {
+				t.Errorf("backup backoffLimit %v, want 0: a retry copies every service again", b)
+			}
 			spec := cj.Spec.JobTemplate.Spec.Template.Spec
+			if len(spec.InitContainers) != 0 {
+				t.Errorf("backup has init containers %d: one service's failure would stop the others' copies", len(spec.InitContainers))
+			}
 			backedUp := map[string]bool{}
-			for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+			for _, c := range spec.Containers {
 				args := map[string]string{}
 				for _, a := range c.Args[1:] {
 					k, v, _ := strings.Cut(a, "=")
