@@ -28,6 +28,7 @@ func TestParseConfig(t *testing.T) {
 			Server: grpcserver.Flags{
 				GRPCAddr: "127.0.0.1:9101", AdminAddr: "127.0.0.1:9201", LogFormat: "console", LogLevel: "info",
 				ShutdownTimeout: grpcserver.DefaultShutdownTimeout, GCPercent: procflags.DefaultGCPercent,
+				AdminClientNames: []string{"backup"},
 			},
 			DataDir: "var", TokenKey: "var/dev-signing.key", IDKey: "var/dev-id.key",
 			Tokens: authn.TokenPolicy{
