@@ -52,7 +52,14 @@ var (
 )
 
 // maxApplyBatch bounds how many stream messages one transaction applies.
-const maxApplyBatch = 1000
+// A snapshot is applied in batches of up to maxSnapshotBatch: until its
+// end the cursor stays 0 and a crash starts it again, so its commits
+// need not be many, and each one rewrites the leaves its random keys
+// (ID-number HMACs) land on, whatever their number.
+const (
+	maxApplyBatch    = 1000
+	maxSnapshotBatch = 30_000
+)
 
 // ApplyHook lets the owning service keep its own derived data in step, in
 // the same transaction as the projection change. old is nil for a retiree
@@ -247,7 +254,7 @@ func (p *Projection) openWatch(ctx context.Context) (registryv1.RegistryService_
 // when it stops, then sends why on the error channel: the stream's error,
 // or ctx's.
 func receive(ctx context.Context, stream registryv1.RegistryService_WatchRetireesClient) (<-chan *registryv1.WatchRetireesResponse, <-chan error) {
-	msgs := make(chan *registryv1.WatchRetireesResponse, maxApplyBatch)
+	msgs := make(chan *registryv1.WatchRetireesResponse, maxSnapshotBatch)
 	recvErr := make(chan error, 1)
 	go func() {
 		defer close(msgs)
@@ -269,12 +276,16 @@ func receive(ctx context.Context, stream registryv1.RegistryService_WatchRetiree
 }
 
 // applyAll applies the messages as they arrive, each time as many as have
-// arrived up to maxApplyBatch, until msgs is closed. It reports whether
-// anything was applied.
+// arrived up to maxApplyBatch (maxSnapshotBatch from a snapshot's
+// entry), until msgs is closed. It reports whether anything was applied.
 func (p *Projection) applyAll(msgs <-chan *registryv1.WatchRetireesResponse) (progressed bool, err error) {
 	batch := make([]*registryv1.WatchRetireesResponse, 0, maxApplyBatch)
 	for m := range msgs {
-		batch = gather.Queued(append(batch[:0], m), msgs, maxApplyBatch)
+		limit := maxApplyBatch
+		if m.Kind == registryv1.ChangeKind_SNAPSHOT {
+			limit = maxSnapshotBatch
+		}
+		batch = gather.Queued(append(batch[:0], m), msgs, limit)
 		if err := p.apply(batch); err != nil {
 			return progressed, fmt.Errorf("apply: %w", err)
 		}
