@@ -20,7 +20,7 @@ type metrics struct {
 	// children maps a seriesKey to its *series, looked up in the vectors
 	// once rather than on every request (which hashes the label values
 	// and formats the code). Its keys are as bounded as the labels: a
-	// method name of metricMethod's, a route pattern, an HTTP status.
+	// method name of httpmethod.Label's, a route pattern, an HTTP status.
 	children sync.Map
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/socmgmt/socmgmt/internal/httpmethod"
+
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -88,7 +90,7 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		method := metricMethod(r.Method)
+		method := httpmethod.Label(r.Method)
 		g.metrics.observe(method, st.route, code, elapsed)
 		level := zapcore.InfoLevel
 		switch {
@@ -120,16 +122,6 @@ func (g *Gateway) logRequest(level zapcore.Level, r *http.Request, method, route
 		fields = append(fields, tracing.LogFields(r.Context())...)
 	}
 	ce.Write(fields...)
-}
-
-// metricMethod keeps client-chosen method names out of metric labels.
-func metricMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
-		http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		return m
-	}
-	return "OTHER"
 }
 
 // statusRecorder remembers the status code and makes sure every response
@@ -245,7 +237,7 @@ func (g *Gateway) recordRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 			st.route = *p
 		}
 		if g.cfg.TracerProvider != nil {
-			tracing.SetRoute(r.Context(), metricMethod(r.Method), *p)
+			tracing.SetRoute(r.Context(), httpmethod.Label(r.Method), *p)
 		}
 		next(w, r, params)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/socmgmt/socmgmt/internal/httpmethod"
+
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -39,7 +41,7 @@ func HTTPHandler(tp trace.TracerProvider, h http.Handler, untraced ...string) ht
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(Propagator()),
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanMethod(r.Method) }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return httpmethod.Label(r.Method) }),
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if slices.Contains(untraced, r.URL.Path) {
@@ -62,16 +64,4 @@ func SetRoute(ctx context.Context, method, route string) {
 	}
 	span.SetName(method + " " + route)
 	span.SetAttributes(semconv.HTTPRoute(route))
-}
-
-// spanMethod is the name of a server span before its route is known (a
-// request no route matches keeps it): a standard method, or "HTTP" for
-// a method a client made up, which would otherwise name spans at will.
-func spanMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
-		http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		return m
-	}
-	return "HTTP"
 }

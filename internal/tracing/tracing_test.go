@@ -200,12 +200,3 @@ func TestEdgeSampler(t *testing.T) {
 		t.Error("a client span under the edge's sampled span is not sampled")
 	}
 }
-
-func TestSpanMethod(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"GET": "GET", "DELETE": "DELETE", "PROPFIND": "HTTP", "X-anything-a-client-sends": "HTTP"} {
-		if got := spanMethod(in); got != want {
-			t.Errorf("spanMethod(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
