@@ -2,6 +2,7 @@ package pension
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,7 +67,7 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 		}
 		// A page needs at most size+1 retirees with anomalies: one more
 		// anomaly than fits says a next page exists.
-		scan := boltstore.Scan{Size: size + 1, MaxExamined: s.maxExamined}
+		scan := boltstore.Scan{Size: size + 1, MaxExamined: cmp.Or(s.maxExamined, maxAnomalyExamined)}
 		resume, err := projection.PageCommunity(tx, f.CommunityID, afterID, scan, func(st *registryv1.RetireeState) (bool, error) {
 			found, err := a.of(st)
 			out = append(out, found...)
@@ -89,6 +90,13 @@ func (s *Store) ListAnomalies(f AnomalyFilter, size int, after []byte) ([]*pb.An
 	last := out[size-1]
 	return out, anomalyKey(last.RetireeId, last.Kind), nil
 }
+
+// maxAnomalyExamined bounds the retirees whose anomalies one page
+// computes. Each costs several reads (the retiree, two months of sealed
+// payments, the bureau's decisions), about 10 µs on a city's file, so a
+// page stays near 20 ms however large the community; a page cut short by
+// it holds fewer anomalies than asked and a token to read on.
+const maxAnomalyExamined = 2000
 
 // maxAnomalyKind sorts after every kind: a page token naming a retiree
 // with it resumes at the next retiree.
@@ -113,6 +121,10 @@ type anomalyScan struct {
 	s  *Store
 	tx *bolt.Tx
 	f  AnomalyFilter
+	// payments and decisions are cursors reused from one retiree to the
+	// next, and key a buffer for the keys they seek.
+	payments, decisions *bolt.Cursor
+	key                 []byte
 }
 
 // monthTotals sums one month's payments of a retiree.
@@ -125,52 +137,78 @@ type monthTotals struct {
 	paid, any bool
 }
 
-// paidIn sums a retiree's payments for m.
-func (a *anomalyScan) paidIn(id string, m month) (monthTotals, error) {
-	payments, err := a.s.paymentsOfMonth(a.tx, id, m)
-	var out monthTotals
-	for _, p := range payments {
-		out.any = true
-		out.total += p.TotalFen
-		switch p.Kind {
-		case pb.PaymentKind_REGULAR:
-			out.regular += p.TotalFen
-			out.regularCount++
-			out.paid = true
-		case pb.PaymentKind_ARREARS:
-			out.paid = true
-		}
+// add counts payment p, of kind.
+func (t *monthTotals) add(kind pb.PaymentKind, p *pb.Payment) {
+	t.any = true
+	t.total += p.TotalFen
+	switch kind {
+	case pb.PaymentKind_REGULAR:
+		t.regular += p.TotalFen
+		t.regularCount++
+		t.paid = true
+	case pb.PaymentKind_ARREARS:
+		t.paid = true
 	}
-	return out, err
+}
+
+// paid sums a retiree's payments for the filter's month and the month
+// before it, whose keys are next to each other: one seek reads both.
+func (a *anomalyScan) paid(id string) (cur, prev monthTotals, err error) {
+	if a.payments == nil {
+		a.payments = a.tx.Bucket(bucketPayments).Cursor()
+	}
+	a.key = paymentMonthPrefix(a.key[:0], id, a.f.Month-1)
+	n := len(a.key)
+	a.key = paymentMonthPrefix(a.key, id, a.f.Month)
+	prevPrefix, curPrefix := a.key[:n], a.key[n:]
+	p := new(pb.Payment)
+	for k, v := a.payments.Seek(prevPrefix); k != nil; k, v = a.payments.Next() {
+		t := &prev
+		if !bytes.HasPrefix(k, prevPrefix) {
+			if !bytes.HasPrefix(k, curPrefix) {
+				break
+			}
+			t = &cur
+		}
+		if err := a.s.Decode(bucketPayments, k, v, p); err != nil {
+			return cur, prev, err
+		}
+		t.add(kindOfPaymentKey(k), p)
+	}
+	return cur, prev, nil
 }
 
 // of returns one retiree's anomalies of the month, in kind order.
 func (a *anomalyScan) of(st *registryv1.RetireeState) ([]*pb.Anomaly, error) {
 	f := monthFacts{month: a.f.Month, terms: termsOf(st), living: living(st), dropShare: a.f.DropShare}
 	var err error
-	if f.cur, err = a.paidIn(st.Id, f.month); err != nil {
+	if f.cur, f.prev, err = a.paid(st.Id); err != nil {
 		return nil, err
 	}
 	if !f.cur.any && !(f.living && f.terms.payable(f.month)) {
 		return nil, nil
 	}
-	if f.cur.regularCount > 0 {
-		if f.prev, err = a.paidIn(st.Id, f.month-1); err != nil {
-			return nil, err
-		}
+	if a.decisions == nil {
+		a.decisions = a.tx.Bucket(bucketDecisions).Cursor()
 	}
-	decisions, err := decisionsOf(a.tx, st.Id)
+	decisions, err := decisionsAt(a.decisions, st.Id)
 	if err != nil {
 		return nil, err
 	}
 	f.view = bureauView(st, decisions)
+	kinds := f.kinds()
+	if len(kinds) == 0 {
+		// Most retirees have none: the certification index is read only
+		// for those who do.
+		return nil, nil
+	}
 	day, channel, err := latestRecordedBy(a.tx, st.Id, formatDate(f.month.lastDay()))
 	if err != nil {
 		return nil, err
 	}
 	lastCertified := lastCertOf(st, day, channel).day
-	var out []*pb.Anomaly
-	for _, kind := range f.kinds() {
+	out := make([]*pb.Anomaly, 0, len(kinds))
+	for _, kind := range kinds {
 		x := &pb.Anomaly{Kind: kind, RetireeId: st.Id, Month: f.month.String(), TotalFen: f.cur.total, LastCertifiedOn: lastCertified, DateOfDeath: f.terms.dateOfDeath}
 		if kind == pb.AnomalyKind_AMOUNT_DROP {
 			x.TotalFen, x.PreviousTotalFen = f.cur.regular, f.prev.regular

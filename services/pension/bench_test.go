@@ -125,3 +125,48 @@ func BenchmarkImportCertificationsCommit(b *testing.B) {
 		b.Fatalf("accepted %d of %d", im.sum.Accepted, b.N)
 	}
 }
+
+// BenchmarkAnomalyPage measures a page of 100 of a community's payment
+// anomalies for a month, pages in turn: benchRetirees retirees with a
+// year of payments and a certification each, 2 % of whom were paid a
+// fifth less in the last month.
+func BenchmarkAnomalyPage(b *testing.B) {
+	e := benchEnv(b)
+	const months = 12
+	first := month(2025 * 12)
+	records := make([]*pb.PaymentRecord, 0, months*benchRetirees)
+	for m := range months {
+		for k := range benchRetirees {
+			base := int64(300000 + k)
+			if m == months-1 && k%50 == 0 {
+				base = base * 4 / 5
+			}
+			records = append(records, payment(b, int64(len(records)+1), k, (first+month(m)).String(), base))
+		}
+	}
+	h := newHarness(b, e, harnessOptions{})
+	if res := importStream(h.as(bureauP), h.client, header("bench"), records); res.err != nil {
+		b.Fatal(res.err)
+	}
+	certs := make([]*pb.CertificationRecord, benchRetirees)
+	for k := range certs {
+		certs[k] = certRecord(b, int64(k+1), k, "2025-06-10", pb.CertificationMethod_DATA_MATCH, "")
+	}
+	if res := certificationFraming.run(h.as(bureauP), h.client, header("bench-dm"), certs); res.err != nil || res.summary.GetAccepted() != benchRetirees {
+		b.Fatalf("certifications: %v, summary %v", res.err, res.summary)
+	}
+	f := AnomalyFilter{CommunityID: communityA, Month: first + months - 1, DropShare: 0.1}
+	var after []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		list, next, err := e.store.ListAnomalies(f, 100, after)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(list) == 0 && next == nil {
+			b.Fatal("no anomalies")
+		}
+		after = next
+	}
+}

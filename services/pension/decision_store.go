@@ -43,8 +43,14 @@ func decisionVersionKey(dst, key []byte, version int32) []byte {
 // then by the order they were recorded: the order in which they take
 // effect.
 func decisionsOf(tx *bolt.Tx, id string) ([]*pb.EntitlementDecision, error) {
+	return decisionsAt(tx.Bucket(bucketDecisions).Cursor(), id)
+}
+
+// decisionsAt is decisionsOf with a cursor of bucketDecisions, which a
+// list reuses from one retiree to the next.
+func decisionsAt(c *bolt.Cursor, id string) ([]*pb.EntitlementDecision, error) {
 	var out []*pb.EntitlementDecision
-	err := boltstore.ScanPrefix(tx.Bucket(bucketDecisions).Cursor(), boltstore.Prefix(id), nil, func(_, v []byte) (bool, error) {
+	err := boltstore.ScanPrefix(c, boltstore.Prefix(id), nil, func(_, v []byte) (bool, error) {
 		d := new(pb.EntitlementDecision)
 		if err := unmarshal(v, d, "decision"); err != nil {
 			return false, err

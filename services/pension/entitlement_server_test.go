@@ -2,6 +2,7 @@ package pension
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,6 +112,37 @@ func TestEntitlementFromDecisions(t *testing.T) {
 
 // TestPaymentAnomalies: a month's anomalies follow the bureau's decisions
 // and the kinds of the payments, never socmgmt's certification status.
+// TestAnomalyPageBound checks that a page computes the anomalies of at
+// most maxAnomalyExamined retirees when no smaller bound is set: a large
+// community with none is read in pages that end short, each with a token.
+func TestAnomalyPageBound(t *testing.T) {
+	t.Parallel()
+	keyer := testKeyer(t)
+	states := make([]*registryv1.RetireeState, maxAnomalyExamined+500)
+	for n := range states {
+		states[n] = retiree(t, keyer, n, communityA)
+	}
+	e := newEnv(t, states...)
+	// Before they retired: nobody was payable, nobody was paid.
+	f := AnomalyFilter{CommunityID: communityA, Month: month(2009 * 12), DropShare: 0.1}
+	list, next, err := e.store.ListAnomalies(f, 100, nil)
+	if err != nil || len(list) != 0 || next == nil {
+		t.Fatalf("first page: %d anomalies, next %q, %v; want none and a token", len(list), next, err)
+	}
+	ids := make([]string, len(states))
+	for n, st := range states {
+		ids[n] = st.Id
+	}
+	slices.Sort(ids)
+	if id, _, _ := splitAnomalyKey(next); id != ids[maxAnomalyExamined-1] {
+		t.Errorf("first page resumes after %s, want the %d-th retiree %s", id, maxAnomalyExamined, ids[maxAnomalyExamined-1])
+	}
+	list, next, err = e.store.ListAnomalies(f, 100, next)
+	if err != nil || len(list) != 0 || next != nil {
+		t.Fatalf("second page: %d anomalies, next %q, %v; want none and the end", len(list), next, err)
+	}
+}
+
 func TestPaymentAnomalies(t *testing.T) {
 	t.Parallel()
 	keyer := testKeyer(t)

@@ -8828,6 +8828,10 @@ type ClientInterface interface {
 	// PensionServiceListPaymentAnomalies List payment anomalies
 	//
 	// ListPaymentAnomalies lists a month's anomalies in a community.
+	// Anomalies are computed when read, and a page computes those of at most
+	// 2,000 of the community's retirees: a page may hold fewer anomalies
+	// than page_size, even none, and still carry a next_page_token. The
+	// list ends when the token is empty.
 	//
 	// Corresponds with GET /v1/payments:anomalies (the `PensionServiceListPaymentAnomalies` operationId).
 	PensionServiceListPaymentAnomalies(ctx context.Context, params *PensionServiceListPaymentAnomaliesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -12339,6 +12343,10 @@ func (c *Client) PensionServiceExplainPaymentAnomaly(ctx context.Context, body P
 // PensionServiceListPaymentAnomalies List payment anomalies
 //
 // ListPaymentAnomalies lists a month's anomalies in a community.
+// Anomalies are computed when read, and a page computes those of at most
+// 2,000 of the community's retirees: a page may hold fewer anomalies
+// than page_size, even none, and still carry a next_page_token. The
+// list ends when the token is empty.
 //
 // Corresponds with GET /v1/payments:anomalies (the `PensionServiceListPaymentAnomalies` operationId).
 func (c *Client) PensionServiceListPaymentAnomalies(ctx context.Context, params *PensionServiceListPaymentAnomaliesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -24379,6 +24387,10 @@ type ClientWithResponsesInterface interface {
 	// PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 	//
 	// ListPaymentAnomalies lists a month's anomalies in a community.
+	// Anomalies are computed when read, and a page computes those of at most
+	// 2,000 of the community's retirees: a page may hold fewer anomalies
+	// than page_size, even none, and still carry a next_page_token. The
+	// list ends when the token is empty.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -42228,6 +42240,10 @@ func (c *ClientWithResponses) PensionServiceExplainPaymentAnomalyWithResponse(ct
 // PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 //
 // ListPaymentAnomalies lists a month's anomalies in a community.
+// Anomalies are computed when read, and a page computes those of at most
+// 2,000 of the community's retirees: a page may hold fewer anomalies
+// than page_size, even none, and still carry a next_page_token. The
+// list ends when the token is empty.
 //
 // Returns a wrapper object for the known response body format(s).
 //

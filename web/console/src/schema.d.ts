@@ -1495,6 +1495,10 @@ export interface paths {
         /**
          * List payment anomalies
          * @description ListPaymentAnomalies lists a month's anomalies in a community.
+         *     Anomalies are computed when read, and a page computes those of at most
+         *     2,000 of the community's retirees: a page may hold fewer anomalies
+         *     than page_size, even none, and still carry a next_page_token. The
+         *     list ends when the token is empty.
          */
         get: operations["PensionService_ListPaymentAnomalies"];
         put?: never;

@@ -132,6 +132,10 @@ type PensionServiceClient interface {
 	// overdue, without changing anything (admin).
 	PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
+	// Anomalies are computed when read, and a page computes those of at most
+	// 2,000 of the community's retirees: a page may hold fewer anomalies
+	// than page_size, even none, and still carry a next_page_token. The
+	// list ends when the token is empty.
 	ListPaymentAnomalies(ctx context.Context, in *ListPaymentAnomaliesRequest, opts ...grpc.CallOption) (*ListPaymentAnomaliesResponse, error)
 	// ListRecoveryCases lists recovery cases by community and state (clerk:
 	// its communities; supervisors: their area; bureau, admin: all).
@@ -749,6 +753,10 @@ type PensionServiceServer interface {
 	// overdue, without changing anything (admin).
 	PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
+	// Anomalies are computed when read, and a page computes those of at most
+	// 2,000 of the community's retirees: a page may hold fewer anomalies
+	// than page_size, even none, and still carry a next_page_token. The
+	// list ends when the token is empty.
 	ListPaymentAnomalies(context.Context, *ListPaymentAnomaliesRequest) (*ListPaymentAnomaliesResponse, error)
 	// ListRecoveryCases lists recovery cases by community and state (clerk:
 	// its communities; supervisors: their area; bureau, admin: all).
