@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -56,11 +57,32 @@ func dialService(name, addr string, tls tlsFlags, creds credentials.PerRPCCreden
 	if err != nil {
 		return nil, err
 	}
-	conn, err := authn.Dial(addr, transport, creds)
+	conn, err := authn.Dial(addr, transport, creds, grpc.WithChainUnaryInterceptor(pacedUnary))
 	if err != nil {
 		return nil, fmt.Errorf("%s address %q: %w", name, addr, err)
 	}
 	return conn, nil
+}
+
+// pacedUnary retries a unary call that the service refused because the
+// caller's budget is spent (RESOURCE_EXHAUSTED with a RetryInfo), after
+// the delay the refusal names, until ctx ends. The limiter refuses before
+// the call is handled, so a retry cannot apply anything twice, and every
+// command goes at the pace the service allows (the limits that deploy
+// sets are lower than make run's).
+func pacedUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	for {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		wait, told := retryDelay(err)
+		if status.Code(err) != codes.ResourceExhausted || !told {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // checkServing fails unless the service name at addr answers a health

@@ -463,3 +463,50 @@ func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
 		t.Errorf("call = %v after %d calls, want RESOURCE_EXHAUSTED after 2", err, calls)
 	}
 }
+
+// TestPacedUnary: every command's unary call refused as over its budget
+// is sent again after the delay the refusal names, until it passes or the
+// context ends; other refusals come back at once.
+func TestPacedUnary(t *testing.T) {
+	limited, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	refuseThrice := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		if calls++; calls <= 3 {
+			return limited.Err()
+		}
+		return nil
+	}
+	if err := pacedUnary(t.Context(), "/m", nil, nil, nil, refuseThrice); err != nil || calls != 4 {
+		t.Errorf("pacedUnary = %v after %d calls, want success after 4", err, calls)
+	}
+	for _, refusal := range []error{status.Error(codes.ResourceExhausted, "message too large"), status.Error(codes.PermissionDenied, "no")} {
+		calls = 0
+		refuse := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			calls++
+			return refusal
+		}
+		if err := pacedUnary(t.Context(), "/m", nil, nil, nil, refuse); status.Code(err) != status.Code(refusal) || calls != 1 {
+			t.Errorf("pacedUnary = %v after %d calls, want %v after 1", err, calls, refusal)
+		}
+	}
+	// Told to wait an hour, it waits only until the context ends.
+	later, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	calls = 0
+	refuseAlways := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		if calls++; calls == 2 {
+			cancel()
+			return later.Err()
+		}
+		return limited.Err()
+	}
+	if err := pacedUnary(ctx, "/m", nil, nil, nil, refuseAlways); status.Code(err) != codes.ResourceExhausted || calls != 2 {
+		t.Errorf("pacedUnary after the context ended = %v after %d calls, want RESOURCE_EXHAUSTED after 2", err, calls)
+	}
+}
