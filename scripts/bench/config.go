@@ -44,6 +44,9 @@ type config struct {
 	Reps int
 	// Keep leaves the temporary directory (data and logs) in place.
 	Keep bool
+	// ProfileDir, when set, receives a runtime trace of the registry
+	// during each paced measurement (see profile.go).
+	ProfileDir string
 	// CitySizes are the sizes, in retirees, at which the city scenario
 	// measures its city, smallest first; it grows the city from one to
 	// the next.
@@ -87,6 +90,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 45*time.Minute, "bound on the whole run")
 	fs.StringVar(&c.Scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", ")+", or all (every one but city, which runs only when named)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory with the data and the programs' logs")
+	fs.StringVar(&c.ProfileDir, "profile-dir", "", "`directory` to write a runtime trace of the registry into during each paced measurement, with the run-queue waits of the registry and the load generator logged (empty: none)")
 	citySizes := fs.String("city-sizes", defaultCitySizes, "comma-separated sizes, in retirees, at which the city scenario measures its city, smallest first")
 	fs.BoolVar(&c.TLS, "tls", true, "run every gRPC connection with mutual TLS, as make run does, the bare reference server's too (--tls=false: plaintext)")
 	fs.Usage = func() {

@@ -66,6 +66,8 @@ type harness struct {
 	// certificate every service serves and calls with, and one the load
 	// generator presents. Empty for a plaintext run.
 	tls devca.Dir
+	// profiles counts the paced runs traced (--profile-dir).
+	profiles int
 }
 
 // Certificate names of a run with --tls.

@@ -102,7 +102,7 @@ func (h *harness) registryRepetition(ctx context.Context, reg *loadedRegistry) (
 	if err != nil {
 		return rep, err
 	}
-	rep.gateway, rep.gatewayRan, err = h.measureGateway(ctx, reg.grpcAddr, reg.ids)
+	rep.gateway, rep.gatewayRan, err = h.measureGateway(ctx, reg.serviceProc, reg.ids)
 	return rep, err
 }
 
@@ -114,7 +114,9 @@ func (h *harness) directRepetition(ctx context.Context, reg *loadedRegistry) (re
 	if rep.bare, rep.size, err = h.measureBare(ctx, reg.conns[0], reg.ids); err != nil {
 		return rep, err
 	}
-	rep.direct = runLoad(ctx, h.closedLoop(), getRetireeCallers(reg.conns, reg.ids))
+	rep.direct = h.cpuShares("registry GetRetiree, direct", map[string]int{"registry": reg.child.cmd.Process.Pid}, func() summary {
+		return runLoad(ctx, h.closedLoop(), getRetireeCallers(reg.conns, reg.ids))
+	})
 	if err := rep.direct.Err(); err != nil {
 		return rep, fmt.Errorf("registry GetRetiree: %w", err)
 	}
@@ -184,7 +186,11 @@ func halfRateRow(reps []registryRep, half []summary) row {
 func (h *harness) measureHalfRate(ctx context.Context, reg *loadedRegistry, rate float64) (summary, error) {
 	spec := h.closedLoop()
 	spec.Rate = rate
+	profiled := h.profilePaced(ctx, reg.serviceProc, spec)
 	half := runLoad(ctx, spec, getRetireeCallers(reg.conns, reg.ids))
+	if err := <-profiled; err != nil {
+		return summary{}, fmt.Errorf("profiling the paced run: %w", err)
+	}
 	if err := half.Err(); err != nil {
 		return summary{}, fmt.Errorf("registry GetRetiree at half rate: %w", err)
 	}
@@ -532,7 +538,7 @@ func (h *harness) measureBare(ctx context.Context, conn *grpc.ClientConn, ids []
 // measureGateway starts the gateway in front of the registry and measures
 // GET /v1/retirees/{id}. Without a gateway program it reports that it
 // did not run (false): the registry's own figures still stand.
-func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids []string) (summary, bool, error) {
+func (h *harness) measureGateway(ctx context.Context, reg *serviceProc, ids []string) (summary, bool, error) {
 	bin := filepath.Join(h.cfg.Bin, "gateway")
 	if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
 		h.log.Printf("no %s: skipping the gateway measurement", bin)
@@ -542,7 +548,7 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 	if err != nil {
 		return summary{}, false, err
 	}
-	c, err := h.start("gateway", bin, append([]string{"--http-addr", addr, "--registry-addr", registryAddr,
+	c, err := h.start("gateway", bin, append([]string{"--http-addr", addr, "--registry-addr", reg.grpcAddr,
 		"--admin-addr", "", "--log-format", "json", "--log-level", "warn"}, h.gatewayTLS()...)...)
 	if err != nil {
 		return summary{}, false, err
@@ -564,11 +570,14 @@ func (h *harness) measureGateway(ctx context.Context, registryAddr string, ids [
 		return summary{}, false, err
 	}
 	auth := "Bearer " + h.token
-	s := runLoad(ctx, h.closedLoop(), func(worker int) caller {
-		rng := rand.New(rand.NewPCG(uint64(worker), 2)) //nolint:gosec // G115: a worker number, from 0
-		return func(ctx context.Context) error {
-			return getOK(ctx, client, base+"/v1/retirees/"+ids[rng.IntN(len(ids))], auth)
-		}
+	procs := map[string]int{"registry": reg.child.cmd.Process.Pid, "gateway": c.cmd.Process.Pid}
+	s := h.cpuShares("registry GetRetiree through the gateway", procs, func() summary {
+		return runLoad(ctx, h.closedLoop(), func(worker int) caller {
+			rng := rand.New(rand.NewPCG(uint64(worker), 2)) //nolint:gosec // G115: a worker number, from 0
+			return func(ctx context.Context) error {
+				return getOK(ctx, client, base+"/v1/retirees/"+ids[rng.IntN(len(ids))], auth)
+			}
+		})
 	})
 	if err := s.Err(); err != nil {
 		return summary{}, false, fmt.Errorf("gateway GetRetiree: %w", err)

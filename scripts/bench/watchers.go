@@ -310,7 +310,12 @@ func poll(ctx context.Context, interval time.Duration, check func() error) error
 
 // fetch GETs url with the bearer token, if any, and returns the body.
 func fetch(ctx context.Context, url, token string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return fetchLarge(ctx, url, token, 10*time.Second, maxMetricsBytes)
+}
+
+// fetchLarge is fetch with a time and a size bound of the caller's.
+func fetchLarge(ctx context.Context, url, token string, timeout time.Duration, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -327,7 +332,7 @@ func fetch(ctx context.Context, url, token string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxMetricsBytes))
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
 // watcherRows are the rows of one kind of watchers: what they hold, set
