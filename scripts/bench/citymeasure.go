@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -111,8 +112,12 @@ func dirSize(dir string) (int64, error) {
 func (c *city) measureMemory(ctx context.Context, t *cityTable, col int, after string) error {
 	for _, s := range c.services() {
 		admin := "http://" + s.proc.adminAddr
-		if _, err := fetchLarge(ctx, admin+"/debug/pprof/heap?gc=1", c.h.token, time.Minute, maxMetricsBytes); err != nil {
+		profile, err := fetchLarge(ctx, admin+"/debug/pprof/heap?gc=1", c.h.token, time.Minute, maxMetricsBytes)
+		if err != nil {
 			return fmt.Errorf("%s collection: %w", s.name, err)
+		}
+		if err := c.h.keepProfile(fmt.Sprintf("%s-heap-%d-after-%s.pprof", s.name, c.loaded, strings.ReplaceAll(after, " ", "-")), profile); err != nil {
+			return err
 		}
 		page, err := fetch(ctx, admin+"/metrics", "")
 		if err != nil {

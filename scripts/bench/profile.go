@@ -57,10 +57,7 @@ func (h *harness) tracePaced(ctx context.Context, reg *serviceProc, spec loadSpe
 	elapsed := time.Since(start)
 	regAfter, regErr2 := runQueueWait(pid)
 	selfAfter, selfErr2 := runQueueWait(os.Getpid())
-	if err := os.MkdirAll(h.cfg.ProfileDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(file, trace, 0o644); err != nil {
+	if err := h.keepProfile(filepath.Base(file), trace); err != nil {
 		return err
 	}
 	h.log.Printf("paced run traced into %s (%.1f MB over %v)", file, float64(len(trace))/1e6, elapsed.Round(time.Millisecond))
@@ -156,4 +153,16 @@ func (h *harness) cpuShares(what string, procs map[string]int, run func() summar
 	slices.Sort(parts)
 	h.log.Printf("%s: CPU over the run, warm-up included: %s", what, strings.Join(parts, "; "))
 	return s
+}
+
+// keepProfile writes a profile into --profile-dir under name; without
+// --profile-dir it does nothing.
+func (h *harness) keepProfile(name string, data []byte) error {
+	if h.cfg.ProfileDir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(h.cfg.ProfileDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.cfg.ProfileDir, name), data, 0o644)
 }
