@@ -161,8 +161,8 @@ func (h *harness) keepProfile(name string, data []byte) error {
 	if h.cfg.ProfileDir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(h.cfg.ProfileDir, 0o755); err != nil {
+	if err := os.MkdirAll(h.cfg.ProfileDir, 0o750); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(h.cfg.ProfileDir, name), data, 0o644)
+	return os.WriteFile(filepath.Join(h.cfg.ProfileDir, name), data, 0o600)
 }
