@@ -2,19 +2,13 @@ package gateway
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/socmgmt/socmgmt/internal/tracing"
-	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
 // discard is an exporter that drops what it is given: the cost of
@@ -40,37 +34,7 @@ func BenchmarkGatewayGetRetireeTracing(b *testing.B) {
 		{"sdk sampled", tracing.NewTracerProvider("gateway", 1, sdktrace.WithBatcher(discard{}))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			lis, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			srv := grpc.NewServer(tracing.ServerOptions(tc.tp)...)
-			registryv1.RegisterRegistryServiceServer(srv, benchRegistry{})
-			go func() { _ = srv.Serve(lis) }()
-			defer srv.Stop()
-			cfg := testConfig(lis.Addr().String())
-			cfg.TracerProvider = tc.tp
-			g, err := New(cfg, zap.NewNop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer g.Close()
-			req := httptest.NewRequest(http.MethodGet, "/v1/retirees/r-000123", nil)
-			req.Header.Set("Authorization", "Bearer t")
-			req.Header.Set("Accept", "application/json")
-			b.ReportAllocs()
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(p *testing.PB) {
-				for p.Next() {
-					rec := httptest.NewRecorder()
-					g.ServeHTTP(rec, req.Clone(req.Context()))
-					if rec.Code != http.StatusOK {
-						b.Errorf("status %d", rec.Code)
-						return
-					}
-				}
-			})
+			benchGetRetiree(b, benchGateway(b, tc.tp))
 		})
 	}
 }

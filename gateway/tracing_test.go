@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/socmgmt/socmgmt/internal/tracing/tracingtest"
+
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -136,7 +138,7 @@ func TestGatewayTraceReachesRegistry(t *testing.T) {
 	}
 	if !gwServer.SpanContext.IsValid() || !gwClient.SpanContext.IsValid() {
 		t.Fatalf("want the gateway's server span %q (child of the client's) and client span %q in trace %s; have %s",
-			getRetireeRoute, getRetireeMethod, clientTrace, describe(s.spans.GetSpans()))
+			getRetireeRoute, getRetireeMethod, clientTrace, tracingtest.Describe(s.spans.GetSpans()))
 	}
 	if gwClient.Parent.SpanID() != gwServer.SpanContext.SpanID() {
 		t.Errorf("gateway client span's parent %s, want the gateway server span %s", gwClient.Parent.SpanID(), gwServer.SpanContext.SpanID())
@@ -145,10 +147,10 @@ func TestGatewayTraceReachesRegistry(t *testing.T) {
 		t.Errorf("registry span: kind %v, parent %s; want a server span, child of the gateway's client span %s",
 			registrySpan.SpanKind, registrySpan.Parent.SpanID(), gwClient.SpanContext.SpanID())
 	}
-	if got := serviceName(gwServer); got != "gateway" {
+	if got := tracingtest.ServiceName(gwServer); got != "gateway" {
 		t.Errorf("gateway span's service.name %q", got)
 	}
-	if got := serviceName(registrySpan); got != "registry" {
+	if got := tracingtest.ServiceName(registrySpan); got != "registry" {
 		t.Errorf("registry span's service.name %q", got)
 	}
 	assertLogNamesTrace(t, s.logs, getRetireeRoute, clientTrace)
@@ -195,21 +197,4 @@ func assertNoSecrets(t *testing.T, spans tracetest.SpanStubs, secrets ...string)
 			}
 		}
 	}
-}
-
-func serviceName(sp tracetest.SpanStub) string {
-	for _, a := range sp.Resource.Attributes() {
-		if a.Key == "service.name" {
-			return a.Value.AsString()
-		}
-	}
-	return ""
-}
-
-func describe(spans tracetest.SpanStubs) string {
-	var b strings.Builder
-	for _, sp := range spans {
-		fmt.Fprintf(&b, "\n  %s %q trace %s span %s parent %s", sp.SpanKind, sp.Name, sp.SpanContext.TraceID(), sp.SpanContext.SpanID(), sp.Parent.SpanID())
-	}
-	return b.String()
 }

@@ -2,9 +2,9 @@ package handover
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
+
+	"github.com/socmgmt/socmgmt/internal/tracing/tracingtest"
 
 	otelcodes "go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -90,7 +90,7 @@ func TestOutboxDeliveryJoinsTheCompletionsTrace(t *testing.T) {
 			t.Errorf("%s span's parent %s, want the :complete's server span %s", name, sp.Parent.SpanID(), complete.SpanContext.SpanID())
 		}
 	}
-	if got := resourceName(served); got != "registry" {
+	if got := tracingtest.ServiceName(served); got != "registry" {
 		t.Errorf("AssignRetirees server span of service %q, want registry", got)
 	}
 	findSpan(t, spans, "the projection's apply linked to AssignRetirees", func(sp tracetest.SpanStub) bool {
@@ -147,24 +147,7 @@ func findSpan(t *testing.T, spans *tracetest.InMemoryExporter, what string, matc
 		return false
 	})
 	if !ok {
-		t.Fatalf("no span for %s; have %s", what, describeSpans(spans.GetSpans()))
+		t.Fatalf("no span for %s; have %s", what, tracingtest.Describe(spans.GetSpans()))
 	}
 	return found
-}
-
-func resourceName(sp tracetest.SpanStub) string {
-	for _, a := range sp.Resource.Attributes() {
-		if a.Key == "service.name" {
-			return a.Value.AsString()
-		}
-	}
-	return ""
-}
-
-func describeSpans(spans tracetest.SpanStubs) string {
-	var b strings.Builder
-	for _, sp := range spans {
-		fmt.Fprintf(&b, "\n  %s %q trace %s span %s parent %s", sp.SpanKind, sp.Name, sp.SpanContext.TraceID(), sp.SpanContext.SpanID(), sp.Parent.SpanID())
-	}
-	return b.String()
 }

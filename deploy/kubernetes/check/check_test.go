@@ -48,6 +48,18 @@ func render(t *testing.T, overlay string) *Objects {
 	return objs
 }
 
+// forEachOverlay runs check on every overlay's objects, each overlay a
+// parallel subtest of its own.
+func forEachOverlay(t *testing.T, check func(t *testing.T, objs *Objects)) {
+	t.Helper()
+	for _, overlay := range overlays {
+		t.Run(overlay, func(t *testing.T) {
+			t.Parallel()
+			check(t, render(t, overlay))
+		})
+	}
+}
+
 // TestDecodeIsStrict: a misspelt field, or one given twice, is an error;
 // without this the checks below would pass on manifests the API server
 // reads differently.
@@ -78,31 +90,27 @@ func TestDecodeIsStrict(t *testing.T) {
 // a headless Service for the set and a ClusterIP Service for its peers.
 func TestStatefulSets(t *testing.T) {
 	t.Parallel()
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			objs := render(t, overlay)
-			var names []string
-			for _, s := range objs.StatefulSets {
-				names = append(names, s.Name)
-				if s.Spec.Replicas == nil || *s.Spec.Replicas != 1 {
-					t.Errorf("StatefulSet %s: replicas %v, want 1 (one writer per bbolt file)", s.Name, s.Spec.Replicas)
-				}
-				if u := s.Spec.UpdateStrategy.Type; u != appsv1.OnDeleteStatefulSetStrategyType && u != appsv1.RollingUpdateStatefulSetStrategyType {
-					t.Errorf("StatefulSet %s: update strategy %q", s.Name, u)
-				}
-				if len(s.Spec.VolumeClaimTemplates) != 1 {
-					t.Errorf("StatefulSet %s: %d volume claim templates, want its own volume", s.Name, len(s.Spec.VolumeClaimTemplates))
-				}
-				checkBudget(t, objs, s)
-				checkServices(t, objs, s)
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		var names []string
+		for _, s := range objs.StatefulSets {
+			names = append(names, s.Name)
+			if s.Spec.Replicas == nil || *s.Spec.Replicas != 1 {
+				t.Errorf("StatefulSet %s: replicas %v, want 1 (one writer per bbolt file)", s.Name, s.Spec.Replicas)
 			}
-			slices.Sort(names)
-			if want := []string{"activity", "casework", "handover", "pension", "registry"}; !slices.Equal(names, want) {
-				t.Errorf("StatefulSets %v, want %v", names, want)
+			if u := s.Spec.UpdateStrategy.Type; u != appsv1.OnDeleteStatefulSetStrategyType && u != appsv1.RollingUpdateStatefulSetStrategyType {
+				t.Errorf("StatefulSet %s: update strategy %q", s.Name, u)
 			}
-		})
-	}
+			if len(s.Spec.VolumeClaimTemplates) != 1 {
+				t.Errorf("StatefulSet %s: %d volume claim templates, want its own volume", s.Name, len(s.Spec.VolumeClaimTemplates))
+			}
+			checkBudget(t, objs, s)
+			checkServices(t, objs, s)
+		}
+		slices.Sort(names)
+		if want := []string{"activity", "casework", "handover", "pension", "registry"}; !slices.Equal(names, want) {
+			t.Errorf("StatefulSets %v, want %v", names, want)
+		}
+	})
 }
 
 // checkBudget fails t unless a PodDisruptionBudget selects s's pod and
@@ -175,17 +183,14 @@ func pods(objs *Objects) map[string]corev1.PodTemplateSpec {
 // one has probes and a GOMEMLIMIT below its memory limit.
 func TestContainers(t *testing.T) {
 	t.Parallel()
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			for name, p := range pods(render(t, overlay)) {
-				checkPod(t, name, p.Spec)
-				for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
-					checkContainer(t, name, c, name != "socmgmt-backup")
-				}
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		for name, p := range pods(objs) {
+			checkPod(t, name, p.Spec)
+			for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
+				checkContainer(t, name, c, name != "socmgmt-backup")
 			}
-		})
-	}
+		}
+	})
 }
 
 func checkPod(t *testing.T, name string, p corev1.PodSpec) {
@@ -270,32 +275,28 @@ func TestSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			objs := render(t, overlay)
-			made := map[string]bool{}
-			for _, s := range objs.Secrets {
-				made[s.Name] = true
-			}
-			var named []string
-			for _, p := range pods(objs) {
-				for _, v := range p.Spec.Volumes {
-					if v.Secret != nil {
-						named = append(named, v.Secret.SecretName)
-					}
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		made := map[string]bool{}
+		for _, s := range objs.Secrets {
+			made[s.Name] = true
+		}
+		var named []string
+		for _, p := range pods(objs) {
+			for _, v := range p.Spec.Volumes {
+				if v.Secret != nil {
+					named = append(named, v.Secret.SecretName)
 				}
 			}
-			for _, in := range objs.Ingresses {
-				for _, tls := range in.Spec.TLS {
-					named = append(named, tls.SecretName)
-				}
+		}
+		for _, in := range objs.Ingresses {
+			for _, tls := range in.Spec.TLS {
+				named = append(named, tls.SecretName)
 			}
-			for _, name := range named {
-				if !made[name] && !strings.Contains(string(readme), "`"+name+"`") {
-					t.Errorf("Secret %s is neither made by the overlay nor documented in deploy/kubernetes/README.md", name)
-				}
+		}
+		for _, name := range named {
+			if !made[name] && !strings.Contains(string(readme), "`"+name+"`") {
+				t.Errorf("Secret %s is neither made by the overlay nor documented in deploy/kubernetes/README.md", name)
 			}
-		})
-	}
+		}
+	})
 }

@@ -19,40 +19,36 @@ import (
 // deny covers the rest.
 func TestCallGraph(t *testing.T) {
 	t.Parallel()
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			objs := render(t, overlay)
-			checkDefaultDeny(t, objs.NetworkPolicies)
-			for name, p := range pods(objs) {
-				if name == "socmgmt-backup" {
-					continue
-				}
-				if got := dialled(p.Spec.Containers[0]); !slices.Equal(got, callGraph[name]) {
-					t.Errorf("%s dials %v, want %v", name, got, callGraph[name])
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		checkDefaultDeny(t, objs.NetworkPolicies)
+		for name, p := range pods(objs) {
+			if name == "socmgmt-backup" {
+				continue
+			}
+			if got := dialled(p.Spec.Containers[0]); !slices.Equal(got, callGraph[name]) {
+				t.Errorf("%s dials %v, want %v", name, got, callGraph[name])
+			}
+		}
+		callers := map[string][]string{}
+		for caller, callees := range callGraph {
+			for _, callee := range callees {
+				callers[callee] = append(callers[callee], caller)
+				if !egressTo(policyOf(t, objs, caller), callee, services[callee].grpc) {
+					t.Errorf("%s's NetworkPolicy does not let it call %s on %d", caller, callee, services[callee].grpc)
 				}
 			}
-			callers := map[string][]string{}
-			for caller, callees := range callGraph {
-				for _, callee := range callees {
-					callers[callee] = append(callers[callee], caller)
-					if !egressTo(policyOf(t, objs, caller), callee, services[callee].grpc) {
-						t.Errorf("%s's NetworkPolicy does not let it call %s on %d", caller, callee, services[callee].grpc)
-					}
-				}
+		}
+		for name, ports := range services {
+			pol := policyOf(t, objs, name)
+			slices.Sort(callers[name])
+			if got := admitted(pol, ports.grpc); !slices.Equal(got, callers[name]) {
+				t.Errorf("%s's gRPC port admits %v, want its callers %v", name, got, callers[name])
 			}
-			for name, ports := range services {
-				pol := policyOf(t, objs, name)
-				slices.Sort(callers[name])
-				if got := admitted(pol, ports.grpc); !slices.Equal(got, callers[name]) {
-					t.Errorf("%s's gRPC port admits %v, want its callers %v", name, got, callers[name])
-				}
-				if got := admitted(pol, ports.admin); !slices.Equal(got, []string{"namespace monitoring", "socmgmt-backup"}) {
-					t.Errorf("%s's admin port admits %v, want the monitoring namespace and the backup job", name, got)
-				}
+			if got := admitted(pol, ports.admin); !slices.Equal(got, []string{"namespace monitoring", "socmgmt-backup"}) {
+				t.Errorf("%s's admin port admits %v, want the monitoring namespace and the backup job", name, got)
 			}
-		})
-	}
+		}
+	})
 }
 
 // dialled returns the services whose addresses c is given
@@ -152,34 +148,30 @@ func hasPort(ports []networkingv1.NetworkPolicyPort, port int32) bool {
 // REST port.
 func TestOnlyTheGatewayIsExposed(t *testing.T) {
 	t.Parallel()
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			objs := render(t, overlay)
-			for _, s := range objs.Services {
-				if s.Spec.Type != "" && s.Spec.Type != corev1.ServiceTypeClusterIP && s.Name != "gateway" {
-					t.Errorf("Service %s is of type %s; only the gateway may be reached from outside", s.Name, s.Spec.Type)
-				}
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		for _, s := range objs.Services {
+			if s.Spec.Type != "" && s.Spec.Type != corev1.ServiceTypeClusterIP && s.Name != "gateway" {
+				t.Errorf("Service %s is of type %s; only the gateway may be reached from outside", s.Name, s.Spec.Type)
 			}
-			for _, in := range objs.Ingresses {
-				for _, r := range in.Spec.Rules {
-					for _, p := range r.HTTP.Paths {
-						if p.Backend.Service == nil || p.Backend.Service.Name != "gateway" {
-							t.Errorf("Ingress %s leads to %+v, want the gateway", in.Name, p.Backend)
-						}
+		}
+		for _, in := range objs.Ingresses {
+			for _, r := range in.Spec.Rules {
+				for _, p := range r.HTTP.Paths {
+					if p.Backend.Service == nil || p.Backend.Service.Name != "gateway" {
+						t.Errorf("Ingress %s leads to %+v, want the gateway", in.Name, p.Backend)
 					}
 				}
 			}
-			for _, pol := range objs.NetworkPolicies {
-				for _, rule := range pol.Spec.Ingress {
-					open := len(rule.From) == 0 || slices.ContainsFunc(rule.From, func(p networkingv1.NetworkPolicyPeer) bool { return p.IPBlock != nil })
-					if open && (pol.Name != "gateway" || !hasPort(rule.Ports, 8080) || len(rule.Ports) != 1) {
-						t.Errorf("NetworkPolicy %s admits anyone on %+v; only the gateway's REST port may", pol.Name, rule.Ports)
-					}
+		}
+		for _, pol := range objs.NetworkPolicies {
+			for _, rule := range pol.Spec.Ingress {
+				open := len(rule.From) == 0 || slices.ContainsFunc(rule.From, func(p networkingv1.NetworkPolicyPeer) bool { return p.IPBlock != nil })
+				if open && (pol.Name != "gateway" || !hasPort(rule.Ports, 8080) || len(rule.Ports) != 1) {
+					t.Errorf("NetworkPolicy %s admits anyone on %+v; only the gateway's REST port may", pol.Name, rule.Ports)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestBackupJob: one CronJob, never two runs at once and never retried,
@@ -188,43 +180,39 @@ func TestOnlyTheGatewayIsExposed(t *testing.T) {
 // into its directory, keeping a bounded number of copies.
 func TestBackupJob(t *testing.T) {
 	t.Parallel()
-	for _, overlay := range overlays {
-		t.Run(overlay, func(t *testing.T) {
-			t.Parallel()
-			objs := render(t, overlay)
-			if len(objs.CronJobs) != 1 {
-				t.Fatalf("%d CronJobs, want the backup", len(objs.CronJobs))
+	forEachOverlay(t, func(t *testing.T, objs *Objects) {
+		if len(objs.CronJobs) != 1 {
+			t.Fatalf("%d CronJobs, want the backup", len(objs.CronJobs))
+		}
+		cj := objs.CronJobs[0]
+		if cj.Spec.ConcurrencyPolicy != "Forbid" {
+			t.Errorf("backup concurrency policy %q, want Forbid", cj.Spec.ConcurrencyPolicy)
+		}
+		if b := cj.Spec.JobTemplate.Spec.BackoffLimit; b == nil || *b != 0 {
+			t.Errorf("backup backoffLimit %v, want 0: a retry copies every service again", b)
+		}
+		spec := cj.Spec.JobTemplate.Spec.Template.Spec
+		if len(spec.InitContainers) != 0 {
+			t.Errorf("backup has init containers %d: one service's failure would stop the others' copies", len(spec.InitContainers))
+		}
+		backedUp := map[string]bool{}
+		for _, c := range spec.Containers {
+			args := map[string]string{}
+			for _, a := range c.Args[1:] {
+				k, v, _ := strings.Cut(a, "=")
+				args[k] = v
 			}
-			cj := objs.CronJobs[0]
-			if cj.Spec.ConcurrencyPolicy != "Forbid" {
-				t.Errorf("backup concurrency policy %q, want Forbid", cj.Spec.ConcurrencyPolicy)
+			if c.Args[0] != "backup" || args["--out-dir"] == "" || args["--keep"] == "" || args["--tls-cert"] == "" {
+				t.Errorf("backup container %s: args %v, want backup --out-dir --keep over TLS", c.Name, c.Args)
 			}
-			if b := cj.Spec.JobTemplate.Spec.BackoffLimit; b == nil || *b != 0 {
-				t.Errorf("backup backoffLimit %v, want 0: a retry copies every service again", b)
+			svc := args["--service"]
+			if want := fmt.Sprintf("%s:%d", svc, services[svc].admin); args["--addr"] != want {
+				t.Errorf("backup of %s from %q, want its admin port %s", svc, args["--addr"], want)
 			}
-			spec := cj.Spec.JobTemplate.Spec.Template.Spec
-			if len(spec.InitContainers) != 0 {
-				t.Errorf("backup has init containers %d: one service's failure would stop the others' copies", len(spec.InitContainers))
-			}
-			backedUp := map[string]bool{}
-			for _, c := range spec.Containers {
-				args := map[string]string{}
-				for _, a := range c.Args[1:] {
-					k, v, _ := strings.Cut(a, "=")
-					args[k] = v
-				}
-				if c.Args[0] != "backup" || args["--out-dir"] == "" || args["--keep"] == "" || args["--tls-cert"] == "" {
-					t.Errorf("backup container %s: args %v, want backup --out-dir --keep over TLS", c.Name, c.Args)
-				}
-				svc := args["--service"]
-				if want := fmt.Sprintf("%s:%d", svc, services[svc].admin); args["--addr"] != want {
-					t.Errorf("backup of %s from %q, want its admin port %s", svc, args["--addr"], want)
-				}
-				backedUp[svc] = true
-			}
-			if got, want := slices.Sorted(maps.Keys(backedUp)), slices.Sorted(maps.Keys(services)); !slices.Equal(got, want) {
-				t.Errorf("the backup covers %v, want every service %v", got, want)
-			}
-		})
-	}
+			backedUp[svc] = true
+		}
+		if got, want := slices.Sorted(maps.Keys(backedUp)), slices.Sorted(maps.Keys(services)); !slices.Equal(got, want) {
+			t.Errorf("the backup covers %v, want every service %v", got, want)
+		}
+	})
 }
