@@ -30,6 +30,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
+	"github.com/socmgmt/socmgmt/internal/tracing"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -114,7 +115,7 @@ type Actor struct {
 // request id the interceptors gave the call, so that a record leads to the
 // request's log lines, and the call's trace when it is traced.
 func ActorOf(ctx context.Context, p *authn.Principal) Actor {
-	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx), Traceparent: grpcserver.Traceparent(ctx)}
+	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx), Traceparent: tracing.Traceparent(ctx)}
 }
 
 // NewEntry returns an entry of actor doing action to a retiree at a time.

@@ -90,6 +90,9 @@ func (f *Flags) Validate() error {
 	if f.AdminTLS && !f.TLS.Enabled() {
 		problems = append(problems, "--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate")
 	}
+	if f.AdminTLS && f.TLS.Enabled() && f.TLS.ClientCAFile == "" {
+		problems = append(problems, "--admin-tls needs --tls-client-ca: without it no caller's certificate is asked for, and no other machine is admitted")
+	}
 	if f.AdminTLS && len(f.AdminClientNames) == 0 {
 		problems = append(problems, "--admin-client-names is empty: --admin-tls would admit no client certificate")
 	}

@@ -57,6 +57,9 @@ func TestFlagsValidate(t *testing.T) {
 		}},
 		{name: "zero shutdown timeout", args: []string{"-shutdown-timeout=0s"}, want: []string{"--shutdown-timeout must be positive"}},
 		{name: "admin port over TLS", args: []string{"-admin-tls", "-tls-cert=c.pem", "-tls-key=k.pem", "-tls-client-ca=ca.pem"}},
+		{name: "admin port over TLS without a client CA", args: []string{"-admin-tls", "-tls-cert=c.pem", "-tls-key=k.pem"}, want: []string{
+			"--admin-tls needs --tls-client-ca: without it no caller's certificate is asked for, and no other machine is admitted",
+		}},
 		{name: "admin port over TLS without a certificate", args: []string{"-admin-tls"}, want: []string{
 			"--admin-tls needs --tls-cert: the admin port is served with the gRPC port's certificate",
 		}},

@@ -94,15 +94,6 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-// Traceparent returns the W3C traceparent of the call that ctx belongs
-// to when the server traces its calls, or "" (see tracing.Traceparent).
-func Traceparent(ctx context.Context) string {
-	if call, ok := ctx.Value(callKey{}).(*callInfo); ok && call.traced {
-		return tracing.Traceparent(call)
-	}
-	return ""
-}
-
 // requestIDFrom returns the client's id when it is sane, otherwise a new one.
 func requestIDFrom(ctx context.Context) string {
 	var sent string

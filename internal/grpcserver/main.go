@@ -57,23 +57,6 @@ func Main[C serviceConfig](name string, parse func(args []string) (C, error), ru
 // the function that sends the spans still queued, within the shutdown
 // timeout.
 func startTracing(ctx context.Context, name string, c *ServiceConfig, log *zap.Logger) (flush func(), err error) {
-	tc, err := tracing.FromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	p, err := tracing.Start(ctx, tc, name)
-	if err != nil {
-		return nil, err
-	}
-	c.TracerProvider = p.TracerProvider()
-	if tc.Enabled() {
-		log.Info("tracing", zap.String("otlp_protocol", tc.Protocol), zap.Float64("sample_ratio", tc.Ratio))
-	}
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Server.ShutdownTimeout)
-		defer cancel()
-		if err := p.Shutdown(sctx); err != nil {
-			log.Warn("tracing: spans not sent at exit", zap.Error(err))
-		}
-	}, nil
+	c.TracerProvider, flush, err = tracing.StartFromEnv(ctx, name, false, c.Server.ShutdownTimeout, log)
+	return flush, err
 }

@@ -15,8 +15,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -139,16 +144,67 @@ func Start(ctx context.Context, c Config, service string, opts ...sdktrace.Trace
 	return &Provider{sdk: NewTracerProvider(service, c.Ratio, append([]sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp)}, opts...)...)}, nil
 }
 
+// StartFromEnv starts the tracer provider of the program service as the
+// environment says (FromEnv, then Start, with EdgeSampler when edge: the
+// gateway's) and logs how, and returns
+// the provider to trace with (nil when tracing is off) and the function
+// that sends the spans still queued at exit, within timeout. Spans that
+// cannot be sent then are a warning, not a failed stop: a collector that
+// is down must not turn a clean SIGTERM into an error.
+func StartFromEnv(ctx context.Context, service string, edge bool, timeout time.Duration, log *zap.Logger) (trace.TracerProvider, func(), error) {
+	c, err := FromEnv(os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []sdktrace.TracerProviderOption
+	if edge {
+		opts = append(opts, EdgeSampler(c.Ratio))
+	}
+	p, err := Start(ctx, c, service, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Enabled() {
+		log.Info("tracing", zap.String("otlp_protocol", c.Protocol), zap.Float64("sample_ratio", c.Ratio))
+	}
+	return p.TracerProvider(), func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := p.Shutdown(sctx); err != nil {
+			log.Warn("tracing: spans not sent at exit", zap.Error(err))
+		}
+	}, nil
+}
+
 // EdgeSampler is the sampler of a program that faces callers it does not
 // trust, the gateway: it continues a caller's trace (the trace id, the
 // parent) but takes its own decision, the share ratio, whatever the
 // caller's sampled flag says, so that a client cannot make every request
 // traced. The services behind it follow the decision it passes on.
 func EdgeSampler(ratio float64) sdktrace.TracerProviderOption {
-	own := sdktrace.TraceIDRatioBased(ratio)
-	return sdktrace.WithSampler(sampler{sdktrace.ParentBased(own,
-		sdktrace.WithRemoteParentSampled(own), sdktrace.WithRemoteParentNotSampled(own))})
+	// A caller's trace id is the caller's choice, so a caller's trace is
+	// sampled by a draw of the gateway's own, not by its id as
+	// TraceIDRatioBased would (an id whose low bytes are 0 would always
+	// be sampled).
+	drawn := drawnShare(ratio)
+	return sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio),
+		sdktrace.WithRemoteParentSampled(drawn), sdktrace.WithRemoteParentNotSampled(drawn))})
 }
+
+// drawnShare samples its share of spans by a random draw.
+type drawnShare float64
+
+// ShouldSample implements sdktrace.Sampler.
+func (r drawnShare) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	d := sdktrace.Drop
+	if rand.Float64() < float64(r) { //nolint:gosec // G404: a sampling draw, not a secret
+		d = sdktrace.RecordAndSample
+	}
+	return sdktrace.SamplingResult{Decision: d, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+}
+
+// Description implements sdktrace.Sampler.
+func (r drawnShare) Description() string { return fmt.Sprintf("DrawnShare{%g}", float64(r)) }
 
 // NewTracerProvider is the SDK's tracer provider for service with opts
 // (a span processor): Start's, and the tests' with an in-memory
@@ -171,17 +227,27 @@ func NewTracerProvider(service string, ratio float64, opts ...sdktrace.TracerPro
 }
 
 // sampler is the programs' sampler: it drops a client span that has no
-// parent and samples the rest as its Sampler says. A service's own
-// background calls (the change feed it follows, the revocation list it
-// polls, an outbox command queued without a trace) so start no trace;
-// the calls made for a request, or for a command that stored the
-// request's trace, belong to that trace.
+// parent, samples a span without a parent that links to a sampled span,
+// and samples the rest as its Sampler says. A service's own background
+// calls (the change feed it follows, the revocation list it polls, an
+// outbox command queued without a trace) so start no trace; the calls
+// made for a request, or for a command that stored the request's trace,
+// belong to that trace; and a projection's update is kept whenever the
+// change it applies was, so that the link leads somewhere.
 type sampler struct{ sdktrace.Sampler }
 
 // ShouldSample implements sdktrace.Sampler.
 func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if p.Kind == trace.SpanKindClient && !trace.SpanContextFromContext(p.ParentContext).IsValid() {
+	if trace.SpanContextFromContext(p.ParentContext).IsValid() {
+		return s.Sampler.ShouldSample(p)
+	}
+	if p.Kind == trace.SpanKindClient {
 		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	}
+	for _, l := range p.Links {
+		if l.SpanContext.IsSampled() {
+			return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+		}
 	}
 	return s.Sampler.ShouldSample(p)
 }
@@ -218,12 +284,13 @@ func Propagator() propagation.TextMapPropagator { return propagation.TraceContex
 const traceparentKey = "traceparent"
 
 // Traceparent returns the W3C traceparent of the span in ctx, or "" when
-// ctx has no valid span context: what an outbox command or a change-log
-// entry stores so that the work done for it later joins, or links to,
-// the trace of the request that made it. The trace state is not kept.
+// ctx has no sampled span: what an outbox command or a change-log entry
+// stores so that the work done for it later joins, or links to, the trace
+// of the request that made it. A trace that is not recorded is not worth
+// storing: nothing would join it. The trace state is not kept.
 func Traceparent(ctx context.Context) string {
 	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
+	if !sc.IsValid() || !sc.IsSampled() {
 		return ""
 	}
 	// As propagation.TraceContext writes it, in one allocation.

@@ -200,3 +200,52 @@ func TestEdgeSampler(t *testing.T) {
 		t.Error("a client span under the edge's sampled span is not sampled")
 	}
 }
+
+// TestEdgeSamplerDrawsItsOwnShare: a caller cannot choose a trace id that
+// the edge always samples. An id whose low bytes are 0 is what the SDK's
+// ratio sampler always keeps; at the edge it is kept about half the time
+// at ratio 0.5 (1,000 draws: outside 350 to 650 is ten deviations off).
+func TestEdgeSamplerDrawsItsOwnShare(t *testing.T) {
+	t.Parallel()
+	edge := NewTracerProvider("gateway", 0.5, EdgeSampler(0.5)).Tracer("t")
+	ctx := ContextWithTraceparent(context.Background(), "00-4bf92f3577b34da60000000000000000-00f067aa0ba902b7-01")
+	sampled := 0
+	for range 1000 {
+		if _, sp := edge.Start(ctx, "serve", trace.WithSpanKind(trace.SpanKindServer)); sp.SpanContext().IsSampled() {
+			sampled++
+		}
+	}
+	if sampled < 350 || sampled > 650 {
+		t.Errorf("%d of 1,000 sampled at ratio 0.5", sampled)
+	}
+}
+
+// TestSampledLinkKeepsARoot: a span without a parent that links to a
+// sampled span is sampled whatever the ratio (a projection's update of a
+// recorded change), and one linking only to unsampled spans is not at
+// ratio 0.
+func TestSampledLinkKeepsARoot(t *testing.T) {
+	t.Parallel()
+	tracer := NewTracerProvider("pension", 0).Tracer("t")
+	link := func(traceparent string) trace.Link {
+		return trace.Link{SpanContext: trace.SpanContextFromContext(ContextWithTraceparent(context.Background(), traceparent))}
+	}
+	_, sp := tracer.Start(context.Background(), "projection apply", trace.WithLinks(link("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")))
+	if !sp.SpanContext().IsSampled() {
+		t.Error("a root linking to a sampled span was dropped")
+	}
+	_, sp = tracer.Start(context.Background(), "projection apply", trace.WithLinks(link("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")))
+	if sp.SpanContext().IsSampled() {
+		t.Error("a root linking only to an unsampled span was sampled at ratio 0")
+	}
+}
+
+// TestTraceparentOfAnUnsampledSpan: a trace that is not recorded is not
+// stored.
+func TestTraceparentOfAnUnsampledSpan(t *testing.T) {
+	t.Parallel()
+	ctx := ContextWithTraceparent(context.Background(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+	if got := Traceparent(ctx); got != "" {
+		t.Errorf("Traceparent of an unsampled span context = %q, want none", got)
+	}
+}

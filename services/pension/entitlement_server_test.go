@@ -110,8 +110,6 @@ func TestEntitlementFromDecisions(t *testing.T) {
 	}
 }
 
-// TestPaymentAnomalies: a month's anomalies follow the bureau's decisions
-// and the kinds of the payments, never socmgmt's certification status.
 // TestAnomalyPageBound checks that a page computes the anomalies of at
 // most maxAnomalyExamined retirees when no smaller bound is set: a large
 // community with none is read in pages that end short, each with a token.
@@ -143,6 +141,8 @@ func TestAnomalyPageBound(t *testing.T) {
 	}
 }
 
+// TestPaymentAnomalies: a month's anomalies follow the bureau's decisions
+// and the kinds of the payments, never socmgmt's certification status.
 func TestPaymentAnomalies(t *testing.T) {
 	t.Parallel()
 	keyer := testKeyer(t)

@@ -50,20 +50,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = logger.Sync() }() // at exit there is no one left to tell
-	tc, err := tracing.FromEnv(os.Getenv)
+	var flush func()
+	cfg.TracerProvider, flush, err = tracing.StartFromEnv(ctx, "gateway", true, cfg.ShutdownTimeout, logger)
 	if err != nil {
 		return err
 	}
-	tp, err := tracing.Start(ctx, tc, "gateway", tracing.EdgeSampler(tc.Ratio))
-	if err != nil {
-		return err
-	}
-	cfg.TracerProvider = tp.TracerProvider()
-	err = gateway.Run(ctx, cfg, logger)
-	// The spans still queued go out within the shutdown timeout.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	return errors.Join(err, tp.Shutdown(sctx))
+	defer flush()
+	return gateway.Run(ctx, cfg, logger)
 }
 
 // parseConfig reads flags, falling back to GATEWAY_* environment variables,
