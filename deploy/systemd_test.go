@@ -140,7 +140,7 @@ func TestSystemdVerify(t *testing.T) {
 	units := filepath.Join(root, "etc/systemd/system")
 	copyTree(t, "systemd", units)
 	// verify checks that each command exists in the root.
-	commands := []string{"/bin/sh", "/usr/bin/find"}
+	commands := []string{"/bin/sh"}
 	for p := range unitFor {
 		commands = append(commands, "/usr/local/bin/"+p)
 	}

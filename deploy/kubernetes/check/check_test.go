@@ -85,8 +85,8 @@ func TestDecodeIsStrict(t *testing.T) {
 }
 
 // TestStatefulSets: each service is one StatefulSet of one replica with
-// its own volume, updated only when an operator deletes its pod or in
-// order, a PodDisruptionBudget that lets no voluntary eviction take it,
+// its own volume, updated only when an operator deletes its pod, a
+// PodDisruptionBudget that lets no voluntary eviction take it,
 // a headless Service for the set and a ClusterIP Service for its peers.
 func TestStatefulSets(t *testing.T) {
 	t.Parallel()
@@ -97,8 +97,8 @@ func TestStatefulSets(t *testing.T) {
 			if s.Spec.Replicas == nil || *s.Spec.Replicas != 1 {
 				t.Errorf("StatefulSet %s: replicas %v, want 1 (one writer per bbolt file)", s.Name, s.Spec.Replicas)
 			}
-			if u := s.Spec.UpdateStrategy.Type; u != appsv1.OnDeleteStatefulSetStrategyType && u != appsv1.RollingUpdateStatefulSetStrategyType {
-				t.Errorf("StatefulSet %s: update strategy %q", s.Name, u)
+			if u := s.Spec.UpdateStrategy.Type; u != appsv1.OnDeleteStatefulSetStrategyType {
+				t.Errorf("StatefulSet %s: update strategy %q, want OnDelete (nothing restarts a service by itself)", s.Name, u)
 			}
 			if len(s.Spec.VolumeClaimTemplates) != 1 {
 				t.Errorf("StatefulSet %s: %d volume claim templates, want its own volume", s.Name, len(s.Spec.VolumeClaimTemplates))
