@@ -139,6 +139,8 @@ func (a adminTarget) request(ctx context.Context, method, addr, pathQuery, token
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		TLSClientConfig:       tlsConfig,
 		ResponseHeaderTimeout: headerTimeout,
+		// A client for one request: its connection closes with it.
+		DisableKeepAlives: true,
 	}}
 	resp, err := client.Do(req)
 	if err != nil {

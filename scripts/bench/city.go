@@ -172,16 +172,22 @@ func (c *city) grow(ctx context.Context, t *cityTable, col, size int) error {
 	}
 	t.set("load: retirees, registry ImportRetirees (those added to reach this size)", col, formatLoad(size-from, elapsed))
 	c.loaded = size
-	if err := c.takeStock(ctx); err != nil {
+	// Timed from the import's end, before the roster is listed (the
+	// projections would catch up meanwhile). Registry's head is the
+	// revision of the retiree imported last: nothing else changes it.
+	start := time.Now()
+	if c.head, err = c.revisionOf(ctx, c.idNumbers[c.loaded-1]); err != nil {
 		return err
 	}
-	start := time.Now()
 	for _, p := range []*serviceProc{c.pension, c.activity} {
 		if err := c.h.waitRevision(ctx, p, c.head); err != nil {
 			return err
 		}
 	}
 	t.set("load: pension's and activity's projections take in the added retirees (after the import)", col, formatSeconds(time.Since(start)))
+	if err := c.takeStock(ctx); err != nil {
+		return err
+	}
 	if elapsed, err = c.importPayments(ctx, from, size); err != nil {
 		return err
 	}
@@ -360,9 +366,7 @@ func benchIDNumbersFrom(from, to int) ([]string, error) {
 }
 
 // takeStock lists every retiree registry holds, keeping their ids and
-// the first cityRegistrations of each community, and reads registry's
-// head revision: that of the retiree imported last, since nothing else
-// changes registry meanwhile.
+// the first cityRegistrations of each community.
 func (c *city) takeStock(ctx context.Context) error {
 	ids := make([]string, 0, c.loaded)
 	members := make(map[string][]string, cityCommunities)
@@ -386,9 +390,7 @@ func (c *city) takeStock(ctx context.Context) error {
 		return fmt.Errorf("registry lists %d retirees, want %d", len(ids), c.loaded)
 	}
 	c.ids, c.members = ids, members
-	head, err := c.revisionOf(ctx, c.idNumbers[c.loaded-1])
-	c.head = head
-	return err
+	return nil
 }
 
 // revisionOf returns the latest revision of the retiree with idNumber.

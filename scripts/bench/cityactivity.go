@@ -37,9 +37,10 @@ func (c *city) loadActivities(ctx context.Context, t *cityTable, col int) error 
 	if err != nil {
 		return err
 	}
+	elapsed := time.Since(start)
 	sessions := len(c.communities) * cityWeekly * citySessions
 	t.set(fmt.Sprintf("load: a year of activities, activity CreateActivity (%d communities × %d weekly activities × %d sessions, each at the community's venue)",
-		len(c.communities), cityWeekly, citySessions), col, fmt.Sprintf("%s (%s)", formatSeconds(time.Since(start)), formatRate(float64(sessions)/time.Since(start).Seconds(), "sessions")))
+		len(c.communities), cityWeekly, citySessions), col, fmt.Sprintf("%s (%s)", formatSeconds(elapsed), formatRate(float64(sessions)/elapsed.Seconds(), "sessions")))
 
 	type registration struct{ activity, retiree string }
 	var regs []registration
@@ -58,9 +59,12 @@ func (c *city) loadActivities(ctx context.Context, t *cityTable, col int) error 
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
 	t.set(fmt.Sprintf("load: registrations, activity RegisterRetiree (%d retirees of the community for each activity, %d in flight)", cityRegistrations, cityWorkers),
 		col, formatLoad(len(regs), time.Since(start)))
-	return err
+	return nil
 }
 
 // communityActivities creates community's venue and its weekly

@@ -206,18 +206,18 @@ func (c *city) measureGetRetiree(ctx context.Context, t *cityTable, col int) err
 	rate := spreadOf(reps, func(r registryRep) float64 { return r.direct.Rate() })
 	t.set("registry GetRetiree, direct gRPC: rate, share of bare grpc-go", col,
 		fmt.Sprintf("%s, %s", rateSpread(rate), percentSpread(share, "bare")))
-	p99 := spreadOf(reps, func(r registryRep) float64 { return float64(r.half.P99) })
-	dropped := 0
-	for _, r := range reps {
-		dropped += r.half.Dropped
+	half := make([]summary, len(reps))
+	for i, r := range reps {
+		half[i] = r.half
 	}
+	p99, dropped, met := halfRateVerdict(half)
 	const what = "registry GetRetiree paced at half that rate: p99"
 	value := latencySpread(p99)
 	if dropped > 0 {
 		value += fmt.Sprintf(" (%s not sent: queue full)", formatCount(int64(dropped)))
 	}
 	t.set(what, col, value)
-	t.judge(what, fmt.Sprintf("p99 ≤ %g ms", float64(goalP99)/float64(time.Millisecond)), time.Duration(p99.median()) <= goalP99 && dropped == 0)
+	t.judge(what, halfRateGoal(), met)
 	return nil
 }
 

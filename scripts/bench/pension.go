@@ -181,18 +181,7 @@ func (h *harness) startPension(ctx context.Context, bin, registryAddr string) (*
 
 // benchIDNumbers returns the ID numbers of the first n retirees of
 // benchRetiree.
-func benchIDNumbers(n int) ([]string, error) {
-	out := make([]string, n)
-	one := []string{"x"}
-	for i := range out {
-		r, err := benchRetiree(i, one, one)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = r.GetIdNumber()
-	}
-	return out, nil
-}
+func benchIDNumbers(n int) ([]string, error) { return benchIDNumbersFrom(0, n) }
 
 // waitProjection waits until pension knows the retiree with the id
 // registry gave him.

@@ -140,18 +140,19 @@ func (h *harness) cpuShares(what string, procs map[string]int, run func() summar
 	start := time.Now()
 	s := run()
 	elapsed := time.Since(start)
-	calls := s.Rate() * s.Elapsed.Seconds()
 	var parts []string
 	for name, pid := range procs {
 		after, err := cpuTime(pid)
-		if err != nil || calls == 0 {
+		if err != nil || s.Rate() == 0 {
 			continue
 		}
-		used := after - before[name]
-		parts = append(parts, fmt.Sprintf("%s %.0f µs a call (%.2f cores)", name, float64(used.Microseconds())/calls, used.Seconds()/elapsed.Seconds()))
+		// The cores used over the whole run, warm-up included, at the
+		// counted window's rate: the run's rate is steady throughout.
+		cores := (after - before[name]).Seconds() / elapsed.Seconds()
+		parts = append(parts, fmt.Sprintf("%s %.0f µs a call (%.2f cores)", name, 1e6*cores/s.Rate(), cores))
 	}
 	slices.Sort(parts)
-	h.log.Printf("%s: CPU over the run, warm-up included: %s", what, strings.Join(parts, "; "))
+	h.log.Printf("%s: CPU per call: %s", what, strings.Join(parts, "; "))
 	return s
 }
 
