@@ -404,7 +404,10 @@ func (p *Projection) traceApply(batch []*registryv1.WatchRetireesResponse) trace
 	}
 	var links []trace.Link
 	for _, m := range batch {
-		if m.Traceparent == "" || len(links) == maxLinks {
+		if len(links) == maxLinks {
+			break
+		}
+		if m.Traceparent == "" {
 			continue
 		}
 		sc := trace.SpanContextFromContext(tracing.ContextWithTraceparent(context.Background(), m.Traceparent))
