@@ -24,11 +24,12 @@ func TestKubernetesEnv(t *testing.T) {
 	t.Parallel()
 	flags := map[string]map[string]bool{}
 	seen := 0
-	err := filepath.WalkDir("kubernetes", func(path string, d fs.DirEntry, err error) error {
+	files := os.DirFS("kubernetes")
+	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" {
 			return err
 		}
-		data, err := os.ReadFile(path)
+		data, err := fs.ReadFile(files, path)
 		if err != nil {
 			return err
 		}
