@@ -92,9 +92,10 @@ func newSeedCmd(e env) *cobra.Command { return seedCommand(e, runSeed) }
 const seedLong = `Fill a running stack with a demo city (` + cityName + `): its districts, street
 offices and about 60 communities, 40 enterprises, and --retirees retirees
 with valid ID numbers, of whom about 2 % have died and 1 % moved since
-(the seed moves them as admin, at once), and a few transfers proposed by
-the sending communities' clerks and left for the receiving ones to accept
-or decline.
+(the seed moves them as admin, at once), a few transfers proposed by the
+sending communities' clerks and left for the receiving ones to accept or
+decline, and a few entered as proposed on paper 45 days before, which
+lapse unanswered as they are entered.
 
 The data depend only on --seed, so running seed again with the same seed
 finds everything in place: records that already exist are counted as

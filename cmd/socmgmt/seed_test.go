@@ -40,6 +40,9 @@ type fakeRegistry struct {
 	byIDNumber  map[string]string
 	// reports are the death reports, by id (seed_deaths_test.go).
 	reports map[string]*registryv1.DeathReport
+	// lapsed are the transfers proposed on paper, which the fake records
+	// as lapsed without moving anyone.
+	lapsed []*registryv1.Transfer
 	// reject makes CreateRetiree fail for these names.
 	reject map[string]bool
 	// calls counts the calls of each method that passed authentication.
@@ -156,9 +159,32 @@ func (f *fakeRegistry) TransferRetiree(_ context.Context, req *registryv1.Transf
 		return nil, status.Error(codes.FailedPrecondition, "already there")
 	case req.GetReason() == "":
 		return nil, status.Error(codes.InvalidArgument, "no reason")
+	case req.GetProposedOn() != "":
+		if req.GetProposedOn() > time.Now().AddDate(0, 0, -30).Format(dateLayout) {
+			return nil, status.Error(codes.InvalidArgument, "the fake records only lapsed proposals")
+		}
+		t := &registryv1.Transfer{RetireeId: r.Id, FromCommunityId: r.CommunityId, ToCommunityId: req.GetToCommunityId(), State: registryv1.TransferState_LAPSED}
+		f.lapsed = append(f.lapsed, t)
+		return &registryv1.TransferRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree), Transfer: t}, nil
 	}
 	r.CommunityId = req.GetToCommunityId()
 	return &registryv1.TransferRetireeResponse{Retiree: proto.Clone(r).(*registryv1.Retiree)}, nil
+}
+
+// ListTransfers lists the lapsed transfers out of a community, the only
+// list the seed reads.
+func (f *fakeRegistry) ListTransfers(_ context.Context, req *registryv1.ListTransfersRequest) (*registryv1.ListTransfersResponse, error) {
+	defer f.call("ListTransfers")()
+	if req.GetState() != registryv1.TransferState_LAPSED || req.GetDirection() != registryv1.TransferDirection_OUTGOING {
+		return nil, status.Error(codes.Unimplemented, "the fake lists only lapsed outgoing transfers")
+	}
+	var out []*registryv1.Transfer
+	for _, t := range f.lapsed {
+		if t.FromCommunityId == req.GetCommunityId() {
+			out = append(out, proto.Clone(t).(*registryv1.Transfer))
+		}
+	}
+	return &registryv1.ListTransfersResponse{Transfers: out}, nil
 }
 
 // moveOut moves r out of the city, as the registry does for admin.
@@ -271,12 +297,21 @@ func TestSeedCreatesCityAndRerunFindsIt(t *testing.T) {
 	if !strings.Contains(collapseSpaces(out.String()), fmt.Sprintf("retirees  %d  0  0", cfg.retirees)) {
 		t.Errorf("summary does not report %d created retirees:\n%s", cfg.retirees, out.String())
 	}
-	pending := pickPending(plan)
-	if len(pending) != pendingTransfers {
-		t.Errorf("%d transfers to leave pending, want %d", len(pending), pendingTransfers)
+	var pending, lapsed int
+	for _, p := range pickPending(plan) {
+		if p.lapsed {
+			lapsed++
+		} else {
+			pending++
+		}
 	}
-	if !strings.Contains(collapseSpaces(out.String()), fmt.Sprintf("pending  transfers  %d  0  0", len(pending))) {
-		t.Errorf("summary does not report %d proposed transfers:\n%s", len(pending), out.String())
+	if pending != pendingTransfers || lapsed != lapsedTransfers {
+		t.Errorf("%d transfers to leave pending and %d lapsed, want %d and %d", pending, lapsed, pendingTransfers, lapsedTransfers)
+	}
+	for _, want := range []string{fmt.Sprintf("pending  transfers  %d  0  0", pending), fmt.Sprintf("lapsed  transfers  %d  0  0", lapsed)} {
+		if !strings.Contains(collapseSpaces(out.String()), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
 	}
 
 	// The second run finds everything and changes nothing.
@@ -292,7 +327,8 @@ func TestSeedCreatesCityAndRerunFindsIt(t *testing.T) {
 		fmt.Sprintf("retirees  0  %d  0", cfg.retirees),
 		fmt.Sprintf("deaths  0  %d  0", len(plan.Deaths)-reportedDeaths(plan)),
 		fmt.Sprintf("transfers  0  %d  0", len(plan.Transfers)),
-		fmt.Sprintf("pending  transfers  0  %d  0", len(pending)),
+		fmt.Sprintf("pending  transfers  0  %d  0", pending),
+		fmt.Sprintf("lapsed  transfers  0  %d  0", lapsed),
 	} {
 		if !strings.Contains(collapseSpaces(out.String()), want) {
 			t.Errorf("second summary lacks %q:\n%s", want, out.String())

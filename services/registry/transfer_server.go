@@ -2,11 +2,13 @@ package registry
 
 import (
 	"context"
+	"time"
 
 	"github.com/socmgmt/socmgmt/internal/audit"
 	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -70,7 +72,7 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTransferRequest(req); err != nil {
+	if err := checkTransferRequest(req, s.now()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	tr := TransferRequest{RetireeID: req.Id, To: req.ToCommunityId, Reason: req.Reason, Etag: req.Etag}
@@ -79,6 +81,12 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	} else {
 		tr.Direct = p.Is(authn.RoleAdmin)
 	}
+	if req.ProposedOn != "" {
+		if tr.Direct {
+			return nil, s.fail(ctx, fault.Invalid("proposedOn", "admin's transfer moves the retiree at once: it has no proposal day"))
+		}
+		tr.ProposedAt, _ = time.ParseInLocation(time.DateOnly, req.ProposedOn, workdays.ChinaTime)
+	}
 	r, t, err := s.store.TransferRetiree(tr, audit.ActorOf(ctx, p), guard(p))
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -86,11 +94,17 @@ func (s *Server) TransferRetiree(ctx context.Context, req *pb.TransferRetireeReq
 	return &pb.TransferRetireeResponse{Retiree: present(r, false, s.now()), Transfer: t}, nil
 }
 
+// maxProposedBack is how many days back a proposal made on paper may be
+// dated: a year.
+const maxProposedBack = 365
+
 // checkTransferRequest validates a transfer: to a community, or with
-// out_of_city to a destination outside this system.
-func checkTransferRequest(req *pb.TransferRetireeRequest) error {
+// out_of_city to a destination outside this system; a proposal may be
+// dated back to the day it was made on paper, not after now.
+func checkTransferRequest(req *pb.TransferRetireeRequest, now time.Time) error {
 	var v fault.Violations
 	inputcheck.Text(&v, "reason", req.Reason, true, maxReasonLen)
+	checkProposedOn(&v, req, now.In(workdays.ChinaTime))
 	if !req.OutOfCity {
 		inputcheck.CommunityID(&v, "toCommunityId", req.ToCommunityId)
 		if req.Destination != nil {
@@ -107,6 +121,27 @@ func checkTransferRequest(req *pb.TransferRetireeRequest) error {
 		v.Add("destination.divisionCode", "must be a division code of 6, 9 or 12 digits")
 	}
 	return v.Err()
+}
+
+// checkProposedOn checks a proposal's day on paper against today in
+// China: not in the future, at most maxProposedBack days back, and only
+// for a proposal.
+func checkProposedOn(v *fault.Violations, req *pb.TransferRetireeRequest, today time.Time) {
+	if req.ProposedOn == "" {
+		return
+	}
+	if req.OutOfCity {
+		v.Add("proposedOn", "a move out of the city happens at once: it has no proposal day")
+		return
+	}
+	d := parseDate(v, "proposedOn", req.ProposedOn)
+	switch {
+	case d.IsZero():
+	case dateOnly(d) > dateOnly(today):
+		v.Add("proposedOn", "in the future")
+	case dateOnly(d) < dateOnly(today.AddDate(0, 0, -maxProposedBack)):
+		v.Add("proposedOn", "more than a year ago")
+	}
 }
 
 // isDivisionCode reports whether s is a division code of a district (6

@@ -12,10 +12,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 
+	"github.com/socmgmt/socmgmt/internal/authn"
 	"github.com/socmgmt/socmgmt/internal/fault"
 	"github.com/socmgmt/socmgmt/internal/inputcheck"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/testclock"
+	"github.com/socmgmt/socmgmt/internal/workdays"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
 )
 
@@ -211,6 +213,85 @@ func TestServerTransferLapse(t *testing.T) {
 	}
 }
 
+// TestServerTransferProposedOnPaper: a proposal entered after it was made
+// on paper runs its 30 days from that day; one made more than 30 days ago
+// is recorded and lapses at once; a proposal day in the future, more than
+// a year back, on admin's move or on a move out of the city is refused
+// and changes nothing.
+func TestServerTransferProposedOnPaper(t *testing.T) {
+	t.Parallel()
+	s, h := newServed(t)
+	c := h.client
+	today := testNow.In(workdays.ChinaTime)
+	day := func(back int) string { return today.AddDate(0, 0, -back).Format(time.DateOnly) }
+	startOf := func(back int) time.Time {
+		d, _ := time.ParseInLocation(time.DateOnly, day(back), workdays.ChinaTime)
+		return d
+	}
+
+	recent := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	got, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: recent.Id, ToCommunityId: communityC, Reason: "随子女居住", ProposedOn: day(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := got.Transfer; tr.State != pb.TransferState_PROPOSED || !tr.ProposeTime.AsTime().Equal(startOf(10)) || !tr.LapseTime.AsTime().Equal(startOf(10).Add(TransferLapse)) {
+		t.Errorf("a proposal made on paper 10 days ago = %v", tr)
+	}
+
+	old := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
+	got, err = c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "随子女居住", ProposedOn: day(40)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := got.Transfer; tr.State != pb.TransferState_LAPSED || !tr.AnswerTime.AsTime().Equal(startOf(40).Add(TransferLapse)) || got.Retiree.CommunityId != communityA {
+		t.Errorf("a proposal made on paper 40 days ago = %v", got)
+	}
+	lapsed, err := c.ListTransfers(h.as(clerkP), &pb.ListTransfersRequest{Direction: pb.TransferDirection_OUTGOING, State: pb.TransferState_LAPSED})
+	if err != nil || len(lapsed.Transfers) != 1 || lapsed.Transfers[0].RetireeId != old.Id {
+		t.Errorf("lapsed outgoing = %v, %v", lapsed, err)
+	}
+	hist, err := c.ListRetireeHistory(h.as(clerkP), &pb.ListRetireeHistoryRequest{Id: old.Id, PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []pb.ChangeKind
+	for _, e := range hist.Entries {
+		kinds = append(kinds, e.Kind)
+	}
+	if !slices.Contains(kinds, pb.ChangeKind_TRANSFER_PROPOSED) || !slices.Contains(kinds, pb.ChangeKind_TRANSFER_LAPSED) {
+		t.Errorf("history kinds %v, want the proposal and its lapse", kinds)
+	}
+	if _, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "再次申请"}); err != nil {
+		t.Errorf("a new proposal after the lapsed one: %v", err)
+	}
+
+	refused := mustCreate(t, s, newRetiree(t, 3, communityA, pb.ManagementMode_COMMUNITY))
+	for name, tc := range map[string]struct {
+		as  authn.Principal
+		req *pb.TransferRetireeRequest
+	}{
+		"future":      {clerkP, &pb.TransferRetireeRequest{Id: refused.Id, ToCommunityId: communityC, Reason: "x", ProposedOn: today.AddDate(0, 0, 1).Format(time.DateOnly)}},
+		"over a year": {clerkP, &pb.TransferRetireeRequest{Id: refused.Id, ToCommunityId: communityC, Reason: "x", ProposedOn: day(maxProposedBack + 1)}},
+		"not a date":  {clerkP, &pb.TransferRetireeRequest{Id: refused.Id, ToCommunityId: communityC, Reason: "x", ProposedOn: "2026-02-30"}},
+		"admin":       {adminP, &pb.TransferRetireeRequest{Id: refused.Id, ToCommunityId: communityC, Reason: "x", ProposedOn: day(5)}},
+		"out of city": {clerkP, &pb.TransferRetireeRequest{Id: refused.Id, Reason: "x", OutOfCity: true, Destination: &pb.TransferDestination{Description: "北京市"}, ProposedOn: day(5)}},
+	} {
+		_, err := c.TransferRetiree(h.as(tc.as), tc.req)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+			continue
+		}
+		wantFields(t, err, "proposedOn")
+	}
+	if r, _ := s.GetRetiree(refused.Id); r.Etag != refused.Etag || r.CommunityId != communityA {
+		t.Errorf("a refused transfer changed the retiree: %v", r)
+	}
+	out, err := c.ListTransfers(h.as(clerkP), &pb.ListTransfersRequest{Direction: pb.TransferDirection_OUTGOING})
+	if err != nil || len(out.Transfers) != 3 {
+		t.Errorf("outgoing after the refusals = %v, %v; want the 3 proposals", out, err)
+	}
+}
+
 // wantAudited checks that retiree id's audit log has, by subject, an
 // entry for each action.
 func wantAudited(t *testing.T, h *harness, id, subject string, actions ...string) {
@@ -230,18 +311,20 @@ func wantAudited(t *testing.T, h *harness, id, subject string, actions ...string
 // with field violations only, and what it accepts is either a transfer to
 // a community of this system or a move out of the city to a destination.
 func FuzzCheckTransferRequest(f *testing.F) {
-	f.Add(communityB, "搬迁", false, false, "", "")
-	f.Add("", "随子女定居", true, true, "辽宁省大连市中山区", "210202")
-	f.Add(communityB, "定居", true, true, "大连市", "")
-	f.Add("", "", true, false, "", "")
-	f.Add("123", "x\x00", false, true, "\u202e", "21020")
-	f.Add("", "定居", true, true, "北京市", "110105001001")
-	f.Fuzz(func(t *testing.T, to, reason string, outOfCity, withDest bool, description, code string) {
-		req := &pb.TransferRetireeRequest{Id: "r", ToCommunityId: to, Reason: reason, OutOfCity: outOfCity}
+	f.Add(communityB, "搬迁", false, false, "", "", "")
+	f.Add("", "随子女定居", true, true, "辽宁省大连市中山区", "210202", "")
+	f.Add(communityB, "定居", true, true, "大连市", "", "")
+	f.Add("", "", true, false, "", "", "")
+	f.Add("123", "x\x00", false, true, "\u202e", "21020", "")
+	f.Add("", "定居", true, true, "北京市", "110105001001", "")
+	f.Add(communityB, "搬迁", false, false, "", "", "2026-05-01")
+	f.Add(communityB, "搬迁", false, false, "", "", "2026-06-16")
+	f.Fuzz(func(t *testing.T, to, reason string, outOfCity, withDest bool, description, code, proposedOn string) {
+		req := &pb.TransferRetireeRequest{Id: "r", ToCommunityId: to, Reason: reason, OutOfCity: outOfCity, ProposedOn: proposedOn}
 		if withDest {
 			req.Destination = &pb.TransferDestination{Description: description, DivisionCode: code}
 		}
-		err := checkTransferRequest(req)
+		err := checkTransferRequest(req, testNow)
 		if err != nil {
 			var verr *fault.ValidationError
 			if !errors.As(err, &verr) || len(verr.Fields) == 0 {
@@ -251,6 +334,12 @@ func FuzzCheckTransferRequest(f *testing.F) {
 		}
 		if strings.TrimSpace(reason) == "" {
 			t.Fatal("accepted without a reason")
+		}
+		if proposedOn != "" {
+			d, perr := time.ParseInLocation(time.DateOnly, proposedOn, workdays.ChinaTime)
+			if perr != nil || outOfCity || d.After(testNow) || d.Before(testNow.AddDate(-1, 0, -1)) {
+				t.Fatalf("accepted proposal day %q (out of city %v)", proposedOn, outOfCity)
+			}
 		}
 		if !outOfCity {
 			if !inputcheck.IsCommunityID(to) || req.Destination != nil {

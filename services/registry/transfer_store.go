@@ -54,6 +54,9 @@ type TransferRequest struct {
 	// Direct moves the retiree at once (admin), recording an accepted
 	// transfer, instead of proposing.
 	Direct bool
+	// ProposedAt, when set, is when a proposal was made on paper, before
+	// it was entered: its 30 days run from then.
+	ProposedAt time.Time
 }
 
 // transferable reports whether a retiree in status st may be
@@ -109,6 +112,10 @@ func (s *Store) TransferRetiree(req TransferRequest, actor Actor, allowed func(*
 			err = w.applyTransfer(old, out, pb.ChangeKind_TRANSFERRED, actor, "TransferRetiree", req.Reason, t)
 		default:
 			err = w.note(old.Id, pb.ChangeKind_TRANSFER_PROPOSED, actor, "TransferRetiree", req.Reason, t)
+			if err == nil && isDue(t, w.now) {
+				// Made on paper more than 30 days ago: recorded, and lapsed.
+				err = s.lapse(tx, w, t)
+			}
 		}
 		if err != nil {
 			return err
@@ -159,10 +166,13 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 // id: PROPOSED, or answered at once by the proposer for a direct move or
 // a move out of the city.
 func (s *Store) newTransfer(tx *bolt.Tx, r *pb.Retiree, req TransferRequest, actor Actor, now time.Time) *pb.Transfer {
-	ts := timestamppb.New(now)
+	ts, proposed := timestamppb.New(now), now
+	if !req.ProposedAt.IsZero() {
+		proposed = req.ProposedAt
+	}
 	t := &pb.Transfer{
 		RetireeId: r.Id, FromCommunityId: r.CommunityId, ToCommunityId: req.To, Reason: req.Reason,
-		ProposedBy: actor.Subject, ProposeTime: ts,
+		ProposedBy: actor.Subject, ProposeTime: timestamppb.New(proposed),
 		RetireeName: r.Name, RetireeIdNumberMasked: idnumber.Mask(r.IdNumber),
 	}
 	for {
@@ -179,7 +189,7 @@ func (s *Store) newTransfer(tx *bolt.Tx, r *pb.Retiree, req TransferRequest, act
 		t.State = pb.TransferState_ACCEPTED
 	default:
 		t.State = pb.TransferState_PROPOSED
-		t.LapseTime = timestamppb.New(lapseTime(now))
+		t.LapseTime = timestamppb.New(lapseTime(proposed))
 		return t
 	}
 	t.AnsweredBy, t.AnswerTime = actor.Subject, ts

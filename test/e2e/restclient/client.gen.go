@@ -3025,7 +3025,16 @@ type RegistryServiceTransferRetireeBody struct {
 	// OutOfCity The retiree leaves the city's management, to a place outside this
 	// system: to_community_id stays empty and destination says where. No
 	// one answers such a transfer; the retiree becomes MOVED_OUT at once.
-	OutOfCity     *bool   `json:"outOfCity,omitempty"`
+	OutOfCity *bool `json:"outOfCity,omitempty"`
+
+	// ProposedOn Optional, for a proposal entered after it was made on paper: the day
+	// (YYYY-MM-DD, China's) the sending community proposed the transfer.
+	// The 30 days for an answer run from the start of that day, so a
+	// proposal made more than 30 days ago is recorded and lapses at once,
+	// and the community's register of transfers still holds it. Not in the
+	// future, at most 365 days back; not with out_of_city, and not from
+	// admin, whose transfer moves the retiree at once.
+	ProposedOn    *string `json:"proposedOn,omitempty"`
 	Reason        *string `json:"reason,omitempty"`
 	ToCommunityID *string `json:"toCommunityId,omitempty"`
 }
@@ -6108,7 +6117,10 @@ type V1Transfer struct {
 	ID *string `json:"id,omitempty"`
 
 	// LapseTime When a proposal lapses unanswered: propose_time plus 30 days.
-	LapseTime   *time.Time `json:"lapseTime,omitempty"`
+	LapseTime *time.Time `json:"lapseTime,omitempty"`
+
+	// ProposeTime When it was proposed: the start of the request's proposed_on when the
+	// proposal was made on paper before it was entered.
 	ProposeTime *time.Time `json:"proposeTime,omitempty"`
 
 	// ProposedBy Who proposed it (the token's subject).

@@ -3396,6 +3396,16 @@ export interface components {
              *     one answers such a transfer; the retiree becomes MOVED_OUT at once.
              */
             outOfCity?: boolean;
+            /**
+             * @description Optional, for a proposal entered after it was made on paper: the day
+             *     (YYYY-MM-DD, China's) the sending community proposed the transfer.
+             *     The 30 days for an answer run from the start of that day, so a
+             *     proposal made more than 30 days ago is recorded and lapses at once,
+             *     and the community's register of transfers still holds it. Not in the
+             *     future, at most 365 days back; not with out_of_city, and not from
+             *     admin, whose transfer moves the retiree at once.
+             */
+            proposedOn?: string;
             reason?: string;
             toCommunityId?: string;
         };
@@ -6405,7 +6415,11 @@ export interface components {
              * @description When a proposal lapses unanswered: propose_time plus 30 days.
              */
             lapseTime?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was proposed: the start of the request's proposed_on when the
+             *     proposal was made on paper before it was entered.
+             */
             proposeTime?: string;
             /** @description Who proposed it (the token's subject). */
             proposedBy?: string;

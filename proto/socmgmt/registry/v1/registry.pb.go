@@ -2722,7 +2722,15 @@ type TransferRetireeRequest struct {
 	// one answers such a transfer; the retiree becomes MOVED_OUT at once.
 	OutOfCity bool `protobuf:"varint,5,opt,name=out_of_city,json=outOfCity,proto3" json:"out_of_city,omitempty"`
 	// Required with out_of_city, and only then.
-	Destination   *TransferDestination `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
+	Destination *TransferDestination `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
+	// Optional, for a proposal entered after it was made on paper: the day
+	// (YYYY-MM-DD, China's) the sending community proposed the transfer.
+	// The 30 days for an answer run from the start of that day, so a
+	// proposal made more than 30 days ago is recorded and lapses at once,
+	// and the community's register of transfers still holds it. Not in the
+	// future, at most 365 days back; not with out_of_city, and not from
+	// admin, whose transfer moves the retiree at once.
+	ProposedOn    string `protobuf:"bytes,7,opt,name=proposed_on,json=proposedOn,proto3" json:"proposed_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2797,6 +2805,13 @@ func (x *TransferRetireeRequest) GetDestination() *TransferDestination {
 		return x.Destination
 	}
 	return nil
+}
+
+func (x *TransferRetireeRequest) GetProposedOn() string {
+	if x != nil {
+		return x.ProposedOn
+	}
+	return ""
 }
 
 // TransferRetireeResponse is the response of TransferRetiree.
@@ -5267,7 +5282,9 @@ type Transfer struct {
 	Reason        string        `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	State         TransferState `protobuf:"varint,6,opt,name=state,proto3,enum=socmgmt.registry.v1.TransferState" json:"state,omitempty"`
 	// Who proposed it (the token's subject).
-	ProposedBy  string                 `protobuf:"bytes,7,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	ProposedBy string `protobuf:"bytes,7,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	// When it was proposed: the start of the request's proposed_on when the
+	// proposal was made on paper before it was entered.
 	ProposeTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=propose_time,json=proposeTime,proto3" json:"propose_time,omitempty"`
 	// Who answered it; the proposer for a move out of the city or an
 	// admin's direct move; empty while PROPOSED and when LAPSED.
@@ -8005,14 +8022,16 @@ const file_socmgmt_registry_v1_registry_proto_rawDesc = "" +
 	"\x14LookupRetireeRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\"O\n" +
 	"\x15LookupRetireeResponse\x126\n" +
-	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\xe8\x01\n" +
+	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\"\x89\x02\n" +
 	"\x16TransferRetireeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x0fto_community_id\x18\x02 \x01(\tR\rtoCommunityId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1e\n" +
 	"\vout_of_city\x18\x05 \x01(\bR\toutOfCity\x12J\n" +
-	"\vdestination\x18\x06 \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\vdestination\"\x8c\x01\n" +
+	"\vdestination\x18\x06 \x01(\v2(.socmgmt.registry.v1.TransferDestinationR\vdestination\x12\x1f\n" +
+	"\vproposed_on\x18\a \x01(\tR\n" +
+	"proposedOn\"\x8c\x01\n" +
 	"\x17TransferRetireeResponse\x126\n" +
 	"\aretiree\x18\x01 \x01(\v2\x1c.socmgmt.registry.v1.RetireeR\aretiree\x129\n" +
 	"\btransfer\x18\x02 \x01(\v2\x1d.socmgmt.registry.v1.TransferR\btransfer\"\x9c\x01\n" +
