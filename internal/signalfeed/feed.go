@@ -126,29 +126,59 @@ func (f *Feed) Epoch() string { return f.epoch }
 // caller's write transaction: a CHANGE entry at the next revision, the
 // open set updated (a resolved signal leaves it). An emit identical to
 // the key's latest state adds nothing. Watchers wake when tx commits.
-// The oldest entries beyond the retention are deleted, at most two per
-// call. Emit does not keep sig.
+// The oldest entries beyond the retention are deleted in bounded steps
+// (see compactSlack). Emit does not keep sig.
 func (f *Feed) Emit(tx *bolt.Tx, sig *feedv1.WorkSignal) error {
-	added, err := appendSignal(tx, sig, f.o.Now())
-	if err != nil || !added {
+	if err := Validate(sig); err != nil {
 		return err
 	}
-	tx.OnCommit(f.changes.Broadcast)
-	return compact(tx, f.o.Retention, 2)
+	sum, err := signalSum(sig)
+	if err != nil {
+		return err
+	}
+	if same, err := unchanged(tx, []byte(sig.Key), sig, sum); err != nil || same {
+		return err
+	}
+	return f.appendChange(tx, proto.Clone(sig).(*feedv1.WorkSignal), sum)
 }
 
 // Resolve emits the open signal under key again, resolved with
 // resolution; a key that is not open is left alone. It reports whether
-// the key was open.
+// the key was open. An open signal resolved is always a change, so it is
+// not compared with the open one as Emit compares.
 func (f *Feed) Resolve(tx *bolt.Tx, key, resolution string) (bool, error) {
 	ev, err := Open(tx, key)
 	if err != nil || ev == nil {
 		return false, err
 	}
-	sig := proto.Clone(ev.Signal).(*feedv1.WorkSignal)
+	sig := ev.Signal // decoded for this call alone: Resolve may keep it
 	sig.Resolved, sig.Resolution = true, resolution
-	return true, f.Emit(tx, sig)
+	if err := Validate(sig); err != nil {
+		return true, err
+	}
+	sum, err := signalSum(sig)
+	if err != nil {
+		return true, err
+	}
+	return true, f.appendChange(tx, sig, sum)
 }
+
+// appendChange appends validated sig, which changes its key's latest
+// state and has digest sum, wakes the watchers when tx commits and
+// compacts the log. It keeps sig.
+func (f *Feed) appendChange(tx *bolt.Tx, sig *feedv1.WorkSignal, sum []byte) error {
+	if err := appendEntry(tx, sig, sum, f.o.Now()); err != nil {
+		return err
+	}
+	tx.OnCommit(f.changes.Broadcast)
+	return compact(tx, f.o.Retention, compactSlack(f.o.Retention))
+}
+
+// compactSlack is how many entries beyond its retention a log holds
+// before a change compacts it, deleting them together: a compaction
+// seeks to the log's first entry, which done at every change was a tenth
+// of a certification import's time. A small retention has none.
+func compactSlack(retention uint64) uint64 { return min(retention/16, 64) }
 
 // Open returns the latest change of the open signal under key in tx's
 // file, or nil when the key is not open.
@@ -170,37 +200,36 @@ func Backfill(tx *bolt.Tx, sig *feedv1.WorkSignal, now time.Time) error {
 			return err
 		}
 	}
-	_, err := appendSignal(tx, sig, now)
-	return err
-}
-
-// appendSignal validates sig and, unless it is identical to its key's
-// latest state, appends it at the next revision and keeps the open set
-// and the latest index. It reports whether it appended.
-func appendSignal(tx *bolt.Tx, sig *feedv1.WorkSignal, now time.Time) (bool, error) {
 	if err := Validate(sig); err != nil {
-		return false, err
+		return err
 	}
-	key := []byte(sig.Key)
 	sum, err := signalSum(sig)
 	if err != nil {
-		return false, err
+		return err
 	}
-	if same, err := unchanged(tx, key, sig, sum); err != nil || same {
-		return false, err
+	if same, err := unchanged(tx, []byte(sig.Key), sig, sum); err != nil || same {
+		return err
 	}
+	return appendEntry(tx, proto.Clone(sig).(*feedv1.WorkSignal), sum, now)
+}
+
+// appendEntry appends sig, whose digest is sum, at the next revision and
+// keeps the open set and the latest index; the caller has validated sig
+// and found it changes its key's latest state. The entry keeps sig.
+func appendEntry(tx *bolt.Tx, sig *feedv1.WorkSignal, sum []byte, now time.Time) error {
+	key := []byte(sig.Key)
 	head, oldest, err := revisions(tx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	head++
-	ev := &feedv1.SignalEvent{Revision: int64(head), Entry: feedv1.EntryKind_CHANGE, Signal: proto.Clone(sig).(*feedv1.WorkSignal), ChangeTime: timestamppb.New(now)} //nolint:gosec // G115: revisions count up by one from 1
+	ev := &feedv1.SignalEvent{Revision: int64(head), Entry: feedv1.EntryKind_CHANGE, Signal: sig, ChangeTime: timestamppb.New(now)} //nolint:gosec // G115: revisions count up by one from 1
 	v, err := proto.Marshal(ev)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := tx.Bucket(bucketLog).Put(boltstore.U64(head), v); err != nil {
-		return false, err
+		return err
 	}
 	open := tx.Bucket(bucketOpen)
 	if sig.Resolved {
@@ -209,15 +238,15 @@ func appendSignal(tx *bolt.Tx, sig *feedv1.WorkSignal, now time.Time) (bool, err
 		err = open.Put(key, v)
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := tx.Bucket(bucketLatest).Put(key, append(boltstore.U64(head), sum...)); err != nil {
-		return false, err
+		return err
 	}
 	if oldest == 0 {
 		oldest = 1
 	}
-	return true, putRevisions(tx, head, oldest)
+	return putRevisions(tx, head, oldest)
 }
 
 // unchanged reports whether sig, whose digest is sum, is the latest state
@@ -245,13 +274,16 @@ func signalSum(sig *feedv1.WorkSignal) ([]byte, error) {
 	return sum[:], nil
 }
 
-// compact deletes up to budget of the oldest log entries beyond
-// retention, and their keys' latest index where it points at them.
-func compact(tx *bolt.Tx, retention uint64, budget int) error {
+// compact deletes the oldest log entries beyond retention, and their
+// keys' latest index where it points at them, once there are more than
+// slack of them: at most slack+2 at a time, so that a log over its
+// retention shrinks back to it.
+func compact(tx *bolt.Tx, retention, slack uint64) error {
 	head, oldest, err := revisions(tx)
-	if err != nil || head < retention || head-retention < oldest {
+	if err != nil || head < retention || head-retention < oldest+slack {
 		return err
 	}
+	budget := slack + 2
 	c := tx.Bucket(bucketLog).Cursor()
 	latest := tx.Bucket(bucketLatest)
 	for k, v := c.First(); k != nil && budget > 0; k, v = c.Next() {

@@ -224,3 +224,47 @@ func TestBackfillBeforeNew(t *testing.T) {
 		t.Fatalf("snapshot %v", got)
 	}
 }
+
+// TestCompactionKeepsTheRetention: a log is compacted in steps of its
+// slack, never holding more than retention+slack entries nor fewer than
+// the retention once it has them; what is dropped leaves the log, and a
+// resolve of a key whose entries were compacted is still a change.
+func TestCompactionKeepsTheRetention(t *testing.T) {
+	const retention = MinRetention
+	slack := compactSlack(retention)
+	if slack == 0 {
+		t.Fatalf("no slack at retention %d", retention)
+	}
+	src := newSource(t, Options{Retention: retention})
+	compacted := false
+	for i := range retention + 3*int(slack) {
+		src.emit(signal(fmt.Sprint("k", i)))
+		head, oldest, err := src.feed.Head()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := head - oldest + 1
+		if kept > retention+slack || (head >= retention && kept < retention) {
+			t.Fatalf("after %d entries the log keeps %d (oldest %d), want %d to %d", head, kept, oldest, retention, retention+slack)
+		}
+		compacted = compacted || oldest > 1
+	}
+	if !compacted {
+		t.Fatal("the log was never compacted")
+	}
+	var logged int
+	if err := src.db.View(func(tx *bolt.Tx) error {
+		logged = tx.Bucket(bucketLog).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if head, oldest, _ := src.feed.Head(); uint64(logged) != head-oldest+1 {
+		t.Errorf("the log holds %d entries, revisions say %d", logged, head-oldest+1)
+	}
+	before := src.head()
+	src.resolve("k0")
+	if src.head() != before+1 {
+		t.Errorf("resolving a key whose entries were compacted: head %d, want %d", src.head(), before+1)
+	}
+}
