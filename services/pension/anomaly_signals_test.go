@@ -16,6 +16,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/gatewaytest"
 	"github.com/socmgmt/socmgmt/internal/grpcserver"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -255,5 +256,61 @@ func TestOldAnomalySignalsResolve(t *testing.T) {
 	sweep(15, time.June)
 	if got := resolutionOf(t, h, missing); got != "explained" {
 		t.Errorf("March explained: %q, want explained", got)
+	}
+}
+
+// A payment import asks for one anomaly sweep when its stream ends having
+// stored payments, not after each durable group (a sweep of every
+// community then ran beside a long import); a re-send that stores nothing
+// and a certification import ask for none.
+func TestImportEndAsksForAnAnomalySweep(t *testing.T) {
+	t.Parallel()
+	h := importFixture(t, harnessOptions{})
+	kicked := func() bool {
+		select {
+		case <-h.store.sweep:
+			return true
+		default:
+			return false
+		}
+	}
+	stream, err := h.client.ImportPayments(h.as(bureauP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*pb.ImportPaymentsRequest{
+		paymentFraming.header(header("kick")),
+		paymentFraming.record(payment(t, 1, 0, "2026-05", 300000)),
+	} {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := stream.Recv()
+	if err != nil || resp.GetAck().GetDurableThroughIndex() != 1 {
+		t.Fatalf("first answer %v, %v; want the record's ack", resp, err)
+	}
+	if kicked() {
+		t.Error("a durable group asked for a sweep while the stream goes on")
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || resp.GetSummary().GetAccepted() != 1 {
+		t.Fatalf("summary %v, %v", resp, err)
+	}
+	waitfor.True(t, "the anomaly sweep asked for at the stream's end", kicked)
+
+	res := importStream(h.as(bureauP), h.client, header("kick"), []*pb.PaymentRecord{payment(t, 1, 0, "2026-05", 300000)})
+	if res.err != nil || res.summary.GetDuplicates() != 1 {
+		t.Fatalf("re-send: %v, %v", res.err, res.summary)
+	}
+	cert := certificationFraming.run(h.as(bureauP), h.client, header("kick-certs"),
+		[]*pb.CertificationRecord{certRecord(t, 1, 0, "2026-05-10", pb.CertificationMethod_DATA_MATCH, "")})
+	if cert.err != nil || cert.summary.GetAccepted() != 1 {
+		t.Fatalf("certification import: %v, %v", cert.err, cert.summary)
+	}
+	if kicked() {
+		t.Error("a re-send that stored nothing, or a certification import, asked for an anomaly sweep")
 	}
 }

@@ -118,6 +118,7 @@ func (p *importProtocol[Req, Resp, In, R, S]) serve(s *Server, stream grpc.BidiS
 	checker := &recordChecker{keyer: s.store.keyer, now: s.now}
 	records, recvErr := st.Receive(ctx, func(in In) R { return kind.check(checker, in) })
 	im := newImporter(s.store, kind, p.rpc, h.BatchID, audit.ActorOf(ctx, principal))
+	defer im.ended()
 	err = st.CommitGroups(im.lookAhead(ctx, records), func(group []R) (*Resp, error) {
 		ack, err := im.commit(group)
 		if err != nil {

@@ -257,9 +257,6 @@ func (im *importer[In, R, S]) commit(group []R) (*pb.ImportAck, error) {
 	if err != nil {
 		return nil, err
 	}
-	if im.g.rpc == rpcImportPayments {
-		im.s.kickSweep()
-	}
 	im.count(int64(len(group)), c, durable)
 	return &pb.ImportAck{DurableThroughIndex: durable, Rejections: rejections}, nil
 }
@@ -418,6 +415,16 @@ func (im *importer[In, R, S]) auditGroup(c groupCounts) error {
 		BatchId: im.g.batchID, FirstIndex: c.first, LastIndex: c.last, Records: c.accepted + c.corrections,
 	}
 	return audit.Put(im.g.tx, e)
+}
+
+// ended is called when the import stream ends, however it ends: a
+// payment stream that stored payments asks for an anomaly sweep then,
+// once, rather than after each group, which during a long import kept a
+// sweep of every community running beside it.
+func (im *importer[In, R, S]) ended() {
+	if im.g.rpc == rpcImportPayments && im.sum.Accepted+im.sum.Corrections > 0 {
+		im.s.kickSweep()
+	}
 }
 
 // count adds a committed group to the stream's counts.

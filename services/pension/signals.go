@@ -146,7 +146,8 @@ func (s *Store) SweepSignals(now time.Time) error {
 	return s.SweepAnomalies(now)
 }
 
-// kickSweep asks the sweep task for a sweep soon, without waiting.
+// kickSweep asks the sweep task for an anomaly sweep soon, without
+// waiting: payments change anomalies, not when certifications are due.
 func (s *Store) kickSweep() {
 	select {
 	case s.sweep <- struct{}{}:
@@ -249,22 +250,25 @@ func (s *Store) sweepCert(tx *bolt.Tx, community, id, last string, rule certRule
 	return s.openCertSignal(tx, id, community, rule, rule.dueOn(day))
 }
 
-// RunSignalSweeps sweeps at once, then daily and after each payment
-// import's commits, until ctx ends: the grpcserver.Task of the
+// RunSignalSweeps sweeps at once and then daily, and sweeps the anomalies
+// after each payment import, until ctx ends: the grpcserver.Task of the
 // time-driven signals.
 func (s *Store) RunSignalSweeps(ctx context.Context) error {
 	tick := time.NewTicker(24 * time.Hour)
 	defer tick.Stop()
+	sweep := s.SweepSignals
 	for {
-		if err := s.SweepSignals(s.now()); err != nil {
-			// The next day's sweep tries again; what it missed waits.
+		if err := sweep(s.now()); err != nil {
+			// The next sweep tries again; what this one missed waits.
 			s.log.Error("work-signal sweep failed", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			sweep = s.SweepSignals
 		case <-s.sweep:
+			sweep = s.SweepAnomalies
 		}
 	}
 }

@@ -83,7 +83,7 @@ type Store struct {
 	// dropShare is the AMOUNT_DROP threshold of the anomaly signals.
 	dropShare float64
 	// sweep, when it holds a token, asks the sweep task for an anomaly
-	// sweep (a payment import committed).
+	// sweep (a payment import stream ended, having stored payments).
 	sweep chan struct{}
 }
 
