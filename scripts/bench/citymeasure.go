@@ -146,43 +146,61 @@ const (
 	quietTimeout = 15 * time.Minute
 )
 
-// waitQuiet waits until the three services together use less than
-// quietCores of CPU over a quietWindow, at most quietTimeout, and sets how
-// long that took.
+// waitQuiet waits until the three services are quiet (see awaitQuiet)
+// and sets how long that took.
 func (c *city) waitQuiet(ctx context.Context, t *cityTable, col int) error {
 	const what = "after loading: until the services are quiet (less than 5 % of a core together over 5 s)"
+	var admins []string
+	for _, s := range c.services() {
+		admins = append(admins, s.proc.adminAddr)
+	}
+	waited, quiet, err := awaitQuiet(ctx, admins...)
+	switch {
+	case err != nil:
+		return err
+	case quiet:
+		t.set(what, col, formatSeconds(waited))
+	default:
+		t.set(what, col, "not quiet after "+formatSeconds(waited))
+	}
+	return nil
+}
+
+// awaitQuiet waits until the services with admin ports admins together use
+// less than quietCores of CPU over a quietWindow, at most quietTimeout. It
+// returns how long it waited and whether they were quiet by then.
+func awaitQuiet(ctx context.Context, admins ...string) (waited time.Duration, quiet bool, err error) {
 	start := time.Now()
-	prev, err := c.cpuSeconds(ctx)
+	prev, err := cpuSeconds(ctx, admins)
 	for err == nil {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Since(start), false, ctx.Err()
 		case <-time.After(quietWindow):
 		}
 		var now float64
-		if now, err = c.cpuSeconds(ctx); err != nil {
+		if now, err = cpuSeconds(ctx, admins); err != nil {
 			break
 		}
 		if (now-prev)/quietWindow.Seconds() < quietCores {
-			t.set(what, col, formatSeconds(time.Since(start)))
-			return nil
+			return time.Since(start), true, nil
 		}
 		prev = now
 		if time.Since(start) > quietTimeout {
-			t.set(what, col, "not quiet after "+formatSeconds(time.Since(start)))
-			return nil
+			return time.Since(start), false, nil
 		}
 	}
-	return err
+	return time.Since(start), false, err
 }
 
-// cpuSeconds is the CPU time the city's services have used so far.
-func (c *city) cpuSeconds(ctx context.Context) (float64, error) {
+// cpuSeconds is the CPU time the services with admin ports admins have
+// used so far.
+func cpuSeconds(ctx context.Context, admins []string) (float64, error) {
 	var sum float64
-	for _, s := range c.services() {
-		v, err := scrapeMetric(ctx, "http://"+s.proc.adminAddr+"/metrics", "process_cpu_seconds_total")
+	for _, a := range admins {
+		v, err := scrapeMetric(ctx, "http://"+a+"/metrics", "process_cpu_seconds_total")
 		if err != nil {
-			return 0, fmt.Errorf("%s metrics: %w", s.name, err)
+			return 0, fmt.Errorf("metrics of %s: %w", a, err)
 		}
 		sum += v
 	}
