@@ -148,21 +148,30 @@ func proposePending(ctx context.Context, s *seeder, signer *authn.Signer, clerks
 }
 
 // lapsedOnFile reports whether retiree r has a lapsed transfer out of its
-// community, looked for among the community's first 100.
+// community, paging through the community's lapsed ones.
 func lapsedOnFile(ctx context.Context, s *seeder, r *registryv1.Retiree) (bool, error) {
-	var list []*registryv1.Transfer
-	err := s.call(ctx, func(ctx context.Context) error {
-		resp, err := s.client.ListTransfers(ctx, &registryv1.ListTransfersRequest{
-			CommunityId: r.CommunityId, Direction: registryv1.TransferDirection_OUTGOING,
-			State: registryv1.TransferState_LAPSED, PageSize: 100,
-		})
-		list = resp.GetTransfers()
-		return err
-	})
-	for _, t := range list {
-		if t.RetireeId == r.Id {
-			return true, nil
-		}
+	req := &registryv1.ListTransfersRequest{
+		CommunityId: r.CommunityId, Direction: registryv1.TransferDirection_OUTGOING,
+		State: registryv1.TransferState_LAPSED, PageSize: 100,
 	}
-	return false, err
+	for {
+		var resp *registryv1.ListTransfersResponse
+		err := s.call(ctx, func(ctx context.Context) error {
+			var err error
+			resp, err = s.client.ListTransfers(ctx, req)
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, t := range resp.Transfers {
+			if t.RetireeId == r.Id {
+				return true, nil
+			}
+		}
+		if resp.NextPageToken == "" {
+			return false, nil
+		}
+		req.PageToken = resp.NextPageToken
+	}
 }

@@ -215,12 +215,17 @@ func TestServerTransferLapse(t *testing.T) {
 
 // TestServerTransferProposedOnPaper: a proposal entered after it was made
 // on paper runs its 30 days from that day; one made more than 30 days ago
-// is recorded and lapses at once; a proposal day in the future, more than
-// a year back, on admin's move or on a move out of the city is refused
-// and changes nothing.
+// is recorded and lapses at once; a proposal day before the end of the
+// retiree's last transfer, in the future, more than a year back,
+// on admin's move or on a move out of the city is refused and changes
+// nothing.
 func TestServerTransferProposedOnPaper(t *testing.T) {
 	t.Parallel()
-	s, h := newServed(t)
+	clock := testclock.New(testNow.AddDate(0, 0, -100))
+	s := openStoreClock(t, filepath.Join(t.TempDir(), "registry.db"), 0, clock.Now)
+	t.Cleanup(func() { s.Close() })
+	seedRefs(t, s)
+	h := newHarness(t, s, harnessOptions{})
 	c := h.client
 	today := testNow.In(workdays.ChinaTime)
 	day := func(back int) string { return today.AddDate(0, 0, -back).Format(time.DateOnly) }
@@ -228,8 +233,13 @@ func TestServerTransferProposedOnPaper(t *testing.T) {
 		d, _ := time.ParseInLocation(time.DateOnly, day(back), workdays.ChinaTime)
 		return d
 	}
-
 	recent := mustCreate(t, s, newRetiree(t, 1, communityA, pb.ManagementMode_COMMUNITY))
+	old := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
+	refused := mustCreate(t, s, newRetiree(t, 3, communityA, pb.ManagementMode_COMMUNITY))
+	clock.Set(testNow.AddDate(0, 0, -5))
+	late := mustCreate(t, s, newRetiree(t, 4, communityA, pb.ManagementMode_COMMUNITY))
+	clock.Set(testNow)
+
 	got, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: recent.Id, ToCommunityId: communityC, Reason: "随子女居住", ProposedOn: day(10)})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +248,6 @@ func TestServerTransferProposedOnPaper(t *testing.T) {
 		t.Errorf("a proposal made on paper 10 days ago = %v", tr)
 	}
 
-	old := mustCreate(t, s, newRetiree(t, 2, communityA, pb.ManagementMode_COMMUNITY))
 	got, err = c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "随子女居住", ProposedOn: day(40)})
 	if err != nil {
 		t.Fatal(err)
@@ -258,14 +267,22 @@ func TestServerTransferProposedOnPaper(t *testing.T) {
 	for _, e := range hist.Entries {
 		kinds = append(kinds, e.Kind)
 	}
-	if !slices.Contains(kinds, pb.ChangeKind_TRANSFER_PROPOSED) || !slices.Contains(kinds, pb.ChangeKind_TRANSFER_LAPSED) {
+	if i, j := slices.Index(kinds, pb.ChangeKind_TRANSFER_PROPOSED), slices.Index(kinds, pb.ChangeKind_TRANSFER_LAPSED); i < 0 || j < 0 {
 		t.Errorf("history kinds %v, want the proposal and its lapse", kinds)
 	}
-	if _, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "再次申请"}); err != nil {
-		t.Errorf("a new proposal after the lapsed one: %v", err)
+
+	// A paper proposal may not reach back into the lapsed one's 30 days;
+	// after them it may. A retiree entered 5 days ago may carry one of 8
+	// days ago: rosters are entered after the fact.
+	_, err = c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "再次申请", ProposedOn: day(20)})
+	wantFields(t, err, "proposedOn")
+	if _, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: late.Id, ToCommunityId: communityC, Reason: "随子女居住", ProposedOn: day(8)}); err != nil {
+		t.Errorf("a paper proposal older than the retiree's registration: %v", err)
+	}
+	if _, err := c.TransferRetiree(h.as(clerkP), &pb.TransferRetireeRequest{Id: old.Id, ToCommunityId: communityC, Reason: "再次申请", ProposedOn: day(5)}); err != nil {
+		t.Errorf("a paper proposal after the lapsed one: %v", err)
 	}
 
-	refused := mustCreate(t, s, newRetiree(t, 3, communityA, pb.ManagementMode_COMMUNITY))
 	for name, tc := range map[string]struct {
 		as  authn.Principal
 		req *pb.TransferRetireeRequest
@@ -283,12 +300,26 @@ func TestServerTransferProposedOnPaper(t *testing.T) {
 		}
 		wantFields(t, err, "proposedOn")
 	}
-	if r, _ := s.GetRetiree(refused.Id); r.Etag != refused.Etag || r.CommunityId != communityA {
-		t.Errorf("a refused transfer changed the retiree: %v", r)
+	if got, _ := s.GetRetiree(refused.Id); got.Etag != refused.Etag || got.CommunityId != communityA {
+		t.Errorf("a refused transfer changed the retiree: %v", got)
 	}
 	out, err := c.ListTransfers(h.as(clerkP), &pb.ListTransfersRequest{Direction: pb.TransferDirection_OUTGOING})
-	if err != nil || len(out.Transfers) != 3 {
-		t.Errorf("outgoing after the refusals = %v, %v; want the 3 proposals", out, err)
+	if err != nil || len(out.Transfers) != 4 {
+		t.Errorf("outgoing after the refusals = %v, %v; want the 4 proposals", out, err)
+	}
+}
+
+// TestProposedOnIsChinasDay: a proposal's day is checked against the day
+// in China: at 20:00 UTC China's day is already the next one, and a year
+// back is accepted to the day.
+func TestProposedOnIsChinasDay(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 15, 20, 0, 0, 0, time.UTC) // 2026-06-16 04:00 in China
+	for on, ok := range map[string]bool{"2026-06-16": true, "2026-06-17": false, "2025-06-16": true, "2025-06-15": false} {
+		req := &pb.TransferRetireeRequest{Id: "r", ToCommunityId: communityB, Reason: "搬迁", ProposedOn: on}
+		if err := checkTransferRequest(req, now); (err == nil) != ok {
+			t.Errorf("proposedOn %s at %v: %v, want accepted %v", on, now, err, ok)
+		}
 	}
 }
 

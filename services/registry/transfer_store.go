@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -146,6 +148,15 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 			return err
 		}
 	}
+	if !req.ProposedAt.IsZero() {
+		from, err := s.proposableFrom(tx, r)
+		if err != nil {
+			return err
+		}
+		if req.ProposedAt.Before(from) {
+			return fault.Invalid("proposedOn", "before the end of the retiree's last transfer")
+		}
+	}
 	communities := tx.Bucket(bucketCommunities)
 	if req.Destination != nil {
 		if code := req.Destination.DivisionCode; code != "" && communities.Get([]byte(code)) != nil {
@@ -160,6 +171,57 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 		return fault.Invalid("to_community_id", "no community with this id")
 	}
 	return nil
+}
+
+// maxProposalHistory bounds the history entries proposableFrom reads.
+const maxProposalHistory = 1000
+
+// proposableFrom is the earliest time retiree r can have been proposed
+// for a transfer out of its community, so that a proposal dated back to
+// paper neither precedes the retiree's move into it nor overlaps an
+// earlier proposal: the end of its latest transfer (the move, or the
+// answer or lapse of a proposal), read back from its history, at most
+// maxProposalHistory entries (a longer history bounds it by the oldest
+// entry read); zero when it has none. The registration does not bound
+// it: a roster is entered after the fact, and so are the proposals on
+// paper of its retirees.
+func (s *Store) proposableFrom(tx *bolt.Tx, r *pb.Retiree) (time.Time, error) {
+	var from time.Time
+	prefix := boltstore.Prefix(r.Id)
+	c := tx.Bucket(bucketHistory).Cursor()
+	k, v := c.Seek(append(slices.Clone(prefix), 0xff))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for n := 0; k != nil && bytes.HasPrefix(k, prefix); n++ {
+		h := new(pb.HistoryEntry)
+		if err := s.Decode(bucketHistory, k, v, h); err != nil {
+			return time.Time{}, err
+		}
+		at := h.ChangeTime.AsTime()
+		switch h.Kind {
+		case pb.ChangeKind_TRANSFERRED, pb.ChangeKind_TRANSFER_PROPOSED, pb.ChangeKind_TRANSFER_DECLINED, pb.ChangeKind_TRANSFER_LAPSED:
+			if h.Transfer.GetAnswerTime() != nil {
+				at = h.Transfer.AnswerTime.AsTime()
+			}
+			return latest(from, at), nil
+		}
+		if n+1 == maxProposalHistory {
+			return latest(from, at), nil
+		}
+		k, v = c.Prev()
+	}
+	return from, nil
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // newTransfer returns the transfer req records for retiree r, with a new

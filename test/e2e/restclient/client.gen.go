@@ -3032,8 +3032,10 @@ type RegistryServiceTransferRetireeBody struct {
 	// The 30 days for an answer run from the start of that day, so a
 	// proposal made more than 30 days ago is recorded and lapses at once,
 	// and the community's register of transfers still holds it. Not in the
-	// future, at most 365 days back; not with out_of_city, and not from
-	// admin, whose transfer moves the retiree at once.
+	// future, at most 365 days back, not before the end of the retiree's
+	// last transfer (its move, or the answer or lapse of a proposal); not
+	// with out_of_city, and not from admin, whose transfer moves the
+	// retiree at once.
 	ProposedOn    *string `json:"proposedOn,omitempty"`
 	Reason        *string `json:"reason,omitempty"`
 	ToCommunityID *string `json:"toCommunityId,omitempty"`
