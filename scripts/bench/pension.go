@@ -63,40 +63,42 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 	defer reg.close()
 	rows := []row{reg.loadRow}
 
-	p := &benchPension{h: h, registry: reg.grpcAddr}
-	defer p.close()
-	if err := p.start(ctx, ""); err != nil {
-		return rows, err
-	}
-	idNumbers, err := h.awaitProjection(ctx, p.client, reg.ids)
+	p, err := h.startPension(ctx, filepath.Join(h.cfg.Bin, "pension"), reg.grpcAddr)
 	if err != nil {
 		return rows, err
 	}
-	if err := h.awaitQuiet(ctx, "the payment import", p.proc.adminAddr, reg.adminAddr); err != nil {
+	defer h.release(p.child)
+	pconns, err := h.dial(p.grpcAddr, 1)
+	if err != nil {
 		return rows, err
 	}
-	importRows, err := h.measureImport(ctx, p.client, reg.ids, idNumbers)
+	defer closeAll(pconns)
+	client := pensionv1.NewPensionServiceClient(pconns[0])
+
+	idNumbers, err := h.awaitProjection(ctx, client, reg.ids)
+	if err != nil {
+		return rows, err
+	}
+	// The retirees' arrival set pension's certification sweep going; the
+	// import is measured after it, with their signals open.
+	if err := h.awaitQuiet(ctx, "the payment import", p.adminAddr, reg.adminAddr); err != nil {
+		return rows, err
+	}
+	importRows, err := h.measureImport(ctx, client, reg.ids, idNumbers)
 	if err != nil {
 		return rows, err
 	}
 	rows = append(rows, importRows...)
-	// Started again on its file, pension sweeps at once, as it does every
-	// day: the retirees it has learnt of get their certification signals,
-	// which the certification import resolves, as it would on any day
-	// after a roster arrived.
-	if err := p.start(ctx, p.proc.dataDir); err != nil {
+	if err := h.awaitQuiet(ctx, "the certification import", p.adminAddr, reg.adminAddr); err != nil {
 		return rows, err
 	}
-	if err := h.awaitQuiet(ctx, "the certification import", p.proc.adminAddr, reg.adminAddr); err != nil {
-		return rows, err
-	}
-	certRows, err := h.measureCertificationImport(ctx, p.client, reg.ids, idNumbers)
+	certRows, err := h.measureCertificationImport(ctx, client, reg.ids, idNumbers)
 	if err != nil {
 		return rows, err
 	}
 	rows = append(rows, certRows...)
 
-	for _, svc := range []struct{ name, admin string }{{"pension", p.proc.adminAddr}, {"registry", reg.adminAddr}} {
+	for _, svc := range []struct{ name, admin string }{{"pension", p.adminAddr}, {"registry", reg.adminAddr}} {
 		heap, err := h.heapRow(ctx, svc.name, svc.admin, "the imports")
 		if err != nil {
 			return rows, err
@@ -104,42 +106,6 @@ func pensionScenario(ctx context.Context, h *harness) ([]row, error) {
 		rows = append(rows, heap)
 	}
 	return rows, nil
-}
-
-// benchPension is the pension program of the pension scenario and a
-// client of it.
-type benchPension struct {
-	h        *harness
-	registry string
-	proc     *serviceProc
-	conns    []*grpc.ClientConn
-	client   pensionv1.PensionServiceClient
-}
-
-// start starts pension on dataDir (empty: a new one), stopping the
-// running one first, and dials it.
-func (p *benchPension) start(ctx context.Context, dataDir string) error {
-	p.close()
-	proc, err := p.h.startPensionIn(ctx, filepath.Join(p.h.cfg.Bin, "pension"), dataDir, p.registry)
-	if err != nil {
-		return err
-	}
-	p.proc = proc
-	if p.conns, err = p.h.dial(proc.grpcAddr, 1); err != nil {
-		return err
-	}
-	p.client = pensionv1.NewPensionServiceClient(p.conns[0])
-	return nil
-}
-
-// close stops the running pension, if any, and closes its connection.
-func (p *benchPension) close() {
-	closeAll(p.conns)
-	p.conns = nil
-	if p.proc != nil {
-		p.h.release(p.proc.child)
-		p.proc = nil
-	}
 }
 
 // awaitQuiet waits, before what it names, until the services with admin
@@ -236,13 +202,7 @@ func (h *harness) measureImport(ctx context.Context, client pensionv1.PensionSer
 // startPension starts the pension program against the registry at
 // registryAddr, minting its service tokens from the harness's key.
 func (h *harness) startPension(ctx context.Context, bin, registryAddr string) (*serviceProc, error) {
-	return h.startPensionIn(ctx, bin, "", registryAddr)
-}
-
-// startPensionIn is startPension on dataDir: a new one when empty, else
-// the one a stopped pension left.
-func (h *harness) startPensionIn(ctx context.Context, bin, dataDir, registryAddr string) (*serviceProc, error) {
-	return h.startServiceIn(ctx, "pension", bin, dataDir, "--id-key", h.idKey, "--registry-addr", registryAddr)
+	return h.startService(ctx, "pension", bin, "--id-key", h.idKey, "--registry-addr", registryAddr)
 }
 
 // benchIDNumbers returns the ID numbers of the first n retirees of

@@ -296,15 +296,7 @@ const benchBudget = "*.personal=1000000/s:1000000,*.read=1000000/s:1000000,*.wri
 // SERVING. One that does not is stopped again; its log stays for the
 // failed run's report.
 func (h *harness) startService(ctx context.Context, name, bin string, args ...string) (*serviceProc, error) {
-	return h.startServiceIn(ctx, name, bin, "", args...)
-}
-
-// startServiceIn is startService on dataDir: a new one when empty, else
-// the one a stopped instance left, whose files it opens again.
-func (h *harness) startServiceIn(ctx context.Context, name, bin, dataDir string, args ...string) (*serviceProc, error) {
-	if dataDir == "" {
-		dataDir = filepath.Join(h.dir, fmt.Sprintf("%s-%d", name, h.instances.Add(1)))
-	}
+	dataDir := filepath.Join(h.dir, fmt.Sprintf("%s-%d", name, h.instances.Add(1)))
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err

@@ -27,8 +27,8 @@ import (
 
 // ANOMALY_UNEXPLAINED signals, under "anomaly/<retiree>/<YYYY-MM>/<KIND>":
 // anomalies are computed when read (see anomaly_store.go), so
-// SweepAnomalies, after each committed payment import (the sweep task is
-// kicked) and daily, first re-checks every signalled anomaly, of any
+// SweepAnomalies, when a payment import stream that stored payments ends
+// (the sweep task is kicked) and daily, first re-checks every signalled anomaly, of any
 // month, with the same computation for the retiree as the projection has
 // it now: one that no longer holds is resolved, one of a retiree who
 // moved is emitted again with the new community. It then computes the

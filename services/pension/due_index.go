@@ -150,7 +150,13 @@ func (s *Store) applyRetiree(tx *bolt.Tx, old, cur *registryv1.RetireeState) err
 	if err != nil {
 		return err
 	}
-	return moveDue(tx, old, lastCertOf(old, day, channel), cur, lastCertOf(cur, day, channel))
+	from, to := lastCertOf(old, day, channel), lastCertOf(cur, day, channel)
+	if indexed(cur) && (!indexed(old) || old.CommunityId != cur.CommunityId || from != to) {
+		// A retiree new to a community's due index, or due on another
+		// day, may be due now: sweep once this commits.
+		s.sweepCertsAfter(tx)
+	}
+	return moveDue(tx, old, from, cur, to)
 }
 
 // DueList selects the entries of a certification work list: the living

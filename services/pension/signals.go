@@ -148,12 +148,7 @@ func (s *Store) SweepSignals(now time.Time) error {
 
 // kickSweep asks the sweep task for an anomaly sweep soon, without
 // waiting: payments change anomalies, not when certifications are due.
-func (s *Store) kickSweep() {
-	select {
-	case s.sweep <- struct{}{}:
-	default:
-	}
-}
+func (s *Store) kickSweep() { kick(s.sweep) }
 
 // sweepCertifications opens the certification signals that came due.
 func (s *Store) sweepCertifications(now time.Time) error {
@@ -250,8 +245,14 @@ func (s *Store) sweepCert(tx *bolt.Tx, community, id, last string, rule certRule
 	return s.openCertSignal(tx, id, community, rule, rule.dueOn(day))
 }
 
-// RunSignalSweeps sweeps at once and then daily, and sweeps the anomalies
-// after each payment import, until ctx ends: the grpcserver.Task of the
+// certSweepSettle is how long the sweep task lets the projection go on
+// after it asked for a certification sweep, so that a roster arriving in
+// many batches is swept once.
+const certSweepSettle = time.Second
+
+// RunSignalSweeps sweeps at once and then daily, sweeps the anomalies
+// after each payment import and the certifications once retirees came
+// into the due index, until ctx ends: the grpcserver.Task of the
 // time-driven signals.
 func (s *Store) RunSignalSweeps(ctx context.Context) error {
 	tick := time.NewTicker(24 * time.Hour)
@@ -269,7 +270,31 @@ func (s *Store) RunSignalSweeps(ctx context.Context) error {
 			sweep = s.SweepSignals
 		case <-s.sweep:
 			sweep = s.SweepAnomalies
+		case <-s.certSweep:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(certSweepSettle):
+			}
+			sweep = s.sweepCertifications
 		}
+	}
+}
+
+// sweepCertsAfter asks for a certification sweep once write transaction
+// tx commits, once however many retirees of tx ask.
+func (s *Store) sweepCertsAfter(tx *bolt.Tx) {
+	if s.certKickTx.Swap(tx) != tx {
+		tx.OnCommit(func() { kick(s.certSweep) })
+	}
+}
+
+// kick puts a token in c, without waiting: a sweep asked for while one
+// is asked for already is the same sweep.
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/socmgmt/socmgmt/internal/boltstore"
 	"github.com/socmgmt/socmgmt/internal/servicetest"
 	"github.com/socmgmt/socmgmt/internal/signalfeed"
+	"github.com/socmgmt/socmgmt/internal/waitfor"
 	feedv1 "github.com/socmgmt/socmgmt/proto/socmgmt/feed/v1"
 	pb "github.com/socmgmt/socmgmt/proto/socmgmt/pension/v1"
 	registryv1 "github.com/socmgmt/socmgmt/proto/socmgmt/registry/v1"
@@ -263,4 +265,52 @@ func TestSignalMigrationBackfills(t *testing.T) {
 	if got := openKeys(t, h.store.Signals()); !slices.Equal(got, want) {
 		t.Errorf("backfilled %v, want %v", got, want)
 	}
+}
+
+// A retiree the projection brings into the due index, or moves to another
+// community, asks for a certification sweep when the projection's
+// transaction commits, so that its signal does not wait for the daily
+// sweep; a change that leaves its due entry alone asks for none. The
+// sweep task then opens the signal.
+func TestProjectedRetireeAsksForACertificationSweep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	kicked := func() bool {
+		select {
+		case <-e.store.certSweep:
+			return true
+		default:
+			return false
+		}
+	}
+	kicked()
+	st := retiree(t, e.keyer, 0, communityA)
+	e.change(st, registryv1.ChangeKind_CREATED)
+	if !kicked() {
+		t.Fatal("a retiree new to the due index asked for no certification sweep")
+	}
+	st.ManagementMode = registryv1.ManagementMode_BUREAU
+	e.change(st, registryv1.ChangeKind_UPDATED)
+	if kicked() {
+		t.Error("a change that leaves the due entry alone asked for a certification sweep")
+	}
+	st.CommunityId = communityB
+	e.change(st, registryv1.ChangeKind_TRANSFERRED)
+	if !kicked() {
+		t.Error("a retiree moved to another community asked for no certification sweep")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.store.RunSignalSweeps(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	e.change(retiree(t, e.keyer, 1, communityA), registryv1.ChangeKind_CREATED)
+	waitfor.True(t, "the projected retirees' certification signals", func() bool {
+		keys := openKeys(t, e.store.Signals())
+		return slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, retireeID(0)) }) &&
+			slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, retireeID(1)) })
+	})
 }

@@ -9,6 +9,7 @@ package pension
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,8 +84,12 @@ type Store struct {
 	// dropShare is the AMOUNT_DROP threshold of the anomaly signals.
 	dropShare float64
 	// sweep, when it holds a token, asks the sweep task for an anomaly
-	// sweep (a payment import stream ended, having stored payments).
-	sweep chan struct{}
+	// sweep (a payment import stream ended, having stored payments), and
+	// certSweep for a certification sweep (the projection put retirees in
+	// the due index); certKickTx is the last write transaction that asks
+	// for one when it commits (see sweepCertsAfter).
+	sweep, certSweep chan struct{}
+	certKickTx       atomic.Pointer[bolt.Tx]
 }
 
 // Actor is who makes a change or a read, for the audit log.
@@ -110,7 +115,8 @@ func OpenStore(path string, keyer *idnumber.Keyer, o StoreOptions) (*Store, erro
 	if o.AmountDropShare == 0 {
 		o.AmountDropShare = DefaultAmountDropShare
 	}
-	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger, dropShare: o.AmountDropShare, sweep: make(chan struct{}, 1)}
+	s := &Store{Base: base, keyer: keyer, now: o.Now, log: o.Logger, dropShare: o.AmountDropShare,
+		sweep: make(chan struct{}, 1), certSweep: make(chan struct{}, 1)}
 	s.signals, err = signalfeed.New(base.DB(), signalfeed.Options{Source: "pension", Retention: o.SignalRetention, MaxWatchers: o.MaxSignalWatchers, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return nil, errors.Join(err, base.Close())
