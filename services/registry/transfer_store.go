@@ -189,8 +189,8 @@ func (s *Store) proposableFrom(tx *bolt.Tx, r *pb.Retiree) (time.Time, error) {
 	var from time.Time
 	prefix := boltstore.Prefix(r.Id)
 	c := tx.Bucket(bucketHistory).Cursor()
-	k, v := c.Seek(append(slices.Clone(prefix), 0xff))
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(append(slices.Clone(prefix), 0xff)); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
