@@ -245,10 +245,15 @@ func (s *Store) sweepCert(tx *bolt.Tx, community, id, last string, rule certRule
 	return s.openCertSignal(tx, id, community, rule, rule.dueOn(day))
 }
 
-// certSweepSettle is how long the sweep task lets the projection go on
-// after it asked for a certification sweep, so that a roster arriving in
-// many batches is swept once.
-const certSweepSettle = time.Second
+// A certification sweep asked for by the projection waits until no
+// retiree has come into the due index for certSweepSettle, at most
+// certSweepMaxWait after it was first asked for: a roster arriving in many
+// batches is swept once it is in, or once a minute while it streams,
+// rather than over and over beside it.
+const (
+	certSweepSettle  = time.Second
+	certSweepMaxWait = time.Minute
+)
 
 // RunSignalSweeps sweeps at once and then daily, sweeps the anomalies
 // after each payment import and the certifications once retirees came
@@ -271,12 +276,33 @@ func (s *Store) RunSignalSweeps(ctx context.Context) error {
 		case <-s.sweep:
 			sweep = s.SweepAnomalies
 		case <-s.certSweep:
-			select {
-			case <-ctx.Done():
+			if !s.settle(ctx) {
 				return nil
-			case <-time.After(certSweepSettle):
 			}
 			sweep = s.sweepCertifications
+		}
+	}
+}
+
+// settle waits until the projection has asked for no certification sweep
+// for certSweepSettle, or certSweepMaxWait has passed; false when ctx
+// ended first.
+func (s *Store) settle(ctx context.Context) bool {
+	deadline := time.NewTimer(certSweepMaxWait)
+	defer deadline.Stop()
+	for {
+		quiet := time.NewTimer(certSweepSettle)
+		select {
+		case <-ctx.Done():
+			quiet.Stop()
+			return false
+		case <-deadline.C:
+			quiet.Stop()
+			return true
+		case <-quiet.C:
+			return true
+		case <-s.certSweep:
+			quiet.Stop()
 		}
 	}
 }
