@@ -28,10 +28,10 @@ import (
 // ANOMALY_UNEXPLAINED signals, under "anomaly/<retiree>/<YYYY-MM>/<KIND>":
 // anomalies are computed when read (see anomaly_store.go), so
 // SweepAnomalies, when a payment import stream that stored payments ends
-// (the sweep task is kicked) and daily, first re-checks every signalled anomaly, of any
-// month, with the same computation for the retiree as the projection has
-// it now: one that no longer holds is resolved, one of a retiree who
-// moved is emitted again with the new community. It then computes the
+// (the sweep task is kicked) and daily, first re-checks every signalled
+// anomaly, of any month, with the same computation for the retiree as
+// the projection has it now: one that no longer holds is resolved, one
+// of a retiree who moved is emitted again with the new community. It then computes the
 // anomalies of the current and the previous month of every community and
 // emits the new ones. The current month's MISSING is left out: until the
 // month's payroll is imported every retiree would be missing. An
