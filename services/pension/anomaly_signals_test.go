@@ -266,14 +266,7 @@ func TestOldAnomalySignalsResolve(t *testing.T) {
 func TestImportEndAsksForAnAnomalySweep(t *testing.T) {
 	t.Parallel()
 	h := importFixture(t, harnessOptions{})
-	kicked := func() bool {
-		select {
-		case <-h.store.sweep:
-			return true
-		default:
-			return false
-		}
-	}
+	kicked := func() bool { return tookToken(h.store.sweep) }
 	stream, err := h.client.ImportPayments(h.as(bureauP))
 	if err != nil {
 		t.Fatal(err)
