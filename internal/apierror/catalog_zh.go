@@ -123,6 +123,7 @@ var descriptionsZH = map[string]string{ //nolint:gosec // G101: messages that sp
 	"more than %d entries":                                                  "超过 %d 条",
 	"more than %d sessions":                                                 "超过 %d 场",
 	"more than a year ago":                                                  "早于一年前",
+	"only a proposal made before now has a proposal day":                    "只有此前提出的调动申请才有提出日期",
 	"more than 90 days ago":                                                 "早于 90 天前",
 	"more than a year in the future":                                        "晚于一年以后",
 	"more than the venue holds (%d)":                                        "超过场地容量（%d 人）",

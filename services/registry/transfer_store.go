@@ -149,6 +149,9 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 		}
 	}
 	if !req.ProposedAt.IsZero() {
+		if req.Direct || req.Destination != nil || req.ProposedAt.After(w.now) {
+			return fault.Invalid("proposedOn", "only a proposal made before now has a proposal day")
+		}
 		from, err := s.proposableFrom(tx, r)
 		if err != nil {
 			return err

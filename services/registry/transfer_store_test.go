@@ -561,3 +561,28 @@ func hasField(err error, field string) bool {
 	}
 	return false
 }
+
+// TestTransferProposedAtInTheStore: the store itself refuses a proposal
+// day on a move at once, on a move out of the city and after now, and
+// records a day in the past as the proposal's time.
+func TestTransferProposedAtInTheStore(t *testing.T) {
+	t.Parallel()
+	f := newTransferFixture(t)
+	r := f.retiree(t, communityA)
+	past := testNow.AddDate(0, 0, -3)
+	for name, req := range map[string]TransferRequest{
+		"at once":     {RetireeID: r.Id, To: communityC, Reason: "纠正", Direct: true, ProposedAt: past},
+		"out of city": {RetireeID: r.Id, Reason: "定居", Destination: &pb.TransferDestination{Description: "大连市"}, ProposedAt: past},
+		"after now":   {RetireeID: r.Id, To: communityC, Reason: "搬迁", ProposedAt: testNow.Add(time.Hour)},
+	} {
+		_, _, err := f.s.TransferRetiree(req, sender, allow)
+		var verr *fault.ValidationError
+		if !errors.As(err, &verr) || len(verr.Fields) != 1 || verr.Fields[0].Field != "proposedOn" {
+			t.Errorf("%s: %v, want a violation of proposedOn", name, err)
+		}
+	}
+	_, tr, err := f.s.TransferRetiree(TransferRequest{RetireeID: r.Id, To: communityC, Reason: "搬迁", ProposedAt: past}, sender, allow)
+	if err != nil || !tr.ProposeTime.AsTime().Equal(past) || tr.State != pb.TransferState_PROPOSED {
+		t.Errorf("a proposal made 3 days ago = %v, %v", tr, err)
+	}
+}
