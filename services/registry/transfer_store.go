@@ -148,17 +148,8 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 			return err
 		}
 	}
-	if !req.ProposedAt.IsZero() {
-		if req.Direct || req.Destination != nil || req.ProposedAt.After(w.now) {
-			return fault.Invalid("proposedOn", "only a proposal made before now has a proposal day")
-		}
-		from, err := s.proposableFrom(tx, r)
-		if err != nil {
-			return err
-		}
-		if req.ProposedAt.Before(from) {
-			return fault.Invalid("proposedOn", "before the end of the retiree's last transfer")
-		}
+	if err := s.checkProposedAt(tx, r, req, w.now); err != nil {
+		return err
 	}
 	communities := tx.Bucket(bucketCommunities)
 	if req.Destination != nil {
@@ -172,6 +163,26 @@ func (s *Store) checkTransfer(tx *bolt.Tx, w *changeWriter, r *pb.Retiree, req T
 	}
 	if communities.Get([]byte(req.To)) == nil {
 		return fault.Invalid("to_community_id", "no community with this id")
+	}
+	return nil
+}
+
+// checkProposedAt checks the day on paper of a proposal of retiree r, if
+// req has one: a proposal's only, before now, and not before the end of
+// the retiree's last transfer.
+func (s *Store) checkProposedAt(tx *bolt.Tx, r *pb.Retiree, req TransferRequest, now time.Time) error {
+	if req.ProposedAt.IsZero() {
+		return nil
+	}
+	if req.Direct || req.Destination != nil || req.ProposedAt.After(now) {
+		return fault.Invalid("proposedOn", "only a proposal made before now has a proposal day")
+	}
+	from, err := s.proposableFrom(tx, r)
+	if err != nil {
+		return err
+	}
+	if req.ProposedAt.Before(from) {
+		return fault.Invalid("proposedOn", "before the end of the retiree's last transfer")
 	}
 	return nil
 }
