@@ -129,17 +129,24 @@ func (f *Feed) Epoch() string { return f.epoch }
 // The oldest entries beyond the retention are deleted in bounded steps
 // (see compactSlack). Emit does not keep sig.
 func (f *Feed) Emit(tx *bolt.Tx, sig *feedv1.WorkSignal) error {
-	if err := Validate(sig); err != nil {
-		return err
-	}
-	sum, err := signalSum(sig)
-	if err != nil {
-		return err
-	}
-	if same, err := unchanged(tx, []byte(sig.Key), sig, sum); err != nil || same {
+	sum, changed, err := changes(tx, sig)
+	if err != nil || !changed {
 		return err
 	}
 	return f.appendChange(tx, proto.Clone(sig).(*feedv1.WorkSignal), sum)
+}
+
+// changes validates sig and reports whether it changes its key's latest
+// state, with its digest.
+func changes(tx *bolt.Tx, sig *feedv1.WorkSignal) (sum []byte, changed bool, err error) {
+	if err := Validate(sig); err != nil {
+		return nil, false, err
+	}
+	if sum, err = signalSum(sig); err != nil {
+		return nil, false, err
+	}
+	same, err := unchanged(tx, []byte(sig.Key), sig, sum)
+	return sum, !same && err == nil, err
 }
 
 // Resolve emits the open signal under key again, resolved with
@@ -200,14 +207,8 @@ func Backfill(tx *bolt.Tx, sig *feedv1.WorkSignal, now time.Time) error {
 			return err
 		}
 	}
-	if err := Validate(sig); err != nil {
-		return err
-	}
-	sum, err := signalSum(sig)
-	if err != nil {
-		return err
-	}
-	if same, err := unchanged(tx, []byte(sig.Key), sig, sum); err != nil || same {
+	sum, changed, err := changes(tx, sig)
+	if err != nil || !changed {
 		return err
 	}
 	return appendEntry(tx, proto.Clone(sig).(*feedv1.WorkSignal), sum, now)

@@ -200,7 +200,6 @@ const maxProposalHistory = 1000
 // it: a roster is entered after the fact, and so are the proposals on
 // paper of its retirees.
 func (s *Store) proposableFrom(tx *bolt.Tx, r *pb.Retiree) (time.Time, error) {
-	var from time.Time
 	prefix := boltstore.Prefix(r.Id)
 	c := tx.Bucket(bucketHistory).Cursor()
 	var k, v []byte
@@ -209,33 +208,24 @@ func (s *Store) proposableFrom(tx *bolt.Tx, r *pb.Retiree) (time.Time, error) {
 	} else {
 		k, v = c.Prev()
 	}
-	for n := 0; k != nil && bytes.HasPrefix(k, prefix); n++ {
+	for n := 1; k != nil && bytes.HasPrefix(k, prefix); n++ {
 		h := new(pb.HistoryEntry)
 		if err := s.Decode(bucketHistory, k, v, h); err != nil {
 			return time.Time{}, err
 		}
-		at := h.ChangeTime.AsTime()
 		switch h.Kind {
 		case pb.ChangeKind_TRANSFERRED, pb.ChangeKind_TRANSFER_PROPOSED, pb.ChangeKind_TRANSFER_DECLINED, pb.ChangeKind_TRANSFER_LAPSED:
 			if h.Transfer.GetAnswerTime() != nil {
-				at = h.Transfer.AnswerTime.AsTime()
+				return h.Transfer.AnswerTime.AsTime(), nil
 			}
-			return latest(from, at), nil
+			return h.ChangeTime.AsTime(), nil
 		}
-		if n+1 == maxProposalHistory {
-			return latest(from, at), nil
+		if n == maxProposalHistory {
+			return h.ChangeTime.AsTime(), nil
 		}
 		k, v = c.Prev()
 	}
-	return from, nil
-}
-
-// latest returns the later of a and b.
-func latest(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return time.Time{}, nil
 }
 
 // newTransfer returns the transfer req records for retiree r, with a new
