@@ -103,35 +103,23 @@ func dirSize(dir string) (int64, error) {
 	return n, err
 }
 
-// measureMemory sets each service's Go heap and RSS. The heap is read
-// right after a collection the harness asks for (the admin port's
-// /debug/pprof/heap?gc=1): the live data, and the heap goal, which is
-// how far the heap may grow before the next collection (with GOGC 400,
-// five times the live data, unless GOMEMLIMIT stops it earlier). The goal
-// is judged on the heap goal, the most the heap reaches.
+// measureMemory sets each service's Go heap and RSS, read right after a
+// collection (see collectHeap): the live data, and the heap goal, which
+// is how far the heap may grow before the next collection (with GOGC
+// 400, five times the live data, unless GOMEMLIMIT stops it earlier). The
+// city's goal is judged on the heap goal, the most the heap reaches.
 func (c *city) measureMemory(ctx context.Context, t *cityTable, col int, after string) error {
 	for _, s := range c.services() {
-		admin := "http://" + s.proc.adminAddr
-		profile, err := fetchLarge(ctx, admin+"/debug/pprof/heap?gc=1", c.h.token, time.Minute, maxMetricsBytes)
+		heap, err := c.h.collectHeap(ctx, s.proc.adminAddr)
 		if err != nil {
-			return fmt.Errorf("%s collection: %w", s.name, err)
+			return fmt.Errorf("%s %w", s.name, err)
 		}
-		if err := c.h.keepProfile(fmt.Sprintf("%s-heap-%d-after-%s.pprof", s.name, c.loaded, strings.ReplaceAll(after, " ", "-")), profile); err != nil {
+		if err := c.h.keepProfile(fmt.Sprintf("%s-heap-%d-after-%s.pprof", s.name, c.loaded, strings.ReplaceAll(after, " ", "-")), heap.profile); err != nil {
 			return err
 		}
-		page, err := fetch(ctx, admin+"/metrics", "")
-		if err != nil {
-			return fmt.Errorf("%s metrics: %w", s.name, err)
-		}
-		var v [3]float64
-		for i, name := range []string{"go_memstats_heap_alloc_bytes", "go_memstats_next_gc_bytes", "process_resident_memory_bytes"} {
-			if v[i], err = metricValue(bytes.NewReader(page), name); err != nil {
-				return fmt.Errorf("%s metrics: %w", s.name, err)
-			}
-		}
 		what := fmt.Sprintf("%s: Go heap live after a collection / heap goal / RSS, after %s", s.name, after)
-		t.set(what, col, formatBytes(v[0])+" / "+formatBytes(v[1])+" / "+formatBytes(v[2]))
-		t.judge(what, fmt.Sprintf("heap goal ≤ %d MiB", goalCityHeap>>20), v[1] <= goalCityHeap)
+		t.set(what, col, formatBytes(heap.live)+" / "+formatBytes(heap.goal)+" / "+formatBytes(heap.rss))
+		t.judge(what, fmt.Sprintf("heap goal ≤ %d MiB", goalCityHeap>>20), heap.goal <= goalCityHeap)
 	}
 	return nil
 }

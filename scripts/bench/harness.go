@@ -303,33 +303,54 @@ func (h *harness) missingProgram(scenario string, programs ...string) string {
 	return ""
 }
 
-// heapRow reads the Go heap of the service name at admin address
-// adminAddr right after a collection the harness asks for (the admin
-// port's /debug/pprof/heap?gc=1), so that the figure is the live heap
-// rather than wherever the collector's cycle happened to stand, and sets
-// it against the goal, with the heap goal (how far the heap grows before
-// the next collection: five times the live heap with GOGC 400) beside
-// it; after says after what.
-func (h *harness) heapRow(ctx context.Context, name, adminAddr, after string) (row, error) {
+// collectedHeap is a service's memory right after a collection the
+// harness asked for (the admin port's /debug/pprof/heap?gc=1): the heap
+// profile that collection wrote, the live heap, the heap goal (how far
+// the heap grows before the next collection: five times the live heap
+// with GOGC 400) and the resident set.
+type collectedHeap struct {
+	profile         []byte
+	live, goal, rss float64
+}
+
+// collectHeap asks the service at admin address adminAddr for a
+// collection and reads its memory right after it.
+func (h *harness) collectHeap(ctx context.Context, adminAddr string) (collectedHeap, error) {
 	admin := "http://" + adminAddr
-	if _, err := fetchLarge(ctx, admin+"/debug/pprof/heap?gc=1", h.token, time.Minute, maxMetricsBytes); err != nil {
-		return row{}, fmt.Errorf("%s collection: %w", name, err)
+	var out collectedHeap
+	var err error
+	if out.profile, err = fetchLarge(ctx, admin+"/debug/pprof/heap?gc=1", h.token, time.Minute, maxMetricsBytes); err != nil {
+		return out, fmt.Errorf("collection: %w", err)
 	}
 	page, err := fetch(ctx, admin+"/metrics", "")
 	if err != nil {
-		return row{}, fmt.Errorf("%s metrics: %w", name, err)
+		return out, fmt.Errorf("metrics: %w", err)
 	}
-	var v [2]float64
-	for i, metric := range []string{"go_memstats_heap_alloc_bytes", "go_memstats_next_gc_bytes"} {
-		if v[i], err = metricValue(bytes.NewReader(page), metric); err != nil {
-			return row{}, fmt.Errorf("%s metrics: %w", name, err)
+	for _, m := range []struct {
+		name string
+		v    *float64
+	}{{"go_memstats_heap_alloc_bytes", &out.live}, {"go_memstats_next_gc_bytes", &out.goal}, {"process_resident_memory_bytes", &out.rss}} {
+		if *m.v, err = metricValue(bytes.NewReader(page), m.name); err != nil {
+			return out, fmt.Errorf("metrics: %w", err)
 		}
+	}
+	return out, nil
+}
+
+// heapRow sets the live heap of the service name at admin address
+// adminAddr after a collection (see collectHeap), rather than wherever the
+// collector's cycle happened to stand, against the goal, with the heap
+// goal beside it; after says after what.
+func (h *harness) heapRow(ctx context.Context, name, adminAddr, after string) (row, error) {
+	heap, err := h.collectHeap(ctx, adminAddr)
+	if err != nil {
+		return row{}, fmt.Errorf("%s %w", name, err)
 	}
 	return row{
 		What:     name + " Go heap after " + after + ", live after a collection (go_memstats_heap_alloc_bytes)",
-		Value:    formatBytes(v[0]),
-		Compared: "heap goal " + formatBytes(v[1]),
-		Goal:     fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(v[0] <= goalHeapBytes),
+		Value:    formatBytes(heap.live),
+		Compared: "heap goal " + formatBytes(heap.goal),
+		Goal:     fmt.Sprintf("≤ %d MiB", goalHeapBytes>>20), Result: verdict(heap.live <= goalHeapBytes),
 	}, nil
 }
 
