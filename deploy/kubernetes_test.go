@@ -14,12 +14,18 @@ import (
 // the value on the next line when it has one (not from a Secret).
 var envEntry = regexp.MustCompile(`(?m)^\s*- name: ([A-Z]+)_([A-Z0-9_]+)\s*\n(?:\s*value: "?([^"\n]*)"?)?`)
 
+// notPrograms are the prefixes of settings the manifests give that are no
+// program's flags: the CLI's SOCMGMT_KEY, OpenTelemetry's OTEL_… (GOMEMLIMIT
+// and GOGC have no underscore and are not matched).
+var notPrograms = map[string]bool{"SOCMGMT": true, "OTEL": true}
+
 // TestKubernetesEnv: every setting the manifests give a program is a flag
 // it has (a program ignores an environment variable it does not know, so
 // a misspelt REGISTRY_TLS_CLIENT_CA would quietly serve without mutual
 // TLS), and every peer address names that peer's gRPC port. The check
 // module (deploy/kubernetes/check) checks the rendered objects; this
-// reads the files, where the names are written.
+// reads the files, where the names are written. A prefix that names no
+// program (REGISTY_…) is refused too.
 func TestKubernetesEnv(t *testing.T) {
 	t.Parallel()
 	flags := map[string]map[string]bool{}
@@ -36,7 +42,10 @@ func TestKubernetesEnv(t *testing.T) {
 		for _, m := range envEntry.FindAllStringSubmatch(string(data), -1) {
 			program := strings.ToLower(m[1])
 			if _, ok := servers[program]; !ok {
-				continue // GOMEMLIMIT, OTEL_…, and socmgmt's SOCMGMT_KEY: no flags
+				if !notPrograms[m[1]] {
+					t.Errorf("%s: %s_%s names no program (a misspelt prefix is ignored by every program)", path, m[1], m[2])
+				}
+				continue
 			}
 			if flags[program] == nil {
 				flags[program] = envNames(t, program)
