@@ -113,7 +113,7 @@ type Actor struct {
 
 // ActorOf is the actor of a request: the caller's principal and the
 // request id the interceptors gave the call, so that a record leads to the
-// request's log lines, and the call's trace when it is traced.
+// request's log lines, and the call's trace when it is sampled.
 func ActorOf(ctx context.Context, p *authn.Principal) Actor {
 	return Actor{Subject: p.Subject, Role: string(p.Role), RequestID: grpcserver.RequestID(ctx), Traceparent: tracing.Traceparent(ctx)}
 }

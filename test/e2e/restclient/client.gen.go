@@ -8842,7 +8842,7 @@ type ClientInterface interface {
 	// PensionServiceListPaymentAnomalies List payment anomalies
 	//
 	// ListPaymentAnomalies lists a month's anomalies in a community.
-	// Anomalies are computed when read, and a page computes those of at most
+	// Anomalies are computed when read, and a page computes those of about
 	// 2,000 of the community's retirees: a page may hold fewer anomalies
 	// than page_size, even none, and still carry a next_page_token. The
 	// list ends when the token is empty.
@@ -12357,7 +12357,7 @@ func (c *Client) PensionServiceExplainPaymentAnomaly(ctx context.Context, body P
 // PensionServiceListPaymentAnomalies List payment anomalies
 //
 // ListPaymentAnomalies lists a month's anomalies in a community.
-// Anomalies are computed when read, and a page computes those of at most
+// Anomalies are computed when read, and a page computes those of about
 // 2,000 of the community's retirees: a page may hold fewer anomalies
 // than page_size, even none, and still carry a next_page_token. The
 // list ends when the token is empty.
@@ -24401,7 +24401,7 @@ type ClientWithResponsesInterface interface {
 	// PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 	//
 	// ListPaymentAnomalies lists a month's anomalies in a community.
-	// Anomalies are computed when read, and a page computes those of at most
+	// Anomalies are computed when read, and a page computes those of about
 	// 2,000 of the community's retirees: a page may hold fewer anomalies
 	// than page_size, even none, and still carry a next_page_token. The
 	// list ends when the token is empty.
@@ -42254,7 +42254,7 @@ func (c *ClientWithResponses) PensionServiceExplainPaymentAnomalyWithResponse(ct
 // PensionServiceListPaymentAnomaliesWithResponse List payment anomalies
 //
 // ListPaymentAnomalies lists a month's anomalies in a community.
-// Anomalies are computed when read, and a page computes those of at most
+// Anomalies are computed when read, and a page computes those of about
 // 2,000 of the community's retirees: a page may hold fewer anomalies
 // than page_size, even none, and still carry a next_page_token. The
 // list ends when the token is empty.

@@ -1495,7 +1495,7 @@ export interface paths {
         /**
          * List payment anomalies
          * @description ListPaymentAnomalies lists a month's anomalies in a community.
-         *     Anomalies are computed when read, and a page computes those of at most
+         *     Anomalies are computed when read, and a page computes those of about
          *     2,000 of the community's retirees: a page may hold fewer anomalies
          *     than page_size, even none, and still carry a next_page_token. The
          *     list ends when the token is empty.

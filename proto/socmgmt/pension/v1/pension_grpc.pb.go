@@ -132,7 +132,7 @@ type PensionServiceClient interface {
 	// overdue, without changing anything (admin).
 	PreviewCertificationRule(ctx context.Context, in *PreviewCertificationRuleRequest, opts ...grpc.CallOption) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
-	// Anomalies are computed when read, and a page computes those of at most
+	// Anomalies are computed when read, and a page computes those of about
 	// 2,000 of the community's retirees: a page may hold fewer anomalies
 	// than page_size, even none, and still carry a next_page_token. The
 	// list ends when the token is empty.
@@ -753,7 +753,7 @@ type PensionServiceServer interface {
 	// overdue, without changing anything (admin).
 	PreviewCertificationRule(context.Context, *PreviewCertificationRuleRequest) (*PreviewCertificationRuleResponse, error)
 	// ListPaymentAnomalies lists a month's anomalies in a community.
-	// Anomalies are computed when read, and a page computes those of at most
+	// Anomalies are computed when read, and a page computes those of about
 	// 2,000 of the community's retirees: a page may hold fewer anomalies
 	// than page_size, even none, and still carry a next_page_token. The
 	// list ends when the token is empty.
