@@ -100,20 +100,23 @@ func (s Server) Config() (*tls.Config, error) {
 // common name or a DNS name) is admitted: the stack's CA also vouches for
 // every program, and the gateway's certificate, say, must not open
 // another program's backups. Any other certificate, or one that does not
-// verify, fails the handshake. Nil when TLS is not Enabled.
+// verify, fails the handshake. Nil when TLS is not Enabled; an error
+// without ClientCAFile, since such a port would admit no remote caller to
+// its admin routes.
 func (s Server) AdminConfig(clientNames []string) (*tls.Config, error) {
 	cfg, err := s.Config()
 	if err != nil || cfg == nil {
 		return nil, err
 	}
-	if cfg.ClientCAs != nil {
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.VerifiedChains) == 0 || namesOneOf(cs.VerifiedChains[0][0], clientNames) {
-				return nil
-			}
-			return errors.New("tlsfiles: the admin port admits no client certificate of that name")
+	if cfg.ClientCAs == nil {
+		return nil, errors.New("tlsfiles: an admin port over TLS needs a client CA")
+	}
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.VerifiedChains) == 0 || namesOneOf(cs.VerifiedChains[0][0], clientNames) {
+			return nil
 		}
+		return errors.New("tlsfiles: the admin port admits no client certificate of that name")
 	}
 	return cfg, nil
 }

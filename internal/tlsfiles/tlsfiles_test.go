@@ -241,3 +241,23 @@ func TestMinVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminConfigNeedsAClientCA: an admin port over TLS without a client
+// CA would admit no remote caller to its admin routes, so it is refused
+// where its configuration is built; disabled TLS is no TLS.
+func TestAdminConfigNeedsAClientCA(t *testing.T) {
+	t.Parallel()
+	d, _, err := devca.Ensure(t.TempDir(), "registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry")}).AdminConfig([]string{"backup"}); err == nil {
+		t.Error("an admin port over TLS without a client CA: no error")
+	}
+	if cfg, err := (Server{CertFile: d.Cert("registry"), KeyFile: d.Key("registry"), ClientCAFile: d.CA()}).AdminConfig([]string{"backup"}); err != nil || cfg.ClientAuth != tls.VerifyClientCertIfGiven {
+		t.Errorf("with a client CA: %v, %v", cfg, err)
+	}
+	if cfg, err := (Server{}).AdminConfig(nil); cfg != nil || err != nil {
+		t.Errorf("without TLS: %v, %v", cfg, err)
+	}
+}

@@ -135,20 +135,23 @@ func (h *harness) cpuShares(what string, procs map[string]int, run func() summar
 	procs["load generator"] = os.Getpid()
 	before := map[string]time.Duration{}
 	for name, pid := range procs {
-		before[name], _ = cpuTime(pid)
+		if t, err := cpuTime(pid); err == nil {
+			before[name] = t
+		}
 	}
 	start := time.Now()
 	s := run()
 	elapsed := time.Since(start)
 	var parts []string
 	for name, pid := range procs {
+		start, read := before[name]
 		after, err := cpuTime(pid)
-		if err != nil || s.Rate() == 0 {
+		if !read || err != nil || s.Rate() == 0 {
 			continue
 		}
 		// The cores used over the whole run, warm-up included, at the
 		// counted window's rate: the run's rate is steady throughout.
-		cores := (after - before[name]).Seconds() / elapsed.Seconds()
+		cores := (after - start).Seconds() / elapsed.Seconds()
 		parts = append(parts, fmt.Sprintf("%s %.0f µs a call (%.2f cores)", name, 1e6*cores/s.Rate(), cores))
 	}
 	slices.Sort(parts)
