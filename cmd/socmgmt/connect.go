@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -83,6 +84,16 @@ func pacedUnary(ctx context.Context, method string, req, reply any, cc *grpc.Cli
 			return err
 		}
 	}
+}
+
+// retryDelay is the wait the RetryInfo of err asks for, if it has one.
+func retryDelay(err error) (time.Duration, bool) {
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
 }
 
 // checkServing fails unless the service name at addr answers a health

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -521,41 +520,27 @@ feed:
 // briefly unavailable or rate-limiting. A create retried after its first
 // attempt committed comes back AlreadyExists, which counts as present.
 // A refusal that says when to retry (a RetryInfo: the seed's token is
-// over its budget) is retried then, without counting as an attempt: the
-// seed goes at the pace the service allows.
+// over its budget) never reaches it: the connections' pacedUnary waits
+// it out, and the seed goes at the pace the service allows.
 func (s *seeder) call(ctx context.Context, f func(context.Context) error) error {
 	wait := s.retryBase
-	for attempt := 1; ; {
+	for attempt := 1; ; attempt++ {
 		err := f(ctx)
-		next, told := retryDelay(err)
 		switch status.Code(err) {
 		case codes.Unavailable, codes.ResourceExhausted:
-			if !told && attempt >= s.maxAttempts {
+			if attempt >= s.maxAttempts {
 				return err
 			}
 		default:
 			return err
 		}
-		if !told {
-			next, wait = wait, wait*2
-			attempt++
-		}
 		select {
-		case <-time.After(next):
+		case <-time.After(wait):
+			wait *= 2
 		case <-ctx.Done():
 			return err
 		}
 	}
-}
-
-// retryDelay is the wait the RetryInfo of err asks for, if it has one.
-func retryDelay(err error) (time.Duration, bool) {
-	for _, d := range status.Convert(err).Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
-			return ri.GetRetryDelay().AsDuration(), true
-		}
-	}
-	return 0, false
 }
 
 // count records the outcome err of the operation what in t, printing the

@@ -472,8 +472,9 @@ func collapseSpaces(s string) string {
 }
 
 // TestSeedWaitsAsRateLimitsSay: a refusal that says when to retry (the
-// seed's token over its budget) is retried then, however often; one
-// that does not is retried maxAttempts times.
+// seed's token over its budget) is retried then, however often, by the
+// connections' pacedUnary under the seeder's call; one that does not is
+// retried maxAttempts times.
 func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
 	s := &seeder{retryBase: time.Millisecond, maxAttempts: 2}
 	limited, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
@@ -481,11 +482,14 @@ func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	err = s.call(t.Context(), func(context.Context) error {
+	refuseFive := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		if calls++; calls <= 5 {
 			return limited.Err()
 		}
 		return nil
+	}
+	err = s.call(t.Context(), func(ctx context.Context) error {
+		return pacedUnary(ctx, "/socmgmt.registry.v1.RegistryService/CreateRetiree", nil, nil, nil, refuseFive)
 	})
 	if err != nil || calls != 6 {
 		t.Errorf("call = %v after %d calls, want success after 6", err, calls)

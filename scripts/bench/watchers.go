@@ -313,7 +313,8 @@ func fetch(ctx context.Context, url, token string) ([]byte, error) {
 	return fetchLarge(ctx, url, token, 10*time.Second, maxMetricsBytes)
 }
 
-// fetchLarge is fetch with a time and a size bound of the caller's.
+// fetchLarge is fetch with a time and a size bound of the caller's; a
+// body over the bound is an error, not a cut copy.
 func fetchLarge(ctx context.Context, url, token string, timeout time.Duration, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -332,7 +333,11 @@ func fetchLarge(ctx context.Context, url, token string, timeout time.Duration, l
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && int64(len(body)) > limit {
+		return nil, fmt.Errorf("GET %s: more than %d bytes", req.URL.Path, limit)
+	}
+	return body, err
 }
 
 // watcherRows are the rows of one kind of watchers: what they hold, set
