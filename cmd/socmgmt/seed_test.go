@@ -477,18 +477,9 @@ func collapseSpaces(s string) string {
 // retried maxAttempts times.
 func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
 	s := &seeder{retryBase: time.Millisecond, maxAttempts: 2}
-	limited, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	calls := 0
-	refuseFive := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		if calls++; calls <= 5 {
-			return limited.Err()
-		}
-		return nil
-	}
-	err = s.call(t.Context(), func(ctx context.Context) error {
+	refuseFive := overBudget(t, 5, &calls)
+	err := s.call(t.Context(), func(ctx context.Context) error {
 		return pacedUnary(ctx, "/socmgmt.registry.v1.RegistryService/CreateRetiree", nil, nil, nil, refuseFive)
 	})
 	if err != nil || calls != 6 {
@@ -504,21 +495,34 @@ func TestSeedWaitsAsRateLimitsSay(t *testing.T) {
 	}
 }
 
+// overBudget is an invoker that refuses its first n calls as over the
+// caller's budget, to retry a millisecond later, counting them in calls.
+func overBudget(t *testing.T, n int, calls *int) grpc.UnaryInvoker {
+	limited := retryAfter(t, time.Millisecond)
+	return func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		if *calls++; *calls <= n {
+			return limited
+		}
+		return nil
+	}
+}
+
+// retryAfter is the refusal of a call over its caller's budget, to retry
+// after d.
+func retryAfter(t *testing.T, d time.Duration) error {
+	st, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Err()
+}
+
 // TestPacedUnary: every command's unary call refused as over its budget
 // is sent again after the delay the refusal names, until it passes or the
 // context ends; other refusals come back at once.
 func TestPacedUnary(t *testing.T) {
-	limited, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	calls := 0
-	refuseThrice := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		if calls++; calls <= 3 {
-			return limited.Err()
-		}
-		return nil
-	}
+	refuseThrice := overBudget(t, 3, &calls)
 	if err := pacedUnary(t.Context(), "/m", nil, nil, nil, refuseThrice); err != nil || calls != 4 {
 		t.Errorf("pacedUnary = %v after %d calls, want success after 4", err, calls)
 	}
@@ -533,18 +537,15 @@ func TestPacedUnary(t *testing.T) {
 		}
 	}
 	// Told to wait an hour, it waits only until the context ends.
-	later, err := status.New(codes.ResourceExhausted, "over budget").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	soon, later := retryAfter(t, time.Millisecond), retryAfter(t, time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
 	calls = 0
 	refuseAlways := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		if calls++; calls == 2 {
 			cancel()
-			return later.Err()
+			return later
 		}
-		return limited.Err()
+		return soon
 	}
 	if err := pacedUnary(ctx, "/m", nil, nil, nil, refuseAlways); status.Code(err) != codes.ResourceExhausted || calls != 2 {
 		t.Errorf("pacedUnary after the context ended = %v after %d calls, want RESOURCE_EXHAUSTED after 2", err, calls)
